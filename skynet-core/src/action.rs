@@ -1,0 +1,440 @@
+//! The action catalog: named, typed actions that each resolve to an argv.
+//!
+//! Providers only ever receive argv (plus optional stdin), never a shell
+//! string, so a parameter can never become a second command.
+
+use crate::risk::RiskLevel;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// One catalog action with its parameters. Serialized with `kind` = the
+/// catalog name, e.g. `{"kind":"read_file","path":"README.md"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// `git status`.
+    GitStatus,
+    /// `git diff [--staged] [-- PATH]`.
+    GitDiff {
+        /// Limit to this path.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        /// Show staged changes.
+        #[serde(default)]
+        staged: bool,
+    },
+    /// `git log --oneline -n COUNT`.
+    GitLog {
+        /// How many commits (default 10).
+        #[serde(default = "default_log_count")]
+        count: u32,
+    },
+    /// `ls -la PATH`.
+    ListDirectory {
+        /// Directory (default `.`).
+        #[serde(default = "default_dot")]
+        path: String,
+    },
+    /// `cat -- PATH`.
+    ReadFile {
+        /// File to read.
+        path: String,
+    },
+    /// `grep -rn --fixed-strings -e PATTERN -- PATH`.
+    SearchFiles {
+        /// Text to look for (literal, not a regex).
+        pattern: String,
+        /// Where to look (default `.`).
+        #[serde(default = "default_dot")]
+        path: String,
+    },
+    /// `du -sh -- PATH`.
+    DiskUsage {
+        /// Where (default `.`).
+        #[serde(default = "default_dot")]
+        path: String,
+    },
+    /// `uname -a`.
+    SystemInfo,
+    /// Write `content` to `path` (via `tee`, content on stdin; no shell).
+    WriteFile {
+        /// Target file.
+        path: String,
+        /// Full new content.
+        content: String,
+    },
+    /// `mkdir -p -- PATH`.
+    CreateDirectory {
+        /// Directory to create.
+        path: String,
+    },
+    /// The project's test command, detected from its files.
+    RunTests,
+    /// The project's build command, detected from its files.
+    BuildProject,
+    /// `git commit --all -m MESSAGE`.
+    GitCommit {
+        /// Commit message.
+        message: String,
+    },
+    /// `git push [REMOTE [BRANCH]]`.
+    GitPush {
+        /// Remote (default `origin`).
+        #[serde(default = "default_remote")]
+        remote: String,
+        /// Branch, if named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        branch: Option<String>,
+    },
+    /// `rm -r -- PATH`.
+    DeletePath {
+        /// What to delete.
+        path: String,
+    },
+    /// Any argv; its risk is whatever the policy says.
+    ExecuteCommand {
+        /// Program and arguments, already split.
+        argv: Vec<String>,
+    },
+}
+
+fn default_log_count() -> u32 {
+    10
+}
+fn default_dot() -> String {
+    ".".to_string()
+}
+fn default_remote() -> String {
+    "origin".to_string()
+}
+
+/// A catalog entry's description, for help text and LLM prompts.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CatalogEntry {
+    /// Catalog name (`kind`).
+    pub name: &'static str,
+    /// Parameters, as `name: type` text.
+    pub params: &'static str,
+    /// The risk the action claims before the policy looks at its argv.
+    pub base_risk: RiskLevel,
+    /// What it does.
+    pub summary: &'static str,
+}
+
+/// Every catalog action, in a stable order.
+pub const CATALOG: &[CatalogEntry] = &[
+    entry(
+        "git_status",
+        "",
+        RiskLevel::ReadOnly,
+        "show the working tree status",
+    ),
+    entry(
+        "git_diff",
+        "path?: string, staged?: bool",
+        RiskLevel::ReadOnly,
+        "show changes",
+    ),
+    entry(
+        "git_log",
+        "count?: int",
+        RiskLevel::ReadOnly,
+        "show recent commits",
+    ),
+    entry(
+        "list_directory",
+        "path?: string",
+        RiskLevel::ReadOnly,
+        "list a directory",
+    ),
+    entry(
+        "read_file",
+        "path: string",
+        RiskLevel::ReadOnly,
+        "print a file",
+    ),
+    entry(
+        "search_files",
+        "pattern: string, path?: string",
+        RiskLevel::ReadOnly,
+        "search text in files",
+    ),
+    entry(
+        "disk_usage",
+        "path?: string",
+        RiskLevel::ReadOnly,
+        "size of a directory",
+    ),
+    entry("system_info", "", RiskLevel::ReadOnly, "kernel and machine"),
+    entry(
+        "write_file",
+        "path: string, content: string",
+        RiskLevel::Write,
+        "write a file",
+    ),
+    entry(
+        "create_directory",
+        "path: string",
+        RiskLevel::Write,
+        "create a directory",
+    ),
+    entry(
+        "run_tests",
+        "",
+        RiskLevel::Write,
+        "run the project's tests (runs project code)",
+    ),
+    entry(
+        "build_project",
+        "",
+        RiskLevel::Write,
+        "build the project (runs project code, writes outputs)",
+    ),
+    entry(
+        "git_commit",
+        "message: string",
+        RiskLevel::Write,
+        "commit tracked changes",
+    ),
+    entry(
+        "execute_command",
+        "argv: [string]",
+        RiskLevel::Write,
+        "run a program with arguments (no shell)",
+    ),
+    entry(
+        "git_push",
+        "remote?: string, branch?: string",
+        RiskLevel::Admin,
+        "push to a remote",
+    ),
+    entry(
+        "delete_path",
+        "path: string",
+        RiskLevel::Admin,
+        "delete a file or directory",
+    ),
+];
+
+const fn entry(
+    name: &'static str,
+    params: &'static str,
+    base_risk: RiskLevel,
+    summary: &'static str,
+) -> CatalogEntry {
+    CatalogEntry {
+        name,
+        params,
+        base_risk,
+        summary,
+    }
+}
+
+/// A resolved invocation: argv plus optional stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Bytes fed to the program's stdin.
+    pub stdin: Option<String>,
+}
+
+impl Action {
+    /// The catalog name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::GitStatus => "git_status",
+            Action::GitDiff { .. } => "git_diff",
+            Action::GitLog { .. } => "git_log",
+            Action::ListDirectory { .. } => "list_directory",
+            Action::ReadFile { .. } => "read_file",
+            Action::SearchFiles { .. } => "search_files",
+            Action::DiskUsage { .. } => "disk_usage",
+            Action::SystemInfo => "system_info",
+            Action::WriteFile { .. } => "write_file",
+            Action::CreateDirectory { .. } => "create_directory",
+            Action::RunTests => "run_tests",
+            Action::BuildProject => "build_project",
+            Action::GitCommit { .. } => "git_commit",
+            Action::GitPush { .. } => "git_push",
+            Action::DeletePath { .. } => "delete_path",
+            Action::ExecuteCommand { .. } => "execute_command",
+        }
+    }
+
+    /// The risk the catalog claims; the policy may raise it, never lower it.
+    pub fn base_risk(&self) -> RiskLevel {
+        let name = self.name();
+        CATALOG
+            .iter()
+            .find(|e| e.name == name)
+            .map_or(RiskLevel::Admin, |e| e.base_risk)
+    }
+
+    /// Resolve to argv (+stdin). `root` is the sandbox root, used to detect
+    /// the project's test/build tool.
+    pub fn resolve(&self, root: &Path) -> Result<Invocation> {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let argv = match self {
+            Action::GitStatus => s(&["git", "status"]),
+            Action::GitDiff { path, staged } => {
+                let mut a = s(&["git", "diff"]);
+                if *staged {
+                    a.push("--staged".into());
+                }
+                if let Some(p) = path {
+                    a.push("--".into());
+                    a.push(p.clone());
+                }
+                a
+            }
+            Action::GitLog { count } => s(&["git", "log", "--oneline", "-n", &count.to_string()]),
+            Action::ListDirectory { path } => s(&["ls", "-la", "--", path]),
+            Action::ReadFile { path } => s(&["cat", "--", path]),
+            Action::SearchFiles { pattern, path } => {
+                s(&["grep", "-rn", "--fixed-strings", "-e", pattern, "--", path])
+            }
+            Action::DiskUsage { path } => s(&["du", "-sh", "--", path]),
+            Action::SystemInfo => s(&["uname", "-a"]),
+            Action::WriteFile { path, content } => {
+                return Ok(Invocation {
+                    argv: s(&["tee", "--", path]),
+                    stdin: Some(content.clone()),
+                });
+            }
+            Action::CreateDirectory { path } => s(&["mkdir", "-p", "--", path]),
+            Action::RunTests => detect_tool(root, ToolKind::Test)?,
+            Action::BuildProject => detect_tool(root, ToolKind::Build)?,
+            Action::GitCommit { message } => s(&["git", "commit", "--all", "-m", message]),
+            Action::GitPush { remote, branch } => {
+                let mut a = s(&["git", "push", remote]);
+                if let Some(b) = branch {
+                    a.push(b.clone());
+                }
+                a
+            }
+            Action::DeletePath { path } => s(&["rm", "-r", "--", path]),
+            Action::ExecuteCommand { argv } => {
+                if argv.is_empty() || argv[0].trim().is_empty() {
+                    return Err(Error::Planning(
+                        "execute_command needs a non-empty argv".into(),
+                    ));
+                }
+                argv.clone()
+            }
+        };
+        Ok(Invocation { argv, stdin: None })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum ToolKind {
+    Test,
+    Build,
+}
+
+/// Pick the project's test or build command from the files at its root.
+fn detect_tool(root: &Path, kind: ToolKind) -> Result<Vec<String>> {
+    let has = |f: &str| root.join(f).exists();
+    let v = |a: &[&str]| Ok(a.iter().map(|x| x.to_string()).collect());
+    match kind {
+        ToolKind::Test if has("Cargo.toml") => v(&["cargo", "test"]),
+        ToolKind::Build if has("Cargo.toml") => v(&["cargo", "build"]),
+        ToolKind::Test if has("package.json") => v(&["npm", "test"]),
+        ToolKind::Build if has("package.json") => v(&["npm", "run", "build"]),
+        ToolKind::Test if has("go.mod") => v(&["go", "test", "./..."]),
+        ToolKind::Build if has("go.mod") => v(&["go", "build", "./..."]),
+        ToolKind::Test if has("pyproject.toml") || has("setup.py") || has("pytest.ini") => {
+            v(&["python3", "-m", "pytest"])
+        }
+        ToolKind::Build if has("pyproject.toml") => v(&["python3", "-m", "build"]),
+        ToolKind::Test if has("Makefile") => v(&["make", "test"]),
+        ToolKind::Build if has("Makefile") => v(&["make"]),
+        ToolKind::Test => Err(Error::Planning(format!(
+            "no test runner found in {} (looked for Cargo.toml, package.json, go.mod, pyproject.toml, Makefile); say run `YOUR TEST COMMAND` instead",
+            root.display()
+        ))),
+        ToolKind::Build => Err(Error::Planning(format!(
+            "no build tool found in {} (looked for Cargo.toml, package.json, go.mod, pyproject.toml, Makefile); say run `YOUR BUILD COMMAND` instead",
+            root.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_serialize_with_kind_and_round_trip() {
+        let a = Action::ReadFile {
+            path: "a b.txt".into(),
+        };
+        let j = serde_json::to_value(&a).expect("json");
+        assert_eq!(j["kind"], "read_file");
+        assert_eq!(j["path"], "a b.txt");
+        let back: Action = serde_json::from_value(j).expect("back");
+        assert_eq!(back, a);
+    }
+
+    #[test]
+    fn every_catalog_entry_names_a_real_action() {
+        for e in CATALOG {
+            let v = serde_json::json!({"kind": e.name, "path": "x", "content": "", "pattern": "p", "message": "m", "argv": ["true"]});
+            // Fill only the fields each kind accepts.
+            let parsed: std::result::Result<Action, _> = serde_json::from_value(v.clone());
+            let ok = parsed.is_ok() || {
+                let bare = serde_json::json!({"kind": e.name});
+                serde_json::from_value::<Action>(bare).is_ok()
+                    || serde_json::from_value::<Action>(
+                        serde_json::json!({"kind": e.name, "path": "x"}),
+                    )
+                    .is_ok()
+                    || serde_json::from_value::<Action>(
+                        serde_json::json!({"kind": e.name, "path": "x", "content": ""}),
+                    )
+                    .is_ok()
+                    || serde_json::from_value::<Action>(
+                        serde_json::json!({"kind": e.name, "pattern": "p"}),
+                    )
+                    .is_ok()
+                    || serde_json::from_value::<Action>(
+                        serde_json::json!({"kind": e.name, "message": "m"}),
+                    )
+                    .is_ok()
+                    || serde_json::from_value::<Action>(
+                        serde_json::json!({"kind": e.name, "argv": ["true"]}),
+                    )
+                    .is_ok()
+            };
+            assert!(ok, "catalog entry {} has no matching Action", e.name);
+        }
+    }
+
+    #[test]
+    fn parameters_stay_separate_arguments() {
+        let a = Action::ReadFile {
+            path: "x; rm -rf /".into(),
+        };
+        let inv = a.resolve(Path::new("/tmp")).expect("resolve");
+        assert_eq!(inv.argv, vec!["cat", "--", "x; rm -rf /"]);
+    }
+
+    #[test]
+    fn write_file_passes_content_on_stdin() {
+        let a = Action::WriteFile {
+            path: "f".into(),
+            content: "hi\n".into(),
+        };
+        let inv = a.resolve(Path::new("/tmp")).expect("resolve");
+        assert_eq!(inv.argv, vec!["tee", "--", "f"]);
+        assert_eq!(inv.stdin.as_deref(), Some("hi\n"));
+    }
+
+    #[test]
+    fn empty_execute_command_is_a_planning_error() {
+        let a = Action::ExecuteCommand { argv: vec![] };
+        assert!(matches!(a.resolve(Path::new("/")), Err(Error::Planning(_))));
+    }
+}

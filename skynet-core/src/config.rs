@@ -1,0 +1,1 @@
+//! Settings: `SKYNET_HOME`, `skynet.toml`, environment (being written).

@@ -1,0 +1,112 @@
+//! Building a [`Skynet`].
+
+use super::{EngineConfig, Inner, Skynet};
+use crate::planner::{Planner, RulePlanner};
+use crate::policy::Policy;
+use crate::provider::{LocalProvider, MockProvider, Provider};
+use crate::redact::Redactor;
+use crate::store::SharedStore;
+use crate::{Error, Result};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+/// Builder for [`Skynet`]. Defaults: SQLite at `sqlite::memory:` unless a
+/// store or URL is given, the rule planner, the built-in policy, the
+/// `local` and `mock` providers with `local` as default.
+#[derive(Default)]
+pub struct SkynetBuilder {
+    store: Option<SharedStore>,
+    database_url: Option<String>,
+    planner: Option<Arc<dyn Planner>>,
+    policy: Option<Policy>,
+    providers: Vec<Arc<dyn Provider>>,
+    default_provider: Option<String>,
+    config: EngineConfig,
+    secrets: Vec<String>,
+}
+
+impl SkynetBuilder {
+    /// Use this store.
+    pub fn store(mut self, store: SharedStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+    /// Open the store at this URL (`sqlite://PATH`).
+    pub fn database_url(mut self, url: impl Into<String>) -> Self {
+        self.database_url = Some(url.into());
+        self
+    }
+    /// Use this planner.
+    pub fn planner(mut self, planner: Arc<dyn Planner>) -> Self {
+        self.planner = Some(planner);
+        self
+    }
+    /// Use this policy.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+    /// Register a provider (replacing one of the same name).
+    pub fn provider(mut self, provider: Arc<dyn Provider>) -> Self {
+        self.providers.push(provider);
+        self
+    }
+    /// Run jobs on this provider unless a request names another.
+    pub fn default_provider(mut self, name: impl Into<String>) -> Self {
+        self.default_provider = Some(name.into());
+        self
+    }
+    /// Engine tunables.
+    pub fn config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+    /// Values to redact from logs, events and errors (in addition to
+    /// secret-looking environment variables).
+    pub fn secrets(mut self, secrets: impl IntoIterator<Item = String>) -> Self {
+        self.secrets.extend(secrets);
+        self
+    }
+
+    /// Build the engine (opens and migrates the store if given a URL).
+    pub async fn build(self) -> Result<Skynet> {
+        let store = match (self.store, self.database_url) {
+            (Some(s), _) => s,
+            (None, Some(url)) => crate::store::connect(&url).await?,
+            (None, None) => crate::store::connect("sqlite::memory:").await?,
+        };
+        let mut providers: BTreeMap<String, Arc<dyn Provider>> = BTreeMap::new();
+        providers.insert("local".into(), Arc::new(LocalProvider::new()));
+        providers.insert("mock".into(), Arc::new(MockProvider::new()));
+        for p in self.providers {
+            providers.insert(p.name().to_string(), p);
+        }
+        let default_provider = self.default_provider.unwrap_or_else(|| "local".into());
+        if !providers.contains_key(&default_provider) {
+            return Err(Error::Config(format!(
+                "default provider {default_provider:?} is not registered; registered: {}",
+                providers.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        if self.config.heartbeat >= self.config.lease {
+            return Err(Error::Config(
+                "heartbeat interval must be shorter than the lease".into(),
+            ));
+        }
+        let (bus, _) = broadcast::channel(4096);
+        Ok(Skynet {
+            inner: Arc::new(Inner {
+                store,
+                planner: self.planner.unwrap_or_else(|| Arc::new(RulePlanner::new())),
+                policy: Arc::new(self.policy.unwrap_or_default()),
+                providers,
+                default_provider,
+                config: self.config,
+                bus,
+                redactor: Redactor::from_env(self.secrets),
+                running: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}

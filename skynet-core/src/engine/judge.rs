@@ -1,0 +1,264 @@
+//! Planning, judging and the human gate: submit, approve, deny, cancel, wait.
+
+use super::{JobEvent, Skynet, SubmitRequest};
+use crate::job::{Approval, Job, JobId, JobStatus};
+use crate::plan::Plan;
+use crate::planner::PlanRequest;
+use crate::policy::{PolicyContext, Verdict};
+use crate::store::StatusChange;
+use crate::{Error, Result};
+use chrono::Utc;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Longest intent accepted, in bytes.
+const MAX_INTENT_BYTES: usize = 16 * 1024;
+
+/// The sandbox root: the given directory (or the current one), canonical.
+pub(crate) fn resolve_root(root: Option<PathBuf>) -> Result<PathBuf> {
+    let root = match root {
+        Some(r) => r,
+        None => std::env::current_dir()?,
+    };
+    let canon = root.canonicalize().map_err(|e| {
+        Error::InvalidInput(format!(
+            "sandbox root {} is not usable ({e}); pass an existing directory",
+            root.display()
+        ))
+    })?;
+    if !canon.is_dir() {
+        return Err(Error::InvalidInput(format!(
+            "sandbox root {} is not a directory",
+            canon.display()
+        )));
+    }
+    Ok(canon)
+}
+
+/// Plan the request and run the policy over every step.
+pub(crate) async fn plan_and_judge(sk: &Skynet, req: &SubmitRequest) -> Result<(Plan, PathBuf)> {
+    let intent = req.intent.trim();
+    if intent.is_empty() {
+        return Err(Error::InvalidInput(
+            "the intent is empty: say what to do, e.g. \"check git status and list the files\""
+                .into(),
+        ));
+    }
+    if intent.len() > MAX_INTENT_BYTES {
+        return Err(Error::InvalidInput(format!(
+            "the intent is {} bytes; the limit is {MAX_INTENT_BYTES}",
+            intent.len()
+        )));
+    }
+    if let Some(p) = &req.provider
+        && !sk.inner.providers.contains_key(p)
+    {
+        return Err(Error::InvalidInput(format!(
+            "unknown provider {p:?}; registered: {}",
+            sk.provider_names().join(", ")
+        )));
+    }
+    let root = resolve_root(req.root.clone())?;
+    let step_timeout = req.step_timeout.unwrap_or(sk.inner.config.step_timeout);
+    let preq = PlanRequest {
+        intent: intent.to_string(),
+        root: root.clone(),
+        context: req.context.clone(),
+        constraints: req.constraints.clone(),
+        step_timeout_ms: Some(step_timeout.as_millis() as u64),
+    };
+    let mut plan = sk.inner.planner.plan(&preq).await?;
+    judge_plan(sk, &mut plan, &root)?;
+    Ok((plan, root))
+}
+
+/// Classify every step with the policy: risk = max(claim, catalog, policy);
+/// any forbidden step refuses the whole plan.
+pub(crate) fn judge_plan(sk: &Skynet, plan: &mut Plan, root: &std::path::Path) -> Result<()> {
+    if plan.steps.is_empty() {
+        return Err(Error::Planning("the plan has no steps".into()));
+    }
+    for (i, step) in plan.steps.iter_mut().enumerate() {
+        let ctx = PolicyContext {
+            roots: vec![root.to_path_buf()],
+            cwd: step.command.cwd.clone(),
+        };
+        let mut decision = sk.inner.policy.check(&step.command.argv, &ctx);
+        if decision.verdict == Verdict::Forbid {
+            decision
+                .reasons
+                .insert(0, format!("step {} ({})", i + 1, step.description));
+            return Err(Error::Forbidden {
+                decision: Box::new(decision),
+            });
+        }
+        step.risk = step.risk.max(step.action.base_risk()).max(decision.risk);
+        if step.command.timeout_ms.is_none() {
+            step.command.timeout_ms = Some(sk.inner.config.step_timeout.as_millis() as u64);
+        }
+        step.decision = Some(decision);
+    }
+    plan.refresh();
+    Ok(())
+}
+
+impl Skynet {
+    /// Plan, judge and record a job. READ_ONLY plans are queued at once
+    /// (when auto-approval is on); anything riskier waits in `planned`.
+    pub async fn submit(&self, req: SubmitRequest) -> Result<Job> {
+        let (plan, root) = plan_and_judge(self, &req).await?;
+        let now = Utc::now();
+        let auto =
+            plan.risk == crate::RiskLevel::ReadOnly && self.inner.config.auto_approve_read_only;
+        let job = Job {
+            id: JobId::new(),
+            intent: req.intent.trim().to_string(),
+            status: if auto {
+                JobStatus::Queued
+            } else {
+                JobStatus::Planned
+            },
+            risk: plan.risk,
+            approval: auto.then(|| Approval {
+                approver: "auto".into(),
+                plan_hash: plan.hash.clone(),
+                at: now,
+            }),
+            plan: Some(plan),
+            root,
+            provider: req
+                .provider
+                .clone()
+                .unwrap_or_else(|| self.inner.default_provider.clone()),
+            priority: req.priority,
+            attempts: 0,
+            max_attempts: self.inner.config.max_attempts,
+            lease: None,
+            run_at: now,
+            timeout_ms: req.timeout.map(|d| d.as_millis() as u64),
+            created_at: now,
+            queued_at: auto.then_some(now),
+            started_at: None,
+            finished_at: None,
+            error: None,
+            source: req.source,
+            idempotency_key: req.idempotency_key.clone(),
+        };
+        let (job, _created) = self.inner.store.insert_job(&job).await?;
+        self.publish(JobEvent::Status {
+            job: job.id.clone(),
+            status: job.status,
+        });
+        Ok(job)
+    }
+
+    /// Approve the job's plan. `plan_hash` (full, or a prefix of at least 8
+    /// hex digits) must name the plan the job holds now, so approving plan A
+    /// never runs plan B.
+    pub async fn approve(&self, id: &JobId, plan_hash: &str, approver: &str) -> Result<Job> {
+        if approver.trim().is_empty() {
+            return Err(Error::InvalidInput("the approver's name is empty".into()));
+        }
+        let job = self.inner.store.get_job(id).await?;
+        let Some(plan) = &job.plan else {
+            return Err(Error::InvalidTransition {
+                job: id.clone(),
+                from: job.status,
+                to: JobStatus::Queued,
+            });
+        };
+        if !plan.hash_matches(plan_hash) {
+            return Err(Error::StaleApproval {
+                job: id.clone(),
+                given: plan_hash.to_string(),
+                actual: plan.hash.clone(),
+            });
+        }
+        let approval = Approval {
+            approver: approver.trim().to_string(),
+            plan_hash: plan.hash.clone(),
+            at: Utc::now(),
+        };
+        let job = self.inner.store.approve(id, approval).await?;
+        self.publish(JobEvent::Status {
+            job: job.id.clone(),
+            status: job.status,
+        });
+        Ok(job)
+    }
+
+    /// Deny a plan that awaits approval.
+    pub async fn deny(&self, id: &JobId, reason: Option<String>, actor: &str) -> Result<Job> {
+        let job = self
+            .inner
+            .store
+            .set_status(
+                id,
+                JobStatus::Denied,
+                StatusChange {
+                    error: Some(reason.unwrap_or_else(|| format!("denied by {actor}"))),
+                    actor: Some(actor.to_string()),
+                },
+            )
+            .await?;
+        self.publish(JobEvent::Status {
+            job: job.id.clone(),
+            status: job.status,
+        });
+        Ok(job)
+    }
+
+    /// Cancel a job that has not finished. A running step is killed: at
+    /// once in this process, within one heartbeat in any other.
+    pub async fn cancel(&self, id: &JobId, actor: &str) -> Result<Job> {
+        let job = self
+            .inner
+            .store
+            .set_status(
+                id,
+                JobStatus::Cancelled,
+                StatusChange {
+                    error: Some(format!("cancelled by {actor}")),
+                    actor: Some(actor.to_string()),
+                },
+            )
+            .await?;
+        if let Ok(running) = self.inner.running.lock()
+            && let Some(token) = running.get(id)
+        {
+            token.cancel();
+        }
+        self.publish(JobEvent::Status {
+            job: job.id.clone(),
+            status: job.status,
+        });
+        Ok(job)
+    }
+
+    /// Wait until the job is terminal (or `timeout` passes:
+    /// [`Error::Timeout`]). Wakes on live events, polls the store for
+    /// changes made by other processes.
+    pub async fn wait(&self, id: &JobId, timeout: Option<Duration>) -> Result<Job> {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut rx = self.subscribe();
+        loop {
+            let job = self.inner.store.get_job(id).await?;
+            if job.status.is_terminal() {
+                return Ok(job);
+            }
+            let nap = tokio::time::sleep(Duration::from_millis(200));
+            tokio::select! {
+                _ = nap => {}
+                _ = rx.recv() => {}
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    return Err(Error::Timeout(format!("job {id} is still {} after the wait", job.status)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The [`Skynet`] facade: plan, judge, gate, queue, run and record.
+
+mod builder;
+mod events;
+mod judge;
+mod runner;
+mod worker;
+
+pub use builder::SkynetBuilder;
+pub use events::JobEvent;
+pub use worker::{WorkerOptions, WorkerReport};
+
+use crate::Result;
+use crate::job::{Job, JobId, JobSource};
+use crate::plan::Plan;
+use crate::planner::Planner;
+use crate::policy::{Decision, Policy, PolicyContext};
+use crate::provider::Provider;
+use crate::redact::Redactor;
+use crate::store::{
+    ChainReport, Event, JobFilter, LogLine, LogQuery, Reaped, SharedStore, StepRecord,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// Tunables of the engine. `Default` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Queue READ_ONLY plans without a human (default true).
+    pub auto_approve_read_only: bool,
+    /// Lease length a worker holds on a running job (default 30 s).
+    pub lease: Duration,
+    /// How often a running job's lease is renewed and cancellation checked
+    /// across processes (default 1 s).
+    pub heartbeat: Duration,
+    /// How often an idle worker polls the queue (default 500 ms).
+    pub poll_interval: Duration,
+    /// Claims per job before it is dead-lettered as failed (default 3).
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt, with jitter (default 1 s).
+    pub retry_base: Duration,
+    /// Longest retry delay (default 5 min).
+    pub retry_max: Duration,
+    /// Per-step output cap in bytes (default 1 MiB).
+    pub max_output_bytes: u64,
+    /// Step timeout when the plan sets none (default 10 min).
+    pub step_timeout: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            auto_approve_read_only: true,
+            lease: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(1),
+            poll_interval: Duration::from_millis(500),
+            max_attempts: 3,
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(300),
+            max_output_bytes: 1024 * 1024,
+            step_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// A request to plan (and maybe submit) an intent.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitRequest {
+    /// The user's words.
+    pub intent: String,
+    /// Sandbox root (default: the current directory).
+    pub root: Option<PathBuf>,
+    /// Provider to run on (default: the engine's default provider).
+    pub provider: Option<String>,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Who submits.
+    pub source: JobSource,
+    /// A duplicate key returns the existing job.
+    pub idempotency_key: Option<String>,
+    /// Whole-job time budget.
+    pub timeout: Option<Duration>,
+    /// Per-step time budget (default: [`EngineConfig::step_timeout`]).
+    pub step_timeout: Option<Duration>,
+    /// Context for the planner.
+    pub context: BTreeMap<String, String>,
+    /// Constraints for the planner.
+    pub constraints: Vec<String>,
+}
+
+impl SubmitRequest {
+    /// A request for `intent` with defaults.
+    pub fn new(intent: impl Into<String>) -> Self {
+        SubmitRequest {
+            intent: intent.into(),
+            ..Default::default()
+        }
+    }
+    /// Set the sandbox root.
+    pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.root = Some(root.into());
+        self
+    }
+    /// Set the source.
+    pub fn source(mut self, source: JobSource) -> Self {
+        self.source = source;
+        self
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: SharedStore,
+    pub(crate) planner: Arc<dyn Planner>,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) providers: BTreeMap<String, Arc<dyn Provider>>,
+    pub(crate) default_provider: String,
+    pub(crate) config: EngineConfig,
+    pub(crate) bus: broadcast::Sender<JobEvent>,
+    pub(crate) redactor: Redactor,
+    /// Jobs running in this process, for immediate cancellation.
+    pub(crate) running: Mutex<HashMap<JobId, CancellationToken>>,
+}
+
+/// The SKYNET engine. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct Skynet {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Skynet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Skynet")
+            .field("store", &self.inner.store.backend())
+            .field("planner", &self.inner.planner.name())
+            .field(
+                "providers",
+                &self.inner.providers.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Skynet {
+    /// Start building an engine.
+    pub fn builder() -> SkynetBuilder {
+        SkynetBuilder::default()
+    }
+
+    /// The ledger.
+    pub fn store(&self) -> &SharedStore {
+        &self.inner.store
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The engine's tunables.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Registered provider names.
+    pub fn provider_names(&self) -> Vec<String> {
+        self.inner.providers.keys().cloned().collect()
+    }
+
+    /// Live events from this process (status changes, output lines).
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
+        self.inner.bus.subscribe()
+    }
+
+    /// Classify one argv under `root` (default: current directory).
+    pub fn check_command(&self, argv: &[String], root: Option<PathBuf>) -> Result<Decision> {
+        let root = judge::resolve_root(root)?;
+        Ok(self.inner.policy.check(argv, &PolicyContext::rooted(root)))
+    }
+
+    /// Plan and judge `req` without storing anything (a dry run).
+    /// A forbidden step is [`crate::Error::Forbidden`].
+    pub async fn plan(&self, req: &SubmitRequest) -> Result<Plan> {
+        judge::plan_and_judge(self, req).await.map(|(plan, _)| plan)
+    }
+
+    /// One job.
+    pub async fn get(&self, id: &JobId) -> Result<Job> {
+        self.inner.store.get_job(id).await
+    }
+
+    /// Jobs, newest first.
+    pub async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+        self.inner.store.list_jobs(filter).await
+    }
+
+    /// A job's step checkpoints.
+    pub async fn steps(&self, id: &JobId) -> Result<Vec<StepRecord>> {
+        self.inner.store.get_job(id).await?;
+        self.inner.store.steps(id).await
+    }
+
+    /// A job's log lines.
+    pub async fn logs(&self, id: &JobId, query: &LogQuery) -> Result<Vec<LogLine>> {
+        self.inner.store.get_job(id).await?;
+        self.inner.store.logs(id, query).await
+    }
+
+    /// A job's audit events, oldest first.
+    pub async fn events(&self, id: &JobId) -> Result<Vec<Event>> {
+        self.inner.store.get_job(id).await?;
+        self.inner.store.events(id).await
+    }
+
+    /// Verify a job's event hash chain.
+    pub async fn verify_events(&self, id: &JobId) -> Result<ChainReport> {
+        self.inner.store.get_job(id).await?;
+        self.inner.store.verify_events(id).await
+    }
+
+    /// Recover jobs whose worker vanished (expired leases). Run at start-up
+    /// and periodically by every worker.
+    pub async fn recover(&self) -> Result<Vec<Reaped>> {
+        let reaped = self.inner.store.reap_expired(chrono::Utc::now()).await?;
+        for r in &reaped {
+            self.publish(JobEvent::Status {
+                job: r.job.clone(),
+                status: r.status,
+            });
+        }
+        Ok(reaped)
+    }
+
+    pub(crate) fn publish(&self, event: JobEvent) {
+        // No receivers is fine: nobody is watching live.
+        let _ = self.inner.bus.send(event);
+    }
+}

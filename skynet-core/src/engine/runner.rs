@@ -1,0 +1,1 @@
+//! Running one claimed job, step by step.

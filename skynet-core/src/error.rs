@@ -1,0 +1,173 @@
+//! The one error type of `skynet-core`; every front-end maps it the same way.
+
+use crate::job::{JobId, JobStatus};
+use crate::policy::Decision;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in SKYNET, by kind.
+///
+/// Front-ends map each variant to one exit code / HTTP status / Python
+/// exception via [`Error::kind`], so they cannot disagree.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller's input is unusable (empty intent, bad flag value, ...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The planner could not turn the intent into a plan.
+    #[error("planning failed: {0}")]
+    Planning(String),
+    /// The policy engine forbids a step; it never runs, whoever approves.
+    #[error("forbidden by policy: {}", .decision.explain())]
+    Forbidden {
+        /// The decision that forbade it.
+        decision: Box<Decision>,
+    },
+    /// A rules file could not be loaded.
+    #[error("policy rules: {0}")]
+    PolicyRules(String),
+    /// The job needs a human approval first.
+    #[error("job {0} needs approval: run `skynet approve {0}`")]
+    ApprovalRequired(JobId),
+    /// An approval named a plan hash that is not the job's current plan.
+    #[error(
+        "stale approval for job {job}: you approved plan {given}, the job's plan is {actual}; review it with `skynet show {job}`"
+    )]
+    StaleApproval {
+        /// The job.
+        job: JobId,
+        /// The hash the approver saw.
+        given: String,
+        /// The job's current plan hash.
+        actual: String,
+    },
+    /// No job with this id.
+    #[error("job {0} not found; list jobs with `skynet jobs`")]
+    JobNotFound(String),
+    /// A state change the transition table does not allow.
+    #[error("job {job} is {from}; it cannot become {to}")]
+    InvalidTransition {
+        /// The job.
+        job: JobId,
+        /// Its current status.
+        from: JobStatus,
+        /// The refused target status.
+        to: JobStatus,
+    },
+    /// The worker's lease on the job is gone (expired, reaped or cancelled):
+    /// its result is refused.
+    #[error("lease lost on job {0}: another worker or the reaper owns it now")]
+    LeaseLost(JobId),
+    /// A duplicate idempotency key or similar conflict.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The execution provider failed (not the command: the provider itself).
+    #[error("provider {provider}: {message}")]
+    Provider {
+        /// Provider name.
+        provider: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A wait or a step ran out of time.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The job or step was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// Configuration is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The ledger failed.
+    #[error("store: {0}")]
+    Store(String),
+    /// Local I/O failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Coarse error kinds with stable string codes, for front-ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Bad input or configuration.
+    InvalidInput,
+    /// Planning failed.
+    Planning,
+    /// Forbidden by policy.
+    Forbidden,
+    /// Needs approval or approval refused.
+    ApprovalRequired,
+    /// Approval named the wrong plan.
+    StaleApproval,
+    /// Unknown job.
+    NotFound,
+    /// Illegal state change or conflict.
+    Conflict,
+    /// Lease lost.
+    LeaseLost,
+    /// Provider failure.
+    Provider,
+    /// Timeout.
+    Timeout,
+    /// Cancelled.
+    Cancelled,
+    /// Storage or I/O failure.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Stable machine-readable code (used in JSON errors).
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Planning => "planning_failed",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::ApprovalRequired => "approval_required",
+            ErrorKind::StaleApproval => "stale_approval",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::LeaseLost => "lease_lost",
+            ErrorKind::Provider => "provider_error",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl Error {
+    /// The kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidInput(_) | Error::PolicyRules(_) | Error::Config(_) => {
+                ErrorKind::InvalidInput
+            }
+            Error::Planning(_) => ErrorKind::Planning,
+            Error::Forbidden { .. } => ErrorKind::Forbidden,
+            Error::ApprovalRequired(_) => ErrorKind::ApprovalRequired,
+            Error::StaleApproval { .. } => ErrorKind::StaleApproval,
+            Error::JobNotFound(_) => ErrorKind::NotFound,
+            Error::InvalidTransition { .. } | Error::Conflict(_) => ErrorKind::Conflict,
+            Error::LeaseLost(_) => ErrorKind::LeaseLost,
+            Error::Provider { .. } => ErrorKind::Provider,
+            Error::Timeout(_) => ErrorKind::Timeout,
+            Error::Cancelled => ErrorKind::Cancelled,
+            Error::Store(_) | Error::Io(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Store(e.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Error::Store(format!("migration failed: {e}"))
+    }
+}

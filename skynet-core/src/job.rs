@@ -1,0 +1,310 @@
+//! Jobs, their status and the one transition table.
+
+use crate::plan::Plan;
+use crate::risk::RiskLevel;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A job's id: a UUIDv7 string, so ids sort by creation time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(String);
+
+impl JobId {
+    /// A fresh, time-ordered id.
+    pub fn new() -> Self {
+        JobId(uuid::Uuid::now_v7().to_string())
+    }
+    /// Parse an id given by a user; only well-formed UUIDs are accepted.
+    pub fn parse(s: &str) -> crate::Result<Self> {
+        uuid::Uuid::parse_str(s.trim())
+            .map(|u| JobId(u.to_string()))
+            .map_err(|_| crate::Error::JobNotFound(s.to_string()))
+    }
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for JobId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Recorded, not yet planned.
+    Created,
+    /// Planned and waiting for a human approval.
+    Planned,
+    /// Approved and waiting for a worker.
+    Queued,
+    /// A worker holds its lease and runs its steps.
+    Running,
+    /// Every step succeeded.
+    Succeeded,
+    /// A step failed (or attempts ran out).
+    Failed,
+    /// A step or the job ran out of time.
+    TimedOut,
+    /// A human denied the plan.
+    Denied,
+    /// Cancelled before it finished.
+    Cancelled,
+    /// A worker was lost while a WRITE/ADMIN step ran: a human must look.
+    NeedsReview,
+}
+
+/// Every status, in life order.
+pub const ALL_STATUSES: [JobStatus; 10] = [
+    JobStatus::Created,
+    JobStatus::Planned,
+    JobStatus::Queued,
+    JobStatus::Running,
+    JobStatus::Succeeded,
+    JobStatus::Failed,
+    JobStatus::TimedOut,
+    JobStatus::Denied,
+    JobStatus::Cancelled,
+    JobStatus::NeedsReview,
+];
+
+impl JobStatus {
+    /// Stable string form, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Created => "created",
+            JobStatus::Planned => "planned",
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::TimedOut => "timed_out",
+            JobStatus::Denied => "denied",
+            JobStatus::Cancelled => "cancelled",
+            JobStatus::NeedsReview => "needs_review",
+        }
+    }
+
+    /// No further transition is possible.
+    pub fn is_terminal(self) -> bool {
+        self.allowed_next().is_empty()
+    }
+
+    /// THE transition table. Everything else (core and SQL compare-and-set)
+    /// derives from this one function.
+    pub fn allowed_next(self) -> &'static [JobStatus] {
+        use JobStatus::*;
+        match self {
+            Created => &[Planned, Queued, Failed, Cancelled],
+            Planned => &[Queued, Denied, Cancelled],
+            // Running -> Queued is a retry or a READ_ONLY lease recovery.
+            Queued => &[Running, Cancelled],
+            Running => &[Succeeded, Failed, TimedOut, Cancelled, Queued, NeedsReview],
+            Succeeded | Failed | TimedOut | Denied | Cancelled | NeedsReview => &[],
+        }
+    }
+
+    /// Whether `self -> to` is allowed.
+    pub fn can_become(self, to: JobStatus) -> bool {
+        self.allowed_next().contains(&to)
+    }
+
+    /// The statuses from which `to` may be reached (for SQL `WHERE status IN`).
+    pub fn allowed_from(to: JobStatus) -> Vec<JobStatus> {
+        ALL_STATUSES
+            .into_iter()
+            .filter(|s| s.can_become(to))
+            .collect()
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobStatus {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        ALL_STATUSES
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                crate::Error::InvalidInput(format!(
+                    "unknown job status {s:?}; one of: {}",
+                    ALL_STATUSES.map(|s| s.as_str()).join(", ")
+                ))
+            })
+    }
+}
+
+/// Who or what submitted a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum JobSource {
+    /// The `skynet` CLI.
+    #[default]
+    Cli,
+    /// The HTTP API.
+    Http,
+    /// Python bindings.
+    Python,
+    /// The Telegram bot.
+    Telegram,
+    /// An autonomous maintenance proposal.
+    Initiative,
+    /// Embedded library use.
+    Library,
+}
+
+impl JobSource {
+    /// Stable string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobSource::Cli => "cli",
+            JobSource::Http => "http",
+            JobSource::Python => "python",
+            JobSource::Telegram => "telegram",
+            JobSource::Initiative => "initiative",
+            JobSource::Library => "library",
+        }
+    }
+}
+
+impl FromStr for JobSource {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        Ok(match s {
+            "cli" => JobSource::Cli,
+            "http" => JobSource::Http,
+            "python" => JobSource::Python,
+            "telegram" => JobSource::Telegram,
+            "initiative" => JobSource::Initiative,
+            "library" => JobSource::Library,
+            other => {
+                return Err(crate::Error::InvalidInput(format!(
+                    "unknown job source {other:?}"
+                )));
+            }
+        })
+    }
+}
+
+/// Who approved which plan, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// `"auto"` for READ_ONLY auto-approval, else the approver's name.
+    pub approver: String,
+    /// The plan hash the approver saw; only that plan runs.
+    pub plan_hash: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A worker's claim on a running job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Fencing token: every write by the worker must present it.
+    pub id: String,
+    /// The worker that holds it.
+    pub worker: String,
+    /// When it lapses unless renewed by a heartbeat.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One unit of work: an intent, its plan, and its life so far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    /// Id.
+    pub id: JobId,
+    /// What the user asked for, verbatim.
+    pub intent: String,
+    /// Current status.
+    pub status: JobStatus,
+    /// The plan (absent only while `created`).
+    pub plan: Option<Plan>,
+    /// Overall risk (max of the plan's steps).
+    pub risk: RiskLevel,
+    /// The sandbox root every step is confined to.
+    pub root: PathBuf,
+    /// Provider name the job runs on.
+    pub provider: String,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Approval, once given.
+    pub approval: Option<Approval>,
+    /// Times a worker has claimed it.
+    pub attempts: u32,
+    /// Give up (dead-letter as `failed`) after this many attempts.
+    pub max_attempts: u32,
+    /// The current lease while running.
+    pub lease: Option<Lease>,
+    /// Not claimable before this instant (delayed retries).
+    pub run_at: DateTime<Utc>,
+    /// Overall time budget in milliseconds, if any.
+    pub timeout_ms: Option<u64>,
+    /// Recorded.
+    pub created_at: DateTime<Utc>,
+    /// Last entered `queued`.
+    pub queued_at: Option<DateTime<Utc>>,
+    /// First claimed.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Reached a terminal status.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it failed / was denied / needs review.
+    pub error: Option<String>,
+    /// Who submitted it.
+    pub source: JobSource,
+    /// Caller-chosen key: a duplicate submit returns the existing job.
+    pub idempotency_key: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_statuses_have_no_exits() {
+        for s in ALL_STATUSES {
+            assert_eq!(s.is_terminal(), s.allowed_next().is_empty());
+        }
+        assert!(JobStatus::Succeeded.is_terminal());
+        assert!(!JobStatus::Running.is_terminal());
+    }
+
+    #[test]
+    fn status_round_trips_through_text() {
+        for s in ALL_STATUSES {
+            assert_eq!(s.as_str().parse::<JobStatus>().ok(), Some(s));
+        }
+        assert!("bogus".parse::<JobStatus>().is_err());
+    }
+
+    #[test]
+    fn allowed_from_is_the_inverse_of_allowed_next() {
+        for to in ALL_STATUSES {
+            for from in JobStatus::allowed_from(to) {
+                assert!(from.can_become(to));
+            }
+        }
+        assert_eq!(
+            JobStatus::allowed_from(JobStatus::Denied),
+            vec![JobStatus::Planned]
+        );
+    }
+}

@@ -1,0 +1,33 @@
+//! # skynet-core
+//!
+//! The SKYNET library: turn a plain-language intent into a plan of typed
+//! steps, classify every concrete command with a policy engine, gate risky
+//! plans on a human approval bound to the plan's hash, queue the job
+//! durably and run it on execution providers, recording everything.
+//!
+//! Start with [`Skynet::builder`].
+
+pub mod action;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod job;
+pub mod plan;
+pub mod planner;
+pub mod policy;
+pub mod provider;
+pub mod redact;
+pub mod risk;
+pub mod store;
+
+pub use action::Action;
+pub use engine::{
+    EngineConfig, JobEvent, Skynet, SkynetBuilder, SubmitRequest, WorkerOptions, WorkerReport,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use job::{Approval, Job, JobId, JobSource, JobStatus};
+pub use plan::{Command, Plan, Step};
+pub use planner::{PlanRequest, Planner};
+pub use policy::{Decision, Policy, PolicyContext, Verdict};
+pub use provider::{ExecContext, Output, Provider};
+pub use risk::RiskLevel;

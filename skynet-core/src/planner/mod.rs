@@ -1,0 +1,37 @@
+//! Planners turn an intent into a [`Plan`].
+
+use crate::Result;
+use crate::plan::Plan;
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What a planner is asked.
+#[derive(Debug, Clone, Default)]
+pub struct PlanRequest {
+    /// The user's words.
+    pub intent: String,
+    /// The sandbox root; steps run here and paths stay inside it.
+    pub root: PathBuf,
+    /// Free-form context (repository, branch, ...).
+    pub context: BTreeMap<String, String>,
+    /// Constraints the plan must respect ("no network", ...).
+    pub constraints: Vec<String>,
+    /// Per-step timeout to put on every command, in milliseconds.
+    pub step_timeout_ms: Option<u64>,
+}
+
+/// Turns an intent into a plan. Implementations only propose: the engine
+/// runs the policy over every step afterwards.
+#[async_trait]
+pub trait Planner: Send + Sync {
+    /// Short name recorded on the plan (`rules`, `llm:openai`, ...).
+    fn name(&self) -> &str;
+    /// Plan the request, or explain why not with [`crate::Error::Planning`].
+    async fn plan(&self, request: &PlanRequest) -> Result<Plan>;
+}
+
+pub mod rules;
+pub mod scripted;
+pub use rules::RulePlanner;
+pub use scripted::ScriptedPlanner;

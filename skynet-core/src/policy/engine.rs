@@ -1,0 +1,19 @@
+//! Placeholder: the rule engine (being written).
+use super::{Decision, PolicyContext, Verdict};
+use crate::risk::RiskLevel;
+
+/// The policy engine.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {}
+
+impl Policy {
+    /// Classify `argv` run in `ctx`.
+    pub fn check(&self, _argv: &[String], _ctx: &PolicyContext) -> Decision {
+        Decision {
+            risk: RiskLevel::Write,
+            verdict: Verdict::Prompt,
+            reasons: vec![],
+            rule: None,
+        }
+    }
+}

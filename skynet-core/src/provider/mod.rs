@@ -1,0 +1,138 @@
+//! Execution providers: where a step's argv actually runs.
+
+use crate::Result;
+use crate::job::JobId;
+use crate::plan::Command;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Which output stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// Lines SKYNET itself writes (truncation markers, timeouts).
+    System,
+}
+
+impl Stream {
+    /// Stable string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+            Stream::System => "system",
+        }
+    }
+}
+
+/// One line of output (without its newline; invalid UTF-8 replaced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputLine {
+    /// Where it came from.
+    pub stream: Stream,
+    /// The text.
+    pub text: String,
+}
+
+/// How a step's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitKind {
+    /// Exited by itself with a code.
+    Exited,
+    /// Killed by a signal it did not ask for.
+    Signaled,
+    /// Killed because its time ran out.
+    TimedOut,
+    /// Killed because the step was cancelled.
+    Cancelled,
+}
+
+/// The result of running one command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    /// How it ended.
+    pub exit: ExitKind,
+    /// Exit code when it exited by itself.
+    pub exit_code: Option<i32>,
+    /// Bytes of output produced (before the cap).
+    pub output_bytes: u64,
+    /// Whether output past the cap was dropped.
+    pub truncated: bool,
+    /// Wall time.
+    pub duration_ms: u64,
+}
+
+impl Output {
+    /// Exited with code 0.
+    pub fn success(&self) -> bool {
+        self.exit == ExitKind::Exited && self.exit_code == Some(0)
+    }
+}
+
+/// Everything a provider needs besides the command.
+#[derive(Debug, Clone)]
+pub struct ExecContext {
+    /// The job.
+    pub job_id: JobId,
+    /// Step index within the plan.
+    pub step: usize,
+    /// The sandbox root; the command's cwd must lie inside it.
+    pub root: PathBuf,
+    /// Effective time budget (min of step and remaining job budget).
+    pub timeout: Option<Duration>,
+    /// Cancelled when the step must stop; the provider kills everything.
+    pub cancel: CancellationToken,
+    /// Output lines go here, in order.
+    pub output: mpsc::Sender<OutputLine>,
+    /// Cap on captured output bytes; past it a marker line is sent.
+    pub max_output_bytes: u64,
+}
+
+/// What a provider can do (used by the scheduler).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Catalog action names it can run (empty = all).
+    pub actions: Vec<String>,
+    /// Runs commands in an isolated environment.
+    pub isolated: bool,
+    /// Concurrent steps it accepts.
+    pub max_concurrency: usize,
+}
+
+/// A provider's health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Can it run steps now?
+    pub healthy: bool,
+    /// Why (or why not).
+    pub message: String,
+}
+
+/// Somewhere to run a command.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Registered name (`local`, `mock`, `docker`, ...).
+    fn name(&self) -> &str;
+    /// What it can do.
+    fn capabilities(&self) -> Capabilities;
+    /// Is it usable now?
+    async fn health(&self) -> Health;
+    /// Run `command`, streaming output to `ctx.output`, honouring
+    /// `ctx.timeout` and `ctx.cancel`. A command that runs and fails is
+    /// `Ok(Output)` with its exit; `Err` means the provider itself failed.
+    async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output>;
+}
+
+pub mod local;
+pub mod mock;
+pub use local::LocalProvider;
+pub use mock::MockProvider;

@@ -1,0 +1,327 @@
+//! The ledger: jobs + queue, step checkpoints, logs and the hash-chained
+//! event log, behind traits so SQLite and PostgreSQL are interchangeable.
+//!
+//! Every state change is one transaction that also appends its event, and
+//! every status change is a compare-and-set derived from
+//! [`JobStatus::allowed_from`], so the SQL cannot disagree with core.
+
+use crate::Result;
+use crate::job::{Approval, Job, JobId, JobStatus};
+use crate::provider::Stream;
+use crate::risk::RiskLevel;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Only these statuses (empty = all).
+    pub statuses: Vec<JobStatus>,
+    /// At most this many (newest first); `None` = a default of 100.
+    pub limit: Option<u32>,
+}
+
+/// The fields a status change may set besides the status.
+#[derive(Debug, Clone, Default)]
+pub struct StatusChange {
+    /// Error text to record (failed, timed out, denied, needs review...).
+    pub error: Option<String>,
+    /// Who asked for it (recorded in the event).
+    pub actor: Option<String>,
+}
+
+/// How a worker's run of a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// Every step succeeded.
+    Succeeded,
+    /// A step failed; no retry.
+    Failed(String),
+    /// A step or the job ran out of time.
+    TimedOut(String),
+    /// The run stopped because the job was cancelled.
+    Cancelled,
+    /// A transient failure: re-queue to run at `run_at` unless attempts are
+    /// exhausted, in which case the job fails (dead letter).
+    Retry {
+        /// Why.
+        error: String,
+        /// Not before this instant.
+        run_at: DateTime<Utc>,
+    },
+}
+
+/// What the reaper did with one expired lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaped {
+    /// The job.
+    pub job: JobId,
+    /// Its new status (`queued`, `needs_review` or `failed`).
+    pub status: JobStatus,
+    /// Why.
+    pub reason: String,
+}
+
+/// Status of one step's checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Not started (or reset for a READ_ONLY resume).
+    Pending,
+    /// A worker started it.
+    Running,
+    /// Exit code 0.
+    Succeeded,
+    /// Non-zero exit or provider failure.
+    Failed,
+    /// Ran out of time.
+    TimedOut,
+    /// Stopped by a cancel.
+    Cancelled,
+    /// Never ran because an earlier step failed.
+    Skipped,
+}
+
+impl StepStatus {
+    /// Stable string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+            StepStatus::TimedOut => "timed_out",
+            StepStatus::Cancelled => "cancelled",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+    /// Parse the stored form.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "pending" => StepStatus::Pending,
+            "running" => StepStatus::Running,
+            "succeeded" => StepStatus::Succeeded,
+            "failed" => StepStatus::Failed,
+            "timed_out" => StepStatus::TimedOut,
+            "cancelled" => StepStatus::Cancelled,
+            "skipped" => StepStatus::Skipped,
+            other => {
+                return Err(crate::Error::Store(format!(
+                    "unknown step status {other:?}"
+                )));
+            }
+        })
+    }
+}
+
+/// A step's checkpoint row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Index in the plan.
+    pub index: u32,
+    /// Status.
+    pub status: StepStatus,
+    /// The step's effective risk.
+    pub risk: RiskLevel,
+    /// Exit code, if it exited.
+    pub exit_code: Option<i32>,
+    /// Started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Output bytes produced.
+    pub output_bytes: u64,
+    /// Output past the cap was dropped.
+    pub truncated: bool,
+    /// Error text for failures.
+    pub error: Option<String>,
+}
+
+/// How a step ended, as a worker reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// Final step status (not pending/running).
+    pub status: StepStatus,
+    /// Exit code, if it exited.
+    pub exit_code: Option<i32>,
+    /// Output bytes produced.
+    pub output_bytes: u64,
+    /// Output past the cap was dropped.
+    pub truncated: bool,
+    /// Error text.
+    pub error: Option<String>,
+}
+
+/// One stored log line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Position in the job's log (increasing).
+    pub seq: i64,
+    /// Step index.
+    pub step: u32,
+    /// Stream.
+    pub stream: Stream,
+    /// Text (secrets already redacted).
+    pub text: String,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+}
+
+/// A log line to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLogLine {
+    /// Step index.
+    pub step: u32,
+    /// Stream.
+    pub stream: Stream,
+    /// Text.
+    pub text: String,
+}
+
+/// Which log lines to read.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    /// Only this step.
+    pub step: Option<u32>,
+    /// Only lines containing this text (case-sensitive).
+    pub search: Option<String>,
+    /// Only lines with `seq` greater than this (for following).
+    pub after_seq: Option<i64>,
+    /// Only the last N matching lines.
+    pub tail: Option<u32>,
+}
+
+/// One entry of a job's hash-chained event log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Global position.
+    pub seq: i64,
+    /// The job.
+    pub job_id: JobId,
+    /// What happened (`submitted`, `status`, `step_started`, ...).
+    pub kind: String,
+    /// Details.
+    pub data: serde_json::Value,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Hash of the job's previous event (or of the job id for the first).
+    pub prev_hash: String,
+    /// SHA-256 over `prev_hash`, kind, data, time and job id.
+    pub hash: String,
+}
+
+/// The outcome of verifying a job's event chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainReport {
+    /// Events checked.
+    pub events: usize,
+    /// Whether every link and the job's recorded head match.
+    pub intact: bool,
+    /// The first broken event's seq and what is wrong.
+    pub problem: Option<String>,
+}
+
+/// Jobs and the queue.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Insert a new job (and its step checkpoints, and a `submitted`
+    /// event). With an idempotency key already used, returns the existing
+    /// job and `false`.
+    async fn insert_job(&self, job: &Job) -> Result<(Job, bool)>;
+    /// One job, or [`crate::Error::JobNotFound`].
+    async fn get_job(&self, id: &JobId) -> Result<Job>;
+    /// Jobs, newest first.
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
+    /// Compare-and-set status change allowed by the transition table
+    /// (not for `running`, which only [`JobStore::claim`] enters, nor for
+    /// `queued` from `planned`, which only [`JobStore::approve`] does).
+    /// Leaving `running` clears the lease.
+    async fn set_status(&self, id: &JobId, to: JobStatus, change: StatusChange) -> Result<Job>;
+    /// `planned -> queued` if `approval.plan_hash` is the job's plan hash
+    /// (else [`crate::Error::StaleApproval`]).
+    async fn approve(&self, id: &JobId, approval: Approval) -> Result<Job>;
+    /// Claim up to `limit` queued jobs whose `run_at` has come, highest
+    /// priority first, each with a fresh lease for `worker`.
+    async fn claim(&self, worker: &str, lease: Duration, limit: usize) -> Result<Vec<Job>>;
+    /// Claim one specific queued job (used by `approve` to run it exactly once).
+    async fn claim_job(&self, id: &JobId, worker: &str, lease: Duration) -> Result<Option<Job>>;
+    /// Extend the lease. [`crate::Error::LeaseLost`] if the job is no
+    /// longer running under this lease (cancelled, reaped, completed).
+    async fn heartbeat(&self, id: &JobId, lease_id: &str, lease: Duration) -> Result<()>;
+    /// Finish a run, fenced by the lease id.
+    async fn complete(&self, id: &JobId, lease_id: &str, completion: Completion) -> Result<Job>;
+    /// Recover every job whose lease expired before `now`: an in-flight
+    /// WRITE/ADMIN step -> `needs_review`; otherwise re-queue (the running
+    /// READ_ONLY step goes back to pending) unless attempts are exhausted.
+    async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>>;
+}
+
+/// Per-step checkpoints.
+#[async_trait]
+pub trait StepStore: Send + Sync {
+    /// The job's step checkpoints, in order.
+    async fn steps(&self, id: &JobId) -> Result<Vec<StepRecord>>;
+    /// Mark a step running, fenced by the lease.
+    async fn start_step(&self, id: &JobId, lease_id: &str, index: u32) -> Result<()>;
+    /// Record how a step ended, fenced by the lease.
+    async fn finish_step(
+        &self,
+        id: &JobId,
+        lease_id: &str,
+        index: u32,
+        outcome: StepOutcome,
+    ) -> Result<()>;
+}
+
+/// Job logs, line by line.
+#[async_trait]
+pub trait LogStore: Send + Sync {
+    /// Append lines in order.
+    async fn append_logs(&self, id: &JobId, lines: &[NewLogLine]) -> Result<()>;
+    /// Read lines.
+    async fn logs(&self, id: &JobId, query: &LogQuery) -> Result<Vec<LogLine>>;
+}
+
+/// The hash-chained event log.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Append an event that is not a status change (those are appended by
+    /// the status-changing methods themselves).
+    async fn append_event(&self, id: &JobId, kind: &str, data: serde_json::Value) -> Result<Event>;
+    /// A job's events, oldest first.
+    async fn events(&self, id: &JobId) -> Result<Vec<Event>>;
+    /// Recompute the job's chain and compare it with the recorded head.
+    async fn verify_events(&self, id: &JobId) -> Result<ChainReport>;
+}
+
+/// Everything a ledger backend provides.
+pub trait Store: JobStore + StepStore + LogStore + EventStore {
+    /// Backend name (`sqlite`, `postgres`).
+    fn backend(&self) -> &'static str;
+}
+
+/// A shared store handle.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Open (and migrate) the store named by `url`: `sqlite://PATH` (created if
+/// missing) or `sqlite::memory:`.
+pub async fn connect(url: &str) -> Result<SharedStore> {
+    if url.starts_with("sqlite:") {
+        return sqlite::open(url).await;
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(crate::Error::Config(
+            "PostgreSQL is not supported by this build yet; use a sqlite:// URL".into(),
+        ));
+    }
+    Err(crate::Error::Config(format!(
+        "unsupported database URL {:?}: use sqlite://PATH",
+        crate::redact::redact_url(url)
+    )))
+}
+
+pub mod chain;
+pub mod sqlite;
