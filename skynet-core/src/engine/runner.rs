@@ -1,1 +1,380 @@
-//! Running one claimed job, step by step.
+//! Running one claimed job, step by step, under its lease.
+
+use super::{JobEvent, Skynet};
+use crate::job::{Job, JobId, Lease};
+use crate::plan::Step;
+use crate::provider::{ExecContext, ExitKind, Output, OutputLine, Provider};
+use crate::risk::RiskLevel;
+use crate::store::{Completion, NewLogLine, StepOutcome, StepStatus};
+use crate::{Error, Result};
+use chrono::Utc;
+use rand::Rng;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Log lines are written in batches of this many (or when a step ends).
+const LOG_BATCH: usize = 256;
+/// ... or at least this often while a step is producing output.
+const LOG_FLUSH_EVERY: Duration = Duration::from_millis(250);
+
+/// How one step ended, as far as the job is concerned.
+enum StepEnd {
+    /// Go on with the next step.
+    Next,
+    /// Stop here and finish the job this way.
+    Finish(Completion),
+    /// The lease is gone (cancelled elsewhere, reaped): stop, write nothing.
+    LeaseLost,
+}
+
+/// Removes the job's cancel token from the in-process registry on drop.
+struct RunningGuard<'a> {
+    sk: &'a Skynet,
+    id: JobId,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.sk.inner.running.lock() {
+            running.remove(&self.id);
+        }
+    }
+}
+
+impl Skynet {
+    /// Claim this specific queued job and run it here, so it runs exactly
+    /// once even if workers are also watching the queue. If another worker
+    /// got it first, returns its current state without running anything.
+    pub async fn run_job(&self, id: &JobId, worker: &str) -> Result<Job> {
+        match self
+            .inner
+            .store
+            .claim_job(id, worker, self.inner.config.lease)
+            .await?
+        {
+            Some(job) => self.run_claimed(job).await,
+            None => self.inner.store.get_job(id).await,
+        }
+    }
+
+    /// Run a job this process holds the lease on. Returns the job's state
+    /// afterwards. Every write is fenced by the lease: if it was lost
+    /// (cancel, reaper), the run stops and records nothing more.
+    pub(crate) async fn run_claimed(&self, job: Job) -> Result<Job> {
+        let id = job.id.clone();
+        let Some(lease) = job.lease.clone() else {
+            return Err(Error::Store(format!("job {id} was handed to a runner without a lease")));
+        };
+        self.publish(JobEvent::Status {
+            job: id.clone(),
+            status: job.status,
+        });
+        let cancel = CancellationToken::new();
+        if let Ok(mut running) = self.inner.running.lock() {
+            running.insert(id.clone(), cancel.clone());
+        }
+        let _guard = RunningGuard { sk: self, id: id.clone() };
+        let lost = Arc::new(AtomicBool::new(false));
+        let heartbeat = tokio::spawn(keep_lease(
+            self.clone(),
+            id.clone(),
+            lease.clone(),
+            cancel.clone(),
+            lost.clone(),
+        ));
+        let end = self.run_steps(&job, &lease, &cancel, &lost).await;
+        heartbeat.abort();
+        match end {
+            Ok(Some(completion)) => match self.inner.store.complete(&id, &lease.id, completion).await {
+                Ok(job) => {
+                    self.publish(JobEvent::Status {
+                        job: id.clone(),
+                        status: job.status,
+                    });
+                    Ok(job)
+                }
+                Err(Error::LeaseLost(_)) => self.inner.store.get_job(&id).await,
+                Err(e) => Err(e),
+            },
+            Ok(None) | Err(Error::LeaseLost(_)) => self.inner.store.get_job(&id).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Run the plan's unfinished steps in order. `Ok(None)` = lease lost.
+    async fn run_steps(
+        &self,
+        job: &Job,
+        lease: &Lease,
+        cancel: &CancellationToken,
+        lost: &AtomicBool,
+    ) -> Result<Option<Completion>> {
+        let Some(plan) = &job.plan else {
+            return Ok(Some(Completion::Failed("the job has no plan".into())));
+        };
+        let Some(provider) = self.inner.providers.get(&job.provider).cloned() else {
+            return Ok(Some(Completion::Failed(format!(
+                "provider {:?} is not registered in this worker (has: {})",
+                job.provider,
+                self.provider_names().join(", ")
+            ))));
+        };
+        let records = self.inner.store.steps(&job.id).await?;
+        let deadline = job.timeout_ms.map(|ms| {
+            let started = job.started_at.unwrap_or_else(Utc::now);
+            started + chrono::Duration::milliseconds(ms as i64)
+        });
+        for (index, step) in plan.steps.iter().enumerate() {
+            let done = records
+                .get(index)
+                .is_some_and(|r| r.status == StepStatus::Succeeded);
+            if done {
+                continue;
+            }
+            if lost.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
+            let budget = match deadline {
+                Some(d) => {
+                    let left = (d - Utc::now()).to_std().unwrap_or_default();
+                    if left.is_zero() {
+                        return Ok(Some(Completion::TimedOut(format!(
+                            "the job ran out of its {} ms budget before step {}",
+                            job.timeout_ms.unwrap_or_default(),
+                            index + 1
+                        ))));
+                    }
+                    Some(left)
+                }
+                None => None,
+            };
+            let step_limit = step.command.timeout_ms.map(Duration::from_millis);
+            let timeout = match (budget, step_limit) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let end = self
+                .run_step(job, lease, index as u32, step, provider.clone(), timeout, cancel, lost)
+                .await?;
+            match end {
+                StepEnd::Next => {}
+                StepEnd::Finish(c) => return Ok(Some(c)),
+                StepEnd::LeaseLost => return Ok(None),
+            }
+        }
+        Ok(Some(Completion::Succeeded))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_step(
+        &self,
+        job: &Job,
+        lease: &Lease,
+        index: u32,
+        step: &Step,
+        provider: Arc<dyn Provider>,
+        timeout: Option<Duration>,
+        cancel: &CancellationToken,
+        lost: &AtomicBool,
+    ) -> Result<StepEnd> {
+        let store = &self.inner.store;
+        match store.start_step(&job.id, &lease.id, index).await {
+            Ok(()) => {}
+            Err(Error::LeaseLost(_)) => return Ok(StepEnd::LeaseLost),
+            Err(e) => return Err(e),
+        }
+        self.publish(JobEvent::StepStarted {
+            job: job.id.clone(),
+            step: index,
+            description: step.description.clone(),
+        });
+        let (tx, rx) = mpsc::channel(1024);
+        let ctx = ExecContext {
+            job_id: job.id.clone(),
+            step: index as usize,
+            root: job.root.clone(),
+            timeout,
+            cancel: cancel.child_token(),
+            output: tx,
+            max_output_bytes: self.inner.config.max_output_bytes,
+        };
+        let forwarder = tokio::spawn(forward_output(self.clone(), job.id.clone(), index, rx));
+        let result = provider.execute(&step.command, ctx).await;
+        // The provider dropped its sender; the forwarder drains and flushes.
+        match forwarder.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(job = %job.id, "could not store output: {e}"),
+            Err(e) => tracing::warn!(job = %job.id, "output forwarder failed: {e}"),
+        }
+        if lost.load(Ordering::SeqCst) {
+            return Ok(StepEnd::LeaseLost);
+        }
+        let label = format!("step {} ({})", index + 1, step.description);
+        let (outcome, end) = match result {
+            Ok(out) => judge_output(&label, &out),
+            Err(e) => {
+                let msg = self.inner.redactor.redact(&format!("{label}: {e}"));
+                let end = if step.risk == RiskLevel::ReadOnly {
+                    // Nothing was changed: try again later, elsewhere maybe.
+                    Completion::Retry {
+                        error: msg.clone(),
+                        run_at: Utc::now() + retry_delay(&self.inner.config, job.attempts),
+                    }
+                } else {
+                    Completion::Failed(msg.clone())
+                };
+                (
+                    StepOutcome {
+                        status: StepStatus::Failed,
+                        exit_code: None,
+                        output_bytes: 0,
+                        truncated: false,
+                        error: Some(msg),
+                    },
+                    StepEnd::Finish(end),
+                )
+            }
+        };
+        let status = outcome.status;
+        let exit_code = outcome.exit_code;
+        match store.finish_step(&job.id, &lease.id, index, outcome).await {
+            Ok(()) => {}
+            Err(Error::LeaseLost(_)) => return Ok(StepEnd::LeaseLost),
+            Err(e) => return Err(e),
+        }
+        self.publish(JobEvent::StepFinished {
+            job: job.id.clone(),
+            step: index,
+            status: status.as_str().to_string(),
+            exit_code,
+        });
+        Ok(end)
+    }
+}
+
+/// Map a provider's output to a step checkpoint and what the job does next.
+fn judge_output(label: &str, out: &Output) -> (StepOutcome, StepEnd) {
+    let (status, end) = match out.exit {
+        ExitKind::Exited if out.exit_code == Some(0) => (StepStatus::Succeeded, StepEnd::Next),
+        ExitKind::Exited => {
+            let msg = format!("{label} exited with code {}", out.exit_code.unwrap_or(-1));
+            (StepStatus::Failed, StepEnd::Finish(Completion::Failed(msg)))
+        }
+        ExitKind::Signaled => {
+            let msg = format!("{label} was killed by a signal");
+            (StepStatus::Failed, StepEnd::Finish(Completion::Failed(msg)))
+        }
+        ExitKind::TimedOut => {
+            let msg = format!("{label} timed out after {} ms", out.duration_ms);
+            (StepStatus::TimedOut, StepEnd::Finish(Completion::TimedOut(msg)))
+        }
+        ExitKind::Cancelled => (StepStatus::Cancelled, StepEnd::Finish(Completion::Cancelled)),
+    };
+    let error = match &end {
+        StepEnd::Finish(Completion::Failed(m)) | StepEnd::Finish(Completion::TimedOut(m)) => {
+            Some(m.clone())
+        }
+        _ => None,
+    };
+    (
+        StepOutcome {
+            status,
+            exit_code: out.exit_code,
+            output_bytes: out.output_bytes,
+            truncated: out.truncated,
+            error,
+        },
+        end,
+    )
+}
+
+/// Exponential backoff with "equal jitter": half fixed, half random.
+pub(crate) fn retry_delay(config: &super::EngineConfig, attempts: u32) -> chrono::Duration {
+    let exp = attempts.saturating_sub(1).min(20);
+    let full = config
+        .retry_base
+        .saturating_mul(1u32 << exp)
+        .min(config.retry_max);
+    let half = full / 2;
+    let jitter = rand::thread_rng().gen_range(0..=half.as_millis() as u64);
+    let total = half + Duration::from_millis(jitter);
+    chrono::Duration::from_std(total).unwrap_or_else(|_| chrono::Duration::seconds(1))
+}
+
+/// Renew the lease every heartbeat. If it is lost (cancelled in another
+/// process, reaped), cancel the running step at once.
+async fn keep_lease(
+    sk: Skynet,
+    id: JobId,
+    lease: Lease,
+    cancel: CancellationToken,
+    lost: Arc<AtomicBool>,
+) {
+    let cfg = &sk.inner.config;
+    loop {
+        tokio::time::sleep(cfg.heartbeat).await;
+        match sk.inner.store.heartbeat(&id, &lease.id, cfg.lease).await {
+            Ok(()) => {}
+            Err(Error::LeaseLost(_)) | Err(Error::JobNotFound(_)) => {
+                lost.store(true, Ordering::SeqCst);
+                cancel.cancel();
+                return;
+            }
+            // A transient store error: keep trying; the lease may still hold.
+            Err(e) => tracing::warn!(job = %id, "heartbeat failed: {e}"),
+        }
+    }
+}
+
+/// Redact, publish and store a step's output lines in batches.
+async fn forward_output(
+    sk: Skynet,
+    id: JobId,
+    step: u32,
+    mut rx: mpsc::Receiver<OutputLine>,
+) -> Result<()> {
+    let mut batch: Vec<NewLogLine> = Vec::new();
+    let mut flush_at = tokio::time::Instant::now() + LOG_FLUSH_EVERY;
+    loop {
+        let next = if batch.is_empty() {
+            rx.recv().await
+        } else {
+            // Quiet output still reaches the store (and `logs -f`) promptly.
+            tokio::select! {
+                line = rx.recv() => line,
+                _ = tokio::time::sleep_until(flush_at) => {
+                    sk.inner.store.append_logs(&id, &batch).await?;
+                    batch.clear();
+                    continue;
+                }
+            }
+        };
+        let Some(line) = next else { break };
+        let text = sk.inner.redactor.redact(&line.text);
+        sk.publish(JobEvent::Output {
+            job: id.clone(),
+            step,
+            stream: line.stream,
+            text: text.clone(),
+        });
+        if batch.is_empty() {
+            flush_at = tokio::time::Instant::now() + LOG_FLUSH_EVERY;
+        }
+        batch.push(NewLogLine {
+            step,
+            stream: line.stream,
+            text,
+        });
+        if batch.len() >= LOG_BATCH {
+            sk.inner.store.append_logs(&id, &batch).await?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        sk.inner.store.append_logs(&id, &batch).await?;
+    }
+    Ok(())
+}
