@@ -1,1 +1,25 @@
-fn main() {}
+//! `skynet`: plan, judge, approve and run tasks from a terminal.
+
+use clap::Parser;
+
+mod cli;
+mod commands;
+mod exit;
+mod render;
+
+fn main() -> std::process::ExitCode {
+    let opts = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("SKYNET_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let json = opts.wants_json();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return exit::report(&skynet_core::Error::Io(e), json),
+    };
+    match runtime.block_on(commands::run(opts, &mut std::io::stdout())) {
+        Ok(code) => code.into(),
+        Err(e) => exit::report(&e, json),
+    }
+}

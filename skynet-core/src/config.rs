@@ -69,7 +69,9 @@ struct LimitsSection {
 /// Parse a human duration (`30s`, `500ms`, `10m`), naming the setting on error.
 pub fn parse_duration(what: &str, text: &str) -> Result<Duration> {
     let d = humantime::parse_duration(text.trim()).map_err(|e| {
-        Error::Config(format!("{what}: {text:?} is not a duration ({e}); write e.g. 30s, 500ms, 10m"))
+        Error::Config(format!(
+            "{what}: {text:?} is not a duration ({e}); write e.g. 30s, 500ms, 10m"
+        ))
     })?;
     if d.is_zero() {
         return Err(Error::Config(format!("{what} must be longer than zero")));
@@ -84,7 +86,10 @@ impl Settings {
     }
 
     /// Like [`Settings::load`] with an explicit environment (for tests).
-    pub fn load_with(home: Option<PathBuf>, env: impl Fn(&str) -> Option<String>) -> Result<Settings> {
+    pub fn load_with(
+        home: Option<PathBuf>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings> {
         let home = match home.or_else(|| env("SKYNET_HOME").map(PathBuf::from)) {
             Some(h) => h,
             None => env("HOME")
@@ -109,13 +114,19 @@ impl Settings {
         if let Some(v) = pick("SKYNET_POLL_INTERVAL", file.worker.poll_interval) {
             engine.poll_interval = parse_duration("poll_interval", &v)?;
         }
-        if let Some(v) = pick("SKYNET_MAX_ATTEMPTS", file.worker.max_attempts.map(|n| n.to_string())) {
+        if let Some(v) = pick(
+            "SKYNET_MAX_ATTEMPTS",
+            file.worker.max_attempts.map(|n| n.to_string()),
+        ) {
             engine.max_attempts = parse_number("max_attempts", &v)?;
         }
         if let Some(v) = pick("SKYNET_STEP_TIMEOUT", file.limits.step_timeout) {
             engine.step_timeout = parse_duration("step_timeout", &v)?;
         }
-        if let Some(v) = pick("SKYNET_MAX_OUTPUT_BYTES", file.limits.max_output_bytes.map(|n| n.to_string())) {
+        if let Some(v) = pick(
+            "SKYNET_MAX_OUTPUT_BYTES",
+            file.limits.max_output_bytes.map(|n| n.to_string()),
+        ) {
             engine.max_output_bytes = parse_number("max_output_bytes", &v)?;
         }
         if let Some(v) = pick(
@@ -142,7 +153,9 @@ impl Settings {
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
         Ok(Settings {
             database_url,
-            policy_file: env("SKYNET_POLICY_FILE").map(PathBuf::from).or(file.policy_file),
+            policy_file: env("SKYNET_POLICY_FILE")
+                .map(PathBuf::from)
+                .or(file.policy_file),
             provider: pick("SKYNET_PROVIDER", file.provider).unwrap_or_else(|| "local".into()),
             engine,
             home,
@@ -161,7 +174,10 @@ impl Settings {
     pub async fn build(&self) -> Result<Skynet> {
         if self.database_url.starts_with("sqlite://") {
             std::fs::create_dir_all(&self.home).map_err(|e| {
-                Error::Config(format!("cannot create SKYNET_HOME {}: {e}", self.home.display()))
+                Error::Config(format!(
+                    "cannot create SKYNET_HOME {}: {e}",
+                    self.home.display()
+                ))
             })?;
         }
         Skynet::builder()
@@ -186,7 +202,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| m.get(k).cloned()
     }
 
@@ -198,7 +217,8 @@ mod tests {
             "provider = \"mock\"\n[worker]\nlease = \"10s\"\nmax_attempts = 5\n",
         )
         .expect("write");
-        let s = Settings::load_with(Some(home.path().into()), env(&[("SKYNET_LEASE", "20s")])).expect("load");
+        let s = Settings::load_with(Some(home.path().into()), env(&[("SKYNET_LEASE", "20s")]))
+            .expect("load");
         assert_eq!(s.provider, "mock");
         assert_eq!(s.engine.lease, Duration::from_secs(20));
         assert_eq!(s.engine.max_attempts, 5);
@@ -211,6 +231,9 @@ mod tests {
         let e = Settings::load_with(Some(home.path().into()), env(&[("SKYNET_LEASE", "soon")]));
         assert!(matches!(e, Err(Error::Config(m)) if m.contains("lease")));
         std::fs::write(home.path().join("skynet.toml"), "bogus = 1\n").expect("write");
-        assert!(matches!(Settings::load_with(Some(home.path().into()), env(&[])), Err(Error::Config(_))));
+        assert!(matches!(
+            Settings::load_with(Some(home.path().into()), env(&[])),
+            Err(Error::Config(_))
+        ));
     }
 }

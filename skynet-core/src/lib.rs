@@ -19,6 +19,7 @@ pub mod provider;
 pub mod redact;
 pub mod risk;
 pub mod store;
+pub mod view;
 
 pub use action::Action;
 pub use engine::{

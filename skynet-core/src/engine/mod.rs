@@ -4,7 +4,7 @@ mod builder;
 mod events;
 mod judge;
 mod runner;
-mod worker;
+pub mod worker;
 
 pub use builder::SkynetBuilder;
 pub use events::JobEvent;

@@ -66,7 +66,9 @@ impl Skynet {
     pub(crate) async fn run_claimed(&self, job: Job) -> Result<Job> {
         let id = job.id.clone();
         let Some(lease) = job.lease.clone() else {
-            return Err(Error::Store(format!("job {id} was handed to a runner without a lease")));
+            return Err(Error::Store(format!(
+                "job {id} was handed to a runner without a lease"
+            )));
         };
         self.publish(JobEvent::Status {
             job: id.clone(),
@@ -76,7 +78,10 @@ impl Skynet {
         if let Ok(mut running) = self.inner.running.lock() {
             running.insert(id.clone(), cancel.clone());
         }
-        let _guard = RunningGuard { sk: self, id: id.clone() };
+        let _guard = RunningGuard {
+            sk: self,
+            id: id.clone(),
+        };
         let lost = Arc::new(AtomicBool::new(false));
         let heartbeat = tokio::spawn(keep_lease(
             self.clone(),
@@ -88,17 +93,19 @@ impl Skynet {
         let end = self.run_steps(&job, &lease, &cancel, &lost).await;
         heartbeat.abort();
         match end {
-            Ok(Some(completion)) => match self.inner.store.complete(&id, &lease.id, completion).await {
-                Ok(job) => {
-                    self.publish(JobEvent::Status {
-                        job: id.clone(),
-                        status: job.status,
-                    });
-                    Ok(job)
+            Ok(Some(completion)) => {
+                match self.inner.store.complete(&id, &lease.id, completion).await {
+                    Ok(job) => {
+                        self.publish(JobEvent::Status {
+                            job: id.clone(),
+                            status: job.status,
+                        });
+                        Ok(job)
+                    }
+                    Err(Error::LeaseLost(_)) => self.inner.store.get_job(&id).await,
+                    Err(e) => Err(e),
                 }
-                Err(Error::LeaseLost(_)) => self.inner.store.get_job(&id).await,
-                Err(e) => Err(e),
-            },
+            }
             Ok(None) | Err(Error::LeaseLost(_)) => self.inner.store.get_job(&id).await,
             Err(e) => Err(e),
         }
@@ -157,7 +164,16 @@ impl Skynet {
                 (a, b) => a.or(b),
             };
             let end = self
-                .run_step(job, lease, index as u32, step, provider.clone(), timeout, cancel, lost)
+                .run_step(
+                    job,
+                    lease,
+                    index as u32,
+                    step,
+                    provider.clone(),
+                    timeout,
+                    cancel,
+                    lost,
+                )
                 .await?;
             match end {
                 StepEnd::Next => {}
@@ -269,9 +285,15 @@ fn judge_output(label: &str, out: &Output) -> (StepOutcome, StepEnd) {
         }
         ExitKind::TimedOut => {
             let msg = format!("{label} timed out after {} ms", out.duration_ms);
-            (StepStatus::TimedOut, StepEnd::Finish(Completion::TimedOut(msg)))
+            (
+                StepStatus::TimedOut,
+                StepEnd::Finish(Completion::TimedOut(msg)),
+            )
         }
-        ExitKind::Cancelled => (StepStatus::Cancelled, StepEnd::Finish(Completion::Cancelled)),
+        ExitKind::Cancelled => (
+            StepStatus::Cancelled,
+            StepEnd::Finish(Completion::Cancelled),
+        ),
     };
     let error = match &end {
         StepEnd::Finish(Completion::Failed(m)) | StepEnd::Finish(Completion::TimedOut(m)) => {

@@ -1,8 +1,8 @@
 //! The worker loop: claim, run, heartbeat, recover.
 
 use super::{JobEvent, Skynet};
-use crate::job::JobStatus;
 use crate::Result;
+use crate::job::JobStatus;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -53,7 +53,11 @@ impl Skynet {
     /// the queue is empty). On shutdown it stops claiming and lets running
     /// jobs finish. Expired leases are recovered at start and every half
     /// lease.
-    pub async fn worker(&self, opts: WorkerOptions, shutdown: CancellationToken) -> Result<WorkerReport> {
+    pub async fn worker(
+        &self,
+        opts: WorkerOptions,
+        shutdown: CancellationToken,
+    ) -> Result<WorkerReport> {
         let cfg = self.inner.config.clone();
         let concurrency = opts.concurrency.max(1);
         let mut report = WorkerReport::default();
@@ -115,7 +119,10 @@ fn poll_delay(cfg: &super::EngineConfig, next_reap: tokio::time::Instant) -> Dur
         .max(Duration::from_millis(1))
 }
 
-fn tally(report: &mut WorkerReport, done: std::result::Result<Result<crate::Job>, tokio::task::JoinError>) {
+fn tally(
+    report: &mut WorkerReport,
+    done: std::result::Result<Result<crate::Job>, tokio::task::JoinError>,
+) {
     match done {
         Ok(Ok(_)) => report.jobs_finished += 1,
         Ok(Err(e)) => {

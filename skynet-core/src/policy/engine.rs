@@ -24,3 +24,23 @@ impl Policy {
         Ok(Policy::default())
     }
 }
+
+/// A rule (placeholder).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rule {
+    /// Name.
+    pub name: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl Policy {
+    /// Rules.
+    pub fn rules(&self) -> &[Rule] {
+        &[]
+    }
+    /// Default toml.
+    pub fn default_rules_toml() -> &'static str {
+        ""
+    }
+}

@@ -1,0 +1,224 @@
+//! Command-line syntax.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// SKYNET: turn plain-language intents into judged, approved, recorded runs.
+#[derive(Debug, Parser)]
+#[command(name = "skynet", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes (flags override env override skynet.toml).
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Home directory holding skynet.db and skynet.toml [env: SKYNET_HOME; default ~/.skynet]
+    #[arg(long, global = true)]
+    pub home: Option<PathBuf>,
+    /// Ledger URL, e.g. sqlite:///path/skynet.db [env: SKYNET_DATABASE_URL]
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// Policy rules file replacing the built-in rules [env: SKYNET_POLICY_FILE]
+    #[arg(long, global = true)]
+    pub policy: Option<PathBuf>,
+}
+
+/// Intent and where to run it.
+#[derive(Debug, Args)]
+pub struct IntentArgs {
+    /// Sandbox root the steps run in and may not leave (default: current directory)
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Provider to run on (local, mock)
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Per-step time limit, e.g. 30s, 10m
+    #[arg(long)]
+    pub step_timeout: Option<String>,
+    /// What to do, in plain words
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true)]
+    pub intent: Vec<String>,
+}
+
+impl IntentArgs {
+    pub fn text(&self) -> String {
+        self.intent.join(" ")
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Plan, judge, approve (asking if needed) and run an intent here and now
+    Run {
+        /// Approve WRITE/ADMIN plans without asking
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Print the final job as JSON instead of streaming output
+        #[arg(long)]
+        json: bool,
+        /// Whole-job time limit, e.g. 90s, 10m
+        #[arg(long)]
+        timeout: Option<String>,
+        #[command(flatten)]
+        intent: IntentArgs,
+    },
+    /// Show the plan for an intent without storing or running anything
+    Plan {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        intent: IntentArgs,
+    },
+    /// Queue an intent for a worker (READ_ONLY plans are auto-approved)
+    Submit {
+        #[arg(long)]
+        json: bool,
+        /// Higher runs first
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        priority: i32,
+        /// A second submit with the same key returns the first job
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Whole-job time limit, e.g. 90s, 10m
+        #[arg(long)]
+        timeout: Option<String>,
+        #[command(flatten)]
+        intent: IntentArgs,
+    },
+    /// Approve a planned job's plan, then run it here (unless --detach)
+    Approve {
+        /// Job id
+        id: String,
+        /// The plan hash you reviewed (asked for on a terminal if omitted)
+        #[arg(long)]
+        plan_hash: Option<String>,
+        /// Leave it in the queue for a worker instead of running it here
+        #[arg(long)]
+        detach: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deny a planned job
+    Deny {
+        /// Job id
+        id: String,
+        /// Why
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a job that has not finished (kills a running step)
+    Cancel {
+        /// Job id
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List jobs, newest first
+    Jobs {
+        #[arg(long)]
+        json: bool,
+        /// Only jobs in this status (created, planned, queued, running, succeeded, failed, timed_out, denied, cancelled, needs_review)
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show one job with its plan and step states
+    Show {
+        /// Job id
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a job's output
+    Logs {
+        /// Job id
+        id: String,
+        /// Keep printing new lines until the job finishes
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only the last N lines
+        #[arg(long)]
+        tail: Option<u32>,
+        /// Only lines containing this text
+        #[arg(long)]
+        search: Option<String>,
+        /// Only this step (1-based)
+        #[arg(long)]
+        step: Option<u32>,
+    },
+    /// Show a job's audit events and verify their hash chain
+    Events {
+        /// Job id
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run queued jobs
+    Worker {
+        /// Exit when the queue is empty
+        #[arg(long)]
+        once: bool,
+        /// Jobs at once
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Worker id (default host-pid-random)
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Inspect the policy engine
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Classify a command: skynet policy check -- git push origin main
+    Check {
+        #[arg(long)]
+        json: bool,
+        /// Sandbox root for path checks (default: current directory)
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// The command, after `--`
+        #[arg(required = true, num_args = 1.., last = true)]
+        argv: Vec<String>,
+    },
+    /// List the rules in force
+    Rules {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the built-in rules file (a starting point for your own)
+    Defaults,
+}
+
+impl Cli {
+    /// Whether the command asked for JSON output (errors are then JSON too).
+    pub fn wants_json(&self) -> bool {
+        match &self.command {
+            Command::Run { json, .. }
+            | Command::Plan { json, .. }
+            | Command::Submit { json, .. }
+            | Command::Approve { json, .. }
+            | Command::Deny { json, .. }
+            | Command::Cancel { json, .. }
+            | Command::Jobs { json, .. }
+            | Command::Show { json, .. }
+            | Command::Events { json, .. } => *json,
+            Command::Policy {
+                command: PolicyCommand::Check { json, .. } | PolicyCommand::Rules { json },
+            } => *json,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! jobs, show, logs, events.
+
+use super::print_json;
+use crate::exit::Exit;
+use crate::render;
+use skynet_core::provider::Stream;
+use skynet_core::store::{JobFilter, LogQuery};
+use skynet_core::view::JobView;
+use skynet_core::{Error, Job, JobId, JobStatus, Result, Skynet};
+use std::io::Write;
+use std::time::Duration;
+
+/// Print a job briefly (after deny/cancel).
+pub fn print_job_brief(job: &Job, json: bool, out: &mut dyn Write) -> Result<()> {
+    if json {
+        print_json(out, &JobView::new(job, &[]))
+    } else {
+        writeln!(out, "Job {} is {}.", job.id, job.status)?;
+        Ok(())
+    }
+}
+
+/// `skynet jobs`.
+pub async fn jobs(
+    sk: &Skynet,
+    json: bool,
+    status: Option<String>,
+    limit: u32,
+    out: &mut dyn Write,
+) -> Result<Exit> {
+    let statuses = match status {
+        Some(s) => s
+            .split(',')
+            .map(|x| x.trim().parse::<JobStatus>())
+            .collect::<Result<Vec<_>>>()?,
+        None => vec![],
+    };
+    let jobs = sk
+        .list(&JobFilter {
+            statuses,
+            limit: Some(limit),
+        })
+        .await?;
+    if json {
+        let views: Vec<JobView> = jobs.iter().map(|j| JobView::new(j, &[])).collect();
+        print_json(out, &views)?;
+    } else if jobs.is_empty() {
+        writeln!(out, "No jobs.")?;
+    } else {
+        for j in &jobs {
+            render::job_line(out, j)?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// `skynet show`.
+pub async fn show(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -> Result<Exit> {
+    let job = sk.get(id).await?;
+    let steps = sk.steps(id).await?;
+    if json {
+        print_json(out, &JobView::new(&job, &steps))?;
+    } else {
+        render::job(out, &job, &steps)?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// `skynet logs [-f]`.
+pub async fn logs(
+    sk: &Skynet,
+    id: &JobId,
+    follow: bool,
+    tail: Option<u32>,
+    search: Option<String>,
+    step: Option<u32>,
+    out: &mut dyn Write,
+) -> Result<Exit> {
+    let step = match step {
+        Some(0) => return Err(Error::InvalidInput("--step counts from 1".into())),
+        s => s.map(|n| n - 1),
+    };
+    let mut query = LogQuery {
+        step,
+        search,
+        after_seq: None,
+        tail,
+    };
+    loop {
+        // Read the status first: lines written before it finished are then
+        // all visible to the read that follows.
+        let finished = sk.get(id).await?.status.is_terminal();
+        let lines = sk.logs(id, &query).await?;
+        for l in &lines {
+            match l.stream {
+                Stream::Stderr => eprintln!("{}", l.text),
+                _ => writeln!(out, "{}", l.text)?,
+            }
+            query.after_seq = Some(l.seq);
+        }
+        out.flush()?;
+        query.tail = None;
+        if !follow || finished {
+            return Ok(Exit::Ok);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `skynet events`: the audit trail and whether its chain is intact.
+pub async fn events(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -> Result<Exit> {
+    let events = sk.events(id).await?;
+    let report = sk.verify_events(id).await?;
+    if json {
+        print_json(out, &serde_json::json!({"events": events, "chain": report}))?;
+    } else {
+        for e in &events {
+            render::event(out, e)?;
+        }
+        if report.intact {
+            writeln!(out, "hash chain intact ({} events)", report.events)?;
+        } else {
+            writeln!(
+                out,
+                "HASH CHAIN BROKEN: {}",
+                report.problem.as_deref().unwrap_or("unknown")
+            )?;
+        }
+    }
+    Ok(if report.intact {
+        Exit::Ok
+    } else {
+        Exit::JobFailed
+    })
+}

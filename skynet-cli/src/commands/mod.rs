@@ -1,0 +1,154 @@
+//! One function per command; each parses its input, calls the core, renders.
+
+mod inspect;
+mod policy;
+mod run;
+mod worker;
+
+use crate::cli::{Cli, Command, Global};
+use crate::exit::Exit;
+use skynet_core::config::Settings;
+use skynet_core::{Error, JobId, Result, Skynet};
+use std::io::Write;
+
+/// Run one parsed command, writing its output to `out`.
+pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
+    match cli.command {
+        Command::Policy { command } => policy::run(&cli.global, command, out).await,
+        Command::Run {
+            yes,
+            json,
+            timeout,
+            intent,
+        } => run::run(&engine(&cli.global).await?, intent, yes, json, timeout, out).await,
+        Command::Plan { json, intent } => {
+            run::plan(&engine(&cli.global).await?, intent, json, out).await
+        }
+        Command::Submit {
+            json,
+            priority,
+            idempotency_key,
+            timeout,
+            intent,
+        } => {
+            run::submit(
+                &engine(&cli.global).await?,
+                intent,
+                json,
+                priority,
+                idempotency_key,
+                timeout,
+                out,
+            )
+            .await
+        }
+        Command::Approve {
+            id,
+            plan_hash,
+            detach,
+            json,
+        } => {
+            run::approve(
+                &engine(&cli.global).await?,
+                &parse_id(&id)?,
+                plan_hash,
+                detach,
+                json,
+                out,
+            )
+            .await
+        }
+        Command::Deny { id, reason, json } => {
+            let sk = engine(&cli.global).await?;
+            let job = sk.deny(&parse_id(&id)?, reason, &actor()).await?;
+            inspect::print_job_brief(&job, json, out)?;
+            Ok(Exit::Ok)
+        }
+        Command::Cancel { id, json } => {
+            let sk = engine(&cli.global).await?;
+            let job = sk.cancel(&parse_id(&id)?, &actor()).await?;
+            inspect::print_job_brief(&job, json, out)?;
+            Ok(Exit::Ok)
+        }
+        Command::Jobs {
+            json,
+            status,
+            limit,
+        } => inspect::jobs(&engine(&cli.global).await?, json, status, limit, out).await,
+        Command::Show { id, json } => {
+            inspect::show(&engine(&cli.global).await?, &parse_id(&id)?, json, out).await
+        }
+        Command::Logs {
+            id,
+            follow,
+            tail,
+            search,
+            step,
+        } => {
+            inspect::logs(
+                &engine(&cli.global).await?,
+                &parse_id(&id)?,
+                follow,
+                tail,
+                search,
+                step,
+                out,
+            )
+            .await
+        }
+        Command::Events { id, json } => {
+            inspect::events(&engine(&cli.global).await?, &parse_id(&id)?, json, out).await
+        }
+        Command::Worker {
+            once,
+            concurrency,
+            id,
+        } => worker::run(&engine(&cli.global).await?, once, concurrency, id, out).await,
+    }
+}
+
+/// Settings from file and env, then flags on top.
+pub fn settings(global: &Global) -> Result<Settings> {
+    let mut s = Settings::load(global.home.clone())?;
+    if let Some(url) = &global.database_url {
+        s.database_url = url.clone();
+    }
+    if let Some(p) = &global.policy {
+        s.policy_file = Some(p.clone());
+    }
+    Ok(s)
+}
+
+async fn engine(global: &Global) -> Result<Skynet> {
+    settings(global)?.build().await
+}
+
+fn parse_id(id: &str) -> Result<JobId> {
+    JobId::parse(id)
+}
+
+/// Who is acting: `cli:$USER`.
+pub fn actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+/// Parse a `--timeout`-style flag.
+pub fn duration_flag(what: &str, v: Option<String>) -> Result<Option<std::time::Duration>> {
+    v.map(|t| skynet_core::config::parse_duration(what, &t))
+        .transpose()
+        .map_err(|e| match e {
+            Error::Config(m) => Error::InvalidInput(m),
+            other => other,
+        })
+}
+
+/// Write JSON (pretty) followed by a newline.
+pub fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::InvalidInput(e.to_string()))?;
+    writeln!(out, "{text}")?;
+    Ok(())
+}

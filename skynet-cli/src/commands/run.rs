@@ -1,0 +1,261 @@
+//! run, plan, submit, approve.
+
+use super::{actor, duration_flag, print_json};
+use crate::cli::IntentArgs;
+use crate::exit::{self, Exit};
+use crate::render;
+use skynet_core::engine::worker::default_worker_id;
+use skynet_core::provider::Stream;
+use skynet_core::view::{JobView, PlanView};
+use skynet_core::{Job, JobEvent, JobId, JobSource, JobStatus, Result, Skynet, SubmitRequest};
+use std::io::{IsTerminal, Write};
+
+fn request(args: &IntentArgs) -> Result<SubmitRequest> {
+    let mut req = SubmitRequest::new(args.text()).source(JobSource::Cli);
+    req.root = args.cwd.clone();
+    req.provider = args.provider.clone();
+    req.step_timeout = duration_flag("--step-timeout", args.step_timeout.clone())?;
+    Ok(req)
+}
+
+/// `skynet plan`: dry run.
+pub async fn plan(sk: &Skynet, args: IntentArgs, json: bool, out: &mut dyn Write) -> Result<Exit> {
+    let plan = sk.plan(&request(&args)?).await?;
+    if json {
+        print_json(out, &PlanView::new(&plan))?;
+    } else {
+        render::plan(out, &plan, &[])?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// `skynet submit`: queue it (or leave it awaiting approval).
+pub async fn submit(
+    sk: &Skynet,
+    args: IntentArgs,
+    json: bool,
+    priority: i32,
+    idempotency_key: Option<String>,
+    timeout: Option<String>,
+    out: &mut dyn Write,
+) -> Result<Exit> {
+    let mut req = request(&args)?;
+    req.priority = priority;
+    req.idempotency_key = idempotency_key;
+    req.timeout = duration_flag("--timeout", timeout)?;
+    let job = sk.submit(req).await?;
+    if json {
+        print_json(out, &JobView::new(&job, &[]))?;
+    } else {
+        if let Some(p) = &job.plan {
+            render::plan(out, p, &[])?;
+        }
+        writeln!(out, "Job {} is {}.", job.id, job.status)?;
+        if job.status == JobStatus::Planned {
+            approve_hint(out, &job)?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// `skynet run`: plan, gate, run here, stream.
+pub async fn run(
+    sk: &Skynet,
+    args: IntentArgs,
+    yes: bool,
+    json: bool,
+    timeout: Option<String>,
+    out: &mut dyn Write,
+) -> Result<Exit> {
+    let mut req = request(&args)?;
+    req.timeout = duration_flag("--timeout", timeout)?;
+    let job = sk.submit(req).await?;
+    let Some(plan) = job.plan.clone() else {
+        return Ok(Exit::Internal);
+    };
+    if !json {
+        render::plan(out, &plan, &[])?;
+    }
+    if job.status == JobStatus::Planned {
+        let approved = if yes {
+            true
+        } else if std::io::stdin().is_terminal() {
+            ask(&format!(
+                "Approve this {} plan {}? [y/N] ",
+                plan.risk,
+                plan.short_hash()
+            ))
+            .await?
+        } else {
+            false
+        };
+        if !approved {
+            if json {
+                print_json(out, &JobView::new(&job, &[]))?;
+            } else {
+                writeln!(out, "Job {} awaits approval ({}).", job.id, plan.risk)?;
+                approve_hint(out, &job)?;
+            }
+            return Ok(Exit::NotApproved);
+        }
+        sk.approve(&job.id, &plan.hash, &actor()).await?;
+    }
+    finish_here(sk, &job.id, json, out).await
+}
+
+/// `skynet approve`: bind the approval to the reviewed hash, then run.
+pub async fn approve(
+    sk: &Skynet,
+    id: &JobId,
+    plan_hash: Option<String>,
+    detach: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<Exit> {
+    let job = sk.get(id).await?;
+    let hash = match plan_hash {
+        Some(h) => h,
+        None => {
+            let Some(plan) = &job.plan else {
+                return Err(skynet_core::Error::InvalidInput(format!(
+                    "job {id} has no plan to approve"
+                )));
+            };
+            if !std::io::stdin().is_terminal() {
+                return Err(skynet_core::Error::ApprovalRequired(id.clone()));
+            }
+            render::plan(out, plan, &[])?;
+            if !ask(&format!(
+                "Approve this {} plan {}? [y/N] ",
+                plan.risk,
+                plan.short_hash()
+            ))
+            .await?
+            {
+                writeln!(out, "Not approved.")?;
+                return Ok(Exit::NotApproved);
+            }
+            plan.hash.clone()
+        }
+    };
+    let job = sk.approve(id, &hash, &actor()).await?;
+    if detach {
+        if json {
+            print_json(out, &JobView::new(&job, &[]))?;
+        } else {
+            writeln!(out, "Job {} approved and queued for a worker.", job.id)?;
+        }
+        return Ok(Exit::Ok);
+    }
+    finish_here(sk, id, json, out).await
+}
+
+fn approve_hint(out: &mut dyn Write, job: &Job) -> std::io::Result<()> {
+    let hash = job
+        .plan
+        .as_ref()
+        .map(|p| p.hash.as_str())
+        .unwrap_or_default();
+    writeln!(out, "Review it with:  skynet show {}", job.id)?;
+    writeln!(
+        out,
+        "Approve it with: skynet approve {} --plan-hash {}",
+        job.id, hash
+    )
+}
+
+/// Ask a yes/no question on the terminal.
+async fn ask(question: &str) -> Result<bool> {
+    let question = question.to_string();
+    let answer = tokio::task::spawn_blocking(move || {
+        eprint!("{question}");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .map_err(|e| skynet_core::Error::Io(std::io::Error::other(e)))??;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+/// Run the queued job in this process (claiming it like a worker, so it
+/// runs exactly once), stream its output, Ctrl-C cancels it.
+async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -> Result<Exit> {
+    let mut rx = sk.subscribe();
+    let runner = sk.clone();
+    let job_id = id.clone();
+    let mut task = tokio::spawn(async move { runner.run_job(&job_id, &default_worker_id()).await });
+    let mut cancelled = false;
+    let job = loop {
+        tokio::select! {
+            res = &mut task => {
+                while let Ok(ev) = rx.try_recv() {
+                    if !json { print_event(out, id, &ev)?; }
+                }
+                break res.map_err(|e| skynet_core::Error::Io(std::io::Error::other(e)))??;
+            }
+            ev = rx.recv() => {
+                if let Ok(ev) = ev && !json {
+                    print_event(out, id, &ev)?;
+                }
+            }
+            _ = tokio::signal::ctrl_c(), if !cancelled => {
+                cancelled = true;
+                eprintln!("cancelling job {id} ...");
+                sk.cancel(id, &actor()).await?;
+            }
+        }
+    };
+    // Another worker got it first: wait for that worker to finish.
+    let job = if job.status.is_terminal() {
+        job
+    } else {
+        sk.wait(id, None).await?
+    };
+    if json {
+        let steps = sk.steps(id).await?;
+        print_json(out, &JobView::new(&job, &steps))?;
+    } else {
+        writeln!(out, "Job {} {}.", job.id, job.status)?;
+        if let Some(e) = &job.error {
+            writeln!(out, "  {e}")?;
+        }
+    }
+    Ok(exit::for_status(job.status))
+}
+
+fn print_event(out: &mut dyn Write, id: &JobId, ev: &JobEvent) -> std::io::Result<()> {
+    if ev.job() != id {
+        return Ok(());
+    }
+    match ev {
+        JobEvent::StepStarted {
+            step, description, ..
+        } => writeln!(out, "==> step {}: {description}", step + 1),
+        JobEvent::Output {
+            stream: Stream::Stderr,
+            text,
+            ..
+        } => {
+            eprintln!("{text}");
+            Ok(())
+        }
+        JobEvent::Output { text, .. } => writeln!(out, "{text}"),
+        JobEvent::StepFinished {
+            step,
+            status,
+            exit_code,
+            ..
+        } if status != "succeeded" => writeln!(
+            out,
+            "==> step {} {status}{}",
+            step + 1,
+            exit_code
+                .map(|c| format!(" (exit code {c})"))
+                .unwrap_or_default()
+        ),
+        _ => Ok(()),
+    }
+}

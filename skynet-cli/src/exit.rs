@@ -1,0 +1,63 @@
+//! Exit codes, derived from core error kinds and job statuses in one place.
+
+use skynet_core::{Error, ErrorKind, JobStatus};
+use std::process::ExitCode;
+
+/// The documented exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The job succeeded (or the command did what was asked).
+    Ok = 0,
+    /// The job failed, timed out, was cancelled or needs review.
+    JobFailed = 1,
+    /// Bad input or a planning error.
+    BadInput = 2,
+    /// Needs approval, was denied, or the approval was refused.
+    NotApproved = 3,
+    /// Forbidden by policy.
+    Forbidden = 4,
+    /// SKYNET itself failed (store, I/O, provider).
+    Internal = 5,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// The exit code for a core error.
+pub fn for_error(e: &Error) -> Exit {
+    match e.kind() {
+        ErrorKind::InvalidInput
+        | ErrorKind::Planning
+        | ErrorKind::NotFound
+        | ErrorKind::Conflict => Exit::BadInput,
+        ErrorKind::ApprovalRequired | ErrorKind::StaleApproval => Exit::NotApproved,
+        ErrorKind::Forbidden => Exit::Forbidden,
+        ErrorKind::Timeout | ErrorKind::Cancelled => Exit::JobFailed,
+        _ => Exit::Internal,
+    }
+}
+
+/// The exit code for a job that reached `status`.
+pub fn for_status(status: JobStatus) -> Exit {
+    match status {
+        JobStatus::Succeeded => Exit::Ok,
+        JobStatus::Planned | JobStatus::Denied => Exit::NotApproved,
+        JobStatus::Created | JobStatus::Queued | JobStatus::Running => Exit::Ok,
+        _ => Exit::JobFailed,
+    }
+}
+
+/// Print an error (as text on stderr; also as JSON on stdout with `--json`)
+/// and return its exit code.
+pub fn report(e: &Error, json: bool) -> ExitCode {
+    if json {
+        let body =
+            serde_json::json!({"error": {"code": e.kind().code(), "message": e.to_string()}});
+        println!("{body}");
+    }
+    eprintln!("error: {e}");
+    for_error(e).into()
+}

@@ -1,0 +1,129 @@
+//! Human-readable output.
+
+use skynet_core::store::{Event, StepRecord};
+use skynet_core::view::PlanView;
+use skynet_core::{Decision, Job, Plan};
+use std::io::{self, Write};
+
+/// Print a plan with each step's risk and the rule behind it.
+pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Result<()> {
+    let view = PlanView::with_states(plan, states);
+    writeln!(
+        out,
+        "Plan {} ({}, by {} planner): {}",
+        plan.short_hash(),
+        plan.risk,
+        plan.planner,
+        plan.summary
+    )?;
+    for (i, s) in view.steps.iter().enumerate() {
+        let state = s
+            .state
+            .as_ref()
+            .map(|r| format!(" [{}]", r.status.as_str()))
+            .unwrap_or_default();
+        writeln!(out, "  {}. [{}] {}{}", i + 1, s.risk, s.description, state)?;
+        writeln!(out, "       $ {}", shell_display(&s.command))?;
+        if let Some(d) = &s.decision
+            && let Some(rule) = &d.rule
+        {
+            writeln!(out, "       policy: {} ({rule})", d.verdict.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// Quote argv for display only (it is never executed through a shell).
+pub fn shell_display(argv: &[String]) -> String {
+    shell_words_join(argv)
+}
+
+fn shell_words_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One line per job.
+pub fn job_line(out: &mut dyn Write, job: &Job) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}  {:<12} {:<9} {}  {}",
+        job.id,
+        job.status.as_str(),
+        job.risk.as_str(),
+        job.created_at.format("%Y-%m-%d %H:%M:%S"),
+        truncate(&job.intent, 60)
+    )
+}
+
+/// A job with its plan and steps.
+pub fn job(out: &mut dyn Write, job: &Job, states: &[StepRecord]) -> io::Result<()> {
+    writeln!(out, "Job {}", job.id)?;
+    writeln!(out, "  intent:   {}", job.intent)?;
+    writeln!(out, "  status:   {}", job.status)?;
+    writeln!(out, "  risk:     {}", job.risk)?;
+    writeln!(out, "  root:     {}", job.root.display())?;
+    writeln!(out, "  provider: {}", job.provider)?;
+    writeln!(out, "  attempts: {}/{}", job.attempts, job.max_attempts)?;
+    if let Some(a) = &job.approval {
+        writeln!(
+            out,
+            "  approved: by {} at {} (plan {})",
+            a.approver,
+            a.at.to_rfc3339(),
+            &a.plan_hash[..a.plan_hash.len().min(12)]
+        )?;
+    }
+    if let Some(e) = &job.error {
+        writeln!(out, "  error:    {e}")?;
+    }
+    if let Some(p) = &job.plan {
+        writeln!(out, "  hash:     {}", p.hash)?;
+        plan(out, p, states)?;
+    }
+    Ok(())
+}
+
+/// A policy decision.
+pub fn decision(out: &mut dyn Write, d: &Decision) -> io::Result<()> {
+    writeln!(out, "{} {}", d.verdict.as_str(), d.risk)?;
+    if let Some(rule) = &d.rule {
+        writeln!(out, "  rule: {rule}")?;
+    }
+    for r in &d.reasons {
+        writeln!(out, "  - {r}")?;
+    }
+    Ok(())
+}
+
+/// An audit event.
+pub fn event(out: &mut dyn Write, e: &Event) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:>6}  {}  {:<14} {}  {}",
+        e.seq,
+        e.at.format("%Y-%m-%d %H:%M:%S%.3f"),
+        e.kind,
+        &e.hash[..12.min(e.hash.len())],
+        e.data
+    )
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
