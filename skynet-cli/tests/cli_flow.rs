@@ -1,0 +1,160 @@
+//! End to end through the real `skynet` binary, real SQLite file, real
+//! processes, in a temporary git repository.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use predicates::prelude::*;
+
+#[test]
+fn read_only_run_succeeds_and_is_recorded() {
+    let sb = Sandbox::new();
+    sb.cmd()
+        .args(["run", "check git status and list the files"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("notes.txt"))
+        .stdout(predicate::str::contains("succeeded"));
+    let jobs = sb.jobs();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["status"], "succeeded");
+    assert_eq!(jobs[0]["risk"], "READ_ONLY");
+    let id = jobs[0]["id"].as_str().unwrap();
+    let job = sb.job(id);
+    let steps = job["plan"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert!(steps.iter().all(|s| s["state"]["status"] == "succeeded"));
+    assert_eq!(job["approval"]["approver"], "auto");
+    // The audit chain verifies.
+    sb.cmd().args(["events", id]).assert().code(0).stdout(predicate::str::contains("hash chain intact"));
+    sb.cmd().args(["logs", id]).assert().code(0).stdout(predicate::str::contains("notes.txt"));
+}
+
+#[test]
+fn plan_json_has_the_documented_shape() {
+    let sb = Sandbox::new();
+    let plan = sb.json(&["plan", "read notes.txt"]);
+    assert_eq!(plan["risk"], "READ_ONLY");
+    assert_eq!(plan["hash"].as_str().unwrap().len(), 64);
+    let step = &plan["steps"][0];
+    assert_eq!(step["action"]["kind"], "read_file");
+    assert_eq!(step["action"]["path"], "notes.txt");
+    assert_eq!(step["command"], serde_json::json!(["cat", "--", "notes.txt"]));
+    assert_eq!(step["risk"], "READ_ONLY");
+    assert!(step["description"].is_string());
+    // A dry run stores nothing.
+    assert!(sb.jobs().is_empty());
+}
+
+#[test]
+fn write_without_yes_waits_for_approval_and_wrong_hash_is_refused() {
+    let sb = Sandbox::new();
+    let out = sb.path("out.txt");
+    sb.cmd()
+        .args(["run", "write 'hello world' to out.txt"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("skynet approve"));
+    assert!(!out.exists(), "nothing may be written before approval");
+    let jobs = sb.jobs();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["status"], "planned");
+    let id = jobs[0]["id"].as_str().unwrap().to_string();
+    let hash = jobs[0]["plan"]["hash"].as_str().unwrap().to_string();
+
+    // A wrong hash is refused and changes nothing.
+    sb.cmd()
+        .args(["approve", &id, "--plan-hash", "deadbeefdeadbeef"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("stale approval"));
+    assert!(!out.exists());
+    assert_eq!(sb.job(&id)["status"], "planned");
+
+    // Without a hash and without a terminal, approval is refused.
+    sb.cmd().args(["approve", &id]).assert().code(3);
+    assert_eq!(sb.job(&id)["status"], "planned");
+
+    // The right hash runs it, exactly once, here.
+    sb.cmd().args(["approve", &id, "--plan-hash", &hash]).assert().code(0);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello world");
+    let job = sb.job(&id);
+    assert_eq!(job["status"], "succeeded");
+    assert_eq!(job["attempts"], 1);
+    assert!(job["approval"]["approver"].as_str().unwrap().starts_with("cli:"));
+
+    // Approving again is refused: it is no longer awaiting approval.
+    sb.cmd().args(["approve", &id, "--plan-hash", &hash]).assert().code(2);
+}
+
+#[test]
+fn yes_approves_and_runs_write_plans() {
+    let sb = Sandbox::new();
+    sb.cmd()
+        .args(["run", "--yes", "create a directory build, then write 'x' to build/a.txt"])
+        .assert()
+        .code(0);
+    assert_eq!(std::fs::read_to_string(sb.path("build/a.txt")).unwrap(), "x");
+}
+
+#[test]
+fn deny_and_cancel_planned_jobs() {
+    let sb = Sandbox::new();
+    sb.cmd().args(["submit", "write 'a' to a.txt"]).assert().code(0);
+    sb.cmd().args(["submit", "write 'b' to b.txt"]).assert().code(0);
+    let jobs = sb.jobs();
+    let (a, b) = (jobs[1]["id"].as_str().unwrap(), jobs[0]["id"].as_str().unwrap());
+    sb.cmd().args(["deny", a, "--reason", "not today"]).assert().code(0);
+    sb.cmd().args(["cancel", b]).assert().code(0);
+    assert_eq!(sb.job(a)["status"], "denied");
+    assert_eq!(sb.job(a)["error"], "not today");
+    assert_eq!(sb.job(b)["status"], "cancelled");
+    // Terminal jobs cannot be approved or denied again.
+    sb.cmd().args(["deny", a]).assert().code(2);
+    assert!(!sb.path("a.txt").exists() && !sb.path("b.txt").exists());
+}
+
+#[test]
+fn forbidden_commands_never_run_even_with_yes() {
+    let sb = Sandbox::new();
+    let parent_canary = sb.repo.path().parent().unwrap().join(format!(
+        "skynet-canary-{}",
+        std::process::id()
+    ));
+    let cases = [
+        // a forbidden command hidden behind a harmless one in a shell script
+        "run `sh -c 'touch canary && mkfs.ext4 /dev/sda1'`".to_string(),
+        // a path outside the sandbox root
+        format!("run `touch {}`", parent_canary.display()),
+        "run `touch ../escaped-canary`".to_string(),
+        "run `rm -rf /`".to_string(),
+    ];
+    for intent in &cases {
+        sb.cmd()
+            .args(["run", "--yes", intent])
+            .assert()
+            .code(4)
+            .stderr(predicate::str::contains("forbidden"));
+    }
+    assert!(!sb.path("canary").exists());
+    assert!(!parent_canary.exists());
+    assert!(!sb.repo.path().parent().unwrap().join("escaped-canary").exists());
+    assert!(sb.jobs().is_empty(), "a refused plan stores nothing");
+}
+
+#[test]
+fn policy_check_explains_itself() {
+    let sb = Sandbox::new();
+    let d = sb.json(&["policy", "check", "--", "git", "status"]);
+    assert_eq!(d["risk"], "READ_ONLY");
+    assert_eq!(d["verdict"], "allow");
+    assert!(d["rule"].is_string());
+    assert!(!d["reasons"].as_array().unwrap().is_empty());
+    let out = sb.cmd().args(["policy", "check", "--json", "--", "git", "push", "origin", "main"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["risk"], "ADMIN");
+    assert_eq!(d["verdict"], "prompt");
+    sb.cmd().args(["policy", "check", "--", "shutdown", "-h", "now"]).assert().code(4);
+}

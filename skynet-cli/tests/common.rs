@@ -1,0 +1,119 @@
+//! Shared helpers for the CLI end-to-end tests: a temp home, a temp git
+//! repository as the sandbox root, and the real `skynet` binary.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A sandbox: SKYNET_HOME and a git repository root, both temporary.
+pub struct Sandbox {
+    pub home: tempfile::TempDir,
+    pub repo: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let st = std::process::Command::new("git")
+                .args(args)
+                .current_dir(repo.path())
+                .env("GIT_AUTHOR_NAME", "t")
+                .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+                .env("GIT_COMMITTER_NAME", "t")
+                .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+                .output()
+                .unwrap();
+            assert!(st.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&st.stderr));
+        };
+        git(&["init", "-q"]);
+        std::fs::write(repo.path().join("README.md"), "# demo\n").unwrap();
+        std::fs::write(repo.path().join("notes.txt"), "remember the milk\n").unwrap();
+        git(&["add", "."]);
+        git(&["commit", "-q", "-m", "init"]);
+        Sandbox { home, repo }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.repo.path().canonicalize().unwrap()
+    }
+
+    /// `skynet --home H` with cwd = the repo and stdin not a terminal.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("skynet").unwrap();
+        c.env_remove("SKYNET_DATABASE_URL")
+            .env_remove("SKYNET_POLICY_FILE")
+            .env("SKYNET_HOME", self.home.path())
+            .current_dir(self.repo.path())
+            .write_stdin("");
+        c
+    }
+
+    /// A std command for the real binary (for background processes).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("skynet"));
+        c.env_remove("SKYNET_DATABASE_URL")
+            .env_remove("SKYNET_POLICY_FILE")
+            .env("SKYNET_HOME", self.home.path())
+            .current_dir(self.repo.path());
+        c
+    }
+
+    /// Run `skynet ARGS --json` and parse stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cmd().args(args).arg("--json").output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?} did not print JSON ({e}): stdout={} stderr={}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    }
+
+    pub fn jobs(&self) -> Vec<serde_json::Value> {
+        self.json(&["jobs"]).as_array().unwrap().clone()
+    }
+
+    pub fn job(&self, id: &str) -> serde_json::Value {
+        self.json(&["show", id])
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.repo.path().join(rel)
+    }
+}
+
+/// Poll `f` until it returns Some or `limit` passes.
+pub fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether any process is left in process group `pgid`.
+pub fn group_alive(pgid: i32) -> bool {
+    use nix::sys::signal::killpg;
+    use nix::unistd::Pid;
+    killpg(Pid::from_raw(pgid), None).is_ok()
+}
+
+/// Wait (with a deadline) until process group `pgid` is gone.
+pub fn assert_group_gone(pgid: i32, limit: Duration) {
+    eventually(limit, &format!("process group {pgid} to die"), || (!group_alive(pgid)).then_some(()));
+}
+
+pub fn first_number_line(text: &str) -> Option<i32> {
+    text.lines().find_map(|l| l.trim().parse::<i32>().ok())
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
