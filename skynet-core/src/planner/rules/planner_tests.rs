@@ -1,0 +1,1 @@
+//! Planner-level tests: compound intents, errors, hostile input.
