@@ -5,11 +5,15 @@
 //! catalog action. Anything it cannot map is a planning error that names
 //! the clause: it never guesses a command.
 
+mod build;
 mod clauses;
+mod matcher;
 mod pattern;
 mod phrases;
 mod words;
 
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod phrase_tests;
 #[cfg(test)]

@@ -145,27 +145,16 @@ fn flush(src: &str, current: &mut Vec<Token>, clauses: &mut Vec<Clause>) {
 
 /// Remove leading and trailing filler phrases (repeatedly).
 pub(crate) fn strip_filler(mut tokens: Vec<Token>) -> Vec<Token> {
-    loop {
-        let Some(n) = LEADING_FILLER
-            .iter()
-            .find(|p| starts_with_words(&tokens, p))
-            .map(|p| p.len())
-        else {
-            break;
-        };
-        tokens.drain(..n);
+    while let Some(p) = LEADING_FILLER
+        .iter()
+        .find(|p| starts_with_words(&tokens, p))
+    {
+        tokens.drain(..p.len());
     }
-    loop {
-        let Some(n) = TRAILING_FILLER
-            .iter()
-            .find(|p| {
-                tokens.len() >= p.len() && starts_with_words(&tokens[tokens.len() - p.len()..], p)
-            })
-            .map(|p| p.len())
-        else {
-            break;
-        };
-        tokens.truncate(tokens.len() - n);
+    while let Some(p) = TRAILING_FILLER.iter().find(|p| {
+        tokens.len() >= p.len() && starts_with_words(&tokens[tokens.len() - p.len()..], p)
+    }) {
+        tokens.truncate(tokens.len() - p.len());
     }
     tokens
 }
