@@ -89,9 +89,17 @@ pub(super) fn commit(c: &Captures) -> Result<Action, Reject> {
 }
 
 pub(super) fn push(c: &Captures) -> Result<Action, Reject> {
-    let remote = c.get("remote").unwrap_or("origin").to_string();
+    let mut remote = c.get("remote").unwrap_or("origin").to_string();
+    let mut branch = c.get("branch").map(str::to_string);
+    // "push to origin/main" names the remote and the branch at once.
+    if branch.is_none()
+        && let Some((r, b)) = remote.split_once('/')
+        && !r.is_empty()
+        && !b.is_empty()
+    {
+        (remote, branch) = (r.to_string(), Some(b.to_string()));
+    }
     check_ref_name("remote", &remote)?;
-    let branch = c.get("branch").map(str::to_string);
     if let Some(b) = &branch {
         check_ref_name("branch", b)?;
     }
@@ -110,6 +118,29 @@ fn check_ref_name(what: &str, name: &str) -> Result<(), Reject> {
         "{what} {} is not a plain name; for push options wrap the whole command in backticks, like run `git push --force-with-lease origin main`",
         show(name)
     )))
+}
+
+/// Words that say "a lot" rather than name a path: never delete those.
+const VAGUE_TARGETS: &[&str] = &[
+    "everything",
+    "all",
+    "it",
+    "them",
+    "this",
+    "that",
+    "stuff",
+    "files",
+];
+
+pub(super) fn delete(c: &Captures) -> Result<Action, Reject> {
+    let path = param(c, "path")?;
+    if VAGUE_TARGETS.contains(&path.to_lowercase().as_str()) {
+        return Err(Reject::Explain(format!(
+            "\"{}\" does not name a path; say exactly what to delete, like delete build/",
+            show(&path)
+        )));
+    }
+    Ok(Action::DeletePath { path })
 }
 
 pub(super) fn exec_command(c: &Captures) -> Result<Action, Reject> {

@@ -109,6 +109,8 @@ fn cases() -> Vec<(&'static str, Action)> {
         ("list all files in the current directory", ls(".")),
         ("what files are in tests", ls("tests")),
         ("what's in src", ls("src")),
+        ("whats in src", ls("src")),
+        ("show me what's in docs", ls("docs")),
         ("open src/", ls("src/")),
         ("show the src folder", ls("src")),
         // read_file
@@ -136,6 +138,7 @@ fn cases() -> Vec<(&'static str, Action)> {
         ),
         ("where is parse_count used", search("parse_count", ".")),
         ("search src for TODO", search("TODO", "src")),
+        ("find TODO", search("TODO", ".")),
         // disk_usage
         ("check disk usage", du(".")),
         ("how much space does target use", du("target")),
@@ -227,6 +230,7 @@ fn cases() -> Vec<(&'static str, Action)> {
         ),
         ("push my changes", push("origin", None)),
         ("push to origin main", push("origin", Some("main"))),
+        ("push to origin/main", push("origin", Some("main"))),
         ("push feature/x to fork", push("fork", Some("feature/x"))),
         ("git push upstream", push("upstream", None)),
         (

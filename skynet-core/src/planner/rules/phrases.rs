@@ -6,8 +6,8 @@
 //! [`super::pattern`].
 
 use super::build::{
-    Reject, commit, diff, dir, exec_command, known_tool, log, param, push, read_file, search,
-    write_file,
+    Reject, commit, delete, diff, dir, exec_command, known_tool, log, param, push, read_file,
+    search, write_file,
 };
 use super::matcher::Captures;
 use super::pattern::{Pattern, compile};
@@ -67,7 +67,7 @@ static RULES: &[Rule] = &[
     ),
     rule(
         &[
-            "[git] commit [all|everything|work|it|them] [changes|files]",
+            "[git] commit [all|everything|work|it|them] [changes|files] [with|using] [commit] [message]",
             "make|create|do [new] commit",
         ],
         |_| {
@@ -117,11 +117,7 @@ static RULES: &[Rule] = &[
             "delete|remove|erase|del|unlink|trash [file|directory|folder|dir] [named|called] {path}",
             "get rid of [file|directory|folder|dir] {path}",
         ],
-        |c| {
-            Ok(Action::DeletePath {
-                path: param(c, "path")?,
-            })
-        },
+        delete,
     ),
     rule(
         &[
@@ -135,7 +131,7 @@ static RULES: &[Rule] = &[
             "grep [-r|-rn|-R|-rF|-rnF] {pattern} {path:dir}",
             "search|grep [for] {pattern+}",
             "look|hunt for {pattern+}",
-            "find {pattern:q}",
+            "find {pattern}",
         ],
         search,
     ),
@@ -228,11 +224,11 @@ static RULES: &[Rule] = &[
         |c| Ok(Action::ListDirectory { path: dir(c) }),
     ),
     rule(
-        &["(what is|what are|show me what is) [there] in|inside {path:file}"],
+        &["(what is|what are|show [me] what is) [there] in|inside {path:file}"],
         read_file,
     ),
     rule(
-        &["(what is|what are|show me what is) [there] in|inside {path:dir}"],
+        &["(what is|what are|show [me] what is) [there] in|inside {path:dir}"],
         |c| Ok(Action::ListDirectory { path: dir(c) }),
     ),
 ];

@@ -172,6 +172,10 @@ fn explained_refusals_name_the_clause() {
     assert!(m.contains("not a plain name"), "{m}");
     let m = planning_error("show the last 0 commits");
     assert!(m.contains("1 to 1000"), "{m}");
+    let m = planning_error("commit with message");
+    assert!(m.contains("a commit needs a message"), "{m}");
+    let m = planning_error("delete everything");
+    assert!(m.contains("does not name a path"), "{m}");
     let m = planning_error("run ` `");
     assert!(m.contains("empty"), "{m}");
 }

@@ -45,6 +45,7 @@ pub(crate) const ARTICLES: &[&str] = &["the", "a", "an", "my", "our"];
 const CONTRACTIONS: &[(&str, &[&str])] = &[
     ("what's", &["what", "is"]),
     ("what're", &["what", "are"]),
+    ("whats", &["what", "is"]),
     ("where's", &["where", "is"]),
     ("how's", &["how", "is"]),
     ("that's", &["that", "is"]),
