@@ -1,17 +1,66 @@
-//! Placeholder: the rule planner (being written).
-use super::{PlanRequest, Planner};
-use crate::Result;
-use crate::plan::Plan;
-use async_trait::async_trait;
+//! The rule planner: the default planner, with no network and no model.
+//!
+//! An intent is split into clauses ([`clauses`]), each clause is matched
+//! against a table of phrase patterns ([`phrases`]) and becomes exactly one
+//! catalog action. Anything it cannot map is a planning error that names
+//! the clause: it never guesses a command.
 
-/// The rule-based planner.
+mod build;
+mod clauses;
+mod matcher;
+mod pattern;
+mod phrases;
+mod words;
+
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
+mod phrase_tests;
+#[cfg(test)]
+mod planner_tests;
+
+use super::scripted::plan_from_actions;
+use super::{PlanRequest, Planner};
+use crate::action::Action;
+use crate::plan::Plan;
+use crate::{Error, Result};
+use async_trait::async_trait;
+use words::{show, show_max};
+
+/// Most steps one intent may produce; longer lists are split into jobs.
+pub const MAX_STEPS: usize = 64;
+
+/// The rule-based planner: maps plain-language clauses to catalog actions.
 #[derive(Debug, Clone, Default)]
 pub struct RulePlanner {}
+
+/// One clause and the action it became.
+struct Planned {
+    clause: String,
+    index: usize,
+    total: usize,
+    action: Action,
+}
+
+impl Planned {
+    fn place(&self) -> String {
+        clause_place(&self.clause, self.index, self.total)
+    }
+}
 
 impl RulePlanner {
     /// A rule planner.
     pub fn new() -> Self {
         RulePlanner {}
+    }
+
+    /// Map an intent to described actions, in order, without looking at
+    /// any files (so `run_tests`/`build_project` are not resolved yet).
+    pub fn actions(&self, intent: &str) -> Result<Vec<(String, Action)>> {
+        Ok(map_intent(intent)?
+            .into_iter()
+            .map(|p| (describe(&p.action), p.action))
+            .collect())
     }
 }
 
@@ -20,7 +69,154 @@ impl Planner for RulePlanner {
     fn name(&self) -> &str {
         "rules"
     }
-    async fn plan(&self, _request: &PlanRequest) -> Result<Plan> {
-        Err(crate::Error::Planning("not yet".into()))
+
+    async fn plan(&self, request: &PlanRequest) -> Result<Plan> {
+        let planned = map_intent(&request.intent)?;
+        // Resolve here first so a failure (no test runner...) names its clause.
+        for p in &planned {
+            if let Err(e) = p.action.resolve(&request.root) {
+                return Err(match e {
+                    Error::Planning(why) => Error::Planning(format!("{}: {why}", p.place())),
+                    other => other,
+                });
+            }
+        }
+        let actions = planned
+            .into_iter()
+            .map(|p| (describe(&p.action), p.action))
+            .collect();
+        plan_from_actions(request, actions, "rules")
+    }
+}
+
+/// `"clause" (clause 2 of 3)`, with the clause shortened if huge.
+fn clause_place(clause: &str, index: usize, total: usize) -> String {
+    format!("\"{}\" (clause {index} of {total})", show_max(clause, 200))
+}
+
+fn map_intent(intent: &str) -> Result<Vec<Planned>> {
+    let clauses = clauses::split(intent);
+    if clauses.is_empty() {
+        return Err(Error::Planning(
+            "the intent is empty; say what to do, for example \"check git status\" or run `make lint`"
+                .into(),
+        ));
+    }
+    let total = clauses.len();
+    if total > MAX_STEPS {
+        return Err(Error::Planning(format!(
+            "the intent has {total} steps; at most {MAX_STEPS} fit in one plan, so split it into several jobs"
+        )));
+    }
+    let mut planned = Vec::with_capacity(total);
+    for (i, clause) in clauses.into_iter().enumerate() {
+        let place = clause_place(&clause.raw, i + 1, total);
+        if clause.unterminated() {
+            return Err(Error::Planning(format!(
+                "{place} has a quote or backtick that is never closed; close it, or quote the text with the other kind of quote"
+            )));
+        }
+        let action = match phrases::match_clause(&clause.tokens, intent) {
+            Ok(action) => action,
+            Err(Some(why)) => return Err(Error::Planning(format!("{place}: {why}"))),
+            Err(None) => {
+                return Err(Error::Planning(format!(
+                    "could not understand {place}; rephrase it with a catalog action (skynet actions), wrap a command in backticks like run `make lint`, or use an LLM planner (--planner llm with SKYNET_LLM_PROVIDER set)"
+                )));
+            }
+        };
+        if params(&action).iter().any(|p| p.contains('\0')) {
+            return Err(Error::Planning(format!(
+                "{place}: parameters cannot contain NUL bytes"
+            )));
+        }
+        planned.push(Planned {
+            clause: clause.raw,
+            index: i + 1,
+            total,
+            action,
+        });
+    }
+    Ok(planned)
+}
+
+/// Every text parameter of an action.
+fn params(action: &Action) -> Vec<&str> {
+    match action {
+        Action::GitStatus | Action::SystemInfo | Action::RunTests | Action::BuildProject => {
+            vec![]
+        }
+        Action::GitDiff { path, .. } => path.iter().map(String::as_str).collect(),
+        Action::GitLog { .. } => vec![],
+        Action::ListDirectory { path }
+        | Action::ReadFile { path }
+        | Action::DiskUsage { path }
+        | Action::CreateDirectory { path }
+        | Action::DeletePath { path } => vec![path],
+        Action::SearchFiles { pattern, path } => vec![pattern, path],
+        Action::WriteFile { path, content } => vec![path, content],
+        Action::GitCommit { message } => vec![message],
+        Action::GitPush { remote, branch } => {
+            let mut v = vec![remote.as_str()];
+            v.extend(branch.as_deref());
+            v
+        }
+        Action::ExecuteCommand { argv } => argv.iter().map(String::as_str).collect(),
+    }
+}
+
+/// A short human description of a step.
+pub(crate) fn describe(action: &Action) -> String {
+    match action {
+        Action::GitStatus => "Check git status".into(),
+        Action::GitDiff { path, staged } => {
+            let what = if *staged {
+                "Show the staged diff"
+            } else {
+                "Show the diff"
+            };
+            match path {
+                Some(p) => format!("{what} of {}", show(p)),
+                None => what.into(),
+            }
+        }
+        Action::GitLog { count: 1 } => "Show the last commit".into(),
+        Action::GitLog { count } => format!("Show the last {count} commits"),
+        Action::ListDirectory { path } if path == "." => "List the current directory".into(),
+        Action::ListDirectory { path } => format!("List {}", show(path)),
+        Action::ReadFile { path } => format!("Read {}", show(path)),
+        Action::SearchFiles { pattern, path } if path == "." => {
+            format!("Search for \"{}\"", show(pattern))
+        }
+        Action::SearchFiles { pattern, path } => {
+            format!("Search for \"{}\" in {}", show(pattern), show(path))
+        }
+        Action::DiskUsage { path } if path == "." => "Check disk usage".into(),
+        Action::DiskUsage { path } => format!("Check disk usage of {}", show(path)),
+        Action::SystemInfo => "Show system info".into(),
+        Action::WriteFile { path, content } if content.is_empty() => {
+            format!("Create empty file {}", show(path))
+        }
+        Action::WriteFile { path, content } => {
+            let n = content.len();
+            let unit = if n == 1 { "byte" } else { "bytes" };
+            format!("Write {n} {unit} to {}", show(path))
+        }
+        Action::CreateDirectory { path } => format!("Create directory {}", show(path)),
+        Action::RunTests => "Run the tests".into(),
+        Action::BuildProject => "Build the project".into(),
+        Action::GitCommit { message } => format!("Commit with message \"{}\"", show(message)),
+        Action::GitPush {
+            remote,
+            branch: None,
+        } => format!("Push to {}", show(remote)),
+        Action::GitPush {
+            remote,
+            branch: Some(b),
+        } => format!("Push {} to {}", show(b), show(remote)),
+        Action::DeletePath { path } => format!("Delete {}", show(path)),
+        Action::ExecuteCommand { argv } => {
+            format!("Run `{}`", show_max(&shell_words::join(argv), 120))
+        }
     }
 }
