@@ -178,10 +178,7 @@ async fn report_cannot_run<F: Future<Output = ExitKind>>(
     started: Instant,
 ) -> Output {
     let line = format!("skynet: cannot run `{program}`: {}", cannot.reason);
-    sink.produced(line.len());
-    let interrupted = sink
-        .forward(Stream::Stderr, line.as_bytes(), line.len(), stop)
-        .await;
+    let interrupted = sink.forward_text(Stream::Stderr, line, stop).await;
     let counts = sink.finish().await;
     match interrupted {
         Some(kind) => output(kind, None, started, counts),

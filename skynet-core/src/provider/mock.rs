@@ -301,15 +301,8 @@ impl Provider for MockProvider {
         let mut sink = OutputSink::new(ctx.output, ctx.max_output_bytes);
 
         let Some(response) = self.respond(&command.argv) else {
-            let line = format!("mock: {}", command.argv.join(" "));
-            sink.produced(line.len() + 1);
             let stopped = sink
-                .forward(
-                    Stream::Stdout,
-                    line.as_bytes(),
-                    line.len() + 1,
-                    stop.as_mut(),
-                )
+                .forward_text(Stream::Stdout, echo_line(&command.argv), stop.as_mut())
                 .await;
             let counts = sink.finish().await;
             return Ok(match stopped {
@@ -336,17 +329,26 @@ impl Provider for MockProvider {
             .map(|l| (Stream::Stdout, l))
             .chain(response.stderr_lines.iter().map(|l| (Stream::Stderr, l)));
         for (stream, line) in lines {
-            sink.produced(line.len() + 1);
-            if let Some(kind) = sink
-                .forward(stream, line.as_bytes(), line.len() + 1, stop.as_mut())
-                .await
-            {
+            if let Some(kind) = sink.forward_text(stream, line.clone(), stop.as_mut()).await {
                 return Ok(finish(kind, None, sink.finish().await));
             }
         }
         let counts = sink.finish().await;
         Ok(finish(ExitKind::Exited, Some(response.exit_code), counts))
     }
+}
+
+/// `mock: <argv joined by spaces>`, built in one allocation.
+fn echo_line(argv: &[String]) -> String {
+    const PREFIX: &str = "mock:";
+    let len = PREFIX.len() + argv.iter().map(|a| a.len() + 1).sum::<usize>();
+    let mut line = String::with_capacity(len);
+    line.push_str(PREFIX);
+    for arg in argv {
+        line.push(' ');
+        line.push_str(arg);
+    }
+    line
 }
 
 #[cfg(test)]

@@ -201,6 +201,38 @@ impl OutputSink {
         None
     }
 
+    /// Forward a line that is already text (no newline inside), without
+    /// copying it when it fits. Counts it as produced, newline included.
+    /// Returns `Some` if `interrupt` fired first.
+    pub(crate) async fn forward_text<F: Future>(
+        &mut self,
+        stream: Stream,
+        mut text: String,
+        interrupt: Pin<&mut F>,
+    ) -> Option<F::Output> {
+        let raw_len = text.len() + 1;
+        self.produced(raw_len);
+        if self.discarding() {
+            return None;
+        }
+        let room = self.cap - self.forwarded;
+        if raw_len as u64 <= room {
+            let interrupted = self.deliver(OutputLine { stream, text }, interrupt).await;
+            if interrupted.is_none() {
+                self.forwarded += raw_len as u64;
+            }
+            return interrupted;
+        }
+        // Cut at the cap, on a character boundary.
+        let mut take = room as usize;
+        while !text.is_char_boundary(take) {
+            take -= 1;
+        }
+        text.truncate(take);
+        self.forward(stream, text.as_bytes(), raw_len, interrupt)
+            .await
+    }
+
     async fn deliver<F: Future>(
         &mut self,
         line: OutputLine,
@@ -338,5 +370,32 @@ mod tests {
         let (lines, _, truncated) = lines_of(&[b"aaa\nbbb\n"], 8);
         assert_eq!(texts(&lines), ["aaa", "bbb"]);
         assert!(!truncated);
+    }
+
+    #[tokio::test]
+    async fn text_lines_are_cut_at_a_character_boundary() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut sink = OutputSink::new(tx, 7);
+        let never = pending::<()>();
+        tokio::pin!(never);
+        sink.forward_text(Stream::Stdout, "ab".into(), never.as_mut())
+            .await;
+        // 4 bytes of room left: "é" is 2 bytes, "éé" 4, but the third "é" would split.
+        sink.forward_text(Stream::Stdout, "ééé".into(), never.as_mut())
+            .await;
+        assert!(sink.discarding());
+        let (bytes, truncated) = sink.finish().await;
+        assert_eq!((bytes, truncated), (3 + 7, true));
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|l| l.text)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "ab",
+                "éé",
+                "[output truncated after 7 bytes; 3 more bytes dropped]"
+            ]
+        );
     }
 }

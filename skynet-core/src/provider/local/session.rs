@@ -91,7 +91,9 @@ impl<'a> Session<'a> {
     {
         match self.pump(stop, Some(STRAGGLER_GRACE)).await? {
             PumpEnd::Finished => {
-                // Background processes that did not hold the pipes.
+                // Background processes that did not hold the pipes. The
+                // leader is reaped by now; its pgid stays reserved while any
+                // member lives, and with none left this is a harmless ESRCH.
                 self.group.kill();
             }
             PumpEnd::Stragglers => {
