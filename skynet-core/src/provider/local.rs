@@ -1,17 +1,100 @@
-//! Placeholder: the local process provider (being written).
-use super::{Capabilities, ExecContext, Health, Output, Provider};
-use crate::Result;
-use crate::plan::Command;
-use async_trait::async_trait;
+//! The local process provider: runs a step's argv as a child process in
+//! its own process group, with a cleared environment, captured and capped
+//! output, a timeout and cancellation that kill the whole group.
 
-/// Runs argv as a local process group.
-#[derive(Debug, Clone, Default)]
-pub struct LocalProvider {}
+pub(crate) mod capture;
+mod group;
+mod prepare;
+mod session;
+
+use super::{Capabilities, ExecContext, ExitKind, Health, Output, Provider, Stream};
+use crate::plan::Command;
+use crate::{Error, Result};
+use async_trait::async_trait;
+use capture::OutputSink;
+use group::ProcessGroup;
+pub use prepare::DEFAULT_PATH;
+use prepare::{CannotRun, Launch};
+use session::Session;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Environment variables copied from the parent by default; everything
+/// else is cleared so secrets in the orchestrator's environment do not
+/// leak into steps.
+pub const DEFAULT_ENV_ALLOWLIST: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TERM",
+    "TZ",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+];
+
+/// Default time between SIGTERM and SIGKILL when a step is stopped.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs argv (never a shell string) as a local process group.
+///
+/// - The cwd must lie inside [`ExecContext::root`] (checked after
+///   resolving symlinks).
+/// - The environment is cleared, then the allowlist is copied from this
+///   process ([`DEFAULT_ENV_ALLOWLIST`]), then the command's own `env`.
+///   Without any `PATH`, [`DEFAULT_PATH`] is used.
+/// - On timeout or cancel the whole group gets SIGTERM, then SIGKILL after
+///   the kill grace; background processes left behind by a step that
+///   finished are killed too.
+/// - A missing or non-executable program is a failed step (exit 127/126
+///   with a message on stderr), not a provider error.
+#[derive(Debug, Clone)]
+pub struct LocalProvider {
+    env_allowlist: Vec<String>,
+    kill_grace: Duration,
+}
+
+impl Default for LocalProvider {
+    fn default() -> Self {
+        LocalProvider::new()
+    }
+}
 
 impl LocalProvider {
     /// A local provider with the default environment allowlist.
     pub fn new() -> Self {
-        LocalProvider {}
+        LocalProvider {
+            env_allowlist: DEFAULT_ENV_ALLOWLIST
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            kill_grace: DEFAULT_KILL_GRACE,
+        }
+    }
+
+    /// Replace the names of the variables copied from this process.
+    pub fn with_env_allowlist(mut self, names: Vec<String>) -> Self {
+        self.env_allowlist = names;
+        self
+    }
+
+    /// Time a stopped step gets between SIGTERM and SIGKILL (zero: SIGKILL
+    /// at once).
+    pub fn with_kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+
+    /// The variables copied from this process.
+    pub fn env_allowlist(&self) -> &[String] {
+        &self.env_allowlist
     }
 }
 
@@ -20,19 +103,160 @@ impl Provider for LocalProvider {
     fn name(&self) -> &str {
         "local"
     }
+
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
+        Capabilities {
+            actions: Vec::new(),
+            isolated: false,
+            max_concurrency: max_concurrency(),
+        }
     }
+
     async fn health(&self) -> Health {
         Health {
             healthy: true,
-            message: "ok".into(),
+            message: format!(
+                "runs local processes, up to {} at a time",
+                max_concurrency()
+            ),
         }
     }
-    async fn execute(&self, _command: &Command, _ctx: ExecContext) -> Result<Output> {
-        Err(crate::Error::Provider {
-            provider: "local".into(),
-            message: "not yet".into(),
-        })
+
+    async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {
+        let started = Instant::now();
+        if ctx.cancel.is_cancelled() {
+            return Ok(output(ExitKind::Cancelled, None, started, (0, false)));
+        }
+        let timeout = effective_timeout(ctx.timeout, command.timeout_ms);
+        let stop = stop_signal(timeout.map(|t| started + t), &ctx.cancel);
+        tokio::pin!(stop);
+        let sink = OutputSink::new(ctx.output, ctx.max_output_bytes);
+
+        let program = command.argv.first().map_or("", String::as_str);
+        let child = match prepare::launch(command, &ctx.root, &self.env_allowlist)? {
+            Launch::Ready(mut cmd) => match cmd.spawn() {
+                Ok(child) => child,
+                Err(e) => match prepare::spawn_failure(&e) {
+                    Some(cannot) => {
+                        return Ok(report_cannot_run(sink, program, cannot, stop, started).await);
+                    }
+                    None => {
+                        return Err(Error::Provider {
+                            provider: "local".into(),
+                            message: format!("cannot start `{program}`: {e}"),
+                        });
+                    }
+                },
+            },
+            Launch::CannotRun(cannot) => {
+                return Ok(report_cannot_run(sink, program, cannot, stop, started).await);
+            }
+        };
+        let group = child
+            .id()
+            .and_then(ProcessGroup::led_by)
+            .ok_or_else(|| Error::Provider {
+                provider: "local".into(),
+                message: "the spawned process has no usable pid".into(),
+            })?;
+        let stdin = command.stdin.as_deref().unwrap_or_default().as_bytes();
+        let mut session = Session::new(child, group, stdin, sink);
+        let end = session.run(stop, self.kill_grace).await?;
+        let counts = session.finish().await;
+        Ok(output(end.kind, end.exit_code, started, counts))
+    }
+}
+
+/// A program that cannot be started fails the step the way a shell
+/// would: a message on stderr and exit 127 (missing) or 126 (not
+/// executable).
+async fn report_cannot_run<F: Future<Output = ExitKind>>(
+    mut sink: OutputSink,
+    program: &str,
+    cannot: CannotRun,
+    stop: Pin<&mut F>,
+    started: Instant,
+) -> Output {
+    let line = format!("skynet: cannot run `{program}`: {}", cannot.reason);
+    let interrupted = sink.forward_text(Stream::Stderr, line, stop).await;
+    let counts = sink.finish().await;
+    match interrupted {
+        Some(kind) => output(kind, None, started, counts),
+        None => output(ExitKind::Exited, Some(cannot.exit_code), started, counts),
+    }
+}
+
+fn output(
+    exit: ExitKind,
+    exit_code: Option<i32>,
+    started: Instant,
+    (output_bytes, truncated): (u64, bool),
+) -> Output {
+    Output {
+        exit,
+        exit_code,
+        output_bytes,
+        truncated,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+/// The tighter of the context's budget and the command's own timeout.
+pub(crate) fn effective_timeout(
+    ctx: Option<Duration>,
+    command_ms: Option<u64>,
+) -> Option<Duration> {
+    let command = command_ms.map(Duration::from_millis);
+    match (ctx, command) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Resolves with the reason the step must stop: its deadline passed or it
+/// was cancelled.
+pub(crate) async fn stop_signal(deadline: Option<Instant>, cancel: &CancellationToken) -> ExitKind {
+    match deadline {
+        Some(deadline) => tokio::select! {
+            biased;
+            () = cancel.cancelled() => ExitKind::Cancelled,
+            () = tokio::time::sleep_until(deadline) => ExitKind::TimedOut,
+        },
+        None => {
+            cancel.cancelled().await;
+            ExitKind::Cancelled
+        }
+    }
+}
+
+fn max_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_is_the_tighter_budget() {
+        let s = Duration::from_secs;
+        assert_eq!(effective_timeout(None, None), None);
+        assert_eq!(effective_timeout(Some(s(5)), None), Some(s(5)));
+        assert_eq!(effective_timeout(None, Some(3000)), Some(s(3)));
+        assert_eq!(effective_timeout(Some(s(5)), Some(3000)), Some(s(3)));
+        assert_eq!(effective_timeout(Some(s(1)), Some(3000)), Some(s(1)));
+    }
+
+    #[test]
+    fn default_allowlist_has_path_but_no_secrets() {
+        let p = LocalProvider::new();
+        assert!(p.env_allowlist().iter().any(|n| n == "PATH"));
+        assert!(
+            !p.env_allowlist()
+                .iter()
+                .any(|n| n.contains("TOKEN") || n.contains("KEY"))
+        );
+        let custom = LocalProvider::new().with_env_allowlist(vec!["HOME".into()]);
+        assert_eq!(custom.env_allowlist(), ["HOME".to_string()]);
     }
 }

@@ -1,0 +1,218 @@
+//! Turning a [`Command`] into a process to spawn: working directory inside
+//! the sandbox root, a cleared environment with an allowlist, and the
+//! program resolved on the child's `PATH`.
+
+use crate::plan::Command;
+use crate::{Error, Result};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// `PATH` for the child when neither the parent nor the command has one.
+pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// What to start, or why it cannot start.
+#[derive(Debug)]
+pub(crate) enum Launch {
+    /// Ready to spawn.
+    Ready(tokio::process::Command),
+    /// The program is missing or not executable.
+    CannotRun(CannotRun),
+}
+
+/// A program that cannot be started: the step fails like a shell would
+/// (127 / 126); it is not a provider failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CannotRun {
+    /// Exit code to report.
+    pub(crate) exit_code: i32,
+    /// Why, for the person reading the log.
+    pub(crate) reason: &'static str,
+}
+
+/// Build the process for `command`, checking its cwd against `root`.
+pub(crate) fn launch(command: &Command, root: &Path, allowlist: &[String]) -> Result<Launch> {
+    let Some((program, args)) = command.argv.split_first() else {
+        return Err(Error::InvalidInput(
+            "the command has no program: argv is empty".into(),
+        ));
+    };
+    let cwd = resolve_cwd(&command.cwd, root)?;
+    let path = effective_path(command, allowlist);
+    let resolved = match resolve_program(program, &path, &cwd) {
+        Resolved::Found(p) => p,
+        Resolved::NotFound => return Ok(cannot_run(127, "No such file or directory")),
+        Resolved::NotExecutable => return Ok(cannot_run(126, "Permission denied")),
+    };
+
+    let mut cmd = tokio::process::Command::new(resolved);
+    // Resolving to an absolute path lets std use posix_spawn instead of
+    // fork+exec; arg0 keeps what the program sees as its own name.
+    cmd.arg0(program)
+        .args(args)
+        .current_dir(&cwd)
+        .env_clear()
+        .stdin(if command.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    for name in allowlist {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    cmd.env("PATH", &path);
+    cmd.envs(&command.env);
+    Ok(Launch::Ready(cmd))
+}
+
+fn cannot_run(exit_code: i32, reason: &'static str) -> Launch {
+    Launch::CannotRun(CannotRun { exit_code, reason })
+}
+
+/// Map a spawn error to a step failure (127/126) where a shell would, or
+/// `None` when the provider itself is in trouble.
+pub(crate) fn spawn_failure(err: &std::io::Error) -> Option<CannotRun> {
+    let (exit_code, reason) = match err.kind() {
+        std::io::ErrorKind::NotFound => (127, "No such file or directory"),
+        std::io::ErrorKind::PermissionDenied => (126, "Permission denied"),
+        _ if err.raw_os_error() == Some(nix::libc::ENOEXEC) => (126, "Exec format error"),
+        _ => return None,
+    };
+    Some(CannotRun { exit_code, reason })
+}
+
+/// The canonical cwd, which must lie inside the canonical `root`. A
+/// relative cwd is taken relative to the root.
+pub(crate) fn resolve_cwd(cwd: &Path, root: &Path) -> Result<PathBuf> {
+    let root = root.canonicalize().map_err(|e| {
+        Error::InvalidInput(format!(
+            "sandbox root {} is not usable: {e}",
+            root.display()
+        ))
+    })?;
+    let joined = root.join(cwd);
+    let cwd = joined.canonicalize().map_err(|e| {
+        Error::InvalidInput(format!(
+            "working directory {} is not usable: {e}",
+            joined.display()
+        ))
+    })?;
+    if !cwd.starts_with(&root) {
+        return Err(Error::InvalidInput(format!(
+            "working directory {} escapes the sandbox root {}",
+            cwd.display(),
+            root.display()
+        )));
+    }
+    Ok(cwd)
+}
+
+/// The `PATH` the child will see: the command's, else the parent's when
+/// allowlisted, else [`DEFAULT_PATH`].
+fn effective_path(command: &Command, allowlist: &[String]) -> OsString {
+    if let Some(p) = command.env.get("PATH") {
+        return p.into();
+    }
+    if allowlist.iter().any(|n| n == "PATH")
+        && let Some(p) = std::env::var_os("PATH")
+    {
+        return p;
+    }
+    DEFAULT_PATH.into()
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Resolved {
+    Found(PathBuf),
+    NotFound,
+    NotExecutable,
+}
+
+/// Find `program` the way `execvp` would, on the child's `PATH` and
+/// relative to the child's cwd.
+fn resolve_program(program: &str, path: &OsStr, cwd: &Path) -> Resolved {
+    if program.is_empty() {
+        return Resolved::NotFound;
+    }
+    if program.contains('/') {
+        // Errors (missing, not executable) are reported by the spawn.
+        return Resolved::Found(cwd.join(program));
+    }
+    let mut denied = false;
+    for dir in std::env::split_paths(path) {
+        // An empty entry means the current directory, as for execvp.
+        let candidate = cwd.join(dir).join(program);
+        if let Ok(meta) = std::fs::metadata(&candidate)
+            && meta.is_file()
+        {
+            if meta.permissions().mode() & 0o111 != 0 {
+                return Resolved::Found(candidate);
+            }
+            denied = true;
+        }
+    }
+    if denied {
+        Resolved::NotExecutable
+    } else {
+        Resolved::NotFound
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_programs_on_path_and_reports_missing_ones() {
+        let path = OsStr::new("/nonexistent-dir:/bin:/usr/bin");
+        match resolve_program("sh", path, Path::new("/")) {
+            Resolved::Found(p) => assert!(p.ends_with("sh") && p.is_absolute()),
+            other => panic!("sh not found: {other:?}"),
+        }
+        assert_eq!(
+            resolve_program("no-such-program-skynet", path, Path::new("/")),
+            Resolved::NotFound
+        );
+    }
+
+    #[test]
+    fn non_executable_file_on_path_is_permission_denied() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tool"), "#!/bin/sh\n").unwrap();
+        assert_eq!(
+            resolve_program("tool", dir.path().as_os_str(), Path::new("/")),
+            Resolved::NotExecutable
+        );
+    }
+
+    #[test]
+    fn relative_program_path_is_relative_to_the_cwd() {
+        assert_eq!(
+            resolve_program("./run.sh", OsStr::new("/bin"), Path::new("/srv/x")),
+            Resolved::Found(PathBuf::from("/srv/x/./run.sh"))
+        );
+    }
+
+    #[test]
+    fn cwd_must_stay_inside_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("sub")).unwrap();
+        let inside = resolve_cwd(Path::new("sub"), root.path()).unwrap();
+        assert!(inside.ends_with("sub"));
+        let escape = resolve_cwd(&root.path().join("sub/../.."), root.path()).unwrap_err();
+        assert!(
+            escape.to_string().contains("escapes the sandbox root"),
+            "{escape}"
+        );
+        let missing = resolve_cwd(Path::new("nope"), root.path()).unwrap_err();
+        assert!(missing.to_string().contains("not usable"), "{missing}");
+    }
+}
