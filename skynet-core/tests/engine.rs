@@ -1,0 +1,293 @@
+//! The engine end to end on a real SQLite file: gate, approval binding,
+//! step order, retries, dead letters, cancel, timeouts, redaction.
+#![allow(clippy::unwrap_used)]
+
+use async_trait::async_trait;
+use skynet_core::action::Action;
+use skynet_core::plan::{Command, Plan, Step};
+use skynet_core::planner::{PlanRequest, Planner, ScriptedPlanner};
+use skynet_core::provider::mock::{MockProvider, MockResponse};
+use skynet_core::store::{JobFilter, LogQuery, StepStatus};
+use skynet_core::{EngineConfig, Error, JobId, JobStatus, RiskLevel, Skynet, SubmitRequest, WorkerOptions};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env { dir: tempfile::tempdir().unwrap() }
+    }
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("skynet.db").display())
+    }
+    fn req(&self, intent: &str) -> SubmitRequest {
+        SubmitRequest::new(intent).root(self.dir.path())
+    }
+    async fn engine(&self, planner: impl Planner + 'static, mock: MockProvider, config: EngineConfig) -> Skynet {
+        Skynet::builder()
+            .database_url(self.url())
+            .planner(Arc::new(planner))
+            .provider(Arc::new(mock))
+            .default_provider("mock")
+            .config(config)
+            .secrets(["supersecretvalue".to_string()])
+            .build()
+            .await
+            .unwrap()
+    }
+}
+
+fn fast() -> EngineConfig {
+    EngineConfig {
+        lease: Duration::from_secs(5),
+        heartbeat: Duration::from_millis(100),
+        poll_interval: Duration::from_millis(20),
+        retry_base: Duration::from_millis(20),
+        retry_max: Duration::from_millis(100),
+        ..EngineConfig::default()
+    }
+}
+
+fn exec(argv: &[&str]) -> Action {
+    Action::ExecuteCommand { argv: argv.iter().map(|s| s.to_string()).collect() }
+}
+
+/// Drain with `--once` workers until the job is terminal (retries may be
+/// scheduled slightly in the future).
+async fn drain_until_done(sk: &Skynet, id: &JobId) -> skynet_core::Job {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let opts = WorkerOptions { once: true, ..Default::default() };
+        sk.worker(opts, CancellationToken::new()).await.unwrap();
+        let job = sk.get(id).await.unwrap();
+        if job.status.is_terminal() {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job stuck in {}", job.status);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn read_only_plan_is_auto_approved_run_and_recorded() {
+    let env = Env::new();
+    let sk = env
+        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), MockProvider::new(), fast())
+        .await;
+    let job = sk.submit(env.req("list")).await.unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    assert_eq!(job.approval.as_ref().unwrap().approver, "auto");
+    let job = drain_until_done(&sk, &job.id).await;
+    assert_eq!(job.status, JobStatus::Succeeded);
+    let logs = sk.logs(&job.id, &LogQuery::default()).await.unwrap();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].text, "mock: ls -la -- .");
+    let report = sk.verify_events(&job.id).await.unwrap();
+    assert!(report.intact, "{report:?}");
+    assert!(report.events >= 3, "submitted, claimed, succeeded: {report:?}");
+}
+
+#[tokio::test]
+async fn approval_is_bound_to_the_plan_hash() {
+    let env = Env::new();
+    let mock = MockProvider::new();
+    let sk = env
+        .engine(ScriptedPlanner::new(vec![Action::WriteFile { path: "a.txt".into(), content: "x".into() }]), mock, fast())
+        .await;
+    let job = sk.submit(env.req("write")).await.unwrap();
+    assert_eq!(job.status, JobStatus::Planned);
+    assert_eq!(job.risk, RiskLevel::Write);
+    let hash = job.plan.as_ref().unwrap().hash.clone();
+    let err = sk.approve(&job.id, "0000000000000000", "alice").await.unwrap_err();
+    assert!(matches!(err, Error::StaleApproval { .. }), "{err}");
+    assert_eq!(sk.get(&job.id).await.unwrap().status, JobStatus::Planned);
+    let err = sk.approve(&job.id, &hash[..7], "alice").await.unwrap_err();
+    assert!(matches!(err, Error::StaleApproval { .. }), "a 7-digit prefix is too short to bind: {err}");
+    let job = sk.approve(&job.id, &hash[..12], "alice").await.unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    assert_eq!(job.approval.as_ref().unwrap().plan_hash, hash, "the full hash is recorded");
+    let job = drain_until_done(&sk, &job.id).await;
+    assert_eq!(job.status, JobStatus::Succeeded);
+}
+
+/// A planner that labels a deletion READ_ONLY: the policy must not believe it.
+struct LyingPlanner;
+
+#[async_trait]
+impl Planner for LyingPlanner {
+    fn name(&self) -> &str {
+        "liar"
+    }
+    async fn plan(&self, req: &PlanRequest) -> skynet_core::Result<Plan> {
+        let step = Step {
+            description: "harmless, honest".into(),
+            action: exec(&["rm", "-r", "build"]),
+            command: Command {
+                argv: vec!["rm".into(), "-r".into(), "build".into()],
+                cwd: req.root.clone(),
+                env: BTreeMap::new(),
+                timeout_ms: None,
+                stdin: None,
+            },
+            risk: RiskLevel::ReadOnly,
+            decision: None,
+        };
+        Ok(Plan::new("nothing to see", vec![step], "liar"))
+    }
+}
+
+#[tokio::test]
+async fn the_planners_risk_label_never_lowers_the_policy() {
+    let env = Env::new();
+    let sk = env.engine(LyingPlanner, MockProvider::new(), fast()).await;
+    let job = sk.submit(env.req("tidy up")).await.unwrap();
+    assert_eq!(job.risk, RiskLevel::Admin);
+    assert_eq!(job.status, JobStatus::Planned, "not auto-approved");
+}
+
+#[tokio::test]
+async fn forbidden_plans_are_refused_and_store_nothing() {
+    let env = Env::new();
+    let mock = MockProvider::new();
+    let sk = env.engine(ScriptedPlanner::new(vec![exec(&["rm", "-rf", "/"])]), mock, fast()).await;
+    let err = sk.submit(env.req("wipe")).await.unwrap_err();
+    assert!(matches!(err, Error::Forbidden { .. }), "{err}");
+    assert!(sk.list(&JobFilter::default()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_first_failing_step_fails_the_job_and_nothing_after_it_runs() {
+    let env = Env::new();
+    let mock = MockProvider::new().with_rule(["git", "status"], MockResponse::exit(1));
+    let sk = env
+        .engine(
+            ScriptedPlanner::new(vec![Action::GitStatus, Action::ListDirectory { path: ".".into() }]),
+            mock,
+            fast(),
+        )
+        .await;
+    let job = sk.submit(env.req("status then list")).await.unwrap();
+    let job = drain_until_done(&sk, &job.id).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(job.error.as_deref().unwrap().contains("exited with code 1"));
+    let steps = sk.steps(&job.id).await.unwrap();
+    assert_eq!(steps[0].status, StepStatus::Failed);
+    assert_eq!(steps[1].status, StepStatus::Skipped);
+    assert!(sk.logs(&job.id, &LogQuery { step: Some(1), ..Default::default() }).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn provider_failures_on_read_only_steps_retry_with_backoff() {
+    let env = Env::new();
+    let mock = MockProvider::new().with_rule_times(["ls"], MockResponse::provider_error("daemon away"), 1);
+    let sk = env
+        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), mock, fast())
+        .await;
+    let job = sk.submit(env.req("list")).await.unwrap();
+    let job = drain_until_done(&sk, &job.id).await;
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_eq!(job.attempts, 2);
+}
+
+#[tokio::test]
+async fn exhausted_attempts_end_as_a_dead_letter() {
+    let env = Env::new();
+    let mock = MockProvider::new().with_rule(["ls"], MockResponse::provider_error("daemon away"));
+    let config = EngineConfig { max_attempts: 2, ..fast() };
+    let sk = env
+        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), mock, config)
+        .await;
+    let job = sk.submit(env.req("list")).await.unwrap();
+    let job = drain_until_done(&sk, &job.id).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.attempts, 2);
+    assert!(job.error.as_deref().unwrap().contains("attempts exhausted"), "{:?}", job.error);
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_job_in_this_process() {
+    let env = Env::new();
+    let mock = MockProvider::new().with_rule(["ls"], MockResponse::default().with_delay(Duration::from_secs(60)));
+    let sk = env
+        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), mock, fast())
+        .await;
+    let job = sk.submit(env.req("list")).await.unwrap();
+    let worker = {
+        let sk = sk.clone();
+        tokio::spawn(async move {
+            sk.worker(WorkerOptions { once: true, ..Default::default() }, CancellationToken::new()).await
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sk.steps(&job.id).await.unwrap()[0].status != StepStatus::Running {
+        assert!(Instant::now() < deadline, "step never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
+    sk.cancel(&job.id, "test").await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(5), worker).await.unwrap().unwrap().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(report.errors, 0);
+    let job = sk.get(&job.id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Cancelled);
+    assert_eq!(sk.steps(&job.id).await.unwrap()[0].status, StepStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn the_job_time_budget_bounds_its_steps() {
+    let env = Env::new();
+    let mock = MockProvider::new().with_rule(["ls"], MockResponse::default().with_delay(Duration::from_secs(60)));
+    let sk = env
+        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), mock, fast())
+        .await;
+    let mut req = env.req("list");
+    req.timeout = Some(Duration::from_millis(300));
+    let job = sk.submit(req).await.unwrap();
+    let job = drain_until_done(&sk, &job.id).await;
+    assert_eq!(job.status, JobStatus::TimedOut);
+    assert_eq!(sk.steps(&job.id).await.unwrap()[0].status, StepStatus::TimedOut);
+}
+
+#[tokio::test]
+async fn secrets_are_redacted_from_logs() {
+    let env = Env::new();
+    let mock = MockProvider::new().with_rule(["ls"], MockResponse::stdout(vec!["token=supersecretvalue ok".into()]));
+    let sk = env
+        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), mock, fast())
+        .await;
+    let job = sk.submit(env.req("list")).await.unwrap();
+    let job = drain_until_done(&sk, &job.id).await;
+    let logs = sk.logs(&job.id, &LogQuery::default()).await.unwrap();
+    assert_eq!(logs[0].text, "token=[REDACTED] ok");
+}
+
+#[tokio::test]
+async fn idempotency_keys_return_the_first_job() {
+    let env = Env::new();
+    let sk = env
+        .engine(ScriptedPlanner::new(vec![Action::GitStatus]), MockProvider::new(), fast())
+        .await;
+    let mut req = env.req("status");
+    req.idempotency_key = Some("deploy-42".into());
+    let a = sk.submit(req.clone()).await.unwrap();
+    let b = sk.submit(req).await.unwrap();
+    assert_eq!(a.id, b.id);
+    assert_eq!(sk.list(&JobFilter::default()).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn plan_is_a_dry_run() {
+    let env = Env::new();
+    let sk = env
+        .engine(ScriptedPlanner::new(vec![Action::GitStatus]), MockProvider::new(), fast())
+        .await;
+    let plan = sk.plan(&env.req("status")).await.unwrap();
+    assert_eq!(plan.risk, RiskLevel::ReadOnly);
+    assert!(plan.steps[0].decision.is_some(), "every step carries its decision");
+    assert!(sk.list(&JobFilter::default()).await.unwrap().is_empty());
+}
