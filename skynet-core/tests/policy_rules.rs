@@ -387,3 +387,25 @@ fn malformed_rules_files_are_clear_errors() {
     let err = Policy::load(Path::new("/nonexistent/rules.toml")).unwrap_err();
     assert!(err.to_string().contains("cannot read rules file"), "{err}");
 }
+
+#[test]
+fn wrapper_working_directory_is_followed() {
+    let (dir, ctx) = sandbox();
+    let root = &ctx.roots[0];
+    std::os::unix::fs::symlink(dir.path(), root.join("src").join("up")).unwrap();
+    let p = Policy::default();
+    // From the root `up` does not exist; from `src` it leads outside.
+    assert_eq!(check(&p, &ctx, &["cat", "up"]).verdict, Allow);
+    assert_eq!(
+        check(&p, &ctx, &["env", "-C", "src", "cat", "up"]).verdict,
+        Forbid
+    );
+    assert_eq!(check(&p, &ctx, &["env", "-C", "src", "ls"]).verdict, Allow);
+    assert_eq!(
+        check(&p, &ctx, &["sh", "-c", "cd src; cat up/x"]).verdict,
+        Forbid
+    );
+    // A dangling link out of the root is outside too.
+    std::os::unix::fs::symlink("/nonexistent-skynet/x", root.join("dangling")).unwrap();
+    assert_eq!(check(&p, &ctx, &["tee", "dangling"]).verdict, Forbid);
+}

@@ -84,7 +84,7 @@ impl Policy {
         let mut checker = Checker {
             set: &self.set,
             ctx,
-            sandbox: None,
+            sandbox: Sandbox::new(&ctx.roots),
             findings: Vec::new(),
         };
         let cwd = checker.working_dir();
@@ -112,17 +112,12 @@ impl Finding<'_> {
 struct Checker<'p> {
     set: &'p RuleSet,
     ctx: &'p PolicyContext,
-    /// Canonical roots, computed on first need.
-    sandbox: Option<Sandbox>,
+    /// The roots, canonicalized on first need.
+    sandbox: Sandbox<'p>,
     findings: Vec<Finding<'p>>,
 }
 
 impl<'p> Checker<'p> {
-    fn sandbox(&mut self) -> &Sandbox {
-        self.sandbox
-            .get_or_insert_with(|| Sandbox::new(&self.ctx.roots))
-    }
-
     fn push(&mut self, risk: RiskLevel, rule: &'p str, reason: impl Into<Cow<'p, str>>) {
         self.findings.push(Finding {
             risk,
@@ -152,10 +147,18 @@ impl<'p> Checker<'p> {
             Some(root) if ctx.cwd.is_relative() => root.join(&ctx.cwd),
             _ => ctx.cwd.clone(),
         };
-        let cwd = paths::canonical(&raw);
-        let sb = self.sandbox();
-        if !sb.contains(&cwd) {
-            let roots = sb.roots_display();
+        let Some(cwd) = paths::resolve(Path::new("/"), &raw) else {
+            self.forbid(
+                "path-outside-root",
+                format!(
+                    "the working directory {} cannot be resolved (a symlink loop)",
+                    raw.display()
+                ),
+            );
+            return raw;
+        };
+        if !self.sandbox.contains(&cwd) {
+            let roots = self.sandbox.roots_display();
             self.forbid(
                 "path-outside-root",
                 format!(
@@ -176,20 +179,26 @@ impl<'p> Checker<'p> {
             }
             arg
         } else {
-            paths::path_candidate(arg)?
+            match paths::path_candidate(arg) {
+                Some(c) => c,
+                // A bare word is a path only if it names a symlink here:
+                // other entries of the working directory are inside it.
+                None if paths::is_symlink_in(cwd, arg) => arg,
+                None => return None,
+            }
         };
-        let result = self.sandbox().check(candidate, cwd);
+        let result = self.sandbox.check(candidate, cwd);
         match result {
             Ok(p) => Some(p),
             Err(escape) => {
-                let roots = self.sandbox().roots_display();
+                let roots = self.sandbox.roots_display();
                 let why = match escape {
                     Escape::Outside(p) => format!(
                         "argument `{arg}` resolves to {}, outside the sandbox root ({roots})",
                         p.display()
                     ),
                     Escape::Unresolvable => format!(
-                        "argument `{arg}` names another user's home or $HOME is unset: it cannot be checked against the sandbox root ({roots})"
+                        "argument `{arg}` cannot be resolved (another user's home, $HOME unset or a symlink loop), so it cannot be checked against the sandbox root ({roots})"
                     ),
                 };
                 self.forbid("path-outside-root", why);
@@ -247,6 +256,12 @@ impl<'p> Checker<'p> {
             for arg in &argv[1..w.inner] {
                 self.check_path(arg, cwd, false);
             }
+            // `env -C DIR cmd`: the command's relative paths start in DIR.
+            let inner_cwd = match w.chdir.and_then(|i| argv.get(i)) {
+                Some(dir) => self.check_path(dir, cwd, true),
+                None => None,
+            };
+            let cwd = inner_cwd.as_deref().unwrap_or(cwd);
             if let Some((risk, why)) = w.floor {
                 self.push(risk, "wrapper", format!("`{program}` {why}"));
             }

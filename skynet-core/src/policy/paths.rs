@@ -5,7 +5,6 @@
 //! longest existing prefix is canonicalized (so symlinks and `..` behave as
 //! the kernel sees them) and the non-existing rest is normalised lexically.
 
-use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
 
 /// Device files any command may name.
@@ -51,6 +50,16 @@ fn is_identifier(s: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+/// Is the plain word `arg` (not an option) a symlink in `cwd`?
+pub(crate) fn is_symlink_in(cwd: &Path, arg: &str) -> bool {
+    !arg.is_empty()
+        && !arg.starts_with('-')
+        && !arg.contains('/')
+        && arg != "."
+        && arg != ".."
+        && std::fs::symlink_metadata(cwd.join(arg)).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// Which of `argv[1..]` are free text (patterns, messages), never paths.
@@ -139,11 +148,11 @@ fn mark_option_values<S: AsRef<str>>(argv: &[S], text: &mut [bool], options: &[&
     found
 }
 
-/// Canonical sandbox roots and the canonical working directory.
+/// The sandbox roots, as given and (computed on first need) canonical.
 #[derive(Debug)]
-pub(crate) struct Sandbox {
-    roots: Vec<PathBuf>,
-    home: Option<PathBuf>,
+pub(crate) struct Sandbox<'a> {
+    raw: &'a [PathBuf],
+    canonical: Option<Vec<PathBuf>>,
 }
 
 /// Why a path is refused.
@@ -151,85 +160,113 @@ pub(crate) struct Sandbox {
 pub(crate) enum Escape {
     /// It resolves outside every root.
     Outside(PathBuf),
-    /// It cannot be resolved (`~user`, `~` without `$HOME`).
+    /// It cannot be resolved (`~user`, `~` without `$HOME`, a symlink loop).
     Unresolvable,
 }
 
-impl Sandbox {
-    /// Canonicalize the roots once.
-    pub(crate) fn new(roots: &[PathBuf]) -> Sandbox {
+/// Most symlinks followed while resolving one path (as the kernel's 40).
+const MAX_SYMLINKS: u32 = 40;
+
+impl<'a> Sandbox<'a> {
+    /// Roots as given; they are canonicalized lazily, at most once.
+    pub(crate) fn new(roots: &'a [PathBuf]) -> Sandbox<'a> {
         Sandbox {
-            roots: roots.iter().map(|r| canonical(r)).collect(),
-            home: std::env::var_os("HOME").map(PathBuf::from),
+            raw: roots,
+            canonical: None,
         }
     }
 
+    fn canonical_roots(&mut self) -> &[PathBuf] {
+        self.canonical.get_or_insert_with(|| {
+            self.raw
+                .iter()
+                .map(|r| resolve(Path::new("/"), r).unwrap_or_else(|| r.clone()))
+                .collect()
+        })
+    }
+
     /// The roots, canonical, for messages.
-    pub(crate) fn roots_display(&self) -> String {
-        let v: Vec<_> = self.roots.iter().map(|r| r.display().to_string()).collect();
+    pub(crate) fn roots_display(&mut self) -> String {
+        let v: Vec<_> = self
+            .canonical_roots()
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect();
         v.join(", ")
     }
 
-    /// Is this canonical path inside a root?
-    pub(crate) fn contains(&self, canonical_path: &Path) -> bool {
-        self.roots.iter().any(|r| canonical_path.starts_with(r))
+    /// Is `resolved` (from [`Sandbox::resolve`]) inside a root?
+    ///
+    /// Comparing with a root as given is sound: a resolved path only keeps
+    /// a symlink component when it was resolved from that very root (the
+    /// working directory), and leaving the root lexically leaves it anyway.
+    pub(crate) fn contains(&mut self, resolved: &Path) -> bool {
+        self.raw.iter().any(|r| resolved.starts_with(r))
+            || self
+                .canonical_roots()
+                .iter()
+                .any(|r| resolved.starts_with(r))
     }
 
-    /// Resolve `arg` against `cwd`; `Ok(canonical)` if inside a root.
-    pub(crate) fn check(&self, arg: &str, cwd: &Path) -> Result<PathBuf, Escape> {
-        let p = self.resolve(arg, cwd).ok_or(Escape::Unresolvable)?;
+    /// Resolve `arg` from `cwd`; `Ok(resolved)` if inside a root.
+    /// `cwd` must be a root as given or a path this module resolved.
+    pub(crate) fn check(&mut self, arg: &str, cwd: &Path) -> Result<PathBuf, Escape> {
+        let p = resolve_arg(arg, cwd).ok_or(Escape::Unresolvable)?;
         if self.contains(&p) {
             Ok(p)
         } else {
             Err(Escape::Outside(p))
         }
     }
-
-    /// Absolute, canonical form of `arg` seen from `cwd`.
-    pub(crate) fn resolve(&self, arg: &str, cwd: &Path) -> Option<PathBuf> {
-        let expanded: Cow<'_, Path> = if let Some(rest) = arg.strip_prefix('~') {
-            if !(rest.is_empty() || rest.starts_with('/')) {
-                return None; // ~user: someone else's home
-            }
-            let home = self.home.as_ref()?;
-            Cow::Owned(home.join(rest.trim_start_matches('/')))
-        } else {
-            Cow::Borrowed(Path::new(arg))
-        };
-        let joined = cwd.join(expanded);
-        Some(canonical(&joined))
-    }
 }
 
-/// Canonicalize the longest existing prefix of `p` and append the rest,
-/// normalised lexically. Never fails.
-pub(crate) fn canonical(p: &Path) -> PathBuf {
-    if let Ok(c) = p.canonicalize() {
-        return c;
-    }
-    let comps: Vec<Component<'_>> = p.components().collect();
-    for k in (1..comps.len()).rev() {
-        let prefix: PathBuf = comps[..k].iter().collect();
-        if let Ok(mut base) = prefix.canonicalize() {
-            push_lexically(&mut base, &comps[k..]);
-            return base;
+/// Resolve an argument: `~` is `$HOME`, relative paths start at `cwd`.
+fn resolve_arg(arg: &str, cwd: &Path) -> Option<PathBuf> {
+    if let Some(rest) = arg.strip_prefix('~') {
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None; // ~user: someone else's home
         }
+        let home = PathBuf::from(std::env::var_os("HOME")?);
+        let home = resolve(Path::new("/"), &home)?;
+        return resolve(&home, Path::new(rest.trim_start_matches('/')));
     }
-    let mut out = PathBuf::new();
-    push_lexically(&mut out, &comps);
-    out
+    resolve(cwd, Path::new(arg))
 }
 
-fn push_lexically(base: &mut PathBuf, comps: &[Component<'_>]) {
-    for c in comps {
-        match c {
+/// Resolve `rel` from `base` as the kernel would: each existing component
+/// is checked with `lstat` and symlinks are followed (dangling ones too);
+/// the parts that do not exist are normalised lexically. `None` on a
+/// symlink loop.
+pub(crate) fn resolve(base: &Path, rel: &Path) -> Option<PathBuf> {
+    let mut budget = MAX_SYMLINKS;
+    let mut out = base.to_path_buf();
+    walk(&mut out, rel, &mut budget)?;
+    Some(out)
+}
+
+fn walk(out: &mut PathBuf, rel: &Path, budget: &mut u32) -> Option<()> {
+    for comp in rel.components() {
+        match comp {
+            Component::Prefix(_) => {}
+            Component::RootDir => *out = PathBuf::from("/"),
             Component::CurDir => {}
             Component::ParentDir => {
-                base.pop();
+                out.pop();
             }
-            other => base.push(other.as_os_str()),
+            Component::Normal(name) => {
+                out.push(name);
+                let is_link =
+                    std::fs::symlink_metadata(&*out).is_ok_and(|m| m.file_type().is_symlink());
+                if is_link {
+                    *budget = budget.checked_sub(1)?;
+                    let target = std::fs::read_link(&*out).ok()?;
+                    out.pop();
+                    walk(out, &target, budget)?;
+                }
+            }
         }
     }
+    Some(())
 }
 
 #[cfg(test)]
@@ -290,7 +327,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir_all(root.join("src")).unwrap();
-        let sb = Sandbox::new(std::slice::from_ref(&root));
+        let roots = [root.clone()];
+        let mut sb = Sandbox::new(&roots);
         assert!(sb.check("src", &root).is_ok());
         assert!(sb.check("./src/new/file.rs", &root).is_ok());
         assert!(sb.check("src/../src", &root).is_ok());
@@ -327,7 +365,21 @@ mod tests {
         std::fs::create_dir_all(&outside).unwrap();
         std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
         std::os::unix::fs::symlink(root.join("."), root.join("self")).unwrap();
-        let sb = Sandbox::new(std::slice::from_ref(&root));
+        std::os::unix::fs::symlink(outside.join("new"), root.join("dangling")).unwrap();
+        std::os::unix::fs::symlink(root.join("loop"), root.join("loop")).unwrap();
+        let roots = [root.clone()];
+        let mut sb = Sandbox::new(&roots);
+        // A dangling link still leads outside: writing through it creates the target.
+        assert!(matches!(
+            sb.check("dangling", &root),
+            Err(Escape::Outside(_))
+        ));
+        assert_eq!(sb.check("loop/x", &root), Err(Escape::Unresolvable));
+        // `missing/../link`: `mkdir -p` would create `missing` and follow `link`.
+        assert!(matches!(
+            sb.check("missing/../link/x", &root),
+            Err(Escape::Outside(_))
+        ));
         assert!(matches!(sb.check("link", &root), Err(Escape::Outside(_))));
         assert!(matches!(
             sb.check("link/new-file", &root),
@@ -348,8 +400,10 @@ mod tests {
         std::fs::create_dir_all(&real).unwrap();
         let alias = dir.path().join("alias");
         std::os::unix::fs::symlink(&real, &alias).unwrap();
-        let sb = Sandbox::new(std::slice::from_ref(&alias));
+        let roots = [alias.clone()];
+        let mut sb = Sandbox::new(&roots);
         assert!(sb.check("a/b", &alias).is_ok());
+        assert!(sb.check("..", &alias).is_err());
         assert!(sb.check(real.join("x").to_str().unwrap(), &alias).is_ok());
     }
 }

@@ -158,13 +158,20 @@ pub(crate) struct Wrapped {
     pub(crate) floor: Option<(RiskLevel, &'static str)>,
     /// A problem that makes the invocation unanalysable (`env -S`).
     pub(crate) opaque: Option<&'static str>,
+    /// Index of a directory the command runs in (`env -C DIR`).
+    pub(crate) chdir: Option<usize>,
 }
+
+/// Options that change the wrapped command's working directory.
+const CHDIR_OPTIONS: &[&str] = &["-C", "--chdir", "-D"];
 
 /// If `program` (a basename) wraps a command, where that command starts.
 pub(crate) fn unwrap(program: &str, argv: &[String]) -> Option<Wrapped> {
     let w = WRAPPERS.iter().find(|w| w.name == program)?;
     let mut floor = w.floor;
     let mut opaque = None;
+    let mut chdir = None;
+    let changes_dir = matches!(w.name, "env" | "sudo");
     let mut i = 1;
     while i < argv.len() {
         let a = argv[i].as_str();
@@ -184,9 +191,22 @@ pub(crate) fn unwrap(program: &str, argv: &[String]) -> Option<Wrapped> {
                     inner: argv.len(),
                     floor,
                     opaque,
+                    chdir,
                 });
             }
-            i += if w.valued.contains(&a) { 2 } else { 1 };
+            if w.valued.contains(&a) {
+                if changes_dir && CHDIR_OPTIONS.contains(&a) {
+                    chdir = Some(i + 1);
+                }
+                i += 2;
+            } else {
+                if changes_dir
+                    && (a.starts_with("--chdir=") || (a.starts_with("-C") && a.len() > 2))
+                {
+                    opaque = opaque.or(Some("an attached working-directory option (`--chdir=DIR`, `-CDIR`) is not analysed; write `-C DIR`"));
+                }
+                i += 1;
+            }
             continue;
         }
         break;
@@ -208,6 +228,7 @@ pub(crate) fn unwrap(program: &str, argv: &[String]) -> Option<Wrapped> {
         inner: i.min(argv.len()),
         floor,
         opaque,
+        chdir,
     })
 }
 
