@@ -263,7 +263,7 @@ impl<'p> Checker<'p> {
             };
             let cwd = inner_cwd.as_deref().unwrap_or(cwd);
             if let Some((risk, why)) = w.floor {
-                self.push(risk, "wrapper", format!("`{program}` {why}"));
+                self.push(risk, "wrapper-risk", format!("`{program}` {why}"));
             }
             if let Some(why) = w.opaque {
                 self.push(RiskLevel::Admin, "wrapper-unanalysable", why);

@@ -119,7 +119,7 @@ const WRAPPERS: &[Wrapper] = &[
         operands: 0,
         floor: Some((
             RiskLevel::Write,
-            "xargs takes the command's arguments from stdin, which cannot be checked",
+            "takes the command's arguments from stdin, which cannot be checked",
         )),
     },
     Wrapper {
@@ -219,7 +219,7 @@ pub(crate) fn unwrap(program: &str, argv: &[String]) -> Option<Wrapped> {
         if i > start && i < argv.len() {
             floor = Some((
                 RiskLevel::Write,
-                "env sets variables for the command, which can change what it runs",
+                "sets variables for the command, which can change what it runs",
             ));
         }
     }
