@@ -79,3 +79,8 @@ impl PolicyContext {
 
 mod engine;
 pub use engine::Policy;
+mod paths;
+mod rules;
+mod shell;
+mod wrappers;
+pub use rules::{ArgPattern, Rule};
