@@ -256,7 +256,7 @@ async fn the_job_time_budget_bounds_its_steps() {
 #[tokio::test]
 async fn secrets_are_redacted_from_logs() {
     let env = Env::new();
-    let mock = MockProvider::new().with_rule(["ls"], MockResponse::stdout(vec!["token=supersecretvalue ok".into()]));
+    let mock = MockProvider::new().with_rule(["ls"], MockResponse::stdout(vec!["token=supersecretvalue ok"]));
     let sk = env
         .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), mock, fast())
         .await;
