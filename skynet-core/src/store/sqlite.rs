@@ -1,19 +1,150 @@
-//! Placeholder: the SQLite ledger (being written).
-use crate::Result;
+//! The SQLite ledger (sqlx): one file shared by several processes (a CLI
+//! approving while a `skynet worker` runs), or one in-memory database.
+//!
+//! Concurrency model:
+//! - WAL journal, `synchronous=NORMAL`, a 10 s busy timeout, foreign keys on.
+//! - Every write is one `BEGIN IMMEDIATE` transaction: it takes the write
+//!   lock up front, so a read-then-write can never fail with
+//!   `SQLITE_BUSY_SNAPSHOT`; other processes wait on the busy timeout.
+//! - Writes of this process go through a pool of ONE connection (they
+//!   queue in-process instead of spinning on SQLite's lock); reads use a
+//!   separate pool and see the last committed state (WAL readers never
+//!   block the writer).
+//! - `sqlite::memory:` uses a single connection for everything, so every
+//!   handle sees the same database.
+//!
+//! Times are stored as INTEGER unix microseconds.
+
+mod codec;
+mod events;
+mod jobs;
+mod steps;
+mod tx;
+
+use crate::store::SharedStore;
+use crate::{Error, Result};
+use codec::db;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a write waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections for reads (WAL lets them run beside the writer).
+const READ_CONNECTIONS: u32 = 4;
 
 /// The SQLite ledger.
-#[derive(Debug)]
-pub struct SqliteStore {}
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    /// Exactly one connection: every write transaction of this process.
+    write: SqlitePool,
+    /// Reads (the same pool as `write` for an in-memory database).
+    read: SqlitePool,
+}
 
 impl SqliteStore {
-    /// Open (creating if needed) and migrate.
-    pub async fn connect(_url: &str) -> Result<Self> {
-        Err(crate::Error::Store("not yet".into()))
+    /// Open (creating the file and its directory if needed) and migrate.
+    /// `url` is `sqlite://PATH` or `sqlite::memory:`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let shown = crate::redact::redact_url(url);
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::Config(format!("bad SQLite URL {shown:?}: {e}")))?
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        if is_memory(url) {
+            // One connection that never idles out: the database lives as
+            // long as the pool does.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+                .map_err(|e| Error::Store(format!("opening {shown}: {e}")))?;
+            migrate(&pool).await?;
+            return Ok(SqliteStore {
+                write: pool.clone(),
+                read: pool,
+            });
+        }
+        if let Some(dir) = options.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::Store(format!(
+                    "creating the directory {} for {shown}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| Error::Store(format!("opening {shown}: {e}")))?;
+        migrate(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::Store(format!("opening {shown} for reading: {e}")))?;
+        Ok(SqliteStore { write, read })
+    }
+
+    /// Start a write transaction holding the write lock from its first
+    /// statement. Dropping it without `commit` rolls it back.
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.write
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("starting a write transaction"))
+    }
+}
+
+/// Commit a write transaction.
+async fn commit(tx: Transaction<'static, Sqlite>) -> Result<()> {
+    tx.commit().await.map_err(db("committing"))
+}
+
+fn is_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Apply the embedded migrations. Two processes opening a fresh file at
+/// once can race (SQLite migrations take no lock); the loser retries and
+/// then finds them applied.
+async fn migrate(pool: &SqlitePool) -> Result<()> {
+    let migrator = sqlx::migrate!("./migrations/sqlite");
+    let mut attempt = 0;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 3 => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "SQLite migration raced; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+impl crate::store::Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
     }
 }
 
 /// Open the SQLite store at `url` as a shared handle.
-pub async fn open(url: &str) -> Result<super::SharedStore> {
-    let _ = SqliteStore::connect(url).await?;
-    Err(crate::Error::Store("not yet".into()))
+pub async fn open(url: &str) -> Result<SharedStore> {
+    Ok(Arc::new(SqliteStore::connect(url).await?))
 }

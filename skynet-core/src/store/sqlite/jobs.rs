@@ -1,0 +1,469 @@
+//! Jobs and the queue: insert, list, compare-and-set status changes,
+//! approval, claims with leases, heartbeats, completion and the reaper.
+
+use super::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, to_json};
+use super::tx::{
+    Transition, Val, append_event, load_job, load_steps, push_status_in, require_job, transition,
+};
+use super::{SqliteStore, commit};
+use crate::job::{Approval, Job, JobId, JobStatus};
+use crate::risk::RiskLevel;
+use crate::store::chain::{canonical_time, truncate_to_micros};
+use crate::store::{Completion, JobFilter, JobStore, Reaped, StatusChange, StepStatus};
+use crate::{Error, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::time::Duration;
+
+/// Page size of [`JobStore::list_jobs`] when none is given.
+const DEFAULT_LIMIT: u32 = 100;
+/// The largest page [`JobStore::list_jobs`] returns.
+const MAX_LIMIT: u32 = 1000;
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+async fn job_by_key(conn: &mut SqliteConnection, key: &str) -> Result<Option<Job>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE idempotency_key = ?");
+    let row = sqlx::query(&sql)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db("looking up an idempotency key"))?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
+/// Put one queued `job` (loaded in this transaction) under a fresh lease.
+/// `None` if it was not claimable after all.
+async fn claim_one(
+    conn: &mut SqliteConnection,
+    job: &Job,
+    worker: &str,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<Job>> {
+    let lease_id = uuid::Uuid::now_v7().to_string();
+    let expires = plus(now, lease);
+    let attempt = job.attempts.saturating_add(1);
+    let t = Transition::to(JobStatus::Running)
+        .set("lease_id", Val::Text(lease_id.clone()))
+        .set("lease_worker", Val::Text(worker.to_string()))
+        .set("lease_expires_at", Val::Int(micros(expires)))
+        .set("attempts", Val::Int(attempt.into()))
+        .set(
+            "started_at",
+            Val::Int(micros(job.started_at.unwrap_or(now))),
+        )
+        .note("worker", worker)
+        .note("attempt", attempt)
+        .note("lease", lease_id)
+        .note("lease_expires_at", canonical_time(expires));
+    if !transition(conn, job, t, now).await? {
+        return Ok(None);
+    }
+    load_job(conn, &job.id).await
+}
+
+/// What the reaper does with a job whose lease expired.
+fn reap_decision(job: &Job, in_flight: Option<(u32, RiskLevel)>) -> (JobStatus, String) {
+    let worker = job.lease.as_ref().map_or("?", |l| l.worker.as_str());
+    match in_flight {
+        Some((index, risk)) if risk >= RiskLevel::Write => (
+            JobStatus::NeedsReview,
+            format!(
+                "worker {worker} lost its lease while step {} ({risk}) was running; it may \
+                 have changed things, so it is not re-run: review the job",
+                index + 1
+            ),
+        ),
+        _ if job.attempts >= job.max_attempts => (
+            JobStatus::Failed,
+            format!(
+                "attempts exhausted ({}/{}): worker {worker} lost its lease",
+                job.attempts, job.max_attempts
+            ),
+        ),
+        _ => (
+            JobStatus::Queued,
+            format!(
+                "worker {worker} lost its lease during attempt {}/{}; re-queued",
+                job.attempts, job.max_attempts
+            ),
+        ),
+    }
+}
+
+impl SqliteStore {
+    /// Reap one job if it is still running under `lease_id` and that lease
+    /// expired before `cutoff`.
+    async fn reap_one(
+        &self,
+        id: &JobId,
+        lease_id: &str,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Option<Reaped>> {
+        let mut tx = self.begin().await?;
+        let Some(job) = load_job(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        let still_expired = job.status == JobStatus::Running
+            && job
+                .lease
+                .as_ref()
+                .is_some_and(|l| l.id == lease_id && l.expires_at < cutoff);
+        if !still_expired {
+            return Ok(None);
+        }
+        let in_flight = load_steps(&mut tx, id)
+            .await?
+            .into_iter()
+            .find(|s| s.status == StepStatus::Running)
+            .map(|s| (s.index, s.risk));
+        let (to, reason) = reap_decision(&job, in_flight);
+        // Recorded times use the real clock; `cutoff` only selects leases.
+        let stamp = now();
+        let mut t = Transition::to(to)
+            .guard("lease_id", lease_id)
+            .set("error", Val::Text(reason.clone()))
+            .note("actor", "reaper")
+            .note("reason", reason.clone())
+            .note("attempt", job.attempts)
+            .step_error(Some(reason.clone()));
+        if let Some(lease) = &job.lease {
+            t = t.note("worker", lease.worker.clone());
+        }
+        if to == JobStatus::Queued {
+            t = t.set("run_at", Val::Int(micros(stamp)));
+        }
+        if !transition(&mut tx, &job, t, stamp).await? {
+            return Ok(None);
+        }
+        commit(tx).await?;
+        Ok(Some(Reaped {
+            job: id.clone(),
+            status: to,
+            reason,
+        }))
+    }
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn insert_job(&self, job: &Job) -> Result<(Job, bool)> {
+        if !matches!(
+            job.status,
+            JobStatus::Created | JobStatus::Planned | JobStatus::Queued
+        ) {
+            return Err(Error::InvalidInput(format!(
+                "a new job must be created, planned or queued, not {}",
+                job.status
+            )));
+        }
+        let mut tx = self.begin().await?;
+        if let Some(key) = &job.idempotency_key
+            && let Some(existing) = job_by_key(&mut tx, key).await?
+        {
+            return Ok((existing, false));
+        }
+        if load_job(&mut tx, &job.id).await?.is_some() {
+            return Err(Error::Conflict(format!("job {} already exists", job.id)));
+        }
+        let now = now();
+        let queued_at = match job.status {
+            JobStatus::Queued => job.queued_at.or(Some(now)),
+            _ => job.queued_at,
+        };
+        let plan = job.plan.as_ref().map(|p| to_json(p, "plan")).transpose()?;
+        let approval = job
+            .approval
+            .as_ref()
+            .map(|a| to_json(a, "approval"))
+            .transpose()?;
+        let plan_hash = job.plan.as_ref().map(|p| p.hash.clone());
+        sqlx::query(
+            "INSERT INTO jobs (id, intent, status, plan, plan_hash, risk, root, provider, \
+             priority, approval, attempts, max_attempts, run_at, timeout_ms, created_at, \
+             queued_at, started_at, finished_at, error, source, idempotency_key) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(job.id.as_str())
+        .bind(&job.intent)
+        .bind(job.status.as_str())
+        .bind(plan)
+        .bind(&plan_hash)
+        .bind(job.risk.as_str())
+        .bind(job.root.to_string_lossy().into_owned())
+        .bind(&job.provider)
+        .bind(job.priority)
+        .bind(approval)
+        .bind(i64::from(job.attempts))
+        .bind(i64::from(job.max_attempts))
+        .bind(micros(job.run_at))
+        .bind(job.timeout_ms.map(to_i64))
+        .bind(micros(job.created_at))
+        .bind(queued_at.map(micros))
+        .bind(job.started_at.map(micros))
+        .bind(job.finished_at.map(micros))
+        .bind(&job.error)
+        .bind(job.source.as_str())
+        .bind(&job.idempotency_key)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("inserting a job"))?;
+        for (index, step) in job.plan.iter().flat_map(|p| p.steps.iter()).enumerate() {
+            sqlx::query("INSERT INTO steps (job_id, idx, status, risk) VALUES (?, ?, ?, ?)")
+                .bind(job.id.as_str())
+                .bind(i64::try_from(index).unwrap_or(i64::MAX))
+                .bind(StepStatus::Pending.as_str())
+                .bind(step.risk.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("inserting step checkpoints"))?;
+        }
+        let data = json!({
+            "intent": job.intent,
+            "status": job.status.as_str(),
+            "risk": job.risk.as_str(),
+            "plan_hash": plan_hash,
+            "source": job.source.as_str(),
+        });
+        append_event(&mut tx, &job.id, "submitted", data, now).await?;
+        let stored = require_job(&mut tx, &job.id).await?;
+        commit(tx).await?;
+        Ok((stored, true))
+    }
+
+    async fn get_job(&self, id: &JobId) -> Result<Job> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db("loading a job"))?;
+        match row {
+            Some(row) => job_from_row(&row),
+            None => Err(Error::JobNotFound(id.to_string())),
+        }
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+        let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE 1"));
+        if !filter.statuses.is_empty() {
+            push_status_in(&mut qb, &filter.statuses);
+        }
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = qb
+            .build()
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("listing jobs"))?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn set_status(&self, id: &JobId, to: JobStatus, change: StatusChange) -> Result<Job> {
+        let mut tx = self.begin().await?;
+        let job = require_job(&mut tx, id).await?;
+        // `running` is entered only by a claim, and `planned -> queued`
+        // only by an approval bound to the plan hash.
+        let reserved = to == JobStatus::Running
+            || (to == JobStatus::Queued && job.status == JobStatus::Planned);
+        let mut t = Transition::to(to)
+            .set("error", change.error.clone().into())
+            .step_error(change.error.clone());
+        t.allowed.retain(|s| {
+            to != JobStatus::Running && !(to == JobStatus::Queued && *s == JobStatus::Planned)
+        });
+        if let Some(error) = &change.error {
+            t = t.note("error", error.clone());
+        }
+        if let Some(actor) = &change.actor {
+            t = t.note("actor", actor.clone());
+        }
+        if reserved || !transition(&mut tx, &job, t, now()).await? {
+            return Err(Error::InvalidTransition {
+                job: id.clone(),
+                from: job.status,
+                to,
+            });
+        }
+        let job = require_job(&mut tx, id).await?;
+        commit(tx).await?;
+        Ok(job)
+    }
+
+    async fn approve(&self, id: &JobId, approval: Approval) -> Result<Job> {
+        let mut tx = self.begin().await?;
+        let job = require_job(&mut tx, id).await?;
+        let now = now();
+        let mut t = Transition::to(JobStatus::Queued)
+            .guard("plan_hash", approval.plan_hash.clone())
+            .set("approval", Val::Text(to_json(&approval, "approval")?))
+            .set("run_at", Val::Int(micros(now)))
+            .set("error", Val::Null)
+            .note("actor", approval.approver.clone())
+            .note("approver", approval.approver.clone())
+            .note("plan_hash", approval.plan_hash.clone());
+        t.allowed.retain(|s| *s == JobStatus::Planned);
+        if !transition(&mut tx, &job, t, now).await? {
+            if job.status != JobStatus::Planned {
+                return Err(Error::InvalidTransition {
+                    job: id.clone(),
+                    from: job.status,
+                    to: JobStatus::Queued,
+                });
+            }
+            return Err(Error::StaleApproval {
+                job: id.clone(),
+                given: approval.plan_hash,
+                actual: job.plan.map_or_else(|| "(no plan)".to_string(), |p| p.hash),
+            });
+        }
+        let job = require_job(&mut tx, id).await?;
+        commit(tx).await?;
+        Ok(job)
+    }
+
+    async fn claim(&self, worker: &str, lease: Duration, limit: usize) -> Result<Vec<Job>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let now = now();
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE run_at <= "));
+        qb.push_bind(micros(now));
+        push_status_in(&mut qb, &JobStatus::allowed_from(JobStatus::Running));
+        qb.push(" ORDER BY priority DESC, run_at, created_at, id LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = qb
+            .build()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("finding claimable jobs"))?;
+        let candidates = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
+        let mut claimed = Vec::with_capacity(candidates.len());
+        for job in &candidates {
+            if let Some(job) = claim_one(&mut tx, job, worker, lease, now).await? {
+                claimed.push(job);
+            }
+        }
+        commit(tx).await?;
+        Ok(claimed)
+    }
+
+    async fn claim_job(&self, id: &JobId, worker: &str, lease: Duration) -> Result<Option<Job>> {
+        let mut tx = self.begin().await?;
+        let job = require_job(&mut tx, id).await?;
+        let now = now();
+        let claimable =
+            JobStatus::allowed_from(JobStatus::Running).contains(&job.status) && job.run_at <= now;
+        if !claimable {
+            return Ok(None);
+        }
+        let claimed = claim_one(&mut tx, &job, worker, lease, now).await?;
+        commit(tx).await?;
+        Ok(claimed)
+    }
+
+    async fn heartbeat(&self, id: &JobId, lease_id: &str, lease: Duration) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND status = ? AND lease_id = ?",
+        )
+        .bind(micros(plus(now(), lease)))
+        .bind(id.as_str())
+        .bind(JobStatus::Running.as_str())
+        .bind(lease_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("extending a lease"))?
+        .rows_affected();
+        if changed == 0 {
+            return Err(match load_job(&mut tx, id).await? {
+                Some(_) => Error::LeaseLost(id.clone()),
+                None => Error::JobNotFound(id.to_string()),
+            });
+        }
+        commit(tx).await
+    }
+
+    async fn complete(&self, id: &JobId, lease_id: &str, completion: Completion) -> Result<Job> {
+        let mut tx = self.begin().await?;
+        let job = require_job(&mut tx, id).await?;
+        let holds_lease = job.status == JobStatus::Running
+            && job.lease.as_ref().is_some_and(|l| l.id == lease_id);
+        if !holds_lease {
+            return Err(Error::LeaseLost(id.clone()));
+        }
+        let (to, error, run_at) = match completion {
+            Completion::Succeeded => (JobStatus::Succeeded, None, None),
+            Completion::Failed(e) => (JobStatus::Failed, Some(e), None),
+            Completion::TimedOut(e) => (JobStatus::TimedOut, Some(e), None),
+            Completion::Cancelled => (
+                JobStatus::Cancelled,
+                Some("cancelled while running".to_string()),
+                None,
+            ),
+            Completion::Retry { error, run_at } if job.attempts < job.max_attempts => {
+                (JobStatus::Queued, Some(error), Some(run_at))
+            }
+            Completion::Retry { error, .. } => (
+                JobStatus::Failed,
+                Some(format!(
+                    "attempts exhausted ({}/{}): {error}",
+                    job.attempts, job.max_attempts
+                )),
+                None,
+            ),
+        };
+        let mut t = Transition::to(to)
+            .guard("lease_id", lease_id)
+            .set("error", error.clone().into())
+            .note("attempt", job.attempts)
+            .step_error(error.clone());
+        if let Some(lease) = &job.lease {
+            t = t.note("worker", lease.worker.clone());
+        }
+        if let Some(error) = error {
+            t = t.note("error", error);
+        }
+        if let Some(run_at) = run_at {
+            let run_at = truncate_to_micros(run_at);
+            t = t
+                .set("run_at", Val::Int(micros(run_at)))
+                .note("run_at", canonical_time(run_at));
+        }
+        if !transition(&mut tx, &job, t, now()).await? {
+            return Err(Error::LeaseLost(id.clone()));
+        }
+        let job = require_job(&mut tx, id).await?;
+        commit(tx).await?;
+        Ok(job)
+    }
+
+    async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>> {
+        let expired: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, lease_id FROM jobs WHERE status = ? AND lease_expires_at < ? \
+             AND lease_id IS NOT NULL ORDER BY lease_expires_at",
+        )
+        .bind(JobStatus::Running.as_str())
+        .bind(micros(now))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db("finding expired leases"))?;
+        let mut reaped = Vec::new();
+        for (id, lease_id) in expired {
+            let id = JobId::parse(&id)
+                .map_err(|_| Error::Store("malformed job id in the ledger".into()))?;
+            if let Some(r) = self.reap_one(&id, &lease_id, now).await? {
+                reaped.push(r);
+            }
+        }
+        Ok(reaped)
+    }
+}

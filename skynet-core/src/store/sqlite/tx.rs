@@ -1,0 +1,303 @@
+//! Helpers that run inside one write transaction: load a job, append a
+//! chained event, and apply a compare-and-set status change with its side
+//! effects (lease, timestamps, step checkpoints) and its event.
+
+use super::codec::{JOB_COLUMNS, STEP_COLUMNS, db, job_from_row, micros, step_from_row};
+use crate::job::{Job, JobId, JobStatus};
+use crate::store::{Event, StepRecord, StepStatus, chain};
+use crate::{Error, Result};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+/// A value for one `SET column = ?`.
+#[derive(Debug, Clone)]
+pub(super) enum Val {
+    /// SQL NULL.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+impl From<Option<String>> for Val {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Val::Null, Val::Text)
+    }
+}
+
+fn push_val(qb: &mut QueryBuilder<'_, Sqlite>, v: Val) {
+    match v {
+        Val::Null => qb.push("NULL"),
+        Val::Int(i) => qb.push_bind(i),
+        Val::Text(t) => qb.push_bind(t),
+    };
+}
+
+/// Append ` AND status IN (...)` built from core's statuses (never a
+/// hard-coded list); an empty list matches nothing.
+pub(super) fn push_status_in(qb: &mut QueryBuilder<'_, Sqlite>, statuses: &[JobStatus]) {
+    if statuses.is_empty() {
+        qb.push(" AND 0");
+        return;
+    }
+    qb.push(" AND status IN (");
+    let mut list = qb.separated(", ");
+    for s in statuses {
+        list.push_bind(s.as_str());
+    }
+    qb.push(")");
+}
+
+/// The job, if it exists.
+pub(super) async fn load_job(conn: &mut SqliteConnection, id: &JobId) -> Result<Option<Job>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?");
+    let row = sqlx::query(&sql)
+        .bind(id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db("loading a job"))?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
+/// The job, or [`Error::JobNotFound`].
+pub(super) async fn require_job(conn: &mut SqliteConnection, id: &JobId) -> Result<Job> {
+    load_job(conn, id)
+        .await?
+        .ok_or_else(|| Error::JobNotFound(id.to_string()))
+}
+
+/// The job's step checkpoints, in order.
+pub(super) async fn load_steps(conn: &mut SqliteConnection, id: &JobId) -> Result<Vec<StepRecord>> {
+    let sql = format!("SELECT {STEP_COLUMNS} FROM steps WHERE job_id = ? ORDER BY idx");
+    let rows = sqlx::query(&sql)
+        .bind(id.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db("loading step checkpoints"))?;
+    rows.iter().map(step_from_row).collect()
+}
+
+/// Append one event to the job's chain and move the job's recorded head.
+pub(super) async fn append_event(
+    conn: &mut SqliteConnection,
+    id: &JobId,
+    kind: &str,
+    data: Value,
+    at: DateTime<Utc>,
+) -> Result<Event> {
+    let head: Option<Option<String>> =
+        sqlx::query_scalar("SELECT event_head FROM jobs WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db("reading the event chain head"))?;
+    let Some(head) = head else {
+        return Err(Error::JobNotFound(id.to_string()));
+    };
+    let prev_hash = head.unwrap_or_else(|| chain::genesis(id));
+    let at = chain::truncate_to_micros(at);
+    let hash = chain::event_hash(&prev_hash, id, kind, &data, at);
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO events (job_id, kind, data, at, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+    )
+    .bind(id.as_str())
+    .bind(kind)
+    .bind(data.to_string())
+    .bind(micros(at))
+    .bind(&prev_hash)
+    .bind(&hash)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db("appending an event"))?;
+    sqlx::query("UPDATE jobs SET event_head = ? WHERE id = ?")
+        .bind(&hash)
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(db("moving the event chain head"))?;
+    Ok(Event {
+        seq,
+        job_id: id.clone(),
+        kind: kind.to_string(),
+        data,
+        at,
+        prev_hash,
+        hash,
+    })
+}
+
+/// One compare-and-set status change.
+#[derive(Debug)]
+pub(super) struct Transition {
+    /// Target status.
+    pub to: JobStatus,
+    /// The statuses the job may be in (normally `allowed_from(to)`, possibly narrowed).
+    pub allowed: Vec<JobStatus>,
+    /// Extra `AND column = value` conditions (the lease fence, the plan hash).
+    pub guards: Vec<(&'static str, String)>,
+    /// Extra `SET column = value` pairs (status, lease clearing,
+    /// `queued_at` and `finished_at` are added by [`transition`]).
+    pub sets: Vec<(&'static str, Val)>,
+    /// Event fields besides `from` and `to`.
+    pub event: Map<String, Value>,
+    /// Text recorded on step checkpoints this change stops.
+    pub step_error: Option<String>,
+}
+
+impl Transition {
+    /// A change to `to` from anywhere the transition table allows.
+    pub fn to(to: JobStatus) -> Self {
+        Transition {
+            to,
+            allowed: JobStatus::allowed_from(to),
+            guards: Vec::new(),
+            sets: Vec::new(),
+            event: Map::new(),
+            step_error: None,
+        }
+    }
+    /// Add `SET column = value`.
+    pub fn set(mut self, column: &'static str, value: Val) -> Self {
+        self.sets.push((column, value));
+        self
+    }
+    /// Also require `column = value`.
+    pub fn guard(mut self, column: &'static str, value: impl Into<String>) -> Self {
+        self.guards.push((column, value.into()));
+        self
+    }
+    /// Record `error` on the job's step checkpoints this change stops.
+    pub fn step_error(mut self, error: Option<String>) -> Self {
+        self.step_error = error;
+        self
+    }
+    /// Add an event field.
+    pub fn note(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.event.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// Apply `t` to `job` (as loaded in this transaction) at `now`: the CAS
+/// update, its step-checkpoint side effects and its `status` event.
+/// `Ok(false)` if the CAS matched no row (nothing changed).
+pub(super) async fn transition(
+    conn: &mut SqliteConnection,
+    job: &Job,
+    t: Transition,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let to = t.to;
+    let mut sets = t.sets;
+    if to != JobStatus::Running {
+        for col in ["lease_id", "lease_worker", "lease_expires_at"] {
+            sets.push((col, Val::Null));
+        }
+    }
+    if to == JobStatus::Queued {
+        sets.push(("queued_at", Val::Int(micros(now))));
+    }
+    if to.is_terminal() {
+        sets.push(("finished_at", Val::Int(micros(now))));
+    }
+    let mut qb = QueryBuilder::<Sqlite>::new("UPDATE jobs SET status = ");
+    qb.push_bind(to.as_str());
+    for (col, v) in sets {
+        qb.push(", ").push(col).push(" = ");
+        push_val(&mut qb, v);
+    }
+    qb.push(" WHERE id = ").push_bind(job.id.as_str());
+    push_status_in(&mut qb, &t.allowed);
+    for (col, value) in t.guards {
+        qb.push(" AND ").push(col).push(" = ").push_bind(value);
+    }
+    let changed = qb
+        .build()
+        .execute(&mut *conn)
+        .await
+        .map_err(db("changing a job's status"))?
+        .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
+    step_effects(conn, &job.id, to, t.step_error.as_deref(), now).await?;
+    let mut data = Map::new();
+    data.insert("from".into(), job.status.as_str().into());
+    data.insert("to".into(), to.as_str().into());
+    data.extend(t.event);
+    append_event(conn, &job.id, "status", Value::Object(data), now).await?;
+    Ok(true)
+}
+
+/// What a status change does to the step checkpoints: back to `queued`
+/// resets the in-flight step to pending (it re-runs); a finish stops the
+/// in-flight step and skips the never-started ones. `needs_review` leaves
+/// the in-flight step `running` (its outcome is unknown) with a note.
+async fn step_effects(
+    conn: &mut SqliteConnection,
+    id: &JobId,
+    to: JobStatus,
+    step_error: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let running = StepStatus::Running.as_str();
+    if to == JobStatus::Queued {
+        sqlx::query(
+            "UPDATE steps SET status = ?, started_at = NULL, finished_at = NULL, \
+             exit_code = NULL, error = NULL WHERE job_id = ? AND status = ?",
+        )
+        .bind(StepStatus::Pending.as_str())
+        .bind(id.as_str())
+        .bind(running)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("resetting the in-flight step"))?;
+        return Ok(());
+    }
+    if !to.is_terminal() {
+        return Ok(());
+    }
+    let stopped = match to {
+        JobStatus::Cancelled => Some(StepStatus::Cancelled),
+        JobStatus::Failed => Some(StepStatus::Failed),
+        JobStatus::TimedOut => Some(StepStatus::TimedOut),
+        _ => None,
+    };
+    match stopped {
+        Some(status) => {
+            sqlx::query(
+                "UPDATE steps SET status = ?, finished_at = ?, error = COALESCE(error, ?) \
+                 WHERE job_id = ? AND status = ?",
+            )
+            .bind(status.as_str())
+            .bind(micros(now))
+            .bind(step_error)
+            .bind(id.as_str())
+            .bind(running)
+            .execute(&mut *conn)
+            .await
+            .map_err(db("stopping the in-flight step"))?;
+        }
+        None if step_error.is_some() => {
+            sqlx::query("UPDATE steps SET error = ? WHERE job_id = ? AND status = ?")
+                .bind(step_error)
+                .bind(id.as_str())
+                .bind(running)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("noting the in-flight step"))?;
+        }
+        None => {}
+    }
+    sqlx::query("UPDATE steps SET status = ? WHERE job_id = ? AND status = ?")
+        .bind(StepStatus::Skipped.as_str())
+        .bind(id.as_str())
+        .bind(StepStatus::Pending.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(db("skipping never-started steps"))?;
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! The backend-generic store conformance suite.
+//!
+//! Every case is a `pub async fn` taking a [`SharedStore`] (or a
+//! [`Backend`] when it needs a second handle or raw SQL), so the same suite
+//! runs against SQLite and PostgreSQL: instantiate it with
+//! `conformance_tests!(factory)` where `factory` is an async fn returning a
+//! fresh [`Backend`].
+
+pub mod jobs;
+pub mod queue;
+pub mod records;
+
+pub use jobs::*;
+pub use queue::*;
+pub use records::*;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use skynet_core::action::Action;
+use skynet_core::plan::{Command, Plan, Step};
+use skynet_core::store::{SharedStore, StepOutcome, StepStatus};
+use skynet_core::{Error, Job, JobId, JobSource, JobStatus, RiskLevel};
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A fresh database behind a store, plus what a few cases need besides it.
+pub struct Backend {
+    /// The store under test.
+    pub store: SharedStore,
+    /// Open a second, independent handle on the same database (as another
+    /// process would).
+    pub reopen: Option<Box<dyn Fn() -> BoxFuture<'static, SharedStore> + Send + Sync>>,
+    /// Run one SQL statement on the database behind the store's back
+    /// (to tamper with the event log).
+    pub raw_sql: Option<Box<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>>,
+    /// Whatever must outlive the store (a temp dir, a container); held
+    /// only to be dropped after it.
+    #[allow(dead_code)]
+    pub keep: Box<dyn Any + Send + Sync>,
+}
+
+/// Expand into one `#[tokio::test]` per conformance case. `$factory` is an
+/// async fn (or closure) returning a fresh [`Backend`]. With a list after
+/// `;`, only those cases (taking a store) are generated.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($factory:expr) => {
+        $crate::conformance_tests!(@store $factory;
+            insert_get_list_filter,
+            idempotent_insert_returns_existing,
+            insert_refuses_running_and_terminal,
+            transition_table_is_enforced_for_every_pair,
+            reserved_transitions_are_refused,
+            stale_approval_changes_nothing,
+            claim_orders_by_priority_then_age,
+            future_run_at_is_not_claimable,
+            claim_job_claims_only_queued_jobs,
+            concurrent_claimers_claim_each_job_once,
+            heartbeat_extends_until_cancel,
+            complete_is_fenced_after_reaper_requeue,
+            retry_requeues_until_attempts_exhausted,
+            reaper_requeues_read_only_step,
+            reaper_sends_write_step_to_review,
+            reaper_requeues_after_succeeded_write_step,
+            reaper_dead_letters_exhausted_job,
+            reaper_leaves_live_leases_alone,
+            cancel_of_running_job_marks_steps,
+            steps_are_fenced_by_the_lease,
+            logs_append_tail_search_after_step,
+            event_chain_verifies,
+            unknown_id_is_not_found_everywhere,
+        );
+        $crate::conformance_tests!(@backend $factory;
+            concurrent_claimers_on_two_handles,
+            tampered_event_data_is_detected,
+            removed_last_event_is_detected,
+        );
+    };
+    ($factory:expr; $($case:ident),+ $(,)?) => {
+        $crate::conformance_tests!(@store $factory; $($case),+);
+    };
+    (@store $factory:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let backend = ($factory)().await;
+                $crate::conformance::$case(backend.store.clone()).await;
+                drop(backend);
+            }
+        )+
+    };
+    (@backend $factory:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let backend = ($factory)().await;
+                $crate::conformance::$case(&backend).await;
+            }
+        )+
+    };
+}
+
+/// A long lease: never expires during a test.
+pub const LONG: Duration = Duration::from_secs(3600);
+
+/// A queued job with one step per entry of `risks` (`echo i`).
+pub fn test_job(risks: &[RiskLevel]) -> Job {
+    let steps = risks
+        .iter()
+        .enumerate()
+        .map(|(i, risk)| {
+            let argv = vec!["echo".to_string(), i.to_string()];
+            Step {
+                description: format!("echo {i}"),
+                action: Action::ExecuteCommand { argv: argv.clone() },
+                command: Command {
+                    argv,
+                    cwd: "/tmp".into(),
+                    env: BTreeMap::new(),
+                    timeout_ms: None,
+                    stdin: None,
+                },
+                risk: *risk,
+                decision: None,
+            }
+        })
+        .collect();
+    let plan = Plan::new("test plan", steps, "test");
+    let now = Utc::now();
+    Job {
+        id: JobId::new(),
+        intent: "run the test steps".into(),
+        status: JobStatus::Queued,
+        risk: plan.risk,
+        plan: Some(plan),
+        root: "/tmp".into(),
+        provider: "mock".into(),
+        priority: 0,
+        approval: None,
+        attempts: 0,
+        max_attempts: 3,
+        lease: None,
+        run_at: now,
+        timeout_ms: None,
+        created_at: now,
+        queued_at: None,
+        started_at: None,
+        finished_at: None,
+        error: None,
+        source: JobSource::Library,
+        idempotency_key: None,
+    }
+}
+
+/// `test_job` in another initial status.
+pub fn job_in(status: JobStatus, risks: &[RiskLevel]) -> Job {
+    Job {
+        status,
+        ..test_job(risks)
+    }
+}
+
+/// Insert `job`, expecting a new row.
+pub async fn insert(store: &SharedStore, job: Job) -> Job {
+    let (job, created) = store.insert_job(&job).await.expect("insert_job");
+    assert!(created, "a fresh job must be inserted");
+    job
+}
+
+/// Insert a queued job and claim it under a lease of `lease`.
+pub async fn running(store: &SharedStore, risks: &[RiskLevel], lease: Duration) -> (Job, String) {
+    let job = insert(store, test_job(risks)).await;
+    claimed(store, &job.id, lease).await
+}
+
+/// Claim the (queued) job `id`, returning it and its lease id.
+pub async fn claimed(store: &SharedStore, id: &JobId, lease: Duration) -> (Job, String) {
+    let job = store
+        .claim_job(id, "worker-a", lease)
+        .await
+        .expect("claim_job")
+        .expect("the job is claimable");
+    assert_eq!(job.status, JobStatus::Running);
+    let lease_id = job.lease.clone().expect("a running job has a lease").id;
+    (job, lease_id)
+}
+
+/// Reap every lease that has expired by now (plus a second).
+pub async fn reap_now(store: &SharedStore) -> Vec<skynet_core::store::Reaped> {
+    store
+        .reap_expired(Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .expect("reap_expired")
+}
+
+/// A finished step's outcome.
+pub fn outcome(status: StepStatus) -> StepOutcome {
+    StepOutcome {
+        status,
+        exit_code: Some(if status == StepStatus::Succeeded {
+            0
+        } else {
+            1
+        }),
+        output_bytes: 42,
+        truncated: false,
+        error: None,
+    }
+}
+
+/// Run step `index` of a job to success under its lease.
+pub async fn run_step(store: &SharedStore, id: &JobId, lease: &str, index: u32) {
+    store
+        .start_step(id, lease, index)
+        .await
+        .expect("start_step");
+    store
+        .finish_step(id, lease, index, outcome(StepStatus::Succeeded))
+        .await
+        .expect("finish_step");
+}
+
+/// The statuses of the job's step checkpoints.
+pub async fn step_statuses(store: &SharedStore, id: &JobId) -> Vec<StepStatus> {
+    store
+        .steps(id)
+        .await
+        .expect("steps")
+        .into_iter()
+        .map(|s| s.status)
+        .collect()
+}
+
+/// The number of events the job has.
+pub async fn event_count(store: &SharedStore, id: &JobId) -> usize {
+    store.events(id).await.expect("events").len()
+}
+
+/// Assert `result` is `InvalidTransition { from, to }`.
+#[track_caller]
+pub fn assert_invalid<T: std::fmt::Debug>(
+    result: skynet_core::Result<T>,
+    from: JobStatus,
+    to: JobStatus,
+) {
+    match result {
+        Err(Error::InvalidTransition { from: f, to: t, .. }) => {
+            assert_eq!((f, t), (from, to), "wrong transition reported");
+        }
+        other => panic!("{from} -> {to}: expected InvalidTransition, got {other:?}"),
+    }
+}
+
+/// Assert `result` is `LeaseLost`.
+#[track_caller]
+pub fn assert_lease_lost<T: std::fmt::Debug>(result: skynet_core::Result<T>) {
+    assert!(
+        matches!(result, Err(Error::LeaseLost(_))),
+        "expected LeaseLost, got {result:?}"
+    );
+}
+
+/// Assert `result` is `JobNotFound`.
+#[track_caller]
+pub fn assert_not_found<T: std::fmt::Debug>(result: skynet_core::Result<T>) {
+    assert!(
+        matches!(result, Err(Error::JobNotFound(_))),
+        "expected JobNotFound, got {result:?}"
+    );
+}

@@ -1,0 +1,119 @@
+//! The store conformance suite against SQLite: a fresh temp-file database
+//! per test, plus a few cases on `sqlite::memory:`.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod conformance;
+
+use conformance::Backend;
+use skynet_core::store::{self, Completion, SharedStore};
+use sqlx::Connection;
+
+/// A fresh SQLite file in a temp dir, reopenable and open to raw SQL.
+async fn sqlite_file() -> Backend {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A missing parent directory is created by the store.
+    let path = dir.path().join("data").join("ledger.db");
+    let url = format!("sqlite://{}", path.display());
+    let store = store::connect(&url).await.expect("open the SQLite store");
+    assert_eq!(store.backend(), "sqlite");
+    let reopen_url = url.clone();
+    let raw_url = url;
+    Backend {
+        store,
+        reopen: Some(Box::new(move || {
+            let url = reopen_url.clone();
+            Box::pin(async move { store::connect(&url).await.expect("reopen") })
+        })),
+        raw_sql: Some(Box::new(move |sql: String| {
+            let url = raw_url.clone();
+            Box::pin(async move {
+                let mut conn = sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .expect("raw connection");
+                sqlx::query(&sql).execute(&mut conn).await.expect("raw SQL");
+                conn.close().await.expect("close");
+            })
+        })),
+        keep: Box::new(dir),
+    }
+}
+
+/// A fresh in-memory database.
+async fn sqlite_memory() -> Backend {
+    Backend {
+        store: store::connect("sqlite::memory:")
+            .await
+            .expect("open memory"),
+        reopen: None,
+        raw_sql: None,
+        keep: Box::new(()),
+    }
+}
+
+conformance_tests!(sqlite_file);
+
+mod memory {
+    use super::sqlite_memory;
+    conformance_tests!(sqlite_memory;
+        insert_get_list_filter,
+        transition_table_is_enforced_for_every_pair,
+        concurrent_claimers_claim_each_job_once,
+        event_chain_verifies,
+    );
+}
+
+/// Rough claim+complete throughput on one file: `cargo test -p skynet-core
+/// --test store_conformance --release -- --ignored --nocapture throughput`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn throughput_claim_complete() {
+    for workers in [1usize, 4] {
+        let backend = sqlite_file().await;
+        let store = backend.store.clone();
+        let n = 2000;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            store
+                .insert_job(&conformance::test_job(&[skynet_core::RiskLevel::ReadOnly]))
+                .await
+                .expect("insert");
+        }
+        let inserted = started.elapsed();
+        let started = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..workers {
+            let store: SharedStore = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut done = 0;
+                loop {
+                    let jobs = store
+                        .claim(&format!("w{w}"), conformance::LONG, 1)
+                        .await
+                        .expect("claim");
+                    let Some(job) = jobs.into_iter().next() else {
+                        return done;
+                    };
+                    let lease = job.lease.expect("lease").id;
+                    store
+                        .complete(&job.id, &lease, Completion::Succeeded)
+                        .await
+                        .expect("complete");
+                    done += 1;
+                }
+            }));
+        }
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.expect("task");
+        }
+        let took = started.elapsed();
+        assert_eq!(total, n);
+        println!(
+            "sqlite file, {workers} worker(s): {n} inserts in {inserted:?} ({:.0}/s); \
+             {n} claim+complete cycles in {took:?} ({:.0}/s)",
+            n as f64 / inserted.as_secs_f64(),
+            n as f64 / took.as_secs_f64()
+        );
+    }
+}
