@@ -173,6 +173,11 @@ pub enum Command {
         #[arg(long)]
         id: Option<String>,
     },
+    /// List the action catalog the planners map intents to
+    Actions {
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect the policy engine
     Policy {
         #[command(subcommand)]
@@ -214,7 +219,8 @@ impl Cli {
             | Command::Cancel { json, .. }
             | Command::Jobs { json, .. }
             | Command::Show { json, .. }
-            | Command::Events { json, .. } => *json,
+            | Command::Events { json, .. }
+            | Command::Actions { json } => *json,
             Command::Policy {
                 command: PolicyCommand::Check { json, .. } | PolicyCommand::Rules { json },
             } => *json,

@@ -63,7 +63,10 @@ impl Sandbox {
 
     /// Run `skynet ARGS --json` and parse stdout.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
-        let out = self.cmd().args(args).arg("--json").output().unwrap();
+        // `--json` goes right after the (sub)command: the intent and argv
+        // after it are taken verbatim.
+        let at = if args[0] == "policy" { 2 } else { 1 };
+        let out = self.cmd().args(&args[..at]).arg("--json").args(&args[at..]).output().unwrap();
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "{args:?} did not print JSON ({e}): stdout={} stderr={}",

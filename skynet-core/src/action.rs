@@ -264,7 +264,14 @@ impl Action {
     }
 
     /// The risk the catalog claims; the policy may raise it, never lower it.
+    ///
+    /// `execute_command` claims nothing: an explicit argv is judged by the
+    /// policy alone (which makes unknown programs WRITE), so `run \`ls\``
+    /// is as READ_ONLY as "list the files".
     pub fn base_risk(&self) -> RiskLevel {
+        if matches!(self, Action::ExecuteCommand { .. }) {
+            return RiskLevel::ReadOnly;
+        }
         let name = self.name();
         CATALOG
             .iter()

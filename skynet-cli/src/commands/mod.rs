@@ -14,6 +14,16 @@ use std::io::Write;
 /// Run one parsed command, writing its output to `out`.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
     match cli.command {
+        Command::Actions { json } => {
+            if json {
+                print_json(out, &skynet_core::action::CATALOG)?;
+            } else {
+                for a in skynet_core::action::CATALOG {
+                    writeln!(out, "{:<18} {:<9} {:<36} {}", a.name, a.base_risk.as_str(), a.params, a.summary)?;
+                }
+            }
+            Ok(Exit::Ok)
+        }
         Command::Policy { command } => policy::run(&cli.global, command, out).await,
         Command::Run {
             yes,
