@@ -60,7 +60,50 @@ mod memory {
         transition_table_is_enforced_for_every_pair,
         concurrent_claimers_claim_each_job_once,
         event_chain_verifies,
+        stale_approval_changes_nothing,
+        unknown_id_is_not_found_everywhere,
     );
+}
+
+/// Several handles (as several processes would) opening one fresh file at
+/// once all get a migrated, working store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_opens_of_a_fresh_file_all_migrate() {
+    for round in 0..10 {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("fresh.db").display());
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(4));
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, barrier) = (url.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store::connect(&url).await
+                })
+            })
+            .collect();
+        let mut stores = Vec::new();
+        for open in opens {
+            let opened = open.await.expect("task");
+            stores.push(opened.unwrap_or_else(|e| panic!("round {round}: open failed: {e}")));
+        }
+        let job = conformance::test_job(&[skynet_core::RiskLevel::ReadOnly]);
+        let (job, _) = stores[0].insert_job(&job).await.expect("insert");
+        for store in &stores {
+            assert_eq!(store.get_job(&job.id).await.expect("get").id, job.id);
+        }
+    }
+}
+
+/// A URL naming no usable file is a clear error, not a panic.
+#[tokio::test]
+async fn unusable_path_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").expect("write");
+    let url = format!("sqlite://{}/ledger.db", blocker.display());
+    let err = store::connect(&url).await.err().expect("must fail");
+    assert!(matches!(err, skynet_core::Error::Store(_)), "{err}");
 }
 
 /// Rough claim+complete throughput on one file: `cargo test -p skynet-core

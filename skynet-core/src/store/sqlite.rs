@@ -66,7 +66,9 @@ impl SqliteStore {
                 .connect_with(options)
                 .await
                 .map_err(|e| Error::Store(format!("opening {shown}: {e}")))?;
-            migrate(&pool).await?;
+            migrate(&pool)
+                .await
+                .map_err(|e| Error::Store(format!("migrating {shown}: {e}")))?;
             return Ok(SqliteStore {
                 write: pool.clone(),
                 read: pool,
@@ -86,12 +88,23 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal);
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| Error::Store(format!("opening {shown}: {e}")))?;
-        migrate(&write).await?;
+        // Processes opening a fresh file at the same moment race on the
+        // switch to WAL and on the migrations (SQLite migrations take no
+        // lock); the loser gets SQLITE_BUSY or "table already exists"
+        // at once, without the busy timeout. Retrying a few times then
+        // finds the file in WAL mode and migrated.
+        let mut attempt = 0;
+        let write = loop {
+            match open_writer(&options).await {
+                Ok(pool) => break pool,
+                Err(e) if attempt < OPEN_RETRIES && e.is_transient() => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "opening {shown} raced; retrying");
+                    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+                }
+                Err(e) => return Err(Error::Store(format!("opening {shown}: {e}"))),
+            }
+        };
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .connect_with(options)
@@ -119,23 +132,55 @@ fn is_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
-/// Apply the embedded migrations. Two processes opening a fresh file at
-/// once can race (SQLite migrations take no lock); the loser retries and
-/// then finds them applied.
-async fn migrate(pool: &SqlitePool) -> Result<()> {
-    let migrator = sqlx::migrate!("./migrations/sqlite");
-    let mut attempt = 0;
-    loop {
-        match migrator.run(pool).await {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt < 3 => {
-                attempt += 1;
-                tracing::debug!(error = %e, attempt, "SQLite migration raced; retrying");
-                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
-            }
-            Err(e) => return Err(e.into()),
+/// Times [`SqliteStore::connect`] retries a raced open.
+const OPEN_RETRIES: u32 = 5;
+
+/// Why opening the write pool failed.
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error("{0}")]
+    Connect(sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
+}
+
+impl OpenError {
+    /// Whether another process opening the same file at once may explain it.
+    fn is_transient(&self) -> bool {
+        use sqlx::migrate::MigrateError;
+        match self {
+            OpenError::Connect(e) | OpenError::Migrate(MigrateError::Execute(e)) => is_busy(e),
+            // Another process applied the same migration first.
+            OpenError::Migrate(MigrateError::ExecuteMigration(..)) => true,
+            OpenError::Migrate(_) => false,
         }
     }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, including their extended codes.
+fn is_busy(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    db.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
+/// The one-connection write pool, with the schema migrated.
+async fn open_writer(options: &SqliteConnectOptions) -> Result<SqlitePool, OpenError> {
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await
+        .map_err(OpenError::Connect)?;
+    migrate(&pool).await.map_err(OpenError::Migrate)?;
+    Ok(pool)
+}
+
+/// Apply the embedded migrations.
+async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("./migrations/sqlite").run(pool).await
 }
 
 impl crate::store::Store for SqliteStore {
