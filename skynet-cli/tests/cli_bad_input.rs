@@ -9,7 +9,11 @@ use predicates::prelude::*;
 #[test]
 fn empty_intent_is_exit_2() {
     let sb = Sandbox::new();
-    sb.cmd().args(["run", "   "]).assert().code(2).stderr(predicate::str::contains("intent is empty"));
+    sb.cmd()
+        .args(["run", "   "])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("intent is empty"));
     assert!(sb.jobs().is_empty());
 }
 
@@ -29,7 +33,11 @@ fn unmappable_intent_names_the_clause_and_the_llm_option() {
 fn malformed_rules_file_is_exit_2() {
     let sb = Sandbox::new();
     let rules = sb.home.path().join("bad.toml");
-    std::fs::write(&rules, "[[rule]]\nname = \"x\"\npattern = [\"ls\"]\nrisk = \"SOMETIMES\"\n").unwrap();
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"x\"\npattern = [\"ls\"]\nrisk = \"SOMETIMES\"\n",
+    )
+    .unwrap();
     sb.cmd()
         .args(["--policy", rules.to_str().unwrap(), "run", "list the files"])
         .assert()
@@ -42,7 +50,14 @@ fn malformed_rules_file_is_exit_2() {
     )
     .unwrap();
     sb.cmd()
-        .args(["--policy", rules.to_str().unwrap(), "policy", "check", "--", "ls"])
+        .args([
+            "--policy",
+            rules.to_str().unwrap(),
+            "policy",
+            "check",
+            "--",
+            "ls",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("ls-read"));
@@ -55,12 +70,21 @@ fn unknown_job_id_is_exit_2() {
     for args in [
         vec!["show", "0190a0a0-0000-7000-8000-000000000000"],
         vec!["show", "not-a-job"],
-        vec!["approve", "0190a0a0-0000-7000-8000-000000000000", "--plan-hash", "deadbeefdead"],
+        vec![
+            "approve",
+            "0190a0a0-0000-7000-8000-000000000000",
+            "--plan-hash",
+            "deadbeefdead",
+        ],
         vec!["cancel", "0190a0a0-0000-7000-8000-000000000000"],
         vec!["logs", "nope"],
         vec!["events", "0190a0a0-0000-7000-8000-000000000000"],
     ] {
-        sb.cmd().args(&args).assert().code(2).stderr(predicate::str::contains("not found"));
+        sb.cmd()
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("not found"));
     }
     assert!(sb.jobs().is_empty());
 }
@@ -90,8 +114,17 @@ fn non_utf8_output_is_kept_lossily_and_does_not_fail_the_job() {
 #[test]
 fn bad_flag_values_are_exit_2() {
     let sb = Sandbox::new();
-    sb.cmd().args(["run", "--timeout", "soon", "list the files"]).assert().code(2);
-    sb.cmd().args(["jobs", "--status", "bogus"]).assert().code(2);
-    sb.cmd().args(["run", "--cwd", "/definitely/not/here", "list the files"]).assert().code(2);
+    sb.cmd()
+        .args(["run", "--timeout", "soon", "list the files"])
+        .assert()
+        .code(2);
+    sb.cmd()
+        .args(["jobs", "--status", "bogus"])
+        .assert()
+        .code(2);
+    sb.cmd()
+        .args(["run", "--cwd", "/definitely/not/here", "list the files"])
+        .assert()
+        .code(2);
     assert!(sb.jobs().is_empty());
 }

@@ -27,8 +27,16 @@ fn read_only_run_succeeds_and_is_recorded() {
     assert!(steps.iter().all(|s| s["state"]["status"] == "succeeded"));
     assert_eq!(job["approval"]["approver"], "auto");
     // The audit chain verifies.
-    sb.cmd().args(["events", id]).assert().code(0).stdout(predicate::str::contains("hash chain intact"));
-    sb.cmd().args(["logs", id]).assert().code(0).stdout(predicate::str::contains("notes.txt"));
+    sb.cmd()
+        .args(["events", id])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("hash chain intact"));
+    sb.cmd()
+        .args(["logs", id])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("notes.txt"));
 }
 
 #[test]
@@ -40,7 +48,10 @@ fn plan_json_has_the_documented_shape() {
     let step = &plan["steps"][0];
     assert_eq!(step["action"]["kind"], "read_file");
     assert_eq!(step["action"]["path"], "notes.txt");
-    assert_eq!(step["command"], serde_json::json!(["cat", "--", "notes.txt"]));
+    assert_eq!(
+        step["command"],
+        serde_json::json!(["cat", "--", "notes.txt"])
+    );
     assert_eq!(step["risk"], "READ_ONLY");
     assert!(step["description"].is_string());
     // A dry run stores nothing.
@@ -77,35 +88,65 @@ fn write_without_yes_waits_for_approval_and_wrong_hash_is_refused() {
     assert_eq!(sb.job(&id)["status"], "planned");
 
     // The right hash runs it, exactly once, here.
-    sb.cmd().args(["approve", &id, "--plan-hash", &hash]).assert().code(0);
+    sb.cmd()
+        .args(["approve", &id, "--plan-hash", &hash])
+        .assert()
+        .code(0);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello world");
     let job = sb.job(&id);
     assert_eq!(job["status"], "succeeded");
     assert_eq!(job["attempts"], 1);
-    assert!(job["approval"]["approver"].as_str().unwrap().starts_with("cli:"));
+    assert!(
+        job["approval"]["approver"]
+            .as_str()
+            .unwrap()
+            .starts_with("cli:")
+    );
 
     // Approving again is refused: it is no longer awaiting approval.
-    sb.cmd().args(["approve", &id, "--plan-hash", &hash]).assert().code(2);
+    sb.cmd()
+        .args(["approve", &id, "--plan-hash", &hash])
+        .assert()
+        .code(2);
 }
 
 #[test]
 fn yes_approves_and_runs_write_plans() {
     let sb = Sandbox::new();
     sb.cmd()
-        .args(["run", "--yes", "create a directory build, then write 'x' to build/a.txt"])
+        .args([
+            "run",
+            "--yes",
+            "create a directory build, then write 'x' to build/a.txt",
+        ])
         .assert()
         .code(0);
-    assert_eq!(std::fs::read_to_string(sb.path("build/a.txt")).unwrap(), "x");
+    assert_eq!(
+        std::fs::read_to_string(sb.path("build/a.txt")).unwrap(),
+        "x"
+    );
 }
 
 #[test]
 fn deny_and_cancel_planned_jobs() {
     let sb = Sandbox::new();
-    sb.cmd().args(["submit", "write 'a' to a.txt"]).assert().code(0);
-    sb.cmd().args(["submit", "write 'b' to b.txt"]).assert().code(0);
+    sb.cmd()
+        .args(["submit", "write 'a' to a.txt"])
+        .assert()
+        .code(0);
+    sb.cmd()
+        .args(["submit", "write 'b' to b.txt"])
+        .assert()
+        .code(0);
     let jobs = sb.jobs();
-    let (a, b) = (jobs[1]["id"].as_str().unwrap(), jobs[0]["id"].as_str().unwrap());
-    sb.cmd().args(["deny", a, "--reason", "not today"]).assert().code(0);
+    let (a, b) = (
+        jobs[1]["id"].as_str().unwrap(),
+        jobs[0]["id"].as_str().unwrap(),
+    );
+    sb.cmd()
+        .args(["deny", a, "--reason", "not today"])
+        .assert()
+        .code(0);
     sb.cmd().args(["cancel", b]).assert().code(0);
     assert_eq!(sb.job(a)["status"], "denied");
     assert_eq!(sb.job(a)["error"], "not today");
@@ -118,10 +159,12 @@ fn deny_and_cancel_planned_jobs() {
 #[test]
 fn forbidden_commands_never_run_even_with_yes() {
     let sb = Sandbox::new();
-    let parent_canary = sb.repo.path().parent().unwrap().join(format!(
-        "skynet-canary-{}",
-        std::process::id()
-    ));
+    let parent_canary = sb
+        .repo
+        .path()
+        .parent()
+        .unwrap()
+        .join(format!("skynet-canary-{}", std::process::id()));
     let cases = [
         // a forbidden command hidden behind a harmless one in a shell script
         "run `sh -c 'touch canary && mkfs.ext4 /dev/sda1'`".to_string(),
@@ -139,7 +182,14 @@ fn forbidden_commands_never_run_even_with_yes() {
     }
     assert!(!sb.path("canary").exists());
     assert!(!parent_canary.exists());
-    assert!(!sb.repo.path().parent().unwrap().join("escaped-canary").exists());
+    assert!(
+        !sb.repo
+            .path()
+            .parent()
+            .unwrap()
+            .join("escaped-canary")
+            .exists()
+    );
     assert!(sb.jobs().is_empty(), "a refused plan stores nothing");
 }
 
@@ -151,10 +201,19 @@ fn policy_check_explains_itself() {
     assert_eq!(d["verdict"], "allow");
     assert!(d["rule"].is_string());
     assert!(!d["reasons"].as_array().unwrap().is_empty());
-    let out = sb.cmd().args(["policy", "check", "--json", "--", "git", "push", "origin", "main"]).output().unwrap();
+    let out = sb
+        .cmd()
+        .args([
+            "policy", "check", "--json", "--", "git", "push", "origin", "main",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(d["risk"], "ADMIN");
     assert_eq!(d["verdict"], "prompt");
-    sb.cmd().args(["policy", "check", "--", "shutdown", "-h", "now"]).assert().code(4);
+    sb.cmd()
+        .args(["policy", "check", "--", "shutdown", "-h", "now"])
+        .assert()
+        .code(4);
 }

@@ -15,9 +15,17 @@ const SLEEPER: &str = "run `sh -c 'echo $$; sleep 1000 & sleep 1000'`";
 #[test]
 fn step_timeout_kills_the_whole_process_group() {
     let sb = Sandbox::new();
-    let out = sb.cmd().args(["run", "--yes", "--step-timeout", "1s", SLEEPER]).output().unwrap();
+    let out = sb
+        .cmd()
+        .args(["run", "--yes", "--step-timeout", "1s", SLEEPER])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "timed out jobs exit 1: {stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "timed out jobs exit 1: {stdout}"
+    );
     let pgid = first_number_line(&stdout).expect("the script printed its pid");
     assert_group_gone(pgid, Duration::from_secs(5));
     let job = &sb.jobs()[0];
@@ -44,11 +52,17 @@ fn cancel_from_another_process_kills_the_running_step() {
         }
     };
     assert!(group_alive(pgid));
-    let id = sb.json(&["jobs", "--status", "running"])[0]["id"].as_str().unwrap().to_string();
+    let id = sb.json(&["jobs", "--status", "running"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let asked = Instant::now();
     sb.cmd().args(["cancel", &id]).assert().code(0);
     assert_group_gone(pgid, Duration::from_secs(5));
-    println!("cancel reached the step and killed its group in {:?}", asked.elapsed());
+    println!(
+        "cancel reached the step and killed its group in {:?}",
+        asked.elapsed()
+    );
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(1));
     assert_eq!(sb.job(&id)["status"], "cancelled");
@@ -90,7 +104,10 @@ fn killed_worker_read_only_job_resumes_write_job_needs_review() {
         c.args(args).assert().code(0);
     };
     cli(&["submit", "run `sleep 3`, then list the files"]);
-    cli(&["submit", "run `sh -c 'echo $$ >> pids.txt; echo run >> runs.txt; sleep 30'`"]);
+    cli(&[
+        "submit",
+        "run `sh -c 'echo $$ >> pids.txt; echo run >> runs.txt; sleep 30'`",
+    ]);
     let jobs = sb.jobs();
     let (ro, wr) = (jobs[1].clone(), jobs[0].clone());
     assert_eq!(ro["status"], "queued");
@@ -134,9 +151,16 @@ fn killed_worker_read_only_job_resumes_write_job_needs_review() {
     );
     let (a, b) = done;
     assert_eq!(a["attempts"], 2, "the READ_ONLY job ran again exactly once");
-    assert!(b["error"].as_str().unwrap().contains("step 1"), "{}", b["error"]);
+    assert!(
+        b["error"].as_str().unwrap().contains("step 1"),
+        "{}",
+        b["error"]
+    );
     assert_eq!(
-        std::fs::read_to_string(sb.path("runs.txt")).unwrap().lines().count(),
+        std::fs::read_to_string(sb.path("runs.txt"))
+            .unwrap()
+            .lines()
+            .count(),
         1,
         "the interrupted WRITE step was not re-run"
     );
@@ -146,15 +170,21 @@ fn killed_worker_read_only_job_resumes_write_job_needs_review() {
     }
 
     // SIGTERM: the worker stops cleanly.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(second.id() as i32), nix::sys::signal::Signal::SIGTERM)
-        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(second.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let status = second.wait().unwrap();
     assert!(status.success(), "worker exit on SIGTERM: {status:?}");
 
     // The orphaned WRITE step from the killed worker is still sleeping: clean it up.
     if let Ok(pids) = std::fs::read_to_string(sb.path("pids.txt")) {
         for pid in pids.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }

@@ -26,7 +26,11 @@ impl Sandbox {
                 .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
                 .output()
                 .unwrap();
-            assert!(st.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&st.stderr));
+            assert!(
+                st.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&st.stderr)
+            );
         };
         git(&["init", "-q"]);
         std::fs::write(repo.path().join("README.md"), "# demo\n").unwrap();
@@ -66,7 +70,13 @@ impl Sandbox {
         // `--json` goes right after the (sub)command: the intent and argv
         // after it are taken verbatim.
         let at = if args[0] == "policy" { 2 } else { 1 };
-        let out = self.cmd().args(&args[..at]).arg("--json").args(&args[at..]).output().unwrap();
+        let out = self
+            .cmd()
+            .args(&args[..at])
+            .arg("--json")
+            .args(&args[at..])
+            .output()
+            .unwrap();
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "{args:?} did not print JSON ({e}): stdout={} stderr={}",
@@ -131,7 +141,9 @@ pub fn group_alive(pgid: i32) -> bool {
 
 /// Wait (with a deadline) until process group `pgid` is gone.
 pub fn assert_group_gone(pgid: i32, limit: Duration) {
-    eventually(limit, &format!("process group {pgid} to die"), || (!group_alive(pgid)).then_some(()));
+    eventually(limit, &format!("process group {pgid} to die"), || {
+        (!group_alive(pgid)).then_some(())
+    });
 }
 
 pub fn first_number_line(text: &str) -> Option<i32> {

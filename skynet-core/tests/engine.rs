@@ -8,7 +8,9 @@ use skynet_core::plan::{Command, Plan, Step};
 use skynet_core::planner::{PlanRequest, Planner, ScriptedPlanner};
 use skynet_core::provider::mock::{MockProvider, MockResponse};
 use skynet_core::store::{JobFilter, LogQuery, StepStatus};
-use skynet_core::{EngineConfig, Error, JobId, JobStatus, RiskLevel, Skynet, SubmitRequest, WorkerOptions};
+use skynet_core::{
+    EngineConfig, Error, JobId, JobStatus, RiskLevel, Skynet, SubmitRequest, WorkerOptions,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +22,9 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        Env { dir: tempfile::tempdir().unwrap() }
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     fn url(&self) -> String {
         format!("sqlite://{}", self.dir.path().join("skynet.db").display())
@@ -28,7 +32,12 @@ impl Env {
     fn req(&self, intent: &str) -> SubmitRequest {
         SubmitRequest::new(intent).root(self.dir.path())
     }
-    async fn engine(&self, planner: impl Planner + 'static, mock: MockProvider, config: EngineConfig) -> Skynet {
+    async fn engine(
+        &self,
+        planner: impl Planner + 'static,
+        mock: MockProvider,
+        config: EngineConfig,
+    ) -> Skynet {
         Skynet::builder()
             .database_url(self.url())
             .planner(Arc::new(planner))
@@ -54,7 +63,9 @@ fn fast() -> EngineConfig {
 }
 
 fn exec(argv: &[&str]) -> Action {
-    Action::ExecuteCommand { argv: argv.iter().map(|s| s.to_string()).collect() }
+    Action::ExecuteCommand {
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+    }
 }
 
 /// Drain with `--once` workers until the job is terminal (retries may be
@@ -62,7 +73,10 @@ fn exec(argv: &[&str]) -> Action {
 async fn drain_until_done(sk: &Skynet, id: &JobId) -> skynet_core::Job {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let opts = WorkerOptions { once: true, ..Default::default() };
+        let opts = WorkerOptions {
+            once: true,
+            ..Default::default()
+        };
         sk.worker(opts, CancellationToken::new()).await.unwrap();
         let job = sk.get(id).await.unwrap();
         if job.status.is_terminal() {
@@ -77,7 +91,11 @@ async fn drain_until_done(sk: &Skynet, id: &JobId) -> skynet_core::Job {
 async fn read_only_plan_is_auto_approved_run_and_recorded() {
     let env = Env::new();
     let sk = env
-        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), MockProvider::new(), fast())
+        .engine(
+            ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]),
+            MockProvider::new(),
+            fast(),
+        )
         .await;
     let job = sk.submit(env.req("list")).await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
@@ -89,7 +107,10 @@ async fn read_only_plan_is_auto_approved_run_and_recorded() {
     assert_eq!(logs[0].text, "mock: ls -la -- .");
     let report = sk.verify_events(&job.id).await.unwrap();
     assert!(report.intact, "{report:?}");
-    assert!(report.events >= 3, "submitted, claimed, succeeded: {report:?}");
+    assert!(
+        report.events >= 3,
+        "submitted, claimed, succeeded: {report:?}"
+    );
 }
 
 #[tokio::test]
@@ -97,20 +118,37 @@ async fn approval_is_bound_to_the_plan_hash() {
     let env = Env::new();
     let mock = MockProvider::new();
     let sk = env
-        .engine(ScriptedPlanner::new(vec![Action::WriteFile { path: "a.txt".into(), content: "x".into() }]), mock, fast())
+        .engine(
+            ScriptedPlanner::new(vec![Action::WriteFile {
+                path: "a.txt".into(),
+                content: "x".into(),
+            }]),
+            mock,
+            fast(),
+        )
         .await;
     let job = sk.submit(env.req("write")).await.unwrap();
     assert_eq!(job.status, JobStatus::Planned);
     assert_eq!(job.risk, RiskLevel::Write);
     let hash = job.plan.as_ref().unwrap().hash.clone();
-    let err = sk.approve(&job.id, "0000000000000000", "alice").await.unwrap_err();
+    let err = sk
+        .approve(&job.id, "0000000000000000", "alice")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::StaleApproval { .. }), "{err}");
     assert_eq!(sk.get(&job.id).await.unwrap().status, JobStatus::Planned);
     let err = sk.approve(&job.id, &hash[..7], "alice").await.unwrap_err();
-    assert!(matches!(err, Error::StaleApproval { .. }), "a 7-digit prefix is too short to bind: {err}");
+    assert!(
+        matches!(err, Error::StaleApproval { .. }),
+        "a 7-digit prefix is too short to bind: {err}"
+    );
     let job = sk.approve(&job.id, &hash[..12], "alice").await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
-    assert_eq!(job.approval.as_ref().unwrap().plan_hash, hash, "the full hash is recorded");
+    assert_eq!(
+        job.approval.as_ref().unwrap().plan_hash,
+        hash,
+        "the full hash is recorded"
+    );
     let job = drain_until_done(&sk, &job.id).await;
     assert_eq!(job.status, JobStatus::Succeeded);
 }
@@ -154,7 +192,13 @@ async fn the_planners_risk_label_never_lowers_the_policy() {
 async fn forbidden_plans_are_refused_and_store_nothing() {
     let env = Env::new();
     let mock = MockProvider::new();
-    let sk = env.engine(ScriptedPlanner::new(vec![exec(&["rm", "-rf", "/"])]), mock, fast()).await;
+    let sk = env
+        .engine(
+            ScriptedPlanner::new(vec![exec(&["rm", "-rf", "/"])]),
+            mock,
+            fast(),
+        )
+        .await;
     let err = sk.submit(env.req("wipe")).await.unwrap_err();
     assert!(matches!(err, Error::Forbidden { .. }), "{err}");
     assert!(sk.list(&JobFilter::default()).await.unwrap().is_empty());
@@ -166,7 +210,10 @@ async fn the_first_failing_step_fails_the_job_and_nothing_after_it_runs() {
     let mock = MockProvider::new().with_rule(["git", "status"], MockResponse::exit(1));
     let sk = env
         .engine(
-            ScriptedPlanner::new(vec![Action::GitStatus, Action::ListDirectory { path: ".".into() }]),
+            ScriptedPlanner::new(vec![
+                Action::GitStatus,
+                Action::ListDirectory { path: ".".into() },
+            ]),
             mock,
             fast(),
         )
@@ -178,15 +225,31 @@ async fn the_first_failing_step_fails_the_job_and_nothing_after_it_runs() {
     let steps = sk.steps(&job.id).await.unwrap();
     assert_eq!(steps[0].status, StepStatus::Failed);
     assert_eq!(steps[1].status, StepStatus::Skipped);
-    assert!(sk.logs(&job.id, &LogQuery { step: Some(1), ..Default::default() }).await.unwrap().is_empty());
+    assert!(
+        sk.logs(
+            &job.id,
+            &LogQuery {
+                step: Some(1),
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn provider_failures_on_read_only_steps_retry_with_backoff() {
     let env = Env::new();
-    let mock = MockProvider::new().with_rule_times(["ls"], MockResponse::provider_error("daemon away"), 1);
+    let mock =
+        MockProvider::new().with_rule_times(["ls"], MockResponse::provider_error("daemon away"), 1);
     let sk = env
-        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), mock, fast())
+        .engine(
+            ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]),
+            mock,
+            fast(),
+        )
         .await;
     let job = sk.submit(env.req("list")).await.unwrap();
     let job = drain_until_done(&sk, &job.id).await;
@@ -198,29 +261,54 @@ async fn provider_failures_on_read_only_steps_retry_with_backoff() {
 async fn exhausted_attempts_end_as_a_dead_letter() {
     let env = Env::new();
     let mock = MockProvider::new().with_rule(["ls"], MockResponse::provider_error("daemon away"));
-    let config = EngineConfig { max_attempts: 2, ..fast() };
+    let config = EngineConfig {
+        max_attempts: 2,
+        ..fast()
+    };
     let sk = env
-        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), mock, config)
+        .engine(
+            ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]),
+            mock,
+            config,
+        )
         .await;
     let job = sk.submit(env.req("list")).await.unwrap();
     let job = drain_until_done(&sk, &job.id).await;
     assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.attempts, 2);
-    assert!(job.error.as_deref().unwrap().contains("attempts exhausted"), "{:?}", job.error);
+    assert!(
+        job.error.as_deref().unwrap().contains("attempts exhausted"),
+        "{:?}",
+        job.error
+    );
 }
 
 #[tokio::test]
 async fn cancel_stops_a_running_job_in_this_process() {
     let env = Env::new();
-    let mock = MockProvider::new().with_rule(["ls"], MockResponse::default().with_delay(Duration::from_secs(60)));
+    let mock = MockProvider::new().with_rule(
+        ["ls"],
+        MockResponse::default().with_delay(Duration::from_secs(60)),
+    );
     let sk = env
-        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), mock, fast())
+        .engine(
+            ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]),
+            mock,
+            fast(),
+        )
         .await;
     let job = sk.submit(env.req("list")).await.unwrap();
     let worker = {
         let sk = sk.clone();
         tokio::spawn(async move {
-            sk.worker(WorkerOptions { once: true, ..Default::default() }, CancellationToken::new()).await
+            sk.worker(
+                WorkerOptions {
+                    once: true,
+                    ..Default::default()
+                },
+                CancellationToken::new(),
+            )
+            .await
         })
     };
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -230,35 +318,59 @@ async fn cancel_stops_a_running_job_in_this_process() {
     }
     let started = Instant::now();
     sk.cancel(&job.id, "test").await.unwrap();
-    let report = tokio::time::timeout(Duration::from_secs(5), worker).await.unwrap().unwrap().unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(report.errors, 0);
     let job = sk.get(&job.id).await.unwrap();
     assert_eq!(job.status, JobStatus::Cancelled);
-    assert_eq!(sk.steps(&job.id).await.unwrap()[0].status, StepStatus::Cancelled);
+    assert_eq!(
+        sk.steps(&job.id).await.unwrap()[0].status,
+        StepStatus::Cancelled
+    );
 }
 
 #[tokio::test]
 async fn the_job_time_budget_bounds_its_steps() {
     let env = Env::new();
-    let mock = MockProvider::new().with_rule(["ls"], MockResponse::default().with_delay(Duration::from_secs(60)));
+    let mock = MockProvider::new().with_rule(
+        ["ls"],
+        MockResponse::default().with_delay(Duration::from_secs(60)),
+    );
     let sk = env
-        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), mock, fast())
+        .engine(
+            ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]),
+            mock,
+            fast(),
+        )
         .await;
     let mut req = env.req("list");
     req.timeout = Some(Duration::from_millis(300));
     let job = sk.submit(req).await.unwrap();
     let job = drain_until_done(&sk, &job.id).await;
     assert_eq!(job.status, JobStatus::TimedOut);
-    assert_eq!(sk.steps(&job.id).await.unwrap()[0].status, StepStatus::TimedOut);
+    assert_eq!(
+        sk.steps(&job.id).await.unwrap()[0].status,
+        StepStatus::TimedOut
+    );
 }
 
 #[tokio::test]
 async fn secrets_are_redacted_from_logs() {
     let env = Env::new();
-    let mock = MockProvider::new().with_rule(["ls"], MockResponse::stdout(vec!["token=supersecretvalue ok"]));
+    let mock = MockProvider::new().with_rule(
+        ["ls"],
+        MockResponse::stdout(vec!["token=supersecretvalue ok"]),
+    );
     let sk = env
-        .engine(ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]), mock, fast())
+        .engine(
+            ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]),
+            mock,
+            fast(),
+        )
         .await;
     let job = sk.submit(env.req("list")).await.unwrap();
     let job = drain_until_done(&sk, &job.id).await;
@@ -270,7 +382,11 @@ async fn secrets_are_redacted_from_logs() {
 async fn idempotency_keys_return_the_first_job() {
     let env = Env::new();
     let sk = env
-        .engine(ScriptedPlanner::new(vec![Action::GitStatus]), MockProvider::new(), fast())
+        .engine(
+            ScriptedPlanner::new(vec![Action::GitStatus]),
+            MockProvider::new(),
+            fast(),
+        )
         .await;
     let mut req = env.req("status");
     req.idempotency_key = Some("deploy-42".into());
@@ -284,10 +400,17 @@ async fn idempotency_keys_return_the_first_job() {
 async fn plan_is_a_dry_run() {
     let env = Env::new();
     let sk = env
-        .engine(ScriptedPlanner::new(vec![Action::GitStatus]), MockProvider::new(), fast())
+        .engine(
+            ScriptedPlanner::new(vec![Action::GitStatus]),
+            MockProvider::new(),
+            fast(),
+        )
         .await;
     let plan = sk.plan(&env.req("status")).await.unwrap();
     assert_eq!(plan.risk, RiskLevel::ReadOnly);
-    assert!(plan.steps[0].decision.is_some(), "every step carries its decision");
+    assert!(
+        plan.steps[0].decision.is_some(),
+        "every step carries its decision"
+    );
     assert!(sk.list(&JobFilter::default()).await.unwrap().is_empty());
 }

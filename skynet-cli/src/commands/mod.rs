@@ -19,7 +19,14 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
                 print_json(out, &skynet_core::action::CATALOG)?;
             } else {
                 for a in skynet_core::action::CATALOG {
-                    writeln!(out, "{:<18} {:<9} {:<36} {}", a.name, a.base_risk.as_str(), a.params, a.summary)?;
+                    writeln!(
+                        out,
+                        "{:<18} {:<9} {:<36} {}",
+                        a.name,
+                        a.base_risk.as_str(),
+                        a.params,
+                        a.summary
+                    )?;
                 }
             }
             Ok(Exit::Ok)

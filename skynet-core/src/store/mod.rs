@@ -264,9 +264,11 @@ pub trait JobStore: Send + Sync {
 pub trait StepStore: Send + Sync {
     /// The job's step checkpoints, in order.
     async fn steps(&self, id: &JobId) -> Result<Vec<StepRecord>>;
-    /// Mark a step running, fenced by the lease.
+    /// Mark a step running, fenced by the lease; appends a `step_started`
+    /// event in the same transaction.
     async fn start_step(&self, id: &JobId, lease_id: &str, index: u32) -> Result<()>;
-    /// Record how a step ended, fenced by the lease.
+    /// Record how a step ended, fenced by the lease; appends a
+    /// `step_finished` event in the same transaction.
     async fn finish_step(
         &self,
         id: &JobId,

@@ -76,6 +76,8 @@ impl StepStore for SqliteStore {
         if changed == 0 {
             return Err(no_such_step(id, index));
         }
+        let data = serde_json::json!({"step": index});
+        super::tx::append_event(&mut tx, id, "step_started", data, now()).await?;
         commit(tx).await
     }
 
@@ -113,6 +115,15 @@ impl StepStore for SqliteStore {
         if changed == 0 {
             return Err(no_such_step(id, index));
         }
+        let data = serde_json::json!({
+            "step": index,
+            "status": outcome.status.as_str(),
+            "exit_code": outcome.exit_code,
+            "output_bytes": outcome.output_bytes,
+            "truncated": outcome.truncated,
+            "error": outcome.error,
+        });
+        super::tx::append_event(&mut tx, id, "step_finished", data, now()).await?;
         commit(tx).await
     }
 }
