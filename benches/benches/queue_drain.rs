@@ -107,6 +107,7 @@ fn queue_drain(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let mut group = c.benchmark_group("drain_10k_noop_jobs");
     group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(30));
     group.throughput(Throughput::Elements(JOBS));
     group.bench_function("skynet_sqlite_queue", |b| {

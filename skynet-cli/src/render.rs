@@ -24,6 +24,22 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
             .unwrap_or_default();
         writeln!(out, "  {}. [{}] {}{}", i + 1, s.risk, s.description, state)?;
         writeln!(out, "       $ {}", shell_display(&s.command))?;
+        if let Some(stdin) = &s.stdin {
+            // The approver must see what will be written, escaped so
+            // control characters cannot repaint the terminal.
+            let shown: String = stdin
+                .chars()
+                .take(400)
+                .collect::<String>()
+                .escape_debug()
+                .to_string();
+            let more = if stdin.chars().count() > 400 {
+                " ..."
+            } else {
+                ""
+            };
+            writeln!(out, "       stdin: \"{shown}\"{more}")?;
+        }
         if let Some(d) = &s.decision
             && let Some(rule) = &d.rule
         {

@@ -34,6 +34,9 @@ pub struct StepView {
     pub command: Vec<String>,
     /// Working directory.
     pub cwd: String,
+    /// What is fed to the program's stdin (the content `write_file` writes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
     /// Effective risk.
     pub risk: RiskLevel,
     /// The policy decision behind it.
@@ -73,6 +76,7 @@ fn step_view(s: &Step, state: Option<StepRecord>) -> StepView {
         action: serde_json::to_value(&s.action).unwrap_or(serde_json::Value::Null),
         command: s.command.argv.clone(),
         cwd: s.command.cwd.display().to_string(),
+        stdin: s.command.stdin.clone(),
         risk: s.risk,
         decision: s.decision.clone(),
         state,

@@ -1,6 +1,11 @@
 //! Shared helpers for the CLI end-to-end tests: a temp home, a temp git
 //! repository as the sandbox root, and the real `skynet` binary.
-#![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::new_without_default)]
+#![allow(
+    dead_code,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::new_without_default
+)]
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};

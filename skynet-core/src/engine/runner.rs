@@ -129,7 +129,12 @@ impl Skynet {
                 self.provider_names().join(", ")
             ))));
         };
-        let records = self.inner.store.steps(&job.id).await?;
+        // On a first claim nothing has run yet: skip reading checkpoints.
+        let records = if job.attempts > 1 {
+            self.inner.store.steps(&job.id).await?
+        } else {
+            Vec::new()
+        };
         let deadline = job.timeout_ms.map(|ms| {
             let started = job.started_at.unwrap_or_else(Utc::now);
             started + chrono::Duration::milliseconds(ms as i64)
@@ -220,11 +225,18 @@ impl Skynet {
         let forwarder = tokio::spawn(forward_output(self.clone(), job.id.clone(), index, rx));
         let result = provider.execute(&step.command, ctx).await;
         // The provider dropped its sender; the forwarder drains and flushes.
-        match forwarder.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(job = %job.id, "could not store output: {e}"),
-            Err(e) => tracing::warn!(job = %job.id, "output forwarder failed: {e}"),
-        }
+        // The last lines are written with the step's checkpoint.
+        let tail_logs = match forwarder.await {
+            Ok(Ok(rest)) => rest,
+            Ok(Err(e)) => {
+                tracing::warn!(job = %job.id, "could not store output: {e}");
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.id, "output forwarder failed: {e}");
+                Vec::new()
+            }
+        };
         if lost.load(Ordering::SeqCst) {
             return Ok(StepEnd::LeaseLost);
         }
@@ -256,7 +268,10 @@ impl Skynet {
         };
         let status = outcome.status;
         let exit_code = outcome.exit_code;
-        match store.finish_step(&job.id, &lease.id, index, outcome).await {
+        match store
+            .finish_step(&job.id, &lease.id, index, outcome, &tail_logs)
+            .await
+        {
             Ok(()) => {}
             Err(Error::LeaseLost(_)) => return Ok(StepEnd::LeaseLost),
             Err(e) => return Err(e),
@@ -351,13 +366,14 @@ async fn keep_lease(
     }
 }
 
-/// Redact, publish and store a step's output lines in batches.
+/// Redact, publish and store a step's output lines in batches. Returns the
+/// lines not yet stored, which go in with the step's checkpoint.
 async fn forward_output(
     sk: Skynet,
     id: JobId,
     step: u32,
     mut rx: mpsc::Receiver<OutputLine>,
-) -> Result<()> {
+) -> Result<Vec<NewLogLine>> {
     let mut batch: Vec<NewLogLine> = Vec::new();
     let mut flush_at = tokio::time::Instant::now() + LOG_FLUSH_EVERY;
     loop {
@@ -395,8 +411,5 @@ async fn forward_output(
             batch.clear();
         }
     }
-    if !batch.is_empty() {
-        sk.inner.store.append_logs(&id, &batch).await?;
-    }
-    Ok(())
+    Ok(batch)
 }

@@ -267,14 +267,16 @@ pub trait StepStore: Send + Sync {
     /// Mark a step running, fenced by the lease; appends a `step_started`
     /// event in the same transaction.
     async fn start_step(&self, id: &JobId, lease_id: &str, index: u32) -> Result<()>;
-    /// Record how a step ended, fenced by the lease; appends a
-    /// `step_finished` event in the same transaction.
+    /// Record how a step ended, fenced by the lease, together with the
+    /// step's last unwritten log lines and a `step_finished` event, in one
+    /// transaction.
     async fn finish_step(
         &self,
         id: &JobId,
         lease_id: &str,
         index: u32,
         outcome: StepOutcome,
+        logs: &[NewLogLine],
     ) -> Result<()>;
 }
 

@@ -216,7 +216,7 @@ pub async fn run_step(store: &SharedStore, id: &JobId, lease: &str, index: u32) 
         .await
         .expect("start_step");
     store
-        .finish_step(id, lease, index, outcome(StepStatus::Succeeded))
+        .finish_step(id, lease, index, outcome(StepStatus::Succeeded), &[])
         .await
         .expect("finish_step");
 }

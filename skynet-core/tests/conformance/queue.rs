@@ -200,7 +200,7 @@ pub async fn heartbeat_extends_until_cancel(store: SharedStore) {
     assert_lease_lost(store.start_step(&job.id, &lease, 1).await);
     assert_lease_lost(
         store
-            .finish_step(&job.id, &lease, 0, outcome(StepStatus::Succeeded))
+            .finish_step(&job.id, &lease, 0, outcome(StepStatus::Succeeded), &[])
             .await,
     );
     assert_lease_lost(store.complete(&job.id, &lease, Completion::Succeeded).await);

@@ -16,11 +16,21 @@ pub async fn steps_are_fenced_by_the_lease(store: SharedStore) {
     let started = store.steps(&job.id).await.expect("steps");
     assert_eq!(started[0].status, StepStatus::Running);
     assert!(started[0].started_at.is_some());
+    let tail = [NewLogLine {
+        step: 0,
+        stream: Stream::Stdout,
+        text: "last words".into(),
+    }];
     assert_lease_lost(
         store
-            .finish_step(&job.id, "forged", 0, outcome(StepStatus::Succeeded))
+            .finish_step(&job.id, "forged", 0, outcome(StepStatus::Succeeded), &tail)
             .await,
     );
+    let no_logs = store
+        .logs(&job.id, &LogQuery::default())
+        .await
+        .expect("logs");
+    assert!(no_logs.is_empty(), "a refused finish writes no log lines");
     let failed = StepOutcome {
         status: StepStatus::Failed,
         exit_code: Some(2),
@@ -29,9 +39,15 @@ pub async fn steps_are_fenced_by_the_lease(store: SharedStore) {
         error: Some("exit 2".into()),
     };
     store
-        .finish_step(&job.id, &lease, 0, failed)
+        .finish_step(&job.id, &lease, 0, failed, &tail)
         .await
         .expect("finish");
+    let logs = store
+        .logs(&job.id, &LogQuery::default())
+        .await
+        .expect("logs");
+    assert_eq!(logs.len(), 1, "the tail lines land with the checkpoint");
+    assert_eq!(logs[0].text, "last words");
     let step = store.steps(&job.id).await.expect("steps").remove(0);
     assert_eq!(step.status, StepStatus::Failed);
     assert_eq!(step.exit_code, Some(2));
@@ -41,7 +57,7 @@ pub async fn steps_are_fenced_by_the_lease(store: SharedStore) {
     assert!(step.finished_at.is_some());
     assert!(
         store
-            .finish_step(&job.id, &lease, 1, outcome(StepStatus::Running))
+            .finish_step(&job.id, &lease, 1, outcome(StepStatus::Running), &[])
             .await
             .is_err(),
         "a finished step cannot be running"
@@ -317,7 +333,7 @@ pub async fn unknown_id_is_not_found_everywhere(store: SharedStore) {
     assert_not_found(store.start_step(&id, "l", 0).await);
     assert_not_found(
         store
-            .finish_step(&id, "l", 0, outcome(StepStatus::Succeeded))
+            .finish_step(&id, "l", 0, outcome(StepStatus::Succeeded), &[])
             .await,
     );
     assert_not_found(

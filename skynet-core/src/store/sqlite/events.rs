@@ -64,7 +64,7 @@ impl EventStore for SqliteStore {
         }
         let mut tx = self.begin().await?;
         require_job(&mut tx, id).await?;
-        let event = append_event(&mut tx, id, kind, data, now()).await?;
+        let event = append_event(&mut tx, id, kind, data, now(), None).await?;
         commit(tx).await?;
         Ok(event)
     }

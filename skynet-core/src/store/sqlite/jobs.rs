@@ -61,10 +61,7 @@ async fn claim_one(
         .note("attempt", attempt)
         .note("lease", lease_id)
         .note("lease_expires_at", canonical_time(expires));
-    if !transition(conn, job, t, now).await? {
-        return Ok(None);
-    }
-    load_job(conn, &job.id).await
+    transition(conn, job, t, now).await
 }
 
 /// What the reaper does with a job whose lease expired.
@@ -138,7 +135,7 @@ impl SqliteStore {
         if to == JobStatus::Queued {
             t = t.set("run_at", Val::Int(micros(stamp)));
         }
-        if !transition(&mut tx, &job, t, stamp).await? {
+        if transition(&mut tx, &job, t, stamp).await?.is_none() {
             return Ok(None);
         }
         commit(tx).await?;
@@ -230,7 +227,7 @@ impl JobStore for SqliteStore {
             "plan_hash": plan_hash,
             "source": job.source.as_str(),
         });
-        append_event(&mut tx, &job.id, "submitted", data, now).await?;
+        append_event(&mut tx, &job.id, "submitted", data, now, Some(None)).await?;
         let stored = require_job(&mut tx, &job.id).await?;
         commit(tx).await?;
         Ok((stored, true))
@@ -284,7 +281,7 @@ impl JobStore for SqliteStore {
         if let Some(actor) = &change.actor {
             t = t.note("actor", actor.clone());
         }
-        if reserved || !transition(&mut tx, &job, t, now()).await? {
+        if reserved || transition(&mut tx, &job, t, now()).await?.is_none() {
             return Err(Error::InvalidTransition {
                 job: id.clone(),
                 from: job.status,
@@ -309,7 +306,7 @@ impl JobStore for SqliteStore {
             .note("approver", approval.approver.clone())
             .note("plan_hash", approval.plan_hash.clone());
         t.allowed.retain(|s| *s == JobStatus::Planned);
-        if !transition(&mut tx, &job, t, now).await? {
+        if transition(&mut tx, &job, t, now).await?.is_none() {
             if job.status != JobStatus::Planned {
                 return Err(Error::InvalidTransition {
                     job: id.clone(),
@@ -438,10 +435,9 @@ impl JobStore for SqliteStore {
                 .set("run_at", Val::Int(micros(run_at)))
                 .note("run_at", canonical_time(run_at));
         }
-        if !transition(&mut tx, &job, t, now()).await? {
+        let Some(job) = transition(&mut tx, &job, t, now()).await? else {
             return Err(Error::LeaseLost(id.clone()));
-        }
-        let job = require_job(&mut tx, id).await?;
+        };
         commit(tx).await?;
         Ok(job)
     }

@@ -29,16 +29,46 @@ impl SqliteStore {
     }
 }
 
-/// Inside a write transaction: the job exists and runs under `lease_id`.
-async fn fence(conn: &mut SqliteConnection, id: &JobId, lease_id: &str) -> Result<()> {
-    let job = require_job(conn, id).await?;
-    let holds =
-        job.status == JobStatus::Running && job.lease.as_ref().is_some_and(|l| l.id == lease_id);
-    if holds {
-        Ok(())
-    } else {
-        Err(Error::LeaseLost(id.clone()))
+/// Inside a write transaction: the job runs under `lease_id`. Returns the
+/// job's event chain head, read by the same (light) query.
+async fn fence(conn: &mut SqliteConnection, id: &JobId, lease_id: &str) -> Result<Option<String>> {
+    let head: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT event_head FROM jobs WHERE id = ? AND status = ? AND lease_id = ?",
+    )
+    .bind(id.as_str())
+    .bind(JobStatus::Running.as_str())
+    .bind(lease_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db("checking the lease"))?;
+    match head {
+        Some(head) => Ok(head),
+        None => {
+            require_job(conn, id).await?;
+            Err(Error::LeaseLost(id.clone()))
+        }
     }
+}
+
+/// Insert log lines inside the caller's transaction.
+async fn insert_logs(conn: &mut SqliteConnection, id: &JobId, lines: &[NewLogLine]) -> Result<()> {
+    let at = micros(now());
+    for chunk in lines.chunks(LOG_CHUNK) {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new("INSERT INTO logs (job_id, step, stream, text, at) ");
+        qb.push_values(chunk, |mut row, line| {
+            row.push_bind(id.as_str())
+                .push_bind(i64::from(line.step))
+                .push_bind(line.stream.as_str())
+                .push_bind(line.text.as_str())
+                .push_bind(at);
+        });
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(db("appending log lines"))?;
+    }
+    Ok(())
 }
 
 fn no_such_step(id: &JobId, index: u32) -> Error {
@@ -60,7 +90,7 @@ impl StepStore for SqliteStore {
 
     async fn start_step(&self, id: &JobId, lease_id: &str, index: u32) -> Result<()> {
         let mut tx = self.begin().await?;
-        fence(&mut tx, id, lease_id).await?;
+        let head = fence(&mut tx, id, lease_id).await?;
         let changed = sqlx::query(
             "UPDATE steps SET status = ?, started_at = ?, finished_at = NULL, exit_code = NULL, \
              error = NULL WHERE job_id = ? AND idx = ?",
@@ -77,7 +107,7 @@ impl StepStore for SqliteStore {
             return Err(no_such_step(id, index));
         }
         let data = serde_json::json!({"step": index});
-        super::tx::append_event(&mut tx, id, "step_started", data, now()).await?;
+        super::tx::append_event(&mut tx, id, "step_started", data, now(), Some(head)).await?;
         commit(tx).await
     }
 
@@ -87,6 +117,7 @@ impl StepStore for SqliteStore {
         lease_id: &str,
         index: u32,
         outcome: StepOutcome,
+        logs: &[NewLogLine],
     ) -> Result<()> {
         if matches!(outcome.status, StepStatus::Pending | StepStatus::Running) {
             return Err(Error::InvalidInput(format!(
@@ -95,7 +126,8 @@ impl StepStore for SqliteStore {
             )));
         }
         let mut tx = self.begin().await?;
-        fence(&mut tx, id, lease_id).await?;
+        let head = fence(&mut tx, id, lease_id).await?;
+        insert_logs(&mut tx, id, logs).await?;
         let changed = sqlx::query(
             "UPDATE steps SET status = ?, exit_code = ?, finished_at = ?, output_bytes = ?, \
              truncated = ?, error = ? WHERE job_id = ? AND idx = ?",
@@ -123,7 +155,7 @@ impl StepStore for SqliteStore {
             "truncated": outcome.truncated,
             "error": outcome.error,
         });
-        super::tx::append_event(&mut tx, id, "step_finished", data, now()).await?;
+        super::tx::append_event(&mut tx, id, "step_finished", data, now(), Some(head)).await?;
         commit(tx).await
     }
 }
@@ -135,22 +167,7 @@ impl LogStore for SqliteStore {
         if load_job(&mut tx, id).await?.is_none() {
             return Err(Error::JobNotFound(id.to_string()));
         }
-        let at = micros(now());
-        for chunk in lines.chunks(LOG_CHUNK) {
-            let mut qb =
-                QueryBuilder::<Sqlite>::new("INSERT INTO logs (job_id, step, stream, text, at) ");
-            qb.push_values(chunk, |mut row, line| {
-                row.push_bind(id.as_str())
-                    .push_bind(i64::from(line.step))
-                    .push_bind(line.stream.as_str())
-                    .push_bind(line.text.as_str())
-                    .push_bind(at);
-            });
-            qb.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(db("appending log lines"))?;
-        }
+        insert_logs(&mut tx, id, lines).await?;
         commit(tx).await
     }
 

@@ -8,7 +8,7 @@ use crate::store::{Event, StepRecord, StepStatus, chain};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 /// A value for one `SET column = ?`.
 #[derive(Debug, Clone)]
@@ -79,22 +79,28 @@ pub(super) async fn load_steps(conn: &mut SqliteConnection, id: &JobId) -> Resul
     rows.iter().map(step_from_row).collect()
 }
 
-/// Append one event to the job's chain and move the job's recorded head.
+/// Append one event to the job's chain. `prev` is the job's chain head
+/// when the caller already read it in this transaction (`None` reads it);
+/// the `events_move_head` trigger moves `jobs.event_head` to the new event.
 pub(super) async fn append_event(
     conn: &mut SqliteConnection,
     id: &JobId,
     kind: &str,
     data: Value,
     at: DateTime<Utc>,
+    prev: Option<Option<String>>,
 ) -> Result<Event> {
-    let head: Option<Option<String>> =
-        sqlx::query_scalar("SELECT event_head FROM jobs WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db("reading the event chain head"))?;
-    let Some(head) = head else {
-        return Err(Error::JobNotFound(id.to_string()));
+    let head = match prev {
+        Some(head) => head,
+        None => {
+            let head: Option<Option<String>> =
+                sqlx::query_scalar("SELECT event_head FROM jobs WHERE id = ?")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db("reading the event chain head"))?;
+            head.ok_or_else(|| Error::JobNotFound(id.to_string()))?
+        }
     };
     let prev_hash = head.unwrap_or_else(|| chain::genesis(id));
     let at = chain::truncate_to_micros(at);
@@ -112,12 +118,6 @@ pub(super) async fn append_event(
     .fetch_one(&mut *conn)
     .await
     .map_err(db("appending an event"))?;
-    sqlx::query("UPDATE jobs SET event_head = ? WHERE id = ?")
-        .bind(&hash)
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(db("moving the event chain head"))?;
     Ok(Event {
         seq,
         job_id: id.clone(),
@@ -183,13 +183,14 @@ impl Transition {
 
 /// Apply `t` to `job` (as loaded in this transaction) at `now`: the CAS
 /// update, its step-checkpoint side effects and its `status` event.
-/// `Ok(false)` if the CAS matched no row (nothing changed).
+/// Returns the job as changed, or `None` if the CAS matched no row
+/// (nothing changed).
 pub(super) async fn transition(
     conn: &mut SqliteConnection,
     job: &Job,
     t: Transition,
     now: DateTime<Utc>,
-) -> Result<bool> {
+) -> Result<Option<Job>> {
     let to = t.to;
     let mut sets = t.sets;
     if to != JobStatus::Running {
@@ -214,22 +215,38 @@ pub(super) async fn transition(
     for (col, value) in t.guards {
         qb.push(" AND ").push(col).push(" = ").push_bind(value);
     }
-    let changed = qb
+    // RETURNING hands back the changed row and the chain head (which this
+    // UPDATE does not touch) without another round trip.
+    qb.push(" RETURNING ")
+        .push(JOB_COLUMNS)
+        .push(", event_head");
+    let Some(row) = qb
         .build()
-        .execute(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(db("changing a job's status"))?
-        .rows_affected();
-    if changed == 0 {
-        return Ok(false);
-    }
+    else {
+        return Ok(None);
+    };
+    let changed = job_from_row(&row)?;
+    let head: Option<String> = row
+        .try_get("event_head")
+        .map_err(db("reading the event chain head"))?;
     step_effects(conn, &job.id, to, t.step_error.as_deref(), now).await?;
     let mut data = Map::new();
     data.insert("from".into(), job.status.as_str().into());
     data.insert("to".into(), to.as_str().into());
     data.extend(t.event);
-    append_event(conn, &job.id, "status", Value::Object(data), now).await?;
-    Ok(true)
+    append_event(
+        conn,
+        &job.id,
+        "status",
+        Value::Object(data),
+        now,
+        Some(head),
+    )
+    .await?;
+    Ok(Some(changed))
 }
 
 /// What a status change does to the step checkpoints: back to `queued`
@@ -257,7 +274,8 @@ async fn step_effects(
         .map_err(db("resetting the in-flight step"))?;
         return Ok(());
     }
-    if !to.is_terminal() {
+    // A success leaves no running or pending step behind: nothing to do.
+    if !to.is_terminal() || to == JobStatus::Succeeded {
         return Ok(());
     }
     let stopped = match to {
