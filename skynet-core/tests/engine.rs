@@ -414,3 +414,35 @@ async fn plan_is_a_dry_run() {
     );
     assert!(sk.list(&JobFilter::default()).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn steps_are_judged_again_when_they_run() {
+    let env = Env::new();
+    let notes = env.dir.path().join("notes");
+    std::fs::write(&notes, "ok").unwrap();
+    let mock = Arc::new(MockProvider::new());
+    let sk = Skynet::builder()
+        .database_url(env.url())
+        .planner(Arc::new(ScriptedPlanner::new(vec![Action::ReadFile {
+            path: "notes".into(),
+        }])))
+        .provider(mock.clone())
+        .default_provider("mock")
+        .config(fast())
+        .build()
+        .await
+        .unwrap();
+    let job = sk.submit(env.req("read notes")).await.unwrap();
+    assert_eq!(job.status, JobStatus::Queued, "READ_ONLY when approved");
+    // Between approval and execution the file becomes a way out of the root.
+    std::fs::remove_file(&notes).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", &notes).unwrap();
+    let job = drain_until_done(&sk, &job.id).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(
+        job.error.as_deref().unwrap().contains("forbidden now"),
+        "{:?}",
+        job.error
+    );
+    assert!(mock.calls().is_empty(), "nothing ran");
+}

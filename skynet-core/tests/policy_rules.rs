@@ -409,3 +409,40 @@ fn wrapper_working_directory_is_followed() {
     std::os::unix::fs::symlink("/nonexistent-skynet/x", root.join("dangling")).unwrap();
     assert_eq!(check(&p, &ctx, &["tee", "dangling"]).verdict, Forbid);
 }
+
+/// Holes found in review: project programs posing as system ones, git
+/// options that run programs, values hidden in short-option clusters.
+#[test]
+fn review_regressions() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let ctx = skynet_core::PolicyContext::rooted(root.path().canonicalize().expect("canon"));
+    let policy = skynet_core::Policy::default();
+    let check = |words: &[&str]| {
+        let argv: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        policy.check(&argv, &ctx)
+    };
+    use skynet_core::{RiskLevel, Verdict};
+    for argv in [
+        &["./ls"][..],
+        &["bin/cat", "x"],
+        &["timeout", "5", "./git", "status"],
+    ] {
+        let d = check(argv);
+        assert!(d.risk >= RiskLevel::Write, "{argv:?}: {d:?}");
+    }
+    assert_eq!(check(&["/usr/bin/ls", "-la"]).risk, RiskLevel::ReadOnly);
+    let d = check(&["git", "grep", "-Otouch /tmp/pwned;", "."]);
+    assert_eq!(d.risk, RiskLevel::Admin, "{d:?}");
+    assert_eq!(
+        check(&["sort", "--compress-program=sh", "x"]).risk,
+        RiskLevel::Admin
+    );
+    assert_eq!(
+        check(&["sort", "-uo/home/me/.bashrc", "notes"]).verdict,
+        Verdict::Forbid
+    );
+    assert_eq!(
+        check(&["sort", "-uoout.txt", "notes"]).risk,
+        RiskLevel::Write
+    );
+}

@@ -181,38 +181,58 @@ async fn ask(question: &str) -> Result<bool> {
 }
 
 /// Run the queued job in this process (claiming it like a worker, so it
-/// runs exactly once), stream its output, Ctrl-C cancels it.
+/// runs exactly once), stream its output; Ctrl-C cancels it. A retry
+/// scheduled for later is run here when its time comes; a job another
+/// worker claimed is waited for.
 async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -> Result<Exit> {
+    // A previous `skynet run` killed mid-job left a lease nobody renews.
+    sk.recover().await?;
+    let worker = default_worker_id();
     let mut rx = sk.subscribe();
-    let runner = sk.clone();
-    let job_id = id.clone();
-    let mut task = tokio::spawn(async move { runner.run_job(&job_id, &default_worker_id()).await });
     let mut cancelled = false;
     let job = loop {
+        let runner = sk.clone();
+        let (job_id, worker_id) = (id.clone(), worker.clone());
+        let mut task = tokio::spawn(async move { runner.run_job(&job_id, &worker_id).await });
+        let job = loop {
+            tokio::select! {
+                res = &mut task => {
+                    while let Ok(ev) = rx.try_recv() {
+                        if !json { print_event(out, id, &ev)?; }
+                    }
+                    break res.map_err(|e| skynet_core::Error::Io(std::io::Error::other(e)))??;
+                }
+                ev = rx.recv() => {
+                    if let Ok(ev) = ev && !json {
+                        print_event(out, id, &ev)?;
+                    }
+                }
+                _ = tokio::signal::ctrl_c(), if !cancelled => {
+                    cancelled = true;
+                    eprintln!("cancelling job {id} ...");
+                    sk.cancel(id, &actor()).await?;
+                }
+            }
+        };
+        if job.status.is_terminal() {
+            break job;
+        }
+        // Re-queued for a retry (run it here when due) or running elsewhere
+        // (wait for it); Ctrl-C still cancels.
+        let pause = match job.status {
+            JobStatus::Queued => (job.run_at - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default(),
+            _ => std::time::Duration::from_millis(200),
+        };
         tokio::select! {
-            res = &mut task => {
-                while let Ok(ev) = rx.try_recv() {
-                    if !json { print_event(out, id, &ev)?; }
-                }
-                break res.map_err(|e| skynet_core::Error::Io(std::io::Error::other(e)))??;
-            }
-            ev = rx.recv() => {
-                if let Ok(ev) = ev && !json {
-                    print_event(out, id, &ev)?;
-                }
-            }
+            _ = tokio::time::sleep(pause) => {}
             _ = tokio::signal::ctrl_c(), if !cancelled => {
                 cancelled = true;
                 eprintln!("cancelling job {id} ...");
                 sk.cancel(id, &actor()).await?;
             }
         }
-    };
-    // Another worker got it first: wait for that worker to finish.
-    let job = if job.status.is_terminal() {
-        job
-    } else {
-        sk.wait(id, None).await?
     };
     if json {
         let steps = sk.steps(id).await?;

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 /// Longest intent accepted, in bytes.
 const MAX_INTENT_BYTES: usize = 16 * 1024;
+/// Longest step or job time budget accepted.
+const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 86_400);
 
 /// The sandbox root: the given directory (or the current one), canonical.
 pub(crate) fn resolve_root(root: Option<PathBuf>) -> Result<PathBuf> {
@@ -60,6 +62,19 @@ pub(crate) async fn plan_and_judge(sk: &Skynet, req: &SubmitRequest) -> Result<(
     }
     let root = resolve_root(req.root.clone())?;
     let step_timeout = req.step_timeout.unwrap_or(sk.inner.config.step_timeout);
+    for (what, limit) in [
+        ("step timeout", Some(step_timeout)),
+        ("job timeout", req.timeout),
+    ] {
+        if let Some(limit) = limit
+            && (limit > MAX_TIMEOUT || limit.is_zero())
+        {
+            return Err(Error::InvalidInput(format!(
+                "{what} {limit:?} is out of range: give between 1 ms and {} days",
+                MAX_TIMEOUT.as_secs() / 86_400
+            )));
+        }
+    }
     let preq = PlanRequest {
         intent: intent.to_string(),
         root: root.clone(),
@@ -91,6 +106,20 @@ pub(crate) fn judge_plan(sk: &Skynet, plan: &mut Plan, root: &std::path::Path) -
             return Err(Error::Forbidden {
                 decision: Box::new(decision),
             });
+        }
+        if !step.command.env.is_empty() {
+            // Variables such as PATH or LD_PRELOAD change what runs; the
+            // same thing written as `env VAR=... cmd` is WRITE as well.
+            decision.risk = decision.risk.max(crate::RiskLevel::Write);
+            decision.reasons.push(format!(
+                "the step sets environment variables ({}): at least WRITE",
+                step.command
+                    .env
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         step.risk = step.risk.max(step.action.base_risk()).max(decision.risk);
         if step.command.timeout_ms.is_none() {

@@ -83,15 +83,18 @@ impl Skynet {
             id: id.clone(),
         };
         let lost = Arc::new(AtomicBool::new(false));
-        let heartbeat = tokio::spawn(keep_lease(
+        // Aborted on every way out of this function (including a panic or
+        // the future being dropped), so a dead run never renews its lease.
+        let heartbeat = AbortOnDrop(tokio::spawn(keep_lease(
             self.clone(),
             id.clone(),
             lease.clone(),
             cancel.clone(),
             lost.clone(),
-        ));
+        )));
         let end = self.run_steps(&job, &lease, &cancel, &lost).await;
-        heartbeat.abort();
+        drop(heartbeat);
+        let end = end.map(|c| c.map(|c| redact_completion(&self.inner.redactor, c)));
         match end {
             Ok(Some(completion)) => {
                 match self.inner.store.complete(&id, &lease.id, completion).await {
@@ -135,9 +138,9 @@ impl Skynet {
         } else {
             Vec::new()
         };
-        let deadline = job.timeout_ms.map(|ms| {
+        let deadline = job.timeout_ms.and_then(|ms| {
             let started = job.started_at.unwrap_or_else(Utc::now);
-            started + chrono::Duration::milliseconds(ms as i64)
+            started.checked_add_signed(chrono::Duration::milliseconds(i64::try_from(ms).ok()?))
         });
         for (index, step) in plan.steps.iter().enumerate() {
             let done = records
@@ -163,6 +166,9 @@ impl Skynet {
                 }
                 None => None,
             };
+            if let Some(refusal) = self.recheck(job, index, step) {
+                return Ok(Some(Completion::Failed(refusal)));
+            }
             let step_limit = step.command.timeout_ms.map(Duration::from_millis);
             let timeout = match (budget, step_limit) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -241,7 +247,7 @@ impl Skynet {
             return Ok(StepEnd::LeaseLost);
         }
         let label = format!("step {} ({})", index + 1, step.description);
-        let (outcome, end) = match result {
+        let (mut outcome, end) = match result {
             Ok(out) => judge_output(&label, &out),
             Err(e) => {
                 let msg = self.inner.redactor.redact(&format!("{label}: {e}"));
@@ -266,6 +272,7 @@ impl Skynet {
                 )
             }
         };
+        outcome.error = outcome.error.map(|e| self.inner.redactor.redact(&e));
         let status = outcome.status;
         let exit_code = outcome.exit_code;
         match store
@@ -273,7 +280,16 @@ impl Skynet {
             .await
         {
             Ok(()) => {}
-            Err(Error::LeaseLost(_)) => return Ok(StepEnd::LeaseLost),
+            Err(Error::LeaseLost(_)) => {
+                // Cancelled or reaped meanwhile: the checkpoint is no longer
+                // ours to write, but the output it produced is kept.
+                if !tail_logs.is_empty()
+                    && let Err(e) = store.append_logs(&job.id, &tail_logs).await
+                {
+                    tracing::warn!(job = %job.id, "could not store output: {e}");
+                }
+                return Ok(StepEnd::LeaseLost);
+            }
             Err(e) => return Err(e),
         }
         self.publish(JobEvent::StepFinished {
@@ -283,6 +299,54 @@ impl Skynet {
             exit_code,
         });
         Ok(end)
+    }
+}
+
+impl Skynet {
+    /// Judge the step again just before it runs: files can change between
+    /// approval and execution (a path may now be a symlink out of the root),
+    /// and this worker's policy is the one that counts. Returns why the step
+    /// must not run.
+    fn recheck(&self, job: &Job, index: usize, step: &Step) -> Option<String> {
+        let ctx = crate::policy::PolicyContext {
+            roots: vec![job.root.clone()],
+            cwd: step.command.cwd.clone(),
+        };
+        let decision = self.inner.policy.check(&step.command.argv, &ctx);
+        let label = format!("step {} ({})", index + 1, step.description);
+        if decision.verdict == crate::policy::Verdict::Forbid {
+            return Some(format!("{label} is forbidden now: {}", decision.explain()));
+        }
+        (decision.risk > step.risk).then(|| {
+            format!(
+                "{label} is {} now but was approved as {}: {}",
+                decision.risk,
+                step.risk,
+                decision.explain()
+            )
+        })
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Errors may quote commands and output: redact them before they are stored.
+fn redact_completion(r: &crate::redact::Redactor, c: Completion) -> Completion {
+    match c {
+        Completion::Failed(e) => Completion::Failed(r.redact(&e)),
+        Completion::TimedOut(e) => Completion::TimedOut(r.redact(&e)),
+        Completion::Retry { error, run_at } => Completion::Retry {
+            error: r.redact(&error),
+            run_at,
+        },
+        other => other,
     }
 }
 

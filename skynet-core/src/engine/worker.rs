@@ -66,18 +66,33 @@ impl Skynet {
         let reap_every = cfg.lease / 2;
         let mut next_reap = tokio::time::Instant::now();
         loop {
+            // A store error (busy, restarting) must not take the running
+            // jobs down with the loop: note it, and try again next round.
             if tokio::time::Instant::now() >= next_reap {
-                report.jobs_recovered += self.recover().await?.len();
+                match self.recover().await {
+                    Ok(reaped) => report.jobs_recovered += reaped.len(),
+                    Err(e) => {
+                        tracing::warn!(worker = %opts.id, "recovering expired leases failed: {e}");
+                        report.errors += 1;
+                    }
+                }
                 next_reap = tokio::time::Instant::now() + reap_every;
             }
             let mut claimed = 0;
             if !shutdown.is_cancelled() && running.len() < concurrency {
                 let free = concurrency - running.len();
-                let jobs = self.inner.store.claim(&opts.id, cfg.lease, free).await?;
-                claimed = jobs.len();
-                for job in jobs {
-                    let sk = self.clone();
-                    running.spawn(async move { sk.run_claimed(job).await });
+                match self.inner.store.claim(&opts.id, cfg.lease, free).await {
+                    Ok(jobs) => {
+                        claimed = jobs.len();
+                        for job in jobs {
+                            let sk = self.clone();
+                            running.spawn(async move { sk.run_claimed(job).await });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(worker = %opts.id, "claiming failed: {e}");
+                        report.errors += 1;
+                    }
                 }
             }
             if claimed > 0 {

@@ -179,6 +179,18 @@ impl<'p> Checker<'p> {
             }
             arg
         } else {
+            for extra in paths::cluster_path_suffixes(arg) {
+                if self.sandbox.check(extra, cwd).is_err() {
+                    let roots = self.sandbox.roots_display();
+                    self.forbid(
+                        "path-outside-root",
+                        format!(
+                            "argument `{arg}` may carry the path `{extra}`, outside the sandbox root ({roots}); pass the option and its value as separate words"
+                        ),
+                    );
+                    return None;
+                }
+            }
             match paths::path_candidate(arg) {
                 Some(c) => c,
                 // A bare word is a path only if it names a symlink here:
@@ -219,6 +231,15 @@ impl<'p> Checker<'p> {
         }
         let Some(first) = argv.first() else { return };
         let program = basename(first);
+        if !is_system_program_path(first) {
+            // `./ls` or `bin/cat` is whatever the project put there: rules
+            // written for the system's `ls` and `cat` say nothing about it.
+            self.push(
+                RiskLevel::Write,
+                "program-path",
+                format!("`{first}` is not a program from a system directory: running it runs project code"),
+            );
+        }
         let set = self.set;
         let mut hits = Vec::new();
         set.matching(argv, &mut hits);
@@ -490,5 +511,24 @@ mod tests {
         let long = vec!["x".repeat(100)];
         assert!(short(&long).len() <= 60);
         assert_eq!(short(&["a b".to_string()]), "'a b'");
+    }
+}
+
+/// Directories whose programs the rules describe. A program named by any
+/// other path (`./ls`, `bin/cat`, `/tmp/x/git`) is at least WRITE.
+const SYSTEM_BIN_DIRS: &[&str] = &[
+    "/usr/bin",
+    "/bin",
+    "/usr/sbin",
+    "/sbin",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+];
+
+/// A bare program name (looked up on PATH) or one in a system directory.
+fn is_system_program_path(program: &str) -> bool {
+    match program.rsplit_once('/') {
+        None => true,
+        Some((dir, name)) => !name.is_empty() && SYSTEM_BIN_DIRS.contains(&dir),
     }
 }

@@ -44,6 +44,27 @@ pub(crate) fn path_candidate(arg: &str) -> Option<&str> {
     (looks_like_path(candidate) && !HARMLESS_DEVICES.contains(&candidate)).then_some(candidate)
 }
 
+/// In a short-option cluster (`-uo/etc/x`) an attached value may belong to
+/// any letter, so every later place a path could start is returned, to be
+/// checked as well (conservative: `-oout/x` also yields `/x`).
+pub(crate) fn cluster_path_suffixes(arg: &str) -> Vec<&str> {
+    if !arg.starts_with('-') || arg.starts_with("--") {
+        return Vec::new();
+    }
+    let bytes = arg.as_bytes();
+    (3..arg.len())
+        .filter(|&i| bytes[i - 1].is_ascii_alphanumeric() && arg.is_char_boundary(i))
+        .map(|i| &arg[i..])
+        .filter(|s| {
+            (s.starts_with('/')
+                || s.starts_with("./")
+                || s.starts_with("../")
+                || s.starts_with('~'))
+                && !HARMLESS_DEVICES.contains(s)
+        })
+        .collect()
+}
+
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars
@@ -304,6 +325,12 @@ mod tests {
         assert_eq!(path_candidate("/dev/null"), None);
         assert_eq!(path_candidate("of=/dev/null"), None);
         assert_eq!(path_candidate("../x"), Some("../x"));
+        assert_eq!(
+            cluster_path_suffixes("-uo/home/me/.bashrc")[0],
+            "/home/me/.bashrc"
+        );
+        assert_eq!(cluster_path_suffixes("-I./include"), Vec::<&str>::new());
+        assert_eq!(cluster_path_suffixes("--output=/x"), Vec::<&str>::new());
     }
 
     #[test]

@@ -237,11 +237,14 @@ pub trait JobStore: Send + Sync {
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
     /// Compare-and-set status change allowed by the transition table
     /// (not for `running`, which only [`JobStore::claim`] enters, nor for
-    /// `queued` from `planned`, which only [`JobStore::approve`] does).
+    /// `queued` other than a retry out of `running`: only
+    /// [`JobStore::approve`] queues work).
     /// Leaving `running` clears the lease.
     async fn set_status(&self, id: &JobId, to: JobStatus, change: StatusChange) -> Result<Job>;
-    /// `planned -> queued` if `approval.plan_hash` is the job's plan hash
-    /// (else [`crate::Error::StaleApproval`]).
+    /// `planned` (or `created`) `-> queued` if `approval.plan_hash` is the
+    /// job's plan hash (else [`crate::Error::StaleApproval`]). Apart from a
+    /// retry out of `running`, this is the only way into `queued`, and a job
+    /// inserted as `queued` must carry an approval of its plan.
     async fn approve(&self, id: &JobId, approval: Approval) -> Result<Job>;
     /// Claim up to `limit` queued jobs whose `run_at` has come, highest
     /// priority first, each with a fresh lease for `worker`.

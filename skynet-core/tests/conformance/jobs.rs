@@ -204,7 +204,7 @@ async fn attempt(store: &SharedStore, job: &Job, to: JobStatus) -> skynet_core::
                 to,
             }),
         },
-        JobStatus::Queued if job.status == JobStatus::Planned => {
+        JobStatus::Queued if matches!(job.status, JobStatus::Planned | JobStatus::Created) => {
             let approval = Approval {
                 approver: "alice".into(),
                 plan_hash: job.plan.as_ref().expect("plan").hash.clone(),
@@ -278,13 +278,27 @@ pub async fn reserved_transitions_are_refused(store: SharedStore) {
         store.get_job(&planned.id).await.expect("get").status,
         JobStatus::Planned
     );
-    // created -> queued is not an approval: set_status may do it.
+    // created -> queued needs an approval too.
     let created = insert(&store, job_in(JobStatus::Created, &[RO])).await;
-    let job = store
+    let r = store
         .set_status(&created.id, JobStatus::Queued, StatusChange::default())
-        .await
-        .expect("created -> queued");
-    assert!(job.queued_at.is_some());
+        .await;
+    assert_invalid(r, JobStatus::Created, JobStatus::Queued);
+    // And nothing can be inserted as queued without an approval of its plan.
+    let mut unapproved = job_in(JobStatus::Queued, &[W]);
+    unapproved.approval = None;
+    assert!(matches!(
+        store.insert_job(&unapproved).await,
+        Err(Error::InvalidInput(_))
+    ));
+    let mut wrong = job_in(JobStatus::Queued, &[W]);
+    if let Some(a) = wrong.approval.as_mut() {
+        a.plan_hash = "0".repeat(64);
+    }
+    assert!(matches!(
+        store.insert_job(&wrong).await,
+        Err(Error::InvalidInput(_))
+    ));
 }
 
 /// Approving another plan's hash is StaleApproval and changes nothing; the

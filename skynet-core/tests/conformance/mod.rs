@@ -17,6 +17,7 @@ pub use records::*;
 use chrono::Utc;
 use futures::future::BoxFuture;
 use skynet_core::action::Action;
+use skynet_core::job::Approval;
 use skynet_core::plan::{Command, Plan, Step};
 use skynet_core::store::{SharedStore, StepOutcome, StepStatus};
 use skynet_core::{Error, Job, JobId, JobSource, JobStatus, RiskLevel};
@@ -62,6 +63,7 @@ macro_rules! conformance_tests {
             retry_requeues_until_attempts_exhausted,
             reaper_requeues_read_only_step,
             reaper_sends_write_step_to_review,
+            reaper_finishes_a_job_whose_step_already_failed,
             reaper_requeues_after_succeeded_write_step,
             reaper_dead_letters_exhausted_job,
             reaper_leaves_live_leases_alone,
@@ -128,6 +130,11 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
         .collect();
     let plan = Plan::new("test plan", steps, "test");
     let now = Utc::now();
+    let approval = Approval {
+        approver: "auto".into(),
+        plan_hash: plan.hash.clone(),
+        at: now,
+    };
     Job {
         id: JobId::new(),
         intent: "run the test steps".into(),
@@ -137,7 +144,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
         root: "/tmp".into(),
         provider: "mock".into(),
         priority: 0,
-        approval: None,
+        approval: Some(approval),
         attempts: 0,
         max_attempts: 3,
         lease: None,
@@ -155,9 +162,12 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
 
 /// `test_job` in another initial status.
 pub fn job_in(status: JobStatus, risks: &[RiskLevel]) -> Job {
+    let job = test_job(risks);
     Job {
         status,
-        ..test_job(risks)
+        // Only a queued job is inserted already approved.
+        approval: job.approval.clone().filter(|_| status == JobStatus::Queued),
+        ..job
     }
 }
 

@@ -340,6 +340,33 @@ pub async fn reaper_sends_write_step_to_review(store: SharedStore) {
     );
 }
 
+/// Reaper: a worker that recorded a failed step and died before finishing
+/// the job leaves a known outcome: the job fails, nothing is re-run.
+pub async fn reaper_finishes_a_job_whose_step_already_failed(store: SharedStore) {
+    let (job, lease) = running(&store, &[W, RO], Duration::ZERO).await;
+    store.start_step(&job.id, &lease, 0).await.expect("start");
+    let failed = StepOutcome {
+        status: StepStatus::Failed,
+        exit_code: Some(1),
+        output_bytes: 0,
+        truncated: false,
+        error: Some("step 1 (echo 0) exited with code 1".into()),
+    };
+    store
+        .finish_step(&job.id, &lease, 0, failed, &[])
+        .await
+        .expect("finish");
+    let reaped = reap_now(&store).await;
+    assert_eq!(reaped.len(), 1);
+    assert_eq!(reaped[0].status, JobStatus::Failed);
+    let after = store.get_job(&job.id).await.expect("get");
+    assert_eq!(after.status, JobStatus::Failed);
+    assert!(after.error.expect("error").contains("exited with code 1"));
+    let steps = store.steps(&job.id).await.expect("steps");
+    assert_eq!(steps[1].status, StepStatus::Skipped);
+    assert!(store.claim("w", LONG, 10).await.expect("claim").is_empty());
+}
+
 /// Reaper: a succeeded WRITE step followed by a never-started step is a
 /// safe resume point: the job is re-queued.
 pub async fn reaper_requeues_after_succeeded_write_step(store: SharedStore) {

@@ -9,7 +9,7 @@ use super::{SqliteStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
 use crate::risk::RiskLevel;
 use crate::store::chain::{canonical_time, truncate_to_micros};
-use crate::store::{Completion, JobFilter, JobStore, Reaped, StatusChange, StepStatus};
+use crate::store::{Completion, JobFilter, JobStore, Reaped, StatusChange, StepRecord, StepStatus};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -64,9 +64,42 @@ async fn claim_one(
     transition(conn, job, t, now).await
 }
 
-/// What the reaper does with a job whose lease expired.
-fn reap_decision(job: &Job, in_flight: Option<(u32, RiskLevel)>) -> (JobStatus, String) {
+/// Statuses an approval can queue a job from.
+fn t_allowed_for_approval(status: JobStatus) -> bool {
+    status != JobStatus::Running && status.can_become(JobStatus::Queued)
+}
+
+/// What the reaper does with a job whose lease expired, given its step
+/// checkpoints.
+fn reap_decision(job: &Job, steps: &[StepRecord]) -> (JobStatus, String) {
     let worker = job.lease.as_ref().map_or("?", |l| l.worker.as_str());
+    // A step that already ended badly decided the job: the worker died
+    // between recording the step and finishing the job. Re-running would
+    // repeat a step whose outcome is known.
+    if let Some(ended) = steps.iter().find(|s| {
+        matches!(
+            s.status,
+            StepStatus::Failed | StepStatus::TimedOut | StepStatus::Cancelled
+        )
+    }) {
+        let to = match ended.status {
+            StepStatus::TimedOut => JobStatus::TimedOut,
+            StepStatus::Cancelled => JobStatus::Cancelled,
+            _ => JobStatus::Failed,
+        };
+        let what = ended
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("step {} {}", ended.index + 1, ended.status.as_str()));
+        return (
+            to,
+            format!("{what} (recorded by worker {worker}, which then lost its lease)"),
+        );
+    }
+    let in_flight = steps
+        .iter()
+        .find(|s| s.status == StepStatus::Running)
+        .map(|s| (s.index, s.risk));
     match in_flight {
         Some((index, risk)) if risk >= RiskLevel::Write => (
             JobStatus::NeedsReview,
@@ -114,12 +147,8 @@ impl SqliteStore {
         if !still_expired {
             return Ok(None);
         }
-        let in_flight = load_steps(&mut tx, id)
-            .await?
-            .into_iter()
-            .find(|s| s.status == StepStatus::Running)
-            .map(|s| (s.index, s.risk));
-        let (to, reason) = reap_decision(&job, in_flight);
+        let steps = load_steps(&mut tx, id).await?;
+        let (to, reason) = reap_decision(&job, &steps);
         // Recorded times use the real clock; `cutoff` only selects leases.
         let stamp = now();
         let mut t = Transition::to(to)
@@ -157,6 +186,18 @@ impl JobStore for SqliteStore {
             return Err(Error::InvalidInput(format!(
                 "a new job must be created, planned or queued, not {}",
                 job.status
+            )));
+        }
+        // The store itself refuses to queue what nobody approved: a queued
+        // job must carry an approval of exactly its plan.
+        let approved = match (&job.plan, &job.approval) {
+            (Some(plan), Some(a)) => a.plan_hash == plan.hash,
+            _ => false,
+        };
+        if job.status == JobStatus::Queued && !approved {
+            return Err(Error::InvalidInput(format!(
+                "job {} cannot be inserted as queued without an approval of its plan",
+                job.id
             )));
         }
         let mut tx = self.begin().await?;
@@ -265,10 +306,10 @@ impl JobStore for SqliteStore {
     async fn set_status(&self, id: &JobId, to: JobStatus, change: StatusChange) -> Result<Job> {
         let mut tx = self.begin().await?;
         let job = require_job(&mut tx, id).await?;
-        // `running` is entered only by a claim, and `planned -> queued`
-        // only by an approval bound to the plan hash.
+        // `running` is entered only by a claim, and `queued` (other than a
+        // retry out of `running`) only by an approval bound to the plan hash.
         let reserved = to == JobStatus::Running
-            || (to == JobStatus::Queued && job.status == JobStatus::Planned);
+            || (to == JobStatus::Queued && job.status != JobStatus::Running);
         let mut t = Transition::to(to)
             .set("error", change.error.clone().into())
             .step_error(change.error.clone());
@@ -305,9 +346,10 @@ impl JobStore for SqliteStore {
             .note("actor", approval.approver.clone())
             .note("approver", approval.approver.clone())
             .note("plan_hash", approval.plan_hash.clone());
-        t.allowed.retain(|s| *s == JobStatus::Planned);
+        // Every way into `queued` except a retry is an approval.
+        t.allowed.retain(|s| *s != JobStatus::Running);
         if transition(&mut tx, &job, t, now).await?.is_none() {
-            if job.status != JobStatus::Planned {
+            if !t_allowed_for_approval(job.status) {
                 return Err(Error::InvalidTransition {
                     job: id.clone(),
                     from: job.status,
