@@ -456,6 +456,25 @@ fn short(argv: &[String]) -> String {
     s
 }
 
+/// Directories whose programs the rules describe. A program named by any
+/// other path (`./ls`, `bin/cat`, `/tmp/x/git`) is at least WRITE.
+const SYSTEM_BIN_DIRS: &[&str] = &[
+    "/usr/bin",
+    "/bin",
+    "/usr/sbin",
+    "/sbin",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+];
+
+/// A bare program name (looked up on PATH) or one in a system directory.
+fn is_system_program_path(program: &str) -> bool {
+    match program.rsplit_once('/') {
+        None => true,
+        Some((dir, name)) => !name.is_empty() && SYSTEM_BIN_DIRS.contains(&dir),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -511,24 +530,5 @@ mod tests {
         let long = vec!["x".repeat(100)];
         assert!(short(&long).len() <= 60);
         assert_eq!(short(&["a b".to_string()]), "'a b'");
-    }
-}
-
-/// Directories whose programs the rules describe. A program named by any
-/// other path (`./ls`, `bin/cat`, `/tmp/x/git`) is at least WRITE.
-const SYSTEM_BIN_DIRS: &[&str] = &[
-    "/usr/bin",
-    "/bin",
-    "/usr/sbin",
-    "/sbin",
-    "/usr/local/bin",
-    "/usr/local/sbin",
-];
-
-/// A bare program name (looked up on PATH) or one in a system directory.
-fn is_system_program_path(program: &str) -> bool {
-    match program.rsplit_once('/') {
-        None => true,
-        Some((dir, name)) => !name.is_empty() && SYSTEM_BIN_DIRS.contains(&dir),
     }
 }
