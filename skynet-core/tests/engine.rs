@@ -51,6 +51,18 @@ impl Env {
     }
 }
 
+impl Env {
+    /// An engine whose one step (`ls`) takes a minute on the mock provider.
+    async fn slow_list_engine(&self) -> Skynet {
+        let mock = MockProvider::new().with_rule(
+            ["ls"],
+            MockResponse::default().with_delay(Duration::from_secs(60)),
+        );
+        let planner = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
+        self.engine(planner, mock, fast()).await
+    }
+}
+
 fn fast() -> EngineConfig {
     EngineConfig {
         lease: Duration::from_secs(5),
@@ -286,17 +298,7 @@ async fn exhausted_attempts_end_as_a_dead_letter() {
 #[tokio::test]
 async fn cancel_stops_a_running_job_in_this_process() {
     let env = Env::new();
-    let mock = MockProvider::new().with_rule(
-        ["ls"],
-        MockResponse::default().with_delay(Duration::from_secs(60)),
-    );
-    let sk = env
-        .engine(
-            ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]),
-            mock,
-            fast(),
-        )
-        .await;
+    let sk = env.slow_list_engine().await;
     let job = sk.submit(env.req("list")).await.unwrap();
     let worker = {
         let sk = sk.clone();
@@ -336,17 +338,7 @@ async fn cancel_stops_a_running_job_in_this_process() {
 #[tokio::test]
 async fn the_job_time_budget_bounds_its_steps() {
     let env = Env::new();
-    let mock = MockProvider::new().with_rule(
-        ["ls"],
-        MockResponse::default().with_delay(Duration::from_secs(60)),
-    );
-    let sk = env
-        .engine(
-            ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]),
-            mock,
-            fast(),
-        )
-        .await;
+    let sk = env.slow_list_engine().await;
     let mut req = env.req("list");
     req.timeout = Some(Duration::from_millis(300));
     let job = sk.submit(req).await.unwrap();

@@ -72,31 +72,6 @@ async fn run(argv: &[&str]) -> Run {
     run_with(command(argv, root.path()), ctx, rx).await
 }
 
-/// Processes of group `pgid` that are still alive. Zombies do not count:
-/// they are dead, and where PID 1 does not reap orphans (as in some
-/// containers) they linger and keep `killpg(pgid, 0)` succeeding.
-fn live_members(pgid: i32) -> Vec<i32> {
-    let mut live = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // Fields after the parenthesised command: state ppid pgrp ...
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.len() > 2 && fields[2] == pgid.to_string() && fields[0] != "Z" && fields[0] != "X"
-        {
-            live.push(pid);
-        }
-    }
-    live
-}
-
 /// Assert the group empties (is gone, or holds only zombies) within a deadline.
 async fn assert_group_gone(pgid: i32) {
     use nix::sys::signal::killpg;
@@ -104,7 +79,7 @@ async fn assert_group_gone(pgid: i32) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let gone = killpg(Pid::from_raw(pgid), None) == Err(nix::errno::Errno::ESRCH);
-        let live = live_members(pgid);
+        let live = skynet_core::provider::local::live_members(pgid);
         if gone || live.is_empty() {
             return;
         }

@@ -116,32 +116,9 @@ pub fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<
     }
 }
 
-/// Live (non-zombie) members of process group `pgid`. PID 1 on this kind
-/// of machine may not reap orphans, so zombies are not survivors.
-pub fn live_members(pgid: i32) -> Vec<i32> {
-    let mut live = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // Fields after the parenthesised command: state ppid pgrp ...
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        if f.len() > 2 && f[2] == pgid.to_string() && f[0] != "Z" && f[0] != "X" {
-            live.push(pid);
-        }
-    }
-    live
-}
-
 /// Whether any live process is left in process group `pgid`.
 pub fn group_alive(pgid: i32) -> bool {
-    !live_members(pgid).is_empty()
+    !skynet_core::provider::local::live_members(pgid).is_empty()
 }
 
 /// Wait (with a deadline) until process group `pgid` is gone.

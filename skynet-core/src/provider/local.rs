@@ -13,6 +13,7 @@ use crate::{Error, Result};
 use async_trait::async_trait;
 use capture::OutputSink;
 use group::ProcessGroup;
+pub use group::live_members;
 pub use prepare::DEFAULT_PATH;
 use prepare::{CannotRun, Launch};
 use session::Session;

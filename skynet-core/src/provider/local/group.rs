@@ -41,6 +41,34 @@ impl ProcessGroup {
     }
 }
 
+/// Live (not zombie) processes in process group `pgid`, read from `/proc`.
+///
+/// Used to prove that a step left no survivors. Zombies do not count: on
+/// machines whose PID 1 does not reap orphans they linger without running.
+pub fn live_members(pgid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut live = Vec::new();
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised command: state ppid pgrp ...
+        let Some(rest) = stat.rfind(')').and_then(|i| stat.get(i + 2..)) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() > 2 && f[2] == pgid.to_string() && f[0] != "Z" && f[0] != "X" {
+            live.push(pid);
+        }
+    }
+    live
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
