@@ -165,6 +165,8 @@ fn killed_worker_read_only_job_resumes_write_job_needs_review() {
         "the interrupted WRITE step was not re-run"
     );
     assert_eq!(sb.jobs().len(), 2, "nothing lost, nothing duplicated");
+    assert_late_completion_refused(&sb, &ro);
+    assert_late_completion_refused(&sb, &wr);
     for id in [&ro, &wr] {
         sb.cmd().args(["events", id]).assert().code(0);
     }
@@ -187,4 +189,38 @@ fn killed_worker_read_only_job_resumes_write_job_needs_review() {
             );
         }
     }
+}
+
+/// The killed worker's lease (from the job's first claim event) can no
+/// longer complete the job: the store refuses it and nothing changes.
+fn assert_late_completion_refused(sb: &Sandbox, id: &str) {
+    let events = sb.json(&["events", id]);
+    let first_claim = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "status" && e["data"]["to"] == "running")
+        .expect("a claim event");
+    let dead_lease = first_claim["data"]["lease"].as_str().unwrap().to_string();
+    let url = format!("sqlite://{}", sb.home.path().join("skynet.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = skynet_core::store::connect(&url).await.unwrap();
+        let job_id = skynet_core::JobId::parse(id).unwrap();
+        let before = store.get_job(&job_id).await.unwrap();
+        let late = store
+            .complete(
+                &job_id,
+                &dead_lease,
+                skynet_core::store::Completion::Succeeded,
+            )
+            .await;
+        assert!(
+            matches!(late, Err(skynet_core::Error::LeaseLost(_))),
+            "a dead worker's completion must be refused: {late:?}"
+        );
+        let after = store.get_job(&job_id).await.unwrap();
+        assert_eq!(after.status, before.status);
+        assert_eq!(after.finished_at, before.finished_at);
+    });
 }
