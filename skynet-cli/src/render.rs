@@ -1,6 +1,7 @@
 //! Human-readable output.
 
-use skynet_core::store::{Event, StepRecord};
+use skynet_core::provider::Stream;
+use skynet_core::store::{Event, LogLine, StepRecord};
 use skynet_core::view::PlanView;
 use skynet_core::{Decision, Job, Plan};
 use std::io::{self, Write};
@@ -121,6 +122,17 @@ pub fn decision(out: &mut dyn Write, d: &Decision) -> io::Result<()> {
         writeln!(out, "  - {r}")?;
     }
     Ok(())
+}
+
+/// One stored output line: stderr lines go to stderr, the rest to `out`.
+pub fn log_line(out: &mut dyn Write, line: &LogLine) -> io::Result<()> {
+    match line.stream {
+        Stream::Stderr => {
+            eprintln!("{}", line.text);
+            Ok(())
+        }
+        _ => writeln!(out, "{}", line.text),
+    }
 }
 
 /// An audit event.

@@ -224,3 +224,38 @@ fn assert_late_completion_refused(sb: &Sandbox, id: &str) {
         assert_eq!(after.finished_at, before.finished_at);
     });
 }
+
+#[test]
+fn run_beside_a_worker_runs_each_job_once_and_shows_its_output() {
+    let sb = Sandbox::new();
+    let mut worker = sb
+        .std_cmd()
+        .args(["worker", "--concurrency", "2"])
+        .env("SKYNET_POLL_INTERVAL", "20ms")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Whoever claims each job (this `run` or the worker), `run` shows its
+    // output and its outcome.
+    for _ in 0..5 {
+        sb.cmd()
+            .args(["run", "read notes.txt"])
+            .assert()
+            .code(0)
+            .stdout(predicates::str::contains("remember the milk"))
+            .stdout(predicates::str::contains("succeeded"));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(worker.wait().unwrap().success());
+    let jobs = sb.jobs();
+    assert_eq!(jobs.len(), 5);
+    assert!(
+        jobs.iter()
+            .all(|j| j["status"] == "succeeded" && j["attempts"] == 1)
+    );
+}

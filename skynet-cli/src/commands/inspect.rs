@@ -3,7 +3,6 @@
 use super::print_json;
 use crate::exit::Exit;
 use crate::render;
-use skynet_core::provider::Stream;
 use skynet_core::store::{JobFilter, LogQuery};
 use skynet_core::view::JobView;
 use skynet_core::{Error, Job, JobId, JobStatus, Result, Skynet};
@@ -92,10 +91,7 @@ pub async fn logs(
         let finished = sk.get(id).await?.status.is_terminal();
         let lines = sk.logs(id, &query).await?;
         for l in &lines {
-            match l.stream {
-                Stream::Stderr => eprintln!("{}", l.text),
-                _ => writeln!(out, "{}", l.text)?,
-            }
+            render::log_line(out, l)?;
             query.after_seq = Some(l.seq);
         }
         out.flush()?;

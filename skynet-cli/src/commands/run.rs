@@ -6,6 +6,7 @@ use crate::exit::{self, Exit};
 use crate::render;
 use skynet_core::engine::worker::default_worker_id;
 use skynet_core::provider::Stream;
+use skynet_core::store::LogQuery;
 use skynet_core::view::{JobView, PlanView};
 use skynet_core::{Job, JobEvent, JobId, JobSource, JobStatus, Result, Skynet, SubmitRequest};
 use std::io::{IsTerminal, Write};
@@ -190,6 +191,7 @@ async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -
     let worker = default_worker_id();
     let mut rx = sk.subscribe();
     let mut cancelled = false;
+    let (mut last_seq, mut watched) = (None, false);
     let job = loop {
         let runner = sk.clone();
         let (job_id, worker_id) = (id.clone(), worker.clone());
@@ -215,15 +217,39 @@ async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -
             }
         };
         if job.status.is_terminal() {
+            if watched && !json {
+                // The rest of what the other worker wrote.
+                let query = LogQuery {
+                    after_seq: last_seq,
+                    ..Default::default()
+                };
+                for line in sk.logs(id, &query).await? {
+                    render::log_line(out, &line)?;
+                }
+            }
             break job;
         }
         // Re-queued for a retry (run it here when due) or running elsewhere
-        // (wait for it); Ctrl-C still cancels.
+        // (wait for it, showing its output from the ledger); Ctrl-C still
+        // cancels.
         let pause = match job.status {
             JobStatus::Queued => (job.run_at - chrono::Utc::now())
                 .to_std()
                 .unwrap_or_default(),
-            _ => std::time::Duration::from_millis(200),
+            _ => {
+                watched = true;
+                if !json {
+                    let query = LogQuery {
+                        after_seq: last_seq,
+                        ..Default::default()
+                    };
+                    for line in sk.logs(id, &query).await? {
+                        last_seq = Some(line.seq);
+                        render::log_line(out, &line)?;
+                    }
+                }
+                std::time::Duration::from_millis(200)
+            }
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
