@@ -445,4 +445,39 @@ fn review_regressions() {
         check(&["sort", "-uoout.txt", "notes"]).risk,
         RiskLevel::Write
     );
+    // Abbreviated long options and bundled short ones, as getopt parses them.
+    for argv in [
+        &["git", "grep", "--open-files-in=sh", "PWNME"][..],
+        &["git", "grep", "-iOsh", "pwnme"],
+        &["sort", "-S", "64k", "--comp=sh", "data"],
+        &["date", "--se=2020-01-01"],
+        &["date", "-us", "2020-01-01"],
+    ] {
+        assert_eq!(check(argv).risk, RiskLevel::Admin, "{argv:?}");
+    }
+    assert_eq!(
+        check(&["sort", "--outp=src/main.rs", "README.md"]).risk,
+        RiskLevel::Write
+    );
+    // Reads that follow symlinks (possibly out of the root) need approval.
+    for argv in [
+        &["grep", "-R", "root", "."][..],
+        &["ls", "-RL", "."],
+        &["find", "-L", "."],
+        &["sort", "--files0-from=list0"],
+    ] {
+        let d = check(argv);
+        assert!(
+            d.risk >= RiskLevel::Write && d.verdict == Verdict::Prompt,
+            "{argv:?}: {d:?}"
+        );
+    }
+    // ... while the plain forms stay READ_ONLY.
+    for argv in [
+        &["grep", "-rn", "x", "."][..],
+        &["find", ".", "-maxdepth", "1"],
+        &["ls", "-la"],
+    ] {
+        assert_eq!(check(argv).risk, RiskLevel::ReadOnly, "{argv:?}");
+    }
 }

@@ -123,11 +123,59 @@ impl Matcher {
     }
 }
 
+/// The options an `args_contain` group names, matched the way programs
+/// parse them: GNU tools accept any unambiguous prefix of a long option
+/// (`--comp` for `--compress-program`), and short options bundle
+/// (`-iO` holds `-O`). Over-matching only makes a rule stricter.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OptionForms {
+    long: Vec<String>,
+    short: Vec<char>,
+}
+
+impl OptionForms {
+    fn new(alts: &[String]) -> OptionForms {
+        let mut forms = OptionForms::default();
+        for a in alts {
+            if let Some(long) = a.strip_prefix("--") {
+                let name = long.trim_end_matches('*').trim_end_matches('=');
+                let name = name.split('=').next().unwrap_or(name);
+                if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    forms.long.push(name.to_string());
+                }
+            } else if let Some(short) = a.strip_prefix('-') {
+                // `-X`, `-X*`, `-X?*`: one option letter, maybe with a value.
+                let letter = short.trim_end_matches('*').trim_end_matches('?');
+                let mut chars = letter.chars();
+                if let (Some(c), None) = (chars.next(), chars.next())
+                    && c.is_ascii_alphanumeric()
+                {
+                    forms.short.push(c);
+                }
+            }
+        }
+        forms
+    }
+
+    fn is_match(&self, arg: &str) -> bool {
+        if let Some(long) = arg.strip_prefix("--") {
+            let given = long.split('=').next().unwrap_or(long);
+            return !given.is_empty() && self.long.iter().any(|name| name.starts_with(given));
+        }
+        match arg.strip_prefix('-') {
+            Some(cluster) if !cluster.is_empty() => {
+                cluster.chars().any(|c| self.short.contains(&c))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A rule compiled for fast matching.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
     pattern: Vec<Matcher>,
-    contain: Vec<Matcher>,
+    contain: Vec<(Matcher, OptionForms)>,
     only: Option<Matcher>,
 }
 
@@ -146,7 +194,10 @@ impl CompiledRule {
         let contain = rule
             .args_contain
             .iter()
-            .map(|p| Matcher::new(p.alternatives(), &rule.name))
+            .map(|p| {
+                let alts = p.alternatives();
+                Ok((Matcher::new(alts, &rule.name)?, OptionForms::new(alts)))
+            })
             .collect::<Result<Vec<_>>>()?;
         let only = match &rule.only_args {
             Some(alts) => Some(Matcher::new(alts, &rule.name)?),
@@ -177,9 +228,10 @@ impl CompiledRule {
         {
             return false;
         }
-        self.contain
-            .iter()
-            .all(|m| rest.iter().any(|a| m.is_match(a.as_ref())))
+        self.contain.iter().all(|(m, forms)| {
+            rest.iter()
+                .any(|a| m.is_match(a.as_ref()) || forms.is_match(a.as_ref()))
+        })
     }
 }
 

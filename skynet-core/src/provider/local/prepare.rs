@@ -39,7 +39,7 @@ pub(crate) fn launch(command: &Command, root: &Path, allowlist: &[String]) -> Re
         ));
     };
     let cwd = resolve_cwd(&command.cwd, root)?;
-    let path = effective_path(command, allowlist);
+    let path = confined_path(&effective_path(command, allowlist), root);
     let resolved = match resolve_program(program, &path, &cwd) {
         Resolved::Found(p) => p,
         Resolved::NotFound => return Ok(cannot_run(127, "No such file or directory")),
@@ -114,6 +114,22 @@ pub(crate) fn resolve_cwd(cwd: &Path, root: &Path) -> Result<PathBuf> {
     Ok(cwd)
 }
 
+/// `path` without the entries that would let project files stand in for
+/// system programs: relative or empty entries (`.`, a trailing `:`) and
+/// directories inside the sandbox root. The policy judged `cat`, not
+/// `./cat`.
+fn confined_path(path: &OsStr, root: &Path) -> OsString {
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let kept: Vec<PathBuf> = std::env::split_paths(path)
+        .filter(|dir| dir.is_absolute())
+        .filter(|dir| {
+            let real = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+            !real.starts_with(&root)
+        })
+        .collect();
+    std::env::join_paths(kept).unwrap_or_else(|_| DEFAULT_PATH.into())
+}
+
 /// The `PATH` the child will see: the command's, else the parent's when
 /// allowlisted, else [`DEFAULT_PATH`].
 fn effective_path(command: &Command, allowlist: &[String]) -> OsString {
@@ -168,6 +184,16 @@ fn resolve_program(program: &str, path: &OsStr, cwd: &Path) -> Resolved {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn path_drops_relative_and_in_root_entries() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let bin = root.path().join("bin");
+        std::fs::create_dir(&bin).expect("mkdir");
+        let given = format!(".::/usr/bin:{}:bin:/bin", bin.display());
+        let kept = confined_path(OsStr::new(&given), root.path());
+        assert_eq!(kept, OsString::from("/usr/bin:/bin"));
+    }
+
     use super::*;
 
     #[test]
