@@ -1,6 +1,7 @@
 //! Exit codes, derived from core error kinds and job statuses in one place.
 
 use skynet_core::{Error, ErrorKind, JobStatus};
+use std::io::Write;
 use std::process::ExitCode;
 
 /// The documented exit codes.
@@ -51,13 +52,22 @@ pub fn for_status(status: JobStatus) -> Exit {
 }
 
 /// Print an error (as text on stderr; also as JSON on stdout with `--json`)
-/// and return its exit code.
+/// and return its exit code. A reader that went away (`skynet jobs | head`)
+/// is not an error: exit quietly.
 pub fn report(e: &Error, json: bool) -> ExitCode {
+    if let Error::Io(io) = e
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return Exit::Ok.into();
+    }
     if json {
         let body =
             serde_json::json!({"error": {"code": e.kind().code(), "message": e.to_string()}});
-        println!("{body}");
+        let _ = writeln!(std::io::stdout(), "{body}");
     }
-    eprintln!("error: {e}");
+    crate::render::err_line(&format!(
+        "error: {}",
+        crate::render::printable(&e.to_string())
+    ));
     for_error(e).into()
 }

@@ -15,7 +15,7 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
         plan.short_hash(),
         plan.risk,
         plan.planner,
-        plan.summary
+        printable(&plan.summary)
     )?;
     for (i, s) in view.steps.iter().enumerate() {
         let state = s
@@ -23,7 +23,14 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
             .as_ref()
             .map(|r| format!(" [{}]", r.status.as_str()))
             .unwrap_or_default();
-        writeln!(out, "  {}. [{}] {}{}", i + 1, s.risk, s.description, state)?;
+        writeln!(
+            out,
+            "  {}. [{}] {}{}",
+            i + 1,
+            s.risk,
+            printable(&s.description),
+            state
+        )?;
         writeln!(out, "       $ {}", shell_display(&s.command))?;
         if let Some(stdin) = &s.stdin {
             // The approver must see what will be written, escaped so
@@ -41,10 +48,16 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
             };
             writeln!(out, "       stdin: \"{shown}\"{more}")?;
         }
-        if let Some(d) = &s.decision
-            && let Some(rule) = &d.rule
-        {
-            writeln!(out, "       policy: {} ({rule})", d.verdict.as_str())?;
+        if let Some(d) = &s.decision {
+            match &d.rule {
+                Some(rule) => writeln!(out, "       policy: {} ({rule})", d.verdict.as_str())?,
+                None => writeln!(
+                    out,
+                    "       policy: {} ({})",
+                    d.verdict.as_str(),
+                    printable(d.reasons.first().map_or("no rule matched", String::as_str))
+                )?,
+            }
         }
     }
     Ok(())
@@ -63,6 +76,10 @@ fn shell_words_join(argv: &[String]) -> String {
                     .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
             {
                 a.clone()
+            } else if a.chars().any(char::is_control) {
+                // $'...' with escapes: a control character must never reach
+                // the approver's terminal raw (it could repaint the line).
+                format!("$'{}'", a.escape_default())
             } else {
                 format!("'{}'", a.replace('\'', r"'\''"))
             }
@@ -71,6 +88,19 @@ fn shell_words_join(argv: &[String]) -> String {
         .join(" ")
 }
 
+/// A line on stderr. A closed stderr (`2>&1 | head`) is not worth a panic.
+pub fn err_line(text: &str) {
+    let _ = writeln!(io::stderr(), "{text}");
+}
+
+/// Text from users, planners or jobs, safe for a terminal.
+pub fn printable(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        text.escape_debug().to_string()
+    } else {
+        text.to_string()
+    }
+}
 /// One line per job.
 pub fn job_line(out: &mut dyn Write, job: &Job) -> io::Result<()> {
     writeln!(
@@ -80,14 +110,14 @@ pub fn job_line(out: &mut dyn Write, job: &Job) -> io::Result<()> {
         job.status.as_str(),
         job.risk.as_str(),
         job.created_at.format("%Y-%m-%d %H:%M:%S"),
-        truncate(&job.intent, 60)
+        truncate(&printable(&job.intent), 60)
     )
 }
 
 /// A job with its plan and steps.
 pub fn job(out: &mut dyn Write, job: &Job, states: &[StepRecord]) -> io::Result<()> {
     writeln!(out, "Job {}", job.id)?;
-    writeln!(out, "  intent:   {}", job.intent)?;
+    writeln!(out, "  intent:   {}", printable(&job.intent))?;
     writeln!(out, "  status:   {}", job.status)?;
     writeln!(out, "  risk:     {}", job.risk)?;
     writeln!(out, "  root:     {}", job.root.display())?;
@@ -128,7 +158,7 @@ pub fn decision(out: &mut dyn Write, d: &Decision) -> io::Result<()> {
 pub fn log_line(out: &mut dyn Write, line: &LogLine) -> io::Result<()> {
     match line.stream {
         Stream::Stderr => {
-            eprintln!("{}", line.text);
+            err_line(&line.text);
             Ok(())
         }
         _ => writeln!(out, "{}", line.text),

@@ -217,3 +217,21 @@ fn policy_check_explains_itself() {
         .assert()
         .code(4);
 }
+
+#[test]
+fn control_characters_never_reach_the_terminal_raw() {
+    let sb = Sandbox::new();
+    // An argv that would repaint the approver's line as something harmless.
+    let intent = "run `touch \"x\u{1b}[2K\rls\"`";
+    let out = sb.cmd().args(["plan", intent]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\r'),
+        "{stdout:?}"
+    );
+    assert!(
+        stdout.contains("\\u{1b}"),
+        "the escape is shown escaped: {stdout}"
+    );
+}

@@ -29,7 +29,9 @@ pub enum Error {
     #[error("policy rules: {0}")]
     PolicyRules(String),
     /// The job needs a human approval first.
-    #[error("job {0} needs approval: run `skynet approve {0}`")]
+    #[error(
+        "job {0} needs approval: review it with `skynet show {0}`, then approve the plan you reviewed with `skynet approve {0} --plan-hash HASH`"
+    )]
     ApprovalRequired(JobId),
     /// An approval named a plan hash that is not the job's current plan.
     #[error(

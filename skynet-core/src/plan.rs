@@ -8,6 +8,9 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// Shortest plan-hash prefix an approval may name (48 bits).
+pub const MIN_HASH_PREFIX: usize = 12;
+
 /// A concrete invocation: what a provider actually runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
@@ -117,10 +120,11 @@ impl Plan {
         &self.hash[..self.hash.len().min(12)]
     }
 
-    /// Whether `given` (full hash or a prefix of at least 8 digits) names this plan.
+    /// Whether `given` (full hash or a prefix of at least
+    /// [`MIN_HASH_PREFIX`] digits, as shown by `short_hash`) names this plan.
     pub fn hash_matches(&self, given: &str) -> bool {
         let g = given.trim().to_ascii_lowercase();
-        g.len() >= 8 && self.hash.starts_with(&g)
+        g.len() >= MIN_HASH_PREFIX && self.hash.starts_with(&g)
     }
 }
 
@@ -173,11 +177,11 @@ mod tests {
     }
 
     #[test]
-    fn hash_prefix_matching_needs_eight_digits() {
+    fn hash_prefix_matching_needs_twelve_digits() {
         let p = Plan::new("s", vec![step("a")], "rules");
         assert!(p.hash_matches(&p.hash));
-        assert!(p.hash_matches(&p.hash[..8]));
-        assert!(!p.hash_matches(&p.hash[..7]));
+        assert!(p.hash_matches(p.short_hash()));
+        assert!(!p.hash_matches(&p.hash[..11]));
         assert!(!p.hash_matches("deadbeefdeadbeef"));
     }
 }

@@ -149,10 +149,10 @@ async fn approval_is_bound_to_the_plan_hash() {
         .unwrap_err();
     assert!(matches!(err, Error::StaleApproval { .. }), "{err}");
     assert_eq!(sk.get(&job.id).await.unwrap().status, JobStatus::Planned);
-    let err = sk.approve(&job.id, &hash[..7], "alice").await.unwrap_err();
+    let err = sk.approve(&job.id, &hash[..11], "alice").await.unwrap_err();
     assert!(
         matches!(err, Error::StaleApproval { .. }),
-        "a 7-digit prefix is too short to bind: {err}"
+        "an 11-digit prefix is too short to bind: {err}"
     );
     let job = sk.approve(&job.id, &hash[..12], "alice").await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);

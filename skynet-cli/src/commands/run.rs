@@ -169,7 +169,8 @@ fn approve_hint(out: &mut dyn Write, job: &Job) -> std::io::Result<()> {
 async fn ask(question: &str) -> Result<bool> {
     let question = question.to_string();
     let answer = tokio::task::spawn_blocking(move || {
-        eprint!("{question}");
+        let _ = write!(std::io::stderr(), "{question}");
+        let _ = std::io::stderr().flush();
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map(|_| line)
     })
@@ -211,7 +212,7 @@ async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -
                 }
                 _ = tokio::signal::ctrl_c(), if !cancelled => {
                     cancelled = true;
-                    eprintln!("cancelling job {id} ...");
+                    render::err_line(&format!("cancelling job {id} ..."));
                     sk.cancel(id, &actor()).await?;
                 }
             }
@@ -255,7 +256,7 @@ async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -
             _ = tokio::time::sleep(pause) => {}
             _ = tokio::signal::ctrl_c(), if !cancelled => {
                 cancelled = true;
-                eprintln!("cancelling job {id} ...");
+                render::err_line(&format!("cancelling job {id} ..."));
                 sk.cancel(id, &actor()).await?;
             }
         }
@@ -285,7 +286,7 @@ fn print_event(out: &mut dyn Write, id: &JobId, ev: &JobEvent) -> std::io::Resul
             text,
             ..
         } => {
-            eprintln!("{text}");
+            render::err_line(text);
             Ok(())
         }
         JobEvent::Output { text, .. } => writeln!(out, "{text}"),

@@ -181,9 +181,9 @@ impl Skynet {
         Ok(job)
     }
 
-    /// Approve the job's plan. `plan_hash` (full, or a prefix of at least 8
-    /// hex digits) must name the plan the job holds now, so approving plan A
-    /// never runs plan B.
+    /// Approve the job's plan. `plan_hash` (full, or a prefix of at least
+    /// [`crate::plan::MIN_HASH_PREFIX`] hex digits) must name the plan the
+    /// job holds now, so approving plan A never runs plan B.
     pub async fn approve(&self, id: &JobId, plan_hash: &str, approver: &str) -> Result<Job> {
         if approver.trim().is_empty() {
             return Err(Error::InvalidInput("the approver's name is empty".into()));

@@ -415,17 +415,27 @@ async fn keep_lease(
     lost: Arc<AtomicBool>,
 ) {
     let cfg = &sk.inner.config;
+    let mut renewed = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(cfg.heartbeat).await;
         match sk.inner.store.heartbeat(&id, &lease.id, cfg.lease).await {
-            Ok(()) => {}
+            Ok(()) => renewed = tokio::time::Instant::now(),
             Err(Error::LeaseLost(_)) | Err(Error::JobNotFound(_)) => {
                 lost.store(true, Ordering::SeqCst);
                 cancel.cancel();
                 return;
             }
-            // A transient store error: keep trying; the lease may still hold.
-            Err(e) => tracing::warn!(job = %id, "heartbeat failed: {e}"),
+            // A store error: keep trying while the lease may still hold.
+            // Once it cannot (a whole lease without a renewal), another
+            // worker may take the job over: stop the step here.
+            Err(e) => {
+                tracing::warn!(job = %id, "heartbeat failed: {e}");
+                if renewed.elapsed() >= cfg.lease {
+                    lost.store(true, Ordering::SeqCst);
+                    cancel.cancel();
+                    return;
+                }
+            }
         }
     }
 }

@@ -121,7 +121,7 @@ fn map_intent(intent: &str) -> Result<Vec<Planned>> {
             Err(Some(why)) => return Err(Error::Planning(format!("{place}: {why}"))),
             Err(None) => {
                 return Err(Error::Planning(format!(
-                    "could not understand {place}; rephrase it with a catalog action (skynet actions), wrap a command in backticks like run `make lint`, or use an LLM planner (--planner llm with SKYNET_LLM_PROVIDER set)"
+                    "could not understand {place}; rephrase it with a catalog action (see `skynet actions`) or wrap a command in backticks like run `make lint`; an LLM planner for free-form intents is not part of this build yet"
                 )));
             }
         };

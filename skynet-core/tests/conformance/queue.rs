@@ -244,6 +244,19 @@ pub async fn retry_requeues_until_attempts_exhausted(store: SharedStore) {
         let (claimed_job, lease) = claimed(&store, &job.id, LONG).await;
         assert_eq!(claimed_job.attempts, attempt);
         store.start_step(&job.id, &lease, 0).await.expect("start");
+        // The runner records the failed step first, then asks for a retry:
+        // the retry must run that step again.
+        let failed = StepOutcome {
+            status: StepStatus::Failed,
+            exit_code: None,
+            output_bytes: 0,
+            truncated: false,
+            error: Some("connection reset".into()),
+        };
+        store
+            .finish_step(&job.id, &lease, 0, failed, &[])
+            .await
+            .expect("finish");
         let retry = Completion::Retry {
             error: "connection reset".into(),
             run_at: Utc::now() - chrono::Duration::milliseconds(1),

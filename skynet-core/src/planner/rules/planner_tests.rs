@@ -126,7 +126,7 @@ fn unknown_clause_is_named_with_its_position_and_the_ways_out() {
     let m = planning_error("check git status, make me a sandwich, then build");
     assert_eq!(
         m,
-        "could not understand \"make me a sandwich\" (clause 2 of 3); rephrase it with a catalog action (skynet actions), wrap a command in backticks like run `make lint`, or use an LLM planner (--planner llm with SKYNET_LLM_PROVIDER set)"
+        "could not understand \"make me a sandwich\" (clause 2 of 3); rephrase it with a catalog action (see `skynet actions`) or wrap a command in backticks like run `make lint`; an LLM planner for free-form intents is not part of this build yet"
     );
 }
 

@@ -262,13 +262,15 @@ async fn step_effects(
 ) -> Result<()> {
     let running = StepStatus::Running.as_str();
     if to == JobStatus::Queued {
+        // Everything not succeeded runs again on the next attempt.
         sqlx::query(
             "UPDATE steps SET status = ?, started_at = NULL, finished_at = NULL, \
-             exit_code = NULL, error = NULL WHERE job_id = ? AND status = ?",
+             exit_code = NULL, error = NULL WHERE job_id = ? AND status NOT IN (?, ?)",
         )
         .bind(StepStatus::Pending.as_str())
         .bind(id.as_str())
-        .bind(running)
+        .bind(StepStatus::Succeeded.as_str())
+        .bind(StepStatus::Pending.as_str())
         .execute(&mut *conn)
         .await
         .map_err(db("resetting the in-flight step"))?;
