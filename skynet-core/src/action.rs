@@ -15,7 +15,7 @@ use std::path::Path;
 pub enum Action {
     /// `git status`.
     GitStatus,
-    /// `git diff [--staged] [-- PATH]`.
+    /// `git diff --no-ext-diff --no-textconv [--staged] [-- PATH]`.
     GitDiff {
         /// Limit to this path.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -286,7 +286,8 @@ impl Action {
         let argv = match self {
             Action::GitStatus => s(&["git", "status"]),
             Action::GitDiff { path, staged } => {
-                let mut a = s(&["git", "diff"]);
+                // A repository's config must not pick programs to run.
+                let mut a = s(&["git", "diff", "--no-ext-diff", "--no-textconv"]);
                 if *staged {
                     a.push("--staged".into());
                 }

@@ -480,3 +480,48 @@ async fn health_and_capabilities() {
     assert!(caps.actions.is_empty());
     assert!(caps.max_concurrency >= 4);
 }
+
+#[tokio::test]
+async fn a_repository_cannot_make_git_status_run_its_fsmonitor() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    let canary = root.join("fsmonitor-ran");
+    git(&[
+        "config",
+        "core.fsmonitor",
+        &format!("touch {}", canary.display()),
+    ]);
+    let cmd = Command {
+        argv: vec!["git".into(), "status".into()],
+        cwd: root.clone(),
+        env: Default::default(),
+        timeout_ms: Some(10_000),
+        stdin: None,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let ctx = skynet_core::ExecContext {
+        job_id: skynet_core::JobId::new(),
+        step: 0,
+        root: root.clone(),
+        timeout: Some(Duration::from_secs(10)),
+        cancel: tokio_util::sync::CancellationToken::new(),
+        output: tx,
+        max_output_bytes: 1 << 20,
+    };
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let out = LocalProvider::new().execute(&cmd, ctx).await.unwrap();
+    drain.await.unwrap();
+    assert!(out.success(), "{out:?}");
+    assert!(!canary.exists(), "the repository's fsmonitor command ran");
+}

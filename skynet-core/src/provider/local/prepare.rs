@@ -68,9 +68,19 @@ pub(crate) fn launch(command: &Command, root: &Path, allowlist: &[String]) -> Re
         }
     }
     cmd.env("PATH", &path);
+    cmd.envs(GIT_HARDENING.iter().copied());
     cmd.envs(&command.env);
     Ok(Launch::Ready(cmd))
 }
+
+/// Configuration git reads from the environment ahead of the repository's
+/// own: a repository's `.git/config` could otherwise name a program that
+/// READ_ONLY commands such as `git status` run (`core.fsmonitor`).
+const GIT_HARDENING: &[(&str, &str)] = &[
+    ("GIT_CONFIG_COUNT", "1"),
+    ("GIT_CONFIG_KEY_0", "core.fsmonitor"),
+    ("GIT_CONFIG_VALUE_0", "false"),
+];
 
 fn cannot_run(exit_code: i32, reason: &'static str) -> Launch {
     Launch::CannotRun(CannotRun { exit_code, reason })
