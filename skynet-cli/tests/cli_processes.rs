@@ -231,14 +231,14 @@ fn run_beside_a_worker_runs_each_job_once_and_shows_its_output() {
     let mut worker = sb
         .std_cmd()
         .args(["worker", "--concurrency", "2"])
-        .env("SKYNET_POLL_INTERVAL", "20ms")
+        .env("SKYNET_POLL_INTERVAL", "5ms")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     // Whoever claims each job (this `run` or the worker), `run` shows its
     // output and its outcome.
-    for _ in 0..5 {
+    for _ in 0..8 {
         sb.cmd()
             .args(["run", "read notes.txt"])
             .assert()
@@ -251,9 +251,24 @@ fn run_beside_a_worker_runs_each_job_once_and_shows_its_output() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
+    let worker_tag = format!("-{}-", worker.id());
     assert!(worker.wait().unwrap().success());
     let jobs = sb.jobs();
-    assert_eq!(jobs.len(), 5);
+    assert_eq!(jobs.len(), 8);
+    let by_worker = jobs
+        .iter()
+        .filter(|j| {
+            let events = sb.json(&["events", j["id"].as_str().unwrap()]);
+            events["events"].as_array().unwrap().iter().any(|e| {
+                e["data"]["to"] == "running"
+                    && e["data"]["worker"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains(&worker_tag)
+            })
+        })
+        .count();
+    println!("{by_worker} of 8 jobs were claimed by the background worker, the rest by `run`");
     assert!(
         jobs.iter()
             .all(|j| j["status"] == "succeeded" && j["attempts"] == 1)

@@ -192,7 +192,9 @@ async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -
     let worker = default_worker_id();
     let mut rx = sk.subscribe();
     let mut cancelled = false;
-    let (mut last_seq, mut watched) = (None, false);
+    // Output is streamed live when this process runs the steps; when
+    // another worker ran them (or some of them), it comes from the ledger.
+    let (mut last_seq, mut ran_here, mut watched) = (None, false, false);
     let job = loop {
         let runner = sk.clone();
         let (job_id, worker_id) = (id.clone(), worker.clone());
@@ -201,13 +203,17 @@ async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -
             tokio::select! {
                 res = &mut task => {
                     while let Ok(ev) = rx.try_recv() {
+                        ran_here |= starts_a_step_of(&ev, id);
                         if !json { print_event(out, id, &ev)?; }
                     }
                     break res.map_err(|e| skynet_core::Error::Io(std::io::Error::other(e)))??;
                 }
                 ev = rx.recv() => {
-                    if let Ok(ev) = ev && !json {
-                        print_event(out, id, &ev)?;
+                    if let Ok(ev) = ev {
+                        ran_here |= starts_a_step_of(&ev, id);
+                        if !json {
+                            print_event(out, id, &ev)?;
+                        }
                     }
                 }
                 _ = tokio::signal::ctrl_c(), if !cancelled => {
@@ -218,8 +224,8 @@ async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -
             }
         };
         if job.status.is_terminal() {
-            if watched && !json {
-                // The rest of what the other worker wrote.
+            if (watched || !ran_here) && !json {
+                // What another worker wrote that is not shown yet.
                 let query = LogQuery {
                     after_seq: last_seq,
                     ..Default::default()
@@ -271,6 +277,10 @@ async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -
         }
     }
     Ok(exit::for_status(job.status))
+}
+
+fn starts_a_step_of(ev: &JobEvent, id: &JobId) -> bool {
+    matches!(ev, JobEvent::StepStarted { job, .. } if job == id)
 }
 
 fn print_event(out: &mut dyn Write, id: &JobId, ev: &JobEvent) -> std::io::Result<()> {
