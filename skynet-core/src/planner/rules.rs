@@ -1,7 +1,7 @@
 //! The rule planner: the default planner, with no network and no model.
 //!
-//! An intent is split into clauses ([`clauses`]), each clause is matched
-//! against a table of phrase patterns ([`phrases`]) and becomes exactly one
+//! An intent is split into clauses (`clauses`), each clause is matched
+//! against a table of phrase patterns (`phrases`) and becomes exactly one
 //! catalog action. Anything it cannot map is a planning error that names
 //! the clause: it never guesses a command.
 
