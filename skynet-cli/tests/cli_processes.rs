@@ -274,3 +274,38 @@ fn run_beside_a_worker_runs_each_job_once_and_shows_its_output() {
             .all(|j| j["status"] == "succeeded" && j["attempts"] == 1)
     );
 }
+
+#[test]
+fn logs_follow_prints_lines_as_they_come_and_ends_with_the_job() {
+    let sb = Sandbox::new();
+    let mut run = sb
+        .std_cmd()
+        .args([
+            "run",
+            "--yes",
+            "run `sh -c 'echo first; sleep 1; echo second'`",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let id = eventually(Duration::from_secs(10), "the job to run", || {
+        let running = sb.json(&["jobs", "--status", "running"]);
+        running[0]["id"].as_str().map(str::to_string)
+    });
+    let out = sb.cmd().args(["logs", "-f", &id]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["first", "second"],
+        "{text}"
+    );
+    assert!(run.wait().unwrap().success());
+    assert_eq!(
+        sb.job(&id)["status"],
+        "succeeded",
+        "-f returned only once the job ended"
+    );
+}

@@ -27,13 +27,7 @@ pub async fn run(global: &Global, command: PolicyCommand, out: &mut dyn Write) -
         }
         PolicyCommand::Check { json, root, argv } => {
             let policy = settings(global)?.policy()?;
-            let root = match root {
-                Some(r) => r,
-                None => std::env::current_dir()?,
-            };
-            let root = root.canonicalize().map_err(|e| {
-                skynet_core::Error::InvalidInput(format!("--root {}: {e}", root.display()))
-            })?;
+            let root = skynet_core::policy::resolve_root(root)?;
             let decision = policy.check(&argv, &PolicyContext::rooted(root));
             if json {
                 print_json(out, &decision)?;

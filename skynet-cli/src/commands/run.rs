@@ -81,12 +81,7 @@ pub async fn run(
         let approved = if yes {
             true
         } else if std::io::stdin().is_terminal() {
-            ask(&format!(
-                "Approve this {} plan {}? [y/N] ",
-                plan.risk,
-                plan.short_hash()
-            ))
-            .await?
+            ask_approval(&plan).await?
         } else {
             false
         };
@@ -113,10 +108,10 @@ pub async fn approve(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<Exit> {
-    let job = sk.get(id).await?;
     let hash = match plan_hash {
         Some(h) => h,
         None => {
+            let job = sk.get(id).await?;
             let Some(plan) = &job.plan else {
                 return Err(skynet_core::Error::InvalidInput(format!(
                     "job {id} has no plan to approve"
@@ -126,13 +121,7 @@ pub async fn approve(
                 return Err(skynet_core::Error::ApprovalRequired(id.clone()));
             }
             render::plan(out, plan, &[])?;
-            if !ask(&format!(
-                "Approve this {} plan {}? [y/N] ",
-                plan.risk,
-                plan.short_hash()
-            ))
-            .await?
-            {
+            if !ask_approval(plan).await? {
                 writeln!(out, "Not approved.")?;
                 return Ok(Exit::NotApproved);
             }
@@ -163,6 +152,16 @@ fn approve_hint(out: &mut dyn Write, job: &Job) -> std::io::Result<()> {
         "Approve it with: skynet approve {} --plan-hash {}",
         job.id, hash
     )
+}
+
+/// Ask on the terminal whether to approve `plan` (shown above).
+async fn ask_approval(plan: &skynet_core::Plan) -> Result<bool> {
+    let q = format!(
+        "Approve this {} plan {}? [y/N] ",
+        plan.risk,
+        plan.short_hash()
+    );
+    ask(&q).await
 }
 
 /// Ask a yes/no question on the terminal.
@@ -203,36 +202,21 @@ async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -
             tokio::select! {
                 res = &mut task => {
                     while let Ok(ev) = rx.try_recv() {
-                        ran_here |= starts_a_step_of(&ev, id);
-                        if !json { print_event(out, id, &ev)?; }
+                        show_event(out, id, &ev, json, &mut ran_here)?;
                     }
                     break res.map_err(|e| skynet_core::Error::Io(std::io::Error::other(e)))??;
                 }
                 ev = rx.recv() => {
                     if let Ok(ev) = ev {
-                        ran_here |= starts_a_step_of(&ev, id);
-                        if !json {
-                            print_event(out, id, &ev)?;
-                        }
+                        show_event(out, id, &ev, json, &mut ran_here)?;
                     }
                 }
-                _ = tokio::signal::ctrl_c(), if !cancelled => {
-                    cancelled = true;
-                    render::err_line(&format!("cancelling job {id} ..."));
-                    sk.cancel(id, &actor()).await?;
-                }
+                _ = tokio::signal::ctrl_c(), if !cancelled => cancel_here(sk, id, &mut cancelled).await?,
             }
         };
         if job.status.is_terminal() {
             if (watched || !ran_here) && !json {
-                // What another worker wrote that is not shown yet.
-                let query = LogQuery {
-                    after_seq: last_seq,
-                    ..Default::default()
-                };
-                for line in sk.logs(id, &query).await? {
-                    render::log_line(out, &line)?;
-                }
+                print_new_logs(sk, id, &mut last_seq, out).await?;
             }
             break job;
         }
@@ -246,25 +230,14 @@ async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -
             _ => {
                 watched = true;
                 if !json {
-                    let query = LogQuery {
-                        after_seq: last_seq,
-                        ..Default::default()
-                    };
-                    for line in sk.logs(id, &query).await? {
-                        last_seq = Some(line.seq);
-                        render::log_line(out, &line)?;
-                    }
+                    print_new_logs(sk, id, &mut last_seq, out).await?;
                 }
                 std::time::Duration::from_millis(200)
             }
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = tokio::signal::ctrl_c(), if !cancelled => {
-                cancelled = true;
-                render::err_line(&format!("cancelling job {id} ..."));
-                sk.cancel(id, &actor()).await?;
-            }
+            _ = tokio::signal::ctrl_c(), if !cancelled => cancel_here(sk, id, &mut cancelled).await?,
         }
     };
     if json {
@@ -279,8 +252,44 @@ async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -
     Ok(exit::for_status(job.status))
 }
 
-fn starts_a_step_of(ev: &JobEvent, id: &JobId) -> bool {
-    matches!(ev, JobEvent::StepStarted { job, .. } if job == id)
+/// Ctrl-C: cancel the job (once); the run then ends as cancelled.
+async fn cancel_here(sk: &Skynet, id: &JobId, cancelled: &mut bool) -> Result<()> {
+    *cancelled = true;
+    render::err_line(&format!("cancelling job {id} ..."));
+    sk.cancel(id, &actor()).await.map(|_| ())
+}
+
+/// Print the job's stored output after `last_seq` (lines another worker wrote).
+async fn print_new_logs(
+    sk: &Skynet,
+    id: &JobId,
+    last_seq: &mut Option<i64>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let query = LogQuery {
+        after_seq: *last_seq,
+        ..Default::default()
+    };
+    for line in sk.logs(id, &query).await? {
+        *last_seq = Some(line.seq);
+        render::log_line(out, &line)?;
+    }
+    Ok(())
+}
+
+/// Note whether this process runs the job's steps, and print the event.
+fn show_event(
+    out: &mut dyn Write,
+    id: &JobId,
+    ev: &JobEvent,
+    json: bool,
+    ran_here: &mut bool,
+) -> std::io::Result<()> {
+    *ran_here |= matches!(ev, JobEvent::StepStarted { job, .. } if job == id);
+    if json {
+        return Ok(());
+    }
+    print_event(out, id, ev)
 }
 
 fn print_event(out: &mut dyn Write, id: &JobId, ev: &JobEvent) -> std::io::Result<()> {

@@ -4,38 +4,18 @@ use super::{JobEvent, Skynet, SubmitRequest};
 use crate::job::{Approval, Job, JobId, JobStatus};
 use crate::plan::Plan;
 use crate::planner::PlanRequest;
-use crate::policy::{PolicyContext, Verdict};
+use crate::policy::Verdict;
 use crate::store::StatusChange;
 use crate::{Error, Result};
 use chrono::Utc;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// Longest intent accepted, in bytes.
 const MAX_INTENT_BYTES: usize = 16 * 1024;
 /// Longest step or job time budget accepted.
 const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 86_400);
-
-/// The sandbox root: the given directory (or the current one), canonical.
-pub(crate) fn resolve_root(root: Option<PathBuf>) -> Result<PathBuf> {
-    let root = match root {
-        Some(r) => r,
-        None => std::env::current_dir()?,
-    };
-    let canon = root.canonicalize().map_err(|e| {
-        Error::InvalidInput(format!(
-            "sandbox root {} is not usable ({e}); pass an existing directory",
-            root.display()
-        ))
-    })?;
-    if !canon.is_dir() {
-        return Err(Error::InvalidInput(format!(
-            "sandbox root {} is not a directory",
-            canon.display()
-        )));
-    }
-    Ok(canon)
-}
 
 /// Plan the request and run the policy over every step.
 pub(crate) async fn plan_and_judge(sk: &Skynet, req: &SubmitRequest) -> Result<(Plan, PathBuf)> {
@@ -60,7 +40,7 @@ pub(crate) async fn plan_and_judge(sk: &Skynet, req: &SubmitRequest) -> Result<(
             sk.provider_names().join(", ")
         )));
     }
-    let root = resolve_root(req.root.clone())?;
+    let root = crate::policy::resolve_root(req.root.clone())?;
     let step_timeout = req.step_timeout.unwrap_or(sk.inner.config.step_timeout);
     for (what, limit) in [
         ("step timeout", Some(step_timeout)),
@@ -83,52 +63,43 @@ pub(crate) async fn plan_and_judge(sk: &Skynet, req: &SubmitRequest) -> Result<(
         step_timeout_ms: Some(step_timeout.as_millis() as u64),
     };
     let mut plan = sk.inner.planner.plan(&preq).await?;
-    judge_plan(sk, &mut plan, &root)?;
+    judge_plan(sk, &mut plan, &root, step_timeout)?;
     Ok((plan, root))
 }
 
 /// Classify every step with the policy: risk = max(claim, catalog, policy);
-/// any forbidden step refuses the whole plan.
-pub(crate) fn judge_plan(sk: &Skynet, plan: &mut Plan, root: &std::path::Path) -> Result<()> {
+/// any forbidden step refuses the whole plan. Steps without a time budget
+/// get `step_timeout`.
+pub(crate) fn judge_plan(
+    sk: &Skynet,
+    plan: &mut Plan,
+    root: &Path,
+    step_timeout: Duration,
+) -> Result<()> {
     if plan.steps.is_empty() {
         return Err(Error::Planning("the plan has no steps".into()));
     }
     for (i, step) in plan.steps.iter_mut().enumerate() {
-        let ctx = PolicyContext {
-            roots: vec![root.to_path_buf()],
-            cwd: step.command.cwd.clone(),
-        };
-        let mut decision = sk.inner.policy.check(&step.command.argv, &ctx);
+        let mut decision = sk.inner.policy.check_command(&step.command, root);
         if decision.verdict == Verdict::Forbid {
-            decision
-                .reasons
-                .insert(0, format!("step {} ({})", i + 1, step.description));
+            decision.reasons.insert(0, step_label(i, step));
             return Err(Error::Forbidden {
                 decision: Box::new(decision),
             });
         }
-        if !step.command.env.is_empty() {
-            // Variables such as PATH or LD_PRELOAD change what runs; the
-            // same thing written as `env VAR=... cmd` is WRITE as well.
-            decision.risk = decision.risk.max(crate::RiskLevel::Write);
-            decision.reasons.push(format!(
-                "the step sets environment variables ({}): at least WRITE",
-                step.command
-                    .env
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
         step.risk = step.risk.max(step.action.base_risk()).max(decision.risk);
         if step.command.timeout_ms.is_none() {
-            step.command.timeout_ms = Some(sk.inner.config.step_timeout.as_millis() as u64);
+            step.command.timeout_ms = Some(step_timeout.as_millis() as u64);
         }
         step.decision = Some(decision);
     }
     plan.refresh();
     Ok(())
+}
+
+/// How messages name a step: `step 2 (Run the tests)`.
+pub(crate) fn step_label(index: usize, step: &crate::plan::Step) -> String {
+    format!("step {} ({})", index + 1, step.description)
 }
 
 impl Skynet {
@@ -174,10 +145,7 @@ impl Skynet {
             idempotency_key: req.idempotency_key.clone(),
         };
         let (job, _created) = self.inner.store.insert_job(&job).await?;
-        self.publish(JobEvent::Status {
-            job: job.id.clone(),
-            status: job.status,
-        });
+        self.publish_status(&job.id, job.status);
         Ok(job)
     }
 
@@ -209,47 +177,26 @@ impl Skynet {
             at: Utc::now(),
         };
         let job = self.inner.store.approve(id, approval).await?;
-        self.publish(JobEvent::Status {
-            job: job.id.clone(),
-            status: job.status,
-        });
+        self.publish_status(&job.id, job.status);
         Ok(job)
     }
 
     /// Deny a plan that awaits approval.
     pub async fn deny(&self, id: &JobId, reason: Option<String>, actor: &str) -> Result<Job> {
-        let job = self
-            .inner
-            .store
-            .set_status(
-                id,
-                JobStatus::Denied,
-                StatusChange {
-                    error: Some(reason.unwrap_or_else(|| format!("denied by {actor}"))),
-                    actor: Some(actor.to_string()),
-                },
-            )
-            .await?;
-        self.publish(JobEvent::Status {
-            job: job.id.clone(),
-            status: job.status,
-        });
-        Ok(job)
+        let error = reason.unwrap_or_else(|| format!("denied by {actor}"));
+        self.change_status(id, JobStatus::Denied, error, actor)
+            .await
     }
 
     /// Cancel a job that has not finished. A running step is killed: at
     /// once in this process, within one heartbeat in any other.
     pub async fn cancel(&self, id: &JobId, actor: &str) -> Result<Job> {
         let job = self
-            .inner
-            .store
-            .set_status(
+            .change_status(
                 id,
                 JobStatus::Cancelled,
-                StatusChange {
-                    error: Some(format!("cancelled by {actor}")),
-                    actor: Some(actor.to_string()),
-                },
+                format!("cancelled by {actor}"),
+                actor,
             )
             .await?;
         if let Ok(running) = self.inner.running.lock()
@@ -257,10 +204,23 @@ impl Skynet {
         {
             token.cancel();
         }
-        self.publish(JobEvent::Status {
-            job: job.id.clone(),
-            status: job.status,
-        });
+        Ok(job)
+    }
+
+    /// A human's status change (deny, cancel): recorded, then announced.
+    async fn change_status(
+        &self,
+        id: &JobId,
+        to: JobStatus,
+        error: String,
+        actor: &str,
+    ) -> Result<Job> {
+        let change = StatusChange {
+            error: Some(error),
+            actor: Some(actor.to_string()),
+        };
+        let job = self.inner.store.set_status(id, to, change).await?;
+        self.publish_status(&job.id, job.status);
         Ok(job)
     }
 
@@ -275,17 +235,27 @@ impl Skynet {
             if job.status.is_terminal() {
                 return Ok(job);
             }
-            let nap = tokio::time::sleep(Duration::from_millis(200));
-            tokio::select! {
-                _ = nap => {}
-                _ = rx.recv() => {}
-                _ = async {
-                    match deadline {
-                        Some(d) => tokio::time::sleep_until(d).await,
-                        None => std::future::pending().await,
+            // Read the store again on this job's status changes in this
+            // process (not on every output line of every job), or after a
+            // poll interval for changes made by other processes.
+            let poll = tokio::time::sleep(Duration::from_millis(200));
+            tokio::pin!(poll);
+            loop {
+                tokio::select! {
+                    _ = &mut poll => break,
+                    event = rx.recv() => match event {
+                        Ok(JobEvent::Status { job, .. }) if &job == id => break,
+                        Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        _ => {}
+                    },
+                    _ = async {
+                        match deadline {
+                            Some(d) => tokio::time::sleep_until(d).await,
+                            None => std::future::pending().await,
+                        }
+                    } => {
+                        return Err(Error::Timeout(format!("job {id} is still {} after the wait", job.status)));
                     }
-                } => {
-                    return Err(Error::Timeout(format!("job {id} is still {} after the wait", job.status)));
                 }
             }
         }

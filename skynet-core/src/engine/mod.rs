@@ -177,7 +177,7 @@ impl Skynet {
 
     /// Classify one argv under `root` (default: current directory).
     pub fn check_command(&self, argv: &[String], root: Option<PathBuf>) -> Result<Decision> {
-        let root = judge::resolve_root(root)?;
+        let root = crate::policy::resolve_root(root)?;
         Ok(self.inner.policy.check(argv, &PolicyContext::rooted(root)))
     }
 
@@ -199,25 +199,21 @@ impl Skynet {
 
     /// A job's step checkpoints.
     pub async fn steps(&self, id: &JobId) -> Result<Vec<StepRecord>> {
-        self.inner.store.get_job(id).await?;
         self.inner.store.steps(id).await
     }
 
     /// A job's log lines.
     pub async fn logs(&self, id: &JobId, query: &LogQuery) -> Result<Vec<LogLine>> {
-        self.inner.store.get_job(id).await?;
         self.inner.store.logs(id, query).await
     }
 
     /// A job's audit events, oldest first.
     pub async fn events(&self, id: &JobId) -> Result<Vec<Event>> {
-        self.inner.store.get_job(id).await?;
         self.inner.store.events(id).await
     }
 
     /// Verify a job's event hash chain.
     pub async fn verify_events(&self, id: &JobId) -> Result<ChainReport> {
-        self.inner.store.get_job(id).await?;
         self.inner.store.verify_events(id).await
     }
 
@@ -226,12 +222,17 @@ impl Skynet {
     pub async fn recover(&self) -> Result<Vec<Reaped>> {
         let reaped = self.inner.store.reap_expired(chrono::Utc::now()).await?;
         for r in &reaped {
-            self.publish(JobEvent::Status {
-                job: r.job.clone(),
-                status: r.status,
-            });
+            self.publish_status(&r.job, r.status);
         }
         Ok(reaped)
+    }
+
+    /// Tell this process's listeners (workers, `wait`) a job changed status.
+    pub(crate) fn publish_status(&self, job: &JobId, status: crate::JobStatus) {
+        self.publish(JobEvent::Status {
+            job: job.clone(),
+            status,
+        });
     }
 
     pub(crate) fn publish(&self, event: JobEvent) {

@@ -1,5 +1,6 @@
 //! Running one claimed job, step by step, under its lease.
 
+use super::judge::step_label;
 use super::{JobEvent, Skynet};
 use crate::job::{Job, JobId, Lease};
 use crate::plan::Step;
@@ -70,10 +71,7 @@ impl Skynet {
                 "job {id} was handed to a runner without a lease"
             )));
         };
-        self.publish(JobEvent::Status {
-            job: id.clone(),
-            status: job.status,
-        });
+        self.publish_status(&id, job.status);
         let cancel = CancellationToken::new();
         if let Ok(mut running) = self.inner.running.lock() {
             running.insert(id.clone(), cancel.clone());
@@ -99,10 +97,7 @@ impl Skynet {
             Ok(Some(completion)) => {
                 match self.inner.store.complete(&id, &lease.id, completion).await {
                     Ok(job) => {
-                        self.publish(JobEvent::Status {
-                            job: id.clone(),
-                            status: job.status,
-                        });
+                        self.publish_status(&id, job.status);
                         Ok(job)
                     }
                     Err(Error::LeaseLost(_)) => self.inner.store.get_job(&id).await,
@@ -246,11 +241,12 @@ impl Skynet {
         if lost.load(Ordering::SeqCst) {
             return Ok(StepEnd::LeaseLost);
         }
-        let label = format!("step {} ({})", index + 1, step.description);
+        let label = step_label(index as usize, step);
         let (mut outcome, end) = match result {
             Ok(out) => judge_output(&label, &out),
             Err(e) => {
-                let msg = self.inner.redactor.redact(&format!("{label}: {e}"));
+                // Redacted below (the checkpoint) and in run_claimed (the job).
+                let msg = format!("{label}: {e}");
                 let end = if step.risk == RiskLevel::ReadOnly {
                     // Nothing was changed: try again later, elsewhere maybe.
                     Completion::Retry {
@@ -308,12 +304,8 @@ impl Skynet {
     /// and this worker's policy is the one that counts. Returns why the step
     /// must not run.
     fn recheck(&self, job: &Job, index: usize, step: &Step) -> Option<String> {
-        let ctx = crate::policy::PolicyContext {
-            roots: vec![job.root.clone()],
-            cwd: step.command.cwd.clone(),
-        };
-        let decision = self.inner.policy.check(&step.command.argv, &ctx);
-        let label = format!("step {} ({})", index + 1, step.description);
+        let decision = self.inner.policy.check_command(&step.command, &job.root);
+        let label = step_label(index, step);
         if decision.verdict == crate::policy::Verdict::Forbid {
             return Some(format!("{label} is forbidden now: {}", decision.explain()));
         }
@@ -418,24 +410,24 @@ async fn keep_lease(
     let mut renewed = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(cfg.heartbeat).await;
-        match sk.inner.store.heartbeat(&id, &lease.id, cfg.lease).await {
-            Ok(()) => renewed = tokio::time::Instant::now(),
-            Err(Error::LeaseLost(_)) | Err(Error::JobNotFound(_)) => {
-                lost.store(true, Ordering::SeqCst);
-                cancel.cancel();
-                return;
+        let gone = match sk.inner.store.heartbeat(&id, &lease.id, cfg.lease).await {
+            Ok(()) => {
+                renewed = tokio::time::Instant::now();
+                false
             }
+            Err(Error::LeaseLost(_)) | Err(Error::JobNotFound(_)) => true,
             // A store error: keep trying while the lease may still hold.
             // Once it cannot (a whole lease without a renewal), another
             // worker may take the job over: stop the step here.
             Err(e) => {
                 tracing::warn!(job = %id, "heartbeat failed: {e}");
-                if renewed.elapsed() >= cfg.lease {
-                    lost.store(true, Ordering::SeqCst);
-                    cancel.cancel();
-                    return;
-                }
+                renewed.elapsed() >= cfg.lease
             }
+        };
+        if gone {
+            lost.store(true, Ordering::SeqCst);
+            cancel.cancel();
+            return;
         }
     }
 }

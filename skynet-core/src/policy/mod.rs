@@ -77,6 +77,56 @@ impl PolicyContext {
     }
 }
 
+/// The sandbox root: the given directory (or the current one), canonical.
+pub fn resolve_root(root: Option<PathBuf>) -> crate::Result<PathBuf> {
+    let root = match root {
+        Some(r) => r,
+        None => std::env::current_dir()?,
+    };
+    let canon = root.canonicalize().map_err(|e| {
+        crate::Error::InvalidInput(format!(
+            "sandbox root {} is not usable ({e}); pass an existing directory",
+            root.display()
+        ))
+    })?;
+    if !canon.is_dir() {
+        return Err(crate::Error::InvalidInput(format!(
+            "sandbox root {} is not a directory",
+            canon.display()
+        )));
+    }
+    Ok(canon)
+}
+
+impl Policy {
+    /// Judge a resolved command as it will run: its argv in its working
+    /// directory under `root`, and what its environment can change.
+    /// Planning and the check just before a step runs both use this, so
+    /// they cannot disagree.
+    pub fn check_command(
+        &self,
+        command: &crate::plan::Command,
+        root: &std::path::Path,
+    ) -> Decision {
+        let ctx = PolicyContext {
+            roots: vec![root.to_path_buf()],
+            cwd: command.cwd.clone(),
+        };
+        let mut decision = self.check(&command.argv, &ctx);
+        if !command.env.is_empty() && decision.verdict != Verdict::Forbid {
+            // Variables such as PATH or LD_PRELOAD change what runs; the
+            // same thing written as `env VAR=... cmd` is WRITE as well.
+            decision.risk = decision.risk.max(RiskLevel::Write);
+            decision.verdict = Verdict::Prompt;
+            decision.reasons.push(format!(
+                "the step sets environment variables ({}): at least WRITE",
+                command.env.keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        decision
+    }
+}
+
 mod engine;
 pub use engine::Policy;
 mod paths;

@@ -265,7 +265,8 @@ pub trait JobStore: Send + Sync {
 /// Per-step checkpoints.
 #[async_trait]
 pub trait StepStore: Send + Sync {
-    /// The job's step checkpoints, in order.
+    /// The job's step checkpoints, in order ([`crate::Error::JobNotFound`]
+    /// for an unknown job, like every method that takes a job id).
     async fn steps(&self, id: &JobId) -> Result<Vec<StepRecord>>;
     /// Mark a step running, fenced by the lease; appends a `step_started`
     /// event in the same transaction.

@@ -64,8 +64,9 @@ async fn claim_one(
     transition(conn, job, t, now).await
 }
 
-/// Statuses an approval can queue a job from.
-fn t_allowed_for_approval(status: JobStatus) -> bool {
+/// Statuses an approval can queue a job from (every way into `queued`
+/// but a retry out of `running`).
+fn approvable(status: JobStatus) -> bool {
     status != JobStatus::Running && status.can_become(JobStatus::Queued)
 }
 
@@ -308,8 +309,8 @@ impl JobStore for SqliteStore {
         let job = require_job(&mut tx, id).await?;
         // `running` is entered only by a claim, and `queued` (other than a
         // retry out of `running`) only by an approval bound to the plan hash.
-        let reserved = to == JobStatus::Running
-            || (to == JobStatus::Queued && job.status != JobStatus::Running);
+        let reserved =
+            to == JobStatus::Running || (to == JobStatus::Queued && approvable(job.status));
         let mut t = Transition::to(to)
             .set("error", change.error.clone().into())
             .step_error(change.error.clone());
@@ -347,9 +348,9 @@ impl JobStore for SqliteStore {
             .note("approver", approval.approver.clone())
             .note("plan_hash", approval.plan_hash.clone());
         // Every way into `queued` except a retry is an approval.
-        t.allowed.retain(|s| *s != JobStatus::Running);
+        t.allowed.retain(|s| approvable(*s));
         if transition(&mut tx, &job, t, now).await?.is_none() {
-            if !t_allowed_for_approval(job.status) {
+            if !approvable(job.status) {
                 return Err(Error::InvalidTransition {
                     job: id.clone(),
                     from: job.status,
