@@ -65,10 +65,6 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
 
 /// Quote argv for display only (it is never executed through a shell).
 pub fn shell_display(argv: &[String]) -> String {
-    shell_words_join(argv)
-}
-
-fn shell_words_join(argv: &[String]) -> String {
     argv.iter()
         .map(|a| {
             if !a.is_empty()

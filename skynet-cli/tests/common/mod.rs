@@ -8,7 +8,7 @@
 )]
 
 use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// A sandbox: SKYNET_HOME and a git repository root, both temporary.
@@ -43,10 +43,6 @@ impl Sandbox {
         git(&["add", "."]);
         git(&["commit", "-q", "-m", "init"]);
         Sandbox { home, repo }
-    }
-
-    pub fn root(&self) -> PathBuf {
-        self.repo.path().canonicalize().unwrap()
     }
 
     /// `skynet --home H` with cwd = the repo and stdin not a terminal.
@@ -130,8 +126,4 @@ pub fn assert_group_gone(pgid: i32, limit: Duration) {
 
 pub fn first_number_line(text: &str) -> Option<i32> {
     text.lines().find_map(|l| l.trim().parse::<i32>().ok())
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }

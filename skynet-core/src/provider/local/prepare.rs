@@ -38,8 +38,9 @@ pub(crate) fn launch(command: &Command, root: &Path, allowlist: &[String]) -> Re
             "the command has no program: argv is empty".into(),
         ));
     };
-    let cwd = resolve_cwd(&command.cwd, root)?;
-    let path = confined_path(&effective_path(command, allowlist), root);
+    let root = canonical_root(root)?;
+    let cwd = resolve_cwd(&command.cwd, &root)?;
+    let path = confined_path(&effective_path(command, allowlist), &root);
     let resolved = match resolve_program(program, &path, &cwd) {
         Resolved::Found(p) => p,
         Resolved::NotFound => return Ok(cannot_run(127, "No such file or directory")),
@@ -98,15 +99,19 @@ pub(crate) fn spawn_failure(err: &std::io::Error) -> Option<CannotRun> {
     Some(CannotRun { exit_code, reason })
 }
 
-/// The canonical cwd, which must lie inside the canonical `root`. A
-/// relative cwd is taken relative to the root.
-pub(crate) fn resolve_cwd(cwd: &Path, root: &Path) -> Result<PathBuf> {
-    let root = root.canonicalize().map_err(|e| {
+/// The canonical sandbox root.
+fn canonical_root(root: &Path) -> Result<PathBuf> {
+    root.canonicalize().map_err(|e| {
         Error::InvalidInput(format!(
             "sandbox root {} is not usable: {e}",
             root.display()
         ))
-    })?;
+    })
+}
+
+/// The canonical cwd, which must lie inside `root` (canonical). A
+/// relative cwd is taken relative to the root.
+fn resolve_cwd(cwd: &Path, root: &Path) -> Result<PathBuf> {
     let joined = root.join(cwd);
     let cwd = joined.canonicalize().map_err(|e| {
         Error::InvalidInput(format!(
@@ -114,7 +119,7 @@ pub(crate) fn resolve_cwd(cwd: &Path, root: &Path) -> Result<PathBuf> {
             joined.display()
         ))
     })?;
-    if !cwd.starts_with(&root) {
+    if !cwd.starts_with(root) {
         return Err(Error::InvalidInput(format!(
             "working directory {} escapes the sandbox root {}",
             cwd.display(),
@@ -127,14 +132,13 @@ pub(crate) fn resolve_cwd(cwd: &Path, root: &Path) -> Result<PathBuf> {
 /// `path` without the entries that would let project files stand in for
 /// system programs: relative or empty entries (`.`, a trailing `:`) and
 /// directories inside the sandbox root. The policy judged `cat`, not
-/// `./cat`.
+/// `./cat`. `root` is canonical.
 fn confined_path(path: &OsStr, root: &Path) -> OsString {
-    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let kept: Vec<PathBuf> = std::env::split_paths(path)
         .filter(|dir| dir.is_absolute())
         .filter(|dir| {
             let real = dir.canonicalize().unwrap_or_else(|_| dir.clone());
-            !real.starts_with(&root)
+            !real.starts_with(root)
         })
         .collect();
     std::env::join_paths(kept).unwrap_or_else(|_| DEFAULT_PATH.into())
@@ -196,11 +200,12 @@ fn resolve_program(program: &str, path: &OsStr, cwd: &Path) -> Resolved {
 mod tests {
     #[test]
     fn path_drops_relative_and_in_root_entries() {
-        let root = tempfile::tempdir().expect("tempdir");
-        let bin = root.path().join("bin");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical root");
+        let bin = root.join("bin");
         std::fs::create_dir(&bin).expect("mkdir");
         let given = format!(".::/usr/bin:{}:bin:/bin", bin.display());
-        let kept = confined_path(OsStr::new(&given), root.path());
+        let kept = confined_path(OsStr::new(&given), &root);
         assert_eq!(kept, OsString::from("/usr/bin:/bin"));
     }
 
@@ -241,14 +246,15 @@ mod tests {
     fn cwd_must_stay_inside_the_root() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join("sub")).unwrap();
-        let inside = resolve_cwd(Path::new("sub"), root.path()).unwrap();
+        let canon = canonical_root(root.path()).unwrap();
+        let inside = resolve_cwd(Path::new("sub"), &canon).unwrap();
         assert!(inside.ends_with("sub"));
-        let escape = resolve_cwd(&root.path().join("sub/../.."), root.path()).unwrap_err();
+        let escape = resolve_cwd(&root.path().join("sub/../.."), &canon).unwrap_err();
         assert!(
             escape.to_string().contains("escapes the sandbox root"),
             "{escape}"
         );
-        let missing = resolve_cwd(Path::new("nope"), root.path()).unwrap_err();
+        let missing = resolve_cwd(Path::new("nope"), &canon).unwrap_err();
         assert!(missing.to_string().contains("not usable"), "{missing}");
     }
 }
