@@ -332,4 +332,7 @@ pub async fn connect(url: &str) -> Result<SharedStore> {
 }
 
 pub mod chain;
+pub(crate) mod codec;
+pub mod postgres;
+pub(crate) mod rules;
 pub mod sqlite;

@@ -2,8 +2,8 @@
 //! chained event, and apply a compare-and-set status change with its side
 //! effects (lease, timestamps, step checkpoints) and its event.
 
-use super::codec::{JOB_COLUMNS, STEP_COLUMNS, db, job_from_row, micros, step_from_row};
 use crate::job::{Job, JobId, JobStatus};
+use crate::store::codec::{JOB_COLUMNS, STEP_COLUMNS, db, job_from_row, micros, step_from_row};
 use crate::store::{Event, StepRecord, StepStatus, chain};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};

@@ -1,0 +1,203 @@
+//! Ledger rules every backend shares: what may be inserted, where a
+//! completion or an expired lease sends a job, which event kinds callers
+//! may write, and how an event chain is verified. Backends differ only in
+//! their SQL.
+
+use crate::job::{Job, JobId, JobStatus};
+use crate::risk::RiskLevel;
+use crate::store::{ChainReport, Completion, Event, StepOutcome, StepRecord, StepStatus, chain};
+use crate::{Error, Result};
+use chrono::{DateTime, Utc};
+
+/// Page size of [`JobStore::list_jobs`] when none is given.
+pub(crate) const DEFAULT_LIMIT: u32 = 100;
+/// The largest page [`JobStore::list_jobs`] returns.
+pub(crate) const MAX_LIMIT: u32 = 1000;
+
+/// Statuses an approval can queue a job from (every way into `queued`
+/// but a retry out of `running`).
+pub(crate) fn approvable(status: JobStatus) -> bool {
+    status != JobStatus::Running && status.can_become(JobStatus::Queued)
+}
+
+/// What the reaper does with a job whose lease expired, given its step
+/// checkpoints.
+pub(crate) fn reap_decision(job: &Job, steps: &[StepRecord]) -> (JobStatus, String) {
+    let worker = job.lease.as_ref().map_or("?", |l| l.worker.as_str());
+    // A step that already ended badly decided the job: the worker died
+    // between recording the step and finishing the job. Re-running would
+    // repeat a step whose outcome is known.
+    if let Some(ended) = steps.iter().find(|s| {
+        matches!(
+            s.status,
+            StepStatus::Failed | StepStatus::TimedOut | StepStatus::Cancelled
+        )
+    }) {
+        let to = match ended.status {
+            StepStatus::TimedOut => JobStatus::TimedOut,
+            StepStatus::Cancelled => JobStatus::Cancelled,
+            _ => JobStatus::Failed,
+        };
+        let what = ended
+            .error
+            .clone()
+            .unwrap_or_else(|| format!("step {} {}", ended.index + 1, ended.status.as_str()));
+        return (
+            to,
+            format!("{what} (recorded by worker {worker}, which then lost its lease)"),
+        );
+    }
+    let in_flight = steps
+        .iter()
+        .find(|s| s.status == StepStatus::Running)
+        .map(|s| (s.index, s.risk));
+    match in_flight {
+        Some((index, risk)) if risk >= RiskLevel::Write => (
+            JobStatus::NeedsReview,
+            format!(
+                "worker {worker} lost its lease while step {} ({risk}) was running; it may \
+                 have changed things, so it is not re-run: review the job",
+                index + 1
+            ),
+        ),
+        _ if job.attempts >= job.max_attempts => (
+            JobStatus::Failed,
+            format!(
+                "attempts exhausted ({}/{}): worker {worker} lost its lease",
+                job.attempts, job.max_attempts
+            ),
+        ),
+        _ => (
+            JobStatus::Queued,
+            format!(
+                "worker {worker} lost its lease during attempt {}/{}; re-queued",
+                job.attempts, job.max_attempts
+            ),
+        ),
+    }
+}
+
+/// Refuse a job that may not be inserted as it is.
+pub(crate) fn check_new_job(job: &Job) -> Result<()> {
+    if !matches!(
+        job.status,
+        JobStatus::Created | JobStatus::Planned | JobStatus::Queued
+    ) {
+        return Err(Error::InvalidInput(format!(
+            "a new job must be created, planned or queued, not {}",
+            job.status
+        )));
+    }
+    // The store itself refuses to queue what nobody approved: a queued
+    // job must carry an approval of exactly its plan.
+    let approved = match (&job.plan, &job.approval) {
+        (Some(plan), Some(a)) => a.plan_hash == plan.hash,
+        _ => false,
+    };
+    if job.status == JobStatus::Queued && !approved {
+        return Err(Error::InvalidInput(format!(
+            "job {} cannot be inserted as queued without an approval of its plan",
+            job.id
+        )));
+    }
+    Ok(())
+}
+
+/// Where a completion sends a running job: (status, error, retry time).
+pub(crate) fn completion_target(
+    job: &Job,
+    completion: Completion,
+) -> (JobStatus, Option<String>, Option<DateTime<Utc>>) {
+    match completion {
+        Completion::Succeeded => (JobStatus::Succeeded, None, None),
+        Completion::Failed(e) => (JobStatus::Failed, Some(e), None),
+        Completion::TimedOut(e) => (JobStatus::TimedOut, Some(e), None),
+        Completion::Cancelled => (
+            JobStatus::Cancelled,
+            Some("cancelled while running".to_string()),
+            None,
+        ),
+        Completion::Retry { error, run_at } if job.attempts < job.max_attempts => {
+            (JobStatus::Queued, Some(error), Some(run_at))
+        }
+        Completion::Retry { error, .. } => (
+            JobStatus::Failed,
+            Some(format!(
+                "attempts exhausted ({}/{}): {error}",
+                job.attempts, job.max_attempts
+            )),
+            None,
+        ),
+    }
+}
+
+/// Event kinds only the status-changing methods may write.
+pub(crate) const RESERVED_KINDS: [&str; 2] = ["status", "submitted"];
+
+/// Walk `events` from the job's genesis and compare the end with `head`.
+pub(crate) fn verify_chain(id: &JobId, events: &[Event], head: Option<&str>) -> ChainReport {
+    let broken = |problem: String| ChainReport {
+        events: events.len(),
+        intact: false,
+        problem: Some(problem),
+    };
+    let mut prev = chain::genesis(id);
+    for e in events {
+        if e.prev_hash != prev {
+            return broken(format!(
+                "event {}: does not link to the event before it (events removed or reordered?)",
+                e.seq
+            ));
+        }
+        let expected = chain::event_hash(&prev, id, &e.kind, &e.data, e.at);
+        if e.hash != expected {
+            return broken(format!("event {}: hash mismatch (data altered?)", e.seq));
+        }
+        prev = expected;
+    }
+    // No recorded head is only right for a job without events.
+    let recorded = match head {
+        Some(head) => head,
+        None if events.is_empty() => prev.as_str(),
+        None => "",
+    };
+    if recorded != prev {
+        return broken(format!(
+            "chain head mismatch: the job records a different last event than the {} found \
+             (events were removed or added)",
+            events.len()
+        ));
+    }
+    ChainReport {
+        events: events.len(),
+        intact: true,
+        problem: None,
+    }
+}
+
+/// A caller-chosen event kind, trimmed, unless it is reserved.
+pub(crate) fn check_event_kind(kind: &str) -> Result<&str> {
+    let kind = kind.trim();
+    if kind.is_empty() || RESERVED_KINDS.contains(&kind) {
+        return Err(Error::InvalidInput(format!(
+            "event kind {kind:?} is not allowed here: status events are written by the \
+                 status changes themselves"
+        )));
+    }
+    Ok(kind)
+}
+
+/// A step can only finish in a final status.
+pub(crate) fn check_step_outcome(outcome: &StepOutcome) -> Result<()> {
+    if matches!(outcome.status, StepStatus::Pending | StepStatus::Running) {
+        return Err(Error::InvalidInput(format!(
+            "a finished step cannot be {}",
+            outcome.status.as_str()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn no_such_step(id: &JobId, index: u32) -> Error {
+    Error::InvalidInput(format!("job {id} has no step with index {index}"))
+}
