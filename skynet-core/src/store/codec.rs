@@ -5,7 +5,7 @@
 use crate::job::{Approval, Job, JobId, JobSource, JobStatus, Lease};
 use crate::provider::Stream;
 use crate::store::chain;
-use crate::store::{Event, LogLine, StepRecord, StepStatus};
+use crate::store::{Event, LogLine, StepRecord, StepStatus, WorkerInfo, WorkerRecord, WorkerState};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -217,5 +217,34 @@ pub(crate) fn log_from_row(row: &impl LedgerRow) -> Result<LogLine> {
         stream: stream(&row.text("stream")?)?,
         text: row.text("text")?,
         at: time(row.int("at")?)?,
+    })
+}
+
+/// The columns [`worker_from_row`] reads.
+pub(crate) const WORKER_COLUMNS: &str = "id, host, pid, version, providers, capacity, running, \
+     started_at, heartbeat_at, state, stopped_at";
+
+/// A `workers` row (selected with [`WORKER_COLUMNS`]).
+pub(crate) fn worker_from_row(row: &impl LedgerRow) -> Result<WorkerRecord> {
+    let running = narrow(row.int("running")?, "running")?;
+    let state = match row.text("state")?.as_str() {
+        "offline" => WorkerState::Offline,
+        _ if running > 0 => WorkerState::Busy,
+        _ => WorkerState::Online,
+    };
+    Ok(WorkerRecord {
+        info: WorkerInfo {
+            id: row.text("id")?,
+            host: row.text("host")?,
+            pid: narrow(row.int("pid")?, "pid")?,
+            version: row.text("version")?,
+            providers: json(&row.text("providers")?, "providers")?,
+            capacity: narrow(row.int("capacity")?, "capacity")?,
+        },
+        running,
+        state,
+        started_at: time(row.int("started_at")?)?,
+        heartbeat_at: time(row.int("heartbeat_at")?)?,
+        stopped_at: opt_time(row.opt_int("stopped_at")?)?,
     })
 }

@@ -5,9 +5,11 @@
 
 use crate::job::{Job, JobId, JobStatus};
 use crate::risk::RiskLevel;
+use crate::store::codec::micros;
 use crate::store::{ChainReport, Completion, Event, StepOutcome, StepRecord, StepStatus, chain};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
 
 /// Page size of [`JobStore::list_jobs`] when none is given.
 pub(crate) const DEFAULT_LIMIT: u32 = 100;
@@ -200,4 +202,99 @@ pub(crate) fn check_step_outcome(outcome: &StepOutcome) -> Result<()> {
 
 pub(crate) fn no_such_step(id: &JobId, index: u32) -> Error {
     Error::InvalidInput(format!("job {id} has no step with index {index}"))
+}
+
+/// A value for one `SET column = ?`.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    /// SQL NULL.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+impl From<Option<String>> for Val {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Val::Null, Val::Text)
+    }
+}
+
+/// One compare-and-set status change.
+#[derive(Debug)]
+pub(crate) struct Transition {
+    /// Target status.
+    pub to: JobStatus,
+    /// The statuses the job may be in (normally `allowed_from(to)`, possibly narrowed).
+    pub allowed: Vec<JobStatus>,
+    /// Extra `AND column = value` conditions (the lease fence, the plan hash).
+    pub guards: Vec<(&'static str, String)>,
+    /// Extra `SET column = value` pairs (status, lease clearing,
+    /// `queued_at` and `finished_at` are added by the backend's `transition`).
+    pub sets: Vec<(&'static str, Val)>,
+    /// Event fields besides `from` and `to`.
+    pub event: Map<String, Value>,
+    /// Text recorded on step checkpoints this change stops.
+    pub step_error: Option<String>,
+}
+
+impl Transition {
+    /// A change to `to` from anywhere the transition table allows.
+    pub fn to(to: JobStatus) -> Self {
+        Transition {
+            to,
+            allowed: JobStatus::allowed_from(to),
+            guards: Vec::new(),
+            sets: Vec::new(),
+            event: Map::new(),
+            step_error: None,
+        }
+    }
+    /// Add `SET column = value`.
+    pub fn set(mut self, column: &'static str, value: Val) -> Self {
+        self.sets.push((column, value));
+        self
+    }
+    /// Also require `column = value`.
+    pub fn guard(mut self, column: &'static str, value: impl Into<String>) -> Self {
+        self.guards.push((column, value.into()));
+        self
+    }
+    /// Record `error` on the job's step checkpoints this change stops.
+    pub fn step_error(mut self, error: Option<String>) -> Self {
+        self.step_error = error;
+        self
+    }
+    /// Add an event field.
+    pub fn note(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.event.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// The change that puts a queued `job` under a fresh lease `lease_id` for
+/// `worker` at `now`: running, attempt + 1, with the lease in its event.
+pub(crate) fn claim_transition(
+    job: &Job,
+    worker: &str,
+    lease_id: &str,
+    lease: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Transition {
+    let expires = crate::store::codec::plus(now, lease);
+    let attempt = job.attempts.saturating_add(1);
+    Transition::to(JobStatus::Running)
+        .set("lease_id", Val::Text(lease_id.to_string()))
+        .set("lease_worker", Val::Text(worker.to_string()))
+        .set("lease_expires_at", Val::Int(micros(expires)))
+        .set("attempts", Val::Int(attempt.into()))
+        .set(
+            "started_at",
+            Val::Int(micros(job.started_at.unwrap_or(now))),
+        )
+        .note("worker", worker)
+        .note("attempt", attempt)
+        .note("lease", lease_id)
+        .note("lease_expires_at", chain::canonical_time(expires))
 }

@@ -19,6 +19,7 @@ mod events;
 mod jobs;
 mod steps;
 mod tx;
+mod workers;
 
 use crate::store::SharedStore;
 use crate::store::codec::db;

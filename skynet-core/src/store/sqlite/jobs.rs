@@ -1,15 +1,14 @@
 //! Jobs and the queue: insert, list, compare-and-set status changes,
 //! approval, claims with leases, heartbeats, completion and the reaper.
 
-use super::tx::{
-    Transition, Val, append_event, load_job, load_steps, push_status_in, require_job, transition,
-};
+use super::tx::{append_event, load_job, load_steps, push_status_in, require_job, transition};
 use super::{SqliteStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
 use crate::store::chain::{canonical_time, truncate_to_micros};
 use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, to_json};
 use crate::store::rules::{
-    DEFAULT_LIMIT, MAX_LIMIT, approvable, check_new_job, completion_target, reap_decision,
+    DEFAULT_LIMIT, MAX_LIMIT, Transition, Val, approvable, check_new_job, claim_transition,
+    completion_target, reap_decision,
 };
 use crate::store::{Completion, JobFilter, JobStore, Reaped, StatusChange, StepStatus};
 use crate::{Error, Result};
@@ -43,21 +42,7 @@ async fn claim_one(
     now: DateTime<Utc>,
 ) -> Result<Option<Job>> {
     let lease_id = uuid::Uuid::now_v7().to_string();
-    let expires = plus(now, lease);
-    let attempt = job.attempts.saturating_add(1);
-    let t = Transition::to(JobStatus::Running)
-        .set("lease_id", Val::Text(lease_id.clone()))
-        .set("lease_worker", Val::Text(worker.to_string()))
-        .set("lease_expires_at", Val::Int(micros(expires)))
-        .set("attempts", Val::Int(attempt.into()))
-        .set(
-            "started_at",
-            Val::Int(micros(job.started_at.unwrap_or(now))),
-        )
-        .note("worker", worker)
-        .note("attempt", attempt)
-        .note("lease", lease_id)
-        .note("lease_expires_at", canonical_time(expires));
+    let t = claim_transition(job, worker, &lease_id, lease, now);
     transition(conn, job, t, now).await
 }
 
