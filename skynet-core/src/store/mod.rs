@@ -52,6 +52,13 @@ pub enum Completion {
         /// Not before this instant.
         run_at: DateTime<Utc>,
     },
+    /// The worker is shutting down and hands the job back: re-queued to
+    /// run at once elsewhere, and this attempt is not counted. Only for a
+    /// job whose interrupted step (if any) was READ_ONLY.
+    Released(String),
+    /// A WRITE/ADMIN step was interrupted (the worker shut down mid-step):
+    /// it may have changed things, so a human decides.
+    NeedsReview(String),
 }
 
 /// What the reaper did with one expired lease.

@@ -24,7 +24,7 @@ pub(crate) fn approvable(status: JobStatus) -> bool {
 
 /// What the reaper does with a job whose lease expired, given its step
 /// checkpoints.
-pub(crate) fn reap_decision(job: &Job, steps: &[StepRecord]) -> (JobStatus, String) {
+fn reap_decision(job: &Job, steps: &[StepRecord]) -> (JobStatus, String) {
     let worker = job.lease.as_ref().map_or("?", |l| l.worker.as_str());
     // A step that already ended badly decided the job: the worker died
     // between recording the step and finishing the job. Re-running would
@@ -105,12 +105,16 @@ pub(crate) fn check_new_job(job: &Job) -> Result<()> {
     Ok(())
 }
 
-/// Where a completion sends a running job: (status, error, retry time).
-pub(crate) fn completion_target(
+/// The change a completion makes to a running `job` held under
+/// `lease_id`: the target status, the error, and for a retry when it may
+/// run again (attempts exhausted = dead letter: failed).
+pub(crate) fn completion_transition(
     job: &Job,
+    lease_id: &str,
     completion: Completion,
-) -> (JobStatus, Option<String>, Option<DateTime<Utc>>) {
-    match completion {
+) -> Transition {
+    let mut attempts = None;
+    let (to, error, run_at) = match completion {
         Completion::Succeeded => (JobStatus::Succeeded, None, None),
         Completion::Failed(e) => (JobStatus::Failed, Some(e), None),
         Completion::TimedOut(e) => (JobStatus::TimedOut, Some(e), None),
@@ -130,7 +134,40 @@ pub(crate) fn completion_target(
             )),
             None,
         ),
+        Completion::Released(why) => {
+            // Not the job's fault: this attempt does not count.
+            attempts = Some(job.attempts.saturating_sub(1));
+            (
+                JobStatus::Queued,
+                Some(why),
+                Some(crate::store::codec::now()),
+            )
+        }
+        Completion::NeedsReview(why) => (JobStatus::NeedsReview, Some(why), None),
+    };
+    let mut t = Transition::to(to)
+        .guard("lease_id", lease_id)
+        .set("error", error.clone().into())
+        .note("attempt", job.attempts)
+        .step_error(error.clone());
+    if let Some(lease) = &job.lease {
+        t = t.note("worker", lease.worker.clone());
     }
+    if let Some(error) = error {
+        t = t.note("error", error);
+    }
+    if let Some(attempts) = attempts {
+        t = t
+            .set("attempts", Val::Int(attempts.into()))
+            .note("released", true);
+    }
+    if let Some(run_at) = run_at {
+        let run_at = chain::truncate_to_micros(run_at);
+        t = t
+            .set("run_at", Val::Int(micros(run_at)))
+            .note("run_at", chain::canonical_time(run_at));
+    }
+    t
 }
 
 /// Event kinds only the status-changing methods may write.
@@ -297,4 +334,34 @@ pub(crate) fn claim_transition(
         .note("attempt", attempt)
         .note("lease", lease_id)
         .note("lease_expires_at", chain::canonical_time(expires))
+}
+
+/// What the reaper does with `job`, whose lease `lease_id` expired, given
+/// its step checkpoints: the change to apply at `now` and the report of it.
+pub(crate) fn reap_transition(
+    job: &Job,
+    lease_id: &str,
+    steps: &[StepRecord],
+    now: DateTime<Utc>,
+) -> (Transition, crate::store::Reaped) {
+    let (to, reason) = reap_decision(job, steps);
+    let mut t = Transition::to(to)
+        .guard("lease_id", lease_id)
+        .set("error", Val::Text(reason.clone()))
+        .note("actor", "reaper")
+        .note("reason", reason.clone())
+        .note("attempt", job.attempts)
+        .step_error(Some(reason.clone()));
+    if let Some(lease) = &job.lease {
+        t = t.note("worker", lease.worker.clone());
+    }
+    if to == JobStatus::Queued {
+        t = t.set("run_at", Val::Int(micros(now)));
+    }
+    let reaped = crate::store::Reaped {
+        job: job.id.clone(),
+        status: to,
+        reason,
+    };
+    (t, reaped)
 }

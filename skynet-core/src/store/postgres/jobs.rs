@@ -5,11 +5,11 @@
 use super::tx::{append_event, load_job, load_steps, push_status_in, require_job, transition};
 use super::{PostgresStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
-use crate::store::chain::{self, canonical_time, truncate_to_micros};
+use crate::store::chain::{self, truncate_to_micros};
 use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, to_json};
 use crate::store::rules::{
     DEFAULT_LIMIT, MAX_LIMIT, Transition, Val, approvable, check_new_job, claim_transition,
-    completion_target, reap_decision,
+    completion_transition, reap_transition,
 };
 use crate::store::{Completion, JobFilter, JobStore, Reaped, StatusChange, StepStatus};
 use crate::{Error, Result};
@@ -64,30 +64,14 @@ impl PostgresStore {
             return Ok(None);
         }
         let steps = load_steps(&mut tx, id).await?;
-        let (to, reason) = reap_decision(&job, &steps);
+        // Recorded times use the real clock; `cutoff` only selects leases.
         let stamp = now();
-        let mut t = Transition::to(to)
-            .guard("lease_id", lease_id)
-            .set("error", Val::Text(reason.clone()))
-            .note("actor", "reaper")
-            .note("reason", reason.clone())
-            .note("attempt", job.attempts)
-            .step_error(Some(reason.clone()));
-        if let Some(lease) = &job.lease {
-            t = t.note("worker", lease.worker.clone());
-        }
-        if to == JobStatus::Queued {
-            t = t.set("run_at", Val::Int(micros(stamp)));
-        }
+        let (t, reaped) = reap_transition(&job, lease_id, &steps, stamp);
         if transition(&mut tx, &job, t, stamp).await?.is_none() {
             return Ok(None);
         }
         commit(tx).await?;
-        Ok(Some(Reaped {
-            job: id.clone(),
-            status: to,
-            reason,
-        }))
+        Ok(Some(reaped))
     }
 }
 
@@ -406,24 +390,7 @@ impl JobStore for PostgresStore {
         if !holds_lease {
             return Err(Error::LeaseLost(id.clone()));
         }
-        let (to, error, run_at) = completion_target(&job, completion);
-        let mut t = Transition::to(to)
-            .guard("lease_id", lease_id)
-            .set("error", error.clone().into())
-            .note("attempt", job.attempts)
-            .step_error(error.clone());
-        if let Some(lease) = &job.lease {
-            t = t.note("worker", lease.worker.clone());
-        }
-        if let Some(error) = error {
-            t = t.note("error", error);
-        }
-        if let Some(run_at) = run_at {
-            let run_at = truncate_to_micros(run_at);
-            t = t
-                .set("run_at", Val::Int(micros(run_at)))
-                .note("run_at", canonical_time(run_at));
-        }
+        let t = completion_transition(&job, lease_id, completion);
         let Some(job) = transition(&mut tx, &job, t, now()).await? else {
             return Err(Error::LeaseLost(id.clone()));
         };
