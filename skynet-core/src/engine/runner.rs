@@ -103,13 +103,33 @@ impl Skynet {
                         self.publish_status(&id, job.status);
                         Ok(job)
                     }
-                    Err(Error::LeaseLost(_)) => self.inner.store.get_job(&id).await,
+                    Err(Error::LeaseLost(_)) => self.lease_lost(&id, &lease).await,
                     Err(e) => Err(e),
                 }
             }
-            Ok(None) | Err(Error::LeaseLost(_)) => self.inner.store.get_job(&id).await,
+            Ok(None) | Err(Error::LeaseLost(_)) => self.lease_lost(&id, &lease).await,
             Err(e) => Err(e),
         }
+    }
+
+    /// The store refused this run's writes: the job was cancelled, or this
+    /// worker went silent (frozen, cut off) and the job was recovered. Say
+    /// so, and return the job as it now is.
+    async fn lease_lost(&self, id: &JobId, lease: &Lease) -> Result<Job> {
+        let job = self.inner.store.get_job(id).await?;
+        if job.status == crate::JobStatus::Cancelled {
+            tracing::info!(job = %id, "cancelled while running; the run stopped");
+        } else {
+            tracing::warn!(
+                job = %id,
+                worker = %lease.worker,
+                status = %job.status,
+                "lease {} lost (this worker was silent past it and the job was recovered): \
+                 result discarded",
+                lease.id
+            );
+        }
+        Ok(job)
     }
 
     /// Run the plan's unfinished steps in order. `Ok(None)` = lease lost.

@@ -9,10 +9,12 @@
 pub mod jobs;
 pub mod queue;
 pub mod records;
+pub mod workers;
 
 pub use jobs::*;
 pub use queue::*;
 pub use records::*;
+pub use workers::*;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
@@ -73,6 +75,10 @@ macro_rules! conformance_tests {
             logs_append_tail_search_after_step,
             event_chain_verifies,
             unknown_id_is_not_found_everywhere,
+            worker_registry_tracks_state,
+            released_job_requeues_without_counting_the_attempt,
+            interrupted_write_step_goes_to_review,
+            concurrent_idempotent_inserts_make_one_job,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
