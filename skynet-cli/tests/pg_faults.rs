@@ -33,13 +33,16 @@ struct Pg {
 }
 
 impl Pg {
-    /// `None` (after saying so) without `SKYNET_TEST_POSTGRES_URL`.
+    /// A fresh database on the server `SKYNET_TEST_POSTGRES_URL` names;
+    /// `None` (after saying so) without it.
     async fn fresh() -> Option<Pg> {
-        let Some(server) = std::env::var("SKYNET_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            eprintln!("skipped: SKYNET_TEST_POSTGRES_URL is not set");
+        Pg::fresh_on("SKYNET_TEST_POSTGRES_URL").await
+    }
+
+    /// A fresh database on the server the variable `server_var` names.
+    async fn fresh_on(server_var: &str) -> Option<Pg> {
+        let Some(server) = std::env::var(server_var).ok().filter(|u| !u.is_empty()) else {
+            eprintln!("skipped: {server_var} is not set");
             return None;
         };
         let name = format!("skynet_t_{}", uuid::Uuid::now_v7().simple());
@@ -383,7 +386,9 @@ async fn sigstopped_worker_cannot_complete_late() {
 }
 
 /// PostgreSQL restarted (immediate mode) while two workers drain: they
-/// reconnect by themselves and every job succeeds.
+/// reconnect by themselves and every job succeeds. It runs on a cluster of
+/// its own (`SKYNET_TEST_PG_CLUSTER` = "VERSION NAME", reached at
+/// `SKYNET_TEST_PG_RESTART_URL`), so the restart cuts off nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_restart_under_load_loses_nothing() {
     let _serial = SERIAL.lock().await;
@@ -394,7 +399,9 @@ async fn database_restart_under_load_loses_nothing() {
         eprintln!("skipped: SKYNET_TEST_PG_CLUSTER (\"VERSION NAME\") is not set");
         return;
     };
-    let Some(pg) = Pg::fresh().await else { return };
+    let Some(pg) = Pg::fresh_on("SKYNET_TEST_PG_RESTART_URL").await else {
+        return;
+    };
     let sk = pg.engine().await;
     for _ in 0..200 {
         submit_approved(&sk, pg.req("run `sleep 0.05`")).await;
