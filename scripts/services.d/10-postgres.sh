@@ -10,3 +10,15 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
     done
 fi
 export SKYNET_TEST_POSTGRES_URL="${SKYNET_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+# Databases earlier test runs created (each test makes its own, named
+# skynet_t_*): drop them so they do not pile up.
+psql -h 127.0.0.1 -U postgres -d postgres -Atqc \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'skynet\_t\_%'" 2>/dev/null |
+    while read -r db; do
+        psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+    done
+# The cluster the fault tests may restart (`pg_ctlcluster VERSION NAME`).
+if [ -z "${SKYNET_TEST_PG_CLUSTER:-}" ] && command -v pg_lsclusters >/dev/null; then
+    SKYNET_TEST_PG_CLUSTER="$(pg_lsclusters -h | awk '$3 == 5432 {print $1, $2; exit}')"
+    export SKYNET_TEST_PG_CLUSTER
+fi

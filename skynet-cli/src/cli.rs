@@ -172,6 +172,15 @@ pub enum Command {
         /// Worker id (default host-pid-random)
         #[arg(long)]
         id: Option<String>,
+        /// On SIGTERM/Ctrl-C, how long running jobs may take to finish
+        /// before they are handed back (e.g. 30s, 2m)
+        #[arg(long, env = "SKYNET_WORKER_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+        grace: std::time::Duration,
+    },
+    /// List the workers that drain the queue: online, busy or offline
+    Workers {
+        #[arg(long)]
+        json: bool,
     },
     /// List the action catalog the planners map intents to
     Actions {

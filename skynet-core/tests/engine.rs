@@ -438,3 +438,118 @@ async fn steps_are_judged_again_when_they_run() {
     );
     assert!(mock.calls().is_empty(), "nothing ran");
 }
+
+/// Wait until the job is running (claimed by a worker).
+async fn until_running(sk: &Skynet, id: &JobId) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sk.get(id).await.unwrap().status != JobStatus::Running {
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ... and its step has started.
+    while sk.steps(id).await.unwrap()[0].status != StepStatus::Running {
+        assert!(Instant::now() < deadline, "the step never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Run a worker, ask it to stop once `id` runs, and return its report.
+async fn stop_worker_while_running(
+    sk: &Skynet,
+    id: &JobId,
+    grace: Duration,
+) -> skynet_core::WorkerReport {
+    let shutdown = CancellationToken::new();
+    let worker = {
+        let (sk, shutdown) = (sk.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let opts = WorkerOptions {
+                grace,
+                ..Default::default()
+            };
+            sk.worker(opts, shutdown).await
+        })
+    };
+    until_running(sk, id).await;
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the worker stops after its grace period")
+        .unwrap()
+        .unwrap()
+}
+
+/// SIGTERM semantics: a READ_ONLY step still running when the grace period
+/// ends is stopped and the job handed back, queued again with this attempt
+/// not counted, the step to run again.
+#[tokio::test]
+async fn shutdown_hands_back_a_read_only_job_after_the_grace_period() {
+    let env = Env::new();
+    let sk = env.slow_list_engine().await;
+    let job = sk.submit(env.req("list")).await.unwrap();
+    let report = stop_worker_while_running(&sk, &job.id, Duration::from_millis(200)).await;
+    assert!(report.released, "{report:?}");
+    let job = sk.get(&job.id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Queued, "{:?}", job.error);
+    assert_eq!(job.attempts, 0, "a hand-back is not an attempt");
+    assert!(job.lease.is_none());
+    assert_eq!(
+        sk.steps(&job.id).await.unwrap()[0].status,
+        StepStatus::Pending
+    );
+    let events = sk.events(&job.id).await.unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.data["to"], "queued");
+    assert_eq!(last.data["released"], true);
+}
+
+/// A WRITE step interrupted by the end of the grace period may have
+/// changed things: the job goes to review, never silently re-run.
+#[tokio::test]
+async fn shutdown_sends_an_interrupted_write_step_to_review() {
+    let env = Env::new();
+    let mock = MockProvider::new().with_rule(
+        ["mkdir"],
+        MockResponse::default().with_delay(Duration::from_secs(60)),
+    );
+    let planner = ScriptedPlanner::new(vec![exec(&["mkdir", "out"])]);
+    let sk = env.engine(planner, mock, fast()).await;
+    let job = sk.submit(env.req("make a dir")).await.unwrap();
+    assert_eq!(job.status, JobStatus::Planned);
+    let hash = job.plan.as_ref().unwrap().hash.clone();
+    sk.approve(&job.id, &hash, "tester").await.unwrap();
+    let report = stop_worker_while_running(&sk, &job.id, Duration::from_millis(200)).await;
+    assert!(report.released);
+    let job = sk.get(&job.id).await.unwrap();
+    assert_eq!(job.status, JobStatus::NeedsReview);
+    let error = job.error.unwrap();
+    assert!(
+        error.contains("worker shut down") && error.contains("review"),
+        "{error}"
+    );
+    assert_eq!(
+        sk.steps(&job.id).await.unwrap()[0].status,
+        StepStatus::Cancelled
+    );
+}
+
+/// A job that finishes within the grace period just finishes.
+#[tokio::test]
+async fn shutdown_lets_running_jobs_finish_within_the_grace_period() {
+    let env = Env::new();
+    let mock = MockProvider::new().with_rule(
+        ["ls"],
+        MockResponse::default().with_delay(Duration::from_millis(500)),
+    );
+    let planner = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
+    let sk = env.engine(planner, mock, fast()).await;
+    let job = sk.submit(env.req("list")).await.unwrap();
+    let report = stop_worker_while_running(&sk, &job.id, Duration::from_secs(60)).await;
+    assert!(!report.released);
+    assert_eq!(report.jobs_finished, 1);
+    assert_eq!(sk.get(&job.id).await.unwrap().status, JobStatus::Succeeded);
+    // The worker registered, and deregistered on the way out.
+    let workers = sk.workers().await.unwrap();
+    assert_eq!(workers.len(), 1);
+    assert_eq!(workers[0].state, skynet_core::store::WorkerState::Offline);
+}

@@ -120,7 +120,18 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             once,
             concurrency,
             id,
-        } => worker::run(&engine(&cli.global).await?, once, concurrency, id, out).await,
+            grace,
+        } => {
+            let opts = skynet_core::WorkerOptions {
+                id: id.unwrap_or_else(skynet_core::engine::worker::default_worker_id),
+                concurrency,
+                once,
+                grace,
+                ..Default::default()
+            };
+            worker::run(&engine(&cli.global).await?, opts, out).await
+        }
+        Command::Workers { json } => worker::list(&engine(&cli.global).await?, json, out).await,
     }
 }
 

@@ -1,37 +1,67 @@
-//! `skynet worker`.
+//! `skynet worker` and `skynet workers`.
 
 use crate::exit::Exit;
-use skynet_core::engine::worker::default_worker_id;
+use crate::render::printable;
 use skynet_core::{Result, Skynet, WorkerOptions};
 use std::io::Write;
 use tokio_util::sync::CancellationToken;
 
-/// Run queued jobs until SIGTERM/Ctrl-C (or, with `--once`, an empty queue).
-pub async fn run(
-    sk: &Skynet,
-    once: bool,
-    concurrency: usize,
-    id: Option<String>,
-    out: &mut dyn Write,
-) -> Result<Exit> {
-    let opts = WorkerOptions {
-        id: id.unwrap_or_else(default_worker_id),
-        concurrency,
-        once,
-    };
+/// Run queued jobs until SIGTERM/Ctrl-C (or, with `--once`, an empty
+/// queue). On the signal it stops claiming, lets running jobs finish for
+/// the grace period, hands the rest back and exits 0.
+pub async fn run(sk: &Skynet, opts: WorkerOptions, out: &mut dyn Write) -> Result<Exit> {
     let shutdown = CancellationToken::new();
     let stopper = shutdown.clone();
     tokio::spawn(async move {
         wait_for_stop_signal().await;
         stopper.cancel();
     });
-    tracing::info!(worker = %opts.id, "worker started");
+    tracing::info!(worker = %opts.id, concurrency = opts.concurrency, "worker started");
     let report = sk.worker(opts, shutdown).await?;
     writeln!(
         out,
-        "worker finished: {} jobs run, {} recovered, {} errors",
-        report.jobs_finished, report.jobs_recovered, report.errors
+        "worker finished: {} jobs run, {} recovered, {} errors{}",
+        report.jobs_finished,
+        report.jobs_recovered,
+        report.errors,
+        if report.released {
+            "; running jobs were handed back"
+        } else {
+            ""
+        }
     )?;
+    Ok(Exit::Ok)
+}
+
+/// Print the worker registry.
+pub async fn list(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit> {
+    let workers = sk.workers().await?;
+    if json {
+        super::print_json(out, &workers)?;
+        return Ok(Exit::Ok);
+    }
+    if workers.is_empty() {
+        writeln!(out, "No workers have registered.")?;
+        return Ok(Exit::Ok);
+    }
+    writeln!(
+        out,
+        "{:<32} {:<8} {:>7} {:<16} {:>7} {:<20}",
+        "WORKER", "STATE", "RUNNING", "HOST", "PID", "LAST SEEN"
+    )?;
+    for w in &workers {
+        writeln!(
+            out,
+            "{:<32} {:<8} {:>3}/{:<3} {:<16} {:>7} {:<20}",
+            printable(&w.info.id),
+            w.state.as_str(),
+            w.running,
+            w.info.capacity,
+            printable(&w.info.host),
+            w.info.pid,
+            w.heartbeat_at.format("%Y-%m-%d %H:%M:%S")
+        )?;
+    }
     Ok(Exit::Ok)
 }
 

@@ -56,15 +56,17 @@ impl Skynet {
             .claim_job(id, worker, self.inner.config.lease)
             .await?
         {
-            Some(job) => self.run_claimed(job).await,
+            Some(job) => self.run_claimed(job, &CancellationToken::new()).await,
             None => self.inner.store.get_job(id).await,
         }
     }
 
     /// Run a job this process holds the lease on. Returns the job's state
     /// afterwards. Every write is fenced by the lease: if it was lost
-    /// (cancel, reaper), the run stops and records nothing more.
-    pub(crate) async fn run_claimed(&self, job: Job) -> Result<Job> {
+    /// (cancel, reaper), the run stops and records nothing more. When
+    /// `release` fires (the worker is shutting down) the job is handed
+    /// back: see [`Completion::Released`].
+    pub(crate) async fn run_claimed(&self, job: Job, release: &CancellationToken) -> Result<Job> {
         let id = job.id.clone();
         let Some(lease) = job.lease.clone() else {
             return Err(Error::Store(format!(
@@ -72,7 +74,8 @@ impl Skynet {
             )));
         };
         self.publish_status(&id, job.status);
-        let cancel = CancellationToken::new();
+        // A release stops the running step like a cancel does.
+        let cancel = release.child_token();
         if let Ok(mut running) = self.inner.running.lock() {
             running.insert(id.clone(), cancel.clone());
         }
@@ -90,7 +93,7 @@ impl Skynet {
             cancel.clone(),
             lost.clone(),
         )));
-        let end = self.run_steps(&job, &lease, &cancel, &lost).await;
+        let end = self.run_steps(&job, &lease, &cancel, &lost, release).await;
         drop(heartbeat);
         let end = end.map(|c| c.map(|c| redact_completion(&self.inner.redactor, c)));
         match end {
@@ -100,13 +103,33 @@ impl Skynet {
                         self.publish_status(&id, job.status);
                         Ok(job)
                     }
-                    Err(Error::LeaseLost(_)) => self.inner.store.get_job(&id).await,
+                    Err(Error::LeaseLost(_)) => self.lease_lost(&id, &lease).await,
                     Err(e) => Err(e),
                 }
             }
-            Ok(None) | Err(Error::LeaseLost(_)) => self.inner.store.get_job(&id).await,
+            Ok(None) | Err(Error::LeaseLost(_)) => self.lease_lost(&id, &lease).await,
             Err(e) => Err(e),
         }
+    }
+
+    /// The store refused this run's writes: the job was cancelled, or this
+    /// worker went silent (frozen, cut off) and the job was recovered. Say
+    /// so, and return the job as it now is.
+    async fn lease_lost(&self, id: &JobId, lease: &Lease) -> Result<Job> {
+        let job = self.inner.store.get_job(id).await?;
+        if job.status == crate::JobStatus::Cancelled {
+            tracing::info!(job = %id, "cancelled while running; the run stopped");
+        } else {
+            tracing::warn!(
+                job = %id,
+                worker = %lease.worker,
+                status = %job.status,
+                "lease {} lost (this worker was silent past it and the job was recovered): \
+                 result discarded",
+                lease.id
+            );
+        }
+        Ok(job)
     }
 
     /// Run the plan's unfinished steps in order. `Ok(None)` = lease lost.
@@ -116,6 +139,7 @@ impl Skynet {
         lease: &Lease,
         cancel: &CancellationToken,
         lost: &AtomicBool,
+        release: &CancellationToken,
     ) -> Result<Option<Completion>> {
         let Some(plan) = &job.plan else {
             return Ok(Some(Completion::Failed("the job has no plan".into())));
@@ -146,6 +170,12 @@ impl Skynet {
             }
             if lost.load(Ordering::SeqCst) {
                 return Ok(None);
+            }
+            if release.is_cancelled() {
+                return Ok(Some(Completion::Released(format!(
+                    "handed back before step {}: the worker shut down",
+                    index + 1
+                ))));
             }
             let budget = match deadline {
                 Some(d) => {
@@ -179,6 +209,7 @@ impl Skynet {
                     timeout,
                     cancel,
                     lost,
+                    release,
                 )
                 .await?;
             match end {
@@ -201,6 +232,7 @@ impl Skynet {
         timeout: Option<Duration>,
         cancel: &CancellationToken,
         lost: &AtomicBool,
+        release: &CancellationToken,
     ) -> Result<StepEnd> {
         let store = &self.inner.store;
         match store.start_step(&job.id, &lease.id, index).await {
@@ -243,6 +275,9 @@ impl Skynet {
         }
         let label = step_label(index as usize, step);
         let (mut outcome, end) = match result {
+            Ok(out) if out.exit == ExitKind::Cancelled && release.is_cancelled() => {
+                released_step(&label, step.risk, &out)
+            }
             Ok(out) => judge_output(&label, &out),
             Err(e) => {
                 // Redacted below (the checkpoint) and in run_claimed (the job).
@@ -338,8 +373,33 @@ fn redact_completion(r: &crate::redact::Redactor, c: Completion) -> Completion {
             error: r.redact(&error),
             run_at,
         },
+        Completion::Released(e) => Completion::Released(r.redact(&e)),
+        Completion::NeedsReview(e) => Completion::NeedsReview(r.redact(&e)),
         other => other,
     }
+}
+
+/// A step stopped because the worker shut down: READ_ONLY changed nothing,
+/// so the job is handed back; anything riskier may have changed things
+/// half-way, so a human reviews it.
+fn released_step(label: &str, risk: RiskLevel, out: &Output) -> (StepOutcome, StepEnd) {
+    let why = format!("{label} was stopped: the worker shut down");
+    let end = if risk == RiskLevel::ReadOnly {
+        Completion::Released(format!("{why}; handed back to run again"))
+    } else {
+        Completion::NeedsReview(format!(
+            "{why} while it ({risk}) was running; it may have changed things, so it is \
+             not re-run: review the job"
+        ))
+    };
+    let outcome = StepOutcome {
+        status: StepStatus::Cancelled,
+        exit_code: out.exit_code,
+        output_bytes: out.output_bytes,
+        truncated: out.truncated,
+        error: Some(why),
+    };
+    (outcome, StepEnd::Finish(end))
 }
 
 /// Map a provider's output to a step checkpoint and what the job does next.

@@ -3,6 +3,7 @@
 use super::{JobEvent, Skynet};
 use crate::Result;
 use crate::job::JobStatus;
+use crate::store::{WorkerInfo, WorkerRecord};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +17,12 @@ pub struct WorkerOptions {
     pub concurrency: usize,
     /// Stop when the queue is empty instead of waiting for more.
     pub once: bool,
+    /// After shutdown is asked for, how long running jobs may take to
+    /// finish before they are handed back (default 30 s). See
+    /// [`Completion::Released`](crate::store::Completion::Released).
+    pub grace: Duration,
+    /// Record this worker in the registry (default true).
+    pub register: bool,
 }
 
 impl Default for WorkerOptions {
@@ -24,17 +31,23 @@ impl Default for WorkerOptions {
             id: default_worker_id(),
             concurrency: 1,
             once: false,
+            grace: Duration::from_secs(30),
+            register: true,
         }
     }
 }
 
+/// This machine's host name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into())
+}
+
 /// A worker id that says where it runs: `host-pid-xxxx`.
 pub fn default_worker_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
     let tag: u16 = rand::random();
-    format!("{host}-{}-{tag:04x}", std::process::id())
+    format!("{}-{}-{tag:04x}", host_name(), std::process::id())
 }
 
 /// What a worker did.
@@ -46,13 +59,23 @@ pub struct WorkerReport {
     pub jobs_recovered: usize,
     /// Runs that ended in an error of the engine itself (logged).
     pub errors: usize,
+    /// Whether the grace period ran out and running jobs were handed back.
+    pub released: bool,
 }
+
+/// The registry's view of a worker is refreshed this often...
+const REGISTRY_EVERY: Duration = Duration::from_secs(1);
+/// ... and a worker silent for this many refreshes is marked offline.
+const STALE_AFTER_REFRESHES: u32 = 10;
 
 impl Skynet {
     /// Run a worker until `shutdown` is cancelled (or, with `once`, until
-    /// the queue is empty). On shutdown it stops claiming and lets running
-    /// jobs finish. Expired leases are recovered at start and every half
-    /// lease.
+    /// the queue is empty). On shutdown it stops claiming, gives running
+    /// jobs [`WorkerOptions::grace`] to finish, then hands the rest back
+    /// (stopping their steps). Expired leases are recovered at start and
+    /// every half lease. Idle, it wakes on the store's work signal
+    /// (PostgreSQL `NOTIFY`), on jobs queued in this process, or at the
+    /// poll interval.
     pub async fn worker(
         &self,
         opts: WorkerOptions,
@@ -63,12 +86,34 @@ impl Skynet {
         let mut report = WorkerReport::default();
         let mut running: JoinSet<Result<crate::Job>> = JoinSet::new();
         let mut bus = self.subscribe();
+        let mut signal = self.inner.store.work_signal();
+        let release = CancellationToken::new();
+        let mut release_at: Option<tokio::time::Instant> = None;
         let reap_every = cfg.lease / 2;
         let mut next_reap = tokio::time::Instant::now();
+        let mut next_registry = tokio::time::Instant::now();
+        if opts.register {
+            self.register(&opts, concurrency).await;
+        }
         loop {
+            let now = tokio::time::Instant::now();
+            if shutdown.is_cancelled() && release_at.is_none() {
+                release_at = Some(now + opts.grace);
+            }
+            if release_at.is_some_and(|at| now >= at) && !release.is_cancelled() {
+                if !running.is_empty() {
+                    tracing::warn!(
+                        worker = %opts.id,
+                        jobs = running.len(),
+                        "grace period over: handing running jobs back"
+                    );
+                    report.released = true;
+                }
+                release.cancel();
+            }
             // A store error (busy, restarting) must not take the running
             // jobs down with the loop: note it, and try again next round.
-            if tokio::time::Instant::now() >= next_reap {
+            if now >= next_reap {
                 match self.recover().await {
                     Ok(reaped) => report.jobs_recovered += reaped.len(),
                     Err(e) => {
@@ -78,6 +123,10 @@ impl Skynet {
                 }
                 next_reap = tokio::time::Instant::now() + reap_every;
             }
+            if opts.register && now >= next_registry {
+                self.registry_tick(&opts.id, running.len()).await;
+                next_registry = tokio::time::Instant::now() + REGISTRY_EVERY;
+            }
             let mut claimed = 0;
             if !shutdown.is_cancelled() && running.len() < concurrency {
                 let free = concurrency - running.len();
@@ -86,7 +135,8 @@ impl Skynet {
                         claimed = jobs.len();
                         for job in jobs {
                             let sk = self.clone();
-                            running.spawn(async move { sk.run_claimed(job).await });
+                            let release = release.clone();
+                            running.spawn(async move { sk.run_claimed(job, &release).await });
                         }
                     }
                     Err(e) => {
@@ -101,9 +151,12 @@ impl Skynet {
             if running.is_empty() && (opts.once || shutdown.is_cancelled()) {
                 break;
             }
-            // Nothing to claim right now: wait for a job to end, a wake-up
-            // from this process, the poll interval, or shutdown.
-            let wake_at = tokio::time::Instant::now() + poll_delay(&cfg, next_reap);
+            // Nothing to claim right now: wait for a job to end, a wake-up,
+            // the poll interval, the end of the grace period, or shutdown.
+            let mut wake_at = now + poll_delay(&cfg, next_reap.min(next_registry));
+            if let Some(at) = release_at.filter(|_| !release.is_cancelled()) {
+                wake_at = wake_at.min(at);
+            }
             loop {
                 tokio::select! {
                     Some(done) = running.join_next(), if !running.is_empty() => {
@@ -116,6 +169,12 @@ impl Skynet {
                         | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
                         _ => continue,
                     },
+                    changed = wait_signal(&mut signal) => {
+                        if changed.is_err() {
+                            signal = None;
+                        }
+                        break;
+                    }
                     _ = tokio::time::sleep_until(wake_at) => break,
                     _ = shutdown.cancelled(), if !shutdown.is_cancelled() => break,
                 }
@@ -124,7 +183,62 @@ impl Skynet {
         while let Some(done) = running.join_next().await {
             tally(&mut report, done);
         }
+        if opts.register
+            && let Err(e) = self.inner.store.worker_stopped(&opts.id).await
+        {
+            tracing::warn!(worker = %opts.id, "recording the stop in the registry failed: {e}");
+        }
         Ok(report)
+    }
+
+    /// Register in the worker registry; a failure is logged, not fatal
+    /// (the queue works without the registry).
+    async fn register(&self, opts: &WorkerOptions, capacity: usize) {
+        let info = WorkerInfo {
+            id: opts.id.clone(),
+            host: host_name(),
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            providers: self.provider_names(),
+            capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
+        };
+        if let Err(e) = self.inner.store.register_worker(&info).await {
+            tracing::warn!(worker = %opts.id, "registering the worker failed: {e}");
+        }
+    }
+
+    /// Heartbeat in the registry and mark silent workers offline.
+    async fn registry_tick(&self, id: &str, running: usize) {
+        let store = &self.inner.store;
+        let running = u32::try_from(running).unwrap_or(u32::MAX);
+        if let Err(e) = store.worker_heartbeat(id, running).await {
+            tracing::warn!(worker = %id, "registry heartbeat failed: {e}");
+        }
+        let stale = REGISTRY_EVERY * STALE_AFTER_REFRESHES;
+        let before = chrono::Utc::now() - chrono::Duration::from_std(stale).unwrap_or_default();
+        if let Err(e) = store.mark_stale_workers(before).await {
+            tracing::warn!(worker = %id, "marking silent workers offline failed: {e}");
+        }
+    }
+
+    /// The registry: every worker that ever registered, marking those
+    /// silent for too long offline first.
+    pub async fn workers(&self) -> Result<Vec<WorkerRecord>> {
+        let stale = REGISTRY_EVERY * STALE_AFTER_REFRESHES;
+        let before = chrono::Utc::now() - chrono::Duration::from_std(stale).unwrap_or_default();
+        self.inner.store.mark_stale_workers(before).await?;
+        self.inner.store.workers().await
+    }
+}
+
+/// Wait for the next tick of the store's work signal; pending forever
+/// without one.
+async fn wait_signal(
+    signal: &mut Option<tokio::sync::watch::Receiver<u64>>,
+) -> std::result::Result<(), tokio::sync::watch::error::RecvError> {
+    match signal {
+        Some(rx) => rx.changed().await,
+        None => std::future::pending().await,
     }
 }
 

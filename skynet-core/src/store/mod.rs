@@ -52,6 +52,13 @@ pub enum Completion {
         /// Not before this instant.
         run_at: DateTime<Utc>,
     },
+    /// The worker is shutting down and hands the job back: re-queued to
+    /// run at once elsewhere, and this attempt is not counted. Only for a
+    /// job whose interrupted step (if any) was READ_ONLY.
+    Released(String),
+    /// A WRITE/ADMIN step was interrupted (the worker shut down mid-step):
+    /// it may have changed things, so a human decides.
+    NeedsReview(String),
 }
 
 /// What the reaper did with one expired lease.
@@ -260,6 +267,13 @@ pub trait JobStore: Send + Sync {
     /// WRITE/ADMIN step -> `needs_review`; otherwise re-queue (the running
     /// READ_ONLY step goes back to pending) unless attempts are exhausted.
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>>;
+    /// A signal that ticks whenever another process may have queued work
+    /// (PostgreSQL `LISTEN/NOTIFY`), so idle workers wake at once instead
+    /// of at their next poll. `None` when the backend has no such signal:
+    /// callers poll.
+    fn work_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }
 
 /// Per-step checkpoints.
@@ -305,8 +319,84 @@ pub trait EventStore: Send + Sync {
     async fn verify_events(&self, id: &JobId) -> Result<ChainReport>;
 }
 
+/// A worker as it registers itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// Unique id (`host-pid-xxxx` by default).
+    pub id: String,
+    /// Host name.
+    pub host: String,
+    /// Process id on that host.
+    pub pid: u32,
+    /// SKYNET version it runs.
+    pub version: String,
+    /// Providers it can run steps on.
+    pub providers: Vec<String>,
+    /// Jobs it runs at once.
+    pub capacity: u32,
+}
+
+/// How a registered worker looks now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerState {
+    /// Heartbeating, no job running.
+    Online,
+    /// Heartbeating, running at least one job.
+    Busy,
+    /// Stopped, or silent for longer than the staleness limit.
+    Offline,
+}
+
+impl WorkerState {
+    /// Stable string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerState::Online => "online",
+            WorkerState::Busy => "busy",
+            WorkerState::Offline => "offline",
+        }
+    }
+}
+
+/// A worker registry row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerRecord {
+    /// What it registered.
+    #[serde(flatten)]
+    pub info: WorkerInfo,
+    /// Jobs running at its last heartbeat.
+    pub running: u32,
+    /// Online, busy or offline.
+    pub state: WorkerState,
+    /// When it registered.
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat.
+    pub heartbeat_at: DateTime<Utc>,
+    /// When it stopped cleanly or was marked offline.
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+/// The worker registry.
+#[async_trait]
+pub trait WorkerStore: Send + Sync {
+    /// Register (or re-register after a restart under the same id) a worker
+    /// as online.
+    async fn register_worker(&self, info: &WorkerInfo) -> Result<()>;
+    /// Record a heartbeat with the number of jobs running. A worker marked
+    /// offline comes back online.
+    async fn worker_heartbeat(&self, id: &str, running: u32) -> Result<()>;
+    /// Mark a worker offline because it stopped.
+    async fn worker_stopped(&self, id: &str) -> Result<()>;
+    /// Mark every online worker whose last heartbeat is older than
+    /// `before` offline; returns how many.
+    async fn mark_stale_workers(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// Every registered worker, most recently seen first.
+    async fn workers(&self) -> Result<Vec<WorkerRecord>>;
+}
+
 /// Everything a ledger backend provides.
-pub trait Store: JobStore + StepStore + LogStore + EventStore {
+pub trait Store: JobStore + StepStore + LogStore + EventStore + WorkerStore {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 }
@@ -315,21 +405,22 @@ pub trait Store: JobStore + StepStore + LogStore + EventStore {
 pub type SharedStore = Arc<dyn Store>;
 
 /// Open (and migrate) the store named by `url`: `sqlite://PATH` (created if
-/// missing) or `sqlite::memory:`.
+/// missing), `sqlite::memory:`, or `postgres://USER@HOST:PORT/DB`.
 pub async fn connect(url: &str) -> Result<SharedStore> {
     if url.starts_with("sqlite:") {
         return sqlite::open(url).await;
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(crate::Error::Config(
-            "PostgreSQL is not supported by this build yet; use a sqlite:// URL".into(),
-        ));
+        return postgres::open(url).await;
     }
     Err(crate::Error::Config(format!(
-        "unsupported database URL {:?}: use sqlite://PATH",
+        "unsupported database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DB",
         crate::redact::redact_url(url)
     )))
 }
 
 pub mod chain;
+pub(crate) mod codec;
+pub mod postgres;
+pub(crate) mod rules;
 pub mod sqlite;

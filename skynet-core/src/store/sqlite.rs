@@ -15,15 +15,15 @@
 //!
 //! Times are stored as INTEGER unix microseconds.
 
-mod codec;
 mod events;
 mod jobs;
 mod steps;
 mod tx;
+mod workers;
 
 use crate::store::SharedStore;
+use crate::store::codec::db;
 use crate::{Error, Result};
-use codec::db;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };

@@ -9,10 +9,12 @@
 pub mod jobs;
 pub mod queue;
 pub mod records;
+pub mod workers;
 
 pub use jobs::*;
 pub use queue::*;
 pub use records::*;
+pub use workers::*;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
@@ -42,7 +44,8 @@ pub struct Backend {
 }
 
 /// Expand into one `#[tokio::test]` per conformance case. `$factory` is an
-/// async fn (or closure) returning a fresh [`Backend`]. With a list after
+/// async fn (or closure) returning a fresh [`Backend`], or `None` when its
+/// service is not configured (it prints that the test skipped). With a list after
 /// `;`, only those cases (taking a store) are generated.
 #[macro_export]
 macro_rules! conformance_tests {
@@ -72,6 +75,10 @@ macro_rules! conformance_tests {
             logs_append_tail_search_after_step,
             event_chain_verifies,
             unknown_id_is_not_found_everywhere,
+            worker_registry_tracks_state,
+            released_job_requeues_without_counting_the_attempt,
+            interrupted_write_step_goes_to_review,
+            concurrent_idempotent_inserts_make_one_job,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
@@ -86,7 +93,7 @@ macro_rules! conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let backend = ($factory)().await;
+                let Some(backend) = ($factory)().await else { return };
                 $crate::conformance::$case(backend.store.clone()).await;
                 drop(backend);
             }
@@ -96,7 +103,7 @@ macro_rules! conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let backend = ($factory)().await;
+                let Some(backend) = ($factory)().await else { return };
                 $crate::conformance::$case(&backend).await;
             }
         )+

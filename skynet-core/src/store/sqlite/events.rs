@@ -1,67 +1,18 @@
 //! The hash-chained event log: append, read, verify.
 
-use super::codec::{EVENT_COLUMNS, db, event_from_row, now};
 use super::tx::{append_event, require_job};
 use super::{SqliteStore, commit};
 use crate::job::JobId;
-use crate::store::{ChainReport, Event, EventStore, chain};
+use crate::store::codec::{EVENT_COLUMNS, db, event_from_row, now};
+use crate::store::rules::{check_event_kind, verify_chain};
+use crate::store::{ChainReport, Event, EventStore};
 use crate::{Error, Result};
 use async_trait::async_trait;
-
-/// Event kinds only the status-changing methods may write.
-const RESERVED_KINDS: [&str; 2] = ["status", "submitted"];
-
-/// Walk `events` from the job's genesis and compare the end with `head`.
-fn verify_chain(id: &JobId, events: &[Event], head: Option<&str>) -> ChainReport {
-    let broken = |problem: String| ChainReport {
-        events: events.len(),
-        intact: false,
-        problem: Some(problem),
-    };
-    let mut prev = chain::genesis(id);
-    for e in events {
-        if e.prev_hash != prev {
-            return broken(format!(
-                "event {}: does not link to the event before it (events removed or reordered?)",
-                e.seq
-            ));
-        }
-        let expected = chain::event_hash(&prev, id, &e.kind, &e.data, e.at);
-        if e.hash != expected {
-            return broken(format!("event {}: hash mismatch (data altered?)", e.seq));
-        }
-        prev = expected;
-    }
-    // No recorded head is only right for a job without events.
-    let recorded = match head {
-        Some(head) => head,
-        None if events.is_empty() => prev.as_str(),
-        None => "",
-    };
-    if recorded != prev {
-        return broken(format!(
-            "chain head mismatch: the job records a different last event than the {} found \
-             (events were removed or added)",
-            events.len()
-        ));
-    }
-    ChainReport {
-        events: events.len(),
-        intact: true,
-        problem: None,
-    }
-}
 
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn append_event(&self, id: &JobId, kind: &str, data: serde_json::Value) -> Result<Event> {
-        let kind = kind.trim();
-        if kind.is_empty() || RESERVED_KINDS.contains(&kind) {
-            return Err(Error::InvalidInput(format!(
-                "event kind {kind:?} is not allowed here: status events are written by the \
-                 status changes themselves"
-            )));
-        }
+        let kind = check_event_kind(kind)?;
         let mut tx = self.begin().await?;
         require_job(&mut tx, id).await?;
         let event = append_event(&mut tx, id, kind, data, now(), None).await?;

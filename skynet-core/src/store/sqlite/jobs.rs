@@ -1,26 +1,21 @@
 //! Jobs and the queue: insert, list, compare-and-set status changes,
 //! approval, claims with leases, heartbeats, completion and the reaper.
 
-use super::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, to_json};
-use super::tx::{
-    Transition, Val, append_event, load_job, load_steps, push_status_in, require_job, transition,
-};
+use super::tx::{append_event, load_job, load_steps, push_status_in, require_job, transition};
 use super::{SqliteStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
-use crate::risk::RiskLevel;
-use crate::store::chain::{canonical_time, truncate_to_micros};
-use crate::store::{Completion, JobFilter, JobStore, Reaped, StatusChange, StepRecord, StepStatus};
+use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, to_json};
+use crate::store::rules::{
+    DEFAULT_LIMIT, MAX_LIMIT, Transition, Val, approvable, check_new_job, claim_transition,
+    completion_transition, reap_transition,
+};
+use crate::store::{Completion, JobFilter, JobStore, Reaped, StatusChange, StepStatus};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::time::Duration;
-
-/// Page size of [`JobStore::list_jobs`] when none is given.
-const DEFAULT_LIMIT: u32 = 100;
-/// The largest page [`JobStore::list_jobs`] returns.
-const MAX_LIMIT: u32 = 1000;
 
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -46,85 +41,8 @@ async fn claim_one(
     now: DateTime<Utc>,
 ) -> Result<Option<Job>> {
     let lease_id = uuid::Uuid::now_v7().to_string();
-    let expires = plus(now, lease);
-    let attempt = job.attempts.saturating_add(1);
-    let t = Transition::to(JobStatus::Running)
-        .set("lease_id", Val::Text(lease_id.clone()))
-        .set("lease_worker", Val::Text(worker.to_string()))
-        .set("lease_expires_at", Val::Int(micros(expires)))
-        .set("attempts", Val::Int(attempt.into()))
-        .set(
-            "started_at",
-            Val::Int(micros(job.started_at.unwrap_or(now))),
-        )
-        .note("worker", worker)
-        .note("attempt", attempt)
-        .note("lease", lease_id)
-        .note("lease_expires_at", canonical_time(expires));
+    let t = claim_transition(job, worker, &lease_id, lease, now);
     transition(conn, job, t, now).await
-}
-
-/// Statuses an approval can queue a job from (every way into `queued`
-/// but a retry out of `running`).
-fn approvable(status: JobStatus) -> bool {
-    status != JobStatus::Running && status.can_become(JobStatus::Queued)
-}
-
-/// What the reaper does with a job whose lease expired, given its step
-/// checkpoints.
-fn reap_decision(job: &Job, steps: &[StepRecord]) -> (JobStatus, String) {
-    let worker = job.lease.as_ref().map_or("?", |l| l.worker.as_str());
-    // A step that already ended badly decided the job: the worker died
-    // between recording the step and finishing the job. Re-running would
-    // repeat a step whose outcome is known.
-    if let Some(ended) = steps.iter().find(|s| {
-        matches!(
-            s.status,
-            StepStatus::Failed | StepStatus::TimedOut | StepStatus::Cancelled
-        )
-    }) {
-        let to = match ended.status {
-            StepStatus::TimedOut => JobStatus::TimedOut,
-            StepStatus::Cancelled => JobStatus::Cancelled,
-            _ => JobStatus::Failed,
-        };
-        let what = ended
-            .error
-            .clone()
-            .unwrap_or_else(|| format!("step {} {}", ended.index + 1, ended.status.as_str()));
-        return (
-            to,
-            format!("{what} (recorded by worker {worker}, which then lost its lease)"),
-        );
-    }
-    let in_flight = steps
-        .iter()
-        .find(|s| s.status == StepStatus::Running)
-        .map(|s| (s.index, s.risk));
-    match in_flight {
-        Some((index, risk)) if risk >= RiskLevel::Write => (
-            JobStatus::NeedsReview,
-            format!(
-                "worker {worker} lost its lease while step {} ({risk}) was running; it may \
-                 have changed things, so it is not re-run: review the job",
-                index + 1
-            ),
-        ),
-        _ if job.attempts >= job.max_attempts => (
-            JobStatus::Failed,
-            format!(
-                "attempts exhausted ({}/{}): worker {worker} lost its lease",
-                job.attempts, job.max_attempts
-            ),
-        ),
-        _ => (
-            JobStatus::Queued,
-            format!(
-                "worker {worker} lost its lease during attempt {}/{}; re-queued",
-                job.attempts, job.max_attempts
-            ),
-        ),
-    }
 }
 
 impl SqliteStore {
@@ -149,58 +67,21 @@ impl SqliteStore {
             return Ok(None);
         }
         let steps = load_steps(&mut tx, id).await?;
-        let (to, reason) = reap_decision(&job, &steps);
         // Recorded times use the real clock; `cutoff` only selects leases.
         let stamp = now();
-        let mut t = Transition::to(to)
-            .guard("lease_id", lease_id)
-            .set("error", Val::Text(reason.clone()))
-            .note("actor", "reaper")
-            .note("reason", reason.clone())
-            .note("attempt", job.attempts)
-            .step_error(Some(reason.clone()));
-        if let Some(lease) = &job.lease {
-            t = t.note("worker", lease.worker.clone());
-        }
-        if to == JobStatus::Queued {
-            t = t.set("run_at", Val::Int(micros(stamp)));
-        }
+        let (t, reaped) = reap_transition(&job, lease_id, &steps, stamp);
         if transition(&mut tx, &job, t, stamp).await?.is_none() {
             return Ok(None);
         }
         commit(tx).await?;
-        Ok(Some(Reaped {
-            job: id.clone(),
-            status: to,
-            reason,
-        }))
+        Ok(Some(reaped))
     }
 }
 
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn insert_job(&self, job: &Job) -> Result<(Job, bool)> {
-        if !matches!(
-            job.status,
-            JobStatus::Created | JobStatus::Planned | JobStatus::Queued
-        ) {
-            return Err(Error::InvalidInput(format!(
-                "a new job must be created, planned or queued, not {}",
-                job.status
-            )));
-        }
-        // The store itself refuses to queue what nobody approved: a queued
-        // job must carry an approval of exactly its plan.
-        let approved = match (&job.plan, &job.approval) {
-            (Some(plan), Some(a)) => a.plan_hash == plan.hash,
-            _ => false,
-        };
-        if job.status == JobStatus::Queued && !approved {
-            return Err(Error::InvalidInput(format!(
-                "job {} cannot be inserted as queued without an approval of its plan",
-                job.id
-            )));
-        }
+        check_new_job(job)?;
         let mut tx = self.begin().await?;
         if let Some(key) = &job.idempotency_key
             && let Some(existing) = job_by_key(&mut tx, key).await?
@@ -440,44 +321,7 @@ impl JobStore for SqliteStore {
         if !holds_lease {
             return Err(Error::LeaseLost(id.clone()));
         }
-        let (to, error, run_at) = match completion {
-            Completion::Succeeded => (JobStatus::Succeeded, None, None),
-            Completion::Failed(e) => (JobStatus::Failed, Some(e), None),
-            Completion::TimedOut(e) => (JobStatus::TimedOut, Some(e), None),
-            Completion::Cancelled => (
-                JobStatus::Cancelled,
-                Some("cancelled while running".to_string()),
-                None,
-            ),
-            Completion::Retry { error, run_at } if job.attempts < job.max_attempts => {
-                (JobStatus::Queued, Some(error), Some(run_at))
-            }
-            Completion::Retry { error, .. } => (
-                JobStatus::Failed,
-                Some(format!(
-                    "attempts exhausted ({}/{}): {error}",
-                    job.attempts, job.max_attempts
-                )),
-                None,
-            ),
-        };
-        let mut t = Transition::to(to)
-            .guard("lease_id", lease_id)
-            .set("error", error.clone().into())
-            .note("attempt", job.attempts)
-            .step_error(error.clone());
-        if let Some(lease) = &job.lease {
-            t = t.note("worker", lease.worker.clone());
-        }
-        if let Some(error) = error {
-            t = t.note("error", error);
-        }
-        if let Some(run_at) = run_at {
-            let run_at = truncate_to_micros(run_at);
-            t = t
-                .set("run_at", Val::Int(micros(run_at)))
-                .note("run_at", canonical_time(run_at));
-        }
+        let t = completion_transition(&job, lease_id, completion);
         let Some(job) = transition(&mut tx, &job, t, now()).await? else {
             return Err(Error::LeaseLost(id.clone()));
         };

@@ -1,9 +1,10 @@
 //! Step checkpoints (fenced by the worker's lease) and job logs.
 
-use super::codec::{STEP_COLUMNS, db, log_from_row, micros, now, step_from_row};
 use super::tx::{load_job, require_job};
 use super::{SqliteStore, commit};
 use crate::job::{JobId, JobStatus};
+use crate::store::codec::{STEP_COLUMNS, db, log_from_row, micros, now, step_from_row};
+use crate::store::rules::{check_step_outcome, no_such_step};
 use crate::store::{
     LogLine, LogQuery, LogStore, NewLogLine, StepOutcome, StepRecord, StepStatus, StepStore,
 };
@@ -71,10 +72,6 @@ async fn insert_logs(conn: &mut SqliteConnection, id: &JobId, lines: &[NewLogLin
     Ok(())
 }
 
-fn no_such_step(id: &JobId, index: u32) -> Error {
-    Error::InvalidInput(format!("job {id} has no step with index {index}"))
-}
-
 #[async_trait]
 impl StepStore for SqliteStore {
     async fn steps(&self, id: &JobId) -> Result<Vec<StepRecord>> {
@@ -119,12 +116,7 @@ impl StepStore for SqliteStore {
         outcome: StepOutcome,
         logs: &[NewLogLine],
     ) -> Result<()> {
-        if matches!(outcome.status, StepStatus::Pending | StepStatus::Running) {
-            return Err(Error::InvalidInput(format!(
-                "a finished step cannot be {}",
-                outcome.status.as_str()
-            )));
-        }
+        check_step_outcome(&outcome)?;
         let mut tx = self.begin().await?;
         let head = fence(&mut tx, id, lease_id).await?;
         insert_logs(&mut tx, id, logs).await?;

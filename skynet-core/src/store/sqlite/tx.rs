@@ -2,30 +2,14 @@
 //! chained event, and apply a compare-and-set status change with its side
 //! effects (lease, timestamps, step checkpoints) and its event.
 
-use super::codec::{JOB_COLUMNS, STEP_COLUMNS, db, job_from_row, micros, step_from_row};
 use crate::job::{Job, JobId, JobStatus};
+use crate::store::codec::{JOB_COLUMNS, STEP_COLUMNS, db, job_from_row, micros, step_from_row};
+use crate::store::rules::{Transition, Val};
 use crate::store::{Event, StepRecord, StepStatus, chain};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
-
-/// A value for one `SET column = ?`.
-#[derive(Debug, Clone)]
-pub(super) enum Val {
-    /// SQL NULL.
-    Null,
-    /// An integer.
-    Int(i64),
-    /// Text.
-    Text(String),
-}
-
-impl From<Option<String>> for Val {
-    fn from(v: Option<String>) -> Self {
-        v.map_or(Val::Null, Val::Text)
-    }
-}
 
 fn push_val(qb: &mut QueryBuilder<'_, Sqlite>, v: Val) {
     match v {
@@ -127,58 +111,6 @@ pub(super) async fn append_event(
         prev_hash,
         hash,
     })
-}
-
-/// One compare-and-set status change.
-#[derive(Debug)]
-pub(super) struct Transition {
-    /// Target status.
-    pub to: JobStatus,
-    /// The statuses the job may be in (normally `allowed_from(to)`, possibly narrowed).
-    pub allowed: Vec<JobStatus>,
-    /// Extra `AND column = value` conditions (the lease fence, the plan hash).
-    pub guards: Vec<(&'static str, String)>,
-    /// Extra `SET column = value` pairs (status, lease clearing,
-    /// `queued_at` and `finished_at` are added by [`transition`]).
-    pub sets: Vec<(&'static str, Val)>,
-    /// Event fields besides `from` and `to`.
-    pub event: Map<String, Value>,
-    /// Text recorded on step checkpoints this change stops.
-    pub step_error: Option<String>,
-}
-
-impl Transition {
-    /// A change to `to` from anywhere the transition table allows.
-    pub fn to(to: JobStatus) -> Self {
-        Transition {
-            to,
-            allowed: JobStatus::allowed_from(to),
-            guards: Vec::new(),
-            sets: Vec::new(),
-            event: Map::new(),
-            step_error: None,
-        }
-    }
-    /// Add `SET column = value`.
-    pub fn set(mut self, column: &'static str, value: Val) -> Self {
-        self.sets.push((column, value));
-        self
-    }
-    /// Also require `column = value`.
-    pub fn guard(mut self, column: &'static str, value: impl Into<String>) -> Self {
-        self.guards.push((column, value.into()));
-        self
-    }
-    /// Record `error` on the job's step checkpoints this change stops.
-    pub fn step_error(mut self, error: Option<String>) -> Self {
-        self.step_error = error;
-        self
-    }
-    /// Add an event field.
-    pub fn note(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.event.insert(key.to_string(), value.into());
-        self
-    }
 }
 
 /// Apply `t` to `job` (as loaded in this transaction) at `now`: the CAS

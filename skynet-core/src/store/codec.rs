@@ -1,0 +1,250 @@
+//! Conversions between rows and core types, shared by every SQL backend:
+//! times as unix microseconds (lossless for the event hash chain), enums as
+//! their stable strings, plans, approvals and event data as JSON text.
+
+use crate::job::{Approval, Job, JobId, JobSource, JobStatus, Lease};
+use crate::provider::Stream;
+use crate::store::chain;
+use crate::store::{Event, LogLine, StepRecord, StepStatus, WorkerInfo, WorkerRecord, WorkerState};
+use crate::{Error, Result};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The columns [`job_from_row`] reads, in a form ready for `SELECT`.
+pub(crate) const JOB_COLUMNS: &str = "id, intent, status, plan, risk, root, provider, priority, \
+     approval, attempts, max_attempts, lease_id, lease_worker, lease_expires_at, run_at, \
+     timeout_ms, created_at, queued_at, started_at, finished_at, error, source, idempotency_key";
+
+/// The columns [`step_from_row`] reads.
+pub(crate) const STEP_COLUMNS: &str =
+    "idx, status, risk, exit_code, started_at, finished_at, output_bytes, truncated, error";
+
+/// The columns [`event_from_row`] reads.
+pub(crate) const EVENT_COLUMNS: &str = "seq, job_id, kind, data, at, prev_hash, hash";
+
+/// Turn an sqlx error into a store error that says what was being done.
+pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |e| Error::Store(format!("{context}: {e}"))
+}
+
+/// Now, truncated to what the store keeps (microseconds), so a value read
+/// back equals the value hashed.
+pub(crate) fn now() -> DateTime<Utc> {
+    chain::truncate_to_micros(Utc::now())
+}
+
+/// Stored form of an instant.
+pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+/// `at + lease`, saturating far in the future instead of overflowing.
+pub(crate) fn plus(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(lease)
+        .ok()
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn time(us: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| Error::Store(format!("stored time {us} is out of range")))
+}
+
+fn opt_time(us: Option<i64>) -> Result<Option<DateTime<Utc>>> {
+    us.map(time).transpose()
+}
+
+/// Reading the column types the ledger uses, the same way from every
+/// backend's rows.
+pub(crate) trait LedgerRow {
+    /// A nullable text column.
+    fn opt_text(&self, name: &str) -> Result<Option<String>>;
+    /// A nullable integer column (BIGINT/INTEGER).
+    fn opt_int(&self, name: &str) -> Result<Option<i64>>;
+    /// A boolean column.
+    fn flag(&self, name: &str) -> Result<bool>;
+    /// A non-null text column.
+    fn text(&self, name: &str) -> Result<String> {
+        self.opt_text(name)?
+            .ok_or_else(|| Error::Store(format!("column {name} is unexpectedly NULL")))
+    }
+    /// A non-null integer column.
+    fn int(&self, name: &str) -> Result<i64> {
+        self.opt_int(name)?
+            .ok_or_else(|| Error::Store(format!("column {name} is unexpectedly NULL")))
+    }
+}
+
+fn column_error(name: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
+    move |e| Error::Store(format!("reading column {name}: {e}"))
+}
+
+macro_rules! ledger_row {
+    ($row:ty) => {
+        impl LedgerRow for $row {
+            fn opt_text(&self, name: &str) -> Result<Option<String>> {
+                self.try_get(name).map_err(column_error(name))
+            }
+            fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+                self.try_get(name).map_err(column_error(name))
+            }
+            fn flag(&self, name: &str) -> Result<bool> {
+                self.try_get(name).map_err(column_error(name))
+            }
+        }
+    };
+}
+ledger_row!(SqliteRow);
+ledger_row!(PgRow);
+
+fn narrow<T: TryFrom<i64>>(v: i64, name: &str) -> Result<T> {
+    T::try_from(v).map_err(|_| Error::Store(format!("column {name} holds {v}, out of range")))
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: &str, name: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Store(format!("column {name}: bad JSON: {e}")))
+}
+
+/// Serialize a value stored as JSON text.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Store(format!("encoding {what}: {e}")))
+}
+
+/// Parse a stored job status.
+pub(crate) fn status(s: &str) -> Result<JobStatus> {
+    s.parse()
+        .map_err(|_| Error::Store(format!("unknown job status {s:?} in the ledger")))
+}
+
+/// Parse a stored output stream.
+pub(crate) fn stream(s: &str) -> Result<Stream> {
+    Ok(match s {
+        "stdout" => Stream::Stdout,
+        "stderr" => Stream::Stderr,
+        "system" => Stream::System,
+        other => return Err(Error::Store(format!("unknown log stream {other:?}"))),
+    })
+}
+
+/// A `jobs` row (selected with [`JOB_COLUMNS`]).
+pub(crate) fn job_from_row(row: &impl LedgerRow) -> Result<Job> {
+    let plan: Option<String> = row.opt_text("plan")?;
+    let approval: Option<String> = row.opt_text("approval")?;
+    let lease_id: Option<String> = row.opt_text("lease_id")?;
+    let lease_worker: Option<String> = row.opt_text("lease_worker")?;
+    let lease_expires_at = opt_time(row.opt_int("lease_expires_at")?)?;
+    let lease = match (lease_id, lease_worker, lease_expires_at) {
+        (Some(id), Some(worker), Some(expires_at)) => Some(Lease {
+            id,
+            worker,
+            expires_at,
+        }),
+        _ => None,
+    };
+    let timeout_ms: Option<i64> = row.opt_int("timeout_ms")?;
+    Ok(Job {
+        id: JobId::parse(&row.text("id")?)
+            .map_err(|_| Error::Store("malformed job id in the ledger".into()))?,
+        intent: row.text("intent")?,
+        status: status(&row.text("status")?)?,
+        plan: plan.as_deref().map(|p| json(p, "plan")).transpose()?,
+        risk: row.text("risk")?.parse()?,
+        root: PathBuf::from(row.text("root")?),
+        provider: row.text("provider")?,
+        priority: narrow(row.int("priority")?, "priority")?,
+        approval: approval
+            .as_deref()
+            .map(|a| json::<Approval>(a, "approval"))
+            .transpose()?,
+        attempts: narrow(row.int("attempts")?, "attempts")?,
+        max_attempts: narrow(row.int("max_attempts")?, "max_attempts")?,
+        lease,
+        run_at: time(row.int("run_at")?)?,
+        timeout_ms: timeout_ms.map(|t| narrow(t, "timeout_ms")).transpose()?,
+        created_at: time(row.int("created_at")?)?,
+        queued_at: opt_time(row.opt_int("queued_at")?)?,
+        started_at: opt_time(row.opt_int("started_at")?)?,
+        finished_at: opt_time(row.opt_int("finished_at")?)?,
+        error: row.opt_text("error")?,
+        source: row
+            .text("source")?
+            .parse::<JobSource>()
+            .map_err(|e| Error::Store(e.to_string()))?,
+        idempotency_key: row.opt_text("idempotency_key")?,
+    })
+}
+
+/// A `steps` row (selected with [`STEP_COLUMNS`]).
+pub(crate) fn step_from_row(row: &impl LedgerRow) -> Result<StepRecord> {
+    let exit_code: Option<i64> = row.opt_int("exit_code")?;
+    Ok(StepRecord {
+        index: narrow(row.int("idx")?, "idx")?,
+        status: StepStatus::parse(&row.text("status")?)?,
+        risk: row.text("risk")?.parse()?,
+        exit_code: exit_code.map(|c| narrow(c, "exit_code")).transpose()?,
+        started_at: opt_time(row.opt_int("started_at")?)?,
+        finished_at: opt_time(row.opt_int("finished_at")?)?,
+        output_bytes: narrow(row.int("output_bytes")?, "output_bytes")?,
+        truncated: row.flag("truncated")?,
+        error: row.opt_text("error")?,
+    })
+}
+
+/// An `events` row (selected with [`EVENT_COLUMNS`]).
+pub(crate) fn event_from_row(row: &impl LedgerRow) -> Result<Event> {
+    Ok(Event {
+        seq: row.int("seq")?,
+        job_id: JobId::parse(&row.text("job_id")?)
+            .map_err(|_| Error::Store("malformed job id in the event log".into()))?,
+        kind: row.text("kind")?,
+        data: json(&row.text("data")?, "data")?,
+        at: time(row.int("at")?)?,
+        prev_hash: row.text("prev_hash")?,
+        hash: row.text("hash")?,
+    })
+}
+
+/// A `logs` row (`seq, step, stream, text, at`).
+pub(crate) fn log_from_row(row: &impl LedgerRow) -> Result<LogLine> {
+    Ok(LogLine {
+        seq: row.int("seq")?,
+        step: narrow(row.int("step")?, "step")?,
+        stream: stream(&row.text("stream")?)?,
+        text: row.text("text")?,
+        at: time(row.int("at")?)?,
+    })
+}
+
+/// The columns [`worker_from_row`] reads.
+pub(crate) const WORKER_COLUMNS: &str = "id, host, pid, version, providers, capacity, running, \
+     started_at, heartbeat_at, state, stopped_at";
+
+/// A `workers` row (selected with [`WORKER_COLUMNS`]).
+pub(crate) fn worker_from_row(row: &impl LedgerRow) -> Result<WorkerRecord> {
+    let running = narrow(row.int("running")?, "running")?;
+    let state = match row.text("state")?.as_str() {
+        "offline" => WorkerState::Offline,
+        _ if running > 0 => WorkerState::Busy,
+        _ => WorkerState::Online,
+    };
+    Ok(WorkerRecord {
+        info: WorkerInfo {
+            id: row.text("id")?,
+            host: row.text("host")?,
+            pid: narrow(row.int("pid")?, "pid")?,
+            version: row.text("version")?,
+            providers: json(&row.text("providers")?, "providers")?,
+            capacity: narrow(row.int("capacity")?, "capacity")?,
+        },
+        running,
+        state,
+        started_at: time(row.int("started_at")?)?,
+        heartbeat_at: time(row.int("heartbeat_at")?)?,
+        stopped_at: opt_time(row.opt_int("stopped_at")?)?,
+    })
+}

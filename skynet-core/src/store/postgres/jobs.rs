@@ -1,0 +1,425 @@
+//! Jobs and the queue on PostgreSQL: insert (idempotent), list, status
+//! changes, approval, `SKIP LOCKED` batch claims, heartbeats, completion
+//! and the reaper.
+
+use super::tx::{append_event, load_job, load_steps, push_status_in, require_job, transition};
+use super::{PostgresStore, commit};
+use crate::job::{Approval, Job, JobId, JobStatus};
+use crate::store::chain::{self, truncate_to_micros};
+use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, to_json};
+use crate::store::rules::{
+    DEFAULT_LIMIT, MAX_LIMIT, Transition, Val, approvable, check_new_job, claim_transition,
+    completion_transition, reap_transition,
+};
+use crate::store::{Completion, JobFilter, JobStore, Reaped, StatusChange, StepStatus};
+use crate::{Error, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use std::time::Duration;
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+async fn job_by_key(conn: &mut PgConnection, key: &str) -> Result<Option<Job>> {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE idempotency_key = $1");
+    let row = sqlx::query(&sql)
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db("looking up an idempotency key"))?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
+/// `JOB_COLUMNS` qualified with a table alias (for statements that join).
+fn job_columns_of(alias: &str) -> String {
+    JOB_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl PostgresStore {
+    /// Reap one job if it is still running under `lease_id` and that lease
+    /// expired before `cutoff`.
+    async fn reap_one(
+        &self,
+        id: &JobId,
+        lease_id: &str,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Option<Reaped>> {
+        let mut tx = self.begin().await?;
+        let Some(job) = load_job(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        let still_expired = job.status == JobStatus::Running
+            && job
+                .lease
+                .as_ref()
+                .is_some_and(|l| l.id == lease_id && l.expires_at < cutoff);
+        if !still_expired {
+            return Ok(None);
+        }
+        let steps = load_steps(&mut tx, id).await?;
+        // Recorded times use the real clock; `cutoff` only selects leases.
+        let stamp = now();
+        let (t, reaped) = reap_transition(&job, lease_id, &steps, stamp);
+        if transition(&mut tx, &job, t, stamp).await?.is_none() {
+            return Ok(None);
+        }
+        commit(tx).await?;
+        Ok(Some(reaped))
+    }
+}
+
+#[async_trait]
+impl JobStore for PostgresStore {
+    async fn insert_job(&self, job: &Job) -> Result<(Job, bool)> {
+        check_new_job(job)?;
+        let mut tx = self.begin().await?;
+        let now = now();
+        let queued_at = match job.status {
+            JobStatus::Queued => job.queued_at.or(Some(now)),
+            _ => job.queued_at,
+        };
+        let plan = job.plan.as_ref().map(|p| to_json(p, "plan")).transpose()?;
+        let approval = job
+            .approval
+            .as_ref()
+            .map(|a| to_json(a, "approval"))
+            .transpose()?;
+        let plan_hash = job.plan.as_ref().map(|p| p.hash.clone());
+        // A concurrent insert with the same key waits here for the other
+        // transaction, then finds its row: exactly one job per key.
+        let inserted = sqlx::query(
+            "INSERT INTO jobs (id, intent, status, plan, plan_hash, risk, root, provider, \
+             priority, approval, attempts, max_attempts, run_at, timeout_ms, created_at, \
+             queued_at, started_at, finished_at, error, source, idempotency_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING",
+        )
+        .bind(job.id.as_str())
+        .bind(&job.intent)
+        .bind(job.status.as_str())
+        .bind(plan)
+        .bind(&plan_hash)
+        .bind(job.risk.as_str())
+        .bind(job.root.to_string_lossy().into_owned())
+        .bind(&job.provider)
+        .bind(i64::from(job.priority))
+        .bind(approval)
+        .bind(i64::from(job.attempts))
+        .bind(i64::from(job.max_attempts))
+        .bind(micros(job.run_at))
+        .bind(job.timeout_ms.map(to_i64))
+        .bind(micros(job.created_at))
+        .bind(queued_at.map(micros))
+        .bind(job.started_at.map(micros))
+        .bind(job.finished_at.map(micros))
+        .bind(&job.error)
+        .bind(job.source.as_str())
+        .bind(&job.idempotency_key)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("inserting a job"))?
+        .rows_affected();
+        if inserted == 0 {
+            // The id or the idempotency key exists (READ COMMITTED: this
+            // statement sees the row the conflicting transaction committed).
+            if let Some(key) = &job.idempotency_key
+                && let Some(existing) = job_by_key(&mut tx, key).await?
+            {
+                return Ok((existing, false));
+            }
+            return Err(Error::Conflict(format!("job {} already exists", job.id)));
+        }
+        let steps = job.plan.iter().flat_map(|p| p.steps.iter()).enumerate();
+        let mut qb =
+            QueryBuilder::<Postgres>::new("INSERT INTO steps (job_id, idx, status, risk) ");
+        let mut any = false;
+        qb.push_values(steps, |mut row, (index, step)| {
+            any = true;
+            row.push_bind(job.id.as_str())
+                .push_bind(i64::try_from(index).unwrap_or(i64::MAX))
+                .push_bind(StepStatus::Pending.as_str())
+                .push_bind(step.risk.as_str());
+        });
+        if any {
+            qb.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(db("inserting step checkpoints"))?;
+        }
+        let data = json!({
+            "intent": job.intent,
+            "status": job.status.as_str(),
+            "risk": job.risk.as_str(),
+            "plan_hash": plan_hash,
+            "source": job.source.as_str(),
+        });
+        append_event(&mut tx, &job.id, "submitted", data, now, Some(None)).await?;
+        let stored = require_job(&mut tx, &job.id).await?;
+        commit(tx).await?;
+        Ok((stored, true))
+    }
+
+    async fn get_job(&self, id: &JobId) -> Result<Job> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("loading a job"))?;
+        match row {
+            Some(row) => job_from_row(&row),
+            None => Err(Error::JobNotFound(id.to_string())),
+        }
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+        let limit = filter.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+        let mut qb =
+            QueryBuilder::<Postgres>::new(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE TRUE"));
+        if !filter.statuses.is_empty() {
+            push_status_in(&mut qb, &filter.statuses);
+        }
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = qb
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing jobs"))?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn set_status(&self, id: &JobId, to: JobStatus, change: StatusChange) -> Result<Job> {
+        let mut tx = self.begin().await?;
+        let job = require_job(&mut tx, id).await?;
+        let reserved =
+            to == JobStatus::Running || (to == JobStatus::Queued && approvable(job.status));
+        let mut t = Transition::to(to)
+            .set("error", change.error.clone().into())
+            .step_error(change.error.clone());
+        t.allowed.retain(|s| {
+            to != JobStatus::Running && !(to == JobStatus::Queued && *s == JobStatus::Planned)
+        });
+        if let Some(error) = &change.error {
+            t = t.note("error", error.clone());
+        }
+        if let Some(actor) = &change.actor {
+            t = t.note("actor", actor.clone());
+        }
+        let changed = if reserved {
+            None
+        } else {
+            transition(&mut tx, &job, t, now()).await?
+        };
+        let Some(changed) = changed else {
+            return Err(Error::InvalidTransition {
+                job: id.clone(),
+                from: job.status,
+                to,
+            });
+        };
+        commit(tx).await?;
+        Ok(changed)
+    }
+
+    async fn approve(&self, id: &JobId, approval: Approval) -> Result<Job> {
+        let mut tx = self.begin().await?;
+        let job = require_job(&mut tx, id).await?;
+        let now = now();
+        let mut t = Transition::to(JobStatus::Queued)
+            .guard("plan_hash", approval.plan_hash.clone())
+            .set("approval", Val::Text(to_json(&approval, "approval")?))
+            .set("run_at", Val::Int(micros(now)))
+            .set("error", Val::Null)
+            .note("actor", approval.approver.clone())
+            .note("approver", approval.approver.clone())
+            .note("plan_hash", approval.plan_hash.clone());
+        t.allowed.retain(|s| approvable(*s));
+        let Some(changed) = transition(&mut tx, &job, t, now).await? else {
+            if !approvable(job.status) {
+                return Err(Error::InvalidTransition {
+                    job: id.clone(),
+                    from: job.status,
+                    to: JobStatus::Queued,
+                });
+            }
+            return Err(Error::StaleApproval {
+                job: id.clone(),
+                given: approval.plan_hash,
+                actual: job.plan.map_or_else(|| "(no plan)".to_string(), |p| p.hash),
+            });
+        };
+        commit(tx).await?;
+        Ok(changed)
+    }
+
+    async fn claim(&self, worker: &str, lease: Duration, limit: usize) -> Result<Vec<Job>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let now = now();
+        let expires = plus(now, lease);
+        // One statement picks (skipping rows other claimers hold), leases
+        // and returns the jobs; a second appends their status events.
+        let mut qb = QueryBuilder::<Postgres>::new("UPDATE jobs AS j SET status = ");
+        qb.push_bind(JobStatus::Running.as_str())
+            .push(", lease_id = gen_random_uuid()::text, lease_worker = ")
+            .push_bind(worker)
+            .push(", lease_expires_at = ")
+            .push_bind(micros(expires))
+            .push(", attempts = j.attempts + 1, started_at = COALESCE(j.started_at, ")
+            .push_bind(micros(now))
+            .push(") WHERE j.id IN (SELECT id FROM jobs WHERE run_at <= ")
+            .push_bind(micros(now));
+        push_status_in(&mut qb, &JobStatus::allowed_from(JobStatus::Running));
+        qb.push(" ORDER BY priority DESC, run_at, created_at, id LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .push(" FOR UPDATE SKIP LOCKED) RETURNING ")
+            .push(job_columns_of("j"))
+            .push(", j.event_head");
+        let rows = qb
+            .build()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("claiming jobs"))?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut claimed = Vec::with_capacity(rows.len());
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let job = job_from_row(row)?;
+            let head: Option<String> = row
+                .try_get("event_head")
+                .map_err(db("reading the event chain head"))?;
+            let lease_id = job.lease.as_ref().map(|l| l.id.clone()).unwrap_or_default();
+            // The same event a one-job claim writes (from the job as it
+            // was: queued, one attempt less).
+            let before = Job {
+                status: JobStatus::Queued,
+                attempts: job.attempts.saturating_sub(1),
+                ..job.clone()
+            };
+            let t = claim_transition(&before, worker, &lease_id, lease, now);
+            let mut data = Map::new();
+            data.insert("from".into(), JobStatus::Queued.as_str().into());
+            data.insert("to".into(), JobStatus::Running.as_str().into());
+            data.extend(t.event);
+            let data = Value::Object(data);
+            let prev_hash = head.unwrap_or_else(|| chain::genesis(&job.id));
+            let at = truncate_to_micros(now);
+            let hash = chain::event_hash(&prev_hash, &job.id, "status", &data, at);
+            events.push((job.id.clone(), data, prev_hash, hash));
+            claimed.push(job);
+        }
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "INSERT INTO events (job_id, kind, data, at, prev_hash, hash) ",
+        );
+        qb.push_values(&events, |mut row, (id, data, prev_hash, hash)| {
+            row.push_bind(id.as_str())
+                .push_bind("status")
+                .push_bind(data.to_string())
+                .push_bind(micros(now))
+                .push_bind(prev_hash.as_str())
+                .push_bind(hash.as_str());
+        });
+        qb.build()
+            .execute(&mut *tx)
+            .await
+            .map_err(db("recording claims"))?;
+        commit(tx).await?;
+        claimed.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.run_at.cmp(&b.run_at))
+                .then(a.created_at.cmp(&b.created_at))
+                .then(a.id.as_str().cmp(b.id.as_str()))
+        });
+        Ok(claimed)
+    }
+
+    async fn claim_job(&self, id: &JobId, worker: &str, lease: Duration) -> Result<Option<Job>> {
+        let mut tx = self.begin().await?;
+        let job = require_job(&mut tx, id).await?;
+        let now = now();
+        let claimable =
+            JobStatus::allowed_from(JobStatus::Running).contains(&job.status) && job.run_at <= now;
+        if !claimable {
+            return Ok(None);
+        }
+        let lease_id = uuid::Uuid::now_v7().to_string();
+        let t = claim_transition(&job, worker, &lease_id, lease, now);
+        let claimed = transition(&mut tx, &job, t, now).await?;
+        commit(tx).await?;
+        Ok(claimed)
+    }
+
+    async fn heartbeat(&self, id: &JobId, lease_id: &str, lease: Duration) -> Result<()> {
+        let changed = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND status = $3 \
+             AND lease_id = $4",
+        )
+        .bind(micros(plus(now(), lease)))
+        .bind(id.as_str())
+        .bind(JobStatus::Running.as_str())
+        .bind(lease_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db("extending a lease"))?
+        .rows_affected();
+        if changed == 0 {
+            self.get_job(id).await?;
+            return Err(Error::LeaseLost(id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn complete(&self, id: &JobId, lease_id: &str, completion: Completion) -> Result<Job> {
+        let mut tx = self.begin().await?;
+        let job = require_job(&mut tx, id).await?;
+        let holds_lease = job.status == JobStatus::Running
+            && job.lease.as_ref().is_some_and(|l| l.id == lease_id);
+        if !holds_lease {
+            return Err(Error::LeaseLost(id.clone()));
+        }
+        let t = completion_transition(&job, lease_id, completion);
+        let Some(job) = transition(&mut tx, &job, t, now()).await? else {
+            return Err(Error::LeaseLost(id.clone()));
+        };
+        commit(tx).await?;
+        Ok(job)
+    }
+
+    async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>> {
+        let expired: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, lease_id FROM jobs WHERE status = $1 AND lease_expires_at < $2 \
+             AND lease_id IS NOT NULL ORDER BY lease_expires_at",
+        )
+        .bind(JobStatus::Running.as_str())
+        .bind(micros(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("finding expired leases"))?;
+        let mut reaped = Vec::new();
+        for (id, lease_id) in expired {
+            let id = JobId::parse(&id)
+                .map_err(|_| Error::Store("malformed job id in the ledger".into()))?;
+            if let Some(r) = self.reap_one(&id, &lease_id, now).await? {
+                reaped.push(r);
+            }
+        }
+        Ok(reaped)
+    }
+
+    fn work_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        self.signal()
+    }
+}

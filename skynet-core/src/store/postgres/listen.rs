@@ -1,0 +1,71 @@
+//! `LISTEN skynet_jobs`: one background connection per store handle that
+//! turns notifications into ticks of a watch channel.
+
+use super::PostgresStore;
+use sqlx::postgres::PgListener;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The channel the `jobs_notify_queued` trigger notifies.
+const CHANNEL: &str = "skynet_jobs";
+/// Pause before re-listening after the connection failed.
+const RETRY: Duration = Duration::from_millis(500);
+
+impl PostgresStore {
+    /// The receiver of the wake-up signal, starting the listener on first
+    /// use (inside a tokio runtime).
+    pub(super) fn signal(&self) -> Option<watch::Receiver<u64>> {
+        let mut slot = self.signal.lock().ok()?;
+        if let Some(rx) = slot.as_ref() {
+            return Some(rx.clone());
+        }
+        let (tx, rx) = watch::channel(0u64);
+        tokio::spawn(listen(self.pool.clone(), tx));
+        *slot = Some(rx.clone());
+        Some(rx)
+    }
+}
+
+/// Tick `tx` on every notification until every receiver is gone. After a
+/// connection failure it ticks once more when listening again, since
+/// notifications sent meanwhile are lost and the queue must be re-read.
+async fn listen(pool: sqlx::PgPool, tx: watch::Sender<u64>) {
+    let tick = |tx: &watch::Sender<u64>| tx.send_modify(|n| *n = n.wrapping_add(1));
+    loop {
+        let connected = async {
+            // A dedicated connection, made with the pool's options.
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = tokio::select! {
+            l = connected => l,
+            _ = tx.closed() => return,
+        };
+        match listener.as_mut() {
+            Ok(listener) => {
+                tick(&tx);
+                loop {
+                    tokio::select! {
+                        n = listener.try_recv() => match n {
+                            Ok(Some(_)) => tick(&tx),
+                            // The connection dropped; try_recv reconnects
+                            // on the next call. Wake everyone to re-read.
+                            Ok(None) => tick(&tx),
+                            Err(e) => {
+                                tracing::debug!("LISTEN {CHANNEL} failed: {e}");
+                                break;
+                            }
+                        },
+                        _ = tx.closed() => return,
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("LISTEN {CHANNEL}: connecting failed: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RETRY) => {}
+            _ = tx.closed() => return,
+        }
+    }
+}

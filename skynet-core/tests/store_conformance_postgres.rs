@@ -1,0 +1,92 @@
+//! The store conformance suite against a real PostgreSQL server
+//! (`SKYNET_TEST_POSTGRES_URL`, e.g. `postgres://postgres@127.0.0.1:5432/postgres`;
+//! `scripts/test` sets it). Every test gets its own fresh database, so runs
+//! and tests never collide. Without the variable, each test says it skipped.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod conformance;
+
+use conformance::Backend;
+use skynet_core::store::{self, postgres};
+use sqlx::Connection;
+
+/// The server URL, or `None` (and a note that the test skipped).
+fn server_url() -> Option<String> {
+    match std::env::var("SKYNET_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: SKYNET_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+/// `url` with its database replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find('/').map(|j| start + j))
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{name}", &base[..authority_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// A fresh database on the test server, migrated, with raw SQL access.
+async fn pg_fresh() -> Option<Backend> {
+    let server = server_url()?;
+    let name = format!("skynet_t_{}", uuid::Uuid::now_v7().simple());
+    let url = with_database(&server, &name);
+    assert!(
+        postgres::create_database(&url)
+            .await
+            .expect("create a test database"),
+        "a fresh name must not exist yet"
+    );
+    let store = store::connect(&url)
+        .await
+        .expect("open the PostgreSQL store");
+    assert_eq!(store.backend(), "postgres");
+    let (reopen_url, raw_url) = (url.clone(), url);
+    Some(Backend {
+        store,
+        reopen: Some(Box::new(move || {
+            let url = reopen_url.clone();
+            Box::pin(async move { store::connect(&url).await.expect("reopen") })
+        })),
+        raw_sql: Some(Box::new(move |sql: String| {
+            let url = raw_url.clone();
+            Box::pin(async move {
+                let mut conn = sqlx::PgConnection::connect(&url)
+                    .await
+                    .expect("raw connection");
+                sqlx::query(&sql).execute(&mut conn).await.expect("raw SQL");
+                conn.close().await.expect("close");
+            })
+        })),
+        keep: Box::new(()),
+    })
+}
+
+conformance_tests!(pg_fresh);
+
+#[test]
+fn with_database_replaces_only_the_path() {
+    assert_eq!(
+        with_database("postgres://u@h:5432/postgres", "x"),
+        "postgres://u@h:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "y"),
+        "postgres://u:p@h/y?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h", "z"), "postgres://h/z");
+}
