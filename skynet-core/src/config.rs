@@ -12,10 +12,18 @@
 //! | attempts | `[worker] max_attempts` | `SKYNET_MAX_ATTEMPTS` |
 //! | step timeout | `[limits] step_timeout` | `SKYNET_STEP_TIMEOUT` |
 //! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
+//! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
+//! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
+//! | LLM key (environment only) | (none) | `OPENAI_API_KEY`, `GOOGLE_AI_API_KEY`/`GEMINI_API_KEY`, `ANTHROPIC_API_KEY`, or `SKYNET_LLM_API_KEY` |
+//! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
 //!
 //! Durations are written like `30s`, `500ms`, `10m`.
 
 use crate::engine::{EngineConfig, Skynet};
+use crate::llm::settings::LlmFileSection;
+use crate::llm::LlmSettings;
+use crate::planner::{AutoPlanner, LlmPlanner, Planner, PlannerChoice, RulePlanner};
+use std::sync::Arc;
 use crate::policy::Policy;
 use crate::{Error, Result};
 use serde::Deserialize;
@@ -35,6 +43,10 @@ pub struct Settings {
     pub provider: String,
     /// Engine tunables.
     pub engine: EngineConfig,
+    /// Which planner makes plans.
+    pub planner: PlannerChoice,
+    /// The language model, if one is configured.
+    pub llm: Option<LlmSettings>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,6 +56,9 @@ struct FileSettings {
     policy_file: Option<PathBuf>,
     provider: Option<String>,
     auto_approve_read_only: Option<bool>,
+    planner: Option<String>,
+    #[serde(default)]
+    llm: LlmFileSection,
     #[serde(default)]
     worker: WorkerSection,
     #[serde(default)]
@@ -149,6 +164,11 @@ impl Settings {
                 engine.heartbeat, engine.lease
             )));
         }
+        let planner = match pick("SKYNET_PLANNER", file.planner.clone()) {
+            Some(p) => PlannerChoice::parse(&p)?,
+            None => PlannerChoice::default(),
+        };
+        let llm = LlmSettings::load(&file.llm, &env)?;
         let database_url = pick("SKYNET_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
         Ok(Settings {
@@ -158,6 +178,8 @@ impl Settings {
                 .or(file.policy_file),
             provider: pick("SKYNET_PROVIDER", file.provider).unwrap_or_else(|| "local".into()),
             engine,
+            planner,
+            llm,
             home,
         })
     }
@@ -180,7 +202,37 @@ impl Settings {
                 ))
             })?;
         }
-        Skynet::builder()
+        let llm = match &self.llm {
+            Some(s) => Some(Arc::new(LlmPlanner::from_settings(
+                s,
+                Some(self.home.join("llm-usage.json")),
+            )?)),
+            None => None,
+        };
+        let planner: Arc<dyn Planner> = match (self.planner, &llm) {
+            (PlannerChoice::Llm, Some(l)) => l.clone(),
+            (PlannerChoice::Llm, None) => {
+                return Err(Error::Config(
+                    "the llm planner needs a model: set SKYNET_LLM_PROVIDER (openai, gemini, anthropic, ollama) and the provider's key variable, or [llm] in skynet.toml".into(),
+                ));
+            }
+            (PlannerChoice::Auto, Some(l)) => Arc::new(AutoPlanner::new(l.clone())),
+            (PlannerChoice::Rules, _) | (PlannerChoice::Auto, None) => {
+                Arc::new(RulePlanner::new())
+            }
+        };
+        let mut builder = Skynet::builder();
+        if let Some(l) = llm {
+            builder = builder.llm(l);
+        }
+        let keys = self
+            .llm
+            .iter()
+            .filter_map(|l| l.api_key.as_ref())
+            .map(|k| k.expose().to_string());
+        builder
+            .planner(planner)
+            .secrets(keys)
             .database_url(&self.database_url)
             .policy(self.policy()?)
             .default_provider(&self.provider)
