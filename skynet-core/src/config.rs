@@ -288,4 +288,75 @@ mod tests {
             Err(Error::Config(_))
         ));
     }
+
+    #[test]
+    fn llm_settings_from_file_and_environment() {
+        let home = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            home.path().join("skynet.toml"),
+            "planner = \"llm\"\n[llm]\nprovider = \"gemini\"\nmodel = \"gemini-2.5-flash\"\ntimeout = \"5s\"\ndaily_token_budget = 1000\n",
+        )
+        .expect("write");
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[("GEMINI_API_KEY", "AIza-test-key-123456")]),
+        )
+        .expect("load");
+        assert_eq!(s.planner, PlannerChoice::Llm);
+        let llm = s.llm.as_ref().expect("llm configured");
+        assert_eq!(llm.model, "gemini-2.5-flash");
+        assert_eq!(llm.http.timeout, Duration::from_secs(5));
+        assert_eq!(llm.daily_token_budget, Some(1000));
+        assert_eq!(
+            llm.api_key.as_ref().map(|k| k.expose()),
+            Some("AIza-test-key-123456")
+        );
+        assert!(!format!("{s:?}").contains("AIza-test-key-123456"), "Debug hides the key");
+
+        // GOOGLE_AI_API_KEY wins over GEMINI_API_KEY; env wins over the file.
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[
+                ("GEMINI_API_KEY", "second-choice"),
+                ("GOOGLE_AI_API_KEY", "first-choice"),
+                ("SKYNET_LLM_MODEL", "gemini-2.0-flash"),
+                ("SKYNET_PLANNER", "auto"),
+            ]),
+        )
+        .expect("load");
+        let llm = s.llm.as_ref().expect("llm");
+        assert_eq!(llm.api_key.as_ref().map(|k| k.expose()), Some("first-choice"));
+        assert_eq!(llm.model, "gemini-2.0-flash");
+        assert_eq!(s.planner, PlannerChoice::Auto);
+    }
+
+    #[test]
+    fn llm_misconfiguration_says_what_to_set() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+        let e = load(&[("SKYNET_LLM_PROVIDER", "anthropic")]).expect_err("no key");
+        assert!(matches!(&e, Error::Config(m) if m.contains("ANTHROPIC_API_KEY")), "{e}");
+        let e = load(&[("SKYNET_LLM_PROVIDER", "skynet-9000")]).expect_err("unknown");
+        assert!(matches!(&e, Error::Config(m) if m.contains("openai, ollama, gemini or anthropic")));
+        let e = load(&[("SKYNET_PLANNER", "magic")]).expect_err("planner");
+        assert!(matches!(&e, Error::Config(m) if m.contains("rules, llm or auto")));
+        let e = load(&[("SKYNET_LLM_PROVIDER", "ollama"), ("SKYNET_LLM_BASE_URL", "localhost:11434")])
+            .expect_err("scheme");
+        assert!(matches!(&e, Error::Config(m) if m.contains("http://")));
+        let s = load(&[("SKYNET_LLM_PROVIDER", "ollama")]).expect("ollama needs no key");
+        assert_eq!(
+            s.llm.as_ref().map(|l| l.base_url.as_str()),
+            Some("http://localhost:11434/v1")
+        );
+        assert!(load(&[]).expect("default").llm.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_llm_planner_without_a_model_is_a_config_error() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Settings::load_with(Some(home.path().into()), env(&[("SKYNET_PLANNER", "llm")]))
+            .expect("load");
+        let e = s.build().await.expect_err("no model");
+        assert!(matches!(&e, Error::Config(m) if m.contains("SKYNET_LLM_PROVIDER")), "{e}");
+    }
 }
