@@ -114,7 +114,10 @@ impl Skynet {
             ),
         };
         let redact = |t: &str| self.inner.redactor.redact(t);
-        match llm.converse(&plan_request, session.history(), message).await? {
+        match llm
+            .converse(&plan_request, session.history(), message)
+            .await?
+        {
             (Turn::Reply(text), usage) => {
                 let text = redact(&text);
                 session.remember(message, text.clone());
@@ -128,7 +131,10 @@ impl Skynet {
                 let summary = job.plan.as_ref().map_or("", |p| p.summary.as_str());
                 session.remember(
                     message,
-                    format!("{reply}\n[proposed job {}: {summary}; {}]", job.id, job.status),
+                    format!(
+                        "{reply}\n[proposed job {}: {summary}; {}]",
+                        job.id, job.status
+                    ),
                 );
                 Ok(ChatReply::Proposal { reply, job })
             }

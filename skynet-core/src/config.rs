@@ -20,14 +20,14 @@
 //! Durations are written like `30s`, `500ms`, `10m`.
 
 use crate::engine::{EngineConfig, Skynet};
-use crate::llm::settings::LlmFileSection;
 use crate::llm::LlmSettings;
+use crate::llm::settings::LlmFileSection;
 use crate::planner::{AutoPlanner, LlmPlanner, Planner, PlannerChoice, RulePlanner};
-use std::sync::Arc;
 use crate::policy::Policy;
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Resolved settings.
@@ -217,9 +217,7 @@ impl Settings {
                 ));
             }
             (PlannerChoice::Auto, Some(l)) => Arc::new(AutoPlanner::new(l.clone())),
-            (PlannerChoice::Rules, _) | (PlannerChoice::Auto, None) => {
-                Arc::new(RulePlanner::new())
-            }
+            (PlannerChoice::Rules, _) | (PlannerChoice::Auto, None) => Arc::new(RulePlanner::new()),
         };
         let mut builder = Skynet::builder();
         if let Some(l) = llm {
@@ -311,7 +309,10 @@ mod tests {
             llm.api_key.as_ref().map(|k| k.expose()),
             Some("AIza-test-key-123456")
         );
-        assert!(!format!("{s:?}").contains("AIza-test-key-123456"), "Debug hides the key");
+        assert!(
+            !format!("{s:?}").contains("AIza-test-key-123456"),
+            "Debug hides the key"
+        );
 
         // GOOGLE_AI_API_KEY wins over GEMINI_API_KEY; env wins over the file.
         let s = Settings::load_with(
@@ -325,7 +326,10 @@ mod tests {
         )
         .expect("load");
         let llm = s.llm.as_ref().expect("llm");
-        assert_eq!(llm.api_key.as_ref().map(|k| k.expose()), Some("first-choice"));
+        assert_eq!(
+            llm.api_key.as_ref().map(|k| k.expose()),
+            Some("first-choice")
+        );
         assert_eq!(llm.model, "gemini-2.0-flash");
         assert_eq!(s.planner, PlannerChoice::Auto);
     }
@@ -333,15 +337,24 @@ mod tests {
     #[test]
     fn llm_misconfiguration_says_what_to_set() {
         let home = tempfile::tempdir().expect("tempdir");
-        let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+        let load =
+            |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
         let e = load(&[("SKYNET_LLM_PROVIDER", "anthropic")]).expect_err("no key");
-        assert!(matches!(&e, Error::Config(m) if m.contains("ANTHROPIC_API_KEY")), "{e}");
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("ANTHROPIC_API_KEY")),
+            "{e}"
+        );
         let e = load(&[("SKYNET_LLM_PROVIDER", "skynet-9000")]).expect_err("unknown");
-        assert!(matches!(&e, Error::Config(m) if m.contains("openai, ollama, gemini or anthropic")));
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("openai, ollama, gemini or anthropic"))
+        );
         let e = load(&[("SKYNET_PLANNER", "magic")]).expect_err("planner");
         assert!(matches!(&e, Error::Config(m) if m.contains("rules, llm or auto")));
-        let e = load(&[("SKYNET_LLM_PROVIDER", "ollama"), ("SKYNET_LLM_BASE_URL", "localhost:11434")])
-            .expect_err("scheme");
+        let e = load(&[
+            ("SKYNET_LLM_PROVIDER", "ollama"),
+            ("SKYNET_LLM_BASE_URL", "localhost:11434"),
+        ])
+        .expect_err("scheme");
         assert!(matches!(&e, Error::Config(m) if m.contains("http://")));
         let s = load(&[("SKYNET_LLM_PROVIDER", "ollama")]).expect("ollama needs no key");
         assert_eq!(
@@ -357,6 +370,9 @@ mod tests {
         let s = Settings::load_with(Some(home.path().into()), env(&[("SKYNET_PLANNER", "llm")]))
             .expect("load");
         let e = s.build().await.expect_err("no model");
-        assert!(matches!(&e, Error::Config(m) if m.contains("SKYNET_LLM_PROVIDER")), "{e}");
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("SKYNET_LLM_PROVIDER")),
+            "{e}"
+        );
     }
 }

@@ -40,7 +40,10 @@ pub async fn run(
         // conversation goes on.
         if let Err(e) = turn(sk, &mut session, line, json, out).await {
             if json {
-                print_json(out, &json!({"error": {"code": e.kind().code(), "message": e.to_string()}}))?;
+                print_json(
+                    out,
+                    &json!({"error": {"code": e.kind().code(), "message": e.to_string()}}),
+                )?;
             } else {
                 writeln!(out, "error: {}", render::printable(&e.to_string()))?;
             }
@@ -66,7 +69,10 @@ async fn turn(
         }
         ChatReply::Proposal { reply, job } => {
             if json {
-                print_json(out, &json!({"reply": reply, "job": JobView::new(&job, &[])}))?;
+                print_json(
+                    out,
+                    &json!({"reply": reply, "job": JobView::new(&job, &[])}),
+                )?;
                 return Ok(());
             }
             if !reply.is_empty() {

@@ -128,7 +128,10 @@ impl ChatModel for AnthropicChat {
             .transport
             .post_json(
                 &self.settings.url("messages"),
-                &[("x-api-key", key.expose()), ("anthropic-version", API_VERSION)],
+                &[
+                    ("x-api-key", key.expose()),
+                    ("anthropic-version", API_VERSION),
+                ],
                 &request_body(&self.settings.model, request),
             )
             .await?;

@@ -45,7 +45,9 @@ fn balanced_objects(text: &str) -> impl Iterator<Item = &str> {
     text.char_indices()
         .filter(|(_, c)| *c == '{')
         .take(MAX_CANDIDATES)
-        .filter_map(move |(start, _)| matching_end(&text[start..]).map(|end| &text[start..start + end]))
+        .filter_map(move |(start, _)| {
+            matching_end(&text[start..]).map(|end| &text[start..start + end])
+        })
 }
 
 /// Byte length of the object starting at `s[0] == '{'`, if it closes.

@@ -29,11 +29,7 @@ impl GeminiChat {
     pub fn new(settings: &LlmSettings) -> Result<Self> {
         let key = settings.require_key()?;
         Ok(GeminiChat {
-            transport: Transport::new(
-                "gemini",
-                settings.http.clone(),
-                [key.expose().to_string()],
-            )?,
+            transport: Transport::new("gemini", settings.http.clone(), [key.expose().to_string()])?,
             settings: settings.clone(),
         })
     }
@@ -101,14 +97,12 @@ pub fn parse_response(body: &Value) -> Result<ChatResponse> {
             "gemini: the request was blocked ({reason}); rephrase the intent"
         )));
     }
-    let candidate = body
-        .pointer("/candidates/0")
-        .ok_or_else(|| {
-            Error::Planning(format!(
-                "gemini: the response has no candidates: {}",
-                quote(&body.to_string())
-            ))
-        })?;
+    let candidate = body.pointer("/candidates/0").ok_or_else(|| {
+        Error::Planning(format!(
+            "gemini: the response has no candidates: {}",
+            quote(&body.to_string())
+        ))
+    })?;
     let text: String = candidate
         .pointer("/content/parts")
         .and_then(Value::as_array)
@@ -159,7 +153,11 @@ impl ChatModel for GeminiChat {
             .url(&format!("models/{}:generateContent", self.settings.model));
         let answer = self
             .transport
-            .post_json(&url, &[("x-goog-api-key", key.expose())], &request_body(request))
+            .post_json(
+                &url,
+                &[("x-goog-api-key", key.expose())],
+                &request_body(request),
+            )
             .await?;
         parse_response(&answer)
     }

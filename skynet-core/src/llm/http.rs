@@ -62,10 +62,9 @@ impl Transport {
                 Err(Attempt::Fail(e)) => return Err(self.scrub(e)),
                 Err(Attempt::Retry(why, after)) => {
                     if retry >= policy.max_retries {
-                        return Err(self.scrub(self.error(format!(
-                            "{why}; gave up after {} attempts",
-                            retry + 1
-                        ))));
+                        return Err(self.scrub(
+                            self.error(format!("{why}; gave up after {} attempts", retry + 1)),
+                        ));
                     }
                     let Some(wait) = policy.delay(retry, after) else {
                         return Err(self.scrub(self.error(format!(
@@ -74,7 +73,13 @@ impl Transport {
                             policy.max_delay.as_secs()
                         ))));
                     };
-                    tracing::warn!(vendor = self.vendor, retry = retry + 1, ?wait, "{}", self.redactor.redact(&why));
+                    tracing::warn!(
+                        vendor = self.vendor,
+                        retry = retry + 1,
+                        ?wait,
+                        "{}",
+                        self.redactor.redact(&why)
+                    );
                     tokio::time::sleep(wait).await;
                     retry += 1;
                 }
@@ -90,7 +95,15 @@ impl Transport {
     ) -> Result<serde_json::Value, Attempt> {
         let mut req = self.client.post(url).json(body);
         for (name, value) in headers {
-            req = req.header(*name, *value);
+            let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                Attempt::Fail(self.error(format!(
+                    "the {name} header has characters HTTP does not allow; check the key"
+                )))
+            })?;
+            // Sensitive values are left out of any debug logging by the
+            // HTTP stack; every header we add carries a key or a version.
+            value.set_sensitive(true);
+            req = req.header(*name, value);
         }
         let mut resp = match req.send().await {
             Ok(r) => r,
@@ -104,16 +117,29 @@ impl Transport {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
             // The error body is only quoted, so a short read is enough.
-            let text = self.read_capped(&mut resp, 64 * 1024).await.unwrap_or_default();
+            let text = self
+                .read_capped(&mut resp, 64 * 1024)
+                .await
+                .unwrap_or_default();
             let quoted = quote(&String::from_utf8_lossy(&text));
-            let why = format!("HTTP {status}{}", if quoted.is_empty() { String::new() } else { format!(": {quoted}") });
+            let why = format!(
+                "HTTP {status}{}",
+                if quoted.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {quoted}")
+                }
+            );
             return Err(if retryable_status(status) {
                 Attempt::Retry(why, after)
             } else {
                 Attempt::Fail(self.error(format!("{why}{}", hint(status))))
             });
         }
-        let bytes = match self.read_capped(&mut resp, self.options.max_response_bytes).await {
+        let bytes = match self
+            .read_capped(&mut resp, self.options.max_response_bytes)
+            .await
+        {
             Ok(b) => b,
             Err(e) => return Err(e),
         };

@@ -181,9 +181,7 @@ impl Default for HttpOptions {
 /// Build the chat model these settings name.
 pub fn connect(settings: &LlmSettings) -> Result<Arc<dyn ChatModel>> {
     let model: Arc<dyn ChatModel> = match settings.provider {
-        ProviderKind::OpenAi | ProviderKind::Ollama => {
-            Arc::new(openai::OpenAiChat::new(settings)?)
-        }
+        ProviderKind::OpenAi | ProviderKind::Ollama => Arc::new(openai::OpenAiChat::new(settings)?),
         ProviderKind::Gemini => Arc::new(gemini::GeminiChat::new(settings)?),
         ProviderKind::Anthropic => Arc::new(anthropic::AnthropicChat::new(settings)?),
     };

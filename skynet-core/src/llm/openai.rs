@@ -70,17 +70,15 @@ pub fn request_body(model: &str, request: &ChatRequest) -> Value {
 
 /// Read a Chat Completions response.
 pub fn parse_response(vendor: &str, body: &Value) -> Result<ChatResponse> {
-    let fail = |what: &str| {
-        Error::Planning(format!(
-            "{vendor}: {what}: {}",
-            quote(&body.to_string())
-        ))
-    };
+    let fail =
+        |what: &str| Error::Planning(format!("{vendor}: {what}: {}", quote(&body.to_string())));
     let choice = body
         .get("choices")
         .and_then(|c| c.get(0))
         .ok_or_else(|| fail("the response has no choices"))?;
-    let message = choice.get("message").ok_or_else(|| fail("the choice has no message"))?;
+    let message = choice
+        .get("message")
+        .ok_or_else(|| fail("the choice has no message"))?;
     if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
         return Err(Error::Planning(format!(
             "{vendor}: the model refused: {}",
@@ -92,7 +90,12 @@ pub fn parse_response(vendor: &str, body: &Value) -> Result<ChatResponse> {
         .and_then(Value::as_str)
         .ok_or_else(|| fail("the message has no text content"))?;
     let usage = body.get("usage");
-    let count = |k: &str| usage.and_then(|u| u.get(k)).and_then(Value::as_u64).unwrap_or(0);
+    let count = |k: &str| {
+        usage
+            .and_then(|u| u.get(k))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
     Ok(ChatResponse {
         text: text.to_string(),
         usage: Usage {

@@ -45,7 +45,10 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins_and_unknown_is_none() {
-        assert_eq!(list_price("openai", "gpt-4o-mini-2024-07-18"), Some((0.15, 0.60)));
+        assert_eq!(
+            list_price("openai", "gpt-4o-mini-2024-07-18"),
+            Some((0.15, 0.60))
+        );
         assert_eq!(list_price("openai", "gpt-4o"), Some((2.50, 10.00)));
         assert_eq!(list_price("ollama", "anything"), Some((0.0, 0.0)));
         assert_eq!(list_price("openai", "my-finetune"), None);

@@ -227,4 +227,3 @@ fn number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T> {
         .parse()
         .map_err(|_| Error::Config(format!("{what}: {text:?} is not a number")))
 }
-

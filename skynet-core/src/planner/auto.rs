@@ -60,7 +60,10 @@ impl Planner for AutoPlanner {
     async fn plan(&self, request: &PlanRequest) -> Result<Plan> {
         match self.rules.plan(request).await {
             Err(Error::Planning(rules_said)) => {
-                tracing::debug!("rule planner: {rules_said}; asking {}", self.fallback.name());
+                tracing::debug!(
+                    "rule planner: {rules_said}; asking {}",
+                    self.fallback.name()
+                );
                 self.fallback.plan(request).await.map_err(|e| match e {
                     Error::Planning(m) => Error::Planning(format!(
                         "{m} (the rule planner could not map it either: {rules_said})"

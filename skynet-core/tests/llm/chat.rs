@@ -31,20 +31,36 @@ async fn chat_engine(provider: ProviderKind, vendor: &str, name: &str) -> (Skyne
 #[tokio::test]
 async fn prose_answers_from_every_vendor_plan_nothing() {
     for (provider, vendor, expect) in [
-        (ProviderKind::OpenAi, "openai", "Hello! I plan and run tasks"),
+        (
+            ProviderKind::OpenAi,
+            "openai",
+            "Hello! I plan and run tasks",
+        ),
         (ProviderKind::Gemini, "gemini", "I can check git status"),
-        (ProviderKind::Anthropic, "anthropic", "Hi! Tell me what to do"),
+        (
+            ProviderKind::Anthropic,
+            "anthropic",
+            "Hi! Tell me what to do",
+        ),
     ] {
         let (sk, _server) = chat_engine(provider, vendor, "chat_prose.json").await;
         let (_dir, root) = sandbox();
         let mut session = ChatSession::new(SubmitRequest::default().root(&root));
-        let reply = sk.chat(&mut session, "hello, what can you do?").await.expect("reply");
+        let reply = sk
+            .chat(&mut session, "hello, what can you do?")
+            .await
+            .expect("reply");
         let ChatReply::Answer { text, usage } = reply else {
             panic!("{vendor}: expected an answer, got {reply:?}");
         };
         assert!(text.starts_with(expect), "{vendor}: {text}");
         assert!(usage.input_tokens > 0, "{vendor}: usage reported");
-        assert!(sk.list(&JobFilter::default()).await.expect("list").is_empty());
+        assert!(
+            sk.list(&JobFilter::default())
+                .await
+                .expect("list")
+                .is_empty()
+        );
         assert_eq!(session.history().len(), 2);
     }
 }
@@ -72,7 +88,10 @@ async fn a_request_for_work_becomes_a_job_awaiting_approval() {
     // The normal approval path: the hash binds, then it queues.
     let wrong = sk.approve(&job.id, "0123456789ab", "tester").await;
     assert!(matches!(wrong, Err(Error::StaleApproval { .. })));
-    let queued = sk.approve(&job.id, &plan.hash, "tester").await.expect("approve");
+    let queued = sk
+        .approve(&job.id, &plan.hash, "tester")
+        .await
+        .expect("approve");
     assert_eq!(queued.status, JobStatus::Queued);
 
     // The second request carried the first turn as history.
@@ -96,7 +115,9 @@ async fn history_is_short() {
     let mut session = ChatSession::new(SubmitRequest::default().root(&root));
     session.max_history = 4;
     for i in 0..5 {
-        sk.chat(&mut session, &format!("message {i}")).await.expect("turn");
+        sk.chat(&mut session, &format!("message {i}"))
+            .await
+            .expect("turn");
     }
     assert_eq!(session.history().len(), 4);
     assert_eq!(session.history()[0].content, "message 3");
@@ -107,5 +128,8 @@ async fn chat_without_a_model_says_how_to_configure_one() {
     let sk = Skynet::builder().build().await.expect("engine");
     let mut session = ChatSession::new(SubmitRequest::default());
     let err = sk.chat(&mut session, "hello").await.expect_err("no model");
-    assert!(matches!(&err, Error::Config(m) if m.contains("SKYNET_LLM_PROVIDER")), "{err}");
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("SKYNET_LLM_PROVIDER")),
+        "{err}"
+    );
 }

@@ -38,14 +38,20 @@ fn planning_error(result: Result<Plan>) -> String {
 async fn truncated_json_is_a_planning_error_that_says_it_was_cut_off() {
     let (r, _s) = plan_answering("truncated.json").await;
     let m = planning_error(r);
-    assert!(m.contains("not a JSON plan") && m.contains("cut off"), "{m}");
+    assert!(
+        m.contains("not a JSON plan") && m.contains("cut off"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
 async fn wrong_schema_is_a_planning_error() {
     let (r, _s) = plan_answering("wrong_schema.json").await;
     let m = planning_error(r);
-    assert!(m.contains("does not follow the plan schema") && m.contains("steps"), "{m}");
+    assert!(
+        m.contains("does not follow the plan schema") && m.contains("steps"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -54,7 +60,10 @@ async fn fenced_json_with_prose_around_it_is_understood() {
     let plan = r.expect("fenced plan parses");
     let kinds: Vec<&str> = plan.steps.iter().map(|s| s.action.name()).collect();
     assert_eq!(kinds, ["git_status", "git_log"]);
-    assert_eq!(plan.steps[1].command.argv, ["git", "log", "--oneline", "-n", "5"]);
+    assert_eq!(
+        plan.steps[1].command.argv,
+        ["git", "log", "--oneline", "-n", "5"]
+    );
     assert_eq!(plan.summary, "Show status and recent commits");
 }
 
@@ -70,7 +79,10 @@ async fn unknown_action_names_the_step() {
 async fn argv_as_one_string_is_refused_not_split() {
     let (r, _s) = plan_answering("argv_string.json").await;
     let m = planning_error(r);
-    assert!(m.contains("step 1") && m.contains("argv is one string"), "{m}");
+    assert!(
+        m.contains("step 1") && m.contains("argv is one string"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -84,7 +96,10 @@ async fn empty_steps_is_a_planning_error_with_the_models_reason() {
 async fn a_path_outside_the_root_names_the_step() {
     let (r, _s) = plan_answering("path_outside_root.json").await;
     let m = planning_error(r);
-    assert!(m.contains("step 2 (\"Read passwd\")") && m.contains("outside the sandbox root"), "{m}");
+    assert!(
+        m.contains("step 2 (\"Read passwd\")") && m.contains("outside the sandbox root"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -109,7 +124,9 @@ async fn a_50_mb_body_hits_the_size_cap() {
 async fn a_stalled_response_times_out_without_retrying() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ok(fixture("openai", "plan_multi_step.json")).set_delay(Duration::from_secs(10)))
+        .respond_with(
+            ok(fixture("openai", "plan_multi_step.json")).set_delay(Duration::from_secs(10)),
+        )
         .mount(&server)
         .await;
     let (_dir, root) = sandbox();
@@ -120,7 +137,10 @@ async fn a_stalled_response_times_out_without_retrying() {
             .await,
     );
     assert!(m.contains("timed out"), "{m}");
-    assert!(started.elapsed() < Duration::from_secs(8), "gave up at the timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "gave up at the timeout"
+    );
     assert_eq!(hits(&server).await, 1);
 }
 
@@ -151,7 +171,10 @@ async fn http_429_waits_for_retry_after_then_succeeds() {
     assert_eq!(plan.steps.len(), 4);
     assert_eq!(hits(&server).await, 2);
     // The backoff alone is ~20 ms; only Retry-After makes it a second.
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
 }
 
 #[tokio::test]
@@ -167,7 +190,10 @@ async fn http_429_asking_for_longer_than_the_cap_gives_up_at_once() {
             .plan(&request("x", &root))
             .await,
     );
-    assert!(m.contains("HTTP 429") && m.contains("asks to wait 3600s"), "{m}");
+    assert!(
+        m.contains("HTTP 429") && m.contains("asks to wait 3600s"),
+        "{m}"
+    );
     assert_eq!(hits(&server).await, 1);
 }
 
@@ -210,7 +236,10 @@ async fn persistent_503_gives_up_after_the_retry_limit() {
             .plan(&request("x", &root))
             .await,
     );
-    assert!(m.contains("HTTP 503") && m.contains("gave up after 3 attempts"), "{m}");
+    assert!(
+        m.contains("HTTP 503") && m.contains("gave up after 3 attempts"),
+        "{m}"
+    );
     assert_eq!(hits(&server).await, 3);
 }
 
@@ -232,7 +261,10 @@ async fn http_401_is_not_retried_and_hides_the_key_the_server_echoed() {
             .await;
         let (_dir, root) = sandbox();
         let m = planning_error(planner(provider, &server).plan(&request("x", &root)).await);
-        assert!(m.starts_with(vendor) && m.contains(&format!("HTTP {status}")), "{m}");
+        assert!(
+            m.starts_with(vendor) && m.contains(&format!("HTTP {status}")),
+            "{m}"
+        );
         assert!(!m.contains(FAKE_KEY), "key leaked: {m}");
         assert_eq!(hits(&server).await, 1, "{vendor}: a 4xx is final");
     }
@@ -252,7 +284,10 @@ async fn an_unreachable_server_is_retried_then_reported() {
     let p = skynet_core::planner::LlmPlanner::from_settings(&s, None).expect("planner");
     let (_dir, root) = sandbox();
     let m = planning_error(p.plan(&request("x", &root)).await);
-    assert!(m.contains("cannot reach") && m.contains("gave up after 3 attempts"), "{m}");
+    assert!(
+        m.contains("cannot reach") && m.contains("gave up after 3 attempts"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -265,11 +300,21 @@ async fn the_daily_token_budget_refuses_before_calling_the_model() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = settings(ProviderKind::OpenAi, &server);
     s.daily_token_budget = Some(500);
-    let p = skynet_core::planner::LlmPlanner::from_settings(&s, Some(dir.path().join("usage.json")))
-        .expect("planner");
+    let p =
+        skynet_core::planner::LlmPlanner::from_settings(&s, Some(dir.path().join("usage.json")))
+            .expect("planner");
     let (_d, root) = sandbox();
-    p.plan(&request("x", &root)).await.expect("first plan within budget");
+    p.plan(&request("x", &root))
+        .await
+        .expect("first plan within budget");
     let m = planning_error(p.plan(&request("x", &root)).await);
-    assert!(m.contains("daily LLM token budget is spent") && m.contains("907 of 500"), "{m}");
-    assert_eq!(hits(&server).await, 1, "the refused plan never called the model");
+    assert!(
+        m.contains("daily LLM token budget is spent") && m.contains("907 of 500"),
+        "{m}"
+    );
+    assert_eq!(
+        hits(&server).await,
+        1,
+        "the refused plan never called the model"
+    );
 }

@@ -63,7 +63,12 @@ async fn a_model_answering_rm_rf_root_labelled_read_only_is_forbidden_and_nothin
     };
     assert_eq!(decision.verdict, Verdict::Forbid);
     assert_eq!(decision.rule.as_deref(), Some("rm-root"));
-    assert!(sk.list(&JobFilter::default()).await.expect("list").is_empty());
+    assert!(
+        sk.list(&JobFilter::default())
+            .await
+            .expect("list")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -81,16 +86,25 @@ async fn an_injected_curl_pipe_sh_is_admin_and_waits_for_approval() {
         .await
         .expect("planned");
     let plan = job.plan.as_ref().expect("plan");
-    assert_eq!(plan.steps[0].risk, RiskLevel::Admin, "the READ_ONLY label was ignored");
+    assert_eq!(
+        plan.steps[0].risk,
+        RiskLevel::Admin,
+        "the READ_ONLY label was ignored"
+    );
     assert_eq!(job.status, JobStatus::Planned);
     assert!(job.approval.is_none());
     assert_eq!(drain(&sk).await, 0, "nothing runs without approval");
     let steps = sk.steps(&job.id).await.expect("steps");
     assert!(
-        steps.iter().all(|s| s.status == StepStatus::Pending && s.started_at.is_none()),
+        steps
+            .iter()
+            .all(|s| s.status == StepStatus::Pending && s.started_at.is_none()),
         "no step started: {steps:?}"
     );
-    assert_eq!(sk.get(&job.id).await.expect("job").status, JobStatus::Planned);
+    assert_eq!(
+        sk.get(&job.id).await.expect("job").status,
+        JobStatus::Planned
+    );
 }
 
 #[tokio::test]
@@ -131,16 +145,29 @@ async fn auto_uses_rules_first_and_the_model_for_the_rest() {
     assert_eq!(hits(&server).await, 0, "the rules mapped it: no model call");
 
     let job = sk
-        .submit(SubmitRequest::new("make sure the readme still mentions its todos, then note that").root(&root))
+        .submit(
+            SubmitRequest::new("make sure the readme still mentions its todos, then note that")
+                .root(&root),
+        )
         .await
         .expect("llm plan");
     let plan = job.plan.as_ref().expect("plan");
-    assert_eq!(plan.planner, "llm:openai:gpt-4o-mini", "the job records which planner made it");
-    assert_eq!(plan.usage.as_ref().map(|u| u.input_tokens), Some(812), "usage is on the job");
+    assert_eq!(
+        plan.planner, "llm:openai:gpt-4o-mini",
+        "the job records which planner made it"
+    );
+    assert_eq!(
+        plan.usage.as_ref().map(|u| u.input_tokens),
+        Some(812),
+        "usage is on the job"
+    );
     assert_eq!(hits(&server).await, 1);
     // Stored and read back: the usage survives the ledger.
     let stored = sk.get(&job.id).await.expect("get");
-    assert_eq!(stored.plan.as_ref().and_then(|p| p.usage.clone()), plan.usage);
+    assert_eq!(
+        stored.plan.as_ref().and_then(|p| p.usage.clone()),
+        plan.usage
+    );
 }
 
 #[tokio::test]
@@ -157,7 +184,10 @@ async fn the_fake_key_appears_in_no_error_event_plan_or_debug_output() {
     assert!(!format!("{err:?}").contains(FAKE_KEY));
     let received = server.received_requests().await.expect("recorded");
     assert_eq!(
-        received[0].headers.get("authorization").and_then(|v| v.to_str().ok()),
+        received[0]
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
         Some(format!("Bearer {FAKE_KEY}").as_str()),
         "the key was really sent, so its absence above is meaningful"
     );

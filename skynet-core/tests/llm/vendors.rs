@@ -26,7 +26,10 @@ fn assert_good_plan(plan: &skynet_core::Plan, planner: &str) {
             path: "README.md".into()
         }
     );
-    assert_eq!(plan.steps[2].command.argv, ["grep", "-c", "TODO", "README.md"]);
+    assert_eq!(
+        plan.steps[2].command.argv,
+        ["grep", "-c", "TODO", "README.md"]
+    );
     assert_eq!(plan.steps[3].command.argv, ["tee", "--", "notes.txt"]);
     assert_eq!(plan.steps[3].command.stdin.as_deref(), Some("checked\n"));
     assert_eq!(plan.steps[3].risk, RiskLevel::Write);
@@ -39,7 +42,10 @@ async fn openai_chat_completions_multi_step_plan_with_json_schema_mode() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/chat/completions"))
-        .and(header("authorization", format!("Bearer {FAKE_KEY}").as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {FAKE_KEY}").as_str(),
+        ))
         .and(body_partial_json(json!({
             "model": "gpt-4o-mini",
             "response_format": {"type": "json_schema", "json_schema": {"name": "skynet_plan"}},
@@ -118,7 +124,10 @@ async fn gemini_generate_content_multi_step_plan_with_response_schema() {
     let usage = plan.usage.expect("usage");
     assert_eq!((usage.input_tokens, usage.output_tokens), (901, 120));
     let sent = &server.received_requests().await.expect("recorded")[0];
-    assert!(!sent.url.as_str().contains("key="), "the key never goes in the URL");
+    assert!(
+        !sent.url.as_str().contains("key="),
+        "the key never goes in the URL"
+    );
     let body: Value = sent.body_json().expect("json");
     assert_eq!(body["generationConfig"]["responseSchema"]["type"], "OBJECT");
     assert!(body["systemInstruction"]["parts"][0]["text"].is_string());
@@ -151,6 +160,11 @@ async fn anthropic_messages_multi_step_plan_through_forced_tool_use() {
     let body: Value = server.received_requests().await.expect("recorded")[0]
         .body_json()
         .expect("json");
-    assert!(body["system"].as_str().expect("system").contains("git_status"));
+    assert!(
+        body["system"]
+            .as_str()
+            .expect("system")
+            .contains("git_status")
+    );
     assert_eq!(body["tools"][0]["input_schema"]["type"], "object");
 }

@@ -42,14 +42,23 @@ pub(crate) fn answer_json(vendor: &str, text: &str, finish_reason: Option<&str>)
         );
         Error::Planning(format!(
             "{vendor}: the model's answer is not a JSON plan{}: {}",
-            if cut { " (it was cut off at the token limit)" } else { "" },
+            if cut {
+                " (it was cut off at the token limit)"
+            } else {
+                ""
+            },
             crate::llm::quote_for_error(text)
         ))
     })
 }
 
 /// Check an answer object: `text_key` (`summary` or `reply`) and `steps`.
-pub(crate) fn parse_answer(vendor: &str, value: &Value, text_key: &str, root: &Path) -> Result<Answer> {
+pub(crate) fn parse_answer(
+    vendor: &str,
+    value: &Value,
+    text_key: &str,
+    root: &Path,
+) -> Result<Answer> {
     let wrong = |why: &str| {
         Error::Planning(format!(
             "{vendor}: the model's answer does not follow the plan schema ({why}): {}",
@@ -104,14 +113,21 @@ fn parse_step(vendor: &str, index: usize, step: &Value, root: &Path) -> Result<P
         return Err(fail(format!(
             "unknown action {:?}; the catalog has {}",
             crate::llm::quote_for_error(name),
-            CATALOG.iter().map(|e| e.name).collect::<Vec<_>>().join(", ")
+            CATALOG
+                .iter()
+                .map(|e| e.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     };
     // Parameters: the fields named in PARAMS (or a nested `params`
     // object), nulls dropped as "not given".
     let mut fields = Map::new();
     fields.insert("kind".into(), Value::String(entry.name.into()));
-    let nested = obj.get("params").or_else(|| obj.get("parameters")).and_then(Value::as_object);
+    let nested = obj
+        .get("params")
+        .or_else(|| obj.get("parameters"))
+        .and_then(Value::as_object);
     for (key, value) in obj.iter().chain(nested.into_iter().flatten()) {
         if value.is_null() || !PARAMS.iter().any(|(p, _)| p == key) {
             continue;
@@ -120,7 +136,8 @@ fn parse_step(vendor: &str, index: usize, step: &Value, root: &Path) -> Result<P
     }
     if entry.name == "execute_command" {
         match fields.get("argv") {
-            Some(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_string) => {}
+            Some(Value::Array(items))
+                if !items.is_empty() && items.iter().all(Value::is_string) => {}
             Some(Value::String(_)) => {
                 return Err(fail(
                     "execute_command's argv is one string; it must be a list of strings, one argument per item (a shell string is never split or run)".into(),
@@ -161,7 +178,12 @@ fn parse_step(vendor: &str, index: usize, step: &Value, root: &Path) -> Result<P
 }
 
 fn parse_risk(text: &str) -> Option<RiskLevel> {
-    match text.trim().to_ascii_uppercase().replace(['-', ' '], "_").as_str() {
+    match text
+        .trim()
+        .to_ascii_uppercase()
+        .replace(['-', ' '], "_")
+        .as_str()
+    {
         "READ_ONLY" | "READONLY" => Some(RiskLevel::ReadOnly),
         "WRITE" => Some(RiskLevel::Write),
         "ADMIN" => Some(RiskLevel::Admin),

@@ -56,7 +56,11 @@ fn catalog_and_root(s: &mut String, request: &PlanRequest) {
     s.push_str("Catalog (name(parameters) [base risk]: what it does):\n");
     for e in CATALOG {
         // Writing to a String cannot fail.
-        let _ = writeln!(s, "- {}({}) [{}]: {}", e.name, e.params, e.base_risk, e.summary);
+        let _ = writeln!(
+            s,
+            "- {}({}) [{}]: {}",
+            e.name, e.params, e.base_risk, e.summary
+        );
     }
     let _ = writeln!(s, "\nSandbox root: {}", request.root.display());
 }
@@ -143,7 +147,12 @@ mod tests {
     fn every_catalog_parameter_is_in_the_schema() {
         for e in CATALOG {
             for p in e.params.split(',').filter(|p| !p.trim().is_empty()) {
-                let name = p.split(':').next().unwrap_or("").trim().trim_end_matches('?');
+                let name = p
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_end_matches('?');
                 assert!(
                     PARAMS.iter().any(|(n, _)| *n == name),
                     "{} takes {name}, which the answer schema lacks",

@@ -1,9 +1,9 @@
 //! Unit tests of answer checking: parameters, labels, paths.
 
-use super::answer::{parse_answer, answer_json};
+use super::answer::{answer_json, parse_answer};
+use crate::Error;
 use crate::action::Action;
 use crate::risk::RiskLevel;
-use crate::Error;
 use proptest::prelude::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -34,13 +34,25 @@ fn nulls_are_absent_and_nested_params_are_read() {
         &root,
     )
     .expect("valid");
-    assert_eq!(a.steps[0].action, Action::GitDiff { path: None, staged: true });
+    assert_eq!(
+        a.steps[0].action,
+        Action::GitDiff {
+            path: None,
+            staged: true
+        }
+    );
     assert_eq!(a.steps[0].claimed, Some(RiskLevel::ReadOnly));
     assert_eq!(
         a.steps[1].action,
-        Action::SearchFiles { pattern: "fn main".into(), path: "src".into() }
+        Action::SearchFiles {
+            pattern: "fn main".into(),
+            path: "src".into()
+        }
     );
-    assert_eq!(a.steps[1].description, "search text in files", "catalog summary by default");
+    assert_eq!(
+        a.steps[1].description, "search text in files",
+        "catalog summary by default"
+    );
 }
 
 #[test]
@@ -50,19 +62,34 @@ fn a_parameter_the_action_does_not_take_is_refused() {
         json!({"steps": [{"action": "read_file", "path": "a", "argv": ["rm", "-rf", "/"]}]}),
         &root,
     );
-    assert!(m.contains("step 1") && m.contains("bad parameters for read_file"), "{m}");
+    assert!(
+        m.contains("step 1") && m.contains("bad parameters for read_file"),
+        "{m}"
+    );
 }
 
 #[test]
 fn wrong_types_and_labels_name_the_step() {
     let (_d, root) = root();
-    let m = err(json!({"steps": [{"action": "git_log", "count": "lots"}]}), &root);
+    let m = err(
+        json!({"steps": [{"action": "git_log", "count": "lots"}]}),
+        &root,
+    );
     assert!(m.contains("step 1") && m.contains("git_log"), "{m}");
-    let m = err(json!({"steps": [{"action": "git_status", "risk": "harmless"}]}), &root);
+    let m = err(
+        json!({"steps": [{"action": "git_status", "risk": "harmless"}]}),
+        &root,
+    );
     assert!(m.contains("is not READ_ONLY, WRITE or ADMIN"), "{m}");
-    let m = err(json!({"steps": [{"action": "execute_command", "argv": ["ls", 3]}]}), &root);
+    let m = err(
+        json!({"steps": [{"action": "execute_command", "argv": ["ls", 3]}]}),
+        &root,
+    );
     assert!(m.contains("list of strings"), "{m}");
-    let m = err(json!({"steps": [{"action": "execute_command", "argv": []}]}), &root);
+    let m = err(
+        json!({"steps": [{"action": "execute_command", "argv": []}]}),
+        &root,
+    );
     assert!(m.contains("argv is empty"), "{m}");
     let m = err(json!({"steps": ["git status"]}), &root);
     assert!(m.contains("step 1: is not an object"), "{m}");
@@ -74,15 +101,26 @@ fn wrong_types_and_labels_name_the_step() {
 fn paths_must_stay_inside_the_root_symlinks_followed() {
     let (_d, root) = root();
     for bad in ["/etc/passwd", "../x", "a/../../x"] {
-        let m = err(json!({"steps": [{"action": "read_file", "path": bad}]}), &root);
+        let m = err(
+            json!({"steps": [{"action": "read_file", "path": bad}]}),
+            &root,
+        );
         assert!(m.contains("outside the sandbox root"), "{bad}: {m}");
     }
     std::os::unix::fs::symlink("/etc", root.join("etc")).expect("symlink");
-    let m = err(json!({"steps": [{"action": "read_file", "path": "etc/passwd"}]}), &root);
+    let m = err(
+        json!({"steps": [{"action": "read_file", "path": "etc/passwd"}]}),
+        &root,
+    );
     assert!(m.contains("outside the sandbox root"), "{m}");
     let inside = root.join("ok.txt").display().to_string();
-    parse_answer("t", &json!({"steps": [{"action": "read_file", "path": inside}]}), "summary", &root)
-        .expect("an absolute path inside the root is fine");
+    parse_answer(
+        "t",
+        &json!({"steps": [{"action": "read_file", "path": inside}]}),
+        "summary",
+        &root,
+    )
+    .expect("an absolute path inside the root is fine");
 }
 
 #[test]
