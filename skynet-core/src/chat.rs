@@ -66,7 +66,7 @@ pub enum ChatReply {
         /// The model's words (secrets redacted).
         reply: String,
         /// The recorded job.
-        job: Job,
+        job: Box<Job>,
     },
 }
 
@@ -136,7 +136,10 @@ impl Skynet {
                         job.id, job.status
                     ),
                 );
-                Ok(ChatReply::Proposal { reply, job })
+                Ok(ChatReply::Proposal {
+                    reply,
+                    job: Box::new(job),
+                })
             }
         }
     }
