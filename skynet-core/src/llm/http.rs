@@ -191,6 +191,11 @@ impl Transport {
                 self.options.timeout
             )));
         }
+        if e.is_body() || e.is_decode() {
+            return Attempt::Fail(
+                self.error(format!("the response broke off: {}", source_chain(&e))),
+            );
+        }
         let why = format!("cannot reach the server: {}", source_chain(&e));
         if e.is_connect() || e.is_request() {
             Attempt::Retry(why, None)

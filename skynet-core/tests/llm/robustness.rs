@@ -318,3 +318,76 @@ async fn the_daily_token_budget_refuses_before_calling_the_model() {
         "the refused plan never called the model"
     );
 }
+
+/// A bare HTTP/1.1 server for what wiremock cannot do: a chunked body
+/// with no length, or headers then silence. It answers one connection.
+async fn raw_server(behaviour: RawBody) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
+        // Read the request head and body (small); the answer does not
+        // depend on it.
+        let mut buf = vec![0u8; 64 * 1024];
+        let _ = sock.read(&mut buf).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+        if sock.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        match behaviour {
+            RawBody::Endless => {
+                let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "x".repeat(64 * 1024));
+                // Bounded: 50 MB at most, stops when the client hangs up.
+                for _ in 0..800 {
+                    if sock.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            RawBody::StallMidBody => {
+                let part = "{\"choices\": [";
+                let _ = sock
+                    .write_all(format!("{:x}\r\n{part}\r\n", part.len()).as_bytes())
+                    .await;
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+        }
+    });
+    format!("http://{addr}/v1")
+}
+
+enum RawBody {
+    Endless,
+    StallMidBody,
+}
+
+fn raw_planner(base: String) -> skynet_core::planner::LlmPlanner {
+    let mut s = skynet_core::llm::LlmSettings::new(ProviderKind::OpenAi)
+        .base_url(base)
+        .api_key(FAKE_KEY);
+    s.http = fast_http();
+    skynet_core::planner::LlmPlanner::from_settings(&s, None).expect("planner")
+}
+
+#[tokio::test]
+async fn a_chunked_body_without_length_is_cut_at_the_cap() {
+    let base = raw_server(RawBody::Endless).await;
+    let (_dir, root) = sandbox();
+    let m = planning_error(raw_planner(base).plan(&request("x", &root)).await);
+    assert!(m.contains("larger than the 4194304-byte cap"), "{m}");
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_halfway_times_out() {
+    let base = raw_server(RawBody::StallMidBody).await;
+    let (_dir, root) = sandbox();
+    let started = Instant::now();
+    let m = planning_error(raw_planner(base).plan(&request("x", &root)).await);
+    assert!(m.contains("timed out"), "{m}");
+    assert!(started.elapsed() < Duration::from_secs(8));
+}
