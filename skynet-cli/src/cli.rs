@@ -25,6 +25,9 @@ pub struct Global {
     /// Policy rules file replacing the built-in rules [env: SKYNET_POLICY_FILE]
     #[arg(long, global = true)]
     pub policy: Option<PathBuf>,
+    /// Planner: rules, llm, or auto (rules first, the model for the rest) [env: SKYNET_PLANNER; default auto]
+    #[arg(long, global = true)]
+    pub planner: Option<String>,
 }
 
 /// Intent and where to run it.
@@ -187,6 +190,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Talk to SKYNET's model: answers, or plan proposals that go through approval.
+    /// With a message, one turn; without, one turn per line of standard input.
+    Chat {
+        #[arg(long)]
+        json: bool,
+        /// Sandbox root proposed work runs in (default: current directory)
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// The message (omit to read lines from standard input)
+        #[arg(num_args = 0.., trailing_var_arg = true)]
+        message: Vec<String>,
+    },
     /// Inspect the policy engine
     Policy {
         #[command(subcommand)]
@@ -229,6 +244,7 @@ impl Cli {
             | Command::Jobs { json, .. }
             | Command::Show { json, .. }
             | Command::Events { json, .. }
+            | Command::Chat { json, .. }
             | Command::Actions { json } => *json,
             Command::Policy {
                 command: PolicyCommand::Check { json, .. } | PolicyCommand::Rules { json },

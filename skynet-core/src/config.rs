@@ -12,14 +12,22 @@
 //! | attempts | `[worker] max_attempts` | `SKYNET_MAX_ATTEMPTS` |
 //! | step timeout | `[limits] step_timeout` | `SKYNET_STEP_TIMEOUT` |
 //! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
+//! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
+//! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
+//! | LLM key (environment only) | (none) | `OPENAI_API_KEY`, `GOOGLE_AI_API_KEY`/`GEMINI_API_KEY`, `ANTHROPIC_API_KEY`, or `SKYNET_LLM_API_KEY` |
+//! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
 //!
 //! Durations are written like `30s`, `500ms`, `10m`.
 
 use crate::engine::{EngineConfig, Skynet};
+use crate::llm::LlmSettings;
+use crate::llm::settings::LlmFileSection;
+use crate::planner::{AutoPlanner, LlmPlanner, Planner, PlannerChoice, RulePlanner};
 use crate::policy::Policy;
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Resolved settings.
@@ -35,6 +43,10 @@ pub struct Settings {
     pub provider: String,
     /// Engine tunables.
     pub engine: EngineConfig,
+    /// Which planner makes plans.
+    pub planner: PlannerChoice,
+    /// The language model, if one is configured.
+    pub llm: Option<LlmSettings>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,6 +56,9 @@ struct FileSettings {
     policy_file: Option<PathBuf>,
     provider: Option<String>,
     auto_approve_read_only: Option<bool>,
+    planner: Option<String>,
+    #[serde(default)]
+    llm: LlmFileSection,
     #[serde(default)]
     worker: WorkerSection,
     #[serde(default)]
@@ -149,6 +164,11 @@ impl Settings {
                 engine.heartbeat, engine.lease
             )));
         }
+        let planner = match pick("SKYNET_PLANNER", file.planner.clone()) {
+            Some(p) => PlannerChoice::parse(&p)?,
+            None => PlannerChoice::default(),
+        };
+        let llm = LlmSettings::load(&file.llm, &env)?;
         let database_url = pick("SKYNET_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
         Ok(Settings {
@@ -158,6 +178,8 @@ impl Settings {
                 .or(file.policy_file),
             provider: pick("SKYNET_PROVIDER", file.provider).unwrap_or_else(|| "local".into()),
             engine,
+            planner,
+            llm,
             home,
         })
     }
@@ -180,7 +202,35 @@ impl Settings {
                 ))
             })?;
         }
-        Skynet::builder()
+        let llm = match &self.llm {
+            Some(s) => Some(Arc::new(LlmPlanner::from_settings(
+                s,
+                Some(self.home.join("llm-usage.json")),
+            )?)),
+            None => None,
+        };
+        let planner: Arc<dyn Planner> = match (self.planner, &llm) {
+            (PlannerChoice::Llm, Some(l)) => l.clone(),
+            (PlannerChoice::Llm, None) => {
+                return Err(Error::Config(
+                    "the llm planner needs a model: set SKYNET_LLM_PROVIDER (openai, gemini, anthropic, ollama) and the provider's key variable, or [llm] in skynet.toml".into(),
+                ));
+            }
+            (PlannerChoice::Auto, Some(l)) => Arc::new(AutoPlanner::new(l.clone())),
+            (PlannerChoice::Rules, _) | (PlannerChoice::Auto, None) => Arc::new(RulePlanner::new()),
+        };
+        let mut builder = Skynet::builder();
+        if let Some(l) = llm {
+            builder = builder.llm(l);
+        }
+        let keys = self
+            .llm
+            .iter()
+            .filter_map(|l| l.api_key.as_ref())
+            .map(|k| k.expose().to_string());
+        builder
+            .planner(planner)
+            .secrets(keys)
             .database_url(&self.database_url)
             .policy(self.policy()?)
             .default_provider(&self.provider)
@@ -235,5 +285,94 @@ mod tests {
             Settings::load_with(Some(home.path().into()), env(&[])),
             Err(Error::Config(_))
         ));
+    }
+
+    #[test]
+    fn llm_settings_from_file_and_environment() {
+        let home = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            home.path().join("skynet.toml"),
+            "planner = \"llm\"\n[llm]\nprovider = \"gemini\"\nmodel = \"gemini-2.5-flash\"\ntimeout = \"5s\"\ndaily_token_budget = 1000\n",
+        )
+        .expect("write");
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[("GEMINI_API_KEY", "AIza-test-key-123456")]),
+        )
+        .expect("load");
+        assert_eq!(s.planner, PlannerChoice::Llm);
+        let llm = s.llm.as_ref().expect("llm configured");
+        assert_eq!(llm.model, "gemini-2.5-flash");
+        assert_eq!(llm.http.timeout, Duration::from_secs(5));
+        assert_eq!(llm.daily_token_budget, Some(1000));
+        assert_eq!(
+            llm.api_key.as_ref().map(|k| k.expose()),
+            Some("AIza-test-key-123456")
+        );
+        assert!(
+            !format!("{s:?}").contains("AIza-test-key-123456"),
+            "Debug hides the key"
+        );
+
+        // GOOGLE_AI_API_KEY wins over GEMINI_API_KEY; env wins over the file.
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[
+                ("GEMINI_API_KEY", "second-choice"),
+                ("GOOGLE_AI_API_KEY", "first-choice"),
+                ("SKYNET_LLM_MODEL", "gemini-2.0-flash"),
+                ("SKYNET_PLANNER", "auto"),
+            ]),
+        )
+        .expect("load");
+        let llm = s.llm.as_ref().expect("llm");
+        assert_eq!(
+            llm.api_key.as_ref().map(|k| k.expose()),
+            Some("first-choice")
+        );
+        assert_eq!(llm.model, "gemini-2.0-flash");
+        assert_eq!(s.planner, PlannerChoice::Auto);
+    }
+
+    #[test]
+    fn llm_misconfiguration_says_what_to_set() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let load =
+            |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+        let e = load(&[("SKYNET_LLM_PROVIDER", "anthropic")]).expect_err("no key");
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("ANTHROPIC_API_KEY")),
+            "{e}"
+        );
+        let e = load(&[("SKYNET_LLM_PROVIDER", "skynet-9000")]).expect_err("unknown");
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("openai, ollama, gemini or anthropic"))
+        );
+        let e = load(&[("SKYNET_PLANNER", "magic")]).expect_err("planner");
+        assert!(matches!(&e, Error::Config(m) if m.contains("rules, llm or auto")));
+        let e = load(&[
+            ("SKYNET_LLM_PROVIDER", "ollama"),
+            ("SKYNET_LLM_BASE_URL", "localhost:11434"),
+        ])
+        .expect_err("scheme");
+        assert!(matches!(&e, Error::Config(m) if m.contains("http://")));
+        let s = load(&[("SKYNET_LLM_PROVIDER", "ollama")]).expect("ollama needs no key");
+        assert_eq!(
+            s.llm.as_ref().map(|l| l.base_url.as_str()),
+            Some("http://localhost:11434/v1")
+        );
+        assert!(load(&[]).expect("default").llm.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_llm_planner_without_a_model_is_a_config_error() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Settings::load_with(Some(home.path().into()), env(&[("SKYNET_PLANNER", "llm")]))
+            .expect("load");
+        let e = s.build().await.expect_err("no model");
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("SKYNET_LLM_PROVIDER")),
+            "{e}"
+        );
     }
 }

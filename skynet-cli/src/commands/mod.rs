@@ -1,5 +1,6 @@
 //! One function per command; each parses its input, calls the core, renders.
 
+mod chat;
 mod inspect;
 mod policy;
 mod run;
@@ -30,6 +31,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
                 }
             }
             Ok(Exit::Ok)
+        }
+        Command::Chat { json, cwd, message } => {
+            chat::run(&engine(&cli.global).await?, json, cwd, message, out).await
         }
         Command::Policy { command } => policy::run(&cli.global, command, out).await,
         Command::Run {
@@ -143,6 +147,12 @@ pub fn settings(global: &Global) -> Result<Settings> {
     }
     if let Some(p) = &global.policy {
         s.policy_file = Some(p.clone());
+    }
+    if let Some(p) = &global.planner {
+        s.planner = skynet_core::planner::PlannerChoice::parse(p).map_err(|e| match e {
+            Error::Config(m) => Error::InvalidInput(format!("--planner: {m}")),
+            other => other,
+        })?;
     }
     Ok(s)
 }

@@ -115,6 +115,8 @@ impl SubmitRequest {
 pub(crate) struct Inner {
     pub(crate) store: SharedStore,
     pub(crate) planner: Arc<dyn Planner>,
+    /// The model behind `chat`, if one is configured.
+    pub(crate) llm: Option<Arc<crate::planner::LlmPlanner>>,
     pub(crate) policy: Arc<Policy>,
     pub(crate) providers: BTreeMap<String, Arc<dyn Provider>>,
     pub(crate) default_provider: String,
