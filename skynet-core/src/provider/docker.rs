@@ -394,7 +394,11 @@ fn container_path(cwd: &Path, root: &Path) -> Result<String> {
             root.display()
         ))
     })?;
-    let inside = Path::new(CONTAINER_WORKDIR).join(rel);
+    let inside = if rel.as_os_str().is_empty() {
+        Path::new(CONTAINER_WORKDIR).to_path_buf()
+    } else {
+        Path::new(CONTAINER_WORKDIR).join(rel)
+    };
     inside.to_str().map(str::to_owned).ok_or_else(|| {
         Error::InvalidInput(format!(
             "working directory {} is not valid UTF-8; Docker needs a UTF-8 path",

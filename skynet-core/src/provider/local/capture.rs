@@ -484,7 +484,7 @@ mod tests {
             assert!(lines.push(stream, bytes, never.as_mut()).await.is_none());
         }
         let (bytes, truncated) = lines.finish(Duration::from_secs(1)).await;
-        assert_eq!((bytes, truncated), (11, false));
+        assert_eq!((bytes, truncated), (10, false));
         let got: Vec<(Stream, String)> = std::iter::from_fn(|| rx.try_recv().ok())
             .map(|l| (l.stream, l.text))
             .collect();
