@@ -22,10 +22,10 @@ use crate::engine::{EngineConfig, Skynet};
 use crate::policy::Policy;
 use crate::provider::local::SandboxMode;
 use crate::provider::{DockerConfig, DockerProvider, LocalProvider, SshConfig, SshProvider};
-use std::sync::Arc;
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Resolved settings.
@@ -306,9 +306,11 @@ fn ssh_config(
     let user = pick("SKYNET_SSH_USER", file.user)
         .or_else(|| env("USER"))
         .ok_or_else(|| Error::Config("ssh: set SKYNET_SSH_USER (the remote user)".into()))?;
-    let key = pick("SKYNET_SSH_KEY", file.key.map(|p| p.display().to_string()))
-        .ok_or_else(|| {
-            Error::Config("ssh: set SKYNET_SSH_KEY (an unencrypted OpenSSH private key file)".into())
+    let key =
+        pick("SKYNET_SSH_KEY", file.key.map(|p| p.display().to_string())).ok_or_else(|| {
+            Error::Config(
+                "ssh: set SKYNET_SSH_KEY (an unencrypted OpenSSH private key file)".into(),
+            )
         })?;
     let known_hosts = match pick(
         "SKYNET_SSH_KNOWN_HOSTS",
@@ -345,7 +347,11 @@ fn parse_bytes(what: &str, text: &str) -> Result<i64> {
         .ok()
         .and_then(|n| n.checked_mul(1 << shift))
         .filter(|n| *n > 0)
-        .ok_or_else(|| Error::Config(format!("{what}: {text:?} is not a size; write e.g. 512m or 2g")))
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "{what}: {text:?} is not a size; write e.g. 512m or 2g"
+            ))
+        })
 }
 
 fn parse_number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T> {
@@ -417,9 +423,15 @@ mod tests {
         )
         .expect("load");
         let docker = s.docker.expect("docker");
-        assert_eq!((docker.image.as_str(), docker.memory_bytes, docker.cpus), ("busybox:1", 512 << 20, 0.5));
+        assert_eq!(
+            (docker.image.as_str(), docker.memory_bytes, docker.cpus),
+            ("busybox:1", 512 << 20, 0.5)
+        );
         let ssh = s.ssh.expect("ssh");
-        assert_eq!((ssh.host.as_str(), ssh.port, ssh.user.as_str()), ("build1", 2222, "ci"));
+        assert_eq!(
+            (ssh.host.as_str(), ssh.port, ssh.user.as_str()),
+            ("build1", 2222, "ci")
+        );
         assert_eq!(ssh.known_hosts, PathBuf::from("/home/me/.ssh/known_hosts"));
         assert_eq!(s.sandbox, SandboxMode::Require);
         for (k, v) in [
@@ -432,7 +444,10 @@ mod tests {
             );
             assert!(matches!(e, Err(Error::Config(_))), "{k}={v}");
         }
-        let e = Settings::load_with(Some(home.path().into()), env(&[("SKYNET_SSH_HOST", "h"), ("SKYNET_SSH_USER", "u")]));
+        let e = Settings::load_with(
+            Some(home.path().into()),
+            env(&[("SKYNET_SSH_HOST", "h"), ("SKYNET_SSH_USER", "u")]),
+        );
         assert!(matches!(e, Err(Error::Config(m)) if m.contains("SKYNET_SSH_KEY")));
     }
 

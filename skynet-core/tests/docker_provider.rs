@@ -87,7 +87,8 @@ async fn runs_argv_in_the_mounted_root_and_streams_both_streams() {
     assert_eq!(r.texts(Stream::Stdout), ["/work/sub", "from the host"]);
     assert_eq!(r.texts(Stream::Stderr), ["to-stderr"]);
     assert_eq!(
-        std::fs::read_to_string(root.path().join("sub/out.txt")).expect("written through the mount"),
+        std::fs::read_to_string(root.path().join("sub/out.txt"))
+            .expect("written through the mount"),
         "made\n"
     );
     assert_no_containers(&tag).await;
@@ -187,7 +188,8 @@ async fn cancel_stops_a_running_container_and_removes_it() {
     };
     let root = tempfile::tempdir().expect("root");
     let step = Step::new(root.path());
-    let (watch, mut seen) = tokio::sync::mpsc::unbounded_channel::<skynet_core::provider::OutputLine>();
+    let (watch, mut seen) =
+        tokio::sync::mpsc::unbounded_channel::<skynet_core::provider::OutputLine>();
     let cmd = command(&["sh", "-c", "echo started; sleep 60"], root.path());
     let cancel = step.cancel.clone();
     let canceller = async {
@@ -271,7 +273,11 @@ async fn health_reports_the_daemon_and_the_image() {
     let missing = DockerProvider::new(DockerConfig::new(format!("{image}-missing")));
     let health = missing.health().await;
     assert!(!health.healthy);
-    assert!(health.message.contains("not on the daemon"), "{}", health.message);
+    assert!(
+        health.message.contains("not on the daemon"),
+        "{}",
+        health.message
+    );
 
     let mut unreachable = DockerConfig::new(image);
     unreachable.host = Some("unix:///nonexistent/docker.sock".into());

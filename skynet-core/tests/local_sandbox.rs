@@ -76,16 +76,25 @@ async fn read_only_steps_cannot_reach_the_network_and_write_steps_can() {
         accepted
     });
     let root = tempfile::tempdir().expect("root");
-    let connect = format!(
-        "exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected || echo unreachable"
-    );
+    let connect =
+        format!("exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected || echo unreachable");
     let cmd = command(&["bash", "-c", &connect], root.path());
     let mut step = Step::new(root.path());
     let offline = step.run_on(&local, &cmd, None).await.expect("runs");
-    assert_eq!(offline.texts(Stream::Stdout), ["unreachable"], "{}", offline.all());
+    assert_eq!(
+        offline.texts(Stream::Stdout),
+        ["unreachable"],
+        "{}",
+        offline.all()
+    );
     step.risk = RiskLevel::Write;
     let online = step.run_on(&local, &cmd, None).await.expect("runs");
-    assert_eq!(online.texts(Stream::Stdout), ["connected"], "{}", online.all());
+    assert_eq!(
+        online.texts(Stream::Stdout),
+        ["connected"],
+        "{}",
+        online.all()
+    );
     accept.abort();
 }
 
@@ -105,7 +114,10 @@ async fn nothing_a_step_starts_outlives_it() {
     assert!(r.out.success(), "{}", r.all());
     let deadline = Instant::now() + Duration::from_secs(5);
     while sleeping_with(marker) {
-        assert!(Instant::now() < deadline, "the background sleep survived the step");
+        assert!(
+            Instant::now() < deadline,
+            "the background sleep survived the step"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -126,7 +138,11 @@ async fn timeout_still_stops_a_sandboxed_step() {
     assert_eq!(r.out.exit, ExitKind::TimedOut);
     assert!(started.elapsed() < Duration::from_secs(10));
     let health = local.health().await;
-    assert!(health.healthy && health.message.contains("bubblewrap"), "{}", health.message);
+    assert!(
+        health.healthy && health.message.contains("bubblewrap"),
+        "{}",
+        health.message
+    );
 }
 
 /// Is a live `sleep ARG` process running anywhere on the machine?
@@ -137,7 +153,10 @@ fn sleeping_with(arg: &str) -> bool {
     dir.flatten().any(|entry| {
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+            .map(|s| {
+                s.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('Z'))
+            })
             .unwrap_or(true);
         !zombie && cmdline == format!("sleep\0{arg}\0").as_bytes()
     })

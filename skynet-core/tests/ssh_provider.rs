@@ -66,15 +66,27 @@ async fn runs_in_the_remote_workdir_with_both_streams_and_the_exit_code() {
     let root = local_root();
     let step = Step::new(&root);
     let cmd = command(
-        &["sh", "-c", "pwd; echo oops >&2; echo made > out.txt; exit 7"],
+        &[
+            "sh",
+            "-c",
+            "pwd; echo oops >&2; echo made > out.txt; exit 7",
+        ],
         &root.join("sub"),
     );
     let r = step.run_on(&ssh, &cmd, None).await.expect("runs");
-    assert_eq!((r.out.exit, r.out.exit_code), (ExitKind::Exited, Some(7)), "{}", r.all());
+    assert_eq!(
+        (r.out.exit, r.out.exit_code),
+        (ExitKind::Exited, Some(7)),
+        "{}",
+        r.all()
+    );
     let sub = remote.path().join("sub");
     assert_eq!(r.texts(Stream::Stdout), [sub.to_str().expect("utf-8")]);
     assert_eq!(r.texts(Stream::Stderr), ["oops"]);
-    assert_eq!(std::fs::read_to_string(sub.join("out.txt")).expect("written"), "made\n");
+    assert_eq!(
+        std::fs::read_to_string(sub.join("out.txt")).expect("written"),
+        "made\n"
+    );
 }
 
 #[tokio::test]
@@ -83,16 +95,38 @@ async fn hostile_words_reach_the_remote_program_verbatim() {
         return;
     };
     let words = [
-        "", " ", "a b", "$(id)", "`id`", "$HOME", "'", "\"", "\\", "it's", ";echo pwned",
-        "&& echo pwned", "| cat", "> /tmp/skynet-ssh-redirect", "*", "{a,b}", "~", "!!",
-        "#x", "line\nbreak", "tab\there", "é 中文",
+        "",
+        " ",
+        "a b",
+        "$(id)",
+        "`id`",
+        "$HOME",
+        "'",
+        "\"",
+        "\\",
+        "it's",
+        ";echo pwned",
+        "&& echo pwned",
+        "| cat",
+        "> /tmp/skynet-ssh-redirect",
+        "*",
+        "{a,b}",
+        "~",
+        "!!",
+        "#x",
+        "line\nbreak",
+        "tab\there",
+        "é 中文",
     ];
     let mut argv = vec!["printf", "[%s]\\n"];
     argv.extend(words);
     let root = local_root();
     let mut cmd = command(&argv, &root);
     cmd.env.insert("SKYNET_V".into(), "$(id) 'x'".into());
-    let r = Step::new(&root).run_on(&ssh, &cmd, None).await.expect("runs");
+    let r = Step::new(&root)
+        .run_on(&ssh, &cmd, None)
+        .await
+        .expect("runs");
     assert!(r.out.success(), "{}", r.all());
     let expected: Vec<String> = words.iter().map(|w| format!("[{w}]")).collect();
     // "line\nbreak" arrives as two lines; joined back, everything must match.
@@ -102,7 +136,10 @@ async fn hostile_words_reach_the_remote_program_verbatim() {
     let env = command(&["printenv", "SKYNET_V"], &root);
     let mut env = env;
     env.env.insert("SKYNET_V".into(), "$(id) 'x'".into());
-    let r = Step::new(&root).run_on(&ssh, &env, None).await.expect("runs");
+    let r = Step::new(&root)
+        .run_on(&ssh, &env, None)
+        .await
+        .expect("runs");
     assert_eq!(r.texts(Stream::Stdout), ["$(id) 'x'"]);
 }
 
@@ -153,10 +190,15 @@ async fn cancel_kills_the_whole_remote_process_group() {
     let step = Step::new(&root);
     // A grandchild in the background that ignores SIGTERM, and the step itself.
     let cmd = command(
-        &["sh", "-c", "sh -c 'trap \"\" TERM; sleep 300' & echo bg=$!; sleep 300"],
+        &[
+            "sh",
+            "-c",
+            "sh -c 'trap \"\" TERM; sleep 300' & echo bg=$!; sleep 300",
+        ],
         &root,
     );
-    let (watch, mut seen) = tokio::sync::mpsc::unbounded_channel::<skynet_core::provider::OutputLine>();
+    let (watch, mut seen) =
+        tokio::sync::mpsc::unbounded_channel::<skynet_core::provider::OutputLine>();
     let cancel = step.cancel.clone();
     let canceller = async {
         while let Some(line) = seen.recv().await {
@@ -196,7 +238,10 @@ async fn timeout_ends_the_step_and_its_group() {
     assert_dies(pid).await;
     // The connection is still good for the next step.
     step.timeout = Some(Duration::from_secs(30));
-    let r = step.run_on(&ssh, &command(&["true"], &root), None).await.expect("runs");
+    let r = step
+        .run_on(&ssh, &command(&["true"], &root), None)
+        .await
+        .expect("runs");
     assert!(r.out.success());
 }
 
@@ -212,7 +257,11 @@ async fn a_missing_remote_workdir_or_program_fails_the_step() {
         .await
         .expect("a failed step");
     assert_eq!(r.out.exit_code, Some(125));
-    assert!(r.texts(Stream::Stderr)[0].contains("remote working directory"), "{}", r.all());
+    assert!(
+        r.texts(Stream::Stderr)[0].contains("remote working directory"),
+        "{}",
+        r.all()
+    );
     let r = step
         .run_on(&ssh, &command(&["no-such-program-skynet"], &root), None)
         .await
@@ -297,5 +346,9 @@ async fn health_is_a_handshake_and_true() {
     config.port = 1; // nothing listens there
     let health = SshProvider::new(config).health().await;
     assert!(!health.healthy);
-    assert!(health.message.contains("cannot connect"), "{}", health.message);
+    assert!(
+        health.message.contains("cannot connect"),
+        "{}",
+        health.message
+    );
 }

@@ -156,7 +156,9 @@ impl Provider for DockerProvider {
         if let Err(e) = docker.ping().await {
             return Health {
                 healthy: false,
-                message: self.fail("the Docker daemon does not answer", &e).to_string(),
+                message: self
+                    .fail("the Docker daemon does not answer", &e)
+                    .to_string(),
             };
         }
         match docker.inspect_image(&self.config.image).await {

@@ -135,17 +135,19 @@ impl SshProvider {
                     }
                 }
                 let conn = self.connection().await?;
-                let ch = conn
-                    .channel_open_session()
-                    .await
-                    .map_err(|e| provider(format!("{}: cannot open a session: {e}", self.target())))?;
+                let ch = conn.channel_open_session().await.map_err(|e| {
+                    provider(format!("{}: cannot open a session: {e}", self.target()))
+                })?;
                 Ok((conn, ch))
             }
         }
     }
 
     fn target(&self) -> String {
-        format!("{}@{}:{}", self.config.user, self.config.host, self.config.port)
+        format!(
+            "{}@{}:{}",
+            self.config.user, self.config.host, self.config.port
+        )
     }
 }
 
@@ -312,7 +314,10 @@ impl RemoteStep {
         match self.exit {
             Some(exit) => Ok(exit),
             None if conn.is_closed() => Err(provider_lost(provider)),
-            None => Err(provider_error(provider, "the channel closed without an exit status")),
+            None => Err(provider_error(
+                provider,
+                "the channel closed without an exit status",
+            )),
         }
     }
 
@@ -371,10 +376,13 @@ impl RemoteStep {
     async fn stop_group(&mut self, conn: &Handle, grace: Duration) {
         if self.group.is_none() {
             // Stopped before the shell said who it is: wait briefly for it.
-            self.drain_until(DRAIN_AFTER_KILL, |s| s.group.is_some()).await;
+            self.drain_until(DRAIN_AFTER_KILL, |s| s.group.is_some())
+                .await;
         }
         if self.group.is_none() {
-            tracing::warn!("remote step stopped before its pid was known; closing the channel only");
+            tracing::warn!(
+                "remote step stopped before its pid was known; closing the channel only"
+            );
             return;
         }
         self.signal_group(conn, "TERM").await;
@@ -401,7 +409,9 @@ impl RemoteStep {
         };
         match tokio::time::timeout(SIGNAL_LIMIT, kill).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(group, signal, error = %e, "cannot signal the remote group"),
+            Ok(Err(e)) => {
+                tracing::warn!(group, signal, error = %e, "cannot signal the remote group")
+            }
             Err(_) => tracing::warn!(group, signal, "signalling the remote group timed out"),
         }
     }

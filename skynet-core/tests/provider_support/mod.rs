@@ -16,7 +16,9 @@ pub fn service_var(test: &str, var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Some(v),
         _ => {
-            eprintln!("SKIPPED {test}: {var} is not set (run `bash scripts/test`, which starts the service)");
+            eprintln!(
+                "SKIPPED {test}: {var} is not set (run `bash scripts/test`, which starts the service)"
+            );
             None
         }
     }

@@ -139,7 +139,8 @@ pub(super) fn cannot_run(e: &DockerError) -> Option<(i32, &'static str)> {
         return None;
     };
     let message = message.to_ascii_lowercase();
-    if message.contains("executable file not found") || message.contains("no such file or directory")
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
     {
         Some((127, "No such file or directory"))
     } else if message.contains("permission denied") {
@@ -152,10 +153,7 @@ pub(super) fn cannot_run(e: &DockerError) -> Option<(i32, &'static str)> {
 /// Did the kernel kill the container for exceeding its memory limit?
 pub(super) async fn oom_killed(docker: &Docker, id: &str) -> bool {
     match docker.inspect_container(id, None).await {
-        Ok(info) => info
-            .state
-            .and_then(|s| s.oom_killed)
-            .unwrap_or_default(),
+        Ok(info) => info.state.and_then(|s| s.oom_killed).unwrap_or_default(),
         Err(_) => false,
     }
 }

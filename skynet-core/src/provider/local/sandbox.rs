@@ -94,9 +94,7 @@ pub(crate) async fn confinement(mode: SandboxMode) -> Result<Confinement, String
         )),
         Err(why) => {
             if !WARNED.swap(true, Ordering::SeqCst) {
-                tracing::warn!(
-                    "local steps run WITHOUT a sandbox (path confinement only): {why}"
-                );
+                tracing::warn!("local steps run WITHOUT a sandbox (path confinement only): {why}");
             }
             Ok(Confinement::PathsOnly)
         }

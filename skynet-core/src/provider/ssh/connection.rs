@@ -171,7 +171,12 @@ pub(super) async fn open(config: &SshConfig) -> Result<Handle> {
         ),
     )
     .await
-    .map_err(|_| provider(format!("{target}: no answer to the login within {:?}", config.connect_timeout)))?
+    .map_err(|_| {
+        provider(format!(
+            "{target}: no answer to the login within {:?}",
+            config.connect_timeout
+        ))
+    })?
     .map_err(|e| provider(format!("{target}: login failed: {e}")))?;
     if !auth.success() {
         return Err(provider(format!(

@@ -147,7 +147,12 @@ mod tests {
     #[test]
     fn hostile_words_survive_real_shells_verbatim() {
         for shell in ["sh", "bash", "dash"] {
-            if std::process::Command::new(shell).arg("-c").arg("true").status().is_err() {
+            if std::process::Command::new(shell)
+                .arg("-c")
+                .arg("true")
+                .status()
+                .is_err()
+            {
                 eprintln!("{shell} not installed; skipped");
                 continue;
             }
@@ -186,9 +191,18 @@ mod tests {
     #[test]
     fn remote_dir_follows_the_cwd_under_the_remote_root() {
         let root = Path::new("/jobs/a");
-        assert_eq!(remote_dir(Path::new("/jobs/a"), root, "/srv/w").expect("root"), "/srv/w");
-        assert_eq!(remote_dir(Path::new("/jobs/a/x/y"), root, "/srv/w/").expect("sub"), "/srv/w/x/y");
-        assert_eq!(remote_dir(Path::new("x/./y"), root, "/").expect("relative"), "/x/y");
+        assert_eq!(
+            remote_dir(Path::new("/jobs/a"), root, "/srv/w").expect("root"),
+            "/srv/w"
+        );
+        assert_eq!(
+            remote_dir(Path::new("/jobs/a/x/y"), root, "/srv/w/").expect("sub"),
+            "/srv/w/x/y"
+        );
+        assert_eq!(
+            remote_dir(Path::new("x/./y"), root, "/").expect("relative"),
+            "/x/y"
+        );
         assert!(remote_dir(Path::new("/jobs/b"), root, "/srv").is_err());
         assert!(remote_dir(Path::new("/jobs/a/../b"), root, "/srv").is_err());
     }
