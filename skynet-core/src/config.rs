@@ -16,6 +16,9 @@
 //! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
 //! | LLM key (environment only) | (none) | `OPENAI_API_KEY`, `GOOGLE_AI_API_KEY`/`GEMINI_API_KEY`, `ANTHROPIC_API_KEY`, or `SKYNET_LLM_API_KEY` |
 //! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
+//! | local sandbox | `[sandbox] mode` (`auto`, `require`, `off`), `writable` | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE` (`:`-separated) |
+//! | Docker provider (registered when an image is set) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
+//! | SSH provider (registered when a host is set) | `[ssh] host`, `port`, `user`, `key`, `known_hosts`, `workdir` | `SKYNET_SSH_HOST`, `SKYNET_SSH_PORT`, `SKYNET_SSH_USER`, `SKYNET_SSH_KEY`, `SKYNET_SSH_KNOWN_HOSTS` (default `~/.ssh/known_hosts`), `SKYNET_SSH_WORKDIR` |
 //!
 //! Durations are written like `30s`, `500ms`, `10m`.
 
@@ -24,6 +27,8 @@ use crate::llm::LlmSettings;
 use crate::llm::settings::LlmFileSection;
 use crate::planner::{AutoPlanner, LlmPlanner, Planner, PlannerChoice, RulePlanner};
 use crate::policy::Policy;
+use crate::provider::local::SandboxMode;
+use crate::provider::{DockerConfig, DockerProvider, LocalProvider, SshConfig, SshProvider};
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -47,6 +52,14 @@ pub struct Settings {
     pub planner: PlannerChoice,
     /// The language model, if one is configured.
     pub llm: Option<LlmSettings>,
+    /// How the `local` provider confines steps (default `auto`).
+    pub sandbox: SandboxMode,
+    /// Extra directories sandboxed local steps may write.
+    pub sandbox_writable: Vec<PathBuf>,
+    /// The `docker` provider, when an image is configured.
+    pub docker: Option<DockerConfig>,
+    /// The `ssh` provider, when a host is configured.
+    pub ssh: Option<SshConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +76,41 @@ struct FileSettings {
     worker: WorkerSection,
     #[serde(default)]
     limits: LimitsSection,
+    #[serde(default)]
+    sandbox: SandboxSection,
+    #[serde(default)]
+    docker: DockerSection,
+    #[serde(default)]
+    ssh: SshSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxSection {
+    mode: Option<String>,
+    writable: Option<Vec<PathBuf>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DockerSection {
+    image: Option<String>,
+    host: Option<String>,
+    network: Option<String>,
+    memory: Option<String>,
+    cpus: Option<f64>,
+    pids: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SshSection {
+    host: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    key: Option<PathBuf>,
+    known_hosts: Option<PathBuf>,
+    workdir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -169,6 +217,18 @@ impl Settings {
             None => PlannerChoice::default(),
         };
         let llm = LlmSettings::load(&file.llm, &env)?;
+        let sandbox = match pick("SKYNET_SANDBOX", file.sandbox.mode) {
+            Some(v) => SandboxMode::parse(&v).ok_or_else(|| {
+                Error::Config(format!("sandbox: {v:?} is not one of auto, require, off"))
+            })?,
+            None => SandboxMode::Auto,
+        };
+        let sandbox_writable = match env("SKYNET_SANDBOX_WRITABLE") {
+            Some(v) => std::env::split_paths(&v).collect(),
+            None => file.sandbox.writable.unwrap_or_default(),
+        };
+        let docker = docker_config(&pick, file.docker)?;
+        let ssh = ssh_config(&pick, &env, file.ssh)?;
         let database_url = pick("SKYNET_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
         Ok(Settings {
@@ -181,6 +241,10 @@ impl Settings {
             planner,
             llm,
             home,
+            sandbox,
+            sandbox_writable,
+            docker,
+            ssh,
         })
     }
 
@@ -228,16 +292,115 @@ impl Settings {
             .iter()
             .filter_map(|l| l.api_key.as_ref())
             .map(|k| k.expose().to_string());
-        builder
+        let local = LocalProvider::new()
+            .with_sandbox(self.sandbox)
+            .with_writable(self.sandbox_writable.clone());
+        let mut builder = builder
             .planner(planner)
             .secrets(keys)
             .database_url(&self.database_url)
             .policy(self.policy()?)
+            .provider(Arc::new(local));
+        if let Some(docker) = &self.docker {
+            builder = builder.provider(Arc::new(DockerProvider::new(docker.clone())));
+        }
+        if let Some(ssh) = &self.ssh {
+            builder = builder.provider(Arc::new(SshProvider::new(ssh.clone())));
+        }
+        builder
             .default_provider(&self.provider)
             .config(self.engine.clone())
             .build()
             .await
     }
+}
+
+fn docker_config(
+    pick: &impl Fn(&str, Option<String>) -> Option<String>,
+    file: DockerSection,
+) -> Result<Option<DockerConfig>> {
+    let Some(image) = pick("SKYNET_DOCKER_IMAGE", file.image) else {
+        return Ok(None);
+    };
+    let mut config = DockerConfig::new(image);
+    config.host = pick("SKYNET_DOCKER_HOST", file.host);
+    if let Some(v) = pick("SKYNET_DOCKER_NETWORK", file.network) {
+        config.network = v;
+    }
+    if let Some(v) = pick("SKYNET_DOCKER_MEMORY", file.memory) {
+        config.memory_bytes = parse_bytes("docker memory", &v)?;
+    }
+    if let Some(v) = pick("SKYNET_DOCKER_CPUS", file.cpus.map(|c| c.to_string())) {
+        config.cpus = parse_number("docker cpus", &v)?;
+        if !(config.cpus.is_finite() && config.cpus > 0.0) {
+            return Err(Error::Config(format!(
+                "docker cpus must be a positive number, not {v:?}"
+            )));
+        }
+    }
+    if let Some(v) = pick("SKYNET_DOCKER_PIDS", file.pids.map(|n| n.to_string())) {
+        config.pids_limit = parse_number("docker pids", &v)?;
+    }
+    Ok(Some(config))
+}
+
+fn ssh_config(
+    pick: &impl Fn(&str, Option<String>) -> Option<String>,
+    env: &impl Fn(&str) -> Option<String>,
+    file: SshSection,
+) -> Result<Option<SshConfig>> {
+    let Some(host) = pick("SKYNET_SSH_HOST", file.host) else {
+        return Ok(None);
+    };
+    let user = pick("SKYNET_SSH_USER", file.user)
+        .or_else(|| env("USER"))
+        .ok_or_else(|| Error::Config("ssh: set SKYNET_SSH_USER (the remote user)".into()))?;
+    let key =
+        pick("SKYNET_SSH_KEY", file.key.map(|p| p.display().to_string())).ok_or_else(|| {
+            Error::Config(
+                "ssh: set SKYNET_SSH_KEY (an unencrypted OpenSSH private key file)".into(),
+            )
+        })?;
+    let known_hosts = match pick(
+        "SKYNET_SSH_KNOWN_HOSTS",
+        file.known_hosts.map(|p| p.display().to_string()),
+    ) {
+        Some(p) => PathBuf::from(p),
+        None => env("HOME")
+            .map(|h| Path::new(&h).join(".ssh/known_hosts"))
+            .ok_or_else(|| Error::Config("ssh: set SKYNET_SSH_KNOWN_HOSTS".into()))?,
+    };
+    let mut config = SshConfig::new(host, user, key, known_hosts);
+    if let Some(v) = pick("SKYNET_SSH_PORT", file.port.map(|p| p.to_string())) {
+        config.port = parse_number("ssh port", &v)?;
+    }
+    if let Some(v) = pick("SKYNET_SSH_WORKDIR", file.workdir) {
+        config.remote_root = v;
+    }
+    Ok(Some(config))
+}
+
+/// Bytes with an optional binary suffix: `1048576`, `512m`, `2g`, `64k`.
+fn parse_bytes(what: &str, text: &str) -> Result<i64> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (digits, shift) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 10),
+        Some('m') => (&t[..t.len() - 1], 20),
+        Some('g') => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    digits
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "{what}: {text:?} is not a size; write e.g. 512m or 2g"
+            ))
+        })
 }
 
 fn parse_number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T> {
@@ -374,5 +537,75 @@ mod tests {
             matches!(&e, Error::Config(m) if m.contains("SKYNET_LLM_PROVIDER")),
             "{e}"
         );
+    }
+
+    #[test]
+    fn docker_and_ssh_are_configured_by_environment() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Settings::load_with(Some(home.path().into()), env(&[])).expect("load");
+        assert!(s.docker.is_none() && s.ssh.is_none());
+        assert_eq!(s.sandbox, SandboxMode::Auto);
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[
+                ("SKYNET_DOCKER_IMAGE", "busybox:1"),
+                ("SKYNET_DOCKER_MEMORY", "512m"),
+                ("SKYNET_DOCKER_CPUS", "0.5"),
+                ("SKYNET_SSH_HOST", "build1"),
+                ("SKYNET_SSH_USER", "ci"),
+                ("SKYNET_SSH_KEY", "/keys/id"),
+                ("SKYNET_SSH_PORT", "2222"),
+                ("HOME", "/home/me"),
+                ("SKYNET_SANDBOX", "require"),
+            ]),
+        )
+        .expect("load");
+        let docker = s.docker.expect("docker");
+        assert_eq!(
+            (docker.image.as_str(), docker.memory_bytes, docker.cpus),
+            ("busybox:1", 512 << 20, 0.5)
+        );
+        let ssh = s.ssh.expect("ssh");
+        assert_eq!(
+            (ssh.host.as_str(), ssh.port, ssh.user.as_str()),
+            ("build1", 2222, "ci")
+        );
+        assert_eq!(ssh.known_hosts, PathBuf::from("/home/me/.ssh/known_hosts"));
+        assert_eq!(s.sandbox, SandboxMode::Require);
+        for (k, v) in [
+            ("SKYNET_DOCKER_MEMORY", "lots"),
+            ("SKYNET_SANDBOX", "maybe"),
+        ] {
+            let e = Settings::load_with(
+                Some(home.path().into()),
+                env(&[("SKYNET_DOCKER_IMAGE", "x"), (k, v)]),
+            );
+            assert!(matches!(e, Err(Error::Config(_))), "{k}={v}");
+        }
+        let e = Settings::load_with(
+            Some(home.path().into()),
+            env(&[("SKYNET_SSH_HOST", "h"), ("SKYNET_SSH_USER", "u")]),
+        );
+        assert!(matches!(e, Err(Error::Config(m)) if m.contains("SKYNET_SSH_KEY")));
+    }
+
+    #[tokio::test]
+    async fn configured_providers_are_registered_by_name() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[
+                ("SKYNET_DOCKER_IMAGE", "busybox:1"),
+                ("SKYNET_SSH_HOST", "build1"),
+                ("SKYNET_SSH_USER", "ci"),
+                ("SKYNET_SSH_KEY", "/keys/id"),
+                ("SKYNET_SSH_KNOWN_HOSTS", "/keys/known_hosts"),
+                ("SKYNET_PROVIDER", "docker"),
+                ("SKYNET_DATABASE_URL", "sqlite::memory:"),
+            ]),
+        )
+        .expect("load");
+        let engine = s.build().await.expect("build");
+        assert_eq!(engine.provider_names(), ["docker", "local", "mock", "ssh"]);
     }
 }

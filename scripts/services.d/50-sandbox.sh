@@ -1,0 +1,13 @@
+# Local sandbox: bubblewrap from the distribution. Exports
+# SKYNET_TEST_BWRAP=1 when a real sandbox (namespaces, read-only binds,
+# private network) can be created on this machine; otherwise the sandbox
+# tests skip and say why.
+if ! command -v bwrap >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+fi
+if bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --unshare-pid --unshare-ipc \
+        --unshare-uts --unshare-net --die-with-parent --new-session -- true 2>/dev/null; then
+    export SKYNET_TEST_BWRAP=1
+else
+    echo "50-sandbox.sh: bubblewrap cannot create a sandbox here; sandbox tests will skip" >&2
+fi
