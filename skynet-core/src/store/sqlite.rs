@@ -18,6 +18,7 @@
 mod codec;
 mod events;
 mod jobs;
+mod keys;
 mod steps;
 mod tx;
 

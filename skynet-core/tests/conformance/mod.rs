@@ -7,10 +7,12 @@
 //! fresh [`Backend`].
 
 pub mod jobs;
+pub mod listing;
 pub mod queue;
 pub mod records;
 
 pub use jobs::*;
+pub use listing::*;
 pub use queue::*;
 pub use records::*;
 
@@ -72,6 +74,9 @@ macro_rules! conformance_tests {
             logs_append_tail_search_after_step,
             event_chain_verifies,
             unknown_id_is_not_found_everywhere,
+            list_jobs_pages_by_cursor,
+            count_jobs_by_status_counts,
+            events_after_resumes_without_loss,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
