@@ -75,10 +75,12 @@ impl Limiter {
 
     /// `Err(seconds to wait)` when `key` is over its rate.
     fn check(&self, key: &str) -> Result<(), u64> {
-        self.buckets.check_key(&key.to_string()).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        })
+        self.buckets
+            .check_key(&key.to_string())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+            })
     }
 }
 

@@ -81,7 +81,11 @@ impl ApiError {
 
     /// 400 for unusable input.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidInput.code(), detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorKind::InvalidInput.code(),
+            detail,
+        )
     }
 
     /// Attach the policy decision that caused the problem.
@@ -153,7 +157,10 @@ impl IntoResponse for ApiError {
             status: this.status.as_u16(),
             detail: this.detail,
             code: this.code.to_string(),
-            decision: this.decision.as_ref().map(crate::schema::DecisionView::from),
+            decision: this
+                .decision
+                .as_ref()
+                .map(crate::schema::DecisionView::from),
         };
         let mut resp = (this.status, axum::Json(body)).into_response();
         resp.headers_mut().insert(

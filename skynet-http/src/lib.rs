@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// How the server behaves.
 #[derive(Debug, Clone)]
@@ -98,7 +98,10 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
     let metrics = Arc::new(Metrics::new());
     metrics.clone().watch_steps(&sk);
     let state = AppState {
-        limiter: Arc::new(auth::Limiter::new(config.rate_per_second, config.rate_burst)),
+        limiter: Arc::new(auth::Limiter::new(
+            config.rate_per_second,
+            config.rate_burst,
+        )),
         config: Arc::new(config),
         sk,
         metrics,
@@ -120,7 +123,8 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
                 tracing::info_span!("http", method = %req.method(), uri = %req.uri().path(), request_id = %id)
-            }),
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
@@ -148,5 +152,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -61,10 +61,14 @@ fn step_histogram() -> Histogram {
 impl Metrics {
     pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("skynet");
-        let http = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let http = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let jobs = Family::<StatusLabels, Gauge>::default();
         let queue_depth = Gauge::default();
-        let steps = Family::<StepLabels, Histogram>::new_with_constructor(step_histogram as fn() -> Histogram);
+        let steps = Family::<StepLabels, Histogram>::new_with_constructor(
+            step_histogram as fn() -> Histogram,
+        );
         let rate_limited = Counter::default();
         let sse_sent = Counter::default();
         let sse_buffered = Gauge::default();
@@ -75,14 +79,26 @@ impl Metrics {
             http.clone(),
         );
         registry.register("jobs", "Jobs in the ledger by status", jobs.clone());
-        registry.register("queue_depth", "Jobs queued and waiting for a worker", queue_depth.clone());
+        registry.register(
+            "queue_depth",
+            "Jobs queued and waiting for a worker",
+            queue_depth.clone(),
+        );
         registry.register(
             "step_duration_seconds",
             "Duration of steps run by this process's workers, by final status",
             steps.clone(),
         );
-        registry.register("http_rate_limited", "Requests refused with 429", rate_limited.clone());
-        registry.register("http_sse_events_sent", "Events written to SSE streams", sse_sent.clone());
+        registry.register(
+            "http_rate_limited",
+            "Requests refused with 429",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "http_sse_events_sent",
+            "Events written to SSE streams",
+            sse_sent.clone(),
+        );
         registry.register(
             "http_sse_buffered_events",
             "Events read from the ledger and not yet written to an SSE stream",
@@ -177,7 +193,9 @@ impl Metrics {
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 };
-                let Some(metrics) = metrics.upgrade() else { return };
+                let Some(metrics) = metrics.upgrade() else {
+                    return;
+                };
                 match event {
                     JobEvent::StepStarted { job, step, .. } => {
                         if started.len() >= MAX_OPEN {
@@ -185,7 +203,9 @@ impl Metrics {
                         }
                         started.insert((job, step), Instant::now());
                     }
-                    JobEvent::StepFinished { job, step, status, .. } => {
+                    JobEvent::StepFinished {
+                        job, step, status, ..
+                    } => {
                         if let Some(t) = started.remove(&(job, step)) {
                             metrics
                                 .steps
@@ -226,7 +246,8 @@ impl BufferedEvents {
 
 impl Drop for BufferedEvents {
     fn drop(&mut self) {
-        self.metrics.sse_buffered(-self.held.load(Ordering::Relaxed));
+        self.metrics
+            .sse_buffered(-self.held.load(Ordering::Relaxed));
         self.metrics.sse_open(-1);
     }
 }

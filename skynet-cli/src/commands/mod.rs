@@ -1,8 +1,10 @@
 //! One function per command; each parses its input, calls the core, renders.
 
 mod inspect;
+mod keys;
 mod policy;
 mod run;
+mod serve;
 mod worker;
 
 use crate::cli::{Cli, Command, Global};
@@ -121,6 +123,25 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             concurrency,
             id,
         } => worker::run(&engine(&cli.global).await?, once, concurrency, id, out).await,
+        Command::Serve {
+            bind,
+            workers,
+            root,
+            rate_limit,
+            rate_burst,
+            insecure_no_auth,
+        } => {
+            let opts = serve::ServeOptions {
+                bind,
+                workers,
+                root,
+                rate_limit,
+                rate_burst,
+                insecure_no_auth,
+            };
+            serve::run(&settings(&cli.global)?, opts, out).await
+        }
+        Command::Keys { command } => keys::run(&settings(&cli.global)?, command, out).await,
     }
 }
 

@@ -35,7 +35,8 @@ pub async fn run(
     Ok(Exit::Ok)
 }
 
-async fn wait_for_stop_signal() {
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn wait_for_stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

@@ -110,12 +110,18 @@ fn resume_from(headers: &HeaderMap, q: &EventsQuery) -> ApiResult<i64> {
             .to_str()
             .ok()
             .and_then(|s| s.trim().parse::<i64>().ok())
-            .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be an event seq (an integer)")),
+            .ok_or_else(|| {
+                ApiError::bad_request("Last-Event-ID must be an event seq (an integer)")
+            }),
         None => Ok(q.after.unwrap_or(0)),
     }
 }
 
-fn stream(state: &AppState, job: Option<JobId>, after: i64) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>> {
+fn stream(
+    state: &AppState,
+    job: Option<JobId>,
+    after: i64,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>> {
     let feed = Feed {
         sk: state.sk.clone(),
         job,

@@ -38,7 +38,9 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 
 fn millis(what: &str, ms: Option<u64>) -> ApiResult<Option<Duration>> {
     match ms {
-        Some(0) => Err(ApiError::bad_request(format!("{what} must be at least 1 ms"))),
+        Some(0) => Err(ApiError::bad_request(format!(
+            "{what} must be at least 1 ms"
+        ))),
         other => Ok(other.map(Duration::from_millis)),
     }
 }
@@ -150,7 +152,9 @@ pub(crate) async fn list_jobs(
         .iter()
         .map(|j| super::redacted(skynet_core::view::JobView::new(j, &[]), &caller))
         .collect();
-    Ok(Json(serde_json::json!({ "jobs": views, "next_cursor": next })))
+    Ok(Json(
+        serde_json::json!({ "jobs": views, "next_cursor": next }),
+    ))
 }
 
 fn job_id(id: &str) -> ApiResult<JobId> {
@@ -173,7 +177,11 @@ pub(crate) async fn get_job(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<skynet_core::view::JobView>> {
     caller.require(Scope::Read)?;
-    let job = state.sk.get(&job_id(&id)?).await.map_err(core_err(&caller))?;
+    let job = state
+        .sk
+        .get(&job_id(&id)?)
+        .await
+        .map_err(core_err(&caller))?;
     Ok(Json(job_view(&state.sk, &job, &caller).await?))
 }
 

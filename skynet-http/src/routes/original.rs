@@ -37,7 +37,9 @@ fn approval_gates(plan: &Plan) -> Vec<ApprovalGate> {
         .enumerate()
         .filter(|(_, s)| {
             s.risk > RiskLevel::ReadOnly
-                || s.decision.as_ref().is_some_and(|d| d.verdict != Verdict::Allow)
+                || s.decision
+                    .as_ref()
+                    .is_some_and(|d| d.verdict != Verdict::Allow)
         })
         .map(|(i, s)| ApprovalGate {
             step: i,
@@ -68,10 +70,11 @@ fn artifacts(plan: &Plan) -> Vec<String> {
 /// A plan the server auto-approves: READ_ONLY, every step allowed.
 fn runs_without_approval(plan: &Plan) -> bool {
     plan.risk == RiskLevel::ReadOnly
-        && plan
-            .steps
-            .iter()
-            .all(|s| s.decision.as_ref().is_none_or(|d| d.verdict == Verdict::Allow))
+        && plan.steps.iter().all(|s| {
+            s.decision
+                .as_ref()
+                .is_none_or(|d| d.verdict == Verdict::Allow)
+        })
 }
 
 fn planner_request(
@@ -186,7 +189,10 @@ pub(crate) async fn policy_check(
 ) -> ApiResult<Json<PolicyAnswer>> {
     caller.require(Scope::Read)?;
     let mut argv = shell_words::split(&body.action).map_err(|e| {
-        ApiError::bad_request(format!("action {:?} does not split into words: {e}", body.action))
+        ApiError::bad_request(format!(
+            "action {:?} does not split into words: {e}",
+            body.action
+        ))
     })?;
     argv.extend(body.target);
     if argv.is_empty() || argv[0].is_empty() {
@@ -326,10 +332,11 @@ pub(crate) async fn providers_health(
     let healthy = providers.values().filter(|p| p.status == "healthy").count();
     let total = providers.len();
     let history = {
-        let mut history = state
-            .health_history
-            .lock()
-            .map_err(|_| ApiError::from(skynet_core::Error::Store("health history lock poisoned".into())))?;
+        let mut history = state.health_history.lock().map_err(|_| {
+            ApiError::from(skynet_core::Error::Store(
+                "health history lock poisoned".into(),
+            ))
+        })?;
         if history.len() >= HISTORY {
             history.pop_front();
         }
