@@ -15,19 +15,49 @@ fn routes(planned: &str, hash: &str) -> Vec<(&'static str, String, Option<Value>
     vec![
         ("GET", "/metrics".into(), None, Scope::Read),
         ("GET", "/openapi.json".into(), None, Scope::Read),
-        ("POST", "/v1/jobs".into(), Some(json!({ "intent": "list the files" })), Scope::Submit),
+        (
+            "POST",
+            "/v1/jobs".into(),
+            Some(json!({ "intent": "list the files" })),
+            Scope::Submit,
+        ),
         ("GET", "/v1/jobs".into(), None, Scope::Read),
         ("GET", j(""), None, Scope::Read),
-        ("POST", j("/approve"), Some(json!({ "plan_hash": hash })), Scope::Approve),
+        (
+            "POST",
+            j("/approve"),
+            Some(json!({ "plan_hash": hash })),
+            Scope::Approve,
+        ),
         ("POST", j("/deny"), Some(json!({})), Scope::Approve),
         ("POST", j("/cancel"), None, Scope::Approve),
         ("GET", j("/logs"), None, Scope::Read),
         ("GET", j("/events"), None, Scope::Read),
         ("GET", "/v1/events".into(), None, Scope::Read),
-        ("POST", "/v1/plan".into(), Some(json!({ "user_message": "list the files" })), Scope::Read),
-        ("POST", "/v1/report".into(), Some(json!({ "request_id": planned, "overall_status": "ok" })), Scope::Submit),
-        ("POST", "/v1/policy/check".into(), Some(json!({ "action": "ls" })), Scope::Read),
-        ("POST", "/v1/execute".into(), Some(json!({ "user_message": "list the files" })), Scope::Submit),
+        (
+            "POST",
+            "/v1/plan".into(),
+            Some(json!({ "user_message": "list the files" })),
+            Scope::Read,
+        ),
+        (
+            "POST",
+            "/v1/report".into(),
+            Some(json!({ "request_id": planned, "overall_status": "ok" })),
+            Scope::Submit,
+        ),
+        (
+            "POST",
+            "/v1/policy/check".into(),
+            Some(json!({ "action": "ls" })),
+            Scope::Read,
+        ),
+        (
+            "POST",
+            "/v1/execute".into(),
+            Some(json!({ "user_message": "list the files" })),
+            Scope::Submit,
+        ),
         ("GET", "/v1/providers/health".into(), None, Scope::Read),
     ]
 }
@@ -64,7 +94,12 @@ async fn every_route_refuses_bad_keys_and_under_scoped_keys_without_changing_any
         ];
         for key in unauthenticated {
             let r = t.call(method, &path, key.as_deref(), body.clone()).await;
-            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path} with {key:?}: {}", r.text);
+            assert_eq!(
+                r.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {key:?}: {}",
+                r.text
+            );
             assert_eq!(r.code(), "unauthorized");
             checked += 1;
         }
@@ -73,15 +108,27 @@ async fn every_route_refuses_bad_keys_and_under_scoped_keys_without_changing_any
                 continue;
             }
             let r = t.call(method, &path, Some(key), body.clone()).await;
-            assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path} with a {scope} key: {}", r.text);
+            assert_eq!(
+                r.status,
+                StatusCode::FORBIDDEN,
+                "{method} {path} with a {scope} key: {}",
+                r.text
+            );
             assert_eq!(r.code(), "insufficient_scope");
             checked += 1;
         }
-        assert_eq!(t.ledger_snapshot().await, before, "{method} {path}: nothing changed");
+        assert_eq!(
+            t.ledger_snapshot().await,
+            before,
+            "{method} {path}: nothing changed"
+        );
     }
     assert_eq!(checked, 16 * 6);
     // The health route needs no key.
-    assert_eq!(t.call("GET", "/v1/health", None, None).await.status, StatusCode::OK);
+    assert_eq!(
+        t.call("GET", "/v1/health", None, None).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -90,13 +137,26 @@ async fn the_right_scope_is_enough_admin_holds_all_and_x_api_key_works() {
     let job = t.submit_job("write 'hi' to notes.txt").await;
     let id = job["id"].as_str().expect("id");
     let r = t
-        .call_with("GET", &format!("/v1/jobs/{id}"), None, None, &[("x-api-key", &t.read)])
+        .call_with(
+            "GET",
+            &format!("/v1/jobs/{id}"),
+            None,
+            None,
+            &[("x-api-key", &t.read)],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = t.call("GET", &format!("/v1/jobs/{id}"), Some(&t.admin), None).await;
+    let r = t
+        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.admin), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let r = t
-        .call("POST", &format!("/v1/jobs/{id}/approve"), Some(&t.admin), Some(json!({ "plan_hash": job["plan"]["hash"] })))
+        .call(
+            "POST",
+            &format!("/v1/jobs/{id}/approve"),
+            Some(&t.admin),
+            Some(json!({ "plan_hash": job["plan"]["hash"] })),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
@@ -105,27 +165,45 @@ async fn the_right_scope_is_enough_admin_holds_all_and_x_api_key_works() {
 async fn provider_details_are_redacted_for_keys_without_admin() {
     let t = TestApp::new().await;
     let r = t
-        .call("POST", "/v1/jobs", Some(&t.submit), Some(json!({ "intent": "list the files", "provider": "mock" })))
+        .call(
+            "POST",
+            "/v1/jobs",
+            Some(&t.submit),
+            Some(json!({ "intent": "list the files", "provider": "mock" })),
+        )
         .await;
     let id = skynet_core::JobId::parse(r.json()["id"].as_str().expect("id")).expect("id");
     // Make the job fail the way a provider failure is recorded.
-    let claimed = t
-        .sk
-        .store()
-        .claim_job(&id, "w", std::time::Duration::from_secs(60))
-        .await
-        .expect("claim")
-        .expect("claimed");
+    let claimed =
+        t.sk.store()
+            .claim_job(&id, "w", std::time::Duration::from_secs(60))
+            .await
+            .expect("claim")
+            .expect("claimed");
     let lease = claimed.lease.expect("lease").id;
-    t.sk
-        .store()
-        .complete(&id, &lease, skynet_core::store::Completion::Failed("provider mock: token=hunter2 rejected by 10.0.0.5".into()))
+    t.sk.store()
+        .complete(
+            &id,
+            &lease,
+            skynet_core::store::Completion::Failed(
+                "provider mock: token=hunter2 rejected by 10.0.0.5".into(),
+            ),
+        )
         .await
         .expect("complete");
-    let shown = t.call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None).await;
+    let shown = t
+        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None)
+        .await;
     assert!(!shown.text.contains("hunter2"), "{}", shown.text);
-    assert!(shown.json()["error"].as_str().expect("error").contains("need an admin key"));
-    let admin = t.call("GET", &format!("/v1/jobs/{id}"), Some(&t.admin), None).await;
+    assert!(
+        shown.json()["error"]
+            .as_str()
+            .expect("error")
+            .contains("need an admin key")
+    );
+    let admin = t
+        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.admin), None)
+        .await;
     assert!(admin.text.contains("hunter2"));
     let listed = t.call("GET", "/v1/jobs", Some(&t.read), None).await;
     assert!(!listed.text.contains("hunter2"));

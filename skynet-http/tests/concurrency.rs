@@ -29,16 +29,21 @@ async fn hundred_concurrent_approvals_make_exactly_one_transition() {
         tokio::spawn(async move { call_on(app, "POST", &uri, Some(key), Some(body), vec![]).await })
     });
     let answers = joined(calls).await;
-    let ok = answers.iter().filter(|r| r.status == StatusCode::OK).count();
+    let ok = answers
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
     assert_eq!(ok, 1, "exactly one approval wins");
     for r in answers.iter().filter(|r| r.status != StatusCode::OK) {
-        assert_eq!((r.status, r.code().as_str()), (StatusCode::CONFLICT, "conflict"));
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::CONFLICT, "conflict")
+        );
     }
-    let events = t
-        .sk
-        .events(&skynet_core::JobId::parse(&id).expect("id"))
-        .await
-        .expect("events");
+    let events =
+        t.sk.events(&skynet_core::JobId::parse(&id).expect("id"))
+            .await
+            .expect("events");
     let to_queued = events
         .iter()
         .filter(|e| e.kind == "status" && e.data["to"] == "queued")
@@ -60,9 +65,15 @@ async fn hundred_concurrent_posts_with_one_idempotency_key_make_one_job() {
         ))
     });
     let answers = joined(calls).await;
-    assert!(answers.iter().all(|r| r.status == StatusCode::ACCEPTED), "every retry gets the job");
+    assert!(
+        answers.iter().all(|r| r.status == StatusCode::ACCEPTED),
+        "every retry gets the job"
+    );
     let first = answers[0].json()["id"].clone();
-    assert!(answers.iter().all(|r| r.json()["id"] == first), "the same job");
+    assert!(
+        answers.iter().all(|r| r.json()["id"] == first),
+        "the same job"
+    );
     let ledger = t.ledger_snapshot().await;
     assert_eq!(ledger.len(), 1, "one job stored");
     assert_eq!(ledger[0].2, 1, "one submitted event");

@@ -115,7 +115,15 @@ impl TestApp {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-        call_on(self.app.clone(), method, uri, key.map(str::to_string), body, headers).await
+        call_on(
+            self.app.clone(),
+            method,
+            uri,
+            key.map(str::to_string),
+            body,
+            headers,
+        )
+        .await
     }
 
     /// Submit `intent` as the submit key; returns the job JSON.
