@@ -185,12 +185,15 @@ pub struct JobView {
 #[serde(deny_unknown_fields)]
 pub struct SubmitBody {
     /// What to do, in plain words.
+    #[schema(example = "list the files")]
     pub intent: String,
     /// Sandbox root, inside the server's root (default: the server's root).
     #[serde(default, alias = "cwd")]
+    #[schema(example = ".")]
     pub root: Option<String>,
     /// Provider hint (default: the server's default).
     #[serde(default)]
+    #[schema(example = "local")]
     pub provider: Option<String>,
     /// Higher runs first.
     #[serde(default)]
@@ -292,6 +295,7 @@ pub struct EventsQuery {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct PlanBody {
     /// The intent.
+    #[schema(example = "read README.md, then write 'done' to notes.txt")]
     pub user_message: String,
     /// Planner context; `root` (or `cwd`) picks the sandbox root.
     #[serde(default)]
@@ -375,9 +379,11 @@ pub struct ReportAnswer {
 pub struct PolicyCheckBody {
     /// The command line to judge, e.g. `git push` (split like a POSIX
     /// shell would, never run).
+    #[schema(example = "git push")]
     pub action: String,
     /// An argument appended to it, e.g. the path or remote.
     #[serde(default)]
+    #[schema(example = "origin")]
     pub target: Option<String>,
     /// `root` (or `cwd`) picks the sandbox root for path checks.
     #[serde(default)]
@@ -424,6 +430,7 @@ impl PolicyAnswer {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ExecuteBody {
     /// The intent.
+    #[schema(example = "list the files")]
     pub user_message: String,
     /// Planner context; `root` (or `cwd`) picks the sandbox root.
     #[serde(default)]
