@@ -207,6 +207,56 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Serve the HTTP control plane (with in-process workers) until SIGTERM
+    Serve {
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        bind: std::net::SocketAddr,
+        /// In-process workers (0: a pure control plane; run `skynet worker` elsewhere)
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Jobs' sandbox roots must lie inside this directory (default: current directory)
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Requests per second allowed per API key (sustained)
+        #[arg(long, default_value_t = 50)]
+        rate_limit: u32,
+        /// Requests allowed per API key in a burst
+        #[arg(long, default_value_t = 100)]
+        rate_burst: u32,
+        /// No API keys at all: every caller is admin. Local development only; loopback only
+        #[arg(long)]
+        insecure_no_auth: bool,
+    },
+    /// Manage the HTTP control plane's API keys
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once (only its hash is stored)
+    Create {
+        /// A label, e.g. ci or dashboard
+        name: String,
+        /// Comma-separated scopes: read, submit, approve, admin
+        #[arg(long, default_value = "read")]
+        scopes: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (never their secrets)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id
+    Revoke {
+        /// The key's id (the part after `sk_`, as `keys list` shows it)
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +298,9 @@ impl Cli {
             | Command::Actions { json } => *json,
             Command::Policy {
                 command: PolicyCommand::Check { json, .. } | PolicyCommand::Rules { json },
+            } => *json,
+            Command::Keys {
+                command: KeysCommand::Create { json, .. } | KeysCommand::List { json },
             } => *json,
             _ => false,
         }

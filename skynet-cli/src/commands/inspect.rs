@@ -38,6 +38,7 @@ pub async fn jobs(
         .list(&JobFilter {
             statuses,
             limit: Some(limit),
+            ..Default::default()
         })
         .await?;
     if json {

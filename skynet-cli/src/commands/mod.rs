@@ -2,8 +2,10 @@
 
 mod chat;
 mod inspect;
+mod keys;
 mod policy;
 mod run;
+mod serve;
 mod worker;
 
 use crate::cli::{Cli, Command, Global};
@@ -136,6 +138,25 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             worker::run(&engine(&cli.global).await?, opts, out).await
         }
         Command::Workers { json } => worker::list(&engine(&cli.global).await?, json, out).await,
+        Command::Serve {
+            bind,
+            workers,
+            root,
+            rate_limit,
+            rate_burst,
+            insecure_no_auth,
+        } => {
+            let opts = serve::ServeOptions {
+                bind,
+                workers,
+                root,
+                rate_limit,
+                rate_burst,
+                insecure_no_auth,
+            };
+            serve::run(&settings(&cli.global)?, opts, out).await
+        }
+        Command::Keys { command } => keys::run(&settings(&cli.global)?, command, out).await,
     }
 }
 

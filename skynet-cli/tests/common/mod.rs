@@ -88,7 +88,11 @@ impl Sandbox {
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         // `--json` goes right after the (sub)command: the intent and argv
         // after it are taken verbatim.
-        let at = if args[0] == "policy" { 2 } else { 1 };
+        let at = if matches!(args[0], "policy" | "keys") {
+            2
+        } else {
+            1
+        };
         let out = self
             .cmd()
             .args(&args[..at])

@@ -172,6 +172,11 @@ impl Skynet {
         self.inner.providers.keys().cloned().collect()
     }
 
+    /// The registered providers, by name.
+    pub fn providers(&self) -> Vec<Arc<dyn Provider>> {
+        self.inner.providers.values().cloned().collect()
+    }
+
     /// Live events from this process (status changes, output lines).
     pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
         self.inner.bus.subscribe()
