@@ -6,7 +6,7 @@
 //! parsed defensively either way.
 
 use super::http::{Transport, quote};
-use super::{ChatModel, ChatRequest, ChatResponse, LlmSettings, ProviderKind, Role, Usage};
+use super::{ChatModel, ChatRequest, ChatResponse, LlmSettings, Role, Usage};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -26,10 +26,9 @@ impl std::fmt::Debug for OpenAiChat {
 }
 
 impl OpenAiChat {
-    /// A client for these settings (a key is required unless the provider
-    /// is Ollama).
+    /// A client for these settings (see [`LlmSettings::key_required`]).
     pub fn new(settings: &LlmSettings) -> Result<Self> {
-        if settings.provider != ProviderKind::Ollama {
+        if settings.key_required() {
             settings.require_key()?;
         }
         let name = settings.provider.as_str();
