@@ -180,3 +180,33 @@ async fn an_unknown_planner_is_bad_input() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("rules, llm or auto"), "{}", r.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_without_a_message_reads_turns_from_stdin() {
+    let sb = Sandbox::new();
+    let server = serve(200, "chat_prose.json").await;
+    let mut cmd = sb.cmd();
+    cmd.env("SKYNET_LLM_PROVIDER", "openai")
+        .env("SKYNET_LLM_BASE_URL", format!("{}/v1", server.uri()))
+        .env("OPENAI_API_KEY", FAKE_KEY)
+        .arg("chat")
+        .write_stdin("hello\n\nwhat else?\nquit\nnot read\n");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+        .await
+        .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(
+        stdout.matches("Hello! I plan and run tasks").count(),
+        2,
+        "{stdout}"
+    );
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 2, "blank lines skipped, quit ends");
+    let second: serde_json::Value = requests[1].body_json().expect("json");
+    assert_eq!(
+        second["messages"].as_array().map(Vec::len),
+        Some(4),
+        "history carried"
+    );
+}

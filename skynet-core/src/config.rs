@@ -524,6 +524,16 @@ mod tests {
             s.llm.as_ref().map(|l| l.base_url.as_str()),
             Some("http://localhost:11434/v1")
         );
+        let s = load(&[
+            ("SKYNET_LLM_PROVIDER", "openai"),
+            ("SKYNET_LLM_BASE_URL", "http://127.0.0.1:8000/v1"),
+        ])
+        .expect("a local OpenAI-compatible server (vLLM, llama.cpp) needs no key");
+        assert!(s.llm.as_ref().is_some_and(|l| l.api_key.is_none()));
+        assert!(
+            load(&[("SKYNET_LLM_PROVIDER", "openai")]).is_err(),
+            "api.openai.com does"
+        );
         assert!(load(&[]).expect("default").llm.is_none());
     }
 

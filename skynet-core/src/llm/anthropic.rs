@@ -138,3 +138,27 @@ impl ChatModel for AnthropicChat {
         parse_response(&answer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_input_wins_over_text_and_text_blocks_join() {
+        let body = json!({
+            "content": [
+                {"type": "text", "text": "Let me plan."},
+                {"type": "tool_use", "id": "t", "name": "skynet_plan", "input": {"steps": []}},
+            ],
+            "stop_reason": "tool_use",
+            "usage": {"input_tokens": 5, "output_tokens": 6},
+        });
+        let r = parse_response(&body).expect("parsed");
+        assert_eq!(r.text, "{\"steps\":[]}");
+        assert_eq!(r.finish_reason.as_deref(), Some("tool_use"));
+        let body =
+            json!({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]});
+        assert_eq!(parse_response(&body).expect("parsed").text, "a\nb");
+        assert!(parse_response(&json!({"type": "message"})).is_err());
+    }
+}

@@ -109,6 +109,8 @@ pub fn parse_response(body: &Value) -> Result<ChatResponse> {
         .map(|parts| {
             parts
                 .iter()
+                // Thinking models return their reasoning as `thought` parts.
+                .filter(|p| p.get("thought").and_then(Value::as_bool) != Some(true))
                 .filter_map(|p| p.get("text").and_then(Value::as_str))
                 .collect()
         })
@@ -160,5 +162,52 @@ impl ChatModel for GeminiChat {
             )
             .await?;
         parse_response(&answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thought_parts_are_not_the_answer() {
+        let body = json!({
+            "candidates": [{"content": {"role": "model", "parts": [
+                {"text": "Maybe {\"steps\": []}?", "thought": true},
+                {"text": "{\"summary\": \"s\", \"steps\": []}"},
+            ]}, "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 4},
+        });
+        let r = parse_response(&body).expect("parsed");
+        assert_eq!(r.text, "{\"summary\": \"s\", \"steps\": []}");
+        assert_eq!(r.usage.total(), 7);
+    }
+
+    #[test]
+    fn blocked_prompts_and_empty_candidates_are_planning_errors() {
+        let blocked = json!({"promptFeedback": {"blockReason": "SAFETY"}});
+        assert!(
+            matches!(parse_response(&blocked), Err(Error::Planning(m)) if m.contains("SAFETY"))
+        );
+        assert!(parse_response(&json!({"candidates": []})).is_err());
+    }
+
+    #[test]
+    fn schemas_use_openapi_type_names() {
+        let s = openapi_schema(&json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {"type": {"type": "string", "enum": ["object"]}},
+        }));
+        assert_eq!(s["type"], "OBJECT");
+        assert_eq!(
+            s["properties"]["type"]["type"], "STRING",
+            "a property named type is a property"
+        );
+        assert_eq!(
+            s["properties"]["type"]["enum"][0], "object",
+            "enum values unchanged"
+        );
+        assert!(s.get("additionalProperties").is_none());
     }
 }

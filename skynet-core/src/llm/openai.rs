@@ -6,7 +6,7 @@
 //! parsed defensively either way.
 
 use super::http::{Transport, quote};
-use super::{ChatModel, ChatRequest, ChatResponse, LlmSettings, ProviderKind, Role, Usage};
+use super::{ChatModel, ChatRequest, ChatResponse, LlmSettings, Role, Usage};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -26,10 +26,9 @@ impl std::fmt::Debug for OpenAiChat {
 }
 
 impl OpenAiChat {
-    /// A client for these settings (a key is required unless the provider
-    /// is Ollama).
+    /// A client for these settings (see [`LlmSettings::key_required`]).
     pub fn new(settings: &LlmSettings) -> Result<Self> {
-        if settings.provider != ProviderKind::Ollama {
+        if settings.key_required() {
             settings.require_key()?;
         }
         let name = settings.provider.as_str();
@@ -134,5 +133,54 @@ impl ChatModel for OpenAiChat {
             .post_json(&self.settings.url("chat/completions"), &headers, &body)
             .await?;
         parse_response(self.provider(), &answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{JsonSchema, Message};
+
+    #[test]
+    fn refusals_and_missing_content_are_planning_errors() {
+        let refused = json!({"choices": [{"message": {"role": "assistant", "content": null, "refusal": "I can't help with that."}}]});
+        assert!(
+            matches!(parse_response("openai", &refused), Err(Error::Planning(m)) if m.contains("refused"))
+        );
+        assert!(parse_response("openai", &json!({"choices": []})).is_err());
+        assert!(
+            parse_response(
+                "openai",
+                &json!({"choices": [{"message": {"content": null}}]})
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_body_puts_system_first_and_asks_for_the_schema() {
+        let req = ChatRequest {
+            system: "sys".into(),
+            messages: vec![
+                Message::user("u"),
+                Message::assistant("a"),
+                Message::user("u2"),
+            ],
+            schema: Some(JsonSchema {
+                name: "n".into(),
+                schema: json!({"type": "object"}),
+            }),
+            max_tokens: 10,
+        };
+        let b = request_body("m", &req);
+        let roles: Vec<&str> = b["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .map(|m| m["role"].as_str().expect("role"))
+            .collect();
+        assert_eq!(roles, ["system", "user", "assistant", "user"]);
+        assert_eq!(b["response_format"]["json_schema"]["name"], "n");
+        assert_eq!(b["max_tokens"], 10);
     }
 }

@@ -133,6 +133,19 @@ impl LlmSettings {
         })
     }
 
+    /// Whether requests need a key: always for hosted vendors; not for
+    /// Ollama or an OpenAI-compatible server at another address (vLLM,
+    /// llama.cpp, LM Studio), which send one only if it is set.
+    pub fn key_required(&self) -> bool {
+        match self.provider {
+            ProviderKind::Ollama => false,
+            ProviderKind::OpenAi => {
+                self.base_url.trim_end_matches('/') == ProviderKind::OpenAi.default_base_url()
+            }
+            ProviderKind::Gemini | ProviderKind::Anthropic => true,
+        }
+    }
+
     /// `base_url` + `/` + `path`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/{}", self.base_url.trim_end_matches('/'), path)
@@ -190,7 +203,7 @@ impl LlmSettings {
         if let (Some(i), Some(o)) = (file.input_price_per_mtok, file.output_price_per_mtok) {
             s.price_per_mtok = Some((i, o));
         }
-        if provider != ProviderKind::Ollama {
+        if s.key_required() {
             s.require_key()?;
         }
         Ok(Some(s))

@@ -58,7 +58,11 @@ impl Planner for AutoPlanner {
     }
 
     async fn plan(&self, request: &PlanRequest) -> Result<Plan> {
-        match self.rules.plan(request).await {
+        // Only an intent the rules cannot map goes to the model; one they
+        // map but cannot resolve (no test runner here...) keeps the rules'
+        // error, which names the clause.
+        match self.rules.actions(&request.intent) {
+            Ok(_) => self.rules.plan(request).await,
             Err(Error::Planning(rules_said)) => {
                 tracing::debug!(
                     "rule planner: {rules_said}; asking {}",
@@ -71,7 +75,7 @@ impl Planner for AutoPlanner {
                     other => other,
                 })
             }
-            other => other,
+            Err(other) => Err(other),
         }
     }
 }

@@ -143,6 +143,13 @@ async fn auto_uses_rules_first_and_the_model_for_the_rest() {
     assert_eq!(plan.planner, "rules");
     assert!(plan.usage.is_none());
     assert_eq!(hits(&server).await, 0, "the rules mapped it: no model call");
+    // Mapped but not resolvable here (no test runner): the rules' error.
+    let err = sk
+        .plan(&SubmitRequest::new("run the tests").root(&root))
+        .await
+        .expect_err("no test runner");
+    assert!(err.to_string().contains("no test runner found"), "{err}");
+    assert_eq!(hits(&server).await, 0);
 
     let job = sk
         .submit(
@@ -167,6 +174,26 @@ async fn auto_uses_rules_first_and_the_model_for_the_rest() {
     assert_eq!(
         stored.plan.as_ref().and_then(|p| p.usage.clone()),
         plan.usage
+    );
+}
+
+#[tokio::test]
+async fn auto_reports_both_planners_when_neither_can_plan() {
+    let server = server_answering("openai", "empty_steps.json", 200).await;
+    let sk = engine(Arc::new(AutoPlanner::new(planner(
+        ProviderKind::OpenAi,
+        &server,
+    ))))
+    .await;
+    let (_dir, root) = sandbox();
+    let err = sk
+        .plan(&SubmitRequest::new("order a pizza").root(&root))
+        .await
+        .expect_err("nobody can");
+    let m = err.to_string();
+    assert!(
+        m.contains("proposed no steps") && m.contains("rule planner could not map it either"),
+        "{m}"
     );
 }
 
