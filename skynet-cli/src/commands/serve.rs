@@ -72,7 +72,7 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
         let opts = WorkerOptions {
             id: default_worker_id(),
             concurrency: opts.workers,
-            once: false,
+            ..Default::default()
         };
         tokio::spawn(async move { sk.worker(opts, stop).await })
     });
