@@ -132,6 +132,9 @@ pub enum Command {
         /// At most this many
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Only dead letters: jobs that failed after using every attempt
+        #[arg(long)]
+        dead_letter: bool,
     },
     /// Show one job with its plan and step states
     Show {

@@ -97,7 +97,11 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             json,
             status,
             limit,
-        } => inspect::jobs(&engine(&cli.global).await?, json, status, limit, out).await,
+            dead_letter,
+        } => {
+            let filter = inspect::job_filter(status, limit, dead_letter)?;
+            inspect::jobs(&engine(&cli.global).await?, json, &filter, out).await
+        }
         Command::Show { id, json } => {
             inspect::show(&engine(&cli.global).await?, &parse_id(&id)?, json, out).await
         }

@@ -26,6 +26,8 @@ pub struct JobFilter {
     /// the `(created_at DESC, id DESC)` order (the last job of the page
     /// before).
     pub before: Option<JobCursor>,
+    /// Only dead letters: jobs that failed with every attempt used.
+    pub dead_letter: bool,
 }
 
 /// A position in the job listing order, `(created_at, id)`, newest first.

@@ -186,6 +186,11 @@ impl JobStore for PostgresStore {
         if !filter.statuses.is_empty() {
             push_status_in(&mut qb, &filter.statuses);
         }
+        if filter.dead_letter {
+            qb.push(" AND status = ")
+                .push_bind(JobStatus::Failed.as_str())
+                .push(" AND attempts >= max_attempts");
+        }
         if let Some(before) = &filter.before {
             qb.push(" AND (created_at, id) < (")
                 .push_bind(micros(before.created_at))

@@ -175,6 +175,11 @@ impl JobStore for SqliteStore {
         if !filter.statuses.is_empty() {
             push_status_in(&mut qb, &filter.statuses);
         }
+        if filter.dead_letter {
+            qb.push(" AND status = ")
+                .push_bind(JobStatus::Failed.as_str())
+                .push(" AND attempts >= max_attempts");
+        }
         if let Some(before) = &filter.before {
             let at = micros(before.created_at);
             qb.push(" AND (created_at < ")
