@@ -628,7 +628,10 @@ async fn sigterm_hands_running_work_back_and_exits_cleanly() {
     };
     let exited = signalled.elapsed();
     assert!(status.success(), "exit status {status:?}");
-    assert!(pids.iter().all(|p| !alive(*p)), "the step outlived the worker");
+    assert!(
+        pids.iter().all(|p| !alive(*p)),
+        "the step outlived the worker"
+    );
     let job = sk.get(&job.id).await.unwrap();
     assert_eq!(job.status, JobStatus::Queued, "{:?}", job.error);
     assert_eq!(job.attempts, 0, "a hand-back is not an attempt");

@@ -32,6 +32,7 @@ pub async fn list_jobs_pages_by_cursor(store: SharedStore) {
                     statuses: statuses.clone(),
                     limit: Some(2),
                     before: before.clone(),
+                    ..Default::default()
                 })
                 .await
                 .expect("list_jobs");

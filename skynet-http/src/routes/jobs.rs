@@ -142,6 +142,7 @@ pub(crate) async fn list_jobs(
             statuses,
             limit: Some(limit),
             before,
+            ..Default::default()
         })
         .await
         .map_err(core_err(&caller))?;
