@@ -38,7 +38,8 @@ curl -fsS -H "Authorization: Bearer $key" "http://127.0.0.1:$port/openapi.json" 
 # The event streams never end by design (a stream per request would hold a
 # fuzz worker forever); the SSE tests in skynet-http/tests/server.rs cover them.
 set +e
-st run "$work/openapi.json" \
+# From the scratch directory: schemathesis keeps a cache where it runs.
+(cd "$work" && st run "$work/openapi.json" \
     --url "http://127.0.0.1:$port" \
     -H "Authorization: Bearer $key" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
@@ -48,7 +49,7 @@ st run "$work/openapi.json" \
     --seed 4 \
     --workers 2 \
     --report ndjson --report-ndjson-path "$work/events.ndjson" \
-    --no-color 2>&1 | tee "$work/st.out"
+    --no-color) 2>&1 | tee "$work/st.out"
 status=${PIPESTATUS[0]}
 set -e
 cases="$(grep -A1 '^Test cases:' "$work/st.out" | tail -1 | sed 's/^ *//')"

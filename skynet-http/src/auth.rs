@@ -8,8 +8,42 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
 use skynet_core::store::keys::{self, Scope, SharedKeyStore};
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a verified key is trusted without asking the store again: a
+/// revocation takes effect within this time.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+/// Verified keys remembered at most (the cache is emptied when full).
+const KEY_CACHE_MAX: usize = 4096;
+
+/// Recently verified keys, by a SHA-256 of the presented key text, so a
+/// busy client does not cost a store read per request.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    entries: Mutex<HashMap<[u8; 32], (Caller, String, Instant)>>,
+}
+
+impl KeyCache {
+    fn get(&self, digest: &[u8; 32]) -> Option<(Caller, String)> {
+        let entries = self.entries.lock().ok()?;
+        let (caller, bucket, at) = entries.get(digest)?;
+        (at.elapsed() < KEY_CACHE_TTL).then(|| (caller.clone(), bucket.clone()))
+    }
+
+    fn put(&self, digest: [u8; 32], caller: &Caller, bucket: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= KEY_CACHE_MAX {
+                entries.clear();
+            }
+            entries.insert(digest, (caller.clone(), bucket.to_string(), Instant::now()));
+        }
+    }
+}
 
 /// How callers authenticate.
 #[derive(Clone)]
@@ -115,22 +149,27 @@ impl FromRequestParts<AppState> for Caller {
                          (create one with `skynet keys create NAME --scopes read`)",
                     ));
                 };
-                let key = keys::verify(store.as_ref(), presented)
-                    .await
-                    .map_err(|e| ApiError::from_core(e, false))?
-                    .ok_or_else(|| {
-                        ApiError::unauthorized(
-                            "the API key is unknown, wrong or revoked; list keys with \
-                             `skynet keys list`",
-                        )
-                    })?;
-                (
-                    Caller {
-                        actor: format!("http:{}/{}", key.name, key.id),
-                        scopes: key.scopes,
-                    },
-                    key.id,
-                )
+                let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+                match state.key_cache.get(&digest) {
+                    Some(hit) => hit,
+                    None => {
+                        let key = keys::verify(store.as_ref(), presented)
+                            .await
+                            .map_err(|e| ApiError::from_core(e, false))?
+                            .ok_or_else(|| {
+                                ApiError::unauthorized(
+                                    "the API key is unknown, wrong or revoked; list keys with \
+                                     `skynet keys list`",
+                                )
+                            })?;
+                        let caller = Caller {
+                            actor: format!("http:{}/{}", key.name, key.id),
+                            scopes: key.scopes,
+                        };
+                        state.key_cache.put(digest, &caller, &key.id);
+                        (caller, key.id)
+                    }
+                }
             }
         };
         if let Err(wait) = state.limiter.check(&bucket) {

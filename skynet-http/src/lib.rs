@@ -24,7 +24,7 @@ mod openapi;
 mod routes;
 pub mod schema;
 
-pub use auth::{Auth, Caller};
+pub use auth::{Auth, Caller, KEY_CACHE_TTL};
 pub use error::{ApiError, Problem, status_of};
 pub use metrics::Metrics;
 pub use openapi::openapi_json;
@@ -88,6 +88,7 @@ pub struct AppState {
     pub(crate) sk: Skynet,
     pub(crate) config: Arc<HttpConfig>,
     pub(crate) limiter: Arc<auth::Limiter>,
+    pub(crate) key_cache: Arc<auth::KeyCache>,
     pub(crate) metrics: Arc<Metrics>,
     /// Recent provider health checks (bounded).
     pub(crate) health_history: Arc<Mutex<VecDeque<schema::HealthSample>>>,
@@ -102,6 +103,7 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
             config.rate_per_second,
             config.rate_burst,
         )),
+        key_cache: Arc::new(auth::KeyCache::default()),
         config: Arc::new(config),
         sk,
         metrics,

@@ -208,3 +208,32 @@ async fn provider_details_are_redacted_for_keys_without_admin() {
     let listed = t.call("GET", "/v1/jobs", Some(&t.read), None).await;
     assert!(!listed.text.contains("hunter2"));
 }
+
+#[tokio::test]
+async fn a_revoked_key_stops_working_within_the_cache_ttl() {
+    let t = TestApp::new().await;
+    let (key, token) = keys::create(t.keys.as_ref(), "soon-gone", &[Scope::Read])
+        .await
+        .expect("create");
+    assert_eq!(
+        t.call("GET", "/v1/jobs", Some(&token), None).await.status,
+        StatusCode::OK
+    );
+    t.keys
+        .revoke_key(&key.id, chrono::Utc::now())
+        .await
+        .expect("revoke");
+    let revoked_at = std::time::Instant::now();
+    loop {
+        let r = t.call("GET", "/v1/jobs", Some(&token), None).await;
+        if r.status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            revoked_at.elapsed() < skynet_http::KEY_CACHE_TTL + std::time::Duration::from_secs(2),
+            "the revoked key still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -44,6 +44,13 @@ pub(crate) fn all() -> Router<AppState> {
         .route("/v1/policy/check", post(original::policy_check))
         .route("/v1/execute", post(original::execute))
         .route("/v1/providers/health", get(original::providers_health))
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method; GET /openapi.json lists them",
+            )
+        })
         .fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
