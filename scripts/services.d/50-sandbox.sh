@@ -11,3 +11,10 @@ if bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --unshare-pid --unsh
 else
     echo "50-sandbox.sh: bubblewrap cannot create a sandbox here; sandbox tests will skip" >&2
 fi
+# Landlock (the fallback when namespaces are forbidden): usable when the
+# kernel answers landlock_create_ruleset's version query (syscall 444).
+if python3 -c 'import ctypes,sys; sys.exit(0 if ctypes.CDLL(None).syscall(444, None, 0, 1) >= 1 else 1)' 2>/dev/null; then
+    export SKYNET_TEST_LANDLOCK=1
+else
+    echo "50-sandbox.sh: this kernel does not offer Landlock; Landlock tests will skip" >&2
+fi
