@@ -200,7 +200,9 @@ impl Settings {
         }
         let sandbox = match pick("SKYNET_SANDBOX", file.sandbox.mode) {
             Some(v) => SandboxMode::parse(&v).ok_or_else(|| {
-                Error::Config(format!("sandbox: {v:?} is not one of auto, require, landlock, off"))
+                Error::Config(format!(
+                    "sandbox: {v:?} is not one of auto, require, landlock, off"
+                ))
             })?,
             None => SandboxMode::Auto,
         };

@@ -305,3 +305,38 @@ async fn a_missing_image_is_a_provider_error_that_says_what_to_do() {
     assert!(err.to_string().contains("SKYNET_DOCKER_IMAGE"), "{err}");
     assert_no_containers(&tag).await;
 }
+
+#[tokio::test]
+async fn a_job_runs_end_to_end_on_the_docker_provider() {
+    use skynet_core::store::LogQuery;
+    use skynet_core::{JobStatus, Skynet, SubmitRequest, WorkerOptions};
+    use std::sync::Arc;
+    let Some((docker, tag)) = provider("a_job_runs_end_to_end_on_docker") else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("root");
+    std::fs::write(root.path().join("notes.txt"), "in a container\n").expect("write");
+    let sk = Skynet::builder()
+        .provider(Arc::new(docker))
+        .default_provider("docker")
+        .build()
+        .await
+        .expect("engine");
+    let job = sk
+        .submit(SubmitRequest::new("read notes.txt").root(root.path()))
+        .await
+        .expect("submitted");
+    assert_eq!(job.provider, "docker");
+    let opts = WorkerOptions {
+        once: true,
+        ..Default::default()
+    };
+    sk.worker(opts, tokio_util::sync::CancellationToken::new())
+        .await
+        .expect("worker");
+    let done = sk.get(&job.id).await.expect("job");
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    let logs = sk.logs(&job.id, &LogQuery::default()).await.expect("logs");
+    assert!(logs.iter().any(|l| l.text == "in a container"), "{logs:?}");
+    assert_no_containers(&tag).await;
+}

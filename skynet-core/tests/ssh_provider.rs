@@ -352,3 +352,45 @@ async fn health_is_a_handshake_and_true() {
         health.message
     );
 }
+
+#[tokio::test]
+async fn a_job_runs_end_to_end_on_the_ssh_provider() {
+    use skynet_core::store::LogQuery;
+    use skynet_core::{JobStatus, Skynet, SubmitRequest, WorkerOptions};
+    use std::sync::Arc;
+    let Some((ssh, remote)) = provider("a_job_runs_end_to_end_on_ssh") else {
+        return;
+    };
+    std::fs::write(remote.path().join("notes.txt"), "on the remote side\n").expect("write");
+    let sk = Skynet::builder()
+        .provider(Arc::new(ssh))
+        .default_provider("ssh")
+        .build()
+        .await
+        .expect("engine");
+    // The local root only anchors paths; the policy resolves them there.
+    let local = tempfile::tempdir().expect("local root");
+    let job = sk
+        .submit(SubmitRequest::new("read notes.txt, then list the files").root(local.path()))
+        .await
+        .expect("submitted");
+    let opts = WorkerOptions {
+        once: true,
+        ..Default::default()
+    };
+    sk.worker(opts, tokio_util::sync::CancellationToken::new())
+        .await
+        .expect("worker");
+    let done = sk.get(&job.id).await.expect("job");
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    let logs = sk.logs(&job.id, &LogQuery::default()).await.expect("logs");
+    assert!(
+        logs.iter().any(|l| l.text == "on the remote side"),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.step == 1 && l.text.contains("notes.txt")),
+        "{logs:?}"
+    );
+}
