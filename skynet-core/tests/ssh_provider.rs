@@ -394,3 +394,54 @@ async fn a_job_runs_end_to_end_on_the_ssh_provider() {
         "{logs:?}"
     );
 }
+
+#[tokio::test]
+async fn a_dropped_connection_fails_the_step_clearly_and_the_next_step_reconnects() {
+    let Some((ssh, _remote)) = provider("a_dropped_connection_fails_the_step") else {
+        return;
+    };
+    let root = local_root();
+    let step = Step::new(&root);
+    // The remote shell's parent is the connection's sshd process.
+    let cmd = command(
+        &["sh", "-c", "echo pid=$$; echo conn=$PPID; sleep 300"],
+        &root,
+    );
+    let (watch, mut seen) =
+        tokio::sync::mpsc::unbounded_channel::<skynet_core::provider::OutputLine>();
+    let mut group = 0;
+    let cutter = async {
+        while let Some(line) = seen.recv().await {
+            if let Some(pid) = line.text.strip_prefix("pid=") {
+                group = pid.parse().expect("pid");
+            }
+            if let Some(pid) = line.text.strip_prefix("conn=") {
+                let pid: i32 = pid.parse().expect("pid");
+                // That sshd process was started by the test's sshd for this
+                // connection: killing it cuts the link mid-step.
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                )
+                .expect("kill the connection's sshd");
+                return;
+            }
+        }
+    };
+    let started = Instant::now();
+    let (r, ()) = tokio::join!(step.run_on(&ssh, &cmd, Some(watch)), cutter);
+    let err = r.expect_err("a lost connection is a provider error");
+    assert!(err.to_string().contains("connection was lost"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let r = step
+        .run_on(&ssh, &command(&["echo", "back"], &root), None)
+        .await
+        .expect("reconnects");
+    assert_eq!(r.texts(Stream::Stdout), ["back"]);
+    // The orphaned remote step is the test's own leftover: end it.
+    assert!(group > 1);
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(group),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
