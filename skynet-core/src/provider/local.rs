@@ -187,8 +187,8 @@ impl Provider for LocalProvider {
             writable: &self.writable,
         };
         let child = match prepare::launch(command, &ctx.root, &self.env_allowlist, &sandbox)? {
-            Launch::Ready(mut cmd) => {
-                match spawn(&mut cmd, &confinement, &ctx.root, network, &self.writable).await? {
+            Launch::Ready(cmd) => {
+                match spawn(cmd, &confinement, &ctx.root, network, &self.writable).await? {
                     Ok(child) => child,
                     Err(e) => match prepare::spawn_failure(&e) {
                         Some(cannot) => {
@@ -226,7 +226,7 @@ impl Provider for LocalProvider {
 
 /// Start the prepared process; under Landlock from a restricted thread.
 async fn spawn(
-    cmd: &mut tokio::process::Command,
+    mut cmd: tokio::process::Command,
     confinement: &sandbox::Confinement,
     root: &std::path::Path,
     network: bool,
@@ -235,9 +235,8 @@ async fn spawn(
     if *confinement != sandbox::Confinement::Landlock {
         return Ok(cmd.spawn());
     }
-    let taken = std::mem::replace(cmd, tokio::process::Command::new("/"));
     let root = prepare::canonical_root(root)?;
-    landlock::spawn(taken, root, writable.to_vec(), network)
+    landlock::spawn(cmd, root, writable.to_vec(), network)
         .await
         .map_err(|message| Error::Provider {
             provider: "local".into(),
