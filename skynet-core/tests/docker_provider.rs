@@ -140,10 +140,14 @@ async fn limits_apply_and_the_image_is_read_only() {
     let Some((docker, tag)) = provider("limits_apply") else {
         return;
     };
+    let mut config = docker.config().clone();
+    config.cpus = 0.5;
+    let docker = DockerProvider::new(config);
     let root = tempfile::tempdir().expect("root");
     // cgroup v2 and v1 spell the limits differently.
     let script = "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
                   cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max; \
+                  cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us); \
                   touch /bin/x 2>/dev/null && echo image-writable || echo image-read-only; \
                   touch /tmp/x && echo tmp-writable";
     let r = Step::new(root.path())
@@ -156,6 +160,7 @@ async fn limits_apply_and_the_image_is_read_only() {
         [
             (1u64 << 30).to_string().as_str(),
             "256",
+            "50000 100000",
             "image-read-only",
             "tmp-writable"
         ]
