@@ -119,9 +119,12 @@ pub(crate) async fn confinement(mode: SandboxMode) -> Result<Confinement, String
         Err(why) => why,
     };
     if mode == SandboxMode::Auto {
-        warn_once(&format!(
-            "local steps run WITHOUT a sandbox (path confinement only): {no_bwrap}; Landlock: {no_landlock}"
-        ));
+        if !WARNED.swap(true, Ordering::SeqCst) {
+            // An error, not a warning: it shows without SKYNET_LOG set.
+            tracing::error!(
+                "local steps run WITHOUT a sandbox (path confinement only): {no_bwrap}; Landlock: {no_landlock}; set SKYNET_SANDBOX=require to refuse instead"
+            );
+        }
         return Ok(Confinement::PathsOnly);
     }
     Err(format!(
