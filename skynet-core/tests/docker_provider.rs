@@ -345,3 +345,28 @@ async fn a_job_runs_end_to_end_on_the_docker_provider() {
     assert!(logs.iter().any(|l| l.text == "in a container"), "{logs:?}");
     assert_no_containers(&tag).await;
 }
+
+#[tokio::test]
+async fn a_dropped_step_still_removes_its_container() {
+    let Some((docker, tag)) = provider("a_dropped_step_still_removes_its_container") else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("root");
+    let step = Step::new(root.path());
+    let cmd = command(&["sleep", "60"], root.path());
+    let docker = std::sync::Arc::new(docker);
+    let running = {
+        let docker = docker.clone();
+        tokio::spawn(async move { step.run_on(docker.as_ref(), &cmd, None).await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while containers_with(&tag).await == 0 {
+        assert!(Instant::now() < deadline, "the container never appeared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The engine gives up on the step (its task is aborted): the guard
+    // removes the container from a spawned task.
+    running.abort();
+    assert!(running.await.expect_err("aborted").is_cancelled());
+    assert_no_containers(&tag).await;
+}
