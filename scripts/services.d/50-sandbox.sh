@@ -3,7 +3,8 @@
 # private network) can be created on this machine; otherwise the sandbox
 # tests skip and say why.
 if ! command -v bwrap >/dev/null 2>&1; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } \
+        || echo "50-sandbox.sh: installing bubblewrap failed" >&2
 fi
 if bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --unshare-pid --unshare-ipc \
         --unshare-uts --unshare-net --die-with-parent --new-session -- true 2>/dev/null; then
