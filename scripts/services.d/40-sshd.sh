@@ -7,15 +7,16 @@ skynet_ssh_dir=/tmp/skynet-sshd
 skynet_ssh_port=22022
 
 if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; } \
+        || echo "40-sshd.sh: installing openssh-server failed" >&2
 fi
 
-mkdir -p "$skynet_ssh_dir" /run/sshd
-chmod 700 "$skynet_ssh_dir"
-[ -f "$skynet_ssh_dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C skynet-test-host -f "$skynet_ssh_dir/host_ed25519"
-[ -f "$skynet_ssh_dir/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C skynet-test-client -f "$skynet_ssh_dir/client_ed25519"
-cp "$skynet_ssh_dir/client_ed25519.pub" "$skynet_ssh_dir/authorized_keys"
-cat > "$skynet_ssh_dir/sshd_config" <<CONFIG
+skynet_sshd_prepare() {
+    mkdir -p "$skynet_ssh_dir" /run/sshd && chmod 700 "$skynet_ssh_dir" || return 1
+    [ -f "$skynet_ssh_dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C skynet-test-host -f "$skynet_ssh_dir/host_ed25519" || return 1
+    [ -f "$skynet_ssh_dir/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C skynet-test-client -f "$skynet_ssh_dir/client_ed25519" || return 1
+    cp "$skynet_ssh_dir/client_ed25519.pub" "$skynet_ssh_dir/authorized_keys" || return 1
+    cat > "$skynet_ssh_dir/sshd_config" <<CONFIG
 Port $skynet_ssh_port
 ListenAddress 127.0.0.1
 HostKey $skynet_ssh_dir/host_ed25519
@@ -30,14 +31,15 @@ StrictModes no
 MaxSessions 100
 MaxStartups 100:30:200
 CONFIG
-echo "[127.0.0.1]:$skynet_ssh_port $(cut -d' ' -f1,2 "$skynet_ssh_dir/host_ed25519.pub")" > "$skynet_ssh_dir/known_hosts"
+    echo "[127.0.0.1]:$skynet_ssh_port $(cut -d' ' -f1,2 "$skynet_ssh_dir/host_ed25519.pub")" > "$skynet_ssh_dir/known_hosts"
+}
 
 skynet_sshd_up() {
     [ -f "$skynet_ssh_dir/sshd.pid" ] && kill -0 "$(cat "$skynet_ssh_dir/sshd.pid")" 2>/dev/null \
         && (exec 3<>"/dev/tcp/127.0.0.1/$skynet_ssh_port") 2>/dev/null
 }
-if ! skynet_sshd_up; then
-    "$(command -v sshd || echo /usr/sbin/sshd)" -f "$skynet_ssh_dir/sshd_config" -E "$skynet_ssh_dir/sshd.log"
+if skynet_sshd_prepare && ! skynet_sshd_up \
+    && "$(command -v sshd || echo /usr/sbin/sshd)" -f "$skynet_ssh_dir/sshd_config" -E "$skynet_ssh_dir/sshd.log"; then
     for _ in $(seq 1 50); do
         skynet_sshd_up && break
         sleep 0.1
@@ -52,4 +54,4 @@ if skynet_sshd_up; then
 else
     echo "40-sshd.sh: sshd did not come up (see $skynet_ssh_dir/sshd.log); SSH tests will skip" >&2
 fi
-unset -f skynet_sshd_up
+unset -f skynet_sshd_up skynet_sshd_prepare

@@ -16,7 +16,7 @@
 //! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
 //! | LLM key (environment only) | (none) | `OPENAI_API_KEY`, `GOOGLE_AI_API_KEY`/`GEMINI_API_KEY`, `ANTHROPIC_API_KEY`, or `SKYNET_LLM_API_KEY` |
 //! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
-//! | local sandbox | `[sandbox] mode` (`auto`, `require`, `off`), `writable` | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE` (`:`-separated) |
+//! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable` | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE` (`:`-separated) |
 //! | Docker provider (registered when an image is set) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
 //! | SSH provider (registered when a host is set) | `[ssh] host`, `port`, `user`, `key`, `known_hosts`, `workdir` | `SKYNET_SSH_HOST`, `SKYNET_SSH_PORT`, `SKYNET_SSH_USER`, `SKYNET_SSH_KEY`, `SKYNET_SSH_KNOWN_HOSTS` (default `~/.ssh/known_hosts`), `SKYNET_SSH_WORKDIR` |
 //!
@@ -219,7 +219,9 @@ impl Settings {
         let llm = LlmSettings::load(&file.llm, &env)?;
         let sandbox = match pick("SKYNET_SANDBOX", file.sandbox.mode) {
             Some(v) => SandboxMode::parse(&v).ok_or_else(|| {
-                Error::Config(format!("sandbox: {v:?} is not one of auto, require, off"))
+                Error::Config(format!(
+                    "sandbox: {v:?} is not one of auto, require, landlock, off"
+                ))
             })?,
             None => SandboxMode::Auto,
         };

@@ -140,10 +140,14 @@ async fn limits_apply_and_the_image_is_read_only() {
     let Some((docker, tag)) = provider("limits_apply") else {
         return;
     };
+    let mut config = docker.config().clone();
+    config.cpus = 0.5;
+    let docker = DockerProvider::new(config);
     let root = tempfile::tempdir().expect("root");
     // cgroup v2 and v1 spell the limits differently.
     let script = "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
                   cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max; \
+                  cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us); \
                   touch /bin/x 2>/dev/null && echo image-writable || echo image-read-only; \
                   touch /tmp/x && echo tmp-writable";
     let r = Step::new(root.path())
@@ -156,6 +160,7 @@ async fn limits_apply_and_the_image_is_read_only() {
         [
             (1u64 << 30).to_string().as_str(),
             "256",
+            "50000 100000",
             "image-read-only",
             "tmp-writable"
         ]
@@ -303,5 +308,65 @@ async fn a_missing_image_is_a_provider_error_that_says_what_to_do() {
         .await
         .expect_err("no image, no step");
     assert!(err.to_string().contains("SKYNET_DOCKER_IMAGE"), "{err}");
+    assert_no_containers(&tag).await;
+}
+
+#[tokio::test]
+async fn a_job_runs_end_to_end_on_the_docker_provider() {
+    use skynet_core::store::LogQuery;
+    use skynet_core::{JobStatus, Skynet, SubmitRequest, WorkerOptions};
+    use std::sync::Arc;
+    let Some((docker, tag)) = provider("a_job_runs_end_to_end_on_docker") else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("root");
+    std::fs::write(root.path().join("notes.txt"), "in a container\n").expect("write");
+    let sk = Skynet::builder()
+        .provider(Arc::new(docker))
+        .default_provider("docker")
+        .build()
+        .await
+        .expect("engine");
+    let job = sk
+        .submit(SubmitRequest::new("read notes.txt").root(root.path()))
+        .await
+        .expect("submitted");
+    assert_eq!(job.provider, "docker");
+    let opts = WorkerOptions {
+        once: true,
+        ..Default::default()
+    };
+    sk.worker(opts, tokio_util::sync::CancellationToken::new())
+        .await
+        .expect("worker");
+    let done = sk.get(&job.id).await.expect("job");
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    let logs = sk.logs(&job.id, &LogQuery::default()).await.expect("logs");
+    assert!(logs.iter().any(|l| l.text == "in a container"), "{logs:?}");
+    assert_no_containers(&tag).await;
+}
+
+#[tokio::test]
+async fn a_dropped_step_still_removes_its_container() {
+    let Some((docker, tag)) = provider("a_dropped_step_still_removes_its_container") else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("root");
+    let step = Step::new(root.path());
+    let cmd = command(&["sleep", "60"], root.path());
+    let docker = std::sync::Arc::new(docker);
+    let running = {
+        let docker = docker.clone();
+        tokio::spawn(async move { step.run_on(docker.as_ref(), &cmd, None).await })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while containers_with(&tag).await == 0 {
+        assert!(Instant::now() < deadline, "the container never appeared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The engine gives up on the step (its task is aborted): the guard
+    // removes the container from a spawned task.
+    running.abort();
+    assert!(running.await.expect_err("aborted").is_cancelled());
     assert_no_containers(&tag).await;
 }

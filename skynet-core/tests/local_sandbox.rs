@@ -161,3 +161,76 @@ fn sleeping_with(arg: &str) -> bool {
         !zombie && cmdline == format!("sleep\0{arg}\0").as_bytes()
     })
 }
+
+/// Landlock alone (the fallback where bubblewrap cannot run), forced with
+/// `SandboxMode::Landlock`; `SKYNET_TEST_LANDLOCK=1` says the kernel has it.
+fn landlocked(test: &str) -> Option<LocalProvider> {
+    service_var(test, "SKYNET_TEST_LANDLOCK")?;
+    Some(LocalProvider::new().with_sandbox(SandboxMode::Landlock))
+}
+
+#[tokio::test]
+async fn landlock_keeps_writes_inside_the_root() {
+    let Some(local) = landlocked("landlock_keeps_writes_inside_the_root") else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("root");
+    let outside = tempfile::tempdir().expect("outside");
+    let script = format!(
+        "echo in > inside.txt && echo root-ok; \
+         echo x > {outside}/escaped.txt 2>/dev/null && echo outside-written || echo outside-refused; \
+         echo quiet > /dev/null && echo devnull-ok",
+        outside = outside.path().display()
+    );
+    let mut step = Step::new(root.path());
+    step.risk = RiskLevel::Admin;
+    let r = step
+        .run_on(&local, &command(&["sh", "-c", &script], root.path()), None)
+        .await
+        .expect("runs");
+    assert!(r.out.success(), "{}", r.all());
+    assert_eq!(
+        r.texts(Stream::Stdout),
+        ["root-ok", "outside-refused", "devnull-ok"]
+    );
+    assert!(root.path().join("inside.txt").exists());
+    assert!(!outside.path().join("escaped.txt").exists());
+    // This process was not restricted by the step's sandbox.
+    std::fs::write(outside.path().join("after.txt"), "x").expect("parent still writes");
+    let health = local.health().await;
+    assert!(health.message.contains("Landlock"), "{}", health.message);
+}
+
+#[tokio::test]
+async fn landlock_cuts_tcp_for_read_only_steps() {
+    let Some(local) = landlocked("landlock_cuts_tcp_for_read_only_steps") else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let accept = tokio::spawn(async move { while listener.accept().await.is_ok() {} });
+    let root = tempfile::tempdir().expect("root");
+    let connect = format!(
+        "exec 3<>/dev/tcp/127.0.0.1/{port} 2>/dev/null && echo connected || echo unreachable"
+    );
+    let cmd = command(&["bash", "-c", &connect], root.path());
+    let mut step = Step::new(root.path());
+    let offline = step.run_on(&local, &cmd, None).await.expect("runs");
+    assert_eq!(
+        offline.texts(Stream::Stdout),
+        ["unreachable"],
+        "{}",
+        offline.all()
+    );
+    step.risk = RiskLevel::Write;
+    let online = step.run_on(&local, &cmd, None).await.expect("runs");
+    assert_eq!(
+        online.texts(Stream::Stdout),
+        ["connected"],
+        "{}",
+        online.all()
+    );
+    accept.abort();
+}

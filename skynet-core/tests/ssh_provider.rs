@@ -352,3 +352,96 @@ async fn health_is_a_handshake_and_true() {
         health.message
     );
 }
+
+#[tokio::test]
+async fn a_job_runs_end_to_end_on_the_ssh_provider() {
+    use skynet_core::store::LogQuery;
+    use skynet_core::{JobStatus, Skynet, SubmitRequest, WorkerOptions};
+    use std::sync::Arc;
+    let Some((ssh, remote)) = provider("a_job_runs_end_to_end_on_ssh") else {
+        return;
+    };
+    std::fs::write(remote.path().join("notes.txt"), "on the remote side\n").expect("write");
+    let sk = Skynet::builder()
+        .provider(Arc::new(ssh))
+        .default_provider("ssh")
+        .build()
+        .await
+        .expect("engine");
+    // The local root only anchors paths; the policy resolves them there.
+    let local = tempfile::tempdir().expect("local root");
+    let job = sk
+        .submit(SubmitRequest::new("read notes.txt, then list the files").root(local.path()))
+        .await
+        .expect("submitted");
+    let opts = WorkerOptions {
+        once: true,
+        ..Default::default()
+    };
+    sk.worker(opts, tokio_util::sync::CancellationToken::new())
+        .await
+        .expect("worker");
+    let done = sk.get(&job.id).await.expect("job");
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    let logs = sk.logs(&job.id, &LogQuery::default()).await.expect("logs");
+    assert!(
+        logs.iter().any(|l| l.text == "on the remote side"),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.step == 1 && l.text.contains("notes.txt")),
+        "{logs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_connection_fails_the_step_clearly_and_the_next_step_reconnects() {
+    let Some((ssh, _remote)) = provider("a_dropped_connection_fails_the_step") else {
+        return;
+    };
+    let root = local_root();
+    let step = Step::new(&root);
+    // The remote shell's parent is the connection's sshd process.
+    let cmd = command(
+        &["sh", "-c", "echo pid=$$; echo conn=$PPID; sleep 300"],
+        &root,
+    );
+    let (watch, mut seen) =
+        tokio::sync::mpsc::unbounded_channel::<skynet_core::provider::OutputLine>();
+    let mut group = 0;
+    let cutter = async {
+        while let Some(line) = seen.recv().await {
+            if let Some(pid) = line.text.strip_prefix("pid=") {
+                group = pid.parse().expect("pid");
+            }
+            if let Some(pid) = line.text.strip_prefix("conn=") {
+                let pid: i32 = pid.parse().expect("pid");
+                // That sshd process was started by the test's sshd for this
+                // connection: killing it cuts the link mid-step.
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                )
+                .expect("kill the connection's sshd");
+                return;
+            }
+        }
+    };
+    let started = Instant::now();
+    let (r, ()) = tokio::join!(step.run_on(&ssh, &cmd, Some(watch)), cutter);
+    let err = r.expect_err("a lost connection is a provider error");
+    assert!(err.to_string().contains("connection was lost"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let r = step
+        .run_on(&ssh, &command(&["echo", "back"], &root), None)
+        .await
+        .expect("reconnects");
+    assert_eq!(r.texts(Stream::Stdout), ["back"]);
+    // The orphaned remote step is the test's own leftover: end it.
+    assert!(group > 1);
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(group),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}

@@ -303,7 +303,15 @@ impl DockerProvider {
                 drain(&mut stream, &mut lines).await;
                 (kind, None)
             }
-            None => (ExitKind::Exited, Some(self.exit_code(docker, id).await?)),
+            // The output ended; the exit status follows (a broken attach
+            // stream may leave it running, so the stop still applies).
+            None => tokio::select! {
+                kind = stop.as_mut() => {
+                    self.stop(docker, id).await;
+                    (kind, None)
+                }
+                code = self.exit_code(docker, id) => (ExitKind::Exited, Some(code?)),
+            },
         };
         feeder.abort();
         if end.1 == Some(137) && container::oom_killed(docker, id).await {

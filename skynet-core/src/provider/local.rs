@@ -4,6 +4,7 @@
 
 pub(crate) mod capture;
 mod group;
+mod landlock;
 pub(crate) mod prepare;
 mod sandbox;
 mod session;
@@ -143,14 +144,12 @@ impl Provider for LocalProvider {
     async fn health(&self) -> Health {
         let (healthy, sandbox) = match sandbox::confinement(self.sandbox).await {
             Ok(sandbox::Confinement::Bubblewrap(_)) => (true, "sandboxed with bubblewrap".into()),
+            Ok(sandbox::Confinement::Landlock) => (true, "sandboxed with Landlock".into()),
             Ok(sandbox::Confinement::PathsOnly) => match self.sandbox {
                 SandboxMode::Off => (true, "path confinement only (sandbox off)".to_string()),
                 _ => (
                     true,
-                    format!(
-                        "path confinement only: {}",
-                        sandbox::bubblewrap().await.err().unwrap_or_default()
-                    ),
+                    "path confinement only: neither bubblewrap nor Landlock works here".to_string(),
                 ),
             },
             Err(why) => (false, why),
@@ -188,20 +187,24 @@ impl Provider for LocalProvider {
             writable: &self.writable,
         };
         let child = match prepare::launch(command, &ctx.root, &self.env_allowlist, &sandbox)? {
-            Launch::Ready(mut cmd) => match cmd.spawn() {
-                Ok(child) => child,
-                Err(e) => match prepare::spawn_failure(&e) {
-                    Some(cannot) => {
-                        return Ok(report_cannot_run(sink, program, cannot, stop, started).await);
-                    }
-                    None => {
-                        return Err(Error::Provider {
-                            provider: "local".into(),
-                            message: format!("cannot start `{program}`: {e}"),
-                        });
-                    }
-                },
-            },
+            Launch::Ready(cmd) => {
+                match spawn(cmd, &confinement, &ctx.root, network, &self.writable).await? {
+                    Ok(child) => child,
+                    Err(e) => match prepare::spawn_failure(&e) {
+                        Some(cannot) => {
+                            return Ok(
+                                report_cannot_run(sink, program, cannot, stop, started).await
+                            );
+                        }
+                        None => {
+                            return Err(Error::Provider {
+                                provider: "local".into(),
+                                message: format!("cannot start `{program}`: {e}"),
+                            });
+                        }
+                    },
+                }
+            }
             Launch::CannotRun(cannot) => {
                 return Ok(report_cannot_run(sink, program, cannot, stop, started).await);
             }
@@ -219,6 +222,26 @@ impl Provider for LocalProvider {
         let counts = session.finish().await;
         Ok(output(end.kind, end.exit_code, started, counts))
     }
+}
+
+/// Start the prepared process; under Landlock from a restricted thread.
+async fn spawn(
+    mut cmd: tokio::process::Command,
+    confinement: &sandbox::Confinement,
+    root: &std::path::Path,
+    network: bool,
+    writable: &[PathBuf],
+) -> Result<std::io::Result<tokio::process::Child>> {
+    if *confinement != sandbox::Confinement::Landlock {
+        return Ok(cmd.spawn());
+    }
+    let root = prepare::canonical_root(root)?;
+    landlock::spawn(cmd, root, writable.to_vec(), network)
+        .await
+        .map_err(|message| Error::Provider {
+            provider: "local".into(),
+            message: format!("cannot apply the Landlock sandbox: {message}"),
+        })
 }
 
 /// A program that cannot be started fails the step the way a shell

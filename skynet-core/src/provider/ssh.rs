@@ -32,6 +32,9 @@ const DRAIN_AFTER_KILL: Duration = Duration::from_secs(1);
 const SIGNAL_LIMIT: Duration = Duration::from_secs(5);
 
 /// Where and how to log in.
+///
+/// The remote user's login shell must be a POSIX shell (sh, dash, bash,
+/// zsh, ksh): it parses the quoted command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshConfig {
     /// Host name or address (`SKYNET_SSH_HOST`).

@@ -65,7 +65,7 @@ pub(crate) fn launch(
     };
 
     let mut cmd = match sandbox.confinement {
-        Confinement::PathsOnly => {
+        Confinement::PathsOnly | Confinement::Landlock => {
             let mut cmd = tokio::process::Command::new(resolved);
             // Resolving to an absolute path lets std use posix_spawn instead
             // of fork+exec; arg0 keeps what the program sees as its own name.

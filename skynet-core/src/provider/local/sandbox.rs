@@ -4,7 +4,8 @@
 //! judged it at least WRITE, no network.
 //!
 //! Whether bubblewrap works is probed once per process (it needs
-//! namespaces, which some containers forbid). When it does not, `Auto`
+//! namespaces, which some containers forbid). When it does not, Landlock
+//! is the fallback (see the `landlock` module); when neither works, `Auto`
 //! says so once and runs with path confinement only; `Require` refuses.
 
 use std::ffi::OsString;
@@ -19,12 +20,14 @@ pub enum SandboxMode {
     /// Path confinement only (the cwd must lie inside the root).
     #[default]
     Off,
-    /// Bubblewrap when it works here, else path confinement only (said
-    /// once, as a warning).
+    /// Bubblewrap when it works here, else Landlock, else path
+    /// confinement only (said once, as a warning).
     Auto,
-    /// Bubblewrap or nothing: steps fail with a provider error when it
-    /// cannot run.
+    /// Bubblewrap, else Landlock, else nothing: steps fail with a provider
+    /// error when neither works.
     Require,
+    /// Landlock only (no namespaces needed; no private `/tmp`).
+    Landlock,
 }
 
 impl SandboxMode {
@@ -34,6 +37,7 @@ impl SandboxMode {
             "off" | "none" => Some(SandboxMode::Off),
             "auto" => Some(SandboxMode::Auto),
             "require" | "bwrap" | "bubblewrap" => Some(SandboxMode::Require),
+            "landlock" => Some(SandboxMode::Landlock),
             _ => None,
         }
     }
@@ -46,10 +50,13 @@ pub(crate) enum Confinement {
     PathsOnly,
     /// Under bubblewrap at this path.
     Bubblewrap(PathBuf),
+    /// Spawned from a thread restricted by Landlock.
+    Landlock,
 }
 
 /// Result of the one probe per process: bubblewrap's path, or why not.
 static PROBE: OnceCell<Result<PathBuf, String>> = OnceCell::const_new();
+static LANDLOCK: OnceCell<Result<(), String>> = OnceCell::const_new();
 static WARNED: AtomicBool = AtomicBool::new(false);
 
 /// Does bubblewrap work on this machine? (Probed once: a real sandbox
@@ -82,22 +89,52 @@ async fn probe() -> Result<PathBuf, String> {
     }
 }
 
+/// Does Landlock work here? (Probed once.)
+pub(crate) async fn landlock() -> Result<(), String> {
+    LANDLOCK
+        .get_or_init(|| async { super::landlock::probe() })
+        .await
+        .clone()
+}
+
 /// What `mode` gives a step on this machine, or why it must not run.
 pub(crate) async fn confinement(mode: SandboxMode) -> Result<Confinement, String> {
-    if mode == SandboxMode::Off {
+    let no_bwrap = match mode {
+        SandboxMode::Off => return Ok(Confinement::PathsOnly),
+        SandboxMode::Landlock => "Landlock was chosen".to_string(),
+        _ => match bubblewrap().await {
+            Ok(path) => return Ok(Confinement::Bubblewrap(path)),
+            Err(why) => why,
+        },
+    };
+    let no_landlock = match landlock().await {
+        Ok(()) => {
+            if mode != SandboxMode::Landlock {
+                warn_once(&format!(
+                    "local steps are confined by Landlock, not bubblewrap ({no_bwrap}): /tmp is read-only and only TCP is cut off"
+                ));
+            }
+            return Ok(Confinement::Landlock);
+        }
+        Err(why) => why,
+    };
+    if mode == SandboxMode::Auto {
+        if !WARNED.swap(true, Ordering::SeqCst) {
+            // An error, not a warning: it shows without SKYNET_LOG set.
+            tracing::error!(
+                "local steps run WITHOUT a sandbox (path confinement only): {no_bwrap}; Landlock: {no_landlock}; set SKYNET_SANDBOX=require to refuse instead"
+            );
+        }
         return Ok(Confinement::PathsOnly);
     }
-    match bubblewrap().await {
-        Ok(path) => Ok(Confinement::Bubblewrap(path)),
-        Err(why) if mode == SandboxMode::Require => Err(format!(
-            "the sandbox is required but unavailable: {why}; install bubblewrap or set the sandbox to auto/off"
-        )),
-        Err(why) => {
-            if !WARNED.swap(true, Ordering::SeqCst) {
-                tracing::warn!("local steps run WITHOUT a sandbox (path confinement only): {why}");
-            }
-            Ok(Confinement::PathsOnly)
-        }
+    Err(format!(
+        "the sandbox is required but unavailable: {no_bwrap}; Landlock: {no_landlock}; install bubblewrap, or set the sandbox to auto or off"
+    ))
+}
+
+fn warn_once(message: &str) {
+    if !WARNED.swap(true, Ordering::SeqCst) {
+        tracing::warn!("{message}");
     }
 }
 
@@ -151,6 +188,7 @@ mod tests {
         assert_eq!(SandboxMode::parse("auto"), Some(SandboxMode::Auto));
         assert_eq!(SandboxMode::parse("off"), Some(SandboxMode::Off));
         assert_eq!(SandboxMode::parse("require"), Some(SandboxMode::Require));
+        assert_eq!(SandboxMode::parse("landlock"), Some(SandboxMode::Landlock));
         assert_eq!(SandboxMode::parse("maybe"), None);
     }
 
