@@ -15,7 +15,7 @@
 //!
 //! Durations are written like `30s`, `500ms`, `10m`.
 
-use crate::engine::{EngineConfig, Skynet};
+use crate::engine::{EngineConfig, Skynet, SkynetBuilder};
 use crate::policy::Policy;
 use crate::{Error, Result};
 use serde::Deserialize;
@@ -172,6 +172,13 @@ impl Settings {
 
     /// Build an engine from these settings (creates the home directory).
     pub async fn build(&self) -> Result<Skynet> {
+        self.builder()?.build().await
+    }
+
+    /// A builder preset from these settings (creates the home directory),
+    /// for front-ends that add their own planner or providers before
+    /// building.
+    pub fn builder(&self) -> Result<SkynetBuilder> {
         if self.database_url.starts_with("sqlite://") {
             std::fs::create_dir_all(&self.home).map_err(|e| {
                 Error::Config(format!(
@@ -180,13 +187,11 @@ impl Settings {
                 ))
             })?;
         }
-        Skynet::builder()
+        Ok(Skynet::builder()
             .database_url(&self.database_url)
             .policy(self.policy()?)
             .default_provider(&self.provider)
-            .config(self.engine.clone())
-            .build()
-            .await
+            .config(self.engine.clone()))
     }
 }
 
