@@ -63,10 +63,17 @@ impl Failure {
     pub(crate) fn into_pyerr(self, py: Python<'_>) -> PyErr {
         match self {
             Failure::Py(e) => e,
-            Failure::Core(e) => core_error(py, &e, None).unwrap_or_else(|fallback| fallback),
+            Failure::Core(e) => {
+                core_error(py, &e, e.to_string(), None).unwrap_or_else(|fallback| fallback)
+            }
             Failure::NeedsApproval(job) => {
                 let e = CoreError::ApprovalRequired(job.id.clone());
-                core_error(py, &e, Some(*job)).unwrap_or_else(|fallback| fallback)
+                let message = format!(
+                    "job {} needs approval ({}): review job.plan, then call approve(job.id, job.plan_hash), \
+                     or pass approve=True or a callable to run()",
+                    job.id, job.risk
+                );
+                core_error(py, &e, message, Some(*job)).unwrap_or_else(|fallback| fallback)
             }
         }
     }
@@ -74,7 +81,12 @@ impl Failure {
 
 /// Build the exception: class by kind, message from core, and the details
 /// a program needs (`job_id`, `decision`, `given`/`actual` hashes).
-fn core_error(py: Python<'_>, e: &CoreError, job: Option<CoreJob>) -> PyResult<PyErr> {
+fn core_error(
+    py: Python<'_>,
+    e: &CoreError,
+    message: String,
+    job: Option<CoreJob>,
+) -> PyResult<PyErr> {
     let kind = e.kind();
     let details = PyDict::new(py);
     details.set_item("code", kind.code())?;
@@ -102,6 +114,49 @@ fn core_error(py: Python<'_>, e: &CoreError, job: Option<CoreJob>) -> PyResult<P
         details.set_item("job", Job::from(job))?;
     }
     let class = py.import("skynet.errors")?.getattr(class_name(kind))?;
-    let exc = class.call((e.to_string(),), Some(&details))?;
+    let exc = class.call((message,), Some(&details))?;
     Ok(PyErr::from_value(exc))
+}
+
+/// Raise the exception a core error of kind `code` maps to, built by the
+/// same code path as real errors. The test suite uses it for the kinds the
+/// API cannot be made to produce on demand (a lost lease, a crashed
+/// provider).
+#[pyfunction]
+pub(crate) fn _raise_core_error(code: &str) -> PyResult<()> {
+    let id = skynet_core::JobId::new();
+    let e = match code {
+        "invalid_input" => CoreError::InvalidInput("test".into()),
+        "planning_failed" => CoreError::Planning("test".into()),
+        "forbidden" => CoreError::Forbidden {
+            decision: Box::new(skynet_core::Decision {
+                risk: skynet_core::RiskLevel::Admin,
+                verdict: skynet_core::Verdict::Forbid,
+                reasons: vec!["test".into()],
+                rule: Some("test".into()),
+            }),
+        },
+        "approval_required" => CoreError::ApprovalRequired(id),
+        "stale_approval" => CoreError::StaleApproval {
+            job: id,
+            given: "a".into(),
+            actual: "b".into(),
+        },
+        "not_found" => CoreError::JobNotFound(id.to_string()),
+        "conflict" => CoreError::Conflict("test".into()),
+        "lease_lost" => CoreError::LeaseLost(id),
+        "provider_error" => CoreError::Provider {
+            provider: "test".into(),
+            message: "test".into(),
+        },
+        "timeout" => CoreError::Timeout("test".into()),
+        "cancelled" => CoreError::Cancelled,
+        "internal" => CoreError::Store("test".into()),
+        other => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "unknown error code {other:?}"
+            )));
+        }
+    };
+    Err(Failure::Core(e).into())
 }

@@ -32,6 +32,7 @@ fn _skynet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<plugins::StepContext>()?;
     m.add_class::<plugins::PlanRequest>()?;
     m.add_class::<plugins::LineSink>()?;
+    m.add_function(wrap_pyfunction!(errors::_raise_core_error, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
