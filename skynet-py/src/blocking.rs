@@ -33,7 +33,9 @@ where
     let rt = runtime();
     let mut handle = rt.spawn(fut);
     loop {
-        let step = py.detach(|| rt.block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut handle).await }));
+        let step = py.detach(|| {
+            rt.block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut handle).await })
+        });
         match step {
             Ok(Ok(result)) => return result.map_err(|f| f.into_pyerr(py)),
             Ok(Err(join)) => {

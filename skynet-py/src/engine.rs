@@ -61,8 +61,10 @@ impl Engine {
                 ..WorkerOptions::default()
             };
             tokio::spawn(async move {
+                // Nobody awaits this task: say why it stopped on stderr,
+                // where a Python program's warnings go.
                 if let Err(e) = worker.worker(options, stop).await {
-                    tracing_warn(&e);
+                    eprintln!("skynet: the in-process worker stopped: {e}");
                 }
             });
         }
@@ -73,10 +75,6 @@ impl Engine {
     pub(crate) fn close(&self) {
         self.shutdown.cancel();
     }
-}
-
-fn tracing_warn(e: &Error) {
-    eprintln!("skynet: the in-process worker stopped: {e}");
 }
 
 /// What `submit`/`plan`/`run` were given.
@@ -153,7 +151,10 @@ pub(crate) async fn approve(
     plan_hash: String,
     approver: String,
 ) -> Result<Job, Failure> {
-    Ok(core.approve(&job_id(&id)?, &plan_hash, &approver).await?.into())
+    Ok(core
+        .approve(&job_id(&id)?, &plan_hash, &approver)
+        .await?
+        .into())
 }
 
 pub(crate) async fn deny(

@@ -101,7 +101,11 @@ impl PlanRequest {
         self.req.constraints.clone()
     }
     fn __repr__(&self) -> String {
-        format!("<PlanRequest {:?} in {}>", self.req.intent, self.req.root.display())
+        format!(
+            "<PlanRequest {:?} in {}>",
+            self.req.intent,
+            self.req.root.display()
+        )
     }
 }
 
@@ -216,7 +220,11 @@ impl Command {
         self.cmd.stdin.clone()
     }
     fn __repr__(&self) -> String {
-        format!("<Command {:?} in {}>", self.cmd.argv, self.cmd.cwd.display())
+        format!(
+            "<Command {:?} in {}>",
+            self.cmd.argv,
+            self.cmd.cwd.display()
+        )
     }
 }
 

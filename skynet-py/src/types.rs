@@ -414,12 +414,20 @@ impl Job {
     /// When it entered the queue.
     #[getter]
     fn queued_at<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.job.queued_at.as_ref().map(|t| datetime(py, t)).transpose()
+        self.job
+            .queued_at
+            .as_ref()
+            .map(|t| datetime(py, t))
+            .transpose()
     }
     /// When a worker first claimed it.
     #[getter]
     fn started_at<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        self.job.started_at.as_ref().map(|t| datetime(py, t)).transpose()
+        self.job
+            .started_at
+            .as_ref()
+            .map(|t| datetime(py, t))
+            .transpose()
     }
     /// When it finished.
     #[getter]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 import os
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 
 import skynet
 import skynet.errors
-from skynet import _skynet
+
+_skynet = importlib.import_module("skynet._skynet")
 
 
 @pytest.mark.parametrize("module", [skynet, skynet.errors, _skynet], ids=lambda m: m.__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 import uuid
@@ -11,7 +12,8 @@ from typing import Callable
 import pytest
 
 import skynet
-from skynet import _skynet
+
+_skynet = importlib.import_module("skynet._skynet")
 
 # code (ErrorKind::code in skynet-core) -> class, for every kind.
 KINDS = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -103,7 +104,9 @@ def test_forbidden_command_raises_and_nothing_is_stored(sk: skynet.Skynet, workd
     assert sk.jobs() == []
 
 
-def test_forbidden_by_a_custom_policy_never_runs(make_skynet, tmp_path: Path, workdir: Path) -> None:
+def test_forbidden_by_a_custom_policy_never_runs(
+    make_skynet: Callable[..., skynet.Skynet], tmp_path: Path, workdir: Path
+) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text(
         """
@@ -124,7 +127,7 @@ match = [["touch", "x"]]
     assert sk.jobs() == []
 
 
-def test_jobs_filters_by_status(make_skynet, workdir: Path) -> None:
+def test_jobs_filters_by_status(make_skynet: Callable[..., skynet.Skynet], workdir: Path) -> None:
     sk = make_skynet(default_provider="mock")
     done = sk.run("list the files", cwd=workdir)
     waiting = sk.submit("write 'x' to a.txt", cwd=workdir)

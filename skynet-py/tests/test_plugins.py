@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Callable, Generator, Iterator, Union
 
 import pytest
 
@@ -20,7 +20,9 @@ class Recorder(skynet.Provider):
         self.calls: list[tuple[list[str], str, str]] = []
         self.threads: set[str] = set()
 
-    def execute(self, command: skynet.Command, ctx: skynet.StepContext) -> Iterator[Union[str, tuple[str, str]]]:
+    def execute(
+        self, command: skynet.Command, ctx: skynet.StepContext
+    ) -> Generator[Union[str, tuple[str, str]], None, int]:
         self.calls.append((command.argv, command.cwd, ctx.job_id))
         self.threads.add(threading.current_thread().name)
         yield f"ran {' '.join(command.argv)}"

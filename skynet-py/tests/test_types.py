@@ -52,7 +52,7 @@ def test_policy_check(mock_sk: skynet.Skynet, workdir: Path) -> None:
     assert d.to_dict() == {"risk": "ADMIN", "verdict": "prompt", "reasons": d.reasons, "rule": "git-push"}
     assert mock_sk.policy_check(["cat", "../../etc/shadow"], root=workdir).forbidden
     with pytest.raises(TypeError):
-        mock_sk.policy_check("git status")  # type: ignore[arg-type]
+        mock_sk.policy_check(42)  # type: ignore[arg-type]
 
 
 def test_logs_tail_and_events_chain(mock_sk: skynet.Skynet, workdir: Path) -> None:
