@@ -29,10 +29,14 @@ fn quoted(text: &str) -> String {
 /// A policy decision on one command: its risk, the verdict (`"allow"`,
 /// `"prompt"` or `"forbid"`), the deciding rule and the reasons.
 ///
-/// >>> import skynet
-/// >>> d = skynet.Skynet(home=__import__("tempfile").mkdtemp(), worker=False).policy_check(["git", "status"])
+/// >>> import skynet, tempfile
+/// >>> sk = skynet.Skynet(home=tempfile.mkdtemp(), worker=False)
+/// >>> d = sk.policy_check(["git", "status"])
 /// >>> d.verdict, d.risk, d.allowed
 /// ('allow', 'READ_ONLY', True)
+/// >>> sk.policy_check(["rm", "-rf", "/"]).explain()
+/// 'forbid (ADMIN) by rule `rm-root`: ...'
+/// >>> sk.close()
 #[pyclass(frozen, module = "skynet._skynet")]
 #[derive(Clone)]
 pub(crate) struct Decision {
