@@ -144,3 +144,14 @@ def test_context_manager_closes(tmp_path: Path, workdir: Path) -> None:
     with skynet.Skynet(home=tmp_path / "h", default_provider="mock") as sk:
         assert sk.run("list the files", cwd=workdir).ok
         assert "mock" in sk.providers and "local" in sk.providers
+
+
+def test_an_approval_callback_that_raises_leaves_the_job_waiting(sk: skynet.Skynet, workdir: Path) -> None:
+    def broken(plan: skynet.Plan) -> bool:
+        raise ValueError("reviewer crashed")
+
+    with pytest.raises(ValueError, match="reviewer crashed"):
+        sk.run("write 'x' to a.txt", approve=broken, cwd=workdir)
+    (waiting,) = sk.jobs(status="planned")
+    assert waiting.intent == "write 'x' to a.txt"
+    assert not (workdir / "a.txt").exists()
