@@ -231,7 +231,8 @@ pub(crate) async fn wait(
 
 /// Submit, gate (approve as told), run here, wait. A job that ends
 /// cancelled raises `Cancelled`; other endings (succeeded, failed,
-/// timed out, denied by the callback) are returned as the `Job`.
+/// timed out, denied by the callback) are returned as the `Job`. After
+/// `timeout` it raises `Timeout` and the job goes on in the background.
 pub(crate) async fn run(
     core: Core,
     intent: Intent,
@@ -260,12 +261,28 @@ pub(crate) async fn run(
             .await?
         };
     }
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     if job.status == JobStatus::Queued {
         // Claim this very job so it runs here exactly once, even if the
-        // in-process worker (or another process) watches the queue.
-        core.run_job(&job.id, &default_worker_id()).await?;
+        // in-process worker (or another process) watches the queue. It
+        // runs in its own task: if this call times out or is interrupted
+        // (Ctrl-C, a cancelled asyncio task) the job still ends properly
+        // instead of being dropped mid-step.
+        let (runner, id) = (core.clone(), job.id.clone());
+        let run = tokio::spawn(async move { runner.run_job(&id, &default_worker_id()).await });
+        let joined = match deadline {
+            Some(d) => tokio::time::timeout_at(d, run).await.map_err(|_| {
+                Error::Timeout(format!(
+                    "job {} is still running; it goes on in the background: wait() for it or cancel() it",
+                    job.id
+                ))
+            })?,
+            None => run.await,
+        };
+        joined.map_err(|e| Error::Store(format!("the run of job {} crashed: {e}", job.id)))??;
     }
-    let job = core.wait(&job.id, timeout).await?;
+    let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+    let job = core.wait(&job.id, left).await?;
     if job.status == JobStatus::Cancelled {
         return Err(Error::Cancelled.into());
     }

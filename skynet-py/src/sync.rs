@@ -199,6 +199,10 @@ impl Skynet {
     /// human is approved if ``approve`` is True, raises
     /// ``ApprovalRequired`` if False (the job stays for :meth:`approve`),
     /// or is shown to ``approve(plan)`` if it is a callable, which decides.
+    /// Returns the finished :class:`Job` (check ``job.ok``); raises
+    /// ``Cancelled`` if it was cancelled, and ``Timeout`` after ``timeout``
+    /// seconds (the job goes on in the background). Ctrl-C interrupts the
+    /// call; the job still runs to its end.
     #[pyo3(signature = (intent, approve = None, cwd = None, *, provider = None, timeout = None, approver = None))]
     #[allow(clippy::too_many_arguments)]
     fn run(

@@ -81,3 +81,17 @@ def test_ctrl_c_interrupts_run(sk: skynet.Skynet, workdir: Path) -> None:
         sk.run("run `sleep 20`", approve=True, cwd=workdir)
     timer.join()
     assert time.monotonic() - started < 10
+    # The interrupted call left the job to the engine, which still owns it.
+    (job,) = sk.jobs()
+    assert job.status in ("queued", "running")
+    sk.cancel(job.id)
+    assert sk.wait(job.id, timeout=20).status == "cancelled"
+
+
+def test_run_timeout_leaves_the_job_running(sk: skynet.Skynet, workdir: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(skynet.Timeout):
+        sk.run("run `sleep 2`", approve=True, cwd=workdir, timeout=0.3)
+    assert time.monotonic() - started < 2
+    (job,) = sk.jobs()
+    assert sk.wait(job.id, timeout=30).status == "succeeded"
