@@ -22,7 +22,7 @@
 //!
 //! Durations are written like `30s`, `500ms`, `10m`.
 
-use crate::engine::{EngineConfig, Skynet};
+use crate::engine::{EngineConfig, Skynet, SkynetBuilder};
 use crate::llm::LlmSettings;
 use crate::llm::settings::LlmFileSection;
 use crate::planner::{AutoPlanner, LlmPlanner, Planner, PlannerChoice, RulePlanner};
@@ -260,6 +260,13 @@ impl Settings {
 
     /// Build an engine from these settings (creates the home directory).
     pub async fn build(&self) -> Result<Skynet> {
+        self.builder()?.build().await
+    }
+
+    /// A builder preset from these settings (creates the home directory),
+    /// for front-ends that add their own planner or providers before
+    /// building.
+    pub fn builder(&self) -> Result<SkynetBuilder> {
         if self.database_url.starts_with("sqlite://") {
             std::fs::create_dir_all(&self.home).map_err(|e| {
                 Error::Config(format!(
@@ -309,11 +316,9 @@ impl Settings {
         if let Some(ssh) = &self.ssh {
             builder = builder.provider(Arc::new(SshProvider::new(ssh.clone())));
         }
-        builder
+        Ok(builder
             .default_provider(&self.provider)
-            .config(self.engine.clone())
-            .build()
-            .await
+            .config(self.engine.clone()))
     }
 }
 
