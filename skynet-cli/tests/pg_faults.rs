@@ -18,6 +18,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+/// Print a figure, and append it to `target/tmp/fault-figures.txt`, which
+/// `scripts/test` shows at the end (cargo hides a passing test's output).
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        println!("{line}");
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fault-figures.txt");
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            use std::io::Write;
+            let _ = writeln!(f, "{line}");
+        }
+    }};
+}
+
 /// One fault test at a time: they share the server, and one restarts it.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -42,7 +56,7 @@ impl Pg {
     /// A fresh database on the server the variable `server_var` names.
     async fn fresh_on(server_var: &str) -> Option<Pg> {
         let Some(server) = std::env::var(server_var).ok().filter(|u| !u.is_empty()) else {
-            eprintln!("skipped: {server_var} is not set");
+            ereport!("skipped: {server_var} is not set");
             return None;
         };
         let name = format!("skynet_t_{}", uuid::Uuid::now_v7().simple());
@@ -194,7 +208,7 @@ async fn kill_dash_nine_during_a_drain_loses_nothing() {
     let Some(pg) = Pg::fresh().await else { return };
     let sk = pg.engine().await;
     let seed: u64 = rand::random();
-    println!("kill -9 trials: seed {seed}");
+    report!("kill -9 trials: seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     // READ_ONLY jobs, and WRITE jobs whose middle step makes a directory
     // (a second run of it would fail: the directory exists).
@@ -290,7 +304,7 @@ async fn kill_dash_nine_during_a_drain_loses_nothing() {
         }
         if job.status != JobStatus::Succeeded {
             lost += 1;
-            eprintln!("job {} ended {}: {:?}", job.id, job.status, job.error);
+            ereport!("job {} ended {}: {:?}", job.id, job.status, job.error);
             continue;
         }
         assert_eq!(job.attempts, claims);
@@ -314,7 +328,7 @@ async fn kill_dash_nine_during_a_drain_loses_nothing() {
         .copied()
         .unwrap_or_default();
     let worst = recoveries.last().copied().unwrap_or_default();
-    println!(
+    report!(
         "kill -9 x20: {} jobs, lost {lost}, stale completions accepted {stale}, \
          interrupted {} (max extra attempts per kill {max_extra}), WRITE steps in flight {} \
          -> needs_review {review}; recovery median {median:?}, worst {worst:?} \
@@ -379,7 +393,7 @@ async fn sigstopped_worker_cannot_complete_late() {
         .count();
     assert_eq!((successes, finished_ok), (1, 1));
     assert_eq!(stale_completions(&sk, &job).await, 0);
-    println!(
+    report!(
         "SIGSTOP: taken over and finished {taken_over:?} after the freeze (lease {LEASE:?}); \
          late completion refused"
     );
@@ -400,7 +414,7 @@ async fn database_restart_under_load_loses_nothing() {
         .ok()
         .filter(|c| !c.is_empty())
     else {
-        eprintln!("skipped: SKYNET_TEST_PG_CLUSTER (\"VERSION NAME\") is not set");
+        ereport!("skipped: SKYNET_TEST_PG_CLUSTER (\"VERSION NAME\") is not set");
         return;
     };
     let Some(pg) = Pg::fresh_on("SKYNET_TEST_PG_RESTART_URL").await else {
@@ -456,7 +470,7 @@ async fn database_restart_under_load_loses_nothing() {
         .filter(|j| j.status == JobStatus::Succeeded)
         .count();
     let retried = jobs.iter().filter(|j| j.attempts > 1).count();
-    println!(
+    report!(
         "database restart: {} jobs, {succeeded} succeeded, lost {}, {retried} re-run after \
          the restart, drained {:?} after it",
         jobs.len(),
@@ -546,7 +560,7 @@ async fn ten_thousand_jobs_eight_workers_no_double_claims() {
     .fetch_all(&pool)
     .await
     .unwrap();
-    println!(
+    report!(
         "contention: {JOBS} jobs, 8 workers in 2 processes, drained in {took:?}; \
          claims {claims} for {jobs_claimed} jobs (double claims {}), by worker {by_worker:?}",
         claims - jobs_claimed
@@ -591,7 +605,7 @@ async fn cancel_reaches_a_job_running_on_another_worker() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let gone = asked.elapsed();
-    println!(
+    report!(
         "cross-process cancel: process group dead {gone:?} after the cancel \
          (heartbeat {HEARTBEAT:?}, bound {:?})",
         HEARTBEAT + Duration::from_secs(1)
@@ -638,7 +652,7 @@ async fn sigterm_hands_running_work_back_and_exits_cleanly() {
     let workers = sk.workers().await.unwrap();
     assert_eq!(workers.len(), 1);
     assert_eq!(workers[0].state, skynet_core::store::WorkerState::Offline);
-    println!("SIGTERM: worker exited 0 {exited:?} after the signal (grace 1s); job handed back");
+    report!("SIGTERM: worker exited 0 {exited:?} after the signal (grace 1s); job handed back");
 }
 
 async fn until_step_running(sk: &Skynet, id: &JobId) {
