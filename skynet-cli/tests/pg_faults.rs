@@ -56,7 +56,7 @@ impl Pg {
     /// A fresh database on the server the variable `server_var` names.
     async fn fresh_on(server_var: &str) -> Option<Pg> {
         let Some(server) = std::env::var(server_var).ok().filter(|u| !u.is_empty()) else {
-            ereport!("skipped: {server_var} is not set");
+            eprintln!("skipped: {server_var} is not set");
             return None;
         };
         let name = format!("skynet_t_{}", uuid::Uuid::now_v7().simple());
@@ -304,7 +304,7 @@ async fn kill_dash_nine_during_a_drain_loses_nothing() {
         }
         if job.status != JobStatus::Succeeded {
             lost += 1;
-            ereport!("job {} ended {}: {:?}", job.id, job.status, job.error);
+            eprintln!("job {} ended {}: {:?}", job.id, job.status, job.error);
             continue;
         }
         assert_eq!(job.attempts, claims);
@@ -414,7 +414,7 @@ async fn database_restart_under_load_loses_nothing() {
         .ok()
         .filter(|c| !c.is_empty())
     else {
-        ereport!("skipped: SKYNET_TEST_PG_CLUSTER (\"VERSION NAME\") is not set");
+        eprintln!("skipped: SKYNET_TEST_PG_CLUSTER (\"VERSION NAME\") is not set");
         return;
     };
     let Some(pg) = Pg::fresh_on("SKYNET_TEST_PG_RESTART_URL").await else {
