@@ -17,8 +17,3 @@ psql -h 127.0.0.1 -U postgres -d postgres -Atqc \
     while read -r db; do
         psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
     done
-# The cluster the fault tests may restart (`pg_ctlcluster VERSION NAME`).
-if [ -z "${SKYNET_TEST_PG_CLUSTER:-}" ] && command -v pg_lsclusters >/dev/null; then
-    SKYNET_TEST_PG_CLUSTER="$(pg_lsclusters -h | awk '$3 == 5432 {print $1, $2; exit}')"
-    export SKYNET_TEST_PG_CLUSTER
-fi

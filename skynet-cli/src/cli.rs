@@ -25,6 +25,9 @@ pub struct Global {
     /// Policy rules file replacing the built-in rules [env: SKYNET_POLICY_FILE]
     #[arg(long, global = true)]
     pub policy: Option<PathBuf>,
+    /// Planner: rules, llm, or auto (rules first, the model for the rest) [env: SKYNET_PLANNER; default auto]
+    #[arg(long, global = true)]
+    pub planner: Option<String>,
 }
 
 /// Intent and where to run it.
@@ -33,7 +36,7 @@ pub struct IntentArgs {
     /// Sandbox root the steps run in and may not leave (default: current directory)
     #[arg(long)]
     pub cwd: Option<PathBuf>,
-    /// Provider to run on (local, mock)
+    /// Provider to run on (local, mock; docker and ssh when configured)
     #[arg(long)]
     pub provider: Option<String>,
     /// Per-step time limit, e.g. 30s, 10m
@@ -129,6 +132,9 @@ pub enum Command {
         /// At most this many
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Only dead letters: jobs that failed after using every attempt
+        #[arg(long)]
+        dead_letter: bool,
     },
     /// Show one job with its plan and step states
     Show {
@@ -187,10 +193,72 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Talk to SKYNET's model: answers, or plan proposals that go through approval.
+    /// With a message, one turn; without, one turn per line of standard input.
+    Chat {
+        #[arg(long)]
+        json: bool,
+        /// Sandbox root proposed work runs in (default: current directory)
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// The message (omit to read lines from standard input)
+        #[arg(num_args = 0.., trailing_var_arg = true)]
+        message: Vec<String>,
+    },
     /// Inspect the policy engine
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// Serve the HTTP control plane (with in-process workers) until SIGTERM
+    Serve {
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        bind: std::net::SocketAddr,
+        /// In-process workers (0: a pure control plane; run `skynet worker` elsewhere)
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Jobs' sandbox roots must lie inside this directory (default: current directory)
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Requests per second allowed per API key (sustained)
+        #[arg(long, default_value_t = 50)]
+        rate_limit: u32,
+        /// Requests allowed per API key in a burst
+        #[arg(long, default_value_t = 100)]
+        rate_burst: u32,
+        /// No API keys at all: every caller is admin. Local development only; loopback only
+        #[arg(long)]
+        insecure_no_auth: bool,
+    },
+    /// Manage the HTTP control plane's API keys
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once (only its hash is stored)
+    Create {
+        /// A label, e.g. ci or dashboard
+        name: String,
+        /// Comma-separated scopes: read, submit, approve, admin
+        #[arg(long, default_value = "read")]
+        scopes: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (never their secrets)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id
+    Revoke {
+        /// The key's id (the part after `sk_`, as `keys list` shows it)
+        id: String,
     },
 }
 
@@ -229,9 +297,13 @@ impl Cli {
             | Command::Jobs { json, .. }
             | Command::Show { json, .. }
             | Command::Events { json, .. }
+            | Command::Chat { json, .. }
             | Command::Actions { json } => *json,
             Command::Policy {
                 command: PolicyCommand::Check { json, .. } | PolicyCommand::Rules { json },
+            } => *json,
+            Command::Keys {
+                command: KeysCommand::Create { json, .. } | KeysCommand::List { json },
             } => *json,
             _ => false,
         }

@@ -17,6 +17,19 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
         plan.planner,
         printable(&plan.summary)
     )?;
+    if let Some(u) = &plan.usage {
+        let cost = u
+            .estimated_cost_usd
+            .map(|c| format!(", about ${c:.6}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  model {}: {} tokens in, {} out{cost}",
+            printable(&u.model),
+            u.input_tokens,
+            u.output_tokens
+        )?;
+    }
     for (i, s) in view.steps.iter().enumerate() {
         let state = s
             .state

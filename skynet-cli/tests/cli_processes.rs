@@ -14,7 +14,7 @@ const SLEEPER: &str = "run `sh -c 'echo $$; sleep 1000 & sleep 1000'`";
 
 #[test]
 fn step_timeout_kills_the_whole_process_group() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::unsandboxed();
     let out = sb
         .cmd()
         .args(["run", "--yes", "--step-timeout", "1s", SLEEPER])
@@ -34,7 +34,7 @@ fn step_timeout_kills_the_whole_process_group() {
 
 #[test]
 fn cancel_from_another_process_kills_the_running_step() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::unsandboxed();
     let mut run = sb
         .std_cmd()
         .args(["run", "--yes", SLEEPER])
@@ -88,7 +88,7 @@ match = [["ls", "-la"]]
 
 #[test]
 fn killed_worker_read_only_job_resumes_write_job_needs_review() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::unsandboxed();
     let rules = sb.home.path().join("rules.toml");
     std::fs::write(&rules, CRASH_RULES).unwrap();
     let with_env = |mut c: std::process::Command| {
@@ -227,7 +227,7 @@ fn assert_late_completion_refused(sb: &Sandbox, id: &str) {
 
 #[test]
 fn run_beside_a_worker_runs_each_job_once_and_shows_its_output() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::unsandboxed();
     let mut worker = sb
         .std_cmd()
         .args(["worker", "--concurrency", "2"])
@@ -277,7 +277,7 @@ fn run_beside_a_worker_runs_each_job_once_and_shows_its_output() {
 
 #[test]
 fn logs_follow_prints_lines_as_they_come_and_ends_with_the_job() {
-    let sb = Sandbox::new();
+    let sb = Sandbox::unsandboxed();
     let mut run = sb
         .std_cmd()
         .args([

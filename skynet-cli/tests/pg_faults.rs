@@ -33,13 +33,16 @@ struct Pg {
 }
 
 impl Pg {
-    /// `None` (after saying so) without `SKYNET_TEST_POSTGRES_URL`.
+    /// A fresh database on the server `SKYNET_TEST_POSTGRES_URL` names;
+    /// `None` (after saying so) without it.
     async fn fresh() -> Option<Pg> {
-        let Some(server) = std::env::var("SKYNET_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            eprintln!("skipped: SKYNET_TEST_POSTGRES_URL is not set");
+        Pg::fresh_on("SKYNET_TEST_POSTGRES_URL").await
+    }
+
+    /// A fresh database on the server the variable `server_var` names.
+    async fn fresh_on(server_var: &str) -> Option<Pg> {
+        let Some(server) = std::env::var(server_var).ok().filter(|u| !u.is_empty()) else {
+            eprintln!("skipped: {server_var} is not set");
             return None;
         };
         let name = format!("skynet_t_{}", uuid::Uuid::now_v7().simple());
@@ -73,11 +76,15 @@ impl Pg {
 
     /// A `skynet worker` process; its stderr goes to `<home>/<id>.log`.
     fn worker(&self, id: &str, concurrency: usize) -> Child {
+        self.worker_with_grace(id, concurrency, "5s")
+    }
+
+    fn worker_with_grace(&self, id: &str, concurrency: usize, grace: &str) -> Child {
         let log = std::fs::File::create(self.log_path(id)).unwrap();
         std::process::Command::new(assert_cmd::cargo::cargo_bin("skynet"))
             .args(["worker", "--id", id, "--concurrency"])
             .arg(concurrency.to_string())
-            .args(["--grace", "5s"])
+            .args(["--grace", grace])
             .env("SKYNET_DATABASE_URL", &self.url)
             .env("SKYNET_HOME", self.home.path())
             .env("SKYNET_LEASE", format!("{}ms", LEASE.as_millis()))
@@ -383,7 +390,9 @@ async fn sigstopped_worker_cannot_complete_late() {
 }
 
 /// PostgreSQL restarted (immediate mode) while two workers drain: they
-/// reconnect by themselves and every job succeeds.
+/// reconnect by themselves and every job succeeds. It runs on a cluster of
+/// its own (`SKYNET_TEST_PG_CLUSTER` = "VERSION NAME", reached at
+/// `SKYNET_TEST_PG_RESTART_URL`), so the restart cuts off nothing else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_restart_under_load_loses_nothing() {
     let _serial = SERIAL.lock().await;
@@ -394,7 +403,9 @@ async fn database_restart_under_load_loses_nothing() {
         eprintln!("skipped: SKYNET_TEST_PG_CLUSTER (\"VERSION NAME\") is not set");
         return;
     };
-    let Some(pg) = Pg::fresh().await else { return };
+    let Some(pg) = Pg::fresh_on("SKYNET_TEST_PG_RESTART_URL").await else {
+        return;
+    };
     let sk = pg.engine().await;
     for _ in 0..200 {
         submit_approved(&sk, pg.req("run `sleep 0.05`")).await;
@@ -588,6 +599,46 @@ async fn cancel_reaches_a_job_running_on_another_worker() {
     assert_eq!(sk.get(&job.id).await.unwrap().status, JobStatus::Cancelled);
     worker.kill().unwrap();
     worker.wait().unwrap();
+}
+
+/// SIGTERM: the worker stops claiming, hands back the job still running
+/// when its grace period ends (stopping the step's processes), records
+/// itself offline and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_hands_running_work_back_and_exits_cleanly() {
+    let _serial = SERIAL.lock().await;
+    let Some(pg) = Pg::fresh().await else { return };
+    let sk = pg.engine().await;
+    let mut worker = pg.worker_with_grace("term", 1, "1s");
+    let job = submit_approved(&sk, pg.req("run `sleep 27.1828`")).await;
+    until_step_running(&sk, &job.id).await;
+    let pids = wait_for_processes("27.1828", 1).await;
+    let pid = nix::unistd::Pid::from_raw(worker.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let signalled = Instant::now();
+    let status = loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(20),
+            "the worker did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let exited = signalled.elapsed();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        pids.iter().all(|p| !alive(*p)),
+        "the step outlived the worker"
+    );
+    let job = sk.get(&job.id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Queued, "{:?}", job.error);
+    assert_eq!(job.attempts, 0, "a hand-back is not an attempt");
+    let workers = sk.workers().await.unwrap();
+    assert_eq!(workers.len(), 1);
+    assert_eq!(workers[0].state, skynet_core::store::WorkerState::Offline);
+    println!("SIGTERM: worker exited 0 {exited:?} after the signal (grace 1s); job handed back");
 }
 
 async fn until_step_running(sk: &Skynet, id: &JobId) {

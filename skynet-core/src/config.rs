@@ -12,14 +12,27 @@
 //! | attempts | `[worker] max_attempts` | `SKYNET_MAX_ATTEMPTS` |
 //! | step timeout | `[limits] step_timeout` | `SKYNET_STEP_TIMEOUT` |
 //! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
+//! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
+//! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
+//! | LLM key (environment only) | (none) | `OPENAI_API_KEY`, `GOOGLE_AI_API_KEY`/`GEMINI_API_KEY`, `ANTHROPIC_API_KEY`, or `SKYNET_LLM_API_KEY` |
+//! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
+//! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable` | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE` (`:`-separated) |
+//! | Docker provider (registered when an image is set) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
+//! | SSH provider (registered when a host is set) | `[ssh] host`, `port`, `user`, `key`, `known_hosts`, `workdir` | `SKYNET_SSH_HOST`, `SKYNET_SSH_PORT`, `SKYNET_SSH_USER`, `SKYNET_SSH_KEY`, `SKYNET_SSH_KNOWN_HOSTS` (default `~/.ssh/known_hosts`), `SKYNET_SSH_WORKDIR` |
 //!
 //! Durations are written like `30s`, `500ms`, `10m`.
 
-use crate::engine::{EngineConfig, Skynet};
+use crate::engine::{EngineConfig, Skynet, SkynetBuilder};
+use crate::llm::LlmSettings;
+use crate::llm::settings::LlmFileSection;
+use crate::planner::{AutoPlanner, LlmPlanner, Planner, PlannerChoice, RulePlanner};
 use crate::policy::Policy;
+use crate::provider::local::SandboxMode;
+use crate::provider::{DockerConfig, DockerProvider, LocalProvider, SshConfig, SshProvider};
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Resolved settings.
@@ -35,6 +48,18 @@ pub struct Settings {
     pub provider: String,
     /// Engine tunables.
     pub engine: EngineConfig,
+    /// Which planner makes plans.
+    pub planner: PlannerChoice,
+    /// The language model, if one is configured.
+    pub llm: Option<LlmSettings>,
+    /// How the `local` provider confines steps (default `auto`).
+    pub sandbox: SandboxMode,
+    /// Extra directories sandboxed local steps may write.
+    pub sandbox_writable: Vec<PathBuf>,
+    /// The `docker` provider, when an image is configured.
+    pub docker: Option<DockerConfig>,
+    /// The `ssh` provider, when a host is configured.
+    pub ssh: Option<SshConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,10 +69,48 @@ struct FileSettings {
     policy_file: Option<PathBuf>,
     provider: Option<String>,
     auto_approve_read_only: Option<bool>,
+    planner: Option<String>,
+    #[serde(default)]
+    llm: LlmFileSection,
     #[serde(default)]
     worker: WorkerSection,
     #[serde(default)]
     limits: LimitsSection,
+    #[serde(default)]
+    sandbox: SandboxSection,
+    #[serde(default)]
+    docker: DockerSection,
+    #[serde(default)]
+    ssh: SshSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxSection {
+    mode: Option<String>,
+    writable: Option<Vec<PathBuf>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DockerSection {
+    image: Option<String>,
+    host: Option<String>,
+    network: Option<String>,
+    memory: Option<String>,
+    cpus: Option<f64>,
+    pids: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SshSection {
+    host: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    key: Option<PathBuf>,
+    known_hosts: Option<PathBuf>,
+    workdir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +212,25 @@ impl Settings {
                 engine.heartbeat, engine.lease
             )));
         }
+        let planner = match pick("SKYNET_PLANNER", file.planner.clone()) {
+            Some(p) => PlannerChoice::parse(&p)?,
+            None => PlannerChoice::default(),
+        };
+        let llm = LlmSettings::load(&file.llm, &env)?;
+        let sandbox = match pick("SKYNET_SANDBOX", file.sandbox.mode) {
+            Some(v) => SandboxMode::parse(&v).ok_or_else(|| {
+                Error::Config(format!(
+                    "sandbox: {v:?} is not one of auto, require, landlock, off"
+                ))
+            })?,
+            None => SandboxMode::Auto,
+        };
+        let sandbox_writable = match env("SKYNET_SANDBOX_WRITABLE") {
+            Some(v) => std::env::split_paths(&v).collect(),
+            None => file.sandbox.writable.unwrap_or_default(),
+        };
+        let docker = docker_config(&pick, file.docker)?;
+        let ssh = ssh_config(&pick, &env, file.ssh)?;
         let database_url = pick("SKYNET_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
         Ok(Settings {
@@ -158,7 +240,13 @@ impl Settings {
                 .or(file.policy_file),
             provider: pick("SKYNET_PROVIDER", file.provider).unwrap_or_else(|| "local".into()),
             engine,
+            planner,
+            llm,
             home,
+            sandbox,
+            sandbox_writable,
+            docker,
+            ssh,
         })
     }
 
@@ -172,6 +260,13 @@ impl Settings {
 
     /// Build an engine from these settings (creates the home directory).
     pub async fn build(&self) -> Result<Skynet> {
+        self.builder()?.build().await
+    }
+
+    /// A builder preset from these settings (creates the home directory),
+    /// for front-ends that add their own planner or providers before
+    /// building.
+    pub fn builder(&self) -> Result<SkynetBuilder> {
         if self.database_url.starts_with("sqlite://") {
             std::fs::create_dir_all(&self.home).map_err(|e| {
                 Error::Config(format!(
@@ -180,14 +275,139 @@ impl Settings {
                 ))
             })?;
         }
-        Skynet::builder()
+        let llm = match &self.llm {
+            Some(s) => Some(Arc::new(LlmPlanner::from_settings(
+                s,
+                Some(self.home.join("llm-usage.json")),
+            )?)),
+            None => None,
+        };
+        let planner: Arc<dyn Planner> = match (self.planner, &llm) {
+            (PlannerChoice::Llm, Some(l)) => l.clone(),
+            (PlannerChoice::Llm, None) => {
+                return Err(Error::Config(
+                    "the llm planner needs a model: set SKYNET_LLM_PROVIDER (openai, gemini, anthropic, ollama) and the provider's key variable, or [llm] in skynet.toml".into(),
+                ));
+            }
+            (PlannerChoice::Auto, Some(l)) => Arc::new(AutoPlanner::new(l.clone())),
+            (PlannerChoice::Rules, _) | (PlannerChoice::Auto, None) => Arc::new(RulePlanner::new()),
+        };
+        let mut builder = Skynet::builder();
+        if let Some(l) = llm {
+            builder = builder.llm(l);
+        }
+        let keys = self
+            .llm
+            .iter()
+            .filter_map(|l| l.api_key.as_ref())
+            .map(|k| k.expose().to_string());
+        let local = LocalProvider::new()
+            .with_sandbox(self.sandbox)
+            .with_writable(self.sandbox_writable.clone());
+        let mut builder = builder
+            .planner(planner)
+            .secrets(keys)
             .database_url(&self.database_url)
             .policy(self.policy()?)
+            .provider(Arc::new(local));
+        if let Some(docker) = &self.docker {
+            builder = builder.provider(Arc::new(DockerProvider::new(docker.clone())));
+        }
+        if let Some(ssh) = &self.ssh {
+            builder = builder.provider(Arc::new(SshProvider::new(ssh.clone())));
+        }
+        Ok(builder
             .default_provider(&self.provider)
-            .config(self.engine.clone())
-            .build()
-            .await
+            .config(self.engine.clone()))
     }
+}
+
+fn docker_config(
+    pick: &impl Fn(&str, Option<String>) -> Option<String>,
+    file: DockerSection,
+) -> Result<Option<DockerConfig>> {
+    let Some(image) = pick("SKYNET_DOCKER_IMAGE", file.image) else {
+        return Ok(None);
+    };
+    let mut config = DockerConfig::new(image);
+    config.host = pick("SKYNET_DOCKER_HOST", file.host);
+    if let Some(v) = pick("SKYNET_DOCKER_NETWORK", file.network) {
+        config.network = v;
+    }
+    if let Some(v) = pick("SKYNET_DOCKER_MEMORY", file.memory) {
+        config.memory_bytes = parse_bytes("docker memory", &v)?;
+    }
+    if let Some(v) = pick("SKYNET_DOCKER_CPUS", file.cpus.map(|c| c.to_string())) {
+        config.cpus = parse_number("docker cpus", &v)?;
+        if !(config.cpus.is_finite() && config.cpus > 0.0) {
+            return Err(Error::Config(format!(
+                "docker cpus must be a positive number, not {v:?}"
+            )));
+        }
+    }
+    if let Some(v) = pick("SKYNET_DOCKER_PIDS", file.pids.map(|n| n.to_string())) {
+        config.pids_limit = parse_number("docker pids", &v)?;
+    }
+    Ok(Some(config))
+}
+
+fn ssh_config(
+    pick: &impl Fn(&str, Option<String>) -> Option<String>,
+    env: &impl Fn(&str) -> Option<String>,
+    file: SshSection,
+) -> Result<Option<SshConfig>> {
+    let Some(host) = pick("SKYNET_SSH_HOST", file.host) else {
+        return Ok(None);
+    };
+    let user = pick("SKYNET_SSH_USER", file.user)
+        .or_else(|| env("USER"))
+        .ok_or_else(|| Error::Config("ssh: set SKYNET_SSH_USER (the remote user)".into()))?;
+    let key =
+        pick("SKYNET_SSH_KEY", file.key.map(|p| p.display().to_string())).ok_or_else(|| {
+            Error::Config(
+                "ssh: set SKYNET_SSH_KEY (an unencrypted OpenSSH private key file)".into(),
+            )
+        })?;
+    let known_hosts = match pick(
+        "SKYNET_SSH_KNOWN_HOSTS",
+        file.known_hosts.map(|p| p.display().to_string()),
+    ) {
+        Some(p) => PathBuf::from(p),
+        None => env("HOME")
+            .map(|h| Path::new(&h).join(".ssh/known_hosts"))
+            .ok_or_else(|| Error::Config("ssh: set SKYNET_SSH_KNOWN_HOSTS".into()))?,
+    };
+    let mut config = SshConfig::new(host, user, key, known_hosts);
+    if let Some(v) = pick("SKYNET_SSH_PORT", file.port.map(|p| p.to_string())) {
+        config.port = parse_number("ssh port", &v)?;
+    }
+    if let Some(v) = pick("SKYNET_SSH_WORKDIR", file.workdir) {
+        config.remote_root = v;
+    }
+    Ok(Some(config))
+}
+
+/// Bytes with an optional binary suffix: `1048576`, `512m`, `2g`, `64k`.
+fn parse_bytes(what: &str, text: &str) -> Result<i64> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (digits, shift) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 10),
+        Some('m') => (&t[..t.len() - 1], 20),
+        Some('g') => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    digits
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "{what}: {text:?} is not a size; write e.g. 512m or 2g"
+            ))
+        })
 }
 
 fn parse_number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T> {
@@ -235,5 +455,174 @@ mod tests {
             Settings::load_with(Some(home.path().into()), env(&[])),
             Err(Error::Config(_))
         ));
+    }
+
+    #[test]
+    fn llm_settings_from_file_and_environment() {
+        let home = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            home.path().join("skynet.toml"),
+            "planner = \"llm\"\n[llm]\nprovider = \"gemini\"\nmodel = \"gemini-2.5-flash\"\ntimeout = \"5s\"\ndaily_token_budget = 1000\n",
+        )
+        .expect("write");
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[("GEMINI_API_KEY", "AIza-test-key-123456")]),
+        )
+        .expect("load");
+        assert_eq!(s.planner, PlannerChoice::Llm);
+        let llm = s.llm.as_ref().expect("llm configured");
+        assert_eq!(llm.model, "gemini-2.5-flash");
+        assert_eq!(llm.http.timeout, Duration::from_secs(5));
+        assert_eq!(llm.daily_token_budget, Some(1000));
+        assert_eq!(
+            llm.api_key.as_ref().map(|k| k.expose()),
+            Some("AIza-test-key-123456")
+        );
+        assert!(
+            !format!("{s:?}").contains("AIza-test-key-123456"),
+            "Debug hides the key"
+        );
+
+        // GOOGLE_AI_API_KEY wins over GEMINI_API_KEY; env wins over the file.
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[
+                ("GEMINI_API_KEY", "second-choice"),
+                ("GOOGLE_AI_API_KEY", "first-choice"),
+                ("SKYNET_LLM_MODEL", "gemini-2.0-flash"),
+                ("SKYNET_PLANNER", "auto"),
+            ]),
+        )
+        .expect("load");
+        let llm = s.llm.as_ref().expect("llm");
+        assert_eq!(
+            llm.api_key.as_ref().map(|k| k.expose()),
+            Some("first-choice")
+        );
+        assert_eq!(llm.model, "gemini-2.0-flash");
+        assert_eq!(s.planner, PlannerChoice::Auto);
+    }
+
+    #[test]
+    fn llm_misconfiguration_says_what_to_set() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let load =
+            |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+        let e = load(&[("SKYNET_LLM_PROVIDER", "anthropic")]).expect_err("no key");
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("ANTHROPIC_API_KEY")),
+            "{e}"
+        );
+        let e = load(&[("SKYNET_LLM_PROVIDER", "skynet-9000")]).expect_err("unknown");
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("openai, ollama, gemini or anthropic"))
+        );
+        let e = load(&[("SKYNET_PLANNER", "magic")]).expect_err("planner");
+        assert!(matches!(&e, Error::Config(m) if m.contains("rules, llm or auto")));
+        let e = load(&[
+            ("SKYNET_LLM_PROVIDER", "ollama"),
+            ("SKYNET_LLM_BASE_URL", "localhost:11434"),
+        ])
+        .expect_err("scheme");
+        assert!(matches!(&e, Error::Config(m) if m.contains("http://")));
+        let s = load(&[("SKYNET_LLM_PROVIDER", "ollama")]).expect("ollama needs no key");
+        assert_eq!(
+            s.llm.as_ref().map(|l| l.base_url.as_str()),
+            Some("http://localhost:11434/v1")
+        );
+        let s = load(&[
+            ("SKYNET_LLM_PROVIDER", "openai"),
+            ("SKYNET_LLM_BASE_URL", "http://127.0.0.1:8000/v1"),
+        ])
+        .expect("a local OpenAI-compatible server (vLLM, llama.cpp) needs no key");
+        assert!(s.llm.as_ref().is_some_and(|l| l.api_key.is_none()));
+        assert!(
+            load(&[("SKYNET_LLM_PROVIDER", "openai")]).is_err(),
+            "api.openai.com does"
+        );
+        assert!(load(&[]).expect("default").llm.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_llm_planner_without_a_model_is_a_config_error() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Settings::load_with(Some(home.path().into()), env(&[("SKYNET_PLANNER", "llm")]))
+            .expect("load");
+        let e = s.build().await.expect_err("no model");
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("SKYNET_LLM_PROVIDER")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn docker_and_ssh_are_configured_by_environment() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Settings::load_with(Some(home.path().into()), env(&[])).expect("load");
+        assert!(s.docker.is_none() && s.ssh.is_none());
+        assert_eq!(s.sandbox, SandboxMode::Auto);
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[
+                ("SKYNET_DOCKER_IMAGE", "busybox:1"),
+                ("SKYNET_DOCKER_MEMORY", "512m"),
+                ("SKYNET_DOCKER_CPUS", "0.5"),
+                ("SKYNET_SSH_HOST", "build1"),
+                ("SKYNET_SSH_USER", "ci"),
+                ("SKYNET_SSH_KEY", "/keys/id"),
+                ("SKYNET_SSH_PORT", "2222"),
+                ("HOME", "/home/me"),
+                ("SKYNET_SANDBOX", "require"),
+            ]),
+        )
+        .expect("load");
+        let docker = s.docker.expect("docker");
+        assert_eq!(
+            (docker.image.as_str(), docker.memory_bytes, docker.cpus),
+            ("busybox:1", 512 << 20, 0.5)
+        );
+        let ssh = s.ssh.expect("ssh");
+        assert_eq!(
+            (ssh.host.as_str(), ssh.port, ssh.user.as_str()),
+            ("build1", 2222, "ci")
+        );
+        assert_eq!(ssh.known_hosts, PathBuf::from("/home/me/.ssh/known_hosts"));
+        assert_eq!(s.sandbox, SandboxMode::Require);
+        for (k, v) in [
+            ("SKYNET_DOCKER_MEMORY", "lots"),
+            ("SKYNET_SANDBOX", "maybe"),
+        ] {
+            let e = Settings::load_with(
+                Some(home.path().into()),
+                env(&[("SKYNET_DOCKER_IMAGE", "x"), (k, v)]),
+            );
+            assert!(matches!(e, Err(Error::Config(_))), "{k}={v}");
+        }
+        let e = Settings::load_with(
+            Some(home.path().into()),
+            env(&[("SKYNET_SSH_HOST", "h"), ("SKYNET_SSH_USER", "u")]),
+        );
+        assert!(matches!(e, Err(Error::Config(m)) if m.contains("SKYNET_SSH_KEY")));
+    }
+
+    #[tokio::test]
+    async fn configured_providers_are_registered_by_name() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[
+                ("SKYNET_DOCKER_IMAGE", "busybox:1"),
+                ("SKYNET_SSH_HOST", "build1"),
+                ("SKYNET_SSH_USER", "ci"),
+                ("SKYNET_SSH_KEY", "/keys/id"),
+                ("SKYNET_SSH_KNOWN_HOSTS", "/keys/known_hosts"),
+                ("SKYNET_PROVIDER", "docker"),
+                ("SKYNET_DATABASE_URL", "sqlite::memory:"),
+            ]),
+        )
+        .expect("load");
+        let engine = s.build().await.expect("build");
+        assert_eq!(engine.provider_names(), ["docker", "local", "mock", "ssh"]);
     }
 }

@@ -73,6 +73,15 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// An SSH host did not present the key recorded for it in the
+    /// known_hosts file (unknown host or changed key); nothing was sent.
+    #[error("host key of {host} rejected: {problem}")]
+    HostKeyRejected {
+        /// `host:port`.
+        host: String,
+        /// What was wrong with the key.
+        problem: crate::provider::ssh::HostKeyProblem,
+    },
     /// A wait or a step ran out of time.
     #[error("timed out: {0}")]
     Timeout(String),
@@ -154,7 +163,7 @@ impl Error {
             Error::JobNotFound(_) => ErrorKind::NotFound,
             Error::InvalidTransition { .. } | Error::Conflict(_) => ErrorKind::Conflict,
             Error::LeaseLost(_) => ErrorKind::LeaseLost,
-            Error::Provider { .. } => ErrorKind::Provider,
+            Error::Provider { .. } | Error::HostKeyRejected { .. } => ErrorKind::Provider,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::Store(_) | Error::Io(_) => ErrorKind::Internal,

@@ -8,10 +8,12 @@
 //! Start with [`Skynet::builder`].
 
 pub mod action;
+pub mod chat;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod job;
+pub mod llm;
 pub mod plan;
 pub mod planner;
 pub mod policy;

@@ -57,8 +57,26 @@ pub struct Plan {
     pub risk: RiskLevel,
     /// SHA-256 over the canonical steps (hex).
     pub hash: String,
-    /// Which planner produced it (`rules`, `llm:openai`, ...).
+    /// Which planner produced it (`rules`, `llm:openai:gpt-4o-mini`, ...).
     pub planner: String,
+    /// Model tokens and estimated cost behind the plan (LLM planners only;
+    /// not part of the hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<PlanUsage>,
+}
+
+/// What asking a model for a plan cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanUsage {
+    /// `provider:model`.
+    pub model: String,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Answer tokens.
+    pub output_tokens: u64,
+    /// Estimated US dollars, when the model's price is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_cost_usd: Option<f64>,
 }
 
 /// The part of a step that the hash covers: what runs and what the
@@ -80,6 +98,7 @@ impl Plan {
             risk: RiskLevel::ReadOnly,
             hash: String::new(),
             planner: planner.into(),
+            usage: None,
         };
         plan.refresh();
         plan

@@ -21,6 +21,9 @@ pub struct PlanView {
     pub planner: String,
     /// Steps in order.
     pub steps: Vec<StepView>,
+    /// Model tokens and estimated cost (LLM planners only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::plan::PlanUsage>,
 }
 
 /// A step as shown.
@@ -66,6 +69,7 @@ impl PlanView {
                 .enumerate()
                 .map(|(i, s)| step_view(s, states.get(i).cloned()))
                 .collect(),
+            usage: plan.usage.clone(),
         }
     }
 }

@@ -47,6 +47,7 @@ fn context(root: &Path, cap: u64) -> (ExecContext, mpsc::Receiver<OutputLine>) {
         cancel: CancellationToken::new(),
         output: tx,
         max_output_bytes: cap,
+        risk: skynet_core::RiskLevel::ReadOnly,
     };
     (ctx, rx)
 }
@@ -518,6 +519,7 @@ async fn a_repository_cannot_make_git_status_run_its_fsmonitor() {
         cancel: tokio_util::sync::CancellationToken::new(),
         output: tx,
         max_output_bytes: 1 << 20,
+        risk: skynet_core::RiskLevel::ReadOnly,
     };
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let out = LocalProvider::new().execute(&cmd, ctx).await.unwrap();

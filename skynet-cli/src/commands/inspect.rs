@@ -19,14 +19,8 @@ pub fn print_job_brief(job: &Job, json: bool, out: &mut dyn Write) -> Result<()>
     }
 }
 
-/// `skynet jobs`.
-pub async fn jobs(
-    sk: &Skynet,
-    json: bool,
-    status: Option<String>,
-    limit: u32,
-    out: &mut dyn Write,
-) -> Result<Exit> {
+/// The filter `skynet jobs` flags describe.
+pub fn job_filter(status: Option<String>, limit: u32, dead_letter: bool) -> Result<JobFilter> {
     let statuses = match status {
         Some(s) => s
             .split(',')
@@ -34,12 +28,22 @@ pub async fn jobs(
             .collect::<Result<Vec<_>>>()?,
         None => vec![],
     };
-    let jobs = sk
-        .list(&JobFilter {
-            statuses,
-            limit: Some(limit),
-        })
-        .await?;
+    Ok(JobFilter {
+        statuses,
+        limit: Some(limit),
+        dead_letter,
+        ..Default::default()
+    })
+}
+
+/// `skynet jobs`.
+pub async fn jobs(
+    sk: &Skynet,
+    json: bool,
+    filter: &JobFilter,
+    out: &mut dyn Write,
+) -> Result<Exit> {
+    let jobs = sk.list(filter).await?;
     if json {
         let views: Vec<JobView> = jobs.iter().map(|j| JobView::new(j, &[])).collect();
         print_json(out, &views)?;

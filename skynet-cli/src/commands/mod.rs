@@ -1,8 +1,11 @@
 //! One function per command; each parses its input, calls the core, renders.
 
+mod chat;
 mod inspect;
+mod keys;
 mod policy;
 mod run;
+mod serve;
 mod worker;
 
 use crate::cli::{Cli, Command, Global};
@@ -30,6 +33,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
                 }
             }
             Ok(Exit::Ok)
+        }
+        Command::Chat { json, cwd, message } => {
+            chat::run(&engine(&cli.global).await?, json, cwd, message, out).await
         }
         Command::Policy { command } => policy::run(&cli.global, command, out).await,
         Command::Run {
@@ -91,7 +97,11 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             json,
             status,
             limit,
-        } => inspect::jobs(&engine(&cli.global).await?, json, status, limit, out).await,
+            dead_letter,
+        } => {
+            let filter = inspect::job_filter(status, limit, dead_letter)?;
+            inspect::jobs(&engine(&cli.global).await?, json, &filter, out).await
+        }
         Command::Show { id, json } => {
             inspect::show(&engine(&cli.global).await?, &parse_id(&id)?, json, out).await
         }
@@ -132,6 +142,25 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             worker::run(&engine(&cli.global).await?, opts, out).await
         }
         Command::Workers { json } => worker::list(&engine(&cli.global).await?, json, out).await,
+        Command::Serve {
+            bind,
+            workers,
+            root,
+            rate_limit,
+            rate_burst,
+            insecure_no_auth,
+        } => {
+            let opts = serve::ServeOptions {
+                bind,
+                workers,
+                root,
+                rate_limit,
+                rate_burst,
+                insecure_no_auth,
+            };
+            serve::run(&settings(&cli.global)?, opts, out).await
+        }
+        Command::Keys { command } => keys::run(&settings(&cli.global)?, command, out).await,
     }
 }
 
@@ -143,6 +172,12 @@ pub fn settings(global: &Global) -> Result<Settings> {
     }
     if let Some(p) = &global.policy {
         s.policy_file = Some(p.clone());
+    }
+    if let Some(p) = &global.planner {
+        s.planner = skynet_core::planner::PlannerChoice::parse(p).map_err(|e| match e {
+            Error::Config(m) => Error::InvalidInput(format!("--planner: {m}")),
+            other => other,
+        })?;
     }
     Ok(s)
 }

@@ -140,7 +140,7 @@ pub async fn approve(
     finish_here(sk, id, json, out).await
 }
 
-fn approve_hint(out: &mut dyn Write, job: &Job) -> std::io::Result<()> {
+pub(super) fn approve_hint(out: &mut dyn Write, job: &Job) -> std::io::Result<()> {
     let hash = job
         .plan
         .as_ref()

@@ -65,7 +65,8 @@ pub async fn list(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit> 
     Ok(Exit::Ok)
 }
 
-async fn wait_for_stop_signal() {
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn wait_for_stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

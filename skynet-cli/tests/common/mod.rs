@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 pub struct Sandbox {
     pub home: tempfile::TempDir,
     pub repo: tempfile::TempDir,
+    /// `SKYNET_SANDBOX` for the binary (the local provider's confinement).
+    pub local_sandbox: &'static str,
 }
 
 impl Sandbox {
@@ -42,7 +44,21 @@ impl Sandbox {
         std::fs::write(repo.path().join("notes.txt"), "remember the milk\n").unwrap();
         git(&["add", "."]);
         git(&["commit", "-q", "-m", "init"]);
-        Sandbox { home, repo }
+        Sandbox {
+            home,
+            repo,
+            local_sandbox: "auto",
+        }
+    }
+
+    /// Like [`Sandbox::new`], with the local provider unsandboxed: for tests
+    /// that watch a step's processes by their host pids (bubblewrap gives
+    /// steps their own PID namespace).
+    pub fn unsandboxed() -> Self {
+        Sandbox {
+            local_sandbox: "off",
+            ..Sandbox::new()
+        }
     }
 
     /// `skynet --home H` with cwd = the repo and stdin not a terminal.
@@ -51,6 +67,7 @@ impl Sandbox {
         c.env_remove("SKYNET_DATABASE_URL")
             .env_remove("SKYNET_POLICY_FILE")
             .env("SKYNET_HOME", self.home.path())
+            .env("SKYNET_SANDBOX", self.local_sandbox)
             .current_dir(self.repo.path())
             .write_stdin("");
         c
@@ -62,6 +79,7 @@ impl Sandbox {
         c.env_remove("SKYNET_DATABASE_URL")
             .env_remove("SKYNET_POLICY_FILE")
             .env("SKYNET_HOME", self.home.path())
+            .env("SKYNET_SANDBOX", self.local_sandbox)
             .current_dir(self.repo.path());
         c
     }
@@ -70,7 +88,11 @@ impl Sandbox {
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         // `--json` goes right after the (sub)command: the intent and argv
         // after it are taken verbatim.
-        let at = if args[0] == "policy" { 2 } else { 1 };
+        let at = if matches!(args[0], "policy" | "keys") {
+            2
+        } else {
+            1
+        };
         let out = self
             .cmd()
             .args(&args[..at])

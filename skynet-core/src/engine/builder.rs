@@ -1,7 +1,7 @@
 //! Building a [`Skynet`].
 
 use super::{EngineConfig, Inner, Skynet};
-use crate::planner::{Planner, RulePlanner};
+use crate::planner::{LlmPlanner, Planner, RulePlanner};
 use crate::policy::Policy;
 use crate::provider::{LocalProvider, MockProvider, Provider};
 use crate::redact::Redactor;
@@ -19,6 +19,7 @@ pub struct SkynetBuilder {
     store: Option<SharedStore>,
     database_url: Option<String>,
     planner: Option<Arc<dyn Planner>>,
+    llm: Option<Arc<LlmPlanner>>,
     policy: Option<Policy>,
     providers: Vec<Arc<dyn Provider>>,
     default_provider: Option<String>,
@@ -40,6 +41,11 @@ impl SkynetBuilder {
     /// Use this planner.
     pub fn planner(mut self, planner: Arc<dyn Planner>) -> Self {
         self.planner = Some(planner);
+        self
+    }
+    /// Use this model for [`Skynet::chat`] (it may also be the planner).
+    pub fn llm(mut self, llm: Arc<LlmPlanner>) -> Self {
+        self.llm = Some(llm);
         self
     }
     /// Use this policy.
@@ -99,6 +105,7 @@ impl SkynetBuilder {
             inner: Arc::new(Inner {
                 store,
                 planner: self.planner.unwrap_or_else(|| Arc::new(RulePlanner::new())),
+                llm: self.llm,
                 policy: Arc::new(self.policy.unwrap_or_default()),
                 providers,
                 default_provider,

@@ -19,6 +19,15 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 86_400);
 
 /// Plan the request and run the policy over every step.
 pub(crate) async fn plan_and_judge(sk: &Skynet, req: &SubmitRequest) -> Result<(Plan, PathBuf)> {
+    plan_and_judge_with(sk, req, &*sk.inner.planner).await
+}
+
+/// [`plan_and_judge`] with a given planner (chat proposes its own plan).
+pub(crate) async fn plan_and_judge_with(
+    sk: &Skynet,
+    req: &SubmitRequest,
+    planner: &dyn crate::planner::Planner,
+) -> Result<(Plan, PathBuf)> {
     let intent = req.intent.trim();
     if intent.is_empty() {
         return Err(Error::InvalidInput(
@@ -62,7 +71,7 @@ pub(crate) async fn plan_and_judge(sk: &Skynet, req: &SubmitRequest) -> Result<(
         constraints: req.constraints.clone(),
         step_timeout_ms: Some(step_timeout.as_millis() as u64),
     };
-    let mut plan = sk.inner.planner.plan(&preq).await?;
+    let mut plan = planner.plan(&preq).await?;
     judge_plan(sk, &mut plan, &root, step_timeout)?;
     Ok((plan, root))
 }
@@ -106,7 +115,16 @@ impl Skynet {
     /// Plan, judge and record a job. READ_ONLY plans are queued at once
     /// (when auto-approval is on); anything riskier waits in `planned`.
     pub async fn submit(&self, req: SubmitRequest) -> Result<Job> {
-        let (plan, root) = plan_and_judge(self, &req).await?;
+        self.submit_with(req, &*self.inner.planner).await
+    }
+
+    /// [`Skynet::submit`] with a given planner.
+    pub(crate) async fn submit_with(
+        &self,
+        req: SubmitRequest,
+        planner: &dyn crate::planner::Planner,
+    ) -> Result<Job> {
+        let (plan, root) = plan_and_judge_with(self, &req, planner).await?;
         let now = Utc::now();
         let auto =
             plan.risk == crate::RiskLevel::ReadOnly && self.inner.config.auto_approve_read_only;

@@ -115,6 +115,8 @@ impl SubmitRequest {
 pub(crate) struct Inner {
     pub(crate) store: SharedStore,
     pub(crate) planner: Arc<dyn Planner>,
+    /// The model behind `chat`, if one is configured.
+    pub(crate) llm: Option<Arc<crate::planner::LlmPlanner>>,
     pub(crate) policy: Arc<Policy>,
     pub(crate) providers: BTreeMap<String, Arc<dyn Provider>>,
     pub(crate) default_provider: String,
@@ -168,6 +170,11 @@ impl Skynet {
     /// Registered provider names.
     pub fn provider_names(&self) -> Vec<String> {
         self.inner.providers.keys().cloned().collect()
+    }
+
+    /// The registered providers, by name.
+    pub fn providers(&self) -> Vec<Arc<dyn Provider>> {
+        self.inner.providers.values().cloned().collect()
     }
 
     /// Live events from this process (status changes, output lines).

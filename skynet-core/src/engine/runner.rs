@@ -254,6 +254,7 @@ impl Skynet {
             cancel: cancel.child_token(),
             output: tx,
             max_output_bytes: self.inner.config.max_output_bytes,
+            risk: step.risk,
         };
         let forwarder = tokio::spawn(forward_output(self.clone(), job.id.clone(), index, rx));
         let result = provider.execute(&step.command, ctx).await;

@@ -31,7 +31,11 @@ pub trait Planner: Send + Sync {
     async fn plan(&self, request: &PlanRequest) -> Result<Plan>;
 }
 
+pub mod auto;
+pub mod llm;
 pub mod rules;
 pub mod scripted;
+pub use auto::{AutoPlanner, PlannerChoice};
+pub use llm::LlmPlanner;
 pub use rules::RulePlanner;
 pub use scripted::ScriptedPlanner;

@@ -129,7 +129,7 @@ impl Policy {
 
 mod engine;
 pub use engine::Policy;
-mod paths;
+pub(crate) mod paths;
 mod rules;
 mod shell;
 mod wrappers;

@@ -4,7 +4,9 @@
 
 pub(crate) mod capture;
 mod group;
-mod prepare;
+mod landlock;
+pub(crate) mod prepare;
+mod sandbox;
 mod session;
 
 use super::{Capabilities, ExecContext, ExitKind, Health, Output, Provider, Stream};
@@ -15,9 +17,11 @@ use capture::OutputSink;
 use group::ProcessGroup;
 pub use group::live_members;
 pub use prepare::DEFAULT_PATH;
-use prepare::{CannotRun, Launch};
+use prepare::{CannotRun, Launch, Sandbox};
+pub use sandbox::SandboxMode;
 use session::Session;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -60,6 +64,8 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 pub struct LocalProvider {
     env_allowlist: Vec<String>,
     kill_grace: Duration,
+    sandbox: SandboxMode,
+    writable: Vec<PathBuf>,
 }
 
 impl Default for LocalProvider {
@@ -77,7 +83,29 @@ impl LocalProvider {
                 .map(|s| s.to_string())
                 .collect(),
             kill_grace: DEFAULT_KILL_GRACE,
+            sandbox: SandboxMode::Off,
+            writable: Vec::new(),
         }
+    }
+
+    /// Confine steps with bubblewrap (see [`SandboxMode`]): a read-only
+    /// system, the sandbox root writable, a private `/tmp`, and no network
+    /// for READ_ONLY steps.
+    pub fn with_sandbox(mut self, mode: SandboxMode) -> Self {
+        self.sandbox = mode;
+        self
+    }
+
+    /// Directories besides the sandbox root that sandboxed steps may write
+    /// (a shared build cache, say).
+    pub fn with_writable(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.writable = dirs;
+        self
+    }
+
+    /// The sandbox mode.
+    pub fn sandbox(&self) -> SandboxMode {
+        self.sandbox
     }
 
     /// Replace the names of the variables copied from this process.
@@ -114,10 +142,22 @@ impl Provider for LocalProvider {
     }
 
     async fn health(&self) -> Health {
+        let (healthy, sandbox) = match sandbox::confinement(self.sandbox).await {
+            Ok(sandbox::Confinement::Bubblewrap(_)) => (true, "sandboxed with bubblewrap".into()),
+            Ok(sandbox::Confinement::Landlock) => (true, "sandboxed with Landlock".into()),
+            Ok(sandbox::Confinement::PathsOnly) => match self.sandbox {
+                SandboxMode::Off => (true, "path confinement only (sandbox off)".to_string()),
+                _ => (
+                    true,
+                    "path confinement only: neither bubblewrap nor Landlock works here".to_string(),
+                ),
+            },
+            Err(why) => (false, why),
+        };
         Health {
-            healthy: true,
+            healthy,
             message: format!(
-                "runs local processes, up to {} at a time",
+                "runs local processes, up to {} at a time; {sandbox}",
                 max_concurrency()
             ),
         }
@@ -131,24 +171,40 @@ impl Provider for LocalProvider {
         let timeout = effective_timeout(ctx.timeout, command.timeout_ms);
         let stop = stop_signal(timeout.map(|t| started + t), &ctx.cancel);
         tokio::pin!(stop);
+        let network = ctx.network_allowed();
         let sink = OutputSink::new(ctx.output, ctx.max_output_bytes);
 
         let program = command.argv.first().map_or("", String::as_str);
-        let child = match prepare::launch(command, &ctx.root, &self.env_allowlist)? {
-            Launch::Ready(mut cmd) => match cmd.spawn() {
-                Ok(child) => child,
-                Err(e) => match prepare::spawn_failure(&e) {
-                    Some(cannot) => {
-                        return Ok(report_cannot_run(sink, program, cannot, stop, started).await);
-                    }
-                    None => {
-                        return Err(Error::Provider {
-                            provider: "local".into(),
-                            message: format!("cannot start `{program}`: {e}"),
-                        });
-                    }
-                },
-            },
+        let confinement = sandbox::confinement(self.sandbox)
+            .await
+            .map_err(|message| Error::Provider {
+                provider: "local".into(),
+                message,
+            })?;
+        let sandbox = Sandbox {
+            confinement: &confinement,
+            network,
+            writable: &self.writable,
+        };
+        let child = match prepare::launch(command, &ctx.root, &self.env_allowlist, &sandbox)? {
+            Launch::Ready(cmd) => {
+                match spawn(cmd, &confinement, &ctx.root, network, &self.writable).await? {
+                    Ok(child) => child,
+                    Err(e) => match prepare::spawn_failure(&e) {
+                        Some(cannot) => {
+                            return Ok(
+                                report_cannot_run(sink, program, cannot, stop, started).await
+                            );
+                        }
+                        None => {
+                            return Err(Error::Provider {
+                                provider: "local".into(),
+                                message: format!("cannot start `{program}`: {e}"),
+                            });
+                        }
+                    },
+                }
+            }
             Launch::CannotRun(cannot) => {
                 return Ok(report_cannot_run(sink, program, cannot, stop, started).await);
             }
@@ -166,6 +222,26 @@ impl Provider for LocalProvider {
         let counts = session.finish().await;
         Ok(output(end.kind, end.exit_code, started, counts))
     }
+}
+
+/// Start the prepared process; under Landlock from a restricted thread.
+async fn spawn(
+    mut cmd: tokio::process::Command,
+    confinement: &sandbox::Confinement,
+    root: &std::path::Path,
+    network: bool,
+    writable: &[PathBuf],
+) -> Result<std::io::Result<tokio::process::Child>> {
+    if *confinement != sandbox::Confinement::Landlock {
+        return Ok(cmd.spawn());
+    }
+    let root = prepare::canonical_root(root)?;
+    landlock::spawn(cmd, root, writable.to_vec(), network)
+        .await
+        .map_err(|message| Error::Provider {
+            provider: "local".into(),
+            message: format!("cannot apply the Landlock sandbox: {message}"),
+        })
 }
 
 /// A program that cannot be started fails the step the way a shell
@@ -187,7 +263,8 @@ async fn report_cannot_run<F: Future<Output = ExitKind>>(
     }
 }
 
-fn output(
+/// An [`Output`] for a step that started at `started`.
+pub(crate) fn output(
     exit: ExitKind,
     exit_code: Option<i32>,
     started: Instant,

@@ -381,6 +381,7 @@ mod tests {
             cancel: CancellationToken::new(),
             output: tx,
             max_output_bytes: cap,
+            risk: crate::RiskLevel::ReadOnly,
         };
         (ctx, rx)
     }

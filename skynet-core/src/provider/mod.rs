@@ -3,6 +3,7 @@
 use crate::Result;
 use crate::job::JobId;
 use crate::plan::Command;
+use crate::risk::RiskLevel;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -95,6 +96,19 @@ pub struct ExecContext {
     pub output: mpsc::Sender<OutputLine>,
     /// Cap on captured output bytes; past it a marker line is sent.
     pub max_output_bytes: u64,
+    /// The step's judged risk. Isolating providers give the network only
+    /// to steps the policy judged at least WRITE (see
+    /// [`ExecContext::network_allowed`]).
+    pub risk: RiskLevel,
+}
+
+impl ExecContext {
+    /// May the step reach the network? Only steps judged WRITE or ADMIN
+    /// (network transfers are at least WRITE in the policy); READ_ONLY
+    /// steps run without it where the provider can isolate them.
+    pub fn network_allowed(&self) -> bool {
+        self.risk > RiskLevel::ReadOnly
+    }
 }
 
 /// What a provider can do (used by the scheduler).
@@ -132,7 +146,11 @@ pub trait Provider: Send + Sync {
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output>;
 }
 
+pub mod docker;
 pub mod local;
 pub mod mock;
+pub mod ssh;
+pub use docker::{DockerConfig, DockerProvider};
 pub use local::LocalProvider;
 pub use mock::MockProvider;
+pub use ssh::{SshConfig, SshProvider};

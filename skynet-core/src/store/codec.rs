@@ -248,3 +248,24 @@ pub(crate) fn worker_from_row(row: &impl LedgerRow) -> Result<WorkerRecord> {
         stopped_at: opt_time(row.opt_int("stopped_at")?)?,
     })
 }
+
+/// The columns [`key_from_row`] reads.
+pub(crate) const KEY_COLUMNS: &str = "id, name, scopes, secret_hash, created_at, revoked_at";
+
+/// An `api_keys` row (selected with [`KEY_COLUMNS`]).
+pub(crate) fn key_from_row(row: &impl LedgerRow) -> Result<crate::store::keys::ApiKey> {
+    use crate::store::keys::Scope;
+    Ok(crate::store::keys::ApiKey {
+        id: row.text("id")?,
+        name: row.text("name")?,
+        scopes: row
+            .text("scopes")?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::parse::<Scope>)
+            .collect::<Result<_>>()?,
+        secret_hash: row.text("secret_hash")?,
+        created_at: time(row.int("created_at")?)?,
+        revoked_at: opt_time(row.opt_int("revoked_at")?)?,
+    })
+}

@@ -22,6 +22,31 @@ pub struct JobFilter {
     pub statuses: Vec<JobStatus>,
     /// At most this many (newest first); `None` = a default of 100.
     pub limit: Option<u32>,
+    /// Keyset pagination: only jobs strictly older than this position in
+    /// the `(created_at DESC, id DESC)` order (the last job of the page
+    /// before).
+    pub before: Option<JobCursor>,
+    /// Only dead letters: jobs that failed with every attempt used.
+    pub dead_letter: bool,
+}
+
+/// A position in the job listing order, `(created_at, id)`, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCursor {
+    /// The job's creation time.
+    pub created_at: DateTime<Utc>,
+    /// The job's id (breaks ties between jobs created at the same instant).
+    pub id: JobId,
+}
+
+impl JobCursor {
+    /// The cursor that continues a listing after `job`.
+    pub fn after(job: &Job) -> Self {
+        JobCursor {
+            created_at: job.created_at,
+            id: job.id.clone(),
+        }
+    }
 }
 
 /// The fields a status change may set besides the status.
@@ -240,8 +265,11 @@ pub trait JobStore: Send + Sync {
     async fn insert_job(&self, job: &Job) -> Result<(Job, bool)>;
     /// One job, or [`crate::Error::JobNotFound`].
     async fn get_job(&self, id: &JobId) -> Result<Job>;
-    /// Jobs, newest first.
+    /// Jobs, newest first (`created_at DESC, id DESC`), after
+    /// `filter.before` when given.
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
+    /// How many jobs are in each status (statuses with none are left out).
+    async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>>;
     /// Compare-and-set status change allowed by the transition table
     /// (not for `running`, which only [`JobStore::claim`] enters, nor for
     /// `queued` other than a retry out of `running`: only
@@ -315,6 +343,16 @@ pub trait EventStore: Send + Sync {
     async fn append_event(&self, id: &JobId, kind: &str, data: serde_json::Value) -> Result<Event>;
     /// A job's events, oldest first.
     async fn events(&self, id: &JobId) -> Result<Vec<Event>>;
+    /// Up to `limit` events with `seq > after_seq`, in `seq` order, of one
+    /// job or (with `None`) of every job. A reader that resumes from the
+    /// last `seq` it saw misses nothing: an event becomes visible only
+    /// after every event with a smaller `seq` is visible.
+    async fn events_after(
+        &self,
+        job: Option<&JobId>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>>;
     /// Recompute the job's chain and compare it with the recorded head.
     async fn verify_events(&self, id: &JobId) -> Result<ChainReport>;
 }
@@ -421,6 +459,7 @@ pub async fn connect(url: &str) -> Result<SharedStore> {
 
 pub mod chain;
 pub(crate) mod codec;
+pub mod keys;
 pub mod postgres;
 pub(crate) mod rules;
 pub mod sqlite;

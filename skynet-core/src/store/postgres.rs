@@ -17,6 +17,7 @@
 
 mod events;
 mod jobs;
+mod keys;
 mod listen;
 mod steps;
 mod tx;

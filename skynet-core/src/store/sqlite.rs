@@ -17,6 +17,7 @@
 
 mod events;
 mod jobs;
+mod keys;
 mod steps;
 mod tx;
 mod workers;

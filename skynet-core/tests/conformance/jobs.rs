@@ -72,6 +72,7 @@ pub async fn insert_get_list_filter(store: SharedStore) {
     let filter = JobFilter {
         statuses: vec![JobStatus::Planned, JobStatus::Queued],
         limit: None,
+        ..Default::default()
     };
     let some = store.list_jobs(&filter).await.expect("list filtered");
     assert_eq!(
@@ -81,11 +82,13 @@ pub async fn insert_get_list_filter(store: SharedStore) {
     let filter = JobFilter {
         statuses: vec![JobStatus::Running],
         limit: None,
+        ..Default::default()
     };
     assert!(store.list_jobs(&filter).await.expect("list").is_empty());
     let filter = JobFilter {
         statuses: vec![],
         limit: Some(1),
+        ..Default::default()
     };
     let newest = store.list_jobs(&filter).await.expect("list limited");
     assert_eq!(newest.len(), 1);

@@ -7,11 +7,13 @@
 //! fresh [`Backend`].
 
 pub mod jobs;
+pub mod listing;
 pub mod queue;
 pub mod records;
 pub mod workers;
 
 pub use jobs::*;
+pub use listing::*;
 pub use queue::*;
 pub use records::*;
 pub use workers::*;
@@ -79,6 +81,9 @@ macro_rules! conformance_tests {
             released_job_requeues_without_counting_the_attempt,
             interrupted_write_step_goes_to_review,
             concurrent_idempotent_inserts_make_one_job,
+            list_jobs_pages_by_cursor,
+            count_jobs_by_status_counts,
+            events_after_resumes_without_loss,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,

@@ -285,6 +285,23 @@ pub async fn retry_requeues_until_attempts_exhausted(store: SharedStore) {
         }
     }
 
+    // It is a dead letter; a job that failed on its first attempt is not.
+    let plain = insert(&store, test_job(&[RO])).await;
+    let (_, lease) = claimed(&store, &plain.id, LONG).await;
+    store
+        .complete(&plain.id, &lease, Completion::Failed("exit 1".into()))
+        .await
+        .expect("fail");
+    let dead = store
+        .list_jobs(&skynet_core::store::JobFilter {
+            dead_letter: true,
+            ..Default::default()
+        })
+        .await
+        .expect("list dead letters");
+    let dead: Vec<_> = dead.into_iter().map(|j| j.id).collect();
+    assert_eq!(dead, vec![job.id.clone()]);
+
     // A backoff in the future holds the job back.
     let job = insert(&store, test_job(&[RO])).await;
     let (_, lease) = claimed(&store, &job.id, LONG).await;

@@ -299,6 +299,7 @@ async fn latency_embedded(
             .list(&skynet_core::store::JobFilter {
                 statuses: vec![JobStatus::Queued, JobStatus::Running],
                 limit: Some(1),
+                ..Default::default()
             })
             .await?;
         if pending.is_empty() || Instant::now() > deadline {

@@ -285,6 +285,76 @@ impl OutputSink {
     }
 }
 
+/// Output that arrives as chunks tagged by stream (a container's attach
+/// stream, an SSH channel) instead of two pipes: split into lines per
+/// stream and forwarded under the cap, exactly like a local step's.
+#[derive(Debug)]
+pub(crate) struct ChunkLines {
+    out: LineBuffer,
+    err: LineBuffer,
+    sink: OutputSink,
+}
+
+impl ChunkLines {
+    /// Lines go to `sink`.
+    pub(crate) fn new(sink: OutputSink) -> ChunkLines {
+        ChunkLines {
+            out: LineBuffer::new(Stream::Stdout),
+            err: LineBuffer::new(Stream::Stderr),
+            sink,
+        }
+    }
+
+    /// Take `bytes` of `stream` (anything but stderr counts as stdout) and
+    /// forward the complete lines. Returns `Some` if `interrupt` fired while
+    /// waiting for room; the unsent lines stay buffered for [`Self::finish`].
+    pub(crate) async fn push<F: Future>(
+        &mut self,
+        stream: Stream,
+        bytes: &[u8],
+        interrupt: Pin<&mut F>,
+    ) -> Option<F::Output> {
+        self.sink.produced(bytes.len());
+        let buf = match stream {
+            Stream::Stderr => &mut self.err,
+            _ => &mut self.out,
+        };
+        if self.sink.discarding() {
+            buf.discard();
+            return None;
+        }
+        buf.read_target().extend_from_slice(bytes);
+        forward_lines(buf, &mut self.sink, false, interrupt).await
+    }
+
+    /// Forward a line SKYNET itself writes (counted like output).
+    pub(crate) async fn note<F: Future>(
+        &mut self,
+        stream: Stream,
+        text: String,
+        interrupt: Pin<&mut F>,
+    ) -> Option<F::Output> {
+        self.sink.forward_text(stream, text, interrupt).await
+    }
+
+    /// Flush the unterminated tails (waiting at most `limit` for room),
+    /// send the truncation marker if needed; returns `(bytes produced,
+    /// truncated)`.
+    pub(crate) async fn finish(mut self, limit: Duration) -> (u64, bool) {
+        let limit = tokio::time::sleep(limit);
+        tokio::pin!(limit);
+        for buf in [&mut self.out, &mut self.err] {
+            if forward_lines(buf, &mut self.sink, true, limit.as_mut())
+                .await
+                .is_some()
+            {
+                break;
+            }
+        }
+        self.sink.finish().await
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -395,6 +465,36 @@ mod tests {
                 "ab",
                 "éé",
                 "[output truncated after 7 bytes; 3 more bytes dropped]"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn chunk_lines_split_per_stream_and_keep_the_tails() {
+        let (tx, mut rx) = mpsc::channel(16);
+        let mut lines = ChunkLines::new(OutputSink::new(tx, 1 << 20));
+        let never = pending::<()>();
+        tokio::pin!(never);
+        for (stream, bytes) in [
+            (Stream::Stdout, &b"a\nb"[..]),
+            (Stream::Stderr, b"e1"),
+            (Stream::Stdout, b"c\n"),
+            (Stream::Stderr, b"\ne2"),
+        ] {
+            assert!(lines.push(stream, bytes, never.as_mut()).await.is_none());
+        }
+        let (bytes, truncated) = lines.finish(Duration::from_secs(1)).await;
+        assert_eq!((bytes, truncated), (10, false));
+        let got: Vec<(Stream, String)> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|l| (l.stream, l.text))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Stream::Stdout, "a".to_string()),
+                (Stream::Stdout, "bc".to_string()),
+                (Stream::Stderr, "e1".to_string()),
+                (Stream::Stderr, "e2".to_string()),
             ]
         );
     }

@@ -2,6 +2,7 @@
 //! the sandbox root, a cleared environment with an allowlist, and the
 //! program resolved on the child's `PATH`.
 
+use super::sandbox::{self, Confinement};
 use crate::plan::Command;
 use crate::{Error, Result};
 use std::ffi::{OsStr, OsString};
@@ -11,6 +12,17 @@ use std::process::Stdio;
 
 /// `PATH` for the child when neither the parent nor the command has one.
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// How the step is confined.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sandbox<'a> {
+    /// Path confinement only, or bubblewrap.
+    pub(crate) confinement: &'a Confinement,
+    /// The step may use the network (only honoured under bubblewrap).
+    pub(crate) network: bool,
+    /// Extra directories left writable under bubblewrap.
+    pub(crate) writable: &'a [PathBuf],
+}
 
 /// What to start, or why it cannot start.
 #[derive(Debug)]
@@ -32,7 +44,12 @@ pub(crate) struct CannotRun {
 }
 
 /// Build the process for `command`, checking its cwd against `root`.
-pub(crate) fn launch(command: &Command, root: &Path, allowlist: &[String]) -> Result<Launch> {
+pub(crate) fn launch(
+    command: &Command,
+    root: &Path,
+    allowlist: &[String],
+    sandbox: &Sandbox<'_>,
+) -> Result<Launch> {
     let Some((program, args)) = command.argv.split_first() else {
         return Err(Error::InvalidInput(
             "the command has no program: argv is empty".into(),
@@ -47,12 +64,29 @@ pub(crate) fn launch(command: &Command, root: &Path, allowlist: &[String]) -> Re
         Resolved::NotExecutable => return Ok(cannot_run(126, "Permission denied")),
     };
 
-    let mut cmd = tokio::process::Command::new(resolved);
-    // Resolving to an absolute path lets std use posix_spawn instead of
-    // fork+exec; arg0 keeps what the program sees as its own name.
-    cmd.arg0(program)
-        .args(args)
-        .current_dir(&cwd)
+    let mut cmd = match sandbox.confinement {
+        Confinement::PathsOnly | Confinement::Landlock => {
+            let mut cmd = tokio::process::Command::new(resolved);
+            // Resolving to an absolute path lets std use posix_spawn instead
+            // of fork+exec; arg0 keeps what the program sees as its own name.
+            cmd.arg0(program).args(args);
+            cmd
+        }
+        Confinement::Bubblewrap(bwrap) => {
+            let mut cmd = tokio::process::Command::new(bwrap);
+            cmd.args(sandbox::arguments(
+                &root,
+                &cwd,
+                sandbox.network,
+                sandbox.writable,
+            ))
+            .arg("--")
+            .arg(resolved)
+            .args(args);
+            cmd
+        }
+    };
+    cmd.current_dir(&cwd)
         .env_clear()
         .stdin(if command.stdin.is_some() {
             Stdio::piped()
@@ -77,7 +111,7 @@ pub(crate) fn launch(command: &Command, root: &Path, allowlist: &[String]) -> Re
 /// Configuration git reads from the environment ahead of the repository's
 /// own: a repository's `.git/config` could otherwise name a program that
 /// READ_ONLY commands such as `git status` run (`core.fsmonitor`).
-const GIT_HARDENING: &[(&str, &str)] = &[
+pub(crate) const GIT_HARDENING: &[(&str, &str)] = &[
     ("GIT_CONFIG_COUNT", "1"),
     ("GIT_CONFIG_KEY_0", "core.fsmonitor"),
     ("GIT_CONFIG_VALUE_0", "false"),
@@ -100,7 +134,7 @@ pub(crate) fn spawn_failure(err: &std::io::Error) -> Option<CannotRun> {
 }
 
 /// The canonical sandbox root.
-fn canonical_root(root: &Path) -> Result<PathBuf> {
+pub(crate) fn canonical_root(root: &Path) -> Result<PathBuf> {
     root.canonicalize().map_err(|e| {
         Error::InvalidInput(format!(
             "sandbox root {} is not usable: {e}",
@@ -111,7 +145,7 @@ fn canonical_root(root: &Path) -> Result<PathBuf> {
 
 /// The canonical cwd, which must lie inside `root` (canonical). A
 /// relative cwd is taken relative to the root.
-fn resolve_cwd(cwd: &Path, root: &Path) -> Result<PathBuf> {
+pub(crate) fn resolve_cwd(cwd: &Path, root: &Path) -> Result<PathBuf> {
     let joined = root.join(cwd);
     let cwd = joined.canonicalize().map_err(|e| {
         Error::InvalidInput(format!(

@@ -31,6 +31,49 @@ impl EventStore for PostgresStore {
         rows.iter().map(event_from_row).collect()
     }
 
+    async fn events_after(
+        &self,
+        job: Option<&JobId>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        let limit = i64::from(limit.clamp(1, 10_000));
+        if let Some(id) = job {
+            // One job's events are appended under its row lock, held to
+            // commit: its seq order is its commit order.
+            self.ensure_job(id).await?;
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE job_id = $1 AND seq > $2 \
+                 ORDER BY seq LIMIT $3"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(id.as_str())
+                .bind(after_seq)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("reading events"))?;
+            return rows.iter().map(event_from_row).collect();
+        }
+        // Across jobs, transactions commit in any order, so a larger seq
+        // can be visible while a smaller one is still being committed.
+        // Hand out events only up to the first gap in seq, unless the gap
+        // is old (a rolled-back transaction's seq never fills).
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(after_seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("reading events"))?;
+        let events = rows
+            .iter()
+            .map(event_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(up_to_first_fresh_gap(after_seq, events, chrono::Utc::now()))
+    }
+
     async fn verify_events(&self, id: &JobId) -> Result<ChainReport> {
         // One REPEATABLE READ transaction: the events and the head from one
         // snapshot.
@@ -60,5 +103,66 @@ impl EventStore for PostgresStore {
             .collect::<Result<Vec<_>>>()?;
         tx.rollback().await.map_err(db("ending a read"))?;
         Ok(verify_chain(id, &events, head.as_deref()))
+    }
+}
+
+/// How long a gap in the global event sequence may be waited on before it
+/// is taken for a rolled-back transaction (far longer than any ledger
+/// transaction holds an allocated seq before committing).
+const GAP_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
+/// `events` (in seq order, all after `after_seq`) cut before the first gap
+/// whose next event is younger than [`GAP_GRACE`] at `now`.
+fn up_to_first_fresh_gap(
+    after_seq: i64,
+    events: Vec<Event>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Event> {
+    let mut expected = after_seq.saturating_add(1);
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        if e.seq != expected && now - e.at < GAP_GRACE {
+            break;
+        }
+        expected = e.seq.saturating_add(1);
+        out.push(e);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeDelta, Utc};
+
+    fn event(seq: i64, age_secs: i64) -> Event {
+        Event {
+            seq,
+            job_id: JobId::new(),
+            kind: "k".into(),
+            data: serde_json::Value::Null,
+            at: Utc::now() - TimeDelta::seconds(age_secs),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    fn seqs(events: &[Event]) -> Vec<i64> {
+        events.iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn a_fresh_gap_holds_back_what_follows_it() {
+        let got = up_to_first_fresh_gap(4, vec![event(5, 0), event(7, 0)], Utc::now());
+        assert_eq!(seqs(&got), [5]);
+        // A gap right after the cursor holds back everything.
+        assert!(up_to_first_fresh_gap(4, vec![event(6, 0)], Utc::now()).is_empty());
+    }
+
+    #[test]
+    fn an_old_gap_is_a_rollback_and_is_skipped() {
+        let got =
+            up_to_first_fresh_gap(4, vec![event(5, 60), event(7, 60), event(8, 0)], Utc::now());
+        assert_eq!(seqs(&got), [5, 7, 8]);
     }
 }

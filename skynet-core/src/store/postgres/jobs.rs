@@ -186,6 +186,18 @@ impl JobStore for PostgresStore {
         if !filter.statuses.is_empty() {
             push_status_in(&mut qb, &filter.statuses);
         }
+        if filter.dead_letter {
+            qb.push(" AND status = ")
+                .push_bind(JobStatus::Failed.as_str())
+                .push(" AND attempts >= max_attempts");
+        }
+        if let Some(before) = &filter.before {
+            qb.push(" AND (created_at, id) < (")
+                .push_bind(micros(before.created_at))
+                .push(", ")
+                .push_bind(before.id.as_str().to_string())
+                .push(")");
+        }
         qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(i64::from(limit));
         let rows = qb
@@ -194,6 +206,17 @@ impl JobStore for PostgresStore {
             .await
             .map_err(db("listing jobs"))?;
         rows.iter().map(job_from_row).collect()
+    }
+
+    async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db("counting jobs"))?;
+        rows.into_iter()
+            .map(|(s, n)| Ok((s.parse()?, u64::try_from(n).unwrap_or(0))))
+            .collect()
     }
 
     async fn set_status(&self, id: &JobId, to: JobStatus, change: StatusChange) -> Result<Job> {

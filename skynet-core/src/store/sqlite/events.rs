@@ -31,6 +31,44 @@ impl EventStore for SqliteStore {
         rows.iter().map(event_from_row).collect()
     }
 
+    async fn events_after(
+        &self,
+        job: Option<&JobId>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        // One writer at a time means `seq` order is commit order: nothing
+        // with a smaller seq can appear after a larger one was read.
+        let limit = i64::from(limit.clamp(1, 10_000));
+        let rows = match job {
+            Some(id) => {
+                self.ensure_job(id).await?;
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE job_id = ? AND seq > ? \
+                     ORDER BY seq LIMIT ?"
+                );
+                sqlx::query(&sql)
+                    .bind(id.as_str())
+                    .bind(after_seq)
+                    .bind(limit)
+                    .fetch_all(&self.read)
+                    .await
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+                );
+                sqlx::query(&sql)
+                    .bind(after_seq)
+                    .bind(limit)
+                    .fetch_all(&self.read)
+                    .await
+            }
+        }
+        .map_err(db("reading events"))?;
+        rows.iter().map(event_from_row).collect()
+    }
+
     async fn verify_events(&self, id: &JobId) -> Result<ChainReport> {
         // One read transaction: the events and the head from one snapshot.
         let mut tx = self.read.begin().await.map_err(db("starting a read"))?;

@@ -175,6 +175,21 @@ impl JobStore for SqliteStore {
         if !filter.statuses.is_empty() {
             push_status_in(&mut qb, &filter.statuses);
         }
+        if filter.dead_letter {
+            qb.push(" AND status = ")
+                .push_bind(JobStatus::Failed.as_str())
+                .push(" AND attempts >= max_attempts");
+        }
+        if let Some(before) = &filter.before {
+            let at = micros(before.created_at);
+            qb.push(" AND (created_at < ")
+                .push_bind(at)
+                .push(" OR (created_at = ")
+                .push_bind(at)
+                .push(" AND id < ")
+                .push_bind(before.id.as_str().to_string())
+                .push("))");
+        }
         qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(i64::from(limit));
         let rows = qb
@@ -183,6 +198,17 @@ impl JobStore for SqliteStore {
             .await
             .map_err(db("listing jobs"))?;
         rows.iter().map(job_from_row).collect()
+    }
+
+    async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
+                .fetch_all(&self.read)
+                .await
+                .map_err(db("counting jobs"))?;
+        rows.into_iter()
+            .map(|(s, n)| Ok((s.parse()?, u64::try_from(n).unwrap_or(0))))
+            .collect()
     }
 
     async fn set_status(&self, id: &JobId, to: JobStatus, change: StatusChange) -> Result<Job> {

@@ -1,0 +1,148 @@
+//! Remote providers beside their command-line equivalents, same run:
+//!
+//! - N one-step runs of `true` through `DockerProvider` (Engine API) beside
+//!   N `docker run --rm` of the same image from the CLI;
+//! - N steps of `true` through `SshProvider` (one reused connection) beside
+//!   N separate `ssh host true` invocations.
+//!
+//! Needs the services of `scripts/services.d` (`SKYNET_TEST_DOCKER_IMAGE`,
+//! `SKYNET_TEST_SSH_*`); a missing service is skipped and said so.
+//! `SKYNET_BENCH_STEPS` sets N (default 200). Run with
+//! `cargo bench -p skynet-benches --bench remote_steps`.
+
+use skynet_core::provider::{
+    DockerConfig, DockerProvider, ExecContext, Provider, SshConfig, SshProvider,
+};
+use skynet_core::{Command, JobId, RiskLevel};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+async fn through(provider: &dyn Provider, root: &Path, steps: usize) -> Duration {
+    let cmd = Command {
+        argv: vec!["true".into()],
+        cwd: root.to_path_buf(),
+        env: BTreeMap::new(),
+        timeout_ms: None,
+        stdin: None,
+    };
+    let started = Instant::now();
+    for step in 0..steps {
+        let (tx, mut rx) = mpsc::channel(16);
+        let ctx = ExecContext {
+            job_id: JobId::new(),
+            step,
+            root: root.to_path_buf(),
+            timeout: Some(Duration::from_secs(60)),
+            cancel: CancellationToken::new(),
+            output: tx,
+            max_output_bytes: 1 << 20,
+            risk: RiskLevel::ReadOnly,
+        };
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let out = provider.execute(&cmd, ctx).await.expect("execute");
+        assert!(out.success(), "{out:?}");
+        drain.await.expect("drain");
+    }
+    started.elapsed()
+}
+
+fn cli(steps: usize, program: &str, args: &[&str]) -> Duration {
+    let started = Instant::now();
+    for _ in 0..steps {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("spawn");
+        assert!(out.status.success(), "{program}: {out:?}");
+    }
+    started.elapsed()
+}
+
+fn row(what: &str, steps: usize, d: Duration) {
+    let ms = d.as_secs_f64() * 1000.0;
+    println!("| {what} | {ms:.0} ms | {:.2} ms/step |", ms / steps as f64);
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` passes nothing
+    // useful either: this harness takes no arguments.
+    let steps: usize = var("SKYNET_BENCH_STEPS").map_or(200, |v| v.parse().expect("a number"));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let root = tempfile::tempdir().expect("root");
+    let root = root.path().canonicalize().expect("canonical root");
+
+    match var("SKYNET_TEST_DOCKER_IMAGE") {
+        Some(image) => {
+            let docker = DockerProvider::new(DockerConfig::new(&image));
+            let api = rt.block_on(through(&docker, &root, steps));
+            let cli = cli(
+                steps,
+                "docker",
+                &["run", "--rm", "--network", "none", &image, "true"],
+            );
+            println!("\n{steps} one-step containers, image {image}\n");
+            println!("| runner | total | per step |\n|---|---|---|");
+            row("DockerProvider (Engine API)", steps, api);
+            row("`docker run --rm` (CLI)", steps, cli);
+            println!(
+                "\nratio API/CLI: {:.2}x",
+                api.as_secs_f64() / cli.as_secs_f64()
+            );
+        }
+        None => println!("SKIPPED docker: SKYNET_TEST_DOCKER_IMAGE is not set"),
+    }
+
+    let ssh = (
+        var("SKYNET_TEST_SSH_HOST"),
+        var("SKYNET_TEST_SSH_PORT"),
+        var("SKYNET_TEST_SSH_USER"),
+        var("SKYNET_TEST_SSH_KEY"),
+        var("SKYNET_TEST_SSH_KNOWN_HOSTS"),
+    );
+    match ssh {
+        (Some(host), Some(port), Some(user), Some(key), Some(known)) => {
+            let mut config = SshConfig::new(&host, &user, &key, &known);
+            config.port = port.parse().expect("port");
+            config.remote_root = "/".into();
+            let provider = SshProvider::new(config);
+            let reused = rt.block_on(through(&provider, &root, steps));
+            let known_opt = format!("UserKnownHostsFile={known}");
+            let target = format!("{user}@{host}");
+            let separate = cli(
+                steps,
+                "ssh",
+                &[
+                    "-o",
+                    "BatchMode=yes",
+                    "-o",
+                    "StrictHostKeyChecking=yes",
+                    "-o",
+                    &known_opt,
+                    "-i",
+                    &key,
+                    "-p",
+                    &port,
+                    &target,
+                    "true",
+                ],
+            );
+            println!("\n{steps} steps of `true` over SSH\n");
+            println!("| runner | total | per step |\n|---|---|---|");
+            row("SshProvider (one reused connection)", steps, reused);
+            row("`ssh host true` per step", steps, separate);
+            println!(
+                "\nspeed-up: {:.1}x",
+                separate.as_secs_f64() / reused.as_secs_f64()
+            );
+        }
+        _ => println!("SKIPPED ssh: SKYNET_TEST_SSH_* are not set"),
+    }
+}

@@ -1,0 +1,57 @@
+# SSH: a real OpenSSH sshd on a loopback port with its own config, host
+# key and one client key, all generated under /tmp/skynet-sshd (the
+# machine's own sshd and ~/.ssh are not touched). Exports
+# SKYNET_TEST_SSH_HOST, _PORT, _USER, _KEY (client private key) and
+# _KNOWN_HOSTS (a known_hosts file naming the host key).
+skynet_ssh_dir=/tmp/skynet-sshd
+skynet_ssh_port=22022
+
+if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; } \
+        || echo "40-sshd.sh: installing openssh-server failed" >&2
+fi
+
+skynet_sshd_prepare() {
+    mkdir -p "$skynet_ssh_dir" /run/sshd && chmod 700 "$skynet_ssh_dir" || return 1
+    [ -f "$skynet_ssh_dir/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C skynet-test-host -f "$skynet_ssh_dir/host_ed25519" || return 1
+    [ -f "$skynet_ssh_dir/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C skynet-test-client -f "$skynet_ssh_dir/client_ed25519" || return 1
+    cp "$skynet_ssh_dir/client_ed25519.pub" "$skynet_ssh_dir/authorized_keys" || return 1
+    cat > "$skynet_ssh_dir/sshd_config" <<CONFIG
+Port $skynet_ssh_port
+ListenAddress 127.0.0.1
+HostKey $skynet_ssh_dir/host_ed25519
+PidFile $skynet_ssh_dir/sshd.pid
+AuthorizedKeysFile $skynet_ssh_dir/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+UsePAM no
+StrictModes no
+MaxSessions 100
+MaxStartups 100:30:200
+CONFIG
+    echo "[127.0.0.1]:$skynet_ssh_port $(cut -d' ' -f1,2 "$skynet_ssh_dir/host_ed25519.pub")" > "$skynet_ssh_dir/known_hosts"
+}
+
+skynet_sshd_up() {
+    [ -f "$skynet_ssh_dir/sshd.pid" ] && kill -0 "$(cat "$skynet_ssh_dir/sshd.pid")" 2>/dev/null \
+        && (exec 3<>"/dev/tcp/127.0.0.1/$skynet_ssh_port") 2>/dev/null
+}
+if skynet_sshd_prepare && ! skynet_sshd_up \
+    && "$(command -v sshd || echo /usr/sbin/sshd)" -f "$skynet_ssh_dir/sshd_config" -E "$skynet_ssh_dir/sshd.log"; then
+    for _ in $(seq 1 50); do
+        skynet_sshd_up && break
+        sleep 0.1
+    done
+fi
+if skynet_sshd_up; then
+    export SKYNET_TEST_SSH_HOST=127.0.0.1
+    export SKYNET_TEST_SSH_PORT=$skynet_ssh_port
+    export SKYNET_TEST_SSH_USER="$(id -un)"
+    export SKYNET_TEST_SSH_KEY="$skynet_ssh_dir/client_ed25519"
+    export SKYNET_TEST_SSH_KNOWN_HOSTS="$skynet_ssh_dir/known_hosts"
+else
+    echo "40-sshd.sh: sshd did not come up (see $skynet_ssh_dir/sshd.log); SSH tests will skip" >&2
+fi
+unset -f skynet_sshd_up skynet_sshd_prepare

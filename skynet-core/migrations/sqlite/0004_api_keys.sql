@@ -1,0 +1,10 @@
+-- API keys for the HTTP control plane. Only a SHA-256 of each key's secret
+-- is kept; the key itself is shown once, when it is created.
+CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY NOT NULL,  -- public part of the key
+    name        TEXT NOT NULL,
+    scopes      TEXT NOT NULL,              -- comma-separated: read,submit,approve,admin
+    secret_hash TEXT NOT NULL,              -- hex SHA-256 of the secret part
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);

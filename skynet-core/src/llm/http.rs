@@ -1,0 +1,253 @@
+//! The one HTTP path every adapter uses: POST JSON, retry what is worth
+//! retrying, cap the body, and keep the key out of every message.
+
+use super::HttpOptions;
+use super::retry::{parse_retry_after, retryable_status};
+use crate::redact::Redactor;
+use crate::{Error, Result};
+use std::time::{Duration, SystemTime};
+
+/// Longest vendor error text quoted in an error message.
+const MAX_QUOTED: usize = 300;
+
+/// A vendor's HTTP client with its limits.
+pub(crate) struct Transport {
+    client: reqwest::Client,
+    options: HttpOptions,
+    redactor: Redactor,
+    vendor: &'static str,
+}
+
+/// Why one attempt failed.
+enum Attempt {
+    /// Worth another try after the delay (the server's `Retry-After`, if any).
+    Retry(String, Option<Duration>),
+    /// Final.
+    Fail(Error),
+}
+
+impl Transport {
+    /// A transport for `vendor`; `secrets` are redacted from every error.
+    pub(crate) fn new(
+        vendor: &'static str,
+        options: HttpOptions,
+        secrets: impl IntoIterator<Item = String>,
+    ) -> Result<Transport> {
+        let client = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::Config(format!("{vendor}: HTTP client: {}", e.without_url())))?;
+        Ok(Transport {
+            client,
+            options,
+            redactor: Redactor::new(secrets),
+            vendor,
+        })
+    }
+
+    /// POST `body` as JSON with `headers`, return the parsed JSON answer.
+    pub(crate) async fn post_json(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let policy = &self.options.retry;
+        let mut retry = 0;
+        loop {
+            match self.attempt(url, headers, body).await {
+                Ok(v) => return Ok(v),
+                Err(Attempt::Fail(e)) => return Err(self.scrub(e)),
+                Err(Attempt::Retry(why, after)) => {
+                    if retry >= policy.max_retries {
+                        return Err(self.scrub(
+                            self.error(format!("{why}; gave up after {} attempts", retry + 1)),
+                        ));
+                    }
+                    let Some(wait) = policy.delay(retry, after) else {
+                        return Err(self.scrub(self.error(format!(
+                            "{why}; the server asks to wait {}s, longer than the {}s this client waits",
+                            after.unwrap_or_default().as_secs(),
+                            policy.max_delay.as_secs()
+                        ))));
+                    };
+                    tracing::warn!(
+                        vendor = self.vendor,
+                        retry = retry + 1,
+                        ?wait,
+                        "{}",
+                        self.redactor.redact(&why)
+                    );
+                    tokio::time::sleep(wait).await;
+                    retry += 1;
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, Attempt> {
+        let mut req = self.client.post(url).json(body);
+        for (name, value) in headers {
+            let mut value = reqwest::header::HeaderValue::from_str(value).map_err(|_| {
+                Attempt::Fail(self.error(format!(
+                    "the {name} header has characters HTTP does not allow; check the key"
+                )))
+            })?;
+            // Sensitive values are left out of any debug logging by the
+            // HTTP stack; every header we add carries a key or a version.
+            value.set_sensitive(true);
+            req = req.header(*name, value);
+        }
+        let mut resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Err(self.transport_error(e)),
+        };
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            // The error body is only quoted, so a short read is enough.
+            let text = self
+                .read_capped(&mut resp, 64 * 1024)
+                .await
+                .unwrap_or_default();
+            let quoted = quote(&String::from_utf8_lossy(&text));
+            let why = format!(
+                "HTTP {status}{}",
+                if quoted.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {quoted}")
+                }
+            );
+            return Err(if retryable_status(status) {
+                Attempt::Retry(why, after)
+            } else {
+                Attempt::Fail(self.error(format!("{why}{}", hint(status))))
+            });
+        }
+        let bytes = match self
+            .read_capped(&mut resp, self.options.max_response_bytes)
+            .await
+        {
+            Ok(b) => b,
+            Err(e) => return Err(e),
+        };
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Attempt::Fail(self.error(format!(
+                "the response is not JSON ({e}): {}",
+                quote(&String::from_utf8_lossy(&bytes))
+            )))
+        })
+    }
+
+    /// Read the body chunk by chunk, refusing more than `cap` bytes.
+    async fn read_capped(
+        &self,
+        resp: &mut reqwest::Response,
+        cap: usize,
+    ) -> Result<Vec<u8>, Attempt> {
+        if let Some(len) = resp.content_length()
+            && len > cap as u64
+        {
+            return Err(Attempt::Fail(self.too_big(cap)));
+        }
+        let mut out = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if out.len() + chunk.len() > cap {
+                        return Err(Attempt::Fail(self.too_big(cap)));
+                    }
+                    out.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(out),
+                Err(e) => return Err(self.transport_error(e)),
+            }
+        }
+    }
+
+    fn too_big(&self, cap: usize) -> Error {
+        self.error(format!(
+            "the response is larger than the {cap}-byte cap; raise [llm] max_response_bytes if the model is trusted to answer that much"
+        ))
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> Attempt {
+        let e = e.without_url();
+        if e.is_timeout() {
+            return Attempt::Fail(self.error(format!(
+                "no complete answer within {:?} (timed out); raise [llm] timeout (SKYNET_LLM_TIMEOUT) or try again",
+                self.options.timeout
+            )));
+        }
+        if e.is_body() || e.is_decode() {
+            return Attempt::Fail(
+                self.error(format!("the response broke off: {}", source_chain(&e))),
+            );
+        }
+        let why = format!("cannot reach the server: {}", source_chain(&e));
+        if e.is_connect() || e.is_request() {
+            Attempt::Retry(why, None)
+        } else {
+            Attempt::Fail(self.error(why))
+        }
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::Planning(format!("{}: {message}", self.vendor))
+    }
+
+    /// Last line of defence: no error leaves with a key in it.
+    fn scrub(&self, e: Error) -> Error {
+        match e {
+            Error::Planning(m) => Error::Planning(self.redactor.redact(&m)),
+            Error::Config(m) => Error::Config(self.redactor.redact(&m)),
+            other => other,
+        }
+    }
+}
+
+/// What a person should do about a final HTTP status.
+fn hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => " (check the API key variable for this provider)",
+        404 => " (check SKYNET_LLM_MODEL and SKYNET_LLM_BASE_URL)",
+        400 | 422 => " (the server refused the request; check the model supports it)",
+        _ => "",
+    }
+}
+
+/// `text` on one line, shortened for quoting.
+pub(crate) fn quote(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let trimmed = one_line.trim();
+    match trimmed.char_indices().nth(MAX_QUOTED) {
+        Some((i, _)) => format!("{}...", &trimmed[..i]),
+        None => trimmed.to_string(),
+    }
+}
+
+fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        parts.push(s.to_string());
+        cur = s.source();
+    }
+    parts.dedup();
+    parts.join(": ")
+}

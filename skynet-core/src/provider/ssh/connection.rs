@@ -1,0 +1,196 @@
+//! Opening an authenticated SSH connection: the host key must match the
+//! known_hosts file (there is no accept-all mode), then public-key login.
+
+use super::SshConfig;
+use crate::{Error, Result};
+use russh::client;
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Why a host key was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostKeyProblem {
+    /// No key is recorded for the host (or the file does not exist).
+    #[error(
+        "the host is not in {known_hosts} (it presents {fingerprint}); confirm that fingerprint with the host's administrator, then add the host's key to that file"
+    )]
+    Unknown {
+        /// The known_hosts file consulted.
+        known_hosts: PathBuf,
+        /// SHA-256 fingerprint of the presented key.
+        fingerprint: String,
+    },
+    /// A different key of the same type is recorded: the host was rebuilt,
+    /// or someone is in the middle.
+    #[error(
+        "the host's key CHANGED: line {line} of {known_hosts} records another key, the host presents {fingerprint}; if the host was rebuilt, replace that line, otherwise treat it as an attack"
+    )]
+    Changed {
+        /// The known_hosts file consulted.
+        known_hosts: PathBuf,
+        /// The line with the recorded key.
+        line: usize,
+        /// SHA-256 fingerprint of the presented key.
+        fingerprint: String,
+    },
+    /// The host presented a certificate; only plain keys are checked.
+    #[error("the host presented a certificate; record its plain host key in known_hosts instead")]
+    Certificate,
+    /// The known_hosts file could not be read or parsed.
+    #[error("cannot use {known_hosts}: {reason}")]
+    Unreadable {
+        /// The known_hosts file.
+        known_hosts: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// The client side of the handshake: checks the host key and remembers
+/// why it refused one.
+pub(super) struct HostCheck {
+    host: String,
+    port: u16,
+    known_hosts: PathBuf,
+    problem: Arc<Mutex<Option<HostKeyProblem>>>,
+}
+
+impl client::Handler for HostCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        presented: &PublicKeyOrCertificate,
+    ) -> std::result::Result<bool, Self::Error> {
+        let PublicKeyOrCertificate::PublicKey { key, .. } = presented else {
+            self.refuse(HostKeyProblem::Certificate);
+            return Ok(false);
+        };
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        let known_hosts = self.known_hosts.clone();
+        match russh::keys::check_known_hosts_path(&self.host, self.port, key, &known_hosts) {
+            Ok(true) => Ok(true),
+            Ok(false) => {
+                self.refuse(HostKeyProblem::Unknown {
+                    known_hosts,
+                    fingerprint,
+                });
+                Ok(false)
+            }
+            Err(russh::keys::Error::KeyChanged { line }) => {
+                self.refuse(HostKeyProblem::Changed {
+                    known_hosts,
+                    line,
+                    fingerprint,
+                });
+                Ok(false)
+            }
+            Err(e) => {
+                self.refuse(HostKeyProblem::Unreadable {
+                    known_hosts,
+                    reason: e.to_string(),
+                });
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl HostCheck {
+    fn refuse(&self, problem: HostKeyProblem) {
+        if let Ok(mut slot) = self.problem.lock() {
+            *slot = Some(problem);
+        }
+    }
+}
+
+/// An authenticated connection.
+pub(super) type Handle = client::Handle<HostCheck>;
+
+/// Connect to the configured host, verify its key, log in with the key.
+pub(super) async fn open(config: &SshConfig) -> Result<Handle> {
+    let target = format!("{}:{}", config.host, config.port);
+    if !config.known_hosts.is_file() {
+        return Err(Error::Config(format!(
+            "SSH known_hosts file {} does not exist; create it with the host's key (verified out of band) before using the ssh provider",
+            config.known_hosts.display()
+        )));
+    }
+    let key = russh::keys::load_secret_key(&config.key, None).map_err(|e| {
+        Error::Config(format!(
+            "cannot use SSH key {}: {e} (an unencrypted OpenSSH private key is needed)",
+            config.key.display()
+        ))
+    })?;
+    let problem = Arc::new(Mutex::new(None));
+    let handler = HostCheck {
+        host: config.host.clone(),
+        port: config.port,
+        known_hosts: config.known_hosts.clone(),
+        problem: problem.clone(),
+    };
+    let russh_config = Arc::new(client::Config {
+        keepalive_interval: Some(Duration::from_secs(15)),
+        keepalive_max: 3,
+        nodelay: true,
+        ..Default::default()
+    });
+    let connecting = client::connect(russh_config, (config.host.as_str(), config.port), handler);
+    let mut handle = match tokio::time::timeout(config.connect_timeout, connecting).await {
+        Err(_) => {
+            return Err(provider(format!(
+                "cannot connect to {target}: no answer within {:?}",
+                config.connect_timeout
+            )));
+        }
+        Ok(Err(e)) => {
+            let refused = problem.lock().ok().and_then(|mut p| p.take());
+            return Err(match refused {
+                Some(problem) => Error::HostKeyRejected {
+                    host: target,
+                    problem,
+                },
+                None => provider(format!("cannot connect to {target}: {e}")),
+            });
+        }
+        Ok(Ok(h)) => h,
+    };
+    let hash = handle
+        .best_supported_rsa_hash()
+        .await
+        .map_err(|e| provider(format!("{target}: {e}")))?
+        .flatten();
+    let auth = tokio::time::timeout(
+        config.connect_timeout,
+        handle.authenticate_publickey(
+            config.user.clone(),
+            PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+        ),
+    )
+    .await
+    .map_err(|_| {
+        provider(format!(
+            "{target}: no answer to the login within {:?}",
+            config.connect_timeout
+        ))
+    })?
+    .map_err(|e| provider(format!("{target}: login failed: {e}")))?;
+    if !auth.success() {
+        return Err(provider(format!(
+            "{target} refused key {} for user {}; add its public key to that user's authorized_keys",
+            config.key.display(),
+            config.user
+        )));
+    }
+    Ok(handle)
+}
+
+pub(super) fn provider(message: String) -> Error {
+    Error::Provider {
+        provider: "ssh".into(),
+        message,
+    }
+}

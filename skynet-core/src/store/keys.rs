@@ -1,0 +1,209 @@
+//! API keys for front-ends that need callers to authenticate (the HTTP
+//! control plane): scopes, creation, verification and the small storage
+//! trait a backend implements.
+//!
+//! A key reads `sk_<id>_<secret>`. The `id` is public and names the key in
+//! lists and logs; only a SHA-256 of the `secret` is stored, and a presented
+//! secret is compared with it in constant time. Secrets are 256 random bits,
+//! so a fast hash is enough: there is nothing to brute-force.
+
+use crate::{Error, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Read jobs, logs, events, plans and policy decisions.
+    Read,
+    /// Submit jobs, report on them, execute read-only plans.
+    Submit,
+    /// Approve, deny and cancel jobs.
+    Approve,
+    /// Everything, including unredacted provider errors.
+    Admin,
+}
+
+/// Every scope, weakest first.
+pub const ALL_SCOPES: [Scope; 4] = [Scope::Read, Scope::Submit, Scope::Approve, Scope::Admin];
+
+impl Scope {
+    /// Stable string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Submit => "submit",
+            Scope::Approve => "approve",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        ALL_SCOPES
+            .into_iter()
+            .find(|sc| sc.as_str() == s.trim())
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "unknown scope {s:?}; one of: {}",
+                    ALL_SCOPES.map(Scope::as_str).join(", ")
+                ))
+            })
+    }
+}
+
+/// Parse `read,submit` into scopes (sorted, without duplicates).
+pub fn parse_scopes(list: &str) -> Result<Vec<Scope>> {
+    let mut scopes = list
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(Scope::from_str)
+        .collect::<Result<Vec<_>>>()?;
+    scopes.sort();
+    scopes.dedup();
+    if scopes.is_empty() {
+        return Err(Error::InvalidInput(
+            "give at least one scope: read, submit, approve or admin".into(),
+        ));
+    }
+    Ok(scopes)
+}
+
+/// A stored key (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Public id (the part after `sk_`).
+    pub id: String,
+    /// A human label.
+    pub name: String,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+    /// Hex SHA-256 of the secret.
+    #[serde(skip_serializing)]
+    pub secret_hash: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Revoked (a revoked key authenticates nothing).
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    /// Whether the key grants `scope` (`admin` grants every scope).
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
+    }
+}
+
+/// Storage for API keys. Small on purpose: generation and verification
+/// live in this module, once, for every backend.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Store a new key ([`Error::Conflict`] if its id exists).
+    async fn insert_key(&self, key: &ApiKey) -> Result<()>;
+    /// The key with this id, revoked or not.
+    async fn get_key(&self, id: &str) -> Result<Option<ApiKey>>;
+    /// Every key, oldest first.
+    async fn list_keys(&self) -> Result<Vec<ApiKey>>;
+    /// Mark a key revoked (idempotent; [`Error::InvalidInput`] if unknown).
+    async fn revoke_key(&self, id: &str, at: DateTime<Utc>) -> Result<ApiKey>;
+}
+
+/// A shared key store handle.
+pub type SharedKeyStore = Arc<dyn KeyStore>;
+
+/// Open the key store of the ledger at `url` (the same database, its own
+/// table).
+pub async fn open(url: &str) -> Result<SharedKeyStore> {
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(super::sqlite::SqliteStore::connect(url).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(
+            super::postgres::PostgresStore::connect(url).await?,
+        ));
+    }
+    Err(Error::Config(format!(
+        "unsupported database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DB",
+        crate::redact::redact_url(url)
+    )))
+}
+
+const PREFIX: &str = "sk_";
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Create and store a key; returns it and the full key text, which is
+/// shown once and never stored.
+pub async fn create(
+    store: &dyn KeyStore,
+    name: &str,
+    scopes: &[Scope],
+) -> Result<(ApiKey, String)> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::InvalidInput(
+            "give the key a name, e.g. `ci` or `dashboard`".into(),
+        ));
+    }
+    if scopes.is_empty() {
+        return Err(Error::InvalidInput(
+            "give at least one scope: read, submit, approve or admin".into(),
+        ));
+    }
+    let mut id = [0u8; 6];
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut id);
+    rand::thread_rng().fill_bytes(&mut secret);
+    let (id, secret) = (hex::encode(id), hex::encode(secret));
+    let mut scopes = scopes.to_vec();
+    scopes.sort();
+    scopes.dedup();
+    let key = ApiKey {
+        id: id.clone(),
+        name: name.to_string(),
+        scopes,
+        secret_hash: hash_secret(&secret),
+        created_at: crate::store::chain::truncate_to_micros(Utc::now()),
+        revoked_at: None,
+    };
+    store.insert_key(&key).await?;
+    Ok((key, format!("{PREFIX}{id}_{secret}")))
+}
+
+/// The live key that `presented` is, or `None` (malformed, unknown, wrong
+/// secret, revoked). The secret's hash is compared in constant time.
+pub async fn verify(store: &dyn KeyStore, presented: &str) -> Result<Option<ApiKey>> {
+    let Some((id, secret)) = presented
+        .trim()
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+    else {
+        return Ok(None);
+    };
+    let Some(key) = store.get_key(id).await? else {
+        return Ok(None);
+    };
+    let matches: bool = hash_secret(secret)
+        .as_bytes()
+        .ct_eq(key.secret_hash.as_bytes())
+        .into();
+    Ok((matches && key.revoked_at.is_none()).then_some(key))
+}

@@ -1,0 +1,130 @@
+//! Helpers shared by the provider test suites: build a command and a
+//! context, run a step while collecting its output, read a service's test
+//! variable or skip.
+#![allow(dead_code)]
+
+use skynet_core::provider::{ExecContext, Output, OutputLine, Provider, Stream};
+use skynet_core::{Command, JobId, RiskLevel};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The value of `var`, or `None` after printing that the test skipped.
+pub fn service_var(test: &str, var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: {var} is not set (run `bash scripts/test`, which starts the service)"
+            );
+            None
+        }
+    }
+}
+
+/// `argv` run in `cwd`.
+pub fn command(argv: &[&str], cwd: &Path) -> Command {
+    Command {
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        cwd: cwd.to_path_buf(),
+        env: BTreeMap::new(),
+        timeout_ms: None,
+        stdin: None,
+    }
+}
+
+/// A step's result and every line it sent.
+#[derive(Debug)]
+pub struct Run {
+    /// How it ended.
+    pub out: Output,
+    /// Its lines, in order.
+    pub lines: Vec<OutputLine>,
+}
+
+impl Run {
+    /// The texts of `stream`'s lines.
+    pub fn texts(&self, stream: Stream) -> Vec<&str> {
+        self.lines
+            .iter()
+            .filter(|l| l.stream == stream)
+            .map(|l| l.text.as_str())
+            .collect()
+    }
+
+    /// Everything, one line per output line, for assertion messages.
+    pub fn all(&self) -> String {
+        self.lines
+            .iter()
+            .map(|l| format!("{}: {}", l.stream.as_str(), l.text))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// How to run a step in a test.
+pub struct Step {
+    /// The sandbox root.
+    pub root: std::path::PathBuf,
+    /// Judged risk.
+    pub risk: RiskLevel,
+    /// Time budget.
+    pub timeout: Option<Duration>,
+    /// Output cap.
+    pub cap: u64,
+    /// Cancelled to stop the step.
+    pub cancel: CancellationToken,
+    /// Job id (steps of one job share it).
+    pub job: JobId,
+}
+
+impl Step {
+    /// A READ_ONLY step in `root` with a 60 s budget and a 1 MiB cap.
+    pub fn new(root: &Path) -> Step {
+        Step {
+            root: root.to_path_buf(),
+            risk: RiskLevel::ReadOnly,
+            timeout: Some(Duration::from_secs(60)),
+            cap: 1 << 20,
+            cancel: CancellationToken::new(),
+            job: JobId::new(),
+        }
+    }
+
+    /// Run `cmd` on `provider`, collecting output concurrently (the channel
+    /// is bounded, as in the engine). With `watch`, every line is also sent
+    /// there as it arrives.
+    pub async fn run_on(
+        &self,
+        provider: &dyn Provider,
+        cmd: &Command,
+        watch: Option<mpsc::UnboundedSender<OutputLine>>,
+    ) -> skynet_core::Result<Run> {
+        let (tx, mut rx) = mpsc::channel(256);
+        let ctx = ExecContext {
+            job_id: self.job.clone(),
+            step: 0,
+            root: self.root.clone(),
+            timeout: self.timeout,
+            cancel: self.cancel.clone(),
+            output: tx,
+            max_output_bytes: self.cap,
+            risk: self.risk,
+        };
+        let collect = tokio::spawn(async move {
+            let mut lines = Vec::new();
+            while let Some(l) = rx.recv().await {
+                if let Some(w) = &watch {
+                    let _ = w.send(l.clone());
+                }
+                lines.push(l);
+            }
+            lines
+        });
+        let out = provider.execute(cmd, ctx).await;
+        let lines = collect.await.expect("collector task");
+        out.map(|out| Run { out, lines })
+    }
+}

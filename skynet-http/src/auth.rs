@@ -1,0 +1,181 @@
+//! Who is calling: API keys (scopes, constant-time check in core), the
+//! per-key rate limit, and the insecure no-auth mode for local development.
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sha2::{Digest, Sha256};
+use skynet_core::store::keys::{self, Scope, SharedKeyStore};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a verified key is trusted without asking the store again: a
+/// revocation takes effect within this time.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+/// Verified keys remembered at most (the cache is emptied when full).
+const KEY_CACHE_MAX: usize = 4096;
+
+/// Recently verified keys, by a SHA-256 of the presented key text, so a
+/// busy client does not cost a store read per request.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    entries: Mutex<HashMap<[u8; 32], (Caller, String, Instant)>>,
+}
+
+impl KeyCache {
+    fn get(&self, digest: &[u8; 32]) -> Option<(Caller, String)> {
+        let entries = self.entries.lock().ok()?;
+        let (caller, bucket, at) = entries.get(digest)?;
+        (at.elapsed() < KEY_CACHE_TTL).then(|| (caller.clone(), bucket.clone()))
+    }
+
+    fn put(&self, digest: [u8; 32], caller: &Caller, bucket: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= KEY_CACHE_MAX {
+                entries.clear();
+            }
+            entries.insert(digest, (caller.clone(), bucket.to_string(), Instant::now()));
+        }
+    }
+}
+
+/// How callers authenticate.
+#[derive(Clone)]
+pub enum Auth {
+    /// Every route but `/v1/health` needs a live key from this store.
+    Keys(SharedKeyStore),
+    /// No keys: every caller is an anonymous admin. For local development
+    /// only; `skynet serve --insecure-no-auth` binds loopback only.
+    InsecureNoAuth,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Keys(_) => f.write_str("Auth::Keys"),
+            Auth::InsecureNoAuth => f.write_str("Auth::InsecureNoAuth"),
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who (for audit: `http:<key name>/<key id>`).
+    pub actor: String,
+    scopes: Vec<Scope>,
+}
+
+impl Caller {
+    /// Whether the caller holds `scope` (`admin` holds all).
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
+    }
+
+    /// 403 unless the caller holds `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.allows(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::missing_scope(scope))
+        }
+    }
+
+    /// Whether unredacted internals may be shown.
+    pub fn is_admin(&self) -> bool {
+        self.allows(Scope::Admin)
+    }
+}
+
+/// Per-key token buckets.
+pub(crate) struct Limiter {
+    buckets: DefaultKeyedRateLimiter<String>,
+}
+
+impl Limiter {
+    pub(crate) fn new(per_second: u32, burst: u32) -> Self {
+        let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        Limiter {
+            buckets: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+        }
+    }
+
+    /// `Err(seconds to wait)` when `key` is over its rate.
+    fn check(&self, key: &str) -> Result<(), u64> {
+        self.buckets
+            .check_key(&key.to_string())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+            })
+    }
+}
+
+/// The key a request presents: `Authorization: Bearer KEY` or `X-Api-Key: KEY`.
+fn presented_key(parts: &Parts) -> Option<&str> {
+    if let Some(v) = parts.headers.get(AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let (scheme, token) = v.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(token.trim());
+    }
+    parts.headers.get("x-api-key")?.to_str().ok().map(str::trim)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (caller, bucket) = match &state.config.auth {
+            Auth::InsecureNoAuth => (
+                Caller {
+                    actor: "http:anonymous".into(),
+                    scopes: vec![Scope::Admin],
+                },
+                "anonymous".to_string(),
+            ),
+            Auth::Keys(store) => {
+                let Some(presented) = presented_key(parts) else {
+                    return Err(ApiError::unauthorized(
+                        "this route needs an API key: send `Authorization: Bearer sk_...` \
+                         (create one with `skynet keys create NAME --scopes read`)",
+                    ));
+                };
+                let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+                match state.key_cache.get(&digest) {
+                    Some(hit) => hit,
+                    None => {
+                        let key = keys::verify(store.as_ref(), presented)
+                            .await
+                            .map_err(|e| ApiError::from_core(e, false))?
+                            .ok_or_else(|| {
+                                ApiError::unauthorized(
+                                    "the API key is unknown, wrong or revoked; list keys with \
+                                     `skynet keys list`",
+                                )
+                            })?;
+                        let caller = Caller {
+                            actor: format!("http:{}/{}", key.name, key.id),
+                            scopes: key.scopes,
+                        };
+                        state.key_cache.put(digest, &caller, &key.id);
+                        (caller, key.id)
+                    }
+                }
+            }
+        };
+        if let Err(wait) = state.limiter.check(&bucket) {
+            state.metrics.rate_limited();
+            return Err(ApiError::rate_limited(wait.max(1)));
+        }
+        Ok(caller)
+    }
+}

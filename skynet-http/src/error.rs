@@ -1,0 +1,179 @@
+//! RFC 9457 problem details: one mapping from core [`ErrorKind`] to an HTTP
+//! status and a stable `code`, so every route answers errors alike.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use skynet_core::{Decision, Error, ErrorKind};
+use utoipa::ToSchema;
+
+/// A problem+json body (RFC 9457) with SKYNET's stable `code`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type (`urn:skynet:problem:<code>`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong here and what to do about it.
+    pub detail: String,
+    /// Stable machine-readable code (`not_found`, `stale_approval`, ...).
+    pub code: String,
+    /// The policy decision behind a refusal, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::schema::DecisionView>)]
+    pub decision: Option<crate::schema::DecisionView>,
+}
+
+/// An error a handler returns; renders as problem+json.
+#[derive(Debug)]
+pub struct ApiError(Box<Parts>);
+
+#[derive(Debug)]
+struct Parts {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    decision: Option<Decision>,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// A problem with an explicit status and code.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError(Box::new(Parts {
+            status,
+            code,
+            title: status.canonical_reason().unwrap_or("Error"),
+            detail: detail.into(),
+            decision: None,
+            retry_after: None,
+        }))
+    }
+
+    /// 401: no usable key.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    /// 403: the key lacks a scope.
+    pub fn missing_scope(scope: skynet_core::store::keys::Scope) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("this API key lacks the `{scope}` scope; ask an admin for a key that has it"),
+        )
+    }
+
+    /// 429 with the seconds to wait.
+    pub fn rate_limited(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests for this API key; retry in {retry_after} s"),
+        );
+        e.0.retry_after = Some(retry_after);
+        e
+    }
+
+    /// 400 for unusable input.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorKind::InvalidInput.code(),
+            detail,
+        )
+    }
+
+    /// Attach the policy decision that caused the problem.
+    pub fn with_decision(mut self, decision: Decision) -> Self {
+        self.0.decision = Some(decision);
+        self
+    }
+
+    /// Map a core error; `admin` callers see provider details, others not.
+    pub fn from_core(e: Error, admin: bool) -> Self {
+        let kind = e.kind();
+        let status = status_of(kind);
+        let decision = match &e {
+            Error::Forbidden { decision } => Some((**decision).clone()),
+            _ => None,
+        };
+        let detail = match &e {
+            Error::Provider { provider, .. } if !admin => {
+                format!("provider {provider} failed; the details need an admin key")
+            }
+            // Storage and I/O internals are logged, not shown.
+            Error::Store(_) | Error::Io(_) => {
+                tracing::error!(error = %e, "internal error");
+                "SKYNET failed internally; the server log has the details".to_string()
+            }
+            _ => e.to_string(),
+        };
+        let mut api = Self::new(status, kind.code(), detail);
+        api.0.decision = decision;
+        api
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+}
+
+/// The HTTP status of each core error kind.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+        ErrorKind::Planning => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::ApprovalRequired => StatusCode::FORBIDDEN,
+        ErrorKind::StaleApproval => StatusCode::CONFLICT,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::LeaseLost => StatusCode::CONFLICT,
+        ErrorKind::Provider => StatusCode::BAD_GATEWAY,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::Cancelled => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self::from_core(e, false)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let this = *self.0;
+        let body = Problem {
+            kind: format!("urn:skynet:problem:{}", this.code),
+            title: this.title.to_string(),
+            status: this.status.as_u16(),
+            detail: this.detail,
+            code: this.code.to_string(),
+            decision: this
+                .decision
+                .as_ref()
+                .map(crate::schema::DecisionView::from),
+        };
+        let mut resp = (this.status, axum::Json(body)).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = this.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

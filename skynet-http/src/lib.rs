@@ -1,0 +1,160 @@
+//! # skynet-http
+//!
+//! The SKYNET HTTP control plane: [`router`] builds an axum [`Router`] over
+//! a [`Skynet`] engine. Handlers are short: they authenticate the caller,
+//! call one core method and render its result; errors are RFC 9457
+//! problem+json with a stable `code` per core error kind.
+//!
+//! ```no_run
+//! # async fn demo() -> skynet_core::Result<()> {
+//! use skynet_http::{Auth, HttpConfig};
+//! let sk = skynet_core::Skynet::builder().database_url("sqlite://skynet.db").build().await?;
+//! let keys = skynet_core::store::keys::open("sqlite://skynet.db").await?;
+//! let app = skynet_http::router(sk, HttpConfig::new(Auth::Keys(keys), "."));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! skynet_http::serve(listener, app, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod error;
+mod extract;
+mod metrics;
+mod openapi;
+mod routes;
+pub mod schema;
+
+pub use auth::{Auth, Caller, KEY_CACHE_TTL};
+pub use error::{ApiError, Problem, status_of};
+pub use metrics::Metrics;
+pub use openapi::openapi_json;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use skynet_core::Skynet;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// How callers authenticate.
+    pub auth: Auth,
+    /// Jobs' sandbox roots must lie inside this directory; a request's
+    /// relative root is taken inside it (default root: this directory).
+    pub root: PathBuf,
+    /// Sustained requests per second per key (default 50).
+    pub rate_per_second: u32,
+    /// Burst per key (default 100).
+    pub rate_burst: u32,
+    /// Largest request body in bytes (default 64 KiB).
+    pub max_body_bytes: usize,
+    /// Ends SSE streams (and anything long-lived) on shutdown, so a
+    /// graceful shutdown does not wait on them forever.
+    pub shutdown: CancellationToken,
+    /// How often an idle SSE stream looks for events written by other
+    /// processes (default 500 ms; events of this process wake it at once).
+    pub sse_poll: Duration,
+    /// SSE keep-alive comment interval (default 15 s).
+    pub sse_keep_alive: Duration,
+}
+
+impl HttpConfig {
+    /// Defaults with `auth` and jobs confined to `root`.
+    pub fn new(auth: Auth, root: impl Into<PathBuf>) -> Self {
+        HttpConfig {
+            auth,
+            root: root.into(),
+            rate_per_second: 50,
+            rate_burst: 100,
+            max_body_bytes: 64 * 1024,
+            shutdown: CancellationToken::new(),
+            sse_poll: Duration::from_millis(500),
+            sse_keep_alive: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) sk: Skynet,
+    pub(crate) config: Arc<HttpConfig>,
+    pub(crate) limiter: Arc<auth::Limiter>,
+    pub(crate) key_cache: Arc<auth::KeyCache>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Recent provider health checks (bounded).
+    pub(crate) health_history: Arc<Mutex<VecDeque<schema::HealthSample>>>,
+}
+
+/// Build the v1 router over `sk`.
+pub fn router(sk: Skynet, config: HttpConfig) -> Router {
+    let metrics = Arc::new(Metrics::new());
+    metrics.clone().watch_steps(&sk);
+    let state = AppState {
+        limiter: Arc::new(auth::Limiter::new(
+            config.rate_per_second,
+            config.rate_burst,
+        )),
+        key_cache: Arc::new(auth::KeyCache::default()),
+        config: Arc::new(config),
+        sk,
+        metrics,
+        health_history: Arc::new(Mutex::new(VecDeque::new())),
+    };
+    let body_limit = state.config.max_body_bytes;
+    routes::all()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe,
+        ))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("http", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Record every request's latency by matched route.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let resp = next.run(req).await;
+    state
+        .metrics
+        .observe_request(&method, &route, resp.status().as_u16(), started.elapsed());
+    resp
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves, then stop
+/// accepting and let in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

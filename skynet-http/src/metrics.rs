@@ -1,0 +1,253 @@
+//! Prometheus metrics: HTTP latencies, jobs by status, queue depth, step
+//! durations (of steps run by this process's workers), SSE flow.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use skynet_core::{JobEvent, JobId, Skynet};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StepLabels {
+    status: String,
+}
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    http: Family<RouteLabels, Histogram>,
+    jobs: Family<StatusLabels, Gauge>,
+    queue_depth: Gauge,
+    steps: Family<StepLabels, Histogram>,
+    rate_limited: Counter,
+    sse_sent: Counter,
+    sse_buffered: Gauge,
+    sse_open: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// Seconds-scale buckets from 0.5 ms to about 16 s.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Step buckets from 10 ms to about 45 min.
+fn step_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.01, 2.0, 18))
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("skynet");
+        let http = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let jobs = Family::<StatusLabels, Gauge>::default();
+        let queue_depth = Gauge::default();
+        let steps = Family::<StepLabels, Histogram>::new_with_constructor(
+            step_histogram as fn() -> Histogram,
+        );
+        let rate_limited = Counter::default();
+        let sse_sent = Counter::default();
+        let sse_buffered = Gauge::default();
+        let sse_open = Gauge::default();
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route and status",
+            http.clone(),
+        );
+        registry.register("jobs", "Jobs in the ledger by status", jobs.clone());
+        registry.register(
+            "queue_depth",
+            "Jobs queued and waiting for a worker",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "step_duration_seconds",
+            "Duration of steps run by this process's workers, by final status",
+            steps.clone(),
+        );
+        registry.register(
+            "http_rate_limited",
+            "Requests refused with 429",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "http_sse_events_sent",
+            "Events written to SSE streams",
+            sse_sent.clone(),
+        );
+        registry.register(
+            "http_sse_buffered_events",
+            "Events read from the ledger and not yet written to an SSE stream",
+            sse_buffered.clone(),
+        );
+        registry.register("http_sse_streams", "Open SSE streams", sse_open.clone());
+        Metrics {
+            registry,
+            http,
+            jobs,
+            queue_depth,
+            steps,
+            rate_limited,
+            sse_sent,
+            sse_buffered,
+            sse_open,
+        }
+    }
+
+    /// Record one answered request.
+    pub(crate) fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        self.http
+            .get_or_create(&RouteLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+                status,
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    pub(crate) fn rate_limited(&self) {
+        self.rate_limited.inc();
+    }
+
+    pub(crate) fn sse_sent(&self) {
+        self.sse_sent.inc();
+    }
+
+    /// Events held in SSE buffers changed by `delta`.
+    pub(crate) fn sse_buffered(&self, delta: i64) {
+        self.sse_buffered.inc_by(delta);
+    }
+
+    pub(crate) fn sse_open(&self, delta: i64) {
+        self.sse_open.inc_by(delta);
+    }
+
+    /// Events currently buffered by all SSE streams.
+    pub fn sse_buffered_now(&self) -> i64 {
+        self.sse_buffered.get()
+    }
+
+    /// Refresh the ledger gauges and render the text exposition format.
+    pub(crate) async fn render(&self, sk: &Skynet) -> skynet_core::Result<String> {
+        let counts = sk.store().count_jobs_by_status().await?;
+        for status in skynet_core::job::ALL_STATUSES {
+            let n = counts
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n);
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            self.jobs
+                .get_or_create(&StatusLabels {
+                    status: status.as_str().to_string(),
+                })
+                .set(n);
+            if status == skynet_core::JobStatus::Queued {
+                self.queue_depth.set(n);
+            }
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .map_err(|e| skynet_core::Error::InvalidInput(format!("encoding metrics: {e}")))?;
+        Ok(out)
+    }
+
+    /// Time steps from the live bus until the engine goes away.
+    pub(crate) fn watch_steps(self: std::sync::Arc<Self>, sk: &Skynet) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut bus = sk.subscribe();
+        let metrics = std::sync::Arc::downgrade(&self);
+        runtime.spawn(async move {
+            // Bounded: a step that never reports its end is forgotten
+            // once this many are open.
+            const MAX_OPEN: usize = 10_000;
+            let mut started: HashMap<(JobId, u32), Instant> = HashMap::new();
+            loop {
+                let event = match bus.recv().await {
+                    Ok(e) => e,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(metrics) = metrics.upgrade() else {
+                    return;
+                };
+                match event {
+                    JobEvent::StepStarted { job, step, .. } => {
+                        if started.len() >= MAX_OPEN {
+                            started.clear();
+                        }
+                        started.insert((job, step), Instant::now());
+                    }
+                    JobEvent::StepFinished {
+                        job, step, status, ..
+                    } => {
+                        if let Some(t) = started.remove(&(job, step)) {
+                            metrics
+                                .steps
+                                .get_or_create(&StepLabels { status })
+                                .observe(t.elapsed().as_secs_f64());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+/// Keeps the SSE buffered-events gauge true when a stream is dropped.
+pub(crate) struct BufferedEvents {
+    metrics: std::sync::Arc<Metrics>,
+    held: AtomicI64,
+}
+
+impl BufferedEvents {
+    pub(crate) fn new(metrics: std::sync::Arc<Metrics>) -> Self {
+        metrics.sse_open(1);
+        BufferedEvents {
+            metrics,
+            held: AtomicI64::new(0),
+        }
+    }
+    pub(crate) fn add(&self, n: i64) {
+        self.held.fetch_add(n, Ordering::Relaxed);
+        self.metrics.sse_buffered(n);
+    }
+    pub(crate) fn sent_one(&self) {
+        self.add(-1);
+        self.metrics.sse_sent();
+    }
+}
+
+impl Drop for BufferedEvents {
+    fn drop(&mut self) {
+        self.metrics
+            .sse_buffered(-self.held.load(Ordering::Relaxed));
+        self.metrics.sse_open(-1);
+    }
+}

@@ -1,0 +1,58 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use crate::routes::*;
+use crate::schema;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "SKYNET control plane", description = "Plan, judge, approve, queue and watch jobs. Errors are RFC 9457 problem+json with a stable `code`."),
+    paths(
+        health, metrics, openapi,
+        submit, list_jobs, get_job, approve, deny, cancel, logs,
+        job_events, global_events,
+        plan, report, policy_check, execute, providers_health,
+    ),
+    components(schemas(
+        crate::error::Problem,
+        schema::Risk, schema::DecisionView, schema::ApprovalView, schema::StepStateView,
+        schema::StepView, schema::PlanView, schema::JobView, schema::JobPage,
+        schema::SubmitBody, schema::ApproveBody, schema::DenyBody,
+        schema::LogLineView, schema::LogsView,
+        schema::PlanBody, schema::PlanAnswer, schema::ApprovalGate,
+        schema::ReportBody, schema::StepReport, schema::ReportAnswer,
+        schema::PolicyCheckBody, schema::PolicyAnswer,
+        schema::ExecuteBody, schema::ExecuteAnswer,
+        schema::ProvidersHealth, schema::ProviderHealthView, schema::HealthSample,
+        schema::HealthAnswer, schema::ComponentHealth,
+    )),
+    modifiers(&ApiKeyScheme),
+)]
+struct ApiDoc;
+
+struct ApiKeyScheme;
+
+impl utoipa::Modify for ApiKeyScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key from `skynet keys create`: `Authorization: Bearer sk_...`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document as pretty JSON.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}

@@ -1,0 +1,187 @@
+//! Server-Sent Events: a job's events, or every job's, from the ledger.
+//!
+//! Each SSE event is one ledger event: `id` = its global `seq`, `event` =
+//! its kind, `data` = the event as JSON. A client that reconnects with
+//! `Last-Event-ID` (or `?after=`) resumes after that seq and misses
+//! nothing, since the ledger hands out seqs in commit order.
+//!
+//! Memory per stream is bounded: the stream is pulled by the connection
+//! and reads at most one page from the ledger when it has nothing left to
+//! send, so a client that stops reading stops the reads (TCP backpressure)
+//! instead of piling events up in the server.
+
+use super::core_err;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::metrics::BufferedEvents;
+use crate::schema::EventsQuery;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures::Stream;
+use skynet_core::store::Event;
+use skynet_core::store::keys::Scope;
+use skynet_core::{JobId, Skynet};
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Ledger events read per page (the most a stream holds in memory).
+pub const PAGE: u32 = 100;
+
+/// One stream's position and its (bounded) buffer.
+struct Feed {
+    sk: Skynet,
+    job: Option<JobId>,
+    after: i64,
+    buffer: VecDeque<Event>,
+    bus: tokio::sync::broadcast::Receiver<skynet_core::JobEvent>,
+    poll: Duration,
+    shutdown: CancellationToken,
+    held: BufferedEvents,
+}
+
+impl Feed {
+    async fn next(mut self) -> Option<(Result<SseEvent, Infallible>, Feed)> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                self.held.sent_one();
+                self.after = event.seq;
+                return Some((Ok(sse_event(&event)), self));
+            }
+            if self.shutdown.is_cancelled() {
+                return None;
+            }
+            match self
+                .sk
+                .store()
+                .events_after(self.job.as_ref(), self.after, PAGE)
+                .await
+            {
+                Ok(page) if !page.is_empty() => {
+                    self.held.add(page.len() as i64);
+                    self.buffer.extend(page);
+                    continue;
+                }
+                Ok(_) => {
+                    if let Some(job) = &self.job
+                        && self.sk.get(job).await.is_ok_and(|j| j.status.is_terminal())
+                        && self.bus.is_empty()
+                    {
+                        // A finished job's stream ends once it is drained.
+                        return None;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "SSE stream: reading events failed");
+                    return None;
+                }
+            }
+            // Wait for news from this process, a poll for other
+            // processes' writes, or shutdown.
+            tokio::select! {
+                _ = self.bus.recv() => {}
+                _ = tokio::time::sleep(self.poll) => {}
+                _ = self.shutdown.cancelled() => return None,
+            }
+        }
+    }
+}
+
+fn sse_event(e: &Event) -> SseEvent {
+    let kind = if e.kind.contains(['\n', '\r']) {
+        "event"
+    } else {
+        e.kind.as_str()
+    };
+    SseEvent::default()
+        .id(e.seq.to_string())
+        .event(kind)
+        .data(serde_json::to_string(e).unwrap_or_else(|_| "{}".into()))
+}
+
+/// Where to resume: `Last-Event-ID` wins over `?after=`.
+fn resume_from(headers: &HeaderMap, q: &EventsQuery) -> ApiResult<i64> {
+    match headers.get("last-event-id") {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .ok_or_else(|| {
+                ApiError::bad_request("Last-Event-ID must be an event seq (an integer)")
+            }),
+        None => Ok(q.after.unwrap_or(0)),
+    }
+}
+
+fn stream(
+    state: &AppState,
+    job: Option<JobId>,
+    after: i64,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>> {
+    let feed = Feed {
+        sk: state.sk.clone(),
+        job,
+        after,
+        buffer: VecDeque::new(),
+        bus: state.sk.subscribe(),
+        poll: state.config.sse_poll,
+        shutdown: state.config.shutdown.clone(),
+        held: BufferedEvents::new(state.metrics.clone()),
+    };
+    Sse::new(futures::stream::unfold(feed, Feed::next))
+        .keep_alive(KeepAlive::new().interval(state.config.sse_keep_alive))
+}
+
+/// A job's events as SSE; ends when the job is finished and drained.
+#[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "events",
+    params(("id" = String, Path, description = "Job id"), EventsQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event seq")),
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn job_events(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    caller.require(Scope::Read)?;
+    let id = JobId::parse(&id).map_err(ApiError::from)?;
+    state.sk.get(&id).await.map_err(core_err(&caller))?;
+    let after = resume_from(&headers, &q)?;
+    Ok(stream(&state, Some(id), after))
+}
+
+/// Every job's events as SSE.
+#[utoipa::path(get, path = "/v1/events", tag = "events",
+    params(EventsQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event seq")),
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn global_events(
+    caller: Caller,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    caller.require(Scope::Read)?;
+    let after = resume_from(&headers, &q)?;
+    Ok(stream(&state, None, after))
+}

@@ -1,0 +1,307 @@
+//! Job resources: submit, list, show, approve, deny, cancel, logs.
+
+use super::{core_err, job_view, sandbox_root};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::schema::{
+    ApproveBody, DenyBody, JobPage, JobView, ListQuery, LogsQuery, LogsView, SubmitBody,
+};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use skynet_core::store::keys::Scope;
+use skynet_core::store::{JobCursor, JobFilter, LogQuery};
+use skynet_core::{JobId, JobSource, JobStatus, SubmitRequest};
+use std::time::Duration;
+
+/// Longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "the Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+            ))
+        })?;
+    Ok(Some(key.to_string()))
+}
+
+fn millis(what: &str, ms: Option<u64>) -> ApiResult<Option<Duration>> {
+    match ms {
+        Some(0) => Err(ApiError::bad_request(format!(
+            "{what} must be at least 1 ms"
+        ))),
+        other => Ok(other.map(Duration::from_millis)),
+    }
+}
+
+/// Plan, judge and record a job (READ_ONLY plans are queued at once).
+#[utoipa::path(post, path = "/v1/jobs", tag = "jobs", request_body = SubmitBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A repeated key returns the job the first request made")),
+    responses(
+        (status = 202, description = "Recorded (queued or awaiting approval)", body = JobView),
+        (status = 400, description = "Bad input", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Under-scoped key, or the plan is forbidden by policy", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The Idempotency-Key was used for another intent", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The planner could not plan it", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn submit(
+    caller: Caller,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SubmitBody>,
+) -> ApiResult<(StatusCode, Json<skynet_core::view::JobView>)> {
+    caller.require(Scope::Submit)?;
+    let key = idempotency_key(&headers)?;
+    let req = SubmitRequest {
+        intent: body.intent.clone(),
+        root: Some(sandbox_root(&state.config.root, body.root.as_deref())?),
+        provider: body.provider,
+        priority: body.priority,
+        source: JobSource::Http,
+        idempotency_key: key.clone(),
+        timeout: millis("timeout_ms", body.timeout_ms)?,
+        step_timeout: millis("step_timeout_ms", body.step_timeout_ms)?,
+        ..Default::default()
+    };
+    let job = state.sk.submit(req).await.map_err(core_err(&caller))?;
+    if key.is_some() && job.intent != body.intent.trim() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "this Idempotency-Key was already used for a different intent; use a fresh key",
+        ));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(job_view(&state.sk, &job, &caller).await?),
+    ))
+}
+
+fn encode_cursor(c: &JobCursor) -> String {
+    format!("{}.{}", c.created_at.timestamp_micros(), c.id)
+}
+
+fn decode_cursor(s: &str) -> ApiResult<JobCursor> {
+    let bad = || ApiError::bad_request("the cursor is malformed; pass a next_cursor as given");
+    let (at, id) = s.split_once('.').ok_or_else(bad)?;
+    let at = at.parse::<i64>().map_err(|_| bad())?;
+    Ok(JobCursor {
+        created_at: chrono::DateTime::from_timestamp_micros(at).ok_or_else(bad)?,
+        id: JobId::parse(id).map_err(|_| bad())?,
+    })
+}
+
+/// Jobs, newest first, one page at a time.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery),
+    responses(
+        (status = 200, body = JobPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn list_jobs(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Scope::Read)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 1000"));
+    }
+    let statuses = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => s
+            .split(',')
+            .map(|x| x.trim().parse::<JobStatus>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(core_err(&caller))?,
+        None => vec![],
+    };
+    let before = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let jobs = state
+        .sk
+        .list(&JobFilter {
+            statuses,
+            limit: Some(limit),
+            before,
+            ..Default::default()
+        })
+        .await
+        .map_err(core_err(&caller))?;
+    let next = (jobs.len() == limit as usize)
+        .then(|| jobs.last().map(|j| encode_cursor(&JobCursor::after(j))))
+        .flatten();
+    let views: Vec<_> = jobs
+        .iter()
+        .map(|j| super::redacted(skynet_core::view::JobView::new(j, &[]), &caller))
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "jobs": views, "next_cursor": next }),
+    ))
+}
+
+fn job_id(id: &str) -> ApiResult<JobId> {
+    JobId::parse(id).map_err(ApiError::from)
+}
+
+/// One job with its plan, step states and approval.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, body = JobView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn get_job(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<skynet_core::view::JobView>> {
+    caller.require(Scope::Read)?;
+    let job = state
+        .sk
+        .get(&job_id(&id)?)
+        .await
+        .map_err(core_err(&caller))?;
+    Ok(Json(job_view(&state.sk, &job, &caller).await?))
+}
+
+/// Approve the plan the approver reviewed; it is queued for a worker.
+#[utoipa::path(post, path = "/v1/jobs/{id}/approve", tag = "jobs", request_body = ApproveBody,
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "Approved and queued", body = JobView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Stale or wrong plan hash, or the job is not awaiting approval", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn approve(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<ApproveBody>,
+) -> ApiResult<Json<skynet_core::view::JobView>> {
+    caller.require(Scope::Approve)?;
+    let job = state
+        .sk
+        .approve(&job_id(&id)?, &body.plan_hash, &caller.actor)
+        .await
+        .map_err(core_err(&caller))?;
+    Ok(Json(job_view(&state.sk, &job, &caller).await?))
+}
+
+/// Deny a plan that awaits approval.
+#[utoipa::path(post, path = "/v1/jobs/{id}/deny", tag = "jobs", request_body(content = DenyBody, description = "Optional reason"),
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, body = JobView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn deny(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<DenyBody>,
+) -> ApiResult<Json<skynet_core::view::JobView>> {
+    caller.require(Scope::Approve)?;
+    let job = state
+        .sk
+        .deny(&job_id(&id)?, body.reason, &caller.actor)
+        .await
+        .map_err(core_err(&caller))?;
+    Ok(Json(job_view(&state.sk, &job, &caller).await?))
+}
+
+/// Cancel a job that has not finished (a running step is killed).
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs",
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, body = JobView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn cancel(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<skynet_core::view::JobView>> {
+    caller.require(Scope::Approve)?;
+    let job = state
+        .sk
+        .cancel(&job_id(&id)?, &caller.actor)
+        .await
+        .map_err(core_err(&caller))?;
+    Ok(Json(job_view(&state.sk, &job, &caller).await?))
+}
+
+/// A job's output lines (tail, search, one step, or after a seq).
+#[utoipa::path(get, path = "/v1/jobs/{id}/logs", tag = "jobs",
+    params(("id" = String, Path, description = "Job id"), LogsQuery),
+    responses(
+        (status = 200, body = LogsView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn logs(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Scope::Read)?;
+    let query = LogQuery {
+        step: q.step,
+        search: q.search.filter(|s| !s.is_empty()),
+        after_seq: q.after_seq,
+        tail: q.tail,
+    };
+    let lines = state
+        .sk
+        .logs(&job_id(&id)?, &query)
+        .await
+        .map_err(core_err(&caller))?;
+    Ok(Json(serde_json::json!({ "lines": lines })))
+}

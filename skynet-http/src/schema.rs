@@ -1,0 +1,512 @@
+//! The wire types of the v1 API, with their OpenAPI schemas.
+//!
+//! Responses about jobs and plans are core's [`skynet_core::view`] types,
+//! serialized as they are; the `*View` structs here describe that JSON for
+//! the OpenAPI document (a test reads real responses into them with
+//! `deny_unknown_fields`, so the description cannot drift from the code).
+
+use serde::{Deserialize, Serialize};
+use skynet_core::{Decision, RiskLevel, Verdict};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+
+/// `READ_ONLY < WRITE < ADMIN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Risk {
+    /// Inspects only.
+    ReadOnly,
+    /// Changes files or runs project code.
+    Write,
+    /// Deletes, pushes, escalates.
+    Admin,
+}
+
+impl From<RiskLevel> for Risk {
+    fn from(r: RiskLevel) -> Self {
+        match r {
+            RiskLevel::ReadOnly => Risk::ReadOnly,
+            RiskLevel::Write => Risk::Write,
+            RiskLevel::Admin => Risk::Admin,
+        }
+    }
+}
+
+/// A policy decision that explains itself.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionView {
+    /// The risk the policy assigns.
+    pub risk: Risk,
+    /// `allow`, `prompt` or `forbid`.
+    pub verdict: String,
+    /// Why, most important first.
+    pub reasons: Vec<String>,
+    /// The deciding rule.
+    pub rule: Option<String>,
+}
+
+impl From<&Decision> for DecisionView {
+    fn from(d: &Decision) -> Self {
+        DecisionView {
+            risk: d.risk.into(),
+            verdict: d.verdict.as_str().to_string(),
+            reasons: d.reasons.clone(),
+            rule: d.rule.clone(),
+        }
+    }
+}
+
+/// Who approved which plan, and when.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalView {
+    /// `auto` or the approver.
+    pub approver: String,
+    /// The approved plan's hash.
+    pub plan_hash: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// A step's checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepStateView {
+    /// Index in the plan.
+    pub index: u32,
+    /// `pending`, `running`, `succeeded`, `failed`, `timed_out`, `cancelled`, `skipped`.
+    pub status: String,
+    /// Effective risk.
+    pub risk: Risk,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Started (RFC 3339).
+    pub started_at: Option<String>,
+    /// Finished (RFC 3339).
+    pub finished_at: Option<String>,
+    /// Output bytes.
+    pub output_bytes: u64,
+    /// Output was capped.
+    pub truncated: bool,
+    /// Error text.
+    pub error: Option<String>,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepView {
+    /// What a human reads.
+    pub description: String,
+    /// The catalog action: `{"kind": "read_file", "path": ...}`.
+    #[schema(value_type = Object)]
+    pub action: serde_json::Value,
+    /// The argv that runs (never a shell string).
+    pub command: Vec<String>,
+    /// Working directory.
+    pub cwd: String,
+    /// Fed to stdin (`write_file` content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<String>,
+    /// Effective risk.
+    pub risk: Risk,
+    /// The policy decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionView>,
+    /// Checkpoint (jobs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StepStateView>,
+}
+
+/// A plan.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanView {
+    /// One line.
+    pub summary: String,
+    /// Overall risk.
+    pub risk: Risk,
+    /// Content hash an approval must name.
+    pub hash: String,
+    /// Which planner.
+    pub planner: String,
+    /// Steps in order.
+    pub steps: Vec<StepView>,
+}
+
+/// A job.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobView {
+    /// Id (UUIDv7).
+    pub id: String,
+    /// The intent.
+    pub intent: String,
+    /// `created`, `planned`, `queued`, `running`, `succeeded`, `failed`,
+    /// `timed_out`, `denied`, `cancelled`, `needs_review`.
+    pub status: String,
+    /// Overall risk.
+    pub risk: Risk,
+    /// Sandbox root.
+    pub root: String,
+    /// Provider.
+    pub provider: String,
+    /// Priority.
+    pub priority: i32,
+    /// Claims so far.
+    pub attempts: u32,
+    /// Claims allowed.
+    pub max_attempts: u32,
+    /// Approval.
+    pub approval: Option<ApprovalView>,
+    /// Worker holding the lease.
+    pub worker: Option<String>,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Queued.
+    pub queued_at: Option<String>,
+    /// First claimed.
+    pub started_at: Option<String>,
+    /// Finished.
+    pub finished_at: Option<String>,
+    /// Error text.
+    pub error: Option<String>,
+    /// `cli`, `http`, ...
+    pub source: String,
+    /// Idempotency key.
+    pub idempotency_key: Option<String>,
+    /// Plan with step states.
+    pub plan: Option<PlanView>,
+}
+
+/// `POST /v1/jobs`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBody {
+    /// What to do, in plain words.
+    #[schema(example = "list the files")]
+    pub intent: String,
+    /// Sandbox root, inside the server's root (default: the server's root).
+    #[serde(default, alias = "cwd")]
+    #[schema(example = ".")]
+    pub root: Option<String>,
+    /// Provider hint (default: the server's default).
+    #[serde(default)]
+    #[schema(example = "local")]
+    pub provider: Option<String>,
+    /// Higher runs first.
+    #[serde(default)]
+    pub priority: i32,
+    /// Whole-job time budget in milliseconds.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub timeout_ms: Option<u64>,
+    /// Per-step time budget in milliseconds.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub step_timeout_ms: Option<u64>,
+}
+
+/// `GET /v1/jobs` query.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Comma-separated statuses, e.g. `queued,running`.
+    pub status: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobPage {
+    /// The jobs.
+    pub jobs: Vec<JobView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/jobs/{id}/approve`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    /// The plan hash the approver reviewed (full, or ≥ 12 hex digits).
+    pub plan_hash: String,
+}
+
+/// `POST /v1/jobs/{id}/deny`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DenyBody {
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `GET /v1/jobs/{id}/logs` query.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogsQuery {
+    /// Only the last N matching lines.
+    pub tail: Option<u32>,
+    /// Only lines containing this text.
+    pub search: Option<String>,
+    /// Only this step (0-based index).
+    pub step: Option<u32>,
+    /// Only lines after this `seq` (for following).
+    pub after_seq: Option<i64>,
+}
+
+/// One log line.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogLineView {
+    /// Position in the job's log.
+    pub seq: i64,
+    /// Step index.
+    pub step: u32,
+    /// `stdout`, `stderr` or `system`.
+    pub stream: String,
+    /// Text (secrets redacted).
+    pub text: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// A job's log lines.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LogsView {
+    /// Lines in order.
+    pub lines: Vec<LogLineView>,
+}
+
+/// `GET .../events` query: where to resume (the `Last-Event-ID` header wins).
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Send events with a larger `seq` than this.
+    pub after: Option<i64>,
+}
+
+/// `POST /v1/plan` (the original API).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct PlanBody {
+    /// The intent.
+    #[schema(example = "read README.md, then write 'done' to notes.txt")]
+    pub user_message: String,
+    /// Planner context; `root` (or `cwd`) picks the sandbox root.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub context: BTreeMap<String, serde_json::Value>,
+    /// Constraints for the planner.
+    #[serde(default)]
+    pub constraints: Vec<String>,
+}
+
+/// A step that needs a human before it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalGate {
+    /// Step index (0-based).
+    pub step: usize,
+    /// Its description.
+    pub description: String,
+    /// Its risk.
+    pub risk: Risk,
+    /// Why it needs approval.
+    pub reason: String,
+}
+
+/// `POST /v1/plan` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PlanAnswer {
+    /// The plan.
+    pub execution_plan: PlanView,
+    /// Steps that need approval (empty: runs without a human).
+    pub approval_gates: Vec<ApprovalGate>,
+    /// Paths the plan writes or creates.
+    pub artifacts: Vec<String>,
+    /// Overall risk.
+    pub risk_level: Risk,
+    /// The hash an approval must name.
+    pub plan_hash: String,
+    /// Whether a human must approve before it runs.
+    pub requires_approval: bool,
+}
+
+/// One step's report in `POST /v1/report`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StepReport {
+    /// Step index (0-based).
+    pub step: u32,
+    /// What happened (`succeeded`, `failed`, ...).
+    pub status: String,
+    /// Output or notes.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Error text.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// `POST /v1/report` (the original API): an executor reports on a job.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ReportBody {
+    /// The job id the report is about.
+    pub request_id: String,
+    /// Per-step reports.
+    #[serde(default)]
+    pub step_reports: Vec<StepReport>,
+    /// `succeeded`, `failed`, `partial`, ...
+    pub overall_status: String,
+}
+
+/// `POST /v1/report` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReportAnswer {
+    /// `recorded`, with the event's seq.
+    pub acknowledgment: String,
+    /// `await_approval`, `wait`, `none`, or `review`.
+    pub next_action: String,
+    /// The recorded event's seq.
+    pub event_seq: i64,
+}
+
+/// `POST /v1/policy/check` (the original API).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct PolicyCheckBody {
+    /// The command line to judge, e.g. `git push` (split like a POSIX
+    /// shell would, never run).
+    #[schema(example = "git push")]
+    pub action: String,
+    /// An argument appended to it, e.g. the path or remote.
+    #[serde(default)]
+    #[schema(example = "origin")]
+    pub target: Option<String>,
+    /// `root` (or `cwd`) picks the sandbox root for path checks.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub context: BTreeMap<String, serde_json::Value>,
+}
+
+/// `POST /v1/policy/check` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PolicyAnswer {
+    /// Not forbidden.
+    pub allowed: bool,
+    /// Needs a human approval to run.
+    pub requires_approval: bool,
+    /// The risk.
+    pub risk_level: Risk,
+    /// `allow`, `prompt` or `forbid`.
+    pub verdict: String,
+    /// The deciding rule.
+    pub rule: Option<String>,
+    /// Why.
+    pub reasons: Vec<String>,
+    /// The argv that was judged.
+    pub argv: Vec<String>,
+}
+
+impl PolicyAnswer {
+    /// The answer for `decision` on `argv`.
+    pub fn new(argv: Vec<String>, d: &Decision) -> Self {
+        PolicyAnswer {
+            allowed: d.verdict != Verdict::Forbid,
+            requires_approval: d.verdict == Verdict::Prompt,
+            risk_level: d.risk.into(),
+            verdict: d.verdict.as_str().to_string(),
+            rule: d.rule.clone(),
+            reasons: d.reasons.clone(),
+            argv,
+        }
+    }
+}
+
+/// `POST /v1/execute`: run a plan the policy allows without approval,
+/// now, bypassing the queue.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ExecuteBody {
+    /// The intent.
+    #[schema(example = "list the files")]
+    pub user_message: String,
+    /// Planner context; `root` (or `cwd`) picks the sandbox root.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub context: BTreeMap<String, serde_json::Value>,
+    /// Constraints for the planner.
+    #[serde(default)]
+    pub constraints: Vec<String>,
+    /// Whole-run time budget in milliseconds (default 60000).
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// `POST /v1/execute` answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExecuteAnswer {
+    /// The finished job.
+    pub job: JobView,
+    /// Its output (the last 1000 lines).
+    pub logs: Vec<LogLineView>,
+}
+
+/// One provider's health.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProviderHealthView {
+    /// `healthy` or `unhealthy`.
+    pub status: String,
+    /// Why.
+    pub message: String,
+}
+
+/// One earlier health check, oldest first in `history`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HealthSample {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Healthy providers then.
+    pub healthy_count: usize,
+    /// Unhealthy providers then.
+    pub unhealthy_count: usize,
+}
+
+/// `GET /v1/providers/health` (the original API).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProvidersHealth {
+    /// `healthy` (all), `degraded` (some) or `unhealthy` (none).
+    pub status: String,
+    /// Healthy providers.
+    pub healthy_count: usize,
+    /// Unhealthy providers.
+    pub unhealthy_count: usize,
+    /// All providers.
+    pub total_count: usize,
+    /// By name.
+    pub providers: BTreeMap<String, ProviderHealthView>,
+    /// The last checks this server made (at most 100).
+    pub history: Vec<HealthSample>,
+}
+
+/// One component of `GET /v1/health`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ComponentHealth {
+    /// `ok` or `down`.
+    pub status: String,
+    /// Detail (no secrets).
+    pub detail: String,
+}
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HealthAnswer {
+    /// `ok` or `degraded`.
+    pub status: String,
+    /// Server version.
+    pub version: String,
+    /// By component: `store`, `providers`.
+    pub components: BTreeMap<String, ComponentHealth>,
+}

@@ -1,0 +1,197 @@
+//! A router over a real SQLite file, keys for every scope, and a helper
+//! that sends one request in-process (`oneshot`, no server).
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use skynet_core::store::keys::{self, Scope, SharedKeyStore};
+use skynet_core::{EngineConfig, Skynet};
+use skynet_http::{Auth, HttpConfig};
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub sk: Skynet,
+    pub app: Router,
+    pub keys: SharedKeyStore,
+    pub config: HttpConfig,
+    pub dir: tempfile::TempDir,
+    pub read: String,
+    pub submit: String,
+    pub approve: String,
+    pub admin: String,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).expect("a JSON body")
+    }
+    /// The problem's stable code (asserts it is problem+json).
+    pub fn code(&self) -> String {
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "errors are problem+json: {}",
+            self.text
+        );
+        let body = self.json();
+        assert_eq!(body["status"], self.status.as_u16(), "status in the body");
+        body["code"].as_str().expect("a code").to_string()
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    /// An app whose `HttpConfig` `tweak` may change.
+    pub async fn with(tweak: impl FnOnce(&mut HttpConfig)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("hello.txt"), "hello from a file\n").expect("write");
+        let url = format!("sqlite://{}", dir.path().join("skynet.db").display());
+        let sk = Skynet::builder()
+            .database_url(&url)
+            .config(EngineConfig::default())
+            .build()
+            .await
+            .expect("engine");
+        let keys = keys::open(&url).await.expect("key store");
+        let mut tokens = Vec::new();
+        for scope in [Scope::Read, Scope::Submit, Scope::Approve, Scope::Admin] {
+            let (_, token) = keys::create(keys.as_ref(), scope.as_str(), &[scope])
+                .await
+                .expect("create key");
+            tokens.push(token);
+        }
+        let mut config = HttpConfig::new(Auth::Keys(keys.clone()), dir.path());
+        config.rate_per_second = 10_000;
+        config.rate_burst = 10_000;
+        tweak(&mut config);
+        let app = skynet_http::router(sk.clone(), config.clone());
+        let [read, submit, approve, admin] = tokens.try_into().expect("four keys");
+        TestApp {
+            sk,
+            app,
+            keys,
+            config,
+            dir,
+            read,
+            submit,
+            approve,
+            admin,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        self.call_with(method, uri, key, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let headers = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        call_on(
+            self.app.clone(),
+            method,
+            uri,
+            key.map(str::to_string),
+            body,
+            headers,
+        )
+        .await
+    }
+
+    /// Submit `intent` as the submit key; returns the job JSON.
+    pub async fn submit_job(&self, intent: &str) -> Value {
+        let r = self
+            .call(
+                "POST",
+                "/v1/jobs",
+                Some(&self.submit),
+                Some(serde_json::json!({ "intent": intent })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+        r.json()
+    }
+
+    /// Everything the ledger holds, to prove a refused request changed nothing.
+    pub async fn ledger_snapshot(&self) -> Vec<(String, String, usize)> {
+        let jobs = self
+            .sk
+            .list(&skynet_core::store::JobFilter {
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .await
+            .expect("list");
+        let mut out = Vec::new();
+        for j in jobs {
+            let events = self.sk.events(&j.id).await.expect("events").len();
+            out.push((j.id.to_string(), j.status.to_string(), events));
+        }
+        out
+    }
+}
+
+/// Send one request to `app` in-process (owned arguments, so it can be
+/// spawned on another thread).
+pub async fn call_on(
+    app: Router,
+    method: &str,
+    uri: &str,
+    key: Option<String>,
+    body: Option<Value>,
+    headers: Vec<(String, String)>,
+) -> Resp {
+    let mut req = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).expect("method"))
+        .uri(uri);
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    for (n, v) in headers {
+        req = req.header(n, v);
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .expect("request");
+    let resp = app.oneshot(req).await.expect("response");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    Resp {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}

@@ -1,0 +1,638 @@
+//! Every route through the router in-process (`oneshot`), on a real SQLite
+//! ledger: shapes, status codes, problem+json codes, and what changed.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use serde_json::json;
+use skynet_core::WorkerOptions;
+use skynet_http::schema;
+use tokio_util::sync::CancellationToken;
+
+/// Read a response into the documented schema type, refusing unknown
+/// fields: the OpenAPI description cannot drift from the real JSON.
+fn conforms<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> T {
+    serde_json::from_value(v.clone()).expect("response matches its documented schema")
+}
+
+#[tokio::test]
+async fn health_needs_no_key_and_names_components_without_secrets() {
+    let t = TestApp::new().await;
+    let r = t.call("GET", "/v1/health", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let body: schema::HealthAnswer = conforms(&r.json());
+    assert_eq!(body.status, "ok");
+    assert_eq!(body.components["store"].detail, "sqlite");
+    assert!(
+        !r.text.contains(&t.dir.path().display().to_string()),
+        "no paths"
+    );
+    assert!(
+        r.headers.contains_key("x-request-id"),
+        "every answer has a request id"
+    );
+}
+
+#[tokio::test]
+async fn submit_queues_read_only_and_holds_write_for_approval() {
+    let t = TestApp::new().await;
+    let ro = t.submit_job("list the files").await;
+    let ro: schema::JobView = conforms(&ro);
+    assert_eq!(ro.status, "queued");
+    assert_eq!(ro.source, "http");
+    assert_eq!(ro.approval.expect("auto approval").approver, "auto");
+    let w: schema::JobView = conforms(&t.submit_job("write 'hi' to notes.txt").await);
+    assert_eq!(w.status, "planned");
+    assert!(w.approval.is_none());
+    let plan = w.plan.expect("plan");
+    assert!(!plan.hash.is_empty());
+    assert_eq!(
+        plan.steps[0].state.as_ref().expect("step state").status,
+        "pending"
+    );
+    // The job's root is the server's root.
+    assert_eq!(
+        w.root,
+        t.dir
+            .path()
+            .canonicalize()
+            .expect("canon")
+            .display()
+            .to_string()
+    );
+}
+
+#[tokio::test]
+async fn submit_refuses_bad_input_with_problem_codes_and_stores_nothing() {
+    let t = TestApp::new().await;
+    let cases = [
+        (
+            json!({ "intent": "" }),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            json!({ "intent": "list the files", "root": "/etc" }),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            json!({ "intent": "list the files", "root": "../" }),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            json!({ "intent": "list the files", "provider": "nope" }),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            json!({ "intent": "list the files", "timeout_ms": 0 }),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            json!({ "intent": 5 }),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            json!({ "intnet": "typo" }),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            json!({ "intent": "run `rm -rf /`" }),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let r = t
+            .call("POST", "/v1/jobs", Some(&t.submit), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+        assert_eq!(r.code(), code, "{body}");
+    }
+    // A forbidden plan carries the decision that forbade it.
+    let r = t
+        .call(
+            "POST",
+            "/v1/jobs",
+            Some(&t.submit),
+            Some(json!({ "intent": "run `rm -rf /`" })),
+        )
+        .await;
+    assert_eq!(r.json()["decision"]["verdict"], "forbid");
+    // Not JSON at all, and a body over the limit.
+    let r = t
+        .call_with(
+            "POST",
+            "/v1/jobs",
+            Some(&t.submit),
+            None,
+            &[("content-type", "application/json")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_input")
+    );
+    let huge = json!({ "intent": "x".repeat(100 * 1024) });
+    let r = t
+        .call("POST", "/v1/jobs", Some(&t.submit), Some(huge))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.code(), "payload_too_large");
+    assert!(t.ledger_snapshot().await.is_empty(), "nothing was stored");
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_first_job_and_refuses_another_intent() {
+    let t = TestApp::new().await;
+    let send = |intent: &'static str| {
+        t.call_with(
+            "POST",
+            "/v1/jobs",
+            Some(&t.submit),
+            Some(json!({ "intent": intent })),
+            &[("idempotency-key", "abc-1")],
+        )
+    };
+    let a = send("list the files").await;
+    let b = send("list the files").await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    assert_eq!(b.status, StatusCode::ACCEPTED);
+    assert_eq!(a.json()["id"], b.json()["id"]);
+    assert_eq!(a.json()["idempotency_key"], "abc-1");
+    let c = send("write 'x' to y.txt").await;
+    assert_eq!(
+        (c.status, c.code().as_str()),
+        (StatusCode::CONFLICT, "conflict")
+    );
+    assert_eq!(t.ledger_snapshot().await.len(), 1);
+}
+
+#[tokio::test]
+async fn list_pages_with_a_cursor_and_filters_by_status() {
+    let t = TestApp::new().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let intent = if i % 2 == 0 {
+            "list the files"
+        } else {
+            "write 'x' to a.txt"
+        };
+        ids.push(
+            t.submit_job(intent).await["id"]
+                .as_str()
+                .expect("id")
+                .to_string(),
+        );
+    }
+    ids.reverse(); // newest first
+    let mut seen = Vec::new();
+    let mut uri = "/v1/jobs?limit=2".to_string();
+    loop {
+        let r = t.call("GET", &uri, Some(&t.read), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let page: schema::JobPage = conforms(&r.json());
+        assert!(page.jobs.len() <= 2);
+        seen.extend(page.jobs.iter().map(|j| j.id.clone()));
+        match page.next_cursor {
+            Some(c) => uri = format!("/v1/jobs?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every job once, newest first");
+    let r = t
+        .call("GET", "/v1/jobs?status=planned", Some(&t.read), None)
+        .await;
+    let planned: schema::JobPage = conforms(&r.json());
+    assert_eq!(planned.jobs.len(), 2);
+    assert!(planned.jobs.iter().all(|j| j.status == "planned"));
+    for bad in [
+        "/v1/jobs?status=nope",
+        "/v1/jobs?limit=0",
+        "/v1/jobs?limit=5000",
+        "/v1/jobs?cursor=zzz",
+        "/v1/jobs?limit=x",
+    ] {
+        let r = t.call("GET", bad, Some(&t.read), None).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_input"),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn get_job_shows_plan_steps_approval_and_404s() {
+    let t = TestApp::new().await;
+    let id = t.submit_job("list the files").await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let r = t
+        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let job: schema::JobView = conforms(&r.json());
+    assert_eq!(job.id, id);
+    assert_eq!(job.plan.expect("plan").steps.len(), 1);
+    for missing in [
+        format!("/v1/jobs/{}", skynet_core::JobId::new()),
+        "/v1/jobs/not-a-uuid".to_string(),
+    ] {
+        let r = t.call("GET", &missing, Some(&t.read), None).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::NOT_FOUND, "not_found")
+        );
+    }
+    let r = t.call("GET", "/v1/nothing-here", Some(&t.read), None).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+}
+
+#[tokio::test]
+async fn approve_binds_the_plan_hash_deny_and_cancel_change_status_once() {
+    let t = TestApp::new().await;
+    let job = t.submit_job("write 'hi' to notes.txt").await;
+    let id = job["id"].as_str().expect("id");
+    let hash = job["plan"]["hash"].as_str().expect("hash");
+    let approve_uri = format!("/v1/jobs/{id}/approve");
+    let approve = |h: String| {
+        t.call(
+            "POST",
+            &approve_uri,
+            Some(&t.approve),
+            Some(json!({ "plan_hash": h })),
+        )
+    };
+    let before = t.ledger_snapshot().await;
+    let r = approve("0".repeat(64)).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::CONFLICT, "stale_approval")
+    );
+    assert_eq!(
+        t.ledger_snapshot().await,
+        before,
+        "a stale approval changes nothing"
+    );
+    let r = approve(hash.to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let approved: schema::JobView = conforms(&r.json());
+    assert_eq!(approved.status, "queued");
+    let approval = approved.approval.expect("approval");
+    assert!(
+        approval.approver.starts_with("http:approve/"),
+        "{}",
+        approval.approver
+    );
+    assert_eq!(approval.plan_hash, hash);
+    // The same approval again is refused: it transitions once.
+    let r = approve(hash.to_string()).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::CONFLICT, "conflict")
+    );
+    // Cancel the queued job; cancelling again is a conflict.
+    let cancel = format!("/v1/jobs/{id}/cancel");
+    let r = t.call("POST", &cancel, Some(&t.approve), None).await;
+    assert_eq!(r.json()["status"], "cancelled");
+    let r = t.call("POST", &cancel, Some(&t.approve), None).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::CONFLICT, "conflict")
+    );
+    // Deny another planned job, with a reason.
+    let other = t.submit_job("write 'x' to y.txt").await;
+    let deny = format!("/v1/jobs/{}/deny", other["id"].as_str().expect("id"));
+    let r = t
+        .call(
+            "POST",
+            &deny,
+            Some(&t.approve),
+            Some(json!({ "reason": "not today" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["status"], "denied");
+    assert_eq!(r.json()["error"], "not today");
+    let r = t
+        .call("POST", &deny, Some(&t.approve), Some(json!({})))
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::CONFLICT, "conflict")
+    );
+}
+
+#[tokio::test]
+async fn logs_tail_and_search_after_a_worker_ran_the_job() {
+    let t = TestApp::new().await;
+    let id = t.submit_job("read hello.txt").await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let report =
+        t.sk.worker(
+            WorkerOptions {
+                once: true,
+                ..Default::default()
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .expect("worker");
+    assert_eq!(report.jobs_finished, 1);
+    let r = t
+        .call("GET", &format!("/v1/jobs/{id}/logs"), Some(&t.read), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let logs: schema::LogsView = conforms(&r.json());
+    assert!(
+        logs.lines.iter().any(|l| l.text == "hello from a file"),
+        "{}",
+        r.text
+    );
+    let r = t
+        .call(
+            "GET",
+            &format!("/v1/jobs/{id}/logs?search=from%20a&tail=1"),
+            Some(&t.read),
+            None,
+        )
+        .await;
+    let logs: schema::LogsView = conforms(&r.json());
+    assert_eq!(logs.lines.len(), 1);
+    let r = t
+        .call(
+            "GET",
+            &format!("/v1/jobs/{id}/logs?search=absent"),
+            Some(&t.read),
+            None,
+        )
+        .await;
+    assert!(r.json()["lines"].as_array().expect("lines").is_empty());
+    let r = t
+        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None)
+        .await;
+    let job: schema::JobView = conforms(&r.json());
+    assert_eq!(job.status, "succeeded");
+    assert_eq!(
+        job.plan.expect("plan").steps[0]
+            .state
+            .as_ref()
+            .expect("state")
+            .exit_code,
+        Some(0)
+    );
+}
+
+#[tokio::test]
+async fn original_plan_has_the_original_field_names() {
+    let t = TestApp::new().await;
+    let r = t
+        .call(
+            "POST",
+            "/v1/plan",
+            Some(&t.read),
+            Some(json!({ "user_message": "read hello.txt, then write 'x' to out.txt", "context": { "team": "ops" }, "constraints": [] })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let body: schema::PlanAnswer = conforms(&r.json());
+    assert_eq!(body.execution_plan.steps.len(), 2);
+    assert_eq!(body.approval_gates.len(), 1, "only the write needs a human");
+    assert_eq!(body.approval_gates[0].step, 1);
+    assert_eq!(body.artifacts, vec!["out.txt".to_string()]);
+    assert!(body.requires_approval);
+    assert_eq!(body.plan_hash, body.execution_plan.hash);
+    assert!(t.ledger_snapshot().await.is_empty(), "a plan is a dry run");
+    let r = t
+        .call(
+            "POST",
+            "/v1/plan",
+            Some(&t.read),
+            Some(json!({ "user_message": "run `mkfs /dev/sda`" })),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+    assert_eq!(r.json()["decision"]["verdict"], "forbid");
+}
+
+#[tokio::test]
+async fn original_policy_check_answers_allowed_requires_approval_risk_level() {
+    let t = TestApp::new().await;
+    let check = |action: &str, target: Option<&str>| {
+        let mut body = json!({ "action": action, "context": {} });
+        if let Some(tg) = target {
+            body["target"] = json!(tg);
+        }
+        t.call("POST", "/v1/policy/check", Some(&t.read), Some(body))
+    };
+    let r = check("git status", None).await;
+    let a: schema::PolicyAnswer = conforms(&r.json());
+    assert!(a.allowed && !a.requires_approval);
+    assert_eq!(a.risk_level, schema::Risk::ReadOnly);
+    let a: schema::PolicyAnswer = conforms(&check("git push", Some("origin")).await.json());
+    assert!(a.allowed && a.requires_approval);
+    assert_eq!(a.risk_level, schema::Risk::Admin);
+    assert_eq!(a.rule.as_deref(), Some("git-push"));
+    assert_eq!(a.argv, vec!["git", "push", "origin"]);
+    let a: schema::PolicyAnswer = conforms(&check("rm -rf", Some("/")).await.json());
+    assert!(!a.allowed);
+    assert_eq!(a.verdict, "forbid");
+    let r = check("", None).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_input")
+    );
+    let r = check("echo 'unclosed", None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn original_execute_runs_read_only_now_and_refuses_what_needs_approval() {
+    let t = TestApp::new().await;
+    let r = t
+        .call(
+            "POST",
+            "/v1/execute",
+            Some(&t.submit),
+            Some(json!({ "user_message": "read hello.txt" })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let body: schema::ExecuteAnswer = conforms(&r.json());
+    assert_eq!(body.job.status, "succeeded");
+    assert!(body.logs.iter().any(|l| l.text == "hello from a file"));
+    let before = t.ledger_snapshot().await;
+    let r = t
+        .call(
+            "POST",
+            "/v1/execute",
+            Some(&t.submit),
+            Some(json!({ "user_message": "write 'x' to out.txt" })),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::FORBIDDEN, "approval_required")
+    );
+    assert_eq!(r.json()["decision"]["verdict"], "prompt");
+    assert_eq!(
+        t.ledger_snapshot().await,
+        before,
+        "nothing stored, nothing ran"
+    );
+    assert!(!t.dir.path().join("out.txt").exists());
+}
+
+#[tokio::test]
+async fn original_report_is_recorded_on_the_job() {
+    let t = TestApp::new().await;
+    let id = t.submit_job("write 'x' to out.txt").await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let r = t
+        .call(
+            "POST",
+            "/v1/report",
+            Some(&t.submit),
+            Some(json!({ "request_id": id, "overall_status": "partial", "step_reports": [{ "step": 0, "status": "failed", "error": "disk full" }] })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let ack: schema::ReportAnswer = conforms(&r.json());
+    assert_eq!(ack.next_action, "await_approval");
+    let events =
+        t.sk.events(&skynet_core::JobId::parse(&id).expect("id"))
+            .await
+            .expect("events");
+    let report = events
+        .iter()
+        .find(|e| e.kind == "report")
+        .expect("a report event");
+    assert_eq!(report.seq, ack.event_seq);
+    assert_eq!(report.data["overall_status"], "partial");
+    assert_eq!(report.data["step_reports"][0]["error"], "disk full");
+    assert!(
+        t.sk.verify_events(&report.job_id)
+            .await
+            .expect("verify")
+            .intact
+    );
+    let r = t
+        .call("POST", "/v1/report", Some(&t.submit), Some(json!({ "request_id": skynet_core::JobId::new().to_string(), "overall_status": "ok" })))
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+}
+
+#[tokio::test]
+async fn original_providers_health_counts_and_keeps_history() {
+    let t = TestApp::new().await;
+    for n in 1..=2 {
+        let r = t
+            .call("GET", "/v1/providers/health", Some(&t.read), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let h: schema::ProvidersHealth = conforms(&r.json());
+        assert_eq!(h.total_count, 2);
+        assert_eq!(h.healthy_count + h.unhealthy_count, h.total_count);
+        assert!(h.providers.contains_key("local") && h.providers.contains_key("mock"));
+        assert_eq!(h.history.len(), n);
+    }
+}
+
+#[tokio::test]
+async fn metrics_show_jobs_by_status_queue_depth_and_http_latency() {
+    let t = TestApp::new().await;
+    t.submit_job("list the files").await;
+    t.submit_job("write 'x' to a.txt").await;
+    let r = t.call("GET", "/metrics", Some(&t.read), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.text.contains("skynet_jobs{status=\"queued\"} 1"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("skynet_jobs{status=\"planned\"} 1"));
+    assert!(r.text.contains("skynet_queue_depth 1"));
+    assert!(r.text.contains("skynet_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/jobs\",status=\"202\"} 2"), "{}", r.text);
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_with_retry_after() {
+    let t = TestApp::with(|c| {
+        c.rate_per_second = 1;
+        c.rate_burst = 3;
+    })
+    .await;
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(t.call("GET", "/v1/jobs", Some(&t.read), None).await);
+    }
+    assert!(codes[..3].iter().all(|r| r.status == StatusCode::OK));
+    let limited = &codes[4];
+    assert_eq!(
+        (limited.status, limited.code().as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    let wait: u64 = limited.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=2).contains(&wait));
+    // Another key has its own bucket.
+    assert_eq!(
+        t.call("GET", "/v1/jobs", Some(&t.admin), None).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn openapi_matches_the_committed_snapshot() {
+    let t = TestApp::new().await;
+    let r = t.call("GET", "/openapi.json", Some(&t.read), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let snapshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+    if std::env::var_os("SKYNET_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&snapshot, &r.text).expect("write snapshot");
+    }
+    let committed = std::fs::read_to_string(&snapshot).expect("skynet-http/openapi.json exists");
+    assert_eq!(
+        r.text, committed,
+        "the API changed: review it, then run with SKYNET_UPDATE_OPENAPI=1 to update the snapshot"
+    );
+    let doc = r.json();
+    for path in [
+        "/v1/jobs",
+        "/v1/jobs/{id}/approve",
+        "/v1/events",
+        "/v1/plan",
+        "/v1/report",
+        "/v1/policy/check",
+        "/v1/execute",
+        "/v1/providers/health",
+        "/v1/health",
+        "/metrics",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is documented");
+    }
+}

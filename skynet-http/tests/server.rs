@@ -1,0 +1,278 @@
+//! A real server on a loopback TCP port: requests with reqwest, graceful
+//! shutdown, SSE resume with `Last-Event-ID`, and a client that never reads.
+
+mod common;
+
+use common::TestApp;
+use serde_json::json;
+use skynet_core::JobId;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::task::JoinHandle;
+
+/// Serve `t.app` on 127.0.0.1 until `t.config.shutdown` is cancelled.
+async fn start(t: &TestApp) -> (SocketAddr, JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let stop = t.config.shutdown.clone();
+    let server = tokio::spawn(skynet_http::serve(listener, t.app.clone(), async move {
+        stop.cancelled().await
+    }));
+    (addr, server)
+}
+
+/// The `id:` of every complete SSE event in `text`, in order.
+fn event_ids(text: &str) -> Vec<i64> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            block
+                .lines()
+                .find_map(|l| l.strip_prefix("id: ").or_else(|| l.strip_prefix("id:")))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .collect()
+}
+
+/// Read SSE from `resp` until `want` returns true for the ids so far.
+async fn read_events(resp: &mut reqwest::Response, want: impl Fn(&[i64]) -> bool) -> Vec<i64> {
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ids = event_ids(&text[..text.rfind("\n\n").map_or(0, |i| i + 2)]);
+        if want(&ids) {
+            return ids;
+        }
+        assert!(Instant::now() < deadline, "events did not arrive: {ids:?}");
+        let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
+            .await
+            .expect("a chunk in time")
+            .expect("stream ok")
+            .expect("stream still open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_server_serves_jobs_over_tcp_and_shuts_down_gracefully_with_a_stream_open() {
+    let t = TestApp::new().await;
+    let (addr, server) = start(&t).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    let health = http
+        .get(format!("{base}/v1/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+    let job: serde_json::Value = http
+        .post(format!("{base}/v1/jobs"))
+        .bearer_auth(&t.submit)
+        .json(&json!({ "intent": "write 'x' to a.txt" }))
+        .send()
+        .await
+        .expect("submit")
+        .json()
+        .await
+        .expect("json");
+    let id = job["id"].as_str().expect("id");
+    let shown = http
+        .get(format!("{base}/v1/jobs/{id}"))
+        .bearer_auth(&t.read)
+        .send()
+        .await
+        .expect("show");
+    assert_eq!(shown.status(), 200);
+    assert!(shown.headers().contains_key("x-request-id"));
+    let unauth = http
+        .get(format!("{base}/v1/jobs"))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(unauth.status(), 401);
+    assert_eq!(unauth.headers()["content-type"], "application/problem+json");
+    // An open event stream must not hold the shutdown up.
+    let mut stream = http
+        .get(format!("{base}/v1/events"))
+        .bearer_auth(&t.read)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    read_events(&mut stream, |ids| !ids.is_empty()).await;
+    t.config.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stops within 10 s")
+        .expect("server task")
+        .expect("served");
+    assert!(
+        http.get(format!("{base}/v1/health")).send().await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_resume_with_last_event_id_loses_nothing() {
+    let t = TestApp::new().await;
+    let (addr, _server) = start(&t).await;
+    let job = t.submit_job("write 'x' to a.txt").await;
+    let id = JobId::parse(job["id"].as_str().expect("id")).expect("id");
+    for i in 0..20 {
+        t.sk.store()
+            .append_event(&id, "note", json!({ "i": i }))
+            .await
+            .expect("append");
+    }
+    let http = reqwest::Client::new();
+    let open = |last: Option<i64>, path: &'static str| {
+        let mut req = http
+            .get(format!("http://{addr}{path}"))
+            .bearer_auth(&t.read);
+        if let Some(l) = last {
+            req = req.header("last-event-id", l.to_string());
+        }
+        req.send()
+    };
+    for path in ["/v1/events", "/v1/jobs/JOB/events"] {
+        let path: &'static str = if path.contains("JOB") {
+            Box::leak(format!("/v1/jobs/{id}/events").into_boxed_str())
+        } else {
+            path
+        };
+        let all: Vec<i64> =
+            t.sk.events(&id)
+                .await
+                .expect("events")
+                .iter()
+                .map(|e| e.seq)
+                .collect();
+        // Read part of the stream, then drop the connection.
+        let mut first = open(None, path).await.expect("open");
+        let seen = read_events(&mut first, |ids| ids.len() >= 7).await;
+        drop(first);
+        let last = *seen.last().expect("some events");
+        // More events happen while the client is away.
+        for i in 0..10 {
+            t.sk.store()
+                .append_event(&id, "away", json!({ "i": i }))
+                .await
+                .expect("append");
+        }
+        let all_now: Vec<i64> =
+            t.sk.events(&id)
+                .await
+                .expect("events")
+                .iter()
+                .map(|e| e.seq)
+                .collect();
+        assert!(all_now.len() == all.len() + 10);
+        let end = *all_now.last().expect("events");
+        let mut second = open(Some(last), path).await.expect("reopen");
+        let rest = read_events(&mut second, |ids| ids.last() == Some(&end)).await;
+        let mut got = seen.clone();
+        got.extend(rest);
+        assert_eq!(got, all_now, "{path}: every event exactly once, in order");
+    }
+}
+
+/// Sum of a metric's samples in a Prometheus text page.
+fn metric(page: &str, name: &str) -> f64 {
+    page.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_client_that_never_reads_does_not_make_the_server_buffer_events() {
+    const EVENTS: usize = 3000;
+    let t = TestApp::new().await;
+    let (addr, _server) = start(&t).await;
+    let job = t.submit_job("write 'x' to a.txt").await;
+    let id = JobId::parse(job["id"].as_str().expect("id")).expect("id");
+    // A client with a tiny receive window sends its request, then reads nothing.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    let mut client = socket.connect(addr).await.expect("connect");
+    let request = format!(
+        "GET /v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
+        t.read
+    );
+    client.write_all(request.as_bytes()).await.expect("request");
+    // ~13 MB of events: far more than the socket buffers hold.
+    let pad = "x".repeat(4096);
+    for i in 0..EVENTS {
+        t.sk.store()
+            .append_event(&id, "bulk", json!({ "i": i, "pad": pad }))
+            .await
+            .expect("append");
+    }
+    let http = reqwest::Client::new();
+    let scrape = || async {
+        http.get(format!("http://{addr}/metrics"))
+            .bearer_auth(&t.read)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    };
+    // Wait until the server stops writing (the socket is full).
+    let mut last = -1.0;
+    let mut still_since = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        let page = scrape().await;
+        let sent = metric(&page, "skynet_http_sse_events_sent_total");
+        if sent != last {
+            last = sent;
+            still_since = Instant::now();
+        } else if still_since.elapsed() > Duration::from_millis(1500) {
+            break page;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stalled stream never settled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let sent = metric(&page, "skynet_http_sse_events_sent_total");
+    let buffered = metric(&page, "skynet_http_sse_buffered_events");
+    eprintln!("stalled client: {sent} of {EVENTS} events written, {buffered} buffered");
+    assert!(
+        sent < (EVENTS as f64) / 2.0,
+        "backpressure stopped the reads: {sent} sent"
+    );
+    assert!(buffered <= 100.0, "at most one page held: {buffered}");
+    // Reading now delivers every event, in order: slow is not lossy.
+    let all: Vec<i64> =
+        t.sk.events(&id)
+            .await
+            .expect("events")
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+    let end = format!("id: {}\n", all.last().expect("events"));
+    let mut raw = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !String::from_utf8_lossy(&raw[raw.len().saturating_sub(20_000)..]).contains(&end) {
+        assert!(Instant::now() < deadline, "the rest never arrived");
+        let n = tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf))
+            .await
+            .expect("data in time")
+            .expect("read");
+        assert!(n > 0, "stream closed early");
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let ids: Vec<i64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: ")?.trim().parse().ok())
+        .collect();
+    assert_eq!(ids, all, "every event once, in order");
+}

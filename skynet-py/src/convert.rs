@@ -1,0 +1,79 @@
+//! Small conversions between Rust values and Python objects.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use serde_json::Value;
+use std::time::Duration;
+
+/// A JSON value as plain Python objects (dict, list, str, int, float,
+/// bool, None): what `to_dict()` returns.
+pub(crate) fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }
+        }
+        Value::String(s) => s.into_pyobject(py)?.into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(json_to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (k, v) in map {
+                dict.set_item(k, json_to_py(py, v)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// Serialize `value` and hand it to Python as plain objects.
+pub(crate) fn to_py_dict<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
+    let json = serde_json::to_value(value)
+        .map_err(|e| PyValueError::new_err(format!("cannot serialize: {e}")))?;
+    json_to_py(py, &json)
+}
+
+/// A timestamp as an aware `datetime.datetime` in UTC.
+pub(crate) fn datetime<'py>(py: Python<'py>, at: &DateTime<Utc>) -> PyResult<Bound<'py, PyAny>> {
+    // Microseconds: `fromisoformat` on Python 3.9/3.10 takes at most six
+    // fractional digits.
+    let text = at.to_rfc3339_opts(SecondsFormat::Micros, false);
+    py.import("datetime")?
+        .getattr("datetime")?
+        .call_method1("fromisoformat", (text,))
+}
+
+/// A timestamp as RFC 3339 text (for `repr`s and dicts).
+pub(crate) fn rfc3339(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Seconds from Python (`timeout=1.5`) as a `Duration`; negative, NaN and
+/// absurdly large values are refused with a message that says so.
+pub(crate) fn seconds(what: &str, secs: Option<f64>) -> PyResult<Option<Duration>> {
+    match secs {
+        None => Ok(None),
+        Some(s) => Duration::try_from_secs_f64(s).map(Some).map_err(|_| {
+            PyValueError::new_err(format!(
+                "{what} must be a non-negative number of seconds, got {s}"
+            ))
+        }),
+    }
+}

@@ -1,0 +1,314 @@
+//! The engine behind both Python classes, and the operations they share
+//! as `'static` futures (run by `blocking::block_on` or handed to asyncio).
+
+use crate::errors::Failure;
+use crate::options::OpenOptions;
+use crate::types::{Event, Job, LogLine, Plan};
+use pyo3::prelude::*;
+use skynet_core::config::Settings;
+use skynet_core::engine::worker::default_worker_id;
+use skynet_core::store::{JobFilter, LogQuery};
+use skynet_core::{
+    Error, JobId, JobSource, JobStatus, Policy, Skynet as Core, SubmitRequest, WorkerOptions,
+};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Who approvals and denials from Python are recorded as, by default.
+pub(crate) const DEFAULT_ACTOR: &str = "python";
+
+/// An open engine and its in-process worker (stopped on drop).
+pub(crate) struct Engine {
+    pub(crate) core: Core,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl Engine {
+    /// Load settings (`home`, `skynet.toml`, environment), apply the
+    /// Python arguments, build the engine and start its worker.
+    pub(crate) async fn open(opts: OpenOptions) -> Result<Engine, Failure> {
+        let mut settings = Settings::load(opts.home)?;
+        if let Some(url) = opts.database_url {
+            settings.database_url = url;
+        }
+        if let Some(name) = opts.default_provider {
+            settings.provider = name;
+        }
+        let mut builder = settings.builder()?;
+        if let Some(path) = opts.policy {
+            builder = builder.policy(Policy::load(&path)?);
+        }
+        if let Some(planner) = opts.planner {
+            builder = builder.planner(planner);
+        }
+        for provider in opts.providers {
+            builder = builder.provider(provider);
+        }
+        let core = builder.build().await?;
+        let shutdown = CancellationToken::new();
+        if opts.workers > 0 {
+            let (worker, stop) = (core.clone(), shutdown.clone());
+            let options = WorkerOptions {
+                concurrency: opts.workers,
+                ..WorkerOptions::default()
+            };
+            tokio::spawn(async move {
+                // Nobody awaits this task: say why it stopped on stderr,
+                // where a Python program's warnings go.
+                if let Err(e) = worker.worker(options, stop).await {
+                    eprintln!("skynet: the in-process worker stopped: {e}");
+                }
+            });
+        }
+        Ok(Engine { core, shutdown })
+    }
+
+    /// Stop the in-process worker (running jobs finish).
+    pub(crate) fn close(&self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// What `submit`/`plan`/`run` were given.
+pub(crate) struct Intent {
+    pub(crate) text: String,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) priority: i32,
+    pub(crate) provider: Option<String>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) idempotency_key: Option<String>,
+}
+
+impl Intent {
+    fn request(self) -> SubmitRequest {
+        SubmitRequest {
+            intent: self.text,
+            root: self.cwd,
+            provider: self.provider,
+            priority: self.priority,
+            source: JobSource::Python,
+            idempotency_key: self.idempotency_key,
+            timeout: self.timeout,
+            ..SubmitRequest::default()
+        }
+    }
+}
+
+/// How `run` treats a plan that needs a human.
+pub(crate) enum Approve {
+    /// Approve it.
+    Yes,
+    /// Leave it waiting and raise `ApprovalRequired`.
+    No,
+    /// Ask this callable (it sees the `Plan`; may be `async`).
+    Ask(Py<PyAny>),
+}
+
+impl Approve {
+    /// `approve=` as given: a bool or a callable.
+    pub(crate) fn from_python(value: &Bound<'_, PyAny>) -> PyResult<Approve> {
+        if value.is_callable() {
+            Ok(Approve::Ask(value.clone().unbind()))
+        } else if value.is_truthy()? {
+            Ok(Approve::Yes)
+        } else {
+            Ok(Approve::No)
+        }
+    }
+}
+
+fn job_id(id: &str) -> Result<JobId, Failure> {
+    JobId::parse(id.trim()).map_err(|_| Failure::Core(Error::JobNotFound(id.to_string())))
+}
+
+/// A job with its step states.
+pub(crate) async fn get(core: Core, id: String) -> Result<Job, Failure> {
+    let id = job_id(&id)?;
+    let job = core.get(&id).await?;
+    let states = core.steps(&id).await?;
+    Ok(Job { job, states })
+}
+
+pub(crate) async fn plan(core: Core, intent: Intent) -> Result<Plan, Failure> {
+    Ok(core.plan(&intent.request()).await?.into())
+}
+
+pub(crate) async fn submit(core: Core, intent: Intent) -> Result<Job, Failure> {
+    Ok(core.submit(intent.request()).await?.into())
+}
+
+pub(crate) async fn approve(
+    core: Core,
+    id: String,
+    plan_hash: String,
+    approver: String,
+) -> Result<Job, Failure> {
+    Ok(core
+        .approve(&job_id(&id)?, &plan_hash, &approver)
+        .await?
+        .into())
+}
+
+pub(crate) async fn deny(
+    core: Core,
+    id: String,
+    reason: Option<String>,
+    actor: String,
+) -> Result<Job, Failure> {
+    Ok(core.deny(&job_id(&id)?, reason, &actor).await?.into())
+}
+
+pub(crate) async fn cancel(core: Core, id: String, actor: String) -> Result<Job, Failure> {
+    Ok(core.cancel(&job_id(&id)?, &actor).await?.into())
+}
+
+/// Jobs, newest first; `statuses` are names like `"queued"`.
+pub(crate) async fn jobs(
+    core: Core,
+    statuses: Vec<String>,
+    limit: Option<u32>,
+) -> Result<Vec<Job>, Failure> {
+    let statuses = statuses
+        .iter()
+        .map(|s| JobStatus::from_str(s.trim()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let filter = JobFilter {
+        statuses,
+        limit,
+        ..Default::default()
+    };
+    Ok(core
+        .list(&filter)
+        .await?
+        .into_iter()
+        .map(Job::from)
+        .collect())
+}
+
+pub(crate) async fn logs(
+    core: Core,
+    id: String,
+    tail: Option<u32>,
+) -> Result<Vec<LogLine>, Failure> {
+    let id = job_id(&id)?;
+    core.get(&id).await?;
+    let query = LogQuery {
+        tail,
+        ..LogQuery::default()
+    };
+    Ok(core
+        .logs(&id, &query)
+        .await?
+        .into_iter()
+        .map(|line| LogLine { line })
+        .collect())
+}
+
+pub(crate) async fn events(core: Core, id: String) -> Result<Vec<Event>, Failure> {
+    let id = job_id(&id)?;
+    core.get(&id).await?;
+    Ok(core
+        .events(&id)
+        .await?
+        .into_iter()
+        .map(|event| Event { event })
+        .collect())
+}
+
+pub(crate) async fn wait(
+    core: Core,
+    id: String,
+    timeout: Option<Duration>,
+) -> Result<Job, Failure> {
+    let job = core.wait(&job_id(&id)?, timeout).await?;
+    let states = core.steps(&job.id).await?;
+    Ok(Job { job, states })
+}
+
+/// Submit, gate (approve as told), run here, wait. A job that ends
+/// cancelled raises `Cancelled`; other endings (succeeded, failed,
+/// timed out, denied by the callback) are returned as the `Job`. After
+/// `timeout` it raises `Timeout` and the job goes on in the background.
+pub(crate) async fn run(
+    core: Core,
+    intent: Intent,
+    approve: Approve,
+    timeout: Option<Duration>,
+    approver: String,
+) -> Result<Job, Failure> {
+    let mut job = core.submit(intent.request()).await?;
+    if job.status == JobStatus::Planned {
+        let Some(plan) = job.plan.clone() else {
+            return Err(Failure::NeedsApproval(Box::new(job)));
+        };
+        let yes = match approve {
+            Approve::Yes => true,
+            Approve::No => return Err(Failure::NeedsApproval(Box::new(job))),
+            Approve::Ask(callback) => ask(callback, plan.clone()).await?,
+        };
+        job = if yes {
+            core.approve(&job.id, &plan.hash, &approver).await?
+        } else {
+            core.deny(
+                &job.id,
+                Some(format!("denied by {approver}'s approval callback")),
+                &approver,
+            )
+            .await?
+        };
+    }
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    if job.status == JobStatus::Queued {
+        // Claim this very job so it runs here exactly once, even if the
+        // in-process worker (or another process) watches the queue. It
+        // runs in its own task: if this call times out or is interrupted
+        // (Ctrl-C, a cancelled asyncio task) the job still ends properly
+        // instead of being dropped mid-step.
+        let (runner, id) = (core.clone(), job.id.clone());
+        let run = tokio::spawn(async move { runner.run_job(&id, &default_worker_id()).await });
+        let joined = match deadline {
+            Some(d) => tokio::time::timeout_at(d, run).await.map_err(|_| {
+                Error::Timeout(format!(
+                    "job {} is still running; it goes on in the background: wait() for it or cancel() it",
+                    job.id
+                ))
+            })?,
+            None => run.await,
+        };
+        joined.map_err(|e| Error::Store(format!("the run of job {} crashed: {e}", job.id)))??;
+    }
+    let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+    let job = core.wait(&job.id, left).await?;
+    if job.status == JobStatus::Cancelled {
+        return Err(Error::Cancelled.into());
+    }
+    let states = core.steps(&job.id).await?;
+    Ok(Job { job, states })
+}
+
+/// Call the approval callback with the plan; await it if it is async.
+async fn ask(callback: Py<PyAny>, plan: skynet_core::Plan) -> Result<bool, Failure> {
+    let answer = Python::attach(|py| -> PyResult<Result<bool, _>> {
+        let out = callback.bind(py).call1((Plan::from(plan),))?;
+        if out.hasattr("__await__")? {
+            Ok(Err(pyo3_async_runtimes::tokio::into_future(out)?))
+        } else {
+            Ok(Ok(out.is_truthy()?))
+        }
+    })?;
+    match answer {
+        Ok(yes) => Ok(yes),
+        Err(pending) => {
+            let out = pending.await?;
+            Ok(Python::attach(|py| out.bind(py).is_truthy())?)
+        }
+    }
+}
