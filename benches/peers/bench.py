@@ -56,8 +56,18 @@ REDIS_URL = os.environ.get("PEERS_REDIS_URL", "redis://127.0.0.1:6379/15")
 SKYNET_BACKEND = os.environ.get("PEERS_SKYNET_BACKEND", "")
 
 SCALE = float(os.environ.get("PEERS_SCALE", "1"))
-ROUNDS = int(os.environ.get("PEERS_ROUNDS", "3"))
+# Rounds: the headline cells (W2 at 8 handlers, W4) get PEERS_ROUNDS; the
+# cells whose single run takes minutes on a 2-core machine (W1 one job per
+# commit, the other W2 concurrencies) get PEERS_ROUNDS_MINOR; the 100,000-job
+# drains and W3 (30 s each) get PEERS_ROUNDS_BIG. That keeps a full run
+# near 25 minutes.
+ROUNDS = int(os.environ.get("PEERS_ROUNDS", "2"))
+ROUNDS_MINOR = int(os.environ.get("PEERS_ROUNDS_MINOR", "1"))
 ROUNDS_BIG = int(os.environ.get("PEERS_ROUNDS_BIG", "1"))
+HEADLINE_CONCURRENCY = 8
+# Peers that drain 100,000 jobs (Celery on a durable Redis runs ~100 jobs/s
+# here: 100,000 would take a quarter of an hour alone).
+BIG_PEERS = os.environ.get("PEERS_BIG_PEERS", "skynet,graphile").split(",")
 PROCS = 2
 WORKLOADS = os.environ.get("PEERS_WORKLOADS", "w1,w2,w3,w4").split(",")
 CONCURRENCIES = [int(c) for c in os.environ.get("PEERS_CONCURRENCY", "2,8,32").split(",")]
@@ -145,6 +155,7 @@ class Proc:
         self.enq = {}
         self.starts = {}
         self.cpu_at_ready = None
+        self.ran = None
         self.p = subprocess.Popen(
             argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -173,6 +184,8 @@ class Proc:
             elif head == "START":
                 job, at = rest.split()
                 self.starts[job] = float(at)
+            elif head == "RAN":
+                self.ran = int(rest)
             elif head == "RESULT":
                 self.result = json.loads(rest)
             else:
@@ -205,12 +218,20 @@ class Proc:
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
-        time.sleep(0.05)
+        for t in self.readers:
+            t.join(5)
 
     def server_cpu(self):
         if "begin" in self.marks and "end" in self.marks:
             return self.marks["end"][1] - self.marks["begin"][1]
         return 0.0
+
+
+def check_ran(name, workers, jobs):
+    """The workers must have run every job (none lost, none skipped)."""
+    ran = sum(w.ran or 0 for w in workers)
+    if ran != jobs:
+        raise RuntimeError(f"{name} workers ran {ran} of {jobs} jobs")
 
 
 def run_client(argv, server, cwd=None, timeout=1800):
@@ -315,7 +336,8 @@ class Skynet:
     def enqueue(self, jobs, batch):
         url = self._fresh("w1")
         result, _ = run_client(self._cmd("enqueue", "--jobs", str(jobs), "--batch", str(batch), url=url), self.server)
-        return {"jobs": jobs, "secs": result["secs"], "cpu": result["cpu"] + result["cpu_server"]}
+        return {"jobs": jobs, "secs": result["secs"], "cpu": result["cpu"] + result["cpu_server"],
+                "cpu_server": result["cpu_server"]}
 
     def drain(self, jobs, concurrency, provider="mock"):
         url = self._fresh("run", self._template(jobs, provider))
@@ -333,7 +355,8 @@ class Skynet:
         first = min(r["first_start"] for r in results if r["first_start"])
         last = max(r["last_end"] for r in results if r["last_end"])
         cpu = sum(r["cpu_end"] - r["cpu_ready"] for r in results) + cpu_server
-        return {"jobs": jobs, "secs": last - first, "cpu": cpu, "lagged": sum(r["lagged"] for r in results)}
+        return {"jobs": jobs, "secs": last - first, "cpu": cpu, "cpu_server": cpu_server,
+                "lagged": sum(r["lagged"] for r in results)}
 
     def latency(self, rate, secs, concurrency):
         url = self._fresh("w3")
@@ -427,7 +450,8 @@ class Celery:
         result, _ = run_client([PY, str(HERE / "celery_peer.py"), "enqueue", "--jobs", str(jobs), "--batch", str(batch)], self.server)
         if self.r.llen("w1") != jobs:
             raise RuntimeError(f"celery queued {self.r.llen('w1')} of {jobs}")
-        return {"jobs": jobs, "secs": result["secs"], "cpu": result["cpu"] + result["cpu_server"]}
+        return {"jobs": jobs, "secs": result["secs"], "cpu": result["cpu"] + result["cpu_server"],
+                "cpu_server": result["cpu_server"]}
 
     def drain(self, jobs, concurrency, task="noop"):
         self.r.flushdb()
@@ -440,19 +464,23 @@ class Celery:
             cpu0 = [proc_cpu(w.p.pid) for w in workers]
             s0 = self.server.sample()
             t0 = time.time()
+            # Both workers get the broadcast; a worker busy draining may
+            # answer late, so one reply is enough to know it went out.
             replies = self.peer.app.control.add_consumer(
-                "bench", destination=[f"w{i}@{self.host}" for i in range(PROCS)], reply=True, timeout=5
+                "bench", destination=[f"w{i}@{self.host}" for i in range(PROCS)], reply=True, timeout=5, limit=1
             )
-            if len(replies) != PROCS:
-                raise RuntimeError(f"add_consumer replies: {replies}")
+            if not replies:
+                raise RuntimeError("no Celery worker answered add_consumer")
             while self._remaining("bench") > 0:
                 time.sleep(POLL)
             t1 = time.time()
-            cpu = sum(proc_cpu(w.p.pid) - c for w, c in zip(workers, cpu0)) + self.server.sample() - s0
+            cpu_server = self.server.sample() - s0
+            cpu = sum(proc_cpu(w.p.pid) - c for w, c in zip(workers, cpu0)) + cpu_server
         finally:
             for w in workers:
                 w.stop()
-        return {"jobs": jobs, "secs": t1 - t0, "cpu": cpu}
+        check_ran(self.name, workers, jobs)
+        return {"jobs": jobs, "secs": t1 - t0, "cpu": cpu, "cpu_server": cpu_server}
 
     def latency(self, rate, secs, concurrency):
         self.r.flushdb()
@@ -477,6 +505,14 @@ class Celery:
     def spawn(self, jobs, concurrency):
         return self.drain(jobs, concurrency, task="spawn_true")
 
+    def drain_relaxed(self, jobs, concurrency):
+        before = self.r.config_get("appendfsync")["appendfsync"]
+        self.r.config_set("appendfsync", "everysec")
+        try:
+            return self.drain(jobs, concurrency)
+        finally:
+            self.r.config_set("appendfsync", before)
+
     def cleanup(self):
         self.r.flushdb()
 
@@ -497,7 +533,8 @@ class Graphile:
     def enqueue(self, jobs, batch):
         url = fresh_db(self.db)
         result, _ = run_client(self._node("enqueue", "--jobs", str(jobs), "--batch", str(batch), url=url), self.server, cwd=NODE_DIR)
-        return {"jobs": jobs, "secs": result["secs"], "cpu": result["cpu"] + result["cpu_server"]}
+        return {"jobs": jobs, "secs": result["secs"], "cpu": result["cpu"] + result["cpu_server"],
+                "cpu_server": result["cpu_server"]}
 
     def drain(self, jobs, concurrency, task="noop"):
         url = fresh_db(self.db)
@@ -521,11 +558,13 @@ class Graphile:
                 while c.execute("select exists(select 1 from graphile_worker._private_jobs)").fetchone()[0]:
                     time.sleep(POLL)
                 t1 = time.time()
-            cpu = sum(proc_cpu(w.p.pid) - c0 for w, c0 in zip(workers, cpu0)) + self.server.sample() - s0
+            cpu_server = self.server.sample() - s0
+            cpu = sum(proc_cpu(w.p.pid) - c0 for w, c0 in zip(workers, cpu0)) + cpu_server
         finally:
             for w in workers:
                 w.stop()
-        return {"jobs": jobs, "secs": t1 - t0, "cpu": cpu}
+        check_ran(self.name, workers, jobs)
+        return {"jobs": jobs, "secs": t1 - t0, "cpu": cpu, "cpu_server": cpu_server}
 
     def latency(self, rate, secs, concurrency):
         url = fresh_db(self.db)
@@ -574,14 +613,27 @@ def rounds(cell, peers, fn, n_rounds, warmup=True):
     connections and the JIT, not the numbers), then `n_rounds` rounds, each
     in a rotated peer order. `fn(peer, fraction)` runs one measurement."""
     runs = {p.name: [] for p in peers}
+    errors = []
+
+    def attempt(p, fraction):
+        # One failed run (a peer that crashed) is reported, not fatal.
+        try:
+            return fn(p, fraction)
+        except Exception as e:  # noqa: BLE001
+            log(f"{cell} {p.name} FAILED: {e}")
+            errors.append(f"{p.name}: {e}")
+            return None
+
     if warmup:
         for p in peers:
             log(f"{cell} warm-up {p.name}")
-            fn(p, WARMUP_FRACTION)
+            attempt(p, WARMUP_FRACTION)
     for k in range(n_rounds):
         order = peers[k % len(peers):] + peers[: k % len(peers)]
         for p in order:
-            r = fn(p, 1.0)
+            r = attempt(p, 1.0)
+            if r is None:
+                continue
             r["load"] = os.getloadavg()[0]
             runs[p.name].append(r)
             shown = {key: (round(v, 4) if isinstance(v, float) else v) for key, v in r.items()}
@@ -601,6 +653,8 @@ def median_of(runs, key):
 def summarize(runs, kind):
     out = {}
     for peer, rs in runs.items():
+        if not rs:
+            continue
         if kind == "latency":
             out[peer] = {
                 "p50_ms": median_of(rs, "p50_ms"),
@@ -614,6 +668,7 @@ def summarize(runs, kind):
                 "secs": median_of(rs, "secs"),
                 "rate": statistics.median(r["jobs"] / r["secs"] for r in rs),
                 "cpu_per_1k": statistics.median(r["cpu"] / r["jobs"] * 1000 for r in rs),
+                "server_cpu_per_1k": statistics.median(r.get("cpu_server", 0.0) / r["jobs"] * 1000 for r in rs),
             }
     return out
 
@@ -654,7 +709,7 @@ def versions():
         "redis_appendonly": r.config_get("appendonly")["appendonly"],
         "redis_appendfsync": r.config_get("appendfsync")["appendfsync"],
         "scale": SCALE,
-        "rounds": ROUNDS,
+        "rounds": f"{ROUNDS} (W2 c{HEADLINE_CONCURRENCY}, W4) / {ROUNDS_MINOR} (W1, other W2) / {ROUNDS_BIG} (100k, W3)",
     }
 
 
@@ -700,17 +755,35 @@ def main():
         if "w1" in WORKLOADS:
             for batch in (1, 100):
                 cell = f"W1 enqueue {W1_JOBS} batch {batch}"
-                runs = rounds(cell, main_peers, lambda p, f: p.enqueue(part(W1_JOBS, f), batch), ROUNDS)
+                runs = rounds(cell, main_peers, lambda p, f: p.enqueue(part(W1_JOBS, f), batch), ROUNDS_MINOR)
                 results["cells"][cell] = {"kind": "rate", "runs": runs, "summary": summarize(runs, "rate")}
                 save()
+
+        def drain_cells(jobs, concs, big):
+            for conc in concs:
+                cell = f"W2 drain {jobs} c{conc}"
+                if big:
+                    # SQLite embedded drains only the 10,000-job cells.
+                    peers = [p for p in drain_peers if p.name in BIG_PEERS and p is not skynet_sqlite]
+                    n = ROUNDS_BIG
+                else:
+                    peers = drain_peers
+                    n = ROUNDS if conc == HEADLINE_CONCURRENCY else ROUNDS_MINOR
+                if not peers:
+                    continue
+                runs = rounds(cell, peers, lambda p, f: p.drain(part(jobs, f), conc), n, warmup=not big)
+                results["cells"][cell] = {"kind": "rate", "runs": runs, "summary": summarize(runs, "rate")}
+                save()
+
         if "w2" in WORKLOADS:
-            for jobs, concs, n in ((W2_SMALL, CONCURRENCIES, ROUNDS), (W2_BIG, BIG_CONCURRENCIES, ROUNDS_BIG)):
-                for conc in concs:
-                    cell = f"W2 drain {jobs} c{conc}"
-                    peers = drain_peers if jobs == W2_SMALL else [p for p in drain_peers if p is not skynet_sqlite or p in main_peers]
-                    runs = rounds(cell, peers, lambda p, f: p.drain(part(jobs, f), conc), n, warmup=jobs == W2_SMALL)
-                    results["cells"][cell] = {"kind": "rate", "runs": runs, "summary": summarize(runs, "rate")}
-                    save()
+            drain_cells(W2_SMALL, CONCURRENCIES, big=False)
+            if "celery" in PEERS:
+                # Reference only: the same Celery drain when Redis does not
+                # fsync each write (its AOF flushed once a second).
+                cell = f"W2 drain {W2_SMALL} c{HEADLINE_CONCURRENCY}, Celery with appendfsync everysec (not durable)"
+                runs = rounds(cell, [celery], lambda p, f: p.drain_relaxed(part(W2_SMALL, f), HEADLINE_CONCURRENCY), 1, warmup=False)
+                results["cells"][cell] = {"kind": "rate", "runs": runs, "summary": summarize(runs, "rate")}
+                save()
         if "w3" in WORKLOADS:
             cell = f"W3 latency {W3_RATE}/s {W3_SECS}s c{W3_CONCURRENCY}"
             peers = main_peers + ([skynet_sqlite] if SKYNET_BACKEND == "postgres" and "skynet-sqlite" in PEERS else [])
@@ -722,6 +795,10 @@ def main():
             runs = rounds(cell, main_peers + [ceiling], lambda p, f: p.spawn(part(W4_JOBS, f), W4_CONCURRENCY), ROUNDS)
             results["cells"][cell] = {"kind": "rate", "runs": runs, "summary": summarize(runs, "rate")}
             save()
+        # The 100,000-job drains run last: the longest cells, and everything
+        # before them is saved if they overrun.
+        if "w2" in WORKLOADS:
+            drain_cells(W2_BIG, BIG_CONCURRENCIES, big=True)
     finally:
         info["load_after"] = os.getloadavg()
         save()
@@ -760,7 +837,7 @@ def render(results):
         f"(appendonly {info['redis_appendonly']}, appendfsync {info['redis_appendfsync']}); "
         f"graphile-worker {info['graphile_worker']} (Node {info['node']}); PostgreSQL {info['postgres']} "
         f"(synchronous_commit {info['postgres_synchronous_commit']}, fsync {info['postgres_fsync']}). "
-        f"Scale {info['scale']}, {info['rounds']} rounds (medians).",
+        f"Scale {info['scale']}; rounds {info['rounds']}, medians.",
         "",
     ]
     for cell, data in results["cells"].items():
@@ -776,10 +853,11 @@ def render(results):
                     f"| {fmt(v['measured'])} | {fmt(v['cpu_per_1k'])} |"
                 )
         else:
-            lines.append("| peer | median time | jobs/s | CPU-s / 1,000 jobs |")
+            lines.append("| peer | median time | jobs/s | CPU-s / 1,000 jobs (of which server) |")
             lines.append("|---|---|---|---|")
             for peer, v in s.items():
-                lines.append(f"| {peer} | {fmt(v['secs'], ' s')} | {fmt(v['rate'])} | {fmt(v['cpu_per_1k'])} |")
+                lines.append(f"| {peer} | {fmt(v['secs'], ' s')} | {fmt(v['rate'])} "
+                             f"| {fmt(v['cpu_per_1k'])} ({fmt(v['server_cpu_per_1k'])}) |")
         lines.append("")
         lines.extend(goal_lines(cell, s))
     return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ Workers print `READY` when they consume, and the latency task prints
 """
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -44,15 +45,22 @@ def say(line):
     os.write(1, (line + "\n").encode())
 
 
+# Tasks run by this worker process, reported at shutdown so the driver can
+# check the work was done (next() on a count is atomic under the GIL).
+_ran = itertools.count()
+
+
 @app.task(name="noop")
 def noop():
     """W2: does nothing."""
+    next(_ran)
 
 
 @app.task(name="spawn_true")
 def spawn_true():
     """W4: run /bin/true, output captured, as a step runner must."""
     subprocess.run(["/bin/true"], stdin=subprocess.DEVNULL, capture_output=True, check=True)
+    next(_ran)
 
 
 @app.task(name="stamp")
@@ -64,6 +72,11 @@ def stamp(enqueued_at):
 @signals.worker_ready.connect
 def _ready(**_kwargs):
     say("READY")
+
+
+@signals.worker_shutdown.connect
+def _shutdown(**_kwargs):
+    say(f"RAN {next(_ran)}")
 
 
 def cpu_seconds():

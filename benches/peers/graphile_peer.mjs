@@ -27,10 +27,15 @@ const cpuSecs = () => {
   return (u.user + u.system) / 1e6;
 };
 
+// Jobs run by this process, reported at shutdown so the driver can check.
+let ran = 0;
 const taskList = {
-  noop: async () => {},
+  noop: async () => {
+    ran++;
+  },
   spawn_true: async () => {
     await run_true("/bin/true", [], { stdio: ["ignore", "pipe", "pipe"] });
+    ran++;
   },
   stamp: async (payload) => {
     say(`LAT ${((nowSecs() - payload.t) * 1000).toFixed(3)}`);
@@ -55,6 +60,7 @@ async function worker(connectionString, concurrency) {
   });
   const stop = async () => {
     await runner.stop();
+    say(`RAN ${ran}`);
     process.exit(0);
   };
   process.once("SIGTERM", stop);
