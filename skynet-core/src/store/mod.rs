@@ -460,6 +460,7 @@ pub async fn connect(url: &str) -> Result<SharedStore> {
 pub mod chain;
 pub(crate) mod codec;
 pub mod keys;
+pub(crate) mod ledger_tx;
 pub mod postgres;
 pub(crate) mod rules;
 pub mod sqlite;

@@ -1,0 +1,273 @@
+//! The transaction helpers both SQL backends share, written once: load a
+//! job (row-locked where the backend can), append a chained event, and apply
+//! a compare-and-set status change with its side effects (lease,
+//! timestamps, step checkpoints) and its event. The SQL is common to SQLite
+//! and PostgreSQL (`$n` parameters, which SQLite numbers alike); only the
+//! row lock differs, so each backend instantiates [`ledger_tx!`] with its
+//! types and lock clause.
+
+/// Generate the helpers for one backend: `$db` (the sqlx database), `$conn`
+/// (its connection type) and `$lock` (appended to the job-row read: `""`
+/// where a write transaction already holds the database lock, as SQLite's
+/// `BEGIN IMMEDIATE` does, or `" FOR UPDATE"`).
+macro_rules! ledger_tx {
+    ($db:ty, $conn:ty, $lock:literal) => {
+        use crate::job::{Job, JobId, JobStatus};
+        use crate::store::codec::{
+            JOB_COLUMNS, STEP_COLUMNS, db, job_from_row, micros, step_from_row,
+        };
+        use crate::store::rules::{Transition, Val};
+        use crate::store::{Event, StepRecord, StepStatus, chain};
+        use crate::{Error, Result};
+        use chrono::{DateTime, Utc};
+        use serde_json::{Map, Value};
+        use sqlx::{QueryBuilder, Row};
+
+        fn push_val(qb: &mut QueryBuilder<'_, $db>, v: Val) {
+            match v {
+                Val::Null => qb.push("NULL"),
+                Val::Int(i) => qb.push_bind(i),
+                Val::Text(t) => qb.push_bind(t),
+            };
+        }
+
+        /// Append ` AND status IN (...)` built from core's statuses (never a
+        /// hard-coded list); an empty list matches nothing.
+        pub(super) fn push_status_in(qb: &mut QueryBuilder<'_, $db>, statuses: &[JobStatus]) {
+            if statuses.is_empty() {
+                qb.push(" AND FALSE");
+                return;
+            }
+            qb.push(" AND status IN (");
+            let mut list = qb.separated(", ");
+            for s in statuses {
+                list.push_bind(s.as_str());
+            }
+            qb.push(")");
+        }
+
+        /// The job, if it exists, its row locked until the transaction ends:
+        /// every read-modify-write of a job (and of its event chain) goes through
+        /// here, so they are serialized per job.
+        pub(super) async fn load_job(conn: &mut $conn, id: &JobId) -> Result<Option<Job>> {
+            let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1{}", $lock);
+            let row = sqlx::query(&sql)
+                .bind(id.as_str())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db("loading a job"))?;
+            row.as_ref().map(job_from_row).transpose()
+        }
+
+        /// The job, or [`Error::JobNotFound`].
+        pub(super) async fn require_job(conn: &mut $conn, id: &JobId) -> Result<Job> {
+            load_job(conn, id)
+                .await?
+                .ok_or_else(|| Error::JobNotFound(id.to_string()))
+        }
+
+        /// The job's step checkpoints, in order.
+        pub(super) async fn load_steps(conn: &mut $conn, id: &JobId) -> Result<Vec<StepRecord>> {
+            let sql = format!("SELECT {STEP_COLUMNS} FROM steps WHERE job_id = $1 ORDER BY idx");
+            let rows = sqlx::query(&sql)
+                .bind(id.as_str())
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db("loading step checkpoints"))?;
+            rows.iter().map(step_from_row).collect()
+        }
+
+        /// Append one event to the job's chain. `prev` is the job's chain head
+        /// when the caller already read it in this transaction (`None` reads it);
+        /// the `events_move_head` trigger moves `jobs.event_head` to the new event.
+        pub(super) async fn append_event(
+            conn: &mut $conn,
+            id: &JobId,
+            kind: &str,
+            data: Value,
+            at: DateTime<Utc>,
+            prev: Option<Option<String>>,
+        ) -> Result<Event> {
+            let head = match prev {
+                Some(head) => head,
+                None => {
+                    let head: Option<Option<String>> =
+                        sqlx::query_scalar("SELECT event_head FROM jobs WHERE id = $1")
+                            .bind(id.as_str())
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err(db("reading the event chain head"))?;
+                    head.ok_or_else(|| Error::JobNotFound(id.to_string()))?
+                }
+            };
+            let prev_hash = head.unwrap_or_else(|| chain::genesis(id));
+            let at = chain::truncate_to_micros(at);
+            let hash = chain::event_hash(&prev_hash, id, kind, &data, at);
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO events (job_id, kind, data, at, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+            )
+            .bind(id.as_str())
+            .bind(kind)
+            .bind(data.to_string())
+            .bind(micros(at))
+            .bind(&prev_hash)
+            .bind(&hash)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db("appending an event"))?;
+            Ok(Event {
+                seq,
+                job_id: id.clone(),
+                kind: kind.to_string(),
+                data,
+                at,
+                prev_hash,
+                hash,
+            })
+        }
+
+        /// Apply `t` to `job` (as loaded in this transaction) at `now`: the CAS
+        /// update, its step-checkpoint side effects and its `status` event.
+        /// Returns the job as changed, or `None` if the CAS matched no row
+        /// (nothing changed).
+        pub(super) async fn transition(
+            conn: &mut $conn,
+            job: &Job,
+            t: Transition,
+            now: DateTime<Utc>,
+        ) -> Result<Option<Job>> {
+            let to = t.to;
+            let mut sets = t.sets;
+            if to != JobStatus::Running {
+                for col in ["lease_id", "lease_worker", "lease_expires_at"] {
+                    sets.push((col, Val::Null));
+                }
+            }
+            if to == JobStatus::Queued {
+                sets.push(("queued_at", Val::Int(micros(now))));
+            }
+            if to.is_terminal() {
+                sets.push(("finished_at", Val::Int(micros(now))));
+            }
+            let mut qb = QueryBuilder::<$db>::new("UPDATE jobs SET status = ");
+            qb.push_bind(to.as_str());
+            for (col, v) in sets {
+                qb.push(", ").push(col).push(" = ");
+                push_val(&mut qb, v);
+            }
+            qb.push(" WHERE id = ").push_bind(job.id.as_str());
+            push_status_in(&mut qb, &t.allowed);
+            for (col, value) in t.guards {
+                qb.push(" AND ").push(col).push(" = ").push_bind(value);
+            }
+            // RETURNING hands back the changed row and the chain head (which this
+            // UPDATE does not touch) without another round trip.
+            qb.push(" RETURNING ")
+                .push(JOB_COLUMNS)
+                .push(", event_head");
+            let Some(row) = qb
+                .build()
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db("changing a job's status"))?
+            else {
+                return Ok(None);
+            };
+            let changed = job_from_row(&row)?;
+            let head: Option<String> = row
+                .try_get("event_head")
+                .map_err(db("reading the event chain head"))?;
+            step_effects(conn, &job.id, to, t.step_error.as_deref(), now).await?;
+            let mut data = Map::new();
+            data.insert("from".into(), job.status.as_str().into());
+            data.insert("to".into(), to.as_str().into());
+            data.extend(t.event);
+            append_event(
+                conn,
+                &job.id,
+                "status",
+                Value::Object(data),
+                now,
+                Some(head),
+            )
+            .await?;
+            Ok(Some(changed))
+        }
+
+        /// What a status change does to the step checkpoints: back to `queued`
+        /// resets the in-flight step to pending (it re-runs); a finish stops the
+        /// in-flight step and skips the never-started ones. `needs_review` leaves
+        /// the in-flight step `running` (its outcome is unknown) with a note.
+        async fn step_effects(
+            conn: &mut $conn,
+            id: &JobId,
+            to: JobStatus,
+            step_error: Option<&str>,
+            now: DateTime<Utc>,
+        ) -> Result<()> {
+            let running = StepStatus::Running.as_str();
+            if to == JobStatus::Queued {
+                // Everything not succeeded runs again on the next attempt.
+                sqlx::query(
+                    "UPDATE steps SET status = $1, started_at = NULL, finished_at = NULL, \
+                     exit_code = NULL, error = NULL WHERE job_id = $2 AND status NOT IN ($3, $4)",
+                )
+                .bind(StepStatus::Pending.as_str())
+                .bind(id.as_str())
+                .bind(StepStatus::Succeeded.as_str())
+                .bind(StepStatus::Pending.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(db("resetting the in-flight step"))?;
+                return Ok(());
+            }
+            // A success leaves no running or pending step behind: nothing to do.
+            if !to.is_terminal() || to == JobStatus::Succeeded {
+                return Ok(());
+            }
+            let stopped = match to {
+                JobStatus::Cancelled => Some(StepStatus::Cancelled),
+                JobStatus::Failed => Some(StepStatus::Failed),
+                JobStatus::TimedOut => Some(StepStatus::TimedOut),
+                _ => None,
+            };
+            match stopped {
+                Some(status) => {
+                    sqlx::query(
+                        "UPDATE steps SET status = $1, finished_at = $2, error = COALESCE(error, $3) \
+                         WHERE job_id = $4 AND status = $5",
+                    )
+                    .bind(status.as_str())
+                    .bind(micros(now))
+                    .bind(step_error)
+                    .bind(id.as_str())
+                    .bind(running)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("stopping the in-flight step"))?;
+                }
+                None if step_error.is_some() => {
+                    sqlx::query("UPDATE steps SET error = $1 WHERE job_id = $2 AND status = $3")
+                        .bind(step_error)
+                        .bind(id.as_str())
+                        .bind(running)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("noting the in-flight step"))?;
+                }
+                None => {}
+            }
+            sqlx::query("UPDATE steps SET status = $1 WHERE job_id = $2 AND status = $3")
+                .bind(StepStatus::Skipped.as_str())
+                .bind(id.as_str())
+                .bind(StepStatus::Pending.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(db("skipping never-started steps"))?;
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use ledger_tx;
