@@ -464,3 +464,4 @@ pub(crate) mod ledger_tx;
 pub mod postgres;
 pub(crate) mod rules;
 pub mod sqlite;
+pub(crate) mod worker_store;

@@ -1,0 +1,98 @@
+//! The worker registry, written once for both SQL backends (`$n`
+//! parameters, which SQLite numbers alike).
+
+/// Implement [`WorkerStore`](crate::store::WorkerStore) for `$store`, writing
+/// through its pool `$write` and listing through `$read`.
+macro_rules! worker_store {
+    ($store:ty, $write:ident, $read:ident) => {
+        use crate::store::codec::{WORKER_COLUMNS, db, micros, now, to_json, worker_from_row};
+        use crate::store::{WorkerInfo, WorkerRecord, WorkerStore};
+        use crate::{Error, Result};
+        use async_trait::async_trait;
+        use chrono::{DateTime, Utc};
+
+        #[async_trait]
+        impl WorkerStore for $store {
+            async fn register_worker(&self, info: &WorkerInfo) -> Result<()> {
+                let now = micros(now());
+                sqlx::query(
+                    "INSERT INTO workers (id, host, pid, version, providers, capacity, running, \
+                     started_at, heartbeat_at, state, stopped_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, 'online', NULL) \
+                     ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, \
+                     version = excluded.version, providers = excluded.providers, \
+                     capacity = excluded.capacity, running = 0, started_at = excluded.started_at, \
+                     heartbeat_at = excluded.heartbeat_at, state = 'online', stopped_at = NULL",
+                )
+                .bind(&info.id)
+                .bind(&info.host)
+                .bind(i64::from(info.pid))
+                .bind(&info.version)
+                .bind(to_json(&info.providers, "providers")?)
+                .bind(i64::from(info.capacity))
+                .bind(now)
+                .execute(&self.$write)
+                .await
+                .map_err(db("registering a worker"))?;
+                Ok(())
+            }
+
+            async fn worker_heartbeat(&self, id: &str, running: u32) -> Result<()> {
+                let changed = sqlx::query(
+                    "UPDATE workers SET heartbeat_at = $1, running = $2, state = 'online', \
+                     stopped_at = NULL WHERE id = $3",
+                )
+                .bind(micros(now()))
+                .bind(i64::from(running))
+                .bind(id)
+                .execute(&self.$write)
+                .await
+                .map_err(db("recording a worker heartbeat"))?
+                .rows_affected();
+                if changed == 0 {
+                    return Err(Error::InvalidInput(format!(
+                        "worker {id:?} is not registered; register it first"
+                    )));
+                }
+                Ok(())
+            }
+
+            async fn worker_stopped(&self, id: &str) -> Result<()> {
+                sqlx::query(
+                    "UPDATE workers SET state = 'offline', running = 0, stopped_at = $1 WHERE id = $2",
+                )
+                .bind(micros(now()))
+                .bind(id)
+                .execute(&self.$write)
+                .await
+                .map_err(db("recording a worker's stop"))?;
+                Ok(())
+            }
+
+            async fn mark_stale_workers(&self, before: DateTime<Utc>) -> Result<u64> {
+                let marked = sqlx::query(
+                    "UPDATE workers SET state = 'offline', stopped_at = $1 \
+                     WHERE state = 'online' AND heartbeat_at < $2",
+                )
+                .bind(micros(now()))
+                .bind(micros(before))
+                .execute(&self.$write)
+                .await
+                .map_err(db("marking silent workers offline"))?
+                .rows_affected();
+                Ok(marked)
+            }
+
+            async fn workers(&self) -> Result<Vec<WorkerRecord>> {
+                let sql = format!("SELECT {WORKER_COLUMNS} FROM workers ORDER BY heartbeat_at DESC, id");
+                let rows = sqlx::query(&sql)
+                    .fetch_all(&self.$read)
+                    .await
+                    .map_err(db("listing workers"))?;
+                rows.iter().map(worker_from_row).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use worker_store;
