@@ -16,7 +16,8 @@ macro_rules! ledger_tx {
         use crate::store::codec::{
             JOB_COLUMNS, STEP_COLUMNS, db, job_from_row, micros, step_from_row,
         };
-        use crate::store::rules::{Transition, Val};
+        use crate::store::codec::{now, to_json};
+        use crate::store::rules::{Transition, Val, approvable, completion_transition};
         use crate::store::{Event, StepRecord, StepStatus, chain};
         use crate::{Error, Result};
         use chrono::{DateTime, Utc};
@@ -266,6 +267,102 @@ macro_rules! ledger_tx {
                 .await
                 .map_err(db("skipping never-started steps"))?;
             Ok(())
+        }
+
+        /// [`JobStore::set_status`](crate::store::JobStore::set_status) inside the
+        /// caller's transaction.
+        pub(super) async fn set_status_in(
+            conn: &mut $conn,
+            id: &JobId,
+            to: JobStatus,
+            change: crate::store::StatusChange,
+        ) -> Result<Job> {
+            let job = require_job(&mut *conn, id).await?;
+            // `running` is entered only by a claim, and `queued` (other than a
+            // retry out of `running`) only by an approval bound to the plan hash.
+            let reserved =
+                to == JobStatus::Running || (to == JobStatus::Queued && approvable(job.status));
+            let mut t = Transition::to(to)
+                .set("error", change.error.clone().into())
+                .step_error(change.error.clone());
+            t.allowed.retain(|s| {
+                to != JobStatus::Running && !(to == JobStatus::Queued && *s == JobStatus::Planned)
+            });
+            if let Some(error) = &change.error {
+                t = t.note("error", error.clone());
+            }
+            if let Some(actor) = &change.actor {
+                t = t.note("actor", actor.clone());
+            }
+            let changed = if reserved {
+                None
+            } else {
+                transition(&mut *conn, &job, t, now()).await?
+            };
+            let Some(changed) = changed else {
+                return Err(Error::InvalidTransition {
+                    job: id.clone(),
+                    from: job.status,
+                    to,
+                });
+            };
+            Ok(changed)
+        }
+
+        /// [`JobStore::approve`](crate::store::JobStore::approve) inside the
+        /// caller's transaction.
+        pub(super) async fn approve_in(
+            conn: &mut $conn,
+            id: &JobId,
+            approval: crate::job::Approval,
+        ) -> Result<Job> {
+            let job = require_job(&mut *conn, id).await?;
+            let now = now();
+            let mut t = Transition::to(JobStatus::Queued)
+                .guard("plan_hash", approval.plan_hash.clone())
+                .set("approval", Val::Text(to_json(&approval, "approval")?))
+                .set("run_at", Val::Int(micros(now)))
+                .set("error", Val::Null)
+                .note("actor", approval.approver.clone())
+                .note("approver", approval.approver.clone())
+                .note("plan_hash", approval.plan_hash.clone());
+            t.allowed.retain(|s| approvable(*s));
+            let Some(changed) = transition(&mut *conn, &job, t, now).await? else {
+                if !approvable(job.status) {
+                    return Err(Error::InvalidTransition {
+                        job: id.clone(),
+                        from: job.status,
+                        to: JobStatus::Queued,
+                    });
+                }
+                return Err(Error::StaleApproval {
+                    job: id.clone(),
+                    given: approval.plan_hash,
+                    actual: job.plan.map_or_else(|| "(no plan)".to_string(), |p| p.hash),
+                });
+            };
+            Ok(changed)
+        }
+
+        /// [`JobStore::complete`](crate::store::JobStore::complete) inside the
+        /// caller's transaction, fenced by `lease_id`.
+        pub(super) async fn complete_in(
+            conn: &mut $conn,
+            id: &JobId,
+            lease_id: &str,
+            completion: crate::store::Completion,
+        ) -> Result<Job> {
+            let job = require_job(&mut *conn, id).await?;
+            let holds_lease = job.status == JobStatus::Running
+                && job.lease.as_ref().is_some_and(|l| l.id == lease_id);
+            if !holds_lease {
+                return Err(Error::LeaseLost(id.clone()));
+            }
+            let t = completion_transition(&job, lease_id, completion);
+            let Some(job) = transition(&mut *conn, &job, t, now()).await? else {
+                return Err(Error::LeaseLost(id.clone()));
+            };
+            Ok(job)
         }
     };
 }

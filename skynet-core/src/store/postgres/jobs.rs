@@ -2,14 +2,16 @@
 //! changes, approval, `SKIP LOCKED` batch claims, heartbeats, completion
 //! and the reaper.
 
-use super::tx::{append_event, load_job, load_steps, push_status_in, require_job, transition};
+use super::tx::{
+    append_event, approve_in, complete_in, load_job, load_steps, push_status_in, require_job,
+    set_status_in, transition,
+};
 use super::{PostgresStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
 use crate::store::chain::{self, truncate_to_micros};
 use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, to_json};
 use crate::store::rules::{
-    DEFAULT_LIMIT, MAX_LIMIT, Transition, Val, approvable, check_new_job, claim_transition,
-    completion_transition, reap_transition,
+    DEFAULT_LIMIT, MAX_LIMIT, check_new_job, claim_transition, reap_transition,
 };
 use crate::store::{Completion, JobFilter, JobStore, Reaped, StatusChange, StepStatus};
 use crate::{Error, Result};
@@ -221,66 +223,16 @@ impl JobStore for PostgresStore {
 
     async fn set_status(&self, id: &JobId, to: JobStatus, change: StatusChange) -> Result<Job> {
         let mut tx = self.begin().await?;
-        let job = require_job(&mut tx, id).await?;
-        let reserved =
-            to == JobStatus::Running || (to == JobStatus::Queued && approvable(job.status));
-        let mut t = Transition::to(to)
-            .set("error", change.error.clone().into())
-            .step_error(change.error.clone());
-        t.allowed.retain(|s| {
-            to != JobStatus::Running && !(to == JobStatus::Queued && *s == JobStatus::Planned)
-        });
-        if let Some(error) = &change.error {
-            t = t.note("error", error.clone());
-        }
-        if let Some(actor) = &change.actor {
-            t = t.note("actor", actor.clone());
-        }
-        let changed = if reserved {
-            None
-        } else {
-            transition(&mut tx, &job, t, now()).await?
-        };
-        let Some(changed) = changed else {
-            return Err(Error::InvalidTransition {
-                job: id.clone(),
-                from: job.status,
-                to,
-            });
-        };
+        let job = set_status_in(&mut tx, id, to, change).await?;
         commit(tx).await?;
-        Ok(changed)
+        Ok(job)
     }
 
     async fn approve(&self, id: &JobId, approval: Approval) -> Result<Job> {
         let mut tx = self.begin().await?;
-        let job = require_job(&mut tx, id).await?;
-        let now = now();
-        let mut t = Transition::to(JobStatus::Queued)
-            .guard("plan_hash", approval.plan_hash.clone())
-            .set("approval", Val::Text(to_json(&approval, "approval")?))
-            .set("run_at", Val::Int(micros(now)))
-            .set("error", Val::Null)
-            .note("actor", approval.approver.clone())
-            .note("approver", approval.approver.clone())
-            .note("plan_hash", approval.plan_hash.clone());
-        t.allowed.retain(|s| approvable(*s));
-        let Some(changed) = transition(&mut tx, &job, t, now).await? else {
-            if !approvable(job.status) {
-                return Err(Error::InvalidTransition {
-                    job: id.clone(),
-                    from: job.status,
-                    to: JobStatus::Queued,
-                });
-            }
-            return Err(Error::StaleApproval {
-                job: id.clone(),
-                given: approval.plan_hash,
-                actual: job.plan.map_or_else(|| "(no plan)".to_string(), |p| p.hash),
-            });
-        };
+        let job = approve_in(&mut tx, id, approval).await?;
         commit(tx).await?;
-        Ok(changed)
+        Ok(job)
     }
 
     async fn claim(&self, worker: &str, lease: Duration, limit: usize) -> Result<Vec<Job>> {
@@ -407,16 +359,7 @@ impl JobStore for PostgresStore {
 
     async fn complete(&self, id: &JobId, lease_id: &str, completion: Completion) -> Result<Job> {
         let mut tx = self.begin().await?;
-        let job = require_job(&mut tx, id).await?;
-        let holds_lease = job.status == JobStatus::Running
-            && job.lease.as_ref().is_some_and(|l| l.id == lease_id);
-        if !holds_lease {
-            return Err(Error::LeaseLost(id.clone()));
-        }
-        let t = completion_transition(&job, lease_id, completion);
-        let Some(job) = transition(&mut tx, &job, t, now()).await? else {
-            return Err(Error::LeaseLost(id.clone()));
-        };
+        let job = complete_in(&mut tx, id, lease_id, completion).await?;
         commit(tx).await?;
         Ok(job)
     }
