@@ -7,6 +7,8 @@
 //! | ledger URL | `database_url` | `SKYNET_DATABASE_URL` (default `sqlite://$SKYNET_HOME/skynet.db`) |
 //! | policy rules file | `policy_file` | `SKYNET_POLICY_FILE` |
 //! | default provider | `provider` | `SKYNET_PROVIDER` |
+//! | scheduler candidates for jobs that name no provider (default: only the default provider) | `providers = ["local", "docker"]` | `SKYNET_PROVIDERS` (comma list: `local,docker,ssh,gateway`) |
+//! | scheduler weights (health, load, capability, success, latency; default 30,25,25,15,5) | `[scheduler] weights = { health = 30, load = 25, ... }` | `SKYNET_SCHEDULER_WEIGHTS=30,25,25,15,5` |
 //! | auto-approve READ_ONLY | `auto_approve_read_only` | `SKYNET_AUTO_APPROVE_READ_ONLY` |
 //! | lease / heartbeat / poll | `[worker] lease`, `heartbeat`, `poll_interval` | `SKYNET_LEASE`, `SKYNET_HEARTBEAT`, `SKYNET_POLL_INTERVAL` |
 //! | attempts | `[worker] max_attempts` | `SKYNET_MAX_ATTEMPTS` |
@@ -29,6 +31,7 @@ use crate::planner::{AutoPlanner, LlmPlanner, Planner, PlannerChoice, RulePlanne
 use crate::policy::Policy;
 use crate::provider::local::SandboxMode;
 use crate::provider::{DockerConfig, DockerProvider, LocalProvider, SshConfig, SshProvider};
+use crate::scheduler::Weights;
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -44,8 +47,13 @@ pub struct Settings {
     pub database_url: String,
     /// Policy rules file replacing the built-in rules.
     pub policy_file: Option<PathBuf>,
-    /// Provider for jobs that name none.
+    /// Provider for jobs that name none, when no candidates are listed.
     pub provider: String,
+    /// Candidates the scheduler places jobs that name no provider on
+    /// (empty = only [`Settings::provider`]).
+    pub providers: Vec<String>,
+    /// How the scheduler weighs its scores.
+    pub scheduler_weights: Weights,
     /// Engine tunables.
     pub engine: EngineConfig,
     /// Which planner makes plans.
@@ -68,6 +76,7 @@ struct FileSettings {
     database_url: Option<String>,
     policy_file: Option<PathBuf>,
     provider: Option<String>,
+    providers: Option<Vec<String>>,
     auto_approve_read_only: Option<bool>,
     planner: Option<String>,
     #[serde(default)]
@@ -82,7 +91,19 @@ struct FileSettings {
     docker: DockerSection,
     #[serde(default)]
     ssh: SshSection,
+    #[serde(default)]
+    scheduler: SchedulerSection,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchedulerSection {
+    weights: Option<Weights>,
+}
+
+/// Providers the scheduler knows how to configure, for checking
+/// `SKYNET_PROVIDERS`.
+const KNOWN_PROVIDERS: [&str; 5] = ["local", "docker", "ssh", "gateway", "mock"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -231,6 +252,12 @@ impl Settings {
         };
         let docker = docker_config(&pick, file.docker)?;
         let ssh = ssh_config(&pick, &env, file.ssh)?;
+        let providers = candidates(&env, file.providers, docker.is_some(), ssh.is_some())?;
+        let scheduler_weights = match (env("SKYNET_SCHEDULER_WEIGHTS"), file.scheduler.weights) {
+            (Some(v), _) => Weights::parse_list("SKYNET_SCHEDULER_WEIGHTS", &v)?,
+            (None, Some(w)) => w.validate("[scheduler] weights in skynet.toml")?,
+            (None, None) => Weights::default(),
+        };
         let database_url = pick("SKYNET_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
         Ok(Settings {
@@ -239,6 +266,8 @@ impl Settings {
                 .map(PathBuf::from)
                 .or(file.policy_file),
             provider: pick("SKYNET_PROVIDER", file.provider).unwrap_or_else(|| "local".into()),
+            providers,
+            scheduler_weights,
             engine,
             planner,
             llm,
@@ -318,8 +347,60 @@ impl Settings {
         }
         Ok(builder
             .default_provider(&self.provider)
+            .candidates(self.providers.clone())
+            .scheduler_weights(self.scheduler_weights)
             .config(self.engine.clone()))
     }
+}
+
+/// The scheduler's candidates from `SKYNET_PROVIDERS` (a comma list) or
+/// `providers` in the file: known names, no repeats, and a provider that
+/// needs configuring must be configured.
+fn candidates(
+    env: &impl Fn(&str) -> Option<String>,
+    file: Option<Vec<String>>,
+    docker: bool,
+    ssh: bool,
+) -> Result<Vec<String>> {
+    let (what, names) = match (env("SKYNET_PROVIDERS"), file) {
+        (Some(v), _) => (
+            "SKYNET_PROVIDERS",
+            v.split(',')
+                .map(|n| n.trim().to_string())
+                .collect::<Vec<_>>(),
+        ),
+        (None, Some(list)) => ("providers in skynet.toml", list),
+        (None, None) => return Ok(Vec::new()),
+    };
+    let mut seen = Vec::new();
+    for name in names {
+        if name.is_empty() {
+            return Err(Error::Config(format!(
+                "{what}: an empty provider name; write e.g. local,docker,ssh"
+            )));
+        }
+        if !KNOWN_PROVIDERS.contains(&name.as_str()) {
+            return Err(Error::Config(format!(
+                "{what}: unknown provider {name:?}; known: {}",
+                KNOWN_PROVIDERS.join(", ")
+            )));
+        }
+        let unconfigured = match name.as_str() {
+            "docker" => !docker,
+            "ssh" => !ssh,
+            _ => false,
+        };
+        if unconfigured && let Some(var) = crate::scheduler::configured_by(&name) {
+            return Err(Error::Config(format!(
+                "{what} lists {name}, which is not configured: set {var} to configure it"
+            )));
+        }
+        if seen.contains(&name) {
+            return Err(Error::Config(format!("{what}: {name} is listed twice")));
+        }
+        seen.push(name);
+    }
+    Ok(seen)
 }
 
 fn docker_config(
@@ -604,6 +685,70 @@ mod tests {
             env(&[("SKYNET_SSH_HOST", "h"), ("SKYNET_SSH_USER", "u")]),
         );
         assert!(matches!(e, Err(Error::Config(m)) if m.contains("SKYNET_SSH_KEY")));
+    }
+
+    #[test]
+    fn scheduler_candidates_and_weights_from_file_and_environment() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let load =
+            |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+        let s = load(&[]).expect("defaults");
+        assert!(s.providers.is_empty());
+        assert_eq!(s.scheduler_weights, Weights::default());
+        let s = load(&[
+            ("SKYNET_PROVIDERS", "mock, local"),
+            ("SKYNET_SCHEDULER_WEIGHTS", "1,1,1,1,0"),
+        ])
+        .expect("load");
+        assert_eq!(s.providers, ["mock", "local"]);
+        assert_eq!(s.scheduler_weights.as_array(), [1.0, 1.0, 1.0, 1.0, 0.0]);
+        for (pairs, says) in [
+            (
+                &[("SKYNET_PROVIDERS", "local,kubernetes")][..],
+                "unknown provider \"kubernetes\"",
+            ),
+            (
+                &[("SKYNET_PROVIDERS", "local,docker")][..],
+                "SKYNET_DOCKER_IMAGE",
+            ),
+            (&[("SKYNET_PROVIDERS", "ssh")][..], "SKYNET_SSH_HOST"),
+            (
+                &[("SKYNET_PROVIDERS", "local,,mock")][..],
+                "empty provider name",
+            ),
+            (&[("SKYNET_PROVIDERS", "local,local")][..], "listed twice"),
+            (
+                &[("SKYNET_SCHEDULER_WEIGHTS", "30,25,x,15,5")][..],
+                "SKYNET_SCHEDULER_WEIGHTS",
+            ),
+        ] {
+            let e = load(pairs).expect_err(says);
+            assert!(
+                matches!(&e, Error::Config(m) if m.contains(says)),
+                "{says}: {e}"
+            );
+        }
+        std::fs::write(
+            home.path().join("skynet.toml"),
+            "providers = [\"local\", \"mock\"]\n[scheduler]\nweights = { health = 50, latency = 0 }\n",
+        )
+        .expect("write");
+        let s = load(&[]).expect("file");
+        assert_eq!(s.providers, ["local", "mock"]);
+        assert_eq!(
+            s.scheduler_weights.as_array(),
+            [50.0, 25.0, 25.0, 15.0, 0.0]
+        );
+        std::fs::write(
+            home.path().join("skynet.toml"),
+            "[scheduler]\nweights = { health = -1 }\n",
+        )
+        .expect("write");
+        let e = load(&[]).expect_err("negative");
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("[scheduler] weights")),
+            "{e}"
+        );
     }
 
     #[tokio::test]

@@ -73,6 +73,10 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// No provider can run the work now: every candidate lacks a required
+    /// action or is unhealthy, and there is no usable fallback.
+    #[error("no eligible provider: {0}")]
+    NoEligibleProvider(String),
     /// An SSH host did not present the key recorded for it in the
     /// known_hosts file (unknown host or changed key); nothing was sent.
     #[error("host key of {host} rejected: {problem}")]
@@ -163,7 +167,9 @@ impl Error {
             Error::JobNotFound(_) => ErrorKind::NotFound,
             Error::InvalidTransition { .. } | Error::Conflict(_) => ErrorKind::Conflict,
             Error::LeaseLost(_) => ErrorKind::LeaseLost,
-            Error::Provider { .. } | Error::HostKeyRejected { .. } => ErrorKind::Provider,
+            Error::Provider { .. }
+            | Error::HostKeyRejected { .. }
+            | Error::NoEligibleProvider(_) => ErrorKind::Provider,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::Store(_) | Error::Io(_) => ErrorKind::Internal,

@@ -20,6 +20,7 @@ pub mod policy;
 pub mod provider;
 pub mod redact;
 pub mod risk;
+pub mod scheduler;
 pub mod store;
 pub mod view;
 

@@ -5,6 +5,7 @@ use crate::planner::{LlmPlanner, Planner, RulePlanner};
 use crate::policy::Policy;
 use crate::provider::{LocalProvider, MockProvider, Provider};
 use crate::redact::Redactor;
+use crate::scheduler::{HealthSource, Scheduler, Weights};
 use crate::store::SharedStore;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
@@ -23,6 +24,9 @@ pub struct SkynetBuilder {
     policy: Option<Policy>,
     providers: Vec<Arc<dyn Provider>>,
     default_provider: Option<String>,
+    candidates: Vec<String>,
+    weights: Weights,
+    health_source: Option<Arc<dyn HealthSource>>,
     config: EngineConfig,
     secrets: Vec<String>,
 }
@@ -63,6 +67,23 @@ impl SkynetBuilder {
         self.default_provider = Some(name.into());
         self
     }
+    /// Schedule jobs that name no provider among these (in order of
+    /// preference on equal scores). Default: only the default provider.
+    pub fn candidates(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.candidates = names.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Weigh the scheduler's scores this way (default 30/25/25/15/5).
+    pub fn scheduler_weights(mut self, weights: Weights) -> Self {
+        self.weights = weights;
+        self
+    }
+    /// Take providers' health from this source (for example a monitor with
+    /// a history) instead of live checks, where it knows.
+    pub fn health_source(mut self, source: Arc<dyn HealthSource>) -> Self {
+        self.health_source = Some(source);
+        self
+    }
     /// Engine tunables.
     pub fn config(mut self, config: EngineConfig) -> Self {
         self.config = config;
@@ -100,6 +121,12 @@ impl SkynetBuilder {
                 "heartbeat interval must be shorter than the lease".into(),
             ));
         }
+        let candidates = if self.candidates.is_empty() {
+            vec![default_provider.clone()]
+        } else {
+            self.candidates
+        };
+        let scheduler = Scheduler::new(&providers, candidates, self.weights, self.health_source)?;
         let (bus, _) = broadcast::channel(4096);
         Ok(Skynet {
             inner: Arc::new(Inner {
@@ -109,6 +136,7 @@ impl SkynetBuilder {
                 policy: Arc::new(self.policy.unwrap_or_default()),
                 providers,
                 default_provider,
+                scheduler,
                 config: self.config,
                 bus,
                 redactor: Redactor::from_env(self.secrets),

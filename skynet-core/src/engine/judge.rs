@@ -125,6 +125,7 @@ impl Skynet {
         planner: &dyn crate::planner::Planner,
     ) -> Result<Job> {
         let (plan, root) = plan_and_judge_with(self, &req, planner).await?;
+        let placed = self.place(&plan, req.provider.as_deref()).await?;
         let now = Utc::now();
         let auto =
             plan.risk == crate::RiskLevel::ReadOnly && self.inner.config.auto_approve_read_only;
@@ -144,10 +145,7 @@ impl Skynet {
             }),
             plan: Some(plan),
             root,
-            provider: req
-                .provider
-                .clone()
-                .unwrap_or_else(|| self.inner.default_provider.clone()),
+            provider: placed.provider,
             priority: req.priority,
             attempts: 0,
             max_attempts: self.inner.config.max_attempts,
@@ -162,7 +160,10 @@ impl Skynet {
             source: req.source,
             idempotency_key: req.idempotency_key.clone(),
         };
-        let (job, _created) = self.inner.store.insert_job(&job).await?;
+        let (job, created) = self.inner.store.insert_job(&job).await?;
+        if created && let Some(why) = placed.explanation {
+            self.record_placement(&job.id, &why).await;
+        }
         self.publish_status(&job.id, job.status);
         Ok(job)
     }

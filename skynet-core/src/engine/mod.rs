@@ -4,6 +4,7 @@ mod builder;
 mod events;
 mod judge;
 mod runner;
+mod schedule;
 pub mod worker;
 
 pub use builder::SkynetBuilder;
@@ -74,7 +75,8 @@ pub struct SubmitRequest {
     pub intent: String,
     /// Sandbox root (default: the current directory).
     pub root: Option<PathBuf>,
-    /// Provider to run on (default: the engine's default provider).
+    /// Provider to run on (default: chosen by the scheduler among the
+    /// candidates; see [`crate::scheduler`]).
     pub provider: Option<String>,
     /// Higher runs first.
     pub priority: i32,
@@ -120,6 +122,8 @@ pub(crate) struct Inner {
     pub(crate) policy: Arc<Policy>,
     pub(crate) providers: BTreeMap<String, Arc<dyn Provider>>,
     pub(crate) default_provider: String,
+    /// Places jobs that name no provider.
+    pub(crate) scheduler: crate::scheduler::Scheduler,
     pub(crate) config: EngineConfig,
     pub(crate) bus: broadcast::Sender<JobEvent>,
     pub(crate) redactor: Redactor,

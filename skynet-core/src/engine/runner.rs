@@ -257,7 +257,10 @@ impl Skynet {
             risk: step.risk,
         };
         let forwarder = tokio::spawn(forward_output(self.clone(), job.id.clone(), index, rx));
-        let result = provider.execute(&step.command, ctx).await;
+        let result = {
+            let _running = self.inner.scheduler.load().start(provider.name());
+            provider.execute(&step.command, ctx).await
+        };
         // The provider dropped its sender; the forwarder drains and flushes.
         // The last lines are written with the step's checkpoint.
         let tail_logs = match forwarder.await {

@@ -256,6 +256,20 @@ pub struct ChainReport {
     pub problem: Option<String>,
 }
 
+/// How a provider's recent finished jobs went (for the scheduler).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderStats {
+    /// The provider.
+    pub provider: String,
+    /// Jobs counted: succeeded, failed or timed out (a cancel, denial or
+    /// review says nothing about the provider).
+    pub finished: u64,
+    /// Of those, the ones that succeeded.
+    pub succeeded: u64,
+    /// Median start-to-finish time of the succeeded ones.
+    pub median_duration_ms: Option<u64>,
+}
+
 /// Jobs and the queue.
 #[async_trait]
 pub trait JobStore: Send + Sync {
@@ -295,6 +309,9 @@ pub trait JobStore: Send + Sync {
     /// WRITE/ADMIN step -> `needs_review`; otherwise re-queue (the running
     /// READ_ONLY step goes back to pending) unless attempts are exhausted.
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>>;
+    /// For each provider with finished jobs, how its last `limit` of them
+    /// (newest `finished_at` first) went; sorted by provider name.
+    async fn provider_stats(&self, limit: u32) -> Result<Vec<ProviderStats>>;
     /// A signal that ticks whenever another process may have queued work
     /// (PostgreSQL `LISTEN/NOTIFY`), so idle workers wake at once instead
     /// of at their next poll. `None` when the backend has no such signal:
@@ -464,4 +481,5 @@ pub(crate) mod ledger_tx;
 pub mod postgres;
 pub(crate) mod rules;
 pub mod sqlite;
+pub(crate) mod stats;
 pub(crate) mod worker_store;

@@ -10,12 +10,14 @@ pub mod jobs;
 pub mod listing;
 pub mod queue;
 pub mod records;
+pub mod stats;
 pub mod workers;
 
 pub use jobs::*;
 pub use listing::*;
 pub use queue::*;
 pub use records::*;
+pub use stats::*;
 pub use workers::*;
 
 use chrono::Utc;
@@ -84,6 +86,7 @@ macro_rules! conformance_tests {
             list_jobs_pages_by_cursor,
             count_jobs_by_status_counts,
             events_after_resumes_without_loss,
+            provider_stats_count_recent_finished_jobs,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,

@@ -13,7 +13,10 @@ use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, to_j
 use crate::store::rules::{
     DEFAULT_LIMIT, MAX_LIMIT, check_new_job, claim_transition, reap_transition,
 };
-use crate::store::{Completion, JobFilter, JobStore, Reaped, StatusChange, StepStatus};
+use crate::store::stats;
+use crate::store::{
+    Completion, JobFilter, JobStore, ProviderStats, Reaped, StatusChange, StepStatus,
+};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -387,5 +390,13 @@ impl JobStore for PostgresStore {
 
     fn work_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
         self.signal()
+    }
+
+    async fn provider_stats(&self, limit: u32) -> Result<Vec<ProviderStats>> {
+        let rows: Vec<stats::StatsRow> = sqlx::query_as(&stats::query(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(stats::query_failed)?;
+        stats::aggregate(rows)
     }
 }
