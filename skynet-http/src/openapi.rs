@@ -13,6 +13,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         submit, list_jobs, get_job, approve, deny, cancel, logs,
         job_events, global_events,
         plan, report, policy_check, execute, providers_health,
+        diagnose,
     ),
     components(schemas(
         crate::error::Problem,
@@ -26,6 +27,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         schema::ExecuteBody, schema::ExecuteAnswer,
         schema::ProvidersHealth, schema::ProviderHealthView, schema::HealthSample,
         schema::HealthAnswer, schema::ComponentHealth,
+        schema::DiagnoseBody, schema::ExecutionSpecBody, schema::SpecStepBody,
+        schema::DiagnosisView, schema::ProviderScoreView,
     )),
     modifiers(&ApiKeyScheme),
 )]

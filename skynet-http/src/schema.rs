@@ -510,3 +510,93 @@ pub struct HealthAnswer {
     /// By component: `store`, `providers`.
     pub components: BTreeMap<String, ComponentHealth>,
 }
+
+/// One step to place: a catalog action and its parameters.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpecStepBody {
+    /// Catalog action name (`git_status`, `write_file`, ...).
+    pub action: String,
+    /// Its parameters, e.g. `{"path": "README.md"}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The work to place: steps, or (with no steps) a stored job's plan.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutionSpecBody {
+    /// A job whose plan to diagnose when `steps` is empty.
+    #[serde(default)]
+    pub job_id: Option<String>,
+    /// The steps.
+    #[serde(default)]
+    pub steps: Vec<SpecStepBody>,
+}
+
+impl From<ExecutionSpecBody> for skynet_core::scheduler::ExecutionSpec {
+    fn from(b: ExecutionSpecBody) -> Self {
+        skynet_core::scheduler::ExecutionSpec {
+            job_id: b.job_id,
+            steps: b
+                .steps
+                .into_iter()
+                .map(|s| skynet_core::scheduler::SpecStep {
+                    action: s.action,
+                    params: s.params,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `POST /v1/scheduler/diagnose`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnoseBody {
+    /// What to place.
+    pub execution_spec: ExecutionSpecBody,
+    /// A registered provider to take when no candidate is eligible and
+    /// healthy.
+    #[serde(default)]
+    pub fallback: Option<String>,
+}
+
+/// One candidate's scores, each in `0..=1`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderScoreView {
+    /// The provider.
+    pub provider: String,
+    /// Weighted mean of the five scores; 0 when it cannot be chosen
+    /// (lacks a required action, or health below 0.5).
+    pub total_score: f64,
+    /// 1 healthy, 0 unhealthy (or a monitor's ratio).
+    pub health_score: f64,
+    /// 1 − running steps / its concurrency.
+    pub load_score: f64,
+    /// Share of the required actions it runs; 0.9 for a non-isolated
+    /// provider on WRITE/ADMIN work.
+    pub capability_score: f64,
+    /// (succeeded + 1) / (finished + 2) over its recent jobs.
+    pub success_score: f64,
+    /// 1 / (1 + median seconds) of its recent successes; 0.5 unknown.
+    pub latency_score: f64,
+}
+
+/// Where the work would run, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnosisView {
+    /// The chosen provider.
+    pub selected_provider: String,
+    /// No candidate was eligible and healthy: the fallback was taken.
+    pub fallback_used: bool,
+    /// Catalog actions the work needs, sorted.
+    pub required_capabilities: Vec<String>,
+    /// The scheduler's candidates, in configured order.
+    pub candidates: Vec<String>,
+    /// Every candidate's scores, best first.
+    pub scores: Vec<ProviderScoreView>,
+}

@@ -59,6 +59,12 @@ fn routes(planned: &str, hash: &str) -> Vec<(&'static str, String, Option<Value>
             Scope::Submit,
         ),
         ("GET", "/v1/providers/health".into(), None, Scope::Read),
+        (
+            "POST",
+            "/v1/scheduler/diagnose".into(),
+            Some(json!({ "execution_spec": { "steps": [{ "action": "git_status" }] } })),
+            Scope::Read,
+        ),
     ]
 }
 
@@ -123,7 +129,7 @@ async fn every_route_refuses_bad_keys_and_under_scoped_keys_without_changing_any
             "{method} {path}: nothing changed"
         );
     }
-    assert_eq!(checked, 16 * 6);
+    assert_eq!(checked, 17 * 6);
     // The health route needs no key.
     assert_eq!(
         t.call("GET", "/v1/health", None, None).await.status,

@@ -560,6 +560,107 @@ async fn original_providers_health_counts_and_keeps_history() {
 }
 
 #[tokio::test]
+async fn scheduler_diagnose_scores_the_candidates_and_refuses_bad_specs() {
+    let t = TestApp::new().await;
+    let body = json!({
+        "execution_spec": {
+            "job_id": null,
+            "steps": [
+                { "action": "read_file", "params": { "path": "hello.txt" } },
+                { "action": "git_status", "params": {} },
+                { "action": "git_status" },
+            ],
+        },
+        "fallback": "mock",
+    });
+    let r = t
+        .call("POST", "/v1/scheduler/diagnose", Some(&t.read), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let d: schema::DiagnosisView = conforms(&r.json());
+    assert_eq!(
+        d.selected_provider, "local",
+        "the only candidate by default"
+    );
+    assert!(!d.fallback_used);
+    assert_eq!(d.required_capabilities, ["git_status", "read_file"]);
+    assert_eq!(d.candidates, ["local"]);
+    assert_eq!(d.scores.len(), 1);
+    let s = &d.scores[0];
+    assert_eq!(s.provider, "local");
+    for v in [
+        s.total_score,
+        s.health_score,
+        s.load_score,
+        s.capability_score,
+        s.success_score,
+        s.latency_score,
+    ] {
+        assert!((0.0..=1.0).contains(&v), "{v}");
+    }
+    assert!(s.total_score > 0.0);
+
+    // A stored job's plan, by id.
+    let job = t.submit_job("list the files").await;
+    let r = t
+        .call(
+            "POST",
+            "/v1/scheduler/diagnose",
+            Some(&t.read),
+            Some(json!({ "execution_spec": { "job_id": job["id"] } })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["required_capabilities"], json!(["list_directory"]));
+
+    for (body, status, says) in [
+        (
+            json!({ "execution_spec": { "steps": [{ "action": "launch" }] } }),
+            StatusCode::BAD_REQUEST,
+            "unknown action",
+        ),
+        (
+            json!({ "execution_spec": { "steps": [{ "action": "read_file" }] } }),
+            StatusCode::BAD_REQUEST,
+            "path",
+        ),
+        (
+            json!({ "execution_spec": { "steps": [{ "action": "git_status" }] }, "fallback": "nowhere" }),
+            StatusCode::BAD_REQUEST,
+            "not registered",
+        ),
+        (
+            json!({ "execution_spec": { "steps": [] } }),
+            StatusCode::BAD_REQUEST,
+            "no steps",
+        ),
+        (
+            json!({ "execution_spec": { "job_id": skynet_core::JobId::new().to_string() } }),
+            StatusCode::NOT_FOUND,
+            "not found",
+        ),
+        (
+            json!({ "execution_spec": { "steps": [] }, "surprise": 1 }),
+            StatusCode::BAD_REQUEST,
+            "surprise",
+        ),
+    ] {
+        let r = t
+            .call(
+                "POST",
+                "/v1/scheduler/diagnose",
+                Some(&t.read),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+        let detail = r.json()["detail"].as_str().unwrap_or_default().to_string();
+        assert!(detail.contains(says), "{body}: {detail}");
+        r.code();
+    }
+}
+
+#[tokio::test]
 async fn metrics_show_jobs_by_status_queue_depth_and_http_latency() {
     let t = TestApp::new().await;
     t.submit_job("list the files").await;
@@ -630,6 +731,7 @@ async fn openapi_matches_the_committed_snapshot() {
         "/v1/policy/check",
         "/v1/execute",
         "/v1/providers/health",
+        "/v1/scheduler/diagnose",
         "/v1/health",
         "/metrics",
     ] {

@@ -52,6 +52,14 @@ impl SpecStep {
                 "{step}: `kind` is not a parameter; name the action in `action`"
             )));
         }
+        // Serde lets a parameterless variant ignore extra fields: refuse
+        // them here so a typo is not silently dropped.
+        if entry.params.is_empty() && !self.params.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "{step}: takes no parameters, got {}",
+                self.params.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
         let mut object = self.params.clone();
         object.insert("kind".into(), self.action.clone().into());
         serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| {
@@ -119,8 +127,12 @@ mod tests {
             ),
             (step("read_file", serde_json::json!({})), "path: string"),
             (
-                step("git_status", serde_json::json!({"force": true})),
+                step("read_file", serde_json::json!({"path": "a", "mode": 1})),
                 "bad parameters",
+            ),
+            (
+                step("git_status", serde_json::json!({"force": true})),
+                "takes no parameters",
             ),
             (
                 step("git_status", serde_json::json!({"kind": "git_push"})),

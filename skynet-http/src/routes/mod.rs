@@ -4,6 +4,7 @@ mod events;
 mod jobs;
 mod ops;
 mod original;
+mod scheduler;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -24,6 +25,7 @@ pub(crate) use ops::{__path_health, __path_metrics, __path_openapi};
 pub(crate) use original::{
     __path_execute, __path_plan, __path_policy_check, __path_providers_health, __path_report,
 };
+pub(crate) use scheduler::__path_diagnose;
 
 /// Every route of the v1 API.
 pub(crate) fn all() -> Router<AppState> {
@@ -44,6 +46,7 @@ pub(crate) fn all() -> Router<AppState> {
         .route("/v1/policy/check", post(original::policy_check))
         .route("/v1/execute", post(original::execute))
         .route("/v1/providers/health", get(original::providers_health))
+        .route("/v1/scheduler/diagnose", post(scheduler::diagnose))
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

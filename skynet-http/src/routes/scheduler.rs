@@ -1,0 +1,42 @@
+//! The scheduler's explanation: where work would run, and why.
+
+use super::core_err;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiResult, Problem};
+use crate::extract::ApiJson;
+use crate::schema::{DiagnoseBody, DiagnosisView};
+use axum::Json;
+use axum::extract::State;
+use skynet_core::scheduler::Diagnosis;
+use skynet_core::store::keys::Scope;
+
+/// Score every candidate provider for the given steps (or a stored job's
+/// plan) and name the one the scheduler would choose. Nothing runs.
+#[utoipa::path(post, path = "/v1/scheduler/diagnose", tag = "scheduler", request_body = DiagnoseBody,
+    responses(
+        (status = 200, body = DiagnosisView),
+        (status = 400, description = "Unknown action, bad parameters or an unregistered fallback", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No job with that job_id", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "No candidate is eligible and healthy and there is no usable fallback (the detail says why, provider by provider)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn diagnose(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<DiagnoseBody>,
+) -> ApiResult<Json<Diagnosis>> {
+    caller.require(Scope::Read)?;
+    let spec = body.execution_spec.into();
+    let diagnosis = state
+        .sk
+        .diagnose(&spec, body.fallback.as_deref())
+        .await
+        .map_err(core_err(&caller))?;
+    Ok(Json(diagnosis))
+}
