@@ -362,7 +362,9 @@ fn candidates(
     docker: bool,
     ssh: bool,
 ) -> Result<Vec<String>> {
-    let (what, names) = match (env("SKYNET_PROVIDERS"), file) {
+    // An empty variable clears the list, like an unset one.
+    let from_env = env("SKYNET_PROVIDERS").filter(|v| !v.trim().is_empty());
+    let (what, names) = match (from_env, file) {
         (Some(v), _) => (
             "SKYNET_PROVIDERS",
             v.split(',')
@@ -694,6 +696,12 @@ mod tests {
             |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
         let s = load(&[]).expect("defaults");
         assert!(s.providers.is_empty());
+        assert!(
+            load(&[("SKYNET_PROVIDERS", " ")])
+                .expect("blank")
+                .providers
+                .is_empty()
+        );
         assert_eq!(s.scheduler_weights, Weights::default());
         let s = load(&[
             ("SKYNET_PROVIDERS", "mock, local"),
