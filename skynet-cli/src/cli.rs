@@ -36,7 +36,8 @@ pub struct IntentArgs {
     /// Sandbox root the steps run in and may not leave (default: current directory)
     #[arg(long)]
     pub cwd: Option<PathBuf>,
-    /// Provider to run on (local, mock; docker and ssh when configured)
+    /// Provider to run on (local, mock; docker and ssh when configured;
+    /// default: the scheduler picks among SKYNET_PROVIDERS)
     #[arg(long)]
     pub provider: Option<String>,
     /// Per-step time limit, e.g. 30s, 10m

@@ -191,7 +191,9 @@ pub struct SubmitBody {
     #[serde(default, alias = "cwd")]
     #[schema(example = ".")]
     pub root: Option<String>,
-    /// Provider hint (default: the server's default).
+    /// Provider to run on; it must run every step of the plan (default:
+    /// the scheduler picks among the server's candidates; the choice is a
+    /// `provider_selected` event).
     #[serde(default)]
     #[schema(example = "local")]
     pub provider: Option<String>,
