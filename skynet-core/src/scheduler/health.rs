@@ -23,17 +23,29 @@ pub const LIVE_CHECK_TTL: Duration = Duration::from_secs(5);
 
 /// Live `Provider::health` checks with a timeout, cached for
 /// [`LIVE_CHECK_TTL`]: healthy = 1.0, unhealthy or too slow = 0.0.
+/// Concurrent callers for one provider wait for one check instead of each
+/// starting their own.
 #[derive(Debug, Default)]
 pub(crate) struct LiveHealth {
-    cache: Mutex<HashMap<String, (Instant, f64)>>,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
 }
+
+/// One provider's last answer, behind a lock held while it is refreshed.
+type Slot = tokio::sync::Mutex<Option<(Instant, f64)>>;
 
 impl LiveHealth {
     /// The provider's health ratio, checked now unless a recent answer is
     /// cached.
     pub(crate) async fn ratio(&self, provider: &Arc<dyn Provider>) -> f64 {
-        let name = provider.name();
-        if let Some((at, ratio)) = self.lock().get(name).copied()
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(provider.name().to_string())
+            .or_default()
+            .clone();
+        let mut last = slot.lock().await;
+        if let Some((at, ratio)) = *last
             && at.elapsed() < LIVE_CHECK_TTL
         {
             return ratio;
@@ -42,12 +54,72 @@ impl LiveHealth {
             Ok(h) if h.healthy => 1.0,
             _ => 0.0,
         };
-        self.lock()
-            .insert(name.to_string(), (Instant::now(), ratio));
+        *last = Some((Instant::now(), ratio));
         ratio
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, f64)>> {
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Command;
+    use crate::provider::{Capabilities, ExecContext, Health, Output};
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Answers after `delay`, counting the checks.
+    struct Probe {
+        delay: Duration,
+        checks: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Provider for Probe {
+        fn name(&self) -> &str {
+            "probe"
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::default()
+        }
+        async fn health(&self) -> Health {
+            self.checks.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            Health {
+                healthy: true,
+                message: "fine".into(),
+            }
+        }
+        async fn execute(&self, _: &Command, _: ExecContext) -> crate::Result<Output> {
+            Err(crate::Error::Provider {
+                provider: "probe".into(),
+                message: "runs nothing".into(),
+            })
+        }
+    }
+
+    fn probe(delay: Duration) -> (Arc<Probe>, Arc<dyn Provider>) {
+        let p = Arc::new(Probe {
+            delay,
+            checks: AtomicUsize::new(0),
+        });
+        (p.clone(), p)
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_check_and_its_answer_is_cached() {
+        let live = LiveHealth::default();
+        let (counter, p) = probe(Duration::from_millis(100));
+        let answers = futures::future::join_all((0..10).map(|_| live.ratio(&p))).await;
+        assert!(answers.iter().all(|r| *r == 1.0));
+        assert_eq!(counter.checks.load(Ordering::SeqCst), 1);
+        assert_eq!(live.ratio(&p).await, 1.0);
+        assert_eq!(counter.checks.load(Ordering::SeqCst), 1, "cached");
+    }
+
+    #[tokio::test]
+    async fn a_check_slower_than_the_timeout_is_unhealthy() {
+        let live = LiveHealth::default();
+        let (_, p) = probe(LIVE_CHECK_TIMEOUT * 3);
+        assert_eq!(live.ratio(&p).await, 0.0);
     }
 }
