@@ -20,6 +20,7 @@ pub mod policy;
 pub mod provider;
 pub mod redact;
 pub mod risk;
+pub mod sentinel;
 pub mod store;
 pub mod view;
 
@@ -34,3 +35,4 @@ pub use planner::{PlanRequest, Planner};
 pub use policy::{Decision, Policy, PolicyContext, Verdict};
 pub use provider::{ExecContext, Output, Provider};
 pub use risk::RiskLevel;
+pub use sentinel::Sentinel;

@@ -5,6 +5,7 @@ use crate::planner::{LlmPlanner, Planner, RulePlanner};
 use crate::policy::Policy;
 use crate::provider::{LocalProvider, MockProvider, Provider};
 use crate::redact::Redactor;
+use crate::sentinel::{AlertSink, LogSink, Sentinel, SentinelConfig, Severity, WebhookSink};
 use crate::store::SharedStore;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
@@ -25,6 +26,8 @@ pub struct SkynetBuilder {
     default_provider: Option<String>,
     config: EngineConfig,
     secrets: Vec<String>,
+    sentinel: SentinelConfig,
+    alert_sinks: Vec<(Arc<dyn AlertSink>, Severity)>,
 }
 
 impl SkynetBuilder {
@@ -75,6 +78,18 @@ impl SkynetBuilder {
         self
     }
 
+    /// Health sentinel settings (a configured webhook becomes a sink).
+    pub fn sentinel(mut self, config: SentinelConfig) -> Self {
+        self.sentinel = config;
+        self
+    }
+    /// Also deliver alerts of at least `min` severity to `sink` (the log
+    /// gets every alert without asking).
+    pub fn alert_sink(mut self, sink: Arc<dyn AlertSink>, min: Severity) -> Self {
+        self.alert_sinks.push((sink, min));
+        self
+    }
+
     /// Build the engine (opens and migrates the store if given a URL).
     pub async fn build(self) -> Result<Skynet> {
         let store = match (self.store, self.database_url) {
@@ -101,6 +116,23 @@ impl SkynetBuilder {
             ));
         }
         let (bus, _) = broadcast::channel(4096);
+        let mut secrets = self.secrets;
+        let sentinel = Sentinel::new(
+            store.clone(),
+            providers.values().cloned().collect(),
+            self.sentinel.clone(),
+        );
+        sentinel.add_sink(Arc::new(LogSink), Severity::Info);
+        if let Some(url) = &self.sentinel.webhook {
+            secrets.push(url.expose().to_string());
+            sentinel.add_sink(
+                Arc::new(WebhookSink::new(url.clone())),
+                self.sentinel.min_severity,
+            );
+        }
+        for (sink, min) in self.alert_sinks {
+            sentinel.add_sink(sink, min);
+        }
         Ok(Skynet {
             inner: Arc::new(Inner {
                 store,
@@ -111,7 +143,8 @@ impl SkynetBuilder {
                 default_provider,
                 config: self.config,
                 bus,
-                redactor: Redactor::from_env(self.secrets),
+                redactor: Redactor::from_env(secrets),
+                sentinel: Arc::new(sentinel),
                 running: Mutex::new(HashMap::new()),
             }),
         })
