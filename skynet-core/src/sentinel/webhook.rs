@@ -15,7 +15,7 @@ impl WebhookUrl {
     pub fn parse(text: &str) -> Result<WebhookUrl> {
         let url = reqwest::Url::parse(text.trim()).map_err(|e| {
             Error::Config(format!(
-                "alert webhook: not a URL ({e}); write e.g. https://hooks.example.com/T/ABC"
+                "alert webhook: not a URL ({e}); write an http:// or https:// URL, e.g. https://hooks.example.com/T/ABC"
             ))
         })?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
