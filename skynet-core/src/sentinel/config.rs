@@ -116,3 +116,54 @@ impl SentinelConfig {
         Ok(c)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Settings;
+    use crate::sentinel::Severity;
+    use std::time::Duration;
+
+    fn load(file: &str, env: &[(&str, &str)]) -> crate::Result<Settings> {
+        let home = tempfile::tempdir().expect("tempdir");
+        std::fs::write(home.path().join("skynet.toml"), file).expect("write");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_with(Some(home.path().into()), move |k| {
+            env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_file_and_environment() {
+        let s = load("", &[]).expect("defaults").sentinel;
+        assert_eq!(s.interval, Duration::from_secs(30));
+        assert_eq!(s.queue_age_warning, Duration::from_secs(300));
+        assert_eq!(s.min_severity, Severity::Warning);
+        assert!(s.webhook.is_none() && s.renotify.is_none());
+        let s = load(
+            "[sentinel]\ninterval = \"10s\"\nmin_severity = \"info\"\nwebhook = \"https://h.example/a/SECRET\"\n",
+            &[("SKYNET_SENTINEL_INTERVAL", "5s"), ("SKYNET_ALERT_RENOTIFY", "1h")],
+        )
+        .expect("load")
+        .sentinel;
+        assert_eq!(s.interval, Duration::from_secs(5), "env wins");
+        assert_eq!(s.min_severity, Severity::Info);
+        assert_eq!(s.renotify, Some(Duration::from_secs(3600)));
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains("https://h.example") && !shown.contains("SECRET"),
+            "{shown}"
+        );
+        let e = load(
+            "",
+            &[
+                ("SKYNET_SENTINEL_QUEUE_AGE_WARNING", "1h"),
+                ("SKYNET_SENTINEL_QUEUE_AGE_CRITICAL", "10m"),
+            ],
+        );
+        assert!(matches!(e, Err(crate::Error::Config(m)) if m.contains("queue_age_critical")));
+        assert!(load("[sentinel]\nbogus = 1\n", &[]).is_err());
+    }
+}
