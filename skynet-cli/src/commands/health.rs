@@ -4,12 +4,23 @@
 use crate::exit::Exit;
 use crate::render::printable;
 use skynet_core::sentinel::{HealthStatus, ProviderReport};
-use skynet_core::{Result, Skynet};
+use skynet_core::{Result, Sentinel, Skynet};
 use std::io::Write;
+
+/// A sentinel of its own with no alert sinks: a one-shot check has no
+/// history, so its first verdicts are not news (a cron job running
+/// `skynet health` must not post an alert every time).
+fn one_shot(sk: &Skynet) -> Sentinel {
+    Sentinel::new(
+        sk.store().clone(),
+        sk.providers(),
+        sk.sentinel().config().clone(),
+    )
+}
 
 /// Check every provider once and print each one's status.
 pub async fn providers(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit> {
-    let reports = sk.sentinel().check_providers().await;
+    let reports = one_shot(sk).check_providers().await;
     if json {
         super::print_json(out, &reports)?;
     } else {
@@ -21,7 +32,7 @@ pub async fn providers(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<E
 /// Check everything once and print it; [`Exit::Unhealthy`] when any
 /// component is unhealthy.
 pub async fn health(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit> {
-    let report = sk.sentinel().check_now().await;
+    let report = one_shot(sk).check_now().await;
     if json {
         super::print_json(out, &report)?;
     } else {

@@ -39,7 +39,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<HealthAnswer> 
     let fresh = sentinel.system_report().filter(|r| {
         (chrono::Utc::now() - r.at)
             .to_std()
-            .is_ok_and(|age| age < sentinel.config().interval)
+            .is_ok_and(|age| age < sentinel.config().interval * 2)
     });
     let system = match fresh {
         Some(r) => Some(r),

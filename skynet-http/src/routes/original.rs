@@ -312,12 +312,13 @@ pub(crate) async fn providers_health(
 ) -> ApiResult<Json<ProvidersHealth>> {
     caller.require(Scope::Read)?;
     let sentinel = state.sk.sentinel();
-    // The sentinel's background round is used while fresh; without one
-    // (an embedded router, a first request) this request runs a round.
+    // The sentinel's background round is used while fresh (two intervals,
+    // so a round in progress is not duplicated); without one (an embedded
+    // router, a first request) this request runs a round.
     let fresh = sentinel.rounds().last().is_some_and(|r| {
         (chrono::Utc::now() - r.at)
             .to_std()
-            .is_ok_and(|age| age < sentinel.config().interval)
+            .is_ok_and(|age| age < sentinel.config().interval * 2)
     });
     let reports = if fresh {
         sentinel.provider_reports()
