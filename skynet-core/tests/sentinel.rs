@@ -365,3 +365,47 @@ async fn the_engine_carries_a_sentinel_over_its_providers() {
     stop.cancel();
     task.await.unwrap();
 }
+
+/// A ledger that stops answering (its PostgreSQL database is dropped under
+/// it) is a critical `database` alert, raised once. Needs
+/// `SKYNET_TEST_POSTGRES_URL`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_raises_one_critical_alert() {
+    use sqlx::Connection;
+    let Some(server) = std::env::var("SKYNET_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: SKYNET_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let base = server.split('?').next().unwrap();
+    let (root, _) = base.rsplit_once('/').unwrap();
+    let name = format!("skynet_sentinel_{}", uuid::Uuid::now_v7().simple());
+    let url = format!("{root}/{name}");
+    assert!(store::postgres::create_database(&url).await.unwrap());
+    let store = store::connect(&url).await.unwrap();
+    let sentinel = Sentinel::new(store, vec![], config());
+    let sink = Arc::new(Collect::default());
+    sentinel.add_sink(sink.clone(), Severity::Info);
+    assert_eq!(
+        sentinel.check_system().await.database.status,
+        HealthStatus::Healthy
+    );
+
+    let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let r = sentinel.check_system().await;
+        assert_eq!(r.database.status, HealthStatus::Unhealthy, "{r:?}");
+        assert_eq!(r.queue.status, HealthStatus::Unknown);
+        assert_eq!(r.queue_depth, None);
+    }
+    assert_eq!(
+        sink.taken(),
+        vec![(Severity::Critical, "database".to_string())]
+    );
+}
