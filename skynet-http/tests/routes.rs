@@ -37,7 +37,7 @@ async fn health_needs_no_key_and_names_components_without_secrets() {
     assert!(
         body.components["workers"]
             .detail
-            .contains("1 jobs are queued")
+            .contains("1 job is queued")
     );
     assert!(
         !r.text.contains(&t.dir.path().display().to_string()),

@@ -158,7 +158,10 @@ fn workers_verdict(online: u32, depth: u64) -> ComponentReport {
         (0, 0) => ComponentReport::new(HealthStatus::Healthy, "no worker online, nothing queued"),
         (0, n) => ComponentReport::new(
             HealthStatus::Unhealthy,
-            format!("no worker online while {n} jobs are queued: start `skynet worker`"),
+            format!(
+                "no worker online while {n} {} queued: start `skynet worker`",
+                if n == 1 { "job is" } else { "jobs are" }
+            ),
         ),
         (n, _) => ComponentReport::new(HealthStatus::Healthy, format!("{n} online")),
     }
