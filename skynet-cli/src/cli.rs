@@ -189,6 +189,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check every provider now: status, latency, failures in a row, message
+    Providers {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the ledger, queue, workers and providers now; exit 6 if any is unhealthy
+    Health {
+        #[arg(long)]
+        json: bool,
+    },
     /// List the action catalog the planners map intents to
     Actions {
         #[arg(long)]
@@ -299,6 +309,8 @@ impl Cli {
             | Command::Show { json, .. }
             | Command::Events { json, .. }
             | Command::Chat { json, .. }
+            | Command::Providers { json }
+            | Command::Health { json }
             | Command::Actions { json } => *json,
             Command::Policy {
                 command: PolicyCommand::Check { json, .. } | PolicyCommand::Rules { json },

@@ -19,6 +19,8 @@ pub enum Exit {
     Forbidden = 4,
     /// SKYNET itself failed (store, I/O, provider).
     Internal = 5,
+    /// `skynet health` found a component unhealthy.
+    Unhealthy = 6,
 }
 
 impl From<Exit> for ExitCode {

@@ -20,6 +20,9 @@
 //! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
 //! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable` | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE` (`:`-separated) |
 //! | Docker provider (registered when an image is set) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
+//! | health checks: round interval, per-check timeout | `[sentinel] interval`, `check_timeout` | `SKYNET_SENTINEL_INTERVAL` (default `30s`), `SKYNET_SENTINEL_CHECK_TIMEOUT` (default `10s`) |
+//! | queue age alerts (warning / critical) | `[sentinel] queue_age_warning`, `queue_age_critical` | `SKYNET_SENTINEL_QUEUE_AGE_WARNING` (default `5m`), `SKYNET_SENTINEL_QUEUE_AGE_CRITICAL` (default `30m`) |
+//! | alert webhook (JSON POST), its minimum severity, reminders | `[sentinel] webhook`, `min_severity`, `renotify` | `SKYNET_ALERT_WEBHOOK`, `SKYNET_ALERT_MIN_SEVERITY` (`info`, `warning` (default), `critical`), `SKYNET_ALERT_RENOTIFY` (default: never) |
 //! | SSH provider (registered when a host is set) | `[ssh] host`, `port`, `user`, `key`, `known_hosts`, `workdir` | `SKYNET_SSH_HOST`, `SKYNET_SSH_PORT`, `SKYNET_SSH_USER`, `SKYNET_SSH_KEY`, `SKYNET_SSH_KNOWN_HOSTS` (default `~/.ssh/known_hosts`), `SKYNET_SSH_WORKDIR` |
 //!
 //! Durations are written like `30s`, `500ms`, `10m`.
@@ -32,6 +35,8 @@ use crate::policy::Policy;
 use crate::provider::local::SandboxMode;
 use crate::provider::{DockerConfig, DockerProvider, LocalProvider, SshConfig, SshProvider};
 use crate::scheduler::Weights;
+use crate::sentinel::SentinelConfig;
+use crate::sentinel::config::SentinelSection;
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -68,6 +73,8 @@ pub struct Settings {
     pub docker: Option<DockerConfig>,
     /// The `ssh` provider, when a host is configured.
     pub ssh: Option<SshConfig>,
+    /// Health checks and alerts.
+    pub sentinel: SentinelConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +100,7 @@ struct FileSettings {
     ssh: SshSection,
     #[serde(default)]
     scheduler: SchedulerSection,
+    sentinel: SentinelSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -258,6 +266,7 @@ impl Settings {
             (None, Some(w)) => w.validate("[scheduler] weights in skynet.toml")?,
             (None, None) => Weights::default(),
         };
+        let sentinel = SentinelConfig::load(file.sentinel, &pick)?;
         let database_url = pick("SKYNET_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
         Ok(Settings {
@@ -276,6 +285,7 @@ impl Settings {
             sandbox_writable,
             docker,
             ssh,
+            sentinel,
         })
     }
 
@@ -349,7 +359,8 @@ impl Settings {
             .default_provider(&self.provider)
             .candidates(self.providers.clone())
             .scheduler_weights(self.scheduler_weights)
-            .config(self.engine.clone()))
+            .config(self.engine.clone())
+            .sentinel(self.sentinel.clone()))
     }
 }
 

@@ -21,6 +21,7 @@ pub mod provider;
 pub mod redact;
 pub mod risk;
 pub mod scheduler;
+pub mod sentinel;
 pub mod store;
 pub mod view;
 
@@ -35,3 +36,4 @@ pub use planner::{PlanRequest, Planner};
 pub use policy::{Decision, Policy, PolicyContext, Verdict};
 pub use provider::{ExecContext, Output, Provider};
 pub use risk::RiskLevel;
+pub use sentinel::Sentinel;

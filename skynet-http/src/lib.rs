@@ -34,9 +34,8 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use skynet_core::Skynet;
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -90,8 +89,6 @@ pub struct AppState {
     pub(crate) limiter: Arc<auth::Limiter>,
     pub(crate) key_cache: Arc<auth::KeyCache>,
     pub(crate) metrics: Arc<Metrics>,
-    /// Recent provider health checks (bounded).
-    pub(crate) health_history: Arc<Mutex<VecDeque<schema::HealthSample>>>,
 }
 
 /// Build the v1 router over `sk`.
@@ -107,7 +104,6 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
         config: Arc::new(config),
         sk,
         metrics,
-        health_history: Arc::new(Mutex::new(VecDeque::new())),
     };
     let body_limit = state.config.max_body_bytes;
     routes::all()

@@ -459,7 +459,8 @@ pub struct ExecuteAnswer {
 /// One provider's health.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ProviderHealthView {
-    /// `healthy` or `unhealthy`.
+    /// The sentinel's status over the recent checks: `healthy`,
+    /// `degraded`, `unhealthy` or `unknown` (not checked yet).
     pub status: String,
     /// Why.
     pub message: String,
@@ -470,33 +471,34 @@ pub struct ProviderHealthView {
 pub struct HealthSample {
     /// When (RFC 3339).
     pub at: String,
-    /// Healthy providers then.
+    /// Providers whose check passed then.
     pub healthy_count: usize,
-    /// Unhealthy providers then.
+    /// Providers whose check failed then.
     pub unhealthy_count: usize,
 }
 
 /// `GET /v1/providers/health` (the original API).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ProvidersHealth {
-    /// `healthy` (all), `degraded` (some) or `unhealthy` (none).
+    /// `healthy` (every provider's latest check passed), `degraded`
+    /// (some) or `unhealthy` (none).
     pub status: String,
-    /// Healthy providers.
+    /// Providers whose latest check passed.
     pub healthy_count: usize,
-    /// Unhealthy providers.
+    /// Providers whose latest check failed (or that were never checked).
     pub unhealthy_count: usize,
     /// All providers.
     pub total_count: usize,
     /// By name.
     pub providers: BTreeMap<String, ProviderHealthView>,
-    /// The last checks this server made (at most 100).
+    /// The sentinel's last rounds of checks, oldest first (at most 100).
     pub history: Vec<HealthSample>,
 }
 
 /// One component of `GET /v1/health`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ComponentHealth {
-    /// `ok` or `down`.
+    /// `ok`, `degraded`, `down` or `unknown`.
     pub status: String,
     /// Detail (no secrets).
     pub detail: String,
@@ -509,7 +511,7 @@ pub struct HealthAnswer {
     pub status: String,
     /// Server version.
     pub version: String,
-    /// By component: `store`, `providers`.
+    /// By component: `store`, `queue`, `workers`, `providers`.
     pub components: BTreeMap<String, ComponentHealth>,
 }
 

@@ -24,6 +24,21 @@ async fn health_needs_no_key_and_names_components_without_secrets() {
     let body: schema::HealthAnswer = conforms(&r.json());
     assert_eq!(body.status, "ok");
     assert_eq!(body.components["store"].detail, "sqlite");
+    assert_eq!(body.components["queue"].status, "ok");
+    assert_eq!(body.components["workers"].status, "ok");
+    // Queued work with no worker online shows (from the sentinel's next
+    // system round), with counts only.
+    t.submit_job("list the files").await;
+    t.sk.sentinel().check_system().await;
+    let body: schema::HealthAnswer =
+        conforms(&t.call("GET", "/v1/health", None, None).await.json());
+    assert_eq!(body.status, "degraded");
+    assert_eq!(body.components["workers"].status, "down");
+    assert!(
+        body.components["workers"]
+            .detail
+            .contains("1 job is queued")
+    );
     assert!(
         !r.text.contains(&t.dir.path().display().to_string()),
         "no paths"
@@ -556,7 +571,93 @@ async fn original_providers_health_counts_and_keeps_history() {
         assert_eq!(h.healthy_count + h.unhealthy_count, h.total_count);
         assert!(h.providers.contains_key("local") && h.providers.contains_key("mock"));
         assert_eq!(h.history.len(), n);
+        // The sentinel's background loop would run the next round; here
+        // the test does.
+        t.sk.sentinel().check_providers().await;
     }
+}
+
+/// `/v1/providers/health` reads the sentinel: a provider that fails its
+/// check is reported with the sentinel's status, its message only to an
+/// admin, and the history holds the sentinel's rounds.
+#[tokio::test]
+async fn providers_health_reports_the_sentinel_and_hides_failures_from_non_admins() {
+    use skynet_core::provider::{DockerConfig, DockerProvider};
+    use skynet_core::store::keys::{self, Scope};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("skynet.db").display());
+    let mut docker = DockerConfig::new("busybox:1");
+    let socket = dir.path().join("no-such-docker.sock");
+    docker.host = Some(format!("unix://{}", socket.display()));
+    let sk = skynet_core::Skynet::builder()
+        .database_url(&url)
+        .provider(std::sync::Arc::new(DockerProvider::new(docker)))
+        .build()
+        .await
+        .expect("engine");
+    let keys = keys::open(&url).await.expect("keys");
+    let (_, read) = keys::create(keys.as_ref(), "r", &[Scope::Read])
+        .await
+        .expect("key");
+    let (_, admin) = keys::create(keys.as_ref(), "a", &[Scope::Admin])
+        .await
+        .expect("key");
+    let app = skynet_http::router(
+        sk.clone(),
+        skynet_http::HttpConfig::new(skynet_http::Auth::Keys(keys), dir.path()),
+    );
+    for _ in 0..2 {
+        sk.sentinel().check_providers().await;
+    }
+    let get = |key: String| {
+        let app = app.clone();
+        async move {
+            use tower::ServiceExt;
+            let req = axum::http::Request::get("/v1/providers/health")
+                .header("authorization", format!("Bearer {key}"))
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let resp = app.oneshot(req).await.expect("answer");
+            assert_eq!(resp.status(), StatusCode::OK);
+            let body = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .expect("body")
+                .to_bytes();
+            let h: schema::ProvidersHealth =
+                conforms(&serde_json::from_slice(&body).expect("json"));
+            h
+        }
+    };
+    let h = get(read).await;
+    assert_eq!(h.status, "degraded");
+    assert_eq!(
+        (h.healthy_count, h.unhealthy_count, h.total_count),
+        (2, 1, 3)
+    );
+    assert_eq!(h.providers["docker"].status, "unhealthy");
+    assert_eq!(
+        h.providers["docker"].message,
+        "unhealthy; the details need an admin key"
+    );
+    assert_eq!(h.providers["mock"].status, "healthy");
+    assert_eq!(h.history.len(), 2, "the sentinel's two rounds, no new one");
+    assert_eq!(h.history[0].unhealthy_count, 1);
+    let h = get(admin).await;
+    assert!(
+        h.providers["docker"]
+            .message
+            .contains("no-such-docker.sock")
+            || h.providers["docker"]
+                .message
+                .to_lowercase()
+                .contains("docker"),
+        "{}",
+        h.providers["docker"].message
+    );
+    assert_ne!(
+        h.providers["docker"].message,
+        "unhealthy; the details need an admin key"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! One function per command; each parses its input, calls the core, renders.
 
 mod chat;
+mod health;
 mod inspect;
 mod keys;
 mod policy;
@@ -141,6 +142,10 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             };
             worker::run(&engine(&cli.global).await?, opts, out).await
         }
+        Command::Providers { json } => {
+            health::providers(&engine(&cli.global).await?, json, out).await
+        }
+        Command::Health { json } => health::health(&engine(&cli.global).await?, json, out).await,
         Command::Workers { json } => worker::list(&engine(&cli.global).await?, json, out).await,
         Command::Serve {
             bind,

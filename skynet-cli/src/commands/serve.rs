@@ -76,6 +76,7 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
         };
         tokio::spawn(async move { sk.worker(opts, stop).await })
     });
+    let sentinel = sk.sentinel().spawn(shutdown.child_token());
     let stop = shutdown.clone();
     skynet_http::serve(listener, app, async move { stop.cancelled().await }).await?;
     if let Some(w) = workers {
@@ -89,6 +90,8 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
             Err(e) => return Err(Error::Store(format!("worker task failed: {e}"))),
         }
     }
+    shutdown.cancel();
+    let _ = sentinel.await;
     writeln!(out, "skynet stopped")?;
     Ok(Exit::Ok)
 }

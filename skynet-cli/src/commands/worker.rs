@@ -17,7 +17,14 @@ pub async fn run(sk: &Skynet, opts: WorkerOptions, out: &mut dyn Write) -> Resul
         stopper.cancel();
     });
     tracing::info!(worker = %opts.id, concurrency = opts.concurrency, "worker started");
-    let report = sk.worker(opts, shutdown).await?;
+    // A `--once` drain is too short-lived to watch anything.
+    let sentinel = (!opts.once).then(|| sk.sentinel().spawn(shutdown.child_token()));
+    let report = sk.worker(opts, shutdown.clone()).await;
+    shutdown.cancel();
+    if let Some(s) = sentinel {
+        let _ = s.await;
+    }
+    let report = report?;
     writeln!(
         out,
         "worker finished: {} jobs run, {} recovered, {} errors{}",

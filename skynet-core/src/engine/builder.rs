@@ -6,6 +6,7 @@ use crate::policy::Policy;
 use crate::provider::{LocalProvider, MockProvider, Provider};
 use crate::redact::Redactor;
 use crate::scheduler::{HealthSource, Scheduler, Weights};
+use crate::sentinel::{AlertSink, LogSink, Sentinel, SentinelConfig, Severity, WebhookSink};
 use crate::store::SharedStore;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +30,8 @@ pub struct SkynetBuilder {
     health_source: Option<Arc<dyn HealthSource>>,
     config: EngineConfig,
     secrets: Vec<String>,
+    sentinel: SentinelConfig,
+    alert_sinks: Vec<(Arc<dyn AlertSink>, Severity)>,
 }
 
 impl SkynetBuilder {
@@ -96,6 +99,18 @@ impl SkynetBuilder {
         self
     }
 
+    /// Health sentinel settings (a configured webhook becomes a sink).
+    pub fn sentinel(mut self, config: SentinelConfig) -> Self {
+        self.sentinel = config;
+        self
+    }
+    /// Also deliver alerts of at least `min` severity to `sink` (the log
+    /// gets every alert without asking).
+    pub fn alert_sink(mut self, sink: Arc<dyn AlertSink>, min: Severity) -> Self {
+        self.alert_sinks.push((sink, min));
+        self
+    }
+
     /// Build the engine (opens and migrates the store if given a URL).
     pub async fn build(self) -> Result<Skynet> {
         let store = match (self.store, self.database_url) {
@@ -126,8 +141,32 @@ impl SkynetBuilder {
         } else {
             self.candidates
         };
-        let scheduler = Scheduler::new(&providers, candidates, self.weights, self.health_source)?;
         let (bus, _) = broadcast::channel(4096);
+        let mut secrets = self.secrets;
+        let sentinel = Sentinel::new(
+            store.clone(),
+            providers.values().cloned().collect(),
+            self.sentinel.clone(),
+        );
+        sentinel.add_sink(Arc::new(LogSink), Severity::Info);
+        if let Some(url) = &self.sentinel.webhook {
+            secrets.push(url.expose().to_string());
+            sentinel.add_sink(
+                Arc::new(WebhookSink::new(url.clone())),
+                self.sentinel.min_severity,
+            );
+        }
+        for (sink, min) in self.alert_sinks {
+            sentinel.add_sink(sink, min);
+        }
+        let sentinel = Arc::new(sentinel);
+        // The sentinel's history is the scheduler's health score unless the
+        // caller plugged in another source; before its first round the
+        // scheduler checks providers live.
+        let health_source = self
+            .health_source
+            .unwrap_or_else(|| sentinel.clone() as Arc<dyn HealthSource>);
+        let scheduler = Scheduler::new(&providers, candidates, self.weights, Some(health_source))?;
         Ok(Skynet {
             inner: Arc::new(Inner {
                 store,
@@ -139,7 +178,8 @@ impl SkynetBuilder {
                 scheduler,
                 config: self.config,
                 bus,
-                redactor: Redactor::from_env(self.secrets),
+                redactor: Redactor::from_env(secrets),
+                sentinel,
                 running: Mutex::new(HashMap::new()),
             }),
         })

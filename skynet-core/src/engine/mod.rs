@@ -127,6 +127,8 @@ pub(crate) struct Inner {
     pub(crate) config: EngineConfig,
     pub(crate) bus: broadcast::Sender<JobEvent>,
     pub(crate) redactor: Redactor,
+    /// Provider and system health over time.
+    pub(crate) sentinel: Arc<crate::sentinel::Sentinel>,
     /// Jobs running in this process, for immediate cancellation.
     pub(crate) running: Mutex<HashMap<JobId, CancellationToken>>,
 }
@@ -179,6 +181,11 @@ impl Skynet {
     /// The registered providers, by name.
     pub fn providers(&self) -> Vec<Arc<dyn Provider>> {
         self.inner.providers.values().cloned().collect()
+    }
+
+    /// The health sentinel (run it with [`crate::Sentinel::spawn`]).
+    pub fn sentinel(&self) -> &Arc<crate::sentinel::Sentinel> {
+        &self.inner.sentinel
     }
 
     /// Live events from this process (status changes, output lines).

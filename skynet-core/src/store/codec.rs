@@ -50,7 +50,8 @@ pub(crate) fn plus(at: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-fn time(us: i64) -> Result<DateTime<Utc>> {
+/// An instant from its stored form.
+pub(crate) fn time(us: i64) -> Result<DateTime<Utc>> {
     DateTime::from_timestamp_micros(us)
         .ok_or_else(|| Error::Store(format!("stored time {us} is out of range")))
 }

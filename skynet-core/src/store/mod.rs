@@ -284,6 +284,11 @@ pub trait JobStore: Send + Sync {
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
     /// How many jobs are in each status (statuses with none are left out).
     async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>>;
+    /// Since when the longest-waiting claimable job has waited: the
+    /// earliest `max(queued_at, run_at)` among queued jobs whose `run_at`
+    /// has come by `now` (a job held back by a retry delay is not waiting
+    /// yet). `None` when no queued job is due.
+    async fn oldest_queued_since(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>>;
     /// Compare-and-set status change allowed by the transition table
     /// (not for `running`, which only [`JobStore::claim`] enters, nor for
     /// `queued` other than a retry out of `running`: only

@@ -129,3 +129,38 @@ pub async fn events_after_resumes_without_loss(store: SharedStore) {
         Err(Error::JobNotFound(_))
     ));
 }
+
+/// `oldest_queued_since` is the earliest moment a due queued job became
+/// claimable (`max(queued_at, run_at)`); jobs held back by a future
+/// `run_at`, jobs in other statuses and claimed jobs do not count.
+pub async fn oldest_queued_since_finds_the_longest_waiting_due_job(store: SharedStore) {
+    let now = skynet_core::store::chain::truncate_to_micros(Utc::now());
+    let minutes = |m: i64| now - chrono::Duration::minutes(m);
+    assert_eq!(store.oldest_queued_since(now).await.expect("empty"), None);
+    insert(&store, job_in(JobStatus::Planned, &[RiskLevel::Write])).await;
+    assert_eq!(
+        store.oldest_queued_since(now).await.expect("planned only"),
+        None,
+        "a job awaiting approval is not in the queue"
+    );
+    let queued = |queued_at: i64, run_at: chrono::DateTime<Utc>| Job {
+        queued_at: Some(minutes(queued_at)),
+        run_at,
+        ..test_job(&[RiskLevel::ReadOnly])
+    };
+    let a = insert(&store, queued(10, minutes(10))).await;
+    // Held back by a retry delay: not waiting yet, however old.
+    insert(&store, queued(60, now + chrono::Duration::hours(1))).await;
+    // Queued long ago but due only five minutes ago.
+    insert(&store, queued(30, minutes(5))).await;
+    assert_eq!(
+        store.oldest_queued_since(now).await.expect("three queued"),
+        Some(minutes(10))
+    );
+    claimed(&store, &a.id, LONG).await;
+    assert_eq!(
+        store.oldest_queued_since(now).await.expect("after a claim"),
+        Some(minutes(5)),
+        "a claimed job no longer waits; a job counts from when it became due"
+    );
+}

@@ -85,6 +85,7 @@ macro_rules! conformance_tests {
             concurrent_idempotent_inserts_make_one_job,
             list_jobs_pages_by_cursor,
             count_jobs_by_status_counts,
+            oldest_queued_since_finds_the_longest_waiting_due_job,
             events_after_resumes_without_loss,
             provider_stats_count_recent_finished_jobs,
         );

@@ -9,10 +9,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use skynet_core::sentinel::HealthStatus;
 use skynet_core::store::keys::Scope;
 use std::collections::BTreeMap;
 
-/// Is the server usable? Needs no key and shows no secrets.
+/// Is the server usable? Needs no key and shows no secrets: the store is
+/// asked live; queue, workers and providers come from the sentinel's
+/// latest round (a system round runs here when none is fresh).
 #[utoipa::path(get, path = "/v1/health", tag = "operations",
     responses((status = 200, body = HealthAnswer)))]
 pub(crate) async fn health(State(state): State<AppState>) -> Json<HealthAnswer> {
@@ -30,12 +33,52 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<HealthAnswer> 
             }
         }
     };
+    let store_ok = store.status == "ok";
     components.insert("store".to_string(), store);
+    let sentinel = state.sk.sentinel();
+    let fresh = sentinel.system_report().filter(|r| {
+        (chrono::Utc::now() - r.at)
+            .to_std()
+            .is_ok_and(|age| age < sentinel.config().interval * 2)
+    });
+    let system = match fresh {
+        Some(r) => Some(r),
+        None if store_ok => Some(sentinel.check_system().await),
+        None => None,
+    };
+    if let Some(system) = system {
+        // Their messages hold counts and ages only (the database message,
+        // which may quote a driver error, is not shown).
+        for (name, c) in [("queue", system.queue), ("workers", system.workers)] {
+            components.insert(
+                name.to_string(),
+                ComponentHealth {
+                    status: word(c.status).into(),
+                    detail: c.message,
+                },
+            );
+        }
+    }
+    let reports = sentinel.provider_reports();
+    let worst = reports
+        .iter()
+        .map(|r| r.status)
+        .max()
+        .unwrap_or(HealthStatus::Healthy);
     components.insert(
         "providers".to_string(),
         ComponentHealth {
-            status: "ok".into(),
-            detail: state.sk.provider_names().join(", "),
+            // Not checked yet is not a fault of the server.
+            status: match worst {
+                HealthStatus::Unknown => "ok",
+                s => word(s),
+            }
+            .into(),
+            detail: reports
+                .iter()
+                .map(|r| format!("{} {}", r.name, r.status))
+                .collect::<Vec<_>>()
+                .join(", "),
         },
     );
     let ok = components.values().all(|c| c.status == "ok");
@@ -44,6 +87,16 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<HealthAnswer> 
         version: env!("CARGO_PKG_VERSION").into(),
         components,
     })
+}
+
+/// A sentinel status in this endpoint's words.
+fn word(status: HealthStatus) -> &'static str {
+    match status {
+        HealthStatus::Healthy => "ok",
+        HealthStatus::Degraded => "degraded",
+        HealthStatus::Unhealthy => "down",
+        HealthStatus::Unknown => "unknown",
+    }
 }
 
 /// Prometheus text exposition.

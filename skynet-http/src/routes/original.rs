@@ -21,8 +21,6 @@ use skynet_core::{Action, JobId, JobSource, JobStatus, RiskLevel, SubmitRequest,
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Health checks kept for `history`.
-const HISTORY: usize = 100;
 /// Log lines returned by `/v1/execute`.
 const EXECUTE_LOG_LINES: u32 = 1000;
 /// `/v1/execute` time budget when none is given.
@@ -313,40 +311,48 @@ pub(crate) async fn providers_health(
     State(state): State<AppState>,
 ) -> ApiResult<Json<ProvidersHealth>> {
     caller.require(Scope::Read)?;
+    let sentinel = state.sk.sentinel();
+    // The sentinel's background round is used while fresh (two intervals,
+    // so a round in progress is not duplicated); without one (an embedded
+    // router, a first request) this request runs a round.
+    let fresh = sentinel.rounds().last().is_some_and(|r| {
+        (chrono::Utc::now() - r.at)
+            .to_std()
+            .is_ok_and(|age| age < sentinel.config().interval * 2)
+    });
+    let reports = if fresh {
+        sentinel.provider_reports()
+    } else {
+        sentinel.check_providers().await
+    };
     let mut providers = BTreeMap::new();
-    for p in state.sk.providers() {
-        let h = p.health().await;
-        let message = if h.healthy || caller.is_admin() {
-            h.message
+    let mut healthy = 0;
+    for r in reports {
+        let passed = r.healthy == Some(true);
+        healthy += usize::from(passed);
+        let message = if passed || caller.is_admin() {
+            r.message
         } else {
-            "unhealthy; the details need an admin key".into()
+            format!("{}; the details need an admin key", r.status)
         };
         providers.insert(
-            p.name().to_string(),
+            r.name,
             ProviderHealthView {
-                status: if h.healthy { "healthy" } else { "unhealthy" }.into(),
+                status: r.status.as_str().into(),
                 message,
             },
         );
     }
-    let healthy = providers.values().filter(|p| p.status == "healthy").count();
     let total = providers.len();
-    let history = {
-        let mut history = state.health_history.lock().map_err(|_| {
-            ApiError::from(skynet_core::Error::Store(
-                "health history lock poisoned".into(),
-            ))
-        })?;
-        if history.len() >= HISTORY {
-            history.pop_front();
-        }
-        history.push_back(HealthSample {
-            at: chrono::Utc::now().to_rfc3339(),
-            healthy_count: healthy,
-            unhealthy_count: total - healthy,
-        });
-        history.iter().cloned().collect()
-    };
+    let history = sentinel
+        .rounds()
+        .into_iter()
+        .map(|r| HealthSample {
+            at: r.at.to_rfc3339(),
+            healthy_count: r.healthy_count,
+            unhealthy_count: r.unhealthy_count,
+        })
+        .collect();
     Ok(Json(ProvidersHealth {
         status: match healthy {
             h if h == total => "healthy",

@@ -9,7 +9,7 @@ use super::tx::{
 use super::{PostgresStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
 use crate::store::chain::{self, truncate_to_micros};
-use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, to_json};
+use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, time, to_json};
 use crate::store::rules::{
     DEFAULT_LIMIT, MAX_LIMIT, check_new_job, claim_transition, reap_transition,
 };
@@ -222,6 +222,18 @@ impl JobStore for PostgresStore {
         rows.into_iter()
             .map(|(s, n)| Ok((s.parse()?, u64::try_from(n).unwrap_or(0))))
             .collect()
+    }
+
+    async fn oldest_queued_since(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        let since: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(GREATEST(COALESCE(queued_at, created_at), run_at)) FROM jobs \
+             WHERE status = 'queued' AND run_at <= $1",
+        )
+        .bind(micros(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("finding the oldest queued job"))?;
+        since.map(time).transpose()
     }
 
     async fn set_status(&self, id: &JobId, to: JobStatus, change: StatusChange) -> Result<Job> {
