@@ -15,13 +15,14 @@ use skynet_core::store::JobFilter;
 use skynet_core::{Error, JobStatus, Skynet, SubmitRequest};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// A mock under another name, with chosen actions and health.
 struct Fake {
     name: &'static str,
     actions: Vec<String>,
-    healthy: bool,
+    healthy: Arc<AtomicBool>,
     max_concurrency: usize,
     mock: MockProvider,
 }
@@ -31,13 +32,13 @@ impl Fake {
         Fake {
             name,
             actions: actions.iter().map(|a| a.to_string()).collect(),
-            healthy: true,
+            healthy: Arc::new(AtomicBool::new(true)),
             max_concurrency: 4,
             mock: MockProvider::new(),
         }
     }
-    fn unhealthy(mut self) -> Self {
-        self.healthy = false;
+    fn unhealthy(self) -> Self {
+        self.healthy.store(false, Ordering::SeqCst);
         self
     }
     fn with_mock(mut self, mock: MockProvider) -> Self {
@@ -59,13 +60,10 @@ impl Provider for Fake {
         }
     }
     async fn health(&self) -> Health {
+        let healthy = self.healthy.load(Ordering::SeqCst);
         Health {
-            healthy: self.healthy,
-            message: format!(
-                "{} is {}",
-                self.name,
-                if self.healthy { "up" } else { "down" }
-            ),
+            healthy,
+            message: format!("{} is {}", self.name, if healthy { "up" } else { "down" }),
         }
     }
     async fn execute(&self, command: &Command, ctx: ExecContext) -> skynet_core::Result<Output> {
@@ -233,6 +231,27 @@ async fn a_plugged_in_health_source_decides_health() {
         (alpha.provider.as_str(), alpha.health_score),
         ("alpha", 0.9)
     );
+}
+
+#[tokio::test]
+async fn by_default_the_sentinels_recent_checks_decide_health() {
+    let env = Env::new();
+    let beta = Fake::new("beta", &[LIST]).unhealthy();
+    let beta_health = beta.healthy.clone();
+    let sk = env
+        .engine(vec![beta, Fake::new("alpha", &[LIST])], None)
+        .await;
+    for _ in 0..3 {
+        sk.sentinel().check_providers().await;
+    }
+    // Beta answers healthy now, but failed its last three rounds: the
+    // sentinel's history outweighs a live check.
+    beta_health.store(true, Ordering::SeqCst);
+    let d = sk.diagnose(&spec(&[LIST]), None).await.unwrap();
+    assert_eq!(d.selected_provider, "alpha");
+    let beta = d.scores.iter().find(|s| s.provider == "beta").unwrap();
+    assert_eq!((beta.health_score, beta.total_score), (0.0, 0.0));
+    assert_eq!(sk.submit(env.req()).await.unwrap().provider, "alpha");
 }
 
 #[tokio::test]
