@@ -18,6 +18,7 @@
 //! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
 //! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable` | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE` (`:`-separated) |
 //! | Docker provider (registered when an image is set) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
+//! | gateway provider (registered when a URL is set; `chathan`, `openclaw` are aliases) | (none) | `OPENCLAW_GATEWAY_URL`, `OPENCLAW_GATEWAY_TOKEN` or `OPENCLAW_GATEWAY_TOKEN_FILE`, `OPENCLAW_GATEWAY_CA` (extra CA for `https://`) |
 //! | SSH provider (registered when a host is set) | `[ssh] host`, `port`, `user`, `key`, `known_hosts`, `workdir` | `SKYNET_SSH_HOST`, `SKYNET_SSH_PORT`, `SKYNET_SSH_USER`, `SKYNET_SSH_KEY`, `SKYNET_SSH_KNOWN_HOSTS` (default `~/.ssh/known_hosts`), `SKYNET_SSH_WORKDIR` |
 //!
 //! Durations are written like `30s`, `500ms`, `10m`.
@@ -28,7 +29,10 @@ use crate::llm::settings::LlmFileSection;
 use crate::planner::{AutoPlanner, LlmPlanner, Planner, PlannerChoice, RulePlanner};
 use crate::policy::Policy;
 use crate::provider::local::SandboxMode;
-use crate::provider::{DockerConfig, DockerProvider, LocalProvider, SshConfig, SshProvider};
+use crate::provider::{
+    DockerConfig, DockerProvider, GatewayConfig, GatewayProvider, LocalProvider, SshConfig,
+    SshProvider,
+};
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -60,6 +64,8 @@ pub struct Settings {
     pub docker: Option<DockerConfig>,
     /// The `ssh` provider, when a host is configured.
     pub ssh: Option<SshConfig>,
+    /// The `gateway` provider, when `OPENCLAW_GATEWAY_URL` is set.
+    pub gateway: Option<GatewayConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -231,6 +237,7 @@ impl Settings {
         };
         let docker = docker_config(&pick, file.docker)?;
         let ssh = ssh_config(&pick, &env, file.ssh)?;
+        let gateway = gateway_config(&env)?;
         let database_url = pick("SKYNET_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
         Ok(Settings {
@@ -247,6 +254,7 @@ impl Settings {
             sandbox_writable,
             docker,
             ssh,
+            gateway,
         })
     }
 
@@ -300,7 +308,8 @@ impl Settings {
             .llm
             .iter()
             .filter_map(|l| l.api_key.as_ref())
-            .map(|k| k.expose().to_string());
+            .map(|k| k.expose().to_string())
+            .chain(self.gateway.iter().map(|g| g.token.expose().to_string()));
         let local = LocalProvider::new()
             .with_sandbox(self.sandbox)
             .with_writable(self.sandbox_writable.clone());
@@ -316,10 +325,41 @@ impl Settings {
         if let Some(ssh) = &self.ssh {
             builder = builder.provider(Arc::new(SshProvider::new(ssh.clone())));
         }
+        if let Some(gateway) = &self.gateway {
+            builder = builder.provider(Arc::new(GatewayProvider::new(gateway.clone())?));
+        }
         Ok(builder
             .default_provider(&self.provider)
             .config(self.engine.clone()))
     }
+}
+
+fn gateway_config(env: &impl Fn(&str) -> Option<String>) -> Result<Option<GatewayConfig>> {
+    let Some(url) = env("OPENCLAW_GATEWAY_URL").filter(|u| !u.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let token = match (
+        env("OPENCLAW_GATEWAY_TOKEN"),
+        env("OPENCLAW_GATEWAY_TOKEN_FILE"),
+    ) {
+        (Some(t), _) => t.trim().to_string(),
+        (None, Some(file)) => crate::provider::gateway::read_token_file(Path::new(&file))?,
+        (None, None) => {
+            return Err(Error::Config(
+                "gateway: set OPENCLAW_GATEWAY_TOKEN or OPENCLAW_GATEWAY_TOKEN_FILE (the agent's \
+                 token) along with OPENCLAW_GATEWAY_URL"
+                    .into(),
+            ));
+        }
+    };
+    if token.is_empty() {
+        return Err(Error::Config(
+            "gateway: the token is empty; put the agent's token in OPENCLAW_GATEWAY_TOKEN".into(),
+        ));
+    }
+    let mut config = GatewayConfig::new(url.trim(), crate::llm::ApiKey::new(token));
+    config.ca_file = env("OPENCLAW_GATEWAY_CA").map(PathBuf::from);
+    Ok(Some(config))
 }
 
 fn docker_config(
@@ -604,6 +644,30 @@ mod tests {
             env(&[("SKYNET_SSH_HOST", "h"), ("SKYNET_SSH_USER", "u")]),
         );
         assert!(matches!(e, Err(Error::Config(m)) if m.contains("SKYNET_SSH_KEY")));
+    }
+
+    #[tokio::test]
+    async fn the_gateway_is_registered_by_url_and_its_aliases_resolve() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let missing = Settings::load_with(
+            Some(home.path().into()),
+            env(&[("OPENCLAW_GATEWAY_URL", "http://10.0.0.2:7000")]),
+        );
+        assert!(matches!(missing, Err(Error::Config(m)) if m.contains("OPENCLAW_GATEWAY_TOKEN")));
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[
+                ("OPENCLAW_GATEWAY_URL", "http://10.0.0.2:7000"),
+                ("OPENCLAW_GATEWAY_TOKEN", " gw-token-123 \n"),
+                ("SKYNET_PROVIDER", "openclaw"),
+            ]),
+        )
+        .expect("settings");
+        let gw = s.gateway.clone().expect("gateway");
+        assert_eq!(gw.token.expose(), "gw-token-123");
+        assert!(!format!("{s:?}").contains("gw-token-123"));
+        let engine = s.build().await.expect("engine");
+        assert!(engine.provider_names().contains(&"gateway".to_string()));
     }
 
     #[tokio::test]

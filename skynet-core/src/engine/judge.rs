@@ -42,7 +42,7 @@ pub(crate) async fn plan_and_judge_with(
         )));
     }
     if let Some(p) = &req.provider
-        && !sk.inner.providers.contains_key(p)
+        && !sk.inner.providers.contains_key(crate::provider::canonical_name(p))
     {
         return Err(Error::InvalidInput(format!(
             "unknown provider {p:?}; registered: {}",
@@ -144,10 +144,10 @@ impl Skynet {
             }),
             plan: Some(plan),
             root,
-            provider: req
-                .provider
-                .clone()
-                .unwrap_or_else(|| self.inner.default_provider.clone()),
+            provider: req.provider.as_deref().map_or_else(
+                || self.inner.default_provider.clone(),
+                |p| crate::provider::canonical_name(p).to_string(),
+            ),
             priority: req.priority,
             attempts: 0,
             max_attempts: self.inner.config.max_attempts,
