@@ -266,7 +266,10 @@ async fn a_cwd_outside_the_agents_root_is_refused_and_runs_nothing() {
         assert_eq!(resp.status(), 400, "{cwd}");
         let body: serde_json::Value = resp.json().await.unwrap();
         assert!(
-            body["detail"].as_str().unwrap().contains("working directory"),
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("working directory"),
             "{body}"
         );
     }
@@ -313,7 +316,10 @@ async fn an_agent_restart_fails_the_running_step_clearly_and_the_next_one_works(
         if h["running"] == 1 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the step never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step never started"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let addr = a.addr;
@@ -327,7 +333,8 @@ async fn an_agent_restart_fails_the_running_step_clearly_and_the_next_one_works(
             }
         };
         let dir = tempfile::tempdir().unwrap();
-        let jobs = AgentJobs::new(dir.path(), LocalProvider::new(), AgentLimits::default()).unwrap();
+        let jobs =
+            AgentJobs::new(dir.path(), LocalProvider::new(), AgentLimits::default()).unwrap();
         let stop = CancellationToken::new();
         tokio::spawn(skynet_http::agent::serve(
             listener,
@@ -393,4 +400,49 @@ async fn the_agent_serves_tls_to_a_client_that_trusts_its_ca() {
     assert!(r.result.unwrap().success());
     assert_eq!(texts(&r.lines, Stream::Stdout), ["over tls"]);
     stop.cancel();
+}
+
+#[tokio::test]
+async fn a_repeated_execute_starts_nothing_twice_and_a_different_one_conflicts() {
+    let a = agent().await;
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value| {
+        http.post(format!("http://{}/execute", a.addr))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+    };
+    let append = serde_json::json!({
+        "job_id": "once",
+        "steps": [{ "argv": ["sh", "-c", "echo x >> count"], "risk": "WRITE" }],
+    });
+    assert_eq!(post(append.clone()).await.unwrap().status(), 202);
+    assert_eq!(post(append.clone()).await.unwrap().status(), 202);
+    let done: serde_json::Value = http
+        .get(format!("http://{}/status/once?wait_ms=5000", a.addr))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        std::fs::read_to_string(a.root.join("count")).unwrap(),
+        "x\n"
+    );
+    let other = serde_json::json!({
+        "job_id": "once",
+        "steps": [{ "argv": ["true"], "risk": "READ_ONLY" }],
+    });
+    let resp = post(other).await.unwrap();
+    assert_eq!(resp.status(), 409);
+    let unknown = http
+        .get(format!("http://{}/status/never", a.addr))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
 }

@@ -148,7 +148,8 @@ impl Skynet {
             .inner
             .providers
             .get(crate::provider::canonical_name(&job.provider))
-            .cloned() else {
+            .cloned()
+        else {
             return Ok(Some(Completion::Failed(format!(
                 "provider {:?} is not registered in this worker (has: {})",
                 job.provider,

@@ -85,10 +85,8 @@ async fn require_token(State(state): State<AgentState>, req: Request, next: Next
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(presented) = presented else {
-        return ApiError::unauthorized(
-            "send the agent's token as `Authorization: Bearer <token>`",
-        )
-        .into_response();
+        return ApiError::unauthorized("send the agent's token as `Authorization: Bearer <token>`")
+            .into_response();
     };
     let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
     if !bool::from(digest.ct_eq(&*state.token_digest)) {

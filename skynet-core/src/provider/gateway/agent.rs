@@ -57,6 +57,8 @@ struct Inner {
 
 #[derive(Debug)]
 struct JobState {
+    /// What was asked, to recognize a repeated request.
+    request: ExecuteRequest,
     cancel: CancellationToken,
     started: Instant,
     /// Bumped on every change, so long-polls wake.
@@ -117,7 +119,9 @@ impl AgentJobs {
 
     /// Check `req` and start it. Bad input (no steps, an empty argv, a
     /// cwd outside the root, a malformed id) is `InvalidInput` and starts
-    /// nothing; an id that is still running is `Conflict`.
+    /// nothing. The same request again (a retry) answers the job's state
+    /// and starts nothing; a different request under a held id is
+    /// `Conflict`.
     pub fn submit(&self, req: ExecuteRequest) -> Result<StatusAnswer> {
         if !valid_job_id(&req.job_id) {
             return Err(Error::InvalidInput(format!(
@@ -149,6 +153,7 @@ impl AgentJobs {
             ));
         }
         let job = Arc::new(JobState {
+            request: req.clone(),
             cancel: CancellationToken::new(),
             started: Instant::now(),
             changed: watch::channel(0).0,
@@ -169,11 +174,14 @@ impl AgentJobs {
         {
             let mut jobs = lock(&self.inner.jobs);
             self.evict(&mut jobs);
-            if let Some(old) = jobs.get(&req.job_id)
-                && lock(&old.state).finished.is_none()
-            {
+            if let Some(old) = jobs.get(&req.job_id) {
+                // A client that lost the answer to its request sends it
+                // again: same request, same job, nothing started twice.
+                if old.request == req {
+                    return Ok(snapshot(&req.job_id, old, u64::MAX));
+                }
                 return Err(Error::Conflict(format!(
-                    "job {} is already running on this agent; use a new job id",
+                    "this agent already holds a different job {}; use a new job id",
                     req.job_id
                 )));
             }

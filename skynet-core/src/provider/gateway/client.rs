@@ -15,10 +15,7 @@ pub(super) enum CallError {
     /// No answer: connection refused or reset, timeout, broken body.
     Unreachable(String),
     /// The agent answered with an error status.
-    Refused {
-        status: StatusCode,
-        detail: String,
-    },
+    Refused { status: StatusCode, detail: String },
 }
 
 /// A client for one agent.
@@ -39,9 +36,8 @@ impl AgentClient {
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(30));
         if let Some(ca) = &config.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| {
-                Error::Config(format!("gateway CA file {}: {e}", ca.display()))
-            })?;
+            let pem = std::fs::read(ca)
+                .map_err(|e| Error::Config(format!("gateway CA file {}: {e}", ca.display())))?;
             let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
                 Error::Config(format!(
                     "gateway CA file {} is not a PEM certificate: {e}",
@@ -99,7 +95,10 @@ impl AgentClient {
     }
 
     /// `POST /cancel/{id}`.
-    pub(super) async fn cancel(&self, job_id: &str) -> std::result::Result<StatusAnswer, CallError> {
+    pub(super) async fn cancel(
+        &self,
+        job_id: &str,
+    ) -> std::result::Result<StatusAnswer, CallError> {
         let call = self.request(
             Method::POST,
             &format!("/cancel/{job_id}"),
@@ -130,10 +129,18 @@ impl AgentClient {
                 .map_err(|e| CallError::Unreachable(describe(e)));
         }
         let text = resp.text().await.unwrap_or_default();
-        let detail = serde_json::from_str::<ProblemBody>(&text)
-            .map(|p| p.detail)
-            .unwrap_or_else(|_| text.chars().take(300).collect());
-        Err(CallError::Refused { status, detail })
+        match serde_json::from_str::<ProblemBody>(&text) {
+            Ok(p) => Err(CallError::Refused {
+                status,
+                detail: p.detail,
+            }),
+            // Not the agent's problem+json: a proxy or another server
+            // answered, so the agent itself was not reached.
+            Err(_) => Err(CallError::Unreachable(format!(
+                "{status} from something that is not the agent: {:?}",
+                text.chars().take(200).collect::<String>()
+            ))),
+        }
     }
 }
 

@@ -111,6 +111,20 @@ impl GatewayProvider {
         }
     }
 
+    /// The agent answered `/execute` with an error.
+    fn refused(&self, status: StatusCode, detail: String) -> Error {
+        match status {
+            StatusCode::BAD_REQUEST => Error::InvalidInput(format!(
+                "the agent at {} refused the step: {detail}",
+                self.client.url()
+            )),
+            StatusCode::UNAUTHORIZED => self.error(format!(
+                "refused the token ({detail}); check OPENCLAW_GATEWAY_TOKEN"
+            )),
+            _ => self.error(format!("refused the step ({status}): {detail}")),
+        }
+    }
+
     fn unreachable(&self, remote_id: &str, why: &str) -> Error {
         self.error(format!(
             "unreachable for {:?} ({why}); step {remote_id} may still be running there: its \
@@ -265,22 +279,32 @@ impl Provider for GatewayProvider {
             }],
             max_output_bytes: Some(ctx.max_output_bytes),
         };
-        match self.client.execute(&request).await {
-            Ok(_) => {}
-            Err(CallError::Unreachable(why)) => {
-                return Err(self.error(format!("unreachable, the step did not start: {why}")));
+        // Retrying is safe: the agent answers a repeated request with the
+        // job it already started.
+        loop {
+            let failed = match self.client.execute(&request).await {
+                Ok(_) => break,
+                Err(CallError::Unreachable(why)) => why,
+                Err(CallError::Refused { status, detail }) => {
+                    return Err(self.refused(status, detail));
+                }
+            };
+            if started.elapsed() >= self.config.unreachable_grace {
+                return Err(self.error(format!(
+                    "unreachable for {:?} ({failed}); step {remote_id} did not start, or its \
+                     outcome is unknown",
+                    self.config.unreachable_grace
+                )));
             }
-            Err(CallError::Refused { status, detail }) => {
-                return Err(match status {
-                    StatusCode::BAD_REQUEST => Error::InvalidInput(format!(
-                        "the agent at {} refused the step: {detail}",
-                        self.client.url()
-                    )),
-                    StatusCode::UNAUTHORIZED => self.error(format!(
-                        "refused the token ({detail}); check OPENCLAW_GATEWAY_TOKEN"
-                    )),
-                    _ => self.error(format!("refused the step ({status}): {detail}")),
-                });
+            tokio::select! {
+                () = tokio::time::sleep(RETRY_PAUSE) => {}
+                () = ctx.cancel.cancelled() => {
+                    return match self.client.cancel(&remote_id).await {
+                        Err(CallError::Unreachable(why)) => Err(self.unreachable(&remote_id, &why)),
+                        // Stopped there, or never started.
+                        _ => Ok(output(ExitKind::Cancelled, None, started, (0, false))),
+                    };
+                }
             }
         }
         let mut follow = Follow {
@@ -336,10 +360,9 @@ impl Follow<'_> {
                     self.forward(ctx, &a).await;
                     if a.status.is_terminal() {
                         if let Some(e) = &a.error {
-                            return Err(self.provider.error(format!(
-                                "could not run step {}: {e}",
-                                self.remote_id
-                            )));
+                            return Err(self
+                                .provider
+                                .error(format!("could not run step {}: {e}", self.remote_id)));
                         }
                         return Ok(a);
                     }
@@ -393,10 +416,7 @@ impl Follow<'_> {
                 .output
                 .send(OutputLine {
                     stream: Stream::System,
-                    text: format!(
-                        "[{} log lines dropped by the agent]",
-                        first - self.offset
-                    ),
+                    text: format!("[{} log lines dropped by the agent]", first - self.offset),
                 })
                 .await;
         }
