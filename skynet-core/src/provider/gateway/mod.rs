@@ -313,12 +313,16 @@ impl Provider for GatewayProvider {
             offset: 0,
             last_answer: Instant::now(),
             cancel_sent: false,
+            timed_out: false,
         };
         // The agent enforces the timeout; this backstop only covers an
         // agent that stops answering with news.
         let backstop = timeout.map(|t| started + t + self.config.request_timeout * 2);
         let end = follow.run(&ctx, backstop).await?;
-        let exit = end.exit.unwrap_or(ExitKind::Signaled);
+        let exit = match end.exit.unwrap_or(ExitKind::Signaled) {
+            ExitKind::Cancelled if follow.timed_out => ExitKind::TimedOut,
+            exit => exit,
+        };
         Ok(output(
             exit,
             end.exit_code,
@@ -335,6 +339,8 @@ struct Follow<'a> {
     offset: u64,
     last_answer: Instant,
     cancel_sent: bool,
+    /// The local backstop fired: a cancelled end is a timeout.
+    timed_out: bool,
 }
 
 impl Follow<'_> {
@@ -343,6 +349,7 @@ impl Follow<'_> {
         let client = &self.provider.client;
         loop {
             if !self.cancel_sent && backstop.is_some_and(|b| Instant::now() >= b) {
+                self.timed_out = true;
                 self.send_cancel().await;
             }
             let poll = client.status(self.remote_id, self.offset, config.poll_wait);
