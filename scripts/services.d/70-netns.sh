@@ -6,7 +6,7 @@ if ! command -v ip >/dev/null 2>&1; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; } \
         || echo "70-netns.sh: installing iproute2 failed" >&2
 fi
-probe="sknsprobe$$"
+probe="skp$$"
 if ip netns add "$probe" 2>/dev/null \
         && ip link add "${probe}a" type veth peer name "${probe}b" netns "$probe" 2>/dev/null; then
     export SKYNET_TEST_NETNS=1
