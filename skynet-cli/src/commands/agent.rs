@@ -2,11 +2,11 @@
 
 use super::worker::wait_for_stop_signal;
 use crate::exit::Exit;
-use skynet_core::Result;
 use skynet_core::config::Settings;
 use skynet_core::provider::LocalProvider;
 use skynet_core::provider::gateway::agent::{AgentJobs, AgentLimits};
 use skynet_core::provider::gateway::read_token_file;
+use skynet_core::{Error, Result};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,7 +23,11 @@ pub struct AgentOptions {
 /// Serve the gateway protocol until SIGTERM/Ctrl-C. Steps run with the
 /// local provider under the configured sandbox mode, inside the root.
 pub async fn run(settings: &Settings, opts: AgentOptions, out: &mut dyn Write) -> Result<Exit> {
-    let token = read_token_file(&opts.token_file)?;
+    // A bad --token-file is the caller's input here, not configuration.
+    let token = read_token_file(&opts.token_file).map_err(|e| match e {
+        Error::Config(message) => Error::InvalidInput(message),
+        other => other,
+    })?;
     let root = match opts.root {
         Some(r) => r,
         None => std::env::current_dir()?,

@@ -166,3 +166,15 @@ pub use gateway::{GatewayConfig, GatewayProvider};
 pub use local::LocalProvider;
 pub use mock::MockProvider;
 pub use ssh::{SshConfig, SshProvider};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_gateway_answers_to_its_former_names() {
+        for name in ["gateway", "chathan", "openclaw"] {
+            assert_eq!(super::canonical_name(name), "gateway");
+        }
+        assert_eq!(super::canonical_name("local"), "local");
+        assert_eq!(super::canonical_name("Chathan"), "Chathan");
+    }
+}
