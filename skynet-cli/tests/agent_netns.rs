@@ -15,7 +15,8 @@ use skynet_core::plan::Command;
 use skynet_core::provider::{
     ExecContext, ExitKind, GatewayConfig, GatewayProvider, Output, OutputLine, Provider, Stream,
 };
-use skynet_core::{JobId, RiskLevel};
+use skynet_core::store::LogQuery;
+use skynet_core::{JobId, JobStatus, RiskLevel, Skynet, SubmitRequest};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -246,6 +247,29 @@ async fn gateway_steps_cross_a_veth_link_survive_nothing_silently() {
     );
     let out = step.await.unwrap().unwrap();
     assert!(out.success(), "{out:?}");
+
+    // 1b. A whole job through the engine, naming the provider by its
+    //     former name: `ls` lists the agent's root, not the local one.
+    std::fs::write(root.join("remote-marker"), "").unwrap();
+    let local_root = tempfile::tempdir().unwrap();
+    let sk = Skynet::builder().provider(p.clone()).build().await.unwrap();
+    let mut req = SubmitRequest::new("list the files").root(local_root.path());
+    req.provider = Some("chathan".into());
+    let job = sk.submit(req).await.unwrap();
+    assert_eq!(job.provider, "gateway");
+    let job = if job.status == JobStatus::Planned {
+        let hash = job.plan.as_ref().unwrap().hash.clone();
+        sk.approve(&job.id, &hash, "netns-test").await.unwrap()
+    } else {
+        job
+    };
+    let done = sk.run_job(&job.id, "netns-test").await.unwrap();
+    assert_eq!(done.status, JobStatus::Succeeded, "{done:?}");
+    let logs = sk.logs(&done.id, &LogQuery::default()).await.unwrap();
+    assert!(
+        logs.iter().any(|l| l.text.ends_with(" remote-marker")),
+        "{logs:?}"
+    );
 
     // 2. The link is cut while a step runs: a clear error, not a hang.
     let (step, mut rx) = start_step(&p, command(&["sh", "-c", "echo started; sleep 20"]));
