@@ -188,7 +188,11 @@ async fn a_timeout_and_a_cancel_stop_the_remote_process_group() {
     };
     let p2 = provider(format!("http://{}", a.addr), TOKEN);
     let step = tokio::spawn(async move { p2.execute(&cmd, ctx).await });
-    let pid: i32 = rx.recv().await.unwrap().text.trim().parse().unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+        .await
+        .expect("the remote step printed nothing")
+        .unwrap();
+    let pid: i32 = first.text.trim().parse().unwrap();
     assert!(alive(pid));
     cancel.cancel();
     let out = step.await.unwrap().unwrap();
