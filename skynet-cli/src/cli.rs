@@ -36,8 +36,9 @@ pub struct IntentArgs {
     /// Sandbox root the steps run in and may not leave (default: current directory)
     #[arg(long)]
     pub cwd: Option<PathBuf>,
-    /// Provider to run on (local, mock; docker and ssh when configured;
-    /// default: the scheduler picks among SKYNET_PROVIDERS)
+    /// Provider to run on (local, mock; docker, ssh and gateway (alias
+    /// chathan, openclaw) when configured; default: the scheduler picks
+    /// among SKYNET_PROVIDERS)
     #[arg(long)]
     pub provider: Option<String>,
     /// Per-step time limit, e.g. 30s, 10m
@@ -241,6 +242,24 @@ pub enum Command {
         /// No API keys at all: every caller is admin. Local development only; loopback only
         #[arg(long)]
         insecure_no_auth: bool,
+    },
+    /// Run a remote execution agent for the `gateway` provider until SIGTERM
+    Agent {
+        /// Address to listen on, e.g. 0.0.0.0:7070
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// File holding the shared token (mode 600; whitespace trimmed)
+        #[arg(long)]
+        token_file: PathBuf,
+        /// Steps run inside this directory and may not leave it (default: current directory)
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// PEM certificate chain: serve HTTPS (needs --tls-key)
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for --tls-cert
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage the HTTP control plane's API keys
     Keys {

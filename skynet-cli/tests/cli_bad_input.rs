@@ -128,3 +128,35 @@ fn bad_flag_values_are_exit_2() {
         .code(2);
     assert!(sb.jobs().is_empty());
 }
+
+#[test]
+fn agent_refuses_an_empty_or_world_readable_token_file_and_a_missing_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let token = sb.home.path().join("token");
+    let agent = |token: &std::path::Path, root: &str| {
+        let mut cmd = sb.cmd();
+        cmd.args(["agent", "--listen", "127.0.0.1:0", "--token-file"])
+            .arg(token)
+            .args(["--root", root]);
+        cmd
+    };
+    std::fs::write(&token, "  \n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    agent(&token, ".")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is empty"));
+    std::fs::write(&token, "secret-agent-token\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    agent(&token, ".")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("chmod 600"));
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    agent(&token, "/no/such/agent/root")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("agent root"))
+        .stderr(predicate::str::contains("secret-agent-token").not());
+}

@@ -23,6 +23,7 @@
 //! | health checks: round interval, per-check timeout | `[sentinel] interval`, `check_timeout` | `SKYNET_SENTINEL_INTERVAL` (default `30s`), `SKYNET_SENTINEL_CHECK_TIMEOUT` (default `10s`) |
 //! | queue age alerts (warning / critical) | `[sentinel] queue_age_warning`, `queue_age_critical` | `SKYNET_SENTINEL_QUEUE_AGE_WARNING` (default `5m`), `SKYNET_SENTINEL_QUEUE_AGE_CRITICAL` (default `30m`) |
 //! | alert webhook (JSON POST), its minimum severity, reminders | `[sentinel] webhook`, `min_severity`, `renotify` | `SKYNET_ALERT_WEBHOOK`, `SKYNET_ALERT_MIN_SEVERITY` (`info`, `warning` (default), `critical`), `SKYNET_ALERT_RENOTIFY` (default: never) |
+//! | gateway provider (registered when a URL is set; `chathan`, `openclaw` are aliases) | (none) | `OPENCLAW_GATEWAY_URL`, `OPENCLAW_GATEWAY_TOKEN` or `OPENCLAW_GATEWAY_TOKEN_FILE`, `OPENCLAW_GATEWAY_CA` (extra CA for `https://`) |
 //! | SSH provider (registered when a host is set) | `[ssh] host`, `port`, `user`, `key`, `known_hosts`, `workdir` | `SKYNET_SSH_HOST`, `SKYNET_SSH_PORT`, `SKYNET_SSH_USER`, `SKYNET_SSH_KEY`, `SKYNET_SSH_KNOWN_HOSTS` (default `~/.ssh/known_hosts`), `SKYNET_SSH_WORKDIR` |
 //!
 //! Durations are written like `30s`, `500ms`, `10m`.
@@ -33,7 +34,10 @@ use crate::llm::settings::LlmFileSection;
 use crate::planner::{AutoPlanner, LlmPlanner, Planner, PlannerChoice, RulePlanner};
 use crate::policy::Policy;
 use crate::provider::local::SandboxMode;
-use crate::provider::{DockerConfig, DockerProvider, LocalProvider, SshConfig, SshProvider};
+use crate::provider::{
+    DockerConfig, DockerProvider, GatewayConfig, GatewayProvider, LocalProvider, SshConfig,
+    SshProvider,
+};
 use crate::scheduler::Weights;
 use crate::sentinel::SentinelConfig;
 use crate::sentinel::config::SentinelSection;
@@ -75,6 +79,8 @@ pub struct Settings {
     pub ssh: Option<SshConfig>,
     /// Health checks and alerts.
     pub sentinel: SentinelConfig,
+    /// The `gateway` provider, when `OPENCLAW_GATEWAY_URL` is set.
+    pub gateway: Option<GatewayConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +106,7 @@ struct FileSettings {
     ssh: SshSection,
     #[serde(default)]
     scheduler: SchedulerSection,
+    #[serde(default)]
     sentinel: SentinelSection,
 }
 
@@ -260,13 +267,18 @@ impl Settings {
         };
         let docker = docker_config(&pick, file.docker)?;
         let ssh = ssh_config(&pick, &env, file.ssh)?;
-        let providers = candidates(&env, file.providers, docker.is_some(), ssh.is_some())?;
         let scheduler_weights = match (env("SKYNET_SCHEDULER_WEIGHTS"), file.scheduler.weights) {
             (Some(v), _) => Weights::parse_list("SKYNET_SCHEDULER_WEIGHTS", &v)?,
             (None, Some(w)) => w.validate("[scheduler] weights in skynet.toml")?,
             (None, None) => Weights::default(),
         };
         let sentinel = SentinelConfig::load(file.sentinel, &pick)?;
+        let gateway = gateway_config(&env)?;
+        let providers = candidates(
+            &env,
+            file.providers,
+            [docker.is_some(), ssh.is_some(), gateway.is_some()],
+        )?;
         let database_url = pick("SKYNET_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
         Ok(Settings {
@@ -286,6 +298,7 @@ impl Settings {
             docker,
             ssh,
             sentinel,
+            gateway,
         })
     }
 
@@ -339,7 +352,8 @@ impl Settings {
             .llm
             .iter()
             .filter_map(|l| l.api_key.as_ref())
-            .map(|k| k.expose().to_string());
+            .map(|k| k.expose().to_string())
+            .chain(self.gateway.iter().map(|g| g.token.expose().to_string()));
         let local = LocalProvider::new()
             .with_sandbox(self.sandbox)
             .with_writable(self.sandbox_writable.clone());
@@ -354,6 +368,9 @@ impl Settings {
         }
         if let Some(ssh) = &self.ssh {
             builder = builder.provider(Arc::new(SshProvider::new(ssh.clone())));
+        }
+        if let Some(gateway) = &self.gateway {
+            builder = builder.provider(Arc::new(GatewayProvider::new(gateway.clone())?));
         }
         Ok(builder
             .default_provider(&self.provider)
@@ -370,8 +387,7 @@ impl Settings {
 fn candidates(
     env: &impl Fn(&str) -> Option<String>,
     file: Option<Vec<String>>,
-    docker: bool,
-    ssh: bool,
+    [docker, ssh, gateway]: [bool; 3],
 ) -> Result<Vec<String>> {
     // An empty variable clears the list, like an unset one.
     let from_env = env("SKYNET_PROVIDERS").filter(|v| !v.trim().is_empty());
@@ -387,6 +403,7 @@ fn candidates(
     };
     let mut seen = Vec::new();
     for name in names {
+        let name = crate::provider::canonical_name(&name).to_string();
         if name.is_empty() {
             return Err(Error::Config(format!(
                 "{what}: an empty provider name; write e.g. local,docker,ssh"
@@ -401,6 +418,7 @@ fn candidates(
         let unconfigured = match name.as_str() {
             "docker" => !docker,
             "ssh" => !ssh,
+            "gateway" => !gateway,
             _ => false,
         };
         if unconfigured && let Some(var) = crate::scheduler::configured_by(&name) {
@@ -414,6 +432,34 @@ fn candidates(
         seen.push(name);
     }
     Ok(seen)
+}
+
+fn gateway_config(env: &impl Fn(&str) -> Option<String>) -> Result<Option<GatewayConfig>> {
+    let Some(url) = env("OPENCLAW_GATEWAY_URL").filter(|u| !u.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let token = match (
+        env("OPENCLAW_GATEWAY_TOKEN"),
+        env("OPENCLAW_GATEWAY_TOKEN_FILE"),
+    ) {
+        (Some(t), _) => t.trim().to_string(),
+        (None, Some(file)) => crate::provider::gateway::read_token_file(Path::new(&file))?,
+        (None, None) => {
+            return Err(Error::Config(
+                "gateway: set OPENCLAW_GATEWAY_TOKEN or OPENCLAW_GATEWAY_TOKEN_FILE (the agent's \
+                 token) along with OPENCLAW_GATEWAY_URL"
+                    .into(),
+            ));
+        }
+    };
+    if token.is_empty() {
+        return Err(Error::Config(
+            "gateway: the token is empty; put the agent's token in OPENCLAW_GATEWAY_TOKEN".into(),
+        ));
+    }
+    let mut config = GatewayConfig::new(url.trim(), crate::llm::ApiKey::new(token));
+    config.ca_file = env("OPENCLAW_GATEWAY_CA").map(PathBuf::from);
+    Ok(Some(config))
 }
 
 fn docker_config(
@@ -732,6 +778,18 @@ mod tests {
             ),
             (&[("SKYNET_PROVIDERS", "ssh")][..], "SKYNET_SSH_HOST"),
             (
+                &[("SKYNET_PROVIDERS", "local,chathan")][..],
+                "OPENCLAW_GATEWAY_URL",
+            ),
+            (
+                &[
+                    ("SKYNET_PROVIDERS", "openclaw,gateway"),
+                    ("OPENCLAW_GATEWAY_URL", "http://10.0.0.1:7070"),
+                    ("OPENCLAW_GATEWAY_TOKEN", "t"),
+                ][..],
+                "gateway is listed twice",
+            ),
+            (
                 &[("SKYNET_PROVIDERS", "local,,mock")][..],
                 "empty provider name",
             ),
@@ -768,6 +826,30 @@ mod tests {
             matches!(&e, Error::Config(m) if m.contains("[scheduler] weights")),
             "{e}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_gateway_is_registered_by_url_and_its_aliases_resolve() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let missing = Settings::load_with(
+            Some(home.path().into()),
+            env(&[("OPENCLAW_GATEWAY_URL", "http://10.0.0.2:7000")]),
+        );
+        assert!(matches!(missing, Err(Error::Config(m)) if m.contains("OPENCLAW_GATEWAY_TOKEN")));
+        let s = Settings::load_with(
+            Some(home.path().into()),
+            env(&[
+                ("OPENCLAW_GATEWAY_URL", "http://10.0.0.2:7000"),
+                ("OPENCLAW_GATEWAY_TOKEN", " gw-token-123 \n"),
+                ("SKYNET_PROVIDER", "openclaw"),
+            ]),
+        )
+        .expect("settings");
+        let gw = s.gateway.clone().expect("gateway");
+        assert_eq!(gw.token.expose(), "gw-token-123");
+        assert!(!format!("{s:?}").contains("gw-token-123"));
+        let engine = s.build().await.expect("engine");
+        assert!(engine.provider_names().contains(&"gateway".to_string()));
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod agent;
 mod auth;
 mod error;
 mod extract;

@@ -1,5 +1,6 @@
 //! One function per command; each parses its input, calls the core, renders.
 
+mod agent;
 mod chat;
 mod health;
 mod inspect;
@@ -166,6 +167,21 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             serve::run(&settings(&cli.global)?, opts, out).await
         }
         Command::Keys { command } => keys::run(&settings(&cli.global)?, command, out).await,
+        Command::Agent {
+            listen,
+            token_file,
+            root,
+            tls_cert,
+            tls_key,
+        } => {
+            let opts = agent::AgentOptions {
+                listen,
+                token_file,
+                root,
+                tls: tls_cert.zip(tls_key),
+            };
+            agent::run(&settings(&cli.global)?, opts, out).await
+        }
     }
 }
 

@@ -124,7 +124,10 @@ impl SkynetBuilder {
         for p in self.providers {
             providers.insert(p.name().to_string(), p);
         }
-        let default_provider = self.default_provider.unwrap_or_else(|| "local".into());
+        let default_provider = self.default_provider.map_or_else(
+            || "local".into(),
+            |p| crate::provider::canonical_name(&p).to_string(),
+        );
         if !providers.contains_key(&default_provider) {
             return Err(Error::Config(format!(
                 "default provider {default_provider:?} is not registered; registered: {}",

@@ -42,7 +42,10 @@ pub(crate) async fn plan_and_judge_with(
         )));
     }
     if let Some(p) = &req.provider
-        && !sk.inner.providers.contains_key(p)
+        && !sk
+            .inner
+            .providers
+            .contains_key(crate::provider::canonical_name(p))
     {
         return Err(Error::InvalidInput(format!(
             "unknown provider {p:?}; registered: {}",

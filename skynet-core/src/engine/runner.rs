@@ -144,7 +144,12 @@ impl Skynet {
         let Some(plan) = &job.plan else {
             return Ok(Some(Completion::Failed("the job has no plan".into())));
         };
-        let Some(provider) = self.inner.providers.get(&job.provider).cloned() else {
+        let Some(provider) = self
+            .inner
+            .providers
+            .get(crate::provider::canonical_name(&job.provider))
+            .cloned()
+        else {
             return Ok(Some(Completion::Failed(format!(
                 "provider {:?} is not registered in this worker (has: {})",
                 job.provider,

@@ -77,6 +77,7 @@ impl Skynet {
     pub(crate) async fn place(&self, plan: &Plan, requested: Option<&str>) -> Result<Placement> {
         let sched = &self.inner.scheduler;
         let required = required_capabilities(plan);
+        let requested = requested.map(crate::provider::canonical_name);
         let only = match (requested, sched.candidates()) {
             (Some(name), _) => Some(name),
             (None, [one]) => Some(one.as_str()),

@@ -146,11 +146,35 @@ pub trait Provider: Send + Sync {
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output>;
 }
 
+/// The registered name a provider name stands for: `chathan` and
+/// `openclaw` (the gateway's former names) mean `gateway`; any other name
+/// is itself. Every place that accepts a provider name goes through this.
+pub fn canonical_name(name: &str) -> &str {
+    match name {
+        "chathan" | "openclaw" => "gateway",
+        other => other,
+    }
+}
+
 pub mod docker;
+pub mod gateway;
 pub mod local;
 pub mod mock;
 pub mod ssh;
 pub use docker::{DockerConfig, DockerProvider};
+pub use gateway::{GatewayConfig, GatewayProvider};
 pub use local::LocalProvider;
 pub use mock::MockProvider;
 pub use ssh::{SshConfig, SshProvider};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_gateway_answers_to_its_former_names() {
+        for name in ["gateway", "chathan", "openclaw"] {
+            assert_eq!(super::canonical_name(name), "gateway");
+        }
+        assert_eq!(super::canonical_name("local"), "local");
+        assert_eq!(super::canonical_name("Chathan"), "Chathan");
+    }
+}

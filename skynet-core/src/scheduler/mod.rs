@@ -191,6 +191,7 @@ impl Scheduler {
         risk: RiskLevel,
         fallback: Option<&str>,
     ) -> Result<Diagnosis> {
+        let fallback = fallback.map(crate::provider::canonical_name);
         if let Some(f) = fallback
             && !providers.contains_key(f)
         {
