@@ -21,6 +21,7 @@ mod error;
 mod extract;
 mod metrics;
 mod openapi;
+mod request_id;
 mod routes;
 pub mod schema;
 
@@ -39,7 +40,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// How the server behaves.
@@ -87,6 +88,9 @@ impl HttpConfig {
 pub struct AppState {
     pub(crate) sk: Skynet,
     pub(crate) config: Arc<HttpConfig>,
+    /// `config.root` canonicalized once when the router was built (`None`
+    /// if it was not an existing directory then: resolved per request).
+    pub(crate) canonical_root: Option<Arc<PathBuf>>,
     pub(crate) limiter: Arc<auth::Limiter>,
     pub(crate) key_cache: Arc<auth::KeyCache>,
     pub(crate) metrics: Arc<Metrics>,
@@ -104,6 +108,12 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
             config.rate_burst,
         )),
         key_cache: Arc::new(auth::KeyCache::default()),
+        canonical_root: config
+            .root
+            .canonicalize()
+            .ok()
+            .filter(|r| r.is_dir())
+            .map(Arc::new),
         config: Arc::new(config),
         sk,
         metrics,
@@ -128,7 +138,7 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
             })
             .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(request_id::RequestIds::new()))
         .with_state(state)
 }
 

@@ -43,7 +43,14 @@ async fn submit_queues_read_only_and_holds_write_for_approval(db: Db) {
     assert_eq!(ro.status, "queued");
     assert_eq!(ro.source, "http");
     assert_eq!(ro.approval.expect("auto approval").approver, "auto");
-    let w: schema::JobView = conforms(&t.submit_job("write 'hi' to notes.txt").await);
+    let submitted = t.submit_job("write 'hi' to notes.txt").await;
+    // The answer shows the job exactly as the ledger holds it.
+    let id = submitted["id"].as_str().expect("id");
+    let shown = t
+        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None)
+        .await;
+    assert_eq!(shown.json(), submitted);
+    let w: schema::JobView = conforms(&submitted);
     assert_eq!(w.status, "planned");
     assert!(w.approval.is_none());
     let plan = w.plan.expect("plan");

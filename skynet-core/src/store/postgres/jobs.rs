@@ -165,6 +165,9 @@ impl JobStore for PostgresStore {
         append_event(&mut tx, &job.id, "submitted", data, now, Some(None)).await?;
         let stored = require_job(&mut tx, &job.id).await?;
         commit(tx).await?;
+        if stored.status == JobStatus::Queued {
+            self.announce_queued();
+        }
         Ok((stored, true))
     }
 
