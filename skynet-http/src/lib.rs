@@ -145,15 +145,15 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
 /// Record every request's latency by matched route.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let resp = next.run(req).await;
-    state
-        .metrics
-        .observe_request(&method, &route, resp.status().as_u16(), started.elapsed());
+    state.metrics.observe_request(
+        &method,
+        route.as_ref().map(MatchedPath::as_str),
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     resp
 }
 

@@ -147,7 +147,7 @@ pub(crate) async fn report(
     caller.require(Scope::Submit)?;
     let id = JobId::parse(&body.request_id).map_err(ApiError::from)?;
     let data = serde_json::json!({
-        "reporter": caller.actor,
+        "reporter": &*caller.actor,
         "overall_status": body.overall_status,
         "step_reports": body.step_reports,
     });
