@@ -83,9 +83,20 @@ impl HttpConfig {
     }
 }
 
-/// Shared state of every handler.
+/// Shared state of every handler: one pointer, since axum clones it for
+/// every extractor and middleware of every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] points to.
+pub struct Shared {
     pub(crate) sk: Skynet,
     pub(crate) config: Arc<HttpConfig>,
     /// `config.root` canonicalized once when the router was built (`None`
@@ -102,7 +113,7 @@ pub struct AppState {
 pub fn router(sk: Skynet, config: HttpConfig) -> Router {
     let metrics = Arc::new(Metrics::new());
     metrics.clone().watch_steps(&sk);
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         limiter: Arc::new(auth::Limiter::new(
             config.rate_per_second,
             config.rate_burst,
@@ -118,7 +129,7 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
         sk,
         metrics,
         health_history: Arc::new(Mutex::new(VecDeque::new())),
-    };
+    }));
     let body_limit = state.config.max_body_bytes;
     routes::all()
         .layer(axum::middleware::from_fn_with_state(
