@@ -21,11 +21,14 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
 /// Verified keys remembered at most (the cache is emptied when full).
 const KEY_CACHE_MAX: usize = 4096;
 
+/// A verified key: who it is, its rate-limit bucket, when it was checked.
+type Verified = (Caller, Arc<str>, Instant);
+
 /// Recently verified keys, by a SHA-256 of the presented key text, so a
 /// busy client does not cost a store read per request.
 #[derive(Default)]
 pub(crate) struct KeyCache {
-    entries: Mutex<HashMap<[u8; 32], (Caller, Arc<str>, Instant)>>,
+    entries: Mutex<HashMap<[u8; 32], Verified>>,
 }
 
 impl KeyCache {
