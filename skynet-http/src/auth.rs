@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use skynet_core::store::keys::{self, Scope, SharedKeyStore};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a verified key is trusted without asking the store again: a
@@ -21,26 +21,29 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
 /// Verified keys remembered at most (the cache is emptied when full).
 const KEY_CACHE_MAX: usize = 4096;
 
+/// A verified key: who it is, its rate-limit bucket, when it was checked.
+type Verified = (Caller, Arc<str>, Instant);
+
 /// Recently verified keys, by a SHA-256 of the presented key text, so a
 /// busy client does not cost a store read per request.
 #[derive(Default)]
 pub(crate) struct KeyCache {
-    entries: Mutex<HashMap<[u8; 32], (Caller, String, Instant)>>,
+    entries: Mutex<HashMap<[u8; 32], Verified>>,
 }
 
 impl KeyCache {
-    fn get(&self, digest: &[u8; 32]) -> Option<(Caller, String)> {
+    fn get(&self, digest: &[u8; 32]) -> Option<(Caller, Arc<str>)> {
         let entries = self.entries.lock().ok()?;
         let (caller, bucket, at) = entries.get(digest)?;
         (at.elapsed() < KEY_CACHE_TTL).then(|| (caller.clone(), bucket.clone()))
     }
 
-    fn put(&self, digest: [u8; 32], caller: &Caller, bucket: &str) {
+    fn put(&self, digest: [u8; 32], caller: &Caller, bucket: &Arc<str>) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= KEY_CACHE_MAX {
                 entries.clear();
             }
-            entries.insert(digest, (caller.clone(), bucket.to_string(), Instant::now()));
+            entries.insert(digest, (caller.clone(), bucket.clone(), Instant::now()));
         }
     }
 }
@@ -64,12 +67,13 @@ impl std::fmt::Debug for Auth {
     }
 }
 
-/// An authenticated caller.
+/// An authenticated caller (cheap to clone: the key cache hands out
+/// copies).
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// Who (for audit: `http:<key name>/<key id>`).
-    pub actor: String,
-    scopes: Vec<Scope>,
+    pub actor: Arc<str>,
+    scopes: Arc<[Scope]>,
 }
 
 impl Caller {
@@ -95,7 +99,7 @@ impl Caller {
 
 /// Per-key token buckets.
 pub(crate) struct Limiter {
-    buckets: DefaultKeyedRateLimiter<String>,
+    buckets: DefaultKeyedRateLimiter<Arc<str>>,
 }
 
 impl Limiter {
@@ -108,13 +112,11 @@ impl Limiter {
     }
 
     /// `Err(seconds to wait)` when `key` is over its rate.
-    fn check(&self, key: &str) -> Result<(), u64> {
-        self.buckets
-            .check_key(&key.to_string())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-            })
+    fn check(&self, key: &Arc<str>) -> Result<(), u64> {
+        self.buckets.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        })
     }
 }
 
@@ -138,9 +140,9 @@ impl FromRequestParts<AppState> for Caller {
             Auth::InsecureNoAuth => (
                 Caller {
                     actor: "http:anonymous".into(),
-                    scopes: vec![Scope::Admin],
+                    scopes: Arc::new([Scope::Admin]),
                 },
-                "anonymous".to_string(),
+                Arc::from("anonymous"),
             ),
             Auth::Keys(store) => {
                 let Some(presented) = presented_key(parts) else {
@@ -163,11 +165,12 @@ impl FromRequestParts<AppState> for Caller {
                                 )
                             })?;
                         let caller = Caller {
-                            actor: format!("http:{}/{}", key.name, key.id),
-                            scopes: key.scopes,
+                            actor: format!("http:{}/{}", key.name, key.id).into(),
+                            scopes: key.scopes.into(),
                         };
-                        state.key_cache.put(digest, &caller, &key.id);
-                        (caller, key.id)
+                        let bucket: Arc<str> = key.id.into();
+                        state.key_cache.put(digest, &caller, &bucket);
+                        (caller, bucket)
                     }
                 }
             }

@@ -22,6 +22,7 @@ mod error;
 mod extract;
 mod metrics;
 mod openapi;
+mod request_id;
 mod routes;
 pub mod schema;
 
@@ -39,7 +40,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// How the server behaves.
@@ -82,11 +83,25 @@ impl HttpConfig {
     }
 }
 
-/// Shared state of every handler.
+/// Shared state of every handler: one pointer, since axum clones it for
+/// every extractor and middleware of every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] points to.
+pub struct Shared {
     pub(crate) sk: Skynet,
     pub(crate) config: Arc<HttpConfig>,
+    /// `config.root` canonicalized once when the router was built (`None`
+    /// if it was not an existing directory then: resolved per request).
+    pub(crate) canonical_root: Option<Arc<PathBuf>>,
     pub(crate) limiter: Arc<auth::Limiter>,
     pub(crate) key_cache: Arc<auth::KeyCache>,
     pub(crate) metrics: Arc<Metrics>,
@@ -96,16 +111,22 @@ pub struct AppState {
 pub fn router(sk: Skynet, config: HttpConfig) -> Router {
     let metrics = Arc::new(Metrics::new());
     metrics.clone().watch_steps(&sk);
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         limiter: Arc::new(auth::Limiter::new(
             config.rate_per_second,
             config.rate_burst,
         )),
         key_cache: Arc::new(auth::KeyCache::default()),
+        canonical_root: config
+            .root
+            .canonicalize()
+            .ok()
+            .filter(|r| r.is_dir())
+            .map(Arc::new),
         config: Arc::new(config),
         sk,
         metrics,
-    };
+    }));
     let body_limit = state.config.max_body_bytes;
     routes::all()
         .layer(axum::middleware::from_fn_with_state(
@@ -125,22 +146,22 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
             })
             .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(request_id::RequestIds::new()))
         .with_state(state)
 }
 
 /// Record every request's latency by matched route.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let resp = next.run(req).await;
-    state
-        .metrics
-        .observe_request(&method, &route, resp.status().as_u16(), started.elapsed());
+    state.metrics.observe_request(
+        &method,
+        route.as_ref().map(MatchedPath::as_str),
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
     resp
 }
 

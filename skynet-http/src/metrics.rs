@@ -1,6 +1,7 @@
 //! Prometheus metrics: HTTP latencies, jobs by status, queue depth, step
 //! durations (of steps run by this process's workers), SSE flow.
 
+use axum::http::Method;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -10,12 +11,13 @@ use prometheus_client::registry::Registry;
 use skynet_core::{JobEvent, JobId, Skynet};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
-    route: String,
+    method: &'static str,
+    route: Arc<String>,
     status: u16,
 }
 
@@ -33,6 +35,9 @@ struct StepLabels {
 pub struct Metrics {
     registry: Registry,
     http: Family<RouteLabels, Histogram>,
+    /// One shared label value per route pattern, so recording a request
+    /// allocates nothing.
+    routes: RwLock<HashMap<String, Arc<String>>>,
     jobs: Family<StatusLabels, Gauge>,
     queue_depth: Gauge,
     steps: Family<StepLabels, Histogram>,
@@ -45,6 +50,21 @@ pub struct Metrics {
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Metrics")
+    }
+}
+
+/// The method as a label value (anything unusual is `other`, so a client
+/// cannot grow the label set).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }
 
@@ -108,6 +128,7 @@ impl Metrics {
         Metrics {
             registry,
             http,
+            routes: RwLock::default(),
             jobs,
             queue_depth,
             steps,
@@ -118,15 +139,34 @@ impl Metrics {
         }
     }
 
-    /// Record one answered request.
-    pub(crate) fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+    /// Record one answered request (`route`: the matched route pattern).
+    pub(crate) fn observe_request(
+        &self,
+        method: &Method,
+        route: Option<&str>,
+        status: u16,
+        took: Duration,
+    ) {
         self.http
             .get_or_create(&RouteLabels {
-                method: method.to_string(),
-                route: route.to_string(),
+                method: method_label(method),
+                route: self.route_label(route.unwrap_or("unmatched")),
                 status,
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// The shared label value for a route pattern (patterns are the
+    /// router's, a small fixed set).
+    fn route_label(&self, route: &str) -> Arc<String> {
+        if let Some(label) = self.routes.read().ok().and_then(|r| r.get(route).cloned()) {
+            return label;
+        }
+        let label = Arc::new(route.to_string());
+        if let Ok(mut routes) = self.routes.write() {
+            routes.insert(route.to_string(), label.clone());
+        }
+        label
     }
 
     pub(crate) fn rate_limited(&self) {

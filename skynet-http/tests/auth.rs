@@ -2,10 +2,11 @@
 //! malformed or revoked key with 401 and an under-scoped key with 403, and
 //! a refused request changes nothing in the ledger.
 
+#[macro_use]
 mod common;
 
 use axum::http::StatusCode;
-use common::TestApp;
+use common::{Db, TestApp};
 use serde_json::{Value, json};
 use skynet_core::store::keys::{self, Scope};
 
@@ -68,9 +69,8 @@ fn routes(planned: &str, hash: &str) -> Vec<(&'static str, String, Option<Value>
     ]
 }
 
-#[tokio::test]
-async fn every_route_refuses_bad_keys_and_under_scoped_keys_without_changing_anything() {
-    let t = TestApp::new().await;
+async fn every_route_refuses_bad_keys_and_under_scoped_keys_without_changing_anything(db: Db) {
+    let t = TestApp::new(db).await;
     let job = t.submit_job("write 'hi' to notes.txt").await;
     let planned = job["id"].as_str().expect("id").to_string();
     let hash = job["plan"]["hash"].as_str().expect("hash").to_string();
@@ -137,9 +137,8 @@ async fn every_route_refuses_bad_keys_and_under_scoped_keys_without_changing_any
     );
 }
 
-#[tokio::test]
-async fn the_right_scope_is_enough_admin_holds_all_and_x_api_key_works() {
-    let t = TestApp::new().await;
+async fn the_right_scope_is_enough_admin_holds_all_and_x_api_key_works(db: Db) {
+    let t = TestApp::new(db).await;
     let job = t.submit_job("write 'hi' to notes.txt").await;
     let id = job["id"].as_str().expect("id");
     let r = t
@@ -167,9 +166,8 @@ async fn the_right_scope_is_enough_admin_holds_all_and_x_api_key_works() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
-#[tokio::test]
-async fn provider_details_are_redacted_for_keys_without_admin() {
-    let t = TestApp::new().await;
+async fn provider_details_are_redacted_for_keys_without_admin(db: Db) {
+    let t = TestApp::new(db).await;
     let r = t
         .call(
             "POST",
@@ -215,9 +213,8 @@ async fn provider_details_are_redacted_for_keys_without_admin() {
     assert!(!listed.text.contains("hunter2"));
 }
 
-#[tokio::test]
-async fn a_revoked_key_stops_working_within_the_cache_ttl() {
-    let t = TestApp::new().await;
+async fn a_revoked_key_stops_working_within_the_cache_ttl(db: Db) {
+    let t = TestApp::new(db).await;
     let (key, token) = keys::create(t.keys.as_ref(), "soon-gone", &[Scope::Read])
         .await
         .expect("create");
@@ -243,3 +240,10 @@ async fn a_revoked_key_stops_working_within_the_cache_ttl() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+on_every_backend!(
+    every_route_refuses_bad_keys_and_under_scoped_keys_without_changing_anything,
+    the_right_scope_is_enough_admin_holds_all_and_x_api_key_works,
+    provider_details_are_redacted_for_keys_without_admin,
+    a_revoked_key_stops_working_within_the_cache_ttl,
+);

@@ -1,10 +1,11 @@
 //! Races through the router: approvals replayed 100 times at once and 100
 //! submits sharing one Idempotency-Key each cause exactly one change.
 
+#[macro_use]
 mod common;
 
 use axum::http::StatusCode;
-use common::{Resp, TestApp, call_on};
+use common::{Db, Resp, TestApp, call_on};
 
 /// Await spawned requests (each on the runtime's threads, truly at once).
 async fn joined(tasks: impl Iterator<Item = tokio::task::JoinHandle<Resp>>) -> Vec<Resp> {
@@ -16,9 +17,8 @@ async fn joined(tasks: impl Iterator<Item = tokio::task::JoinHandle<Resp>>) -> V
 }
 use serde_json::json;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn hundred_concurrent_approvals_make_exactly_one_transition() {
-    let t = TestApp::new().await;
+async fn hundred_concurrent_approvals_make_exactly_one_transition(db: Db) {
+    let t = TestApp::new(db).await;
     let job = t.submit_job("write 'hi' to notes.txt").await;
     let id = job["id"].as_str().expect("id").to_string();
     let hash = job["plan"]["hash"].as_str().expect("hash").to_string();
@@ -51,9 +51,8 @@ async fn hundred_concurrent_approvals_make_exactly_one_transition() {
     assert_eq!(to_queued, 1, "one status change recorded");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn hundred_concurrent_posts_with_one_idempotency_key_make_one_job() {
-    let t = TestApp::new().await;
+async fn hundred_concurrent_posts_with_one_idempotency_key_make_one_job(db: Db) {
+    let t = TestApp::new(db).await;
     let calls = (0..100).map(|_| {
         tokio::spawn(call_on(
             t.app.clone(),
@@ -78,3 +77,8 @@ async fn hundred_concurrent_posts_with_one_idempotency_key_make_one_job() {
     assert_eq!(ledger.len(), 1, "one job stored");
     assert_eq!(ledger[0].2, 1, "one submitted event");
 }
+
+on_every_backend!(
+    hundred_concurrent_approvals_make_exactly_one_transition,
+    hundred_concurrent_posts_with_one_idempotency_key_make_one_job,
+);

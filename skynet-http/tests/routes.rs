@@ -1,10 +1,12 @@
-//! Every route through the router in-process (`oneshot`), on a real SQLite
-//! ledger: shapes, status codes, problem+json codes, and what changed.
+//! Every route through the router in-process (`oneshot`), on a real ledger
+//! (SQLite and PostgreSQL): shapes, status codes, problem+json codes, and
+//! what changed.
 
+#[macro_use]
 mod common;
 
 use axum::http::StatusCode;
-use common::TestApp;
+use common::{Db, TestApp};
 use serde_json::json;
 use skynet_core::WorkerOptions;
 use skynet_http::schema;
@@ -16,14 +18,13 @@ fn conforms<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> T {
     serde_json::from_value(v.clone()).expect("response matches its documented schema")
 }
 
-#[tokio::test]
-async fn health_needs_no_key_and_names_components_without_secrets() {
-    let t = TestApp::new().await;
+async fn health_needs_no_key_and_names_components_without_secrets(db: Db) {
+    let t = TestApp::new(db).await;
     let r = t.call("GET", "/v1/health", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     let body: schema::HealthAnswer = conforms(&r.json());
     assert_eq!(body.status, "ok");
-    assert_eq!(body.components["store"].detail, "sqlite");
+    assert_eq!(body.components["store"].detail, t.db.backend());
     assert_eq!(body.components["queue"].status, "ok");
     assert_eq!(body.components["workers"].status, "ok");
     // Queued work with no worker online shows (from the sentinel's next
@@ -43,21 +44,28 @@ async fn health_needs_no_key_and_names_components_without_secrets() {
         !r.text.contains(&t.dir.path().display().to_string()),
         "no paths"
     );
+    assert!(!r.text.contains(&t.url), "no database URL");
     assert!(
         r.headers.contains_key("x-request-id"),
         "every answer has a request id"
     );
 }
 
-#[tokio::test]
-async fn submit_queues_read_only_and_holds_write_for_approval() {
-    let t = TestApp::new().await;
+async fn submit_queues_read_only_and_holds_write_for_approval(db: Db) {
+    let t = TestApp::new(db).await;
     let ro = t.submit_job("list the files").await;
     let ro: schema::JobView = conforms(&ro);
     assert_eq!(ro.status, "queued");
     assert_eq!(ro.source, "http");
     assert_eq!(ro.approval.expect("auto approval").approver, "auto");
-    let w: schema::JobView = conforms(&t.submit_job("write 'hi' to notes.txt").await);
+    let submitted = t.submit_job("write 'hi' to notes.txt").await;
+    // The answer shows the job exactly as the ledger holds it.
+    let id = submitted["id"].as_str().expect("id");
+    let shown = t
+        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None)
+        .await;
+    assert_eq!(shown.json(), submitted);
+    let w: schema::JobView = conforms(&submitted);
     assert_eq!(w.status, "planned");
     assert!(w.approval.is_none());
     let plan = w.plan.expect("plan");
@@ -78,9 +86,8 @@ async fn submit_queues_read_only_and_holds_write_for_approval() {
     );
 }
 
-#[tokio::test]
-async fn submit_refuses_bad_input_with_problem_codes_and_stores_nothing() {
-    let t = TestApp::new().await;
+async fn submit_refuses_bad_input_with_problem_codes_and_stores_nothing(db: Db) {
+    let t = TestApp::new(db).await;
     let cases = [
         (
             json!({ "intent": "" }),
@@ -163,9 +170,8 @@ async fn submit_refuses_bad_input_with_problem_codes_and_stores_nothing() {
     assert!(t.ledger_snapshot().await.is_empty(), "nothing was stored");
 }
 
-#[tokio::test]
-async fn idempotency_key_returns_the_first_job_and_refuses_another_intent() {
-    let t = TestApp::new().await;
+async fn idempotency_key_returns_the_first_job_and_refuses_another_intent(db: Db) {
+    let t = TestApp::new(db).await;
     let send = |intent: &'static str| {
         t.call_with(
             "POST",
@@ -189,9 +195,8 @@ async fn idempotency_key_returns_the_first_job_and_refuses_another_intent() {
     assert_eq!(t.ledger_snapshot().await.len(), 1);
 }
 
-#[tokio::test]
-async fn list_pages_with_a_cursor_and_filters_by_status() {
-    let t = TestApp::new().await;
+async fn list_pages_with_a_cursor_and_filters_by_status(db: Db) {
+    let t = TestApp::new(db).await;
     let mut ids = Vec::new();
     for i in 0..5 {
         let intent = if i % 2 == 0 {
@@ -243,9 +248,8 @@ async fn list_pages_with_a_cursor_and_filters_by_status() {
     }
 }
 
-#[tokio::test]
-async fn get_job_shows_plan_steps_approval_and_404s() {
-    let t = TestApp::new().await;
+async fn get_job_shows_plan_steps_approval_and_404s(db: Db) {
+    let t = TestApp::new(db).await;
     let id = t.submit_job("list the files").await["id"]
         .as_str()
         .expect("id")
@@ -274,9 +278,8 @@ async fn get_job_shows_plan_steps_approval_and_404s() {
     );
 }
 
-#[tokio::test]
-async fn approve_binds_the_plan_hash_deny_and_cancel_change_status_once() {
-    let t = TestApp::new().await;
+async fn approve_binds_the_plan_hash_deny_and_cancel_change_status_once(db: Db) {
+    let t = TestApp::new(db).await;
     let job = t.submit_job("write 'hi' to notes.txt").await;
     let id = job["id"].as_str().expect("id");
     let hash = job["plan"]["hash"].as_str().expect("hash");
@@ -349,9 +352,8 @@ async fn approve_binds_the_plan_hash_deny_and_cancel_change_status_once() {
     );
 }
 
-#[tokio::test]
-async fn logs_tail_and_search_after_a_worker_ran_the_job() {
-    let t = TestApp::new().await;
+async fn logs_tail_and_search_after_a_worker_ran_the_job(db: Db) {
+    let t = TestApp::new(db).await;
     let id = t.submit_job("read hello.txt").await["id"]
         .as_str()
         .expect("id")
@@ -411,9 +413,8 @@ async fn logs_tail_and_search_after_a_worker_ran_the_job() {
     );
 }
 
-#[tokio::test]
-async fn original_plan_has_the_original_field_names() {
-    let t = TestApp::new().await;
+async fn original_plan_has_the_original_field_names(db: Db) {
+    let t = TestApp::new(db).await;
     let r = t
         .call(
             "POST",
@@ -446,9 +447,8 @@ async fn original_plan_has_the_original_field_names() {
     assert_eq!(r.json()["decision"]["verdict"], "forbid");
 }
 
-#[tokio::test]
-async fn original_policy_check_answers_allowed_requires_approval_risk_level() {
-    let t = TestApp::new().await;
+async fn original_policy_check_answers_allowed_requires_approval_risk_level(db: Db) {
+    let t = TestApp::new(db).await;
     let check = |action: &str, target: Option<&str>| {
         let mut body = json!({ "action": action, "context": {} });
         if let Some(tg) = target {
@@ -477,9 +477,8 @@ async fn original_policy_check_answers_allowed_requires_approval_risk_level() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn original_execute_runs_read_only_now_and_refuses_what_needs_approval() {
-    let t = TestApp::new().await;
+async fn original_execute_runs_read_only_now_and_refuses_what_needs_approval(db: Db) {
+    let t = TestApp::new(db).await;
     let r = t
         .call(
             "POST",
@@ -514,9 +513,8 @@ async fn original_execute_runs_read_only_now_and_refuses_what_needs_approval() {
     assert!(!t.dir.path().join("out.txt").exists());
 }
 
-#[tokio::test]
-async fn original_report_is_recorded_on_the_job() {
-    let t = TestApp::new().await;
+async fn original_report_is_recorded_on_the_job(db: Db) {
+    let t = TestApp::new(db).await;
     let id = t.submit_job("write 'x' to out.txt").await["id"]
         .as_str()
         .expect("id")
@@ -558,9 +556,8 @@ async fn original_report_is_recorded_on_the_job() {
     );
 }
 
-#[tokio::test]
-async fn original_providers_health_counts_and_keeps_history() {
-    let t = TestApp::new().await;
+async fn original_providers_health_counts_and_keeps_history(db: Db) {
+    let t = TestApp::new(db).await;
     for n in 1..=2 {
         let r = t
             .call("GET", "/v1/providers/health", Some(&t.read), None)
@@ -660,9 +657,8 @@ async fn providers_health_reports_the_sentinel_and_hides_failures_from_non_admin
     );
 }
 
-#[tokio::test]
-async fn scheduler_diagnose_scores_the_candidates_and_refuses_bad_specs() {
-    let t = TestApp::new().await;
+async fn scheduler_diagnose_scores_the_candidates_and_refuses_bad_specs(db: Db) {
+    let t = TestApp::new(db).await;
     let body = json!({
         "execution_spec": {
             "job_id": null,
@@ -761,9 +757,8 @@ async fn scheduler_diagnose_scores_the_candidates_and_refuses_bad_specs() {
     }
 }
 
-#[tokio::test]
-async fn metrics_show_jobs_by_status_queue_depth_and_http_latency() {
-    let t = TestApp::new().await;
+async fn metrics_show_jobs_by_status_queue_depth_and_http_latency(db: Db) {
+    let t = TestApp::new(db).await;
     t.submit_job("list the files").await;
     t.submit_job("write 'x' to a.txt").await;
     let r = t.call("GET", "/metrics", Some(&t.read), None).await;
@@ -778,9 +773,8 @@ async fn metrics_show_jobs_by_status_queue_depth_and_http_latency() {
     assert!(r.text.contains("skynet_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/jobs\",status=\"202\"} 2"), "{}", r.text);
 }
 
-#[tokio::test]
-async fn rate_limit_answers_429_with_retry_after() {
-    let t = TestApp::with(|c| {
+async fn rate_limit_answers_429_with_retry_after(db: Db) {
+    let t = TestApp::with(db, |c| {
         c.rate_per_second = 1;
         c.rate_burst = 3;
     })
@@ -808,9 +802,8 @@ async fn rate_limit_answers_429_with_retry_after() {
     );
 }
 
-#[tokio::test]
-async fn openapi_matches_the_committed_snapshot() {
-    let t = TestApp::new().await;
+async fn openapi_matches_the_committed_snapshot(db: Db) {
+    let t = TestApp::new(db).await;
     let r = t.call("GET", "/openapi.json", Some(&t.read), None).await;
     assert_eq!(r.status, StatusCode::OK);
     let snapshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
@@ -839,3 +832,23 @@ async fn openapi_matches_the_committed_snapshot() {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
 }
+
+on_every_backend!(
+    health_needs_no_key_and_names_components_without_secrets,
+    submit_queues_read_only_and_holds_write_for_approval,
+    submit_refuses_bad_input_with_problem_codes_and_stores_nothing,
+    idempotency_key_returns_the_first_job_and_refuses_another_intent,
+    list_pages_with_a_cursor_and_filters_by_status,
+    get_job_shows_plan_steps_approval_and_404s,
+    approve_binds_the_plan_hash_deny_and_cancel_change_status_once,
+    logs_tail_and_search_after_a_worker_ran_the_job,
+    original_plan_has_the_original_field_names,
+    original_policy_check_answers_allowed_requires_approval_risk_level,
+    original_execute_runs_read_only_now_and_refuses_what_needs_approval,
+    original_report_is_recorded_on_the_job,
+    original_providers_health_counts_and_keeps_history,
+    metrics_show_jobs_by_status_queue_depth_and_http_latency,
+    rate_limit_answers_429_with_retry_after,
+    openapi_matches_the_committed_snapshot,
+    scheduler_diagnose_scores_the_candidates_and_refuses_bad_specs,
+);

@@ -1,9 +1,10 @@
 //! A real server on a loopback TCP port: requests with reqwest, graceful
 //! shutdown, SSE resume with `Last-Event-ID`, and a client that never reads.
 
+#[macro_use]
 mod common;
 
-use common::TestApp;
+use common::{Db, TestApp};
 use serde_json::json;
 use skynet_core::JobId;
 use std::net::SocketAddr;
@@ -55,9 +56,8 @@ async fn read_events(resp: &mut reqwest::Response, want: impl Fn(&[i64]) -> bool
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_server_serves_jobs_over_tcp_and_shuts_down_gracefully_with_a_stream_open() {
-    let t = TestApp::new().await;
+async fn real_server_serves_jobs_over_tcp_and_shuts_down_gracefully_with_a_stream_open(db: Db) {
+    let t = TestApp::new(db).await;
     let (addr, server) = start(&t).await;
     let http = reqwest::Client::new();
     let base = format!("http://{addr}");
@@ -114,9 +114,8 @@ async fn real_server_serves_jobs_over_tcp_and_shuts_down_gracefully_with_a_strea
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sse_resume_with_last_event_id_loses_nothing() {
-    let t = TestApp::new().await;
+async fn sse_resume_with_last_event_id_loses_nothing(db: Db) {
+    let t = TestApp::new(db).await;
     let (addr, _server) = start(&t).await;
     let job = t.submit_job("write 'x' to a.txt").await;
     let id = JobId::parse(job["id"].as_str().expect("id")).expect("id");
@@ -186,10 +185,9 @@ fn metric(page: &str, name: &str) -> f64 {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sse_client_that_never_reads_does_not_make_the_server_buffer_events() {
+async fn sse_client_that_never_reads_does_not_make_the_server_buffer_events(db: Db) {
     const EVENTS: usize = 3000;
-    let t = TestApp::new().await;
+    let t = TestApp::new(db).await;
     let (addr, _server) = start(&t).await;
     let job = t.submit_job("write 'x' to a.txt").await;
     let id = JobId::parse(job["id"].as_str().expect("id")).expect("id");
@@ -276,3 +274,9 @@ async fn sse_client_that_never_reads_does_not_make_the_server_buffer_events() {
         .collect();
     assert_eq!(ids, all, "every event once, in order");
 }
+
+on_every_backend!(
+    real_server_serves_jobs_over_tcp_and_shuts_down_gracefully_with_a_stream_open,
+    sse_resume_with_last_event_id_loses_nothing,
+    sse_client_that_never_reads_does_not_make_the_server_buffer_events,
+);

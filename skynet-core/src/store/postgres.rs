@@ -7,9 +7,12 @@
 //!   are serialized per job while different jobs proceed in parallel.
 //! - Claims take queued rows with `FOR UPDATE SKIP LOCKED`: concurrent
 //!   claimers never wait on each other and never take the same job.
-//! - A trigger `NOTIFY`s `skynet_jobs` when a job becomes queued; idle
-//!   workers `LISTEN` (see [`PostgresStore::work_signal`](crate::store::JobStore::work_signal))
+//! - Idle workers `LISTEN` on `skynet_jobs` (see
+//!   [`PostgresStore::work_signal`](crate::store::JobStore::work_signal))
 //!   and also poll, so a lost notification only costs one poll interval.
+//!   A trigger `NOTIFY`s when a job's status becomes queued; a queued
+//!   insert is announced by the store after it commits (a notifying
+//!   commit would serialize every submit's WAL flush).
 //! - Connections that die (a database restart) are replaced by the pool on
 //!   the next use; callers see one failed operation, not a dead store.
 //!
@@ -44,6 +47,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The wake-up signal, started on first use.
     signal: Arc<Mutex<Option<tokio::sync::watch::Receiver<u64>>>>,
+    /// Asks the announcer task for one `NOTIFY` (coalesced).
+    announce: tokio::sync::mpsc::Sender<()>,
 }
 
 impl PostgresStore {
@@ -69,9 +74,11 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| Error::Store(format!("migrating {shown}: {e}")))?;
+        let announce = listen::announcer(pool.clone());
         Ok(PostgresStore {
             pool,
             signal: Arc::new(Mutex::new(None)),
+            announce,
         })
     }
 

@@ -1,6 +1,6 @@
 //! Job resources: submit, list, show, approve, deny, cancel, logs.
 
-use super::{core_err, job_view, sandbox_root};
+use super::{core_err, job_view, new_job_view, sandbox_root};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -70,7 +70,7 @@ pub(crate) async fn submit(
     let key = idempotency_key(&headers)?;
     let req = SubmitRequest {
         intent: body.intent.clone(),
-        root: Some(sandbox_root(&state.config.root, body.root.as_deref())?),
+        root: Some(sandbox_root(&state, body.root.as_deref())?),
         provider: body.provider,
         priority: body.priority,
         source: JobSource::Http,
@@ -87,10 +87,13 @@ pub(crate) async fn submit(
             "this Idempotency-Key was already used for a different intent; use a fresh key",
         ));
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(job_view(&state.sk, &job, &caller).await?),
-    ))
+    // Without a key the job is the one this request inserted; with one it
+    // may be an earlier request's, whose steps may have run since.
+    let view = match key {
+        None => new_job_view(&job, &caller),
+        Some(_) => job_view(&state.sk, &job, &caller).await?,
+    };
+    Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
 fn encode_cursor(c: &JobCursor) -> String {

@@ -11,10 +11,11 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use axum::Router;
 use axum::routing::{get, post};
+use skynet_core::store::{StepRecord, StepStatus};
 use skynet_core::view::JobView;
 use skynet_core::{Error, Job, Skynet};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub(crate) use events::{__path_global_events, __path_job_events};
 pub(crate) use jobs::{
@@ -70,8 +71,11 @@ pub(crate) fn core_err(caller: &Caller) -> impl Fn(Error) -> ApiError + '_ {
 
 /// The sandbox root for a request: `asked` (relative to the server's root,
 /// or absolute) must exist and lie inside the server's root.
-pub(crate) fn sandbox_root(base: &Path, asked: Option<&str>) -> Result<PathBuf, ApiError> {
-    let base = base.canonicalize().map_err(Error::Io)?;
+pub(crate) fn sandbox_root(state: &AppState, asked: Option<&str>) -> Result<PathBuf, ApiError> {
+    let base = match &state.canonical_root {
+        Some(root) => root.as_ref().clone(),
+        None => state.config.root.canonicalize().map_err(Error::Io)?,
+    };
     let Some(asked) = asked.filter(|a| !a.trim().is_empty()) else {
         return Ok(base);
     };
@@ -117,6 +121,30 @@ pub(crate) fn context_strings(
 pub(crate) async fn job_view(sk: &Skynet, job: &Job, caller: &Caller) -> Result<JobView, ApiError> {
     let steps = sk.steps(&job.id).await.map_err(core_err(caller))?;
     Ok(redacted(JobView::new(job, &steps), caller))
+}
+
+/// A job the caller's request just inserted, as this caller may see it:
+/// every step is still pending, as the insert wrote them, so its
+/// checkpoints need no read.
+pub(crate) fn new_job_view(job: &Job, caller: &Caller) -> JobView {
+    let pending: Vec<StepRecord> = job
+        .plan
+        .iter()
+        .flat_map(|p| p.steps.iter())
+        .enumerate()
+        .map(|(i, step)| StepRecord {
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            status: StepStatus::Pending,
+            risk: step.risk,
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            output_bytes: 0,
+            truncated: false,
+            error: None,
+        })
+        .collect();
+    redacted(JobView::new(job, &pending), caller)
 }
 
 /// Provider failure details are for admins only.

@@ -14,6 +14,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use skynet_core::plan::Plan;
+use skynet_core::policy::PolicyContext;
 use skynet_core::store::LogQuery;
 use skynet_core::store::keys::Scope;
 use skynet_core::view::PlanView;
@@ -83,7 +84,7 @@ fn planner_request(
 ) -> ApiResult<SubmitRequest> {
     Ok(SubmitRequest {
         intent: message,
-        root: Some(sandbox_root(&state.config.root, context_root(context))?),
+        root: Some(sandbox_root(state, context_root(context))?),
         source: JobSource::Http,
         context: context_strings(context),
         constraints,
@@ -144,7 +145,7 @@ pub(crate) async fn report(
     caller.require(Scope::Submit)?;
     let id = JobId::parse(&body.request_id).map_err(ApiError::from)?;
     let data = serde_json::json!({
-        "reporter": caller.actor,
+        "reporter": &*caller.actor,
         "overall_status": body.overall_status,
         "step_reports": body.step_reports,
     });
@@ -198,11 +199,10 @@ pub(crate) async fn policy_check(
             "action is empty: give a command line such as `git push`",
         ));
     }
-    let root = sandbox_root(&state.config.root, context_root(&body.context))?;
-    let decision = state
-        .sk
-        .check_command(&argv, Some(root))
-        .map_err(core_err(&caller))?;
+    let root = sandbox_root(&state, context_root(&body.context))?;
+    // The root is canonical and checked already: judge with the policy
+    // directly instead of resolving the root again.
+    let decision = state.sk.policy().check(&argv, &PolicyContext::rooted(root));
     Ok(Json(PolicyAnswer::new(argv, &decision)))
 }
 

@@ -1,5 +1,11 @@
-//! A router over a real SQLite file, keys for every scope, and a helper
-//! that sends one request in-process (`oneshot`, no server).
+//! A router over a real ledger (a SQLite file, or a fresh PostgreSQL
+//! database), keys for every scope, and a helper that sends one request
+//! in-process (`oneshot`, no server).
+//!
+//! Every suite is written once as `async fn case(db: Db)` and instantiated
+//! per backend with [`on_every_backend!`]: `sqlite::case` always runs,
+//! `postgres::case` runs against `SKYNET_TEST_POSTGRES_URL` (and says it
+//! skipped without it).
 #![allow(dead_code)]
 
 use axum::Router;
@@ -12,7 +18,102 @@ use skynet_core::{EngineConfig, Skynet};
 use skynet_http::{Auth, HttpConfig};
 use tower::ServiceExt;
 
+/// Expand into `sqlite::$case` and `postgres::$case` tests, each calling
+/// the suite's `async fn $case(db: Db)` on a multi-threaded runtime. A case
+/// missing from the list is dead code, which the lints refuse.
+macro_rules! on_every_backend {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case($crate::common::Db::Sqlite).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(db) = $crate::common::Db::postgres() else { return };
+                    super::$case(db).await;
+                }
+            )+
+        }
+    };
+}
+
+/// The ledger a test runs on.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// A SQLite file in the test's temporary directory.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server this URL names.
+    Postgres(String),
+}
+
+impl Db {
+    /// PostgreSQL from `SKYNET_TEST_POSTGRES_URL`, or `None` (after saying
+    /// the test skipped).
+    pub fn postgres() -> Option<Db> {
+        match std::env::var("SKYNET_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => Some(Db::Postgres(url)),
+            _ => {
+                eprintln!("skipped: SKYNET_TEST_POSTGRES_URL is not set");
+                None
+            }
+        }
+    }
+
+    /// The store's backend name, as `/v1/health` shows it.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// A fresh, empty ledger URL for a test whose files live in `dir`.
+    async fn fresh_url(&self, dir: &std::path::Path) -> String {
+        match self {
+            Db::Sqlite => format!("sqlite://{}", dir.join("skynet.db").display()),
+            Db::Postgres(server) => {
+                let name = format!("skynet_t_{}", uuid::Uuid::now_v7().simple());
+                let url = with_database(server, &name);
+                assert!(
+                    skynet_core::store::postgres::create_database(&url)
+                        .await
+                        .expect("create a test database"),
+                    "a fresh name must not exist yet"
+                );
+                url
+            }
+        }
+    }
+}
+
+/// `url` with its database replaced by `name` (user, host and query kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find('/').map(|j| start + j))
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{name}", &base[..authority_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
 pub struct TestApp {
+    pub db: Db,
+    /// The ledger's URL (a secret-free test URL).
+    pub url: String,
     pub sk: Skynet,
     pub app: Router,
     pub keys: SharedKeyStore,
@@ -51,15 +152,15 @@ impl Resp {
 }
 
 impl TestApp {
-    pub async fn new() -> Self {
-        Self::with(|_| {}).await
+    pub async fn new(db: Db) -> Self {
+        Self::with(db, |_| {}).await
     }
 
-    /// An app whose `HttpConfig` `tweak` may change.
-    pub async fn with(tweak: impl FnOnce(&mut HttpConfig)) -> Self {
+    /// An app on `db` whose `HttpConfig` `tweak` may change.
+    pub async fn with(db: Db, tweak: impl FnOnce(&mut HttpConfig)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("hello.txt"), "hello from a file\n").expect("write");
-        let url = format!("sqlite://{}", dir.path().join("skynet.db").display());
+        let url = db.fresh_url(dir.path()).await;
         let sk = Skynet::builder()
             .database_url(&url)
             .config(EngineConfig::default())
@@ -81,6 +182,8 @@ impl TestApp {
         let app = skynet_http::router(sk.clone(), config.clone());
         let [read, submit, approve, admin] = tokens.try_into().expect("four keys");
         TestApp {
+            db,
+            url,
             sk,
             app,
             keys,

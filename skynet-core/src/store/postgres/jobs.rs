@@ -3,8 +3,8 @@
 //! and the reaper.
 
 use super::tx::{
-    append_event, approve_in, complete_in, load_job, load_steps, push_status_in, require_job,
-    set_status_in, transition,
+    approve_in, complete_in, load_job, load_steps, push_status_in, require_job, set_status_in,
+    transition,
 };
 use super::{PostgresStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
@@ -84,7 +84,6 @@ impl PostgresStore {
 impl JobStore for PostgresStore {
     async fn insert_job(&self, job: &Job) -> Result<(Job, bool)> {
         check_new_job(job)?;
-        let mut tx = self.begin().await?;
         let now = now();
         let queued_at = match job.status {
             JobStatus::Queued => job.queued_at.or(Some(now)),
@@ -97,67 +96,12 @@ impl JobStore for PostgresStore {
             .map(|a| to_json(a, "approval"))
             .transpose()?;
         let plan_hash = job.plan.as_ref().map(|p| p.hash.clone());
-        // A concurrent insert with the same key waits here for the other
-        // transaction, then finds its row: exactly one job per key.
-        let inserted = sqlx::query(
-            "INSERT INTO jobs (id, intent, status, plan, plan_hash, risk, root, provider, \
-             priority, approval, attempts, max_attempts, run_at, timeout_ms, created_at, \
-             queued_at, started_at, finished_at, error, source, idempotency_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING",
-        )
-        .bind(job.id.as_str())
-        .bind(&job.intent)
-        .bind(job.status.as_str())
-        .bind(plan)
-        .bind(&plan_hash)
-        .bind(job.risk.as_str())
-        .bind(job.root.to_string_lossy().into_owned())
-        .bind(&job.provider)
-        .bind(i64::from(job.priority))
-        .bind(approval)
-        .bind(i64::from(job.attempts))
-        .bind(i64::from(job.max_attempts))
-        .bind(micros(job.run_at))
-        .bind(job.timeout_ms.map(to_i64))
-        .bind(micros(job.created_at))
-        .bind(queued_at.map(micros))
-        .bind(job.started_at.map(micros))
-        .bind(job.finished_at.map(micros))
-        .bind(&job.error)
-        .bind(job.source.as_str())
-        .bind(&job.idempotency_key)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("inserting a job"))?
-        .rows_affected();
-        if inserted == 0 {
-            // The id or the idempotency key exists (READ COMMITTED: this
-            // statement sees the row the conflicting transaction committed).
-            if let Some(key) = &job.idempotency_key
-                && let Some(existing) = job_by_key(&mut tx, key).await?
-            {
-                return Ok((existing, false));
-            }
-            return Err(Error::Conflict(format!("job {} already exists", job.id)));
-        }
-        let steps = job.plan.iter().flat_map(|p| p.steps.iter()).enumerate();
-        let mut qb =
-            QueryBuilder::<Postgres>::new("INSERT INTO steps (job_id, idx, status, risk) ");
-        let mut any = false;
-        qb.push_values(steps, |mut row, (index, step)| {
-            any = true;
-            row.push_bind(job.id.as_str())
-                .push_bind(i64::try_from(index).unwrap_or(i64::MAX))
-                .push_bind(StepStatus::Pending.as_str())
-                .push_bind(step.risk.as_str());
-        });
-        if any {
-            qb.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(db("inserting step checkpoints"))?;
-        }
+        let steps = job.plan.iter().flat_map(|p| p.steps.iter());
+        let step_idx: Vec<i64> = (0..steps.clone().count())
+            .map(|i| i64::try_from(i).unwrap_or(i64::MAX))
+            .collect();
+        let step_risk: Vec<&str> = steps.map(|s| s.risk.as_str()).collect();
+        // The first event of a new job's chain: its head is the genesis.
         let data = json!({
             "intent": job.intent,
             "status": job.status.as_str(),
@@ -165,9 +109,79 @@ impl JobStore for PostgresStore {
             "plan_hash": plan_hash,
             "source": job.source.as_str(),
         });
-        append_event(&mut tx, &job.id, "submitted", data, now, Some(None)).await?;
-        let stored = require_job(&mut tx, &job.id).await?;
-        commit(tx).await?;
+        let prev_hash = chain::genesis(&job.id);
+        let at = truncate_to_micros(now);
+        let hash = chain::event_hash(&prev_hash, &job.id, "submitted", &data, at);
+        // One statement (one round trip, one implicit transaction): the
+        // job, its pending step checkpoints and its `submitted` event. The
+        // events trigger moves `event_head` and the foreign keys are
+        // checked at the statement's end, when the job row exists. On a
+        // conflict nothing is inserted; a concurrent insert with the same
+        // key makes this statement wait for the other transaction.
+        let sql = format!(
+            "WITH job AS (INSERT INTO jobs (id, intent, status, plan, plan_hash, risk, root, \
+             provider, priority, approval, attempts, max_attempts, run_at, timeout_ms, \
+             created_at, queued_at, started_at, finished_at, error, source, idempotency_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}), \
+             steps AS (INSERT INTO steps (job_id, idx, status, risk) \
+             SELECT job.id, s.idx, $22, s.risk FROM job, \
+             unnest($23::BIGINT[], $24::TEXT[]) AS s (idx, risk)), \
+             event AS (INSERT INTO events (job_id, kind, data, at, prev_hash, hash) \
+             SELECT job.id, 'submitted', $25, $26, $27, $28 FROM job) \
+             SELECT {JOB_COLUMNS} FROM job"
+        );
+        let inserted = sqlx::query(&sql)
+            .bind(job.id.as_str())
+            .bind(&job.intent)
+            .bind(job.status.as_str())
+            .bind(plan)
+            .bind(&plan_hash)
+            .bind(job.risk.as_str())
+            .bind(job.root.to_string_lossy().into_owned())
+            .bind(&job.provider)
+            .bind(i64::from(job.priority))
+            .bind(approval)
+            .bind(i64::from(job.attempts))
+            .bind(i64::from(job.max_attempts))
+            .bind(micros(job.run_at))
+            .bind(job.timeout_ms.map(to_i64))
+            .bind(micros(job.created_at))
+            .bind(queued_at.map(micros))
+            .bind(job.started_at.map(micros))
+            .bind(job.finished_at.map(micros))
+            .bind(&job.error)
+            .bind(job.source.as_str())
+            .bind(&job.idempotency_key)
+            .bind(StepStatus::Pending.as_str())
+            .bind(&step_idx)
+            .bind(&step_risk)
+            .bind(data.to_string())
+            .bind(micros(at))
+            .bind(&prev_hash)
+            .bind(&hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("inserting a job"))?;
+        let Some(row) = inserted else {
+            // The id or the idempotency key exists (READ COMMITTED: a new
+            // statement sees the row the conflicting transaction committed).
+            if let Some(key) = &job.idempotency_key {
+                let mut conn = self
+                    .pool
+                    .acquire()
+                    .await
+                    .map_err(db("looking up an idempotency key"))?;
+                if let Some(existing) = job_by_key(&mut conn, key).await? {
+                    return Ok((existing, false));
+                }
+            }
+            return Err(Error::Conflict(format!("job {} already exists", job.id)));
+        };
+        let stored = job_from_row(&row)?;
+        if stored.status == JobStatus::Queued {
+            self.announce_queued();
+        }
         Ok((stored, true))
     }
 

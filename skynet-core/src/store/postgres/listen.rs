@@ -1,12 +1,13 @@
 //! `LISTEN skynet_jobs`: one background connection per store handle that
-//! turns notifications into ticks of a watch channel.
+//! turns notifications into ticks of a watch channel; and the announcer
+//! that sends the `NOTIFY` for queued inserts after they commit.
 
 use super::PostgresStore;
 use sqlx::postgres::PgListener;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
-/// The channel the `jobs_notify_queued` trigger notifies.
+/// The channel the `jobs_notify_queued` trigger and the announcer notify.
 const CHANNEL: &str = "skynet_jobs";
 /// Pause before re-listening after the connection failed.
 const RETRY: Duration = Duration::from_millis(500);
@@ -24,6 +25,37 @@ impl PostgresStore {
         *slot = Some(rx.clone());
         Some(rx)
     }
+}
+
+impl PostgresStore {
+    /// Wake the queue's listeners: a job was inserted as queued and its
+    /// transaction committed. Never waits; requests made while a `NOTIFY`
+    /// is pending fold into it.
+    pub(super) fn announce_queued(&self) {
+        let _ = self.announce.try_send(());
+    }
+}
+
+/// Start the task that sends one `NOTIFY` per request (requests that
+/// arrive while one is queued fold into it), in its own transaction: a
+/// notifying transaction with nothing else to commit needs no WAL flush,
+/// so it does not hold the notification lock across an fsync. The task
+/// ends when every store handle is gone.
+pub(super) fn announcer(pool: sqlx::PgPool) -> mpsc::Sender<()> {
+    let (tx, mut rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        while rx.recv().await.is_some() {
+            if let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANNEL)
+                .execute(&pool)
+                .await
+            {
+                // Workers poll as well: a lost wake-up costs one interval.
+                tracing::debug!("NOTIFY {CHANNEL} failed: {e}");
+            }
+        }
+    });
+    tx
 }
 
 /// Tick `tx` on every notification until every receiver is gone. After a
