@@ -1,6 +1,7 @@
 //! The [`Skynet`] facade: plan, judge, gate, queue, run and record.
 
 mod builder;
+mod committer;
 mod events;
 mod judge;
 mod runner;

@@ -1,5 +1,6 @@
 //! The worker loop: claim, run, heartbeat, recover.
 
+use super::committer::CheckpointWriter;
 use super::{JobEvent, Skynet};
 use crate::Result;
 use crate::job::JobStatus;
@@ -95,6 +96,8 @@ impl Skynet {
         if opts.register {
             self.register(&opts, concurrency).await;
         }
+        // Runs finishing together share a transaction.
+        let (writer, committer) = CheckpointWriter::grouped(self.inner.store.clone());
         loop {
             let now = tokio::time::Instant::now();
             if shutdown.is_cancelled() && release_at.is_none() {
@@ -136,7 +139,9 @@ impl Skynet {
                         for job in jobs {
                             let sk = self.clone();
                             let release = release.clone();
-                            running.spawn(async move { sk.run_claimed(job, &release).await });
+                            let writer = writer.clone();
+                            running
+                                .spawn(async move { sk.run_claimed(job, &release, &writer).await });
                         }
                     }
                     Err(e) => {
@@ -182,6 +187,10 @@ impl Skynet {
         }
         while let Some(done) = running.join_next().await {
             tally(&mut report, done);
+        }
+        drop(writer);
+        if let Err(e) = committer.await {
+            tracing::error!(worker = %opts.id, "the checkpoint committer failed: {e}");
         }
         if opts.register
             && let Err(e) = self.inner.store.worker_stopped(&opts.id).await

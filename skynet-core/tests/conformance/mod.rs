@@ -6,12 +6,14 @@
 //! `conformance_tests!(factory)` where `factory` is an async fn returning a
 //! fresh [`Backend`].
 
+pub mod checkpoints;
 pub mod jobs;
 pub mod listing;
 pub mod queue;
 pub mod records;
 pub mod workers;
 
+pub use checkpoints::*;
 pub use jobs::*;
 pub use listing::*;
 pub use queue::*;
@@ -84,6 +86,8 @@ macro_rules! conformance_tests {
             list_jobs_pages_by_cursor,
             count_jobs_by_status_counts,
             events_after_resumes_without_loss,
+            group_commit_fences_each_job_by_its_lease,
+            group_commit_of_many_runs_keeps_every_chain,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,

@@ -3,8 +3,8 @@
 //! and the reaper.
 
 use super::tx::{
-    append_event, approve_in, complete_in, load_job, load_steps, push_status_in, require_job,
-    set_status_in, transition,
+    append_event, approve_in, load_job, load_steps, push_status_in, require_job, set_status_in,
+    transition,
 };
 use super::{PostgresStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
@@ -358,10 +358,15 @@ impl JobStore for PostgresStore {
     }
 
     async fn complete(&self, id: &JobId, lease_id: &str, completion: Completion) -> Result<Job> {
-        let mut tx = self.begin().await?;
-        let job = complete_in(&mut tx, id, lease_id, completion).await?;
-        commit(tx).await?;
-        Ok(job)
+        let cp = crate::store::RunCheckpoint {
+            job: id.clone(),
+            lease_id: lease_id.to_string(),
+            step: None,
+            completion: Some(completion),
+        };
+        self.checkpoint(cp)
+            .await?
+            .ok_or_else(|| Error::Store(format!("completing job {id} returned no job")))
     }
 
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>> {

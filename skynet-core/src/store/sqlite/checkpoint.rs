@@ -1,0 +1,4 @@
+//! The shared checkpoint writers (step starts and ends, completions, group
+//! commits), for SQLite: `BEGIN IMMEDIATE` already holds the write lock.
+
+crate::store::checkpoint_tx::checkpoint_tx!(sqlx::Sqlite, sqlx::SqliteConnection, "");
