@@ -5,6 +5,7 @@ mod committer;
 mod events;
 mod judge;
 mod runner;
+mod slots;
 pub mod worker;
 
 pub use builder::SkynetBuilder;

@@ -2,6 +2,7 @@
 
 use super::committer::CheckpointWriter;
 use super::judge::step_label;
+use super::slots::Ticket;
 use super::{JobEvent, Skynet};
 use crate::job::{Job, JobId, Lease};
 use crate::plan::Step;
@@ -89,7 +90,8 @@ impl Skynet {
             .await?
         {
             Some(job) => {
-                self.run_claimed(job, &CancellationToken::new(), &CheckpointWriter::Direct)
+                let release = CancellationToken::new();
+                self.run_claimed(job, &release, &CheckpointWriter::Direct, None)
                     .await
             }
             None => self.inner.store.get_job(id).await,
@@ -102,12 +104,14 @@ impl Skynet {
     /// `release` fires (the worker is shutting down) the job is handed
     /// back: see [`Completion::Released`].
     /// `writer` writes the run's checkpoints (grouped with other runs' in a
-    /// worker loop).
+    /// worker loop); with a `ticket` (a job claimed ahead), the steps wait
+    /// for a free slot of the worker, the lease kept alive meanwhile.
     pub(crate) async fn run_claimed(
         &self,
         job: Job,
         release: &CancellationToken,
         writer: &CheckpointWriter,
+        ticket: Option<Ticket>,
     ) -> Result<Job> {
         let id = job.id.clone();
         let Some(lease) = job.lease.clone() else {
@@ -135,9 +139,31 @@ impl Skynet {
             cancel.clone(),
             lost.clone(),
         )));
-        let end = self
-            .run_steps(&job, &lease, &cancel, &lost, release, writer)
-            .await;
+        let mut job = job;
+        let (turn, stopping) = match ticket {
+            Some(ticket) => {
+                let waiting = Utc::now();
+                let turn = ticket.turn().await;
+                // Time spent claimed ahead, waiting for a slot, is not
+                // taken from the job's time budget.
+                let waited = Utc::now() - waiting;
+                job.started_at = job.started_at.map(|t| t + waited);
+                let stopping = turn.is_none();
+                (turn, stopping)
+            }
+            None => (None, false),
+        };
+        let end = if stopping {
+            Ok(ends(Completion::Released(
+                "handed back before it started: the worker is shutting down".into(),
+            )))
+        } else {
+            self.run_steps(&job, &lease, &cancel, &lost, release, writer)
+                .await
+        };
+        // The steps are done: the next job may run while this one's
+        // completion is committed.
+        drop(turn);
         drop(heartbeat);
         match end {
             Ok(Some(end)) => {

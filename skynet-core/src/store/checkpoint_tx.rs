@@ -1,24 +1,29 @@
-//! What a worker writes about a job it holds the lease on, written once
-//! for both SQL backends: step starts, step ends with their last log lines,
-//! completions, and whole batches of those for several jobs in one
-//! transaction (group commit). Every write is fenced by the job's lease and
+//! What a worker writes, written once for both SQL backends: batch claims
+//! (one `UPDATE … RETURNING` plus one multi-row insert of their events),
+//! and about the jobs it holds the lease on: step starts, step ends with
+//! their last log lines, completions, and whole batches of those for
+//! several jobs in one transaction (group commit). Every write is fenced by the job's lease and
 //! every event extends the job's hash chain; the events one checkpoint
 //! causes go in with a single multi-row `INSERT`.
 
 /// Generate the checkpoint helpers for one backend, next to the helpers of
 /// [`ledger_tx!`](crate::store::ledger_tx::ledger_tx) (in `super::tx`):
-/// `$conn` (the connection type) and `$lock` (appended to the fenced read
-/// of the job row, as in `ledger_tx!`).
+/// `$conn` (the connection type), `$lock` (appended to the fenced read
+/// of the job row, as in `ledger_tx!`), `$skip_locked` (appended to the
+/// claim's row selection) and `$new_lease` (SQL for a fresh random lease
+/// id).
 macro_rules! checkpoint_tx {
-    ($db:ty, $conn:ty, $lock:literal) => {
-        use super::tx::transition_unlogged;
+    ($db:ty, $conn:ty, $lock:literal, $skip_locked:literal, $new_lease:literal) => {
+        use super::tx::{push_status_in, transition_unlogged};
         use crate::job::{Job, JobId, JobStatus};
-        use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now};
-        use crate::store::rules::{check_step_outcome, completion_transition, no_such_step};
+        use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus};
+        use crate::store::rules::{
+            check_step_outcome, claim_transition, completion_transition, no_such_step,
+        };
         use crate::store::{FinishedStep, NewLogLine, RunCheckpoint, chain};
         use crate::{Error, Result};
         use chrono::{DateTime, Utc};
-        use serde_json::{Value, json};
+        use serde_json::{Map, Value, json};
         use sqlx::{QueryBuilder, Row};
 
         /// Log lines per multi-row INSERT (5 parameters each stays far below
@@ -27,6 +32,97 @@ macro_rules! checkpoint_tx {
 
         /// An event to append: kind, data, time.
         type NewEvent = (&'static str, Value, DateTime<Utc>);
+
+        /// [`JobStore::claim`](crate::store::JobStore::claim) inside the
+        /// caller's transaction: one statement picks (skipping rows other
+        /// claimers hold, where the backend can), leases and returns the
+        /// jobs; one more appends their `status` events.
+        pub(super) async fn claim_in(
+            conn: &mut $conn,
+            worker: &str,
+            lease: std::time::Duration,
+            limit: usize,
+        ) -> Result<Vec<Job>> {
+            let now = now();
+            let expires = plus(now, lease);
+            let mut qb = QueryBuilder::<$db>::new("UPDATE jobs SET status = ");
+            qb.push_bind(JobStatus::Running.as_str())
+                .push(concat!(", lease_id = ", $new_lease, ", lease_worker = "))
+                .push_bind(worker)
+                .push(", lease_expires_at = ")
+                .push_bind(micros(expires))
+                .push(", attempts = attempts + 1, started_at = COALESCE(started_at, ")
+                .push_bind(micros(now))
+                .push(") WHERE id IN (SELECT id FROM jobs WHERE run_at <= ")
+                .push_bind(micros(now));
+            push_status_in(&mut qb, &JobStatus::allowed_from(JobStatus::Running));
+            qb.push(" ORDER BY priority DESC, run_at, created_at, id LIMIT ")
+                .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .push(concat!($skip_locked, ") RETURNING "))
+                .push(JOB_COLUMNS)
+                .push(", event_head");
+            let rows = qb
+                .build()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db("claiming jobs"))?;
+            let mut claimed = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let job = job_from_row(row)?;
+                let head: Option<String> = row
+                    .try_get("event_head")
+                    .map_err(db("reading the event chain head"))?;
+                let lease_id = job.lease.as_ref().map(|l| l.id.clone()).unwrap_or_default();
+                // The same event a one-job claim writes (from the job as it
+                // was: queued, one attempt less).
+                let before = Job {
+                    status: JobStatus::Queued,
+                    attempts: job.attempts.saturating_sub(1),
+                    ..job.clone()
+                };
+                let t = claim_transition(&before, worker, &lease_id, lease, now);
+                let mut data = Map::new();
+                data.insert("from".into(), JobStatus::Queued.as_str().into());
+                data.insert("to".into(), JobStatus::Running.as_str().into());
+                data.extend(t.event);
+                claimed.push((job, head, Value::Object(data)));
+            }
+            // Every job's chain gets one event; one statement for all.
+            let mut rows = Vec::with_capacity(claimed.len());
+            for (job, head, data) in &claimed {
+                let prev_hash = head.clone().unwrap_or_else(|| chain::genesis(&job.id));
+                let at = chain::truncate_to_micros(now);
+                let hash = chain::event_hash(&prev_hash, &job.id, "status", data, at);
+                rows.push((job.id.as_str(), data.to_string(), micros(at), prev_hash, hash));
+            }
+            if !rows.is_empty() {
+                let mut qb = QueryBuilder::<$db>::new(
+                    "INSERT INTO events (job_id, kind, data, at, prev_hash, hash) ",
+                );
+                qb.push_values(rows, |mut row, (id, data, at, prev_hash, hash)| {
+                    row.push_bind(id)
+                        .push_bind("status")
+                        .push_bind(data)
+                        .push_bind(at)
+                        .push_bind(prev_hash)
+                        .push_bind(hash);
+                });
+                qb.build()
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("recording claims"))?;
+            }
+            let mut claimed: Vec<Job> = claimed.into_iter().map(|(job, _, _)| job).collect();
+            // RETURNING gives no order: hand them out in the claim's order.
+            claimed.sort_by(|a, b| {
+                b.priority
+                    .cmp(&a.priority)
+                    .then(a.run_at.cmp(&b.run_at))
+                    .then(a.created_at.cmp(&b.created_at))
+                    .then(a.id.as_str().cmp(b.id.as_str()))
+            });
+            Ok(claimed)
+        }
 
         /// Why a fenced read found nothing: the job is gone, or it no longer
         /// runs under this lease.

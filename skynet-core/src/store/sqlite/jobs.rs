@@ -1,6 +1,7 @@
 //! Jobs and the queue: insert, list, compare-and-set status changes,
 //! approval, claims with leases, heartbeats, completion and the reaper.
 
+use super::checkpoint::claim_in;
 use super::tx::{
     append_event, approve_in, load_job, load_steps, push_status_in, require_job, set_status_in,
     transition,
@@ -232,26 +233,10 @@ impl JobStore for SqliteStore {
             return Ok(Vec::new());
         }
         let mut tx = self.begin().await?;
-        let now = now();
-        let mut qb =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE run_at <= "));
-        qb.push_bind(micros(now));
-        push_status_in(&mut qb, &JobStatus::allowed_from(JobStatus::Running));
-        qb.push(" ORDER BY priority DESC, run_at, created_at, id LIMIT ")
-            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        let rows = qb
-            .build()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db("finding claimable jobs"))?;
-        let candidates = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
-        let mut claimed = Vec::with_capacity(candidates.len());
-        for job in &candidates {
-            if let Some(job) = claim_one(&mut tx, job, worker, lease, now).await? {
-                claimed.push(job);
-            }
+        let claimed = claim_in(&mut tx, worker, lease, limit).await?;
+        if !claimed.is_empty() {
+            commit(tx).await?;
         }
-        commit(tx).await?;
         Ok(claimed)
     }
 
