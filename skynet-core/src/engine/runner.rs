@@ -50,7 +50,7 @@ enum StepRun {
 /// What became of a checkpoint.
 enum Recorded {
     /// The run ended: the job as it now is.
-    Completed(Job),
+    Completed(Box<Job>),
     /// Written; the run goes on.
     Continued,
     /// The lease was lost: nothing was written.
@@ -176,7 +176,7 @@ impl Skynet {
                 match self.record_step_end(writer, cp).await? {
                     Recorded::Completed(job) => {
                         self.publish_status(&id, job.status);
-                        Ok(job)
+                        Ok(*job)
                     }
                     Recorded::Continued => {
                         Err(Error::Store(format!("completing job {id} returned no job")))
@@ -218,7 +218,9 @@ impl Skynet {
                         exit_code,
                     });
                 }
-                Ok(job.map_or(Recorded::Continued, Recorded::Completed))
+                Ok(job.map_or(Recorded::Continued, |job| {
+                    Recorded::Completed(Box::new(job))
+                }))
             }
             Err(Error::LeaseLost(_)) => {
                 // Cancelled or reaped meanwhile: the checkpoint is no longer
