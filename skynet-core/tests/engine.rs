@@ -125,6 +125,54 @@ async fn read_only_plan_is_auto_approved_run_and_recorded() {
     );
 }
 
+/// Every step's start and end are in the ledger exactly once, whether the
+/// start was committed before the step ran (WRITE), while it ran (a slow
+/// READ_ONLY step) or with its end (a quick READ_ONLY step).
+#[tokio::test]
+async fn every_step_start_and_end_is_recorded_once() {
+    let env = Env::new();
+    let mock = MockProvider::new().with_rule(
+        ["git", "status"],
+        MockResponse::default().with_delay(Duration::from_millis(400)),
+    );
+    let planner = ScriptedPlanner::new(vec![
+        Action::ListDirectory { path: ".".into() },
+        Action::GitStatus,
+        exec(&["mkdir", "out"]),
+    ]);
+    let sk = env.engine(planner, mock, fast()).await;
+    let job = sk.submit(env.req("list, status, mkdir")).await.unwrap();
+    let hash = job.plan.as_ref().unwrap().hash.clone();
+    sk.approve(&job.id, &hash, "tester").await.unwrap();
+    let job = drain_until_done(&sk, &job.id).await;
+    assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
+    let events = sk.events(&job.id).await.unwrap();
+    let steps: Vec<(&str, u64)> = events
+        .iter()
+        .filter(|e| e.kind.starts_with("step_"))
+        .map(|e| (e.kind.as_str(), e.data["step"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("step_started", 0),
+            ("step_finished", 0),
+            ("step_started", 1),
+            ("step_finished", 1),
+            ("step_started", 2),
+            ("step_finished", 2),
+        ]
+    );
+    assert_eq!(events.last().unwrap().data["to"], "succeeded");
+    for step in sk.steps(&job.id).await.unwrap() {
+        assert_eq!(step.status, StepStatus::Succeeded);
+        let (started, finished) = (step.started_at.unwrap(), step.finished_at.unwrap());
+        assert!(started <= finished, "step {}", step.index);
+    }
+    let report = sk.verify_events(&job.id).await.unwrap();
+    assert!(report.intact, "{report:?}");
+}
+
 #[tokio::test]
 async fn approval_is_bound_to_the_plan_hash() {
     let env = Env::new();
@@ -531,6 +579,89 @@ async fn shutdown_sends_an_interrupted_write_step_to_review() {
         sk.steps(&job.id).await.unwrap()[0].status,
         StepStatus::Cancelled
     );
+}
+
+/// A job claimed ahead of a free slot keeps its lease while it waits (here
+/// three times longer than the lease): it runs once, on its first attempt,
+/// and nothing is recovered.
+#[tokio::test]
+async fn a_job_claimed_ahead_keeps_its_lease_while_it_waits() {
+    let env = Env::new();
+    let mock = MockProvider::new().with_rule(
+        ["ls"],
+        MockResponse::default().with_delay(Duration::from_millis(1200)),
+    );
+    let planner = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
+    let config = EngineConfig {
+        lease: Duration::from_millis(400),
+        heartbeat: Duration::from_millis(100),
+        ..fast()
+    };
+    let sk = env.engine(planner, mock, config).await;
+    let first = sk.submit(env.req("list")).await.unwrap();
+    let second = sk.submit(env.req("list")).await.unwrap();
+    let opts = WorkerOptions {
+        once: true,
+        concurrency: 1,
+        prefetch: Some(1),
+        ..Default::default()
+    };
+    let report = sk.worker(opts, CancellationToken::new()).await.unwrap();
+    assert_eq!(report.jobs_finished, 2, "{report:?}");
+    assert_eq!(report.jobs_recovered, 0, "{report:?}");
+    for id in [&first.id, &second.id] {
+        let job = sk.get(id).await.unwrap();
+        assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
+        assert_eq!(job.attempts, 1);
+    }
+}
+
+/// On shutdown a job claimed ahead, still waiting for a slot, is handed
+/// back at once without running: queued again, the attempt not counted.
+#[tokio::test]
+async fn shutdown_hands_back_a_job_claimed_ahead_without_running_it() {
+    let env = Env::new();
+    let sk = env.slow_list_engine().await;
+    let first = sk.submit(env.req("list")).await.unwrap();
+    let second = sk.submit(env.req("list")).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let worker = {
+        let (sk, shutdown) = (sk.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let opts = WorkerOptions {
+                concurrency: 1,
+                prefetch: Some(1),
+                grace: Duration::from_millis(200),
+                ..Default::default()
+            };
+            sk.worker(opts, shutdown).await
+        })
+    };
+    until_running(&sk, &first.id).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sk.get(&second.id).await.unwrap().status != JobStatus::Running {
+        assert!(
+            Instant::now() < deadline,
+            "the second job was not claimed ahead"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let job = sk.get(&second.id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Queued, "{:?}", job.error);
+    assert_eq!(job.attempts, 0, "a hand-back is not an attempt");
+    let events = sk.events(&second.id).await.unwrap();
+    assert!(
+        events.iter().all(|e| !e.kind.starts_with("step_")),
+        "it never ran"
+    );
+    assert_eq!(events.last().unwrap().data["released"], true);
+    assert_eq!(sk.get(&first.id).await.unwrap().status, JobStatus::Queued);
 }
 
 /// A job that finishes within the grace period just finishes.

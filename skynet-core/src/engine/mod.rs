@@ -1,10 +1,12 @@
 //! The [`Skynet`] facade: plan, judge, gate, queue, run and record.
 
 mod builder;
+mod committer;
 mod events;
 mod judge;
 mod runner;
 mod schedule;
+mod slots;
 pub mod worker;
 
 pub use builder::SkynetBuilder;

@@ -1,12 +1,14 @@
 //! Running one claimed job, step by step, under its lease.
 
+use super::committer::CheckpointWriter;
 use super::judge::step_label;
+use super::slots::Ticket;
 use super::{JobEvent, Skynet};
 use crate::job::{Job, JobId, Lease};
 use crate::plan::Step;
 use crate::provider::{ExecContext, ExitKind, Output, OutputLine, Provider};
 use crate::risk::RiskLevel;
-use crate::store::{Completion, NewLogLine, StepOutcome, StepStatus};
+use crate::store::{Completion, FinishedStep, NewLogLine, RunCheckpoint, StepOutcome, StepStatus};
 use crate::{Error, Result};
 use chrono::Utc;
 use rand::Rng;
@@ -20,6 +22,14 @@ use tokio_util::sync::CancellationToken;
 const LOG_BATCH: usize = 256;
 /// ... or at least this often while a step is producing output.
 const LOG_FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// A READ_ONLY step's start checkpoint is written only if the step is
+/// still running after this long; a quicker step's start is recorded with
+/// its end, in one transaction instead of two. Safe because recovery treats
+/// a READ_ONLY step the same whether its start was recorded or not (the job
+/// is re-queued and resumes at its first unfinished step); WRITE/ADMIN
+/// starts are always committed before the step runs (an in-flight record
+/// is what sends the job to review).
+const READ_ONLY_START_RECORD_AFTER: Duration = Duration::from_millis(100);
 
 /// How one step ended, as far as the job is concerned.
 enum StepEnd {
@@ -27,8 +37,31 @@ enum StepEnd {
     Next,
     /// Stop here and finish the job this way.
     Finish(Completion),
+}
+
+/// What running one step produced.
+enum StepRun {
+    /// It ended: its checkpoint (not written yet) and what comes next.
+    Ended(FinishedStep, StepEnd),
     /// The lease is gone (cancelled elsewhere, reaped): stop, write nothing.
     LeaseLost,
+}
+
+/// What became of a checkpoint.
+enum Recorded {
+    /// The run ended: the job as it now is.
+    Completed(Box<Job>),
+    /// Written; the run goes on.
+    Continued,
+    /// The lease was lost: nothing was written.
+    LeaseLost,
+}
+
+/// How a run ends: the last step's checkpoint, if a step ran and it is not
+/// written yet, and the completion; written together in one transaction.
+struct RunEnd {
+    step: Option<FinishedStep>,
+    completion: Completion,
 }
 
 /// Removes the job's cancel token from the in-process registry on drop.
@@ -56,7 +89,11 @@ impl Skynet {
             .claim_job(id, worker, self.inner.config.lease)
             .await?
         {
-            Some(job) => self.run_claimed(job, &CancellationToken::new()).await,
+            Some(job) => {
+                let release = CancellationToken::new();
+                self.run_claimed(job, &release, &CheckpointWriter::Direct, None)
+                    .await
+            }
             None => self.inner.store.get_job(id).await,
         }
     }
@@ -66,7 +103,16 @@ impl Skynet {
     /// (cancel, reaper), the run stops and records nothing more. When
     /// `release` fires (the worker is shutting down) the job is handed
     /// back: see [`Completion::Released`].
-    pub(crate) async fn run_claimed(&self, job: Job, release: &CancellationToken) -> Result<Job> {
+    /// `writer` writes the run's checkpoints (grouped with other runs' in a
+    /// worker loop); with a `ticket` (a job claimed ahead), the steps wait
+    /// for a free slot of the worker, the lease kept alive meanwhile.
+    pub(crate) async fn run_claimed(
+        &self,
+        job: Job,
+        release: &CancellationToken,
+        writer: &CheckpointWriter,
+        ticket: Option<Ticket>,
+    ) -> Result<Job> {
         let id = job.id.clone();
         let Some(lease) = job.lease.clone() else {
             return Err(Error::Store(format!(
@@ -93,21 +139,99 @@ impl Skynet {
             cancel.clone(),
             lost.clone(),
         )));
-        let end = self.run_steps(&job, &lease, &cancel, &lost, release).await;
+        let mut job = job;
+        let (turn, stopping) = match ticket {
+            Some(ticket) => {
+                let waiting = Utc::now();
+                let turn = ticket.turn().await;
+                // Time spent claimed ahead, waiting for a slot, is not
+                // taken from the job's time budget.
+                let waited = Utc::now() - waiting;
+                job.started_at = job.started_at.map(|t| t + waited);
+                let stopping = turn.is_none();
+                (turn, stopping)
+            }
+            None => (None, false),
+        };
+        let end = if stopping {
+            Ok(ends(Completion::Released(
+                "handed back before it started: the worker is shutting down".into(),
+            )))
+        } else {
+            self.run_steps(&job, &lease, &cancel, &lost, release, writer)
+                .await
+        };
+        // The steps are done: the next job may run while this one's
+        // completion is committed.
+        drop(turn);
         drop(heartbeat);
-        let end = end.map(|c| c.map(|c| redact_completion(&self.inner.redactor, c)));
         match end {
-            Ok(Some(completion)) => {
-                match self.inner.store.complete(&id, &lease.id, completion).await {
-                    Ok(job) => {
+            Ok(Some(end)) => {
+                let cp = RunCheckpoint {
+                    job: id.clone(),
+                    lease_id: lease.id.clone(),
+                    step: end.step,
+                    completion: Some(redact_completion(&self.inner.redactor, end.completion)),
+                };
+                match self.record_step_end(writer, cp).await? {
+                    Recorded::Completed(job) => {
                         self.publish_status(&id, job.status);
-                        Ok(job)
+                        Ok(*job)
                     }
-                    Err(Error::LeaseLost(_)) => self.lease_lost(&id, &lease).await,
-                    Err(e) => Err(e),
+                    Recorded::Continued => {
+                        Err(Error::Store(format!("completing job {id} returned no job")))
+                    }
+                    Recorded::LeaseLost => self.lease_lost(&id, &lease).await,
                 }
             }
             Ok(None) | Err(Error::LeaseLost(_)) => self.lease_lost(&id, &lease).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Write a checkpoint with a step's end and/or the run's, then say the
+    /// step finished. On a lost lease nothing is written but the step's
+    /// last output lines, which are kept.
+    async fn record_step_end(
+        &self,
+        writer: &CheckpointWriter,
+        cp: RunCheckpoint,
+    ) -> Result<Recorded> {
+        let store = &self.inner.store;
+        let id = cp.job.clone();
+        let step = cp
+            .step
+            .as_ref()
+            .map(|s| (s.index, s.outcome.status, s.outcome.exit_code));
+        let tail = cp
+            .step
+            .as_ref()
+            .filter(|s| !s.logs.is_empty())
+            .map(|s| s.logs.clone());
+        match writer.record(store, cp).await {
+            Ok(job) => {
+                if let Some((index, status, exit_code)) = step {
+                    self.publish(JobEvent::StepFinished {
+                        job: id,
+                        step: index,
+                        status: status.as_str().to_string(),
+                        exit_code,
+                    });
+                }
+                Ok(job.map_or(Recorded::Continued, |job| {
+                    Recorded::Completed(Box::new(job))
+                }))
+            }
+            Err(Error::LeaseLost(_)) => {
+                // Cancelled or reaped meanwhile: the checkpoint is no longer
+                // ours to write, but the output it produced is kept.
+                if let Some(tail) = tail
+                    && let Err(e) = store.append_logs(&id, &tail).await
+                {
+                    tracing::warn!(job = %id, "could not store output: {e}");
+                }
+                Ok(Recorded::LeaseLost)
+            }
             Err(e) => Err(e),
         }
     }
@@ -140,9 +264,10 @@ impl Skynet {
         cancel: &CancellationToken,
         lost: &AtomicBool,
         release: &CancellationToken,
-    ) -> Result<Option<Completion>> {
+        writer: &CheckpointWriter,
+    ) -> Result<Option<RunEnd>> {
         let Some(plan) = &job.plan else {
-            return Ok(Some(Completion::Failed("the job has no plan".into())));
+            return Ok(ends(Completion::Failed("the job has no plan".into())));
         };
         let Some(provider) = self
             .inner
@@ -150,7 +275,7 @@ impl Skynet {
             .get(crate::provider::canonical_name(&job.provider))
             .cloned()
         else {
-            return Ok(Some(Completion::Failed(format!(
+            return Ok(ends(Completion::Failed(format!(
                 "provider {:?} is not registered in this worker (has: {})",
                 job.provider,
                 self.provider_names().join(", ")
@@ -177,7 +302,7 @@ impl Skynet {
                 return Ok(None);
             }
             if release.is_cancelled() {
-                return Ok(Some(Completion::Released(format!(
+                return Ok(ends(Completion::Released(format!(
                     "handed back before step {}: the worker shut down",
                     index + 1
                 ))));
@@ -186,7 +311,7 @@ impl Skynet {
                 Some(d) => {
                     let left = (d - Utc::now()).to_std().unwrap_or_default();
                     if left.is_zero() {
-                        return Ok(Some(Completion::TimedOut(format!(
+                        return Ok(ends(Completion::TimedOut(format!(
                             "the job ran out of its {} ms budget before step {}",
                             job.timeout_ms.unwrap_or_default(),
                             index + 1
@@ -197,7 +322,7 @@ impl Skynet {
                 None => None,
             };
             if let Some(refusal) = self.recheck(job, index, step) {
-                return Ok(Some(Completion::Failed(refusal)));
+                return Ok(ends(Completion::Failed(refusal)));
             }
             let step_limit = step.command.timeout_ms.map(Duration::from_millis);
             let timeout = match (budget, step_limit) {
@@ -217,13 +342,33 @@ impl Skynet {
                     release,
                 )
                 .await?;
-            match end {
-                StepEnd::Next => {}
-                StepEnd::Finish(c) => return Ok(Some(c)),
-                StepEnd::LeaseLost => return Ok(None),
-            }
+            let (finished, end) = match end {
+                StepRun::Ended(finished, end) => (finished, end),
+                StepRun::LeaseLost => return Ok(None),
+            };
+            // The last step's checkpoint goes in with the completion.
+            let completion = match end {
+                StepEnd::Finish(c) => c,
+                StepEnd::Next if index + 1 == plan.steps.len() => Completion::Succeeded,
+                StepEnd::Next => {
+                    let cp = RunCheckpoint {
+                        job: job.id.clone(),
+                        lease_id: lease.id.clone(),
+                        step: Some(finished),
+                        completion: None,
+                    };
+                    match self.record_step_end(writer, cp).await? {
+                        Recorded::LeaseLost => return Ok(None),
+                        Recorded::Continued | Recorded::Completed(_) => continue,
+                    }
+                }
+            };
+            return Ok(Some(RunEnd {
+                step: Some(finished),
+                completion,
+            }));
         }
-        Ok(Some(Completion::Succeeded))
+        Ok(ends(Completion::Succeeded))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -238,12 +383,15 @@ impl Skynet {
         cancel: &CancellationToken,
         lost: &AtomicBool,
         release: &CancellationToken,
-    ) -> Result<StepEnd> {
-        let store = &self.inner.store;
-        match store.start_step(&job.id, &lease.id, index).await {
-            Ok(()) => {}
-            Err(Error::LeaseLost(_)) => return Ok(StepEnd::LeaseLost),
-            Err(e) => return Err(e),
+    ) -> Result<StepRun> {
+        let started_at = Utc::now();
+        let defer_start = step.risk == RiskLevel::ReadOnly;
+        if !defer_start {
+            match self.inner.store.start_step(&job.id, &lease.id, index).await {
+                Ok(()) => {}
+                Err(Error::LeaseLost(_)) => return Ok(StepRun::LeaseLost),
+                Err(e) => return Err(e),
+            }
         }
         self.publish(JobEvent::StepStarted {
             job: job.id.clone(),
@@ -262,9 +410,24 @@ impl Skynet {
             risk: step.risk,
         };
         let forwarder = tokio::spawn(forward_output(self.clone(), job.id.clone(), index, rx));
-        let result = {
+        let (result, start_recorded) = {
+            // Counted as load on the provider until the step has ended.
             let _running = self.inner.scheduler.load().start(provider.name());
-            provider.execute(&step.command, ctx).await
+            let execution = provider.execute(&step.command, ctx);
+            if defer_start {
+                tokio::pin!(execution);
+                tokio::select! {
+                    result = &mut execution => (result, false),
+                    _ = tokio::time::sleep(READ_ONLY_START_RECORD_AFTER) => {
+                        // Still running: record the start beside it (and wait
+                        // for that write, so it is never recorded twice).
+                        let record = self.record_running_start(job, lease, index, cancel, lost);
+                        tokio::join!(execution, record)
+                    }
+                }
+            } else {
+                (execution.await, true)
+            }
         };
         // The provider dropped its sender; the forwarder drains and flushes.
         // The last lines are written with the step's checkpoint.
@@ -280,7 +443,7 @@ impl Skynet {
             }
         };
         if lost.load(Ordering::SeqCst) {
-            return Ok(StepEnd::LeaseLost);
+            return Ok(StepRun::LeaseLost);
         }
         let label = step_label(index as usize, step);
         let (mut outcome, end) = match result {
@@ -313,32 +476,43 @@ impl Skynet {
             }
         };
         outcome.error = outcome.error.map(|e| self.inner.redactor.redact(&e));
-        let status = outcome.status;
-        let exit_code = outcome.exit_code;
-        match store
-            .finish_step(&job.id, &lease.id, index, outcome, &tail_logs)
-            .await
-        {
-            Ok(()) => {}
+        let finished = FinishedStep {
+            index,
+            started_at: (!start_recorded).then_some(started_at),
+            outcome,
+            logs: tail_logs,
+        };
+        Ok(StepRun::Ended(finished, end))
+    }
+
+    /// The start checkpoint of a READ_ONLY step that has been running for
+    /// [`READ_ONLY_START_RECORD_AFTER`]. Returns whether it was written; if
+    /// not, the start is recorded with the step's end. A lost lease stops
+    /// the step, as the heartbeat would.
+    async fn record_running_start(
+        &self,
+        job: &Job,
+        lease: &Lease,
+        index: u32,
+        cancel: &CancellationToken,
+        lost: &AtomicBool,
+    ) -> bool {
+        match self.inner.store.start_step(&job.id, &lease.id, index).await {
+            Ok(()) => true,
             Err(Error::LeaseLost(_)) => {
-                // Cancelled or reaped meanwhile: the checkpoint is no longer
-                // ours to write, but the output it produced is kept.
-                if !tail_logs.is_empty()
-                    && let Err(e) = store.append_logs(&job.id, &tail_logs).await
-                {
-                    tracing::warn!(job = %job.id, "could not store output: {e}");
-                }
-                return Ok(StepEnd::LeaseLost);
+                lost.store(true, Ordering::SeqCst);
+                cancel.cancel();
+                false
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    job = %job.id,
+                    "recording the start of step {} failed (it is recorded with its end): {e}",
+                    index + 1
+                );
+                false
+            }
         }
-        self.publish(JobEvent::StepFinished {
-            job: job.id.clone(),
-            step: index,
-            status: status.as_str().to_string(),
-            exit_code,
-        });
-        Ok(end)
     }
 }
 
@@ -362,6 +536,14 @@ impl Skynet {
             )
         })
     }
+}
+
+/// A run that ends without a step checkpoint to write.
+fn ends(completion: Completion) -> Option<RunEnd> {
+    Some(RunEnd {
+        step: None,
+        completion,
+    })
 }
 
 /// Aborts a task when dropped.

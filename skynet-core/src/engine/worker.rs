@@ -1,5 +1,7 @@
 //! The worker loop: claim, run, heartbeat, recover.
 
+use super::committer::CheckpointWriter;
+use super::slots::Slots;
 use super::{JobEvent, Skynet};
 use crate::Result;
 use crate::job::JobStatus;
@@ -23,6 +25,10 @@ pub struct WorkerOptions {
     pub grace: Duration,
     /// Record this worker in the registry (default true).
     pub register: bool,
+    /// Jobs claimed ahead, beyond those running, so a busy worker claims in
+    /// batches; they keep their leases alive while they wait and are handed
+    /// back at once on shutdown (default `None`: as many as `concurrency`).
+    pub prefetch: Option<usize>,
 }
 
 impl Default for WorkerOptions {
@@ -33,6 +39,7 @@ impl Default for WorkerOptions {
             once: false,
             grace: Duration::from_secs(30),
             register: true,
+            prefetch: None,
         }
     }
 }
@@ -95,6 +102,10 @@ impl Skynet {
         if opts.register {
             self.register(&opts, concurrency).await;
         }
+        // Runs finishing together share a transaction.
+        let (writer, committer) = CheckpointWriter::grouped(self.inner.store.clone());
+        let prefetch = opts.prefetch.unwrap_or(concurrency);
+        let slots = Slots::new(concurrency, prefetch, shutdown.clone());
         loop {
             let now = tokio::time::Instant::now();
             if shutdown.is_cancelled() && release_at.is_none() {
@@ -124,19 +135,27 @@ impl Skynet {
                 next_reap = tokio::time::Instant::now() + reap_every;
             }
             if opts.register && now >= next_registry {
-                self.registry_tick(&opts.id, running.len()).await;
+                self.registry_tick(&opts.id, slots.busy()).await;
                 next_registry = tokio::time::Instant::now() + REGISTRY_EVERY;
             }
+            while let Some(done) = running.try_join_next() {
+                tally(&mut report, done);
+            }
+            // One claim fills every free place (running and claimed ahead).
+            let wanted = slots.claimable();
             let mut claimed = 0;
-            if !shutdown.is_cancelled() && running.len() < concurrency {
-                let free = concurrency - running.len();
-                match self.inner.store.claim(&opts.id, cfg.lease, free).await {
+            if !shutdown.is_cancelled() && wanted > 0 {
+                match self.inner.store.claim(&opts.id, cfg.lease, wanted).await {
                     Ok(jobs) => {
                         claimed = jobs.len();
                         for job in jobs {
                             let sk = self.clone();
                             let release = release.clone();
-                            running.spawn(async move { sk.run_claimed(job, &release).await });
+                            let writer = writer.clone();
+                            let ticket = slots.ticket();
+                            running.spawn(async move {
+                                sk.run_claimed(job, &release, &writer, ticket).await
+                            });
                         }
                     }
                     Err(e) => {
@@ -145,7 +164,8 @@ impl Skynet {
                     }
                 }
             }
-            if claimed > 0 {
+            // A full claim: there may be more. A short one emptied the queue.
+            if claimed > 0 && claimed == wanted && slots.claimable() > 0 {
                 continue;
             }
             if running.is_empty() && (opts.once || shutdown.is_cancelled()) {
@@ -157,12 +177,15 @@ impl Skynet {
             if let Some(at) = release_at.filter(|_| !release.is_cancelled()) {
                 wake_at = wake_at.min(at);
             }
+            // Full: a slot freed (before its run's commit) means claim again.
+            let full = slots.claimable() == 0 && !shutdown.is_cancelled();
             loop {
                 tokio::select! {
                     Some(done) = running.join_next(), if !running.is_empty() => {
                         tally(&mut report, done);
                         break;
                     }
+                    _ = slots.until_claimable(), if full => break,
                     event = bus.recv() => match event {
                         // New work (or we missed events): look at the queue.
                         Ok(JobEvent::Status { status: JobStatus::Queued, .. })
@@ -182,6 +205,10 @@ impl Skynet {
         }
         while let Some(done) = running.join_next().await {
             tally(&mut report, done);
+        }
+        drop(writer);
+        if let Err(e) = committer.await {
+            tracing::error!(worker = %opts.id, "the checkpoint committer failed: {e}");
         }
         if opts.register
             && let Err(e) = self.inner.store.worker_stopped(&opts.id).await

@@ -17,7 +17,7 @@ macro_rules! ledger_tx {
             JOB_COLUMNS, STEP_COLUMNS, db, job_from_row, micros, step_from_row,
         };
         use crate::store::codec::{now, to_json};
-        use crate::store::rules::{Transition, Val, approvable, completion_transition};
+        use crate::store::rules::{Transition, Val, approvable};
         use crate::store::{Event, StepRecord, StepStatus, chain};
         use crate::{Error, Result};
         use chrono::{DateTime, Utc};
@@ -138,6 +138,22 @@ macro_rules! ledger_tx {
             t: Transition,
             now: DateTime<Utc>,
         ) -> Result<Option<Job>> {
+            let Some((changed, head, data)) = transition_unlogged(conn, job, t, now).await? else {
+                return Ok(None);
+            };
+            append_event(conn, &job.id, "status", data, now, Some(head)).await?;
+            Ok(Some(changed))
+        }
+
+        /// [`transition`] without appending its `status` event: returns the
+        /// changed job, the chain head before the change and the event's data,
+        /// for a caller that appends it together with other events.
+        pub(super) async fn transition_unlogged(
+            conn: &mut $conn,
+            job: &Job,
+            t: Transition,
+            now: DateTime<Utc>,
+        ) -> Result<Option<(Job, Option<String>, Value)>> {
             let to = t.to;
             let mut sets = t.sets;
             if to != JobStatus::Running {
@@ -184,16 +200,7 @@ macro_rules! ledger_tx {
             data.insert("from".into(), job.status.as_str().into());
             data.insert("to".into(), to.as_str().into());
             data.extend(t.event);
-            append_event(
-                conn,
-                &job.id,
-                "status",
-                Value::Object(data),
-                now,
-                Some(head),
-            )
-            .await?;
-            Ok(Some(changed))
+            Ok(Some((changed, head, Value::Object(data))))
         }
 
         /// What a status change does to the step checkpoints: back to `queued`
@@ -342,27 +349,6 @@ macro_rules! ledger_tx {
                 });
             };
             Ok(changed)
-        }
-
-        /// [`JobStore::complete`](crate::store::JobStore::complete) inside the
-        /// caller's transaction, fenced by `lease_id`.
-        pub(super) async fn complete_in(
-            conn: &mut $conn,
-            id: &JobId,
-            lease_id: &str,
-            completion: crate::store::Completion,
-        ) -> Result<Job> {
-            let job = require_job(&mut *conn, id).await?;
-            let holds_lease = job.status == JobStatus::Running
-                && job.lease.as_ref().is_some_and(|l| l.id == lease_id);
-            if !holds_lease {
-                return Err(Error::LeaseLost(id.clone()));
-            }
-            let t = completion_transition(&job, lease_id, completion);
-            let Some(job) = transition(&mut *conn, &job, t, now()).await? else {
-                return Err(Error::LeaseLost(id.clone()));
-            };
-            Ok(job)
         }
     };
 }

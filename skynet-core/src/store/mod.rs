@@ -187,6 +187,37 @@ pub struct StepOutcome {
     pub error: Option<String>,
 }
 
+/// A step's end as a worker records it, possibly with its start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedStep {
+    /// Index in the plan.
+    pub index: u32,
+    /// When the step started, if that start was not recorded yet: it is
+    /// recorded now, with its `step_started` event, before the end. (A
+    /// READ_ONLY step's start checkpoint is only written if the step runs
+    /// for a while: the crash rules treat an unrecorded READ_ONLY start
+    /// like a recorded one.)
+    pub started_at: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub outcome: StepOutcome,
+    /// Its last output lines not stored yet.
+    pub logs: Vec<NewLogLine>,
+}
+
+/// What a worker records about a job it holds the lease on, in one go: a
+/// step's end and/or the end of the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCheckpoint {
+    /// The job.
+    pub job: JobId,
+    /// The lease the worker holds (every write is fenced by it).
+    pub lease_id: String,
+    /// The step that ended, if any.
+    pub step: Option<FinishedStep>,
+    /// How the run ends, if it does (`None`: the job goes on).
+    pub completion: Option<Completion>,
+}
+
 /// One stored log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
@@ -346,6 +377,16 @@ pub trait StepStore: Send + Sync {
         outcome: StepOutcome,
         logs: &[NewLogLine],
     ) -> Result<()>;
+    /// Record several jobs' checkpoints in ONE transaction (group commit),
+    /// each fenced by its own lease: per job, its step end with its log
+    /// lines and events, then its completion with its `status` event.
+    /// Per checkpoint: the completed job (`None` when the run goes on), or
+    /// the error that refused it before it wrote anything
+    /// ([`crate::Error::LeaseLost`], [`crate::Error::JobNotFound`],
+    /// [`crate::Error::InvalidInput`]). An outer error means nothing was
+    /// written.
+    async fn record_checkpoints(&self, batch: &[RunCheckpoint])
+    -> Result<Vec<Result<Option<Job>>>>;
 }
 
 /// Job logs, line by line.
@@ -480,6 +521,7 @@ pub async fn connect(url: &str) -> Result<SharedStore> {
 }
 
 pub mod chain;
+pub(crate) mod checkpoint_tx;
 pub(crate) mod codec;
 pub mod keys;
 pub(crate) mod ledger_tx;

@@ -18,6 +18,7 @@
 //!
 //! Times are BIGINT unix microseconds, like the SQLite ledger.
 
+mod checkpoint;
 mod events;
 mod jobs;
 mod keys;

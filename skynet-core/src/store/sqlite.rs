@@ -15,6 +15,7 @@
 //!
 //! Times are stored as INTEGER unix microseconds.
 
+mod checkpoint;
 mod events;
 mod jobs;
 mod keys;

@@ -6,6 +6,7 @@
 //! `conformance_tests!(factory)` where `factory` is an async fn returning a
 //! fresh [`Backend`].
 
+pub mod checkpoints;
 pub mod jobs;
 pub mod listing;
 pub mod queue;
@@ -13,6 +14,7 @@ pub mod records;
 pub mod stats;
 pub mod workers;
 
+pub use checkpoints::*;
 pub use jobs::*;
 pub use listing::*;
 pub use queue::*;
@@ -88,6 +90,8 @@ macro_rules! conformance_tests {
             oldest_queued_since_finds_the_longest_waiting_due_job,
             events_after_resumes_without_loss,
             provider_stats_count_recent_finished_jobs,
+            group_commit_fences_each_job_by_its_lease,
+            group_commit_of_many_runs_keeps_every_chain,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,

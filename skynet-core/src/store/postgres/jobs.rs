@@ -2,9 +2,9 @@
 //! changes, approval, `SKIP LOCKED` batch claims, heartbeats, completion
 //! and the reaper.
 
+use super::checkpoint::claim_in;
 use super::tx::{
-    approve_in, complete_in, load_job, load_steps, push_status_in, require_job, set_status_in,
-    transition,
+    approve_in, load_job, load_steps, push_status_in, require_job, set_status_in, transition,
 };
 use super::{PostgresStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
@@ -20,8 +20,8 @@ use crate::store::{
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
-use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use serde_json::json;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use std::time::Duration;
 
 fn to_i64(v: u64) -> i64 {
@@ -36,15 +36,6 @@ async fn job_by_key(conn: &mut PgConnection, key: &str) -> Result<Option<Job>> {
         .await
         .map_err(db("looking up an idempotency key"))?;
     row.as_ref().map(job_from_row).transpose()
-}
-
-/// `JOB_COLUMNS` qualified with a table alias (for statements that join).
-fn job_columns_of(alias: &str) -> String {
-    JOB_COLUMNS
-        .split(", ")
-        .map(|c| format!("{alias}.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl PostgresStore {
@@ -269,84 +260,10 @@ impl JobStore for PostgresStore {
             return Ok(Vec::new());
         }
         let mut tx = self.begin().await?;
-        let now = now();
-        let expires = plus(now, lease);
-        // One statement picks (skipping rows other claimers hold), leases
-        // and returns the jobs; a second appends their status events.
-        let mut qb = QueryBuilder::<Postgres>::new("UPDATE jobs AS j SET status = ");
-        qb.push_bind(JobStatus::Running.as_str())
-            .push(", lease_id = gen_random_uuid()::text, lease_worker = ")
-            .push_bind(worker)
-            .push(", lease_expires_at = ")
-            .push_bind(micros(expires))
-            .push(", attempts = j.attempts + 1, started_at = COALESCE(j.started_at, ")
-            .push_bind(micros(now))
-            .push(") WHERE j.id IN (SELECT id FROM jobs WHERE run_at <= ")
-            .push_bind(micros(now));
-        push_status_in(&mut qb, &JobStatus::allowed_from(JobStatus::Running));
-        qb.push(" ORDER BY priority DESC, run_at, created_at, id LIMIT ")
-            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .push(" FOR UPDATE SKIP LOCKED) RETURNING ")
-            .push(job_columns_of("j"))
-            .push(", j.event_head");
-        let rows = qb
-            .build()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db("claiming jobs"))?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
+        let claimed = claim_in(&mut tx, worker, lease, limit).await?;
+        if !claimed.is_empty() {
+            commit(tx).await?;
         }
-        let mut claimed = Vec::with_capacity(rows.len());
-        let mut events = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let job = job_from_row(row)?;
-            let head: Option<String> = row
-                .try_get("event_head")
-                .map_err(db("reading the event chain head"))?;
-            let lease_id = job.lease.as_ref().map(|l| l.id.clone()).unwrap_or_default();
-            // The same event a one-job claim writes (from the job as it
-            // was: queued, one attempt less).
-            let before = Job {
-                status: JobStatus::Queued,
-                attempts: job.attempts.saturating_sub(1),
-                ..job.clone()
-            };
-            let t = claim_transition(&before, worker, &lease_id, lease, now);
-            let mut data = Map::new();
-            data.insert("from".into(), JobStatus::Queued.as_str().into());
-            data.insert("to".into(), JobStatus::Running.as_str().into());
-            data.extend(t.event);
-            let data = Value::Object(data);
-            let prev_hash = head.unwrap_or_else(|| chain::genesis(&job.id));
-            let at = truncate_to_micros(now);
-            let hash = chain::event_hash(&prev_hash, &job.id, "status", &data, at);
-            events.push((job.id.clone(), data, prev_hash, hash));
-            claimed.push(job);
-        }
-        let mut qb = QueryBuilder::<Postgres>::new(
-            "INSERT INTO events (job_id, kind, data, at, prev_hash, hash) ",
-        );
-        qb.push_values(&events, |mut row, (id, data, prev_hash, hash)| {
-            row.push_bind(id.as_str())
-                .push_bind("status")
-                .push_bind(data.to_string())
-                .push_bind(micros(now))
-                .push_bind(prev_hash.as_str())
-                .push_bind(hash.as_str());
-        });
-        qb.build()
-            .execute(&mut *tx)
-            .await
-            .map_err(db("recording claims"))?;
-        commit(tx).await?;
-        claimed.sort_by(|a, b| {
-            b.priority
-                .cmp(&a.priority)
-                .then(a.run_at.cmp(&b.run_at))
-                .then(a.created_at.cmp(&b.created_at))
-                .then(a.id.as_str().cmp(b.id.as_str()))
-        });
         Ok(claimed)
     }
 
@@ -387,10 +304,15 @@ impl JobStore for PostgresStore {
     }
 
     async fn complete(&self, id: &JobId, lease_id: &str, completion: Completion) -> Result<Job> {
-        let mut tx = self.begin().await?;
-        let job = complete_in(&mut tx, id, lease_id, completion).await?;
-        commit(tx).await?;
-        Ok(job)
+        let cp = crate::store::RunCheckpoint {
+            job: id.clone(),
+            lease_id: lease_id.to_string(),
+            step: None,
+            completion: Some(completion),
+        };
+        self.checkpoint(cp)
+            .await?
+            .ok_or_else(|| Error::Store(format!("completing job {id} returned no job")))
     }
 
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>> {

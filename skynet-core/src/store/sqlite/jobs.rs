@@ -1,9 +1,10 @@
 //! Jobs and the queue: insert, list, compare-and-set status changes,
 //! approval, claims with leases, heartbeats, completion and the reaper.
 
+use super::checkpoint::claim_in;
 use super::tx::{
-    append_event, approve_in, complete_in, load_job, load_steps, push_status_in, require_job,
-    set_status_in, transition,
+    append_event, approve_in, load_job, load_steps, push_status_in, require_job, set_status_in,
+    transition,
 };
 use super::{SqliteStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
@@ -247,26 +248,10 @@ impl JobStore for SqliteStore {
             return Ok(Vec::new());
         }
         let mut tx = self.begin().await?;
-        let now = now();
-        let mut qb =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE run_at <= "));
-        qb.push_bind(micros(now));
-        push_status_in(&mut qb, &JobStatus::allowed_from(JobStatus::Running));
-        qb.push(" ORDER BY priority DESC, run_at, created_at, id LIMIT ")
-            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        let rows = qb
-            .build()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db("finding claimable jobs"))?;
-        let candidates = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
-        let mut claimed = Vec::with_capacity(candidates.len());
-        for job in &candidates {
-            if let Some(job) = claim_one(&mut tx, job, worker, lease, now).await? {
-                claimed.push(job);
-            }
+        let claimed = claim_in(&mut tx, worker, lease, limit).await?;
+        if !claimed.is_empty() {
+            commit(tx).await?;
         }
-        commit(tx).await?;
         Ok(claimed)
     }
 
@@ -307,10 +292,15 @@ impl JobStore for SqliteStore {
     }
 
     async fn complete(&self, id: &JobId, lease_id: &str, completion: Completion) -> Result<Job> {
-        let mut tx = self.begin().await?;
-        let job = complete_in(&mut tx, id, lease_id, completion).await?;
-        commit(tx).await?;
-        Ok(job)
+        let cp = crate::store::RunCheckpoint {
+            job: id.clone(),
+            lease_id: lease_id.to_string(),
+            step: None,
+            completion: Some(completion),
+        };
+        self.checkpoint(cp)
+            .await?
+            .ok_or_else(|| Error::Store(format!("completing job {id} returned no job")))
     }
 
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>> {

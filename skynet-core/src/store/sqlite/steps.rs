@@ -1,20 +1,17 @@
 //! Step checkpoints (fenced by the worker's lease) and job logs.
 
-use super::tx::{load_job, require_job};
+use super::checkpoint::{insert_logs, record_checkpoints_in, start_step_in};
+use super::tx::load_job;
 use super::{SqliteStore, commit};
-use crate::job::{JobId, JobStatus};
-use crate::store::codec::{STEP_COLUMNS, db, log_from_row, micros, now, step_from_row};
-use crate::store::rules::{check_step_outcome, no_such_step};
+use crate::job::{Job, JobId};
+use crate::store::codec::{STEP_COLUMNS, db, log_from_row, step_from_row};
 use crate::store::{
-    LogLine, LogQuery, LogStore, NewLogLine, StepOutcome, StepRecord, StepStatus, StepStore,
+    FinishedStep, LogLine, LogQuery, LogStore, NewLogLine, RunCheckpoint, StepOutcome, StepRecord,
+    StepStore,
 };
 use crate::{Error, Result};
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
-
-/// Log lines per multi-row INSERT (5 parameters each stays far below
-/// SQLite's bound-parameter limit).
-const LOG_CHUNK: usize = 500;
+use sqlx::{QueryBuilder, Sqlite};
 
 impl SqliteStore {
     /// [`Error::JobNotFound`] unless the job exists (read pool).
@@ -28,48 +25,17 @@ impl SqliteStore {
             .map(|_| ())
             .ok_or_else(|| Error::JobNotFound(id.to_string()))
     }
-}
 
-/// Inside a write transaction: the job runs under `lease_id`. Returns the
-/// job's event chain head, read by the same (light) query.
-async fn fence(conn: &mut SqliteConnection, id: &JobId, lease_id: &str) -> Result<Option<String>> {
-    let head: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT event_head FROM jobs WHERE id = ? AND status = ? AND lease_id = ?",
-    )
-    .bind(id.as_str())
-    .bind(JobStatus::Running.as_str())
-    .bind(lease_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db("checking the lease"))?;
-    match head {
-        Some(head) => Ok(head),
-        None => {
-            require_job(conn, id).await?;
-            Err(Error::LeaseLost(id.clone()))
-        }
+    /// Record one checkpoint in its own transaction.
+    pub(super) async fn checkpoint(&self, cp: RunCheckpoint) -> Result<Option<Job>> {
+        let mut tx = self.begin().await?;
+        let mut results = record_checkpoints_in(&mut tx, std::slice::from_ref(&cp)).await?;
+        let job = results
+            .pop()
+            .unwrap_or_else(|| Err(Error::Store("no checkpoint result".into())))?;
+        commit(tx).await?;
+        Ok(job)
     }
-}
-
-/// Insert log lines inside the caller's transaction.
-async fn insert_logs(conn: &mut SqliteConnection, id: &JobId, lines: &[NewLogLine]) -> Result<()> {
-    let at = micros(now());
-    for chunk in lines.chunks(LOG_CHUNK) {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new("INSERT INTO logs (job_id, step, stream, text, at) ");
-        qb.push_values(chunk, |mut row, line| {
-            row.push_bind(id.as_str())
-                .push_bind(i64::from(line.step))
-                .push_bind(line.stream.as_str())
-                .push_bind(line.text.as_str())
-                .push_bind(at);
-        });
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(db("appending log lines"))?;
-    }
-    Ok(())
 }
 
 #[async_trait]
@@ -87,24 +53,7 @@ impl StepStore for SqliteStore {
 
     async fn start_step(&self, id: &JobId, lease_id: &str, index: u32) -> Result<()> {
         let mut tx = self.begin().await?;
-        let head = fence(&mut tx, id, lease_id).await?;
-        let changed = sqlx::query(
-            "UPDATE steps SET status = ?, started_at = ?, finished_at = NULL, exit_code = NULL, \
-             error = NULL WHERE job_id = ? AND idx = ?",
-        )
-        .bind(StepStatus::Running.as_str())
-        .bind(micros(now()))
-        .bind(id.as_str())
-        .bind(i64::from(index))
-        .execute(&mut *tx)
-        .await
-        .map_err(db("starting a step"))?
-        .rows_affected();
-        if changed == 0 {
-            return Err(no_such_step(id, index));
-        }
-        let data = serde_json::json!({"step": index});
-        super::tx::append_event(&mut tx, id, "step_started", data, now(), Some(head)).await?;
+        start_step_in(&mut tx, id, lease_id, index).await?;
         commit(tx).await
     }
 
@@ -116,39 +65,33 @@ impl StepStore for SqliteStore {
         outcome: StepOutcome,
         logs: &[NewLogLine],
     ) -> Result<()> {
-        check_step_outcome(&outcome)?;
-        let mut tx = self.begin().await?;
-        let head = fence(&mut tx, id, lease_id).await?;
-        insert_logs(&mut tx, id, logs).await?;
-        let changed = sqlx::query(
-            "UPDATE steps SET status = ?, exit_code = ?, finished_at = ?, output_bytes = ?, \
-             truncated = ?, error = ? WHERE job_id = ? AND idx = ?",
-        )
-        .bind(outcome.status.as_str())
-        .bind(outcome.exit_code)
-        .bind(micros(now()))
-        .bind(i64::try_from(outcome.output_bytes).unwrap_or(i64::MAX))
-        .bind(outcome.truncated)
-        .bind(&outcome.error)
-        .bind(id.as_str())
-        .bind(i64::from(index))
-        .execute(&mut *tx)
+        let step = FinishedStep {
+            index,
+            started_at: None,
+            outcome,
+            logs: logs.to_vec(),
+        };
+        self.checkpoint(RunCheckpoint {
+            job: id.clone(),
+            lease_id: lease_id.to_string(),
+            step: Some(step),
+            completion: None,
+        })
         .await
-        .map_err(db("finishing a step"))?
-        .rows_affected();
-        if changed == 0 {
-            return Err(no_such_step(id, index));
+        .map(|_| ())
+    }
+
+    async fn record_checkpoints(
+        &self,
+        batch: &[RunCheckpoint],
+    ) -> Result<Vec<Result<Option<Job>>>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
         }
-        let data = serde_json::json!({
-            "step": index,
-            "status": outcome.status.as_str(),
-            "exit_code": outcome.exit_code,
-            "output_bytes": outcome.output_bytes,
-            "truncated": outcome.truncated,
-            "error": outcome.error,
-        });
-        super::tx::append_event(&mut tx, id, "step_finished", data, now(), Some(head)).await?;
-        commit(tx).await
+        let mut tx = self.begin().await?;
+        let results = record_checkpoints_in(&mut tx, batch).await?;
+        commit(tx).await?;
+        Ok(results)
     }
 }
 

@@ -1,0 +1,402 @@
+//! What a worker writes, written once for both SQL backends: batch claims
+//! (one `UPDATE … RETURNING` plus one multi-row insert of their events),
+//! and about the jobs it holds the lease on: step starts, step ends with
+//! their last log lines, completions, and whole batches of those for
+//! several jobs in one transaction (group commit). Every write is fenced by the job's lease and
+//! every event extends the job's hash chain; the events one checkpoint
+//! causes go in with a single multi-row `INSERT`.
+
+/// Generate the checkpoint helpers for one backend, next to the helpers of
+/// [`ledger_tx!`](crate::store::ledger_tx::ledger_tx) (in `super::tx`):
+/// `$conn` (the connection type), `$lock` (appended to the fenced read
+/// of the job row, as in `ledger_tx!`), `$skip_locked` (appended to the
+/// claim's row selection) and `$new_lease` (SQL for a fresh random lease
+/// id).
+macro_rules! checkpoint_tx {
+    ($db:ty, $conn:ty, $lock:literal, $skip_locked:literal, $new_lease:literal) => {
+        use super::tx::{push_status_in, transition_unlogged};
+        use crate::job::{Job, JobId, JobStatus};
+        use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus};
+        use crate::store::rules::{
+            check_step_outcome, claim_transition, completion_transition, no_such_step,
+        };
+        use crate::store::{FinishedStep, NewLogLine, RunCheckpoint, chain};
+        use crate::{Error, Result};
+        use chrono::{DateTime, Utc};
+        use serde_json::{Map, Value, json};
+        use sqlx::{QueryBuilder, Row};
+
+        /// Log lines per multi-row INSERT (5 parameters each stays far below
+        /// both backends' bound-parameter limits).
+        const LOG_CHUNK: usize = 500;
+
+        /// An event to append: kind, data, time.
+        type NewEvent = (&'static str, Value, DateTime<Utc>);
+
+        /// [`JobStore::claim`](crate::store::JobStore::claim) inside the
+        /// caller's transaction: one statement picks (skipping rows other
+        /// claimers hold, where the backend can), leases and returns the
+        /// jobs; one more appends their `status` events.
+        pub(super) async fn claim_in(
+            conn: &mut $conn,
+            worker: &str,
+            lease: std::time::Duration,
+            limit: usize,
+        ) -> Result<Vec<Job>> {
+            let now = now();
+            let expires = plus(now, lease);
+            let mut qb = QueryBuilder::<$db>::new("UPDATE jobs SET status = ");
+            qb.push_bind(JobStatus::Running.as_str())
+                .push(concat!(", lease_id = ", $new_lease, ", lease_worker = "))
+                .push_bind(worker)
+                .push(", lease_expires_at = ")
+                .push_bind(micros(expires))
+                .push(", attempts = attempts + 1, started_at = COALESCE(started_at, ")
+                .push_bind(micros(now))
+                .push(") WHERE id IN (SELECT id FROM jobs WHERE run_at <= ")
+                .push_bind(micros(now));
+            push_status_in(&mut qb, &JobStatus::allowed_from(JobStatus::Running));
+            qb.push(" ORDER BY priority DESC, run_at, created_at, id LIMIT ")
+                .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .push(concat!($skip_locked, ") RETURNING "))
+                .push(JOB_COLUMNS)
+                .push(", event_head");
+            let rows = qb
+                .build()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db("claiming jobs"))?;
+            let mut claimed = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let job = job_from_row(row)?;
+                let head: Option<String> = row
+                    .try_get("event_head")
+                    .map_err(db("reading the event chain head"))?;
+                let lease_id = job.lease.as_ref().map(|l| l.id.clone()).unwrap_or_default();
+                // The same event a one-job claim writes (from the job as it
+                // was: queued, one attempt less).
+                let before = Job {
+                    status: JobStatus::Queued,
+                    attempts: job.attempts.saturating_sub(1),
+                    ..job.clone()
+                };
+                let t = claim_transition(&before, worker, &lease_id, lease, now);
+                let mut data = Map::new();
+                data.insert("from".into(), JobStatus::Queued.as_str().into());
+                data.insert("to".into(), JobStatus::Running.as_str().into());
+                data.extend(t.event);
+                claimed.push((job, head, Value::Object(data)));
+            }
+            // Every job's chain gets one event; one statement for all.
+            let mut rows = Vec::with_capacity(claimed.len());
+            for (job, head, data) in &claimed {
+                let prev_hash = head.clone().unwrap_or_else(|| chain::genesis(&job.id));
+                let at = chain::truncate_to_micros(now);
+                let hash = chain::event_hash(&prev_hash, &job.id, "status", data, at);
+                rows.push((job.id.as_str(), data.to_string(), micros(at), prev_hash, hash));
+            }
+            if !rows.is_empty() {
+                let mut qb = QueryBuilder::<$db>::new(
+                    "INSERT INTO events (job_id, kind, data, at, prev_hash, hash) ",
+                );
+                qb.push_values(rows, |mut row, (id, data, at, prev_hash, hash)| {
+                    row.push_bind(id)
+                        .push_bind("status")
+                        .push_bind(data)
+                        .push_bind(at)
+                        .push_bind(prev_hash)
+                        .push_bind(hash);
+                });
+                qb.build()
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("recording claims"))?;
+            }
+            let mut claimed: Vec<Job> = claimed.into_iter().map(|(job, _, _)| job).collect();
+            // RETURNING gives no order: hand them out in the claim's order.
+            claimed.sort_by(|a, b| {
+                b.priority
+                    .cmp(&a.priority)
+                    .then(a.run_at.cmp(&b.run_at))
+                    .then(a.created_at.cmp(&b.created_at))
+                    .then(a.id.as_str().cmp(b.id.as_str()))
+            });
+            Ok(claimed)
+        }
+
+        /// Why a fenced read found nothing: the job is gone, or it no longer
+        /// runs under this lease.
+        async fn not_fenced(conn: &mut $conn, id: &JobId) -> Error {
+            let found: std::result::Result<Option<i32>, _> =
+                sqlx::query_scalar("SELECT 1 FROM jobs WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await;
+            match found {
+                Ok(Some(_)) => Error::LeaseLost(id.clone()),
+                Ok(None) => Error::JobNotFound(id.to_string()),
+                Err(e) => db("looking up a job")(e),
+            }
+        }
+
+        /// Inside a write transaction: the job runs under `lease_id`; its row
+        /// is locked (its chain is appended to next). Returns the chain head.
+        pub(super) async fn fence(
+            conn: &mut $conn,
+            id: &JobId,
+            lease_id: &str,
+        ) -> Result<Option<String>> {
+            let sql = format!(
+                "SELECT event_head FROM jobs WHERE id = $1 AND status = $2 AND lease_id = $3{}",
+                $lock
+            );
+            let head: Option<Option<String>> = sqlx::query_scalar(&sql)
+                .bind(id.as_str())
+                .bind(JobStatus::Running.as_str())
+                .bind(lease_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db("checking the lease"))?;
+            match head {
+                Some(head) => Ok(head),
+                None => Err(not_fenced(conn, id).await),
+            }
+        }
+
+        /// [`fence`], returning the whole job as well (a completion needs it).
+        async fn fenced_job(
+            conn: &mut $conn,
+            id: &JobId,
+            lease_id: &str,
+        ) -> Result<(Job, Option<String>)> {
+            let sql = format!(
+                "SELECT {JOB_COLUMNS}, event_head FROM jobs WHERE id = $1 AND status = $2 \
+                 AND lease_id = $3{}",
+                $lock
+            );
+            let row = sqlx::query(&sql)
+                .bind(id.as_str())
+                .bind(JobStatus::Running.as_str())
+                .bind(lease_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db("checking the lease"))?;
+            let Some(row) = row else {
+                return Err(not_fenced(conn, id).await);
+            };
+            let head: Option<String> = row
+                .try_get("event_head")
+                .map_err(db("reading the event chain head"))?;
+            Ok((job_from_row(&row)?, head))
+        }
+
+        /// Insert log lines inside the caller's transaction.
+        pub(super) async fn insert_logs(
+            conn: &mut $conn,
+            id: &JobId,
+            lines: &[NewLogLine],
+        ) -> Result<()> {
+            let at = micros(now());
+            for chunk in lines.chunks(LOG_CHUNK) {
+                let mut qb =
+                    QueryBuilder::<$db>::new("INSERT INTO logs (job_id, step, stream, text, at) ");
+                qb.push_values(chunk, |mut row, line| {
+                    row.push_bind(id.as_str())
+                        .push_bind(i64::from(line.step))
+                        .push_bind(line.stream.as_str())
+                        .push_bind(line.text.as_str())
+                        .push_bind(at);
+                });
+                qb.build()
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("appending log lines"))?;
+            }
+            Ok(())
+        }
+
+        /// Append `events` to the job's chain after `head`, in order, in one
+        /// statement (the `events_move_head` trigger runs per row, so the
+        /// job's head ends on the last one).
+        async fn append_events(
+            conn: &mut $conn,
+            id: &JobId,
+            head: Option<String>,
+            events: Vec<NewEvent>,
+        ) -> Result<()> {
+            if events.is_empty() {
+                return Ok(());
+            }
+            let mut prev = head.unwrap_or_else(|| chain::genesis(id));
+            let mut rows = Vec::with_capacity(events.len());
+            for (kind, data, at) in events {
+                let at = chain::truncate_to_micros(at);
+                let hash = chain::event_hash(&prev, id, kind, &data, at);
+                rows.push((kind, data.to_string(), micros(at), prev, hash.clone()));
+                prev = hash;
+            }
+            let mut qb = QueryBuilder::<$db>::new(
+                "INSERT INTO events (job_id, kind, data, at, prev_hash, hash) ",
+            );
+            qb.push_values(rows, |mut row, (kind, data, at, prev_hash, hash)| {
+                row.push_bind(id.as_str())
+                    .push_bind(kind)
+                    .push_bind(data)
+                    .push_bind(at)
+                    .push_bind(prev_hash)
+                    .push_bind(hash);
+            });
+            qb.build()
+                .execute(&mut *conn)
+                .await
+                .map_err(db("appending events"))?;
+            Ok(())
+        }
+
+        /// [`StepStore::start_step`](crate::store::StepStore::start_step)
+        /// inside the caller's transaction.
+        pub(super) async fn start_step_in(
+            conn: &mut $conn,
+            id: &JobId,
+            lease_id: &str,
+            index: u32,
+        ) -> Result<()> {
+            let head = fence(&mut *conn, id, lease_id).await?;
+            let now = now();
+            let changed = sqlx::query(
+                "UPDATE steps SET status = $1, started_at = $2, finished_at = NULL, \
+                 exit_code = NULL, error = NULL WHERE job_id = $3 AND idx = $4",
+            )
+            .bind(crate::store::StepStatus::Running.as_str())
+            .bind(micros(now))
+            .bind(id.as_str())
+            .bind(i64::from(index))
+            .execute(&mut *conn)
+            .await
+            .map_err(db("starting a step"))?
+            .rows_affected();
+            if changed == 0 {
+                return Err(no_such_step(id, index));
+            }
+            let event = ("step_started", json!({ "step": index }), now);
+            append_events(conn, id, head, vec![event]).await
+        }
+
+        /// Write a step's end (and its start, if it was not recorded) with its
+        /// last log lines; returns the events it causes.
+        async fn write_step_end(
+            conn: &mut $conn,
+            id: &JobId,
+            step: &FinishedStep,
+        ) -> Result<Vec<NewEvent>> {
+            insert_logs(&mut *conn, id, &step.logs).await?;
+            let now = now();
+            let outcome = &step.outcome;
+            let changed = sqlx::query(
+                "UPDATE steps SET status = $1, exit_code = $2, finished_at = $3, \
+                 output_bytes = $4, truncated = $5, error = $6, \
+                 started_at = COALESCE($7, started_at) WHERE job_id = $8 AND idx = $9",
+            )
+            .bind(outcome.status.as_str())
+            .bind(outcome.exit_code.map(i64::from))
+            .bind(micros(now))
+            .bind(i64::try_from(outcome.output_bytes).unwrap_or(i64::MAX))
+            .bind(outcome.truncated)
+            .bind(&outcome.error)
+            .bind(step.started_at.map(micros))
+            .bind(id.as_str())
+            .bind(i64::from(step.index))
+            .execute(&mut *conn)
+            .await
+            .map_err(db("finishing a step"))?
+            .rows_affected();
+            if changed == 0 {
+                return Err(no_such_step(id, step.index));
+            }
+            let mut events = Vec::with_capacity(2);
+            if let Some(at) = step.started_at {
+                events.push(("step_started", json!({ "step": step.index }), at));
+            }
+            let data = json!({
+                "step": step.index,
+                "status": outcome.status.as_str(),
+                "exit_code": outcome.exit_code,
+                "output_bytes": outcome.output_bytes,
+                "truncated": outcome.truncated,
+                "error": outcome.error,
+            });
+            events.push(("step_finished", data, now));
+            Ok(events)
+        }
+
+        /// One checkpoint inside the caller's transaction. The outer error
+        /// means something may have been written (the transaction must be
+        /// dropped); the inner one refused the checkpoint before any write.
+        async fn record_checkpoint_in(
+            conn: &mut $conn,
+            cp: &RunCheckpoint,
+        ) -> Result<Result<Option<Job>>> {
+            if let Some(step) = &cp.step
+                && let Err(e) = check_step_outcome(&step.outcome)
+            {
+                return Ok(Err(e));
+            }
+            let id = &cp.job;
+            let Some(completion) = &cp.completion else {
+                let head = match fence(&mut *conn, id, &cp.lease_id).await {
+                    Ok(head) => head,
+                    Err(e @ (Error::LeaseLost(_) | Error::JobNotFound(_))) => return Ok(Err(e)),
+                    Err(e) => return Err(e),
+                };
+                let events = match &cp.step {
+                    Some(step) => write_step_end(&mut *conn, id, step).await?,
+                    None => Vec::new(),
+                };
+                append_events(conn, id, head, events).await?;
+                return Ok(Ok(None));
+            };
+            let (job, head) = match fenced_job(&mut *conn, id, &cp.lease_id).await {
+                Ok(found) => found,
+                Err(e @ (Error::LeaseLost(_) | Error::JobNotFound(_))) => return Ok(Err(e)),
+                Err(e) => return Err(e),
+            };
+            let mut events = match &cp.step {
+                Some(step) => write_step_end(&mut *conn, id, step).await?,
+                None => Vec::new(),
+            };
+            let t = completion_transition(&job, &cp.lease_id, completion.clone());
+            let now = now();
+            // The fenced row is locked (or the database is), so the CAS
+            // cannot miss; if it did, the transaction must not commit.
+            let Some((changed, _, data)) = transition_unlogged(&mut *conn, &job, t, now).await?
+            else {
+                return Err(Error::LeaseLost(id.clone()));
+            };
+            events.push(("status", data, now));
+            append_events(conn, id, head, events).await?;
+            Ok(Ok(Some(changed)))
+        }
+
+        /// [`StepStore::record_checkpoints`](crate::store::StepStore::record_checkpoints)
+        /// inside the caller's transaction. Rows are locked in job-id order,
+        /// so two batches can never wait on each other in a cycle.
+        pub(super) async fn record_checkpoints_in(
+            conn: &mut $conn,
+            batch: &[RunCheckpoint],
+        ) -> Result<Vec<Result<Option<Job>>>> {
+            let mut order: Vec<usize> = (0..batch.len()).collect();
+            order.sort_by(|a, b| batch[*a].job.as_str().cmp(batch[*b].job.as_str()));
+            let mut results: Vec<Option<Result<Option<Job>>>> =
+                std::iter::repeat_with(|| None).take(batch.len()).collect();
+            for i in order {
+                results[i] = Some(record_checkpoint_in(&mut *conn, &batch[i]).await?);
+            }
+            Ok(results
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(Error::Store("checkpoint skipped".into()))))
+                .collect())
+        }
+    };
+}
+
+pub(crate) use checkpoint_tx;
