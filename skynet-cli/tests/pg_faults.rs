@@ -211,12 +211,15 @@ async fn kill_dash_nine_during_a_drain_loses_nothing() {
     report!("kill -9 trials: seed {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     // READ_ONLY jobs, and WRITE jobs whose middle step makes a directory
-    // (a second run of it would fail: the directory exists).
+    // (a second run of it would fail: the directory exists) and then takes
+    // a while, so kills land in WRITE steps as often as in READ_ONLY ones.
     let mut kinds = BTreeMap::new();
     for i in 0..90 {
         let (intent, risk) = if i % 3 == 2 {
             (
-                format!("run `sleep 0.2`, then run `mkdir d{i}`, then run `sleep 0.2`"),
+                format!(
+                    "run `sleep 0.2`, then run `sh -c 'mkdir d{i} && sleep 0.3'`, then run `sleep 0.2`"
+                ),
                 RiskLevel::Write,
             )
         } else {
