@@ -59,10 +59,7 @@ impl Pg {
             eprintln!("skipped: {server_var} is not set");
             return None;
         };
-        let name = format!("skynet_t_{}", uuid::Uuid::now_v7().simple());
-        let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
-        let url = format!("{base}/{name}");
-        skynet_core::store::postgres::create_database(&url)
+        let url = skynet_core::store::postgres::create_scratch_database(&server, "skynet_t")
             .await
             .unwrap();
         Some(Pg {

@@ -22,35 +22,12 @@ fn server_url() -> Option<String> {
     }
 }
 
-/// `url` with its database replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_end = base
-        .find("://")
-        .map(|i| i + 3)
-        .and_then(|start| base[start..].find('/').map(|j| start + j))
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{name}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
 /// A fresh database on the test server, migrated, with raw SQL access.
 async fn pg_fresh() -> Option<Backend> {
     let server = server_url()?;
-    let name = format!("skynet_t_{}", uuid::Uuid::now_v7().simple());
-    let url = with_database(&server, &name);
-    assert!(
-        postgres::create_database(&url)
-            .await
-            .expect("create a test database"),
-        "a fresh name must not exist yet"
-    );
+    let url = postgres::create_scratch_database(&server, "skynet_t")
+        .await
+        .expect("create a test database");
     let store = store::connect(&url)
         .await
         .expect("open the PostgreSQL store");
@@ -116,17 +93,4 @@ async fn queued_inserts_and_approvals_wake_listeners_of_another_handle() {
     };
     backend.store.approve(&planned.id, approval).await.unwrap();
     next_tick(&mut signal, "an approval").await;
-}
-
-#[test]
-fn with_database_replaces_only_the_path() {
-    assert_eq!(
-        with_database("postgres://u@h:5432/postgres", "x"),
-        "postgres://u@h:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u:p@h/db?sslmode=disable", "y"),
-        "postgres://u:p@h/y?sslmode=disable"
-    );
-    assert_eq!(with_database("postgres://h", "z"), "postgres://h/z");
 }

@@ -160,6 +160,7 @@ pub mod docker;
 pub mod gateway;
 pub mod local;
 pub mod mock;
+mod remote_cwd;
 pub mod ssh;
 pub use docker::{DockerConfig, DockerProvider};
 pub use gateway::{GatewayConfig, GatewayProvider};

@@ -131,6 +131,37 @@ pub async fn create_database(url: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// `url` with its database replaced by `name` (user, host and query kept).
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find('/').map(|j| start + j))
+        .unwrap_or(base.len());
+    let mut out = format!("{}/{name}", &base[..authority_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// Create a new, empty database named `{prefix}_{a fresh UUIDv7}` on the
+/// server `server_url` points at, and return its URL. For tests and
+/// benchmarks that must never share a database (the test script drops
+/// leftover `skynet_t_*` databases).
+pub async fn create_scratch_database(server_url: &str, prefix: &str) -> Result<String> {
+    let name = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
+    let url = with_database(server_url, &name);
+    if !create_database(&url).await? {
+        return Err(Error::Store(format!("database {name} already exists")));
+    }
+    Ok(url)
+}
+
 /// Commit a transaction.
 async fn commit(tx: Transaction<'static, Postgres>) -> Result<()> {
     tx.commit().await.map_err(db("committing"))
@@ -145,4 +176,22 @@ impl crate::store::Store for PostgresStore {
 /// Open the PostgreSQL store at `url` as a shared handle.
 pub async fn open(url: &str) -> Result<SharedStore> {
     Ok(Arc::new(PostgresStore::connect(url).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn with_database_replaces_only_the_path() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "y"),
+            "postgres://u:p@h/y?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h", "z"), "postgres://h/z");
+    }
 }

@@ -78,36 +78,12 @@ impl Db {
         match self {
             Db::Sqlite => format!("sqlite://{}", dir.join("skynet.db").display()),
             Db::Postgres(server) => {
-                let name = format!("skynet_t_{}", uuid::Uuid::now_v7().simple());
-                let url = with_database(server, &name);
-                assert!(
-                    skynet_core::store::postgres::create_database(&url)
-                        .await
-                        .expect("create a test database"),
-                    "a fresh name must not exist yet"
-                );
-                url
+                skynet_core::store::postgres::create_scratch_database(server, "skynet_t")
+                    .await
+                    .expect("create a test database")
             }
         }
     }
-}
-
-/// `url` with its database replaced by `name` (user, host and query kept).
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_end = base
-        .find("://")
-        .map(|i| i + 3)
-        .and_then(|start| base[start..].find('/').map(|j| start + j))
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{name}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
 }
 
 pub struct TestApp {

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use client::{AgentClient, CallError};
 use protocol::{ExecuteRequest, RemoteStep, StatusAnswer};
 use reqwest::StatusCode;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -169,40 +169,9 @@ fn remote_job_id(ctx: &ExecContext) -> String {
     )
 }
 
-/// `cwd` relative to `root`, lexically (the root need not exist here);
-/// `..` is refused rather than resolved.
+/// `cwd` relative to `root`, as the agent expects it.
 fn relative_cwd(cwd: &Path, root: &Path) -> Result<String> {
-    let rel = if cwd.is_absolute() {
-        cwd.strip_prefix(root).map_err(|_| {
-            Error::InvalidInput(format!(
-                "working directory {} escapes the sandbox root {}",
-                cwd.display(),
-                root.display()
-            ))
-        })?
-    } else {
-        cwd
-    };
-    let mut parts = Vec::new();
-    for part in rel.components() {
-        match part {
-            Component::Normal(p) => parts.push(p.to_str().ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "working directory {} is not valid UTF-8",
-                    cwd.display()
-                ))
-            })?),
-            Component::CurDir => {}
-            _ => {
-                return Err(Error::InvalidInput(format!(
-                    "working directory {} leaves the sandbox root: `..` is not allowed on a \
-                     gateway agent",
-                    cwd.display()
-                )));
-            }
-        }
-    }
-    Ok(parts.join("/"))
+    super::remote_cwd::relative_cwd(cwd, root, "on a gateway agent")
 }
 
 #[async_trait]

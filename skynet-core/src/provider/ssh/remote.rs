@@ -5,7 +5,7 @@
 
 use crate::plan::Command;
 use crate::{Error, Result};
-use std::path::{Component, Path};
+use std::path::Path;
 
 /// Exit status when the remote working directory is unusable.
 pub(super) const CWD_UNUSABLE: i32 = 125;
@@ -51,45 +51,14 @@ pub(super) fn script(command: &Command, dir: &str) -> Result<String> {
 /// local sandbox `root`, under `remote_root`. Lexical: the root may not
 /// exist on this machine, and `..` is refused rather than resolved.
 pub(super) fn remote_dir(cwd: &Path, root: &Path, remote_root: &str) -> Result<String> {
-    let rel = if cwd.is_absolute() {
-        cwd.strip_prefix(root).map_err(|_| {
-            Error::InvalidInput(format!(
-                "working directory {} escapes the sandbox root {}",
-                cwd.display(),
-                root.display()
-            ))
-        })?
-    } else {
-        cwd
-    };
-    let mut dir = remote_root.trim_end_matches('/').to_string();
-    if dir.is_empty() {
-        dir.push('/');
-    }
-    for part in rel.components() {
-        match part {
-            Component::Normal(p) => {
-                let p = p.to_str().ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "working directory {} is not valid UTF-8",
-                        cwd.display()
-                    ))
-                })?;
-                if !dir.ends_with('/') {
-                    dir.push('/');
-                }
-                dir.push_str(p);
-            }
-            Component::CurDir => {}
-            _ => {
-                return Err(Error::InvalidInput(format!(
-                    "working directory {} leaves the sandbox root: `..` is not allowed over SSH",
-                    cwd.display()
-                )));
-            }
-        }
-    }
-    Ok(dir)
+    let rel = crate::provider::remote_cwd::relative_cwd(cwd, root, "over SSH")?;
+    let base = remote_root.trim_end_matches('/');
+    Ok(match (base.is_empty(), rel.is_empty()) {
+        (true, true) => "/".to_string(),
+        (true, false) => format!("/{rel}"),
+        (false, true) => base.to_string(),
+        (false, false) => format!("{base}/{rel}"),
+    })
 }
 
 fn valid_name(name: &str) -> bool {
