@@ -67,6 +67,10 @@ ROUNDS_BIG = int(os.environ.get("PEERS_ROUNDS_BIG", "1"))
 HEADLINE_CONCURRENCY = 8
 # Peers that drain 100,000 jobs (Celery on a durable Redis runs ~100 jobs/s
 # here: 100,000 would take a quarter of an hour alone).
+# SKYNET workers' claim-ahead (WorkerOptions::prefetch) in the drains; unset:
+# the library's default (as many as the handlers). Celery's counterpart is
+# PEERS_CELERY_PREFETCH.
+SKYNET_PREFETCH = os.environ.get("PEERS_SKYNET_PREFETCH", "")
 BIG_PEERS = os.environ.get("PEERS_BIG_PEERS", "skynet,graphile").split(",")
 PROCS = 2
 WORKLOADS = os.environ.get("PEERS_WORKLOADS", "w1,w2,w3,w4").split(",")
@@ -343,8 +347,10 @@ class Skynet:
         url = self._fresh("run", self._template(jobs, provider))
         per = max(1, concurrency // self.procs)
         cpu_s0 = self.server.sample()
+        prefetch = ["--prefetch", SKYNET_PREFETCH] if SKYNET_PREFETCH else []
         workers = [
-            Proc(self._cmd("worker", "--concurrency", str(per), "--once", url=url, provider=provider), name=f"skynet-w{i}")
+            Proc(self._cmd("worker", "--concurrency", str(per), *prefetch, "--once", url=url, provider=provider),
+                 name=f"skynet-w{i}")
             for i in range(self.procs)
         ]
         results = [w.wait(600) for w in workers]

@@ -177,6 +177,11 @@ pub enum Command {
         /// Jobs at once
         #[arg(long, default_value_t = 1)]
         concurrency: usize,
+        /// Jobs claimed ahead beyond those running, so a busy worker claims
+        /// in batches (default: as many as --concurrency); they keep their
+        /// leases alive while they wait and go back at once on shutdown
+        #[arg(long)]
+        prefetch: Option<usize>,
         /// Worker id (default host-pid-random)
         #[arg(long)]
         id: Option<String>,

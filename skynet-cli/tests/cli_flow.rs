@@ -235,3 +235,28 @@ fn control_characters_never_reach_the_terminal_raw() {
         "the escape is shown escaped: {stdout}"
     );
 }
+
+#[test]
+fn worker_with_prefetch_drains_the_queue_with_intact_chains() {
+    let sb = Sandbox::new();
+    for _ in 0..5 {
+        sb.cmd()
+            .args(["submit", "check git status and list the files"])
+            .assert()
+            .code(0);
+    }
+    sb.cmd()
+        .args(["worker", "--once", "--concurrency", "1", "--prefetch", "4"])
+        .assert()
+        .code(0);
+    let jobs = sb.jobs();
+    assert_eq!(jobs.len(), 5);
+    for job in &jobs {
+        assert_eq!(job["status"], "succeeded", "{job}");
+        sb.cmd()
+            .args(["events", job["id"].as_str().unwrap()])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("hash chain intact"));
+    }
+}

@@ -131,6 +131,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
         Command::Worker {
             once,
             concurrency,
+            prefetch,
             id,
             grace,
         } => {
@@ -139,6 +140,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
                 concurrency,
                 once,
                 grace,
+                prefetch,
                 ..Default::default()
             };
             worker::run(&engine(&cli.global).await?, opts, out).await

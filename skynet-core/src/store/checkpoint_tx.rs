@@ -14,11 +14,11 @@
 /// id).
 macro_rules! checkpoint_tx {
     ($db:ty, $conn:ty, $lock:literal, $skip_locked:literal, $new_lease:literal) => {
-        use super::tx::{push_status_in, transition_unlogged};
+        use super::tx::{move_head, push_status_in, status_event_data, transition_unlogged};
         use crate::job::{Job, JobId, JobStatus};
         use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus};
         use crate::store::rules::{
-            check_step_outcome, claim_transition, completion_transition, no_such_step,
+            Val, check_step_outcome, claim_transition, completion_transition, no_such_step,
         };
         use crate::store::{FinishedStep, NewLogLine, RunCheckpoint, chain};
         use crate::{Error, Result};
@@ -32,6 +32,10 @@ macro_rules! checkpoint_tx {
 
         /// An event to append: kind, data, time.
         type NewEvent = (&'static str, Value, DateTime<Utc>);
+
+        /// An event row chained and ready to insert: kind, data, time
+        /// (micros), previous hash, hash.
+        type ChainedEvent = (&'static str, String, i64, String, String);
 
         /// [`JobStore::claim`](crate::store::JobStore::claim) inside the
         /// caller's transaction: one statement picks (skipping rows other
@@ -87,12 +91,15 @@ macro_rules! checkpoint_tx {
                 data.extend(t.event);
                 claimed.push((job, head, Value::Object(data)));
             }
-            // Every job's chain gets one event; one statement for all.
+            // Every job's chain gets one event; one statement for all, and
+            // one more moves every head.
             let mut rows = Vec::with_capacity(claimed.len());
+            let mut heads = Vec::with_capacity(claimed.len());
             for (job, head, data) in &claimed {
                 let prev_hash = head.clone().unwrap_or_else(|| chain::genesis(&job.id));
                 let at = chain::truncate_to_micros(now);
                 let hash = chain::event_hash(&prev_hash, &job.id, "status", data, at);
+                heads.push((job.id.as_str(), hash.clone()));
                 rows.push((job.id.as_str(), data.to_string(), micros(at), prev_hash, hash));
             }
             if !rows.is_empty() {
@@ -111,6 +118,19 @@ macro_rules! checkpoint_tx {
                     .execute(&mut *conn)
                     .await
                     .map_err(db("recording claims"))?;
+                // `column1`, `column2`: the names both backends give a
+                // VALUES list's columns.
+                let mut qb = QueryBuilder::<$db>::new(
+                    "UPDATE jobs SET event_head = heads.column2 FROM (",
+                );
+                qb.push_values(&heads, |mut row, (id, hash)| {
+                    row.push_bind(*id).push_bind(hash.as_str());
+                });
+                qb.push(") AS heads WHERE jobs.id = heads.column1");
+                qb.build()
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("moving the event chain heads"))?;
             }
             let mut claimed: Vec<Job> = claimed.into_iter().map(|(job, _, _)| job).collect();
             // RETURNING gives no order: hand them out in the claim's order.
@@ -215,17 +235,15 @@ macro_rules! checkpoint_tx {
             Ok(())
         }
 
-        /// Append `events` to the job's chain after `head`, in order, in one
-        /// statement (the `events_move_head` trigger runs per row, so the
-        /// job's head ends on the last one).
-        async fn append_events(
-            conn: &mut $conn,
+        /// Chain `events` after `head`, in order: the rows to insert and the
+        /// new head (`None` for no events).
+        fn chain_events(
             id: &JobId,
             head: Option<String>,
             events: Vec<NewEvent>,
-        ) -> Result<()> {
+        ) -> (Vec<ChainedEvent>, Option<String>) {
             if events.is_empty() {
-                return Ok(());
+                return (Vec::new(), None);
             }
             let mut prev = head.unwrap_or_else(|| chain::genesis(id));
             let mut rows = Vec::with_capacity(events.len());
@@ -234,6 +252,15 @@ macro_rules! checkpoint_tx {
                 let hash = chain::event_hash(&prev, id, kind, &data, at);
                 rows.push((kind, data.to_string(), micros(at), prev, hash.clone()));
                 prev = hash;
+            }
+            (rows, Some(prev))
+        }
+
+        /// Insert chained event rows of one job in one statement (the
+        /// caller moves the job's head).
+        async fn insert_events(conn: &mut $conn, id: &JobId, rows: Vec<ChainedEvent>) -> Result<()> {
+            if rows.is_empty() {
+                return Ok(());
             }
             let mut qb = QueryBuilder::<$db>::new(
                 "INSERT INTO events (job_id, kind, data, at, prev_hash, hash) ",
@@ -251,6 +278,22 @@ macro_rules! checkpoint_tx {
                 .await
                 .map_err(db("appending events"))?;
             Ok(())
+        }
+
+        /// Append `events` to the job's chain after `head`, in order, in one
+        /// statement, and move the job's head to the last one.
+        async fn append_events(
+            conn: &mut $conn,
+            id: &JobId,
+            head: Option<String>,
+            events: Vec<NewEvent>,
+        ) -> Result<()> {
+            let (rows, new_head) = chain_events(id, head, events);
+            let Some(new_head) = new_head else {
+                return Ok(());
+            };
+            insert_events(&mut *conn, id, rows).await?;
+            move_head(conn, id, &new_head).await
         }
 
         /// [`StepStore::start_step`](crate::store::StepStore::start_step)
@@ -366,14 +409,20 @@ macro_rules! checkpoint_tx {
             };
             let t = completion_transition(&job, &cp.lease_id, completion.clone());
             let now = now();
+            // The whole chain is known before the status change, so the
+            // same UPDATE moves the head (one write of the job row).
+            events.push(("status", status_event_data(job.status, &t), now));
+            let (rows, new_head) = chain_events(id, head, events);
+            let mut t = t;
+            if let Some(new_head) = new_head {
+                t = t.set("event_head", Val::Text(new_head));
+            }
             // The fenced row is locked (or the database is), so the CAS
             // cannot miss; if it did, the transaction must not commit.
-            let Some((changed, _, data)) = transition_unlogged(&mut *conn, &job, t, now).await?
-            else {
+            let Some((changed, _, _)) = transition_unlogged(&mut *conn, &job, t, now).await? else {
                 return Err(Error::LeaseLost(id.clone()));
             };
-            events.push(("status", data, now));
-            append_events(conn, id, head, events).await?;
+            insert_events(conn, id, rows).await?;
             Ok(Ok(Some(changed)))
         }
 

@@ -80,7 +80,8 @@ macro_rules! ledger_tx {
 
         /// Append one event to the job's chain. `prev` is the job's chain head
         /// when the caller already read it in this transaction (`None` reads it);
-        /// the `events_move_head` trigger moves `jobs.event_head` to the new event.
+        /// `jobs.event_head` moves to the new event in the same transaction
+        /// (every writer of events moves the head itself; no trigger does).
         pub(super) async fn append_event(
             conn: &mut $conn,
             id: &JobId,
@@ -117,6 +118,7 @@ macro_rules! ledger_tx {
             .fetch_one(&mut *conn)
             .await
             .map_err(db("appending an event"))?;
+            move_head(&mut *conn, id, &hash).await?;
             Ok(Event {
                 seq,
                 job_id: id.clone(),
@@ -126,6 +128,26 @@ macro_rules! ledger_tx {
                 prev_hash,
                 hash,
             })
+        }
+
+        /// Point the job's chain head at `hash`, the newest event just appended.
+        pub(super) async fn move_head(conn: &mut $conn, id: &JobId, hash: &str) -> Result<()> {
+            sqlx::query("UPDATE jobs SET event_head = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(id.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(db("moving the event chain head"))?;
+            Ok(())
+        }
+
+        /// The data of the `status` event `t` causes for a job in `from`.
+        pub(super) fn status_event_data(from: JobStatus, t: &Transition) -> Value {
+            let mut data = Map::new();
+            data.insert("from".into(), from.as_str().into());
+            data.insert("to".into(), t.to.as_str().into());
+            data.extend(t.event.clone());
+            Value::Object(data)
         }
 
         /// Apply `t` to `job` (as loaded in this transaction) at `now`: the CAS
@@ -155,6 +177,7 @@ macro_rules! ledger_tx {
             now: DateTime<Utc>,
         ) -> Result<Option<(Job, Option<String>, Value)>> {
             let to = t.to;
+            let data = status_event_data(job.status, &t);
             let mut sets = t.sets;
             if to != JobStatus::Running {
                 for col in ["lease_id", "lease_worker", "lease_expires_at"] {
@@ -178,8 +201,9 @@ macro_rules! ledger_tx {
             for (col, value) in t.guards {
                 qb.push(" AND ").push(col).push(" = ").push_bind(value);
             }
-            // RETURNING hands back the changed row and the chain head (which this
-            // UPDATE does not touch) without another round trip.
+            // RETURNING hands back the changed row and the chain head without
+            // another round trip (the head before the change, unless the
+            // caller set `event_head` in `t`).
             qb.push(" RETURNING ")
                 .push(JOB_COLUMNS)
                 .push(", event_head");
@@ -196,11 +220,7 @@ macro_rules! ledger_tx {
                 .try_get("event_head")
                 .map_err(db("reading the event chain head"))?;
             step_effects(conn, &job.id, to, t.step_error.as_deref(), now).await?;
-            let mut data = Map::new();
-            data.insert("from".into(), job.status.as_str().into());
-            data.insert("to".into(), to.as_str().into());
-            data.extend(t.event);
-            Ok(Some((changed, head, Value::Object(data))))
+            Ok(Some((changed, head, data)))
         }
 
         /// What a status change does to the step checkpoints: back to `queued`

@@ -151,7 +151,10 @@ impl OpenError {
     fn is_transient(&self) -> bool {
         use sqlx::migrate::MigrateError;
         match self {
-            OpenError::Connect(e) | OpenError::Migrate(MigrateError::Execute(e)) => is_busy(e),
+            OpenError::Connect(e) => is_busy(e),
+            // Busy, or another process recorded the same migration first
+            // (this one's transaction, script included, rolled back).
+            OpenError::Migrate(MigrateError::Execute(e)) => is_busy(e) || is_unique_violation(e),
             // Another process applied the same migration first.
             OpenError::Migrate(MigrateError::ExecuteMigration(..)) => true,
             OpenError::Migrate(_) => false,
@@ -167,6 +170,10 @@ fn is_busy(e: &sqlx::Error) -> bool {
     db.code()
         .and_then(|c| c.parse::<i32>().ok())
         .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 /// The one-connection write pool, with the schema migrated.

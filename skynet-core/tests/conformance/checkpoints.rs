@@ -211,3 +211,65 @@ pub async fn group_commit_of_many_runs_keeps_every_chain(store: SharedStore) {
         assert!(report.intact, "{report:?}");
     }
 }
+
+/// Every way a worker's job moves its chain, one after another (a batch
+/// claim, a step start, a step end without completion, an expired lease
+/// handed back by the reaper, a second batch claim, a completion, a
+/// cancel): each chain stays intact, its head on its newest event.
+pub async fn every_writer_moves_the_chain_head(store: SharedStore) {
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(insert(&store, test_job(&[RO, RO])).await.id);
+    }
+    let short = Duration::from_millis(1);
+    let first = store.claim("w", short, 10).await.expect("claim");
+    assert_eq!(first.len(), 3);
+    for job in &first {
+        let lease = job.lease.clone().expect("lease").id;
+        store.start_step(&job.id, &lease, 0).await.expect("start");
+        let cp = checkpoint(
+            &job.id,
+            &lease,
+            Some(step_end(0, StepStatus::Succeeded, None)),
+            None,
+        );
+        let results = store.record_checkpoints(&[cp]).await.expect("record");
+        assert!(results[0].as_ref().expect("recorded").is_none());
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let reaped = reap_now(&store).await;
+    assert_eq!(reaped.len(), 3, "{reaped:?}");
+    let again = store.claim("w", LONG, 10).await.expect("claim again");
+    assert_eq!(again.len(), 3);
+    let (done, rest) = again.split_first().expect("three");
+    let lease = done.lease.clone().expect("lease").id;
+    let cp = checkpoint(
+        &done.id,
+        &lease,
+        Some(step_end(1, StepStatus::Succeeded, Some(Utc::now()))),
+        Some(Completion::Succeeded),
+    );
+    let finished = store.record_checkpoints(&[cp]).await.expect("record");
+    assert_eq!(
+        finished[0]
+            .as_ref()
+            .expect("completed")
+            .as_ref()
+            .expect("job")
+            .status,
+        JobStatus::Succeeded
+    );
+    for job in rest {
+        store
+            .set_status(&job.id, JobStatus::Cancelled, StatusChange::default())
+            .await
+            .expect("cancel");
+    }
+    for id in &ids {
+        let events = store.events(id).await.expect("events");
+        assert!(events.len() >= 7, "{id}: {events:?}");
+        let report = store.verify_events(id).await.expect("verify");
+        assert!(report.intact, "{id}: {report:?}");
+        assert_eq!(report.events, events.len());
+    }
+}

@@ -67,6 +67,10 @@ enum Command {
         /// Jobs run at once in this process.
         #[arg(long)]
         concurrency: usize,
+        /// Jobs claimed ahead beyond those running (default: as many as
+        /// `concurrency`, the library's default).
+        #[arg(long)]
+        prefetch: Option<usize>,
         /// Stop when the queue is empty.
         #[arg(long)]
         once: bool,

@@ -31,9 +31,10 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Worker {
             engine,
             concurrency,
+            prefetch,
             once,
             report_starts,
-        } => worker(&engine, concurrency, once, report_starts).await,
+        } => worker(&engine, concurrency, prefetch, once, report_starts).await,
         Command::Paced { engine, rate, secs } => paced(&engine, rate, secs).await,
         Command::LatencyEmbedded {
             engine,
@@ -194,6 +195,7 @@ fn cancel_on_signal(token: CancellationToken) -> anyhow::Result<()> {
 async fn worker(
     opts: &Engine,
     concurrency: usize,
+    prefetch: Option<usize>,
     once: bool,
     report_starts: bool,
 ) -> anyhow::Result<()> {
@@ -207,6 +209,7 @@ async fn worker(
     let options = WorkerOptions {
         concurrency,
         once,
+        prefetch,
         ..WorkerOptions::default()
     };
     let report = sk.worker(options, shutdown).await?;

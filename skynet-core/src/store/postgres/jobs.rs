@@ -104,17 +104,18 @@ impl JobStore for PostgresStore {
         let at = truncate_to_micros(now);
         let hash = chain::event_hash(&prev_hash, &job.id, "submitted", &data, at);
         // One statement (one round trip, one implicit transaction): the
-        // job, its pending step checkpoints and its `submitted` event. The
-        // events trigger moves `event_head` and the foreign keys are
+        // job (its `event_head` already on the event), its pending step
+        // checkpoints and its `submitted` event. The foreign keys are
         // checked at the statement's end, when the job row exists. On a
         // conflict nothing is inserted; a concurrent insert with the same
         // key makes this statement wait for the other transaction.
         let sql = format!(
             "WITH job AS (INSERT INTO jobs (id, intent, status, plan, plan_hash, risk, root, \
              provider, priority, approval, attempts, max_attempts, run_at, timeout_ms, \
-             created_at, queued_at, started_at, finished_at, error, source, idempotency_key) \
+             created_at, queued_at, started_at, finished_at, error, source, idempotency_key, \
+             event_head) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21) ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}), \
+             $17, $18, $19, $20, $21, $28) ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}), \
              steps AS (INSERT INTO steps (job_id, idx, status, risk) \
              SELECT job.id, s.idx, $22, s.risk FROM job, \
              unnest($23::BIGINT[], $24::TEXT[]) AS s (idx, risk)), \

@@ -1,0 +1,6 @@
+-- Every writer of events now moves jobs.event_head itself, in the same
+-- transaction and usually in the UPDATE that changes the job anyway: the
+-- per-row trigger rewrote the job row once per event (three times for a
+-- finished one-step job).
+DROP TRIGGER events_move_head ON events;
+DROP FUNCTION skynet_move_event_head();
