@@ -24,7 +24,8 @@ fn step_timeout_kills_the_whole_process_group() {
     assert_eq!(
         out.status.code(),
         Some(1),
-        "timed out jobs exit 1: {stdout}"
+        "timed out jobs exit 1: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     let pgid = first_number_line(&stdout).expect("the script printed its pid");
     assert_group_gone(pgid, Duration::from_secs(5));
