@@ -529,4 +529,5 @@ pub mod postgres;
 pub(crate) mod rules;
 pub mod sqlite;
 pub(crate) mod stats;
+pub(crate) mod step_store;
 pub(crate) mod worker_store;
