@@ -6,7 +6,10 @@
 //!   N separate `ssh host true` invocations.
 //!
 //! Needs the services of `scripts/services.d` (`SKYNET_TEST_DOCKER_IMAGE`,
-//! `SKYNET_TEST_SSH_*`); a missing service is skipped and said so.
+//! `SKYNET_TEST_SSH_*`); a missing service is skipped and said so. Both SSH
+//! runners log in as `SKYNET_BENCH_SSH_USER` when set (the plain `/bin/sh`
+//! account of `40-sshd.sh`, so a session costs SSH and not the shell's rc
+//! files), else as `SKYNET_TEST_SSH_USER`.
 //! `SKYNET_BENCH_STEPS` sets N (default 200). Run with
 //! `cargo bench -p skynet-benches --bench remote_steps`.
 
@@ -103,7 +106,7 @@ fn main() {
     let ssh = (
         var("SKYNET_TEST_SSH_HOST"),
         var("SKYNET_TEST_SSH_PORT"),
-        var("SKYNET_TEST_SSH_USER"),
+        var("SKYNET_BENCH_SSH_USER").or_else(|| var("SKYNET_TEST_SSH_USER")),
         var("SKYNET_TEST_SSH_KEY"),
         var("SKYNET_TEST_SSH_KNOWN_HOSTS"),
     );
@@ -134,7 +137,7 @@ fn main() {
                     "true",
                 ],
             );
-            println!("\n{steps} steps of `true` over SSH\n");
+            println!("\n{steps} steps of `true` over SSH as {user}\n");
             println!("| runner | total | per step |\n|---|---|---|");
             row("SshProvider (one reused connection)", steps, reused);
             row("`ssh host true` per step", steps, separate);
