@@ -1,12 +1,8 @@
 //! The peer of the HTTP benchmark: an axum hello-world server on the same
-//! runtime defaults and allocator as `skynet serve`. Usage: `hello-axum 127.0.0.1:8001`.
+//! runtime defaults as `skynet serve`. Usage: `hello-axum 127.0.0.1:8001`.
 
 use axum::Router;
 use axum::routing::{get, post};
-
-/// The same allocator as the `skynet` binary, so the comparison is fair.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {

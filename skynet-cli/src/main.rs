@@ -7,12 +7,6 @@ mod commands;
 mod exit;
 mod render;
 
-/// mimalloc for the binary only (skynet-core leaves the choice to embedders):
-/// the HTTP server allocates small, short-lived buffers per request and
-/// mimalloc serves those faster than glibc's malloc.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     let opts = cli::Cli::parse();
     tracing_subscriber::fmt()
