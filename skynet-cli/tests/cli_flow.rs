@@ -260,3 +260,45 @@ fn worker_with_prefetch_drains_the_queue_with_intact_chains() {
             .stdout(predicate::str::contains("hash chain intact"));
     }
 }
+
+#[test]
+fn workers_lists_a_worker_that_ran_and_stopped() {
+    let sb = Sandbox::new();
+    sb.cmd()
+        .args(["workers"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("No workers have registered."));
+    sb.cmd().args(["submit", "list the files"]).assert().code(0);
+    sb.cmd()
+        .args([
+            "worker",
+            "--once",
+            "--id",
+            "ci-worker-1",
+            "--concurrency",
+            "3",
+        ])
+        .assert()
+        .code(0);
+    let workers = sb.json(&["workers"]);
+    let workers = workers.as_array().expect("a JSON array");
+    assert_eq!(workers.len(), 1, "{workers:?}");
+    let w = &workers[0];
+    assert_eq!(w["id"], "ci-worker-1");
+    assert_eq!(w["capacity"], 3);
+    assert_eq!(w["pid"].as_u64().map(|p| p > 0), Some(true));
+    assert_eq!(w["state"], "offline", "a worker that exited is offline");
+    assert!(w["stopped_at"].is_string(), "{w}");
+    assert!(
+        w["providers"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|n| n == "local")),
+        "{w}"
+    );
+    sb.cmd()
+        .args(["workers"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("ci-worker-1").and(predicate::str::contains("offline")));
+}
