@@ -270,3 +270,86 @@ pub(crate) fn key_from_row(row: &impl LedgerRow) -> Result<crate::store::keys::A
         revoked_at: opt_time(row.opt_int("revoked_at")?)?,
     })
 }
+
+/// A `u64` count as SQL's `BIGINT` (saturating).
+pub(crate) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A new job's values for the `jobs` insert both backends run, in the order
+/// of [`NEW_JOB_COLUMNS`] (bind them with [`bind_new_job!`]).
+pub(crate) struct NewJobRow<'a> {
+    pub job: &'a Job,
+    pub plan: Option<String>,
+    pub approval: Option<String>,
+    pub plan_hash: Option<String>,
+    pub queued_at: Option<DateTime<Utc>>,
+}
+
+/// The columns a new job is inserted with (21 values).
+pub(crate) const NEW_JOB_COLUMNS: &str = "id, intent, status, plan, plan_hash, risk, root, \
+     provider, priority, approval, attempts, max_attempts, run_at, timeout_ms, created_at, \
+     queued_at, started_at, finished_at, error, source, idempotency_key";
+
+impl<'a> NewJobRow<'a> {
+    /// The row for `job` inserted at `now` (a queued job is queued now
+    /// unless it says when).
+    pub(crate) fn new(job: &'a Job, now: DateTime<Utc>) -> Result<Self> {
+        Ok(NewJobRow {
+            job,
+            plan: job.plan.as_ref().map(|p| to_json(p, "plan")).transpose()?,
+            approval: job
+                .approval
+                .as_ref()
+                .map(|a| to_json(a, "approval"))
+                .transpose()?,
+            plan_hash: job.plan.as_ref().map(|p| p.hash.clone()),
+            queued_at: match job.status {
+                JobStatus::Queued => job.queued_at.or(Some(now)),
+                _ => job.queued_at,
+            },
+        })
+    }
+
+    /// The data of the job's first event, `submitted`.
+    pub(crate) fn submitted_event(&self) -> serde_json::Value {
+        serde_json::json!({
+            "intent": self.job.intent,
+            "status": self.job.status.as_str(),
+            "risk": self.job.risk.as_str(),
+            "plan_hash": self.plan_hash,
+            "source": self.job.source.as_str(),
+        })
+    }
+}
+
+/// Bind a [`NewJobRow`]'s values to a query, in [`NEW_JOB_COLUMNS`] order.
+macro_rules! bind_new_job {
+    ($query:expr, $row:expr) => {{
+        let r = $row;
+        let job = r.job;
+        $query
+            .bind(job.id.as_str())
+            .bind(&job.intent)
+            .bind(job.status.as_str())
+            .bind(&r.plan)
+            .bind(&r.plan_hash)
+            .bind(job.risk.as_str())
+            .bind(job.root.to_string_lossy().into_owned())
+            .bind(&job.provider)
+            .bind(i64::from(job.priority))
+            .bind(&r.approval)
+            .bind(i64::from(job.attempts))
+            .bind(i64::from(job.max_attempts))
+            .bind($crate::store::codec::micros(job.run_at))
+            .bind(job.timeout_ms.map($crate::store::codec::to_i64))
+            .bind($crate::store::codec::micros(job.created_at))
+            .bind(r.queued_at.map($crate::store::codec::micros))
+            .bind(job.started_at.map($crate::store::codec::micros))
+            .bind(job.finished_at.map($crate::store::codec::micros))
+            .bind(&job.error)
+            .bind(job.source.as_str())
+            .bind(&job.idempotency_key)
+    }};
+}
+pub(crate) use bind_new_job;

@@ -9,7 +9,8 @@ use super::tx::{
 use super::{PostgresStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
 use crate::store::chain::{self, truncate_to_micros};
-use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, time, to_json};
+use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, time};
+use crate::store::codec::{NEW_JOB_COLUMNS, NewJobRow, bind_new_job};
 use crate::store::rules::{
     DEFAULT_LIMIT, MAX_LIMIT, check_new_job, claim_transition, reap_transition,
 };
@@ -20,13 +21,8 @@ use crate::store::{
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use std::time::Duration;
-
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
 
 async fn job_by_key(conn: &mut PgConnection, key: &str) -> Result<Option<Job>> {
     let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE idempotency_key = $1");
@@ -76,30 +72,14 @@ impl JobStore for PostgresStore {
     async fn insert_job(&self, job: &Job) -> Result<(Job, bool)> {
         check_new_job(job)?;
         let now = now();
-        let queued_at = match job.status {
-            JobStatus::Queued => job.queued_at.or(Some(now)),
-            _ => job.queued_at,
-        };
-        let plan = job.plan.as_ref().map(|p| to_json(p, "plan")).transpose()?;
-        let approval = job
-            .approval
-            .as_ref()
-            .map(|a| to_json(a, "approval"))
-            .transpose()?;
-        let plan_hash = job.plan.as_ref().map(|p| p.hash.clone());
+        let row = NewJobRow::new(job, now)?;
         let steps = job.plan.iter().flat_map(|p| p.steps.iter());
         let step_idx: Vec<i64> = (0..steps.clone().count())
             .map(|i| i64::try_from(i).unwrap_or(i64::MAX))
             .collect();
         let step_risk: Vec<&str> = steps.map(|s| s.risk.as_str()).collect();
         // The first event of a new job's chain: its head is the genesis.
-        let data = json!({
-            "intent": job.intent,
-            "status": job.status.as_str(),
-            "risk": job.risk.as_str(),
-            "plan_hash": plan_hash,
-            "source": job.source.as_str(),
-        });
+        let data = row.submitted_event();
         let prev_hash = chain::genesis(&job.id);
         let at = truncate_to_micros(now);
         let hash = chain::event_hash(&prev_hash, &job.id, "submitted", &data, at);
@@ -110,10 +90,7 @@ impl JobStore for PostgresStore {
         // conflict nothing is inserted; a concurrent insert with the same
         // key makes this statement wait for the other transaction.
         let sql = format!(
-            "WITH job AS (INSERT INTO jobs (id, intent, status, plan, plan_hash, risk, root, \
-             provider, priority, approval, attempts, max_attempts, run_at, timeout_ms, \
-             created_at, queued_at, started_at, finished_at, error, source, idempotency_key, \
-             event_head) \
+            "WITH job AS (INSERT INTO jobs ({NEW_JOB_COLUMNS}, event_head) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
              $17, $18, $19, $20, $21, $28) ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}), \
              steps AS (INSERT INTO steps (job_id, idx, status, risk) \
@@ -123,28 +100,7 @@ impl JobStore for PostgresStore {
              SELECT job.id, 'submitted', $25, $26, $27, $28 FROM job) \
              SELECT {JOB_COLUMNS} FROM job"
         );
-        let inserted = sqlx::query(&sql)
-            .bind(job.id.as_str())
-            .bind(&job.intent)
-            .bind(job.status.as_str())
-            .bind(plan)
-            .bind(&plan_hash)
-            .bind(job.risk.as_str())
-            .bind(job.root.to_string_lossy().into_owned())
-            .bind(&job.provider)
-            .bind(i64::from(job.priority))
-            .bind(approval)
-            .bind(i64::from(job.attempts))
-            .bind(i64::from(job.max_attempts))
-            .bind(micros(job.run_at))
-            .bind(job.timeout_ms.map(to_i64))
-            .bind(micros(job.created_at))
-            .bind(queued_at.map(micros))
-            .bind(job.started_at.map(micros))
-            .bind(job.finished_at.map(micros))
-            .bind(&job.error)
-            .bind(job.source.as_str())
-            .bind(&job.idempotency_key)
+        let inserted = bind_new_job!(sqlx::query(&sql), &row)
             .bind(StepStatus::Pending.as_str())
             .bind(&step_idx)
             .bind(&step_risk)

@@ -8,7 +8,8 @@ use super::tx::{
 };
 use super::{SqliteStore, commit};
 use crate::job::{Approval, Job, JobId, JobStatus};
-use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, time, to_json};
+use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus, time};
+use crate::store::codec::{NEW_JOB_COLUMNS, NewJobRow, bind_new_job};
 use crate::store::rules::{
     DEFAULT_LIMIT, MAX_LIMIT, check_new_job, claim_transition, reap_transition,
 };
@@ -19,13 +20,8 @@ use crate::store::{
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::time::Duration;
-
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
 
 async fn job_by_key(conn: &mut SqliteConnection, key: &str) -> Result<Option<Job>> {
     let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE idempotency_key = ?");
@@ -98,47 +94,15 @@ impl JobStore for SqliteStore {
             return Err(Error::Conflict(format!("job {} already exists", job.id)));
         }
         let now = now();
-        let queued_at = match job.status {
-            JobStatus::Queued => job.queued_at.or(Some(now)),
-            _ => job.queued_at,
-        };
-        let plan = job.plan.as_ref().map(|p| to_json(p, "plan")).transpose()?;
-        let approval = job
-            .approval
-            .as_ref()
-            .map(|a| to_json(a, "approval"))
-            .transpose()?;
-        let plan_hash = job.plan.as_ref().map(|p| p.hash.clone());
-        sqlx::query(
-            "INSERT INTO jobs (id, intent, status, plan, plan_hash, risk, root, provider, \
-             priority, approval, attempts, max_attempts, run_at, timeout_ms, created_at, \
-             queued_at, started_at, finished_at, error, source, idempotency_key) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(job.id.as_str())
-        .bind(&job.intent)
-        .bind(job.status.as_str())
-        .bind(plan)
-        .bind(&plan_hash)
-        .bind(job.risk.as_str())
-        .bind(job.root.to_string_lossy().into_owned())
-        .bind(&job.provider)
-        .bind(job.priority)
-        .bind(approval)
-        .bind(i64::from(job.attempts))
-        .bind(i64::from(job.max_attempts))
-        .bind(micros(job.run_at))
-        .bind(job.timeout_ms.map(to_i64))
-        .bind(micros(job.created_at))
-        .bind(queued_at.map(micros))
-        .bind(job.started_at.map(micros))
-        .bind(job.finished_at.map(micros))
-        .bind(&job.error)
-        .bind(job.source.as_str())
-        .bind(&job.idempotency_key)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("inserting a job"))?;
+        let row = NewJobRow::new(job, now)?;
+        let sql = format!(
+            "INSERT INTO jobs ({NEW_JOB_COLUMNS}) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        bind_new_job!(sqlx::query(&sql), &row)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("inserting a job"))?;
         for (index, step) in job.plan.iter().flat_map(|p| p.steps.iter()).enumerate() {
             sqlx::query("INSERT INTO steps (job_id, idx, status, risk) VALUES (?, ?, ?, ?)")
                 .bind(job.id.as_str())
@@ -149,14 +113,15 @@ impl JobStore for SqliteStore {
                 .await
                 .map_err(db("inserting step checkpoints"))?;
         }
-        let data = json!({
-            "intent": job.intent,
-            "status": job.status.as_str(),
-            "risk": job.risk.as_str(),
-            "plan_hash": plan_hash,
-            "source": job.source.as_str(),
-        });
-        append_event(&mut tx, &job.id, "submitted", data, now, Some(None)).await?;
+        append_event(
+            &mut tx,
+            &job.id,
+            "submitted",
+            row.submitted_event(),
+            now,
+            Some(None),
+        )
+        .await?;
         let stored = require_job(&mut tx, &job.id).await?;
         commit(tx).await?;
         Ok((stored, true))
