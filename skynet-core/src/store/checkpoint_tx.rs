@@ -100,24 +100,13 @@ macro_rules! checkpoint_tx {
                 let at = chain::truncate_to_micros(now);
                 let hash = chain::event_hash(&prev_hash, &job.id, "status", data, at);
                 heads.push((job.id.as_str(), hash.clone()));
-                rows.push((job.id.as_str(), data.to_string(), micros(at), prev_hash, hash));
+                rows.push((
+                    job.id.as_str(),
+                    ("status", data.to_string(), micros(at), prev_hash, hash),
+                ));
             }
             if !rows.is_empty() {
-                let mut qb = QueryBuilder::<$db>::new(
-                    "INSERT INTO events (job_id, kind, data, at, prev_hash, hash) ",
-                );
-                qb.push_values(rows, |mut row, (id, data, at, prev_hash, hash)| {
-                    row.push_bind(id)
-                        .push_bind("status")
-                        .push_bind(data)
-                        .push_bind(at)
-                        .push_bind(prev_hash)
-                        .push_bind(hash);
-                });
-                qb.build()
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db("recording claims"))?;
+                insert_event_rows(conn, rows, "recording claims").await?;
                 // `column1`, `column2`: the names both backends give a
                 // VALUES list's columns.
                 let mut qb = QueryBuilder::<$db>::new(
@@ -262,11 +251,21 @@ macro_rules! checkpoint_tx {
             if rows.is_empty() {
                 return Ok(());
             }
+            let rows = rows.into_iter().map(|r| (id.as_str(), r)).collect();
+            insert_event_rows(conn, rows, "appending events").await
+        }
+
+        /// Insert chained event rows, each with its job, in one statement.
+        async fn insert_event_rows(
+            conn: &mut $conn,
+            rows: Vec<(&str, ChainedEvent)>,
+            what: &'static str,
+        ) -> Result<()> {
             let mut qb = QueryBuilder::<$db>::new(
                 "INSERT INTO events (job_id, kind, data, at, prev_hash, hash) ",
             );
-            qb.push_values(rows, |mut row, (kind, data, at, prev_hash, hash)| {
-                row.push_bind(id.as_str())
+            qb.push_values(rows, |mut row, (id, (kind, data, at, prev_hash, hash))| {
+                row.push_bind(id)
                     .push_bind(kind)
                     .push_bind(data)
                     .push_bind(at)
@@ -276,7 +275,7 @@ macro_rules! checkpoint_tx {
             qb.build()
                 .execute(&mut *conn)
                 .await
-                .map_err(db("appending events"))?;
+                .map_err(db(what))?;
             Ok(())
         }
 
