@@ -26,10 +26,11 @@ mod workers;
 use crate::store::SharedStore;
 use crate::store::codec::db;
 use crate::{Error, Result};
+use sqlx::sqlite::SqliteTransactionManager;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction, TransactionManager};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,7 +61,7 @@ impl SqliteStore {
         if is_memory(url) {
             // One connection that never idles out: the database lives as
             // long as the pool does.
-            let pool = SqlitePoolOptions::new()
+            let pool = writer_pool_options()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
@@ -178,13 +179,31 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// The one-connection write pool, with the schema migrated.
 async fn open_writer(options: &SqliteConnectOptions) -> Result<SqlitePool, OpenError> {
-    let pool = SqlitePoolOptions::new()
+    let pool = writer_pool_options()
         .max_connections(1)
         .connect_with(options.clone())
         .await
         .map_err(OpenError::Connect)?;
     migrate(&pool).await.map_err(OpenError::Migrate)?;
     Ok(pool)
+}
+
+/// Options for a pool that write transactions use. A task cancelled while
+/// sqlx was acknowledging its `BEGIN` (a run's heartbeat stopped at the end
+/// of a step, an HTTP client that hung up) hands its connection back inside
+/// a transaction no `Transaction` owns, and sqlx then refuses every later
+/// `BEGIN IMMEDIATE` on it ("non-zero transaction depth"). Roll such a
+/// connection back as it returns to the pool. (A dropped `Transaction`'s
+/// own queued rollback runs first; this one then finds nothing to undo.)
+fn writer_pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new().after_release(|conn, _| {
+        Box::pin(async move {
+            if conn.is_in_transaction() {
+                <SqliteTransactionManager as TransactionManager>::rollback(conn).await?;
+            }
+            Ok(true)
+        })
+    })
 }
 
 /// Apply the embedded migrations.
