@@ -7,7 +7,7 @@ mod provider_support;
 
 use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
-use provider_support::{Step, command, service_var};
+use provider_support::{Step, command, run_to_success, service_var};
 use skynet_core::RiskLevel;
 use skynet_core::provider::{DockerConfig, DockerProvider, ExitKind, Provider, Stream};
 use std::collections::HashMap;
@@ -313,8 +313,7 @@ async fn a_missing_image_is_a_provider_error_that_says_what_to_do() {
 
 #[tokio::test]
 async fn a_job_runs_end_to_end_on_the_docker_provider() {
-    use skynet_core::store::LogQuery;
-    use skynet_core::{JobStatus, Skynet, SubmitRequest, WorkerOptions};
+    use skynet_core::{Skynet, SubmitRequest};
     use std::sync::Arc;
     let Some((docker, tag)) = provider("a_job_runs_end_to_end_on_docker") else {
         return;
@@ -332,16 +331,7 @@ async fn a_job_runs_end_to_end_on_the_docker_provider() {
         .await
         .expect("submitted");
     assert_eq!(job.provider, "docker");
-    let opts = WorkerOptions {
-        once: true,
-        ..Default::default()
-    };
-    sk.worker(opts, tokio_util::sync::CancellationToken::new())
-        .await
-        .expect("worker");
-    let done = sk.get(&job.id).await.expect("job");
-    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
-    let logs = sk.logs(&job.id, &LogQuery::default()).await.expect("logs");
+    let logs = run_to_success(&sk, &job.id).await;
     assert!(logs.iter().any(|l| l.text == "in a container"), "{logs:?}");
     assert_no_containers(&tag).await;
 }

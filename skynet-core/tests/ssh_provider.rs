@@ -5,7 +5,7 @@
 
 mod provider_support;
 
-use provider_support::{Step, command, service_var};
+use provider_support::{Step, command, run_to_success, service_var};
 use skynet_core::Error;
 use skynet_core::provider::ssh::HostKeyProblem;
 use skynet_core::provider::{ExitKind, Provider, SshConfig, SshProvider, Stream};
@@ -355,8 +355,7 @@ async fn health_is_a_handshake_and_true() {
 
 #[tokio::test]
 async fn a_job_runs_end_to_end_on_the_ssh_provider() {
-    use skynet_core::store::LogQuery;
-    use skynet_core::{JobStatus, Skynet, SubmitRequest, WorkerOptions};
+    use skynet_core::{Skynet, SubmitRequest};
     use std::sync::Arc;
     let Some((ssh, remote)) = provider("a_job_runs_end_to_end_on_ssh") else {
         return;
@@ -374,16 +373,7 @@ async fn a_job_runs_end_to_end_on_the_ssh_provider() {
         .submit(SubmitRequest::new("read notes.txt, then list the files").root(local.path()))
         .await
         .expect("submitted");
-    let opts = WorkerOptions {
-        once: true,
-        ..Default::default()
-    };
-    sk.worker(opts, tokio_util::sync::CancellationToken::new())
-        .await
-        .expect("worker");
-    let done = sk.get(&job.id).await.expect("job");
-    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
-    let logs = sk.logs(&job.id, &LogQuery::default()).await.expect("logs");
+    let logs = run_to_success(&sk, &job.id).await;
     assert!(
         logs.iter().any(|l| l.text == "on the remote side"),
         "{logs:?}"

@@ -38,6 +38,23 @@ macro_rules! step_store {
                     .ok_or_else(|| Error::JobNotFound(id.to_string()))
             }
 
+            /// The run's completion alone, in its own transaction.
+            pub(super) async fn complete_alone(
+                &self,
+                id: &JobId,
+                lease_id: &str,
+                completion: crate::store::Completion,
+            ) -> Result<Job> {
+                self.checkpoint(RunCheckpoint {
+                    job: id.clone(),
+                    lease_id: lease_id.to_string(),
+                    step: None,
+                    completion: Some(completion),
+                })
+                .await?
+                .ok_or_else(|| Error::Store(format!("completing job {id} returned no job")))
+            }
+
             /// Record one checkpoint in its own transaction.
             pub(super) async fn checkpoint(&self, cp: RunCheckpoint) -> Result<Option<Job>> {
                 let mut tx = self.begin().await?;

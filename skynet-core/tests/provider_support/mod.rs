@@ -128,3 +128,28 @@ impl Step {
         out.map(|out| Run { out, lines })
     }
 }
+
+/// Drain the queue with one `--once` worker round, assert `job` succeeded
+/// and return its stored log lines.
+pub async fn run_to_success(
+    sk: &skynet_core::Skynet,
+    job: &JobId,
+) -> Vec<skynet_core::store::LogLine> {
+    let opts = skynet_core::WorkerOptions {
+        once: true,
+        ..Default::default()
+    };
+    sk.worker(opts, CancellationToken::new())
+        .await
+        .expect("worker");
+    let done = sk.get(job).await.expect("job");
+    assert_eq!(
+        done.status,
+        skynet_core::JobStatus::Succeeded,
+        "{:?}",
+        done.error
+    );
+    sk.logs(job, &skynet_core::store::LogQuery::default())
+        .await
+        .expect("logs")
+}

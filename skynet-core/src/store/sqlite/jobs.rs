@@ -257,15 +257,7 @@ impl JobStore for SqliteStore {
     }
 
     async fn complete(&self, id: &JobId, lease_id: &str, completion: Completion) -> Result<Job> {
-        let cp = crate::store::RunCheckpoint {
-            job: id.clone(),
-            lease_id: lease_id.to_string(),
-            step: None,
-            completion: Some(completion),
-        };
-        self.checkpoint(cp)
-            .await?
-            .ok_or_else(|| Error::Store(format!("completing job {id} returned no job")))
+        self.complete_alone(id, lease_id, completion).await
     }
 
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>> {
