@@ -210,11 +210,13 @@ impl Provider for DockerProvider {
             rand::random::<u32>()
         );
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        let created = docker
+        // Guarded by name before it exists: a step dropped while the daemon
+        // creates the container (before its answer arrives) still removes it.
+        let guard = ContainerGuard::new(docker.clone(), name);
+        docker
             .create_container(Some(options), body)
             .await
             .map_err(|e| self.fail("cannot create the step's container", &e))?;
-        let guard = ContainerGuard::new(docker.clone(), created.id);
         let lines = ChunkLines::new(OutputSink::new(ctx.output, ctx.max_output_bytes));
         let result = self
             .run(docker, guard.id(), command, lines, stop.as_mut())

@@ -167,7 +167,7 @@ pub(super) struct ContainerGuard {
 }
 
 impl ContainerGuard {
-    /// Guard the container `id`.
+    /// Guard the container `id` (its id or its name).
     pub(super) fn new(docker: Docker, id: String) -> ContainerGuard {
         ContainerGuard {
             docker,
