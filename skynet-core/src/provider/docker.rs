@@ -248,8 +248,10 @@ impl DockerProvider {
             .stdout(true)
             .stderr(true)
             .stdin(!stdin.is_empty())
+            // Attached before the start, the stream sees every line; asking
+            // for the log replay too can deliver a line twice.
             .stream(true)
-            .logs(true)
+            .logs(false)
             .build();
         let attached = docker
             .attach_container(id, Some(attach))
