@@ -216,7 +216,8 @@ impl JobStore for PostgresStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin().await?;
+        // Nobody waits on a claim's durability: see `begin_unflushed`.
+        let mut tx = self.begin_unflushed().await?;
         let claimed = claim_in(&mut tx, worker, lease, limit).await?;
         if !claimed.is_empty() {
             commit(tx).await?;
