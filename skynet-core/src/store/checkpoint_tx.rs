@@ -107,19 +107,7 @@ macro_rules! checkpoint_tx {
             }
             if !rows.is_empty() {
                 insert_event_rows(conn, rows, "recording claims").await?;
-                // `column1`, `column2`: the names both backends give a
-                // VALUES list's columns.
-                let mut qb = QueryBuilder::<$db>::new(
-                    "UPDATE jobs SET event_head = heads.column2 FROM (",
-                );
-                qb.push_values(&heads, |mut row, (id, hash)| {
-                    row.push_bind(*id).push_bind(hash.as_str());
-                });
-                qb.push(") AS heads WHERE jobs.id = heads.column1");
-                qb.build()
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db("moving the event chain heads"))?;
+                move_heads(&mut *conn, &heads).await?;
             }
             let mut claimed: Vec<Job> = claimed.into_iter().map(|(job, _, _)| job).collect();
             // RETURNING gives no order: hand them out in the claim's order.
@@ -205,12 +193,19 @@ macro_rules! checkpoint_tx {
             id: &JobId,
             lines: &[NewLogLine],
         ) -> Result<()> {
+            let rows: Vec<(&str, &NewLogLine)> = lines.iter().map(|l| (id.as_str(), l)).collect();
+            insert_log_rows(conn, &rows).await
+        }
+
+        /// Insert log lines, each with its job, in as few statements as the
+        /// parameter limits allow.
+        async fn insert_log_rows(conn: &mut $conn, rows: &[(&str, &NewLogLine)]) -> Result<()> {
             let at = micros(now());
-            for chunk in lines.chunks(LOG_CHUNK) {
+            for chunk in rows.chunks(LOG_CHUNK) {
                 let mut qb =
                     QueryBuilder::<$db>::new("INSERT INTO logs (job_id, step, stream, text, at) ");
-                qb.push_values(chunk, |mut row, line| {
-                    row.push_bind(id.as_str())
+                qb.push_values(chunk, |mut row, (id, line)| {
+                    row.push_bind(*id)
                         .push_bind(i64::from(line.step))
                         .push_bind(line.stream.as_str())
                         .push_bind(line.text.as_str())
@@ -333,28 +328,14 @@ macro_rules! checkpoint_tx {
         ) -> Result<Vec<NewEvent>> {
             insert_logs(&mut *conn, id, &step.logs).await?;
             let now = now();
+            finish_steps(&mut *conn, &[(id, step)], now).await?;
+            Ok(step_end_events(step, now))
+        }
+
+        /// The events a step's end causes at `now`: its start (if it was not
+        /// recorded) and its end.
+        fn step_end_events(step: &FinishedStep, now: DateTime<Utc>) -> Vec<NewEvent> {
             let outcome = &step.outcome;
-            let changed = sqlx::query(
-                "UPDATE steps SET status = $1, exit_code = $2, finished_at = $3, \
-                 output_bytes = $4, truncated = $5, error = $6, \
-                 started_at = COALESCE($7, started_at) WHERE job_id = $8 AND idx = $9",
-            )
-            .bind(outcome.status.as_str())
-            .bind(outcome.exit_code.map(i64::from))
-            .bind(micros(now))
-            .bind(i64::try_from(outcome.output_bytes).unwrap_or(i64::MAX))
-            .bind(outcome.truncated)
-            .bind(&outcome.error)
-            .bind(step.started_at.map(micros))
-            .bind(id.as_str())
-            .bind(i64::from(step.index))
-            .execute(&mut *conn)
-            .await
-            .map_err(db("finishing a step"))?
-            .rows_affected();
-            if changed == 0 {
-                return Err(no_such_step(id, step.index));
-            }
             let mut events = Vec::with_capacity(2);
             if let Some(at) = step.started_at {
                 events.push(("step_started", json!({ "step": step.index }), at));
@@ -368,7 +349,7 @@ macro_rules! checkpoint_tx {
                 "error": outcome.error,
             });
             events.push(("step_finished", data, now));
-            Ok(events)
+            events
         }
 
         /// One checkpoint inside the caller's transaction. The outer error
@@ -425,25 +406,7 @@ macro_rules! checkpoint_tx {
             Ok(Ok(Some(changed)))
         }
 
-        /// [`StepStore::record_checkpoints`](crate::store::StepStore::record_checkpoints)
-        /// inside the caller's transaction. Rows are locked in job-id order,
-        /// so two batches can never wait on each other in a cycle.
-        pub(super) async fn record_checkpoints_in(
-            conn: &mut $conn,
-            batch: &[RunCheckpoint],
-        ) -> Result<Vec<Result<Option<Job>>>> {
-            let mut order: Vec<usize> = (0..batch.len()).collect();
-            order.sort_by(|a, b| batch[*a].job.as_str().cmp(batch[*b].job.as_str()));
-            let mut results: Vec<Option<Result<Option<Job>>>> =
-                std::iter::repeat_with(|| None).take(batch.len()).collect();
-            for i in order {
-                results[i] = Some(record_checkpoint_in(&mut *conn, &batch[i]).await?);
-            }
-            Ok(results
-                .into_iter()
-                .map(|r| r.unwrap_or_else(|| Err(Error::Store("checkpoint skipped".into()))))
-                .collect())
-        }
+        crate::store::checkpoint_batch::checkpoint_batch!($db, $conn, $lock);
     };
 }
 

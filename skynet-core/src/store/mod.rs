@@ -521,6 +521,7 @@ pub async fn connect(url: &str) -> Result<SharedStore> {
 }
 
 pub mod chain;
+pub(crate) mod checkpoint_batch;
 pub(crate) mod checkpoint_tx;
 pub(crate) mod codec;
 pub mod keys;

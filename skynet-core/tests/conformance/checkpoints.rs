@@ -196,6 +196,14 @@ pub async fn group_commit_of_many_runs_keeps_every_chain(store: SharedStore) {
         let job = result.expect("completed").expect("the job");
         assert_eq!(job.id, cp.job);
         assert_eq!(job.status, JobStatus::Succeeded);
+        assert!(job.lease.is_none() && job.error.is_none(), "{job:?}");
+        assert!(job.finished_at.is_some());
+        assert_eq!(job.attempts, 1);
+        let stored = store.get_job(&cp.job).await.expect("get");
+        assert_eq!(
+            (stored.status, stored.finished_at, stored.lease.is_none()),
+            (job.status, job.finished_at, true)
+        );
         let events = store.events(&cp.job).await.expect("events");
         assert_eq!(
             kinds(&events),
@@ -272,4 +280,92 @@ pub async fn every_writer_moves_the_chain_head(store: SharedStore) {
         assert!(report.intact, "{id}: {report:?}");
         assert_eq!(report.events, events.len());
     }
+}
+
+/// A batch naming a step its job does not have is refused as a whole:
+/// nothing of it is written (the group committer then writes each
+/// checkpoint alone, so only the bad one fails).
+pub async fn group_commit_with_a_missing_step_writes_nothing(store: SharedStore) {
+    let (good, good_lease) = running(&store, &[RO], LONG).await;
+    let (bad, bad_lease) = running(&store, &[RO], LONG).await;
+    let before = (
+        event_count(&store, &good.id).await,
+        event_count(&store, &bad.id).await,
+    );
+    let batch = vec![
+        checkpoint(
+            &good.id,
+            &good_lease,
+            Some(step_end(0, StepStatus::Succeeded, Some(Utc::now()))),
+            Some(Completion::Succeeded),
+        ),
+        checkpoint(
+            &bad.id,
+            &bad_lease,
+            Some(step_end(7, StepStatus::Succeeded, Some(Utc::now()))),
+            Some(Completion::Succeeded),
+        ),
+    ];
+    assert!(store.record_checkpoints(&batch).await.is_err());
+    for (id, events) in [(&good.id, before.0), (&bad.id, before.1)] {
+        assert_eq!(
+            store.get_job(id).await.expect("get").status,
+            JobStatus::Running
+        );
+        assert_eq!(event_count(&store, id).await, events);
+        assert!(
+            store
+                .logs(id, &Default::default())
+                .await
+                .expect("logs")
+                .is_empty()
+        );
+    }
+    let alone = store.record_checkpoints(&batch[1..]).await;
+    assert!(matches!(alone, Err(Error::InvalidInput(_))), "{alone:?}");
+    let results = store
+        .record_checkpoints(&batch[..1])
+        .await
+        .expect("good alone");
+    let job = results
+        .into_iter()
+        .next()
+        .expect("one")
+        .expect("ok")
+        .expect("job");
+    assert_eq!(job.status, JobStatus::Succeeded);
+}
+
+/// Two checkpoints of one job in one batch (a step end, then the
+/// completion) are written in order, each seeing the other's chain.
+pub async fn group_commit_of_one_job_twice_keeps_its_chain(store: SharedStore) {
+    let (job, lease) = running(&store, &[RO, RO], LONG).await;
+    let batch = vec![
+        checkpoint(
+            &job.id,
+            &lease,
+            Some(step_end(0, StepStatus::Succeeded, Some(Utc::now()))),
+            None,
+        ),
+        checkpoint(
+            &job.id,
+            &lease,
+            Some(step_end(1, StepStatus::Succeeded, Some(Utc::now()))),
+            Some(Completion::Succeeded),
+        ),
+    ];
+    let results = store.record_checkpoints(&batch).await.expect("record");
+    assert!(results[0].as_ref().expect("step end").is_none());
+    let done = results[1]
+        .as_ref()
+        .expect("completion")
+        .as_ref()
+        .expect("job");
+    assert_eq!(done.status, JobStatus::Succeeded);
+    assert_eq!(
+        step_statuses(&store, &job.id).await,
+        [StepStatus::Succeeded, StepStatus::Succeeded]
+    );
+    let report = store.verify_events(&job.id).await.expect("verify");
+    assert!(report.intact, "{report:?}");
 }

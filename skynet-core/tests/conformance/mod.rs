@@ -92,6 +92,8 @@ macro_rules! conformance_tests {
             provider_stats_count_recent_finished_jobs,
             group_commit_fences_each_job_by_its_lease,
             group_commit_of_many_runs_keeps_every_chain,
+            group_commit_with_a_missing_step_writes_nothing,
+            group_commit_of_one_job_twice_keeps_its_chain,
             every_writer_moves_the_chain_head,
         );
         $crate::conformance_tests!(@backend $factory;
