@@ -684,3 +684,47 @@ async fn shutdown_lets_running_jobs_finish_within_the_grace_period() {
     assert_eq!(workers.len(), 1);
     assert_eq!(workers[0].state, skynet_core::store::WorkerState::Offline);
 }
+
+/// A worker whose future is dropped (its task aborted) stops heartbeating
+/// in the registry, so the registry can mark it offline; a running worker
+/// keeps heartbeating beside its loop.
+#[tokio::test]
+async fn a_dropped_worker_falls_silent_in_the_registry() {
+    let env = Env::new();
+    let planner = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
+    let sk = env.engine(planner, MockProvider::new(), fast()).await;
+    let opts = WorkerOptions {
+        id: "dropped".into(),
+        ..WorkerOptions::default()
+    };
+    let worker = {
+        let sk = sk.clone();
+        tokio::spawn(async move { sk.worker(opts, CancellationToken::new()).await })
+    };
+    let heartbeat = || async {
+        let workers = sk.workers().await.unwrap();
+        workers
+            .iter()
+            .find(|w| w.info.id == "dropped")
+            .map(|w| w.heartbeat_at)
+    };
+    // Registered, then heartbeating (once a second).
+    let mut first = None;
+    for _ in 0..100 {
+        first = heartbeat().await;
+        if first.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let first = first.expect("the worker registered");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let alive = heartbeat().await.expect("still listed");
+    assert!(alive > first, "a running worker heartbeats");
+    worker.abort();
+    let _ = worker.await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let last = heartbeat().await.expect("still listed");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(heartbeat().await, Some(last), "no heartbeat after the drop");
+}

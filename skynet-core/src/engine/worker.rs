@@ -1,11 +1,13 @@
 //! The worker loop: claim, run, heartbeat, recover.
 
 use super::committer::CheckpointWriter;
+use super::runner::AbortOnDrop;
 use super::slots::Slots;
 use super::{JobEvent, Skynet};
 use crate::Result;
 use crate::job::JobStatus;
 use crate::store::{WorkerInfo, WorkerRecord};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -98,14 +100,28 @@ impl Skynet {
         let mut release_at: Option<tokio::time::Instant> = None;
         let reap_every = cfg.lease / 2;
         let mut next_reap = tokio::time::Instant::now();
-        let mut next_registry = tokio::time::Instant::now();
-        if opts.register {
-            self.register(&opts, concurrency).await;
-        }
         // Runs finishing together share a transaction.
         let (writer, committer) = CheckpointWriter::grouped(self.inner.store.clone());
         let prefetch = opts.prefetch.unwrap_or(concurrency);
-        let slots = Slots::new(concurrency, prefetch, shutdown.clone());
+        let slots = Arc::new(Slots::new(concurrency, prefetch, shutdown.clone()));
+        // The registry is kept up to date beside the loop, so its writes
+        // never delay a claim.
+        let registry_stop = CancellationToken::new();
+        let registry = if opts.register {
+            self.register(&opts, concurrency).await;
+            let (sk, id, slots, stop) = (
+                self.clone(),
+                opts.id.clone(),
+                slots.clone(),
+                registry_stop.clone(),
+            );
+            // Aborted if this future is dropped: a gone worker must fall silent.
+            Some(AbortOnDrop(tokio::spawn(async move {
+                sk.keep_registry(&id, &slots, stop).await
+            })))
+        } else {
+            None
+        };
         loop {
             let now = tokio::time::Instant::now();
             if shutdown.is_cancelled() && release_at.is_none() {
@@ -133,10 +149,6 @@ impl Skynet {
                     }
                 }
                 next_reap = tokio::time::Instant::now() + reap_every;
-            }
-            if opts.register && now >= next_registry {
-                self.registry_tick(&opts.id, slots.busy()).await;
-                next_registry = tokio::time::Instant::now() + REGISTRY_EVERY;
             }
             while let Some(done) = running.try_join_next() {
                 tally(&mut report, done);
@@ -173,7 +185,7 @@ impl Skynet {
             }
             // Nothing to claim right now: wait for a job to end, a wake-up,
             // the poll interval, the end of the grace period, or shutdown.
-            let mut wake_at = now + poll_delay(&cfg, next_reap.min(next_registry));
+            let mut wake_at = now + poll_delay(&cfg, next_reap);
             if let Some(at) = release_at.filter(|_| !release.is_cancelled()) {
                 wake_at = wake_at.min(at);
             }
@@ -210,6 +222,11 @@ impl Skynet {
         if let Err(e) = committer.await {
             tracing::error!(worker = %opts.id, "the checkpoint committer failed: {e}");
         }
+        registry_stop.cancel();
+        if let Some(mut registry) = registry {
+            // Its last heartbeat must not land after the stop is recorded.
+            let _ = (&mut registry.0).await;
+        }
         if opts.register
             && let Err(e) = self.inner.store.worker_stopped(&opts.id).await
         {
@@ -231,6 +248,17 @@ impl Skynet {
         };
         if let Err(e) = self.inner.store.register_worker(&info).await {
             tracing::warn!(worker = %opts.id, "registering the worker failed: {e}");
+        }
+    }
+
+    /// Heartbeat in the registry every [`REGISTRY_EVERY`] until `stop`.
+    async fn keep_registry(&self, id: &str, slots: &Slots, stop: CancellationToken) {
+        loop {
+            self.registry_tick(id, slots.busy()).await;
+            tokio::select! {
+                _ = tokio::time::sleep(REGISTRY_EVERY) => {}
+                _ = stop.cancelled() => return,
+            }
         }
     }
 
