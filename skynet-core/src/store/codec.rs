@@ -116,6 +116,13 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<Stri
     serde_json::to_string(value).map_err(|e| Error::Store(format!("encoding {what}: {e}")))
 }
 
+/// A job status as an SQL string literal. Safe to splice into SQL: the
+/// names are core's own constants of lowercase letters and `_` (a test
+/// checks every one).
+pub(crate) fn status_literal(s: JobStatus) -> String {
+    format!("'{}'", s.as_str())
+}
+
 /// Parse a stored job status.
 pub(crate) fn status(s: &str) -> Result<JobStatus> {
     s.parse()
@@ -353,3 +360,22 @@ macro_rules! bind_new_job {
     }};
 }
 pub(crate) use bind_new_job;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_literals_are_plain_quoted_names() {
+        for s in crate::job::ALL_STATUSES {
+            let lit = status_literal(s);
+            let inner = &lit[1..lit.len() - 1];
+            assert_eq!(lit, format!("'{inner}'"));
+            assert!(!inner.is_empty());
+            assert!(
+                inner.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{lit}"
+            );
+        }
+    }
+}

@@ -33,7 +33,11 @@ macro_rules! ledger_tx {
         }
 
         /// Append ` AND status IN (...)` built from core's statuses (never a
-        /// hard-coded list); an empty list matches nothing.
+        /// hard-coded list); an empty list matches nothing. The statuses are
+        /// written as literals, not bound: a prepared statement's generic
+        /// plan cannot use the partial indexes (`jobs_claim` on queued jobs,
+        /// `jobs_lease` on running ones) for a bound status, and PostgreSQL
+        /// then sorted the whole table on every claim.
         pub(super) fn push_status_in(qb: &mut QueryBuilder<'_, $db>, statuses: &[JobStatus]) {
             if statuses.is_empty() {
                 qb.push(" AND FALSE");
@@ -42,7 +46,7 @@ macro_rules! ledger_tx {
             qb.push(" AND status IN (");
             let mut list = qb.separated(", ");
             for s in statuses {
-                list.push_bind(s.as_str());
+                list.push(crate::store::codec::status_literal(*s));
             }
             qb.push(")");
         }

@@ -267,10 +267,9 @@ impl JobStore for PostgresStore {
 
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>> {
         let expired: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, lease_id FROM jobs WHERE status = $1 AND lease_expires_at < $2 \
+            "SELECT id, lease_id FROM jobs WHERE status = 'running' AND lease_expires_at < $1 \
              AND lease_id IS NOT NULL ORDER BY lease_expires_at",
         )
-        .bind(JobStatus::Running.as_str())
         .bind(micros(now))
         .fetch_all(&self.pool)
         .await

@@ -262,10 +262,9 @@ impl JobStore for SqliteStore {
 
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>> {
         let expired: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, lease_id FROM jobs WHERE status = ? AND lease_expires_at < ? \
+            "SELECT id, lease_id FROM jobs WHERE status = 'running' AND lease_expires_at < ? \
              AND lease_id IS NOT NULL ORDER BY lease_expires_at",
         )
-        .bind(JobStatus::Running.as_str())
         .bind(micros(now))
         .fetch_all(&self.read)
         .await
