@@ -18,27 +18,38 @@ macro_rules! checkpoint_batch {
         /// A fenced job's row and chain head, by job id.
         type Fenced = HashMap<String, (Job, Option<String>)>;
 
-        /// Lock the row of every job in `batch` that still runs under the
-        /// checkpoint's lease, in job-id order (so two batches can never
-        /// wait on each other in a cycle), in one statement.
+        /// Lock the rows of the jobs in `batch`, in job-id order (so two
+        /// batches can never wait on each other in a cycle), in one
+        /// statement; return those that still run under the checkpoint's
+        /// lease. The rows are looked up by id alone, so the planner goes by
+        /// the primary key (a status filter let it pick the partial index of
+        /// running jobs, full of dead entries during a drain); the fence is
+        /// checked here.
         async fn lock_fenced(conn: &mut $conn, batch: &[RunCheckpoint]) -> Result<Fenced> {
             let mut qb = QueryBuilder::<$db>::new("SELECT ");
-            qb.push(JOB_COLUMNS)
-                .push(", event_head FROM jobs WHERE status = ")
-                .push_bind(JobStatus::Running.as_str())
-                .push(" AND (id, lease_id) IN (");
-            qb.push_values(batch, |mut row, cp| {
-                row.push_bind(cp.job.as_str()).push_bind(cp.lease_id.as_str());
-            });
+            qb.push(JOB_COLUMNS).push(", event_head FROM jobs WHERE id IN (");
+            let mut ids = qb.separated(", ");
+            for cp in batch {
+                ids.push_bind(cp.job.as_str());
+            }
             qb.push(") ORDER BY id").push($lock);
             let rows = qb
                 .build()
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(db("checking the leases"))?;
+            let leases: HashMap<&str, &str> = batch
+                .iter()
+                .map(|cp| (cp.job.as_str(), cp.lease_id.as_str()))
+                .collect();
             let mut fenced = HashMap::with_capacity(rows.len());
             for row in &rows {
                 let job = job_from_row(row)?;
+                let held = job.status == JobStatus::Running
+                    && job.lease.as_ref().map(|l| l.id.as_str()) == leases.get(job.id.as_str()).copied();
+                if !held {
+                    continue;
+                }
                 let head: Option<String> = row
                     .try_get("event_head")
                     .map_err(db("reading the event chain head"))?;
