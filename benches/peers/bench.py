@@ -612,6 +612,37 @@ class Ceiling:
         pass
 
 
+class CommitFloor:
+    """W3's floor: one durable single-row INSERT (autocommit, one
+    connection) at the same offered rate. Every peer's enqueue commits at
+    least this once before a job can start, so no enqueue->start latency
+    on this machine is below it."""
+
+    name = "commit-floor"
+
+    def latency(self, rate, secs, concurrency):
+        url = fresh_db("skynet_peer_floor")
+        try:
+            with psycopg.connect(url, autocommit=True) as c:
+                c.execute("create table t (id bigserial primary key, v text not null)")
+                lat = []
+                period = 1.0 / rate
+                start = time.monotonic()
+                for i in range(rate * secs):
+                    delay = start + i * period - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    t0 = time.perf_counter()
+                    c.execute("insert into t (v) values (%s)", ("x" * 500,))
+                    lat.append((time.perf_counter() - t0) * 1000.0)
+            return latency_summary(lat, len(lat), 0.0)
+        finally:
+            drop_db("skynet_peer_floor")
+
+    def cleanup(self):
+        pass
+
+
 # ---------------------------------------------------------------- matrix --
 
 def rounds(cell, peers, fn, n_rounds, warmup=True):
@@ -748,6 +779,7 @@ def main():
     celery = Celery()
     graphile = Graphile()
     ceiling = Ceiling()
+    floor = CommitFloor()
     wanted = lambda ps: [p for p in ps if p.name in PEERS]  # noqa: E731
     # With SQLite as SKYNET's only store, "skynet" is the embedded engine.
     main_peers = wanted([skynet_dist, celery, graphile]) if SKYNET_BACKEND == "postgres" else wanted([skynet_sqlite, celery, graphile])
@@ -793,6 +825,7 @@ def main():
         if "w3" in WORKLOADS:
             cell = f"W3 latency {W3_RATE}/s {W3_SECS}s c{W3_CONCURRENCY}"
             peers = main_peers + ([skynet_sqlite] if SKYNET_BACKEND == "postgres" and "skynet-sqlite" in PEERS else [])
+            peers.append(floor)
             runs = rounds(cell, peers, lambda p, f: p.latency(W3_RATE, W3_SECS, W3_CONCURRENCY), ROUNDS_BIG, warmup=False)
             results["cells"][cell] = {"kind": "latency", "runs": runs, "summary": summarize(runs, "latency")}
             save()
@@ -887,6 +920,10 @@ def goal_lines(cell, s):
         g = s["graphile"]
         out.append(f"- SKYNET p50 / graphile-worker p50: {fmt(ratio(sk['p50_ms'], g['p50_ms']))} (goal ≤ 0.3); "
                    f"SKYNET p99 / graphile-worker p50: {fmt(ratio(sk['p99_ms'], g['p50_ms']))} (goal ≤ 1)")
+        if "commit-floor" in s:
+            f = s["commit-floor"]
+            out.append(f"- one durable INSERT's p50 / graphile-worker p50: {fmt(ratio(f['p50_ms'], g['p50_ms']))} "
+                       f"(the least any enqueue->start can take here)")
     elif cell.startswith("W4") and sk:
         r = sk["rate"]
         out.append(f"- SKYNET vs Celery: {fmt(ratio(r, rate('celery')))}× (goal ≥ 4×); "
