@@ -1,5 +1,6 @@
 //! What a worker writes, written once for both SQL backends: batch claims
-//! (one `UPDATE … RETURNING` plus one multi-row insert of their events),
+//! (a locking `SELECT`, one `UPDATE … FROM (VALUES …)`, one multi-row
+//! insert of their events),
 //! and about the jobs it holds the lease on: step starts, step ends with
 //! their last log lines, completions, and whole batches of those for
 //! several jobs in one transaction (group commit). Every write is fenced by the job's lease and
@@ -9,11 +10,10 @@
 /// Generate the checkpoint helpers for one backend, next to the helpers of
 /// [`ledger_tx!`](crate::store::ledger_tx::ledger_tx) (in `super::tx`):
 /// `$conn` (the connection type), `$lock` (appended to the fenced read
-/// of the job row, as in `ledger_tx!`), `$skip_locked` (appended to the
-/// claim's row selection) and `$new_lease` (SQL for a fresh random lease
-/// id).
+/// of the job row, as in `ledger_tx!`) and `$skip_locked` (appended to the
+/// claim's row selection).
 macro_rules! checkpoint_tx {
-    ($db:ty, $conn:ty, $lock:literal, $skip_locked:literal, $new_lease:literal) => {
+    ($db:ty, $conn:ty, $lock:literal, $skip_locked:literal) => {
         use super::tx::{move_head, push_status_in, status_event_data, transition_unlogged};
         use crate::job::{Job, JobId, JobStatus};
         use crate::store::codec::{JOB_COLUMNS, db, job_from_row, micros, now, plus};
@@ -23,7 +23,7 @@ macro_rules! checkpoint_tx {
         use crate::store::{FinishedStep, NewLogLine, RunCheckpoint, chain};
         use crate::{Error, Result};
         use chrono::{DateTime, Utc};
-        use serde_json::{Map, Value, json};
+        use serde_json::{Value, json};
         use sqlx::{QueryBuilder, Row};
 
         /// Log lines per multi-row INSERT (5 parameters each stays far below
@@ -38,9 +38,12 @@ macro_rules! checkpoint_tx {
         type ChainedEvent = (&'static str, String, i64, String, String);
 
         /// [`JobStore::claim`](crate::store::JobStore::claim) inside the
-        /// caller's transaction: one statement picks (skipping rows other
-        /// claimers hold, where the backend can), leases and returns the
-        /// jobs; one more appends their `status` events.
+        /// caller's transaction: one statement picks and locks the jobs
+        /// (skipping rows other claimers hold, where the backend can); their
+        /// leases and `status` events are made here, and one `UPDATE … FROM
+        /// (VALUES …)` leases them with their chain heads already on the new
+        /// events (one new version of each job row), one insert appends the
+        /// events.
         pub(super) async fn claim_in(
             conn: &mut $conn,
             worker: &str,
@@ -48,68 +51,71 @@ macro_rules! checkpoint_tx {
             limit: usize,
         ) -> Result<Vec<Job>> {
             let now = now();
-            let expires = plus(now, lease);
-            let mut qb = QueryBuilder::<$db>::new("UPDATE jobs SET status = ");
-            qb.push_bind(JobStatus::Running.as_str())
-                .push(concat!(", lease_id = ", $new_lease, ", lease_worker = "))
-                .push_bind(worker)
-                .push(", lease_expires_at = ")
-                .push_bind(micros(expires))
-                .push(", attempts = attempts + 1, started_at = COALESCE(started_at, ")
-                .push_bind(micros(now))
-                .push(") WHERE id IN (SELECT id FROM jobs WHERE run_at <= ")
+            let mut qb = QueryBuilder::<$db>::new("SELECT ");
+            qb.push(JOB_COLUMNS)
+                .push(", event_head FROM jobs WHERE run_at <= ")
                 .push_bind(micros(now));
             push_status_in(&mut qb, &JobStatus::allowed_from(JobStatus::Running));
             qb.push(" ORDER BY priority DESC, run_at, created_at, id LIMIT ")
                 .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                .push(concat!($skip_locked, ") RETURNING "))
-                .push(JOB_COLUMNS)
-                .push(", event_head");
+                .push($skip_locked);
             let rows = qb
                 .build()
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(db("claiming jobs"))?;
-            let mut claimed = Vec::with_capacity(rows.len());
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
+            let at = chain::truncate_to_micros(now);
+            let mut leased = Vec::with_capacity(rows.len());
+            let mut events = Vec::with_capacity(rows.len());
             for row in &rows {
                 let job = job_from_row(row)?;
                 let head: Option<String> = row
                     .try_get("event_head")
                     .map_err(db("reading the event chain head"))?;
-                let lease_id = job.lease.as_ref().map(|l| l.id.clone()).unwrap_or_default();
-                // The same event a one-job claim writes (from the job as it
-                // was: queued, one attempt less).
-                let before = Job {
-                    status: JobStatus::Queued,
-                    attempts: job.attempts.saturating_sub(1),
-                    ..job.clone()
-                };
-                let t = claim_transition(&before, worker, &lease_id, lease, now);
-                let mut data = Map::new();
-                data.insert("from".into(), JobStatus::Queued.as_str().into());
-                data.insert("to".into(), JobStatus::Running.as_str().into());
-                data.extend(t.event);
-                claimed.push((job, head, Value::Object(data)));
+                let lease_id = uuid::Uuid::now_v7().to_string();
+                let t = claim_transition(&job, worker, &lease_id, lease, now);
+                let data = status_event_data(job.status, &t);
+                let prev_hash = head.unwrap_or_else(|| chain::genesis(&job.id));
+                let hash = chain::event_hash(&prev_hash, &job.id, "status", &data, at);
+                events.push(("status", data.to_string(), micros(at), prev_hash, hash.clone()));
+                leased.push((job.id, lease_id, hash));
             }
-            // Every job's chain gets one event; one statement for all, and
-            // one more moves every head.
-            let mut rows = Vec::with_capacity(claimed.len());
-            let mut heads = Vec::with_capacity(claimed.len());
-            for (job, head, data) in &claimed {
-                let prev_hash = head.clone().unwrap_or_else(|| chain::genesis(&job.id));
-                let at = chain::truncate_to_micros(now);
-                let hash = chain::event_hash(&prev_hash, &job.id, "status", data, at);
-                heads.push((job.id.as_str(), hash.clone()));
-                rows.push((
-                    job.id.as_str(),
-                    ("status", data.to_string(), micros(at), prev_hash, hash),
-                ));
+            let mut qb = QueryBuilder::<$db>::new("UPDATE jobs SET status = ");
+            qb.push_bind(JobStatus::Running.as_str())
+                .push(", lease_worker = ")
+                .push_bind(worker)
+                .push(", lease_expires_at = ")
+                .push_bind(micros(plus(now, lease)))
+                .push(", attempts = attempts + 1, started_at = COALESCE(started_at, ")
+                .push_bind(micros(now))
+                // `column1` ...: the names both backends give a VALUES list's columns.
+                .push("), lease_id = v.column2, event_head = v.column3 FROM (");
+            qb.push_values(&leased, |mut row, (id, lease_id, head)| {
+                row.push_bind(id.as_str())
+                    .push_bind(lease_id.as_str())
+                    .push_bind(head.as_str());
+            });
+            qb.push(") AS v WHERE jobs.id = v.column1 RETURNING ").push(JOB_COLUMNS);
+            let rows = qb
+                .build()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db("claiming jobs"))?;
+            if rows.len() != leased.len() {
+                // The rows are locked (or the database is): this cannot
+                // happen, and if it did the transaction must not commit.
+                return Err(Error::Store(format!(
+                    "claimed {} jobs but leased {}",
+                    leased.len(),
+                    rows.len()
+                )));
             }
-            if !rows.is_empty() {
-                insert_event_rows(conn, rows, "recording claims").await?;
-                move_heads(&mut *conn, &heads).await?;
-            }
-            let mut claimed: Vec<Job> = claimed.into_iter().map(|(job, _, _)| job).collect();
+            let events = leased.iter().zip(events).map(|((id, _, _), e)| (id.as_str(), e));
+            insert_event_rows(&mut *conn, events.collect(), "recording claims").await?;
+            let mut claimed = rows.iter().map(job_from_row).collect::<Result<Vec<Job>>>()?;
             // RETURNING gives no order: hand them out in the claim's order.
             claimed.sort_by(|a, b| {
                 b.priority

@@ -5,6 +5,5 @@ crate::store::checkpoint_tx::checkpoint_tx!(
     sqlx::Postgres,
     sqlx::PgConnection,
     " FOR UPDATE",
-    " FOR UPDATE SKIP LOCKED",
-    "gen_random_uuid()::text"
+    " FOR UPDATE SKIP LOCKED"
 );
