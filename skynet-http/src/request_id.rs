@@ -1,10 +1,13 @@
 //! Request ids without a system call per request: a random prefix drawn
 //! once per router plus a counter, unique across restarts and processes.
 
-use axum::http::{HeaderValue, Request};
+use axum::http::{HeaderName, HeaderValue, Request};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tower_http::request_id::{MakeRequestId, RequestId};
+
+/// The request id header, parsed once.
+pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Makes `x-request-id` values `<16 random hex digits>-<counter>`.
 #[derive(Clone)]
