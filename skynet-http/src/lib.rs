@@ -32,16 +32,13 @@ pub use metrics::Metrics;
 pub use openapi::openapi_json;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{DefaultBodyLimit, Request};
 use request_id::X_REQUEST_ID;
 use skynet_core::Skynet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// How the server behaves.
@@ -134,7 +131,7 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
     // cost about twenty allocations per request where one costs two.
     // Outermost first: the request id is set before the trace span reads it.
     let layers = tower::ServiceBuilder::new()
-        .layer(SetRequestIdLayer::x_request_id(request_id::RequestIds::new()))
+        .layer(request_id::RequestIds::new())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -147,25 +144,9 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(PropagateRequestIdLayer::x_request_id())
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe));
+        .layer(metrics::ObserveLayer(state.metrics.clone()));
     routes::all().layer(layers).with_state(state)
-}
-
-/// Record every request's latency by matched route.
-async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let resp = next.run(req).await;
-    state.metrics.observe_request(
-        &method,
-        route.as_ref().map(MatchedPath::as_str),
-        resp.status().as_u16(),
-        started.elapsed(),
-    );
-    resp
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves, then stop
