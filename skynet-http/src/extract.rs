@@ -40,6 +40,12 @@ where
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(JsonRejection::from)?;
+        // A plain parse first: axum's tracks the path of every key for its
+        // error message, which costs allocations; only a body that fails
+        // is parsed again by axum for that message.
+        if let Ok(value) = serde_json::from_slice(&bytes) {
+            return Ok(ApiJson(value));
+        }
         let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(ApiJson(value))
     }

@@ -100,6 +100,9 @@ pub struct Shared {
     /// `config.root` canonicalized once when the router was built (`None`
     /// if it was not an existing directory then: resolved per request).
     pub(crate) canonical_root: Option<Arc<PathBuf>>,
+    /// The policy context of `canonical_root`, built once for the policy
+    /// checks that name no root of their own.
+    pub(crate) root_context: Option<skynet_core::policy::PolicyContext>,
     pub(crate) limiter: Arc<auth::Limiter>,
     pub(crate) key_cache: Arc<auth::KeyCache>,
     pub(crate) metrics: Arc<Metrics>,
@@ -109,18 +112,22 @@ pub struct Shared {
 pub fn router(sk: Skynet, config: HttpConfig) -> Router {
     let metrics = Arc::new(Metrics::new());
     metrics.clone().watch_steps(&sk);
+    let canonical_root = config
+        .root
+        .canonicalize()
+        .ok()
+        .filter(|r| r.is_dir())
+        .map(Arc::new);
     let state = AppState(Arc::new(Shared {
         limiter: Arc::new(auth::Limiter::new(
             config.rate_per_second,
             config.rate_burst,
         )),
         key_cache: Arc::new(auth::KeyCache::default()),
-        canonical_root: config
-            .root
-            .canonicalize()
-            .ok()
-            .filter(|r| r.is_dir())
-            .map(Arc::new),
+        root_context: canonical_root
+            .as_deref()
+            .map(|r| skynet_core::policy::PolicyContext::rooted(r.clone())),
+        canonical_root,
         config: Arc::new(config),
         sk,
         metrics,

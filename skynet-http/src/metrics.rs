@@ -12,9 +12,9 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use skynet_core::{JobEvent, JobId, Skynet};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -146,7 +146,13 @@ impl Metrics {
     }
 
     /// Record one answered request.
-    fn observe_request(&self, method: &'static str, route: Arc<String>, status: u16, took: Duration) {
+    fn observe_request(
+        &self,
+        method: &'static str,
+        route: Arc<String>,
+        status: u16,
+        took: Duration,
+    ) {
         self.http
             .get_or_create(&RouteLabels {
                 method,

@@ -1,10 +1,10 @@
 //! Operations: health (no key), Prometheus metrics, the OpenAPI document.
 
 use super::core_err;
-use crate::extract::ApiJson;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
+use crate::extract::ApiJson;
 use crate::schema::{ComponentHealth, HealthAnswer};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};

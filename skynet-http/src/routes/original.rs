@@ -198,11 +198,16 @@ pub(crate) async fn policy_check(
             "action is empty: give a command line such as `git push`",
         ));
     }
-    let root = sandbox_root(&state, context_root(&body.context))?;
     // The root is canonical and checked already: judge with the policy
     // directly instead of resolving the root again.
-    let decision = state.sk.policy().check(&argv, &PolicyContext::rooted(root));
-    Ok(ApiJson(PolicyAnswer::new(argv, &decision)))
+    let decision = match (&state.root_context, context_root(&body.context)) {
+        (Some(ctx), None) => state.sk.policy().check(&argv, ctx),
+        (_, asked) => {
+            let root = sandbox_root(&state, asked)?;
+            state.sk.policy().check(&argv, &PolicyContext::rooted(root))
+        }
+    };
+    Ok(ApiJson(PolicyAnswer::new(argv, decision)))
 }
 
 /// Plan and run an intent now, bypassing the queue, if the policy lets it
