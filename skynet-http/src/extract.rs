@@ -33,11 +33,13 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         if !plain_json(req.headers()) {
             // Parameters, `+json` types, wrong or missing types: axum's
-            // own check decides.
-            let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+            // own check decides. Boxed, as is the body read below: kept
+            // inline, these futures would make every JSON route's request
+            // future too large for the allocator's per-thread cache.
+            let axum::Json(value) = Box::pin(axum::Json::<T>::from_request(req, state)).await?;
             return Ok(ApiJson(value));
         }
-        let bytes = Bytes::from_request(req, state)
+        let bytes = Box::pin(Bytes::from_request(req, state))
             .await
             .map_err(JsonRejection::from)?;
         // A plain parse first: axum's tracks the path of every key for its
