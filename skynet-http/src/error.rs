@@ -162,7 +162,7 @@ impl IntoResponse for ApiError {
                 .as_ref()
                 .map(crate::schema::DecisionView::from),
         };
-        let mut resp = (this.status, axum::Json(body)).into_response();
+        let mut resp = (this.status, crate::extract::ApiJson(body)).into_response();
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

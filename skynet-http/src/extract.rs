@@ -1,15 +1,76 @@
-//! Extractors whose rejections are problem+json like every other error.
+//! Extractors whose rejections are problem+json like every other error,
+//! and the JSON answer every handler gives.
 
 use crate::error::ApiError;
-use axum::extract::FromRequest;
-use axum::extract::FromRequestParts;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// `axum::Json` with problem+json rejections.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body: extracted like `axum::Json` but with problem+json
+/// rejections; answered like `axum::Json`, serialized into one buffer.
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+/// `Content-Type: application/json` exactly, the usual case, recognised
+/// without parsing a media type (which allocates).
+fn plain_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"application/json"))
+}
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !plain_json(req.headers()) {
+            // Parameters, `+json` types, wrong or missing types: axum's
+            // own check decides. Boxed, as is the body read below: kept
+            // inline, these futures would make every JSON route's request
+            // future too large for the allocator's per-thread cache.
+            let axum::Json(value) = Box::pin(axum::Json::<T>::from_request(req, state)).await?;
+            return Ok(ApiJson(value));
+        }
+        let bytes = Box::pin(Bytes::from_request(req, state))
+            .await
+            .map_err(JsonRejection::from)?;
+        // A plain parse first: axum's tracks the path of every key for its
+        // error message, which costs allocations; only a body that fails
+        // is parsed again by axum for that message.
+        if let Ok(value) = serde_json::from_slice(&bytes) {
+            return Ok(ApiJson(value));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(ApiJson(value))
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        // A `Vec` writer is much cheaper per token than `axum::Json`'s
+        // `BytesMut` writer; most answers fit the first buffer.
+        let mut buf = Vec::with_capacity(256);
+        match serde_json::to_writer(&mut buf, &self.0) {
+            Ok(()) => {
+                let mut resp = Response::new(Body::from(buf));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                resp
+            }
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        }
+    }
+}
 
 /// `axum::extract::Query` with problem+json rejections.
 #[derive(Debug, FromRequestParts)]

@@ -1,7 +1,9 @@
 //! Prometheus metrics: HTTP latencies, jobs by status, queue depth, step
 //! durations (of steps run by this process's workers), SSE flow.
 
+use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
+use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -10,9 +12,13 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use skynet_core::{JobEvent, JobId, Skynet};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tower::{Layer, Service};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -139,18 +145,18 @@ impl Metrics {
         }
     }
 
-    /// Record one answered request (`route`: the matched route pattern).
-    pub(crate) fn observe_request(
+    /// Record one answered request.
+    fn observe_request(
         &self,
-        method: &Method,
-        route: Option<&str>,
+        method: &'static str,
+        route: Arc<String>,
         status: u16,
         took: Duration,
     ) {
         self.http
             .get_or_create(&RouteLabels {
-                method: method_label(method),
-                route: self.route_label(route.unwrap_or("unmatched")),
+                method,
+                route,
                 status,
             })
             .observe(took.as_secs_f64());
@@ -257,6 +263,84 @@ impl Metrics {
                 }
             }
         });
+    }
+}
+
+/// Records every request's latency by method, matched route and status.
+/// A route layer: the router has set [`MatchedPath`] when it runs.
+#[derive(Clone)]
+pub(crate) struct ObserveLayer(pub(crate) Arc<Metrics>);
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+/// The service of [`ObserveLayer`].
+#[derive(Clone)]
+pub(crate) struct Observe<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Observed<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let started = Instant::now();
+        let method = method_label(req.method());
+        let route = self.metrics.route_label(
+            req.extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str),
+        );
+        Observed {
+            inner: self.inner.call(req),
+            metrics: self.metrics.clone(),
+            labels: Some((method, route)),
+            started,
+        }
+    }
+}
+
+/// The response future of [`Observe`].
+pub(crate) struct Observed<F> {
+    inner: F,
+    metrics: Arc<Metrics>,
+    labels: Option<(&'static str, Arc<String>)>,
+    started: Instant,
+}
+
+impl<F, E> Future for Observed<F>
+where
+    F: Future<Output = Result<Response, E>> + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let resp = std::task::ready!(Pin::new(&mut self.inner).poll(cx))?;
+        if let Some((method, route)) = self.labels.take() {
+            let took = self.started.elapsed();
+            self.metrics
+                .observe_request(method, route, resp.status().as_u16(), took);
+        }
+        Poll::Ready(Ok(resp))
     }
 }
 

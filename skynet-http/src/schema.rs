@@ -413,15 +413,15 @@ pub struct PolicyAnswer {
 }
 
 impl PolicyAnswer {
-    /// The answer for `decision` on `argv`.
-    pub fn new(argv: Vec<String>, d: &Decision) -> Self {
+    /// The answer for decision `d` on `argv` (takes the decision's texts).
+    pub fn new(argv: Vec<String>, d: Decision) -> Self {
         PolicyAnswer {
             allowed: d.verdict != Verdict::Forbid,
             requires_approval: d.verdict == Verdict::Prompt,
             risk_level: d.risk.into(),
             verdict: d.verdict.as_str().to_string(),
-            rule: d.rule.clone(),
-            reasons: d.reasons.clone(),
+            rule: d.rule,
+            reasons: d.reasons,
             argv,
         }
     }

@@ -86,7 +86,10 @@ pub(crate) fn is_symlink_in(cwd: &Path, arg: &str) -> bool {
 /// Which of `argv[1..]` are free text (patterns, messages), never paths.
 /// Indexed like `argv`; `argv[0]` is always `true` (the program is exempt).
 pub(crate) fn text_args<S: AsRef<str>>(argv: &[S]) -> Vec<bool> {
-    let mut text = vec![false; argv.len()];
+    // Not `vec![false; n]`: that is `calloc`, which glibc serves from the
+    // arena under its lock, never from the per-thread cache.
+    let mut text = Vec::with_capacity(argv.len());
+    text.resize(argv.len(), false);
     if let Some(first) = text.first_mut() {
         *first = true;
     }

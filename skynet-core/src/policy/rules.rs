@@ -212,12 +212,18 @@ impl CompiledRule {
 
     /// Does `argv` match this rule?
     pub(crate) fn matches<S: AsRef<str>>(&self, argv: &[S]) -> bool {
+        let program = argv.first().map_or("", |p| basename(p.as_ref()));
+        self.matches_program(program, argv)
+    }
+
+    /// [`CompiledRule::matches`] with `program`, the basename of `argv[0]`,
+    /// found once by the caller for all the rules it tries.
+    fn matches_program<S: AsRef<str>>(&self, program: &str, argv: &[S]) -> bool {
         if argv.len() < self.pattern.len() {
             return false;
         }
         for (i, m) in self.pattern.iter().enumerate() {
-            let arg = argv[i].as_ref();
-            let arg = if i == 0 { basename(arg) } else { arg };
+            let arg = if i == 0 { program } else { argv[i].as_ref() };
             if !m.is_match(arg) {
                 return false;
             }
@@ -326,7 +332,7 @@ impl RuleSet {
         let program = basename(first.as_ref());
         let literal = self.by_program.get(program).map(Vec::as_slice);
         for &i in literal.unwrap_or(&[]).iter().chain(&self.glob_program) {
-            if self.compiled[i].matches(argv) {
+            if self.compiled[i].matches_program(program, argv) {
                 out.push(i);
             }
         }

@@ -8,7 +8,6 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::schema::{
     ApproveBody, DenyBody, JobPage, JobView, ListQuery, LogsQuery, LogsView, SubmitBody,
 };
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use skynet_core::store::keys::Scope;
@@ -65,7 +64,7 @@ pub(crate) async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SubmitBody>,
-) -> ApiResult<(StatusCode, Json<skynet_core::view::JobView>)> {
+) -> ApiResult<(StatusCode, ApiJson<skynet_core::view::JobView>)> {
     caller.require(Scope::Submit)?;
     let key = idempotency_key(&headers)?;
     let req = SubmitRequest {
@@ -93,7 +92,7 @@ pub(crate) async fn submit(
         None => new_job_view(&job, &caller),
         Some(_) => job_view(&state.sk, &job, &caller).await?,
     };
-    Ok((StatusCode::ACCEPTED, Json(view)))
+    Ok((StatusCode::ACCEPTED, ApiJson(view)))
 }
 
 fn encode_cursor(c: &JobCursor) -> String {
@@ -124,7 +123,7 @@ pub(crate) async fn list_jobs(
     caller: Caller,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<ApiJson<serde_json::Value>> {
     caller.require(Scope::Read)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
@@ -156,7 +155,7 @@ pub(crate) async fn list_jobs(
         .iter()
         .map(|j| super::redacted(skynet_core::view::JobView::new(j, &[]), &caller))
         .collect();
-    Ok(Json(
+    Ok(ApiJson(
         serde_json::json!({ "jobs": views, "next_cursor": next }),
     ))
 }
@@ -179,14 +178,14 @@ pub(crate) async fn get_job(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
     caller.require(Scope::Read)?;
     let job = state
         .sk
         .get(&job_id(&id)?)
         .await
         .map_err(core_err(&caller))?;
-    Ok(Json(job_view(&state.sk, &job, &caller).await?))
+    Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
 }
 
 /// Approve the plan the approver reviewed; it is queued for a worker.
@@ -209,14 +208,14 @@ pub(crate) async fn approve(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ApproveBody>,
-) -> ApiResult<Json<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
         .sk
         .approve(&job_id(&id)?, &body.plan_hash, &caller.actor)
         .await
         .map_err(core_err(&caller))?;
-    Ok(Json(job_view(&state.sk, &job, &caller).await?))
+    Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
 }
 
 /// Deny a plan that awaits approval.
@@ -239,14 +238,14 @@ pub(crate) async fn deny(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DenyBody>,
-) -> ApiResult<Json<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
         .sk
         .deny(&job_id(&id)?, body.reason, &caller.actor)
         .await
         .map_err(core_err(&caller))?;
-    Ok(Json(job_view(&state.sk, &job, &caller).await?))
+    Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
 }
 
 /// Cancel a job that has not finished (a running step is killed).
@@ -266,14 +265,14 @@ pub(crate) async fn cancel(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
         .sk
         .cancel(&job_id(&id)?, &caller.actor)
         .await
         .map_err(core_err(&caller))?;
-    Ok(Json(job_view(&state.sk, &job, &caller).await?))
+    Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
 }
 
 /// A job's output lines (tail, search, one step, or after a seq).
@@ -293,7 +292,7 @@ pub(crate) async fn logs(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<LogsQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<ApiJson<serde_json::Value>> {
     caller.require(Scope::Read)?;
     let query = LogQuery {
         step: q.step,
@@ -306,5 +305,5 @@ pub(crate) async fn logs(
         .logs(&job_id(&id)?, &query)
         .await
         .map_err(core_err(&caller))?;
-    Ok(Json(serde_json::json!({ "lines": lines })))
+    Ok(ApiJson(serde_json::json!({ "lines": lines })))
 }

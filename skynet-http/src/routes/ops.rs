@@ -4,8 +4,8 @@ use super::core_err;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
+use crate::extract::ApiJson;
 use crate::schema::{ComponentHealth, HealthAnswer};
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 /// latest round (a system round runs here when none is fresh).
 #[utoipa::path(get, path = "/v1/health", tag = "operations",
     responses((status = 200, body = HealthAnswer)))]
-pub(crate) async fn health(State(state): State<AppState>) -> Json<HealthAnswer> {
+pub(crate) async fn health(State(state): State<AppState>) -> ApiJson<HealthAnswer> {
     let mut components = BTreeMap::new();
     let store = match state.sk.store().count_jobs_by_status().await {
         Ok(_) => ComponentHealth {
@@ -82,7 +82,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<HealthAnswer> 
         },
     );
     let ok = components.values().all(|c| c.status == "ok");
-    Json(HealthAnswer {
+    ApiJson(HealthAnswer {
         status: if ok { "ok" } else { "degraded" }.into(),
         version: env!("CARGO_PKG_VERSION").into(),
         components,

@@ -10,7 +10,6 @@ use crate::schema::{
     ApprovalGate, ExecuteAnswer, ExecuteBody, HealthSample, PlanAnswer, PlanBody, PolicyAnswer,
     PolicyCheckBody, ProviderHealthView, ProvidersHealth, ReportAnswer, ReportBody,
 };
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use skynet_core::plan::Plan;
@@ -109,12 +108,12 @@ pub(crate) async fn plan(
     caller: Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<PlanBody>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<ApiJson<serde_json::Value>> {
     caller.require(Scope::Read)?;
     let req = planner_request(&state, body.user_message, &body.context, body.constraints)?;
     let plan = state.sk.plan(&req).await.map_err(core_err(&caller))?;
     let gates = approval_gates(&plan);
-    Ok(Json(serde_json::json!({
+    Ok(ApiJson(serde_json::json!({
         "execution_plan": PlanView::new(&plan),
         "requires_approval": !runs_without_approval(&plan),
         "approval_gates": gates,
@@ -141,7 +140,7 @@ pub(crate) async fn report(
     caller: Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ReportBody>,
-) -> ApiResult<Json<ReportAnswer>> {
+) -> ApiResult<ApiJson<ReportAnswer>> {
     caller.require(Scope::Submit)?;
     let id = JobId::parse(&body.request_id).map_err(ApiError::from)?;
     let data = serde_json::json!({
@@ -162,7 +161,7 @@ pub(crate) async fn report(
         JobStatus::NeedsReview => "review",
         _ => "none",
     };
-    Ok(Json(ReportAnswer {
+    Ok(ApiJson(ReportAnswer {
         acknowledgment: format!("recorded as event {}", event.seq),
         next_action: next_action.into(),
         event_seq: event.seq,
@@ -185,7 +184,7 @@ pub(crate) async fn policy_check(
     caller: Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<PolicyCheckBody>,
-) -> ApiResult<Json<PolicyAnswer>> {
+) -> ApiResult<ApiJson<PolicyAnswer>> {
     caller.require(Scope::Read)?;
     let mut argv = shell_words::split(&body.action).map_err(|e| {
         ApiError::bad_request(format!(
@@ -199,11 +198,16 @@ pub(crate) async fn policy_check(
             "action is empty: give a command line such as `git push`",
         ));
     }
-    let root = sandbox_root(&state, context_root(&body.context))?;
     // The root is canonical and checked already: judge with the policy
     // directly instead of resolving the root again.
-    let decision = state.sk.policy().check(&argv, &PolicyContext::rooted(root));
-    Ok(Json(PolicyAnswer::new(argv, &decision)))
+    let decision = match (&state.root_context, context_root(&body.context)) {
+        (Some(ctx), None) => state.sk.policy().check(&argv, ctx),
+        (_, asked) => {
+            let root = sandbox_root(&state, asked)?;
+            state.sk.policy().check(&argv, &PolicyContext::rooted(root))
+        }
+    };
+    Ok(ApiJson(PolicyAnswer::new(argv, decision)))
 }
 
 /// Plan and run an intent now, bypassing the queue, if the policy lets it
@@ -225,7 +229,7 @@ pub(crate) async fn execute(
     caller: Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ExecuteBody>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<ApiJson<serde_json::Value>> {
     caller.require(Scope::Submit)?;
     let timeout = match body.timeout_ms {
         Some(0) => return Err(ApiError::bad_request("timeout_ms must be at least 1")),
@@ -291,7 +295,7 @@ pub(crate) async fn execute(
         )
         .await
         .map_err(core_err(&caller))?;
-    Ok(Json(serde_json::json!({
+    Ok(ApiJson(serde_json::json!({
         "job": job_view(&state.sk, &job, &caller).await?,
         "logs": logs,
     })))
@@ -309,7 +313,7 @@ pub(crate) async fn execute(
 pub(crate) async fn providers_health(
     caller: Caller,
     State(state): State<AppState>,
-) -> ApiResult<Json<ProvidersHealth>> {
+) -> ApiResult<ApiJson<ProvidersHealth>> {
     caller.require(Scope::Read)?;
     let sentinel = state.sk.sentinel();
     // The sentinel's background round is used while fresh (two intervals,
@@ -353,7 +357,7 @@ pub(crate) async fn providers_health(
             unhealthy_count: r.unhealthy_count,
         })
         .collect();
-    Ok(Json(ProvidersHealth {
+    Ok(ApiJson(ProvidersHealth {
         status: match healthy {
             h if h == total => "healthy",
             0 => "unhealthy",

@@ -6,7 +6,6 @@ use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
 use crate::extract::ApiJson;
 use crate::schema::{DiagnoseBody, DiagnosisView};
-use axum::Json;
 use axum::extract::State;
 use skynet_core::scheduler::Diagnosis;
 use skynet_core::store::keys::Scope;
@@ -30,7 +29,7 @@ pub(crate) async fn diagnose(
     caller: Caller,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DiagnoseBody>,
-) -> ApiResult<Json<Diagnosis>> {
+) -> ApiResult<ApiJson<Diagnosis>> {
     caller.require(Scope::Read)?;
     let spec = body.execution_spec.into();
     let diagnosis = state
@@ -38,5 +37,5 @@ pub(crate) async fn diagnose(
         .diagnose(&spec, body.fallback.as_deref())
         .await
         .map_err(core_err(&caller))?;
-    Ok(Json(diagnosis))
+    Ok(ApiJson(diagnosis))
 }
