@@ -223,7 +223,7 @@ macro_rules! checkpoint_batch {
         }
 
         /// Move each `(job, head)`'s chain head, in one statement.
-        pub(super) async fn move_heads(conn: &mut $conn, heads: &[(&str, String)]) -> Result<()> {
+        async fn move_heads(conn: &mut $conn, heads: &[(&str, String)]) -> Result<()> {
             if heads.is_empty() {
                 return Ok(());
             }

@@ -67,7 +67,6 @@ macro_rules! checkpoint_tx {
             if rows.is_empty() {
                 return Ok(Vec::new());
             }
-            let at = chain::truncate_to_micros(now);
             let mut leased = Vec::with_capacity(rows.len());
             let mut events = Vec::with_capacity(rows.len());
             for row in &rows {
@@ -77,11 +76,13 @@ macro_rules! checkpoint_tx {
                     .map_err(db("reading the event chain head"))?;
                 let lease_id = uuid::Uuid::now_v7().to_string();
                 let t = claim_transition(&job, worker, &lease_id, lease, now);
-                let data = status_event_data(job.status, &t);
-                let prev_hash = head.unwrap_or_else(|| chain::genesis(&job.id));
-                let hash = chain::event_hash(&prev_hash, &job.id, "status", &data, at);
-                events.push(("status", data.to_string(), micros(at), prev_hash, hash.clone()));
-                leased.push((job.id, lease_id, hash));
+                let event = ("status", status_event_data(job.status, &t), now);
+                let (rows, new_head) = chain_events(&job.id, head, vec![event]);
+                let Some(new_head) = new_head else {
+                    return Err(Error::Store("a claim made no event".into()));
+                };
+                events.extend(rows);
+                leased.push((job.id, lease_id, new_head));
             }
             let mut qb = QueryBuilder::<$db>::new("UPDATE jobs SET status = ");
             qb.push_bind(JobStatus::Running.as_str())
@@ -104,26 +105,24 @@ macro_rules! checkpoint_tx {
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(db("claiming jobs"))?;
-            if rows.len() != leased.len() {
-                // The rows are locked (or the database is): this cannot
-                // happen, and if it did the transaction must not commit.
-                return Err(Error::Store(format!(
-                    "claimed {} jobs but leased {}",
-                    leased.len(),
-                    rows.len()
-                )));
+            // RETURNING gives no order: hand them out in the SELECT's. The
+            // rows are locked (or the database is), so every one was leased;
+            // if not, the transaction must not commit.
+            let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+            for row in &rows {
+                let job = job_from_row(row)?;
+                by_id.insert(job.id.as_str().to_string(), job);
             }
+            let claimed = leased
+                .iter()
+                .map(|(id, _, _)| {
+                    by_id
+                        .remove(id.as_str())
+                        .ok_or_else(|| Error::Store(format!("claimed job {id} was not leased")))
+                })
+                .collect::<Result<Vec<Job>>>()?;
             let events = leased.iter().zip(events).map(|((id, _, _), e)| (id.as_str(), e));
             insert_event_rows(&mut *conn, events.collect(), "recording claims").await?;
-            let mut claimed = rows.iter().map(job_from_row).collect::<Result<Vec<Job>>>()?;
-            // RETURNING gives no order: hand them out in the claim's order.
-            claimed.sort_by(|a, b| {
-                b.priority
-                    .cmp(&a.priority)
-                    .then(a.run_at.cmp(&b.run_at))
-                    .then(a.created_at.cmp(&b.created_at))
-                    .then(a.id.as_str().cmp(b.id.as_str()))
-            });
             Ok(claimed)
         }
 
