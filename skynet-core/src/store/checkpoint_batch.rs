@@ -96,8 +96,9 @@ macro_rules! checkpoint_batch {
                 } else if foldable(cp) {
                     folded.push(i);
                 } else {
-                    // Its row is locked already; the fenced read repeats.
-                    results[i] = Some(record_checkpoint_in(&mut *conn, cp).await?);
+                    let (job, head) = &fenced[cp.job.as_str()];
+                    let written = write_checkpoint(&mut *conn, cp, job, head.clone()).await?;
+                    results[i] = Some(Ok(written));
                 }
             }
             let written = write_folded(&mut *conn, batch, &folded, &fenced).await?;

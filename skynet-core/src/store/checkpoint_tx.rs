@@ -369,30 +369,32 @@ macro_rules! checkpoint_tx {
             {
                 return Ok(Err(e));
             }
-            let id = &cp.job;
-            let Some(completion) = &cp.completion else {
-                let head = match fence(&mut *conn, id, &cp.lease_id).await {
-                    Ok(head) => head,
-                    Err(e @ (Error::LeaseLost(_) | Error::JobNotFound(_))) => return Ok(Err(e)),
-                    Err(e) => return Err(e),
-                };
-                let events = match &cp.step {
-                    Some(step) => write_step_end(&mut *conn, id, step).await?,
-                    None => Vec::new(),
-                };
-                append_events(conn, id, head, events).await?;
-                return Ok(Ok(None));
-            };
-            let (job, head) = match fenced_job(&mut *conn, id, &cp.lease_id).await {
+            let (job, head) = match fenced_job(&mut *conn, &cp.job, &cp.lease_id).await {
                 Ok(found) => found,
                 Err(e @ (Error::LeaseLost(_) | Error::JobNotFound(_))) => return Ok(Err(e)),
                 Err(e) => return Err(e),
             };
+            write_checkpoint(conn, cp, &job, head).await.map(Ok)
+        }
+
+        /// Write `cp` for `job`, whose row the caller locked and fenced by
+        /// the checkpoint's lease, its chain ending at `head`.
+        async fn write_checkpoint(
+            conn: &mut $conn,
+            cp: &RunCheckpoint,
+            job: &Job,
+            head: Option<String>,
+        ) -> Result<Option<Job>> {
+            let id = &cp.job;
             let mut events = match &cp.step {
                 Some(step) => write_step_end(&mut *conn, id, step).await?,
                 None => Vec::new(),
             };
-            let t = completion_transition(&job, &cp.lease_id, completion.clone());
+            let Some(completion) = &cp.completion else {
+                append_events(conn, id, head, events).await?;
+                return Ok(None);
+            };
+            let t = completion_transition(job, &cp.lease_id, completion.clone());
             let now = now();
             // The whole chain is known before the status change, so the
             // same UPDATE moves the head (one write of the job row).
@@ -404,11 +406,11 @@ macro_rules! checkpoint_tx {
             }
             // The fenced row is locked (or the database is), so the CAS
             // cannot miss; if it did, the transaction must not commit.
-            let Some((changed, _, _)) = transition_unlogged(&mut *conn, &job, t, now).await? else {
+            let Some((changed, _, _)) = transition_unlogged(&mut *conn, job, t, now).await? else {
                 return Err(Error::LeaseLost(id.clone()));
             };
             insert_events(conn, id, rows).await?;
-            Ok(Ok(Some(changed)))
+            Ok(Some(changed))
         }
 
         crate::store::checkpoint_batch::checkpoint_batch!($db, $conn, $lock);
