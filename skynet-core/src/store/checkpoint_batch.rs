@@ -86,23 +86,28 @@ macro_rules! checkpoint_batch {
             let mut results: Vec<Option<Result<Option<Job>>>> =
                 std::iter::repeat_with(|| None).take(batch.len()).collect();
             let mut folded = Vec::with_capacity(batch.len());
+            let mut at = Vec::with_capacity(batch.len());
             for (i, cp) in batch.iter().enumerate() {
                 if let Some(step) = &cp.step
                     && let Err(e) = check_step_outcome(&step.outcome)
                 {
                     results[i] = Some(Err(e));
-                } else if !fenced.contains_key(cp.job.as_str()) {
+                    continue;
+                }
+                let Some((job, head)) = fenced.get(cp.job.as_str()) else {
                     results[i] = Some(Err(not_fenced(&mut *conn, &cp.job).await));
-                } else if foldable(cp) {
-                    folded.push(i);
+                    continue;
+                };
+                if foldable(cp) {
+                    folded.push((cp, job, head));
+                    at.push(i);
                 } else {
-                    let (job, head) = &fenced[cp.job.as_str()];
                     let written = write_checkpoint(&mut *conn, cp, job, head.clone()).await?;
                     results[i] = Some(Ok(written));
                 }
             }
-            let written = write_folded(&mut *conn, batch, &folded, &fenced).await?;
-            for (i, result) in folded.into_iter().zip(written) {
+            let written = write_folded(&mut *conn, &folded).await?;
+            for (i, result) in at.into_iter().zip(written) {
                 results[i] = Some(Ok(result));
             }
             Ok(results
@@ -111,20 +116,18 @@ macro_rules! checkpoint_batch {
                 .collect())
         }
 
-        /// Write the fenced, foldable checkpoints `batch[i]` for `i` in
-        /// `which`, one statement per kind; returns each one's completed job
-        /// (`None`: it goes on), in `which`'s order.
+        /// Write fenced, foldable checkpoints (each with its job's locked
+        /// row and chain head), one statement per kind; returns each one's
+        /// completed job (`None`: it goes on), in order.
         async fn write_folded(
             conn: &mut $conn,
-            batch: &[RunCheckpoint],
-            which: &[usize],
-            fenced: &Fenced,
+            folded: &[(&RunCheckpoint, &Job, &Option<String>)],
         ) -> Result<Vec<Option<Job>>> {
-            if which.is_empty() {
+            if folded.is_empty() {
                 return Ok(Vec::new());
             }
             let now = now();
-            let cps: Vec<&RunCheckpoint> = which.iter().map(|&i| &batch[i]).collect();
+            let cps: Vec<&RunCheckpoint> = folded.iter().map(|(cp, _, _)| *cp).collect();
             let lines: Vec<(&str, &NewLogLine)> = cps
                 .iter()
                 .filter_map(|cp| cp.step.as_ref().map(|s| (cp.job.as_str(), s)))
@@ -141,14 +144,13 @@ macro_rules! checkpoint_batch {
             let mut events = Vec::new();
             let mut completions = Vec::new();
             let mut heads = Vec::new();
-            for cp in &cps {
-                let (job, head) = &fenced[cp.job.as_str()];
+            for (cp, job, head) in folded {
                 let mut new = cp.step.as_ref().map(|s| step_end_events(s, now)).unwrap_or_default();
                 if cp.completion.is_some() {
                     let t = completion_transition(job, &cp.lease_id, Completion::Succeeded);
                     new.push(("status", status_event_data(job.status, &t), now));
                 }
-                let (rows, new_head) = chain_events(&cp.job, head.clone(), new);
+                let (rows, new_head) = chain_events(&cp.job, (*head).clone(), new);
                 events.extend(rows.into_iter().map(|r| (cp.job.as_str(), r)));
                 match (new_head, cp.completion.is_some()) {
                     (Some(h), true) => completions.push((cp, h)),
