@@ -9,7 +9,7 @@
 //! # async fn demo() -> skynet_core::Result<()> {
 //! use skynet_http::{Auth, HttpConfig};
 //! let sk = skynet_core::Skynet::builder().database_url("sqlite://skynet.db").build().await?;
-//! let keys = skynet_core::store::keys::open("sqlite://skynet.db").await?;
+//! let keys = sk.store().clone(); // the ledger keeps the API keys
 //! let app = skynet_http::router(sk, HttpConfig::new(Auth::Keys(keys), "."));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 //! skynet_http::serve(listener, app, std::future::pending()).await?;

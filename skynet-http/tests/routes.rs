@@ -592,7 +592,7 @@ async fn providers_health_reports_the_sentinel_and_hides_failures_from_non_admin
         .build()
         .await
         .expect("engine");
-    let keys = keys::open(&url).await.expect("keys");
+    let keys: keys::SharedKeyStore = sk.store().clone();
     let (_, read) = keys::create(keys.as_ref(), "r", &[Scope::Read])
         .await
         .expect("key");

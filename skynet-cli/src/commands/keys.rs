@@ -18,7 +18,7 @@ pub async fn run(settings: &Settings, command: KeysCommand, out: &mut dyn Write)
             ))
         })?;
     }
-    let store = keys::open(&settings.database_url).await?;
+    let store: keys::SharedKeyStore = skynet_core::store::connect(&settings.database_url).await?;
     match command {
         KeysCommand::Create { name, scopes, json } => {
             let scopes = parse_scopes(&scopes)?;

@@ -4,7 +4,6 @@ use super::worker::wait_for_stop_signal;
 use crate::exit::Exit;
 use skynet_core::config::Settings;
 use skynet_core::engine::worker::default_worker_id;
-use skynet_core::store::keys;
 use skynet_core::{Error, Result, WorkerOptions};
 use skynet_http::{Auth, HttpConfig};
 use std::io::Write;
@@ -24,7 +23,7 @@ pub struct ServeOptions {
 /// Serve until SIGTERM/Ctrl-C: stop accepting, finish in-flight requests,
 /// end event streams, and let the in-process workers finish their jobs.
 pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -> Result<Exit> {
-    let auth = if opts.insecure_no_auth {
+    let insecure = if opts.insecure_no_auth {
         if !opts.bind.ip().is_loopback() {
             return Err(Error::InvalidInput(format!(
                 "--insecure-no-auth serves without API keys, so it binds loopback only; {} is not \
@@ -38,11 +37,17 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
             opts.bind
         );
         tracing::warn!(bind = %opts.bind, "serving WITHOUT authentication (--insecure-no-auth)");
-        Auth::InsecureNoAuth
+        true
     } else {
-        Auth::Keys(keys::open(&settings.database_url).await?)
+        false
     };
     let sk = settings.build().await?;
+    let auth = if insecure {
+        Auth::InsecureNoAuth
+    } else {
+        // The keys live in the ledger: the engine's store (and pool) serves them.
+        Auth::Keys(sk.store().clone())
+    };
     let root = match opts.root {
         Some(r) => r,
         None => std::env::current_dir()?,

@@ -8,9 +8,10 @@ use crate::store::chain;
 use crate::store::{Event, LogLine, StepRecord, StepStatus, WorkerInfo, WorkerRecord, WorkerState};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
+use sqlx::decode::Decode;
+use sqlx::encode::Encode;
+use sqlx::query::Query;
+use sqlx::{ColumnIndex, Database, Row, Type};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -62,7 +63,7 @@ fn opt_time(us: Option<i64>) -> Result<Option<DateTime<Utc>>> {
 
 /// Reading the column types the ledger uses, the same way from every
 /// backend's rows.
-pub(crate) trait LedgerRow {
+pub trait LedgerRow {
     /// A nullable text column.
     fn opt_text(&self, name: &str) -> Result<Option<String>>;
     /// A nullable integer column (BIGINT/INTEGER).
@@ -85,23 +86,23 @@ fn column_error(name: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
     move |e| Error::Store(format!("reading column {name}: {e}"))
 }
 
-macro_rules! ledger_row {
-    ($row:ty) => {
-        impl LedgerRow for $row {
-            fn opt_text(&self, name: &str) -> Result<Option<String>> {
-                self.try_get(name).map_err(column_error(name))
-            }
-            fn opt_int(&self, name: &str) -> Result<Option<i64>> {
-                self.try_get(name).map_err(column_error(name))
-            }
-            fn flag(&self, name: &str) -> Result<bool> {
-                self.try_get(name).map_err(column_error(name))
-            }
-        }
-    };
+impl<R: Row> LedgerRow for R
+where
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'n> &'n str: ColumnIndex<R>,
+{
+    fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        self.try_get(name).map_err(column_error(name))
+    }
+    fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+        self.try_get(name).map_err(column_error(name))
+    }
+    fn flag(&self, name: &str) -> Result<bool> {
+        self.try_get(name).map_err(column_error(name))
+    }
 }
-ledger_row!(SqliteRow);
-ledger_row!(PgRow);
 
 fn narrow<T: TryFrom<i64>>(v: i64, name: &str) -> Result<T> {
     T::try_from(v).map_err(|_| Error::Store(format!("column {name} holds {v}, out of range")))
@@ -284,7 +285,7 @@ pub(crate) fn to_i64(v: u64) -> i64 {
 }
 
 /// A new job's values for the `jobs` insert both backends run, in the order
-/// of [`NEW_JOB_COLUMNS`] (bind them with [`bind_new_job!`]).
+/// of [`NEW_JOB_COLUMNS`] (bind them with [`NewJobRow::bind`]).
 pub(crate) struct NewJobRow<'a> {
     pub job: &'a Job,
     pub plan: Option<String>,
@@ -293,7 +294,18 @@ pub(crate) struct NewJobRow<'a> {
     pub queued_at: Option<DateTime<Utc>>,
 }
 
-/// The columns a new job is inserted with (21 values).
+/// How many values [`NEW_JOB_COLUMNS`] takes.
+pub(crate) const NEW_JOB_VALUES: usize = 21;
+
+/// `$start, $start+1, ...`: `n` placeholders.
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The columns a new job is inserted with ([`NEW_JOB_VALUES`] values).
 pub(crate) const NEW_JOB_COLUMNS: &str = "id, intent, status, plan, plan_hash, risk, root, \
      provider, priority, approval, attempts, max_attempts, run_at, timeout_ms, created_at, \
      queued_at, started_at, finished_at, error, source, idempotency_key";
@@ -318,6 +330,43 @@ impl<'a> NewJobRow<'a> {
         })
     }
 
+    /// Bind the row's values to `query`, in [`NEW_JOB_COLUMNS`] order.
+    pub(crate) fn bind<'q, D: Database>(
+        &'q self,
+        query: Query<'q, D, D::Arguments<'q>>,
+    ) -> Query<'q, D, D::Arguments<'q>>
+    where
+        for<'x> i64: Encode<'x, D> + Type<D>,
+        for<'x> &'x str: Encode<'x, D> + Type<D>,
+        for<'x> String: Encode<'x, D> + Type<D>,
+        for<'x> Option<i64>: Encode<'x, D>,
+        for<'x> Option<&'x str>: Encode<'x, D>,
+    {
+        let job = self.job;
+        query
+            .bind(job.id.as_str())
+            .bind(job.intent.as_str())
+            .bind(job.status.as_str())
+            .bind(self.plan.as_deref())
+            .bind(self.plan_hash.as_deref())
+            .bind(job.risk.as_str())
+            .bind(job.root.to_string_lossy().into_owned())
+            .bind(job.provider.as_str())
+            .bind(i64::from(job.priority))
+            .bind(self.approval.as_deref())
+            .bind(i64::from(job.attempts))
+            .bind(i64::from(job.max_attempts))
+            .bind(micros(job.run_at))
+            .bind(job.timeout_ms.map(to_i64))
+            .bind(micros(job.created_at))
+            .bind(self.queued_at.map(micros))
+            .bind(job.started_at.map(micros))
+            .bind(job.finished_at.map(micros))
+            .bind(job.error.as_deref())
+            .bind(job.source.as_str())
+            .bind(job.idempotency_key.as_deref())
+    }
+
     /// The data of the job's first event, `submitted`.
     pub(crate) fn submitted_event(&self) -> serde_json::Value {
         serde_json::json!({
@@ -329,37 +378,6 @@ impl<'a> NewJobRow<'a> {
         })
     }
 }
-
-/// Bind a [`NewJobRow`]'s values to a query, in [`NEW_JOB_COLUMNS`] order.
-macro_rules! bind_new_job {
-    ($query:expr, $row:expr) => {{
-        let r = $row;
-        let job = r.job;
-        $query
-            .bind(job.id.as_str())
-            .bind(&job.intent)
-            .bind(job.status.as_str())
-            .bind(&r.plan)
-            .bind(&r.plan_hash)
-            .bind(job.risk.as_str())
-            .bind(job.root.to_string_lossy().into_owned())
-            .bind(&job.provider)
-            .bind(i64::from(job.priority))
-            .bind(&r.approval)
-            .bind(i64::from(job.attempts))
-            .bind(i64::from(job.max_attempts))
-            .bind($crate::store::codec::micros(job.run_at))
-            .bind(job.timeout_ms.map($crate::store::codec::to_i64))
-            .bind($crate::store::codec::micros(job.created_at))
-            .bind(r.queued_at.map($crate::store::codec::micros))
-            .bind(job.started_at.map($crate::store::codec::micros))
-            .bind(job.finished_at.map($crate::store::codec::micros))
-            .bind(&job.error)
-            .bind(job.source.as_str())
-            .bind(&job.idempotency_key)
-    }};
-}
-pub(crate) use bind_new_job;
 
 #[cfg(test)]
 mod tests {

@@ -1,18 +1,23 @@
 //! API keys for front-ends that need callers to authenticate (the HTTP
 //! control plane): scopes, creation, verification and the small storage
-//! trait a backend implements.
+//! trait the store implements (on the ledger's own table and pool).
 //!
 //! A key reads `sk_<id>_<secret>`. The `id` is public and names the key in
 //! lists and logs; only a SHA-256 of the `secret` is stored, and a presented
 //! secret is compared with it in constant time. Secrets are 256 random bits,
 //! so a fast hash is enough: there is nothing to brute-force.
 
+use crate::store::codec::{db, key_from_row, micros};
+use crate::store::dialect::{Affected, Dialect};
+use crate::store::ledger::Ledger;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sqlx::encode::Encode;
+use sqlx::{Executor, IntoArguments, Type};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -124,25 +129,10 @@ pub trait KeyStore: Send + Sync {
     async fn revoke_key(&self, id: &str, at: DateTime<Utc>) -> Result<ApiKey>;
 }
 
-/// A shared key store handle.
+/// A shared key store handle: every [`SharedStore`](crate::store::SharedStore)
+/// is one (`let keys: SharedKeyStore = store.clone();`), on the store's own
+/// pool.
 pub type SharedKeyStore = Arc<dyn KeyStore>;
-
-/// Open the key store of the ledger at `url` (the same database, its own
-/// table).
-pub async fn open(url: &str) -> Result<SharedKeyStore> {
-    if url.starts_with("sqlite:") {
-        return Ok(Arc::new(super::sqlite::SqliteStore::connect(url).await?));
-    }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(
-            super::postgres::PostgresStore::connect(url).await?,
-        ));
-    }
-    Err(Error::Config(format!(
-        "unsupported database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DB",
-        crate::redact::redact_url(url)
-    )))
-}
 
 const PREFIX: &str = "sk_";
 
@@ -206,4 +196,74 @@ pub async fn verify(store: &dyn KeyStore, presented: &str) -> Result<Option<ApiK
         .ct_eq(key.secret_hash.as_bytes())
         .into();
     Ok((matches && key.revoked_at.is_none()).then_some(key))
+}
+
+#[async_trait]
+impl<D: Dialect> KeyStore for Ledger<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> i64: Encode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D>,
+    for<'q> String: Encode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Type<D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<&'q str>: Encode<'q, D>,
+{
+    async fn insert_key(&self, key: &ApiKey) -> Result<()> {
+        let scopes = key
+            .scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let done = sqlx::query(
+            "INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&key.id)
+        .bind(&key.name)
+        .bind(scopes)
+        .bind(&key.secret_hash)
+        .bind(micros(key.created_at))
+        .bind(key.revoked_at.map(micros))
+        .execute(&self.write)
+        .await
+        .map_err(db("storing an API key"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Conflict(format!("API key id {} exists", key.id)));
+        }
+        Ok(())
+    }
+
+    async fn get_key(&self, id: &str) -> Result<Option<ApiKey>> {
+        let row = sqlx::query(&D::sql().key)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db("reading an API key"))?;
+        row.as_ref().map(key_from_row).transpose()
+    }
+
+    async fn list_keys(&self) -> Result<Vec<ApiKey>> {
+        let rows = sqlx::query(&D::sql().keys)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("listing API keys"))?;
+        rows.iter().map(key_from_row).collect()
+    }
+
+    async fn revoke_key(&self, id: &str, at: DateTime<Utc>) -> Result<ApiKey> {
+        sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
+            .bind(micros(at))
+            .bind(id)
+            .execute(&self.write)
+            .await
+            .map_err(db("revoking an API key"))?;
+        self.get_key(id).await?.ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "no API key {id:?}; list them with `skynet keys list`"
+            ))
+        })
+    }
 }

@@ -496,8 +496,11 @@ pub trait WorkerStore: Send + Sync {
     async fn workers(&self) -> Result<Vec<WorkerRecord>>;
 }
 
-/// Everything a ledger backend provides.
-pub trait Store: JobStore + StepStore + LogStore + EventStore + WorkerStore {
+/// Everything a ledger backend provides (its API keys included: one store,
+/// one pool).
+pub trait Store:
+    JobStore + StepStore + LogStore + EventStore + WorkerStore + keys::KeyStore
+{
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 }
@@ -506,13 +509,21 @@ pub trait Store: JobStore + StepStore + LogStore + EventStore + WorkerStore {
 pub type SharedStore = Arc<dyn Store>;
 
 /// Open (and migrate) the store named by `url`: `sqlite://PATH` (created if
-/// missing), `sqlite::memory:`, or `postgres://USER@HOST:PORT/DB`.
+/// missing), `sqlite::memory:`, or `postgres://USER@HOST:PORT/DB`. A backend
+/// compiled out (its Cargo feature off) is a [`crate::Error::Config`] naming
+/// the feature.
 pub async fn connect(url: &str) -> Result<SharedStore> {
     if url.starts_with("sqlite:") {
+        #[cfg(feature = "sqlite")]
         return sqlite::open(url).await;
+        #[cfg(not(feature = "sqlite"))]
+        return Err(compiled_out("sqlite", url));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
         return postgres::open(url).await;
+        #[cfg(not(feature = "postgres"))]
+        return Err(compiled_out("postgres", url));
     }
     Err(crate::Error::Config(format!(
         "unsupported database URL {:?}: use sqlite://PATH or postgres://USER@HOST/DB",
@@ -520,15 +531,32 @@ pub async fn connect(url: &str) -> Result<SharedStore> {
     )))
 }
 
+/// The error for a URL whose backend this build left out.
+#[allow(dead_code)]
+fn compiled_out(feature: &str, url: &str) -> crate::Error {
+    crate::Error::Config(format!(
+        "database URL {:?} needs the {feature} backend, which this build of skynet-core \
+         leaves out: build it with the Cargo feature `{feature}`",
+        crate::redact::redact_url(url)
+    ))
+}
+
 pub mod chain;
-pub(crate) mod checkpoint_batch;
-pub(crate) mod checkpoint_tx;
+mod checkpoint;
+mod checkpoint_batch;
 pub(crate) mod codec;
+pub mod dialect;
+mod events;
+mod jobs;
 pub mod keys;
-pub(crate) mod ledger_tx;
+pub mod ledger;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub(crate) mod rules;
+mod sql;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub(crate) mod stats;
-pub(crate) mod step_store;
-pub(crate) mod worker_store;
+mod steps;
+pub(crate) mod tx;
+mod workers;

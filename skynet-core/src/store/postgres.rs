@@ -18,22 +18,23 @@
 //!
 //! Times are BIGINT unix microseconds, like the SQLite ledger.
 
-mod checkpoint;
-mod events;
-mod jobs;
-mod keys;
 mod listen;
-mod steps;
-mod tx;
-mod workers;
 
-use crate::store::SharedStore;
-use crate::store::codec::db;
+use crate::job::{Job, JobStatus};
+use crate::store::chain::{self, truncate_to_micros};
+use crate::store::codec::{
+    JOB_COLUMNS, NEW_JOB_COLUMNS, NEW_JOB_VALUES, NewJobRow, db, job_from_row, micros, now,
+    placeholders,
+};
+use crate::store::dialect::{Affected, Dialect, Queries, sealed};
+use crate::store::ledger::Ledger;
+use crate::store::tx::Tx;
+use crate::store::{SharedStore, StepStatus};
 use crate::{Error, Result};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::Postgres;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 /// Connections per store handle (a worker's claims, heartbeats, step
@@ -42,15 +43,131 @@ const POOL_SIZE: u32 = 16;
 /// How long an operation waits for a free (or new) connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The PostgreSQL ledger.
-#[derive(Debug, Clone)]
-pub struct PostgresStore {
-    pool: PgPool,
+/// The PostgreSQL ledger (one pool, for writes and reads alike).
+pub type PostgresStore = Ledger<Postgres>;
+
+/// What a PostgreSQL store handle keeps besides its pool.
+#[derive(Debug)]
+pub struct PgState {
     /// The wake-up signal, started on first use.
-    signal: Arc<Mutex<Option<tokio::sync::watch::Receiver<u64>>>>,
+    signal: Mutex<Option<tokio::sync::watch::Receiver<u64>>>,
     /// Asks the announcer task for one `NOTIFY` (coalesced).
     announce: tokio::sync::mpsc::Sender<()>,
 }
+
+impl Affected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::postgres::PgQueryResult::rows_affected(self)
+    }
+}
+
+impl sealed::Sealed for Postgres {}
+
+impl Dialect for Postgres {
+    const BACKEND: &'static str = "postgres";
+    const LOCK_ROW: &'static str = " FOR UPDATE";
+    // The job cannot vanish, while appends of one job don't serialize.
+    const LOCK_SHARED: &'static str = " FOR SHARE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const BEGIN_WRITE: &'static str = "BEGIN";
+    /// A transaction whose commit returns before its WAL is flushed
+    /// (`synchronous_commit = off` for it alone), saving an fsync wait.
+    /// Only for a write nobody is told about: a batch claim. What a worker
+    /// does next that matters is committed with a flush (a WRITE or ADMIN
+    /// step's start before the step runs, heartbeats, completions), and a
+    /// flush writes all earlier WAL, claims included. A claim lost in a
+    /// crash before that can only have let READ_ONLY steps run: the job is
+    /// queued again, the run's writes are refused by the lease fence, and
+    /// the job runs once more, as after a worker crash.
+    const BEGIN_UNFLUSHED: &'static str = "BEGIN; SET LOCAL synchronous_commit = off";
+    const SNAPSHOT_READ: Option<&'static str> =
+        Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const SEQ_IS_COMMIT_ORDER: bool = false;
+    const SUBSTR_POS: &'static str = "strpos";
+    const GREATEST: &'static str = "GREATEST";
+
+    type State = PgState;
+
+    fn sql() -> &'static Queries {
+        static SQL: LazyLock<Queries> = LazyLock::new(Queries::build::<Postgres>);
+        &SQL
+    }
+
+    /// One statement (one round trip, one implicit transaction): the job
+    /// (its `event_head` already on the event), its pending step
+    /// checkpoints and its `submitted` event. The foreign keys are checked
+    /// at the statement's end, when the job row exists. On a conflict
+    /// nothing is inserted; a concurrent insert with the same key makes
+    /// this statement wait for the other transaction.
+    async fn insert_job(store: &PostgresStore, job: &Job) -> Result<(Job, bool)> {
+        let now = now();
+        let row = NewJobRow::new(job, now)?;
+        let steps = job.plan.iter().flat_map(|p| p.steps.iter());
+        let step_idx: Vec<i64> = (0..steps.clone().count())
+            .map(|i| i64::try_from(i).unwrap_or(i64::MAX))
+            .collect();
+        let step_risk: Vec<&str> = steps.map(|s| s.risk.as_str()).collect();
+        // The first event of a new job's chain: its head is the genesis.
+        let data = row.submitted_event();
+        let prev_hash = chain::genesis(&job.id);
+        let at = truncate_to_micros(now);
+        let hash = chain::event_hash(&prev_hash, &job.id, "submitted", &data, at);
+        let inserted = row
+            .bind(sqlx::query(&INSERT_JOB))
+            .bind(StepStatus::Pending.as_str())
+            .bind(&step_idx)
+            .bind(&step_risk)
+            .bind(data.to_string())
+            .bind(micros(at))
+            .bind(&prev_hash)
+            .bind(&hash)
+            .fetch_optional(&store.write)
+            .await
+            .map_err(db("inserting a job"))?;
+        let Some(row) = inserted else {
+            // The id or the idempotency key exists (READ COMMITTED: a new
+            // statement sees the row the conflicting transaction committed).
+            if let Some(key) = &job.idempotency_key {
+                let mut conn = store
+                    .write
+                    .acquire()
+                    .await
+                    .map_err(db("looking up an idempotency key"))?;
+                if let Some(existing) = Tx::<Postgres>::job_by_key(&mut conn, key).await? {
+                    return Ok((existing, false));
+                }
+            }
+            return Err(Error::Conflict(format!("job {} already exists", job.id)));
+        };
+        let stored = job_from_row(&row)?;
+        if stored.status == JobStatus::Queued {
+            store.announce_queued();
+        }
+        Ok((stored, true))
+    }
+
+    fn work_signal(store: &PostgresStore) -> Option<tokio::sync::watch::Receiver<u64>> {
+        store.signal()
+    }
+}
+
+/// A new job in one statement: its row, its steps, its first event (the
+/// job's values, then `$22` the steps' status, `$23`/`$24` their indexes and
+/// risks, `$25`..`$28` the event's data, time, previous hash and hash).
+static INSERT_JOB: LazyLock<String> = LazyLock::new(|| {
+    let event_hash = NEW_JOB_VALUES + 7;
+    format!(
+        "WITH job AS (INSERT INTO jobs ({NEW_JOB_COLUMNS}, event_head) \
+         VALUES ({}, ${event_hash}) ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}), \
+         steps AS (INSERT INTO steps (job_id, idx, status, risk) \
+         SELECT job.id, s.idx, $22, s.risk FROM job, \
+         unnest($23::BIGINT[], $24::TEXT[]) AS s (idx, risk)), \
+         event AS (INSERT INTO events (job_id, kind, data, at, prev_hash, hash) \
+         SELECT job.id, 'submitted', $25, $26, $27, $28 FROM job) \
+         SELECT {JOB_COLUMNS} FROM job",
+        placeholders(1, NEW_JOB_VALUES)
+    )
+});
 
 impl PostgresStore {
     /// Connect and migrate. `url` is `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`
@@ -76,35 +193,14 @@ impl PostgresStore {
             .await
             .map_err(|e| Error::Store(format!("migrating {shown}: {e}")))?;
         let announce = listen::announcer(pool.clone());
-        Ok(PostgresStore {
-            pool,
-            signal: Arc::new(Mutex::new(None)),
-            announce,
+        Ok(Ledger {
+            write: pool.clone(),
+            read: pool,
+            state: PgState {
+                signal: Mutex::new(None),
+                announce,
+            },
         })
-    }
-
-    /// Start a transaction. Dropping it without `commit` rolls it back.
-    async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
-        self.pool
-            .begin()
-            .await
-            .map_err(db("starting a transaction"))
-    }
-
-    /// Start a transaction whose commit returns before its WAL is flushed
-    /// (`synchronous_commit = off` for it alone), saving an fsync wait.
-    /// Only for a write nobody is told about: a batch claim. What a worker
-    /// does next that matters is committed with a flush (a WRITE or ADMIN
-    /// step's start before the step runs, heartbeats, completions), and a
-    /// flush writes all earlier WAL, claims included. A claim lost in a
-    /// crash before that can only have let READ_ONLY steps run: the job is
-    /// queued again, the run's writes are refused by the lease fence, and
-    /// the job runs once more, as after a worker crash.
-    async fn begin_unflushed(&self) -> Result<Transaction<'static, Postgres>> {
-        self.pool
-            .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
-            .await
-            .map_err(db("starting a transaction"))
     }
 }
 
@@ -176,17 +272,6 @@ pub async fn create_scratch_database(server_url: &str, prefix: &str) -> Result<S
         return Err(Error::Store(format!("database {name} already exists")));
     }
     Ok(url)
-}
-
-/// Commit a transaction.
-async fn commit(tx: Transaction<'static, Postgres>) -> Result<()> {
-    tx.commit().await.map_err(db("committing"))
-}
-
-impl crate::store::Store for PostgresStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
 }
 
 /// Open the PostgreSQL store at `url` as a shared handle.

@@ -15,24 +15,21 @@
 //!
 //! Times are stored as INTEGER unix microseconds.
 
-mod checkpoint;
-mod events;
-mod jobs;
-mod keys;
-mod steps;
-mod tx;
-mod workers;
-
+use crate::job::Job;
 use crate::store::SharedStore;
-use crate::store::codec::db;
+use crate::store::StepStatus;
+use crate::store::codec::{NewJobRow, db, now};
+use crate::store::dialect::{Affected, Dialect, Queries, sealed};
+use crate::store::ledger::{Ledger, commit};
+use crate::store::tx::Tx;
 use crate::{Error, Result};
 use sqlx::sqlite::SqliteTransactionManager;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Connection, Sqlite, Transaction, TransactionManager};
+use sqlx::{Connection, Sqlite, TransactionManager};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 /// How long a write waits for another process's write lock.
@@ -40,14 +37,84 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections for reads (WAL lets them run beside the writer).
 const READ_CONNECTIONS: u32 = 4;
 
-/// The SQLite ledger.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    /// Exactly one connection: every write transaction of this process.
-    write: SqlitePool,
-    /// Reads (the same pool as `write` for an in-memory database).
-    read: SqlitePool,
+/// The SQLite ledger: its `write` pool is exactly one connection (every
+/// write transaction of this process), its `read` pool the readers (the
+/// same pool as `write` for an in-memory database).
+pub type SqliteStore = Ledger<Sqlite>;
+
+impl Affected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::sqlite::SqliteQueryResult::rows_affected(self)
+    }
 }
+
+impl sealed::Sealed for Sqlite {}
+
+impl Dialect for Sqlite {
+    const BACKEND: &'static str = "sqlite";
+    // `BEGIN IMMEDIATE` already holds the database's write lock.
+    const LOCK_ROW: &'static str = "";
+    const LOCK_SHARED: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const BEGIN_UNFLUSHED: &'static str = "BEGIN IMMEDIATE";
+    // A deferred transaction reads one snapshot (WAL).
+    const SNAPSHOT_READ: Option<&'static str> = None;
+    const SEQ_IS_COMMIT_ORDER: bool = true;
+    const SUBSTR_POS: &'static str = "instr";
+    const GREATEST: &'static str = "MAX";
+
+    type State = ();
+
+    fn sql() -> &'static Queries {
+        static SQL: LazyLock<Queries> = LazyLock::new(Queries::build::<Sqlite>);
+        &SQL
+    }
+
+    /// One write transaction: the job, its pending step checkpoints and
+    /// its `submitted` event.
+    async fn insert_job(store: &SqliteStore, job: &Job) -> Result<(Job, bool)> {
+        let mut tx = store.begin().await?;
+        if let Some(key) = &job.idempotency_key
+            && let Some(existing) = Tx::<Sqlite>::job_by_key(&mut tx, key).await?
+        {
+            return Ok((existing, false));
+        }
+        if Tx::<Sqlite>::load_job(&mut tx, &job.id).await?.is_some() {
+            return Err(Error::Conflict(format!("job {} already exists", job.id)));
+        }
+        let now = now();
+        let row = NewJobRow::new(job, now)?;
+        row.bind(sqlx::query(&INSERT_JOB))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("inserting a job"))?;
+        for (index, step) in job.plan.iter().flat_map(|p| p.steps.iter()).enumerate() {
+            sqlx::query("INSERT INTO steps (job_id, idx, status, risk) VALUES ($1, $2, $3, $4)")
+                .bind(job.id.as_str())
+                .bind(i64::try_from(index).unwrap_or(i64::MAX))
+                .bind(StepStatus::Pending.as_str())
+                .bind(step.risk.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("inserting step checkpoints"))?;
+        }
+        let data = row.submitted_event();
+        Tx::<Sqlite>::append_event(&mut tx, &job.id, "submitted", data, now, Some(None)).await?;
+        let stored = Tx::<Sqlite>::require_job(&mut tx, &job.id).await?;
+        commit(tx).await?;
+        Ok((stored, true))
+    }
+}
+
+/// The insert of a new job's row.
+static INSERT_JOB: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO jobs ({}) VALUES ({})",
+        crate::store::codec::NEW_JOB_COLUMNS,
+        crate::store::codec::placeholders(1, crate::store::codec::NEW_JOB_VALUES)
+    )
+});
 
 impl SqliteStore {
     /// Open (creating the file and its directory if needed) and migrate.
@@ -72,9 +139,10 @@ impl SqliteStore {
             migrate(&pool)
                 .await
                 .map_err(|e| Error::Store(format!("migrating {shown}: {e}")))?;
-            return Ok(SqliteStore {
+            return Ok(Ledger {
                 write: pool.clone(),
                 read: pool,
+                state: (),
             });
         }
         if let Some(dir) = options.get_filename().parent()
@@ -113,22 +181,12 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| Error::Store(format!("opening {shown} for reading: {e}")))?;
-        Ok(SqliteStore { write, read })
+        Ok(Ledger {
+            write,
+            read,
+            state: (),
+        })
     }
-
-    /// Start a write transaction holding the write lock from its first
-    /// statement. Dropping it without `commit` rolls it back.
-    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.write
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db("starting a write transaction"))
-    }
-}
-
-/// Commit a write transaction.
-async fn commit(tx: Transaction<'static, Sqlite>) -> Result<()> {
-    tx.commit().await.map_err(db("committing"))
 }
 
 fn is_memory(url: &str) -> bool {
@@ -209,12 +267,6 @@ fn writer_pool_options() -> SqlitePoolOptions {
 /// Apply the embedded migrations.
 async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::migrate!("./migrations/sqlite").run(pool).await
-}
-
-impl crate::store::Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
 }
 
 /// Open the SQLite store at `url` as a shared handle.

@@ -3,7 +3,7 @@
 
 use crate::job::JobStatus;
 use crate::store::ProviderStats;
-use crate::store::codec::db;
+use crate::store::codec::{LedgerRow, db};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 
@@ -72,6 +72,16 @@ fn median(sorted: &[i64]) -> Option<u64> {
         n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
     };
     u64::try_from(m).ok()
+}
+
+/// A row of [`query`]'s result.
+pub(crate) fn row(row: &impl LedgerRow) -> Result<StatsRow> {
+    Ok((
+        row.text("provider")?,
+        row.text("status")?,
+        row.opt_int("started_at")?,
+        row.opt_int("finished_at")?,
+    ))
 }
 
 /// Map a failed stats query.

@@ -143,7 +143,7 @@ impl TestApp {
             .build()
             .await
             .expect("engine");
-        let keys = keys::open(&url).await.expect("key store");
+        let keys: SharedKeyStore = sk.store().clone();
         let mut tokens = Vec::new();
         for scope in [Scope::Read, Scope::Submit, Scope::Approve, Scope::Admin] {
             let (_, token) = keys::create(keys.as_ref(), scope.as_str(), &[scope])

@@ -16,12 +16,12 @@ impl PostgresStore {
     /// The receiver of the wake-up signal, starting the listener on first
     /// use (inside a tokio runtime).
     pub(super) fn signal(&self) -> Option<watch::Receiver<u64>> {
-        let mut slot = self.signal.lock().ok()?;
+        let mut slot = self.state.signal.lock().ok()?;
         if let Some(rx) = slot.as_ref() {
             return Some(rx.clone());
         }
         let (tx, rx) = watch::channel(0u64);
-        tokio::spawn(listen(self.pool.clone(), tx));
+        tokio::spawn(listen(self.write.clone(), tx));
         *slot = Some(rx.clone());
         Some(rx)
     }
@@ -32,7 +32,7 @@ impl PostgresStore {
     /// transaction committed. Never waits; requests made while a `NOTIFY`
     /// is pending fold into it.
     pub(super) fn announce_queued(&self) {
-        let _ = self.announce.try_send(());
+        let _ = self.state.announce.try_send(());
     }
 }
 

@@ -1,31 +1,43 @@
-//! The hash-chained event log on PostgreSQL: append, read, verify.
+//! The hash-chained event log, for every dialect: append, read, verify.
 
-use super::tx::{append_event, require_job};
-use super::{PostgresStore, commit};
 use crate::job::JobId;
-use crate::store::codec::{EVENT_COLUMNS, db, event_from_row, now};
+use crate::store::codec::{LedgerRow, db, event_from_row, now};
+use crate::store::dialect::Dialect;
+use crate::store::ledger::{Ledger, commit};
 use crate::store::rules::{check_event_kind, verify_chain};
+use crate::store::tx::Tx;
 use crate::store::{ChainReport, Event, EventStore};
 use crate::{Error, Result};
 use async_trait::async_trait;
+use sqlx::encode::Encode;
+use sqlx::{Executor, IntoArguments, Type};
 
 #[async_trait]
-impl EventStore for PostgresStore {
+impl<D: Dialect> EventStore for Ledger<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> i64: Encode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D>,
+    for<'q> String: Encode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Type<D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<&'q str>: Encode<'q, D>,
+{
     async fn append_event(&self, id: &JobId, kind: &str, data: serde_json::Value) -> Result<Event> {
         let kind = check_event_kind(kind)?;
         let mut tx = self.begin().await?;
-        require_job(&mut tx, id).await?;
-        let event = append_event(&mut tx, id, kind, data, now(), None).await?;
+        Tx::<D>::require_job(&mut tx, id).await?;
+        let event = Tx::<D>::append_event(&mut tx, id, kind, data, now(), None).await?;
         commit(tx).await?;
         Ok(event)
     }
 
     async fn events(&self, id: &JobId) -> Result<Vec<Event>> {
         self.ensure_job(id).await?;
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE job_id = $1 ORDER BY seq");
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&D::sql().events)
             .bind(id.as_str())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await
             .map_err(db("reading events"))?;
         rows.iter().map(event_from_row).collect()
@@ -39,60 +51,60 @@ impl EventStore for PostgresStore {
     ) -> Result<Vec<Event>> {
         let limit = i64::from(limit.clamp(1, 10_000));
         if let Some(id) = job {
-            // One job's events are appended under its row lock, held to
-            // commit: its seq order is its commit order.
+            // One job's events are appended under its row lock (or the
+            // database's write lock), held to commit: its seq order is its
+            // commit order.
             self.ensure_job(id).await?;
-            let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE job_id = $1 AND seq > $2 \
-                 ORDER BY seq LIMIT $3"
-            );
-            let rows = sqlx::query(&sql)
+            let rows = sqlx::query(&D::sql().job_events_after)
                 .bind(id.as_str())
                 .bind(after_seq)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.read)
                 .await
                 .map_err(db("reading events"))?;
             return rows.iter().map(event_from_row).collect();
         }
-        // Across jobs, transactions commit in any order, so a larger seq
-        // can be visible while a smaller one is still being committed.
-        // Hand out events only up to the first gap in seq, unless the gap
-        // is old (a rolled-back transaction's seq never fills).
-        let sql =
-            format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&D::sql().events_after)
             .bind(after_seq)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await
             .map_err(db("reading events"))?;
         let events = rows
             .iter()
             .map(event_from_row)
             .collect::<Result<Vec<_>>>()?;
+        if D::SEQ_IS_COMMIT_ORDER {
+            // One writer at a time: nothing with a smaller seq can appear
+            // after a larger one was read.
+            return Ok(events);
+        }
+        // Across jobs, transactions commit in any order, so a larger seq
+        // can be visible while a smaller one is still being committed.
+        // Hand out events only up to the first gap in seq, unless the gap
+        // is old (a rolled-back transaction's seq never fills).
         Ok(up_to_first_fresh_gap(after_seq, events, chrono::Utc::now()))
     }
 
     async fn verify_events(&self, id: &JobId) -> Result<ChainReport> {
-        // One REPEATABLE READ transaction: the events and the head from one
-        // snapshot.
-        let mut tx = self.pool.begin().await.map_err(db("starting a read"))?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(db("starting a read"))?;
-        let head: Option<Option<String>> =
-            sqlx::query_scalar("SELECT event_head FROM jobs WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
+        // One read transaction: the events and the head from one snapshot.
+        let mut tx = self.read.begin().await.map_err(db("starting a read"))?;
+        if let Some(snapshot) = D::SNAPSHOT_READ {
+            sqlx::query(snapshot)
+                .execute(&mut *tx)
                 .await
-                .map_err(db("reading the event chain head"))?;
-        let Some(head) = head else {
+                .map_err(db("starting a read"))?;
+        }
+        let row = sqlx::query("SELECT event_head FROM jobs WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("reading the event chain head"))?;
+        let Some(row) = row else {
             return Err(Error::JobNotFound(id.to_string()));
         };
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE job_id = $1 ORDER BY seq");
-        let rows = sqlx::query(&sql)
+        let head = row.opt_text("event_head")?;
+        let rows = sqlx::query(&D::sql().events)
             .bind(id.as_str())
             .fetch_all(&mut *tx)
             .await

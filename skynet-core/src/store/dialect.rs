@@ -1,0 +1,169 @@
+//! What differs between the SQL backends, in one place: the [`Dialect`]
+//! trait, implemented by `sqlx::Sqlite` (in [`super::sqlite`]) and
+//! `sqlx::Postgres` (in [`super::postgres`]) and by nothing else.
+//!
+//! The ledger's code is written once, generic over `D: Dialect`
+//! ([`super::ledger`] and the table-family modules next to it). Parameters
+//! are `$n` everywhere (SQLite numbers them alike), so a dialect only holds
+//! the few fragments that really differ (row locks, `SKIP LOCKED`, how a
+//! write transaction begins, two function names) and the statements whose
+//! shape differs, built once per dialect in [`Queries`].
+//!
+//! Generic code needs sqlx to know it can run queries and bind the
+//! ledger's value types on `D`; those bounds go on each `impl` block, in
+//! this order (copy them):
+//!
+//! ```text
+//! where
+//!     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+//!     for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+//!     for<'q> i64: Encode<'q, D> + Type<D>,
+//!     for<'q> &'q str: Encode<'q, D> + Type<D>,
+//!     for<'q> String: Encode<'q, D> + Type<D>,
+//!     for<'q> bool: Encode<'q, D> + Type<D>,
+//! ```
+//!
+//! Rows are read through [`LedgerRow`] (implemented for both backends' rows),
+//! never with sqlx's `Decode`, so no decoding bounds are needed.
+
+use crate::Result;
+use crate::job::Job;
+use crate::store::codec::{EVENT_COLUMNS, JOB_COLUMNS, KEY_COLUMNS, LedgerRow, STEP_COLUMNS};
+use crate::store::ledger::Ledger;
+use std::future::Future;
+
+pub(crate) mod sealed {
+    /// Only the backends of this crate are dialects.
+    pub trait Sealed {}
+}
+
+/// One SQL backend's differences. Sealed: implemented for `sqlx::Sqlite` and
+/// `sqlx::Postgres` only.
+pub trait Dialect:
+    sqlx::Database<Row: LedgerRow, QueryResult: Affected> + Sync + sealed::Sealed
+{
+    /// The backend's name (`sqlite`, `postgres`), as [`crate::store::Store::backend`] says it.
+    const BACKEND: &'static str;
+    /// Appended to a read of a job row that is then changed in the same
+    /// transaction: `" FOR UPDATE"`, or `""` where the write transaction
+    /// already holds the database's write lock (SQLite's `BEGIN IMMEDIATE`).
+    const LOCK_ROW: &'static str;
+    /// Appended to a read of a job row that must not vanish before the
+    /// transaction ends, while other writers of the same job go on
+    /// (`" FOR SHARE"`, or `""`).
+    const LOCK_SHARED: &'static str;
+    /// Appended to the claim's selection of queued jobs, so that
+    /// concurrent claimers skip each other's rows (`" FOR UPDATE SKIP
+    /// LOCKED"`, or `""`).
+    const SKIP_LOCKED: &'static str;
+    /// The statement that begins a write transaction.
+    const BEGIN_WRITE: &'static str;
+    /// The statement that begins a write transaction nobody waits on the
+    /// durability of (a batch claim; see the PostgreSQL backend).
+    const BEGIN_UNFLUSHED: &'static str;
+    /// Run first in a read transaction that must see one snapshot (`None`:
+    /// every read transaction already does).
+    const SNAPSHOT_READ: Option<&'static str>;
+    /// Whether event `seq` order is commit order (one writer at a time); if
+    /// not, a reader of every job's events must not skip over a fresh gap.
+    const SEQ_IS_COMMIT_ORDER: bool;
+    /// The SQL function for the position of a literal, case-sensitive
+    /// substring (`instr`, `strpos`): no `LIKE` wildcards.
+    const SUBSTR_POS: &'static str;
+    /// The SQL function for the largest of its arguments (`MAX`, `GREATEST`).
+    const GREATEST: &'static str;
+
+    /// What a store handle of this backend keeps besides its pools.
+    type State: Send + Sync + std::fmt::Debug + 'static;
+
+    /// The statements built for this dialect, once.
+    fn sql() -> &'static Queries;
+
+    /// Insert a new job with its step checkpoints and `submitted` event
+    /// ([`crate::store::JobStore::insert_job`]; the job is already checked).
+    fn insert_job(
+        store: &Ledger<Self>,
+        job: &Job,
+    ) -> impl Future<Output = Result<(Job, bool)>> + Send;
+
+    /// The backend's wake-up signal for idle workers, if it has one.
+    fn work_signal(_store: &Ledger<Self>) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+}
+
+/// How many rows a statement changed (both backends' results say it; sqlx
+/// has no trait for it).
+pub trait Affected {
+    /// Rows inserted, updated or deleted.
+    fn rows_affected(&self) -> u64;
+}
+
+/// The statements whose text depends on the dialect or is assembled from
+/// column lists: built once per dialect (see [`Dialect::sql`]), never per
+/// call.
+#[derive(Debug)]
+pub struct Queries {
+    /// A job by id, its row locked for the transaction.
+    pub(crate) load_job: String,
+    /// A job by id, from the read pool.
+    pub(crate) get_job: String,
+    /// A job by idempotency key.
+    pub(crate) job_by_key: String,
+    /// The chain head of a job running under a lease, its row locked.
+    pub(crate) fence: String,
+    /// The job and chain head of a job running under a lease, its row locked.
+    pub(crate) fenced_job: String,
+    /// A job's id, its row share-locked (appending logs).
+    pub(crate) job_exists_shared: String,
+    /// A job's step checkpoints in order.
+    pub(crate) steps: String,
+    /// A job's events in order.
+    pub(crate) events: String,
+    /// A job's events after a seq, in order, up to a limit.
+    pub(crate) job_events_after: String,
+    /// Every job's events after a seq, in order, up to a limit.
+    pub(crate) events_after: String,
+    /// Since when the longest-waiting due job has waited.
+    pub(crate) oldest_queued: String,
+    /// An API key by id.
+    pub(crate) key: String,
+    /// Every API key.
+    pub(crate) keys: String,
+}
+
+impl Queries {
+    /// The statements for `D`.
+    pub(crate) fn build<D: Dialect>() -> Self {
+        let lock = D::LOCK_ROW;
+        Queries {
+            load_job: format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1{lock}"),
+            get_job: format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"),
+            job_by_key: format!("SELECT {JOB_COLUMNS} FROM jobs WHERE idempotency_key = $1"),
+            fence: format!(
+                "SELECT event_head FROM jobs WHERE id = $1 AND status = $2 AND lease_id = $3{lock}"
+            ),
+            fenced_job: format!(
+                "SELECT {JOB_COLUMNS}, event_head FROM jobs WHERE id = $1 AND status = $2 \
+                 AND lease_id = $3{lock}"
+            ),
+            job_exists_shared: format!("SELECT id FROM jobs WHERE id = $1{}", D::LOCK_SHARED),
+            steps: format!("SELECT {STEP_COLUMNS} FROM steps WHERE job_id = $1 ORDER BY idx"),
+            events: format!("SELECT {EVENT_COLUMNS} FROM events WHERE job_id = $1 ORDER BY seq"),
+            job_events_after: format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE job_id = $1 AND seq > $2 \
+                 ORDER BY seq LIMIT $3"
+            ),
+            events_after: format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"
+            ),
+            oldest_queued: format!(
+                "SELECT MIN({}(COALESCE(queued_at, created_at), run_at)) AS since FROM jobs \
+                 WHERE status = 'queued' AND run_at <= $1",
+                D::GREATEST
+            ),
+            key: format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"),
+            keys: format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Step checkpoints (fenced by the worker's lease) and job logs, for every
+//! dialect: step checkpoints go through the shared checkpoint helpers
+//! (`super::checkpoint`), logs are plain inserts and reads.
+
+use crate::job::{Job, JobId};
+use crate::store::codec::{db, log_from_row, step_from_row};
+use crate::store::dialect::Dialect;
+use crate::store::ledger::{Ledger, commit};
+use crate::store::sql::SqlBuilder;
+use crate::store::tx::Tx;
+use crate::store::{
+    FinishedStep, LogLine, LogQuery, LogStore, NewLogLine, RunCheckpoint, StepOutcome, StepRecord,
+    StepStore,
+};
+use crate::{Error, Result};
+use async_trait::async_trait;
+use sqlx::encode::Encode;
+use sqlx::{Executor, IntoArguments, Type};
+
+#[async_trait]
+impl<D: Dialect> StepStore for Ledger<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> i64: Encode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D>,
+    for<'q> String: Encode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Type<D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<&'q str>: Encode<'q, D>,
+{
+    async fn steps(&self, id: &JobId) -> Result<Vec<StepRecord>> {
+        self.ensure_job(id).await?;
+        let rows = sqlx::query(&D::sql().steps)
+            .bind(id.as_str())
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("loading step checkpoints"))?;
+        rows.iter().map(step_from_row).collect()
+    }
+
+    async fn start_step(&self, id: &JobId, lease_id: &str, index: u32) -> Result<()> {
+        let mut tx = self.begin().await?;
+        Tx::<D>::start_step_in(&mut tx, id, lease_id, index).await?;
+        commit(tx).await
+    }
+
+    async fn finish_step(
+        &self,
+        id: &JobId,
+        lease_id: &str,
+        index: u32,
+        outcome: StepOutcome,
+        logs: &[NewLogLine],
+    ) -> Result<()> {
+        let step = FinishedStep {
+            index,
+            started_at: None,
+            outcome,
+            logs: logs.to_vec(),
+        };
+        self.checkpoint(RunCheckpoint {
+            job: id.clone(),
+            lease_id: lease_id.to_string(),
+            step: Some(step),
+            completion: None,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn record_checkpoints(
+        &self,
+        batch: &[RunCheckpoint],
+    ) -> Result<Vec<Result<Option<Job>>>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let results = Tx::<D>::record_checkpoints_in(&mut tx, batch).await?;
+        commit(tx).await?;
+        Ok(results)
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> LogStore for Ledger<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> i64: Encode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D>,
+    for<'q> String: Encode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Type<D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<&'q str>: Encode<'q, D>,
+{
+    async fn append_logs(&self, id: &JobId, lines: &[NewLogLine]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let found = sqlx::query(&D::sql().job_exists_shared)
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db("looking up a job"))?;
+        if found.is_none() {
+            return Err(Error::JobNotFound(id.to_string()));
+        }
+        Tx::<D>::insert_logs(&mut tx, id, lines).await?;
+        commit(tx).await
+    }
+
+    async fn logs(&self, id: &JobId, query: &LogQuery) -> Result<Vec<LogLine>> {
+        self.ensure_job(id).await?;
+        let mut qb =
+            SqlBuilder::<D>::new("SELECT seq, step, stream, text, at FROM logs WHERE job_id = ");
+        qb.push_bind(id.as_str());
+        if let Some(step) = query.step {
+            qb.push(" AND step = ").push_bind(i64::from(step));
+        }
+        if let Some(search) = &query.search {
+            qb.push(" AND ")
+                .push(D::SUBSTR_POS)
+                .push("(text, ")
+                .push_bind(search.as_str())
+                .push(") > 0");
+        }
+        if let Some(after) = query.after_seq {
+            qb.push(" AND seq > ").push_bind(after);
+        }
+        match query.tail {
+            Some(n) => qb.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(n)),
+            None => qb.push(" ORDER BY seq"),
+        };
+        let (sql, args) = qb.into_parts()?;
+        let rows = sqlx::query_with(&sql, args)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("reading log lines"))?;
+        let mut lines = rows.iter().map(log_from_row).collect::<Result<Vec<_>>>()?;
+        if query.tail.is_some() {
+            lines.reverse();
+        }
+        Ok(lines)
+    }
+}
