@@ -7,7 +7,6 @@ mod conformance;
 
 use conformance::Backend;
 use skynet_core::store::{self, Completion, SharedStore};
-use sqlx::Connection;
 
 /// A fresh SQLite file in a temp dir, reopenable and open to raw SQL.
 async fn sqlite_file() -> Option<Backend> {
@@ -17,26 +16,11 @@ async fn sqlite_file() -> Option<Backend> {
     let url = format!("sqlite://{}", path.display());
     let store = store::connect(&url).await.expect("open the SQLite store");
     assert_eq!(store.backend(), "sqlite");
-    let reopen_url = url.clone();
-    let raw_url = url;
-    Some(Backend {
+    Some(Backend::at::<sqlx::SqliteConnection>(
         store,
-        reopen: Some(Box::new(move || {
-            let url = reopen_url.clone();
-            Box::pin(async move { store::connect(&url).await.expect("reopen") })
-        })),
-        raw_sql: Some(Box::new(move |sql: String| {
-            let url = raw_url.clone();
-            Box::pin(async move {
-                let mut conn = sqlx::SqliteConnection::connect(&url)
-                    .await
-                    .expect("raw connection");
-                sqlx::query(&sql).execute(&mut conn).await.expect("raw SQL");
-                conn.close().await.expect("close");
-            })
-        })),
-        keep: Box::new(dir),
-    })
+        url,
+        Box::new(dir),
+    ))
 }
 
 /// A fresh in-memory database.

@@ -9,7 +9,6 @@ mod conformance;
 
 use conformance::Backend;
 use skynet_core::store::{self, postgres};
-use sqlx::Connection;
 
 /// The server URL, or `None` (and a note that the test skipped).
 fn server_url() -> Option<String> {
@@ -32,25 +31,7 @@ async fn pg_fresh() -> Option<Backend> {
         .await
         .expect("open the PostgreSQL store");
     assert_eq!(store.backend(), "postgres");
-    let (reopen_url, raw_url) = (url.clone(), url);
-    Some(Backend {
-        store,
-        reopen: Some(Box::new(move || {
-            let url = reopen_url.clone();
-            Box::pin(async move { store::connect(&url).await.expect("reopen") })
-        })),
-        raw_sql: Some(Box::new(move |sql: String| {
-            let url = raw_url.clone();
-            Box::pin(async move {
-                let mut conn = sqlx::PgConnection::connect(&url)
-                    .await
-                    .expect("raw connection");
-                sqlx::query(&sql).execute(&mut conn).await.expect("raw SQL");
-                conn.close().await.expect("close");
-            })
-        })),
-        keep: Box::new(()),
-    })
+    Some(Backend::at::<sqlx::PgConnection>(store, url, Box::new(())))
 }
 
 conformance_tests!(pg_fresh);

@@ -49,6 +49,38 @@ pub struct Backend {
     pub keep: Box<dyn Any + Send + Sync>,
 }
 
+impl Backend {
+    /// The backend of the store just opened at `url`: a second handle
+    /// opens the same URL, raw SQL runs on a fresh connection of type `C`
+    /// (`sqlx::SqliteConnection`, `sqlx::PgConnection`), and `keep` is
+    /// dropped after the store.
+    pub fn at<C>(store: SharedStore, url: String, keep: Box<dyn Any + Send + Sync>) -> Backend
+    where
+        C: sqlx::Connection,
+        for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+        for<'q> <C::Database as sqlx::Database>::Arguments<'q>:
+            sqlx::IntoArguments<'q, C::Database>,
+    {
+        let (reopen_url, raw_url) = (url.clone(), url);
+        Backend {
+            store,
+            reopen: Some(Box::new(move || {
+                let url = reopen_url.clone();
+                Box::pin(async move { skynet_core::store::connect(&url).await.expect("reopen") })
+            })),
+            raw_sql: Some(Box::new(move |sql: String| {
+                let url = raw_url.clone();
+                Box::pin(async move {
+                    let mut conn = C::connect(&url).await.expect("raw connection");
+                    sqlx::query(&sql).execute(&mut conn).await.expect("raw SQL");
+                    conn.close().await.expect("close");
+                })
+            })),
+            keep,
+        }
+    }
+}
+
 /// Expand into one `#[tokio::test]` per conformance case. `$factory` is an
 /// async fn (or closure) returning a fresh [`Backend`], or `None` when its
 /// service is not configured (it prints that the test skipped). With a list after
