@@ -181,3 +181,15 @@ async fn writers_cancelled_mid_transaction_leave_the_store_usable() {
     let other = store.insert_job(&test_job(&[RiskLevel::ReadOnly])).await;
     assert!(other.is_ok(), "{other:?}");
 }
+
+/// Built without the PostgreSQL backend, its URL is refused with an error
+/// that names the missing feature.
+#[cfg(not(feature = "postgres"))]
+#[tokio::test]
+async fn a_compiled_out_backend_names_its_feature() {
+    let Err(e) = store::connect("postgres://postgres@127.0.0.1/x").await else {
+        panic!("a PostgreSQL URL opened a store without the postgres feature");
+    };
+    assert!(matches!(e, skynet_core::Error::Config(_)), "{e}");
+    assert!(e.to_string().contains("feature `postgres`"), "{e}");
+}
