@@ -13,14 +13,12 @@ use crate::store::dialect::{Affected, Dialect};
 use crate::store::rules::{
     Val, check_step_outcome, claim_transition, completion_transition, no_such_step,
 };
-use crate::store::sql::SqlBuilder;
+use crate::store::sql::{SqlBuilder, query, query_with};
 use crate::store::tx::Tx;
 use crate::store::{FinishedStep, NewLogLine, RunCheckpoint, chain};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::encode::Encode;
-use sqlx::{Executor, IntoArguments, Type};
 
 /// Log lines per multi-row INSERT (5 parameters each stays far below
 /// both backends' bound-parameter limits).
@@ -33,17 +31,7 @@ pub(crate) type NewEvent = (&'static str, Value, DateTime<Utc>);
 /// (micros), previous hash, hash.
 pub(crate) type ChainedEvent = (&'static str, String, i64, String, String);
 
-impl<D: Dialect> Tx<D>
-where
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-    for<'q> i64: Encode<'q, D> + Type<D>,
-    for<'q> &'q str: Encode<'q, D> + Type<D>,
-    for<'q> String: Encode<'q, D> + Type<D>,
-    for<'q> bool: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D>,
-    for<'q> Option<&'q str>: Encode<'q, D>,
-{
+impl<D: Dialect> Tx<D> {
     /// [`JobStore::claim`](crate::store::JobStore::claim) inside the
     /// caller's transaction: one statement picks and locks the jobs
     /// (skipping rows other claimers hold, where the backend can); their
@@ -67,7 +55,7 @@ where
             .push_bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .push(D::SKIP_LOCKED);
         let (sql, args) = qb.into_parts()?;
-        let rows = sqlx::query_with(&sql, args)
+        let rows = query_with::<D>(&sql, args)
             .fetch_all(&mut *conn)
             .await
             .map_err(db("claiming jobs"))?;
@@ -107,7 +95,7 @@ where
         qb.push(") AS v WHERE jobs.id = v.column1 RETURNING ")
             .push(JOB_COLUMNS);
         let (sql, args) = qb.into_parts()?;
-        let rows = sqlx::query_with(&sql, args)
+        let rows = query_with::<D>(&sql, args)
             .fetch_all(&mut *conn)
             .await
             .map_err(db("claiming jobs"))?;
@@ -138,7 +126,7 @@ where
     /// Why a fenced read found nothing: the job is gone, or it no longer
     /// runs under this lease.
     pub(crate) async fn not_fenced(conn: &mut D::Connection, id: &JobId) -> Error {
-        let found = sqlx::query("SELECT 1 FROM jobs WHERE id = $1")
+        let found = query::<D>("SELECT 1 FROM jobs WHERE id = $1")
             .bind(id.as_str())
             .fetch_optional(&mut *conn)
             .await;
@@ -156,7 +144,7 @@ where
         id: &JobId,
         lease_id: &str,
     ) -> Result<Option<String>> {
-        let row = sqlx::query(&D::sql().fence)
+        let row = query::<D>(&D::sql().fence)
             .bind(id.as_str())
             .bind(JobStatus::Running.as_str())
             .bind(lease_id)
@@ -175,7 +163,7 @@ where
         id: &JobId,
         lease_id: &str,
     ) -> Result<(Job, Option<String>)> {
-        let row = sqlx::query(&D::sql().fenced_job)
+        let row = query::<D>(&D::sql().fenced_job)
             .bind(id.as_str())
             .bind(JobStatus::Running.as_str())
             .bind(lease_id)
@@ -216,7 +204,7 @@ where
                     .push_bind(at);
             });
             let (sql, args) = qb.into_parts()?;
-            sqlx::query_with(&sql, args)
+            query_with::<D>(&sql, args)
                 .execute(&mut *conn)
                 .await
                 .map_err(db("appending log lines"))?;
@@ -276,7 +264,7 @@ where
                 .push_bind(hash);
         });
         let (sql, args) = qb.into_parts()?;
-        sqlx::query_with(&sql, args)
+        query_with::<D>(&sql, args)
             .execute(&mut *conn)
             .await
             .map_err(db(what))?;
@@ -309,7 +297,7 @@ where
     ) -> Result<()> {
         let head = Self::fence(&mut *conn, id, lease_id).await?;
         let now = now();
-        let changed = sqlx::query(
+        let changed = query::<D>(
             "UPDATE steps SET status = $1, started_at = $2, finished_at = NULL, \
              exit_code = NULL, error = NULL WHERE job_id = $3 AND idx = $4",
         )

@@ -11,29 +11,17 @@ use crate::job::{Job, JobId, JobStatus};
 use crate::store::codec::{JOB_COLUMNS, LedgerRow, db, job_from_row, micros, now};
 use crate::store::dialect::{Affected, Dialect};
 use crate::store::rules::{check_step_outcome, completion_transition, no_such_step};
-use crate::store::sql::SqlBuilder;
+use crate::store::sql::{SqlBuilder, query_with};
 use crate::store::tx::Tx;
 use crate::store::{Completion, FinishedStep, NewLogLine, RunCheckpoint};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
-use sqlx::encode::Encode;
-use sqlx::{Executor, IntoArguments, Type};
 use std::collections::HashMap;
 
 /// A fenced job's row and chain head, by job id.
 type Fenced = HashMap<String, (Job, Option<String>)>;
 
-impl<D: Dialect> Tx<D>
-where
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-    for<'q> i64: Encode<'q, D> + Type<D>,
-    for<'q> &'q str: Encode<'q, D> + Type<D>,
-    for<'q> String: Encode<'q, D> + Type<D>,
-    for<'q> bool: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D>,
-    for<'q> Option<&'q str>: Encode<'q, D>,
-{
+impl<D: Dialect> Tx<D> {
     /// Lock the rows of the jobs in `batch`, in job-id order (so two
     /// batches can never wait on each other in a cycle), in one
     /// statement; return those that still run under the checkpoint's
@@ -53,7 +41,7 @@ where
         });
         qb.push(") ORDER BY id").push(D::LOCK_ROW);
         let (sql, args) = qb.into_parts()?;
-        let rows = sqlx::query_with(&sql, args)
+        let rows = query_with::<D>(&sql, args)
             .fetch_all(&mut *conn)
             .await
             .map_err(db("checking the leases"))?;
@@ -227,7 +215,7 @@ where
         });
         qb.push(") AS v WHERE steps.job_id = v.column1 AND steps.idx = v.column2");
         let (sql, args) = qb.into_parts()?;
-        let changed = sqlx::query_with(&sql, args)
+        let changed = query_with::<D>(&sql, args)
             .execute(&mut *conn)
             .await
             .map_err(db("finishing steps"))?
@@ -261,7 +249,7 @@ where
         });
         qb.push(") AS heads WHERE jobs.id = heads.column1");
         let (sql, args) = qb.into_parts()?;
-        sqlx::query_with(&sql, args)
+        query_with::<D>(&sql, args)
             .execute(&mut *conn)
             .await
             .map_err(db("moving the event chain heads"))?;
@@ -298,7 +286,7 @@ where
         Self::push_status_in(&mut qb, &JobStatus::allowed_from(JobStatus::Succeeded));
         qb.push(" RETURNING ").push(JOB_COLUMNS);
         let (sql, args) = qb.into_parts()?;
-        let rows = sqlx::query_with(&sql, args)
+        let rows = query_with::<D>(&sql, args)
             .fetch_all(&mut *conn)
             .await
             .map_err(db("completing jobs"))?;

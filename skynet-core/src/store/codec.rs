@@ -5,13 +5,12 @@
 use crate::job::{Approval, Job, JobId, JobSource, JobStatus, Lease};
 use crate::provider::Stream;
 use crate::store::chain;
+use crate::store::sql::{Run, Stmt};
 use crate::store::{Event, LogLine, StepRecord, StepStatus, WorkerInfo, WorkerRecord, WorkerState};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use sqlx::decode::Decode;
-use sqlx::encode::Encode;
-use sqlx::query::Query;
-use sqlx::{ColumnIndex, Database, Row, Type};
+use sqlx::{ColumnIndex, Row, Type};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -291,6 +290,8 @@ pub(crate) struct NewJobRow<'a> {
     pub plan: Option<String>,
     pub approval: Option<String>,
     pub plan_hash: Option<String>,
+    /// The job's root, as text.
+    pub root: String,
     pub queued_at: Option<DateTime<Utc>>,
 }
 
@@ -323,6 +324,7 @@ impl<'a> NewJobRow<'a> {
                 .map(|a| to_json(a, "approval"))
                 .transpose()?,
             plan_hash: job.plan.as_ref().map(|p| p.hash.clone()),
+            root: job.root.to_string_lossy().into_owned(),
             queued_at: match job.status {
                 JobStatus::Queued => job.queued_at.or(Some(now)),
                 _ => job.queued_at,
@@ -331,17 +333,7 @@ impl<'a> NewJobRow<'a> {
     }
 
     /// Bind the row's values to `query`, in [`NEW_JOB_COLUMNS`] order.
-    pub(crate) fn bind<'q, D: Database>(
-        &'q self,
-        query: Query<'q, D, D::Arguments<'q>>,
-    ) -> Query<'q, D, D::Arguments<'q>>
-    where
-        for<'x> i64: Encode<'x, D> + Type<D>,
-        for<'x> &'x str: Encode<'x, D> + Type<D>,
-        for<'x> String: Encode<'x, D> + Type<D>,
-        for<'x> Option<i64>: Encode<'x, D>,
-        for<'x> Option<&'x str>: Encode<'x, D>,
-    {
+    pub(crate) fn bind<'q, D: Run>(&'q self, query: Stmt<'q, D>) -> Stmt<'q, D> {
         let job = self.job;
         query
             .bind(job.id.as_str())
@@ -350,7 +342,7 @@ impl<'a> NewJobRow<'a> {
             .bind(self.plan.as_deref())
             .bind(self.plan_hash.as_deref())
             .bind(job.risk.as_str())
-            .bind(job.root.to_string_lossy().into_owned())
+            .bind(self.root.as_str())
             .bind(job.provider.as_str())
             .bind(i64::from(job.priority))
             .bind(self.approval.as_deref())

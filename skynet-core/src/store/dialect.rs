@@ -9,27 +9,17 @@
 //! write transaction begins, two function names) and the statements whose
 //! shape differs, built once per dialect in [`Queries`].
 //!
-//! Generic code needs sqlx to know it can run queries and bind the
-//! ledger's value types on `D`; those bounds go on each `impl` block, in
-//! this order (copy them):
-//!
-//! ```text
-//! where
-//!     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-//!     for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-//!     for<'q> i64: Encode<'q, D> + Type<D>,
-//!     for<'q> &'q str: Encode<'q, D> + Type<D>,
-//!     for<'q> String: Encode<'q, D> + Type<D>,
-//!     for<'q> bool: Encode<'q, D> + Type<D>,
-//! ```
-//!
-//! Rows are read through [`LedgerRow`] (implemented for both backends' rows),
-//! never with sqlx's `Decode`, so no decoding bounds are needed.
+//! Generic code needs nothing from sqlx beyond `D: Dialect`: binding values
+//! and running statements go through [`super::sql`] (`query::<D>(SQL)
+//! .bind(…).fetch_all(&mut *conn)`), whose `Run` trait holds the sqlx
+//! bounds once. Rows are read through [`LedgerRow`] (implemented for both
+//! backends' rows), never with sqlx's `Decode`.
 
 use crate::Result;
 use crate::job::Job;
 use crate::store::codec::{EVENT_COLUMNS, JOB_COLUMNS, KEY_COLUMNS, LedgerRow, STEP_COLUMNS};
 use crate::store::ledger::Ledger;
+use crate::store::sql::Run;
 use std::future::Future;
 
 pub(crate) mod sealed {
@@ -40,7 +30,7 @@ pub(crate) mod sealed {
 /// One SQL backend's differences. Sealed: implemented for `sqlx::Sqlite` and
 /// `sqlx::Postgres` only.
 pub trait Dialect:
-    sqlx::Database<Row: LedgerRow, QueryResult: Affected> + Sync + sealed::Sealed
+    Run + sqlx::Database<Row: LedgerRow, QueryResult: Affected> + Sync + sealed::Sealed
 {
     /// The backend's name (`sqlite`, `postgres`), as [`crate::store::Store::backend`] says it.
     const BACKEND: &'static str;

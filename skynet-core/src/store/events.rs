@@ -5,25 +5,14 @@ use crate::store::codec::{LedgerRow, db, event_from_row, now};
 use crate::store::dialect::Dialect;
 use crate::store::ledger::{Ledger, commit};
 use crate::store::rules::{check_event_kind, verify_chain};
+use crate::store::sql::query;
 use crate::store::tx::Tx;
 use crate::store::{ChainReport, Event, EventStore};
 use crate::{Error, Result};
 use async_trait::async_trait;
-use sqlx::encode::Encode;
-use sqlx::{Executor, IntoArguments, Type};
 
 #[async_trait]
-impl<D: Dialect> EventStore for Ledger<D>
-where
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-    for<'q> i64: Encode<'q, D> + Type<D>,
-    for<'q> &'q str: Encode<'q, D> + Type<D>,
-    for<'q> String: Encode<'q, D> + Type<D>,
-    for<'q> bool: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D>,
-    for<'q> Option<&'q str>: Encode<'q, D>,
-{
+impl<D: Dialect> EventStore for Ledger<D> {
     async fn append_event(&self, id: &JobId, kind: &str, data: serde_json::Value) -> Result<Event> {
         let kind = check_event_kind(kind)?;
         let mut tx = self.begin().await?;
@@ -35,7 +24,7 @@ where
 
     async fn events(&self, id: &JobId) -> Result<Vec<Event>> {
         self.ensure_job(id).await?;
-        let rows = sqlx::query(&D::sql().events)
+        let rows = query::<D>(&D::sql().events)
             .bind(id.as_str())
             .fetch_all(&self.read)
             .await
@@ -55,7 +44,7 @@ where
             // database's write lock), held to commit: its seq order is its
             // commit order.
             self.ensure_job(id).await?;
-            let rows = sqlx::query(&D::sql().job_events_after)
+            let rows = query::<D>(&D::sql().job_events_after)
                 .bind(id.as_str())
                 .bind(after_seq)
                 .bind(limit)
@@ -64,7 +53,7 @@ where
                 .map_err(db("reading events"))?;
             return rows.iter().map(event_from_row).collect();
         }
-        let rows = sqlx::query(&D::sql().events_after)
+        let rows = query::<D>(&D::sql().events_after)
             .bind(after_seq)
             .bind(limit)
             .fetch_all(&self.read)
@@ -90,12 +79,12 @@ where
         // One read transaction: the events and the head from one snapshot.
         let mut tx = self.read.begin().await.map_err(db("starting a read"))?;
         if let Some(snapshot) = D::SNAPSHOT_READ {
-            sqlx::query(snapshot)
+            query::<D>(snapshot)
                 .execute(&mut *tx)
                 .await
                 .map_err(db("starting a read"))?;
         }
-        let row = sqlx::query("SELECT event_head FROM jobs WHERE id = $1")
+        let row = query::<D>("SELECT event_head FROM jobs WHERE id = $1")
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await
@@ -104,7 +93,7 @@ where
             return Err(Error::JobNotFound(id.to_string()));
         };
         let head = row.opt_text("event_head")?;
-        let rows = sqlx::query(&D::sql().events)
+        let rows = query::<D>(&D::sql().events)
             .bind(id.as_str())
             .fetch_all(&mut *tx)
             .await

@@ -7,7 +7,7 @@ use crate::store::codec::{JOB_COLUMNS, LedgerRow, db, job_from_row, micros, now,
 use crate::store::dialect::{Affected, Dialect};
 use crate::store::ledger::{Ledger, commit};
 use crate::store::rules::{DEFAULT_LIMIT, MAX_LIMIT, check_new_job};
-use crate::store::sql::SqlBuilder;
+use crate::store::sql::{SqlBuilder, query, query_with};
 use crate::store::tx::Tx;
 use crate::store::{
     Completion, JobFilter, JobStore, ProviderStats, Reaped, RunCheckpoint, StatusChange, stats,
@@ -15,29 +15,17 @@ use crate::store::{
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::encode::Encode;
-use sqlx::{Executor, IntoArguments, Type};
 use std::time::Duration;
 
 #[async_trait]
-impl<D: Dialect> JobStore for Ledger<D>
-where
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-    for<'q> i64: Encode<'q, D> + Type<D>,
-    for<'q> &'q str: Encode<'q, D> + Type<D>,
-    for<'q> String: Encode<'q, D> + Type<D>,
-    for<'q> bool: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D>,
-    for<'q> Option<&'q str>: Encode<'q, D>,
-{
+impl<D: Dialect> JobStore for Ledger<D> {
     async fn insert_job(&self, job: &Job) -> Result<(Job, bool)> {
         check_new_job(job)?;
         D::insert_job(self, job).await
     }
 
     async fn get_job(&self, id: &JobId) -> Result<Job> {
-        let row = sqlx::query(&D::sql().get_job)
+        let row = query::<D>(&D::sql().get_job)
             .bind(id.as_str())
             .fetch_optional(&self.read)
             .await
@@ -70,7 +58,7 @@ where
         qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(i64::from(limit));
         let (sql, args) = qb.into_parts()?;
-        let rows = sqlx::query_with(&sql, args)
+        let rows = query_with::<D>(&sql, args)
             .fetch_all(&self.read)
             .await
             .map_err(db("listing jobs"))?;
@@ -79,7 +67,7 @@ where
 
     async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>> {
         let rows =
-            sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")
+            query::<D>("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")
                 .fetch_all(&self.read)
                 .await
                 .map_err(db("counting jobs"))?;
@@ -92,7 +80,7 @@ where
     }
 
     async fn oldest_queued_since(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
-        let row = sqlx::query(&D::sql().oldest_queued)
+        let row = query::<D>(&D::sql().oldest_queued)
             .bind(micros(now))
             .fetch_one(&self.read)
             .await
@@ -146,7 +134,7 @@ where
     }
 
     async fn heartbeat(&self, id: &JobId, lease_id: &str, lease: Duration) -> Result<()> {
-        let changed = sqlx::query(
+        let changed = query::<D>(
             "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND status = $3 \
              AND lease_id = $4",
         )
@@ -177,7 +165,7 @@ where
     }
 
     async fn reap_expired(&self, now: DateTime<Utc>) -> Result<Vec<Reaped>> {
-        let expired = sqlx::query(
+        let expired = query::<D>(
             "SELECT id, lease_id FROM jobs WHERE status = 'running' AND lease_expires_at < $1 \
              AND lease_id IS NOT NULL ORDER BY lease_expires_at",
         )
@@ -200,7 +188,7 @@ where
     }
 
     async fn provider_stats(&self, limit: u32) -> Result<Vec<ProviderStats>> {
-        let rows = sqlx::query(&stats::query(limit))
+        let rows = query::<D>(&stats::query(limit))
             .fetch_all(&self.read)
             .await
             .map_err(stats::query_failed)?;

@@ -10,14 +10,13 @@
 use crate::store::codec::{db, key_from_row, micros};
 use crate::store::dialect::{Affected, Dialect};
 use crate::store::ledger::Ledger;
+use crate::store::sql::query;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::encode::Encode;
-use sqlx::{Executor, IntoArguments, Type};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -199,17 +198,7 @@ pub async fn verify(store: &dyn KeyStore, presented: &str) -> Result<Option<ApiK
 }
 
 #[async_trait]
-impl<D: Dialect> KeyStore for Ledger<D>
-where
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-    for<'q> i64: Encode<'q, D> + Type<D>,
-    for<'q> &'q str: Encode<'q, D> + Type<D>,
-    for<'q> String: Encode<'q, D> + Type<D>,
-    for<'q> bool: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D>,
-    for<'q> Option<&'q str>: Encode<'q, D>,
-{
+impl<D: Dialect> KeyStore for Ledger<D> {
     async fn insert_key(&self, key: &ApiKey) -> Result<()> {
         let scopes = key
             .scopes
@@ -217,7 +206,7 @@ where
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(",");
-        let done = sqlx::query(
+        let done = query::<D>(
             "INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, revoked_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
         )
@@ -237,7 +226,7 @@ where
     }
 
     async fn get_key(&self, id: &str) -> Result<Option<ApiKey>> {
-        let row = sqlx::query(&D::sql().key)
+        let row = query::<D>(&D::sql().key)
             .bind(id)
             .fetch_optional(&self.read)
             .await
@@ -246,7 +235,7 @@ where
     }
 
     async fn list_keys(&self) -> Result<Vec<ApiKey>> {
-        let rows = sqlx::query(&D::sql().keys)
+        let rows = query::<D>(&D::sql().keys)
             .fetch_all(&self.read)
             .await
             .map_err(db("listing API keys"))?;
@@ -254,7 +243,7 @@ where
     }
 
     async fn revoke_key(&self, id: &str, at: DateTime<Utc>) -> Result<ApiKey> {
-        sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
+        query::<D>("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
             .bind(micros(at))
             .bind(id)
             .execute(&self.write)

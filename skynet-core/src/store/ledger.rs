@@ -8,11 +8,11 @@
 use crate::job::{Job, JobId};
 use crate::store::codec::db;
 use crate::store::dialect::Dialect;
+use crate::store::sql::query;
 use crate::store::tx::Tx;
 use crate::store::{RunCheckpoint, Store};
 use crate::{Error, Result};
-use sqlx::encode::Encode;
-use sqlx::{Executor, IntoArguments, Pool, Transaction, Type};
+use sqlx::{Pool, Transaction};
 
 /// A ledger on the database of dialect `D` (see the aliases
 /// [`SqliteStore`](super::sqlite::SqliteStore) and
@@ -40,17 +40,7 @@ pub(crate) async fn commit<D: Dialect>(tx: Transaction<'static, D>) -> Result<()
     tx.commit().await.map_err(db("committing"))
 }
 
-impl<D: Dialect> Ledger<D>
-where
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-    for<'q> i64: Encode<'q, D> + Type<D>,
-    for<'q> &'q str: Encode<'q, D> + Type<D>,
-    for<'q> String: Encode<'q, D> + Type<D>,
-    for<'q> bool: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D>,
-    for<'q> Option<&'q str>: Encode<'q, D>,
-{
+impl<D: Dialect> Ledger<D> {
     /// Start a write transaction (holding SQLite's write lock from its
     /// first statement). Dropping it without `commit` rolls it back.
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, D>> {
@@ -62,7 +52,7 @@ where
 
     /// [`Error::JobNotFound`] unless the job exists (read pool).
     pub(crate) async fn ensure_job(&self, id: &JobId) -> Result<()> {
-        let found = sqlx::query("SELECT id FROM jobs WHERE id = $1")
+        let found = query::<D>("SELECT id FROM jobs WHERE id = $1")
             .bind(id.as_str())
             .fetch_optional(&self.read)
             .await
@@ -85,17 +75,7 @@ where
     }
 }
 
-impl<D: Dialect> Store for Ledger<D>
-where
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-    for<'q> i64: Encode<'q, D> + Type<D>,
-    for<'q> &'q str: Encode<'q, D> + Type<D>,
-    for<'q> String: Encode<'q, D> + Type<D>,
-    for<'q> bool: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D>,
-    for<'q> Option<&'q str>: Encode<'q, D>,
-{
+impl<D: Dialect> Store for Ledger<D> {
     fn backend(&self) -> &'static str {
         D::BACKEND
     }

@@ -553,7 +553,7 @@ pub mod ledger;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub(crate) mod rules;
-mod sql;
+pub mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub(crate) mod stats;

@@ -28,6 +28,7 @@ use crate::store::codec::{
 };
 use crate::store::dialect::{Affected, Dialect, Queries, sealed};
 use crate::store::ledger::Ledger;
+use crate::store::sql::query;
 use crate::store::tx::Tx;
 use crate::store::{SharedStore, StepStatus};
 use crate::{Error, Result};
@@ -113,10 +114,10 @@ impl Dialect for Postgres {
         let at = truncate_to_micros(now);
         let hash = chain::event_hash(&prev_hash, &job.id, "submitted", &data, at);
         let inserted = row
-            .bind(sqlx::query(&INSERT_JOB))
+            .bind(query::<Postgres>(&INSERT_JOB))
             .bind(StepStatus::Pending.as_str())
-            .bind(&step_idx)
-            .bind(&step_risk)
+            .bind_raw(&step_idx)
+            .bind_raw(&step_risk)
             .bind(data.to_string())
             .bind(micros(at))
             .bind(&prev_hash)

@@ -1,23 +1,279 @@
-//! [`SqlBuilder`]: a statement assembled at run time (a list of ids, a
-//! multi-row `VALUES`, optional filters) with its bound values, for any
-//! [`Dialect`]. It does what sqlx's `QueryBuilder` does, but hands the text
-//! and the arguments out separately ([`SqlBuilder::into_parts`]), which
-//! generic code needs: run them with `sqlx::query_with(&sql, args)`.
-//! Parameters are numbered `$1, $2, ...` (SQLite numbers them alike).
+//! The thin executor between the generic ledger and sqlx: [`Run`] says,
+//! once, what the store needs sqlx to do for a database (bind the ledger's
+//! value types, run statements on a connection or a pool), so generic code
+//! carries no sqlx bounds: `D: Dialect` is enough. Statements are written
+//! with [`query`] (static text), or assembled at run time with
+//! [`SqlBuilder`] (a list of ids, a multi-row `VALUES`, optional filters)
+//! and run with [`query_with`]. Parameters are numbered `$1, $2, ...`
+//! (SQLite numbers them alike).
 
 use crate::store::dialect::Dialect;
 use crate::{Error, Result};
+use futures::future::BoxFuture;
 use sqlx::encode::Encode;
-use sqlx::{Arguments, Type};
+use sqlx::error::BoxDynError;
+use sqlx::{Arguments, Database, Executor, IntoArguments, Pool, Type};
 use std::fmt::Write;
 
-/// A statement being assembled, with its arguments.
+/// What binding one value returns (an error only for a value the database
+/// cannot encode).
+pub(crate) type Bound = std::result::Result<(), BoxDynError>;
+
+/// What the store needs sqlx to do for a database, implemented once below
+/// for every database that can do it (SQLite and PostgreSQL).
+pub trait Run: Database {
+    /// The statement arguments (sqlx's own).
+    type Args<'q>: Arguments<'q, Database = Self> + IntoArguments<'q, Self>;
+    /// A connection as an executor.
+    type OnConn<'c>: Executor<'c, Database = Self>
+    where
+        Self: 'c;
+    /// A pool as an executor.
+    type OnPool<'p>: Executor<'p, Database = Self>
+    where
+        Self: 'p;
+
+    /// `conn` as an executor.
+    fn on_conn(conn: &mut Self::Connection) -> Self::OnConn<'_>;
+    /// `pool` as an executor.
+    fn on_pool(pool: &Pool<Self>) -> Self::OnPool<'_>;
+    /// Bind an integer.
+    fn add_int(args: &mut Self::Args<'_>, v: i64) -> Bound;
+    /// Bind a nullable integer.
+    fn add_opt_int(args: &mut Self::Args<'_>, v: Option<i64>) -> Bound;
+    /// Bind text.
+    fn add_str<'q>(args: &mut Self::Args<'q>, v: &'q str) -> Bound;
+    /// Bind nullable text.
+    fn add_opt_str<'q>(args: &mut Self::Args<'q>, v: Option<&'q str>) -> Bound;
+    /// Bind owned text.
+    fn add_string(args: &mut Self::Args<'_>, v: String) -> Bound;
+    /// Bind a boolean.
+    fn add_bool(args: &mut Self::Args<'_>, v: bool) -> Bound;
+}
+
+impl<D: Database> Run for D
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> i64: Encode<'q, D> + Type<D>,
+    for<'q> Option<i64>: Encode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D>,
+    for<'q> Option<&'q str>: Encode<'q, D> + Type<D>,
+    for<'q> String: Encode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Type<D>,
+{
+    type Args<'q> = D::Arguments<'q>;
+    type OnConn<'c> = &'c mut D::Connection;
+    type OnPool<'p> = &'p Pool<D>;
+
+    fn on_conn(conn: &mut D::Connection) -> &mut D::Connection {
+        conn
+    }
+    fn on_pool(pool: &Pool<D>) -> &Pool<D> {
+        pool
+    }
+    fn add_int(args: &mut D::Arguments<'_>, v: i64) -> Bound {
+        args.add(v)
+    }
+    fn add_opt_int(args: &mut D::Arguments<'_>, v: Option<i64>) -> Bound {
+        args.add(v)
+    }
+    fn add_str<'q>(args: &mut D::Arguments<'q>, v: &'q str) -> Bound {
+        args.add(v)
+    }
+    fn add_opt_str<'q>(args: &mut D::Arguments<'q>, v: Option<&'q str>) -> Bound {
+        args.add(v)
+    }
+    fn add_string(args: &mut D::Arguments<'_>, v: String) -> Bound {
+        args.add(v)
+    }
+    fn add_bool(args: &mut D::Arguments<'_>, v: bool) -> Bound {
+        args.add(v)
+    }
+}
+
+/// A value the ledger binds.
+pub(crate) trait Value<'q> {
+    /// Bind it to `args`.
+    fn add_to<D: Run>(self, args: &mut D::Args<'q>) -> Bound;
+}
+
+impl<'q> Value<'q> for i64 {
+    fn add_to<D: Run>(self, args: &mut D::Args<'q>) -> Bound {
+        D::add_int(args, self)
+    }
+}
+
+impl<'q> Value<'q> for Option<i64> {
+    fn add_to<D: Run>(self, args: &mut D::Args<'q>) -> Bound {
+        D::add_opt_int(args, self)
+    }
+}
+
+impl<'q> Value<'q> for &'q str {
+    fn add_to<D: Run>(self, args: &mut D::Args<'q>) -> Bound {
+        D::add_str(args, self)
+    }
+}
+
+impl<'q> Value<'q> for &'q String {
+    fn add_to<D: Run>(self, args: &mut D::Args<'q>) -> Bound {
+        D::add_str(args, self)
+    }
+}
+
+impl<'q> Value<'q> for Option<&'q str> {
+    fn add_to<D: Run>(self, args: &mut D::Args<'q>) -> Bound {
+        D::add_opt_str(args, self)
+    }
+}
+
+impl<'q> Value<'q> for String {
+    fn add_to<D: Run>(self, args: &mut D::Args<'q>) -> Bound {
+        D::add_string(args, self)
+    }
+}
+
+impl<'q> Value<'q> for bool {
+    fn add_to<D: Run>(self, args: &mut D::Args<'q>) -> Bound {
+        D::add_bool(args, self)
+    }
+}
+
+/// Where a statement runs: a connection (a transaction's) or a pool.
+pub(crate) trait On<'e, D: Run> {
+    /// The executor.
+    type Ex: Executor<'e, Database = D>;
+    /// It.
+    fn ex(self) -> Self::Ex;
+}
+
+impl<'e, D: Run> On<'e, D> for &'e mut D::Connection {
+    type Ex = D::OnConn<'e>;
+    fn ex(self) -> D::OnConn<'e> {
+        D::on_conn(self)
+    }
+}
+
+impl<'e, D: Run> On<'e, D> for &'e Pool<D> {
+    type Ex = D::OnPool<'e>;
+    fn ex(self) -> D::OnPool<'e> {
+        D::on_pool(self)
+    }
+}
+
+/// A statement with static text (see [`query`]).
+pub(crate) struct Stmt<'q, D: Run> {
+    sql: &'q str,
+    args: D::Args<'q>,
+    /// The first value that could not be bound.
+    error: Option<BoxDynError>,
+}
+
+/// A statement with the text `sql`; bind its `$n` in order with
+/// [`Stmt::bind`].
+pub(crate) fn query<D: Run>(sql: &str) -> Stmt<'_, D> {
+    query_with(sql, D::Args::default())
+}
+
+/// A statement with the text and arguments of a [`SqlBuilder`].
+pub(crate) fn query_with<'q, D: Run>(sql: &'q str, args: D::Args<'q>) -> Stmt<'q, D> {
+    Stmt {
+        sql,
+        args,
+        error: None,
+    }
+}
+
+impl<'q, D: Run> Stmt<'q, D> {
+    /// Bind the next parameter.
+    pub(crate) fn bind(mut self, value: impl Value<'q>) -> Self {
+        if let Err(e) = value.add_to::<D>(&mut self.args) {
+            self.error.get_or_insert(e);
+        }
+        self
+    }
+
+    /// Bind the next parameter, of a type only this backend binds (`D`
+    /// concrete).
+    pub(crate) fn bind_raw<T: 'q + sqlx::Encode<'q, D> + sqlx::Type<D>>(
+        mut self,
+        value: T,
+    ) -> Self {
+        if let Err(e) = self.args.add(value) {
+            self.error.get_or_insert(e);
+        }
+        self
+    }
+
+    fn query(self) -> sqlx::Result<sqlx::query::Query<'q, D, D::Args<'q>>> {
+        match self.error {
+            Some(e) => Err(sqlx::Error::Encode(e)),
+            None => Ok(sqlx::query_with(self.sql, self.args)),
+        }
+    }
+
+    /// Every row.
+    pub(crate) fn fetch_all<'e>(
+        self,
+        on: impl On<'e, D>,
+    ) -> BoxFuture<'e, sqlx::Result<Vec<D::Row>>>
+    where
+        'q: 'e,
+    {
+        match self.query() {
+            Ok(q) => on.ex().fetch_all(q),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+
+    /// The first row, if any.
+    pub(crate) fn fetch_optional<'e>(
+        self,
+        on: impl On<'e, D>,
+    ) -> BoxFuture<'e, sqlx::Result<Option<D::Row>>>
+    where
+        'q: 'e,
+    {
+        match self.query() {
+            Ok(q) => on.ex().fetch_optional(q),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+
+    /// The one row.
+    pub(crate) fn fetch_one<'e>(self, on: impl On<'e, D>) -> BoxFuture<'e, sqlx::Result<D::Row>>
+    where
+        'q: 'e,
+    {
+        match self.query() {
+            Ok(q) => on.ex().fetch_one(q),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+
+    /// Run it for its effect.
+    pub(crate) fn execute<'e>(
+        self,
+        on: impl On<'e, D>,
+    ) -> BoxFuture<'e, sqlx::Result<D::QueryResult>>
+    where
+        'q: 'e,
+    {
+        match self.query() {
+            Ok(q) => on.ex().execute(q),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+}
+
+/// A statement assembled at run time, with its arguments.
 pub(crate) struct SqlBuilder<'a, D: Dialect> {
     sql: String,
-    args: D::Arguments<'a>,
+    args: D::Args<'a>,
     bound: usize,
     /// The first value that could not be bound.
-    error: Option<sqlx::error::BoxDynError>,
+    error: Option<BoxDynError>,
 }
 
 impl<'a, D: Dialect> SqlBuilder<'a, D> {
@@ -25,7 +281,7 @@ impl<'a, D: Dialect> SqlBuilder<'a, D> {
     pub(crate) fn new(sql: &str) -> Self {
         SqlBuilder {
             sql: sql.to_string(),
-            args: D::Arguments::default(),
+            args: D::Args::default(),
             bound: 0,
             error: None,
         }
@@ -38,14 +294,11 @@ impl<'a, D: Dialect> SqlBuilder<'a, D> {
     }
 
     /// Append a placeholder for `value` and bind it.
-    pub(crate) fn push_bind<T>(&mut self, value: T) -> &mut Self
-    where
-        T: 'a + Encode<'a, D> + Type<D>,
-    {
+    pub(crate) fn push_bind(&mut self, value: impl Value<'a>) -> &mut Self {
         self.bound += 1;
         // Writing to a String cannot fail.
         let _ = write!(self.sql, "${}", self.bound);
-        if let Err(e) = self.args.add(value) {
+        if let Err(e) = value.add_to::<D>(&mut self.args) {
             self.error.get_or_insert(e);
         }
         self
@@ -86,8 +339,8 @@ impl<'a, D: Dialect> SqlBuilder<'a, D> {
     }
 
     /// The statement's text and its arguments (an error if a value could
-    /// not be bound).
-    pub(crate) fn into_parts(self) -> Result<(String, D::Arguments<'a>)> {
+    /// not be bound), for [`query_with`].
+    pub(crate) fn into_parts(self) -> Result<(String, D::Args<'a>)> {
         match self.error {
             Some(e) => Err(Error::Store(format!("binding a value: {e}"))),
             None => Ok((self.sql, self.args)),
@@ -103,10 +356,7 @@ pub(crate) struct Row<'b, 'a, D: Dialect> {
 
 impl<'a, D: Dialect> Row<'_, 'a, D> {
     /// Bind the row's next value.
-    pub(crate) fn push_bind<T>(&mut self, value: T) -> &mut Self
-    where
-        T: 'a + Encode<'a, D> + Type<D>,
-    {
+    pub(crate) fn push_bind(&mut self, value: impl Value<'a>) -> &mut Self {
         if !self.first {
             self.builder.sql.push_str(", ");
         }

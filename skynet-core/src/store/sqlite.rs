@@ -21,6 +21,7 @@ use crate::store::StepStatus;
 use crate::store::codec::{NewJobRow, db, now};
 use crate::store::dialect::{Affected, Dialect, Queries, sealed};
 use crate::store::ledger::{Ledger, commit};
+use crate::store::sql::query;
 use crate::store::tx::Tx;
 use crate::{Error, Result};
 use sqlx::sqlite::SqliteTransactionManager;
@@ -85,19 +86,21 @@ impl Dialect for Sqlite {
         }
         let now = now();
         let row = NewJobRow::new(job, now)?;
-        row.bind(sqlx::query(&INSERT_JOB))
+        row.bind(query::<Sqlite>(&INSERT_JOB))
             .execute(&mut *tx)
             .await
             .map_err(db("inserting a job"))?;
         for (index, step) in job.plan.iter().flat_map(|p| p.steps.iter()).enumerate() {
-            sqlx::query("INSERT INTO steps (job_id, idx, status, risk) VALUES ($1, $2, $3, $4)")
-                .bind(job.id.as_str())
-                .bind(i64::try_from(index).unwrap_or(i64::MAX))
-                .bind(StepStatus::Pending.as_str())
-                .bind(step.risk.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db("inserting step checkpoints"))?;
+            query::<Sqlite>(
+                "INSERT INTO steps (job_id, idx, status, risk) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(job.id.as_str())
+            .bind(i64::try_from(index).unwrap_or(i64::MAX))
+            .bind(StepStatus::Pending.as_str())
+            .bind(step.risk.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db("inserting step checkpoints"))?;
         }
         let data = row.submitted_event();
         Tx::<Sqlite>::append_event(&mut tx, &job.id, "submitted", data, now, Some(None)).await?;

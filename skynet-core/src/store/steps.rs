@@ -6,7 +6,7 @@ use crate::job::{Job, JobId};
 use crate::store::codec::{db, log_from_row, step_from_row};
 use crate::store::dialect::Dialect;
 use crate::store::ledger::{Ledger, commit};
-use crate::store::sql::SqlBuilder;
+use crate::store::sql::{SqlBuilder, query, query_with};
 use crate::store::tx::Tx;
 use crate::store::{
     FinishedStep, LogLine, LogQuery, LogStore, NewLogLine, RunCheckpoint, StepOutcome, StepRecord,
@@ -14,24 +14,12 @@ use crate::store::{
 };
 use crate::{Error, Result};
 use async_trait::async_trait;
-use sqlx::encode::Encode;
-use sqlx::{Executor, IntoArguments, Type};
 
 #[async_trait]
-impl<D: Dialect> StepStore for Ledger<D>
-where
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-    for<'q> i64: Encode<'q, D> + Type<D>,
-    for<'q> &'q str: Encode<'q, D> + Type<D>,
-    for<'q> String: Encode<'q, D> + Type<D>,
-    for<'q> bool: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D>,
-    for<'q> Option<&'q str>: Encode<'q, D>,
-{
+impl<D: Dialect> StepStore for Ledger<D> {
     async fn steps(&self, id: &JobId) -> Result<Vec<StepRecord>> {
         self.ensure_job(id).await?;
-        let rows = sqlx::query(&D::sql().steps)
+        let rows = query::<D>(&D::sql().steps)
             .bind(id.as_str())
             .fetch_all(&self.read)
             .await
@@ -84,20 +72,10 @@ where
 }
 
 #[async_trait]
-impl<D: Dialect> LogStore for Ledger<D>
-where
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-    for<'q> i64: Encode<'q, D> + Type<D>,
-    for<'q> &'q str: Encode<'q, D> + Type<D>,
-    for<'q> String: Encode<'q, D> + Type<D>,
-    for<'q> bool: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D>,
-    for<'q> Option<&'q str>: Encode<'q, D>,
-{
+impl<D: Dialect> LogStore for Ledger<D> {
     async fn append_logs(&self, id: &JobId, lines: &[NewLogLine]) -> Result<()> {
         let mut tx = self.begin().await?;
-        let found = sqlx::query(&D::sql().job_exists_shared)
+        let found = query::<D>(&D::sql().job_exists_shared)
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await
@@ -132,7 +110,7 @@ where
             None => qb.push(" ORDER BY seq"),
         };
         let (sql, args) = qb.into_parts()?;
-        let rows = sqlx::query_with(&sql, args)
+        let rows = query_with::<D>(&sql, args)
             .fetch_all(&self.read)
             .await
             .map_err(db("reading log lines"))?;

@@ -10,13 +10,11 @@ use crate::store::codec::{JOB_COLUMNS, LedgerRow, db, job_from_row, micros, step
 use crate::store::codec::{now, to_json};
 use crate::store::dialect::Dialect;
 use crate::store::rules::{Transition, Val, approvable, claim_transition, reap_transition};
-use crate::store::sql::SqlBuilder;
+use crate::store::sql::{SqlBuilder, query, query_with};
 use crate::store::{Event, Reaped, StepRecord, StepStatus, chain};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use sqlx::encode::Encode;
-use sqlx::{Executor, IntoArguments, Type};
 use std::marker::PhantomData;
 
 /// The namespace of the shared transaction helpers for dialect `D` (see
@@ -24,17 +22,7 @@ use std::marker::PhantomData;
 /// worker's writers to it).
 pub(crate) struct Tx<D>(PhantomData<D>);
 
-impl<D: Dialect> Tx<D>
-where
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-    for<'q> i64: Encode<'q, D> + Type<D>,
-    for<'q> &'q str: Encode<'q, D> + Type<D>,
-    for<'q> String: Encode<'q, D> + Type<D>,
-    for<'q> bool: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D>,
-    for<'q> Option<&'q str>: Encode<'q, D>,
-{
+impl<D: Dialect> Tx<D> {
     fn push_val(qb: &mut SqlBuilder<'_, D>, v: Val) {
         match v {
             Val::Null => qb.push("NULL"),
@@ -65,7 +53,7 @@ where
     /// every read-modify-write of a job (and of its event chain) goes through
     /// here, so they are serialized per job.
     pub(crate) async fn load_job(conn: &mut D::Connection, id: &JobId) -> Result<Option<Job>> {
-        let row = sqlx::query(&D::sql().load_job)
+        let row = query::<D>(&D::sql().load_job)
             .bind(id.as_str())
             .fetch_optional(&mut *conn)
             .await
@@ -85,7 +73,7 @@ where
         conn: &mut D::Connection,
         id: &JobId,
     ) -> Result<Vec<StepRecord>> {
-        let rows = sqlx::query(&D::sql().steps)
+        let rows = query::<D>(&D::sql().steps)
             .bind(id.as_str())
             .fetch_all(&mut *conn)
             .await
@@ -108,7 +96,7 @@ where
         let head = match prev {
             Some(head) => head,
             None => {
-                let row = sqlx::query("SELECT event_head FROM jobs WHERE id = $1")
+                let row = query::<D>("SELECT event_head FROM jobs WHERE id = $1")
                     .bind(id.as_str())
                     .fetch_optional(&mut *conn)
                     .await
@@ -120,7 +108,7 @@ where
         let prev_hash = head.unwrap_or_else(|| chain::genesis(id));
         let at = chain::truncate_to_micros(at);
         let hash = chain::event_hash(&prev_hash, id, kind, &data, at);
-        let seq = sqlx::query(
+        let seq = query::<D>(
             "INSERT INTO events (job_id, kind, data, at, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
         )
@@ -148,7 +136,7 @@ where
 
     /// Point the job's chain head at `hash`, the newest event just appended.
     pub(crate) async fn move_head(conn: &mut D::Connection, id: &JobId, hash: &str) -> Result<()> {
-        sqlx::query("UPDATE jobs SET event_head = $1 WHERE id = $2")
+        query::<D>("UPDATE jobs SET event_head = $1 WHERE id = $2")
             .bind(hash)
             .bind(id.as_str())
             .execute(&mut *conn)
@@ -225,7 +213,7 @@ where
             .push(JOB_COLUMNS)
             .push(", event_head");
         let (sql, args) = qb.into_parts()?;
-        let Some(row) = sqlx::query_with(&sql, args)
+        let Some(row) = query_with::<D>(&sql, args)
             .fetch_optional(&mut *conn)
             .await
             .map_err(db("changing a job's status"))?
@@ -252,7 +240,7 @@ where
         let running = StepStatus::Running.as_str();
         if to == JobStatus::Queued {
             // Everything not succeeded runs again on the next attempt.
-            sqlx::query(
+            query::<D>(
                 "UPDATE steps SET status = $1, started_at = NULL, finished_at = NULL, \
                  exit_code = NULL, error = NULL WHERE job_id = $2 AND status NOT IN ($3, $4)",
             )
@@ -277,7 +265,7 @@ where
         };
         match stopped {
             Some(status) => {
-                sqlx::query(
+                query::<D>(
                     "UPDATE steps SET status = $1, finished_at = $2, error = COALESCE(error, $3) \
                      WHERE job_id = $4 AND status = $5",
                 )
@@ -291,7 +279,7 @@ where
                 .map_err(db("stopping the in-flight step"))?;
             }
             None if step_error.is_some() => {
-                sqlx::query("UPDATE steps SET error = $1 WHERE job_id = $2 AND status = $3")
+                query::<D>("UPDATE steps SET error = $1 WHERE job_id = $2 AND status = $3")
                     .bind(step_error)
                     .bind(id.as_str())
                     .bind(running)
@@ -301,7 +289,7 @@ where
             }
             None => {}
         }
-        sqlx::query("UPDATE steps SET status = $1 WHERE job_id = $2 AND status = $3")
+        query::<D>("UPDATE steps SET status = $1 WHERE job_id = $2 AND status = $3")
             .bind(StepStatus::Skipped.as_str())
             .bind(id.as_str())
             .bind(StepStatus::Pending.as_str())
@@ -388,7 +376,7 @@ where
 
     /// The job inserted with this idempotency key, if any.
     pub(crate) async fn job_by_key(conn: &mut D::Connection, key: &str) -> Result<Option<Job>> {
-        let row = sqlx::query(&D::sql().job_by_key)
+        let row = query::<D>(&D::sql().job_by_key)
             .bind(key)
             .fetch_optional(&mut *conn)
             .await

@@ -4,12 +4,11 @@
 use crate::store::codec::{WORKER_COLUMNS, db, micros, now, to_json, worker_from_row};
 use crate::store::dialect::{Affected, Dialect};
 use crate::store::ledger::Ledger;
+use crate::store::sql::query;
 use crate::store::{WorkerInfo, WorkerRecord, WorkerStore};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::encode::Encode;
-use sqlx::{Executor, IntoArguments, Type};
 use std::sync::LazyLock;
 
 /// Every worker, most recently seen first.
@@ -18,20 +17,10 @@ static WORKERS: LazyLock<String> = LazyLock::new(|| {
 });
 
 #[async_trait]
-impl<D: Dialect> WorkerStore for Ledger<D>
-where
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
-    for<'q> i64: Encode<'q, D> + Type<D>,
-    for<'q> &'q str: Encode<'q, D> + Type<D>,
-    for<'q> String: Encode<'q, D> + Type<D>,
-    for<'q> bool: Encode<'q, D> + Type<D>,
-    for<'q> Option<i64>: Encode<'q, D>,
-    for<'q> Option<&'q str>: Encode<'q, D>,
-{
+impl<D: Dialect> WorkerStore for Ledger<D> {
     async fn register_worker(&self, info: &WorkerInfo) -> Result<()> {
         let now = micros(now());
-        sqlx::query(
+        query::<D>(
             "INSERT INTO workers (id, host, pid, version, providers, capacity, running, \
              started_at, heartbeat_at, state, stopped_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, 'online', NULL) \
@@ -54,7 +43,7 @@ where
     }
 
     async fn worker_heartbeat(&self, id: &str, running: u32) -> Result<()> {
-        let changed = sqlx::query(
+        let changed = query::<D>(
             "UPDATE workers SET heartbeat_at = $1, running = $2, state = 'online', \
              stopped_at = NULL WHERE id = $3",
         )
@@ -74,7 +63,7 @@ where
     }
 
     async fn worker_stopped(&self, id: &str) -> Result<()> {
-        sqlx::query(
+        query::<D>(
             "UPDATE workers SET state = 'offline', running = 0, stopped_at = $1 WHERE id = $2",
         )
         .bind(micros(now()))
@@ -86,7 +75,7 @@ where
     }
 
     async fn mark_stale_workers(&self, before: DateTime<Utc>) -> Result<u64> {
-        let marked = sqlx::query(
+        let marked = query::<D>(
             "UPDATE workers SET state = 'offline', stopped_at = $1 \
              WHERE state = 'online' AND heartbeat_at < $2",
         )
@@ -100,7 +89,7 @@ where
     }
 
     async fn workers(&self) -> Result<Vec<WorkerRecord>> {
-        let rows = sqlx::query(&WORKERS)
+        let rows = query::<D>(&WORKERS)
             .fetch_all(&self.read)
             .await
             .map_err(db("listing workers"))?;
