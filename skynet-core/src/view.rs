@@ -1,7 +1,7 @@
 //! Stable, front-end facing views of plans and jobs (the JSON every
 //! front-end prints), kept apart from the storage types so those can move.
 
-use crate::job::{Approval, Job};
+use crate::job::{Approval, Job, JobFailure};
 use crate::plan::{Plan, Step};
 use crate::policy::Decision;
 use crate::risk::RiskLevel;
@@ -56,8 +56,13 @@ impl PlanView {
         Self::with_states(plan, &[])
     }
 
-    /// View of a plan with its step checkpoints.
+    /// View of a plan with its step checkpoints (their errors as people
+    /// read them).
     pub fn with_states(plan: &Plan, states: &[StepRecord]) -> Self {
+        Self::showing(plan, states, Details::Full)
+    }
+
+    fn showing(plan: &Plan, states: &[StepRecord], details: Details) -> Self {
         PlanView {
             summary: plan.summary.clone(),
             risk: plan.risk,
@@ -67,7 +72,7 @@ impl PlanView {
                 .steps
                 .iter()
                 .enumerate()
-                .map(|(i, s)| step_view(s, states.get(i).cloned()))
+                .map(|(i, s)| step_view(s, states.get(i).map(|r| details.state(r))))
                 .collect(),
             usage: plan.usage.clone(),
         }
@@ -84,6 +89,34 @@ fn step_view(s: &Step, state: Option<StepRecord>) -> StepView {
         risk: s.risk,
         decision: s.decision.clone(),
         state,
+    }
+}
+
+/// How much of a provider's failure a viewer may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Details {
+    /// Everything (operators, admins, the local user).
+    Full,
+    /// Not what a provider said when it failed: its message may name
+    /// hosts, paths or credentials.
+    NoProviderDetails,
+}
+
+impl Details {
+    fn failure(self, failure: JobFailure) -> JobFailure {
+        match self {
+            Details::Full => failure,
+            Details::NoProviderDetails => failure.without_provider_details(),
+        }
+    }
+
+    fn state(self, record: &StepRecord) -> StepRecord {
+        let mut record = record.clone();
+        record.error = record.error.as_deref().map(|e| {
+            self.failure(JobFailure::decode(e, crate::JobStatus::Failed))
+                .message
+        });
+        record
     }
 }
 
@@ -120,8 +153,11 @@ pub struct JobView {
     pub started_at: Option<String>,
     /// Finished.
     pub finished_at: Option<String>,
-    /// Error text.
+    /// Why it failed, as a person reads it (`failure.message`).
     pub error: Option<String>,
+    /// Why it failed, as data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<JobFailure>,
     /// Source.
     pub source: String,
     /// Idempotency key.
@@ -133,7 +169,13 @@ pub struct JobView {
 impl JobView {
     /// View of a job with its step checkpoints.
     pub fn new(job: &Job, states: &[StepRecord]) -> Self {
+        Self::showing(job, states, Details::Full)
+    }
+
+    /// View of a job with its step checkpoints, showing `details`.
+    pub fn showing(job: &Job, states: &[StepRecord], details: Details) -> Self {
         let t = |d: chrono::DateTime<chrono::Utc>| d.to_rfc3339();
+        let failure = job.failure().map(|f| details.failure(f));
         JobView {
             id: job.id.to_string(),
             intent: job.intent.clone(),
@@ -150,10 +192,14 @@ impl JobView {
             queued_at: job.queued_at.map(t),
             started_at: job.started_at.map(t),
             finished_at: job.finished_at.map(t),
-            error: job.error.clone(),
+            error: failure.as_ref().map(|f| f.message.clone()),
+            failure,
             source: job.source.as_str().to_string(),
             idempotency_key: job.idempotency_key.clone(),
-            plan: job.plan.as_ref().map(|p| PlanView::with_states(p, states)),
+            plan: job
+                .plan
+                .as_ref()
+                .map(|p| PlanView::showing(p, states, details)),
         }
     }
 }
