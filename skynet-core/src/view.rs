@@ -6,10 +6,10 @@ use crate::plan::{Plan, Step};
 use crate::policy::Decision;
 use crate::risk::RiskLevel;
 use crate::store::StepRecord;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A plan as shown to people and programs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanView {
     /// One-line summary.
     pub summary: String,
@@ -22,12 +22,12 @@ pub struct PlanView {
     /// Steps in order.
     pub steps: Vec<StepView>,
     /// Model tokens and estimated cost (LLM planners only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<crate::plan::PlanUsage>,
 }
 
 /// A step as shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepView {
     /// What a human reads.
     pub description: String,
@@ -38,15 +38,15 @@ pub struct StepView {
     /// Working directory.
     pub cwd: String,
     /// What is fed to the program's stdin (the content `write_file` writes).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<String>,
     /// Effective risk.
     pub risk: RiskLevel,
     /// The policy decision behind it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
     /// Checkpoint (jobs only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<StepRecord>,
 }
 
@@ -121,7 +121,7 @@ impl Details {
 }
 
 /// A job as shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobView {
     /// Id.
     pub id: String,
@@ -156,7 +156,7 @@ pub struct JobView {
     /// Why it failed, as a person reads it (`failure.message`).
     pub error: Option<String>,
     /// Why it failed, as data.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<JobFailure>,
     /// Source.
     pub source: String,

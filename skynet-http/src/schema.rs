@@ -170,14 +170,37 @@ pub struct JobView {
     pub started_at: Option<String>,
     /// Finished.
     pub finished_at: Option<String>,
-    /// Error text.
+    /// Why it failed, as a person reads it.
     pub error: Option<String>,
+    /// Why it failed, as data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureView>,
     /// `cli`, `http`, ...
     pub source: String,
     /// Idempotency key.
     pub idempotency_key: Option<String>,
     /// Plan with step states.
     pub plan: Option<PlanView>,
+}
+
+/// Why a job ended without succeeding.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailureView {
+    /// `step_failed`, `timed_out`, `provider`, `cancelled`, `denied`,
+    /// `needs_review` or `other`.
+    pub kind: String,
+    /// The step it happened in (0-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
+    /// The step's exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The provider that failed (kind `provider`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// What a person reads (the same as the job's `error`).
+    pub message: String,
 }
 
 /// `POST /v1/jobs`.
@@ -321,11 +344,23 @@ pub struct ApprovalGate {
     pub reason: String,
 }
 
+impl From<skynet_core::engine::ApprovalGate> for ApprovalGate {
+    fn from(g: skynet_core::engine::ApprovalGate) -> Self {
+        ApprovalGate {
+            step: g.step,
+            description: g.description,
+            risk: g.risk.into(),
+            reason: g.reason,
+        }
+    }
+}
+
 /// `POST /v1/plan` answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PlanAnswer {
     /// The plan.
-    pub execution_plan: PlanView,
+    #[schema(value_type = PlanView)]
+    pub execution_plan: skynet_core::view::PlanView,
     /// Steps that need approval (empty: runs without a human).
     pub approval_gates: Vec<ApprovalGate>,
     /// Paths the plan writes or creates.
@@ -451,9 +486,11 @@ pub struct ExecuteBody {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ExecuteAnswer {
     /// The finished job.
-    pub job: JobView,
+    #[schema(value_type = JobView)]
+    pub job: skynet_core::view::JobView,
     /// Its output (the last 1000 lines).
-    pub logs: Vec<LogLineView>,
+    #[schema(value_type = Vec<LogLineView>)]
+    pub logs: Vec<skynet_core::store::LogLine>,
 }
 
 /// One provider's health.

@@ -403,7 +403,7 @@ impl Job {
     /// Why it failed, was denied or cancelled.
     #[getter]
     fn error(&self) -> Option<String> {
-        self.job.error.clone()
+        self.job.error_message()
     }
     /// Who submitted it (`"python"` from these bindings).
     #[getter]

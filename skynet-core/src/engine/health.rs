@@ -1,7 +1,7 @@
 //! One health summary, with one verdict, for every front-end.
 
 use super::Skynet;
-use crate::sentinel::{ComponentReport, HealthReport, HealthStatus, Sentinel};
+use crate::sentinel::{ComponentReport, HealthReport, HealthStatus, ProviderReport, Sentinel};
 use serde::Serialize;
 
 /// How fresh [`Skynet::health`] must be.
@@ -38,18 +38,47 @@ impl HealthSummary {
 }
 
 impl Skynet {
+    /// Every provider's health: with [`HealthCheck::Latest`] the
+    /// sentinel's background round while it is fresh (two intervals, so a
+    /// round in progress is not duplicated), else a round run now.
+    pub async fn provider_health(&self, check: HealthCheck) -> Vec<ProviderReport> {
+        match check {
+            HealthCheck::Now => self.one_shot().check_providers().await,
+            HealthCheck::Latest => {
+                let sentinel = &self.inner.sentinel;
+                let fresh = sentinel
+                    .rounds()
+                    .last()
+                    .is_some_and(|r| self.is_fresh(r.at));
+                if fresh {
+                    sentinel.provider_reports()
+                } else {
+                    sentinel.check_providers().await
+                }
+            }
+        }
+    }
+
+    /// A sentinel of its own, with no alert sinks.
+    fn one_shot(&self) -> Sentinel {
+        Sentinel::new(
+            self.inner.store.clone(),
+            self.providers(),
+            self.inner.sentinel.config().clone(),
+        )
+    }
+
+    /// Whether a check made `at` is recent enough to answer with.
+    fn is_fresh(&self, at: chrono::DateTime<chrono::Utc>) -> bool {
+        (chrono::Utc::now() - at)
+            .to_std()
+            .is_ok_and(|age| age < self.inner.sentinel.config().interval * 2)
+    }
+
     /// The health of the ledger, queue, workers and providers.
     pub async fn health(&self, check: HealthCheck) -> HealthSummary {
         let mut report = match check {
-            HealthCheck::Now => {
-                Sentinel::new(
-                    self.inner.store.clone(),
-                    self.providers(),
-                    self.inner.sentinel.config().clone(),
-                )
-                .check_now()
-                .await
-            }
+            HealthCheck::Now => self.one_shot().check_now().await,
             HealthCheck::Latest => self.latest_health().await,
         };
         let verdict = report
@@ -78,11 +107,9 @@ impl Skynet {
                 false
             }
         };
-        let fresh = sentinel.system_report().is_some_and(|r| {
-            (chrono::Utc::now() - r.at)
-                .to_std()
-                .is_ok_and(|age| age < sentinel.config().interval * 2)
-        });
+        let fresh = sentinel
+            .system_report()
+            .is_some_and(|r| self.is_fresh(r.at));
         if !fresh && store_ok {
             sentinel.check_system().await;
         }
