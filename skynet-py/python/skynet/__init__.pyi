@@ -10,6 +10,7 @@ from .errors import (
     ApprovalRequired as ApprovalRequired,
     Cancelled as Cancelled,
     Conflict as Conflict,
+    IdempotencyConflict as IdempotencyConflict,
     InvalidInput as InvalidInput,
     JobNotFound as JobNotFound,
     LeaseLost as LeaseLost,
