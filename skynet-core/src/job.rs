@@ -45,6 +45,7 @@ impl fmt::Display for JobId {
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobStatus {
     /// Recorded, not yet planned.
     Created,
@@ -156,6 +157,7 @@ impl FromStr for JobStatus {
 /// Who or what submitted a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobSource {
     /// The `skynet` CLI.
     #[default]
@@ -207,12 +209,14 @@ impl FromStr for JobSource {
 
 /// Who approved which plan, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ApprovalView))]
 pub struct Approval {
     /// `"auto"` for READ_ONLY auto-approval, else the approver's name.
     pub approver: String,
     /// The plan hash the approver saw; only that plan runs.
     pub plan_hash: String,
-    /// When.
+    /// When (RFC 3339).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub at: DateTime<Utc>,
 }
 
@@ -277,6 +281,7 @@ pub struct Job {
 /// What kind of ending a [`JobFailure`] records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FailureKind {
     /// A step's command exited non-zero or was killed by a signal.
     StepFailed,
@@ -301,6 +306,7 @@ pub enum FailureKind {
 /// a plain-text error written before failures were structured still reads
 /// back, as a failure of the kind its job's status implies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = FailureView))]
 pub struct JobFailure {
     /// What kind of ending.
     pub kind: FailureKind,

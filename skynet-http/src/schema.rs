@@ -1,207 +1,21 @@
 //! The wire types of the v1 API, with their OpenAPI schemas.
 //!
-//! Responses about jobs and plans are core's [`skynet_core::view`] types,
-//! serialized as they are; the `*View` structs here describe that JSON for
-//! the OpenAPI document (a test reads real responses into them with
-//! `deny_unknown_fields`, so the description cannot drift from the code).
+//! Jobs, plans, steps, decisions and log lines are core's
+//! [`skynet_core::view`] types, which describe themselves (core's `openapi`
+//! feature): what a handler returns is what the document says. This module
+//! adds the request bodies and the envelopes only this API has.
 
 use serde::{Deserialize, Serialize};
-use skynet_core::{Decision, RiskLevel, Verdict};
+use skynet_core::{Decision, Verdict};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
-/// `READ_ONLY < WRITE < ADMIN`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Risk {
-    /// Inspects only.
-    ReadOnly,
-    /// Changes files or runs project code.
-    Write,
-    /// Deletes, pushes, escalates.
-    Admin,
-}
-
-impl From<RiskLevel> for Risk {
-    fn from(r: RiskLevel) -> Self {
-        match r {
-            RiskLevel::ReadOnly => Risk::ReadOnly,
-            RiskLevel::Write => Risk::Write,
-            RiskLevel::Admin => Risk::Admin,
-        }
-    }
-}
-
-/// A policy decision that explains itself.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionView {
-    /// The risk the policy assigns.
-    pub risk: Risk,
-    /// `allow`, `prompt` or `forbid`.
-    pub verdict: String,
-    /// Why, most important first.
-    pub reasons: Vec<String>,
-    /// The deciding rule.
-    pub rule: Option<String>,
-}
-
-impl From<&Decision> for DecisionView {
-    fn from(d: &Decision) -> Self {
-        DecisionView {
-            risk: d.risk.into(),
-            verdict: d.verdict.as_str().to_string(),
-            reasons: d.reasons.clone(),
-            rule: d.rule.clone(),
-        }
-    }
-}
-
-/// Who approved which plan, and when.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ApprovalView {
-    /// `auto` or the approver.
-    pub approver: String,
-    /// The approved plan's hash.
-    pub plan_hash: String,
-    /// When (RFC 3339).
-    pub at: String,
-}
-
-/// A step's checkpoint.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StepStateView {
-    /// Index in the plan.
-    pub index: u32,
-    /// `pending`, `running`, `succeeded`, `failed`, `timed_out`, `cancelled`, `skipped`.
-    pub status: String,
-    /// Effective risk.
-    pub risk: Risk,
-    /// Exit code.
-    pub exit_code: Option<i32>,
-    /// Started (RFC 3339).
-    pub started_at: Option<String>,
-    /// Finished (RFC 3339).
-    pub finished_at: Option<String>,
-    /// Output bytes.
-    pub output_bytes: u64,
-    /// Output was capped.
-    pub truncated: bool,
-    /// Error text.
-    pub error: Option<String>,
-}
-
-/// One step of a plan.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StepView {
-    /// What a human reads.
-    pub description: String,
-    /// The catalog action: `{"kind": "read_file", "path": ...}`.
-    #[schema(value_type = Object)]
-    pub action: serde_json::Value,
-    /// The argv that runs (never a shell string).
-    pub command: Vec<String>,
-    /// Working directory.
-    pub cwd: String,
-    /// Fed to stdin (`write_file` content).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stdin: Option<String>,
-    /// Effective risk.
-    pub risk: Risk,
-    /// The policy decision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<DecisionView>,
-    /// Checkpoint (jobs only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<StepStateView>,
-}
-
-/// A plan.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PlanView {
-    /// One line.
-    pub summary: String,
-    /// Overall risk.
-    pub risk: Risk,
-    /// Content hash an approval must name.
-    pub hash: String,
-    /// Which planner.
-    pub planner: String,
-    /// Steps in order.
-    pub steps: Vec<StepView>,
-}
-
-/// A job.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct JobView {
-    /// Id (UUIDv7).
-    pub id: String,
-    /// The intent.
-    pub intent: String,
-    /// `created`, `planned`, `queued`, `running`, `succeeded`, `failed`,
-    /// `timed_out`, `denied`, `cancelled`, `needs_review`.
-    pub status: String,
-    /// Overall risk.
-    pub risk: Risk,
-    /// Sandbox root.
-    pub root: String,
-    /// Provider.
-    pub provider: String,
-    /// Priority.
-    pub priority: i32,
-    /// Claims so far.
-    pub attempts: u32,
-    /// Claims allowed.
-    pub max_attempts: u32,
-    /// Approval.
-    pub approval: Option<ApprovalView>,
-    /// Worker holding the lease.
-    pub worker: Option<String>,
-    /// Created (RFC 3339).
-    pub created_at: String,
-    /// Queued.
-    pub queued_at: Option<String>,
-    /// First claimed.
-    pub started_at: Option<String>,
-    /// Finished.
-    pub finished_at: Option<String>,
-    /// Why it failed, as a person reads it.
-    pub error: Option<String>,
-    /// Why it failed, as data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<FailureView>,
-    /// `cli`, `http`, ...
-    pub source: String,
-    /// Idempotency key.
-    pub idempotency_key: Option<String>,
-    /// Plan with step states.
-    pub plan: Option<PlanView>,
-}
-
-/// Why a job ended without succeeding.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FailureView {
-    /// `step_failed`, `timed_out`, `provider`, `cancelled`, `denied`,
-    /// `needs_review` or `other`.
-    pub kind: String,
-    /// The step it happened in (0-based).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<u32>,
-    /// The step's exit code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    /// The provider that failed (kind `provider`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
-    /// What a person reads (the same as the job's `error`).
-    pub message: String,
-}
+pub use skynet_core::RiskLevel as Risk;
+pub use skynet_core::engine::ApprovalGate;
+pub use skynet_core::view::{
+    DecisionView, JobView, LogLineView, PlanView, StepStateView, StepView,
+};
+pub use skynet_core::{Approval as ApprovalView, JobFailure as FailureView};
 
 /// `POST /v1/jobs`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -285,22 +99,6 @@ pub struct LogsQuery {
     pub after_seq: Option<i64>,
 }
 
-/// One log line.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LogLineView {
-    /// Position in the job's log.
-    pub seq: i64,
-    /// Step index.
-    pub step: u32,
-    /// `stdout`, `stderr` or `system`.
-    pub stream: String,
-    /// Text (secrets redacted).
-    pub text: String,
-    /// When (RFC 3339).
-    pub at: String,
-}
-
 /// A job's log lines.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LogsView {
@@ -331,36 +129,11 @@ pub struct PlanBody {
     pub constraints: Vec<String>,
 }
 
-/// A step that needs a human before it runs.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ApprovalGate {
-    /// Step index (0-based).
-    pub step: usize,
-    /// Its description.
-    pub description: String,
-    /// Its risk.
-    pub risk: Risk,
-    /// Why it needs approval.
-    pub reason: String,
-}
-
-impl From<skynet_core::engine::ApprovalGate> for ApprovalGate {
-    fn from(g: skynet_core::engine::ApprovalGate) -> Self {
-        ApprovalGate {
-            step: g.step,
-            description: g.description,
-            risk: g.risk.into(),
-            reason: g.reason,
-        }
-    }
-}
-
 /// `POST /v1/plan` answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PlanAnswer {
     /// The plan.
-    #[schema(value_type = PlanView)]
-    pub execution_plan: skynet_core::view::PlanView,
+    pub execution_plan: PlanView,
     /// Steps that need approval (empty: runs without a human).
     pub approval_gates: Vec<ApprovalGate>,
     /// Paths the plan writes or creates.
@@ -453,7 +226,7 @@ impl PolicyAnswer {
         PolicyAnswer {
             allowed: d.verdict != Verdict::Forbid,
             requires_approval: d.verdict == Verdict::Prompt,
-            risk_level: d.risk.into(),
+            risk_level: d.risk,
             verdict: d.verdict.as_str().to_string(),
             rule: d.rule,
             reasons: d.reasons,
@@ -486,11 +259,9 @@ pub struct ExecuteBody {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ExecuteAnswer {
     /// The finished job.
-    #[schema(value_type = JobView)]
-    pub job: skynet_core::view::JobView,
+    pub job: JobView,
     /// Its output (the last 1000 lines).
-    #[schema(value_type = Vec<LogLineView>)]
-    pub logs: Vec<skynet_core::store::LogLine>,
+    pub logs: Vec<LogLineView>,
 }
 
 /// One provider's health.

@@ -10,7 +10,7 @@ use crate::policy::{Decision, Verdict};
 use crate::risk::RiskLevel;
 use crate::store::{LogLine, LogQuery, StepRecord};
 use crate::{Action, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -53,7 +53,8 @@ pub struct Execution {
 }
 
 /// A step that needs a human before it runs, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApprovalGate {
     /// Step index (0-based).
     pub step: usize,

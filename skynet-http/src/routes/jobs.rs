@@ -7,7 +7,8 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problems::{JobPath, JsonBody, Keyed, Query};
 use crate::schema::{
-    ApproveBody, DenyBody, JobPage, JobView, ListQuery, LogsQuery, LogsView, SubmitBody,
+    ApproveBody, DenyBody, JobPage, JobView, ListQuery, LogLineView, LogsQuery, LogsView,
+    SubmitBody,
 };
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -61,7 +62,7 @@ pub(crate) async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SubmitBody>,
-) -> ApiResult<(StatusCode, ApiJson<skynet_core::view::JobView>)> {
+) -> ApiResult<(StatusCode, ApiJson<JobView>)> {
     caller.require(Scope::Submit)?;
     let key = idempotency_key(&headers)?;
     let mut req = SubmitRequest {
@@ -110,7 +111,7 @@ pub(crate) async fn list_jobs(
     caller: Caller,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<JobPage>> {
     caller.require(Scope::Read)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
@@ -138,13 +139,14 @@ pub(crate) async fn list_jobs(
     let next = (jobs.len() == limit as usize)
         .then(|| jobs.last().map(|j| encode_cursor(&JobCursor::after(j))))
         .flatten();
-    let views: Vec<_> = jobs
+    let jobs = jobs
         .iter()
-        .map(|j| skynet_core::view::JobView::showing(j, &[], super::details(&caller)))
+        .map(|j| JobView::showing(j, &[], super::details(&caller)))
         .collect();
-    Ok(ApiJson(
-        serde_json::json!({ "jobs": views, "next_cursor": next }),
-    ))
+    Ok(ApiJson(JobPage {
+        jobs,
+        next_cursor: next,
+    }))
 }
 
 fn job_id(id: &str) -> ApiResult<JobId> {
@@ -162,7 +164,7 @@ pub(crate) async fn get_job(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Read)?;
     let job = state
         .sk
@@ -186,7 +188,7 @@ pub(crate) async fn approve(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ApproveBody>,
-) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
         .sk
@@ -210,7 +212,7 @@ pub(crate) async fn deny(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DenyBody>,
-) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
         .sk
@@ -233,7 +235,7 @@ pub(crate) async fn cancel(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
         .sk
@@ -256,7 +258,7 @@ pub(crate) async fn logs(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<LogsQuery>,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<LogsView>> {
     caller.require(Scope::Read)?;
     let query = LogQuery {
         step: q.step,
@@ -269,5 +271,7 @@ pub(crate) async fn logs(
         .logs(&job_id(&id)?, &query)
         .await
         .map_err(core_err(&caller))?;
-    Ok(ApiJson(serde_json::json!({ "lines": lines })))
+    Ok(ApiJson(LogsView {
+        lines: lines.into_iter().map(LogLineView::from).collect(),
+    }))
 }

@@ -8,14 +8,14 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
 use crate::problems::{JobPath, JsonBody, Keyed};
 use crate::schema::{
-    ApprovalGate, ExecuteAnswer, ExecuteBody, HealthSample, PlanAnswer, PlanBody, PolicyAnswer,
-    PolicyCheckBody, ProviderHealthView, ProvidersHealth, ReportAnswer, ReportBody,
+    ExecuteAnswer, ExecuteBody, HealthSample, PlanAnswer, PlanBody, PolicyAnswer, PolicyCheckBody,
+    ProviderHealthView, ProvidersHealth, ReportAnswer, ReportBody,
 };
 use axum::extract::State;
 use skynet_core::engine::{Gate, HealthCheck, RunHere};
 use skynet_core::policy::PolicyContext;
 use skynet_core::store::keys::Scope;
-use skynet_core::view::{JobView, PlanView};
+use skynet_core::view::{JobView, LogLineView, PlanView};
 use skynet_core::{JobId, JobSource, SubmitRequest};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -65,9 +65,9 @@ pub(crate) async fn plan(
     Ok(ApiJson(PlanAnswer {
         execution_plan: PlanView::new(&review.plan),
         requires_approval: review.requires_approval,
-        approval_gates: review.gates.into_iter().map(ApprovalGate::from).collect(),
+        approval_gates: review.gates,
         artifacts: review.artifacts,
-        risk_level: review.plan.risk.into(),
+        risk_level: review.plan.risk,
         plan_hash: review.plan.hash,
     }))
 }
@@ -178,7 +178,7 @@ pub(crate) async fn execute(
         .map_err(core_err(&caller))?;
     Ok(ApiJson(ExecuteAnswer {
         job: JobView::showing(&done.job, &done.steps, details(&caller)),
-        logs: done.logs,
+        logs: done.logs.into_iter().map(LogLineView::from).collect(),
     }))
 }
 
