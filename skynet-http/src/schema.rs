@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use skynet_core::RiskLevel as Risk;
 pub use skynet_core::engine::ApprovalGate;
+pub use skynet_core::scheduler::{Diagnosis as DiagnosisView, ProviderScore as ProviderScoreView};
 pub use skynet_core::view::{
     DecisionView, JobView, LogLineView, PlanView, StepStateView, StepView,
 };
@@ -373,42 +374,4 @@ pub struct DiagnoseBody {
     /// healthy.
     #[serde(default)]
     pub fallback: Option<String>,
-}
-
-/// One candidate's scores, each in `0..=1`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderScoreView {
-    /// The provider.
-    pub provider: String,
-    /// Weighted mean of the five scores; 0 when it cannot be chosen
-    /// (lacks a required action, or health below 0.5).
-    pub total_score: f64,
-    /// 1 healthy, 0 unhealthy (or a monitor's ratio).
-    pub health_score: f64,
-    /// 1 − running steps / its concurrency.
-    pub load_score: f64,
-    /// Share of the required actions it runs; 0.9 for a non-isolated
-    /// provider on WRITE/ADMIN work.
-    pub capability_score: f64,
-    /// (succeeded + 1) / (finished + 2) over its recent jobs.
-    pub success_score: f64,
-    /// 1 / (1 + median seconds) of its recent successes; 0.5 unknown.
-    pub latency_score: f64,
-}
-
-/// Where the work would run, and why.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DiagnosisView {
-    /// The chosen provider.
-    pub selected_provider: String,
-    /// No candidate was eligible and healthy: the fallback was taken.
-    pub fallback_used: bool,
-    /// Catalog actions the work needs, sorted.
-    pub required_capabilities: Vec<String>,
-    /// The scheduler's candidates, in configured order.
-    pub candidates: Vec<String>,
-    /// Every candidate's scores, best first.
-    pub scores: Vec<ProviderScoreView>,
 }
