@@ -150,3 +150,15 @@ def test_an_idempotency_key_reused_for_another_request_is_refused(
     assert isinstance(raised.value, skynet.Conflict)
     assert raised.value.code == "conflict"
     assert raised.value.job_id == first.id
+
+
+def test_a_failed_job_says_why_as_data(sk: skynet.Skynet, workdir: Path) -> None:
+    job = sk.run("run `false`", approve=True, cwd=workdir)
+    assert job.status == "failed"
+    failure = job.failure
+    assert failure is not None
+    assert failure["kind"] == "step_failed"
+    assert failure["step"] == 0
+    assert failure["exit_code"] == 1
+    assert failure["message"] == job.error
+    assert sk.run("list the files", cwd=workdir).failure is None
