@@ -71,5 +71,24 @@ pub fn report(e: &Error, json: bool) -> ExitCode {
         "error: {}",
         crate::render::printable(&e.to_string())
     ));
+    if let Some(hint) = hint(e) {
+        crate::render::err_line(&format!("hint: {hint}"));
+    }
     for_error(e).into()
+}
+
+/// What to do about an error, in the CLI's words (core messages carry
+/// none: HTTP and Python callers would see them too).
+pub fn hint(e: &Error) -> Option<String> {
+    Some(match e {
+        Error::ApprovalRequired(id) => format!(
+            "review it with `skynet show {id}`, then approve the plan you reviewed with `skynet approve {id} --plan-hash HASH`"
+        ),
+        Error::StaleApproval { job, .. } => format!("review it again with `skynet show {job}`"),
+        Error::JobNotFound(_) => "list jobs with `skynet jobs`".into(),
+        Error::IdempotencyConflict { job, .. } => {
+            format!("see the first job with `skynet show {job}`, or pass a fresh --idempotency-key")
+        }
+        _ => return None,
+    })
 }

@@ -141,7 +141,7 @@ pub fn job(out: &mut dyn Write, job: &Job, states: &[StepRecord]) -> io::Result<
             &a.plan_hash[..a.plan_hash.len().min(12)]
         )?;
     }
-    if let Some(e) = &job.error {
+    if let Some(e) = job.error_message() {
         writeln!(out, "  error:    {e}")?;
     }
     if let Some(p) = &job.plan {

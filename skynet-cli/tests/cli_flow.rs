@@ -302,3 +302,29 @@ fn workers_lists_a_worker_that_ran_and_stopped() {
         .code(0)
         .stdout(predicate::str::contains("ci-worker-1").and(predicate::str::contains("offline")));
 }
+
+#[test]
+fn an_idempotency_key_reused_for_another_intent_is_refused() {
+    let sb = Sandbox::new();
+    let submit = |intent: &str| {
+        sb.cmd()
+            .args(["submit", "--json", "--idempotency-key", "k-1", intent])
+            .output()
+            .unwrap()
+    };
+    let a = submit("list the files");
+    let b = submit("list the files");
+    assert_eq!((a.status.code(), b.status.code()), (Some(0), Some(0)));
+    let id = |out: &std::process::Output| {
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["id"].clone()
+    };
+    assert_eq!(id(&a), id(&b), "the same request returns the first job");
+    let c = submit("read notes.txt");
+    assert_eq!(c.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&c.stderr);
+    assert!(stderr.contains("idempotency key"), "{stderr}");
+    assert!(stderr.contains("skynet show"), "the CLI's hint: {stderr}");
+    let body: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+    assert_eq!(body["error"]["code"], "conflict");
+    assert_eq!(sb.jobs().len(), 1);
+}

@@ -29,14 +29,24 @@ pub enum Error {
     #[error("policy rules: {0}")]
     PolicyRules(String),
     /// The job needs a human approval first.
-    #[error(
-        "job {0} needs approval: review it with `skynet show {0}`, then approve the plan you reviewed with `skynet approve {0} --plan-hash HASH`"
-    )]
+    #[error("job {0} needs a human approval of its plan before it runs")]
     ApprovalRequired(JobId),
-    /// An approval named a plan hash that is not the job's current plan.
+    /// A plan that needs a human was asked to run without one
+    /// ([`crate::engine::Gate::AutoOnly`]); nothing was recorded.
     #[error(
-        "stale approval for job {job}: you approved plan {given}, the job's plan is {actual}; review it with `skynet show {job}`"
+        "plan {} is {risk}: it needs a human approval, so it cannot run without one",
+        short(.hash)
     )]
+    PlanNeedsApproval {
+        /// The plan's hash.
+        hash: String,
+        /// Its overall risk.
+        risk: crate::RiskLevel,
+        /// The first step decision that asks for a human, if one does.
+        gate: Option<Box<Decision>>,
+    },
+    /// An approval named a plan hash that is not the job's current plan.
+    #[error("stale approval for job {job}: you approved plan {given}, the job's plan is {actual}")]
     StaleApproval {
         /// The job.
         job: JobId,
@@ -46,7 +56,7 @@ pub enum Error {
         actual: String,
     },
     /// No job with this id.
-    #[error("job {0} not found; list jobs with `skynet jobs`")]
+    #[error("job {0} not found")]
     JobNotFound(String),
     /// A state change the transition table does not allow.
     #[error("job {job} is {from}; it cannot become {to}")]
@@ -62,9 +72,20 @@ pub enum Error {
     /// its result is refused.
     #[error("lease lost on job {0}: another worker or the reaper owns it now")]
     LeaseLost(JobId),
-    /// A duplicate idempotency key or similar conflict.
+    /// A duplicate id or similar conflict.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// An idempotency key already used for a different request: the
+    /// request is refused (the same request again returns the first job).
+    #[error(
+        "idempotency key {key:?} was already used for a different request (job {job}); use a fresh key"
+    )]
+    IdempotencyConflict {
+        /// The key.
+        key: String,
+        /// The job the key's first request made.
+        job: JobId,
+    },
     /// The execution provider failed (not the command: the provider itself).
     #[error("provider {provider}: {message}")]
     Provider {
@@ -98,9 +119,20 @@ pub enum Error {
     /// The ledger failed.
     #[error("store: {0}")]
     Store(String),
+    /// The database driver failed (the driver's error is the source).
+    #[error("store: {0}")]
+    Database(#[source] sqlx::Error),
+    /// The store's schema could not be migrated.
+    #[error("store: migration failed: {0}")]
+    Migration(#[source] sqlx::migrate::MigrateError),
     /// Local I/O failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// A plan hash as messages show it: its first 12 hex digits.
+fn short(hash: &str) -> &str {
+    hash.get(..crate::plan::MIN_HASH_PREFIX).unwrap_or(hash)
 }
 
 /// Coarse error kinds with stable string codes, for front-ends.
@@ -162,29 +194,61 @@ impl Error {
             }
             Error::Planning(_) => ErrorKind::Planning,
             Error::Forbidden { .. } => ErrorKind::Forbidden,
-            Error::ApprovalRequired(_) => ErrorKind::ApprovalRequired,
+            Error::ApprovalRequired(_) | Error::PlanNeedsApproval { .. } => {
+                ErrorKind::ApprovalRequired
+            }
             Error::StaleApproval { .. } => ErrorKind::StaleApproval,
             Error::JobNotFound(_) => ErrorKind::NotFound,
-            Error::InvalidTransition { .. } | Error::Conflict(_) => ErrorKind::Conflict,
+            Error::InvalidTransition { .. }
+            | Error::Conflict(_)
+            | Error::IdempotencyConflict { .. } => ErrorKind::Conflict,
             Error::LeaseLost(_) => ErrorKind::LeaseLost,
             Error::Provider { .. }
             | Error::HostKeyRejected { .. }
             | Error::NoEligibleProvider(_) => ErrorKind::Provider,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Cancelled => ErrorKind::Cancelled,
-            Error::Store(_) | Error::Io(_) => ErrorKind::Internal,
+            Error::Store(_) | Error::Database(_) | Error::Migration(_) | Error::Io(_) => {
+                ErrorKind::Internal
+            }
         }
+    }
+
+    /// The policy decision behind a refusal, when there is one.
+    pub fn decision(&self) -> Option<&Decision> {
+        match self {
+            Error::Forbidden { decision } => Some(decision),
+            Error::PlanNeedsApproval { gate, .. } => gate.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The job an error is about, when it names one.
+    pub fn job(&self) -> Option<&JobId> {
+        match self {
+            Error::ApprovalRequired(id) | Error::LeaseLost(id) => Some(id),
+            Error::StaleApproval { job, .. }
+            | Error::InvalidTransition { job, .. }
+            | Error::IdempotencyConflict { job, .. } => Some(job),
+            _ => None,
+        }
+    }
+
+    /// Internals (storage, I/O) whose text is for the operator's log, not
+    /// for a remote caller.
+    pub fn is_internal(&self) -> bool {
+        self.kind() == ErrorKind::Internal
     }
 }
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::Store(e.to_string())
+        Error::Database(e)
     }
 }
 
 impl From<sqlx::migrate::MigrateError> for Error {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        Error::Store(format!("migration failed: {e}"))
+        Error::Migration(e)
     }
 }

@@ -45,6 +45,7 @@ impl fmt::Display for JobId {
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobStatus {
     /// Recorded, not yet planned.
     Created,
@@ -156,6 +157,7 @@ impl FromStr for JobStatus {
 /// Who or what submitted a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobSource {
     /// The `skynet` CLI.
     #[default]
@@ -207,12 +209,14 @@ impl FromStr for JobSource {
 
 /// Who approved which plan, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ApprovalView))]
 pub struct Approval {
     /// `"auto"` for READ_ONLY auto-approval, else the approver's name.
     pub approver: String,
     /// The plan hash the approver saw; only that plan runs.
     pub plan_hash: String,
-    /// When.
+    /// When (RFC 3339).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub at: DateTime<Utc>,
 }
 
@@ -274,6 +278,129 @@ pub struct Job {
     pub idempotency_key: Option<String>,
 }
 
+/// What kind of ending a [`JobFailure`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum FailureKind {
+    /// A step's command exited non-zero or was killed by a signal.
+    StepFailed,
+    /// A step or the job ran out of time.
+    TimedOut,
+    /// The execution provider itself failed (not the command).
+    Provider,
+    /// Cancelled before it finished.
+    Cancelled,
+    /// A human denied the plan.
+    Denied,
+    /// A worker was lost mid-step: a human must look.
+    NeedsReview,
+    /// Anything else (attempts exhausted, a refused plan, ...).
+    Other,
+}
+
+/// Why a job (or one step) ended without succeeding, as data: front-ends
+/// read the fields instead of parsing a message.
+///
+/// Stored in the ledger's error text as JSON (see [`JobFailure::encode`]);
+/// a plain-text error written before failures were structured still reads
+/// back, as a failure of the kind its job's status implies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = FailureView))]
+pub struct JobFailure {
+    /// What kind of ending.
+    pub kind: FailureKind,
+    /// The step it happened in (0-based), when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
+    /// The step's exit code, when its command exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The provider that failed ([`FailureKind::Provider`] only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// What a person reads.
+    pub message: String,
+}
+
+/// Marks an encoded [`JobFailure`] in the error text.
+const FAILURE_TAG: &str = "{\"failure\":";
+
+impl JobFailure {
+    /// A failure of `kind` with `message` and no step details.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        JobFailure {
+            kind,
+            step: None,
+            exit_code: None,
+            provider: None,
+            message: message.into(),
+        }
+    }
+
+    /// The text stored in the ledger's error column: a JSON object that
+    /// [`JobFailure::decode`] reads back.
+    pub fn encode(&self) -> String {
+        serde_json::json!({ "failure": self }).to_string()
+    }
+
+    /// Read a stored error text: an encoded failure, or (older rows, and
+    /// errors written without structure) a plain message whose kind the
+    /// job's `status` implies.
+    pub fn decode(text: &str, status: JobStatus) -> JobFailure {
+        // The store may have put words in front (`attempts exhausted
+        // (3/3): ...`): they become part of the message.
+        if let Some(at) = text.find(FAILURE_TAG)
+            && let Ok(serde_json::Value::Object(mut o)) = serde_json::from_str(&text[at..])
+            && let Some(f) = o.remove("failure")
+            && let Ok(mut failure) = serde_json::from_value::<JobFailure>(f)
+        {
+            failure.message.insert_str(0, &text[..at]);
+            return failure;
+        }
+        let kind = match status {
+            JobStatus::TimedOut => FailureKind::TimedOut,
+            JobStatus::Cancelled => FailureKind::Cancelled,
+            JobStatus::Denied => FailureKind::Denied,
+            JobStatus::NeedsReview => FailureKind::NeedsReview,
+            _ => FailureKind::Other,
+        };
+        JobFailure::new(kind, text)
+    }
+
+    /// The message of a stored error text (encoded or plain).
+    pub fn message_of(text: &str) -> String {
+        JobFailure::decode(text, JobStatus::Failed).message
+    }
+
+    /// This failure with provider details hidden: a provider's message
+    /// may name hosts, paths or credentials.
+    pub fn without_provider_details(mut self) -> Self {
+        if let (FailureKind::Provider, Some(name)) = (self.kind, &self.provider) {
+            let at = self
+                .step
+                .map(|s| format!("step {}: ", s + 1))
+                .unwrap_or_default();
+            self.message = format!("{at}provider {name} failed; the details need an admin key");
+        }
+        self
+    }
+}
+
+impl Job {
+    /// Why the job ended without succeeding, if it did.
+    pub fn failure(&self) -> Option<JobFailure> {
+        self.error
+            .as_deref()
+            .map(|text| JobFailure::decode(text, self.status))
+    }
+
+    /// The error as a person reads it.
+    pub fn error_message(&self) -> Option<String> {
+        self.failure().map(|f| f.message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,5 +433,23 @@ mod tests {
             JobStatus::allowed_from(JobStatus::Denied),
             vec![JobStatus::Planned]
         );
+    }
+
+    #[test]
+    fn failures_round_trip_and_plain_text_still_reads() {
+        let f = JobFailure {
+            kind: FailureKind::Provider,
+            step: Some(0),
+            exit_code: None,
+            provider: Some("mock".into()),
+            message: "step 1 (x): provider mock: token=abc".into(),
+        };
+        assert_eq!(JobFailure::decode(&f.encode(), JobStatus::Failed), f);
+        let old = JobFailure::decode("not today", JobStatus::Denied);
+        assert_eq!(old.kind, FailureKind::Denied);
+        assert_eq!(old.message, "not today");
+        let hidden = f.without_provider_details();
+        assert!(!hidden.message.contains("token"), "{}", hidden.message);
+        assert!(hidden.message.contains("admin key"));
     }
 }

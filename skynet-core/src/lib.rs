@@ -27,10 +27,11 @@ pub mod view;
 
 pub use action::Action;
 pub use engine::{
-    EngineConfig, JobEvent, Skynet, SkynetBuilder, SubmitRequest, WorkerOptions, WorkerReport,
+    EngineConfig, Execution, Gate, JobEvent, RunHere, Skynet, SkynetBuilder, SubmitRequest,
+    WorkerOptions, WorkerReport,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use job::{Approval, Job, JobId, JobSource, JobStatus};
+pub use job::{Approval, FailureKind, Job, JobFailure, JobId, JobSource, JobStatus};
 pub use plan::{Command, Plan, Step};
 pub use planner::{PlanRequest, Planner};
 pub use policy::{Decision, Policy, PolicyContext, Verdict};

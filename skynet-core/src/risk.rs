@@ -9,6 +9,7 @@ use std::str::FromStr;
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
 )]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Risk))]
 pub enum RiskLevel {
     /// Inspects only; auto-approved by default.
     #[default]

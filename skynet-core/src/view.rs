@@ -1,15 +1,21 @@
-//! Stable, front-end facing views of plans and jobs (the JSON every
-//! front-end prints), kept apart from the storage types so those can move.
+//! Stable, front-end facing views of plans and jobs: the JSON every
+//! front-end prints and the HTTP API answers, kept apart from the storage
+//! types so those can move. With the `openapi` feature each view also
+//! describes itself as an OpenAPI schema, so the documented shape is the
+//! compiled one.
 
-use crate::job::{Approval, Job};
+use crate::job::{Approval, Job, JobFailure, JobSource, JobStatus};
 use crate::plan::{Plan, Step};
-use crate::policy::Decision;
+use crate::policy::{Decision, Verdict};
+use crate::provider::Stream;
 use crate::risk::RiskLevel;
-use crate::store::StepRecord;
-use serde::Serialize;
+use crate::store::{LogLine, StepRecord, StepStatus};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// A plan as shown to people and programs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlanView {
     /// One-line summary.
     pub summary: String,
@@ -22,32 +28,119 @@ pub struct PlanView {
     /// Steps in order.
     pub steps: Vec<StepView>,
     /// Model tokens and estimated cost (LLM planners only).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub usage: Option<crate::plan::PlanUsage>,
 }
 
 /// A step as shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepView {
     /// What a human reads.
     pub description: String,
     /// The catalog action, `{"kind": ..., params...}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub action: serde_json::Value,
     /// The argv that runs.
     pub command: Vec<String>,
     /// Working directory.
     pub cwd: String,
     /// What is fed to the program's stdin (the content `write_file` writes).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<String>,
     /// Effective risk.
     pub risk: RiskLevel,
     /// The policy decision behind it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<DecisionView>,
     /// Checkpoint (jobs only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<StepRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StepStateView>,
+}
+
+/// A policy decision that explains itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DecisionView {
+    /// The risk the policy assigns.
+    pub risk: RiskLevel,
+    /// `allow`, `prompt` or `forbid`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "prompt"))]
+    pub verdict: Verdict,
+    /// Why, most important first.
+    pub reasons: Vec<String>,
+    /// The deciding rule.
+    pub rule: Option<String>,
+}
+
+impl From<&Decision> for DecisionView {
+    fn from(d: &Decision) -> Self {
+        DecisionView {
+            risk: d.risk,
+            verdict: d.verdict,
+            reasons: d.reasons.clone(),
+            rule: d.rule.clone(),
+        }
+    }
+}
+
+/// A step's checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepStateView {
+    /// Index in the plan.
+    pub index: u32,
+    /// `pending`, `running`, `succeeded`, `failed`, `timed_out`,
+    /// `cancelled`, `skipped`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "succeeded"))]
+    pub status: StepStatus,
+    /// Effective risk.
+    pub risk: RiskLevel,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Started (RFC 3339).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub started_at: Option<DateTime<Utc>>,
+    /// Finished (RFC 3339).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Output bytes.
+    pub output_bytes: u64,
+    /// Output was capped.
+    pub truncated: bool,
+    /// Why it failed, as a person reads it.
+    pub error: Option<String>,
+}
+
+/// One log line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogLineView {
+    /// Position in the job's log.
+    pub seq: i64,
+    /// Step index.
+    pub step: u32,
+    /// `stdout`, `stderr` or `system`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "stdout"))]
+    pub stream: Stream,
+    /// Text (secrets redacted).
+    pub text: String,
+    /// When (RFC 3339).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub at: DateTime<Utc>,
+}
+
+impl From<LogLine> for LogLineView {
+    fn from(l: LogLine) -> Self {
+        LogLineView {
+            seq: l.seq,
+            step: l.step,
+            stream: l.stream,
+            text: l.text,
+            at: l.at,
+        }
+    }
 }
 
 impl PlanView {
@@ -56,8 +149,13 @@ impl PlanView {
         Self::with_states(plan, &[])
     }
 
-    /// View of a plan with its step checkpoints.
+    /// View of a plan with its step checkpoints (their errors as people
+    /// read them).
     pub fn with_states(plan: &Plan, states: &[StepRecord]) -> Self {
+        Self::showing(plan, states, Details::Full)
+    }
+
+    fn showing(plan: &Plan, states: &[StepRecord], details: Details) -> Self {
         PlanView {
             summary: plan.summary.clone(),
             risk: plan.risk,
@@ -67,14 +165,14 @@ impl PlanView {
                 .steps
                 .iter()
                 .enumerate()
-                .map(|(i, s)| step_view(s, states.get(i).cloned()))
+                .map(|(i, s)| step_view(s, states.get(i).map(|r| details.state(r))))
                 .collect(),
             usage: plan.usage.clone(),
         }
     }
 }
 
-fn step_view(s: &Step, state: Option<StepRecord>) -> StepView {
+fn step_view(s: &Step, state: Option<StepStateView>) -> StepView {
     StepView {
         description: s.description.clone(),
         action: serde_json::to_value(&s.action).unwrap_or(serde_json::Value::Null),
@@ -82,20 +180,57 @@ fn step_view(s: &Step, state: Option<StepRecord>) -> StepView {
         cwd: s.command.cwd.display().to_string(),
         stdin: s.command.stdin.clone(),
         risk: s.risk,
-        decision: s.decision.clone(),
+        decision: s.decision.as_ref().map(DecisionView::from),
         state,
     }
 }
 
+/// How much of a provider's failure a viewer may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Details {
+    /// Everything (operators, admins, the local user).
+    Full,
+    /// Not what a provider said when it failed: its message may name
+    /// hosts, paths or credentials.
+    NoProviderDetails,
+}
+
+impl Details {
+    fn failure(self, failure: JobFailure) -> JobFailure {
+        match self {
+            Details::Full => failure,
+            Details::NoProviderDetails => failure.without_provider_details(),
+        }
+    }
+
+    fn state(self, r: &StepRecord) -> StepStateView {
+        StepStateView {
+            index: r.index,
+            status: r.status,
+            risk: r.risk,
+            exit_code: r.exit_code,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            output_bytes: r.output_bytes,
+            truncated: r.truncated,
+            error: r.error.as_deref().map(|e| {
+                self.failure(JobFailure::decode(e, JobStatus::Failed))
+                    .message
+            }),
+        }
+    }
+}
+
 /// A job as shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobView {
     /// Id.
     pub id: String,
     /// Intent.
     pub intent: String,
     /// Status.
-    pub status: String,
+    pub status: JobStatus,
     /// Overall risk.
     pub risk: RiskLevel,
     /// Sandbox root.
@@ -112,7 +247,7 @@ pub struct JobView {
     pub approval: Option<Approval>,
     /// Worker holding the lease while running.
     pub worker: Option<String>,
-    /// Timestamps (RFC 3339).
+    /// Recorded (RFC 3339, like every timestamp here).
     pub created_at: String,
     /// Entered the queue.
     pub queued_at: Option<String>,
@@ -120,10 +255,13 @@ pub struct JobView {
     pub started_at: Option<String>,
     /// Finished.
     pub finished_at: Option<String>,
-    /// Error text.
+    /// Why it failed, as a person reads it (`failure.message`).
     pub error: Option<String>,
-    /// Source.
-    pub source: String,
+    /// Why it failed, as data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<JobFailure>,
+    /// Who submitted it.
+    pub source: JobSource,
     /// Idempotency key.
     pub idempotency_key: Option<String>,
     /// The plan with step states.
@@ -133,11 +271,17 @@ pub struct JobView {
 impl JobView {
     /// View of a job with its step checkpoints.
     pub fn new(job: &Job, states: &[StepRecord]) -> Self {
+        Self::showing(job, states, Details::Full)
+    }
+
+    /// View of a job with its step checkpoints, showing `details`.
+    pub fn showing(job: &Job, states: &[StepRecord], details: Details) -> Self {
         let t = |d: chrono::DateTime<chrono::Utc>| d.to_rfc3339();
+        let failure = job.failure().map(|f| details.failure(f));
         JobView {
             id: job.id.to_string(),
             intent: job.intent.clone(),
-            status: job.status.to_string(),
+            status: job.status,
             risk: job.risk,
             root: job.root.display().to_string(),
             provider: job.provider.clone(),
@@ -150,10 +294,14 @@ impl JobView {
             queued_at: job.queued_at.map(t),
             started_at: job.started_at.map(t),
             finished_at: job.finished_at.map(t),
-            error: job.error.clone(),
-            source: job.source.as_str().to_string(),
+            error: failure.as_ref().map(|f| f.message.clone()),
+            failure,
+            source: job.source,
             idempotency_key: job.idempotency_key.clone(),
-            plan: job.plan.as_ref().map(|p| PlanView::with_states(p, states)),
+            plan: job
+                .plan
+                .as_ref()
+                .map(|p| PlanView::showing(p, states, details)),
         }
     }
 }

@@ -95,25 +95,27 @@ impl ApiError {
     }
 
     /// Map a core error; `admin` callers see provider details, others not.
+    /// The one mapping of the API: status by [`ErrorKind`] ([`status_of`]),
+    /// `code` = [`ErrorKind::code`], the decision behind a refusal, and a
+    /// hint in this API's words.
     pub fn from_core(e: Error, admin: bool) -> Self {
         let kind = e.kind();
-        let status = status_of(kind);
-        let decision = match &e {
-            Error::Forbidden { decision } => Some((**decision).clone()),
-            _ => None,
-        };
+        let decision = e.decision().cloned();
         let detail = match &e {
             Error::Provider { provider, .. } if !admin => {
                 format!("provider {provider} failed; the details need an admin key")
             }
             // Storage and I/O internals are logged, not shown.
-            Error::Store(_) | Error::Io(_) => {
-                tracing::error!(error = %e, "internal error");
+            e if e.is_internal() => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(e), "internal error");
                 "SKYNET failed internally; the server log has the details".to_string()
             }
-            _ => e.to_string(),
+            e => match hint(e) {
+                Some(hint) => format!("{e}; {hint}"),
+                None => e.to_string(),
+            },
         };
-        let mut api = Self::new(status, kind.code(), detail);
+        let mut api = Self::new(status_of(kind), kind.code(), detail);
         api.0.decision = decision;
         api
     }
@@ -122,6 +124,20 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.0.status
     }
+}
+
+/// What an API caller does about an error, in this API's words.
+fn hint(e: &Error) -> Option<String> {
+    Some(match e {
+        Error::PlanNeedsApproval { .. } => "submit it to POST /v1/jobs".into(),
+        Error::ApprovalRequired(id) => format!(
+            "review it with GET /v1/jobs/{id}, then POST /v1/jobs/{id}/approve with the plan_hash you reviewed"
+        ),
+        Error::StaleApproval { job, .. } => {
+            format!("review it again with GET /v1/jobs/{job}")
+        }
+        _ => return None,
+    })
 }
 
 /// The HTTP status of each core error kind.

@@ -22,6 +22,7 @@ mod error;
 mod extract;
 mod metrics;
 mod openapi;
+mod problems;
 mod request_id;
 mod routes;
 pub mod schema;

@@ -18,7 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     components(schemas(
         crate::error::Problem,
         schema::Risk, schema::DecisionView, schema::ApprovalView, schema::StepStateView,
-        schema::StepView, schema::PlanView, schema::JobView, schema::JobPage,
+        schema::StepView, schema::PlanView, schema::JobView, schema::FailureView, schema::JobPage,
         schema::SubmitBody, schema::ApproveBody, schema::DenyBody,
         schema::LogLineView, schema::LogsView,
         schema::PlanBody, schema::PlanAnswer, schema::ApprovalGate,

@@ -1,184 +1,22 @@
 //! The wire types of the v1 API, with their OpenAPI schemas.
 //!
-//! Responses about jobs and plans are core's [`skynet_core::view`] types,
-//! serialized as they are; the `*View` structs here describe that JSON for
-//! the OpenAPI document (a test reads real responses into them with
-//! `deny_unknown_fields`, so the description cannot drift from the code).
+//! Jobs, plans, steps, decisions and log lines are core's
+//! [`skynet_core::view`] types, which describe themselves (core's `openapi`
+//! feature): what a handler returns is what the document says. This module
+//! adds the request bodies and the envelopes only this API has.
 
 use serde::{Deserialize, Serialize};
-use skynet_core::{Decision, RiskLevel, Verdict};
+use skynet_core::{Decision, Verdict};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
-/// `READ_ONLY < WRITE < ADMIN`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Risk {
-    /// Inspects only.
-    ReadOnly,
-    /// Changes files or runs project code.
-    Write,
-    /// Deletes, pushes, escalates.
-    Admin,
-}
-
-impl From<RiskLevel> for Risk {
-    fn from(r: RiskLevel) -> Self {
-        match r {
-            RiskLevel::ReadOnly => Risk::ReadOnly,
-            RiskLevel::Write => Risk::Write,
-            RiskLevel::Admin => Risk::Admin,
-        }
-    }
-}
-
-/// A policy decision that explains itself.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionView {
-    /// The risk the policy assigns.
-    pub risk: Risk,
-    /// `allow`, `prompt` or `forbid`.
-    pub verdict: String,
-    /// Why, most important first.
-    pub reasons: Vec<String>,
-    /// The deciding rule.
-    pub rule: Option<String>,
-}
-
-impl From<&Decision> for DecisionView {
-    fn from(d: &Decision) -> Self {
-        DecisionView {
-            risk: d.risk.into(),
-            verdict: d.verdict.as_str().to_string(),
-            reasons: d.reasons.clone(),
-            rule: d.rule.clone(),
-        }
-    }
-}
-
-/// Who approved which plan, and when.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ApprovalView {
-    /// `auto` or the approver.
-    pub approver: String,
-    /// The approved plan's hash.
-    pub plan_hash: String,
-    /// When (RFC 3339).
-    pub at: String,
-}
-
-/// A step's checkpoint.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StepStateView {
-    /// Index in the plan.
-    pub index: u32,
-    /// `pending`, `running`, `succeeded`, `failed`, `timed_out`, `cancelled`, `skipped`.
-    pub status: String,
-    /// Effective risk.
-    pub risk: Risk,
-    /// Exit code.
-    pub exit_code: Option<i32>,
-    /// Started (RFC 3339).
-    pub started_at: Option<String>,
-    /// Finished (RFC 3339).
-    pub finished_at: Option<String>,
-    /// Output bytes.
-    pub output_bytes: u64,
-    /// Output was capped.
-    pub truncated: bool,
-    /// Error text.
-    pub error: Option<String>,
-}
-
-/// One step of a plan.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StepView {
-    /// What a human reads.
-    pub description: String,
-    /// The catalog action: `{"kind": "read_file", "path": ...}`.
-    #[schema(value_type = Object)]
-    pub action: serde_json::Value,
-    /// The argv that runs (never a shell string).
-    pub command: Vec<String>,
-    /// Working directory.
-    pub cwd: String,
-    /// Fed to stdin (`write_file` content).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stdin: Option<String>,
-    /// Effective risk.
-    pub risk: Risk,
-    /// The policy decision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<DecisionView>,
-    /// Checkpoint (jobs only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<StepStateView>,
-}
-
-/// A plan.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PlanView {
-    /// One line.
-    pub summary: String,
-    /// Overall risk.
-    pub risk: Risk,
-    /// Content hash an approval must name.
-    pub hash: String,
-    /// Which planner.
-    pub planner: String,
-    /// Steps in order.
-    pub steps: Vec<StepView>,
-}
-
-/// A job.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct JobView {
-    /// Id (UUIDv7).
-    pub id: String,
-    /// The intent.
-    pub intent: String,
-    /// `created`, `planned`, `queued`, `running`, `succeeded`, `failed`,
-    /// `timed_out`, `denied`, `cancelled`, `needs_review`.
-    pub status: String,
-    /// Overall risk.
-    pub risk: Risk,
-    /// Sandbox root.
-    pub root: String,
-    /// Provider.
-    pub provider: String,
-    /// Priority.
-    pub priority: i32,
-    /// Claims so far.
-    pub attempts: u32,
-    /// Claims allowed.
-    pub max_attempts: u32,
-    /// Approval.
-    pub approval: Option<ApprovalView>,
-    /// Worker holding the lease.
-    pub worker: Option<String>,
-    /// Created (RFC 3339).
-    pub created_at: String,
-    /// Queued.
-    pub queued_at: Option<String>,
-    /// First claimed.
-    pub started_at: Option<String>,
-    /// Finished.
-    pub finished_at: Option<String>,
-    /// Error text.
-    pub error: Option<String>,
-    /// `cli`, `http`, ...
-    pub source: String,
-    /// Idempotency key.
-    pub idempotency_key: Option<String>,
-    /// Plan with step states.
-    pub plan: Option<PlanView>,
-}
+pub use skynet_core::RiskLevel as Risk;
+pub use skynet_core::engine::ApprovalGate;
+pub use skynet_core::scheduler::{Diagnosis as DiagnosisView, ProviderScore as ProviderScoreView};
+pub use skynet_core::view::{
+    DecisionView, JobView, LogLineView, PlanView, StepStateView, StepView,
+};
+pub use skynet_core::{Approval as ApprovalView, JobFailure as FailureView};
 
 /// `POST /v1/jobs`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -262,22 +100,6 @@ pub struct LogsQuery {
     pub after_seq: Option<i64>,
 }
 
-/// One log line.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LogLineView {
-    /// Position in the job's log.
-    pub seq: i64,
-    /// Step index.
-    pub step: u32,
-    /// `stdout`, `stderr` or `system`.
-    pub stream: String,
-    /// Text (secrets redacted).
-    pub text: String,
-    /// When (RFC 3339).
-    pub at: String,
-}
-
 /// A job's log lines.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LogsView {
@@ -306,19 +128,6 @@ pub struct PlanBody {
     /// Constraints for the planner.
     #[serde(default)]
     pub constraints: Vec<String>,
-}
-
-/// A step that needs a human before it runs.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ApprovalGate {
-    /// Step index (0-based).
-    pub step: usize,
-    /// Its description.
-    pub description: String,
-    /// Its risk.
-    pub risk: Risk,
-    /// Why it needs approval.
-    pub reason: String,
 }
 
 /// `POST /v1/plan` answer.
@@ -418,7 +227,7 @@ impl PolicyAnswer {
         PolicyAnswer {
             allowed: d.verdict != Verdict::Forbid,
             requires_approval: d.verdict == Verdict::Prompt,
-            risk_level: d.risk.into(),
+            risk_level: d.risk,
             verdict: d.verdict.as_str().to_string(),
             rule: d.rule,
             reasons: d.reasons,
@@ -565,42 +374,4 @@ pub struct DiagnoseBody {
     /// healthy.
     #[serde(default)]
     pub fallback: Option<String>,
-}
-
-/// One candidate's scores, each in `0..=1`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderScoreView {
-    /// The provider.
-    pub provider: String,
-    /// Weighted mean of the five scores; 0 when it cannot be chosen
-    /// (lacks a required action, or health below 0.5).
-    pub total_score: f64,
-    /// 1 healthy, 0 unhealthy (or a monitor's ratio).
-    pub health_score: f64,
-    /// 1 − running steps / its concurrency.
-    pub load_score: f64,
-    /// Share of the required actions it runs; 0.9 for a non-isolated
-    /// provider on WRITE/ADMIN work.
-    pub capability_score: f64,
-    /// (succeeded + 1) / (finished + 2) over its recent jobs.
-    pub success_score: f64,
-    /// 1 / (1 + median seconds) of its recent successes; 0.5 unknown.
-    pub latency_score: f64,
-}
-
-/// Where the work would run, and why.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DiagnosisView {
-    /// The chosen provider.
-    pub selected_provider: String,
-    /// No candidate was eligible and healthy: the fallback was taken.
-    pub fallback_used: bool,
-    /// Catalog actions the work needs, sorted.
-    pub required_capabilities: Vec<String>,
-    /// The scheduler's candidates, in configured order.
-    pub candidates: Vec<String>,
-    /// Every candidate's scores, best first.
-    pub scores: Vec<ProviderScoreView>,
 }

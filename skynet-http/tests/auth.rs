@@ -190,7 +190,15 @@ async fn provider_details_are_redacted_for_keys_without_admin(db: Db) {
             &id,
             &lease,
             skynet_core::store::Completion::Failed(
-                "provider mock: token=hunter2 rejected by 10.0.0.5".into(),
+                skynet_core::JobFailure {
+                    kind: skynet_core::FailureKind::Provider,
+                    step: Some(0),
+                    exit_code: None,
+                    provider: Some("mock".into()),
+                    message: "step 1 (List): provider mock: token=hunter2 rejected by 10.0.0.5"
+                        .into(),
+                }
+                .encode(),
             ),
         )
         .await

@@ -8,12 +8,13 @@ mod common;
 use axum::http::StatusCode;
 use common::{Db, TestApp};
 use serde_json::json;
-use skynet_core::WorkerOptions;
+use skynet_core::store::StepStatus;
+use skynet_core::{JobSource, JobStatus, WorkerOptions};
 use skynet_http::schema;
 use tokio_util::sync::CancellationToken;
 
-/// Read a response into the documented schema type, refusing unknown
-/// fields: the OpenAPI description cannot drift from the real JSON.
+/// Read a response into its documented type (the type the handler
+/// returns, which also writes the OpenAPI schema).
 fn conforms<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> T {
     serde_json::from_value(v.clone()).expect("response matches its documented schema")
 }
@@ -55,8 +56,8 @@ async fn submit_queues_read_only_and_holds_write_for_approval(db: Db) {
     let t = TestApp::new(db).await;
     let ro = t.submit_job("list the files").await;
     let ro: schema::JobView = conforms(&ro);
-    assert_eq!(ro.status, "queued");
-    assert_eq!(ro.source, "http");
+    assert_eq!(ro.status, JobStatus::Queued);
+    assert_eq!(ro.source, JobSource::Http);
     assert_eq!(ro.approval.expect("auto approval").approver, "auto");
     let submitted = t.submit_job("write 'hi' to notes.txt").await;
     // The answer shows the job exactly as the ledger holds it.
@@ -66,13 +67,13 @@ async fn submit_queues_read_only_and_holds_write_for_approval(db: Db) {
         .await;
     assert_eq!(shown.json(), submitted);
     let w: schema::JobView = conforms(&submitted);
-    assert_eq!(w.status, "planned");
+    assert_eq!(w.status, JobStatus::Planned);
     assert!(w.approval.is_none());
     let plan = w.plan.expect("plan");
     assert!(!plan.hash.is_empty());
     assert_eq!(
         plan.steps[0].state.as_ref().expect("step state").status,
-        "pending"
+        StepStatus::Pending
     );
     // The job's root is the server's root.
     assert_eq!(
@@ -231,7 +232,7 @@ async fn list_pages_with_a_cursor_and_filters_by_status(db: Db) {
         .await;
     let planned: schema::JobPage = conforms(&r.json());
     assert_eq!(planned.jobs.len(), 2);
-    assert!(planned.jobs.iter().all(|j| j.status == "planned"));
+    assert!(planned.jobs.iter().all(|j| j.status == JobStatus::Planned));
     for bad in [
         "/v1/jobs?status=nope",
         "/v1/jobs?limit=0",
@@ -306,7 +307,7 @@ async fn approve_binds_the_plan_hash_deny_and_cancel_change_status_once(db: Db) 
     let r = approve(hash.to_string()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let approved: schema::JobView = conforms(&r.json());
-    assert_eq!(approved.status, "queued");
+    assert_eq!(approved.status, JobStatus::Queued);
     let approval = approved.approval.expect("approval");
     assert!(
         approval.approver.starts_with("http:approve/"),
@@ -402,7 +403,7 @@ async fn logs_tail_and_search_after_a_worker_ran_the_job(db: Db) {
         .call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None)
         .await;
     let job: schema::JobView = conforms(&r.json());
-    assert_eq!(job.status, "succeeded");
+    assert_eq!(job.status, JobStatus::Succeeded);
     assert_eq!(
         job.plan.expect("plan").steps[0]
             .state
@@ -489,7 +490,7 @@ async fn original_execute_runs_read_only_now_and_refuses_what_needs_approval(db:
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let body: schema::ExecuteAnswer = conforms(&r.json());
-    assert_eq!(body.job.status, "succeeded");
+    assert_eq!(body.job.status, JobStatus::Succeeded);
     assert!(body.logs.iter().any(|l| l.text == "hello from a file"));
     let before = t.ledger_snapshot().await;
     let r = t

@@ -9,7 +9,8 @@ use skynet_core::config::Settings;
 use skynet_core::engine::worker::default_worker_id;
 use skynet_core::store::{JobFilter, LogQuery};
 use skynet_core::{
-    Error, JobId, JobSource, JobStatus, Policy, Skynet as Core, SubmitRequest, WorkerOptions,
+    Error, Gate, JobId, JobSource, JobStatus, Policy, RunHere, Skynet as Core, SubmitRequest,
+    WorkerOptions,
 };
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -88,6 +89,18 @@ pub(crate) struct Intent {
 }
 
 impl Intent {
+    /// `text` under `cwd`, everything else default.
+    pub(crate) fn new(text: String, cwd: Option<PathBuf>) -> Self {
+        Intent {
+            text,
+            cwd,
+            priority: 0,
+            provider: None,
+            timeout: None,
+            idempotency_key: None,
+        }
+    }
+
     fn request(self) -> SubmitRequest {
         SubmitRequest {
             intent: self.text,
@@ -244,17 +257,19 @@ pub(crate) async fn run(
     timeout: Option<Duration>,
     approver: String,
 ) -> Result<Job, Failure> {
-    let mut job = core.submit(intent.request()).await?;
+    let gate = match &approve {
+        Approve::Yes => Gate::Approve(approver.clone()),
+        Approve::No | Approve::Ask(_) => Gate::Hold,
+    };
+    let mut job = core.start(&intent.request(), &gate).await?;
     if job.status == JobStatus::Planned {
         let Some(plan) = job.plan.clone() else {
             return Err(Failure::NeedsApproval(Box::new(job)));
         };
-        let yes = match approve {
-            Approve::Yes => true,
-            Approve::No => return Err(Failure::NeedsApproval(Box::new(job))),
-            Approve::Ask(callback) => ask(callback, plan.clone()).await?,
+        let Approve::Ask(callback) = approve else {
+            return Err(Failure::NeedsApproval(Box::new(job)));
         };
-        job = if yes {
+        job = if ask(callback, plan.clone()).await? {
             core.approve(&job.id, &plan.hash, &approver).await?
         } else {
             core.deny(
@@ -265,33 +280,23 @@ pub(crate) async fn run(
             .await?
         };
     }
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-    if job.status == JobStatus::Queued {
-        // Claim this very job so it runs here exactly once, even if the
-        // in-process worker (or another process) watches the queue. It
-        // runs in its own task: if this call times out or is interrupted
-        // (Ctrl-C, a cancelled asyncio task) the job still ends properly
-        // instead of being dropped mid-step.
-        let (runner, id) = (core.clone(), job.id.clone());
-        let run = tokio::spawn(async move { runner.run_job(&id, &default_worker_id()).await });
-        let joined = match deadline {
-            Some(d) => tokio::time::timeout_at(d, run).await.map_err(|_| {
-                Error::Timeout(format!(
-                    "job {} is still running; it goes on in the background: wait() for it or cancel() it",
-                    job.id
-                ))
-            })?,
-            None => run.await,
-        };
-        joined.map_err(|e| Error::Store(format!("the run of job {} crashed: {e}", job.id)))??;
+    if job.status.is_terminal() {
+        let states = core.steps(&job.id).await?;
+        return Ok(Job { job, states });
     }
-    let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
-    let job = core.wait(&job.id, left).await?;
-    if job.status == JobStatus::Cancelled {
+    let opts = RunHere {
+        worker: default_worker_id(),
+        timeout,
+        log_tail: None,
+    };
+    let done = core.run_here(&job.id, &opts).await?;
+    if done.job.status == JobStatus::Cancelled {
         return Err(Error::Cancelled.into());
     }
-    let states = core.steps(&job.id).await?;
-    Ok(Job { job, states })
+    Ok(Job {
+        job: done.job,
+        states: done.steps,
+    })
 }
 
 /// Call the approval callback with the plan; await it if it is async.

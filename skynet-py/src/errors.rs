@@ -39,9 +39,13 @@ impl From<Failure> for PyErr {
     }
 }
 
-/// The `skynet.errors` class for a kind.
-fn class_name(kind: ErrorKind) -> &'static str {
-    match kind {
+/// The `skynet.errors` class for an error: one per kind, and a subclass
+/// where a program tells variants of a kind apart.
+fn class_name(e: &CoreError) -> &'static str {
+    if let CoreError::IdempotencyConflict { .. } = e {
+        return "IdempotencyConflict";
+    }
+    match e.kind() {
         ErrorKind::InvalidInput => "InvalidInput",
         ErrorKind::Planning => "PlanningError",
         ErrorKind::Forbidden => "PolicyForbidden",
@@ -90,21 +94,19 @@ fn core_error(
     let kind = e.kind();
     let details = PyDict::new(py);
     details.set_item("code", kind.code())?;
+    if let Some(decision) = e.decision() {
+        details.set_item("decision", Decision::from(decision.clone()))?;
+    }
+    if let Some(id) = e.job() {
+        details.set_item("job_id", id.as_str())?;
+    }
     match e {
-        CoreError::Forbidden { decision } => {
-            details.set_item("decision", Decision::from((**decision).clone()))?;
-        }
-        CoreError::ApprovalRequired(id) | CoreError::LeaseLost(id) => {
-            details.set_item("job_id", id.as_str())?;
-        }
-        CoreError::StaleApproval { job, given, actual } => {
-            details.set_item("job_id", job.as_str())?;
+        CoreError::StaleApproval { given, actual, .. } => {
             details.set_item("given", given)?;
             details.set_item("actual", actual)?;
         }
         CoreError::JobNotFound(id) => details.set_item("job_id", id)?,
-        CoreError::InvalidTransition { job, from, to } => {
-            details.set_item("job_id", job.as_str())?;
+        CoreError::InvalidTransition { from, to, .. } => {
             details.set_item("status", from.as_str())?;
             details.set_item("to", to.as_str())?;
         }
@@ -113,7 +115,7 @@ fn core_error(
     if let Some(job) = job {
         details.set_item("job", Job::from(job))?;
     }
-    let class = py.import("skynet.errors")?.getattr(class_name(kind))?;
+    let class = py.import("skynet.errors")?.getattr(class_name(e))?;
     let exc = class.call((message,), Some(&details))?;
     Ok(PyErr::from_value(exc))
 }
@@ -144,6 +146,10 @@ pub(crate) fn _raise_core_error(code: &str) -> PyResult<()> {
         },
         "not_found" => CoreError::JobNotFound(id.to_string()),
         "conflict" => CoreError::Conflict("test".into()),
+        "idempotency_conflict" => CoreError::IdempotencyConflict {
+            key: "test".into(),
+            job: id,
+        },
         "lease_lost" => CoreError::LeaseLost(id),
         "provider_error" => CoreError::Provider {
             provider: "test".into(),

@@ -10,6 +10,7 @@ mod blocking;
 mod convert;
 mod engine;
 mod errors;
+mod methods;
 mod options;
 mod plugins;
 mod sync;

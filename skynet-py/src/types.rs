@@ -403,7 +403,15 @@ impl Job {
     /// Why it failed, was denied or cancelled.
     #[getter]
     fn error(&self) -> Option<String> {
-        self.job.error.clone()
+        self.job.error_message()
+    }
+    /// Why it failed, as data: ``kind`` (``"step_failed"``,
+    /// ``"timed_out"``, ``"provider"``, ``"cancelled"``, ``"denied"``,
+    /// ``"needs_review"``, ``"other"``), ``message``, and ``step``,
+    /// ``exit_code``, ``provider`` when known. None if it did not fail.
+    #[getter]
+    fn failure<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.job.failure().map(|f| to_py_dict(py, &f)).transpose()
     }
     /// Who submitted it (`"python"` from these bindings).
     #[getter]

@@ -137,3 +137,28 @@ def test_bad_arguments_are_python_errors(make_skynet: Callable[..., skynet.Skyne
     sk = make_skynet()
     with pytest.raises(ValueError, match="timeout"):
         sk.wait(str(uuid.uuid4()), timeout=-1)
+
+
+def test_an_idempotency_key_reused_for_another_request_is_refused(
+    sk: skynet.Skynet, workdir: Path
+) -> None:
+    first = sk.submit("list the files", cwd=workdir, idempotency_key="k-1")
+    again = sk.submit("list the files", cwd=workdir, idempotency_key="k-1")
+    assert again.id == first.id
+    with pytest.raises(skynet.IdempotencyConflict) as raised:
+        sk.submit("write 'x' to a.txt", cwd=workdir, idempotency_key="k-1")
+    assert isinstance(raised.value, skynet.Conflict)
+    assert raised.value.code == "conflict"
+    assert raised.value.job_id == first.id
+
+
+def test_a_failed_job_says_why_as_data(sk: skynet.Skynet, workdir: Path) -> None:
+    job = sk.run("run `false`", approve=True, cwd=workdir)
+    assert job.status == "failed"
+    failure = job.failure
+    assert failure is not None
+    assert failure["kind"] == "step_failed"
+    assert failure["step"] == 0
+    assert failure["exit_code"] == 1
+    assert failure["message"] == job.error
+    assert sk.run("list the files", cwd=workdir).failure is None

@@ -3,24 +3,14 @@
 
 use crate::exit::Exit;
 use crate::render::printable;
+use skynet_core::engine::HealthCheck;
 use skynet_core::sentinel::{HealthStatus, ProviderReport};
-use skynet_core::{Result, Sentinel, Skynet};
+use skynet_core::{Result, Skynet};
 use std::io::Write;
-
-/// A sentinel of its own with no alert sinks: a one-shot check has no
-/// history, so its first verdicts are not news (a cron job running
-/// `skynet health` must not post an alert every time).
-fn one_shot(sk: &Skynet) -> Sentinel {
-    Sentinel::new(
-        sk.store().clone(),
-        sk.providers(),
-        sk.sentinel().config().clone(),
-    )
-}
 
 /// Check every provider once and print each one's status.
 pub async fn providers(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit> {
-    let reports = one_shot(sk).check_providers().await;
+    let reports = sk.provider_health(HealthCheck::Now).await;
     if json {
         super::print_json(out, &reports)?;
     } else {
@@ -29,14 +19,15 @@ pub async fn providers(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<E
     Ok(Exit::Ok)
 }
 
-/// Check everything once and print it; [`Exit::Unhealthy`] when any
-/// component is unhealthy.
+/// Check everything once and print it; [`Exit::Unhealthy`] when core's
+/// verdict is unhealthy.
 pub async fn health(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit> {
-    let report = one_shot(sk).check_now().await;
+    let summary = sk.health(HealthCheck::Now).await;
+    let report = &summary.report;
     if json {
-        super::print_json(out, &report)?;
+        super::print_json(out, report)?;
     } else {
-        writeln!(out, "status: {}", report.status)?;
+        writeln!(out, "status: {}", summary.verdict)?;
         for (name, c) in &report.components {
             writeln!(
                 out,
@@ -48,7 +39,7 @@ pub async fn health(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit
         writeln!(out)?;
         print_providers(&report.providers, out)?;
     }
-    Ok(if report.status == HealthStatus::Unhealthy {
+    Ok(if summary.verdict == HealthStatus::Unhealthy {
         Exit::Unhealthy
     } else {
         Exit::Ok

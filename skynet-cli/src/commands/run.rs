@@ -8,7 +8,9 @@ use skynet_core::engine::worker::default_worker_id;
 use skynet_core::provider::Stream;
 use skynet_core::store::LogQuery;
 use skynet_core::view::{JobView, PlanView};
-use skynet_core::{Job, JobEvent, JobId, JobSource, JobStatus, Result, Skynet, SubmitRequest};
+use skynet_core::{
+    Gate, Job, JobEvent, JobId, JobSource, JobStatus, Result, RunHere, Skynet, SubmitRequest,
+};
 use std::io::{IsTerminal, Write};
 
 fn request(args: &IntentArgs) -> Result<SubmitRequest> {
@@ -70,7 +72,12 @@ pub async fn run(
 ) -> Result<Exit> {
     let mut req = request(&args)?;
     req.timeout = duration_flag("--timeout", timeout)?;
-    let job = sk.submit(req).await?;
+    let gate = if yes {
+        Gate::Approve(actor())
+    } else {
+        Gate::Hold
+    };
+    let job = sk.start(&req, &gate).await?;
     let Some(plan) = job.plan.clone() else {
         return Ok(Exit::Internal);
     };
@@ -78,13 +85,7 @@ pub async fn run(
         render::plan(out, &plan, &[])?;
     }
     if job.status == JobStatus::Planned {
-        let approved = if yes {
-            true
-        } else if std::io::stdin().is_terminal() {
-            ask_approval(&plan).await?
-        } else {
-            false
-        };
+        let approved = std::io::stdin().is_terminal() && ask_approval(&plan).await?;
         if !approved {
             if json {
                 print_json(out, &JobView::new(&job, &[]))?;
@@ -181,71 +182,49 @@ async fn ask(question: &str) -> Result<bool> {
     ))
 }
 
-/// Run the queued job in this process (claiming it like a worker, so it
-/// runs exactly once), stream its output; Ctrl-C cancels it. A retry
-/// scheduled for later is run here when its time comes; a job another
-/// worker claimed is waited for.
+/// Run the queued job in this process with [`Skynet::run_here`] (claimed
+/// like a worker would, so it runs exactly once; a retry run here when due;
+/// a job another worker claimed waited for), streaming its output; Ctrl-C
+/// cancels it.
 async fn finish_here(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -> Result<Exit> {
-    // A previous `skynet run` killed mid-job left a lease nobody renews.
-    sk.recover().await?;
-    let worker = default_worker_id();
     let mut rx = sk.subscribe();
-    let mut cancelled = false;
+    let opts = RunHere {
+        worker: default_worker_id(),
+        timeout: None,
+        log_tail: None,
+    };
+    let (runner, job_id) = (sk.clone(), id.clone());
+    let mut task = tokio::spawn(async move { runner.run_here(&job_id, &opts).await });
     // Output is streamed live when this process runs the steps; when
-    // another worker ran them (or some of them), it comes from the ledger.
-    let (mut last_seq, mut ran_here, mut watched) = (None, false, false);
-    let job = loop {
-        let runner = sk.clone();
-        let (job_id, worker_id) = (id.clone(), worker.clone());
-        let mut task = tokio::spawn(async move { runner.run_job(&job_id, &worker_id).await });
-        let job = loop {
-            tokio::select! {
-                res = &mut task => {
-                    while let Ok(ev) = rx.try_recv() {
-                        show_event(out, id, &ev, json, &mut ran_here)?;
-                    }
-                    break res.map_err(|e| skynet_core::Error::Io(std::io::Error::other(e)))??;
-                }
-                ev = rx.recv() => {
-                    if let Ok(ev) = ev {
-                        show_event(out, id, &ev, json, &mut ran_here)?;
-                    }
-                }
-                _ = tokio::signal::ctrl_c(), if !cancelled => cancel_here(sk, id, &mut cancelled).await?,
-            }
-        };
-        if job.status.is_terminal() {
-            if (watched || !ran_here) && !json {
-                print_new_logs(sk, id, &mut last_seq, out).await?;
-            }
-            break job;
-        }
-        // Re-queued for a retry (run it here when due) or running elsewhere
-        // (wait for it, showing its output from the ledger); Ctrl-C still
-        // cancels.
-        let pause = match job.status {
-            JobStatus::Queued => (job.run_at - chrono::Utc::now())
-                .to_std()
-                .unwrap_or_default(),
-            _ => {
-                watched = true;
-                if !json {
-                    print_new_logs(sk, id, &mut last_seq, out).await?;
-                }
-                std::time::Duration::from_millis(200)
-            }
-        };
+    // another worker runs them, it comes from the ledger.
+    let (mut last_seq, mut ran_here, mut cancelled) = (None, false, false);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    let done = loop {
         tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
+            res = &mut task => {
+                while let Ok(ev) = rx.try_recv() {
+                    show_event(out, id, &ev, json, &mut ran_here)?;
+                }
+                break res.map_err(|e| skynet_core::Error::Io(std::io::Error::other(e)))??;
+            }
+            ev = rx.recv() => {
+                if let Ok(ev) = ev {
+                    show_event(out, id, &ev, json, &mut ran_here)?;
+                }
+            }
+            _ = tick.tick(), if !ran_here && !json => print_new_logs(sk, id, &mut last_seq, out).await?,
             _ = tokio::signal::ctrl_c(), if !cancelled => cancel_here(sk, id, &mut cancelled).await?,
         }
     };
+    if !ran_here && !json {
+        print_new_logs(sk, id, &mut last_seq, out).await?;
+    }
+    let job = done.job;
     if json {
-        let steps = sk.steps(id).await?;
-        print_json(out, &JobView::new(&job, &steps))?;
+        print_json(out, &JobView::new(&job, &done.steps))?;
     } else {
         writeln!(out, "Job {} {}.", job.id, job.status)?;
-        if let Some(e) = &job.error {
+        if let Some(e) = job.error_message() {
             writeln!(out, "  {e}")?;
         }
     }

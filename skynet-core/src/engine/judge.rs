@@ -52,7 +52,10 @@ pub(crate) async fn plan_and_judge_with(
             sk.provider_names().join(", ")
         )));
     }
-    let root = crate::policy::resolve_root(req.root.clone())?;
+    let root = match &req.base {
+        Some(base) => super::roots::confined_root(base, req.root.as_deref())?,
+        None => crate::policy::resolve_root(req.root.clone())?,
+    };
     let step_timeout = req.step_timeout.unwrap_or(sk.inner.config.step_timeout);
     for (what, limit) in [
         ("step timeout", Some(step_timeout)),
@@ -128,10 +131,36 @@ impl Skynet {
         planner: &dyn crate::planner::Planner,
     ) -> Result<Job> {
         let (plan, root) = plan_and_judge_with(self, &req, planner).await?;
+        let auto = !self.needs_approval(&plan);
+        self.record(&req, plan, root, auto).await
+    }
+
+    /// Whether a human must approve `plan` before it runs: anything but a
+    /// READ_ONLY plan whose every step the policy allows, or everything
+    /// when auto-approval is off. The one place this is decided.
+    pub fn needs_approval(&self, plan: &Plan) -> bool {
+        let read_only = plan.risk == crate::RiskLevel::ReadOnly
+            && plan.steps.iter().all(|s| {
+                s.decision
+                    .as_ref()
+                    .is_none_or(|d| d.verdict == Verdict::Allow)
+            });
+        !(read_only && self.inner.config.auto_approve_read_only)
+    }
+
+    /// Record a judged plan as a job: queued (approved by `auto`) when
+    /// `auto`, else awaiting approval. With an idempotency key already
+    /// used, the first job is returned when this request is the same, and
+    /// [`Error::IdempotencyConflict`] refuses it when it is not.
+    pub(crate) async fn record(
+        &self,
+        req: &SubmitRequest,
+        plan: Plan,
+        root: PathBuf,
+        auto: bool,
+    ) -> Result<Job> {
         let placed = self.place(&plan, req.provider.as_deref()).await?;
         let now = Utc::now();
-        let auto =
-            plan.risk == crate::RiskLevel::ReadOnly && self.inner.config.auto_approve_read_only;
         let job = Job {
             id: JobId::new(),
             intent: req.intent.trim().to_string(),
@@ -163,12 +192,21 @@ impl Skynet {
             source: req.source,
             idempotency_key: req.idempotency_key.clone(),
         };
-        let (job, created) = self.inner.store.insert_job(&job).await?;
-        if created && let Some(why) = placed.explanation {
-            self.record_placement(&job.id, &why).await;
+        let (stored, created) = self.inner.store.insert_job(&job).await?;
+        if !created {
+            if !same_request(&stored, &job, req) {
+                return Err(Error::IdempotencyConflict {
+                    key: req.idempotency_key.clone().unwrap_or_default(),
+                    job: stored.id,
+                });
+            }
+            return Ok(stored);
         }
-        self.publish_status(&job.id, job.status);
-        Ok(job)
+        if let Some(why) = placed.explanation {
+            self.record_placement(&stored.id, &why).await;
+        }
+        self.publish_status(&stored.id, stored.status);
+        Ok(stored)
     }
 
     /// Approve the job's plan. `plan_hash` (full, or a prefix of at least
@@ -282,4 +320,18 @@ impl Skynet {
             }
         }
     }
+}
+
+/// Whether `new` (what `req` would have inserted) asks for the same work
+/// as `stored`, the job its idempotency key made first: same intent, root,
+/// priority and budget, and the same provider when the request names one.
+fn same_request(stored: &Job, new: &Job, req: &SubmitRequest) -> bool {
+    stored.intent == new.intent
+        && stored.root == new.root
+        && stored.priority == new.priority
+        && stored.timeout_ms == new.timeout_ms
+        && req
+            .provider
+            .as_deref()
+            .is_none_or(|p| crate::provider::canonical_name(p) == stored.provider)
 }

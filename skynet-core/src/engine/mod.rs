@@ -3,7 +3,11 @@
 mod builder;
 mod committer;
 mod events;
+mod execute;
+mod health;
 mod judge;
+mod report;
+mod roots;
 mod runner;
 mod schedule;
 mod slots;
@@ -11,6 +15,10 @@ pub mod worker;
 
 pub use builder::SkynetBuilder;
 pub use events::JobEvent;
+pub use execute::{ApprovalGate, Execution, Gate, PlanReview, RunHere};
+pub use health::{HealthCheck, HealthSummary};
+pub use report::{NextAction, ReportReceipt};
+pub use roots::confined_root;
 pub use worker::{WorkerOptions, WorkerReport};
 
 use crate::Result;
@@ -75,8 +83,11 @@ impl Default for EngineConfig {
 pub struct SubmitRequest {
     /// The user's words.
     pub intent: String,
-    /// Sandbox root (default: the current directory).
+    /// Sandbox root (default: the current directory, or `base`).
     pub root: Option<PathBuf>,
+    /// Confine the root to this directory: `root` is taken relative to it
+    /// and must lie inside it (a server confines its callers this way).
+    pub base: Option<PathBuf>,
     /// Provider to run on (default: chosen by the scheduler among the
     /// candidates; see [`crate::scheduler`]).
     pub provider: Option<String>,
@@ -84,7 +95,8 @@ pub struct SubmitRequest {
     pub priority: i32,
     /// Who submits.
     pub source: JobSource,
-    /// A duplicate key returns the existing job.
+    /// A repeated key with the same request returns the existing job; with
+    /// a different request it is [`crate::Error::IdempotencyConflict`].
     pub idempotency_key: Option<String>,
     /// Whole-job time budget.
     pub timeout: Option<Duration>,

@@ -4,7 +4,7 @@ use super::committer::CheckpointWriter;
 use super::judge::step_label;
 use super::slots::Ticket;
 use super::{JobEvent, Skynet};
-use crate::job::{Job, JobId, Lease};
+use crate::job::{FailureKind, Job, JobFailure, JobId, Lease};
 use crate::plan::Step;
 use crate::provider::{ExecContext, ExitKind, Output, OutputLine, Provider};
 use crate::risk::RiskLevel;
@@ -450,10 +450,23 @@ impl Skynet {
             Ok(out) if out.exit == ExitKind::Cancelled && release.is_cancelled() => {
                 released_step(&label, step.risk, &out)
             }
-            Ok(out) => judge_output(&label, &out),
+            Ok(out) => judge_output(index, &label, &out),
             Err(e) => {
                 // Redacted below (the checkpoint) and in run_claimed (the job).
-                let msg = format!("{label}: {e}");
+                let (kind, provider) = match &e {
+                    Error::Provider { provider, .. } => {
+                        (FailureKind::Provider, Some(provider.clone()))
+                    }
+                    _ => (FailureKind::Other, None),
+                };
+                let msg = JobFailure {
+                    kind,
+                    step: Some(index),
+                    exit_code: None,
+                    provider,
+                    message: format!("{label}: {e}"),
+                }
+                .encode();
                 let end = if step.risk == RiskLevel::ReadOnly {
                     // Nothing was changed: try again later, elsewhere maybe.
                     Completion::Retry {
@@ -594,19 +607,38 @@ fn released_step(label: &str, risk: RiskLevel, out: &Output) -> (StepOutcome, St
 }
 
 /// Map a provider's output to a step checkpoint and what the job does next.
-fn judge_output(label: &str, out: &Output) -> (StepOutcome, StepEnd) {
+fn judge_output(index: u32, label: &str, out: &Output) -> (StepOutcome, StepEnd) {
+    let failure = |kind, message: String| {
+        JobFailure {
+            kind,
+            step: Some(index),
+            exit_code: out.exit_code,
+            provider: None,
+            message,
+        }
+        .encode()
+    };
     let (status, end) = match out.exit {
         ExitKind::Exited if out.exit_code == Some(0) => (StepStatus::Succeeded, StepEnd::Next),
         ExitKind::Exited => {
-            let msg = format!("{label} exited with code {}", out.exit_code.unwrap_or(-1));
+            let msg = failure(
+                FailureKind::StepFailed,
+                format!("{label} exited with code {}", out.exit_code.unwrap_or(-1)),
+            );
             (StepStatus::Failed, StepEnd::Finish(Completion::Failed(msg)))
         }
         ExitKind::Signaled => {
-            let msg = format!("{label} was killed by a signal");
+            let msg = failure(
+                FailureKind::StepFailed,
+                format!("{label} was killed by a signal"),
+            );
             (StepStatus::Failed, StepEnd::Finish(Completion::Failed(msg)))
         }
         ExitKind::TimedOut => {
-            let msg = format!("{label} timed out after {} ms", out.duration_ms);
+            let msg = failure(
+                FailureKind::TimedOut,
+                format!("{label} timed out after {} ms", out.duration_ms),
+            );
             (
                 StepStatus::TimedOut,
                 StepEnd::Finish(Completion::TimedOut(msg)),

@@ -50,33 +50,37 @@ use std::sync::Arc;
 
 /// One candidate's scores, each in `0..=1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ProviderScoreView))]
 pub struct ProviderScore {
     /// The provider.
     pub provider: String,
-    /// Weighted mean of the five scores; 0 when it cannot be chosen.
+    /// Weighted mean of the five scores; 0 when it cannot be chosen
+    /// (lacks a required action, or health below 0.5).
     pub total_score: f64,
-    /// Health.
+    /// 1 healthy, 0 unhealthy (or a monitor's ratio).
     pub health_score: f64,
-    /// Free capacity.
+    /// 1 − running steps / its concurrency.
     pub load_score: f64,
-    /// Share of the required actions it runs (with the isolation nudge).
+    /// Share of the required actions it runs; 0.9 for a non-isolated
+    /// provider on WRITE/ADMIN work.
     pub capability_score: f64,
-    /// Past success rate.
+    /// (succeeded + 1) / (finished + 2) over its recent jobs.
     pub success_score: f64,
-    /// Speed of its recent jobs.
+    /// 1 / (1 + median seconds) of its recent successes; 0.5 unknown.
     pub latency_score: f64,
 }
 
-/// Where a job would run, and why.
+/// Where the work would run, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = DiagnosisView))]
 pub struct Diagnosis {
     /// The chosen provider.
     pub selected_provider: String,
-    /// No candidate was eligible and healthy, so the fallback was taken.
+    /// No candidate was eligible and healthy: the fallback was taken.
     pub fallback_used: bool,
-    /// The catalog actions the work needs, sorted.
+    /// Catalog actions the work needs, sorted.
     pub required_capabilities: Vec<String>,
-    /// The candidates, in their configured order.
+    /// The scheduler's candidates, in configured order.
     pub candidates: Vec<String>,
     /// Every candidate's scores, best first.
     pub scores: Vec<ProviderScore>,

@@ -13,9 +13,10 @@
 use super::core_err;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, ApiQuery};
 use crate::metrics::BufferedEvents;
+use crate::problems::{JobPath, Keyed, Query};
 use crate::schema::EventsQuery;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -142,11 +143,7 @@ fn stream(
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event seq")),
     responses(
         (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        Keyed, JobPath,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn job_events(
@@ -169,10 +166,7 @@ pub(crate) async fn job_events(
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event seq")),
     responses(
         (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        Keyed, Query,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn global_events(

@@ -1,12 +1,14 @@
 //! Job resources: submit, list, show, approve, deny, cancel, logs.
 
-use super::{core_err, job_view, new_job_view, sandbox_root};
+use super::{confine, core_err, job_view, new_job_view};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::problems::{JobPath, JsonBody, Keyed, Query};
 use crate::schema::{
-    ApproveBody, DenyBody, JobPage, JobView, ListQuery, LogsQuery, LogsView, SubmitBody,
+    ApproveBody, DenyBody, JobPage, JobView, ListQuery, LogLineView, LogsQuery, LogsView,
+    SubmitBody,
 };
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -49,14 +51,10 @@ fn millis(what: &str, ms: Option<u64>) -> ApiResult<Option<Duration>> {
     params(("Idempotency-Key" = Option<String>, Header, description = "A repeated key returns the job the first request made")),
     responses(
         (status = 202, description = "Recorded (queued or awaiting approval)", body = JobView),
-        (status = 400, description = "Bad input", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Keyed, JsonBody,
         (status = 403, description = "Under-scoped key, or the plan is forbidden by policy", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The Idempotency-Key was used for another intent", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The planner could not plan it", body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 pub(crate) async fn submit(
@@ -64,12 +62,11 @@ pub(crate) async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SubmitBody>,
-) -> ApiResult<(StatusCode, ApiJson<skynet_core::view::JobView>)> {
+) -> ApiResult<(StatusCode, ApiJson<JobView>)> {
     caller.require(Scope::Submit)?;
     let key = idempotency_key(&headers)?;
-    let req = SubmitRequest {
-        intent: body.intent.clone(),
-        root: Some(sandbox_root(&state, body.root.as_deref())?),
+    let mut req = SubmitRequest {
+        intent: body.intent,
         provider: body.provider,
         priority: body.priority,
         source: JobSource::Http,
@@ -78,14 +75,8 @@ pub(crate) async fn submit(
         step_timeout: millis("step_timeout_ms", body.step_timeout_ms)?,
         ..Default::default()
     };
+    confine(&state, &mut req, body.root.as_deref());
     let job = state.sk.submit(req).await.map_err(core_err(&caller))?;
-    if key.is_some() && job.intent != body.intent.trim() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            "this Idempotency-Key was already used for a different intent; use a fresh key",
-        ));
-    }
     // Without a key the job is the one this request inserted; with one it
     // may be an earlier request's, whose steps may have run since.
     let view = match key {
@@ -113,17 +104,14 @@ fn decode_cursor(s: &str) -> ApiResult<JobCursor> {
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery),
     responses(
         (status = 200, body = JobPage),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        Keyed, Query,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn list_jobs(
     caller: Caller,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<JobPage>> {
     caller.require(Scope::Read)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
@@ -151,13 +139,14 @@ pub(crate) async fn list_jobs(
     let next = (jobs.len() == limit as usize)
         .then(|| jobs.last().map(|j| encode_cursor(&JobCursor::after(j))))
         .flatten();
-    let views: Vec<_> = jobs
+    let jobs = jobs
         .iter()
-        .map(|j| super::redacted(skynet_core::view::JobView::new(j, &[]), &caller))
+        .map(|j| JobView::showing(j, &[], super::details(&caller)))
         .collect();
-    Ok(ApiJson(
-        serde_json::json!({ "jobs": views, "next_cursor": next }),
-    ))
+    Ok(ApiJson(JobPage {
+        jobs,
+        next_cursor: next,
+    }))
 }
 
 fn job_id(id: &str) -> ApiResult<JobId> {
@@ -168,17 +157,14 @@ fn job_id(id: &str) -> ApiResult<JobId> {
 #[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 200, body = JobView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        Keyed, JobPath,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn get_job(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Read)?;
     let job = state
         .sk
@@ -193,14 +179,8 @@ pub(crate) async fn get_job(
     params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 200, description = "Approved and queued", body = JobView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Keyed, JsonBody, JobPath,
         (status = 409, description = "Stale or wrong plan hash, or the job is not awaiting approval", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 pub(crate) async fn approve(
@@ -208,7 +188,7 @@ pub(crate) async fn approve(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ApproveBody>,
-) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
         .sk
@@ -223,14 +203,8 @@ pub(crate) async fn approve(
     params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 200, body = JobView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Keyed, JsonBody, JobPath,
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 pub(crate) async fn deny(
@@ -238,7 +212,7 @@ pub(crate) async fn deny(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<DenyBody>,
-) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
         .sk
@@ -253,19 +227,15 @@ pub(crate) async fn deny(
     params(("id" = String, Path, description = "Job id")),
     responses(
         (status = 200, body = JobView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Keyed, JobPath,
         (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 pub(crate) async fn cancel(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<ApiJson<skynet_core::view::JobView>> {
+) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
         .sk
@@ -280,11 +250,7 @@ pub(crate) async fn cancel(
     params(("id" = String, Path, description = "Job id"), LogsQuery),
     responses(
         (status = 200, body = LogsView),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        Keyed, JobPath,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn logs(
@@ -292,7 +258,7 @@ pub(crate) async fn logs(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<LogsQuery>,
-) -> ApiResult<ApiJson<serde_json::Value>> {
+) -> ApiResult<ApiJson<LogsView>> {
     caller.require(Scope::Read)?;
     let query = LogQuery {
         step: q.step,
@@ -305,5 +271,7 @@ pub(crate) async fn logs(
         .logs(&job_id(&id)?, &query)
         .await
         .map_err(core_err(&caller))?;
-    Ok(ApiJson(serde_json::json!({ "lines": lines })))
+    Ok(ApiJson(LogsView {
+        lines: lines.into_iter().map(LogLineView::from).collect(),
+    }))
 }

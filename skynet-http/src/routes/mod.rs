@@ -12,8 +12,8 @@ use crate::error::ApiError;
 use axum::Router;
 use axum::routing::{get, post};
 use skynet_core::store::{StepRecord, StepStatus};
-use skynet_core::view::JobView;
-use skynet_core::{Error, Job, Skynet};
+use skynet_core::view::{Details, JobView};
+use skynet_core::{Error, Job, Skynet, SubmitRequest};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -69,28 +69,14 @@ pub(crate) fn core_err(caller: &Caller) -> impl Fn(Error) -> ApiError + '_ {
     |e| ApiError::from_core(e, caller.is_admin())
 }
 
-/// The sandbox root for a request: `asked` (relative to the server's root,
-/// or absolute) must exist and lie inside the server's root.
-pub(crate) fn sandbox_root(state: &AppState, asked: Option<&str>) -> Result<PathBuf, ApiError> {
-    let base = match &state.canonical_root {
+/// A request's sandbox root, confined by core to the server's root:
+/// `asked` is taken relative to it and must lie inside it.
+pub(crate) fn confine(state: &AppState, req: &mut SubmitRequest, asked: Option<&str>) {
+    req.base = Some(match &state.canonical_root {
         Some(root) => root.as_ref().clone(),
-        None => state.config.root.canonicalize().map_err(Error::Io)?,
-    };
-    let Some(asked) = asked.filter(|a| !a.trim().is_empty()) else {
-        return Ok(base);
-    };
-    let shown = asked.to_string();
-    let root = base.join(asked).canonicalize().map_err(|_| {
-        ApiError::bad_request(format!(
-            "sandbox root {shown:?} does not exist; give a directory inside the server's root"
-        ))
-    })?;
-    if !root.starts_with(&base) || !root.is_dir() {
-        return Err(ApiError::bad_request(format!(
-            "sandbox root {shown:?} is not a directory inside the server's root"
-        )));
-    }
-    Ok(root)
+        None => state.config.root.clone(),
+    });
+    req.root = asked.map(PathBuf::from);
 }
 
 /// `root` or `cwd` from an original-API `context` object.
@@ -117,10 +103,19 @@ pub(crate) fn context_strings(
         .collect()
 }
 
+/// How much of a provider's failure this caller may see.
+pub(crate) fn details(caller: &Caller) -> Details {
+    if caller.is_admin() {
+        Details::Full
+    } else {
+        Details::NoProviderDetails
+    }
+}
+
 /// A job with its step states, as this caller may see it.
 pub(crate) async fn job_view(sk: &Skynet, job: &Job, caller: &Caller) -> Result<JobView, ApiError> {
     let steps = sk.steps(&job.id).await.map_err(core_err(caller))?;
-    Ok(redacted(JobView::new(job, &steps), caller))
+    Ok(JobView::showing(job, &steps, details(caller)))
 }
 
 /// A job the caller's request just inserted, as this caller may see it:
@@ -144,29 +139,5 @@ pub(crate) fn new_job_view(job: &Job, caller: &Caller) -> JobView {
             error: None,
         })
         .collect();
-    redacted(JobView::new(job, &pending), caller)
-}
-
-/// Provider failure details are for admins only.
-pub(crate) fn redacted(mut view: JobView, caller: &Caller) -> JobView {
-    if caller.is_admin() {
-        return view;
-    }
-    let hide = |text: &mut Option<String>| {
-        if let Some(t) = text
-            && let Some(rest) = t.strip_prefix("provider ")
-        {
-            let name = rest.split(':').next().unwrap_or("");
-            *t = format!("provider {name}: failed; the details need an admin key");
-        }
-    };
-    hide(&mut view.error);
-    if let Some(plan) = &mut view.plan {
-        for step in &mut plan.steps {
-            if let Some(state) = &mut step.state {
-                hide(&mut state.error);
-            }
-        }
-    }
-    view
+    JobView::showing(job, &pending, details(caller))
 }

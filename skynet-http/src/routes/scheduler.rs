@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
 use crate::extract::ApiJson;
+use crate::problems::{JsonBody, Keyed};
 use crate::schema::{DiagnoseBody, DiagnosisView};
 use axum::extract::State;
 use skynet_core::scheduler::Diagnosis;
@@ -15,13 +16,9 @@ use skynet_core::store::keys::Scope;
 #[utoipa::path(post, path = "/v1/scheduler/diagnose", tag = "scheduler", request_body = DiagnoseBody,
     responses(
         (status = 200, body = DiagnosisView),
+        Keyed, JsonBody,
         (status = 400, description = "Unknown action, bad parameters or an unregistered fallback", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No job with that job_id", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "No candidate is eligible and healthy and there is no usable fallback (the detail says why, provider by provider)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]

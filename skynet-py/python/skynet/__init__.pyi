@@ -10,6 +10,7 @@ from .errors import (
     ApprovalRequired as ApprovalRequired,
     Cancelled as Cancelled,
     Conflict as Conflict,
+    IdempotencyConflict as IdempotencyConflict,
     InvalidInput as InvalidInput,
     JobNotFound as JobNotFound,
     LeaseLost as LeaseLost,
@@ -114,6 +115,8 @@ class Job:
     def approval(self) -> dict[str, Any] | None: ...
     @property
     def error(self) -> str | None: ...
+    @property
+    def failure(self) -> dict[str, Any] | None: ...
     @property
     def source(self) -> str: ...
     @property

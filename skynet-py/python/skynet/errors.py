@@ -87,6 +87,14 @@ class Conflict(SkynetError):
     code = "conflict"
 
 
+class IdempotencyConflict(Conflict):
+    """The idempotency key was already used for a different request;
+    ``job_id`` is the job the key's first request made. The same request
+    again returns that job instead."""
+
+    code = "conflict"
+
+
 class LeaseLost(SkynetError):
     """A worker lost its lease on the job."""
 
@@ -121,6 +129,7 @@ __all__ = [
     "ApprovalRequired",
     "Cancelled",
     "Conflict",
+    "IdempotencyConflict",
     "InvalidInput",
     "JobNotFound",
     "LeaseLost",

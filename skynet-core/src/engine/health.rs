@@ -1,0 +1,163 @@
+//! One health summary, with one verdict, for every front-end.
+
+use super::Skynet;
+use crate::sentinel::{ComponentReport, HealthReport, HealthStatus, ProviderReport, Sentinel};
+use serde::Serialize;
+
+/// How fresh [`Skynet::health`] must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthCheck {
+    /// A server answering often: the ledger is asked live; queue, workers
+    /// and providers come from the sentinel's latest round while it is
+    /// fresh (two intervals), else a system round runs now. Providers not
+    /// checked yet are no fault.
+    Latest,
+    /// Check everything once, now, with a sentinel of its own that sends
+    /// no alerts (a one-shot check has no history, so its verdicts are not
+    /// news: a cron job must not post an alert every time).
+    Now,
+}
+
+/// Everything's health, and the verdict front-ends act on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthSummary {
+    /// The verdict: the worst component (providers never checked count as
+    /// healthy). Also in `report.status`.
+    pub verdict: HealthStatus,
+    /// The components and providers.
+    pub report: HealthReport,
+    /// The ledger's backend (`sqlite`, `postgres`).
+    pub backend: &'static str,
+}
+
+impl HealthSummary {
+    /// Whether everything is healthy.
+    pub fn is_healthy(&self) -> bool {
+        self.verdict == HealthStatus::Healthy
+    }
+}
+
+impl Skynet {
+    /// Every provider's health: with [`HealthCheck::Latest`] the
+    /// sentinel's background round while it is fresh (two intervals, so a
+    /// round in progress is not duplicated), else a round run now.
+    pub async fn provider_health(&self, check: HealthCheck) -> Vec<ProviderReport> {
+        match check {
+            HealthCheck::Now => self.one_shot().check_providers().await,
+            HealthCheck::Latest => {
+                let sentinel = &self.inner.sentinel;
+                let fresh = sentinel
+                    .rounds()
+                    .last()
+                    .is_some_and(|r| self.is_fresh(r.at));
+                if fresh {
+                    sentinel.provider_reports()
+                } else {
+                    sentinel.check_providers().await
+                }
+            }
+        }
+    }
+
+    /// A sentinel of its own, with no alert sinks.
+    fn one_shot(&self) -> Sentinel {
+        Sentinel::new(
+            self.inner.store.clone(),
+            self.providers(),
+            self.inner.sentinel.config().clone(),
+        )
+    }
+
+    /// Whether a check made `at` is recent enough to answer with.
+    fn is_fresh(&self, at: chrono::DateTime<chrono::Utc>) -> bool {
+        (chrono::Utc::now() - at)
+            .to_std()
+            .is_ok_and(|age| age < self.inner.sentinel.config().interval * 2)
+    }
+
+    /// The health of the ledger, queue, workers and providers.
+    pub async fn health(&self, check: HealthCheck) -> HealthSummary {
+        let mut report = match check {
+            HealthCheck::Now => self.one_shot().check_now().await,
+            HealthCheck::Latest => self.latest_health().await,
+        };
+        let verdict = report
+            .components
+            .iter()
+            .map(|(name, c)| match (name.as_str(), c.status) {
+                ("providers", HealthStatus::Unknown) => HealthStatus::Healthy,
+                (_, s) => s,
+            })
+            .max()
+            .unwrap_or(HealthStatus::Healthy);
+        report.status = verdict;
+        HealthSummary {
+            verdict,
+            report,
+            backend: self.inner.store.backend(),
+        }
+    }
+
+    async fn latest_health(&self) -> HealthReport {
+        let sentinel = &self.inner.sentinel;
+        let store_ok = match self.inner.store.count_jobs_by_status().await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "health: the store is not answering");
+                false
+            }
+        };
+        let fresh = sentinel
+            .system_report()
+            .is_some_and(|r| self.is_fresh(r.at));
+        if !fresh && store_ok {
+            sentinel.check_system().await;
+        }
+        let mut report = sentinel.latest().unwrap_or_else(|| HealthReport {
+            status: HealthStatus::Unknown,
+            at: chrono::Utc::now(),
+            components: Default::default(),
+            queue_depth: None,
+            oldest_queued_age_secs: None,
+            workers_online: None,
+            providers: sentinel.provider_reports(),
+        });
+        let database = if store_ok {
+            ComponentReport {
+                status: HealthStatus::Healthy,
+                message: format!("{} answers", self.inner.store.backend()),
+            }
+        } else {
+            ComponentReport {
+                status: HealthStatus::Unhealthy,
+                message: format!("{} is not answering", self.inner.store.backend()),
+            }
+        };
+        report.components.insert("database".into(), database);
+        for name in ["queue", "workers"] {
+            report
+                .components
+                .entry(name.into())
+                .or_insert_with(|| ComponentReport {
+                    status: HealthStatus::Unknown,
+                    message: "not checked: the store is not answering".into(),
+                });
+        }
+        if !report.components.contains_key("providers") {
+            let worst = report
+                .providers
+                .iter()
+                .map(|p| p.status)
+                .max()
+                .unwrap_or(HealthStatus::Healthy);
+            report.components.insert(
+                "providers".into(),
+                ComponentReport {
+                    status: worst,
+                    message: String::new(),
+                },
+            );
+        }
+        report
+    }
+}

@@ -1,0 +1,252 @@
+//! The use-cases every front-end calls: "run it now" (planned once), the
+//! approval gate, idempotency conflicts, structured failures and their
+//! redaction, report recording, root containment, the health verdict.
+#![allow(clippy::unwrap_used)]
+
+use async_trait::async_trait;
+use skynet_core::action::Action;
+use skynet_core::engine::{HealthCheck, NextAction};
+use skynet_core::plan::Plan;
+use skynet_core::planner::{PlanRequest, Planner, ScriptedPlanner};
+use skynet_core::provider::mock::{MockProvider, MockResponse};
+use skynet_core::sentinel::HealthStatus;
+use skynet_core::store::JobFilter;
+use skynet_core::view::{Details, JobView};
+use skynet_core::{
+    EngineConfig, Error, ErrorKind, FailureKind, Gate, JobId, JobStatus, RunHere, Skynet,
+    SubmitRequest,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A scripted planner that counts its calls.
+struct Counting {
+    inner: ScriptedPlanner,
+    calls: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl Planner for Counting {
+    fn name(&self) -> &str {
+        "counting"
+    }
+    async fn plan(&self, request: &PlanRequest) -> skynet_core::Result<Plan> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.plan(request).await
+    }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    calls: Arc<AtomicUsize>,
+}
+
+impl Env {
+    async fn new(actions: Vec<Action>, mock: MockProvider) -> (Env, Skynet) {
+        let dir = tempfile::tempdir().unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let planner = Counting {
+            inner: ScriptedPlanner::new(actions),
+            calls: calls.clone(),
+        };
+        let sk = Skynet::builder()
+            .database_url(format!(
+                "sqlite://{}",
+                dir.path().join("skynet.db").display()
+            ))
+            .planner(Arc::new(planner))
+            .provider(Arc::new(mock))
+            .default_provider("mock")
+            .config(EngineConfig {
+                heartbeat: Duration::from_millis(100),
+                retry_base: Duration::from_millis(20),
+                retry_max: Duration::from_millis(100),
+                ..EngineConfig::default()
+            })
+            .build()
+            .await
+            .unwrap();
+        (Env { dir, calls }, sk)
+    }
+
+    fn req(&self, intent: &str) -> SubmitRequest {
+        SubmitRequest::new(intent).root(self.dir.path())
+    }
+}
+
+fn here() -> RunHere {
+    RunHere {
+        worker: "test-here".into(),
+        timeout: Some(Duration::from_secs(30)),
+        log_tail: Some(100),
+    }
+}
+
+fn touch() -> Action {
+    Action::ExecuteCommand {
+        argv: vec!["touch".into(), "x".into()],
+    }
+}
+
+#[tokio::test]
+async fn execute_plans_once_runs_here_and_returns_the_output() {
+    let mock = MockProvider::new().with_rule(["ls"], MockResponse::stdout(["a.txt"]));
+    let (env, sk) = Env::new(vec![Action::ListDirectory { path: ".".into() }], mock).await;
+    let done = sk
+        .execute(&env.req("list"), &Gate::AutoOnly, &here())
+        .await
+        .unwrap();
+    assert_eq!(done.job.status, JobStatus::Succeeded);
+    assert_eq!(env.calls.load(Ordering::SeqCst), 1, "planned once");
+    assert!(
+        done.logs.iter().any(|l| l.text == "a.txt"),
+        "{:?}",
+        done.logs
+    );
+    assert_eq!(done.steps.len(), 1);
+}
+
+#[tokio::test]
+async fn auto_only_refuses_what_needs_a_human_and_stores_nothing() {
+    let (env, sk) = Env::new(vec![touch()], MockProvider::new()).await;
+    let e = sk
+        .execute(&env.req("touch"), &Gate::AutoOnly, &here())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ApprovalRequired);
+    assert!(matches!(e, Error::PlanNeedsApproval { .. }), "{e}");
+    assert!(sk.list(&JobFilter::default()).await.unwrap().is_empty());
+    // Held, it waits; approved in advance, it runs.
+    let held = sk.start(&env.req("touch"), &Gate::Hold).await.unwrap();
+    assert_eq!(held.status, JobStatus::Planned);
+    let review = sk.review(&env.req("touch")).await.unwrap();
+    assert!(review.requires_approval);
+    assert_eq!(review.gates.len(), 1);
+    let done = sk
+        .execute(&env.req("touch"), &Gate::Approve("tester".into()), &here())
+        .await
+        .unwrap();
+    assert_eq!(done.job.status, JobStatus::Succeeded);
+    assert_eq!(done.job.approval.unwrap().approver, "tester");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_reused_for_another_request_is_a_conflict() {
+    let (env, sk) = Env::new(vec![Action::GitStatus], MockProvider::new()).await;
+    let mut req = env.req("status");
+    req.idempotency_key = Some("k-1".into());
+    let a = sk.submit(req.clone()).await.unwrap();
+    let b = sk.submit(req.clone()).await.unwrap();
+    assert_eq!(a.id, b.id, "the same request returns the first job");
+    req.intent = "status, but another".into();
+    let e = sk.submit(req).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict);
+    assert!(
+        matches!(&e, Error::IdempotencyConflict { job, .. } if *job == a.id),
+        "{e}"
+    );
+    assert_eq!(sk.list(&JobFilter::default()).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn failures_are_structured_and_provider_details_can_be_hidden() {
+    let mock = MockProvider::new()
+        .with_rule(
+            ["touch"],
+            MockResponse::provider_error("token=hunter2 at 10.0.0.5"),
+        )
+        .with_rule(["false"], MockResponse::exit(3));
+    let (env, sk) = Env::new(vec![touch()], mock).await;
+    let approve = Gate::Approve("tester".into());
+    let done = sk
+        .execute(&env.req("touch"), &approve, &here())
+        .await
+        .unwrap();
+    assert_eq!(done.job.status, JobStatus::Failed);
+    let failure = done.job.failure().unwrap();
+    assert_eq!(failure.kind, FailureKind::Provider);
+    assert_eq!(failure.provider.as_deref(), Some("mock"));
+    assert_eq!(failure.step, Some(0));
+    assert!(failure.message.contains("hunter2"));
+    let full = JobView::showing(&done.job, &done.steps, Details::Full);
+    assert!(full.error.unwrap().contains("hunter2"));
+    let hidden = JobView::showing(&done.job, &done.steps, Details::NoProviderDetails);
+    let text = serde_json::to_string(&hidden).unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(hidden.error.unwrap().contains("admin key"));
+
+    let (env, sk) = Env::new(
+        vec![Action::ExecuteCommand {
+            argv: vec!["false".into()],
+        }],
+        MockProvider::new().with_rule(["false"], MockResponse::exit(3)),
+    )
+    .await;
+    let done = sk
+        .execute(&env.req("fail"), &approve, &here())
+        .await
+        .unwrap();
+    let failure = done.job.failure().unwrap();
+    assert_eq!(
+        (failure.kind, failure.exit_code, failure.step),
+        (FailureKind::StepFailed, Some(3), Some(0))
+    );
+    assert!(
+        done.job
+            .error_message()
+            .unwrap()
+            .contains("exited with code 3")
+    );
+}
+
+#[tokio::test]
+async fn reports_are_recorded_through_the_engine() {
+    let (env, sk) = Env::new(vec![touch()], MockProvider::new()).await;
+    let job = sk.submit(env.req("touch")).await.unwrap();
+    let steps = serde_json::json!([{ "step": 0, "status": "failed" }]);
+    let receipt = sk
+        .record_report(&job.id, "executor", "partial", steps.clone())
+        .await
+        .unwrap();
+    assert_eq!(receipt.next_action, NextAction::AwaitApproval);
+    let events = sk.events(&job.id).await.unwrap();
+    let report = events.iter().find(|e| e.kind == "report").unwrap();
+    assert_eq!(report.seq, receipt.event_seq);
+    assert_eq!(report.data["reporter"], "executor");
+    let e = sk
+        .record_report(&JobId::new(), "executor", "ok", steps)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn roots_are_confined_to_the_base() {
+    let (env, sk) = Env::new(vec![Action::GitStatus], MockProvider::new()).await;
+    std::fs::create_dir(env.dir.path().join("sub")).unwrap();
+    let mut req = SubmitRequest::new("status");
+    req.base = Some(env.dir.path().to_path_buf());
+    req.root = Some("sub".into());
+    let job = sk.submit(req.clone()).await.unwrap();
+    assert_eq!(job.root, env.dir.path().canonicalize().unwrap().join("sub"));
+    req.root = Some("..".into());
+    let e = sk.submit(req).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+}
+
+#[tokio::test]
+async fn health_has_one_verdict() {
+    let (env, sk) = Env::new(vec![Action::GitStatus], MockProvider::new()).await;
+    let now = sk.health(HealthCheck::Now).await;
+    assert_eq!(now.verdict, HealthStatus::Healthy, "{now:?}");
+    assert_eq!(now.report.status, now.verdict);
+    // Queued work and no worker: the workers component is unhealthy, and
+    // so is the verdict, whichever way it is checked.
+    sk.submit(env.req("status")).await.unwrap();
+    for check in [HealthCheck::Now, HealthCheck::Latest] {
+        let h = sk.health(check).await;
+        assert_eq!(h.verdict, HealthStatus::Unhealthy, "{check:?}: {h:?}");
+        assert!(!h.is_healthy());
+    }
+}

@@ -1,0 +1,240 @@
+//! The methods `Skynet` and `AsyncSkynet` share, written once: a macro
+//! generates each class's `#[pymethods]` block, the two differing only in
+//! how an engine future is finished (run to its end with the GIL released,
+//! or handed to asyncio as an awaitable) and in their own extra methods
+//! (context managers, `repr`).
+
+/// Generate `#[pymethods] impl $class` with the shared methods; `$finish`
+/// turns an engine future into the Python result; `$own` are the class's
+/// own methods.
+macro_rules! skynet_methods {
+    ($class:ident, $finish:path, { $($own:tt)* }) => {
+        #[pymethods]
+        impl $class {
+            #[new]
+            #[pyo3(signature = (
+                database_url = None, home = None, planner = None, providers = None, policy = None,
+                *, default_provider = None, worker = true, concurrency = 4
+            ))]
+            #[allow(clippy::too_many_arguments)]
+            fn new(
+                py: Python<'_>,
+                database_url: Option<String>,
+                home: Option<PathBuf>,
+                planner: Option<Bound<'_, PyAny>>,
+                providers: Option<Vec<Bound<'_, PyAny>>>,
+                policy: Option<PathBuf>,
+                default_provider: Option<String>,
+                worker: bool,
+                concurrency: usize,
+            ) -> PyResult<Self> {
+                let opts = OpenOptions::from_python(
+                    database_url,
+                    home,
+                    planner.as_ref(),
+                    providers,
+                    policy,
+                    default_provider,
+                    worker,
+                    concurrency,
+                )?;
+                let engine = block_on(py, Engine::open(opts))?;
+                Ok($class { engine })
+            }
+
+            /// Plan and judge ``intent`` without storing or running anything.
+            #[pyo3(signature = (intent, cwd = None))]
+            fn plan<'py>(
+                &self,
+                py: Python<'py>,
+                intent: String,
+                cwd: Option<PathBuf>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let intent = Intent::new(intent, cwd);
+                $finish(py, engine::plan(self.engine.core.clone(), intent))
+            }
+
+            /// Plan, judge and record a job: READ_ONLY plans are queued at
+            /// once, riskier ones wait in ``"planned"`` for :meth:`approve`.
+            /// A repeated ``idempotency_key`` returns the first job for the
+            /// same request and raises ``IdempotencyConflict`` for another.
+            #[pyo3(signature = (intent, cwd = None, priority = 0, *, provider = None, timeout = None, idempotency_key = None))]
+            #[allow(clippy::too_many_arguments)]
+            fn submit<'py>(
+                &self,
+                py: Python<'py>,
+                intent: String,
+                cwd: Option<PathBuf>,
+                priority: i32,
+                provider: Option<String>,
+                timeout: Option<f64>,
+                idempotency_key: Option<String>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let intent = Intent {
+                    priority,
+                    provider,
+                    timeout: crate::convert::seconds("timeout", timeout)?,
+                    idempotency_key,
+                    ..Intent::new(intent, cwd)
+                };
+                $finish(py, engine::submit(self.engine.core.clone(), intent))
+            }
+
+            /// Approve the job's plan; ``plan_hash`` (full or a 12+ digit
+            /// prefix) must name the plan the job holds now.
+            #[pyo3(signature = (job_id, plan_hash, approver = None))]
+            fn approve<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+                plan_hash: String,
+                approver: Option<String>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let fut =
+                    engine::approve(self.engine.core.clone(), job_id, plan_hash, actor(approver));
+                $finish(py, fut)
+            }
+
+            /// Deny a plan that awaits approval.
+            #[pyo3(signature = (job_id, reason = None, actor = None))]
+            fn deny<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+                reason: Option<String>,
+                actor: Option<String>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let fut = engine::deny(self.engine.core.clone(), job_id, reason, self::actor(actor));
+                $finish(py, fut)
+            }
+
+            /// Cancel a job that has not finished (a running step is killed).
+            #[pyo3(signature = (job_id, actor = None))]
+            fn cancel<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+                actor: Option<String>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let fut = engine::cancel(self.engine.core.clone(), job_id, self::actor(actor));
+                $finish(py, fut)
+            }
+
+            /// One job, with its plan's step states.
+            fn get<'py>(&self, py: Python<'py>, job_id: String) -> PyResult<Bound<'py, PyAny>> {
+                $finish(py, engine::get(self.engine.core.clone(), job_id))
+            }
+
+            /// Jobs, newest first, optionally only some statuses.
+            #[pyo3(signature = (status = None, limit = None))]
+            fn jobs<'py>(
+                &self,
+                py: Python<'py>,
+                status: Option<Bound<'py, PyAny>>,
+                limit: Option<u32>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let statuses = statuses(status.as_ref())?;
+                $finish(py, engine::jobs(self.engine.core.clone(), statuses, limit))
+            }
+
+            /// A job's output lines (the last ``tail`` if given).
+            #[pyo3(signature = (job_id, tail = None))]
+            fn logs<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+                tail: Option<u32>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                $finish(py, engine::logs(self.engine.core.clone(), job_id, tail))
+            }
+
+            /// A job's audit trail, oldest first.
+            fn events<'py>(&self, py: Python<'py>, job_id: String) -> PyResult<Bound<'py, PyAny>> {
+                $finish(py, engine::events(self.engine.core.clone(), job_id))
+            }
+
+            /// Until the job finishes (``Timeout`` after ``timeout``
+            /// seconds). Other threads keep running; Ctrl-C interrupts.
+            #[pyo3(signature = (job_id, timeout = None))]
+            fn wait<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+                timeout: Option<f64>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let timeout = crate::convert::seconds("timeout", timeout)?;
+                $finish(py, engine::wait(self.engine.core.clone(), job_id, timeout))
+            }
+
+            /// Submit ``intent`` and run it here to the end. A plan that
+            /// needs a human is approved if ``approve`` is True, raises
+            /// ``ApprovalRequired`` if False (the job stays for
+            /// :meth:`approve`), or is shown to ``approve(plan)`` if it is
+            /// a callable (which may be ``async``), which decides. Returns
+            /// the finished :class:`Job` (check ``job.ok``); raises
+            /// ``Cancelled`` if it was cancelled, and ``Timeout`` after
+            /// ``timeout`` seconds (the job goes on in the background).
+            #[pyo3(signature = (intent, approve = None, cwd = None, *, provider = None, timeout = None, approver = None))]
+            #[allow(clippy::too_many_arguments)]
+            fn run<'py>(
+                &self,
+                py: Python<'py>,
+                intent: String,
+                approve: Option<Bound<'py, PyAny>>,
+                cwd: Option<PathBuf>,
+                provider: Option<String>,
+                timeout: Option<f64>,
+                approver: Option<String>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let approve = match approve {
+                    Some(a) => Approve::from_python(&a)?,
+                    None => Approve::No,
+                };
+                let intent = Intent {
+                    provider,
+                    ..Intent::new(intent, cwd)
+                };
+                let timeout = crate::convert::seconds("timeout", timeout)?;
+                let fut = engine::run(
+                    self.engine.core.clone(),
+                    intent,
+                    approve,
+                    timeout,
+                    actor(approver),
+                );
+                $finish(py, fut)
+            }
+
+            /// Ask the policy about one argv under ``root`` (default: the
+            /// current directory). Returns the :class:`Decision`; nothing
+            /// runs.
+            #[pyo3(signature = (argv, root = None))]
+            fn policy_check<'py>(
+                &self,
+                py: Python<'py>,
+                argv: Vec<String>,
+                root: Option<PathBuf>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let core = self.engine.core.clone();
+                $finish(py, async move {
+                    Ok::<_, Failure>(Decision::from(core.check_command(&argv, root)?))
+                })
+            }
+
+            /// Registered provider names.
+            #[getter]
+            fn providers(&self) -> Vec<String> {
+                self.engine.core.provider_names()
+            }
+
+            /// Stop the in-process worker; running jobs finish.
+            fn close(&self) {
+                self.engine.close();
+            }
+
+            $($own)*
+        }
+    };
+}
+
+pub(crate) use skynet_methods;
