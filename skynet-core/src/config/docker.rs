@@ -1,9 +1,7 @@
 //! `[docker]`: the Docker provider, registered when an image is set.
 
-use super::Settings;
 use super::layers::Layers;
 use crate::Result;
-use crate::engine::SkynetBuilder;
 use serde::Deserialize;
 
 /// `[docker]` in `skynet.toml`. Read whether or not this build has the
@@ -56,26 +54,12 @@ impl DockerSection {
 impl DockerSection {
     /// No Docker provider in this build: configuring one is an error.
     pub(super) fn resolve(self, layers: &Layers) -> Result<Option<std::convert::Infallible>> {
-        match layers.pick("SKYNET_DOCKER_IMAGE", self.image) {
-            Some(_) => Err(crate::provider::feature_missing(
-                "SKYNET_DOCKER_IMAGE ([docker] image) is set",
-                "docker",
-            )),
-            None => Ok(None),
-        }
+        super::not_built(
+            layers.pick("SKYNET_DOCKER_IMAGE", self.image),
+            "SKYNET_DOCKER_IMAGE ([docker] image)",
+            "docker",
+        )
     }
-}
-
-/// Register the provider if the settings configure it.
-pub(super) fn register(settings: &Settings, builder: SkynetBuilder) -> SkynetBuilder {
-    #[cfg(feature = "docker")]
-    if let Some(docker) = &settings.docker {
-        return builder.provider(std::sync::Arc::new(crate::provider::DockerProvider::new(
-            docker.clone(),
-        )));
-    }
-    let _ = settings;
-    builder
 }
 
 /// Bytes with an optional binary suffix: `1048576`, `512m`, `2g`, `64k`.

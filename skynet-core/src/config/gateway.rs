@@ -45,16 +45,13 @@ pub(super) fn resolve(layers: &Layers) -> Result<Option<crate::provider::Gateway
 /// No gateway provider in this build: configuring one is an error.
 #[cfg(not(feature = "gateway"))]
 pub(super) fn resolve(layers: &Layers) -> Result<Option<std::convert::Infallible>> {
-    match layers
-        .var("OPENCLAW_GATEWAY_URL")
-        .filter(|u| !u.trim().is_empty())
-    {
-        Some(_) => Err(crate::provider::feature_missing(
-            "OPENCLAW_GATEWAY_URL is set",
-            "gateway",
-        )),
-        None => Ok(None),
-    }
+    super::not_built(
+        layers
+            .var("OPENCLAW_GATEWAY_URL")
+            .filter(|u| !u.trim().is_empty()),
+        "OPENCLAW_GATEWAY_URL",
+        "gateway",
+    )
 }
 
 /// The agent's token, to keep out of logs and answers.

@@ -270,8 +270,16 @@ impl Settings {
             .database_url(&self.database_url)
             .policy(self.policy()?)
             .provider(Arc::new(local));
-        let builder = docker::register(self, builder);
-        let builder = ssh::register(self, builder);
+        #[cfg(feature = "docker")]
+        let builder = match &self.docker {
+            Some(c) => builder.provider(Arc::new(crate::provider::DockerProvider::new(c.clone()))),
+            None => builder,
+        };
+        #[cfg(feature = "ssh")]
+        let builder = match &self.ssh {
+            Some(c) => builder.provider(Arc::new(crate::provider::SshProvider::new(c.clone()))),
+            None => builder,
+        };
         let builder = gateway::register(self, builder)?;
         Ok(builder
             .default_provider(&self.provider)
@@ -309,6 +317,23 @@ fn sandbox(layers: &Layers, file: SandboxSection) -> Result<(SandboxMode, Vec<Pa
         None => file.writable.unwrap_or_default(),
     };
     Ok((mode, writable))
+}
+
+/// In a build without `feature`: an error naming it when `setting` (what
+/// `what` names) is set, so nothing configured is silently ignored.
+#[cfg(not(all(feature = "docker", feature = "ssh", feature = "gateway")))]
+fn not_built(
+    setting: Option<String>,
+    what: &str,
+    feature: &str,
+) -> Result<Option<std::convert::Infallible>> {
+    match setting {
+        Some(_) => Err(crate::provider::feature_missing(
+            &format!("{what} is set"),
+            feature,
+        )),
+        None => Ok(None),
+    }
 }
 
 /// A number, naming the setting on error.

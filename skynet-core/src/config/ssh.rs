@@ -1,9 +1,7 @@
 //! `[ssh]`: the SSH provider, registered when a host is set.
 
-use super::Settings;
 use super::layers::Layers;
 use crate::Result;
-use crate::engine::SkynetBuilder;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -66,24 +64,10 @@ impl SshSection {
 impl SshSection {
     /// No SSH provider in this build: configuring one is an error.
     pub(super) fn resolve(self, layers: &Layers) -> Result<Option<std::convert::Infallible>> {
-        match layers.pick("SKYNET_SSH_HOST", self.host) {
-            Some(_) => Err(crate::provider::feature_missing(
-                "SKYNET_SSH_HOST ([ssh] host) is set",
-                "ssh",
-            )),
-            None => Ok(None),
-        }
+        super::not_built(
+            layers.pick("SKYNET_SSH_HOST", self.host),
+            "SKYNET_SSH_HOST ([ssh] host)",
+            "ssh",
+        )
     }
-}
-
-/// Register the provider if the settings configure it.
-pub(super) fn register(settings: &Settings, builder: SkynetBuilder) -> SkynetBuilder {
-    #[cfg(feature = "ssh")]
-    if let Some(ssh) = &settings.ssh {
-        return builder.provider(std::sync::Arc::new(crate::provider::SshProvider::new(
-            ssh.clone(),
-        )));
-    }
-    let _ = settings;
-    builder
 }

@@ -207,10 +207,12 @@ pub fn connect(settings: &LlmSettings) -> Result<Arc<dyn ChatModel>> {
     ))
 }
 
-/// Longest quotation of a model's answer in an error message, in chars.
+/// Longest quotation of a model's answer (in an error message, or a
+/// description or summary kept from it), in chars.
 const MAX_QUOTED: usize = 300;
 
-/// `text` on one line, shortened, for quoting in an error message.
+/// `text` on one line, shortened, for quoting in an error message or
+/// keeping as a description.
 pub(crate) fn quote_for_error(text: &str) -> String {
     let one_line: String = text
         .chars()
