@@ -56,6 +56,10 @@ impl Pg {
     /// A fresh database on the server the variable `server_var` names.
     async fn fresh_on(server_var: &str) -> Option<Pg> {
         let Some(server) = std::env::var(server_var).ok().filter(|u| !u.is_empty()) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{server_var} is not set, and CI=true requires every service"
+            );
             eprintln!("skipped: {server_var} is not set");
             return None;
         };
@@ -414,6 +418,10 @@ async fn database_restart_under_load_loses_nothing() {
         .ok()
         .filter(|c| !c.is_empty())
     else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "SKYNET_TEST_PG_CLUSTER is not set, and CI=true requires every service"
+        );
         eprintln!("skipped: SKYNET_TEST_PG_CLUSTER (\"VERSION NAME\") is not set");
         return;
     };

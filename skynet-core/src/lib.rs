@@ -6,6 +6,19 @@
 //! durably and run it on execution providers, recording everything.
 //!
 //! Start with [`Skynet::builder`].
+//!
+//! Cargo features (all on by default): `sqlite`, `postgres` (ledger
+//! backends), `docker`, `ssh`, `gateway` (providers), `llm` (the model
+//! clients) and `sandbox` (bubblewrap and Landlock for local steps).
+//! Configuring something a build left out is an error that names the
+//! feature to rebuild with.
+
+// Steps run as Unix process groups (nix, signals, bubblewrap, Landlock):
+// say so at once rather than fail deep in a dependency.
+#[cfg(not(unix))]
+compile_error!(
+    "skynet-core supports Unix only (Linux, macOS): it runs steps as Unix process groups"
+);
 
 pub mod action;
 pub mod chat;
@@ -19,6 +32,7 @@ pub mod planner;
 pub mod policy;
 pub mod provider;
 pub mod redact;
+pub mod retry;
 pub mod risk;
 pub mod scheduler;
 pub mod sentinel;

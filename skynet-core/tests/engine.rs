@@ -718,8 +718,14 @@ async fn a_dropped_worker_falls_silent_in_the_registry() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let first = first.expect("the worker registered");
-    tokio::time::sleep(Duration::from_millis(2200)).await;
-    let alive = heartbeat().await.expect("still listed");
+    // Poll for the next beat (due within a second) rather than sleep
+    // through a fixed wait.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut alive = first;
+    while alive <= first && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        alive = heartbeat().await.expect("still listed");
+    }
     assert!(alive > first, "a running worker heartbeats");
     worker.abort();
     let _ = worker.await;

@@ -11,7 +11,6 @@ use crate::risk::RiskLevel;
 use crate::store::{Completion, FinishedStep, NewLogLine, RunCheckpoint, StepOutcome, StepStatus};
 use crate::{Error, Result};
 use chrono::Utc;
-use rand::Rng;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -667,16 +666,14 @@ fn judge_output(index: u32, label: &str, out: &Output) -> (StepOutcome, StepEnd)
     )
 }
 
-/// Exponential backoff with "equal jitter": half fixed, half random.
+/// Exponential backoff with "equal jitter" ([`crate::retry`]).
 pub(crate) fn retry_delay(config: &super::EngineConfig, attempts: u32) -> chrono::Duration {
-    let exp = attempts.saturating_sub(1).min(20);
-    let full = config
-        .retry_base
-        .saturating_mul(1u32 << exp)
-        .min(config.retry_max);
-    let half = full / 2;
-    let jitter = rand::thread_rng().gen_range(0..=half.as_millis() as u64);
-    let total = half + Duration::from_millis(jitter);
+    let policy = crate::retry::RetryPolicy {
+        max_retries: config.max_attempts,
+        base: config.retry_base,
+        max_delay: config.retry_max,
+    };
+    let total = policy.backoff(attempts.saturating_sub(1));
     chrono::Duration::from_std(total).unwrap_or_else(|_| chrono::Duration::seconds(1))
 }
 

@@ -2,13 +2,12 @@
 //! retrying, cap the body, and keep the key out of every message.
 
 use super::HttpOptions;
+pub(crate) use super::quote_for_error as quote;
 use super::retry::{parse_retry_after, retryable_status};
 use crate::redact::Redactor;
+use crate::retry::{Failure, GaveUp, retry};
 use crate::{Error, Result};
 use std::time::{Duration, SystemTime};
-
-/// Longest vendor error text quoted in an error message.
-const MAX_QUOTED: usize = 300;
 
 /// A vendor's HTTP client with its limits.
 pub(crate) struct Transport {
@@ -18,13 +17,9 @@ pub(crate) struct Transport {
     vendor: &'static str,
 }
 
-/// Why one attempt failed.
-enum Attempt {
-    /// Worth another try after the delay (the server's `Retry-After`, if any).
-    Retry(String, Option<Duration>),
-    /// Final.
-    Fail(Error),
-}
+/// Why one attempt failed: worth another try after the delay (the
+/// server's `Retry-After`, if any), or final.
+type Attempt = Failure<String, Error>;
 
 impl Transport {
     /// A transport for `vendor`; `secrets` are redacted from every error.
@@ -55,36 +50,33 @@ impl Transport {
         body: &serde_json::Value,
     ) -> Result<serde_json::Value> {
         let policy = &self.options.retry;
-        let mut retry = 0;
-        loop {
-            match self.attempt(url, headers, body).await {
-                Ok(v) => return Ok(v),
-                Err(Attempt::Fail(e)) => return Err(self.scrub(e)),
-                Err(Attempt::Retry(why, after)) => {
-                    if retry >= policy.max_retries {
-                        return Err(self.scrub(
-                            self.error(format!("{why}; gave up after {} attempts", retry + 1)),
-                        ));
-                    }
-                    let Some(wait) = policy.delay(retry, after) else {
-                        return Err(self.scrub(self.error(format!(
-                            "{why}; the server asks to wait {}s, longer than the {}s this client waits",
-                            after.unwrap_or_default().as_secs(),
-                            policy.max_delay.as_secs()
-                        ))));
-                    };
-                    tracing::warn!(
-                        vendor = self.vendor,
-                        retry = retry + 1,
-                        ?wait,
-                        "{}",
-                        self.redactor.redact(&why)
-                    );
-                    tokio::time::sleep(wait).await;
-                    retry += 1;
+        let answer = retry(
+            policy,
+            || self.attempt(url, headers, body),
+            |why: &String, retry, wait| {
+                tracing::warn!(
+                    vendor = self.vendor,
+                    retry,
+                    ?wait,
+                    "{}",
+                    self.redactor.redact(why)
+                );
+            },
+        )
+        .await;
+        answer.map_err(|gave_up| {
+            self.scrub(match gave_up {
+                GaveUp::Fail(e) => e,
+                GaveUp::Exhausted { last, attempts } => {
+                    self.error(format!("{last}; gave up after {attempts} attempts"))
                 }
-            }
-        }
+                GaveUp::TooLong { last, asked } => self.error(format!(
+                    "{last}; the server asks to wait {}s, longer than the {}s this client waits",
+                    asked.as_secs(),
+                    policy.max_delay.as_secs()
+                )),
+            })
+        })
     }
 
     async fn attempt(
@@ -225,19 +217,6 @@ fn hint(status: u16) -> &'static str {
         404 => " (check SKYNET_LLM_MODEL and SKYNET_LLM_BASE_URL)",
         400 | 422 => " (the server refused the request; check the model supports it)",
         _ => "",
-    }
-}
-
-/// `text` on one line, shortened for quoting.
-pub(crate) fn quote(text: &str) -> String {
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let trimmed = one_line.trim();
-    match trimmed.char_indices().nth(MAX_QUOTED) {
-        Some((i, _)) => format!("{}...", &trimmed[..i]),
-        None => trimmed.to_string(),
     }
 }
 

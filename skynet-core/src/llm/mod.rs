@@ -9,11 +9,15 @@
 //! retries ([`retry`]). A model only ever proposes: what it answers is
 //! parsed defensively ([`extract`]) and judged by the policy like any plan.
 
+#[cfg(feature = "llm")]
 pub mod anthropic;
 pub mod budget;
 pub mod extract;
+#[cfg(feature = "llm")]
 pub mod gemini;
+#[cfg(feature = "llm")]
 mod http;
+#[cfg(feature = "llm")]
 pub mod openai;
 pub mod pricing;
 pub mod retry;
@@ -179,6 +183,7 @@ impl Default for HttpOptions {
 }
 
 /// Build the chat model these settings name.
+#[cfg(feature = "llm")]
 pub fn connect(settings: &LlmSettings) -> Result<Arc<dyn ChatModel>> {
     let model: Arc<dyn ChatModel> = match settings.provider {
         ProviderKind::OpenAi | ProviderKind::Ollama => Arc::new(openai::OpenAiChat::new(settings)?),
@@ -188,7 +193,34 @@ pub fn connect(settings: &LlmSettings) -> Result<Arc<dyn ChatModel>> {
     Ok(model)
 }
 
-/// `text` on one line, shortened, for quoting in an error message.
+/// Build the chat model these settings name: this build has no `llm`
+/// feature, so there is no client to build (a [`ChatModel`] of one's own
+/// still plans through [`crate::planner::LlmPlanner::new`]).
+#[cfg(not(feature = "llm"))]
+pub fn connect(settings: &LlmSettings) -> Result<Arc<dyn ChatModel>> {
+    Err(crate::provider::feature_missing(
+        &format!(
+            "the {} LLM provider is configured",
+            settings.provider.as_str()
+        ),
+        "llm",
+    ))
+}
+
+/// Longest quotation of a model's answer (in an error message, or a
+/// description or summary kept from it), in chars.
+const MAX_QUOTED: usize = 300;
+
+/// `text` on one line, shortened, for quoting in an error message or
+/// keeping as a description.
 pub(crate) fn quote_for_error(text: &str) -> String {
-    http::quote(text)
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let trimmed = one_line.trim();
+    match trimmed.char_indices().nth(MAX_QUOTED) {
+        Some((i, _)) => format!("{}...", &trimmed[..i]),
+        None => trimmed.to_string(),
+    }
 }

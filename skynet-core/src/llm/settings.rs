@@ -147,6 +147,7 @@ impl LlmSettings {
     }
 
     /// `base_url` + `/` + `path`.
+    #[cfg(feature = "llm")]
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/{}", self.base_url.trim_end_matches('/'), path)
     }

@@ -2,8 +2,14 @@
 //! its own process group, with a cleared environment, captured and capped
 //! output, a timeout and cancellation that kill the whole group.
 
+// Parts of its chunk splitter serve only the Docker and SSH providers.
+#[cfg_attr(not(feature = "docker"), allow(dead_code))]
 pub(crate) mod capture;
 mod group;
+#[cfg(feature = "sandbox")]
+mod landlock;
+#[cfg(not(feature = "sandbox"))]
+#[path = "local/no_sandbox.rs"]
 mod landlock;
 pub(crate) mod prepare;
 mod sandbox;
@@ -142,6 +148,13 @@ impl Provider for LocalProvider {
     }
 
     async fn health(&self) -> Health {
+        #[cfg(not(feature = "sandbox"))]
+        if let Err(e) = landlock::refuse_unless_off(self.sandbox) {
+            return Health {
+                healthy: false,
+                message: e.to_string(),
+            };
+        }
         let (healthy, sandbox) = match sandbox::confinement(self.sandbox).await {
             Ok(sandbox::Confinement::Bubblewrap(_)) => (true, "sandboxed with bubblewrap".into()),
             Ok(sandbox::Confinement::Landlock) => (true, "sandboxed with Landlock".into()),
@@ -174,6 +187,8 @@ impl Provider for LocalProvider {
         let network = ctx.network_allowed();
         let sink = OutputSink::new(ctx.output, ctx.max_output_bytes);
 
+        #[cfg(not(feature = "sandbox"))]
+        landlock::refuse_unless_off(self.sandbox)?;
         let program = command.argv.first().map_or("", String::as_str);
         let confinement = sandbox::confinement(self.sandbox)
             .await

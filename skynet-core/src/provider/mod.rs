@@ -156,17 +156,60 @@ pub fn canonical_name(name: &str) -> &str {
     }
 }
 
+#[cfg(feature = "docker")]
 pub mod docker;
+#[cfg(feature = "gateway")]
 pub mod gateway;
+mod host_key;
 pub mod local;
 pub mod mock;
+#[cfg(any(feature = "ssh", feature = "gateway"))]
 mod remote_cwd;
+#[cfg(feature = "ssh")]
 pub mod ssh;
+#[cfg(feature = "docker")]
 pub use docker::{DockerConfig, DockerProvider};
+#[cfg(feature = "gateway")]
 pub use gateway::{GatewayConfig, GatewayProvider};
 pub use local::LocalProvider;
 pub use mock::MockProvider;
+#[cfg(feature = "ssh")]
 pub use ssh::{SshConfig, SshProvider};
+
+/// The SSH provider's error types; this build has no `ssh` feature, so
+/// no SSH provider.
+#[cfg(not(feature = "ssh"))]
+pub mod ssh {
+    pub use super::host_key::HostKeyProblem;
+}
+
+/// The providers this build of skynet-core can run, by Cargo feature.
+pub const FEATURE_PROVIDERS: [(&str, bool); 3] = [
+    ("docker", cfg!(feature = "docker")),
+    ("ssh", cfg!(feature = "ssh")),
+    ("gateway", cfg!(feature = "gateway")),
+];
+
+/// The error for configuration that needs a provider (or planner) this
+/// build left out: `what` says what asked for it (`SKYNET_DOCKER_IMAGE
+/// is set`), `feature` is the Cargo feature that brings it back.
+pub fn feature_missing(what: &str, feature: &str) -> crate::Error {
+    crate::Error::Config(format!(
+        "{what}, but this build of skynet-core has no `{feature}` feature; rebuild with --features {feature}"
+    ))
+}
+
+/// `Err(feature_missing(..))` when the provider `name` needs a Cargo
+/// feature this build lacks; `Ok` for every other name.
+pub fn require_feature(what: &str, name: &str) -> crate::Result<()> {
+    match FEATURE_PROVIDERS
+        .iter()
+        .find(|(feature, _)| *feature == canonical_name(name))
+    {
+        Some((feature, false)) => Err(feature_missing(what, feature)),
+        _ => Ok(()),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -7,13 +7,13 @@
 mod connection;
 mod remote;
 
+pub use super::host_key::HostKeyProblem;
 use super::local::capture::{ChunkLines, OutputSink};
 use super::local::{effective_timeout, output, stop_signal};
 use super::{Capabilities, ExecContext, ExitKind, Health, Output, Provider, Stream};
 use crate::plan::Command;
 use crate::{Error, Result};
 use async_trait::async_trait;
-pub use connection::HostKeyProblem;
 use connection::{Handle, provider};
 use russh::ChannelMsg;
 use std::path::PathBuf;

@@ -16,6 +16,11 @@ pub fn service_var(test: &str, var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Some(v),
         _ => {
+            // CI starts every service: a missing one is a failure there.
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: {var} is not set, and CI=true requires every service (scripts/services.d)"
+            );
             eprintln!(
                 "SKIPPED {test}: {var} is not set (run `bash scripts/test`, which starts the service)"
             );

@@ -12,9 +12,6 @@ use crate::{Error, Result};
 use serde_json::{Map, Value};
 use std::path::Path;
 
-/// Longest description or summary kept from a model.
-const MAX_TEXT: usize = 300;
-
 /// One step as the model proposed it, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ProposedStep {
@@ -68,7 +65,7 @@ pub(crate) fn parse_answer(
     let obj = value.as_object().ok_or_else(|| wrong("not an object"))?;
     let text = match obj.get(text_key) {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => shorten(s),
+        Some(Value::String(s)) => crate::llm::quote_for_error(s),
         Some(_) => return Err(wrong(&format!("\"{text_key}\" is not a string"))),
     };
     let steps = match obj.get("steps") {
@@ -95,7 +92,7 @@ fn parse_step(vendor: &str, index: usize, step: &Value, root: &Path) -> Result<P
     let description = obj
         .and_then(|o| o.get("description"))
         .and_then(Value::as_str)
-        .map(shorten)
+        .map(crate::llm::quote_for_error)
         .unwrap_or_default();
     let place = if description.is_empty() {
         format!("step {}", index + 1)
@@ -219,17 +216,5 @@ fn check_paths(action: &Action, root: &Path) -> std::result::Result<(), String> 
             crate::llm::quote_for_error(path),
             root.display()
         ))
-    }
-}
-
-fn shorten(text: &str) -> String {
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let t = one_line.trim();
-    match t.char_indices().nth(MAX_TEXT) {
-        Some((i, _)) => format!("{}...", &t[..i]),
-        None => t.to_string(),
     }
 }

@@ -2,52 +2,13 @@
 //! known_hosts file (there is no accept-all mode), then public-key login.
 
 use super::SshConfig;
+use crate::provider::host_key::HostKeyProblem;
 use crate::{Error, Result};
 use russh::client;
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Why a host key was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum HostKeyProblem {
-    /// No key is recorded for the host (or the file does not exist).
-    #[error(
-        "the host is not in {known_hosts} (it presents {fingerprint}); confirm that fingerprint with the host's administrator, then add the host's key to that file"
-    )]
-    Unknown {
-        /// The known_hosts file consulted.
-        known_hosts: PathBuf,
-        /// SHA-256 fingerprint of the presented key.
-        fingerprint: String,
-    },
-    /// A different key of the same type is recorded: the host was rebuilt,
-    /// or someone is in the middle.
-    #[error(
-        "the host's key CHANGED: line {line} of {known_hosts} records another key, the host presents {fingerprint}; if the host was rebuilt, replace that line, otherwise treat it as an attack"
-    )]
-    Changed {
-        /// The known_hosts file consulted.
-        known_hosts: PathBuf,
-        /// The line with the recorded key.
-        line: usize,
-        /// SHA-256 fingerprint of the presented key.
-        fingerprint: String,
-    },
-    /// The host presented a certificate; only plain keys are checked.
-    #[error("the host presented a certificate; record its plain host key in known_hosts instead")]
-    Certificate,
-    /// The known_hosts file could not be read or parsed.
-    #[error("cannot use {known_hosts}: {reason}")]
-    Unreadable {
-        /// The known_hosts file.
-        known_hosts: PathBuf,
-        /// What failed.
-        reason: String,
-    },
-}
 
 /// The client side of the handshake: checks the host key and remembers
 /// why it refused one.

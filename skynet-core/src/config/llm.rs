@@ -1,0 +1,57 @@
+//! `planner` and `[llm]`: which planner makes plans, and the language
+//! model behind the LLM planner (see [`crate::llm::settings`]).
+
+use super::Settings;
+use super::layers::Layers;
+use crate::llm::LlmSettings;
+use crate::llm::settings::LlmFileSection;
+use crate::planner::{AutoPlanner, LlmPlanner, Planner, PlannerChoice, RulePlanner};
+use crate::{Error, Result};
+use std::sync::Arc;
+
+/// The planner choice (`SKYNET_PLANNER`, `planner`, default `auto`).
+pub(super) fn planner_choice(layers: &Layers, file: Option<String>) -> Result<PlannerChoice> {
+    match layers.pick("SKYNET_PLANNER", file) {
+        Some(p) => PlannerChoice::parse(&p),
+        None => Ok(PlannerChoice::default()),
+    }
+}
+
+/// The model, if one is configured; in a build without the `llm`
+/// feature, configuring one is an error naming the feature.
+pub(super) fn resolve(layers: &Layers, file: &LlmFileSection) -> Result<Option<LlmSettings>> {
+    let llm = LlmSettings::load(file, layers.env())?;
+    if cfg!(not(feature = "llm")) && llm.is_some() {
+        return Err(crate::provider::feature_missing(
+            "SKYNET_LLM_PROVIDER ([llm] provider) is set",
+            "llm",
+        ));
+    }
+    Ok(llm)
+}
+
+/// The planner the settings choose, and the LLM planner (for chat) when
+/// a model is configured.
+pub(super) type Planners = (Arc<dyn Planner>, Option<Arc<LlmPlanner>>);
+
+/// The planners these settings make (see [`Planners`]).
+pub(super) fn planners(settings: &Settings) -> Result<Planners> {
+    let llm = match &settings.llm {
+        Some(s) => Some(Arc::new(LlmPlanner::from_settings(
+            s,
+            Some(settings.home.join("llm-usage.json")),
+        )?)),
+        None => None,
+    };
+    let planner: Arc<dyn Planner> = match (settings.planner, &llm) {
+        (PlannerChoice::Llm, Some(l)) => l.clone(),
+        (PlannerChoice::Llm, None) => {
+            return Err(Error::Config(
+                "the llm planner needs a model: set SKYNET_LLM_PROVIDER (openai, gemini, anthropic, ollama) and the provider's key variable, or [llm] in skynet.toml".into(),
+            ));
+        }
+        (PlannerChoice::Auto, Some(l)) => Arc::new(AutoPlanner::new(l.clone())),
+        (PlannerChoice::Rules, _) | (PlannerChoice::Auto, None) => Arc::new(RulePlanner::new()),
+    };
+    Ok((planner, llm))
+}

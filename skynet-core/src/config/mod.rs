@@ -1,0 +1,347 @@
+//! Settings: defaults, then `skynet.toml`, then environment variables;
+//! front-ends apply their flags last.
+//!
+//! | setting | file key | environment |
+//! |---|---|---|
+//! | home directory | (none) | `SKYNET_HOME` (default `~/.skynet`) |
+//! | ledger URL | `database_url` | `SKYNET_DATABASE_URL` (default `sqlite://$SKYNET_HOME/skynet.db`) |
+//! | policy rules file | `policy_file` | `SKYNET_POLICY_FILE` |
+//! | default provider | `provider` | `SKYNET_PROVIDER` |
+//! | scheduler candidates for jobs that name no provider (default: only the default provider) | `providers = ["local", "docker"]` | `SKYNET_PROVIDERS` (comma list: `local,docker,ssh,gateway`) |
+//! | scheduler weights (health, load, capability, success, latency; default 30,25,25,15,5) | `[scheduler] weights = { health = 30, load = 25, ... }` | `SKYNET_SCHEDULER_WEIGHTS=30,25,25,15,5` |
+//! | auto-approve READ_ONLY | `auto_approve_read_only` | `SKYNET_AUTO_APPROVE_READ_ONLY` |
+//! | lease / heartbeat / poll | `[worker] lease`, `heartbeat`, `poll_interval` | `SKYNET_LEASE`, `SKYNET_HEARTBEAT`, `SKYNET_POLL_INTERVAL` |
+//! | attempts | `[worker] max_attempts` | `SKYNET_MAX_ATTEMPTS` |
+//! | step timeout | `[limits] step_timeout` | `SKYNET_STEP_TIMEOUT` |
+//! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
+//! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
+//! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
+//! | LLM key (environment only) | (none) | `OPENAI_API_KEY`, `GOOGLE_AI_API_KEY`/`GEMINI_API_KEY`, `ANTHROPIC_API_KEY`, or `SKYNET_LLM_API_KEY` |
+//! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
+//! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable` | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE` (`:`-separated) |
+//! | Docker provider (registered when an image is set) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
+//! | health checks: round interval, per-check timeout | `[sentinel] interval`, `check_timeout` | `SKYNET_SENTINEL_INTERVAL` (default `30s`), `SKYNET_SENTINEL_CHECK_TIMEOUT` (default `10s`) |
+//! | queue age alerts (warning / critical) | `[sentinel] queue_age_warning`, `queue_age_critical` | `SKYNET_SENTINEL_QUEUE_AGE_WARNING` (default `5m`), `SKYNET_SENTINEL_QUEUE_AGE_CRITICAL` (default `30m`) |
+//! | alert webhook (JSON POST), its minimum severity, reminders | `[sentinel] webhook`, `min_severity`, `renotify` | `SKYNET_ALERT_WEBHOOK`, `SKYNET_ALERT_MIN_SEVERITY` (`info`, `warning` (default), `critical`), `SKYNET_ALERT_RENOTIFY` (default: never) |
+//! | gateway provider (registered when a URL is set; `chathan`, `openclaw` are aliases) | (none) | `OPENCLAW_GATEWAY_URL`, `OPENCLAW_GATEWAY_TOKEN` or `OPENCLAW_GATEWAY_TOKEN_FILE`, `OPENCLAW_GATEWAY_CA` (extra CA for `https://`) |
+//! | SSH provider (registered when a host is set) | `[ssh] host`, `port`, `user`, `key`, `known_hosts`, `workdir` | `SKYNET_SSH_HOST`, `SKYNET_SSH_PORT`, `SKYNET_SSH_USER`, `SKYNET_SSH_KEY`, `SKYNET_SSH_KNOWN_HOSTS` (default `~/.ssh/known_hosts`), `SKYNET_SSH_WORKDIR` |
+//!
+//! Durations are written like `30s`, `500ms`, `10m`.
+//!
+//! Each section is its own module with its file keys, its variables and
+//! its checks: `worker` for the engine's tunables, `llm` for the
+//! planner and model, `docker`, `ssh` and `gateway` for the providers
+//! (a provider left out of this build by its Cargo feature refuses to be
+//! configured, naming the feature), `providers` for the default provider
+//! and the scheduler's candidates; the sentinel's section lives with the
+//! sentinel ([`crate::sentinel::config`]).
+
+mod docker;
+mod gateway;
+mod layers;
+mod llm;
+mod providers;
+mod ssh;
+mod worker;
+
+use crate::engine::{EngineConfig, Skynet, SkynetBuilder};
+use crate::llm::LlmSettings;
+use crate::llm::settings::LlmFileSection;
+use crate::planner::PlannerChoice;
+use crate::policy::Policy;
+use crate::provider::LocalProvider;
+use crate::provider::local::SandboxMode;
+use crate::scheduler::Weights;
+use crate::sentinel::SentinelConfig;
+use crate::sentinel::config::SentinelSection;
+use crate::{Error, Result};
+use layers::Layers;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Home directory (holds `skynet.db` and `skynet.toml`).
+    pub home: PathBuf,
+    /// Ledger URL.
+    pub database_url: String,
+    /// Policy rules file replacing the built-in rules.
+    pub policy_file: Option<PathBuf>,
+    /// Provider for jobs that name none, when no candidates are listed.
+    pub provider: String,
+    /// Candidates the scheduler places jobs that name no provider on
+    /// (empty = only [`Settings::provider`]).
+    pub providers: Vec<String>,
+    /// How the scheduler weighs its scores.
+    pub scheduler_weights: Weights,
+    /// Engine tunables.
+    pub engine: EngineConfig,
+    /// Which planner makes plans.
+    pub planner: PlannerChoice,
+    /// The language model, if one is configured.
+    pub llm: Option<LlmSettings>,
+    /// How the `local` provider confines steps (default `auto`).
+    pub sandbox: SandboxMode,
+    /// Extra directories sandboxed local steps may write.
+    pub sandbox_writable: Vec<PathBuf>,
+    /// The `docker` provider, when an image is configured.
+    #[cfg(feature = "docker")]
+    pub docker: Option<crate::provider::DockerConfig>,
+    /// The `ssh` provider, when a host is configured.
+    #[cfg(feature = "ssh")]
+    pub ssh: Option<crate::provider::SshConfig>,
+    /// Health checks and alerts.
+    pub sentinel: SentinelConfig,
+    /// The `gateway` provider, when `OPENCLAW_GATEWAY_URL` is set.
+    #[cfg(feature = "gateway")]
+    pub gateway: Option<crate::provider::GatewayConfig>,
+}
+
+/// `skynet.toml`: every section, whichever providers this build has.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    policy_file: Option<PathBuf>,
+    provider: Option<String>,
+    providers: Option<Vec<String>>,
+    auto_approve_read_only: Option<bool>,
+    planner: Option<String>,
+    #[serde(default)]
+    llm: LlmFileSection,
+    #[serde(default)]
+    worker: worker::WorkerSection,
+    #[serde(default)]
+    limits: worker::LimitsSection,
+    #[serde(default)]
+    sandbox: SandboxSection,
+    #[serde(default)]
+    docker: docker::DockerSection,
+    #[serde(default)]
+    ssh: ssh::SshSection,
+    #[serde(default)]
+    scheduler: SchedulerSection,
+    #[serde(default)]
+    sentinel: SentinelSection,
+}
+
+/// `[scheduler]` in `skynet.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchedulerSection {
+    weights: Option<Weights>,
+}
+
+/// `[sandbox]` in `skynet.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxSection {
+    mode: Option<String>,
+    writable: Option<Vec<PathBuf>>,
+}
+
+/// Parse a human duration (`30s`, `500ms`, `10m`), naming the setting on error.
+pub fn parse_duration(what: &str, text: &str) -> Result<Duration> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| {
+        Error::Config(format!(
+            "{what}: {text:?} is not a duration ({e}); write e.g. 30s, 500ms, 10m"
+        ))
+    })?;
+    if d.is_zero() {
+        return Err(Error::Config(format!("{what} must be longer than zero")));
+    }
+    Ok(d)
+}
+
+impl Settings {
+    /// Load settings for `home` (default `SKYNET_HOME`, else `~/.skynet`).
+    pub fn load(home: Option<PathBuf>) -> Result<Settings> {
+        Self::load_with(home, |k| std::env::var(k).ok())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment (for tests).
+    pub fn load_with(
+        home: Option<PathBuf>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings> {
+        let layers = Layers::new(&env);
+        let home = match home.or_else(|| env("SKYNET_HOME").map(PathBuf::from)) {
+            Some(h) => h,
+            None => env("HOME")
+                .map(|h| Path::new(&h).join(".skynet"))
+                .ok_or_else(|| Error::Config("neither SKYNET_HOME nor HOME is set".into()))?,
+        };
+        let file = read_file(&home.join("skynet.toml"))?;
+        let engine = worker::engine_config(
+            &layers,
+            file.worker,
+            file.limits,
+            file.auto_approve_read_only,
+        )?;
+        let planner = llm::planner_choice(&layers, file.planner)?;
+        let llm = llm::resolve(&layers, &file.llm)?;
+        let (sandbox, sandbox_writable) = sandbox(&layers, file.sandbox)?;
+        let docker = file.docker.resolve(&layers)?;
+        let ssh = file.ssh.resolve(&layers)?;
+        let scheduler_weights = match (env("SKYNET_SCHEDULER_WEIGHTS"), file.scheduler.weights) {
+            (Some(v), _) => Weights::parse_list("SKYNET_SCHEDULER_WEIGHTS", &v)?,
+            (None, Some(w)) => w.validate("[scheduler] weights in skynet.toml")?,
+            (None, None) => Weights::default(),
+        };
+        let sentinel = SentinelConfig::load(file.sentinel, &layers.picker())?;
+        let gateway = gateway::resolve(&layers)?;
+        let providers = providers::candidates(
+            &layers,
+            file.providers,
+            [docker.is_some(), ssh.is_some(), gateway.is_some()],
+        )?;
+        let database_url = layers
+            .pick("SKYNET_DATABASE_URL", file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
+        Ok(Settings {
+            database_url,
+            policy_file: env("SKYNET_POLICY_FILE")
+                .map(PathBuf::from)
+                .or(file.policy_file),
+            provider: providers::default_provider(&layers, file.provider)?,
+            providers,
+            scheduler_weights,
+            engine,
+            planner,
+            llm,
+            home,
+            sandbox,
+            sandbox_writable,
+            #[cfg(feature = "docker")]
+            docker,
+            #[cfg(feature = "ssh")]
+            ssh,
+            sentinel,
+            #[cfg(feature = "gateway")]
+            gateway,
+        })
+    }
+
+    /// The policy these settings name (the built-in rules by default).
+    pub fn policy(&self) -> Result<Policy> {
+        match &self.policy_file {
+            Some(p) => Policy::load(p),
+            None => Ok(Policy::default()),
+        }
+    }
+
+    /// Build an engine from these settings (creates the home directory).
+    pub async fn build(&self) -> Result<Skynet> {
+        self.builder()?.build().await
+    }
+
+    /// A builder preset from these settings (creates the home directory),
+    /// for front-ends that add their own planner or providers before
+    /// building.
+    pub fn builder(&self) -> Result<SkynetBuilder> {
+        if self.database_url.starts_with("sqlite://") {
+            std::fs::create_dir_all(&self.home).map_err(|e| {
+                Error::Config(format!(
+                    "cannot create SKYNET_HOME {}: {e}",
+                    self.home.display()
+                ))
+            })?;
+        }
+        let (planner, llm) = llm::planners(self)?;
+        let mut builder = Skynet::builder();
+        if let Some(l) = llm {
+            builder = builder.llm(l);
+        }
+        let keys = self
+            .llm
+            .iter()
+            .filter_map(|l| l.api_key.as_ref())
+            .map(|k| k.expose().to_string())
+            .chain(gateway::secrets(self));
+        let local = LocalProvider::new()
+            .with_sandbox(self.sandbox)
+            .with_writable(self.sandbox_writable.clone());
+        let builder = builder
+            .planner(planner)
+            .secrets(keys)
+            .database_url(&self.database_url)
+            .policy(self.policy()?)
+            .provider(Arc::new(local));
+        #[cfg(feature = "docker")]
+        let builder = match &self.docker {
+            Some(c) => builder.provider(Arc::new(crate::provider::DockerProvider::new(c.clone()))),
+            None => builder,
+        };
+        #[cfg(feature = "ssh")]
+        let builder = match &self.ssh {
+            Some(c) => builder.provider(Arc::new(crate::provider::SshProvider::new(c.clone()))),
+            None => builder,
+        };
+        let builder = gateway::register(self, builder)?;
+        Ok(builder
+            .default_provider(&self.provider)
+            .candidates(self.providers.clone())
+            .scheduler_weights(self.scheduler_weights)
+            .config(self.engine.clone())
+            .sentinel(self.sentinel.clone()))
+    }
+}
+
+/// `skynet.toml` in the home directory; a missing file is an empty one.
+fn read_file(path: &Path) -> Result<FileSettings> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileSettings::default()),
+        Err(e) => Err(Error::Config(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// The local sandbox: its mode (default `auto`) and extra writable
+/// directories (`SKYNET_SANDBOX_WRITABLE` is `:`-separated).
+fn sandbox(layers: &Layers, file: SandboxSection) -> Result<(SandboxMode, Vec<PathBuf>)> {
+    let mode = match layers.pick("SKYNET_SANDBOX", file.mode) {
+        Some(v) => SandboxMode::parse(&v).ok_or_else(|| {
+            Error::Config(format!(
+                "sandbox: {v:?} is not one of auto, require, landlock, off"
+            ))
+        })?,
+        None => SandboxMode::Auto,
+    };
+    let writable = match layers.var("SKYNET_SANDBOX_WRITABLE") {
+        Some(v) => std::env::split_paths(&v).collect(),
+        None => file.writable.unwrap_or_default(),
+    };
+    Ok((mode, writable))
+}
+
+/// In a build without `feature`: an error naming it when `setting` (what
+/// `what` names) is set, so nothing configured is silently ignored.
+#[cfg(not(all(feature = "docker", feature = "ssh", feature = "gateway")))]
+fn not_built(
+    setting: Option<String>,
+    what: &str,
+    feature: &str,
+) -> Result<Option<std::convert::Infallible>> {
+    match setting {
+        Some(_) => Err(crate::provider::feature_missing(
+            &format!("{what} is set"),
+            feature,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// A number, naming the setting on error.
+fn parse_number<T: std::str::FromStr>(what: &str, text: &str) -> Result<T> {
+    text.trim()
+        .parse()
+        .map_err(|_| Error::Config(format!("{what}: {text:?} is not a number")))
+}
+
+#[cfg(test)]
+mod tests;

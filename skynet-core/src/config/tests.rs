@@ -1,0 +1,353 @@
+//! Settings: layering, validation, and what each provider section does.
+
+use super::*;
+use std::collections::HashMap;
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let m: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| m.get(k).cloned()
+}
+
+#[test]
+fn env_overrides_file_overrides_defaults() {
+    let home = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "provider = \"mock\"\n[worker]\nlease = \"10s\"\nmax_attempts = 5\n",
+    )
+    .expect("write");
+    let s = Settings::load_with(Some(home.path().into()), env(&[("SKYNET_LEASE", "20s")]))
+        .expect("load");
+    assert_eq!(s.provider, "mock");
+    assert_eq!(s.engine.lease, Duration::from_secs(20));
+    assert_eq!(s.engine.max_attempts, 5);
+    assert!(s.database_url.ends_with("skynet.db"));
+}
+
+#[test]
+fn bad_values_are_config_errors() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let e = Settings::load_with(Some(home.path().into()), env(&[("SKYNET_LEASE", "soon")]));
+    assert!(matches!(e, Err(Error::Config(m)) if m.contains("lease")));
+    std::fs::write(home.path().join("skynet.toml"), "bogus = 1\n").expect("write");
+    assert!(matches!(
+        Settings::load_with(Some(home.path().into()), env(&[])),
+        Err(Error::Config(_))
+    ));
+}
+
+#[cfg(feature = "llm")]
+#[test]
+fn llm_settings_from_file_and_environment() {
+    let home = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "planner = \"llm\"\n[llm]\nprovider = \"gemini\"\nmodel = \"gemini-2.5-flash\"\ntimeout = \"5s\"\ndaily_token_budget = 1000\n",
+    )
+    .expect("write");
+    let s = Settings::load_with(
+        Some(home.path().into()),
+        env(&[("GEMINI_API_KEY", "AIza-test-key-123456")]),
+    )
+    .expect("load");
+    assert_eq!(s.planner, PlannerChoice::Llm);
+    let llm = s.llm.as_ref().expect("llm configured");
+    assert_eq!(llm.model, "gemini-2.5-flash");
+    assert_eq!(llm.http.timeout, Duration::from_secs(5));
+    assert_eq!(llm.daily_token_budget, Some(1000));
+    assert_eq!(
+        llm.api_key.as_ref().map(|k| k.expose()),
+        Some("AIza-test-key-123456")
+    );
+    assert!(
+        !format!("{s:?}").contains("AIza-test-key-123456"),
+        "Debug hides the key"
+    );
+
+    // GOOGLE_AI_API_KEY wins over GEMINI_API_KEY; env wins over the file.
+    let s = Settings::load_with(
+        Some(home.path().into()),
+        env(&[
+            ("GEMINI_API_KEY", "second-choice"),
+            ("GOOGLE_AI_API_KEY", "first-choice"),
+            ("SKYNET_LLM_MODEL", "gemini-2.0-flash"),
+            ("SKYNET_PLANNER", "auto"),
+        ]),
+    )
+    .expect("load");
+    let llm = s.llm.as_ref().expect("llm");
+    assert_eq!(
+        llm.api_key.as_ref().map(|k| k.expose()),
+        Some("first-choice")
+    );
+    assert_eq!(llm.model, "gemini-2.0-flash");
+    assert_eq!(s.planner, PlannerChoice::Auto);
+}
+
+#[cfg(feature = "llm")]
+#[test]
+fn llm_misconfiguration_says_what_to_set() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    let e = load(&[("SKYNET_LLM_PROVIDER", "anthropic")]).expect_err("no key");
+    assert!(
+        matches!(&e, Error::Config(m) if m.contains("ANTHROPIC_API_KEY")),
+        "{e}"
+    );
+    let e = load(&[("SKYNET_LLM_PROVIDER", "skynet-9000")]).expect_err("unknown");
+    assert!(matches!(&e, Error::Config(m) if m.contains("openai, ollama, gemini or anthropic")));
+    let e = load(&[("SKYNET_PLANNER", "magic")]).expect_err("planner");
+    assert!(matches!(&e, Error::Config(m) if m.contains("rules, llm or auto")));
+    let e = load(&[
+        ("SKYNET_LLM_PROVIDER", "ollama"),
+        ("SKYNET_LLM_BASE_URL", "localhost:11434"),
+    ])
+    .expect_err("scheme");
+    assert!(matches!(&e, Error::Config(m) if m.contains("http://")));
+    let s = load(&[("SKYNET_LLM_PROVIDER", "ollama")]).expect("ollama needs no key");
+    assert_eq!(
+        s.llm.as_ref().map(|l| l.base_url.as_str()),
+        Some("http://localhost:11434/v1")
+    );
+    let s = load(&[
+        ("SKYNET_LLM_PROVIDER", "openai"),
+        ("SKYNET_LLM_BASE_URL", "http://127.0.0.1:8000/v1"),
+    ])
+    .expect("a local OpenAI-compatible server (vLLM, llama.cpp) needs no key");
+    assert!(s.llm.as_ref().is_some_and(|l| l.api_key.is_none()));
+    assert!(
+        load(&[("SKYNET_LLM_PROVIDER", "openai")]).is_err(),
+        "api.openai.com does"
+    );
+    assert!(load(&[]).expect("default").llm.is_none());
+}
+
+#[tokio::test]
+async fn the_llm_planner_without_a_model_is_a_config_error() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let s = Settings::load_with(Some(home.path().into()), env(&[("SKYNET_PLANNER", "llm")]))
+        .expect("load");
+    let e = s.build().await.expect_err("no model");
+    assert!(
+        matches!(&e, Error::Config(m) if m.contains("SKYNET_LLM_PROVIDER")),
+        "{e}"
+    );
+}
+
+#[cfg(all(feature = "docker", feature = "ssh"))]
+#[test]
+fn docker_and_ssh_are_configured_by_environment() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let s = Settings::load_with(Some(home.path().into()), env(&[])).expect("load");
+    assert!(s.docker.is_none() && s.ssh.is_none());
+    assert_eq!(s.sandbox, SandboxMode::Auto);
+    let s = Settings::load_with(
+        Some(home.path().into()),
+        env(&[
+            ("SKYNET_DOCKER_IMAGE", "busybox:1"),
+            ("SKYNET_DOCKER_MEMORY", "512m"),
+            ("SKYNET_DOCKER_CPUS", "0.5"),
+            ("SKYNET_SSH_HOST", "build1"),
+            ("SKYNET_SSH_USER", "ci"),
+            ("SKYNET_SSH_KEY", "/keys/id"),
+            ("SKYNET_SSH_PORT", "2222"),
+            ("HOME", "/home/me"),
+            ("SKYNET_SANDBOX", "require"),
+        ]),
+    )
+    .expect("load");
+    let docker = s.docker.expect("docker");
+    assert_eq!(
+        (docker.image.as_str(), docker.memory_bytes, docker.cpus),
+        ("busybox:1", 512 << 20, 0.5)
+    );
+    let ssh = s.ssh.expect("ssh");
+    assert_eq!(
+        (ssh.host.as_str(), ssh.port, ssh.user.as_str()),
+        ("build1", 2222, "ci")
+    );
+    assert_eq!(ssh.known_hosts, PathBuf::from("/home/me/.ssh/known_hosts"));
+    assert_eq!(s.sandbox, SandboxMode::Require);
+    for (k, v) in [
+        ("SKYNET_DOCKER_MEMORY", "lots"),
+        ("SKYNET_SANDBOX", "maybe"),
+    ] {
+        let e = Settings::load_with(
+            Some(home.path().into()),
+            env(&[("SKYNET_DOCKER_IMAGE", "x"), (k, v)]),
+        );
+        assert!(matches!(e, Err(Error::Config(_))), "{k}={v}");
+    }
+    let e = Settings::load_with(
+        Some(home.path().into()),
+        env(&[("SKYNET_SSH_HOST", "h"), ("SKYNET_SSH_USER", "u")]),
+    );
+    assert!(matches!(e, Err(Error::Config(m)) if m.contains("SKYNET_SSH_KEY")));
+}
+
+#[cfg(all(feature = "docker", feature = "ssh", feature = "gateway"))]
+#[test]
+fn scheduler_candidates_and_weights_from_file_and_environment() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    let s = load(&[]).expect("defaults");
+    assert!(s.providers.is_empty());
+    assert!(
+        load(&[("SKYNET_PROVIDERS", " ")])
+            .expect("blank")
+            .providers
+            .is_empty()
+    );
+    assert_eq!(s.scheduler_weights, Weights::default());
+    let s = load(&[
+        ("SKYNET_PROVIDERS", "mock, local"),
+        ("SKYNET_SCHEDULER_WEIGHTS", "1,1,1,1,0"),
+    ])
+    .expect("load");
+    assert_eq!(s.providers, ["mock", "local"]);
+    assert_eq!(s.scheduler_weights.as_array(), [1.0, 1.0, 1.0, 1.0, 0.0]);
+    for (pairs, says) in [
+        (
+            &[("SKYNET_PROVIDERS", "local,kubernetes")][..],
+            "unknown provider \"kubernetes\"",
+        ),
+        (
+            &[("SKYNET_PROVIDERS", "local,docker")][..],
+            "SKYNET_DOCKER_IMAGE",
+        ),
+        (&[("SKYNET_PROVIDERS", "ssh")][..], "SKYNET_SSH_HOST"),
+        (
+            &[("SKYNET_PROVIDERS", "local,chathan")][..],
+            "OPENCLAW_GATEWAY_URL",
+        ),
+        (
+            &[
+                ("SKYNET_PROVIDERS", "openclaw,gateway"),
+                ("OPENCLAW_GATEWAY_URL", "http://10.0.0.1:7070"),
+                ("OPENCLAW_GATEWAY_TOKEN", "t"),
+            ][..],
+            "gateway is listed twice",
+        ),
+        (
+            &[("SKYNET_PROVIDERS", "local,,mock")][..],
+            "empty provider name",
+        ),
+        (&[("SKYNET_PROVIDERS", "local,local")][..], "listed twice"),
+        (
+            &[("SKYNET_SCHEDULER_WEIGHTS", "30,25,x,15,5")][..],
+            "SKYNET_SCHEDULER_WEIGHTS",
+        ),
+    ] {
+        let e = load(pairs).expect_err(says);
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains(says)),
+            "{says}: {e}"
+        );
+    }
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "providers = [\"local\", \"mock\"]\n[scheduler]\nweights = { health = 50, latency = 0 }\n",
+    )
+    .expect("write");
+    let s = load(&[]).expect("file");
+    assert_eq!(s.providers, ["local", "mock"]);
+    assert_eq!(
+        s.scheduler_weights.as_array(),
+        [50.0, 25.0, 25.0, 15.0, 0.0]
+    );
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[scheduler]\nweights = { health = -1 }\n",
+    )
+    .expect("write");
+    let e = load(&[]).expect_err("negative");
+    assert!(
+        matches!(&e, Error::Config(m) if m.contains("[scheduler] weights")),
+        "{e}"
+    );
+}
+
+#[cfg(feature = "gateway")]
+#[tokio::test]
+async fn the_gateway_is_registered_by_url_and_its_aliases_resolve() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let missing = Settings::load_with(
+        Some(home.path().into()),
+        env(&[("OPENCLAW_GATEWAY_URL", "http://10.0.0.2:7000")]),
+    );
+    assert!(matches!(missing, Err(Error::Config(m)) if m.contains("OPENCLAW_GATEWAY_TOKEN")));
+    let s = Settings::load_with(
+        Some(home.path().into()),
+        env(&[
+            ("OPENCLAW_GATEWAY_URL", "http://10.0.0.2:7000"),
+            ("OPENCLAW_GATEWAY_TOKEN", " gw-token-123 \n"),
+            ("SKYNET_PROVIDER", "openclaw"),
+        ]),
+    )
+    .expect("settings");
+    let gw = s.gateway.clone().expect("gateway");
+    assert_eq!(gw.token.expose(), "gw-token-123");
+    assert!(!format!("{s:?}").contains("gw-token-123"));
+    let engine = s.build().await.expect("engine");
+    assert!(engine.provider_names().contains(&"gateway".to_string()));
+}
+
+#[cfg(all(feature = "docker", feature = "ssh"))]
+#[tokio::test]
+async fn configured_providers_are_registered_by_name() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let s = Settings::load_with(
+        Some(home.path().into()),
+        env(&[
+            ("SKYNET_DOCKER_IMAGE", "busybox:1"),
+            ("SKYNET_SSH_HOST", "build1"),
+            ("SKYNET_SSH_USER", "ci"),
+            ("SKYNET_SSH_KEY", "/keys/id"),
+            ("SKYNET_SSH_KNOWN_HOSTS", "/keys/known_hosts"),
+            ("SKYNET_PROVIDER", "docker"),
+            ("SKYNET_DATABASE_URL", "sqlite::memory:"),
+        ]),
+    )
+    .expect("load");
+    let engine = s.build().await.expect("build");
+    assert_eq!(engine.provider_names(), ["docker", "local", "mock", "ssh"]);
+}
+
+/// Each provider (and the LLM clients) left out of this build refuses to
+/// be configured, naming the feature to rebuild with.
+#[test]
+fn a_compiled_out_feature_is_named_when_configured() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    let mut cases: Vec<(&[(&str, &str)], &str)> = Vec::new();
+    if cfg!(not(feature = "docker")) {
+        cases.push((&[("SKYNET_DOCKER_IMAGE", "busybox:1")], "docker"));
+        cases.push((&[("SKYNET_PROVIDER", "docker")], "docker"));
+        cases.push((&[("SKYNET_PROVIDERS", "local,docker")], "docker"));
+    }
+    if cfg!(not(feature = "ssh")) {
+        cases.push((&[("SKYNET_SSH_HOST", "build1")], "ssh"));
+    }
+    if cfg!(not(feature = "gateway")) {
+        cases.push((
+            &[("OPENCLAW_GATEWAY_URL", "http://10.0.0.2:7000")],
+            "gateway",
+        ));
+        cases.push((&[("SKYNET_PROVIDER", "openclaw")], "gateway"));
+    }
+    if cfg!(not(feature = "llm")) {
+        cases.push((&[("SKYNET_LLM_PROVIDER", "ollama")], "llm"));
+    }
+    for (pairs, feature) in cases {
+        let e = load(pairs).expect_err(feature);
+        let says = format!("no `{feature}` feature; rebuild with --features {feature}");
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains(&says)),
+            "{pairs:?}: {e}"
+        );
+    }
+    assert!(load(&[]).is_ok(), "nothing configured needs nothing");
+}

@@ -1,0 +1,73 @@
+//! `[worker]`, `[limits]` and `auto_approve_read_only`: the engine's
+//! tunables.
+
+use super::layers::Layers;
+use super::{parse_duration, parse_number};
+use crate::engine::EngineConfig;
+use crate::{Error, Result};
+use serde::Deserialize;
+
+/// `[worker]` in `skynet.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WorkerSection {
+    lease: Option<String>,
+    heartbeat: Option<String>,
+    poll_interval: Option<String>,
+    max_attempts: Option<u32>,
+}
+
+/// `[limits]` in `skynet.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LimitsSection {
+    step_timeout: Option<String>,
+    max_output_bytes: Option<u64>,
+}
+
+/// The engine's tunables: defaults, then the file, then the environment;
+/// the heartbeat must be shorter than the lease.
+pub(super) fn engine_config(
+    layers: &Layers,
+    worker: WorkerSection,
+    limits: LimitsSection,
+    auto_approve_read_only: Option<bool>,
+) -> Result<EngineConfig> {
+    let mut engine = EngineConfig::default();
+    if let Some(v) = layers.pick("SKYNET_LEASE", worker.lease) {
+        engine.lease = parse_duration("lease", &v)?;
+    }
+    if let Some(v) = layers.pick("SKYNET_HEARTBEAT", worker.heartbeat) {
+        engine.heartbeat = parse_duration("heartbeat", &v)?;
+    }
+    if let Some(v) = layers.pick("SKYNET_POLL_INTERVAL", worker.poll_interval) {
+        engine.poll_interval = parse_duration("poll_interval", &v)?;
+    }
+    if let Some(v) = layers.pick("SKYNET_MAX_ATTEMPTS", worker.max_attempts) {
+        engine.max_attempts = parse_number("max_attempts", &v)?;
+    }
+    if let Some(v) = layers.pick("SKYNET_STEP_TIMEOUT", limits.step_timeout) {
+        engine.step_timeout = parse_duration("step_timeout", &v)?;
+    }
+    if let Some(v) = layers.pick("SKYNET_MAX_OUTPUT_BYTES", limits.max_output_bytes) {
+        engine.max_output_bytes = parse_number("max_output_bytes", &v)?;
+    }
+    if let Some(v) = layers.pick("SKYNET_AUTO_APPROVE_READ_ONLY", auto_approve_read_only) {
+        engine.auto_approve_read_only = match v.trim() {
+            "1" | "true" | "yes" => true,
+            "0" | "false" | "no" => false,
+            other => {
+                return Err(Error::Config(format!(
+                    "auto_approve_read_only: {other:?} is not true/false"
+                )));
+            }
+        };
+    }
+    if engine.heartbeat >= engine.lease {
+        return Err(Error::Config(format!(
+            "heartbeat ({:?}) must be shorter than the lease ({:?})",
+            engine.heartbeat, engine.lease
+        )));
+    }
+    Ok(engine)
+}
