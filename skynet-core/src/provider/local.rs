@@ -3,10 +3,14 @@
 //! output, a timeout and cancellation that kill the whole group.
 
 pub(crate) mod capture;
+mod git_guard;
 mod group;
 mod landlock;
 pub(crate) mod prepare;
+mod privileges;
 mod sandbox;
+mod seccomp;
+mod secrets;
 mod session;
 
 use super::{Capabilities, ExecContext, ExitKind, Health, Output, Provider, Stream};
@@ -26,6 +30,10 @@ use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// Held while a step is spawned: the seccomp descriptors a bubblewrap
+/// child inherits must not leak into another step started at that moment.
+static SPAWNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Environment variables copied from the parent by default; everything
 /// else is cleared so secrets in the orchestrator's environment do not
@@ -184,11 +192,12 @@ impl Provider for LocalProvider {
         let sandbox = Sandbox {
             confinement: &confinement,
             network,
+            write: ctx.risk > crate::RiskLevel::ReadOnly,
             writable: &self.writable,
         };
         let child = match prepare::launch(command, &ctx.root, &self.env_allowlist, &sandbox)? {
-            Launch::Ready(cmd) => {
-                match spawn(cmd, &confinement, &ctx.root, network, &self.writable).await? {
+            Launch::Ready(prepared) => {
+                match spawn(prepared, &confinement, &ctx.root, &sandbox).await? {
                     Ok(child) => child,
                     Err(e) => match prepare::spawn_failure(&e) {
                         Some(cannot) => {
@@ -226,17 +235,26 @@ impl Provider for LocalProvider {
 
 /// Start the prepared process; under Landlock from a restricted thread.
 async fn spawn(
-    mut cmd: tokio::process::Command,
+    prepared: prepare::Prepared,
     confinement: &sandbox::Confinement,
     root: &std::path::Path,
-    network: bool,
-    writable: &[PathBuf],
+    sandbox: &Sandbox<'_>,
 ) -> Result<std::io::Result<tokio::process::Child>> {
+    let prepare::Prepared { mut cmd, seccomp } = prepared;
     if *confinement != sandbox::Confinement::Landlock {
-        return Ok(cmd.spawn());
+        let _spawning = SPAWNING.lock().await;
+        let child = cmd.spawn();
+        // bubblewrap holds its copies now; ours must not reach later steps.
+        drop(seccomp);
+        return Ok(child);
     }
-    let root = prepare::canonical_root(root)?;
-    landlock::spawn(cmd, root, writable.to_vec(), network)
+    let limits = landlock::Limits {
+        root: prepare::canonical_root(root)?,
+        writable: sandbox.writable.to_vec(),
+        network: sandbox.network,
+        write: sandbox.write,
+    };
+    landlock::spawn(cmd, limits)
         .await
         .map_err(|message| Error::Provider {
             provider: "local".into(),
