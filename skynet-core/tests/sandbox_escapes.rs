@@ -120,8 +120,14 @@ async fn a_read_only_step_cannot_write_its_root() {
         let script = "echo x > new.txt; echo y > kept.txt; rm -f kept.txt; mkdir d; echo done";
         let r = sh(&local, root.path(), RiskLevel::ReadOnly, script).await;
         assert!(r.all().contains("done"), "{name}: {}", r.all());
-        assert!(!root.path().join("new.txt").exists(), "{name}: created a file");
-        assert!(!root.path().join("d").exists(), "{name}: created a directory");
+        assert!(
+            !root.path().join("new.txt").exists(),
+            "{name}: created a file"
+        );
+        assert!(
+            !root.path().join("d").exists(),
+            "{name}: created a directory"
+        );
         assert_eq!(
             std::fs::read_to_string(root.path().join("kept.txt")).expect("kept"),
             "kept",
@@ -147,7 +153,10 @@ async fn host_unix_sockets_are_out_of_reach_of_read_only_steps() {
         );
         let r = sh(&local, root.path(), RiskLevel::ReadOnly, &script).await;
         let accepted = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
-        assert!(accepted.is_err(), "{name}: the host socket accepted a connection");
+        assert!(
+            accepted.is_err(),
+            "{name}: the host socket accepted a connection"
+        );
         assert_eq!(
             r.texts(skynet_core::provider::Stream::Stdout),
             ["refused"],
@@ -160,9 +169,13 @@ async fn host_unix_sockets_are_out_of_reach_of_read_only_steps() {
 #[tokio::test]
 async fn read_only_steps_send_no_udp_and_open_no_tcp() {
     for (name, local) in sandboxes("read_only_steps_send_no_udp_and_open_no_tcp") {
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("udp");
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("udp");
         let udp_port = udp.local_addr().expect("addr").port();
-        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("tcp");
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("tcp");
         let tcp_port = tcp.local_addr().expect("addr").port();
         let root = tempfile::tempdir().expect("root");
         let script = format!(
@@ -263,9 +276,10 @@ async fn host_processes_cannot_be_reprioritised_or_killed() {
         let (nice, io) = (host.nice(), host.io_priority());
         let root = tempfile::tempdir().expect("root");
         let script = format!(
-            "renice -n 19 -p {pid} >/dev/null 2>&1; renice -n 19 -u root >/dev/null 2>&1; \
-             ionice -c 3 -p {pid} 2>/dev/null; kill -STOP {pid} 2>/dev/null; kill -9 {pid} 2>/dev/null; \
-             kill -9 -1 2>/dev/null; echo done",
+            // Only ever the test's own `sleep`: should the sandbox break,
+            // nothing else on the machine is hit (no `kill -1`, no `-u`).
+            "renice -n 19 -p {pid} >/dev/null 2>&1; ionice -c 3 -p {pid} 2>/dev/null; \
+             kill -STOP {pid} 2>/dev/null; kill -9 {pid} 2>/dev/null; echo done",
             pid = host.pid()
         );
         let r = sh(&local, root.path(), RiskLevel::Admin, &script).await;
@@ -273,14 +287,19 @@ async fn host_processes_cannot_be_reprioritised_or_killed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(host.alive(), "{name}: the host process was killed");
         assert_eq!(host.nice(), nice, "{name}: renice changed a host process");
-        assert_eq!(host.io_priority(), io, "{name}: ionice changed a host process");
+        assert_eq!(
+            host.io_priority(),
+            io,
+            "{name}: ionice changed a host process"
+        );
         let state = std::fs::read_to_string(format!("/proc/{}/stat", host.pid())).expect("stat");
         assert!(
             !state.rsplit_once(") ").expect("stat").1.starts_with('T'),
             "{name}: the host process was stopped"
         );
         // Within the step, signals and priorities still work.
-        let own = "sleep 30 & kill $! && wait $!; echo killed-own=$?; nice -n 5 true && echo nice-ok";
+        let own =
+            "sleep 30 & kill $! && wait $!; echo killed-own=$?; nice -n 5 true && echo nice-ok";
         let r = sh(&local, root.path(), RiskLevel::ReadOnly, own).await;
         assert_eq!(
             r.texts(skynet_core::provider::Stream::Stdout),
@@ -310,7 +329,10 @@ async fn secrets_in_readable_directories_are_hidden() {
         if let Ok(keys) = std::fs::read_dir("/root/.ssh") {
             for key in keys.flatten() {
                 let file = key.file_name().to_string_lossy().to_string();
-                assert!(!r.texts(skynet_core::provider::Stream::Stdout).contains(&file.as_str()));
+                assert!(
+                    !r.texts(skynet_core::provider::Stream::Stdout)
+                        .contains(&file.as_str())
+                );
             }
         }
     }
