@@ -130,8 +130,12 @@ impl Skynet {
         let (plan, root) = plan_and_judge_with(self, &req, planner).await?;
         let placed = self.place(&plan, req.provider.as_deref()).await?;
         let now = Utc::now();
-        let auto =
-            plan.risk == crate::RiskLevel::ReadOnly && self.inner.config.auto_approve_read_only;
+        // Failing closed: a READ_ONLY plan runs unasked only where its
+        // provider confines it (a local step without a working sandbox waits
+        // for a human like a WRITE one).
+        let auto = plan.risk == crate::RiskLevel::ReadOnly
+            && self.inner.config.auto_approve_read_only
+            && self.confines_read_only(&placed.provider).await;
         let job = Job {
             id: JobId::new(),
             intent: req.intent.trim().to_string(),
@@ -169,6 +173,15 @@ impl Skynet {
         }
         self.publish_status(&job.id, job.status);
         Ok(job)
+    }
+
+    /// Does `provider` confine READ_ONLY steps (see
+    /// [`Provider::confines_read_only`](crate::provider::Provider::confines_read_only))?
+    async fn confines_read_only(&self, provider: &str) -> bool {
+        match self.inner.providers.get(provider) {
+            Some(p) => p.confines_read_only().await,
+            None => false,
+        }
     }
 
     /// Approve the job's plan. `plan_hash` (full, or a prefix of at least

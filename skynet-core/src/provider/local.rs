@@ -171,6 +171,20 @@ impl Provider for LocalProvider {
         }
     }
 
+    /// Yes under bubblewrap or Landlock; no when the sandbox was asked for
+    /// (`auto`, `require`, `landlock`) but none works here. With the sandbox
+    /// turned off explicitly the operator has chosen path confinement for
+    /// everything, READ_ONLY steps included.
+    async fn confines_read_only(&self) -> bool {
+        match self.sandbox {
+            SandboxMode::Off => true,
+            mode => matches!(
+                sandbox::confinement(mode).await,
+                Ok(sandbox::Confinement::Bubblewrap(_) | sandbox::Confinement::Landlock)
+            ),
+        }
+    }
+
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {
         let started = Instant::now();
         if ctx.cancel.is_cancelled() {
