@@ -197,7 +197,7 @@ async fn an_ordinary_repository_still_works_read_only() {
             .expect("runs");
         assert!(r.out.success(), "{name}: {}", r.all());
         assert!(
-            r.texts(Stream::Stdout).iter().any(|l| *l == "+two"),
+            r.texts(Stream::Stdout).contains(&"+two"),
             "{name}: {}",
             r.all()
         );

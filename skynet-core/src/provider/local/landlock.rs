@@ -111,7 +111,7 @@ fn add(
 /// only grants, so each directory above a secret is granted listing only,
 /// and its other entries are granted one by one (computed once per root).
 fn readable(root: &Path) -> &'static [(PathBuf, BitFlags<AccessFs>)] {
-    static TREES: OnceLock<std::sync::Mutex<Vec<(PathBuf, &'static [Rule])>>> = OnceLock::new();
+    static TREES: OnceLock<Trees> = OnceLock::new();
     let cache = TREES.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, rules)) = cache.iter().find(|(r, _)| r == root) {
@@ -129,6 +129,8 @@ fn readable(root: &Path) -> &'static [(PathBuf, BitFlags<AccessFs>)] {
 }
 
 type Rule = (PathBuf, BitFlags<AccessFs>);
+/// The readable tree computed for each root so far.
+type Trees = std::sync::Mutex<Vec<(PathBuf, &'static [Rule])>>;
 
 fn cover(path: &Path, hidden: &[&Path], rules: &mut Vec<Rule>) {
     if hidden.iter().any(|h| path.starts_with(h)) {

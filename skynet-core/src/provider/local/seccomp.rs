@@ -128,7 +128,9 @@ fn compile(rules: Rules) -> Result<BpfProgram, String> {
         .map(|flag| rule(&[(0, SeccompCmpOp::MaskedEq(*flag), *flag)]))
         .collect::<Result<_, _>>()?;
     map.insert(libc::SYS_clone, clone);
-    // Terminal injection (TIOCSTI) and console takeover (TIOCLINUX).
+    // Terminal injection (TIOCSTI) and console takeover (TIOCLINUX). The
+    // constants' type differs between C libraries, hence the casts.
+    #[allow(clippy::unnecessary_cast)]
     map.insert(
         libc::SYS_ioctl,
         vec![
