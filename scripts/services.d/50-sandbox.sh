@@ -1,13 +1,24 @@
 # Local sandbox: bubblewrap from the distribution. Exports
-# SKYNET_TEST_BWRAP=1 when a real sandbox (namespaces, read-only binds,
-# private network) can be created on this machine; otherwise the sandbox
-# tests skip and say why.
+# SKYNET_TEST_BWRAP=1 when a real sandbox (a user namespace without
+# capabilities, read-only binds, private PID and network namespaces) can be
+# created on this machine; otherwise the sandbox tests skip and say why.
+# The escape tests also use git, ps (procps), ionice/renice (util-linux)
+# and bash.
 if ! command -v bwrap >/dev/null 2>&1; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } \
         || echo "50-sandbox.sh: installing bubblewrap failed" >&2
 fi
-if bwrap --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp --unshare-pid --unshare-ipc \
-        --unshare-uts --unshare-net --die-with-parent --new-session -- true 2>/dev/null; then
+for tool in git:git ps:procps ionice:util-linux renice:bsdutils bash:bash; do
+    if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null; } \
+            || echo "50-sandbox.sh: installing ${tool#*:} failed" >&2
+    fi
+done
+# The options the provider uses (its seccomp filter is probed by the
+# provider itself, once per process).
+if bwrap --unshare-user --cap-drop ALL --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp \
+        --unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try --unshare-net \
+        --die-with-parent --new-session -- sh -c 'grep -q "^CapEff:[[:space:]]*0*$" /proc/self/status' 2>/dev/null; then
     export SKYNET_TEST_BWRAP=1
 else
     echo "50-sandbox.sh: bubblewrap cannot create a sandbox here; sandbox tests will skip" >&2

@@ -524,6 +524,8 @@ async fn a_repository_cannot_make_git_status_run_its_fsmonitor() {
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let out = LocalProvider::new().execute(&cmd, ctx).await.unwrap();
     drain.await.unwrap();
-    assert!(out.success(), "{out:?}");
+    // Refused outright (exit 126, like a program that cannot run): the
+    // environment's override alone would not survive `env -u`.
+    assert_eq!(out.exit_code, Some(126), "{out:?}");
     assert!(!canary.exists(), "the repository's fsmonitor command ran");
 }

@@ -154,7 +154,22 @@ impl Skynet {
         let (plan, root) = plan_and_judge(self, req).await?;
         let needs_human = self.needs_approval(&plan);
         if !needs_human {
-            return self.record(req, plan, root, true).await;
+            let hash = plan.hash.clone();
+            let job = self.record(req, plan, root, true).await?;
+            if job.status != JobStatus::Planned {
+                return Ok(job);
+            }
+            // READ_ONLY, but its provider cannot confine it: the job waits
+            // for a human like a WRITE one.
+            return match gate {
+                Gate::AutoOnly => Err(Error::PlanNeedsApproval {
+                    hash,
+                    risk: job.risk,
+                    gate: None,
+                }),
+                Gate::Hold => Ok(job),
+                Gate::Approve(approver) => self.approve(&job.id, &hash, approver).await,
+            };
         }
         match gate {
             Gate::AutoOnly => Err(needs_approval_error(&plan)),

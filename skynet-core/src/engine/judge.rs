@@ -161,6 +161,10 @@ impl Skynet {
     ) -> Result<Job> {
         let placed = self.place(&plan, req.provider.as_deref()).await?;
         let now = Utc::now();
+        // Failing closed: a READ_ONLY plan runs unasked only where its
+        // provider confines it (a local step without a working sandbox waits
+        // for a human like a WRITE one).
+        let auto = auto && self.confines_read_only(&placed.provider).await;
         let job = Job {
             id: JobId::new(),
             intent: req.intent.trim().to_string(),
@@ -207,6 +211,15 @@ impl Skynet {
         }
         self.publish_status(&stored.id, stored.status);
         Ok(stored)
+    }
+
+    /// Does `provider` confine READ_ONLY steps (see
+    /// [`Provider::confines_read_only`](crate::provider::Provider::confines_read_only))?
+    async fn confines_read_only(&self, provider: &str) -> bool {
+        match self.inner.providers.get(provider) {
+            Some(p) => p.confines_read_only().await,
+            None => false,
+        }
     }
 
     /// Approve the job's plan. `plan_hash` (full, or a prefix of at least

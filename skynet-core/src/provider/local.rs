@@ -5,6 +5,7 @@
 // Parts of its chunk splitter serve only the Docker and SSH providers.
 #[cfg_attr(not(feature = "docker"), allow(dead_code))]
 pub(crate) mod capture;
+mod git_guard;
 mod group;
 #[cfg(feature = "sandbox")]
 mod landlock;
@@ -12,7 +13,10 @@ mod landlock;
 #[path = "local/no_sandbox.rs"]
 mod landlock;
 pub(crate) mod prepare;
+mod privileges;
 mod sandbox;
+mod seccomp;
+mod secrets;
 mod session;
 
 use super::{Capabilities, ExecContext, ExitKind, Health, Output, Provider, Stream};
@@ -32,6 +36,10 @@ use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// Held while a step is spawned: the seccomp descriptors a bubblewrap
+/// child inherits must not leak into another step started at that moment.
+static SPAWNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Environment variables copied from the parent by default; everything
 /// else is cleared so secrets in the orchestrator's environment do not
@@ -176,6 +184,20 @@ impl Provider for LocalProvider {
         }
     }
 
+    /// Yes under bubblewrap or Landlock; no when the sandbox was asked for
+    /// (`auto`, `require`, `landlock`) but none works here. With the sandbox
+    /// turned off explicitly the operator has chosen path confinement for
+    /// everything, READ_ONLY steps included.
+    async fn confines_read_only(&self) -> bool {
+        match self.sandbox {
+            SandboxMode::Off => true,
+            mode => matches!(
+                sandbox::confinement(mode).await,
+                Ok(sandbox::Confinement::Bubblewrap(_) | sandbox::Confinement::Landlock)
+            ),
+        }
+    }
+
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {
         let started = Instant::now();
         if ctx.cancel.is_cancelled() {
@@ -199,11 +221,12 @@ impl Provider for LocalProvider {
         let sandbox = Sandbox {
             confinement: &confinement,
             network,
+            write: ctx.risk > crate::RiskLevel::ReadOnly,
             writable: &self.writable,
         };
         let child = match prepare::launch(command, &ctx.root, &self.env_allowlist, &sandbox)? {
-            Launch::Ready(cmd) => {
-                match spawn(cmd, &confinement, &ctx.root, network, &self.writable).await? {
+            Launch::Ready(prepared) => {
+                match spawn(prepared, &confinement, &ctx.root, &sandbox).await? {
                     Ok(child) => child,
                     Err(e) => match prepare::spawn_failure(&e) {
                         Some(cannot) => {
@@ -241,17 +264,26 @@ impl Provider for LocalProvider {
 
 /// Start the prepared process; under Landlock from a restricted thread.
 async fn spawn(
-    mut cmd: tokio::process::Command,
+    prepared: prepare::Prepared,
     confinement: &sandbox::Confinement,
     root: &std::path::Path,
-    network: bool,
-    writable: &[PathBuf],
+    sandbox: &Sandbox<'_>,
 ) -> Result<std::io::Result<tokio::process::Child>> {
+    let prepare::Prepared { mut cmd, seccomp } = prepared;
     if *confinement != sandbox::Confinement::Landlock {
-        return Ok(cmd.spawn());
+        let _spawning = SPAWNING.lock().await;
+        let child = cmd.spawn();
+        // bubblewrap holds its copies now; ours must not reach later steps.
+        drop(seccomp);
+        return Ok(child);
     }
-    let root = prepare::canonical_root(root)?;
-    landlock::spawn(cmd, root, writable.to_vec(), network)
+    let limits = landlock::Limits {
+        root: prepare::canonical_root(root)?,
+        writable: sandbox.writable.to_vec(),
+        network: sandbox.network,
+        write: sandbox.write,
+    };
+    landlock::spawn(cmd, limits)
         .await
         .map_err(|message| Error::Provider {
             provider: "local".into(),

@@ -140,6 +140,13 @@ pub trait Provider: Send + Sync {
     fn capabilities(&self) -> Capabilities;
     /// Is it usable now?
     async fn health(&self) -> Health;
+    /// Does it confine READ_ONLY steps, so that they may run without a
+    /// human's approval? The engine auto-approves READ_ONLY plans only on
+    /// providers that say yes. Default: whether it is
+    /// [`Capabilities::isolated`] (a container, another machine).
+    async fn confines_read_only(&self) -> bool {
+        self.capabilities().isolated
+    }
     /// Run `command`, streaming output to `ctx.output`, honouring
     /// `ctx.timeout` and `ctx.cancel`. A command that runs and fails is
     /// `Ok(Output)` with its exit; `Err` means the provider itself failed.

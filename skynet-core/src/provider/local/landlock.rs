@@ -1,55 +1,84 @@
 //! The Landlock fallback, for machines where bubblewrap cannot create
 //! namespaces: the kernel itself limits what the step may touch. The
-//! system stays readable and executable, the sandbox root (and configured
-//! extra directories) writable, `/dev/null` and friends usable; for steps
-//! without the network, TCP connect and bind are denied. There is no
-//! private `/tmp` here: `/tmp` is read-only.
+//! system stays readable and executable except the secrets (see the
+//! `secrets` module), the sandbox root (and configured extra directories)
+//! writable only for WRITE/ADMIN steps, `/dev/null` and friends usable.
+//! There is no private `/tmp` here: `/tmp` is read-only.
+//!
+//! Landlock alone does not hold against root, so the spawning thread also
+//! drops every capability and installs the seccomp filter (no sockets for
+//! steps without the network, no tracing or re-prioritising of other
+//! processes, no signals outside the step where Landlock cannot scope them).
 //!
 //! Landlock restricts the calling thread and what it starts, so a step is
 //! spawned from a short-lived thread that restricts itself first (no
 //! `pre_exec`, no unsafe code); the rest of the process stays unrestricted.
 
+use super::{privileges, seccomp, secrets};
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
-    path_beneath_rules,
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
 };
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The newest ABI these rules use; older kernels get what they support.
 const TARGET: ABI = ABI::V6;
 /// Device files any step may write.
 const DEVICES: &[&str] = &["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"];
 
-/// Restrict the calling thread (and everything it starts from now on).
-/// Fails unless the kernel enforced at least the filesystem rules.
-pub(crate) fn restrict_current_thread(
-    root: &Path,
-    writable: &[PathBuf],
-    network: bool,
-) -> Result<(), String> {
+/// How a step is restricted.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    /// The canonical sandbox root.
+    pub(crate) root: PathBuf,
+    /// Extra directories WRITE/ADMIN steps may write.
+    pub(crate) writable: Vec<PathBuf>,
+    /// The step may use the network.
+    pub(crate) network: bool,
+    /// The step may write its root (WRITE/ADMIN).
+    pub(crate) write: bool,
+}
+
+/// Restrict the calling thread (and everything it starts from now on):
+/// capabilities, Landlock, seccomp. Fails unless the kernel enforced at
+/// least the filesystem rules.
+pub(crate) fn restrict_current_thread(limits: &Limits) -> Result<(), String> {
+    // Built before anything is restricted: reading the tree needs no rights
+    // then, and a failure leaves the thread as it was.
+    let programs = seccomp::programs(seccomp::Rules {
+        network: limits.network,
+        deny_signals: !scopes_signals(),
+    })?;
+    privileges::drop_all()?;
+    landlock_self(limits)?;
+    seccomp::apply_to_this_thread(programs)
+}
+
+fn landlock_self(limits: &Limits) -> Result<(), String> {
     let mut ruleset = landlock::Ruleset::default()
         .handle_access(AccessFs::from_all(TARGET))
         .map_err(|e| e.to_string())?
         .scope(Scope::from_all(TARGET))
         .map_err(|e| e.to_string())?;
-    if !network {
+    if !limits.network {
         ruleset = ruleset
             .handle_access(AccessNet::from_all(TARGET))
             .map_err(|e| e.to_string())?;
     }
-    let writable_dirs = writable.iter().map(PathBuf::as_path).chain([root]);
-    let status = ruleset
-        .create()
-        .and_then(|r| r.add_rules(path_beneath_rules(["/"], AccessFs::from_read(TARGET))))
-        .and_then(|r| {
-            r.add_rules(path_beneath_rules(
-                writable_dirs,
-                AccessFs::from_all(TARGET),
-            ))
-        })
-        .and_then(|r| r.add_rules(path_beneath_rules(DEVICES, AccessFs::from_all(TARGET))))
-        .and_then(|r| r.restrict_self())
-        .map_err(|e| e.to_string())?;
+    let mut created = ruleset.create().map_err(|e| e.to_string())?;
+    for (path, access) in readable(&limits.root) {
+        created = add(created, path, *access)?;
+    }
+    if limits.write {
+        for dir in limits.writable.iter().chain([&limits.root]) {
+            created = add(created, dir, AccessFs::from_all(TARGET))?;
+        }
+    }
+    for device in DEVICES {
+        created = add(created, Path::new(device), AccessFs::from_all(TARGET))?;
+    }
+    let status = created.restrict_self().map_err(|e| e.to_string())?;
     match status.ruleset {
         RulesetStatus::FullyEnforced | RulesetStatus::PartiallyEnforced => Ok(()),
         RulesetStatus::NotEnforced => {
@@ -58,27 +87,113 @@ pub(crate) fn restrict_current_thread(
     }
 }
 
+/// One rule; a path that cannot be opened (gone since it was listed) is
+/// left out, which only ever takes rights away.
+fn add(
+    created: landlock::RulesetCreated,
+    path: &Path,
+    access: BitFlags<AccessFs>,
+) -> Result<landlock::RulesetCreated, String> {
+    let Ok(fd) = PathFd::new(path) else {
+        return Ok(created);
+    };
+    let access = if path.is_dir() {
+        access
+    } else {
+        access & AccessFs::from_file(TARGET)
+    };
+    created
+        .add_rule(PathBeneath::new(fd, access))
+        .map_err(|e| e.to_string())
+}
+
+/// The readable tree as Landlock rules: `/` minus the secrets. Landlock
+/// only grants, so each directory above a secret is granted listing only,
+/// and its other entries are granted one by one (computed once per root).
+fn readable(root: &Path) -> &'static [(PathBuf, BitFlags<AccessFs>)] {
+    static TREES: OnceLock<Trees> = OnceLock::new();
+    let cache = TREES.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, rules)) = cache.iter().find(|(r, _)| r == root) {
+        return rules;
+    }
+    let hidden: Vec<&Path> = secrets::to_hide(root).map(|s| s.path.as_path()).collect();
+    let mut rules = Vec::new();
+    cover(Path::new("/"), &hidden, &mut rules);
+    // Roots are few (one per agent or job directory); keep them for good.
+    let rules: &'static [Rule] = Vec::leak(rules);
+    if cache.len() < 64 {
+        cache.push((root.to_path_buf(), rules));
+    }
+    rules
+}
+
+type Rule = (PathBuf, BitFlags<AccessFs>);
+/// The readable tree computed for each root so far.
+type Trees = std::sync::Mutex<Vec<(PathBuf, &'static [Rule])>>;
+
+fn cover(path: &Path, hidden: &[&Path], rules: &mut Vec<Rule>) {
+    if hidden.iter().any(|h| path.starts_with(h)) {
+        return;
+    }
+    if !hidden.iter().any(|h| h.starts_with(path)) {
+        // A link into a secret would grant the secret itself.
+        if let Ok(real) = path.canonicalize()
+            && real != path
+            && hidden
+                .iter()
+                .any(|h| real.starts_with(h) || h.starts_with(&real))
+        {
+            return;
+        }
+        rules.push((path.to_path_buf(), AccessFs::from_read(TARGET)));
+        return;
+    }
+    rules.push((path.to_path_buf(), AccessFs::ReadDir.into()));
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for entry in entries.flatten() {
+            cover(&entry.path(), hidden, rules);
+        }
+    }
+}
+
+/// Can this kernel keep a Landlock domain's signals inside it (ABI 6)?
+fn scopes_signals() -> bool {
+    static SCOPES: OnceLock<bool> = OnceLock::new();
+    *SCOPES.get_or_init(|| {
+        landlock::Ruleset::default()
+            .set_compatibility(CompatLevel::HardRequirement)
+            .scope(Scope::Signal)
+            .and_then(|r| r.create())
+            .is_ok()
+    })
+}
+
 /// Does Landlock work here? Restricts a throwaway thread to find out.
 pub(crate) fn probe() -> Result<(), String> {
-    let root = std::env::temp_dir();
-    std::thread::spawn(move || restrict_current_thread(&root, &[], false))
+    let limits = Limits {
+        root: std::env::temp_dir(),
+        writable: Vec::new(),
+        network: false,
+        write: true,
+    };
+    std::thread::spawn(move || restrict_current_thread(&limits))
         .join()
         .map_err(|_| "the Landlock probe thread panicked".to_string())?
 }
 
-/// Spawn `cmd` from a fresh thread restricted by Landlock.
+/// Spawn `cmd` from a fresh thread restricted by Landlock, seccomp and
+/// without capabilities.
 pub(crate) async fn spawn(
     mut cmd: tokio::process::Command,
-    root: PathBuf,
-    writable: Vec<PathBuf>,
-    network: bool,
+    limits: Limits,
 ) -> Result<std::io::Result<tokio::process::Child>, String> {
     let runtime = tokio::runtime::Handle::current();
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         // The child is registered with this runtime's process driver.
         let _entered = runtime.enter();
-        let result = restrict_current_thread(&root, &writable, network).map(|()| cmd.spawn());
+        let result = restrict_current_thread(&limits).map(|()| cmd.spawn());
         let _ = tx.send(result);
     });
     rx.await

@@ -2,9 +2,12 @@
 //! the sandbox root, a cleared environment with an allowlist, and the
 //! program resolved on the child's `PATH`.
 
+use super::git_guard;
 use super::sandbox::{self, Confinement};
+use super::seccomp::SeccompFd;
 use crate::plan::Command;
 use crate::{Error, Result};
+use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -18,9 +21,12 @@ pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 pub(crate) struct Sandbox<'a> {
     /// Path confinement only, or bubblewrap.
     pub(crate) confinement: &'a Confinement,
-    /// The step may use the network (only honoured under bubblewrap).
+    /// The step may use the network (WRITE/ADMIN).
     pub(crate) network: bool,
-    /// Extra directories left writable under bubblewrap.
+    /// The step may write its root (WRITE/ADMIN); READ_ONLY steps also get
+    /// git's full hardening.
+    pub(crate) write: bool,
+    /// Extra directories WRITE/ADMIN steps may write.
     pub(crate) writable: &'a [PathBuf],
 }
 
@@ -28,19 +34,29 @@ pub(crate) struct Sandbox<'a> {
 #[derive(Debug)]
 pub(crate) enum Launch {
     /// Ready to spawn.
-    Ready(tokio::process::Command),
+    Ready(Prepared),
     /// The program is missing or not executable.
     CannotRun(CannotRun),
 }
 
+/// A process to spawn, with the seccomp descriptors bubblewrap inherits
+/// (close them once it has started: see `spawn` in the provider).
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// The process.
+    pub(crate) cmd: tokio::process::Command,
+    /// Kept open until the spawn.
+    pub(crate) seccomp: Vec<SeccompFd>,
+}
+
 /// A program that cannot be started: the step fails like a shell would
 /// (127 / 126); it is not a provider failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CannotRun {
     /// Exit code to report.
     pub(crate) exit_code: i32,
     /// Why, for the person reading the log.
-    pub(crate) reason: &'static str,
+    pub(crate) reason: Cow<'static, str>,
 }
 
 /// Build the process for `command`, checking its cwd against `root`.
@@ -64,6 +80,14 @@ pub(crate) fn launch(
         Resolved::NotExecutable => return Ok(cannot_run(126, "Permission denied")),
     };
 
+    if let Some(why) = git_guard::refuse_hostile(command, &cwd) {
+        return Ok(Launch::CannotRun(CannotRun {
+            exit_code: 126,
+            reason: why.into(),
+        }));
+    }
+
+    let mut seccomp = Vec::new();
     let mut cmd = match sandbox.confinement {
         Confinement::PathsOnly | Confinement::Landlock => {
             let mut cmd = tokio::process::Command::new(resolved);
@@ -73,16 +97,22 @@ pub(crate) fn launch(
             cmd
         }
         Confinement::Bubblewrap(bwrap) => {
+            seccomp = sandbox::seccomp_fds(sandbox.network).map_err(|message| Error::Provider {
+                provider: "local".into(),
+                message: format!("cannot prepare the seccomp filter: {message}"),
+            })?;
+            let step = sandbox::Step {
+                root: &root,
+                cwd: &cwd,
+                network: sandbox.network,
+                write: sandbox.write,
+                writable: sandbox.writable,
+            };
             let mut cmd = tokio::process::Command::new(bwrap);
-            cmd.args(sandbox::arguments(
-                &root,
-                &cwd,
-                sandbox.network,
-                sandbox.writable,
-            ))
-            .arg("--")
-            .arg(resolved)
-            .args(args);
+            cmd.args(sandbox::arguments(&step, &seccomp))
+                .arg("--")
+                .arg(resolved)
+                .args(args);
             cmd
         }
     };
@@ -103,9 +133,10 @@ pub(crate) fn launch(
         }
     }
     cmd.env("PATH", &path);
-    cmd.envs(GIT_HARDENING.iter().copied());
     cmd.envs(&command.env);
-    Ok(Launch::Ready(cmd))
+    // After the command's own variables, so that it cannot undo it.
+    git_guard::harden(&mut cmd, !sandbox.write);
+    Ok(Launch::Ready(Prepared { cmd, seccomp }))
 }
 
 /// Configuration git reads from the environment ahead of the repository's
@@ -118,7 +149,10 @@ pub(crate) const GIT_HARDENING: &[(&str, &str)] = &[
 ];
 
 fn cannot_run(exit_code: i32, reason: &'static str) -> Launch {
-    Launch::CannotRun(CannotRun { exit_code, reason })
+    Launch::CannotRun(CannotRun {
+        exit_code,
+        reason: reason.into(),
+    })
 }
 
 /// Map a spawn error to a step failure (127/126) where a shell would, or
@@ -130,7 +164,10 @@ pub(crate) fn spawn_failure(err: &std::io::Error) -> Option<CannotRun> {
         _ if err.raw_os_error() == Some(nix::libc::ENOEXEC) => (126, "Exec format error"),
         _ => return None,
     };
-    Some(CannotRun { exit_code, reason })
+    Some(CannotRun {
+        exit_code,
+        reason: reason.into(),
+    })
 }
 
 /// The canonical sandbox root.

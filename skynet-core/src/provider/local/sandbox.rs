@@ -8,7 +8,9 @@
 //! is the fallback (see the `landlock` module); when neither works, `Auto`
 //! says so once and runs with path confinement only; `Require` refuses.
 
-use std::ffi::OsString;
+use super::seccomp::{self, SeccompFd};
+use super::secrets;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::OnceCell;
@@ -70,23 +72,53 @@ async fn probe() -> Result<PathBuf, String> {
         return Err("bubblewrap (bwrap) is not installed".into());
     };
     let root = std::env::temp_dir();
-    let mut args = arguments(&root, &root, false, &[]);
+    let step = Step {
+        root: &root,
+        cwd: &root,
+        network: false,
+        write: false,
+        writable: &[],
+    };
+    let fds = seccomp_fds(false)?;
+    let mut args = arguments(&step, &fds);
     args.push("--".into());
     args.push("true".into());
-    match tokio::process::Command::new(&path)
-        .args(&args)
+    let mut cmd = tokio::process::Command::new(&path);
+    cmd.args(&args)
         .stdin(std::process::Stdio::null())
-        .output()
-        .await
-    {
-        Ok(out) if out.status.success() => Ok(path),
-        Ok(out) => Err(format!(
-            "bubblewrap cannot create its sandbox here ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = {
+        let _spawning = super::SPAWNING.lock().await;
+        let child = cmd.spawn();
+        drop(fds);
+        child
+    };
+    match child {
+        Ok(child) => match child.wait_with_output().await {
+            Ok(out) if out.status.success() => Ok(path),
+            Ok(out) => Err(format!(
+                "bubblewrap cannot create its sandbox here ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => Err(format!("bubblewrap did not finish: {e}")),
+        },
         Err(e) => Err(format!("bubblewrap cannot start: {e}")),
     }
+}
+
+/// The seccomp programs for a bubblewrap step, each in a descriptor the
+/// child inherits. Signals need no filter: the step has its own PID
+/// namespace.
+pub(crate) fn seccomp_fds(network: bool) -> Result<Vec<SeccompFd>, String> {
+    seccomp::programs(seccomp::Rules {
+        network,
+        deny_signals: false,
+    })?
+    .iter()
+    .map(SeccompFd::new)
+    .collect()
 }
 
 /// Does Landlock work here? (Probed once.)
@@ -138,35 +170,73 @@ fn warn_once(message: &str) {
     }
 }
 
-/// bubblewrap's options for a step in `cwd` under the canonical `root`;
-/// `network` keeps the host's network, `writable` are extra directories
-/// bound read-write (e.g. a shared build cache).
-pub(crate) fn arguments(
-    root: &Path,
-    cwd: &Path,
-    network: bool,
-    writable: &[PathBuf],
-) -> Vec<OsString> {
+/// A step as bubblewrap sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Step<'a> {
+    /// The canonical sandbox root.
+    pub(crate) root: &'a Path,
+    /// The canonical working directory (inside the root).
+    pub(crate) cwd: &'a Path,
+    /// Keep the host's network (else a new, empty network namespace).
+    pub(crate) network: bool,
+    /// The root (and `writable`) are writable: WRITE/ADMIN steps only.
+    pub(crate) write: bool,
+    /// Extra directories WRITE/ADMIN steps may write (e.g. a build cache).
+    pub(crate) writable: &'a [PathBuf],
+}
+
+/// bubblewrap's options for `step`, confined by the seccomp programs in
+/// `seccomp` (see [`seccomp_fds`]).
+pub(crate) fn arguments(step: &Step<'_>, seccomp: &[SeccompFd]) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
-    let mut push = |items: &[&std::ffi::OsStr]| a.extend(items.iter().map(|s| s.to_os_string()));
+    let mut push = |items: &[&OsStr]| a.extend(items.iter().map(|s| s.to_os_string()));
+    // Root inside, but of a user namespace of its own with no capabilities:
+    // it cannot remount, mount or trace anything, nor regain privileges.
+    push(&[
+        "--unshare-user".as_ref(),
+        "--cap-drop".as_ref(),
+        "ALL".as_ref(),
+    ]);
     push(&["--ro-bind".as_ref(), "/".as_ref(), "/".as_ref()]);
     push(&["--dev".as_ref(), "/dev".as_ref()]);
     push(&["--proc".as_ref(), "/proc".as_ref()]);
     push(&["--tmpfs".as_ref(), "/tmp".as_ref()]);
-    for dir in writable.iter().map(PathBuf::as_path).chain([root]) {
-        push(&["--bind".as_ref(), dir.as_os_str(), dir.as_os_str()]);
+    // After /tmp is replaced, so a root under /tmp stays visible.
+    let bind: &OsStr = if step.write {
+        "--bind".as_ref()
+    } else {
+        "--ro-bind".as_ref()
+    };
+    if step.write {
+        for dir in step.writable {
+            push(&[bind, dir.as_os_str(), dir.as_os_str()]);
+        }
     }
-    push(&["--chdir".as_ref(), cwd.as_os_str()]);
+    push(&[bind, step.root.as_os_str(), step.root.as_os_str()]);
+    for secret in secrets::to_hide(step.root) {
+        let path = secret.path.as_os_str();
+        if secret.dir {
+            push(&["--tmpfs".as_ref(), path, "--remount-ro".as_ref(), path]);
+        } else {
+            push(&["--ro-bind".as_ref(), "/dev/null".as_ref(), path]);
+        }
+    }
+    push(&["--chdir".as_ref(), step.cwd.as_os_str()]);
     push(&[
         "--unshare-pid".as_ref(),
         "--unshare-ipc".as_ref(),
         "--unshare-uts".as_ref(),
+        "--unshare-cgroup-try".as_ref(),
         "--die-with-parent".as_ref(),
         // A new session: the step cannot push input into our terminal.
         "--new-session".as_ref(),
     ]);
-    if !network {
+    if !step.network {
         push(&["--unshare-net".as_ref()]);
+    }
+    for fd in seccomp {
+        let number = OsString::from(fd.number().to_string());
+        push(&["--add-seccomp-fd".as_ref(), &number]);
     }
     a
 }
@@ -195,13 +265,31 @@ mod tests {
     #[test]
     fn network_is_cut_only_when_not_allowed() {
         let root = Path::new("/r");
-        let offline = arguments(root, root, false, &[]);
-        let online = arguments(root, root, true, &[]);
+        let step = |network, write| Step {
+            root,
+            cwd: root,
+            network,
+            write,
+            writable: &[],
+        };
+        let offline = arguments(&step(false, false), &[]);
+        let online = arguments(&step(true, true), &[]);
         assert!(offline.iter().any(|a| a == "--unshare-net"));
         assert!(!online.iter().any(|a| a == "--unshare-net"));
-        // The root is bound after /tmp is replaced, so a root under /tmp stays visible.
+        for args in [&offline, &online] {
+            assert!(
+                args.windows(2)
+                    .any(|w| w[0] == "--cap-drop" && w[1] == "ALL")
+            );
+            assert!(args.iter().any(|a| a == "--unshare-user"));
+        }
+        // The root is bound after /tmp is replaced, so a root under /tmp stays visible;
+        // read-only unless the step may write.
         let tmp = offline.iter().position(|a| a == "/tmp").expect("tmpfs");
-        let bind = offline.iter().position(|a| a == "--bind").expect("bind");
+        let bind = offline.iter().position(|a| a == "/r").expect("root bind");
         assert!(tmp < bind);
+        assert_eq!(offline[bind - 1], "--ro-bind");
+        let bind = online.iter().position(|a| a == "/r").expect("root bind");
+        assert_eq!(online[bind - 1], "--bind");
     }
 }
