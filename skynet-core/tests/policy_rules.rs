@@ -49,7 +49,7 @@ fn table_of_commands() {
         (&["cat", "README.md"], R, Allow),
         (&["/bin/cat", "./README.md"], R, Allow),
         (&["head", "-n", "5", "README.md"], R, Allow),
-        (&["tail", "-f", "log.txt"], R, Allow),
+        (&["timeout", "60", "tail", "-f", "log.txt"], R, Allow),
         (&["wc", "-l", "src/main.rs"], R, Allow),
         (&["grep", "-rn", "TODO", "."], R, Allow),
         (&["grep", "-rn", "/usr/lib", "src"], R, Allow),
@@ -110,6 +110,8 @@ fn table_of_commands() {
         (&["./run.sh"], W, Prompt),
         (&["sort", "-o", "out", "README.md"], W, Prompt),
         (&["find", ".", "-fprint", "list.txt"], W, Prompt),
+        // Issue 14: follows until stopped, unless bounded by `timeout`.
+        (&["tail", "-f", "log.txt"], W, Prompt),
         (&["env", "LD_PRELOAD=./x.so", "cat", "README.md"], W, Prompt),
         (&["xargs", "cat"], W, Prompt),
         (&["bash", "build.sh"], W, Prompt),
@@ -282,8 +284,16 @@ fn decisions_explain_themselves() {
     );
     let d = check(&p, &ctx, &["git", "frobnicate"]);
     assert!(
-        d.reasons[0].contains("no rule matches `git frobnicate`"),
+        d.reasons[0].contains("the subcommand `frobnicate` is not on git's read-only list"),
         "{d:?}"
+    );
+    assert_eq!(d.rule.as_deref(), Some("not-read-only"));
+    let d = check(&p, &ctx, &["ls", "--dereference"]);
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| r.contains("`--dereference` follows symbolic links")),
+        "names the option: {d:?}"
     );
     let d = check(&p, &ctx, &["cat", "/etc/passwd"]);
     assert_eq!(d.rule.as_deref(), Some("path-outside-root"));
@@ -315,6 +325,7 @@ fn symlink_escape_and_cwd_outside_root_are_forbidden() {
     );
     let outside = PolicyContext {
         roots: ctx.roots.clone(),
+        read_paths: Vec::new(),
         cwd: dir.path().to_path_buf(),
     };
     let d = check(&p, &outside, &["ls"]);
@@ -322,6 +333,7 @@ fn symlink_escape_and_cwd_outside_root_are_forbidden() {
     assert!(d.reasons[0].contains("working directory"), "{d:?}");
     let sub = PolicyContext {
         roots: ctx.roots.clone(),
+        read_paths: Vec::new(),
         cwd: root.join("src"),
     };
     assert_eq!(check(&p, &sub, &["cat", "../README.md"]).verdict, Allow);

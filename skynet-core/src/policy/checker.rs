@@ -366,7 +366,7 @@ impl<'p> Checker<'p> {
                 RiskLevel::Write,
                 "not-read-only",
                 format!(
-                    "`{}`: {why}; only the options on the program's read-only list are READ_ONLY, so this needs approval (WRITE)",
+                    "`{}`: {why}; only what is on the program's read-only list is READ_ONLY, so this needs approval (WRITE)",
                     short(argv)
                 ),
             );

@@ -211,7 +211,7 @@ pub(super) fn judge<'a>(args: &'a [String], j: &mut Judgement<'a>) {
         _ => match spec_of(sub) {
             Some(s) => (s, rest),
             None => {
-                j.refuse(format!("`git {sub}` is not on git's read-only list"));
+                j.refuse(format!("the subcommand `{sub}` is not on git's read-only list"));
                 return;
             }
         },

@@ -110,8 +110,7 @@ pub(crate) fn judge<'a>(program: &'static Program, argv: &'a [String]) -> Judgem
         Operands::Anything => {}
         Operands::Probe => j.reads.extend(
             args.iter()
-                .map(String::as_str)
-                .filter(|a| super::paths::looks_like_path(a)),
+                .filter_map(|a| super::paths::path_candidate(a)),
         ),
         _ => judge_options(program, args, &mut j),
     }
