@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
-use skynet_core::policy::{Decision, Policy, PolicyContext, Verdict};
 use skynet_core::RiskLevel;
+use skynet_core::policy::{Decision, Policy, PolicyContext, Verdict};
 use std::path::Path;
 
 const CORPUS: &str = include_str!("fixtures/redteam.toml");
@@ -24,7 +24,15 @@ fn sandbox() -> (tempfile::TempDir, PolicyContext, String) {
     for d in [root.join("src"), root.join(".git/hooks"), out.clone()] {
         std::fs::create_dir_all(d).unwrap();
     }
-    for f in ["README.md", "notes.txt", "src/main.rs", "sums.txt", "server.key", "id_rsa", ".git/config"] {
+    for f in [
+        "README.md",
+        "notes.txt",
+        "src/main.rs",
+        "sums.txt",
+        "server.key",
+        "id_rsa",
+        ".git/config",
+    ] {
         std::fs::write(root.join(f), "x").unwrap();
     }
     std::fs::write(out.join("secret.txt"), "s").unwrap();

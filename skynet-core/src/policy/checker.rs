@@ -3,13 +3,13 @@
 //! accepting the argv AND a READ_ONLY rule selecting it; everything else
 //! the rules, wrappers, shells and path checks find makes it stricter.
 
+use super::PolicyContext;
 use super::grammar::{self, git};
 use super::paths::{self, Escape, Sandbox};
 use super::rules::{RuleSet, basename};
 use super::scopes::Secrets;
 use super::shell::{self, ShellRun};
 use super::wrappers::{self, Inner, Unwrapped};
-use super::PolicyContext;
 use crate::risk::RiskLevel;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -235,7 +235,12 @@ impl<'p> Checker<'p> {
         }
         let Some(first) = argv.first() else { return };
         if depth > 0 {
-            let key = (argv.as_ptr() as usize, argv.len(), cwd.to_path_buf(), bounded);
+            let key = (
+                argv.as_ptr() as usize,
+                argv.len(),
+                cwd.to_path_buf(),
+                bounded,
+            );
             if self.seen.contains(&key) {
                 return;
             }
@@ -296,7 +301,10 @@ impl<'p> Checker<'p> {
             self.push(
                 RiskLevel::Admin,
                 "git-config-runs-programs",
-                format!("`{}` sets `{key}`, which makes git run a program or trust other files", short(argv)),
+                format!(
+                    "`{}` sets `{key}`, which makes git run a program or trust other files",
+                    short(argv)
+                ),
             );
         }
         self.in_git = was_git;
@@ -400,7 +408,14 @@ impl<'p> Checker<'p> {
         }
     }
 
-    fn wrapper(&mut self, argv: &[String], w: Unwrapped<'_>, cwd: &Path, depth: usize, bounded: bool) {
+    fn wrapper(
+        &mut self,
+        argv: &[String],
+        w: Unwrapped<'_>,
+        cwd: &Path,
+        depth: usize,
+        bounded: bool,
+    ) {
         let program = basename(&argv[0]);
         let first = w
             .inner

@@ -184,7 +184,10 @@ mod tests {
             "[[rule]]\nname='t'\npattern=['tool']\nrisk='READ_ONLY'\nreason='r'\nmatch=[['tool']]",
         )
         .unwrap_err();
-        assert!(err.to_string().contains("no built-in read-only grammar"), "{err}");
+        assert!(
+            err.to_string().contains("no built-in read-only grammar"),
+            "{err}"
+        );
     }
 
     #[test]

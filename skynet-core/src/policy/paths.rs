@@ -47,7 +47,9 @@ pub(crate) fn in_git_internals(p: &Path) -> bool {
 /// `@` (curl's `@FILE`) or `file://`; `None` if nothing is.
 pub(crate) fn path_candidate(arg: &str) -> Option<&str> {
     let (c, forced) = value_part(arg)?;
-    (forced || looks_like_path(c)).then_some(c).filter(|c| !HARMLESS_DEVICES.contains(c))
+    (forced || looks_like_path(c))
+        .then_some(c)
+        .filter(|c| !HARMLESS_DEVICES.contains(c))
 }
 
 /// The value part of an argument (see [`path_candidate`]) and whether it
@@ -263,7 +265,11 @@ impl<'a> Sandbox<'a> {
 
     /// The read paths, for messages (empty if none).
     pub(crate) fn read_paths_display(&self) -> String {
-        let v: Vec<_> = self.read_raw.iter().map(|r| r.display().to_string()).collect();
+        let v: Vec<_> = self
+            .read_raw
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect();
         v.join(", ")
     }
 

@@ -55,6 +55,7 @@ const fn spec(short: &'static str, long: &'static [&'static str]) -> Spec {
     }
 }
 
+#[rustfmt::skip]
 const ENV: Spec = spec(
     "0iu:C:S:va:",
     &[
@@ -65,7 +66,15 @@ const ENV: Spec = spec(
 );
 const TIMEOUT: Spec = spec(
     "k:s:v",
-    &["foreground", "kill-after=", "preserve-status", "signal=", "verbose", "help", "version"],
+    &[
+        "foreground",
+        "kill-after=",
+        "preserve-status",
+        "signal=",
+        "verbose",
+        "help",
+        "version",
+    ],
 );
 const NICE: Spec = Spec {
     numeric: true,
@@ -73,12 +82,33 @@ const NICE: Spec = Spec {
 };
 const IONICE: Spec = spec(
     "c:n:p:P:tu:",
-    &["class=", "classdata=", "pid=", "pgid=", "ignore", "uid=", "help", "version"],
+    &[
+        "class=",
+        "classdata=",
+        "pid=",
+        "pgid=",
+        "ignore",
+        "uid=",
+        "help",
+        "version",
+    ],
 );
-const STDBUF: Spec = spec("i:o:e:", &["input=", "output=", "error=", "help", "version"]);
+const STDBUF: Spec = spec(
+    "i:o:e:",
+    &["input=", "output=", "error=", "help", "version"],
+);
 const TIME: Spec = spec(
     "af:o:pqv",
-    &["append", "format=", "output=", "portability", "quiet", "verbose", "help", "version"],
+    &[
+        "append",
+        "format=",
+        "output=",
+        "portability",
+        "quiet",
+        "verbose",
+        "help",
+        "version",
+    ],
 );
 const COMMAND: Spec = Spec {
     abbrev: false,
@@ -86,9 +116,12 @@ const COMMAND: Spec = Spec {
 };
 
 /// Wrappers parsed with their full grammar that add no risk of their own.
-pub(crate) const TRANSPARENT: &[&str] = &["env", "timeout", "nice", "ionice", "stdbuf", "time", "command"];
+pub(crate) const TRANSPARENT: &[&str] = &[
+    "env", "timeout", "nice", "ionice", "stdbuf", "time", "command",
+];
 
 /// Wrappers that run commands with another identity or privileges.
+#[rustfmt::skip]
 const PRIVILEGED: &[&str] = &[
     "sudo", "doas", "su", "runuser", "pkexec", "chroot", "setpriv", "sg", "newgrp", "nsenter",
     "unshare", "capsh", "firejail", "systemd-run", "run0", "bwrap", "fakeroot",
@@ -99,12 +132,21 @@ const PRIVILEGED: &[&str] = &[
 const OTHERS: &[(&str, &str)] = &[
     ("nohup", "keeps the command running after the session ends"),
     ("setsid", "runs the command detached, in a new session"),
-    ("xargs", "takes the command's arguments from stdin, which cannot be checked"),
+    (
+        "xargs",
+        "takes the command's arguments from stdin, which cannot be checked",
+    ),
     ("watch", "runs the command repeatedly until stopped"),
-    ("script", "runs the command and records the session to a file"),
+    (
+        "script",
+        "runs the command and records the session to a file",
+    ),
     ("strace", "traces the command and can write files"),
     ("ltrace", "traces the command and can write files"),
-    ("busybox", "runs one of its applets, whose options differ from the tools'"),
+    (
+        "busybox",
+        "runs one of its applets, whose options differ from the tools'",
+    ),
     ("exec", "replaces the shell with the command"),
     ("builtin", "runs a shell builtin"),
     ("flock", "runs the command holding a lock file"),
@@ -113,13 +155,25 @@ const OTHERS: &[(&str, &str)] = &[
     ("prlimit", "changes resource limits"),
     ("numactl", "changes the command's memory placement"),
     ("cgexec", "runs the command in another control group"),
-    ("faketime", "runs the command with a fake clock (LD_PRELOAD)"),
+    (
+        "faketime",
+        "runs the command with a fake clock (LD_PRELOAD)",
+    ),
     ("catchsegv", "runs the command under a crash handler"),
     ("valgrind", "runs the command under an instrumenting tool"),
     ("unbuffer", "runs the command under expect"),
-    ("torsocks", "sends the command's traffic through a proxy (LD_PRELOAD)"),
-    ("proxychains", "sends the command's traffic through a proxy (LD_PRELOAD)"),
-    ("proxychains4", "sends the command's traffic through a proxy (LD_PRELOAD)"),
+    (
+        "torsocks",
+        "sends the command's traffic through a proxy (LD_PRELOAD)",
+    ),
+    (
+        "proxychains",
+        "sends the command's traffic through a proxy (LD_PRELOAD)",
+    ),
+    (
+        "proxychains4",
+        "sends the command's traffic through a proxy (LD_PRELOAD)",
+    ),
     ("eatmydata", "runs the command with LD_PRELOAD"),
     ("rlwrap", "runs the command under readline"),
     ("dbus-run-session", "runs the command on a new bus"),
@@ -131,7 +185,10 @@ const OTHERS: &[(&str, &str)] = &[
     ("ssh-agent", "runs the command with an SSH agent"),
     ("chpst", "changes the command's process state"),
     ("setarch", "changes the command's architecture personality"),
-    ("systemd-inhibit", "runs the command holding an inhibitor lock"),
+    (
+        "systemd-inhibit",
+        "runs the command holding an inhibitor lock",
+    ),
     ("daemonize", "runs the command as a daemon"),
     ("start-stop-daemon", "starts or stops daemons"),
     ("gdb", "runs the command under a debugger"),
@@ -150,7 +207,10 @@ pub(crate) fn is_transparent(program: &str) -> bool {
 pub(crate) fn unwrap<'a>(program: &str, argv: &'a [String]) -> Option<Unwrapped<'a>> {
     let mut w = Unwrapped::default();
     if let Some(&(_, why)) = OTHERS.iter().find(|(n, _)| *n == program) {
-        w.raise(RiskLevel::Write, format!("`{program}` {why}: at least WRITE"));
+        w.raise(
+            RiskLevel::Write,
+            format!("`{program}` {why}: at least WRITE"),
+        );
     } else if PRIVILEGED.contains(&program) {
         w.raise(
             RiskLevel::Admin,
@@ -236,7 +296,8 @@ fn env<'a>(argv: &'a [String], w: &mut Unwrapped<'a>) {
                         "`env {}` splits a string into a command, which cannot be checked exactly",
                         name.show()
                     ));
-                    w.inner.extend(value.map(|v| Inner::Script(Cow::Borrowed(v))));
+                    w.inner
+                        .extend(value.map(|v| Inner::Script(Cow::Borrowed(v))));
                     return Ok(true);
                 }
                 if name.is(&["-C", "--chdir"]) {
@@ -344,7 +405,10 @@ mod tests {
 
     #[test]
     fn finds_the_wrapped_command() {
-        assert_eq!(first_inner(&["sudo", "-u", "bob", "ls"]), Some(sv(&["bob", "ls"])));
+        assert_eq!(
+            first_inner(&["sudo", "-u", "bob", "ls"]),
+            Some(sv(&["bob", "ls"]))
+        );
         assert_eq!(
             first_inner(&["/usr/bin/env", "-i", "A=1", "rm", "x"]),
             Some(sv(&["rm", "x"]))

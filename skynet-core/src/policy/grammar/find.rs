@@ -3,6 +3,7 @@
 use super::Judgement;
 
 /// Primaries that take no argument and only test or print.
+#[rustfmt::skip]
 const TESTS: &[&str] = &[
     "-empty", "-readable", "-writable", "-executable", "-true", "-false", "-nouser",
     "-nogroup", "-prune", "-quit", "-print", "-print0", "-ls", "-depth", "-mount", "-xdev",
@@ -11,6 +12,7 @@ const TESTS: &[&str] = &[
 ];
 
 /// Primaries with one argument that is text (a pattern, a number, a type).
+#[rustfmt::skip]
 const WITH_TEXT: &[&str] = &[
     "-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename", "-regex", "-iregex",
     "-lname", "-ilname", "-type", "-xtype", "-size", "-perm", "-user", "-group", "-uid",
@@ -70,7 +72,9 @@ pub(super) fn judge<'a>(args: &'a [String], j: &mut Judgement<'a>) {
             "-delete" => "deletes files",
             "-exec" | "-execdir" | "-ok" | "-okdir" => "runs a command on every match",
             "-fprint" | "-fprint0" | "-fprintf" | "-fls" => "writes its results to a file",
-            "-files0-from" => "reads the starting points from a file, which the policy cannot check",
+            "-files0-from" => {
+                "reads the starting points from a file, which the policy cannot check"
+            }
             _ => "is not on find's read-only list",
         };
         j.refuse(format!("`{a}` {why}"));

@@ -13,7 +13,10 @@ const REFUSED: &[(&str, &str)] = &[
     ("--filters", "runs the configured filter programs"),
     ("--open-files-in-pager", "runs a pager program"),
     ("-O", "runs a program or reads an order file"),
-    ("--no-index", "compares or searches files outside the repository"),
+    (
+        "--no-index",
+        "compares or searches files outside the repository",
+    ),
     ("--show-signature", "runs the configured gpg program"),
     ("-L", "reads line ranges of files by name"),
 ];
@@ -74,6 +77,7 @@ const LOG: Spec = Spec {
 };
 
 /// A subcommand's grammar; `None` for one that is not READ_ONLY.
+#[rustfmt::skip]
 fn spec_of(sub: &str) -> Option<Spec> {
     let spec = |short: &'static str, long: &'static [&'static str]| Spec {
         short,
@@ -164,6 +168,7 @@ fn spec_of(sub: &str) -> Option<Spec> {
 }
 
 /// Options of `git branch` that change branches.
+#[rustfmt::skip]
 const BRANCH_CHANGES: &[&str] = &[
     "-d", "-D", "-m", "-M", "-c", "-C", "-f", "-u", "-t", "--delete", "--move", "--copy",
     "--force", "--set-upstream-to", "--unset-upstream", "--track", "--no-track",
@@ -171,11 +176,13 @@ const BRANCH_CHANGES: &[&str] = &[
 ];
 
 /// Options whose value is a file git reads.
+#[rustfmt::skip]
 const PATH_OPTIONS: &[&str] = &[
     "--contents", "--ignore-revs-file", "-S", "--exclude-from", "-X", "-f", "--file",
 ];
 
 /// Global options that change nothing but output or locking.
+#[rustfmt::skip]
 const GLOBALS: &[&str] = &[
     "--no-pager", "-P", "--no-optional-locks", "--literal-pathspecs", "--glob-pathspecs",
     "--noglob-pathspecs", "--icase-pathspecs", "--no-replace-objects", "--no-lazy-fetch",
@@ -211,7 +218,9 @@ pub(super) fn judge<'a>(args: &'a [String], j: &mut Judgement<'a>) {
         _ => match spec_of(sub) {
             Some(s) => (s, rest),
             None => {
-                j.refuse(format!("the subcommand `{sub}` is not on git's read-only list"));
+                j.refuse(format!(
+                    "the subcommand `{sub}` is not on git's read-only list"
+                ));
                 return;
             }
         },
@@ -226,7 +235,8 @@ fn subcommand<'a>(sub: &str, spec: &Spec, args: &'a [String], j: &mut Judgement<
     let result = spec::parse(spec, args, |item| {
         match item {
             Item::Opt { name, value, .. } => {
-                let log_family = matches!(sub, "log" | "show" | "diff" | "whatchanged" | "rev-list");
+                let log_family =
+                    matches!(sub, "log" | "show" | "diff" | "whatchanged" | "rev-list");
                 if let Some((_, why)) = REFUSED
                     .iter()
                     .find(|(n, _)| name.is(&[n]) && (log_family || *n != "-L"))
@@ -263,7 +273,10 @@ fn subcommand<'a>(sub: &str, spec: &Spec, args: &'a [String], j: &mut Judgement<
             j.refuse(format!("`git branch {}` creates a branch", operands[0]));
         }
         "remote" | "version" if !operands.is_empty() => {
-            j.refuse(format!("`git {sub} {}` is not on git's read-only list", operands[0]));
+            j.refuse(format!(
+                "`git {sub} {}` is not on git's read-only list",
+                operands[0]
+            ));
         }
         "grep" if !pattern_given => j.reads.extend(operands.iter().skip(1)),
         "branch" | "remote" | "version" => {}
@@ -274,6 +287,7 @@ fn subcommand<'a>(sub: &str, spec: &Spec, args: &'a [String], j: &mut Judgement<
 
 /// Configuration keys that make git run a program, read another config
 /// file or trust another repository (lower case; `*` is one section).
+#[rustfmt::skip]
 const DANGEROUS_KEYS: &[&str] = &[
     "core.fsmonitor", "core.hookspath", "core.sshcommand", "core.pager", "core.editor",
     "core.askpass", "core.gitproxy", "core.alternaterefscommand", "core.worktree",
@@ -282,12 +296,14 @@ const DANGEROUS_KEYS: &[&str] = &[
 ];
 
 /// Sections every key of which is dangerous.
+#[rustfmt::skip]
 const DANGEROUS_SECTIONS: &[&str] = &[
     "filter", "alias", "uploadpack", "includeif", "include", "pager", "difftool",
     "mergetool", "man", "browser", "gpg", "credential",
 ];
 
 /// `section.*.name` keys that are dangerous for any subsection.
+#[rustfmt::skip]
 const DANGEROUS_SUBKEYS: &[(&str, &[&str])] = &[
     ("diff", &["textconv", "command"]),
     ("merge", &["driver"]),
@@ -363,7 +379,14 @@ mod tests {
             &["status"][..],
             &["log", "--oneline", "-n", "5"],
             &["log", "-5", "--stat"],
-            &["diff", "--no-ext-diff", "--no-textconv", "--staged", "--", "x"],
+            &[
+                "diff",
+                "--no-ext-diff",
+                "--no-textconv",
+                "--staged",
+                "--",
+                "x",
+            ],
             &["show", "HEAD"],
             &["branch", "-a", "-vv"],
             &["--no-pager", "log", "-p"],
@@ -393,13 +416,27 @@ mod tests {
 
     #[test]
     fn dangerous_keys() {
-        for k in ["core.fsmonitor", "Core.FSMonitor", "filter.x.clean", "diff.pdf.textconv",
-            "alias.st", "gpg.program", "uploadpack.packObjectsHook", "credential.helper",
-            "includeIf.gitdir:/x.path", "remote.origin.uploadpack", "core.hooksPath=x"]
-        {
+        for k in [
+            "core.fsmonitor",
+            "Core.FSMonitor",
+            "filter.x.clean",
+            "diff.pdf.textconv",
+            "alias.st",
+            "gpg.program",
+            "uploadpack.packObjectsHook",
+            "credential.helper",
+            "includeIf.gitdir:/x.path",
+            "remote.origin.uploadpack",
+            "core.hooksPath=x",
+        ] {
             assert!(is_dangerous_key(k), "{k}");
         }
-        for k in ["user.name", "core.autocrlf", "diff.renames", "remote.origin.url"] {
+        for k in [
+            "user.name",
+            "core.autocrlf",
+            "diff.renames",
+            "remote.origin.url",
+        ] {
             assert!(!is_dangerous_key(k), "{k}");
         }
         assert_eq!(

@@ -108,10 +108,9 @@ pub(crate) fn judge<'a>(program: &'static Program, argv: &'a [String]) -> Judgem
         Operands::Find => find::judge(args, &mut j),
         Operands::Git => git::judge(args, &mut j),
         Operands::Anything => {}
-        Operands::Probe => j.reads.extend(
-            args.iter()
-                .filter_map(|a| super::paths::path_candidate(a)),
-        ),
+        Operands::Probe => j
+            .reads
+            .extend(args.iter().filter_map(|a| super::paths::path_candidate(a))),
         _ => judge_options(program, args, &mut j),
     }
     j
@@ -161,11 +160,7 @@ fn judge_options<'a>(program: &'static Program, args: &'a [String], j: &mut Judg
                 j.refuse(format!("the operand `{o}` is not on the list"));
             }
         }
-        Operands::Text
-        | Operands::Anything
-        | Operands::Probe
-        | Operands::Find
-        | Operands::Git => {}
+        Operands::Text | Operands::Anything | Operands::Probe | Operands::Find | Operands::Git => {}
     }
 }
 

@@ -292,7 +292,15 @@ mod tests {
     fn clusters_values_and_abbreviations() {
         assert_eq!(
             items(&SPEC, &["-vbx", "f", "-c", "-c3", "--s=sh -c id", "--col"]).unwrap(),
-            ["-v=", "-b=x", "f", "-c=", "-c=3", "--split-string=sh -c id", "--color="]
+            [
+                "-v=",
+                "-b=x",
+                "f",
+                "-c=",
+                "-c=3",
+                "--split-string=sh -c id",
+                "--color="
+            ]
         );
         assert_eq!(
             items(&SPEC, &["-b", "v", "--block", "w", "--", "-a"]).unwrap(),
