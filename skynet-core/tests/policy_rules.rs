@@ -493,3 +493,75 @@ fn review_regressions() {
         assert_eq!(check(argv).risk, RiskLevel::ReadOnly, "{argv:?}");
     }
 }
+
+/// Issue 14: the READ_ONLY catalog actions' argv stay READ_ONLY, and
+/// the rule README shows for `cat` stays `inspect-files`.
+#[test]
+fn catalog_actions_stay_read_only() {
+    let (_dir, ctx) = sandbox();
+    let p = Policy::default();
+    for cmd in [
+        &["git", "status"][..],
+        &["git", "diff", "--no-ext-diff", "--no-textconv"],
+        &[
+            "git",
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--staged",
+            "--",
+            "src",
+        ],
+        &["git", "log", "--oneline", "-n", "10"],
+        &["ls", "-la", "--", "src"],
+        &["cat", "--", "README.md"],
+        &[
+            "grep",
+            "-rn",
+            "--fixed-strings",
+            "-e",
+            "/etc/x a",
+            "--",
+            "src",
+        ],
+        &["du", "-sh", "--", "."],
+        &["uname", "-a"],
+    ] {
+        let d = check(&p, &ctx, cmd);
+        assert_eq!((d.risk, d.verdict), (R, Allow), "{cmd:?}: {}", d.explain());
+    }
+    let d = check(&p, &ctx, &["cat", "--", "README.md"]);
+    assert_eq!(d.rule.as_deref(), Some("inspect-files"));
+}
+
+/// Read scope and write scope are separate; secrets are in neither.
+#[test]
+fn read_paths_widen_reads_only_and_secrets_stay_closed() {
+    let (dir, ctx) = sandbox();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir_all(shared.join("docs")).unwrap();
+    std::fs::write(shared.join("docs/a.txt"), "a").unwrap();
+    std::fs::write(shared.join("tls.pem"), "k").unwrap();
+    let p = Policy::default();
+    let doc = shared.join("docs/a.txt").display().to_string();
+    // Without read paths: outside the root.
+    assert_eq!(check(&p, &ctx, &["cat", &doc]).verdict, Forbid);
+    let ctx = ctx.with_read_paths([shared.clone()]);
+    assert_eq!(check(&p, &ctx, &["cat", &doc]).verdict, Allow);
+    assert_eq!(check(&p, &ctx, &["grep", "-rn", "x", &doc]).verdict, Allow);
+    // Reading is allowed there, writing is not.
+    assert_eq!(check(&p, &ctx, &["cp", "README.md", &doc]).verdict, Forbid);
+    assert_eq!(check(&p, &ctx, &["tee", &doc]).verdict, Forbid);
+    // A key file inside a read path is still a secret.
+    let key = shared.join("tls.pem").display().to_string();
+    let d = check(&p, &ctx, &["cat", &key]);
+    assert_eq!(
+        (d.verdict, d.rule.as_deref()),
+        (Forbid, Some("secret-path")),
+        "{d:?}"
+    );
+    // And the published list holds what the sandbox must mask.
+    let secrets = skynet_core::policy::secret_paths();
+    assert!(secrets.iter().any(|s| s == Path::new("/etc/shadow")));
+    assert!(secrets.iter().any(|s| s.ends_with(".ssh")));
+}

@@ -426,7 +426,8 @@ impl<'p> Checker<'p> {
             })
             .min()
             .unwrap_or(argv.len());
-        for arg in &argv[1..first] {
+        let own = if w.inexact { argv.len() } else { first };
+        for arg in &argv[1..own] {
             self.check_path(arg, cwd, false);
         }
         for p in &w.paths {

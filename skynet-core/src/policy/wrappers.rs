@@ -34,6 +34,9 @@ pub(crate) struct Unwrapped<'a> {
     pub(crate) bounded: bool,
     /// The environment is changed (`env -i`, `-u`, `VAR=`).
     pub(crate) env_changed: bool,
+    /// Its grammar is not known exactly: every argument may be a path it
+    /// writes (`strace -o /tmp/x cmd`), so all are checked.
+    pub(crate) inexact: bool,
 }
 
 impl Unwrapped<'_> {
@@ -358,6 +361,7 @@ fn watch<'a>(argv: &'a [String], w: &mut Unwrapped<'a>) {
 /// look like an option may start the command; `-c`/`--command` values are
 /// shell scripts; option values that look like paths are checked.
 fn crude<'a>(program: &str, argv: &'a [String], w: &mut Unwrapped<'a>) {
+    w.inexact = true;
     let mut after_dashes = false;
     for (i, a) in argv.iter().enumerate().skip(1) {
         if a == "--" && !after_dashes {
