@@ -171,4 +171,15 @@ mod tests {
         assert!(s.contains(Path::new("/srv/sk/db")));
         assert!(!s.contains(Path::new("/home/u/.skynet")));
     }
+
+    #[test]
+    fn a_directory_holding_an_existing_secret_is_found() {
+        let home = tempfile::tempdir().unwrap();
+        let s = Secrets::for_homes(Some(home.path()), None);
+        let home = home.path().canonicalize().unwrap();
+        assert_eq!(s.below(&home), None);
+        std::fs::create_dir(home.join(".ssh")).unwrap();
+        assert_eq!(s.below(&home), Some(home.join(".ssh").as_path()));
+        assert_eq!(s.below(&home.join(".ssh")), None);
+    }
 }

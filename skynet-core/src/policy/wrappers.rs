@@ -198,6 +198,9 @@ const OTHERS: &[(&str, &str)] = &[
     ("perf", "runs the command under a profiler"),
 ];
 
+/// Most words of a loosely parsed wrapper judged as its command's start.
+const MAX_GUESSES: usize = 24;
+
 /// Options of wrappers whose value is a shell script.
 const SCRIPT_OPTIONS: &[&str] = &["-c", "--command"];
 
@@ -369,6 +372,12 @@ fn crude<'a>(program: &str, argv: &'a [String], w: &mut Unwrapped<'a>) {
             continue;
         }
         if after_dashes || !a.starts_with('-') {
+            if w.inner.len() == MAX_GUESSES {
+                w.opaque = Some(format!(
+                    "`{program}` has too many words that could start its command to analyse"
+                ));
+                return;
+            }
             w.inner.push(Inner::Argv(i));
         } else if SCRIPT_OPTIONS.contains(&a.as_str())
             && let Some(script) = argv.get(i + 1)

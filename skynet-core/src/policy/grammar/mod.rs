@@ -49,7 +49,9 @@ pub(crate) struct Program {
     pub(crate) follow: &'static [&'static str],
     /// Its operands.
     pub(crate) operands: Operands,
-    /// It descends into directories it is given.
+    /// It reads the contents of files below the directories it is given
+    /// (grep -r, rg): a secret below one is refused. Programs that only
+    /// list names (ls -R, find, du, tree) do not count.
     pub(crate) recurses: bool,
 }
 

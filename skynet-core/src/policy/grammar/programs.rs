@@ -53,7 +53,6 @@ pub(super) const PROGRAMS: &[Program] = &[
             ..BARE
         },
         refused: &[(&["-L", "--dereference"], FOLLOWS_LINKS)],
-        recurses: true,
         ..BASE
     },
     Program {
@@ -166,7 +165,6 @@ pub(super) const PROGRAMS: &[Program] = &[
             (&["--files0-from"], NAMES_FROM_FILE),
         ],
         paths: &["-X", "--exclude-from"],
-        recurses: true,
         ..BASE
     },
     Program {
@@ -202,7 +200,6 @@ pub(super) const PROGRAMS: &[Program] = &[
             (&["--fromfile"], NAMES_FROM_FILE),
         ],
         paths: &["--gitfile", "--infofile", "--hintro", "--houtro"],
-        recurses: true,
         ..BASE
     },
     Program {
@@ -427,7 +424,6 @@ pub(super) const PROGRAMS: &[Program] = &[
     Program {
         names: &["find"],
         operands: Operands::Find,
-        recurses: true,
         ..BASE
     },
     Program {
