@@ -39,8 +39,10 @@ pub(super) struct Checker<'p> {
     /// The scopes, canonicalized on first need.
     pub(super) sandbox: Sandbox<'p>,
     pub(super) findings: Vec<Finding<'p>>,
-    /// Wrapped commands already judged: (argv address, length, cwd, bounded).
-    seen: Vec<(usize, usize, PathBuf, bool)>,
+    /// Nested commands already judged (argv, cwd, bounded): a loosely
+    /// parsed wrapper offers each suffix of its words, so chains of them
+    /// would otherwise be judged exponentially often.
+    seen: Vec<(Vec<String>, PathBuf, bool)>,
     /// The command being judged is git (its own writes to .git are fine).
     in_git: bool,
 }
@@ -235,16 +237,13 @@ impl<'p> Checker<'p> {
         }
         let Some(first) = argv.first() else { return };
         if depth > 0 {
-            let key = (
-                argv.as_ptr() as usize,
-                argv.len(),
-                cwd.to_path_buf(),
-                bounded,
-            );
-            if self.seen.contains(&key) {
+            let seen = |(a, c, b): &(Vec<String>, PathBuf, bool)| {
+                a.as_slice() == argv && c == cwd && *b == bounded
+            };
+            if self.seen.iter().any(seen) {
                 return;
             }
-            self.seen.push(key);
+            self.seen.push((argv.to_vec(), cwd.to_path_buf(), bounded));
         }
         let program = basename(first);
         if !is_system_program_path(first) {
