@@ -1,5 +1,13 @@
 //! The policy engine: classifies a concrete argv as READ_ONLY / WRITE /
 //! ADMIN or forbids it, and explains why. It never trusts a planner's label.
+//!
+//! It fails closed: READ_ONLY is an allow-list. Each READ_ONLY program
+//! declares its complete option grammar (`grammar/`), and an argv is
+//! READ_ONLY only if it parses against it with allowed options, its read
+//! paths stay in the read scope and a READ_ONLY rule selects it. The TOML
+//! rules (`default.toml`) add WRITE, ADMIN and forbid; wrappers, shells
+//! and paths are analysed on top. Secrets ([`Secrets`], [`secret_paths`])
+//! are refused everywhere and published for the sandbox to mask.
 
 use crate::risk::RiskLevel;
 use serde::{Deserialize, Serialize};
