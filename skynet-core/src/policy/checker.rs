@@ -488,14 +488,14 @@ impl<'p> Checker<'p> {
                 for i in checked {
                     self.check_path(&argv[i], cwd, false);
                 }
-                self.script_text(program, script, cwd, depth);
+                self.script_text(&format!("{program} -c"), script, cwd, depth);
             }
         }
     }
 
-    /// A shell script's text, run by `program`: at least WRITE, and each
-    /// of its commands classified.
-    fn script_text(&mut self, program: &str, script: &str, cwd: &Path, depth: usize) {
+    /// A shell script's text, run by `runner` (`sh -c`, `watch`): at least
+    /// WRITE, and each of its commands classified.
+    fn script_text(&mut self, runner: &str, script: &str, cwd: &Path, depth: usize) {
         if shell::is_fork_bomb(script) {
             self.forbid(
                 "fork-bomb",
@@ -506,7 +506,7 @@ impl<'p> Checker<'p> {
         self.push(
             RiskLevel::Write,
             "shell-script",
-            format!("`{program} -c` runs a shell script: at least WRITE"),
+            format!("`{runner}` runs a shell script: at least WRITE"),
         );
         match shell::parse_script(script) {
             Err(why) => self.push(

@@ -177,11 +177,9 @@ pub(crate) struct CompiledRule {
     pattern: Vec<Matcher>,
     contain: Vec<(Matcher, OptionForms)>,
     only: Option<Matcher>,
-    /// Where the subcommand words may be when options come first:
-    /// `None` (the pattern names options itself), `Some(false)` first
-    /// non-option word (READ_ONLY rules), `Some(true)` anywhere among the
-    /// non-option words (stricter rules: over-matching only tightens).
-    subcommand: Option<bool>,
+    /// The pattern's subcommand words may follow options (it names no
+    /// options itself).
+    subcommand: bool,
 }
 
 /// The program name a rule sees: the basename of argv[0].
@@ -213,8 +211,7 @@ impl CompiledRule {
                 .iter()
                 .any(|a| a.starts_with(['-', '+', '*', '?', '[', '{']))
         });
-        let subcommand = (rule.pattern.len() >= 2 && !names_options)
-            .then_some(rule.risk != RiskLevel::ReadOnly || rule.forbid);
+        let subcommand = rule.pattern.len() >= 2 && !names_options;
         Ok(CompiledRule {
             pattern,
             contain,
@@ -262,29 +259,39 @@ impl CompiledRule {
 }
 
 impl CompiledRule {
-    /// The pattern's words after the program, matched against the words
-    /// that are not options (`systemctl --no-block poweroff`, `npm -g
-    /// install`, `cargo +nightly install`, `systemctl -H host poweroff`).
+    /// The pattern's words after the program, matched where a subcommand
+    /// can be when options come first: `systemctl --no-block poweroff`,
+    /// `npm -g install`, `cargo +nightly install`, and after a word that
+    /// may be an option's value (`git -C dir push`, `systemctl -H host
+    /// poweroff`). Never further (`git log --grep add` is not `git add`).
     fn subcommand_after_options<S: AsRef<str>>(&self, argv: &[S]) -> bool {
-        let Some(anywhere) = self.subcommand else {
+        if !self.subcommand {
             return false;
-        };
+        }
         let mut dashes = false;
-        let words: Vec<&str> = argv
-            .iter()
-            .skip(1)
-            .map(AsRef::as_ref)
-            .filter(|a| {
-                if *a == "--" && !dashes {
-                    dashes = true;
-                    return false;
-                }
-                dashes || !(a.starts_with('-') || a.starts_with('+'))
-            })
-            .collect();
+        let mut after_option = false;
+        let mut open = true;
+        let mut words: Vec<&str> = Vec::new();
+        let mut starts: Vec<usize> = Vec::new();
+        for a in argv.iter().skip(1).map(AsRef::as_ref) {
+            if a == "--" && !dashes {
+                dashes = true;
+                continue;
+            }
+            if !dashes && (a.starts_with('-') || a.starts_with('+')) {
+                after_option = true;
+                continue;
+            }
+            if open {
+                starts.push(words.len());
+                // The first word no option may have taken ends the search.
+                open = after_option;
+            }
+            words.push(a);
+            after_option = false;
+        }
         let want = &self.pattern[1..];
-        let last_start = if anywhere { words.len() } else { 1 };
-        (0..last_start.min(words.len())).any(|k| {
+        starts.iter().any(|&k| {
             words.len() - k >= want.len()
                 && want.iter().zip(&words[k..]).all(|(m, w)| m.is_match(w))
         })
