@@ -15,6 +15,11 @@ fn policy_check(c: &mut Criterion) {
     let ctx = PolicyContext::rooted(root.path().canonicalize().expect("canon"));
     let cases = [
         ("git_status", argv(&["git", "status"])),
+        ("ls_la", argv(&["ls", "-la"])),
+        ("cat_readme", argv(&["cat", "README.md"])),
+        ("grep_todo", argv(&["grep", "-rn", "TODO", "src"])),
+        ("git_log", argv(&["git", "log", "--oneline", "-n", "5"])),
+        ("env_split_string", argv(&["env", "--s=sh -c id", "ls"])),
         ("read_file", argv(&["cat", "--", "src/main.rs"])),
         ("unknown_program", argv(&["frobnicate", "--all"])),
         ("rm_rf_root", argv(&["rm", "-rf", "/"])),

@@ -49,7 +49,7 @@ fn table_of_commands() {
         (&["cat", "README.md"], R, Allow),
         (&["/bin/cat", "./README.md"], R, Allow),
         (&["head", "-n", "5", "README.md"], R, Allow),
-        (&["tail", "-f", "log.txt"], R, Allow),
+        (&["timeout", "60", "tail", "-f", "log.txt"], R, Allow),
         (&["wc", "-l", "src/main.rs"], R, Allow),
         (&["grep", "-rn", "TODO", "."], R, Allow),
         (&["grep", "-rn", "/usr/lib", "src"], R, Allow),
@@ -110,6 +110,8 @@ fn table_of_commands() {
         (&["./run.sh"], W, Prompt),
         (&["sort", "-o", "out", "README.md"], W, Prompt),
         (&["find", ".", "-fprint", "list.txt"], W, Prompt),
+        // Issue 14: follows until stopped, unless bounded by `timeout`.
+        (&["tail", "-f", "log.txt"], W, Prompt),
         (&["env", "LD_PRELOAD=./x.so", "cat", "README.md"], W, Prompt),
         (&["xargs", "cat"], W, Prompt),
         (&["bash", "build.sh"], W, Prompt),
@@ -282,8 +284,16 @@ fn decisions_explain_themselves() {
     );
     let d = check(&p, &ctx, &["git", "frobnicate"]);
     assert!(
-        d.reasons[0].contains("no rule matches `git frobnicate`"),
+        d.reasons[0].contains("the subcommand `frobnicate` is not on git's read-only list"),
         "{d:?}"
+    );
+    assert_eq!(d.rule.as_deref(), Some("not-read-only"));
+    let d = check(&p, &ctx, &["ls", "--dereference"]);
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| r.contains("`--dereference` follows symbolic links")),
+        "names the option: {d:?}"
     );
     let d = check(&p, &ctx, &["cat", "/etc/passwd"]);
     assert_eq!(d.rule.as_deref(), Some("path-outside-root"));
@@ -315,6 +325,7 @@ fn symlink_escape_and_cwd_outside_root_are_forbidden() {
     );
     let outside = PolicyContext {
         roots: ctx.roots.clone(),
+        read_paths: Vec::new(),
         cwd: dir.path().to_path_buf(),
     };
     let d = check(&p, &outside, &["ls"]);
@@ -322,6 +333,7 @@ fn symlink_escape_and_cwd_outside_root_are_forbidden() {
     assert!(d.reasons[0].contains("working directory"), "{d:?}");
     let sub = PolicyContext {
         roots: ctx.roots.clone(),
+        read_paths: Vec::new(),
         cwd: root.join("src"),
     };
     assert_eq!(check(&p, &sub, &["cat", "../README.md"]).verdict, Allow);
@@ -480,4 +492,76 @@ fn review_regressions() {
     ] {
         assert_eq!(check(argv).risk, RiskLevel::ReadOnly, "{argv:?}");
     }
+}
+
+/// Issue 14: the READ_ONLY catalog actions' argv stay READ_ONLY, and
+/// the rule README shows for `cat` stays `inspect-files`.
+#[test]
+fn catalog_actions_stay_read_only() {
+    let (_dir, ctx) = sandbox();
+    let p = Policy::default();
+    for cmd in [
+        &["git", "status"][..],
+        &["git", "diff", "--no-ext-diff", "--no-textconv"],
+        &[
+            "git",
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--staged",
+            "--",
+            "src",
+        ],
+        &["git", "log", "--oneline", "-n", "10"],
+        &["ls", "-la", "--", "src"],
+        &["cat", "--", "README.md"],
+        &[
+            "grep",
+            "-rn",
+            "--fixed-strings",
+            "-e",
+            "/etc/x a",
+            "--",
+            "src",
+        ],
+        &["du", "-sh", "--", "."],
+        &["uname", "-a"],
+    ] {
+        let d = check(&p, &ctx, cmd);
+        assert_eq!((d.risk, d.verdict), (R, Allow), "{cmd:?}: {}", d.explain());
+    }
+    let d = check(&p, &ctx, &["cat", "--", "README.md"]);
+    assert_eq!(d.rule.as_deref(), Some("inspect-files"));
+}
+
+/// Read scope and write scope are separate; secrets are in neither.
+#[test]
+fn read_paths_widen_reads_only_and_secrets_stay_closed() {
+    let (dir, ctx) = sandbox();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir_all(shared.join("docs")).unwrap();
+    std::fs::write(shared.join("docs/a.txt"), "a").unwrap();
+    std::fs::write(shared.join("tls.pem"), "k").unwrap();
+    let p = Policy::default();
+    let doc = shared.join("docs/a.txt").display().to_string();
+    // Without read paths: outside the root.
+    assert_eq!(check(&p, &ctx, &["cat", &doc]).verdict, Forbid);
+    let ctx = ctx.with_read_paths([shared.clone()]);
+    assert_eq!(check(&p, &ctx, &["cat", &doc]).verdict, Allow);
+    assert_eq!(check(&p, &ctx, &["grep", "-rn", "x", &doc]).verdict, Allow);
+    // Reading is allowed there, writing is not.
+    assert_eq!(check(&p, &ctx, &["cp", "README.md", &doc]).verdict, Forbid);
+    assert_eq!(check(&p, &ctx, &["tee", &doc]).verdict, Forbid);
+    // A key file inside a read path is still a secret.
+    let key = shared.join("tls.pem").display().to_string();
+    let d = check(&p, &ctx, &["cat", &key]);
+    assert_eq!(
+        (d.verdict, d.rule.as_deref()),
+        (Forbid, Some("secret-path")),
+        "{d:?}"
+    );
+    // And the published list holds what the sandbox must mask.
+    let secrets = skynet_core::policy::secret_paths();
+    assert!(secrets.iter().any(|s| s == Path::new("/etc/shadow")));
+    assert!(secrets.iter().any(|s| s.ends_with(".ssh")));
 }

@@ -1,5 +1,13 @@
 //! The policy engine: classifies a concrete argv as READ_ONLY / WRITE /
 //! ADMIN or forbids it, and explains why. It never trusts a planner's label.
+//!
+//! It fails closed: READ_ONLY is an allow-list. Each READ_ONLY program
+//! declares its complete option grammar (`grammar/`), and an argv is
+//! READ_ONLY only if it parses against it with allowed options, its read
+//! paths stay in the read scope and a READ_ONLY rule selects it. The TOML
+//! rules (`default.toml`) add WRITE, ADMIN and forbid; wrappers, shells
+//! and paths are analysed on top. Secrets ([`Secrets`], [`secret_paths`])
+//! are refused everywhere and published for the sandbox to mask.
 
 use crate::risk::RiskLevel;
 use serde::{Deserialize, Serialize};
@@ -57,23 +65,38 @@ impl Decision {
     }
 }
 
-/// Where a command would run: the sandbox root(s) and its working directory.
+/// Where a command would run and what it may touch.
+///
+/// Two scopes: the write scope is `roots`; the read scope is `roots` plus
+/// `read_paths`. Secrets ([`Secrets`]) are outside both, wherever they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyContext {
-    /// Paths must resolve inside one of these.
+    /// The write scope: every path a command may change (and read) must
+    /// resolve inside one of these.
     pub roots: Vec<PathBuf>,
+    /// Extra read scope: paths that READ_ONLY programs may also read
+    /// (a toolchain, shared docs). Empty by default.
+    pub read_paths: Vec<PathBuf>,
     /// Relative paths resolve against this.
     pub cwd: PathBuf,
 }
 
 impl PolicyContext {
-    /// A context with one root that is also the working directory.
+    /// A context with one root that is also the working directory, and
+    /// no extra read paths.
     pub fn rooted(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
         PolicyContext {
             roots: vec![root.clone()],
+            read_paths: Vec::new(),
             cwd: root,
         }
+    }
+
+    /// The same context, also allowed to read under `paths`.
+    pub fn with_read_paths(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.read_paths.extend(paths);
+        self
     }
 }
 
@@ -110,6 +133,7 @@ impl Policy {
     ) -> Decision {
         let ctx = PolicyContext {
             roots: vec![root.to_path_buf()],
+            read_paths: Vec::new(),
             cwd: command.cwd.clone(),
         };
         let mut decision = self.check(&command.argv, &ctx);
@@ -127,10 +151,14 @@ impl Policy {
     }
 }
 
+mod checker;
 mod engine;
 pub use engine::Policy;
+mod grammar;
 pub(crate) mod paths;
 mod rules;
+mod scopes;
 mod shell;
 mod wrappers;
 pub use rules::{ArgPattern, Rule};
+pub use scopes::{SECRET_FILE_NAMES, SECRET_PROC_FILES, Secrets, secret_paths};

@@ -23,12 +23,38 @@ pub(crate) fn looks_like_path(s: &str) -> bool {
         || s.starts_with('~')
         || s == "."
         || s == ".."
-        || (s.contains('/') && !s.contains(char::is_whitespace) && !s.contains("://"))
+        || (s.contains('/') && !s.contains("://"))
+}
+
+/// Is `p` (resolved) a `.git` directory or git's code-bearing files in
+/// one (`config`, `hooks/`, `info/`)? Writing them plants programs that
+/// later READ_ONLY git commands would run.
+pub(crate) fn in_git_internals(p: &Path) -> bool {
+    let mut after_git = false;
+    for c in p.components() {
+        let Component::Normal(name) = c else { continue };
+        if name == ".git" {
+            after_git = true;
+        } else if after_git && (name == "config" || name == "hooks" || name == "info") {
+            return true;
+        }
+    }
+    p.file_name().is_some_and(|n| n == ".git")
 }
 
 /// The part of an argument that may be a path: the whole argument, the
-/// value of `--opt=value`, `-oVALUE` or `key=value`; `None` if nothing is.
+/// value of `--opt=value`, `-oVALUE` or `key=value`, without a leading
+/// `@` (curl's `@FILE`) or `file://`; `None` if nothing is.
 pub(crate) fn path_candidate(arg: &str) -> Option<&str> {
+    let (c, forced) = value_part(arg)?;
+    (forced || looks_like_path(c))
+        .then_some(c)
+        .filter(|c| !HARMLESS_DEVICES.contains(c))
+}
+
+/// The value part of an argument (see [`path_candidate`]) and whether it
+/// is a path whatever it looks like (`@FILE`, `file://PATH`).
+pub(crate) fn value_part(arg: &str) -> Option<(&str, bool)> {
     let candidate = if let Some(long) = arg.strip_prefix("--") {
         long.split_once('=').map(|(_, v)| v)?
     } else if arg.starts_with('-') {
@@ -41,7 +67,13 @@ pub(crate) fn path_candidate(arg: &str) -> Option<&str> {
     } else {
         arg
     };
-    (looks_like_path(candidate) && !HARMLESS_DEVICES.contains(&candidate)).then_some(candidate)
+    if let Some(rest) = candidate.strip_prefix('@').filter(|r| !r.is_empty()) {
+        return Some((rest, true));
+    }
+    if let Some(rest) = candidate.strip_prefix("file://") {
+        return Some((rest.strip_prefix("localhost").unwrap_or(rest), true));
+    }
+    Some((candidate, false))
 }
 
 /// In a short-option cluster (`-uo/etc/x`) an attached value may belong to
@@ -177,6 +209,9 @@ fn mark_option_values<S: AsRef<str>>(argv: &[S], text: &mut [bool], options: &[&
 pub(crate) struct Sandbox<'a> {
     raw: &'a [PathBuf],
     canonical: Option<Vec<PathBuf>>,
+    /// Directories (besides the roots) that may be read.
+    read_raw: &'a [PathBuf],
+    read_canonical: Option<Vec<PathBuf>>,
 }
 
 /// Why a path is refused.
@@ -193,11 +228,49 @@ const MAX_SYMLINKS: u32 = 40;
 
 impl<'a> Sandbox<'a> {
     /// Roots as given; they are canonicalized lazily, at most once.
+    #[cfg(test)]
     pub(crate) fn new(roots: &'a [PathBuf]) -> Sandbox<'a> {
+        Sandbox::with_read_paths(roots, &[])
+    }
+
+    /// Roots (read and write) plus directories that may only be read.
+    pub(crate) fn with_read_paths(roots: &'a [PathBuf], read: &'a [PathBuf]) -> Sandbox<'a> {
         Sandbox {
             raw: roots,
             canonical: None,
+            read_raw: read,
+            read_canonical: None,
         }
+    }
+
+    /// Resolve `arg` from `cwd`; `Ok(resolved)` if inside a root or a
+    /// read path.
+    pub(crate) fn check_read(&mut self, arg: &str, cwd: &Path) -> Result<PathBuf, Escape> {
+        let p = resolve_arg(arg, cwd).ok_or(Escape::Unresolvable)?;
+        if self.contains(&p) || self.read_raw.iter().any(|r| p.starts_with(r)) {
+            return Ok(p);
+        }
+        let read = self.read_canonical.get_or_insert_with(|| {
+            self.read_raw
+                .iter()
+                .map(|r| resolve(Path::new("/"), r).unwrap_or_else(|| r.clone()))
+                .collect()
+        });
+        if read.iter().any(|r| p.starts_with(r)) {
+            Ok(p)
+        } else {
+            Err(Escape::Outside(p))
+        }
+    }
+
+    /// The read paths, for messages (empty if none).
+    pub(crate) fn read_paths_display(&self) -> String {
+        let v: Vec<_> = self
+            .read_raw
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect();
+        v.join(", ")
     }
 
     fn canonical_roots(&mut self) -> &[PathBuf] {
@@ -307,13 +380,8 @@ mod tests {
         for p in ["/etc", "./a", "../a", "~", "~/x", ".", "..", "src/main.rs"] {
             assert!(looks_like_path(p), "{p}");
         }
-        for p in [
-            "main.rs",
-            "-rf",
-            "https://x.org/a",
-            "hello world/x",
-            "status",
-        ] {
+        assert!(looks_like_path("a b/../../etc"));
+        for p in ["main.rs", "-rf", "https://x.org/a", "status"] {
             assert!(!looks_like_path(p), "{p}");
         }
     }
@@ -328,6 +396,15 @@ mod tests {
         assert_eq!(path_candidate("/dev/null"), None);
         assert_eq!(path_candidate("of=/dev/null"), None);
         assert_eq!(path_candidate("../x"), Some("../x"));
+        assert_eq!(path_candidate("@/etc/shadow"), Some("/etc/shadow"));
+        assert_eq!(path_candidate("f=@/etc/shadow"), Some("/etc/shadow"));
+        assert_eq!(path_candidate("file:///etc/shadow"), Some("/etc/shadow"));
+        assert_eq!(path_candidate("--data=@x/y"), Some("x/y"));
+        assert!(in_git_internals(Path::new("/r/.git/config")));
+        assert!(in_git_internals(Path::new("/r/.git/hooks/pre-commit")));
+        assert!(in_git_internals(Path::new("/r/.git")));
+        assert!(!in_git_internals(Path::new("/r/.git/HEAD")));
+        assert!(!in_git_internals(Path::new("/r/config/x")));
         assert_eq!(
             cluster_path_suffixes("-uo/home/me/.bashrc")[0],
             "/home/me/.bashrc"

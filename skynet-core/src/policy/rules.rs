@@ -177,6 +177,9 @@ pub(crate) struct CompiledRule {
     pattern: Vec<Matcher>,
     contain: Vec<(Matcher, OptionForms)>,
     only: Option<Matcher>,
+    /// The pattern's subcommand words may follow options (it names no
+    /// options itself).
+    subcommand: bool,
 }
 
 /// The program name a rule sees: the basename of argv[0].
@@ -203,10 +206,17 @@ impl CompiledRule {
             Some(alts) => Some(Matcher::new(alts, &rule.name)?),
             None => None,
         };
+        let names_options = rule.pattern.iter().skip(1).any(|p| {
+            p.alternatives()
+                .iter()
+                .any(|a| a.starts_with(['-', '+', '*', '?', '[', '{']))
+        });
+        let subcommand = rule.pattern.len() >= 2 && !names_options;
         Ok(CompiledRule {
             pattern,
             contain,
             only,
+            subcommand,
         })
     }
 
@@ -219,16 +229,23 @@ impl CompiledRule {
     /// [`CompiledRule::matches`] with `program`, the basename of `argv[0]`,
     /// found once by the caller for all the rules it tries.
     fn matches_program<S: AsRef<str>>(&self, program: &str, argv: &[S]) -> bool {
-        if argv.len() < self.pattern.len() {
+        if !self.pattern[0].is_match(program) {
             return false;
         }
-        for (i, m) in self.pattern.iter().enumerate() {
-            let arg = if i == 0 { program } else { argv[i].as_ref() };
-            if !m.is_match(arg) {
-                return false;
-            }
-        }
-        let rest = &argv[self.pattern.len()..];
+        let literal = argv.len() >= self.pattern.len()
+            && self
+                .pattern
+                .iter()
+                .enumerate()
+                .skip(1)
+                .all(|(i, m)| m.is_match(argv[i].as_ref()));
+        let rest = if literal {
+            &argv[self.pattern.len()..]
+        } else if self.subcommand_after_options(argv) {
+            argv.get(1..).unwrap_or(&[])
+        } else {
+            return false;
+        };
         if let Some(only) = &self.only
             && !rest.iter().all(|a| only.is_match(a.as_ref()))
         {
@@ -237,6 +254,46 @@ impl CompiledRule {
         self.contain.iter().all(|(m, forms)| {
             rest.iter()
                 .any(|a| m.is_match(a.as_ref()) || forms.is_match(a.as_ref()))
+        })
+    }
+}
+
+impl CompiledRule {
+    /// The pattern's words after the program, matched where a subcommand
+    /// can be when options come first: `systemctl --no-block poweroff`,
+    /// `npm -g install`, `cargo +nightly install`, and after a word that
+    /// may be an option's value (`git -C dir push`, `systemctl -H host
+    /// poweroff`). Never further (`git log --grep add` is not `git add`).
+    fn subcommand_after_options<S: AsRef<str>>(&self, argv: &[S]) -> bool {
+        if !self.subcommand {
+            return false;
+        }
+        let mut dashes = false;
+        let mut after_option = false;
+        let mut open = true;
+        let mut words: Vec<&str> = Vec::new();
+        let mut starts: Vec<usize> = Vec::new();
+        for a in argv.iter().skip(1).map(AsRef::as_ref) {
+            if a == "--" && !dashes {
+                dashes = true;
+                continue;
+            }
+            if !dashes && (a.starts_with('-') || a.starts_with('+')) {
+                after_option = true;
+                continue;
+            }
+            if open {
+                starts.push(words.len());
+                // The first word no option may have taken ends the search.
+                open = after_option;
+            }
+            words.push(a);
+            after_option = false;
+        }
+        let want = &self.pattern[1..];
+        starts.iter().any(|&k| {
+            words.len() - k >= want.len()
+                && want.iter().zip(&words[k..]).all(|(m, w)| m.is_match(w))
         })
     }
 }
@@ -367,6 +424,9 @@ fn validate(raw: RawRule) -> Result<Rule> {
         (None, true) => RiskLevel::Admin,
         (None, false) => return Err(err("`risk` is missing (READ_ONLY, WRITE or ADMIN)".into())),
     };
+    if risk == RiskLevel::ReadOnly && !raw.forbid {
+        read_only_programs_known(&name, &raw.pattern[0])?;
+    }
     if raw.match_examples.is_empty() {
         return Err(err(
             "no `match` examples; give at least one argv the rule must match".into(),
@@ -383,6 +443,20 @@ fn validate(raw: RawRule) -> Result<Rule> {
         match_examples: raw.match_examples,
         not_match_examples: raw.not_match,
     })
+}
+
+/// A READ_ONLY rule only selects programs on the built-in allow-list:
+/// their grammar, not the rule, decides what is READ_ONLY.
+fn read_only_programs_known(name: &str, program: &ArgPattern) -> Result<()> {
+    for p in program.alternatives() {
+        if !super::grammar::knows(p) {
+            return Err(Error::PolicyRules(format!(
+                "rule `{name}`: `{p}` has no built-in read-only grammar, so a READ_ONLY rule cannot make it READ_ONLY; give the rule risk WRITE or ADMIN (READ_ONLY rules may name only: {})",
+                super::grammar::known_names().join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_examples(rule: &Rule, c: &CompiledRule) -> Result<()> {

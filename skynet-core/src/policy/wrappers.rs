@@ -1,235 +1,401 @@
-//! Wrapper programs (`sudo`, `env`, `timeout`, `xargs`, ...) that run
-//! another command: find the wrapped argv so it is classified too.
+//! Wrapper programs (`env`, `timeout`, `sudo`, `strace`, ...) that run
+//! another command. The few that may be transparent are parsed with their
+//! complete grammar; any other wrapper is at least WRITE, and since its
+//! grammar is not known exactly, every word that could start its command
+//! is judged as one.
 
+use super::grammar::spec::{self, Item, Spec};
 use crate::risk::RiskLevel;
+use std::borrow::Cow;
 
-/// A wrapper and how to read its options.
-struct Wrapper {
-    name: &'static str,
-    /// Options followed by a separate value.
-    valued: &'static [&'static str],
-    /// Operands before the wrapped command (`timeout DURATION cmd`).
-    operands: usize,
-    /// The least risk the wrapper itself adds, and why.
-    floor: Option<(RiskLevel, &'static str)>,
+/// Where a wrapped command is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Inner<'a> {
+    /// `argv[i..]`.
+    Argv(usize),
+    /// A shell script (`script -c`, `su -c`, `watch 'a | b'`).
+    Script(Cow<'a, str>),
 }
 
-const WRAPPERS: &[Wrapper] = &[
-    Wrapper {
-        name: "sudo",
-        valued: &[
-            "-u",
-            "-g",
-            "-C",
-            "-D",
-            "-h",
-            "-p",
-            "-r",
-            "-t",
-            "-U",
-            "-T",
-            "--user",
-            "--group",
-            "--chdir",
-            "--prompt",
-            "--role",
-            "--type",
-            "--other-user",
-            "--close-from",
-            "--host",
-            "--command-timeout",
-        ],
-        operands: 0,
-        floor: Some((
-            RiskLevel::Admin,
-            "runs the command with elevated privileges",
-        )),
-    },
-    Wrapper {
-        name: "doas",
-        valued: &["-u", "-C"],
-        operands: 0,
-        floor: Some((
-            RiskLevel::Admin,
-            "runs the command with elevated privileges",
-        )),
-    },
-    Wrapper {
-        name: "env",
-        valued: &["-u", "--unset", "-C", "--chdir"],
-        operands: 0,
-        floor: None,
-    },
-    Wrapper {
-        name: "nice",
-        valued: &["-n", "--adjustment"],
-        operands: 0,
-        floor: None,
-    },
-    Wrapper {
-        name: "ionice",
-        valued: &["-c", "-n", "--class", "--classdata"],
-        operands: 0,
-        floor: None,
-    },
-    Wrapper {
-        name: "nohup",
-        valued: &[],
-        operands: 0,
-        floor: None,
-    },
-    Wrapper {
-        name: "timeout",
-        valued: &["-s", "--signal", "-k", "--kill-after"],
-        operands: 1,
-        floor: None,
-    },
-    Wrapper {
-        name: "time",
-        valued: &["-f", "--format", "-o", "--output"],
-        operands: 0,
-        floor: None,
-    },
-    Wrapper {
-        name: "stdbuf",
-        valued: &["-i", "-o", "-e"],
-        operands: 0,
-        floor: None,
-    },
-    Wrapper {
-        name: "xargs",
-        valued: &[
-            "-I",
-            "-L",
-            "-n",
-            "-P",
-            "-s",
-            "-d",
-            "-E",
-            "-a",
-            "--arg-file",
-            "--delimiter",
-            "--max-args",
-            "--max-procs",
-            "--max-lines",
-            "--max-chars",
-            "--replace",
-            "--eof",
-        ],
-        operands: 0,
-        floor: Some((
-            RiskLevel::Write,
-            "takes the command's arguments from stdin, which cannot be checked",
-        )),
-    },
-    Wrapper {
-        name: "busybox",
-        valued: &[],
-        operands: 0,
-        floor: None,
-    },
-    // Shell builtins that run their arguments as a command.
-    Wrapper {
-        name: "exec",
-        valued: &["-a"],
-        operands: 0,
-        floor: None,
-    },
-    Wrapper {
-        name: "command",
-        valued: &[],
-        operands: 0,
-        floor: None,
-    },
-    Wrapper {
-        name: "builtin",
-        valued: &[],
-        operands: 0,
-        floor: None,
-    },
+/// A wrapper invocation, understood.
+#[derive(Debug, Default)]
+pub(crate) struct Unwrapped<'a> {
+    /// The commands it may run.
+    pub(crate) inner: Vec<Inner<'a>>,
+    /// The least risk the wrapper itself adds, and why.
+    pub(crate) floor: Option<(RiskLevel, String)>,
+    /// Why the invocation cannot be analysed (ADMIN), if it cannot.
+    pub(crate) opaque: Option<String>,
+    /// A directory the command runs in (`env -C DIR`).
+    pub(crate) chdir: Option<&'a str>,
+    /// Option values and operands that are files (`time -o F`).
+    pub(crate) paths: Vec<&'a str>,
+    /// The command is stopped after a bounded time (`timeout`).
+    pub(crate) bounded: bool,
+    /// The environment is changed (`env -i`, `-u`, `VAR=`).
+    pub(crate) env_changed: bool,
+    /// Its grammar is not known exactly: every argument may be a path it
+    /// writes (`strace -o /tmp/x cmd`), so all are checked.
+    pub(crate) inexact: bool,
+}
+
+impl Unwrapped<'_> {
+    fn raise(&mut self, risk: RiskLevel, why: impl Into<String>) {
+        if self.floor.as_ref().is_none_or(|(r, _)| *r < risk) {
+            self.floor = Some((risk, why.into()));
+        }
+    }
+}
+
+const fn spec(short: &'static str, long: &'static [&'static str]) -> Spec {
+    Spec {
+        short,
+        long,
+        more_long: &[],
+        abbrev: true,
+        numeric: false,
+        permute: false,
+    }
+}
+
+#[rustfmt::skip]
+const ENV: Spec = spec(
+    "0iu:C:S:va:",
+    &[
+        "ignore-environment", "null", "unset=", "chdir=", "split-string=", "debug",
+        "block-signal=?", "default-signal=?", "ignore-signal=?", "list-signal-handling",
+        "argv0=", "help", "version",
+    ],
+);
+const TIMEOUT: Spec = spec(
+    "k:s:v",
+    &[
+        "foreground",
+        "kill-after=",
+        "preserve-status",
+        "signal=",
+        "verbose",
+        "help",
+        "version",
+    ],
+);
+const NICE: Spec = Spec {
+    numeric: true,
+    ..spec("n:", &["adjustment=", "help", "version"])
+};
+const IONICE: Spec = spec(
+    "c:n:p:P:tu:",
+    &[
+        "class=",
+        "classdata=",
+        "pid=",
+        "pgid=",
+        "ignore",
+        "uid=",
+        "help",
+        "version",
+    ],
+);
+const STDBUF: Spec = spec(
+    "i:o:e:",
+    &["input=", "output=", "error=", "help", "version"],
+);
+const TIME: Spec = spec(
+    "af:o:pqv",
+    &[
+        "append",
+        "format=",
+        "output=",
+        "portability",
+        "quiet",
+        "verbose",
+        "help",
+        "version",
+    ],
+);
+const COMMAND: Spec = Spec {
+    abbrev: false,
+    ..spec("pvV", &[])
+};
+
+/// Wrappers parsed with their full grammar that add no risk of their own.
+pub(crate) const TRANSPARENT: &[&str] = &[
+    "env", "timeout", "nice", "ionice", "stdbuf", "time", "command",
 ];
 
-/// Where a wrapper's command starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Wrapped {
-    /// Index in argv of the wrapped program (`argv.len()` if none).
-    pub(crate) inner: usize,
-    /// The least risk of the whole invocation, and why.
-    pub(crate) floor: Option<(RiskLevel, &'static str)>,
-    /// A problem that makes the invocation unanalysable (`env -S`).
-    pub(crate) opaque: Option<&'static str>,
-    /// Index of a directory the command runs in (`env -C DIR`).
-    pub(crate) chdir: Option<usize>,
+/// Wrappers that run commands with another identity or privileges.
+#[rustfmt::skip]
+const PRIVILEGED: &[&str] = &[
+    "sudo", "doas", "su", "runuser", "pkexec", "chroot", "setpriv", "sg", "newgrp", "nsenter",
+    "unshare", "capsh", "firejail", "systemd-run", "run0", "bwrap", "fakeroot",
+];
+
+/// Wrappers that run commands in some other way (detached, traced,
+/// repeated, recorded, limited, proxied, ...): at least WRITE.
+const OTHERS: &[(&str, &str)] = &[
+    ("nohup", "keeps the command running after the session ends"),
+    ("setsid", "runs the command detached, in a new session"),
+    (
+        "xargs",
+        "takes the command's arguments from stdin, which cannot be checked",
+    ),
+    ("watch", "runs the command repeatedly until stopped"),
+    (
+        "script",
+        "runs the command and records the session to a file",
+    ),
+    ("strace", "traces the command and can write files"),
+    ("ltrace", "traces the command and can write files"),
+    (
+        "busybox",
+        "runs one of its applets, whose options differ from the tools'",
+    ),
+    ("exec", "replaces the shell with the command"),
+    ("builtin", "runs a shell builtin"),
+    ("flock", "runs the command holding a lock file"),
+    ("chrt", "changes the command's scheduling"),
+    ("taskset", "changes the command's CPU affinity"),
+    ("prlimit", "changes resource limits"),
+    ("numactl", "changes the command's memory placement"),
+    ("cgexec", "runs the command in another control group"),
+    (
+        "faketime",
+        "runs the command with a fake clock (LD_PRELOAD)",
+    ),
+    ("catchsegv", "runs the command under a crash handler"),
+    ("valgrind", "runs the command under an instrumenting tool"),
+    ("unbuffer", "runs the command under expect"),
+    (
+        "torsocks",
+        "sends the command's traffic through a proxy (LD_PRELOAD)",
+    ),
+    (
+        "proxychains",
+        "sends the command's traffic through a proxy (LD_PRELOAD)",
+    ),
+    (
+        "proxychains4",
+        "sends the command's traffic through a proxy (LD_PRELOAD)",
+    ),
+    ("eatmydata", "runs the command with LD_PRELOAD"),
+    ("rlwrap", "runs the command under readline"),
+    ("dbus-run-session", "runs the command on a new bus"),
+    ("xvfb-run", "runs the command on a virtual display"),
+    ("parallel", "runs commands built from its input"),
+    ("trickle", "runs the command with LD_PRELOAD"),
+    ("cpulimit", "runs the command under a CPU limiter"),
+    ("timelimit", "runs the command under a time limit"),
+    ("ssh-agent", "runs the command with an SSH agent"),
+    ("chpst", "changes the command's process state"),
+    ("setarch", "changes the command's architecture personality"),
+    (
+        "systemd-inhibit",
+        "runs the command holding an inhibitor lock",
+    ),
+    ("daemonize", "runs the command as a daemon"),
+    ("start-stop-daemon", "starts or stops daemons"),
+    ("gdb", "runs the command under a debugger"),
+    ("perf", "runs the command under a profiler"),
+];
+
+/// Most words of a loosely parsed wrapper judged as its command's start.
+const MAX_GUESSES: usize = 24;
+
+/// Options of wrappers whose value is a shell script.
+const SCRIPT_OPTIONS: &[&str] = &["-c", "--command"];
+
+/// Is `program` a wrapper that can be READ_ONLY (its command decides)?
+pub(crate) fn is_transparent(program: &str) -> bool {
+    TRANSPARENT.contains(&program)
 }
 
-/// Options that change the wrapped command's working directory.
-const CHDIR_OPTIONS: &[&str] = &["-C", "--chdir", "-D"];
+/// If `program` (a basename) wraps a command, how.
+pub(crate) fn unwrap<'a>(program: &str, argv: &'a [String]) -> Option<Unwrapped<'a>> {
+    let mut w = Unwrapped::default();
+    if let Some(&(_, why)) = OTHERS.iter().find(|(n, _)| *n == program) {
+        w.raise(
+            RiskLevel::Write,
+            format!("`{program}` {why}: at least WRITE"),
+        );
+    } else if PRIVILEGED.contains(&program) {
+        w.raise(
+            RiskLevel::Admin,
+            format!("`{program}` runs the command with another identity or privileges"),
+        );
+    } else if !TRANSPARENT.contains(&program) {
+        return None;
+    }
+    match program {
+        "env" => env(argv, &mut w),
+        "timeout" => exact(&TIMEOUT, argv, 1, &mut w),
+        "nice" => exact(&NICE, argv, 0, &mut w),
+        "ionice" => exact(&IONICE, argv, 0, &mut w),
+        "stdbuf" => exact(&STDBUF, argv, 0, &mut w),
+        "time" => exact(&TIME, argv, 0, &mut w),
+        "command" => exact(&COMMAND, argv, 0, &mut w),
+        "watch" => watch(argv, &mut w),
+        _ => crude(program, argv, &mut w),
+    }
+    Some(w)
+}
 
-/// If `program` (a basename) wraps a command, where that command starts.
-pub(crate) fn unwrap(program: &str, argv: &[String]) -> Option<Wrapped> {
-    let w = WRAPPERS.iter().find(|w| w.name == program)?;
-    let mut floor = w.floor;
-    let mut opaque = None;
-    let mut chdir = None;
-    let changes_dir = matches!(w.name, "env" | "sudo");
-    let mut i = 1;
-    while i < argv.len() {
-        let a = argv[i].as_str();
-        if a == "--" {
-            i += 1;
-            break;
+/// Parse a transparent wrapper: options, `operands` fixed operands, then
+/// the command.
+fn exact<'a>(spec: &Spec, argv: &'a [String], operands: usize, w: &mut Unwrapped<'a>) {
+    let program = super::rules::basename(&argv[0]);
+    let mut seen = 0;
+    let mut start = None;
+    let mut lookup_only = false;
+    let result = spec::parse(spec, &argv[1..], |item| {
+        match item {
+            Item::Opt { name, value, .. } => match (program, name.show().as_str()) {
+                ("timeout", _) => {}
+                ("time", "-o" | "--output") => {
+                    w.raise(RiskLevel::Write, "`time -o` writes a file");
+                    w.paths.extend(value);
+                }
+                ("ionice", "-p" | "-P" | "-u" | "--pid" | "--pgid" | "--uid") => {
+                    w.raise(RiskLevel::Write, "`ionice` changes other processes");
+                    lookup_only = true;
+                }
+                ("command", "-v" | "-V") => lookup_only = true,
+                _ => {}
+            },
+            Item::Operand { index, .. } => {
+                if seen == operands {
+                    start = Some(index + 1);
+                    return Ok(false);
+                }
+                seen += 1;
+            }
         }
-        if a.starts_with('-') && a.len() > 1 {
-            if w.name == "env"
-                && (a == "-S" || a.starts_with("-S") || a.starts_with("--split-string"))
-            {
-                opaque = Some("`env -S` splits a string into a command, which cannot be checked");
-            }
-            if w.name == "command" && (a == "-v" || a == "-V") {
-                // `command -v x` only looks the name up.
-                return Some(Wrapped {
-                    inner: argv.len(),
-                    floor,
-                    opaque,
-                    chdir,
-                });
-            }
-            if w.valued.contains(&a) {
-                if changes_dir && CHDIR_OPTIONS.contains(&a) {
-                    chdir = Some(i + 1);
+        Ok(true)
+    });
+    if let Err(why) = result {
+        w.opaque = Some(format!("`{program}` cannot be analysed: {why}"));
+        return;
+    }
+    if program == "timeout" {
+        let foreground = argv[1..start.unwrap_or(argv.len())]
+            .iter()
+            .any(|a| a.starts_with("--f"));
+        // `--foreground` leaves the command's children running.
+        w.bounded = !foreground;
+    }
+    if let (Some(i), false) = (start, lookup_only) {
+        w.inner.push(Inner::Argv(i));
+    }
+}
+
+/// `env`: every option parsed as GNU env does; any change to the
+/// environment, split string or signal handling is at least WRITE.
+fn env<'a>(argv: &'a [String], w: &mut Unwrapped<'a>) {
+    let mut start = None;
+    let mut changed = false;
+    let result = spec::parse(&ENV, &argv[1..], |item| {
+        match item {
+            Item::Opt { name, value, .. } => {
+                if name.is(&["-S", "--split-string"]) {
+                    // Not analysed exactly (ADMIN), but the string is also
+                    // judged as a script so what it plainly runs counts.
+                    w.opaque = Some(format!(
+                        "`env {}` splits a string into a command, which cannot be checked exactly",
+                        name.show()
+                    ));
+                    w.inner
+                        .extend(value.map(|v| Inner::Script(Cow::Borrowed(v))));
+                    return Ok(true);
                 }
-                i += 2;
-            } else {
-                if changes_dir
-                    && (a.starts_with("--chdir=") || (a.starts_with("-C") && a.len() > 2))
-                {
-                    opaque = opaque.or(Some("an attached working-directory option (`--chdir=DIR`, `-CDIR`) is not analysed; write `-C DIR`"));
+                if name.is(&["-C", "--chdir"]) {
+                    // Each -C moves from the previous directory; keep it
+                    // simple: a second one is not analysed.
+                    if w.chdir.is_some() {
+                        return Err("more than one working-directory option".into());
+                    }
+                    w.chdir = value;
+                } else if !name.is(&["-0", "--null", "-v", "--debug", "--help", "--version"]) {
+                    changed = true;
                 }
-                i += 1;
             }
+            Item::Operand { value, index } => {
+                if value == "-" || (value.contains('=') && !value.starts_with('=')) {
+                    changed = true;
+                } else {
+                    start = Some(index + 1);
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    });
+    if let Err(why) = result {
+        w.opaque = Some(format!("`env` cannot be analysed: {why}"));
+        return;
+    }
+    if changed {
+        w.env_changed = true;
+        w.raise(
+            RiskLevel::Write,
+            "`env` changes the command's environment (variables, signals, argv[0]), which can change what it runs: at least WRITE",
+        );
+    }
+    w.inner.extend(start.map(Inner::Argv));
+}
+
+/// `watch [options] COMMAND...`: the words are one shell script unless
+/// `-x`; judged both ways, since its options are not parsed exactly.
+fn watch<'a>(argv: &'a [String], w: &mut Unwrapped<'a>) {
+    crude("watch", argv, w);
+    let starts: Vec<usize> = w
+        .inner
+        .iter()
+        .filter_map(|i| match i {
+            Inner::Argv(i) => Some(*i),
+            Inner::Script(_) => None,
+        })
+        .collect();
+    // watch joins its words with spaces and runs them with `sh -c`.
+    for i in starts {
+        w.inner.push(Inner::Script(Cow::Owned(argv[i..].join(" "))));
+    }
+}
+
+/// A wrapper whose grammar is not known exactly: every word that does not
+/// look like an option may start the command; `-c`/`--command` values are
+/// shell scripts; option values that look like paths are checked.
+fn crude<'a>(program: &str, argv: &'a [String], w: &mut Unwrapped<'a>) {
+    w.inexact = true;
+    let mut after_dashes = false;
+    for (i, a) in argv.iter().enumerate().skip(1) {
+        if a == "--" && !after_dashes {
+            after_dashes = true;
             continue;
         }
-        break;
-    }
-    if w.name == "env" {
-        let start = i;
-        while i < argv.len() && argv[i].contains('=') && !argv[i].starts_with('=') {
-            i += 1;
+        if after_dashes || !a.starts_with('-') {
+            if w.inner.len() == MAX_GUESSES {
+                w.opaque = Some(format!(
+                    "`{program}` has too many words that could start its command to analyse"
+                ));
+                return;
+            }
+            w.inner.push(Inner::Argv(i));
+        } else if SCRIPT_OPTIONS.contains(&a.as_str())
+            && let Some(script) = argv.get(i + 1)
+        {
+            w.inner.push(Inner::Script(Cow::Borrowed(script)));
+        } else if let Some(script) = a.strip_prefix("--command=") {
+            w.inner.push(Inner::Script(Cow::Borrowed(script)));
         }
-        if i > start && i < argv.len() {
-            floor = Some((
-                RiskLevel::Write,
-                "sets variables for the command, which can change what it runs",
-            ));
-        }
     }
-    i += w.operands;
-    Some(Wrapped {
-        inner: i.min(argv.len()),
-        floor,
-        opaque,
-        chdir,
-    })
+    if matches!(program, "sudo" | "su" | "doas" | "runuser")
+        && argv
+            .iter()
+            .skip(1)
+            .any(|a| matches!(a.as_str(), "-s" | "-i" | "--shell" | "--login" | "-"))
+        && !argv.iter().skip(1).any(|a| !a.starts_with('-'))
+    {
+        w.opaque = Some(format!("`{program}` starts an interactive shell"));
+    }
 }
 
 #[cfg(test)]
@@ -241,50 +407,55 @@ mod tests {
         s.iter().map(|x| x.to_string()).collect()
     }
 
-    fn inner(a: &[&str]) -> Vec<String> {
+    fn first_inner(a: &[&str]) -> Option<Vec<String>> {
         let argv = sv(a);
         let w = unwrap(crate::policy::rules::basename(&argv[0]), &argv).unwrap();
-        argv[w.inner..].to_vec()
+        match w.inner.first() {
+            Some(Inner::Argv(i)) => Some(argv[*i..].to_vec()),
+            _ => None,
+        }
     }
 
     #[test]
     fn finds_the_wrapped_command() {
-        assert_eq!(inner(&["sudo", "-u", "bob", "ls", "-l"]), sv(&["ls", "-l"]));
         assert_eq!(
-            inner(&["/usr/bin/env", "-i", "A=1", "B=2", "rm", "x"]),
-            sv(&["rm", "x"])
-        );
-        assert_eq!(inner(&["env"]), sv(&[]));
-        assert_eq!(
-            inner(&["timeout", "-s", "KILL", "10", "make"]),
-            sv(&["make"])
+            first_inner(&["sudo", "-u", "bob", "ls"]),
+            Some(sv(&["bob", "ls"]))
         );
         assert_eq!(
-            inner(&["nice", "-n", "10", "cargo", "build"]),
-            sv(&["cargo", "build"])
+            first_inner(&["/usr/bin/env", "-i", "A=1", "rm", "x"]),
+            Some(sv(&["rm", "x"]))
         );
-        assert_eq!(inner(&["xargs", "-0", "-n", "1", "rm"]), sv(&["rm"]));
+        assert_eq!(first_inner(&["env"]), None);
         assert_eq!(
-            inner(&["busybox", "sh", "-c", "ls"]),
-            sv(&["sh", "-c", "ls"])
+            first_inner(&["timeout", "-s", "KILL", "10", "make"]),
+            Some(sv(&["make"]))
         );
-        assert_eq!(inner(&["nohup", "--", "./run"]), sv(&["./run"]));
+        assert_eq!(first_inner(&["nice", "-n", "10", "ls"]), Some(sv(&["ls"])));
+        assert_eq!(first_inner(&["nice", "-5", "ls"]), Some(sv(&["ls"])));
+        assert_eq!(first_inner(&["nohup", "--", "./run"]), Some(sv(&["./run"])));
+        assert_eq!(first_inner(&["command", "-v", "ls"]), None);
         assert!(unwrap("ls", &sv(&["ls"])).is_none());
     }
 
     #[test]
-    fn floors_and_opaque_forms() {
-        let a = sv(&["env", "LD_PRELOAD=./x.so", "cat", "f"]);
-        assert_eq!(
-            unwrap("env", &a).unwrap().floor.unwrap().0,
-            RiskLevel::Write
-        );
-        let a = sv(&["env", "-S", "sh -c ls"]);
-        assert!(unwrap("env", &a).unwrap().opaque.is_some());
-        let a = sv(&["sudo", "ls"]);
-        assert_eq!(
-            unwrap("sudo", &a).unwrap().floor.unwrap().0,
-            RiskLevel::Admin
-        );
+    fn env_options_are_parsed_as_gnu_env_does() {
+        for a in [
+            &["env", "--s=sh -c id", "ls"][..],
+            &["env", "--split=sh -c id", "ls"],
+            &["env", "-vSsh -c id", "ls"],
+            &["env", "-iS", "sh -c id"],
+        ] {
+            let argv = sv(a);
+            assert!(unwrap("env", &argv).unwrap().opaque.is_some(), "{a:?}");
+        }
+        let argv = sv(&["env", "-iC..", "ls"]);
+        let w = unwrap("env", &argv).unwrap();
+        assert_eq!(w.chdir, Some(".."));
+        assert!(w.env_changed);
+        let argv = sv(&["env", "--ch=src", "ls"]);
+        assert_eq!(unwrap("env", &argv).unwrap().chdir, Some("src"));
+        let argv = sv(&["env", "-u", "GIT_CONFIG_COUNT", "git", "status"]);
+        assert!(unwrap("env", &argv).unwrap().env_changed);
     }
 }
