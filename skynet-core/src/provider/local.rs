@@ -13,6 +13,8 @@ mod landlock;
 #[path = "local/no_sandbox.rs"]
 mod landlock;
 pub(crate) mod prepare;
+// Only the Landlock path drops privileges in this process.
+#[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
 mod privileges;
 mod sandbox;
 mod seccomp;

@@ -30,12 +30,19 @@ pub(crate) fn probe() -> std::result::Result<(), String> {
     Err(WHY.into())
 }
 
+/// What a Landlock step would be confined to (unused in this build).
+#[allow(dead_code)]
+pub(crate) struct Limits {
+    pub(crate) root: PathBuf,
+    pub(crate) writable: Vec<PathBuf>,
+    pub(crate) network: bool,
+    pub(crate) write: bool,
+}
+
 /// Landlock is not built in.
 pub(crate) async fn spawn(
     _cmd: tokio::process::Command,
-    _root: PathBuf,
-    _writable: Vec<PathBuf>,
-    _network: bool,
+    _limits: Limits,
 ) -> std::result::Result<std::io::Result<tokio::process::Child>, String> {
     Err(WHY.into())
 }

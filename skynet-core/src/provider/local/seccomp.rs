@@ -226,6 +226,7 @@ pub(crate) fn to_bytes(program: &BpfProgram) -> Vec<u8> {
 
 /// Install `programs` on the calling thread (and what it starts from now
 /// on); sets `no_new_privs` first.
+#[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
 pub(crate) fn apply_to_this_thread(programs: &[BpfProgram]) -> Result<(), String> {
     for program in programs {
         seccompiler::apply_filter(program).map_err(|e| format!("cannot install seccomp: {e}"))?;
