@@ -25,6 +25,8 @@ use std::time::Duration;
 const EXECUTE_LOG_LINES: u32 = 1000;
 /// `/v1/execute` time budget when none is given.
 const EXECUTE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How much longer than its budget `/v1/execute` waits for the run's end.
+const EXECUTE_GRACE: Duration = Duration::from_secs(5);
 /// The longest `/v1/execute` budget accepted.
 const EXECUTE_MAX_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -168,7 +170,9 @@ pub(crate) async fn execute(
     req.timeout = Some(timeout);
     let run = RunHere {
         worker: format!("{}-execute", caller.actor),
-        timeout: Some(timeout),
+        // The job's own budget (`timeout`) stops its steps; the grace lets
+        // its end be recorded before the answer gives up waiting.
+        timeout: Some(timeout + EXECUTE_GRACE),
         log_tail: Some(EXECUTE_LOG_LINES),
     };
     let done = state
