@@ -152,31 +152,16 @@ impl Skynet {
     /// approval.
     pub async fn start(&self, req: &SubmitRequest, gate: &Gate) -> Result<Job> {
         let (plan, root) = plan_and_judge(self, req).await?;
-        let needs_human = self.needs_approval(&plan);
-        if !needs_human {
-            let hash = plan.hash.clone();
-            let job = self.record(req, plan, root, true).await?;
-            if job.status != JobStatus::Planned {
-                return Ok(job);
-            }
-            // READ_ONLY, but its provider cannot confine it: the job waits
-            // for a human like a WRITE one.
-            return match gate {
-                Gate::AutoOnly => Err(Error::PlanNeedsApproval {
-                    hash,
-                    risk: job.risk,
-                    gate: None,
-                }),
-                Gate::Hold => Ok(job),
-                Gate::Approve(approver) => self.approve(&job.id, &hash, approver).await,
-            };
+        let placed = self.place(&plan, req.provider.as_deref()).await?;
+        if self.runs_unasked(&plan, &placed).await {
+            return self.record(req, plan, root, placed, true).await;
         }
         match gate {
             Gate::AutoOnly => Err(needs_approval_error(&plan)),
-            Gate::Hold => self.record(req, plan, root, false).await,
+            Gate::Hold => self.record(req, plan, root, placed, false).await,
             Gate::Approve(approver) => {
                 let hash = plan.hash.clone();
-                let job = self.record(req, plan, root, false).await?;
+                let job = self.record(req, plan, root, placed, false).await?;
                 if job.status != JobStatus::Planned {
                     // An idempotent repeat of a job already approved.
                     return Ok(job);

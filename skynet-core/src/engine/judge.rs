@@ -1,5 +1,6 @@
 //! Planning, judging and the human gate: submit, approve, deny, cancel, wait.
 
+use super::schedule::Placement;
 use super::{JobEvent, Skynet, SubmitRequest};
 use crate::job::{Approval, Job, JobId, JobStatus};
 use crate::plan::Plan;
@@ -131,8 +132,17 @@ impl Skynet {
         planner: &dyn crate::planner::Planner,
     ) -> Result<Job> {
         let (plan, root) = plan_and_judge_with(self, &req, planner).await?;
-        let auto = !self.needs_approval(&plan);
-        self.record(&req, plan, root, auto).await
+        let placed = self.place(&plan, req.provider.as_deref()).await?;
+        let auto = self.runs_unasked(&plan, &placed).await;
+        self.record(&req, plan, root, placed, auto).await
+    }
+
+    /// Whether `plan`, placed on its provider, runs without a human: it
+    /// needs no approval, and (failing closed) its provider confines
+    /// READ_ONLY steps, so a local step without a working sandbox waits for
+    /// a human like a WRITE one.
+    pub(crate) async fn runs_unasked(&self, plan: &Plan, placed: &Placement) -> bool {
+        !self.needs_approval(plan) && self.confines_read_only(&placed.provider).await
     }
 
     /// Whether a human must approve `plan` before it runs: anything but a
@@ -157,14 +167,10 @@ impl Skynet {
         req: &SubmitRequest,
         plan: Plan,
         root: PathBuf,
+        placed: Placement,
         auto: bool,
     ) -> Result<Job> {
-        let placed = self.place(&plan, req.provider.as_deref()).await?;
         let now = Utc::now();
-        // Failing closed: a READ_ONLY plan runs unasked only where its
-        // provider confines it (a local step without a working sandbox waits
-        // for a human like a WRITE one).
-        let auto = auto && self.confines_read_only(&placed.provider).await;
         let job = Job {
             id: JobId::new(),
             intent: req.intent.trim().to_string(),
