@@ -161,4 +161,6 @@ mod scopes;
 mod shell;
 mod wrappers;
 pub use rules::{ArgPattern, Rule};
-pub use scopes::{SECRET_FILE_NAMES, SECRET_PROC_FILES, Secrets, secret_paths};
+pub use scopes::{
+    HOME_SECRETS, SECRET_FILE_NAMES, SECRET_PROC_FILES, SYSTEM_SECRETS, Secrets, secret_paths,
+};

@@ -5,21 +5,41 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::LazyLock;
 
-/// Absolute secret paths; each covers everything under it.
-const SYSTEM_SECRETS: &[&str] = &[
+/// Absolute secret paths; each covers everything under it. The sandbox
+/// masks the same list (`provider/local/secrets.rs`).
+pub const SYSTEM_SECRETS: &[&str] = &[
     "/etc/shadow",
     "/etc/shadow-",
     "/etc/gshadow",
     "/etc/gshadow-",
     "/etc/sudoers",
     "/etc/sudoers.d",
+    "/etc/ssh/ssh_host_rsa_key",
+    "/etc/ssh/ssh_host_ecdsa_key",
+    "/etc/ssh/ssh_host_ed25519_key",
     "/run/secrets",
     "/run/credentials",
     "/run/user",
+    // Sockets whose server does anything root asks.
+    "/run/docker.sock",
+    "/run/containerd",
+    "/run/podman",
 ];
 
-/// Secret directories under the user's home.
-const HOME_SECRETS: &[&str] = &[".ssh", ".aws", ".gnupg", ".kube"];
+/// Secrets in a home directory (relative to it). SKYNET's own home
+/// (`SKYNET_HOME`, default `~/.skynet`) is added on top.
+pub const HOME_SECRETS: &[&str] = &[
+    ".ssh",
+    ".aws",
+    ".gnupg",
+    ".kube",
+    ".docker",
+    ".azure",
+    ".config/gcloud",
+    ".netrc",
+    ".git-credentials",
+    ".pgpass",
+];
 
 /// Files of every process that hold its secrets: `/proc/<pid>/<name>`
 /// (also `/proc/self/<name>` and `/proc/<pid>/task/<tid>/<name>`).

@@ -1,46 +1,13 @@
 //! Secrets inside directories a step may read: bubblewrap hides them
 //! behind an empty file or directory, Landlock leaves them out of the
-//! readable tree. The list is resolved once per process.
+//! readable tree. The list is the policy's (`policy::SYSTEM_SECRETS`,
+//! `policy::HOME_SECRETS`), for every home on the machine, resolved once
+//! per process.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-// keep in step with the policy's secret list
-/// Secrets of the machine (absolute paths).
-const SYSTEM: &[&str] = &[
-    "/etc/shadow",
-    "/etc/shadow-",
-    "/etc/gshadow",
-    "/etc/gshadow-",
-    "/etc/sudoers",
-    "/etc/sudoers.d",
-    "/etc/ssh/ssh_host_rsa_key",
-    "/etc/ssh/ssh_host_ecdsa_key",
-    "/etc/ssh/ssh_host_ed25519_key",
-    "/run/secrets",
-    "/run/credentials",
-    "/run/user",
-    // Sockets whose server does anything root asks.
-    "/run/docker.sock",
-    "/run/containerd",
-    "/run/podman",
-];
-
-// keep in step with the policy's secret list
-/// Secrets in every home directory (relative to it).
-const IN_HOME: &[&str] = &[
-    ".ssh",
-    ".aws",
-    ".gnupg",
-    ".kube",
-    ".docker",
-    ".azure",
-    ".config/gcloud",
-    ".netrc",
-    ".git-credentials",
-    ".pgpass",
-    ".skynet",
-];
+use crate::policy::{HOME_SECRETS, SYSTEM_SECRETS};
 
 /// A secret that exists on this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,9 +29,10 @@ pub(crate) fn present() -> &'static [Secret] {
         if let Ok(dir) = std::fs::read_dir("/home") {
             homes.extend(dir.flatten().map(|e| e.path()));
         }
-        let mut candidates: Vec<PathBuf> = SYSTEM.iter().map(PathBuf::from).collect();
+        let mut candidates: Vec<PathBuf> = SYSTEM_SECRETS.iter().map(PathBuf::from).collect();
         for home in &homes {
-            candidates.extend(IN_HOME.iter().map(|name| home.join(name)));
+            candidates.extend(HOME_SECRETS.iter().map(|name| home.join(name)));
+            candidates.push(home.join(".skynet"));
         }
         candidates.extend(std::env::var_os("SKYNET_HOME").map(PathBuf::from));
         let mut secrets: Vec<Secret> = candidates
