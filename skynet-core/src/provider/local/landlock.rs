@@ -109,28 +109,29 @@ fn add(
 
 /// The readable tree as Landlock rules: `/` minus the secrets. Landlock
 /// only grants, so each directory above a secret is granted listing only,
-/// and its other entries are granted one by one (computed once per root).
-fn readable(root: &Path) -> &'static [(PathBuf, BitFlags<AccessFs>)] {
+/// and its other entries are granted one by one. Computed once per set of
+/// hidden secrets (the same for nearly every root).
+fn readable(root: &Path) -> &'static [Rule] {
     static TREES: OnceLock<Trees> = OnceLock::new();
+    let hidden: Vec<PathBuf> = secrets::to_hide(root).map(|s| s.path.clone()).collect();
     let cache = TREES.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, rules)) = cache.iter().find(|(r, _)| r == root) {
+    if let Some((_, rules)) = cache.iter().find(|(h, _)| *h == hidden) {
         return rules;
     }
-    let hidden: Vec<&Path> = secrets::to_hide(root).map(|s| s.path.as_path()).collect();
+    let paths: Vec<&Path> = hidden.iter().map(PathBuf::as_path).collect();
     let mut rules = Vec::new();
-    cover(Path::new("/"), &hidden, &mut rules);
-    // Roots are few (one per agent or job directory); keep them for good.
+    cover(Path::new("/"), &paths, &mut rules);
+    // One tree per distinct set, and there are as few sets as secrets
+    // that contain a root: kept for the life of the process.
     let rules: &'static [Rule] = Vec::leak(rules);
-    if cache.len() < 64 {
-        cache.push((root.to_path_buf(), rules));
-    }
+    cache.push((hidden, rules));
     rules
 }
 
 type Rule = (PathBuf, BitFlags<AccessFs>);
-/// The readable tree computed for each root so far.
-type Trees = std::sync::Mutex<Vec<(PathBuf, &'static [Rule])>>;
+/// The readable trees computed so far, by the secrets they hide.
+type Trees = std::sync::Mutex<Vec<(Vec<PathBuf>, &'static [Rule])>>;
 
 fn cover(path: &Path, hidden: &[&Path], rules: &mut Vec<Rule>) {
     if hidden.iter().any(|h| path.starts_with(h)) {
@@ -198,4 +199,38 @@ pub(crate) async fn spawn(
     });
     rx.await
         .map_err(|_| "the Landlock spawn thread ended without an answer".to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_left_out_of_the_readable_tree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = dir.path().canonicalize().expect("canonical");
+        std::fs::create_dir(base.join("etc")).expect("etc");
+        std::fs::write(base.join("etc/passwd"), "").expect("passwd");
+        std::fs::write(base.join("etc/shadow"), "").expect("shadow");
+        std::fs::create_dir(base.join("etc/ssl")).expect("ssl");
+        std::os::unix::fs::symlink(base.join("etc/shadow"), base.join("etc/link"))
+            .expect("symlink");
+        let shadow = base.join("etc/shadow");
+        let mut rules = Vec::new();
+        cover(&base, &[shadow.as_path()], &mut rules);
+        let access = |p: &Path| rules.iter().find(|(r, _)| r == p).map(|(_, a)| *a);
+        let listing: BitFlags<AccessFs> = AccessFs::ReadDir.into();
+        assert_eq!(access(&base), Some(listing));
+        assert_eq!(access(&base.join("etc")), Some(listing));
+        assert_eq!(
+            access(&base.join("etc/passwd")),
+            Some(AccessFs::from_read(TARGET))
+        );
+        assert_eq!(
+            access(&base.join("etc/ssl")),
+            Some(AccessFs::from_read(TARGET))
+        );
+        assert_eq!(access(&shadow), None);
+        assert_eq!(access(&base.join("etc/link")), None, "a link to the secret");
+    }
 }

@@ -271,3 +271,52 @@ impl SeccompFd {
         self.fd.as_raw_fd()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_combination_compiles_and_serialises() {
+        for network in [false, true] {
+            for deny_signals in [false, true] {
+                let programs = programs(Rules {
+                    network,
+                    deny_signals,
+                })
+                .expect("compiles");
+                assert_eq!(programs.len(), 2);
+                for p in programs {
+                    assert!(!p.is_empty());
+                    assert_eq!(to_bytes(p).len(), p.len() * 8);
+                }
+            }
+        }
+        // Cutting sockets and signals makes the program longer, not shorter.
+        let open = programs(Rules {
+            network: true,
+            deny_signals: false,
+        })
+        .expect("open");
+        let closed = programs(Rules {
+            network: false,
+            deny_signals: true,
+        })
+        .expect("closed");
+        assert!(closed[0].len() > open[0].len());
+    }
+
+    #[test]
+    fn the_descriptor_holds_the_program_and_survives_exec() {
+        let program = &programs(Rules {
+            network: false,
+            deny_signals: false,
+        })
+        .expect("compiles")[0];
+        let fd = SeccompFd::new(program).expect("memfd");
+        let path = format!("/proc/self/fd/{}", fd.number());
+        assert_eq!(std::fs::read(&path).expect("read"), to_bytes(program));
+        let flags = nix::fcntl::fcntl(fd.number(), nix::fcntl::FcntlArg::F_GETFD).expect("flags");
+        assert_eq!(flags & nix::libc::FD_CLOEXEC, 0);
+    }
+}
