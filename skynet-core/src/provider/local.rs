@@ -296,6 +296,9 @@ async fn spawn(
         network: sandbox.network,
         write: sandbox.write,
     };
+    // Under the lock too: a bubblewrap step's descriptors, open at this
+    // moment, would otherwise reach this child.
+    let _spawning = SPAWNING.lock().await;
     landlock::spawn(cmd, limits)
         .await
         .map_err(|message| Error::Provider {
