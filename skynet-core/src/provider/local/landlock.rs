@@ -20,7 +20,7 @@ use landlock::{
     RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
 };
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The newest ABI these rules use; older kernels get what they support.
 const TARGET: ABI = ABI::V6;
@@ -67,7 +67,7 @@ fn landlock_self(limits: &Limits) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     let mut created = ruleset.create().map_err(|e| e.to_string())?;
-    for (path, access) in readable(&limits.root) {
+    for (path, access) in readable(&limits.root).iter() {
         created = add(created, path, *access)?;
     }
     if limits.write {
@@ -109,29 +109,30 @@ fn add(
 
 /// The readable tree as Landlock rules: `/` minus the secrets. Landlock
 /// only grants, so each directory above a secret is granted listing only,
-/// and its other entries are granted one by one. Computed once per set of
-/// hidden secrets (the same for nearly every root).
-fn readable(root: &Path) -> &'static [Rule] {
+/// and its other entries are granted one by one. Kept for the last few sets
+/// of hidden secrets (the same set for nearly every root).
+fn readable(root: &Path) -> Arc<[Rule]> {
     static TREES: OnceLock<Trees> = OnceLock::new();
-    let hidden: Vec<PathBuf> = secrets::to_hide(root).map(|s| s.path.clone()).collect();
+    let hidden: Vec<PathBuf> = secrets::to_hide(root).into_iter().map(|s| s.path).collect();
     let cache = TREES.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, rules)) = cache.iter().find(|(h, _)| *h == hidden) {
-        return rules;
+        return rules.clone();
     }
     let paths: Vec<&Path> = hidden.iter().map(PathBuf::as_path).collect();
     let mut rules = Vec::new();
     cover(Path::new("/"), &paths, &mut rules);
-    // One tree per distinct set, and there are as few sets as secrets
-    // that contain a root: kept for the life of the process.
-    let rules: &'static [Rule] = Vec::leak(rules);
-    cache.push((hidden, rules));
+    let rules: Arc<[Rule]> = rules.into();
+    if cache.len() >= 8 {
+        cache.remove(0);
+    }
+    cache.push((hidden, rules.clone()));
     rules
 }
 
 type Rule = (PathBuf, BitFlags<AccessFs>);
-/// The readable trees computed so far, by the secrets they hide.
-type Trees = std::sync::Mutex<Vec<(Vec<PathBuf>, &'static [Rule])>>;
+/// The readable trees computed lately, by the secrets they hide.
+type Trees = std::sync::Mutex<Vec<(Vec<PathBuf>, Arc<[Rule]>)>>;
 
 fn cover(path: &Path, hidden: &[&Path], rules: &mut Vec<Rule>) {
     if hidden.iter().any(|h| path.starts_with(h)) {
