@@ -2,13 +2,13 @@
 # SKYNET_TEST_BWRAP=1 when a real sandbox (a user namespace without
 # capabilities, read-only binds, private PID and network namespaces) can be
 # created on this machine; otherwise the sandbox tests skip and say why.
-# The escape tests also use git, ps (procps), ionice/renice (util-linux)
-# and bash.
+# The escape tests also use git, ps (procps), ionice/renice (util-linux),
+# bash and the system's python3 (a unix-socket client, raw system calls).
 if ! command -v bwrap >/dev/null 2>&1; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } \
         || echo "50-sandbox.sh: installing bubblewrap failed" >&2
 fi
-for tool in git:git ps:procps ionice:util-linux renice:bsdutils bash:bash; do
+for tool in git:git ps:procps ionice:util-linux renice:bsdutils bash:bash /usr/bin/python3:python3-minimal; do
     if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
         { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null; } \
             || echo "50-sandbox.sh: installing ${tool#*:} failed" >&2

@@ -337,3 +337,39 @@ async fn secrets_in_readable_directories_are_hidden() {
         }
     }
 }
+
+#[tokio::test]
+async fn raw_system_calls_around_the_filter_fail() {
+    for (name, local) in sandboxes("raw_system_calls_around_the_filter_fail") {
+        let root = tempfile::tempdir().expect("root");
+        // io_uring (425) would open sockets and files unseen by seccomp; the
+        // x32 numbering (bit 30) of mount (165) would dodge a filter naming
+        // only the x86-64 numbers.
+        let script = [
+            "import ctypes",
+            "libc = ctypes.CDLL(None, use_errno=True)",
+            "p = ctypes.create_string_buffer(120)",
+            "print('io_uring_setup', 'ok' if libc.syscall(425, 8, p) >= 0 else 'refused')",
+            "r = libc.syscall(0x40000000 | 165, b'none', b'/mnt', b'tmpfs', 0, None)",
+            "print('x32 mount', 'ok' if r >= 0 else 'refused')",
+        ]
+        .join("\n");
+        let script = script.as_str();
+        let mut step = Step::new(root.path());
+        step.risk = RiskLevel::Admin;
+        let r = step
+            .run_on(
+                &local,
+                &command(&["/usr/bin/python3", "-c", script], root.path()),
+                None,
+            )
+            .await
+            .expect("runs");
+        assert_eq!(
+            r.texts(skynet_core::provider::Stream::Stdout),
+            ["io_uring_setup refused", "x32 mount refused"],
+            "{name}: {}",
+            r.all()
+        );
+    }
+}

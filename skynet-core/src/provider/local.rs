@@ -264,6 +264,34 @@ impl Provider for LocalProvider {
     }
 }
 
+/// The descriptors a [`bubblewrap_invocation`] names; keep them until
+/// bubblewrap has started, then drop them.
+#[derive(Debug)]
+pub struct SandboxDescriptors(#[allow(dead_code)] Vec<seccomp::SeccompFd>);
+
+/// The bubblewrap program and options (up to, not including, `--`) a step
+/// in `root` gets, with the seccomp descriptors they name; `None` when
+/// bubblewrap does not work here. For benchmarks and diagnostics: it shows
+/// exactly what the provider runs.
+#[doc(hidden)]
+pub async fn bubblewrap_invocation(
+    root: &std::path::Path,
+    write: bool,
+) -> Option<(PathBuf, Vec<std::ffi::OsString>, SandboxDescriptors)> {
+    let bwrap = sandbox::bubblewrap().await.ok()?;
+    let root = root.canonicalize().ok()?;
+    let fds = sandbox::seccomp_fds(write).ok()?;
+    let step = sandbox::Step {
+        root: &root,
+        cwd: &root,
+        network: write,
+        write,
+        writable: &[],
+    };
+    let args = sandbox::arguments(&step, &fds);
+    Some((bwrap, args, SandboxDescriptors(fds)))
+}
+
 /// Start the prepared process; under Landlock from a restricted thread.
 async fn spawn(
     prepared: prepare::Prepared,
@@ -285,6 +313,9 @@ async fn spawn(
         network: sandbox.network,
         write: sandbox.write,
     };
+    // Under the lock too: a bubblewrap step's descriptors, open at this
+    // moment, would otherwise reach this child.
+    let _spawning = SPAWNING.lock().await;
     landlock::spawn(cmd, limits)
         .await
         .map_err(|message| Error::Provider {

@@ -20,7 +20,7 @@ use landlock::{
     RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
 };
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The newest ABI these rules use; older kernels get what they support.
 const TARGET: ABI = ABI::V6;
@@ -67,7 +67,7 @@ fn landlock_self(limits: &Limits) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     let mut created = ruleset.create().map_err(|e| e.to_string())?;
-    for (path, access) in readable(&limits.root) {
+    for (path, access) in readable(&limits.root).iter() {
         created = add(created, path, *access)?;
     }
     if limits.write {
@@ -109,28 +109,30 @@ fn add(
 
 /// The readable tree as Landlock rules: `/` minus the secrets. Landlock
 /// only grants, so each directory above a secret is granted listing only,
-/// and its other entries are granted one by one (computed once per root).
-fn readable(root: &Path) -> &'static [(PathBuf, BitFlags<AccessFs>)] {
+/// and its other entries are granted one by one. Kept for the last few sets
+/// of hidden secrets (the same set for nearly every root).
+fn readable(root: &Path) -> Arc<[Rule]> {
     static TREES: OnceLock<Trees> = OnceLock::new();
+    let hidden: Vec<PathBuf> = secrets::to_hide(root).into_iter().map(|s| s.path).collect();
     let cache = TREES.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, rules)) = cache.iter().find(|(r, _)| r == root) {
-        return rules;
+    if let Some((_, rules)) = cache.iter().find(|(h, _)| *h == hidden) {
+        return rules.clone();
     }
-    let hidden: Vec<&Path> = secrets::to_hide(root).map(|s| s.path.as_path()).collect();
+    let paths: Vec<&Path> = hidden.iter().map(PathBuf::as_path).collect();
     let mut rules = Vec::new();
-    cover(Path::new("/"), &hidden, &mut rules);
-    // Roots are few (one per agent or job directory); keep them for good.
-    let rules: &'static [Rule] = Vec::leak(rules);
-    if cache.len() < 64 {
-        cache.push((root.to_path_buf(), rules));
+    cover(Path::new("/"), &paths, &mut rules);
+    let rules: Arc<[Rule]> = rules.into();
+    if cache.len() >= 8 {
+        cache.remove(0);
     }
+    cache.push((hidden, rules.clone()));
     rules
 }
 
 type Rule = (PathBuf, BitFlags<AccessFs>);
-/// The readable tree computed for each root so far.
-type Trees = std::sync::Mutex<Vec<(PathBuf, &'static [Rule])>>;
+/// The readable trees computed lately, by the secrets they hide.
+type Trees = std::sync::Mutex<Vec<(Vec<PathBuf>, Arc<[Rule]>)>>;
 
 fn cover(path: &Path, hidden: &[&Path], rules: &mut Vec<Rule>) {
     if hidden.iter().any(|h| path.starts_with(h)) {
@@ -198,4 +200,38 @@ pub(crate) async fn spawn(
     });
     rx.await
         .map_err(|_| "the Landlock spawn thread ended without an answer".to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_left_out_of_the_readable_tree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = dir.path().canonicalize().expect("canonical");
+        std::fs::create_dir(base.join("etc")).expect("etc");
+        std::fs::write(base.join("etc/passwd"), "").expect("passwd");
+        std::fs::write(base.join("etc/shadow"), "").expect("shadow");
+        std::fs::create_dir(base.join("etc/ssl")).expect("ssl");
+        std::os::unix::fs::symlink(base.join("etc/shadow"), base.join("etc/link"))
+            .expect("symlink");
+        let shadow = base.join("etc/shadow");
+        let mut rules = Vec::new();
+        cover(&base, &[shadow.as_path()], &mut rules);
+        let access = |p: &Path| rules.iter().find(|(r, _)| r == p).map(|(_, a)| *a);
+        let listing: BitFlags<AccessFs> = AccessFs::ReadDir.into();
+        assert_eq!(access(&base), Some(listing));
+        assert_eq!(access(&base.join("etc")), Some(listing));
+        assert_eq!(
+            access(&base.join("etc/passwd")),
+            Some(AccessFs::from_read(TARGET))
+        );
+        assert_eq!(
+            access(&base.join("etc/ssl")),
+            Some(AccessFs::from_read(TARGET))
+        );
+        assert_eq!(access(&shadow), None);
+        assert_eq!(access(&base.join("etc/link")), None, "a link to the secret");
+    }
 }

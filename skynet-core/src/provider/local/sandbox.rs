@@ -1,7 +1,10 @@
-//! The local sandbox: each step under bubblewrap with a read-only view of
-//! the system, its sandbox root writable, a private `/tmp`, its own PID
-//! namespace (so nothing it starts outlives it) and, unless the policy
-//! judged it at least WRITE, no network.
+//! The local sandbox: each step under bubblewrap, root only inside a user
+//! namespace of its own with every capability dropped and a seccomp filter
+//! (see the `seccomp` module), with a read-only view of the system and its
+//! secrets hidden (the `secrets` module), its sandbox root writable only
+//! when the policy judged it at least WRITE, a private `/tmp`, its own PID
+//! namespace (so nothing it starts outlives it, and no host process is in
+//! sight) and, for READ_ONLY steps, no network.
 //!
 //! Whether bubblewrap works is probed once per process (it needs
 //! namespaces, which some containers forbid). When it does not, Landlock
@@ -143,7 +146,7 @@ pub(crate) async fn confinement(mode: SandboxMode) -> Result<Confinement, String
         Ok(()) => {
             if mode != SandboxMode::Landlock {
                 warn_once(&format!(
-                    "local steps are confined by Landlock, not bubblewrap ({no_bwrap}): /tmp is read-only and only TCP is cut off"
+                    "local steps are confined by Landlock and seccomp, not bubblewrap ({no_bwrap}): no private /tmp or PID namespace"
                 ));
             }
             return Ok(Confinement::Landlock);
@@ -154,13 +157,13 @@ pub(crate) async fn confinement(mode: SandboxMode) -> Result<Confinement, String
         if !WARNED.swap(true, Ordering::SeqCst) {
             // An error, not a warning: it shows without SKYNET_LOG set.
             tracing::error!(
-                "local steps run WITHOUT a sandbox (path confinement only): {no_bwrap}; Landlock: {no_landlock}; set SKYNET_SANDBOX=require to refuse instead"
+                "local steps run WITHOUT a sandbox (path confinement only), so READ_ONLY plans wait for approval: {no_bwrap}; Landlock: {no_landlock}; set SKYNET_SANDBOX=require to refuse instead"
             );
         }
         return Ok(Confinement::PathsOnly);
     }
     Err(format!(
-        "the sandbox is required but unavailable: {no_bwrap}; Landlock: {no_landlock}; install bubblewrap, or set the sandbox to auto or off"
+        "the sandbox is required but neither bubblewrap nor Landlock with seccomp can be applied here: {no_bwrap}; Landlock: {no_landlock}; install bubblewrap, or set the sandbox to auto or off"
     ))
 }
 

@@ -71,6 +71,10 @@ const DENIED: &[libc::c_long] = &[
     libc::SYS_quotactl,
     libc::SYS_syslog,
     libc::SYS_personality,
+    // io_uring runs socket, connect and open operations seccomp never sees.
+    libc::SYS_io_uring_setup,
+    libc::SYS_io_uring_enter,
+    libc::SYS_io_uring_register,
     #[cfg(target_arch = "x86_64")]
     libc::SYS_iopl,
     #[cfg(target_arch = "x86_64")]
@@ -100,14 +104,19 @@ const NETWORK_FAMILIES: &[i32] = &[
 ];
 
 /// The compiled programs for `rules` (compiled once per process): the
-/// denials, then `clone3` answered with ENOSYS. seccompiler gives a filter
-/// one action on match, hence two programs; the kernel runs both.
+/// denials, then `clone3` answered with ENOSYS, then (x86-64) the x32
+/// system call numbers refused. seccompiler gives a filter one action on
+/// match, hence several programs; the kernel runs them all.
 pub(crate) fn programs(rules: Rules) -> Result<&'static [BpfProgram], String> {
     static PROGRAMS: [OnceLock<Result<Vec<BpfProgram>, String>>; 4] =
         [const { OnceLock::new() }; 4];
     let slot = usize::from(rules.network) | (usize::from(rules.deny_signals) << 1);
     PROGRAMS[slot]
-        .get_or_init(|| Ok(vec![compile(rules)?, no_clone3()?]))
+        .get_or_init(|| {
+            let mut all = vec![compile(rules)?, no_clone3()?];
+            all.extend(no_x32());
+            Ok(all)
+        })
         .as_deref()
         .map_err(Clone::clone)
 }
@@ -185,6 +194,37 @@ fn no_clone3() -> Result<BpfProgram, String> {
         BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
         libc::ENOSYS,
     )
+}
+
+/// On x86-64 the x32 ABI reaches every system call again under its own
+/// numbers (bit 30 set), which the rules above never name: refuse them all.
+/// (Other architectures are killed by seccompiler's architecture check.)
+#[cfg(target_arch = "x86_64")]
+fn no_x32() -> Option<BpfProgram> {
+    use seccompiler::sock_filter;
+    const LD_ABS_W: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const JGE_K: u16 = 0x35;
+    const RET_K: u16 = 0x06;
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_ERRNO: u32 = 0x0005_0000;
+    let insn = |code, jt, jf, k| sock_filter { code, jt, jf, k };
+    Some(vec![
+        // seccomp_data: nr at offset 0, arch at 4.
+        insn(LD_ABS_W, 0, 0, 4),
+        insn(JEQ_K, 0, 3, AUDIT_ARCH_X86_64),
+        insn(LD_ABS_W, 0, 0, 0),
+        insn(JGE_K, 0, 1, X32_SYSCALL_BIT),
+        insn(RET_K, 0, 0, RET_ERRNO | libc::ENOSYS as u32),
+        insn(RET_K, 0, 0, RET_ALLOW),
+    ])
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn no_x32() -> Option<BpfProgram> {
+    None
 }
 
 fn build(map: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProgram, String> {
@@ -270,5 +310,54 @@ impl SeccompFd {
     /// The descriptor's number (the same in the child).
     pub(crate) fn number(&self) -> i32 {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_combination_compiles_and_serialises() {
+        for network in [false, true] {
+            for deny_signals in [false, true] {
+                let programs = programs(Rules {
+                    network,
+                    deny_signals,
+                })
+                .expect("compiles");
+                assert!(programs.len() >= 2);
+                for p in programs {
+                    assert!(!p.is_empty());
+                    assert_eq!(to_bytes(p).len(), p.len() * 8);
+                }
+            }
+        }
+        // Cutting sockets and signals makes the program longer, not shorter.
+        let open = programs(Rules {
+            network: true,
+            deny_signals: false,
+        })
+        .expect("open");
+        let closed = programs(Rules {
+            network: false,
+            deny_signals: true,
+        })
+        .expect("closed");
+        assert!(closed[0].len() > open[0].len());
+    }
+
+    #[test]
+    fn the_descriptor_holds_the_program_and_survives_exec() {
+        let program = &programs(Rules {
+            network: false,
+            deny_signals: false,
+        })
+        .expect("compiles")[0];
+        let fd = SeccompFd::new(program).expect("memfd");
+        let path = format!("/proc/self/fd/{}", fd.number());
+        assert_eq!(std::fs::read(&path).expect("read"), to_bytes(program));
+        let flags = nix::fcntl::fcntl(fd.number(), nix::fcntl::FcntlArg::F_GETFD).expect("flags");
+        assert_eq!(flags & nix::libc::FD_CLOEXEC, 0);
     }
 }

@@ -49,11 +49,44 @@ pub(crate) fn present() -> &'static [Secret] {
     })
 }
 
-/// The secrets to hide from a step whose writable root is `root`: all of
-/// them except those that contain the root (hiding those would hide the
-/// step's own files).
-pub(crate) fn to_hide(root: &Path) -> impl Iterator<Item = &'static Secret> + '_ {
-    present().iter().filter(move |s| !root.starts_with(&s.path))
+/// What to hide from a step whose root is `root` (canonical): every
+/// secret, except that a secret directory holding the root (an agent's
+/// root under `SKYNET_HOME`, say) is not hidden whole but entry by entry,
+/// down to the root, which stays visible.
+pub(crate) fn to_hide(root: &Path) -> Vec<Secret> {
+    let mut hidden = Vec::new();
+    for secret in present() {
+        if root.starts_with(&secret.path) {
+            hide_around(&secret.path, root, &mut hidden);
+        } else {
+            hidden.push(secret.clone());
+        }
+    }
+    hidden
+}
+
+/// Hide the entries of `dir` except the way down to `root`.
+fn hide_around(dir: &Path, root: &Path, hidden: &mut Vec<Secret>) {
+    if dir == root {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if root.starts_with(&path) && kind.is_dir() {
+            hide_around(&path, root, hidden);
+        } else {
+            hidden.push(Secret {
+                dir: kind.is_dir(),
+                path,
+            });
+        }
+    }
 }
 
 #[cfg(test)]
@@ -61,13 +94,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_secret_holding_the_root_stays_visible() {
-        let root = Path::new("/");
+    fn a_secret_holding_the_root_is_hidden_around_it() {
         // Nothing contains "/", so everything present is hidden from it.
-        assert_eq!(to_hide(root).count(), present().len());
-        if let Some(first) = present().first() {
-            let inside = first.path.join("work");
-            assert!(to_hide(&inside).all(|s| s.path != first.path));
-        }
+        assert_eq!(to_hide(Path::new("/")).len(), present().len());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = dir.path().canonicalize().expect("canonical");
+        std::fs::create_dir_all(base.join("work/job")).expect("mkdir");
+        std::fs::write(base.join("token"), "secret").expect("token");
+        std::fs::write(base.join("work/ledger.db"), "").expect("ledger");
+        let mut hidden = Vec::new();
+        hide_around(&base, &base.join("work/job"), &mut hidden);
+        let mut paths: Vec<_> = hidden.iter().map(|s| s.path.clone()).collect();
+        paths.sort();
+        assert_eq!(paths, [base.join("token"), base.join("work/ledger.db")]);
     }
 }
