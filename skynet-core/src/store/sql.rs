@@ -195,7 +195,8 @@ impl<'q, D: Run> Stmt<'q, D> {
     }
 
     /// Bind the next parameter, of a type only this backend binds (`D`
-    /// concrete).
+    /// concrete: PostgreSQL's arrays).
+    #[cfg(feature = "postgres")]
     pub(crate) fn bind_raw<T: 'q + sqlx::Encode<'q, D> + sqlx::Type<D>>(
         mut self,
         value: T,
