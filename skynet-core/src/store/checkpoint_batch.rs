@@ -258,7 +258,7 @@ impl<D: Dialect> Tx<D> {
 
     /// End each fenced `(checkpoint, new head)`'s job in success, in one
     /// compare-and-set statement: the change
-    /// [`completion_transition`] and the backend's `transition` make
+    /// [`completion_transition`] and [`Tx::transition`] make
     /// for [`Completion::Succeeded`] (no error, lease cleared, finished
     /// now), guarded by each job's lease. Returns the changed jobs by id.
     pub(crate) async fn succeed_jobs(

@@ -268,7 +268,7 @@ pub(crate) struct Transition {
     /// Extra `AND column = value` conditions (the lease fence, the plan hash).
     pub guards: Vec<(&'static str, String)>,
     /// Extra `SET column = value` pairs (status, lease clearing,
-    /// `queued_at` and `finished_at` are added by the backend's `transition`).
+    /// `queued_at` and `finished_at` are added by `Tx::transition`).
     pub sets: Vec<(&'static str, Val)>,
     /// Event fields besides `from` and `to`.
     pub event: Map<String, Value>,

@@ -195,8 +195,8 @@ impl<'q, D: Run> Stmt<'q, D> {
     }
 
     /// Bind the next parameter, of a type only this backend binds (`D`
-    /// concrete).
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    /// concrete: PostgreSQL's arrays).
+    #[cfg(feature = "postgres")]
     pub(crate) fn bind_raw<T: 'q + sqlx::Encode<'q, D> + sqlx::Type<D>>(
         mut self,
         value: T,
