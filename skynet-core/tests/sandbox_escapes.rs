@@ -7,31 +7,12 @@
 
 mod provider_support;
 
-use provider_support::{Run, Step, command, service_var};
+use provider_support::{Run, Step, command, sandboxes};
 use skynet_core::RiskLevel;
 use skynet_core::provider::LocalProvider;
-use skynet_core::provider::local::SandboxMode;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
-
-/// The sandboxes to attack: each one whose variable is set.
-fn sandboxes(test: &str) -> Vec<(&'static str, LocalProvider)> {
-    let mut all = Vec::new();
-    if service_var(test, "SKYNET_TEST_BWRAP").is_some() {
-        all.push((
-            "bubblewrap",
-            LocalProvider::new().with_sandbox(SandboxMode::Require),
-        ));
-    }
-    if service_var(test, "SKYNET_TEST_LANDLOCK").is_some() {
-        all.push((
-            "landlock",
-            LocalProvider::new().with_sandbox(SandboxMode::Landlock),
-        ));
-    }
-    all
-}
 
 async fn sh(local: &LocalProvider, root: &Path, risk: RiskLevel, script: &str) -> Run {
     let mut step = Step::new(root);

@@ -7,27 +7,16 @@
 
 mod provider_support;
 
-use provider_support::{Step, command, service_var};
+use provider_support::{Step, command, sandboxes};
 use skynet_core::RiskLevel;
-use skynet_core::provider::local::SandboxMode;
 use skynet_core::provider::{LocalProvider, Stream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+/// No sandbox, then every real sandbox this machine has.
 fn providers(test: &str) -> Vec<(&'static str, LocalProvider)> {
     let mut all = vec![("no sandbox", LocalProvider::new())];
-    if service_var(test, "SKYNET_TEST_BWRAP").is_some() {
-        all.push((
-            "bubblewrap",
-            LocalProvider::new().with_sandbox(SandboxMode::Require),
-        ));
-    }
-    if service_var(test, "SKYNET_TEST_LANDLOCK").is_some() {
-        all.push((
-            "landlock",
-            LocalProvider::new().with_sandbox(SandboxMode::Landlock),
-        ));
-    }
+    all.extend(sandboxes(test));
     all
 }
 

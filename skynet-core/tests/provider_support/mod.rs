@@ -3,13 +3,34 @@
 //! variable or skip.
 #![allow(dead_code)]
 
-use skynet_core::provider::{ExecContext, Output, OutputLine, Provider, Stream};
+use skynet_core::provider::local::SandboxMode;
+use skynet_core::provider::{ExecContext, LocalProvider, Output, OutputLine, Provider, Stream};
 use skynet_core::{Command, JobId, RiskLevel};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// The real sandboxes this machine has, each as a local provider that
+/// requires it: bubblewrap (`SKYNET_TEST_BWRAP`) and Landlock
+/// (`SKYNET_TEST_LANDLOCK`). A missing one is skipped (and said so).
+pub fn sandboxes(test: &str) -> Vec<(&'static str, LocalProvider)> {
+    let mut all = Vec::new();
+    if service_var(test, "SKYNET_TEST_BWRAP").is_some() {
+        all.push((
+            "bubblewrap",
+            LocalProvider::new().with_sandbox(SandboxMode::Require),
+        ));
+    }
+    if service_var(test, "SKYNET_TEST_LANDLOCK").is_some() {
+        all.push((
+            "landlock",
+            LocalProvider::new().with_sandbox(SandboxMode::Landlock),
+        ));
+    }
+    all
+}
 
 /// The value of `var`, or `None` after printing that the test skipped.
 pub fn service_var(test: &str, var: &str) -> Option<String> {
