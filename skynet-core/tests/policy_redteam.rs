@@ -128,7 +128,9 @@ enum Mutation {
     /// Put a flag letter in front of a short option: `-X` -> `-vX`. (A
     /// letter taking a value would swallow `X` and change the command.)
     Cluster { pick: usize, letter: char },
-    /// Attach a short option's separate value: `-o F` -> `-oF`.
+    /// Attach a short option's separate path value: `-o /x` -> `-o/x`.
+    /// (Only a path: gluing a pattern such as `x` in `grep -r x /etc`
+    /// onto a flag turns it into another, harmless command.)
     Attach { pick: usize },
     /// Prefix a wrapper.
     Wrap { which: usize },
@@ -180,7 +182,8 @@ fn apply(mut argv: Vec<String>, m: &Mutation) -> Vec<String> {
         }
         Mutation::Attach { pick } => {
             let short = |a: &str| a.len() == 2 && a.starts_with('-') && a != "--";
-            if let Some(i) = nth(&argv, pick, short).filter(|&i| i + 1 < argv.len()) {
+            let takes_path = |i: &usize| argv.get(i + 1).is_some_and(|v| v.contains('/'));
+            if let Some(i) = nth(&argv, pick, short).filter(takes_path) {
                 let value = argv.remove(i + 1);
                 argv[i].push_str(&value);
             }
@@ -219,7 +222,15 @@ fn seeds() -> Vec<Vec<String>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    // A fixed seed: CI runs the same 2,048 mutations every time (a random
+    // run that finds a new case fails a merge nobody caused). Explore with
+    // another seed by editing it here; no regression files are written.
+    #![proptest_config(ProptestConfig {
+        cases: 2048,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_14),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn mutated_dangerous_argv_never_become_read_only(
