@@ -40,7 +40,8 @@ static BUILTIN: LazyLock<Arc<Regex>> = LazyLock::new(|| {
 /// names look secret (`*KEY*`, `*TOKEN*`, `*SECRET*`, `*PASSWORD*`).
 #[derive(Debug, Clone)]
 pub struct Redactor {
-    scanner: Arc<Regex>,
+    /// `None` only for [`Redactor::values_only`] without values.
+    scanner: Option<Arc<Regex>>,
     /// Index of the first capture group of the built-in patterns: groups
     /// before it belong to extra patterns, whose matches go whole.
     first_group: usize,
@@ -50,7 +51,7 @@ impl Default for Redactor {
     /// The built-in patterns, no known values.
     fn default() -> Self {
         Redactor {
-            scanner: BUILTIN.clone(),
+            scanner: Some(BUILTIN.clone()),
             first_group: 1,
         }
     }
@@ -64,9 +65,18 @@ const MIN_SECRET_LEN: usize = 6;
 /// built-in ones. Leftmost-first semantics make earlier alternatives win
 /// at one position.
 fn compile(secrets: &[String], extra: &[String]) -> Result<Regex, regex::Error> {
+    compile_with(secrets, extra, patterns::BUILTIN)
+}
+
+/// [`compile`] with these built-in patterns (none for values only).
+fn compile_with(
+    secrets: &[String],
+    extra: &[String],
+    builtin: &[&str],
+) -> Result<Regex, regex::Error> {
     let literals = secrets.iter().map(|s| regex::escape(s));
     let extra = extra.iter().map(|p| format!("(?:{p})"));
-    let builtin = patterns::BUILTIN.iter().map(|p| format!("(?:{p})"));
+    let builtin = builtin.iter().map(|p| format!("(?:{p})"));
     let all: Vec<String> = literals.chain(extra).chain(builtin).collect();
     regex::RegexBuilder::new(&all.join("|"))
         // Big enough for a few hundred literal secrets and the patterns.
@@ -95,7 +105,7 @@ impl Redactor {
         }
         match compile(&secrets, &[]) {
             Ok(re) => Redactor {
-                scanner: Arc::new(re),
+                scanner: Some(Arc::new(re)),
                 first_group: 1,
             },
             // Escaped literals always parse; only an absurd number of
@@ -124,9 +134,24 @@ impl Redactor {
         let re = compile(&secrets, extra)
             .map_err(|e| crate::Error::Config(format!("secret patterns: {e}")))?;
         Ok(Redactor {
-            scanner: Arc::new(re),
+            scanner: Some(Arc::new(re)),
             first_group,
         })
+    }
+
+    /// A redactor for these exact values only, without the patterns: for
+    /// structured text (a model's JSON answer) that a pattern replacing
+    /// part of a `name: value` pair could garble.
+    pub fn values_only(secrets: impl IntoIterator<Item = String>) -> Self {
+        let secrets = literal_secrets(secrets);
+        let scanner = match secrets.is_empty() {
+            true => None,
+            false => compile_with(&secrets, &[], &[]).ok().map(Arc::new),
+        };
+        Redactor {
+            scanner,
+            first_group: 1,
+        }
     }
 
     /// Secrets from the process environment (secret-looking names) plus `extra`.
@@ -144,8 +169,11 @@ impl Redactor {
 
     /// `text` with every secret replaced, borrowed when there was none.
     pub fn redact_cow<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let Some(scanner) = &self.scanner else {
+            return Cow::Borrowed(text);
+        };
         let mut found = 0u64;
-        let out = self.scanner.replace_all(text, |c: &Captures<'_>| {
+        let out = scanner.replace_all(text, |c: &Captures<'_>| {
             found += 1;
             replacement(c, self.first_group)
         });
@@ -155,10 +183,10 @@ impl Redactor {
         out
     }
 
-    /// Whether no secrets are known. Never true: the built-in patterns
-    /// always apply (kept for callers that skip work on an empty redactor).
+    /// Whether this redactor can never replace anything (only a
+    /// [`Redactor::values_only`] without values): callers skip the work.
     pub fn is_empty(&self) -> bool {
-        false
+        self.scanner.is_none()
     }
 }
 
@@ -230,8 +258,14 @@ mod tests {
         let cases = [
             ("password=hunter2 ok", "password=[REDACTED] ok"),
             ("PASSWD: hunter2", "PASSWD: [REDACTED]"),
-            (r#"{"api_key": "abc123xyz"}"#, r#"{"api_key": "[REDACTED]"}"#),
-            ("export GITHUB_TOKEN='t0k3n'", "export GITHUB_TOKEN='[REDACTED]'"),
+            (
+                r#"{"api_key": "abc123xyz"}"#,
+                r#"{"api_key": "[REDACTED]"}"#,
+            ),
+            (
+                "export GITHUB_TOKEN='t0k3n'",
+                "export GITHUB_TOKEN='[REDACTED]'",
+            ),
             ("secret = s3cr3t;", "secret = [REDACTED];"),
             (
                 "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
@@ -239,10 +273,7 @@ mod tests {
             ),
             ("id AKIAIOSFODNN7EXAMPLE here", "id [REDACTED] here"),
             ("ASIAIOSFODNN7EXAMPLE", "[REDACTED]"),
-            (
-                "ghp_abcdefghijklmnopqrstuvwxyz0123456789 x",
-                "[REDACTED] x",
-            ),
+            ("ghp_abcdefghijklmnopqrstuvwxyz0123456789 x", "[REDACTED] x"),
             ("github_pat_11ABCDEFG0123456789_abcdefghijk", "[REDACTED]"),
             ("xoxb-123456789012-abcdefghij", "[REDACTED]"),
             ("AIzaSyA-1234567890abcdefghijklmnopqrstu", "[REDACTED]"),
@@ -298,6 +329,16 @@ mod tests {
             "k=[REDACTED]; id [REDACTED]; password=[REDACTED]"
         );
         assert!(Redactor::with_patterns(Vec::<String>::new(), &["(".into()]).is_err());
+    }
+
+    #[test]
+    fn values_only_leaves_structure_alone() {
+        let r = Redactor::values_only(["my-llm-key-123".to_string()]);
+        assert_eq!(
+            r.redact(r#"{"token":5,"k":"my-llm-key-123"}"#),
+            r#"{"token":5,"k":"[REDACTED]"}"#
+        );
+        assert!(Redactor::values_only(Vec::<String>::new()).is_empty());
     }
 
     #[test]

@@ -38,5 +38,5 @@ pub(crate) const BUILTIN: &[&str] = &[
     // GITHUB_TOKEN=..., aws_secret_access_key = ..., x-api-key: ...
     // The name must end right before the separator, so `tokens: 5` or
     // `token_count=3` are left alone.
-    r#"(?i:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret)["']?[ \t]*[:=][ \t]*["']?([^\s"'<>,;&]+)"#,
+    r#"(?i:password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret)["']?[ \t]*[:=][ \t]*["']?([^\s"'<>,;&\]}]+)"#,
 ];
