@@ -69,7 +69,7 @@ pub async fn show(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -> R
     Ok(Exit::Ok)
 }
 
-/// `skynet logs [-f]`.
+/// `skynet logs [-f] [--raw]`.
 pub async fn logs(
     sk: &Skynet,
     id: &JobId,
@@ -77,6 +77,7 @@ pub async fn logs(
     tail: Option<u32>,
     search: Option<String>,
     step: Option<u32>,
+    raw: bool,
     out: &mut dyn Write,
 ) -> Result<Exit> {
     let step = match step {
@@ -95,7 +96,7 @@ pub async fn logs(
         let finished = sk.get(id).await?.status.is_terminal();
         let lines = sk.logs(id, &query).await?;
         for l in &lines {
-            render::log_line(out, l)?;
+            render::log_line(out, l, raw)?;
             query.after_seq = Some(l.seq);
         }
         out.flush()?;

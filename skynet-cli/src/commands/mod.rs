@@ -113,6 +113,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             tail,
             search,
             step,
+            raw,
         } => {
             inspect::logs(
                 &engine(&cli.global).await?,
@@ -121,6 +122,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
                 tail,
                 search,
                 step,
+                raw,
                 out,
             )
             .await
