@@ -69,17 +69,30 @@ pub async fn show(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -> R
     Ok(Exit::Ok)
 }
 
+/// What `skynet logs` prints and how.
+#[derive(Debug, Default)]
+pub struct LogsOptions {
+    /// Keep printing new lines until the job finishes.
+    pub follow: bool,
+    /// Only the last N lines.
+    pub tail: Option<u32>,
+    /// Only lines containing this text.
+    pub search: Option<String>,
+    /// Only this step (1-based).
+    pub step: Option<u32>,
+    /// Control characters as the step wrote them, not escaped.
+    pub raw: bool,
+}
+
 /// `skynet logs [-f] [--raw]`.
-pub async fn logs(
-    sk: &Skynet,
-    id: &JobId,
-    follow: bool,
-    tail: Option<u32>,
-    search: Option<String>,
-    step: Option<u32>,
-    raw: bool,
-    out: &mut dyn Write,
-) -> Result<Exit> {
+pub async fn logs(sk: &Skynet, id: &JobId, opts: LogsOptions, out: &mut dyn Write) -> Result<Exit> {
+    let LogsOptions {
+        follow,
+        tail,
+        search,
+        step,
+        raw,
+    } = opts;
     let step = match step {
         Some(0) => return Err(Error::InvalidInput("--step counts from 1".into())),
         s => s.map(|n| n - 1),

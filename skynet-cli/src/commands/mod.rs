@@ -118,11 +118,13 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             inspect::logs(
                 &engine(&cli.global).await?,
                 &parse_id(&id)?,
-                follow,
-                tail,
-                search,
-                step,
-                raw,
+                inspect::LogsOptions {
+                    follow,
+                    tail,
+                    search,
+                    step,
+                    raw,
+                },
                 out,
             )
             .await
