@@ -161,6 +161,10 @@ pub enum Command {
         /// Only this step (1-based)
         #[arg(long)]
         step: Option<u32>,
+        /// Print control characters (colours, escape sequences) as the
+        /// step wrote them instead of escaped
+        #[arg(long)]
+        raw: bool,
     },
     /// Show a job's audit events and verify their hash chain
     Events {

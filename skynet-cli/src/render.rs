@@ -164,14 +164,37 @@ pub fn decision(out: &mut dyn Write, d: &Decision) -> io::Result<()> {
 }
 
 /// One stored output line: stderr lines go to stderr, the rest to `out`.
-pub fn log_line(out: &mut dyn Write, line: &LogLine) -> io::Result<()> {
+///
+/// A step's output is escaped unless `raw`: colours, cursor moves or a
+/// window-title sequence from a job must not drive the reader's terminal.
+pub fn log_line(out: &mut dyn Write, line: &LogLine, raw: bool) -> io::Result<()> {
+    let text = output_text(&line.text, raw);
     match line.stream {
         Stream::Stderr => {
-            err_line(&line.text);
+            err_line(&text);
             Ok(())
         }
-        _ => writeln!(out, "{}", line.text),
+        _ => writeln!(out, "{text}"),
     }
+}
+
+/// A line of a step's output for a terminal: control characters other
+/// than tab escaped (`\u{1b}`), the rest (Unicode included) as is; `raw`
+/// keeps everything.
+pub fn output_text(text: &str, raw: bool) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\t';
+    if raw || !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// An audit event.

@@ -23,14 +23,49 @@ fn plain_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"application/json"))
 }
 
+/// The largest body a state's routes accept (the `DefaultBodyLimit` of
+/// its router), for the early check of a declared `Content-Length`.
+pub(crate) trait BodyLimit {
+    /// Largest request body in bytes.
+    fn max_body_bytes(&self) -> usize;
+}
+
+impl BodyLimit for crate::AppState {
+    fn max_body_bytes(&self) -> usize {
+        self.config.max_body_bytes
+    }
+}
+
+/// 413 at once for a declared `Content-Length` over `limit`: waiting for
+/// a body that may never come (or reading a gigabyte to refuse it) would
+/// hold the connection for nothing. A header read, nothing allocated.
+fn declared_too_large(headers: &HeaderMap, limit: usize) -> Option<ApiError> {
+    let len: u64 = headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    (len > limit as u64).then(|| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body declares {len} bytes; the limit is {limit}"),
+        )
+    })
+}
+
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
     T: DeserializeOwned,
-    S: Send + Sync,
+    S: Send + Sync + BodyLimit,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if let Some(e) = declared_too_large(req.headers(), state.max_body_bytes()) {
+            return Err(e);
+        }
         if !plain_json(req.headers()) {
             // Parameters, `+json` types, wrong or missing types: axum's
             // own check decides. Boxed, as is the body read below: kept

@@ -18,6 +18,7 @@
 
 pub mod agent;
 mod auth;
+pub mod conn;
 mod error;
 mod extract;
 mod metrics;
@@ -158,13 +159,26 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves, then stop
-/// accepting and let in-flight requests finish.
+/// accepting and let in-flight requests finish. Connections are capped
+/// at the default [`conn::ConnLimits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
+    serve_limited(listener, app, conn::ConnLimits::default(), shutdown).await
+}
+
+/// [`serve`] with these connection caps: a connection beyond them is
+/// closed at once. Raises the soft open-file limit to the hard one first.
+pub async fn serve_limited(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: conn::ConnLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    conn::raise_nofile_limit();
+    axum::serve(conn::LimitedListener::new(listener, limits), app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -48,6 +48,8 @@ pub struct Metrics {
     queue_depth: Gauge,
     steps: Family<StepLabels, Histogram>,
     rate_limited: Counter,
+    /// Mirrors core's process-wide redaction count at each render.
+    redactions: Counter,
     sse_sent: Counter,
     sse_buffered: Gauge,
     sse_open: Gauge,
@@ -96,6 +98,7 @@ impl Metrics {
             step_histogram as fn() -> Histogram,
         );
         let rate_limited = Counter::default();
+        let redactions = Counter::default();
         let sse_sent = Counter::default();
         let sse_buffered = Gauge::default();
         let sse_open = Gauge::default();
@@ -121,6 +124,11 @@ impl Metrics {
             rate_limited.clone(),
         );
         registry.register(
+            "redactions",
+            "Secrets replaced in output, errors and plans by this process",
+            redactions.clone(),
+        );
+        registry.register(
             "http_sse_events_sent",
             "Events written to SSE streams",
             sse_sent.clone(),
@@ -139,6 +147,7 @@ impl Metrics {
             queue_depth,
             steps,
             rate_limited,
+            redactions,
             sse_sent,
             sse_buffered,
             sse_open,
@@ -214,6 +223,15 @@ impl Metrics {
             if status == skynet_core::JobStatus::Queued {
                 self.queue_depth.set(n);
             }
+        }
+        // Core counts redactions in a process-wide atomic (its redactors
+        // know nothing of this registry): catch the counter up.
+        let (now, shown) = (
+            skynet_core::redact::redactions_total(),
+            self.redactions.get(),
+        );
+        if now > shown {
+            self.redactions.inc_by(now - shown);
         }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)

@@ -353,6 +353,42 @@ async fn approve_binds_the_plan_hash_deny_and_cancel_change_status_once(db: Db) 
     );
 }
 
+async fn logs_and_metrics_hide_secret_shaped_output(db: Db) {
+    let t = TestApp::new(db).await;
+    let id = t.submit_job("read creds.txt").await["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let report =
+        t.sk.worker(
+            WorkerOptions {
+                once: true,
+                ..Default::default()
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .expect("worker");
+    assert_eq!(report.jobs_finished, 1);
+    let r = t
+        .call("GET", &format!("/v1/jobs/{id}/logs"), Some(&t.read), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.text.contains("hunter2"), "{}", r.text);
+    assert!(!r.text.contains("AKIAIOSFODNN7EXAMPLE"), "{}", r.text);
+    let logs: schema::LogsView = conforms(&r.json());
+    let texts: Vec<&str> = logs.lines.iter().map(|l| l.text.as_str()).collect();
+    assert!(texts.contains(&"password=[REDACTED]"), "{texts:?}");
+    assert!(texts.contains(&"key [REDACTED]"), "{texts:?}");
+    let r = t.call("GET", "/metrics", Some(&t.read), None).await;
+    let count = r
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("skynet_redactions_total "))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    assert!(count.is_some_and(|n| n >= 2), "{}", r.text);
+}
+
 async fn logs_tail_and_search_after_a_worker_ran_the_job(db: Db) {
     let t = TestApp::new(db).await;
     let id = t.submit_job("read hello.txt").await["id"]
@@ -843,6 +879,7 @@ on_every_backend!(
     get_job_shows_plan_steps_approval_and_404s,
     approve_binds_the_plan_hash_deny_and_cancel_change_status_once,
     logs_tail_and_search_after_a_worker_ran_the_job,
+    logs_and_metrics_hide_secret_shaped_output,
     original_plan_has_the_original_field_names,
     original_policy_check_answers_allowed_requires_approval_risk_level,
     original_execute_runs_read_only_now_and_refuses_what_needs_approval,

@@ -275,7 +275,31 @@ async fn sse_client_that_never_reads_does_not_make_the_server_buffer_events(db: 
     assert_eq!(ids, all, "every event once, in order");
 }
 
+async fn a_declared_oversize_body_gets_413_before_it_is_sent(db: Db) {
+    let t = TestApp::new(db).await;
+    let (addr, _server) = start(&t).await;
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n",
+        t.submit
+    );
+    conn.write_all(head.as_bytes()).await.expect("head");
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .expect("an answer without the body")
+        .expect("read");
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 413"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    t.config.shutdown.cancel();
+}
+
 on_every_backend!(
+    a_declared_oversize_body_gets_413_before_it_is_sent,
     real_server_serves_jobs_over_tcp_and_shuts_down_gracefully_with_a_stream_open,
     sse_resume_with_last_event_id_loses_nothing,
     sse_client_that_never_reads_does_not_make_the_server_buffer_events,

@@ -69,16 +69,30 @@ pub async fn show(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -> R
     Ok(Exit::Ok)
 }
 
-/// `skynet logs [-f]`.
-pub async fn logs(
-    sk: &Skynet,
-    id: &JobId,
-    follow: bool,
-    tail: Option<u32>,
-    search: Option<String>,
-    step: Option<u32>,
-    out: &mut dyn Write,
-) -> Result<Exit> {
+/// What `skynet logs` prints and how.
+#[derive(Debug, Default)]
+pub struct LogsOptions {
+    /// Keep printing new lines until the job finishes.
+    pub follow: bool,
+    /// Only the last N lines.
+    pub tail: Option<u32>,
+    /// Only lines containing this text.
+    pub search: Option<String>,
+    /// Only this step (1-based).
+    pub step: Option<u32>,
+    /// Control characters as the step wrote them, not escaped.
+    pub raw: bool,
+}
+
+/// `skynet logs [-f] [--raw]`.
+pub async fn logs(sk: &Skynet, id: &JobId, opts: LogsOptions, out: &mut dyn Write) -> Result<Exit> {
+    let LogsOptions {
+        follow,
+        tail,
+        search,
+        step,
+        raw,
+    } = opts;
     let step = match step {
         Some(0) => return Err(Error::InvalidInput("--step counts from 1".into())),
         s => s.map(|n| n - 1),
@@ -95,7 +109,7 @@ pub async fn logs(
         let finished = sk.get(id).await?.status.is_terminal();
         let lines = sk.logs(id, &query).await?;
         for l in &lines {
-            render::log_line(out, l)?;
+            render::log_line(out, l, raw)?;
             query.after_seq = Some(l.seq);
         }
         out.flush()?;

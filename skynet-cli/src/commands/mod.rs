@@ -113,14 +113,18 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             tail,
             search,
             step,
+            raw,
         } => {
             inspect::logs(
                 &engine(&cli.global).await?,
                 &parse_id(&id)?,
-                follow,
-                tail,
-                search,
-                step,
+                inspect::LogsOptions {
+                    follow,
+                    tail,
+                    search,
+                    step,
+                    raw,
+                },
                 out,
             )
             .await

@@ -251,7 +251,7 @@ async fn print_new_logs(
     };
     for line in sk.logs(id, &query).await? {
         *last_seq = Some(line.seq);
-        render::log_line(out, &line)?;
+        render::log_line(out, &line, false)?;
     }
     Ok(())
 }
@@ -284,10 +284,10 @@ fn print_event(out: &mut dyn Write, id: &JobId, ev: &JobEvent) -> std::io::Resul
             text,
             ..
         } => {
-            render::err_line(text);
+            render::err_line(&render::output_text(text, false));
             Ok(())
         }
-        JobEvent::Output { text, .. } => writeln!(out, "{text}"),
+        JobEvent::Output { text, .. } => writeln!(out, "{}", render::output_text(text, false)),
         JobEvent::StepFinished {
             step,
             status,

@@ -243,3 +243,56 @@ async fn the_fake_key_appears_in_no_error_event_plan_or_debug_output() {
     assert!(everything.contains("llm:openai:gpt-4o-mini"));
     assert!(!everything.contains(FAKE_KEY));
 }
+
+/// An OpenAI answer whose content is `content` (a JSON plan as text).
+async fn server_saying(content: &str) -> MockServer {
+    let body = serde_json::json!({
+        "id": "chatcmpl-key", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    });
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_model_echoing_its_key_puts_it_in_no_plan_and_no_store() {
+    let plan = serde_json::json!({
+        "summary": format!("use {FAKE_KEY}"),
+        "steps": [{"description": format!("echo {FAKE_KEY}"), "action": "execute_command",
+                   "risk": "READ_ONLY", "argv": ["echo", FAKE_KEY]}]
+    });
+    let server = server_saying(&plan.to_string()).await;
+    let sk = engine(planner(ProviderKind::OpenAi, &server)).await;
+    let (_dir, root) = sandbox();
+    let job = sk
+        .submit(SubmitRequest::new("show the key").root(&root))
+        .await
+        .expect("submitted");
+    let stored = serde_json::to_string(&sk.get(&job.id).await.expect("get")).expect("json");
+    assert!(!stored.contains(FAKE_KEY), "key stored: {stored}");
+    assert!(stored.contains("[REDACTED]"), "{stored}");
+    let shown = serde_json::to_string(&job).expect("json");
+    assert!(!shown.contains(FAKE_KEY), "key shown: {shown}");
+}
+
+#[tokio::test]
+async fn a_model_echoing_its_key_in_a_bad_answer_keeps_it_out_of_the_error() {
+    let plan = serde_json::json!({
+        "summary": "x",
+        "steps": [{"description": "d", "action": format!("run_{FAKE_KEY}"), "risk": "READ_ONLY"}]
+    });
+    let server = server_saying(&plan.to_string()).await;
+    let p = planner(ProviderKind::OpenAi, &server);
+    let (_dir, root) = sandbox();
+    let err = skynet_core::Planner::plan(p.as_ref(), &request("x", &root))
+        .await
+        .expect_err("unknown action");
+    let m = err.to_string();
+    assert!(!m.contains(FAKE_KEY), "key in the error: {m}");
+}

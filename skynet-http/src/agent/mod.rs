@@ -38,6 +38,12 @@ struct AgentState {
     token_digest: Arc<[u8; 32]>,
 }
 
+impl crate::extract::BodyLimit for AgentState {
+    fn max_body_bytes(&self) -> usize {
+        MAX_BODY_BYTES
+    }
+}
+
 /// The agent's routes over `jobs`, guarded by `token`.
 pub fn router(jobs: AgentJobs, token: &str) -> Router {
     let state = AgentState {

@@ -140,6 +140,11 @@ impl TestApp {
     pub async fn with(db: Db, tweak: impl FnOnce(&mut HttpConfig)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("hello.txt"), "hello from a file\n").expect("write");
+        std::fs::write(
+            dir.path().join("creds.txt"),
+            "password=hunter2\nkey AKIAIOSFODNN7EXAMPLE\n",
+        )
+        .expect("write");
         let url = db.fresh_url(dir.path()).await;
         let sk = Skynet::builder()
             .database_url(&url)

@@ -13,6 +13,7 @@ mod tests;
 use crate::llm::{ChatModel, ChatRequest, LlmSettings, Message, TokenBudget, Usage, pricing};
 use crate::plan::{Command, Plan, PlanUsage, Step};
 use crate::planner::{PlanRequest, Planner};
+use crate::redact::Redactor;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -28,6 +29,9 @@ pub struct LlmPlanner {
     name: String,
     budget: Option<Arc<TokenBudget>>,
     price: Option<(f64, f64)>,
+    /// The configured keys, taken out of every answer before it is parsed,
+    /// so a model echoing its key cannot put it in a plan or an error.
+    redactor: Redactor,
 }
 
 impl std::fmt::Debug for LlmPlanner {
@@ -63,6 +67,7 @@ impl LlmPlanner {
             name,
             budget: None,
             price,
+            redactor: Redactor::values_only(Vec::new()),
         }
     }
 
@@ -70,6 +75,8 @@ impl LlmPlanner {
     /// count when the settings set a budget.
     pub fn from_settings(settings: &LlmSettings, budget_file: Option<PathBuf>) -> Result<Self> {
         let mut planner = LlmPlanner::new(crate::llm::connect(settings)?);
+        planner.redactor =
+            Redactor::values_only(settings.api_key.iter().map(|k| k.expose().to_string()));
         if let Some(p) = settings.price_per_mtok {
             planner.price = Some(p);
         }
@@ -77,6 +84,13 @@ impl LlmPlanner {
             planner.budget = Some(Arc::new(TokenBudget::new(limit, budget_file)));
         }
         Ok(planner)
+    }
+
+    /// Take these values (API keys, tokens) out of every answer before it
+    /// is parsed, stored or shown.
+    pub fn with_secrets(mut self, secrets: impl IntoIterator<Item = String>) -> Self {
+        self.redactor = Redactor::values_only(secrets);
+        self
     }
 
     /// Refuse once `budget` is spent.
@@ -145,7 +159,14 @@ impl LlmPlanner {
             output_tokens = usage.output_tokens,
             "model answered"
         );
-        Ok((response.text, response.finish_reason, usage))
+        // The configured keys go before anything reads the answer: the
+        // plan (summary, descriptions, argv), a parse error's quote and
+        // the reply all derive from this text.
+        let text = match self.redactor.redact_cow(&response.text) {
+            std::borrow::Cow::Borrowed(_) => response.text,
+            std::borrow::Cow::Owned(t) => t,
+        };
+        Ok((text, response.finish_reason, usage))
     }
 
     fn plan_usage(&self, usage: &Usage) -> PlanUsage {
