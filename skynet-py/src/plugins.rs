@@ -342,6 +342,9 @@ impl StepContext {
 /// A `skynet.Provider` subclass instance, as a core [`Provider`].
 pub(crate) struct PyProvider {
     name: String,
+    /// Its `isolated` attribute: it confines what a step can do, so
+    /// READ_ONLY plans placed on it may run without approval.
+    isolated: bool,
     obj: Arc<Py<PyAny>>,
 }
 
@@ -351,6 +354,7 @@ impl PyProvider {
         require_subclass(obj, "Provider")?;
         Ok(PyProvider {
             name: plugin_name(obj, true)?,
+            isolated: obj.getattr("isolated")?.is_truthy()?,
             obj: Arc::new(obj.clone().unbind()),
         })
     }
@@ -365,7 +369,7 @@ impl Provider for PyProvider {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             actions: Vec::new(),
-            isolated: false,
+            isolated: self.isolated,
             max_concurrency: 1,
         }
     }

@@ -15,6 +15,7 @@ class Recorder(skynet.Provider):
     """Answers every command with two lines and remembers what it ran."""
 
     name = "recorder"
+    isolated = True  # it runs nothing
 
     def __init__(self) -> None:
         self.calls: list[tuple[list[str], str, str]] = []
@@ -32,6 +33,7 @@ class Recorder(skynet.Provider):
 
 class Failing(skynet.Provider):
     name = "failing"
+    isolated = True
 
     def execute(self, command: skynet.Command, ctx: skynet.StepContext) -> Iterator[str]:
         yield "about to fail"
@@ -39,6 +41,8 @@ class Failing(skynet.Provider):
 
 
 class ExitThree(skynet.Provider):
+    isolated = True
+
     def execute(self, command: skynet.Command, ctx: skynet.StepContext) -> int:
         return 3
 
@@ -158,6 +162,8 @@ def test_python_provider_is_stopped_on_cancel(make_skynet: Callable[..., skynet.
     stopped = threading.Event()
 
     class Endless(skynet.Provider):
+        isolated = True
+
         def execute(self, command: skynet.Command, ctx: skynet.StepContext) -> Iterator[str]:
             started.set()
             try:
@@ -173,3 +179,22 @@ def test_python_provider_is_stopped_on_cancel(make_skynet: Callable[..., skynet.
     sk.cancel(job.id)
     assert sk.wait(job.id, timeout=20).status == "cancelled"
     assert stopped.wait(10), "the generator was not closed"
+
+
+class Opaque(skynet.Provider):
+    """Says nothing about isolation: SKYNET cannot tell what it lets a step reach."""
+
+    name = "opaque"
+
+    def execute(self, command: skynet.Command, ctx: skynet.StepContext) -> Iterator[str]:
+        yield "ran"
+
+
+def test_a_provider_that_does_not_say_it_isolates_gets_no_unattended_read_only_work(
+    make_skynet: Callable[..., skynet.Skynet], workdir: Path
+) -> None:
+    sk = make_skynet(providers=[Opaque()], default_provider="opaque")
+    with pytest.raises(skynet.ApprovalRequired):
+        sk.run("list the files", cwd=workdir)
+    job = sk.run("list the files", cwd=workdir, approve=True)
+    assert job.status == "succeeded", job.error

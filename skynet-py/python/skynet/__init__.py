@@ -75,9 +75,15 @@ class Provider:
     ``ctx.cancelled`` in long loops: a cancelled or timed-out step is also
     stopped at the next yielded line.
 
+    Set ``isolated = True`` only when the provider confines what a step can
+    do (a container, a VM, or, as below, running nothing at all): READ_ONLY
+    plans placed on it then run without approval. By default they wait for
+    one, since SKYNET cannot tell what your code lets a step reach.
+
     >>> import skynet, tempfile
     >>> class Echo(skynet.Provider):
     ...     name = "echo"
+    ...     isolated = True  # it runs nothing
     ...     def execute(self, command, ctx):
     ...         yield "echo: " + " ".join(command.argv)
     ...         return 0
@@ -90,6 +96,10 @@ class Provider:
 
     #: Registered name; None means the class name in lower case.
     name: str | None = None
+
+    #: True when the provider confines steps, so READ_ONLY plans on it run
+    #: without approval (default: they wait for one).
+    isolated: bool = False
 
     def execute(self, command: Command, ctx: StepContext) -> Iterable[OutputItem] | int | None:
         """Run ``command``; yield output lines; return the exit code."""

@@ -195,6 +195,7 @@ class PlanRequest:
 
 class Provider:
     name: str | None
+    isolated: bool
     def execute(self, command: Command, ctx: StepContext) -> Iterable[OutputItem] | int | None: ...
     def health(self) -> bool | tuple[bool, str]: ...
 
