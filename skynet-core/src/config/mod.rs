@@ -18,7 +18,7 @@
 //! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
 //! | LLM key (environment only) | (none) | `OPENAI_API_KEY`, `GOOGLE_AI_API_KEY`/`GEMINI_API_KEY`, `ANTHROPIC_API_KEY`, or `SKYNET_LLM_API_KEY` |
 //! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
-//! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable` | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE` (`:`-separated) |
+//! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable`, `readable` (the read scope beyond the root) | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE`, `SKYNET_SANDBOX_READABLE` (`:`-separated) |
 //! | Docker provider (registered when an image is set) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
 //! | health checks: round interval, per-check timeout | `[sentinel] interval`, `check_timeout` | `SKYNET_SENTINEL_INTERVAL` (default `30s`), `SKYNET_SENTINEL_CHECK_TIMEOUT` (default `10s`) |
 //! | queue age alerts (warning / critical) | `[sentinel] queue_age_warning`, `queue_age_critical` | `SKYNET_SENTINEL_QUEUE_AGE_WARNING` (default `5m`), `SKYNET_SENTINEL_QUEUE_AGE_CRITICAL` (default `30m`) |
@@ -87,6 +87,9 @@ pub struct Settings {
     pub sandbox: SandboxMode,
     /// Extra directories sandboxed local steps may write.
     pub sandbox_writable: Vec<PathBuf>,
+    /// The read scope beyond the root: directories steps may read (the
+    /// policy judges every argument against it; secrets stay closed).
+    pub sandbox_readable: Vec<PathBuf>,
     /// The `docker` provider, when an image is configured.
     #[cfg(feature = "docker")]
     pub docker: Option<crate::provider::DockerConfig>,
@@ -141,6 +144,7 @@ struct SchedulerSection {
 struct SandboxSection {
     mode: Option<String>,
     writable: Option<Vec<PathBuf>>,
+    readable: Option<Vec<PathBuf>>,
 }
 
 /// Parse a human duration (`30s`, `500ms`, `10m`), naming the setting on error.
@@ -183,7 +187,7 @@ impl Settings {
         )?;
         let planner = llm::planner_choice(&layers, file.planner)?;
         let llm = llm::resolve(&layers, &file.llm)?;
-        let (sandbox, sandbox_writable) = sandbox(&layers, file.sandbox)?;
+        let (sandbox, sandbox_writable, sandbox_readable) = sandbox(&layers, file.sandbox)?;
         let docker = file.docker.resolve(&layers)?;
         let ssh = file.ssh.resolve(&layers)?;
         let scheduler_weights = match (env("SKYNET_SCHEDULER_WEIGHTS"), file.scheduler.weights) {
@@ -215,6 +219,7 @@ impl Settings {
             home,
             sandbox,
             sandbox_writable,
+            sandbox_readable,
             #[cfg(feature = "docker")]
             docker,
             #[cfg(feature = "ssh")]
@@ -227,10 +232,11 @@ impl Settings {
 
     /// The policy these settings name (the built-in rules by default).
     pub fn policy(&self) -> Result<Policy> {
-        match &self.policy_file {
-            Some(p) => Policy::load(p),
-            None => Ok(Policy::default()),
-        }
+        let policy = match &self.policy_file {
+            Some(p) => Policy::load(p)?,
+            None => Policy::default(),
+        };
+        Ok(policy.with_read_paths(self.sandbox_readable.iter().cloned()))
     }
 
     /// Build an engine from these settings (creates the home directory).
@@ -303,7 +309,10 @@ fn read_file(path: &Path) -> Result<FileSettings> {
 
 /// The local sandbox: its mode (default `auto`) and extra writable
 /// directories (`SKYNET_SANDBOX_WRITABLE` is `:`-separated).
-fn sandbox(layers: &Layers, file: SandboxSection) -> Result<(SandboxMode, Vec<PathBuf>)> {
+fn sandbox(
+    layers: &Layers,
+    file: SandboxSection,
+) -> Result<(SandboxMode, Vec<PathBuf>, Vec<PathBuf>)> {
     let mode = match layers.pick("SKYNET_SANDBOX", file.mode) {
         Some(v) => SandboxMode::parse(&v).ok_or_else(|| {
             Error::Config(format!(
@@ -316,7 +325,24 @@ fn sandbox(layers: &Layers, file: SandboxSection) -> Result<(SandboxMode, Vec<Pa
         Some(v) => std::env::split_paths(&v).collect(),
         None => file.writable.unwrap_or_default(),
     };
-    Ok((mode, writable))
+    let readable = match layers.var("SKYNET_SANDBOX_READABLE") {
+        Some(v) => std::env::split_paths(&v).collect(),
+        None => file.readable.unwrap_or_default(),
+    };
+    // The policy compares resolved paths: each entry must exist.
+    let readable = readable
+        .into_iter()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| {
+            p.canonicalize().map_err(|e| {
+                Error::Config(format!(
+                    "sandbox readable path {} is not usable ({e}); name an existing directory",
+                    p.display()
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((mode, writable, readable))
 }
 
 /// In a build without `feature`: an error naming it when `setting` (what

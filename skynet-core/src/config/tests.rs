@@ -351,3 +351,46 @@ fn a_compiled_out_feature_is_named_when_configured() {
     }
     assert!(load(&[]).is_ok(), "nothing configured needs nothing");
 }
+
+#[test]
+fn readable_paths_widen_what_the_policy_lets_steps_read() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let root = tempfile::tempdir().expect("root");
+    let logs = tempfile::tempdir().expect("logs");
+    std::fs::write(logs.path().join("app.log"), "x").expect("write");
+    let logs_dir = logs.path().canonicalize().expect("canonical");
+    let log = logs_dir.join("app.log").display().to_string();
+    let command = |program: &str| crate::plan::Command {
+        argv: vec![program.into(), log.clone()],
+        cwd: root.path().canonicalize().expect("canonical"),
+        env: Default::default(),
+        timeout_ms: None,
+        stdin: None,
+    };
+    let cat = |policy: &Policy| policy.check_command(&command("cat"), &command("cat").cwd);
+    let closed = Settings::load_with(Some(home.path().into()), env(&[])).expect("load");
+    assert!(closed.sandbox_readable.is_empty());
+    let d = cat(&closed.policy().expect("policy"));
+    assert_eq!(d.verdict, crate::policy::Verdict::Forbid, "{}", d.explain());
+
+    let dir = logs.path().display().to_string();
+    let open = Settings::load_with(
+        Some(home.path().into()),
+        env(&[("SKYNET_SANDBOX_READABLE", &dir)]),
+    )
+    .expect("load");
+    assert_eq!(open.sandbox_readable, vec![logs_dir.clone()]);
+    let policy = open.policy().expect("policy");
+    let d = cat(&policy);
+    assert_eq!(d.verdict, crate::policy::Verdict::Allow, "{}", d.explain());
+    // Reading is not writing: a write there is still outside the root.
+    let tee = command("tee");
+    let d = policy.check_command(&tee, &tee.cwd);
+    assert_eq!(d.verdict, crate::policy::Verdict::Forbid, "{}", d.explain());
+
+    let e = Settings::load_with(
+        Some(home.path().into()),
+        env(&[("SKYNET_SANDBOX_READABLE", "/no/such/dir")]),
+    );
+    assert!(matches!(e, Err(Error::Config(m)) if m.contains("readable")));
+}

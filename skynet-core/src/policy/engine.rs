@@ -8,7 +8,7 @@ use super::rules::{Rule, RuleSet};
 use super::{Decision, PolicyContext, Verdict};
 use crate::risk::RiskLevel;
 use crate::{Error, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 /// The embedded default rules.
@@ -27,6 +27,9 @@ static DEFAULT_POLICY: LazyLock<Policy> = LazyLock::new(|| {
 #[derive(Debug, Clone)]
 pub struct Policy {
     set: Arc<RuleSet>,
+    /// Directories outside the root that commands may read (the read
+    /// scope beyond the root; writes stay inside the root).
+    read_paths: Arc<[PathBuf]>,
 }
 
 impl Default for Policy {
@@ -42,6 +45,7 @@ impl Policy {
     pub fn from_toml(text: &str) -> Result<Policy> {
         Ok(Policy {
             set: Arc::new(RuleSet::parse(text)?),
+            read_paths: Arc::from(Vec::new()),
         })
     }
 
@@ -59,6 +63,19 @@ impl Policy {
     /// The default rules file, to copy and edit.
     pub fn default_rules_toml() -> &'static str {
         DEFAULT_RULES
+    }
+
+    /// The same rules with `paths` as the read scope beyond the root
+    /// (canonical directories such as `/var/log`; secrets inside them stay
+    /// unreadable). [`Policy::check_command`] judges with them.
+    pub fn with_read_paths(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Policy {
+        self.read_paths = paths.into_iter().collect();
+        self
+    }
+
+    /// The read scope beyond the root.
+    pub fn read_paths(&self) -> &[PathBuf] {
+        &self.read_paths
     }
 
     /// The rules in force, in file order.

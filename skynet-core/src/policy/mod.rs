@@ -123,7 +123,8 @@ pub fn resolve_root(root: Option<PathBuf>) -> crate::Result<PathBuf> {
 
 impl Policy {
     /// Judge a resolved command as it will run: its argv in its working
-    /// directory under `root`, and what its environment can change.
+    /// directory under `root` (the write scope; the read scope adds
+    /// [`Policy::read_paths`]), and what its environment can change.
     /// Planning and the check just before a step runs both use this, so
     /// they cannot disagree.
     pub fn check_command(
@@ -133,7 +134,7 @@ impl Policy {
     ) -> Decision {
         let ctx = PolicyContext {
             roots: vec![root.to_path_buf()],
-            read_paths: Vec::new(),
+            read_paths: self.read_paths().to_vec(),
             cwd: command.cwd.clone(),
         };
         let mut decision = self.check(&command.argv, &ctx);
