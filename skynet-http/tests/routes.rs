@@ -9,9 +9,8 @@ use axum::http::StatusCode;
 use common::{Db, TestApp};
 use serde_json::json;
 use skynet_core::store::StepStatus;
-use skynet_core::{JobSource, JobStatus, WorkerOptions};
+use skynet_core::{JobSource, JobStatus};
 use skynet_http::schema;
-use tokio_util::sync::CancellationToken;
 
 /// Read a response into its documented type (the type the handler
 /// returns, which also writes the OpenAPI schema).
@@ -355,21 +354,7 @@ async fn approve_binds_the_plan_hash_deny_and_cancel_change_status_once(db: Db) 
 
 async fn logs_and_metrics_hide_secret_shaped_output(db: Db) {
     let t = TestApp::new(db).await;
-    let id = t.submit_job("read creds.txt").await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let report =
-        t.sk.worker(
-            WorkerOptions {
-                once: true,
-                ..Default::default()
-            },
-            CancellationToken::new(),
-        )
-        .await
-        .expect("worker");
-    assert_eq!(report.jobs_finished, 1);
+    let id = t.submit_and_run("read creds.txt").await;
     let r = t
         .call("GET", &format!("/v1/jobs/{id}/logs"), Some(&t.read), None)
         .await;
@@ -391,21 +376,7 @@ async fn logs_and_metrics_hide_secret_shaped_output(db: Db) {
 
 async fn logs_tail_and_search_after_a_worker_ran_the_job(db: Db) {
     let t = TestApp::new(db).await;
-    let id = t.submit_job("read hello.txt").await["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let report =
-        t.sk.worker(
-            WorkerOptions {
-                once: true,
-                ..Default::default()
-            },
-            CancellationToken::new(),
-        )
-        .await
-        .expect("worker");
-    assert_eq!(report.jobs_finished, 1);
+    let id = t.submit_and_run("read hello.txt").await;
     let r = t
         .call("GET", &format!("/v1/jobs/{id}/logs"), Some(&t.read), None)
         .await;

@@ -228,6 +228,28 @@ impl TestApp {
         r.json()
     }
 
+    /// Submit `intent` and run it to its end with one worker pass; returns
+    /// the job's id.
+    pub async fn submit_and_run(&self, intent: &str) -> String {
+        let id = self.submit_job(intent).await["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let report = self
+            .sk
+            .worker(
+                skynet_core::WorkerOptions {
+                    once: true,
+                    ..Default::default()
+                },
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .await
+            .expect("worker");
+        assert_eq!(report.jobs_finished, 1);
+        id
+    }
+
     /// Everything the ledger holds, to prove a refused request changed nothing.
     pub async fn ledger_snapshot(&self) -> Vec<(String, String, usize)> {
         let jobs = self
