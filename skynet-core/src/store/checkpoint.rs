@@ -144,17 +144,9 @@ impl<D: Dialect> Tx<D> {
         id: &JobId,
         lease_id: &str,
     ) -> Result<Option<String>> {
-        let row = query::<D>(&D::sql().fence)
-            .bind(id.as_str())
-            .bind(JobStatus::Running.as_str())
-            .bind(lease_id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db("checking the lease"))?;
-        match row {
-            Some(row) => row.opt_text("event_head"),
-            None => Err(Self::not_fenced(conn, id).await),
-        }
+        Self::fenced_row(conn, &D::sql().fence, id, lease_id)
+            .await?
+            .opt_text("event_head")
     }
 
     /// [`fence`], returning the whole job as well (a completion needs it).
@@ -163,18 +155,29 @@ impl<D: Dialect> Tx<D> {
         id: &JobId,
         lease_id: &str,
     ) -> Result<(Job, Option<String>)> {
-        let row = query::<D>(&D::sql().fenced_job)
+        let row = Self::fenced_row(conn, &D::sql().fenced_job, id, lease_id).await?;
+        let head = row.opt_text("event_head")?;
+        Ok((job_from_row(&row)?, head))
+    }
+
+    /// The row `sql` locks when the job runs under `lease_id`, else why not.
+    async fn fenced_row(
+        conn: &mut D::Connection,
+        sql: &'static str,
+        id: &JobId,
+        lease_id: &str,
+    ) -> Result<D::Row> {
+        let row = query::<D>(sql)
             .bind(id.as_str())
             .bind(JobStatus::Running.as_str())
             .bind(lease_id)
             .fetch_optional(&mut *conn)
             .await
             .map_err(db("checking the lease"))?;
-        let Some(row) = row else {
-            return Err(Self::not_fenced(conn, id).await);
-        };
-        let head = row.opt_text("event_head")?;
-        Ok((job_from_row(&row)?, head))
+        match row {
+            Some(row) => Ok(row),
+            None => Err(Self::not_fenced(conn, id).await),
+        }
     }
 
     /// Insert log lines inside the caller's transaction.
