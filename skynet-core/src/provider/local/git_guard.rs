@@ -76,6 +76,22 @@ pub(crate) fn refuse_hostile(command: &Command, cwd: &Path) -> Option<String> {
     if !command.argv.iter().any(|a| a.contains("git")) {
         return None;
     }
+    // Configuration through the environment (`env GIT_CONFIG_COUNT=1
+    // GIT_CONFIG_KEY_0=core.fsmonitor ... git status`) is not parsed: any
+    // such assignment is refused.
+    let assigned = command
+        .argv
+        .iter()
+        .filter_map(|a| a.split_once('='))
+        .map(|(k, _)| k);
+    if let Some(var) = assigned
+        .chain(command.env.keys().map(String::as_str))
+        .find(|k| k.starts_with("GIT_CONFIG"))
+    {
+        return Some(format!(
+            "the command sets `{var}`: git configuration from the environment is not checked"
+        ));
+    }
     if let Some(key) = hostile_arguments(&command.argv) {
         return Some(format!(
             "the command sets git's `{key}`, which runs a program"
@@ -83,9 +99,10 @@ pub(crate) fn refuse_hostile(command: &Command, cwd: &Path) -> Option<String> {
     }
     let mut dirs: Vec<PathBuf> = vec![cwd.to_path_buf()];
     dirs.extend(named_repositories(&command.argv, cwd));
-    if let Some(dir) = command.env.get("GIT_DIR") {
-        dirs.push(cwd.join(dir));
+    for var in ["GIT_DIR", "GIT_WORK_TREE"] {
+        dirs.extend(command.env.get(var).map(|dir| cwd.join(dir)));
     }
+
     for dir in dirs {
         for config in config_files(&dir) {
             if let Some(key) = hostile_config(&config) {
@@ -99,14 +116,15 @@ pub(crate) fn refuse_hostile(command: &Command, cwd: &Path) -> Option<String> {
     None
 }
 
-/// `-C DIR`, `--git-dir[=]DIR` and `--work-tree[=]DIR` in the argv.
+/// `-C DIR`, `--git-dir[=]DIR`, `--work-tree[=]DIR` and `GIT_DIR=`/
+/// `GIT_WORK_TREE=` assignments (an `env` wrapper) in the argv.
 fn named_repositories(argv: &[String], cwd: &Path) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     let mut args = argv.iter();
     while let Some(arg) = args.next() {
         let value = match arg.as_str() {
             "-C" | "--git-dir" | "--work-tree" => args.next().cloned(),
-            other => ["--git-dir=", "--work-tree="]
+            other => ["--git-dir=", "--work-tree=", "GIT_DIR=", "GIT_WORK_TREE="]
                 .iter()
                 .find_map(|p| other.strip_prefix(p).map(str::to_string)),
         };
@@ -185,6 +203,11 @@ fn hostile_config(path: &Path) -> Option<String> {
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
+        // A value continued on the next line is not parsed here: refuse it
+        // rather than judge half of it.
+        if line.ends_with('\\') {
+            return Some(format!("(a line continued with `\\`: {line})"));
+        }
         let mut rest = line;
         if let Some(after) = line.strip_prefix('[') {
             let Some((header, tail)) = after.split_once(']') else {
@@ -232,10 +255,12 @@ fn runs_program(key: &str, value: &str) -> bool {
     match (*first, *last) {
         ("include" | "includeif", _) => true,
         ("alias", _) => value.trim_start().starts_with('!'),
-        // Git LFS is the one filter in common use; its command is fixed.
-        ("filter", "clean" | "smudge" | "process") if middle => {
-            !value.trim_start().starts_with("git-lfs ")
-        }
+        // Git LFS is the one filter in common use; its commands are fixed
+        // (a prefix would pass `git-lfs clean; touch x` to the shell).
+        ("filter", "clean" | "smudge" | "process") if middle => !matches!(
+            value.trim(),
+            "git-lfs clean -- %f" | "git-lfs smudge -- %f" | "git-lfs filter-process"
+        ),
         ("diff", "textconv" | "command") if middle => true,
         ("diff", "external") => !value.is_empty(),
         ("merge", "driver") if middle => true,
@@ -273,6 +298,11 @@ mod tests {
         assert!(runs_program("alias.st", "!sh -c x"));
         assert!(!runs_program("alias.st", "status"));
         assert!(!runs_program("user.name", "x"));
+        assert!(!runs_program("filter.lfs.clean", "git-lfs clean -- %f"));
+        assert!(runs_program(
+            "filter.lfs.clean",
+            "git-lfs clean -- %f; touch x"
+        ));
     }
 
     #[test]
@@ -287,6 +317,9 @@ mod tests {
         assert_eq!(hostile_config(&file).as_deref(), Some("diff.x.textconv"));
         std::fs::write(&file, "[core]\n\tbare = false\n[user]\nname = a\n").expect("write");
         assert_eq!(hostile_config(&file), None);
+        // A continued value is refused, not judged by its first half.
+        std::fs::write(&file, "[alias]\n\tst = \\\n!touch x\n").expect("write");
+        assert!(hostile_config(&file).is_some());
     }
 
     #[test]
@@ -294,5 +327,22 @@ mod tests {
         let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(hostile_arguments(&argv(&["git", "-c", "core.fsmonitor=./x", "status"])).is_some());
         assert!(hostile_arguments(&argv(&["git", "-c", "user.name=x", "status"])).is_none());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let by_env = Command {
+            argv: argv(&[
+                "env",
+                "GIT_CONFIG_COUNT=1",
+                "GIT_CONFIG_KEY_0=core.fsmonitor",
+                "GIT_CONFIG_VALUE_0=./x",
+                "git",
+                "status",
+            ]),
+            cwd: dir.path().to_path_buf(),
+            env: Default::default(),
+            timeout_ms: None,
+            stdin: None,
+        };
+        let why = refuse_hostile(&by_env, dir.path()).expect("refused");
+        assert!(why.contains("GIT_CONFIG_COUNT"), "{why}");
     }
 }
