@@ -15,7 +15,7 @@ pub enum Exit {
     BadInput = 2,
     /// Needs approval, was denied, or the approval was refused.
     NotApproved = 3,
-    /// Forbidden by policy.
+    /// Forbidden by policy, or not permitted to this caller.
     Forbidden = 4,
     /// SKYNET itself failed (store, I/O, provider).
     Internal = 5,
@@ -37,7 +37,7 @@ pub fn for_error(e: &Error) -> Exit {
         | ErrorKind::NotFound
         | ErrorKind::Conflict => Exit::BadInput,
         ErrorKind::ApprovalRequired | ErrorKind::StaleApproval => Exit::NotApproved,
-        ErrorKind::Forbidden => Exit::Forbidden,
+        ErrorKind::Forbidden | ErrorKind::NotPermitted => Exit::Forbidden,
         ErrorKind::Timeout | ErrorKind::Cancelled => Exit::JobFailed,
         _ => Exit::Internal,
     }

@@ -46,7 +46,12 @@ pub enum Error {
         gate: Option<Box<Decision>>,
     },
     /// An approval named a plan hash that is not the job's current plan.
-    #[error("stale approval for job {job}: you approved plan {given}, the job's plan is {actual}")]
+    // The message never shows the current hash: a caller that may approve
+    // but not read the job must not learn it from the refusal.
+    #[error(
+        "stale approval for job {job}: plan {given} is not the job's current plan; read the \
+         job again and approve the plan it shows now"
+    )]
     StaleApproval {
         /// The job.
         job: JobId,
@@ -55,6 +60,10 @@ pub enum Error {
         /// The job's current plan hash.
         actual: String,
     },
+    /// The caller may not do this to this job (separation of duties, the
+    /// `mock` provider without `admin`, a report on someone else's job).
+    #[error("not permitted: {0}")]
+    NotPermitted(String),
     /// No job with this id.
     #[error("job {0} not found")]
     JobNotFound(String),
@@ -149,6 +158,8 @@ pub enum ErrorKind {
     ApprovalRequired,
     /// Approval named the wrong plan.
     StaleApproval,
+    /// The caller may not do this (ownership, separation of duties).
+    NotPermitted,
     /// Unknown job.
     NotFound,
     /// Illegal state change or conflict.
@@ -174,6 +185,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::ApprovalRequired => "approval_required",
             ErrorKind::StaleApproval => "stale_approval",
+            ErrorKind::NotPermitted => "not_permitted",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::LeaseLost => "lease_lost",
@@ -198,6 +210,7 @@ impl Error {
                 ErrorKind::ApprovalRequired
             }
             Error::StaleApproval { .. } => ErrorKind::StaleApproval,
+            Error::NotPermitted(_) => ErrorKind::NotPermitted,
             Error::JobNotFound(_) => ErrorKind::NotFound,
             Error::InvalidTransition { .. }
             | Error::Conflict(_)

@@ -275,7 +275,15 @@ pub struct Job {
     /// Who submitted it.
     pub source: JobSource,
     /// Caller-chosen key: a duplicate submit returns the existing job.
+    /// Keys are scoped to the principal: two principals' keys never meet.
     pub idempotency_key: Option<String>,
+    /// Who owns the job: the principal that submitted it.
+    #[serde(default)]
+    pub principal: crate::principal::Principal,
+    /// SHA-256 of the whole request that made the job, compared when its
+    /// idempotency key comes again (absent on jobs from before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_hash: Option<String>,
 }
 
 /// What kind of ending a [`JobFailure`] records.

@@ -30,6 +30,7 @@ pub mod llm;
 pub mod plan;
 pub mod planner;
 pub mod policy;
+pub mod principal;
 pub mod provider;
 pub mod redact;
 pub mod retry;
@@ -49,6 +50,7 @@ pub use job::{Approval, FailureKind, Job, JobFailure, JobId, JobSource, JobStatu
 pub use plan::{Command, Plan, Step};
 pub use planner::{PlanRequest, Planner};
 pub use policy::{Decision, Policy, PolicyContext, Verdict};
+pub use principal::{Principal, Visibility};
 pub use provider::{ExecContext, Output, Provider};
 pub use risk::RiskLevel;
 pub use sentinel::Sentinel;

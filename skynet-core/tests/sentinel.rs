@@ -274,6 +274,8 @@ fn queued_job(waited: chrono::Duration) -> skynet_core::Job {
         error: None,
         source: skynet_core::JobSource::Library,
         idempotency_key: None,
+        principal: skynet_core::Principal::local(),
+        request_hash: None,
     };
     let plan = skynet_core::Plan::new("nothing", vec![], "test");
     skynet.approval = Some(skynet_core::Approval {

@@ -145,7 +145,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
         ErrorKind::Planning => StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::Forbidden | ErrorKind::NotPermitted => StatusCode::FORBIDDEN,
         ErrorKind::ApprovalRequired => StatusCode::FORBIDDEN,
         ErrorKind::StaleApproval => StatusCode::CONFLICT,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,

@@ -49,6 +49,7 @@ fn class_name(e: &CoreError) -> &'static str {
         ErrorKind::InvalidInput => "InvalidInput",
         ErrorKind::Planning => "PlanningError",
         ErrorKind::Forbidden => "PolicyForbidden",
+        ErrorKind::NotPermitted => "NotPermitted",
         ErrorKind::ApprovalRequired => "ApprovalRequired",
         ErrorKind::StaleApproval => "StaleApproval",
         ErrorKind::NotFound => "JobNotFound",
@@ -144,6 +145,7 @@ pub(crate) fn _raise_core_error(code: &str) -> PyResult<()> {
             given: "a".into(),
             actual: "b".into(),
         },
+        "not_permitted" => CoreError::NotPermitted("test".into()),
         "not_found" => CoreError::JobNotFound(id.to_string()),
         "conflict" => CoreError::Conflict("test".into()),
         "idempotency_conflict" => CoreError::IdempotencyConflict {

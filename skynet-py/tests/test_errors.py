@@ -23,6 +23,7 @@ KINDS = {
     "approval_required": skynet.ApprovalRequired,
     "stale_approval": skynet.StaleApproval,
     "not_found": skynet.JobNotFound,
+    "not_permitted": skynet.NotPermitted,
     "conflict": skynet.Conflict,
     "lease_lost": skynet.LeaseLost,
     "provider_error": skynet.ProviderError,

@@ -171,6 +171,10 @@ impl Skynet {
         auto: bool,
     ) -> Result<Job> {
         let now = Utc::now();
+        let request_hash = req
+            .idempotency_key
+            .as_ref()
+            .map(|_| request_hash(req, &root));
         let job = Job {
             id: JobId::new(),
             intent: req.intent.trim().to_string(),
@@ -201,6 +205,8 @@ impl Skynet {
             error: None,
             source: req.source,
             idempotency_key: req.idempotency_key.clone(),
+            request_hash,
+            principal: req.principal.clone(),
         };
         let (stored, created) = self.inner.store.insert_job(&job).await?;
         if !created {
@@ -344,7 +350,29 @@ impl Skynet {
 /// Whether `new` (what `req` would have inserted) asks for the same work
 /// as `stored`, the job its idempotency key made first: same intent, root,
 /// priority and budget, and the same provider when the request names one.
+/// SHA-256 over everything a request asks for (the root as confined), so a
+/// repeated idempotency key is compared with the whole first request.
+fn request_hash(req: &SubmitRequest, root: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    let whole = serde_json::json!({
+        "intent": req.intent.trim(),
+        "root": root,
+        "provider": req.provider.as_deref().map(crate::provider::canonical_name),
+        "priority": req.priority,
+        "timeout_ms": req.timeout.map(|d| d.as_millis() as u64),
+        "step_timeout_ms": req.step_timeout.map(|d| d.as_millis() as u64),
+        "context": req.context,
+        "constraints": req.constraints,
+    });
+    hex::encode(Sha256::digest(whole.to_string().as_bytes()))
+}
+
+/// Whether a repeated idempotency key comes with the first request again.
+/// Jobs from before request hashes were kept are compared field by field.
 fn same_request(stored: &Job, new: &Job, req: &SubmitRequest) -> bool {
+    if let (Some(a), Some(b)) = (&stored.request_hash, &new.request_hash) {
+        return a == b;
+    }
     stored.intent == new.intent
         && stored.root == new.root
         && stored.priority == new.priority

@@ -1,5 +1,6 @@
 //! The [`Skynet`] facade: plan, judge, gate, queue, run and record.
 
+mod acting;
 mod builder;
 mod committer;
 mod events;
@@ -13,6 +14,7 @@ mod schedule;
 mod slots;
 pub mod worker;
 
+pub use acting::Acting;
 pub use builder::SkynetBuilder;
 pub use events::JobEvent;
 pub use execute::{ApprovalGate, Execution, Gate, PlanReview, RunHere};
@@ -106,6 +108,10 @@ pub struct SubmitRequest {
     pub context: BTreeMap<String, String>,
     /// Constraints for the planner.
     pub constraints: Vec<String>,
+    /// Who owns the job (default: the local operator). Front-ends that
+    /// serve remote callers submit through [`Skynet::acting_as`], which
+    /// sets it from the caller's key.
+    pub principal: crate::Principal,
 }
 
 impl SubmitRequest {

@@ -17,7 +17,8 @@ use std::time::Duration;
 /// The columns [`job_from_row`] reads, in a form ready for `SELECT`.
 pub(crate) const JOB_COLUMNS: &str = "id, intent, status, plan, risk, root, provider, priority, \
      approval, attempts, max_attempts, lease_id, lease_worker, lease_expires_at, run_at, \
-     timeout_ms, created_at, queued_at, started_at, finished_at, error, source, idempotency_key";
+     timeout_ms, created_at, queued_at, started_at, finished_at, error, source, request_key, \
+     principal, request_hash";
 
 /// The columns [`step_from_row`] reads.
 pub(crate) const STEP_COLUMNS: &str =
@@ -183,7 +184,12 @@ pub(crate) fn job_from_row(row: &impl LedgerRow) -> Result<Job> {
             .text("source")?
             .parse::<JobSource>()
             .map_err(|e| Error::Store(e.to_string()))?,
-        idempotency_key: row.opt_text("idempotency_key")?,
+        idempotency_key: row.opt_text("request_key")?,
+        principal: row
+            .text("principal")?
+            .parse()
+            .map_err(|e: Error| Error::Store(format!("malformed principal in the ledger: {e}")))?,
+        request_hash: row.opt_text("request_hash")?,
     })
 }
 
@@ -258,7 +264,8 @@ pub(crate) fn worker_from_row(row: &impl LedgerRow) -> Result<WorkerRecord> {
 }
 
 /// The columns [`key_from_row`] reads.
-pub(crate) const KEY_COLUMNS: &str = "id, name, scopes, secret_hash, created_at, revoked_at";
+pub(crate) const KEY_COLUMNS: &str =
+    "id, name, scopes, secret_hash, created_at, revoked_at, principal";
 
 /// An `api_keys` row (selected with [`KEY_COLUMNS`]).
 pub(crate) fn key_from_row(row: &impl LedgerRow) -> Result<crate::store::keys::ApiKey> {
@@ -275,6 +282,12 @@ pub(crate) fn key_from_row(row: &impl LedgerRow) -> Result<crate::store::keys::A
         secret_hash: row.text("secret_hash")?,
         created_at: time(row.int("created_at")?)?,
         revoked_at: opt_time(row.opt_int("revoked_at")?)?,
+        principal: match row.opt_text("principal")? {
+            Some(p) => p.parse().map_err(|e: Error| {
+                Error::Store(format!("malformed principal of an API key: {e}"))
+            })?,
+            None => crate::principal::Principal::of_key(&row.text("id")?)?,
+        },
     })
 }
 
@@ -296,7 +309,7 @@ pub(crate) struct NewJobRow<'a> {
 }
 
 /// How many values [`NEW_JOB_COLUMNS`] takes.
-pub(crate) const NEW_JOB_VALUES: usize = 21;
+pub(crate) const NEW_JOB_VALUES: usize = 23;
 
 /// `$start, $start+1, ...`: `n` placeholders.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
@@ -309,7 +322,7 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
 /// The columns a new job is inserted with ([`NEW_JOB_VALUES`] values).
 pub(crate) const NEW_JOB_COLUMNS: &str = "id, intent, status, plan, plan_hash, risk, root, \
      provider, priority, approval, attempts, max_attempts, run_at, timeout_ms, created_at, \
-     queued_at, started_at, finished_at, error, source, idempotency_key";
+     queued_at, started_at, finished_at, error, source, request_key, principal, request_hash";
 
 impl<'a> NewJobRow<'a> {
     /// The row for `job` inserted at `now` (a queued job is queued now
@@ -357,6 +370,8 @@ impl<'a> NewJobRow<'a> {
             .bind(job.error.as_deref())
             .bind(job.source.as_str())
             .bind(job.idempotency_key.as_deref())
+            .bind(job.principal.as_str())
+            .bind(job.request_hash.as_deref())
     }
 
     /// The data of the job's first event, `submitted`.
@@ -367,6 +382,7 @@ impl<'a> NewJobRow<'a> {
             "risk": self.job.risk.as_str(),
             "plan_hash": self.plan_hash,
             "source": self.job.source.as_str(),
+            "principal": self.job.principal.as_str(),
         })
     }
 }

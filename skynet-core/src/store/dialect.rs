@@ -98,7 +98,7 @@ pub struct Queries {
     pub(crate) load_job: String,
     /// A job by id, from the read pool.
     pub(crate) get_job: String,
-    /// A job by idempotency key.
+    /// A job by principal and idempotency key.
     pub(crate) job_by_key: String,
     /// The chain head of a job running under a lease, its row locked.
     pub(crate) fence: String,
@@ -129,7 +129,9 @@ impl Queries {
         Queries {
             load_job: format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1{lock}"),
             get_job: format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"),
-            job_by_key: format!("SELECT {JOB_COLUMNS} FROM jobs WHERE idempotency_key = $1"),
+            job_by_key: format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE principal = $1 AND request_key = $2"
+            ),
             fence: format!(
                 "SELECT event_head FROM jobs WHERE id = $1 AND status = $2 AND lease_id = $3{lock}"
             ),

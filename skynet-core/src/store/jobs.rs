@@ -43,6 +43,10 @@ impl<D: Dialect> JobStore for Ledger<D> {
         if !filter.statuses.is_empty() {
             Tx::<D>::push_status_in(&mut qb, &filter.statuses);
         }
+        if let Some(principal) = &filter.principal {
+            qb.push(" AND principal = ")
+                .push_bind(principal.as_str().to_string());
+        }
         if filter.dead_letter {
             qb.push(" AND status = ")
                 .push_bind(JobStatus::Failed.as_str())

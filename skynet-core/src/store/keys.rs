@@ -7,6 +7,7 @@
 //! secret is compared with it in constant time. Secrets are 256 random bits,
 //! so a fast hash is enough: there is nothing to brute-force.
 
+use crate::principal::{Principal, Visibility};
 use crate::store::codec::{db, key_from_row, micros};
 use crate::store::dialect::{Affected, Dialect};
 use crate::store::ledger::Ledger;
@@ -22,30 +23,51 @@ use std::str::FromStr;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
-/// What a key may do.
+/// What a key may do. Without `read:all` or `admin`, a key sees, approves
+/// and reports on its own principal's jobs only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Scope {
-    /// Read jobs, logs, events, plans and policy decisions.
+    /// Read its principal's jobs, logs, events and plans; policy decisions.
+    #[serde(rename = "read")]
     Read,
-    /// Submit jobs, report on them, execute read-only plans.
+    /// Read every principal's jobs (with `read`'s routes).
+    #[serde(rename = "read:all")]
+    ReadAll,
+    /// Submit jobs, report on its own, execute read-only plans.
+    #[serde(rename = "submit")]
     Submit,
-    /// Approve, deny and cancel jobs.
+    /// Approve, deny and cancel jobs it can see (with separation of duties
+    /// on, not its own principal's).
+    #[serde(rename = "approve")]
     Approve,
-    /// Everything, including unredacted provider errors.
+    /// Report on any job (a remote agent or gateway relaying results).
+    #[serde(rename = "gateway")]
+    Gateway,
+    /// Everything, including every principal's jobs, the `mock` provider and
+    /// unredacted provider errors.
+    #[serde(rename = "admin")]
     Admin,
 }
 
 /// Every scope, weakest first.
-pub const ALL_SCOPES: [Scope; 4] = [Scope::Read, Scope::Submit, Scope::Approve, Scope::Admin];
+pub const ALL_SCOPES: [Scope; 6] = [
+    Scope::Read,
+    Scope::ReadAll,
+    Scope::Submit,
+    Scope::Approve,
+    Scope::Gateway,
+    Scope::Admin,
+];
 
 impl Scope {
     /// Stable string form.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Read => "read",
+            Scope::ReadAll => "read:all",
             Scope::Submit => "submit",
             Scope::Approve => "approve",
+            Scope::Gateway => "gateway",
             Scope::Admin => "admin",
         }
     }
@@ -72,6 +94,8 @@ impl FromStr for Scope {
     }
 }
 
+const NO_SCOPE: &str = "give at least one scope: read, read:all, submit, approve, gateway or admin";
+
 /// Parse `read,submit` into scopes (sorted, without duplicates).
 pub fn parse_scopes(list: &str) -> Result<Vec<Scope>> {
     let mut scopes = list
@@ -82,9 +106,7 @@ pub fn parse_scopes(list: &str) -> Result<Vec<Scope>> {
     scopes.sort();
     scopes.dedup();
     if scopes.is_empty() {
-        return Err(Error::InvalidInput(
-            "give at least one scope: read, submit, approve or admin".into(),
-        ));
+        return Err(Error::InvalidInput(NO_SCOPE.into()));
     }
     Ok(scopes)
 }
@@ -105,12 +127,54 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     /// Revoked (a revoked key authenticates nothing).
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Whom it acts for: its jobs belong to this principal.
+    pub principal: Principal,
 }
 
 impl ApiKey {
     /// Whether the key grants `scope` (`admin` grants every scope).
     pub fn allows(&self, scope: Scope) -> bool {
         self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
+    }
+}
+
+/// A verified key as the engine sees it: whom it acts for and what it may
+/// do. Front-ends build one per request and call
+/// [`Skynet::acting_as`](crate::Skynet::acting_as).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The principal the caller acts for.
+    pub principal: Principal,
+    /// The scopes held.
+    pub scopes: Vec<Scope>,
+    /// A label for the audit trail (`http:ci/0a1b2c3d4e5f`).
+    pub actor: String,
+}
+
+impl Grant {
+    /// The grant of `key`, with `actor` for the audit trail.
+    pub fn of_key(key: &ApiKey, actor: impl Into<String>) -> Self {
+        Grant {
+            principal: key.principal.clone(),
+            scopes: key.scopes.clone(),
+            actor: actor.into(),
+        }
+    }
+
+    /// Whether `scope` is held (`admin` holds every scope, `read:all` holds `read`).
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(&Scope::Admin)
+            || self.scopes.contains(&scope)
+            || (scope == Scope::Read && self.scopes.contains(&Scope::ReadAll))
+    }
+
+    /// Whose jobs the caller may see.
+    pub fn visibility(&self) -> Visibility {
+        if self.allows(Scope::ReadAll) {
+            Visibility::All
+        } else {
+            Visibility::Own(self.principal.clone())
+        }
     }
 }
 
@@ -139,12 +203,14 @@ fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Create and store a key; returns it and the full key text, which is
-/// shown once and never stored.
+/// Create and store a key acting for `principal` (default: its own,
+/// `key:<id>`); returns it and the full key text, which is shown once and
+/// never stored.
 pub async fn create(
     store: &dyn KeyStore,
     name: &str,
     scopes: &[Scope],
+    principal: Option<Principal>,
 ) -> Result<(ApiKey, String)> {
     let name = name.trim();
     if name.is_empty() {
@@ -153,9 +219,7 @@ pub async fn create(
         ));
     }
     if scopes.is_empty() {
-        return Err(Error::InvalidInput(
-            "give at least one scope: read, submit, approve or admin".into(),
-        ));
+        return Err(Error::InvalidInput(NO_SCOPE.into()));
     }
     let mut id = [0u8; 6];
     let mut secret = [0u8; 32];
@@ -165,7 +229,12 @@ pub async fn create(
     let mut scopes = scopes.to_vec();
     scopes.sort();
     scopes.dedup();
+    let principal = match principal {
+        Some(p) => p,
+        None => Principal::of_key(&id)?,
+    };
     let key = ApiKey {
+        principal,
         id: id.clone(),
         name: name.to_string(),
         scopes,
@@ -207,8 +276,8 @@ impl<D: Dialect> KeyStore for Ledger<D> {
             .collect::<Vec<_>>()
             .join(",");
         let done = query::<D>(
-            "INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO api_keys (id, name, scopes, secret_hash, created_at, revoked_at, \
+             principal) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&key.id)
         .bind(&key.name)
@@ -216,6 +285,7 @@ impl<D: Dialect> KeyStore for Ledger<D> {
         .bind(&key.secret_hash)
         .bind(micros(key.created_at))
         .bind(key.revoked_at.map(micros))
+        .bind(key.principal.as_str())
         .execute(&self.write)
         .await
         .map_err(db("storing an API key"))?;

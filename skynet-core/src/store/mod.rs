@@ -28,6 +28,8 @@ pub struct JobFilter {
     pub before: Option<JobCursor>,
     /// Only dead letters: jobs that failed with every attempt used.
     pub dead_letter: bool,
+    /// Only this principal's jobs (`None` = everyone's).
+    pub principal: Option<crate::Principal>,
 }
 
 /// A position in the job listing order, `(created_at, id)`, newest first.

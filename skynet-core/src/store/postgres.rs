@@ -134,7 +134,9 @@ impl Dialect for Postgres {
                     .acquire()
                     .await
                     .map_err(db("looking up an idempotency key"))?;
-                if let Some(existing) = Tx::<Postgres>::job_by_key(&mut conn, key).await? {
+                if let Some(existing) =
+                    Tx::<Postgres>::job_by_key(&mut conn, &job.principal, key).await?
+                {
                     return Ok((existing, false));
                 }
             }
@@ -156,15 +158,18 @@ impl Dialect for Postgres {
 /// job's values, then `$22` the steps' status, `$23`/`$24` their indexes and
 /// risks, `$25`..`$28` the event's data, time, previous hash and hash).
 static INSERT_JOB: LazyLock<String> = LazyLock::new(|| {
-    let event_hash = NEW_JOB_VALUES + 7;
+    // After the job's own values: the pending step status, the steps'
+    // indexes and risks, then the `submitted` event's four values.
+    let n = NEW_JOB_VALUES;
+    let [status, idx, risk, data, at, prev, hash] = std::array::from_fn(|i| n + 1 + i);
     format!(
         "WITH job AS (INSERT INTO jobs ({NEW_JOB_COLUMNS}, event_head) \
-         VALUES ({}, ${event_hash}) ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}), \
+         VALUES ({}, ${hash}) ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}), \
          steps AS (INSERT INTO steps (job_id, idx, status, risk) \
-         SELECT job.id, s.idx, $22, s.risk FROM job, \
-         unnest($23::BIGINT[], $24::TEXT[]) AS s (idx, risk)), \
+         SELECT job.id, s.idx, ${status}, s.risk FROM job, \
+         unnest(${idx}::BIGINT[], ${risk}::TEXT[]) AS s (idx, risk)), \
          event AS (INSERT INTO events (job_id, kind, data, at, prev_hash, hash) \
-         SELECT job.id, 'submitted', $25, $26, $27, $28 FROM job) \
+         SELECT job.id, 'submitted', ${data}, ${at}, ${prev}, ${hash} FROM job) \
          SELECT {JOB_COLUMNS} FROM job",
         placeholders(1, NEW_JOB_VALUES)
     )

@@ -77,7 +77,7 @@ impl Dialect for Sqlite {
     async fn insert_job(store: &SqliteStore, job: &Job) -> Result<(Job, bool)> {
         let mut tx = store.begin().await?;
         if let Some(key) = &job.idempotency_key
-            && let Some(existing) = Tx::<Sqlite>::job_by_key(&mut tx, key).await?
+            && let Some(existing) = Tx::<Sqlite>::job_by_key(&mut tx, &job.principal, key).await?
         {
             return Ok((existing, false));
         }

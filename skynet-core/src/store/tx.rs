@@ -374,9 +374,14 @@ impl<D: Dialect> Tx<D> {
         Ok(changed)
     }
 
-    /// The job inserted with this idempotency key, if any.
-    pub(crate) async fn job_by_key(conn: &mut D::Connection, key: &str) -> Result<Option<Job>> {
+    /// The job `principal` inserted with this idempotency key, if any.
+    pub(crate) async fn job_by_key(
+        conn: &mut D::Connection,
+        principal: &crate::Principal,
+        key: &str,
+    ) -> Result<Option<Job>> {
         let row = query::<D>(&D::sql().job_by_key)
+            .bind(principal.as_str())
             .bind(key)
             .fetch_optional(&mut *conn)
             .await

@@ -9,6 +9,7 @@
 pub mod checkpoints;
 pub mod jobs;
 pub mod listing;
+pub mod principals;
 pub mod queue;
 pub mod records;
 pub mod stats;
@@ -17,6 +18,7 @@ pub mod workers;
 pub use checkpoints::*;
 pub use jobs::*;
 pub use listing::*;
+pub use principals::*;
 pub use queue::*;
 pub use records::*;
 pub use stats::*;
@@ -127,6 +129,9 @@ macro_rules! conformance_tests {
             group_commit_with_a_missing_step_writes_nothing,
             group_commit_of_one_job_twice_keeps_its_chain,
             every_writer_moves_the_chain_head,
+            listing_is_filtered_by_principal,
+            idempotency_keys_are_scoped_to_the_principal,
+            keys_remember_their_principal,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
@@ -212,6 +217,8 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
         error: None,
         source: JobSource::Library,
         idempotency_key: None,
+        principal: skynet_core::Principal::local(),
+        request_hash: None,
     }
 }
 

@@ -14,6 +14,7 @@ from .errors import (
     InvalidInput as InvalidInput,
     JobNotFound as JobNotFound,
     LeaseLost as LeaseLost,
+    NotPermitted as NotPermitted,
     PlanningError as PlanningError,
     PolicyForbidden as PolicyForbidden,
     ProviderError as ProviderError,

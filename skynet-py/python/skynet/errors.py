@@ -74,6 +74,13 @@ class StaleApproval(SkynetError):
     actual: str
 
 
+class NotPermitted(SkynetError, PermissionError):
+    """The caller may not do this to this job (separation of duties, the
+    ``mock`` provider without ``admin``, a report on another's job)."""
+
+    code = "not_permitted"
+
+
 class JobNotFound(SkynetError, LookupError):
     """No job with this id."""
 
@@ -133,6 +140,7 @@ __all__ = [
     "InvalidInput",
     "JobNotFound",
     "LeaseLost",
+    "NotPermitted",
     "PlanningError",
     "PolicyForbidden",
     "ProviderError",

@@ -1,0 +1,205 @@
+//! The engine as one caller sees it: [`Skynet::acting_as`].
+//!
+//! Front-ends that serve remote callers (HTTP, Telegram) verify who is
+//! calling, build a [`Grant`], and call the engine through an [`Acting`]
+//! handle. Ownership rules live here, once: a caller sees, approves,
+//! cancels and reports on the jobs its principal owns (all of them with
+//! `read:all` or `admin`); a job it may not see is "not found", never
+//! "forbidden", so ids do not leak; with separation of duties on (the
+//! default) nobody approves their own principal's work but an `admin`; the
+//! `mock` provider, which runs nothing, is for `admin` only.
+//!
+//! The plain [`Skynet`] methods act as the local operator, who sees
+//! everything.
+
+use super::{Execution, Gate, ReportReceipt, RunHere, Skynet, SubmitRequest};
+use crate::job::{Job, JobId};
+use crate::store::keys::{Grant, Scope};
+use crate::store::{ChainReport, Event, JobFilter, LogLine, LogQuery, StepRecord};
+use crate::{Error, Principal, Result, Visibility};
+
+/// The engine acting for one caller. Cheap: it borrows the engine.
+#[derive(Debug, Clone)]
+pub struct Acting<'a> {
+    sk: &'a Skynet,
+    grant: Grant,
+    separation_of_duties: bool,
+}
+
+impl Skynet {
+    /// The engine acting for `grant`, with separation of duties on.
+    pub fn acting_as(&self, grant: Grant) -> Acting<'_> {
+        Acting {
+            sk: self,
+            grant,
+            separation_of_duties: true,
+        }
+    }
+}
+
+impl Acting<'_> {
+    /// Turn separation of duties on or off (on by default): when on, a job
+    /// is approved only by another principal than the one that submitted
+    /// it, or by an `admin`.
+    pub fn separation_of_duties(mut self, on: bool) -> Self {
+        self.separation_of_duties = on;
+        self
+    }
+
+    /// The caller.
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// Whose jobs the caller sees.
+    pub fn visibility(&self) -> Visibility {
+        self.grant.visibility()
+    }
+
+    /// Whether the caller sees `job`.
+    pub fn sees(&self, job: &Job) -> bool {
+        self.visibility().admits(&job.principal)
+    }
+
+    fn is_admin(&self) -> bool {
+        self.grant.allows(Scope::Admin)
+    }
+
+    /// The job, if the caller may see it ([`Error::JobNotFound`] otherwise,
+    /// as if it did not exist).
+    pub async fn get(&self, id: &JobId) -> Result<Job> {
+        let job = self.sk.get(id).await?;
+        if self.sees(&job) {
+            Ok(job)
+        } else {
+            Err(Error::JobNotFound(id.to_string()))
+        }
+    }
+
+    /// The caller's jobs (everyone's with `read:all`), filtered in the
+    /// store's query.
+    pub async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+        let mut filter = filter.clone();
+        filter.principal = self.visibility().only().cloned();
+        self.sk.list(&filter).await
+    }
+
+    /// A visible job's step checkpoints.
+    pub async fn steps(&self, id: &JobId) -> Result<Vec<StepRecord>> {
+        self.get(id).await?;
+        self.sk.steps(id).await
+    }
+
+    /// A visible job's output.
+    pub async fn logs(&self, id: &JobId, query: &LogQuery) -> Result<Vec<LogLine>> {
+        self.get(id).await?;
+        self.sk.logs(id, query).await
+    }
+
+    /// A visible job's events.
+    pub async fn events(&self, id: &JobId) -> Result<Vec<Event>> {
+        self.get(id).await?;
+        self.sk.events(id).await
+    }
+
+    /// Verify a visible job's event chain.
+    pub async fn verify_events(&self, id: &JobId) -> Result<ChainReport> {
+        self.get(id).await?;
+        self.sk.verify_events(id).await
+    }
+
+    /// The request as the caller may make it: owned by the caller's
+    /// principal; the `mock` provider (which runs nothing yet reports
+    /// success) only for `admin`.
+    fn own(&self, req: &SubmitRequest) -> Result<SubmitRequest> {
+        let mut req = req.clone();
+        req.principal = self.grant.principal.clone();
+        let mock = req
+            .provider
+            .as_deref()
+            .is_some_and(|p| crate::provider::canonical_name(p) == "mock");
+        if mock && !self.is_admin() {
+            return Err(Error::NotPermitted(
+                "the `mock` provider runs nothing and reports success, so only an `admin` key \
+                 may choose it; name a real provider or leave the choice to the scheduler"
+                    .into(),
+            ));
+        }
+        Ok(req)
+    }
+
+    /// [`Skynet::submit`] for the caller: the job is the caller's, and an
+    /// idempotency key is the caller's alone.
+    pub async fn submit(&self, req: &SubmitRequest) -> Result<Job> {
+        self.sk.submit(self.own(req)?).await
+    }
+
+    /// [`Skynet::start`] for the caller.
+    pub async fn start(&self, req: &SubmitRequest, gate: &Gate) -> Result<Job> {
+        self.sk.start(&self.own(req)?, gate).await
+    }
+
+    /// [`Skynet::execute`] for the caller.
+    pub async fn execute(
+        &self,
+        req: &SubmitRequest,
+        gate: &Gate,
+        run: &RunHere,
+    ) -> Result<Execution> {
+        self.sk.execute(&self.own(req)?, gate, run).await
+    }
+
+    /// Approve a visible job's plan. With separation of duties on, the
+    /// principal that submitted the job cannot approve it unless it holds
+    /// `admin`.
+    pub async fn approve(&self, id: &JobId, plan_hash: &str) -> Result<Job> {
+        let job = self.get(id).await?;
+        if self.separation_of_duties && job.principal == self.grant.principal && !self.is_admin() {
+            return Err(Error::NotPermitted(format!(
+                "separation of duties: job {id} was submitted by {}, so another principal (or an \
+                 admin) must approve it",
+                job.principal
+            )));
+        }
+        self.sk.approve(id, plan_hash, &self.grant.actor).await
+    }
+
+    /// Deny a visible job's plan.
+    pub async fn deny(&self, id: &JobId, reason: Option<String>) -> Result<Job> {
+        self.get(id).await?;
+        self.sk.deny(id, reason, &self.grant.actor).await
+    }
+
+    /// Cancel a visible job.
+    pub async fn cancel(&self, id: &JobId) -> Result<Job> {
+        self.get(id).await?;
+        self.sk.cancel(id, &self.grant.actor).await
+    }
+
+    /// Record a report on a job the caller's principal submitted, or on
+    /// any job with the `gateway` or `admin` scope.
+    pub async fn record_report(
+        &self,
+        id: &JobId,
+        overall_status: &str,
+        step_reports: serde_json::Value,
+    ) -> Result<ReportReceipt> {
+        if !self.grant.allows(Scope::Gateway) {
+            let job = self.get(id).await?;
+            if job.principal != self.grant.principal {
+                return Err(Error::NotPermitted(format!(
+                    "job {id} belongs to another principal: only its own principal or a \
+                     `gateway` key may report on it"
+                )));
+            }
+        }
+        self.sk
+            .record_report(id, &self.grant.actor, overall_status, step_reports)
+            .await
+    }
+
+    /// The caller's principal.
+    pub fn principal(&self) -> &Principal {
+        &self.grant.principal
+    }
+}
