@@ -283,9 +283,13 @@ pub enum KeysCommand {
     Create {
         /// A label, e.g. ci or dashboard
         name: String,
-        /// Comma-separated scopes: read, submit, approve, admin
+        /// Comma-separated scopes: read, read:all, submit, approve, gateway, admin
         #[arg(long, default_value = "read")]
         scopes: String,
+        /// The principal the key acts for (default: its own, `key:<id>`);
+        /// keys of one principal share its jobs
+        #[arg(long)]
+        principal: Option<String>,
         #[arg(long)]
         json: bool,
     },

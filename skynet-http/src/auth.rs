@@ -9,7 +9,8 @@ use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
-use skynet_core::store::keys::{self, Scope, SharedKeyStore};
+use skynet_core::Principal;
+use skynet_core::store::keys::{self, Grant, Scope, SharedKeyStore};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -71,15 +72,25 @@ impl std::fmt::Debug for Auth {
 /// copies).
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// Who (for audit: `http:<key name>/<key id>`).
-    pub actor: Arc<str>,
-    scopes: Arc<[Scope]>,
+    /// Whom the key acts for and what it may do; its `actor` names it for
+    /// audit (`http:<key name>/<key id>`).
+    grant: Arc<Grant>,
 }
 
 impl Caller {
+    /// The caller's grant, for [`skynet_core::Skynet::acting_as`].
+    pub fn grant(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// Who, for audit.
+    pub fn actor(&self) -> &str {
+        &self.grant.actor
+    }
+
     /// Whether the caller holds `scope` (`admin` holds all).
     pub fn allows(&self, scope: Scope) -> bool {
-        self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
+        self.grant.allows(scope)
     }
 
     /// 403 unless the caller holds `scope`.
@@ -139,8 +150,11 @@ impl FromRequestParts<AppState> for Caller {
         let (caller, bucket) = match &state.config.auth {
             Auth::InsecureNoAuth => (
                 Caller {
-                    actor: "http:anonymous".into(),
-                    scopes: Arc::new([Scope::Admin]),
+                    grant: Arc::new(Grant {
+                        principal: Principal::local(),
+                        scopes: vec![Scope::Admin],
+                        actor: "http:anonymous".into(),
+                    }),
                 },
                 Arc::from("anonymous"),
             ),
@@ -164,9 +178,9 @@ impl FromRequestParts<AppState> for Caller {
                                      `skynet keys list`",
                                 )
                             })?;
+                        let actor = format!("http:{}/{}", key.name, key.id);
                         let caller = Caller {
-                            actor: format!("http:{}/{}", key.name, key.id).into(),
-                            scopes: key.scopes.into(),
+                            grant: Arc::new(Grant::of_key(&key, actor)),
                         };
                         let bucket: Arc<str> = key.id.into();
                         state.key_cache.put(digest, &caller, &bucket);

@@ -65,6 +65,9 @@ pub struct HttpConfig {
     pub sse_poll: Duration,
     /// SSE keep-alive comment interval (default 15 s).
     pub sse_keep_alive: Duration,
+    /// Separation of duties (default on): a key cannot approve a job its
+    /// own principal submitted unless it holds `admin`.
+    pub separation_of_duties: bool,
 }
 
 impl HttpConfig {
@@ -79,6 +82,7 @@ impl HttpConfig {
             shutdown: CancellationToken::new(),
             sse_poll: Duration::from_millis(500),
             sse_keep_alive: Duration::from_secs(15),
+            separation_of_duties: true,
         }
     }
 }
@@ -108,6 +112,16 @@ pub struct Shared {
     pub(crate) limiter: Arc<auth::Limiter>,
     pub(crate) key_cache: Arc<auth::KeyCache>,
     pub(crate) metrics: Arc<Metrics>,
+}
+
+impl Shared {
+    /// The engine acting for `caller`: ownership and separation of duties
+    /// are core's rules, applied to this caller's grant.
+    pub(crate) fn acting(&self, caller: &auth::Caller) -> skynet_core::engine::Acting<'_> {
+        self.sk
+            .acting_as(caller.grant().clone())
+            .separation_of_duties(self.config.separation_of_duties)
+    }
 }
 
 /// Build the v1 router over `sk`.

@@ -5,7 +5,7 @@ use crate::cli::KeysCommand;
 use crate::exit::Exit;
 use skynet_core::config::Settings;
 use skynet_core::store::keys::{self, parse_scopes};
-use skynet_core::{Error, Result};
+use skynet_core::{Error, Principal, Result};
 use std::io::Write;
 
 /// Run one `keys` subcommand against the ledger's key table.
@@ -20,21 +20,35 @@ pub async fn run(settings: &Settings, command: KeysCommand, out: &mut dyn Write)
     }
     let store: keys::SharedKeyStore = skynet_core::store::connect(&settings.database_url).await?;
     match command {
-        KeysCommand::Create { name, scopes, json } => {
+        KeysCommand::Create {
+            name,
+            scopes,
+            principal,
+            json,
+        } => {
             let scopes = parse_scopes(&scopes)?;
-            let (key, token) = keys::create(store.as_ref(), &name, &scopes).await?;
+            let principal = principal.map(|p| p.parse::<Principal>()).transpose()?;
+            let (key, token) = keys::create(store.as_ref(), &name, &scopes, principal).await?;
             if json {
                 print_json(
                     out,
-                    &serde_json::json!({ "id": key.id, "name": key.name, "scopes": key.scopes, "key": token }),
+                    &serde_json::json!({
+                        "id": key.id,
+                        "name": key.name,
+                        "scopes": key.scopes,
+                        "principal": key.principal,
+                        "key": token,
+                    }),
                 )?;
             } else {
                 writeln!(out, "{token}")?;
                 writeln!(
                     out,
-                    "Key {} ({}) with scopes {}. It is shown only now: store it safely.",
+                    "Key {} ({}) for principal {} with scopes {}. It is shown only now: store \
+                     it safely.",
                     key.id,
                     key.name,
+                    key.principal,
                     scope_list(&key.scopes)
                 )?;
             }
@@ -56,9 +70,10 @@ pub async fn run(settings: &Settings, command: KeysCommand, out: &mut dyn Write)
                     };
                     writeln!(
                         out,
-                        "{}  {:<16} {:<28} {}",
+                        "{}  {:<16} {:<20} {:<28} {}",
                         k.id,
                         k.name,
+                        k.principal.as_str(),
                         scope_list(&k.scopes),
                         state
                     )?;

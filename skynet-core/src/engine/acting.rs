@@ -108,6 +108,45 @@ impl Acting<'_> {
         self.sk.verify_events(id).await
     }
 
+    /// Up to `limit` events after `after_seq` of one visible job or of
+    /// every job the caller sees, with the last seq read (the position to
+    /// resume from, which moves past other principals' events too).
+    pub async fn events_after(
+        &self,
+        job: Option<&JobId>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<(Vec<Event>, i64)> {
+        if let Some(id) = job {
+            self.get(id).await?;
+        }
+        let page = self.sk.store().events_after(job, after_seq, limit).await?;
+        let last = page.last().map_or(after_seq, |e| e.seq);
+        let Some(me) = self.visibility().only().cloned() else {
+            return Ok((page, last));
+        };
+        if job.is_some() {
+            return Ok((page, last));
+        }
+        let mut ids: Vec<JobId> = page.iter().map(|e| e.job_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        let mine: std::collections::HashSet<JobId> = self
+            .sk
+            .store()
+            .job_principals(&ids)
+            .await?
+            .into_iter()
+            .filter(|(_, owner)| *owner == me)
+            .map(|(id, _)| id)
+            .collect();
+        let events = page
+            .into_iter()
+            .filter(|e| mine.contains(&e.job_id))
+            .collect();
+        Ok((events, last))
+    }
+
     /// The request as the caller may make it: owned by the caller's
     /// principal; the `mock` provider (which runs nothing yet reports
     /// success) only for `admin`.

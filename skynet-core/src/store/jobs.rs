@@ -69,6 +69,32 @@ impl<D: Dialect> JobStore for Ledger<D> {
         rows.iter().map(job_from_row).collect()
     }
 
+    async fn job_principals(&self, ids: &[JobId]) -> Result<Vec<(JobId, crate::Principal)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = SqlBuilder::<D>::new("SELECT id, principal FROM jobs WHERE id IN (");
+        qb.push_list(ids, |qb, id| {
+            qb.push_bind(id.as_str().to_string());
+        });
+        qb.push(")");
+        let (sql, args) = qb.into_parts()?;
+        let rows = query_with::<D>(&sql, args)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("reading jobs' principals"))?;
+        rows.iter()
+            .map(|row| {
+                let id = JobId::parse(&row.text("id")?)
+                    .map_err(|_| Error::Store("malformed job id in the ledger".into()))?;
+                let principal = row.text("principal")?.parse().map_err(|e: Error| {
+                    Error::Store(format!("malformed principal in the ledger: {e}"))
+                })?;
+                Ok((id, principal))
+            })
+            .collect()
+    }
+
     async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>> {
         let rows =
             query::<D>("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")

@@ -315,6 +315,8 @@ pub trait JobStore: Send + Sync {
     /// Jobs, newest first (`created_at DESC, id DESC`), after
     /// `filter.before` when given.
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
+    /// The principals that own these jobs (ids not found are left out).
+    async fn job_principals(&self, ids: &[JobId]) -> Result<Vec<(JobId, crate::Principal)>>;
     /// How many jobs are in each status (statuses with none are left out).
     async fn count_jobs_by_status(&self) -> Result<Vec<(JobStatus, u64)>>;
     /// Since when the longest-waiting claimable job has waited: the

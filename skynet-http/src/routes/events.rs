@@ -23,7 +23,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
 use skynet_core::store::Event;
-use skynet_core::store::keys::Scope;
+use skynet_core::store::keys::{Grant, Scope};
 use skynet_core::{JobId, Skynet};
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -36,6 +36,9 @@ pub const PAGE: u32 = 100;
 /// One stream's position and its (bounded) buffer.
 struct Feed {
     sk: Skynet,
+    /// Whom the stream is for: it carries only the events of jobs the
+    /// caller may see.
+    grant: Grant,
     job: Option<JobId>,
     after: i64,
     buffer: VecDeque<Event>,
@@ -50,19 +53,21 @@ impl Feed {
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 self.held.sent_one();
-                self.after = event.seq;
                 return Some((Ok(sse_event(&event)), self));
             }
             if self.shutdown.is_cancelled() {
                 return None;
             }
-            match self
+            let page = self
                 .sk
-                .store()
+                .acting_as(self.grant.clone())
                 .events_after(self.job.as_ref(), self.after, PAGE)
-                .await
-            {
-                Ok(page) if !page.is_empty() => {
+                .await;
+            match page {
+                Ok((page, last)) if last > self.after => {
+                    // Other principals' events are skipped, not sent: the
+                    // position moves past them all the same.
+                    self.after = last;
                     self.held.add(page.len() as i64);
                     self.buffer.extend(page);
                     continue;
@@ -120,11 +125,13 @@ fn resume_from(headers: &HeaderMap, q: &EventsQuery) -> ApiResult<i64> {
 
 fn stream(
     state: &AppState,
+    caller: &Caller,
     job: Option<JobId>,
     after: i64,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>> {
     let feed = Feed {
         sk: state.sk.clone(),
+        grant: caller.grant().clone(),
         job,
         after,
         buffer: VecDeque::new(),
@@ -155,9 +162,13 @@ pub(crate) async fn job_events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     caller.require(Scope::Read)?;
     let id = JobId::parse(&id).map_err(ApiError::from)?;
-    state.sk.get(&id).await.map_err(core_err(&caller))?;
+    state
+        .acting(&caller)
+        .get(&id)
+        .await
+        .map_err(core_err(&caller))?;
     let after = resume_from(&headers, &q)?;
-    Ok(stream(&state, Some(id), after))
+    Ok(stream(&state, &caller, Some(id), after))
 }
 
 /// Every job's events as SSE.
@@ -177,5 +188,5 @@ pub(crate) async fn global_events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     caller.require(Scope::Read)?;
     let after = resume_from(&headers, &q)?;
-    Ok(stream(&state, None, after))
+    Ok(stream(&state, &caller, None, after))
 }

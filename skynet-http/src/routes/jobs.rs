@@ -76,7 +76,11 @@ pub(crate) async fn submit(
         ..Default::default()
     };
     confine(&state, &mut req, body.root.as_deref());
-    let job = state.sk.submit(req).await.map_err(core_err(&caller))?;
+    let job = state
+        .acting(&caller)
+        .submit(&req)
+        .await
+        .map_err(core_err(&caller))?;
     // Without a key the job is the one this request inserted; with one it
     // may be an earlier request's, whose steps may have run since.
     let view = match key {
@@ -127,7 +131,7 @@ pub(crate) async fn list_jobs(
     };
     let before = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let jobs = state
-        .sk
+        .acting(&caller)
         .list(&JobFilter {
             statuses,
             limit: Some(limit),
@@ -167,7 +171,7 @@ pub(crate) async fn get_job(
 ) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Read)?;
     let job = state
-        .sk
+        .acting(&caller)
         .get(&job_id(&id)?)
         .await
         .map_err(core_err(&caller))?;
@@ -191,8 +195,8 @@ pub(crate) async fn approve(
 ) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
-        .sk
-        .approve(&job_id(&id)?, &body.plan_hash, &caller.actor)
+        .acting(&caller)
+        .approve(&job_id(&id)?, &body.plan_hash)
         .await
         .map_err(core_err(&caller))?;
     Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
@@ -215,8 +219,8 @@ pub(crate) async fn deny(
 ) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
-        .sk
-        .deny(&job_id(&id)?, body.reason, &caller.actor)
+        .acting(&caller)
+        .deny(&job_id(&id)?, body.reason)
         .await
         .map_err(core_err(&caller))?;
     Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
@@ -238,8 +242,8 @@ pub(crate) async fn cancel(
 ) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
     let job = state
-        .sk
-        .cancel(&job_id(&id)?, &caller.actor)
+        .acting(&caller)
+        .cancel(&job_id(&id)?)
         .await
         .map_err(core_err(&caller))?;
     Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
@@ -267,7 +271,7 @@ pub(crate) async fn logs(
         tail: q.tail,
     };
     let lines = state
-        .sk
+        .acting(&caller)
         .logs(&job_id(&id)?, &query)
         .await
         .map_err(core_err(&caller))?;

@@ -86,13 +86,15 @@ pub(crate) async fn report(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ReportBody>,
 ) -> ApiResult<ApiJson<ReportAnswer>> {
-    caller.require(Scope::Submit)?;
+    if !caller.allows(Scope::Gateway) {
+        caller.require(Scope::Submit)?;
+    }
     let id = JobId::parse(&body.request_id).map_err(ApiError::from)?;
     let step_reports = serde_json::to_value(&body.step_reports)
         .map_err(|e| ApiError::bad_request(format!("step_reports: {e}")))?;
     let receipt = state
-        .sk
-        .record_report(&id, &caller.actor, &body.overall_status, step_reports)
+        .acting(&caller)
+        .record_report(&id, &body.overall_status, step_reports)
         .await
         .map_err(core_err(&caller))?;
     Ok(ApiJson(ReportAnswer {
@@ -169,14 +171,14 @@ pub(crate) async fn execute(
     let mut req = planner_request(&state, body.user_message, &body.context, body.constraints)?;
     req.timeout = Some(timeout);
     let run = RunHere {
-        worker: format!("{}-execute", caller.actor),
+        worker: format!("{}-execute", caller.actor()),
         // The job's own budget (`timeout`) stops its steps; the grace lets
         // its end be recorded before the answer gives up waiting.
         timeout: Some(timeout + EXECUTE_GRACE),
         log_tail: Some(EXECUTE_LOG_LINES),
     };
     let done = state
-        .sk
+        .acting(&caller)
         .execute(&req, &Gate::AutoOnly, &run)
         .await
         .map_err(core_err(&caller))?;
