@@ -138,18 +138,18 @@ mod tests {
             "ops-team_2",
             "bob@example.org",
         ] {
-            assert_eq!(Principal::new(ok).unwrap().as_str(), ok);
+            assert_eq!(Principal::new(ok).expect("valid").as_str(), ok);
         }
         for bad in ["", "a/b", "a b", "x\n", "\u{1b}[31m", &"a".repeat(65)] {
-            let e = Principal::new(bad).unwrap_err();
+            let e = Principal::new(bad).expect_err("refused");
             assert!(e.to_string().contains("letters, digits"), "{bad:?}: {e}");
         }
     }
 
     #[test]
     fn visibility_admits_only_the_owner() {
-        let alice = Principal::new("alice").unwrap();
-        let bob = Principal::new("bob").unwrap();
+        let alice = Principal::new("alice").expect("valid");
+        let bob = Principal::new("bob").expect("valid");
         assert!(Visibility::All.admits(&bob));
         assert!(Visibility::Own(alice.clone()).admits(&alice));
         assert!(!Visibility::Own(alice).admits(&bob));
@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn serde_refuses_a_bad_name() {
         assert!(serde_json::from_str::<Principal>("\"a/b\"").is_err());
-        let p: Principal = serde_json::from_str("\"alice\"").unwrap();
-        assert_eq!(serde_json::to_string(&p).unwrap(), "\"alice\"");
+        let p: Principal = serde_json::from_str("\"alice\"").expect("valid");
+        assert_eq!(serde_json::to_string(&p).expect("valid"), "\"alice\"");
     }
 }

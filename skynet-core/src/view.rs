@@ -264,6 +264,10 @@ pub struct JobView {
     pub source: JobSource,
     /// Idempotency key.
     pub idempotency_key: Option<String>,
+    /// The principal that owns the job (submitted it).
+    pub principal: String,
+    /// A dry run: it runs on the `mock` provider, which runs nothing.
+    pub dry_run: bool,
     /// The plan with step states.
     pub plan: Option<PlanView>,
 }
@@ -298,6 +302,8 @@ impl JobView {
             failure,
             source: job.source,
             idempotency_key: job.idempotency_key.clone(),
+            principal: job.principal.to_string(),
+            dry_run: job.provider == "mock",
             plan: job
                 .plan
                 .as_ref()

@@ -601,10 +601,10 @@ async fn providers_health_reports_the_sentinel_and_hides_failures_from_non_admin
         .await
         .expect("engine");
     let keys: keys::SharedKeyStore = sk.store().clone();
-    let (_, read) = keys::create(keys.as_ref(), "r", &[Scope::Read])
+    let (_, read) = keys::create(keys.as_ref(), "r", &[Scope::Read], None)
         .await
         .expect("key");
-    let (_, admin) = keys::create(keys.as_ref(), "a", &[Scope::Admin])
+    let (_, admin) = keys::create(keys.as_ref(), "a", &[Scope::Admin], None)
         .await
         .expect("key");
     let app = skynet_http::router(

@@ -154,8 +154,17 @@ impl TestApp {
             .expect("engine");
         let keys: SharedKeyStore = sk.store().clone();
         let mut tokens = Vec::new();
-        for scope in [Scope::Read, Scope::Submit, Scope::Approve, Scope::Admin] {
-            let (_, token) = keys::create(keys.as_ref(), scope.as_str(), &[scope])
+        // Each key is its own principal. The read and approve keys see
+        // every principal's jobs (`read:all`), as a dashboard and a
+        // reviewer would; the submit key sees nothing (it has no `read`).
+        let fixture = [
+            ("read", vec![Scope::ReadAll]),
+            ("submit", vec![Scope::Submit]),
+            ("approve", vec![Scope::Approve, Scope::ReadAll]),
+            ("admin", vec![Scope::Admin]),
+        ];
+        for (name, scopes) in fixture {
+            let (_, token) = keys::create(keys.as_ref(), name, &scopes, None)
                 .await
                 .expect("create key");
             tokens.push(token);
@@ -303,5 +312,79 @@ pub async fn call_on(
         status,
         headers,
         text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// `app` served on a loopback TCP port until `t.config.shutdown` is
+/// cancelled, and a client that calls it over that connection.
+pub struct Tcp {
+    pub base: String,
+    client: reqwest::Client,
+}
+
+impl TestApp {
+    /// Serve this app on 127.0.0.1 (a real server: accept loop, HTTP/1).
+    pub async fn serve_tcp(&self) -> Tcp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = self.config.shutdown.clone();
+        tokio::spawn(skynet_http::serve(listener, self.app.clone(), async move {
+            stop.cancelled().await
+        }));
+        Tcp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// A new key with these scopes acting for `principal` (its own when `None`).
+    pub async fn key(&self, scopes: &[Scope], principal: Option<&str>) -> String {
+        let principal = principal.map(|p| p.parse().expect("principal"));
+        let (_, token) = keys::create(self.keys.as_ref(), "extra", scopes, principal)
+            .await
+            .expect("create key");
+        token
+    }
+}
+
+impl Tcp {
+    /// One request over TCP, answered as a [`Resp`].
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key);
+        for (n, v) in headers {
+            req = req.header(*n, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("response");
+        let status = StatusCode::from_u16(resp.status().as_u16()).expect("status");
+        let mut headers = HeaderMap::new();
+        for (n, v) in resp.headers() {
+            if let (Ok(n), Ok(v)) = (
+                axum::http::HeaderName::from_bytes(n.as_str().as_bytes()),
+                axum::http::HeaderValue::from_bytes(v.as_bytes()),
+            ) {
+                headers.insert(n, v);
+            }
+        }
+        Resp {
+            status,
+            headers,
+            text: resp.text().await.expect("body"),
+        }
     }
 }
