@@ -55,6 +55,7 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
     let mut config = HttpConfig::new(auth, skynet_core::policy::resolve_root(Some(root))?);
     config.rate_per_second = opts.rate_limit;
     config.rate_burst = opts.rate_burst;
+    config.separation_of_duties = settings.separation_of_duties;
     let shutdown = config.shutdown.clone();
     let app = skynet_http::router(sk.clone(), config);
     let listener = tokio::net::TcpListener::bind(opts.bind).await?;

@@ -10,6 +10,7 @@
 //! | scheduler candidates for jobs that name no provider (default: only the default provider) | `providers = ["local", "docker"]` | `SKYNET_PROVIDERS` (comma list: `local,docker,ssh,gateway`) |
 //! | scheduler weights (health, load, capability, success, latency; default 30,25,25,15,5) | `[scheduler] weights = { health = 30, load = 25, ... }` | `SKYNET_SCHEDULER_WEIGHTS=30,25,25,15,5` |
 //! | auto-approve READ_ONLY | `auto_approve_read_only` | `SKYNET_AUTO_APPROVE_READ_ONLY` |
+//! | separation of duties for remote callers (HTTP, chat): nobody approves their own principal's job but an admin (default true) | `separation_of_duties` | `SKYNET_SEPARATION_OF_DUTIES` |
 //! | lease / heartbeat / poll | `[worker] lease`, `heartbeat`, `poll_interval` | `SKYNET_LEASE`, `SKYNET_HEARTBEAT`, `SKYNET_POLL_INTERVAL` |
 //! | attempts | `[worker] max_attempts` | `SKYNET_MAX_ATTEMPTS` |
 //! | step timeout | `[limits] step_timeout` | `SKYNET_STEP_TIMEOUT` |
@@ -79,6 +80,9 @@ pub struct Settings {
     pub scheduler_weights: Weights,
     /// Engine tunables.
     pub engine: EngineConfig,
+    /// Remote front-ends refuse an approval by the job's own principal
+    /// unless it is an admin (default true).
+    pub separation_of_duties: bool,
     /// Which planner makes plans.
     pub planner: PlannerChoice,
     /// The language model, if one is configured.
@@ -112,6 +116,7 @@ struct FileSettings {
     provider: Option<String>,
     providers: Option<Vec<String>>,
     auto_approve_read_only: Option<bool>,
+    separation_of_duties: Option<bool>,
     planner: Option<String>,
     #[serde(default)]
     llm: LlmFileSection,
@@ -185,6 +190,11 @@ impl Settings {
             file.limits,
             file.auto_approve_read_only,
         )?;
+        let separation_of_duties = layers
+            .pick("SKYNET_SEPARATION_OF_DUTIES", file.separation_of_duties)
+            .map(|v| worker::parse_bool("separation_of_duties", &v))
+            .transpose()?
+            .unwrap_or(true);
         let planner = llm::planner_choice(&layers, file.planner)?;
         let llm = llm::resolve(&layers, &file.llm)?;
         let (sandbox, sandbox_writable, sandbox_readable) = sandbox(&layers, file.sandbox)?;
@@ -214,6 +224,7 @@ impl Settings {
             providers,
             scheduler_weights,
             engine,
+            separation_of_duties,
             planner,
             llm,
             home,

@@ -394,3 +394,26 @@ fn readable_paths_widen_what_the_policy_lets_steps_read() {
     );
     assert!(matches!(e, Err(Error::Config(m)) if m.contains("readable")));
 }
+
+#[test]
+fn separation_of_duties_is_on_unless_turned_off() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    assert!(load(&[]).expect("load").separation_of_duties);
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "separation_of_duties = false\n",
+    )
+    .expect("write");
+    assert!(!load(&[]).expect("load").separation_of_duties);
+    let on = load(&[("SKYNET_SEPARATION_OF_DUTIES", "true")]).expect("load");
+    assert!(
+        on.separation_of_duties,
+        "the environment wins over the file"
+    );
+    let bad = load(&[("SKYNET_SEPARATION_OF_DUTIES", "maybe")]);
+    assert!(
+        matches!(&bad, Err(Error::Config(m)) if m.contains("separation_of_duties")),
+        "{bad:?}"
+    );
+}

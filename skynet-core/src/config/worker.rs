@@ -53,15 +53,7 @@ pub(super) fn engine_config(
         engine.max_output_bytes = parse_number("max_output_bytes", &v)?;
     }
     if let Some(v) = layers.pick("SKYNET_AUTO_APPROVE_READ_ONLY", auto_approve_read_only) {
-        engine.auto_approve_read_only = match v.trim() {
-            "1" | "true" | "yes" => true,
-            "0" | "false" | "no" => false,
-            other => {
-                return Err(Error::Config(format!(
-                    "auto_approve_read_only: {other:?} is not true/false"
-                )));
-            }
-        };
+        engine.auto_approve_read_only = parse_bool("auto_approve_read_only", &v)?;
     }
     if engine.heartbeat >= engine.lease {
         return Err(Error::Config(format!(
@@ -70,4 +62,15 @@ pub(super) fn engine_config(
         )));
     }
     Ok(engine)
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`), naming the setting on error.
+pub(super) fn parse_bool(what: &str, v: &str) -> Result<bool> {
+    match v.trim() {
+        "1" | "true" | "yes" => Ok(true),
+        "0" | "false" | "no" => Ok(false),
+        other => Err(Error::Config(format!(
+            "{what}: {other:?} is not true/false"
+        ))),
+    }
 }
