@@ -4,8 +4,8 @@
 
 #![cfg(feature = "sqlite")]
 
-use skynet_core::store::keys::{self, KeyStore};
-use skynet_core::store::{JobFilter, JobStore, connect};
+use skynet_core::store::keys;
+use skynet_core::store::{JobFilter, connect};
 use skynet_core::{JobId, Principal};
 use sqlx::migrate::Migrator;
 use std::path::Path;
