@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use crate::error::ApiError;
+use axum::extract::ConnectInfo;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -12,6 +13,7 @@ use sha2::{Digest, Sha256};
 use skynet_core::Principal;
 use skynet_core::store::keys::{self, Grant, Scope, SharedKeyStore};
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -131,6 +133,63 @@ impl Limiter {
     }
 }
 
+/// Failed authentications per peer address: past [`FailedAuth::limit`]
+/// failures in one window, the address's key checks are refused with 429
+/// before the store is asked, until the window ends. Requests carrying a
+/// recently verified key (the key cache) never come here, so a client with
+/// a good key is not slowed by the bookkeeping.
+pub(crate) struct FailedAuth {
+    limit: u32,
+    window: Duration,
+    by_addr: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+/// Addresses remembered at most (expired windows are dropped first).
+const FAILED_AUTH_MAX_ADDRS: usize = 65_536;
+
+impl FailedAuth {
+    pub(crate) fn new(limit: u32, window: Duration) -> Self {
+        FailedAuth {
+            limit: limit.max(1),
+            window,
+            by_addr: Mutex::default(),
+        }
+    }
+
+    /// `Err(seconds to wait)` when `ip` has failed too often this window.
+    fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        let Ok(map) = self.by_addr.lock() else {
+            return Ok(());
+        };
+        match map.get(&ip) {
+            Some((start, n)) if *n >= self.limit && start.elapsed() < self.window => {
+                let left = self.window.saturating_sub(start.elapsed());
+                Err(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Count one failure from `ip`.
+    fn failed(&self, ip: IpAddr) {
+        let Ok(mut map) = self.by_addr.lock() else {
+            return;
+        };
+        if map.len() >= FAILED_AUTH_MAX_ADDRS {
+            let window = self.window;
+            map.retain(|_, (start, _)| start.elapsed() < window);
+            if map.len() >= FAILED_AUTH_MAX_ADDRS {
+                map.clear();
+            }
+        }
+        let entry = map.entry(ip).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= self.window {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+}
+
 /// The key a request presents: `Authorization: Bearer KEY` or `X-Api-Key: KEY`.
 fn presented_key(parts: &Parts) -> Option<&str> {
     if let Some(v) = parts.headers.get(AUTHORIZATION) {
@@ -169,15 +228,30 @@ impl FromRequestParts<AppState> for Caller {
                 match state.key_cache.get(&digest) {
                     Some(hit) => hit,
                     None => {
+                        // In-process callers (tests, embedders) have no
+                        // address and no failure limit.
+                        let peer = parts
+                            .extensions
+                            .get::<ConnectInfo<SocketAddr>>()
+                            .map(|c| c.0.ip());
+                        if let Some(ip) = peer
+                            && let Err(wait) = state.failed_auth.check(ip)
+                        {
+                            state.metrics.rate_limited();
+                            return Err(ApiError::auth_rate_limited(wait.max(1)));
+                        }
                         let key = keys::verify(store.as_ref(), presented)
                             .await
-                            .map_err(|e| ApiError::from_core(e, false))?
-                            .ok_or_else(|| {
-                                ApiError::unauthorized(
-                                    "the API key is unknown, wrong or revoked; list keys with \
-                                     `skynet keys list`",
-                                )
-                            })?;
+                            .map_err(|e| ApiError::from_core(e, false))?;
+                        let Some(key) = key else {
+                            if let Some(ip) = peer {
+                                state.failed_auth.failed(ip);
+                            }
+                            return Err(ApiError::unauthorized(
+                                "the API key is unknown, wrong or revoked; list keys with \
+                                 `skynet keys list`",
+                            ));
+                        };
                         let actor = format!("http:{}/{}", key.name, key.id);
                         let caller = Caller {
                             grant: Arc::new(Grant::of_key(&key, actor)),

@@ -79,6 +79,20 @@ impl ApiError {
         e
     }
 
+    /// 429: too many failed authentications from this address.
+    pub fn auth_rate_limited(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many failed authentications from this address; retry in {retry_after} s \
+                 with a valid API key"
+            ),
+        );
+        e.0.retry_after = Some(retry_after);
+        e
+    }
+
     /// 400 for unusable input.
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(

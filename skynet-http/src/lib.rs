@@ -27,6 +27,7 @@ mod problems;
 mod request_id;
 mod routes;
 pub mod schema;
+pub mod serve;
 
 pub use auth::{Auth, Caller, KEY_CACHE_TTL};
 pub use error::{ApiError, Problem, status_of};
@@ -65,6 +66,11 @@ pub struct HttpConfig {
     pub sse_poll: Duration,
     /// SSE keep-alive comment interval (default 15 s).
     pub sse_keep_alive: Duration,
+    /// Failed authentications allowed from one address per
+    /// `failed_auth_window` before its key checks get 429 (default 20).
+    pub failed_auth_limit: u32,
+    /// The window failed authentications are counted in (default 60 s).
+    pub failed_auth_window: Duration,
     /// Separation of duties (default on): a key cannot approve a job its
     /// own principal submitted unless it holds `admin`.
     pub separation_of_duties: bool,
@@ -83,6 +89,8 @@ impl HttpConfig {
             sse_poll: Duration::from_millis(500),
             sse_keep_alive: Duration::from_secs(15),
             separation_of_duties: true,
+            failed_auth_limit: 20,
+            failed_auth_window: Duration::from_secs(60),
         }
     }
 }
@@ -111,6 +119,7 @@ pub struct Shared {
     pub(crate) root_context: Option<skynet_core::policy::PolicyContext>,
     pub(crate) limiter: Arc<auth::Limiter>,
     pub(crate) key_cache: Arc<auth::KeyCache>,
+    pub(crate) failed_auth: Arc<auth::FailedAuth>,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -140,6 +149,10 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
             config.rate_burst,
         )),
         key_cache: Arc::new(auth::KeyCache::default()),
+        failed_auth: Arc::new(auth::FailedAuth::new(
+            config.failed_auth_limit,
+            config.failed_auth_window,
+        )),
         root_context: canonical_root
             .as_deref()
             .map(|r| skynet_core::policy::PolicyContext::rooted(r.clone())),
@@ -191,8 +204,23 @@ pub async fn serve_limited(
     limits: conn::ConnLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, limits, serve::Timeouts::default(), shutdown).await
+}
+
+/// [`serve_limited`] with these connection deadlines.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: conn::ConnLimits,
+    timeouts: serve::Timeouts,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     conn::raise_nofile_limit();
-    axum::serve(conn::LimitedListener::new(listener, limits), app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve::serve_connections(
+        conn::LimitedListener::new(listener, limits),
+        app,
+        timeouts,
+        shutdown,
+    )
+    .await
 }

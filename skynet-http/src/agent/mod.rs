@@ -78,8 +78,7 @@ pub async fn serve_tls(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    crate::serve::serve_connections(listener, app, crate::serve::Timeouts::default(), shutdown)
         .await
 }
 

@@ -319,21 +319,33 @@ pub async fn call_on(
 /// cancelled, and a client that calls it over that connection.
 pub struct Tcp {
     pub base: String,
+    pub addr: std::net::SocketAddr,
     client: reqwest::Client,
 }
 
 impl TestApp {
     /// Serve this app on 127.0.0.1 (a real server: accept loop, HTTP/1).
     pub async fn serve_tcp(&self) -> Tcp {
+        self.serve_tcp_with(skynet_http::serve::Timeouts::default())
+            .await
+    }
+
+    /// [`TestApp::serve_tcp`] with these connection deadlines.
+    pub async fn serve_tcp_with(&self, timeouts: skynet_http::serve::Timeouts) -> Tcp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stop = self.config.shutdown.clone();
-        tokio::spawn(skynet_http::serve(listener, self.app.clone(), async move {
-            stop.cancelled().await
-        }));
+        tokio::spawn(skynet_http::serve_with(
+            listener,
+            self.app.clone(),
+            skynet_http::conn::ConnLimits::default(),
+            timeouts,
+            async move { stop.cancelled().await },
+        ));
         Tcp {
+            addr,
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
         }
