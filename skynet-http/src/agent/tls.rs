@@ -1,11 +1,13 @@
 //! HTTPS for the agent: a listener whose connections are TLS streams,
-//! handshaking off the accept loop so a slow client delays nobody else.
+//! handshaking off the accept loop so a slow client delays nobody else,
+//! admitted within the same connection caps as plain HTTP.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use crate::conn::{ConnLimits, LimitedListener, LimitedStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
@@ -20,7 +22,7 @@ const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct TlsListener {
     local: SocketAddr,
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(TlsStream<LimitedStream>, SocketAddr)>,
 }
 
 /// Wrap `listener` so it serves TLS with the PEM certificate chain
@@ -50,19 +52,13 @@ pub fn tls_listener(
         .map_err(|e| bad("certificate and key", cert, &e))?;
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let local = listener.local_addr()?;
+    let mut listener = LimitedListener::new(listener, ConnLimits::default());
     let (tx, ready) = mpsc::channel(64);
     tokio::spawn(async move {
         loop {
-            let (tcp, peer) = match listener.accept().await {
-                Ok(c) => c,
-                Err(e) => {
-                    // Out of file descriptors and the like: pause, go on.
-                    tracing::warn!(error = %e, "agent accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let _ = tcp.set_nodelay(true);
+            // Within the connection caps (retrying transient accept
+            // errors such as EMFILE), before any handshake work.
+            let (tcp, peer) = axum::serve::Listener::accept(&mut listener).await;
             if tx.is_closed() {
                 break;
             }
@@ -83,7 +79,7 @@ pub fn tls_listener(
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = TlsStream<LimitedStream>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
