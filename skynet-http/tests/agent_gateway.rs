@@ -103,7 +103,9 @@ async fn run(
         cancel,
         output: tx,
         max_output_bytes: 1 << 20,
-        risk: RiskLevel::ReadOnly,
+        // The agent judges each step itself and refuses one riskier than
+        // its label; these steps are shell scripts (WRITE), approved as such.
+        risk: RiskLevel::Write,
     };
     let result = p.execute(cmd, ctx).await;
     let mut lines = Vec::new();
@@ -184,7 +186,8 @@ async fn a_timeout_and_a_cancel_stop_the_remote_process_group() {
         cancel: cancel.clone(),
         output: tx,
         max_output_bytes: 1 << 20,
-        risk: RiskLevel::ReadOnly,
+        // A backgrounding shell script: ADMIN by the agent's policy.
+        risk: RiskLevel::Admin,
     };
     let p2 = provider(format!("http://{}", a.addr), TOKEN);
     let step = tokio::spawn(async move { p2.execute(&cmd, ctx).await });
@@ -449,4 +452,121 @@ async fn a_repeated_execute_starts_nothing_twice_and_a_different_one_conflicts()
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
+}
+
+/// POST `/execute` straight to the agent with these steps.
+async fn execute_raw(a: &Agent, job_id: &str, steps: serde_json::Value) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/execute", a.addr))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "job_id": job_id, "steps": steps }))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_agent_judges_every_step_with_its_own_policy() {
+    let a = agent().await;
+    std::os::unix::fs::symlink("/etc/passwd", a.root.join("escape")).unwrap();
+    // Outside its root (directly or through a symlink): forbidden whatever
+    // the label; a write labelled READ_ONLY: refused as riskier than approved.
+    for (i, (argv, label, code)) in [
+        (vec!["cat", "/etc/hostname"], "READ_ONLY", "forbidden"),
+        (vec!["cat", "/etc/hostname"], "ADMIN", "forbidden"),
+        (vec!["cat", "escape"], "READ_ONLY", "forbidden"),
+        (vec!["touch", "made"], "READ_ONLY", "not_permitted"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("judged-{i}");
+        let (status, body) = execute_raw(
+            &a,
+            &id,
+            serde_json::json!([{ "argv": argv, "risk": label }]),
+        )
+        .await;
+        assert_eq!(status, 403, "{argv:?} as {label}: {body}");
+        assert!(body.contains(code), "{argv:?} as {label}: {body}");
+        // Nothing was started: the agent holds no such job.
+        let status = reqwest::Client::new()
+            .get(format!("http://{}/status/{id}", a.addr))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 404, "{argv:?}");
+    }
+    assert!(!a.root.join("made").exists());
+    // What it judges within the label runs.
+    let (status, body) = execute_raw(
+        &a,
+        "judged-ok",
+        serde_json::json!([{ "argv": ["touch", "made"], "risk": "WRITE" }]),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+}
+
+/// Processes whose command line is exactly `argv`, found in /proc.
+fn count_processes(argv: &[&str]) -> usize {
+    let want = argv.join("\0") + "\0";
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == want.as_bytes()))
+        .count()
+}
+
+#[tokio::test]
+async fn the_agent_runs_at_most_its_advertised_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = AgentLimits {
+        max_concurrent: Some(2),
+        ..AgentLimits::default()
+    };
+    let jobs = AgentJobs::new(dir.path(), LocalProvider::new(), limits).unwrap();
+    // A sleep no other test runs, so the count is ours alone.
+    let sleeper = ["sleep", "41.2718"];
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let id = format!("queued-{i}");
+        let req = serde_json::from_value(serde_json::json!({
+            "job_id": id,
+            "steps": [{ "argv": sleeper, "risk": "READ_ONLY" }],
+        }))
+        .unwrap();
+        jobs.submit(req).unwrap();
+        ids.push(id);
+    }
+    // Two start; the others wait, however long we look.
+    let mut seen = 0;
+    for _ in 0..40 {
+        let n = count_processes(&sleeper);
+        assert!(n <= 2, "{n} steps ran at once; the agent allows 2");
+        seen = seen.max(n);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(seen, 2);
+    // A cancelled job makes room for the next one.
+    for id in &ids {
+        jobs.cancel(id);
+    }
+    for _ in 0..200 {
+        if count_processes(&sleeper) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(count_processes(&sleeper), 0);
+    for id in &ids {
+        let s = jobs.status(id, 0, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(
+            s.status,
+            skynet_core::provider::gateway::protocol::RemoteStatus::Cancelled
+        );
+    }
 }

@@ -35,7 +35,9 @@ pub async fn run(settings: &Settings, opts: AgentOptions, out: &mut dyn Write) -
     let local = LocalProvider::new()
         .with_sandbox(settings.sandbox)
         .with_writable(settings.sandbox_writable.clone());
-    let jobs = AgentJobs::new(&root, local, AgentLimits::default())?;
+    // The agent judges every step with its own rules and read scope.
+    let policy = settings.policy()?;
+    let jobs = AgentJobs::with_policy(&root, local, AgentLimits::default(), policy)?;
     let app = skynet_http::agent::router(jobs.clone(), &token);
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let local_addr = listener.local_addr()?;

@@ -2,11 +2,11 @@
 //! handshaking off the accept loop so a slow client delays nobody else,
 //! admitted within the same connection caps as plain HTTP.
 
+use crate::conn::{ConnLimits, LimitedListener, LimitedStream};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use crate::conn::{ConnLimits, LimitedListener, LimitedStream};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;

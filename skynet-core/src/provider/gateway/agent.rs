@@ -1,6 +1,15 @@
 //! The executing side of the gateway protocol: a table of jobs run with
 //! the sandboxed [`LocalProvider`] inside one root directory. Transport
 //! free, so any server (skynet-http's `agent` module) can expose it.
+//!
+//! The agent judges for itself: every step's argv is checked by the
+//! agent's own [`Policy`] against its own root before anything starts. A
+//! forbidden step, or one the agent judges riskier than the caller's label
+//! (what the caller's human approved), refuses the whole job; otherwise the
+//! step runs at the agent's own judgement of its risk, which decides its
+//! sandbox (network, writable root). A caller can only narrow what the
+//! agent allows, never widen it. At most [`AgentLimits::max_concurrent`]
+//! jobs run at once (what health advertises); the rest wait their turn.
 
 use super::protocol::{
     AgentHealth, ExecuteRequest, MAX_WAIT_MS, PROTOCOL_VERSION, RemoteLine, RemoteStatus,
@@ -8,13 +17,15 @@ use super::protocol::{
 };
 use crate::job::JobId;
 use crate::plan::Command;
+use crate::policy::{Policy, PolicyContext, Verdict};
 use crate::provider::{ExecContext, ExitKind, LocalProvider, OutputLine, Provider};
+use crate::risk::RiskLevel;
 use crate::{Error, Result};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Limits of an [`AgentJobs`] table.
@@ -28,6 +39,9 @@ pub struct AgentLimits {
     pub retention: Duration,
     /// Jobs kept at most (finished ones are evicted oldest first).
     pub max_jobs: usize,
+    /// Jobs running at once; later ones wait (default: the local
+    /// provider's advertised concurrency).
+    pub max_concurrent: Option<usize>,
 }
 
 impl Default for AgentLimits {
@@ -37,6 +51,7 @@ impl Default for AgentLimits {
             max_output_bytes: 1024 * 1024,
             retention: Duration::from_secs(600),
             max_jobs: 1024,
+            max_concurrent: None,
         }
     }
 }
@@ -52,6 +67,10 @@ struct Inner {
     root: PathBuf,
     local: LocalProvider,
     limits: AgentLimits,
+    /// The agent's own rules, with its root as the write scope.
+    policy: Policy,
+    /// One permit per job allowed to run at once.
+    running: Arc<Semaphore>,
     jobs: Mutex<HashMap<String, Arc<JobState>>>,
 }
 
@@ -88,8 +107,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl AgentJobs {
-    /// A table whose steps run with `local` inside `root` (which must exist).
+    /// A table whose steps run with `local` inside `root` (which must
+    /// exist), judged by the default policy rules.
     pub fn new(root: &Path, local: LocalProvider, limits: AgentLimits) -> Result<AgentJobs> {
+        Self::with_policy(root, local, limits, Policy::default())
+    }
+
+    /// [`AgentJobs::new`] judging steps with `policy` (the agent's own
+    /// rules file and read scope).
+    pub fn with_policy(
+        root: &Path,
+        local: LocalProvider,
+        limits: AgentLimits,
+        policy: Policy,
+    ) -> Result<AgentJobs> {
         let root = root.canonicalize().map_err(|e| {
             Error::InvalidInput(format!(
                 "agent root {} is not usable: {e}; give an existing directory with --root",
@@ -102,11 +133,17 @@ impl AgentJobs {
                 root.display()
             )));
         }
+        let permits = limits
+            .max_concurrent
+            .unwrap_or_else(|| local.capabilities().max_concurrency)
+            .max(1);
         Ok(AgentJobs {
             inner: Arc::new(Inner {
                 root,
                 local,
                 limits,
+                policy,
+                running: Arc::new(Semaphore::new(permits)),
                 jobs: Mutex::new(HashMap::new()),
             }),
         })
@@ -141,6 +178,7 @@ impl AgentJobs {
                 )));
             }
             let cwd = self.resolve_cwd(&step.cwd)?;
+            let risk = self.judge(i, step, &cwd)?;
             commands.push((
                 Command {
                     argv: step.argv.clone(),
@@ -149,7 +187,7 @@ impl AgentJobs {
                     timeout_ms: step.timeout_ms,
                     stdin: step.stdin.clone(),
                 },
-                step.risk,
+                risk,
             ));
         }
         let job = Arc::new(JobState {
@@ -245,6 +283,42 @@ impl AgentJobs {
         }
     }
 
+    /// The agent's own judgement of step `i` run in `cwd`: refused when
+    /// its policy forbids it or judges it riskier than the caller's label
+    /// (the risk the caller's human approved); else the agent's risk,
+    /// which may be lower than the label and decides the sandbox.
+    fn judge(&self, i: usize, step: &super::protocol::RemoteStep, cwd: &Path) -> Result<RiskLevel> {
+        let ctx = PolicyContext {
+            roots: vec![self.inner.root.clone()],
+            read_paths: self.inner.policy.read_paths().to_vec(),
+            cwd: cwd.to_path_buf(),
+        };
+        let mut decision = self.inner.policy.check(&step.argv, &ctx);
+        // Changed environment variables can change what a program does.
+        if !step.env.is_empty() {
+            decision.risk = decision.risk.max(RiskLevel::Write);
+        }
+        if decision.verdict == Verdict::Forbid {
+            decision
+                .reasons
+                .insert(0, format!("step {i} on this agent"));
+            return Err(Error::Forbidden {
+                decision: Box::new(decision),
+            });
+        }
+        if decision.risk > step.risk {
+            return Err(Error::NotPermitted(format!(
+                "step {i} ({}) is {} by this agent's policy, more than the {} it was approved \
+                 as; nothing ran: {}",
+                step.argv.join(" "),
+                decision.risk,
+                step.risk,
+                decision.reasons.join("; ")
+            )));
+        }
+        Ok(decision.risk)
+    }
+
     /// `cwd` (relative, lexical) inside the root, resolved; refused when
     /// absolute, when it uses `..`, or when a symlink leads out.
     fn resolve_cwd(&self, cwd: &str) -> Result<PathBuf> {
@@ -329,9 +403,23 @@ fn bump(job: &JobState) {
 async fn run_job(
     inner: Arc<Inner>,
     job: Arc<JobState>,
-    commands: Vec<(Command, crate::risk::RiskLevel)>,
+    commands: Vec<(Command, RiskLevel)>,
     cap: u64,
 ) {
+    // Wait for a turn (never closed, so this only fails if the table is
+    // gone); a job cancelled while waiting ends without running.
+    let _turn = tokio::select! {
+        turn = inner.running.clone().acquire_owned() => turn.ok(),
+        () = job.cancel.cancelled() => None,
+    };
+    if job.cancel.is_cancelled() {
+        let mut r = lock(&job.state);
+        r.status = RemoteStatus::Cancelled;
+        r.finished = Some(Instant::now());
+        drop(r);
+        bump(&job);
+        return;
+    }
     let job_id = JobId::new();
     let mut status = RemoteStatus::Succeeded;
     for (i, (command, risk)) in commands.into_iter().enumerate() {
