@@ -197,7 +197,9 @@ fn start_step(
         cancel: CancellationToken::new(),
         output: tx,
         max_output_bytes: 1 << 20,
-        risk: RiskLevel::ReadOnly,
+        // Shell scripts are WRITE by the agent's own policy, which
+        // refuses a step riskier than its label.
+        risk: RiskLevel::Write,
     };
     let p = p.clone();
     (tokio::spawn(async move { p.execute(&cmd, ctx).await }), rx)
