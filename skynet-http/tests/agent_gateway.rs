@@ -513,11 +513,18 @@ async fn the_agent_judges_every_step_with_its_own_policy() {
 
 /// Processes whose command line is exactly `argv`, found in /proc.
 fn count_processes(argv: &[&str]) -> usize {
-    let want = argv.join("\0") + "\0";
+    // The program may be named by its full path (a wrapper execs it so).
+    let matches = |cmdline: Vec<u8>| {
+        let text = String::from_utf8_lossy(&cmdline).into_owned();
+        let words: Vec<&str> = text.trim_end_matches('\0').split('\0').collect();
+        words.len() == argv.len()
+            && words[0].rsplit('/').next() == Some(argv[0])
+            && words[1..] == argv[1..]
+    };
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == want.as_bytes()))
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(matches))
         .count()
 }
 

@@ -34,7 +34,8 @@ pub async fn run(settings: &Settings, opts: AgentOptions, out: &mut dyn Write) -
     };
     let local = LocalProvider::new()
         .with_sandbox(settings.sandbox)
-        .with_writable(settings.sandbox_writable.clone());
+        .with_writable(settings.sandbox_writable.clone())
+        .with_read_only_cpu(settings.read_only_cpu);
     // The agent judges every step with its own rules and read scope.
     let policy = settings.policy()?;
     let jobs = AgentJobs::with_policy(&root, local, AgentLimits::default(), policy)?;

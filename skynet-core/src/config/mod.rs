@@ -14,6 +14,8 @@
 //! | lease / heartbeat / poll | `[worker] lease`, `heartbeat`, `poll_interval` | `SKYNET_LEASE`, `SKYNET_HEARTBEAT`, `SKYNET_POLL_INTERVAL` |
 //! | attempts | `[worker] max_attempts` | `SKYNET_MAX_ATTEMPTS` |
 //! | step timeout | `[limits] step_timeout` | `SKYNET_STEP_TIMEOUT` |
+//! | READ_ONLY step timeout unless a request sets its own (default 2 min) | `[limits] read_only_step_timeout` | `SKYNET_READ_ONLY_STEP_TIMEOUT` |
+//! | CPU time per process of a READ_ONLY local step (default 60 s; `off`) | `[limits] read_only_cpu` | `SKYNET_READ_ONLY_CPU` |
 //! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
 //! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
 //! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
@@ -80,6 +82,9 @@ pub struct Settings {
     pub scheduler_weights: Weights,
     /// Engine tunables.
     pub engine: EngineConfig,
+    /// CPU time each process of a READ_ONLY local step may use (`None`:
+    /// no limit).
+    pub read_only_cpu: Option<Duration>,
     /// Remote front-ends refuse an approval by the job's own principal
     /// unless it is an admin (default true).
     pub separation_of_duties: bool,
@@ -187,9 +192,10 @@ impl Settings {
         let engine = worker::engine_config(
             &layers,
             file.worker,
-            file.limits,
+            &file.limits,
             file.auto_approve_read_only,
         )?;
+        let read_only_cpu = worker::read_only_cpu(&layers, &file.limits)?;
         let separation_of_duties = layers
             .pick("SKYNET_SEPARATION_OF_DUTIES", file.separation_of_duties)
             .map(|v| worker::parse_bool("separation_of_duties", &v))
@@ -224,6 +230,7 @@ impl Settings {
             providers,
             scheduler_weights,
             engine,
+            read_only_cpu,
             separation_of_duties,
             planner,
             llm,
@@ -280,7 +287,8 @@ impl Settings {
             .chain(gateway::secrets(self));
         let local = LocalProvider::new()
             .with_sandbox(self.sandbox)
-            .with_writable(self.sandbox_writable.clone());
+            .with_writable(self.sandbox_writable.clone())
+            .with_read_only_cpu(self.read_only_cpu);
         let builder = builder
             .planner(planner)
             .secrets(keys)

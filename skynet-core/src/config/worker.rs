@@ -6,6 +6,7 @@ use super::{parse_duration, parse_number};
 use crate::engine::EngineConfig;
 use crate::{Error, Result};
 use serde::Deserialize;
+use std::time::Duration;
 
 /// `[worker]` in `skynet.toml`.
 #[derive(Debug, Default, Deserialize)]
@@ -22,6 +23,9 @@ pub(super) struct WorkerSection {
 #[serde(deny_unknown_fields)]
 pub(super) struct LimitsSection {
     step_timeout: Option<String>,
+    read_only_step_timeout: Option<String>,
+    /// CPU time per process of a READ_ONLY local step (`off`: none).
+    pub(super) read_only_cpu: Option<String>,
     max_output_bytes: Option<u64>,
 }
 
@@ -30,7 +34,7 @@ pub(super) struct LimitsSection {
 pub(super) fn engine_config(
     layers: &Layers,
     worker: WorkerSection,
-    limits: LimitsSection,
+    limits: &LimitsSection,
     auto_approve_read_only: Option<bool>,
 ) -> Result<EngineConfig> {
     let mut engine = EngineConfig::default();
@@ -46,8 +50,14 @@ pub(super) fn engine_config(
     if let Some(v) = layers.pick("SKYNET_MAX_ATTEMPTS", worker.max_attempts) {
         engine.max_attempts = parse_number("max_attempts", &v)?;
     }
-    if let Some(v) = layers.pick("SKYNET_STEP_TIMEOUT", limits.step_timeout) {
+    if let Some(v) = layers.pick("SKYNET_STEP_TIMEOUT", limits.step_timeout.clone()) {
         engine.step_timeout = parse_duration("step_timeout", &v)?;
+    }
+    if let Some(v) = layers.pick(
+        "SKYNET_READ_ONLY_STEP_TIMEOUT",
+        limits.read_only_step_timeout.clone(),
+    ) {
+        engine.read_only_step_timeout = parse_duration("read_only_step_timeout", &v)?;
     }
     if let Some(v) = layers.pick("SKYNET_MAX_OUTPUT_BYTES", limits.max_output_bytes) {
         engine.max_output_bytes = parse_number("max_output_bytes", &v)?;
@@ -72,5 +82,14 @@ pub(super) fn parse_bool(what: &str, v: &str) -> Result<bool> {
         other => Err(Error::Config(format!(
             "{what}: {other:?} is not true/false"
         ))),
+    }
+}
+
+/// The CPU limit of READ_ONLY local steps: a duration, or `off`.
+pub(super) fn read_only_cpu(layers: &Layers, limits: &LimitsSection) -> Result<Option<Duration>> {
+    match layers.pick("SKYNET_READ_ONLY_CPU", limits.read_only_cpu.clone()) {
+        None => Ok(Some(crate::provider::local::DEFAULT_READ_ONLY_CPU)),
+        Some(v) if v.trim() == "off" => Ok(None),
+        Some(v) => parse_duration("read_only_cpu", &v).map(Some),
     }
 }

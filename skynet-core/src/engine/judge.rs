@@ -79,18 +79,25 @@ pub(crate) async fn plan_and_judge_with(
         step_timeout_ms: Some(step_timeout.as_millis() as u64),
     };
     let mut plan = planner.plan(&preq).await?;
-    judge_plan(sk, &mut plan, &root, step_timeout)?;
+    // A request that names its step timeout gets it; otherwise READ_ONLY
+    // steps (which run without a human) get the shorter READ_ONLY limit.
+    let read_only_cap = req
+        .step_timeout
+        .is_none()
+        .then_some(sk.inner.config.read_only_step_timeout);
+    judge_plan(sk, &mut plan, &root, step_timeout, read_only_cap)?;
     Ok((plan, root))
 }
 
 /// Classify every step with the policy: risk = max(claim, catalog, policy);
 /// any forbidden step refuses the whole plan. Steps without a time budget
-/// get `step_timeout`.
+/// get `step_timeout`; READ_ONLY steps at most `read_only_cap` when set.
 pub(crate) fn judge_plan(
     sk: &Skynet,
     plan: &mut Plan,
     root: &Path,
     step_timeout: Duration,
+    read_only_cap: Option<Duration>,
 ) -> Result<()> {
     if plan.steps.is_empty() {
         return Err(Error::Planning("the plan has no steps".into()));
@@ -106,6 +113,12 @@ pub(crate) fn judge_plan(
         step.risk = step.risk.max(step.action.base_risk()).max(decision.risk);
         if step.command.timeout_ms.is_none() {
             step.command.timeout_ms = Some(step_timeout.as_millis() as u64);
+        }
+        if step.risk == crate::RiskLevel::ReadOnly
+            && let Some(cap) = read_only_cap
+        {
+            let cap = cap.as_millis() as u64;
+            step.command.timeout_ms = step.command.timeout_ms.map(|t| t.min(cap));
         }
         step.decision = Some(decision);
     }

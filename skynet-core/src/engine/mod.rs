@@ -62,6 +62,9 @@ pub struct EngineConfig {
     pub max_output_bytes: u64,
     /// Step timeout when the plan sets none (default 10 min).
     pub step_timeout: Duration,
+    /// The longest a READ_ONLY step may run unless the request set its own
+    /// step timeout (default 2 min): auto-approved work is short.
+    pub read_only_step_timeout: Duration,
 }
 
 impl Default for EngineConfig {
@@ -76,6 +79,7 @@ impl Default for EngineConfig {
             retry_max: Duration::from_secs(300),
             max_output_bytes: 1024 * 1024,
             step_timeout: Duration::from_secs(600),
+            read_only_step_timeout: Duration::from_secs(120),
         }
     }
 }

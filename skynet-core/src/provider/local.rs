@@ -63,6 +63,8 @@ pub const DEFAULT_ENV_ALLOWLIST: &[&str] = &[
 
 /// Default time between SIGTERM and SIGKILL when a step is stopped.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+/// CPU time each process of a READ_ONLY step may use by default.
+pub const DEFAULT_READ_ONLY_CPU: Duration = Duration::from_secs(60);
 
 /// Runs argv (never a shell string) as a local process group.
 ///
@@ -82,6 +84,7 @@ pub struct LocalProvider {
     kill_grace: Duration,
     sandbox: SandboxMode,
     writable: Vec<PathBuf>,
+    read_only_cpu: Option<Duration>,
 }
 
 impl Default for LocalProvider {
@@ -101,6 +104,7 @@ impl LocalProvider {
             kill_grace: DEFAULT_KILL_GRACE,
             sandbox: SandboxMode::Off,
             writable: Vec::new(),
+            read_only_cpu: Some(DEFAULT_READ_ONLY_CPU),
         }
     }
 
@@ -127,6 +131,16 @@ impl LocalProvider {
     /// Replace the names of the variables copied from this process.
     pub fn with_env_allowlist(mut self, names: Vec<String>) -> Self {
         self.env_allowlist = names;
+        self
+    }
+
+    /// CPU time each process of a READ_ONLY step may use (default
+    /// [`DEFAULT_READ_ONLY_CPU`]; `None`: no limit), so an auto-approved step
+    /// cannot hold a core until its timeout. Set with `prlimit` (util-linux)
+    /// where it is installed; where it is not, the step's timeout alone
+    /// bounds it.
+    pub fn with_read_only_cpu(mut self, limit: Option<Duration>) -> Self {
+        self.read_only_cpu = limit;
         self
     }
 
@@ -225,6 +239,10 @@ impl Provider for LocalProvider {
             network,
             write: ctx.risk > crate::RiskLevel::ReadOnly,
             writable: &self.writable,
+            cpu_seconds: (ctx.risk == crate::RiskLevel::ReadOnly)
+                .then_some(self.read_only_cpu)
+                .flatten()
+                .map(|d| d.as_secs().max(1)),
         };
         let child = match prepare::launch(command, &ctx.root, &self.env_allowlist, &sandbox)? {
             Launch::Ready(prepared) => {

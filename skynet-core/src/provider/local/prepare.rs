@@ -28,6 +28,25 @@ pub(crate) struct Sandbox<'a> {
     pub(crate) write: bool,
     /// Extra directories WRITE/ADMIN steps may write.
     pub(crate) writable: &'a [PathBuf],
+    /// CPU seconds each of the step's processes may use (READ_ONLY steps),
+    /// set with `prlimit` before the program starts.
+    pub(crate) cpu_seconds: Option<u64>,
+}
+
+/// Where `prlimit` (util-linux) is looked for: a fixed system path, never
+/// the step's `PATH`.
+const PRLIMIT: &[&str] = &["/usr/bin/prlimit", "/bin/prlimit"];
+
+/// `prlimit --cpu=N:N --`, which sets the limit on itself and then runs the
+/// program (the limit is inherited by what it starts), when `prlimit` exists.
+fn cpu_limit_prefix(seconds: Option<u64>) -> Option<[OsString; 3]> {
+    let seconds = seconds?;
+    let prlimit = PRLIMIT.iter().find(|p| Path::new(p).is_file())?;
+    Some([
+        OsString::from(prlimit),
+        OsString::from(format!("--cpu={seconds}:{seconds}")),
+        OsString::from("--"),
+    ])
 }
 
 /// What to start, or why it cannot start.
@@ -87,15 +106,24 @@ pub(crate) fn launch(
         }));
     }
 
+    let limit = cpu_limit_prefix(sandbox.cpu_seconds);
     let mut seccomp = Vec::new();
     let mut cmd = match sandbox.confinement {
-        Confinement::PathsOnly | Confinement::Landlock => {
-            let mut cmd = tokio::process::Command::new(resolved);
-            // Resolving to an absolute path lets std use posix_spawn instead
-            // of fork+exec; arg0 keeps what the program sees as its own name.
-            cmd.arg0(program).args(args);
-            cmd
-        }
+        Confinement::PathsOnly | Confinement::Landlock => match &limit {
+            Some([prlimit, cpu, dashes]) => {
+                let mut cmd = tokio::process::Command::new(prlimit);
+                cmd.args([cpu, dashes]).arg(resolved).args(args);
+                cmd
+            }
+            None => {
+                let mut cmd = tokio::process::Command::new(resolved);
+                // Resolving to an absolute path lets std use posix_spawn
+                // instead of fork+exec; arg0 keeps what the program sees as
+                // its own name.
+                cmd.arg0(program).args(args);
+                cmd
+            }
+        },
         Confinement::Bubblewrap(bwrap) => {
             seccomp = sandbox::seccomp_fds(sandbox.network).map_err(|message| Error::Provider {
                 provider: "local".into(),
@@ -111,6 +139,7 @@ pub(crate) fn launch(
             let mut cmd = tokio::process::Command::new(bwrap);
             cmd.args(sandbox::arguments(&step, &seccomp))
                 .arg("--")
+                .args(limit.iter().flatten())
                 .arg(resolved)
                 .args(args);
             cmd
@@ -243,8 +272,16 @@ fn resolve_program(program: &str, path: &OsStr, cwd: &Path) -> Resolved {
         return Resolved::NotFound;
     }
     if program.contains('/') {
-        // Errors (missing, not executable) are reported by the spawn.
-        return Resolved::Found(cwd.join(program));
+        // Checked here rather than left to the spawn: a wrapper (`prlimit`,
+        // bubblewrap) would report the failure in its own words.
+        let path = cwd.join(program);
+        return match std::fs::metadata(&path) {
+            Err(_) => Resolved::NotFound,
+            Ok(meta) if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 => {
+                Resolved::NotExecutable
+            }
+            Ok(_) => Resolved::Found(path),
+        };
     }
     let mut denied = false;
     for dir in std::env::split_paths(path) {
@@ -307,9 +344,21 @@ mod tests {
 
     #[test]
     fn relative_program_path_is_relative_to_the_cwd() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("run.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
         assert_eq!(
-            resolve_program("./run.sh", OsStr::new("/bin"), Path::new("/srv/x")),
-            Resolved::Found(PathBuf::from("/srv/x/./run.sh"))
+            resolve_program("./run.sh", OsStr::new("/bin"), dir.path()),
+            Resolved::NotExecutable
+        );
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            resolve_program("./run.sh", OsStr::new("/bin"), dir.path()),
+            Resolved::Found(dir.path().join("./run.sh"))
+        );
+        assert_eq!(
+            resolve_program("./gone.sh", OsStr::new("/bin"), dir.path()),
+            Resolved::NotFound
         );
     }
 
