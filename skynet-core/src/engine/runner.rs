@@ -6,7 +6,7 @@ use super::slots::Ticket;
 use super::{JobEvent, Skynet};
 use crate::job::{FailureKind, Job, JobFailure, JobId, Lease};
 use crate::plan::Step;
-use crate::provider::{ExecContext, ExitKind, Output, OutputLine, Provider};
+use crate::provider::{ExecContext, ExitKind, Output, OutputLine, Provider, Stream};
 use crate::risk::RiskLevel;
 use crate::store::{Completion, FinishedStep, NewLogLine, RunCheckpoint, StepOutcome, StepStatus};
 use crate::{Error, Result};
@@ -722,6 +722,9 @@ async fn forward_output(
 ) -> Result<Vec<NewLogLine>> {
     let mut batch: Vec<NewLogLine> = Vec::new();
     let mut flush_at = tokio::time::Instant::now() + LOG_FLUSH_EVERY;
+    // One per stream: a private key's lines arrive on one of them.
+    let mut stdout = crate::redact::LineRedactor::new(sk.inner.redactor.clone());
+    let mut stderr = stdout.clone();
     loop {
         let next = if batch.is_empty() {
             rx.recv().await
@@ -737,7 +740,11 @@ async fn forward_output(
             }
         };
         let Some(line) = next else { break };
-        let text = sk.inner.redactor.redact(&line.text);
+        let text = match line.stream {
+            Stream::Stderr => stderr.redact_line(&line.text),
+            // SKYNET's own lines come between the step's; they share stdout's.
+            Stream::Stdout | Stream::System => stdout.redact_line(&line.text),
+        };
         sk.publish(JobEvent::Output {
             job: id.clone(),
             step,

@@ -226,6 +226,40 @@ pub fn redact_url(url: &str) -> String {
     url.to_string()
 }
 
+/// A [`Redactor`] for text that arrives line by line (step output): it
+/// also hides the lines of a multi-line secret block — a private key's
+/// base64 body between its `BEGIN` and `END` lines — which no single line
+/// reveals as a secret. Keep one per stream.
+#[derive(Debug, Clone)]
+pub struct LineRedactor {
+    redactor: Redactor,
+    in_private_key: bool,
+}
+
+impl LineRedactor {
+    /// Line-by-line redaction with `redactor`.
+    pub fn new(redactor: Redactor) -> Self {
+        LineRedactor {
+            redactor,
+            in_private_key: false,
+        }
+    }
+
+    /// The next line, with its secrets (and any line inside a private key
+    /// block) replaced.
+    pub fn redact_line(&mut self, line: &str) -> String {
+        let begins = line.contains("-----BEGIN") && line.contains("PRIVATE KEY-----");
+        let ends = line.contains("-----END") && line.contains("PRIVATE KEY-----");
+        if self.in_private_key {
+            self.in_private_key = !ends;
+            REDACTIONS.fetch_add(1, Ordering::Relaxed);
+            return REDACTED.to_string();
+        }
+        self.in_private_key = begins && !ends;
+        self.redactor.redact(line)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,5 +387,28 @@ mod tests {
         assert!(is_secret_name("OPENAI_API_KEY"));
         assert!(is_secret_name("github_token"));
         assert!(!is_secret_name("PATH"));
+    }
+
+    #[test]
+    fn a_private_key_printed_line_by_line_is_hidden_whole() {
+        let mut lines = LineRedactor::new(Redactor::default());
+        let key = [
+            "before",
+            "-----BEGIN OPENSSH PRIVATE KEY-----",
+            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+            "QyNTUxOQAAACDZbrkGlqU7cW9vZxJcdGN0aGlzIGlzIG5vdCBhIHJlYWwga2V5IGF0IGFs",
+            "-----END OPENSSH PRIVATE KEY-----",
+            "after",
+        ];
+        let out: Vec<String> = key.iter().map(|l| lines.redact_line(l)).collect();
+        assert_eq!(out[0], "before");
+        assert_eq!(out[5], "after");
+        for (i, l) in out.iter().enumerate().take(5).skip(1) {
+            assert!(l.contains(REDACTED), "line {i}: {l}");
+            assert!(
+                !l.contains("b3BlbnNz") && !l.contains("QyNTUx"),
+                "line {i}: {l}"
+            );
+        }
     }
 }

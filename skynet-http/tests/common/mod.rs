@@ -142,7 +142,9 @@ impl TestApp {
         std::fs::write(dir.path().join("hello.txt"), "hello from a file\n").expect("write");
         std::fs::write(
             dir.path().join("creds.txt"),
-            "password=hunter2\nkey AKIAIOSFODNN7EXAMPLE\n",
+            "password=hunter2\nkey AKIAIOSFODNN7EXAMPLE\n-----BEGIN OPENSSH PRIVATE KEY-----\n\
+             b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n\
+             -----END OPENSSH PRIVATE KEY-----\nthe end\n",
         )
         .expect("write");
         let url = db.fresh_url(dir.path()).await;
