@@ -58,7 +58,10 @@ pub async fn run(settings: &Settings, opts: AgentOptions, out: &mut dyn Write) -
             let tls = skynet_http::agent::tls_listener(listener, &cert, &key)?;
             skynet_http::agent::serve_tls(tls, app, stop).await?;
         }
-        None => skynet_http::agent::serve(listener, app, stop).await?,
+        None => {
+            let (limits, timeouts) = crate::commands::http_limits(&settings.http);
+            skynet_http::serve_with(listener, app, limits, timeouts, stop).await?;
+        }
     }
     Ok(Exit::Ok)
 }

@@ -242,3 +242,19 @@ pub fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<
     writeln!(out, "{text}")?;
     Ok(())
 }
+
+/// The HTTP servers' connection caps and deadlines from the settings.
+pub fn http_limits(
+    http: &skynet_core::config::HttpSettings,
+) -> (skynet_http::conn::ConnLimits, skynet_http::serve::Timeouts) {
+    (
+        skynet_http::conn::ConnLimits {
+            max_connections: http.max_connections,
+            max_per_address: http.max_per_address,
+        },
+        skynet_http::serve::Timeouts {
+            header_read: http.header_timeout,
+            body_idle: http.body_timeout,
+        },
+    )
+}

@@ -56,6 +56,8 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
     config.rate_per_second = opts.rate_limit;
     config.rate_burst = opts.rate_burst;
     config.separation_of_duties = settings.separation_of_duties;
+    config.failed_auth_limit = settings.http.failed_auth_limit;
+    config.failed_auth_window = settings.http.failed_auth_window;
     let shutdown = config.shutdown.clone();
     let app = skynet_http::router(sk.clone(), config);
     let listener = tokio::net::TcpListener::bind(opts.bind).await?;
@@ -84,7 +86,11 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
     });
     let sentinel = sk.sentinel().spawn(shutdown.child_token());
     let stop = shutdown.clone();
-    skynet_http::serve(listener, app, async move { stop.cancelled().await }).await?;
+    let (limits, timeouts) = crate::commands::http_limits(&settings.http);
+    skynet_http::serve_with(listener, app, limits, timeouts, async move {
+        stop.cancelled().await
+    })
+    .await?;
     if let Some(w) = workers {
         match w.await {
             Ok(Ok(report)) => writeln!(

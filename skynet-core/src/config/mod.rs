@@ -15,6 +15,8 @@
 //! | attempts | `[worker] max_attempts` | `SKYNET_MAX_ATTEMPTS` |
 //! | step timeout | `[limits] step_timeout` | `SKYNET_STEP_TIMEOUT` |
 //! | READ_ONLY step timeout unless a request sets its own (default 2 min) | `[limits] read_only_step_timeout` | `SKYNET_READ_ONLY_STEP_TIMEOUT` |
+//! | HTTP servers: open connections (all / per address), header (and idle keep-alive) and body deadlines, failed authentications per address per window | `[http] max_connections`, `max_per_address`, `header_timeout`, `body_timeout`, `failed_auth_limit`, `failed_auth_window` | `SKYNET_HTTP_MAX_CONNECTIONS` (1024), `SKYNET_HTTP_MAX_PER_ADDRESS` (64), `SKYNET_HTTP_HEADER_TIMEOUT` (30s), `SKYNET_HTTP_BODY_TIMEOUT` (30s), `SKYNET_HTTP_FAILED_AUTH_LIMIT` (20), `SKYNET_HTTP_FAILED_AUTH_WINDOW` (60s) |
+//! | extra secret patterns (regular expressions) for output, errors, plans | `[redact] patterns = ["..."]` | `SKYNET_REDACT_PATTERNS` (one per line) |
 //! | CPU time per process of a READ_ONLY local step (default 60 s; `off`) | `[limits] read_only_cpu` | `SKYNET_READ_ONLY_CPU` |
 //! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
 //! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
@@ -41,11 +43,14 @@
 
 mod docker;
 mod gateway;
+mod http;
 mod layers;
 mod llm;
 mod providers;
 mod ssh;
 mod worker;
+
+pub use http::HttpSettings;
 
 use crate::engine::{EngineConfig, Skynet, SkynetBuilder};
 use crate::llm::LlmSettings;
@@ -82,6 +87,10 @@ pub struct Settings {
     pub scheduler_weights: Weights,
     /// Engine tunables.
     pub engine: EngineConfig,
+    /// The HTTP servers' connection limits and deadlines.
+    pub http: HttpSettings,
+    /// Extra secret patterns (regular expressions) every output is scanned for.
+    pub redact_patterns: Vec<String>,
     /// CPU time each process of a READ_ONLY local step may use (`None`:
     /// no limit).
     pub read_only_cpu: Option<Duration>,
@@ -139,6 +148,10 @@ struct FileSettings {
     scheduler: SchedulerSection,
     #[serde(default)]
     sentinel: SentinelSection,
+    #[serde(default)]
+    http: http::HttpSection,
+    #[serde(default)]
+    redact: http::RedactSection,
 }
 
 /// `[scheduler]` in `skynet.toml`.
@@ -196,6 +209,8 @@ impl Settings {
             file.auto_approve_read_only,
         )?;
         let read_only_cpu = worker::read_only_cpu(&layers, &file.limits)?;
+        let http = file.http.resolve(&layers)?;
+        let redact_patterns = file.redact.resolve(&layers)?;
         let separation_of_duties = layers
             .pick("SKYNET_SEPARATION_OF_DUTIES", file.separation_of_duties)
             .map(|v| worker::parse_bool("separation_of_duties", &v))
@@ -230,6 +245,8 @@ impl Settings {
             providers,
             scheduler_weights,
             engine,
+            http,
+            redact_patterns,
             read_only_cpu,
             separation_of_duties,
             planner,
@@ -292,6 +309,7 @@ impl Settings {
         let builder = builder
             .planner(planner)
             .secrets(keys)
+            .redact_patterns(self.redact_patterns.clone())
             .database_url(&self.database_url)
             .policy(self.policy()?)
             .provider(Arc::new(local));

@@ -417,3 +417,60 @@ fn separation_of_duties_is_on_unless_turned_off() {
         "{bad:?}"
     );
 }
+
+#[test]
+fn http_limits_and_redaction_patterns_are_settings() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    assert_eq!(load(&[]).expect("load").http, HttpSettings::default());
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[http]\nmax_per_address = 8\nheader_timeout = \"5s\"\n\
+         [redact]\npatterns = [\"corp-[0-9]{6}\"]\n",
+    )
+    .expect("write");
+    let s = load(&[("SKYNET_HTTP_FAILED_AUTH_LIMIT", "3")]).expect("load");
+    assert_eq!(s.http.max_per_address, 8);
+    assert_eq!(s.http.header_timeout, Duration::from_secs(5));
+    assert_eq!(s.http.failed_auth_limit, 3);
+    assert_eq!(s.redact_patterns, ["corp-[0-9]{6}"]);
+    for (var, value, names) in [
+        ("SKYNET_HTTP_MAX_CONNECTIONS", "0", "max_connections"),
+        ("SKYNET_HTTP_BODY_TIMEOUT", "soon", "body_timeout"),
+        ("SKYNET_REDACT_PATTERNS", "corp-(", "corp-("),
+    ] {
+        let e = load(&[(var, value)]);
+        assert!(
+            matches!(&e, Err(Error::Config(m)) if m.contains(names)),
+            "{var}: {e:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_configured_pattern_redacts_step_output() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let s = Settings::load_with(
+        Some(home.path().into()),
+        env(&[
+            ("SKYNET_REDACT_PATTERNS", "corp-[0-9]{6}"),
+            ("SKYNET_SANDBOX", "off"),
+            ("SKYNET_PROVIDER", "local"),
+        ]),
+    )
+    .expect("load");
+    let sk = s.build().await.expect("engine");
+    std::fs::write(home.path().join("note.txt"), "badge corp-123456 ok\n").expect("write");
+    let job = sk
+        .submit(crate::SubmitRequest::new("read note.txt").root(home.path()))
+        .await
+        .expect("submit");
+    let done = sk.run_job(&job.id, "test").await.expect("run");
+    assert_eq!(done.status, crate::JobStatus::Succeeded, "{:?}", done.error);
+    let lines = sk
+        .logs(&job.id, &crate::store::LogQuery::default())
+        .await
+        .expect("logs");
+    let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(text, ["badge [REDACTED] ok"]);
+}

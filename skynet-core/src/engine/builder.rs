@@ -30,6 +30,7 @@ pub struct SkynetBuilder {
     health_source: Option<Arc<dyn HealthSource>>,
     config: EngineConfig,
     secrets: Vec<String>,
+    redact_patterns: Vec<String>,
     sentinel: SentinelConfig,
     alert_sinks: Vec<(Arc<dyn AlertSink>, Severity)>,
 }
@@ -99,6 +100,13 @@ impl SkynetBuilder {
         self
     }
 
+    /// Extra secret patterns (regular expressions; each match is hidden
+    /// whole). An invalid one fails [`SkynetBuilder::build`].
+    pub fn redact_patterns(mut self, patterns: impl IntoIterator<Item = String>) -> Self {
+        self.redact_patterns.extend(patterns);
+        self
+    }
+
     /// Health sentinel settings (a configured webhook becomes a sink).
     pub fn sentinel(mut self, config: SentinelConfig) -> Self {
         self.sentinel = config;
@@ -163,6 +171,11 @@ impl SkynetBuilder {
             sentinel.add_sink(sink, min);
         }
         let sentinel = Arc::new(sentinel);
+        let redactor = if self.redact_patterns.is_empty() {
+            Redactor::from_env(secrets)
+        } else {
+            Redactor::from_env_with_patterns(secrets, &self.redact_patterns)?
+        };
         // The sentinel's history is the scheduler's health score unless the
         // caller plugged in another source; before its first round the
         // scheduler checks providers live.
@@ -181,7 +194,7 @@ impl SkynetBuilder {
                 scheduler,
                 config: self.config,
                 bus,
-                redactor: Redactor::from_env(secrets),
+                redactor,
                 sentinel,
                 running: Mutex::new(HashMap::new()),
             }),

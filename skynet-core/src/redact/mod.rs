@@ -162,6 +162,17 @@ impl Redactor {
         Self::new(env.chain(extra))
     }
 
+    /// [`Redactor::from_env`] with extra patterns ([`Redactor::with_patterns`]).
+    pub fn from_env_with_patterns(
+        extra: impl IntoIterator<Item = String>,
+        patterns: &[String],
+    ) -> crate::Result<Self> {
+        let env = std::env::vars()
+            .filter(|(k, _)| is_secret_name(k))
+            .map(|(_, v)| v);
+        Self::with_patterns(env.chain(extra), patterns)
+    }
+
     /// `text` with every secret replaced.
     pub fn redact(&self, text: &str) -> String {
         self.redact_cow(text).into_owned()
