@@ -46,6 +46,10 @@ pub struct SubmitBody {
     #[serde(default)]
     #[schema(minimum = 1)]
     pub step_timeout_ms: Option<u64>,
+    /// A dry run: plan, judge and record the job on the `mock` provider,
+    /// which runs nothing; the job is shown as `dry_run` everywhere.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// `GET /v1/jobs` query.

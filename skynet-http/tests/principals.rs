@@ -289,6 +289,33 @@ async fn the_mock_provider_is_for_admins_only(db: Db) {
     assert_eq!(r.json()["provider"], "mock");
 }
 
+async fn any_submitter_may_ask_for_a_dry_run_which_is_shown_as_one(db: Db) {
+    let t = TestApp::new(db).await;
+    let tcp = t.serve_tcp().await;
+    let body = json!({ "intent": "list the files", "dry_run": true });
+    let r = tcp
+        .call("POST", "/v1/jobs", &t.submit, Some(body), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let job = r.json();
+    assert_eq!(
+        (job["provider"].as_str(), job["dry_run"].as_bool()),
+        (Some("mock"), Some(true))
+    );
+    let shown = tcp
+        .call(
+            "GET",
+            &format!("/v1/jobs/{}", job["id"].as_str().expect("id")),
+            &t.read,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(shown.json()["dry_run"], true);
+    let real = submit(&tcp, &t.submit, "list the files", &[]).await;
+    assert_eq!(real["dry_run"], false);
+}
+
 on_every_backend!(
     a_read_key_sees_only_its_own_principals_jobs,
     idempotency_keys_are_per_principal_and_compare_the_whole_request,
@@ -296,4 +323,5 @@ on_every_backend!(
     a_refused_approval_reveals_no_plan_hash,
     reports_only_on_own_jobs_or_with_the_gateway_scope,
     the_mock_provider_is_for_admins_only,
+    any_submitter_may_ask_for_a_dry_run_which_is_shown_as_one,
 );

@@ -149,10 +149,13 @@ impl Acting<'_> {
 
     /// The request as the caller may make it: owned by the caller's
     /// principal; the `mock` provider (which runs nothing yet reports
-    /// success) only for `admin`.
+    /// success) only for `admin` or as an explicit dry run.
     fn own(&self, req: &SubmitRequest) -> Result<SubmitRequest> {
         let mut req = req.clone();
         req.principal = self.grant.principal.clone();
+        if req.dry_run {
+            return Ok(req);
+        }
         let mock = req
             .provider
             .as_deref()
@@ -160,7 +163,8 @@ impl Acting<'_> {
         if mock && !self.is_admin() {
             return Err(Error::NotPermitted(
                 "the `mock` provider runs nothing and reports success, so only an `admin` key \
-                 may choose it; name a real provider or leave the choice to the scheduler"
+                 may choose it; ask for a dry run (`dry_run: true`) instead, name a real \
+                 provider, or leave the choice to the scheduler"
                     .into(),
             ));
         }

@@ -152,7 +152,7 @@ impl Skynet {
     /// approval.
     pub async fn start(&self, req: &SubmitRequest, gate: &Gate) -> Result<Job> {
         let (plan, root) = plan_and_judge(self, req).await?;
-        let placed = self.place(&plan, req.provider.as_deref()).await?;
+        let placed = self.place(&plan, req.requested_provider()).await?;
         if self.runs_unasked(&plan, &placed).await {
             return self.record(req, plan, root, placed, true).await;
         }

@@ -145,7 +145,7 @@ impl Skynet {
         planner: &dyn crate::planner::Planner,
     ) -> Result<Job> {
         let (plan, root) = plan_and_judge_with(self, &req, planner).await?;
-        let placed = self.place(&plan, req.provider.as_deref()).await?;
+        let placed = self.place(&plan, req.requested_provider()).await?;
         let auto = self.runs_unasked(&plan, &placed).await;
         self.record(&req, plan, root, placed, auto).await
     }
@@ -370,7 +370,7 @@ fn request_hash(req: &SubmitRequest, root: &std::path::Path) -> String {
     let whole = serde_json::json!({
         "intent": req.intent.trim(),
         "root": root,
-        "provider": req.provider.as_deref().map(crate::provider::canonical_name),
+        "provider": req.requested_provider().map(crate::provider::canonical_name),
         "priority": req.priority,
         "timeout_ms": req.timeout.map(|d| d.as_millis() as u64),
         "step_timeout_ms": req.step_timeout.map(|d| d.as_millis() as u64),

@@ -116,6 +116,9 @@ pub struct SubmitRequest {
     /// serve remote callers submit through [`Skynet::acting_as`], which
     /// sets it from the caller's key.
     pub principal: crate::Principal,
+    /// A dry run: the job runs on the `mock` provider, which runs nothing
+    /// (any caller may ask for one; naming `mock` otherwise needs `admin`).
+    pub dry_run: bool,
 }
 
 impl SubmitRequest {
@@ -135,6 +138,15 @@ impl SubmitRequest {
     pub fn source(mut self, source: JobSource) -> Self {
         self.source = source;
         self
+    }
+
+    /// The provider the request names: `mock` for a dry run.
+    pub fn requested_provider(&self) -> Option<&str> {
+        if self.dry_run {
+            Some("mock")
+        } else {
+            self.provider.as_deref()
+        }
     }
 }
 

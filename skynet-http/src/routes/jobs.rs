@@ -73,6 +73,7 @@ pub(crate) async fn submit(
         idempotency_key: key.clone(),
         timeout: millis("timeout_ms", body.timeout_ms)?,
         step_timeout: millis("step_timeout_ms", body.step_timeout_ms)?,
+        dry_run: body.dry_run,
         ..Default::default()
     };
     confine(&state, &mut req, body.root.as_deref());
