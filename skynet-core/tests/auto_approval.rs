@@ -60,3 +60,41 @@ async fn read_only_plans_wait_for_a_human_where_nothing_confines_them() {
         .expect("submit");
     assert_eq!(job.status, JobStatus::Queued);
 }
+
+/// The dry run agrees with the submit, and the refusal of "run it now"
+/// says why: the provider cannot confine the plan.
+#[tokio::test]
+async fn review_and_the_auto_only_refusal_name_the_unconfined_provider() {
+    let dir = tempfile::tempdir().expect("root");
+    let sk = engine("unconfined").await;
+    let req = SubmitRequest::new("list files").root(dir.path());
+    let review = sk.review(&req).await.expect("review");
+    assert!(review.requires_approval, "review must agree with submit");
+    assert!(
+        review
+            .gates
+            .iter()
+            .any(|g| g.reason.contains("cannot confine")),
+        "{:?}",
+        review.gates
+    );
+    let e = sk
+        .start(&req, &skynet_core::Gate::AutoOnly)
+        .await
+        .expect_err("needs a human");
+    let gate = e.decision().expect("the refusal names a reason");
+    assert!(
+        gate.explain().contains("`unconfined` cannot confine"),
+        "{}",
+        gate.explain()
+    );
+    assert!(
+        sk.list(&Default::default()).await.expect("list").is_empty(),
+        "nothing stored"
+    );
+
+    let sk = engine("mock").await;
+    let review = sk.review(&req).await.expect("review");
+    assert!(!review.requires_approval);
+    assert!(review.gates.is_empty());
+}

@@ -41,7 +41,10 @@ pub async fn health(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit
             .get("workers")
             .is_some_and(|c| c.status == HealthStatus::Unhealthy)
         {
-            writeln!(out, "hint: run `skynet worker` (or `skynet serve --workers N`)")?;
+            writeln!(
+                out,
+                "hint: run `skynet worker` (or `skynet serve --workers N`)"
+            )?;
         }
         writeln!(out)?;
         print_providers(&report.providers, out)?;

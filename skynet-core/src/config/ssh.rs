@@ -17,6 +17,7 @@ pub(super) struct SshSection {
     key: Option<PathBuf>,
     known_hosts: Option<PathBuf>,
     workdir: Option<String>,
+    confined: Option<bool>,
 }
 
 #[cfg(feature = "ssh")]
@@ -55,6 +56,9 @@ impl SshSection {
         }
         if let Some(v) = layers.pick("SKYNET_SSH_WORKDIR", self.workdir) {
             config.remote_root = v;
+        }
+        if let Some(v) = layers.pick("SKYNET_SSH_CONFINED", self.confined) {
+            config.confined = super::worker::parse_bool("ssh confined", &v)?;
         }
         Ok(Some(config))
     }

@@ -524,3 +524,46 @@ fn local_use_reads_what_operators_inspect_and_remote_callers_do_not() {
     let d = cat(&configured.policy().expect("policy"), "/etc/hostname");
     assert_eq!(d.risk, crate::RiskLevel::ReadOnly, "{}", d.explain());
 }
+
+/// SKYNET cannot sandbox a remote host: READ_ONLY work on SSH waits for a
+/// human unless the operator vouches for the account.
+#[tokio::test]
+async fn an_ssh_host_confines_read_only_work_only_when_the_operator_says_so() {
+    use crate::provider::Provider;
+    let home = tempfile::tempdir().expect("tempdir");
+    let ssh = |confined: Option<&str>| {
+        let mut vars = vec![
+            ("SKYNET_SSH_HOST", "build1"),
+            ("SKYNET_SSH_USER", "ci"),
+            ("SKYNET_SSH_KEY", "/keys/id"),
+            ("HOME", "/home/me"),
+        ];
+        vars.extend(confined.map(|v| ("SKYNET_SSH_CONFINED", v)));
+        Settings::load_with(Some(home.path().into()), env(&vars))
+            .expect("load")
+            .ssh
+            .expect("ssh")
+    };
+    let default = crate::provider::SshProvider::new(ssh(None));
+    assert!(!default.confines_read_only().await);
+    assert!(
+        default.capabilities().isolated,
+        "still another machine for the scheduler"
+    );
+    let vouched = crate::provider::SshProvider::new(ssh(Some("true")));
+    assert!(vouched.confines_read_only().await);
+    let e = Settings::load_with(
+        Some(home.path().into()),
+        env(&[
+            ("SKYNET_SSH_HOST", "build1"),
+            ("SKYNET_SSH_USER", "ci"),
+            ("SKYNET_SSH_KEY", "/keys/id"),
+            ("HOME", "/home/me"),
+            ("SKYNET_SSH_CONFINED", "perhaps"),
+        ]),
+    );
+    assert!(
+        matches!(&e, Err(Error::Config(m)) if m.contains("ssh confined")),
+        "{e:?}"
+    );
+}

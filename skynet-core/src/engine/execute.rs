@@ -80,14 +80,34 @@ pub struct PlanReview {
 }
 
 impl PlanReview {
-    fn new(sk: &Skynet, plan: Plan) -> Self {
+    /// The review of `plan` placed on `provider`: `unconfined` when the
+    /// plan alone could run unasked but its provider cannot confine
+    /// READ_ONLY steps, so a human must approve it all the same.
+    fn new(sk: &Skynet, plan: Plan, provider: &str, unconfined: bool) -> Self {
+        let mut gates = approval_gates(&plan);
+        if unconfined {
+            gates.extend(plan.steps.iter().enumerate().map(|(i, s)| ApprovalGate {
+                step: i,
+                description: s.description.clone(),
+                risk: s.risk,
+                reason: unconfined_reason(provider),
+            }));
+        }
         PlanReview {
-            requires_approval: sk.needs_approval(&plan),
-            gates: approval_gates(&plan),
+            requires_approval: unconfined || sk.needs_approval(&plan),
+            gates,
             artifacts: artifacts(&plan),
             plan,
         }
     }
+}
+
+/// Why READ_ONLY work on `provider` waits for a human.
+fn unconfined_reason(provider: &str) -> String {
+    format!(
+        "provider `{provider}` cannot confine READ_ONLY steps here (no working sandbox), so they \
+         wait for a human like WRITE steps"
+    )
 }
 
 /// Why each step that needs a human needs one.
@@ -126,16 +146,24 @@ fn artifacts(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
-/// The refusal of a plan that needs a human under [`Gate::AutoOnly`].
-fn needs_approval_error(plan: &Plan) -> Error {
+/// The refusal of a plan that needs a human under [`Gate::AutoOnly`]:
+/// the first step decision that asks for one, or, for a plan the policy
+/// allows on a provider that cannot confine it, that reason.
+fn needs_approval_error(plan: &Plan, provider: &str) -> Error {
+    let gate = plan
+        .steps
+        .iter()
+        .find_map(|s| s.decision.clone().filter(|d| d.verdict != Verdict::Allow))
+        .unwrap_or_else(|| Decision {
+            risk: plan.risk,
+            verdict: Verdict::Prompt,
+            reasons: vec![unconfined_reason(provider)],
+            rule: Some("unconfined-provider".into()),
+        });
     Error::PlanNeedsApproval {
         hash: plan.hash.clone(),
         risk: plan.risk,
-        gate: plan
-            .steps
-            .iter()
-            .find_map(|s| s.decision.clone().filter(|d| d.verdict != Verdict::Allow))
-            .map(Box::new),
+        gate: Some(Box::new(gate)),
     }
 }
 
@@ -144,7 +172,9 @@ impl Skynet {
     /// it takes: whether a human must approve, which steps, and why.
     pub async fn review(&self, req: &SubmitRequest) -> Result<PlanReview> {
         let (plan, _) = plan_and_judge(self, req).await?;
-        Ok(PlanReview::new(self, plan))
+        let placed = self.place(&plan, req.requested_provider()).await?;
+        let unconfined = !self.needs_approval(&plan) && !self.runs_unasked(&plan, &placed).await;
+        Ok(PlanReview::new(self, plan, &placed.provider, unconfined))
     }
 
     /// Plan `req` once, judge it, pass it through `gate` and record it.
@@ -157,7 +187,7 @@ impl Skynet {
             return self.record(req, plan, root, placed, true).await;
         }
         match gate {
-            Gate::AutoOnly => Err(needs_approval_error(&plan)),
+            Gate::AutoOnly => Err(needs_approval_error(&plan, &placed.provider)),
             Gate::Hold => self.record(req, plan, root, placed, false).await,
             Gate::Approve(approver) => {
                 let hash = plan.hash.clone();

@@ -57,6 +57,11 @@ pub struct SshConfig {
     pub kill_grace: Duration,
     /// Steps run at once (sshd's `MaxSessions` caps this per connection).
     pub max_concurrency: usize,
+    /// The operator vouches that the remote account confines what runs
+    /// there (a throwaway VM, a restricted user, a container), so READ_ONLY
+    /// work on it may run without a human (`SKYNET_SSH_CONFINED`, default
+    /// false: SKYNET cannot sandbox a remote host, so it fails closed).
+    pub confined: bool,
 }
 
 impl SshConfig {
@@ -77,6 +82,7 @@ impl SshConfig {
             connect_timeout: Duration::from_secs(10),
             kill_grace: super::local::DEFAULT_KILL_GRACE,
             max_concurrency: 8,
+            confined: false,
         }
     }
 }
@@ -166,6 +172,12 @@ impl Provider for SshProvider {
             isolated: true,
             max_concurrency: self.config.max_concurrency,
         }
+    }
+
+    /// Only when the operator says so ([`SshConfig::confined`]): SKYNET
+    /// puts no sandbox around a remote command.
+    async fn confines_read_only(&self) -> bool {
+        self.config.confined
     }
 
     async fn health(&self) -> Health {
