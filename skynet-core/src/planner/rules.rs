@@ -161,8 +161,59 @@ fn params(action: &Action) -> Vec<&str> {
             v.extend(branch.as_deref());
             v
         }
-        Action::ExecuteCommand { argv } => argv.iter().map(String::as_str).collect(),
+        Action::ExecuteCommand { argv } | Action::GitAdd { paths: argv } => {
+            argv.iter().map(String::as_str).collect()
+        }
+        Action::TopProcesses { .. }
+        | Action::MemoryUsage
+        | Action::ListPorts { .. }
+        | Action::Uptime
+        | Action::HostInfo { .. }
+        | Action::NetworkInfo { .. }
+        | Action::GitBranches
+        | Action::GitStash { .. } => vec![],
+        Action::FindProcess { name: p }
+        | Action::FolderSizes { path: p }
+        | Action::DnsLookup { host: p }
+        | Action::PingHost { host: p }
+        | Action::ServiceStatus { unit: p }
+        | Action::ServiceControl { unit: p, .. }
+        | Action::HeadFile { path: p, .. }
+        | Action::TailFile { path: p, .. }
+        | Action::CountLines { path: p }
+        | Action::GitCreateBranch { name: p }
+        | Action::GitSwitch { branch: p, .. }
+        | Action::GitShow { rev: p }
+        | Action::GitBlame { path: p }
+        | Action::Package { name: p, .. }
+        | Action::ToolVersion { tool: p }
+        | Action::ToolLocation { tool: p } => vec![p],
+        Action::CopyPath { from, to } | Action::MovePath { from, to } => vec![from, to],
+        Action::ChangeMode { path, mode } => vec![path, mode],
+        Action::AppendFile { path, content } => vec![path, content],
+        Action::DiskFree { path: o }
+        | Action::Journal { unit: o, .. }
+        | Action::GitFetch { remote: o }
+        | Action::GitTag { name: o }
+        | Action::KillProcess { name: o, .. }
+        | Action::Containers { name: o, .. } => o.iter().map(String::as_str).collect(),
+        Action::GitPull { remote, branch } => remote.iter().chain(branch).map(String::as_str).collect(),
+        Action::FindFiles {
+            path,
+            name,
+            larger_than,
+            ..
+        } => std::iter::once(path)
+            .chain(name)
+            .chain(larger_than)
+            .map(String::as_str)
+            .collect(),
     }
+}
+
+/// A parameter as shown in messages (control characters escaped, cut).
+pub(crate) fn show_param(value: &str) -> String {
+    show(value)
 }
 
 /// A short human description of a step.
@@ -218,5 +269,134 @@ pub(crate) fn describe(action: &Action) -> String {
         Action::ExecuteCommand { argv } => {
             format!("Run `{}`", show_max(&shell_words::join(argv), 120))
         }
+        other => describe_ops(other),
     }
+}
+
+/// Descriptions of the operations vocabulary.
+fn describe_ops(action: &Action) -> String {
+    use crate::action::{
+        ContainerView as C, HostFact as H, NetworkView as N, PackageOp as P, ProcessSort,
+        StashOp as S,
+    };
+    let opt = |o: &Option<String>| o.as_deref().map(show);
+    match action {
+        Action::TopProcesses {
+            by: ProcessSort::Cpu,
+        } => "Show the processes using the most CPU".into(),
+        Action::TopProcesses {
+            by: ProcessSort::Memory,
+        } => "Show the processes using the most memory".into(),
+        Action::FindProcess { name } => format!("Find processes named {}", show(name)),
+        Action::MemoryUsage => "Show memory usage".into(),
+        Action::DiskFree { path } => match opt(path) {
+            Some(p) => format!("Show free disk space for {p}"),
+            None => "Show free disk space".into(),
+        },
+        Action::FolderSizes { path } => format!("Show folder sizes in {}", show(path)),
+        Action::ListPorts { port: None } => "List listening ports".into(),
+        Action::ListPorts { port: Some(p) } => format!("Show what listens on port {p}"),
+        Action::Uptime => "Show uptime and load".into(),
+        Action::HostInfo { what: H::Os } => "Show the OS release".into(),
+        Action::HostInfo { what: H::Kernel } => "Show the kernel version".into(),
+        Action::HostInfo { what: H::Hostname } => "Show the host name".into(),
+        Action::NetworkInfo {
+            what: N::Interfaces,
+        } => "Show network interfaces".into(),
+        Action::NetworkInfo { what: N::Routes } => "Show network routes".into(),
+        Action::DnsLookup { host } => format!("Look up {}", show(host)),
+        Action::PingHost { host } => format!("Ping {}", show(host)),
+        Action::ServiceStatus { unit } => format!("Show the status of {}", show(unit)),
+        Action::ServiceControl { unit, op } => format!("{} {}", capital(op.verb()), show(unit)),
+        Action::Journal { unit: Some(u), lines, .. } => {
+            format!("Show the last {lines} log lines of {}", show(u))
+        }
+        Action::Journal { kernel: true, lines, .. } => {
+            format!("Show the last {lines} kernel messages")
+        }
+        Action::Journal { lines, .. } => format!("Show the last {lines} journal lines"),
+        Action::HeadFile { path, lines } => format!("Show the first {lines} lines of {}", show(path)),
+        Action::TailFile { path, lines } => format!("Show the last {lines} lines of {}", show(path)),
+        Action::CountLines { path } => format!("Count the lines of {}", show(path)),
+        Action::FindFiles {
+            path,
+            name,
+            larger_than,
+            changed_within_days,
+        } => {
+            let mut d = "Find files".to_string();
+            if let Some(n) = name {
+                d += &format!(" named {}", show(n));
+            }
+            if let Some(s) = larger_than {
+                d += &format!(" larger than {}", show(s));
+            }
+            if let Some(days) = changed_within_days {
+                d += &format!(" changed in the last {days} days");
+            }
+            if path != "." {
+                d += &format!(" in {}", show(path));
+            }
+            d
+        }
+        Action::CopyPath { from, to } => format!("Copy {} to {}", show(from), show(to)),
+        Action::MovePath { from, to } => format!("Move {} to {}", show(from), show(to)),
+        Action::ChangeMode { path, mode } => format!("Set mode {} on {}", show(mode), show(path)),
+        Action::AppendFile { path, content } => {
+            format!("Append {} bytes to {}", content.len(), show(path))
+        }
+        Action::GitBranches => "List branches".into(),
+        Action::GitCreateBranch { name } => format!("Create branch {}", show(name)),
+        Action::GitSwitch {
+            branch,
+            create: true,
+        } => format!("Create and switch to branch {}", show(branch)),
+        Action::GitSwitch { branch, .. } => format!("Switch to branch {}", show(branch)),
+        Action::GitAdd { paths } if paths.is_empty() || paths == &["."] => {
+            "Stage all changes".into()
+        }
+        Action::GitAdd { paths } => format!("Stage {}", show(&paths.join(" "))),
+        Action::GitStash { op: S::Push } => "Stash the changes".into(),
+        Action::GitStash { op: S::Pop } => "Pop the latest stash".into(),
+        Action::GitStash { op: S::Apply } => "Apply the latest stash".into(),
+        Action::GitStash { op: S::List } => "List the stashes".into(),
+        Action::GitPull { remote, branch } => match (opt(remote), opt(branch)) {
+            (Some(r), Some(b)) => format!("Pull {b} from {r}"),
+            (Some(r), None) => format!("Pull from {r}"),
+            _ => "Pull".into(),
+        },
+        Action::GitFetch { remote } => match opt(remote) {
+            Some(r) => format!("Fetch from {r}"),
+            None => "Fetch".into(),
+        },
+        Action::GitShow { rev } => format!("Show commit {}", show(rev)),
+        Action::GitBlame { path } => format!("Blame {}", show(path)),
+        Action::GitTag { name: None } => "List tags".into(),
+        Action::GitTag { name: Some(t) } => format!("Create tag {}", show(t)),
+        Action::Package { op: P::Install, name } => format!("Install package {}", show(name)),
+        Action::Package { op: P::Remove, name } => format!("Remove package {}", show(name)),
+        Action::KillProcess { pid: Some(p), .. } => format!("Kill process {p}"),
+        Action::KillProcess { name, .. } => {
+            format!("Kill processes named {}", opt(name).unwrap_or_default())
+        }
+        Action::ToolVersion { tool } => format!("Show the version of {}", show(tool)),
+        Action::ToolLocation { tool } => format!("Show where {} is installed", show(tool)),
+        Action::Containers { what: C::List, .. } => "List containers".into(),
+        Action::Containers {
+            what: C::Logs,
+            name,
+        } => format!("Show the logs of container {}", opt(name).unwrap_or_default()),
+        Action::Containers {
+            what: C::Inspect,
+            name,
+        } => format!("Inspect container {}", opt(name).unwrap_or_default()),
+        other => other.name().replace('_', " "),
+    }
+}
+
+fn capital(word: &str) -> String {
+    let mut c = word.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
