@@ -428,7 +428,12 @@ pub const CATALOG: &[CatalogEntry] = &[
         RiskLevel::ReadOnly,
         "processes with a name",
     ),
-    entry("memory_usage", "", RiskLevel::ReadOnly, "free and used memory"),
+    entry(
+        "memory_usage",
+        "",
+        RiskLevel::ReadOnly,
+        "free and used memory",
+    ),
     entry(
         "disk_free",
         "path?: string",
@@ -508,12 +513,7 @@ pub const CATALOG: &[CatalogEntry] = &[
         RiskLevel::ReadOnly,
         "find files by name, size or age",
     ),
-    entry(
-        "git_branches",
-        "",
-        RiskLevel::ReadOnly,
-        "list branches",
-    ),
+    entry("git_branches", "", RiskLevel::ReadOnly, "list branches"),
     entry(
         "git_show",
         "rev?: string",

@@ -170,7 +170,11 @@ pub(super) fn argv(action: &super::Action) -> crate::Result<Vec<String>> {
         A::PingHost { host } => s(&["ping", "-c", "4", name("host", host)?]),
         A::ServiceStatus { unit } => s(&["systemctl", "status", "--no-pager", name("unit", unit)?]),
         A::ServiceControl { unit, op } => s(&["systemctl", op.verb(), name("unit", unit)?]),
-        A::Journal { unit, kernel, lines } => {
+        A::Journal {
+            unit,
+            kernel,
+            lines,
+        } => {
             let mut a = s(&["journalctl", "--no-pager", &format!("--lines={lines}")]);
             if let Some(u) = unit {
                 a.extend(s(&["-u", name("unit", u)?]));

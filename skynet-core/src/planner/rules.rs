@@ -15,6 +15,8 @@ mod words;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
+mod ops_tests;
+#[cfg(test)]
 mod phrase_tests;
 #[cfg(test)]
 mod planner_tests;
@@ -108,22 +110,38 @@ fn map_intent(intent: &str) -> Result<Vec<Planned>> {
             "the intent has {total} steps; at most {MAX_STEPS} fit in one plan, so split it into several jobs"
         )));
     }
+    // A clause that maps to nothing may be the end of the one before, cut
+    // at a word that also joins clauses ("search for salt and pepper").
+    let mut mapped: Vec<(clauses::Clause, std::result::Result<Action, Option<String>>)> =
+        Vec::with_capacity(total);
+    for clause in clauses {
+        let result = phrases::match_clause(&clause.tokens, intent);
+        if matches!(result, Err(None))
+            && let Some((prev, Ok(_))) = mapped.last()
+            && !clause.unterminated()
+        {
+            let joined = clauses::join(intent, prev, &clause);
+            if let Ok(action) = phrases::match_clause(&joined.tokens, intent) {
+                mapped.pop();
+                mapped.push((joined, Ok(action)));
+                continue;
+            }
+        }
+        mapped.push((clause, result));
+    }
+    let total = mapped.len();
     let mut planned = Vec::with_capacity(total);
-    for (i, clause) in clauses.into_iter().enumerate() {
+    for (i, (clause, result)) in mapped.into_iter().enumerate() {
         let place = clause_place(&clause.raw, i + 1, total);
         if clause.unterminated() {
             return Err(Error::Planning(format!(
                 "{place} has a quote or backtick that is never closed; close it, or quote the text with the other kind of quote"
             )));
         }
-        let action = match phrases::match_clause(&clause.tokens, intent) {
+        let action = match result {
             Ok(action) => action,
             Err(Some(why)) => return Err(Error::Planning(format!("{place}: {why}"))),
-            Err(None) => {
-                return Err(Error::Planning(format!(
-                    "could not understand {place}; rephrase it with a catalog action (see `skynet actions`) or wrap a command in backticks like run `make lint`; an LLM planner for free-form intents is not part of this build yet"
-                )));
-            }
+            Err(None) => return Err(Error::Planning(unmapped_message(&place, &clause.tokens))),
         };
         if params(&action).iter().any(|p| p.contains('\0')) {
             return Err(Error::Planning(format!(
@@ -138,6 +156,61 @@ fn map_intent(intent: &str) -> Result<Vec<Planned>> {
         });
     }
     Ok(planned)
+}
+
+/// The error for a clause no rule maps: which clause, the closest catalog
+/// actions, and the ways out (backticks, a model planner).
+fn unmapped_message(place: &str, tokens: &[words::Token]) -> String {
+    let closest = closest_actions(tokens, 3);
+    let near = if closest.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = closest
+            .iter()
+            .map(|e| format!("{} ({})", e.name, e.summary))
+            .collect();
+        format!("; the closest catalog actions are {}", list.join(", "))
+    };
+    format!(
+        "could not understand {place}{near}; rephrase it with a catalog action (see `skynet actions`) or wrap a command in backticks like run `make lint`; to plan free-form intents with a model, set SKYNET_LLM_PROVIDER (openai, ollama, gemini, anthropic) and use --planner auto"
+    )
+}
+
+/// Catalog entries sharing the most words with the clause (names and
+/// summaries), best first; none when nothing is shared.
+pub(crate) fn closest_actions(
+    tokens: &[words::Token],
+    max: usize,
+) -> Vec<&'static crate::action::CatalogEntry> {
+    const SKIP: &[&str] = &[
+        "the", "a", "an", "of", "to", "in", "on", "for", "and", "me", "my", "is", "it", "what",
+        "show", "get", "with", "by", "or",
+    ];
+    let words: Vec<&str> = tokens
+        .iter()
+        .filter(|t| t.kind == words::Kind::Word)
+        .map(|t| t.lower.as_str())
+        .filter(|w| w.len() > 1 && !SKIP.contains(w))
+        .collect();
+    let stem = |w: &str| w.trim_end_matches('s').to_string();
+    let mut scored: Vec<(usize, usize, &'static crate::action::CatalogEntry)> =
+        crate::action::CATALOG
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let vocab: Vec<String> = e
+                    .name
+                    .split('_')
+                    .chain(e.summary.split(|c: char| !c.is_ascii_alphanumeric()))
+                    .filter(|w| !w.is_empty())
+                    .map(|w| stem(&w.to_ascii_lowercase()))
+                    .collect();
+                let score = words.iter().filter(|w| vocab.contains(&stem(w))).count();
+                (score > 0).then_some((score, i, e))
+            })
+            .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(max).map(|(_, _, e)| e).collect()
 }
 
 /// Every text parameter of an action.
@@ -197,7 +270,9 @@ fn params(action: &Action) -> Vec<&str> {
         | Action::GitTag { name: o }
         | Action::KillProcess { name: o, .. }
         | Action::Containers { name: o, .. } => o.iter().map(String::as_str).collect(),
-        Action::GitPull { remote, branch } => remote.iter().chain(branch).map(String::as_str).collect(),
+        Action::GitPull { remote, branch } => {
+            remote.iter().chain(branch).map(String::as_str).collect()
+        }
         Action::FindFiles {
             path,
             name,
@@ -308,15 +383,27 @@ fn describe_ops(action: &Action) -> String {
         Action::PingHost { host } => format!("Ping {}", show(host)),
         Action::ServiceStatus { unit } => format!("Show the status of {}", show(unit)),
         Action::ServiceControl { unit, op } => format!("{} {}", capital(op.verb()), show(unit)),
-        Action::Journal { unit: Some(u), lines, .. } => {
+        Action::Journal {
+            unit: Some(u),
+            lines,
+            ..
+        } => {
             format!("Show the last {lines} log lines of {}", show(u))
         }
-        Action::Journal { kernel: true, lines, .. } => {
+        Action::Journal {
+            kernel: true,
+            lines,
+            ..
+        } => {
             format!("Show the last {lines} kernel messages")
         }
         Action::Journal { lines, .. } => format!("Show the last {lines} journal lines"),
-        Action::HeadFile { path, lines } => format!("Show the first {lines} lines of {}", show(path)),
-        Action::TailFile { path, lines } => format!("Show the last {lines} lines of {}", show(path)),
+        Action::HeadFile { path, lines } => {
+            format!("Show the first {lines} lines of {}", show(path))
+        }
+        Action::TailFile { path, lines } => {
+            format!("Show the last {lines} lines of {}", show(path))
+        }
         Action::CountLines { path } => format!("Count the lines of {}", show(path)),
         Action::FindFiles {
             path,
@@ -373,8 +460,14 @@ fn describe_ops(action: &Action) -> String {
         Action::GitBlame { path } => format!("Blame {}", show(path)),
         Action::GitTag { name: None } => "List tags".into(),
         Action::GitTag { name: Some(t) } => format!("Create tag {}", show(t)),
-        Action::Package { op: P::Install, name } => format!("Install package {}", show(name)),
-        Action::Package { op: P::Remove, name } => format!("Remove package {}", show(name)),
+        Action::Package {
+            op: P::Install,
+            name,
+        } => format!("Install package {}", show(name)),
+        Action::Package {
+            op: P::Remove,
+            name,
+        } => format!("Remove package {}", show(name)),
         Action::KillProcess { pid: Some(p), .. } => format!("Kill process {p}"),
         Action::KillProcess { name, .. } => {
             format!("Kill processes named {}", opt(name).unwrap_or_default())
@@ -385,7 +478,10 @@ fn describe_ops(action: &Action) -> String {
         Action::Containers {
             what: C::Logs,
             name,
-        } => format!("Show the logs of container {}", opt(name).unwrap_or_default()),
+        } => format!(
+            "Show the logs of container {}",
+            opt(name).unwrap_or_default()
+        ),
         Action::Containers {
             what: C::Inspect,
             name,

@@ -169,7 +169,9 @@ fn judge_options<'a>(program: &'static Program, args: &'a [String], j: &mut Judg
         }
         Operands::None => {
             if let Some(o) = operands.first() {
-                j.refuse(format!("the operand `{o}` is not allowed (it would change a setting)"));
+                j.refuse(format!(
+                    "the operand `{o}` is not allowed (it would change a setting)"
+                ));
             }
         }
         Operands::Words(words) => {
