@@ -96,7 +96,11 @@ fn clause_place(clause: &str, index: usize, total: usize) -> String {
     format!("\"{}\" (clause {index} of {total})", show_max(clause, 200))
 }
 
-fn map_intent(intent: &str) -> Result<Vec<Planned>> {
+/// Each clause with the action it maps to: `Err(None)` if no rule maps
+/// it, `Err(Some(why))` if a rule refused it.
+type Mapped = Vec<(clauses::Clause, std::result::Result<Action, Option<String>>)>;
+
+fn map_clauses(intent: &str) -> Result<Mapped> {
     let clauses = clauses::split(intent);
     if clauses.is_empty() {
         return Err(Error::Planning(
@@ -112,8 +116,7 @@ fn map_intent(intent: &str) -> Result<Vec<Planned>> {
     }
     // A clause that maps to nothing may be the end of the one before, cut
     // at a word that also joins clauses ("search for salt and pepper").
-    let mut mapped: Vec<(clauses::Clause, std::result::Result<Action, Option<String>>)> =
-        Vec::with_capacity(total);
+    let mut mapped: Mapped = Vec::with_capacity(total);
     for clause in clauses {
         let result = phrases::match_clause(&clause.tokens, intent);
         if matches!(result, Err(None))
@@ -129,6 +132,45 @@ fn map_intent(intent: &str) -> Result<Vec<Planned>> {
         }
         mapped.push((clause, result));
     }
+    Ok(mapped)
+}
+
+/// One clause of an intent as the rules saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// A clause the rules mapped: its description and action.
+    Mapped(String, Action),
+    /// A clause no rule maps, as the user wrote it.
+    Unmapped(String),
+}
+
+impl RulePlanner {
+    /// Map what the rules can and return the other clauses as text, in
+    /// order (for `--planner auto`). A clause a rule refused, or an
+    /// unclosed quote, is still an error naming the clause.
+    pub fn pieces(&self, intent: &str) -> Result<Vec<Piece>> {
+        let mapped = map_clauses(intent)?;
+        let total = mapped.len();
+        let mut out = Vec::with_capacity(total);
+        for (i, (clause, result)) in mapped.into_iter().enumerate() {
+            let place = clause_place(&clause.raw, i + 1, total);
+            match result {
+                _ if clause.unterminated() => {
+                    return Err(Error::Planning(format!(
+                        "{place} has a quote or backtick that is never closed; close it, or quote the text with the other kind of quote"
+                    )));
+                }
+                Ok(action) => out.push(Piece::Mapped(describe(&action), action)),
+                Err(None) => out.push(Piece::Unmapped(clause.raw)),
+                Err(Some(why)) => return Err(Error::Planning(format!("{place}: {why}"))),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn map_intent(intent: &str) -> Result<Vec<Planned>> {
+    let mapped = map_clauses(intent)?;
     let total = mapped.len();
     let mut planned = Vec::with_capacity(total);
     for (i, (clause, result)) in mapped.into_iter().enumerate() {
