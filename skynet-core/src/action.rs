@@ -777,6 +777,39 @@ impl Action {
             .map_or(RiskLevel::Admin, |e| e.base_risk)
     }
 
+    /// How long a step of this action usually takes, in milliseconds, when
+    /// no past run says otherwise: reads are quick, builds, tests and
+    /// network operations are not.
+    pub fn default_estimate_ms(&self) -> u64 {
+        match self {
+            Action::RunTests => 60_000,
+            Action::BuildProject => 120_000,
+            Action::Package { .. } => 30_000,
+            Action::GitPush { .. } | Action::GitPull { .. } | Action::GitFetch { .. } => 5_000,
+            Action::PingHost { .. } => 4_000,
+            Action::ServiceControl { .. } => 3_000,
+            Action::FindFiles { .. } | Action::FolderSizes { .. } | Action::DiskUsage { .. } => {
+                2_000
+            }
+            Action::ExecuteCommand { .. } | Action::Containers { .. } => 1_000,
+            Action::SearchFiles { .. } | Action::DnsLookup { .. } | Action::GitBlame { .. } => 500,
+            Action::GitStatus
+            | Action::GitDiff { .. }
+            | Action::GitLog { .. }
+            | Action::GitShow { .. }
+            | Action::GitCommit { .. }
+            | Action::GitAdd { .. }
+            | Action::GitStash { .. }
+            | Action::GitSwitch { .. }
+            | Action::Journal { .. }
+            | Action::ServiceStatus { .. }
+            | Action::TopProcesses { .. }
+            | Action::ListPorts { .. }
+            | Action::ToolVersion { .. } => 200,
+            _ => 50,
+        }
+    }
+
     /// Resolve to argv (+stdin). `root` is the sandbox root, used to detect
     /// the project's test/build tool.
     pub fn resolve(&self, root: &Path) -> Result<Invocation> {
