@@ -129,7 +129,7 @@ impl AutoPlanner {
             .map(|s| s.description.as_str())
             .collect::<Vec<_>>()
             .join(", then ");
-        let mut plan = Plan::new(summary, steps, &format!("rules+{}", self.fallback.name()));
+        let mut plan = Plan::new(summary, steps, format!("rules+{}", self.fallback.name()));
         plan.usage = usage;
         Ok(plan)
     }
