@@ -956,6 +956,86 @@ mod tests {
             },
             Action::DeletePath { path: p() },
             Action::ExecuteCommand { argv: vec![p()] },
+            Action::TopProcesses {
+                by: ProcessSort::Cpu,
+            },
+            Action::FindProcess { name: p() },
+            Action::MemoryUsage,
+            Action::DiskFree { path: None },
+            Action::FolderSizes { path: p() },
+            Action::ListPorts { port: Some(80) },
+            Action::Uptime,
+            Action::HostInfo { what: HostFact::Os },
+            Action::NetworkInfo {
+                what: NetworkView::Routes,
+            },
+            Action::DnsLookup { host: p() },
+            Action::PingHost { host: p() },
+            Action::ServiceStatus { unit: p() },
+            Action::ServiceControl {
+                unit: p(),
+                op: ServiceOp::Restart,
+            },
+            Action::Journal {
+                unit: None,
+                kernel: true,
+                lines: 5,
+            },
+            Action::HeadFile {
+                path: p(),
+                lines: 1,
+            },
+            Action::TailFile {
+                path: p(),
+                lines: 1,
+            },
+            Action::CountLines { path: p() },
+            Action::FindFiles {
+                path: p(),
+                name: Some(p()),
+                larger_than: None,
+                changed_within_days: None,
+            },
+            Action::CopyPath { from: p(), to: p() },
+            Action::MovePath { from: p(), to: p() },
+            Action::ChangeMode {
+                path: p(),
+                mode: "644".into(),
+            },
+            Action::AppendFile {
+                path: p(),
+                content: p(),
+            },
+            Action::GitBranches,
+            Action::GitCreateBranch { name: p() },
+            Action::GitSwitch {
+                branch: p(),
+                create: false,
+            },
+            Action::GitAdd { paths: vec![p()] },
+            Action::GitStash { op: StashOp::List },
+            Action::GitPull {
+                remote: None,
+                branch: None,
+            },
+            Action::GitFetch { remote: None },
+            Action::GitShow { rev: p() },
+            Action::GitBlame { path: p() },
+            Action::GitTag { name: None },
+            Action::Package {
+                op: PackageOp::Install,
+                name: p(),
+            },
+            Action::KillProcess {
+                pid: Some(1),
+                name: None,
+            },
+            Action::ToolVersion { tool: p() },
+            Action::ToolLocation { tool: p() },
+            Action::Containers {
+                what: ContainerView::List,
+                name: None,
+            },
         ];
         let mut names: Vec<&str> = all.iter().map(Action::name).collect();
         let mut catalog: Vec<&str> = CATALOG.iter().map(|e| e.name).collect();
@@ -965,6 +1045,13 @@ mod tests {
         for a in &all {
             let json = serde_json::to_value(a).expect("json");
             assert_eq!(json["kind"], a.name(), "serde kind and catalog name agree");
+            let back: Action = serde_json::from_value(json).expect("round trip");
+            assert_eq!(&back, a);
+            let needs_project = matches!(a, Action::RunTests | Action::BuildProject);
+            assert!(
+                needs_project || a.resolve(Path::new("/tmp")).is_ok(),
+                "{a:?} resolves"
+            );
         }
     }
 
