@@ -391,7 +391,7 @@ fn cases() -> Vec<Case> {
         one("kill process 1234", kill(Some(1234), None), "kill 1234", AD),
         one("kill 4321", kill(Some(4321), None), "kill 4321", AD),
         one("terminate pid 99", kill(Some(99), None), "kill 99", AD),
-        one("kill -9 777", kill(Some(777), None), "kill 777", AD),
+        one("kill -TERM 777", kill(Some(777), None), "kill 777", AD),
         one("kill nginx", kill(None, Some("nginx")), "pkill -x nginx", AD),
         one("killall node", kill(None, Some("node")), "pkill -x node", AD),
         // tool versions and locations
@@ -502,6 +502,8 @@ fn names_that_could_be_options_are_refused_with_the_clause() {
         "kill --all",
         "create a branch -D",
         "resolve -x",
+        // SIGKILL is not what kill_process sends: no silent downgrade.
+        "kill -9 777",
     ] {
         let e = planner_error(intent);
         assert!(e.contains("(clause 1 of 1)"), "{intent}: {e}");

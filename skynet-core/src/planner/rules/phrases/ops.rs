@@ -33,7 +33,7 @@ pub(super) static OPS_RULES: &[Rule] = &[
     rule(
         &[
             "kill|terminate|stop|end [process|pid|proc] [id|number] {pid:n}",
-            "kill -9|-15|-TERM|-KILL|-s {pid:n}",
+            "kill -15|-TERM|-SIGTERM {pid:n}",
         ],
         |c| {
             let pid = count(c, "pid")?;
