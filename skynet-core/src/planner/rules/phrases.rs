@@ -265,7 +265,15 @@ pub(crate) fn match_clause(
     tokens: &[super::words::Token],
     source: &str,
 ) -> Result<Action, Option<String>> {
+    let first = tokens.first().map_or("", |t| t.lower.as_str());
+    let after_articles = tokens
+        .iter()
+        .find(|t| !super::words::ARTICLES.contains(&t.lower.as_str()))
+        .map_or("", |t| t.lower.as_str());
     for (pattern, build) in COMPILED.iter() {
+        if !pattern.may_start_with(first, after_articles) {
+            continue;
+        }
         if let Some(caps) = pattern.matches(tokens, source) {
             match build(&caps) {
                 Ok(action) => return Ok(action),
