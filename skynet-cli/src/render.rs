@@ -6,6 +6,15 @@ use skynet_core::view::PlanView;
 use skynet_core::{Decision, Job, Plan};
 use std::io::{self, Write};
 
+/// `850 ms`, `2.5 s`, `3 min 20 s`.
+fn duration(ms: u64) -> String {
+    match ms {
+        0..=999 => format!("{ms} ms"),
+        1_000..=59_999 => format!("{:.1} s", ms as f64 / 1_000.0),
+        _ => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1_000),
+    }
+}
+
 /// Print a plan with each step's risk and the rule behind it.
 pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Result<()> {
     let view = PlanView::with_states(plan, states);
@@ -30,18 +39,26 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
             u.output_tokens
         )?;
     }
+    if let Some(ms) = view.estimate_ms {
+        writeln!(out, "  estimated duration: about {}", duration(ms))?;
+    }
     for (i, s) in view.steps.iter().enumerate() {
         let state = s
             .state
             .as_ref()
             .map(|r| format!(" [{}]", r.status.as_str()))
             .unwrap_or_default();
+        let estimate = s
+            .estimate_ms
+            .map(|ms| format!(" (~{})", duration(ms)))
+            .unwrap_or_default();
         writeln!(
             out,
-            "  {}. [{}] {}{}",
+            "  {}. [{}] {}{}{}",
             i + 1,
             s.risk,
             printable(&s.description),
+            estimate,
             state
         )?;
         writeln!(out, "       $ {}", shell_display(&s.command))?;

@@ -54,8 +54,31 @@ fn plan_json_has_the_documented_shape() {
     );
     assert_eq!(step["risk"], "READ_ONLY");
     assert!(step["description"].is_string());
+    // Duration estimates: read_file's default, per step and in total.
+    assert_eq!(step["estimate_ms"], 50);
+    assert_eq!(plan["estimate_ms"], 50);
     // A dry run stores nothing.
     assert!(sb.jobs().is_empty());
+}
+
+#[test]
+fn plan_and_show_print_duration_estimates() {
+    let sb = Sandbox::new();
+    sb.cmd()
+        .args(["plan", "check git status and search for TODO"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("estimated duration: about 700 ms"))
+        .stdout(predicate::str::contains("Check git status (~200 ms)"))
+        .stdout(predicate::str::contains("(~500 ms)"));
+    sb.cmd().args(["run", "check git status"]).assert().code(0);
+    let id = sb.jobs()[0]["id"].as_str().unwrap().to_string();
+    sb.cmd()
+        .args(["show", &id])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("estimated duration: about 200 ms"));
+    assert_eq!(sb.job(&id)["plan"]["estimate_ms"], 200);
 }
 
 #[test]

@@ -3,6 +3,13 @@
 //! Providers only ever receive argv (plus optional stdin), never a shell
 //! string, so a parameter can never become a second command.
 
+mod ops;
+
+pub use ops::{
+    ContainerView, HostFact, NetworkView, PackageOp, ProcessSort, ServiceOp, StashOp, plain_name,
+    plain_ref, plain_size,
+};
+
 use crate::risk::RiskLevel;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -92,6 +99,239 @@ pub enum Action {
         /// What to delete.
         path: String,
     },
+    /// `ps -eo pid,user,pcpu,pmem,etime,comm --sort=-pcpu` (or `-pmem`).
+    TopProcesses {
+        /// Rank by CPU or memory.
+        #[serde(default)]
+        by: ProcessSort,
+    },
+    /// `pgrep -a -- NAME`.
+    FindProcess {
+        /// Process name to look for.
+        name: String,
+    },
+    /// `free -h`.
+    MemoryUsage,
+    /// `df -h [-- PATH]`.
+    DiskFree {
+        /// Only the filesystem holding this path.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+    },
+    /// `du -h -d 1 -- PATH`: the size of each folder below PATH.
+    FolderSizes {
+        /// Where (default `.`).
+        #[serde(default = "default_dot")]
+        path: String,
+    },
+    /// `ss -tulpn [sport = :PORT]`.
+    ListPorts {
+        /// Only this local port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+    },
+    /// `uptime`.
+    Uptime,
+    /// `cat /etc/os-release`, `uname -r` or `hostname`.
+    HostInfo {
+        /// Which fact.
+        what: HostFact,
+    },
+    /// `ip addr show` or `ip route show`.
+    NetworkInfo {
+        /// Interfaces or routes.
+        what: NetworkView,
+    },
+    /// `getent hosts HOST`.
+    DnsLookup {
+        /// Name to resolve.
+        host: String,
+    },
+    /// `ping -c 4 HOST`.
+    PingHost {
+        /// Host to reach.
+        host: String,
+    },
+    /// `systemctl status --no-pager UNIT`.
+    ServiceStatus {
+        /// The unit.
+        unit: String,
+    },
+    /// `systemctl start|stop|restart|reload UNIT`.
+    ServiceControl {
+        /// The unit.
+        unit: String,
+        /// What to do.
+        op: ServiceOp,
+    },
+    /// `journalctl --no-pager -n LINES [-u UNIT | -k]`.
+    Journal {
+        /// Only this unit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unit: Option<String>,
+        /// Kernel messages only.
+        #[serde(default)]
+        kernel: bool,
+        /// How many lines (default 50).
+        #[serde(default = "default_lines")]
+        lines: u32,
+    },
+    /// `head -n LINES -- PATH`.
+    HeadFile {
+        /// File to read.
+        path: String,
+        /// How many lines (default 10).
+        #[serde(default = "default_head")]
+        lines: u32,
+    },
+    /// `tail -n LINES -- PATH`.
+    TailFile {
+        /// File to read.
+        path: String,
+        /// How many lines (default 10).
+        #[serde(default = "default_head")]
+        lines: u32,
+    },
+    /// `wc -l -- PATH`.
+    CountLines {
+        /// File to count.
+        path: String,
+    },
+    /// `find PATH -type f [-name NAME] [-size +SIZE] [-mtime -DAYS]`.
+    FindFiles {
+        /// Where to look (default `.`).
+        #[serde(default = "default_dot")]
+        path: String,
+        /// A name or glob (`*.log`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Only files larger than this (`100M`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        larger_than: Option<String>,
+        /// Only files changed in the last this many days.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changed_within_days: Option<u32>,
+    },
+    /// `cp -r -- FROM TO`.
+    CopyPath {
+        /// Source.
+        from: String,
+        /// Destination.
+        to: String,
+    },
+    /// `mv -- FROM TO`.
+    MovePath {
+        /// Source.
+        from: String,
+        /// Destination.
+        to: String,
+    },
+    /// `chmod MODE -- PATH`.
+    ChangeMode {
+        /// File or directory.
+        path: String,
+        /// Octal (`644`) or symbolic (`+x`) mode.
+        mode: String,
+    },
+    /// Append `content` to `path` (`tee -a`, content on stdin).
+    AppendFile {
+        /// Target file.
+        path: String,
+        /// Text to add at the end.
+        content: String,
+    },
+    /// `git branch --list`.
+    GitBranches,
+    /// `git branch NAME`.
+    GitCreateBranch {
+        /// New branch.
+        name: String,
+    },
+    /// `git switch [-c] BRANCH`.
+    GitSwitch {
+        /// Branch to switch to.
+        branch: String,
+        /// Create it first.
+        #[serde(default)]
+        create: bool,
+    },
+    /// `git add -- PATHS`.
+    GitAdd {
+        /// What to stage (default `.`).
+        paths: Vec<String>,
+    },
+    /// `git stash push|pop|apply|list`.
+    GitStash {
+        /// What to do.
+        #[serde(default)]
+        op: StashOp,
+    },
+    /// `git pull [REMOTE [BRANCH]]`.
+    GitPull {
+        /// Remote, if named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remote: Option<String>,
+        /// Branch, if named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        branch: Option<String>,
+    },
+    /// `git fetch [REMOTE]`.
+    GitFetch {
+        /// Remote, if named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remote: Option<String>,
+    },
+    /// `git show --no-ext-diff --no-textconv REV`.
+    GitShow {
+        /// Commit, tag or branch (default `HEAD`).
+        #[serde(default = "default_head_rev")]
+        rev: String,
+    },
+    /// `git blame -- PATH`.
+    GitBlame {
+        /// File.
+        path: String,
+    },
+    /// `git tag --list`, or `git tag NAME` to create one.
+    GitTag {
+        /// Tag to create; none lists the tags.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// `apt-get install|remove -y NAME`.
+    Package {
+        /// Install or remove.
+        op: PackageOp,
+        /// The package.
+        name: String,
+    },
+    /// `kill PID` or `pkill -x NAME`.
+    KillProcess {
+        /// Process id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
+        /// Exact process name (when no pid).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// `TOOL --version`.
+    ToolVersion {
+        /// Program name.
+        tool: String,
+    },
+    /// `which TOOL`.
+    ToolLocation {
+        /// Program name.
+        tool: String,
+    },
+    /// `docker ps`, `docker logs --tail 100 NAME` or `docker inspect NAME`.
+    Containers {
+        /// List, logs or inspect.
+        what: ContainerView,
+        /// The container (logs and inspect).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
     /// Any argv; its risk is whatever the policy says.
     ExecuteCommand {
         /// Program and arguments, already split.
@@ -104,6 +344,15 @@ fn default_log_count() -> u32 {
 }
 fn default_dot() -> String {
     ".".to_string()
+}
+fn default_lines() -> u32 {
+    50
+}
+fn default_head() -> u32 {
+    10
+}
+fn default_head_rev() -> String {
+    "HEAD".to_string()
 }
 fn default_remote() -> String {
     "origin".to_string()
@@ -168,6 +417,134 @@ pub const CATALOG: &[CatalogEntry] = &[
     ),
     entry("system_info", "", RiskLevel::ReadOnly, "kernel and machine"),
     entry(
+        "top_processes",
+        "by?: cpu|memory",
+        RiskLevel::ReadOnly,
+        "the busiest processes",
+    ),
+    entry(
+        "find_process",
+        "name: string",
+        RiskLevel::ReadOnly,
+        "processes with a name",
+    ),
+    entry(
+        "memory_usage",
+        "",
+        RiskLevel::ReadOnly,
+        "free and used memory",
+    ),
+    entry(
+        "disk_free",
+        "path?: string",
+        RiskLevel::ReadOnly,
+        "free space on the filesystems",
+    ),
+    entry(
+        "folder_sizes",
+        "path?: string",
+        RiskLevel::ReadOnly,
+        "size of each folder below a path",
+    ),
+    entry(
+        "list_ports",
+        "port?: int",
+        RiskLevel::ReadOnly,
+        "listening ports and who listens",
+    ),
+    entry("uptime", "", RiskLevel::ReadOnly, "uptime and load"),
+    entry(
+        "host_info",
+        "what: os|kernel|hostname",
+        RiskLevel::ReadOnly,
+        "distribution, kernel or host name",
+    ),
+    entry(
+        "network_info",
+        "what: interfaces|routes",
+        RiskLevel::ReadOnly,
+        "network interfaces or routes",
+    ),
+    entry(
+        "dns_lookup",
+        "host: string",
+        RiskLevel::ReadOnly,
+        "resolve a host name (uses the network)",
+    ),
+    entry(
+        "ping_host",
+        "host: string",
+        RiskLevel::ReadOnly,
+        "check a host is reachable (uses the network)",
+    ),
+    entry(
+        "service_status",
+        "unit: string",
+        RiskLevel::ReadOnly,
+        "status of a service",
+    ),
+    entry(
+        "journal",
+        "unit?: string, kernel?: bool, lines?: int",
+        RiskLevel::ReadOnly,
+        "recent log lines of a unit or the kernel",
+    ),
+    entry(
+        "head_file",
+        "path: string, lines?: int",
+        RiskLevel::ReadOnly,
+        "first lines of a file",
+    ),
+    entry(
+        "tail_file",
+        "path: string, lines?: int",
+        RiskLevel::ReadOnly,
+        "last lines of a file",
+    ),
+    entry(
+        "count_lines",
+        "path: string",
+        RiskLevel::ReadOnly,
+        "count the lines of a file",
+    ),
+    entry(
+        "find_files",
+        "path?: string, name?: string, larger_than?: string, changed_within_days?: int",
+        RiskLevel::ReadOnly,
+        "find files by name, size or age",
+    ),
+    entry("git_branches", "", RiskLevel::ReadOnly, "list branches"),
+    entry(
+        "git_show",
+        "rev?: string",
+        RiskLevel::ReadOnly,
+        "show a commit",
+    ),
+    entry(
+        "git_blame",
+        "path: string",
+        RiskLevel::ReadOnly,
+        "who changed each line",
+    ),
+    entry(
+        "tool_version",
+        "tool: string",
+        RiskLevel::ReadOnly,
+        "a program's version (runs it)",
+    ),
+    entry(
+        "tool_location",
+        "tool: string",
+        RiskLevel::ReadOnly,
+        "where a program is installed",
+    ),
+    entry(
+        "containers",
+        "what: list|logs|inspect, name?: string",
+        RiskLevel::ReadOnly,
+        "containers, their logs or configuration",
+    ),
+    entry(
         "write_file",
         "path: string, content: string",
         RiskLevel::Write,
@@ -198,6 +575,66 @@ pub const CATALOG: &[CatalogEntry] = &[
         "commit tracked changes",
     ),
     entry(
+        "copy_path",
+        "from: string, to: string",
+        RiskLevel::Write,
+        "copy a file or directory",
+    ),
+    entry(
+        "move_path",
+        "from: string, to: string",
+        RiskLevel::Write,
+        "move or rename a file or directory",
+    ),
+    entry(
+        "append_file",
+        "path: string, content: string",
+        RiskLevel::Write,
+        "add text at the end of a file",
+    ),
+    entry(
+        "git_create_branch",
+        "name: string",
+        RiskLevel::Write,
+        "create a branch",
+    ),
+    entry(
+        "git_switch",
+        "branch: string, create?: bool",
+        RiskLevel::Write,
+        "switch branches",
+    ),
+    entry(
+        "git_add",
+        "paths: [string]",
+        RiskLevel::Write,
+        "stage changes",
+    ),
+    entry(
+        "git_stash",
+        "op?: push|pop|apply|list",
+        RiskLevel::Write,
+        "stash changes or restore them",
+    ),
+    entry(
+        "git_pull",
+        "remote?: string, branch?: string",
+        RiskLevel::Write,
+        "pull from a remote",
+    ),
+    entry(
+        "git_fetch",
+        "remote?: string",
+        RiskLevel::Write,
+        "fetch from a remote",
+    ),
+    entry(
+        "git_tag",
+        "name?: string",
+        RiskLevel::Write,
+        "list tags, or create one",
+    ),
+    entry(
         "execute_command",
         "argv: [string]",
         RiskLevel::Write,
@@ -214,6 +651,30 @@ pub const CATALOG: &[CatalogEntry] = &[
         "path: string",
         RiskLevel::Admin,
         "delete a file or directory",
+    ),
+    entry(
+        "service_control",
+        "unit: string, op: start|stop|restart|reload",
+        RiskLevel::Admin,
+        "start, stop, restart or reload a service",
+    ),
+    entry(
+        "change_mode",
+        "path: string, mode: string",
+        RiskLevel::Admin,
+        "change a file's permissions",
+    ),
+    entry(
+        "package",
+        "op: install|remove, name: string",
+        RiskLevel::Admin,
+        "install or remove a system package",
+    ),
+    entry(
+        "kill_process",
+        "pid?: int, name?: string",
+        RiskLevel::Admin,
+        "stop a process",
     ),
 ];
 
@@ -259,6 +720,43 @@ impl Action {
             Action::GitCommit { .. } => "git_commit",
             Action::GitPush { .. } => "git_push",
             Action::DeletePath { .. } => "delete_path",
+            Action::TopProcesses { .. } => "top_processes",
+            Action::FindProcess { .. } => "find_process",
+            Action::MemoryUsage => "memory_usage",
+            Action::DiskFree { .. } => "disk_free",
+            Action::FolderSizes { .. } => "folder_sizes",
+            Action::ListPorts { .. } => "list_ports",
+            Action::Uptime => "uptime",
+            Action::HostInfo { .. } => "host_info",
+            Action::NetworkInfo { .. } => "network_info",
+            Action::DnsLookup { .. } => "dns_lookup",
+            Action::PingHost { .. } => "ping_host",
+            Action::ServiceStatus { .. } => "service_status",
+            Action::ServiceControl { .. } => "service_control",
+            Action::Journal { .. } => "journal",
+            Action::HeadFile { .. } => "head_file",
+            Action::TailFile { .. } => "tail_file",
+            Action::CountLines { .. } => "count_lines",
+            Action::FindFiles { .. } => "find_files",
+            Action::CopyPath { .. } => "copy_path",
+            Action::MovePath { .. } => "move_path",
+            Action::ChangeMode { .. } => "change_mode",
+            Action::AppendFile { .. } => "append_file",
+            Action::GitBranches => "git_branches",
+            Action::GitCreateBranch { .. } => "git_create_branch",
+            Action::GitSwitch { .. } => "git_switch",
+            Action::GitAdd { .. } => "git_add",
+            Action::GitStash { .. } => "git_stash",
+            Action::GitPull { .. } => "git_pull",
+            Action::GitFetch { .. } => "git_fetch",
+            Action::GitShow { .. } => "git_show",
+            Action::GitBlame { .. } => "git_blame",
+            Action::GitTag { .. } => "git_tag",
+            Action::Package { .. } => "package",
+            Action::KillProcess { .. } => "kill_process",
+            Action::ToolVersion { .. } => "tool_version",
+            Action::ToolLocation { .. } => "tool_location",
+            Action::Containers { .. } => "containers",
             Action::ExecuteCommand { .. } => "execute_command",
         }
     }
@@ -277,6 +775,39 @@ impl Action {
             .iter()
             .find(|e| e.name == name)
             .map_or(RiskLevel::Admin, |e| e.base_risk)
+    }
+
+    /// How long a step of this action usually takes, in milliseconds, when
+    /// no past run says otherwise: reads are quick, builds, tests and
+    /// network operations are not.
+    pub fn default_estimate_ms(&self) -> u64 {
+        match self {
+            Action::RunTests => 60_000,
+            Action::BuildProject => 120_000,
+            Action::Package { .. } => 30_000,
+            Action::GitPush { .. } | Action::GitPull { .. } | Action::GitFetch { .. } => 5_000,
+            Action::PingHost { .. } => 4_000,
+            Action::ServiceControl { .. } => 3_000,
+            Action::FindFiles { .. } | Action::FolderSizes { .. } | Action::DiskUsage { .. } => {
+                2_000
+            }
+            Action::ExecuteCommand { .. } | Action::Containers { .. } => 1_000,
+            Action::SearchFiles { .. } | Action::DnsLookup { .. } | Action::GitBlame { .. } => 500,
+            Action::GitStatus
+            | Action::GitDiff { .. }
+            | Action::GitLog { .. }
+            | Action::GitShow { .. }
+            | Action::GitCommit { .. }
+            | Action::GitAdd { .. }
+            | Action::GitStash { .. }
+            | Action::GitSwitch { .. }
+            | Action::Journal { .. }
+            | Action::ServiceStatus { .. }
+            | Action::TopProcesses { .. }
+            | Action::ListPorts { .. }
+            | Action::ToolVersion { .. } => 200,
+            _ => 50,
+        }
     }
 
     /// Resolve to argv (+stdin). `root` is the sandbox root, used to detect
@@ -323,6 +854,12 @@ impl Action {
                 a
             }
             Action::DeletePath { path } => s(&["rm", "-r", "--", path]),
+            Action::AppendFile { path, content } => {
+                return Ok(Invocation {
+                    argv: s(&["tee", "-a", "--", path]),
+                    stdin: Some(content.clone()),
+                });
+            }
             Action::ExecuteCommand { argv } => {
                 if argv.is_empty() || argv[0].trim().is_empty() {
                     return Err(Error::Planning(
@@ -331,6 +868,7 @@ impl Action {
                 }
                 argv.clone()
             }
+            other => ops::argv(other)?,
         };
         Ok(Invocation { argv, stdin: None })
     }
@@ -418,6 +956,86 @@ mod tests {
             },
             Action::DeletePath { path: p() },
             Action::ExecuteCommand { argv: vec![p()] },
+            Action::TopProcesses {
+                by: ProcessSort::Cpu,
+            },
+            Action::FindProcess { name: p() },
+            Action::MemoryUsage,
+            Action::DiskFree { path: None },
+            Action::FolderSizes { path: p() },
+            Action::ListPorts { port: Some(80) },
+            Action::Uptime,
+            Action::HostInfo { what: HostFact::Os },
+            Action::NetworkInfo {
+                what: NetworkView::Routes,
+            },
+            Action::DnsLookup { host: p() },
+            Action::PingHost { host: p() },
+            Action::ServiceStatus { unit: p() },
+            Action::ServiceControl {
+                unit: p(),
+                op: ServiceOp::Restart,
+            },
+            Action::Journal {
+                unit: None,
+                kernel: true,
+                lines: 5,
+            },
+            Action::HeadFile {
+                path: p(),
+                lines: 1,
+            },
+            Action::TailFile {
+                path: p(),
+                lines: 1,
+            },
+            Action::CountLines { path: p() },
+            Action::FindFiles {
+                path: p(),
+                name: Some(p()),
+                larger_than: None,
+                changed_within_days: None,
+            },
+            Action::CopyPath { from: p(), to: p() },
+            Action::MovePath { from: p(), to: p() },
+            Action::ChangeMode {
+                path: p(),
+                mode: "644".into(),
+            },
+            Action::AppendFile {
+                path: p(),
+                content: p(),
+            },
+            Action::GitBranches,
+            Action::GitCreateBranch { name: p() },
+            Action::GitSwitch {
+                branch: p(),
+                create: false,
+            },
+            Action::GitAdd { paths: vec![p()] },
+            Action::GitStash { op: StashOp::List },
+            Action::GitPull {
+                remote: None,
+                branch: None,
+            },
+            Action::GitFetch { remote: None },
+            Action::GitShow { rev: p() },
+            Action::GitBlame { path: p() },
+            Action::GitTag { name: None },
+            Action::Package {
+                op: PackageOp::Install,
+                name: p(),
+            },
+            Action::KillProcess {
+                pid: Some(1),
+                name: None,
+            },
+            Action::ToolVersion { tool: p() },
+            Action::ToolLocation { tool: p() },
+            Action::Containers {
+                what: ContainerView::List,
+                name: None,
+            },
         ];
         let mut names: Vec<&str> = all.iter().map(Action::name).collect();
         let mut catalog: Vec<&str> = CATALOG.iter().map(|e| e.name).collect();
@@ -427,6 +1045,13 @@ mod tests {
         for a in &all {
             let json = serde_json::to_value(a).expect("json");
             assert_eq!(json["kind"], a.name(), "serde kind and catalog name agree");
+            let back: Action = serde_json::from_value(json).expect("round trip");
+            assert_eq!(&back, a);
+            let needs_project = matches!(a, Action::RunTests | Action::BuildProject);
+            assert!(
+                needs_project || a.resolve(Path::new("/tmp")).is_ok(),
+                "{a:?} resolves"
+            );
         }
     }
 

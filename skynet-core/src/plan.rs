@@ -44,6 +44,10 @@ pub struct Step {
     /// The policy decision behind `risk` (absent until judged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+    /// Expected duration in milliseconds: an annotation, not part of the
+    /// hash (plans stored before it existed keep theirs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_ms: Option<u64>,
 }
 
 /// An ordered list of steps with an overall risk and a content hash.
@@ -63,6 +67,9 @@ pub struct Plan {
     /// not part of the hash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<PlanUsage>,
+    /// Expected duration of all steps in milliseconds (not in the hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_ms: Option<u64>,
 }
 
 /// What asking a model for a plan cost.
@@ -99,9 +106,24 @@ impl Plan {
             hash: String::new(),
             planner: planner.into(),
             usage: None,
+            estimate_ms: None,
         };
         plan.refresh();
+        plan.estimate(|_| None);
         plan
+    }
+
+    /// Fill in the duration estimates: for each step the median of its
+    /// past runs when `history` knows one, else its action's default; the
+    /// plan's is their sum. Changes no hash.
+    pub fn estimate(&mut self, history: impl Fn(&Step) -> Option<u64>) {
+        let mut total: u64 = 0;
+        for step in &mut self.steps {
+            let ms = history(step).unwrap_or_else(|| step.action.default_estimate_ms());
+            step.estimate_ms = Some(ms);
+            total = total.saturating_add(ms);
+        }
+        self.estimate_ms = Some(total);
     }
 
     /// Recompute `risk` and `hash` after the steps changed.
@@ -164,6 +186,7 @@ mod tests {
             },
             risk: RiskLevel::ReadOnly,
             decision: None,
+            estimate_ms: None,
         }
     }
 
@@ -183,6 +206,35 @@ mod tests {
         // Pinned value: changing the canonical form breaks approvals given
         // before the change, so it must be a deliberate one.
         assert_eq!(a.hash, PINNED_HASH);
+    }
+
+    #[test]
+    fn estimates_are_annotations_outside_the_hash() {
+        let mut p = Plan::new("s", vec![step("a")], "rules");
+        assert_eq!(p.hash, PINNED_HASH);
+        assert_eq!(p.steps[0].estimate_ms, Some(50), "read_file's default");
+        assert_eq!(p.estimate_ms, Some(50));
+        p.estimate(|_| Some(1_234));
+        assert_eq!(
+            (p.steps[0].estimate_ms, p.estimate_ms),
+            (Some(1_234), Some(1_234))
+        );
+        assert_eq!(p.compute_hash(), PINNED_HASH);
+    }
+
+    #[test]
+    fn a_plan_stored_before_estimates_keeps_its_hash() {
+        // The JSON a store held before estimates existed.
+        let old = format!(
+            r#"{{"summary":"s","steps":[{{"description":"read a","action":{{"kind":"read_file","path":"a"}},"command":{{"argv":["cat","--","a"],"cwd":"/srv"}},"risk":"READ_ONLY"}}],"risk":"READ_ONLY","hash":"{PINNED_HASH}","planner":"rules"}}"#
+        );
+        let p: Plan = serde_json::from_str(&old).expect("old plan reads");
+        assert_eq!(p.estimate_ms, None);
+        assert_eq!(p.steps[0].estimate_ms, None);
+        assert_eq!(p.compute_hash(), p.hash);
+        assert_eq!(p.hash, PINNED_HASH);
+        // Written back without estimates, it is byte-for-byte the old form.
+        assert_eq!(serde_json::to_string(&p).expect("json"), old);
     }
 
     #[test]

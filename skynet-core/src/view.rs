@@ -31,6 +31,9 @@ pub struct PlanView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub usage: Option<crate::plan::PlanUsage>,
+    /// Expected duration of the whole plan in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_ms: Option<u64>,
 }
 
 /// A step as shown.
@@ -57,6 +60,9 @@ pub struct StepView {
     /// Checkpoint (jobs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<StepStateView>,
+    /// Expected duration in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate_ms: Option<u64>,
 }
 
 /// A policy decision that explains itself.
@@ -168,6 +174,7 @@ impl PlanView {
                 .map(|(i, s)| step_view(s, states.get(i).map(|r| details.state(r))))
                 .collect(),
             usage: plan.usage.clone(),
+            estimate_ms: plan.estimate_ms,
         }
     }
 }
@@ -182,6 +189,7 @@ fn step_view(s: &Step, state: Option<StepStateView>) -> StepView {
         risk: s.risk,
         decision: s.decision.as_ref().map(DecisionView::from),
         state,
+        estimate_ms: s.estimate_ms,
     }
 }
 

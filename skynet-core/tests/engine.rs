@@ -234,6 +234,7 @@ impl Planner for LyingPlanner {
             },
             risk: RiskLevel::ReadOnly,
             decision: None,
+            estimate_ms: None,
         };
         Ok(Plan::new("nothing to see", vec![step], "liar"))
     }

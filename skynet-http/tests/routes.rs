@@ -450,6 +450,9 @@ async fn original_plan_has_the_original_field_names(db: Db) {
     assert_eq!(body.artifacts, vec!["out.txt".to_string()]);
     assert!(body.requires_approval);
     assert_eq!(body.plan_hash, body.execution_plan.hash);
+    // Duration estimates (read_file and write_file defaults), per step and in total.
+    assert_eq!(body.execution_plan.steps[0].estimate_ms, Some(50));
+    assert_eq!(body.execution_plan.estimate_ms, Some(100));
     assert!(t.ledger_snapshot().await.is_empty(), "a plan is a dry run");
     let r = t
         .call(

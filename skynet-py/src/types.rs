@@ -146,6 +146,7 @@ impl Step {
                 },
                 risk,
                 decision: None,
+                estimate_ms: None,
             },
             state: None,
         })

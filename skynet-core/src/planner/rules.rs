@@ -15,6 +15,8 @@ mod words;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
+mod ops_tests;
+#[cfg(test)]
 mod phrase_tests;
 #[cfg(test)]
 mod planner_tests;
@@ -94,7 +96,11 @@ fn clause_place(clause: &str, index: usize, total: usize) -> String {
     format!("\"{}\" (clause {index} of {total})", show_max(clause, 200))
 }
 
-fn map_intent(intent: &str) -> Result<Vec<Planned>> {
+/// Each clause with the action it maps to: `Err(None)` if no rule maps
+/// it, `Err(Some(why))` if a rule refused it.
+type Mapped = Vec<(clauses::Clause, std::result::Result<Action, Option<String>>)>;
+
+fn map_clauses(intent: &str) -> Result<Mapped> {
     let clauses = clauses::split(intent);
     if clauses.is_empty() {
         return Err(Error::Planning(
@@ -108,22 +114,76 @@ fn map_intent(intent: &str) -> Result<Vec<Planned>> {
             "the intent has {total} steps; at most {MAX_STEPS} fit in one plan, so split it into several jobs"
         )));
     }
+    // A clause that maps to nothing may be the end of the one before, cut
+    // at a word that also joins clauses ("search for salt and pepper").
+    let mut mapped: Mapped = Vec::with_capacity(total);
+    for clause in clauses {
+        let result = phrases::match_clause(&clause.tokens, intent);
+        if matches!(result, Err(None))
+            && let Some((prev, Ok(_))) = mapped.last()
+            && !clause.unterminated()
+        {
+            let joined = clauses::join(intent, prev, &clause);
+            if let Ok(action) = phrases::match_clause(&joined.tokens, intent) {
+                mapped.pop();
+                mapped.push((joined, Ok(action)));
+                continue;
+            }
+        }
+        mapped.push((clause, result));
+    }
+    Ok(mapped)
+}
+
+/// One clause of an intent as the rules saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// A clause the rules mapped: its description and action.
+    Mapped(String, Action),
+    /// A clause no rule maps, as the user wrote it.
+    Unmapped(String),
+}
+
+impl RulePlanner {
+    /// Map what the rules can and return the other clauses as text, in
+    /// order (for `--planner auto`). A clause a rule refused, or an
+    /// unclosed quote, is still an error naming the clause.
+    pub fn pieces(&self, intent: &str) -> Result<Vec<Piece>> {
+        let mapped = map_clauses(intent)?;
+        let total = mapped.len();
+        let mut out = Vec::with_capacity(total);
+        for (i, (clause, result)) in mapped.into_iter().enumerate() {
+            let place = clause_place(&clause.raw, i + 1, total);
+            match result {
+                _ if clause.unterminated() => {
+                    return Err(Error::Planning(format!(
+                        "{place} has a quote or backtick that is never closed; close it, or quote the text with the other kind of quote"
+                    )));
+                }
+                Ok(action) => out.push(Piece::Mapped(describe(&action), action)),
+                Err(None) => out.push(Piece::Unmapped(clause.raw)),
+                Err(Some(why)) => return Err(Error::Planning(format!("{place}: {why}"))),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn map_intent(intent: &str) -> Result<Vec<Planned>> {
+    let mapped = map_clauses(intent)?;
+    let total = mapped.len();
     let mut planned = Vec::with_capacity(total);
-    for (i, clause) in clauses.into_iter().enumerate() {
+    for (i, (clause, result)) in mapped.into_iter().enumerate() {
         let place = clause_place(&clause.raw, i + 1, total);
         if clause.unterminated() {
             return Err(Error::Planning(format!(
                 "{place} has a quote or backtick that is never closed; close it, or quote the text with the other kind of quote"
             )));
         }
-        let action = match phrases::match_clause(&clause.tokens, intent) {
+        let action = match result {
             Ok(action) => action,
             Err(Some(why)) => return Err(Error::Planning(format!("{place}: {why}"))),
-            Err(None) => {
-                return Err(Error::Planning(format!(
-                    "could not understand {place}; rephrase it with a catalog action (see `skynet actions`) or wrap a command in backticks like run `make lint`; an LLM planner for free-form intents is not part of this build yet"
-                )));
-            }
+            Err(None) => return Err(Error::Planning(unmapped_message(&place, &clause.tokens))),
         };
         if params(&action).iter().any(|p| p.contains('\0')) {
             return Err(Error::Planning(format!(
@@ -138,6 +198,61 @@ fn map_intent(intent: &str) -> Result<Vec<Planned>> {
         });
     }
     Ok(planned)
+}
+
+/// The error for a clause no rule maps: which clause, the closest catalog
+/// actions, and the ways out (backticks, a model planner).
+fn unmapped_message(place: &str, tokens: &[words::Token]) -> String {
+    let closest = closest_actions(tokens, 3);
+    let near = if closest.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = closest
+            .iter()
+            .map(|e| format!("{} ({})", e.name, e.summary))
+            .collect();
+        format!("; the closest catalog actions are {}", list.join(", "))
+    };
+    format!(
+        "could not understand {place}{near}; rephrase it with a catalog action (see `skynet actions`) or wrap a command in backticks like run `make lint`; to plan free-form intents with a model, set SKYNET_LLM_PROVIDER (openai, ollama, gemini, anthropic) and use --planner auto"
+    )
+}
+
+/// Catalog entries sharing the most words with the clause (names and
+/// summaries), best first; none when nothing is shared.
+pub(crate) fn closest_actions(
+    tokens: &[words::Token],
+    max: usize,
+) -> Vec<&'static crate::action::CatalogEntry> {
+    const SKIP: &[&str] = &[
+        "the", "a", "an", "of", "to", "in", "on", "for", "and", "me", "my", "is", "it", "what",
+        "show", "get", "with", "by", "or",
+    ];
+    let words: Vec<&str> = tokens
+        .iter()
+        .filter(|t| t.kind == words::Kind::Word)
+        .map(|t| t.lower.as_str())
+        .filter(|w| w.len() > 1 && !SKIP.contains(w))
+        .collect();
+    let stem = |w: &str| w.trim_end_matches('s').to_string();
+    let mut scored: Vec<(usize, usize, &'static crate::action::CatalogEntry)> =
+        crate::action::CATALOG
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let vocab: Vec<String> = e
+                    .name
+                    .split('_')
+                    .chain(e.summary.split(|c: char| !c.is_ascii_alphanumeric()))
+                    .filter(|w| !w.is_empty())
+                    .map(|w| stem(&w.to_ascii_lowercase()))
+                    .collect();
+                let score = words.iter().filter(|w| vocab.contains(&stem(w))).count();
+                (score > 0).then_some((score, i, e))
+            })
+            .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(max).map(|(_, _, e)| e).collect()
 }
 
 /// Every text parameter of an action.
@@ -161,8 +276,61 @@ fn params(action: &Action) -> Vec<&str> {
             v.extend(branch.as_deref());
             v
         }
-        Action::ExecuteCommand { argv } => argv.iter().map(String::as_str).collect(),
+        Action::ExecuteCommand { argv } | Action::GitAdd { paths: argv } => {
+            argv.iter().map(String::as_str).collect()
+        }
+        Action::TopProcesses { .. }
+        | Action::MemoryUsage
+        | Action::ListPorts { .. }
+        | Action::Uptime
+        | Action::HostInfo { .. }
+        | Action::NetworkInfo { .. }
+        | Action::GitBranches
+        | Action::GitStash { .. } => vec![],
+        Action::FindProcess { name: p }
+        | Action::FolderSizes { path: p }
+        | Action::DnsLookup { host: p }
+        | Action::PingHost { host: p }
+        | Action::ServiceStatus { unit: p }
+        | Action::ServiceControl { unit: p, .. }
+        | Action::HeadFile { path: p, .. }
+        | Action::TailFile { path: p, .. }
+        | Action::CountLines { path: p }
+        | Action::GitCreateBranch { name: p }
+        | Action::GitSwitch { branch: p, .. }
+        | Action::GitShow { rev: p }
+        | Action::GitBlame { path: p }
+        | Action::Package { name: p, .. }
+        | Action::ToolVersion { tool: p }
+        | Action::ToolLocation { tool: p } => vec![p],
+        Action::CopyPath { from, to } | Action::MovePath { from, to } => vec![from, to],
+        Action::ChangeMode { path, mode } => vec![path, mode],
+        Action::AppendFile { path, content } => vec![path, content],
+        Action::DiskFree { path: o }
+        | Action::Journal { unit: o, .. }
+        | Action::GitFetch { remote: o }
+        | Action::GitTag { name: o }
+        | Action::KillProcess { name: o, .. }
+        | Action::Containers { name: o, .. } => o.iter().map(String::as_str).collect(),
+        Action::GitPull { remote, branch } => {
+            remote.iter().chain(branch).map(String::as_str).collect()
+        }
+        Action::FindFiles {
+            path,
+            name,
+            larger_than,
+            ..
+        } => std::iter::once(path)
+            .chain(name)
+            .chain(larger_than)
+            .map(String::as_str)
+            .collect(),
     }
+}
+
+/// A parameter as shown in messages (control characters escaped, cut).
+pub(crate) fn show_param(value: &str) -> String {
+    show(value)
 }
 
 /// A short human description of a step.
@@ -218,5 +386,155 @@ pub(crate) fn describe(action: &Action) -> String {
         Action::ExecuteCommand { argv } => {
             format!("Run `{}`", show_max(&shell_words::join(argv), 120))
         }
+        other => describe_ops(other),
     }
+}
+
+/// Descriptions of the operations vocabulary.
+fn describe_ops(action: &Action) -> String {
+    use crate::action::{
+        ContainerView as C, HostFact as H, NetworkView as N, PackageOp as P, ProcessSort,
+        StashOp as S,
+    };
+    let opt = |o: &Option<String>| o.as_deref().map(show);
+    match action {
+        Action::TopProcesses {
+            by: ProcessSort::Cpu,
+        } => "Show the processes using the most CPU".into(),
+        Action::TopProcesses {
+            by: ProcessSort::Memory,
+        } => "Show the processes using the most memory".into(),
+        Action::FindProcess { name } => format!("Find processes named {}", show(name)),
+        Action::MemoryUsage => "Show memory usage".into(),
+        Action::DiskFree { path } => match opt(path) {
+            Some(p) => format!("Show free disk space for {p}"),
+            None => "Show free disk space".into(),
+        },
+        Action::FolderSizes { path } => format!("Show folder sizes in {}", show(path)),
+        Action::ListPorts { port: None } => "List listening ports".into(),
+        Action::ListPorts { port: Some(p) } => format!("Show what listens on port {p}"),
+        Action::Uptime => "Show uptime and load".into(),
+        Action::HostInfo { what: H::Os } => "Show the OS release".into(),
+        Action::HostInfo { what: H::Kernel } => "Show the kernel version".into(),
+        Action::HostInfo { what: H::Hostname } => "Show the host name".into(),
+        Action::NetworkInfo {
+            what: N::Interfaces,
+        } => "Show network interfaces".into(),
+        Action::NetworkInfo { what: N::Routes } => "Show network routes".into(),
+        Action::DnsLookup { host } => format!("Look up {}", show(host)),
+        Action::PingHost { host } => format!("Ping {}", show(host)),
+        Action::ServiceStatus { unit } => format!("Show the status of {}", show(unit)),
+        Action::ServiceControl { unit, op } => format!("{} {}", capital(op.verb()), show(unit)),
+        Action::Journal {
+            unit: Some(u),
+            lines,
+            ..
+        } => {
+            format!("Show the last {lines} log lines of {}", show(u))
+        }
+        Action::Journal {
+            kernel: true,
+            lines,
+            ..
+        } => {
+            format!("Show the last {lines} kernel messages")
+        }
+        Action::Journal { lines, .. } => format!("Show the last {lines} journal lines"),
+        Action::HeadFile { path, lines } => {
+            format!("Show the first {lines} lines of {}", show(path))
+        }
+        Action::TailFile { path, lines } => {
+            format!("Show the last {lines} lines of {}", show(path))
+        }
+        Action::CountLines { path } => format!("Count the lines of {}", show(path)),
+        Action::FindFiles {
+            path,
+            name,
+            larger_than,
+            changed_within_days,
+        } => {
+            let mut d = "Find files".to_string();
+            if let Some(n) = name {
+                d += &format!(" named {}", show(n));
+            }
+            if let Some(s) = larger_than {
+                d += &format!(" larger than {}", show(s));
+            }
+            if let Some(days) = changed_within_days {
+                d += &format!(" changed in the last {days} days");
+            }
+            if path != "." {
+                d += &format!(" in {}", show(path));
+            }
+            d
+        }
+        Action::CopyPath { from, to } => format!("Copy {} to {}", show(from), show(to)),
+        Action::MovePath { from, to } => format!("Move {} to {}", show(from), show(to)),
+        Action::ChangeMode { path, mode } => format!("Set mode {} on {}", show(mode), show(path)),
+        Action::AppendFile { path, content } => {
+            format!("Append {} bytes to {}", content.len(), show(path))
+        }
+        Action::GitBranches => "List branches".into(),
+        Action::GitCreateBranch { name } => format!("Create branch {}", show(name)),
+        Action::GitSwitch {
+            branch,
+            create: true,
+        } => format!("Create and switch to branch {}", show(branch)),
+        Action::GitSwitch { branch, .. } => format!("Switch to branch {}", show(branch)),
+        Action::GitAdd { paths } if paths.is_empty() || paths == &["."] => {
+            "Stage all changes".into()
+        }
+        Action::GitAdd { paths } => format!("Stage {}", show(&paths.join(" "))),
+        Action::GitStash { op: S::Push } => "Stash the changes".into(),
+        Action::GitStash { op: S::Pop } => "Pop the latest stash".into(),
+        Action::GitStash { op: S::Apply } => "Apply the latest stash".into(),
+        Action::GitStash { op: S::List } => "List the stashes".into(),
+        Action::GitPull { remote, branch } => match (opt(remote), opt(branch)) {
+            (Some(r), Some(b)) => format!("Pull {b} from {r}"),
+            (Some(r), None) => format!("Pull from {r}"),
+            _ => "Pull".into(),
+        },
+        Action::GitFetch { remote } => match opt(remote) {
+            Some(r) => format!("Fetch from {r}"),
+            None => "Fetch".into(),
+        },
+        Action::GitShow { rev } => format!("Show commit {}", show(rev)),
+        Action::GitBlame { path } => format!("Blame {}", show(path)),
+        Action::GitTag { name: None } => "List tags".into(),
+        Action::GitTag { name: Some(t) } => format!("Create tag {}", show(t)),
+        Action::Package {
+            op: P::Install,
+            name,
+        } => format!("Install package {}", show(name)),
+        Action::Package {
+            op: P::Remove,
+            name,
+        } => format!("Remove package {}", show(name)),
+        Action::KillProcess { pid: Some(p), .. } => format!("Kill process {p}"),
+        Action::KillProcess { name, .. } => {
+            format!("Kill processes named {}", opt(name).unwrap_or_default())
+        }
+        Action::ToolVersion { tool } => format!("Show the version of {}", show(tool)),
+        Action::ToolLocation { tool } => format!("Show where {} is installed", show(tool)),
+        Action::Containers { what: C::List, .. } => "List containers".into(),
+        Action::Containers {
+            what: C::Logs,
+            name,
+        } => format!(
+            "Show the logs of container {}",
+            opt(name).unwrap_or_default()
+        ),
+        Action::Containers {
+            what: C::Inspect,
+            name,
+        } => format!("Inspect container {}", opt(name).unwrap_or_default()),
+        other => other.name().replace('_', " "),
+    }
+}
+
+fn capital(word: &str) -> String {
+    let mut c = word.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }

@@ -55,6 +55,7 @@ pub fn plan_from_actions(
             },
             action,
             decision: None,
+            estimate_ms: None,
         });
     }
     let summary = steps

@@ -185,6 +185,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
                 },
                 risk: *risk,
                 decision: None,
+                estimate_ms: None,
             }
         })
         .collect();

@@ -177,6 +177,50 @@ async fn auto_uses_rules_first_and_the_model_for_the_rest() {
     );
 }
 
+/// Against a local server speaking OpenAI's chat wire format.
+#[tokio::test]
+async fn auto_sends_only_the_unmapped_clauses_to_the_model() {
+    let server = server_answering("openai", "plan_multi_step.json", 200).await;
+    let sk = engine(Arc::new(AutoPlanner::new(planner(
+        ProviderKind::OpenAi,
+        &server,
+    ))))
+    .await;
+    let (_dir, root) = sandbox();
+    let plan = sk
+        .plan(
+            &SubmitRequest::new(
+                "check git status, then make sure the readme still mentions its todos",
+            )
+            .root(&root),
+        )
+        .await
+        .expect("mixed plan");
+    assert_eq!(plan.planner, "rules+llm:openai:gpt-4o-mini");
+    assert_eq!(
+        plan.steps[0].action.name(),
+        "git_status",
+        "the rules' clause first"
+    );
+    assert!(plan.steps.len() >= 2, "{:?}", plan.steps);
+    assert_eq!(plan.usage.as_ref().map(|u| u.input_tokens), Some(812));
+    assert_eq!(
+        hits(&server).await,
+        1,
+        "one model call, for the one unmapped clause"
+    );
+    let received = server.received_requests().await.expect("recorded");
+    let body = String::from_utf8_lossy(&received[0].body);
+    assert!(
+        body.contains("make sure the readme still mentions its todos"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("check git status"),
+        "the mapped clause stays local: {body}"
+    );
+}
+
 #[tokio::test]
 async fn auto_reports_both_planners_when_neither_can_plan() {
     let server = server_answering("openai", "empty_steps.json", 200).await;

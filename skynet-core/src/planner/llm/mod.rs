@@ -207,6 +207,7 @@ impl LlmPlanner {
                 },
                 action: s.action,
                 decision: None,
+                estimate_ms: None,
             });
         }
         let summary = if summary.is_empty() {

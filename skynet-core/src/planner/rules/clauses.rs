@@ -9,6 +9,8 @@ pub(crate) struct Clause {
     pub raw: String,
     /// Its tokens, filler removed.
     pub tokens: Vec<Token>,
+    /// Where it starts and ends in the intent (bytes).
+    pub span: (usize, usize),
 }
 
 impl Clause {
@@ -137,9 +139,30 @@ fn flush(src: &str, current: &mut Vec<Token>, clauses: &mut Vec<Clause>) {
         .unwrap_or_default()
         .trim()
         .to_string();
+    let span = (first.start, last.end.max(first.start));
     let tokens = strip_filler(tokens);
     if !tokens.is_empty() {
-        clauses.push(Clause { raw, tokens });
+        clauses.push(Clause { raw, tokens, span });
+    }
+}
+
+/// `a` and `b` as one clause, with the connector between them kept as
+/// words: "search for salt" + "pepper" = "search for salt and pepper".
+pub(crate) fn join(src: &str, a: &Clause, b: &Clause) -> Clause {
+    let (start, end) = (a.span.0, b.span.1);
+    let text = src.get(start..end).unwrap_or_default();
+    let tokens = lex(text)
+        .into_iter()
+        .map(|mut t| {
+            t.start += start;
+            t.end += start;
+            t
+        })
+        .collect();
+    Clause {
+        raw: text.trim().to_string(),
+        tokens: strip_filler(tokens),
+        span: (start, end),
     }
 }
 

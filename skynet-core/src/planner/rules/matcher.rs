@@ -57,6 +57,19 @@ struct RawCap {
 }
 
 impl Pattern {
+    /// Whether this pattern could match a clause starting with `first`
+    /// (its first token) or `after_articles` (its first non-article
+    /// token): a pattern that starts with a literal needs one of them.
+    pub fn may_start_with(&self, first: &str, after_articles: &str) -> bool {
+        match self.atoms.first() {
+            Some(Atom::Lit(alts)) => alts.iter().any(|alt| {
+                alt.first()
+                    .is_some_and(|w| w == first || w == after_articles)
+            }),
+            _ => true,
+        }
+    }
+
     /// Match the whole token list; returns the captures on success.
     pub fn matches(&self, tokens: &[Token], source: &str) -> Option<Captures> {
         let mut m = Matcher {
@@ -104,12 +117,10 @@ impl Matcher<'_> {
         let Some(atom) = self.atoms.get(ai) else {
             return skipped == self.toks.len();
         };
-        let starts = if skipped == ti {
-            vec![ti]
-        } else {
-            vec![ti, skipped]
-        };
-        for t0 in starts {
+        // No allocation per step: this runs for every pattern tried.
+        let starts = [ti, skipped];
+        let n = if skipped == ti { 1 } else { 2 };
+        for &t0 in &starts[..n] {
             let ok = match atom {
                 Atom::Lit(alts) => alts
                     .iter()

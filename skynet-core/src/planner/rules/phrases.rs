@@ -26,7 +26,10 @@ const fn rule(patterns: &'static [&'static str], build: Build) -> Rule {
     Rule { patterns, build }
 }
 
-/// Every rule, most specific first.
+mod ops;
+
+/// The rules tried first: explicit commands, tests, builds, commits,
+/// pushes, writes and deletes.
 static RULES: &[Rule] = &[
     // Commands: backticks are explicit, so they win over everything.
     rule(
@@ -119,6 +122,10 @@ static RULES: &[Rule] = &[
         ],
         delete,
     ),
+];
+
+/// The rules tried after the operations vocabulary ([`ops::OPS_RULES`]).
+static LATE_RULES: &[Rule] = &[
     rule(
         &[
             "find|search|show|list [all] occurrences|uses|usages|mentions|references|instances of {pattern+} [in|inside|under {path:dir}]",
@@ -233,10 +240,15 @@ static RULES: &[Rule] = &[
     ),
 ];
 
+/// Every rule, in the order they are tried.
+fn all_rules() -> impl Iterator<Item = &'static Rule> {
+    RULES.iter().chain(ops::OPS_RULES).chain(LATE_RULES)
+}
+
 /// Every rule's patterns, compiled once.
 static COMPILED: LazyLock<Vec<(Pattern, Build)>> = LazyLock::new(|| {
     let mut out = Vec::new();
-    for r in RULES {
+    for r in all_rules() {
         for src in r.patterns {
             match compile(src) {
                 Ok(ps) => out.extend(ps.into_iter().map(|p| (p, r.build))),
@@ -253,7 +265,15 @@ pub(crate) fn match_clause(
     tokens: &[super::words::Token],
     source: &str,
 ) -> Result<Action, Option<String>> {
+    let first = tokens.first().map_or("", |t| t.lower.as_str());
+    let after_articles = tokens
+        .iter()
+        .find(|t| !super::words::ARTICLES.contains(&t.lower.as_str()))
+        .map_or("", |t| t.lower.as_str());
     for (pattern, build) in COMPILED.iter() {
+        if !pattern.may_start_with(first, after_articles) {
+            continue;
+        }
         if let Some(caps) = pattern.matches(tokens, source) {
             match build(&caps) {
                 Ok(action) => return Ok(action),
@@ -269,7 +289,7 @@ pub(crate) fn match_clause(
 #[cfg(test)]
 pub(crate) fn compile_all() -> Result<usize, String> {
     let mut n = 0;
-    for r in RULES {
+    for r in all_rules() {
         for src in r.patterns {
             n += compile(src).map_err(|e| format!("{src:?}: {e}"))?.len();
         }

@@ -126,7 +126,46 @@ fn unknown_clause_is_named_with_its_position_and_the_ways_out() {
     let m = planning_error("check git status, make me a sandwich, then build");
     assert_eq!(
         m,
-        "could not understand \"make me a sandwich\" (clause 2 of 3); rephrase it with a catalog action (see `skynet actions`) or wrap a command in backticks like run `make lint`; an LLM planner for free-form intents is not part of this build yet"
+        "could not understand \"make me a sandwich\" (clause 2 of 3); rephrase it with a catalog action (see `skynet actions`) or wrap a command in backticks like run `make lint`; to plan free-form intents with a model, set SKYNET_LLM_PROVIDER (openai, ollama, gemini, anthropic) and use --planner auto"
+    );
+}
+
+#[test]
+fn an_unmapped_clause_lists_the_closest_catalog_actions() {
+    let m = planning_error("check memory and defragment the memory of the service");
+    assert!(
+        m.starts_with("could not understand \"defragment the memory of the service\" (clause 2 of 2); the closest catalog actions are "),
+        "{m}"
+    );
+    let closest = m
+        .split("closest catalog actions are ")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(closest.contains("memory_usage"), "{m}");
+    assert!(closest.contains("service_status"), "{m}");
+    assert!(m.contains("--planner auto"), "{m}");
+}
+
+#[test]
+fn a_connector_inside_an_object_does_not_split_it() {
+    let got = RulePlanner::new()
+        .actions("search for salt and pepper")
+        .expect("plans");
+    assert_eq!(
+        got.iter().map(|(_, a)| a.clone()).collect::<Vec<_>>(),
+        [Action::SearchFiles {
+            pattern: "salt and pepper".into(),
+            path: ".".into()
+        }]
+    );
+    // Two mapped clauses stay two steps.
+    assert_eq!(
+        kinds("check memory and show the top processes"),
+        ["memory_usage", "top_processes"]
+    );
+    assert_eq!(
+        kinds("search for salt and check memory"),
+        ["search_files", "memory_usage"]
     );
 }
 
@@ -141,7 +180,7 @@ fn it_never_guesses_a_command() {
         "rm",
         "delete",
         "curl http://example.com | sh",
-        "git fetch",
+        "git frobnicate",
         "cargo",
         "`ls` extra words",
         "search",

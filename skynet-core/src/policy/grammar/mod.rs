@@ -32,6 +32,11 @@ pub(crate) enum Operands {
     Find,
     /// `git`: global options, a subcommand and its own grammar.
     Git,
+    /// No operands at all (`hostname NAME` would set the name).
+    None,
+    /// Only these words, in any order (`ip addr show`): the words that
+    /// change something (`add`, `del`, `set`, `flush`) are not listed.
+    Words(&'static [&'static str]),
 }
 
 /// A READ_ONLY program's grammar.
@@ -162,6 +167,21 @@ fn judge_options<'a>(program: &'static Program, args: &'a [String], j: &mut Judg
                 j.refuse(format!("the operand `{o}` is not on the list"));
             }
         }
+        Operands::None => {
+            if let Some(o) = operands.first() {
+                j.refuse(format!(
+                    "the operand `{o}` is not allowed (it would change a setting)"
+                ));
+            }
+        }
+        Operands::Words(words) => {
+            if let Some(o) = operands.iter().find(|o| !words.contains(o)) {
+                j.refuse(format!(
+                    "the operand `{o}` is not on the list ({})",
+                    words.join(", ")
+                ));
+            }
+        }
         Operands::Text | Operands::Anything | Operands::Probe | Operands::Find | Operands::Git => {}
     }
 }
@@ -218,5 +238,50 @@ mod tests {
         assert!(run(&["tail", "-f", "x"]).2);
         assert!(!run(&["tail", "-n", "5", "x"]).2);
         assert!(run(&["ls", "-la", "--color=auto", "src"]).1.is_none());
+    }
+
+    #[test]
+    fn system_inspection_grammars_allow_only_reading() {
+        for ok in [
+            &["hostname"][..],
+            &["hostname", "-f"],
+            &["ss", "-tulpn"],
+            &["ss", "-tulpn", "sport", "=", ":8080"],
+            &["ip", "addr", "show"],
+            &["ip", "-4", "route", "list"],
+            &["journalctl", "--no-pager", "--lines=50", "-u", "nginx"],
+            &["journalctl", "--no-pager", "-k", "-n", "20"],
+            &["pgrep", "-a", "--", "nginx"],
+        ] {
+            assert!(run(ok).1.is_none(), "{ok:?}: {:?}", run(ok).1);
+        }
+        for bad in [
+            &["hostname", "evil"][..],
+            &["hostname", "-F", "/tmp/name"],
+            &["hostname", "-b", "x"],
+            &["ss", "-K", "dst", "1.2.3.4"],
+            &["ss", "--kill"],
+            &["ss", "-D", "dump"],
+            &["ss", "-F", "filter"],
+            &["ss", "-N", "netns"],
+            &["ip", "addr", "add", "10.0.0.1/24", "dev", "eth0"],
+            &["ip", "route", "flush", "all"],
+            &["ip", "link", "set", "eth0", "down"],
+            &["ip", "-b", "cmds"],
+            &["ip", "-n", "ns", "addr"],
+            &["ip", "netns", "exec", "x", "sh"],
+            &["journalctl", "--vacuum-size=1M"],
+            &["journalctl", "--rotate"],
+            &["journalctl", "-n", "--rotate"],
+            &["journalctl", "--flush"],
+            &["journalctl", "-D", "/tmp/j"],
+            &["journalctl", "--file=/tmp/x.journal"],
+            &["journalctl", "--setup-keys"],
+            &["pgrep", "-F", "/run/x.pid"],
+            &["pgrep", "--signal", "KILL", "x"],
+        ] {
+            assert!(run(bad).1.is_some(), "{bad:?} must not be READ_ONLY");
+        }
+        assert!(run(&["journalctl", "-f"]).1.is_some() || run(&["journalctl", "-f"]).2);
     }
 }

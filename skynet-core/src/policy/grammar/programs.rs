@@ -560,6 +560,87 @@ pub(super) const PROGRAMS: &[Program] = &[
         operands: Operands::Ps,
         ..BASE
     },
+    // System inspection: net-tools' hostname, iproute2 6 (ss, ip),
+    // systemd 255 journalctl, procps 4 pgrep. Options that set, kill,
+    // dump, read a file or enter a namespace are simply not listed.
+    Program {
+        names: &["hostname"],
+        spec: Spec {
+            short: "adfAiIsy",
+            long: &[
+                "alias", "domain", "fqdn", "long", "all-fqdns", "ip-address",
+                "all-ip-addresses", "short", "yp", "nis", "help", "version",
+            ],
+            abbrev: false,
+            ..BARE
+        },
+        operands: Operands::None,
+        ..BASE
+    },
+    Program {
+        names: &["ss"],
+        spec: Spec {
+            short: "HnrapleiomtuwxsE46Z0",
+            long: &[
+                "no-header", "numeric", "resolve", "all", "processes", "listening",
+                "extended", "info", "options", "memory", "tcp", "udp", "raw", "unix", "summary",
+                "ipv4", "ipv6", "oneline", "help", "version",
+            ],
+            abbrev: false,
+            ..BARE
+        },
+        follow: &["-E"],
+        // A filter expression: `sport = :8080`, `state listening`.
+        operands: Operands::Text,
+        ..BASE
+    },
+    Program {
+        names: &["ip"],
+        spec: Spec {
+            short: "46sdojp",
+            long: &[],
+            abbrev: false,
+            ..BARE
+        },
+        operands: Operands::Words(&[
+            "addr", "address", "a", "link", "l", "route", "r", "neigh", "neighbour", "n",
+            "show", "list", "ls",
+        ]),
+        ..BASE
+    },
+    Program {
+        names: &["journalctl"],
+        spec: Spec {
+            short: "u:n::kp:rqxg:S:U:o:t:",
+            long: &[
+                "unit=", "user-unit=", "lines=?", "dmesg", "priority=", "reverse", "quiet",
+                "catalog", "grep=", "case-sensitive=?", "since=", "until=", "output=",
+                "identifier=", "no-pager", "no-hostname", "utc", "list-boots", "disk-usage",
+                "no-full", "full", "all", "help", "version",
+            ],
+            abbrev: false,
+            ..BARE
+        },
+        // Journal matches (`_PID=1`), not files.
+        operands: Operands::Text,
+        ..BASE
+    },
+    Program {
+        names: &["pgrep"],
+        spec: Spec {
+            short: "lafinovxcwd:g:G:P:s:t:u:U:",
+            long: &[
+                "list-name", "list-full", "full", "ignore-case", "newest", "oldest",
+                "inverse", "exact", "count", "lightweight", "delimiter=", "pgroup=", "group=",
+                "parent=", "session=", "terminal=", "euid=", "uid=", "help", "version",
+            ],
+            abbrev: false,
+            ..BARE
+        },
+        // A process-name pattern, never opened.
+        operands: Operands::Text,
+        ..BASE
+    },
     Program {
         names: &["locale"],
         spec: Spec {
