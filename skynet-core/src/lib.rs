@@ -27,6 +27,7 @@ pub mod engine;
 pub mod error;
 pub mod job;
 pub mod llm;
+pub mod memory;
 pub mod plan;
 pub mod planner;
 pub mod policy;
