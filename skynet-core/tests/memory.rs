@@ -73,7 +73,14 @@ async fn a_failed_job_is_remembered_without_its_secret() {
             .with_stdout([leak.clone()])
             .with_stderr([format!("error: bad credentials {SECRET}")]),
     );
-    let sk = engine(&dir, mock, vec![Action::ListDirectory { path: SECRET.into() }]).await;
+    let sk = engine(
+        &dir,
+        mock,
+        vec![Action::ListDirectory {
+            path: SECRET.into(),
+        }],
+    )
+    .await;
     let req = SubmitRequest::new(format!("deploy with {SECRET}")).root(dir.path());
     let job = run(&sk, req).await;
     let memory = memory_of(&sk, &job).await;
@@ -164,4 +171,92 @@ async fn stored_memories_are_checked_and_redacted() {
     assert_eq!(back.content, "the key is [REDACTED]");
     assert_eq!(back.metadata["note"], "[REDACTED]");
     assert!("unknown".parse::<MemoryType>().is_err());
+}
+
+#[tokio::test]
+async fn search_ranks_the_matching_run_first_and_sees_only_the_callers_own() {
+    use skynet_core::memory::SearchQuery;
+    use skynet_core::store::keys::{Grant, Scope};
+    use skynet_core::{Principal, SimilarTo};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sk = engine(&dir, MockProvider::new(), vec![]).await;
+    let grant = |name: &str, scopes: Vec<Scope>| Grant {
+        principal: Principal::new(name).expect("principal"),
+        scopes,
+        actor: format!("test:{name}"),
+    };
+    let alice = sk.acting_as(grant("alice", vec![Scope::Read, Scope::Submit]));
+    let bob = sk.acting_as(grant("bob", vec![Scope::Read, Scope::Submit]));
+    let note = |text: &str| NewMemory {
+        content: text.into(),
+        ..Default::default()
+    };
+    let git = alice
+        .remember(note("check git status in the repo"))
+        .await
+        .expect("store");
+    alice
+        .remember(note("restart nginx on the web server"))
+        .await
+        .expect("store");
+    alice
+        .remember(note("rotate the database backups"))
+        .await
+        .expect("store");
+    let q = SearchQuery {
+        query: "git status".into(),
+        ..Default::default()
+    };
+    let found = alice.search_memories(&q).await.expect("search");
+    assert_eq!(found[0].memory.id, git.id);
+    assert_eq!(found[0].parts.text_rank, Some(1));
+    assert_eq!(found[0].parts.vector_rank, Some(1));
+    // The result's access was counted.
+    let again = alice.memory(&git.id).await.expect("get").expect("seen");
+    assert_eq!(again.access_count, 1);
+    // Bob sees, finds, compares with and deletes none of Alice's.
+    assert!(bob.search_memories(&q).await.expect("search").is_empty());
+    assert_eq!(bob.memory(&git.id).await.expect("get"), None);
+    assert!(!bob.forget_memory(&git.id).await.expect("forget"));
+    assert!(matches!(
+        bob.similar_memories(&SimilarTo::MemoryId(git.id.clone()), None)
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(bob.memory_stats().await.expect("stats").counts.total, 0);
+    assert_eq!(alice.memory_stats().await.expect("stats").counts.total, 3);
+    let similar = alice
+        .similar_memories(&SimilarTo::Content("git status please".into()), Some(1))
+        .await
+        .expect("similar");
+    assert_eq!(similar[0].memory.id, git.id);
+    // An admin (read:all) sees everyone's.
+    let admin = sk.acting_as(grant("root", vec![Scope::Admin]));
+    assert_eq!(
+        admin.search_memories(&q).await.expect("search")[0]
+            .memory
+            .id,
+        git.id
+    );
+    for bad in [
+        SearchQuery {
+            query: " ".into(),
+            ..Default::default()
+        },
+        SearchQuery {
+            query: "git".into(),
+            limit: Some(0),
+            ..Default::default()
+        },
+        SearchQuery {
+            query: "git".into(),
+            limit: Some(1000),
+            ..Default::default()
+        },
+    ] {
+        assert!(matches!(
+            alice.search_memories(&bad).await,
+            Err(Error::InvalidInput(_))
+        ));
+    }
 }

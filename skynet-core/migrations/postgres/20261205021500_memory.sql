@@ -21,3 +21,5 @@ CREATE TABLE memories (
 -- A principal's memories, newest first.
 CREATE INDEX memories_by_principal ON memories (principal, created_at DESC);
 CREATE INDEX memories_by_job ON memories (job_id) WHERE job_id IS NOT NULL;
+-- Full-text search over content.
+CREATE INDEX memories_fts ON memories USING GIN (to_tsvector('english', content));

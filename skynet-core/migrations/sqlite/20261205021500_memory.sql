@@ -21,3 +21,15 @@ CREATE TABLE memories (
 -- A principal's memories, newest first.
 CREATE INDEX memories_by_principal ON memories (principal, created_at DESC);
 CREATE INDEX memories_by_job ON memories (job_id) WHERE job_id IS NOT NULL;
+-- Full-text search over content (FTS5, kept in step by triggers).
+CREATE VIRTUAL TABLE memories_fts USING fts5(content, content='memories', content_rowid='rowid');
+CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+    INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
+END;
+CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+    INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+END;
+CREATE TRIGGER memories_fts_update AFTER UPDATE OF content ON memories BEGIN
+    INSERT INTO memories_fts (memories_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+    INSERT INTO memories_fts (rowid, content) VALUES (new.rowid, new.content);
+END;

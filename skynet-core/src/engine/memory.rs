@@ -5,12 +5,13 @@
 //! before it is stored.
 
 use super::{Inner, Skynet};
-use crate::Result;
 use crate::job::{Job, JobId, JobStatus};
 use crate::memory::{
     Embedder, HashEmbedder, Memory, MemoryFilter, MemoryOutcome, MemoryType, NewMemory,
 };
+use crate::memory::{MemoryCounts, Scored, SearchQuery, Weights, rank, terms};
 use crate::principal::Visibility;
+use crate::{Error, Result};
 use std::sync::{Arc, OnceLock, Weak};
 use tokio::sync::mpsc;
 
@@ -108,6 +109,225 @@ fn redact_new(redactor: &crate::redact::Redactor, new: &mut NewMemory) {
     new.metadata = new.metadata.take().map(|m| walk(redactor, m));
     for tag in &mut new.tags {
         *tag = redactor.redact(tag);
+    }
+}
+
+/// Memories a search considers at most (the newest matching its filter):
+/// the vector ranking is exact, in process, over these.
+pub const SEARCH_CANDIDATES: u32 = 10_000;
+
+/// What a similarity search starts from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SimilarTo {
+    /// This text.
+    Content(String),
+    /// The memory with this id (left out of its own results).
+    MemoryId(String),
+}
+
+/// Memory counts with the embedder in use.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MemoryStats {
+    /// The counts.
+    #[serde(flatten)]
+    pub counts: MemoryCounts,
+    /// The embedder's model id.
+    pub embedder: String,
+    /// The vector index (`exact`: cosine over every candidate).
+    pub index: String,
+}
+
+fn limit_of(limit: Option<u32>) -> Result<usize> {
+    match limit.unwrap_or(10) {
+        0 | 101.. => Err(Error::InvalidInput("limit is 1 to 100".into())),
+        n => Ok(n as usize),
+    }
+}
+
+impl Skynet {
+    /// Hybrid search over the memories `visibility` admits; the results'
+    /// accesses are counted.
+    pub(crate) async fn search_memories_as(
+        &self,
+        q: &SearchQuery,
+        visibility: &Visibility,
+    ) -> Result<Vec<Scored>> {
+        let limit = limit_of(q.limit)?;
+        if q.query.trim().is_empty() {
+            return Err(Error::InvalidInput("give a search query".into()));
+        }
+        let weights = Weights::from_env()?;
+        let store = &self.inner.store;
+        let candidates = store
+            .list_memories(&q.filter, visibility, SEARCH_CANDIDATES)
+            .await?;
+        let text = store
+            .text_search_memories(&terms(&q.query), visibility, SEARCH_CANDIDATES)
+            .await?;
+        let vector = self.embed_one(&q.query).await?;
+        let now = chrono::Utc::now();
+        let found = rank(candidates, &text, &vector, now, &weights, limit);
+        let ids: Vec<String> = found.iter().map(|s| s.memory.id.clone()).collect();
+        store.touch_memories(&ids, now).await?;
+        Ok(found)
+    }
+
+    /// The memories most like `to` by vector alone.
+    pub(crate) async fn similar_memories_as(
+        &self,
+        to: &SimilarTo,
+        limit: Option<u32>,
+        visibility: &Visibility,
+    ) -> Result<Vec<Scored>> {
+        let limit = limit_of(limit)?;
+        let (vector, skip) = match to {
+            SimilarTo::Content(text) if text.trim().is_empty() => {
+                return Err(Error::InvalidInput("give the content to compare".into()));
+            }
+            SimilarTo::Content(text) => (self.embed_one(text).await?, None),
+            SimilarTo::MemoryId(id) => {
+                let m = self
+                    .inner
+                    .store
+                    .get_memory(id, visibility)
+                    .await?
+                    .ok_or_else(|| Error::InvalidInput(format!("no memory {id:?}")))?;
+                let v = if m.embedding_model.as_deref()
+                    == Some(self.inner.memory.embedder.model_id())
+                {
+                    m.embedding
+                } else {
+                    self.embed_one(&m.content).await?
+                };
+                (v, Some(m.id))
+            }
+        };
+        let candidates = self
+            .inner
+            .store
+            .list_memories(&MemoryFilter::default(), visibility, SEARCH_CANDIDATES)
+            .await?
+            .into_iter()
+            .filter(|m| Some(&m.id) != skip.as_ref())
+            .collect();
+        let weights = Weights {
+            relevance: 1.0,
+            recency: 0.0,
+            success: 0.0,
+            frequency: 0.0,
+            importance: 0.0,
+        };
+        let mut found = rank(
+            candidates,
+            &[],
+            &vector,
+            chrono::Utc::now(),
+            &weights,
+            limit,
+        );
+        for s in &mut found {
+            s.score = s.parts.similarity;
+        }
+        found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(found)
+    }
+
+    /// Counts of the memories `visibility` admits.
+    pub(crate) async fn memory_stats_as(&self, visibility: &Visibility) -> Result<MemoryStats> {
+        Ok(MemoryStats {
+            counts: self.inner.store.memory_counts(visibility).await?,
+            embedder: self.inner.memory.embedder.model_id().to_string(),
+            index: "exact".into(),
+        })
+    }
+
+    /// Hybrid search over every memory (the local operator).
+    pub async fn search_memories(&self, q: &SearchQuery) -> Result<Vec<Scored>> {
+        self.search_memories_as(q, &Visibility::All).await
+    }
+
+    /// The memories most like `to` (the local operator).
+    pub async fn similar_memories(
+        &self,
+        to: &SimilarTo,
+        limit: Option<u32>,
+    ) -> Result<Vec<Scored>> {
+        self.similar_memories_as(to, limit, &Visibility::All).await
+    }
+
+    /// Memory counts (the local operator).
+    pub async fn memory_stats(&self) -> Result<MemoryStats> {
+        self.memory_stats_as(&Visibility::All).await
+    }
+
+    /// Forget a memory; whether there was one.
+    pub async fn forget_memory(&self, id: &str) -> Result<bool> {
+        self.inner.store.delete_memory(id, &Visibility::All).await
+    }
+
+    async fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
+        Ok(self
+            .inner
+            .memory
+            .embedder
+            .embed(&[text.to_string()])
+            .await?
+            .pop()
+            .unwrap_or_default())
+    }
+}
+
+/// Memory for a caller: stored for the grant's principal, read and deleted
+/// within its visibility (another principal's memory reads as absent).
+/// Front-ends check scopes (`submit` to store, `read` to search, `admin`
+/// to delete).
+impl super::Acting<'_> {
+    /// Store a memory of the caller's principal.
+    pub async fn remember(&self, new: NewMemory) -> Result<Memory> {
+        let principal = self.grant().principal.clone();
+        self.engine().store_memory(new, principal).await
+    }
+
+    /// Hybrid search over the memories the caller sees.
+    pub async fn search_memories(&self, q: &SearchQuery) -> Result<Vec<Scored>> {
+        self.engine()
+            .search_memories_as(q, &self.visibility())
+            .await
+    }
+
+    /// The memories the caller sees most like `to`.
+    pub async fn similar_memories(
+        &self,
+        to: &SimilarTo,
+        limit: Option<u32>,
+    ) -> Result<Vec<Scored>> {
+        self.engine()
+            .similar_memories_as(to, limit, &self.visibility())
+            .await
+    }
+
+    /// A memory the caller sees.
+    pub async fn memory(&self, id: &str) -> Result<Option<Memory>> {
+        self.engine()
+            .inner
+            .store
+            .get_memory(id, &self.visibility())
+            .await
+    }
+
+    /// Forget a memory the caller sees; whether there was one.
+    pub async fn forget_memory(&self, id: &str) -> Result<bool> {
+        self.engine()
+            .inner
+            .store
+            .delete_memory(id, &self.visibility())
+            .await
+    }
+
+    /// Counts of the memories the caller sees.
+    pub async fn memory_stats(&self) -> Result<MemoryStats> {
+        self.engine().memory_stats_as(&self.visibility()).await
     }
 }
 

@@ -8,6 +8,7 @@ mod execute;
 mod health;
 mod judge;
 mod memory;
+pub use memory::{MemoryStats, SEARCH_CANDIDATES, SimilarTo};
 mod report;
 mod roots;
 mod runner;

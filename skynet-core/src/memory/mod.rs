@@ -9,8 +9,10 @@
 //! works on a fresh machine.
 
 mod embed;
+mod search;
 
 pub use embed::{Embedder, HashEmbedder, cosine};
+pub use search::{ScoreParts, Scored, SearchQuery, Weights, rank, terms};
 
 use crate::principal::{Principal, Visibility};
 use crate::{Error, Result};
@@ -291,4 +293,12 @@ pub trait MemoryStore: Send + Sync {
     async fn touch_memories(&self, ids: &[String], at: DateTime<Utc>) -> Result<()>;
     /// Counts of visible memories.
     async fn memory_counts(&self, visibility: &Visibility) -> Result<MemoryCounts>;
+    /// Ids of visible memories whose content matches any of `terms`
+    /// (full text: SQLite FTS5, PostgreSQL `tsvector`), best first.
+    async fn text_search_memories(
+        &self,
+        terms: &[String],
+        visibility: &Visibility,
+        limit: u32,
+    ) -> Result<Vec<String>>;
 }

@@ -199,4 +199,24 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         }
         Ok(counts)
     }
+
+    async fn text_search_memories(
+        &self,
+        terms: &[String],
+        visibility: &Visibility,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = query::<D>(D::MEMORY_FTS)
+            .bind(terms.join(D::FTS_OR))
+            .bind(visibility.only().map(|p| p.as_str()))
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("searching memories"))?;
+        use crate::store::codec::LedgerRow;
+        rows.iter().map(|r| r.text("id")).collect()
+    }
 }

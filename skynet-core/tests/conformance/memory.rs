@@ -239,3 +239,82 @@ pub async fn memory_filters_counts_and_accesses(store: SharedStore) {
         .expect("c");
     assert_eq!(c2.access_count, 0);
 }
+
+/// Full text finds memories by any of the terms, best match first, within
+/// the caller's principal, and forgets deleted ones.
+pub async fn memory_full_text_search(store: SharedStore) {
+    let git = remember(
+        &store,
+        "alice",
+        "check git status of the repository",
+        MemoryType::Note,
+        &[],
+        None,
+    )
+    .await;
+    let both = remember(
+        &store,
+        "alice",
+        "git status then git status again: git status",
+        MemoryType::Note,
+        &[],
+        None,
+    )
+    .await;
+    let _web = remember(
+        &store,
+        "alice",
+        "restart the web server",
+        MemoryType::Note,
+        &[],
+        None,
+    )
+    .await;
+    let bobs = remember(
+        &store,
+        "bob",
+        "git status for bob",
+        MemoryType::Note,
+        &[],
+        None,
+    )
+    .await;
+    let terms = skynet_core::memory::terms("GIT status");
+    let found = store
+        .text_search_memories(&terms, &own("alice"), 10)
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.contains(&git.id) && found.contains(&both.id));
+    assert!(!found.contains(&bobs.id));
+    let all = store
+        .text_search_memories(&terms, &Visibility::All, 10)
+        .await
+        .expect("search");
+    assert_eq!(all.len(), 3);
+    // Words that are query syntax elsewhere are plain terms here.
+    let odd = skynet_core::memory::terms("OR NOT \"web\" NEAR(*)");
+    let found = store
+        .text_search_memories(&odd, &own("alice"), 10)
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 1);
+    assert!(
+        store
+            .text_search_memories(&[], &own("alice"), 10)
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+    assert!(
+        store
+            .delete_memory(&git.id, &own("alice"))
+            .await
+            .expect("delete")
+    );
+    let found = store
+        .text_search_memories(&terms, &own("alice"), 10)
+        .await
+        .expect("search");
+    assert_eq!(found, [both.id.clone()]);
+}

@@ -136,6 +136,7 @@ macro_rules! conformance_tests {
             keys_remember_their_principal,
             memories_round_trip_and_stay_with_their_principal,
             memory_filters_counts_and_accesses,
+            memory_full_text_search,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
