@@ -12,6 +12,7 @@ use crate::memory::{
 use crate::memory::{MemoryCounts, Scored, SearchQuery, Weights, rank, terms};
 use crate::principal::Visibility;
 use crate::{Error, Result};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use tokio::sync::mpsc;
 
@@ -28,6 +29,8 @@ pub(crate) struct EngineMemory {
     pub(crate) embedder: Arc<dyn Embedder>,
     /// Started on the first job's end (it needs a runtime).
     writer: OnceLock<mpsc::Sender<JobId>>,
+    /// Jobs queued or being written.
+    pending: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl EngineMemory {
@@ -36,6 +39,7 @@ impl EngineMemory {
         EngineMemory {
             embedder: embedder.unwrap_or_else(|| Arc::new(HashEmbedder::new())),
             writer: OnceLock::new(),
+            pending: Arc::default(),
         }
     }
 }
@@ -51,8 +55,23 @@ impl Skynet {
             runtime.spawn(write_memories(Arc::downgrade(&self.inner), rx));
             tx
         });
+        let pending = &self.inner.memory.pending;
+        pending.fetch_add(1, Ordering::SeqCst);
         if writer.try_send(job.clone()).is_err() {
+            pending.fetch_sub(1, Ordering::SeqCst);
             tracing::warn!(job = %job, "memory backlog full: this job is not remembered");
+        }
+    }
+
+    /// Wait (at most `limit`) until every ended job queued so far is
+    /// remembered: a short-lived process (the CLI's `run`) calls it before
+    /// it exits, so its runs' memories are not cut off.
+    pub async fn flush_memories(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.inner.memory.pending.load(Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     }
 
@@ -349,6 +368,7 @@ async fn write_memories(inner: Weak<Inner>, mut rx: mpsc::Receiver<JobId>) {
         if let Err(e) = remember_one(&inner, &id).await {
             tracing::warn!(job = %id, error = %e, "could not remember a job");
         }
+        inner.memory.pending.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
