@@ -175,7 +175,7 @@ pub async fn memory_filters_counts_and_accesses(store: SharedStore) {
         tags: vec!["web".into(), "prod".into()],
         ..Default::default()
     };
-    assert_eq!(list(both).await, [a.id.clone()]);
+    assert_eq!(list(both).await, [a.id.as_str()]);
     // A tag that is a prefix of a stored one matches nothing.
     let prefix = MemoryFilter {
         tags: vec!["we".into()],
@@ -186,12 +186,12 @@ pub async fn memory_filters_counts_and_accesses(store: SharedStore) {
         outcome: Some(MemoryOutcome::Failure),
         ..Default::default()
     };
-    assert_eq!(list(failed).await, [a.id.clone()]);
+    assert_eq!(list(failed).await, [a.id.as_str()]);
     let prefs = MemoryFilter {
         memory_type: Some(MemoryType::UserPreference),
         ..Default::default()
     };
-    assert_eq!(list(prefs).await, [c.id.clone()]);
+    assert_eq!(list(prefs).await, [c.id.as_str()]);
     let later = MemoryFilter {
         since: Some(c.created_at + chrono::Duration::seconds(1)),
         ..Default::default()
@@ -316,5 +316,5 @@ pub async fn memory_full_text_search(store: SharedStore) {
         .text_search_memories(&terms, &own("alice"), 10)
         .await
         .expect("search");
-    assert_eq!(found, [both.id.clone()]);
+    assert_eq!(found, [both.id.as_str()]);
 }
