@@ -9,9 +9,11 @@
 //! works on a fresh machine.
 
 mod embed;
+mod remote;
 mod search;
 
 pub use embed::{Embedder, HashEmbedder, cosine};
+pub use remote::{GeminiEmbedder, OpenAiEmbedder};
 pub use search::{ScoreParts, Scored, SearchQuery, Weights, rank, terms};
 
 use crate::principal::{Principal, Visibility};
