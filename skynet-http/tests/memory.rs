@@ -211,7 +211,10 @@ async fn a_principal_sees_only_its_own_memories(db: Db) {
 
 async fn memory_routes_are_in_the_openapi_document(db: Db) {
     let t = TestApp::new(db).await;
-    let doc = t.call("GET", "/openapi.json", Some(&t.admin), None).await.json();
+    let doc = t
+        .call("GET", "/openapi.json", Some(&t.admin), None)
+        .await
+        .json();
     for path in [
         "/v1/memory/store",
         "/v1/memory/search",
