@@ -275,6 +275,72 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// What SKYNET remembers: every run, and notes you add
+    Memory {
+        #[command(subcommand)]
+        command: MemoryCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// Remember a text (secrets are redacted)
+    Add {
+        /// The text
+        content: String,
+        /// task_execution, failure, success_pattern, user_preference, system_state or note
+        #[arg(long = "type", default_value = "note")]
+        memory_type: String,
+        /// A label (repeatable)
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hybrid search (full text and vectors, weighed by importance)
+    Search {
+        /// What to look for
+        query: String,
+        /// Results, 1 to 100
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+        /// Only this type
+        #[arg(long = "type")]
+        memory_type: Option<String>,
+        /// Only with this tag (repeatable)
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Only this outcome: success, failure, neutral
+        #[arg(long)]
+        outcome: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The memories most like a text or (with --id) a memory
+    Similar {
+        /// The text, or the memory's id with --id
+        what: String,
+        /// Treat WHAT as a memory id
+        #[arg(long)]
+        id: bool,
+        /// Results, 1 to 100
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts by type, average importance, embedder and index
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a memory by its id
+    Forget {
+        /// The memory's id
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -349,6 +415,14 @@ impl Cli {
             } => *json,
             Command::Keys {
                 command: KeysCommand::Create { json, .. } | KeysCommand::List { json },
+            } => *json,
+            Command::Memory {
+                command:
+                    MemoryCommand::Add { json, .. }
+                    | MemoryCommand::Search { json, .. }
+                    | MemoryCommand::Similar { json, .. }
+                    | MemoryCommand::Stats { json }
+                    | MemoryCommand::Forget { json, .. },
             } => *json,
             _ => false,
         }

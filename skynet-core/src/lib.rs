@@ -27,6 +27,7 @@ pub mod engine;
 pub mod error;
 pub mod job;
 pub mod llm;
+pub mod memory;
 pub mod plan;
 pub mod planner;
 pub mod policy;
@@ -42,8 +43,8 @@ pub mod view;
 
 pub use action::Action;
 pub use engine::{
-    EngineConfig, Execution, Gate, JobEvent, RunHere, Skynet, SkynetBuilder, SubmitRequest,
-    WorkerOptions, WorkerReport,
+    EngineConfig, Execution, Gate, JobEvent, MemoryStats, RunHere, SimilarTo, Skynet,
+    SkynetBuilder, SubmitRequest, WorkerOptions, WorkerReport,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use job::{Approval, FailureKind, Job, JobFailure, JobId, JobSource, JobStatus};

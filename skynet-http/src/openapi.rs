@@ -14,6 +14,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         job_events, global_events,
         plan, report, policy_check, execute, providers_health,
         diagnose,
+        store, search, similar, stats, get_memory, forget,
     ),
     components(schemas(
         crate::error::Problem,
@@ -29,6 +30,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         schema::HealthAnswer, schema::ComponentHealth,
         schema::DiagnoseBody, schema::ExecutionSpecBody, schema::SpecStepBody,
         schema::DiagnosisView, schema::ProviderScoreView,
+        memory::MemoryStoreBody, memory::MemorySearchBody, memory::MemorySimilarBody,
+        memory::MemoryView, memory::MemoryHit, memory::ScorePartsView, memory::MemoryResults,
+        memory::MemoryStatsView,
     )),
     modifiers(&ApiKeyScheme),
 )]

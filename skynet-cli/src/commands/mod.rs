@@ -5,6 +5,7 @@ mod chat;
 mod health;
 mod inspect;
 mod keys;
+mod memory;
 mod policy;
 mod run;
 mod serve;
@@ -45,7 +46,13 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             json,
             timeout,
             intent,
-        } => run::run(&engine(&cli.global).await?, intent, yes, json, timeout, out).await,
+        } => {
+            let sk = engine(&cli.global).await?;
+            let exit = run::run(&sk, intent, yes, json, timeout, out).await;
+            // The run's memory is written in the background: let it land.
+            sk.flush_memories(std::time::Duration::from_secs(2)).await;
+            exit
+        }
         Command::Plan { json, intent } => {
             run::plan(&engine(&cli.global).await?, intent, json, out).await
         }
@@ -173,6 +180,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             serve::run(&settings(&cli.global)?, opts, out).await
         }
         Command::Keys { command } => keys::run(&settings(&cli.global)?, command, out).await,
+        Command::Memory { command } => memory::run(&engine(&cli.global).await?, command, out).await,
         Command::Agent {
             listen,
             token_file,

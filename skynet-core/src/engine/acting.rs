@@ -246,3 +246,11 @@ impl Acting<'_> {
         &self.grant.principal
     }
 }
+
+// Memory (engine/memory.rs) acts through the engine and the grant.
+impl Acting<'_> {
+    /// The engine this acts on.
+    pub(crate) fn engine(&self) -> &Skynet {
+        self.sk
+    }
+}

@@ -31,6 +31,7 @@ pub struct SkynetBuilder {
     config: EngineConfig,
     secrets: Vec<String>,
     redact_patterns: Vec<String>,
+    embedder: Option<Arc<dyn crate::memory::Embedder>>,
     sentinel: SentinelConfig,
     alert_sinks: Vec<(Arc<dyn AlertSink>, Severity)>,
 }
@@ -93,6 +94,13 @@ impl SkynetBuilder {
         self.config = config;
         self
     }
+    /// The embedder of memories (default: the offline
+    /// [`HashEmbedder`](crate::memory::HashEmbedder)).
+    pub fn embedder(mut self, embedder: Arc<dyn crate::memory::Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
     /// Values to redact from logs, events and errors (in addition to
     /// secret-looking environment variables).
     pub fn secrets(mut self, secrets: impl IntoIterator<Item = String>) -> Self {
@@ -197,6 +205,7 @@ impl SkynetBuilder {
                 redactor,
                 sentinel,
                 running: Mutex::new(HashMap::new()),
+                memory: super::memory::EngineMemory::new(self.embedder),
             }),
         })
     }

@@ -7,6 +7,8 @@ mod events;
 mod execute;
 mod health;
 mod judge;
+mod memory;
+pub use memory::{MemoryStats, SEARCH_CANDIDATES, SimilarTo};
 mod report;
 mod roots;
 mod runner;
@@ -167,6 +169,8 @@ pub(crate) struct Inner {
     pub(crate) sentinel: Arc<crate::sentinel::Sentinel>,
     /// Jobs running in this process, for immediate cancellation.
     pub(crate) running: Mutex<HashMap<JobId, CancellationToken>>,
+    /// Remembers ended jobs; embeds memories.
+    pub(crate) memory: memory::EngineMemory,
 }
 
 /// The SKYNET engine. Cheap to clone; all clones share one engine.
@@ -283,6 +287,9 @@ impl Skynet {
 
     /// Tell this process's listeners (workers, `wait`) a job changed status.
     pub(crate) fn publish_status(&self, job: &JobId, status: crate::JobStatus) {
+        if status.is_terminal() {
+            self.remember_job(job);
+        }
         self.publish(JobEvent::Status {
             job: job.clone(),
             status,

@@ -16,7 +16,7 @@ pub mod extract;
 #[cfg(feature = "llm")]
 pub mod gemini;
 #[cfg(feature = "llm")]
-mod http;
+pub(crate) mod http;
 #[cfg(feature = "llm")]
 pub mod openai;
 pub mod pricing;

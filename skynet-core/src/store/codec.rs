@@ -291,6 +291,34 @@ pub(crate) fn key_from_row(row: &impl LedgerRow) -> Result<crate::store::keys::A
     })
 }
 
+/// A memory from a row of `store::memory::MEMORY_COLUMNS`.
+pub(crate) fn memory_from_row(row: &impl LedgerRow) -> Result<crate::memory::Memory> {
+    let bad = |what: &'static str| move |e: Error| Error::Store(format!("memory {what}: {e}"));
+    Ok(crate::memory::Memory {
+        id: row.text("id")?,
+        principal: row.text("principal")?.parse().map_err(bad("principal"))?,
+        memory_type: row.text("memory_type")?.parse().map_err(bad("type"))?,
+        content: row.text("content")?,
+        metadata: json(&row.text("metadata")?, "metadata")?,
+        tags: json(&row.text("tags")?, "tags")?,
+        job_id: row.opt_text("job_id")?,
+        outcome: row
+            .opt_text("outcome")?
+            .map(|o| o.parse())
+            .transpose()
+            .map_err(bad("outcome"))?,
+        created_at: time(row.int("created_at")?)?,
+        last_accessed_at: time(row.int("last_accessed_at")?)?,
+        access_count: narrow(row.int("access_count")?, "access_count")?,
+        importance: row.int("importance_micros")? as f64 / 1e6,
+        embedding: match row.opt_text("embedding")? {
+            Some(hex) => crate::store::memory::embedding_from_hex(&hex)?,
+            None => Vec::new(),
+        },
+        embedding_model: row.opt_text("embedding_model")?,
+    })
+}
+
 /// A `u64` count as SQL's `BIGINT` (saturating).
 pub(crate) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)

@@ -62,6 +62,12 @@ pub trait Dialect:
     const SUBSTR_POS: &'static str;
     /// The SQL function for the largest of its arguments (`MAX`, `GREATEST`).
     const GREATEST: &'static str;
+    /// Memory ids whose content matches full-text query `$1` (terms joined
+    /// by [`Dialect::FTS_OR`]), of principal `$2` unless it is NULL, best
+    /// first, at most `$3` (SQLite FTS5 `bm25`, PostgreSQL `ts_rank`).
+    const MEMORY_FTS: &'static str;
+    /// The "any of these terms" operator of [`Dialect::MEMORY_FTS`]'s query.
+    const FTS_OR: &'static str;
 
     /// What a store handle of this backend keeps besides its pools.
     type State: Send + Sync + std::fmt::Debug + 'static;

@@ -503,7 +503,13 @@ pub trait WorkerStore: Send + Sync {
 /// Everything a ledger backend provides (its API keys included: one store,
 /// one pool).
 pub trait Store:
-    JobStore + StepStore + LogStore + EventStore + WorkerStore + keys::KeyStore
+    JobStore
+    + StepStore
+    + LogStore
+    + EventStore
+    + WorkerStore
+    + keys::KeyStore
+    + crate::memory::MemoryStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -554,6 +560,7 @@ mod events;
 mod jobs;
 pub mod keys;
 pub mod ledger;
+mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub(crate) mod rules;

@@ -85,6 +85,12 @@ impl Dialect for Postgres {
         Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
     const SEQ_IS_COMMIT_ORDER: bool = false;
     const SUBSTR_POS: &'static str = "strpos";
+    const MEMORY_FTS: &'static str = "SELECT id FROM memories \
+         WHERE to_tsvector('english', content) @@ to_tsquery('english', $1) \
+         AND ($2::text IS NULL OR principal = $2) \
+         ORDER BY ts_rank(to_tsvector('english', content), to_tsquery('english', $1)) DESC, id \
+         LIMIT $3";
+    const FTS_OR: &'static str = " | ";
     const GREATEST: &'static str = "GREATEST";
 
     type State = PgState;

@@ -63,6 +63,10 @@ impl Dialect for Sqlite {
     const SNAPSHOT_READ: Option<&'static str> = None;
     const SEQ_IS_COMMIT_ORDER: bool = true;
     const SUBSTR_POS: &'static str = "instr";
+    const MEMORY_FTS: &'static str = "SELECT m.id AS id FROM memories_fts \
+         JOIN memories m ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH $1 \
+         AND ($2 IS NULL OR m.principal = $2) ORDER BY bm25(memories_fts) LIMIT $3";
+    const FTS_OR: &'static str = " OR ";
     const GREATEST: &'static str = "MAX";
 
     type State = ();

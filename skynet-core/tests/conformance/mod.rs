@@ -9,6 +9,7 @@
 pub mod checkpoints;
 pub mod jobs;
 pub mod listing;
+pub mod memory;
 pub mod principals;
 pub mod queue;
 pub mod records;
@@ -18,6 +19,7 @@ pub mod workers;
 pub use checkpoints::*;
 pub use jobs::*;
 pub use listing::*;
+pub use memory::*;
 pub use principals::*;
 pub use queue::*;
 pub use records::*;
@@ -132,6 +134,9 @@ macro_rules! conformance_tests {
             listing_is_filtered_by_principal,
             idempotency_keys_are_scoped_to_the_principal,
             keys_remember_their_principal,
+            memories_round_trip_and_stay_with_their_principal,
+            memory_filters_counts_and_accesses,
+            memory_full_text_search,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,

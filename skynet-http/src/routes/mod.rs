@@ -2,6 +2,7 @@
 
 mod events;
 mod jobs;
+pub(crate) mod memory;
 mod ops;
 mod original;
 mod scheduler;
@@ -21,6 +22,9 @@ pub(crate) use events::{__path_global_events, __path_job_events};
 pub(crate) use jobs::{
     __path_approve, __path_cancel, __path_deny, __path_get_job, __path_list_jobs, __path_logs,
     __path_submit,
+};
+pub(crate) use memory::{
+    __path_forget, __path_get_memory, __path_search, __path_similar, __path_stats, __path_store,
 };
 pub(crate) use ops::{__path_health, __path_metrics, __path_openapi};
 pub(crate) use original::{
@@ -48,6 +52,14 @@ pub(crate) fn all() -> Router<AppState> {
         .route("/v1/execute", post(original::execute))
         .route("/v1/providers/health", get(original::providers_health))
         .route("/v1/scheduler/diagnose", post(scheduler::diagnose))
+        .route("/v1/memory/store", post(memory::store))
+        .route("/v1/memory/search", post(memory::search))
+        .route("/v1/memory/similar", post(memory::similar))
+        .route("/v1/memory/stats", get(memory::stats))
+        .route(
+            "/v1/memory/{id}",
+            get(memory::get_memory).delete(memory::forget),
+        )
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

@@ -1,0 +1,457 @@
+//! The engine's memory: every job that ends becomes a `task_execution`
+//! memory of its principal, written by a background task fed through a
+//! bounded channel, so a job's end never waits on (or fails because of)
+//! memory. Content passes the engine's [`Redactor`](crate::redact::Redactor)
+//! before it is stored.
+
+use super::{Inner, Skynet};
+use crate::job::{Job, JobId, JobStatus};
+use crate::memory::{
+    Embedder, HashEmbedder, Memory, MemoryFilter, MemoryOutcome, MemoryType, NewMemory,
+};
+use crate::memory::{MemoryCounts, Scored, SearchQuery, Weights, rank, terms};
+use crate::principal::Visibility;
+use crate::{Error, Result};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock, Weak};
+use tokio::sync::mpsc;
+
+/// Jobs waiting to be remembered; when full, a job is not remembered (and
+/// that is logged) rather than slowing the engine.
+const BACKLOG: usize = 1024;
+
+/// The longest error excerpt kept in a memory (characters).
+const ERROR_EXCERPT: usize = 500;
+
+/// The engine's memory settings and its writer's channel.
+pub(crate) struct EngineMemory {
+    /// Makes every stored vector.
+    pub(crate) embedder: Arc<dyn Embedder>,
+    /// Started on the first job's end (it needs a runtime).
+    writer: OnceLock<mpsc::Sender<JobId>>,
+    /// Jobs queued or being written.
+    pending: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl EngineMemory {
+    /// Memory embedded by `embedder`.
+    pub(crate) fn new(embedder: Option<Arc<dyn Embedder>>) -> Self {
+        EngineMemory {
+            embedder: embedder.unwrap_or_else(|| Arc::new(HashEmbedder::new())),
+            writer: OnceLock::new(),
+            pending: Arc::default(),
+        }
+    }
+}
+
+impl Skynet {
+    /// Queue an ended job to be remembered (never blocks, never fails).
+    pub(crate) fn remember_job(&self, job: &JobId) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let writer = self.inner.memory.writer.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(BACKLOG);
+            runtime.spawn(write_memories(Arc::downgrade(&self.inner), rx));
+            tx
+        });
+        let pending = &self.inner.memory.pending;
+        pending.fetch_add(1, Ordering::SeqCst);
+        if writer.try_send(job.clone()).is_err() {
+            pending.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!(job = %job, "memory backlog full: this job is not remembered");
+        }
+    }
+
+    /// Wait (at most `limit`) until every ended job queued so far is
+    /// remembered: a short-lived process (the CLI's `run`) calls it before
+    /// it exits, so its runs' memories are not cut off.
+    pub async fn flush_memories(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.inner.memory.pending.load(Ordering::SeqCst) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Store `new` as a memory of the local operator (embedded and
+    /// redacted like every memory).
+    pub async fn remember(&self, new: NewMemory) -> Result<Memory> {
+        self.store_memory(new, crate::Principal::local()).await
+    }
+
+    /// Store `new` for `principal`: checked, redacted, embedded.
+    pub(crate) async fn store_memory(
+        &self,
+        mut new: NewMemory,
+        principal: crate::Principal,
+    ) -> Result<Memory> {
+        redact_new(&self.inner.redactor, &mut new);
+        let mut memory = new.into_memory(principal, chrono::Utc::now())?;
+        embed_into(&*self.inner.memory.embedder, &mut memory).await?;
+        self.inner.store.insert_memory(&memory).await?;
+        Ok(memory)
+    }
+
+    /// The memory with this id (the local operator sees every one).
+    pub async fn memory(&self, id: &str) -> Result<Option<Memory>> {
+        self.inner.store.get_memory(id, &Visibility::All).await
+    }
+
+    /// Memories matching `filter`, newest first.
+    pub async fn memories(&self, filter: &MemoryFilter, limit: u32) -> Result<Vec<Memory>> {
+        self.inner
+            .store
+            .list_memories(filter, &Visibility::All, limit)
+            .await
+    }
+}
+
+/// Hide secrets in everything text a memory stores: content, metadata
+/// strings (keys and values, at any depth) and tags.
+fn redact_new(redactor: &crate::redact::Redactor, new: &mut NewMemory) {
+    fn walk(r: &crate::redact::Redactor, v: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => Value::String(r.redact(&s)),
+            Value::Array(items) => Value::Array(items.into_iter().map(|i| walk(r, i)).collect()),
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (r.redact(&k), walk(r, v)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    new.content = redactor.redact(&new.content);
+    new.metadata = new.metadata.take().map(|m| walk(redactor, m));
+    for tag in &mut new.tags {
+        *tag = redactor.redact(tag);
+    }
+}
+
+/// Memories a search considers at most (the newest matching its filter):
+/// the vector ranking is exact, in process, over these.
+pub const SEARCH_CANDIDATES: u32 = 10_000;
+
+/// What a similarity search starts from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SimilarTo {
+    /// This text.
+    Content(String),
+    /// The memory with this id (left out of its own results).
+    MemoryId(String),
+}
+
+/// Memory counts with the embedder in use.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MemoryStats {
+    /// The counts.
+    #[serde(flatten)]
+    pub counts: MemoryCounts,
+    /// The embedder's model id.
+    pub embedder: String,
+    /// The vector index (`exact`: cosine over every candidate).
+    pub index: String,
+}
+
+fn limit_of(limit: Option<u32>) -> Result<usize> {
+    match limit.unwrap_or(10) {
+        0 | 101.. => Err(Error::InvalidInput("limit is 1 to 100".into())),
+        n => Ok(n as usize),
+    }
+}
+
+impl Skynet {
+    /// Hybrid search over the memories `visibility` admits; the results'
+    /// accesses are counted.
+    pub(crate) async fn search_memories_as(
+        &self,
+        q: &SearchQuery,
+        visibility: &Visibility,
+    ) -> Result<Vec<Scored>> {
+        let limit = limit_of(q.limit)?;
+        if q.query.trim().is_empty() {
+            return Err(Error::InvalidInput("give a search query".into()));
+        }
+        let weights = Weights::from_env()?;
+        let store = &self.inner.store;
+        let candidates = store
+            .list_memories(&q.filter, visibility, SEARCH_CANDIDATES)
+            .await?;
+        let text = store
+            .text_search_memories(&terms(&q.query), visibility, SEARCH_CANDIDATES)
+            .await?;
+        let vector = self.embed_one(&q.query).await?;
+        let now = chrono::Utc::now();
+        let found = rank(candidates, &text, &vector, now, &weights, limit);
+        let ids: Vec<String> = found.iter().map(|s| s.memory.id.clone()).collect();
+        store.touch_memories(&ids, now).await?;
+        Ok(found)
+    }
+
+    /// The memories most like `to` by vector alone.
+    pub(crate) async fn similar_memories_as(
+        &self,
+        to: &SimilarTo,
+        limit: Option<u32>,
+        visibility: &Visibility,
+    ) -> Result<Vec<Scored>> {
+        let limit = limit_of(limit)?;
+        let (vector, skip) = match to {
+            SimilarTo::Content(text) if text.trim().is_empty() => {
+                return Err(Error::InvalidInput("give the content to compare".into()));
+            }
+            SimilarTo::Content(text) => (self.embed_one(text).await?, None),
+            SimilarTo::MemoryId(id) => {
+                let m = self
+                    .inner
+                    .store
+                    .get_memory(id, visibility)
+                    .await?
+                    .ok_or_else(|| Error::InvalidInput(format!("no memory {id:?}")))?;
+                let v = if m.embedding_model.as_deref()
+                    == Some(self.inner.memory.embedder.model_id())
+                {
+                    m.embedding
+                } else {
+                    self.embed_one(&m.content).await?
+                };
+                (v, Some(m.id))
+            }
+        };
+        let candidates = self
+            .inner
+            .store
+            .list_memories(&MemoryFilter::default(), visibility, SEARCH_CANDIDATES)
+            .await?
+            .into_iter()
+            .filter(|m| Some(&m.id) != skip.as_ref())
+            .collect();
+        let weights = Weights {
+            relevance: 1.0,
+            recency: 0.0,
+            success: 0.0,
+            frequency: 0.0,
+            importance: 0.0,
+        };
+        let mut found = rank(
+            candidates,
+            &[],
+            &vector,
+            chrono::Utc::now(),
+            &weights,
+            limit,
+        );
+        for s in &mut found {
+            s.score = s.parts.similarity;
+        }
+        found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(found)
+    }
+
+    /// Counts of the memories `visibility` admits.
+    pub(crate) async fn memory_stats_as(&self, visibility: &Visibility) -> Result<MemoryStats> {
+        Ok(MemoryStats {
+            counts: self.inner.store.memory_counts(visibility).await?,
+            embedder: self.inner.memory.embedder.model_id().to_string(),
+            index: "exact".into(),
+        })
+    }
+
+    /// Hybrid search over every memory (the local operator).
+    pub async fn search_memories(&self, q: &SearchQuery) -> Result<Vec<Scored>> {
+        self.search_memories_as(q, &Visibility::All).await
+    }
+
+    /// The memories most like `to` (the local operator).
+    pub async fn similar_memories(
+        &self,
+        to: &SimilarTo,
+        limit: Option<u32>,
+    ) -> Result<Vec<Scored>> {
+        self.similar_memories_as(to, limit, &Visibility::All).await
+    }
+
+    /// Memory counts (the local operator).
+    pub async fn memory_stats(&self) -> Result<MemoryStats> {
+        self.memory_stats_as(&Visibility::All).await
+    }
+
+    /// Forget a memory; whether there was one.
+    pub async fn forget_memory(&self, id: &str) -> Result<bool> {
+        self.inner.store.delete_memory(id, &Visibility::All).await
+    }
+
+    async fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
+        Ok(self
+            .inner
+            .memory
+            .embedder
+            .embed(&[text.to_string()])
+            .await?
+            .pop()
+            .unwrap_or_default())
+    }
+}
+
+/// Memory for a caller: stored for the grant's principal, read and deleted
+/// within its visibility (another principal's memory reads as absent).
+/// Front-ends check scopes (`submit` to store, `read` to search, `admin`
+/// to delete).
+impl super::Acting<'_> {
+    /// Store a memory of the caller's principal.
+    pub async fn remember(&self, new: NewMemory) -> Result<Memory> {
+        let principal = self.grant().principal.clone();
+        self.engine().store_memory(new, principal).await
+    }
+
+    /// Hybrid search over the memories the caller sees.
+    pub async fn search_memories(&self, q: &SearchQuery) -> Result<Vec<Scored>> {
+        self.engine()
+            .search_memories_as(q, &self.visibility())
+            .await
+    }
+
+    /// The memories the caller sees most like `to`.
+    pub async fn similar_memories(
+        &self,
+        to: &SimilarTo,
+        limit: Option<u32>,
+    ) -> Result<Vec<Scored>> {
+        self.engine()
+            .similar_memories_as(to, limit, &self.visibility())
+            .await
+    }
+
+    /// A memory the caller sees.
+    pub async fn memory(&self, id: &str) -> Result<Option<Memory>> {
+        self.engine()
+            .inner
+            .store
+            .get_memory(id, &self.visibility())
+            .await
+    }
+
+    /// Forget a memory the caller sees; whether there was one.
+    pub async fn forget_memory(&self, id: &str) -> Result<bool> {
+        self.engine()
+            .inner
+            .store
+            .delete_memory(id, &self.visibility())
+            .await
+    }
+
+    /// Counts of the memories the caller sees.
+    pub async fn memory_stats(&self) -> Result<MemoryStats> {
+        self.engine().memory_stats_as(&self.visibility()).await
+    }
+}
+
+async fn embed_into(embedder: &dyn Embedder, memory: &mut Memory) -> Result<()> {
+    memory.embedding = embedder
+        .embed(std::slice::from_ref(&memory.content))
+        .await?
+        .pop()
+        .unwrap_or_default();
+    memory.embedding_model = Some(embedder.model_id().to_string());
+    Ok(())
+}
+
+async fn write_memories(inner: Weak<Inner>, mut rx: mpsc::Receiver<JobId>) {
+    // The engine holds the sender: when the last handle drops, `recv`
+    // ends the loop.
+    while let Some(id) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else { break };
+        if let Err(e) = remember_one(&inner, &id).await {
+            tracing::warn!(job = %id, error = %e, "could not remember a job");
+        }
+        inner.memory.pending.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn remember_one(inner: &Inner, id: &JobId) -> Result<()> {
+    let job = inner.store.get_job(id).await?;
+    if !job.status.is_terminal() {
+        return Ok(());
+    }
+    let already = MemoryFilter {
+        memory_type: Some(MemoryType::TaskExecution),
+        job_id: Some(id.to_string()),
+        ..Default::default()
+    };
+    if !inner
+        .store
+        .list_memories(&already, &Visibility::All, 1)
+        .await?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let (new, principal) = task_execution(&job);
+    let mut new = new;
+    redact_new(&inner.redactor, &mut new);
+    let mut memory = new.into_memory(principal, chrono::Utc::now())?;
+    embed_into(&*inner.memory.embedder, &mut memory).await?;
+    inner.store.insert_memory(&memory).await
+}
+
+/// The `task_execution` memory of an ended job (not yet redacted).
+fn task_execution(job: &Job) -> (NewMemory, crate::Principal) {
+    let outcome = match job.status {
+        JobStatus::Succeeded => MemoryOutcome::Success,
+        JobStatus::Failed => MemoryOutcome::Failure,
+        _ => MemoryOutcome::Neutral,
+    };
+    let duration_ms = match (job.started_at, job.finished_at) {
+        (Some(s), Some(f)) => Some((f - s).num_milliseconds().max(0)),
+        _ => None,
+    };
+    let mut lines = vec![
+        format!("intent: {}", job.intent),
+        format!("outcome: {}", job.status.as_str()),
+    ];
+    let mut argvs = Vec::new();
+    if let Some(plan) = &job.plan {
+        lines.push(format!("plan: {}", plan.summary));
+        for step in &plan.steps {
+            let argv = step.command.argv.join(" ");
+            lines.push(format!("step: {} ({argv})", step.description));
+            argvs.push(step.command.argv.clone());
+        }
+    }
+    lines.push(format!("provider: {}", job.provider));
+    if let Some(ms) = duration_ms {
+        lines.push(format!("duration: {ms} ms"));
+    }
+    let error = job
+        .error
+        .as_deref()
+        .map(|e| e.chars().take(ERROR_EXCERPT).collect::<String>());
+    if let Some(e) = &error {
+        lines.push(format!("error: {e}"));
+    }
+    let new = NewMemory {
+        content: lines.join("\n"),
+        memory_type: Some(MemoryType::TaskExecution),
+        metadata: Some(serde_json::json!({
+            "intent": job.intent,
+            "status": job.status.as_str(),
+            "provider": job.provider,
+            "argv": argvs,
+            "duration_ms": duration_ms,
+            "attempts": job.attempts,
+        })),
+        tags: vec![format!("provider:{}", job.provider)],
+        job_id: Some(job.id.to_string()),
+        outcome: Some(outcome),
+        importance: Some(if outcome == MemoryOutcome::Failure {
+            0.7
+        } else {
+            0.5
+        }),
+    };
+    (new, job.principal.clone())
+}

@@ -1,0 +1,306 @@
+//! Memory: what SKYNET remembers of its runs and what callers tell it.
+//!
+//! A [`Memory`] is a typed text record (content, metadata, tags, the job it
+//! came from, its outcome) with an importance, access statistics and an
+//! embedding made by an [`Embedder`]. Every memory belongs to the
+//! [`Principal`] whose job or request made it; the store filters by
+//! [`Visibility`] in its queries. [`MemoryStore`] is the table family on the
+//! ledger (both backends); [`HashEmbedder`] is the offline default, so memory
+//! works on a fresh machine.
+
+mod embed;
+mod remote;
+mod search;
+
+pub use embed::{Embedder, HashEmbedder, cosine};
+pub use remote::{GeminiEmbedder, OpenAiEmbedder};
+pub use search::{ScoreParts, Scored, SearchQuery, Weights, rank, terms};
+
+use crate::principal::{Principal, Visibility};
+use crate::{Error, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The largest memory content accepted (bytes).
+pub const MAX_CONTENT_BYTES: usize = 64 * 1024;
+
+/// What a memory records. New kinds are new variants (the stored form is
+/// the snake_case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryType {
+    /// A job that ended (written by the engine).
+    TaskExecution,
+    /// A failure worth remembering.
+    Failure,
+    /// Something that worked and should be repeated.
+    SuccessPattern,
+    /// What a user prefers.
+    UserPreference,
+    /// A fact about the system.
+    SystemState,
+    /// A free-form note.
+    Note,
+}
+
+/// Every memory type.
+pub const ALL_MEMORY_TYPES: [MemoryType; 6] = [
+    MemoryType::TaskExecution,
+    MemoryType::Failure,
+    MemoryType::SuccessPattern,
+    MemoryType::UserPreference,
+    MemoryType::SystemState,
+    MemoryType::Note,
+];
+
+impl MemoryType {
+    /// Stable string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemoryType::TaskExecution => "task_execution",
+            MemoryType::Failure => "failure",
+            MemoryType::SuccessPattern => "success_pattern",
+            MemoryType::UserPreference => "user_preference",
+            MemoryType::SystemState => "system_state",
+            MemoryType::Note => "note",
+        }
+    }
+}
+
+impl fmt::Display for MemoryType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for MemoryType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        ALL_MEMORY_TYPES
+            .into_iter()
+            .find(|t| t.as_str() == s.trim())
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "unknown memory type {s:?}; one of: {}",
+                    ALL_MEMORY_TYPES.map(MemoryType::as_str).join(", ")
+                ))
+            })
+    }
+}
+
+/// How the remembered thing ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryOutcome {
+    /// It worked.
+    Success,
+    /// It failed.
+    Failure,
+    /// Neither (cancelled, denied, unknown).
+    Neutral,
+}
+
+impl MemoryOutcome {
+    /// Stable string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemoryOutcome::Success => "success",
+            MemoryOutcome::Failure => "failure",
+            MemoryOutcome::Neutral => "neutral",
+        }
+    }
+}
+
+impl FromStr for MemoryOutcome {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "success" => Ok(MemoryOutcome::Success),
+            "failure" => Ok(MemoryOutcome::Failure),
+            "neutral" => Ok(MemoryOutcome::Neutral),
+            other => Err(Error::InvalidInput(format!(
+                "unknown outcome {other:?}; one of: success, failure, neutral"
+            ))),
+        }
+    }
+}
+
+/// One stored memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Memory {
+    /// Its id (a UUIDv7, so ids sort by creation).
+    pub id: String,
+    /// Whose it is.
+    pub principal: Principal,
+    /// What it records.
+    pub memory_type: MemoryType,
+    /// The (redacted) text.
+    pub content: String,
+    /// Free-form JSON object.
+    pub metadata: serde_json::Value,
+    /// Labels to filter by.
+    pub tags: Vec<String>,
+    /// The job it came from.
+    pub job_id: Option<String>,
+    /// How that ended.
+    pub outcome: Option<MemoryOutcome>,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+    /// When it was last returned by a search or read.
+    pub last_accessed_at: DateTime<Utc>,
+    /// How often it was returned.
+    pub access_count: u64,
+    /// Its base importance, 0 to 1.
+    pub importance: f64,
+    /// Its vector (empty when not embedded).
+    #[serde(skip)]
+    pub embedding: Vec<f32>,
+    /// The model that made `embedding`.
+    pub embedding_model: Option<String>,
+}
+
+/// What a caller gives to store a memory; [`NewMemory::into_memory`]
+/// checks it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewMemory {
+    /// The text (1 byte to [`MAX_CONTENT_BYTES`]).
+    pub content: String,
+    /// Its type (default `note`).
+    pub memory_type: Option<MemoryType>,
+    /// A JSON object (default `{}`).
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The job it is about.
+    pub job_id: Option<String>,
+    /// How that ended.
+    pub outcome: Option<MemoryOutcome>,
+    /// Base importance, 0 to 1 (default 0.5).
+    pub importance: Option<f64>,
+}
+
+impl NewMemory {
+    /// A checked memory owned by `principal`, stamped `now`, not yet
+    /// embedded. Empty or oversized content, a non-object metadata, an
+    /// importance outside 0..=1 or an empty tag is [`Error::InvalidInput`].
+    pub fn into_memory(self, principal: Principal, now: DateTime<Utc>) -> Result<Memory> {
+        if self.content.trim().is_empty() {
+            return Err(Error::InvalidInput(
+                "memory content is empty; give the text to remember".into(),
+            ));
+        }
+        if self.content.len() > MAX_CONTENT_BYTES {
+            return Err(Error::InvalidInput(format!(
+                "memory content is {} bytes; the limit is {MAX_CONTENT_BYTES}: store a summary",
+                self.content.len()
+            )));
+        }
+        let metadata = self
+            .metadata
+            .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+        if !metadata.is_object() {
+            return Err(Error::InvalidInput(
+                "memory metadata must be a JSON object".into(),
+            ));
+        }
+        let importance = self.importance.unwrap_or(0.5);
+        if !(0.0..=1.0).contains(&importance) {
+            return Err(Error::InvalidInput(format!(
+                "importance {importance} is outside 0 to 1"
+            )));
+        }
+        let mut tags = Vec::with_capacity(self.tags.len());
+        for tag in self.tags {
+            let tag = tag.trim().to_string();
+            if tag.is_empty() || tag.len() > 64 {
+                return Err(Error::InvalidInput("a tag is 1 to 64 characters".into()));
+            }
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        let now = crate::store::chain::truncate_to_micros(now);
+        Ok(Memory {
+            id: uuid::Uuid::now_v7().to_string(),
+            principal,
+            memory_type: self.memory_type.unwrap_or(MemoryType::Note),
+            content: self.content,
+            metadata,
+            tags,
+            job_id: self.job_id,
+            outcome: self.outcome,
+            created_at: now,
+            last_accessed_at: now,
+            access_count: 0,
+            importance,
+            embedding: Vec::new(),
+            embedding_model: None,
+        })
+    }
+}
+
+/// Which memories a listing or search considers (all given filters apply).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryFilter {
+    /// Only this type.
+    pub memory_type: Option<MemoryType>,
+    /// Only memories carrying every one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Only this outcome.
+    pub outcome: Option<MemoryOutcome>,
+    /// Created at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+    /// Only memories of this job.
+    pub job_id: Option<String>,
+}
+
+/// Counts for `stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryCounts {
+    /// Memories visible.
+    pub total: u64,
+    /// Per type (stored form → count).
+    pub by_type: std::collections::BTreeMap<String, u64>,
+    /// Mean base importance (0 when there are none).
+    pub average_importance: f64,
+}
+
+/// The memory table family. Every read and delete takes the caller's
+/// [`Visibility`] and applies it in the query: another principal's memory
+/// is neither returned nor deleted (it reads as absent).
+#[async_trait]
+pub trait MemoryStore: Send + Sync {
+    /// Store a memory ([`Error::Conflict`] if its id exists).
+    async fn insert_memory(&self, memory: &Memory) -> Result<()>;
+    /// The memory with this id, if visible.
+    async fn get_memory(&self, id: &str, visibility: &Visibility) -> Result<Option<Memory>>;
+    /// Delete a visible memory; whether one was deleted.
+    async fn delete_memory(&self, id: &str, visibility: &Visibility) -> Result<bool>;
+    /// Visible memories matching `filter`, newest first, at most `limit`.
+    async fn list_memories(
+        &self,
+        filter: &MemoryFilter,
+        visibility: &Visibility,
+        limit: u32,
+    ) -> Result<Vec<Memory>>;
+    /// Count one access of each memory in `ids` at `at`.
+    async fn touch_memories(&self, ids: &[String], at: DateTime<Utc>) -> Result<()>;
+    /// Counts of visible memories.
+    async fn memory_counts(&self, visibility: &Visibility) -> Result<MemoryCounts>;
+    /// Ids of visible memories whose content matches any of `terms`
+    /// (full text: SQLite FTS5, PostgreSQL `tsvector`), best first.
+    async fn text_search_memories(
+        &self,
+        terms: &[String],
+        visibility: &Visibility,
+        limit: u32,
+    ) -> Result<Vec<String>>;
+}

@@ -1,0 +1,236 @@
+//! `/v1/memory/*`: every route with every scope, bad input refused with a
+//! clear 4xx and nothing stored, and a principal sees only its own.
+
+#[macro_use]
+mod common;
+
+use axum::http::StatusCode;
+use common::{Db, TestApp};
+use serde_json::json;
+use skynet_core::store::keys::{ALL_SCOPES, Scope};
+
+async fn total(t: &TestApp, key: &str) -> u64 {
+    let r = t.call("GET", "/v1/memory/stats", Some(key), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.json()["total"].as_u64().expect("total")
+}
+
+async fn routes_need_their_scopes(db: Db) {
+    let t = TestApp::new(db).await;
+    let admin = t.key(&[Scope::Admin], Some("alice")).await;
+    let stored = t
+        .call(
+            "POST",
+            "/v1/memory/store",
+            Some(&admin),
+            Some(json!({"content": "check git status", "tags": ["git"]})),
+        )
+        .await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.text);
+    let id = stored.json()["id"].as_str().expect("id").to_string();
+    for scope in ALL_SCOPES {
+        let key = t.key(&[scope], Some("alice")).await;
+        let can_read = matches!(scope, Scope::Read | Scope::ReadAll | Scope::Admin);
+        let can_submit = matches!(scope, Scope::Submit | Scope::Admin);
+        let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
+        let calls = [
+            (
+                "POST",
+                "/v1/memory/store".to_string(),
+                Some(json!({"content": format!("note by {scope}")})),
+                expect(can_submit, StatusCode::CREATED),
+            ),
+            (
+                "POST",
+                "/v1/memory/search".to_string(),
+                Some(json!({"query": "git"})),
+                expect(can_read, StatusCode::OK),
+            ),
+            (
+                "POST",
+                "/v1/memory/similar".to_string(),
+                Some(json!({"memory_id": id})),
+                expect(can_read, StatusCode::OK),
+            ),
+            (
+                "GET",
+                "/v1/memory/stats".to_string(),
+                None,
+                expect(can_read, StatusCode::OK),
+            ),
+            (
+                "GET",
+                format!("/v1/memory/{id}"),
+                None,
+                expect(can_read, StatusCode::OK),
+            ),
+        ];
+        for (method, uri, body, want) in calls {
+            let r = t.call(method, &uri, Some(&key), body).await;
+            assert_eq!(r.status, want, "{scope} {method} {uri}: {}", r.text);
+            if want == StatusCode::FORBIDDEN {
+                r.code();
+            }
+        }
+        if scope != Scope::Admin {
+            let r = t
+                .call("DELETE", &format!("/v1/memory/{id}"), Some(&key), None)
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::FORBIDDEN,
+                "{scope} delete: {}",
+                r.text
+            );
+        }
+    }
+    let no_key = t.call("GET", "/v1/memory/stats", None, None).await;
+    assert_eq!(no_key.status, StatusCode::UNAUTHORIZED);
+    let r = t
+        .call("DELETE", &format!("/v1/memory/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = t
+        .call("DELETE", &format!("/v1/memory/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.code(), "not_found");
+}
+
+async fn bad_input_is_refused_and_nothing_is_stored(db: Db) {
+    let t = TestApp::new(db).await;
+    let key = t.key(&[Scope::Submit, Scope::Read], Some("alice")).await;
+    let huge = "x".repeat(10 * 1024 * 1024);
+    let bad = [
+        json!({"content": ""}),
+        json!({"content": "   "}),
+        json!({"content": huge}),
+        json!({"content": "ok", "memory_type": "dream"}),
+        json!({"content": "ok", "outcome": "maybe"}),
+        json!({"content": "ok", "metadata": [1, 2]}),
+        json!({"content": "ok", "importance": 3}),
+        json!({"content": "ok", "colour": "blue"}),
+        json!({"memory_type": "note"}),
+    ];
+    for body in bad {
+        let r = t
+            .call("POST", "/v1/memory/store", Some(&key), Some(body.clone()))
+            .await;
+        assert!(
+            r.status.is_client_error(),
+            "{body:.80}: {} {}",
+            r.status,
+            r.text
+        );
+        r.code();
+    }
+    let r = t
+        .call(
+            "POST",
+            "/v1/memory/store",
+            Some(&key),
+            Some(json!({"content": "ok", "memory_type": "dream"})),
+        )
+        .await;
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("task_execution"),
+        "{}",
+        r.text
+    );
+    assert_eq!(total(&t, &key).await, 0);
+    for body in [
+        json!({"query": ""}),
+        json!({"query": "git", "limit": 0}),
+        json!({"query": "git", "limit": 101}),
+        json!({"query": "git", "memory_type": "dream"}),
+    ] {
+        let r = t
+            .call("POST", "/v1/memory/search", Some(&key), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+    }
+    for body in [
+        json!({}),
+        json!({"content": "a", "memory_id": "b"}),
+        json!({"memory_id": "nope"}),
+    ] {
+        let r = t
+            .call("POST", "/v1/memory/similar", Some(&key), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+    }
+}
+
+async fn a_principal_sees_only_its_own_memories(db: Db) {
+    let t = TestApp::new(db).await;
+    let alice = t.key(&[Scope::Submit, Scope::Read], Some("alice")).await;
+    let bob = t.key(&[Scope::Submit, Scope::Read], Some("bob")).await;
+    let all = t.key(&[Scope::ReadAll], Some("carol")).await;
+    let r = t
+        .call("POST", "/v1/memory/store", Some(&alice), Some(json!({"content": "alice deploys with git push", "memory_type": "success_pattern", "tags": ["deploy"]})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let m = r.json();
+    assert_eq!(m["principal"], "alice");
+    assert_eq!(m["memory_type"], "success_pattern");
+    let id = m["id"].as_str().expect("id");
+    let q = json!({"query": "git push", "tags": ["deploy"]});
+    let found = t
+        .call("POST", "/v1/memory/search", Some(&alice), Some(q.clone()))
+        .await
+        .json();
+    assert_eq!(found["results"][0]["memory"]["id"], id);
+    assert!(found["results"][0]["parts"]["text_rank"].is_u64());
+    let none = t
+        .call("POST", "/v1/memory/search", Some(&bob), Some(q.clone()))
+        .await
+        .json();
+    assert_eq!(none["results"].as_array().expect("results").len(), 0);
+    let r = t
+        .call("GET", &format!("/v1/memory/{id}"), Some(&bob), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(!r.text.contains("git push"));
+    assert_eq!(total(&t, &bob).await, 0);
+    assert_eq!(total(&t, &alice).await, 1);
+    let seen = t
+        .call("POST", "/v1/memory/search", Some(&all), Some(q))
+        .await
+        .json();
+    assert_eq!(seen["results"][0]["memory"]["id"], id);
+    let stats = t
+        .call("GET", "/v1/memory/stats", Some(&alice), None)
+        .await
+        .json();
+    assert_eq!(stats["by_type"]["success_pattern"], 1);
+    assert_eq!(stats["index"], "exact");
+}
+
+async fn memory_routes_are_in_the_openapi_document(db: Db) {
+    let t = TestApp::new(db).await;
+    let doc = t
+        .call("GET", "/openapi.json", Some(&t.admin), None)
+        .await
+        .json();
+    for path in [
+        "/v1/memory/store",
+        "/v1/memory/search",
+        "/v1/memory/similar",
+        "/v1/memory/stats",
+        "/v1/memory/{id}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    assert!(doc["paths"]["/v1/memory/{id}"]["delete"].is_object());
+    assert!(doc["components"]["schemas"]["MemoryResults"].is_object());
+}
+
+on_every_backend!(
+    routes_need_their_scopes,
+    bad_input_is_refused_and_nothing_is_stored,
+    a_principal_sees_only_its_own_memories,
+    memory_routes_are_in_the_openapi_document,
+);
