@@ -503,7 +503,7 @@ pub trait WorkerStore: Send + Sync {
 /// Everything a ledger backend provides (its API keys included: one store,
 /// one pool).
 pub trait Store:
-    JobStore + StepStore + LogStore + EventStore + WorkerStore + keys::KeyStore
+    JobStore + StepStore + LogStore + EventStore + WorkerStore + keys::KeyStore + cursors::CursorStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -549,6 +549,7 @@ pub mod chain;
 mod checkpoint;
 mod checkpoint_batch;
 pub(crate) mod codec;
+pub mod cursors;
 pub mod dialect;
 mod events;
 mod jobs;

@@ -7,6 +7,7 @@
 //! fresh [`Backend`].
 
 pub mod checkpoints;
+pub mod cursors;
 pub mod jobs;
 pub mod listing;
 pub mod principals;
@@ -16,6 +17,7 @@ pub mod stats;
 pub mod workers;
 
 pub use checkpoints::*;
+pub use cursors::*;
 pub use jobs::*;
 pub use listing::*;
 pub use principals::*;
@@ -97,6 +99,7 @@ macro_rules! conformance_tests {
             transition_table_is_enforced_for_every_pair,
             reserved_transitions_are_refused,
             stale_approval_changes_nothing,
+            expired_approval_request_is_refused,
             claim_orders_by_priority_then_age,
             future_run_at_is_not_claimable,
             claim_job_claims_only_queued_jobs,
@@ -132,6 +135,7 @@ macro_rules! conformance_tests {
             listing_is_filtered_by_principal,
             idempotency_keys_are_scoped_to_the_principal,
             keys_remember_their_principal,
+            cursors_only_move_forward,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
@@ -219,6 +223,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
         idempotency_key: None,
         principal: skynet_core::Principal::local(),
         request_hash: None,
+        expires_at: None,
     }
 }
 
