@@ -8,6 +8,7 @@ mod keys;
 mod policy;
 mod run;
 mod serve;
+mod telegram;
 mod worker;
 
 use crate::cli::{Cli, Command, Global};
@@ -173,6 +174,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             serve::run(&settings(&cli.global)?, opts, out).await
         }
         Command::Keys { command } => keys::run(&settings(&cli.global)?, command, out).await,
+        Command::Telegram { workers } => telegram::run(&settings(&cli.global)?, workers, out).await,
         Command::Agent {
             listen,
             token_file,
