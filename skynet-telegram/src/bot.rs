@@ -14,7 +14,7 @@ use crate::live::Cards;
 use skynet_core::chat::ChatSession;
 use skynet_core::config::TelegramSettings;
 use skynet_core::engine::Acting;
-use skynet_core::store::keys::Grant;
+use skynet_core::store::keys::{Grant, Scope};
 use skynet_core::{Error, JobId, JobSource, Result, Skynet, SubmitRequest};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -95,6 +95,20 @@ impl std::fmt::Debug for TelegramBot {
 pub(crate) struct Caller {
     pub(crate) user: i64,
     pub(crate) grant: Grant,
+}
+
+impl Caller {
+    /// Refuse unless the caller's role holds `scope` (as the HTTP routes
+    /// do before they call the engine).
+    pub(crate) fn need(&self, scope: Scope, to: &str) -> Result<()> {
+        if self.grant.allows(scope) {
+            return Ok(());
+        }
+        Err(Error::NotPermitted(format!(
+            "your role may not {to} (it needs `{scope}`: the approver or admin role); ask an \
+             admin of this bot"
+        )))
+    }
 }
 
 impl TelegramBot {

@@ -7,6 +7,7 @@ use crate::render;
 use skynet_core::engine::HealthCheck;
 use skynet_core::job::Job;
 use skynet_core::plan::MIN_HASH_PREFIX;
+use skynet_core::store::keys::Scope;
 use skynet_core::store::{JobFilter, LogQuery};
 use skynet_core::{Error, JobStatus, Result};
 use teloxide::types::ChatId;
@@ -35,6 +36,7 @@ pub(crate) async fn run(
         "approve" => approve(bot, caller, chat, args).await?,
         "deny" => deny(bot, caller, chat, args).await?,
         "cancel" => {
+            caller.need(Scope::Approve, "cancel jobs")?;
             let job = job_arg(bot, caller, args).await?;
             let job = bot.acting(caller).cancel(&job.id).await?;
             bot.say(chat, &[done("cancelled", &job)]).await;
@@ -84,6 +86,7 @@ async fn task(
     update: u32,
     args: &str,
 ) -> Result<()> {
+    caller.need(Scope::Submit, "submit tasks")?;
     let intent = args
         .trim()
         .trim_matches(|c| c == '"' || c == '“' || c == '”')
@@ -131,6 +134,7 @@ async fn list(bot: &TelegramBot, caller: &Caller, chat: ChatId, args: &str) -> R
 }
 
 async fn approve(bot: &TelegramBot, caller: &Caller, chat: ChatId, args: &str) -> Result<()> {
+    caller.need(Scope::Approve, "approve plans")?;
     let mut words = args.split_whitespace();
     let (Some(id), Some(hash)) = (words.next(), words.next()) else {
         return Err(Error::InvalidInput(format!(
@@ -150,6 +154,7 @@ async fn approve(bot: &TelegramBot, caller: &Caller, chat: ChatId, args: &str) -
 }
 
 async fn deny(bot: &TelegramBot, caller: &Caller, chat: ChatId, args: &str) -> Result<()> {
+    caller.need(Scope::Approve, "deny plans")?;
     let job = job_arg(bot, caller, args).await?;
     let reason = format!("denied by {} in Telegram", caller.grant.actor);
     let job = bot.acting(caller).deny(&job.id, Some(reason)).await?;

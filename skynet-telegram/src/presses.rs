@@ -5,6 +5,7 @@
 use crate::bot::{Caller, TelegramBot, error_text};
 use crate::buttons::{Choice, Press};
 use skynet_core::Error;
+use skynet_core::store::keys::Scope;
 use teloxide::types::CallbackQuery;
 
 pub(crate) async fn press(bot: &TelegramBot, caller: &Caller, q: CallbackQuery) {
@@ -21,6 +22,9 @@ pub(crate) async fn press(bot: &TelegramBot, caller: &Caller, q: CallbackQuery) 
         answer("This button is not one of mine.".into(), true).await;
         return;
     };
+    if let Err(e) = caller.need(Scope::Approve, "approve or deny plans") {
+        return answer(error_text(&e), true).await;
+    }
     let acting = bot.acting(caller);
     let job = match acting.get(&press.job).await {
         Ok(job) => job,
