@@ -223,6 +223,25 @@ fn multipart_fields(raw: &[u8]) -> Value {
             fields.insert(format!("{name}_filename"), json!(f));
         }
     }
+    // `attach://<name>`: the file is the part called <name> (the Bot API's
+    // documented way to send a file by multipart upload).
+    let attached: Vec<(String, String)> = fields
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.clone(),
+                v.as_str()?.strip_prefix("attach://")?.to_string(),
+            ))
+        })
+        .collect();
+    for (field, part) in attached {
+        if let Some(name) = fields.get(&format!("{part}_filename")).cloned() {
+            fields.insert(format!("{field}_filename"), name);
+        }
+        if let Some(content) = fields.get(&part).cloned() {
+            fields.insert(format!("{field}_content"), content);
+        }
+    }
     Value::Object(fields)
 }
 
