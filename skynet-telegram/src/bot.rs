@@ -183,10 +183,26 @@ impl TelegramBot {
             let Some(last) = updates.iter().map(|u| i64::from(u.id.0)).max() else {
                 continue;
             };
+            // One chat's messages in order (a conversation's turns depend
+            // on each other); button presses and other chats at once.
             let mut batch = JoinSet::new();
+            let mut chats: HashMap<i64, Vec<Update>> = HashMap::new();
             for update in updates {
+                match &update.kind {
+                    UpdateKind::Message(m) => chats.entry(m.chat.id.0).or_default().push(update),
+                    _ => {
+                        let bot = self.clone();
+                        batch.spawn(async move { bot.handle(update).await });
+                    }
+                }
+            }
+            for (_, in_order) in chats {
                 let bot = self.clone();
-                batch.spawn(async move { bot.handle(update).await });
+                batch.spawn(async move {
+                    for update in in_order {
+                        bot.handle(update).await;
+                    }
+                });
             }
             while let Some(done) = batch.join_next().await {
                 if let Err(e) = done {

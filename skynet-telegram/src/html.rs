@@ -171,7 +171,7 @@ mod tests {
         let restored = text
             .replace("<pre>", "")
             .replace("</pre>", "")
-            .replace("<b>Result</b>\n", "")
+            .replacen("<b>Result</b>", "", 1)
             .replace('\n', "")
             .replace("&lt;", "<")
             .replace("&gt;", ">")
