@@ -34,6 +34,15 @@ impl Access {
         }))
     }
 
+    /// The admins' user ids (their private chats with the bot share the id).
+    pub fn admins(&self) -> Vec<i64> {
+        self.users
+            .iter()
+            .filter(|(_, r)| **r == TelegramRole::Admin)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Whether nobody is allowed (the bot then refuses everyone).
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()

@@ -153,6 +153,12 @@ impl TelegramBot {
         })
     }
 
+    /// A sentinel alert sink that messages every admin of the bot.
+    pub fn alert_sink(&self) -> crate::alerts::TelegramAlerts {
+        let admins = self.inner.access.admins().into_iter().map(ChatId).collect();
+        crate::alerts::TelegramAlerts::new(self.inner.api.clone(), admins)
+    }
+
     /// The ledger cursor holding the next update offset.
     pub fn cursor_name(&self) -> &str {
         &self.inner.cursor

@@ -19,6 +19,7 @@
 //!   a restart neither loses nor repeats an update; 429s are waited out.
 
 pub mod access;
+pub mod alerts;
 pub mod api;
 pub mod bot;
 pub mod buttons;

@@ -506,3 +506,30 @@ async fn fake_bot_api_commands_approve_by_prefix_and_hash() {
     h.message_with(ADMIN, "not found").await;
     h.message_with(ADMIN, "succeeded · WRITE").await;
 }
+
+/// A sentinel alert reaches the bot's admins (and nobody else), escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fake_bot_api_sentinel_alerts_reach_the_admins() {
+    use skynet_core::sentinel::{Alert, AlertSink, Severity};
+    let h = Harness::start().await;
+    let alert = Alert {
+        severity: Severity::Critical,
+        source: "queue".into(),
+        message: "oldest job waited 31m <threshold 30m> & more".into(),
+        at: chrono::Utc::now(),
+    };
+    h.bot()
+        .alert_sink()
+        .deliver(&alert)
+        .await
+        .expect("delivered");
+    let got = h.message_with(ADMIN, "critical").await;
+    assert!(
+        got.text.contains("&lt;threshold 30m&gt; &amp; more"),
+        "{}",
+        got.text
+    );
+    for other in [APPROVER, APPROVER2, VIEWER] {
+        assert!(h.fake.messages(other).is_empty());
+    }
+}

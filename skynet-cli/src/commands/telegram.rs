@@ -17,7 +17,12 @@ pub async fn run(settings: &Settings, workers: usize, out: &mut dyn Write) -> Re
         ..BotOptions::default()
     };
     let bot = TelegramBot::new(sk.clone(), &settings.telegram, options)?;
+    sk.sentinel().add_sink(
+        std::sync::Arc::new(bot.alert_sink()),
+        settings.sentinel.min_severity,
+    );
     let shutdown = CancellationToken::new();
+    let sentinel = sk.sentinel().spawn(shutdown.child_token());
     let stopper = shutdown.clone();
     tokio::spawn(async move {
         wait_for_stop_signal().await;
@@ -50,6 +55,7 @@ pub async fn run(settings: &Settings, workers: usize, out: &mut dyn Write) -> Re
             Err(e) => return Err(Error::Store(format!("worker task failed: {e}"))),
         }
     }
+    let _ = sentinel.await;
     polled?;
     writeln!(out, "skynet telegram stopped")?;
     Ok(Exit::Ok)
