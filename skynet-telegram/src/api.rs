@@ -47,6 +47,11 @@ impl Api {
         })
     }
 
+    /// The teloxide bot, for calls this wrapper does not make.
+    pub(crate) fn bot(&self) -> &teloxide::Bot {
+        &self.bot
+    }
+
     /// Run `call` until it succeeds, waiting out 429s (`retry_after`) and
     /// brief network failures.
     async fn retrying<T, F, Fut>(&self, what: &str, call: F) -> Result<T, RequestError>

@@ -28,5 +28,6 @@ pub mod html;
 mod live;
 mod presses;
 pub mod render;
+pub mod webhook;
 
 pub use bot::{BotOptions, DEFAULT_PERSONALITY, TelegramBot};

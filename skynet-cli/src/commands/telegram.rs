@@ -60,3 +60,31 @@ pub async fn run(settings: &Settings, workers: usize, out: &mut dyn Write) -> Re
     writeln!(out, "skynet telegram stopped")?;
     Ok(Exit::Ok)
 }
+
+/// Webhook mode for `skynet serve`: when `[telegram] webhook_url` is set,
+/// register it with Telegram and return the route that receives updates
+/// (status messages are kept up to date until `shutdown`).
+pub async fn webhook(
+    settings: &Settings,
+    sk: &skynet_core::Skynet,
+    shutdown: CancellationToken,
+) -> Result<Option<axum::Router>> {
+    let (Some(url), Some(secret)) = (
+        &settings.telegram.webhook_url,
+        &settings.telegram.webhook_secret,
+    ) else {
+        return Ok(None);
+    };
+    let options = BotOptions {
+        separation_of_duties: settings.separation_of_duties,
+        ..BotOptions::default()
+    };
+    let bot = TelegramBot::new(sk.clone(), &settings.telegram, options)?;
+    bot.set_webhook(url, secret.expose()).await?;
+    let watcher = bot.clone();
+    tokio::spawn(async move { watcher.watch(shutdown).await });
+    Ok(Some(skynet_telegram::webhook::router(
+        bot,
+        secret.expose().to_string(),
+    )))
+}

@@ -19,7 +19,7 @@
 //! | extra secret patterns (regular expressions) for output, errors, plans | `[redact] patterns = ["..."]` | `SKYNET_REDACT_PATTERNS` (one per line) |
 //! | CPU time per process of a READ_ONLY local step (default 60 s; `off`) | `[limits] read_only_cpu` | `SKYNET_READ_ONLY_CPU` |
 //! | how long a plan awaiting approval may be approved (default 24 h) | `[limits] approval_ttl` | `SKYNET_APPROVAL_TTL` |
-//! | Telegram front-end (`skynet telegram`): token, Bot API URL, users and roles (`viewer`, `approver`, `admin`), group chats, personality, job root | `[telegram] token_file`, `api_url`, `users = [{ id = 123, role = "admin" }]`, `allow_groups`, `personality_file`, `root` | `TELEGRAM_BOT_TOKEN` or `TELEGRAM_BOT_TOKEN_FILE`, `TELEGRAM_API_URL`, `TELEGRAM_ALLOWED_USER_ID` (an admin), `TELEGRAM_USERS` (`123:viewer,456:approver`), `TELEGRAM_ALLOW_GROUPS`, `TELEGRAM_PERSONALITY_FILE`, `TELEGRAM_ROOT` |
+//! | Telegram front-end (`skynet telegram`): token, Bot API URL, users and roles (`viewer`, `approver`, `admin`), group chats, personality, job root | `[telegram] token_file`, `api_url`, `users = [{ id = 123, role = "admin" }]`, `allow_groups`, `personality_file`, `root` | `TELEGRAM_BOT_TOKEN` or `TELEGRAM_BOT_TOKEN_FILE`, `TELEGRAM_API_URL`, `TELEGRAM_ALLOWED_USER_ID` (an admin), `TELEGRAM_USERS` (`123:viewer,456:approver`), `TELEGRAM_ALLOW_GROUPS`, `TELEGRAM_PERSONALITY_FILE`, `TELEGRAM_ROOT`; webhook mode behind `skynet serve`: `[telegram] webhook_url` / `TELEGRAM_WEBHOOK_URL` with `TELEGRAM_WEBHOOK_SECRET` |
 //! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
 //! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
 //! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
@@ -312,7 +312,13 @@ impl Settings {
             .filter_map(|l| l.api_key.as_ref())
             .map(|k| k.expose().to_string())
             .chain(gateway::secrets(self))
-            .chain(self.telegram.token.iter().map(|t| t.expose().to_string()));
+            .chain(self.telegram.token.iter().map(|t| t.expose().to_string()))
+            .chain(
+                self.telegram
+                    .webhook_secret
+                    .iter()
+                    .map(|t| t.expose().to_string()),
+            );
         let local = LocalProvider::new()
             .with_sandbox(self.sandbox)
             .with_writable(self.sandbox_writable.clone())

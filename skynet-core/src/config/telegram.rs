@@ -8,6 +8,7 @@
 //! allow_groups = false
 //! personality_file = "/etc/skynet/personality.txt"
 //! root = "/srv/work"                      # where the bot's jobs run
+//! webhook_url = "https://bot.example.org/telegram/webhook"  # served by `skynet serve`
 //! users = [{ id = 12345, role = "admin" }, { id = 678, role = "viewer" }]
 //! ```
 //!
@@ -15,7 +16,8 @@
 //! `TELEGRAM_BOT_TOKEN_FILE`), `TELEGRAM_API_URL`, `TELEGRAM_ALLOWED_USER_ID`
 //! (the single-user case: that user is an admin), `TELEGRAM_USERS`
 //! (`123:viewer,456:approver`), `TELEGRAM_ALLOW_GROUPS`,
-//! `TELEGRAM_PERSONALITY_FILE`, `TELEGRAM_ROOT`.
+//! `TELEGRAM_PERSONALITY_FILE`, `TELEGRAM_ROOT`, `TELEGRAM_WEBHOOK_URL` and
+//! `TELEGRAM_WEBHOOK_SECRET` (webhook mode, behind `skynet serve`).
 
 use super::layers::Layers;
 use super::worker::parse_bool;
@@ -38,6 +40,7 @@ pub(super) struct TelegramSection {
     allow_groups: Option<bool>,
     personality_file: Option<PathBuf>,
     root: Option<PathBuf>,
+    webhook_url: Option<String>,
     #[serde(default)]
     users: Vec<UserEntry>,
 }
@@ -107,6 +110,12 @@ pub struct TelegramSettings {
     pub personality: Option<String>,
     /// The directory the bot's jobs run in (default: the current one).
     pub root: Option<PathBuf>,
+    /// Webhook mode: the public URL `skynet serve` receives updates at
+    /// (ending in `/telegram/webhook`); `None` polls instead.
+    pub webhook_url: Option<String>,
+    /// The secret token Telegram sends with every webhook request
+    /// (`TELEGRAM_WEBHOOK_SECRET`; required with a webhook URL).
+    pub webhook_secret: Option<ApiKey>,
 }
 
 impl TelegramSection {
@@ -170,7 +179,23 @@ impl TelegramSection {
             None => None,
         };
         let root = layers.var("TELEGRAM_ROOT").map(PathBuf::from).or(self.root);
+        let webhook_url = layers
+            .pick("TELEGRAM_WEBHOOK_URL", self.webhook_url)
+            .filter(|u| !u.trim().is_empty());
+        let webhook_secret = layers
+            .var("TELEGRAM_WEBHOOK_SECRET")
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| ApiKey::new(s.trim()));
+        if webhook_url.is_some() && webhook_secret.is_none() {
+            return Err(Error::Config(
+                "telegram: a webhook URL needs TELEGRAM_WEBHOOK_SECRET (1 to 256 of A-Z a-z 0-9 _ -), \
+                 which Telegram sends back with every update"
+                    .into(),
+            ));
+        }
         Ok(TelegramSettings {
+            webhook_url,
+            webhook_secret,
             token,
             api_url,
             users,

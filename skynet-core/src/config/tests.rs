@@ -513,6 +513,16 @@ fn telegram_users_roles_token_and_approval_ttl_are_settings() {
         !format!("{file:?}").contains("SECRET"),
         "the token is never shown"
     );
+    let hook = load(&[
+        ("TELEGRAM_WEBHOOK_URL", "https://x/telegram/webhook"),
+        ("TELEGRAM_WEBHOOK_SECRET", "WEBHOOKSECRET"),
+    ])
+    .expect("load");
+    assert_eq!(
+        hook.telegram.webhook_url.as_deref(),
+        Some("https://x/telegram/webhook")
+    );
+    assert!(!format!("{hook:?}").contains("WEBHOOKSECRET"));
     let env_list = load(&[("TELEGRAM_USERS", "9:admin")]).expect("load");
     assert_eq!(env_list.telegram.users.len(), 1);
     for (k, v, says) in [
@@ -520,6 +530,11 @@ fn telegram_users_roles_token_and_approval_ttl_are_settings() {
         ("TELEGRAM_USERS", "nine:admin", "not a Telegram user id"),
         ("TELEGRAM_API_URL", "ftp://x", "http"),
         ("SKYNET_APPROVAL_TTL", "soon", "approval_ttl"),
+        (
+            "TELEGRAM_WEBHOOK_URL",
+            "https://x/telegram/webhook",
+            "TELEGRAM_WEBHOOK_SECRET",
+        ),
     ] {
         let e = load(&[(k, v)]);
         assert!(

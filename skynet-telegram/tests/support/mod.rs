@@ -49,6 +49,8 @@ pub fn settings(fake: &FakeBotApi, root: PathBuf) -> TelegramSettings {
         allow_groups: false,
         personality: None,
         root: Some(root),
+        webhook_url: None,
+        webhook_secret: None,
     }
 }
 
