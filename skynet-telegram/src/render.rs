@@ -163,3 +163,64 @@ pub const HELP: &str = "<b>SKYNET</b> plans and runs tasks; anything riskier tha
 /logs &lt;job&gt; — a job's output\n\
 /health — how SKYNET is doing\n\
 Job ids may be shortened to any unique prefix. Anything else you write is a conversation.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::html::{MAX_MESSAGE, pack};
+    use skynet_core::job::{Approval, JobSource};
+    use skynet_core::plan::{Command, Plan, Step};
+    use skynet_core::{Action, JobId, RiskLevel};
+
+    fn job(status: JobStatus) -> Job {
+        let step = |argv: &[&str]| Step {
+            description: "Write <it>".into(),
+            action: Action::ExecuteCommand {
+                argv: argv.iter().map(|s| s.to_string()).collect(),
+            },
+            command: Command {
+                argv: argv.iter().map(|s| s.to_string()).collect(),
+                cwd: "/tmp".into(),
+                env: Default::default(),
+                timeout_ms: None,
+                stdin: None,
+            },
+            risk: RiskLevel::Write,
+            decision: None,
+        };
+        let plan = Plan::new(
+            "two & three",
+            vec![step(&["echo", "a b"]), step(&["true"]), step(&["ls"])],
+            "test",
+        );
+        let now = chrono::Utc::now();
+        serde_json::from_value(serde_json::json!({
+            "id": JobId::new(), "intent": "do <things>", "status": status, "plan": plan,
+            "risk": "WRITE", "root": "/tmp", "provider": "local", "priority": 0,
+            "approval": null, "attempts": 1, "max_attempts": 3, "lease": null,
+            "run_at": now, "timeout_ms": null, "created_at": now, "queued_at": null,
+            "started_at": null, "finished_at": null, "error": null,
+            "source": JobSource::Telegram, "idempotency_key": null,
+        }))
+        .expect("job")
+    }
+
+    #[test]
+    fn the_card_shows_the_running_step_and_the_decision() {
+        let mut running = job(JobStatus::Running);
+        running.approval = Some(Approval {
+            approver: "telegram:7".into(),
+            plan_hash: running.plan.as_ref().expect("plan").hash.clone(),
+            at: chrono::Utc::now(),
+        });
+        let card = pack(
+            &card_blocks(&running, &Progress { step: Some(1) }),
+            MAX_MESSAGE,
+        );
+        assert!(card[0].contains("running step 2/3"), "{}", card[0]);
+        assert!(card[0].contains("Approved by telegram:7"), "{}", card[0]);
+        let plan = pack(&plan_blocks(&running), MAX_MESSAGE);
+        assert!(plan[0].contains("<pre>echo 'a b'</pre>"), "{}", plan[0]);
+        assert!(plan[0].contains("Write &lt;it&gt;") && plan[0].contains("do &lt;things&gt;"));
+    }
+}
