@@ -533,3 +533,19 @@ async fn fake_bot_api_sentinel_alerts_reach_the_admins() {
         assert!(h.fake.messages(other).is_empty());
     }
 }
+
+/// A Bot API that cannot be reached: the error says so without the token
+/// (teloxide redacts it from request URLs), and the bot's Debug hides it.
+#[tokio::test]
+async fn fake_bot_api_unreachable_errors_never_show_the_token() {
+    let h = Harness::start().await;
+    let api = skynet_telegram::api::Api::new(TOKEN, "http://127.0.0.1:9").expect("api");
+    let err = api
+        .updates(0, std::time::Duration::ZERO)
+        .await
+        .expect_err("nothing listens on port 9");
+    let secret = TOKEN.split(':').nth(1).expect("secret part");
+    assert!(!err.to_string().contains(secret), "{err}");
+    assert!(!format!("{err:?}").contains(secret));
+    assert!(!format!("{:?}", h.bot()).contains(secret));
+}
