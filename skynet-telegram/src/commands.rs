@@ -42,6 +42,12 @@ pub(crate) async fn run(
             bot.say(chat, &[done("cancelled", &job)]).await;
         }
         "logs" => logs(bot, caller, chat, args).await?,
+        "watch" => {
+            // The job's card here too: edited as it moves, the result
+            // follows.
+            let job = job_arg(bot, caller, args).await?;
+            crate::live::show_plan(bot, chat, &job).await;
+        }
         "health" => health(bot, chat).await,
         other => {
             bot.say(

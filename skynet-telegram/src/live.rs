@@ -32,15 +32,37 @@ struct Card {
     shown: Option<Shown>,
 }
 
-/// The cards being kept up to date.
+/// The cards being kept up to date: a job may have several (the chat
+/// that started it, chats that `/watch` it).
 #[derive(Debug, Default)]
 pub(crate) struct Cards {
-    map: Mutex<HashMap<JobId, Card>>,
+    map: Mutex<HashMap<JobId, Vec<Card>>>,
 }
 
 impl Cards {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<JobId, Card>) -> T) -> Option<T> {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<JobId, Vec<Card>>) -> T) -> Option<T> {
         self.map.lock().ok().map(|mut m| f(&mut m))
+    }
+
+    /// Put `card` in, replacing one for the same message.
+    fn put(&self, job: &JobId, card: Card) {
+        self.with(|m| {
+            let cards = m.entry(job.clone()).or_default();
+            cards.retain(|c| c.message != card.message || c.chat != card.chat);
+            cards.push(card);
+        });
+    }
+
+    /// Take out the card of `message`.
+    fn remove(&self, job: &JobId, chat: ChatId, message: MessageId) {
+        self.with(|m| {
+            if let Some(cards) = m.get_mut(job) {
+                cards.retain(|c| c.message != message || c.chat != chat);
+                if cards.is_empty() {
+                    m.remove(job);
+                }
+            }
+        });
     }
 }
 
@@ -116,7 +138,7 @@ fn track(bot: &TelegramBot, job: &Job, chat: ChatId, message: MessageId, combine
         progress: Progress::default(),
         shown: Some(shown(job, &Progress::default())),
     };
-    bot.inner.cards.with(|m| m.insert(job.id.clone(), card));
+    bot.inner.cards.put(&job.id, card);
 }
 
 /// A button decided `job`: edit its message now (buttons removed, who and
@@ -124,7 +146,11 @@ fn track(bot: &TelegramBot, job: &Job, chat: ChatId, message: MessageId, combine
 pub(crate) async fn decided(bot: &TelegramBot, chat: ChatId, message: MessageId, job: &Job) {
     let known = bot.inner.cards.with(|m| {
         m.get(&job.id)
-            .filter(|c| c.message == message)
+            .and_then(|cards| {
+                cards
+                    .iter()
+                    .find(|c| c.message == message && c.chat == chat)
+            })
             .map(|c| (c.combined, c.progress.clone()))
     });
     let (combined, progress) = known
@@ -146,7 +172,7 @@ pub(crate) async fn decided(bot: &TelegramBot, chat: ChatId, message: MessageId,
         shown: Some(shown(job, &progress)),
         progress,
     };
-    bot.inner.cards.with(|m| m.insert(job.id.clone(), card));
+    bot.inner.cards.put(&job.id, card);
 }
 
 /// Keep the cards up to date until `shutdown`.
@@ -160,7 +186,7 @@ pub(crate) async fn watch(bot: TelegramBot, shutdown: CancellationToken) {
             event = events.recv() => {
                 if let Ok(JobEvent::StepStarted { job, step, .. }) = event {
                     bot.inner.cards.with(|m| {
-                        if let Some(c) = m.get_mut(&job) {
+                        for c in m.get_mut(&job).into_iter().flatten() {
                             c.progress.step = Some(step);
                         }
                     });
@@ -176,7 +202,11 @@ async fn refresh(bot: &TelegramBot) {
     let cards: Vec<(JobId, Card)> = bot
         .inner
         .cards
-        .with(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .with(|m| {
+            m.iter()
+                .flat_map(|(k, cards)| cards.iter().map(|c| (k.clone(), c.clone())))
+                .collect()
+        })
         .unwrap_or_default();
     for (id, card) in cards {
         let job = match bot.inner.sk.get(&id).await {
@@ -206,13 +236,17 @@ async fn refresh(bot: &TelegramBot) {
             tracing::warn!(job = %id, "telegram: could not edit a status message: {e}");
         }
         let finished = job.status.is_terminal() || expired;
-        bot.inner.cards.with(|m| {
-            if finished {
-                m.remove(&id);
-            } else if let Some(c) = m.get_mut(&id) {
-                c.shown = Some(now);
-            }
-        });
+        if finished {
+            bot.inner.cards.remove(&id, card.chat, card.message);
+        } else {
+            bot.inner.cards.with(|m| {
+                for c in m.get_mut(&id).into_iter().flatten() {
+                    if c.message == card.message && c.chat == card.chat {
+                        c.shown = Some(now);
+                    }
+                }
+            });
+        }
         if job.status.is_terminal() {
             send_result(bot, card.chat, &job).await;
         }

@@ -161,6 +161,7 @@ pub const HELP: &str = "<b>SKYNET</b> plans and runs tasks; anything riskier tha
 /deny &lt;job&gt; — deny a plan\n\
 /cancel &lt;job&gt; — cancel a job\n\
 /logs &lt;job&gt; — a job's output\n\
+/watch &lt;job&gt; — follow a job here: its status as it moves, then its result\n\
 /health — how SKYNET is doing\n\
 Job ids may be shortened to any unique prefix. Anything else you write is a conversation.";
 

@@ -549,3 +549,30 @@ async fn fake_bot_api_unreachable_errors_never_show_the_token() {
     assert!(!format!("{err:?}").contains(secret));
     assert!(!format!("{:?}", h.bot()).contains(secret));
 }
+
+/// `/watch` follows another principal's job: its card (with buttons while
+/// it awaits approval) is kept up to date here too, and the result comes
+/// to both chats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fake_bot_api_watch_notifies_another_chat_of_the_result() {
+    let h = Harness::start().await;
+    write_plan(&h, APPROVER).await;
+    let job = only_job(&h).await;
+    h.fake.push(text_update(
+        ADMIN,
+        &format!("/watch {}", &job.id.as_str()[..9]),
+    ));
+    let card = h.message_with(ADMIN, "Plan hash").await;
+    let (approve, _) = Harness::buttons(&card).expect("buttons while planned");
+    h.fake
+        .push(press_update(ADMIN, ADMIN, card.id, &approve, "w1"));
+    h.message_with(ADMIN, "✅ Job").await;
+    h.message_with(APPROVER, "✅ Job").await;
+    h.message_until(
+        APPROVER,
+        1,
+        "the submitter's card shows the approval",
+        |m| m.text.contains("Approved by telegram:1000") && m.markup.is_none(),
+    )
+    .await;
+}
