@@ -730,8 +730,10 @@ async fn a_dropped_worker_falls_silent_in_the_registry() {
     let env = Env::new();
     let planner = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
     let sk = env.engine(planner, MockProvider::new(), fast()).await;
+    let every = Duration::from_millis(50);
     let opts = WorkerOptions {
         id: "dropped".into(),
+        registry_every: every,
         ..WorkerOptions::default()
     };
     let worker = {
@@ -745,7 +747,7 @@ async fn a_dropped_worker_falls_silent_in_the_registry() {
             .find(|w| w.info.id == "dropped")
             .map(|w| w.heartbeat_at)
     };
-    // Registered, then heartbeating (once a second).
+    // Registered, then heartbeating (every 50 ms here).
     let mut first = None;
     for _ in 0..100 {
         first = heartbeat().await;
@@ -755,8 +757,7 @@ async fn a_dropped_worker_falls_silent_in_the_registry() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let first = first.expect("the worker registered");
-    // Poll for the next beat (due within a second) rather than sleep
-    // through a fixed wait.
+    // Poll for the next beat rather than sleep through a fixed wait.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut alive = first;
     while alive <= first && tokio::time::Instant::now() < deadline {
@@ -766,8 +767,9 @@ async fn a_dropped_worker_falls_silent_in_the_registry() {
     assert!(alive > first, "a running worker heartbeats");
     worker.abort();
     let _ = worker.await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(every * 2).await;
     let last = heartbeat().await.expect("still listed");
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Ten beats' time: a live worker would have beaten ten times.
+    tokio::time::sleep(every * 10).await;
     assert_eq!(heartbeat().await, Some(last), "no heartbeat after the drop");
 }

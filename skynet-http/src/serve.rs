@@ -9,7 +9,8 @@
 //!   keep-alive connection are all closed.
 //! - **Bodies**: each chunk of a request body must arrive within
 //!   [`Timeouts::body_idle`] of the previous one (a declared body that
-//!   never comes fails the request instead of parking its handler).
+//!   never comes fails the request instead of parking its handler); the
+//!   timer is armed only while the body waits.
 //! - **Who**: every request carries its peer address
 //!   (`ConnectInfo<SocketAddr>`), which failed-authentication limits key on.
 //!
@@ -19,14 +20,16 @@
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::time::Sleep;
 use tower::ServiceExt;
-use tower_http::timeout::TimeoutBody;
 
 /// How long a connection may keep the server waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +76,7 @@ where
         let service = tower::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
             app.clone()
-                .oneshot(req.map(|body| TimeoutBody::new(body_idle, body)))
+                .oneshot(req.map(|body| IdleBody::new(body, body_idle)))
         });
         let conn = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
         let conn = graceful.watch(conn);
@@ -86,4 +89,68 @@ where
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// A request body that fails when the client sends nothing for `idle`.
+/// The timer is armed only while the body is actually waiting: a body
+/// already read with the headers (most API calls) costs no timer at all.
+struct IdleBody {
+    inner: Incoming,
+    idle: Duration,
+    /// Armed when the body last had nothing ready.
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl IdleBody {
+    fn new(inner: Incoming, idle: Duration) -> Self {
+        IdleBody {
+            inner,
+            idle,
+            timer: None,
+        }
+    }
+}
+
+/// The body stopped arriving.
+#[derive(Debug)]
+struct BodyIdle(Duration);
+
+impl std::fmt::Display for BodyIdle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the request body stopped arriving for {:?}", self.0)
+    }
+}
+
+impl std::error::Error for BodyIdle {}
+
+impl Body for IdleBody {
+    type Data = hyper::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            this.timer = None;
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        let idle = this.idle;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyIdle(idle))))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }

@@ -36,6 +36,16 @@ pub async fn health(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit
                 printable(&c.message)
             )?;
         }
+        if report
+            .components
+            .get("workers")
+            .is_some_and(|c| c.status == HealthStatus::Unhealthy)
+        {
+            writeln!(
+                out,
+                "hint: run `skynet worker` (or `skynet serve --workers N`)"
+            )?;
+        }
         writeln!(out)?;
         print_providers(&report.providers, out)?;
     }

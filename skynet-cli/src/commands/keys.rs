@@ -81,7 +81,15 @@ pub async fn run(settings: &Settings, command: KeysCommand, out: &mut dyn Write)
             }
         }
         KeysCommand::Revoke { id } => {
-            let key = store.revoke_key(id.trim(), chrono::Utc::now()).await?;
+            let key = store
+                .revoke_key(id.trim(), chrono::Utc::now())
+                .await
+                .map_err(|e| match e {
+                    Error::InvalidInput(m) => {
+                        Error::InvalidInput(format!("{m} (`skynet keys list` shows them)"))
+                    }
+                    other => other,
+                })?;
             writeln!(out, "Key {} ({}) is revoked.", key.id, key.name)?;
         }
     }

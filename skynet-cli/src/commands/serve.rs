@@ -41,7 +41,9 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
     } else {
         false
     };
-    let sk = settings.build().await?;
+    // Callers are remote: they read their root only unless the operator
+    // configured a read scope.
+    let sk = settings.clone().for_remote_callers().build().await?;
     let auth = if insecure {
         Auth::InsecureNoAuth
     } else {

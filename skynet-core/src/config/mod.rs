@@ -25,7 +25,7 @@
 //! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
 //! | LLM key (environment only) | (none) | `OPENAI_API_KEY`, `GOOGLE_AI_API_KEY`/`GEMINI_API_KEY`, `ANTHROPIC_API_KEY`, or `SKYNET_LLM_API_KEY` |
 //! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
-//! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable`, `readable` (the read scope beyond the root) | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE`, `SKYNET_SANDBOX_READABLE` (`:`-separated) |
+//! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable`, `readable` (the read scope beyond the root; default for local use /etc, /proc, /sys, /var/log, /run less secrets, none for `serve`) | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE`, `SKYNET_SANDBOX_READABLE` (`:`-separated) |
 //! | Docker provider (registered when an image is set) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
 //! | health checks: round interval, per-check timeout | `[sentinel] interval`, `check_timeout` | `SKYNET_SENTINEL_INTERVAL` (default `30s`), `SKYNET_SENTINEL_CHECK_TIMEOUT` (default `10s`) |
 //! | queue age alerts (warning / critical) | `[sentinel] queue_age_warning`, `queue_age_critical` | `SKYNET_SENTINEL_QUEUE_AGE_WARNING` (default `5m`), `SKYNET_SENTINEL_QUEUE_AGE_CRITICAL` (default `30m`) |
@@ -112,6 +112,9 @@ pub struct Settings {
     /// The read scope beyond the root: directories steps may read (the
     /// policy judges every argument against it; secrets stay closed).
     pub sandbox_readable: Vec<PathBuf>,
+    /// Whether the read scope was configured (else it is the local
+    /// default, [`crate::policy::INSPECT_READ_SCOPE`]).
+    pub sandbox_readable_configured: bool,
     /// The `docker` provider, when an image is configured.
     #[cfg(feature = "docker")]
     pub docker: Option<crate::provider::DockerConfig>,
@@ -227,7 +230,9 @@ impl Settings {
             .unwrap_or(true);
         let planner = llm::planner_choice(&layers, file.planner)?;
         let llm = llm::resolve(&layers, &file.llm)?;
-        let (sandbox, sandbox_writable, sandbox_readable) = sandbox(&layers, file.sandbox)?;
+        let (sandbox, sandbox_writable, readable) = sandbox(&layers, file.sandbox)?;
+        let sandbox_readable_configured = readable.is_some();
+        let sandbox_readable = readable.unwrap_or_else(crate::policy::inspect_read_scope);
         let docker = file.docker.resolve(&layers)?;
         let ssh = file.ssh.resolve(&layers)?;
         let scheduler_weights = match (env("SKYNET_SCHEDULER_WEIGHTS"), file.scheduler.weights) {
@@ -264,6 +269,7 @@ impl Settings {
             sandbox,
             sandbox_writable,
             sandbox_readable,
+            sandbox_readable_configured,
             #[cfg(feature = "docker")]
             docker,
             #[cfg(feature = "ssh")]
@@ -282,6 +288,16 @@ impl Settings {
             None => Policy::default(),
         };
         Ok(policy.with_read_paths(self.sandbox_readable.iter().cloned()))
+    }
+
+    /// These settings for a server whose callers are remote (`serve`,
+    /// chat front-ends): without a configured read scope, steps read their
+    /// root only, not the local default's system directories.
+    pub fn for_remote_callers(mut self) -> Settings {
+        if !self.sandbox_readable_configured {
+            self.sandbox_readable.clear();
+        }
+        self
     }
 
     /// Build an engine from these settings (creates the home directory).
@@ -366,7 +382,7 @@ fn read_file(path: &Path) -> Result<FileSettings> {
 fn sandbox(
     layers: &Layers,
     file: SandboxSection,
-) -> Result<(SandboxMode, Vec<PathBuf>, Vec<PathBuf>)> {
+) -> Result<(SandboxMode, Vec<PathBuf>, Option<Vec<PathBuf>>)> {
     let mode = match layers.pick("SKYNET_SANDBOX", file.mode) {
         Some(v) => SandboxMode::parse(&v).ok_or_else(|| {
             Error::Config(format!(
@@ -379,9 +395,14 @@ fn sandbox(
         Some(v) => std::env::split_paths(&v).collect(),
         None => file.writable.unwrap_or_default(),
     };
-    let readable = match layers.var("SKYNET_SANDBOX_READABLE") {
+    let readable: Vec<PathBuf> = match layers.var("SKYNET_SANDBOX_READABLE") {
         Some(v) => std::env::split_paths(&v).collect(),
-        None => file.readable.unwrap_or_default(),
+        None => match file.readable {
+            Some(list) => list,
+            // Not configured: what operators inspect, for local use
+            // (remote callers get none: `Settings::for_remote_callers`).
+            None => return Ok((mode, writable, None)),
+        },
     };
     // The policy compares resolved paths: each entry must exist.
     let readable = readable
@@ -396,7 +417,7 @@ fn sandbox(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((mode, writable, readable))
+    Ok((mode, writable, Some(readable)))
 }
 
 /// In a build without `feature`: an error naming it when `setting` (what

@@ -369,7 +369,7 @@ fn readable_paths_widen_what_the_policy_lets_steps_read() {
     };
     let cat = |policy: &Policy| policy.check_command(&command("cat"), &command("cat").cwd);
     let closed = Settings::load_with(Some(home.path().into()), env(&[])).expect("load");
-    assert!(closed.sandbox_readable.is_empty());
+    assert!(!closed.sandbox_readable.contains(&logs_dir));
     let d = cat(&closed.policy().expect("policy"));
     assert_eq!(d.verdict, crate::policy::Verdict::Forbid, "{}", d.explain());
 
@@ -542,4 +542,54 @@ fn telegram_users_roles_token_and_approval_ttl_are_settings() {
             "{k}={v}: {e:?}"
         );
     }
+}
+
+#[test]
+fn local_use_reads_what_operators_inspect_and_remote_callers_do_not() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let root = tempfile::tempdir().expect("root");
+    let root = root.path().canonicalize().expect("canonical");
+    let local = Settings::load_with(Some(home.path().into()), env(&[])).expect("load");
+    assert!(!local.sandbox_readable_configured);
+    let cat = |policy: &Policy, path: &str| {
+        let command = crate::plan::Command {
+            argv: vec!["cat".into(), path.into()],
+            cwd: root.clone(),
+            env: Default::default(),
+            timeout_ms: None,
+            stdin: None,
+        };
+        policy.check_command(&command, &root)
+    };
+    let policy = local.policy().expect("policy");
+    for path in ["/etc/hostname", "/proc/loadavg", "/proc/meminfo"] {
+        let d = cat(&policy, path);
+        assert_eq!(
+            d.risk,
+            crate::RiskLevel::ReadOnly,
+            "{path}: {}",
+            d.explain()
+        );
+    }
+    for path in ["/etc/shadow", "/proc/1/environ", "/proc/self/mem"] {
+        let d = cat(&policy, path);
+        assert_eq!(
+            d.verdict,
+            crate::policy::Verdict::Forbid,
+            "{path}: {}",
+            d.explain()
+        );
+    }
+    let remote = local.clone().for_remote_callers().policy().expect("policy");
+    let d = cat(&remote, "/etc/hostname");
+    assert_eq!(d.verdict, crate::policy::Verdict::Forbid, "{}", d.explain());
+    // A configured scope is the operator's choice, for remote callers too.
+    let configured = Settings::load_with(
+        Some(home.path().into()),
+        env(&[("SKYNET_SANDBOX_READABLE", "/etc")]),
+    )
+    .expect("load")
+    .for_remote_callers();
+    let d = cat(&configured.policy().expect("policy"), "/etc/hostname");
+    assert_eq!(d.risk, crate::RiskLevel::ReadOnly, "{}", d.explain());
 }

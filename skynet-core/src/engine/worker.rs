@@ -31,6 +31,9 @@ pub struct WorkerOptions {
     /// batches; they keep their leases alive while they wait and are handed
     /// back at once on shutdown (default `None`: as many as `concurrency`).
     pub prefetch: Option<usize>,
+    /// How often the worker heartbeats in the registry (default 1 s); a
+    /// worker silent for ten of these is marked offline.
+    pub registry_every: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -42,6 +45,7 @@ impl Default for WorkerOptions {
             grace: Duration::from_secs(30),
             register: true,
             prefetch: None,
+            registry_every: REGISTRY_EVERY,
         }
     }
 }
@@ -72,8 +76,8 @@ pub struct WorkerReport {
     pub released: bool,
 }
 
-/// The registry's view of a worker is refreshed this often...
-const REGISTRY_EVERY: Duration = Duration::from_secs(1);
+/// The registry's view of a worker is refreshed this often by default...
+pub const REGISTRY_EVERY: Duration = Duration::from_secs(1);
 /// ... and a worker silent for this many refreshes is marked offline.
 const STALE_AFTER_REFRESHES: u32 = 10;
 
@@ -109,15 +113,16 @@ impl Skynet {
         let registry_stop = CancellationToken::new();
         let registry = if opts.register {
             self.register(&opts, concurrency).await;
-            let (sk, id, slots, stop) = (
+            let (sk, id, slots, stop, every) = (
                 self.clone(),
                 opts.id.clone(),
                 slots.clone(),
                 registry_stop.clone(),
+                opts.registry_every,
             );
             // Aborted if this future is dropped: a gone worker must fall silent.
             Some(AbortOnDrop(tokio::spawn(async move {
-                sk.keep_registry(&id, &slots, stop).await
+                sk.keep_registry(&id, &slots, every, stop).await
             })))
         } else {
             None
@@ -251,25 +256,31 @@ impl Skynet {
         }
     }
 
-    /// Heartbeat in the registry every [`REGISTRY_EVERY`] until `stop`.
-    async fn keep_registry(&self, id: &str, slots: &Slots, stop: CancellationToken) {
+    /// Heartbeat in the registry every `every` until `stop`.
+    async fn keep_registry(
+        &self,
+        id: &str,
+        slots: &Slots,
+        every: Duration,
+        stop: CancellationToken,
+    ) {
         loop {
-            self.registry_tick(id, slots.busy()).await;
+            self.registry_tick(id, slots.busy(), every).await;
             tokio::select! {
-                _ = tokio::time::sleep(REGISTRY_EVERY) => {}
+                _ = tokio::time::sleep(every) => {}
                 _ = stop.cancelled() => return,
             }
         }
     }
 
     /// Heartbeat in the registry and mark silent workers offline.
-    async fn registry_tick(&self, id: &str, running: usize) {
+    async fn registry_tick(&self, id: &str, running: usize, every: Duration) {
         let store = &self.inner.store;
         let running = u32::try_from(running).unwrap_or(u32::MAX);
         if let Err(e) = store.worker_heartbeat(id, running).await {
             tracing::warn!(worker = %id, "registry heartbeat failed: {e}");
         }
-        let stale = REGISTRY_EVERY * STALE_AFTER_REFRESHES;
+        let stale = every.max(REGISTRY_EVERY) * STALE_AFTER_REFRESHES;
         let before = chrono::Utc::now() - chrono::Duration::from_std(stale).unwrap_or_default();
         if let Err(e) = store.mark_stale_workers(before).await {
             tracing::warn!(worker = %id, "marking silent workers offline failed: {e}");

@@ -118,6 +118,20 @@ pub fn resolve_root(root: Option<PathBuf>) -> crate::Result<PathBuf> {
             canon.display()
         )));
     }
+    if let Some(system) = scopes::SYSTEM_DIRS
+        .iter()
+        .map(std::path::Path::new)
+        .find(|dir| dir.starts_with(&canon))
+    {
+        return Err(crate::Error::InvalidInput(format!(
+            "sandbox root {} holds the system directory {}: the root is also where steps may \
+             write, so it must be a project directory; system files are read through the read \
+             scope (`SKYNET_SANDBOX_READABLE`, by default /etc, /proc, /sys, /var/log and /run \
+             for local use)",
+            canon.display(),
+            system.display()
+        )));
+    }
     Ok(canon)
 }
 
@@ -163,5 +177,6 @@ mod shell;
 mod wrappers;
 pub use rules::{ArgPattern, Rule};
 pub use scopes::{
-    HOME_SECRETS, SECRET_FILE_NAMES, SECRET_PROC_FILES, SYSTEM_SECRETS, Secrets, secret_paths,
+    HOME_SECRETS, INSPECT_READ_SCOPE, SECRET_FILE_NAMES, SECRET_PROC_FILES, SYSTEM_DIRS,
+    SYSTEM_SECRETS, Secrets, inspect_read_scope, secret_paths,
 };

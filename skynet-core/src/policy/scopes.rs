@@ -5,6 +5,32 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::LazyLock;
 
+/// What operators inspect: the read scope a local user gets by default
+/// beyond the sandbox root (configuration, kernel and process status,
+/// logs, the journal, runtime status files). Secrets inside stay closed
+/// ([`SYSTEM_SECRETS`], `/proc/*/environ`, `/proc/*/mem`, ...); writes stay
+/// inside the root. Remote callers (HTTP, chat) get none of it unless the
+/// operator configures a read scope.
+pub const INSPECT_READ_SCOPE: &[&str] = &["/etc", "/proc", "/sys", "/var/log", "/run"];
+
+/// Directories a sandbox root may not contain: a root is also the write
+/// scope, and with one of these inside it, steps could change the system
+/// (and the child's `PATH`, which drops entries inside the root, would be
+/// empty).
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys", "/usr",
+    "/var",
+];
+
+/// [`INSPECT_READ_SCOPE`] as it exists on this machine, resolved.
+pub fn inspect_read_scope() -> Vec<PathBuf> {
+    INSPECT_READ_SCOPE
+        .iter()
+        .filter_map(|p| Path::new(p).canonicalize().ok())
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
 /// Absolute secret paths; each covers everything under it. The sandbox
 /// masks the same list (`provider/local/secrets.rs`).
 pub const SYSTEM_SECRETS: &[&str] = &[

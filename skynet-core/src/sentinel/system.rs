@@ -159,7 +159,7 @@ fn workers_verdict(online: u32, depth: u64) -> ComponentReport {
         (0, n) => ComponentReport::new(
             HealthStatus::Unhealthy,
             format!(
-                "no worker online while {n} {} queued: start `skynet worker`",
+                "no worker online while {n} {} queued: start a worker",
                 if n == 1 { "job is" } else { "jobs are" }
             ),
         ),

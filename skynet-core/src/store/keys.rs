@@ -320,9 +320,7 @@ impl<D: Dialect> KeyStore for Ledger<D> {
             .await
             .map_err(db("revoking an API key"))?;
         self.get_key(id).await?.ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "no API key {id:?}; list them with `skynet keys list`"
-            ))
+            Error::InvalidInput(format!("no API key {id:?}; list the keys to find the id"))
         })
     }
 }
