@@ -252,6 +252,12 @@ pub enum Command {
         #[arg(long)]
         insecure_no_auth: bool,
     },
+    /// Run the Telegram bot (long polling, with in-process workers) until SIGTERM
+    Telegram {
+        /// In-process workers (0: jobs run on `skynet worker` elsewhere)
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+    },
     /// Run a remote execution agent for the `gateway` provider until SIGTERM
     Agent {
         /// Address to listen on, e.g. 0.0.0.0:7070

@@ -24,6 +24,9 @@ pub struct ChatSession {
     pub request: SubmitRequest,
     /// Messages kept as context (oldest dropped first; default 10).
     pub max_history: usize,
+    /// How to speak (a front-end's personality prompt, put before the
+    /// system prompt); it changes the tone, never what may run.
+    pub personality: Option<String>,
     history: Vec<Message>,
 }
 
@@ -33,6 +36,7 @@ impl ChatSession {
         ChatSession {
             request,
             max_history: 10,
+            personality: None,
             history: Vec::new(),
         }
     }
@@ -115,7 +119,12 @@ impl Skynet {
         };
         let redact = |t: &str| self.inner.redactor.redact(t);
         match llm
-            .converse(&plan_request, session.history(), message)
+            .converse(
+                &plan_request,
+                session.history(),
+                message,
+                session.personality.as_deref(),
+            )
             .await?
         {
             (Turn::Reply(text), usage) => {

@@ -60,6 +60,18 @@ pub enum Error {
         /// The job's current plan hash.
         actual: String,
     },
+    /// The job's request for approval lapsed: its plan can no longer be
+    /// approved (deny it, or submit the intent again for a fresh plan).
+    #[error(
+        "the approval request for job {job} expired at {expired_at}: approve a plan within \
+         approval_ttl of its planning; deny this job and submit the intent again for a fresh plan"
+    )]
+    ApprovalExpired {
+        /// The job.
+        job: JobId,
+        /// When the request lapsed.
+        expired_at: chrono::DateTime<chrono::Utc>,
+    },
     /// The caller may not do this to this job (separation of duties, the
     /// `mock` provider without `admin`, a report on someone else's job).
     #[error("not permitted: {0}")]
@@ -214,7 +226,8 @@ impl Error {
             Error::JobNotFound(_) => ErrorKind::NotFound,
             Error::InvalidTransition { .. }
             | Error::Conflict(_)
-            | Error::IdempotencyConflict { .. } => ErrorKind::Conflict,
+            | Error::IdempotencyConflict { .. }
+            | Error::ApprovalExpired { .. } => ErrorKind::Conflict,
             Error::LeaseLost(_) => ErrorKind::LeaseLost,
             Error::Provider { .. }
             | Error::HostKeyRejected { .. }
@@ -242,7 +255,8 @@ impl Error {
             Error::ApprovalRequired(id) | Error::LeaseLost(id) => Some(id),
             Error::StaleApproval { job, .. }
             | Error::InvalidTransition { job, .. }
-            | Error::IdempotencyConflict { job, .. } => Some(job),
+            | Error::IdempotencyConflict { job, .. }
+            | Error::ApprovalExpired { job, .. } => Some(job),
             _ => None,
         }
     }

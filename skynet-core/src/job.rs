@@ -284,6 +284,13 @@ pub struct Job {
     /// idempotency key comes again (absent on jobs from before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_hash: Option<String>,
+    /// When the request for approval lapses: a plan awaiting approval
+    /// (`planned`) may be approved until then, never after (set from
+    /// [`EngineConfig::approval_ttl`](crate::EngineConfig::approval_ttl)
+    /// when the plan is recorded; absent on auto-approved jobs and on jobs
+    /// from before approvals expired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// What kind of ending a [`JobFailure`] records.

@@ -276,6 +276,10 @@ pub struct JobView {
     pub principal: String,
     /// A dry run: it runs on the `mock` provider, which runs nothing.
     pub dry_run: bool,
+    /// When the request for approval lapses (RFC 3339; plans awaiting
+    /// approval only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
     /// The plan with step states.
     pub plan: Option<PlanView>,
 }
@@ -312,6 +316,7 @@ impl JobView {
             idempotency_key: job.idempotency_key.clone(),
             principal: job.principal.to_string(),
             dry_run: job.provider == "mock",
+            expires_at: job.expires_at.map(t),
             plan: job
                 .plan
                 .as_ref()

@@ -213,6 +213,43 @@ async fn approval_is_bound_to_the_plan_hash() {
     assert_eq!(job.status, JobStatus::Succeeded);
 }
 
+/// A plan awaiting approval carries `expires_at` (now + `approval_ttl`);
+/// once it has passed, approving is refused with `ApprovalExpired` and the
+/// job stays planned; denying still works. Auto-approved jobs carry none.
+#[tokio::test]
+async fn an_expired_approval_request_is_refused() {
+    let env = Env::new();
+    let config = EngineConfig {
+        approval_ttl: Duration::from_millis(200),
+        ..fast()
+    };
+    let write = ScriptedPlanner::new(vec![Action::WriteFile {
+        path: "a.txt".into(),
+        content: "x".into(),
+    }]);
+    let sk = env.engine(write, MockProvider::new(), config).await;
+    let before = chrono::Utc::now();
+    let job = sk.submit(env.req("write")).await.unwrap();
+    let expires = job.expires_at.expect("a planned job expires");
+    assert!(expires >= before + chrono::Duration::milliseconds(200));
+    assert!(expires <= chrono::Utc::now() + chrono::Duration::milliseconds(200));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let hash = job.plan.as_ref().unwrap().hash.clone();
+    let err = sk.approve(&job.id, &hash, "alice").await.unwrap_err();
+    assert!(matches!(err, Error::ApprovalExpired { .. }), "{err}");
+    assert!(err.to_string().contains("expired"), "{err}");
+    assert_eq!(sk.get(&job.id).await.unwrap().status, JobStatus::Planned);
+    let denied = sk.deny(&job.id, None, "alice").await.unwrap();
+    assert_eq!(denied.status, JobStatus::Denied);
+
+    let env = Env::new();
+    let list = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
+    let sk = env.engine(list, MockProvider::new(), fast()).await;
+    let auto = sk.submit(env.req("list")).await.unwrap();
+    assert_eq!(auto.status, JobStatus::Queued);
+    assert_eq!(auto.expires_at, None);
+}
+
 /// A planner that labels a deletion READ_ONLY: the policy must not believe it.
 struct LyingPlanner;
 

@@ -276,6 +276,7 @@ fn queued_job(waited: chrono::Duration) -> skynet_core::Job {
         idempotency_key: None,
         principal: skynet_core::Principal::local(),
         request_hash: None,
+        expires_at: None,
     };
     let plan = skynet_core::Plan::new("nothing", vec![], "test");
     skynet.approval = Some(skynet_core::Approval {

@@ -163,3 +163,18 @@ def test_a_failed_job_says_why_as_data(sk: skynet.Skynet, workdir: Path) -> None
     assert failure["exit_code"] == 1
     assert failure["message"] == job.error
     assert sk.run("list the files", cwd=workdir).failure is None
+
+
+def test_an_expired_approval_request_is_a_conflict(
+    make_skynet: Callable[..., skynet.Skynet], tmp_path: Path, workdir: Path
+) -> None:
+    home = tmp_path / "ttl-home"
+    home.mkdir()
+    (home / "skynet.toml").write_text('[limits]\napproval_ttl = "200ms"\n')
+    sk = make_skynet(home=home)
+    job = sk.submit("write 'x' to a.txt", cwd=workdir)
+    time.sleep(0.3)
+    with pytest.raises(skynet.Conflict) as raised:
+        sk.approve(job.id, job.plan_hash or "")
+    assert "expired" in str(raised.value)
+    assert sk.get(job.id).status == "planned"

@@ -9,6 +9,7 @@ mod memory;
 mod policy;
 mod run;
 mod serve;
+mod telegram;
 mod worker;
 
 use crate::cli::{Cli, Command, Global};
@@ -181,6 +182,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
         }
         Command::Keys { command } => keys::run(&settings(&cli.global)?, command, out).await,
         Command::Memory { command } => memory::run(&engine(&cli.global).await?, command, out).await,
+        Command::Telegram { workers } => telegram::run(&settings(&cli.global)?, workers, out).await,
         Command::Agent {
             listen,
             token_file,

@@ -62,6 +62,10 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
     config.failed_auth_window = settings.http.failed_auth_window;
     let shutdown = config.shutdown.clone();
     let app = skynet_http::router(sk.clone(), config);
+    let app = match super::telegram::webhook(settings, &sk, shutdown.clone()).await? {
+        Some(hook) => app.merge(hook),
+        None => app,
+    };
     let listener = tokio::net::TcpListener::bind(opts.bind).await?;
     let local = listener.local_addr()?;
     writeln!(

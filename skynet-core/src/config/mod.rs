@@ -18,6 +18,8 @@
 //! | HTTP servers: open connections (all / per address), header (and idle keep-alive) and body deadlines, failed authentications per address per window | `[http] max_connections`, `max_per_address`, `header_timeout`, `body_timeout`, `failed_auth_limit`, `failed_auth_window` | `SKYNET_HTTP_MAX_CONNECTIONS` (1024), `SKYNET_HTTP_MAX_PER_ADDRESS` (64), `SKYNET_HTTP_HEADER_TIMEOUT` (30s), `SKYNET_HTTP_BODY_TIMEOUT` (30s), `SKYNET_HTTP_FAILED_AUTH_LIMIT` (20), `SKYNET_HTTP_FAILED_AUTH_WINDOW` (60s) |
 //! | extra secret patterns (regular expressions) for output, errors, plans | `[redact] patterns = ["..."]` | `SKYNET_REDACT_PATTERNS` (one per line) |
 //! | CPU time per process of a READ_ONLY local step (default 60 s; `off`) | `[limits] read_only_cpu` | `SKYNET_READ_ONLY_CPU` |
+//! | how long a plan awaiting approval may be approved (default 24 h) | `[limits] approval_ttl` | `SKYNET_APPROVAL_TTL` |
+//! | Telegram front-end (`skynet telegram`): token, Bot API URL, users and roles (`viewer`, `approver`, `admin`), group chats, personality, job root | `[telegram] token_file`, `api_url`, `users = [{ id = 123, role = "admin" }]`, `allow_groups`, `personality_file`, `root` | `TELEGRAM_BOT_TOKEN` or `TELEGRAM_BOT_TOKEN_FILE`, `TELEGRAM_API_URL`, `TELEGRAM_ALLOWED_USER_ID` (an admin), `TELEGRAM_USERS` (`123:viewer,456:approver`), `TELEGRAM_ALLOW_GROUPS`, `TELEGRAM_PERSONALITY_FILE`, `TELEGRAM_ROOT`; webhook mode behind `skynet serve`: `[telegram] webhook_url` / `TELEGRAM_WEBHOOK_URL` with `TELEGRAM_WEBHOOK_SECRET` |
 //! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
 //! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
 //! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
@@ -48,9 +50,11 @@ mod layers;
 mod llm;
 mod providers;
 mod ssh;
+mod telegram;
 mod worker;
 
 pub use http::HttpSettings;
+pub use telegram::{DEFAULT_TELEGRAM_API_URL, TelegramRole, TelegramSettings};
 
 use crate::engine::{EngineConfig, Skynet, SkynetBuilder};
 use crate::llm::LlmSettings;
@@ -122,6 +126,8 @@ pub struct Settings {
     /// The `gateway` provider, when `OPENCLAW_GATEWAY_URL` is set.
     #[cfg(feature = "gateway")]
     pub gateway: Option<crate::provider::GatewayConfig>,
+    /// The Telegram front-end.
+    pub telegram: TelegramSettings,
 }
 
 /// `skynet.toml`: every section, whichever providers this build has.
@@ -155,6 +161,8 @@ struct FileSettings {
     http: http::HttpSection,
     #[serde(default)]
     redact: http::RedactSection,
+    #[serde(default)]
+    telegram: telegram::TelegramSection,
 }
 
 /// `[scheduler]` in `skynet.toml`.
@@ -214,6 +222,7 @@ impl Settings {
         let read_only_cpu = worker::read_only_cpu(&layers, &file.limits)?;
         let http = file.http.resolve(&layers)?;
         let redact_patterns = file.redact.resolve(&layers)?;
+        let telegram = file.telegram.resolve(&layers)?;
         let separation_of_duties = layers
             .pick("SKYNET_SEPARATION_OF_DUTIES", file.separation_of_duties)
             .map(|v| worker::parse_bool("separation_of_duties", &v))
@@ -268,6 +277,7 @@ impl Settings {
             sentinel,
             #[cfg(feature = "gateway")]
             gateway,
+            telegram,
         })
     }
 
@@ -317,7 +327,14 @@ impl Settings {
             .iter()
             .filter_map(|l| l.api_key.as_ref())
             .map(|k| k.expose().to_string())
-            .chain(gateway::secrets(self));
+            .chain(gateway::secrets(self))
+            .chain(self.telegram.token.iter().map(|t| t.expose().to_string()))
+            .chain(
+                self.telegram
+                    .webhook_secret
+                    .iter()
+                    .map(|t| t.expose().to_string()),
+            );
         let local = LocalProvider::new()
             .with_sandbox(self.sandbox)
             .with_writable(self.sandbox_writable.clone())

@@ -476,6 +476,75 @@ async fn a_configured_pattern_redacts_step_output() {
 }
 
 #[test]
+fn telegram_users_roles_token_and_approval_ttl_are_settings() {
+    use crate::config::TelegramRole;
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    let none = load(&[]).expect("load");
+    assert!(none.telegram.token.is_none() && none.telegram.users.is_empty());
+    assert_eq!(
+        none.telegram.api_url,
+        crate::config::DEFAULT_TELEGRAM_API_URL
+    );
+    assert_eq!(none.engine.approval_ttl, Duration::from_secs(24 * 3600));
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[limits]\napproval_ttl = \"2h\"\n[telegram]\napi_url = \"http://127.0.0.1:9/\"\n\
+         users = [{ id = 5, role = \"viewer\" }, { id = 6, role = \"approver\" }]\n",
+    )
+    .expect("write");
+    let file = load(&[
+        ("TELEGRAM_BOT_TOKEN", "123:SECRET"),
+        ("TELEGRAM_ALLOWED_USER_ID", "7"),
+    ])
+    .expect("load");
+    assert_eq!(file.engine.approval_ttl, Duration::from_secs(7200));
+    assert_eq!(file.telegram.api_url, "http://127.0.0.1:9");
+    assert_eq!(file.telegram.users[&5], TelegramRole::Viewer);
+    assert_eq!(file.telegram.users[&6], TelegramRole::Approver);
+    assert_eq!(
+        file.telegram.users[&7],
+        TelegramRole::Admin,
+        "the single user is an admin"
+    );
+    let token = file.telegram.token.as_ref().expect("token");
+    assert_eq!(token.expose(), "123:SECRET");
+    assert!(
+        !format!("{file:?}").contains("SECRET"),
+        "the token is never shown"
+    );
+    let hook = load(&[
+        ("TELEGRAM_WEBHOOK_URL", "https://x/telegram/webhook"),
+        ("TELEGRAM_WEBHOOK_SECRET", "WEBHOOKSECRET"),
+    ])
+    .expect("load");
+    assert_eq!(
+        hook.telegram.webhook_url.as_deref(),
+        Some("https://x/telegram/webhook")
+    );
+    assert!(!format!("{hook:?}").contains("WEBHOOKSECRET"));
+    let env_list = load(&[("TELEGRAM_USERS", "9:admin")]).expect("load");
+    assert_eq!(env_list.telegram.users.len(), 1);
+    for (k, v, says) in [
+        ("TELEGRAM_USERS", "9:boss", "unknown role"),
+        ("TELEGRAM_USERS", "nine:admin", "not a Telegram user id"),
+        ("TELEGRAM_API_URL", "ftp://x", "http"),
+        ("SKYNET_APPROVAL_TTL", "soon", "approval_ttl"),
+        (
+            "TELEGRAM_WEBHOOK_URL",
+            "https://x/telegram/webhook",
+            "TELEGRAM_WEBHOOK_SECRET",
+        ),
+    ] {
+        let e = load(&[(k, v)]);
+        assert!(
+            matches!(&e, Err(Error::Config(m)) if m.contains(says)),
+            "{k}={v}: {e:?}"
+        );
+    }
+}
+
+#[test]
 fn local_use_reads_what_operators_inspect_and_remote_callers_do_not() {
     let home = tempfile::tempdir().expect("tempdir");
     let root = tempfile::tempdir().expect("root");

@@ -27,6 +27,7 @@ pub(super) struct LimitsSection {
     /// CPU time per process of a READ_ONLY local step (`off`: none).
     pub(super) read_only_cpu: Option<String>,
     max_output_bytes: Option<u64>,
+    approval_ttl: Option<String>,
 }
 
 /// The engine's tunables: defaults, then the file, then the environment;
@@ -58,6 +59,9 @@ pub(super) fn engine_config(
         limits.read_only_step_timeout.clone(),
     ) {
         engine.read_only_step_timeout = parse_duration("read_only_step_timeout", &v)?;
+    }
+    if let Some(v) = layers.pick("SKYNET_APPROVAL_TTL", limits.approval_ttl.clone()) {
+        engine.approval_ttl = parse_duration("approval_ttl", &v)?;
     }
     if let Some(v) = layers.pick("SKYNET_MAX_OUTPUT_BYTES", limits.max_output_bytes) {
         engine.max_output_bytes = parse_number("max_output_bytes", &v)?;

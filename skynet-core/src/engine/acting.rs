@@ -21,7 +21,7 @@ use crate::{Error, Principal, Result, Visibility};
 /// The engine acting for one caller. Cheap: it borrows the engine.
 #[derive(Debug, Clone)]
 pub struct Acting<'a> {
-    sk: &'a Skynet,
+    pub(super) sk: &'a Skynet,
     grant: Grant,
     separation_of_duties: bool,
 }

@@ -8,7 +8,7 @@ use crate::planner::PlanRequest;
 use crate::policy::Verdict;
 use crate::store::StatusChange;
 use crate::{Error, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -220,6 +220,12 @@ impl Skynet {
             idempotency_key: req.idempotency_key.clone(),
             request_hash,
             principal: req.principal.clone(),
+            expires_at: (!auto).then(|| {
+                chrono::Duration::from_std(self.inner.config.approval_ttl)
+                    .ok()
+                    .and_then(|ttl| now.checked_add_signed(ttl))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC)
+            }),
         };
         let (stored, created) = self.inner.store.insert_job(&job).await?;
         if !created {

@@ -1,6 +1,7 @@
 //! The [`Skynet`] facade: plan, judge, gate, queue, run and record.
 
 mod acting;
+mod acting_chat;
 mod builder;
 mod committer;
 mod events;
@@ -17,6 +18,7 @@ mod slots;
 pub mod worker;
 
 pub use acting::Acting;
+pub use acting_chat::MIN_JOB_PREFIX;
 pub use builder::SkynetBuilder;
 pub use events::JobEvent;
 pub use execute::{ApprovalGate, Execution, Gate, PlanReview, RunHere};
@@ -67,6 +69,10 @@ pub struct EngineConfig {
     /// The longest a READ_ONLY step may run unless the request set its own
     /// step timeout (default 2 min): auto-approved work is short.
     pub read_only_step_timeout: Duration,
+    /// How long a plan awaiting approval may be approved (default 24 h):
+    /// after that the job's approval request has expired
+    /// ([`crate::Error::ApprovalExpired`]).
+    pub approval_ttl: Duration,
 }
 
 impl Default for EngineConfig {
@@ -82,6 +88,7 @@ impl Default for EngineConfig {
             max_output_bytes: 1024 * 1024,
             step_timeout: Duration::from_secs(600),
             read_only_step_timeout: Duration::from_secs(120),
+            approval_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }

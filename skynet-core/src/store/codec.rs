@@ -18,7 +18,7 @@ use std::time::Duration;
 pub(crate) const JOB_COLUMNS: &str = "id, intent, status, plan, risk, root, provider, priority, \
      approval, attempts, max_attempts, lease_id, lease_worker, lease_expires_at, run_at, \
      timeout_ms, created_at, queued_at, started_at, finished_at, error, source, request_key, \
-     principal, request_hash";
+     principal, request_hash, expires_at";
 
 /// The columns [`step_from_row`] reads.
 pub(crate) const STEP_COLUMNS: &str =
@@ -190,6 +190,7 @@ pub(crate) fn job_from_row(row: &impl LedgerRow) -> Result<Job> {
             .parse()
             .map_err(|e: Error| Error::Store(format!("malformed principal in the ledger: {e}")))?,
         request_hash: row.opt_text("request_hash")?,
+        expires_at: opt_time(row.opt_int("expires_at")?)?,
     })
 }
 
@@ -337,7 +338,7 @@ pub(crate) struct NewJobRow<'a> {
 }
 
 /// How many values [`NEW_JOB_COLUMNS`] takes.
-pub(crate) const NEW_JOB_VALUES: usize = 23;
+pub(crate) const NEW_JOB_VALUES: usize = 24;
 
 /// `$start, $start+1, ...`: `n` placeholders.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
@@ -350,7 +351,7 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
 /// The columns a new job is inserted with ([`NEW_JOB_VALUES`] values).
 pub(crate) const NEW_JOB_COLUMNS: &str = "id, intent, status, plan, plan_hash, risk, root, \
      provider, priority, approval, attempts, max_attempts, run_at, timeout_ms, created_at, \
-     queued_at, started_at, finished_at, error, source, request_key, principal, request_hash";
+     queued_at, started_at, finished_at, error, source, request_key, principal, request_hash, expires_at";
 
 impl<'a> NewJobRow<'a> {
     /// The row for `job` inserted at `now` (a queued job is queued now
@@ -400,6 +401,7 @@ impl<'a> NewJobRow<'a> {
             .bind(job.idempotency_key.as_deref())
             .bind(job.principal.as_str())
             .bind(job.request_hash.as_deref())
+            .bind(job.expires_at.map(micros))
     }
 
     /// The data of the job's first event, `submitted`.

@@ -510,6 +510,7 @@ pub trait Store:
     + WorkerStore
     + keys::KeyStore
     + crate::memory::MemoryStore
+    + cursors::CursorStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -555,6 +556,7 @@ pub mod chain;
 mod checkpoint;
 mod checkpoint_batch;
 pub(crate) mod codec;
+pub mod cursors;
 pub mod dialect;
 mod events;
 mod jobs;

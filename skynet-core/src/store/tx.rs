@@ -348,6 +348,17 @@ impl<D: Dialect> Tx<D> {
     ) -> Result<Job> {
         let job = Self::require_job(&mut *conn, id).await?;
         let now = now();
+        // Checked in the approving transaction, so every front-end
+        // honours the expiry the same way.
+        if let Some(expired_at) = job.expires_at
+            && job.status == JobStatus::Planned
+            && expired_at <= now
+        {
+            return Err(Error::ApprovalExpired {
+                job: id.clone(),
+                expired_at,
+            });
+        }
         let mut t = Transition::to(JobStatus::Queued)
             .guard("plan_hash", approval.plan_hash.clone())
             .set("approval", Val::Text(to_json(&approval, "approval")?))

@@ -348,3 +348,41 @@ pub async fn stale_approval_changes_nothing(store: SharedStore) {
     let again = store.approve(&job.id, approval).await;
     assert_invalid(again, JobStatus::Queued, JobStatus::Queued);
 }
+
+/// A plan whose approval request expired cannot be approved (a clear
+/// `ApprovalExpired`, nothing changes); one still within its time can, and
+/// `expires_at` reads back as stored. Denying an expired request still works.
+pub async fn expired_approval_request_is_refused(store: SharedStore) {
+    let mut lapsed = job_in(JobStatus::Planned, &[W]);
+    let expired_at = truncate_to_micros(Utc::now() - chrono::Duration::seconds(1));
+    lapsed.expires_at = Some(expired_at);
+    let lapsed = insert(&store, lapsed).await;
+    assert_eq!(lapsed.expires_at, Some(expired_at));
+    let hash = lapsed.plan.as_ref().expect("plan").hash.clone();
+    let approval = |plan_hash: &str| Approval {
+        approver: "alice".into(),
+        plan_hash: plan_hash.to_string(),
+        at: truncate_to_micros(Utc::now()),
+    };
+    match store.approve(&lapsed.id, approval(&hash)).await {
+        Err(e @ Error::ApprovalExpired { .. }) => {
+            assert!(e.to_string().contains("expired"), "{e}");
+            assert_eq!(e.kind(), skynet_core::ErrorKind::Conflict);
+        }
+        other => panic!("expected ApprovalExpired, got {other:?}"),
+    }
+    let after = store.get_job(&lapsed.id).await.expect("get");
+    assert_eq!(after.status, JobStatus::Planned);
+    assert!(after.approval.is_none());
+    assert_eq!(event_count(&store, &lapsed.id).await, 1);
+
+    let mut fresh = job_in(JobStatus::Planned, &[W]);
+    fresh.expires_at = Some(truncate_to_micros(Utc::now() + chrono::Duration::hours(1)));
+    let fresh = insert(&store, fresh).await;
+    let hash = fresh.plan.as_ref().expect("plan").hash.clone();
+    let approved = store
+        .approve(&fresh.id, approval(&hash))
+        .await
+        .expect("approve");
+    assert_eq!(approved.status, JobStatus::Queued);
+}

@@ -7,6 +7,7 @@
 //! fresh [`Backend`].
 
 pub mod checkpoints;
+pub mod cursors;
 pub mod jobs;
 pub mod listing;
 pub mod memory;
@@ -17,6 +18,7 @@ pub mod stats;
 pub mod workers;
 
 pub use checkpoints::*;
+pub use cursors::*;
 pub use jobs::*;
 pub use listing::*;
 pub use memory::*;
@@ -99,6 +101,7 @@ macro_rules! conformance_tests {
             transition_table_is_enforced_for_every_pair,
             reserved_transitions_are_refused,
             stale_approval_changes_nothing,
+            expired_approval_request_is_refused,
             claim_orders_by_priority_then_age,
             future_run_at_is_not_claimable,
             claim_job_claims_only_queued_jobs,
@@ -137,6 +140,7 @@ macro_rules! conformance_tests {
             memories_round_trip_and_stay_with_their_principal,
             memory_filters_counts_and_accesses,
             memory_full_text_search,
+            cursors_only_move_forward,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
@@ -225,6 +229,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
         idempotency_key: None,
         principal: skynet_core::Principal::local(),
         request_hash: None,
+        expires_at: None,
     }
 }
 

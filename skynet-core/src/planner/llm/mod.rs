@@ -106,17 +106,23 @@ impl LlmPlanner {
 
     /// One chat turn: `history` (oldest first) then `message`. A request
     /// for work comes back as a [`Turn::Proposal`] whose plan still has to
-    /// be judged; anything else is a [`Turn::Reply`].
+    /// be judged; anything else is a [`Turn::Reply`]. A `personality`
+    /// (how to speak, never what may run) opens the system prompt.
     pub async fn converse(
         &self,
         request: &PlanRequest,
         history: &[Message],
         message: &str,
+        personality: Option<&str>,
     ) -> Result<(Turn, PlanUsage)> {
         let mut messages = history.to_vec();
         messages.push(Message::user(message));
+        let system = match personality.map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => format!("{p}\n\n{}", prompt::chat_system(request)),
+            None => prompt::chat_system(request),
+        };
         let chat = ChatRequest {
-            system: prompt::chat_system(request),
+            system,
             messages,
             schema: Some(prompt::chat_schema()),
             max_tokens: MAX_ANSWER_TOKENS,
