@@ -1,5 +1,6 @@
 //! `skynet --version`, `skynet completions` and `skynet man`: generated
 //! from the CLI itself, so they name every subcommand.
+#![allow(clippy::unwrap_used)]
 
 use assert_cmd::Command;
 
