@@ -20,10 +20,15 @@ fn main() {
         .filter(|c| !c.trim().is_empty())
         .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
         .unwrap_or_else(|| "unknown".to_string());
-    // Rebuild when HEAD moves (a new commit or a checkout).
-    if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
-        println!("cargo:rerun-if-changed={dir}/HEAD");
-        println!("cargo:rerun-if-changed={dir}/index");
+    // Rebuild when HEAD moves: a checkout changes HEAD, a commit changes
+    // the branch's ref (loose or packed; in a worktree these live in the
+    // common git directory, which --git-path resolves).
+    let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    watched.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for name in watched {
+        if let Some(path) = git(&["rev-parse", "--git-path", &name]) {
+            println!("cargo:rerun-if-changed={path}");
+        }
     }
     println!("cargo:rustc-env=SKYNET_COMMIT={commit}");
 }
