@@ -3,9 +3,18 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `skynet --version`: the crate version and the commit it was built from
+/// (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SKYNET_COMMIT"),
+    ")"
+);
+
 /// SKYNET: turn plain-language intents into judged, approved, recorded runs.
 #[derive(Debug, Parser)]
-#[command(name = "skynet", version, about, long_about = None)]
+#[command(name = "skynet", version = VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -286,6 +295,13 @@ pub enum Command {
         #[command(subcommand)]
         command: MemoryCommand,
     },
+    /// Print a shell completion script: skynet completions bash > /etc/bash_completion.d/skynet
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): skynet man > /usr/share/man/man1/skynet.1
+    Man,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 
 mod agent;
 mod chat;
+mod docs;
 mod health;
 mod inspect;
 mod keys;
@@ -198,6 +199,8 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             };
             agent::run(&settings(&cli.global)?, opts, out).await
         }
+        Command::Completions { shell } => docs::completions(shell, out),
+        Command::Man => docs::man(out),
     }
 }
 
