@@ -82,8 +82,14 @@ fn health_json_names_components_and_exits_6_when_something_is_unhealthy() {
         h["components"]["workers"]["message"]
             .as_str()
             .unwrap()
-            .contains("skynet worker")
+            .contains("start a worker")
     );
+    // The text form adds the CLI's own hint.
+    sb.cmd()
+        .arg("health")
+        .assert()
+        .code(6)
+        .stdout(predicate::str::contains("hint: run `skynet worker`"));
 
     // An unhealthy provider, in text.
     let sb = Sandbox::new();
