@@ -73,7 +73,7 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- the binary ---------------------------------------------------------
-binary=${SKYNET_DEPLOY_BINARY:-target/debug/skynet}
+binary=${SKYNET_DEPLOY_BINARY:-${CARGO_TARGET_DIR:-target}/debug/skynet}
 if [ ! -x "$binary" ]; then
     cargo build --locked -p skynet-cli
 fi
