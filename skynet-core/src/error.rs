@@ -140,6 +140,16 @@ pub enum Error {
     /// The ledger failed.
     #[error("store: {0}")]
     Store(String),
+    /// A ledger query failed while doing `context`; the driver's error is
+    /// the source, so callers can inspect it (`std::error::Error::source`).
+    #[error("store: {context}: {source}")]
+    Query {
+        /// What the store was doing (`inserting a job`).
+        context: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
     /// The database driver failed (the driver's error is the source).
     #[error("store: {0}")]
     Database(#[source] sqlx::Error),
@@ -234,9 +244,11 @@ impl Error {
             | Error::NoEligibleProvider(_) => ErrorKind::Provider,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Cancelled => ErrorKind::Cancelled,
-            Error::Store(_) | Error::Database(_) | Error::Migration(_) | Error::Io(_) => {
-                ErrorKind::Internal
-            }
+            Error::Store(_)
+            | Error::Query { .. }
+            | Error::Database(_)
+            | Error::Migration(_)
+            | Error::Io(_) => ErrorKind::Internal,
         }
     }
 

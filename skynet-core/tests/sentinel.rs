@@ -372,6 +372,7 @@ async fn the_engine_carries_a_sentinel_over_its_providers() {
 /// A ledger that stops answering (its PostgreSQL database is dropped under
 /// it) is a critical `database` alert, raised once. Needs
 /// `SKYNET_TEST_POSTGRES_URL`.
+#[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_raises_one_critical_alert() {
     use sqlx::Connection;

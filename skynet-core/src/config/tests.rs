@@ -596,6 +596,7 @@ fn local_use_reads_what_operators_inspect_and_remote_callers_do_not() {
 
 /// SKYNET cannot sandbox a remote host: READ_ONLY work on SSH waits for a
 /// human unless the operator vouches for the account.
+#[cfg(feature = "ssh")]
 #[tokio::test]
 async fn an_ssh_host_confines_read_only_work_only_when_the_operator_says_so() {
     use crate::provider::Provider;

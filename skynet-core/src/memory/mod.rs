@@ -9,10 +9,13 @@
 //! works on a fresh machine.
 
 mod embed;
+// The hosted embedders reuse the LLM clients' HTTP transport.
+#[cfg(feature = "llm")]
 mod remote;
 mod search;
 
 pub use embed::{Embedder, HashEmbedder, cosine};
+#[cfg(feature = "llm")]
 pub use remote::{GeminiEmbedder, OpenAiEmbedder};
 pub use search::{ScoreParts, Scored, SearchQuery, Weights, rank, terms};
 

@@ -27,9 +27,10 @@ pub(crate) const STEP_COLUMNS: &str =
 /// The columns [`event_from_row`] reads.
 pub(crate) const EVENT_COLUMNS: &str = "seq, job_id, kind, data, at, prev_hash, hash";
 
-/// Turn an sqlx error into a store error that says what was being done.
+/// Turn an sqlx error into a store error that says what was being done
+/// and keeps the driver's error as its source.
 pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-    move |e| Error::Store(format!("{context}: {e}"))
+    move |source| Error::Query { context, source }
 }
 
 /// Now, truncated to what the store keeps (microseconds), so a value read
@@ -420,6 +421,20 @@ impl<'a> NewJobRow<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_error_keeps_what_was_done_and_its_cause() {
+        let e = db("loading a job")(sqlx::Error::PoolTimedOut);
+        assert_eq!(e.kind(), crate::ErrorKind::Internal);
+        assert!(e.to_string().starts_with("store: loading a job: "), "{e}");
+        let source = std::error::Error::source(&e).expect("a source");
+        assert!(
+            source
+                .downcast_ref::<sqlx::Error>()
+                .is_some_and(|s| matches!(s, sqlx::Error::PoolTimedOut)),
+            "{source}"
+        );
+    }
 
     #[test]
     fn status_literals_are_plain_quoted_names() {
