@@ -357,20 +357,35 @@ async fn health_is_a_handshake_and_true() {
 async fn a_job_runs_end_to_end_on_the_ssh_provider() {
     use skynet_core::{Skynet, SubmitRequest};
     use std::sync::Arc;
-    let Some((ssh, remote)) = provider("a_job_runs_end_to_end_on_ssh") else {
+    let Some(mut config) = config("a_job_runs_end_to_end_on_ssh") else {
         return;
     };
+    let remote = tempfile::tempdir().expect("remote root");
+    config.remote_root = remote.path().to_str().expect("utf-8").to_string();
     std::fs::write(remote.path().join("notes.txt"), "on the remote side\n").expect("write");
-    let sk = Skynet::builder()
-        .provider(Arc::new(ssh))
-        .default_provider("ssh")
-        .build()
-        .await
-        .expect("engine");
     // The local root only anchors paths; the policy resolves them there.
     let local = tempfile::tempdir().expect("local root");
+    let intent = "read notes.txt, then list the files";
+    let engine = |config: SshConfig| async move {
+        Skynet::builder()
+            .provider(Arc::new(SshProvider::new(config)))
+            .default_provider("ssh")
+            .build()
+            .await
+            .expect("engine")
+    };
+    // SKYNET cannot confine a remote account: READ_ONLY work there waits
+    // for a human until the operator vouches for the account.
+    let unvouched = engine(config.clone()).await;
+    let job = unvouched
+        .submit(SubmitRequest::new(intent).root(local.path()))
+        .await
+        .expect("submitted");
+    assert_eq!(job.status, skynet_core::JobStatus::Planned, "{job:?}");
+    config.confined = true;
+    let sk = engine(config).await;
     let job = sk
-        .submit(SubmitRequest::new("read notes.txt, then list the files").root(local.path()))
+        .submit(SubmitRequest::new(intent).root(local.path()))
         .await
         .expect("submitted");
     let logs = run_to_success(&sk, &job.id).await;
