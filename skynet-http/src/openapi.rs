@@ -31,7 +31,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         schema::DiagnoseBody, schema::ExecutionSpecBody, schema::SpecStepBody,
         schema::DiagnosisView, schema::ProviderScoreView,
         memory::MemoryStoreBody, memory::MemorySearchBody, memory::MemorySimilarBody,
-        memory::MemoryView, memory::MemoryHit, memory::ScorePartsView, memory::MemoryResults,
+        memory::MemoryView, memory::MemoryHit, skynet_core::memory::ScoreParts, memory::MemoryResults,
         memory::MemoryStatsView,
     )),
     modifiers(&ApiKeyScheme),

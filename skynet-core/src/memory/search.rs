@@ -99,6 +99,7 @@ fn bad(pair: &str) -> Error {
 /// A score's parts, each 0 to 1 (ranks from 1, absent when the memory was
 /// not in that ranking).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScoreParts {
     /// Its place in the full-text ranking.
     pub text_rank: Option<u32>,

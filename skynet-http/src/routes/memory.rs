@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use skynet_core::memory::{Memory, MemoryFilter, NewMemory, Scored, SearchQuery};
+use skynet_core::memory::{Memory, MemoryFilter, NewMemory, ScoreParts, Scored, SearchQuery};
 use skynet_core::store::keys::Scope;
 use skynet_core::{Error, SimilarTo};
 use std::collections::BTreeMap;
@@ -144,27 +144,6 @@ impl From<Memory> for MemoryView {
     }
 }
 
-/// A score's parts (each 0 to 1; ranks from 1).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ScorePartsView {
-    /// Place in the full-text ranking.
-    pub text_rank: Option<u32>,
-    /// Place in the vector ranking.
-    pub vector_rank: Option<u32>,
-    /// Cosine similarity to the query.
-    pub similarity: f64,
-    /// Fused rank, normalised to the best.
-    pub relevance: f64,
-    /// Recency.
-    pub recency: f64,
-    /// Success.
-    pub success: f64,
-    /// Access frequency.
-    pub frequency: f64,
-    /// Base importance.
-    pub importance: f64,
-}
-
 /// One result.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MemoryHit {
@@ -173,7 +152,7 @@ pub struct MemoryHit {
     /// Its score.
     pub score: f64,
     /// The score's parts.
-    pub parts: ScorePartsView,
+    pub parts: ScoreParts,
 }
 
 /// Search or similarity results, best first.
@@ -190,16 +169,7 @@ impl From<Vec<Scored>> for MemoryResults {
                 .into_iter()
                 .map(|s| MemoryHit {
                     score: s.score,
-                    parts: ScorePartsView {
-                        text_rank: s.parts.text_rank,
-                        vector_rank: s.parts.vector_rank,
-                        similarity: s.parts.similarity,
-                        relevance: s.parts.relevance,
-                        recency: s.parts.recency,
-                        success: s.parts.success,
-                        frequency: s.parts.frequency,
-                        importance: s.parts.importance,
-                    },
+                    parts: s.parts,
                     memory: s.memory.into(),
                 })
                 .collect(),

@@ -1,0 +1,125 @@
+//! Memory on the SQLite ledger with the offline embedder (issue 18): how
+//! fast memories are stored one by one through the engine, and hybrid
+//! search latency over 10,000 and 100,000 stored memories.
+//!
+//! The texts are seeded synthetic operations notes (a fixed generator, so
+//! every run stores the same corpus). Search goes through
+//! `Skynet::search_memories`: full text, the embedding of the query, the
+//! fusion and the access bookkeeping, as a caller sees it.
+
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use skynet_core::Skynet;
+use skynet_core::memory::{NewMemory, SearchQuery};
+use std::time::{Duration, Instant};
+
+const VERBS: [&str; 8] = [
+    "check", "restart", "build", "deploy", "inspect", "rotate", "clean", "test",
+];
+const OBJECTS: [&str; 12] = [
+    "git status",
+    "nginx",
+    "the postgres replica",
+    "disk usage of /var",
+    "the api container",
+    "kernel logs",
+    "the release branch",
+    "memory pressure",
+    "port 8080",
+    "the backup job",
+    "tls certificates",
+    "the worker pool",
+];
+const OUTCOMES: [&str; 4] = [
+    "it succeeded",
+    "it failed: permission denied",
+    "it timed out after 30s",
+    "it succeeded after one retry",
+];
+
+/// The `i`-th note of the fixed corpus.
+fn note(i: u64) -> String {
+    // A 64-bit mix so neighbouring indices differ in every part.
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 31;
+    let pick = |x: u64, n: usize| (x % n as u64) as usize;
+    format!(
+        "{} {} on host-{} in /srv/app{}: {} (run {i})",
+        VERBS[pick(x, VERBS.len())],
+        OBJECTS[pick(x >> 8, OBJECTS.len())],
+        (x >> 16) % 50,
+        (x >> 24) % 20,
+        OUTCOMES[pick(x >> 32, OUTCOMES.len())],
+    )
+}
+
+async fn engine(dir: &std::path::Path) -> Skynet {
+    Skynet::builder()
+        .database_url(format!("sqlite://{}", dir.join("bench.db").display()))
+        .build()
+        .await
+        .expect("engine")
+}
+
+async fn remember(sk: &Skynet, from: u64, to: u64) {
+    for i in from..to {
+        sk.remember(NewMemory {
+            content: note(i),
+            ..NewMemory::default()
+        })
+        .await
+        .expect("remember");
+    }
+}
+
+fn ingest(c: &mut Criterion) {
+    const BATCH: u64 = 1_000;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut group = c.benchmark_group("memory_ingest");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(BATCH));
+    group.bench_function("remember_1000_offline_embedder", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let sk = rt.block_on(engine(dir.path()));
+                let start = Instant::now();
+                rt.block_on(remember(&sk, 0, BATCH));
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+fn search(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut group = c.benchmark_group("memory_search");
+    group.sample_size(20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sk = rt.block_on(engine(dir.path()));
+    let mut stored = 0;
+    for size in [10_000u64, 100_000] {
+        rt.block_on(remember(&sk, stored, size));
+        stored = size;
+        group.bench_with_input(BenchmarkId::new("hybrid", size), &size, |b, _| {
+            b.iter(|| {
+                let found = rt
+                    .block_on(sk.search_memories(&SearchQuery {
+                        query: "restart nginx failed permission denied".into(),
+                        limit: Some(10),
+                        ..SearchQuery::default()
+                    }))
+                    .expect("search");
+                assert!(!found.is_empty());
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, ingest, search);
+criterion_main!(benches);
