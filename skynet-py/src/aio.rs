@@ -13,7 +13,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 /// Hand an engine future to asyncio.
-fn awaitable<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
+pub(crate) fn awaitable<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = Result<T, Failure>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
@@ -53,6 +53,15 @@ skynet_methods!(AsyncSkynet, awaitable, {
     ) -> PyResult<Bound<'py, PyAny>> {
         self.engine.close();
         awaitable(py, async move { Ok::<_, Failure>(false) })
+    }
+
+    /// What the engine remembers: ``store``, ``search``, ``similar``,
+    /// ``get``, ``forget``, ``stats``.
+    #[getter]
+    fn memory(&self) -> crate::memory::AsyncMemories {
+        crate::memory::AsyncMemories {
+            core: self.engine.core.clone(),
+        }
     }
 
     fn __repr__(&self) -> String {

@@ -77,3 +77,28 @@ pub(crate) fn seconds(what: &str, secs: Option<f64>) -> PyResult<Option<Duration
         }),
     }
 }
+
+/// A Python value (dict, list, str, number, bool, None) as JSON, through
+/// Python's own `json` module; anything it cannot encode is a ValueError.
+pub(crate) fn py_to_json(value: &Bound<'_, PyAny>) -> PyResult<Value> {
+    let text: String = value
+        .py()
+        .import("json")?
+        .call_method1("dumps", (value,))
+        .map_err(|e| PyValueError::new_err(format!("not JSON-serializable: {e}")))?
+        .extract()?;
+    serde_json::from_str(&text).map_err(|e| PyValueError::new_err(format!("not JSON: {e}")))
+}
+
+/// A JSON value handed to Python as plain objects when a future ends.
+pub(crate) struct Json(pub(crate) Value);
+
+impl<'py> IntoPyObject<'py> for Json {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.0)
+    }
+}

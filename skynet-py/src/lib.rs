@@ -10,6 +10,7 @@ mod blocking;
 mod convert;
 mod engine;
 mod errors;
+mod memory;
 mod methods;
 mod options;
 mod plugins;
@@ -29,6 +30,10 @@ fn _skynet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::Decision>()?;
     m.add_class::<types::LogLine>()?;
     m.add_class::<types::Event>()?;
+    m.add_class::<memory::Memories>()?;
+    m.add_class::<memory::AsyncMemories>()?;
+    m.add_class::<memory::MemoryRecord>()?;
+    m.add_class::<memory::MemoryHit>()?;
     m.add_class::<plugins::Command>()?;
     m.add_class::<plugins::StepContext>()?;
     m.add_class::<plugins::PlanRequest>()?;

@@ -57,7 +57,7 @@ pub(crate) struct Skynet {
 }
 
 /// Run an engine future to its end with the GIL released.
-fn blocking<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
+pub(crate) fn blocking<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = Result<T, Failure>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
@@ -78,6 +78,15 @@ skynet_methods!(Skynet, blocking, {
     ) -> bool {
         self.engine.close();
         false
+    }
+
+    /// What the engine remembers: ``store``, ``search``, ``similar``,
+    /// ``get``, ``forget``, ``stats``.
+    #[getter]
+    fn memory(&self) -> crate::memory::Memories {
+        crate::memory::Memories {
+            core: self.engine.core.clone(),
+        }
     }
 
     fn __repr__(&self) -> String {

@@ -29,12 +29,16 @@ from typing import Any, Callable, Iterable, Iterator, Union
 
 from . import errors
 from ._skynet import (
+    AsyncMemories,
     AsyncSkynet,
     Command,
     Decision,
     Event,
     Job,
     LogLine,
+    Memories,
+    MemoryHit,
+    MemoryRecord,
     Plan,
     PlanRequest,
     Skynet,
@@ -172,6 +176,7 @@ class Planner:
 
 __all__ = [
     "ApprovalRequired",
+    "AsyncMemories",
     "AsyncSkynet",
     "Cancelled",
     "Command",
@@ -185,6 +190,9 @@ __all__ = [
     "LeaseLost",
     "NotPermitted",
     "LogLine",
+    "Memories",
+    "MemoryHit",
+    "MemoryRecord",
     "Plan",
     "PlanRequest",
     "Planner",
