@@ -196,7 +196,7 @@ pub enum Command {
         #[arg(long)]
         prefetch: Option<usize>,
         /// Worker id (default host-pid-random)
-        #[arg(long)]
+        #[arg(long, env = "SKYNET_WORKER_ID")]
         id: Option<String>,
         /// On SIGTERM/Ctrl-C, how long running jobs may take to finish
         /// before they are handed back (e.g. 30s, 2m)

@@ -9,8 +9,13 @@ mod render;
 
 fn main() -> std::process::ExitCode {
     let opts = cli::Cli::parse();
+    // SKYNET_LOG, or the original SKYNET_LOG_LEVEL (settings print their
+    // notices later; the log filter is needed before they load).
+    let filter = skynet_core::config::env_or_alias("SKYNET_LOG");
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("SKYNET_LOG"))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            filter.unwrap_or_default(),
+        ))
         .with_writer(std::io::stderr)
         .init();
     let json = opts.wants_json();

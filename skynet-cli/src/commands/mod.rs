@@ -207,6 +207,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
 /// Settings from file and env, then flags on top.
 pub fn settings(global: &Global) -> Result<Settings> {
     let mut s = Settings::load(global.home.clone())?;
+    for notice in &s.notices {
+        eprintln!("notice: {notice}");
+    }
     if let Some(url) = &global.database_url {
         s.database_url = url.clone();
     }

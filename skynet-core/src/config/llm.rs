@@ -18,9 +18,24 @@ pub(super) fn planner_choice(layers: &Layers, file: Option<String>) -> Result<Pl
 }
 
 /// The model, if one is configured; in a build without the `llm`
-/// feature, configuring one is an error naming the feature.
-pub(super) fn resolve(layers: &Layers, file: &LlmFileSection) -> Result<Option<LlmSettings>> {
+/// feature, configuring one is an error naming the feature. A model
+/// without its key is kept (the `llm` planner then says which key to set)
+/// with a notice that `auto` plans with the rules alone.
+pub(super) fn resolve(
+    layers: &Layers,
+    file: &LlmFileSection,
+    planner: PlannerChoice,
+    notices: &mut Vec<String>,
+) -> Result<Option<LlmSettings>> {
     let llm = LlmSettings::load(file, layers.env())?;
+    if let Some(missing) = llm.as_ref().and_then(LlmSettings::missing_key)
+        && planner != PlannerChoice::Llm
+    {
+        notices.push(format!(
+            "{}; until then the planner uses the rules alone",
+            missing.to_string().trim_start_matches("configuration: ")
+        ));
+    }
     if cfg!(not(feature = "llm")) && llm.is_some() {
         return Err(crate::provider::feature_missing(
             "SKYNET_LLM_PROVIDER ([llm] provider) is set",
@@ -36,7 +51,14 @@ pub(super) type Planners = (Arc<dyn Planner>, Option<Arc<LlmPlanner>>);
 
 /// The planners these settings make (see [`Planners`]).
 pub(super) fn planners(settings: &Settings) -> Result<Planners> {
-    let llm = match &settings.llm {
+    // Without its key the model is left out, except for the `llm`
+    // planner, whose build then names the key to set; `auto` and chat go
+    // on with the rules (the load left a notice saying so).
+    let usable = settings
+        .llm
+        .as_ref()
+        .filter(|s| s.missing_key().is_none() || settings.planner == PlannerChoice::Llm);
+    let llm = match usable {
         Some(s) => Some(Arc::new(LlmPlanner::from_settings(
             s,
             Some(settings.home.join("llm-usage.json")),

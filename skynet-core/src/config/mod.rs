@@ -13,6 +13,8 @@
 //! | separation of duties for remote callers (HTTP, chat): nobody approves their own principal's job but an admin (default true) | `separation_of_duties` | `SKYNET_SEPARATION_OF_DUTIES` |
 //! | lease / heartbeat / poll | `[worker] lease`, `heartbeat`, `poll_interval` | `SKYNET_LEASE`, `SKYNET_HEARTBEAT`, `SKYNET_POLL_INTERVAL` |
 //! | attempts | `[worker] max_attempts` | `SKYNET_MAX_ATTEMPTS` |
+//! | a worker silent this long is offline (default 10 s) | `[worker] offline_after` | `SKYNET_WORKER_OFFLINE_AFTER` |
+//! | worker id (`skynet worker`; default host-pid-random) | (none) | `SKYNET_WORKER_ID` |
 //! | step timeout | `[limits] step_timeout` | `SKYNET_STEP_TIMEOUT` |
 //! | READ_ONLY step timeout unless a request sets its own (default 2 min) | `[limits] read_only_step_timeout` | `SKYNET_READ_ONLY_STEP_TIMEOUT` |
 //! | HTTP servers: open connections (all / per address), header (and idle keep-alive) and body deadlines, failed authentications per address per window | `[http] max_connections`, `max_per_address`, `header_timeout`, `body_timeout`, `failed_auth_limit`, `failed_auth_window` | `SKYNET_HTTP_MAX_CONNECTIONS` (1024), `SKYNET_HTTP_MAX_PER_ADDRESS` (64), `SKYNET_HTTP_HEADER_TIMEOUT` (30s), `SKYNET_HTTP_BODY_TIMEOUT` (30s), `SKYNET_HTTP_FAILED_AUTH_LIMIT` (20), `SKYNET_HTTP_FAILED_AUTH_WINDOW` (60s) |
@@ -23,7 +25,7 @@
 //! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
 //! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
 //! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
-//! | LLM key (environment only) | (none) | `OPENAI_API_KEY`, `GOOGLE_AI_API_KEY`/`GEMINI_API_KEY`, `ANTHROPIC_API_KEY`, or `SKYNET_LLM_API_KEY` |
+//! | LLM key (environment only; one vendor's key alone selects that vendor; without its key a model is left out of `auto` with a notice) | (none) | `OPENAI_API_KEY`, `GOOGLE_AI_API_KEY`/`GEMINI_API_KEY`, `ANTHROPIC_API_KEY`, or `SKYNET_LLM_API_KEY` |
 //! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
 //! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable`, `readable` (the read scope beyond the root; default for local use /etc, /proc, /sys, /var/log, /run less secrets, none for `serve`) | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE`, `SKYNET_SANDBOX_READABLE` (`:`-separated) |
 //! | Docker provider (registered when an image is set) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
@@ -35,6 +37,15 @@
 //!
 //! Durations are written like `30s`, `500ms`, `10m`.
 //!
+//! The original system's names are read as aliases, each leaving a notice
+//! that names the new one (see `aliases.rs`): `SKYNET_EXECUTION_PROVIDER`,
+//! `SKYNET_MONITORED_PROVIDERS`, `SKYNET_DB_PATH` (a file path, read as a
+//! `sqlite://` URL), `SKYNET_SSH_USERNAME`, `SKYNET_SSH_KEY_PATH`,
+//! `SKYNET_LOG_LEVEL`, `AI_PROVIDER`, `HEARTBEAT_TIMEOUT_SECONDS` and
+//! `JOB_TIMEOUT_SECONDS` (whole seconds); `SKYNET_ALLOWED_PATHS` adds read
+//! paths only, never write paths; `REDIS_URL` and `CELERY_*` are noticed
+//! as ignored.
+//!
 //! Each section is its own module with its file keys, its variables and
 //! its checks: `worker` for the engine's tunables, `llm` for the
 //! planner and model, `docker`, `ssh` and `gateway` for the providers
@@ -43,6 +54,7 @@
 //! and the scheduler's candidates; the sentinel's section lives with the
 //! sentinel ([`crate::sentinel::config`]).
 
+mod aliases;
 mod docker;
 mod gateway;
 mod http;
@@ -53,6 +65,7 @@ mod ssh;
 mod telegram;
 mod worker;
 
+pub use aliases::env_or_alias;
 pub use http::HttpSettings;
 pub use telegram::{DEFAULT_TELEGRAM_API_URL, TelegramRole, TelegramSettings};
 
@@ -128,6 +141,13 @@ pub struct Settings {
     pub gateway: Option<crate::provider::GatewayConfig>,
     /// The Telegram front-end.
     pub telegram: TelegramSettings,
+    /// Extra read paths from the original `SKYNET_ALLOWED_PATHS`: read
+    /// scope only (never the write scope), kept for remote callers too.
+    pub read_paths_extra: Vec<PathBuf>,
+    /// One line for each setting that needs a word (an original
+    /// environment name read as its new one, a name that no longer
+    /// applies, a model left out); front-ends print them once at start.
+    pub notices: Vec<String>,
 }
 
 /// `skynet.toml`: every section, whichever providers this build has.
@@ -197,7 +217,10 @@ pub fn parse_duration(what: &str, text: &str) -> Result<Duration> {
 impl Settings {
     /// Load settings for `home` (default `SKYNET_HOME`, else `~/.skynet`).
     pub fn load(home: Option<PathBuf>) -> Result<Settings> {
-        Self::load_with(home, |k| std::env::var(k).ok())
+        let names: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .collect();
+        Self::load_named(home, |k| std::env::var(k).ok(), &names)
     }
 
     /// Like [`Settings::load`] with an explicit environment (for tests).
@@ -205,6 +228,19 @@ impl Settings {
         home: Option<PathBuf>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings> {
+        Self::load_named(home, env, &[])
+    }
+
+    /// The load itself; `names` are the variables set (only to notice
+    /// original names that no longer apply).
+    fn load_named(
+        home: Option<PathBuf>,
+        raw_env: impl Fn(&str) -> Option<String>,
+        names: &[String],
+    ) -> Result<Settings> {
+        let aliased = aliases::Aliased::new(&raw_env);
+        let mut notices = aliased.notices(names.iter().map(String::as_str));
+        let env = |k: &str| aliased.get(k);
         let layers = Layers::new(&env);
         let home = match home.or_else(|| env("SKYNET_HOME").map(PathBuf::from)) {
             Some(h) => h,
@@ -229,7 +265,8 @@ impl Settings {
             .transpose()?
             .unwrap_or(true);
         let planner = llm::planner_choice(&layers, file.planner)?;
-        let llm = llm::resolve(&layers, &file.llm)?;
+        let llm = llm::resolve(&layers, &file.llm, planner, &mut notices)?;
+        let read_paths_extra = allowed_paths(&layers)?;
         let (sandbox, sandbox_writable, readable) = sandbox(&layers, file.sandbox)?;
         let sandbox_readable_configured = readable.is_some();
         let sandbox_readable = readable.unwrap_or_else(crate::policy::inspect_read_scope);
@@ -278,6 +315,8 @@ impl Settings {
             #[cfg(feature = "gateway")]
             gateway,
             telegram,
+            read_paths_extra,
+            notices,
         })
     }
 
@@ -287,7 +326,12 @@ impl Settings {
             Some(p) => Policy::load(p)?,
             None => Policy::default(),
         };
-        Ok(policy.with_read_paths(self.sandbox_readable.iter().cloned()))
+        Ok(policy.with_read_paths(
+            self.sandbox_readable
+                .iter()
+                .chain(&self.read_paths_extra)
+                .cloned(),
+        ))
     }
 
     /// These settings for a server whose callers are remote (`serve`,
@@ -418,6 +462,25 @@ fn sandbox(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((mode, writable, Some(readable)))
+}
+
+/// The original `SKYNET_ALLOWED_PATHS` (comma- or `:`-separated): extra
+/// read paths, each an existing directory.
+fn allowed_paths(layers: &Layers) -> Result<Vec<PathBuf>> {
+    let Some(list) = layers.var("SKYNET_ALLOWED_PATHS") else {
+        return Ok(Vec::new());
+    };
+    list.split([',', ':'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            Path::new(p).canonicalize().map_err(|e| {
+                Error::Config(format!(
+                    "SKYNET_ALLOWED_PATHS entry {p} is not usable ({e}); name an existing directory"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// In a build without `feature`: an error naming it when `setting` (what

@@ -92,7 +92,24 @@ fn llm_settings_from_file_and_environment() {
 fn llm_misconfiguration_says_what_to_set() {
     let home = tempfile::tempdir().expect("tempdir");
     let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
-    let e = load(&[("SKYNET_LLM_PROVIDER", "anthropic")]).expect_err("no key");
+    // A model without its key: `auto` plans with the rules and says so;
+    // the `llm` planner names the key to set.
+    let s = load(&[("SKYNET_LLM_PROVIDER", "anthropic")]).expect("auto goes on");
+    assert!(
+        s.notices
+            .iter()
+            .any(|n| n.contains("ANTHROPIC_API_KEY") && n.contains("rules alone")),
+        "{:?}",
+        s.notices
+    );
+    let e = load(&[
+        ("SKYNET_LLM_PROVIDER", "anthropic"),
+        ("SKYNET_PLANNER", "llm"),
+    ])
+    .expect("load")
+    .builder()
+    .err()
+    .expect("the llm planner needs the key");
     assert!(
         matches!(&e, Error::Config(m) if m.contains("ANTHROPIC_API_KEY")),
         "{e}"
@@ -119,7 +136,10 @@ fn llm_misconfiguration_says_what_to_set() {
     .expect("a local OpenAI-compatible server (vLLM, llama.cpp) needs no key");
     assert!(s.llm.as_ref().is_some_and(|l| l.api_key.is_none()));
     assert!(
-        load(&[("SKYNET_LLM_PROVIDER", "openai")]).is_err(),
+        load(&[("SKYNET_LLM_PROVIDER", "openai")])
+            .expect("load")
+            .llm
+            .is_some_and(|l| l.missing_key().is_some()),
         "api.openai.com does"
     );
     assert!(load(&[]).expect("default").llm.is_none());
@@ -635,5 +655,154 @@ async fn an_ssh_host_confines_read_only_work_only_when_the_operator_says_so() {
     assert!(
         matches!(&e, Err(Error::Config(m)) if m.contains("ssh confined")),
         "{e:?}"
+    );
+}
+
+#[cfg(feature = "llm")]
+#[tokio::test]
+async fn one_vendor_key_alone_selects_that_vendor_and_a_keyless_model_never_stops_the_rules() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    let s = load(&[("GOOGLE_AI_API_KEY", "g-key")]).expect("load");
+    let llm = s.llm.expect("gemini selected by its key");
+    assert_eq!(
+        (llm.provider.as_str(), llm.model.as_str()),
+        ("gemini", "gemini-2.5-flash")
+    );
+    let s = load(&[("ANTHROPIC_API_KEY", "a-key")]).expect("load");
+    assert_eq!(s.llm.map(|l| l.provider.as_str()), Some("anthropic"));
+    let s = load(&[("GOOGLE_AI_API_KEY", "g"), ("OPENAI_API_KEY", "o")]).expect("load");
+    assert!(s.llm.is_none(), "two vendors' keys choose none");
+    let s = load(&[
+        ("GOOGLE_AI_API_KEY", "g"),
+        ("SKYNET_LLM_PROVIDER", "openai"),
+        ("OPENAI_API_KEY", "o"),
+    ])
+    .expect("load");
+    assert_eq!(s.llm.map(|l| l.provider.as_str()), Some("openai"));
+
+    // The README's sample: a model named in skynet.toml, no key anywhere.
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "planner = \"auto\"\n[llm]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\n",
+    )
+    .expect("write");
+    let s = load(&[]).expect("loads without a key");
+    assert_eq!(s.notices.len(), 1, "{:?}", s.notices);
+    let sk = s.build().await.expect("builds with the rules");
+    let plan = sk
+        .plan(&crate::engine::SubmitRequest {
+            intent: "check git status".into(),
+            root: Some(home.path().into()),
+            ..Default::default()
+        })
+        .await
+        .expect("the rules plan it");
+    assert_eq!(plan.planner, "rules");
+}
+
+#[test]
+fn original_environment_names_are_read_as_aliases_with_notices() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let extra = tempfile::tempdir().expect("extra");
+    let extra_path = extra.path().canonicalize().expect("canonical");
+    let names: Vec<String> = ["CELERY_BROKER_URL", "REDIS_URL", "PATH"]
+        .map(String::from)
+        .to_vec();
+    let allowed = format!("{},/", extra_path.display());
+    let s = Settings::load_named(
+        Some(home.path().into()),
+        env(&[
+            ("SKYNET_EXECUTION_PROVIDER", "mock"),
+            ("SKYNET_DB_PATH", "/srv/skynet/ledger.db"),
+            ("HEARTBEAT_TIMEOUT_SECONDS", "45"),
+            ("SKYNET_ALLOWED_PATHS", &allowed),
+            ("SKYNET_LOG_LEVEL", "INFO"),
+            ("CELERY_BROKER_URL", "redis://x"),
+            ("REDIS_URL", "redis://x"),
+        ]),
+        &names,
+    )
+    .expect("load");
+    assert_eq!(s.provider, "mock");
+    assert_eq!(s.database_url, "sqlite:///srv/skynet/ledger.db");
+    assert_eq!(s.engine.worker_offline_after, Duration::from_secs(45));
+    assert_eq!(
+        s.read_paths_extra,
+        vec![extra_path.clone(), PathBuf::from("/")]
+    );
+    // Read scope only: the policy reads there; the sandbox writes nowhere new.
+    assert!(s.policy().expect("policy").read_paths().contains(&extra_path));
+    assert!(s.sandbox_writable.is_empty());
+    // Remote callers lose the local default read scope, not the operator's paths.
+    let remote = s.clone().for_remote_callers();
+    assert!(
+        remote
+            .policy()
+            .expect("policy")
+            .read_paths()
+            .contains(&extra_path)
+    );
+    for expected in [
+        "SKYNET_EXECUTION_PROVIDER is read as SKYNET_PROVIDER; rename it",
+        "SKYNET_DB_PATH is read as SKYNET_DATABASE_URL; rename it",
+        "HEARTBEAT_TIMEOUT_SECONDS is read as SKYNET_WORKER_OFFLINE_AFTER; rename it",
+        "SKYNET_LOG_LEVEL is read as SKYNET_LOG; rename it",
+    ] {
+        assert!(
+            s.notices.iter().any(|n| n == expected),
+            "{expected}: {:?}",
+            s.notices
+        );
+    }
+    assert!(
+        s.notices
+            .iter()
+            .any(|n| n.starts_with("SKYNET_ALLOWED_PATHS is read as extra read paths"))
+    );
+    assert!(
+        s.notices
+            .iter()
+            .any(|n| n.starts_with("CELERY_BROKER_URL is ignored"))
+    );
+    assert!(
+        s.notices
+            .iter()
+            .any(|n| n.starts_with("REDIS_URL is ignored"))
+    );
+    assert_eq!(s.notices.len(), 7, "{:?}", s.notices);
+
+    // A new name beside its original wins, and the notice says so.
+    let s = Settings::load_with(
+        Some(home.path().into()),
+        env(&[
+            ("SKYNET_PROVIDER", "local"),
+            ("SKYNET_EXECUTION_PROVIDER", "mock"),
+        ]),
+    )
+    .expect("load");
+    assert_eq!(s.provider, "local");
+    assert_eq!(
+        s.notices,
+        vec!["SKYNET_EXECUTION_PROVIDER is ignored: SKYNET_PROVIDER is set and wins".to_string()]
+    );
+    // Bad input under an original name fails like the new name would.
+    let e = Settings::load_with(
+        Some(home.path().into()),
+        env(&[("HEARTBEAT_TIMEOUT_SECONDS", "soon")]),
+    )
+    .expect_err("not a duration");
+    assert!(
+        matches!(&e, Error::Config(m) if m.contains("offline_after")),
+        "{e}"
+    );
+    let e = Settings::load_with(
+        Some(home.path().into()),
+        env(&[("SKYNET_ALLOWED_PATHS", "/no/such/dir")]),
+    )
+    .expect_err("missing dir");
+    assert!(
+        matches!(&e, Error::Config(m) if m.contains("SKYNET_ALLOWED_PATHS")),
+        "{e}"
     );
 }

@@ -16,6 +16,7 @@ pub(super) struct WorkerSection {
     heartbeat: Option<String>,
     poll_interval: Option<String>,
     max_attempts: Option<u32>,
+    offline_after: Option<String>,
 }
 
 /// `[limits]` in `skynet.toml`.
@@ -50,6 +51,9 @@ pub(super) fn engine_config(
     }
     if let Some(v) = layers.pick("SKYNET_MAX_ATTEMPTS", worker.max_attempts) {
         engine.max_attempts = parse_number("max_attempts", &v)?;
+    }
+    if let Some(v) = layers.pick("SKYNET_WORKER_OFFLINE_AFTER", worker.offline_after) {
+        engine.worker_offline_after = parse_duration("worker offline_after", &v)?;
     }
     if let Some(v) = layers.pick("SKYNET_STEP_TIMEOUT", limits.step_timeout.clone()) {
         engine.step_timeout = parse_duration("step_timeout", &v)?;

@@ -166,7 +166,8 @@ impl SkynetBuilder {
             store.clone(),
             providers.values().cloned().collect(),
             self.sentinel.clone(),
-        );
+        )
+        .with_worker_offline_after(self.config.worker_offline_after);
         sentinel.add_sink(Arc::new(LogSink), Severity::Info);
         if let Some(url) = &self.sentinel.webhook {
             secrets.push(url.expose().to_string());

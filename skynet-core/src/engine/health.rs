@@ -66,6 +66,7 @@ impl Skynet {
             self.providers(),
             self.inner.sentinel.config().clone(),
         )
+        .with_worker_offline_after(self.inner.config.worker_offline_after)
     }
 
     /// Whether a check made `at` is recent enough to answer with.

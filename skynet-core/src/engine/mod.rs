@@ -73,6 +73,9 @@ pub struct EngineConfig {
     /// after that the job's approval request has expired
     /// ([`crate::Error::ApprovalExpired`]).
     pub approval_ttl: Duration,
+    /// A worker silent in the registry this long is offline (default
+    /// 10 s): `skynet workers`, the sentinel and the reaper's view.
+    pub worker_offline_after: Duration,
 }
 
 impl Default for EngineConfig {
@@ -89,6 +92,7 @@ impl Default for EngineConfig {
             step_timeout: Duration::from_secs(600),
             read_only_step_timeout: Duration::from_secs(120),
             approval_ttl: Duration::from_secs(24 * 3600),
+            worker_offline_after: Duration::from_secs(10),
         }
     }
 }

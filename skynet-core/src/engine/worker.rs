@@ -76,10 +76,10 @@ pub struct WorkerReport {
     pub released: bool,
 }
 
-/// The registry's view of a worker is refreshed this often by default...
+/// The registry's view of a worker is refreshed this often by default;
+/// a worker silent for [`crate::engine::EngineConfig::worker_offline_after`]
+/// (and at least two refreshes) is marked offline.
 pub const REGISTRY_EVERY: Duration = Duration::from_secs(1);
-/// ... and a worker silent for this many refreshes is marked offline.
-const STALE_AFTER_REFRESHES: u32 = 10;
 
 impl Skynet {
     /// Run a worker until `shutdown` is cancelled (or, with `once`, until
@@ -280,7 +280,7 @@ impl Skynet {
         if let Err(e) = store.worker_heartbeat(id, running).await {
             tracing::warn!(worker = %id, "registry heartbeat failed: {e}");
         }
-        let stale = every.max(REGISTRY_EVERY) * STALE_AFTER_REFRESHES;
+        let stale = self.inner.config.worker_offline_after.max(every * 2);
         let before = chrono::Utc::now() - chrono::Duration::from_std(stale).unwrap_or_default();
         if let Err(e) = store.mark_stale_workers(before).await {
             tracing::warn!(worker = %id, "marking silent workers offline failed: {e}");
@@ -290,7 +290,7 @@ impl Skynet {
     /// The registry: every worker that ever registered, marking those
     /// silent for too long offline first.
     pub async fn workers(&self) -> Result<Vec<WorkerRecord>> {
-        let stale = REGISTRY_EVERY * STALE_AFTER_REFRESHES;
+        let stale = self.inner.config.worker_offline_after;
         let before = chrono::Utc::now() - chrono::Duration::from_std(stale).unwrap_or_default();
         self.inner.store.mark_stale_workers(before).await?;
         self.inner.store.workers().await

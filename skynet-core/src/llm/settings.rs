@@ -46,7 +46,7 @@ impl ProviderKind {
         match self {
             ProviderKind::OpenAi => "gpt-4o-mini",
             ProviderKind::Ollama => "llama3.2",
-            ProviderKind::Gemini => "gemini-2.0-flash",
+            ProviderKind::Gemini => "gemini-2.5-flash",
             ProviderKind::Anthropic => "claude-3-5-haiku-latest",
         }
     }
@@ -152,17 +152,42 @@ impl LlmSettings {
         format!("{}/{}", self.base_url.trim_end_matches('/'), path)
     }
 
+    /// The one vendor whose key alone is set (`GOOGLE_AI_API_KEY` →
+    /// Gemini, ...), when no provider is named; none when several are.
+    fn vendor_by_key(env: &dyn Fn(&str) -> Option<String>) -> Option<ProviderKind> {
+        let set = |vars: &[&str]| {
+            vars.iter()
+                .any(|k| env(k).is_some_and(|v| !v.trim().is_empty()))
+        };
+        let mut found = [
+            ProviderKind::OpenAi,
+            ProviderKind::Gemini,
+            ProviderKind::Anthropic,
+        ]
+        .into_iter()
+        .filter(|p| set(&p.key_vars()[1..]));
+        match (found.next(), found.next()) {
+            (Some(one), None) => Some(one),
+            _ => None,
+        }
+    }
+
     /// Resolve from the `[llm]` file section and the environment
-    /// (environment wins). `None` when no provider is configured.
+    /// (environment wins). `None` when no provider is configured and no
+    /// single vendor's key is set. The key is not required here: see
+    /// [`LlmSettings::missing_key`].
     pub fn load(
         file: &LlmFileSection,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Option<LlmSettings>> {
         let pick = |key: &str, v: &Option<String>| env(key).or_else(|| v.clone());
-        let Some(provider) = pick("SKYNET_LLM_PROVIDER", &file.provider) else {
-            return Ok(None);
+        let provider = match pick("SKYNET_LLM_PROVIDER", &file.provider) {
+            Some(p) => ProviderKind::parse(&p)?,
+            None => match Self::vendor_by_key(env) {
+                Some(p) => p,
+                None => return Ok(None),
+            },
         };
-        let provider = ProviderKind::parse(&provider)?;
         let mut s = LlmSettings::new(provider);
         if let Some(m) = pick("SKYNET_LLM_MODEL", &file.model) {
             s.model = m;
@@ -204,10 +229,17 @@ impl LlmSettings {
         if let (Some(i), Some(o)) = (file.input_price_per_mtok, file.output_price_per_mtok) {
             s.price_per_mtok = Some((i, o));
         }
-        if s.key_required() {
-            s.require_key()?;
-        }
         Ok(Some(s))
+    }
+
+    /// The error naming the key to set, when this model needs one and has
+    /// none.
+    pub fn missing_key(&self) -> Option<Error> {
+        if self.key_required() {
+            self.require_key().err()
+        } else {
+            None
+        }
     }
 }
 

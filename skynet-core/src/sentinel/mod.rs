@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Rounds of provider checks kept for [`Sentinel::rounds`].
@@ -103,6 +103,8 @@ pub struct Sentinel {
     store: SharedStore,
     providers: Vec<Arc<dyn Provider>>,
     config: SentinelConfig,
+    /// Workers silent this long count as offline (the engine's setting).
+    worker_offline_after: Duration,
     state: Mutex<State>,
     sinks: Mutex<Vec<SinkEntry>>,
 }
@@ -120,6 +122,13 @@ impl std::fmt::Debug for Sentinel {
 }
 
 impl Sentinel {
+    /// Count workers silent for `after` as offline (default 10 s; the
+    /// engine passes [`crate::engine::EngineConfig::worker_offline_after`]).
+    pub fn with_worker_offline_after(mut self, after: Duration) -> Self {
+        self.worker_offline_after = after;
+        self
+    }
+
     /// A sentinel over `store` and `providers` with no sinks (add them with
     /// [`Sentinel::add_sink`]; [`crate::Skynet`] adds the log and the
     /// configured webhook).
@@ -133,6 +142,7 @@ impl Sentinel {
             store,
             providers,
             config,
+            worker_offline_after: crate::engine::EngineConfig::default().worker_offline_after,
             state: Mutex::new(State {
                 conditions,
                 ..State::default()
@@ -221,7 +231,7 @@ impl Sentinel {
     /// Check the ledger, the queue and the workers now, alert on changes,
     /// and return the report.
     pub async fn check_system(&self) -> SystemReport {
-        let report = system::check(&self.store, &self.config).await;
+        let report = system::check(&self.store, &self.config, self.worker_offline_after).await;
         let now = report.at;
         let alerts = {
             let mut state = lock(&self.state);

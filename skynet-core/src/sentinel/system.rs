@@ -9,10 +9,6 @@ use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::Duration;
 
-/// Workers silent for this long are marked offline (as `skynet workers`
-/// does: ten missed one-second registry refreshes).
-const WORKER_STALE_AFTER: Duration = Duration::from_secs(10);
-
 /// One component's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComponentReport {
@@ -65,7 +61,13 @@ async fn bounded<T>(
 }
 
 /// Check the ledger, the queue and the workers once.
-pub(crate) async fn check(store: &SharedStore, config: &SentinelConfig) -> SystemReport {
+/// Workers silent for `offline_after` are marked offline first (as
+/// `skynet workers` does).
+pub(crate) async fn check(
+    store: &SharedStore,
+    config: &SentinelConfig,
+    offline_after: Duration,
+) -> SystemReport {
     let now = Utc::now();
     let t = config.check_timeout;
     let unknown = |why: &str| ComponentReport::new(HealthStatus::Unknown, why);
@@ -105,7 +107,7 @@ pub(crate) async fn check(store: &SharedStore, config: &SentinelConfig) -> Syste
             None,
         ),
     };
-    let (workers, online) = match bounded(t, online_workers(store, now)).await {
+    let (workers, online) = match bounded(t, online_workers(store, now, offline_after)).await {
         Ok(n) => (workers_verdict(n, depth), Some(n)),
         Err(e) => (
             ComponentReport::new(HealthStatus::Unknown, format!("workers unknown: {e}")),
@@ -123,8 +125,12 @@ pub(crate) async fn check(store: &SharedStore, config: &SentinelConfig) -> Syste
     }
 }
 
-async fn online_workers(store: &SharedStore, now: DateTime<Utc>) -> crate::Result<u32> {
-    let before = now - chrono::Duration::from_std(WORKER_STALE_AFTER).unwrap_or_default();
+async fn online_workers(
+    store: &SharedStore,
+    now: DateTime<Utc>,
+    offline_after: Duration,
+) -> crate::Result<u32> {
+    let before = now - chrono::Duration::from_std(offline_after).unwrap_or_default();
     store.mark_stale_workers(before).await?;
     let workers = store.workers().await?;
     let online = workers
