@@ -67,10 +67,17 @@ pub fn report(e: &Error, json: bool) -> ExitCode {
             serde_json::json!({"error": {"code": e.kind().code(), "message": e.to_string()}});
         let _ = writeln!(std::io::stdout(), "{body}");
     }
+    // Multi-line messages (a TOML error's excerpt and caret) keep their
+    // line breaks; each line is made safe for the terminal on its own.
+    let message = e.to_string();
+    let mut lines = message.lines();
     crate::render::err_line(&format!(
         "error: {}",
-        crate::render::printable(&e.to_string())
+        crate::render::printable(lines.next().unwrap_or_default())
     ));
+    for line in lines {
+        crate::render::err_line(&crate::render::printable(line));
+    }
     if let Some(hint) = hint(e) {
         crate::render::err_line(&format!("hint: {hint}"));
     }

@@ -17,6 +17,8 @@ fn main() -> std::process::ExitCode {
             filter.unwrap_or_default(),
         ))
         .with_writer(std::io::stderr)
+        // No colour codes in a file or a pipe (journald, docker logs).
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let json = opts.wants_json();
     let runtime = match tokio::runtime::Runtime::new() {

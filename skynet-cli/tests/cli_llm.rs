@@ -210,3 +210,34 @@ async fn chat_without_a_message_reads_turns_from_stdin() {
         "history carried"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_from_stdin_exits_non_zero_when_a_turn_failed() {
+    let sb = Sandbox::new();
+    // The model answers every turn with a server error (local server).
+    let server = serve(500, "error_500.json").await;
+    let mut cmd = sb.cmd();
+    cmd.env("SKYNET_LLM_PROVIDER", "openai")
+        .env("SKYNET_LLM_BASE_URL", format!("{}/v1", server.uri()))
+        .env("OPENAI_API_KEY", FAKE_KEY)
+        .env("SKYNET_LLM_MAX_RETRIES", "0")
+        .arg("chat")
+        .write_stdin("hello\nagain\n");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+        .await
+        .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("error:").count(), 2, "each turn reported: {stdout}");
+    assert_ne!(out.status.code(), Some(0), "a failed turn is not a success");
+
+    // Without a model every turn would fail: it stops at once and says what to set.
+    let mut cmd = sb.cmd();
+    cmd.env_remove("SKYNET_LLM_PROVIDER")
+        .env_remove("OPENAI_API_KEY")
+        .arg("chat")
+        .write_stdin("hello\nagain\n");
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SKYNET_LLM_PROVIDER"), "{stderr}");
+}

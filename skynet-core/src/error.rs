@@ -80,7 +80,7 @@ pub enum Error {
     #[error("job {0} not found")]
     JobNotFound(String),
     /// A state change the transition table does not allow.
-    #[error("job {job} is {from}; it cannot become {to}")]
+    #[error("{}", transition_words(job, *from, *to))]
     InvalidTransition {
         /// The job.
         job: JobId,
@@ -198,6 +198,36 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// A refused state change in words: where the job is and why the change
+/// does not apply to it (not "queued; it cannot become queued").
+fn transition_words(job: &JobId, from: JobStatus, to: JobStatus) -> String {
+    use JobStatus::*;
+    let asked = match to {
+        Queued => "approved",
+        Denied => "denied",
+        Cancelled => "cancelled",
+        Running => "started",
+        Planned => "planned again",
+        _ => "changed",
+    };
+    match (from, to) {
+        (NeedsReview, _) => format!(
+            "job {job} is waiting for a review (a step that may have changed things was interrupted), so it cannot be {asked}; resolve the review first"
+        ),
+        (f, t) if f == t => format!("job {job} is already {f}; nothing changed"),
+        (f, _) if f.is_terminal() => {
+            format!("job {job} has already ended ({f}); a finished job cannot be {asked}")
+        }
+        (Queued | Running, Queued) => {
+            format!("job {job} is {from}: its plan was approved already")
+        }
+        (_, Queued | Denied) => format!(
+            "job {job} is {from}: only a job waiting for approval (planned) can be {asked}"
+        ),
+        _ => format!("job {job} is {from} and cannot be {asked} now"),
+    }
+}
+
 impl ErrorKind {
     /// Stable machine-readable code (used in JSON errors).
     pub fn code(self) -> &'static str {
@@ -289,5 +319,36 @@ impl From<sqlx::Error> for Error {
 impl From<sqlx::migrate::MigrateError> for Error {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
         Error::Migration(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_transitions_say_what_happened_in_words() {
+        let job = JobId::new();
+        let say = |from, to| Error::InvalidTransition { job: job.clone(), from, to }.to_string();
+        assert_eq!(
+            say(JobStatus::Queued, JobStatus::Queued),
+            format!("job {job} is already queued; nothing changed")
+        );
+        assert_eq!(
+            say(JobStatus::Running, JobStatus::Queued),
+            format!("job {job} is running: its plan was approved already")
+        );
+        assert_eq!(
+            say(JobStatus::Succeeded, JobStatus::Cancelled),
+            format!("job {job} has already ended (succeeded); a finished job cannot be cancelled")
+        );
+        assert_eq!(
+            say(JobStatus::Queued, JobStatus::Denied),
+            format!("job {job} is queued: only a job waiting for approval (planned) can be denied")
+        );
+        assert!(say(JobStatus::NeedsReview, JobStatus::Queued).contains("waiting for a review"));
+        for (from, to) in [(JobStatus::Queued, JobStatus::Queued), (JobStatus::Failed, JobStatus::Queued)] {
+            assert!(!say(from, to).contains("cannot become"), "{from} -> {to}");
+        }
     }
 }

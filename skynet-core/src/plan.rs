@@ -161,6 +161,23 @@ impl Plan {
         &self.hash[..self.hash.len().min(12)]
     }
 
+    /// Refuse text that cannot name any plan (too short, not hex) with
+    /// what to give instead, so it is never reported as a stale plan.
+    pub fn check_hash_text(given: &str) -> crate::Result<()> {
+        let g = given.trim();
+        if !g.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(crate::Error::InvalidInput(format!(
+                "{g:?} is not a plan hash: give the hex digits the plan shows (at least {MIN_HASH_PREFIX})"
+            )));
+        }
+        if g.len() < MIN_HASH_PREFIX {
+            return Err(crate::Error::InvalidInput(format!(
+                "plan hash {g:?} is too short: give at least {MIN_HASH_PREFIX} hex digits, as the plan shows them"
+            )));
+        }
+        Ok(())
+    }
+
     /// Whether `given` (full hash or a prefix of at least
     /// [`MIN_HASH_PREFIX`] digits, as shown by `short_hash`) names this plan.
     pub fn hash_matches(&self, given: &str) -> bool {

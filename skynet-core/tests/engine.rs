@@ -199,9 +199,15 @@ async fn approval_is_bound_to_the_plan_hash() {
     assert_eq!(sk.get(&job.id).await.unwrap().status, JobStatus::Planned);
     let err = sk.approve(&job.id, &hash[..11], "alice").await.unwrap_err();
     assert!(
-        matches!(err, Error::StaleApproval { .. }),
-        "an 11-digit prefix is too short to bind: {err}"
+        matches!(&err, Error::InvalidInput(m) if m.contains("too short") && m.contains("12")),
+        "an 11-digit prefix is too short to bind, and is said so, not stale: {err}"
     );
+    let err = sk.approve(&job.id, "not-a-hash!!", "alice").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput(m) if m.contains("not a plan hash")),
+        "{err}"
+    );
+    assert_eq!(sk.get(&job.id).await.unwrap().status, JobStatus::Planned);
     let job = sk.approve(&job.id, &hash[..12], "alice").await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
     assert_eq!(

@@ -40,7 +40,7 @@ pub async fn run(settings: &Settings, opts: AgentOptions, out: &mut dyn Write) -
     let policy = settings.policy()?;
     let jobs = AgentJobs::with_policy(&root, local, AgentLimits::default(), policy)?;
     let app = skynet_http::agent::router(jobs.clone(), &token);
-    let listener = tokio::net::TcpListener::bind(opts.listen).await?;
+    let listener = super::listen(opts.listen, "--listen").await?;
     let local_addr = listener.local_addr()?;
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
     writeln!(

@@ -2,7 +2,7 @@
 //! that waits for `skynet approve` like any other plan.
 
 use super::print_json;
-use super::run::approve_hint;
+use super::run::{approve_hint, no_worker_hint};
 use crate::exit::Exit;
 use crate::render;
 use serde_json::json;
@@ -27,6 +27,7 @@ pub async fn run(
         turn(sk, &mut session, &message.join(" "), json, out).await?;
         return Ok(Exit::Ok);
     }
+    let mut failed = None;
     for line in std::io::stdin().lock().lines() {
         let line = line?;
         let line = line.trim();
@@ -37,8 +38,13 @@ pub async fn run(
             break;
         }
         // A failed turn (model down, bad answer) is reported and the
-        // conversation goes on.
+        // conversation goes on; the exit code says a turn failed. A
+        // configuration error would fail every turn: stop at once.
         if let Err(e) = turn(sk, &mut session, line, json, out).await {
+            if matches!(e, skynet_core::Error::Config(_)) {
+                return Err(e);
+            }
+            failed = Some(crate::exit::for_error(&e));
             if json {
                 print_json(
                     out,
@@ -49,7 +55,7 @@ pub async fn run(
             }
         }
     }
-    Ok(Exit::Ok)
+    Ok(failed.unwrap_or(Exit::Ok))
 }
 
 async fn turn(
@@ -85,6 +91,7 @@ async fn turn(
             if job.status == JobStatus::Planned {
                 approve_hint(out, &job)?;
             }
+            no_worker_hint(sk, &job).await?;
         }
     }
     Ok(())

@@ -229,6 +229,25 @@ async fn engine(global: &Global) -> Result<Skynet> {
     settings(global)?.build().await
 }
 
+/// A listening socket on `addr`; a refusal names the address and the
+/// flag that picks another.
+pub async fn listen(addr: std::net::SocketAddr, flag: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "the address is already in use (another skynet running?)".to_string()
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied (ports below 1024 need privileges)".to_string()
+            }
+            _ => e.to_string(),
+        };
+        Error::Config(format!(
+            "cannot listen on {addr}: {why}; stop the other server or choose another address with {flag}"
+        ))
+    })
+}
+
 fn parse_id(id: &str) -> Result<JobId> {
     JobId::parse(id)
 }

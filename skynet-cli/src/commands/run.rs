@@ -58,7 +58,21 @@ pub async fn submit(
             approve_hint(out, &job)?;
         }
     }
+    no_worker_hint(sk, &job).await?;
     Ok(Exit::Ok)
+}
+
+/// Queued work with no worker online would wait silently: say so (on
+/// stderr, so `--json` output stays one document) and how to run it.
+pub(super) async fn no_worker_hint(sk: &Skynet, job: &Job) -> Result<()> {
+    if job.status != JobStatus::Queued || sk.workers_online().await? > 0 {
+        return Ok(());
+    }
+    render::err_line(&format!(
+        "note: no worker is online, so job {} waits in the queue; run it now with `skynet worker --once`, or keep workers running with `skynet worker` or `skynet serve`",
+        job.id
+    ));
+    Ok(())
 }
 
 /// `skynet run`: plan, gate, run here, stream.

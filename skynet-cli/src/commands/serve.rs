@@ -66,7 +66,7 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
         Some(hook) => app.merge(hook),
         None => app,
     };
-    let listener = tokio::net::TcpListener::bind(opts.bind).await?;
+    let listener = super::listen(opts.bind, "--bind").await?;
     let local = listener.local_addr()?;
     writeln!(
         out,

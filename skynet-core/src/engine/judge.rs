@@ -48,10 +48,7 @@ pub(crate) async fn plan_and_judge_with(
             .providers
             .contains_key(crate::provider::canonical_name(p))
     {
-        return Err(Error::InvalidInput(format!(
-            "unknown provider {p:?}; registered: {}",
-            sk.provider_names().join(", ")
-        )));
+        return Err(sk.unregistered_provider(p));
     }
     let root = match &req.base {
         Some(base) => super::roots::confined_root(base, req.root.as_deref())?,
@@ -260,6 +257,7 @@ impl Skynet {
         if approver.trim().is_empty() {
             return Err(Error::InvalidInput("the approver's name is empty".into()));
         }
+        crate::plan::Plan::check_hash_text(plan_hash)?;
         let job = self.inner.store.get_job(id).await?;
         let Some(plan) = &job.plan else {
             return Err(Error::InvalidTransition {

@@ -27,7 +27,7 @@ pub use report::{NextAction, ReportReceipt};
 pub use roots::confined_root;
 pub use worker::{WorkerOptions, WorkerReport};
 
-use crate::Result;
+use crate::{Error, Result};
 use crate::job::{Job, JobId, JobSource};
 use crate::plan::Plan;
 use crate::planner::Planner;
@@ -227,6 +227,20 @@ impl Skynet {
     /// Registered provider names.
     pub fn provider_names(&self) -> Vec<String> {
         self.inner.providers.keys().cloned().collect()
+    }
+
+    /// The error for a provider that is not registered here: a known one
+    /// that is not configured names the setting that configures it.
+    pub(crate) fn unregistered_provider(&self, name: &str) -> Error {
+        let registered = self.provider_names().join(", ");
+        match crate::scheduler::configured_by(crate::provider::canonical_name(name)) {
+            Some(var) => Error::InvalidInput(format!(
+                "provider {name:?} is not configured: set {var} to use it (configured: {registered})"
+            )),
+            None => Error::InvalidInput(format!(
+                "unknown provider {name:?}; registered: {registered}"
+            )),
+        }
     }
 
     /// The registered providers, by name.

@@ -85,10 +85,7 @@ impl Skynet {
         };
         if let Some(name) = only {
             if !self.inner.providers.contains_key(name) {
-                return Err(Error::InvalidInput(format!(
-                    "unknown provider {name:?}; registered: {}",
-                    self.provider_names().join(", ")
-                )));
+                return Err(self.unregistered_provider(name));
             }
             let missing = sched.matrix().missing(name, &required);
             if !missing.is_empty() {

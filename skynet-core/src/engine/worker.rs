@@ -287,6 +287,17 @@ impl Skynet {
         }
     }
 
+    /// How many workers are online now (busy or idle), marking silent
+    /// ones offline first: queued work waits when this is zero.
+    pub async fn workers_online(&self) -> Result<usize> {
+        Ok(self
+            .workers()
+            .await?
+            .iter()
+            .filter(|w| w.state != crate::store::WorkerState::Offline)
+            .count())
+    }
+
     /// The registry: every worker that ever registered, marking those
     /// silent for too long offline first.
     pub async fn workers(&self) -> Result<Vec<WorkerRecord>> {
