@@ -227,7 +227,11 @@ async fn chat_from_stdin_exits_non_zero_when_a_turn_failed() {
         .await
         .expect("join");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.matches("error:").count(), 2, "each turn reported: {stdout}");
+    assert_eq!(
+        stdout.matches("error:").count(),
+        2,
+        "each turn reported: {stdout}"
+    );
     assert_ne!(out.status.code(), Some(0), "a failed turn is not a success");
 
     // Without a model every turn would fail: it stops at once and says what to set.

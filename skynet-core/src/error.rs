@@ -214,16 +214,16 @@ fn transition_words(job: &JobId, from: JobStatus, to: JobStatus) -> String {
         (NeedsReview, _) => format!(
             "job {job} is waiting for a review (a step that may have changed things was interrupted), so it cannot be {asked}; resolve the review first"
         ),
+        (Queued | Running, Queued) => {
+            format!("job {job} is {from}: its plan was approved already; nothing changed")
+        }
         (f, t) if f == t => format!("job {job} is already {f}; nothing changed"),
         (f, _) if f.is_terminal() => {
             format!("job {job} has already ended ({f}); a finished job cannot be {asked}")
         }
-        (Queued | Running, Queued) => {
-            format!("job {job} is {from}: its plan was approved already")
+        (_, Queued | Denied) => {
+            format!("job {job} is {from}: only a job waiting for approval (planned) can be {asked}")
         }
-        (_, Queued | Denied) => format!(
-            "job {job} is {from}: only a job waiting for approval (planned) can be {asked}"
-        ),
         _ => format!("job {job} is {from} and cannot be {asked} now"),
     }
 }
@@ -329,14 +329,21 @@ mod tests {
     #[test]
     fn refused_transitions_say_what_happened_in_words() {
         let job = JobId::new();
-        let say = |from, to| Error::InvalidTransition { job: job.clone(), from, to }.to_string();
+        let say = |from, to| {
+            Error::InvalidTransition {
+                job: job.clone(),
+                from,
+                to,
+            }
+            .to_string()
+        };
         assert_eq!(
             say(JobStatus::Queued, JobStatus::Queued),
-            format!("job {job} is already queued; nothing changed")
+            format!("job {job} is queued: its plan was approved already; nothing changed")
         );
         assert_eq!(
-            say(JobStatus::Running, JobStatus::Queued),
-            format!("job {job} is running: its plan was approved already")
+            say(JobStatus::Cancelled, JobStatus::Cancelled),
+            format!("job {job} is already cancelled; nothing changed")
         );
         assert_eq!(
             say(JobStatus::Succeeded, JobStatus::Cancelled),
@@ -347,7 +354,10 @@ mod tests {
             format!("job {job} is queued: only a job waiting for approval (planned) can be denied")
         );
         assert!(say(JobStatus::NeedsReview, JobStatus::Queued).contains("waiting for a review"));
-        for (from, to) in [(JobStatus::Queued, JobStatus::Queued), (JobStatus::Failed, JobStatus::Queued)] {
+        for (from, to) in [
+            (JobStatus::Queued, JobStatus::Queued),
+            (JobStatus::Failed, JobStatus::Queued),
+        ] {
             assert!(!say(from, to).contains("cannot become"), "{from} -> {to}");
         }
     }

@@ -360,3 +360,50 @@ async fn a_dropped_step_still_removes_its_container() {
     assert!(running.await.expect_err("aborted").is_cancelled());
     assert_no_containers(&tag).await;
 }
+
+/// A configuration problem (the image missing, no daemon at the configured
+/// socket) fails the same way on every try: a READ_ONLY job fails at once
+/// with what to do, instead of being queued again for a retry.
+#[tokio::test]
+async fn a_misconfigured_docker_fails_a_read_only_job_at_once() {
+    use skynet_core::{FailureKind, JobStatus, Skynet, SubmitRequest, WorkerOptions};
+    use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
+    let Some((docker, _tag)) = provider("a_misconfigured_docker_fails_at_once") else {
+        return;
+    };
+    let mut missing_image = docker.config().clone();
+    missing_image.image = format!("{}-missing", missing_image.image);
+    let mut no_daemon = docker.config().clone();
+    no_daemon.host = Some("unix:///nonexistent/docker.sock".into());
+    for (config, says) in [
+        (missing_image, "SKYNET_DOCKER_IMAGE"),
+        (no_daemon, "dockerd"),
+    ] {
+        let root = tempfile::tempdir().expect("root");
+        std::fs::write(root.path().join("notes.txt"), "x\n").expect("write");
+        let sk = Skynet::builder()
+            .provider(Arc::new(DockerProvider::new(config)))
+            .default_provider("docker")
+            .build()
+            .await
+            .expect("engine");
+        let job = sk
+            .submit(SubmitRequest::new("read notes.txt").root(root.path()))
+            .await
+            .expect("submitted");
+        let opts = WorkerOptions {
+            once: true,
+            ..Default::default()
+        };
+        sk.worker(opts, CancellationToken::new())
+            .await
+            .expect("worker");
+        let done = sk.get(&job.id).await.expect("job");
+        assert_eq!(done.status, JobStatus::Failed, "not queued for a retry");
+        assert_eq!(done.attempts, 1);
+        let failure = done.failure().expect("structured failure");
+        assert_eq!(failure.kind, FailureKind::Provider);
+        assert!(failure.message.contains(says), "{}", failure.message);
+    }
+}

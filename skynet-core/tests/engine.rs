@@ -202,7 +202,10 @@ async fn approval_is_bound_to_the_plan_hash() {
         matches!(&err, Error::InvalidInput(m) if m.contains("too short") && m.contains("12")),
         "an 11-digit prefix is too short to bind, and is said so, not stale: {err}"
     );
-    let err = sk.approve(&job.id, "not-a-hash!!", "alice").await.unwrap_err();
+    let err = sk
+        .approve(&job.id, "not-a-hash!!", "alice")
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, Error::InvalidInput(m) if m.contains("not a plan hash")),
         "{err}"

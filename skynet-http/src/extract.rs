@@ -88,6 +88,40 @@ where
     }
 }
 
+/// A JSON body that may be left out: no body (no `Content-Type`, nothing
+/// sent) is `T::default()`; a body is read as [`ApiJson`] reads it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync + BodyLimit,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if req.headers().contains_key(header::CONTENT_TYPE) {
+            let ApiJson(value) = Box::pin(ApiJson::<T>::from_request(req, state)).await?;
+            return Ok(OptionalJson(value));
+        }
+        if let Some(e) = declared_too_large(req.headers(), state.max_body_bytes()) {
+            return Err(e);
+        }
+        let bytes = Box::pin(Bytes::from_request(req, state))
+            .await
+            .map_err(JsonRejection::from)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body has no Content-Type: send it as application/json, or send no body",
+        ))
+    }
+}
+
 impl<T: Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         // A `Vec` writer is much cheaper per token than `axum::Json`'s

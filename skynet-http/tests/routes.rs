@@ -350,6 +350,16 @@ async fn approve_binds_the_plan_hash_deny_and_cancel_change_status_once(db: Db) 
         (r.status, r.code().as_str()),
         (StatusCode::CONFLICT, "conflict")
     );
+    // The reason is optional, and so is the body: a bare POST denies.
+    let third = t.submit_job("write 'x' to z.txt").await;
+    let deny = format!("/v1/jobs/{}/deny", third["id"].as_str().expect("id"));
+    let r = t.call("POST", &deny, Some(&t.approve), None).await;
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (StatusCode::OK, Some("denied")),
+        "{}",
+        r.text
+    );
 }
 
 /// `skynet_redactions_total` as `/metrics` shows it now.

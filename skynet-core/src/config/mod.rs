@@ -144,6 +144,9 @@ pub struct Settings {
     /// Extra read paths from the original `SKYNET_ALLOWED_PATHS`: read
     /// scope only (never the write scope), kept for remote callers too.
     pub read_paths_extra: Vec<PathBuf>,
+    /// Providers whose settings are broken, and the error: left out of the
+    /// engine; a job that asks for one is refused with it.
+    pub unusable: std::collections::BTreeMap<String, String>,
     /// One line for each setting that needs a word (an original
     /// environment name read as its new one, a name that no longer
     /// applies, a model left out); front-ends print them once at start.
@@ -270,20 +273,37 @@ impl Settings {
         let (sandbox, sandbox_writable, readable) = sandbox(&layers, file.sandbox)?;
         let sandbox_readable_configured = readable.is_some();
         let sandbox_readable = readable.unwrap_or_else(crate::policy::inspect_read_scope);
-        let docker = file.docker.resolve(&layers)?;
-        let ssh = file.ssh.resolve(&layers)?;
+        // A provider whose section is broken is left out with a notice: the
+        // commands that do not use it still work, and jobs for it are
+        // refused with its error (`Settings::unusable`).
+        let mut unusable = std::collections::BTreeMap::new();
+        let docker = isolate("docker", file.docker.resolve(&layers), &mut unusable)?;
+        let ssh = isolate("ssh", file.ssh.resolve(&layers), &mut unusable)?;
         let scheduler_weights = match (env("SKYNET_SCHEDULER_WEIGHTS"), file.scheduler.weights) {
             (Some(v), _) => Weights::parse_list("SKYNET_SCHEDULER_WEIGHTS", &v)?,
             (None, Some(w)) => w.validate("[scheduler] weights in skynet.toml")?,
             (None, None) => Weights::default(),
         };
         let sentinel = SentinelConfig::load(file.sentinel, &layers.picker())?;
-        let gateway = gateway::resolve(&layers)?;
-        let providers = providers::candidates(
+        let gateway = isolate("gateway", gateway::resolve(&layers), &mut unusable)?;
+        let configured = |name: &str, set: bool| set || unusable.contains_key(name);
+        let providers: Vec<String> = providers::candidates(
             &layers,
             file.providers,
-            [docker.is_some(), ssh.is_some(), gateway.is_some()],
-        )?;
+            [
+                configured("docker", docker.is_some()),
+                configured("ssh", ssh.is_some()),
+                configured("gateway", gateway.is_some()),
+            ],
+        )?
+        .into_iter()
+        .filter(|p| !unusable.contains_key(p))
+        .collect();
+        for (name, why) in &unusable {
+            notices.push(format!(
+                "the {name} provider is left out: {why}; commands that do not use it still work"
+            ));
+        }
         let database_url = layers
             .pick("SKYNET_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
@@ -317,6 +337,7 @@ impl Settings {
             telegram,
             read_paths_extra,
             notices,
+            unusable,
         })
     }
 
@@ -401,6 +422,10 @@ impl Settings {
             None => builder,
         };
         let builder = gateway::register(self, builder)?;
+        let builder = self
+            .unusable
+            .iter()
+            .fold(builder, |b, (name, why)| b.unusable_provider(name, why));
         Ok(builder
             .default_provider(&self.provider)
             .candidates(self.providers.clone())
@@ -462,6 +487,23 @@ fn sandbox(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((mode, writable, Some(readable)))
+}
+
+/// A provider section's result: a broken one is recorded in `unusable`
+/// (by its message) instead of failing the whole load.
+fn isolate<T>(
+    name: &str,
+    resolved: Result<Option<T>>,
+    unusable: &mut std::collections::BTreeMap<String, String>,
+) -> Result<Option<T>> {
+    match resolved {
+        Ok(v) => Ok(v),
+        Err(Error::Config(why)) => {
+            unusable.insert(name.to_string(), why);
+            Ok(None)
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// The original `SKYNET_ALLOWED_PATHS` (comma- or `:`-separated): extra

@@ -34,6 +34,7 @@ pub struct SkynetBuilder {
     embedder: Option<Arc<dyn crate::memory::Embedder>>,
     sentinel: SentinelConfig,
     alert_sinks: Vec<(Arc<dyn AlertSink>, Severity)>,
+    unusable: BTreeMap<String, String>,
 }
 
 impl SkynetBuilder {
@@ -50,6 +51,13 @@ impl SkynetBuilder {
     /// Use this planner.
     pub fn planner(mut self, planner: Arc<dyn Planner>) -> Self {
         self.planner = Some(planner);
+        self
+    }
+    /// A provider whose configuration is broken: it is left out, commands
+    /// that do not use it work, and a job that asks for it (or a default
+    /// that is it) is refused with `why`.
+    pub fn unusable_provider(mut self, name: impl Into<String>, why: impl Into<String>) -> Self {
+        self.unusable.insert(name.into(), why.into());
         self
     }
     /// Use this model for [`Skynet::chat`] (it may also be the planner).
@@ -144,7 +152,9 @@ impl SkynetBuilder {
             || "local".into(),
             |p| crate::provider::canonical_name(&p).to_string(),
         );
-        if !providers.contains_key(&default_provider) {
+        if !providers.contains_key(&default_provider)
+            && !self.unusable.contains_key(&default_provider)
+        {
             return Err(Error::Config(format!(
                 "default provider {default_provider:?} is not registered; registered: {}",
                 providers.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -191,7 +201,13 @@ impl SkynetBuilder {
         let health_source = self
             .health_source
             .unwrap_or_else(|| sentinel.clone() as Arc<dyn HealthSource>);
-        let scheduler = Scheduler::new(&providers, candidates, self.weights, Some(health_source))?;
+        let scheduler = Scheduler::new(
+            &providers,
+            candidates,
+            &self.unusable,
+            self.weights,
+            Some(health_source),
+        )?;
         Ok(Skynet {
             inner: Arc::new(Inner {
                 store,
@@ -207,6 +223,7 @@ impl SkynetBuilder {
                 sentinel,
                 running: Mutex::new(HashMap::new()),
                 memory: super::memory::EngineMemory::new(self.embedder),
+                unusable: self.unusable,
             }),
         })
     }

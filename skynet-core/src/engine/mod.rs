@@ -27,7 +27,6 @@ pub use report::{NextAction, ReportReceipt};
 pub use roots::confined_root;
 pub use worker::{WorkerOptions, WorkerReport};
 
-use crate::{Error, Result};
 use crate::job::{Job, JobId, JobSource};
 use crate::plan::Plan;
 use crate::planner::Planner;
@@ -37,6 +36,7 @@ use crate::redact::Redactor;
 use crate::store::{
     ChainReport, Event, JobFilter, LogLine, LogQuery, Reaped, SharedStore, StepRecord,
 };
+use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -182,6 +182,8 @@ pub(crate) struct Inner {
     pub(crate) running: Mutex<HashMap<JobId, CancellationToken>>,
     /// Remembers ended jobs; embeds memories.
     pub(crate) memory: memory::EngineMemory,
+    /// Providers left out because their configuration is broken, and why.
+    pub(crate) unusable: BTreeMap<String, String>,
 }
 
 /// The SKYNET engine. Cheap to clone; all clones share one engine.
@@ -232,6 +234,10 @@ impl Skynet {
     /// The error for a provider that is not registered here: a known one
     /// that is not configured names the setting that configures it.
     pub(crate) fn unregistered_provider(&self, name: &str) -> Error {
+        let canonical = crate::provider::canonical_name(name);
+        if let Some(why) = self.inner.unusable.get(canonical) {
+            return Error::Config(format!("provider {canonical:?} cannot be used: {why}"));
+        }
         let registered = self.provider_names().join(", ");
         match crate::scheduler::configured_by(crate::provider::canonical_name(name)) {
             Some(var) => Error::InvalidInput(format!(

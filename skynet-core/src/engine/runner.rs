@@ -274,11 +274,11 @@ impl Skynet {
             .get(crate::provider::canonical_name(&job.provider))
             .cloned()
         else {
-            return Ok(ends(Completion::Failed(format!(
-                "provider {:?} is not registered in this worker (has: {})",
-                job.provider,
-                self.provider_names().join(", ")
-            ))));
+            let why = match self.unregistered_provider(&job.provider) {
+                Error::Config(m) => m,
+                other => other.to_string(),
+            };
+            return Ok(ends(Completion::Failed(format!("{why} (in this worker)"))));
         };
         // On a first claim nothing has run yet: skip reading checkpoints.
         let records = if job.attempts > 1 {
@@ -456,8 +456,15 @@ impl Skynet {
                     Error::Provider { provider, .. } => {
                         (FailureKind::Provider, Some(provider.clone()))
                     }
+                    Error::Config(_) | Error::HostKeyRejected { .. } => {
+                        (FailureKind::Provider, Some(job.provider.clone()))
+                    }
                     _ => (FailureKind::Other, None),
                 };
+                // The provider's configuration (no image, no known_hosts, no
+                // daemon, a rejected host key) fails the same way every try:
+                // fail at once instead of retrying.
+                let permanent = matches!(e, Error::Config(_) | Error::HostKeyRejected { .. });
                 let msg = JobFailure {
                     kind,
                     step: Some(index),
@@ -466,7 +473,7 @@ impl Skynet {
                     message: format!("{label}: {e}"),
                 }
                 .encode();
-                let end = if step.risk == RiskLevel::ReadOnly {
+                let end = if step.risk == RiskLevel::ReadOnly && !permanent {
                     // Nothing was changed: try again later, elsewhere maybe.
                     Completion::Retry {
                         error: msg.clone(),

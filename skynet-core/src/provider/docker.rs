@@ -121,10 +121,18 @@ impl DockerProvider {
             .await
     }
 
+    /// A daemon error; one that the configuration causes (no daemon at the
+    /// configured socket, the image missing) is a configuration error, so
+    /// the step fails at once instead of being retried.
     fn fail(&self, what: &str, e: &bollard::errors::Error) -> Error {
-        Error::Provider {
-            provider: "docker".into(),
-            message: format!("{what}: {}", container::describe(e, &self.config.image)),
+        let message = format!("{what}: {}", container::describe(e, &self.config.image));
+        if container::is_configuration(e) {
+            Error::Config(format!("docker: {message}"))
+        } else {
+            Error::Provider {
+                provider: "docker".into(),
+                message,
+            }
         }
     }
 }

@@ -124,12 +124,15 @@ impl Scheduler {
     pub(crate) fn new(
         providers: &BTreeMap<String, Arc<dyn Provider>>,
         candidates: Vec<String>,
+        unusable: &BTreeMap<String, String>,
         weights: Weights,
         health_source: Option<Arc<dyn HealthSource>>,
     ) -> Result<Scheduler> {
         let weights = weights.validate("scheduler weights")?;
         for c in &candidates {
-            if !providers.contains_key(c) {
+            // An unusable default stays a candidate: jobs for it are
+            // refused with its configuration error, never moved elsewhere.
+            if !providers.contains_key(c) && !unusable.contains_key(c) {
                 let hint = match configured_by(c) {
                     Some(var) => format!(", which is not configured: set {var} to configure it"),
                     None => ", which is not a registered provider".to_string(),

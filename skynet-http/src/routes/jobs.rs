@@ -4,7 +4,7 @@ use super::{confine, core_err, job_view, new_job_view};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 use crate::problems::{JobPath, JsonBody, Keyed, Query};
 use crate::schema::{
     ApproveBody, DenyBody, JobPage, JobView, ListQuery, LogLineView, LogsQuery, LogsView,
@@ -216,7 +216,7 @@ pub(crate) async fn deny(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    ApiJson(body): ApiJson<DenyBody>,
+    OptionalJson(body): OptionalJson<DenyBody>,
 ) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
     let job = state

@@ -132,6 +132,23 @@ pub(super) fn describe(e: &DockerError, image: &str) -> String {
     }
 }
 
+/// Whether the configuration causes `e`: the image is not on the daemon,
+/// or no daemon listens where the settings point.
+pub(super) fn is_configuration(e: &DockerError) -> bool {
+    match e {
+        DockerError::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => message.contains("image"),
+        DockerError::SocketNotFoundError(_) => true,
+        DockerError::IOError { err } => matches!(
+            err.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+        ),
+        _ => false,
+    }
+}
+
 /// A start refused because the program cannot run: the step fails like a
 /// shell would (127 missing, 126 not executable), as on the local provider.
 pub(super) fn cannot_run(e: &DockerError) -> Option<(i32, &'static str)> {
