@@ -24,6 +24,9 @@ pub(crate) const DEFAULT_ACTOR: &str = "python";
 pub(crate) struct Engine {
     pub(crate) core: Core,
     shutdown: CancellationToken,
+    /// The settings' notices (original names, left-out providers), for
+    /// the constructor to raise as Python warnings.
+    pub(crate) notices: Vec<String>,
 }
 
 impl Drop for Engine {
@@ -37,6 +40,7 @@ impl Engine {
     /// Python arguments, build the engine and start its worker.
     pub(crate) async fn open(opts: OpenOptions) -> Result<Engine, Failure> {
         let mut settings = Settings::load(opts.home)?;
+        let notices = std::mem::take(&mut settings.notices);
         if let Some(url) = opts.database_url {
             settings.database_url = url;
         }
@@ -69,7 +73,11 @@ impl Engine {
                 }
             });
         }
-        Ok(Engine { core, shutdown })
+        Ok(Engine {
+            core,
+            shutdown,
+            notices,
+        })
     }
 
     /// Stop the in-process worker (running jobs finish).

@@ -39,6 +39,11 @@ macro_rules! skynet_methods {
                     concurrency,
                 )?;
                 let engine = block_on(py, Engine::open(opts))?;
+                for notice in &engine.notices {
+                    let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+                    let message = std::ffi::CString::new(notice.as_str()).unwrap_or_default();
+                    pyo3::PyErr::warn(py, &category, &message, 1)?;
+                }
                 Ok($class { engine })
             }
 

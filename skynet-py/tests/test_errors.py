@@ -178,3 +178,12 @@ def test_an_expired_approval_request_is_a_conflict(
         sk.approve(job.id, job.plan_hash or "")
     assert "expired" in str(raised.value)
     assert sk.get(job.id).status == "planned"
+
+
+def test_original_settings_names_warn_with_their_successor(
+    make_skynet: Callable[..., skynet.Skynet], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SKYNET_EXECUTION_PROVIDER", "local")
+    monkeypatch.delenv("SKYNET_PROVIDER", raising=False)
+    with pytest.warns(UserWarning, match="SKYNET_EXECUTION_PROVIDER is read as SKYNET_PROVIDER"):
+        make_skynet()
