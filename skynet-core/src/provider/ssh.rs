@@ -180,6 +180,15 @@ impl Provider for SshProvider {
         self.config.confined
     }
 
+    fn unconfined_reason(&self) -> String {
+        format!(
+            "runs steps as {} with no sandbox SKYNET can vouch for, so READ_ONLY steps wait for a \
+             human like WRITE steps; set SKYNET_SSH_CONFINED=true ([ssh] confined) if that \
+             account confines them",
+            self.target()
+        )
+    }
+
     async fn health(&self) -> Health {
         let started = Instant::now();
         let probe = async {
