@@ -38,6 +38,7 @@ async fn one_step(provider: &dyn Provider, root: &Path, step: usize) -> Duration
         output: tx,
         max_output_bytes: 1 << 20,
         risk: RiskLevel::ReadOnly,
+        action: None,
     };
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let started = Instant::now();

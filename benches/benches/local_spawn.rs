@@ -25,6 +25,7 @@ async fn through_provider(p: &LocalProvider, cmd: &Command, root: &std::path::Pa
             output: tx,
             max_output_bytes: 1 << 20,
             risk: skynet_core::RiskLevel::ReadOnly,
+            action: None,
         };
         let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
         let out = p.execute(cmd, ctx).await.expect("execute");

@@ -47,6 +47,7 @@ async fn through(provider: &dyn Provider, root: &Path, steps: usize) -> Duration
             output: tx,
             max_output_bytes: 1 << 20,
             risk: RiskLevel::ReadOnly,
+            action: None,
         };
         let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
         let out = provider.execute(&cmd, ctx).await.expect("execute");

@@ -56,6 +56,7 @@ async fn through_skynet(p: &LocalProvider, cmd: &Command, root: &Path) {
         output: tx,
         max_output_bytes: 1 << 20,
         risk: RiskLevel::ReadOnly,
+        action: None,
     };
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let out = p.execute(cmd, ctx).await.expect("execute");

@@ -200,6 +200,7 @@ fn start_step(
         // Shell scripts are WRITE by the agent's own policy, which
         // refuses a step riskier than its label.
         risk: RiskLevel::Write,
+        action: None,
     };
     let p = p.clone();
     (tokio::spawn(async move { p.execute(&cmd, ctx).await }), rx)

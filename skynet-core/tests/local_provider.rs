@@ -48,6 +48,7 @@ fn context(root: &Path, cap: u64) -> (ExecContext, mpsc::Receiver<OutputLine>) {
         output: tx,
         max_output_bytes: cap,
         risk: skynet_core::RiskLevel::ReadOnly,
+        action: None,
     };
     (ctx, rx)
 }
@@ -520,6 +521,7 @@ async fn a_repository_cannot_make_git_status_run_its_fsmonitor() {
         output: tx,
         max_output_bytes: 1 << 20,
         risk: skynet_core::RiskLevel::ReadOnly,
+        action: None,
     };
     let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let out = LocalProvider::new().execute(&cmd, ctx).await.unwrap();

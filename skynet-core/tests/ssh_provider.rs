@@ -300,7 +300,7 @@ async fn unknown_and_changed_host_keys_are_refused_with_typed_errors() {
     // Changed: the host's entry holds another ed25519 key (the client's).
     let changed = dir.path().join("known_hosts_changed");
     let client_pub =
-        std::fs::read_to_string(format!("{}.pub", good.key.display())).expect("client pub key");
+        std::fs::read_to_string(format!("{}.pub", good.keys[0].display())).expect("client pub key");
     let host = recorded.split_once(' ').expect("host").0;
     std::fs::write(&changed, format!("{host} {client_pub}")).expect("write");
     let mut config = good.clone();

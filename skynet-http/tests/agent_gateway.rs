@@ -106,6 +106,7 @@ async fn run(
         // The agent judges each step itself and refuses one riskier than
         // its label; these steps are shell scripts (WRITE), approved as such.
         risk: RiskLevel::Write,
+        action: None,
     };
     let result = p.execute(cmd, ctx).await;
     let mut lines = Vec::new();
@@ -188,6 +189,7 @@ async fn a_timeout_and_a_cancel_stop_the_remote_process_group() {
         max_output_bytes: 1 << 20,
         // A backgrounding shell script: ADMIN by the agent's policy.
         risk: RiskLevel::Admin,
+        action: None,
     };
     let p2 = provider(format!("http://{}", a.addr), TOKEN);
     let step = tokio::spawn(async move { p2.execute(&cmd, ctx).await });

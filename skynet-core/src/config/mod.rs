@@ -32,8 +32,8 @@
 //! | health checks: round interval, per-check timeout | `[sentinel] interval`, `check_timeout` | `SKYNET_SENTINEL_INTERVAL` (default `30s`), `SKYNET_SENTINEL_CHECK_TIMEOUT` (default `10s`) |
 //! | queue age alerts (warning / critical) | `[sentinel] queue_age_warning`, `queue_age_critical` | `SKYNET_SENTINEL_QUEUE_AGE_WARNING` (default `5m`), `SKYNET_SENTINEL_QUEUE_AGE_CRITICAL` (default `30m`) |
 //! | alert webhook (JSON POST), its minimum severity, reminders | `[sentinel] webhook`, `min_severity`, `renotify` | `SKYNET_ALERT_WEBHOOK`, `SKYNET_ALERT_MIN_SEVERITY` (`info`, `warning` (default), `critical`), `SKYNET_ALERT_RENOTIFY` (default: never) |
-//! | gateway provider (registered when a URL is set; `chathan`, `openclaw` are aliases) | (none) | `OPENCLAW_GATEWAY_URL`, `OPENCLAW_GATEWAY_TOKEN` or `OPENCLAW_GATEWAY_TOKEN_FILE`, `OPENCLAW_GATEWAY_CA` (extra CA for `https://`) |
-//! | SSH provider (registered when a host is set); `confined`: the operator vouches the remote account confines READ_ONLY work, which then runs unasked (default false) | `[ssh] host`, `port`, `user`, `key`, `known_hosts`, `workdir`, `confined` | `SKYNET_SSH_HOST`, `SKYNET_SSH_PORT`, `SKYNET_SSH_USER`, `SKYNET_SSH_KEY`, `SKYNET_SSH_KNOWN_HOSTS` (default `~/.ssh/known_hosts`), `SKYNET_SSH_WORKDIR`, `SKYNET_SSH_CONFINED` |
+//! | gateway provider (registered when a URL is set, or with protocol `original`; `chathan`, `openclaw` are aliases); `protocol`: `skynet` (SKYNET's agent, the default; needs a URL and a token) or `original` (the original gateway protocol; URL default `http://127.0.0.1:8766`, token optional); `trusted`: READ_ONLY work on an `original` gateway runs unasked (default false) | `[gateway] url`, `protocol`, `trusted`, `token_file`, `ca` | `OPENCLAW_GATEWAY_URL`, `OPENCLAW_GATEWAY_PROTOCOL`, `OPENCLAW_GATEWAY_TRUSTED`, `OPENCLAW_GATEWAY_TOKEN` or `OPENCLAW_GATEWAY_TOKEN_FILE`, `OPENCLAW_GATEWAY_CA` (extra CA for `https://`) |
+//! | SSH provider (registered when a host is set; the host may be an alias in `~/.ssh/config`, whose `HostName`, `User`, `Port`, `IdentityFile` apply unless set here); without a key, the ssh-agent (`SSH_AUTH_SOCK`) and then the alias's `IdentityFile`s or `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa` log in; `config`: another file, or `none`; `confined`: the operator vouches the remote account confines READ_ONLY work, which then runs unasked (default false) | `[ssh] host`, `port`, `user`, `key`, `known_hosts`, `workdir`, `confined`, `config` | `SKYNET_SSH_HOST`, `SKYNET_SSH_PORT`, `SKYNET_SSH_USER`, `SKYNET_SSH_KEY`, `SKYNET_SSH_KNOWN_HOSTS` (default `~/.ssh/known_hosts`), `SKYNET_SSH_WORKDIR`, `SKYNET_SSH_CONFINED`, `SKYNET_SSH_CONFIG` (default `~/.ssh/config`) |
 //!
 //! Durations are written like `30s`, `500ms`, `10m`.
 //!
@@ -62,6 +62,8 @@ mod layers;
 mod llm;
 mod providers;
 mod ssh;
+#[cfg(feature = "ssh")]
+mod ssh_config;
 mod telegram;
 mod worker;
 
@@ -177,6 +179,8 @@ struct FileSettings {
     #[serde(default)]
     ssh: ssh::SshSection,
     #[serde(default)]
+    gateway: gateway::GatewaySection,
+    #[serde(default)]
     scheduler: SchedulerSection,
     #[serde(default)]
     sentinel: SentinelSection,
@@ -285,7 +289,7 @@ impl Settings {
             (None, None) => Weights::default(),
         };
         let sentinel = SentinelConfig::load(file.sentinel, &layers.picker())?;
-        let gateway = isolate("gateway", gateway::resolve(&layers), &mut unusable)?;
+        let gateway = isolate("gateway", file.gateway.resolve(&layers), &mut unusable)?;
         let configured = |name: &str, set: bool| set || unusable.contains_key(name);
         let providers: Vec<String> = providers::candidates(
             &layers,
@@ -487,6 +491,17 @@ fn sandbox(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((mode, writable, Some(readable)))
+}
+
+/// For tests of one provider's section: a load whose provider was left
+/// out comes back as that provider's configuration error.
+#[cfg(test)]
+pub(crate) fn strict(loaded: Result<Settings>) -> Result<Settings> {
+    let s = loaded?;
+    match s.unusable.values().next() {
+        Some(why) => Err(Error::Config(why.clone())),
+        None => Ok(s),
+    }
 }
 
 /// A provider section's result: a broken one is recorded in `unusable`

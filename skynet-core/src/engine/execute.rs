@@ -86,11 +86,12 @@ impl PlanReview {
     fn new(sk: &Skynet, plan: Plan, provider: &str, unconfined: bool) -> Self {
         let mut gates = approval_gates(&plan);
         if unconfined {
+            let reason = sk.unconfined_reason(provider);
             gates.extend(plan.steps.iter().enumerate().map(|(i, s)| ApprovalGate {
                 step: i,
                 description: s.description.clone(),
                 risk: s.risk,
-                reason: unconfined_reason(provider),
+                reason: reason.clone(),
             }));
         }
         PlanReview {
@@ -100,14 +101,6 @@ impl PlanReview {
             plan,
         }
     }
-}
-
-/// Why READ_ONLY work on `provider` waits for a human.
-fn unconfined_reason(provider: &str) -> String {
-    format!(
-        "provider `{provider}` cannot confine READ_ONLY steps here (no working sandbox), so they \
-         wait for a human like WRITE steps"
-    )
 }
 
 /// Why each step that needs a human needs one.
@@ -149,7 +142,7 @@ fn artifacts(plan: &Plan) -> Vec<String> {
 /// The refusal of a plan that needs a human under [`Gate::AutoOnly`]:
 /// the first step decision that asks for one, or, for a plan the policy
 /// allows on a provider that cannot confine it, that reason.
-fn needs_approval_error(plan: &Plan, provider: &str) -> Error {
+fn needs_approval_error(sk: &Skynet, plan: &Plan, provider: &str) -> Error {
     let gate = plan
         .steps
         .iter()
@@ -157,7 +150,7 @@ fn needs_approval_error(plan: &Plan, provider: &str) -> Error {
         .unwrap_or_else(|| Decision {
             risk: plan.risk,
             verdict: Verdict::Prompt,
-            reasons: vec![unconfined_reason(provider)],
+            reasons: vec![sk.unconfined_reason(provider)],
             rule: Some("unconfined-provider".into()),
         });
     Error::PlanNeedsApproval {
@@ -187,7 +180,7 @@ impl Skynet {
             return self.record(req, plan, root, placed, true).await;
         }
         match gate {
-            Gate::AutoOnly => Err(needs_approval_error(&plan, &placed.provider)),
+            Gate::AutoOnly => Err(needs_approval_error(self, &plan, &placed.provider)),
             Gate::Hold => self.record(req, plan, root, placed, false).await,
             Gate::Approve(approver) => {
                 let hash = plan.hash.clone();

@@ -250,6 +250,17 @@ impl Skynet {
         }
     }
 
+    /// Why READ_ONLY work placed on `provider` waits for a human, in the
+    /// provider's own words
+    /// ([`Provider::unconfined_reason`](crate::provider::Provider::unconfined_reason)).
+    pub(crate) fn unconfined_reason(&self, provider: &str) -> String {
+        let why = match self.inner.providers.get(provider) {
+            Some(p) => p.unconfined_reason(),
+            None => "is not registered here, so nothing confines READ_ONLY steps there".into(),
+        };
+        format!("provider `{provider}` {why}")
+    }
+
     /// Approve the job's plan. `plan_hash` (full, or a prefix of at least
     /// [`crate::plan::MIN_HASH_PREFIX`] hex digits) must name the plan the
     /// job holds now, so approving plan A never runs plan B.

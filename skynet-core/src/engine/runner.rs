@@ -407,6 +407,7 @@ impl Skynet {
             output: tx,
             max_output_bytes: self.inner.config.max_output_bytes,
             risk: step.risk,
+            action: Some(step.action.clone()),
         };
         let forwarder = tokio::spawn(forward_output(self.clone(), job.id.clone(), index, rx));
         let (result, start_recorded) = {

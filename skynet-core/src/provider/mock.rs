@@ -382,6 +382,7 @@ mod tests {
             output: tx,
             max_output_bytes: cap,
             risk: crate::RiskLevel::ReadOnly,
+            action: None,
         };
         (ctx, rx)
     }

@@ -1,6 +1,7 @@
 //! Execution providers: where a step's argv actually runs.
 
 use crate::Result;
+use crate::action::Action;
 use crate::job::JobId;
 use crate::plan::Command;
 use crate::risk::RiskLevel;
@@ -100,6 +101,10 @@ pub struct ExecContext {
     /// to steps the policy judged at least WRITE (see
     /// [`ExecContext::network_allowed`]).
     pub risk: RiskLevel,
+    /// The catalog action the step resolved from, when the caller has it
+    /// (the engine always does). Providers run the command; one that
+    /// speaks in actions (the gateway's original protocol) sends this too.
+    pub action: Option<Action>,
 }
 
 impl ExecContext {
@@ -147,6 +152,14 @@ pub trait Provider: Send + Sync {
     async fn confines_read_only(&self) -> bool {
         self.capabilities().isolated
     }
+    /// Why READ_ONLY steps placed here wait for a human when
+    /// [`Provider::confines_read_only`] says no: shown on the plan after
+    /// "provider `NAME` ", so it reads as a sentence and says what to do.
+    fn unconfined_reason(&self) -> String {
+        "cannot confine READ_ONLY steps here (no working sandbox), so they wait for a human \
+         like WRITE steps"
+            .into()
+    }
     /// Run `command`, streaming output to `ctx.output`, honouring
     /// `ctx.timeout` and `ctx.cancel`. A command that runs and fails is
     /// `Ok(Output)` with its exit; `Err` means the provider itself failed.
@@ -177,7 +190,7 @@ pub mod ssh;
 #[cfg(feature = "docker")]
 pub use docker::{DockerConfig, DockerProvider};
 #[cfg(feature = "gateway")]
-pub use gateway::{GatewayConfig, GatewayProvider};
+pub use gateway::{GatewayConfig, GatewayProtocol, GatewayProvider};
 pub use local::LocalProvider;
 pub use mock::MockProvider;
 #[cfg(feature = "ssh")]

@@ -1,6 +1,6 @@
 //! The SSH provider: runs each step on a remote host over one reused,
-//! key-authenticated connection whose host key must match a known_hosts
-//! file. The remote side always goes through the login shell, so the argv
+//! key-authenticated connection (the ssh-agent's keys, then key files)
+//! whose host key must match a known_hosts file. The remote side always goes through the login shell, so the argv
 //! is quoted word by word ([`remote`]); cancel and timeout kill the step's
 //! whole remote process group.
 
@@ -43,8 +43,14 @@ pub struct SshConfig {
     pub port: u16,
     /// Remote user (`SKYNET_SSH_USER`).
     pub user: String,
-    /// Unencrypted OpenSSH private key file (`SKYNET_SSH_KEY`).
-    pub key: PathBuf,
+    /// Unencrypted OpenSSH private key files to log in with, tried in
+    /// order after the agent's keys: `SKYNET_SSH_KEY` alone when set, else
+    /// the host's `IdentityFile`s in `~/.ssh/config`, else those of
+    /// `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa` that exist.
+    pub keys: Vec<PathBuf>,
+    /// The running ssh-agent's socket (`SSH_AUTH_SOCK`), whose keys are
+    /// tried first; not used when `SKYNET_SSH_KEY` names a key.
+    pub agent: Option<PathBuf>,
     /// known_hosts file the host key must be in (`SKYNET_SSH_KNOWN_HOSTS`,
     /// default `~/.ssh/known_hosts`).
     pub known_hosts: PathBuf,
@@ -65,7 +71,8 @@ pub struct SshConfig {
 }
 
 impl SshConfig {
-    /// Port 22, login directory, 10 s to connect.
+    /// Port 22, login directory, 10 s to connect, `key` the only key (no
+    /// agent).
     pub fn new(
         host: impl Into<String>,
         user: impl Into<String>,
@@ -76,7 +83,8 @@ impl SshConfig {
             host: host.into(),
             port: 22,
             user: user.into(),
-            key: key.into(),
+            keys: vec![key.into()],
+            agent: None,
             known_hosts: known_hosts.into(),
             remote_root: ".".into(),
             connect_timeout: Duration::from_secs(10),
@@ -178,6 +186,15 @@ impl Provider for SshProvider {
     /// puts no sandbox around a remote command.
     async fn confines_read_only(&self) -> bool {
         self.config.confined
+    }
+
+    fn unconfined_reason(&self) -> String {
+        format!(
+            "runs steps as {} with no sandbox SKYNET can vouch for, so READ_ONLY steps wait for a \
+             human like WRITE steps; set SKYNET_SSH_CONFINED=true ([ssh] confined) if that \
+             account confines them",
+            self.target()
+        )
     }
 
     async fn health(&self) -> Health {

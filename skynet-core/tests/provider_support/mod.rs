@@ -138,6 +138,7 @@ impl Step {
             output: tx,
             max_output_bytes: self.cap,
             risk: self.risk,
+            action: None,
         };
         let collect = tokio::spawn(async move {
             let mut lines = Vec::new();

@@ -435,6 +435,7 @@ async fn run_job(
             output: tx,
             max_output_bytes: cap,
             risk,
+            action: None,
         };
         let result = inner.local.execute(&command, ctx).await;
         // The sender is gone with ctx: the collector ends after the last line.

@@ -61,11 +61,22 @@ impl AgentClient {
         &self.base
     }
 
-    fn request(&self, method: Method, path: &str, timeout: Duration) -> RequestBuilder {
-        self.http
+    /// A call to `path`, with the bearer token when one is set (the
+    /// original protocol may run without one).
+    pub(super) fn request(&self, method: Method, path: &str, timeout: Duration) -> RequestBuilder {
+        let call = self
+            .http
             .request(method, format!("{}{path}", self.base))
-            .bearer_auth(self.token.expose())
-            .timeout(timeout)
+            .timeout(timeout);
+        match self.token.expose() {
+            "" => call,
+            token => call.bearer_auth(token),
+        }
+    }
+
+    /// The limit on each call.
+    pub(super) fn request_timeout(&self) -> Duration {
+        self.request_timeout
     }
 
     /// `POST /execute`.
@@ -145,7 +156,7 @@ impl AgentClient {
 }
 
 /// A reqwest error with its causes (the top level alone says little).
-fn describe(e: reqwest::Error) -> String {
+pub(super) fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut text = if e.is_timeout() {
         "no answer in time".to_string()

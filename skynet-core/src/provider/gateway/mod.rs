@@ -1,16 +1,25 @@
-//! The gateway provider: runs each step on a remote execution agent
-//! (`skynet agent`) over HTTP(S), speaking the original gateway protocol
-//! ([`protocol`]). The agent runs steps with its own sandboxed
-//! [`LocalProvider`](super::LocalProvider) inside its root; this side
-//! streams the step's log lines back with long-polls, forwards cancel and
-//! timeout, and turns a lost link or a restarted agent into a clear
-//! provider error (the step's outcome is then unknown) instead of a hang.
+//! The gateway provider: runs each step on a remote gateway over
+//! HTTP(S), in one of two protocols ([`GatewayProtocol`]):
+//!
+//! - SKYNET's own agent protocol ([`protocol`]), spoken by `skynet agent`,
+//!   which runs steps with its own sandboxed
+//!   [`LocalProvider`](super::LocalProvider) inside its root and judges
+//!   every step with its own policy. This side streams the step's log
+//!   lines back with long-polls, forwards cancel and timeout, and turns a
+//!   lost link or a restarted agent into a clear provider error (the
+//!   step's outcome is then unknown) instead of a hang.
+//! - The original gateway protocol ([`original`], bodies in
+//!   [`original::wire`]): catalog actions with their parameters and the
+//!   argv SKYNET judged, status polled. Its gateway runs actions SKYNET's
+//!   policy never saw, so READ_ONLY work on it waits for a human unless
+//!   the operator marks it trusted ([`GatewayConfig::trusted`]).
 //!
 //! Registered as `gateway`; `chathan` and `openclaw` name it too
 //! (see [`super::canonical_name`]).
 
 pub mod agent;
 mod client;
+pub mod original;
 pub mod protocol;
 
 use super::local::{effective_timeout, output};
@@ -27,15 +36,57 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Where the agent is and how patiently to talk to it.
+/// Where the original gateway listens unless a URL is set.
+pub const ORIGINAL_DEFAULT_URL: &str = "http://127.0.0.1:8766";
+
+/// Which protocol the gateway speaks (`OPENCLAW_GATEWAY_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GatewayProtocol {
+    /// SKYNET's own agent protocol (`skynet agent`), the default.
+    #[default]
+    Skynet,
+    /// The original gateway protocol: actions, not argv.
+    Original,
+}
+
+impl GatewayProtocol {
+    /// `skynet` or `original`.
+    pub fn parse(text: &str) -> Option<GatewayProtocol> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "skynet" => Some(GatewayProtocol::Skynet),
+            "original" => Some(GatewayProtocol::Original),
+            _ => None,
+        }
+    }
+
+    /// Stable string form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayProtocol::Skynet => "skynet",
+            GatewayProtocol::Original => "original",
+        }
+    }
+}
+
+/// Where the gateway is and how patiently to talk to it.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
-    /// Base URL of the agent (`OPENCLAW_GATEWAY_URL`), `http://` or
+    /// Base URL of the gateway (`OPENCLAW_GATEWAY_URL`), `http://` or
     /// `https://`.
     pub url: String,
     /// Bearer token (`OPENCLAW_GATEWAY_TOKEN` or the file named by
-    /// `OPENCLAW_GATEWAY_TOKEN_FILE`). Never shown by `Debug`.
+    /// `OPENCLAW_GATEWAY_TOKEN_FILE`). Never shown by `Debug`. Required by
+    /// SKYNET's agent; the original protocol sends it only when set.
     pub token: ApiKey,
+    /// The protocol it speaks.
+    pub protocol: GatewayProtocol,
+    /// The operator trusts this gateway to run READ_ONLY work as judged
+    /// (`OPENCLAW_GATEWAY_TRUSTED`, default false). Only the original
+    /// protocol needs it: SKYNET's agent judges every step itself.
+    pub trusted: bool,
+    /// Between status calls in the original protocol (which has no
+    /// long-poll); default 250 ms.
+    pub poll_interval: Duration,
     /// Extra CA certificate (PEM) to trust for an `https://` agent
     /// (`OPENCLAW_GATEWAY_CA`).
     pub ca_file: Option<PathBuf>,
@@ -57,6 +108,9 @@ impl GatewayConfig {
         GatewayConfig {
             url: url.into(),
             token,
+            protocol: GatewayProtocol::Skynet,
+            trusted: false,
+            poll_interval: Duration::from_millis(250),
             ca_file: None,
             request_timeout,
             poll_wait: Duration::from_secs(2),
@@ -85,7 +139,7 @@ impl GatewayProvider {
                 config.url
             )));
         }
-        if config.token.expose().trim().is_empty() {
+        if config.protocol == GatewayProtocol::Skynet && config.token.expose().trim().is_empty() {
             return Err(Error::Config(
                 "gateway token is empty: set OPENCLAW_GATEWAY_TOKEN or OPENCLAW_GATEWAY_TOKEN_FILE"
                     .into(),
@@ -104,18 +158,27 @@ impl GatewayProvider {
         &self.config
     }
 
-    fn error(&self, message: String) -> Error {
-        Error::Provider {
-            provider: "gateway".into(),
-            message: format!("agent at {}: {message}", self.client.url()),
+    /// What the far side is called in messages.
+    fn far_side(&self) -> &'static str {
+        match self.config.protocol {
+            GatewayProtocol::Skynet => "agent",
+            GatewayProtocol::Original => "gateway",
         }
     }
 
-    /// The agent answered `/execute` with an error.
+    fn error(&self, message: String) -> Error {
+        Error::Provider {
+            provider: "gateway".into(),
+            message: format!("{} at {}: {message}", self.far_side(), self.client.url()),
+        }
+    }
+
+    /// The far side answered `/execute` with an error.
     fn refused(&self, status: StatusCode, detail: String) -> Error {
         match status {
             StatusCode::BAD_REQUEST => Error::InvalidInput(format!(
-                "the agent at {} refused the step: {detail}",
+                "the {} at {} refused the step: {detail}",
+                self.far_side(),
                 self.client.url()
             )),
             StatusCode::UNAUTHORIZED => self.error(format!(
@@ -195,7 +258,36 @@ impl Provider for GatewayProvider {
         caps
     }
 
+    /// SKYNET's agent judges every step itself; an original gateway runs
+    /// actions SKYNET's policy never saw, so only when trusted.
+    async fn confines_read_only(&self) -> bool {
+        match self.config.protocol {
+            GatewayProtocol::Skynet => self.capabilities().isolated,
+            GatewayProtocol::Original => self.config.trusted,
+        }
+    }
+
+    fn unconfined_reason(&self) -> String {
+        match self.config.protocol {
+            GatewayProtocol::Skynet => {
+                "talks to an agent that reports it cannot isolate steps, so \
+                                         READ_ONLY steps wait for a human like WRITE steps"
+                    .into()
+            }
+            GatewayProtocol::Original => format!(
+                "speaks the original gateway protocol: the gateway at {} decides what each action \
+                 runs, which SKYNET's policy never saw, so READ_ONLY steps wait for a human like \
+                 WRITE steps; set OPENCLAW_GATEWAY_TRUSTED=true ([gateway] trusted) if you trust \
+                 that gateway to run them as judged",
+                self.client.url()
+            ),
+        }
+    }
+
     async fn health(&self) -> Health {
+        if self.config.protocol == GatewayProtocol::Original {
+            return self.health_original().await;
+        }
         let started = Instant::now();
         match self.client.health().await {
             Ok(h) => {
@@ -230,6 +322,9 @@ impl Provider for GatewayProvider {
     }
 
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {
+        if self.config.protocol == GatewayProtocol::Original {
+            return self.execute_original(command, ctx).await;
+        }
         let started = Instant::now();
         if ctx.cancel.is_cancelled() {
             return Ok(output(ExitKind::Cancelled, None, started, (0, false)));

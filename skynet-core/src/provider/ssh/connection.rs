@@ -1,10 +1,13 @@
 //! Opening an authenticated SSH connection: the host key must match the
-//! known_hosts file (there is no accept-all mode), then public-key login.
+//! known_hosts file (there is no accept-all mode), then public-key login:
+//! each key the ssh-agent holds, then each configured key file, until the
+//! server takes one.
 
 use super::SshConfig;
 use crate::provider::host_key::HostKeyProblem;
 use crate::{Error, Result};
 use russh::client;
+use russh::keys::agent::client::AgentClient;
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -80,12 +83,6 @@ pub(super) async fn open(config: &SshConfig) -> Result<Handle> {
             config.known_hosts.display()
         )));
     }
-    let key = russh::keys::load_secret_key(&config.key, None).map_err(|e| {
-        Error::Config(format!(
-            "cannot use SSH key {}: {e} (an unencrypted OpenSSH private key is needed)",
-            config.key.display()
-        ))
-    })?;
     let problem = Arc::new(Mutex::new(None));
     let handler = HostCheck {
         host: config.host.clone(),
@@ -119,34 +116,93 @@ pub(super) async fn open(config: &SshConfig) -> Result<Handle> {
         }
         Ok(Ok(h)) => h,
     };
-    let hash = handle
+    let login = tokio::time::timeout(config.connect_timeout, log_in(&mut handle, config));
+    match login.await {
+        Err(_) => Err(provider(format!(
+            "{target}: no answer to the login within {:?}",
+            config.connect_timeout
+        ))),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(())) => Ok(handle),
+    }
+}
+
+/// Offer the agent's keys, then the key files, until one is taken.
+async fn log_in(handle: &mut Handle, config: &SshConfig) -> Result<()> {
+    let target = format!("{}:{}", config.host, config.port);
+    let rsa_hash = handle
         .best_supported_rsa_hash()
         .await
         .map_err(|e| provider(format!("{target}: {e}")))?
         .flatten();
-    let auth = tokio::time::timeout(
-        config.connect_timeout,
-        handle.authenticate_publickey(
-            config.user.clone(),
-            PrivateKeyWithHashAlg::new(Arc::new(key), hash),
-        ),
-    )
-    .await
-    .map_err(|_| {
-        provider(format!(
-            "{target}: no answer to the login within {:?}",
-            config.connect_timeout
-        ))
-    })?
-    .map_err(|e| provider(format!("{target}: login failed: {e}")))?;
-    if !auth.success() {
-        return Err(provider(format!(
-            "{target} refused key {} for user {}; add its public key to that user's authorized_keys",
-            config.key.display(),
-            config.user
+    let hash_for =
+        |key: &russh::keys::PublicKey| key.algorithm().is_rsa().then_some(rsa_hash).flatten();
+    // What was offered and why it did not log in, for the error.
+    let mut tried: Vec<String> = Vec::new();
+    // Key files that could not be read: a configuration error when
+    // nothing else was even offered.
+    let mut unusable: Vec<String> = Vec::new();
+    if let Some(socket) = &config.agent {
+        match AgentClient::connect_uds(socket).await {
+            Err(e) => tried.push(format!("the ssh-agent at {} ({e})", socket.display())),
+            Ok(mut agent) => match agent.request_identities().await {
+                Err(e) => tried.push(format!("the ssh-agent at {} ({e})", socket.display())),
+                Ok(identities) if identities.is_empty() => tried.push(format!(
+                    "the ssh-agent at {} (it holds no keys)",
+                    socket.display()
+                )),
+                Ok(identities) => {
+                    for identity in identities {
+                        let key = identity.public_key().into_owned();
+                        let name = format!("agent key {}", key.fingerprint(HashAlg::Sha256));
+                        let hash = hash_for(&key);
+                        match handle
+                            .authenticate_publickey_with(config.user.clone(), key, hash, &mut agent)
+                            .await
+                        {
+                            Ok(auth) if auth.success() => return Ok(()),
+                            Ok(_) => tried.push(name),
+                            Err(e) => tried.push(format!("{name} ({e})")),
+                        }
+                    }
+                }
+            },
+        }
+    }
+    for file in &config.keys {
+        let key = match russh::keys::load_secret_key(file, None) {
+            Ok(key) => key,
+            Err(e) => {
+                unusable.push(format!("{} ({e})", file.display()));
+                continue;
+            }
+        };
+        let hash = hash_for(key.public_key());
+        let auth = handle
+            .authenticate_publickey(
+                config.user.clone(),
+                PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+            )
+            .await
+            .map_err(|e| provider(format!("{target}: login failed: {e}")))?;
+        if auth.success() {
+            return Ok(());
+        }
+        tried.push(format!("key {}", file.display()));
+    }
+    if tried.is_empty() {
+        return Err(Error::Config(format!(
+            "cannot use SSH key {} (an unencrypted OpenSSH private key is needed)",
+            unusable.join(", ")
         )));
     }
-    Ok(handle)
+    tried.extend(unusable.into_iter().map(|u| format!("unusable key {u}")));
+    Err(provider(format!(
+        "{target} refused every key offered for user {}: {}; add its public key to that \
+         user's authorized_keys",
+        config.user,
+        tried.join(", ")
+    )))
 }
 
 pub(super) fn provider(message: String) -> Error {
