@@ -230,6 +230,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
         principal: skynet_core::Principal::local(),
         request_hash: None,
         expires_at: None,
+        retry_of: None,
     }
 }
 
