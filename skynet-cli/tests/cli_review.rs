@@ -70,7 +70,13 @@ fn review_requeues_with_the_plan_hash_and_retry_submits_again() {
         .code(2)
         .stderr(predicate::str::contains("plan hash"));
     sb.cmd()
-        .args(["review", &id, "--requeue", "--plan-hash", "deadbeefdeadbeef"])
+        .args([
+            "review",
+            &id,
+            "--requeue",
+            "--plan-hash",
+            "deadbeefdeadbeef",
+        ])
         .assert()
         .code(3)
         .stderr(predicate::str::contains("stale approval"));
@@ -104,7 +110,9 @@ fn review_requeues_with_the_plan_hash_and_retry_submits_again() {
         .args(["retry", &id])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains(format!("retries job {id}; it is planned")))
+        .stdout(predicate::str::contains(format!(
+            "retries job {id}; it is planned"
+        )))
         .stdout(predicate::str::contains("skynet approve"));
     let retry = sb
         .jobs()

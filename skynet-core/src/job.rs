@@ -532,7 +532,10 @@ mod tests {
             assert!(!JobStatus::NeedsReview.can_become(r.target()));
         }
         let e = "retry".parse::<ReviewResolution>().expect_err("unknown");
-        assert!(e.to_string().contains("requeue, fail, mark_succeeded"), "{e}");
+        assert!(
+            e.to_string().contains("requeue, fail, mark_succeeded"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -207,7 +207,10 @@ async fn requeue_with_the_plan_hash_runs_the_job_to_success_on_a_local_worker(db
     let queued = sk.resolve_review(&job.id, &req, "bob").await.unwrap();
     assert_eq!(queued.status, JobStatus::Queued);
     let approval = queued.approval.clone().unwrap();
-    assert_eq!((approval.approver.as_str(), approval.plan_hash), ("bob", hash(&job)));
+    assert_eq!(
+        (approval.approver.as_str(), approval.plan_hash),
+        ("bob", hash(&job))
+    );
     let event = last_status_event(&sk, &job.id).await;
     assert_eq!(event["review"], "requeue");
     assert_eq!(event["actor"], "bob");
@@ -238,9 +241,15 @@ async fn fail_and_mark_succeeded_are_audited_with_who_and_why(db: Db) {
     let as_owner = sk.acting_as(grant("local"));
     let mut requeue = ReviewRequest::new(ReviewResolution::Requeue);
     requeue.plan_hash = Some(hash(&own));
-    let e = as_owner.resolve_review(&own.id, &requeue).await.unwrap_err();
+    let e = as_owner
+        .resolve_review(&own.id, &requeue)
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotPermitted, "{e}");
-    assert_eq!(sk.get(&own.id).await.unwrap().status, JobStatus::NeedsReview);
+    assert_eq!(
+        sk.get(&own.id).await.unwrap().status,
+        JobStatus::NeedsReview
+    );
     let fail = ReviewRequest {
         reason: Some("the disk filled up mid-way".into()),
         ..ReviewRequest::new(ReviewResolution::Fail)
@@ -288,17 +297,33 @@ async fn review_of_a_job_not_in_review_says_so(db: Db) {
     let planned = sk.submit(db.req("touch x")).await.unwrap();
     let events = sk.events(&planned.id).await.unwrap().len();
     let e = sk
-        .resolve_review(&planned.id, &ReviewRequest::new(ReviewResolution::Fail), "bob")
+        .resolve_review(
+            &planned.id,
+            &ReviewRequest::new(ReviewResolution::Fail),
+            "bob",
+        )
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Conflict);
-    assert!(matches!(e, Error::NotUnderReview { status: JobStatus::Planned, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::NotUnderReview {
+                status: JobStatus::Planned,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(
         e.to_string()
             .contains(&format!("job {} is planned, not needs_review", planned.id)),
         "{e}"
     );
-    assert_eq!(sk.get(&planned.id).await.unwrap().status, JobStatus::Planned);
+    assert_eq!(
+        sk.get(&planned.id).await.unwrap().status,
+        JobStatus::Planned
+    );
     assert_eq!(sk.events(&planned.id).await.unwrap().len(), events);
 }
 
@@ -314,15 +339,25 @@ async fn retry_of_a_write_job_waits_for_approval_then_runs(db: Db) {
 
     let retry = sk.retry(&first.id, &retry_req()).await.unwrap();
     assert_ne!(retry.id, first.id);
-    assert_eq!(retry.status, JobStatus::Planned, "a WRITE retry waits for a human");
+    assert_eq!(
+        retry.status,
+        JobStatus::Planned,
+        "a WRITE retry waits for a human"
+    );
     assert!(retry.approval.is_none());
     assert_eq!(retry.retry_of.as_ref(), Some(&first.id));
     assert_eq!(retry.intent, first.intent);
     assert_eq!(retry.source, JobSource::Cli);
     let (old, new) = (first.plan.as_ref().unwrap(), retry.plan.as_ref().unwrap());
     assert_eq!(
-        old.steps.iter().map(|s| &s.command.argv).collect::<Vec<_>>(),
-        new.steps.iter().map(|s| &s.command.argv).collect::<Vec<_>>()
+        old.steps
+            .iter()
+            .map(|s| &s.command.argv)
+            .collect::<Vec<_>>(),
+        new.steps
+            .iter()
+            .map(|s| &s.command.argv)
+            .collect::<Vec<_>>()
     );
     let submitted = &sk.events(&retry.id).await.unwrap()[0];
     assert_eq!(submitted.data["retry_of"], first.id.as_str());
@@ -373,7 +408,10 @@ async fn retry_is_judged_again_by_the_policy_in_force(db: Db) {
         .await
         .unwrap();
     assert_eq!(listed.status, JobStatus::Queued);
-    assert_eq!(drain(&lister, &listed.id).await.status, JobStatus::Succeeded);
+    assert_eq!(
+        drain(&lister, &listed.id).await.status,
+        JobStatus::Succeeded
+    );
 
     let stricter = format!(
         "{}\n{}",
@@ -400,13 +438,27 @@ match = [["ls", "-la"]]
     let jobs = now.list(&JobFilter::default()).await.unwrap().len();
     let e = now.retry(&first.id, &retry_req()).await.unwrap_err();
     assert!(matches!(e, Error::Forbidden { .. }), "{e}");
-    assert!(e.to_string().contains("no-touching-now") || e.to_string().contains("forbidden here now"), "{e}");
-    assert_eq!(now.list(&JobFilter::default()).await.unwrap().len(), jobs, "nothing stored");
+    assert!(
+        e.to_string().contains("no-touching-now") || e.to_string().contains("forbidden here now"),
+        "{e}"
+    );
+    assert_eq!(
+        now.list(&JobFilter::default()).await.unwrap().len(),
+        jobs,
+        "nothing stored"
+    );
 
     let retry = now.retry(&listed.id, &retry_req()).await.unwrap();
-    assert_eq!(retry.status, JobStatus::Planned, "READ_ONLY then, WRITE now");
+    assert_eq!(
+        retry.status,
+        JobStatus::Planned,
+        "READ_ONLY then, WRITE now"
+    );
     assert_eq!(retry.risk, skynet_core::RiskLevel::Write);
-    let decision = retry.plan.as_ref().unwrap().steps[0].decision.clone().unwrap();
+    let decision = retry.plan.as_ref().unwrap().steps[0]
+        .decision
+        .clone()
+        .unwrap();
     assert_eq!(decision.rule.as_deref(), Some("listing-is-watched-now"));
 }
 
@@ -417,8 +469,20 @@ async fn retry_of_an_unfinished_job_is_a_conflict(db: Db) {
     let planned = sk.submit(db.req("touch x")).await.unwrap();
     let e = sk.retry(&planned.id, &retry_req()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Conflict);
-    assert!(matches!(e, Error::NotFinished { status: JobStatus::Planned, .. }), "{e}");
-    assert!(e.to_string().contains("is planned and has not finished"), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::NotFinished {
+                status: JobStatus::Planned,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("is planned and has not finished"),
+        "{e}"
+    );
 
     let reviewing = lost_mid_write(&sk, &db, "touch x").await;
     let e = sk.retry(&reviewing.id, &retry_req()).await.unwrap_err();

@@ -97,7 +97,10 @@ async fn review_needs_the_approve_scope_and_resolves_only_a_job_in_review(db: Db
         (r.status, r.code().as_str()),
         (StatusCode::CONFLICT, "stale_approval")
     );
-    assert!(!r.text.contains(&hash), "a refusal never shows the plan hash");
+    assert!(
+        !r.text.contains(&hash),
+        "a refusal never shows the plan hash"
+    );
     assert_eq!(t.ledger_snapshot().await, before, "refusals change nothing");
 
     let r = send(
@@ -128,7 +131,12 @@ async fn review_needs_the_approve_scope_and_resolves_only_a_job_in_review(db: Db
     assert_eq!(r.status, StatusCode::CONFLICT);
     let missing = format!("/v1/jobs/{}/review", JobId::new());
     let r = t
-        .call("POST", &missing, Some(&t.approve), Some(json!({ "resolution": "fail" })))
+        .call(
+            "POST",
+            &missing,
+            Some(&t.approve),
+            Some(json!({ "resolution": "fail" })),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
@@ -146,10 +154,18 @@ async fn retry_needs_the_submit_scope_and_makes_a_new_job_of_a_finished_one(db: 
         (StatusCode::CONFLICT, "conflict")
     );
     let detail = r.json()["detail"].as_str().unwrap().to_string();
-    assert!(detail.contains("is planned and has not finished"), "{detail}");
+    assert!(
+        detail.contains("is planned and has not finished"),
+        "{detail}"
+    );
 
     let r = t
-        .call("POST", &format!("/v1/jobs/{id}/deny"), Some(&t.approve), Some(json!({})))
+        .call(
+            "POST",
+            &format!("/v1/jobs/{id}/deny"),
+            Some(&t.approve),
+            Some(json!({})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let before = t.ledger_snapshot().await;
@@ -165,7 +181,10 @@ async fn retry_needs_the_submit_scope_and_makes_a_new_job_of_a_finished_one(db: 
     let retry = r.json();
     assert_ne!(retry["id"], id);
     assert_eq!(retry["retry_of"], id.as_str());
-    assert_eq!(retry["status"], "planned", "a WRITE retry waits for approval");
+    assert_eq!(
+        retry["status"], "planned",
+        "a WRITE retry waits for approval"
+    );
     assert_eq!(retry["source"], "http");
     assert_eq!(retry["principal"], job["principal"]);
     let got = t
@@ -179,7 +198,12 @@ async fn retry_needs_the_submit_scope_and_makes_a_new_job_of_a_finished_one(db: 
     assert_eq!(got.json()["retry_of"], id.as_str());
 
     let r = t
-        .call("POST", &format!("/v1/jobs/{}/retry", JobId::new()), Some(&t.submit), None)
+        .call(
+            "POST",
+            &format!("/v1/jobs/{}/retry", JobId::new()),
+            Some(&t.submit),
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

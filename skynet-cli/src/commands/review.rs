@@ -32,7 +32,12 @@ pub struct ReviewArgs {
 /// `skynet review`: resolve a job in `needs_review`. A requeue without
 /// `--plan-hash` shows the plan and asks on a terminal; elsewhere core
 /// refuses it, saying the hash is needed.
-pub async fn review(sk: &Skynet, id: &JobId, args: ReviewArgs, out: &mut dyn Write) -> Result<Exit> {
+pub async fn review(
+    sk: &Skynet,
+    id: &JobId,
+    args: ReviewArgs,
+    out: &mut dyn Write,
+) -> Result<Exit> {
     let mut plan_hash = args.plan_hash;
     if args.resolution == ReviewResolution::Requeue
         && plan_hash.is_none()
@@ -89,7 +94,11 @@ pub async fn retry(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -> 
     if let Some(plan) = &job.plan {
         render::plan(out, plan, &[])?;
     }
-    writeln!(out, "Job {} retries job {id}; it is {}.", job.id, job.status)?;
+    writeln!(
+        out,
+        "Job {} retries job {id}; it is {}.",
+        job.id, job.status
+    )?;
     if job.status == JobStatus::Planned {
         super::run::approve_hint(out, &job)?;
     }

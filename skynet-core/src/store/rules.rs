@@ -221,7 +221,9 @@ pub(crate) fn review_transition(
                 .set("error", Val::Text(error.clone()))
                 .step_error(Some(error))
         }
-        ReviewResolution::MarkSucceeded => Transition::to(JobStatus::Succeeded).set("error", Val::Null),
+        ReviewResolution::MarkSucceeded => {
+            Transition::to(JobStatus::Succeeded).set("error", Val::Null)
+        }
     };
     if review.resolution != ReviewResolution::Requeue
         && let Some(hash) = &review.plan_hash

@@ -6,11 +6,11 @@
 //! transaction.
 
 use crate::job::{Job, JobId, JobStatus};
-use crate::store::codec::{JOB_COLUMNS, LedgerRow, db, job_from_row, micros, step_from_row};
 use crate::store::codec::now;
+use crate::store::codec::{JOB_COLUMNS, LedgerRow, db, job_from_row, micros, step_from_row};
 use crate::store::dialect::Dialect;
 use crate::store::rules::{
-    Transition, Val, approval_transition, approvable, claim_transition, reap_transition,
+    Transition, Val, approvable, approval_transition, claim_transition, reap_transition,
     review_transition,
 };
 use crate::store::sql::{SqlBuilder, query, query_with};

@@ -89,7 +89,11 @@ pub async fn review_requeue_needs_a_fresh_approval_of_the_plan(store: SharedStor
     assert_eq!(last["plan_hash"], hash_of(&job));
     assert_eq!(
         step_statuses(&store, &job.id).await,
-        [StepStatus::Succeeded, StepStatus::Pending, StepStatus::Pending],
+        [
+            StepStatus::Succeeded,
+            StepStatus::Pending,
+            StepStatus::Pending
+        ],
         "the interrupted step and the rest run again"
     );
 
@@ -124,12 +128,19 @@ pub async fn review_fail_and_mark_succeeded_record_who_and_why(store: SharedStor
     );
     let events = store.events(&failing.id).await.expect("events");
     let last = &events.last().expect("event").data;
-    assert_eq!((&last["to"], &last["review"]), (&"failed".into(), &"fail".into()));
+    assert_eq!(
+        (&last["to"], &last["review"]),
+        (&"failed".into(), &"fail".into())
+    );
     assert_eq!(last["actor"], "http:ops/0a1b2c");
     assert_eq!(last["reason"], "checked the host by hand");
     assert_eq!(
         step_statuses(&store, &failing.id).await,
-        [StepStatus::Succeeded, StepStatus::Failed, StepStatus::Skipped]
+        [
+            StepStatus::Succeeded,
+            StepStatus::Failed,
+            StepStatus::Skipped
+        ]
     );
 
     let marking = in_review(&store).await;
@@ -140,8 +151,15 @@ pub async fn review_fail_and_mark_succeeded_record_who_and_why(store: SharedStor
             &review(ReviewResolution::MarkSucceeded, Some("f".repeat(64))),
         )
         .await;
-    assert!(matches!(stale, Err(Error::StaleApproval { .. })), "{stale:?}");
-    assert_eq!(event_count(&store, &marking.id).await, events, "nothing changed");
+    assert!(
+        matches!(stale, Err(Error::StaleApproval { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        event_count(&store, &marking.id).await,
+        events,
+        "nothing changed"
+    );
     let mut unexplained = review(ReviewResolution::MarkSucceeded, Some(hash_of(&marking)));
     unexplained.reason = None;
     let marked = store
@@ -156,9 +174,19 @@ pub async fn review_fail_and_mark_succeeded_record_who_and_why(store: SharedStor
     assert_eq!(last["reason"], serde_json::Value::Null);
     assert_eq!(
         step_statuses(&store, &marking.id).await,
-        [StepStatus::Succeeded, StepStatus::Succeeded, StepStatus::Skipped]
+        [
+            StepStatus::Succeeded,
+            StepStatus::Succeeded,
+            StepStatus::Skipped
+        ]
     );
-    assert!(store.verify_events(&marking.id).await.expect("verify").intact);
+    assert!(
+        store
+            .verify_events(&marking.id)
+            .await
+            .expect("verify")
+            .intact
+    );
     assert!(store.claim("w", LONG, 10).await.expect("claim").is_empty());
 }
 
@@ -200,7 +228,13 @@ pub async fn review_refuses_a_job_not_in_review(store: SharedStore) {
         .resolve_review(&reviewed.id, &review(ReviewResolution::MarkSucceeded, None))
         .await;
     assert!(
-        matches!(twice, Err(Error::NotUnderReview { status: JobStatus::Failed, .. })),
+        matches!(
+            twice,
+            Err(Error::NotUnderReview {
+                status: JobStatus::Failed,
+                ..
+            })
+        ),
         "{twice:?}"
     );
 
