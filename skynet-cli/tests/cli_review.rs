@@ -50,6 +50,14 @@ fn review_requeues_with_the_plan_hash_and_retry_submits_again() {
         .assert()
         .code(0);
     lose_its_worker(&sb, &id);
+    sb.cmd()
+        .args(["show", &id])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(format!(
+            "skynet review {id} --requeue --plan-hash {}",
+            &hash[..12]
+        )));
 
     // Exactly one resolution.
     sb.cmd()
@@ -121,6 +129,11 @@ fn review_requeues_with_the_plan_hash_and_retry_submits_again() {
         .expect("the retry names its original");
     let retry_id = retry["id"].as_str().unwrap();
     assert_eq!(retry["status"], "planned");
+    sb.cmd()
+        .args(["show", retry_id])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(format!("retry of: {id}")));
     sb.cmd()
         .args(["retry", retry_id])
         .assert()
