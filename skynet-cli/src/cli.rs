@@ -1,6 +1,6 @@
 //! Command-line syntax.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// `skynet --version`: the crate version and the commit it was built from
@@ -128,6 +128,36 @@ pub enum Command {
     },
     /// Cancel a job that has not finished (kills a running step)
     Cancel {
+        /// Job id
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve a job whose worker was lost during a WRITE/ADMIN step (needs_review)
+    #[command(group(ArgGroup::new("resolution").required(true).args(["requeue", "fail", "mark_succeeded"])))]
+    Review {
+        /// Job id
+        id: String,
+        /// Queue it again from the interrupted step: a fresh approval of its plan
+        #[arg(long)]
+        requeue: bool,
+        /// End it as failed
+        #[arg(long)]
+        fail: bool,
+        /// End it as succeeded: you checked that the interrupted step did its work
+        #[arg(long)]
+        mark_succeeded: bool,
+        /// Why (kept with your name in the job's events)
+        #[arg(long)]
+        reason: Option<String>,
+        /// The plan hash you reviewed (with --requeue: asked for on a terminal if omitted)
+        #[arg(long)]
+        plan_hash: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit a finished job's plan again as a new job, judged again by the policy
+    Retry {
         /// Job id
         id: String,
         #[arg(long)]
@@ -425,6 +455,8 @@ impl Cli {
             | Command::Approve { json, .. }
             | Command::Deny { json, .. }
             | Command::Cancel { json, .. }
+            | Command::Review { json, .. }
+            | Command::Retry { json, .. }
             | Command::Jobs { json, .. }
             | Command::Show { json, .. }
             | Command::Events { json, .. }

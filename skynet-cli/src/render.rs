@@ -161,9 +161,20 @@ pub fn job(out: &mut dyn Write, job: &Job, states: &[StepRecord]) -> io::Result<
     if let Some(e) = job.error_message() {
         writeln!(out, "  error:    {e}")?;
     }
+    if let Some(original) = &job.retry_of {
+        writeln!(out, "  retry of: {original}")?;
+    }
     if let Some(p) = &job.plan {
         writeln!(out, "  hash:     {}", p.hash)?;
         plan(out, p, states)?;
+        if job.status == skynet_core::JobStatus::NeedsReview {
+            writeln!(
+                out,
+                "Resolve it with: skynet review {} --requeue --plan-hash {} | --fail | --mark-succeeded [--reason TEXT]",
+                job.id,
+                p.short_hash()
+            )?;
+        }
     }
     Ok(())
 }

@@ -89,6 +89,25 @@ pub enum Error {
         /// The refused target status.
         to: JobStatus,
     },
+    /// A review was asked of a job that is not waiting for one.
+    #[error(
+        "job {job} is {status}, not needs_review: only a job whose worker was lost during a \
+         WRITE/ADMIN step waits for a review"
+    )]
+    NotUnderReview {
+        /// The job.
+        job: JobId,
+        /// Its current status.
+        status: JobStatus,
+    },
+    /// A retry was asked of a job that has not finished.
+    #[error("{}", not_finished(.job, *.status))]
+    NotFinished {
+        /// The job.
+        job: JobId,
+        /// Its current status.
+        status: JobStatus,
+    },
     /// The worker's lease on the job is gone (expired, reaped or cancelled):
     /// its result is refused.
     #[error("lease lost on job {0}: another worker or the reaper owns it now")]
@@ -159,6 +178,21 @@ pub enum Error {
     /// Local I/O failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Why a job cannot be retried yet, in words.
+fn not_finished(job: &JobId, status: JobStatus) -> String {
+    if status == JobStatus::NeedsReview {
+        format!(
+            "job {job} waits for a review, so it has not finished: resolve the review (requeue, \
+             fail or mark succeeded) before submitting it again"
+        )
+    } else {
+        format!(
+            "job {job} is {status} and has not finished: only a finished job can be submitted \
+             again (wait for it, or cancel it first)"
+        )
+    }
 }
 
 /// A plan hash as messages show it: its first 12 hex digits.
@@ -265,6 +299,8 @@ impl Error {
             Error::NotPermitted(_) => ErrorKind::NotPermitted,
             Error::JobNotFound(_) => ErrorKind::NotFound,
             Error::InvalidTransition { .. }
+            | Error::NotUnderReview { .. }
+            | Error::NotFinished { .. }
             | Error::Conflict(_)
             | Error::IdempotencyConflict { .. }
             | Error::ApprovalExpired { .. } => ErrorKind::Conflict,
@@ -297,6 +333,8 @@ impl Error {
             Error::ApprovalRequired(id) | Error::LeaseLost(id) => Some(id),
             Error::StaleApproval { job, .. }
             | Error::InvalidTransition { job, .. }
+            | Error::NotUnderReview { job, .. }
+            | Error::NotFinished { job, .. }
             | Error::IdempotencyConflict { job, .. }
             | Error::ApprovalExpired { job, .. } => Some(job),
             _ => None,

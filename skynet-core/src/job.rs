@@ -100,13 +100,16 @@ impl JobStatus {
         }
     }
 
-    /// No further transition is possible.
+    /// The job's run has ended: no worker and no ordinary status change
+    /// moves it further. Only `needs_review` has ways on, and only a
+    /// human's review takes them (see [`ReviewResolution`]).
     pub fn is_terminal(self) -> bool {
         self.allowed_next().is_empty()
     }
 
     /// THE transition table. Everything else (core and SQL compare-and-set)
-    /// derives from this one function.
+    /// derives from this one function, and [`ReviewResolution::target`]
+    /// for the ways out of `needs_review`, which only a review takes.
     pub fn allowed_next(self) -> &'static [JobStatus] {
         use JobStatus::*;
         match self {
@@ -149,6 +152,73 @@ impl FromStr for JobStatus {
                 crate::Error::InvalidInput(format!(
                     "unknown job status {s:?}; one of: {}",
                     ALL_STATUSES.map(|s| s.as_str()).join(", ")
+                ))
+            })
+    }
+}
+
+/// How a human resolves a job a lost worker left in `needs_review`
+/// ([`Skynet::resolve_review`](crate::Skynet::resolve_review)). These are
+/// the only ways out of `needs_review`: a worker, the reaper or a plain
+/// status change never take them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ReviewResolution {
+    /// Queue it again: it resumes at its first unfinished step, the
+    /// interrupted one included. Queueing needs a fresh approval bound to
+    /// the plan hash, as any queueing does.
+    Requeue,
+    /// End it as failed.
+    Fail,
+    /// End it as succeeded: the reviewer checked that the interrupted
+    /// step did what it should.
+    MarkSucceeded,
+}
+
+/// Every resolution, in the order front-ends list them.
+pub const ALL_RESOLUTIONS: [ReviewResolution; 3] = [
+    ReviewResolution::Requeue,
+    ReviewResolution::Fail,
+    ReviewResolution::MarkSucceeded,
+];
+
+impl ReviewResolution {
+    /// Stable string form (as HTTP and Python take it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewResolution::Requeue => "requeue",
+            ReviewResolution::Fail => "fail",
+            ReviewResolution::MarkSucceeded => "mark_succeeded",
+        }
+    }
+
+    /// The status a `needs_review` job takes.
+    pub fn target(self) -> JobStatus {
+        match self {
+            ReviewResolution::Requeue => JobStatus::Queued,
+            ReviewResolution::Fail => JobStatus::Failed,
+            ReviewResolution::MarkSucceeded => JobStatus::Succeeded,
+        }
+    }
+}
+
+impl fmt::Display for ReviewResolution {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReviewResolution {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        ALL_RESOLUTIONS
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| {
+                crate::Error::InvalidInput(format!(
+                    "unknown review resolution {s:?}; one of: {}",
+                    ALL_RESOLUTIONS.map(|r| r.as_str()).join(", ")
                 ))
             })
     }
@@ -291,6 +361,10 @@ pub struct Job {
     /// from before approvals expired).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The job this one submitted again ([`Skynet::retry`](crate::Skynet::retry)):
+    /// the same plan, judged again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<JobId>,
 }
 
 /// What kind of ending a [`JobFailure`] records.
@@ -447,6 +521,20 @@ mod tests {
         assert_eq!(
             JobStatus::allowed_from(JobStatus::Denied),
             vec![JobStatus::Planned]
+        );
+    }
+
+    #[test]
+    fn review_resolutions_leave_needs_review_only_by_review() {
+        for r in ALL_RESOLUTIONS {
+            assert_eq!(r.as_str().parse::<ReviewResolution>().ok(), Some(r));
+            // Not in the ordinary table: set_status never takes them.
+            assert!(!JobStatus::NeedsReview.can_become(r.target()));
+        }
+        let e = "retry".parse::<ReviewResolution>().expect_err("unknown");
+        assert!(
+            e.to_string().contains("requeue, fail, mark_succeeded"),
+            "{e}"
         );
     }
 

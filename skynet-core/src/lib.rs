@@ -43,11 +43,13 @@ pub mod view;
 
 pub use action::Action;
 pub use engine::{
-    EngineConfig, Execution, Gate, JobEvent, MemoryStats, RunHere, SimilarTo, Skynet,
-    SkynetBuilder, SubmitRequest, WorkerOptions, WorkerReport,
+    EngineConfig, Execution, Gate, JobEvent, MemoryStats, RetryRequest, ReviewRequest, RunHere,
+    SimilarTo, Skynet, SkynetBuilder, SubmitRequest, WorkerOptions, WorkerReport,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use job::{Approval, FailureKind, Job, JobFailure, JobId, JobSource, JobStatus};
+pub use job::{
+    Approval, FailureKind, Job, JobFailure, JobId, JobSource, JobStatus, ReviewResolution,
+};
 pub use plan::{Command, Plan, Step};
 pub use planner::{PlanRequest, Planner};
 pub use policy::{Decision, Policy, PolicyContext, Verdict};

@@ -4,7 +4,7 @@
 //! describes itself as an OpenAPI schema, so the documented shape is the
 //! compiled one.
 
-use crate::job::{Approval, Job, JobFailure, JobSource, JobStatus};
+use crate::job::{Approval, Job, JobFailure, JobId, JobSource, JobStatus};
 use crate::plan::{Plan, Step};
 use crate::policy::{Decision, Verdict};
 use crate::provider::Stream;
@@ -280,6 +280,10 @@ pub struct JobView {
     /// approval only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// The job this one submitted again (a retry: the same plan, judged
+    /// again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
     /// The plan with step states.
     pub plan: Option<PlanView>,
 }
@@ -317,6 +321,7 @@ impl JobView {
             principal: job.principal.to_string(),
             dry_run: job.provider == "mock",
             expires_at: job.expires_at.map(t),
+            retry_of: job.retry_of.as_ref().map(JobId::to_string),
             plan: job
                 .plan
                 .as_ref()

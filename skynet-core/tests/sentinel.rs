@@ -277,6 +277,7 @@ fn queued_job(waited: chrono::Duration) -> skynet_core::Job {
         principal: skynet_core::Principal::local(),
         request_hash: None,
         expires_at: None,
+        retry_of: None,
     };
     let plan = skynet_core::Plan::new("nothing", vec![], "test");
     skynet.approval = Some(skynet_core::Approval {

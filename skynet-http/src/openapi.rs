@@ -11,6 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     paths(
         health, metrics, openapi,
         submit, list_jobs, get_job, approve, deny, cancel, logs,
+        review, retry,
         job_events, global_events,
         plan, report, policy_check, execute, providers_health,
         diagnose,
@@ -21,6 +22,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         schema::Risk, schema::DecisionView, schema::ApprovalView, schema::StepStateView,
         schema::StepView, schema::PlanView, schema::JobView, schema::FailureView, schema::JobPage,
         schema::SubmitBody, schema::ApproveBody, schema::DenyBody,
+        review::ReviewBody, skynet_core::ReviewResolution,
         schema::LogLineView, schema::LogsView,
         schema::PlanBody, schema::PlanAnswer, schema::ApprovalGate,
         schema::ReportBody, schema::StepReport, schema::ReportAnswer,

@@ -9,8 +9,8 @@ use skynet_core::config::Settings;
 use skynet_core::engine::worker::default_worker_id;
 use skynet_core::store::{JobFilter, LogQuery};
 use skynet_core::{
-    Error, Gate, JobId, JobSource, JobStatus, Policy, RunHere, Skynet as Core, SubmitRequest,
-    WorkerOptions,
+    Error, Gate, JobId, JobSource, JobStatus, Policy, RetryRequest, ReviewRequest,
+    ReviewResolution, RunHere, Skynet as Core, SubmitRequest, WorkerOptions,
 };
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -189,6 +189,37 @@ pub(crate) async fn deny(
 
 pub(crate) async fn cancel(core: Core, id: String, actor: String) -> Result<Job, Failure> {
     Ok(core.cancel(&job_id(&id)?, &actor).await?.into())
+}
+
+/// Resolve a job in `needs_review`: `resolution` is `"requeue"` (with
+/// `plan_hash`), `"fail"` or `"mark_succeeded"`.
+pub(crate) async fn review(
+    core: Core,
+    id: String,
+    resolution: String,
+    reason: Option<String>,
+    plan_hash: Option<String>,
+    actor: String,
+) -> Result<Job, Failure> {
+    let id = job_id(&id)?;
+    let req = ReviewRequest {
+        resolution: ReviewResolution::from_str(&resolution)?,
+        reason,
+        plan_hash,
+    };
+    let job = core.resolve_review(&id, &req, &actor).await?;
+    let states = core.steps(&id).await?;
+    Ok(Job { job, states })
+}
+
+/// Submit a finished job's plan again as a new job, judged again.
+pub(crate) async fn retry(core: Core, id: String, actor: String) -> Result<Job, Failure> {
+    let req = RetryRequest {
+        source: JobSource::Python,
+        actor,
+        ..RetryRequest::default()
+    };
+    Ok(core.retry(&job_id(&id)?, &req).await?.into())
 }
 
 /// Jobs, newest first; `statuses` are names like `"queued"`.

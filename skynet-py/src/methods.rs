@@ -125,6 +125,50 @@ macro_rules! skynet_methods {
                 $finish(py, fut)
             }
 
+            /// Resolve a job whose worker was lost during a WRITE/ADMIN step
+            /// (``"needs_review"``): ``resolution`` is ``"requeue"`` (run it
+            /// again from the interrupted step; needs ``plan_hash``, full or
+            /// a 12+ digit prefix, as any approval does), ``"fail"`` or
+            /// ``"mark_succeeded"``. ``reason`` is kept with ``actor`` in the
+            /// job's events. Raises ``Conflict`` if the job is not waiting
+            /// for a review, ``StaleApproval`` for a wrong hash.
+            #[pyo3(signature = (job_id, resolution, *, reason = None, plan_hash = None, actor = None))]
+            fn review<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+                resolution: String,
+                reason: Option<String>,
+                plan_hash: Option<String>,
+                actor: Option<String>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let fut = engine::review(
+                    self.engine.core.clone(),
+                    job_id,
+                    resolution,
+                    reason,
+                    plan_hash,
+                    self::actor(actor),
+                );
+                $finish(py, fut)
+            }
+
+            /// Submit a finished job's plan again as a new job
+            /// (``retry_of`` names the original), judged again by the
+            /// policy: READ_ONLY work is queued at once, anything riskier
+            /// waits for :meth:`approve`. Raises ``Conflict`` if the job has
+            /// not finished.
+            #[pyo3(signature = (job_id, actor = None))]
+            fn retry<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+                actor: Option<String>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let fut = engine::retry(self.engine.core.clone(), job_id, self::actor(actor));
+                $finish(py, fut)
+            }
+
             /// One job, with its plan's step states.
             fn get<'py>(&self, py: Python<'py>, job_id: String) -> PyResult<Bound<'py, PyAny>> {
                 $finish(py, engine::get(self.engine.core.clone(), job_id))

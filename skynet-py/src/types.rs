@@ -419,6 +419,11 @@ impl Job {
     fn source(&self) -> &'static str {
         self.job.source.as_str()
     }
+    /// The job this one submitted again (see ``retry``), if any.
+    #[getter]
+    fn retry_of(&self) -> Option<&str> {
+        self.job.retry_of.as_ref().map(|id| id.as_str())
+    }
     /// When it was created (aware UTC datetime).
     #[getter]
     fn created_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

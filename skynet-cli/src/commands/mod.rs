@@ -8,6 +8,7 @@ mod inspect;
 mod keys;
 mod memory;
 mod policy;
+mod review;
 mod run;
 mod serve;
 mod telegram;
@@ -103,6 +104,27 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             let job = sk.cancel(&parse_id(&id)?, &actor()).await?;
             inspect::print_job_brief(&job, json, out)?;
             Ok(Exit::Ok)
+        }
+        Command::Review {
+            id,
+            requeue,
+            fail,
+            mark_succeeded: _,
+            reason,
+            plan_hash,
+            json,
+        } => {
+            let resolution = review::resolution(requeue, fail);
+            let args = review::ReviewArgs {
+                resolution,
+                reason,
+                plan_hash,
+                json,
+            };
+            review::review(&engine(&cli.global).await?, &parse_id(&id)?, args, out).await
+        }
+        Command::Retry { id, json } => {
+            review::retry(&engine(&cli.global).await?, &parse_id(&id)?, json, out).await
         }
         Command::Jobs {
             json,

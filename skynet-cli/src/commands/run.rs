@@ -180,7 +180,7 @@ async fn ask_approval(plan: &skynet_core::Plan) -> Result<bool> {
 }
 
 /// Ask a yes/no question on the terminal.
-async fn ask(question: &str) -> Result<bool> {
+pub(super) async fn ask(question: &str) -> Result<bool> {
     let question = question.to_string();
     let answer = tokio::task::spawn_blocking(move || {
         let _ = write!(std::io::stderr(), "{question}");

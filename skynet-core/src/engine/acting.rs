@@ -197,14 +197,22 @@ impl Acting<'_> {
     /// `admin`.
     pub async fn approve(&self, id: &JobId, plan_hash: &str) -> Result<Job> {
         let job = self.get(id).await?;
+        self.may_approve(&job)?;
+        self.sk.approve(id, plan_hash, &self.grant.actor).await
+    }
+
+    /// Separation of duties: with it on, the principal that submitted
+    /// `job` cannot approve it (nor requeue it on review) unless it holds
+    /// `admin`.
+    pub(super) fn may_approve(&self, job: &Job) -> Result<()> {
         if self.separation_of_duties && job.principal == self.grant.principal && !self.is_admin() {
             return Err(Error::NotPermitted(format!(
-                "separation of duties: job {id} was submitted by {}, so another principal (or an \
+                "separation of duties: job {} was submitted by {}, so another principal (or an \
                  admin) must approve it",
-                job.principal
+                job.id, job.principal
             )));
         }
-        self.sk.approve(id, plan_hash, &self.grant.actor).await
+        Ok(())
     }
 
     /// Deny a visible job's plan.

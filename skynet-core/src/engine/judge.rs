@@ -180,12 +180,26 @@ impl Skynet {
         placed: Placement,
         auto: bool,
     ) -> Result<Job> {
+        let job = self.new_job(req, plan, root, placed.provider.clone(), auto);
+        self.insert_new(job, req, placed).await
+    }
+
+    /// The job `req` asks for, with its judged `plan` on `provider`:
+    /// queued (approved by `auto`) when `auto`, else awaiting approval.
+    pub(crate) fn new_job(
+        &self,
+        req: &SubmitRequest,
+        plan: Plan,
+        root: PathBuf,
+        provider: String,
+        auto: bool,
+    ) -> Job {
         let now = Utc::now();
         let request_hash = req
             .idempotency_key
             .as_ref()
             .map(|_| request_hash(req, &root));
-        let job = Job {
+        Job {
             id: JobId::new(),
             intent: req.intent.trim().to_string(),
             status: if auto {
@@ -201,7 +215,7 @@ impl Skynet {
             }),
             plan: Some(plan),
             root,
-            provider: placed.provider,
+            provider,
             priority: req.priority,
             attempts: 0,
             max_attempts: self.inner.config.max_attempts,
@@ -223,7 +237,19 @@ impl Skynet {
                     .and_then(|ttl| now.checked_add_signed(ttl))
                     .unwrap_or(DateTime::<Utc>::MAX_UTC)
             }),
-        };
+            retry_of: None,
+        }
+    }
+
+    /// Insert `job` (made by [`Skynet::new_job`] for `req`), record its
+    /// placement and announce it. A repeated idempotency key returns the
+    /// first job, or refuses a different request.
+    pub(crate) async fn insert_new(
+        &self,
+        job: Job,
+        req: &SubmitRequest,
+        placed: Placement,
+    ) -> Result<Job> {
         let (stored, created) = self.inner.store.insert_job(&job).await?;
         if !created {
             if !same_request(&stored, &job, req) {
@@ -270,25 +296,7 @@ impl Skynet {
         }
         crate::plan::Plan::check_hash_text(plan_hash)?;
         let job = self.inner.store.get_job(id).await?;
-        let Some(plan) = &job.plan else {
-            return Err(Error::InvalidTransition {
-                job: id.clone(),
-                from: job.status,
-                to: JobStatus::Queued,
-            });
-        };
-        if !plan.hash_matches(plan_hash) {
-            return Err(Error::StaleApproval {
-                job: id.clone(),
-                given: plan_hash.to_string(),
-                actual: plan.hash.clone(),
-            });
-        }
-        let approval = Approval {
-            approver: approver.trim().to_string(),
-            plan_hash: plan.hash.clone(),
-            at: Utc::now(),
-        };
+        let approval = approval_of(&job, plan_hash, approver)?;
         let job = self.inner.store.approve(id, approval).await?;
         self.publish_status(&job.id, job.status);
         Ok(job)
@@ -373,6 +381,32 @@ impl Skynet {
             }
         }
     }
+}
+
+/// `approver`'s approval of `job`'s plan, which `plan_hash` (full, or a
+/// prefix of at least [`crate::plan::MIN_HASH_PREFIX`] hex digits) must
+/// name: the one check of a hash a person gives, for approvals and
+/// reviews alike. The store checks the full hash again as it queues.
+pub(crate) fn approval_of(job: &Job, plan_hash: &str, approver: &str) -> Result<Approval> {
+    let Some(plan) = &job.plan else {
+        return Err(Error::InvalidTransition {
+            job: job.id.clone(),
+            from: job.status,
+            to: JobStatus::Queued,
+        });
+    };
+    if !plan.hash_matches(plan_hash) {
+        return Err(Error::StaleApproval {
+            job: job.id.clone(),
+            given: plan_hash.to_string(),
+            actual: plan.hash.clone(),
+        });
+    }
+    Ok(Approval {
+        approver: approver.trim().to_string(),
+        plan_hash: plan.hash.clone(),
+        at: Utc::now(),
+    })
 }
 
 /// Whether `new` (what `req` would have inserted) asks for the same work

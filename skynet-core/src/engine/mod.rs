@@ -11,6 +11,7 @@ mod judge;
 mod memory;
 pub use memory::{MemoryStats, SEARCH_CANDIDATES, SimilarTo};
 mod report;
+mod review;
 mod roots;
 mod runner;
 mod schedule;
@@ -24,6 +25,7 @@ pub use events::JobEvent;
 pub use execute::{ApprovalGate, Execution, Gate, PlanReview, RunHere};
 pub use health::{HealthCheck, HealthSummary};
 pub use report::{NextAction, ReportReceipt};
+pub use review::{RetryRequest, ReviewRequest};
 pub use roots::confined_root;
 pub use worker::{WorkerOptions, WorkerReport};
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 pub(crate) const JOB_COLUMNS: &str = "id, intent, status, plan, risk, root, provider, priority, \
      approval, attempts, max_attempts, lease_id, lease_worker, lease_expires_at, run_at, \
      timeout_ms, created_at, queued_at, started_at, finished_at, error, source, request_key, \
-     principal, request_hash, expires_at";
+     principal, request_hash, expires_at, retry_of";
 
 /// The columns [`step_from_row`] reads.
 pub(crate) const STEP_COLUMNS: &str =
@@ -192,6 +192,13 @@ pub(crate) fn job_from_row(row: &impl LedgerRow) -> Result<Job> {
             .map_err(|e: Error| Error::Store(format!("malformed principal in the ledger: {e}")))?,
         request_hash: row.opt_text("request_hash")?,
         expires_at: opt_time(row.opt_int("expires_at")?)?,
+        retry_of: row
+            .opt_text("retry_of")?
+            .map(|id| {
+                JobId::parse(&id)
+                    .map_err(|_| Error::Store("malformed retry_of job id in the ledger".into()))
+            })
+            .transpose()?,
     })
 }
 
@@ -339,7 +346,7 @@ pub(crate) struct NewJobRow<'a> {
 }
 
 /// How many values [`NEW_JOB_COLUMNS`] takes.
-pub(crate) const NEW_JOB_VALUES: usize = 24;
+pub(crate) const NEW_JOB_VALUES: usize = 25;
 
 /// `$start, $start+1, ...`: `n` placeholders.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
@@ -352,7 +359,8 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
 /// The columns a new job is inserted with ([`NEW_JOB_VALUES`] values).
 pub(crate) const NEW_JOB_COLUMNS: &str = "id, intent, status, plan, plan_hash, risk, root, \
      provider, priority, approval, attempts, max_attempts, run_at, timeout_ms, created_at, \
-     queued_at, started_at, finished_at, error, source, request_key, principal, request_hash, expires_at";
+     queued_at, started_at, finished_at, error, source, request_key, principal, request_hash, expires_at, \
+     retry_of";
 
 impl<'a> NewJobRow<'a> {
     /// The row for `job` inserted at `now` (a queued job is queued now
@@ -403,18 +411,25 @@ impl<'a> NewJobRow<'a> {
             .bind(job.principal.as_str())
             .bind(job.request_hash.as_deref())
             .bind(job.expires_at.map(micros))
+            .bind(job.retry_of.as_ref().map(JobId::as_str))
     }
 
     /// The data of the job's first event, `submitted`.
     pub(crate) fn submitted_event(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut data = serde_json::json!({
             "intent": self.job.intent,
             "status": self.job.status.as_str(),
             "risk": self.job.risk.as_str(),
             "plan_hash": self.plan_hash,
             "source": self.job.source.as_str(),
             "principal": self.job.principal.as_str(),
-        })
+        });
+        // Only a retry names its original, so other jobs' first events
+        // keep their shape.
+        if let (Some(original), Some(fields)) = (&self.job.retry_of, data.as_object_mut()) {
+            fields.insert("retry_of".into(), original.as_str().into());
+        }
+        data
     }
 }
 

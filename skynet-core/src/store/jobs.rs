@@ -10,7 +10,8 @@ use crate::store::rules::{DEFAULT_LIMIT, MAX_LIMIT, check_new_job};
 use crate::store::sql::{SqlBuilder, query, query_with};
 use crate::store::tx::Tx;
 use crate::store::{
-    Completion, JobFilter, JobStore, ProviderStats, Reaped, RunCheckpoint, StatusChange, stats,
+    Completion, JobFilter, JobStore, ProviderStats, Reaped, Review, RunCheckpoint, StatusChange,
+    stats,
 };
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -128,6 +129,13 @@ impl<D: Dialect> JobStore for Ledger<D> {
     async fn approve(&self, id: &JobId, approval: Approval) -> Result<Job> {
         let mut tx = self.begin().await?;
         let job = Tx::<D>::approve_in(&mut tx, id, approval).await?;
+        commit(tx).await?;
+        Ok(job)
+    }
+
+    async fn resolve_review(&self, id: &JobId, review: &Review) -> Result<Job> {
+        let mut tx = self.begin().await?;
+        let job = Tx::<D>::resolve_review_in(&mut tx, id, review).await?;
         commit(tx).await?;
         Ok(job)
     }

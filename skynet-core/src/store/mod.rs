@@ -6,7 +6,7 @@
 //! [`JobStatus::allowed_from`], so the SQL cannot disagree with core.
 
 use crate::Result;
-use crate::job::{Approval, Job, JobId, JobStatus};
+use crate::job::{Approval, Job, JobId, JobStatus, ReviewResolution};
 use crate::provider::Stream;
 use crate::risk::RiskLevel;
 use async_trait::async_trait;
@@ -58,6 +58,22 @@ pub struct StatusChange {
     pub error: Option<String>,
     /// Who asked for it (recorded in the event).
     pub actor: Option<String>,
+}
+
+/// A human's resolution of a job in `needs_review`, as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// Requeue, fail or mark succeeded.
+    pub resolution: ReviewResolution,
+    /// Who resolves it (the audit label; the approver of a requeue).
+    pub reviewer: String,
+    /// The principal the reviewer acts for.
+    pub principal: crate::Principal,
+    /// Why, in the reviewer's words.
+    pub reason: Option<String>,
+    /// The full hash of the plan the reviewer saw. A requeue needs it (its
+    /// approval is bound to it); other resolutions check it when given.
+    pub plan_hash: Option<String>,
 }
 
 /// How a worker's run of a job ended.
@@ -332,9 +348,18 @@ pub trait JobStore: Send + Sync {
     async fn set_status(&self, id: &JobId, to: JobStatus, change: StatusChange) -> Result<Job>;
     /// `planned` (or `created`) `-> queued` if `approval.plan_hash` is the
     /// job's plan hash (else [`crate::Error::StaleApproval`]). Apart from a
-    /// retry out of `running`, this is the only way into `queued`, and a job
-    /// inserted as `queued` must carry an approval of its plan.
+    /// retry out of `running`, an approval is the only way into `queued`
+    /// (this, or the one a review's requeue carries,
+    /// [`JobStore::resolve_review`]), and a job inserted as `queued` must
+    /// carry an approval of its plan.
     async fn approve(&self, id: &JobId, approval: Approval) -> Result<Job>;
+    /// Resolve a job in `needs_review`, in one compare-and-set with its
+    /// `status` event (who, why, which resolution): requeue it under a
+    /// fresh approval of `review.plan_hash` (the job's plan, else
+    /// [`crate::Error::StaleApproval`]), fail it, or mark it succeeded (the
+    /// interrupted step too). A job in any other status is
+    /// [`crate::Error::NotUnderReview`]; a refusal changes nothing.
+    async fn resolve_review(&self, id: &JobId, review: &Review) -> Result<Job>;
     /// Claim up to `limit` queued jobs whose `run_at` has come, highest
     /// priority first, each with a fresh lease for `worker`.
     async fn claim(&self, worker: &str, lease: Duration, limit: usize) -> Result<Vec<Job>>;

@@ -161,8 +161,8 @@ impl Dialect for Postgres {
 }
 
 /// A new job in one statement: its row, its steps, its first event (the
-/// job's values, then `$22` the steps' status, `$23`/`$24` their indexes and
-/// risks, `$25`..`$28` the event's data, time, previous hash and hash).
+/// job's [`NEW_JOB_VALUES`] values, then the steps' status, their indexes
+/// and risks, and the event's data, time, previous hash and hash).
 static INSERT_JOB: LazyLock<String> = LazyLock::new(|| {
     // After the job's own values: the pending step status, the steps'
     // indexes and risks, then the `submitted` event's four values.

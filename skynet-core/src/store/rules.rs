@@ -3,10 +3,12 @@
 //! may write, and how an event chain is verified. Backends differ only in
 //! their SQL.
 
-use crate::job::{Job, JobId, JobStatus};
+use crate::job::{Approval, FailureKind, Job, JobFailure, JobId, JobStatus, ReviewResolution};
 use crate::risk::RiskLevel;
-use crate::store::codec::micros;
-use crate::store::{ChainReport, Completion, Event, StepOutcome, StepRecord, StepStatus, chain};
+use crate::store::codec::{micros, to_json};
+use crate::store::{
+    ChainReport, Completion, Event, Review, StepOutcome, StepRecord, StepStatus, chain,
+};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -168,6 +170,90 @@ pub(crate) fn completion_transition(
             .note("run_at", chain::canonical_time(run_at));
     }
     t
+}
+
+/// The change that queues a job under `approval` at `now`: only a job
+/// whose plan hash is the approved one (the guard), with the approval
+/// recorded and the approver in its event. Every way into `queued` but a
+/// retry out of `running` is built here (an approval, a review's requeue).
+pub(crate) fn approval_transition(approval: &Approval, now: DateTime<Utc>) -> Result<Transition> {
+    let mut t = Transition::to(JobStatus::Queued)
+        .guard("plan_hash", approval.plan_hash.clone())
+        .set("approval", Val::Text(to_json(approval, "approval")?))
+        .set("run_at", Val::Int(micros(now)))
+        .set("error", Val::Null)
+        .note("actor", approval.approver.clone())
+        .note("approver", approval.approver.clone())
+        .note("plan_hash", approval.plan_hash.clone());
+    t.allowed.retain(|s| approvable(*s));
+    Ok(t)
+}
+
+/// The change `review` makes to `job` (in `needs_review`) at `now`, with
+/// who, why and the resolution in its event. Only from `needs_review`; a
+/// requeue is an approval of `review.plan_hash`, and any resolution given
+/// a hash holds only while the plan is that one.
+pub(crate) fn review_transition(
+    job: &Job,
+    review: &Review,
+    now: DateTime<Utc>,
+) -> Result<Transition> {
+    let mut t = match review.resolution {
+        ReviewResolution::Requeue => {
+            let Some(hash) = &review.plan_hash else {
+                return Err(Error::InvalidInput(format!(
+                    "requeueing job {} queues it again, which needs a fresh approval of its plan: \
+                     give the plan hash you reviewed",
+                    job.id
+                )));
+            };
+            let approval = Approval {
+                approver: review.reviewer.clone(),
+                plan_hash: hash.clone(),
+                at: now,
+            };
+            // It runs again: it has not finished.
+            approval_transition(&approval, now)?.set("finished_at", Val::Null)
+        }
+        ReviewResolution::Fail => {
+            let error = reviewed_failure(job, review).encode();
+            Transition::to(JobStatus::Failed)
+                .set("error", Val::Text(error.clone()))
+                .step_error(Some(error))
+        }
+        ReviewResolution::MarkSucceeded => {
+            Transition::to(JobStatus::Succeeded).set("error", Val::Null)
+        }
+    };
+    if review.resolution != ReviewResolution::Requeue
+        && let Some(hash) = &review.plan_hash
+    {
+        t = t.guard("plan_hash", hash.clone());
+    }
+    // Out of `needs_review` only, whatever the target's other ways in.
+    t.allowed = vec![JobStatus::NeedsReview];
+    Ok(t.note("actor", review.reviewer.clone())
+        .note("principal", review.principal.as_str())
+        .note("review", review.resolution.as_str())
+        .note("reason", review.reason.clone()))
+}
+
+/// What a job failed on review records: why it needed a review (its
+/// interrupted step kept), then who failed it and why.
+fn reviewed_failure(job: &Job, review: &Review) -> JobFailure {
+    let before = job.failure();
+    let mut message = before
+        .as_ref()
+        .map(|f| format!("{}; ", f.message))
+        .unwrap_or_default();
+    message.push_str(&format!("marked failed on review by {}", review.reviewer));
+    if let Some(reason) = &review.reason {
+        message.push_str(&format!(": {reason}"));
+    }
+    JobFailure {
+        step: before.and_then(|f| f.step),
+        ..JobFailure::new(FailureKind::Other, message)
+    }
 }
 
 /// Event kinds only the status-changing methods may write.

@@ -6,12 +6,15 @@
 //! transaction.
 
 use crate::job::{Job, JobId, JobStatus};
+use crate::store::codec::now;
 use crate::store::codec::{JOB_COLUMNS, LedgerRow, db, job_from_row, micros, step_from_row};
-use crate::store::codec::{now, to_json};
 use crate::store::dialect::Dialect;
-use crate::store::rules::{Transition, Val, approvable, claim_transition, reap_transition};
+use crate::store::rules::{
+    Transition, Val, approvable, approval_transition, claim_transition, reap_transition,
+    review_transition,
+};
 use crate::store::sql::{SqlBuilder, query, query_with};
-use crate::store::{Event, Reaped, StepRecord, StepStatus, chain};
+use crate::store::{Event, Reaped, Review, StepRecord, StepStatus, chain};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -359,15 +362,7 @@ impl<D: Dialect> Tx<D> {
                 expired_at,
             });
         }
-        let mut t = Transition::to(JobStatus::Queued)
-            .guard("plan_hash", approval.plan_hash.clone())
-            .set("approval", Val::Text(to_json(&approval, "approval")?))
-            .set("run_at", Val::Int(micros(now)))
-            .set("error", Val::Null)
-            .note("actor", approval.approver.clone())
-            .note("approver", approval.approver.clone())
-            .note("plan_hash", approval.plan_hash.clone());
-        t.allowed.retain(|s| approvable(*s));
+        let t = approval_transition(&approval, now)?;
         let Some(changed) = Self::transition(&mut *conn, &job, t, now).await? else {
             if !approvable(job.status) {
                 return Err(Error::InvalidTransition {
@@ -382,6 +377,47 @@ impl<D: Dialect> Tx<D> {
                 actual: job.plan.map_or_else(|| "(no plan)".to_string(), |p| p.hash),
             });
         };
+        Ok(changed)
+    }
+
+    /// [`JobStore::resolve_review`](crate::store::JobStore::resolve_review)
+    /// inside the caller's transaction.
+    pub(crate) async fn resolve_review_in(
+        conn: &mut D::Connection,
+        id: &JobId,
+        review: &Review,
+    ) -> Result<Job> {
+        let job = Self::require_job(&mut *conn, id).await?;
+        if job.status != JobStatus::NeedsReview {
+            return Err(Error::NotUnderReview {
+                job: id.clone(),
+                status: job.status,
+            });
+        }
+        let now = now();
+        let t = review_transition(&job, review, now)?;
+        // The row is locked and in `needs_review`: only the plan hash
+        // guard can refuse the change.
+        let Some(changed) = Self::transition(&mut *conn, &job, t, now).await? else {
+            return Err(Error::StaleApproval {
+                job: id.clone(),
+                given: review.plan_hash.clone().unwrap_or_default(),
+                actual: job.plan.map_or_else(|| "(no plan)".to_string(), |p| p.hash),
+            });
+        };
+        if changed.status == JobStatus::Succeeded {
+            // The reviewer vouches for the interrupted step as well.
+            query::<D>(
+                "UPDATE steps SET status = $1, finished_at = $2 WHERE job_id = $3 AND status = $4",
+            )
+            .bind(StepStatus::Succeeded.as_str())
+            .bind(micros(now))
+            .bind(id.as_str())
+            .bind(StepStatus::Running.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(db("marking the interrupted step succeeded"))?;
+        }
         Ok(changed)
     }
 

@@ -14,6 +14,7 @@ pub mod memory;
 pub mod principals;
 pub mod queue;
 pub mod records;
+pub mod review;
 pub mod stats;
 pub mod workers;
 
@@ -25,6 +26,7 @@ pub use memory::*;
 pub use principals::*;
 pub use queue::*;
 pub use records::*;
+pub use review::*;
 pub use stats::*;
 pub use workers::*;
 
@@ -141,6 +143,10 @@ macro_rules! conformance_tests {
             memory_filters_counts_and_accesses,
             memory_full_text_search,
             cursors_only_move_forward,
+            review_requeue_needs_a_fresh_approval_of_the_plan,
+            review_fail_and_mark_succeeded_record_who_and_why,
+            review_refuses_a_job_not_in_review,
+            retry_of_round_trips_with_its_first_event,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
@@ -230,6 +236,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
         principal: skynet_core::Principal::local(),
         request_hash: None,
         expires_at: None,
+        retry_of: None,
     }
 }
 

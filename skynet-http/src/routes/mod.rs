@@ -5,6 +5,7 @@ mod jobs;
 pub(crate) mod memory;
 mod ops;
 mod original;
+pub(crate) mod review;
 mod scheduler;
 
 use crate::AppState;
@@ -30,6 +31,7 @@ pub(crate) use ops::{__path_health, __path_metrics, __path_openapi};
 pub(crate) use original::{
     __path_execute, __path_plan, __path_policy_check, __path_providers_health, __path_report,
 };
+pub(crate) use review::{__path_retry, __path_review};
 pub(crate) use scheduler::__path_diagnose;
 
 /// Every route of the v1 API.
@@ -43,6 +45,8 @@ pub(crate) fn all() -> Router<AppState> {
         .route("/v1/jobs/{id}/approve", post(jobs::approve))
         .route("/v1/jobs/{id}/deny", post(jobs::deny))
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/v1/jobs/{id}/review", post(review::review))
+        .route("/v1/jobs/{id}/retry", post(review::retry))
         .route("/v1/jobs/{id}/logs", get(jobs::logs))
         .route("/v1/jobs/{id}/events", get(events::job_events))
         .route("/v1/events", get(events::global_events))
@@ -84,11 +88,16 @@ pub(crate) fn core_err(caller: &Caller) -> impl Fn(Error) -> ApiError + '_ {
 /// A request's sandbox root, confined by core to the server's root:
 /// `asked` is taken relative to it and must lie inside it.
 pub(crate) fn confine(state: &AppState, req: &mut SubmitRequest, asked: Option<&str>) {
-    req.base = Some(match &state.canonical_root {
+    req.base = Some(allowed_root(state));
+    req.root = asked.map(PathBuf::from);
+}
+
+/// The directory every job's sandbox root must lie in.
+pub(crate) fn allowed_root(state: &AppState) -> PathBuf {
+    match &state.canonical_root {
         Some(root) => root.as_ref().clone(),
         None => state.config.root.clone(),
-    });
-    req.root = asked.map(PathBuf::from);
+    }
 }
 
 /// `root` or `cwd` from an original-API `context` object.
