@@ -153,7 +153,7 @@ fn a_short_plan_hash_is_too_short_not_stale() {
 #[test]
 fn serve_writes_no_colour_codes_off_a_terminal() {
     let sb = Sandbox::new();
-    let mut serve = sb
+    let serve = sb
         .std_cmd()
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("SKYNET_LOG", "info")
