@@ -4,7 +4,9 @@
 //! string, so a parameter can never become a second command.
 
 mod ops;
+pub mod params;
 
+pub use params::{Ignored, Lenient};
 pub use ops::{
     ContainerView, HostFact, NetworkView, PackageOp, ProcessSort, ServiceOp, StashOp, plain_name,
     plain_ref, plain_size,

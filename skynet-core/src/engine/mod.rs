@@ -3,7 +3,9 @@
 mod acting;
 mod acting_chat;
 mod builder;
+mod check;
 mod committer;
+mod constraints;
 mod events;
 mod execute;
 mod health;
@@ -20,10 +22,12 @@ pub mod worker;
 pub use acting::Acting;
 pub use acting_chat::MIN_JOB_PREFIX;
 pub use builder::SkynetBuilder;
+pub use check::{CheckRequest, Checked};
+pub use constraints::{KNOWN_CONSTRAINTS, PlanConstraints};
 pub use events::JobEvent;
 pub use execute::{ApprovalGate, Execution, Gate, PlanReview, RunHere};
 pub use health::{HealthCheck, HealthSummary};
-pub use report::{NextAction, ReportReceipt};
+pub use report::{NextAction, Report, ReportReceipt};
 pub use roots::confined_root;
 pub use worker::{WorkerOptions, WorkerReport};
 

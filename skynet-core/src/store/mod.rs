@@ -511,6 +511,7 @@ pub trait Store:
     + keys::KeyStore
     + crate::memory::MemoryStore
     + cursors::CursorStore
+    + reports::ReportStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -565,6 +566,7 @@ pub mod ledger;
 mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod reports;
 pub(crate) mod rules;
 pub mod sql;
 #[cfg(feature = "sqlite")]
