@@ -14,6 +14,7 @@ pub mod memory;
 pub mod principals;
 pub mod queue;
 pub mod records;
+pub mod reports;
 pub mod stats;
 pub mod workers;
 
@@ -25,6 +26,7 @@ pub use memory::*;
 pub use principals::*;
 pub use queue::*;
 pub use records::*;
+pub use reports::*;
 pub use stats::*;
 pub use workers::*;
 
@@ -141,6 +143,7 @@ macro_rules! conformance_tests {
             memory_filters_counts_and_accesses,
             memory_full_text_search,
             cursors_only_move_forward,
+            reports_are_kept_by_request_id_and_linked_to_jobs,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
