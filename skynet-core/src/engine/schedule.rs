@@ -44,6 +44,15 @@ impl Skynet {
         let (required, risk) = if !spec.steps.is_empty() {
             let built = spec.actions()?;
             ignored = built.ignored;
+            if spec.job_id.is_some() {
+                ignored.insert(
+                    0,
+                    crate::action::Ignored {
+                        field: "job_id".into(),
+                        reason: "the steps are given, so no job's plan is read".into(),
+                    },
+                );
+            }
             let risk = built
                 .value
                 .iter()
