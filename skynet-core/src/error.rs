@@ -18,7 +18,7 @@ pub enum Error {
     InvalidInput(String),
     /// A request named an action the catalog does not have.
     #[error(
-        "unknown action {name:?}; the closest catalog actions are {}; `skynet actions` lists them all (to judge a command line instead, send it as `command`)",
+        "unknown action {name:?}; the closest catalog actions are {}; `skynet actions` lists them all",
         .closest.join(", ")
     )]
     UnknownAction {
