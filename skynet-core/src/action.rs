@@ -6,11 +6,11 @@
 mod ops;
 pub mod params;
 
-pub use params::{Ignored, Lenient};
 pub use ops::{
     ContainerView, HostFact, NetworkView, PackageOp, ProcessSort, ServiceOp, StashOp, plain_name,
     plain_ref, plain_size,
 };
+pub use params::{Ignored, Lenient};
 
 use crate::risk::RiskLevel;
 use crate::{Error, Result};

@@ -24,7 +24,9 @@ pub(crate) fn layer(origins: &[String]) -> Option<CorsLayer> {
     } else {
         AllowOrigin::list(origins.iter().filter_map(|o| {
             HeaderValue::from_str(o)
-                .inspect_err(|_| tracing::warn!(origin = %o, "CORS origin skipped: not a header value"))
+                .inspect_err(
+                    |_| tracing::warn!(origin = %o, "CORS origin skipped: not a header value"),
+                )
                 .ok()
         }))
     };

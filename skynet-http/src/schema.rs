@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 use skynet_core::engine::Checked;
 use skynet_core::{Decision, Verdict};
-use utoipa::PartialSchema;
 use std::collections::BTreeMap;
+use utoipa::PartialSchema;
 use utoipa::{IntoParams, ToSchema};
 
 pub use skynet_core::RiskLevel as Risk;

@@ -93,8 +93,7 @@ async fn policy_check_judges_catalog_actions_through_the_catalog(db: Db) {
     assert!(a.allowed && !a.requires_approval);
 
     // At least the catalog's risk, even where the command alone is less.
-    let a: schema::PolicyAnswer =
-        conforms(&check(json!({ "action": "run_tests" })).await.json());
+    let a: schema::PolicyAnswer = conforms(&check(json!({ "action": "run_tests" })).await.json());
     assert_eq!(a.argv, ["make", "test"]);
     assert!(a.risk_level >= schema::Risk::Write && a.requires_approval);
 
@@ -132,13 +131,19 @@ async fn policy_check_judges_catalog_actions_through_the_catalog(db: Db) {
     );
     for (body, says) in [
         (json!({ "action": "read_file" }), "path"),
-        (json!({ "action": "git_status", "command": "ls" }), "not both"),
+        (
+            json!({ "action": "git_status", "command": "ls" }),
+            "not both",
+        ),
         (json!({}), "nothing to judge"),
     ] {
         let r = check(body.clone()).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
         assert!(
-            r.json()["detail"].as_str().unwrap_or_default().contains(says),
+            r.json()["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(says),
             "{body}: {}",
             r.text
         );
@@ -163,10 +168,17 @@ async fn plan_takes_constraints_as_an_object(db: Db) {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let a: schema::PlanAnswer = conforms(&r.json());
-    assert!(a.requires_approval, "a READ_ONLY step named in requires_approval_for");
+    assert!(
+        a.requires_approval,
+        "a READ_ONLY step named in requires_approval_for"
+    );
     assert_eq!(a.approval_gates.len(), 1);
     assert!(a.approval_gates[0].reason.contains("requires_approval_for"));
-    let mut ignored: Vec<&str> = a.ignored_constraints.iter().map(|i| i.field.as_str()).collect();
+    let mut ignored: Vec<&str> = a
+        .ignored_constraints
+        .iter()
+        .map(|i| i.field.as_str())
+        .collect();
     ignored.sort_unstable();
     assert_eq!(ignored, ["constraints.colour", "constraints.max_cost_usd"]);
 
@@ -219,15 +231,17 @@ async fn report_keeps_the_callers_request_id_and_step_id(db: Db) {
     assert!(ack.received);
     assert_eq!((ack.job_id, ack.event_seq), (None, None));
     assert_eq!(ack.next_action, "none");
-    let kept = t
-        .sk
-        .store()
-        .reports(&principal, "req-2026-17")
-        .await
-        .expect("reports");
+    let kept =
+        t.sk.store()
+            .reports(&principal, "req-2026-17")
+            .await
+            .expect("reports");
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].id, ack.report_id);
-    assert_eq!(kept[0].body["step_reports"][0]["step"], 2, "step_id is the step");
+    assert_eq!(
+        kept[0].body["step_reports"][0]["step"], 2,
+        "step_id is the step"
+    );
     assert_eq!(kept[0].body["metadata"]["runner"], "openclaw");
 
     // One of the caller's jobs: linked, and an event in its chain.
@@ -253,7 +267,8 @@ async fn report_keeps_the_callers_request_id_and_step_id(db: Db) {
 
 async fn diagnose_reports_parameters_an_action_does_not_take(db: Db) {
     let t = TestApp::new(db).await;
-    let diagnose = |body: Value| t.call("POST", "/v1/scheduler/diagnose", Some(&t.read), Some(body));
+    let diagnose =
+        |body: Value| t.call("POST", "/v1/scheduler/diagnose", Some(&t.read), Some(body));
     let r = diagnose(json!({ "action": "run_tests", "params": { "working_dir": "." } })).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let d: schema::DiagnosisView = conforms(&r.json());
@@ -284,7 +299,11 @@ async fn health_history_items_carry_epoch_seconds(db: Db) {
     let at = chrono::DateTime::parse_from_rfc3339(&sample.at).expect("rfc 3339");
     assert!((sample.timestamp - at.timestamp_micros() as f64 / 1e6).abs() < 1e-3);
     let now = chrono::Utc::now().timestamp() as f64;
-    assert!((now - sample.timestamp).abs() < 600.0, "{}", sample.timestamp);
+    assert!(
+        (now - sample.timestamp).abs() < 600.0,
+        "{}",
+        sample.timestamp
+    );
 }
 
 async fn docs_page_is_served_from_the_binary_with_the_openapi_rules(db: Db) {
@@ -306,7 +325,12 @@ async fn docs_page_is_served_from_the_binary_with_the_openapi_rules(db: Db) {
     assert_eq!(r.headers["location"], "/docs/");
     let page = t.call("GET", "/docs/", Some(&t.read), None).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.headers["content-type"].to_str().expect("ascii").starts_with("text/html"));
+    assert!(
+        page.headers["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/html")
+    );
     assert!(page.text.contains("swagger-ui"), "{}", page.text);
 
     // What a browser sends after the prompt: Basic, the key as password.
@@ -320,7 +344,11 @@ async fn docs_page_is_served_from_the_binary_with_the_openapi_rules(db: Db) {
         .await;
     assert_eq!(init.status, StatusCode::OK, "{}", init.text);
     assert!(init.text.contains("\"openapi.json\""), "{}", init.text);
-    assert!(init.text.contains("\"validatorUrl\": \"none\""), "{}", init.text);
+    assert!(
+        init.text.contains("\"validatorUrl\": \"none\""),
+        "{}",
+        init.text
+    );
     let doc = t
         .call_with("GET", "/docs/openapi.json", None, None, &auth)
         .await;
@@ -343,11 +371,19 @@ async fn docs_page_is_served_from_the_binary_with_the_openapi_rules(db: Db) {
         base64::engine::general_purpose::STANDARD.encode("me:sk_nope_nope")
     );
     let r = t
-        .call_with("GET", "/docs/", None, None, &[("authorization", wrong.as_str())])
+        .call_with(
+            "GET",
+            "/docs/",
+            None,
+            None,
+            &[("authorization", wrong.as_str())],
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        t.call("GET", "/docs/nope.js", Some(&t.read), None).await.status,
+        t.call("GET", "/docs/nope.js", Some(&t.read), None)
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
 
@@ -368,7 +404,10 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins(db: Db) {
         [
             ("origin", origin),
             ("access-control-request-method", "POST"),
-            ("access-control-request-headers", "authorization, content-type"),
+            (
+                "access-control-request-headers",
+                "authorization, content-type",
+            ),
         ]
     };
     let t = TestApp::with(db.clone(), |c| {
@@ -376,15 +415,27 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins(db: Db) {
     })
     .await;
     let r = t
-        .call_with("OPTIONS", "/v1/jobs", None, None, &preflight("https://app.example"))
+        .call_with(
+            "OPTIONS",
+            "/v1/jobs",
+            None,
+            None,
+            &preflight("https://app.example"),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(r.headers["access-control-allow-origin"], "https://app.example");
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
     let allowed = r.headers["access-control-allow-headers"]
         .to_str()
         .expect("ascii")
         .to_ascii_lowercase();
-    assert!(allowed.contains("authorization") && allowed.contains("content-type"), "{allowed}");
+    assert!(
+        allowed.contains("authorization") && allowed.contains("content-type"),
+        "{allowed}"
+    );
     assert!(
         r.headers["access-control-allow-methods"]
             .to_str()
@@ -393,7 +444,13 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins(db: Db) {
     );
     // Another origin gets no permission.
     let r = t
-        .call_with("OPTIONS", "/v1/jobs", None, None, &preflight("https://evil.example"))
+        .call_with(
+            "OPTIONS",
+            "/v1/jobs",
+            None,
+            None,
+            &preflight("https://evil.example"),
+        )
         .await;
     assert!(r.headers.get("access-control-allow-origin").is_none());
     // A real call from the allowed origin may read the request id.
@@ -407,7 +464,10 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins(db: Db) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.headers["access-control-allow-origin"], "https://app.example");
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
     assert!(
         r.headers["access-control-expose-headers"]
             .to_str()
@@ -418,13 +478,25 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins(db: Db) {
     // Off by default: no origin is allowed.
     let off = TestApp::new(db.clone()).await;
     let r = off
-        .call_with("OPTIONS", "/v1/jobs", None, None, &preflight("https://app.example"))
+        .call_with(
+            "OPTIONS",
+            "/v1/jobs",
+            None,
+            None,
+            &preflight("https://app.example"),
+        )
         .await;
     assert!(r.headers.get("access-control-allow-origin").is_none());
     // `*` only when asked for.
     let any = TestApp::with(db, |c| c.cors_origins = vec!["*".into()]).await;
     let r = any
-        .call_with("OPTIONS", "/v1/jobs", None, None, &preflight("https://elsewhere.example"))
+        .call_with(
+            "OPTIONS",
+            "/v1/jobs",
+            None,
+            None,
+            &preflight("https://elsewhere.example"),
+        )
         .await;
     assert_eq!(r.headers["access-control-allow-origin"], "*");
 }

@@ -121,8 +121,7 @@ pub fn names_an_action(text: &str) -> bool {
     CATALOG.iter().any(|e| e.name == t)
         || (t.contains('_')
             && t.starts_with(|c: char| c.is_ascii_lowercase())
-            && t
-                .chars()
+            && t.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
 }
 
@@ -130,12 +129,18 @@ pub fn names_an_action(text: &str) -> bool {
 /// with a bonus for each word (`git`, `push`, ...) they share.
 pub fn closest_names(name: &str, max: usize) -> Vec<&'static str> {
     let lower = name.to_ascii_lowercase();
-    let words: Vec<&str> = lower.split(['_', '-', ' ']).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = lower
+        .split(['_', '-', ' '])
+        .filter(|w| !w.is_empty())
+        .collect();
     let mut scored: Vec<(f64, &'static str)> = CATALOG
         .iter()
         .map(|e| {
             let shared = e.name.split('_').filter(|w| words.contains(w)).count();
-            (strsim::jaro_winkler(&lower, e.name) + 0.2 * shared as f64, e.name)
+            (
+                strsim::jaro_winkler(&lower, e.name) + 0.2 * shared as f64,
+                e.name,
+            )
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -210,9 +215,7 @@ fn fill_from_target(
         return Ok(());
     }
     let words = shell_words::split(target).map_err(|e| {
-        Error::InvalidInput(format!(
-            "target {target:?} does not split into words: {e}"
-        ))
+        Error::InvalidInput(format!("target {target:?} does not split into words: {e}"))
     })?;
     let open: Vec<&ParamSpec> = specs
         .iter()
@@ -224,10 +227,7 @@ fn fill_from_target(
             reason: if specs.is_empty() {
                 not_taken(entry)
             } else {
-                format!(
-                    "`params` already sets every parameter of {}",
-                    entry.name
-                )
+                format!("`params` already sets every parameter of {}", entry.name)
             },
         });
         return Ok(());
@@ -278,7 +278,11 @@ fn word_value(entry: &CatalogEntry, spec: &ParamSpec, word: &str) -> Result<Valu
 
 /// Why a parameter was not used by `entry`.
 fn not_taken(entry: &CatalogEntry) -> String {
-    format!("{} does not take it (it takes: {})", entry.name, takes(entry))
+    format!(
+        "{} does not take it (it takes: {})",
+        entry.name,
+        takes(entry)
+    )
 }
 
 /// `entry`'s parameters as its catalog text shows them, or `none`.
@@ -303,12 +307,7 @@ mod tests {
     fn every_entry_declares_parameters_serde_accepts() {
         for e in CATALOG {
             for spec in e.param_specs() {
-                assert!(
-                    e.params.contains(spec.name),
-                    "{}: {}",
-                    e.name,
-                    spec.name
-                );
+                assert!(e.params.contains(spec.name), "{}: {}", e.name, spec.name);
             }
         }
         let push = entry("git_push").expect("git_push");
@@ -317,7 +316,11 @@ mod tests {
             specs.iter().map(|s| s.name).collect::<Vec<_>>(),
             ["remote", "branch"]
         );
-        assert!(specs.iter().all(|s| s.optional && s.kind == ParamKind::Text));
+        assert!(
+            specs
+                .iter()
+                .all(|s| s.optional && s.kind == ParamKind::Text)
+        );
     }
 
     #[test]
@@ -331,8 +334,8 @@ mod tests {
             }
         );
         assert!(push.ignored.is_empty());
-        let commit = build("git_commit", &Map::new(), Some("fix the build"), "params")
-            .expect("commit");
+        let commit =
+            build("git_commit", &Map::new(), Some("fix the build"), "params").expect("commit");
         assert_eq!(
             commit.value,
             Action::GitCommit {
@@ -377,7 +380,11 @@ mod tests {
         assert_eq!(tests.value, Action::RunTests);
         assert_eq!(tests.ignored.len(), 1);
         assert_eq!(tests.ignored[0].field, "steps[0].params.working_dir");
-        assert!(tests.ignored[0].reason.contains("takes: none"), "{:?}", tests.ignored);
+        assert!(
+            tests.ignored[0].reason.contains("takes: none"),
+            "{:?}",
+            tests.ignored
+        );
         let status = build("git_status", &Map::new(), Some("laptop"), "params").expect("status");
         assert_eq!(status.value, Action::GitStatus);
         assert_eq!(status.ignored[0].field, "target");

@@ -461,8 +461,11 @@ fn cors_origins_are_off_by_default_and_checked() {
         load(&[]).expect("file").http.cors_origins,
         ["https://app.example.com", "http://localhost:5173"]
     );
-    let s = load(&[("SKYNET_HTTP_CORS_ORIGINS", "https://a.example, https://b.example:8443")])
-        .expect("env wins");
+    let s = load(&[(
+        "SKYNET_HTTP_CORS_ORIGINS",
+        "https://a.example, https://b.example:8443",
+    )])
+    .expect("env wins");
     assert_eq!(
         s.http.cors_origins,
         ["https://a.example", "https://b.example:8443"]
@@ -475,10 +478,13 @@ fn cors_origins_are_off_by_default_and_checked() {
         ["*"]
     );
     assert_eq!(
-        load(&[("SKYNET_HTTP_CORS_ORIGINS", "https://a.example:443/,http://[::1]:8080")])
-            .expect("normalised")
-            .http
-            .cors_origins,
+        load(&[(
+            "SKYNET_HTTP_CORS_ORIGINS",
+            "https://a.example:443/,http://[::1]:8080"
+        )])
+        .expect("normalised")
+        .http
+        .cors_origins,
         ["https://a.example", "http://[::1]:8080"]
     );
     for bad in [

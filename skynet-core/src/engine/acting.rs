@@ -242,7 +242,12 @@ impl Acting<'_> {
             None => None,
         };
         self.sk
-            .keep_report(report, job.as_ref(), &self.grant.principal, &self.grant.actor)
+            .keep_report(
+                report,
+                job.as_ref(),
+                &self.grant.principal,
+                &self.grant.actor,
+            )
             .await
     }
 

@@ -82,7 +82,10 @@ impl PlanConstraints {
             ));
         }
         if let Some(t) = self.time_budget {
-            lines.push(format!("the whole job must finish within {} minutes", t.as_secs() / 60));
+            lines.push(format!(
+                "the whole job must finish within {} minutes",
+                t.as_secs() / 60
+            ));
         }
         lines
     }
@@ -129,7 +132,10 @@ fn risk(v: &Value) -> Result<RiskLevel> {
 fn minutes(v: &Value) -> Result<Duration> {
     match v.as_f64() {
         Some(m) if m > 0.0 && m <= 30.0 * 24.0 * 60.0 => Ok(Duration::from_secs_f64(m * 60.0)),
-        _ => Err(bad("time_budget_min", "a number of minutes above 0 (at most 30 days)")),
+        _ => Err(bad(
+            "time_budget_min",
+            "a number of minutes above 0 (at most 30 days)",
+        )),
     }
 }
 
@@ -203,7 +209,12 @@ mod tests {
         let c = PlanConstraints::from_json(&json!(["no network", "be quick"])).expect("list");
         assert_eq!(c.value.notes, ["no network", "be quick"]);
         assert!(c.ignored.is_empty());
-        assert_eq!(PlanConstraints::from_json(&Value::Null).expect("null").value, PlanConstraints::default());
+        assert_eq!(
+            PlanConstraints::from_json(&Value::Null)
+                .expect("null")
+                .value,
+            PlanConstraints::default()
+        );
     }
 
     #[test]
@@ -236,7 +247,12 @@ mod tests {
             .find(|i| i.field == "constraints.allowed_targets")
             .expect("allowed_targets");
         assert!(targets.reason.contains("scheduler"), "{targets:?}");
-        assert!(c.value.planner_lines().iter().any(|l| l.contains("READ_ONLY")));
+        assert!(
+            c.value
+                .planner_lines()
+                .iter()
+                .any(|l| l.contains("READ_ONLY"))
+        );
     }
 
     #[test]
@@ -245,7 +261,10 @@ mod tests {
             (json!({"max_risk": "extreme"}), "max_risk"),
             (json!({"max_risk": 3}), "max_risk"),
             (json!({"time_budget_min": 0}), "time_budget_min"),
-            (json!({"requires_approval_for": "git_push"}), "requires_approval_for"),
+            (
+                json!({"requires_approval_for": "git_push"}),
+                "requires_approval_for",
+            ),
             (json!([1]), "list of texts"),
             (json!("READ_ONLY"), "object"),
         ] {

@@ -40,12 +40,18 @@ pub async fn reports_are_kept_by_request_id_and_linked_to_jobs(store: SharedStor
     let job = insert(&store, test_job(&[RiskLevel::ReadOnly])).await;
     let data = serde_json::json!({ "reporter": "executor", "overall_status": "completed" });
     let linked = store
-        .record_report(&report(job.id.as_str(), Some(job.id.clone()), &alice), data.clone())
+        .record_report(
+            &report(job.id.as_str(), Some(job.id.clone()), &alice),
+            data.clone(),
+        )
         .await
         .expect("linked");
     let events = store.events(&job.id).await.expect("events");
     let last = events.last().expect("an event");
-    assert_eq!((last.kind.as_str(), Some(last.seq)), ("report", linked.event_seq));
+    assert_eq!(
+        (last.kind.as_str(), Some(last.seq)),
+        ("report", linked.event_seq)
+    );
     assert_eq!(last.data, data);
     assert!(store.verify_events(&job.id).await.expect("verify").intact);
     let read = store.reports(&alice, job.id.as_str()).await.expect("read");
@@ -57,7 +63,13 @@ pub async fn reports_are_kept_by_request_id_and_linked_to_jobs(store: SharedStor
         .await
         .expect_err("no such job");
     assert!(matches!(e, Error::JobNotFound(_)), "{e}");
-    assert!(store.reports(&alice, "req-2").await.expect("none").is_empty());
+    assert!(
+        store
+            .reports(&alice, "req-2")
+            .await
+            .expect("none")
+            .is_empty()
+    );
     for bad in ["", "a\nb"] {
         let e = store
             .record_report(&report(bad, None, &alice), serde_json::Value::Null)

@@ -112,8 +112,10 @@ pub(crate) async fn file(_: DocsReader, Path(rest): Path<String>) -> Response {
             if let Ok(kind) = HeaderValue::from_str(&f.content_type) {
                 resp.headers_mut().insert(CONTENT_TYPE, kind);
             }
-            resp.headers_mut()
-                .insert(CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+            resp.headers_mut().insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=300"),
+            );
             resp
         }
         Ok(None) => ApiError::new(

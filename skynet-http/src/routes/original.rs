@@ -112,7 +112,10 @@ pub(crate) async fn report(
         .map_err(core_err(&caller))?;
     let acknowledgment = match (&receipt.job, receipt.event_seq) {
         (Some(job), Some(seq)) => {
-            format!("recorded as report {} and event {seq} of job {job}", receipt.report_id)
+            format!(
+                "recorded as report {} and event {seq} of job {job}",
+                receipt.report_id
+            )
         }
         _ => format!(
             "recorded as report {} under request id {:?} (no job of yours has that id)",
