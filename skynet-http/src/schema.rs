@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use skynet_core::engine::Checked;
 use skynet_core::{Decision, Verdict};
 use std::collections::BTreeMap;
-use utoipa::PartialSchema;
 use utoipa::{IntoParams, ToSchema};
 
 pub use skynet_core::RiskLevel as Risk;
@@ -137,8 +136,8 @@ pub struct PlanBody {
     #[schema(value_type = Object)]
     pub context: BTreeMap<String, serde_json::Value>,
     /// Free-text constraints for the planner (a list), or the original
-    /// object: `max_risk` (`READ_ONLY`, `WRITE`, `ADMIN`: a riskier plan is
-    /// refused with 403), `requires_approval_for` (catalog actions whose
+    /// object (its keys are described in the schema): `max_risk` (a
+    /// riskier plan is refused with 403), `requires_approval_for` (catalog actions whose
     /// steps then need a human), `time_budget_min` (the job's time budget)
     /// are honoured; other keys (`max_cost_usd`, `allowed_targets`, ...)
     /// are listed in `ignored_constraints`.
@@ -152,18 +151,34 @@ fn constraints_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{
         AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
     };
+    let text = || ObjectBuilder::new().schema_type(Type::String);
     let object = OneOfBuilder::new()
-        .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(
+            "Free-text constraints for the planner (a list), or the original object: \
+             `max_risk`, `requires_approval_for` and `time_budget_min` are honoured; other keys \
+             (`max_cost_usd`, `allowed_targets`, ...) are listed in `ignored_constraints`.",
+        ))
+        .item(ArrayBuilder::new().items(text()))
         .item(
             ObjectBuilder::new()
-                .property("max_risk", Risk::schema())
+                .property(
+                    "max_risk",
+                    text().description(Some(
+                        "READ_ONLY, WRITE, ADMIN (or the original low, med, high): a riskier \
+                         plan is refused with 403",
+                    )),
+                )
                 .property(
                     "requires_approval_for",
-                    ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
+                    ArrayBuilder::new().items(text()).description(Some(
+                        "Catalog actions whose steps need a human even when READ_ONLY",
+                    )),
                 )
                 .property(
                     "time_budget_min",
-                    ObjectBuilder::new().schema_type(Type::Number),
+                    ObjectBuilder::new()
+                        .schema_type(Type::Number)
+                        .description(Some("The job's whole time budget, in minutes")),
                 )
                 .additional_properties(Some(AdditionalProperties::FreeForm(true))),
         )

@@ -121,12 +121,16 @@ fn strings(key: &str, items: &[Value]) -> Result<Vec<String>> {
         .collect()
 }
 
+/// A risk level, also in the original API's words (`low`, `med`, `high`).
 fn risk(v: &Value) -> Result<RiskLevel> {
-    let text = v
-        .as_str()
-        .ok_or_else(|| bad("max_risk", "READ_ONLY, WRITE or ADMIN"))?;
-    text.parse()
-        .map_err(|_| bad("max_risk", "READ_ONLY, WRITE or ADMIN"))
+    let wrong = || bad("max_risk", "READ_ONLY, WRITE or ADMIN (or low, med, high)");
+    let text = v.as_str().ok_or_else(wrong)?;
+    match text.to_ascii_lowercase().as_str() {
+        "low" => Ok(RiskLevel::ReadOnly),
+        "med" | "medium" => Ok(RiskLevel::Write),
+        "high" => Ok(RiskLevel::Admin),
+        _ => text.parse().map_err(|_| wrong()),
+    }
 }
 
 fn minutes(v: &Value) -> Result<Duration> {
@@ -253,6 +257,20 @@ mod tests {
                 .iter()
                 .any(|l| l.contains("READ_ONLY"))
         );
+    }
+
+    #[test]
+    fn max_risk_reads_the_original_words_too() {
+        for (word, risk) in [
+            ("READ_ONLY", RiskLevel::ReadOnly),
+            ("low", RiskLevel::ReadOnly),
+            ("med", RiskLevel::Write),
+            ("write", RiskLevel::Write),
+            ("HIGH", RiskLevel::Admin),
+        ] {
+            let c = PlanConstraints::from_json(&json!({ "max_risk": word })).expect(word);
+            assert_eq!(c.value.max_risk, Some(risk), "{word}");
+        }
     }
 
     #[test]
