@@ -4,11 +4,13 @@
 //! string, so a parameter can never become a second command.
 
 mod ops;
+pub mod params;
 
 pub use ops::{
     ContainerView, HostFact, NetworkView, PackageOp, ProcessSort, ServiceOp, StashOp, plain_name,
     plain_ref, plain_size,
 };
+pub use params::{Ignored, Lenient};
 
 use crate::risk::RiskLevel;
 use crate::{Error, Result};

@@ -16,6 +16,17 @@ pub enum Error {
     /// The caller's input is unusable (empty intent, bad flag value, ...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A request named an action the catalog does not have.
+    #[error(
+        "unknown action {name:?}; the closest catalog actions are {}; `skynet actions` lists them all",
+        .closest.join(", ")
+    )]
+    UnknownAction {
+        /// The name asked for.
+        name: String,
+        /// The closest catalog names, best first.
+        closest: Vec<String>,
+    },
     /// The planner could not turn the intent into a plan.
     #[error("planning failed: {0}")]
     Planning(String),
@@ -287,9 +298,10 @@ impl Error {
     /// The kind of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::InvalidInput(_) | Error::PolicyRules(_) | Error::Config(_) => {
-                ErrorKind::InvalidInput
-            }
+            Error::InvalidInput(_)
+            | Error::UnknownAction { .. }
+            | Error::PolicyRules(_)
+            | Error::Config(_) => ErrorKind::InvalidInput,
             Error::Planning(_) => ErrorKind::Planning,
             Error::Forbidden { .. } => ErrorKind::Forbidden,
             Error::ApprovalRequired(_) | Error::PlanNeedsApproval { .. } => {

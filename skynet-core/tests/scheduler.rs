@@ -435,9 +435,10 @@ async fn diagnose_falls_back_only_when_nothing_is_eligible() {
     );
     let e = sk.diagnose(&spec(&["teleport"]), None).await.unwrap_err();
     assert!(
-        matches!(&e, Error::InvalidInput(m) if m.contains("unknown action")),
+        matches!(&e, Error::UnknownAction { name, closest } if name == "teleport" && closest.len() == 3),
         "{e}"
     );
+    assert_eq!(e.kind(), skynet_core::ErrorKind::InvalidInput);
     let e = sk
         .diagnose(&ExecutionSpec::default(), None)
         .await

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use skynet_core::action::Action;
-use skynet_core::engine::{HealthCheck, NextAction};
+use skynet_core::engine::{HealthCheck, NextAction, Report};
 use skynet_core::plan::Plan;
 use skynet_core::planner::{PlanRequest, Planner, ScriptedPlanner};
 use skynet_core::provider::mock::{MockProvider, MockResponse};
@@ -208,20 +208,49 @@ async fn reports_are_recorded_through_the_engine() {
     let (env, sk) = Env::new(vec![touch()], MockProvider::new()).await;
     let job = sk.submit(env.req("touch")).await.unwrap();
     let steps = serde_json::json!([{ "step": 0, "status": "failed" }]);
-    let receipt = sk
-        .record_report(&job.id, "executor", "partial", steps.clone())
-        .await
-        .unwrap();
+    let on_job = Report {
+        request_id: job.id.to_string(),
+        overall_status: "partial".into(),
+        step_reports: steps.clone(),
+        metadata: serde_json::Value::Null,
+    };
+    let receipt = sk.record_report(&on_job, "executor").await.unwrap();
     assert_eq!(receipt.next_action, NextAction::AwaitApproval);
+    assert_eq!(receipt.job.as_ref(), Some(&job.id));
     let events = sk.events(&job.id).await.unwrap();
     let report = events.iter().find(|e| e.kind == "report").unwrap();
-    assert_eq!(report.seq, receipt.event_seq);
+    assert_eq!(Some(report.seq), receipt.event_seq);
     assert_eq!(report.data["reporter"], "executor");
+    // The reporter's own request id (not a job's) is kept with the report.
+    for request_id in ["req-17".to_string(), JobId::new().to_string()] {
+        let own = Report {
+            request_id: request_id.clone(),
+            overall_status: "completed".into(),
+            step_reports: steps.clone(),
+            metadata: serde_json::json!({ "runner": "ci" }),
+        };
+        let receipt = sk.record_report(&own, "executor").await.unwrap();
+        assert_eq!((receipt.job, receipt.event_seq), (None, None));
+        assert_eq!(receipt.next_action, NextAction::None);
+        let kept = sk.reports(&request_id).await.unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].id, receipt.report_id);
+        assert_eq!(kept[0].overall_status, "completed");
+        assert_eq!(kept[0].body["metadata"]["runner"], "ci");
+    }
+    let linked = sk.reports(job.id.as_str()).await.unwrap();
+    assert_eq!(linked[0].event_seq, Some(report.seq));
     let e = sk
-        .record_report(&JobId::new(), "executor", "ok", steps)
+        .record_report(
+            &Report {
+                request_id: " ".into(),
+                ..on_job
+            },
+            "executor",
+        )
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
 
 #[tokio::test]

@@ -150,6 +150,9 @@ fn hint(e: &Error) -> Option<String> {
         Error::StaleApproval { job, .. } => {
             format!("review it again with GET /v1/jobs/{job}")
         }
+        Error::UnknownAction { .. } => {
+            "POST /v1/policy/check judges a command line sent as `command`".into()
+        }
         _ => return None,
     })
 }

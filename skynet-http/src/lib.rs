@@ -19,6 +19,7 @@
 pub mod agent;
 mod auth;
 pub mod conn;
+mod cors;
 mod error;
 mod extract;
 mod metrics;
@@ -74,6 +75,10 @@ pub struct HttpConfig {
     /// Separation of duties (default on): a key cannot approve a job its
     /// own principal submitted unless it holds `admin`.
     pub separation_of_duties: bool,
+    /// Browser origins allowed to call across origins (CORS): exact
+    /// `scheme://host[:port]` origins, or `*` alone for any. Empty (the
+    /// default): no CORS headers, so browsers refuse cross-origin calls.
+    pub cors_origins: Vec<String>,
 }
 
 impl HttpConfig {
@@ -91,6 +96,7 @@ impl HttpConfig {
             separation_of_duties: true,
             failed_auth_limit: 20,
             failed_auth_window: Duration::from_secs(60),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -180,6 +186,7 @@ pub fn router(sk: Skynet, config: HttpConfig) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
+        .option_layer(cors::layer(&state.config.cors_origins))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(metrics::ObserveLayer(state.metrics.clone()));
     routes::all().layer(layers).with_state(state)

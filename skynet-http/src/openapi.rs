@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 #[openapi(
     info(title = "SKYNET control plane", description = "Plan, judge, approve, queue and watch jobs. Errors are RFC 9457 problem+json with a stable `code`."),
     paths(
-        health, metrics, openapi,
+        health, metrics, openapi, page,
         submit, list_jobs, get_job, approve, deny, cancel, logs,
         review, retry,
         job_events, global_events,
@@ -26,7 +26,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         schema::LogLineView, schema::LogsView,
         schema::PlanBody, schema::PlanAnswer, schema::ApprovalGate,
         schema::ReportBody, schema::StepReport, schema::ReportAnswer,
-        schema::PolicyCheckBody, schema::PolicyAnswer,
+        schema::PolicyCheckBody, schema::PolicyAnswer, schema::Ignored,
         schema::ExecuteBody, schema::ExecuteAnswer,
         schema::ProvidersHealth, schema::ProviderHealthView, schema::HealthSample,
         schema::HealthAnswer, schema::ComponentHealth,

@@ -6,11 +6,13 @@
 //! adds the request bodies and the envelopes only this API has.
 
 use serde::{Deserialize, Serialize};
+use skynet_core::engine::Checked;
 use skynet_core::{Decision, Verdict};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
 pub use skynet_core::RiskLevel as Risk;
+pub use skynet_core::action::Ignored;
 pub use skynet_core::engine::ApprovalGate;
 pub use skynet_core::scheduler::{Diagnosis as DiagnosisView, ProviderScore as ProviderScoreView};
 pub use skynet_core::view::{
@@ -122,6 +124,10 @@ pub struct EventsQuery {
 /// `POST /v1/plan` (the original API).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct PlanBody {
+    /// The caller's own id for the request, echoed in the answer.
+    #[serde(default)]
+    #[schema(example = "9b2f6a0e-3c4d-4e5f-8a9b-0c1d2e3f4a5b")]
+    pub request_id: Option<String>,
     /// The intent.
     #[schema(example = "read README.md, then write 'done' to notes.txt")]
     pub user_message: String,
@@ -129,9 +135,55 @@ pub struct PlanBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub context: BTreeMap<String, serde_json::Value>,
-    /// Constraints for the planner.
+    /// Free-text constraints for the planner (a list), or the original
+    /// object (its keys are described in the schema): `max_risk` (a
+    /// riskier plan is refused with 403), `requires_approval_for` (catalog actions whose
+    /// steps then need a human), `time_budget_min` (the job's time budget)
+    /// are honoured; other keys (`max_cost_usd`, `allowed_targets`, ...)
+    /// are listed in `ignored_constraints`.
     #[serde(default)]
-    pub constraints: Vec<String>,
+    #[schema(schema_with = constraints_schema)]
+    pub constraints: serde_json::Value,
+}
+
+/// `constraints`: a list of texts or an object.
+fn constraints_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+    };
+    let text = || ObjectBuilder::new().schema_type(Type::String);
+    let object = OneOfBuilder::new()
+        .description(Some(
+            "Free-text constraints for the planner (a list), or the original object: \
+             `max_risk`, `requires_approval_for` and `time_budget_min` are honoured; other keys \
+             (`max_cost_usd`, `allowed_targets`, ...) are listed in `ignored_constraints`.",
+        ))
+        .item(ArrayBuilder::new().items(text()))
+        .item(
+            ObjectBuilder::new()
+                .property(
+                    "max_risk",
+                    text().description(Some(
+                        "READ_ONLY, WRITE, ADMIN (or the original low, med, high): a riskier \
+                         plan is refused with 403",
+                    )),
+                )
+                .property(
+                    "requires_approval_for",
+                    ArrayBuilder::new().items(text()).description(Some(
+                        "Catalog actions whose steps need a human even when READ_ONLY",
+                    )),
+                )
+                .property(
+                    "time_budget_min",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Number)
+                        .description(Some("The job's whole time budget, in minutes")),
+                )
+                .additional_properties(Some(AdditionalProperties::FreeForm(true))),
+        )
+        .build();
+    Schema::OneOf(object)
 }
 
 /// `POST /v1/plan` answer.
@@ -149,12 +201,20 @@ pub struct PlanAnswer {
     pub plan_hash: String,
     /// Whether a human must approve before it runs.
     pub requires_approval: bool,
+    /// The request's `request_id`, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Constraint keys that were not used, and why.
+    #[serde(default)]
+    pub ignored_constraints: Vec<Ignored>,
 }
 
 /// One step's report in `POST /v1/report`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StepReport {
-    /// Step index (0-based).
+    /// The step, as the reporter numbers it (SKYNET's views count from 0,
+    /// the original API's clients from 1); also read as `step_id`.
+    #[serde(alias = "step_id")]
     pub step: u32,
     /// What happened (`succeeded`, `failed`, ...).
     pub status: String,
@@ -164,41 +224,84 @@ pub struct StepReport {
     /// Error text.
     #[serde(default)]
     pub error: Option<String>,
+    /// When the step started (as the reporter writes it, e.g. RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    /// Where the reporter put what the step produced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts_uploaded: Vec<String>,
 }
 
-/// `POST /v1/report` (the original API): an executor reports on a job.
+/// `POST /v1/report` (the original API): an executor reports on work it
+/// ran.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ReportBody {
-    /// The job id the report is about.
+    /// The reporter's own id for the request, kept with the report; when
+    /// it is the id of a job the caller may report on, the report is
+    /// linked to that job (a `report` event in its chain).
+    #[schema(example = "9b2f6a0e-3c4d-4e5f-8a9b-0c1d2e3f4a5b")]
     pub request_id: String,
     /// Per-step reports.
     #[serde(default)]
     pub step_reports: Vec<StepReport>,
-    /// `succeeded`, `failed`, `partial`, ...
+    /// `completed`, `failed`, `partial`, ...
     pub overall_status: String,
+    /// Anything else, kept with the report.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 /// `POST /v1/report` answer.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReportAnswer {
-    /// `recorded`, with the event's seq.
+    /// The request id, as given.
+    pub request_id: String,
+    /// Always true: the report was kept.
+    pub received: bool,
+    /// What was recorded, in words.
     pub acknowledgment: String,
-    /// `await_approval`, `wait`, `none`, or `review`.
+    /// `await_approval`, `wait`, `review`, or `none` (also for a report
+    /// on no job).
     pub next_action: String,
-    /// The recorded event's seq.
-    pub event_seq: i64,
+    /// The report's id.
+    pub report_id: i64,
+    /// The job it was linked to, if any.
+    pub job_id: Option<String>,
+    /// Its `report` event's seq in the job's chain, if linked.
+    pub event_seq: Option<i64>,
 }
 
-/// `POST /v1/policy/check` (the original API).
+/// `POST /v1/policy/check` (the original API): a catalog action or a
+/// command line to judge; nothing runs.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct PolicyCheckBody {
-    /// The command line to judge, e.g. `git push` (split like a POSIX
-    /// shell would, never run).
-    #[schema(example = "git push")]
-    pub action: String,
-    /// An argument appended to it, e.g. the path or remote.
+    /// A catalog action name (`git_push`, `run_tests`; judged as a plan
+    /// step would be, at least its catalog risk), or a command line
+    /// (`git push`; split like a POSIX shell would, never run). One
+    /// snake_case word is an action name: an unknown one is a 400 naming
+    /// the closest actions.
     #[serde(default)]
-    #[schema(example = "origin")]
+    #[schema(example = "git_push")]
+    pub action: Option<String>,
+    /// A command line, always judged as one.
+    #[serde(default)]
+    #[schema(example = "git push origin main")]
+    pub command: Option<String>,
+    /// The action's parameters, e.g. `{"remote": "origin"}`; ones it
+    /// does not take are listed in `ignored_params`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// For an action, its parameters in order, as words (`git_push`:
+    /// `"origin main"` is remote, branch; `laptop`, `ec2`, `docker` are
+    /// the original API's execution targets and are ignored); for a
+    /// command line, one more argument.
+    #[serde(default)]
+    #[schema(example = "origin main")]
     pub target: Option<String>,
     /// `root` (or `cwd`) picks the sandbox root for path checks.
     #[serde(default)]
@@ -221,8 +324,15 @@ pub struct PolicyAnswer {
     pub rule: Option<String>,
     /// Why.
     pub reasons: Vec<String>,
+    /// The reasons in one line (the original API's field).
+    pub reason: String,
     /// The argv that was judged.
     pub argv: Vec<String>,
+    /// The catalog action judged, when `action` named one.
+    pub action: Option<String>,
+    /// Parameters (or a target) the action does not take, and why.
+    #[serde(default)]
+    pub ignored_params: Vec<Ignored>,
 }
 
 impl PolicyAnswer {
@@ -233,9 +343,22 @@ impl PolicyAnswer {
             requires_approval: d.verdict == Verdict::Prompt,
             risk_level: d.risk,
             verdict: d.verdict.as_str().to_string(),
+            reason: d.explain(),
             rule: d.rule,
             reasons: d.reasons,
             argv,
+            action: None,
+            ignored_params: Vec::new(),
+        }
+    }
+}
+
+impl From<Checked> for PolicyAnswer {
+    fn from(c: Checked) -> Self {
+        PolicyAnswer {
+            action: c.action.map(|a| a.name().to_string()),
+            ignored_params: c.ignored,
+            ..PolicyAnswer::new(c.argv, c.decision)
         }
     }
 }
@@ -284,6 +407,8 @@ pub struct ProviderHealthView {
 pub struct HealthSample {
     /// When (RFC 3339).
     pub at: String,
+    /// When, in seconds since the Unix epoch (the original API's field).
+    pub timestamp: f64,
     /// Providers whose check passed then.
     pub healthy_count: usize,
     /// Providers whose check failed then.
@@ -368,14 +493,49 @@ impl From<ExecutionSpecBody> for skynet_core::scheduler::ExecutionSpec {
     }
 }
 
-/// `POST /v1/scheduler/diagnose`.
+/// `POST /v1/scheduler/diagnose`: the work as `execution_spec`, or one
+/// step given at the top (`{"action": "run_tests", "params": {...}}`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiagnoseBody {
     /// What to place.
-    pub execution_spec: ExecutionSpecBody,
+    #[serde(default)]
+    pub execution_spec: Option<ExecutionSpecBody>,
+    /// One step's catalog action, instead of `execution_spec`.
+    #[serde(default)]
+    #[schema(example = "run_tests")]
+    pub action: Option<String>,
+    /// That step's parameters.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: serde_json::Map<String, serde_json::Value>,
     /// A registered provider to take when no candidate is eligible and
     /// healthy.
     #[serde(default)]
     pub fallback: Option<String>,
+}
+
+impl DiagnoseBody {
+    /// The work to place: `execution_spec`, or the one step given at the
+    /// top; `Err` says what is missing or given twice.
+    pub fn spec(&self) -> Result<skynet_core::scheduler::ExecutionSpec, String> {
+        match (&self.execution_spec, &self.action) {
+            (Some(spec), None) if self.params.is_empty() => Ok(spec.clone().into()),
+            (None, Some(action)) => Ok(skynet_core::scheduler::ExecutionSpec {
+                job_id: None,
+                steps: vec![skynet_core::scheduler::SpecStep {
+                    action: action.clone(),
+                    params: self.params.clone(),
+                }],
+            }),
+            (None, None) => Err(
+                "nothing to place: give execution_spec ({\"steps\": [{\"action\": \"git_status\"}]}) \
+                 or one step as action and params"
+                    .into(),
+            ),
+            _ => Err(
+                "give either execution_spec or one step as action and params, not both".into(),
+            ),
+        }
+    }
 }

@@ -60,6 +60,7 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
     config.separation_of_duties = settings.separation_of_duties;
     config.failed_auth_limit = settings.http.failed_auth_limit;
     config.failed_auth_window = settings.http.failed_auth_window;
+    config.cors_origins = settings.http.cors_origins.clone();
     let shutdown = config.shutdown.clone();
     let app = skynet_http::router(sk.clone(), config);
     let app = match super::telegram::webhook(settings, &sk, shutdown.clone()).await? {

@@ -17,6 +17,7 @@ pub(super) struct HttpSection {
     body_timeout: Option<String>,
     failed_auth_limit: Option<u32>,
     failed_auth_window: Option<String>,
+    cors_origins: Option<Vec<String>>,
 }
 
 /// `[redact]` in `skynet.toml`.
@@ -43,6 +44,10 @@ pub struct HttpSettings {
     pub failed_auth_limit: u32,
     /// That window (default 60 s).
     pub failed_auth_window: Duration,
+    /// Browser origins allowed to call the API across origins (CORS),
+    /// exact `scheme://host[:port]` each, or `*` alone for any; empty (the
+    /// default) answers no cross-origin request.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpSettings {
@@ -54,6 +59,7 @@ impl Default for HttpSettings {
             body_timeout: Duration::from_secs(30),
             failed_auth_limit: 20,
             failed_auth_window: Duration::from_secs(60),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -80,8 +86,57 @@ impl HttpSection {
         if let Some(v) = layers.pick("SKYNET_HTTP_FAILED_AUTH_WINDOW", self.failed_auth_window) {
             s.failed_auth_window = parse_duration("failed_auth_window", &v)?;
         }
+        let origins = match layers.var("SKYNET_HTTP_CORS_ORIGINS") {
+            Some(v) => v.split(',').map(str::to_string).collect(),
+            None => self.cors_origins.unwrap_or_default(),
+        };
+        s.cors_origins = cors_origins(origins)?;
         Ok(s)
     }
+}
+
+/// Check and normalise the CORS origins: each an exact origin
+/// (`https://app.example.com`, `http://localhost:5173`), or `*` alone.
+fn cors_origins(list: Vec<String>) -> Result<Vec<String>> {
+    let list: Vec<String> = list
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    if list.iter().any(|o| o == "*") {
+        if list.len() > 1 {
+            return Err(crate::Error::Config(
+                "cors_origins: `*` allows every origin, so it must be the only entry".into(),
+            ));
+        }
+        return Ok(list);
+    }
+    list.iter().map(|o| origin(o)).collect()
+}
+
+/// One origin as browsers send it (`scheme://host[:port]`, lower case,
+/// no default port); a trailing `/` is dropped, a path refused.
+fn origin(text: &str) -> Result<String> {
+    let bad = || {
+        crate::Error::Config(format!(
+            "cors_origins entry {text:?} is not an origin: give scheme://host[:port] such as \
+             https://app.example.com (no path), or `*` alone to allow every origin"
+        ))
+    };
+    let url = reqwest::Url::parse(text).map_err(|_| bad())?;
+    let plain = matches!(url.scheme(), "http" | "https")
+        && url.has_host()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.port() != Some(0);
+    if !plain {
+        return Err(bad());
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 fn positive<T: std::str::FromStr + PartialEq + Default>(what: &str, v: &str) -> Result<T> {

@@ -486,6 +486,61 @@ fn http_limits_and_redaction_patterns_are_settings() {
     }
 }
 
+#[test]
+fn cors_origins_are_off_by_default_and_checked() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    assert!(load(&[]).expect("load").http.cors_origins.is_empty());
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[http]\ncors_origins = [\"https://App.example.com\", \"http://localhost:5173\"]\n",
+    )
+    .expect("write");
+    assert_eq!(
+        load(&[]).expect("file").http.cors_origins,
+        ["https://app.example.com", "http://localhost:5173"]
+    );
+    let s = load(&[(
+        "SKYNET_HTTP_CORS_ORIGINS",
+        "https://a.example, https://b.example:8443",
+    )])
+    .expect("env wins");
+    assert_eq!(
+        s.http.cors_origins,
+        ["https://a.example", "https://b.example:8443"]
+    );
+    assert_eq!(
+        load(&[("SKYNET_HTTP_CORS_ORIGINS", "*")])
+            .expect("any")
+            .http
+            .cors_origins,
+        ["*"]
+    );
+    assert_eq!(
+        load(&[(
+            "SKYNET_HTTP_CORS_ORIGINS",
+            "https://a.example:443/,http://[::1]:8080"
+        )])
+        .expect("normalised")
+        .http
+        .cors_origins,
+        ["https://a.example", "http://[::1]:8080"]
+    );
+    for bad in [
+        "a.example",
+        "ftp://a.example",
+        "https://a.example/app",
+        "https://a.example:0",
+        "*,https://a.example",
+    ] {
+        let e = load(&[("SKYNET_HTTP_CORS_ORIGINS", bad)]);
+        assert!(
+            matches!(&e, Err(Error::Config(m)) if m.contains("cors_origins")),
+            "{bad}: {e:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_configured_pattern_redacts_step_output() {
     let home = tempfile::tempdir().expect("tempdir");

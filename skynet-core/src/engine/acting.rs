@@ -12,9 +12,10 @@
 //! The plain [`Skynet`] methods act as the local operator, who sees
 //! everything.
 
-use super::{Execution, Gate, ReportReceipt, RunHere, Skynet, SubmitRequest};
+use super::{Execution, Gate, Report, ReportReceipt, RunHere, Skynet, SubmitRequest};
 use crate::job::{Job, JobId};
 use crate::store::keys::{Grant, Scope};
+use crate::store::reports::ReportRecord;
 use crate::store::{ChainReport, Event, JobFilter, LogLine, LogQuery, StepRecord};
 use crate::{Error, Principal, Result, Visibility};
 
@@ -227,25 +228,42 @@ impl Acting<'_> {
         self.sk.cancel(id, &self.grant.actor).await
     }
 
-    /// Record a report on a job the caller's principal submitted, or on
-    /// any job with the `gateway` or `admin` scope.
-    pub async fn record_report(
-        &self,
-        id: &JobId,
-        overall_status: &str,
-        step_reports: serde_json::Value,
-    ) -> Result<ReportReceipt> {
-        if !self.grant.allows(Scope::Gateway) {
-            let job = self.get(id).await?;
-            if job.principal != self.grant.principal {
-                return Err(Error::NotPermitted(format!(
-                    "job {id} belongs to another principal: only its own principal or a \
-                     `gateway` key may report on it"
-                )));
-            }
-        }
+    /// Record a report for the caller, kept under its request id. It is
+    /// linked to the job the request id names when the caller may report
+    /// on it: its principal's own job, or any job with the `gateway` or
+    /// `admin` scope. A visible job of another principal is
+    /// [`Error::NotPermitted`]; an id the caller cannot see is treated like
+    /// any other request id (kept unlinked), so it tells nothing about
+    /// other principals' jobs.
+    pub async fn record_report(&self, report: &Report) -> Result<ReportReceipt> {
+        let job = match report.job_id() {
+            Some(id) if self.grant.allows(Scope::Gateway) => self.sk.find(&id).await?,
+            Some(id) => match self.sk.find(&id).await?.filter(|j| self.sees(j)) {
+                Some(job) if job.principal != self.grant.principal => {
+                    return Err(Error::NotPermitted(format!(
+                        "job {id} belongs to another principal: only its own principal or a \
+                         `gateway` key may report on it"
+                    )));
+                }
+                found => found,
+            },
+            None => None,
+        };
         self.sk
-            .record_report(id, &self.grant.actor, overall_status, step_reports)
+            .keep_report(
+                report,
+                job.as_ref(),
+                &self.grant.principal,
+                &self.grant.actor,
+            )
+            .await
+    }
+
+    /// The caller's reports under `request_id`, oldest first.
+    pub async fn reports(&self, request_id: &str) -> Result<Vec<ReportRecord>> {
+        self.sk
+            .store()
+            .reports(&self.grant.principal, request_id)
             .await
     }
 

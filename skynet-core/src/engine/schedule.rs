@@ -30,7 +30,9 @@ impl Skynet {
 
     /// Which provider would run `spec`, with every candidate's scores:
     /// the spec's steps (catalog actions with their parameters), or with
-    /// no steps the plan of the job `spec.job_id` names. With no candidate
+    /// no steps the plan of the job `spec.job_id` names; parameters a step's
+    /// action does not take are listed in [`Diagnosis::ignored_params`].
+    /// With no candidate
     /// eligible and healthy, `fallback` (a registered provider) is taken
     /// if it can run the work; otherwise [`Error::NoEligibleProvider`].
     pub async fn diagnose(
@@ -38,14 +40,26 @@ impl Skynet {
         spec: &ExecutionSpec,
         fallback: Option<&str>,
     ) -> Result<Diagnosis> {
+        let mut ignored = Vec::new();
         let (required, risk) = if !spec.steps.is_empty() {
-            let actions = spec.actions()?;
-            let risk = actions
+            let built = spec.actions()?;
+            ignored = built.ignored;
+            if spec.job_id.is_some() {
+                ignored.insert(
+                    0,
+                    crate::action::Ignored {
+                        field: "job_id".into(),
+                        reason: "the steps are given, so no job's plan is read".into(),
+                    },
+                );
+            }
+            let risk = built
+                .value
                 .iter()
                 .map(|a| a.base_risk())
                 .max()
                 .unwrap_or(RiskLevel::ReadOnly);
-            (required_of(&actions), risk)
+            (required_of(&built.value), risk)
         } else if let Some(id) = &spec.job_id {
             let job = self.get(&JobId::parse(id)?).await?;
             let Some(plan) = &job.plan else {
@@ -60,7 +74,8 @@ impl Skynet {
                     .into(),
             ));
         };
-        self.inner
+        let mut diagnosis = self
+            .inner
             .scheduler
             .diagnose(
                 &self.inner.providers,
@@ -69,7 +84,9 @@ impl Skynet {
                 risk,
                 fallback,
             )
-            .await
+            .await?;
+        diagnosis.ignored_params = ignored;
+        Ok(diagnosis)
     }
 
     /// The provider for a judged plan: the requested one if it can run

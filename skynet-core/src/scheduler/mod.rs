@@ -84,6 +84,10 @@ pub struct Diagnosis {
     pub candidates: Vec<String>,
     /// Every candidate's scores, best first.
     pub scores: Vec<ProviderScore>,
+    /// Parameters the spec gave that its actions do not take: they change
+    /// nothing that would run, so they are reported, not refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_params: Vec<crate::action::Ignored>,
 }
 
 /// The setting that configures a built-in provider, for messages about a
@@ -246,6 +250,7 @@ impl Scheduler {
             required_capabilities: required,
             candidates: self.candidates.clone(),
             scores: ranked.into_iter().map(|s| s.score).collect(),
+            ignored_params: Vec::new(),
         })
     }
 }

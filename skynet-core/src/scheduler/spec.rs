@@ -1,7 +1,7 @@
 //! What [`crate::Skynet::diagnose`] is asked about: steps named by catalog
 //! action, with their parameters.
 
-use crate::action::{Action, CATALOG};
+use crate::action::{Action, Lenient, params};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -34,62 +34,46 @@ pub struct SpecStep {
 
 impl SpecStep {
     /// The typed action: the name must be in the catalog and the
-    /// parameters must fit it. `index` is 0-based, for messages.
-    pub fn to_action(&self, index: usize) -> Result<Action> {
+    /// parameters it needs must fit it. A parameter it does not take
+    /// changes nothing that would run, so it is reported in
+    /// [`Lenient::ignored`] (`steps[i].params.NAME`), not refused. `index`
+    /// is 0-based.
+    pub fn to_action(&self, index: usize) -> Result<Lenient<Action>> {
         let step = format!("step {} ({})", index + 1, self.action);
-        let Some(entry) = CATALOG.iter().find(|e| e.name == self.action) else {
-            return Err(Error::InvalidInput(format!(
-                "{step}: unknown action; the catalog has: {}",
-                CATALOG
-                    .iter()
-                    .map(|e| e.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        };
         if self.params.contains_key("kind") {
             return Err(Error::InvalidInput(format!(
                 "{step}: `kind` is not a parameter; name the action in `action`"
             )));
         }
-        // Serde lets a parameterless variant ignore extra fields: refuse
-        // them here so a typo is not silently dropped.
-        if entry.params.is_empty() && !self.params.is_empty() {
-            return Err(Error::InvalidInput(format!(
-                "{step}: takes no parameters, got {}",
-                self.params.keys().cloned().collect::<Vec<_>>().join(", ")
-            )));
-        }
-        let mut object = self.params.clone();
-        object.insert("kind".into(), self.action.clone().into());
-        serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| {
-            let expected = if entry.params.is_empty() {
-                "none".to_string()
-            } else {
-                entry.params.to_string()
-            };
-            Error::InvalidInput(format!(
-                "{step}: bad parameters ({e}); it takes: {expected}"
-            ))
+        let prefix = format!("steps[{index}].params");
+        params::build(&self.action, &self.params, None, &prefix).map_err(|e| match e {
+            Error::InvalidInput(m) => Error::InvalidInput(format!("{step}: {m}")),
+            other => other,
         })
     }
 }
 
 impl ExecutionSpec {
     /// The typed actions of the listed steps (at least one, at most
-    /// [`MAX_SPEC_STEPS`]).
-    pub fn actions(&self) -> Result<Vec<Action>> {
+    /// [`MAX_SPEC_STEPS`]), with the parameters they do not take.
+    pub fn actions(&self) -> Result<Lenient<Vec<Action>>> {
         if self.steps.len() > MAX_SPEC_STEPS {
             return Err(Error::InvalidInput(format!(
                 "the spec lists {} steps; the limit is {MAX_SPEC_STEPS}",
                 self.steps.len()
             )));
         }
-        self.steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| s.to_action(i))
-            .collect()
+        let mut actions = Vec::with_capacity(self.steps.len());
+        let mut ignored = Vec::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            let built = s.to_action(i)?;
+            actions.push(built.value);
+            ignored.extend(built.ignored);
+        }
+        Ok(Lenient {
+            value: actions,
+            ignored,
+        })
     }
 }
 
@@ -113,7 +97,7 @@ mod tests {
                 step("read_file", serde_json::json!({"path": "README.md"})),
             ],
         };
-        let actions = spec.actions().expect("actions");
+        let actions = spec.actions().expect("actions").value;
         assert_eq!(
             actions[1],
             Action::ReadFile {
@@ -121,18 +105,10 @@ mod tests {
             }
         );
         for (bad, says) in [
-            (
-                step("launch_missiles", serde_json::json!({})),
-                "unknown action",
-            ),
             (step("read_file", serde_json::json!({})), "path: string"),
             (
-                step("read_file", serde_json::json!({"path": "a", "mode": 1})),
+                step("read_file", serde_json::json!({"path": 1})),
                 "bad parameters",
-            ),
-            (
-                step("git_status", serde_json::json!({"force": true})),
-                "takes no parameters",
             ),
             (
                 step("git_status", serde_json::json!({"kind": "git_push"})),
@@ -141,9 +117,36 @@ mod tests {
         ] {
             let e = bad.to_action(0).expect_err(&bad.action);
             assert!(
-                matches!(&e, Error::InvalidInput(m) if m.contains(says)),
+                matches!(&e, Error::InvalidInput(m) if m.contains(says) && m.starts_with("step 1")),
                 "{e}"
             );
         }
+        let e = step("launch_missiles", serde_json::json!({}))
+            .to_action(0)
+            .expect_err("unknown");
+        assert!(matches!(e, Error::UnknownAction { .. }), "{e}");
+    }
+
+    #[test]
+    fn parameters_an_action_does_not_take_are_reported() {
+        let spec = ExecutionSpec {
+            job_id: Some("job-123".into()),
+            steps: vec![
+                step("git_status", serde_json::json!({"force": true})),
+                step("run_tests", serde_json::json!({"working_dir": "."})),
+                step("read_file", serde_json::json!({"path": "a", "mode": 1})),
+            ],
+        };
+        let built = spec.actions().expect("lenient");
+        assert_eq!(built.value[1], Action::RunTests);
+        let fields: Vec<&str> = built.ignored.iter().map(|i| i.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "steps[0].params.force",
+                "steps[1].params.working_dir",
+                "steps[2].params.mode"
+            ]
+        );
     }
 }

@@ -536,6 +536,7 @@ pub trait Store:
     + keys::KeyStore
     + crate::memory::MemoryStore
     + cursors::CursorStore
+    + reports::ReportStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -590,6 +591,7 @@ pub mod ledger;
 mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod reports;
 pub(crate) mod rules;
 pub mod sql;
 #[cfg(feature = "sqlite")]

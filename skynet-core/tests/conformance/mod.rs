@@ -15,6 +15,7 @@ pub mod principals;
 pub mod queue;
 pub mod records;
 pub mod review;
+pub mod reports;
 pub mod stats;
 pub mod workers;
 
@@ -27,6 +28,7 @@ pub use principals::*;
 pub use queue::*;
 pub use records::*;
 pub use review::*;
+pub use reports::*;
 pub use stats::*;
 pub use workers::*;
 
@@ -147,6 +149,7 @@ macro_rules! conformance_tests {
             review_fail_and_mark_succeeded_record_who_and_why,
             review_refuses_a_job_not_in_review,
             retry_of_round_trips_with_its_first_event,
+            reports_are_kept_by_request_id_and_linked_to_jobs,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,

@@ -1,5 +1,6 @@
 //! The routes, and the few helpers their handlers share.
 
+mod docs;
 mod events;
 mod jobs;
 pub(crate) mod memory;
@@ -19,6 +20,7 @@ use skynet_core::{Error, Job, Skynet, SubmitRequest};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub(crate) use docs::__path_page;
 pub(crate) use events::{__path_global_events, __path_job_events};
 pub(crate) use jobs::{
     __path_approve, __path_cancel, __path_deny, __path_get_job, __path_list_jobs, __path_logs,
@@ -40,6 +42,9 @@ pub(crate) fn all() -> Router<AppState> {
         .route("/v1/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
+        .route("/docs", get(docs::bare))
+        .route("/docs/", get(docs::page))
+        .route("/docs/{*rest}", get(docs::file))
         .route("/v1/jobs", post(jobs::submit).get(jobs::list_jobs))
         .route("/v1/jobs/{id}", get(jobs::get_job))
         .route("/v1/jobs/{id}/approve", post(jobs::approve))

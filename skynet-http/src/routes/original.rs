@@ -12,11 +12,11 @@ use crate::schema::{
     ProviderHealthView, ProvidersHealth, ReportAnswer, ReportBody,
 };
 use axum::extract::State;
-use skynet_core::engine::{Gate, HealthCheck, RunHere};
+use skynet_core::engine::{CheckRequest, Gate, HealthCheck, PlanConstraints, Report, RunHere};
 use skynet_core::policy::PolicyContext;
 use skynet_core::store::keys::Scope;
 use skynet_core::view::{JobView, LogLineView, PlanView};
-use skynet_core::{JobId, JobSource, SubmitRequest};
+use skynet_core::{JobSource, SubmitRequest};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -62,8 +62,13 @@ pub(crate) async fn plan(
     ApiJson(body): ApiJson<PlanBody>,
 ) -> ApiResult<ApiJson<PlanAnswer>> {
     caller.require(Scope::Read)?;
-    let req = planner_request(&state, body.user_message, &body.context, body.constraints)?;
-    let review = state.sk.review(&req).await.map_err(core_err(&caller))?;
+    let constraints = PlanConstraints::from_json(&body.constraints).map_err(core_err(&caller))?;
+    let req = planner_request(&state, body.user_message, &body.context, Vec::new())?;
+    let review = state
+        .sk
+        .review_constrained(&req, &constraints.value)
+        .await
+        .map_err(core_err(&caller))?;
     Ok(ApiJson(PlanAnswer {
         execution_plan: PlanView::new(&review.plan),
         requires_approval: review.requires_approval,
@@ -71,10 +76,13 @@ pub(crate) async fn plan(
         artifacts: review.artifacts,
         risk_level: review.plan.risk,
         plan_hash: review.plan.hash,
+        request_id: body.request_id,
+        ignored_constraints: constraints.ignored,
     }))
 }
 
-/// Record an executor's report on a job (as a `report` event).
+/// Record an executor's report under its own `request_id`; when that is
+/// one of the caller's jobs, also as a `report` event in the job's chain.
 #[utoipa::path(post, path = "/v1/report", tag = "original", request_body = ReportBody,
     responses(
         (status = 200, body = ReportAnswer),
@@ -89,26 +97,51 @@ pub(crate) async fn report(
     if !caller.allows(Scope::Gateway) {
         caller.require(Scope::Submit)?;
     }
-    let id = JobId::parse(&body.request_id).map_err(ApiError::from)?;
     let step_reports = serde_json::to_value(&body.step_reports)
         .map_err(|e| ApiError::bad_request(format!("step_reports: {e}")))?;
+    let report = Report {
+        request_id: body.request_id,
+        overall_status: body.overall_status,
+        step_reports,
+        metadata: body.metadata.unwrap_or_default(),
+    };
     let receipt = state
         .acting(&caller)
-        .record_report(&id, &body.overall_status, step_reports)
+        .record_report(&report)
         .await
         .map_err(core_err(&caller))?;
+    let acknowledgment = match (&receipt.job, receipt.event_seq) {
+        (Some(job), Some(seq)) => {
+            format!(
+                "recorded as report {} and event {seq} of job {job}",
+                receipt.report_id
+            )
+        }
+        _ => format!(
+            "recorded as report {} under request id {:?} (no job of yours has that id)",
+            receipt.report_id,
+            report.request_id.trim()
+        ),
+    };
     Ok(ApiJson(ReportAnswer {
-        acknowledgment: format!("recorded as event {}", receipt.event_seq),
+        request_id: report.request_id,
+        received: true,
+        acknowledgment,
         next_action: receipt.next_action.as_str().into(),
+        report_id: receipt.report_id,
+        job_id: receipt.job.map(|j| j.to_string()),
         event_seq: receipt.event_seq,
     }))
 }
 
-/// Judge one command with the policy engine; nothing runs.
+/// Judge one catalog action (as a plan step is judged: at least its
+/// catalog risk) or one command line with the policy engine; nothing runs.
 #[utoipa::path(post, path = "/v1/policy/check", tag = "original", request_body = PolicyCheckBody,
     responses(
         (status = 200, body = PolicyAnswer),
         Keyed, JsonBody,
+        (status = 400, description = "Nothing to judge, an unknown action (the detail names the closest), or parameters it needs are missing or wrong", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The action cannot resolve here (no test runner for run_tests)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 pub(crate) async fn policy_check(
@@ -117,33 +150,27 @@ pub(crate) async fn policy_check(
     ApiJson(body): ApiJson<PolicyCheckBody>,
 ) -> ApiResult<ApiJson<PolicyAnswer>> {
     caller.require(Scope::Read)?;
-    let mut argv = shell_words::split(&body.action).map_err(|e| {
-        ApiError::bad_request(format!(
-            "action {:?} does not split into words: {e}",
-            body.action
-        ))
-    })?;
-    argv.extend(body.target);
-    if argv.is_empty() || argv[0].is_empty() {
-        return Err(ApiError::bad_request(
-            "action is empty: give a command line such as `git push`",
-        ));
-    }
-    // The root is canonical and checked already: judge with the policy
-    // directly instead of resolving the root again.
-    let decision = match (&state.root_context, context_root(&body.context)) {
-        (Some(ctx), None) => state.sk.policy().check(&argv, ctx),
+    let req = CheckRequest {
+        action: body.action,
+        command: body.command,
+        params: body.params,
+        target: body.target,
+    };
+    // The server's root is canonical and checked already: reuse its
+    // context instead of resolving the root again.
+    let checked = match (&state.root_context, context_root(&body.context)) {
+        (Some(ctx), None) => state.sk.check_request(&req, ctx),
         (_, asked) => {
             let base = match &state.canonical_root {
                 Some(root) => root.as_ref().clone(),
                 None => state.config.root.clone(),
             };
-            let root = skynet_core::engine::confined_root(&base, asked.map(Path::new))
-                .map_err(core_err(&caller))?;
-            state.sk.policy().check(&argv, &PolicyContext::rooted(root))
+            skynet_core::engine::confined_root(&base, asked.map(Path::new))
+                .and_then(|root| state.sk.check_request(&req, &PolicyContext::rooted(root)))
         }
-    };
-    Ok(ApiJson(PolicyAnswer::new(argv, decision)))
+    }
+    .map_err(core_err(&caller))?;
+    Ok(ApiJson(PolicyAnswer::from(checked)))
 }
 
 /// Plan and run an intent now, bypassing the queue, if the policy lets it
@@ -227,6 +254,7 @@ pub(crate) async fn providers_health(
         .into_iter()
         .map(|r| HealthSample {
             at: r.at.to_rfc3339(),
+            timestamp: r.at.timestamp_micros() as f64 / 1e6,
             healthy_count: r.healthy_count,
             unhealthy_count: r.unhealthy_count,
         })

@@ -3,7 +3,7 @@
 use super::core_err;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
 use crate::problems::{JsonBody, Keyed};
 use crate::schema::{DiagnoseBody, DiagnosisView};
@@ -12,7 +12,8 @@ use skynet_core::scheduler::Diagnosis;
 use skynet_core::store::keys::Scope;
 
 /// Score every candidate provider for the given steps (or a stored job's
-/// plan) and name the one the scheduler would choose. Nothing runs.
+/// plan) and name the one the scheduler would choose. Parameters a step's
+/// action does not take are listed in `ignored_params`. Nothing runs.
 #[utoipa::path(post, path = "/v1/scheduler/diagnose", tag = "scheduler", request_body = DiagnoseBody,
     responses(
         (status = 200, body = DiagnosisView),
@@ -28,7 +29,7 @@ pub(crate) async fn diagnose(
     ApiJson(body): ApiJson<DiagnoseBody>,
 ) -> ApiResult<ApiJson<Diagnosis>> {
     caller.require(Scope::Read)?;
-    let spec = body.execution_spec.into();
+    let spec = body.spec().map_err(ApiError::bad_request)?;
     let diagnosis = state
         .sk
         .diagnose(&spec, body.fallback.as_deref())

@@ -68,6 +68,8 @@ fn cases() -> Vec<(&'static str, Action)> {
         ("status", GitStatus),
         ("is the working tree clean?", GitStatus),
         ("are there any uncommitted changes", GitStatus),
+        ("list all modified files", GitStatus),
+        ("show me the untracked files", GitStatus),
         ("which files have changed", GitStatus),
         ("can you check the status of the working tree", GitStatus),
         // git_diff

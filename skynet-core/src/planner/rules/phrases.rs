@@ -205,6 +205,7 @@ static LATE_RULES: &[Rule] = &[
             "[(are there|do i have|do we have|is there)] any uncommitted|unstaged|pending|local changes",
             "are there uncommitted|unstaged|pending|local changes",
             "what|which files (changed|are changed|have changed|are modified|were modified|are untracked)",
+            "(list|show|display|view|print|see|get|give) [me] [all] [the] (modified|changed|uncommitted|untracked|unstaged) files",
         ],
         |_| Ok(Action::GitStatus),
     ),
