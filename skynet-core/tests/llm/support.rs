@@ -72,7 +72,7 @@ pub fn request(intent: &str, root: &Path) -> PlanRequest {
 pub fn endpoint(provider: ProviderKind) -> &'static str {
     match provider {
         ProviderKind::OpenAi | ProviderKind::Ollama => "/v1/chat/completions",
-        ProviderKind::Gemini => "/v1beta/models/gemini-2.0-flash:generateContent",
+        ProviderKind::Gemini => "/v1beta/models/gemini-2.5-flash:generateContent",
         ProviderKind::Anthropic => "/v1/messages",
     }
 }

@@ -120,7 +120,7 @@ async fn gemini_generate_content_multi_step_plan_with_response_schema() {
         .plan(&request("check the repo and leave a note", &root))
         .await
         .expect("plan");
-    assert_good_plan(&plan, "llm:gemini:gemini-2.0-flash");
+    assert_good_plan(&plan, "llm:gemini:gemini-2.5-flash");
     let usage = plan.usage.expect("usage");
     assert_eq!((usage.input_tokens, usage.output_tokens), (901, 120));
     let sent = &server.received_requests().await.expect("recorded")[0];
