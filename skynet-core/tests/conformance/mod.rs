@@ -14,8 +14,8 @@ pub mod memory;
 pub mod principals;
 pub mod queue;
 pub mod records;
-pub mod review;
 pub mod reports;
+pub mod review;
 pub mod stats;
 pub mod workers;
 
@@ -27,8 +27,8 @@ pub use memory::*;
 pub use principals::*;
 pub use queue::*;
 pub use records::*;
-pub use review::*;
 pub use reports::*;
+pub use review::*;
 pub use stats::*;
 pub use workers::*;
 
