@@ -496,7 +496,7 @@ fn sandbox(
 
 /// For tests of one provider's section: a load whose provider was left
 /// out comes back as that provider's configuration error.
-#[cfg(test)]
+#[cfg(all(test, any(feature = "ssh", feature = "gateway")))]
 pub(crate) fn strict(loaded: Result<Settings>) -> Result<Settings> {
     let s = loaded?;
     match s.unusable.values().next() {

@@ -4,6 +4,7 @@ use super::*;
 use std::collections::HashMap;
 
 /// The error a broken provider section left (the load itself succeeds).
+#[cfg(any(feature = "docker", feature = "ssh", feature = "gateway"))]
 fn left_out(loaded: Result<Settings>, provider: &str) -> String {
     let s = loaded.expect("a broken provider section does not fail the load");
     assert!(
