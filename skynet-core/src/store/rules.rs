@@ -3,7 +3,7 @@
 //! may write, and how an event chain is verified. Backends differ only in
 //! their SQL.
 
-use crate::job::{Job, JobId, JobStatus};
+use crate::job::{Job, JobFailure, JobId, JobStatus};
 use crate::risk::RiskLevel;
 use crate::store::codec::micros;
 use crate::store::{ChainReport, Completion, Event, StepOutcome, StepRecord, StepStatus, chain};
@@ -152,6 +152,9 @@ pub(crate) fn completion_transition(
         .step_error(error.clone());
     if let Some(lease) = &job.lease {
         t = t.note("worker", lease.worker.clone());
+    }
+    if let Some(limit) = error.as_deref().and_then(JobFailure::timeout_of) {
+        t = t.note("timeout", serde_json::json!(limit));
     }
     if let Some(error) = error {
         t = t.note("error", error);
