@@ -637,3 +637,78 @@ async fn an_ssh_host_confines_read_only_work_only_when_the_operator_says_so() {
         "{e:?}"
     );
 }
+
+#[test]
+fn timeout_levels_from_file_and_environment() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    // Defaults: no job or step limit, the cap, the providers' defaults.
+    let t = load(&[]).expect("load").engine.timeouts;
+    assert_eq!(t, crate::timeouts::TimeoutConfig::default());
+    assert_eq!((t.job, t.step), (None, None));
+    assert_eq!(t.provider_default("local"), Some(Duration::from_secs(60)));
+    assert_eq!(t.provider_default("docker"), Some(Duration::from_secs(300)));
+    assert_eq!(t.provider_default("ssh"), Some(Duration::from_secs(120)));
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[limits]\njob_timeout = \"1h\"\nstep_timeout = \"10m\"\nread_only_step_timeout = \"30s\"\n\
+         [limits.provider_timeout]\nlocal = \"90s\"\nssh = \"off\"\n\
+         [limits.action_timeout]\nrun_tests = \"2h\"\nbuild_project = \"off\"\n",
+    )
+    .expect("write");
+    let t = load(&[]).expect("load").engine.timeouts;
+    assert_eq!(t.job, Some(Duration::from_secs(3600)));
+    assert_eq!(t.step, Some(Duration::from_secs(600)));
+    assert_eq!(t.read_only_step, Duration::from_secs(30));
+    assert_eq!(t.provider_default("local"), Some(Duration::from_secs(90)));
+    assert_eq!(t.provider_default("ssh"), None);
+    assert_eq!(t.provider_default("docker"), Some(Duration::from_secs(300)));
+    assert_eq!(
+        t.action_default(&crate::Action::RunTests),
+        Some(Duration::from_secs(7200))
+    );
+    assert_eq!(t.action_default(&crate::Action::BuildProject), None);
+    // The environment over the file; the action list replaces the table.
+    let t = load(&[
+        ("SKYNET_JOB_TIMEOUT", "off"),
+        ("SKYNET_STEP_TIMEOUT", "5m"),
+        ("SKYNET_LOCAL_TIMEOUT", "2m"),
+        ("SKYNET_SSH_TIMEOUT", "3m"),
+        ("SKYNET_DOCKER_TIMEOUT", "off"),
+        ("SKYNET_GATEWAY_TIMEOUT", "1m"),
+        ("SKYNET_ACTION_TIMEOUTS", "git_push=20m"),
+    ])
+    .expect("load")
+    .engine
+    .timeouts;
+    assert_eq!(t.job, None);
+    assert_eq!(t.step, Some(Duration::from_secs(300)));
+    assert_eq!(t.provider_default("local"), Some(Duration::from_secs(120)));
+    assert_eq!(t.provider_default("ssh"), Some(Duration::from_secs(180)));
+    assert_eq!(t.provider_default("docker"), None);
+    assert_eq!(t.provider_default("openclaw"), Some(Duration::from_secs(60)));
+    assert_eq!(
+        t.actions.keys().collect::<Vec<_>>(),
+        ["git_push"],
+        "the variable replaced the file's table"
+    );
+    // Bad values name the setting and what to write.
+    for (var, value, says) in [
+        ("SKYNET_LOCAL_TIMEOUT", "soon", "provider_timeout.local"),
+        ("SKYNET_ACTION_TIMEOUTS", "run_tests", "action=duration"),
+        ("SKYNET_ACTION_TIMEOUTS", "make_coffee=1m", "not a catalog action"),
+        ("SKYNET_ACTION_TIMEOUTS", "run_tests=0s", "action_timeout.run_tests"),
+        ("SKYNET_JOB_TIMEOUT", "0s", "job_timeout"),
+    ] {
+        match load(&[(var, value)]) {
+            Err(Error::Config(m)) => assert!(m.contains(says), "{var}={value}: {m}"),
+            other => panic!("{var}={value} should be refused, got {other:?}"),
+        }
+    }
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[limits.provider_timeout]\nmock = \"1s\"\n",
+    )
+    .expect("write");
+    assert!(matches!(load(&[]), Err(Error::Config(_))));
+}

@@ -344,7 +344,7 @@ fn the_catalog_gives_builds_and_tests_longer_than_any_provider_default() {
 
 #[test]
 fn a_limit_explains_itself() {
-    let cut = |level, secs| TimeLimit {
+    let cut = |level, secs: u64| TimeLimit {
         level,
         limit_ms: secs * 1000,
     };
