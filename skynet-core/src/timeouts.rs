@@ -38,7 +38,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// A level of the timeout hierarchy (see the module doc for precedence).
+/// A level of the timeout hierarchy. A step's limit is its command's, else
+/// the step budget, else its action's default, else its provider's; the
+/// READ_ONLY cap and the job's (global) limit bound it (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -7,8 +7,8 @@
 mod provider_support;
 
 use provider_support::{Step, command, sandboxes};
-use skynet_core::provider::{ExitKind, LocalProvider, Stream};
 use skynet_core::RiskLevel;
+use skynet_core::provider::{ExitKind, LocalProvider, Stream};
 use std::time::Duration;
 
 fn providers(test: &str) -> Vec<(&'static str, LocalProvider)> {

@@ -25,7 +25,13 @@ use std::time::{Duration, Instant};
 
 /// Plans the same steps whatever the intent, each run in the request's
 /// root: `(argv, the command's own timeout, extra environment)`.
-struct Fixed(Vec<(Vec<&'static str>, Option<u64>, Option<(&'static str, &'static str)>)>);
+struct Fixed(
+    Vec<(
+        Vec<&'static str>,
+        Option<u64>,
+        Option<(&'static str, &'static str)>,
+    )>,
+);
 
 #[async_trait]
 impl Planner for Fixed {
@@ -120,14 +126,27 @@ async fn recorded_levels(sk: &Skynet, done: &Execution, index: usize) -> Vec<Str
         .rfind(|e| e.kind == "status" && e.data["to"] == "timed_out")
         .expect("the job's end is an event");
     vec![
-        failure.timeout.expect("the failure records the limit").level.to_string(),
-        view["failure"]["timeout"]["level"].as_str().unwrap_or("-").to_string(),
+        failure
+            .timeout
+            .expect("the failure records the limit")
+            .level
+            .to_string(),
+        view["failure"]["timeout"]["level"]
+            .as_str()
+            .unwrap_or("-")
+            .to_string(),
         view["plan"]["steps"][index]["state"]["timeout"]["level"]
             .as_str()
             .unwrap_or("-")
             .to_string(),
-        step_event.data["timeout"]["level"].as_str().unwrap_or("-").to_string(),
-        status_event.data["timeout"]["level"].as_str().unwrap_or("-").to_string(),
+        step_event.data["timeout"]["level"]
+            .as_str()
+            .unwrap_or("-")
+            .to_string(),
+        status_event.data["timeout"]["level"]
+            .as_str()
+            .unwrap_or("-")
+            .to_string(),
     ]
 }
 
@@ -138,7 +157,12 @@ async fn a_step_asking_for_more_than_the_provider_default_gets_it() {
     let planner = Fixed(vec![(vec!["sleep", "2"], Some(3_000), None)]);
     let sk = engine(&dir, planner, local_default(secs(1.0))).await;
     let done = run(&sk, req(&dir)).await;
-    assert_eq!(done.job.status, JobStatus::Succeeded, "{:?}", done.job.error);
+    assert_eq!(
+        done.job.status,
+        JobStatus::Succeeded,
+        "{:?}",
+        done.job.error
+    );
 
     // The request's step budget outranks the provider's default too.
     let dir = tempfile::tempdir().unwrap();
@@ -147,10 +171,18 @@ async fn a_step_asking_for_more_than_the_provider_default_gets_it() {
     let mut asked = req(&dir);
     asked.step_timeout = Some(secs(3.0));
     let done = run(&sk, asked).await;
-    assert_eq!(done.job.status, JobStatus::Succeeded, "{:?}", done.job.error);
+    assert_eq!(
+        done.job.status,
+        JobStatus::Succeeded,
+        "{:?}",
+        done.job.error
+    );
     let stored = done.job.plan.as_ref().unwrap();
     assert_eq!(stored.step_timeout_ms, Some(3_000), "kept with the plan");
-    assert_eq!(stored.steps[0].command.timeout_ms, None, "not the command's");
+    assert_eq!(
+        stored.steps[0].command.timeout_ms, None,
+        "not the command's"
+    );
 }
 
 #[tokio::test]
@@ -190,13 +222,20 @@ async fn the_job_limit_cuts_a_multi_step_job_and_names_the_global_level() {
     let sk = engine(&dir, planner, timeouts).await;
     let started = Instant::now();
     let done = run(&sk, req(&dir)).await;
-    assert!(started.elapsed() < secs(15.0), "the running step was killed");
+    assert!(
+        started.elapsed() < secs(15.0),
+        "the running step was killed"
+    );
     assert_eq!(done.job.timeout_ms, Some(2_500));
     assert_eq!(done.job.status, JobStatus::TimedOut);
     let statuses: Vec<_> = done.steps.iter().map(|s| s.status).collect();
     assert_eq!(
         statuses,
-        [StepStatus::Succeeded, StepStatus::TimedOut, StepStatus::Skipped]
+        [
+            StepStatus::Succeeded,
+            StepStatus::TimedOut,
+            StepStatus::Skipped
+        ]
     );
     let failure = done.job.failure().unwrap();
     assert_eq!(failure.step, Some(1));

@@ -686,7 +686,10 @@ fn timeout_levels_from_file_and_environment() {
     assert_eq!(t.provider_default("local"), Some(Duration::from_secs(120)));
     assert_eq!(t.provider_default("ssh"), Some(Duration::from_secs(180)));
     assert_eq!(t.provider_default("docker"), None);
-    assert_eq!(t.provider_default("openclaw"), Some(Duration::from_secs(60)));
+    assert_eq!(
+        t.provider_default("openclaw"),
+        Some(Duration::from_secs(60))
+    );
     assert_eq!(
         t.actions.keys().collect::<Vec<_>>(),
         ["git_push"],
@@ -696,8 +699,16 @@ fn timeout_levels_from_file_and_environment() {
     for (var, value, says) in [
         ("SKYNET_LOCAL_TIMEOUT", "soon", "provider_timeout.local"),
         ("SKYNET_ACTION_TIMEOUTS", "run_tests", "action=duration"),
-        ("SKYNET_ACTION_TIMEOUTS", "make_coffee=1m", "not a catalog action"),
-        ("SKYNET_ACTION_TIMEOUTS", "run_tests=0s", "action_timeout.run_tests"),
+        (
+            "SKYNET_ACTION_TIMEOUTS",
+            "make_coffee=1m",
+            "not a catalog action",
+        ),
+        (
+            "SKYNET_ACTION_TIMEOUTS",
+            "run_tests=0s",
+            "action_timeout.run_tests",
+        ),
         ("SKYNET_JOB_TIMEOUT", "0s", "job_timeout"),
     ] {
         match load(&[(var, value)]) {

@@ -328,7 +328,9 @@ fn the_configuration_feeds_each_level() {
     assert_eq!(config.action_default(&Action::BuildProject), None);
     assert_eq!(config.action_default(&Action::SystemInfo), None);
     assert_eq!(
-        config.step_limits(&tests, None, "local", None).configured_step,
+        config
+            .step_limits(&tests, None, "local", None)
+            .configured_step,
         s(900)
     );
 }
