@@ -23,14 +23,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Plans the same steps whatever the intent, each run in the request's
-/// root: `(argv, the command's own timeout, extra environment)`.
-struct Fixed(
-    Vec<(
-        Vec<&'static str>,
-        Option<u64>,
-        Option<(&'static str, &'static str)>,
-    )>,
+/// Plans the same steps whatever the intent, each run in the request's root.
+struct Fixed(Vec<FixedStep>);
+
+/// `(argv, the command's own timeout in ms, one extra environment variable)`.
+type FixedStep = (
+    Vec<&'static str>,
+    Option<u64>,
+    Option<(&'static str, &'static str)>,
 );
 
 #[async_trait]
@@ -217,8 +217,10 @@ async fn the_job_limit_cuts_a_multi_step_job_and_names_the_global_level() {
     ]);
     // `[limits] job_timeout` = 2.5 s; each step alone is within the local
     // default (60 s), the steps together are not.
-    let mut timeouts = TimeoutConfig::default();
-    timeouts.job = Some(secs(2.5));
+    let timeouts = TimeoutConfig {
+        job: Some(secs(2.5)),
+        ..TimeoutConfig::default()
+    };
     let sk = engine(&dir, planner, timeouts).await;
     let started = Instant::now();
     let done = run(&sk, req(&dir)).await;
@@ -252,8 +254,10 @@ async fn the_job_limit_cuts_a_multi_step_job_and_names_the_global_level() {
 #[tokio::test]
 async fn the_read_only_cap_bounds_read_only_steps_without_their_own_limit() {
     // The cap (1 s) is shorter than the local default (60 s).
-    let mut timeouts = TimeoutConfig::default();
-    timeouts.read_only_step = secs(1.0);
+    let timeouts = TimeoutConfig {
+        read_only_step: secs(1.0),
+        ..TimeoutConfig::default()
+    };
 
     // A READ_ONLY step that set nothing: cut by the cap.
     let dir = tempfile::tempdir().unwrap();
