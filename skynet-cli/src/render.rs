@@ -43,10 +43,19 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
         writeln!(out, "  estimated duration: about {}", duration(ms))?;
     }
     for (i, s) in view.steps.iter().enumerate() {
+        // A timed-out step names the level whose limit stopped it.
         let state = s
             .state
             .as_ref()
-            .map(|r| format!(" [{}]", r.status.as_str()))
+            .map(|r| match r.timeout {
+                Some(t) => format!(
+                    " [{}: {} limit, {}]",
+                    r.status.as_str(),
+                    t.level,
+                    duration(t.limit_ms)
+                ),
+                None => format!(" [{}]", r.status.as_str()),
+            })
             .unwrap_or_default();
         let estimate = s
             .estimate_ms

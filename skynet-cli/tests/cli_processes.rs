@@ -34,6 +34,36 @@ fn step_timeout_kills_the_whole_process_group() {
 }
 
 #[test]
+fn show_names_the_timeout_level_that_cut_a_step() {
+    // The local provider's default (60 s originally), set to 1 s.
+    let sb = Sandbox::unsandboxed();
+    let out = sb
+        .cmd()
+        .env("SKYNET_LOCAL_TIMEOUT", "1s")
+        .args(["run", "--yes", "run `sleep 30`"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "timed out jobs exit 1");
+    let id = sb.jobs()[0]["id"].as_str().unwrap().to_string();
+    let shown = sb.cmd().args(["show", &id]).output().unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("timed out after 1s (provider local default)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[timed_out: provider limit, 1.0 s]"),
+        "{text}"
+    );
+    let job = sb.job(&id);
+    assert_eq!(job["failure"]["timeout"]["level"], "provider");
+    assert_eq!(
+        job["plan"]["steps"][0]["state"]["timeout"]["limit_ms"],
+        1000
+    );
+}
+
+#[test]
 fn cancel_from_another_process_kills_the_running_step() {
     let sb = Sandbox::unsandboxed();
     let mut run = sb

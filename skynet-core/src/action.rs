@@ -812,6 +812,20 @@ impl Action {
         }
     }
 
+    /// How long a step of this action may run when neither its command nor
+    /// its request says (the action level of [`crate::timeouts`]): builds,
+    /// tests, packages and network transfers get longer than any
+    /// provider's default; the rest take the provider's (`None`).
+    pub fn default_timeout(&self) -> Option<std::time::Duration> {
+        let minutes = match self {
+            Action::RunTests | Action::BuildProject => 30,
+            Action::Package { .. } => 15,
+            Action::GitPush { .. } | Action::GitPull { .. } | Action::GitFetch { .. } => 10,
+            _ => return None,
+        };
+        Some(std::time::Duration::from_secs(minutes * 60))
+    }
+
     /// Resolve to argv (+stdin). `root` is the sandbox root, used to detect
     /// the project's test/build tool.
     pub fn resolve(&self, root: &Path) -> Result<Invocation> {

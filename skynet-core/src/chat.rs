@@ -111,11 +111,7 @@ impl Skynet {
             root: crate::policy::resolve_root(req.root.clone())?,
             context: req.context.clone(),
             constraints: req.constraints.clone(),
-            step_timeout_ms: Some(
-                req.step_timeout
-                    .unwrap_or(self.inner.config.step_timeout)
-                    .as_millis() as u64,
-            ),
+            step_timeout_ms: req.step_timeout.map(|d| d.as_millis() as u64),
         };
         let redact = |t: &str| self.inner.redactor.redact(t);
         match llm

@@ -408,6 +408,10 @@ pub struct JobFailure {
     /// The provider that failed ([`FailureKind::Provider`] only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// The time limit that stopped it and the level that set it
+    /// ([`FailureKind::TimedOut`] only; see [`crate::timeouts`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<crate::timeouts::TimeLimit>,
     /// What a person reads.
     pub message: String,
 }
@@ -423,6 +427,7 @@ impl JobFailure {
             step: None,
             exit_code: None,
             provider: None,
+            timeout: None,
             message: message.into(),
         }
     }
@@ -460,6 +465,11 @@ impl JobFailure {
     /// The message of a stored error text (encoded or plain).
     pub fn message_of(text: &str) -> String {
         JobFailure::decode(text, JobStatus::Failed).message
+    }
+
+    /// The time limit a stored error text records, if a limit stopped it.
+    pub fn timeout_of(text: &str) -> Option<crate::timeouts::TimeLimit> {
+        JobFailure::decode(text, JobStatus::TimedOut).timeout
     }
 
     /// This failure with provider details hidden: a provider's message
@@ -545,12 +555,21 @@ mod tests {
             step: Some(0),
             exit_code: None,
             provider: Some("mock".into()),
+            timeout: None,
             message: "step 1 (x): provider mock: token=abc".into(),
         };
         assert_eq!(JobFailure::decode(&f.encode(), JobStatus::Failed), f);
         let old = JobFailure::decode("not today", JobStatus::Denied);
         assert_eq!(old.kind, FailureKind::Denied);
         assert_eq!(old.message, "not today");
+        let cut = JobFailure {
+            timeout: Some(crate::timeouts::TimeLimit {
+                level: crate::timeouts::TimeoutLevel::Provider,
+                limit_ms: 60_000,
+            }),
+            ..JobFailure::new(FailureKind::TimedOut, "step 1 (x) timed out")
+        };
+        assert_eq!(JobFailure::decode(&cut.encode(), JobStatus::TimedOut), cut);
         let hidden = f.without_provider_details();
         assert!(!hidden.message.contains("token"), "{}", hidden.message);
         assert!(hidden.message.contains("admin key"));

@@ -39,6 +39,7 @@ pub mod risk;
 pub mod scheduler;
 pub mod sentinel;
 pub mod store;
+pub mod timeouts;
 pub mod view;
 
 pub use action::Action;
@@ -57,3 +58,4 @@ pub use principal::{Principal, Visibility};
 pub use provider::{ExecContext, Output, Provider};
 pub use risk::RiskLevel;
 pub use sentinel::Sentinel;
+pub use timeouts::{TimeLimit, TimeoutLevel};

@@ -22,7 +22,9 @@ pub struct Command {
     /// the hash is stable).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
-    /// Step time budget in milliseconds.
+    /// This command's own time limit in milliseconds: the command level of
+    /// [`crate::timeouts`], over the request's step budget and the action's
+    /// and provider's defaults (`None`: those decide).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     /// Bytes written to the program's stdin, then closed.
@@ -70,6 +72,12 @@ pub struct Plan {
     /// Expected duration of all steps in milliseconds (not in the hash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate_ms: Option<u64>,
+    /// The per-step time budget the request asked for, in milliseconds:
+    /// the step level of [`crate::timeouts`], applied when each step runs.
+    /// Kept with the plan so the job (and a retry of it) runs under it; a
+    /// limit, not part of what runs, so outside the hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_timeout_ms: Option<u64>,
 }
 
 /// What asking a model for a plan cost.
@@ -107,6 +115,7 @@ impl Plan {
             planner: planner.into(),
             usage: None,
             estimate_ms: None,
+            step_timeout_ms: None,
         };
         plan.refresh();
         plan.estimate(|_| None);

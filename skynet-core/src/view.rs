@@ -117,6 +117,10 @@ pub struct StepStateView {
     pub truncated: bool,
     /// Why it failed, as a person reads it.
     pub error: Option<String>,
+    /// The time limit that stopped it and the level that set it (timed
+    /// out steps only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<crate::timeouts::TimeLimit>,
 }
 
 /// One log line.
@@ -212,6 +216,10 @@ impl Details {
     }
 
     fn state(self, r: &StepRecord) -> StepStateView {
+        let failure = r
+            .error
+            .as_deref()
+            .map(|e| self.failure(JobFailure::decode(e, JobStatus::Failed)));
         StepStateView {
             index: r.index,
             status: r.status,
@@ -221,10 +229,8 @@ impl Details {
             finished_at: r.finished_at,
             output_bytes: r.output_bytes,
             truncated: r.truncated,
-            error: r.error.as_deref().map(|e| {
-                self.failure(JobFailure::decode(e, JobStatus::Failed))
-                    .message
-            }),
+            timeout: failure.as_ref().and_then(|f| f.timeout),
+            error: failure.map(|f| f.message),
         }
     }
 }

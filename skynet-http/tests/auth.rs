@@ -202,6 +202,7 @@ async fn provider_details_are_redacted_for_keys_without_admin(db: Db) {
                     step: Some(0),
                     exit_code: None,
                     provider: Some("mock".into()),
+                    timeout: None,
                     message: "step 1 (List): provider mock: token=hunter2 rejected by 10.0.0.5"
                         .into(),
                 }

@@ -141,16 +141,14 @@ impl Planner for PyPlanner {
         })
         .await
         .map_err(|e| Error::Planning(format!("planner {} crashed: {e}", self.name)))??;
-        // Steps made in Python run in the job's sandbox root with the
-        // request's time budget; the engine judges them afterwards.
+        // Steps made in Python run in the job's sandbox root; the engine
+        // judges them afterwards and applies the request's step budget
+        // when they run (a step's own timeout stays its own).
         let steps = proposed
             .steps
             .into_iter()
             .map(|mut step| {
                 step.command.cwd = request.root.join(&step.command.cwd);
-                if step.command.timeout_ms.is_none() {
-                    step.command.timeout_ms = request.step_timeout_ms;
-                }
                 step.decision = None;
                 step
             })

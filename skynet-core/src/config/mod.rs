@@ -15,8 +15,10 @@
 //! | attempts | `[worker] max_attempts` | `SKYNET_MAX_ATTEMPTS` |
 //! | a worker silent this long is offline (default 10 s) | `[worker] offline_after` | `SKYNET_WORKER_OFFLINE_AFTER` |
 //! | worker id (`skynet worker`; default host-pid-random) | (none) | `SKYNET_WORKER_ID` |
-//! | step timeout | `[limits] step_timeout` | `SKYNET_STEP_TIMEOUT` |
-//! | READ_ONLY step timeout unless a request sets its own (default 2 min) | `[limits] read_only_step_timeout` | `SKYNET_READ_ONLY_STEP_TIMEOUT` |
+//! | timeouts (the levels of [`crate::timeouts`]; each a duration or `off`): the job's whole limit (default none), every step's (default none: the action's or provider's default applies) | `[limits] job_timeout`, `step_timeout` | `SKYNET_JOB_TIMEOUT`, `SKYNET_STEP_TIMEOUT` |
+//! | READ_ONLY step cap unless the step's command or request sets its limit (default 2 min) | `[limits] read_only_step_timeout` | `SKYNET_READ_ONLY_STEP_TIMEOUT` |
+//! | provider defaults (local 60 s, docker 5 min, ssh 2 min, gateway 5 min) | `[limits.provider_timeout] local = "60s"`, `docker`, `ssh`, `gateway` | `SKYNET_LOCAL_TIMEOUT`, `SKYNET_DOCKER_TIMEOUT`, `SKYNET_SSH_TIMEOUT`, `SKYNET_GATEWAY_TIMEOUT` |
+//! | action defaults over the catalog's (`run_tests`, `build_project` 30 min; `package` 15 min; `git_push`, `git_pull`, `git_fetch` 10 min) | `[limits.action_timeout] run_tests = "1h"` | `SKYNET_ACTION_TIMEOUTS` (`run_tests=1h,build_project=off`; replaces the table) |
 //! | HTTP servers: open connections (all / per address), header (and idle keep-alive) and body deadlines, failed authentications per address per window | `[http] max_connections`, `max_per_address`, `header_timeout`, `body_timeout`, `failed_auth_limit`, `failed_auth_window` | `SKYNET_HTTP_MAX_CONNECTIONS` (1024), `SKYNET_HTTP_MAX_PER_ADDRESS` (64), `SKYNET_HTTP_HEADER_TIMEOUT` (30s), `SKYNET_HTTP_BODY_TIMEOUT` (30s), `SKYNET_HTTP_FAILED_AUTH_LIMIT` (20), `SKYNET_HTTP_FAILED_AUTH_WINDOW` (60s) |
 //! | HTTP: browser origins allowed across origins (CORS; default none, so off); exact `scheme://host[:port]`, or `*` alone | `[http] cors_origins = ["https://app.example.com"]` | `SKYNET_HTTP_CORS_ORIGINS` (comma list) |
 //! | extra secret patterns (regular expressions) for output, errors, plans | `[redact] patterns = ["..."]` | `SKYNET_REDACT_PATTERNS` (one per line) |
@@ -66,6 +68,7 @@ mod ssh;
 #[cfg(feature = "ssh")]
 mod ssh_config;
 mod telegram;
+mod timeouts;
 mod worker;
 
 pub use aliases::env_or_alias;

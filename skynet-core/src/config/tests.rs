@@ -788,6 +788,7 @@ fn original_environment_names_are_read_as_aliases_with_notices() {
             ("SKYNET_EXECUTION_PROVIDER", "mock"),
             ("SKYNET_DB_PATH", "/srv/skynet/ledger.db"),
             ("HEARTBEAT_TIMEOUT_SECONDS", "45"),
+            ("JOB_TIMEOUT_SECONDS", "600"),
             ("SKYNET_ALLOWED_PATHS", &allowed),
             ("SKYNET_LOG_LEVEL", "INFO"),
             ("CELERY_BROKER_URL", "redis://x"),
@@ -799,6 +800,7 @@ fn original_environment_names_are_read_as_aliases_with_notices() {
     assert_eq!(s.provider, "mock");
     assert_eq!(s.database_url, "sqlite:///srv/skynet/ledger.db");
     assert_eq!(s.engine.worker_offline_after, Duration::from_secs(45));
+    assert_eq!(s.engine.timeouts.job, Some(Duration::from_secs(600)));
     assert_eq!(
         s.read_paths_extra,
         vec![extra_path.clone(), PathBuf::from("/")]
@@ -824,6 +826,7 @@ fn original_environment_names_are_read_as_aliases_with_notices() {
         "SKYNET_EXECUTION_PROVIDER is read as SKYNET_PROVIDER; rename it",
         "SKYNET_DB_PATH is read as SKYNET_DATABASE_URL; rename it",
         "HEARTBEAT_TIMEOUT_SECONDS is read as SKYNET_WORKER_OFFLINE_AFTER; rename it",
+        "JOB_TIMEOUT_SECONDS is read as SKYNET_JOB_TIMEOUT; rename it",
         "SKYNET_LOG_LEVEL is read as SKYNET_LOG; rename it",
     ] {
         assert!(
@@ -847,7 +850,7 @@ fn original_environment_names_are_read_as_aliases_with_notices() {
             .iter()
             .any(|n| n.starts_with("REDIS_URL is ignored"))
     );
-    assert_eq!(s.notices.len(), 7, "{:?}", s.notices);
+    assert_eq!(s.notices.len(), 8, "{:?}", s.notices);
 
     // A new name beside its original wins, and the notice says so.
     let s = Settings::load_with(
@@ -920,4 +923,90 @@ async fn a_broken_provider_breaks_only_the_work_that_uses_it() {
     req.provider = Some("local".into());
     let job = sk.submit(req).await.expect("local still works");
     assert_eq!(job.provider, "local");
+}
+
+#[test]
+fn timeout_levels_from_file_and_environment() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    // Defaults: no job or step limit, the cap, the providers' defaults.
+    let t = load(&[]).expect("load").engine.timeouts;
+    assert_eq!(t, crate::timeouts::TimeoutConfig::default());
+    assert_eq!((t.job, t.step), (None, None));
+    assert_eq!(t.provider_default("local"), Some(Duration::from_secs(60)));
+    assert_eq!(t.provider_default("docker"), Some(Duration::from_secs(300)));
+    assert_eq!(t.provider_default("ssh"), Some(Duration::from_secs(120)));
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[limits]\njob_timeout = \"1h\"\nstep_timeout = \"10m\"\nread_only_step_timeout = \"30s\"\n\
+         [limits.provider_timeout]\nlocal = \"90s\"\nssh = \"off\"\n\
+         [limits.action_timeout]\nrun_tests = \"2h\"\nbuild_project = \"off\"\n",
+    )
+    .expect("write");
+    let t = load(&[]).expect("load").engine.timeouts;
+    assert_eq!(t.job, Some(Duration::from_secs(3600)));
+    assert_eq!(t.step, Some(Duration::from_secs(600)));
+    assert_eq!(t.read_only_step, Duration::from_secs(30));
+    assert_eq!(t.provider_default("local"), Some(Duration::from_secs(90)));
+    assert_eq!(t.provider_default("ssh"), None);
+    assert_eq!(t.provider_default("docker"), Some(Duration::from_secs(300)));
+    assert_eq!(
+        t.action_default(&crate::Action::RunTests),
+        Some(Duration::from_secs(7200))
+    );
+    assert_eq!(t.action_default(&crate::Action::BuildProject), None);
+    // The environment over the file; the action list replaces the table.
+    let t = load(&[
+        ("SKYNET_JOB_TIMEOUT", "off"),
+        ("SKYNET_STEP_TIMEOUT", "5m"),
+        ("SKYNET_LOCAL_TIMEOUT", "2m"),
+        ("SKYNET_SSH_TIMEOUT", "3m"),
+        ("SKYNET_DOCKER_TIMEOUT", "off"),
+        ("SKYNET_GATEWAY_TIMEOUT", "1m"),
+        ("SKYNET_ACTION_TIMEOUTS", "git_push=20m"),
+    ])
+    .expect("load")
+    .engine
+    .timeouts;
+    assert_eq!(t.job, None);
+    assert_eq!(t.step, Some(Duration::from_secs(300)));
+    assert_eq!(t.provider_default("local"), Some(Duration::from_secs(120)));
+    assert_eq!(t.provider_default("ssh"), Some(Duration::from_secs(180)));
+    assert_eq!(t.provider_default("docker"), None);
+    assert_eq!(
+        t.provider_default("openclaw"),
+        Some(Duration::from_secs(60))
+    );
+    assert_eq!(
+        t.actions.keys().collect::<Vec<_>>(),
+        ["git_push"],
+        "the variable replaced the file's table"
+    );
+    // Bad values name the setting and what to write.
+    for (var, value, says) in [
+        ("SKYNET_LOCAL_TIMEOUT", "soon", "provider_timeout.local"),
+        ("SKYNET_ACTION_TIMEOUTS", "run_tests", "action=duration"),
+        (
+            "SKYNET_ACTION_TIMEOUTS",
+            "make_coffee=1m",
+            "not a catalog action",
+        ),
+        (
+            "SKYNET_ACTION_TIMEOUTS",
+            "run_tests=0s",
+            "action_timeout.run_tests",
+        ),
+        ("SKYNET_JOB_TIMEOUT", "0s", "job_timeout"),
+    ] {
+        match load(&[(var, value)]) {
+            Err(Error::Config(m)) => assert!(m.contains(says), "{var}={value}: {m}"),
+            other => panic!("{var}={value} should be refused, got {other:?}"),
+        }
+    }
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[limits.provider_timeout]\nmock = \"1s\"\n",
+    )
+    .expect("write");
+    assert!(matches!(load(&[]), Err(Error::Config(_))));
 }

@@ -23,8 +23,16 @@ pub(super) struct WorkerSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct LimitsSection {
-    step_timeout: Option<String>,
-    read_only_step_timeout: Option<String>,
+    /// The timeout levels ([`super::timeouts`]).
+    pub(super) job_timeout: Option<String>,
+    pub(super) step_timeout: Option<String>,
+    pub(super) read_only_step_timeout: Option<String>,
+    /// `[limits.provider_timeout]`.
+    #[serde(default)]
+    pub(super) provider_timeout: super::timeouts::ProviderTimeouts,
+    /// `[limits.action_timeout]`: catalog name = duration or `off`.
+    #[serde(default)]
+    pub(super) action_timeout: std::collections::BTreeMap<String, String>,
     /// CPU time per process of a READ_ONLY local step (`off`: none).
     pub(super) read_only_cpu: Option<String>,
     max_output_bytes: Option<u64>,
@@ -55,15 +63,7 @@ pub(super) fn engine_config(
     if let Some(v) = layers.pick("SKYNET_WORKER_OFFLINE_AFTER", worker.offline_after) {
         engine.worker_offline_after = parse_duration("worker offline_after", &v)?;
     }
-    if let Some(v) = layers.pick("SKYNET_STEP_TIMEOUT", limits.step_timeout.clone()) {
-        engine.step_timeout = parse_duration("step_timeout", &v)?;
-    }
-    if let Some(v) = layers.pick(
-        "SKYNET_READ_ONLY_STEP_TIMEOUT",
-        limits.read_only_step_timeout.clone(),
-    ) {
-        engine.read_only_step_timeout = parse_duration("read_only_step_timeout", &v)?;
-    }
+    engine.timeouts = super::timeouts::timeout_config(layers, limits)?;
     if let Some(v) = layers.pick("SKYNET_APPROVAL_TTL", limits.approval_ttl.clone()) {
         engine.approval_ttl = parse_duration("approval_ttl", &v)?;
     }

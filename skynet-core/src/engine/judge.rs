@@ -54,9 +54,8 @@ pub(crate) async fn plan_and_judge_with(
         Some(base) => super::roots::confined_root(base, req.root.as_deref())?,
         None => crate::policy::resolve_root(req.root.clone())?,
     };
-    let step_timeout = req.step_timeout.unwrap_or(sk.inner.config.step_timeout);
     for (what, limit) in [
-        ("step timeout", Some(step_timeout)),
+        ("step timeout", req.step_timeout),
         ("job timeout", req.timeout),
     ] {
         if let Some(limit) = limit
@@ -68,34 +67,26 @@ pub(crate) async fn plan_and_judge_with(
             )));
         }
     }
+    let step_timeout_ms = req.step_timeout.map(|d| d.as_millis() as u64);
     let preq = PlanRequest {
         intent: intent.to_string(),
         root: root.clone(),
         context: req.context.clone(),
         constraints: req.constraints.clone(),
-        step_timeout_ms: Some(step_timeout.as_millis() as u64),
+        step_timeout_ms,
     };
     let mut plan = planner.plan(&preq).await?;
-    // A request that names its step timeout gets it; otherwise READ_ONLY
-    // steps (which run without a human) get the shorter READ_ONLY limit.
-    let read_only_cap = req
-        .step_timeout
-        .is_none()
-        .then_some(sk.inner.config.read_only_step_timeout);
-    judge_plan(sk, &mut plan, &root, step_timeout, read_only_cap)?;
+    // Time limits are resolved when each step runs (crate::timeouts): the
+    // provider's and the worker's settings count there. The request's step
+    // budget goes with the plan.
+    plan.step_timeout_ms = step_timeout_ms;
+    judge_plan(sk, &mut plan, &root)?;
     Ok((plan, root))
 }
 
 /// Classify every step with the policy: risk = max(claim, catalog, policy);
-/// any forbidden step refuses the whole plan. Steps without a time budget
-/// get `step_timeout`; READ_ONLY steps at most `read_only_cap` when set.
-pub(crate) fn judge_plan(
-    sk: &Skynet,
-    plan: &mut Plan,
-    root: &Path,
-    step_timeout: Duration,
-    read_only_cap: Option<Duration>,
-) -> Result<()> {
+/// any forbidden step refuses the whole plan.
+pub(crate) fn judge_plan(sk: &Skynet, plan: &mut Plan, root: &Path) -> Result<()> {
     if plan.steps.is_empty() {
         return Err(Error::Planning("the plan has no steps".into()));
     }
@@ -108,15 +99,6 @@ pub(crate) fn judge_plan(
             });
         }
         step.risk = step.risk.max(step.action.base_risk()).max(decision.risk);
-        if step.command.timeout_ms.is_none() {
-            step.command.timeout_ms = Some(step_timeout.as_millis() as u64);
-        }
-        if step.risk == crate::RiskLevel::ReadOnly
-            && let Some(cap) = read_only_cap
-        {
-            let cap = cap.as_millis() as u64;
-            step.command.timeout_ms = step.command.timeout_ms.map(|t| t.min(cap));
-        }
         step.decision = Some(decision);
     }
     plan.refresh();
@@ -221,7 +203,10 @@ impl Skynet {
             max_attempts: self.inner.config.max_attempts,
             lease: None,
             run_at: now,
-            timeout_ms: req.timeout.map(|d| d.as_millis() as u64),
+            timeout_ms: req
+                .timeout
+                .or(self.inner.config.timeouts.job)
+                .map(|d| d.as_millis() as u64),
             created_at: now,
             queued_at: auto.then_some(now),
             started_at: None,

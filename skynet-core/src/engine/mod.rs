@@ -70,11 +70,9 @@ pub struct EngineConfig {
     pub retry_max: Duration,
     /// Per-step output cap in bytes (default 1 MiB).
     pub max_output_bytes: u64,
-    /// Step timeout when the plan sets none (default 10 min).
-    pub step_timeout: Duration,
-    /// The longest a READ_ONLY step may run unless the request set its own
-    /// step timeout (default 2 min): auto-approved work is short.
-    pub read_only_step_timeout: Duration,
+    /// The configured levels of the timeout hierarchy (job, step,
+    /// READ_ONLY cap, per provider, per action; see [`crate::timeouts`]).
+    pub timeouts: crate::timeouts::TimeoutConfig,
     /// How long a plan awaiting approval may be approved (default 24 h):
     /// after that the job's approval request has expired
     /// ([`crate::Error::ApprovalExpired`]).
@@ -95,8 +93,7 @@ impl Default for EngineConfig {
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
             max_output_bytes: 1024 * 1024,
-            step_timeout: Duration::from_secs(600),
-            read_only_step_timeout: Duration::from_secs(120),
+            timeouts: crate::timeouts::TimeoutConfig::default(),
             approval_ttl: Duration::from_secs(24 * 3600),
             worker_offline_after: Duration::from_secs(10),
         }
@@ -123,9 +120,10 @@ pub struct SubmitRequest {
     /// A repeated key with the same request returns the existing job; with
     /// a different request it is [`crate::Error::IdempotencyConflict`].
     pub idempotency_key: Option<String>,
-    /// Whole-job time budget.
+    /// Whole-job time limit (default: `[limits] job_timeout`, if set).
     pub timeout: Option<Duration>,
-    /// Per-step time budget (default: [`EngineConfig::step_timeout`]).
+    /// Per-step time budget: the step level of [`crate::timeouts`], over
+    /// the action's and the provider's defaults (and the READ_ONLY cap).
     pub step_timeout: Option<Duration>,
     /// Context for the planner.
     pub context: BTreeMap<String, String>,

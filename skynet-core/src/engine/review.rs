@@ -152,7 +152,7 @@ impl Skynet {
         for step in &mut plan.steps {
             step.decision = None;
         }
-        judge_plan(self, &mut plan, &root, self.inner.config.step_timeout, None)?;
+        judge_plan(self, &mut plan, &root)?;
         let submit = SubmitRequest {
             intent: original.intent.clone(),
             root: Some(root.clone()),

@@ -9,6 +9,7 @@ use crate::plan::Step;
 use crate::provider::{ExecContext, ExitKind, Output, OutputLine, Provider, Stream};
 use crate::risk::RiskLevel;
 use crate::store::{Completion, FinishedStep, NewLogLine, RunCheckpoint, StepOutcome, StepStatus};
+use crate::timeouts::{TimeLimit, TimeoutLevel};
 use crate::{Error, Result};
 use chrono::Utc;
 use std::sync::Arc;
@@ -290,6 +291,7 @@ impl Skynet {
             let started = job.started_at.unwrap_or_else(Utc::now);
             started.checked_add_signed(chrono::Duration::milliseconds(i64::try_from(ms).ok()?))
         });
+        let requested_step = plan.step_timeout_ms.map(Duration::from_millis);
         for (index, step) in plan.steps.iter().enumerate() {
             let done = records
                 .get(index)
@@ -310,11 +312,7 @@ impl Skynet {
                 Some(d) => {
                     let left = (d - Utc::now()).to_std().unwrap_or_default();
                     if left.is_zero() {
-                        return Ok(ends(Completion::TimedOut(format!(
-                            "the job ran out of its {} ms budget before step {}",
-                            job.timeout_ms.unwrap_or_default(),
-                            index + 1
-                        ))));
+                        return Ok(ends(Completion::TimedOut(out_of_time(job, index))));
                     }
                     Some(left)
                 }
@@ -323,11 +321,12 @@ impl Skynet {
             if let Some(refusal) = self.recheck(job, index, step) {
                 return Ok(ends(Completion::Failed(refusal)));
             }
-            let step_limit = step.command.timeout_ms.map(Duration::from_millis);
-            let timeout = match (budget, step_limit) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let limit = self
+                .inner
+                .config
+                .timeouts
+                .step_limits(step, requested_step, provider.name(), budget)
+                .resolve();
             let end = self
                 .run_step(
                     job,
@@ -335,7 +334,7 @@ impl Skynet {
                     index as u32,
                     step,
                     provider.clone(),
-                    timeout,
+                    limit,
                     cancel,
                     lost,
                     release,
@@ -378,7 +377,7 @@ impl Skynet {
         index: u32,
         step: &Step,
         provider: Arc<dyn Provider>,
-        timeout: Option<Duration>,
+        limit: Option<TimeLimit>,
         cancel: &CancellationToken,
         lost: &AtomicBool,
         release: &CancellationToken,
@@ -402,7 +401,7 @@ impl Skynet {
             job_id: job.id.clone(),
             step: index as usize,
             root: job.root.clone(),
-            timeout,
+            timeout: limit.map(|l| l.duration()),
             cancel: cancel.child_token(),
             output: tx,
             max_output_bytes: self.inner.config.max_output_bytes,
@@ -446,11 +445,16 @@ impl Skynet {
             return Ok(StepRun::LeaseLost);
         }
         let label = step_label(index as usize, step);
+        // What a timeout says: the limit and the level that set it.
+        let cut = limit.map(|l| {
+            let job_limit = job.timeout_ms.map(Duration::from_millis);
+            (l, l.explain(provider.name(), step.action.name(), job_limit))
+        });
         let (mut outcome, end) = match result {
             Ok(out) if out.exit == ExitKind::Cancelled && release.is_cancelled() => {
                 released_step(&label, step.risk, &out)
             }
-            Ok(out) => judge_output(index, &label, &out),
+            Ok(out) => judge_output(index, &label, &out, cut),
             Err(e) => {
                 // Redacted below (the checkpoint) and in run_claimed (the job).
                 let (kind, provider) = match &e {
@@ -471,6 +475,7 @@ impl Skynet {
                     step: Some(index),
                     exit_code: None,
                     provider,
+                    timeout: None,
                     message: format!("{label}: {e}"),
                 }
                 .encode();
@@ -613,14 +618,41 @@ fn released_step(label: &str, risk: RiskLevel, out: &Output) -> (StepOutcome, St
     (outcome, StepEnd::Finish(end))
 }
 
+/// The job's time limit ran out between steps, before step `index` (0-based).
+fn out_of_time(job: &Job, index: usize) -> String {
+    let limit_ms = job.timeout_ms.unwrap_or_default();
+    JobFailure {
+        timeout: Some(TimeLimit {
+            level: TimeoutLevel::Global,
+            limit_ms,
+        }),
+        ..JobFailure::new(
+            FailureKind::TimedOut,
+            format!(
+                "the job ran out of time before step {} (global job limit of {})",
+                index + 1,
+                crate::timeouts::human(Duration::from_millis(limit_ms))
+            ),
+        )
+    }
+    .encode()
+}
+
 /// Map a provider's output to a step checkpoint and what the job does next.
-fn judge_output(index: u32, label: &str, out: &Output) -> (StepOutcome, StepEnd) {
-    let failure = |kind, message: String| {
+/// `cut` is the step's time limit with its explanation.
+fn judge_output(
+    index: u32,
+    label: &str,
+    out: &Output,
+    cut: Option<(TimeLimit, String)>,
+) -> (StepOutcome, StepEnd) {
+    let failure = |kind, message: String, timeout: Option<TimeLimit>| {
         JobFailure {
             kind,
             step: Some(index),
             exit_code: out.exit_code,
             provider: None,
+            timeout,
             message,
         }
         .encode()
@@ -631,6 +663,7 @@ fn judge_output(index: u32, label: &str, out: &Output) -> (StepOutcome, StepEnd)
             let msg = failure(
                 FailureKind::StepFailed,
                 format!("{label} exited with code {}", out.exit_code.unwrap_or(-1)),
+                None,
             );
             (StepStatus::Failed, StepEnd::Finish(Completion::Failed(msg)))
         }
@@ -638,14 +671,16 @@ fn judge_output(index: u32, label: &str, out: &Output) -> (StepOutcome, StepEnd)
             let msg = failure(
                 FailureKind::StepFailed,
                 format!("{label} was killed by a signal"),
+                None,
             );
             (StepStatus::Failed, StepEnd::Finish(Completion::Failed(msg)))
         }
         ExitKind::TimedOut => {
-            let msg = failure(
-                FailureKind::TimedOut,
-                format!("{label} timed out after {} ms", out.duration_ms),
-            );
+            let (limit, why) = match cut {
+                Some((limit, why)) => (Some(limit), why),
+                None => (None, format!("timed out after {} ms", out.duration_ms)),
+            };
+            let msg = failure(FailureKind::TimedOut, format!("{label} {why}"), limit);
             (
                 StepStatus::TimedOut,
                 StepEnd::Finish(Completion::TimedOut(msg)),

@@ -17,7 +17,11 @@ pub struct PlanRequest {
     pub context: BTreeMap<String, String>,
     /// Constraints the plan must respect ("no network", ...).
     pub constraints: Vec<String>,
-    /// Per-step timeout to put on every command, in milliseconds.
+    /// The request's per-step time budget in milliseconds, for
+    /// information: the engine applies it when each step runs (the step
+    /// level of [`crate::timeouts`]). A planner sets
+    /// [`Command::timeout_ms`](crate::plan::Command::timeout_ms) only for a
+    /// command that needs a limit of its own.
     pub step_timeout_ms: Option<u64>,
 }
 

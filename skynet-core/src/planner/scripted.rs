@@ -50,7 +50,7 @@ pub fn plan_from_actions(
                 argv: inv.argv,
                 cwd: request.root.clone(),
                 env: BTreeMap::new(),
-                timeout_ms: request.step_timeout_ms,
+                timeout_ms: None,
                 stdin: inv.stdin,
             },
             action,

@@ -7,7 +7,7 @@
 //! every event extends the job's hash chain; the events one checkpoint
 //! causes go in with a single multi-row `INSERT`.
 
-use crate::job::{Job, JobId, JobStatus};
+use crate::job::{Job, JobFailure, JobId, JobStatus};
 use crate::store::codec::{JOB_COLUMNS, LedgerRow, db, job_from_row, micros, now, plus};
 use crate::store::dialect::{Affected, Dialect};
 use crate::store::rules::{
@@ -340,7 +340,7 @@ impl<D: Dialect> Tx<D> {
         if let Some(at) = step.started_at {
             events.push(("step_started", json!({ "step": step.index }), at));
         }
-        let data = json!({
+        let mut data = json!({
             "step": step.index,
             "status": outcome.status.as_str(),
             "exit_code": outcome.exit_code,
@@ -348,6 +348,10 @@ impl<D: Dialect> Tx<D> {
             "truncated": outcome.truncated,
             "error": outcome.error,
         });
+        // Which level's limit stopped it, readable without decoding `error`.
+        if let Some(limit) = outcome.error.as_deref().and_then(JobFailure::timeout_of) {
+            data["timeout"] = json!(limit);
+        }
         events.push(("step_finished", data, now));
         events
     }

@@ -155,6 +155,9 @@ pub(crate) fn completion_transition(
     if let Some(lease) = &job.lease {
         t = t.note("worker", lease.worker.clone());
     }
+    if let Some(limit) = error.as_deref().and_then(JobFailure::timeout_of) {
+        t = t.note("timeout", serde_json::json!(limit));
+    }
     if let Some(error) = error {
         t = t.note("error", error);
     }

@@ -208,7 +208,7 @@ impl LlmPlanner {
                     argv: inv.argv,
                     cwd: request.root.clone(),
                     env: BTreeMap::new(),
-                    timeout_ms: request.step_timeout_ms,
+                    timeout_ms: None,
                     stdin: inv.stdin,
                 },
                 action: s.action,
