@@ -149,6 +149,85 @@ async fn an_idempotency_key_reused_for_another_request_is_a_conflict() {
     assert_eq!(sk.list(&JobFilter::default()).await.unwrap().len(), 1);
 }
 
+/// The caller's own steps are planned as given (the planner is not asked),
+/// judged like planned ones, bounded by the constraints object, and part
+/// of what an idempotency key compares.
+#[tokio::test]
+async fn caller_steps_and_constraints_bind_the_plan() {
+    let (env, sk) = Env::new(vec![Action::GitStatus], MockProvider::new()).await;
+    let step = |action: &str, params: serde_json::Value| skynet_core::scheduler::SpecStep {
+        action: action.into(),
+        params: params.as_object().cloned().unwrap_or_default(),
+    };
+    let mut req = env.req("");
+    req.steps = vec![step("read_file", serde_json::json!({ "path": "notes" }))];
+    let job = sk.submit(req.clone()).await.unwrap();
+    assert_eq!(
+        env.calls.load(Ordering::SeqCst),
+        0,
+        "the planner is not asked"
+    );
+    assert_eq!(job.intent, "run: read_file");
+    assert_eq!(job.status, JobStatus::Queued, "READ_ONLY runs unasked");
+    let plan = job.plan.as_ref().unwrap();
+    assert_eq!(plan.planner, "caller");
+    assert_eq!(plan.steps[0].command.argv[0], "cat");
+
+    // requires_approval_for holds a READ_ONLY step for a human.
+    req.limits.requires_approval_for = vec!["read_file".into()];
+    let held = sk.submit(req.clone()).await.unwrap();
+    assert_eq!(held.status, JobStatus::Planned);
+    let decision = held.plan.as_ref().unwrap().steps[0]
+        .decision
+        .clone()
+        .unwrap();
+    assert_eq!(
+        decision.rule.as_deref(),
+        Some("constraints.requires_approval_for")
+    );
+    assert!(matches!(
+        sk.execute(&req, &Gate::AutoOnly, &here()).await,
+        Err(Error::PlanNeedsApproval { .. })
+    ));
+
+    // max_risk refuses a riskier plan; nothing is stored.
+    let before = sk.list(&JobFilter::default()).await.unwrap().len();
+    let mut write = env.req("");
+    write.steps = vec![step(
+        "write_file",
+        serde_json::json!({ "path": "out.txt", "content": "x" }),
+    )];
+    write.limits.max_risk = Some(skynet_core::RiskLevel::ReadOnly);
+    assert!(matches!(
+        sk.submit(write).await,
+        Err(Error::Forbidden { decision }) if decision.rule.as_deref() == Some("constraints.max_risk")
+    ));
+    // An unknown action is bad input, not a plan.
+    let mut bad = env.req("");
+    bad.steps = vec![step("make_coffee", serde_json::json!({}))];
+    assert!(matches!(
+        sk.submit(bad).await,
+        Err(Error::UnknownAction { name, .. }) if name == "make_coffee"
+    ));
+    assert_eq!(sk.list(&JobFilter::default()).await.unwrap().len(), before);
+
+    // The time budget is the job's limit unless the request sets one.
+    let mut budget = env.req("status");
+    budget.limits.time_budget = Some(Duration::from_secs(120));
+    assert_eq!(sk.submit(budget).await.unwrap().timeout_ms, Some(120_000));
+
+    // A key reused with other steps is another request.
+    let mut keyed = env.req("");
+    keyed.steps = vec![step("read_file", serde_json::json!({ "path": "a" }))];
+    keyed.idempotency_key = Some("k-1".into());
+    sk.submit(keyed.clone()).await.unwrap();
+    keyed.steps = vec![step("read_file", serde_json::json!({ "path": "b" }))];
+    assert!(matches!(
+        sk.submit(keyed).await,
+        Err(Error::IdempotencyConflict { .. })
+    ));
+}
+
 #[tokio::test]
 async fn failures_are_structured_and_provider_details_can_be_hidden() {
     let mock = MockProvider::new()

@@ -364,23 +364,42 @@ impl From<Checked> for PolicyAnswer {
 }
 
 /// `POST /v1/execute`: run a plan the policy allows without approval,
-/// now, bypassing the queue.
+/// now, bypassing the queue. The work is an intent (`user_message`) or the
+/// caller's own steps (`execution_spec`, as the original API sent them).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ExecuteBody {
-    /// The intent.
+    /// The caller's own id for the request, echoed in the answer.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// The intent, planned by the configured planner.
+    #[serde(default)]
     #[schema(example = "list the files")]
-    pub user_message: String,
+    pub user_message: Option<String>,
+    /// Catalog steps to run as given, instead of `user_message`; each is
+    /// judged by the policy like a planned step. `job_id` names nothing
+    /// here (SKYNET names the job) and is listed in `ignored_params`.
+    #[serde(default)]
+    pub execution_spec: Option<ExecutionSpecBody>,
     /// Planner context; `root` (or `cwd`) picks the sandbox root.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub context: BTreeMap<String, serde_json::Value>,
-    /// Constraints for the planner.
+    /// As in `POST /v1/plan`: a list of texts, or the original object
+    /// (`max_risk`, `requires_approval_for`, `time_budget_min` honoured;
+    /// a step that would need a human is refused here with 403).
     #[serde(default)]
-    pub constraints: Vec<String>,
-    /// Whole-run time budget in milliseconds (default 60000).
+    #[schema(schema_with = constraints_schema)]
+    pub constraints: serde_json::Value,
+    /// Whole-run time budget in milliseconds (default 60000, at most
+    /// 600000).
     #[serde(default)]
     #[schema(minimum = 1)]
     pub timeout_ms: Option<u64>,
+    /// The same budget in seconds, as the original API gave it; not
+    /// together with `timeout_ms`.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub timeout: Option<u64>,
 }
 
 /// `POST /v1/execute` answer.
@@ -390,6 +409,15 @@ pub struct ExecuteAnswer {
     pub job: JobView,
     /// Its output (the last 1000 lines).
     pub logs: Vec<LogLineView>,
+    /// The request's `request_id`, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Step parameters that were not used, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_params: Vec<Ignored>,
+    /// Constraint keys that were not used, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_constraints: Vec<Ignored>,
 }
 
 /// One provider's health.

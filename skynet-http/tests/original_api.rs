@@ -501,10 +501,110 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins(db: Db) {
     assert_eq!(r.headers["access-control-allow-origin"], "*");
 }
 
+async fn execute_runs_the_callers_steps_under_the_original_fields(db: Db) {
+    let t = TestApp::new(db).await;
+    let execute = |body: Value| t.call("POST", "/v1/execute", Some(&t.submit), Some(body));
+    // The original body: catalog steps, `timeout` in seconds, its own ids.
+    let r = execute(json!({
+        "request_id": "r-7",
+        "execution_spec": { "job_id": "job-123", "steps": [
+            { "action": "read_file", "params": { "path": "hello.txt", "working_dir": "." } }
+        ] },
+        "timeout": 30,
+    }))
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let a: schema::ExecuteAnswer = conforms(&r.json());
+    assert_eq!(a.job.status, skynet_core::JobStatus::Succeeded);
+    assert_eq!(a.job.intent, "run: read_file");
+    assert!(a.logs.iter().any(|l| l.text == "hello from a file"));
+    assert_eq!(a.request_id.as_deref(), Some("r-7"));
+    let job =
+        t.sk.get(&skynet_core::JobId::parse(&a.job.id).expect("id"))
+            .await
+            .expect("stored");
+    assert_eq!(job.timeout_ms, Some(30_000), "`timeout` is in seconds");
+    let ignored: Vec<&str> = a.ignored_params.iter().map(|i| i.field.as_str()).collect();
+    assert_eq!(
+        ignored,
+        [
+            "execution_spec.job_id",
+            "execution_spec.steps[0].params.working_dir"
+        ]
+    );
+
+    // The caller's steps are judged like planned ones: a WRITE step needs
+    // approval, so nothing is stored and nothing is written.
+    let before = t.ledger_snapshot().await;
+    let r = execute(json!({ "execution_spec": { "steps": [
+        { "action": "write_file", "params": { "path": "out.txt", "content": "x" } }
+    ] } }))
+    .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::FORBIDDEN, "approval_required"),
+        "{}",
+        r.text
+    );
+    assert!(!t.dir.path().join("out.txt").exists());
+    // Constraints as the original object: a READ_ONLY step named in
+    // requires_approval_for needs a human, which /v1/execute refuses.
+    let r = execute(json!({
+        "user_message": "read hello.txt",
+        "constraints": { "requires_approval_for": ["read_file"], "max_cost_usd": 1 },
+    }))
+    .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::FORBIDDEN, "approval_required"),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        r.json()["decision"]["rule"],
+        "constraints.requires_approval_for"
+    );
+    let r = execute(json!({
+        "execution_spec": { "steps": [{ "action": "write_file", "params": { "path": "out.txt", "content": "x" } }] },
+        "constraints": { "max_risk": "low" },
+    }))
+    .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+    assert_eq!(r.json()["decision"]["rule"], "constraints.max_risk");
+    assert_eq!(t.ledger_snapshot().await, before, "nothing stored");
+
+    // Ambiguous or empty requests are 400s that say what to send.
+    for (body, says) in [
+        (json!({}), "give user_message"),
+        (
+            json!({ "user_message": "read hello.txt", "execution_spec": { "steps": [{ "action": "git_status" }] } }),
+            "not both",
+        ),
+        (json!({ "execution_spec": { "steps": [] } }), "no steps"),
+        (
+            json!({ "user_message": "read hello.txt", "timeout": 5, "timeout_ms": 5000 }),
+            "not both",
+        ),
+        (
+            json!({ "execution_spec": { "steps": [{ "action": "make_coffee" }] } }),
+            "make_coffee",
+        ),
+    ] {
+        let r = execute(body.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+        assert!(r.text.contains(says), "{body}: {}", r.text);
+    }
+    assert_eq!(t.ledger_snapshot().await, before, "nothing stored");
+}
+
 on_every_backend!(
     the_original_documented_requests_are_accepted,
     policy_check_judges_catalog_actions_through_the_catalog,
     plan_takes_constraints_as_an_object,
+    execute_runs_the_callers_steps_under_the_original_fields,
     report_keeps_the_callers_request_id_and_step_id,
     diagnose_reports_parameters_an_action_does_not_take,
     health_history_items_carry_epoch_seconds,

@@ -2,8 +2,8 @@
 //! original API's `constraints` object, whose known keys SKYNET honours
 //! and whose other keys it reports instead of refusing the request.
 
-use super::{ApprovalGate, PlanReview, Skynet, SubmitRequest};
 use crate::action::{Ignored, Lenient};
+use crate::plan::Plan;
 use crate::policy::{Decision, Verdict};
 use crate::risk::RiskLevel;
 use crate::{Error, Result};
@@ -143,28 +143,17 @@ fn minutes(v: &Value) -> Result<Duration> {
     }
 }
 
-impl Skynet {
-    /// [`Skynet::review`] under `constraints`: their text goes to the
-    /// planner, the time budget becomes the job's (unless `req` sets one),
-    /// a plan riskier than `max_risk` is refused ([`Error::Forbidden`],
-    /// rule `constraints.max_risk`), and every step of an action named in
-    /// `requires_approval_for` needs a human.
-    pub async fn review_constrained(
-        &self,
-        req: &SubmitRequest,
-        constraints: &PlanConstraints,
-    ) -> Result<PlanReview> {
-        let mut req = req.clone();
-        req.constraints.extend(constraints.planner_lines());
-        if req.timeout.is_none() {
-            req.timeout = constraints.time_budget;
-        }
-        let mut review = self.review(&req).await?;
-        if let Some(max) = constraints.max_risk
-            && review.plan.risk > max
+impl PlanConstraints {
+    /// Hold a judged plan to the honoured keys: a plan riskier than
+    /// `max_risk` is refused ([`Error::Forbidden`], rule
+    /// `constraints.max_risk`); a step of an action named in
+    /// `requires_approval_for` that the policy would let run alone gets a
+    /// `prompt` decision, so it waits for a human like any gated step.
+    pub fn bound(&self, plan: &mut Plan) -> Result<()> {
+        if let Some(max) = self.max_risk
+            && plan.risk > max
         {
-            let riskier: Vec<String> = review
-                .plan
+            let riskier: Vec<String> = plan
                 .steps
                 .iter()
                 .enumerate()
@@ -173,33 +162,43 @@ impl Skynet {
                 .collect();
             return Err(Error::Forbidden {
                 decision: Box::new(Decision {
-                    risk: review.plan.risk,
+                    risk: plan.risk,
                     verdict: Verdict::Forbid,
                     reasons: vec![format!(
                         "the plan is {} but constraints.max_risk allows at most {max}: {}",
-                        review.plan.risk,
+                        plan.risk,
                         riskier.join("; ")
                     )],
                     rule: Some("constraints.max_risk".into()),
                 }),
             });
         }
-        for (i, step) in review.plan.steps.iter().enumerate() {
+        for step in &mut plan.steps {
             let name = step.action.name();
-            if constraints.requires_approval_for.iter().any(|a| a == name)
-                && !review.gates.iter().any(|g| g.step == i)
-            {
-                review.gates.push(ApprovalGate {
-                    step: i,
-                    description: step.description.clone(),
+            let allowed = step
+                .decision
+                .as_ref()
+                .is_none_or(|d| d.verdict == Verdict::Allow);
+            if allowed && self.requires_approval_for.iter().any(|a| a == name) {
+                step.decision = Some(Decision {
                     risk: step.risk,
-                    reason: format!("constraints.requires_approval_for names {name}"),
+                    verdict: Verdict::Prompt,
+                    reasons: vec![format!("constraints.requires_approval_for names {name}")],
+                    rule: Some("constraints.requires_approval_for".into()),
                 });
-                review.requires_approval = true;
             }
         }
-        review.gates.sort_by_key(|g| g.step);
-        Ok(review)
+        Ok(())
+    }
+
+    /// The honoured keys as the original object (for request hashes).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "max_risk": self.max_risk.map(|r| r.to_string()),
+            "requires_approval_for": self.requires_approval_for,
+            "time_budget_ms": self.time_budget.map(|d| d.as_millis() as u64),
+            "notes": self.notes,
+        })
     }
 }
 

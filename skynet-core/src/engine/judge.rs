@@ -29,7 +29,7 @@ pub(crate) async fn plan_and_judge_with(
     req: &SubmitRequest,
     planner: &dyn crate::planner::Planner,
 ) -> Result<(Plan, PathBuf)> {
-    let intent = req.intent.trim();
+    let intent = req.intent_text();
     if intent.is_empty() {
         return Err(Error::InvalidInput(
             "the intent is empty: say what to do, e.g. \"check git status and list the files\""
@@ -56,7 +56,7 @@ pub(crate) async fn plan_and_judge_with(
     };
     for (what, limit) in [
         ("step timeout", req.step_timeout),
-        ("job timeout", req.timeout),
+        ("job timeout", req.job_timeout()),
     ] {
         if let Some(limit) = limit
             && (limit > MAX_TIMEOUT || limit.is_zero())
@@ -68,20 +68,44 @@ pub(crate) async fn plan_and_judge_with(
         }
     }
     let step_timeout_ms = req.step_timeout.map(|d| d.as_millis() as u64);
+    let mut constraints = req.constraints.clone();
+    constraints.extend(req.limits.planner_lines());
     let preq = PlanRequest {
-        intent: intent.to_string(),
+        intent,
         root: root.clone(),
         context: req.context.clone(),
-        constraints: req.constraints.clone(),
+        constraints,
         step_timeout_ms,
     };
-    let mut plan = planner.plan(&preq).await?;
+    let mut plan = if req.steps.is_empty() {
+        planner.plan(&preq).await?
+    } else {
+        caller_plan(&req.steps, &preq)?
+    };
     // Time limits are resolved when each step runs (crate::timeouts): the
     // provider's and the worker's settings count there. The request's step
     // budget goes with the plan.
     plan.step_timeout_ms = step_timeout_ms;
     judge_plan(sk, &mut plan, &root)?;
+    req.limits.bound(&mut plan)?;
     Ok((plan, root))
+}
+
+/// The caller's own steps as a plan, each action built from its
+/// parameters (ones it does not take are left out: they change nothing
+/// that runs).
+fn caller_plan(steps: &[crate::scheduler::SpecStep], preq: &PlanRequest) -> Result<Plan> {
+    let spec = crate::scheduler::ExecutionSpec {
+        job_id: None,
+        steps: steps.to_vec(),
+    };
+    let described = spec
+        .actions()?
+        .value
+        .into_iter()
+        .map(|a| (a.name().replace('_', " "), a))
+        .collect();
+    crate::planner::scripted::plan_from_actions(preq, described, "caller")
 }
 
 /// Classify every step with the policy: risk = max(claim, catalog, policy);
@@ -183,7 +207,7 @@ impl Skynet {
             .map(|_| request_hash(req, &root));
         Job {
             id: JobId::new(),
-            intent: req.intent.trim().to_string(),
+            intent: req.intent_text(),
             status: if auto {
                 JobStatus::Queued
             } else {
@@ -204,7 +228,7 @@ impl Skynet {
             lease: None,
             run_at: now,
             timeout_ms: req
-                .timeout
+                .job_timeout()
                 .or(self.inner.config.timeouts.job)
                 .map(|d| d.as_millis() as u64),
             created_at: now,
@@ -401,7 +425,7 @@ pub(crate) fn approval_of(job: &Job, plan_hash: &str, approver: &str) -> Result<
 /// repeated idempotency key is compared with the whole first request.
 fn request_hash(req: &SubmitRequest, root: &std::path::Path) -> String {
     use sha2::{Digest, Sha256};
-    let whole = serde_json::json!({
+    let mut whole = serde_json::json!({
         "intent": req.intent.trim(),
         "root": root,
         "provider": req.requested_provider().map(crate::provider::canonical_name),
@@ -411,6 +435,14 @@ fn request_hash(req: &SubmitRequest, root: &std::path::Path) -> String {
         "context": req.context,
         "constraints": req.constraints,
     });
+    // Added only when used, so the hashes of requests kept before these
+    // fields existed still match.
+    if !req.steps.is_empty() {
+        whole["steps"] = serde_json::json!(req.steps);
+    }
+    if req.limits != crate::engine::PlanConstraints::default() {
+        whole["limits"] = req.limits.to_json();
+    }
     hex::encode(Sha256::digest(whole.to_string().as_bytes()))
 }
 

@@ -136,6 +136,17 @@ pub struct SubmitRequest {
     /// A dry run: the job runs on the `mock` provider, which runs nothing
     /// (any caller may ask for one; naming `mock` otherwise needs `admin`).
     pub dry_run: bool,
+    /// The caller's own steps, catalog actions with their parameters (the
+    /// original API's `execution_spec`): planned as given instead of by
+    /// the planner, and judged by the policy like any plan. With steps,
+    /// the intent may be empty.
+    pub steps: Vec<crate::scheduler::SpecStep>,
+    /// The original API's constraints object: a plan riskier than
+    /// `max_risk` is refused, steps of the actions in
+    /// `requires_approval_for` wait for a human, `time_budget_min` is the
+    /// job's limit unless `timeout` is set, and its text goes to the
+    /// planner with `constraints`.
+    pub limits: PlanConstraints,
 }
 
 impl SubmitRequest {
@@ -155,6 +166,23 @@ impl SubmitRequest {
     pub fn source(mut self, source: JobSource) -> Self {
         self.source = source;
         self
+    }
+
+    /// The intent as recorded: the words given, else the caller's steps
+    /// by action name (`run: git_status, run_tests`).
+    pub fn intent_text(&self) -> String {
+        let intent = self.intent.trim();
+        if intent.is_empty() && !self.steps.is_empty() {
+            let names: Vec<&str> = self.steps.iter().map(|s| s.action.as_str()).collect();
+            return format!("run: {}", names.join(", "));
+        }
+        intent.to_string()
+    }
+
+    /// The whole job's limit the request asks for: its own `timeout`, else
+    /// its constraints' time budget.
+    pub fn job_timeout(&self) -> Option<Duration> {
+        self.timeout.or(self.limits.time_budget)
     }
 
     /// The provider the request names: `mock` for a dry run.

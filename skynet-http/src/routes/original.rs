@@ -8,12 +8,13 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
 use crate::problems::{JobPath, JsonBody, Keyed};
 use crate::schema::{
-    ExecuteAnswer, ExecuteBody, HealthSample, PlanAnswer, PlanBody, PolicyAnswer, PolicyCheckBody,
-    ProviderHealthView, ProvidersHealth, ReportAnswer, ReportBody,
+    ExecuteAnswer, ExecuteBody, ExecutionSpecBody, HealthSample, Ignored, PlanAnswer, PlanBody,
+    PolicyAnswer, PolicyCheckBody, ProviderHealthView, ProvidersHealth, ReportAnswer, ReportBody,
 };
 use axum::extract::State;
 use skynet_core::engine::{CheckRequest, Gate, HealthCheck, PlanConstraints, Report, RunHere};
 use skynet_core::policy::PolicyContext;
+use skynet_core::scheduler::{ExecutionSpec, SpecStep};
 use skynet_core::store::keys::Scope;
 use skynet_core::view::{JobView, LogLineView, PlanView};
 use skynet_core::{JobSource, SubmitRequest};
@@ -63,12 +64,9 @@ pub(crate) async fn plan(
 ) -> ApiResult<ApiJson<PlanAnswer>> {
     caller.require(Scope::Read)?;
     let constraints = PlanConstraints::from_json(&body.constraints).map_err(core_err(&caller))?;
-    let req = planner_request(&state, body.user_message, &body.context, Vec::new())?;
-    let review = state
-        .sk
-        .review_constrained(&req, &constraints.value)
-        .await
-        .map_err(core_err(&caller))?;
+    let mut req = planner_request(&state, body.user_message, &body.context, Vec::new())?;
+    req.limits = constraints.value;
+    let review = state.sk.review(&req).await.map_err(core_err(&caller))?;
     Ok(ApiJson(PlanAnswer {
         execution_plan: PlanView::new(&review.plan),
         requires_approval: review.requires_approval,
@@ -190,12 +188,28 @@ pub(crate) async fn execute(
     ApiJson(body): ApiJson<ExecuteBody>,
 ) -> ApiResult<ApiJson<ExecuteAnswer>> {
     caller.require(Scope::Submit)?;
-    let timeout = match body.timeout_ms {
-        Some(0) => return Err(ApiError::bad_request("timeout_ms must be at least 1")),
-        Some(ms) => Duration::from_millis(ms).min(EXECUTE_MAX_TIMEOUT),
-        None => EXECUTE_TIMEOUT,
+    let constraints = PlanConstraints::from_json(&body.constraints).map_err(core_err(&caller))?;
+    let timeout = match (body.timeout_ms, body.timeout) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give timeout_ms or timeout (seconds), not both",
+            ));
+        }
+        (Some(0), None) => return Err(ApiError::bad_request("timeout_ms must be at least 1")),
+        (None, Some(0)) => return Err(ApiError::bad_request("timeout must be at least 1 second")),
+        (Some(ms), None) => Duration::from_millis(ms).min(EXECUTE_MAX_TIMEOUT),
+        (None, Some(secs)) => Duration::from_secs(secs).min(EXECUTE_MAX_TIMEOUT),
+        // The constraints' time budget, when that is the only one given.
+        (None, None) => constraints
+            .value
+            .time_budget
+            .map_or(EXECUTE_TIMEOUT, |t| t.min(EXECUTE_MAX_TIMEOUT)),
     };
-    let mut req = planner_request(&state, body.user_message, &body.context, body.constraints)?;
+    let (message, steps, ignored_params) =
+        execute_work(body.user_message, body.execution_spec).map_err(core_err(&caller))?;
+    let mut req = planner_request(&state, message, &body.context, Vec::new())?;
+    req.steps = steps;
+    req.limits = constraints.value;
     req.timeout = Some(timeout);
     let run = RunHere {
         worker: format!("{}-execute", caller.actor()),
@@ -212,7 +226,53 @@ pub(crate) async fn execute(
     Ok(ApiJson(ExecuteAnswer {
         job: JobView::showing(&done.job, &done.steps, details(&caller)),
         logs: done.logs.into_iter().map(LogLineView::from).collect(),
+        request_id: body.request_id,
+        ignored_params,
+        ignored_constraints: constraints.ignored,
     }))
+}
+
+/// What `/v1/execute` runs: the intent, or the caller's steps (with the
+/// parameters they do not take, named as in the request).
+fn execute_work(
+    message: Option<String>,
+    spec: Option<ExecutionSpecBody>,
+) -> skynet_core::Result<(String, Vec<SpecStep>, Vec<Ignored>)> {
+    let spec = match (message, spec) {
+        (Some(message), None) => return Ok((message, Vec::new(), Vec::new())),
+        (None, Some(spec)) => spec,
+        (Some(_), Some(_)) => {
+            return Err(skynet_core::Error::InvalidInput(
+                "give user_message or execution_spec, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err(skynet_core::Error::InvalidInput(
+                "nothing to run: give user_message (\"list the files\") or execution_spec \
+                 ({\"steps\": [{\"action\": \"git_status\"}]})"
+                    .into(),
+            ));
+        }
+    };
+    let mut ignored = Vec::new();
+    if spec.job_id.is_some() {
+        ignored.push(Ignored {
+            field: "execution_spec.job_id".into(),
+            reason: "SKYNET names the job itself: the answer's job.id".into(),
+        });
+    }
+    let spec = ExecutionSpec::from(spec);
+    if spec.steps.is_empty() {
+        return Err(skynet_core::Error::InvalidInput(
+            "execution_spec has no steps: list them, e.g. {\"steps\": [{\"action\": \"git_status\"}]}"
+                .into(),
+        ));
+    }
+    ignored.extend(spec.actions()?.ignored.into_iter().map(|i| Ignored {
+        field: format!("execution_spec.{}", i.field),
+        reason: i.reason,
+    }));
+    Ok((String::new(), spec.steps, ignored))
 }
 
 /// Every provider's health now, and the last checks.
