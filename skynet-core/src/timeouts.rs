@@ -19,9 +19,10 @@
 //! (so a tie names the more specific level):
 //!
 //! - [`TimeoutLevel::ReadOnlyCap`]: a READ_ONLY step runs at most
-//!   `[limits] read_only_step_timeout` (2 min) unless its command or its
-//!   request set its limit (`[limits] step_timeout` alone does not lift the
-//!   cap): auto-approved work stays short;
+//!   `[limits] read_only_step_timeout` (2 min) unless its request set a
+//!   step budget (neither the command's own timeout, which the planner
+//!   chose, nor `[limits] step_timeout` lifts the cap): auto-approved work
+//!   stays short;
 //! - [`TimeoutLevel::Global`]: no step outlives its job's limit (the
 //!   request's, else `[limits] job_timeout`): a step gets at most what is
 //!   left of it.
@@ -147,21 +148,22 @@ impl StepLimits {
     /// The step's limit and the level that set it (`None`: no limit).
     pub fn resolve(&self) -> Option<TimeLimit> {
         use TimeoutLevel as L;
-        // (limit, level, lifts the READ_ONLY cap), most specific first.
-        let chosen = [
-            (self.command, L::Command, true),
-            (self.requested_step, L::Step, true),
-            (self.configured_step, L::Step, false),
-            (self.action, L::Action, false),
-            (self.provider, L::Provider, false),
+        // Most specific first.
+        let mut limit = [
+            (self.command, L::Command),
+            (self.requested_step, L::Step),
+            (self.configured_step, L::Step),
+            (self.action, L::Action),
+            (self.provider, L::Provider),
         ]
         .into_iter()
-        .find_map(|(limit, level, lifts_cap)| limit.map(|d| (TimeLimit::new(level, d), lifts_cap)));
-        let (mut limit, lifts_cap) = match chosen {
-            Some((limit, lifts)) => (Some(limit), lifts),
-            None => (None, false),
-        };
-        if !lifts_cap && let Some(cap) = self.read_only_cap {
+        .find_map(|(limit, level)| limit.map(|d| TimeLimit::new(level, d)));
+        // Only the request lifts the cap: a command's own timeout comes
+        // from the planner (a model's output may be hostile), and
+        // `[limits] step_timeout` is for every step.
+        if self.requested_step.is_none()
+            && let Some(cap) = self.read_only_cap
+        {
             limit = tighter(limit, TimeLimit::new(L::ReadOnlyCap, cap));
         }
         if let Some(left) = self.job_left {
@@ -190,8 +192,8 @@ pub struct TimeoutConfig {
     /// one (`[limits] step_timeout`; default none, so the action's or the
     /// provider's default applies).
     pub step: Option<Duration>,
-    /// The longest a READ_ONLY step may run unless its command or request
-    /// set its limit (default 2 min).
+    /// The longest a READ_ONLY step may run unless its request set a step
+    /// budget (default 2 min).
     pub read_only_step: Duration,
     /// Provider defaults by registered name; a provider not listed has
     /// none.

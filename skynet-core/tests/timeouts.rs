@@ -252,7 +252,7 @@ async fn the_job_limit_cuts_a_multi_step_job_and_names_the_global_level() {
 }
 
 #[tokio::test]
-async fn the_read_only_cap_bounds_read_only_steps_without_their_own_limit() {
+async fn the_read_only_cap_bounds_read_only_steps_unless_the_request_lifts_it() {
     // The cap (1 s) is shorter than the local default (60 s).
     let timeouts = TimeoutConfig {
         read_only_step: secs(1.0),
@@ -278,9 +278,24 @@ async fn the_read_only_cap_bounds_read_only_steps_without_their_own_limit() {
     let cut = done.job.failure().unwrap().timeout.unwrap();
     assert_eq!(cut.level, TimeoutLevel::ReadOnlyCap);
 
-    // Its own timeout, the request's step budget, or a WRITE step: not capped.
+    // Nor does the command's own timeout: the planner chose it, and a
+    // model's output may be hostile.
+    let dir = tempfile::tempdir().unwrap();
+    let planner = Fixed(vec![(vec!["sleep", "30"], Some(30_000), None)]);
+    let sk = engine(&dir, planner, timeouts.clone()).await;
+    let started = Instant::now();
+    let done = run(&sk, req(&dir)).await;
+    assert!(started.elapsed() < secs(15.0), "killed at the cap");
+    assert_eq!(done.job.status, JobStatus::TimedOut);
+    let cut = done.job.failure().unwrap().timeout.unwrap();
+    assert_eq!(
+        (cut.level, cut.limit_ms),
+        (TimeoutLevel::ReadOnlyCap, 1_000)
+    );
+
+    // The request's step budget or a WRITE step: not capped.
     for (step, step_budget) in [
-        ((vec!["sleep", "2"], Some(3_000), None), None),
+        ((vec!["sleep", "2"], Some(3_000), None), Some(secs(3.0))),
         ((vec!["sleep", "2"], None, None), Some(secs(3.0))),
         ((vec!["sleep", "2"], None, Some(("MARK", "1"))), None),
     ] {

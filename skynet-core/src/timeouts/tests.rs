@@ -126,9 +126,28 @@ fn the_most_specific_level_wins_within_the_caps() {
             limit(L::Step, 300),
         ),
         (
-            "the command's own timeout lifts the READ_ONLY cap",
+            "the command's own timeout (the planner's choice) does not lift the READ_ONLY cap",
             StepLimits {
                 command: s(300),
+                read_only_cap: s(120),
+                ..none
+            },
+            limit(L::ReadOnlyCap, 120),
+        ),
+        (
+            "a command's own timeout under the READ_ONLY cap",
+            StepLimits {
+                command: s(60),
+                read_only_cap: s(120),
+                ..none
+            },
+            limit(L::Command, 60),
+        ),
+        (
+            "the request's step budget lifts the cap over a command's own timeout",
+            StepLimits {
+                command: s(300),
+                requested_step: s(600),
                 read_only_cap: s(120),
                 ..none
             },
@@ -250,8 +269,8 @@ fn every_combination_obeys_the_precedence_and_the_clamp() {
             if let Some(left) = l.job_left {
                 assert!(got.duration() <= left, "{why}");
             }
-            // The READ_ONLY cap holds unless the command or request lifted it.
-            let lifted = l.command.is_some() || l.requested_step.is_some();
+            // The READ_ONLY cap holds unless the request lifted it.
+            let lifted = l.requested_step.is_some();
             if let Some(cap) = l.read_only_cap
                 && !lifted
             {
