@@ -533,47 +533,47 @@ async fn execute_runs_the_callers_steps_under_the_original_fields(db: Db) {
         ]
     );
 
-    // The caller's steps are judged like planned ones: a WRITE step needs
-    // approval, so nothing is stored and nothing is written.
+    // Refused, with nothing stored and nothing written: the caller's steps
+    // are judged like planned ones (a WRITE step needs approval), and the
+    // original constraints object binds them (a READ_ONLY step named in
+    // requires_approval_for needs a human, which /v1/execute refuses;
+    // max_risk refuses a riskier plan).
     let before = t.ledger_snapshot().await;
-    let r = execute(json!({ "execution_spec": { "steps": [
+    let write = json!({ "steps": [
         { "action": "write_file", "params": { "path": "out.txt", "content": "x" } }
-    ] } }))
-    .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (StatusCode::FORBIDDEN, "approval_required"),
-        "{}",
-        r.text
-    );
+    ] });
+    for (body, code, rule) in [
+        (
+            json!({ "execution_spec": write }),
+            "approval_required",
+            None,
+        ),
+        (
+            json!({
+                "user_message": "read hello.txt",
+                "constraints": { "requires_approval_for": ["read_file"], "max_cost_usd": 1 },
+            }),
+            "approval_required",
+            Some("constraints.requires_approval_for"),
+        ),
+        (
+            json!({ "execution_spec": write, "constraints": { "max_risk": "low" } }),
+            "forbidden",
+            Some("constraints.max_risk"),
+        ),
+    ] {
+        let r = execute(body.clone()).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::FORBIDDEN, code),
+            "{body}: {}",
+            r.text
+        );
+        if let Some(rule) = rule {
+            assert_eq!(r.json()["decision"]["rule"], rule, "{body}");
+        }
+    }
     assert!(!t.dir.path().join("out.txt").exists());
-    // Constraints as the original object: a READ_ONLY step named in
-    // requires_approval_for needs a human, which /v1/execute refuses.
-    let r = execute(json!({
-        "user_message": "read hello.txt",
-        "constraints": { "requires_approval_for": ["read_file"], "max_cost_usd": 1 },
-    }))
-    .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (StatusCode::FORBIDDEN, "approval_required"),
-        "{}",
-        r.text
-    );
-    assert_eq!(
-        r.json()["decision"]["rule"],
-        "constraints.requires_approval_for"
-    );
-    let r = execute(json!({
-        "execution_spec": { "steps": [{ "action": "write_file", "params": { "path": "out.txt", "content": "x" } }] },
-        "constraints": { "max_risk": "low" },
-    }))
-    .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (StatusCode::FORBIDDEN, "forbidden")
-    );
-    assert_eq!(r.json()["decision"]["rule"], "constraints.max_risk");
     assert_eq!(t.ledger_snapshot().await, before, "nothing stored");
 
     // Ambiguous or empty requests are 400s that say what to send.

@@ -225,6 +225,14 @@ pub fn parse_duration(what: &str, text: &str) -> Result<Duration> {
     Ok(d)
 }
 
+/// A duration, or `off` (`None`: no limit).
+pub(crate) fn duration_or_off(what: &str, text: &str) -> Result<Option<Duration>> {
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    parse_duration(what, text).map(Some)
+}
+
 impl Settings {
     /// Load settings for `home` (default `SKYNET_HOME`, else `~/.skynet`).
     pub fn load(home: Option<PathBuf>) -> Result<Settings> {

@@ -3,13 +3,12 @@
 //! Every level but the READ_ONLY cap may be `off`.
 
 use super::layers::Layers;
-use super::parse_duration;
 use super::worker::LimitsSection;
+use super::{duration_or_off, parse_duration};
 use crate::timeouts::TimeoutConfig;
 use crate::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// `[limits.provider_timeout]`: each provider's default.
 #[derive(Debug, Default, Deserialize)]
@@ -81,12 +80,4 @@ fn parse_action_list(list: &str) -> Result<BTreeMap<String, String>> {
             ))),
         })
         .collect()
-}
-
-/// A duration, or `off` (`None`: this level sets no limit).
-fn duration_or_off(what: &str, v: &str) -> Result<Option<Duration>> {
-    if v.trim() == "off" {
-        return Ok(None);
-    }
-    parse_duration(what, v).map(Some)
 }

@@ -97,7 +97,6 @@ pub(super) fn parse_bool(what: &str, v: &str) -> Result<bool> {
 pub(super) fn read_only_cpu(layers: &Layers, limits: &LimitsSection) -> Result<Option<Duration>> {
     match layers.pick("SKYNET_READ_ONLY_CPU", limits.read_only_cpu.clone()) {
         None => Ok(Some(crate::provider::local::DEFAULT_READ_ONLY_CPU)),
-        Some(v) if v.trim() == "off" => Ok(None),
-        Some(v) => parse_duration("read_only_cpu", &v).map(Some),
+        Some(v) => super::duration_or_off("read_only_cpu", &v),
     }
 }

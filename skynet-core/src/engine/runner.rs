@@ -445,11 +445,15 @@ impl Skynet {
             return Ok(StepRun::LeaseLost);
         }
         let label = step_label(index as usize, step);
-        // What a timeout says: the limit and the level that set it.
-        let cut = limit.map(|l| {
-            let job_limit = job.timeout_ms.map(Duration::from_millis);
-            (l, l.explain(provider.name(), step.action.name(), job_limit))
-        });
+        // What a timeout says: the limit and the level that set it (worded
+        // only for a step that timed out).
+        let cut = match &result {
+            Ok(out) if out.exit == ExitKind::TimedOut => limit.map(|l| {
+                let job_limit = job.timeout_ms.map(Duration::from_millis);
+                (l, l.explain(provider.name(), step.action.name(), job_limit))
+            }),
+            _ => None,
+        };
         let (mut outcome, end) = match result {
             Ok(out) if out.exit == ExitKind::Cancelled && release.is_cancelled() => {
                 released_step(&label, step.risk, &out)
