@@ -9,7 +9,7 @@
 
 mod provider_support;
 
-use provider_support::{command, sandboxes, service_var};
+use provider_support::{command, sandboxes};
 use skynet_core::action::{Action, ContainerView};
 use skynet_core::planner::ScriptedPlanner;
 use skynet_core::probe::{NetworkAllow, ProbeConfig};
@@ -399,7 +399,7 @@ async fn a_read_only_step_that_is_not_the_checked_ping_stays_offline() {
 #[tokio::test]
 async fn the_containers_probe_lists_logs_and_inspects_a_real_container() {
     use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
-    let Some(image) = service_var(
+    let Some(image) = provider_support::service_var(
         "the_containers_probe_lists_logs_and_inspects_a_real_container",
         "SKYNET_TEST_DOCKER_IMAGE",
     ) else {

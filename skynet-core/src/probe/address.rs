@@ -87,7 +87,7 @@ fn blocked_v4(ip: Ipv4Addr) -> Option<&'static str> {
         [100, b, ..] if b & 0xc0 == 64 => "shared address space (100.64.0.0/10)",
         [192, 0, 0, _] => "IETF protocol assignments (192.0.0.0/24)",
         [198, b, ..] if b & 0xfe == 18 => "benchmarking (198.18.0.0/15)",
-        [a, ..] if a >= 224 && a < 240 => "multicast (224.0.0.0/4)",
+        [a, ..] if (224..240).contains(&a) => "multicast (224.0.0.0/4)",
         [a, ..] if a >= 240 => "reserved or broadcast (240.0.0.0/4)",
         _ => return None,
     })
