@@ -74,7 +74,7 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
         if let Some(target) = &s.network {
             writeln!(
                 out,
-                "       network: {} (checked address only, no redirects)",
+                "       network: {} (SKYNET checks the address first)",
                 printable(target)
             )?;
         }
