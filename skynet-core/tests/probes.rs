@@ -55,6 +55,32 @@ async fn run(sk: &Skynet, dir: &tempfile::TempDir) -> Execution {
         .unwrap()
 }
 
+/// Plan and run one action with these probe settings: its plan and how
+/// the job ended, with the job's error text ("" when none).
+async fn run_one(action: Action, probes: ProbeConfig) -> (skynet_core::Plan, Execution, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let sk = engine(&dir, vec![action], probes).await;
+    let plan = sk
+        .plan(&SubmitRequest::new("x").root(dir.path()))
+        .await
+        .unwrap();
+    let done = run(&sk, &dir).await;
+    let error = done.job.error.clone().unwrap_or_default();
+    (plan, done, error)
+}
+
+/// The logs of a job that must have succeeded.
+fn succeeded(done: &Execution) -> String {
+    let logs = log_text(done);
+    assert_eq!(
+        done.job.status,
+        JobStatus::Succeeded,
+        "{:?}\n{logs}",
+        done.job.error
+    );
+    logs
+}
+
 fn log_text(done: &Execution) -> String {
     done.logs
         .iter()
@@ -72,19 +98,10 @@ fn allow(entries: &[&str]) -> ProbeConfig {
 
 #[tokio::test]
 async fn a_dns_probe_of_localhost_is_refused_naming_the_address_and_the_setting() {
-    let dir = tempfile::tempdir().unwrap();
-    let sk = engine(
-        &dir,
-        vec![Action::DnsLookup {
-            host: "localhost".into(),
-        }],
-        ProbeConfig::default(),
-    )
-    .await;
-    let plan = sk
-        .plan(&SubmitRequest::new("x").root(dir.path()))
-        .await
-        .unwrap();
+    let localhost = Action::DnsLookup {
+        host: "localhost".into(),
+    };
+    let (plan, done, error) = run_one(localhost, ProbeConfig::default()).await;
     assert_eq!(plan.risk, RiskLevel::ReadOnly);
     assert_eq!(
         plan.steps[0].command.argv,
@@ -95,9 +112,7 @@ async fn a_dns_probe_of_localhost_is_refused_naming_the_address_and_the_setting(
         plan.steps[0].decision.as_ref().unwrap().rule.as_deref(),
         Some("probe:dns")
     );
-    let done = run(&sk, &dir).await;
     assert_eq!(done.job.status, JobStatus::Failed);
-    let error = done.job.error.clone().unwrap_or_default();
     assert!(
         error.contains("localhost resolves to 127.0.0.1")
             || error.contains("localhost resolves to ::1"),
@@ -111,19 +126,11 @@ async fn a_dns_probe_of_localhost_is_refused_naming_the_address_and_the_setting(
 
 #[tokio::test]
 async fn an_allow_listed_dns_probe_answers_with_the_addresses() {
-    let dir = tempfile::tempdir().unwrap();
     let action = Action::DnsLookup {
         host: "localhost".into(),
     };
-    let sk = engine(&dir, vec![action], allow(&["localhost"])).await;
-    let done = run(&sk, &dir).await;
-    assert_eq!(
-        done.job.status,
-        JobStatus::Succeeded,
-        "{:?}",
-        done.job.error
-    );
-    let logs = log_text(&done);
+    let (_, done, _) = run_one(action, allow(&["localhost"])).await;
+    let logs = succeeded(&done);
     assert!(logs.contains("localhost has address"), "{logs}");
 }
 
@@ -183,16 +190,8 @@ async fn an_http_probe_to_loopback_is_refused_by_default_and_allowed_when_listed
     assert!(error.contains("[network] allow"), "{error}");
     assert!(seen.lock().unwrap().is_empty(), "no request left SKYNET");
 
-    let dir = tempfile::tempdir().unwrap();
-    let sk = engine(&dir, vec![action], allow(&["127.0.0.1"])).await;
-    let done = run(&sk, &dir).await;
-    assert_eq!(
-        done.job.status,
-        JobStatus::Succeeded,
-        "{:?}",
-        done.job.error
-    );
-    let logs = log_text(&done);
+    let (_, done, _) = run_one(action, allow(&["127.0.0.1"])).await;
+    let logs = succeeded(&done);
     assert!(
         logs.contains(&format!("HTTP 200 OK from {url} (127.0.0.1:{port})")),
         "{logs}"
@@ -204,12 +203,10 @@ async fn an_http_probe_to_loopback_is_refused_by_default_and_allowed_when_listed
 #[tokio::test]
 async fn a_redirect_is_reported_and_not_followed() {
     let (port, seen) = http_server().await;
-    let dir = tempfile::tempdir().unwrap();
     let action = Action::HttpStatus {
         url: format!("http://127.0.0.1:{port}/moved"),
     };
-    let sk = engine(&dir, vec![action], allow(&["127.0.0.0/8"])).await;
-    let done = run(&sk, &dir).await;
+    let (_, done, _) = run_one(action, allow(&["127.0.0.0/8"])).await;
     let logs = log_text(&done);
     assert_eq!(done.job.status, JobStatus::Succeeded, "{logs}");
     assert!(logs.contains("HTTP 302 Found"), "{logs}");
@@ -229,30 +226,21 @@ async fn a_redirect_is_reported_and_not_followed() {
 #[tokio::test]
 async fn a_server_error_fails_the_status_check() {
     let (port, _seen) = http_server().await;
-    let dir = tempfile::tempdir().unwrap();
     let action = Action::HttpStatus {
         url: format!("http://127.0.0.1:{port}/broken"),
     };
-    let sk = engine(&dir, vec![action], allow(&["127.0.0.1"])).await;
-    let done = run(&sk, &dir).await;
+    let (_, done, _) = run_one(action, allow(&["127.0.0.1"])).await;
     assert_eq!(done.job.status, JobStatus::Failed);
     assert!(log_text(&done).contains("HTTP 500"), "{}", log_text(&done));
 }
 
 #[tokio::test]
 async fn a_ping_probe_of_a_closed_address_never_starts_a_process() {
-    let dir = tempfile::tempdir().unwrap();
-    let sk = engine(
-        &dir,
-        vec![Action::PingHost {
-            host: "169.254.169.254".into(),
-        }],
-        ProbeConfig::default(),
-    )
-    .await;
-    let done = run(&sk, &dir).await;
+    let metadata = Action::PingHost {
+        host: "169.254.169.254".into(),
+    };
+    let (_, done, error) = run_one(metadata, ProbeConfig::default()).await;
     assert_eq!(done.job.status, JobStatus::Failed);
-    let error = done.job.error.clone().unwrap_or_default();
     assert!(error.contains("169.254.169.254, a link-local"), "{error}");
     assert!(!log_text(&done).contains("ping -c"), "{}", log_text(&done));
 }
@@ -322,7 +310,6 @@ fn only_the_exact_probe_command_is_judged_by_the_probe_rule() {
 
 #[tokio::test]
 async fn the_containers_probe_without_a_daemon_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
     let probes = ProbeConfig {
         allow: NetworkAllow::default(),
         docker_host: Some("unix:///nonexistent/skynet-test-docker.sock".into()),
@@ -331,10 +318,9 @@ async fn the_containers_probe_without_a_daemon_is_a_clear_error() {
         what: ContainerView::List,
         name: None,
     };
-    let sk = engine(&dir, vec![action], probes).await;
-    let done = run(&sk, &dir).await;
+    let (plan, done, error) = run_one(action, probes).await;
+    assert_eq!(plan.steps[0].network, None, "no network label");
     assert_eq!(done.job.status, JobStatus::Failed);
-    let error = done.job.error.clone().unwrap_or_default();
     let expected = if cfg!(feature = "docker") {
         "SKYNET_DOCKER_HOST"
     } else {
