@@ -361,3 +361,30 @@ async fn health_has_one_verdict() {
         assert!(!h.is_healthy());
     }
 }
+
+/// A plan's estimate comes from the step's past runs once it has some
+/// (the median the ledger records), and from the action's default before.
+#[tokio::test]
+async fn a_plan_is_estimated_from_the_steps_past_runs() {
+    let mut slow = MockResponse::stdout(["a.txt"]);
+    slow.delay = Some(Duration::from_millis(300));
+    let mock = MockProvider::new().with_rule(["ls"], slow);
+    let list = Action::ListDirectory { path: ".".into() };
+    let (env, sk) = Env::new(vec![list.clone()], mock).await;
+    let fresh = sk.plan(&env.req("list")).await.unwrap();
+    assert_eq!(fresh.steps[0].estimate_ms, Some(list.default_estimate_ms()));
+
+    let done = sk
+        .execute(&env.req("list"), &Gate::AutoOnly, &here())
+        .await
+        .unwrap();
+    let ran = &done.steps[0];
+    let took = (ran.finished_at.unwrap() - ran.started_at.unwrap()).num_milliseconds() as u64;
+    assert!(
+        took > list.default_estimate_ms(),
+        "the step ran longer than the default estimate: {took} ms"
+    );
+    let known = sk.plan(&env.req("list")).await.unwrap();
+    assert_eq!(known.steps[0].estimate_ms, Some(took));
+    assert_eq!(known.estimate_ms, Some(took));
+}

@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Poll Telegram until SIGTERM/Ctrl-C, then let running jobs finish.
 pub async fn run(settings: &Settings, workers: usize, out: &mut dyn Write) -> Result<Exit> {
-    let sk = settings.build().await?;
+    // Telegram users are remote callers: like `serve`'s, their steps read
+    // their root only unless the operator configured a read scope.
+    let sk = settings.clone().for_remote_callers().build().await?;
     let options = BotOptions {
         separation_of_duties: settings.separation_of_duties,
         ..BotOptions::default()

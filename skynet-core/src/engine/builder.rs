@@ -224,6 +224,7 @@ impl SkynetBuilder {
                 running: Mutex::new(HashMap::new()),
                 memory: super::memory::EngineMemory::new(self.embedder),
                 unusable: self.unusable,
+                estimates: Default::default(),
             }),
         })
     }

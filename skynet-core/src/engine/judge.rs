@@ -88,6 +88,7 @@ pub(crate) async fn plan_and_judge_with(
     plan.step_timeout_ms = step_timeout_ms;
     judge_plan(sk, &mut plan, &root)?;
     req.limits.bound(&mut plan)?;
+    sk.estimate(&mut plan, &req.principal).await;
     Ok((plan, root))
 }
 

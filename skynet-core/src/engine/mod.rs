@@ -6,6 +6,7 @@ mod builder;
 mod check;
 mod committer;
 mod constraints;
+mod estimates;
 mod events;
 mod execute;
 mod health;
@@ -220,6 +221,8 @@ pub(crate) struct Inner {
     pub(crate) memory: memory::EngineMemory,
     /// Providers left out because their configuration is broken, and why.
     pub(crate) unusable: BTreeMap<String, String>,
+    /// Recent step medians for plan estimates.
+    pub(crate) estimates: estimates::EstimateCache,
 }
 
 /// The SKYNET engine. Cheap to clone; all clones share one engine.

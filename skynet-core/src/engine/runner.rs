@@ -511,6 +511,9 @@ impl Skynet {
             }
         };
         outcome.error = outcome.error.map(|e| self.inner.redactor.redact(&e));
+        if outcome.status == StepStatus::Succeeded {
+            self.inner.estimates.step_succeeded();
+        }
         let finished = FinishedStep {
             index,
             started_at: (!start_recorded).then_some(started_at),

@@ -416,6 +416,14 @@ pub trait StepStore: Send + Sync {
     /// written.
     async fn record_checkpoints(&self, batch: &[RunCheckpoint])
     -> Result<Vec<Result<Option<Job>>>>;
+    /// For each step signature, the median duration in milliseconds of
+    /// its last `runs` successful runs; signatures never run successfully
+    /// are absent.
+    async fn step_medians(
+        &self,
+        signatures: &[String],
+        runs: u32,
+    ) -> Result<std::collections::HashMap<String, u64>>;
 }
 
 /// Job logs, line by line.
@@ -598,5 +606,6 @@ pub mod sql;
 pub mod sqlite;
 pub(crate) mod stats;
 mod steps;
+pub use steps::step_signature;
 pub(crate) mod tx;
 mod workers;

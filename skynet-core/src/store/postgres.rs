@@ -29,6 +29,7 @@ use crate::store::codec::{
 use crate::store::dialect::{Affected, Dialect, Queries, sealed};
 use crate::store::ledger::Ledger;
 use crate::store::sql::query;
+use crate::store::step_signature;
 use crate::store::tx::Tx;
 use crate::store::{SharedStore, StepStatus};
 use crate::{Error, Result};
@@ -113,7 +114,9 @@ impl Dialect for Postgres {
         let step_idx: Vec<i64> = (0..steps.clone().count())
             .map(|i| i64::try_from(i).unwrap_or(i64::MAX))
             .collect();
-        let step_risk: Vec<&str> = steps.map(|s| s.risk.as_str()).collect();
+        let step_risk: Vec<&str> = steps.clone().map(|s| s.risk.as_str()).collect();
+        let step_signature: Vec<String> =
+            steps.map(|s| step_signature(&job.principal, s)).collect();
         // The first event of a new job's chain: its head is the genesis.
         let data = row.submitted_event();
         let prev_hash = chain::genesis(&job.id);
@@ -124,6 +127,7 @@ impl Dialect for Postgres {
             .bind(StepStatus::Pending.as_str())
             .bind_raw(&step_idx)
             .bind_raw(&step_risk)
+            .bind_raw(&step_signature)
             .bind(data.to_string())
             .bind(micros(at))
             .bind(&prev_hash)
@@ -161,19 +165,19 @@ impl Dialect for Postgres {
 }
 
 /// A new job in one statement: its row, its steps, its first event (the
-/// job's [`NEW_JOB_VALUES`] values, then the steps' status, their indexes
-/// and risks, and the event's data, time, previous hash and hash).
+/// job's [`NEW_JOB_VALUES`] values, then the steps' status, their indexes,
+/// risks and signatures, and the event's data, time, previous hash and hash).
 static INSERT_JOB: LazyLock<String> = LazyLock::new(|| {
     // After the job's own values: the pending step status, the steps'
     // indexes and risks, then the `submitted` event's four values.
     let n = NEW_JOB_VALUES;
-    let [status, idx, risk, data, at, prev, hash] = std::array::from_fn(|i| n + 1 + i);
+    let [status, idx, risk, sig, data, at, prev, hash] = std::array::from_fn(|i| n + 1 + i);
     format!(
         "WITH job AS (INSERT INTO jobs ({NEW_JOB_COLUMNS}, event_head) \
          VALUES ({}, ${hash}) ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}), \
-         steps AS (INSERT INTO steps (job_id, idx, status, risk) \
-         SELECT job.id, s.idx, ${status}, s.risk FROM job, \
-         unnest(${idx}::BIGINT[], ${risk}::TEXT[]) AS s (idx, risk)), \
+         steps AS (INSERT INTO steps (job_id, idx, status, risk, signature) \
+         SELECT job.id, s.idx, ${status}, s.risk, s.sig FROM job, \
+         unnest(${idx}::BIGINT[], ${risk}::TEXT[], ${sig}::TEXT[]) AS s (idx, risk, sig)), \
          event AS (INSERT INTO events (job_id, kind, data, at, prev_hash, hash) \
          SELECT job.id, 'submitted', ${data}, ${at}, ${prev}, ${hash} FROM job) \
          SELECT {JOB_COLUMNS} FROM job",

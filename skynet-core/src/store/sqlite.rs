@@ -22,6 +22,7 @@ use crate::store::codec::{NewJobRow, db, now};
 use crate::store::dialect::{Affected, Dialect, Queries, sealed};
 use crate::store::ledger::{Ledger, commit};
 use crate::store::sql::query;
+use crate::store::step_signature;
 use crate::store::tx::Tx;
 use crate::{Error, Result};
 use sqlx::sqlite::SqliteTransactionManager;
@@ -96,12 +97,14 @@ impl Dialect for Sqlite {
             .map_err(db("inserting a job"))?;
         for (index, step) in job.plan.iter().flat_map(|p| p.steps.iter()).enumerate() {
             query::<Sqlite>(
-                "INSERT INTO steps (job_id, idx, status, risk) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO steps (job_id, idx, status, risk, signature) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(job.id.as_str())
             .bind(i64::try_from(index).unwrap_or(i64::MAX))
             .bind(StepStatus::Pending.as_str())
             .bind(step.risk.as_str())
+            .bind(step_signature(&job.principal, step))
             .execute(&mut *tx)
             .await
             .map_err(db("inserting step checkpoints"))?;

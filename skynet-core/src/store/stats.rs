@@ -64,7 +64,7 @@ pub(crate) fn aggregate(rows: Vec<StatsRow>) -> Result<Vec<ProviderStats>> {
 
 /// The median of sorted values (the mean of the middle two for an even
 /// count); `None` when empty.
-fn median(sorted: &[i64]) -> Option<u64> {
+pub(crate) fn median(sorted: &[i64]) -> Option<u64> {
     let n = sorted.len();
     let m = match n {
         0 => return None,

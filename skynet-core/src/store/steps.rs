@@ -3,7 +3,7 @@
 //! (`super::checkpoint`), logs are plain inserts and reads.
 
 use crate::job::{Job, JobId};
-use crate::store::codec::{db, log_from_row, step_from_row};
+use crate::store::codec::{LedgerRow, db, log_from_row, step_from_row};
 use crate::store::dialect::Dialect;
 use crate::store::ledger::{Ledger, commit};
 use crate::store::sql::{SqlBuilder, query, query_with};
@@ -14,6 +14,21 @@ use crate::store::{
 };
 use crate::{Error, Result};
 use async_trait::async_trait;
+
+use sha2::Digest;
+
+/// The signature of a step run by `principal`: a hash of who, the action
+/// and the command (its time limit aside, which does not change the work),
+/// stored with the step's checkpoint so a plan can be estimated from the
+/// step's past runs ([`StepStore::step_medians`]). Another principal's runs
+/// never shape an estimate.
+pub fn step_signature(principal: &crate::Principal, step: &crate::plan::Step) -> String {
+    let mut command = step.command.clone();
+    command.timeout_ms = None;
+    let canonical = serde_json::json!([principal.as_str(), step.action.name(), command]);
+    let digest = sha2::Sha256::digest(canonical.to_string().as_bytes());
+    hex::encode(&digest[..16])
+}
 
 #[async_trait]
 impl<D: Dialect> StepStore for Ledger<D> {
@@ -55,6 +70,53 @@ impl<D: Dialect> StepStore for Ledger<D> {
         })
         .await
         .map(|_| ())
+    }
+
+    async fn step_medians(
+        &self,
+        signatures: &[String],
+        runs: u32,
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        if signatures.is_empty() {
+            return Ok(Default::default());
+        }
+        // The last `runs` successful runs per signature (a window function:
+        // SQLite >= 3.25 and PostgreSQL); `runs` is an integer from code.
+        let mut qb = SqlBuilder::<D>::new(
+            "SELECT signature, started_at, finished_at FROM (\
+               SELECT signature, started_at, finished_at, ROW_NUMBER() OVER \
+                 (PARTITION BY signature ORDER BY finished_at DESC) AS recent \
+               FROM steps WHERE status = 'succeeded' AND finished_at IS NOT NULL \
+               AND started_at IS NOT NULL AND signature IN (",
+        );
+        qb.push_list(signatures, |qb, sig| {
+            qb.push_bind(sig.clone());
+        });
+        qb.push(&format!(")) AS runs WHERE recent <= {runs}"));
+        let (sql, args) = qb.into_parts()?;
+        let rows = query_with::<D>(&sql, args)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("reading past step durations"))?;
+        let mut durations: std::collections::HashMap<String, Vec<i64>> = Default::default();
+        for row in &rows {
+            let (Some(started), Some(finished)) =
+                (row.opt_int("started_at")?, row.opt_int("finished_at")?)
+            else {
+                continue;
+            };
+            durations
+                .entry(row.text("signature")?)
+                .or_default()
+                .push((finished - started).max(0) / 1000);
+        }
+        Ok(durations
+            .into_iter()
+            .filter_map(|(sig, mut ms)| {
+                ms.sort_unstable();
+                crate::store::stats::median(&ms).map(|m| (sig, m))
+            })
+            .collect())
     }
 
     async fn record_checkpoints(

@@ -133,6 +133,7 @@ macro_rules! conformance_tests {
             oldest_queued_since_finds_the_longest_waiting_due_job,
             events_after_resumes_without_loss,
             provider_stats_count_recent_finished_jobs,
+            step_medians_come_from_recent_successful_runs,
             group_commit_fences_each_job_by_its_lease,
             group_commit_of_many_runs_keeps_every_chain,
             group_commit_with_a_missing_step_writes_nothing,

@@ -1,7 +1,7 @@
 //! Provider statistics over recent finished jobs (the scheduler's history).
 
 use super::*;
-use skynet_core::store::{Completion, ProviderStats};
+use skynet_core::store::{Completion, ProviderStats, step_signature};
 
 /// Run a fresh job on `provider` under a lease and finish it with `how`.
 async fn finished_on(store: &SharedStore, provider: &str, how: Completion) -> Job {
@@ -62,4 +62,62 @@ pub async fn provider_stats_count_recent_finished_jobs(store: SharedStore) {
     assert_eq!(alpha.median_duration_ms, None);
     let beta = recent.iter().find(|s| s.provider == "beta").expect("beta");
     assert_eq!((beta.finished, beta.succeeded), (2, 2));
+}
+
+/// Run step 0 of a fresh job of `principal` for about `pause`, ending it
+/// `how`; returns how long the ledger says it ran, in milliseconds.
+async fn timed_run(store: &SharedStore, principal: &str, pause: u64, how: StepStatus) -> i64 {
+    let mut job = test_job(&[RiskLevel::ReadOnly]);
+    job.principal = skynet_core::Principal::new(principal).expect("principal");
+    let job = insert(store, job).await;
+    let (_, lease) = claimed(store, &job.id, LONG).await;
+    store.start_step(&job.id, &lease, 0).await.expect("start");
+    // The pause is the step's work: it gives the run a duration.
+    tokio::time::sleep(Duration::from_millis(pause)).await;
+    store
+        .finish_step(&job.id, &lease, 0, outcome(how), &[])
+        .await
+        .expect("finish");
+    let step = &store.steps(&job.id).await.expect("steps")[0];
+    (step.finished_at.expect("finished") - step.started_at.expect("started")).num_milliseconds()
+}
+
+/// The median of a step's last successful runs, by signature: failed runs
+/// and other principals' runs do not count, and `runs` keeps the newest.
+pub async fn step_medians_come_from_recent_successful_runs(store: SharedStore) {
+    let step = |p: &str| {
+        let mut job = test_job(&[RiskLevel::ReadOnly]);
+        job.principal = skynet_core::Principal::new(p).expect("principal");
+        step_signature(&job.principal, &job.plan.expect("plan").steps[0])
+    };
+    let (ops, dev) = (step("ops"), step("dev"));
+    assert_ne!(ops, dev, "another principal's step is another signature");
+    let none = store
+        .step_medians(std::slice::from_ref(&ops), 20)
+        .await
+        .expect("medians");
+    assert!(none.is_empty(), "{none:?}");
+
+    let mut ok = Vec::new();
+    for pause in [20, 90, 50] {
+        ok.push(timed_run(&store, "ops", pause, StepStatus::Succeeded).await);
+    }
+    timed_run(&store, "ops", 250, StepStatus::Failed).await;
+    let theirs = timed_run(&store, "dev", 150, StepStatus::Succeeded).await;
+
+    let medians = store
+        .step_medians(&[ops.clone(), dev.clone(), "never-ran".into()], 20)
+        .await
+        .expect("medians");
+    let mut sorted = ok.clone();
+    sorted.sort_unstable();
+    assert_eq!(medians.get(&ops).copied(), Some(sorted[1] as u64));
+    assert_eq!(medians.get(&dev).copied(), Some(theirs as u64));
+    assert!(!medians.contains_key("never-ran"));
+    // Only the newest run counts with `runs = 1`.
+    let newest = store
+        .step_medians(std::slice::from_ref(&ops), 1)
+        .await
+        .expect("medians");
+    assert_eq!(newest.get(&ops).copied(), Some(ok[2] as u64));
 }
