@@ -245,6 +245,41 @@ async fn a_ping_probe_of_a_closed_address_never_starts_a_process() {
     assert!(!log_text(&done).contains("ping -c"), "{}", log_text(&done));
 }
 
+/// The ping probe end to end: SKYNET resolves the name, checks the
+/// address, and the provider runs `ping -c 4 -W 2 ADDRESS` (unsandboxed
+/// here: under bubblewrap ping needs ICMP datagram sockets, which
+/// `net.ipv4.ping_group_range` may disable on the host).
+#[tokio::test]
+async fn a_ping_probe_runs_the_exact_argv_for_the_checked_address() {
+    let installed = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("ping").is_file()));
+    if !installed {
+        eprintln!(
+            "SKIPPED a_ping_probe_runs_the_exact_argv_for_the_checked_address: no `ping` installed (iputils-ping)"
+        );
+        return;
+    }
+    let action = Action::PingHost {
+        host: "localhost".into(),
+    };
+    let (plan, done, _) = run_one(action, allow(&["localhost"])).await;
+    assert_eq!(
+        plan.steps[0].command.argv,
+        ["skynet-probe", "ping", "localhost"]
+    );
+    assert_eq!(plan.steps[0].network.as_deref(), Some("ping localhost"));
+    let logs = succeeded(&done);
+    let handed = logs
+        .lines()
+        .find(|l| l.starts_with("localhost is "))
+        .unwrap_or_else(|| panic!("no hand-over line: {logs}"));
+    assert!(
+        handed.ends_with(": ping -c 4 -W 2 127.0.0.1") || handed.ends_with(": ping -c 4 -W 2 ::1"),
+        "{handed}"
+    );
+    assert!(logs.contains("4 packets transmitted, 4 received"), "{logs}");
+}
+
 #[tokio::test]
 async fn the_network_label_is_outside_the_hash_and_only_on_network_probes() {
     let dir = tempfile::tempdir().unwrap();
