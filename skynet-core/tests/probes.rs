@@ -488,3 +488,39 @@ async fn the_containers_probe_lists_logs_and_inspects_a_real_container() {
         }
     }
 }
+
+/// `POST /v1/policy/check` and friends judge a probe action by the probe's
+/// rule, and a typed `docker` command by the policy (ADMIN).
+#[tokio::test]
+async fn checking_a_probe_action_gives_its_own_rule_and_docker_stays_admin() {
+    use skynet_core::engine::CheckRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let sk = engine(&dir, vec![Action::Uptime], ProbeConfig::default()).await;
+    let ctx = skynet_core::PolicyContext::rooted(dir.path().to_path_buf());
+    let ask = |action: Option<&str>, command: Option<&str>, target: Option<&str>| CheckRequest {
+        action: action.map(str::to_string),
+        command: command.map(str::to_string),
+        target: target.map(str::to_string),
+        ..CheckRequest::default()
+    };
+    for (name, target, rule) in [
+        ("dns_lookup", "example.com", "probe:dns"),
+        (
+            "http_status",
+            "https://example.com/health",
+            "probe:http-get",
+        ),
+        ("containers", "list", "probe:containers"),
+    ] {
+        let checked = sk
+            .check_request(&ask(Some(name), None, Some(target)), &ctx)
+            .unwrap();
+        assert_eq!(checked.decision.risk, RiskLevel::ReadOnly, "{name}");
+        assert_eq!(checked.decision.rule.as_deref(), Some(rule), "{name}");
+        assert_eq!(checked.argv[0], "skynet-probe", "{name}");
+    }
+    let docker = sk
+        .check_request(&ask(None, Some("docker ps"), None), &ctx)
+        .unwrap();
+    assert_eq!(docker.decision.risk, RiskLevel::Admin);
+}
