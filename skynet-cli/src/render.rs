@@ -71,6 +71,13 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
             state
         )?;
         writeln!(out, "       $ {}", shell_display(&s.command))?;
+        if let Some(target) = &s.network {
+            writeln!(
+                out,
+                "       network: {} (SKYNET checks the address first)",
+                printable(target)
+            )?;
+        }
         if let Some(stdin) = &s.stdin {
             // The approver must see what will be written, escaped so
             // control characters cannot repaint the terminal.

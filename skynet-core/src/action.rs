@@ -144,12 +144,13 @@ pub enum Action {
         /// Interfaces or routes.
         what: NetworkView,
     },
-    /// `getent hosts HOST`.
+    /// Resolve HOST in SKYNET's process (a probe: `skynet-probe dns HOST`).
     DnsLookup {
         /// Name to resolve.
         host: String,
     },
-    /// `ping -c 4 HOST`.
+    /// Check HOST's address, then `ping -c 4 -W 2 ADDRESS` (a probe:
+    /// `skynet-probe ping HOST`).
     PingHost {
         /// Host to reach.
         host: String,
@@ -326,13 +327,21 @@ pub enum Action {
         /// Program name.
         tool: String,
     },
-    /// `docker ps`, `docker logs --tail 100 NAME` or `docker inspect NAME`.
+    /// List containers, a container's last 100 log lines or its
+    /// configuration, through the Docker Engine API (a probe:
+    /// `skynet-probe containers ...`).
     Containers {
         /// List, logs or inspect.
         what: ContainerView,
         /// The container (logs and inspect).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
+    },
+    /// GET a status URL once, in SKYNET's process, without following
+    /// redirects (a probe: `skynet-probe http-get URL`).
+    HttpStatus {
+        /// The `http` or `https` URL.
+        url: String,
     },
     /// Any argv; its risk is whatever the policy says.
     ExecuteCommand {
@@ -544,7 +553,13 @@ pub const CATALOG: &[CatalogEntry] = &[
         "containers",
         "what: list|logs|inspect, name?: string",
         RiskLevel::ReadOnly,
-        "containers, their logs or configuration",
+        "containers, their logs or configuration (through the Docker Engine API)",
+    ),
+    entry(
+        "http_status",
+        "url: string",
+        RiskLevel::ReadOnly,
+        "GET a status URL once, no redirects (uses the network)",
     ),
     entry(
         "write_file",
@@ -759,6 +774,7 @@ impl Action {
             Action::ToolVersion { .. } => "tool_version",
             Action::ToolLocation { .. } => "tool_location",
             Action::Containers { .. } => "containers",
+            Action::HttpStatus { .. } => "http_status",
             Action::ExecuteCommand { .. } => "execute_command",
         }
     }
@@ -793,7 +809,9 @@ impl Action {
             Action::FindFiles { .. } | Action::FolderSizes { .. } | Action::DiskUsage { .. } => {
                 2_000
             }
-            Action::ExecuteCommand { .. } | Action::Containers { .. } => 1_000,
+            Action::ExecuteCommand { .. }
+            | Action::Containers { .. }
+            | Action::HttpStatus { .. } => 1_000,
             Action::SearchFiles { .. } | Action::DnsLookup { .. } | Action::GitBlame { .. } => 500,
             Action::GitStatus
             | Action::GitDiff { .. }
@@ -1051,6 +1069,9 @@ mod tests {
             Action::Containers {
                 what: ContainerView::List,
                 name: None,
+            },
+            Action::HttpStatus {
+                url: "https://example.com/health".into(),
             },
         ];
         let mut names: Vec<&str> = all.iter().map(Action::name).collect();

@@ -32,6 +32,7 @@ pub mod plan;
 pub mod planner;
 pub mod policy;
 pub mod principal;
+pub mod probe;
 pub mod provider;
 pub mod redact;
 pub mod retry;

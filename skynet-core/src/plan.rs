@@ -50,6 +50,13 @@ pub struct Step {
     /// hash (plans stored before it existed keep theirs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate_ms: Option<u64>,
+    /// The network label: what this step reaches over the network (`dns
+    /// example.com`, `GET https://…`, `ping host`), set by the judge on a
+    /// probe step ([`crate::probe`]) and shown with the plan. Derived from
+    /// the action, which the hash covers, so outside the hash; nothing
+    /// reads it to decide what runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 /// An ordered list of steps with an overall risk and a content hash.
@@ -213,6 +220,7 @@ mod tests {
             risk: RiskLevel::ReadOnly,
             decision: None,
             estimate_ms: None,
+            network: None,
         }
     }
 

@@ -63,6 +63,11 @@ pub struct StepView {
     /// Expected duration in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate_ms: Option<u64>,
+    /// The network label: what this READ_ONLY probe step reaches
+    /// (`dns example.com`, `GET https://…`); absent for steps without
+    /// network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 /// A policy decision that explains itself.
@@ -194,6 +199,7 @@ fn step_view(s: &Step, state: Option<StepStateView>) -> StepView {
         decision: s.decision.as_ref().map(DecisionView::from),
         state,
         estimate_ms: s.estimate_ms,
+        network: s.network.clone(),
     }
 }
 

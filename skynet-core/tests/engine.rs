@@ -281,6 +281,7 @@ impl Planner for LyingPlanner {
             risk: RiskLevel::ReadOnly,
             decision: None,
             estimate_ms: None,
+            network: None,
         };
         Ok(Plan::new("nothing to see", vec![step], "liar"))
     }

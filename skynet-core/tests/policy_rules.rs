@@ -565,3 +565,50 @@ fn read_paths_widen_reads_only_and_secrets_stay_closed() {
     assert!(secrets.iter().any(|s| s == Path::new("/etc/shadow")));
     assert!(secrets.iter().any(|s| s.ends_with(".ssh")));
 }
+
+/// Commands that can send data out are never READ_ONLY, and neither is
+/// ping (a READ_ONLY ping exists only as SKYNET's probe, which checks the
+/// address first); `docker ...` typed by a user stays ADMIN (containers
+/// are read through the Engine API by the `containers` probe instead).
+#[test]
+fn commands_that_send_data_out_are_at_least_write() {
+    let (_dir, ctx) = sandbox();
+    let p = Policy::default();
+    let url = "https://example.org/upload";
+    let at_least: &[(&[&str], RiskLevel)] = &[
+        (&["curl", "-d", "x", url], W),
+        (&["curl", "-dx", url], W),
+        (&["curl", "--data", "x", url], W),
+        (&["curl", "--data=@README.md", url], W),
+        (&["curl", "--data-binary", "@README.md", url], W),
+        (&["curl", "-T", "README.md", url], W),
+        (&["curl", "--upload-file", "README.md", url], W),
+        (&["curl", "-F", "f=@README.md", url], W),
+        (&["curl", "--form", "f=@README.md", url], W),
+        (&["curl", "-X", "POST", url], W),
+        (&["curl", url], W),
+        (&["wget", "--post-data", "x", url], W),
+        (&["scp", "README.md", "host:/tmp/"], A),
+        (&["scp", "host:/etc/passwd", "."], A),
+        (&["nc", "example.org", "80"], A),
+        (&["nc", "-l", "8080"], A),
+        (&["ncat", "example.org", "443"], A),
+        (&["socat", "-", "TCP:example.org:80"], A),
+        (&["ping", "-c", "4", "-W", "2", "1.1.1.1"], W),
+        (&["ping", "example.org"], W),
+        (&["getent", "hosts", "example.org"], W),
+        (&["docker", "ps"], A),
+        (&["docker", "logs", "web"], A),
+        (&["docker", "inspect", "web"], A),
+        (&["skynet-probe", "dns", "example.org"], W),
+    ];
+    for (cmd, floor) in at_least {
+        let d = check(&p, &ctx, cmd);
+        assert!(
+            d.risk >= *floor && d.risk > R,
+            "{cmd:?} is {} (want at least {floor}): {}",
+            d.risk,
+            d.explain()
+        );
+    }
+}

@@ -60,6 +60,7 @@ impl Planner for Fixed {
                     risk: RiskLevel::ReadOnly,
                     decision: None,
                     estimate_ms: None,
+                    network: None,
                 }
             })
             .collect();

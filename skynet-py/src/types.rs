@@ -147,6 +147,7 @@ impl Step {
                 risk,
                 decision: None,
                 estimate_ms: None,
+                network: None,
             },
             state: None,
         })

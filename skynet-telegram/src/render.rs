@@ -189,6 +189,7 @@ mod tests {
             risk: RiskLevel::Write,
             decision: None,
             estimate_ms: None,
+            network: None,
         };
         let plan = Plan::new(
             "two & three",

@@ -5,6 +5,7 @@
 //! of the argvs written here; free text (a unit, a host, a package) is a
 //! separate argument after the options, checked by [`plain_name`].
 
+use crate::probe::Probe;
 use serde::{Deserialize, Serialize};
 
 /// How to rank processes.
@@ -166,8 +167,18 @@ pub(super) fn argv(action: &super::Action) -> crate::Result<Vec<String>> {
         A::NetworkInfo {
             what: NetworkView::Routes,
         } => s(&["ip", "route", "show"]),
-        A::DnsLookup { host } => s(&["getent", "hosts", name("host", host)?]),
-        A::PingHost { host } => s(&["ping", "-c", "4", name("host", host)?]),
+        A::DnsLookup { host } => Probe::Dns {
+            host: target(host)?,
+        }
+        .argv(),
+        A::PingHost { host } => Probe::Ping {
+            host: target(host)?,
+        }
+        .argv(),
+        A::HttpStatus { url } => Probe::HttpGet {
+            url: crate::probe::check_url(url)?,
+        }
+        .argv(),
         A::ServiceStatus { unit } => s(&["systemctl", "status", "--no-pager", name("unit", unit)?]),
         A::ServiceControl { unit, op } => s(&["systemctl", op.verb(), name("unit", unit)?]),
         A::Journal {
@@ -308,11 +319,11 @@ pub(super) fn argv(action: &super::Action) -> crate::Result<Vec<String>> {
                     "containers logs/inspect need a container name".into(),
                 )),
             };
-            match what {
-                ContainerView::List => s(&["docker", "ps"]),
-                ContainerView::Logs => s(&["docker", "logs", "--tail", "100", container()?]),
-                ContainerView::Inspect => s(&["docker", "inspect", container()?]),
-            }
+            let name = match what {
+                ContainerView::List => None,
+                ContainerView::Logs | ContainerView::Inspect => Some(container()?.to_string()),
+            };
+            Probe::Containers { what: *what, name }.argv()
         }
         other => {
             return Err(crate::Error::Planning(format!(
@@ -322,6 +333,16 @@ pub(super) fn argv(action: &super::Action) -> crate::Result<Vec<String>> {
         }
     };
     Ok(argv)
+}
+
+/// A host a network probe reaches: a DNS name or an address.
+fn target(host: &str) -> crate::Result<String> {
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    if crate::probe::address::is_host_name(host) || literal.parse::<std::net::IpAddr>().is_ok() {
+        Ok(host.to_string())
+    } else {
+        Err(bad("host", host))
+    }
 }
 
 fn name<'a>(what: &str, value: &'a str) -> crate::Result<&'a str> {

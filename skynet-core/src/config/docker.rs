@@ -18,6 +18,13 @@ pub(super) struct DockerSection {
     pids: Option<i64>,
 }
 
+impl DockerSection {
+    /// `[docker] host`, which the containers probe reads too.
+    pub(super) fn host(&self) -> Option<String> {
+        self.host.clone()
+    }
+}
+
 #[cfg(feature = "docker")]
 impl DockerSection {
     /// The provider's configuration; `None` when no image is set.

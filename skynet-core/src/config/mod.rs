@@ -31,7 +31,8 @@
 //! | LLM key (environment only; one vendor's key alone selects that vendor; without its key a model is left out of `auto` with a notice) | (none) | `OPENAI_API_KEY`, `GOOGLE_AI_API_KEY`/`GEMINI_API_KEY`, `ANTHROPIC_API_KEY`, or `SKYNET_LLM_API_KEY` |
 //! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
 //! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable`, `readable` (the read scope beyond the root; default for local use /etc, /proc, /sys, /var/log, /run less secrets, none for `serve`) | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE`, `SKYNET_SANDBOX_READABLE` (`:`-separated) |
-//! | Docker provider (registered when an image is set) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
+//! | network probes (DNS lookup, ping, HTTP status; [`crate::probe`]): ranges, addresses or host names they may reach besides public addresses (default none: loopback, link-local, private ranges closed) | `[network] allow = ["10.0.0.0/8", "status.internal"]` | `SKYNET_NETWORK_ALLOW` (comma list) |
+//! | Docker provider (registered when an image is set; `host` is also the daemon the `containers` probe reads) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
 //! | health checks: round interval, per-check timeout | `[sentinel] interval`, `check_timeout` | `SKYNET_SENTINEL_INTERVAL` (default `30s`), `SKYNET_SENTINEL_CHECK_TIMEOUT` (default `10s`) |
 //! | queue age alerts (warning / critical) | `[sentinel] queue_age_warning`, `queue_age_critical` | `SKYNET_SENTINEL_QUEUE_AGE_WARNING` (default `5m`), `SKYNET_SENTINEL_QUEUE_AGE_CRITICAL` (default `30m`) |
 //! | alert webhook (JSON POST), its minimum severity, reminders | `[sentinel] webhook`, `min_severity`, `renotify` | `SKYNET_ALERT_WEBHOOK`, `SKYNET_ALERT_MIN_SEVERITY` (`info`, `warning` (default), `critical`), `SKYNET_ALERT_RENOTIFY` (default: never) |
@@ -63,6 +64,7 @@ mod gateway;
 mod http;
 mod layers;
 mod llm;
+mod network;
 mod providers;
 mod ssh;
 #[cfg(feature = "ssh")]
@@ -181,6 +183,8 @@ struct FileSettings {
     #[serde(default)]
     docker: docker::DockerSection,
     #[serde(default)]
+    network: network::NetworkSection,
+    #[serde(default)]
     ssh: ssh::SshSection,
     #[serde(default)]
     gateway: gateway::GatewaySection,
@@ -268,12 +272,14 @@ impl Settings {
                 .ok_or_else(|| Error::Config("neither SKYNET_HOME nor HOME is set".into()))?,
         };
         let file = read_file(&home.join("skynet.toml"))?;
-        let engine = worker::engine_config(
+        let mut engine = worker::engine_config(
             &layers,
             file.worker,
             &file.limits,
             file.auto_approve_read_only,
         )?;
+        let docker_host = layers.pick("SKYNET_DOCKER_HOST", file.docker.host());
+        engine.probes = file.network.resolve(&layers, docker_host)?;
         let read_only_cpu = worker::read_only_cpu(&layers, &file.limits)?;
         let http = file.http.resolve(&layers)?;
         let redact_patterns = file.redact.resolve(&layers)?;

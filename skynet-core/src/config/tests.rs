@@ -1010,3 +1010,46 @@ fn timeout_levels_from_file_and_environment() {
     .expect("write");
     assert!(matches!(load(&[]), Err(Error::Config(_))));
 }
+
+#[test]
+fn network_probes_allow_list_and_docker_host_are_settings() {
+    use crate::probe::Cidr;
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    let none = load(&[]).expect("load").engine.probes;
+    assert!(none.allow.ranges.is_empty() && none.allow.hosts.is_empty());
+    assert_eq!(none.docker_host, None);
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[network]\nallow = [\"10.0.0.0/8\", \"Status.Internal\"]\n[docker]\nhost = \"unix:///run/d.sock\"\n",
+    )
+    .expect("write");
+    let file = load(&[]).expect("file").engine.probes;
+    assert_eq!(
+        file.allow.ranges,
+        [Cidr::parse("10.0.0.0/8").expect("cidr")]
+    );
+    assert_eq!(file.allow.hosts, ["status.internal"]);
+    assert_eq!(file.docker_host.as_deref(), Some("unix:///run/d.sock"));
+    let env_wins = load(&[
+        ("SKYNET_NETWORK_ALLOW", "127.0.0.1, fd00::/8"),
+        ("SKYNET_DOCKER_HOST", "tcp://127.0.0.1:2375"),
+    ])
+    .expect("env")
+    .engine
+    .probes;
+    assert_eq!(env_wins.allow.ranges.len(), 2);
+    assert!(
+        env_wins.allow.hosts.is_empty(),
+        "the file's list is replaced"
+    );
+    assert_eq!(
+        env_wins.docker_host.as_deref(),
+        Some("tcp://127.0.0.1:2375")
+    );
+    let e = load(&[("SKYNET_NETWORK_ALLOW", "10.0.0.0/40")]);
+    assert!(
+        matches!(&e, Err(Error::Config(m)) if m.contains("10.0.0.0/40")),
+        "{e:?}"
+    );
+}

@@ -70,7 +70,10 @@ impl Skynet {
         let built = params::build(name, &req.params, req.target.as_deref(), "params")?;
         let action = built.value;
         let invocation = action.resolve(&ctx.cwd)?;
-        let mut decision = self.inner.policy.check(&invocation.argv, ctx);
+        let mut decision = match crate::probe::Probe::from_action(&action) {
+            Some(probe) => probe.decision(),
+            None => self.inner.policy.check(&invocation.argv, ctx),
+        };
         let base = action.base_risk();
         if decision.verdict != Verdict::Forbid && base > decision.risk {
             decision.risk = base;

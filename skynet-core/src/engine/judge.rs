@@ -116,7 +116,7 @@ pub(crate) fn judge_plan(sk: &Skynet, plan: &mut Plan, root: &Path) -> Result<()
         return Err(Error::Planning("the plan has no steps".into()));
     }
     for (i, step) in plan.steps.iter_mut().enumerate() {
-        let mut decision = sk.inner.policy.check_command(&step.command, root);
+        let mut decision = crate::probe::judge(&sk.inner.policy, &step.action, &step.command, root);
         if decision.verdict == Verdict::Forbid {
             decision.reasons.insert(0, step_label(i, step));
             return Err(Error::Forbidden {
@@ -125,6 +125,7 @@ pub(crate) fn judge_plan(sk: &Skynet, plan: &mut Plan, root: &Path) -> Result<()
         }
         step.risk = step.risk.max(step.action.base_risk()).max(decision.risk);
         step.decision = Some(decision);
+        step.network = crate::probe::network_label(&step.action, &step.command);
     }
     plan.refresh();
     Ok(())

@@ -81,6 +81,9 @@ pub struct EngineConfig {
     /// A worker silent in the registry this long is offline (default
     /// 10 s): `skynet workers`, the sentinel and the reaper's view.
     pub worker_offline_after: Duration,
+    /// What probes may reach and the Docker daemon they read containers
+    /// from ([`crate::probe`]).
+    pub probes: crate::probe::ProbeConfig,
 }
 
 impl Default for EngineConfig {
@@ -97,6 +100,7 @@ impl Default for EngineConfig {
             timeouts: crate::timeouts::TimeoutConfig::default(),
             approval_ttl: Duration::from_secs(24 * 3600),
             worker_offline_after: Duration::from_secs(10),
+            probes: crate::probe::ProbeConfig::default(),
         }
     }
 }

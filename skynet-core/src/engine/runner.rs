@@ -412,7 +412,9 @@ impl Skynet {
         let (result, start_recorded) = {
             // Counted as load on the provider until the step has ended.
             let _running = self.inner.scheduler.load().start(provider.name());
-            let execution = provider.execute(&step.command, ctx);
+            // A probe step runs in process; any other goes to the provider.
+            let probes = &self.inner.config.probes;
+            let execution = crate::probe::dispatch(probes, provider.as_ref(), step, ctx);
             if defer_start {
                 tokio::pin!(execution);
                 tokio::select! {
@@ -473,7 +475,11 @@ impl Skynet {
                 // The provider's configuration (no image, no known_hosts, no
                 // daemon, a rejected host key) fails the same way every try:
                 // fail at once instead of retrying.
-                let permanent = matches!(e, Error::Config(_) | Error::HostKeyRejected { .. });
+                // So does a probe target closed to probes (Forbidden).
+                let permanent = matches!(
+                    e,
+                    Error::Config(_) | Error::HostKeyRejected { .. } | Error::Forbidden { .. }
+                );
                 let msg = JobFailure {
                     kind,
                     step: Some(index),
@@ -554,7 +560,8 @@ impl Skynet {
     /// and this worker's policy is the one that counts. Returns why the step
     /// must not run.
     fn recheck(&self, job: &Job, index: usize, step: &Step) -> Option<String> {
-        let decision = self.inner.policy.check_command(&step.command, &job.root);
+        let decision =
+            crate::probe::judge(&self.inner.policy, &step.action, &step.command, &job.root);
         let label = step_label(index, step);
         if decision.verdict == crate::policy::Verdict::Forbid {
             return Some(format!("{label} is forbidden now: {}", decision.explain()));

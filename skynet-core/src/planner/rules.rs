@@ -291,6 +291,7 @@ fn params(action: &Action) -> Vec<&str> {
         | Action::FolderSizes { path: p }
         | Action::DnsLookup { host: p }
         | Action::PingHost { host: p }
+        | Action::HttpStatus { url: p }
         | Action::ServiceStatus { unit: p }
         | Action::ServiceControl { unit: p, .. }
         | Action::HeadFile { path: p, .. }
@@ -423,6 +424,7 @@ fn describe_ops(action: &Action) -> String {
         Action::NetworkInfo { what: N::Routes } => "Show network routes".into(),
         Action::DnsLookup { host } => format!("Look up {}", show(host)),
         Action::PingHost { host } => format!("Ping {}", show(host)),
+        Action::HttpStatus { url } => format!("Check {}", show(url)),
         Action::ServiceStatus { unit } => format!("Show the status of {}", show(unit)),
         Action::ServiceControl { unit, op } => format!("{} {}", capital(op.verb()), show(unit)),
         Action::Journal {

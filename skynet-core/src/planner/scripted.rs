@@ -56,6 +56,7 @@ pub fn plan_from_actions(
             action,
             decision: None,
             estimate_ms: None,
+            network: None,
         });
     }
     let summary = steps

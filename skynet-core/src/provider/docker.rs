@@ -208,7 +208,7 @@ impl Provider for DockerProvider {
             command,
             &root,
             workdir,
-            ctx.network_allowed(),
+            ctx.network_allowed(command),
             ctx.job_id.to_string(),
         )?;
         let name = format!(

@@ -222,7 +222,7 @@ impl Provider for LocalProvider {
         let timeout = effective_timeout(ctx.timeout, command.timeout_ms);
         let stop = stop_signal(timeout.map(|t| started + t), &ctx.cancel);
         tokio::pin!(stop);
-        let network = ctx.network_allowed();
+        let network = ctx.network_allowed(command);
         let sink = OutputSink::new(ctx.output, ctx.max_output_bytes);
 
         #[cfg(not(feature = "sandbox"))]

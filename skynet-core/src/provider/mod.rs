@@ -108,11 +108,15 @@ pub struct ExecContext {
 }
 
 impl ExecContext {
-    /// May the step reach the network? Only steps judged WRITE or ADMIN
-    /// (network transfers are at least WRITE in the policy); READ_ONLY
-    /// steps run without it where the provider can isolate them.
-    pub fn network_allowed(&self) -> bool {
+    /// May the step reach the network? Steps judged WRITE or ADMIN
+    /// (network transfers are at least WRITE in the policy), and one kind
+    /// of READ_ONLY step: a ping probe's exact `ping -c 4 -W 2 ADDRESS`,
+    /// whose address SKYNET checked before handing it over
+    /// ([`crate::probe`]). Every other READ_ONLY step runs without the
+    /// network where the provider can isolate it.
+    pub fn network_allowed(&self, command: &Command) -> bool {
         self.risk > RiskLevel::ReadOnly
+            || crate::probe::is_checked_ping(self.action.as_ref(), command)
     }
 }
 

@@ -308,6 +308,7 @@ fn step(action: Action, risk: RiskLevel, timeout_ms: Option<u64>) -> Step {
         risk,
         decision: None,
         estimate_ms: None,
+        network: None,
     }
 }
 

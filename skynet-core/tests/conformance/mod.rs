@@ -205,6 +205,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
                 risk: *risk,
                 decision: None,
                 estimate_ms: None,
+                network: None,
             }
         })
         .collect();

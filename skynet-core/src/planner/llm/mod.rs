@@ -214,6 +214,7 @@ impl LlmPlanner {
                 action: s.action,
                 decision: None,
                 estimate_ms: None,
+                network: None,
             });
         }
         let summary = if summary.is_empty() {

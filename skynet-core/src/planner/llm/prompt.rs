@@ -24,6 +24,7 @@ pub(crate) const PARAMS: &[(&str, &str)] = &[
     ("port", "integer"),
     ("what", "string"),
     ("host", "string"),
+    ("url", "string"),
     ("unit", "string"),
     ("op", "string"),
     ("kernel", "boolean"),

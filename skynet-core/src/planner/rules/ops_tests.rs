@@ -7,6 +7,7 @@ use crate::action::{
     Action, ContainerView, HostFact, NetworkView, PackageOp, ProcessSort, ServiceOp, StashOp,
 };
 use crate::policy::{Policy, PolicyContext};
+use crate::probe::Probe;
 use crate::risk::RiskLevel;
 use std::path::{Path, PathBuf};
 
@@ -156,6 +157,9 @@ fn version(tool: &str) -> Action {
 fn which(tool: &str) -> Action {
     Action::ToolLocation { tool: s(tool) }
 }
+fn http(url: &str) -> Action {
+    Action::HttpStatus { url: s(url) }
+}
 fn containers(what: ContainerView, name: Option<&str>) -> Action {
     Action::Containers {
         what,
@@ -266,15 +270,22 @@ fn cases() -> Vec<Case> {
         one("ip route", net(N::Routes), "ip route show", RO),
         one("what is the default gateway", net(N::Routes), "ip route show", RO),
         one("route -n", net(N::Routes), "ip route show", RO),
-        // DNS and reachability: need the network, so approval (no READ_ONLY grammar)
-        one("resolve example.com", dns("example.com"), "getent hosts example.com", W),
-        one("look up github.com", dns("github.com"), "getent hosts github.com", W),
-        one("dig example.org", dns("example.org"), "getent hosts example.org", W),
-        one("what does api.example.com resolve to", dns("api.example.com"), "getent hosts api.example.com", W),
-        one("ping example.com", ping("example.com"), "ping -c 4 example.com", W),
-        one("is github.com reachable", ping("github.com"), "ping -c 4 github.com", W),
-        one("can we reach 10.0.0.1", ping("10.0.0.1"), "ping -c 4 10.0.0.1", W),
-        one("check connectivity to example.net", ping("example.net"), "ping -c 4 example.net", W),
+        // DNS, reachability and status URLs: probes SKYNET runs itself,
+        // READ_ONLY with the network label (checked addresses only)
+        one("resolve example.com", dns("example.com"), "skynet-probe dns example.com", RO),
+        one("look up github.com", dns("github.com"), "skynet-probe dns github.com", RO),
+        one("dig example.org", dns("example.org"), "skynet-probe dns example.org", RO),
+        one("what does api.example.com resolve to", dns("api.example.com"), "skynet-probe dns api.example.com", RO),
+        one("ping example.com", ping("example.com"), "skynet-probe ping example.com", RO),
+        one("is github.com reachable", ping("github.com"), "skynet-probe ping github.com", RO),
+        one("can we reach 10.0.0.1", ping("10.0.0.1"), "skynet-probe ping 10.0.0.1", RO),
+        one("check connectivity to example.net", ping("example.net"), "skynet-probe ping example.net", RO),
+        one("check https://example.com/health", http("https://example.com/health"), "skynet-probe http-get https://example.com/health", RO),
+        one("is https://example.com up", http("https://example.com"), "skynet-probe http-get https://example.com/", RO),
+        one("is http://status.example.org/ping healthy", http("http://status.example.org/ping"), "skynet-probe http-get http://status.example.org/ping", RO),
+        one("check the status of https://api.example.com/v1/health", http("https://api.example.com/v1/health"), "skynet-probe http-get https://api.example.com/v1/health", RO),
+        one("health check https://example.net/healthz", http("https://example.net/healthz"), "skynet-probe http-get https://example.net/healthz", RO),
+        one("does https://example.com/ respond", http("https://example.com/"), "skynet-probe http-get https://example.com/", RO),
         // services: status (systemctl has no READ_ONLY grammar: approval) and control
         one("systemctl status nginx", status("nginx"), "systemctl status --no-pager nginx", AD),
         one("check the nginx service", status("nginx"), "systemctl status --no-pager nginx", AD),
@@ -403,13 +414,14 @@ fn cases() -> Vec<Case> {
         one("what version of python3 is installed", version("python3"), "python3 --version", W),
         one("show the node version", version("node"), "node --version", W),
         one("check the version of rustc", version("rustc"), "rustc --version", W),
-        // containers: docker is ADMIN to the policy, so these need approval
-        one("list docker containers", containers(C::List, None), "docker ps", AD),
-        one("docker ps", containers(C::List, None), "docker ps", AD),
-        one("which containers are running", containers(C::List, None), "docker ps", AD),
-        one("show the logs of container web", containers(C::Logs, Some("web")), "docker logs --tail 100 web", AD),
-        one("docker logs api", containers(C::Logs, Some("api")), "docker logs --tail 100 api", AD),
-        one("inspect container db", containers(C::Inspect, Some("db")), "docker inspect db", AD),
+        // containers: read through the Docker Engine API by SKYNET (a probe),
+        // never a `docker` argv or the socket in a sandbox: READ_ONLY
+        one("list docker containers", containers(C::List, None), "skynet-probe containers list", RO),
+        one("docker ps", containers(C::List, None), "skynet-probe containers list", RO),
+        one("which containers are running", containers(C::List, None), "skynet-probe containers list", RO),
+        one("show the logs of container web", containers(C::Logs, Some("web")), "skynet-probe containers logs web --tail 100", RO),
+        one("docker logs api", containers(C::Logs, Some("api")), "skynet-probe containers logs api --tail 100", RO),
+        one("inspect container db", containers(C::Inspect, Some("db")), "skynet-probe containers inspect db", RO),
         // compound intents
         ("check memory and show the top processes", vec![Action::MemoryUsage, top(Cpu)], vec!["free -h", PS_CPU], RO),
         ("show uptime, check disk space left and list open ports", vec![Action::Uptime, df(None), ports(None)], vec!["uptime", "df -h", "ss -tulpn"], RO),
@@ -461,7 +473,11 @@ fn ops_phrasings_plan_the_expected_actions_argv_and_risk() {
                     continue;
                 }
             };
-            let decision = policy.check(&argv, &ctx);
+            // A probe is judged by its own rule, like the engine's judge.
+            let decision = match Probe::from_action(action) {
+                Some(probe) => probe.decision(),
+                None => policy.check(&argv, &ctx),
+            };
             // What the engine gives the step: the catalog's claim, raised
             // by the policy, never lowered.
             let step_risk = action.base_risk().max(decision.risk);
@@ -514,5 +530,24 @@ fn planner_error(intent: &str) -> String {
     match RulePlanner::new().actions(intent) {
         Err(crate::Error::Planning(m)) => m,
         other => panic!("{intent:?} should not plan, got {other:?}"),
+    }
+}
+
+#[test]
+fn only_network_probes_carry_the_network_label() {
+    let root = tempfile::tempdir().expect("tempdir");
+    for (intent, actions, _, _) in cases() {
+        for action in &actions {
+            let label = Probe::from_action(action).and_then(|p| p.network_target());
+            let network = matches!(
+                action,
+                Action::DnsLookup { .. } | Action::PingHost { .. } | Action::HttpStatus { .. }
+            );
+            assert_eq!(label.is_some(), network, "{intent:?}: {action:?} {label:?}");
+            if network {
+                let argv = action.resolve(root.path()).expect("resolves").argv;
+                assert_eq!(argv[0], crate::probe::PROGRAM, "{intent:?}");
+            }
+        }
     }
 }

@@ -29,6 +29,27 @@ macro_rules! service_patterns {
 
 /// Every ops rule, most specific first.
 pub(super) static OPS_RULES: &[Rule] = &[
+    // Status URLs first: "is https://x up" is an HTTP check, not a ping or
+    // a service (the rule declines anything but an http(s) URL).
+    rule(
+        &[
+            "(check|test|probe|fetch) [http|https|web] [(status|health|health check|endpoint|url|page)] [of|for|at] {url}",
+            "(http|https|web) (status|health|health check) [of|for|at] {url}",
+            "(status|health|health check) [of|for|at] {url}",
+            "is {url} (up|down|reachable|online|alive|healthy|responding|ok|working)",
+            "(check|test) [if|whether|that] {url} is (up|down|reachable|online|alive|healthy|responding|ok|working)",
+            "(does|do) {url} (respond|answer|work|load)",
+        ],
+        |c| {
+            let url = param(c, "url")?;
+            let lower = url.to_ascii_lowercase();
+            if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+                return Err(Reject::Decline);
+            }
+            crate::probe::check_url(&url).map_err(|e| Reject::Explain(e.to_string()))?;
+            Ok(Action::HttpStatus { url })
+        },
+    ),
     // ---- kill (ADMIN)
     rule(
         &[
