@@ -4,6 +4,7 @@
 //! describes itself as an OpenAPI schema, so the documented shape is the
 //! compiled one.
 
+use crate::action::SandboxProfile;
 use crate::job::{Approval, Job, JobFailure, JobId, JobSource, JobStatus};
 use crate::plan::{Plan, Step};
 use crate::policy::{Decision, Verdict};
@@ -63,6 +64,11 @@ pub struct StepView {
     /// Expected duration in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate_ms: Option<u64>,
+    /// How much of the host the step sees on the local provider (`inspect`,
+    /// `host`; left out for the default sandbox), from its action and
+    /// risk, so the approver sees it before approving.
+    #[serde(default, skip_serializing_if = "SandboxProfile::is_default")]
+    pub sandbox_profile: SandboxProfile,
 }
 
 /// A policy decision that explains itself.
@@ -194,6 +200,7 @@ fn step_view(s: &Step, state: Option<StepStateView>) -> StepView {
         decision: s.decision.as_ref().map(DecisionView::from),
         state,
         estimate_ms: s.estimate_ms,
+        sandbox_profile: SandboxProfile::for_step(&s.action, s.risk),
     }
 }
 

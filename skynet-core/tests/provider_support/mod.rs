@@ -104,6 +104,8 @@ pub struct Step {
     pub cancel: CancellationToken,
     /// Job id (steps of one job share it).
     pub job: JobId,
+    /// The catalog action the step resolved from (its sandbox profile).
+    pub action: Option<skynet_core::Action>,
 }
 
 impl Step {
@@ -116,6 +118,7 @@ impl Step {
             cap: 1 << 20,
             cancel: CancellationToken::new(),
             job: JobId::new(),
+            action: None,
         }
     }
 
@@ -138,7 +141,7 @@ impl Step {
             output: tx,
             max_output_bytes: self.cap,
             risk: self.risk,
-            action: None,
+            action: self.action.clone(),
         };
         let collect = tokio::spawn(async move {
             let mut lines = Vec::new();
