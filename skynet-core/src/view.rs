@@ -68,6 +68,7 @@ pub struct StepView {
     /// `host`; left out for the default sandbox), from its action and
     /// risk, so the approver sees it before approving.
     #[serde(default, skip_serializing_if = "SandboxProfile::is_default")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "inspect"))]
     pub sandbox_profile: SandboxProfile,
 }
 

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 
 /// How a local step is confined (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SandboxProfile {
     /// The host hidden: the sandbox sees only itself.
