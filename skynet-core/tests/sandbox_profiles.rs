@@ -329,3 +329,59 @@ async fn an_approved_admin_kill_runs_on_the_host_under_the_host_profile() {
         );
     }
 }
+
+#[tokio::test]
+async fn inspect_keeps_the_rest_of_the_sandbox() {
+    for (name, local) in sandboxes("inspect_keeps_the_rest_of_the_sandbox") {
+        let host = HostProcess::start();
+        let root = tempfile::tempdir().expect("root");
+        let probe = format!("/etc/skynet-inspect-probe-{}", uuid::Uuid::now_v7());
+        let marker = format!("skynet-inspect-orphan-{}", uuid::Uuid::now_v7());
+        let script = format!(
+            "touch {probe} 2>/dev/null && echo etc-written || echo etc-refused; \
+             echo x > new.txt 2>/dev/null && echo root-written || echo root-refused; \
+             unshare -Urm true 2>/dev/null && echo unshared || echo unshare-refused; \
+             readlink /proc/{pid}/fd/0 >/dev/null 2>&1 && echo fd-followed || echo fd-refused; \
+             readlink /proc/{pid}/exe >/dev/null 2>&1 && echo exe-followed || echo exe-refused; \
+             grep -q '^root:' /etc/shadow 2>/dev/null && echo shadow-read || echo shadow-hidden; \
+             (exec -a {marker} sleep 300 &) ; echo done",
+            pid = host.pid()
+        );
+        let r = run(&local, root.path(), top(), &["bash", "-c", &script]).await;
+        assert_eq!(
+            r.texts(Stream::Stdout),
+            [
+                "etc-refused",
+                "root-refused",
+                "unshare-refused",
+                "fd-refused",
+                "exe-refused",
+                "shadow-hidden",
+                "done"
+            ],
+            "{name}: {}",
+            r.all()
+        );
+        assert!(!Path::new(&probe).exists(), "{name}: wrote /etc");
+        assert!(
+            !root.path().join("new.txt").exists(),
+            "{name}: wrote the root"
+        );
+        // No PID namespace ends with the step here: the process-group kill
+        // must get what it left behind.
+        let left = (0..50).all(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            orphan_alive(&marker)
+        });
+        assert!(!left, "{name}: a process the step started outlived it");
+    }
+}
+
+/// Is a process whose command line starts with `marker` still running?
+fn orphan_alive(marker: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .expect("proc")
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .any(|cmd| cmd.starts_with(marker.as_bytes()))
+}

@@ -278,8 +278,9 @@ pub(crate) fn arguments(step: &Step<'_>, seccomp: &[SeccompFd]) -> Vec<OsString>
     push(&["--dev".as_ref(), "/dev".as_ref()]);
     let inspect = step.profile == SandboxProfile::Inspect;
     if inspect {
-        // The host's processes, read-only; their environ, fd and mem stay
-        // closed to a process in another user namespace without capabilities.
+        // The host's processes, read-only; their environ, mem and fd/exe
+        // targets stay closed to a process in another user namespace
+        // without capabilities (the kernel's ptrace access check).
         push(&["--ro-bind".as_ref(), "/proc".as_ref(), "/proc".as_ref()]);
     } else {
         push(&["--proc".as_ref(), "/proc".as_ref()]);
