@@ -14,51 +14,15 @@
 
 mod provider_support;
 
-use provider_support::{Run, Step, command, run_to_success, sandboxes, service_var};
+use provider_support::{HostProcess, Run, Step, command, run_to_success, sandboxes, service_var};
 use skynet_core::action::{ProcessSort, SandboxProfile};
 use skynet_core::provider::local::SandboxMode;
 use skynet_core::provider::{LocalProvider, Stream};
 use skynet_core::view::PlanView;
 use skynet_core::{Action, Error, JobStatus, RiskLevel, Skynet, SubmitRequest};
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A `sleep` on the host with a secret in its environment.
-struct HostProcess {
-    child: std::process::Child,
-    secret: String,
-}
-
-impl HostProcess {
-    fn start() -> HostProcess {
-        let secret = format!("skynet-profile-secret-{}", uuid::Uuid::now_v7());
-        let child = std::process::Command::new("sleep")
-            .arg("300")
-            .env("SKYNET_PROFILE_SECRET", &secret)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("sleep");
-        HostProcess { child, secret }
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    /// Still running (not reaped, not a zombie)?
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for HostProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Run `argv` in `root` as a READ_ONLY step of `action` (None: no action,
 /// the default profile).
@@ -80,7 +44,7 @@ fn top() -> Option<Action> {
 async fn inspect_sees_the_host_but_cannot_reach_into_it() {
     for (name, local) in sandboxes("inspect_sees_the_host_but_cannot_reach_into_it") {
         let mut host = HostProcess::start();
-        let pid = host.pid();
+        let pid = host.pid().to_string();
         let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("tcp");
         tcp.set_nonblocking(true).expect("nonblocking");
         let port = tcp.local_addr().expect("addr").port();
@@ -235,7 +199,7 @@ async fn the_default_profile_still_hides_the_host_under_bubblewrap() {
         assert!(
             !r.texts(Stream::Stdout)
                 .iter()
-                .any(|l| l.trim() == host.pid()),
+                .any(|l| l.trim() == host.pid().to_string()),
             "{risk:?}: the default sandbox shows a host process:\n{}",
             r.all()
         );
@@ -261,11 +225,15 @@ async fn a_host_step_is_refused_when_planned_while_the_host_profile_is_off() {
         let mut step = Step::new(root.path());
         step.risk = RiskLevel::Admin;
         step.action = Some(Action::KillProcess {
-            pid: Some(host.child.id()),
+            pid: Some(host.pid()),
             name: None,
         });
         let refused = step
-            .run_on(&local, &command(&["kill", &host.pid()], root.path()), None)
+            .run_on(
+                &local,
+                &command(&["kill", &host.pid().to_string()], root.path()),
+                None,
+            )
             .await
             .expect_err("refused");
         assert!(
