@@ -1,5 +1,6 @@
 //! Human-readable output.
 
+use skynet_core::action::SandboxProfile;
 use skynet_core::provider::Stream;
 use skynet_core::store::{Event, LogLine, StepRecord};
 use skynet_core::view::PlanView;
@@ -77,6 +78,17 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
                 "       network: {} (SKYNET checks the address first)",
                 printable(target)
             )?;
+        }
+        match s.sandbox_profile {
+            SandboxProfile::Inspect => writeln!(
+                out,
+                "       sandbox: inspect (sees the host's processes and network, not their environments; opens no sockets)"
+            )?,
+            SandboxProfile::Host => writeln!(
+                out,
+                "       sandbox: host (runs on the host itself, outside the sandbox, once approved)"
+            )?,
+            _ => {}
         }
         if let Some(stdin) = &s.stdin {
             // The approver must see what will be written, escaped so

@@ -5,12 +5,14 @@
 
 mod ops;
 pub mod params;
+mod profile;
 
 pub use ops::{
     ContainerView, HostFact, NetworkView, PackageOp, ProcessSort, ServiceOp, StashOp, plain_name,
     plain_ref, plain_size,
 };
 pub use params::{Ignored, Lenient};
+pub use profile::SandboxProfile;
 
 use crate::risk::RiskLevel;
 use crate::{Error, Result};

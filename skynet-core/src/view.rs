@@ -4,6 +4,7 @@
 //! describes itself as an OpenAPI schema, so the documented shape is the
 //! compiled one.
 
+use crate::action::SandboxProfile;
 use crate::job::{Approval, Job, JobFailure, JobId, JobSource, JobStatus};
 use crate::plan::{Plan, Step};
 use crate::policy::{Decision, Verdict};
@@ -68,6 +69,12 @@ pub struct StepView {
     /// network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    /// How much of the host the step sees on the local provider (`inspect`,
+    /// `host`; left out for the default sandbox), from its action and
+    /// risk, so the approver sees it before approving.
+    #[serde(default, skip_serializing_if = "SandboxProfile::is_default")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "inspect"))]
+    pub sandbox_profile: SandboxProfile,
 }
 
 /// A policy decision that explains itself.
@@ -200,6 +207,7 @@ fn step_view(s: &Step, state: Option<StepStateView>) -> StepView {
         state,
         estimate_ms: s.estimate_ms,
         network: s.network.clone(),
+        sandbox_profile: SandboxProfile::for_step(&s.action, s.risk),
     }
 }
 

@@ -7,11 +7,10 @@
 
 mod provider_support;
 
-use provider_support::{Run, Step, command, sandboxes};
+use provider_support::{HostProcess, Run, Step, command, sandboxes};
 use skynet_core::RiskLevel;
 use skynet_core::provider::LocalProvider;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 async fn sh(local: &LocalProvider, root: &Path, risk: RiskLevel, script: &str) -> Run {
@@ -175,56 +174,6 @@ async fn read_only_steps_send_no_udp_and_open_no_tcp() {
             "{name}: {}",
             r.all()
         );
-    }
-}
-
-/// A host process the step must leave alone: `sleep` with a secret in its
-/// environment.
-struct HostProcess {
-    child: std::process::Child,
-    secret: String,
-}
-
-impl HostProcess {
-    fn start() -> HostProcess {
-        let secret = unique("skynet-secret-value");
-        let child = std::process::Command::new("sleep")
-            .arg("300")
-            .env("SKYNET_ESCAPE_SECRET", &secret)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("sleep");
-        HostProcess { child, secret }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Field 19 of /proc/PID/stat.
-    fn nice(&self) -> String {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
-        let rest = stat.rsplit_once(") ").expect("stat format").1;
-        rest.split_whitespace().nth(16).expect("nice").to_string()
-    }
-
-    fn io_priority(&self) -> String {
-        let out = std::process::Command::new("ionice")
-            .args(["-p", &self.pid().to_string()])
-            .output()
-            .expect("ionice");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-}
-
-impl Drop for HostProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

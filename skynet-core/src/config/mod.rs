@@ -32,6 +32,7 @@
 //! | LLM limits | `[llm] timeout`, `max_retries`, `max_response_bytes`, `daily_token_budget` | `SKYNET_LLM_TIMEOUT`, `SKYNET_LLM_MAX_RETRIES`, `SKYNET_LLM_MAX_RESPONSE_BYTES`, `SKYNET_LLM_DAILY_TOKENS` |
 //! | local sandbox | `[sandbox] mode` (`auto`, `require`, `landlock`, `off`), `writable`, `readable` (the read scope beyond the root; default for local use /etc, /proc, /sys, /var/log, /run less secrets, none for `serve`) | `SKYNET_SANDBOX`, `SKYNET_SANDBOX_WRITABLE`, `SKYNET_SANDBOX_READABLE` (`:`-separated) |
 //! | network probes (DNS lookup, ping, HTTP status; [`crate::probe`]): ranges, addresses or host names they may reach besides public addresses (default none: loopback, link-local, private ranges closed) | `[network] allow = ["10.0.0.0/8", "status.internal"]` | `SKYNET_NETWORK_ALLOW` (comma list) |
+//! | the host sandbox profile: approved ADMIN service control, kill and package steps run on the host, outside the sandbox (default false: refused when planned) | `[sandbox] host_profile` | `SKYNET_SANDBOX_HOST_PROFILE` |
 //! | Docker provider (registered when an image is set; `host` is also the daemon the `containers` probe reads) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
 //! | health checks: round interval, per-check timeout | `[sentinel] interval`, `check_timeout` | `SKYNET_SENTINEL_INTERVAL` (default `30s`), `SKYNET_SENTINEL_CHECK_TIMEOUT` (default `10s`) |
 //! | queue age alerts (warning / critical) | `[sentinel] queue_age_warning`, `queue_age_critical` | `SKYNET_SENTINEL_QUEUE_AGE_WARNING` (default `5m`), `SKYNET_SENTINEL_QUEUE_AGE_CRITICAL` (default `30m`) |
@@ -136,6 +137,10 @@ pub struct Settings {
     /// Whether the read scope was configured (else it is the local
     /// default, [`crate::policy::INSPECT_READ_SCOPE`]).
     pub sandbox_readable_configured: bool,
+    /// Approved ADMIN steps that change the host (service control, kill,
+    /// packages) run outside the sandbox under the host profile (default
+    /// false: such steps are refused when planned).
+    pub sandbox_host_profile: bool,
     /// The `docker` provider, when an image is configured.
     #[cfg(feature = "docker")]
     pub docker: Option<crate::provider::DockerConfig>,
@@ -214,6 +219,7 @@ struct SandboxSection {
     mode: Option<String>,
     writable: Option<Vec<PathBuf>>,
     readable: Option<Vec<PathBuf>>,
+    host_profile: Option<bool>,
 }
 
 /// Parse a human duration (`30s`, `500ms`, `10m`), naming the setting on error.
@@ -292,6 +298,11 @@ impl Settings {
         let planner = llm::planner_choice(&layers, file.planner)?;
         let llm = llm::resolve(&layers, &file.llm, planner, &mut notices)?;
         let read_paths_extra = allowed_paths(&layers)?;
+        let sandbox_host_profile = layers
+            .pick("SKYNET_SANDBOX_HOST_PROFILE", file.sandbox.host_profile)
+            .map(|v| worker::parse_bool("sandbox host_profile", &v))
+            .transpose()?
+            .unwrap_or(false);
         let (sandbox, sandbox_writable, readable) = sandbox(&layers, file.sandbox)?;
         let sandbox_readable_configured = readable.is_some();
         let sandbox_readable = readable.unwrap_or_else(crate::policy::inspect_read_scope);
@@ -349,6 +360,7 @@ impl Settings {
             sandbox_writable,
             sandbox_readable,
             sandbox_readable_configured,
+            sandbox_host_profile,
             #[cfg(feature = "docker")]
             docker,
             #[cfg(feature = "ssh")]
@@ -425,7 +437,8 @@ impl Settings {
         let local = LocalProvider::new()
             .with_sandbox(self.sandbox)
             .with_writable(self.sandbox_writable.clone())
-            .with_read_only_cpu(self.read_only_cpu);
+            .with_read_only_cpu(self.read_only_cpu)
+            .with_host_profile(self.sandbox_host_profile);
         let builder = builder
             .planner(planner)
             .secrets(keys)

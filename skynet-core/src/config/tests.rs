@@ -1053,3 +1053,22 @@ fn network_probes_allow_list_and_docker_host_are_settings() {
         "{e:?}"
     );
 }
+
+#[test]
+fn the_host_profile_is_off_unless_the_file_or_the_environment_turns_it_on() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    assert!(!load(&[]).expect("load").sandbox_host_profile);
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[sandbox]\nhost_profile = true\n",
+    )
+    .expect("write");
+    assert!(load(&[]).expect("load").sandbox_host_profile);
+    let off = load(&[("SKYNET_SANDBOX_HOST_PROFILE", "false")]).expect("load");
+    assert!(!off.sandbox_host_profile, "the environment wins");
+    match load(&[("SKYNET_SANDBOX_HOST_PROFILE", "sometimes")]) {
+        Err(Error::Config(m)) => assert!(m.contains("host_profile"), "{m}"),
+        other => panic!("refused expected, got {other:?}"),
+    }
+}

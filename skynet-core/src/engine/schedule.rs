@@ -89,9 +89,41 @@ impl Skynet {
         Ok(diagnosis)
     }
 
+    /// The provider for a judged plan (see [`Skynet::choose_provider`]),
+    /// refused with [`Error::Forbidden`] (rule `provider.settings`) when
+    /// that provider will not run one of its steps as configured (a local
+    /// step that needs the host profile while it is off): said now, so
+    /// nobody approves a plan that cannot run.
+    pub(crate) async fn place(&self, plan: &Plan, requested: Option<&str>) -> Result<Placement> {
+        let placed = self.choose_provider(plan, requested).await?;
+        let Some(provider) = self.inner.providers.get(&placed.provider) else {
+            return Ok(placed);
+        };
+        let refused: Vec<String> = plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let why = provider.refuses(&s.action, s.risk)?;
+                Some(format!("{}: {why}", super::judge::step_label(i, s)))
+            })
+            .collect();
+        if refused.is_empty() {
+            return Ok(placed);
+        }
+        Err(Error::Forbidden {
+            decision: Box::new(crate::policy::Decision {
+                risk: plan.risk,
+                verdict: crate::policy::Verdict::Forbid,
+                reasons: refused,
+                rule: Some("provider.settings".into()),
+            }),
+        })
+    }
+
     /// The provider for a judged plan: the requested one if it can run
     /// every step, else the only candidate, else the scheduler's pick.
-    pub(crate) async fn place(&self, plan: &Plan, requested: Option<&str>) -> Result<Placement> {
+    async fn choose_provider(&self, plan: &Plan, requested: Option<&str>) -> Result<Placement> {
         let sched = &self.inner.scheduler;
         let required = required_capabilities(plan);
         let requested = requested.map(crate::provider::canonical_name);

@@ -30,7 +30,7 @@ use group::ProcessGroup;
 pub use group::live_members;
 pub use prepare::DEFAULT_PATH;
 use prepare::{CannotRun, Launch, Sandbox};
-pub use sandbox::SandboxMode;
+pub use sandbox::{HOST_PROFILE_SETTING, SandboxMode};
 use session::Session;
 use std::future::Future;
 use std::path::PathBuf;
@@ -85,6 +85,7 @@ pub struct LocalProvider {
     sandbox: SandboxMode,
     writable: Vec<PathBuf>,
     read_only_cpu: Option<Duration>,
+    host_profile: bool,
 }
 
 impl Default for LocalProvider {
@@ -105,7 +106,19 @@ impl LocalProvider {
             sandbox: SandboxMode::Off,
             writable: Vec::new(),
             read_only_cpu: Some(DEFAULT_READ_ONLY_CPU),
+            host_profile: false,
         }
+    }
+
+    /// Let approved ADMIN steps that change the host itself (service
+    /// control, kill, package install: [`crate::action::SandboxProfile::Host`])
+    /// run outside the sandbox (default off: they are refused, naming
+    /// [`HOST_PROFILE_SETTING`]). They keep argv only, the environment
+    /// allowlist, the cwd check, the timeout and the process-group kill;
+    /// nothing confines what they read, write or signal.
+    pub fn with_host_profile(mut self, enabled: bool) -> Self {
+        self.host_profile = enabled;
+        self
     }
 
     /// Confine steps with bubblewrap (see [`SandboxMode`]): a read-only
@@ -214,6 +227,11 @@ impl Provider for LocalProvider {
         }
     }
 
+    fn refuses(&self, action: &crate::action::Action, risk: crate::RiskLevel) -> Option<String> {
+        let profile = crate::action::SandboxProfile::for_step(action, risk);
+        sandbox::refusal(self.sandbox, self.host_profile, profile, action.name())
+    }
+
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {
         let started = Instant::now();
         if ctx.cancel.is_cancelled() {
@@ -228,7 +246,16 @@ impl Provider for LocalProvider {
         #[cfg(not(feature = "sandbox"))]
         landlock::refuse_unless_off(self.sandbox)?;
         let program = command.argv.first().map_or("", String::as_str);
-        let confinement = sandbox::confinement(self.sandbox)
+        let profile = ctx.action.as_ref().map_or(Default::default(), |a| {
+            crate::action::SandboxProfile::for_step(a, ctx.risk)
+        });
+        if let Some(message) = ctx.action.as_ref().and_then(|a| self.refuses(a, ctx.risk)) {
+            return Err(Error::Provider {
+                provider: "local".into(),
+                message,
+            });
+        }
+        let confinement = sandbox::profile_confinement(self.sandbox, profile)
             .await
             .map_err(|message| Error::Provider {
                 provider: "local".into(),
@@ -243,6 +270,7 @@ impl Provider for LocalProvider {
                 .then_some(self.read_only_cpu)
                 .flatten()
                 .map(|d| d.as_secs().max(1)),
+            profile,
         };
         let child = match prepare::launch(command, &ctx.root, &self.env_allowlist, &sandbox)? {
             Launch::Ready(prepared) => {
@@ -305,6 +333,7 @@ pub async fn bubblewrap_invocation(
         network: write,
         write,
         writable: &[],
+        profile: Default::default(),
     };
     let args = sandbox::arguments(&step, &fds);
     Some((bwrap, args, SandboxDescriptors(fds)))
@@ -330,6 +359,7 @@ async fn spawn(
         writable: sandbox.writable.to_vec(),
         network: sandbox.network,
         write: sandbox.write,
+        profile: sandbox.profile,
     };
     // Under the lock too: a bubblewrap step's descriptors, open at this
     // moment, would otherwise reach this child.

@@ -164,6 +164,13 @@ pub trait Provider: Send + Sync {
          like WRITE steps"
             .into()
     }
+    /// Why this provider will not run a step of `action` judged `risk` as
+    /// it is configured (a sandbox profile it needs is turned off), asked
+    /// when a plan is placed so nobody approves a step that cannot run.
+    /// `None` (the default): it runs what its capabilities say.
+    fn refuses(&self, _action: &Action, _risk: RiskLevel) -> Option<String> {
+        None
+    }
     /// Run `command`, streaming output to `ctx.output`, honouring
     /// `ctx.timeout` and `ctx.cancel`. A command that runs and fails is
     /// `Ok(Output)` with its exit; `Err` means the provider itself failed.

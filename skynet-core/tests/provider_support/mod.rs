@@ -104,6 +104,8 @@ pub struct Step {
     pub cancel: CancellationToken,
     /// Job id (steps of one job share it).
     pub job: JobId,
+    /// The catalog action the step resolved from (its sandbox profile).
+    pub action: Option<skynet_core::Action>,
 }
 
 impl Step {
@@ -116,6 +118,7 @@ impl Step {
             cap: 1 << 20,
             cancel: CancellationToken::new(),
             job: JobId::new(),
+            action: None,
         }
     }
 
@@ -138,7 +141,7 @@ impl Step {
             output: tx,
             max_output_bytes: self.cap,
             risk: self.risk,
-            action: None,
+            action: self.action.clone(),
         };
         let collect = tokio::spawn(async move {
             let mut lines = Vec::new();
@@ -179,4 +182,60 @@ pub async fn run_to_success(
     sk.logs(job, &skynet_core::store::LogQuery::default())
         .await
         .expect("logs")
+}
+
+/// A host process the step must leave alone: `sleep` with a secret in its
+/// environment.
+pub struct HostProcess {
+    /// The process.
+    pub child: std::process::Child,
+    /// The value of its `SKYNET_ESCAPE_SECRET`.
+    pub secret: String,
+}
+
+impl HostProcess {
+    /// Start it.
+    pub fn start() -> HostProcess {
+        let secret = format!("skynet-secret-value-{}", uuid::Uuid::now_v7());
+        let child = std::process::Command::new("sleep")
+            .arg("300")
+            .env("SKYNET_ESCAPE_SECRET", &secret)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("sleep");
+        HostProcess { child, secret }
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Still running (not reaped)?
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Field 19 of /proc/PID/stat.
+    pub fn nice(&self) -> String {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        let rest = stat.rsplit_once(") ").expect("stat format").1;
+        rest.split_whitespace().nth(16).expect("nice").to_string()
+    }
+
+    /// What `ionice -p` says of it.
+    pub fn io_priority(&self) -> String {
+        let out = std::process::Command::new("ionice")
+            .args(["-p", &self.pid().to_string()])
+            .output()
+            .expect("ionice");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

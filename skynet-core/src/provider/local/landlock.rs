@@ -14,7 +14,8 @@
 //! spawned from a short-lived thread that restricts itself first (no
 //! `pre_exec`, no unsafe code); the rest of the process stays unrestricted.
 
-use super::{privileges, seccomp, secrets};
+use super::{privileges, sandbox, seccomp, secrets};
+use crate::action::SandboxProfile;
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
     RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
@@ -38,6 +39,9 @@ pub(crate) struct Limits {
     pub(crate) network: bool,
     /// The step may write its root (WRITE/ADMIN).
     pub(crate) write: bool,
+    /// Default or Inspect: the same read scope and namespaces (the host's)
+    /// either way; Inspect adds `connect` to what seccomp refuses.
+    pub(crate) profile: SandboxProfile,
 }
 
 /// Restrict the calling thread (and everything it starts from now on):
@@ -46,10 +50,11 @@ pub(crate) struct Limits {
 pub(crate) fn restrict_current_thread(limits: &Limits) -> Result<(), String> {
     // Built before anything is restricted: reading the tree needs no rights
     // then, and a failure leaves the thread as it was.
-    let programs = seccomp::programs(seccomp::Rules {
-        network: limits.network,
-        deny_signals: !scopes_signals(),
-    })?;
+    let programs = seccomp::programs(sandbox::seccomp_rules(
+        limits.network,
+        limits.profile,
+        !scopes_signals(),
+    ))?;
     privileges::drop_all()?;
     landlock_self(limits)?;
     seccomp::apply_to_this_thread(programs)
@@ -178,6 +183,7 @@ pub(crate) fn probe() -> Result<(), String> {
         writable: Vec::new(),
         network: false,
         write: true,
+        profile: SandboxProfile::Default,
     };
     std::thread::spawn(move || restrict_current_thread(&limits))
         .join()

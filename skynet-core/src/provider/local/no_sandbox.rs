@@ -37,6 +37,7 @@ pub(crate) struct Limits {
     pub(crate) writable: Vec<PathBuf>,
     pub(crate) network: bool,
     pub(crate) write: bool,
+    pub(crate) profile: crate::action::SandboxProfile,
 }
 
 /// Landlock is not built in.

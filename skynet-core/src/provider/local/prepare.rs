@@ -5,6 +5,7 @@
 use super::git_guard;
 use super::sandbox::{self, Confinement};
 use super::seccomp::SeccompFd;
+use crate::action::SandboxProfile;
 use crate::plan::Command;
 use crate::{Error, Result};
 use std::borrow::Cow;
@@ -31,6 +32,8 @@ pub(crate) struct Sandbox<'a> {
     /// CPU seconds each of the step's processes may use (READ_ONLY steps),
     /// set with `prlimit` before the program starts.
     pub(crate) cpu_seconds: Option<u64>,
+    /// The step's profile (from its action and risk).
+    pub(crate) profile: SandboxProfile,
 }
 
 /// Where `prlimit` (util-linux) is looked for: a fixed system path, never
@@ -125,16 +128,19 @@ pub(crate) fn launch(
             }
         },
         Confinement::Bubblewrap(bwrap) => {
-            seccomp = sandbox::seccomp_fds(sandbox.network).map_err(|message| Error::Provider {
-                provider: "local".into(),
-                message: format!("cannot prepare the seccomp filter: {message}"),
-            })?;
+            seccomp = sandbox::profile_seccomp_fds(sandbox.network, sandbox.profile).map_err(
+                |message| Error::Provider {
+                    provider: "local".into(),
+                    message: format!("cannot prepare the seccomp filter: {message}"),
+                },
+            )?;
             let step = sandbox::Step {
                 root: &root,
                 cwd: &cwd,
                 network: sandbox.network,
                 write: sandbox.write,
                 writable: sandbox.writable,
+                profile: sandbox.profile,
             };
             let mut cmd = tokio::process::Command::new(bwrap);
             cmd.args(sandbox::arguments(&step, &seccomp))

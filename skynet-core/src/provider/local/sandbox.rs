@@ -6,6 +6,17 @@
 //! namespace (so nothing it starts outlives it, and no host process is in
 //! sight) and, for READ_ONLY steps, no network.
 //!
+//! A step's [`SandboxProfile`] (from its catalog action and risk) changes
+//! this: *Inspect* shares the host's PID and network namespaces (the host
+//! `/proc` bound read-only, no `--unshare-pid`, `--unshare-net` or
+//! `--new-session`) for `ps`, `ss` and `ip`, while the user namespace keeps
+//! other processes' environments and descriptors closed (the kernel's
+//! ptrace check wants a capability in their namespace), seccomp refuses
+//! unix and network sockets, `connect` and signals outside the step's own
+//! process group, and netlink stays open. *Host* runs an approved ADMIN
+//! step without namespaces, only where the operator turned it on
+//! ([`HOST_PROFILE_SETTING`]); elsewhere it is refused before it starts.
+//!
 //! Whether bubblewrap works is probed once per process (it needs
 //! namespaces, which some containers forbid). When it does not, Landlock
 //! is the fallback (see the `landlock` module); when neither works, `Auto`
@@ -13,6 +24,7 @@
 
 use super::seccomp::{self, SeccompFd};
 use super::secrets;
+use crate::action::SandboxProfile;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,6 +93,7 @@ async fn probe() -> Result<PathBuf, String> {
         network: false,
         write: false,
         writable: &[],
+        profile: SandboxProfile::Default,
     };
     let fds = seccomp_fds(false)?;
     let mut args = arguments(&step, &fds);
@@ -111,17 +124,76 @@ async fn probe() -> Result<PathBuf, String> {
     }
 }
 
-/// The seccomp programs for a bubblewrap step, each in a descriptor the
-/// child inherits. Signals need no filter: the step has its own PID
-/// namespace.
+/// The seccomp programs for a bubblewrap step of the default profile,
+/// each in a descriptor the child inherits.
 pub(crate) fn seccomp_fds(network: bool) -> Result<Vec<SeccompFd>, String> {
-    seccomp::programs(seccomp::Rules {
-        network,
-        deny_signals: false,
-    })?
-    .iter()
-    .map(SeccompFd::new)
-    .collect()
+    profile_seccomp_fds(network, SandboxProfile::Default)
+}
+
+/// The seccomp programs for a bubblewrap step of `profile`. Signals need
+/// no filter in the default profile (the step has its own PID namespace);
+/// Inspect shares the host's, where a step mapped to the host's root could
+/// signal the host's root processes, so only its own process group may be
+/// signalled, and `connect` is refused outright.
+pub(crate) fn profile_seccomp_fds(
+    network: bool,
+    profile: SandboxProfile,
+) -> Result<Vec<SeccompFd>, String> {
+    seccomp::programs(seccomp_rules(network, profile, false))?
+        .iter()
+        .map(SeccompFd::new)
+        .collect()
+}
+
+/// The seccomp rules for a step of `profile`; `unscoped_signals`: the step
+/// shares the host's PID namespace and nothing else keeps its signals in
+/// (Landlock before ABI 6).
+pub(crate) fn seccomp_rules(
+    network: bool,
+    profile: SandboxProfile,
+    unscoped_signals: bool,
+) -> seccomp::Rules {
+    let inspect = profile == SandboxProfile::Inspect;
+    seccomp::Rules {
+        network: network && !inspect,
+        deny_signals: unscoped_signals || inspect,
+        deny_connect: inspect,
+    }
+}
+
+/// What enables the host profile, as messages name it.
+pub const HOST_PROFILE_SETTING: &str =
+    "`[sandbox] host_profile = true` in skynet.toml (or SKYNET_SANDBOX_HOST_PROFILE=true)";
+
+/// Why a step of `action` under `profile` must not run here, or `None`:
+/// a Host step while the sandbox is on and the host profile is not. (With
+/// the sandbox off every step already runs on the host.)
+pub(crate) fn refusal(
+    mode: SandboxMode,
+    host_profile: bool,
+    profile: SandboxProfile,
+    action: &str,
+) -> Option<String> {
+    (profile == SandboxProfile::Host && !host_profile && mode != SandboxMode::Off).then(|| {
+        format!(
+            "`{action}` changes the host itself, so it runs only under the host sandbox profile \
+             (after approval, outside the sandbox), which is off here: the sandbox would stop it \
+             from working; enable it with {HOST_PROFILE_SETTING}, or run this on the host yourself"
+        )
+    })
+}
+
+/// The confinement a step of `profile` gets under `mode`: Host steps none
+/// but path confinement (they are refused before this unless enabled, see
+/// [`refusal`]), the others what [`confinement`] finds.
+pub(crate) async fn profile_confinement(
+    mode: SandboxMode,
+    profile: SandboxProfile,
+) -> Result<Confinement, String> {
+    match profile {
+        SandboxProfile::Host => Ok(Confinement::PathsOnly),
+        SandboxProfile::Default | SandboxProfile::Inspect => confinement(mode).await,
+    }
 }
 
 /// Does Landlock work here? (Probed once.)
@@ -186,6 +258,8 @@ pub(crate) struct Step<'a> {
     pub(crate) write: bool,
     /// Extra directories WRITE/ADMIN steps may write (e.g. a build cache).
     pub(crate) writable: &'a [PathBuf],
+    /// Default or Inspect (Host steps never reach bubblewrap).
+    pub(crate) profile: SandboxProfile,
 }
 
 /// bubblewrap's options for `step`, confined by the seccomp programs in
@@ -202,7 +276,15 @@ pub(crate) fn arguments(step: &Step<'_>, seccomp: &[SeccompFd]) -> Vec<OsString>
     ]);
     push(&["--ro-bind".as_ref(), "/".as_ref(), "/".as_ref()]);
     push(&["--dev".as_ref(), "/dev".as_ref()]);
-    push(&["--proc".as_ref(), "/proc".as_ref()]);
+    let inspect = step.profile == SandboxProfile::Inspect;
+    if inspect {
+        // The host's processes, read-only; their environ, mem and fd/exe
+        // targets stay closed to a process in another user namespace
+        // without capabilities (the kernel's ptrace access check).
+        push(&["--ro-bind".as_ref(), "/proc".as_ref(), "/proc".as_ref()]);
+    } else {
+        push(&["--proc".as_ref(), "/proc".as_ref()]);
+    }
     push(&["--tmpfs".as_ref(), "/tmp".as_ref()]);
     // After /tmp is replaced, so a root under /tmp stays visible.
     let bind: &OsStr = if step.write {
@@ -226,16 +308,24 @@ pub(crate) fn arguments(step: &Step<'_>, seccomp: &[SeccompFd]) -> Vec<OsString>
     }
     push(&["--chdir".as_ref(), step.cwd.as_os_str()]);
     push(&[
-        "--unshare-pid".as_ref(),
         "--unshare-ipc".as_ref(),
         "--unshare-uts".as_ref(),
         "--unshare-cgroup-try".as_ref(),
         "--die-with-parent".as_ref(),
-        // A new session: the step cannot push input into our terminal.
-        "--new-session".as_ref(),
     ]);
-    if !step.network {
-        push(&["--unshare-net".as_ref()]);
+    if inspect {
+        // Host PID and network namespaces. No new session either: without
+        // a PID namespace to end with it, the step must stay in the process
+        // group the provider kills (seccomp refuses terminal injection).
+    } else {
+        push(&[
+            "--unshare-pid".as_ref(),
+            // A new session: the step cannot push input into our terminal.
+            "--new-session".as_ref(),
+        ]);
+        if !step.network {
+            push(&["--unshare-net".as_ref()]);
+        }
     }
     for fd in seccomp {
         let number = OsString::from(fd.number().to_string());
@@ -274,6 +364,7 @@ mod tests {
             network,
             write,
             writable: &[],
+            profile: SandboxProfile::Default,
         };
         let offline = arguments(&step(false, false), &[]);
         let online = arguments(&step(true, true), &[]);
@@ -294,5 +385,59 @@ mod tests {
         assert_eq!(offline[bind - 1], "--ro-bind");
         let bind = online.iter().position(|a| a == "/r").expect("root bind");
         assert_eq!(online[bind - 1], "--bind");
+        for args in [&offline, &online] {
+            assert!(args.iter().any(|a| a == "--unshare-pid"));
+            assert!(args.windows(2).any(|w| w[0] == "--proc" && w[1] == "/proc"));
+        }
+    }
+
+    #[test]
+    fn inspect_shares_the_host_namespaces_and_nothing_else() {
+        let root = Path::new("/r");
+        let step = Step {
+            root,
+            cwd: root,
+            network: false,
+            write: false,
+            writable: &[],
+            profile: SandboxProfile::Inspect,
+        };
+        let args = arguments(&step, &[]);
+        for absent in ["--unshare-pid", "--unshare-net", "--new-session", "--proc"] {
+            assert!(!args.iter().any(|a| a == absent), "{absent}: {args:?}");
+        }
+        assert!(
+            args.windows(3)
+                .any(|w| w[0] == "--ro-bind" && w[1] == "/proc" && w[2] == "/proc")
+        );
+        for kept in ["--unshare-user", "--unshare-ipc", "--die-with-parent"] {
+            assert!(args.iter().any(|a| a == kept), "{kept}");
+        }
+        assert!(
+            args.windows(2)
+                .any(|w| w[0] == "--cap-drop" && w[1] == "ALL")
+        );
+        let rules = seccomp_rules(true, SandboxProfile::Inspect, false);
+        assert!(!rules.network && rules.deny_signals && rules.deny_connect);
+        let rules = seccomp_rules(false, SandboxProfile::Default, false);
+        assert!(!rules.deny_signals && !rules.deny_connect);
+    }
+
+    #[test]
+    fn the_host_profile_is_refused_unless_enabled_or_the_sandbox_is_off() {
+        let why = refusal(
+            SandboxMode::Auto,
+            false,
+            SandboxProfile::Host,
+            "kill_process",
+        )
+        .expect("refused");
+        assert!(why.contains("host_profile = true"), "{why}");
+        assert!(why.contains("SKYNET_SANDBOX_HOST_PROFILE"), "{why}");
+        assert!(refusal(SandboxMode::Require, true, SandboxProfile::Host, "k").is_none());
+        assert!(refusal(SandboxMode::Off, false, SandboxProfile::Host, "k").is_none());
+        for profile in [SandboxProfile::Default, SandboxProfile::Inspect] {
+            assert!(refusal(SandboxMode::Require, false, profile, "k").is_none());
+        }
     }
 }

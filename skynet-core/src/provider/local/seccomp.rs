@@ -25,6 +25,12 @@ pub(crate) struct Rules {
     /// scope its signals (Landlock before ABI 6): signals to anything but
     /// its own process group are denied.
     pub(crate) deny_signals: bool,
+    /// The step shares the host's network namespace (the Inspect profile):
+    /// `connect` fails on every socket, so even a descriptor it did not
+    /// create reaches no host service. Sockets of the network families are
+    /// refused already unless `network`; netlink (`ss`, `ip`) talks to the
+    /// kernel with `sendmsg`, never `connect`.
+    pub(crate) deny_connect: bool,
 }
 
 /// System calls no step needs and a root step would escape with.
@@ -108,9 +114,11 @@ const NETWORK_FAMILIES: &[i32] = &[
 /// system call numbers refused. seccompiler gives a filter one action on
 /// match, hence several programs; the kernel runs them all.
 pub(crate) fn programs(rules: Rules) -> Result<&'static [BpfProgram], String> {
-    static PROGRAMS: [OnceLock<Result<Vec<BpfProgram>, String>>; 4] =
-        [const { OnceLock::new() }; 4];
-    let slot = usize::from(rules.network) | (usize::from(rules.deny_signals) << 1);
+    static PROGRAMS: [OnceLock<Result<Vec<BpfProgram>, String>>; 8] =
+        [const { OnceLock::new() }; 8];
+    let slot = usize::from(rules.network)
+        | (usize::from(rules.deny_signals) << 1)
+        | (usize::from(rules.deny_connect) << 2);
     PROGRAMS[slot]
         .get_or_init(|| {
             let mut all = vec![compile(rules)?, no_clone3()?];
@@ -169,6 +177,9 @@ fn compile(rules: Rules) -> Result<BpfProgram, String> {
             .map(|family| rule(&[(0, SeccompCmpOp::Eq, *family as u64)]))
             .collect::<Result<_, _>>()?;
         map.insert(libc::SYS_socket, socket);
+    }
+    if rules.deny_connect {
+        map.insert(libc::SYS_connect, Vec::new());
     }
     if rules.deny_signals {
         // Only the step's own process group (pid 0); nothing else can be
@@ -319,32 +330,40 @@ mod tests {
 
     #[test]
     fn every_combination_compiles_and_serialises() {
-        for network in [false, true] {
-            for deny_signals in [false, true] {
-                let programs = programs(Rules {
-                    network,
-                    deny_signals,
-                })
-                .expect("compiles");
-                assert!(programs.len() >= 2);
-                for p in programs {
-                    assert!(!p.is_empty());
-                    assert_eq!(to_bytes(p).len(), p.len() * 8);
-                }
+        for slot in 0..8u8 {
+            let programs = programs(Rules {
+                network: slot & 1 != 0,
+                deny_signals: slot & 2 != 0,
+                deny_connect: slot & 4 != 0,
+            })
+            .expect("compiles");
+            assert!(programs.len() >= 2);
+            for p in programs {
+                assert!(!p.is_empty());
+                assert_eq!(to_bytes(p).len(), p.len() * 8);
             }
         }
-        // Cutting sockets and signals makes the program longer, not shorter.
+        // Cutting sockets, signals and connect makes the program longer.
         let open = programs(Rules {
             network: true,
             deny_signals: false,
+            deny_connect: false,
         })
         .expect("open");
         let closed = programs(Rules {
             network: false,
             deny_signals: true,
+            deny_connect: false,
         })
         .expect("closed");
+        let inspect = programs(Rules {
+            network: false,
+            deny_signals: true,
+            deny_connect: true,
+        })
+        .expect("inspect");
         assert!(closed[0].len() > open[0].len());
+        assert!(inspect[0].len() > closed[0].len());
     }
 
     #[test]
@@ -352,6 +371,7 @@ mod tests {
         let program = &programs(Rules {
             network: false,
             deny_signals: false,
+            deny_connect: false,
         })
         .expect("compiles")[0];
         let fd = SeccompFd::new(program).expect("memfd");
