@@ -41,6 +41,7 @@ pub mod sentinel;
 pub mod store;
 pub mod timeouts;
 pub mod view;
+pub mod viewer;
 
 pub use action::Action;
 pub use engine::{
@@ -59,3 +60,4 @@ pub use provider::{ExecContext, Output, Provider};
 pub use risk::RiskLevel;
 pub use sentinel::Sentinel;
 pub use timeouts::{TimeLimit, TimeoutLevel};
+pub use viewer::Viewer;

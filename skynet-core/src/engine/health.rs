@@ -3,6 +3,7 @@
 use super::Skynet;
 use crate::sentinel::{ComponentReport, HealthReport, HealthStatus, ProviderReport, Sentinel};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// How fresh [`Skynet::health`] must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,43 @@ impl HealthSummary {
     /// Whether everything is healthy.
     pub fn is_healthy(&self) -> bool {
         self.verdict == HealthStatus::Healthy
+    }
+
+    /// The components as anyone may read them, keyless: the database is
+    /// named `store` and described by its backend only (its message may
+    /// quote a driver error), and each status is the one the verdict counts
+    /// (providers not checked yet are no fault).
+    pub fn public_components(&self) -> BTreeMap<String, PublicComponent> {
+        self.report
+            .components
+            .iter()
+            .map(|(name, c)| {
+                let status = counted(name, c.status);
+                let (name, detail) = match name.as_str() {
+                    "database" => ("store", self.backend.to_string()),
+                    other => (other, c.message.clone()),
+                };
+                (name.to_string(), PublicComponent { status, detail })
+            })
+            .collect()
+    }
+}
+
+/// One component of [`HealthSummary::public_components`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicComponent {
+    /// The status the verdict counts.
+    pub status: HealthStatus,
+    /// What anyone may read about it.
+    pub detail: String,
+}
+
+/// A component's status as the verdict counts it: providers not checked
+/// yet are not a fault of the server.
+fn counted(component: &str, status: HealthStatus) -> HealthStatus {
+    match (component, status) {
+        ("providers", HealthStatus::Unknown) => HealthStatus::Healthy,
+        (_, s) => s,
     }
 }
 
@@ -85,10 +123,7 @@ impl Skynet {
         let verdict = report
             .components
             .iter()
-            .map(|(name, c)| match (name.as_str(), c.status) {
-                ("providers", HealthStatus::Unknown) => HealthStatus::Healthy,
-                (_, s) => s,
-            })
+            .map(|(name, c)| counted(name, c.status))
             .max()
             .unwrap_or(HealthStatus::Healthy);
         report.status = verdict;
