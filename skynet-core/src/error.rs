@@ -18,7 +18,7 @@ pub enum Error {
     InvalidInput(String),
     /// A request named an action the catalog does not have.
     #[error(
-        "unknown action {name:?}; the closest catalog actions are {}; `skynet actions` lists them all",
+        "unknown action {name:?}; the closest catalog actions are {}; list the catalog actions to see them all",
         .closest.join(", ")
     )]
     UnknownAction {
