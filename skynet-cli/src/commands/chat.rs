@@ -41,7 +41,10 @@ pub async fn run(
         // conversation goes on; the exit code says a turn failed. A
         // configuration error would fail every turn: stop at once.
         if let Err(e) = turn(sk, &mut session, line, json, out).await {
-            if matches!(e, skynet_core::Error::Config(_)) {
+            if matches!(
+                e,
+                skynet_core::Error::Config(_) | skynet_core::Error::ConfigFile { .. }
+            ) {
                 return Err(e);
             }
             failed = Some(crate::exit::for_error(&e));
