@@ -43,6 +43,12 @@ pub mod timeouts;
 pub mod view;
 pub mod viewer;
 
+/// The README's Rust examples, compiled by `cargo test --doc` so they
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub use action::Action;
 pub use engine::{
     EngineConfig, Execution, Gate, JobEvent, MemoryStats, RetryRequest, ReviewRequest, RunHere,
