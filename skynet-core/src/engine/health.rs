@@ -197,3 +197,51 @@ impl Skynet {
         report
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_keyless_view_names_the_backend_only_and_counts_unchecked_providers_healthy() {
+        let component = |status, message: &str| ComponentReport {
+            status,
+            message: message.into(),
+        };
+        let components = BTreeMap::from([
+            (
+                "database".to_string(),
+                component(
+                    HealthStatus::Unhealthy,
+                    "error connecting to postgres://app:hunter2@10.0.0.5/ledger",
+                ),
+            ),
+            (
+                "providers".to_string(),
+                component(HealthStatus::Unknown, "not checked yet"),
+            ),
+        ]);
+        let summary = HealthSummary {
+            verdict: HealthStatus::Unhealthy,
+            report: HealthReport {
+                status: HealthStatus::Unhealthy,
+                at: chrono::Utc::now(),
+                components,
+                queue_depth: None,
+                oldest_queued_age_secs: None,
+                workers_online: None,
+                providers: Vec::new(),
+            },
+            backend: "postgres",
+        };
+        let shown = summary.public_components();
+        assert_eq!(
+            shown.keys().collect::<Vec<_>>(),
+            ["providers", "store"],
+            "the database is shown as `store`"
+        );
+        assert_eq!(shown["store"].detail, "postgres");
+        assert_eq!(shown["store"].status, HealthStatus::Unhealthy);
+        assert_eq!(shown["providers"].status, HealthStatus::Healthy);
+    }
+}
