@@ -93,9 +93,43 @@ pub fn hint(e: &Error) -> Option<String> {
         ),
         Error::StaleApproval { job, .. } => format!("review it again with `skynet show {job}`"),
         Error::JobNotFound(_) => "list jobs with `skynet jobs`".into(),
+        Error::UnknownAction { .. } => "`skynet actions` lists the catalog".into(),
+        Error::Planning(_) => {
+            "`skynet actions` lists the catalog; `--planner rules` plans without \
+             a model, `--planner auto` with one"
+                .into()
+        }
         Error::IdempotencyConflict { job, .. } => {
             format!("see the first job with `skynet show {job}`, or pass a fresh --idempotency-key")
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_adds_its_own_words_to_a_planning_refusal() {
+        let planning = Error::Planning("could not understand \"x\"".into());
+        let hint = hint(&planning).expect("a planning error gets a hint");
+        assert!(
+            hint.contains("`skynet actions`") && hint.contains("--planner rules"),
+            "{hint}"
+        );
+        let unknown = Error::UnknownAction {
+            name: "lsit".into(),
+            closest: vec!["list_files".into()],
+        };
+        assert!(
+            !unknown.to_string().contains("skynet "),
+            "core stays neutral: {unknown}"
+        );
+        assert!(hint_of(&unknown).contains("`skynet actions`"));
+    }
+
+    fn hint_of(e: &Error) -> String {
+        hint(e).unwrap_or_default()
+    }
 }

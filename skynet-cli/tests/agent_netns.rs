@@ -8,6 +8,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../skynet-core/tests/service/mod.rs"]
+mod service;
+
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use skynet_core::llm::ApiKey;
@@ -217,15 +220,13 @@ async fn first_stdout(rx: &mut mpsc::Receiver<OutputLine>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_steps_cross_a_veth_link_survive_nothing_silently() {
-    if std::env::var_os("SKYNET_TEST_NETNS").is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "SKYNET_TEST_NETNS is not set, and CI=true requires every service"
-        );
-        eprintln!(
-            "skipped: SKYNET_TEST_NETNS is not set (needs root and iproute2; see \
-             scripts/services.d/70-netns.sh)"
-        );
+    // Needs root and iproute2 (scripts/services.d/70-netns.sh).
+    if service::service_var(
+        "gateway_steps_cross_a_veth_link_survive_nothing_silently",
+        "SKYNET_TEST_NETNS",
+    )
+    .is_none()
+    {
         return;
     }
     let link = Link::new();

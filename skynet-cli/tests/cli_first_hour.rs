@@ -153,7 +153,7 @@ fn a_short_plan_hash_is_too_short_not_stale() {
 #[test]
 fn serve_writes_no_colour_codes_off_a_terminal() {
     let sb = Sandbox::new();
-    let serve = sb
+    let mut serve = sb
         .std_cmd()
         .args(["serve", "--bind", "127.0.0.1:0"])
         .env("SKYNET_LOG", "info")
@@ -161,12 +161,42 @@ fn serve_writes_no_colour_codes_off_a_terminal() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Let it start and log, then stop it the way an operator does.
-    std::thread::sleep(Duration::from_secs(2));
+    // Read both pipes as lines arrive; once it says it is serving, stop it
+    // the way an operator does (it logs the stop at INFO).
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let readers: Vec<_> = [
+        Box::new(serve.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(serve.stderr.take().unwrap()),
+    ]
+    .into_iter()
+    .map(|pipe| {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::split(std::io::BufReader::new(pipe), b'\n') {
+                let Ok(mut line) = line else { break };
+                line.push(b'\n');
+                let _ = tx.send(line);
+            }
+        })
+    })
+    .collect();
+    drop(tx);
+    let mut all = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&all).contains("skynet serving on") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => all.extend(line),
+            Err(_) => break,
+        }
+    }
     let pid = nix::unistd::Pid::from_raw(i32::try_from(serve.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let out = serve.wait_with_output().unwrap();
-    let all = [out.stdout, out.stderr].concat();
+    serve.wait().unwrap();
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    all.extend(rx.into_iter().flatten());
     let text = String::from_utf8_lossy(&all);
     assert!(text.contains("skynet serving on"), "{text}");
     assert!(text.contains("INFO"), "an info line was logged: {text}");

@@ -55,14 +55,7 @@ impl Pg {
 
     /// A fresh database on the server the variable `server_var` names.
     async fn fresh_on(server_var: &str) -> Option<Pg> {
-        let Some(server) = std::env::var(server_var).ok().filter(|u| !u.is_empty()) else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{server_var} is not set, and CI=true requires every service"
-            );
-            eprintln!("skipped: {server_var} is not set");
-            return None;
-        };
+        let server = common::service_var("pg_faults", server_var)?;
         let url = skynet_core::store::postgres::create_scratch_database(&server, "skynet_t")
             .await
             .unwrap();
@@ -443,15 +436,11 @@ async fn sigstopped_worker_cannot_complete_late() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_restart_under_load_loses_nothing() {
     let _serial = SERIAL.lock().await;
-    let Some(cluster) = std::env::var("SKYNET_TEST_PG_CLUSTER")
-        .ok()
-        .filter(|c| !c.is_empty())
-    else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "SKYNET_TEST_PG_CLUSTER is not set, and CI=true requires every service"
-        );
-        eprintln!("skipped: SKYNET_TEST_PG_CLUSTER (\"VERSION NAME\") is not set");
+    // "VERSION NAME" of the cluster to restart.
+    let Some(cluster) = common::service_var(
+        "database_restart_under_load_loses_nothing",
+        "SKYNET_TEST_PG_CLUSTER",
+    ) else {
         return;
     };
     let Some(pg) = Pg::fresh_on("SKYNET_TEST_PG_RESTART_URL").await else {

@@ -3,6 +3,9 @@
 use crate::job::{JobId, JobStatus};
 use crate::policy::Decision;
 
+/// A cause kept as an error's source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -18,7 +21,7 @@ pub enum Error {
     InvalidInput(String),
     /// A request named an action the catalog does not have.
     #[error(
-        "unknown action {name:?}; the closest catalog actions are {}; `skynet actions` lists them all",
+        "unknown action {name:?}; the closest catalog actions are {}; list the catalog actions to see them all",
         .closest.join(", ")
     )]
     UnknownAction {
@@ -167,9 +170,29 @@ pub enum Error {
     /// Configuration is unusable.
     #[error("configuration: {0}")]
     Config(String),
+    /// A configuration file could not be read or parsed; the cause is the
+    /// source.
+    #[error("configuration: {what}: {source}")]
+    ConfigFile {
+        /// Which file (`/etc/skynet.toml`, `telegram token file ...`).
+        what: String,
+        /// The I/O or parse error.
+        #[source]
+        source: BoxError,
+    },
     /// The ledger failed.
     #[error("store: {0}")]
     Store(String),
+    /// The ledger failed while `doing` something; the cause (driver, JSON,
+    /// migration) is the source.
+    #[error("store: {doing}: {source}")]
+    StoreCause {
+        /// What the store was doing (`opening /var/lib/skynet/ledger.db`).
+        doing: String,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
     /// A ledger query failed while doing `context`; the driver's error is
     /// the source, so callers can inspect it (`std::error::Error::source`).
     #[error("store: {context}: {source}")]
@@ -301,7 +324,8 @@ impl Error {
             Error::InvalidInput(_)
             | Error::UnknownAction { .. }
             | Error::PolicyRules(_)
-            | Error::Config(_) => ErrorKind::InvalidInput,
+            | Error::Config(_)
+            | Error::ConfigFile { .. } => ErrorKind::InvalidInput,
             Error::Planning(_) => ErrorKind::Planning,
             Error::Forbidden { .. } => ErrorKind::Forbidden,
             Error::ApprovalRequired(_) | Error::PlanNeedsApproval { .. } => {
@@ -323,6 +347,7 @@ impl Error {
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::Store(_)
+            | Error::StoreCause { .. }
             | Error::Query { .. }
             | Error::Database(_)
             | Error::Migration(_)
@@ -353,6 +378,23 @@ impl Error {
         }
     }
 
+    /// [`Error::StoreCause`]: the ledger failed while `doing`, because of
+    /// `source`.
+    pub fn store(doing: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::StoreCause {
+            doing: doing.into(),
+            source: source.into(),
+        }
+    }
+
+    /// [`Error::ConfigFile`]: `what` could not be read or parsed.
+    pub fn config_file(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::ConfigFile {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
     /// Internals (storage, I/O) whose text is for the operator's log, not
     /// for a remote caller.
     pub fn is_internal(&self) -> bool {
@@ -375,6 +417,20 @@ impl From<sqlx::migrate::MigrateError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_error_keeps_its_cause_and_its_words() {
+        let cause = std::io::Error::other("disk full");
+        let e = Error::store("opening ledger.db", cause);
+        assert_eq!(e.to_string(), "store: opening ledger.db: disk full");
+        let source = std::error::Error::source(&e).expect("the cause is kept");
+        assert_eq!(source.to_string(), "disk full");
+        assert!(e.is_internal());
+        let e = Error::config_file("/etc/skynet.toml", std::io::Error::other("denied"));
+        assert_eq!(e.to_string(), "configuration: /etc/skynet.toml: denied");
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    }
 
     #[test]
     fn refused_transitions_say_what_happened_in_words() {

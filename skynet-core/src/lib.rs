@@ -42,6 +42,13 @@ pub mod sentinel;
 pub mod store;
 pub mod timeouts;
 pub mod view;
+pub mod viewer;
+
+/// The README's Rust examples, compiled by `cargo test --doc` so they
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 pub use action::Action;
 pub use engine::{
@@ -60,3 +67,4 @@ pub use provider::{ExecContext, Output, Provider};
 pub use risk::RiskLevel;
 pub use sentinel::Sentinel;
 pub use timeouts::{TimeLimit, TimeoutLevel};
+pub use viewer::Viewer;

@@ -2,9 +2,12 @@
 //! each delay and on the number of retries, and a caller who classifies
 //! each failure as worth retrying or final.
 //!
-//! Used by the LLM clients (every request, honouring `Retry-After`) and
-//! by the engine (when a failed job runs again). Each keeps its own
-//! limits in its own [`RetryPolicy`].
+//! Used by the LLM clients (every request, honouring `Retry-After`), the
+//! Telegram Bot API client (429 `retry_after`, network failures) and the
+//! engine (when a failed job runs again). Each keeps its own limits in
+//! its own [`RetryPolicy`]. The gateway's start-up loops are not retries
+//! in this sense: they try again at a fixed pause until a time budget
+//! (`unreachable_grace`) runs out and stop at once on cancellation.
 
 use rand::Rng;
 use std::future::Future;

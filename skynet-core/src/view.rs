@@ -103,6 +103,21 @@ impl From<&Decision> for DecisionView {
     }
 }
 
+// Kept here, not in `policy/`: what a verdict means to a caller that
+// asked "may this run?" is a view of it, not part of judging.
+impl Verdict {
+    /// Whether a step with this verdict may ever run (after an approval
+    /// when [`Verdict::requires_approval`]).
+    pub fn allowed(self) -> bool {
+        self != Verdict::Forbid
+    }
+
+    /// Whether a human must approve before it runs.
+    pub fn requires_approval(self) -> bool {
+        self == Verdict::Prompt
+    }
+}
+
 /// A step's checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -347,5 +362,17 @@ impl JobView {
                 .as_ref()
                 .map(|p| PlanView::showing(p, states, details)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verdict_says_whether_it_may_run_and_whether_a_human_must_approve() {
+        let answers = [Verdict::Allow, Verdict::Prompt, Verdict::Forbid]
+            .map(|v| (v.allowed(), v.requires_approval()));
+        assert_eq!(answers, [(true, false), (true, true), (false, false)]);
     }
 }

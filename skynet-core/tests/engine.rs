@@ -225,24 +225,38 @@ async fn approval_is_bound_to_the_plan_hash() {
 /// A plan awaiting approval carries `expires_at` (now + `approval_ttl`);
 /// once it has passed, approving is refused with `ApprovalExpired` and the
 /// job stays planned; denying still works. Auto-approved jobs carry none.
+/// A 1 ns time limit has lapsed by the time anyone approves (instants are
+/// stored to the microsecond), so nothing sleeps.
 #[tokio::test]
 async fn an_expired_approval_request_is_refused() {
     let env = Env::new();
+    let write = || {
+        ScriptedPlanner::new(vec![Action::WriteFile {
+            path: "a.txt".into(),
+            content: "x".into(),
+        }])
+    };
+    let ttl = Duration::from_secs(600);
     let config = EngineConfig {
-        approval_ttl: Duration::from_millis(200),
+        approval_ttl: ttl,
         ..fast()
     };
-    let write = ScriptedPlanner::new(vec![Action::WriteFile {
-        path: "a.txt".into(),
-        content: "x".into(),
-    }]);
-    let sk = env.engine(write, MockProvider::new(), config).await;
+    let sk = env.engine(write(), MockProvider::new(), config).await;
     let before = chrono::Utc::now();
     let job = sk.submit(env.req("write")).await.unwrap();
     let expires = job.expires_at.expect("a planned job expires");
-    assert!(expires >= before + chrono::Duration::milliseconds(200));
-    assert!(expires <= chrono::Utc::now() + chrono::Duration::milliseconds(200));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ttl = chrono::Duration::from_std(ttl).unwrap();
+    let micro = chrono::Duration::microseconds(1);
+    assert!(expires >= before + ttl - micro, "{expires} vs {before}");
+    assert!(expires <= chrono::Utc::now() + ttl);
+
+    let env = Env::new();
+    let config = EngineConfig {
+        approval_ttl: Duration::from_nanos(1),
+        ..fast()
+    };
+    let sk = env.engine(write(), MockProvider::new(), config).await;
+    let job = sk.submit(env.req("write")).await.unwrap();
     let hash = job.plan.as_ref().unwrap().hash.clone();
     let err = sk.approve(&job.id, &hash, "alice").await.unwrap_err();
     assert!(matches!(err, Error::ApprovalExpired { .. }), "{err}");

@@ -6,6 +6,8 @@
 //! submitted again, judged again by the policy in force.
 #![allow(clippy::unwrap_used)]
 
+mod service;
+
 use skynet_core::action::Action;
 use skynet_core::planner::ScriptedPlanner;
 use skynet_core::provider::mock::MockProvider;
@@ -67,17 +69,7 @@ impl Db {
     }
 
     async fn postgres() -> Option<Db> {
-        let server = match std::env::var("SKYNET_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "SKYNET_TEST_POSTGRES_URL is not set, and CI=true requires every service"
-                );
-                eprintln!("skipped: SKYNET_TEST_POSTGRES_URL is not set");
-                return None;
-            }
-        };
+        let server = service::service_var("review_retry", "SKYNET_TEST_POSTGRES_URL")?;
         let url = skynet_core::store::postgres::create_scratch_database(&server, "skynet_t")
             .await
             .unwrap();

@@ -87,7 +87,13 @@ async fn unusable_path_is_an_error() {
     std::fs::write(&blocker, b"x").expect("write");
     let url = format!("sqlite://{}/ledger.db", blocker.display());
     let err = store::connect(&url).await.err().expect("must fail");
-    assert!(matches!(err, skynet_core::Error::Store(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            skynet_core::Error::Store(_) | skynet_core::Error::StoreCause { .. }
+        ),
+        "{err}"
+    );
 }
 
 /// Rough claim+complete throughput on one file: `cargo test -p skynet-core

@@ -6,23 +6,14 @@
 
 #[macro_use]
 mod conformance;
+mod service;
 
 use conformance::Backend;
 use skynet_core::store::{self, postgres};
 
 /// The server URL, or `None` (and a note that the test skipped).
 fn server_url() -> Option<String> {
-    match std::env::var("SKYNET_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "SKYNET_TEST_POSTGRES_URL is not set, and CI=true requires every service"
-            );
-            eprintln!("skipped: SKYNET_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
+    service::service_var("store_conformance_postgres", "SKYNET_TEST_POSTGRES_URL")
 }
 
 /// A fresh database on the test server, migrated, with raw SQL access.

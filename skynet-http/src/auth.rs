@@ -242,7 +242,7 @@ impl FromRequestParts<AppState> for Caller {
                         }
                         let key = keys::verify(store.as_ref(), presented)
                             .await
-                            .map_err(|e| ApiError::from_core(e, false))?;
+                            .map_err(|e| ApiError::from_core(e, skynet_core::Viewer::Other))?;
                         let Some(key) = key else {
                             if let Some(ip) = peer {
                                 state.failed_auth.failed(ip);

@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use skynet_core::{Decision, Error, ErrorKind};
+use skynet_core::{Decision, Error, ErrorKind, Viewer};
 use utoipa::ToSchema;
 
 /// A problem+json body (RFC 9457) with SKYNET's stable `code`.
@@ -108,26 +108,20 @@ impl ApiError {
         self
     }
 
-    /// Map a core error; `admin` callers see provider details, others not.
+    /// Map a core error as `viewer` may read it ([`Error::withheld_for`]).
     /// The one mapping of the API: status by [`ErrorKind`] ([`status_of`]),
     /// `code` = [`ErrorKind::code`], the decision behind a refusal, and a
     /// hint in this API's words.
-    pub fn from_core(e: Error, admin: bool) -> Self {
+    pub fn from_core(e: Error, viewer: Viewer) -> Self {
         let kind = e.kind();
         let decision = e.decision().cloned();
-        let detail = match &e {
-            Error::Provider { provider, .. } if !admin => {
-                format!("provider {provider} failed; the details need an admin key")
-            }
-            // Storage and I/O internals are logged, not shown.
-            e if e.is_internal() => {
-                tracing::error!(error = %e, source = ?std::error::Error::source(e), "internal error");
-                "SKYNET failed internally; the server log has the details".to_string()
-            }
-            e => match hint(e) {
-                Some(hint) => format!("{e}; {hint}"),
-                None => e.to_string(),
-            },
+        if e.is_internal() {
+            tracing::error!(error = %e, source = ?std::error::Error::source(&e), "internal error");
+        }
+        let detail = match (e.withheld_for(viewer), hint(&e)) {
+            (Some(words), _) => words,
+            (None, Some(hint)) => format!("{e}; {hint}"),
+            (None, None) => e.to_string(),
         };
         let mut api = Self::new(status_of(kind), kind.code(), detail);
         api.0.decision = decision;
@@ -177,7 +171,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        Self::from_core(e, false)
+        Self::from_core(e, Viewer::Other)
     }
 }
 
@@ -210,3 +204,28 @@ impl IntoResponse for ApiError {
 
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_admin_reads_no_provider_detail() {
+        let failed = || Error::Provider {
+            provider: "ssh-prod".into(),
+            message: "auth failed for deploy@10.0.0.7".into(),
+        };
+        let other = ApiError::from_core(failed(), Viewer::Other);
+        assert_eq!(other.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            other.0.detail,
+            "provider ssh-prod failed; the details need an admin key"
+        );
+        let admin = ApiError::from_core(failed(), Viewer::Admin);
+        assert!(
+            admin.0.detail.contains("deploy@10.0.0.7"),
+            "{}",
+            admin.0.detail
+        );
+    }
+}

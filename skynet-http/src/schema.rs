@@ -6,8 +6,8 @@
 //! adds the request bodies and the envelopes only this API has.
 
 use serde::{Deserialize, Serialize};
+use skynet_core::Decision;
 use skynet_core::engine::Checked;
-use skynet_core::{Decision, Verdict};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
@@ -339,8 +339,8 @@ impl PolicyAnswer {
     /// The answer for decision `d` on `argv` (takes the decision's texts).
     pub fn new(argv: Vec<String>, d: Decision) -> Self {
         PolicyAnswer {
-            allowed: d.verdict != Verdict::Forbid,
-            requires_approval: d.verdict == Verdict::Prompt,
+            allowed: d.verdict.allowed(),
+            requires_approval: d.verdict.requires_approval(),
             risk_level: d.risk,
             verdict: d.verdict.as_str().to_string(),
             reason: d.explain(),

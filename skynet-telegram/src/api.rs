@@ -3,6 +3,7 @@
 //! out, then the call is made again).
 
 use crate::html::{Block, MAX_MESSAGE, pack};
+use skynet_core::retry::{Failure, GaveUp, RetryPolicy, retry};
 use std::future::Future;
 use std::time::Duration;
 use teloxide::RequestError;
@@ -17,11 +18,14 @@ use teloxide::types::{
     Update,
 };
 
-/// Calls made again after a 429 or a network failure before giving up.
-const MAX_RETRIES: u32 = 5;
-
-/// The longest wait a 429 may ask for before the call gives up instead.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// Calls made again after a 429 or a network failure before giving up
+/// (backoff from 200 ms); a 429 asking for more than two minutes gives up
+/// instead of hanging.
+const RETRY: RetryPolicy = RetryPolicy {
+    max_retries: 5,
+    base: Duration::from_millis(400),
+    max_delay: Duration::from_secs(120),
+};
 
 /// A Bot API client.
 #[derive(Clone)]
@@ -53,36 +57,36 @@ impl Api {
     }
 
     /// Run `call` until it succeeds, waiting out 429s (`retry_after`) and
-    /// brief network failures.
+    /// brief network failures, with core's one retry helper.
     async fn retrying<T, F, Fut>(&self, what: &str, call: F) -> Result<T, RequestError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, RequestError>>,
     {
-        let mut attempt = 0;
-        loop {
-            let err = match call().await {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
-            attempt += 1;
-            let wait = match &err {
-                RequestError::RetryAfter(s) => Duration::from_secs(u64::from(s.seconds())),
-                RequestError::Network(_) | RequestError::Io(_) => {
-                    Duration::from_millis(200 * u64::from(attempt))
+        let attempt = || async {
+            call().await.map_err(|e| match &e {
+                RequestError::RetryAfter(s) => {
+                    let wait = Duration::from_secs(u64::from(s.seconds()));
+                    Failure::Retry(e, Some(wait))
                 }
-                _ => return Err(err),
-            };
-            if attempt > MAX_RETRIES || wait > MAX_RETRY_AFTER {
-                return Err(err);
-            }
+                RequestError::Network(_) | RequestError::Io(_) => Failure::Retry(e, None),
+                _ => Failure::Fail(e),
+            })
+        };
+        let heard = |e: &RequestError, _: u32, wait: Duration| {
             tracing::warn!(
                 call = what,
                 wait_ms = wait.as_millis() as u64,
-                "telegram: retrying: {err}"
+                "telegram: retrying: {e}"
             );
-            tokio::time::sleep(wait).await;
-        }
+        };
+        retry(&RETRY, attempt, heard)
+            .await
+            .map_err(|gave_up| match gave_up {
+                GaveUp::Fail(e)
+                | GaveUp::Exhausted { last: e, .. }
+                | GaveUp::TooLong { last: e, .. } => e,
+            })
     }
 
     /// Updates after `offset`, waiting up to `timeout` for one.

@@ -15,7 +15,7 @@ use skynet_core::chat::ChatSession;
 use skynet_core::config::TelegramSettings;
 use skynet_core::engine::Acting;
 use skynet_core::store::keys::{Grant, Scope};
-use skynet_core::{Error, JobId, JobSource, Result, Skynet, SubmitRequest};
+use skynet_core::{Error, JobId, JobSource, Result, Skynet, SubmitRequest, Viewer};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -278,7 +278,8 @@ impl TelegramBot {
             self.converse(&caller, m.chat.id, text).await
         };
         if let Err(e) = reply {
-            self.say(m.chat.id, &[Block::Text(error_text(&e))]).await;
+            self.say(m.chat.id, &[Block::Text(error_text(&e, &caller))])
+                .await;
         }
     }
 
@@ -365,13 +366,47 @@ impl TelegramBot {
     }
 }
 
-/// What a user reads about a core error: its message, except internals
-/// (storage, I/O), which stay in the operator's log.
-pub(crate) fn error_text(e: &Error) -> String {
+/// What `caller` reads about a core error: its message, except what core
+/// withholds from this viewer ([`Error::withheld_for`]: internals stay in
+/// the operator's log, provider details need `admin`).
+pub(crate) fn error_text(e: &Error, caller: &Caller) -> String {
     if e.is_internal() {
         tracing::error!("telegram: {e}");
-        "Something went wrong inside SKYNET; the operator's log has the details.".into()
-    } else {
-        format!("⚠️ {e}")
+    }
+    match e.withheld_for(Viewer::of(&caller.grant)) {
+        Some(words) => format!("⚠️ {words}"),
+        None => format!("⚠️ {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skynet_core::Principal;
+
+    fn caller(scopes: Vec<Scope>) -> Caller {
+        Caller {
+            user: 7,
+            grant: Grant {
+                principal: Principal::local(),
+                scopes,
+                actor: "telegram:7".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_non_admin_reads_no_provider_detail() {
+        let failed = Error::Provider {
+            provider: "ssh-prod".into(),
+            message: "auth failed for deploy@10.0.0.7".into(),
+        };
+        let said = error_text(&failed, &caller(vec![Scope::Read, Scope::Approve]));
+        assert_eq!(
+            said,
+            "⚠️ provider ssh-prod failed; the details need an admin key"
+        );
+        let admin = error_text(&failed, &caller(vec![Scope::Admin]));
+        assert!(admin.contains("deploy@10.0.0.7"), "{admin}");
     }
 }

@@ -8,6 +8,10 @@ use skynet_core::Error;
 use skynet_core::store::keys::Scope;
 use teloxide::types::CallbackQuery;
 
+/// What a press on an older plan's buttons is told.
+const PLAN_CHANGED: &str = "This plan has changed since these buttons were sent, so nothing was \
+                            done. Review the new plan and decide on that one.";
+
 pub(crate) async fn press(bot: &TelegramBot, caller: &Caller, q: CallbackQuery) {
     let answer = |text: String, alert: bool| {
         let api = bot.inner.api.clone();
@@ -23,23 +27,22 @@ pub(crate) async fn press(bot: &TelegramBot, caller: &Caller, q: CallbackQuery) 
         return;
     };
     if let Err(e) = caller.need(Scope::Approve, "approve or deny plans") {
-        return answer(error_text(&e), true).await;
+        return answer(error_text(&e, caller), true).await;
     }
     let acting = bot.acting(caller);
     let job = match acting.get(&press.job).await {
         Ok(job) => job,
-        Err(e) => return answer(error_text(&e), true).await,
+        Err(e) => return answer(error_text(&e, caller), true).await,
     };
-    let current = job.plan.as_ref().map_or("", |p| p.hash.as_str());
-    if !current.starts_with(&press.hash) {
-        tracing::info!(job = %job.id, user = caller.user, "telegram: refused a press for an older plan");
-        return answer(
-            "This plan has changed since these buttons were sent, so nothing was done. Review \
-             the new plan and decide on that one."
-                .into(),
-            true,
-        )
-        .await;
+    // Core's `approve` refuses a stale hash itself; `deny` takes none, so a
+    // Deny pressed under an older plan is checked here with core's rule.
+    let denies_an_older_plan = matches!(press.choice, Choice::Deny)
+        && !job
+            .plan
+            .as_ref()
+            .is_some_and(|p| p.hash_matches(&press.hash));
+    if denies_an_older_plan {
+        return answer(PLAN_CHANGED.into(), true).await;
     }
     let result = match press.choice {
         Choice::Approve => acting.approve(&press.job, &press.hash).await,
@@ -59,9 +62,13 @@ pub(crate) async fn press(bot: &TelegramBot, caller: &Caller, q: CallbackQuery) 
                 crate::live::decided(bot, message.chat().id, message.id(), &job).await;
             }
         }
+        Err(Error::StaleApproval { .. }) => {
+            tracing::info!(job = %press.job, user = caller.user, "telegram: refused a press for an older plan");
+            answer(PLAN_CHANGED.into(), true).await;
+        }
         Err(Error::InvalidTransition { from, .. }) => {
             answer(format!("Already decided: the job is {from}."), false).await;
         }
-        Err(e) => answer(error_text(&e), true).await,
+        Err(e) => answer(error_text(&e, caller), true).await,
     }
 }

@@ -2,13 +2,13 @@
 //! that waits for `skynet approve` like any other plan.
 
 use super::print_json;
-use super::run::{approve_hint, no_worker_hint};
+use super::run::{no_worker_hint, print_submitted};
 use crate::exit::Exit;
 use crate::render;
 use serde_json::json;
 use skynet_core::chat::{ChatReply, ChatSession};
 use skynet_core::view::JobView;
-use skynet_core::{JobSource, JobStatus, Result, Skynet, SubmitRequest};
+use skynet_core::{JobSource, Result, Skynet, SubmitRequest};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
@@ -41,7 +41,10 @@ pub async fn run(
         // conversation goes on; the exit code says a turn failed. A
         // configuration error would fail every turn: stop at once.
         if let Err(e) = turn(sk, &mut session, line, json, out).await {
-            if matches!(e, skynet_core::Error::Config(_)) {
+            if matches!(
+                e,
+                skynet_core::Error::Config(_) | skynet_core::Error::ConfigFile { .. }
+            ) {
                 return Err(e);
             }
             failed = Some(crate::exit::for_error(&e));
@@ -84,13 +87,7 @@ async fn turn(
             if !reply.is_empty() {
                 print_lines(out, &reply)?;
             }
-            if let Some(p) = &job.plan {
-                render::plan(out, p, &[])?;
-            }
-            writeln!(out, "Job {} is {}.", job.id, job.status)?;
-            if job.status == JobStatus::Planned {
-                approve_hint(out, &job)?;
-            }
+            print_submitted(out, &job)?;
             no_worker_hint(sk, &job).await?;
         }
     }

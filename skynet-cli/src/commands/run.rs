@@ -50,16 +50,23 @@ pub async fn submit(
     if json {
         print_json(out, &JobView::new(&job, &[]))?;
     } else {
-        if let Some(p) = &job.plan {
-            render::plan(out, p, &[])?;
-        }
-        writeln!(out, "Job {} is {}.", job.id, job.status)?;
-        if job.status == JobStatus::Planned {
-            approve_hint(out, &job)?;
-        }
+        print_submitted(out, &job)?;
     }
     no_worker_hint(sk, &job).await?;
     Ok(Exit::Ok)
+}
+
+/// A job just submitted, for people: its plan, its status and, when it
+/// waits for approval, how to give it.
+pub(super) fn print_submitted(out: &mut dyn Write, job: &Job) -> std::io::Result<()> {
+    if let Some(p) = &job.plan {
+        render::plan(out, p, &[])?;
+    }
+    writeln!(out, "Job {} is {}.", job.id, job.status)?;
+    if job.status == JobStatus::Planned {
+        approve_hint(out, job)?;
+    }
+    Ok(())
 }
 
 /// Queued work with no worker online would wait silently: say so (on

@@ -1,6 +1,6 @@
 //! `skynet serve`: the HTTP control plane plus in-process workers.
 
-use super::worker::wait_for_stop_signal;
+use super::worker::stop_signal;
 use crate::exit::Exit;
 use skynet_core::config::Settings;
 use skynet_core::engine::worker::default_worker_id;
@@ -67,6 +67,8 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
         Some(hook) => app.merge(hook),
         None => app,
     };
+    // Before the readiness line: a stop right after it is a graceful one.
+    let stop_signal = stop_signal();
     let listener = super::listen(opts.bind, "--bind").await?;
     let local = listener.local_addr()?;
     writeln!(
@@ -77,7 +79,7 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
     out.flush()?;
     let stopper = shutdown.clone();
     tokio::spawn(async move {
-        wait_for_stop_signal().await;
+        stop_signal.await;
         tracing::info!("stop signal: finishing in-flight requests and running jobs");
         stopper.cancel();
     });

@@ -74,16 +74,27 @@ pub async fn list(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit> 
 
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn wait_for_stop_signal() {
+    stop_signal().await;
+}
+
+/// Resolves on SIGTERM or Ctrl-C; the handlers are installed at once, not
+/// when first polled, so a signal sent right after a readiness message is
+/// not lost to the default action (dying without a graceful stop).
+pub fn stop_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

@@ -7,6 +7,11 @@
     clippy::new_without_default
 )]
 
+#[path = "../../../skynet-core/tests/service/mod.rs"]
+mod service;
+#[allow(unused_imports)]
+pub use service::service_var;
+
 use assert_cmd::Command;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -477,7 +477,7 @@ fn read_file(path: &Path) -> Result<FileSettings> {
             toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileSettings::default()),
-        Err(e) => Err(Error::Config(format!("{}: {e}", path.display()))),
+        Err(e) => Err(Error::config_file(path.display().to_string(), e)),
     }
 }
 

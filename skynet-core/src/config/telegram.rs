@@ -174,7 +174,7 @@ impl TelegramSection {
             .or(self.personality_file)
         {
             Some(p) => Some(std::fs::read_to_string(&p).map_err(|e| {
-                Error::Config(format!("telegram: personality file {}: {e}", p.display()))
+                Error::config_file(format!("telegram: personality file {}", p.display()), e)
             })?),
             None => None,
         };
@@ -218,7 +218,7 @@ fn user_id(what: &str, text: &str) -> Result<i64> {
 fn read_token_file(path: &Path) -> Result<String> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path)
-        .map_err(|e| Error::Config(format!("telegram token file {}: {e}", path.display())))?;
+        .map_err(|e| Error::config_file(format!("telegram token file {}", path.display()), e))?;
     if meta.permissions().mode() & 0o004 != 0 {
         return Err(Error::Config(format!(
             "telegram token file {} is readable by every user; run `chmod 600 {}`",
@@ -227,7 +227,7 @@ fn read_token_file(path: &Path) -> Result<String> {
         )));
     }
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Config(format!("telegram token file {}: {e}", path.display())))?;
+        .map_err(|e| Error::config_file(format!("telegram token file {}", path.display()), e))?;
     let token = text.trim();
     if token.is_empty() {
         return Err(Error::Config(format!(

@@ -57,8 +57,8 @@ pub(super) fn timeout_config(layers: &Layers, keys: &LimitsSection) -> Result<Ti
     for (name, v) in actions {
         if !crate::action::CATALOG.iter().any(|e| e.name == name) {
             return Err(Error::Config(format!(
-                "action_timeout: {name:?} is not a catalog action; `skynet actions` lists them \
-                 (e.g. run_tests, build_project)"
+                "action_timeout: {name:?} is not a catalog action; name one from the \
+                 catalog (e.g. run_tests, build_project)"
             )));
         }
         let limit = duration_or_off(&format!("action_timeout.{name}"), &v)?;

@@ -3,6 +3,7 @@
 use super::Skynet;
 use crate::sentinel::{ComponentReport, HealthReport, HealthStatus, ProviderReport, Sentinel};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// How fresh [`Skynet::health`] must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,43 @@ impl HealthSummary {
     /// Whether everything is healthy.
     pub fn is_healthy(&self) -> bool {
         self.verdict == HealthStatus::Healthy
+    }
+
+    /// The components as anyone may read them, keyless: the database is
+    /// named `store` and described by its backend only (its message may
+    /// quote a driver error), and each status is the one the verdict counts
+    /// (providers not checked yet are no fault).
+    pub fn public_components(&self) -> BTreeMap<String, PublicComponent> {
+        self.report
+            .components
+            .iter()
+            .map(|(name, c)| {
+                let status = counted(name, c.status);
+                let (name, detail) = match name.as_str() {
+                    "database" => ("store", self.backend.to_string()),
+                    other => (other, c.message.clone()),
+                };
+                (name.to_string(), PublicComponent { status, detail })
+            })
+            .collect()
+    }
+}
+
+/// One component of [`HealthSummary::public_components`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicComponent {
+    /// The status the verdict counts.
+    pub status: HealthStatus,
+    /// What anyone may read about it.
+    pub detail: String,
+}
+
+/// A component's status as the verdict counts it: providers not checked
+/// yet are not a fault of the server.
+fn counted(component: &str, status: HealthStatus) -> HealthStatus {
+    match (component, status) {
+        ("providers", HealthStatus::Unknown) => HealthStatus::Healthy,
+        (_, s) => s,
     }
 }
 
@@ -85,10 +123,7 @@ impl Skynet {
         let verdict = report
             .components
             .iter()
-            .map(|(name, c)| match (name.as_str(), c.status) {
-                ("providers", HealthStatus::Unknown) => HealthStatus::Healthy,
-                (_, s) => s,
-            })
+            .map(|(name, c)| counted(name, c.status))
             .max()
             .unwrap_or(HealthStatus::Healthy);
         report.status = verdict;
@@ -160,5 +195,53 @@ impl Skynet {
             );
         }
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_keyless_view_names_the_backend_only_and_counts_unchecked_providers_healthy() {
+        let component = |status, message: &str| ComponentReport {
+            status,
+            message: message.into(),
+        };
+        let components = BTreeMap::from([
+            (
+                "database".to_string(),
+                component(
+                    HealthStatus::Unhealthy,
+                    "error connecting to postgres://app:hunter2@10.0.0.5/ledger",
+                ),
+            ),
+            (
+                "providers".to_string(),
+                component(HealthStatus::Unknown, "not checked yet"),
+            ),
+        ]);
+        let summary = HealthSummary {
+            verdict: HealthStatus::Unhealthy,
+            report: HealthReport {
+                status: HealthStatus::Unhealthy,
+                at: chrono::Utc::now(),
+                components,
+                queue_depth: None,
+                oldest_queued_age_secs: None,
+                workers_online: None,
+                providers: Vec::new(),
+            },
+            backend: "postgres",
+        };
+        let shown = summary.public_components();
+        assert_eq!(
+            shown.keys().collect::<Vec<_>>(),
+            ["providers", "store"],
+            "the database is shown as `store`"
+        );
+        assert_eq!(shown["store"].detail, "postgres");
+        assert_eq!(shown["store"].status, HealthStatus::Unhealthy);
+        assert_eq!(shown["providers"].status, HealthStatus::Healthy);
     }
 }

@@ -28,7 +28,7 @@ pub use check::{CheckRequest, Checked};
 pub use constraints::{KNOWN_CONSTRAINTS, PlanConstraints};
 pub use events::JobEvent;
 pub use execute::{ApprovalGate, Execution, Gate, PlanReview, RunHere};
-pub use health::{HealthCheck, HealthSummary};
+pub use health::{HealthCheck, HealthSummary, PublicComponent};
 pub use report::{NextAction, Report, ReportReceipt};
 pub use review::{RetryRequest, ReviewRequest};
 pub use roots::confined_root;

@@ -52,7 +52,7 @@ impl TokenBudget {
         let used = self.used();
         if used >= self.limit {
             return Err(Error::Planning(format!(
-                "the daily LLM token budget is spent ({used} of {} tokens used today, UTC); use --planner rules, wait until tomorrow, or raise [llm] daily_token_budget (SKYNET_LLM_DAILY_TOKENS)",
+                "the daily LLM token budget is spent ({used} of {} tokens used today, UTC); plan with the rules planner, wait until tomorrow, or raise [llm] daily_token_budget (SKYNET_LLM_DAILY_TOKENS)",
                 self.limit
             )));
         }

@@ -42,6 +42,23 @@ impl Transport {
         })
     }
 
+    /// [`Self::post_json`] with `Authorization: Bearer <key>` when a key
+    /// is set (OpenAI-compatible chat and embedding endpoints).
+    pub(crate) async fn post_json_bearer(
+        &self,
+        url: &str,
+        key: Option<&super::ApiKey>,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let bearer = key.map(|k| format!("Bearer {}", k.expose()));
+        let headers: Vec<(&str, &str)> = bearer
+            .as_deref()
+            .map(|b| ("authorization", b))
+            .into_iter()
+            .collect();
+        self.post_json(url, &headers, body).await
+    }
+
     /// POST `body` as JSON with `headers`, return the parsed JSON answer.
     pub(crate) async fn post_json(
         &self,

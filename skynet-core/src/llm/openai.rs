@@ -117,20 +117,14 @@ impl ChatModel for OpenAiChat {
         &self.settings.model
     }
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
-        let bearer = self
-            .settings
-            .api_key
-            .as_ref()
-            .map(|k| format!("Bearer {}", k.expose()));
-        let headers: Vec<(&str, &str)> = bearer
-            .as_deref()
-            .map(|b| ("authorization", b))
-            .into_iter()
-            .collect();
         let body = request_body(&self.settings.model, request);
         let answer = self
             .transport
-            .post_json(&self.settings.url("chat/completions"), &headers, &body)
+            .post_json_bearer(
+                &self.settings.url("chat/completions"),
+                self.settings.api_key.as_ref(),
+                &body,
+            )
             .await?;
         parse_response(self.provider(), &answer)
     }

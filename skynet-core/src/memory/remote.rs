@@ -114,20 +114,14 @@ impl Embedder for OpenAiEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let bearer = self
-            .settings
-            .api_key
-            .as_ref()
-            .map(|k| format!("Bearer {}", k.expose()));
-        let headers: Vec<(&str, &str)> = bearer
-            .as_deref()
-            .map(|b| ("authorization", b))
-            .into_iter()
-            .collect();
         let body = json!({ "model": self.settings.model, "input": texts });
         let answer = self
             .transport
-            .post_json(&self.settings.url("embeddings"), &headers, &body)
+            .post_json_bearer(
+                &self.settings.url("embeddings"),
+                self.settings.api_key.as_ref(),
+                &body,
+            )
             .await?;
         let data = answer["data"]
             .as_array()

@@ -214,7 +214,7 @@ fn unmapped_message(place: &str, tokens: &[words::Token]) -> String {
         format!("; the closest catalog actions are {}", list.join(", "))
     };
     format!(
-        "could not understand {place}{near}; rephrase it with a catalog action (see `skynet actions`) or wrap a command in backticks like run `make lint`; to plan free-form intents with a model, set SKYNET_LLM_PROVIDER (openai, ollama, gemini, anthropic) and use --planner auto"
+        "could not understand {place}{near}; rephrase it with a catalog action (list the catalog actions to see them) or wrap a command in backticks like run `make lint`; to plan free-form intents with a model, set SKYNET_LLM_PROVIDER (openai, ollama, gemini, anthropic) and plan with the auto planner"
     )
 }
 

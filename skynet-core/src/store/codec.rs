@@ -84,7 +84,7 @@ pub trait LedgerRow {
 }
 
 fn column_error(name: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
-    move |e| Error::Store(format!("reading column {name}: {e}"))
+    move |e| Error::store(format!("reading column {name}"), e)
 }
 
 impl<R: Row> LedgerRow for R
@@ -110,12 +110,12 @@ fn narrow<T: TryFrom<i64>>(v: i64, name: &str) -> Result<T> {
 }
 
 fn json<T: serde::de::DeserializeOwned>(text: &str, name: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| Error::Store(format!("column {name}: bad JSON: {e}")))
+    serde_json::from_str(text).map_err(|e| Error::store(format!("column {name}: bad JSON"), e))
 }
 
 /// Serialize a value stored as JSON text.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Store(format!("encoding {what}: {e}")))
+    serde_json::to_string(value).map_err(|e| Error::store(format!("encoding {what}"), e))
 }
 
 /// A job status as an SQL string literal. Safe to splice into SQL: the
@@ -184,12 +184,12 @@ pub(crate) fn job_from_row(row: &impl LedgerRow) -> Result<Job> {
         source: row
             .text("source")?
             .parse::<JobSource>()
-            .map_err(|e| Error::Store(e.to_string()))?,
+            .map_err(|e| Error::store("reading column source", e))?,
         idempotency_key: row.opt_text("request_key")?,
         principal: row
             .text("principal")?
             .parse()
-            .map_err(|e: Error| Error::Store(format!("malformed principal in the ledger: {e}")))?,
+            .map_err(|e: Error| Error::store("malformed principal in the ledger", e))?,
         request_hash: row.opt_text("request_hash")?,
         expires_at: opt_time(row.opt_int("expires_at")?)?,
         retry_of: row

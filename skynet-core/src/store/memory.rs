@@ -30,8 +30,7 @@ pub(crate) fn embedding_hex(v: &[f32]) -> Option<String> {
 
 /// The vector stored as [`embedding_hex`].
 pub(crate) fn embedding_from_hex(text: &str) -> Result<Vec<f32>> {
-    let bytes =
-        hex::decode(text).map_err(|e| Error::Store(format!("column embedding: bad hex: {e}")))?;
+    let bytes = hex::decode(text).map_err(|e| Error::store("column embedding: bad hex", e))?;
     if bytes.len() % 4 != 0 {
         return Err(Error::Store("column embedding: not whole f32s".into()));
     }

@@ -207,7 +207,7 @@ impl PostgresStore {
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await
-            .map_err(|e| Error::Store(format!("migrating {shown}: {e}")))?;
+            .map_err(|e| Error::store(format!("migrating {shown}"), e))?;
         let announce = listen::announcer(pool.clone());
         Ok(Ledger {
             write: pool.clone(),
@@ -242,7 +242,7 @@ pub async fn create_database(url: &str) -> Result<bool> {
         .database("postgres")
         .connect()
         .await
-        .map_err(|e| Error::Store(format!("connecting to {shown}'s server: {e}")))?;
+        .map_err(|e| Error::store(format!("connecting to {shown}'s server"), e))?;
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(&name)
         .fetch_optional(&mut conn)

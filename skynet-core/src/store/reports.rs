@@ -100,8 +100,7 @@ fn report_from_row(row: &impl LedgerRow) -> Result<ReportRecord> {
         principal: Principal::new(row.text("principal")?)?,
         reporter: row.text("reporter")?,
         overall_status: row.text("overall_status")?,
-        body: serde_json::from_str(&body)
-            .map_err(|e| Error::Store(format!("column body: bad JSON: {e}")))?,
+        body: serde_json::from_str(&body).map_err(|e| Error::store("column body: bad JSON", e))?,
         created_at: time(row.int("created_at")?)?,
     })
 }

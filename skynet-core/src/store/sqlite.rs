@@ -145,10 +145,10 @@ impl SqliteStore {
                 .max_lifetime(None)
                 .connect_with(options)
                 .await
-                .map_err(|e| Error::Store(format!("opening {shown}: {e}")))?;
+                .map_err(|e| Error::store(format!("opening {shown}"), e))?;
             migrate(&pool)
                 .await
-                .map_err(|e| Error::Store(format!("migrating {shown}: {e}")))?;
+                .map_err(|e| Error::store(format!("migrating {shown}"), e))?;
             return Ok(Ledger {
                 write: pool.clone(),
                 read: pool,
@@ -183,14 +183,14 @@ impl SqliteStore {
                     tracing::debug!(error = %e, attempt, "opening {shown} raced; retrying");
                     tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
                 }
-                Err(e) => return Err(Error::Store(format!("opening {shown}: {e}"))),
+                Err(e) => return Err(Error::store(format!("opening {shown}"), e)),
             }
         };
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .connect_with(options)
             .await
-            .map_err(|e| Error::Store(format!("opening {shown} for reading: {e}")))?;
+            .map_err(|e| Error::store(format!("opening {shown} for reading"), e))?;
         Ok(Ledger {
             write,
             read,

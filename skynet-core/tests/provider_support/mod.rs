@@ -12,6 +12,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+#[path = "../service/mod.rs"]
+mod service;
+pub use service::service_var;
+
 /// The real sandboxes this machine has, each as a local provider that
 /// requires it: bubblewrap (`SKYNET_TEST_BWRAP`) and Landlock
 /// (`SKYNET_TEST_LANDLOCK`). A missing one is skipped (and said so).
@@ -30,24 +34,6 @@ pub fn sandboxes(test: &str) -> Vec<(&'static str, LocalProvider)> {
         ));
     }
     all
-}
-
-/// The value of `var`, or `None` after printing that the test skipped.
-pub fn service_var(test: &str, var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            // CI starts every service: a missing one is a failure there.
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{test}: {var} is not set, and CI=true requires every service (scripts/services.d)"
-            );
-            eprintln!(
-                "SKIPPED {test}: {var} is not set (run `bash scripts/test`, which starts the service)"
-            );
-            None
-        }
-    }
 }
 
 /// `argv` run in `cwd`.

@@ -16,7 +16,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use skynet_core::store::{StepRecord, StepStatus};
 use skynet_core::view::{Details, JobView};
-use skynet_core::{Error, Job, Skynet, SubmitRequest};
+use skynet_core::{Error, Job, Skynet, SubmitRequest, Viewer};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -87,7 +87,7 @@ pub(crate) fn all() -> Router<AppState> {
 
 /// Map a core error for this caller (provider details only for admins).
 pub(crate) fn core_err(caller: &Caller) -> impl Fn(Error) -> ApiError + '_ {
-    |e| ApiError::from_core(e, caller.is_admin())
+    |e| ApiError::from_core(e, Viewer::of(caller.grant()))
 }
 
 /// A request's sandbox root, confined by core to the server's root:

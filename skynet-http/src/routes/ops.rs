@@ -22,26 +22,14 @@ use skynet_core::store::keys::Scope;
 pub(crate) async fn health(State(state): State<AppState>) -> ApiJson<HealthAnswer> {
     let summary = state.sk.health(HealthCheck::Latest).await;
     let components = summary
-        .report
-        .components
-        .iter()
+        .public_components()
+        .into_iter()
         .map(|(name, c)| {
-            let (name, detail) = match name.as_str() {
-                // The database's message may quote a driver error: the
-                // backend's name is all this endpoint shows.
-                "database" => ("store", summary.backend.to_string()),
-                other => (other, c.message.clone()),
-            };
-            let status = match (name, c.status) {
-                // Not checked yet is not a fault of the server.
-                ("providers", HealthStatus::Unknown) => "ok",
-                (_, s) => word(s),
-            };
             let component = ComponentHealth {
-                status: status.into(),
-                detail,
+                status: word(c.status).into(),
+                detail: c.detail,
             };
-            (name.to_string(), component)
+            (name, component)
         })
         .collect();
     ApiJson(HealthAnswer {

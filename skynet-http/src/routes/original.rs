@@ -17,7 +17,7 @@ use skynet_core::policy::PolicyContext;
 use skynet_core::scheduler::{ExecutionSpec, SpecStep};
 use skynet_core::store::keys::Scope;
 use skynet_core::view::{JobView, LogLineView, PlanView};
-use skynet_core::{JobSource, SubmitRequest};
+use skynet_core::{JobSource, SubmitRequest, Viewer};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -293,11 +293,7 @@ pub(crate) async fn providers_health(
     for r in reports {
         let passed = r.healthy == Some(true);
         healthy += usize::from(passed);
-        let message = if passed || caller.is_admin() {
-            r.message
-        } else {
-            format!("{}; the details need an admin key", r.status)
-        };
+        let message = r.message_for(Viewer::of(caller.grant()));
         providers.insert(
             r.name,
             ProviderHealthView {

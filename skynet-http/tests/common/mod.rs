@@ -8,6 +8,9 @@
 //! skipped without it).
 #![allow(dead_code)]
 
+#[path = "../../../skynet-core/tests/service/mod.rs"]
+mod service;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -56,17 +59,7 @@ impl Db {
     /// PostgreSQL from `SKYNET_TEST_POSTGRES_URL`, or `None` (after saying
     /// the test skipped).
     pub fn postgres() -> Option<Db> {
-        match std::env::var("SKYNET_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => Some(Db::Postgres(url)),
-            _ => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "SKYNET_TEST_POSTGRES_URL is not set, and CI=true requires every service"
-                );
-                eprintln!("skipped: SKYNET_TEST_POSTGRES_URL is not set");
-                None
-            }
-        }
+        service::service_var("postgres", "SKYNET_TEST_POSTGRES_URL").map(Db::Postgres)
     }
 
     /// The store's backend name, as `/v1/health` shows it.

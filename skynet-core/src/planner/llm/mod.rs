@@ -248,7 +248,7 @@ impl Planner for LlmPlanner {
         let parsed = answer::parse_answer(vendor, &value, "summary", &request.root)?;
         if parsed.steps.is_empty() {
             return Err(Error::Planning(format!(
-                "{vendor}: the model proposed no steps{}; rephrase the intent, or use --planner rules",
+                "{vendor}: the model proposed no steps{}; rephrase the intent, or plan with the rules planner",
                 if parsed.text.is_empty() {
                     String::new()
                 } else {

@@ -124,7 +124,7 @@ fn unknown_clause_is_named_with_its_position_and_the_ways_out() {
     let m = planning_error("check git status, make me a sandwich, then build");
     assert_eq!(
         m,
-        "could not understand \"make me a sandwich\" (clause 2 of 3); rephrase it with a catalog action (see `skynet actions`) or wrap a command in backticks like run `make lint`; to plan free-form intents with a model, set SKYNET_LLM_PROVIDER (openai, ollama, gemini, anthropic) and use --planner auto"
+        "could not understand \"make me a sandwich\" (clause 2 of 3); rephrase it with a catalog action (list the catalog actions to see them) or wrap a command in backticks like run `make lint`; to plan free-form intents with a model, set SKYNET_LLM_PROVIDER (openai, ollama, gemini, anthropic) and plan with the auto planner"
     );
 }
 
@@ -141,7 +141,7 @@ fn an_unmapped_clause_lists_the_closest_catalog_actions() {
         .unwrap_or_default();
     assert!(closest.contains("memory_usage"), "{m}");
     assert!(closest.contains("service_status"), "{m}");
-    assert!(m.contains("--planner auto"), "{m}");
+    assert!(m.contains("the auto planner"), "{m}");
 }
 
 #[test]
