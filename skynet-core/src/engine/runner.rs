@@ -458,7 +458,16 @@ impl Skynet {
             Ok(out) if out.exit == ExitKind::Cancelled && release.is_cancelled() => {
                 released_step(&label, step.risk, &out)
             }
-            Ok(out) => judge_output(index, &label, &out, cut),
+            Ok(out) => {
+                // A pipeline's failure names the stage that failed it.
+                let failed = match out.failed_stage {
+                    Some(i) if step.command.is_pipeline() => {
+                        format!("{label}: {}", step.command.stage_label(i))
+                    }
+                    _ => label.clone(),
+                };
+                judge_output(index, &failed, &out, cut)
+            }
             Err(e) => {
                 // Redacted below (the checkpoint) and in run_claimed (the job).
                 let (kind, provider) = match &e {
@@ -468,12 +477,20 @@ impl Skynet {
                     Error::Config(_) | Error::HostKeyRejected { .. } => {
                         (FailureKind::Provider, Some(job.provider.clone()))
                     }
+                    Error::PipelineUnsupported { provider, .. } => {
+                        (FailureKind::Provider, Some(provider.clone()))
+                    }
                     _ => (FailureKind::Other, None),
                 };
                 // The provider's configuration (no image, no known_hosts, no
                 // daemon, a rejected host key) fails the same way every try:
                 // fail at once instead of retrying.
-                let permanent = matches!(e, Error::Config(_) | Error::HostKeyRejected { .. });
+                let permanent = matches!(
+                    e,
+                    Error::Config(_)
+                        | Error::HostKeyRejected { .. }
+                        | Error::PipelineUnsupported { .. }
+                );
                 let msg = JobFailure {
                     kind,
                     step: Some(index),
