@@ -412,7 +412,7 @@ async fn connected<F: Future<Output = ExitKind>>(
     let mut prepared = match prepare::launch(&connector, root, &provider.env_allowlist, sandbox)? {
         Launch::Ready(prepared) => prepared,
         Launch::CannotRun(cannot) => {
-            let program = concat!("/bin/sh", " (the pipeline connector)");
+            let program = "/bin/sh (the pipeline connector)";
             return Ok(report_cannot_run(sink, program, cannot, stop, started).await);
         }
     };
