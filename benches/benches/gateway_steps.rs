@@ -27,6 +27,7 @@ async fn one_step(provider: &dyn Provider, root: &Path, step: usize) -> Duration
         env: BTreeMap::new(),
         timeout_ms: None,
         stdin: None,
+        pipe: Vec::new(),
     };
     let (tx, mut rx) = mpsc::channel(16);
     let ctx = ExecContext {

@@ -58,6 +58,7 @@ fn local_spawn(c: &mut Criterion) {
         env: BTreeMap::new(),
         timeout_ms: None,
         stdin: None,
+        pipe: Vec::new(),
     };
     let mut group = c.benchmark_group("spawn_1000_bin_true");
     group.sample_size(10);

@@ -34,6 +34,7 @@ async fn through(provider: &dyn Provider, root: &Path, steps: usize) -> Duration
         env: BTreeMap::new(),
         timeout_ms: None,
         stdin: None,
+        pipe: Vec::new(),
     };
     let started = Instant::now();
     for step in 0..steps {

@@ -93,6 +93,7 @@ fn main() {
         env: Default::default(),
         timeout_ms: None,
         stdin: None,
+        pipe: Vec::new(),
     };
     let (mut b, mut d, mut s) = (Samples::default(), Samples::default(), Samples::default());
     rt.block_on(async {

@@ -71,7 +71,7 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
             estimate,
             state
         )?;
-        writeln!(out, "       $ {}", shell_display(&s.command))?;
+        writeln!(out, "       $ {}", pipeline_display(&s.command, &s.pipe))?;
         if let Some(target) = &s.network {
             writeln!(
                 out,
@@ -119,6 +119,17 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
         }
     }
     Ok(())
+}
+
+/// A step's command for display only: its argv, and ` | ` before each
+/// further stage of a pipeline (SKYNET connects the stages itself; nothing
+/// runs this line through a shell). A `|` inside a word is quoted.
+pub fn pipeline_display(argv: &[String], pipe: &[Vec<String>]) -> String {
+    std::iter::once(argv)
+        .chain(pipe.iter().map(Vec::as_slice))
+        .map(shell_display)
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// Quote argv for display only (it is never executed through a shell).
@@ -271,5 +282,23 @@ fn truncate(s: &str, n: usize) -> String {
         s.to_string()
     } else {
         format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod pipeline_tests {
+    use super::*;
+
+    #[test]
+    fn a_pipeline_is_shown_with_bars_between_its_quoted_stages() {
+        let sv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            pipeline_display(
+                &sv(&["du", "-ah", "my dir"]),
+                &[sv(&["grep", "a|b"]), sv(&["head", "-n", "10"])]
+            ),
+            "du -ah 'my dir' | grep 'a|b' | head -n 10"
+        );
+        assert_eq!(pipeline_display(&sv(&["ls"]), &[]), "ls");
     }
 }

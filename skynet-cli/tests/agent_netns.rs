@@ -180,6 +180,7 @@ fn command(args: &[&str]) -> Command {
         env: Default::default(),
         timeout_ms: None,
         stdin: None,
+        pipe: Vec::new(),
     }
 }
 

@@ -7,6 +7,7 @@ mod ops;
 pub mod params;
 mod profile;
 
+pub(crate) use ops::MAX_STAGES;
 pub use ops::{
     ContainerView, HostFact, NetworkView, PackageOp, ProcessSort, ServiceOp, StashOp, plain_name,
     plain_ref, plain_size,
@@ -350,6 +351,29 @@ pub enum Action {
         /// Program and arguments, already split.
         argv: Vec<String>,
     },
+    /// `du -ah -- PATH | sort -rh | head -n COUNT`: the largest files (and
+    /// folders) below PATH, a pipeline SKYNET connects itself.
+    LargestFiles {
+        /// Where (default `.`).
+        #[serde(default = "default_dot")]
+        path: String,
+        /// How many (default 10).
+        #[serde(default = "default_head")]
+        count: u32,
+    },
+    /// `find PATH -type f | wc -l`: how many files are below PATH.
+    CountFiles {
+        /// Where (default `.`).
+        #[serde(default = "default_dot")]
+        path: String,
+    },
+    /// Programs connected by pipes, each stage's output the next one's
+    /// input (no shell); its risk is the strictest stage's, as the policy
+    /// judges each.
+    ExecutePipeline {
+        /// Each stage's program and arguments, already split; at least two.
+        stages: Vec<Vec<String>>,
+    },
 }
 
 fn default_log_count() -> u32 {
@@ -564,6 +588,18 @@ pub const CATALOG: &[CatalogEntry] = &[
         "GET a status URL once, no redirects (uses the network)",
     ),
     entry(
+        "largest_files",
+        "path?: string, count?: int",
+        RiskLevel::ReadOnly,
+        "the largest files and folders below a path (du | sort | head)",
+    ),
+    entry(
+        "count_files",
+        "path?: string",
+        RiskLevel::ReadOnly,
+        "how many files are below a path (find | wc -l)",
+    ),
+    entry(
         "write_file",
         "path: string, content: string",
         RiskLevel::Write,
@@ -660,6 +696,12 @@ pub const CATALOG: &[CatalogEntry] = &[
         "run a program with arguments (no shell)",
     ),
     entry(
+        "execute_pipeline",
+        "stages: [[string]]",
+        RiskLevel::Write,
+        "run programs connected by pipes, each stage's output the next one's input (no shell)",
+    ),
+    entry(
         "git_push",
         "remote?: string, branch?: string",
         RiskLevel::Admin,
@@ -711,13 +753,40 @@ const fn entry(
     }
 }
 
-/// A resolved invocation: argv plus optional stdin.
+/// A resolved invocation: argv plus optional stdin, and for a pipeline
+/// the further stages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
-    /// Program and arguments.
+    /// Program and arguments (a pipeline's first stage).
     pub argv: Vec<String>,
     /// Bytes fed to the program's stdin.
     pub stdin: Option<String>,
+    /// A pipeline's further stages, in order (empty for one program).
+    pub pipe: Vec<Vec<String>>,
+}
+
+impl Invocation {
+    /// The command this invocation runs in `cwd`.
+    pub fn into_command(self, cwd: std::path::PathBuf) -> crate::plan::Command {
+        crate::plan::Command {
+            argv: self.argv,
+            cwd,
+            env: std::collections::BTreeMap::new(),
+            timeout_ms: None,
+            stdin: self.stdin,
+            pipe: self.pipe.into_iter().map(crate::plan::Stage::new).collect(),
+        }
+    }
+
+    /// The whole invocation as people read it (`a | b`; not quoted, never
+    /// run through a shell).
+    pub fn display_line(&self) -> String {
+        std::iter::once(&self.argv)
+            .chain(&self.pipe)
+            .map(|argv| argv.join(" "))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
 }
 
 impl Action {
@@ -778,16 +847,22 @@ impl Action {
             Action::Containers { .. } => "containers",
             Action::HttpStatus { .. } => "http_status",
             Action::ExecuteCommand { .. } => "execute_command",
+            Action::LargestFiles { .. } => "largest_files",
+            Action::CountFiles { .. } => "count_files",
+            Action::ExecutePipeline { .. } => "execute_pipeline",
         }
     }
 
     /// The risk the catalog claims; the policy may raise it, never lower it.
     ///
-    /// `execute_command` claims nothing: an explicit argv is judged by the
-    /// policy alone (which makes unknown programs WRITE), so `run \`ls\``
-    /// is as READ_ONLY as "list the files".
+    /// `execute_command` and `execute_pipeline` claim nothing: an explicit
+    /// argv is judged by the policy alone (which makes unknown programs
+    /// WRITE), so `run \`ls\`` is as READ_ONLY as "list the files".
     pub fn base_risk(&self) -> RiskLevel {
-        if matches!(self, Action::ExecuteCommand { .. }) {
+        if matches!(
+            self,
+            Action::ExecuteCommand { .. } | Action::ExecutePipeline { .. }
+        ) {
             return RiskLevel::ReadOnly;
         }
         let name = self.name();
@@ -808,10 +883,13 @@ impl Action {
             Action::GitPush { .. } | Action::GitPull { .. } | Action::GitFetch { .. } => 5_000,
             Action::PingHost { .. } => 4_000,
             Action::ServiceControl { .. } => 3_000,
-            Action::FindFiles { .. } | Action::FolderSizes { .. } | Action::DiskUsage { .. } => {
-                2_000
-            }
+            Action::FindFiles { .. }
+            | Action::FolderSizes { .. }
+            | Action::DiskUsage { .. }
+            | Action::LargestFiles { .. }
+            | Action::CountFiles { .. } => 2_000,
             Action::ExecuteCommand { .. }
+            | Action::ExecutePipeline { .. }
             | Action::Containers { .. }
             | Action::HttpStatus { .. } => 1_000,
             Action::SearchFiles { .. } | Action::DnsLookup { .. } | Action::GitBlame { .. } => 500,
@@ -876,6 +954,7 @@ impl Action {
                 return Ok(Invocation {
                     argv: s(&["tee", "--", path]),
                     stdin: Some(content.clone()),
+                    pipe: Vec::new(),
                 });
             }
             Action::CreateDirectory { path } => s(&["mkdir", "-p", "--", path]),
@@ -894,6 +973,7 @@ impl Action {
                 return Ok(Invocation {
                     argv: s(&["tee", "-a", "--", path]),
                     stdin: Some(content.clone()),
+                    pipe: Vec::new(),
                 });
             }
             Action::ExecuteCommand { argv } => {
@@ -904,9 +984,24 @@ impl Action {
                 }
                 argv.clone()
             }
+            Action::LargestFiles { .. }
+            | Action::CountFiles { .. }
+            | Action::ExecutePipeline { .. } => {
+                let mut stages = ops::pipeline(self)?.into_iter();
+                let argv = stages.next().unwrap_or_default();
+                return Ok(Invocation {
+                    argv,
+                    stdin: None,
+                    pipe: stages.collect(),
+                });
+            }
             other => ops::argv(other)?,
         };
-        Ok(Invocation { argv, stdin: None })
+        Ok(Invocation {
+            argv,
+            stdin: None,
+            pipe: Vec::new(),
+        })
     }
 }
 
@@ -1075,6 +1170,14 @@ mod tests {
             Action::HttpStatus {
                 url: "https://example.com/health".into(),
             },
+            Action::LargestFiles {
+                path: p(),
+                count: 10,
+            },
+            Action::CountFiles { path: p() },
+            Action::ExecutePipeline {
+                stages: vec![vec![p()], vec![p()]],
+            },
         ];
         let mut names: Vec<&str> = all.iter().map(Action::name).collect();
         let mut catalog: Vec<&str> = CATALOG.iter().map(|e| e.name).collect();
@@ -1112,6 +1215,38 @@ mod tests {
         let inv = a.resolve(Path::new("/tmp")).expect("resolve");
         assert_eq!(inv.argv, vec!["tee", "--", "f"]);
         assert_eq!(inv.stdin.as_deref(), Some("hi\n"));
+    }
+
+    #[test]
+    fn pipelines_resolve_to_stages_that_stay_separate_arguments() {
+        let inv = Action::LargestFiles {
+            path: "my dir; rm -rf /".into(),
+            count: 5,
+        }
+        .resolve(Path::new("/tmp"))
+        .expect("resolve");
+        assert_eq!(inv.argv, ["du", "-ah", "--", "my dir; rm -rf /"]);
+        assert_eq!(inv.pipe, [vec!["sort", "-rh"], vec!["head", "-n", "5"]]);
+        assert_eq!(
+            inv.display_line(),
+            "du -ah -- my dir; rm -rf / | sort -rh | head -n 5"
+        );
+        let inv = Action::CountFiles { path: "src".into() }
+            .resolve(Path::new("/tmp"))
+            .expect("resolve");
+        assert_eq!(inv.display_line(), "find src -type f | wc -l");
+        let command = inv.into_command("/tmp".into());
+        assert_eq!(command.stage_count(), 2);
+        assert_eq!(command.stage_label(1), "stage 2 of 2 (`wc -l`)");
+        for stages in [
+            vec![],
+            vec![vec!["ls".to_string()]],
+            vec![vec!["ls".to_string()], vec![]],
+            vec![vec!["ls".to_string()], vec![" ".to_string()]],
+        ] {
+            let e = Action::ExecutePipeline { stages }.resolve(Path::new("/"));
+            assert!(matches!(e, Err(Error::Planning(_))), "{e:?}");
+        }
     }
 
     #[test]

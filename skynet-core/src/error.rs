@@ -148,6 +148,19 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A provider was handed a pipeline (programs connected by pipes,
+    /// [`crate::plan::Command::pipe`]) but does not run pipelines; nothing
+    /// ran. The scheduler places pipelines only on providers that run them
+    /// ([`crate::provider::Provider::runs_pipelines`]).
+    #[error(
+        "provider {provider} does not run pipelines (`a | b`): {why}; run the step on a provider that does, such as local"
+    )]
+    PipelineUnsupported {
+        /// Provider name.
+        provider: String,
+        /// Why it cannot.
+        why: String,
+    },
     /// No provider can run the work now: every candidate lacks a required
     /// action or is unhealthy, and there is no usable fallback.
     #[error("no eligible provider: {0}")]
@@ -343,6 +356,7 @@ impl Error {
             Error::LeaseLost(_) => ErrorKind::LeaseLost,
             Error::Provider { .. }
             | Error::HostKeyRejected { .. }
+            | Error::PipelineUnsupported { .. }
             | Error::NoEligibleProvider(_) => ErrorKind::Provider,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Cancelled => ErrorKind::Cancelled,

@@ -30,6 +30,88 @@ pub struct Command {
     /// Bytes written to the program's stdin, then closed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<String>,
+    /// Further stages of a pipeline, in order: `argv`'s standard output
+    /// feeds the first one's input, and so on; the last stage's output is
+    /// the step's. SKYNET connects them itself, never through a shell (see
+    /// [`Command::stages`]). Empty for a single program, and then not
+    /// serialized, so the hash of a plan without pipelines is unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pipe: Vec<Stage>,
+}
+
+/// A stage of a pipeline after the first (see [`Command::pipe`]). It runs
+/// in the command's working directory with the command's environment; its
+/// standard input is the previous stage's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    /// Program and arguments; never a shell string.
+    pub argv: Vec<String>,
+}
+
+impl Stage {
+    /// A stage running `argv`.
+    pub fn new(argv: Vec<String>) -> Stage {
+        Stage { argv }
+    }
+}
+
+impl Command {
+    /// Whether this is a pipeline of more than one program.
+    pub fn is_pipeline(&self) -> bool {
+        !self.pipe.is_empty()
+    }
+
+    /// Every stage's argv, in order: `argv` first, then [`Command::pipe`]'s.
+    /// A single program is a pipeline of one.
+    pub fn stages(&self) -> impl Iterator<Item = &[String]> + Clone + '_ {
+        std::iter::once(self.argv.as_slice()).chain(self.pipe.iter().map(|s| s.argv.as_slice()))
+    }
+
+    /// How many programs run: 1, or the pipeline's stage count.
+    pub fn stage_count(&self) -> usize {
+        self.pipe.len() + 1
+    }
+
+    /// Stage `index` (0-based) on its own: its argv, with the command's
+    /// working directory and environment, and the stdin only for the first
+    /// stage. This is what the policy judges for each stage.
+    pub fn stage(&self, index: usize) -> Option<Command> {
+        let argv = match index {
+            0 => self.argv.clone(),
+            i => self.pipe.get(i - 1)?.argv.clone(),
+        };
+        Some(Command {
+            argv,
+            cwd: self.cwd.clone(),
+            env: self.env.clone(),
+            timeout_ms: None,
+            stdin: if index == 0 { self.stdin.clone() } else { None },
+            pipe: Vec::new(),
+        })
+    }
+
+    /// How messages name stage `index` (0-based) of this command: `stage 2
+    /// of 3 (`sort -rh`)`.
+    pub fn stage_label(&self, index: usize) -> String {
+        let argv = self.stages().nth(index).unwrap_or_default();
+        stage_label(index, self.stage_count(), argv)
+    }
+
+    /// The command as people read it: its words, and ` | ` between the
+    /// stages of a pipeline. For reading only: nothing ever runs it
+    /// through a shell, and words are not quoted.
+    pub fn display_line(&self) -> String {
+        self.stages()
+            .map(|argv| argv.join(" "))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+}
+
+/// How messages name stage `index` (0-based) of `count` running `argv`:
+/// `stage 2 of 3 (`sort -rh`)`.
+pub fn stage_label(index: usize, count: usize, argv: &[String]) -> String {
+    format!("stage {} of {count} (`{}`)", index + 1, argv.join(" "))
 }
 
 /// One step of a plan.
@@ -216,6 +298,7 @@ mod tests {
                 env: BTreeMap::new(),
                 timeout_ms: None,
                 stdin: None,
+                pipe: Vec::new(),
             },
             risk: RiskLevel::ReadOnly,
             decision: None,

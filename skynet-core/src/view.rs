@@ -46,8 +46,12 @@ pub struct StepView {
     /// The catalog action, `{"kind": ..., params...}`.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub action: serde_json::Value,
-    /// The argv that runs.
+    /// The argv that runs (a pipeline's first stage).
     pub command: Vec<String>,
+    /// A pipeline's further stages, in order: `command`'s output feeds
+    /// the first (shown as `a | b | c`; SKYNET connects them, no shell).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pipe: Vec<Vec<String>>,
     /// Working directory.
     pub cwd: String,
     /// What is fed to the program's stdin (the content `write_file` writes).
@@ -215,6 +219,7 @@ fn step_view(s: &Step, state: Option<StepStateView>) -> StepView {
         description: s.description.clone(),
         action: serde_json::to_value(&s.action).unwrap_or(serde_json::Value::Null),
         command: s.command.argv.clone(),
+        pipe: s.command.pipe.iter().map(|p| p.argv.clone()).collect(),
         cwd: s.command.cwd.display().to_string(),
         stdin: s.command.stdin.clone(),
         risk: s.risk,

@@ -291,6 +291,7 @@ impl Planner for LyingPlanner {
                 env: BTreeMap::new(),
                 timeout_ms: None,
                 stdin: None,
+                pipe: Vec::new(),
             },
             risk: RiskLevel::ReadOnly,
             decision: None,

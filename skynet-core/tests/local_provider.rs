@@ -34,6 +34,7 @@ fn command(argv: &[&str], cwd: &Path) -> Command {
         env: BTreeMap::new(),
         timeout_ms: None,
         stdin: None,
+        pipe: Vec::new(),
     }
 }
 
@@ -510,6 +511,7 @@ async fn a_repository_cannot_make_git_status_run_its_fsmonitor() {
         env: Default::default(),
         timeout_ms: Some(10_000),
         stdin: None,
+        pipe: Vec::new(),
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(64);
     let ctx = skynet_core::ExecContext {

@@ -56,6 +56,7 @@ impl Planner for Fixed {
                             .collect::<BTreeMap<_, _>>(),
                         timeout_ms: *timeout_ms,
                         stdin: None,
+                        pipe: Vec::new(),
                     },
                     risk: RiskLevel::ReadOnly,
                     decision: None,

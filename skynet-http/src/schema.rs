@@ -326,8 +326,11 @@ pub struct PolicyAnswer {
     pub reasons: Vec<String>,
     /// The reasons in one line (the original API's field).
     pub reason: String,
-    /// The argv that was judged.
+    /// The argv that was judged (a pipeline's first stage).
     pub argv: Vec<String>,
+    /// A pipeline's further stages, each judged too (`a | b`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pipe: Vec<Vec<String>>,
     /// The catalog action judged, when `action` named one.
     pub action: Option<String>,
     /// Parameters (or a target) the action does not take, and why.
@@ -347,6 +350,7 @@ impl PolicyAnswer {
             rule: d.rule,
             reasons: d.reasons,
             argv,
+            pipe: Vec::new(),
             action: None,
             ignored_params: Vec::new(),
         }
@@ -358,6 +362,7 @@ impl From<Checked> for PolicyAnswer {
         PolicyAnswer {
             action: c.action.map(|a| a.name().to_string()),
             ignored_params: c.ignored,
+            pipe: c.pipe,
             ..PolicyAnswer::new(c.argv, c.decision)
         }
     }

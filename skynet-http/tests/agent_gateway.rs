@@ -80,6 +80,7 @@ fn command(args: &[&str], cwd: &Path) -> Command {
         env: Default::default(),
         timeout_ms: None,
         stdin: None,
+        pipe: Vec::new(),
     }
 }
 

@@ -405,6 +405,12 @@ impl Provider for PyProvider {
     }
 
     async fn execute(&self, command: &CoreCommand, ctx: ExecContext) -> Result<Output> {
+        // A Python provider is handed one argv; never half a pipeline.
+        skynet_core::provider::refuse_pipeline(
+            &self.name,
+            command,
+            "a Python provider is handed one argv",
+        )?;
         let started = Instant::now();
         let state = Arc::new(SinkState {
             tx: ctx.output.clone(),
@@ -471,6 +477,7 @@ impl Provider for PyProvider {
             output_bytes: state.bytes.load(Ordering::SeqCst),
             truncated: state.truncated.load(Ordering::SeqCst),
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            failed_stage: None,
         })
     }
 }

@@ -143,6 +143,7 @@ impl Step {
                     env: BTreeMap::new(),
                     timeout_ms: None,
                     stdin: None,
+                    pipe: Vec::new(),
                 },
                 risk,
                 decision: None,
@@ -204,6 +205,7 @@ impl Step {
             "description": s.description,
             "action": s.action,
             "command": s.command.argv,
+            "pipe": s.command.pipe.iter().map(|p| &p.argv).collect::<Vec<_>>(),
             "cwd": s.command.cwd.display().to_string(),
             "stdin": s.command.stdin,
             "risk": s.risk,
@@ -217,7 +219,7 @@ impl Step {
             "<Step {} {}: {}>",
             self.step.risk,
             quoted(&self.step.description),
-            self.step.command.argv.join(" ")
+            self.step.command.display_line()
         )
     }
 }

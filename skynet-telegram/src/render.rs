@@ -54,7 +54,14 @@ pub fn plan_blocks(job: &Job) -> Vec<Block> {
             step.risk,
             short(&step.description, 200)
         )));
-        blocks.push(Block::Pre(argv_line(&step.command.argv)));
+        // A pipeline reads `a | b | c`; SKYNET connects the stages itself.
+        let line = step
+            .command
+            .stages()
+            .map(argv_line)
+            .collect::<Vec<_>>()
+            .join(" | ");
+        blocks.push(Block::Pre(line));
         if let Some(rule) = step.decision.as_ref().and_then(|d| d.rule.as_deref()) {
             blocks.push(Block::Html(format!(
                 "rule: <code>{}</code>",
@@ -185,6 +192,7 @@ mod tests {
                 env: Default::default(),
                 timeout_ms: None,
                 stdin: None,
+                pipe: Vec::new(),
             },
             risk: RiskLevel::Write,
             decision: None,
@@ -225,5 +233,20 @@ mod tests {
         let plan = pack(&plan_blocks(&running), MAX_MESSAGE);
         assert!(plan[0].contains("<pre>echo 'a b'</pre>"), "{}", plan[0]);
         assert!(plan[0].contains("Write &lt;it&gt;") && plan[0].contains("do &lt;things&gt;"));
+    }
+
+    #[test]
+    fn a_pipeline_reads_as_its_stages_joined_by_bars() {
+        let mut piped = job(JobStatus::Planned);
+        let plan = piped.plan.as_mut().expect("plan");
+        plan.steps[1].command.pipe = vec![
+            skynet_core::plan::Stage::new(vec!["grep".into(), "a|b".into()]),
+            skynet_core::plan::Stage::new(vec!["wc".into(), "-l".into()]),
+        ];
+        let text = pack(&plan_blocks(&piped), MAX_MESSAGE).join("");
+        assert!(
+            text.contains("<pre>true | grep 'a|b' | wc -l</pre>"),
+            "{text}"
+        );
     }
 }

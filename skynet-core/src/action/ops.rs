@@ -345,6 +345,68 @@ fn target(host: &str) -> crate::Result<String> {
     }
 }
 
+/// Most stages a pipeline may have.
+pub(crate) const MAX_STAGES: usize = 16;
+
+/// The stages of a pipeline action, in order (at least two, none empty);
+/// a planning error for anything else.
+pub(super) fn pipeline(action: &super::Action) -> crate::Result<Vec<Vec<String>>> {
+    use super::Action as A;
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let stages = match action {
+        A::LargestFiles { path, count } => {
+            if !(1..=10_000).contains(count) {
+                return Err(crate::Error::Planning(format!(
+                    "largest_files can list 1 to 10000 entries, not {count}"
+                )));
+            }
+            vec![
+                s(&["du", "-ah", "--", path]),
+                s(&["sort", "-rh"]),
+                s(&["head", "-n", &count.to_string()]),
+            ]
+        }
+        A::CountFiles { path } => {
+            // find has no `--`: a start that looks like an option is refused.
+            if path.starts_with('-') || path.starts_with('(') || path == "!" {
+                return Err(bad("path", path));
+            }
+            vec![s(&["find", path, "-type", "f"]), s(&["wc", "-l"])]
+        }
+        A::ExecutePipeline { stages } => {
+            if stages.len() < 2 {
+                return Err(crate::Error::Planning(format!(
+                    "execute_pipeline needs at least two stages, not {}; one program is execute_command",
+                    stages.len()
+                )));
+            }
+            if stages.len() > MAX_STAGES {
+                return Err(crate::Error::Planning(format!(
+                    "execute_pipeline takes at most {MAX_STAGES} stages, not {}",
+                    stages.len()
+                )));
+            }
+            if let Some(i) = stages
+                .iter()
+                .position(|argv| argv.first().is_none_or(|p| p.trim().is_empty()))
+            {
+                return Err(crate::Error::Planning(format!(
+                    "stage {} of execute_pipeline names no program",
+                    i + 1
+                )));
+            }
+            stages.clone()
+        }
+        other => {
+            return Err(crate::Error::Planning(format!(
+                "{} is not a pipeline action",
+                other.name()
+            )));
+        }
+    };
+    Ok(stages)
+}
+
 fn name<'a>(what: &str, value: &'a str) -> crate::Result<&'a str> {
     if plain_name(value) {
         Ok(value)

@@ -406,6 +406,7 @@ fn readable_paths_widen_what_the_policy_lets_steps_read() {
         env: Default::default(),
         timeout_ms: None,
         stdin: None,
+        pipe: Vec::new(),
     };
     let cat = |policy: &Policy| policy.check_command(&command("cat"), &command("cat").cwd);
     let closed = Settings::load_with(Some(home.path().into()), env(&[])).expect("load");
@@ -653,6 +654,7 @@ fn local_use_reads_what_operators_inspect_and_remote_callers_do_not() {
             env: Default::default(),
             timeout_ms: None,
             stdin: None,
+            pipe: Vec::new(),
         };
         policy.check_command(&command, &root)
     };

@@ -32,8 +32,11 @@ pub struct CheckRequest {
 pub struct Checked {
     /// The catalog action judged, when one was named.
     pub action: Option<Action>,
-    /// The argv judged.
+    /// The argv judged (a pipeline's first stage).
     pub argv: Vec<String>,
+    /// A pipeline's further stages, each judged too (empty for one
+    /// program).
+    pub pipe: Vec<Vec<String>>,
     /// The decision: for an action, its risk is at least the catalog's,
     /// as in a plan, so `git_push` is ADMIN and asks for a human.
     pub decision: Decision,
@@ -70,9 +73,12 @@ impl Skynet {
         let built = params::build(name, &req.params, req.target.as_deref(), "params")?;
         let action = built.value;
         let invocation = action.resolve(&ctx.cwd)?;
+        let stages: Vec<Vec<String>> = std::iter::once(invocation.argv.clone())
+            .chain(invocation.pipe.iter().cloned())
+            .collect();
         let mut decision = match crate::probe::Probe::from_action(&action) {
-            Some(probe) => probe.decision(),
-            None => self.inner.policy.check(&invocation.argv, ctx),
+            Some(probe) if invocation.pipe.is_empty() => probe.decision(),
+            _ => self.inner.policy.check_stages(&stages, ctx),
         };
         let base = action.base_risk();
         if decision.verdict != Verdict::Forbid && base > decision.risk {
@@ -88,16 +94,23 @@ impl Skynet {
         Ok(Checked {
             action: Some(action),
             argv: invocation.argv,
+            pipe: invocation.pipe,
             decision,
             ignored: built.ignored,
         })
     }
 
     fn check_line(&self, req: &CheckRequest, line: &str, ctx: &PolicyContext) -> Result<Checked> {
-        let mut argv = shell_words::split(line).map_err(|e| {
+        // `a | b` is a pipeline: each stage judged, the strictest decides.
+        let mut stages = crate::planner::rules::pipes::split_pipeline(line).map_err(|e| {
             Error::InvalidInput(format!("command {line:?} does not split into words: {e}"))
         })?;
-        argv.extend(req.target.clone());
+        // The target is one more argument at the end of the line.
+        if let Some(last) = stages.last_mut() {
+            last.extend(req.target.clone());
+        }
+        let argv = stages.remove(0);
+        let pipe = stages;
         if argv.first().is_none_or(|p| p.is_empty()) {
             return Err(Error::InvalidInput(
                 "the command is empty: give a command line such as `git push`, or a catalog \
@@ -113,10 +126,19 @@ impl Skynet {
                 reason: "a command line takes no parameters: give its words in the command".into(),
             })
             .collect();
+        let decision = if pipe.is_empty() {
+            self.inner.policy.check(&argv, ctx)
+        } else {
+            let all: Vec<Vec<String>> = std::iter::once(argv.clone())
+                .chain(pipe.iter().cloned())
+                .collect();
+            self.inner.policy.check_stages(&all, ctx)
+        };
         Ok(Checked {
             action: None,
-            decision: self.inner.policy.check(&argv, ctx),
+            decision,
             argv,
+            pipe,
             ignored,
         })
     }

@@ -110,12 +110,19 @@ fn caller_plan(steps: &[crate::scheduler::SpecStep], preq: &PlanRequest) -> Resu
 }
 
 /// Classify every step with the policy: risk = max(claim, catalog, policy);
-/// any forbidden step refuses the whole plan.
+/// any forbidden step refuses the whole plan. A pipeline's stages are each
+/// judged as if they ran alone: the step is as risky as its strictest
+/// stage, a forbidden stage forbids it, and the decision names the stage
+/// that set the risk ([`crate::policy::Policy::check_command`]). The
+/// planner's label can only raise a step's risk, never lower it.
 pub(crate) fn judge_plan(sk: &Skynet, plan: &mut Plan, root: &Path) -> Result<()> {
     if plan.steps.is_empty() {
         return Err(Error::Planning("the plan has no steps".into()));
     }
     for (i, step) in plan.steps.iter_mut().enumerate() {
+        if let Some(why) = pipeline_problem(&step.command) {
+            return Err(Error::Planning(format!("{}: {why}", step_label(i, step))));
+        }
         let mut decision = crate::probe::judge(&sk.inner.policy, &step.action, &step.command, root);
         if decision.verdict == Verdict::Forbid {
             decision.reasons.insert(0, step_label(i, step));
@@ -129,6 +136,26 @@ pub(crate) fn judge_plan(sk: &Skynet, plan: &mut Plan, root: &Path) -> Result<()
     }
     plan.refresh();
     Ok(())
+}
+
+/// What is wrong with a pipeline no planner should have made: a stage
+/// without a program, or more stages than
+/// [`MAX_STAGES`](crate::action::MAX_STAGES).
+fn pipeline_problem(command: &crate::plan::Command) -> Option<String> {
+    if !command.is_pipeline() {
+        return None;
+    }
+    if command.stage_count() > crate::action::MAX_STAGES {
+        return Some(format!(
+            "the pipeline has {} stages; at most {} are run",
+            command.stage_count(),
+            crate::action::MAX_STAGES
+        ));
+    }
+    command
+        .stages()
+        .position(|argv| argv.first().is_none_or(|p| p.trim().is_empty()))
+        .map(|i| format!("stage {} of the pipeline names no program", i + 1))
 }
 
 /// How messages name a step: `step 2 (Run the tests)`.

@@ -417,7 +417,7 @@ fn task_execution(job: &Job) -> (NewMemory, crate::Principal) {
     if let Some(plan) = &job.plan {
         lines.push(format!("plan: {}", plan.summary));
         for step in &plan.steps {
-            let argv = step.command.argv.join(" ");
+            let argv = step.command.display_line();
             lines.push(format!("step: {} ({argv})", step.description));
             argvs.push(step.command.argv.clone());
         }

@@ -460,7 +460,16 @@ impl Skynet {
             Ok(out) if out.exit == ExitKind::Cancelled && release.is_cancelled() => {
                 released_step(&label, step.risk, &out)
             }
-            Ok(out) => judge_output(index, &label, &out, cut),
+            Ok(out) => {
+                // A pipeline's failure names the stage that failed it.
+                let failed = match out.failed_stage {
+                    Some(i) if step.command.is_pipeline() => {
+                        format!("{label}: {}", step.command.stage_label(i))
+                    }
+                    _ => label.clone(),
+                };
+                judge_output(index, &failed, &out, cut)
+            }
             Err(e) => {
                 // Redacted below (the checkpoint) and in run_claimed (the job).
                 let (kind, provider) = match &e {
@@ -470,6 +479,9 @@ impl Skynet {
                     Error::Config(_) | Error::HostKeyRejected { .. } => {
                         (FailureKind::Provider, Some(job.provider.clone()))
                     }
+                    Error::PipelineUnsupported { provider, .. } => {
+                        (FailureKind::Provider, Some(provider.clone()))
+                    }
                     _ => (FailureKind::Other, None),
                 };
                 // The provider's configuration (no image, no known_hosts, no
@@ -478,7 +490,10 @@ impl Skynet {
                 // So does a probe target closed to probes (Forbidden).
                 let permanent = matches!(
                     e,
-                    Error::Config(_) | Error::HostKeyRejected { .. } | Error::Forbidden { .. }
+                    Error::Config(_)
+                        | Error::HostKeyRejected { .. }
+                        | Error::Forbidden { .. }
+                        | Error::PipelineUnsupported { .. }
                 );
                 let msg = JobFailure {
                     kind,

@@ -10,6 +10,7 @@ mod clauses;
 mod matcher;
 mod pattern;
 mod phrases;
+pub(crate) mod pipes;
 mod words;
 
 #[cfg(test)]
@@ -279,6 +280,8 @@ fn params(action: &Action) -> Vec<&str> {
         Action::ExecuteCommand { argv } | Action::GitAdd { paths: argv } => {
             argv.iter().map(String::as_str).collect()
         }
+        Action::ExecutePipeline { stages } => stages.iter().flatten().map(String::as_str).collect(),
+        Action::LargestFiles { path, .. } | Action::CountFiles { path } => vec![path],
         Action::TopProcesses { .. }
         | Action::MemoryUsage
         | Action::ListPorts { .. }
@@ -387,6 +390,14 @@ pub(crate) fn describe(action: &Action) -> String {
         Action::ExecuteCommand { argv } => {
             format!("Run `{}`", show_max(&shell_words::join(argv), 120))
         }
+        Action::ExecutePipeline { stages } => {
+            let line = stages
+                .iter()
+                .map(shell_words::join)
+                .collect::<Vec<_>>()
+                .join(" | ");
+            format!("Run `{}`", show_max(&line, 120))
+        }
         other => describe_ops(other),
     }
 }
@@ -449,6 +460,14 @@ fn describe_ops(action: &Action) -> String {
             format!("Show the last {lines} lines of {}", show(path))
         }
         Action::CountLines { path } => format!("Count the lines of {}", show(path)),
+        Action::LargestFiles { path, count } if path == "." => {
+            format!("Show the {count} largest files")
+        }
+        Action::LargestFiles { path, count } => {
+            format!("Show the {count} largest files in {}", show(path))
+        }
+        Action::CountFiles { path } if path == "." => "Count the files".into(),
+        Action::CountFiles { path } => format!("Count the files in {}", show(path)),
         Action::FindFiles {
             path,
             name,

@@ -52,6 +52,7 @@ pub fn plan_from_actions(
                 env: BTreeMap::new(),
                 timeout_ms: None,
                 stdin: inv.stdin,
+                pipe: inv.pipe.into_iter().map(crate::plan::Stage::new).collect(),
             },
             action,
             decision: None,

@@ -140,12 +140,23 @@ impl Policy {
     /// directory under `root` (the write scope; the read scope adds
     /// [`Policy::read_paths`]), and what its environment can change.
     /// Planning and the check just before a step runs both use this, so
-    /// they cannot disagree.
+    /// they cannot disagree. A pipeline's stages are judged one by one,
+    /// each in the command's directory and environment; the strictest
+    /// decides, and the decision names it.
     pub fn check_command(
         &self,
         command: &crate::plan::Command,
         root: &std::path::Path,
     ) -> Decision {
+        if command.is_pipeline() {
+            // Each stage as it would run alone; the strictest one decides.
+            let decisions = (0..command.stage_count())
+                .filter_map(|i| command.stage(i))
+                .map(|stage| self.check_command(&stage, root))
+                .collect();
+            let stages: Vec<&[String]> = command.stages().collect();
+            return pipeline::combine(&stages, decisions);
+        }
         let ctx = PolicyContext {
             roots: vec![root.to_path_buf()],
             read_paths: self.read_paths().to_vec(),
@@ -171,6 +182,7 @@ mod engine;
 pub use engine::Policy;
 mod grammar;
 pub(crate) mod paths;
+mod pipeline;
 mod rules;
 mod scopes;
 mod shell;

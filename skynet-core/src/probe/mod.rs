@@ -87,8 +87,10 @@ impl Probe {
     /// stdin). `None` for everything else, which runs as a command.
     pub fn of(action: &Action, command: &Command) -> Option<Probe> {
         let probe = Probe::from_action(action)?;
-        let exact =
-            command.argv == probe.argv() && command.env.is_empty() && command.stdin.is_none();
+        let exact = command.argv == probe.argv()
+            && command.env.is_empty()
+            && command.stdin.is_none()
+            && command.pipe.is_empty();
         exact.then_some(probe)
     }
 

@@ -33,7 +33,11 @@ pub(crate) fn is_checked_ping(action: Option<&Action>, command: &Command) -> boo
     let [p, c, n, w, s, ip] = command.argv.as_slice() else {
         return false;
     };
-    matches!(action, Some(Action::PingHost { host }) if host == ip)
+    // One program, nothing else handed to it: a pipeline stage, an extra
+    // variable or input would ride along on the granted network.
+    let alone = command.pipe.is_empty() && command.env.is_empty() && command.stdin.is_none();
+    alone
+        && matches!(action, Some(Action::PingHost { host }) if host == ip)
         && (p, c, n, w, s)
             == (
                 &"ping".into(),
@@ -110,6 +114,7 @@ mod tests {
             env: Default::default(),
             timeout_ms: None,
             stdin: None,
+            pipe: Vec::new(),
         }
     }
 
@@ -142,5 +147,8 @@ mod tests {
         let mut with_env = ok.clone();
         with_env.env.insert("LD_PRELOAD".into(), "x".into());
         assert!(!is_checked_ping(Some(&ping("1.1.1.1")), &with_env));
+        let mut piped = ok.clone();
+        piped.pipe = vec![crate::plan::Stage::new(vec!["nc".into(), "x".into()])];
+        assert!(!is_checked_ping(Some(&ping("1.1.1.1")), &piped));
     }
 }

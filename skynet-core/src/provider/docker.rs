@@ -186,6 +186,13 @@ impl Provider for DockerProvider {
     }
 
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {
+        // A container runs one argv; connecting stages inside it would take
+        // a shell (or a helper) from the image.
+        super::refuse_pipeline(
+            "docker",
+            command,
+            "each step runs one argv in a fresh container, and connecting stages there would need a shell from the image",
+        )?;
         let started = Instant::now();
         if ctx.cancel.is_cancelled() {
             return Ok(output(ExitKind::Cancelled, None, started, (0, false)));

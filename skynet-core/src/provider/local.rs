@@ -12,6 +12,7 @@ mod landlock;
 #[cfg(not(feature = "sandbox"))]
 #[path = "local/no_sandbox.rs"]
 mod landlock;
+mod pipeline;
 pub(crate) mod prepare;
 // Only the Landlock path drops privileges in this process.
 #[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
@@ -35,6 +36,8 @@ use session::Session;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -86,6 +89,28 @@ pub struct LocalProvider {
     writable: Vec<PathBuf>,
     read_only_cpu: Option<Duration>,
     host_profile: bool,
+    launches: Arc<Launches>,
+}
+
+/// What a local provider (and its clones) has started so far.
+#[derive(Debug, Default)]
+struct Launches {
+    processes: AtomicU64,
+    sandboxes: AtomicU64,
+}
+
+/// Counts of what a [`LocalProvider`] started: for tests and benchmarks
+/// that show what a step costs (a pipeline under bubblewrap is one sandbox
+/// start, not one per stage).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LaunchCounts {
+    /// Processes this process spawned itself (bubblewrap counts as one,
+    /// whatever it starts inside).
+    pub processes: u64,
+    /// Sandboxes set up: bubblewrap instances started, and threads
+    /// restricted by Landlock to spawn from.
+    pub sandboxes: u64,
 }
 
 impl Default for LocalProvider {
@@ -107,6 +132,7 @@ impl LocalProvider {
             writable: Vec::new(),
             read_only_cpu: Some(DEFAULT_READ_ONLY_CPU),
             host_profile: false,
+            launches: Arc::default(),
         }
     }
 
@@ -168,6 +194,25 @@ impl LocalProvider {
     pub fn env_allowlist(&self) -> &[String] {
         &self.env_allowlist
     }
+
+    /// What this provider (and its clones) has started so far.
+    #[doc(hidden)]
+    pub fn launches(&self) -> LaunchCounts {
+        LaunchCounts {
+            processes: self.launches.processes.load(Ordering::Relaxed),
+            sandboxes: self.launches.sandboxes.load(Ordering::Relaxed),
+        }
+    }
+
+    fn counted_processes(&self, n: usize) {
+        self.launches
+            .processes
+            .fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn counted_sandbox(&self) {
+        self.launches.sandboxes.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 #[async_trait]
@@ -182,6 +227,12 @@ impl Provider for LocalProvider {
             isolated: false,
             max_concurrency: max_concurrency(),
         }
+    }
+
+    /// Stages connected by pipes SKYNET creates (see the `pipeline`
+    /// module): under bubblewrap, one sandbox for the whole pipeline.
+    fn runs_pipelines(&self) -> bool {
+        true
     }
 
     async fn health(&self) -> Health {
@@ -272,6 +323,19 @@ impl Provider for LocalProvider {
                 .map(|d| d.as_secs().max(1)),
             profile,
         };
+        if command.is_pipeline() {
+            return pipeline::run(
+                self,
+                command,
+                &ctx.root,
+                &confinement,
+                &sandbox,
+                sink,
+                stop,
+                started,
+            )
+            .await;
+        }
         let child = match prepare::launch(command, &ctx.root, &self.env_allowlist, &sandbox)? {
             Launch::Ready(prepared) => {
                 match spawn(prepared, &confinement, &ctx.root, &sandbox).await? {
@@ -295,6 +359,13 @@ impl Provider for LocalProvider {
                 return Ok(report_cannot_run(sink, program, cannot, stop, started).await);
             }
         };
+        self.counted_processes(1);
+        if matches!(
+            confinement,
+            sandbox::Confinement::Bubblewrap(_) | sandbox::Confinement::Landlock
+        ) {
+            self.counted_sandbox();
+        }
         let group = child
             .id()
             .and_then(ProcessGroup::led_by)
@@ -404,6 +475,7 @@ pub(crate) fn output(
         output_bytes,
         truncated,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        failed_stage: None,
     }
 }
 

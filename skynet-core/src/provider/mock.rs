@@ -276,6 +276,11 @@ impl Provider for MockProvider {
         }
     }
 
+    /// A pipeline is answered like its first stage (echoed whole).
+    fn runs_pipelines(&self) -> bool {
+        true
+    }
+
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {
         let started = Instant::now();
         self.call_count.fetch_add(1, Ordering::Relaxed);
@@ -291,6 +296,7 @@ impl Provider for MockProvider {
             output_bytes,
             truncated,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            failed_stage: None,
         };
         if ctx.cancel.is_cancelled() {
             return Ok(finish(ExitKind::Cancelled, None, (0, false)));
@@ -301,9 +307,12 @@ impl Provider for MockProvider {
         let mut sink = OutputSink::new(ctx.output, ctx.max_output_bytes);
 
         let Some(response) = self.respond(&command.argv) else {
-            let stopped = sink
-                .forward_text(Stream::Stdout, echo_line(&command.argv), stop.as_mut())
-                .await;
+            let echo = if command.is_pipeline() {
+                format!("mock: {}", command.display_line())
+            } else {
+                echo_line(&command.argv)
+            };
+            let stopped = sink.forward_text(Stream::Stdout, echo, stop.as_mut()).await;
             let counts = sink.finish().await;
             return Ok(match stopped {
                 Some(kind) => finish(kind, None, counts),
@@ -368,6 +377,7 @@ mod tests {
             env: BTreeMap::new(),
             timeout_ms: None,
             stdin: None,
+            pipe: Vec::new(),
         }
     }
 

@@ -71,6 +71,13 @@ pub struct Output {
     pub truncated: bool,
     /// Wall time.
     pub duration_ms: u64,
+    /// For a pipeline that failed: the stage (0-based, see
+    /// [`Command::stage_label`]) whose exit failed it, the first in order
+    /// (pipefail); `exit` and `exit_code` are that stage's. A stage killed
+    /// by SIGPIPE because a later one stopped reading (`yes | head`) is
+    /// not a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_stage: Option<usize>,
 }
 
 impl Output {
@@ -171,10 +178,30 @@ pub trait Provider: Send + Sync {
     fn refuses(&self, _action: &Action, _risk: RiskLevel) -> Option<String> {
         None
     }
+
+    /// Does it run pipelines ([`Command::pipe`]: programs connected by
+    /// pipes) itself, without a shell? Default: no. The scheduler places
+    /// a plan with a pipeline only on providers that do; one handed a
+    /// pipeline anyway refuses it with [`refuse_pipeline`]'s error.
+    fn runs_pipelines(&self) -> bool {
+        false
+    }
     /// Run `command`, streaming output to `ctx.output`, honouring
     /// `ctx.timeout` and `ctx.cancel`. A command that runs and fails is
     /// `Ok(Output)` with its exit; `Err` means the provider itself failed.
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output>;
+}
+
+/// `Ok` for a single program; for a pipeline, the error of a provider
+/// (`provider`) that does not run pipelines, saying `why`. Nothing runs.
+pub fn refuse_pipeline(provider: &str, command: &Command, why: &str) -> Result<()> {
+    if !command.is_pipeline() {
+        return Ok(());
+    }
+    Err(crate::Error::PipelineUnsupported {
+        provider: provider.to_string(),
+        why: why.to_string(),
+    })
 }
 
 /// The registered name a provider name stands for: `chathan` and

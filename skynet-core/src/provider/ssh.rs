@@ -243,6 +243,13 @@ impl Provider for SshProvider {
     }
 
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {
+        // The remote side parses one command line: stages joined there would
+        // be a shell pipeline SKYNET wrote, which it never does.
+        super::refuse_pipeline(
+            "ssh",
+            command,
+            "SSH carries one command line for the remote shell, and SKYNET never writes a shell pipeline",
+        )?;
         let started = Instant::now();
         if ctx.cancel.is_cancelled() {
             return Ok(output(ExitKind::Cancelled, None, started, (0, false)));

@@ -30,7 +30,7 @@ mod score;
 mod spec;
 mod weights;
 
-pub use capability::{CapabilityMatrix, required_capabilities, required_of};
+pub use capability::{CapabilityMatrix, PIPELINE, required_capabilities, required_of};
 pub use health::{HealthSource, LIVE_CHECK_TIMEOUT, LIVE_CHECK_TTL};
 pub use history::{HISTORY_JOBS, HISTORY_TTL};
 pub use load::{LoadGuard, LoadTracker};

@@ -304,6 +304,7 @@ fn step(action: Action, risk: RiskLevel, timeout_ms: Option<u64>) -> Step {
             env: BTreeMap::new(),
             timeout_ms,
             stdin: None,
+            pipe: Vec::new(),
         },
         risk,
         decision: None,

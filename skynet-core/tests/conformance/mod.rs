@@ -201,6 +201,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
                     env: BTreeMap::new(),
                     timeout_ms: None,
                     stdin: None,
+                    pipe: Vec::new(),
                 },
                 risk: *risk,
                 decision: None,

@@ -44,6 +44,7 @@ pub fn command(argv: &[&str], cwd: &Path) -> Command {
         env: BTreeMap::new(),
         timeout_ms: None,
         stdin: None,
+        pipe: Vec::new(),
     }
 }
 

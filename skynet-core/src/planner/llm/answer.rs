@@ -200,7 +200,9 @@ fn check_paths(action: &Action, root: &Path) -> std::result::Result<(), String> 
         | Action::DiskUsage { path: p }
         | Action::WriteFile { path: p, .. }
         | Action::CreateDirectory { path: p }
-        | Action::DeletePath { path: p } => p,
+        | Action::DeletePath { path: p }
+        | Action::LargestFiles { path: p, .. }
+        | Action::CountFiles { path: p } => p,
         _ => return Ok(()),
     };
     if path.trim().is_empty() || path.contains('\0') {

@@ -210,6 +210,7 @@ impl LlmPlanner {
                     env: BTreeMap::new(),
                     timeout_ms: None,
                     stdin: inv.stdin,
+                    pipe: inv.pipe.into_iter().map(crate::plan::Stage::new).collect(),
                 },
                 action: s.action,
                 decision: None,

@@ -163,3 +163,33 @@ proptest! {
         let _ = parse_answer("t", &answer, "summary", &root);
     }
 }
+
+#[test]
+fn a_pipeline_is_a_list_of_argv_lists_never_a_shell_string() {
+    let (_d, root) = root();
+    let a = parse_answer(
+        "test",
+        &json!({"summary": "s", "steps": [
+            {"description": "largest", "action": "execute_pipeline", "risk": "READ_ONLY",
+             "stages": [["du", "-ah", "."], ["sort", "-rh"], ["head", "-n", "5"]]},
+        ]}),
+        "summary",
+        &root,
+    )
+    .expect("valid");
+    let inv = a.steps[0].action.resolve(&root).expect("resolves");
+    assert_eq!(inv.display_line(), "du -ah . | sort -rh | head -n 5");
+    let m = err(
+        json!({"steps": [{"action": "execute_pipeline", "stages": "du -ah . | sort -rh"}]}),
+        &root,
+    );
+    assert!(
+        m.contains("step 1") && m.contains("bad parameters for execute_pipeline"),
+        "{m}"
+    );
+    let m = err(
+        json!({"steps": [{"action": "execute_pipeline", "stages": ["du -ah .", "sort -rh"]}]}),
+        &root,
+    );
+    assert!(m.contains("bad parameters for execute_pipeline"), "{m}");
+}

@@ -143,8 +143,23 @@ pub(super) fn delete(c: &Captures) -> Result<Action, Reject> {
     Ok(Action::DeletePath { path })
 }
 
+/// A command in backticks; one with unquoted `|` is a pipeline, whose
+/// stages SKYNET connects itself (no shell).
 pub(super) fn exec_command(c: &Captures) -> Result<Action, Reject> {
     let text = c.get("argv").unwrap_or_default();
+    if text.contains('|') {
+        let mut stages = super::pipes::split_pipeline(text)
+            .map_err(|e| Reject::Explain(format!("the command `{}`: {e}", show(text))))?;
+        if stages.len() > 1 {
+            return Ok(Action::ExecutePipeline { stages });
+        }
+        return match stages.pop() {
+            Some(argv) if argv.first().is_some_and(|a| !a.trim().is_empty()) => {
+                Ok(Action::ExecuteCommand { argv })
+            }
+            _ => Err(Reject::Explain("the command in backticks is empty".into())),
+        };
+    }
     let argv = shell_words::split(text).map_err(|e| {
         Reject::Explain(format!(
             "cannot split the command `{}` into words ({e}); check its quotes",

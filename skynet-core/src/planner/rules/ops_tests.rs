@@ -81,6 +81,23 @@ fn find(path: &str, name: Option<&str>, larger: Option<&str>, days: Option<u32>)
         changed_within_days: days,
     }
 }
+fn largest(path: &str, count: u32) -> Action {
+    Action::LargestFiles {
+        path: s(path),
+        count,
+    }
+}
+fn count_files(path: &str) -> Action {
+    Action::CountFiles { path: s(path) }
+}
+fn piped(stages: &[&[&str]]) -> Action {
+    Action::ExecutePipeline {
+        stages: stages
+            .iter()
+            .map(|stage| stage.iter().map(|w| s(w)).collect())
+            .collect(),
+    }
+}
 fn cp(from: &str, to: &str) -> Action {
     Action::CopyPath {
         from: s(from),
@@ -329,7 +346,26 @@ fn cases() -> Vec<Case> {
         one("find large files", find(".", None, Some("100M"), None), "find . -type f -size +100M", RO),
         one("find files larger than 500MB", find(".", None, Some("500M"), None), "find . -type f -size +500M", RO),
         one("list files bigger than 1G in target", find("target", None, Some("1G"), None), "find target -type f -size +1G", RO),
-        one("show the biggest files", find(".", None, Some("100M"), None), "find . -type f -size +100M", RO),
+        // pipelines SKYNET connects itself: one step, judged stage by stage
+        one("show the biggest files", largest(".", 10), "du -ah -- . | sort -rh | head -n 10", RO),
+        one("the 10 largest files", largest(".", 10), "du -ah -- . | sort -rh | head -n 10", RO),
+        one("show the 5 largest files in src", largest("src", 5), "du -ah -- src | sort -rh | head -n 5", RO),
+        one("list the top 20 biggest files under target", largest("target", 20), "du -ah -- target | sort -rh | head -n 20", RO),
+        one("largest files in /var/log", largest("/var/log", 10), "du -ah -- /var/log | sort -rh | head -n 10", RO),
+        one("what are the largest files here", largest(".", 10), "du -ah -- . | sort -rh | head -n 10", RO),
+        one("which files take up the most space", largest(".", 10), "du -ah -- . | sort -rh | head -n 10", RO),
+        one("which files are taking up space in build", largest("build", 10), "du -ah -- build | sort -rh | head -n 10", RO),
+        one("find the 3 heaviest files", largest(".", 3), "du -ah -- . | sort -rh | head -n 3", RO),
+        one("how many files are in src", count_files("src"), "find src -type f | wc -l", RO),
+        one("how many files are there", count_files("."), "find . -type f | wc -l", RO),
+        one("count the files in docs", count_files("docs"), "find docs -type f | wc -l", RO),
+        one("show the number of files under target", count_files("target"), "find target -type f | wc -l", RO),
+        one("how many files does src have", count_files("src"), "find src -type f | wc -l", RO),
+        one("run `du -ah . | sort -rh | head -n 3`", piped(&[&["du", "-ah", "."], &["sort", "-rh"], &["head", "-n", "3"]]), "du -ah . | sort -rh | head -n 3", RO),
+        one("run `grep -c 'a|b' notes.txt`", Action::ExecuteCommand { argv: vec![s("grep"), s("-c"), s("a|b"), s("notes.txt")] }, "grep -c a|b notes.txt", RO),
+        // a later stage's risk is the pipeline's
+        one("run `ls | tee listing.txt`", piped(&[&["ls"], &["tee", "listing.txt"]]), "ls | tee listing.txt", W),
+        one("run `cat notes.txt | sort | uniq -c`", piped(&[&["cat", "notes.txt"], &["sort"], &["uniq", "-c"]]), "cat notes.txt | sort | uniq -c", W),
         one("find files modified in the last 3 days", find(".", None, None, Some(3)), "find . -type f -mtime -3", RO),
         one("show files changed today", find(".", None, None, Some(1)), "find . -type f -mtime -1", RO),
         one("list recently modified files in src", find("src", None, None, Some(7)), "find src -type f -mtime -7", RO),
@@ -466,8 +502,14 @@ fn ops_phrasings_plan_the_expected_actions_argv_and_risk() {
         let mut plan_risk = RO;
         let mut argvs = Vec::new();
         for action in &actions {
-            let argv = match action.resolve(root.path()) {
-                Ok(inv) => inv.argv,
+            let (argv, line) = match action.resolve(root.path()) {
+                // A pipeline's stages are judged one by one.
+                Ok(inv) => (
+                    std::iter::once(inv.argv.clone())
+                        .chain(inv.pipe.iter().cloned())
+                        .collect::<Vec<_>>(),
+                    inv.display_line(),
+                ),
                 Err(e) => {
                     failures.push(format!("{intent:?}: {e}"));
                     continue;
@@ -476,7 +518,7 @@ fn ops_phrasings_plan_the_expected_actions_argv_and_risk() {
             // A probe is judged by its own rule, like the engine's judge.
             let decision = match Probe::from_action(action) {
                 Some(probe) => probe.decision(),
-                None => policy.check(&argv, &ctx),
+                None => policy.check_stages(&argv, &ctx),
             };
             // What the engine gives the step: the catalog's claim, raised
             // by the policy, never lowered.
@@ -491,7 +533,7 @@ fn ops_phrasings_plan_the_expected_actions_argv_and_risk() {
                 ));
             }
             plan_risk = plan_risk.max(step_risk);
-            argvs.push(argv.join(" "));
+            argvs.push(line);
         }
         if argvs != *want_argv {
             failures.push(format!(

@@ -186,6 +186,7 @@ impl AgentJobs {
                     env: step.env.clone(),
                     timeout_ms: step.timeout_ms,
                     stdin: step.stdin.clone(),
+                    pipe: Vec::new(),
                 },
                 risk,
             ));

@@ -322,6 +322,12 @@ impl Provider for GatewayProvider {
     }
 
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {
+        // Both protocols carry one argv (or one action) per step.
+        super::refuse_pipeline(
+            "gateway",
+            command,
+            "the agent protocols carry one argv per step",
+        )?;
         if self.config.protocol == GatewayProtocol::Original {
             return self.execute_original(command, ctx).await;
         }

@@ -341,6 +341,7 @@ mod tests {
             env: Default::default(),
             timeout_ms: None,
             stdin: None,
+            pipe: Vec::new(),
         };
         let why = refuse_hostile(&by_env, dir.path()).expect("refused");
         assert!(why.contains("GIT_CONFIG_COUNT"), "{why}");

@@ -208,6 +208,25 @@ pub(crate) async fn spawn(
         .map_err(|_| "the Landlock spawn thread ended without an answer".to_string())?
 }
 
+/// Run `f` on a fresh thread restricted like a step's spawning thread
+/// (Landlock, seccomp, no capabilities): everything it starts inherits
+/// the restrictions. A pipeline's stages are started together this way.
+pub(crate) async fn run_restricted<T: Send + 'static>(
+    limits: Limits,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let runtime = tokio::runtime::Handle::current();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        // Children are registered with this runtime's process driver.
+        let _entered = runtime.enter();
+        let result = restrict_current_thread(&limits).map(|()| f());
+        let _ = tx.send(result);
+    });
+    rx.await
+        .map_err(|_| "the Landlock spawn thread ended without an answer".to_string())?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

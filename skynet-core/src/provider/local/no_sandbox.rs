@@ -48,6 +48,14 @@ pub(crate) async fn spawn(
     Err(WHY.into())
 }
 
+/// Landlock is not built in.
+pub(crate) async fn run_restricted<T: Send + 'static>(
+    _limits: Limits,
+    _f: impl FnOnce() -> T + Send + 'static,
+) -> std::result::Result<T, String> {
+    Err(WHY.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
-//! One running step: its child, pipes and output, pumped in a single task
-//! (no helper threads or tasks per step).
+//! One running step: its process (or a pipeline's processes), pipes and
+//! output, pumped in a single task (no helper threads or tasks per step).
 
 use super::capture::{LineBuffer, OutputSink, forward_lines};
 use super::group::ProcessGroup;
+use super::pipeline::{self, StageEnd};
 use crate::provider::{ExitKind, Stream};
 use crate::{Error, Result};
 use std::future::{Future, pending};
@@ -20,6 +21,8 @@ pub(crate) const STRAGGLER_GRACE: Duration = Duration::from_millis(200);
 /// After SIGKILL, how long to keep draining pipes that something outside
 /// the group may still hold.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(1);
+/// Most bytes of stage reports a pipeline connector may send.
+const MAX_REPORT_BYTES: usize = 64 * 1024;
 
 /// Why a [`Session::pump`] returned.
 #[derive(Debug)]
@@ -32,24 +35,48 @@ pub(crate) enum PumpEnd<T> {
     Interrupted(T),
 }
 
-/// A spawned step.
-pub(crate) struct Session<'a> {
-    child: Child,
+/// A spawned step: one process, or a pipeline's, whose stdin `W` and
+/// stderr `E` may be other pipes than a single child's.
+pub(crate) struct Session<'a, W = ChildStdin, E = ChildStderr> {
+    /// The processes SKYNET started: one (a program, or a sandbox holding
+    /// a whole pipeline), or every stage of a pipeline in order.
+    children: Vec<Child>,
+    statuses: Vec<Option<ExitStatus>>,
     group: ProcessGroup,
-    stdin: Option<ChildStdin>,
+    stdin: Option<W>,
     stdin_data: &'a [u8],
     stdout: Option<ChildStdout>,
-    stderr: Option<ChildStderr>,
+    stderr: Option<E>,
+    reports: Option<Reports>,
     out: LineBuffer,
     err: LineBuffer,
     sink: OutputSink,
-    status: Option<ExitStatus>,
+}
+
+/// The stage statuses a pipeline connector reports (see
+/// [`super::pipeline`]): `INDEX STATUS` lines.
+pub(crate) struct Reports {
+    pipe: Option<tokio::net::unix::OwnedReadHalf>,
+    buf: Vec<u8>,
+    stages: usize,
+}
+
+impl Reports {
+    /// Read the reports of a `stages`-stage pipeline from `pipe`.
+    pub(crate) fn new(pipe: tokio::net::unix::OwnedReadHalf, stages: usize) -> Reports {
+        Reports {
+            pipe: Some(pipe),
+            buf: Vec::new(),
+            stages,
+        }
+    }
 }
 
 enum Event {
     Read(Stream, io::Result<usize>),
+    Report(io::Result<usize>),
     Wrote(io::Result<usize>),
-    Exited(io::Result<ExitStatus>),
+    Exited(usize, io::Result<ExitStatus>),
 }
 
 impl<'a> Session<'a> {
@@ -60,23 +87,49 @@ impl<'a> Session<'a> {
         stdin_data: &'a [u8],
         sink: OutputSink,
     ) -> Session<'a> {
-        let mut stdin = child.stdin.take();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        Session::of(vec![child], group, stdin, stdout, stderr, stdin_data, sink)
+    }
+}
+
+impl<'a, W: AsyncWrite + Unpin, E: AsyncRead + Unpin> Session<'a, W, E> {
+    /// Take over spawned `children` (a pipeline's stages in order, or one
+    /// process) with the pipes the step's input goes into and its output
+    /// comes from.
+    pub(crate) fn of(
+        children: Vec<Child>,
+        group: ProcessGroup,
+        mut stdin: Option<W>,
+        stdout: Option<ChildStdout>,
+        stderr: Option<E>,
+        stdin_data: &'a [u8],
+        sink: OutputSink,
+    ) -> Session<'a, W, E> {
         if stdin_data.is_empty() {
             // Nothing to write: close now so the child sees end of input.
             stdin = None;
         }
         Session {
-            stdout: child.stdout.take(),
-            stderr: child.stderr.take(),
-            child,
+            statuses: vec![None; children.len()],
+            children,
             group,
             stdin,
             stdin_data,
+            stdout,
+            stderr,
+            reports: None,
             out: LineBuffer::new(Stream::Stdout),
             err: LineBuffer::new(Stream::Stderr),
             sink,
-            status: None,
         }
+    }
+
+    /// Also read a pipeline connector's stage reports.
+    pub(crate) fn with_reports(mut self, reports: Reports) -> Self {
+        self.reports = Some(reports);
+        self
     }
 
     /// Run the step until it ends by itself or `stop` fires; then make sure
@@ -110,6 +163,7 @@ impl<'a> Session<'a> {
                 return Ok(ExitEnd {
                     kind,
                     exit_code: None,
+                    stage: None,
                 });
             }
         }
@@ -122,16 +176,38 @@ impl<'a> Session<'a> {
         self.sink.finish().await
     }
 
+    fn exited(&self) -> bool {
+        self.statuses.iter().all(Option::is_some)
+    }
+
     fn exit(&self) -> ExitEnd {
-        match self.status {
+        // A connector's reports say how each stage ended.
+        let reported = self.reports.as_ref().and_then(|r| {
+            let (text, stages) = r.text();
+            pipeline::parse_reports(text, stages)
+        });
+        if let Some(ends) = reported {
+            return pipeline::pipefail(&ends);
+        }
+        if self.children.len() > 1 {
+            let ends: Vec<StageEnd> = self
+                .statuses
+                .iter()
+                .map(|s| s.map_or(StageEnd::Unknown, StageEnd::of))
+                .collect();
+            return pipeline::pipefail(&ends);
+        }
+        match self.statuses.first().copied().flatten() {
             Some(s) => match s.code() {
                 Some(code) => ExitEnd {
                     kind: ExitKind::Exited,
                     exit_code: Some(code),
+                    stage: None,
                 },
                 None => ExitEnd {
                     kind: ExitKind::Signaled,
                     exit_code: None,
+                    stage: None,
                 },
             },
             // Not reaped despite SIGKILL (e.g. stuck in the kernel);
@@ -139,6 +215,7 @@ impl<'a> Session<'a> {
             None => ExitEnd {
                 kind: ExitKind::Signaled,
                 exit_code: None,
+                stage: None,
             },
         }
     }
@@ -150,9 +227,9 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Move data (stdin in, output out) and reap the child until it has
-    /// exited and closed its pipes, or `until` fires, or (with
-    /// `straggler_grace`) the pipes outlive the child by that long.
+    /// Move data (stdin in, output out) and reap the children until they
+    /// have exited and closed their pipes, or `until` fires, or (with
+    /// `straggler_grace`) the pipes outlive the children by that long.
     async fn pump<F: Future>(
         &mut self,
         mut until: Pin<&mut F>,
@@ -169,8 +246,9 @@ impl<'a> Session<'a> {
         }
         let mut grace: Option<Pin<Box<Sleep>>> = None;
         loop {
-            if self.status.is_some() {
-                if self.stdout.is_none() && self.stderr.is_none() {
+            let reporting = self.reports.as_ref().is_some_and(|r| r.pipe.is_some());
+            if self.exited() {
+                if self.stdout.is_none() && self.stderr.is_none() && !reporting {
                     return Ok(PumpEnd::Finished);
                 }
                 if grace.is_none()
@@ -179,6 +257,7 @@ impl<'a> Session<'a> {
                     grace = Some(Box::pin(sleep(g)));
                 }
             }
+            let running = !self.exited();
             let event = tokio::select! {
                 v = until.as_mut() => return Ok(PumpEnd::Interrupted(v)),
                 () = elapsed(&mut grace), if grace.is_some() => return Ok(PumpEnd::Stragglers),
@@ -188,8 +267,9 @@ impl<'a> Session<'a> {
                 r = read_some(&mut self.stderr, self.err.read_target()), if self.stderr.is_some() => {
                     Event::Read(Stream::Stderr, r)
                 }
+                r = read_report(&mut self.reports), if reporting => Event::Report(r),
                 r = write_some(&mut self.stdin, self.stdin_data), if self.stdin.is_some() => Event::Wrote(r),
-                r = self.child.wait(), if self.status.is_none() => Event::Exited(r),
+                (i, r) = wait_next(&mut self.children, &self.statuses), if running => Event::Exited(i, r),
             };
             match event {
                 Event::Read(stream, result) => {
@@ -222,6 +302,15 @@ impl<'a> Session<'a> {
                         return Ok(PumpEnd::Interrupted(v));
                     }
                 }
+                Event::Report(result) => {
+                    if let Some(reports) = &mut self.reports
+                        && (!matches!(result, Ok(n) if n > 0)
+                            || reports.buf.len() >= MAX_REPORT_BYTES)
+                    {
+                        // End of the reports (or more than any connector sends).
+                        reports.pipe = None;
+                    }
+                }
                 Event::Wrote(Ok(n)) if n > 0 => {
                     self.stdin_data = &self.stdin_data[n..];
                     if self.stdin_data.is_empty() {
@@ -230,8 +319,8 @@ impl<'a> Session<'a> {
                 }
                 // The child closed its stdin (or the write failed): stop feeding it.
                 Event::Wrote(_) => self.stdin = None,
-                Event::Exited(Ok(status)) => self.status = Some(status),
-                Event::Exited(Err(e)) => {
+                Event::Exited(i, Ok(status)) => self.statuses[i] = Some(status),
+                Event::Exited(_, Err(e)) => {
                     return Err(Error::Provider {
                         provider: "local".into(),
                         message: format!("cannot wait for the step's process: {e}"),
@@ -247,6 +336,36 @@ impl<'a> Session<'a> {
 pub(crate) struct ExitEnd {
     pub(crate) kind: ExitKind,
     pub(crate) exit_code: Option<i32>,
+    /// For a pipeline that failed: the stage that failed it (0-based).
+    pub(crate) stage: Option<usize>,
+}
+
+/// The next of `children` still running (`statuses[i]` is `None`) to exit.
+/// At least one must be running.
+async fn wait_next(
+    children: &mut [Child],
+    statuses: &[Option<ExitStatus>],
+) -> (usize, io::Result<ExitStatus>) {
+    if let [only] = children {
+        return (0, only.wait().await);
+    }
+    // A pipeline: wait for whichever stage ends first. `Child::wait` is
+    // cancel-safe, so the futures are simply made again next time.
+    let waits = children
+        .iter_mut()
+        .enumerate()
+        .filter(|(i, _)| statuses[*i].is_none())
+        .map(|(i, child)| Box::pin(async move { (i, child.wait().await) }));
+    futures::future::select_all(waits).await.0
+}
+
+async fn read_report(reports: &mut Option<Reports>) -> io::Result<usize> {
+    match reports {
+        Some(Reports {
+            pipe: Some(p), buf, ..
+        }) => p.read_buf(buf).await,
+        _ => pending().await,
+    }
 }
 
 async fn read_some<R: AsyncRead + Unpin>(
@@ -270,5 +389,12 @@ async fn elapsed(timer: &mut Option<Pin<Box<Sleep>>>) {
     match timer {
         Some(t) => t.as_mut().await,
         None => pending().await,
+    }
+}
+
+impl Reports {
+    /// The report text and the number of stages it is about.
+    pub(crate) fn text(&self) -> (&[u8], usize) {
+        (&self.buf, self.stages)
     }
 }

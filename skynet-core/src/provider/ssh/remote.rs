@@ -150,6 +150,7 @@ mod tests {
             env: BTreeMap::from([("A B".to_string(), "x".to_string())]),
             timeout_ms: None,
             stdin: None,
+            pipe: Vec::new(),
         };
         assert!(script(&cmd, "/srv").is_err());
         cmd.env = BTreeMap::from([("GOOD_1".to_string(), "$(id)".to_string())]);

@@ -229,11 +229,47 @@ pub(super) static OPS_RULES: &[Rule] = &[
             })
         },
     ),
+    // The largest files: a pipeline (du | sort | head), one step.
+    rule(
+        &[
+            "(find|show|list|get|display|see|give) [me] [the] [top] [{count:n}] (largest|biggest|heaviest) files [and (folders|directories|dirs)] [in|under|below|inside {path:dir}] [here]",
+            "(what|which) (is|are) [the] [top] [{count:n}] (largest|biggest|heaviest) files [in|under|below|inside {path:dir}] [here]",
+            "(which|what) files (take|use|are taking|are using|take up|use up) [the] most (space|disk space|room|disk) [in|under|below|inside {path:dir}]",
+            "(which|what) files are taking up space [in|under|below|inside {path:dir}]",
+            "[the] [top] [{count:n}] (largest|biggest|heaviest) files [in|under|below|inside {path:dir}]",
+        ],
+        |c| {
+            let count = match c.get("count") {
+                Some(n) => parse_count(n).ok_or(Reject::Decline)?,
+                None => 10,
+            };
+            if !(1..=10_000).contains(&count) {
+                return Err(Reject::Explain(format!(
+                    "can list 1 to 10000 of the largest files, not {count}"
+                )));
+            }
+            Ok(Action::LargestFiles {
+                path: dir(c),
+                count,
+            })
+        },
+    ),
+    // How many files: a pipeline (find | wc -l), one step.
+    rule(
+        &[
+            "how many files (are|are there|exist|do we have|do i have|does it have) [in|under|below|inside {path:dir}]",
+            "how many files (are in|are there in|are under|are inside) {path:dir}",
+            "how many files does {path:dir} (have|contain|hold)",
+            "(count|show|get|what is) [me] [the] (number|count) of files [in|under|below|inside {path:dir}]",
+            "count [all] [the] files [in|under|below|inside {path:dir}]",
+        ],
+        |c| Ok(Action::CountFiles { path: dir(c) }),
+    ),
     rule(
         &[
             "(find|show|list|get|search for|look for|locate) [me] [all] files|file (larger|bigger|over|above|greater|more) [than] {size} [in|under|below|inside {path:dir}]",
-            "(find|show|list|get|search for|look for|locate) [me] [all] (large|big|huge|largest|biggest|heavy) files [in|under|below|inside {path:dir}]",
-            "(what|which) files are (large|big|huge|biggest|largest|taking up space) [in|under|inside {path:dir}]",
+            "(find|show|list|get|search for|look for|locate) [me] [all] (large|big|huge|heavy) files [in|under|below|inside {path:dir}]",
+            "(what|which) files are (large|big|huge) [in|under|inside {path:dir}]",
         ],
         |c| {
             let larger_than = match c.get("size") {

@@ -432,6 +432,7 @@ mod tests {
             env: BTreeMap::new(),
             timeout_ms: None,
             stdin: None,
+            pipe: Vec::new(),
         }
     }
 

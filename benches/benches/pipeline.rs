@@ -1,0 +1,167 @@
+//! Pipelines without a shell (issue 16): a 3-stage pipeline of `true`
+//! through `LocalProvider` beside `sh -c 'true | true | true'` through the
+//! same provider, sandbox off, same run; and under bubblewrap (when it
+//! works here) the pipeline beside a single `true` step, which shows the
+//! pipeline costs one sandbox start, not one per stage. Each pair is
+//! interleaved (a timed run of one right after an untimed run of the
+//! other), so both see the same load.
+//!
+//! `cargo bench -p skynet-benches --bench pipeline`
+
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use skynet_core::plan::Stage;
+use skynet_core::provider::local::SandboxMode;
+use skynet_core::provider::{ExecContext, LocalProvider, Provider};
+use skynet_core::{Command, JobId, RiskLevel};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+fn command(stages: &[&[&str]], root: &Path) -> Command {
+    let sv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    Command {
+        argv: sv(stages[0]),
+        cwd: root.to_path_buf(),
+        env: BTreeMap::new(),
+        timeout_ms: None,
+        stdin: None,
+        pipe: stages[1..].iter().map(|s| Stage::new(sv(s))).collect(),
+    }
+}
+
+async fn step(p: &LocalProvider, cmd: &Command, root: &Path) {
+    let (tx, mut rx) = mpsc::channel(16);
+    let ctx = ExecContext {
+        job_id: JobId::new(),
+        step: 0,
+        root: root.to_path_buf(),
+        timeout: Some(Duration::from_secs(10)),
+        cancel: CancellationToken::new(),
+        output: tx,
+        max_output_bytes: 1 << 20,
+        risk: RiskLevel::ReadOnly,
+        action: None,
+    };
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let out = p.execute(cmd, ctx).await.expect("execute");
+    assert!(out.success(), "{out:?}");
+    drain.await.expect("drain");
+}
+
+/// Each `(label, timed, other)`: the time of `timed`, every run of it
+/// right after an untimed run of `other`, so the pair sees the same load
+/// (the machine these run on is shared).
+fn interleaved<const N: usize>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    provider: &LocalProvider,
+    root: &Path,
+    cases: [(&str, &Command, &Command); N],
+) {
+    for (label, timed, other) in cases {
+        group.bench_function(label, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        step(provider, other, root).await;
+                        let started = std::time::Instant::now();
+                        step(provider, timed, root).await;
+                        total += started.elapsed();
+                    }
+                    total
+                })
+            })
+        });
+    }
+}
+
+fn pipeline(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().canonicalize().expect("canon");
+    let piped = command(&[&["true"], &["true"], &["true"]], &root);
+    let shell = command(&[&["sh", "-c", "true | true | true"]], &root);
+    let single = command(&[&["true"]], &root);
+
+    // Sandbox off. READ_ONLY steps get a CPU limit through `prlimit`, one
+    // per process SKYNET starts: three for the pipeline, one for sh. Both
+    // ways, so the limit's own cost shows.
+    for (name, provider) in [
+        ("sandbox_off", LocalProvider::new()),
+        (
+            "sandbox_off_no_cpu_limit",
+            LocalProvider::new().with_read_only_cpu(None),
+        ),
+    ] {
+        let mut group = c.benchmark_group(format!("pipeline_3_true/{name}"));
+        group.sample_size(20);
+        group.measurement_time(Duration::from_secs(5));
+        interleaved(
+            &mut group,
+            &rt,
+            &provider,
+            &root,
+            [
+                ("skynet_pipeline", &piped, &shell),
+                ("sh_c", &shell, &piped),
+                ("single_true", &single, &piped),
+            ],
+        );
+        group.finish();
+    }
+
+    // Bubblewrap: the pipeline beside one program, both one sandbox start.
+    let sandboxed = LocalProvider::new().with_sandbox(SandboxMode::Require);
+    let works = rt.block_on(async {
+        let (tx, _rx) = mpsc::channel(16);
+        let ctx = ExecContext {
+            job_id: JobId::new(),
+            step: 0,
+            root: root.clone(),
+            timeout: Some(Duration::from_secs(10)),
+            cancel: CancellationToken::new(),
+            output: tx,
+            max_output_bytes: 1 << 20,
+            risk: RiskLevel::ReadOnly,
+            action: None,
+        };
+        sandboxed
+            .execute(&single, ctx)
+            .await
+            .is_ok_and(|o| o.success())
+    });
+    if !works {
+        eprintln!("bubblewrap does not work here: the sandboxed group is skipped");
+        return;
+    }
+    let before = sandboxed.launches();
+    rt.block_on(step(&sandboxed, &piped, &root));
+    let after = sandboxed.launches();
+    eprintln!(
+        "one 3-stage pipeline under bubblewrap started {} process(es) and {} sandbox(es)",
+        after.processes - before.processes,
+        after.sandboxes - before.sandboxes
+    );
+    let mut group = c.benchmark_group("pipeline_3_true/bubblewrap");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(8));
+    interleaved(
+        &mut group,
+        &rt,
+        &sandboxed,
+        &root,
+        [
+            ("skynet_pipeline", &piped, &single),
+            ("single_true", &single, &piped),
+        ],
+    );
+    group.finish();
+}
+
+criterion_group!(benches, pipeline);
+criterion_main!(benches);
