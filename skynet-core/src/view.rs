@@ -227,7 +227,7 @@ fn step_view(s: &Step, state: Option<StepStateView>) -> StepView {
         state,
         estimate_ms: s.estimate_ms,
         network: s.network.clone(),
-        sandbox_profile: SandboxProfile::for_step(&s.action, s.risk),
+        sandbox_profile: SandboxProfile::for_step(&s.action, &s.command, s.risk),
     }
 }
 

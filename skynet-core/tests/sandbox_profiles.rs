@@ -25,11 +25,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Run `argv` in `root` as a READ_ONLY step of `action` (None: no action,
-/// the default profile).
+/// the default profile). A step gets its action's profile only with the
+/// action's own command, so the profile is forced here: these tests attack
+/// it with commands the action never resolves to.
 async fn run(local: &LocalProvider, root: &Path, action: Option<Action>, argv: &[&str]) -> Run {
+    let local = match &action {
+        Some(a) => local.clone().force_profile(a.sandbox_profile()),
+        None => local.clone(),
+    };
     let mut step = Step::new(root);
     step.action = action;
-    step.run_on(local, &command(argv, root), None)
+    step.run_on(&local, &command(argv, root), None)
         .await
         .expect("the step runs")
 }

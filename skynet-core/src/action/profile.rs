@@ -12,8 +12,10 @@
 //!   outside any namespace, and only where the operator turned it on.
 
 use super::Action;
+use crate::plan::Command;
 use crate::risk::RiskLevel;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// How a local step is confined (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -29,14 +31,29 @@ pub enum SandboxProfile {
 }
 
 impl SandboxProfile {
-    /// The profile a step of `action` judged `risk` runs under: what the
-    /// action asks for, but Inspect only for a READ_ONLY step and Host only
-    /// for an ADMIN one; anything else keeps the default sandbox.
-    pub fn for_step(action: &Action, risk: RiskLevel) -> SandboxProfile {
-        match action.sandbox_profile() {
+    /// The profile a step of `action` running `command`, judged `risk`,
+    /// runs under: what the action asks for, but Inspect only for a
+    /// READ_ONLY step and Host only for an ADMIN one, and either only when
+    /// the command is exactly the one program the action resolves to (no
+    /// pipeline, environment or input): a step labelled with an ops action
+    /// but carrying another command keeps the default sandbox.
+    pub fn for_step(action: &Action, command: &Command, risk: RiskLevel) -> SandboxProfile {
+        let wanted = match action.sandbox_profile() {
             SandboxProfile::Inspect if risk == RiskLevel::ReadOnly => SandboxProfile::Inspect,
             SandboxProfile::Host if risk == RiskLevel::Admin => SandboxProfile::Host,
-            _ => SandboxProfile::Default,
+            _ => return SandboxProfile::Default,
+        };
+        // The ops actions resolve without looking at the root.
+        let exact = command.pipe.is_empty()
+            && command.env.is_empty()
+            && command.stdin.is_none()
+            && action
+                .resolve(Path::new("/"))
+                .is_ok_and(|own| own.argv == command.argv);
+        if exact {
+            wanted
+        } else {
+            SandboxProfile::Default
         }
     }
 
@@ -87,6 +104,19 @@ mod tests {
     use super::*;
     use crate::action::{NetworkView, PackageOp, ProcessSort, ServiceOp};
 
+    /// The command `action` resolves to.
+    fn own(action: &Action) -> Command {
+        let inv = action.resolve(Path::new("/")).expect("resolves");
+        Command {
+            argv: inv.argv,
+            cwd: "/".into(),
+            env: Default::default(),
+            timeout_ms: None,
+            stdin: None,
+            pipe: Vec::new(),
+        }
+    }
+
     #[test]
     fn inspection_is_read_only_and_the_host_is_admin_only() {
         let top = Action::TopProcesses {
@@ -98,12 +128,15 @@ mod tests {
         };
         for a in [&top, &ports, &routes, &Action::Uptime] {
             assert_eq!(
-                SandboxProfile::for_step(a, RiskLevel::ReadOnly),
+                SandboxProfile::for_step(a, &own(a), RiskLevel::ReadOnly),
                 SandboxProfile::Inspect
             );
             // Judged riskier (a policy file, a raised claim): the default.
             for risk in [RiskLevel::Write, RiskLevel::Admin] {
-                assert_eq!(SandboxProfile::for_step(a, risk), SandboxProfile::Default);
+                assert_eq!(
+                    SandboxProfile::for_step(a, &own(a), risk),
+                    SandboxProfile::Default
+                );
             }
         }
         let host = [
@@ -123,11 +156,14 @@ mod tests {
         for a in &host {
             assert_eq!(a.base_risk(), RiskLevel::Admin, "{}", a.name());
             assert_eq!(
-                SandboxProfile::for_step(a, RiskLevel::Admin),
+                SandboxProfile::for_step(a, &own(a), RiskLevel::Admin),
                 SandboxProfile::Host
             );
             for risk in [RiskLevel::ReadOnly, RiskLevel::Write] {
-                assert_eq!(SandboxProfile::for_step(a, risk), SandboxProfile::Default);
+                assert_eq!(
+                    SandboxProfile::for_step(a, &own(a), risk),
+                    SandboxProfile::Default
+                );
             }
         }
         // An explicit argv never picks a profile, whatever it runs.
@@ -135,9 +171,27 @@ mod tests {
             argv: vec!["ps".into(), "-e".into()],
         };
         assert_eq!(
-            SandboxProfile::for_step(&ps, RiskLevel::ReadOnly),
+            SandboxProfile::for_step(&ps, &own(&ps), RiskLevel::ReadOnly),
             SandboxProfile::Default
         );
+        // An ops action carrying another command, a pipeline or extra
+        // environment keeps the default sandbox.
+        let mut other = own(&top);
+        other.argv = vec!["cat".into(), "/proc/1/status".into()];
+        let mut piped = own(&top);
+        piped.pipe = vec![crate::plan::Stage::new(vec!["nc".into(), "x".into()])];
+        let mut with_env = own(&host[0]);
+        with_env.env.insert("LD_PRELOAD".into(), "x".into());
+        for (a, cmd, risk) in [
+            (&top, &other, RiskLevel::ReadOnly),
+            (&top, &piped, RiskLevel::ReadOnly),
+            (&host[0], &with_env, RiskLevel::Admin),
+        ] {
+            assert_eq!(
+                SandboxProfile::for_step(a, cmd, risk),
+                SandboxProfile::Default
+            );
+        }
         assert_eq!(
             serde_json::to_string(&SandboxProfile::Inspect).expect("json"),
             "\"inspect\""

@@ -104,7 +104,7 @@ impl Skynet {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| {
-                let why = provider.refuses(&s.action, s.risk)?;
+                let why = provider.refuses(&s.action, &s.command, s.risk)?;
                 Some(format!("{}: {why}", super::judge::step_label(i, s)))
             })
             .collect();

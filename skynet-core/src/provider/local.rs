@@ -89,6 +89,8 @@ pub struct LocalProvider {
     writable: Vec<PathBuf>,
     read_only_cpu: Option<Duration>,
     host_profile: bool,
+    /// A profile every step gets whatever its action (tests only).
+    forced_profile: Option<crate::action::SandboxProfile>,
     launches: Arc<Launches>,
 }
 
@@ -132,6 +134,7 @@ impl LocalProvider {
             writable: Vec::new(),
             read_only_cpu: Some(DEFAULT_READ_ONLY_CPU),
             host_profile: false,
+            forced_profile: None,
             launches: Arc::default(),
         }
     }
@@ -145,6 +148,30 @@ impl LocalProvider {
     pub fn with_host_profile(mut self, enabled: bool) -> Self {
         self.host_profile = enabled;
         self
+    }
+
+    /// Run every step under `profile`, whatever its action and command:
+    /// for tests that attack a profile with commands no action resolves
+    /// to (a step gets Inspect or Host only with its action's own command,
+    /// [`crate::action::SandboxProfile::for_step`]).
+    #[doc(hidden)]
+    pub fn force_profile(mut self, profile: crate::action::SandboxProfile) -> Self {
+        self.forced_profile = Some(profile);
+        self
+    }
+
+    /// The profile a step runs under here.
+    fn profile(
+        &self,
+        action: Option<&crate::action::Action>,
+        command: &Command,
+        risk: crate::RiskLevel,
+    ) -> crate::action::SandboxProfile {
+        self.forced_profile.unwrap_or_else(|| {
+            action.map_or(Default::default(), |a| {
+                crate::action::SandboxProfile::for_step(a, command, risk)
+            })
+        })
     }
 
     /// Confine steps with bubblewrap (see [`SandboxMode`]): a read-only
@@ -278,8 +305,13 @@ impl Provider for LocalProvider {
         }
     }
 
-    fn refuses(&self, action: &crate::action::Action, risk: crate::RiskLevel) -> Option<String> {
-        let profile = crate::action::SandboxProfile::for_step(action, risk);
+    fn refuses(
+        &self,
+        action: &crate::action::Action,
+        command: &Command,
+        risk: crate::RiskLevel,
+    ) -> Option<String> {
+        let profile = self.profile(Some(action), command, risk);
         sandbox::refusal(self.sandbox, self.host_profile, profile, action.name())
     }
 
@@ -297,10 +329,9 @@ impl Provider for LocalProvider {
         #[cfg(not(feature = "sandbox"))]
         landlock::refuse_unless_off(self.sandbox)?;
         let program = command.argv.first().map_or("", String::as_str);
-        let profile = ctx.action.as_ref().map_or(Default::default(), |a| {
-            crate::action::SandboxProfile::for_step(a, ctx.risk)
-        });
-        if let Some(message) = ctx.action.as_ref().and_then(|a| self.refuses(a, ctx.risk)) {
+        let profile = self.profile(ctx.action.as_ref(), command, ctx.risk);
+        let action = ctx.action.as_ref().map_or("", |a| a.name());
+        if let Some(message) = sandbox::refusal(self.sandbox, self.host_profile, profile, action) {
             return Err(Error::Provider {
                 provider: "local".into(),
                 message,

@@ -171,11 +171,12 @@ pub trait Provider: Send + Sync {
          like WRITE steps"
             .into()
     }
-    /// Why this provider will not run a step of `action` judged `risk` as
-    /// it is configured (a sandbox profile it needs is turned off), asked
-    /// when a plan is placed so nobody approves a step that cannot run.
-    /// `None` (the default): it runs what its capabilities say.
-    fn refuses(&self, _action: &Action, _risk: RiskLevel) -> Option<String> {
+    /// Why this provider will not run a step of `action` running `command`
+    /// judged `risk` as it is configured (a sandbox profile it needs is
+    /// turned off), asked when a plan is placed so nobody approves a step
+    /// that cannot run. `None` (the default): it runs what its
+    /// capabilities say.
+    fn refuses(&self, _action: &Action, _command: &Command, _risk: RiskLevel) -> Option<String> {
         None
     }
 
