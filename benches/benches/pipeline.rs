@@ -11,11 +11,9 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use skynet_core::plan::Stage;
 use skynet_core::provider::local::SandboxMode;
 use skynet_core::provider::{ExecContext, LocalProvider, Provider};
 use skynet_core::{Command, JobId, RiskLevel};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -23,14 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 fn command(stages: &[&[&str]], root: &Path) -> Command {
     let sv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    Command {
-        argv: sv(stages[0]),
-        cwd: root.to_path_buf(),
-        env: BTreeMap::new(),
-        timeout_ms: None,
-        stdin: None,
-        pipe: stages[1..].iter().map(|s| Stage::new(sv(s))).collect(),
-    }
+    Command::piped(stages.iter().map(|s| sv(s)).collect(), root)
 }
 
 async fn step(p: &LocalProvider, cmd: &Command, root: &Path) {

@@ -56,6 +56,25 @@ impl Stage {
 }
 
 impl Command {
+    /// A command running `stages` in order in `cwd`, each stage's output
+    /// feeding the next (one stage: a single program), with no extra
+    /// environment, input or time limit of its own.
+    pub fn piped(mut stages: Vec<Vec<String>>, cwd: impl Into<PathBuf>) -> Command {
+        let argv = if stages.is_empty() {
+            Vec::new()
+        } else {
+            stages.remove(0)
+        };
+        Command {
+            argv,
+            cwd: cwd.into(),
+            env: BTreeMap::new(),
+            timeout_ms: None,
+            stdin: None,
+            pipe: stages.into_iter().map(Stage::new).collect(),
+        }
+    }
+
     /// Whether this is a pipeline of more than one program.
     pub fn is_pipeline(&self) -> bool {
         !self.pipe.is_empty()

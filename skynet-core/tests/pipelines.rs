@@ -9,7 +9,7 @@ mod provider_support;
 use async_trait::async_trait;
 use provider_support::{Run, Step, sandboxes};
 use skynet_core::action::Action;
-use skynet_core::plan::{Command, Stage};
+use skynet_core::plan::Command;
 use skynet_core::planner::{RulePlanner, ScriptedPlanner};
 use skynet_core::provider::mock::MockProvider;
 use skynet_core::provider::{
@@ -19,7 +19,6 @@ use skynet_core::store::LogQuery;
 use skynet_core::{
     EngineConfig, Error, JobStatus, RiskLevel, Skynet, SubmitRequest, WorkerOptions,
 };
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,14 +29,7 @@ fn sv(v: &[&str]) -> Vec<String> {
 }
 
 fn pipeline(stages: &[&[&str]], cwd: &Path) -> Command {
-    Command {
-        argv: sv(stages[0]),
-        cwd: cwd.to_path_buf(),
-        env: BTreeMap::new(),
-        timeout_ms: None,
-        stdin: None,
-        pipe: stages[1..].iter().map(|s| Stage::new(sv(s))).collect(),
-    }
+    Command::piped(stages.iter().map(|s| sv(s)).collect(), cwd)
 }
 
 /// The local provider without a sandbox, then under every real sandbox

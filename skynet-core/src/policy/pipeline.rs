@@ -78,22 +78,14 @@ pub(crate) fn combine(stages: &[&[String]], decisions: Vec<Decision>) -> Decisio
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::plan::{Command, Stage};
-    use std::collections::BTreeMap;
+    use crate::plan::Command;
 
     fn sv(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
 
     fn pipeline(root: &std::path::Path, stages: &[&[&str]]) -> Command {
-        Command {
-            argv: sv(stages[0]),
-            cwd: root.to_path_buf(),
-            env: BTreeMap::new(),
-            timeout_ms: None,
-            stdin: None,
-            pipe: stages[1..].iter().map(|s| Stage::new(sv(s))).collect(),
-        }
+        Command::piped(stages.iter().map(|s| sv(s)).collect(), root)
     }
 
     #[test]
