@@ -113,6 +113,16 @@ fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
     } else if s[0] == 0x64 && s[1] == 0xff9b {
         // NAT64 hides an IPv4 address the check cannot see.
         "NAT64 (64:ff9b::/96)"
+    } else if s[0] == 0x2002 {
+        // 6to4 carries an IPv4 address (2002:7f00:1:: is 127.0.0.1).
+        "6to4 (2002::/16)"
+    } else if s[0] == 0x2001 && s[1] == 0 {
+        // Teredo carries an IPv4 server and client address.
+        "Teredo (2001::/32)"
+    } else if s[0] & 0xe000 != 0x2000 {
+        // Only global unicast is public: whatever else the registry holds
+        // or will assign is closed until an operator opens it.
+        "not global unicast (outside 2000::/3)"
     } else {
         return None;
     })
@@ -228,6 +238,10 @@ mod tests {
             ("::ffff:192.168.0.1", "private"),
             ("::127.0.0.1", "IPv4-compatible"),
             ("64:ff9b::a00:1", "NAT64"),
+            ("2002:7f00:1::", "6to4"),
+            ("2001:0:4136:e378::1", "Teredo"),
+            ("100::1", "not global unicast"),
+            ("4000::1", "not global unicast"),
         ] {
             let why = blocked_range(ip(addr)).unwrap_or_else(|| panic!("{addr} is not blocked"));
             assert!(why.contains(range), "{addr}: {why}");
