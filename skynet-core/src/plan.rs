@@ -233,7 +233,7 @@ impl Plan {
     /// Fill in the duration estimates: for each step the median of its
     /// past runs when `history` knows one, else its action's default; the
     /// plan's is their sum. Changes no hash.
-    pub fn estimate(&mut self, history: impl Fn(&Step) -> Option<u64>) {
+    pub fn estimate(&mut self, mut history: impl FnMut(&Step) -> Option<u64>) {
         let mut total: u64 = 0;
         for step in &mut self.steps {
             let ms = history(step).unwrap_or_else(|| step.action.default_estimate_ms());

@@ -95,6 +95,12 @@ impl Skynet {
                 Err(e) => tracing::debug!(error = %e, "step history unavailable for estimates"),
             }
         }
-        plan.estimate(|step| known.get(&signature(principal, step)).copied().flatten());
+        // The steps in order, each with the signature computed above.
+        let mut by_step = signatures.iter();
+        plan.estimate(|_| {
+            by_step
+                .next()
+                .and_then(|sig| known.get(sig).copied().flatten())
+        });
     }
 }
