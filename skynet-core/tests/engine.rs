@@ -8,30 +8,28 @@ use skynet_core::plan::{Command, Plan, Step};
 use skynet_core::planner::{PlanRequest, Planner, ScriptedPlanner};
 use skynet_core::provider::mock::{MockProvider, MockResponse};
 use skynet_core::store::{JobFilter, LogQuery, StepStatus};
-use skynet_core::{
-    EngineConfig, Error, JobId, JobStatus, RiskLevel, Skynet, SubmitRequest, WorkerOptions,
-};
+use skynet_core::{EngineConfig, Error, JobId, JobStatus, RiskLevel, Skynet, WorkerOptions};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-struct Env {
-    dir: tempfile::TempDir,
+mod engine_support;
+
+use engine_support::{Env, drain_until_done};
+
+/// Engines over the test's ledger.
+trait Engines {
+    async fn engine(
+        &self,
+        planner: impl Planner + 'static,
+        mock: MockProvider,
+        config: EngineConfig,
+    ) -> Skynet;
+    async fn slow_list_engine(&self) -> Skynet;
 }
 
-impl Env {
-    fn new() -> Self {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("skynet.db").display())
-    }
-    fn req(&self, intent: &str) -> SubmitRequest {
-        SubmitRequest::new(intent).root(self.dir.path())
-    }
+impl Engines for Env {
     async fn engine(
         &self,
         planner: impl Planner + 'static,
@@ -49,9 +47,7 @@ impl Env {
             .await
             .unwrap()
     }
-}
 
-impl Env {
     /// An engine whose one step (`ls`) takes a minute on the mock provider.
     async fn slow_list_engine(&self) -> Skynet {
         let mock = MockProvider::new().with_rule(
@@ -77,25 +73,6 @@ fn fast() -> EngineConfig {
 fn exec(argv: &[&str]) -> Action {
     Action::ExecuteCommand {
         argv: argv.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
-/// Drain with `--once` workers until the job is terminal (retries may be
-/// scheduled slightly in the future).
-async fn drain_until_done(sk: &Skynet, id: &JobId) -> skynet_core::Job {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let opts = WorkerOptions {
-            once: true,
-            ..Default::default()
-        };
-        sk.worker(opts, CancellationToken::new()).await.unwrap();
-        let job = sk.get(id).await.unwrap();
-        if job.status.is_terminal() {
-            return job;
-        }
-        assert!(Instant::now() < deadline, "job stuck in {}", job.status);
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

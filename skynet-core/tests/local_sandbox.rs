@@ -4,7 +4,7 @@
 
 mod provider_support;
 
-use provider_support::{Step, command, service_var};
+use provider_support::{Step, command, service_var, settles, sleeping_with};
 use skynet_core::RiskLevel;
 use skynet_core::provider::local::SandboxMode;
 use skynet_core::provider::{ExitKind, LocalProvider, Provider, Stream};
@@ -112,14 +112,10 @@ async fn nothing_a_step_starts_outlives_it() {
         .await
         .expect("runs");
     assert!(r.out.success(), "{}", r.all());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while sleeping_with(marker) {
-        assert!(
-            Instant::now() < deadline,
-            "the background sleep survived the step"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    settles(Duration::from_secs(5), || {
+        (!sleeping_with(marker).is_empty()).then(|| "the background sleep survived the step".into())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -143,23 +139,6 @@ async fn timeout_still_stops_a_sandboxed_step() {
         "{}",
         health.message
     );
-}
-
-/// Is a live `sleep ARG` process running anywhere on the machine?
-fn sleeping_with(arg: &str) -> bool {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    dir.flatten().any(|entry| {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let zombie = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| {
-                s.rsplit_once(") ")
-                    .is_some_and(|(_, rest)| rest.starts_with('Z'))
-            })
-            .unwrap_or(true);
-        !zombie && cmdline == format!("sleep\0{arg}\0").as_bytes()
-    })
 }
 
 /// Landlock alone (the fallback where bubblewrap cannot run), forced with

@@ -1,14 +1,16 @@
 //! The engine's memory: every job that ends is remembered (on real SQLite,
 //! through the mock provider), for its principal, with secrets redacted.
 
+mod engine_support;
+
+use engine_support::drain_until_done;
 use skynet_core::action::Action;
 use skynet_core::memory::{MemoryFilter, MemoryOutcome, MemoryType, NewMemory};
 use skynet_core::planner::ScriptedPlanner;
 use skynet_core::provider::mock::{MockProvider, MockResponse};
-use skynet_core::{Error, JobId, Skynet, SubmitRequest, WorkerOptions};
+use skynet_core::{Error, JobId, Skynet, SubmitRequest};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "supersecretvalue";
 
@@ -29,21 +31,7 @@ async fn engine(dir: &tempfile::TempDir, mock: MockProvider, actions: Vec<Action
 
 async fn run(sk: &Skynet, req: SubmitRequest) -> JobId {
     let job = sk.submit(req).await.expect("submit");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let once = WorkerOptions {
-            once: true,
-            ..Default::default()
-        };
-        sk.worker(once, CancellationToken::new())
-            .await
-            .expect("worker");
-        if sk.get(&job.id).await.expect("get").status.is_terminal() {
-            return job.id;
-        }
-        assert!(Instant::now() < deadline, "job never ended");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    drain_until_done(sk, &job.id).await.id
 }
 
 /// The memory of `job`, waiting for the background writer.

@@ -4,10 +4,12 @@
 //! `SKYNET_TEST_LANDLOCK=1`).
 #![allow(clippy::unwrap_used)]
 
+mod engine_support;
 mod provider_support;
 
 use async_trait::async_trait;
-use provider_support::{Run, Step, sandboxes};
+use engine_support::drain_until_done;
+use provider_support::{Run, Step, alive, sandboxes, settles, sleeping_with};
 use skynet_core::action::Action;
 use skynet_core::plan::Command;
 use skynet_core::planner::{RulePlanner, ScriptedPlanner};
@@ -16,13 +18,10 @@ use skynet_core::provider::{
     Capabilities, ExecContext, ExitKind, Health, LocalProvider, Output, Provider, Stream,
 };
 use skynet_core::store::LogQuery;
-use skynet_core::{
-    EngineConfig, Error, JobStatus, RiskLevel, Skynet, SubmitRequest, WorkerOptions,
-};
+use skynet_core::{EngineConfig, Error, JobStatus, RiskLevel, Skynet, SubmitRequest};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 fn sv(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -141,32 +140,6 @@ async fn the_first_failing_stage_fails_the_step_and_is_named() {
     }
 }
 
-/// Live (not zombie) processes whose command line is `sleep ARG`.
-fn sleeping_with(arg: &str) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|entry| {
-            let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            let zombie = stat
-                .rsplit_once(") ")
-                .is_none_or(|(_, rest)| rest.starts_with('Z'));
-            (!zombie && cmdline == format!("sleep\0{arg}\0").as_bytes()).then_some(pid)
-        })
-        .collect()
-}
-
-/// Whether `pid` is a live (not zombie) process.
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
-    })
-}
-
 #[tokio::test]
 async fn a_timeout_kills_every_stage() {
     for (i, (mode, local)) in providers("a_timeout_kills_every_stage")
@@ -198,8 +171,7 @@ async fn a_timeout_kills_every_stage() {
             .filter_map(|l| l.trim().parse().ok())
             .collect();
         assert_eq!(pids.len(), 3, "{mode}: {}", r.all());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
+        settles(Duration::from_secs(5), || {
             let left = sleeping_with(&marker);
             // Without bubblewrap the pids are this machine's: each one is gone.
             let by_pid: Vec<i32> = if mode == "bubblewrap" {
@@ -207,15 +179,10 @@ async fn a_timeout_kills_every_stage() {
             } else {
                 pids.iter().copied().filter(|p| alive(*p)).collect()
             };
-            if left.is_empty() && by_pid.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{mode}: stages outlived the step: {left:?} {by_pid:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            (!left.is_empty() || !by_pid.is_empty())
+                .then(|| format!("{mode}: stages outlived the step: {left:?} {by_pid:?}"))
+        })
+        .await;
     }
 }
 
@@ -237,14 +204,11 @@ async fn a_cancel_kills_every_stage() {
         let r = step.run_on(&local, &cmd, None).await.unwrap();
         canceller.await.unwrap();
         assert_eq!(r.out.exit, ExitKind::Cancelled, "{mode}: {}", r.all());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !sleeping_with(&marker).is_empty() {
-            assert!(
-                Instant::now() < deadline,
-                "{mode}: stages outlived the cancel"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        settles(Duration::from_secs(5), || {
+            (!sleeping_with(&marker).is_empty())
+                .then(|| format!("{mode}: stages outlived the cancel"))
+        })
+        .await;
     }
 }
 
@@ -340,23 +304,6 @@ fn piped(stages: &[&[&str]]) -> Action {
     }
 }
 
-async fn drain(sk: &Skynet, id: &skynet_core::JobId) -> skynet_core::Job {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let opts = WorkerOptions {
-            once: true,
-            ..Default::default()
-        };
-        sk.worker(opts, CancellationToken::new()).await.unwrap();
-        let job = sk.get(id).await.unwrap();
-        if job.status.is_terminal() {
-            return job;
-        }
-        assert!(Instant::now() < deadline, "job stuck in {}", job.status);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_later_write_stage_makes_the_plan_write_and_it_waits_for_approval() {
     let dir = tempfile::tempdir().unwrap();
@@ -400,7 +347,7 @@ async fn a_later_write_stage_makes_the_plan_write_and_it_waits_for_approval() {
         "nothing ran before approval"
     );
     sk.approve(&job.id, &plan.hash, "alice").await.unwrap();
-    let done = drain(&sk, &job.id).await;
+    let done = drain_until_done(&sk, &job.id).await;
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
     assert_eq!(
         std::fs::read_to_string(root.path().join("out.txt")).unwrap(),
@@ -463,7 +410,7 @@ async fn a_failing_stage_fails_the_job_naming_the_stage() {
         let hash = job.plan.as_ref().unwrap().hash.clone();
         sk.approve(&job.id, &hash, "alice").await.unwrap();
     }
-    let done = drain(&sk, &job.id).await;
+    let done = drain_until_done(&sk, &job.id).await;
     assert_eq!(done.status, JobStatus::Failed);
     let error = done.error.unwrap_or_default();
     assert!(
@@ -497,7 +444,7 @@ async fn the_rule_planner_plans_the_largest_files_as_one_read_only_step() {
     );
     assert_eq!(plan.risk, RiskLevel::ReadOnly);
     assert_eq!(job.status, JobStatus::Queued, "READ_ONLY runs unasked");
-    let done = drain(&sk, &job.id).await;
+    let done = drain_until_done(&sk, &job.id).await;
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
     let logs = sk.logs(&job.id, &LogQuery::default()).await.unwrap();
     let lines: Vec<&str> = logs.iter().map(|l| l.text.as_str()).collect();

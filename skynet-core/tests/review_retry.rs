@@ -6,8 +6,10 @@
 //! submitted again, judged again by the policy in force.
 #![allow(clippy::unwrap_used)]
 
+mod engine_support;
 mod service;
 
+use engine_support::drain_until_done;
 use skynet_core::action::Action;
 use skynet_core::planner::ScriptedPlanner;
 use skynet_core::provider::mock::MockProvider;
@@ -15,11 +17,10 @@ use skynet_core::store::keys::{Grant, Scope};
 use skynet_core::store::{JobFilter, StepStatus};
 use skynet_core::{
     EngineConfig, Error, ErrorKind, Job, JobId, JobSource, JobStatus, Policy, Principal,
-    RetryRequest, ReviewRequest, ReviewResolution, Skynet, SubmitRequest, WorkerOptions,
+    RetryRequest, ReviewRequest, ReviewResolution, Skynet, SubmitRequest,
 };
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
+use std::time::Duration;
 
 /// Expand into `sqlite::$case` and `postgres::$case`, each calling
 /// `$case(Db)`.
@@ -125,24 +126,6 @@ fn retry_req() -> RetryRequest {
     }
 }
 
-/// Run `--once` workers until the job is terminal.
-async fn drain(sk: &Skynet, id: &JobId) -> Job {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let opts = WorkerOptions {
-            once: true,
-            ..Default::default()
-        };
-        sk.worker(opts, CancellationToken::new()).await.unwrap();
-        let job = sk.get(id).await.unwrap();
-        if job.status.is_terminal() {
-            return job;
-        }
-        assert!(Instant::now() < deadline, "job stuck in {}", job.status);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Submit and approve a WRITE job, then lose its worker while its first
 /// step runs: a claim whose lease lapses at once, the step's start
 /// recorded, and the reaper finds it. The job is left in `needs_review`.
@@ -209,7 +192,7 @@ async fn requeue_with_the_plan_hash_runs_the_job_to_success_on_a_local_worker(db
     assert_eq!(event["principal"], "local");
     assert_eq!(event["reason"], "the host is fine; run it again");
 
-    let done = drain(&sk, &job.id).await;
+    let done = drain_until_done(&sk, &job.id).await;
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
     assert!(db.dir.path().join("made-on-requeue").exists());
     let steps = sk.steps(&job.id).await.unwrap();
@@ -326,7 +309,10 @@ async fn retry_of_a_write_job_waits_for_approval_then_runs(db: Db) {
     let sk = db.engine(vec![touch("again")], None).await;
     let first = sk.submit(db.req("touch again")).await.unwrap();
     sk.approve(&first.id, &hash(&first), "alice").await.unwrap();
-    assert_eq!(drain(&sk, &first.id).await.status, JobStatus::Succeeded);
+    assert_eq!(
+        drain_until_done(&sk, &first.id).await.status,
+        JobStatus::Succeeded
+    );
     std::fs::remove_file(db.dir.path().join("again")).unwrap();
 
     let retry = sk.retry(&first.id, &retry_req()).await.unwrap();
@@ -359,7 +345,10 @@ async fn retry_of_a_write_job_waits_for_approval_then_runs(db: Db) {
     assert_eq!(noted.data["actor"], "cli:tester");
 
     sk.approve(&retry.id, &hash(&retry), "alice").await.unwrap();
-    assert_eq!(drain(&sk, &retry.id).await.status, JobStatus::Succeeded);
+    assert_eq!(
+        drain_until_done(&sk, &retry.id).await.status,
+        JobStatus::Succeeded
+    );
     assert!(db.dir.path().join("again").exists());
 }
 
@@ -374,12 +363,18 @@ async fn retry_of_a_read_only_job_is_queued_at_once(db: Db) {
         .await
         .unwrap();
     assert_eq!(first.status, JobStatus::Queued);
-    assert_eq!(drain(&sk, &first.id).await.status, JobStatus::Succeeded);
+    assert_eq!(
+        drain_until_done(&sk, &first.id).await.status,
+        JobStatus::Succeeded
+    );
     let retry = sk.retry(&first.id, &retry_req()).await.unwrap();
     assert_eq!(retry.status, JobStatus::Queued);
     assert_eq!(retry.approval.as_ref().unwrap().approver, "auto");
     assert_eq!(retry.provider, "mock");
-    assert_eq!(drain(&sk, &retry.id).await.status, JobStatus::Succeeded);
+    assert_eq!(
+        drain_until_done(&sk, &retry.id).await.status,
+        JobStatus::Succeeded
+    );
 }
 
 /// The old judgement is not trusted: under a policy that now forbids the
@@ -389,7 +384,10 @@ async fn retry_is_judged_again_by_the_policy_in_force(db: Db) {
     let sk = db.engine(vec![touch("x")], None).await;
     let first = sk.submit(db.req("touch x")).await.unwrap();
     sk.approve(&first.id, &hash(&first), "alice").await.unwrap();
-    assert_eq!(drain(&sk, &first.id).await.status, JobStatus::Succeeded);
+    assert_eq!(
+        drain_until_done(&sk, &first.id).await.status,
+        JobStatus::Succeeded
+    );
     // A READ_ONLY original, from an engine planning `ls`.
     let lister = db.engine(vec![list()], None).await;
     let listed = lister
@@ -401,7 +399,7 @@ async fn retry_is_judged_again_by_the_policy_in_force(db: Db) {
         .unwrap();
     assert_eq!(listed.status, JobStatus::Queued);
     assert_eq!(
-        drain(&lister, &listed.id).await.status,
+        drain_until_done(&lister, &listed.id).await.status,
         JobStatus::Succeeded
     );
 

@@ -4,7 +4,10 @@
 //! history from the ledger, and `diagnose` with and without a fallback.
 #![allow(clippy::unwrap_used)]
 
+mod engine_support;
+
 use async_trait::async_trait;
+use engine_support::Env;
 use skynet_core::action::Action;
 use skynet_core::plan::Command;
 use skynet_core::planner::ScriptedPlanner;
@@ -83,28 +86,22 @@ impl HealthSource for Table {
 const LIST: &str = "list_directory";
 const STATUS: &str = "git_status";
 
-struct Env {
-    dir: tempfile::TempDir,
+/// The scheduler suite's requests and engines over the test's ledger.
+trait Placing {
+    fn list_req(&self) -> SubmitRequest;
+    async fn engine(&self, fakes: Vec<Fake>, health: Option<Table>) -> Skynet;
 }
 
-impl Env {
-    fn new() -> Self {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-    fn req(&self) -> SubmitRequest {
-        SubmitRequest::new("list the files").root(self.dir.path())
+impl Placing for Env {
+    fn list_req(&self) -> SubmitRequest {
+        self.req("list the files")
     }
     /// An engine whose plans list a directory, with `fakes` registered and
     /// listed as the candidates in that order.
     async fn engine(&self, fakes: Vec<Fake>, health: Option<Table>) -> Skynet {
         let names: Vec<&str> = fakes.iter().map(|f| f.name).collect();
         let mut b = Skynet::builder()
-            .database_url(format!(
-                "sqlite://{}",
-                self.dir.path().join("skynet.db").display()
-            ))
+            .database_url(self.url())
             .planner(Arc::new(ScriptedPlanner::new(vec![
                 Action::ListDirectory { path: ".".into() },
             ])))
@@ -145,7 +142,7 @@ async fn submit_picks_the_capable_candidate_records_why_and_runs_there() {
             None,
         )
         .await;
-    let job = sk.submit(env.req()).await.unwrap();
+    let job = sk.submit(env.list_req()).await.unwrap();
     assert_eq!(job.provider, "beta", "alpha cannot list directories");
     let events = sk.events(&job.id).await.unwrap();
     let chosen = events
@@ -185,7 +182,7 @@ async fn submit_skips_an_unhealthy_candidate_and_refuses_when_none_is_left() {
             None,
         )
         .await;
-    assert_eq!(sk.submit(env.req()).await.unwrap().provider, "beta");
+    assert_eq!(sk.submit(env.list_req()).await.unwrap().provider, "beta");
 
     let env = Env::new();
     let sk = env
@@ -197,7 +194,7 @@ async fn submit_skips_an_unhealthy_candidate_and_refuses_when_none_is_left() {
             None,
         )
         .await;
-    let e = sk.submit(env.req()).await.unwrap_err();
+    let e = sk.submit(env.list_req()).await.unwrap_err();
     let Error::NoEligibleProvider(m) = &e else {
         panic!("expected NoEligibleProvider, got {e:?}")
     };
@@ -251,7 +248,7 @@ async fn by_default_the_sentinels_recent_checks_decide_health() {
     assert_eq!(d.selected_provider, "alpha");
     let beta = d.scores.iter().find(|s| s.provider == "beta").unwrap();
     assert_eq!((beta.health_score, beta.total_score), (0.0, 0.0));
-    assert_eq!(sk.submit(env.req()).await.unwrap().provider, "alpha");
+    assert_eq!(sk.submit(env.list_req()).await.unwrap().provider, "alpha");
 }
 
 #[tokio::test]
@@ -263,7 +260,7 @@ async fn a_named_provider_must_be_registered_and_capable() {
             None,
         )
         .await;
-    let mut req = env.req();
+    let mut req = env.list_req();
     req.provider = Some("alpha".into());
     let e = sk.submit(req.clone()).await.unwrap_err();
     assert!(
@@ -305,7 +302,7 @@ async fn without_candidates_the_default_provider_takes_every_job_as_before() {
         .await
         .unwrap();
     assert_eq!(sk.scheduler().candidates(), ["mock"]);
-    let job = sk.submit(env.req()).await.unwrap();
+    let job = sk.submit(env.list_req()).await.unwrap();
     assert_eq!(job.provider, "mock");
     assert_eq!(
         sk.events(&job.id).await.unwrap().len(),
@@ -330,7 +327,7 @@ async fn the_load_score_counts_running_steps_until_they_end() {
             None,
         )
         .await;
-    let mut req = env.req();
+    let mut req = env.list_req();
     req.provider = Some("alpha".into());
     let job = sk.submit(req).await.unwrap();
     let runner = {
@@ -371,7 +368,7 @@ async fn past_failures_lower_a_providers_success_score() {
         )
         .await;
     for _ in 0..2 {
-        let mut req = env.req();
+        let mut req = env.list_req();
         req.provider = Some("alpha".into());
         let job = sk.submit(req).await.unwrap();
         assert_eq!(
@@ -455,7 +452,7 @@ async fn diagnose_reads_a_stored_jobs_plan_by_id() {
             None,
         )
         .await;
-    let job = sk.submit(env.req()).await.unwrap();
+    let job = sk.submit(env.list_req()).await.unwrap();
     let by_id = ExecutionSpec {
         job_id: Some(job.id.to_string()),
         steps: Vec::new(),

@@ -5,7 +5,7 @@
 
 mod provider_support;
 
-use provider_support::{Step, command, run_to_success, service_var};
+use provider_support::{Step, alive, command, run_to_success, service_var, settles};
 use skynet_core::Error;
 use skynet_core::provider::ssh::HostKeyProblem;
 use skynet_core::provider::{ExitKind, Provider, SshConfig, SshProvider, Stream};
@@ -39,22 +39,11 @@ fn local_root() -> PathBuf {
     PathBuf::from("/skynet-jobs/job-1")
 }
 
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rfind(')')
-            .and_then(|i| stat.get(i + 2..i + 3))
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
-
 async fn assert_dies(pid: i32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while alive(pid) {
-        assert!(Instant::now() < deadline, "remote process {pid} survived");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    settles(Duration::from_secs(10), || {
+        alive(pid).then(|| format!("remote process {pid} survived"))
+    })
+    .await;
 }
 
 #[tokio::test]

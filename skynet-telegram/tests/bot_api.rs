@@ -94,13 +94,8 @@ async fn fake_bot_api_write_task_buttons_refuse_others_and_run_once() {
             .push(press_update(user, APPROVER, plan.id, &approve, query));
     }
     for (_, query, says) in refused {
-        let answer = h
-            .fake
-            .until(&format!("the answer to {query}"), |_| {
-                h.answers().into_iter().find(|(q, _)| q == query)
-            })
-            .await;
-        assert!(answer.1.contains(says), "{query}: {}", answer.1);
+        let answer = h.answer_to(query).await;
+        assert!(answer.contains(says), "{query}: {answer}");
     }
     let still = h.sk.get(&job.id).await.expect("get");
     assert_eq!(still.status, JobStatus::Planned, "nothing changed");
@@ -113,13 +108,8 @@ async fn fake_bot_api_write_task_buttons_refuse_others_and_run_once() {
 
     h.fake
         .push(press_update(ADMIN, APPROVER, plan.id, &approve, "q-admin"));
-    let answer = h
-        .fake
-        .until("the admin's answer", |_| {
-            h.answers().into_iter().find(|(q, _)| q == "q-admin")
-        })
-        .await;
-    assert!(answer.1.starts_with("Approved"), "{}", answer.1);
+    let answer = h.answer_to("q-admin").await;
+    assert!(answer.starts_with("Approved"), "{answer}");
     let edited = h
         .message_until(APPROVER, plan.id, "the plan message edited", |m| {
             m.text.contains("Approved by telegram:1000")
@@ -221,11 +211,8 @@ async fn fake_bot_api_press_after_the_plan_changed_is_refused() {
     h.fake
         .push(press_update(ADMIN, APPROVER, plan.id, &deny, "old-deny"));
     for query in ["old-approve", "old-deny"] {
-        let answer = h
-            .fake
-            .until(query, |_| h.answers().into_iter().find(|(q, _)| q == query))
-            .await;
-        assert!(answer.1.contains("plan has changed"), "{}", answer.1);
+        let answer = h.answer_to(query).await;
+        assert!(answer.contains("plan has changed"), "{answer}");
     }
     let still = h.sk.get(&job.id).await.expect("get");
     assert_eq!(still.status, JobStatus::Planned);
@@ -236,13 +223,8 @@ async fn fake_bot_api_press_after_the_plan_changed_is_refused() {
     );
     h.fake
         .push(press_update(ADMIN, APPROVER, plan.id, &fresh, "new-deny"));
-    let answer = h
-        .fake
-        .until("new-deny", |_| {
-            h.answers().into_iter().find(|(q, _)| q == "new-deny")
-        })
-        .await;
-    assert!(answer.1.starts_with("Denied"), "{}", answer.1);
+    let answer = h.answer_to("new-deny").await;
+    assert!(answer.starts_with("Denied"), "{answer}");
     assert_eq!(
         h.sk.get(&job.id).await.expect("get").status,
         JobStatus::Denied

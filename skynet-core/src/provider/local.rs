@@ -397,13 +397,7 @@ impl Provider for LocalProvider {
         ) {
             self.counted_sandbox();
         }
-        let group = child
-            .id()
-            .and_then(ProcessGroup::led_by)
-            .ok_or_else(|| Error::Provider {
-                provider: "local".into(),
-                message: "the spawned process has no usable pid".into(),
-            })?;
+        let group = ProcessGroup::of(child.id())?;
         let stdin = command.stdin.as_deref().unwrap_or_default().as_bytes();
         let mut session = Session::new(child, group, stdin, sink);
         let end = session.run(stop, self.kill_grace).await?;

@@ -8,15 +8,13 @@ use skynet_core::llm::ProviderKind;
 use skynet_core::store::JobFilter;
 use skynet_core::{Error, JobStatus, RiskLevel, Skynet, SubmitRequest};
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 async fn chat_engine(provider: ProviderKind, vendor: &str, name: &str) -> (Skynet, MockServer) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(endpoint(provider)))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_raw(fixture(vendor, name), "application/json"),
-        )
+        .respond_with(fixture_answer(200, vendor, name))
         .mount(&server)
         .await;
     let sk = Skynet::builder()

@@ -3,13 +3,35 @@
 
 use crate::support::*;
 use skynet_core::llm::ProviderKind;
-use skynet_core::{Error, Plan, Planner, Result};
+use skynet_core::{Plan, Planner, Result};
 use std::time::{Duration, Instant};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn ok(body: String) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body, "application/json")
+/// Plan with an OpenAI planner at a server answering every POST with
+/// `answer`: the planning error's message, and the server.
+async fn openai_refusal(answer: ResponseTemplate) -> (String, MockServer) {
+    let server = serving(answer).await;
+    let m = planning_error(plan_x(&*planner(ProviderKind::OpenAi, &server)).await);
+    (m, server)
+}
+
+/// A server that answers its first POST with `first`, then every POST
+/// with the multi-step OpenAI plan.
+async fn failing_once(first: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(first)
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ok(fixture("openai", "plan_multi_step.json")))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    server
 }
 
 /// Plan against an OpenAI-compatible server that answers with `fixture`.
@@ -25,13 +47,6 @@ async fn plan_answering(name: &str) -> (Result<Plan>, MockServer) {
         .plan(&request("do the thing", &root))
         .await;
     (result, server)
-}
-
-fn planning_error(result: Result<Plan>) -> String {
-    match result {
-        Err(Error::Planning(m)) => m,
-        other => panic!("expected a planning error, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -104,38 +119,19 @@ async fn a_path_outside_the_root_names_the_step() {
 
 #[tokio::test]
 async fn a_50_mb_body_hits_the_size_cap() {
-    let server = MockServer::start().await;
     let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(50 * 1024 * 1024));
-    Mock::given(method("POST"))
-        .respond_with(ok(huge))
-        .mount(&server)
-        .await;
-    let (_dir, root) = sandbox();
-    let m = planning_error(
-        planner(ProviderKind::OpenAi, &server)
-            .plan(&request("x", &root))
-            .await,
-    );
+    let (m, server) = openai_refusal(ok(huge)).await;
     assert!(m.contains("larger than the 4194304-byte cap"), "{m}");
     assert_eq!(hits(&server).await, 1, "a too-large answer is not retried");
 }
 
 #[tokio::test]
 async fn a_stalled_response_times_out_without_retrying() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ok(fixture("openai", "plan_multi_step.json")).set_delay(Duration::from_secs(10)),
-        )
-        .mount(&server)
-        .await;
-    let (_dir, root) = sandbox();
     let started = Instant::now();
-    let m = planning_error(
-        planner(ProviderKind::OpenAi, &server)
-            .plan(&request("x", &root))
-            .await,
-    );
+    let (m, server) = openai_refusal(
+        ok(fixture("openai", "plan_multi_step.json")).set_delay(Duration::from_secs(10)),
+    )
+    .await;
     assert!(m.contains("timed out"), "{m}");
     assert!(
         started.elapsed() < Duration::from_secs(8),
@@ -146,26 +142,12 @@ async fn a_stalled_response_times_out_without_retrying() {
 
 #[tokio::test]
 async fn http_429_waits_for_retry_after_then_succeeds() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "1")
-                .set_body_raw(fixture("openai", "error_429.json"), "application/json"),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ok(fixture("openai", "plan_multi_step.json")))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    let (_dir, root) = sandbox();
+    let server = failing_once(
+        fixture_answer(429, "openai", "error_429.json").insert_header("retry-after", "1"),
+    )
+    .await;
     let started = Instant::now();
-    let plan = planner(ProviderKind::OpenAi, &server)
-        .plan(&request("x", &root))
+    let plan = plan_x(&*planner(ProviderKind::OpenAi, &server))
         .await
         .expect("second attempt succeeds");
     assert_eq!(plan.steps.len(), 4);
@@ -179,17 +161,8 @@ async fn http_429_waits_for_retry_after_then_succeeds() {
 
 #[tokio::test]
 async fn http_429_asking_for_longer_than_the_cap_gives_up_at_once() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "3600"))
-        .mount(&server)
-        .await;
-    let (_dir, root) = sandbox();
-    let m = planning_error(
-        planner(ProviderKind::OpenAi, &server)
-            .plan(&request("x", &root))
-            .await,
-    );
+    let (m, server) =
+        openai_refusal(ResponseTemplate::new(429).insert_header("retry-after", "3600")).await;
     assert!(
         m.contains("HTTP 429") && m.contains("asks to wait 3600s"),
         "{m}"
@@ -199,24 +172,8 @@ async fn http_429_asking_for_longer_than_the_cap_gives_up_at_once() {
 
 #[tokio::test]
 async fn http_500_then_success_is_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(500)
-                .set_body_raw(fixture("openai", "error_500.json"), "application/json"),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ok(fixture("openai", "plan_multi_step.json")))
-        .with_priority(2)
-        .mount(&server)
-        .await;
-    let (_dir, root) = sandbox();
-    let plan = planner(ProviderKind::OpenAi, &server)
-        .plan(&request("x", &root))
+    let server = failing_once(fixture_answer(500, "openai", "error_500.json")).await;
+    let plan = plan_x(&*planner(ProviderKind::OpenAi, &server))
         .await
         .expect("retried");
     assert_eq!(plan.steps.len(), 4);
@@ -225,17 +182,8 @@ async fn http_500_then_success_is_retried() {
 
 #[tokio::test]
 async fn persistent_503_gives_up_after_the_retry_limit() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .mount(&server)
-        .await;
-    let (_dir, root) = sandbox();
-    let m = planning_error(
-        planner(ProviderKind::Anthropic, &server)
-            .plan(&request("x", &root))
-            .await,
-    );
+    let server = serving(ResponseTemplate::new(503)).await;
+    let m = planning_error(plan_x(&*planner(ProviderKind::Anthropic, &server)).await);
     assert!(
         m.contains("HTTP 503") && m.contains("gave up after 3 attempts"),
         "{m}"
@@ -253,14 +201,10 @@ async fn http_401_is_not_retried_and_hides_the_key_the_server_echoed() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path(endpoint(provider)))
-            .respond_with(
-                ResponseTemplate::new(status)
-                    .set_body_raw(fixture(vendor, "error_401.json"), "application/json"),
-            )
+            .respond_with(fixture_answer(status, vendor, "error_401.json"))
             .mount(&server)
             .await;
-        let (_dir, root) = sandbox();
-        let m = planning_error(planner(provider, &server).plan(&request("x", &root)).await);
+        let m = planning_error(plan_x(&*planner(provider, &server)).await);
         assert!(
             m.starts_with(vendor) && m.contains(&format!("HTTP {status}")),
             "{m}"
@@ -282,8 +226,7 @@ async fn an_unreachable_server_is_retried_then_reported() {
         .api_key(FAKE_KEY);
     s.http = fast_http();
     let p = skynet_core::planner::LlmPlanner::from_settings(&s, None).expect("planner");
-    let (_dir, root) = sandbox();
-    let m = planning_error(p.plan(&request("x", &root)).await);
+    let m = planning_error(plan_x(&p).await);
     assert!(
         m.contains("cannot reach") && m.contains("gave up after 3 attempts"),
         "{m}"
@@ -292,11 +235,7 @@ async fn an_unreachable_server_is_retried_then_reported() {
 
 #[tokio::test]
 async fn the_daily_token_budget_refuses_before_calling_the_model() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ok(fixture("openai", "plan_multi_step.json")))
-        .mount(&server)
-        .await;
+    let server = serving(ok(fixture("openai", "plan_multi_step.json"))).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = settings(ProviderKind::OpenAi, &server);
     s.daily_token_budget = Some(500);
@@ -377,17 +316,15 @@ fn raw_planner(base: String) -> skynet_core::planner::LlmPlanner {
 #[tokio::test]
 async fn a_chunked_body_without_length_is_cut_at_the_cap() {
     let base = raw_server(RawBody::Endless).await;
-    let (_dir, root) = sandbox();
-    let m = planning_error(raw_planner(base).plan(&request("x", &root)).await);
+    let m = planning_error(plan_x(&raw_planner(base)).await);
     assert!(m.contains("larger than the 4194304-byte cap"), "{m}");
 }
 
 #[tokio::test]
 async fn a_body_that_stalls_halfway_times_out() {
     let base = raw_server(RawBody::StallMidBody).await;
-    let (_dir, root) = sandbox();
     let started = Instant::now();
-    let m = planning_error(raw_planner(base).plan(&request("x", &root)).await);
+    let m = planning_error(plan_x(&raw_planner(base)).await);
     assert!(m.contains("timed out"), "{m}");
     assert!(started.elapsed() < Duration::from_secs(8));
 }

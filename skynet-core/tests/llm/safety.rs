@@ -10,18 +10,10 @@ use skynet_core::store::{JobFilter, StepStatus};
 use skynet_core::{Error, JobStatus, RiskLevel, Skynet, SubmitRequest, Verdict};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 async fn server_answering(vendor: &str, name: &str, status: u16) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(status).set_body_raw(fixture(vendor, name), "application/json"),
-        )
-        .mount(&server)
-        .await;
-    server
+    serving(fixture_answer(status, vendor, name)).await
 }
 
 async fn engine(planner: Arc<dyn skynet_core::Planner>) -> Skynet {
@@ -296,12 +288,7 @@ async fn server_saying(content: &str) -> MockServer {
                      "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
     });
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(body))
-        .mount(&server)
-        .await;
-    server
+    serving(ResponseTemplate::new(200).set_body_json(body)).await
 }
 
 #[tokio::test]

@@ -2,10 +2,12 @@
 
 use skynet_core::llm::{HttpOptions, LlmSettings, ProviderKind, RetryPolicy};
 use skynet_core::planner::{LlmPlanner, PlanRequest};
+use skynet_core::{Error, Plan, Planner, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use wiremock::MockServer;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A fake key; the OpenAI 401 fixture echoes it, as the real API does.
 pub const FAKE_KEY: &str = "sk-test-FAKE-0123456789abcdef";
@@ -80,4 +82,38 @@ pub fn endpoint(provider: ProviderKind) -> &'static str {
 /// How many requests the server saw.
 pub async fn hits(server: &MockServer) -> usize {
     server.received_requests().await.map_or(0, |r| r.len())
+}
+
+/// A mock vendor server answering every POST with `answer`.
+pub async fn serving(answer: ResponseTemplate) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(answer)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A 200 answer with this JSON body.
+pub fn ok(body: String) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body, "application/json")
+}
+
+/// A `status` answer whose JSON body is `vendor`'s fixture `name`.
+pub fn fixture_answer(status: u16, vendor: &str, name: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(fixture(vendor, name), "application/json")
+}
+
+/// Plan the intent "x" with `planner` in a fresh sandbox.
+pub async fn plan_x(planner: &dyn Planner) -> Result<Plan> {
+    let (_dir, root) = sandbox();
+    planner.plan(&request("x", &root)).await
+}
+
+/// The message of a planning error (panics on anything else).
+pub fn planning_error(result: Result<Plan>) -> String {
+    match result {
+        Err(Error::Planning(m)) => m,
+        other => panic!("expected a planning error, got {other:?}"),
+    }
 }

@@ -6,11 +6,7 @@ use serde_json::{Value, json};
 use skynet_core::llm::ProviderKind;
 use skynet_core::{Action, Planner, RiskLevel};
 use wiremock::matchers::{body_partial_json, header, method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn ok(body: String) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_raw(body, "application/json")
-}
+use wiremock::{Mock, MockServer};
 
 /// The four-step plan every `plan_multi_step.json` fixture holds.
 fn assert_good_plan(plan: &skynet_core::Plan, planner: &str) {
@@ -37,6 +33,23 @@ fn assert_good_plan(plan: &skynet_core::Plan, planner: &str) {
     assert_eq!(plan.hash, plan.compute_hash());
 }
 
+/// Plan `intent` with `provider` at `server` and check it is the fixtures'
+/// good four-step plan by `planner_name`; the sandbox root comes back too.
+async fn good_plan(
+    provider: ProviderKind,
+    server: &MockServer,
+    intent: &str,
+    planner_name: &str,
+) -> (skynet_core::Plan, std::path::PathBuf) {
+    let (_dir, root) = sandbox();
+    let plan = planner(provider, server)
+        .plan(&request(intent, &root))
+        .await
+        .expect("plan");
+    assert_good_plan(&plan, planner_name);
+    (plan, root)
+}
+
 #[tokio::test]
 async fn openai_chat_completions_multi_step_plan_with_json_schema_mode() {
     let server = MockServer::start().await;
@@ -54,12 +67,13 @@ async fn openai_chat_completions_multi_step_plan_with_json_schema_mode() {
         .expect(1)
         .mount(&server)
         .await;
-    let (_dir, root) = sandbox();
-    let plan = planner(ProviderKind::OpenAi, &server)
-        .plan(&request("check the repo and leave a note", &root))
-        .await
-        .expect("plan");
-    assert_good_plan(&plan, "llm:openai:gpt-4o-mini");
+    let (plan, root) = good_plan(
+        ProviderKind::OpenAi,
+        &server,
+        "check the repo and leave a note",
+        "llm:openai:gpt-4o-mini",
+    )
+    .await;
     let usage = plan.usage.expect("usage recorded on the plan");
     assert_eq!((usage.input_tokens, usage.output_tokens), (812, 95));
     assert_eq!(usage.model, "openai:gpt-4o-mini");
@@ -91,12 +105,13 @@ async fn ollama_speaks_openai_format_without_a_key() {
         .respond_with(ok(fixture("openai", "plan_multi_step.json")))
         .mount(&server)
         .await;
-    let (_dir, root) = sandbox();
-    let plan = planner(ProviderKind::Ollama, &server)
-        .plan(&request("check the repo", &root))
-        .await
-        .expect("plan");
-    assert_good_plan(&plan, "llm:ollama:llama3.2");
+    let (plan, _) = good_plan(
+        ProviderKind::Ollama,
+        &server,
+        "check the repo",
+        "llm:ollama:llama3.2",
+    )
+    .await;
     assert_eq!(plan.usage.and_then(|u| u.estimated_cost_usd), Some(0.0));
     let sent = &server.received_requests().await.expect("recorded")[0];
     assert!(sent.headers.get("authorization").is_none());
@@ -115,12 +130,13 @@ async fn gemini_generate_content_multi_step_plan_with_response_schema() {
         .expect(1)
         .mount(&server)
         .await;
-    let (_dir, root) = sandbox();
-    let plan = planner(ProviderKind::Gemini, &server)
-        .plan(&request("check the repo and leave a note", &root))
-        .await
-        .expect("plan");
-    assert_good_plan(&plan, "llm:gemini:gemini-2.5-flash");
+    let (plan, _) = good_plan(
+        ProviderKind::Gemini,
+        &server,
+        "check the repo and leave a note",
+        "llm:gemini:gemini-2.5-flash",
+    )
+    .await;
     let usage = plan.usage.expect("usage");
     assert_eq!((usage.input_tokens, usage.output_tokens), (901, 120));
     let sent = &server.received_requests().await.expect("recorded")[0];
@@ -149,12 +165,13 @@ async fn anthropic_messages_multi_step_plan_through_forced_tool_use() {
         .expect(1)
         .mount(&server)
         .await;
-    let (_dir, root) = sandbox();
-    let plan = planner(ProviderKind::Anthropic, &server)
-        .plan(&request("check the repo and leave a note", &root))
-        .await
-        .expect("plan");
-    assert_good_plan(&plan, "llm:anthropic:claude-3-5-haiku-latest");
+    let (plan, _) = good_plan(
+        ProviderKind::Anthropic,
+        &server,
+        "check the repo and leave a note",
+        "llm:anthropic:claude-3-5-haiku-latest",
+    )
+    .await;
     let usage = plan.usage.expect("usage");
     assert_eq!((usage.input_tokens, usage.output_tokens), (1024, 180));
     let body: Value = server.received_requests().await.expect("recorded")[0]

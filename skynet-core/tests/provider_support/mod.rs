@@ -226,3 +226,35 @@ impl Drop for HostProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The pids of live (not zombie) `sleep ARG` processes on this machine.
+pub fn sleeping_with(arg: &str) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            (alive(pid) && cmdline == format!("sleep\0{arg}\0").as_bytes()).then_some(pid)
+        })
+        .collect()
+}
+
+/// Whether `pid` is a live process (not a zombie, not dead).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+    })
+}
+
+/// Poll `pending` every 50 ms until it answers `None` (settled); after
+/// `within` it fails with the last thing it said was still pending.
+pub async fn settles(within: Duration, mut pending: impl FnMut() -> Option<String>) {
+    let deadline = tokio::time::Instant::now() + within;
+    while let Some(left) = pending() {
+        assert!(tokio::time::Instant::now() < deadline, "{left}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -198,6 +198,16 @@ impl Harness {
             })
             .collect()
     }
+
+    /// The text of the answer to callback query `query`, once it is sent.
+    pub async fn answer_to(&self, query: &str) -> String {
+        self.fake
+            .until(&format!("the answer to {query}"), |_| {
+                self.answers().into_iter().find(|(q, _)| q == query)
+            })
+            .await
+            .1
+    }
 }
 
 impl Drop for Harness {

@@ -20,6 +20,17 @@ impl ProcessGroup {
         Some(ProcessGroup { pgid })
     }
 
+    /// The group a freshly spawned child leads, or the provider error for
+    /// a child without a usable pid (nothing could be signalled).
+    pub(crate) fn of(child: Option<u32>) -> crate::Result<ProcessGroup> {
+        child
+            .and_then(ProcessGroup::led_by)
+            .ok_or_else(|| crate::Error::Provider {
+                provider: "local".into(),
+                message: "the spawned process has no usable pid".into(),
+            })
+    }
+
     /// Ask every member to stop (SIGTERM).
     pub(crate) fn terminate(self) {
         self.signal(Signal::SIGTERM);

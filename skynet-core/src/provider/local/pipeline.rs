@@ -201,48 +201,45 @@ pub(super) async fn run<F: Future<Output = ExitKind>>(
             i + 1
         )));
     }
+    let pipeline = Pipeline {
+        provider,
+        command,
+        root,
+        confinement,
+        sandbox,
+    };
     match confinement {
-        Confinement::Bubblewrap(_) => {
-            connected(
-                provider,
-                command,
-                root,
-                confinement,
-                sandbox,
-                sink,
-                stop,
-                started,
-            )
-            .await
-        }
+        Confinement::Bubblewrap(_) => connected(pipeline, sink, stop, started).await,
         Confinement::PathsOnly | Confinement::Landlock => {
-            direct(
-                provider,
-                command,
-                root,
-                confinement,
-                sandbox,
-                sink,
-                stop,
-                started,
-            )
-            .await
+            direct(pipeline, sink, stop, started).await
         }
     }
 }
 
+/// What a pipeline runs and how it is confined.
+#[derive(Clone, Copy)]
+struct Pipeline<'a, 's> {
+    provider: &'a LocalProvider,
+    command: &'a Command,
+    root: &'a Path,
+    confinement: &'a Confinement,
+    sandbox: &'a Sandbox<'s>,
+}
+
 /// The stages spawned directly, in one process group.
-#[allow(clippy::too_many_arguments)]
 async fn direct<F: Future<Output = ExitKind>>(
-    provider: &LocalProvider,
-    command: &Command,
-    root: &Path,
-    confinement: &Confinement,
-    sandbox: &Sandbox<'_>,
+    pipeline: Pipeline<'_, '_>,
     sink: OutputSink,
     stop: Pin<&mut F>,
     started: Instant,
 ) -> Result<Output> {
+    let Pipeline {
+        provider,
+        command,
+        root,
+        confinement,
+        sandbox,
+    } = pipeline;
     let count = command.stage_count();
     let mut cmds = Vec::with_capacity(count);
     for i in 0..count {
@@ -315,10 +312,7 @@ async fn direct<F: Future<Output = ExitKind>>(
             }),
         };
     }
-    let group = group.ok_or_else(|| Error::Provider {
-        provider: "local".into(),
-        message: "the spawned process has no usable pid".into(),
-    })?;
+    let group = ProcessGroup::of(children.first().and_then(Child::id))?;
     let stdin = children.first_mut().and_then(|c| c.stdin.take());
     let stdout = children.last_mut().and_then(|c| c.stdout.take());
     let stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(err_read))?;
@@ -354,17 +348,19 @@ fn spawn_stages(
 }
 
 /// The stages started by one connector in one bubblewrap sandbox.
-#[allow(clippy::too_many_arguments)]
 async fn connected<F: Future<Output = ExitKind>>(
-    provider: &LocalProvider,
-    command: &Command,
-    root: &Path,
-    confinement: &Confinement,
-    sandbox: &Sandbox<'_>,
+    pipeline: Pipeline<'_, '_>,
     sink: OutputSink,
     stop: Pin<&mut F>,
     started: Instant,
 ) -> Result<Output> {
+    let Pipeline {
+        provider,
+        command,
+        root,
+        confinement,
+        sandbox,
+    } = pipeline;
     // Each stage checked and its program resolved as if it ran alone,
     // without starting anything.
     let alone = Sandbox {
@@ -432,13 +428,7 @@ async fn connected<F: Future<Output = ExitKind>>(
     provider.counted_processes(1);
     ours.set_nonblocking(true)?;
     let (reports, input) = tokio::net::UnixStream::from_std(ours)?.into_split();
-    let group = child
-        .id()
-        .and_then(ProcessGroup::led_by)
-        .ok_or_else(|| Error::Provider {
-            provider: "local".into(),
-            message: "the spawned process has no usable pid".into(),
-        })?;
+    let group = ProcessGroup::of(child.id())?;
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let data = command.stdin.as_deref().unwrap_or_default().as_bytes();
     let mut session = Session::of(vec![child], group, Some(input), stdout, stderr, data, sink)
