@@ -157,21 +157,7 @@ SKYNET_PLANNER=rules
 EOF
 # `sleep` counts as READ_ONLY here so a slow READ_ONLY job exists.
 mkdir -p "$work/rules"
-cat >"$work/rules/rules.toml" <<'EOF'
-[[rule]]
-name = "sleep-read-only"
-pattern = ["sleep"]
-risk = "READ_ONLY"
-reason = "test rule: sleeping reads nothing"
-match = [["sleep", "3"]]
-
-[[rule]]
-name = "ls-read-only"
-pattern = ["ls"]
-risk = "READ_ONLY"
-reason = "listing reads only"
-match = [["ls", "-la"]]
-EOF
+cp skynet-cli/tests/fixtures/sleep_read_only.toml "$work/rules/rules.toml"
 chmod -R a+rX "$work/rules"
 cat >"$work/compose.test.yaml" <<EOF
 services:

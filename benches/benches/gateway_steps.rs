@@ -8,46 +8,20 @@
 //! `SKYNET_BENCH_STEPS` sets N (default 300). Run with
 //! `cargo bench -p skynet-benches --bench gateway_steps`.
 
+use skynet_benches::{command, step};
 use skynet_core::llm::ApiKey;
 use skynet_core::provider::gateway::agent::{AgentJobs, AgentLimits};
-use skynet_core::provider::{ExecContext, GatewayConfig, GatewayProvider, LocalProvider, Provider};
-use skynet_core::{Command, JobId, RiskLevel};
-use std::collections::BTreeMap;
+use skynet_core::provider::{GatewayConfig, GatewayProvider, LocalProvider, Provider};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "bench-gateway-token";
 
-async fn one_step(provider: &dyn Provider, root: &Path, step: usize) -> Duration {
-    let cmd = Command {
-        argv: vec!["true".into()],
-        cwd: root.to_path_buf(),
-        env: BTreeMap::new(),
-        timeout_ms: None,
-        stdin: None,
-        pipe: Vec::new(),
-    };
-    let (tx, mut rx) = mpsc::channel(16);
-    let ctx = ExecContext {
-        job_id: JobId::new(),
-        step,
-        root: root.to_path_buf(),
-        timeout: Some(Duration::from_secs(60)),
-        cancel: CancellationToken::new(),
-        output: tx,
-        max_output_bytes: 1 << 20,
-        risk: RiskLevel::ReadOnly,
-        action: None,
-    };
-    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+async fn one_step(provider: &dyn Provider, root: &Path, n: usize) -> Duration {
+    let cmd = command(&[&["true"]], root);
     let started = Instant::now();
-    let out = provider.execute(&cmd, ctx).await.expect("execute");
-    let took = started.elapsed();
-    assert!(out.success(), "{out:?}");
-    drain.await.expect("drain");
-    took
+    step(provider, &cmd, root, n).await;
+    started.elapsed()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

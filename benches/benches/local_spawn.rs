@@ -4,33 +4,16 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use skynet_core::provider::{ExecContext, LocalProvider, Provider};
-use skynet_core::{Command, JobId};
-use std::collections::BTreeMap;
+use skynet_benches::{command, step};
+use skynet_core::Command;
+use skynet_core::provider::LocalProvider;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 const STEPS: u64 = 1_000;
 
 async fn through_provider(p: &LocalProvider, cmd: &Command, root: &std::path::Path) {
     for i in 0..STEPS {
-        let (tx, mut rx) = mpsc::channel(16);
-        let ctx = ExecContext {
-            job_id: JobId::new(),
-            step: i as usize,
-            root: root.to_path_buf(),
-            timeout: Some(Duration::from_secs(10)),
-            cancel: CancellationToken::new(),
-            output: tx,
-            max_output_bytes: 1 << 20,
-            risk: skynet_core::RiskLevel::ReadOnly,
-            action: None,
-        };
-        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        let out = p.execute(cmd, ctx).await.expect("execute");
-        assert!(out.success());
-        drain.await.expect("drain");
+        step(p, cmd, root, i as usize).await;
     }
 }
 
@@ -52,14 +35,7 @@ fn local_spawn(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().canonicalize().expect("canon");
     let provider = LocalProvider::new();
-    let cmd = Command {
-        argv: vec!["/bin/true".into()],
-        cwd: root.clone(),
-        env: BTreeMap::new(),
-        timeout_ms: None,
-        stdin: None,
-        pipe: Vec::new(),
-    };
+    let cmd = command(&[&["/bin/true"]], &root);
     let mut group = c.benchmark_group("spawn_1000_bin_true");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));

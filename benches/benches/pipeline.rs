@@ -11,37 +11,12 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use skynet_benches::{command, step, try_step};
+use skynet_core::Command;
+use skynet_core::provider::LocalProvider;
 use skynet_core::provider::local::SandboxMode;
-use skynet_core::provider::{ExecContext, LocalProvider, Provider};
-use skynet_core::{Command, JobId, RiskLevel};
 use std::path::Path;
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
-fn command(stages: &[&[&str]], root: &Path) -> Command {
-    let sv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    Command::piped(stages.iter().map(|s| sv(s)).collect(), root)
-}
-
-async fn step(p: &LocalProvider, cmd: &Command, root: &Path) {
-    let (tx, mut rx) = mpsc::channel(16);
-    let ctx = ExecContext {
-        job_id: JobId::new(),
-        step: 0,
-        root: root.to_path_buf(),
-        timeout: Some(Duration::from_secs(10)),
-        cancel: CancellationToken::new(),
-        output: tx,
-        max_output_bytes: 1 << 20,
-        risk: RiskLevel::ReadOnly,
-        action: None,
-    };
-    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let out = p.execute(cmd, ctx).await.expect("execute");
-    assert!(out.success(), "{out:?}");
-    drain.await.expect("drain");
-}
 
 /// Each `(label, timed, other)`: the time of `timed`, every run of it
 /// right after an untimed run of `other`, so the pair sees the same load
@@ -59,9 +34,9 @@ fn interleaved<const N: usize>(
                 rt.block_on(async {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        step(provider, other, root).await;
+                        step(provider, other, root, 0).await;
                         let started = std::time::Instant::now();
-                        step(provider, timed, root).await;
+                        step(provider, timed, root, 0).await;
                         total += started.elapsed();
                     }
                     total
@@ -109,20 +84,7 @@ fn pipeline(c: &mut Criterion) {
     // Bubblewrap: the pipeline beside one program, both one sandbox start.
     let sandboxed = LocalProvider::new().with_sandbox(SandboxMode::Require);
     let works = rt.block_on(async {
-        let (tx, _rx) = mpsc::channel(16);
-        let ctx = ExecContext {
-            job_id: JobId::new(),
-            step: 0,
-            root: root.clone(),
-            timeout: Some(Duration::from_secs(10)),
-            cancel: CancellationToken::new(),
-            output: tx,
-            max_output_bytes: 1 << 20,
-            risk: RiskLevel::ReadOnly,
-            action: None,
-        };
-        sandboxed
-            .execute(&single, ctx)
+        try_step(&sandboxed, &single, &root, 0)
             .await
             .is_ok_and(|o| o.success())
     });

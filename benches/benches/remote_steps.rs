@@ -13,47 +13,20 @@
 //! `SKYNET_BENCH_STEPS` sets N (default 200). Run with
 //! `cargo bench -p skynet-benches --bench remote_steps`.
 
-use skynet_core::provider::{
-    DockerConfig, DockerProvider, ExecContext, Provider, SshConfig, SshProvider,
-};
-use skynet_core::{Command, JobId, RiskLevel};
-use std::collections::BTreeMap;
+use skynet_benches::{command, step};
+use skynet_core::provider::{DockerConfig, DockerProvider, Provider, SshConfig, SshProvider};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 async fn through(provider: &dyn Provider, root: &Path, steps: usize) -> Duration {
-    let cmd = Command {
-        argv: vec!["true".into()],
-        cwd: root.to_path_buf(),
-        env: BTreeMap::new(),
-        timeout_ms: None,
-        stdin: None,
-        pipe: Vec::new(),
-    };
+    let cmd = command(&[&["true"]], root);
     let started = Instant::now();
-    for step in 0..steps {
-        let (tx, mut rx) = mpsc::channel(16);
-        let ctx = ExecContext {
-            job_id: JobId::new(),
-            step,
-            root: root.to_path_buf(),
-            timeout: Some(Duration::from_secs(60)),
-            cancel: CancellationToken::new(),
-            output: tx,
-            max_output_bytes: 1 << 20,
-            risk: RiskLevel::ReadOnly,
-            action: None,
-        };
-        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        let out = provider.execute(&cmd, ctx).await.expect("execute");
-        assert!(out.success(), "{out:?}");
-        drain.await.expect("drain");
+    for n in 0..steps {
+        step(provider, &cmd, root, n).await;
     }
     started.elapsed()
 }

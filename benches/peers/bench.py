@@ -291,6 +291,29 @@ def latency_summary(lat, jobs, cpu, secs=None):
     }
 
 
+def paced_latency(workers, server, paced):
+    """W3 for a peer whose workers record each job's latency (`w.lat`):
+    wait for the workers, run the paced client (`paced()` returns its
+    result and process), wait until every job it enqueued was seen (60 s
+    at most), stop the workers; the summary counts workers', server's and
+    client's CPU."""
+    try:
+        for w in workers:
+            w.wait_ready()
+        cpu0 = [proc_cpu(w.p.pid) for w in workers]
+        s0 = server.sample()
+        client, _ = paced()
+        deadline = time.time() + 60
+        while time.time() < deadline and sum(len(w.lat) for w in workers) < client["jobs"]:
+            time.sleep(0.05)
+        cpu = sum(proc_cpu(w.p.pid) - c0 for w, c0 in zip(workers, cpu0)) + server.sample() - s0
+    finally:
+        for w in workers:
+            w.stop()
+    lat = [x for w in workers for x in w.lat]
+    return latency_summary(lat, client["jobs"], cpu + client["cpu"])
+
+
 # ---------------------------------------------------------------- SKYNET --
 
 class Skynet:
@@ -492,21 +515,8 @@ class Celery:
         self.r.flushdb()
         per = max(1, concurrency // PROCS)
         workers = [self._worker(i, per, "bench") for i in range(PROCS)]
-        try:
-            for w in workers:
-                w.wait_ready()
-            cpu0 = [proc_cpu(w.p.pid) for w in workers]
-            s0 = self.server.sample()
-            client, _ = run_client([PY, str(HERE / "celery_peer.py"), "paced", "--rate", str(rate), "--secs", str(secs)], None)
-            deadline = time.time() + 60
-            while time.time() < deadline and sum(len(w.lat) for w in workers) < client["jobs"]:
-                time.sleep(0.05)
-            cpu = sum(proc_cpu(w.p.pid) - c for w, c in zip(workers, cpu0)) + self.server.sample() - s0
-        finally:
-            for w in workers:
-                w.stop()
-        lat = [x for w in workers for x in w.lat]
-        return latency_summary(lat, client["jobs"], cpu + client["cpu"])
+        paced = [PY, str(HERE / "celery_peer.py"), "paced", "--rate", str(rate), "--secs", str(secs)]
+        return paced_latency(workers, self.server, lambda: run_client(paced, None))
 
     def spawn(self, jobs, concurrency):
         return self.drain(jobs, concurrency, task="spawn_true")
@@ -576,21 +586,8 @@ class Graphile:
         url = fresh_db(self.db)
         per = max(1, concurrency // PROCS)
         workers = [Proc(self._node("worker", "--concurrency", str(per), url=url), cwd=NODE_DIR, name=f"graphile-w{i}") for i in range(PROCS)]
-        try:
-            for w in workers:
-                w.wait_ready()
-            cpu0 = [proc_cpu(w.p.pid) for w in workers]
-            s0 = self.server.sample()
-            client, _ = run_client(self._node("paced", "--rate", str(rate), "--secs", str(secs), url=url), None, cwd=NODE_DIR)
-            deadline = time.time() + 60
-            while time.time() < deadline and sum(len(w.lat) for w in workers) < client["jobs"]:
-                time.sleep(0.05)
-            cpu = sum(proc_cpu(w.p.pid) - c0 for w, c0 in zip(workers, cpu0)) + self.server.sample() - s0
-        finally:
-            for w in workers:
-                w.stop()
-        lat = [x for w in workers for x in w.lat]
-        return latency_summary(lat, client["jobs"], cpu + client["cpu"])
+        paced = self._node("paced", "--rate", str(rate), "--secs", str(secs), url=url)
+        return paced_latency(workers, self.server, lambda: run_client(paced, None, cwd=NODE_DIR))
 
     def spawn(self, jobs, concurrency):
         return self.drain(jobs, concurrency, task="spawn_true")

@@ -4,14 +4,12 @@
 //! `cargo run --release -p skynet-benches --bin sandbox-spawn [-- ROUNDS PER_ROUND]`
 //! Needs bubblewrap working here (see `scripts/services.d/50-sandbox.sh`).
 
+use skynet_benches::{command, step};
+use skynet_core::provider::LocalProvider;
 use skynet_core::provider::local::{SandboxMode, bubblewrap_invocation};
-use skynet_core::provider::{ExecContext, LocalProvider, Provider};
-use skynet_core::{Command, JobId, RiskLevel};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 async fn bare(root: &Path) {
     let out = tokio::process::Command::new("/bin/true")
@@ -45,25 +43,6 @@ async fn direct_bwrap(root: &Path) {
     assert!(out.status.success(), "{out:?}");
 }
 
-async fn through_skynet(p: &LocalProvider, cmd: &Command, root: &Path) {
-    let (tx, mut rx) = mpsc::channel(16);
-    let ctx = ExecContext {
-        job_id: JobId::new(),
-        step: 0,
-        root: root.to_path_buf(),
-        timeout: Some(Duration::from_secs(10)),
-        cancel: CancellationToken::new(),
-        output: tx,
-        max_output_bytes: 1 << 20,
-        risk: RiskLevel::ReadOnly,
-        action: None,
-    };
-    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let out = p.execute(cmd, ctx).await.expect("execute");
-    assert!(out.success(), "{out:?}");
-    drain.await.expect("drain");
-}
-
 #[derive(Default)]
 struct Samples(Vec<Duration>);
 
@@ -87,18 +66,11 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().canonicalize().expect("canonical");
     let provider = LocalProvider::new().with_sandbox(SandboxMode::Require);
-    let cmd = Command {
-        argv: vec!["/bin/true".into()],
-        cwd: root.clone(),
-        env: Default::default(),
-        timeout_ms: None,
-        stdin: None,
-        pipe: Vec::new(),
-    };
+    let cmd = command(&[&["/bin/true"]], &root);
     let (mut b, mut d, mut s) = (Samples::default(), Samples::default(), Samples::default());
     rt.block_on(async {
         // Warm-up: the probe (cached once per process) and the page cache.
-        through_skynet(&provider, &cmd, &root).await;
+        step(&provider, &cmd, &root, 0).await;
         direct_bwrap(&root).await;
         for _ in 0..rounds {
             for _ in 0..per_round {
@@ -109,7 +81,7 @@ fn main() {
                 direct_bwrap(&root).await;
                 d.0.push(t.elapsed());
                 let t = Instant::now();
-                through_skynet(&provider, &cmd, &root).await;
+                step(&provider, &cmd, &root, 0).await;
                 s.0.push(t.elapsed());
             }
         }

@@ -101,21 +101,7 @@ fn cancel_from_another_process_kills_the_running_step() {
 
 /// A policy for the crash test: `sleep` counts as READ_ONLY here so a slow
 /// READ_ONLY job exists; shell scripts stay at least WRITE.
-const CRASH_RULES: &str = r#"
-[[rule]]
-name = "sleep-read-only"
-pattern = ["sleep"]
-risk = "READ_ONLY"
-reason = "test rule: sleeping reads nothing"
-match = [["sleep", "3"]]
-
-[[rule]]
-name = "ls-read-only"
-pattern = ["ls"]
-risk = "READ_ONLY"
-reason = "listing reads only"
-match = [["ls", "-la"]]
-"#;
+const CRASH_RULES: &str = include_str!("fixtures/sleep_read_only.toml");
 
 #[test]
 fn killed_worker_read_only_job_resumes_write_job_needs_review() {
