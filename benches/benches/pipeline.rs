@@ -93,7 +93,7 @@ fn pipeline(c: &mut Criterion) {
         return;
     }
     let before = sandboxed.launches();
-    rt.block_on(step(&sandboxed, &piped, &root));
+    rt.block_on(step(&sandboxed, &piped, &root, 0));
     let after = sandboxed.launches();
     eprintln!(
         "one 3-stage pipeline under bubblewrap started {} process(es) and {} sandbox(es)",

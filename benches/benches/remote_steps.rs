@@ -44,9 +44,14 @@ fn cli(steps: usize, program: &str, args: &[&str]) -> Duration {
     started.elapsed()
 }
 
-fn row(what: &str, steps: usize, d: Duration) {
-    let ms = d.as_secs_f64() * 1000.0;
-    println!("| {what} | {ms:.0} ms | {:.2} ms/step |", ms / steps as f64);
+/// A titled table of runners with their total and per-step times.
+fn table(title: &str, steps: usize, rows: [(&str, Duration); 2]) {
+    println!("\n{title}\n");
+    println!("| runner | total | per step |\n|---|---|---|");
+    for (what, d) in rows {
+        let ms = d.as_secs_f64() * 1000.0;
+        println!("| {what} | {ms:.0} ms | {:.2} ms/step |", ms / steps as f64);
+    }
 }
 
 fn main() {
@@ -66,10 +71,14 @@ fn main() {
                 "docker",
                 &["run", "--rm", "--network", "none", &image, "true"],
             );
-            println!("\n{steps} one-step containers, image {image}\n");
-            println!("| runner | total | per step |\n|---|---|---|");
-            row("DockerProvider (Engine API)", steps, api);
-            row("`docker run --rm` (CLI)", steps, cli);
+            table(
+                &format!("{steps} one-step containers, image {image}"),
+                steps,
+                [
+                    ("DockerProvider (Engine API)", api),
+                    ("`docker run --rm` (CLI)", cli),
+                ],
+            );
             println!(
                 "\nratio API/CLI: {:.2}x",
                 api.as_secs_f64() / cli.as_secs_f64()
@@ -112,10 +121,14 @@ fn main() {
                     "true",
                 ],
             );
-            println!("\n{steps} steps of `true` over SSH as {user}\n");
-            println!("| runner | total | per step |\n|---|---|---|");
-            row("SshProvider (one reused connection)", steps, reused);
-            row("`ssh host true` per step", steps, separate);
+            table(
+                &format!("{steps} steps of `true` over SSH as {user}"),
+                steps,
+                [
+                    ("SshProvider (one reused connection)", reused),
+                    ("`ssh host true` per step", separate),
+                ],
+            );
             println!(
                 "\nspeed-up: {:.1}x",
                 separate.as_secs_f64() / reused.as_secs_f64()

@@ -311,14 +311,7 @@ mod tests {
         Step {
             description: format!("read {path}"),
             action: Action::ReadFile { path: path.into() },
-            command: Command {
-                argv: vec!["cat".into(), "--".into(), path.into()],
-                cwd: "/srv".into(),
-                env: BTreeMap::new(),
-                timeout_ms: None,
-                stdin: None,
-                pipe: Vec::new(),
-            },
+            command: Command::piped(vec![vec!["cat".into(), "--".into(), path.into()]], "/srv"),
             risk: RiskLevel::ReadOnly,
             decision: None,
             estimate_ms: None,

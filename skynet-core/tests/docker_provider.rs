@@ -3,10 +3,12 @@
 //! image named by `SKYNET_TEST_DOCKER_IMAGE`). Every test counts the
 //! containers carrying its own label before and after: none may be left.
 
+mod engine_support;
 mod provider_support;
 
 use bollard::Docker;
 use bollard::query_parameters::ListContainersOptionsBuilder;
+use engine_support::work_once;
 use provider_support::{Step, command, run_to_success, service_var};
 use skynet_core::RiskLevel;
 use skynet_core::provider::{DockerConfig, DockerProvider, ExitKind, Provider, Stream};
@@ -366,9 +368,8 @@ async fn a_dropped_step_still_removes_its_container() {
 /// with what to do, instead of being queued again for a retry.
 #[tokio::test]
 async fn a_misconfigured_docker_fails_a_read_only_job_at_once() {
-    use skynet_core::{FailureKind, JobStatus, Skynet, SubmitRequest, WorkerOptions};
+    use skynet_core::{FailureKind, JobStatus, Skynet, SubmitRequest};
     use std::sync::Arc;
-    use tokio_util::sync::CancellationToken;
     let Some((docker, _tag)) = provider("a_misconfigured_docker_fails_at_once") else {
         return;
     };
@@ -392,13 +393,7 @@ async fn a_misconfigured_docker_fails_a_read_only_job_at_once() {
             .submit(SubmitRequest::new("read notes.txt").root(root.path()))
             .await
             .expect("submitted");
-        let opts = WorkerOptions {
-            once: true,
-            ..Default::default()
-        };
-        sk.worker(opts, CancellationToken::new())
-            .await
-            .expect("worker");
+        work_once(&sk).await;
         let done = sk.get(&job.id).await.expect("job");
         assert_eq!(done.status, JobStatus::Failed, "not queued for a retry");
         assert_eq!(done.attempts, 1);

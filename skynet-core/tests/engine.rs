@@ -9,14 +9,13 @@ use skynet_core::planner::{PlanRequest, Planner, ScriptedPlanner};
 use skynet_core::provider::mock::{MockProvider, MockResponse};
 use skynet_core::store::{JobFilter, LogQuery, StepStatus};
 use skynet_core::{EngineConfig, Error, JobId, JobStatus, RiskLevel, Skynet, WorkerOptions};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 mod engine_support;
 
-use engine_support::{Env, drain_until_done};
+use engine_support::{Env, drain_until_done, fast};
 
 /// Engines over the test's ledger.
 trait Engines {
@@ -56,17 +55,6 @@ impl Engines for Env {
         );
         let planner = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
         self.engine(planner, mock, fast()).await
-    }
-}
-
-fn fast() -> EngineConfig {
-    EngineConfig {
-        lease: Duration::from_secs(5),
-        heartbeat: Duration::from_millis(100),
-        poll_interval: Duration::from_millis(20),
-        retry_base: Duration::from_millis(20),
-        retry_max: Duration::from_millis(100),
-        ..EngineConfig::default()
     }
 }
 
@@ -262,14 +250,10 @@ impl Planner for LyingPlanner {
         let step = Step {
             description: "harmless, honest".into(),
             action: exec(&["rm", "-r", "build"]),
-            command: Command {
-                argv: vec!["rm".into(), "-r".into(), "build".into()],
-                cwd: req.root.clone(),
-                env: BTreeMap::new(),
-                timeout_ms: None,
-                stdin: None,
-                pipe: Vec::new(),
-            },
+            command: Command::piped(
+                vec![vec!["rm".into(), "-r".into(), "build".into()]],
+                req.root.clone(),
+            ),
             risk: RiskLevel::ReadOnly,
             decision: None,
             estimate_ms: None,

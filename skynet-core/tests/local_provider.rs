@@ -6,7 +6,6 @@ use skynet_core::plan::Command;
 use skynet_core::provider::{
     ExecContext, ExitKind, LocalProvider, Output, OutputLine, Provider, Stream,
 };
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -28,14 +27,7 @@ impl Run {
 }
 
 fn command(argv: &[&str], cwd: &Path) -> Command {
-    Command {
-        argv: argv.iter().map(|s| s.to_string()).collect(),
-        cwd: cwd.to_path_buf(),
-        env: BTreeMap::new(),
-        timeout_ms: None,
-        stdin: None,
-        pipe: Vec::new(),
-    }
+    Command::piped(vec![argv.iter().map(|s| s.to_string()).collect()], cwd)
 }
 
 fn context(root: &Path, cap: u64) -> (ExecContext, mpsc::Receiver<OutputLine>) {

@@ -8,7 +8,7 @@ mod engine_support;
 mod provider_support;
 
 use async_trait::async_trait;
-use engine_support::drain_until_done;
+use engine_support::{drain_until_done, fast};
 use provider_support::{Run, Step, alive, sandboxes, settles, sleeping_with};
 use skynet_core::action::Action;
 use skynet_core::plan::Command;
@@ -18,7 +18,7 @@ use skynet_core::provider::{
     Capabilities, ExecContext, ExitKind, Health, LocalProvider, Output, Provider, Stream,
 };
 use skynet_core::store::LogQuery;
-use skynet_core::{EngineConfig, Error, JobStatus, RiskLevel, Skynet, SubmitRequest};
+use skynet_core::{Error, JobStatus, RiskLevel, Skynet, SubmitRequest};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -267,17 +267,6 @@ async fn a_pipeline_costs_one_sandbox_start() {
 }
 
 // ---------------------------------------------------------------- engine
-
-fn fast() -> EngineConfig {
-    EngineConfig {
-        lease: Duration::from_secs(5),
-        heartbeat: Duration::from_millis(100),
-        poll_interval: Duration::from_millis(20),
-        retry_base: Duration::from_millis(20),
-        retry_max: Duration::from_millis(100),
-        ..EngineConfig::default()
-    }
-}
 
 async fn engine(
     dir: &Path,

@@ -314,15 +314,7 @@ async fn an_agent_restart_fails_the_running_step_clearly_and_the_next_one_works(
     let http = reqwest::Client::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let h: serde_json::Value = http
-            .get(format!("http://{}/health", a.addr))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let h = agent_json(&http, &a, "/health").await;
         if h["running"] == 1 {
             break;
         }
@@ -428,15 +420,7 @@ async fn a_repeated_execute_starts_nothing_twice_and_a_different_one_conflicts()
     });
     assert_eq!(post(append.clone()).await.unwrap().status(), 202);
     assert_eq!(post(append.clone()).await.unwrap().status(), 202);
-    let done: serde_json::Value = http
-        .get(format!("http://{}/status/once?wait_ms=5000", a.addr))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let done = agent_json(&http, &a, "/status/once?wait_ms=5000").await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(
         std::fs::read_to_string(a.root.join("count")).unwrap(),
@@ -455,6 +439,18 @@ async fn a_repeated_execute_starts_nothing_twice_and_a_different_one_conflicts()
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
+}
+
+/// GET `path` from the agent, as JSON.
+async fn agent_json(http: &reqwest::Client, a: &Agent, path: &str) -> serde_json::Value {
+    http.get(format!("http://{}{path}", a.addr))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// POST `/execute` straight to the agent with these steps.

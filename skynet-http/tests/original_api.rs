@@ -400,29 +400,24 @@ async fn docs_page_is_served_from_the_binary_with_the_openapi_rules(db: Db) {
 }
 
 async fn cors_is_off_by_default_and_allows_only_configured_origins(db: Db) {
-    let preflight = |origin: &'static str| {
-        [
+    // A browser's preflight of `POST /v1/jobs` from `origin`.
+    async fn preflight(app: &TestApp, origin: &'static str) -> common::Resp {
+        let headers = [
             ("origin", origin),
             ("access-control-request-method", "POST"),
             (
                 "access-control-request-headers",
                 "authorization, content-type",
             ),
-        ]
-    };
+        ];
+        app.call_with("OPTIONS", "/v1/jobs", None, None, &headers)
+            .await
+    }
     let t = TestApp::with(db.clone(), |c| {
         c.cors_origins = vec!["https://app.example".into()];
     })
     .await;
-    let r = t
-        .call_with(
-            "OPTIONS",
-            "/v1/jobs",
-            None,
-            None,
-            &preflight("https://app.example"),
-        )
-        .await;
+    let r = preflight(&t, "https://app.example").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(
         r.headers["access-control-allow-origin"],
@@ -443,15 +438,7 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins(db: Db) {
             .contains("POST")
     );
     // Another origin gets no permission.
-    let r = t
-        .call_with(
-            "OPTIONS",
-            "/v1/jobs",
-            None,
-            None,
-            &preflight("https://evil.example"),
-        )
-        .await;
+    let r = preflight(&t, "https://evil.example").await;
     assert!(r.headers.get("access-control-allow-origin").is_none());
     // A real call from the allowed origin may read the request id.
     let r = t
@@ -477,27 +464,11 @@ async fn cors_is_off_by_default_and_allows_only_configured_origins(db: Db) {
 
     // Off by default: no origin is allowed.
     let off = TestApp::new(db.clone()).await;
-    let r = off
-        .call_with(
-            "OPTIONS",
-            "/v1/jobs",
-            None,
-            None,
-            &preflight("https://app.example"),
-        )
-        .await;
+    let r = preflight(&off, "https://app.example").await;
     assert!(r.headers.get("access-control-allow-origin").is_none());
     // `*` only when asked for.
     let any = TestApp::with(db, |c| c.cors_origins = vec!["*".into()]).await;
-    let r = any
-        .call_with(
-            "OPTIONS",
-            "/v1/jobs",
-            None,
-            None,
-            &preflight("https://elsewhere.example"),
-        )
-        .await;
+    let r = preflight(&any, "https://elsewhere.example").await;
     assert_eq!(r.headers["access-control-allow-origin"], "*");
 }
 

@@ -141,13 +141,7 @@ async fn sse_resume_with_last_event_id_loses_nothing(db: Db) {
         } else {
             path
         };
-        let all: Vec<i64> =
-            t.sk.events(&id)
-                .await
-                .expect("events")
-                .iter()
-                .map(|e| e.seq)
-                .collect();
+        let all = event_seqs(&t.sk, &id).await;
         // Read part of the stream, then drop the connection.
         let mut first = open(None, path).await.expect("open");
         let seen = read_events(&mut first, |ids| ids.len() >= 7).await;
@@ -160,13 +154,7 @@ async fn sse_resume_with_last_event_id_loses_nothing(db: Db) {
                 .await
                 .expect("append");
         }
-        let all_now: Vec<i64> =
-            t.sk.events(&id)
-                .await
-                .expect("events")
-                .iter()
-                .map(|e| e.seq)
-                .collect();
+        let all_now = event_seqs(&t.sk, &id).await;
         assert!(all_now.len() == all.len() + 10);
         let end = *all_now.last().expect("events");
         let mut second = open(Some(last), path).await.expect("reopen");
@@ -247,13 +235,7 @@ async fn sse_client_that_never_reads_does_not_make_the_server_buffer_events(db: 
     );
     assert!(buffered <= 100.0, "at most one page held: {buffered}");
     // Reading now delivers every event, in order: slow is not lossy.
-    let all: Vec<i64> =
-        t.sk.events(&id)
-            .await
-            .expect("events")
-            .iter()
-            .map(|e| e.seq)
-            .collect();
+    let all = event_seqs(&t.sk, &id).await;
     let end = format!("id: {}\n", all.last().expect("events"));
     let mut raw = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -304,3 +286,13 @@ on_every_backend!(
     sse_resume_with_last_event_id_loses_nothing,
     sse_client_that_never_reads_does_not_make_the_server_buffer_events,
 );
+
+/// The sequence numbers of a job's events, in order.
+async fn event_seqs(sk: &skynet_core::Skynet, id: &skynet_core::JobId) -> Vec<i64> {
+    sk.events(id)
+        .await
+        .expect("events")
+        .iter()
+        .map(|e| e.seq)
+        .collect()
+}

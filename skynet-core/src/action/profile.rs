@@ -107,14 +107,7 @@ mod tests {
     /// The command `action` resolves to.
     fn own(action: &Action) -> Command {
         let inv = action.resolve(Path::new("/")).expect("resolves");
-        Command {
-            argv: inv.argv,
-            cwd: "/".into(),
-            env: Default::default(),
-            timeout_ms: None,
-            stdin: None,
-            pipe: Vec::new(),
-        }
+        Command::piped(vec![inv.argv], "/")
     }
 
     #[test]

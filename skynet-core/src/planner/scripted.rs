@@ -2,10 +2,9 @@
 
 use super::{PlanRequest, Planner};
 use crate::action::Action;
-use crate::plan::{Command, Plan, Step};
+use crate::plan::{Plan, Step};
 use crate::{Error, Result};
 use async_trait::async_trait;
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// Returns the actions it was given, in order, for any intent; each call
@@ -46,14 +45,7 @@ pub fn plan_from_actions(
         steps.push(Step {
             description,
             risk: action.base_risk(),
-            command: Command {
-                argv: inv.argv,
-                cwd: request.root.clone(),
-                env: BTreeMap::new(),
-                timeout_ms: None,
-                stdin: inv.stdin,
-                pipe: inv.pipe.into_iter().map(crate::plan::Stage::new).collect(),
-            },
+            command: inv.into_command(request.root.clone()),
             action,
             decision: None,
             estimate_ms: None,

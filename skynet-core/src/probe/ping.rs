@@ -108,14 +108,7 @@ mod tests {
     use super::*;
 
     fn cmd(argv: &[&str]) -> Command {
-        Command {
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            cwd: "/".into(),
-            env: Default::default(),
-            timeout_ms: None,
-            stdin: None,
-            pipe: Vec::new(),
-        }
+        Command::piped(vec![argv.iter().map(|s| s.to_string()).collect()], "/")
     }
 
     #[test]

@@ -37,7 +37,7 @@ use futures::future::BoxFuture;
 use skynet_core::action::Action;
 use skynet_core::job::Approval;
 use skynet_core::plan::{Command, Plan, Step};
-use skynet_core::store::{SharedStore, StepOutcome, StepStatus};
+use skynet_core::store::{JobFilter, SharedStore, StepOutcome, StepStatus};
 use skynet_core::{Error, Job, JobId, JobSource, JobStatus, RiskLevel};
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -331,6 +331,15 @@ pub async fn step_statuses(store: &SharedStore, id: &JobId) -> Vec<StepStatus> {
 /// The number of events the job has.
 pub async fn event_count(store: &SharedStore, id: &JobId) -> usize {
     store.events(id).await.expect("events").len()
+}
+
+/// The number of jobs in the store (every principal's).
+pub async fn job_count(store: &SharedStore) -> usize {
+    store
+        .list_jobs(&JobFilter::default())
+        .await
+        .expect("list")
+        .len()
 }
 
 /// Assert `result` is `InvalidTransition { from, to }`.

@@ -48,14 +48,7 @@ pub async fn listing_is_filtered_by_principal(store: SharedStore) {
             .expect("list")
             .is_empty()
     );
-    assert_eq!(
-        store
-            .list_jobs(&JobFilter::default())
-            .await
-            .expect("list")
-            .len(),
-        3
-    );
+    assert_eq!(job_count(&store).await, 3);
 }
 
 /// The same idempotency key used by two principals makes two jobs; used

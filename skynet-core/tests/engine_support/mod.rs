@@ -2,7 +2,7 @@
 //! SQLite file, and draining the queue with `--once` workers.
 #![allow(dead_code)]
 
-use skynet_core::{Job, JobId, Skynet, SubmitRequest, WorkerOptions};
+use skynet_core::{EngineConfig, Job, JobId, Skynet, SubmitRequest, WorkerOptions};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -29,18 +29,36 @@ impl Env {
     }
 }
 
+/// Short leases, heartbeats, polls and retry delays, so runs and retries
+/// happen within a test's patience.
+pub fn fast() -> EngineConfig {
+    EngineConfig {
+        lease: Duration::from_secs(5),
+        heartbeat: Duration::from_millis(100),
+        poll_interval: Duration::from_millis(20),
+        retry_base: Duration::from_millis(20),
+        retry_max: Duration::from_millis(100),
+        ..EngineConfig::default()
+    }
+}
+
+/// One `--once` worker: it runs what is due now, then stops.
+pub async fn work_once(sk: &Skynet) {
+    let opts = WorkerOptions {
+        once: true,
+        ..Default::default()
+    };
+    sk.worker(opts, CancellationToken::new())
+        .await
+        .expect("worker");
+}
+
 /// Run `--once` workers until the job is terminal (retries may be
 /// scheduled slightly in the future); fails after 30 s.
 pub async fn drain_until_done(sk: &Skynet, id: &JobId) -> Job {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let opts = WorkerOptions {
-            once: true,
-            ..Default::default()
-        };
-        sk.worker(opts, CancellationToken::new())
-            .await
-            .expect("worker");
+        work_once(sk).await;
         let job = sk.get(id).await.expect("job");
         if job.status.is_terminal() {
             return job;

@@ -6,7 +6,6 @@
 use skynet_core::provider::local::SandboxMode;
 use skynet_core::provider::{ExecContext, LocalProvider, Output, OutputLine, Provider, Stream};
 use skynet_core::{Command, JobId, RiskLevel};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -38,14 +37,7 @@ pub fn sandboxes(test: &str) -> Vec<(&'static str, LocalProvider)> {
 
 /// `argv` run in `cwd`.
 pub fn command(argv: &[&str], cwd: &Path) -> Command {
-    Command {
-        argv: argv.iter().map(|s| s.to_string()).collect(),
-        cwd: cwd.to_path_buf(),
-        env: BTreeMap::new(),
-        timeout_ms: None,
-        stdin: None,
-        pipe: Vec::new(),
-    }
+    Command::piped(vec![argv.iter().map(|s| s.to_string()).collect()], cwd)
 }
 
 /// A step's result and every line it sent.

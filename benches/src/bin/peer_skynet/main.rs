@@ -39,6 +39,17 @@ struct Engine {
     provider: String,
 }
 
+/// The offered load of W3: `rate` jobs per second for `secs` seconds.
+#[derive(clap::Args, Debug, Clone, Copy)]
+struct Pace {
+    /// Jobs per second offered.
+    #[arg(long)]
+    rate: u32,
+    /// Seconds.
+    #[arg(long)]
+    secs: u32,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// W1: submit `jobs` jobs, one per call, `batch` calls in flight.
@@ -82,23 +93,15 @@ enum Command {
     Paced {
         #[command(flatten)]
         engine: Engine,
-        /// Jobs per second offered.
-        #[arg(long)]
-        rate: u32,
-        /// Seconds.
-        #[arg(long)]
-        secs: u32,
+        #[command(flatten)]
+        pace: Pace,
     },
     /// W3 embedded (SQLite): the paced client and the worker in one process.
     LatencyEmbedded {
         #[command(flatten)]
         engine: Engine,
-        /// Jobs per second offered.
-        #[arg(long)]
-        rate: u32,
-        /// Seconds.
-        #[arg(long)]
-        secs: u32,
+        #[command(flatten)]
+        pace: Pace,
         /// Jobs run at once.
         #[arg(long)]
         concurrency: usize,

@@ -35,13 +35,12 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             once,
             report_starts,
         } => worker(&engine, concurrency, prefetch, once, report_starts).await,
-        Command::Paced { engine, rate, secs } => paced(&engine, rate, secs).await,
+        Command::Paced { engine, pace } => paced(&engine, pace.rate, pace.secs).await,
         Command::LatencyEmbedded {
             engine,
-            rate,
-            secs,
+            pace,
             concurrency,
-        } => latency_embedded(&engine, rate, secs, concurrency).await,
+        } => latency_embedded(&engine, pace.rate, pace.secs, concurrency).await,
         Command::SpawnCeiling { jobs, concurrency } => spawn_ceiling(jobs, concurrency).await,
     }
 }
@@ -89,10 +88,7 @@ async fn enqueue(opts: &Engine, jobs: usize, batch: usize) -> anyhow::Result<()>
         futures::future::try_join_all((0..n).map(|_| submit(&sk, &req))).await?;
         left -= n;
     }
-    let secs = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu0;
-    say("MARK end");
-    result(json!({ "jobs": jobs, "secs": secs, "cpu": cpu }));
+    finished(jobs, started, cpu0);
     Ok(())
 }
 
@@ -260,10 +256,7 @@ async fn paced(opts: &Engine, rate: u32, secs: u32) -> anyhow::Result<()> {
         say(&format!("ENQ {id} {at:.6}"))
     })
     .await?;
-    let secs = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu0;
-    say("MARK end");
-    result(json!({ "jobs": jobs, "secs": secs, "cpu": cpu }));
+    finished(jobs, started, cpu0);
     Ok(())
 }
 
@@ -348,9 +341,15 @@ async fn spawn_ceiling(jobs: usize, concurrency: usize) -> anyhow::Result<()> {
         .buffer_unordered(concurrency.max(1))
         .try_for_each(|_| async { Ok(()) })
         .await?;
+    finished(jobs, started, cpu0);
+    Ok(())
+}
+
+/// Mark the end of a measured run and report its jobs, wall time (since
+/// `started`) and CPU (since `cpu0`).
+fn finished(jobs: impl Into<serde_json::Value>, started: Instant, cpu0: f64) {
     let secs = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     say("MARK end");
-    result(json!({ "jobs": jobs, "secs": secs, "cpu": cpu }));
-    Ok(())
+    result(json!({ "jobs": jobs.into(), "secs": secs, "cpu": cpu }));
 }

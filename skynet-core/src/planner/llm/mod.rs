@@ -11,12 +11,11 @@ mod prompt;
 mod tests;
 
 use crate::llm::{ChatModel, ChatRequest, LlmSettings, Message, TokenBudget, Usage, pricing};
-use crate::plan::{Command, Plan, PlanUsage, Step};
+use crate::plan::{Plan, PlanUsage, Step};
 use crate::planner::{PlanRequest, Planner};
 use crate::redact::Redactor;
 use crate::{Error, Result};
 use async_trait::async_trait;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -204,14 +203,7 @@ impl LlmPlanner {
             out.push(Step {
                 description: s.description,
                 risk: s.action.base_risk().max(claimed),
-                command: Command {
-                    argv: inv.argv,
-                    cwd: request.root.clone(),
-                    env: BTreeMap::new(),
-                    timeout_ms: None,
-                    stdin: inv.stdin,
-                    pipe: inv.pipe.into_iter().map(crate::plan::Stage::new).collect(),
-                },
+                command: inv.into_command(request.root.clone()),
                 action: s.action,
                 decision: None,
                 estimate_ms: None,

@@ -207,12 +207,11 @@ pub(super) async fn run<F: Future<Output = ExitKind>>(
         root,
         confinement,
         sandbox,
+        started,
     };
     match confinement {
-        Confinement::Bubblewrap(_) => connected(pipeline, sink, stop, started).await,
-        Confinement::PathsOnly | Confinement::Landlock => {
-            direct(pipeline, sink, stop, started).await
-        }
+        Confinement::Bubblewrap(_) => connected(pipeline, sink, stop).await,
+        Confinement::PathsOnly | Confinement::Landlock => direct(pipeline, sink, stop).await,
     }
 }
 
@@ -224,30 +223,24 @@ struct Pipeline<'a, 's> {
     root: &'a Path,
     confinement: &'a Confinement,
     sandbox: &'a Sandbox<'s>,
+    /// When the step started (its output's duration counts from here).
+    started: Instant,
 }
 
 /// The stages spawned directly, in one process group.
 async fn direct<F: Future<Output = ExitKind>>(
-    pipeline: Pipeline<'_, '_>,
+    p: Pipeline<'_, '_>,
     sink: OutputSink,
     stop: Pin<&mut F>,
-    started: Instant,
 ) -> Result<Output> {
-    let Pipeline {
-        provider,
-        command,
-        root,
-        confinement,
-        sandbox,
-    } = pipeline;
-    let count = command.stage_count();
+    let count = p.command.stage_count();
     let mut cmds = Vec::with_capacity(count);
     for i in 0..count {
-        let stage = stage(command, i)?;
-        match prepare::launch(&stage, root, &provider.env_allowlist, sandbox)? {
+        let stage = stage(p.command, i)?;
+        match prepare::launch(&stage, p.root, &p.provider.env_allowlist, p.sandbox)? {
             Launch::Ready(prepared) => cmds.push(prepared.cmd),
             Launch::CannotRun(cannot) => {
-                return Ok(cannot_run(sink, command, i, cannot, stop, started).await);
+                return Ok(cannot_run(sink, p.command, i, cannot, stop, p.started).await);
             }
         }
     }
@@ -267,14 +260,14 @@ async fn direct<F: Future<Output = ExitKind>>(
         cmd.stderr(Stdio::from(err_write.try_clone()?));
     }
     drop(err_write);
-    let spawned = match confinement {
+    let spawned = match p.confinement {
         Confinement::Landlock => {
             let limits = super::landlock::Limits {
-                root: prepare::canonical_root(root)?,
-                writable: sandbox.writable.to_vec(),
-                network: sandbox.network,
-                write: sandbox.write,
-                profile: sandbox.profile,
+                root: prepare::canonical_root(p.root)?,
+                writable: p.sandbox.writable.to_vec(),
+                network: p.sandbox.network,
+                write: p.sandbox.write,
+                profile: p.sandbox.profile,
             };
             let _spawning = super::SPAWNING.lock().await;
             let spawned = super::landlock::run_restricted(limits, move || spawn_stages(cmds))
@@ -283,7 +276,7 @@ async fn direct<F: Future<Output = ExitKind>>(
                     provider: "local".into(),
                     message: format!("cannot apply the Landlock sandbox: {message}"),
                 })?;
-            provider.counted_sandbox();
+            p.provider.counted_sandbox();
             spawned
         }
         _ => {
@@ -293,7 +286,7 @@ async fn direct<F: Future<Output = ExitKind>>(
         }
     };
     let (mut children, failed) = spawned;
-    provider.counted_processes(children.len());
+    p.provider.counted_processes(children.len());
     let group = children
         .first()
         .and_then(Child::id)
@@ -305,10 +298,10 @@ async fn direct<F: Future<Output = ExitKind>>(
         }
         drop(children);
         return match prepare::spawn_failure(&e) {
-            Some(cannot) => Ok(cannot_run(sink, command, i, cannot, stop, started).await),
+            Some(cannot) => Ok(cannot_run(sink, p.command, i, cannot, stop, p.started).await),
             None => Err(Error::Provider {
                 provider: "local".into(),
-                message: format!("cannot start {}: {e}", command.stage_label(i)),
+                message: format!("cannot start {}: {e}", p.command.stage_label(i)),
             }),
         };
     }
@@ -316,11 +309,11 @@ async fn direct<F: Future<Output = ExitKind>>(
     let stdin = children.first_mut().and_then(|c| c.stdin.take());
     let stdout = children.last_mut().and_then(|c| c.stdout.take());
     let stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(err_read))?;
-    let data = command.stdin.as_deref().unwrap_or_default().as_bytes();
+    let data = p.command.stdin.as_deref().unwrap_or_default().as_bytes();
     let mut session = Session::of(children, group, stdin, stdout, Some(stderr), data, sink);
-    let end = session.run(stop, provider.kill_grace).await?;
+    let end = session.run(stop, p.provider.kill_grace).await?;
     let counts = session.finish().await;
-    Ok(ended(end, started, counts))
+    Ok(ended(end, p.started, counts))
 }
 
 /// Spawn `cmds` in order, every one after the first in the first one's
@@ -349,27 +342,19 @@ fn spawn_stages(
 
 /// The stages started by one connector in one bubblewrap sandbox.
 async fn connected<F: Future<Output = ExitKind>>(
-    pipeline: Pipeline<'_, '_>,
+    p: Pipeline<'_, '_>,
     sink: OutputSink,
     stop: Pin<&mut F>,
-    started: Instant,
 ) -> Result<Output> {
-    let Pipeline {
-        provider,
-        command,
-        root,
-        confinement,
-        sandbox,
-    } = pipeline;
     // Each stage checked and its program resolved as if it ran alone,
     // without starting anything.
     let alone = Sandbox {
         confinement: &Confinement::PathsOnly,
         cpu_seconds: None,
-        ..*sandbox
+        ..*p.sandbox
     };
-    let count = command.stage_count();
-    let reads_input = if command.stdin.is_some() { "1" } else { "0" };
+    let count = p.command.stage_count();
+    let reads_input = if p.command.stdin.is_some() { "1" } else { "0" };
     let mut words: Vec<String> = [
         CONNECTOR_SHELL,
         "-c",
@@ -380,18 +365,18 @@ async fn connected<F: Future<Output = ExitKind>>(
     .map(String::from)
     .to_vec();
     for i in 0..count {
-        let stage = stage(command, i)?;
-        let program = match prepare::launch(&stage, root, &provider.env_allowlist, &alone)? {
+        let stage = stage(p.command, i)?;
+        let program = match prepare::launch(&stage, p.root, &p.provider.env_allowlist, &alone)? {
             Launch::Ready(prepared) => prepared.cmd.as_std().get_program().to_owned(),
             Launch::CannotRun(cannot) => {
-                return Ok(cannot_run(sink, command, i, cannot, stop, started).await);
+                return Ok(cannot_run(sink, p.command, i, cannot, stop, p.started).await);
             }
         };
-        let program = program.into_string().map_err(|p| {
+        let program = program.into_string().map_err(|path| {
             Error::InvalidInput(format!(
                 "{}: the program's path {} is not UTF-8",
-                command.stage_label(i),
-                p.to_string_lossy()
+                p.command.stage_label(i),
+                path.to_string_lossy()
             ))
         })?;
         words.push(stage.argv.len().to_string());
@@ -400,22 +385,23 @@ async fn connected<F: Future<Output = ExitKind>>(
     }
     let connector = Command {
         argv: words,
-        cwd: command.cwd.clone(),
-        env: command.env.clone(),
+        cwd: p.command.cwd.clone(),
+        env: p.command.env.clone(),
         timeout_ms: None,
-        stdin: command.stdin.clone(),
+        stdin: p.command.stdin.clone(),
         pipe: Vec::new(),
     };
-    let mut prepared = match prepare::launch(&connector, root, &provider.env_allowlist, sandbox)? {
-        Launch::Ready(prepared) => prepared,
-        Launch::CannotRun(cannot) => {
-            let program = "/bin/sh (the pipeline connector)";
-            return Ok(report_cannot_run(sink, program, cannot, stop, started).await);
-        }
-    };
+    let mut prepared =
+        match prepare::launch(&connector, p.root, &p.provider.env_allowlist, p.sandbox)? {
+            Launch::Ready(prepared) => prepared,
+            Launch::CannotRun(cannot) => {
+                let program = "/bin/sh (the pipeline connector)";
+                return Ok(report_cannot_run(sink, program, cannot, stop, p.started).await);
+            }
+        };
     let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
     prepared.cmd.stdin(Stdio::from(OwnedFd::from(theirs)));
-    let mut child = match super::spawn(prepared, confinement, root, sandbox).await? {
+    let mut child = match super::spawn(prepared, p.confinement, p.root, p.sandbox).await? {
         Ok(child) => child,
         Err(e) => {
             return Err(Error::Provider {
@@ -424,18 +410,18 @@ async fn connected<F: Future<Output = ExitKind>>(
             });
         }
     };
-    provider.counted_sandbox();
-    provider.counted_processes(1);
+    p.provider.counted_sandbox();
+    p.provider.counted_processes(1);
     ours.set_nonblocking(true)?;
     let (reports, input) = tokio::net::UnixStream::from_std(ours)?.into_split();
     let group = ProcessGroup::of(child.id())?;
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-    let data = command.stdin.as_deref().unwrap_or_default().as_bytes();
+    let data = p.command.stdin.as_deref().unwrap_or_default().as_bytes();
     let mut session = Session::of(vec![child], group, Some(input), stdout, stderr, data, sink)
         .with_reports(Reports::new(reports, count));
-    let end = session.run(stop, provider.kill_grace).await?;
+    let end = session.run(stop, p.provider.kill_grace).await?;
     let counts = session.finish().await;
-    Ok(ended(end, started, counts))
+    Ok(ended(end, p.started, counts))
 }
 
 /// Stage `i` of `command` as a command of its own.
