@@ -17,7 +17,9 @@ mod report;
 mod review;
 mod roots;
 mod runner;
+mod initiative;
 mod schedule;
+mod schedules;
 mod slots;
 pub mod worker;
 
@@ -31,7 +33,9 @@ pub use execute::{ApprovalGate, Execution, Gate, PlanReview, RunHere};
 pub use health::{HealthCheck, HealthSummary, PublicComponent};
 pub use report::{NextAction, Report, ReportReceipt};
 pub use review::{RetryRequest, ReviewRequest};
+pub use initiative::InitiativeRound;
 pub use roots::confined_root;
+pub use schedules::{SCHEDULE_POLL, ScheduleRound};
 pub use worker::{WorkerOptions, WorkerReport};
 
 use crate::job::{Job, JobId, JobSource};
@@ -223,6 +227,8 @@ pub(crate) struct Inner {
     pub(crate) unusable: BTreeMap<String, String>,
     /// Recent step medians for plan estimates.
     pub(crate) estimates: estimates::EstimateCache,
+    /// The initiative engine's settings and strategies.
+    pub(crate) initiative: crate::initiative::Initiative,
 }
 
 /// The SKYNET engine. Cheap to clone; all clones share one engine.

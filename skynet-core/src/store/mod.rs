@@ -545,6 +545,8 @@ pub trait Store:
     + crate::memory::MemoryStore
     + cursors::CursorStore
     + reports::ReportStore
+    + schedules::ScheduleStore
+    + initiative::InitiativeStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -599,7 +601,10 @@ pub mod ledger;
 mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod initiative;
+mod new_job;
 pub mod reports;
+pub mod schedules;
 pub(crate) mod rules;
 pub mod sql;
 #[cfg(feature = "sqlite")]

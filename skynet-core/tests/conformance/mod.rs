@@ -243,6 +243,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
         request_hash: None,
         expires_at: None,
         retry_of: None,
+        origin: None,
     }
 }
 
