@@ -53,7 +53,18 @@ impl Skynet {
     /// and the root are checked and the intent is planned and judged once
     /// (a dry run) so bad input is refused now; nothing is stored then.
     pub async fn add_schedule(&self, principal: &Principal, new: NewSchedule) -> Result<Schedule> {
-        let now = crate::store::chain::truncate_to_micros(Utc::now());
+        self.add_schedule_at(principal, new, Utc::now()).await
+    }
+
+    /// [`Skynet::add_schedule`] as of `now` (its first tick is the first
+    /// after `now`).
+    pub async fn add_schedule_at(
+        &self,
+        principal: &Principal,
+        new: NewSchedule,
+        now: DateTime<Utc>,
+    ) -> Result<Schedule> {
+        let now = crate::store::chain::truncate_to_micros(now);
         let zone_name = new.time_zone.as_deref().unwrap_or("UTC").trim().to_string();
         let zone = parse_zone(&zone_name)?;
         let cadence = match (&new.cron, new.every) {
