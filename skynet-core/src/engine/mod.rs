@@ -33,7 +33,7 @@ pub use execute::{ApprovalGate, Execution, Gate, PlanReview, RunHere};
 pub use health::{HealthCheck, HealthSummary, PublicComponent};
 pub use report::{NextAction, Report, ReportReceipt};
 pub use review::{RetryRequest, ReviewRequest};
-pub use initiative::InitiativeRound;
+pub use initiative::{INITIATIVE_PRINCIPAL, InitiativeRound, InitiativeStatus, ProposalOutcome};
 pub use roots::confined_root;
 pub use schedules::{SCHEDULE_POLL, ScheduleRound};
 pub use worker::{WorkerOptions, WorkerReport};

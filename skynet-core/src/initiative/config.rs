@@ -86,3 +86,47 @@ impl InitiativeConfig {
         Ok(c)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Settings;
+    use std::time::Duration;
+
+    fn load(file: &str, env: &[(&str, &str)]) -> crate::Result<Settings> {
+        let home = tempfile::tempdir().expect("tempdir");
+        std::fs::write(home.path().join("skynet.toml"), file).expect("write");
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_with(Some(home.path().into()), move |k| {
+            env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn off_by_default_and_one_setting_turns_it_on() {
+        let c = load("", &[]).expect("defaults").initiative;
+        assert!(!c.enabled);
+        assert_eq!(c.interval, Duration::from_secs(300));
+        assert_eq!((c.budget.per_hour, c.budget.per_day, c.budget.max_waiting), (5, 20, 3));
+        assert!(load("[initiative]\nenabled = true\n", &[]).expect("file").initiative.enabled);
+        assert!(load("", &[("SKYNET_INITIATIVE", "on")]).expect("env").initiative.enabled);
+        let c = load(
+            "[initiative]\nenabled = true\nper_hour = 2\n",
+            &[("SKYNET_INITIATIVE", "off"), ("SKYNET_INITIATIVE_PER_DAY", "7")],
+        )
+        .expect("both")
+        .initiative;
+        assert!(!c.enabled, "the environment wins");
+        assert_eq!((c.budget.per_hour, c.budget.per_day), (2, 7));
+        for (k, v) in [
+            ("SKYNET_INITIATIVE", "maybe"),
+            ("SKYNET_INITIATIVE_INTERVAL", "0s"),
+            ("SKYNET_INITIATIVE_PER_HOUR", "-1"),
+        ] {
+            let e = load("", &[(k, v)]).expect_err(k);
+            assert!(e.to_string().contains("initiative"), "{k}: {e}");
+        }
+    }
+}
