@@ -143,12 +143,18 @@ fn assert_within_budget(created: &[DateTime<Utc>], budget: InitiativeBudget) {
             .iter()
             .filter(|c| **c > *t - Duration::hours(1) && **c <= *t)
             .count();
-        assert!(in_hour <= budget.per_hour as usize, "{in_hour} in the hour to {t}");
+        assert!(
+            in_hour <= budget.per_hour as usize,
+            "{in_hour} in the hour to {t}"
+        );
         let in_day = created
             .iter()
             .filter(|c| **c > *t - Duration::days(1) && **c <= *t)
             .count();
-        assert!(in_day <= budget.per_day as usize, "{in_day} in the day to {t}");
+        assert!(
+            in_day <= budget.per_day as usize,
+            "{in_day} in the day to {t}"
+        );
     }
 }
 
@@ -229,7 +235,10 @@ async fn write_proposals_wait_for_a_human_and_are_never_queued(db: Db) {
         assert!(job.approval.is_none());
         assert_eq!(job.risk, skynet_core::RiskLevel::Write);
     }
-    let status = sk.initiative_status_at(start() + Duration::hours(2)).await.unwrap();
+    let status = sk
+        .initiative_status_at(start() + Duration::hours(2))
+        .await
+        .unwrap();
     assert_eq!(status.usage.waiting, 3);
 }
 
@@ -268,7 +277,10 @@ async fn pause_stops_it_within_one_round(db: Db) {
         outcome,
         skynet_core::engine::ProposalOutcome::Skipped(Refusal::Paused)
     ));
-    other.set_initiative_paused(false, "operator").await.unwrap();
+    other
+        .set_initiative_paused(false, "operator")
+        .await
+        .unwrap();
     let r = sk
         .initiative_round(start() + Duration::hours(3))
         .await

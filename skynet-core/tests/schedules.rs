@@ -16,9 +16,7 @@ use skynet_core::planner::ScriptedPlanner;
 use skynet_core::provider::mock::MockProvider;
 use skynet_core::schedules::{MissedTicks, NewSchedule};
 use skynet_core::store::JobFilter;
-use skynet_core::{
-    ErrorKind, JobOrigin, JobSource, JobStatus, Principal, Skynet, Visibility,
-};
+use skynet_core::{ErrorKind, JobOrigin, JobSource, JobStatus, Principal, Skynet, Visibility};
 use std::sync::Arc;
 
 macro_rules! on_every_backend {
@@ -163,7 +161,11 @@ async fn a_five_minute_schedule_fires_288_times_over_a_simulated_day(db: Db) {
     let ticks = ticks(&jobs);
     assert_eq!(ticks.first(), Some(&at(2027, 1, 4, 0, 5, 0)));
     assert_eq!(ticks.last(), Some(&at(2027, 1, 5, 0, 0, 0)));
-    assert!(ticks.windows(2).all(|w| w[1] - w[0] == Duration::minutes(5)));
+    assert!(
+        ticks
+            .windows(2)
+            .all(|w| w[1] - w[0] == Duration::minutes(5))
+    );
     assert_eq!(
         sk.schedule(&s.id, &Visibility::All).await.unwrap().fired,
         288
@@ -189,7 +191,8 @@ async fn three_engines_on_one_ledger_fire_each_tick_once(db: Db) {
     let (mut fired, mut already) = (0, 0);
     for seconds in (20..=2 * 3600).step_by(20) {
         let now = start + Duration::seconds(seconds);
-        let rounds = futures::future::join_all(engines.iter().map(|sk| sk.fire_due_schedules(now))).await;
+        let rounds =
+            futures::future::join_all(engines.iter().map(|sk| sk.fire_due_schedules(now))).await;
         for r in rounds {
             let r = r.unwrap();
             fired += r.fired;
@@ -377,10 +380,13 @@ async fn bad_schedules_are_refused_and_nothing_is_stored(db: Db) {
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{shown}: {e}");
     }
     let e = sk
-        .add_schedule(&local(), NewSchedule {
-            time_zone: Some("Mars/Olympus".into()),
-            ..db.every("0 9 * * *")
-        })
+        .add_schedule(
+            &local(),
+            NewSchedule {
+                time_zone: Some("Mars/Olympus".into()),
+                ..db.every("0 9 * * *")
+            },
+        )
         .await
         .unwrap_err();
     assert!(e.to_string().contains("unknown time zone"), "{e}");

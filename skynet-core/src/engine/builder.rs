@@ -238,10 +238,7 @@ impl SkynetBuilder {
                 memory: super::memory::EngineMemory::new(self.embedder),
                 unusable: self.unusable,
                 estimates: Default::default(),
-                initiative: crate::initiative::Initiative::new(
-                    self.initiative,
-                    self.strategies,
-                ),
+                initiative: crate::initiative::Initiative::new(self.initiative, self.strategies),
             }),
         })
     }

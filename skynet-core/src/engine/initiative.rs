@@ -81,9 +81,15 @@ fn announce_initiative_skipped(strategy: &str, proposal: &Proposal, why: &str) {
 
 /// The one place a "budget exhausted" event is emitted.
 fn announce_budget_exhausted(strategy: &str, refusal: Refusal, budget: &InitiativeBudget) {
-    tracing::warn!(event = "budget_exhausted", strategy, budget = refusal.as_str(),
-        per_hour = budget.per_hour, per_day = budget.per_day, max_waiting = budget.max_waiting,
-        "initiative budget exhausted");
+    tracing::warn!(
+        event = "budget_exhausted",
+        strategy,
+        budget = refusal.as_str(),
+        per_hour = budget.per_hour,
+        per_day = budget.per_day,
+        max_waiting = budget.max_waiting,
+        "initiative budget exhausted"
+    );
 }
 
 impl Skynet {
@@ -108,9 +114,14 @@ impl Skynet {
     /// gets past the switch (it is checked again under the budget's lock).
     pub async fn set_initiative_paused(&self, paused: bool, by: &str) -> Result<InitiativeStatus> {
         if by.trim().is_empty() {
-            return Err(Error::InvalidInput("say who pauses or resumes the initiative".into()));
+            return Err(Error::InvalidInput(
+                "say who pauses or resumes the initiative".into(),
+            ));
         }
-        self.inner.store.set_initiative_paused(paused, by.trim()).await?;
+        self.inner
+            .store
+            .set_initiative_paused(paused, by.trim())
+            .await?;
         tracing::info!(paused, by, "initiative kill switch changed");
         self.initiative_status().await
     }
@@ -203,10 +214,13 @@ impl Skynet {
         };
         let (mut job, placed) = match self.prepare_job(&req, &*self.inner.planner).await {
             Ok(made) => made,
-            Err(e) if matches!(
-                e.kind(),
-                crate::ErrorKind::InvalidInput | crate::ErrorKind::Planning | crate::ErrorKind::Forbidden
-            ) =>
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    crate::ErrorKind::InvalidInput
+                        | crate::ErrorKind::Planning
+                        | crate::ErrorKind::Forbidden
+                ) =>
             {
                 announce_initiative_skipped(strategy, proposal, &e.to_string());
                 return Ok(ProposalOutcome::Refused(e.to_string()));

@@ -152,7 +152,10 @@ impl Skynet {
 
     /// Remove a schedule (the jobs it made stay).
     pub async fn remove_schedule(&self, id: &str, visibility: &Visibility) -> Result<()> {
-        self.inner.store.remove_schedule(id, visibility.only()).await
+        self.inner
+            .store
+            .remove_schedule(id, visibility.only())
+            .await
     }
 
     /// Fire every tick due by `now`, once each across every process
@@ -181,9 +184,7 @@ impl Skynet {
         let Some(tick) = cadence.last_at_or_before(from, now) else {
             return Ok(());
         };
-        let next_tick_at = cadence
-            .next_after(tick)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let next_tick_at = cadence.next_after(tick).unwrap_or(DateTime::<Utc>::MAX_UTC);
         let late = (now - tick).to_std().unwrap_or_default();
         if schedule.missed == MissedTicks::Skip && late >= MISSED_AFTER {
             if self

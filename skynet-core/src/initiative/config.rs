@@ -64,10 +64,18 @@ impl InitiativeConfig {
                 .map(|v| parse_number(what, &v))
                 .transpose()
         };
-        if let Some(n) = number("SKYNET_INITIATIVE_PER_HOUR", file.per_hour, "initiative per_hour")? {
+        if let Some(n) = number(
+            "SKYNET_INITIATIVE_PER_HOUR",
+            file.per_hour,
+            "initiative per_hour",
+        )? {
             c.budget.per_hour = n;
         }
-        if let Some(n) = number("SKYNET_INITIATIVE_PER_DAY", file.per_day, "initiative per_day")? {
+        if let Some(n) = number(
+            "SKYNET_INITIATIVE_PER_DAY",
+            file.per_day,
+            "initiative per_day",
+        )? {
             c.budget.per_day = n;
         }
         if let Some(n) = number(
@@ -109,12 +117,28 @@ mod tests {
         let c = load("", &[]).expect("defaults").initiative;
         assert!(!c.enabled);
         assert_eq!(c.interval, Duration::from_secs(300));
-        assert_eq!((c.budget.per_hour, c.budget.per_day, c.budget.max_waiting), (5, 20, 3));
-        assert!(load("[initiative]\nenabled = true\n", &[]).expect("file").initiative.enabled);
-        assert!(load("", &[("SKYNET_INITIATIVE", "on")]).expect("env").initiative.enabled);
+        assert_eq!(
+            (c.budget.per_hour, c.budget.per_day, c.budget.max_waiting),
+            (5, 20, 3)
+        );
+        assert!(
+            load("[initiative]\nenabled = true\n", &[])
+                .expect("file")
+                .initiative
+                .enabled
+        );
+        assert!(
+            load("", &[("SKYNET_INITIATIVE", "on")])
+                .expect("env")
+                .initiative
+                .enabled
+        );
         let c = load(
             "[initiative]\nenabled = true\nper_hour = 2\n",
-            &[("SKYNET_INITIATIVE", "off"), ("SKYNET_INITIATIVE_PER_DAY", "7")],
+            &[
+                ("SKYNET_INITIATIVE", "off"),
+                ("SKYNET_INITIATIVE_PER_DAY", "7"),
+            ],
         )
         .expect("both")
         .initiative;

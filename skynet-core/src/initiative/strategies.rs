@@ -67,10 +67,7 @@ impl Strategy for Recovery {
         if !s.degraded_providers.is_empty() {
             out.push(Proposal {
                 intent: "show system load".into(),
-                reason: format!(
-                    "providers degraded: {}",
-                    s.degraded_providers.join(", ")
-                ),
+                reason: format!("providers degraded: {}", s.degraded_providers.join(", ")),
             });
         }
         out
@@ -89,10 +86,7 @@ impl Strategy for Optimization {
         match s.oldest_queued_secs {
             Some(secs) if secs >= BACKLOG_SECS => vec![Proposal {
                 intent: "show system load".into(),
-                reason: format!(
-                    "{} jobs queued, the oldest waiting {secs}s",
-                    s.queued
-                ),
+                reason: format!("{} jobs queued, the oldest waiting {secs}s", s.queued),
             }],
             _ => Vec::new(),
         }

@@ -116,8 +116,8 @@ impl Cadence {
         if let Cadence::Every { every, anchor } = self {
             let step = i64::try_from(every.as_micros()).ok()?.max(1);
             let since = (t - *anchor).num_microseconds()?;
-            let last = anchor
-                .checked_add_signed(chrono::Duration::microseconds((since / step) * step))?;
+            let last =
+                anchor.checked_add_signed(chrono::Duration::microseconds((since / step) * step))?;
             return (since >= step && last > after).then_some(last);
         }
         // Walk forward from `after`: a schedule is due rarely, and a long

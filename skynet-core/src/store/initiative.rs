@@ -150,11 +150,7 @@ static PENDING_INTENT: LazyLock<String> = LazyLock::new(|| {
 
 impl<D: Dialect> Ledger<D> {
     /// One `COUNT(*) AS n`, optionally bound to a time or a text.
-    async fn count(
-        conn: &mut D::Connection,
-        sql: &str,
-        arg: Option<CountArg<'_>>,
-    ) -> Result<u64> {
+    async fn count(conn: &mut D::Connection, sql: &str, arg: Option<CountArg<'_>>) -> Result<u64> {
         let q = query::<D>(sql);
         let q = match arg {
             Some(CountArg::Since(at)) => q.bind(micros(at)),

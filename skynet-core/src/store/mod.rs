@@ -595,17 +595,17 @@ pub(crate) mod codec;
 pub mod cursors;
 pub mod dialect;
 mod events;
+pub mod initiative;
 mod jobs;
 pub mod keys;
 pub mod ledger;
 mod memory;
+mod new_job;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-pub mod initiative;
-mod new_job;
 pub mod reports;
-pub mod schedules;
 pub(crate) mod rules;
+pub mod schedules;
 pub mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

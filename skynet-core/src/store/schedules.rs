@@ -105,12 +105,16 @@ impl<D: Dialect> Ledger<D> {
         lock: bool,
     ) -> Result<Schedule> {
         let sql = D::sql();
-        let row = query::<D>(if lock { &sql.schedule_locked } else { &sql.schedule })
-            .bind(id)
-            .bind(owner.map(Principal::as_str))
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db("loading a schedule"))?;
+        let row = query::<D>(if lock {
+            &sql.schedule_locked
+        } else {
+            &sql.schedule
+        })
+        .bind(id)
+        .bind(owner.map(Principal::as_str))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db("loading a schedule"))?;
         match row {
             Some(row) => schedule_from_row(&row),
             None => Err(Error::ScheduleNotFound(id.to_string())),

@@ -50,7 +50,10 @@ pub async fn a_schedule_tick_fires_once_with_its_job(store: SharedStore) {
         error: None,
     };
     assert_eq!(store.due_schedules(tick, 10).await.unwrap().len(), 1);
-    let Fired::Now(Some(first)) = store.fire_schedule_tick(&firing(job.clone())).await.unwrap()
+    let Fired::Now(Some(first)) = store
+        .fire_schedule_tick(&firing(job.clone()))
+        .await
+        .unwrap()
     else {
         panic!("the first firing fires");
     };
@@ -59,7 +62,10 @@ pub async fn a_schedule_tick_fires_once_with_its_job(store: SharedStore) {
     let mut again = test_job(&[RiskLevel::ReadOnly]);
     again.source = JobSource::Schedule;
     assert!(matches!(
-        store.fire_schedule_tick(&firing(again.clone())).await.unwrap(),
+        store
+            .fire_schedule_tick(&firing(again.clone()))
+            .await
+            .unwrap(),
         Fired::Already
     ));
     assert!(matches!(
@@ -92,7 +98,9 @@ pub async fn schedules_pause_skip_and_stay_with_their_owner(store: SharedStore) 
         Err(Error::ScheduleNotFound(_))
     ));
     assert!(matches!(
-        store.set_schedule_paused(&s.id, Some(&bob), true, None).await,
+        store
+            .set_schedule_paused(&s.id, Some(&bob), true, None)
+            .await,
         Err(Error::ScheduleNotFound(_))
     ));
     assert!(matches!(
@@ -125,9 +133,17 @@ pub async fn schedules_pause_skip_and_stay_with_their_owner(store: SharedStore) 
     assert!(!resumed.paused);
     assert_eq!(resumed.next_tick_at, to);
     let later = to + Duration::minutes(5);
-    assert!(!store.skip_schedule_ticks(&s.id, s.next_tick_at, later).await.unwrap());
+    assert!(
+        !store
+            .skip_schedule_ticks(&s.id, s.next_tick_at, later)
+            .await
+            .unwrap()
+    );
     assert!(store.skip_schedule_ticks(&s.id, to, later).await.unwrap());
-    assert_eq!(store.schedule(&s.id, None).await.unwrap().next_tick_at, later);
+    assert_eq!(
+        store.schedule(&s.id, None).await.unwrap().next_tick_at,
+        later
+    );
     store.remove_schedule(&s.id, Some(&alice)).await.unwrap();
     assert!(store.schedules(None).await.unwrap().is_empty());
 }
@@ -155,11 +171,19 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
     let now = Utc::now();
     let write_queued = initiative_job(JobStatus::Queued, RiskLevel::Write, "touch a");
     assert!(matches!(
-        store.insert_initiative_job(&write_queued, &budget, now).await,
+        store
+            .insert_initiative_job(&write_queued, &budget, now)
+            .await,
         Err(Error::NotPermitted(_))
     ));
     let waiting = initiative_job(JobStatus::Planned, RiskLevel::Write, "touch b");
-    assert!(store.insert_initiative_job(&waiting, &budget, now).await.unwrap().is_ok());
+    assert!(
+        store
+            .insert_initiative_job(&waiting, &budget, now)
+            .await
+            .unwrap()
+            .is_ok()
+    );
     let second_waiting = initiative_job(JobStatus::Planned, RiskLevel::Write, "touch c");
     assert_eq!(
         store
@@ -170,7 +194,13 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
         Refusal::WaitingCap
     );
     let first = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, "look 1");
-    assert!(store.insert_initiative_job(&first, &budget, now).await.unwrap().is_ok());
+    assert!(
+        store
+            .insert_initiative_job(&first, &budget, now)
+            .await
+            .unwrap()
+            .is_ok()
+    );
     let duplicate = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, "look 1");
     assert_eq!(
         store
@@ -181,10 +211,20 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
         Refusal::Duplicate
     );
     let third = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, "look 2");
-    assert!(store.insert_initiative_job(&third, &budget, now).await.unwrap().is_ok());
+    assert!(
+        store
+            .insert_initiative_job(&third, &budget, now)
+            .await
+            .unwrap()
+            .is_ok()
+    );
     let over = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, "look 3");
     assert_eq!(
-        store.insert_initiative_job(&over, &budget, now).await.unwrap().unwrap_err(),
+        store
+            .insert_initiative_job(&over, &budget, now)
+            .await
+            .unwrap()
+            .unwrap_err(),
         Refusal::HourlyBudget
     );
     let usage = store.initiative_usage(now).await.unwrap();
@@ -196,18 +236,36 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
     assert!(usage.paused);
     assert_eq!(usage.changed_by.as_deref(), Some("operator"));
     assert_eq!(
-        store.insert_initiative_job(&over, &budget, later).await.unwrap().unwrap_err(),
+        store
+            .insert_initiative_job(&over, &budget, later)
+            .await
+            .unwrap()
+            .unwrap_err(),
         Refusal::Paused
     );
-    store.set_initiative_paused(false, "operator").await.unwrap();
-    assert!(store.insert_initiative_job(&over, &budget, later).await.unwrap().is_ok());
-    assert!(matches!(store.get_job(&duplicate.id).await, Err(Error::JobNotFound(_))));
+    store
+        .set_initiative_paused(false, "operator")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .insert_initiative_job(&over, &budget, later)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    assert!(matches!(
+        store.get_job(&duplicate.id).await,
+        Err(Error::JobNotFound(_))
+    ));
 }
 
 /// The initiative's budget holds across two handles (two processes)
 /// proposing at once.
 pub async fn initiative_budget_holds_across_two_handles(backend: &Backend) {
-    let Some(reopen) = &backend.reopen else { return };
+    let Some(reopen) = &backend.reopen else {
+        return;
+    };
     let other = reopen().await;
     let budget = InitiativeBudget {
         per_hour: 5,
@@ -217,10 +275,18 @@ pub async fn initiative_budget_holds_across_two_handles(backend: &Backend) {
     let now = Utc::now();
     let mut tasks = Vec::new();
     for i in 0..20 {
-        let store = if i % 2 == 0 { backend.store.clone() } else { other.clone() };
+        let store = if i % 2 == 0 {
+            backend.store.clone()
+        } else {
+            other.clone()
+        };
         let job = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, &format!("look {i}"));
         tasks.push(tokio::spawn(async move {
-            store.insert_initiative_job(&job, &budget, now).await.unwrap().is_ok()
+            store
+                .insert_initiative_job(&job, &budget, now)
+                .await
+                .unwrap()
+                .is_ok()
         }));
     }
     let mut made = 0;
@@ -228,5 +294,8 @@ pub async fn initiative_budget_holds_across_two_handles(backend: &Backend) {
         made += usize::from(t.await.unwrap());
     }
     assert_eq!(made, 5);
-    assert_eq!(backend.store.initiative_usage(now).await.unwrap().last_hour, 5);
+    assert_eq!(
+        backend.store.initiative_usage(now).await.unwrap().last_hour,
+        5
+    );
 }
