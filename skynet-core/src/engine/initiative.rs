@@ -284,3 +284,22 @@ impl Skynet {
         }
     }
 }
+
+impl super::Acting<'_> {
+    /// The initiative engine's status (its counts are system-wide).
+    pub async fn initiative_status(&self) -> Result<InitiativeStatus> {
+        self.sk.initiative_status().await
+    }
+
+    /// Set or clear the kill switch (`admin` only), recorded under the
+    /// caller's audit label.
+    pub async fn set_initiative_paused(&self, paused: bool) -> Result<InitiativeStatus> {
+        if !self.grant().allows(crate::store::keys::Scope::Admin) {
+            return Err(Error::NotPermitted(
+                "pausing or resuming the initiative needs the admin scope".into(),
+            ));
+        }
+        let by = self.grant().actor.clone();
+        self.sk.set_initiative_paused(paused, &by).await
+    }
+}
