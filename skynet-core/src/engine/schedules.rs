@@ -158,11 +158,12 @@ impl Skynet {
             .await
     }
 
-    /// Fire every tick due by `now`, once each across every process
-    /// sharing the ledger. A schedule with several ticks due (its loop
-    /// was down) fires the latest with [`MissedTicks::CatchUp`]; with
-    /// [`MissedTicks::Skip`] it fires the latest only if it is less than
-    /// [`MISSED_AFTER`] late, and otherwise skips to its next tick.
+    /// Fire, for every due schedule, its earliest due tick, once across
+    /// every process sharing the ledger. Ticks [`MISSED_AFTER`] late or
+    /// more (the loop was down) are missed: [`MissedTicks::Skip`] jumps
+    /// past them without firing, [`MissedTicks::CatchUp`] fires once, for
+    /// the latest of them. A schedule with more ticks due fires the next
+    /// one in the next round.
     pub async fn fire_due_schedules(&self, now: DateTime<Utc>) -> Result<ScheduleRound> {
         let mut round = ScheduleRound::default();
         for schedule in self.inner.store.due_schedules(now, ROUND_LIMIT).await? {
@@ -181,23 +182,32 @@ impl Skynet {
     ) -> Result<()> {
         let cadence = schedule.cadence()?;
         let from = schedule.next_tick_at - chrono::Duration::microseconds(1);
-        let Some(tick) = cadence.last_at_or_before(from, now) else {
-            return Ok(());
-        };
-        let next_tick_at = cadence.next_after(tick).unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let late = (now - tick).to_std().unwrap_or_default();
-        if schedule.missed == MissedTicks::Skip && late >= MISSED_AFTER {
-            if self
-                .inner
-                .store
-                .skip_schedule_ticks(&schedule.id, schedule.next_tick_at, next_tick_at)
-                .await?
-            {
-                tracing::info!(schedule = %schedule.id, next = %next_tick_at, "missed ticks skipped");
-                round.skipped += 1;
+        let missed_before = now - chrono::Duration::from_std(MISSED_AFTER).unwrap_or_default();
+        // The latest of the ticks due that are already missed, if any.
+        let tick = match cadence.last_at_or_before(from, missed_before) {
+            Some(missed) if schedule.missed == MissedTicks::Skip => {
+                let next = cadence
+                    .next_after(missed)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                if self
+                    .inner
+                    .store
+                    .skip_schedule_ticks(&schedule.id, schedule.next_tick_at, next)
+                    .await?
+                {
+                    tracing::info!(schedule = %schedule.id, next = %next, "missed ticks skipped");
+                    round.skipped += 1;
+                }
+                return Ok(());
             }
-            return Ok(());
-        }
+            // Catch up: one job stands for every missed tick.
+            Some(missed) => missed,
+            // On time: the schedule's next tick, the earliest due.
+            None => schedule.next_tick_at,
+        };
+        let next_tick_at = cadence
+            .next_after(tick)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let req = tick_request(&schedule.intent, &schedule.root, &schedule.principal);
         let (job, placed, error) = match self.prepare_job(&req, &*self.inner.planner).await {
             Ok((mut job, placed)) => {
@@ -236,24 +246,39 @@ impl Skynet {
         Ok(())
     }
 
-    /// Fire due ticks every `every` (and at once) on `clock`'s time until
-    /// `shutdown`. Run by `skynet serve` and `skynet worker`; any number
-    /// of processes may run it on one ledger.
+    /// Fire due ticks on `clock`'s time until `shutdown`: at once, then
+    /// at the earliest next tick of any schedule, or after `every` at the
+    /// latest (schedules added or resumed by another process are seen
+    /// within `every`). Run by `skynet serve` and `skynet worker`; any
+    /// number of processes may run it on one ledger.
     pub async fn run_schedules(
         &self,
         clock: SharedClock,
         every: Duration,
         shutdown: CancellationToken,
     ) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let progressed = match self.fire_due_schedules(clock.now()).await {
+                Ok(round) => round.fired + round.skipped + round.already > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the schedule loop could not read due schedules");
+                    false
+                }
+            };
+            let wait = match self.inner.store.next_schedule_tick().await {
+                Ok(Some(at)) => match (at - clock.now()).to_std() {
+                    Ok(until) => until.min(every),
+                    // Still due: at once after a round that did something
+                    // (more ticks came due meanwhile), else (a tick that
+                    // keeps failing) after `every`.
+                    Err(_) if progressed => Duration::ZERO,
+                    Err(_) => every,
+                },
+                _ => every,
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            if let Err(e) = self.fire_due_schedules(clock.now()).await {
-                tracing::warn!(error = %e, "the schedule loop could not read due schedules");
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }

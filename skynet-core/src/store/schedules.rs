@@ -43,6 +43,9 @@ pub trait ScheduleStore: Send + Sync {
     /// Up to `limit` unpaused schedules whose next tick is at or before
     /// `now`, most overdue first.
     async fn due_schedules(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Schedule>>;
+    /// The earliest next tick of any unpaused schedule (when the loop
+    /// should wake next).
+    async fn next_schedule_tick(&self) -> Result<Option<DateTime<Utc>>>;
     /// Record a tick in one transaction: its row, its job (if any), and
     /// the schedule's next tick. [`Fired::Already`] (nothing written) when
     /// the tick was fired before, the schedule has moved past it, is
@@ -213,6 +216,14 @@ impl<D: Dialect> ScheduleStore for Ledger<D> {
             .await
             .map_err(db("reading due schedules"))?;
         rows.iter().map(schedule_from_row).collect()
+    }
+
+    async fn next_schedule_tick(&self) -> Result<Option<DateTime<Utc>>> {
+        let row = query::<D>("SELECT MIN(next_tick_at) AS at FROM schedules WHERE NOT paused")
+            .fetch_one(&self.read)
+            .await
+            .map_err(db("reading the next schedule tick"))?;
+        row.opt_int("at")?.map(time).transpose()
     }
 
     async fn fire_schedule_tick(&self, firing: &Firing) -> Result<Fired> {
