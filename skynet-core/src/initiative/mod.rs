@@ -109,7 +109,7 @@ pub fn memory_used_from(meminfo: &str) -> Option<f64> {
         meminfo
             .lines()
             .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.trim().split_whitespace().next())
+            .and_then(|rest| rest.split_whitespace().next())
             .and_then(|n| n.parse::<f64>().ok())
     };
     let total = field("MemTotal:")?;
