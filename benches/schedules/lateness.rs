@@ -88,7 +88,10 @@ async fn main() {
         .iter()
         .map(|s| s.fired)
         .sum();
-    eprintln!("ticks fired: {fired}; announcements seen: {}", lateness_ms.len());
+    eprintln!(
+        "ticks fired: {fired}; announcements seen: {}",
+        lateness_ms.len()
+    );
     lateness_ms.sort_by(f64::total_cmp);
     let at = |q: f64| lateness_ms[((lateness_ms.len() - 1) as f64 * q).round() as usize];
     println!(

@@ -205,9 +205,7 @@ impl Skynet {
             // On time: the schedule's next tick, the earliest due.
             None => schedule.next_tick_at,
         };
-        let next_tick_at = cadence
-            .next_after(tick)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let next_tick_at = cadence.next_after(tick).unwrap_or(DateTime::<Utc>::MAX_UTC);
         let req = tick_request(&schedule.intent, &schedule.root, &schedule.principal);
         let (job, placed, error) = match self.prepare_job(&req, &*self.inner.planner).await {
             Ok((mut job, placed)) => {

@@ -97,20 +97,8 @@ impl InitiativeConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Settings;
+    use crate::sentinel::config::tests::load;
     use std::time::Duration;
-
-    fn load(file: &str, env: &[(&str, &str)]) -> crate::Result<Settings> {
-        let home = tempfile::tempdir().expect("tempdir");
-        std::fs::write(home.path().join("skynet.toml"), file).expect("write");
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::load_with(Some(home.path().into()), move |k| {
-            env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone())
-        })
-    }
 
     #[test]
     fn off_by_default_and_one_setting_turns_it_on() {

@@ -115,13 +115,7 @@ pub(crate) async fn pause_schedule(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<Schedule>> {
-    caller.require(Scope::Admin)?;
-    let s = state
-        .acting(&caller)
-        .pause_schedule(&id)
-        .await
-        .map_err(core_err(&caller))?;
-    Ok(ApiJson(s))
+    set_paused(caller, state, id, true).await
 }
 
 /// Resume a schedule (`admin`) from its next tick.
@@ -138,13 +132,23 @@ pub(crate) async fn resume_schedule(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<Schedule>> {
+    set_paused(caller, state, id, false).await
+}
+
+async fn set_paused(
+    caller: Caller,
+    state: AppState,
+    id: String,
+    paused: bool,
+) -> ApiResult<ApiJson<Schedule>> {
     caller.require(Scope::Admin)?;
-    let s = state
-        .acting(&caller)
-        .resume_schedule(&id)
-        .await
-        .map_err(core_err(&caller))?;
-    Ok(ApiJson(s))
+    let acting = state.acting(&caller);
+    let s = if paused {
+        acting.pause_schedule(&id).await
+    } else {
+        acting.resume_schedule(&id).await
+    };
+    Ok(ApiJson(s.map_err(core_err(&caller))?))
 }
 
 /// Remove a schedule (`admin`); the jobs it made stay.
