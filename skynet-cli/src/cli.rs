@@ -325,6 +325,16 @@ pub enum Command {
         #[command(subcommand)]
         command: MemoryCommand,
     },
+    /// Recurring intents: each tick is a job judged like any other (serve and worker fire them)
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
+    /// The initiative engine: jobs SKYNET proposes itself, READ_ONLY unless a human approves
+    Initiative {
+        #[command(subcommand)]
+        command: InitiativeCommand,
+    },
     /// Print a shell completion script: skynet completions bash > /etc/bash_completion.d/skynet
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -332,6 +342,51 @@ pub enum Command {
     },
     /// Print the manual page (roff): skynet man > /usr/share/man/man1/skynet.1
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Add a schedule: skynet schedule add "*/5 * * * *" "check disk usage", or --every 10m "..."
+    Add {
+        /// A five-field cron expression then the intent; with --every, the intent alone
+        #[arg(required = true, num_args = 1..=2, value_names = ["CRON", "INTENT"])]
+        args: Vec<String>,
+        /// Fire at this interval instead of by a cron expression (10m, 1h)
+        #[arg(long)]
+        every: Option<String>,
+        /// The IANA time zone the cron expression is read in (default UTC)
+        #[arg(long)]
+        tz: Option<String>,
+        /// After ticks were missed (nothing running), fire once for them instead of skipping them
+        #[arg(long)]
+        catch_up: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List schedules
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a schedule: it fires nothing until resumed
+    Pause { id: String },
+    /// Resume a schedule from its next tick
+    Resume { id: String },
+    /// Remove a schedule (its jobs stay)
+    Remove { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InitiativeCommand {
+    /// Whether it runs, its kill switch and what its budgets have used
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the kill switch: every process stops proposing within one round
+    Pause,
+    /// Clear the kill switch
+    Resume,
 }
 
 #[derive(Debug, Subcommand)]
@@ -477,6 +532,12 @@ impl Cli {
                     | MemoryCommand::Similar { json, .. }
                     | MemoryCommand::Stats { json }
                     | MemoryCommand::Forget { json, .. },
+            } => *json,
+            Command::Schedule {
+                command: ScheduleCommand::Add { json, .. } | ScheduleCommand::List { json },
+            }
+            | Command::Initiative {
+                command: InitiativeCommand::Status { json },
             } => *json,
             _ => false,
         }

@@ -93,6 +93,9 @@ pub enum Error {
     /// No job with this id.
     #[error("job {0} not found")]
     JobNotFound(String),
+    /// No schedule with this id (or none the caller may see).
+    #[error("schedule {0} not found")]
+    ScheduleNotFound(String),
     /// A state change the transition table does not allow.
     #[error("{}", transition_words(job, *from, *to))]
     InvalidTransition {
@@ -346,7 +349,7 @@ impl Error {
             }
             Error::StaleApproval { .. } => ErrorKind::StaleApproval,
             Error::NotPermitted(_) => ErrorKind::NotPermitted,
-            Error::JobNotFound(_) => ErrorKind::NotFound,
+            Error::JobNotFound(_) | Error::ScheduleNotFound(_) => ErrorKind::NotFound,
             Error::InvalidTransition { .. }
             | Error::NotUnderReview { .. }
             | Error::NotFinished { .. }

@@ -240,6 +240,8 @@ pub enum JobSource {
     Telegram,
     /// An autonomous maintenance proposal.
     Initiative,
+    /// A tick of a recurring schedule.
+    Schedule,
     /// Embedded library use.
     Library,
 }
@@ -253,6 +255,7 @@ impl JobSource {
             JobSource::Python => "python",
             JobSource::Telegram => "telegram",
             JobSource::Initiative => "initiative",
+            JobSource::Schedule => "schedule",
             JobSource::Library => "library",
         }
     }
@@ -267,6 +270,7 @@ impl FromStr for JobSource {
             "python" => JobSource::Python,
             "telegram" => JobSource::Telegram,
             "initiative" => JobSource::Initiative,
+            "schedule" => JobSource::Schedule,
             "library" => JobSource::Library,
             other => {
                 return Err(crate::Error::InvalidInput(format!(
@@ -275,6 +279,31 @@ impl FromStr for JobSource {
             }
         })
     }
+}
+
+/// Why a job nobody submitted by hand exists: the schedule tick that fired
+/// it, or the initiative strategy that proposed it and its reason. Stored
+/// with the job (and in its `submitted` event), shown in job views.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum JobOrigin {
+    /// One tick of a recurring schedule.
+    Schedule {
+        /// The schedule's id.
+        schedule: String,
+        /// The tick it fired for (RFC 3339).
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        tick: DateTime<Utc>,
+    },
+    /// A proposal of the initiative engine.
+    Initiative {
+        /// The strategy that proposed it (`maintenance`, `recovery`,
+        /// `optimization`, ...).
+        strategy: String,
+        /// What in the system's state made it propose the job.
+        reason: String,
+    },
 }
 
 /// Who approved which plan, and when.
@@ -365,6 +394,10 @@ pub struct Job {
     /// the same plan, judged again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<JobId>,
+    /// The schedule tick or initiative proposal that made the job (none
+    /// for work submitted by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<JobOrigin>,
 }
 
 /// What kind of ending a [`JobFailure`] records.

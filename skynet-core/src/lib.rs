@@ -22,9 +22,11 @@ compile_error!(
 
 pub mod action;
 pub mod chat;
+pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod initiative;
 pub mod job;
 pub mod llm;
 pub mod memory;
@@ -38,6 +40,7 @@ pub mod redact;
 pub mod retry;
 pub mod risk;
 pub mod scheduler;
+pub mod schedules;
 pub mod sentinel;
 pub mod store;
 pub mod timeouts;
@@ -57,7 +60,8 @@ pub use engine::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use job::{
-    Approval, FailureKind, Job, JobFailure, JobId, JobSource, JobStatus, ReviewResolution,
+    Approval, FailureKind, Job, JobFailure, JobId, JobOrigin, JobSource, JobStatus,
+    ReviewResolution,
 };
 pub use plan::{Command, Plan, Step};
 pub use planner::{PlanRequest, Planner};

@@ -324,6 +324,10 @@ pub struct JobView {
     /// again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<String>,
+    /// The schedule tick or initiative proposal (strategy and reason) that
+    /// made the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::job::JobOrigin>,
     /// The plan with step states.
     pub plan: Option<PlanView>,
 }
@@ -362,6 +366,7 @@ impl JobView {
             dry_run: job.provider == "mock",
             expires_at: job.expires_at.map(t),
             retry_of: job.retry_of.as_ref().map(JobId::to_string),
+            origin: job.origin.clone(),
             plan: job
                 .plan
                 .as_ref()

@@ -280,6 +280,7 @@ fn queued_job(waited: chrono::Duration) -> skynet_core::Job {
         request_hash: None,
         expires_at: None,
         retry_of: None,
+        origin: None,
     };
     let plan = skynet_core::Plan::new("nothing", vec![], "test");
     skynet.approval = Some(skynet_core::Approval {

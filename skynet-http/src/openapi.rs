@@ -16,6 +16,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         plan, report, policy_check, execute, providers_health,
         diagnose,
         store, search, similar, stats, get_memory, forget,
+        add_schedule, list_schedules, pause_schedule, resume_schedule, remove_schedule,
+        initiative_status, pause_initiative, resume_initiative,
     ),
     components(schemas(
         crate::error::Problem,
@@ -35,6 +37,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         memory::MemoryStoreBody, memory::MemorySearchBody, memory::MemorySimilarBody,
         memory::MemoryView, memory::MemoryHit, skynet_core::memory::ScoreParts, memory::MemoryResults,
         memory::MemoryStatsView,
+        autonomy::ScheduleBody, skynet_core::schedules::Schedule,
+        skynet_core::schedules::MissedTicks, skynet_core::JobOrigin,
+        skynet_core::engine::InitiativeStatus, skynet_core::store::initiative::InitiativeBudget,
+        skynet_core::store::initiative::InitiativeUsage,
     )),
     modifiers(&ApiKeyScheme),
 )]

@@ -64,6 +64,22 @@ skynet_methods!(AsyncSkynet, awaitable, {
         }
     }
 
+    /// Recurring intents: ``add``, ``list``, ``pause``, ``resume``, ``remove``.
+    #[getter]
+    fn schedules(&self) -> crate::autonomy::AsyncSchedules {
+        crate::autonomy::AsyncSchedules {
+            core: self.engine.core.clone(),
+        }
+    }
+
+    /// The initiative engine: ``status``, ``pause``, ``resume``.
+    #[getter]
+    fn initiative(&self) -> crate::autonomy::AsyncInitiative {
+        crate::autonomy::AsyncInitiative {
+            core: self.engine.core.clone(),
+        }
+    }
+
     fn __repr__(&self) -> String {
         format!("<skynet.Async{:?}>", self.engine.core)
     }

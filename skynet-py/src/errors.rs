@@ -42,8 +42,10 @@ impl From<Failure> for PyErr {
 /// The `skynet.errors` class for an error: one per kind, and a subclass
 /// where a program tells variants of a kind apart.
 fn class_name(e: &CoreError) -> &'static str {
-    if let CoreError::IdempotencyConflict { .. } = e {
-        return "IdempotencyConflict";
+    match e {
+        CoreError::IdempotencyConflict { .. } => return "IdempotencyConflict",
+        CoreError::ScheduleNotFound(_) => return "ScheduleNotFound",
+        _ => {}
     }
     match e.kind() {
         ErrorKind::InvalidInput => "InvalidInput",

@@ -6,6 +6,7 @@
 //! works, and lets Python objects act as providers and planners.
 
 mod aio;
+mod autonomy;
 mod blocking;
 mod convert;
 mod engine;
@@ -31,6 +32,10 @@ fn _skynet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::LogLine>()?;
     m.add_class::<types::Event>()?;
     m.add_class::<memory::Memories>()?;
+    m.add_class::<autonomy::Schedules>()?;
+    m.add_class::<autonomy::AsyncSchedules>()?;
+    m.add_class::<autonomy::Initiative>()?;
+    m.add_class::<autonomy::AsyncInitiative>()?;
     m.add_class::<memory::AsyncMemories>()?;
     m.add_class::<memory::MemoryRecord>()?;
     m.add_class::<memory::MemoryHit>()?;

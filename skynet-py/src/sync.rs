@@ -89,6 +89,22 @@ skynet_methods!(Skynet, blocking, {
         }
     }
 
+    /// Recurring intents: ``add``, ``list``, ``pause``, ``resume``, ``remove``.
+    #[getter]
+    fn schedules(&self) -> crate::autonomy::Schedules {
+        crate::autonomy::Schedules {
+            core: self.engine.core.clone(),
+        }
+    }
+
+    /// The initiative engine: ``status``, ``pause``, ``resume``.
+    #[getter]
+    fn initiative(&self) -> crate::autonomy::Initiative {
+        crate::autonomy::Initiative {
+            core: self.engine.core.clone(),
+        }
+    }
+
     fn __repr__(&self) -> String {
         format!("<skynet.{:?}>", self.engine.core)
     }

@@ -1,6 +1,7 @@
 //! One function per command; each parses its input, calls the core, renders.
 
 mod agent;
+mod autonomy;
 mod chat;
 mod docs;
 mod health;
@@ -205,6 +206,12 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
         }
         Command::Keys { command } => keys::run(&settings(&cli.global)?, command, out).await,
         Command::Memory { command } => memory::run(&engine(&cli.global).await?, command, out).await,
+        Command::Schedule { command } => {
+            autonomy::schedule(&engine(&cli.global).await?, command, out).await
+        }
+        Command::Initiative { command } => {
+            autonomy::initiative(&engine(&cli.global).await?, command, out).await
+        }
         Command::Telegram { workers } => telegram::run(&settings(&cli.global)?, workers, out).await,
         Command::Agent {
             listen,

@@ -94,6 +94,7 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
         tokio::spawn(async move { sk.worker(opts, stop).await })
     });
     let sentinel = sk.sentinel().spawn(shutdown.child_token());
+    let autonomy = sk.spawn_autonomy(shutdown.child_token());
     let stop = shutdown.clone();
     let (limits, timeouts) = crate::commands::http_limits(&settings.http);
     skynet_http::serve_with(listener, app, limits, timeouts, async move {
@@ -113,6 +114,7 @@ pub async fn run(settings: &Settings, opts: ServeOptions, out: &mut dyn Write) -
     }
     shutdown.cancel();
     let _ = sentinel.await;
+    let _ = autonomy.await;
     writeln!(out, "skynet stopped")?;
     Ok(Exit::Ok)
 }

@@ -19,10 +19,16 @@ pub async fn run(sk: &Skynet, opts: WorkerOptions, out: &mut dyn Write) -> Resul
     tracing::info!(worker = %opts.id, concurrency = opts.concurrency, "worker started");
     // A `--once` drain is too short-lived to watch anything.
     let sentinel = (!opts.once).then(|| sk.sentinel().spawn(shutdown.child_token()));
+    // Schedules and the initiative run beside every long-lived worker;
+    // their ledger rows keep each tick and each budget exact across them.
+    let autonomy = (!opts.once).then(|| sk.spawn_autonomy(shutdown.child_token()));
     let report = sk.worker(opts, shutdown.clone()).await;
     shutdown.cancel();
     if let Some(s) = sentinel {
         let _ = s.await;
+    }
+    if let Some(a) = autonomy {
+        let _ = a.await;
     }
     let report = report?;
     writeln!(

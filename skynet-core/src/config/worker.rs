@@ -83,7 +83,7 @@ pub(super) fn engine_config(
 }
 
 /// `true`/`false` (also `1`/`0`, `yes`/`no`), naming the setting on error.
-pub(super) fn parse_bool(what: &str, v: &str) -> Result<bool> {
+pub(crate) fn parse_bool(what: &str, v: &str) -> Result<bool> {
     match v.trim() {
         "1" | "true" | "yes" => Ok(true),
         "0" | "false" | "no" => Ok(false),

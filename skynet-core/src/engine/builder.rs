@@ -35,6 +35,8 @@ pub struct SkynetBuilder {
     sentinel: SentinelConfig,
     alert_sinks: Vec<(Arc<dyn AlertSink>, Severity)>,
     unusable: BTreeMap<String, String>,
+    initiative: crate::initiative::InitiativeConfig,
+    strategies: Vec<Arc<dyn crate::initiative::Strategy>>,
 }
 
 impl SkynetBuilder {
@@ -126,6 +128,17 @@ impl SkynetBuilder {
     /// Health sentinel settings (a configured webhook becomes a sink).
     pub fn sentinel(mut self, config: SentinelConfig) -> Self {
         self.sentinel = config;
+        self
+    }
+    /// The initiative engine's settings (off by default).
+    pub fn initiative(mut self, config: crate::initiative::InitiativeConfig) -> Self {
+        self.initiative = config;
+        self
+    }
+    /// Use `strategy` in the initiative engine; the first one given
+    /// replaces the built-in ones (maintenance, recovery, optimization).
+    pub fn initiative_strategy(mut self, strategy: Arc<dyn crate::initiative::Strategy>) -> Self {
+        self.strategies.push(strategy);
         self
     }
     /// Also deliver alerts of at least `min` severity to `sink` (the log
@@ -225,6 +238,7 @@ impl SkynetBuilder {
                 memory: super::memory::EngineMemory::new(self.embedder),
                 unusable: self.unusable,
                 estimates: Default::default(),
+                initiative: crate::initiative::Initiative::new(self.initiative, self.strategies),
             }),
         })
     }

@@ -176,10 +176,23 @@ impl Skynet {
         req: SubmitRequest,
         planner: &dyn crate::planner::Planner,
     ) -> Result<Job> {
-        let (plan, root) = plan_and_judge_with(self, &req, planner).await?;
+        let (job, placed) = self.prepare_job(&req, planner).await?;
+        self.insert_new(job, &req, placed).await
+    }
+
+    /// The job `req` asks for, planned, judged, placed and gated, not yet
+    /// stored: every submit path (by hand, a schedule's tick, an
+    /// initiative proposal) makes its job here.
+    pub(crate) async fn prepare_job(
+        &self,
+        req: &SubmitRequest,
+        planner: &dyn crate::planner::Planner,
+    ) -> Result<(Job, Placement)> {
+        let (plan, root) = plan_and_judge_with(self, req, planner).await?;
         let placed = self.place(&plan, req.requested_provider()).await?;
         let auto = self.runs_unasked(&plan, &placed).await;
-        self.record(&req, plan, root, placed, auto).await
+        let job = self.new_job(req, plan, root, placed.provider.clone(), auto);
+        Ok((job, placed))
     }
 
     /// Whether `plan`, placed on its provider, runs without a human: it
@@ -276,6 +289,7 @@ impl Skynet {
                     .unwrap_or(DateTime::<Utc>::MAX_UTC)
             }),
             retry_of: None,
+            origin: None,
         }
     }
 
@@ -298,11 +312,17 @@ impl Skynet {
             }
             return Ok(stored);
         }
+        self.announce_new(&stored, placed).await;
+        Ok(stored)
+    }
+
+    /// After a new job is stored: record why it went to its provider and
+    /// tell this process's listeners.
+    pub(crate) async fn announce_new(&self, stored: &Job, placed: Placement) {
         if let Some(why) = placed.explanation {
             self.record_placement(&stored.id, &why).await;
         }
         self.publish_status(&stored.id, stored.status);
-        Ok(stored)
     }
 
     /// Does `provider` confine READ_ONLY steps (see

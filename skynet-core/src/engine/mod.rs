@@ -2,6 +2,7 @@
 
 mod acting;
 mod acting_chat;
+mod autonomy;
 mod builder;
 mod check;
 mod committer;
@@ -13,11 +14,13 @@ mod health;
 mod judge;
 mod memory;
 pub use memory::{MemoryStats, SEARCH_CANDIDATES, SimilarTo};
+mod initiative;
 mod report;
 mod review;
 mod roots;
 mod runner;
 mod schedule;
+mod schedules;
 mod slots;
 pub mod worker;
 
@@ -29,9 +32,11 @@ pub use constraints::{KNOWN_CONSTRAINTS, PlanConstraints};
 pub use events::JobEvent;
 pub use execute::{ApprovalGate, Execution, Gate, PlanReview, RunHere};
 pub use health::{HealthCheck, HealthSummary, PublicComponent};
+pub use initiative::{INITIATIVE_PRINCIPAL, InitiativeRound, InitiativeStatus, ProposalOutcome};
 pub use report::{NextAction, Report, ReportReceipt};
 pub use review::{RetryRequest, ReviewRequest};
 pub use roots::confined_root;
+pub use schedules::{SCHEDULE_POLL, ScheduleRound};
 pub use worker::{WorkerOptions, WorkerReport};
 
 use crate::job::{Job, JobId, JobSource};
@@ -223,6 +228,8 @@ pub(crate) struct Inner {
     pub(crate) unusable: BTreeMap<String, String>,
     /// Recent step medians for plan estimates.
     pub(crate) estimates: estimates::EstimateCache,
+    /// The initiative engine's settings and strategies.
+    pub(crate) initiative: crate::initiative::Initiative,
 }
 
 /// The SKYNET engine. Cheap to clone; all clones share one engine.

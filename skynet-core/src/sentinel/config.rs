@@ -118,12 +118,13 @@ impl SentinelConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::config::Settings;
     use crate::sentinel::Severity;
     use std::time::Duration;
 
-    fn load(file: &str, env: &[(&str, &str)]) -> crate::Result<Settings> {
+    /// Settings from `file` (as `skynet.toml`) and the environment `env`.
+    pub(crate) fn load(file: &str, env: &[(&str, &str)]) -> crate::Result<Settings> {
         let home = tempfile::tempdir().expect("tempdir");
         std::fs::write(home.path().join("skynet.toml"), file).expect("write");
         let env: Vec<(String, String)> = env

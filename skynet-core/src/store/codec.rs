@@ -18,7 +18,7 @@ use std::time::Duration;
 pub(crate) const JOB_COLUMNS: &str = "id, intent, status, plan, risk, root, provider, priority, \
      approval, attempts, max_attempts, lease_id, lease_worker, lease_expires_at, run_at, \
      timeout_ms, created_at, queued_at, started_at, finished_at, error, source, request_key, \
-     principal, request_hash, expires_at, retry_of";
+     principal, request_hash, expires_at, retry_of, origin";
 
 /// The columns [`step_from_row`] reads.
 pub(crate) const STEP_COLUMNS: &str =
@@ -199,6 +199,10 @@ pub(crate) fn job_from_row(row: &impl LedgerRow) -> Result<Job> {
                     .map_err(|_| Error::Store("malformed retry_of job id in the ledger".into()))
             })
             .transpose()?,
+        origin: row
+            .opt_text("origin")?
+            .map(|o| json(&o, "origin"))
+            .transpose()?,
     })
 }
 
@@ -343,10 +347,12 @@ pub(crate) struct NewJobRow<'a> {
     /// The job's root, as text.
     pub root: String,
     pub queued_at: Option<DateTime<Utc>>,
+    /// The job's origin, as JSON text.
+    pub origin: Option<String>,
 }
 
 /// How many values [`NEW_JOB_COLUMNS`] takes.
-pub(crate) const NEW_JOB_VALUES: usize = 25;
+pub(crate) const NEW_JOB_VALUES: usize = 26;
 
 /// `$start, $start+1, ...`: `n` placeholders.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
@@ -360,7 +366,7 @@ pub(crate) fn placeholders(start: usize, n: usize) -> String {
 pub(crate) const NEW_JOB_COLUMNS: &str = "id, intent, status, plan, plan_hash, risk, root, \
      provider, priority, approval, attempts, max_attempts, run_at, timeout_ms, created_at, \
      queued_at, started_at, finished_at, error, source, request_key, principal, request_hash, expires_at, \
-     retry_of";
+     retry_of, origin";
 
 impl<'a> NewJobRow<'a> {
     /// The row for `job` inserted at `now` (a queued job is queued now
@@ -380,6 +386,11 @@ impl<'a> NewJobRow<'a> {
                 JobStatus::Queued => job.queued_at.or(Some(now)),
                 _ => job.queued_at,
             },
+            origin: job
+                .origin
+                .as_ref()
+                .map(|o| to_json(o, "origin"))
+                .transpose()?,
         })
     }
 
@@ -412,6 +423,7 @@ impl<'a> NewJobRow<'a> {
             .bind(job.request_hash.as_deref())
             .bind(job.expires_at.map(micros))
             .bind(job.retry_of.as_ref().map(JobId::as_str))
+            .bind(self.origin.as_deref())
     }
 
     /// The data of the job's first event, `submitted`.
@@ -428,6 +440,10 @@ impl<'a> NewJobRow<'a> {
         // keep their shape.
         if let (Some(original), Some(fields)) = (&self.job.retry_of, data.as_object_mut()) {
             fields.insert("retry_of".into(), original.as_str().into());
+        }
+        // Likewise only a scheduled or proposed job names its origin.
+        if let (Some(origin), Some(fields)) = (&self.job.origin, data.as_object_mut()) {
+            fields.insert("origin".into(), serde_json::json!(origin));
         }
         data
     }

@@ -19,6 +19,7 @@ use crate::Result;
 use crate::job::Job;
 use crate::store::codec::{EVENT_COLUMNS, JOB_COLUMNS, KEY_COLUMNS, LedgerRow, STEP_COLUMNS};
 use crate::store::ledger::Ledger;
+use crate::store::schedules::{OWNED, SCHEDULE_COLUMNS};
 use crate::store::sql::Run;
 use std::future::Future;
 
@@ -82,6 +83,10 @@ pub trait Dialect:
         job: &Job,
     ) -> impl Future<Output = Result<(Job, bool)>> + Send;
 
+    /// Tell idle workers of other processes that a job inserted queued
+    /// has committed (nothing for a backend whose workers poll).
+    fn announce_queued(_store: &Ledger<Self>) {}
+
     /// The backend's wake-up signal for idle workers, if it has one.
     fn work_signal(_store: &Ledger<Self>) -> Option<tokio::sync::watch::Receiver<u64>> {
         None
@@ -126,6 +131,14 @@ pub struct Queries {
     pub(crate) key: String,
     /// Every API key.
     pub(crate) keys: String,
+    /// A schedule by id (`$1`) of owner `$2` (NULL: anyone's).
+    pub(crate) schedule: String,
+    /// The same, its row locked for the transaction.
+    pub(crate) schedule_locked: String,
+    /// Every schedule of owner `$1` (NULL: anyone's), oldest first.
+    pub(crate) schedules: String,
+    /// Unpaused schedules due by `$1`, most overdue first, at most `$2`.
+    pub(crate) due_schedules: String,
 }
 
 impl Queries {
@@ -162,6 +175,18 @@ impl Queries {
             ),
             key: format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"),
             keys: format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"),
+            schedule: format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = $1 AND {OWNED}"),
+            schedule_locked: format!(
+                "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = $1 AND {OWNED}{lock}"
+            ),
+            schedules: format!(
+                "SELECT {SCHEDULE_COLUMNS} FROM schedules \
+                 WHERE CAST($1 AS TEXT) IS NULL OR principal = $1 ORDER BY created_at, id"
+            ),
+            due_schedules: format!(
+                "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE NOT paused AND next_tick_at <= $1 \
+                 ORDER BY next_tick_at, id LIMIT $2"
+            ),
         }
     }
 }

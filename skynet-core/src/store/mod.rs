@@ -545,6 +545,8 @@ pub trait Store:
     + crate::memory::MemoryStore
     + cursors::CursorStore
     + reports::ReportStore
+    + schedules::ScheduleStore
+    + initiative::InitiativeStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -593,14 +595,17 @@ pub(crate) mod codec;
 pub mod cursors;
 pub mod dialect;
 mod events;
+pub mod initiative;
 mod jobs;
 pub mod keys;
 pub mod ledger;
 mod memory;
+mod new_job;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod reports;
 pub(crate) mod rules;
+pub mod schedules;
 pub mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

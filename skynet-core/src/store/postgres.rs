@@ -159,6 +159,10 @@ impl Dialect for Postgres {
         Ok((stored, true))
     }
 
+    fn announce_queued(store: &PostgresStore) {
+        store.announce_queued();
+    }
+
     fn work_signal(store: &PostgresStore) -> Option<tokio::sync::watch::Receiver<u64>> {
         store.signal()
     }

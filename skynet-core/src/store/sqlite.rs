@@ -17,12 +17,8 @@
 
 use crate::job::Job;
 use crate::store::SharedStore;
-use crate::store::StepStatus;
-use crate::store::codec::{NewJobRow, db, now};
 use crate::store::dialect::{Affected, Dialect, Queries, sealed};
 use crate::store::ledger::{Ledger, commit};
-use crate::store::sql::query;
-use crate::store::step_signature;
 use crate::store::tx::Tx;
 use crate::{Error, Result};
 use sqlx::sqlite::SqliteTransactionManager;
@@ -86,45 +82,11 @@ impl Dialect for Sqlite {
         {
             return Ok((existing, false));
         }
-        if Tx::<Sqlite>::load_job(&mut tx, &job.id).await?.is_some() {
-            return Err(Error::Conflict(format!("job {} already exists", job.id)));
-        }
-        let now = now();
-        let row = NewJobRow::new(job, now)?;
-        row.bind(query::<Sqlite>(&INSERT_JOB))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("inserting a job"))?;
-        for (index, step) in job.plan.iter().flat_map(|p| p.steps.iter()).enumerate() {
-            query::<Sqlite>(
-                "INSERT INTO steps (job_id, idx, status, risk, signature) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(job.id.as_str())
-            .bind(i64::try_from(index).unwrap_or(i64::MAX))
-            .bind(StepStatus::Pending.as_str())
-            .bind(step.risk.as_str())
-            .bind(step_signature(&job.principal, step))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("inserting step checkpoints"))?;
-        }
-        let data = row.submitted_event();
-        Tx::<Sqlite>::append_event(&mut tx, &job.id, "submitted", data, now, Some(None)).await?;
-        let stored = Tx::<Sqlite>::require_job(&mut tx, &job.id).await?;
+        let stored = Tx::<Sqlite>::insert_new_job(&mut tx, job).await?;
         commit(tx).await?;
         Ok((stored, true))
     }
 }
-
-/// The insert of a new job's row.
-static INSERT_JOB: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO jobs ({}) VALUES ({})",
-        crate::store::codec::NEW_JOB_COLUMNS,
-        crate::store::codec::placeholders(1, crate::store::codec::NEW_JOB_VALUES)
-    )
-});
 
 impl SqliteStore {
     /// Open (creating the file and its directory if needed) and migrate.

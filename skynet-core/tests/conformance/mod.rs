@@ -16,6 +16,7 @@ pub mod queue;
 pub mod records;
 pub mod reports;
 pub mod review;
+pub mod schedules;
 pub mod stats;
 pub mod workers;
 
@@ -29,6 +30,7 @@ pub use queue::*;
 pub use records::*;
 pub use reports::*;
 pub use review::*;
+pub use schedules::*;
 pub use stats::*;
 pub use workers::*;
 
@@ -151,11 +153,15 @@ macro_rules! conformance_tests {
             review_refuses_a_job_not_in_review,
             retry_of_round_trips_with_its_first_event,
             reports_are_kept_by_request_id_and_linked_to_jobs,
+            a_schedule_tick_fires_once_with_its_job,
+            schedules_pause_skip_and_stay_with_their_owner,
+            initiative_budgets_and_the_kill_switch_hold_in_the_ledger,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
             tampered_event_data_is_detected,
             removed_last_event_is_detected,
+            initiative_budget_holds_across_two_handles,
         );
     };
     ($factory:expr; $($case:ident),+ $(,)?) => {
@@ -243,6 +249,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
         request_hash: None,
         expires_at: None,
         retry_of: None,
+        origin: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The routes, and the few helpers their handlers share.
 
+pub(crate) mod autonomy;
 mod docs;
 mod events;
 mod jobs;
@@ -20,6 +21,11 @@ use skynet_core::{Error, Job, Skynet, SubmitRequest, Viewer};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub(crate) use autonomy::{
+    __path_add_schedule, __path_initiative_status, __path_list_schedules, __path_pause_initiative,
+    __path_pause_schedule, __path_remove_schedule, __path_resume_initiative,
+    __path_resume_schedule,
+};
 pub(crate) use docs::__path_page;
 pub(crate) use events::{__path_global_events, __path_job_events};
 pub(crate) use jobs::{
@@ -69,6 +75,19 @@ pub(crate) fn all() -> Router<AppState> {
             "/v1/memory/{id}",
             get(memory::get_memory).delete(memory::forget),
         )
+        .route(
+            "/v1/schedules",
+            get(autonomy::list_schedules).post(autonomy::add_schedule),
+        )
+        .route(
+            "/v1/schedules/{id}",
+            axum::routing::delete(autonomy::remove_schedule),
+        )
+        .route("/v1/schedules/{id}/pause", post(autonomy::pause_schedule))
+        .route("/v1/schedules/{id}/resume", post(autonomy::resume_schedule))
+        .route("/v1/initiative", get(autonomy::initiative_status))
+        .route("/v1/initiative/pause", post(autonomy::pause_initiative))
+        .route("/v1/initiative/resume", post(autonomy::resume_initiative))
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

@@ -18,6 +18,7 @@ from .errors import (
     PlanningError as PlanningError,
     PolicyForbidden as PolicyForbidden,
     ProviderError as ProviderError,
+    ScheduleNotFound as ScheduleNotFound,
     SkynetError as SkynetError,
     StaleApproval as StaleApproval,
     StoreError as StoreError,
@@ -287,6 +288,37 @@ class AsyncMemories(
     ]
 ): ...
 
+_Schedule = TypeVar("_Schedule")
+_ScheduleList = TypeVar("_ScheduleList")
+_Removed = TypeVar("_Removed")
+
+class _SchedulesBase(Generic[_Schedule, _ScheduleList, _Removed]):
+    def add(
+        self, intent: str, cron: str | None = None, *, every: str | None = None,
+        time_zone: str | None = None, catch_up: bool = False, root: StrPath | None = None,
+    ) -> _Schedule: ...
+    def list(self) -> _ScheduleList: ...
+    def pause(self, id: str) -> _Schedule: ...
+    def resume(self, id: str) -> _Schedule: ...
+    def remove(self, id: str) -> _Removed: ...
+
+class Schedules(_SchedulesBase[dict[str, Any], list[dict[str, Any]], None]): ...
+
+class AsyncSchedules(
+    _SchedulesBase[Awaitable[dict[str, Any]], Awaitable[list[dict[str, Any]]], Awaitable[None]]
+): ...
+
+_Status = TypeVar("_Status")
+
+class _InitiativeBase(Generic[_Status]):
+    def status(self) -> _Status: ...
+    def pause(self) -> _Status: ...
+    def resume(self) -> _Status: ...
+
+class Initiative(_InitiativeBase[dict[str, Any]]): ...
+
+class AsyncInitiative(_InitiativeBase[Awaitable[dict[str, Any]]]): ...
+
 _Job = TypeVar("_Job")
 _Plan = TypeVar("_Plan")
 _Jobs = TypeVar("_Jobs")
@@ -295,8 +327,12 @@ _Events = TypeVar("_Events")
 _Decision = TypeVar("_Decision")
 _Approve = TypeVar("_Approve")
 _Memory = TypeVar("_Memory")
+_Scheds = TypeVar("_Scheds")
+_Init = TypeVar("_Init")
 
-class _SkynetBase(Generic[_Job, _Plan, _Jobs, _Logs, _Events, _Decision, _Approve, _Memory]):
+class _SkynetBase(Generic[
+        _Job, _Plan, _Jobs, _Logs, _Events, _Decision, _Approve, _Memory, _Scheds, _Init,
+    ]):
     def __init__(
         self,
         database_url: str | None = None,
@@ -353,12 +389,16 @@ class _SkynetBase(Generic[_Job, _Plan, _Jobs, _Logs, _Events, _Decision, _Approv
     def providers(self) -> list[str]: ...
     @property
     def memory(self) -> _Memory: ...
+    @property
+    def schedules(self) -> _Scheds: ...
+    @property
+    def initiative(self) -> _Init: ...
     def close(self) -> None: ...
 
 class Skynet(
     _SkynetBase[
         Job, Plan, list[Job], list[LogLine], list[Event], Decision,
-        bool | Callable[[Plan], bool], Memories,
+        bool | Callable[[Plan], bool], Memories, Schedules, Initiative,
     ]
 ):
     def __enter__(self) -> Skynet: ...
@@ -368,6 +408,7 @@ class AsyncSkynet(
     _SkynetBase[
         Awaitable[Job], Awaitable[Plan], Awaitable[list[Job]], Awaitable[list[LogLine]],
         Awaitable[list[Event]], Awaitable[Decision], Approver, AsyncMemories,
+        AsyncSchedules, AsyncInitiative,
     ]
 ):
     async def __aenter__(self) -> AsyncSkynet: ...

@@ -87,6 +87,12 @@ class JobNotFound(SkynetError, LookupError):
     code = "not_found"
 
 
+class ScheduleNotFound(SkynetError, LookupError):
+    """No schedule with this id."""
+
+    code = "not_found"
+
+
 class Conflict(SkynetError):
     """The job cannot make this state change (e.g. approving a finished
     job), or a duplicate conflicts."""
@@ -144,6 +150,7 @@ __all__ = [
     "PlanningError",
     "PolicyForbidden",
     "ProviderError",
+    "ScheduleNotFound",
     "SkynetError",
     "StaleApproval",
     "StoreError",

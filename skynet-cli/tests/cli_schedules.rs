@@ -1,0 +1,143 @@
+//! `skynet schedule` and `skynet initiative`: a schedule is added (by cron
+//! in a time zone, or by interval), listed, paused, resumed and removed;
+//! bad input is exit 2 and stores nothing; the initiative's kill switch is
+//! set and cleared and its status says so.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use predicates::prelude::*;
+
+fn json(sb: &Sandbox, args: &[&str]) -> serde_json::Value {
+    let out = sb.cmd().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn schedules_are_added_listed_paused_resumed_and_removed() {
+    let sb = Sandbox::new();
+    let cron = json(
+        &sb,
+        &[
+            "schedule",
+            "add",
+            "--json",
+            "--tz",
+            "Europe/Paris",
+            "0 9 * * *",
+            "list the files",
+        ],
+    );
+    assert_eq!(cron["cron"], "0 9 * * *");
+    assert_eq!(cron["time_zone"], "Europe/Paris");
+    assert_eq!(cron["missed"], "skip");
+    let every = json(
+        &sb,
+        &[
+            "schedule",
+            "add",
+            "--json",
+            "--every",
+            "10m",
+            "--catch-up",
+            "list the files",
+        ],
+    );
+    assert_eq!(every["every_ms"], 600_000);
+    assert_eq!(every["missed"], "catch_up");
+    let list = json(&sb, &["schedule", "list", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let id = cron["id"].as_str().unwrap();
+    sb.cmd()
+        .args(["schedule", "pause", id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("paused"));
+    sb.cmd()
+        .args(["schedule", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("paused").and(predicate::str::contains("every 10m")));
+    sb.cmd()
+        .args(["schedule", "resume", id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("resumed"));
+    sb.cmd().args(["schedule", "remove", id]).assert().success();
+    let list = json(&sb, &["schedule", "list", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    sb.cmd()
+        .args(["schedule", "remove", id])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("not found")
+                .and(predicate::str::contains("skynet schedule list")),
+        );
+}
+
+#[test]
+fn bad_schedules_exit_2_and_store_nothing() {
+    let sb = Sandbox::new();
+    for (args, says) in [
+        (vec!["*/5 * * *", "list the files"], "bad cron expression"),
+        (
+            vec!["--tz", "Mars/Olympus", "0 9 * * *", "list the files"],
+            "unknown time zone",
+        ),
+        (vec!["--every", "0s", "list the files"], "--every"),
+        (vec!["--every", "500ms", "list the files"], "out of range"),
+        (
+            vec!["--every", "10m", "* * * * *", "list the files"],
+            "only the intent",
+        ),
+        (vec!["list the files"], "cron expression and an intent"),
+    ] {
+        let mut full = vec!["schedule", "add"];
+        full.extend(args.iter());
+        sb.cmd()
+            .args(&full)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    let list = json(&sb, &["schedule", "list", "--json"]);
+    assert!(list.as_array().unwrap().is_empty());
+}
+
+#[test]
+fn the_initiative_kill_switch_is_set_and_cleared() {
+    let sb = Sandbox::new();
+    let status = json(&sb, &["initiative", "status", "--json"]);
+    assert_eq!(status["enabled"], false);
+    assert_eq!(status["usage"]["paused"], false);
+    assert_eq!(status["budget"]["per_hour"], 5);
+    sb.cmd()
+        .args(["initiative", "pause"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("SET (paused)"));
+    let status = json(&sb, &["initiative", "status", "--json"]);
+    assert_eq!(status["usage"]["paused"], true);
+    assert!(
+        status["usage"]["changed_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("cli:")
+    );
+    sb.cmd()
+        .env("SKYNET_INITIATIVE", "on")
+        .args(["initiative", "resume"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("on in this configuration")
+                .and(predicate::str::contains("clear")),
+        );
+}

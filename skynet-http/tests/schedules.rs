@@ -1,0 +1,208 @@
+//! `/v1/schedules` and `/v1/initiative`: every route with every scope
+//! (`read` to list and read, `admin` to change), bad input refused with a
+//! typed 4xx and nothing stored, and a principal sees only its own
+//! schedules.
+
+#[macro_use]
+mod common;
+
+use axum::http::StatusCode;
+use common::{Db, TestApp};
+use serde_json::json;
+use skynet_core::store::keys::{ALL_SCOPES, Scope};
+
+async fn add(t: &TestApp, key: &str) -> String {
+    let r = t
+        .call(
+            "POST",
+            "/v1/schedules",
+            Some(key),
+            Some(json!({"intent": "list the files", "cron": "*/5 * * * *", "time_zone": "Europe/Paris"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json()["time_zone"], "Europe/Paris");
+    r.json()["id"].as_str().expect("id").to_string()
+}
+
+async fn count(t: &TestApp) -> usize {
+    let r = t.call("GET", "/v1/schedules", Some(&t.admin), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.json().as_array().expect("a list").len()
+}
+
+async fn routes_need_their_scopes(db: Db) {
+    let t = TestApp::new(db).await;
+    let owner = t.key(&[Scope::Admin], Some("alice")).await;
+    let id = add(&t, &owner).await;
+    for scope in ALL_SCOPES {
+        let key = t.key(&[scope], Some("alice")).await;
+        let can_read = matches!(scope, Scope::Read | Scope::ReadAll | Scope::Admin);
+        let admin = scope == Scope::Admin;
+        let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
+        let calls = [
+            (
+                "GET",
+                "/v1/schedules".to_string(),
+                None,
+                expect(can_read, StatusCode::OK),
+            ),
+            (
+                "POST",
+                "/v1/schedules".to_string(),
+                Some(json!({"intent": "list the files", "every": "10m"})),
+                expect(admin, StatusCode::CREATED),
+            ),
+            (
+                "POST",
+                format!("/v1/schedules/{id}/pause"),
+                None,
+                expect(admin, StatusCode::OK),
+            ),
+            (
+                "POST",
+                format!("/v1/schedules/{id}/resume"),
+                None,
+                expect(admin, StatusCode::OK),
+            ),
+            (
+                "GET",
+                "/v1/initiative".to_string(),
+                None,
+                expect(can_read, StatusCode::OK),
+            ),
+            (
+                "POST",
+                "/v1/initiative/pause".to_string(),
+                None,
+                expect(admin, StatusCode::OK),
+            ),
+            (
+                "POST",
+                "/v1/initiative/resume".to_string(),
+                None,
+                expect(admin, StatusCode::OK),
+            ),
+        ];
+        for (method, uri, body, want) in calls {
+            let r = t.call(method, &uri, Some(&key), body).await;
+            assert_eq!(r.status, want, "{scope} {method} {uri}: {}", r.text);
+            if want == StatusCode::FORBIDDEN {
+                assert_eq!(r.code(), "insufficient_scope", "{scope} {method} {uri}");
+            }
+        }
+        if !admin {
+            let r = t
+                .call("DELETE", &format!("/v1/schedules/{id}"), Some(&key), None)
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{scope}: {}", r.text);
+        }
+    }
+    let r = t
+        .call("DELETE", &format!("/v1/schedules/{id}"), Some(&owner), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = t
+        .call("DELETE", &format!("/v1/schedules/{id}"), Some(&owner), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(r.code(), "not_found");
+    // Without a key: 401.
+    let r = t.call("GET", "/v1/schedules", None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn bad_input_is_refused_and_nothing_is_stored(db: Db) {
+    let t = TestApp::new(db).await;
+    let bad = [
+        json!({"intent": "list the files", "cron": "*/5 * * *"}),
+        json!({"intent": "list the files", "cron": "0 9 * * *", "time_zone": "Mars/Olympus"}),
+        json!({"intent": "list the files", "every": "0s"}),
+        json!({"intent": "list the files", "every": "soon"}),
+        json!({"intent": "list the files", "every": "10m", "cron": "* * * * *"}),
+        json!({"intent": "list the files"}),
+        json!({"intent": "", "every": "10m"}),
+        json!({"intent": "list the files", "every": "10m", "root": "../.."}),
+        json!({"intent": "list the files", "every": "10m", "missed": "sometimes"}),
+        json!({"intent": "list the files", "every": "10m", "surprise": true}),
+    ];
+    for body in bad {
+        let r = t
+            .call("POST", "/v1/schedules", Some(&t.admin), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+        assert_eq!(r.code(), "invalid_input", "{body}");
+    }
+    assert_eq!(count(&t).await, 0);
+    for (method, uri) in [
+        ("POST", "/v1/schedules/nope/pause"),
+        ("POST", "/v1/schedules/nope/resume"),
+        ("DELETE", "/v1/schedules/nope"),
+    ] {
+        let r = t.call(method, uri, Some(&t.admin), None).await;
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{method} {uri}: {}",
+            r.text
+        );
+    }
+}
+
+async fn a_principal_sees_only_its_own_schedules(db: Db) {
+    let t = TestApp::new(db).await;
+    let alice = t.key(&[Scope::Admin], Some("alice")).await;
+    add(&t, &alice).await;
+    let bob = t.key(&[Scope::Read], Some("bob")).await;
+    let r = t.call("GET", "/v1/schedules", Some(&bob), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json().as_array().expect("list").is_empty());
+    let alice_reader = t.key(&[Scope::Read], Some("alice")).await;
+    let r = t
+        .call("GET", "/v1/schedules", Some(&alice_reader), None)
+        .await;
+    let list = r.json();
+    assert_eq!(list.as_array().expect("list").len(), 1);
+    assert_eq!(list[0]["principal"], "alice");
+}
+
+async fn the_initiative_switch_is_visible_to_readers(db: Db) {
+    let t = TestApp::new(db).await;
+    let r = t
+        .call("POST", "/v1/initiative/pause", Some(&t.admin), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = t.call("GET", "/v1/initiative", Some(&t.read), None).await;
+    let status = r.json();
+    assert_eq!(status["enabled"], false);
+    assert_eq!(status["usage"]["paused"], true);
+    assert!(
+        status["usage"]["changed_by"]
+            .as_str()
+            .expect("who")
+            .contains("admin")
+    );
+    assert_eq!(status["budget"]["per_day"], 20);
+    let doc = t
+        .call("GET", "/openapi.json", Some(&t.admin), None)
+        .await
+        .json();
+    for path in [
+        "/v1/schedules",
+        "/v1/schedules/{id}",
+        "/v1/schedules/{id}/pause",
+        "/v1/schedules/{id}/resume",
+        "/v1/initiative",
+        "/v1/initiative/pause",
+        "/v1/initiative/resume",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+}
+
+on_every_backend!(
+    routes_need_their_scopes,
+    bad_input_is_refused_and_nothing_is_stored,
+    a_principal_sees_only_its_own_schedules,
+    the_initiative_switch_is_visible_to_readers,
+);
