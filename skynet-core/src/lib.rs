@@ -25,6 +25,7 @@ pub mod chat;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod job;
 pub mod llm;
 pub mod memory;

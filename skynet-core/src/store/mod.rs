@@ -545,6 +545,7 @@ pub trait Store:
     + crate::memory::MemoryStore
     + cursors::CursorStore
     + reports::ReportStore
+    + event_log::EventLogStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -592,6 +593,7 @@ mod checkpoint_batch;
 pub(crate) mod codec;
 pub mod cursors;
 pub mod dialect;
+pub mod event_log;
 mod events;
 mod jobs;
 pub mod keys;

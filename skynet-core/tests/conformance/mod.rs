@@ -8,6 +8,7 @@
 
 pub mod checkpoints;
 pub mod cursors;
+pub mod event_log;
 pub mod jobs;
 pub mod listing;
 pub mod memory;
@@ -21,6 +22,7 @@ pub mod workers;
 
 pub use checkpoints::*;
 pub use cursors::*;
+pub use event_log::*;
 pub use jobs::*;
 pub use listing::*;
 pub use memory::*;
@@ -151,6 +153,9 @@ macro_rules! conformance_tests {
             review_refuses_a_job_not_in_review,
             retry_of_round_trips_with_its_first_event,
             reports_are_kept_by_request_id_and_linked_to_jobs,
+            every_lifecycle_transition_emits_exactly_its_events,
+            the_global_log_shows_each_principal_only_its_own,
+            consumer_positions_only_move_forward,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
