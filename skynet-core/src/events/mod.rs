@@ -78,6 +78,7 @@ pub struct SystemEvent {
     #[serde(rename = "type")]
     pub event_type: EventType,
     /// When.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: DateTime<Utc>,
     /// The part of SKYNET that reported it (`ledger`, `sentinel`,
     /// `worker:ID`, `trigger`, `handler:NAME`, ...).
