@@ -375,3 +375,52 @@ pub async fn consumer_positions_only_move_forward(store: SharedStore) {
         ));
     }
 }
+
+/// The worker registry reports workers coming and going in the same
+/// transaction; one found silent while holding jobs also raises an alert.
+pub async fn workers_coming_and_going_are_system_events(store: SharedStore) {
+    use skynet_core::store::WorkerInfo;
+    let info = |id: &str| WorkerInfo {
+        id: id.into(),
+        host: "h".into(),
+        pid: 1,
+        version: "v".into(),
+        providers: vec!["mock".into()],
+        capacity: 2,
+    };
+    store.register_worker(&info("w1")).await.expect("register");
+    store.register_worker(&info("w2")).await.expect("register");
+    store.worker_heartbeat("w2", 2).await.expect("heartbeat");
+    store.worker_stopped("w1").await.expect("stop");
+    let marked = store
+        .mark_stale_workers(Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .expect("mark");
+    assert_eq!(marked, 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let events = loop {
+        let (events, _) = read_all(&store, EventPosition::START, None, LogView::all()).await;
+        if events.len() >= 5 || std::time::Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let seen: Vec<(EventType, String)> = events
+        .iter()
+        .map(|e| (e.event_type, e.source.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (EventType::WorkerOnline, "worker:w1".to_string()),
+            (EventType::WorkerOnline, "worker:w2".to_string()),
+            (EventType::WorkerOffline, "worker:w1".to_string()),
+            (EventType::WorkerOffline, "worker:w2".to_string()),
+            (EventType::AlertRaised, "worker:w2".to_string()),
+        ]
+    );
+    match &events[3].payload {
+        EventPayload::WorkerOffline(w) => assert_eq!(w.running, 2),
+        other => panic!("{other:?}"),
+    }
+}

@@ -156,6 +156,7 @@ macro_rules! conformance_tests {
             every_lifecycle_transition_emits_exactly_its_events,
             the_global_log_shows_each_principal_only_its_own,
             consumer_positions_only_move_forward,
+            workers_coming_and_going_are_system_events,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
