@@ -224,6 +224,7 @@ impl std::fmt::Display for EventType {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

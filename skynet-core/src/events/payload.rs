@@ -279,6 +279,7 @@ impl EventPayload {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::events::ALL_EVENT_TYPES;
