@@ -27,22 +27,28 @@ async fn start(t: &TestApp) -> (SocketAddr, JoinHandle<std::io::Result<()>>) {
 
 /// The `id:` of every complete SSE event in `text`, in order.
 fn event_ids(text: &str) -> Vec<i64> {
-    text.split("\n\n")
-        .filter_map(|block| {
-            block
-                .lines()
-                .find_map(|l| l.strip_prefix("id: ").or_else(|| l.strip_prefix("id:")))
-                .and_then(|v| v.trim().parse().ok())
-        })
+    event_positions(text)
+        .iter()
+        .filter_map(|v| v.parse().ok())
         .collect()
 }
 
 /// Read SSE from `resp` until `want` returns true for the ids so far.
 async fn read_events(resp: &mut reqwest::Response, want: impl Fn(&[i64]) -> bool) -> Vec<i64> {
+    read_sse(resp, event_ids, want).await
+}
+
+/// Read SSE from `resp` until `want` returns true for the ids `ids_of`
+/// finds in the complete events so far.
+async fn read_sse<T: std::fmt::Debug>(
+    resp: &mut reqwest::Response,
+    ids_of: impl Fn(&str) -> Vec<T>,
+    want: impl Fn(&[T]) -> bool,
+) -> Vec<T> {
     let mut text = String::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let ids = event_ids(&text[..text.rfind("\n\n").map_or(0, |i| i + 2)]);
+        let ids = ids_of(&text[..text.rfind("\n\n").map_or(0, |i| i + 2)]);
         if want(&ids) {
             return ids;
         }
@@ -198,21 +204,7 @@ async fn read_positions(
     resp: &mut reqwest::Response,
     want: impl Fn(&[String]) -> bool,
 ) -> Vec<String> {
-    let mut text = String::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ids = event_positions(&text[..text.rfind("\n\n").map_or(0, |i| i + 2)]);
-        if want(&ids) {
-            return ids;
-        }
-        assert!(Instant::now() < deadline, "events did not arrive: {ids:?}");
-        let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
-            .await
-            .expect("a chunk in time")
-            .expect("stream ok")
-            .expect("stream still open");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    read_sse(resp, event_positions, want).await
 }
 
 /// `/v1/events` is the global log: system events for an admin (a `read`

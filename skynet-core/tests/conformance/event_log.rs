@@ -42,28 +42,12 @@ pub async fn read_all(
     }
 }
 
-/// The log's events of `job` written since `*at` (moving `*at` on), as
-/// types. On PostgreSQL another test's running transaction may hold
-/// reading back for a moment, so this waits (up to 10 s) for `expect`
-/// events before comparing.
-async fn since(
-    store: &SharedStore,
-    job: &JobId,
-    at: &mut EventPosition,
-    expect: &[EventType],
-) -> Vec<EventType> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut got = Vec::new();
-    loop {
-        let (events, next) = read_all(store, *at, Some(job), LogView::all()).await;
-        *at = next;
-        got.extend(events.iter().map(|e| e.event_type));
-        if got.len() >= expect.len() || std::time::Instant::now() > deadline {
-            assert_eq!(got, expect, "events of {job}");
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Check the log's events of `job` written since `*at` (moving `*at` on)
+/// are exactly `expect`.
+async fn since(store: &SharedStore, job: &JobId, at: &mut EventPosition, expect: &[EventType]) {
+    let (events, _) = read_until(store, job, at, expect.len()).await;
+    let got: Vec<EventType> = events.iter().map(|e| e.event_type).collect();
+    assert_eq!(got, expect, "events of {job}");
 }
 
 fn end(index: u32, status: StepStatus) -> FinishedStep {
@@ -235,17 +219,20 @@ pub async fn every_lifecycle_transition_emits_exactly_its_events(store: SharedSt
     assert_eq!(t.actor.as_deref(), Some("reaper"));
 }
 
-/// Read `job`'s events after `*at` until at least `n` came (10 s at most).
+/// Read the events (of `job`, when given) after `*at` until at least `n`
+/// came (10 s at most: on PostgreSQL another test's running transaction
+/// may hold reading back for a moment).
 async fn read_until(
     store: &SharedStore,
-    job: &JobId,
+    job: impl Into<Option<&JobId>>,
     at: &mut EventPosition,
     n: usize,
 ) -> (Vec<skynet_core::events::SystemEvent>, EventPosition) {
+    let job = job.into();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let mut got = Vec::new();
     loop {
-        let (events, next) = read_all(store, *at, Some(job), LogView::all()).await;
+        let (events, next) = read_all(store, *at, job, LogView::all()).await;
         *at = next;
         got.extend(events);
         if got.len() >= n || std::time::Instant::now() > deadline {
@@ -286,14 +273,7 @@ pub async fn the_global_log_shows_each_principal_only_its_own(store: SharedStore
         .await
         .expect("record about a job");
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let everything = loop {
-        let (all, _) = read_all(&store, EventPosition::START, None, LogView::all()).await;
-        if all.len() >= 5 || std::time::Instant::now() > deadline {
-            break all;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let (everything, _) = read_until(&store, None, &mut EventPosition::default(), 5).await;
     assert_eq!(everything.len(), 5, "{everything:?}");
     let system: Vec<_> = everything.iter().filter(|e| e.job.is_none()).collect();
     assert_eq!(system.len(), 1);
@@ -397,14 +377,7 @@ pub async fn workers_coming_and_going_are_system_events(store: SharedStore) {
         .await
         .expect("mark");
     assert_eq!(marked, 1);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let events = loop {
-        let (events, _) = read_all(&store, EventPosition::START, None, LogView::all()).await;
-        if events.len() >= 5 || std::time::Instant::now() > deadline {
-            break events;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let (events, _) = read_until(&store, None, &mut EventPosition::default(), 5).await;
     let seen: Vec<(EventType, String)> = events
         .iter()
         .map(|e| (e.event_type, e.source.clone()))
