@@ -205,10 +205,20 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
     },
-    /// Show a job's audit events and verify their hash chain
+    /// Show the global event log (job lifecycle and system events), or
+    /// with a job id its audit events and their hash chain check
     Events {
-        /// Job id
-        id: String,
+        /// Job id (without one: the global event log)
+        id: Option<String>,
+        /// Keep printing new events as they come (a job's stream ends when
+        /// the job has finished)
+        #[arg(long)]
+        follow: bool,
+        /// Only these event types, comma-separated (`job.failed`,
+        /// `provider.*`); see docs/events.md
+        #[arg(long = "type", value_name = "TYPES")]
+        types: Option<String>,
+        /// One JSON object per event (a job's audit events: one document)
         #[arg(long)]
         json: bool,
     },

@@ -277,6 +277,24 @@ pub fn event(out: &mut dyn Write, e: &Event) -> io::Result<()> {
     )
 }
 
+/// One line of the global event log: position, time, type, job (or
+/// source), payload.
+pub fn system_event(out: &mut dyn Write, e: &skynet_core::events::SystemEvent) -> io::Result<()> {
+    let about = e
+        .job
+        .as_ref()
+        .map_or_else(|| e.source.clone(), |j| j.to_string());
+    writeln!(
+        out,
+        "{:>10}  {}  {:<24} {}  {}",
+        e.position,
+        e.at.format("%Y-%m-%d %H:%M:%S%.3f"),
+        e.event_type.as_str(),
+        about,
+        serde_json::to_string(&e.payload).unwrap_or_default()
+    )
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()

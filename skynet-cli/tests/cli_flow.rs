@@ -351,3 +351,45 @@ fn an_idempotency_key_reused_for_another_intent_is_refused() {
     assert_eq!(body["error"]["code"], "conflict");
     assert_eq!(sb.jobs().len(), 1);
 }
+
+/// `skynet events` without a job prints the global log; `--type` filters
+/// it; `--json` prints one event per line; a followed finished job's
+/// stream ends; an unknown type is bad input.
+#[test]
+fn the_global_event_log_lists_filters_and_follows() {
+    let sb = Sandbox::new();
+    sb.cmd().args(["run", "check git status"]).assert().code(0);
+    let id = sb.jobs()[0]["id"].as_str().unwrap().to_string();
+    sb.cmd()
+        .args(["events"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("job.created"))
+        .stdout(predicate::str::contains("job.succeeded"));
+    let out = sb
+        .cmd()
+        .args(["events", "--type", "job.succeeded,job.started", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let types: Vec<&str> = lines.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["job.started", "job.succeeded"]);
+    assert_eq!(lines[1]["job"], id.as_str());
+    assert_eq!(lines[1]["payload"]["to"], "succeeded");
+    sb.cmd()
+        .args(["events", &id, "--follow", "--type", "step.*"])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("step.finished"));
+    sb.cmd()
+        .args(["events", "--type", "job.exploded"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown event type"));
+}

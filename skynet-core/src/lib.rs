@@ -27,6 +27,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod initiative;
+pub mod events;
 pub mod job;
 pub mod llm;
 pub mod memory;

@@ -70,3 +70,112 @@ async fn queued_inserts_and_approvals_wake_listeners_of_another_handle() {
     backend.store.approve(&planned.id, approval).await.unwrap();
     next_tick(&mut signal, "an approval").await;
 }
+
+/// A handler that keeps the subjects of the `error` events it is given.
+#[derive(Default)]
+struct Collect(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl skynet_core::events::EventHandler for Collect {
+    fn name(&self) -> &str {
+        "collect"
+    }
+    async fn handle(&self, event: &skynet_core::events::SystemEvent) -> skynet_core::Result<()> {
+        if let skynet_core::events::EventPayload::Error(n) = &event.payload {
+            self.0.lock().unwrap().push(n.subject.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Poll `consumer` until `handler` holds `want` subjects (10 s at most).
+async fn poll_until(consumer: &skynet_core::events::Consumer, handler: &Collect, want: &[&str]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        consumer.poll_once(&[], handler).await.unwrap();
+        let got = handler.0.lock().unwrap().clone();
+        if got.len() >= want.len() || std::time::Instant::now() > deadline {
+            assert_eq!(got, want);
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Insert an `error` event with `subject` on a raw connection (inside
+/// whatever transaction it has open).
+async fn raw_event(conn: &mut sqlx::PgConnection, subject: &str) {
+    sqlx::query(
+        "INSERT INTO event_log (type, at, source, payload) VALUES ('error', 0, 'test', $1)",
+    )
+    .bind(format!(r#"{{"subject":"{subject}","message":"m"}}"#))
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
+/// Concurrent writers where the event with the lower id commits last: a
+/// durable consumer delivers both, never skipping the late one (the
+/// transaction-id horizon). Two orders: the late transaction also holds
+/// the lower transaction id, or a higher one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_id_committed_late_is_never_skipped() {
+    use sqlx::Connection;
+    let Some(server) = server_url() else { return };
+    let url = postgres::create_scratch_database(&server, "skynet_t")
+        .await
+        .unwrap();
+    let store = store::connect(&url).await.unwrap();
+    let consumer = skynet_core::events::Consumer::new(store.clone(), "collect");
+    let handler = Collect::default();
+
+    // Lower id, lower xid, committed after a later writer.
+    let mut late = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut late).await.unwrap();
+    raw_event(&mut late, "late").await;
+    let on_time = skynet_core::events::NewSystemEvent::now(
+        "test",
+        skynet_core::events::EventPayload::Error(skynet_core::events::Notice {
+            subject: "on time".into(),
+            message: "m".into(),
+        }),
+    );
+    store.record_event(&on_time).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(consumer.poll_once(&[], &handler).await.unwrap(), 0);
+    }
+    sqlx::query("COMMIT").execute(&mut late).await.unwrap();
+    poll_until(&consumer, &handler, &["late", "on time"]).await;
+
+    // Lower id, higher xid: the other writer's row is read first, and the
+    // late one still comes after it.
+    let mut a = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut b = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut a).await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut a)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut b).await.unwrap();
+    raw_event(&mut b, "b: lower id, later xid").await;
+    raw_event(&mut a, "a: higher id, earlier xid").await;
+    sqlx::query("COMMIT").execute(&mut a).await.unwrap();
+    poll_until(
+        &consumer,
+        &handler,
+        &["late", "on time", "a: higher id, earlier xid"],
+    )
+    .await;
+    sqlx::query("COMMIT").execute(&mut b).await.unwrap();
+    poll_until(
+        &consumer,
+        &handler,
+        &[
+            "late",
+            "on time",
+            "a: higher id, earlier xid",
+            "b: lower id, later xid",
+        ],
+    )
+    .await;
+}

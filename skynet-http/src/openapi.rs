@@ -21,6 +21,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     ),
     components(schemas(
         crate::error::Problem,
+        skynet_core::events::SystemEvent, skynet_core::events::EventType,
         schema::Risk, schema::DecisionView, schema::ApprovalView, schema::StepStateView,
         schema::StepView, schema::PlanView, schema::JobView, schema::FailureView, schema::JobPage,
         schema::SubmitBody, schema::ApproveBody, schema::DenyBody,

@@ -117,8 +117,14 @@ pub struct LogsView {
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// Send events with a larger `seq` than this.
-    pub after: Option<i64>,
+    /// Send events after this one: a job's event `seq`, or a global log
+    /// position (`XID-ID`, or an id on SQLite).
+    pub after: Option<String>,
+    /// Global log only: these types, comma-separated (`job.failed`, or a
+    /// prefix such as `provider.*`).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub r#type: Option<String>,
 }
 
 /// `POST /v1/plan` (the original API).

@@ -27,22 +27,28 @@ async fn start(t: &TestApp) -> (SocketAddr, JoinHandle<std::io::Result<()>>) {
 
 /// The `id:` of every complete SSE event in `text`, in order.
 fn event_ids(text: &str) -> Vec<i64> {
-    text.split("\n\n")
-        .filter_map(|block| {
-            block
-                .lines()
-                .find_map(|l| l.strip_prefix("id: ").or_else(|| l.strip_prefix("id:")))
-                .and_then(|v| v.trim().parse().ok())
-        })
+    event_positions(text)
+        .iter()
+        .filter_map(|v| v.parse().ok())
         .collect()
 }
 
 /// Read SSE from `resp` until `want` returns true for the ids so far.
 async fn read_events(resp: &mut reqwest::Response, want: impl Fn(&[i64]) -> bool) -> Vec<i64> {
+    read_sse(resp, event_ids, want).await
+}
+
+/// Read SSE from `resp` until `want` returns true for the ids `ids_of`
+/// finds in the complete events so far.
+async fn read_sse<T: std::fmt::Debug>(
+    resp: &mut reqwest::Response,
+    ids_of: impl Fn(&str) -> Vec<T>,
+    want: impl Fn(&[T]) -> bool,
+) -> Vec<T> {
     let mut text = String::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let ids = event_ids(&text[..text.rfind("\n\n").map_or(0, |i| i + 2)]);
+        let ids = ids_of(&text[..text.rfind("\n\n").map_or(0, |i| i + 2)]);
         if want(&ids) {
             return ids;
         }
@@ -95,7 +101,10 @@ async fn real_server_serves_jobs_over_tcp_and_shuts_down_gracefully_with_a_strea
     assert_eq!(unauth.headers()["content-type"], "application/problem+json");
     // An open event stream must not hold the shutdown up.
     let mut stream = http
-        .get(format!("{base}/v1/events"))
+        .get(format!(
+            "{base}/v1/jobs/{}/events",
+            job["id"].as_str().expect("id")
+        ))
         .bearer_auth(&t.read)
         .send()
         .await
@@ -135,7 +144,7 @@ async fn sse_resume_with_last_event_id_loses_nothing(db: Db) {
         }
         req.send()
     };
-    for path in ["/v1/events", "/v1/jobs/JOB/events"] {
+    for path in ["/v1/jobs/JOB/events"] {
         let path: &'static str = if path.contains("JOB") {
             Box::leak(format!("/v1/jobs/{id}/events").into_boxed_str())
         } else {
@@ -165,6 +174,120 @@ async fn sse_resume_with_last_event_id_loses_nothing(db: Db) {
     }
 }
 
+/// The `id:` of every complete SSE event in `text`, as written (global log
+/// positions, `XID-ID`).
+fn event_positions(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            block
+                .lines()
+                .find_map(|l| l.strip_prefix("id: "))
+                .map(|v| v.trim().to_string())
+        })
+        .collect()
+}
+
+/// Read the global log's SSE from `resp` until `want` holds.
+async fn read_positions(
+    resp: &mut reqwest::Response,
+    want: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    read_sse(resp, event_positions, want).await
+}
+
+/// `/v1/events` is the global log: system events for an admin (a `read`
+/// key sees none of them), filtered by `?type=`, resumed with
+/// `Last-Event-ID` without loss.
+async fn global_log_sse_filters_by_type_and_resumes_without_loss(db: Db) {
+    use skynet_core::events::{EventPayload, NewSystemEvent, Notice, WorkerChange};
+    let t = TestApp::new(db).await;
+    let (addr, _server) = start(&t).await;
+    let record = |i: usize| {
+        let sk = t.sk.clone();
+        async move {
+            let notice = EventPayload::Error(Notice {
+                subject: format!("e{i}"),
+                message: "m".into(),
+            });
+            sk.record_event(&NewSystemEvent::now("test", notice))
+                .await
+                .expect("record");
+            let worker = EventPayload::WorkerOnline(WorkerChange {
+                worker: format!("w{i}"),
+                running: 0,
+            });
+            sk.record_event(&NewSystemEvent::now("test", worker))
+                .await
+                .expect("record");
+        }
+    };
+    for i in 0..10 {
+        record(i).await;
+    }
+    let http = reqwest::Client::new();
+    let open = |last: Option<String>, key: &str| {
+        let mut req = http
+            .get(format!("http://{addr}/v1/events?type=error"))
+            .bearer_auth(key);
+        if let Some(l) = last {
+            req = req.header("last-event-id", l);
+        }
+        req.send()
+    };
+    let bad = http
+        .get(format!("http://{addr}/v1/events?type=nope"))
+        .bearer_auth(&t.admin)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bad.status(), 400);
+    let mut first = open(None, &t.admin).await.expect("open");
+    let seen = read_positions(&mut first, |ids| ids.len() >= 4).await;
+    drop(first);
+    for i in 10..20 {
+        record(i).await;
+    }
+    let all: Vec<String> = {
+        let page =
+            t.sk.event_log(skynet_core::store::event_log::EventLogQuery {
+                types: vec![skynet_core::events::EventType::Error],
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("log");
+        page.events.iter().map(|e| e.position.clone()).collect()
+    };
+    assert_eq!(all.len(), 20);
+    let mut second = open(seen.last().cloned(), &t.admin).await.expect("reopen");
+    let end = all.last().cloned();
+    let rest = read_positions(&mut second, |ids| ids.last() == end.as_ref()).await;
+    let mut got = seen.clone();
+    got.extend(rest);
+    assert_eq!(got, all, "every error event exactly once, in order");
+    // A key with plain `read` sees no system events: its stream carries
+    // nothing (keep-alive comments at most) while the admin's has 20.
+    let (_, plain) = skynet_core::store::keys::create(
+        t.keys.as_ref(),
+        "plain",
+        &[skynet_core::store::keys::Scope::Read],
+        None,
+    )
+    .await
+    .expect("key");
+    let mut reader = open(None, &plain).await.expect("open");
+    assert_eq!(reader.status(), 200);
+    let mut text = String::new();
+    let until = Instant::now() + Duration::from_millis(700);
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(until.into(), reader.chunk()).await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        event_positions(&text).is_empty(),
+        "a read key got system events: {text}"
+    );
+}
+
 /// Sum of a metric's samples in a Prometheus text page.
 fn metric(page: &str, name: &str) -> f64 {
     page.lines()
@@ -184,7 +307,7 @@ async fn sse_client_that_never_reads_does_not_make_the_server_buffer_events(db: 
     socket.set_recv_buffer_size(4096).expect("rcvbuf");
     let mut client = socket.connect(addr).await.expect("connect");
     let request = format!(
-        "GET /v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
+        "GET /v1/jobs/{id}/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
         t.read
     );
     client.write_all(request.as_bytes()).await.expect("request");
@@ -284,6 +407,7 @@ on_every_backend!(
     a_declared_oversize_body_gets_413_before_it_is_sent,
     real_server_serves_jobs_over_tcp_and_shuts_down_gracefully_with_a_stream_open,
     sse_resume_with_last_event_id_loses_nothing,
+    global_log_sse_filters_by_type_and_resumes_without_loss,
     sse_client_that_never_reads_does_not_make_the_server_buffer_events,
 );
 

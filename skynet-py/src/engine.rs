@@ -275,6 +275,36 @@ pub(crate) async fn events(core: Core, id: String) -> Result<Vec<Event>, Failure
         .collect())
 }
 
+pub(crate) async fn event_log(
+    core: Core,
+    after: Option<String>,
+    types: Option<String>,
+    job: Option<String>,
+    limit: u32,
+) -> Result<crate::types::EventLogPage, Failure> {
+    let after = after
+        .as_deref()
+        .map(str::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let types = types
+        .as_deref()
+        .map(skynet_core::events::EventType::parse_filter)
+        .transpose()?
+        .unwrap_or_default();
+    let job = job.as_deref().map(job_id).transpose()?;
+    let page = core
+        .event_log(skynet_core::store::event_log::EventLogQuery {
+            after,
+            limit,
+            types,
+            job,
+            ..Default::default()
+        })
+        .await?;
+    Ok(crate::types::EventLogPage { page })
+}
+
 pub(crate) async fn wait(
     core: Core,
     id: String,

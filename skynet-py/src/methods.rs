@@ -202,6 +202,26 @@ macro_rules! skynet_methods {
                 $finish(py, engine::events(self.engine.core.clone(), job_id))
             }
 
+            /// A page of the global event log (job lifecycle and system
+            /// events, see docs/events.md) after position ``after``, of
+            /// ``types`` (comma-separated names or prefixes such as
+            /// ``"job.*"``) and of ``job_id`` when given; read on from the
+            /// page's ``next``.
+            #[pyo3(signature = (after = None, types = None, job_id = None, limit = 100))]
+            fn event_log<'py>(
+                &self,
+                py: Python<'py>,
+                after: Option<String>,
+                types: Option<String>,
+                job_id: Option<String>,
+                limit: u32,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                $finish(
+                    py,
+                    engine::event_log(self.engine.core.clone(), after, types, job_id, limit),
+                )
+            }
+
             /// Until the job finishes (``Timeout`` after ``timeout``
             /// seconds). Other threads keep running; Ctrl-C interrupts.
             #[pyo3(signature = (job_id, timeout = None))]

@@ -590,3 +590,32 @@ impl Event {
         )
     }
 }
+
+/// A page of the global event log: its events (plain dicts, the shape of
+/// `docs/events.md`) and the position to read on from.
+#[pyclass(frozen, module = "skynet._skynet")]
+pub(crate) struct EventLogPage {
+    pub(crate) page: skynet_core::store::event_log::EventPage,
+}
+
+#[pymethods]
+impl EventLogPage {
+    /// The events, oldest first, as dicts (`type`, `at`, `source`, `job`,
+    /// `payload`, `id`, `position`).
+    #[getter]
+    fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::convert::to_py_dict(py, &self.page.events)
+    }
+    /// The position to pass as ``after`` for the next page.
+    #[getter]
+    fn next(&self) -> String {
+        self.page.next.to_string()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "<EventLogPage {} events, next {}>",
+            self.page.events.len(),
+            self.page.next
+        )
+    }
+}

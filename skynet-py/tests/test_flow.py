@@ -155,3 +155,15 @@ def test_an_approval_callback_that_raises_leaves_the_job_waiting(sk: skynet.Skyn
     (waiting,) = sk.jobs(status="planned")
     assert waiting.intent == "write 'x' to a.txt"
     assert not (workdir / "a.txt").exists()
+
+
+def test_the_global_event_log_pages_and_filters(sk: skynet.Skynet, workdir: Path) -> None:
+    job = sk.run("read README.md", cwd=workdir)
+    page = sk.event_log(types="job.*", job_id=job.id)
+    types = [e["type"] for e in page.events]
+    assert types == ["job.created", "job.planned", "job.queued", "job.started", "job.succeeded"]
+    assert all(e["job"] == job.id and e["source"] == "ledger" for e in page.events)
+    assert page.events[0]["payload"]["source"] == "python"
+    assert sk.event_log(after=page.next, job_id=job.id).events == []
+    with pytest.raises(skynet.InvalidInput):
+        sk.event_log(types="job.exploded")

@@ -147,3 +147,85 @@ pub async fn events(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) ->
         Exit::JobFailed
     })
 }
+
+/// What `skynet events` reads from the global event log.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// Only this job's events.
+    pub job: Option<JobId>,
+    /// Only these types (empty: all).
+    pub types: Vec<skynet_core::events::EventType>,
+    /// Keep reading new events.
+    pub follow: bool,
+    /// JSON lines.
+    pub json: bool,
+}
+
+/// How often `--follow` looks for new events.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Print the global event log (the local operator sees it all), then with
+/// `follow` keep printing what comes; a followed job's stream ends once
+/// the job has finished and its events are printed.
+pub async fn event_log(sk: &Skynet, opts: LogOptions, out: &mut dyn Write) -> Result<Exit> {
+    if let Some(job) = &opts.job {
+        sk.get(job).await?;
+    }
+    let mut after = skynet_core::events::EventPosition::START;
+    loop {
+        let page = sk
+            .event_log(skynet_core::store::event_log::EventLogQuery {
+                after,
+                limit: 500,
+                types: opts.types.clone(),
+                job: opts.job.clone(),
+                ..Default::default()
+            })
+            .await?;
+        print_log(out, &page.events, opts.json)?;
+        if page.next > after {
+            after = page.next;
+            continue;
+        }
+        if !opts.follow {
+            return Ok(Exit::Ok);
+        }
+        if let Some(job) = &opts.job
+            && sk.get(job).await?.status.is_terminal()
+        {
+            // One more read catches events committed with the last status.
+            let rest = sk
+                .event_log(skynet_core::store::event_log::EventLogQuery {
+                    after,
+                    limit: 500,
+                    types: opts.types.clone(),
+                    job: Some(job.clone()),
+                    ..Default::default()
+                })
+                .await?;
+            print_log(out, &rest.events, opts.json)?;
+            if rest.next == after {
+                return Ok(Exit::Ok);
+            }
+            after = rest.next;
+            continue;
+        }
+        tokio::time::sleep(FOLLOW_POLL).await;
+    }
+}
+
+fn print_log(
+    out: &mut dyn Write,
+    events: &[skynet_core::events::SystemEvent],
+    json: bool,
+) -> std::io::Result<()> {
+    for e in events {
+        if json {
+            serde_json::to_writer(&mut *out, e).map_err(std::io::Error::other)?;
+            writeln!(out)?;
+        } else {
+            render::system_event(out, e)?;
+        }
+    }
+    out.flush()
+}

@@ -161,8 +161,31 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             )
             .await
         }
-        Command::Events { id, json } => {
-            inspect::events(&engine(&cli.global).await?, &parse_id(&id)?, json, out).await
+        Command::Events {
+            id: Some(id),
+            follow: false,
+            types: None,
+            json,
+        } => inspect::events(&engine(&cli.global).await?, &parse_id(&id)?, json, out).await,
+        Command::Events {
+            id,
+            follow,
+            types,
+            json,
+        } => {
+            let job = id.as_deref().map(parse_id).transpose()?;
+            let types = types
+                .as_deref()
+                .map(skynet_core::events::EventType::parse_filter)
+                .transpose()?
+                .unwrap_or_default();
+            let opts = inspect::LogOptions {
+                job,
+                types,
+                follow,
+                json,
+            };
+            inspect::event_log(&engine(&cli.global).await?, opts, out).await
         }
         Command::Worker {
             once,

@@ -103,6 +103,31 @@ impl Acting<'_> {
         self.sk.events(id).await
     }
 
+    /// What part of the global event log the caller sees: its own jobs'
+    /// events, and system events only with `read:all` or `admin`.
+    pub fn log_view(&self) -> crate::store::event_log::LogView {
+        crate::store::event_log::LogView {
+            jobs: self.visibility(),
+            system: self.grant.allows(Scope::ReadAll),
+        }
+    }
+
+    /// A page of the global event log as the caller sees it (a job it may
+    /// not see is "not found").
+    pub async fn event_log(
+        &self,
+        query: crate::store::event_log::EventLogQuery,
+    ) -> Result<crate::store::event_log::EventPage> {
+        if let Some(id) = &query.job {
+            self.get(id).await?;
+        }
+        let query = crate::store::event_log::EventLogQuery {
+            view: self.log_view(),
+            ..query
+        };
+        self.sk.store().read_event_log(&query).await
+    }
+
     /// Verify a visible job's event chain.
     pub async fn verify_events(&self, id: &JobId) -> Result<ChainReport> {
         self.get(id).await?;

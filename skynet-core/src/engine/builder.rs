@@ -192,6 +192,10 @@ impl SkynetBuilder {
         )
         .with_worker_offline_after(self.config.worker_offline_after);
         sentinel.add_sink(Arc::new(LogSink), Severity::Info);
+        sentinel.add_sink(
+            Arc::new(crate::sentinel::EventLogSink::new(store.clone())),
+            Severity::Info,
+        );
         if let Some(url) = &self.sentinel.webhook {
             secrets.push(url.expose().to_string());
             sentinel.add_sink(

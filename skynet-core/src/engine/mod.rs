@@ -347,6 +347,23 @@ impl Skynet {
         self.inner.store.events(id).await
     }
 
+    /// A page of the global event log (the local operator sees it all).
+    pub async fn event_log(
+        &self,
+        query: crate::store::event_log::EventLogQuery,
+    ) -> Result<crate::store::event_log::EventPage> {
+        let query = crate::store::event_log::EventLogQuery {
+            view: crate::store::event_log::LogView::all(),
+            ..query
+        };
+        self.inner.store.read_event_log(&query).await
+    }
+
+    /// Record a system event in the global log.
+    pub async fn record_event(&self, event: &crate::events::NewSystemEvent) -> Result<()> {
+        self.inner.store.record_event(event).await
+    }
+
     /// Verify a job's event hash chain.
     pub async fn verify_events(&self, id: &JobId) -> Result<ChainReport> {
         self.inner.store.verify_events(id).await

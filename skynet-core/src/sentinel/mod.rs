@@ -11,12 +11,14 @@
 
 pub mod alert;
 pub mod config;
+pub mod event_sink;
 pub mod history;
 pub mod system;
 pub mod webhook;
 
 pub use alert::{Alert, AlertSink, LogSink, Severity};
 pub use config::SentinelConfig;
+pub use event_sink::EventLogSink;
 pub use history::{CheckRecord, HealthStatus, ProviderHistory};
 pub use system::{ComponentReport, SystemReport};
 pub use webhook::{WebhookSink, WebhookUrl};

@@ -256,6 +256,24 @@ impl<D: Dialect> Tx<D> {
         rows: Vec<(&str, ChainedEvent)>,
         what: &'static str,
     ) -> Result<()> {
+        // The global log's lifecycle events, in the same transaction.
+        let chained: Vec<(&str, &str, Value, i64)> = rows
+            .iter()
+            .filter(|(_, (kind, ..))| crate::events::from_job::is_lifecycle_kind(kind))
+            .map(|(id, (kind, data, at, ..))| {
+                (
+                    *id,
+                    *kind,
+                    serde_json::from_str(data).unwrap_or(Value::Null),
+                    *at,
+                )
+            })
+            .collect();
+        Self::log_lifecycle(
+            &mut *conn,
+            chained.iter().map(|(i, k, d, a)| (*i, *k, d, *a)),
+        )
+        .await?;
         let mut qb =
             SqlBuilder::<D>::new("INSERT INTO events (job_id, kind, data, at, prev_hash, hash) ");
         qb.push_values(rows, |row, (id, (kind, data, at, prev_hash, hash))| {

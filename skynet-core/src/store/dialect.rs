@@ -69,6 +69,14 @@ pub trait Dialect:
     const MEMORY_FTS: &'static str;
     /// The "any of these terms" operator of [`Dialect::MEMORY_FTS`]'s query.
     const FTS_OR: &'static str;
+    /// The global event log's rows after position `($1, $2)` (`xid`, `id`)
+    /// that can be read without missing one committed later: a `WHERE`
+    /// condition on `event_log e`. SQLite commits in `id` order; PostgreSQL
+    /// reads by `(xid, id)` and only transactions older than every running
+    /// one (their rows can no longer appear).
+    const EVENT_LOG_AFTER: &'static str;
+    /// The global event log's read order (`ORDER BY` list).
+    const EVENT_LOG_ORDER: &'static str;
 
     /// What a store handle of this backend keeps besides its pools.
     type State: Send + Sync + std::fmt::Debug + 'static;
@@ -125,6 +133,10 @@ pub struct Queries {
     pub(crate) job_events_after: String,
     /// Every job's events after a seq, in order, up to a limit.
     pub(crate) events_after: String,
+    /// The global event log after a position, in commit order.
+    pub(crate) event_log_after: String,
+    /// One job's part of the global event log after a position.
+    pub(crate) job_event_log_after: String,
     /// Since when the longest-waiting due job has waited.
     pub(crate) oldest_queued: String,
     /// An API key by id.
@@ -161,6 +173,8 @@ impl Queries {
             job_exists_shared: format!("SELECT id FROM jobs WHERE id = $1{}", D::LOCK_SHARED),
             steps: format!("SELECT {STEP_COLUMNS} FROM steps WHERE job_id = $1 ORDER BY idx"),
             events: format!("SELECT {EVENT_COLUMNS} FROM events WHERE job_id = $1 ORDER BY seq"),
+            event_log_after: crate::store::event_log::read_sql::<D>(false),
+            job_event_log_after: crate::store::event_log::read_sql::<D>(true),
             job_events_after: format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE job_id = $1 AND seq > $2 \
                  ORDER BY seq LIMIT $3"

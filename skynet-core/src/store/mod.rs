@@ -547,6 +547,7 @@ pub trait Store:
     + reports::ReportStore
     + schedules::ScheduleStore
     + initiative::InitiativeStore
+    + event_log::EventLogStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -594,6 +595,7 @@ mod checkpoint_batch;
 pub(crate) mod codec;
 pub mod cursors;
 pub mod dialect;
+pub mod event_log;
 mod events;
 pub mod initiative;
 mod jobs;

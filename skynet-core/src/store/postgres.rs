@@ -20,6 +20,7 @@
 
 mod listen;
 
+use crate::events::from_job::{LEDGER_SOURCE, lifecycle_events};
 use crate::job::{Job, JobStatus};
 use crate::store::chain::{self, truncate_to_micros};
 use crate::store::codec::{
@@ -93,6 +94,11 @@ impl Dialect for Postgres {
          LIMIT $3";
     const FTS_OR: &'static str = " | ";
     const GREATEST: &'static str = "GREATEST";
+    // Transactions commit in any order: read by (xid, id), and only rows of
+    // transactions older than every running one, whose set is final.
+    const EVENT_LOG_AFTER: &'static str = "(e.xid, e.id) > ($1, $2) \
+         AND e.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+    const EVENT_LOG_ORDER: &'static str = "e.xid, e.id";
 
     type State = PgState;
 
@@ -122,6 +128,12 @@ impl Dialect for Postgres {
         let prev_hash = chain::genesis(&job.id);
         let at = truncate_to_micros(now);
         let hash = chain::event_hash(&prev_hash, &job.id, "submitted", &data, at);
+        // The global log's lifecycle events of the insert.
+        let (log_types, log_payloads): (Vec<&str>, Vec<String>) =
+            lifecycle_events("submitted", &data)
+                .iter()
+                .map(|p| (p.event_type().as_str(), p.to_json().to_string()))
+                .unzip();
         let inserted = row
             .bind(query::<Postgres>(&INSERT_JOB))
             .bind(StepStatus::Pending.as_str())
@@ -132,6 +144,8 @@ impl Dialect for Postgres {
             .bind(micros(at))
             .bind(&prev_hash)
             .bind(&hash)
+            .bind_raw(&log_types)
+            .bind_raw(&log_payloads)
             .fetch_optional(&store.write)
             .await
             .map_err(db("inserting a job"))?;
@@ -175,7 +189,18 @@ static INSERT_JOB: LazyLock<String> = LazyLock::new(|| {
     // After the job's own values: the pending step status, the steps'
     // indexes and risks, then the `submitted` event's four values.
     let n = NEW_JOB_VALUES;
-    let [status, idx, risk, sig, data, at, prev, hash] = std::array::from_fn(|i| n + 1 + i);
+    let [
+        status,
+        idx,
+        risk,
+        sig,
+        data,
+        at,
+        prev,
+        hash,
+        log_type,
+        log_payload,
+    ] = std::array::from_fn(|i| n + 1 + i);
     format!(
         "WITH job AS (INSERT INTO jobs ({NEW_JOB_COLUMNS}, event_head) \
          VALUES ({}, ${hash}) ON CONFLICT DO NOTHING RETURNING {JOB_COLUMNS}), \
@@ -183,7 +208,11 @@ static INSERT_JOB: LazyLock<String> = LazyLock::new(|| {
          SELECT job.id, s.idx, ${status}, s.risk, s.sig FROM job, \
          unnest(${idx}::BIGINT[], ${risk}::TEXT[], ${sig}::TEXT[]) AS s (idx, risk, sig)), \
          event AS (INSERT INTO events (job_id, kind, data, at, prev_hash, hash) \
-         SELECT job.id, 'submitted', ${data}, ${at}, ${prev}, ${hash} FROM job) \
+         SELECT job.id, 'submitted', ${data}, ${at}, ${prev}, ${hash} FROM job), \
+         log AS (INSERT INTO event_log (type, at, source, job_id, payload) \
+         SELECT l.type, ${at}, '{LEDGER_SOURCE}', job.id, l.payload FROM job, \
+         unnest(${log_type}::TEXT[], ${log_payload}::TEXT[]) WITH ORDINALITY \
+         AS l (type, payload, n) ORDER BY l.n) \
          SELECT {JOB_COLUMNS} FROM job",
         placeholders(1, NEW_JOB_VALUES)
     )

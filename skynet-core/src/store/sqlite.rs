@@ -65,6 +65,9 @@ impl Dialect for Sqlite {
          AND ($2 IS NULL OR m.principal = $2) ORDER BY bm25(memories_fts) LIMIT $3";
     const FTS_OR: &'static str = " OR ";
     const GREATEST: &'static str = "MAX";
+    // One writer at a time: `id` order is commit order (`xid` is always 0).
+    const EVENT_LOG_AFTER: &'static str = "e.id > $2 AND e.xid >= $1";
+    const EVENT_LOG_ORDER: &'static str = "e.id";
 
     type State = ();
 

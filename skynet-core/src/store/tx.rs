@@ -126,6 +126,7 @@ impl<D: Dialect> Tx<D> {
         .map_err(db("appending an event"))?
         .int("seq")?;
         Self::move_head(&mut *conn, id, &hash).await?;
+        Self::log_lifecycle(&mut *conn, [(id.as_str(), kind, &data, micros(at))]).await?;
         Ok(Event {
             seq,
             job_id: id.clone(),

@@ -1,10 +1,12 @@
 //! The worker registry, for every dialect: writes through the write pool,
 //! the listing through the read pool.
 
-use crate::store::codec::{WORKER_COLUMNS, db, micros, now, to_json, worker_from_row};
+use crate::events::{AlertRaised, EventPayload, NewSystemEvent, WorkerChange};
+use crate::store::codec::{LedgerRow, WORKER_COLUMNS, db, micros, now, to_json, worker_from_row};
 use crate::store::dialect::{Affected, Dialect};
-use crate::store::ledger::Ledger;
+use crate::store::ledger::{Ledger, commit};
 use crate::store::sql::query;
+use crate::store::tx::Tx;
 use crate::store::{WorkerInfo, WorkerRecord, WorkerStore};
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -16,10 +18,42 @@ static WORKERS: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {WORKER_COLUMNS} FROM workers ORDER BY heartbeat_at DESC, id")
 });
 
+/// A registry event about worker `id`, reported by the worker registry.
+fn worker_event(id: &str, payload: EventPayload) -> NewSystemEvent {
+    NewSystemEvent::now(format!("worker:{id}"), payload)
+}
+
+/// What a worker found silent reports: `worker.offline`, and an alert when
+/// it held jobs (their leases expire and the reaper recovers them).
+fn silent_worker_events(id: &str, running: u32) -> Vec<NewSystemEvent> {
+    let mut events = vec![worker_event(
+        id,
+        EventPayload::WorkerOffline(WorkerChange {
+            worker: id.to_string(),
+            running,
+        }),
+    )];
+    if running > 0 {
+        events.push(worker_event(
+            id,
+            EventPayload::AlertRaised(AlertRaised {
+                severity: "warning".into(),
+                subject: format!("worker:{id}"),
+                message: format!(
+                    "worker {id} went silent with {running} job(s) running; their leases \
+                     expire and the reaper recovers them"
+                ),
+            }),
+        ));
+    }
+    events
+}
+
 #[async_trait]
 impl<D: Dialect> WorkerStore for Ledger<D> {
     async fn register_worker(&self, info: &WorkerInfo) -> Result<()> {
         let now = micros(now());
+        let mut tx = self.begin().await?;
         query::<D>(
             "INSERT INTO workers (id, host, pid, version, providers, capacity, running, \
              started_at, heartbeat_at, state, stopped_at) \
@@ -36,10 +70,18 @@ impl<D: Dialect> WorkerStore for Ledger<D> {
         .bind(to_json(&info.providers, "providers")?)
         .bind(i64::from(info.capacity))
         .bind(now)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(db("registering a worker"))?;
-        Ok(())
+        let online = worker_event(
+            &info.id,
+            EventPayload::WorkerOnline(WorkerChange {
+                worker: info.id.clone(),
+                running: 0,
+            }),
+        );
+        Tx::<D>::record_events_in(&mut tx, &[online]).await?;
+        commit(tx).await
     }
 
     async fn worker_heartbeat(&self, id: &str, running: u32) -> Result<()> {
@@ -63,29 +105,49 @@ impl<D: Dialect> WorkerStore for Ledger<D> {
     }
 
     async fn worker_stopped(&self, id: &str) -> Result<()> {
-        query::<D>(
+        let mut tx = self.begin().await?;
+        let stopped = query::<D>(
             "UPDATE workers SET state = 'offline', running = 0, stopped_at = $1 WHERE id = $2",
         )
         .bind(micros(now()))
         .bind(id)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
-        .map_err(db("recording a worker's stop"))?;
-        Ok(())
+        .map_err(db("recording a worker's stop"))?
+        .rows_affected();
+        if stopped > 0 {
+            let offline = worker_event(
+                id,
+                EventPayload::WorkerOffline(WorkerChange {
+                    worker: id.to_string(),
+                    running: 0,
+                }),
+            );
+            Tx::<D>::record_events_in(&mut tx, &[offline]).await?;
+        }
+        commit(tx).await
     }
 
     async fn mark_stale_workers(&self, before: DateTime<Utc>) -> Result<u64> {
-        let marked = query::<D>(
+        let mut tx = self.begin().await?;
+        let rows = query::<D>(
             "UPDATE workers SET state = 'offline', stopped_at = $1 \
-             WHERE state = 'online' AND heartbeat_at < $2",
+             WHERE state = 'online' AND heartbeat_at < $2 RETURNING id, running",
         )
         .bind(micros(now()))
         .bind(micros(before))
-        .execute(&self.write)
+        .fetch_all(&mut *tx)
         .await
-        .map_err(db("marking silent workers offline"))?
-        .rows_affected();
-        Ok(marked)
+        .map_err(db("marking silent workers offline"))?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = row.text("id")?;
+            let running = u32::try_from(row.int("running")?).unwrap_or(u32::MAX);
+            events.extend(silent_worker_events(&id, running));
+        }
+        Tx::<D>::record_events_in(&mut tx, &events).await?;
+        commit(tx).await?;
+        Ok(rows.len() as u64)
     }
 
     async fn workers(&self) -> Result<Vec<WorkerRecord>> {

@@ -8,6 +8,7 @@
 
 pub mod checkpoints;
 pub mod cursors;
+pub mod event_log;
 pub mod jobs;
 pub mod listing;
 pub mod memory;
@@ -22,6 +23,7 @@ pub mod workers;
 
 pub use checkpoints::*;
 pub use cursors::*;
+pub use event_log::*;
 pub use jobs::*;
 pub use listing::*;
 pub use memory::*;
@@ -156,6 +158,10 @@ macro_rules! conformance_tests {
             a_schedule_tick_fires_once_with_its_job,
             schedules_pause_skip_and_stay_with_their_owner,
             initiative_budgets_and_the_kill_switch_hold_in_the_ledger,
+            every_lifecycle_transition_emits_exactly_its_events,
+            the_global_log_shows_each_principal_only_its_own,
+            consumer_positions_only_move_forward,
+            workers_coming_and_going_are_system_events,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,

@@ -1,9 +1,10 @@
-//! Server-Sent Events: a job's events, or every job's, from the ledger.
-//!
-//! Each SSE event is one ledger event: `id` = its global `seq`, `event` =
-//! its kind, `data` = the event as JSON. A client that reconnects with
-//! `Last-Event-ID` (or `?after=`) resumes after that seq and misses
-//! nothing, since the ledger hands out seqs in commit order.
+//! Server-Sent Events from the ledger: a job's hash-chained events
+//! (`/v1/jobs/{id}/events`: `id` = the event's `seq`, `event` = its kind),
+//! or the global event log (`/v1/events`: job lifecycle and system events,
+//! `id` = the event's position `XID-ID`, `event` = its type, filtered by
+//! `?type=`). `data` is the event as JSON. A client that reconnects with
+//! `Last-Event-ID` (or `?after=`) resumes after that position and misses
+//! nothing, since both are read in commit order.
 //!
 //! Memory per stream is bounded: the stream is pulled by the connection
 //! and reads at most one page from the ledger when it has nothing left to
@@ -22,7 +23,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::Stream;
+use skynet_core::events::{EventPosition, EventType, SystemEvent};
 use skynet_core::store::Event;
+use skynet_core::store::event_log::EventLogQuery;
 use skynet_core::store::keys::{Grant, Scope};
 use skynet_core::{JobId, Skynet};
 use std::collections::VecDeque;
@@ -33,15 +36,25 @@ use tokio_util::sync::CancellationToken;
 /// Ledger events read per page (the most a stream holds in memory).
 pub const PAGE: u32 = 100;
 
+/// Where a stream reads: one job's chain, or the global log.
+enum Source {
+    /// A job's chained events after a seq.
+    Chain { job: JobId, after: i64 },
+    /// The global log after a position, of these types (empty: all).
+    Log {
+        after: EventPosition,
+        types: Vec<EventType>,
+    },
+}
+
 /// One stream's position and its (bounded) buffer.
 struct Feed {
     sk: Skynet,
-    /// Whom the stream is for: it carries only the events of jobs the
-    /// caller may see.
+    /// Whom the stream is for: it carries only the events the caller may
+    /// see.
     grant: Grant,
-    job: Option<JobId>,
-    after: i64,
-    buffer: VecDeque<Event>,
+    source: Source,
+    buffer: VecDeque<SseEvent>,
     bus: tokio::sync::broadcast::Receiver<skynet_core::JobEvent>,
     poll: Duration,
     shutdown: CancellationToken,
@@ -53,27 +66,15 @@ impl Feed {
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 self.held.sent_one();
-                return Some((Ok(sse_event(&event)), self));
+                return Some((Ok(event), self));
             }
             if self.shutdown.is_cancelled() {
                 return None;
             }
-            let page = self
-                .sk
-                .acting_as(self.grant.clone())
-                .events_after(self.job.as_ref(), self.after, PAGE)
-                .await;
-            match page {
-                Ok((page, last)) if last > self.after => {
-                    // Other principals' events are skipped, not sent: the
-                    // position moves past them all the same.
-                    self.after = last;
-                    self.held.add(page.len() as i64);
-                    self.buffer.extend(page);
-                    continue;
-                }
-                Ok(_) => {
-                    if let Some(job) = &self.job
+            match self.read_page().await {
+                Ok(true) => continue,
+                Ok(false) => {
+                    if let Source::Chain { job, .. } = &self.source
                         && self.sk.get(job).await.is_ok_and(|j| j.status.is_terminal())
                         && self.bus.is_empty()
                     {
@@ -95,6 +96,50 @@ impl Feed {
             }
         }
     }
+}
+
+impl Feed {
+    /// Read one page into the buffer; whether the position moved.
+    /// Events the caller may not see are skipped, not sent: the position
+    /// moves past them all the same.
+    async fn read_page(&mut self) -> skynet_core::Result<bool> {
+        let acting = self.sk.acting_as(self.grant.clone());
+        match &mut self.source {
+            Source::Chain { job, after } => {
+                let (page, last) = acting.events_after(Some(job), *after, PAGE).await?;
+                if last <= *after {
+                    return Ok(false);
+                }
+                *after = last;
+                self.held.add(page.len() as i64);
+                self.buffer.extend(page.iter().map(sse_event));
+            }
+            Source::Log { after, types } => {
+                let page = acting
+                    .event_log(EventLogQuery {
+                        after: *after,
+                        limit: PAGE,
+                        types: types.clone(),
+                        ..Default::default()
+                    })
+                    .await?;
+                if page.next <= *after {
+                    return Ok(false);
+                }
+                *after = page.next;
+                self.held.add(page.events.len() as i64);
+                self.buffer.extend(page.events.iter().map(log_event));
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn log_event(e: &SystemEvent) -> SseEvent {
+    SseEvent::default()
+        .id(e.position.clone())
+        .event(e.event_type.as_str())
+        .data(serde_json::to_string(e).unwrap_or_else(|_| "{}".into()))
 }
 
 fn sse_event(e: &Event) -> SseEvent {
@@ -119,21 +164,36 @@ fn resume_from(headers: &HeaderMap, q: &EventsQuery) -> ApiResult<i64> {
             .ok_or_else(|| {
                 ApiError::bad_request("Last-Event-ID must be an event seq (an integer)")
             }),
-        None => Ok(q.after.unwrap_or(0)),
+        None => match &q.after {
+            None => Ok(0),
+            Some(a) => a
+                .trim()
+                .parse()
+                .map_err(|_| ApiError::bad_request("after must be an event seq (an integer)")),
+        },
     }
+}
+
+/// Where to resume in the global log: `Last-Event-ID` wins over `?after=`.
+fn resume_log_from(headers: &HeaderMap, q: &EventsQuery) -> ApiResult<EventPosition> {
+    let text = match headers.get("last-event-id") {
+        Some(v) => v
+            .to_str()
+            .map_err(|_| ApiError::bad_request("Last-Event-ID must be an event position"))?,
+        None => q.after.as_deref().unwrap_or("0"),
+    };
+    text.parse().map_err(ApiError::from)
 }
 
 fn stream(
     state: &AppState,
     caller: &Caller,
-    job: Option<JobId>,
-    after: i64,
+    source: Source,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>> {
     let feed = Feed {
         sk: state.sk.clone(),
         grant: caller.grant().clone(),
-        job,
-        after,
+        source,
         buffer: VecDeque::new(),
         bus: state.sk.subscribe(),
         poll: state.config.sse_poll,
@@ -168,13 +228,15 @@ pub(crate) async fn job_events(
         .await
         .map_err(core_err(&caller))?;
     let after = resume_from(&headers, &q)?;
-    Ok(stream(&state, &caller, Some(id), after))
+    Ok(stream(&state, &caller, Source::Chain { job: id, after }))
 }
 
-/// Every job's events as SSE.
+/// The global event log as SSE: lifecycle events of the jobs the caller
+/// sees, and system events with `read:all` or `admin`; each SSE event's
+/// data is a `SystemEvent`.
 #[utoipa::path(get, path = "/v1/events", tag = "events",
     params(EventsQuery,
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event seq")),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event position (XID-ID)")),
     responses(
         (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
         Keyed, Query,
@@ -187,6 +249,10 @@ pub(crate) async fn global_events(
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     caller.require(Scope::Read)?;
-    let after = resume_from(&headers, &q)?;
-    Ok(stream(&state, &caller, None, after))
+    let after = resume_log_from(&headers, &q)?;
+    let types = match &q.r#type {
+        Some(t) => EventType::parse_filter(t).map_err(ApiError::from)?,
+        None => Vec::new(),
+    };
+    Ok(stream(&state, &caller, Source::Log { after, types }))
 }

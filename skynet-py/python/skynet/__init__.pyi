@@ -166,6 +166,12 @@ class Event:
     def prev_hash(self) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
 
+class EventLogPage:
+    @property
+    def events(self) -> list[dict[str, Any]]: ...
+    @property
+    def next(self) -> str: ...
+
 class Command:
     @property
     def argv(self) -> list[str]: ...
@@ -329,9 +335,11 @@ _Approve = TypeVar("_Approve")
 _Memory = TypeVar("_Memory")
 _Scheds = TypeVar("_Scheds")
 _Init = TypeVar("_Init")
+_EventPage = TypeVar("_EventPage")
 
 class _SkynetBase(Generic[
         _Job, _Plan, _Jobs, _Logs, _Events, _Decision, _Approve, _Memory, _Scheds, _Init,
+        _EventPage,
     ]):
     def __init__(
         self,
@@ -373,6 +381,13 @@ class _SkynetBase(Generic[
     def jobs(self, status: str | Sequence[str] | None = None, limit: int | None = None) -> _Jobs: ...
     def logs(self, job_id: str, tail: int | None = None) -> _Logs: ...
     def events(self, job_id: str) -> _Events: ...
+    def event_log(
+        self,
+        after: str | None = None,
+        types: str | None = None,
+        job_id: str | None = None,
+        limit: int = 100,
+    ) -> _EventPage: ...
     def wait(self, job_id: str, timeout: float | None = None) -> _Job: ...
     def run(
         self,
@@ -399,6 +414,7 @@ class Skynet(
     _SkynetBase[
         Job, Plan, list[Job], list[LogLine], list[Event], Decision,
         bool | Callable[[Plan], bool], Memories, Schedules, Initiative,
+        EventLogPage,
     ]
 ):
     def __enter__(self) -> Skynet: ...
@@ -408,7 +424,7 @@ class AsyncSkynet(
     _SkynetBase[
         Awaitable[Job], Awaitable[Plan], Awaitable[list[Job]], Awaitable[list[LogLine]],
         Awaitable[list[Event]], Awaitable[Decision], Approver, AsyncMemories,
-        AsyncSchedules, AsyncInitiative,
+        AsyncSchedules, AsyncInitiative, Awaitable[EventLogPage],
     ]
 ):
     async def __aenter__(self) -> AsyncSkynet: ...

@@ -1,0 +1,311 @@
+//! The global event log (`event_log`) and its durable consumers
+//! (`event_consumers`), for every dialect.
+//!
+//! Job lifecycle events are written by [`Tx::log_lifecycle`] beside the
+//! job's chained events, in the same transaction, from
+//! [`crate::events::from_job`]'s mapping; system events by
+//! [`EventLogStore::record_event`]. Readers go in commit order (see
+//! [`Dialect::EVENT_LOG_AFTER`]), so a consumer that stores the position of
+//! the last event it handled misses nothing.
+
+use crate::events::from_job::{LEDGER_SOURCE, lifecycle_events};
+use crate::events::{EventPayload, EventPosition, EventType, NewSystemEvent, SystemEvent};
+use crate::job::JobId;
+use crate::principal::{Principal, Visibility};
+use crate::store::codec::{LedgerRow, db, micros, now, time};
+use crate::store::dialect::Dialect;
+use crate::store::ledger::Ledger;
+use crate::store::sql::{SqlBuilder, query, query_with};
+use crate::store::tx::Tx;
+use crate::{Error, Result};
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// Events per multi-row insert (5 parameters each).
+const INSERT_CHUNK: usize = 500;
+/// The longest consumer name accepted.
+pub const MAX_CONSUMER_NAME: usize = 128;
+
+/// What part of the global log a caller may see.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogView {
+    /// Whose jobs' events (`All` for the operator, `admin`, `read:all`).
+    pub jobs: Visibility,
+    /// Whether system events (no job) are shown.
+    pub system: bool,
+}
+
+impl LogView {
+    /// Everything (the local operator, an admin, an in-process consumer).
+    pub fn all() -> Self {
+        LogView {
+            jobs: Visibility::All,
+            system: true,
+        }
+    }
+
+    /// Whether an event about a job owned by `owner` (or, with `None`, a
+    /// system event) is visible.
+    pub fn admits(&self, owner: Option<&Principal>) -> bool {
+        match owner {
+            None => self.system,
+            Some(owner) => self.jobs.admits(owner),
+        }
+    }
+}
+
+/// Which events of the global log to read.
+#[derive(Debug, Clone, Default)]
+pub struct EventLogQuery {
+    /// Only events after this position.
+    pub after: EventPosition,
+    /// At most this many rows are scanned (1..=1000; 0 means 100).
+    pub limit: u32,
+    /// Only these types (empty = every type).
+    pub types: Vec<EventType>,
+    /// Only this job's events.
+    pub job: Option<JobId>,
+    /// Whose events the caller may see.
+    pub view: LogView,
+}
+
+/// One page of the global log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    /// The events that pass the query's filters, in commit order.
+    pub events: Vec<SystemEvent>,
+    /// Where the next page starts: past every row scanned, shown or not.
+    pub next: EventPosition,
+}
+
+/// The global event log and its consumers' positions.
+#[async_trait]
+pub trait EventLogStore: Send + Sync {
+    /// Record a system event in its own transaction (job lifecycle events
+    /// are written by the job's own writes).
+    async fn record_event(&self, event: &NewSystemEvent) -> Result<()>;
+    /// A page of events after `query.after`, in commit order.
+    async fn read_event_log(&self, query: &EventLogQuery) -> Result<EventPage>;
+    /// The stored position of consumer `name`, if it ever stored one.
+    async fn consumer_position(&self, name: &str) -> Result<Option<EventPosition>>;
+    /// Store `position` for consumer `name`; it only moves forward. Returns
+    /// the position now stored.
+    async fn advance_consumer(&self, name: &str, position: EventPosition) -> Result<EventPosition>;
+}
+
+fn check_consumer(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.len() > MAX_CONSUMER_NAME
+        || name.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(Error::InvalidInput(format!(
+            "consumer name {name:?} must be 1 to {MAX_CONSUMER_NAME} printable characters \
+             without spaces"
+        )));
+    }
+    Ok(())
+}
+
+/// A row to insert: type, time (micros), source, job, payload JSON.
+type LogRow<'a> = (&'static str, i64, &'a str, Option<&'a str>, String);
+
+impl<D: Dialect> Tx<D> {
+    /// Write the global log's lifecycle events for chained events of
+    /// `(job, kind, data, at micros)`, in the caller's transaction.
+    pub(crate) async fn log_lifecycle<'a>(
+        conn: &mut D::Connection,
+        chained: impl IntoIterator<Item = (&'a str, &'a str, &'a Value, i64)>,
+    ) -> Result<()> {
+        let rows: Vec<LogRow<'a>> = chained
+            .into_iter()
+            .flat_map(|(job, kind, data, at)| {
+                lifecycle_events(kind, data).into_iter().map(move |p| {
+                    let t = p.event_type().as_str();
+                    (t, at, LEDGER_SOURCE, Some(job), p.to_json().to_string())
+                })
+            })
+            .collect();
+        Self::insert_event_log_rows(conn, rows).await
+    }
+
+    /// Insert global log rows, a chunk per statement.
+    pub(crate) async fn insert_event_log_rows(
+        conn: &mut D::Connection,
+        rows: Vec<LogRow<'_>>,
+    ) -> Result<()> {
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let mut qb =
+                SqlBuilder::<D>::new("INSERT INTO event_log (type, at, source, job_id, payload) ");
+            qb.push_values(chunk, |row, (t, at, source, job, payload)| {
+                row.push_bind(*t)
+                    .push_bind(*at)
+                    .push_bind(*source)
+                    .push_bind(*job)
+                    .push_bind(payload.as_str());
+            });
+            let (sql, args) = qb.into_parts()?;
+            query_with::<D>(&sql, args)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("recording events in the global log"))?;
+        }
+        Ok(())
+    }
+
+    /// Record system events in the caller's transaction.
+    pub(crate) async fn record_events_in(
+        conn: &mut D::Connection,
+        events: &[NewSystemEvent],
+    ) -> Result<()> {
+        let rows = events
+            .iter()
+            .map(|e| {
+                (
+                    e.event_type().as_str(),
+                    micros(e.at),
+                    e.source.as_str(),
+                    e.job.as_ref().map(JobId::as_str),
+                    e.payload.to_json().to_string(),
+                )
+            })
+            .collect();
+        Self::insert_event_log_rows(conn, rows).await
+    }
+}
+
+/// The page read, with the job's owner beside each row (built once per
+/// dialect in `Queries`).
+pub(crate) fn read_sql<D: Dialect>(by_job: bool) -> String {
+    format!(
+        "SELECT e.id, e.xid, e.type, e.at, e.source, e.job_id, e.payload, j.principal \
+         FROM event_log e LEFT JOIN jobs j ON j.id = e.job_id WHERE {}{} \
+         ORDER BY {} LIMIT $3",
+        D::EVENT_LOG_AFTER,
+        if by_job { " AND e.job_id = $4" } else { "" },
+        D::EVENT_LOG_ORDER
+    )
+}
+
+fn log_event_from_row(row: &impl LedgerRow) -> Result<(SystemEvent, Option<Principal>)> {
+    let position = EventPosition {
+        xid: row.int("xid")?,
+        id: row.int("id")?,
+    };
+    let event_type: EventType = row
+        .text("type")?
+        .parse()
+        .map_err(|e| Error::Store(format!("the global event log holds {e}")))?;
+    let payload: Value = serde_json::from_str(&row.text("payload")?)
+        .map_err(|e| Error::Store(format!("an event's payload is not JSON: {e}")))?;
+    let job = row
+        .opt_text("job_id")?
+        .map(|j| JobId::parse(&j))
+        .transpose()
+        .map_err(|_| Error::Store("malformed job id in the global event log".into()))?;
+    let owner = row.opt_text("principal")?.map(Principal::new).transpose()?;
+    Ok((
+        SystemEvent {
+            id: position.id,
+            position: position.to_string(),
+            event_type,
+            at: time(row.int("at")?)?,
+            source: row.text("source")?,
+            job,
+            payload: EventPayload::decode(event_type, payload)?,
+        },
+        owner,
+    ))
+}
+
+#[async_trait]
+impl<D: Dialect> EventLogStore for Ledger<D> {
+    async fn record_event(&self, event: &NewSystemEvent) -> Result<()> {
+        let mut conn = self
+            .write
+            .acquire()
+            .await
+            .map_err(db("recording an event"))?;
+        Tx::<D>::record_events_in(&mut conn, std::slice::from_ref(event)).await
+    }
+
+    async fn read_event_log(&self, q: &EventLogQuery) -> Result<EventPage> {
+        let limit = match q.limit {
+            0 => 100,
+            n => n.min(1000),
+        };
+        let sql = match q.job {
+            Some(_) => &D::sql().job_event_log_after,
+            None => &D::sql().event_log_after,
+        };
+        let mut stmt = query::<D>(sql)
+            .bind(q.after.xid)
+            .bind(q.after.id)
+            .bind(i64::from(limit));
+        if let Some(job) = &q.job {
+            stmt = stmt.bind(job.as_str());
+        }
+        let rows = stmt
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("reading the global event log"))?;
+        let mut next = q.after;
+        let mut events = Vec::new();
+        for row in &rows {
+            let (event, owner) = log_event_from_row(row)?;
+            next = event.position()?;
+            let visible = match &event.job {
+                None => q.view.admits(None),
+                // A job gone from the ledger is shown to those who see all.
+                Some(_) => match &owner {
+                    Some(owner) => q.view.admits(Some(owner)),
+                    None => q.view.jobs == Visibility::All,
+                },
+            };
+            if visible && (q.types.is_empty() || q.types.contains(&event.event_type)) {
+                events.push(event);
+            }
+        }
+        Ok(EventPage { events, next })
+    }
+
+    async fn consumer_position(&self, name: &str) -> Result<Option<EventPosition>> {
+        check_consumer(name)?;
+        let row = query::<D>("SELECT xid, id FROM event_consumers WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.write)
+            .await
+            .map_err(db("reading a consumer's position"))?;
+        row.map(|r| {
+            Ok(EventPosition {
+                xid: r.int("xid")?,
+                id: r.int("id")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn advance_consumer(&self, name: &str, to: EventPosition) -> Result<EventPosition> {
+        check_consumer(name)?;
+        let row = query::<D>(
+            "INSERT INTO event_consumers (name, xid, id, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET xid = excluded.xid, id = excluded.id, \
+             updated_at = excluded.updated_at \
+             WHERE (event_consumers.xid, event_consumers.id) < (excluded.xid, excluded.id) \
+             RETURNING xid, id",
+        )
+        .bind(name)
+        .bind(to.xid)
+        .bind(to.id)
+        .bind(micros(now()))
+        .fetch_optional(&self.write)
+        .await
+        .map_err(db("storing a consumer's position"))?;
+        match row {
+            Some(r) => Ok(EventPosition {
+                xid: r.int("xid")?,
+                id: r.int("id")?,
+            }),
+            None => Ok(self.consumer_position(name).await?.unwrap_or(to)),
+        }
+    }
+}
