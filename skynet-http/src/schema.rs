@@ -496,6 +496,11 @@ pub struct SpecStepBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// Files the step produces to keep as artifacts: paths or glob
+    /// patterns relative to the root (`target/release/app`,
+    /// `reports/*.xml`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
 }
 
 /// The work to place: steps, or (with no steps) a stored job's plan.
@@ -520,6 +525,7 @@ impl From<ExecutionSpecBody> for skynet_core::scheduler::ExecutionSpec {
                 .map(|s| skynet_core::scheduler::SpecStep {
                     action: s.action,
                     params: s.params,
+                    artifacts: s.artifacts,
                 })
                 .collect(),
         }
@@ -559,6 +565,7 @@ impl DiagnoseBody {
                 steps: vec![skynet_core::scheduler::SpecStep {
                     action: action.clone(),
                     params: self.params.clone(),
+                    artifacts: Vec::new(),
                 }],
             }),
             (None, None) => Err(

@@ -35,6 +35,7 @@ pub struct SkynetBuilder {
     sentinel: SentinelConfig,
     alert_sinks: Vec<(Arc<dyn AlertSink>, Severity)>,
     unusable: BTreeMap<String, String>,
+    artifact_store: Option<crate::artifact::SharedArtifactStore>,
 }
 
 impl SkynetBuilder {
@@ -46,6 +47,12 @@ impl SkynetBuilder {
     /// Open the store at this URL (`sqlite://PATH`).
     pub fn database_url(mut self, url: impl Into<String>) -> Self {
         self.database_url = Some(url.into());
+        self
+    }
+    /// Keep collected artifacts in this store (without one, steps'
+    /// declared artifacts are not kept, and their logs say so).
+    pub fn artifact_store(mut self, store: crate::artifact::SharedArtifactStore) -> Self {
+        self.artifact_store = Some(store);
         self
     }
     /// Use this planner.
@@ -225,6 +232,7 @@ impl SkynetBuilder {
                 memory: super::memory::EngineMemory::new(self.embedder),
                 unusable: self.unusable,
                 estimates: Default::default(),
+                artifact_store: self.artifact_store,
             }),
         })
     }

@@ -58,6 +58,7 @@ pub fn plan_from_actions(
             decision: None,
             estimate_ms: None,
             network: None,
+            artifacts: Vec::new(),
         });
     }
     let summary = steps

@@ -545,6 +545,7 @@ pub trait Store:
     + crate::memory::MemoryStore
     + cursors::CursorStore
     + reports::ReportStore
+    + artifacts::ArtifactLedger
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -586,6 +587,7 @@ fn compiled_out(feature: &str, url: &str) -> crate::Error {
     ))
 }
 
+pub mod artifacts;
 pub mod chain;
 mod checkpoint;
 mod checkpoint_batch;

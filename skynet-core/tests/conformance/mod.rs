@@ -6,6 +6,7 @@
 //! `conformance_tests!(factory)` where `factory` is an async fn returning a
 //! fresh [`Backend`].
 
+pub mod artifacts;
 pub mod checkpoints;
 pub mod cursors;
 pub mod jobs;
@@ -19,6 +20,7 @@ pub mod review;
 pub mod stats;
 pub mod workers;
 
+pub use artifacts::*;
 pub use checkpoints::*;
 pub use cursors::*;
 pub use jobs::*;
@@ -151,6 +153,9 @@ macro_rules! conformance_tests {
             review_refuses_a_job_not_in_review,
             retry_of_round_trips_with_its_first_event,
             reports_are_kept_by_request_id_and_linked_to_jobs,
+            artifacts_are_recorded_under_the_lease_with_their_event,
+            artifacts_need_the_lease,
+            artifacts_stay_with_their_principal,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
@@ -207,6 +212,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
                 decision: None,
                 estimate_ms: None,
                 network: None,
+                artifacts: Vec::new(),
             }
         })
         .collect();

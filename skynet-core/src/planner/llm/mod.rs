@@ -216,6 +216,7 @@ impl LlmPlanner {
                 decision: None,
                 estimate_ms: None,
                 network: None,
+                artifacts: Vec::new(),
             });
         }
         let summary = if summary.is_empty() {
