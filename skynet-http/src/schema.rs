@@ -52,6 +52,11 @@ pub struct SubmitBody {
     /// which runs nothing; the job is shown as `dry_run` everywhere.
     #[serde(default)]
     pub dry_run: bool,
+    /// Files the job produces to keep as artifacts: paths or glob
+    /// patterns relative to the root (`target/release/app`,
+    /// `reports/*.xml`), collected after the plan's last step.
+    #[serde(default)]
+    pub artifacts: Vec<String>,
 }
 
 /// `GET /v1/jobs` query.
@@ -144,6 +149,10 @@ pub struct PlanBody {
     #[serde(default)]
     #[schema(schema_with = constraints_schema)]
     pub constraints: serde_json::Value,
+    /// Files the work produces to keep as artifacts (paths or glob
+    /// patterns relative to the root), collected after the last step.
+    #[serde(default)]
+    pub artifacts: Vec<String>,
 }
 
 /// `constraints`: a list of texts or an object.
@@ -195,6 +204,9 @@ pub struct PlanAnswer {
     pub approval_gates: Vec<ApprovalGate>,
     /// Paths the plan writes or creates.
     pub artifacts: Vec<String>,
+    /// The files its steps declare to keep as artifacts (paths or
+    /// patterns relative to the root), in step order.
+    pub expected_artifacts: Vec<String>,
     /// Overall risk.
     pub risk_level: Risk,
     /// The hash an approval must name.

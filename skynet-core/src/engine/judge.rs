@@ -494,6 +494,9 @@ fn request_hash(req: &SubmitRequest, root: &std::path::Path) -> String {
     if req.limits != crate::engine::PlanConstraints::default() {
         whole["limits"] = req.limits.to_json();
     }
+    if !req.artifacts.is_empty() {
+        whole["artifacts"] = serde_json::json!(req.artifacts);
+    }
     hex::encode(Sha256::digest(whole.to_string().as_bytes()))
 }
 

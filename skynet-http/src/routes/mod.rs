@@ -1,5 +1,6 @@
 //! The routes, and the few helpers their handlers share.
 
+pub(crate) mod artifacts;
 mod docs;
 mod events;
 mod jobs;
@@ -20,6 +21,7 @@ use skynet_core::{Error, Job, Skynet, SubmitRequest, Viewer};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub(crate) use artifacts::{__path_get_artifact, __path_list_artifacts};
 pub(crate) use docs::__path_page;
 pub(crate) use events::{__path_global_events, __path_job_events};
 pub(crate) use jobs::{
@@ -53,6 +55,11 @@ pub(crate) fn all() -> Router<AppState> {
         .route("/v1/jobs/{id}/review", post(review::review))
         .route("/v1/jobs/{id}/retry", post(review::retry))
         .route("/v1/jobs/{id}/logs", get(jobs::logs))
+        .route("/v1/jobs/{id}/artifacts", get(artifacts::list_artifacts))
+        .route(
+            "/v1/jobs/{id}/artifacts/{*name}",
+            get(artifacts::get_artifact),
+        )
         .route("/v1/jobs/{id}/events", get(events::job_events))
         .route("/v1/events", get(events::global_events))
         .route("/v1/plan", post(original::plan))

@@ -216,7 +216,7 @@ impl LlmPlanner {
                 decision: None,
                 estimate_ms: None,
                 network: None,
-                artifacts: Vec::new(),
+                artifacts: s.artifacts,
             });
         }
         let summary = if summary.is_empty() {
