@@ -1,6 +1,7 @@
 //! One function per command; each parses its input, calls the core, renders.
 
 mod agent;
+mod artifacts;
 mod chat;
 mod docs;
 mod health;
@@ -159,6 +160,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
                 out,
             )
             .await
+        }
+        Command::Artifacts { id, json, command } => {
+            artifacts::run(&engine(&cli.global).await?, id, json, command, out).await
         }
         Command::Events { id, json } => {
             inspect::events(&engine(&cli.global).await?, &parse_id(&id)?, json, out).await
