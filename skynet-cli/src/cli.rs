@@ -53,6 +53,11 @@ pub struct IntentArgs {
     /// Per-step time limit, e.g. 30s, 10m
     #[arg(long)]
     pub step_timeout: Option<String>,
+    /// Keep these files as the job's artifacts after its last step: a path
+    /// or glob pattern relative to the root (`target/release/app`,
+    /// `reports/*.xml`); repeat for more
+    #[arg(long = "artifact", value_name = "PATTERN")]
+    pub artifacts: Vec<String>,
     /// What to do, in plain words
     #[arg(required = true, num_args = 1.., trailing_var_arg = true)]
     pub intent: Vec<String>,
@@ -221,6 +226,17 @@ pub enum Command {
         /// One JSON object per event (a job's audit events: one document)
         #[arg(long)]
         json: bool,
+    },
+    /// List the files a job kept as artifacts, or fetch one
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Artifacts {
+        /// Job id
+        #[arg(required = true)]
+        id: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        command: Option<ArtifactsCommand>,
     },
     /// Run queued jobs
     Worker {
@@ -460,6 +476,22 @@ pub enum MemoryCommand {
     },
 }
 
+/// `skynet artifacts get`.
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// Write one artifact's bytes (checked against its SHA-256) to a file
+    /// or standard output
+    Get {
+        /// Job id
+        id: String,
+        /// The artifact's name (its path in the job's root)
+        name: String,
+        /// Write to this file instead of standard output
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Create a key and print it once (only its hash is stored)
@@ -525,6 +557,7 @@ impl Cli {
             | Command::Jobs { json, .. }
             | Command::Show { json, .. }
             | Command::Events { json, .. }
+            | Command::Artifacts { json, .. }
             | Command::Chat { json, .. }
             | Command::Providers { json }
             | Command::Health { json }

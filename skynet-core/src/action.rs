@@ -872,6 +872,20 @@ impl Action {
             .map_or(RiskLevel::Admin, |e| e.base_risk)
     }
 
+    /// The outputs a step of this action keeps as artifacts when it
+    /// declares none, by the tool that runs it (`program`, the argv's
+    /// first word): test reports for tests, packages for builds.
+    pub fn default_artifacts(&self, program: &str) -> &'static [&'static str] {
+        match (self, program) {
+            (Action::RunTests, "cargo") => &["target/nextest/*/junit.xml"],
+            (Action::RunTests, "npm" | "python3" | "make") => {
+                &["junit.xml", "reports/*.xml", "test-results/*.xml"]
+            }
+            (Action::BuildProject, "npm" | "python3" | "make") => &["dist/*"],
+            _ => &[],
+        }
+    }
+
     /// How long a step of this action usually takes, in milliseconds, when
     /// no past run says otherwise: reads are quick, builds, tests and
     /// network operations are not.

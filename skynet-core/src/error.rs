@@ -196,6 +196,36 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// No artifact of this name on the job (or the job is not the caller's).
+    #[error("job {job} has no artifact named {name:?}")]
+    ArtifactNotFound {
+        /// The job.
+        job: JobId,
+        /// The name asked for.
+        name: String,
+    },
+    /// A stored artifact object no longer matches the SHA-256 it was
+    /// stored under: it is not served.
+    #[error(
+        "artifact object {sha256} fails its checksum ({problem}): it is not served; restore \
+         the artifact store from a backup or delete the artifact"
+    )]
+    ArtifactCorrupt {
+        /// The digest it was stored under.
+        sha256: String,
+        /// What does not match.
+        problem: String,
+    },
+    /// The artifact store itself failed (disk, object storage) while
+    /// `doing` something; the cause is the source.
+    #[error("artifact store: {doing}: {source}")]
+    ArtifactStorage {
+        /// What the store was doing.
+        doing: String,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
     /// The ledger failed.
     #[error("store: {0}")]
     Store(String),
@@ -349,7 +379,9 @@ impl Error {
             }
             Error::StaleApproval { .. } => ErrorKind::StaleApproval,
             Error::NotPermitted(_) => ErrorKind::NotPermitted,
-            Error::JobNotFound(_) | Error::ScheduleNotFound(_) => ErrorKind::NotFound,
+            Error::JobNotFound(_)
+            | Error::ScheduleNotFound(_)
+            | Error::ArtifactNotFound { .. } => ErrorKind::NotFound,
             Error::InvalidTransition { .. }
             | Error::NotUnderReview { .. }
             | Error::NotFinished { .. }
@@ -364,6 +396,8 @@ impl Error {
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::Store(_)
+            | Error::ArtifactCorrupt { .. }
+            | Error::ArtifactStorage { .. }
             | Error::StoreCause { .. }
             | Error::Query { .. }
             | Error::Database(_)
@@ -399,6 +433,15 @@ impl Error {
     /// `source`.
     pub fn store(doing: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Error::StoreCause {
+            doing: doing.into(),
+            source: source.into(),
+        }
+    }
+
+    /// [`Error::ArtifactStorage`]: the artifact store failed while `doing`,
+    /// because of `source`.
+    pub fn artifact_storage(doing: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::ArtifactStorage {
             doing: doing.into(),
             source: source.into(),
         }

@@ -21,6 +21,7 @@ compile_error!(
 );
 
 pub mod action;
+pub mod artifact;
 pub mod chat;
 pub mod clock;
 pub mod config;

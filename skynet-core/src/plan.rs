@@ -158,6 +158,13 @@ pub struct Step {
     /// reads it to decide what runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    /// Files the step produces that are kept as the job's artifacts:
+    /// paths or glob patterns relative to the root (`target/release/app`,
+    /// `reports/*.xml`), collected after the step ([`crate::artifact`]).
+    /// Part of the hash (an approver sees what is kept), skipped when
+    /// empty, so plans without artifacts keep their hashes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
 }
 
 /// An ordered list of steps with an overall risk and a content hash.
@@ -210,6 +217,8 @@ struct CanonicalStep<'a> {
     action: &'a Action,
     command: &'a Command,
     risk: RiskLevel,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    artifacts: &'a [String],
 }
 
 impl Plan {
@@ -266,6 +275,7 @@ impl Plan {
                 action: &s.action,
                 command: &s.command,
                 risk: s.risk,
+                artifacts: &s.artifacts,
             })
             .collect();
         // Serializing these plain structs cannot fail.
@@ -316,6 +326,7 @@ mod tests {
             decision: None,
             estimate_ms: None,
             network: None,
+            artifacts: Vec::new(),
         }
     }
 
@@ -364,6 +375,18 @@ mod tests {
         assert_eq!(p.hash, PINNED_HASH);
         // Written back without estimates, it is byte-for-byte the old form.
         assert_eq!(serde_json::to_string(&p).expect("json"), old);
+    }
+
+    #[test]
+    fn declared_artifacts_are_part_of_the_hash_only_when_present() {
+        let mut p = Plan::new("s", vec![step("a")], "rules");
+        assert_eq!(p.hash, PINNED_HASH, "no artifacts: the old hash");
+        p.steps[0].artifacts = vec!["reports/*.xml".into()];
+        p.refresh();
+        assert_ne!(
+            p.hash, PINNED_HASH,
+            "what is kept is approved with the plan"
+        );
     }
 
     #[test]

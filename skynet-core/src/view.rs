@@ -79,6 +79,10 @@ pub struct StepView {
     #[serde(default, skip_serializing_if = "SandboxProfile::is_default")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "inspect"))]
     pub sandbox_profile: SandboxProfile,
+    /// The files the step keeps as artifacts (paths or glob patterns
+    /// relative to the root); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
 }
 
 /// A policy decision that explains itself.
@@ -228,6 +232,7 @@ fn step_view(s: &Step, state: Option<StepStateView>) -> StepView {
         estimate_ms: s.estimate_ms,
         network: s.network.clone(),
         sandbox_profile: SandboxProfile::for_step(&s.action, &s.command, s.risk),
+        artifacts: s.artifacts.clone(),
     }
 }
 

@@ -258,6 +258,7 @@ impl Planner for LyingPlanner {
             decision: None,
             estimate_ms: None,
             network: None,
+            artifacts: Vec::new(),
         };
         Ok(Plan::new("nothing to see", vec![step], "liar"))
     }

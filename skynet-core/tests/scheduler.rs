@@ -124,6 +124,7 @@ fn spec(actions: &[&str]) -> ExecutionSpec {
             .map(|a| SpecStep {
                 action: a.to_string(),
                 params: Default::default(),
+                artifacts: Vec::new(),
             })
             .collect(),
     }

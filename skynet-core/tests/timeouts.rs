@@ -62,6 +62,7 @@ impl Planner for Fixed {
                     decision: None,
                     estimate_ms: None,
                     network: None,
+                    artifacts: Vec::new(),
                 }
             })
             .collect();

@@ -158,6 +158,7 @@ async fn caller_steps_and_constraints_bind_the_plan() {
     let step = |action: &str, params: serde_json::Value| skynet_core::scheduler::SpecStep {
         action: action.into(),
         params: params.as_object().cloned().unwrap_or_default(),
+        artifacts: Vec::new(),
     };
     let mut req = env.req("");
     req.steps = vec![step("read_file", serde_json::json!({ "path": "notes" }))];

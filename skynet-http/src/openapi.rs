@@ -11,6 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     paths(
         health, metrics, openapi, page,
         submit, list_jobs, get_job, approve, deny, cancel, logs,
+        list_artifacts, get_artifact,
         review, retry,
         job_events, global_events,
         plan, report, policy_check, execute, providers_health,
@@ -27,6 +28,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         schema::SubmitBody, schema::ApproveBody, schema::DenyBody,
         review::ReviewBody, skynet_core::ReviewResolution,
         schema::LogLineView, schema::LogsView,
+        artifacts::ArtifactsView, skynet_core::store::artifacts::ArtifactRecord,
         schema::PlanBody, schema::PlanAnswer, schema::ApprovalGate,
         schema::ReportBody, schema::StepReport, schema::ReportAnswer,
         schema::PolicyCheckBody, schema::PolicyAnswer, schema::Ignored,

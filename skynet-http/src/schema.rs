@@ -52,6 +52,11 @@ pub struct SubmitBody {
     /// which runs nothing; the job is shown as `dry_run` everywhere.
     #[serde(default)]
     pub dry_run: bool,
+    /// Files the job produces to keep as artifacts: paths or glob
+    /// patterns relative to the root (`target/release/app`,
+    /// `reports/*.xml`), collected after the plan's last step.
+    #[serde(default)]
+    pub artifacts: Vec<String>,
 }
 
 /// `GET /v1/jobs` query.
@@ -150,6 +155,10 @@ pub struct PlanBody {
     #[serde(default)]
     #[schema(schema_with = constraints_schema)]
     pub constraints: serde_json::Value,
+    /// Files the work produces to keep as artifacts (paths or glob
+    /// patterns relative to the root), collected after the last step.
+    #[serde(default)]
+    pub artifacts: Vec<String>,
 }
 
 /// `constraints`: a list of texts or an object.
@@ -201,6 +210,9 @@ pub struct PlanAnswer {
     pub approval_gates: Vec<ApprovalGate>,
     /// Paths the plan writes or creates.
     pub artifacts: Vec<String>,
+    /// The files its steps declare to keep as artifacts (paths or
+    /// patterns relative to the root), in step order.
+    pub expected_artifacts: Vec<String>,
     /// Overall risk.
     pub risk_level: Risk,
     /// The hash an approval must name.
@@ -502,6 +514,11 @@ pub struct SpecStepBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// Files the step produces to keep as artifacts: paths or glob
+    /// patterns relative to the root (`target/release/app`,
+    /// `reports/*.xml`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
 }
 
 /// The work to place: steps, or (with no steps) a stored job's plan.
@@ -526,6 +543,7 @@ impl From<ExecutionSpecBody> for skynet_core::scheduler::ExecutionSpec {
                 .map(|s| skynet_core::scheduler::SpecStep {
                     action: s.action,
                     params: s.params,
+                    artifacts: s.artifacts,
                 })
                 .collect(),
         }
@@ -565,6 +583,7 @@ impl DiagnoseBody {
                 steps: vec![skynet_core::scheduler::SpecStep {
                     action: action.clone(),
                     params: self.params.clone(),
+                    artifacts: Vec::new(),
                 }],
             }),
             (None, None) => Err(

@@ -33,6 +33,8 @@ fn routes(planned: &str, hash: &str) -> Vec<(&'static str, String, Option<Value>
         ("POST", j("/deny"), Some(json!({})), Scope::Approve),
         ("POST", j("/cancel"), None, Scope::Approve),
         ("GET", j("/logs"), None, Scope::Read),
+        ("GET", j("/artifacts"), None, Scope::Read),
+        ("GET", j("/artifacts/reports/a.xml"), None, Scope::Read),
         ("GET", j("/events"), None, Scope::Read),
         ("GET", "/v1/events".into(), None, Scope::Read),
         (

@@ -149,6 +149,7 @@ impl Step {
                 decision: None,
                 estimate_ms: None,
                 network: None,
+                artifacts: Vec::new(),
             },
             state: None,
         })

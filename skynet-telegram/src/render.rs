@@ -198,6 +198,7 @@ mod tests {
             decision: None,
             estimate_ms: None,
             network: None,
+            artifacts: Vec::new(),
         };
         let plan = Plan::new(
             "two & three",

@@ -1,6 +1,7 @@
 //! One function per command; each parses its input, calls the core, renders.
 
 mod agent;
+mod artifacts;
 mod autonomy;
 mod chat;
 mod docs;
@@ -160,6 +161,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
                 out,
             )
             .await
+        }
+        Command::Artifacts { id, json, command } => {
+            artifacts::run(&engine(&cli.global).await?, id, json, command, out).await
         }
         Command::Events {
             id: Some(id),

@@ -18,6 +18,7 @@ fn request(args: &IntentArgs) -> Result<SubmitRequest> {
     req.root = args.cwd.clone();
     req.provider = args.provider.clone();
     req.step_timeout = duration_flag("--step-timeout", args.step_timeout.clone())?;
+    req.artifacts = args.artifacts.clone();
     Ok(req)
 }
 

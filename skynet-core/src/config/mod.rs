@@ -25,6 +25,7 @@
 //! | CPU time per process of a READ_ONLY local step (default 60 s; `off`) | `[limits] read_only_cpu` | `SKYNET_READ_ONLY_CPU` |
 //! | how long a plan awaiting approval may be approved (default 24 h) | `[limits] approval_ttl` | `SKYNET_APPROVAL_TTL` |
 //! | Telegram front-end (`skynet telegram`): token, Bot API URL, users and roles (`viewer`, `approver`, `admin`), group chats, personality, job root | `[telegram] token_file`, `api_url`, `users = [{ id = 123, role = "admin" }]`, `allow_groups`, `personality_file`, `root` | `TELEGRAM_BOT_TOKEN` or `TELEGRAM_BOT_TOKEN_FILE`, `TELEGRAM_API_URL`, `TELEGRAM_ALLOWED_USER_ID` (an admin), `TELEGRAM_USERS` (`123:viewer,456:approver`), `TELEGRAM_ALLOW_GROUPS`, `TELEGRAM_PERSONALITY_FILE`, `TELEGRAM_ROOT`; webhook mode behind `skynet serve`: `[telegram] webhook_url` / `TELEGRAM_WEBHOOK_URL` with `TELEGRAM_WEBHOOK_SECRET` |
+//! | artifacts: the local store's directory, the cap per file and per job (a file or job over it is skipped) | `[artifacts] dir`, `max_bytes`, `max_job_bytes` | `SKYNET_ARTIFACT_DIR` (default `$SKYNET_HOME/artifacts`), `SKYNET_ARTIFACT_MAX_BYTES` (default `1g`), `SKYNET_ARTIFACT_MAX_JOB_BYTES` (default `4g`) |
 //! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
 //! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
 //! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
@@ -61,6 +62,7 @@
 //! sentinel ([`crate::sentinel::config`]).
 
 mod aliases;
+mod artifacts;
 mod docker;
 mod gateway;
 mod http;
@@ -157,6 +159,8 @@ pub struct Settings {
     pub gateway: Option<crate::provider::GatewayConfig>,
     /// The Telegram front-end.
     pub telegram: TelegramSettings,
+    /// Where collected artifacts are kept and their caps.
+    pub artifacts: crate::artifact::ArtifactSettings,
     /// Extra read paths from the original `SKYNET_ALLOWED_PATHS`: read
     /// scope only (never the write scope), kept for remote callers too.
     pub read_paths_extra: Vec<PathBuf>,
@@ -208,6 +212,8 @@ struct FileSettings {
     redact: http::RedactSection,
     #[serde(default)]
     telegram: telegram::TelegramSection,
+    #[serde(default)]
+    artifacts: artifacts::ArtifactsSection,
 }
 
 /// `[scheduler]` in `skynet.toml`.
@@ -344,6 +350,8 @@ impl Settings {
                 "the {name} provider is left out: {why}; commands that do not use it still work"
             ));
         }
+        let artifacts = file.artifacts.resolve(&layers, &home)?;
+        engine.artifacts = artifacts.limits;
         let database_url = layers
             .pick("SKYNET_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));
@@ -377,6 +385,7 @@ impl Settings {
             #[cfg(feature = "gateway")]
             gateway,
             telegram,
+            artifacts,
             read_paths_extra,
             notices,
             unusable,
@@ -453,7 +462,10 @@ impl Settings {
             .redact_patterns(self.redact_patterns.clone())
             .database_url(&self.database_url)
             .policy(self.policy()?)
-            .provider(Arc::new(local));
+            .provider(Arc::new(local))
+            .artifact_store(Arc::new(crate::artifact::LocalArtifactStore::new(
+                self.artifacts.dir.clone(),
+            )));
         #[cfg(feature = "docker")]
         let builder = match &self.docker {
             Some(c) => builder.provider(Arc::new(crate::provider::DockerProvider::new(c.clone()))),

@@ -37,6 +37,7 @@ pub struct SkynetBuilder {
     unusable: BTreeMap<String, String>,
     initiative: crate::initiative::InitiativeConfig,
     strategies: Vec<Arc<dyn crate::initiative::Strategy>>,
+    artifact_store: Option<crate::artifact::SharedArtifactStore>,
 }
 
 impl SkynetBuilder {
@@ -48,6 +49,12 @@ impl SkynetBuilder {
     /// Open the store at this URL (`sqlite://PATH`).
     pub fn database_url(mut self, url: impl Into<String>) -> Self {
         self.database_url = Some(url.into());
+        self
+    }
+    /// Keep collected artifacts in this store (without one, steps'
+    /// declared artifacts are not kept, and their logs say so).
+    pub fn artifact_store(mut self, store: crate::artifact::SharedArtifactStore) -> Self {
+        self.artifact_store = Some(store);
         self
     }
     /// Use this planner.
@@ -243,6 +250,7 @@ impl SkynetBuilder {
                 unusable: self.unusable,
                 estimates: Default::default(),
                 initiative: crate::initiative::Initiative::new(self.initiative, self.strategies),
+                artifact_store: self.artifact_store,
             }),
         })
     }

@@ -77,6 +77,9 @@ pub struct PlanReview {
     pub gates: Vec<ApprovalGate>,
     /// Paths the plan writes, creates or deletes.
     pub artifacts: Vec<String>,
+    /// The files its steps declare to keep as artifacts (paths or
+    /// patterns), in step order.
+    pub expected_artifacts: Vec<String>,
 }
 
 impl PlanReview {
@@ -98,6 +101,11 @@ impl PlanReview {
             requires_approval: unconfined || sk.needs_approval(&plan),
             gates,
             artifacts: artifacts(&plan),
+            expected_artifacts: plan
+                .steps
+                .iter()
+                .flat_map(|s| s.artifacts.iter().cloned())
+                .collect(),
             plan,
         }
     }

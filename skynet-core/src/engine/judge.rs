@@ -86,6 +86,11 @@ pub(crate) async fn plan_and_judge_with(
     // provider's and the worker's settings count there. The request's step
     // budget goes with the plan.
     plan.step_timeout_ms = step_timeout_ms;
+    // The request's outputs are what the whole plan produces: kept after
+    // its last step.
+    if let Some(last) = plan.steps.last_mut() {
+        last.artifacts.extend(req.artifacts.iter().cloned());
+    }
     judge_plan(sk, &mut plan, &root)?;
     req.limits.bound(&mut plan)?;
     sk.estimate(&mut plan, &req.principal).await;
@@ -106,7 +111,11 @@ fn caller_plan(steps: &[crate::scheduler::SpecStep], preq: &PlanRequest) -> Resu
         .into_iter()
         .map(|a| (a.name().replace('_', " "), a))
         .collect();
-    crate::planner::scripted::plan_from_actions(preq, described, "caller")
+    let mut plan = crate::planner::scripted::plan_from_actions(preq, described, "caller")?;
+    for (step, spec) in plan.steps.iter_mut().zip(steps) {
+        step.artifacts = spec.artifacts.clone();
+    }
+    Ok(plan)
 }
 
 /// Classify every step with the policy: risk = max(claim, catalog, policy);
@@ -129,6 +138,19 @@ pub(crate) fn judge_plan(sk: &Skynet, plan: &mut Plan, root: &Path) -> Result<()
             return Err(Error::Forbidden {
                 decision: Box::new(decision),
             });
+        }
+        if step.artifacts.is_empty() {
+            let program = step.command.argv.first().map_or("", String::as_str);
+            let defaults = step.action.default_artifacts(program);
+            step.artifacts = defaults.iter().map(|p| p.to_string()).collect();
+        }
+        if let Err(Error::InvalidInput(why)) =
+            crate::artifact::collect::check_patterns(&step.artifacts)
+        {
+            return Err(Error::InvalidInput(format!(
+                "{}: {why}",
+                step_label(i, step)
+            )));
         }
         step.risk = step.risk.max(step.action.base_risk()).max(decision.risk);
         step.decision = Some(decision);
@@ -491,6 +513,9 @@ fn request_hash(req: &SubmitRequest, root: &std::path::Path) -> String {
     }
     if req.limits != crate::engine::PlanConstraints::default() {
         whole["limits"] = req.limits.to_json();
+    }
+    if !req.artifacts.is_empty() {
+        whole["artifacts"] = serde_json::json!(req.artifacts);
     }
     hex::encode(Sha256::digest(whole.to_string().as_bytes()))
 }

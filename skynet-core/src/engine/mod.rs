@@ -3,6 +3,7 @@
 mod acting;
 mod acting_chat;
 mod autonomy;
+mod artifacts;
 mod builder;
 mod check;
 mod committer;
@@ -89,6 +90,8 @@ pub struct EngineConfig {
     /// What probes may reach and the Docker daemon they read containers
     /// from ([`crate::probe`]).
     pub probes: crate::probe::ProbeConfig,
+    /// Size caps of artifact collection ([`crate::artifact`]).
+    pub artifacts: crate::artifact::ArtifactLimits,
 }
 
 impl Default for EngineConfig {
@@ -106,6 +109,7 @@ impl Default for EngineConfig {
             approval_ttl: Duration::from_secs(24 * 3600),
             worker_offline_after: Duration::from_secs(10),
             probes: crate::probe::ProbeConfig::default(),
+            artifacts: crate::artifact::ArtifactLimits::default(),
         }
     }
 }
@@ -157,6 +161,9 @@ pub struct SubmitRequest {
     /// job's limit unless `timeout` is set, and its text goes to the
     /// planner with `constraints`.
     pub limits: PlanConstraints,
+    /// Files the job produces to keep as artifacts (paths or glob patterns
+    /// relative to the root), collected after the plan's last step.
+    pub artifacts: Vec<String>,
 }
 
 impl SubmitRequest {
@@ -230,6 +237,8 @@ pub(crate) struct Inner {
     pub(crate) estimates: estimates::EstimateCache,
     /// The initiative engine's settings and strategies.
     pub(crate) initiative: crate::initiative::Initiative,
+    /// Where collected artifacts are kept (`None`: they are not).
+    pub(crate) artifact_store: Option<crate::artifact::SharedArtifactStore>,
 }
 
 /// The SKYNET engine. Cheap to clone; all clones share one engine.

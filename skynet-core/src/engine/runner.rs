@@ -432,7 +432,7 @@ impl Skynet {
         };
         // The provider dropped its sender; the forwarder drains and flushes.
         // The last lines are written with the step's checkpoint.
-        let tail_logs = match forwarder.await {
+        let mut tail_logs = match forwarder.await {
             Ok(Ok(rest)) => rest,
             Ok(Err(e)) => {
                 tracing::warn!(job = %job.id, "could not store output: {e}");
@@ -456,6 +456,9 @@ impl Skynet {
             }),
             _ => None,
         };
+        // A step that ran to its end (whatever its exit) leaves its outputs;
+        // one cut short by a cancel or hand-back does not.
+        let ran = matches!(&result, Ok(out) if out.exit != ExitKind::Cancelled);
         let (mut outcome, end) = match result {
             Ok(out) if out.exit == ExitKind::Cancelled && release.is_cancelled() => {
                 released_step(&label, step.risk, &out)
@@ -525,6 +528,12 @@ impl Skynet {
                 )
             }
         };
+        if ran {
+            let kept = self
+                .collect_artifacts(job, lease, index, step, provider.as_ref())
+                .await;
+            tail_logs.extend(kept);
+        }
         outcome.error = outcome.error.map(|e| self.inner.redactor.redact(&e));
         if outcome.status == StepStatus::Succeeded {
             self.inner.estimates.step_succeeded();

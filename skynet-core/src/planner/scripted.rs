@@ -50,6 +50,7 @@ pub fn plan_from_actions(
             decision: None,
             estimate_ms: None,
             network: None,
+            artifacts: Vec::new(),
         });
     }
     let summary = steps

@@ -262,6 +262,11 @@ impl Provider for LocalProvider {
         true
     }
 
+    /// Steps write their root on this machine.
+    fn outputs_in_root(&self) -> bool {
+        true
+    }
+
     async fn health(&self) -> Health {
         #[cfg(not(feature = "sandbox"))]
         if let Err(e) = landlock::refuse_unless_off(self.sandbox) {

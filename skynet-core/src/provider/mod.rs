@@ -187,6 +187,12 @@ pub trait Provider: Send + Sync {
     fn runs_pipelines(&self) -> bool {
         false
     }
+    /// Does a step's output land in the job's root on this machine (the
+    /// worker's disk), where its declared artifacts are collected from?
+    /// Default: no (another machine's files are not collected).
+    fn outputs_in_root(&self) -> bool {
+        false
+    }
     /// Run `command`, streaming output to `ctx.output`, honouring
     /// `ctx.timeout` and `ctx.cancel`. A command that runs and fails is
     /// `Ok(Output)` with its exit; `Err` means the provider itself failed.

@@ -30,6 +30,10 @@ pub struct SpecStep {
     /// Its parameters (`{"path": "README.md"}`).
     #[serde(default)]
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// Files the step produces to keep as artifacts (paths or glob
+    /// patterns relative to the root; see [`crate::plan::Step::artifacts`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
 }
 
 impl SpecStep {
@@ -85,6 +89,7 @@ mod tests {
         SpecStep {
             action: action.into(),
             params: params.as_object().cloned().unwrap_or_default(),
+            artifacts: Vec::new(),
         }
     }
 

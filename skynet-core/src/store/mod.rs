@@ -548,6 +548,7 @@ pub trait Store:
     + schedules::ScheduleStore
     + initiative::InitiativeStore
     + event_log::EventLogStore
+    + artifacts::ArtifactLedger
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -589,6 +590,7 @@ fn compiled_out(feature: &str, url: &str) -> crate::Error {
     ))
 }
 
+pub mod artifacts;
 pub mod chain;
 mod checkpoint;
 mod checkpoint_batch;

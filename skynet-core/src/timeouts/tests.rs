@@ -310,6 +310,7 @@ fn step(action: Action, risk: RiskLevel, timeout_ms: Option<u64>) -> Step {
         decision: None,
         estimate_ms: None,
         network: None,
+        artifacts: Vec::new(),
     }
 }
 

@@ -6,6 +6,7 @@
 //! `conformance_tests!(factory)` where `factory` is an async fn returning a
 //! fresh [`Backend`].
 
+pub mod artifacts;
 pub mod checkpoints;
 pub mod cursors;
 pub mod event_log;
@@ -21,6 +22,7 @@ pub mod schedules;
 pub mod stats;
 pub mod workers;
 
+pub use artifacts::*;
 pub use checkpoints::*;
 pub use cursors::*;
 pub use event_log::*;
@@ -162,6 +164,9 @@ macro_rules! conformance_tests {
             the_global_log_shows_each_principal_only_its_own,
             consumer_positions_only_move_forward,
             workers_coming_and_going_are_system_events,
+            artifacts_are_recorded_under_the_lease_with_their_event,
+            artifacts_need_the_lease,
+            artifacts_stay_with_their_principal,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
@@ -219,6 +224,7 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
                 decision: None,
                 estimate_ms: None,
                 network: None,
+                artifacts: Vec::new(),
             }
         })
         .collect();

@@ -74,6 +74,7 @@ pub(crate) async fn submit(
         timeout: millis("timeout_ms", body.timeout_ms)?,
         step_timeout: millis("step_timeout_ms", body.step_timeout_ms)?,
         dry_run: body.dry_run,
+        artifacts: body.artifacts,
         ..Default::default()
     };
     confine(&state, &mut req, body.root.as_deref());

@@ -1,6 +1,7 @@
 //! The routes, and the few helpers their handlers share.
 
 pub(crate) mod autonomy;
+pub(crate) mod artifacts;
 mod docs;
 mod events;
 mod jobs;
@@ -26,6 +27,7 @@ pub(crate) use autonomy::{
     __path_pause_schedule, __path_remove_schedule, __path_resume_initiative,
     __path_resume_schedule,
 };
+pub(crate) use artifacts::{__path_get_artifact, __path_list_artifacts};
 pub(crate) use docs::__path_page;
 pub(crate) use events::{__path_global_events, __path_job_events};
 pub(crate) use jobs::{
@@ -59,6 +61,11 @@ pub(crate) fn all() -> Router<AppState> {
         .route("/v1/jobs/{id}/review", post(review::review))
         .route("/v1/jobs/{id}/retry", post(review::retry))
         .route("/v1/jobs/{id}/logs", get(jobs::logs))
+        .route("/v1/jobs/{id}/artifacts", get(artifacts::list_artifacts))
+        .route(
+            "/v1/jobs/{id}/artifacts/{*name}",
+            get(artifacts::get_artifact),
+        )
         .route("/v1/jobs/{id}/events", get(events::job_events))
         .route("/v1/events", get(events::global_events))
         .route("/v1/plan", post(original::plan))

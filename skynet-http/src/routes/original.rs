@@ -66,12 +66,14 @@ pub(crate) async fn plan(
     let constraints = PlanConstraints::from_json(&body.constraints).map_err(core_err(&caller))?;
     let mut req = planner_request(&state, body.user_message, &body.context, Vec::new())?;
     req.limits = constraints.value;
+    req.artifacts = body.artifacts;
     let review = state.sk.review(&req).await.map_err(core_err(&caller))?;
     Ok(ApiJson(PlanAnswer {
         execution_plan: PlanView::new(&review.plan),
         requires_approval: review.requires_approval,
         approval_gates: review.gates,
         artifacts: review.artifacts,
+        expected_artifacts: review.expected_artifacts,
         risk_level: review.plan.risk,
         plan_hash: review.plan.hash,
         request_id: body.request_id,

@@ -144,6 +144,9 @@ impl TestApp {
         let sk = Skynet::builder()
             .database_url(&url)
             .config(EngineConfig::default())
+            .artifact_store(std::sync::Arc::new(
+                skynet_core::artifact::LocalArtifactStore::new(dir.path().join(".artifacts")),
+            ))
             .build()
             .await
             .expect("engine");

@@ -19,6 +19,8 @@ pub(crate) struct ProposedStep {
     pub(crate) action: Action,
     /// The model's own risk label (only ever raises the step's risk).
     pub(crate) claimed: Option<RiskLevel>,
+    /// Files the step produces to keep (checked patterns).
+    pub(crate) artifacts: Vec<String>,
 }
 
 /// A parsed answer: the text for the person and the steps.
@@ -163,7 +165,21 @@ fn parse_step(vendor: &str, index: usize, step: &Value, root: &Path) -> Result<P
         })?),
         Some(_) => return Err(fail("risk is not a string".into())),
     };
+    let artifacts = match obj.get("artifacts") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| fail("artifacts must be a list of strings".into()))
+            })
+            .collect::<Result<Vec<_>>>()?,
+        Some(_) => return Err(fail("artifacts must be a list of strings".into())),
+    };
+    crate::artifact::collect::check_patterns(&artifacts).map_err(|e| fail(e.to_string()))?;
     Ok(ProposedStep {
+        artifacts,
         description: if description.is_empty() {
             entry.summary.to_string()
         } else {

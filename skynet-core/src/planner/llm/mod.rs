@@ -208,6 +208,7 @@ impl LlmPlanner {
                 decision: None,
                 estimate_ms: None,
                 network: None,
+                artifacts: s.artifacts,
             });
         }
         let summary = if summary.is_empty() {

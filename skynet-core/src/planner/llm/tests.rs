@@ -193,3 +193,32 @@ fn a_pipeline_is_a_list_of_argv_lists_never_a_shell_string() {
     );
     assert!(m.contains("bad parameters for execute_pipeline"), "{m}");
 }
+
+#[test]
+fn declared_artifacts_are_read_and_checked() {
+    let (_d, root) = root();
+    let a = parse_answer(
+        "test",
+        &json!({"summary": "s", "steps": [
+            {"action": "run_tests", "artifacts": ["reports/*.xml", "target/release/app"]},
+        ]}),
+        "summary",
+        &root,
+    )
+    .expect("valid");
+    assert_eq!(
+        a.steps[0].artifacts,
+        ["reports/*.xml", "target/release/app"]
+    );
+    for bad in [
+        json!(["../../etc/passwd"]),
+        json!(["/etc/shadow"]),
+        json!("a.xml"),
+    ] {
+        let m = err(
+            json!({"steps": [{"action": "run_tests", "artifacts": bad}]}),
+            &root,
+        );
+        assert!(m.contains("step 1") && m.contains("artifact"), "{m}");
+    }
+}
