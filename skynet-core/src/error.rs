@@ -379,9 +379,9 @@ impl Error {
             }
             Error::StaleApproval { .. } => ErrorKind::StaleApproval,
             Error::NotPermitted(_) => ErrorKind::NotPermitted,
-            Error::JobNotFound(_)
-            | Error::ScheduleNotFound(_)
-            | Error::ArtifactNotFound { .. } => ErrorKind::NotFound,
+            Error::JobNotFound(_) | Error::ScheduleNotFound(_) | Error::ArtifactNotFound { .. } => {
+                ErrorKind::NotFound
+            }
             Error::InvalidTransition { .. }
             | Error::NotUnderReview { .. }
             | Error::NotFinished { .. }

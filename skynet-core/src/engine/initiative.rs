@@ -60,39 +60,85 @@ pub struct InitiativeRound {
     pub refused: usize,
 }
 
-/// The one place an "initiative proposed" event is emitted (a job was made).
-fn announce_initiative_proposed(strategy: &str, proposal: &Proposal, job: &Job) {
-    tracing::info!(event = "initiative_proposed", strategy, reason = %proposal.reason,
-        intent = %proposal.intent, job = %job.id, status = job.status.as_str(), risk = job.risk.as_str(),
-        "initiative proposed a job");
-}
-
-/// The one place an "initiative started" event is emitted (a READ_ONLY
-/// job queued without a human).
-fn announce_initiative_started(strategy: &str, job: &Job) {
-    tracing::info!(event = "initiative_started", strategy, job = %job.id, "initiative job queued");
-}
-
-/// The one place an "initiative skipped" event is emitted.
-fn announce_initiative_skipped(strategy: &str, proposal: &Proposal, why: &str) {
-    tracing::info!(event = "initiative_skipped", strategy, reason = %proposal.reason,
-        intent = %proposal.intent, why, "initiative proposal skipped");
-}
-
-/// The one place a "budget exhausted" event is emitted.
-fn announce_budget_exhausted(strategy: &str, refusal: Refusal, budget: &InitiativeBudget) {
-    tracing::warn!(
-        event = "budget_exhausted",
-        strategy,
-        budget = refusal.as_str(),
-        per_hour = budget.per_hour,
-        per_day = budget.per_day,
-        max_waiting = budget.max_waiting,
-        "initiative budget exhausted"
-    );
+/// What the initiative decided about one proposal, as announced.
+enum InitiativeNews<'a> {
+    Proposed(&'a Job),
+    Started(&'a Job),
+    Skipped(&'a str),
+    BudgetExhausted(Refusal, &'a InitiativeBudget),
 }
 
 impl Skynet {
+    /// The initiative's decisions as events in the global log (and the
+    /// operator's log): the one place each is emitted.
+    async fn announce_initiative(
+        &self,
+        kind: InitiativeNews<'_>,
+        strategy: &str,
+        proposal: &Proposal,
+    ) {
+        use crate::events::{EventPayload, InitiativeDecision, NewSystemEvent, Notice};
+        let decision = |reason: String| InitiativeDecision {
+            strategy: strategy.to_string(),
+            intent: proposal.intent.clone(),
+            reason,
+        };
+        let event = match kind {
+            InitiativeNews::Proposed(job) => {
+                tracing::info!(event = "initiative_proposed", strategy, reason = %proposal.reason,
+                    intent = %proposal.intent, job = %job.id, status = job.status.as_str(),
+                    risk = job.risk.as_str(), "initiative proposed a job");
+                NewSystemEvent::now(
+                    "initiative",
+                    EventPayload::InitiativeProposed(decision(proposal.reason.clone())),
+                )
+                .about(job.id.clone())
+            }
+            InitiativeNews::Started(job) => {
+                tracing::info!(event = "initiative_started", strategy, job = %job.id,
+                    "initiative job queued");
+                NewSystemEvent::now(
+                    "initiative",
+                    EventPayload::InitiativeStarted(decision(proposal.reason.clone())),
+                )
+                .about(job.id.clone())
+            }
+            InitiativeNews::Skipped(why) => {
+                tracing::info!(event = "initiative_skipped", strategy, reason = %proposal.reason,
+                    intent = %proposal.intent, why, "initiative proposal skipped");
+                NewSystemEvent::now(
+                    "initiative",
+                    EventPayload::InitiativeSkipped(decision(why.to_string())),
+                )
+            }
+            InitiativeNews::BudgetExhausted(refusal, budget) => {
+                tracing::warn!(
+                    event = "budget_exhausted",
+                    strategy,
+                    budget = refusal.as_str(),
+                    per_hour = budget.per_hour,
+                    per_day = budget.per_day,
+                    max_waiting = budget.max_waiting,
+                    "initiative budget exhausted"
+                );
+                NewSystemEvent::now(
+                    "initiative",
+                    EventPayload::BudgetExhausted(Notice {
+                        subject: "initiative".into(),
+                        message: format!(
+                            "{} (limits: {} an hour, {} a day, {} waiting)",
+                            refusal.as_str(),
+                            budget.per_hour,
+                            budget.per_day,
+                            budget.max_waiting
+                        ),
+                    }),
+                )
+            }
+        };
+        self.note_event(&event).await;
+    }
+
     /// The initiative engine's settings, kill switch and budget use.
     pub async fn initiative_status(&self) -> Result<InitiativeStatus> {
         self.initiative_status_at(Utc::now()).await
@@ -222,7 +268,12 @@ impl Skynet {
                         | crate::ErrorKind::Forbidden
                 ) =>
             {
-                announce_initiative_skipped(strategy, proposal, &e.to_string());
+                self.announce_initiative(
+                    InitiativeNews::Skipped(&e.to_string()),
+                    strategy,
+                    proposal,
+                )
+                .await;
                 return Ok(ProposalOutcome::Refused(e.to_string()));
             }
             Err(e) => return Err(e),
@@ -242,16 +293,28 @@ impl Skynet {
         {
             Err(refusal) => {
                 if refusal.is_budget() {
-                    announce_budget_exhausted(strategy, refusal, &budget);
+                    self.announce_initiative(
+                        InitiativeNews::BudgetExhausted(refusal, &budget),
+                        strategy,
+                        proposal,
+                    )
+                    .await;
                 }
-                announce_initiative_skipped(strategy, proposal, refusal.as_str());
+                self.announce_initiative(
+                    InitiativeNews::Skipped(refusal.as_str()),
+                    strategy,
+                    proposal,
+                )
+                .await;
                 Ok(ProposalOutcome::Skipped(refusal))
             }
             Ok(stored) => {
-                announce_initiative_proposed(strategy, proposal, &stored);
+                self.announce_initiative(InitiativeNews::Proposed(&stored), strategy, proposal)
+                    .await;
                 self.announce_new(&stored, placed).await;
                 if stored.status == JobStatus::Queued {
-                    announce_initiative_started(strategy, &stored);
+                    self.announce_initiative(InitiativeNews::Started(&stored), strategy, proposal)
+                        .await;
                     Ok(ProposalOutcome::Started(Box::new(stored)))
                 } else {
                     Ok(ProposalOutcome::Waiting(Box::new(stored)))

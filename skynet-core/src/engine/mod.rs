@@ -2,8 +2,8 @@
 
 mod acting;
 mod acting_chat;
-mod autonomy;
 mod artifacts;
+mod autonomy;
 mod builder;
 mod check;
 mod committer;
@@ -371,6 +371,15 @@ impl Skynet {
     /// Record a system event in the global log.
     pub async fn record_event(&self, event: &crate::events::NewSystemEvent) -> Result<()> {
         self.inner.store.record_event(event).await
+    }
+
+    /// Record an event whose loss must not undo the work it reports (the
+    /// work has committed): a failure is logged for the operator instead.
+    pub(crate) async fn note_event(&self, event: &crate::events::NewSystemEvent) {
+        if let Err(e) = self.record_event(event).await {
+            tracing::warn!(event = event.event_type().as_str(), error = %e,
+                "could not record a system event");
+        }
     }
 
     /// Verify a job's event hash chain.

@@ -35,20 +35,36 @@ pub struct ScheduleRound {
     pub refused: usize,
 }
 
-/// Log one fired tick: the one place a "schedule fired" event is emitted.
-fn announce_schedule_fired(schedule: &Schedule, tick: DateTime<Utc>, job: Option<&crate::Job>) {
-    tracing::info!(
-        event = "schedule_fired",
-        schedule = %schedule.id,
-        principal = %schedule.principal,
-        tick = %tick.to_rfc3339(),
-        job = job.map(|j| j.id.to_string()).unwrap_or_default(),
-        status = job.map(|j| j.status.as_str()).unwrap_or("refused"),
-        "schedule fired"
-    );
-}
-
 impl Skynet {
+    /// One fired tick, in the global log (and the operator's log): the one
+    /// place a "schedule fired" event is emitted.
+    async fn announce_schedule_fired(
+        &self,
+        schedule: &Schedule,
+        tick: DateTime<Utc>,
+        job: Option<&crate::Job>,
+    ) {
+        use crate::events::{EventPayload, NewSystemEvent, ScheduleFired};
+        tracing::info!(
+            event = "schedule_fired",
+            schedule = %schedule.id,
+            principal = %schedule.principal,
+            tick = %tick.to_rfc3339(),
+            job = job.map(|j| j.id.to_string()).unwrap_or_default(),
+            status = job.map(|j| j.status.as_str()).unwrap_or("refused"),
+            "schedule fired"
+        );
+        let mut event = NewSystemEvent::now(
+            "schedule",
+            EventPayload::ScheduleFired(ScheduleFired {
+                schedule: schedule.id.to_string(),
+                tick: tick.to_rfc3339(),
+            }),
+        );
+        event.job = job.map(|j| j.id.clone());
+        self.note_event(&event).await;
+    }
+
     /// Create a schedule owned by `principal`. The cadence, the time zone
     /// and the root are checked and the intent is planned and judged once
     /// (a dry run) so bad input is refused now; nothing is stored then.
@@ -231,7 +247,8 @@ impl Skynet {
             Fired::Already => round.already += 1,
             Fired::Now(job) => {
                 round.fired += 1;
-                announce_schedule_fired(schedule, tick, job.as_deref());
+                self.announce_schedule_fired(schedule, tick, job.as_deref())
+                    .await;
                 match (job, placed) {
                     (Some(job), Some(placed)) => {
                         round.jobs += 1;

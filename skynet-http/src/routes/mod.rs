@@ -1,7 +1,7 @@
 //! The routes, and the few helpers their handlers share.
 
-pub(crate) mod autonomy;
 pub(crate) mod artifacts;
+pub(crate) mod autonomy;
 mod docs;
 mod events;
 mod jobs;
@@ -22,12 +22,12 @@ use skynet_core::{Error, Job, Skynet, SubmitRequest, Viewer};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub(crate) use artifacts::{__path_get_artifact, __path_list_artifacts};
 pub(crate) use autonomy::{
     __path_add_schedule, __path_initiative_status, __path_list_schedules, __path_pause_initiative,
     __path_pause_schedule, __path_remove_schedule, __path_resume_initiative,
     __path_resume_schedule,
 };
-pub(crate) use artifacts::{__path_get_artifact, __path_list_artifacts};
 pub(crate) use docs::__path_page;
 pub(crate) use events::{__path_global_events, __path_job_events};
 pub(crate) use jobs::{
