@@ -7,7 +7,11 @@
 //! round.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
+mod backends;
 mod service;
+
+use backends::Db;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use skynet_core::action::Action;
@@ -21,28 +25,6 @@ use skynet_core::view::JobView;
 use skynet_core::{JobOrigin, JobSource, JobStatus, Skynet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-macro_rules! on_every_backend {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Db::sqlite()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(db) = super::Db::postgres().await else { return };
-                    super::$case(db).await;
-                }
-            )+
-        }
-    };
-}
 
 on_every_backend!(
     the_budget_holds_across_restarts,
@@ -74,30 +56,7 @@ impl Strategy for Eager {
     }
 }
 
-struct Db {
-    url: String,
-    /// The SQLite file's directory, removed with it.
-    _dir: Option<tempfile::TempDir>,
-}
-
 impl Db {
-    fn sqlite() -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("skynet.db").display());
-        Db {
-            url,
-            _dir: Some(dir),
-        }
-    }
-
-    async fn postgres() -> Option<Db> {
-        let server = service::service_var("initiative", "SKYNET_TEST_POSTGRES_URL")?;
-        let url = skynet_core::store::postgres::create_scratch_database(&server, "skynet_t")
-            .await
-            .unwrap();
-        Some(Db { url, _dir: None })
-    }
-
     async fn engine_with(&self, action: Action, strategy: Arc<Eager>) -> Skynet {
         Skynet::builder()
             .database_url(&self.url)

@@ -7,7 +7,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod engine_support;
+#[macro_use]
+mod backends;
 mod service;
+
+use backends::Db;
 
 use engine_support::drain_until_done;
 use skynet_core::action::Action;
@@ -22,30 +26,6 @@ use skynet_core::{
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Expand into `sqlite::$case` and `postgres::$case`, each calling
-/// `$case(Db)`.
-macro_rules! on_every_backend {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Db::sqlite()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(db) = super::Db::postgres().await else { return };
-                    super::$case(db).await;
-                }
-            )+
-        }
-    };
-}
-
 on_every_backend!(
     requeue_with_the_plan_hash_runs_the_job_to_success_on_a_local_worker,
     fail_and_mark_succeeded_are_audited_with_who_and_why,
@@ -57,29 +37,7 @@ on_every_backend!(
 );
 
 /// A ledger and the sandbox root its jobs run in.
-struct Db {
-    url: String,
-    dir: tempfile::TempDir,
-}
-
 impl Db {
-    fn sqlite() -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("skynet.db").display());
-        Db { url, dir }
-    }
-
-    async fn postgres() -> Option<Db> {
-        let server = service::service_var("review_retry", "SKYNET_TEST_POSTGRES_URL")?;
-        let url = skynet_core::store::postgres::create_scratch_database(&server, "skynet_t")
-            .await
-            .unwrap();
-        Some(Db {
-            url,
-            dir: tempfile::tempdir().unwrap(),
-        })
-    }
-
     /// An engine on this ledger planning `actions` for any intent, with the
     /// local provider (the default) and the mock provider, under `policy`
     /// (default: the built-in rules).

@@ -8,7 +8,11 @@
 //! refused with nothing stored; WRITE ticks wait for approval.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
+mod backends;
 mod service;
+
+use backends::Db;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use skynet_core::action::Action;
@@ -18,28 +22,6 @@ use skynet_core::schedules::{MissedTicks, NewSchedule};
 use skynet_core::store::JobFilter;
 use skynet_core::{ErrorKind, JobOrigin, JobSource, JobStatus, Principal, Skynet, Visibility};
 use std::sync::Arc;
-
-macro_rules! on_every_backend {
-    ($($case:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Db::sqlite()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(db) = super::Db::postgres().await else { return };
-                    super::$case(db).await;
-                }
-            )+
-        }
-    };
-}
 
 on_every_backend!(
     a_five_minute_schedule_fires_288_times_over_a_simulated_day,
@@ -52,29 +34,7 @@ on_every_backend!(
     schedules_are_owned_by_their_principal,
 );
 
-struct Db {
-    url: String,
-    dir: tempfile::TempDir,
-}
-
 impl Db {
-    fn sqlite() -> Db {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("skynet.db").display());
-        Db { url, dir }
-    }
-
-    async fn postgres() -> Option<Db> {
-        let server = service::service_var("schedules", "SKYNET_TEST_POSTGRES_URL")?;
-        let url = skynet_core::store::postgres::create_scratch_database(&server, "skynet_t")
-            .await
-            .unwrap();
-        Some(Db {
-            url,
-            dir: tempfile::tempdir().unwrap(),
-        })
-    }
-
     /// An engine on this ledger planning `action` for any intent, on the
     /// mock provider (which confines READ_ONLY work, so it is queued).
     async fn engine_with(&self, action: Action) -> Skynet {

@@ -1,0 +1,63 @@
+//! Engine suites that run every case on both backends: a ledger in a
+//! temporary SQLite file or a fresh PostgreSQL database
+//! (`SKYNET_TEST_POSTGRES_URL`; without it each PostgreSQL case says it
+//! skipped), and `on_every_backend!`, which expands into
+//! `sqlite::$case` and `postgres::$case`, each calling `$case(Db)`. A suite
+//! adds its own engine builders in an `impl Db` block.
+#![allow(dead_code)]
+
+/// One ledger for one case, and a directory (the jobs' root; for SQLite
+/// also the database file's home), both removed with it.
+pub struct Db {
+    /// The ledger's URL.
+    pub url: String,
+    /// The temporary directory.
+    pub dir: tempfile::TempDir,
+}
+
+impl Db {
+    /// A fresh SQLite file.
+    pub fn sqlite() -> Db {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("skynet.db").display());
+        Db { url, dir }
+    }
+
+    /// A fresh PostgreSQL database, or `None` after printing that `suite`
+    /// skipped.
+    pub async fn postgres(suite: &str) -> Option<Db> {
+        let server = crate::service::service_var(suite, "SKYNET_TEST_POSTGRES_URL")?;
+        let url = skynet_core::store::postgres::create_scratch_database(&server, "skynet_t")
+            .await
+            .expect("a scratch database");
+        Some(Db {
+            url,
+            dir: tempfile::tempdir().expect("tempdir"),
+        })
+    }
+}
+
+/// Expand into `sqlite::$case` and `postgres::$case`, each calling
+/// `$case(Db)` of the suite's root module.
+macro_rules! on_every_backend {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Db::sqlite()).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let suite = concat!(env!("CARGO_CRATE_NAME"), "::", stringify!($case));
+                    let Some(db) = super::Db::postgres(suite).await else { return };
+                    super::$case(db).await;
+                }
+            )+
+        }
+    };
+}
