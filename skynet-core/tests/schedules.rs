@@ -16,6 +16,7 @@ use backends::Db;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use skynet_core::action::Action;
+use skynet_core::events::EventType;
 use skynet_core::planner::ScriptedPlanner;
 use skynet_core::provider::mock::MockProvider;
 use skynet_core::schedules::{MissedTicks, NewSchedule};
@@ -130,29 +131,8 @@ async fn a_five_minute_schedule_fires_288_times_over_a_simulated_day(db: Db) {
         sk.schedule(&s.id, &Visibility::All).await.unwrap().fired,
         288
     );
-    assert_eq!(fired_events(&sk).await, 288, "one schedule.fired per tick");
-}
-
-/// How many `schedule.fired` events the global log holds, each naming
-/// its job.
-async fn fired_events(sk: &Skynet) -> usize {
-    use skynet_core::events::EventType;
-    use skynet_core::store::event_log::EventLogQuery;
-    let mut query = EventLogQuery {
-        limit: 1000,
-        types: vec![EventType::ScheduleFired],
-        ..Default::default()
-    };
-    let mut count = 0;
-    loop {
-        let page = sk.event_log(query.clone()).await.unwrap();
-        if page.events.is_empty() {
-            return count;
-        }
-        assert!(page.events.iter().all(|e| e.job.is_some()));
-        count += page.events.len();
-        query.after = page.next;
-    }
+    let fired_events = backends::count_events(&sk, EventType::ScheduleFired, 288).await;
+    assert_eq!(fired_events, 288, "one schedule.fired per tick");
 }
 
 async fn three_engines_on_one_ledger_fire_each_tick_once(db: Db) {
@@ -196,7 +176,8 @@ async fn three_engines_on_one_ledger_fire_each_tick_once(db: Db) {
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), 36, "every job is a distinct tick");
-    assert_eq!(fired_events(&engines[0]).await, 36, "one event per tick");
+    let fired_events = backends::count_events(&engines[0], EventType::ScheduleFired, 36).await;
+    assert_eq!(fired_events, 36, "one event per tick");
     eprintln!("ticks another engine had fired first: {already}");
 }
 

@@ -247,7 +247,11 @@ async fn global_log_sse_filters_by_type_and_resumes_without_loss(db: Db) {
     for i in 10..20 {
         record(i).await;
     }
-    let all: Vec<String> = {
+    // On PostgreSQL an event is read once every older transaction in the
+    // cluster has ended (commit order), so the last ones may show a
+    // moment after their commit: read until all 20 are there.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let all: Vec<String> = loop {
         let page =
             t.sk.event_log(skynet_core::store::event_log::EventLogQuery {
                 types: vec![skynet_core::events::EventType::Error],
@@ -256,7 +260,10 @@ async fn global_log_sse_filters_by_type_and_resumes_without_loss(db: Db) {
             })
             .await
             .expect("log");
-        page.events.iter().map(|e| e.position.clone()).collect()
+        if page.events.len() >= 20 || std::time::Instant::now() > deadline {
+            break page.events.iter().map(|e| e.position.clone()).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(all.len(), 20);
     let mut second = open(seen.last().cloned(), &t.admin).await.expect("reopen");

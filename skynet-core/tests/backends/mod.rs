@@ -61,3 +61,36 @@ macro_rules! on_every_backend {
         }
     };
 }
+
+/// How many events of type `t` the global log shows, read until at least
+/// `want` are visible or 10 s pass. On PostgreSQL a committed event is
+/// read only once every transaction older than it has ended (commit
+/// order), so under a busy cluster it appears a moment after its commit.
+pub async fn count_events(
+    sk: &skynet_core::Skynet,
+    t: skynet_core::events::EventType,
+    want: usize,
+) -> usize {
+    use skynet_core::store::event_log::EventLogQuery;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut query = EventLogQuery {
+        limit: 1000,
+        types: vec![t],
+        ..Default::default()
+    };
+    let mut count = 0;
+    loop {
+        let page = sk
+            .event_log(query.clone())
+            .await
+            .expect("read the event log");
+        count += page.events.len();
+        query.after = page.next;
+        if count >= want || std::time::Instant::now() > deadline {
+            return count;
+        }
+        if page.events.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
