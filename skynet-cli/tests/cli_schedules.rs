@@ -141,3 +141,56 @@ fn the_initiative_kill_switch_is_set_and_cleared() {
                 .and(predicate::str::contains("clear")),
         );
 }
+
+/// A real `skynet worker` process fires an interval schedule as an
+/// ordinary job and runs it to success; stopped, it fires nothing more.
+#[test]
+fn a_worker_process_fires_a_schedule_and_runs_its_jobs() {
+    use std::process::Stdio;
+    use std::time::Duration;
+    let sb = Sandbox::new();
+    json(
+        &sb,
+        &[
+            "schedule",
+            "add",
+            "--json",
+            "--every",
+            "1s",
+            "list the files",
+        ],
+    );
+    let mut worker = sb
+        .std_cmd()
+        .args(["worker", "--concurrency", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let scheduled = |sb: &Sandbox| -> Vec<serde_json::Value> {
+        sb.jobs()
+            .into_iter()
+            .filter(|j| j["source"] == "schedule")
+            .collect()
+    };
+    let done = eventually(
+        Duration::from_secs(30),
+        "a scheduled job to succeed",
+        || {
+            scheduled(&sb)
+                .into_iter()
+                .find(|j| j["status"] == "succeeded")
+        },
+    );
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert_eq!(done["intent"], "list the files");
+    assert!(done["origin"]["schedule"].is_string(), "{done}");
+    let fired = scheduled(&sb).len();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        scheduled(&sb).len(),
+        fired,
+        "nothing fires without a process"
+    );
+}

@@ -31,31 +31,25 @@ async fn job_with_artifact(t: &TestApp) -> String {
         json!(["hello.txt"]),
         "shown on the plan"
     );
-    let report =
-        t.sk.worker(
-            skynet_core::WorkerOptions {
-                once: true,
-                ..Default::default()
-            },
-            tokio_util::sync::CancellationToken::new(),
-        )
-        .await
-        .expect("worker");
-    assert_eq!(report.jobs_finished, 1);
+    t.run_once().await;
     id
+}
+
+/// `GET /v1/jobs/{id}/artifacts` with the `read` key.
+async fn list_artifacts(t: &TestApp, id: &str) -> common::Resp {
+    t.call(
+        "GET",
+        &format!("/v1/jobs/{id}/artifacts"),
+        Some(&t.read),
+        None,
+    )
+    .await
 }
 
 async fn artifacts_are_listed_and_served_with_etag_and_ranges(db: Db) {
     let t = TestApp::new(db).await;
     let id = job_with_artifact(&t).await;
-    let list = t
-        .call(
-            "GET",
-            &format!("/v1/jobs/{id}/artifacts"),
-            Some(&t.read),
-            None,
-        )
-        .await;
+    let list = list_artifacts(&t, &id).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
     let items = list.json()["artifacts"].clone();
     assert_eq!(items.as_array().expect("list").len(), 1);
@@ -213,14 +207,7 @@ async fn another_principal_sees_no_artifact(db: Db) {
 async fn a_corrupted_artifact_is_refused_not_served(db: Db) {
     let t = TestApp::new(db).await;
     let id = job_with_artifact(&t).await;
-    let list = t
-        .call(
-            "GET",
-            &format!("/v1/jobs/{id}/artifacts"),
-            Some(&t.read),
-            None,
-        )
-        .await;
+    let list = list_artifacts(&t, &id).await;
     let sha = list.json()["artifacts"][0]["sha256"]
         .as_str()
         .expect("sha")

@@ -242,6 +242,12 @@ impl TestApp {
             .as_str()
             .expect("id")
             .to_string();
+        self.run_once().await;
+        id
+    }
+
+    /// One `--once` worker pass that finishes exactly one job.
+    pub async fn run_once(&self) {
         let report = self
             .sk
             .worker(
@@ -254,7 +260,6 @@ impl TestApp {
             .await
             .expect("worker");
         assert_eq!(report.jobs_finished, 1);
-        id
     }
 
     /// Everything the ledger holds, to prove a refused request changed nothing.
