@@ -259,7 +259,9 @@ say "sandbox escape attempt: failed, nothing written, no secret read"
 
 # Kill the worker running a long READ_ONLY job and a WRITE job.
 "${compose[@]}" stop worker-2 >/dev/null 2>&1
-ro=$(submit 'run `sleep 8`')
+# Long enough that worker-1 is still running it when it is killed, even on a
+# loaded machine where `compose start` takes seconds.
+ro=$(submit 'run `sleep 20`')
 wr=$(submit "run \`sh -c 'echo run >> runs.txt; sleep 30'\`")
 approve "$wr"
 running() {
@@ -273,7 +275,8 @@ done
 "${compose[@]}" start worker-2 >/dev/null 2>&1
 docker kill "$("${compose[@]}" ps -q worker-1)" >/dev/null
 t=$(date +%s.%N)
-wait_status "$ro" succeeded 90
+running "$ro" || fail "the READ_ONLY job ended before worker-1 was killed: $(job "$ro")"
+wait_status "$ro" succeeded 150
 grep -qx worker-2 "$seen_workers" || fail "worker-2 did not take over the READ_ONLY job: $(sort -u "$seen_workers")"
 wait_status "$wr" needs_review 90
 say "docker kill worker-1: READ_ONLY job finished by worker-2, WRITE job needs_review ($(since "$t") s)"

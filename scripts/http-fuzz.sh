@@ -11,8 +11,10 @@ if ! command -v st >/dev/null 2>&1; then
     echo "http-fuzz: schemathesis is not installed (scripts/services.d/60-http.sh installs it)" >&2
     exit 1
 fi
-cargo build --quiet --locked -p skynet-cli
-bin="${CARGO_TARGET_DIR:-target}/debug/skynet"
+# scripts/test has just built the binary with the workspace's tests; building
+# skynet-cli alone would compile the core again with other features.
+bin="${SKYNET_BINARY:-${CARGO_TARGET_DIR:-target}/debug/skynet}"
+[ -x "$bin" ] || cargo build --quiet --locked -p skynet-cli
 
 work="$(mktemp -d)"
 server=""
