@@ -4,6 +4,7 @@ mod acting;
 mod acting_chat;
 mod artifacts;
 mod autonomy;
+mod conditions;
 mod builder;
 mod check;
 mod committer;
@@ -22,6 +23,7 @@ mod roots;
 mod runner;
 mod schedule;
 mod schedules;
+mod triggers;
 mod slots;
 pub mod worker;
 
@@ -37,7 +39,11 @@ pub use initiative::{INITIATIVE_PRINCIPAL, InitiativeRound, InitiativeStatus, Pr
 pub use report::{NextAction, Report, ReportReceipt};
 pub use review::{RetryRequest, ReviewRequest};
 pub use roots::confined_root;
+pub use conditions::{
+    CONDITION_POLL, CONDITIONS_SOURCE, ConditionLimits, ConditionRound, STEP_WATCH_CONSUMER,
+};
 pub use schedules::{SCHEDULE_POLL, ScheduleRound};
+pub use triggers::{TRIGGER_POLL, TriggerRound};
 pub use worker::{WorkerOptions, WorkerReport};
 
 use crate::job::{Job, JobId, JobSource};

@@ -549,6 +549,8 @@ pub trait Store:
     + initiative::InitiativeStore
     + event_log::EventLogStore
     + artifacts::ArtifactLedger
+    + triggers::TriggerStore
+    + conditions::ConditionStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -592,6 +594,7 @@ fn compiled_out(feature: &str, url: &str) -> crate::Error {
 
 pub mod artifacts;
 pub mod chain;
+pub mod conditions;
 mod checkpoint;
 mod checkpoint_batch;
 pub(crate) mod codec;
@@ -616,5 +619,6 @@ pub mod sqlite;
 pub(crate) mod stats;
 mod steps;
 pub use steps::step_signature;
+pub mod triggers;
 pub(crate) mod tx;
 mod workers;
