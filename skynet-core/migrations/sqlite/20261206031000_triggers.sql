@@ -41,6 +41,6 @@ CREATE INDEX trigger_firings_window ON trigger_firings (trigger_id, fired_at);
 -- (queue.backlog, system.idle, one per failure pattern or slowed step):
 -- a row per raised condition, inserted with its event in one transaction.
 CREATE TABLE raised_conditions (
-    key TEXT PRIMARY KEY,
+    name TEXT PRIMARY KEY,
     raised_at INTEGER NOT NULL
 );

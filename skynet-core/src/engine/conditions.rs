@@ -98,6 +98,8 @@ pub struct ConditionRound {
     pub raised: Vec<EventType>,
     /// Conditions cleared (their keys).
     pub cleared: Vec<String>,
+    /// Whether the step watcher's position moved (more may follow at once).
+    pub moved: bool,
 }
 
 fn ms(d: chrono::Duration) -> u64 {
@@ -210,6 +212,7 @@ impl Skynet {
         limits: &ConditionLimits,
     ) -> Result<ConditionRound> {
         let consumer = Consumer::new(self.inner.store.clone(), STEP_WATCH_CONSUMER);
+        let before = consumer.position().await?;
         let watcher = StepWatcher {
             sk: self,
             now,
@@ -219,12 +222,13 @@ impl Skynet {
         let polled = consumer
             .poll_once(&[EventType::StepFinished], &watcher)
             .await;
-        let round = watcher
+        let mut round = watcher
             .round
             .lock()
             .map(|mut r| std::mem::take(&mut *r))
             .unwrap_or_default();
         polled?;
+        round.moved = consumer.position().await? > before;
         Ok(round)
     }
 
@@ -367,8 +371,11 @@ impl Skynet {
                 }
                 next_check = now + chrono_of(every);
             }
-            if let Err(e) = self.watch_steps(now, &limits).await {
-                tracing::warn!(error = %e, "the step watcher failed a page; retrying");
+            match self.watch_steps(now, &limits).await {
+                // More pages wait: read them at once.
+                Ok(round) if round.moved && !shutdown.is_cancelled() => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "the step watcher failed a page; retrying"),
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,

@@ -205,7 +205,7 @@ impl Skynet {
         }
         loop {
             let busy = match self.fire_triggers(clock.now()).await {
-                Ok(round) => round.moved && round.events > 0,
+                Ok(round) => round.moved,
                 Err(e) => {
                     tracing::warn!(error = %e, "the trigger loop failed a round; retrying");
                     false
@@ -247,10 +247,16 @@ impl Skynet {
             name: trigger.name.clone(),
             event: event.id,
             event_type: event.event_type.to_string(),
-            reason: skipped.clone().or_else(|| job.map(|j| j.status.to_string())),
+            reason: skipped
+                .clone()
+                .or_else(|| job.map(|j| j.status.as_str().to_string())),
         };
-        tracing::info!(event = if skipped.is_some() { "trigger_skipped" } else { "trigger_fired" },
-            trigger = %trigger.id, on = %event.event_type, event_id = event.id,
+        let kind = if skipped.is_some() {
+            "trigger_skipped"
+        } else {
+            "trigger_fired"
+        };
+        tracing::info!(event = kind, trigger = %trigger.id, on = %event.event_type, event_id = event.id,
             job = job.map(|j| j.id.to_string()).unwrap_or_default(),
             reason = skipped.as_deref().unwrap_or(""), "trigger decided");
         let payload = match skipped {

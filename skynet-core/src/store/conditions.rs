@@ -82,8 +82,8 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
         // With no renewal, `raised_at < MIN` never holds.
         let renew = renew_before.map_or(i64::MIN, micros);
         let raised = query::<D>(
-            "INSERT INTO raised_conditions (key, raised_at) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET raised_at = excluded.raised_at \
+            "INSERT INTO raised_conditions (name, raised_at) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET raised_at = excluded.raised_at \
              WHERE raised_conditions.raised_at < $3",
         )
         .bind(key)
@@ -101,7 +101,7 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
     }
 
     async fn clear_condition(&self, key: &str) -> Result<bool> {
-        let done = query::<D>("DELETE FROM raised_conditions WHERE key = $1")
+        let done = query::<D>("DELETE FROM raised_conditions WHERE name = $1")
             .bind(key)
             .execute(&self.write)
             .await
@@ -111,13 +111,13 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
 
     async fn raised_conditions(&self, prefix: &str) -> Result<Vec<String>> {
         // The table holds a handful of rows: filtered here, not in SQL.
-        let rows = query::<D>("SELECT key FROM raised_conditions ORDER BY key")
+        let rows = query::<D>("SELECT name FROM raised_conditions ORDER BY name")
             .fetch_all(&self.read)
             .await
             .map_err(db("reading raised conditions"))?;
         let mut keys = Vec::new();
         for row in &rows {
-            let key = row.text("key")?;
+            let key = row.text("name")?;
             if key.starts_with(prefix) {
                 keys.push(key);
             }
@@ -132,25 +132,23 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
         since: DateTime<Utc>,
         limit: u32,
     ) -> Result<Option<(String, Vec<StepRun>)>> {
-        let sig = query::<D>("SELECT signature FROM steps WHERE job_id = $1 AND idx = $2")
-            .bind(job.as_str())
-            .bind(i64::from(step))
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db("reading a step's signature"))?;
-        let Some(signature) = sig.map(|r| r.opt_text("signature")).transpose()?.flatten() else {
-            return Ok(None);
-        };
+        // One statement: the step's signature, then its runs by the
+        // (signature, finished_at) index.
         let rows = query::<D>(
-            "SELECT job_id, idx, status, error, started_at, finished_at FROM steps \
-             WHERE signature = $1 AND finished_at >= $2 ORDER BY finished_at DESC LIMIT $3",
+            "SELECT signature, job_id, idx, status, error, started_at, finished_at FROM steps \
+             WHERE signature = (SELECT signature FROM steps WHERE job_id = $1 AND idx = $2) \
+             AND finished_at >= $3 ORDER BY finished_at DESC LIMIT $4",
         )
-        .bind(signature.as_str())
+        .bind(job.as_str())
+        .bind(i64::from(step))
         .bind(micros(since))
         .bind(i64::from(limit))
         .fetch_all(&self.read)
         .await
         .map_err(db("reading a step's recent runs"))?;
+        let Some(signature) = rows.first().map(|r| r.text("signature")).transpose()? else {
+            return Ok(None);
+        };
         let runs = rows
             .iter()
             .map(|r| {
