@@ -10,7 +10,7 @@
 //! stored; principals see only their triggers; WRITE firings wait for
 //! approval; `failure.pattern` after repeated failures of one step and not
 //! for different steps; `queue.backlog` and `system.idle` raised once and
-//! cleared.
+//! cleared; `optimization.opportunity` once for a step that slowed down.
 #![allow(clippy::unwrap_used)]
 
 #[macro_use]
@@ -43,6 +43,7 @@ on_every_backend!(
     a_write_firing_waits_for_approval,
     repeated_failures_of_one_step_raise_one_failure_pattern,
     backlog_and_idle_are_raised_once_and_cleared,
+    a_step_that_slowed_down_raises_one_optimization_opportunity,
 );
 
 impl Db {
@@ -375,6 +376,7 @@ async fn repeated_failures_of_one_step_raise_one_failure_pattern(db: Db) {
     let limits = ConditionLimits::default();
     // Three different steps failing once each: no pattern.
     for path in ["a", "b", "c"] {
+        std::fs::create_dir(db.dir.path().join(path)).unwrap();
         let mock = MockProvider::new().with_rule(["ls"], MockResponse::exit(2));
         let sk = db
             .engine_with(Action::ListDirectory { path: path.into() }, mock)
@@ -449,4 +451,24 @@ async fn backlog_and_idle_are_raised_once_and_cleared(db: Db) {
     assert_eq!(busy.cleared, ["system.idle"]);
     assert_eq!(backends::count_events(&sk, EventType::SystemIdle, 1).await, 1);
     assert_eq!(backends::count_events(&sk, EventType::QueueBacklog, 1).await, 1);
+}
+
+async fn a_step_that_slowed_down_raises_one_optimization_opportunity(db: Db) {
+    // Five quick runs, then three that take 1.2 s more.
+    let slow = MockResponse::stdout(["slow"]).with_delay(std::time::Duration::from_millis(1200));
+    let mock = MockProvider::new()
+        .with_rule_times(["ls"], MockResponse::stdout(["quick"]), 5)
+        .with_rule(["ls"], slow);
+    let sk = db
+        .engine_with(Action::ListDirectory { path: ".".into() }, mock)
+        .await;
+    let limits = ConditionLimits::default();
+    for _ in 0..8 {
+        let job = sk.submit(db.req("list")).await.unwrap();
+        let done = engine_support::drain_until_done(&sk, &job.id).await;
+        assert_eq!(done.status, JobStatus::Succeeded);
+    }
+    assert_eq!(watch_until(&sk, &limits, 1).await, 1);
+    let n = backends::count_events(&sk, EventType::OptimizationOpportunity, 1).await;
+    assert_eq!(n, 1, "one opportunity for the step, not one per run");
 }
