@@ -135,7 +135,13 @@ fn triggers_are_added_listed_paused_resumed_and_removed() {
     assert_eq!(t["rate"]["max_firings"], 2);
     let id = t["id"].as_str().unwrap();
     sb.cmd()
-        .args(["trigger", "add", "--on", "job.failed,job.timed_out", "list the files"])
+        .args([
+            "trigger",
+            "add",
+            "--on",
+            "job.failed,job.timed_out",
+            "list the files",
+        ])
         .assert()
         .success()
         .stdout(predicate::str::contains("at most 3/hour"));
@@ -149,12 +155,19 @@ fn triggers_are_added_listed_paused_resumed_and_removed() {
         .assert()
         .success()
         .stdout(
-            predicate::str::contains("paused")
-                .and(predicate::str::contains("provider.degraded where provider=docker")),
+            predicate::str::contains("paused").and(predicate::str::contains(
+                "provider.degraded where provider=docker",
+            )),
         );
     sb.cmd().args(["trigger", "resume", id]).assert().success();
     sb.cmd().args(["trigger", "remove", id]).assert().success();
-    assert_eq!(json(&sb, &["trigger", "list", "--json"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(&sb, &["trigger", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     sb.cmd()
         .args(["trigger", "remove", id])
         .assert()
@@ -163,8 +176,14 @@ fn triggers_are_added_listed_paused_resumed_and_removed() {
     for (args, says) in [
         (vec!["--on", "job.exploded", "look"], "unknown event type"),
         (vec!["--on", "job.failed", " "], "intent"),
-        (vec!["--on", "job.failed", "--max", "0/hour", "look"], "at least 1"),
-        (vec!["--on", "job.failed", "--where", "provider", "look"], "FIELD=VALUE"),
+        (
+            vec!["--on", "job.failed", "--max", "0/hour", "look"],
+            "at least 1",
+        ),
+        (
+            vec!["--on", "job.failed", "--where", "provider", "look"],
+            "FIELD=VALUE",
+        ),
     ] {
         let mut full = vec!["trigger", "add"];
         full.extend(args.iter());
@@ -174,7 +193,13 @@ fn triggers_are_added_listed_paused_resumed_and_removed() {
             .code(2)
             .stderr(predicate::str::contains(says));
     }
-    assert_eq!(json(&sb, &["trigger", "list", "--json"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(&sb, &["trigger", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]

@@ -283,7 +283,7 @@ impl FromStr for JobSource {
             "python" => JobSource::Python,
             "telegram" => JobSource::Telegram,
             "initiative" => JobSource::Initiative,
-"schedule" => JobSource::Schedule,
+            "schedule" => JobSource::Schedule,
             "trigger" => JobSource::Trigger,
             "library" => JobSource::Library,
             other => {

@@ -22,12 +22,12 @@ use backends::Db;
 
 use chrono::{Duration, Utc};
 use skynet_core::action::Action;
+use skynet_core::engine::{ConditionLimits, TriggerRound};
 use skynet_core::events::{EventPayload, EventType, NewSystemEvent, ProviderHealth};
 use skynet_core::planner::ScriptedPlanner;
 use skynet_core::provider::mock::{MockProvider, MockResponse};
 use skynet_core::store::JobFilter;
 use skynet_core::triggers::{NewTrigger, RateLimit, parse_conditions};
-use skynet_core::engine::{ConditionLimits, TriggerRound};
 use skynet_core::{
     ErrorKind, Job, JobOrigin, JobSource, JobStatus, Principal, Skynet, SubmitRequest, Visibility,
 };
@@ -60,8 +60,11 @@ impl Db {
     }
 
     async fn engine(&self) -> Skynet {
-        self.engine_with(Action::ListDirectory { path: ".".into() }, MockProvider::new())
-            .await
+        self.engine_with(
+            Action::ListDirectory { path: ".".into() },
+            MockProvider::new(),
+        )
+        .await
     }
 
     fn on(&self, types: &str, intent: &str) -> NewTrigger {
@@ -180,7 +183,10 @@ async fn a_trigger_fires_once_per_matching_event(db: Db) {
     };
     assert_eq!(trigger, &t.id);
     assert!(*event > 0);
-    assert_eq!(backends::count_events(&sk, EventType::TriggerFired, 1).await, 1);
+    assert_eq!(
+        backends::count_events(&sk, EventType::TriggerFired, 1).await,
+        1
+    );
     let stored = sk.trigger(&t.id, &Visibility::All).await.unwrap();
     assert_eq!(stored.fired, 1);
 }
@@ -241,7 +247,10 @@ async fn the_rate_limit_holds_across_a_restart(db: Db) {
     let round = rounds_until(&[&sk], now + Duration::minutes(30), |r| r.rate_limited >= 1).await;
     assert_eq!((round.fired, round.rate_limited), (0, 1), "{round:?}");
     assert_eq!(trigger_jobs(&sk).await.len(), 2);
-    assert_eq!(backends::count_events(&sk, EventType::TriggerSkipped, 2).await, 2);
+    assert_eq!(
+        backends::count_events(&sk, EventType::TriggerSkipped, 2).await,
+        2
+    );
     // A window later it fires again.
     sk.record_event(&degraded("e")).await.unwrap();
     let round = rounds_until(&[&sk], now + Duration::minutes(61), |r| r.fired >= 1).await;
@@ -363,13 +372,23 @@ async fn watch_until(sk: &Skynet, limits: &ConditionLimits, want: usize) -> usiz
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let mut raised = 0;
     loop {
-        raised += sk.watch_steps(Utc::now(), limits).await.unwrap().raised.len();
+        raised += sk
+            .watch_steps(Utc::now(), limits)
+            .await
+            .unwrap()
+            .raised
+            .len();
         if raised >= want || std::time::Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    raised + sk.watch_steps(Utc::now(), limits).await.unwrap().raised.len()
+    raised
+        + sk.watch_steps(Utc::now(), limits)
+            .await
+            .unwrap()
+            .raised
+            .len()
 }
 
 async fn repeated_failures_of_one_step_raise_one_failure_pattern(db: Db) {
@@ -407,7 +426,11 @@ async fn repeated_failures_of_one_step_raise_one_failure_pattern(db: Db) {
         unreachable!()
     };
     assert!(p.failures >= 3, "{p:?}");
-    assert_eq!(p.jobs[0], failed.last().unwrap().to_string(), "newest first");
+    assert_eq!(
+        p.jobs[0],
+        failed.last().unwrap().to_string(),
+        "newest first"
+    );
     assert_eq!(page.events[0].job.as_ref(), failed.last());
 }
 
@@ -420,14 +443,23 @@ async fn backlog_and_idle_are_raised_once_and_cleared(db: Db) {
     };
     let now = Utc::now();
     let quiet = sk.check_conditions(now, &limits).await.unwrap();
-    assert!(quiet.raised.is_empty(), "a ledger with no jobs is not idle: {quiet:?}");
+    assert!(
+        quiet.raised.is_empty(),
+        "a ledger with no jobs is not idle: {quiet:?}"
+    );
     let a = sk.submit(db.req("list")).await.unwrap();
     let b = sk.submit(db.req("list")).await.unwrap();
     assert_eq!(
         sk.check_conditions(now, &limits).await.unwrap().raised,
         [EventType::QueueBacklog]
     );
-    assert!(sk.check_conditions(now, &limits).await.unwrap().raised.is_empty());
+    assert!(
+        sk.check_conditions(now, &limits)
+            .await
+            .unwrap()
+            .raised
+            .is_empty()
+    );
     for id in [&a.id, &b.id] {
         sk.cancel(id, "tester").await.unwrap();
     }
@@ -445,12 +477,24 @@ async fn backlog_and_idle_are_raised_once_and_cleared(db: Db) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     assert_eq!(round.raised, [EventType::SystemIdle]);
-    assert!(sk.check_conditions(later, &limits).await.unwrap().raised.is_empty());
+    assert!(
+        sk.check_conditions(later, &limits)
+            .await
+            .unwrap()
+            .raised
+            .is_empty()
+    );
     sk.submit(db.req("list")).await.unwrap();
     let busy = sk.check_conditions(later, &limits).await.unwrap();
     assert_eq!(busy.cleared, ["system.idle"]);
-    assert_eq!(backends::count_events(&sk, EventType::SystemIdle, 1).await, 1);
-    assert_eq!(backends::count_events(&sk, EventType::QueueBacklog, 1).await, 1);
+    assert_eq!(
+        backends::count_events(&sk, EventType::SystemIdle, 1).await,
+        1
+    );
+    assert_eq!(
+        backends::count_events(&sk, EventType::QueueBacklog, 1).await,
+        1
+    );
 }
 
 async fn a_step_that_slowed_down_raises_one_optimization_opportunity(db: Db) {

@@ -206,8 +206,10 @@ async fn add_trigger(t: &TestApp, key: &str) -> String {
             "POST",
             "/v1/triggers",
             Some(key),
-            Some(json!({"on": "provider.degraded", "where": {"provider": "docker"},
-                "intent": "list the files", "max": "5/day"})),
+            Some(
+                json!({"on": "provider.degraded", "where": {"provider": "docker"},
+                "intent": "list the files", "max": "5/day"}),
+            ),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -228,16 +230,36 @@ async fn trigger_routes_need_their_scopes(db: Db) {
         let admin = scope == Scope::Admin;
         let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
         let calls = [
-            ("GET", "/v1/triggers".to_string(), None, expect(can_read, StatusCode::OK)),
+            (
+                "GET",
+                "/v1/triggers".to_string(),
+                None,
+                expect(can_read, StatusCode::OK),
+            ),
             (
                 "POST",
                 "/v1/triggers".to_string(),
                 Some(json!({"on": "job.failed", "intent": "list the files"})),
                 expect(admin, StatusCode::CREATED),
             ),
-            ("POST", format!("/v1/triggers/{id}/pause"), None, expect(admin, StatusCode::OK)),
-            ("POST", format!("/v1/triggers/{id}/resume"), None, expect(admin, StatusCode::OK)),
-            ("DELETE", format!("/v1/triggers/{id}"), None, expect(admin, StatusCode::NO_CONTENT)),
+            (
+                "POST",
+                format!("/v1/triggers/{id}/pause"),
+                None,
+                expect(admin, StatusCode::OK),
+            ),
+            (
+                "POST",
+                format!("/v1/triggers/{id}/resume"),
+                None,
+                expect(admin, StatusCode::OK),
+            ),
+            (
+                "DELETE",
+                format!("/v1/triggers/{id}"),
+                None,
+                expect(admin, StatusCode::NO_CONTENT),
+            ),
         ];
         for (method, uri, body, want) in calls {
             let r = t.call(method, &uri, Some(&key), body).await;
@@ -287,7 +309,12 @@ async fn bad_triggers_are_refused_and_nothing_is_stored(db: Db) {
         ("DELETE", "/v1/triggers/nope"),
     ] {
         let r = t.call(method, uri, Some(&t.admin), None).await;
-        assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {uri}: {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{method} {uri}: {}",
+            r.text
+        );
     }
 }
 
@@ -310,7 +337,11 @@ async fn a_principal_sees_only_its_own_triggers(db: Db) {
         .call("GET", "/openapi.json", Some(&t.admin), None)
         .await
         .json();
-    for path in ["/v1/triggers", "/v1/triggers/{id}", "/v1/triggers/{id}/pause"] {
+    for path in [
+        "/v1/triggers",
+        "/v1/triggers/{id}",
+        "/v1/triggers/{id}/pause",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
     let _ = id;

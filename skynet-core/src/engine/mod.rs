@@ -4,10 +4,10 @@ mod acting;
 mod acting_chat;
 mod artifacts;
 mod autonomy;
-mod conditions;
 mod builder;
 mod check;
 mod committer;
+mod conditions;
 mod constraints;
 mod estimates;
 mod events;
@@ -23,14 +23,17 @@ mod roots;
 mod runner;
 mod schedule;
 mod schedules;
-mod triggers;
 mod slots;
+mod triggers;
 pub mod worker;
 
 pub use acting::Acting;
 pub use acting_chat::MIN_JOB_PREFIX;
 pub use builder::SkynetBuilder;
 pub use check::{CheckRequest, Checked};
+pub use conditions::{
+    CONDITION_POLL, CONDITIONS_SOURCE, ConditionLimits, ConditionRound, STEP_WATCH_CONSUMER,
+};
 pub use constraints::{KNOWN_CONSTRAINTS, PlanConstraints};
 pub use events::JobEvent;
 pub use execute::{ApprovalGate, Execution, Gate, PlanReview, RunHere};
@@ -39,9 +42,6 @@ pub use initiative::{INITIATIVE_PRINCIPAL, InitiativeRound, InitiativeStatus, Pr
 pub use report::{NextAction, Report, ReportReceipt};
 pub use review::{RetryRequest, ReviewRequest};
 pub use roots::confined_root;
-pub use conditions::{
-    CONDITION_POLL, CONDITIONS_SOURCE, ConditionLimits, ConditionRound, STEP_WATCH_CONSUMER,
-};
 pub use schedules::{SCHEDULE_POLL, ScheduleRound};
 pub use triggers::{TRIGGER_POLL, TriggerRound};
 pub use worker::{WorkerOptions, WorkerReport};

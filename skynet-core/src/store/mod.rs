@@ -594,10 +594,10 @@ fn compiled_out(feature: &str, url: &str) -> crate::Error {
 
 pub mod artifacts;
 pub mod chain;
-pub mod conditions;
 mod checkpoint;
 mod checkpoint_batch;
 pub(crate) mod codec;
+pub mod conditions;
 pub mod cursors;
 pub mod dialect;
 pub mod event_log;

@@ -147,10 +147,10 @@ impl<D: Dialect> TriggerStore for Ledger<D> {
              window_secs, paused, root, created_at, fired, last_fired_at FROM triggers \
              WHERE CAST($1 AS TEXT) IS NULL OR principal = $1 ORDER BY created_at, id",
         )
-            .bind(owner.map(Principal::as_str))
-            .fetch_all(&self.read)
-            .await
-            .map_err(db("listing triggers"))?;
+        .bind(owner.map(Principal::as_str))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db("listing triggers"))?;
         rows.iter().map(trigger_from_row).collect()
     }
 
@@ -160,18 +160,14 @@ impl<D: Dialect> TriggerStore for Ledger<D> {
              window_secs, paused, root, created_at, fired, last_fired_at FROM triggers \
              WHERE NOT paused ORDER BY created_at, id",
         )
-            .fetch_all(&self.read)
-            .await
-            .map_err(db("reading the active triggers"))?;
+        .fetch_all(&self.read)
+        .await
+        .map_err(db("reading the active triggers"))?;
         rows.iter().map(trigger_from_row).collect()
     }
 
     async fn trigger(&self, id: &str, owner: Option<&Principal>) -> Result<Trigger> {
-        let mut conn = self
-            .read
-            .acquire()
-            .await
-            .map_err(db("reading a trigger"))?;
+        let mut conn = self.read.acquire().await.map_err(db("reading a trigger"))?;
         self.owned_trigger(&mut conn, id, owner, false).await
     }
 
@@ -276,7 +272,11 @@ impl<D: Dialect> TriggerStore for Ledger<D> {
         .bind(firing.event)
         .bind(job.map(|j| j.id.as_str()))
         .bind(outcome)
-        .bind(if limited { None } else { firing.error.as_deref() })
+        .bind(if limited {
+            None
+        } else {
+            firing.error.as_deref()
+        })
         .bind(micros(firing.at))
         .execute(&mut *tx)
         .await
@@ -296,14 +296,12 @@ impl<D: Dialect> TriggerStore for Ledger<D> {
             None => None,
         };
         if job.is_some() {
-            query::<D>(
-                "UPDATE triggers SET fired = fired + 1, last_fired_at = $2 WHERE id = $1",
-            )
-            .bind(firing.trigger.as_str())
-            .bind(micros(firing.at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("counting a trigger's firing"))?;
+            query::<D>("UPDATE triggers SET fired = fired + 1, last_fired_at = $2 WHERE id = $1")
+                .bind(firing.trigger.as_str())
+                .bind(micros(firing.at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db("counting a trigger's firing"))?;
         }
         commit(tx).await?;
         if job.as_ref().is_some_and(|j| j.status == JobStatus::Queued) {

@@ -95,7 +95,13 @@ pub async fn a_trigger_fires_once_per_event_within_its_rate(store: SharedStore) 
         store.fire_trigger(&firing(&t, 4, later)).await.unwrap(),
         TriggerFired::Now(Some(_))
     ));
-    assert_eq!(store.trigger_firings_since(&t.id, now - Duration::hours(1)).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .trigger_firings_since(&t.id, now - Duration::hours(1))
+            .await
+            .unwrap(),
+        3
+    );
     let stored = store.trigger(&t.id, None).await.unwrap();
     assert_eq!(stored.fired, 3);
     // A refusal is recorded without a job.
@@ -139,14 +145,17 @@ pub async fn triggers_pause_and_stay_with_their_owner(store: SharedStore) {
     );
     assert!(store.active_triggers().await.unwrap().is_empty());
     assert!(matches!(
-        store.fire_trigger(&firing(&t, 1, Utc::now())).await.unwrap(),
+        store
+            .fire_trigger(&firing(&t, 1, Utc::now()))
+            .await
+            .unwrap(),
         TriggerFired::Already
     ));
-    store
-        .set_trigger_paused(&t.id, None, false)
+    store.set_trigger_paused(&t.id, None, false).await.unwrap();
+    let TriggerFired::Now(Some(job)) = store
+        .fire_trigger(&firing(&t, 1, Utc::now()))
         .await
-        .unwrap();
-    let TriggerFired::Now(Some(job)) = store.fire_trigger(&firing(&t, 1, Utc::now())).await.unwrap()
+        .unwrap()
     else {
         panic!("a resumed trigger fires");
     };
@@ -168,7 +177,11 @@ pub async fn a_trigger_rate_limit_holds_across_two_handles(backend: &Backend) {
     let now = Utc::now();
     let firings: Vec<_> = (1..=10)
         .map(|event| {
-            let store = if event % 2 == 0 { one.clone() } else { two.clone() };
+            let store = if event % 2 == 0 {
+                one.clone()
+            } else {
+                two.clone()
+            };
             let f = firing(&t, event, now);
             tokio::spawn(async move { store.fire_trigger(&f).await.unwrap() })
         })
@@ -196,20 +209,53 @@ pub async fn conditions_are_raised_once_until_cleared(store: SharedStore) {
             }),
         )
     };
-    assert!(store.raise_condition("queue.backlog", now, None, &event()).await.unwrap());
-    assert!(!store.raise_condition("queue.backlog", now, None, &event()).await.unwrap());
-    assert_eq!(store.raised_conditions("queue.").await.unwrap(), ["queue.backlog"]);
+    assert!(
+        store
+            .raise_condition("queue.backlog", now, None, &event())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .raise_condition("queue.backlog", now, None, &event())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.raised_conditions("queue.").await.unwrap(),
+        ["queue.backlog"]
+    );
     assert!(store.clear_condition("queue.backlog").await.unwrap());
     assert!(!store.clear_condition("queue.backlog").await.unwrap());
-    assert!(store.raise_condition("queue.backlog", now, None, &event()).await.unwrap());
+    assert!(
+        store
+            .raise_condition("queue.backlog", now, None, &event())
+            .await
+            .unwrap()
+    );
     // With a window: again only once the last raise is older than it.
     let key = "failure.pattern:abc";
     let day = Duration::hours(24);
-    assert!(store.raise_condition(key, now, Some(now - day), &event()).await.unwrap());
+    assert!(
+        store
+            .raise_condition(key, now, Some(now - day), &event())
+            .await
+            .unwrap()
+    );
     let soon = now + Duration::hours(1);
-    assert!(!store.raise_condition(key, soon, Some(soon - day), &event()).await.unwrap());
+    assert!(
+        !store
+            .raise_condition(key, soon, Some(soon - day), &event())
+            .await
+            .unwrap()
+    );
     let later = now + Duration::hours(25);
-    assert!(store.raise_condition(key, later, Some(later - day), &event()).await.unwrap());
+    assert!(
+        store
+            .raise_condition(key, later, Some(later - day), &event())
+            .await
+            .unwrap()
+    );
     // On PostgreSQL an event shows once every older transaction in the
     // cluster has ended: read until the four are there or 10 s pass.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -56,7 +56,12 @@ pub(crate) async fn add_trigger(
 ) -> ApiResult<(StatusCode, ApiJson<Trigger>)> {
     caller.require(Scope::Admin)?;
     let err = core_err(&caller);
-    let rate = body.max.as_deref().map(str::parse).transpose().map_err(&err)?;
+    let rate = body
+        .max
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(&err)?;
     let new = NewTrigger {
         name: body.name,
         on: body.on,
@@ -66,11 +71,7 @@ pub(crate) async fn add_trigger(
         root: body.root.map(PathBuf::from),
         base: Some(allowed_root(&state)),
     };
-    let t = state
-        .acting(&caller)
-        .add_trigger(new)
-        .await
-        .map_err(&err)?;
+    let t = state.acting(&caller).add_trigger(new).await.map_err(&err)?;
     Ok((StatusCode::CREATED, ApiJson(t)))
 }
 
