@@ -321,10 +321,10 @@ struct Delivery {
 impl Delivery {
     async fn start(&self) -> skynet_core::Result<EventPosition> {
         let store = self.core.store();
-        if let Some(name) = &self.name {
-            if let Some(at) = store.consumer_position(name).await? {
-                return Ok(at);
-            }
+        if let Some(name) = &self.name
+            && let Some(at) = store.consumer_position(name).await?
+        {
+            return Ok(at);
         }
         store.event_log_head().await
     }
@@ -373,10 +373,10 @@ impl Delivery {
             }
             if page.next > after {
                 after = page.next;
-                if let Some(name) = &self.name {
-                    if let Err(e) = self.core.store().advance_consumer(name, after).await {
-                        eprintln!("skynet: a subscription could not store its position: {e}");
-                    }
+                if let Some(name) = &self.name
+                    && let Err(e) = self.core.store().advance_consumer(name, after).await
+                {
+                    eprintln!("skynet: a subscription could not store its position: {e}");
                 }
                 // More may follow at once.
                 continue;
