@@ -285,3 +285,57 @@ fn a_worker_process_fires_a_schedule_and_runs_its_jobs() {
         "nothing fires without a process"
     );
 }
+
+/// A real `skynet worker` process fires a trigger on a job someone
+/// submitted, runs the trigger's job, and that job's own success fires
+/// nothing more (no loop).
+#[test]
+fn a_worker_process_fires_a_trigger_once_and_never_on_its_own_job() {
+    use std::process::Stdio;
+    use std::time::Duration;
+    let sb = Sandbox::new();
+    json(
+        &sb,
+        &[
+            "trigger",
+            "add",
+            "--json",
+            "--on",
+            "job.succeeded",
+            "list the files",
+        ],
+    );
+    let mut worker = sb
+        .std_cmd()
+        .args(["worker", "--concurrency", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    sb.cmd()
+        .args(["submit", "list the files"])
+        .assert()
+        .success();
+    let triggered = |sb: &Sandbox| -> Vec<serde_json::Value> {
+        sb.jobs()
+            .into_iter()
+            .filter(|j| j["source"] == "trigger")
+            .collect()
+    };
+    let done = eventually(
+        Duration::from_secs(30),
+        "a triggered job to succeed",
+        || {
+            triggered(&sb)
+                .into_iter()
+                .find(|j| j["status"] == "succeeded")
+        },
+    );
+    assert!(done["origin"]["trigger"].is_string(), "{done}");
+    // The trigger's own job succeeded: give the loop a few rounds to
+    // prove it fires nothing for it.
+    std::thread::sleep(Duration::from_millis(2500));
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert_eq!(triggered(&sb).len(), 1, "one firing, no loop");
+}
