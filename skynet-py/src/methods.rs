@@ -297,7 +297,8 @@ macro_rules! skynet_methods {
             }
 
             /// Call ``callback`` with every event of the global log of
-            /// ``types`` (names or prefixes, ``"job.*"``; all when None)
+            /// ``types`` (names or prefixes, ``"job.*"``, a comma-separated
+            /// string or a list; all when None)
             /// from now on, from a background task; returns the
             /// :class:`Subscription` (``stop()`` ends it, so does
             /// ``close()``). Without ``name``: best-effort, from now, while
@@ -309,17 +310,18 @@ macro_rules! skynet_methods {
             fn subscribe(
                 &self,
                 callback: Py<PyAny>,
-                types: Option<String>,
+                types: Option<Bound<'_, PyAny>>,
                 name: Option<String>,
                 interval: f64,
             ) -> PyResult<crate::triggers::Subscription> {
+                let types = crate::sync::statuses(types.as_ref())?.join(",");
                 let interval = crate::convert::seconds("interval", Some(interval))?
                     .unwrap_or(std::time::Duration::from_millis(200))
                     .max(std::time::Duration::from_millis(10));
                 crate::triggers::subscribe(
                     self.engine.core.clone(),
                     callback,
-                    types,
+                    (!types.is_empty()).then_some(types),
                     name,
                     interval,
                     self.engine.child_token(),

@@ -76,7 +76,7 @@ def test_a_callable_receives_typed_events(
         if len(got) == 1:
             raise RuntimeError("a callback that fails once")
 
-    sub = sk.subscribe(on_event, "job.*")
+    sub = sk.subscribe(on_event, ["job.*"])
     assert sub.active and sub.name is None
     job = sk.run("list the files", cwd=workdir)
     until(lambda: any(e.type == "job.succeeded" and e.job == job.id for e in got))

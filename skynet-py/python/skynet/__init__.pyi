@@ -466,7 +466,7 @@ class _SkynetBase(Generic[
     def subscribe(
         self,
         callback: Callable[[SystemEvent], object],
-        types: str | None = None,
+        types: str | Sequence[str] | None = None,
         *,
         name: str | None = None,
         interval: float = 0.2,
