@@ -356,6 +356,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ScheduleCommand,
     },
+    /// Triggers: when an event matches, submit an intent (serve and worker fire them)
+    Trigger {
+        #[command(subcommand)]
+        command: TriggerCommand,
+    },
     /// The initiative engine: jobs SKYNET proposes itself, READ_ONLY unless a human approves
     Initiative {
         #[command(subcommand)]
@@ -399,6 +404,40 @@ pub enum ScheduleCommand {
     /// Resume a schedule from its next tick
     Resume { id: String },
     /// Remove a schedule (its jobs stay)
+    Remove { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TriggerCommand {
+    /// Add a trigger: skynet trigger add --on provider.degraded --where provider=docker "check the provider's disk"
+    Add {
+        /// What to submit when a matching event happens
+        intent: String,
+        /// Event types or prefixes, comma separated (provider.degraded, job.failed, provider.*)
+        #[arg(long, required = true, value_name = "TYPE[,TYPE]")]
+        on: String,
+        /// Only events whose payload field equals this value (repeatable): provider=docker
+        #[arg(long = "where", value_name = "FIELD=VALUE")]
+        conditions: Vec<String>,
+        /// At most this many firings: N/hour (default 3/hour), N/minute, N/day
+        #[arg(long, value_name = "N/hour")]
+        max: Option<String>,
+        /// A short name (default: the intent)
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List triggers
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a trigger: events fire it no more until resumed
+    Pause { id: String },
+    /// Resume a trigger (for events from now on)
+    Resume { id: String },
+    /// Remove a trigger (its jobs stay)
     Remove { id: String },
 }
 
@@ -578,6 +617,9 @@ impl Cli {
             } => *json,
             Command::Schedule {
                 command: ScheduleCommand::Add { json, .. } | ScheduleCommand::List { json },
+            }
+            | Command::Trigger {
+                command: TriggerCommand::Add { json, .. } | TriggerCommand::List { json },
             }
             | Command::Initiative {
                 command: InitiativeCommand::Status { json },

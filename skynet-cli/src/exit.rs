@@ -94,6 +94,7 @@ pub fn hint(e: &Error) -> Option<String> {
         Error::StaleApproval { job, .. } => format!("review it again with `skynet show {job}`"),
         Error::JobNotFound(_) => "list jobs with `skynet jobs`".into(),
         Error::ScheduleNotFound(_) => "list schedules with `skynet schedule list`".into(),
+        Error::TriggerNotFound(_) => "list triggers with `skynet trigger list`".into(),
         Error::UnknownAction { .. } => "`skynet actions` lists the catalog".into(),
         Error::Planning(_) => {
             "`skynet actions` lists the catalog; `--planner rules` plans without \

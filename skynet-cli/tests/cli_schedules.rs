@@ -1,7 +1,8 @@
-//! `skynet schedule` and `skynet initiative`: a schedule is added (by cron
-//! in a time zone, or by interval), listed, paused, resumed and removed;
-//! bad input is exit 2 and stores nothing; the initiative's kill switch is
-//! set and cleared and its status says so.
+//! `skynet schedule`, `skynet trigger` and `skynet initiative`: a schedule
+//! is added (by cron in a time zone, or by interval), listed, paused,
+//! resumed and removed; so is a trigger (with a payload condition and a
+//! rate); bad input is exit 2 and stores nothing; the initiative's kill
+//! switch is set and cleared and its status says so.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -112,6 +113,96 @@ fn bad_schedules_exit_2_and_store_nothing() {
 }
 
 #[test]
+fn triggers_are_added_listed_paused_resumed_and_removed() {
+    let sb = Sandbox::new();
+    let t = json(
+        &sb,
+        &[
+            "trigger",
+            "add",
+            "--on",
+            "provider.degraded",
+            "--where",
+            "provider=docker",
+            "--max",
+            "2/hour",
+            "--json",
+            "list the files",
+        ],
+    );
+    assert_eq!(t["on"], "provider.degraded");
+    assert_eq!(t["conditions"]["provider"], "docker");
+    assert_eq!(t["rate"]["max_firings"], 2);
+    let id = t["id"].as_str().unwrap();
+    sb.cmd()
+        .args([
+            "trigger",
+            "add",
+            "--on",
+            "job.failed,job.timed_out",
+            "list the files",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("at most 3/hour"));
+    sb.cmd()
+        .args(["trigger", "pause", id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("paused"));
+    sb.cmd()
+        .args(["trigger", "list"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("paused").and(predicate::str::contains(
+                "provider.degraded where provider=docker",
+            )),
+        );
+    sb.cmd().args(["trigger", "resume", id]).assert().success();
+    sb.cmd().args(["trigger", "remove", id]).assert().success();
+    assert_eq!(
+        json(&sb, &["trigger", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    sb.cmd()
+        .args(["trigger", "remove", id])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("skynet trigger list"));
+    for (args, says) in [
+        (vec!["--on", "job.exploded", "look"], "unknown event type"),
+        (vec!["--on", "job.failed", " "], "intent"),
+        (
+            vec!["--on", "job.failed", "--max", "0/hour", "look"],
+            "at least 1",
+        ),
+        (
+            vec!["--on", "job.failed", "--where", "provider", "look"],
+            "FIELD=VALUE",
+        ),
+    ] {
+        let mut full = vec!["trigger", "add"];
+        full.extend(args.iter());
+        sb.cmd()
+            .args(&full)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    assert_eq!(
+        json(&sb, &["trigger", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
 fn the_initiative_kill_switch_is_set_and_cleared() {
     let sb = Sandbox::new();
     let status = json(&sb, &["initiative", "status", "--json"]);
@@ -193,4 +284,58 @@ fn a_worker_process_fires_a_schedule_and_runs_its_jobs() {
         fired,
         "nothing fires without a process"
     );
+}
+
+/// A real `skynet worker` process fires a trigger on a job someone
+/// submitted, runs the trigger's job, and that job's own success fires
+/// nothing more (no loop).
+#[test]
+fn a_worker_process_fires_a_trigger_once_and_never_on_its_own_job() {
+    use std::process::Stdio;
+    use std::time::Duration;
+    let sb = Sandbox::new();
+    json(
+        &sb,
+        &[
+            "trigger",
+            "add",
+            "--json",
+            "--on",
+            "job.succeeded",
+            "list the files",
+        ],
+    );
+    let mut worker = sb
+        .std_cmd()
+        .args(["worker", "--concurrency", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    sb.cmd()
+        .args(["submit", "list the files"])
+        .assert()
+        .success();
+    let triggered = |sb: &Sandbox| -> Vec<serde_json::Value> {
+        sb.jobs()
+            .into_iter()
+            .filter(|j| j["source"] == "trigger")
+            .collect()
+    };
+    let done = eventually(
+        Duration::from_secs(30),
+        "a triggered job to succeed",
+        || {
+            triggered(&sb)
+                .into_iter()
+                .find(|j| j["status"] == "succeeded")
+        },
+    );
+    assert!(done["origin"]["trigger"].is_string(), "{done}");
+    // The trigger's own job succeeded: give the loop a few rounds to
+    // prove it fires nothing for it.
+    std::thread::sleep(Duration::from_millis(2500));
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert_eq!(triggered(&sb).len(), 1, "one firing, no loop");
 }

@@ -96,6 +96,9 @@ pub enum Error {
     /// No schedule with this id (or none the caller may see).
     #[error("schedule {0} not found")]
     ScheduleNotFound(String),
+    /// No trigger with this id (or none the caller may see).
+    #[error("trigger {0} not found")]
+    TriggerNotFound(String),
     /// A state change the transition table does not allow.
     #[error("{}", transition_words(job, *from, *to))]
     InvalidTransition {
@@ -379,9 +382,10 @@ impl Error {
             }
             Error::StaleApproval { .. } => ErrorKind::StaleApproval,
             Error::NotPermitted(_) => ErrorKind::NotPermitted,
-            Error::JobNotFound(_) | Error::ScheduleNotFound(_) | Error::ArtifactNotFound { .. } => {
-                ErrorKind::NotFound
-            }
+            Error::JobNotFound(_)
+            | Error::ScheduleNotFound(_)
+            | Error::TriggerNotFound(_)
+            | Error::ArtifactNotFound { .. } => ErrorKind::NotFound,
             Error::InvalidTransition { .. }
             | Error::NotUnderReview { .. }
             | Error::NotFinished { .. }

@@ -242,6 +242,8 @@ pub enum JobSource {
     Initiative,
     /// A tick of a recurring schedule.
     Schedule,
+    /// A trigger fired by an event.
+    Trigger,
     /// Embedded library use.
     Library,
 }
@@ -256,8 +258,19 @@ impl JobSource {
             JobSource::Telegram => "telegram",
             JobSource::Initiative => "initiative",
             JobSource::Schedule => "schedule",
+            JobSource::Trigger => "trigger",
             JobSource::Library => "library",
         }
+    }
+
+    /// Whether the job was started by SKYNET itself (a trigger, a schedule
+    /// or the initiative engine) rather than asked for: its events never
+    /// fire triggers, so no trigger can start a loop.
+    pub fn is_autonomous(self) -> bool {
+        matches!(
+            self,
+            JobSource::Trigger | JobSource::Schedule | JobSource::Initiative
+        )
     }
 }
 
@@ -271,6 +284,7 @@ impl FromStr for JobSource {
             "telegram" => JobSource::Telegram,
             "initiative" => JobSource::Initiative,
             "schedule" => JobSource::Schedule,
+            "trigger" => JobSource::Trigger,
             "library" => JobSource::Library,
             other => {
                 return Err(crate::Error::InvalidInput(format!(
@@ -303,6 +317,13 @@ pub enum JobOrigin {
         strategy: String,
         /// What in the system's state made it propose the job.
         reason: String,
+    },
+    /// A trigger fired by an event of the global log.
+    Trigger {
+        /// The trigger's id.
+        trigger: String,
+        /// The id of the event that fired it.
+        event: i64,
     },
 }
 

@@ -46,6 +46,7 @@ pub mod schedules;
 pub mod sentinel;
 pub mod store;
 pub mod timeouts;
+pub mod triggers;
 pub mod view;
 pub mod viewer;
 

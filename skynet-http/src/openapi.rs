@@ -18,6 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         diagnose,
         store, search, similar, stats, get_memory, forget,
         add_schedule, list_schedules, pause_schedule, resume_schedule, remove_schedule,
+        add_trigger, list_triggers, pause_trigger, resume_trigger, remove_trigger,
         initiative_status, pause_initiative, resume_initiative,
     ),
     components(schemas(
@@ -42,6 +43,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         memory::MemoryStatsView,
         autonomy::ScheduleBody, skynet_core::schedules::Schedule,
         skynet_core::schedules::MissedTicks, skynet_core::JobOrigin,
+        triggers::TriggerBody, skynet_core::triggers::Trigger, skynet_core::triggers::RateLimit,
         skynet_core::engine::InitiativeStatus, skynet_core::store::initiative::InitiativeBudget,
         skynet_core::store::initiative::InitiativeUsage,
     )),

@@ -1,7 +1,7 @@
-//! `/v1/schedules` and `/v1/initiative`: every route with every scope
-//! (`read` to list and read, `admin` to change), bad input refused with a
-//! typed 4xx and nothing stored, and a principal sees only its own
-//! schedules.
+//! `/v1/schedules`, `/v1/triggers` and `/v1/initiative`: every route with
+//! every scope (`read` to list and read, `admin` to change), bad input
+//! refused with a typed 4xx and nothing stored, and a principal sees only
+//! its own schedules and triggers.
 
 #[macro_use]
 mod common;
@@ -200,7 +200,157 @@ async fn the_initiative_switch_is_visible_to_readers(db: Db) {
     }
 }
 
+async fn add_trigger(t: &TestApp, key: &str) -> String {
+    let r = t
+        .call(
+            "POST",
+            "/v1/triggers",
+            Some(key),
+            Some(
+                json!({"on": "provider.degraded", "where": {"provider": "docker"},
+                "intent": "list the files", "max": "5/day"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let body = r.json();
+    assert_eq!(body["conditions"]["provider"], "docker");
+    assert_eq!(body["rate"]["max_firings"], 5);
+    assert_eq!(body["rate"]["window_secs"], 86_400);
+    body["id"].as_str().expect("id").to_string()
+}
+
+async fn trigger_routes_need_their_scopes(db: Db) {
+    let t = TestApp::new(db).await;
+    let owner = t.key(&[Scope::Admin], Some("alice")).await;
+    let id = add_trigger(&t, &owner).await;
+    for scope in ALL_SCOPES {
+        let key = t.key(&[scope], Some("alice")).await;
+        let can_read = matches!(scope, Scope::Read | Scope::ReadAll | Scope::Admin);
+        let admin = scope == Scope::Admin;
+        let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
+        let calls = [
+            (
+                "GET",
+                "/v1/triggers".to_string(),
+                None,
+                expect(can_read, StatusCode::OK),
+            ),
+            (
+                "POST",
+                "/v1/triggers".to_string(),
+                Some(json!({"on": "job.failed", "intent": "list the files"})),
+                expect(admin, StatusCode::CREATED),
+            ),
+            (
+                "POST",
+                format!("/v1/triggers/{id}/pause"),
+                None,
+                expect(admin, StatusCode::OK),
+            ),
+            (
+                "POST",
+                format!("/v1/triggers/{id}/resume"),
+                None,
+                expect(admin, StatusCode::OK),
+            ),
+            (
+                "DELETE",
+                format!("/v1/triggers/{id}"),
+                None,
+                expect(admin, StatusCode::NO_CONTENT),
+            ),
+        ];
+        for (method, uri, body, want) in calls {
+            let r = t.call(method, &uri, Some(&key), body).await;
+            assert_eq!(r.status, want, "{scope} {method} {uri}: {}", r.text);
+            if want == StatusCode::FORBIDDEN {
+                assert_eq!(r.code(), "insufficient_scope", "{scope} {method} {uri}");
+            }
+        }
+        if admin {
+            break;
+        }
+    }
+    let r = t
+        .call("DELETE", &format!("/v1/triggers/{id}"), Some(&owner), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(r.code(), "not_found");
+    let r = t.call("GET", "/v1/triggers", None, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn bad_triggers_are_refused_and_nothing_is_stored(db: Db) {
+    let t = TestApp::new(db).await;
+    let bad = [
+        json!({"on": "job.exploded", "intent": "list the files"}),
+        json!({"on": "", "intent": "list the files"}),
+        json!({"on": "job.failed", "intent": "  "}),
+        json!({"on": "job.failed", "intent": "list the files", "max": "0/hour"}),
+        json!({"on": "job.failed", "intent": "list the files", "max": "often"}),
+        json!({"on": "job.failed", "intent": "list the files", "where": {"a b": "c"}}),
+        json!({"on": "trigger.fired", "intent": "list the files"}),
+        json!({"on": "job.failed", "intent": "list the files", "root": "../.."}),
+        json!({"on": "job.failed", "intent": "list the files", "surprise": true}),
+    ];
+    for body in bad {
+        let r = t
+            .call("POST", "/v1/triggers", Some(&t.admin), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+        assert_eq!(r.code(), "invalid_input", "{body}");
+    }
+    let r = t.call("GET", "/v1/triggers", Some(&t.admin), None).await;
+    assert!(r.json().as_array().expect("a list").is_empty());
+    for (method, uri) in [
+        ("POST", "/v1/triggers/nope/pause"),
+        ("POST", "/v1/triggers/nope/resume"),
+        ("DELETE", "/v1/triggers/nope"),
+    ] {
+        let r = t.call(method, uri, Some(&t.admin), None).await;
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{method} {uri}: {}",
+            r.text
+        );
+    }
+}
+
+async fn a_principal_sees_only_its_own_triggers(db: Db) {
+    let t = TestApp::new(db).await;
+    let alice = t.key(&[Scope::Admin], Some("alice")).await;
+    let id = add_trigger(&t, &alice).await;
+    let bob = t.key(&[Scope::Read], Some("bob")).await;
+    let r = t.call("GET", "/v1/triggers", Some(&bob), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json().as_array().expect("list").is_empty());
+    let alice_reader = t.key(&[Scope::Read], Some("alice")).await;
+    let list = t
+        .call("GET", "/v1/triggers", Some(&alice_reader), None)
+        .await
+        .json();
+    assert_eq!(list.as_array().expect("list").len(), 1);
+    assert_eq!(list[0]["principal"], "alice");
+    let doc = t
+        .call("GET", "/openapi.json", Some(&t.admin), None)
+        .await
+        .json();
+    for path in [
+        "/v1/triggers",
+        "/v1/triggers/{id}",
+        "/v1/triggers/{id}/pause",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    let _ = id;
+}
+
 on_every_backend!(
+    trigger_routes_need_their_scopes,
+    bad_triggers_are_refused_and_nothing_is_stored,
+    a_principal_sees_only_its_own_triggers,
     routes_need_their_scopes,
     bad_input_is_refused_and_nothing_is_stored,
     a_principal_sees_only_its_own_schedules,

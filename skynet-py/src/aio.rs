@@ -72,6 +72,14 @@ skynet_methods!(AsyncSkynet, awaitable, {
         }
     }
 
+    /// Triggers: ``add``, ``list``, ``pause``, ``resume``, ``remove``.
+    #[getter]
+    fn triggers(&self) -> crate::triggers::AsyncTriggers {
+        crate::triggers::AsyncTriggers {
+            core: self.engine.core.clone(),
+        }
+    }
+
     /// The initiative engine: ``status``, ``pause``, ``resume``.
     #[getter]
     fn initiative(&self) -> crate::autonomy::AsyncInitiative {

@@ -36,6 +36,11 @@ impl Drop for Engine {
 }
 
 impl Engine {
+    /// A token cancelled when the engine closes (a subscription's stop).
+    pub(crate) fn child_token(&self) -> CancellationToken {
+        self.shutdown.child_token()
+    }
+
     /// Load settings (`home`, `skynet.toml`, environment), apply the
     /// Python arguments, build the engine and start its worker.
     pub(crate) async fn open(opts: OpenOptions) -> Result<Engine, Failure> {

@@ -45,6 +45,7 @@ fn class_name(e: &CoreError) -> &'static str {
     match e {
         CoreError::IdempotencyConflict { .. } => return "IdempotencyConflict",
         CoreError::ScheduleNotFound(_) => return "ScheduleNotFound",
+        CoreError::TriggerNotFound(_) => return "TriggerNotFound",
         _ => {}
     }
     match e.kind() {

@@ -16,6 +16,7 @@ mod methods;
 mod options;
 mod plugins;
 mod sync;
+mod triggers;
 mod types;
 
 use pyo3::prelude::*;
@@ -37,6 +38,10 @@ fn _skynet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<autonomy::AsyncSchedules>()?;
     m.add_class::<autonomy::Initiative>()?;
     m.add_class::<autonomy::AsyncInitiative>()?;
+    m.add_class::<triggers::Triggers>()?;
+    m.add_class::<triggers::AsyncTriggers>()?;
+    m.add_class::<triggers::SystemEvent>()?;
+    m.add_class::<triggers::Subscription>()?;
     m.add_class::<memory::AsyncMemories>()?;
     m.add_class::<memory::MemoryRecord>()?;
     m.add_class::<memory::MemoryHit>()?;

@@ -296,6 +296,39 @@ macro_rules! skynet_methods {
                 self.engine.core.provider_names()
             }
 
+            /// Call ``callback`` with every event of the global log of
+            /// ``types`` (names or prefixes, ``"job.*"``, a comma-separated
+            /// string or a list; all when None)
+            /// from now on, from a background task; returns the
+            /// :class:`Subscription` (``stop()`` ends it, so does
+            /// ``close()``). Without ``name``: best-effort, from now, while
+            /// it runs. With ``name``: a durable consumer resuming where the
+            /// last subscription of that name stopped, at least once. An
+            /// exception in ``callback`` is printed and counted; delivery
+            /// goes on.
+            #[pyo3(signature = (callback, types = None, *, name = None, interval = 0.2))]
+            fn subscribe(
+                &self,
+                callback: Py<PyAny>,
+                types: Option<Bound<'_, PyAny>>,
+                name: Option<String>,
+                interval: f64,
+            ) -> PyResult<crate::triggers::Subscription> {
+                let types = crate::sync::statuses(types.as_ref())?.join(",");
+                let interval = crate::convert::seconds("interval", Some(interval))?
+                    .unwrap_or(std::time::Duration::from_millis(200))
+                    .max(std::time::Duration::from_millis(10));
+                crate::triggers::subscribe(
+                    self.engine.core.clone(),
+                    callback,
+                    (!types.is_empty()).then_some(types),
+                    name,
+                    interval,
+                    self.engine.child_token(),
+                )
+                .map_err(PyErr::from)
+            }
+
             /// Stop the in-process worker; running jobs finish.
             fn close(&self) {
                 self.engine.close();

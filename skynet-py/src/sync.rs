@@ -97,6 +97,14 @@ skynet_methods!(Skynet, blocking, {
         }
     }
 
+    /// Triggers: ``add``, ``list``, ``pause``, ``resume``, ``remove``.
+    #[getter]
+    fn triggers(&self) -> crate::triggers::Triggers {
+        crate::triggers::Triggers {
+            core: self.engine.core.clone(),
+        }
+    }
+
     /// The initiative engine: ``status``, ``pause``, ``resume``.
     #[getter]
     fn initiative(&self) -> crate::autonomy::Initiative {

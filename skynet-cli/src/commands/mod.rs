@@ -14,6 +14,7 @@ mod review;
 mod run;
 mod serve;
 mod telegram;
+mod triggers;
 mod worker;
 
 use crate::cli::{Cli, Command, Global};
@@ -235,6 +236,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
         Command::Memory { command } => memory::run(&engine(&cli.global).await?, command, out).await,
         Command::Schedule { command } => {
             autonomy::schedule(&engine(&cli.global).await?, command, out).await
+        }
+        Command::Trigger { command } => {
+            triggers::run(&engine(&cli.global).await?, command, out).await
         }
         Command::Initiative { command } => {
             autonomy::initiative(&engine(&cli.global).await?, command, out).await

@@ -7,6 +7,7 @@ mod autonomy;
 mod builder;
 mod check;
 mod committer;
+mod conditions;
 mod constraints;
 mod estimates;
 mod events;
@@ -23,12 +24,16 @@ mod runner;
 mod schedule;
 mod schedules;
 mod slots;
+mod triggers;
 pub mod worker;
 
 pub use acting::Acting;
 pub use acting_chat::MIN_JOB_PREFIX;
 pub use builder::SkynetBuilder;
 pub use check::{CheckRequest, Checked};
+pub use conditions::{
+    CONDITION_POLL, CONDITIONS_SOURCE, ConditionLimits, ConditionRound, STEP_WATCH_CONSUMER,
+};
 pub use constraints::{KNOWN_CONSTRAINTS, PlanConstraints};
 pub use events::JobEvent;
 pub use execute::{ApprovalGate, Execution, Gate, PlanReview, RunHere};
@@ -38,6 +43,7 @@ pub use report::{NextAction, Report, ReportReceipt};
 pub use review::{RetryRequest, ReviewRequest};
 pub use roots::confined_root;
 pub use schedules::{SCHEDULE_POLL, ScheduleRound};
+pub use triggers::{TRIGGER_POLL, TriggerRound};
 pub use worker::{WorkerOptions, WorkerReport};
 
 use crate::job::{Job, JobId, JobSource};

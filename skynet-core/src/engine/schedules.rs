@@ -301,7 +301,7 @@ impl Skynet {
 
 /// Whether `e` refuses the intent itself (planning, the policy, bad
 /// input), as opposed to a failure worth retrying.
-fn is_refusal(e: &Error) -> bool {
+pub(super) fn is_refusal(e: &Error) -> bool {
     use crate::ErrorKind;
     matches!(
         e.kind(),

@@ -91,13 +91,19 @@ pub enum EventType {
     /// The same steps failed repeatedly.
     #[serde(rename = "failure.pattern")]
     FailurePattern,
+    /// A trigger fired: an event matched it and it submitted its intent.
+    #[serde(rename = "trigger.fired")]
+    TriggerFired,
+    /// An event matched a trigger that did not fire (rate limit, refusal).
+    #[serde(rename = "trigger.skipped")]
+    TriggerSkipped,
     /// Something went wrong inside SKYNET.
     #[serde(rename = "error")]
     Error,
 }
 
 /// Every event type, in catalogue order.
-pub const ALL_EVENT_TYPES: [EventType; 29] = [
+pub const ALL_EVENT_TYPES: [EventType; 31] = [
     EventType::JobCreated,
     EventType::JobPlanned,
     EventType::ApprovalRequested,
@@ -126,6 +132,8 @@ pub const ALL_EVENT_TYPES: [EventType; 29] = [
     EventType::InitiativeStarted,
     EventType::InitiativeSkipped,
     EventType::FailurePattern,
+    EventType::TriggerFired,
+    EventType::TriggerSkipped,
     EventType::Error,
 ];
 
@@ -162,6 +170,8 @@ impl EventType {
             InitiativeStarted => "initiative.started",
             InitiativeSkipped => "initiative.skipped",
             FailurePattern => "failure.pattern",
+            TriggerFired => "trigger.fired",
+            TriggerSkipped => "trigger.skipped",
             Error => "error",
         }
     }

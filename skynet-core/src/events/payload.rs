@@ -164,6 +164,24 @@ pub struct FailurePattern {
     pub error: Option<String>,
 }
 
+/// A trigger's decision about one event (`trigger.fired`,
+/// `trigger.skipped`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TriggerFiring {
+    /// The trigger's id.
+    pub trigger: String,
+    /// The trigger's name.
+    pub name: String,
+    /// The id of the event that matched.
+    pub event: i64,
+    /// The type of the event that matched.
+    pub event_type: String,
+    /// Why it did not fire (a skip), or the job's status (a firing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// An event's payload; its variant is its type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -198,6 +216,8 @@ pub enum EventPayload {
     InitiativeStarted(InitiativeDecision),
     InitiativeSkipped(InitiativeDecision),
     FailurePattern(FailurePattern),
+    TriggerFired(TriggerFiring),
+    TriggerSkipped(TriggerFiring),
     Error(Notice),
 }
 
@@ -219,7 +239,8 @@ macro_rules! each_payload {
             AlertRaised => AlertRaised, BudgetExhausted => Notice,
             ScheduleFired => ScheduleFired, InitiativeProposed => InitiativeDecision,
             InitiativeStarted => InitiativeDecision, InitiativeSkipped => InitiativeDecision,
-            FailurePattern => FailurePattern, Error => Notice
+            FailurePattern => FailurePattern, TriggerFired => TriggerFiring,
+            TriggerSkipped => TriggerFiring, Error => Notice
         }
     };
 }

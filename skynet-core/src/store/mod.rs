@@ -549,6 +549,8 @@ pub trait Store:
     + initiative::InitiativeStore
     + event_log::EventLogStore
     + artifacts::ArtifactLedger
+    + triggers::TriggerStore
+    + conditions::ConditionStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -595,6 +597,7 @@ pub mod chain;
 mod checkpoint;
 mod checkpoint_batch;
 pub(crate) mod codec;
+pub mod conditions;
 pub mod cursors;
 pub mod dialect;
 pub mod event_log;
@@ -616,5 +619,6 @@ pub mod sqlite;
 pub(crate) mod stats;
 mod steps;
 pub use steps::step_signature;
+pub mod triggers;
 pub(crate) mod tx;
 mod workers;

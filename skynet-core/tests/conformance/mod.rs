@@ -20,6 +20,7 @@ pub mod reports;
 pub mod review;
 pub mod schedules;
 pub mod stats;
+pub mod triggers;
 pub mod workers;
 
 pub use artifacts::*;
@@ -36,6 +37,7 @@ pub use reports::*;
 pub use review::*;
 pub use schedules::*;
 pub use stats::*;
+pub use triggers::*;
 pub use workers::*;
 
 use chrono::Utc;
@@ -167,12 +169,16 @@ macro_rules! conformance_tests {
             artifacts_are_recorded_under_the_lease_with_their_event,
             artifacts_need_the_lease,
             artifacts_stay_with_their_principal,
+            a_trigger_fires_once_per_event_within_its_rate,
+            triggers_pause_and_stay_with_their_owner,
+            conditions_are_raised_once_until_cleared,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
             tampered_event_data_is_detected,
             removed_last_event_is_detected,
             initiative_budget_holds_across_two_handles,
+            a_trigger_rate_limit_holds_across_two_handles,
         );
     };
     ($factory:expr; $($case:ident),+ $(,)?) => {

@@ -10,6 +10,7 @@ mod ops;
 mod original;
 pub(crate) mod review;
 mod scheduler;
+pub(crate) mod triggers;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -43,6 +44,10 @@ pub(crate) use original::{
 };
 pub(crate) use review::{__path_retry, __path_review};
 pub(crate) use scheduler::__path_diagnose;
+pub(crate) use triggers::{
+    __path_add_trigger, __path_list_triggers, __path_pause_trigger, __path_remove_trigger,
+    __path_resume_trigger,
+};
 
 /// Every route of the v1 API.
 pub(crate) fn all() -> Router<AppState> {
@@ -92,6 +97,16 @@ pub(crate) fn all() -> Router<AppState> {
         )
         .route("/v1/schedules/{id}/pause", post(autonomy::pause_schedule))
         .route("/v1/schedules/{id}/resume", post(autonomy::resume_schedule))
+        .route(
+            "/v1/triggers",
+            get(triggers::list_triggers).post(triggers::add_trigger),
+        )
+        .route(
+            "/v1/triggers/{id}",
+            axum::routing::delete(triggers::remove_trigger),
+        )
+        .route("/v1/triggers/{id}/pause", post(triggers::pause_trigger))
+        .route("/v1/triggers/{id}/resume", post(triggers::resume_trigger))
         .route("/v1/initiative", get(autonomy::initiative_status))
         .route("/v1/initiative/pause", post(autonomy::pause_initiative))
         .route("/v1/initiative/resume", post(autonomy::resume_initiative))

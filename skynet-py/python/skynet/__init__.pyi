@@ -3,7 +3,9 @@
 
 from datetime import datetime
 from os import PathLike
-from typing import Any, Awaitable, Callable, Generic, Iterable, Literal, Sequence, TypeVar, Union
+from typing import (
+    Any, Awaitable, Callable, Generic, Iterable, Literal, Mapping, Sequence, TypeVar, Union,
+)
 
 from . import errors as errors
 from .errors import (
@@ -19,6 +21,7 @@ from .errors import (
     PolicyForbidden as PolicyForbidden,
     ProviderError as ProviderError,
     ScheduleNotFound as ScheduleNotFound,
+    TriggerNotFound as TriggerNotFound,
     SkynetError as SkynetError,
     StaleApproval as StaleApproval,
     StoreError as StoreError,
@@ -314,6 +317,55 @@ class AsyncSchedules(
     _SchedulesBase[Awaitable[dict[str, Any]], Awaitable[list[dict[str, Any]]], Awaitable[None]]
 ): ...
 
+_Trigger = TypeVar("_Trigger")
+_TriggerList = TypeVar("_TriggerList")
+
+class _TriggersBase(Generic[_Trigger, _TriggerList, _Removed]):
+    def add(
+        self, intent: str, on: str, *, where: Mapping[str, str] | None = None,
+        max: str | None = None, name: str | None = None, root: StrPath | None = None,
+    ) -> _Trigger: ...
+    def list(self) -> _TriggerList: ...
+    def pause(self, id: str) -> _Trigger: ...
+    def resume(self, id: str) -> _Trigger: ...
+    def remove(self, id: str) -> _Removed: ...
+
+class Triggers(_TriggersBase[dict[str, Any], list[dict[str, Any]], None]): ...
+
+class AsyncTriggers(
+    _TriggersBase[Awaitable[dict[str, Any]], Awaitable[list[dict[str, Any]]], Awaitable[None]]
+): ...
+
+class SystemEvent:
+    @property
+    def id(self) -> int: ...
+    @property
+    def position(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def job(self) -> str | None: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+class Subscription:
+    def stop(self) -> None: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def delivered(self) -> int: ...
+    @property
+    def errors(self) -> int: ...
+    @property
+    def name(self) -> str | None: ...
+    def __enter__(self) -> Subscription: ...
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> Literal[False]: ...
+
 _Status = TypeVar("_Status")
 
 class _InitiativeBase(Generic[_Status]):
@@ -336,10 +388,11 @@ _Memory = TypeVar("_Memory")
 _Scheds = TypeVar("_Scheds")
 _Init = TypeVar("_Init")
 _EventPage = TypeVar("_EventPage")
+_Trigs = TypeVar("_Trigs")
 
 class _SkynetBase(Generic[
         _Job, _Plan, _Jobs, _Logs, _Events, _Decision, _Approve, _Memory, _Scheds, _Init,
-        _EventPage,
+        _EventPage, _Trigs,
     ]):
     def __init__(
         self,
@@ -408,13 +461,23 @@ class _SkynetBase(Generic[
     def schedules(self) -> _Scheds: ...
     @property
     def initiative(self) -> _Init: ...
+    @property
+    def triggers(self) -> _Trigs: ...
+    def subscribe(
+        self,
+        callback: Callable[[SystemEvent], object],
+        types: str | Sequence[str] | None = None,
+        *,
+        name: str | None = None,
+        interval: float = 0.2,
+    ) -> Subscription: ...
     def close(self) -> None: ...
 
 class Skynet(
     _SkynetBase[
         Job, Plan, list[Job], list[LogLine], list[Event], Decision,
         bool | Callable[[Plan], bool], Memories, Schedules, Initiative,
-        EventLogPage,
+        EventLogPage, Triggers,
     ]
 ):
     def __enter__(self) -> Skynet: ...
@@ -424,7 +487,7 @@ class AsyncSkynet(
     _SkynetBase[
         Awaitable[Job], Awaitable[Plan], Awaitable[list[Job]], Awaitable[list[LogLine]],
         Awaitable[list[Event]], Awaitable[Decision], Approver, AsyncMemories,
-        AsyncSchedules, AsyncInitiative, Awaitable[EventLogPage],
+        AsyncSchedules, AsyncInitiative, Awaitable[EventLogPage], AsyncTriggers,
     ]
 ):
     async def __aenter__(self) -> AsyncSkynet: ...

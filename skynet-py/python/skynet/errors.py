@@ -93,6 +93,12 @@ class ScheduleNotFound(SkynetError, LookupError):
     code = "not_found"
 
 
+class TriggerNotFound(SkynetError, LookupError):
+    """No trigger with this id."""
+
+    code = "not_found"
+
+
 class Conflict(SkynetError):
     """The job cannot make this state change (e.g. approving a finished
     job), or a duplicate conflicts."""
@@ -151,6 +157,7 @@ __all__ = [
     "PolicyForbidden",
     "ProviderError",
     "ScheduleNotFound",
+    "TriggerNotFound",
     "SkynetError",
     "StaleApproval",
     "StoreError",
