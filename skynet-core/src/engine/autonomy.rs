@@ -1,7 +1,8 @@
 //! The loops that start work nobody asked for at that moment, started
 //! together by `skynet serve` and `skynet worker`: the schedule loop
 //! always (a ledger without schedules costs one query a second), the
-//! initiative loop only when it is enabled.
+//! initiative loop only when it is enabled, and gc every retention
+//! interval (one process at a time by the ledger's gc lease).
 
 use super::Skynet;
 use super::schedules::SCHEDULE_POLL;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 impl Skynet {
-    /// Run the schedule loop (and the initiative loop, when enabled) on
+    /// Run the schedule loop and the gc loop (and the initiative loop, when enabled) on
     /// the system clock until `shutdown`; the returned task ends with them.
     pub fn spawn_autonomy(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let clock: SharedClock = Arc::new(SystemClock);
@@ -18,6 +19,10 @@ impl Skynet {
         tokio::spawn(async move {
             let initiative = &sk.inner.initiative.config;
             let schedules = sk.run_schedules(clock.clone(), SCHEDULE_POLL, shutdown.clone());
+            let gc = sk.run_gc(shutdown.clone());
+            let schedules = async {
+                tokio::join!(schedules, gc);
+            };
             if initiative.enabled {
                 tracing::info!(
                     every = ?initiative.interval,

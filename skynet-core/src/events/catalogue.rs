@@ -91,13 +91,16 @@ pub enum EventType {
     /// The same steps failed repeatedly.
     #[serde(rename = "failure.pattern")]
     FailurePattern,
+    /// A gc run removed old records.
+    #[serde(rename = "gc.completed")]
+    GcCompleted,
     /// Something went wrong inside SKYNET.
     #[serde(rename = "error")]
     Error,
 }
 
 /// Every event type, in catalogue order.
-pub const ALL_EVENT_TYPES: [EventType; 29] = [
+pub const ALL_EVENT_TYPES: [EventType; 30] = [
     EventType::JobCreated,
     EventType::JobPlanned,
     EventType::ApprovalRequested,
@@ -126,6 +129,7 @@ pub const ALL_EVENT_TYPES: [EventType; 29] = [
     EventType::InitiativeStarted,
     EventType::InitiativeSkipped,
     EventType::FailurePattern,
+    EventType::GcCompleted,
     EventType::Error,
 ];
 
@@ -162,6 +166,7 @@ impl EventType {
             InitiativeStarted => "initiative.started",
             InitiativeSkipped => "initiative.skipped",
             FailurePattern => "failure.pattern",
+            GcCompleted => "gc.completed",
             Error => "error",
         }
     }
