@@ -186,15 +186,74 @@ macro_rules! skynet_methods {
                 $finish(py, engine::jobs(self.engine.core.clone(), statuses, limit))
             }
 
-            /// A job's output lines (the last ``tail`` if given).
-            #[pyo3(signature = (job_id, tail = None))]
+            /// A job's output lines: the last ``tail`` if given, only those
+            /// recorded from ``since`` and before ``until`` (an aware
+            /// ``datetime``, an RFC 3339 string, or a duration ago such as
+            /// ``"10m"``), only one ``stream`` (``"stdout"``, ``"stderr"``,
+            /// ``"system"``).
+            #[pyo3(signature = (job_id, tail = None, *, since = None, until = None, stream = None))]
             fn logs<'py>(
                 &self,
                 py: Python<'py>,
                 job_id: String,
                 tail: Option<u32>,
+                since: Option<Bound<'py, PyAny>>,
+                until: Option<Bound<'py, PyAny>>,
+                stream: Option<String>,
             ) -> PyResult<Bound<'py, PyAny>> {
-                $finish(py, engine::logs(self.engine.core.clone(), job_id, tail))
+                let filter = engine::LogsFilter {
+                    tail,
+                    since: crate::convert::instant_text("since", since.as_ref())?,
+                    until: crate::convert::instant_text("until", until.as_ref())?,
+                    stream,
+                };
+                $finish(py, engine::logs(self.engine.core.clone(), job_id, filter))
+            }
+
+            /// The files a job kept as artifacts (:class:`Artifact`), by name.
+            fn artifacts<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                $finish(py, engine::artifacts(self.engine.core.clone(), job_id))
+            }
+
+            /// One artifact's bytes, checked against its SHA-256 first
+            /// (``StoreError`` if they no longer match; ``JobNotFound``
+            /// for an unknown job or name). For a large
+            /// one, :meth:`save_artifact` streams it to a file instead.
+            fn artifact<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+                name: String,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                $finish(py, engine::artifact(self.engine.core.clone(), job_id, name))
+            }
+
+            /// Stream one artifact into ``path`` (written beside it and
+            /// renamed, so ``path`` is whole or untouched); returns the
+            /// bytes written.
+            fn save_artifact<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+                name: String,
+                path: PathBuf,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                $finish(
+                    py,
+                    engine::save_artifact(self.engine.core.clone(), job_id, name, path),
+                )
+            }
+
+            /// Remove what retention no longer keeps (see ``[retention]``);
+            /// with ``dry_run`` only list it. Returns the report as a dict
+            /// (``jobs``, ``logs``, ``artifacts``, ``objects``, ``uploads``).
+            #[pyo3(signature = (dry_run = false))]
+            fn gc<'py>(&self, py: Python<'py>, dry_run: bool) -> PyResult<Bound<'py, PyAny>> {
+                $finish(py, engine::gc(self.engine.core.clone(), dry_run))
             }
 
             /// A job's audit trail, oldest first.

@@ -172,6 +172,23 @@ class EventLogPage:
     @property
     def next(self) -> str: ...
 
+class Artifact:
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
 class Command:
     @property
     def argv(self) -> list[str]: ...
@@ -336,10 +353,14 @@ _Memory = TypeVar("_Memory")
 _Scheds = TypeVar("_Scheds")
 _Init = TypeVar("_Init")
 _EventPage = TypeVar("_EventPage")
+_Artifacts = TypeVar("_Artifacts")
+_Bytes = TypeVar("_Bytes")
+_Int = TypeVar("_Int")
+_Dict = TypeVar("_Dict")
 
 class _SkynetBase(Generic[
         _Job, _Plan, _Jobs, _Logs, _Events, _Decision, _Approve, _Memory, _Scheds, _Init,
-        _EventPage,
+        _EventPage, _Artifacts, _Bytes, _Int, _Dict,
     ]):
     def __init__(
         self,
@@ -379,7 +400,19 @@ class _SkynetBase(Generic[
     def retry(self, job_id: str, actor: str | None = None) -> _Job: ...
     def get(self, job_id: str) -> _Job: ...
     def jobs(self, status: str | Sequence[str] | None = None, limit: int | None = None) -> _Jobs: ...
-    def logs(self, job_id: str, tail: int | None = None) -> _Logs: ...
+    def logs(
+        self,
+        job_id: str,
+        tail: int | None = None,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        stream: Literal["stdout", "stderr", "system"] | None = None,
+    ) -> _Logs: ...
+    def artifacts(self, job_id: str) -> _Artifacts: ...
+    def artifact(self, job_id: str, name: str) -> _Bytes: ...
+    def save_artifact(self, job_id: str, name: str, path: StrPath) -> _Int: ...
+    def gc(self, dry_run: bool = False) -> _Dict: ...
     def events(self, job_id: str) -> _Events: ...
     def event_log(
         self,
@@ -414,7 +447,7 @@ class Skynet(
     _SkynetBase[
         Job, Plan, list[Job], list[LogLine], list[Event], Decision,
         bool | Callable[[Plan], bool], Memories, Schedules, Initiative,
-        EventLogPage,
+        EventLogPage, list[Artifact], bytes, int, dict[str, Any],
     ]
 ):
     def __enter__(self) -> Skynet: ...
@@ -425,6 +458,7 @@ class AsyncSkynet(
         Awaitable[Job], Awaitable[Plan], Awaitable[list[Job]], Awaitable[list[LogLine]],
         Awaitable[list[Event]], Awaitable[Decision], Approver, AsyncMemories,
         AsyncSchedules, AsyncInitiative, Awaitable[EventLogPage],
+        Awaitable[list[Artifact]], Awaitable[bytes], Awaitable[int], Awaitable[dict[str, Any]],
     ]
 ):
     async def __aenter__(self) -> AsyncSkynet: ...
