@@ -350,11 +350,8 @@ impl ArtifactStore for LocalArtifactStore {
 
 /// Whether `name` is one of this store's temporary files (`<uuid>.part`
 /// while written, `<sha256>.<uuid>.gc` while retention judges an object):
-/// plain names only, never a path.
+/// a plain file name only, never a path.
 fn is_temp_name(name: &str) -> bool {
-    let plain = name
-        .bytes()
-        .all(|b| b.is_ascii_hexdigit() || b == b'.')
-        && !name.starts_with('.');
+    let plain = !name.starts_with('.') && !name.contains(['/', '\0']);
     plain && (name.ends_with(".part") || name.ends_with(".gc"))
 }

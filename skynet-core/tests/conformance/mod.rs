@@ -17,6 +17,7 @@ pub mod principals;
 pub mod queue;
 pub mod records;
 pub mod reports;
+pub mod retention;
 pub mod review;
 pub mod schedules;
 pub mod stats;
@@ -33,6 +34,7 @@ pub use principals::*;
 pub use queue::*;
 pub use records::*;
 pub use reports::*;
+pub use retention::*;
 pub use review::*;
 pub use schedules::*;
 pub use stats::*;
@@ -167,6 +169,11 @@ macro_rules! conformance_tests {
             artifacts_are_recorded_under_the_lease_with_their_event,
             artifacts_need_the_lease,
             artifacts_stay_with_their_principal,
+            logs_are_read_by_time_and_stream,
+            pruned_jobs_leave_tombstones_and_other_chains_verify,
+            pruned_logs_leave_marks_and_chains_verify,
+            pruned_artifact_records_leave_marks,
+            the_gc_lease_has_one_holder,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
