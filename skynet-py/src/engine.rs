@@ -94,6 +94,8 @@ pub(crate) struct Intent {
     pub(crate) provider: Option<String>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) idempotency_key: Option<String>,
+    /// Files to keep as artifacts (paths or glob patterns under the root).
+    pub(crate) artifacts: Vec<String>,
 }
 
 impl Intent {
@@ -106,6 +108,7 @@ impl Intent {
             provider: None,
             timeout: None,
             idempotency_key: None,
+            artifacts: Vec::new(),
         }
     }
 
@@ -118,6 +121,7 @@ impl Intent {
             source: JobSource::Python,
             idempotency_key: self.idempotency_key,
             timeout: self.timeout,
+            artifacts: self.artifacts,
             ..SubmitRequest::default()
         }
     }

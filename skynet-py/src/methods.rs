@@ -63,7 +63,9 @@ macro_rules! skynet_methods {
             /// once, riskier ones wait in ``"planned"`` for :meth:`approve`.
             /// A repeated ``idempotency_key`` returns the first job for the
             /// same request and raises ``IdempotencyConflict`` for another.
-            #[pyo3(signature = (intent, cwd = None, priority = 0, *, provider = None, timeout = None, idempotency_key = None))]
+            /// ``artifacts`` names files to keep after the last step (paths
+            /// or glob patterns under ``cwd``).
+            #[pyo3(signature = (intent, cwd = None, priority = 0, *, provider = None, timeout = None, idempotency_key = None, artifacts = None))]
             #[allow(clippy::too_many_arguments)]
             fn submit<'py>(
                 &self,
@@ -74,12 +76,14 @@ macro_rules! skynet_methods {
                 provider: Option<String>,
                 timeout: Option<f64>,
                 idempotency_key: Option<String>,
+                artifacts: Option<Vec<String>>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let intent = Intent {
                     priority,
                     provider,
                     timeout: crate::convert::seconds("timeout", timeout)?,
                     idempotency_key,
+                    artifacts: artifacts.unwrap_or_default(),
                     ..Intent::new(intent, cwd)
                 };
                 $finish(py, engine::submit(self.engine.core.clone(), intent))
@@ -302,7 +306,7 @@ macro_rules! skynet_methods {
             /// the finished :class:`Job` (check ``job.ok``); raises
             /// ``Cancelled`` if it was cancelled, and ``Timeout`` after
             /// ``timeout`` seconds (the job goes on in the background).
-            #[pyo3(signature = (intent, approve = None, cwd = None, *, provider = None, timeout = None, approver = None))]
+            #[pyo3(signature = (intent, approve = None, cwd = None, *, provider = None, timeout = None, approver = None, artifacts = None))]
             #[allow(clippy::too_many_arguments)]
             fn run<'py>(
                 &self,
@@ -313,6 +317,7 @@ macro_rules! skynet_methods {
                 provider: Option<String>,
                 timeout: Option<f64>,
                 approver: Option<String>,
+                artifacts: Option<Vec<String>>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let approve = match approve {
                     Some(a) => Approve::from_python(&a)?,
@@ -320,6 +325,7 @@ macro_rules! skynet_methods {
                 };
                 let intent = Intent {
                     provider,
+                    artifacts: artifacts.unwrap_or_default(),
                     ..Intent::new(intent, cwd)
                 };
                 let timeout = crate::convert::seconds("timeout", timeout)?;
