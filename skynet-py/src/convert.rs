@@ -110,9 +110,9 @@ pub(crate) struct Bytes(pub(crate) Vec<u8>);
 impl<'py> IntoPyObject<'py> for Bytes {
     type Target = pyo3::types::PyBytes;
     type Output = Bound<'py, pyo3::types::PyBytes>;
-    type Error = std::convert::Infallible;
+    type Error = PyErr;
 
-    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
         Ok(pyo3::types::PyBytes::new(py, &self.0))
     }
 }

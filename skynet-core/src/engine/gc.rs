@@ -71,7 +71,9 @@ impl Skynet {
         }
         let holder = format!("gc-{}", uuid::Uuid::now_v7().simple());
         let store = &self.inner.store;
-        if !store.take_gc_lease(&holder, now, LEASE_MS).await? {
+        // The lease runs on the wall clock, whatever instant the limits
+        // are measured from.
+        if !store.take_gc_lease(&holder, Utc::now(), LEASE_MS).await? {
             return Ok(GcReport {
                 at: now,
                 skipped: Some("another process is running gc".into()),
