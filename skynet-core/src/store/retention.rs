@@ -298,7 +298,7 @@ impl<D: Dialect> RetentionStore for Ledger<D> {
                     status: status(&row.text("status")?)?,
                     created_at: time(row.int("created_at")?)?,
                     finished_at: row.opt_int("finished_at")?.map(time).transpose()?,
-                    pruned_at: at,
+                    pruned_at: crate::store::chain::truncate_to_micros(at),
                     event_head: row.opt_text("event_head")?,
                     event_count: count(&events, "event_count")?,
                 };
