@@ -131,8 +131,11 @@ fn kill_9_mid_upload_lists_no_partial_artifact_and_gc_cleans_up() {
     let status = eventually(Duration::from_secs(120), "the job to finish", || {
         let job = sb.job(&id);
         let status = job["status"].as_str().unwrap_or("").to_string();
-        matches!(status.as_str(), "succeeded" | "failed" | "timed_out" | "needs_review")
-            .then_some(status)
+        matches!(
+            status.as_str(),
+            "succeeded" | "failed" | "timed_out" | "needs_review"
+        )
+        .then_some(status)
     });
     second.kill().unwrap();
     second.wait().unwrap();
@@ -168,11 +171,21 @@ fn kill_9_mid_upload_lists_no_partial_artifact_and_gc_cleans_up() {
         .filter_map(|n| n.as_str())
         .collect();
     assert!(names.contains(&seen.0.as_str()), "{dry}");
-    assert_eq!(dry["objects"]["count"], 0, "the recorded object stays: {dry}");
+    assert_eq!(
+        dry["objects"]["count"], 0,
+        "the recorded object stays: {dry}"
+    );
     assert!(partial_uploads(&sb).iter().any(|(n, _)| *n == seen.0));
     let real = gc(false);
-    assert_eq!(real["uploads"], dry["uploads"], "the run removes what the dry run listed");
-    assert!(partial_uploads(&sb).is_empty(), "{:?}", partial_uploads(&sb));
+    assert_eq!(
+        real["uploads"], dry["uploads"],
+        "the run removes what the dry run listed"
+    );
+    assert!(
+        partial_uploads(&sb).is_empty(),
+        "{:?}",
+        partial_uploads(&sb)
+    );
     let listed = sb.json(&["artifacts", &id]);
     assert_eq!(listed["artifacts"][0]["size"], SIZE);
 }

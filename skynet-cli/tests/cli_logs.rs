@@ -119,7 +119,11 @@ fn gc_prunes_a_finished_job_and_events_show_its_tombstone() {
     assert!(text.contains(head.as_str().unwrap()), "{text}");
     let stone = sb.json(&["events", &id]);
     assert_eq!(stone["tombstone"]["event_head"], head);
-    let log = sb.cmd().args(["events", "--type", "gc.completed"]).output().unwrap();
+    let log = sb
+        .cmd()
+        .args(["events", "--type", "gc.completed"])
+        .output()
+        .unwrap();
     assert!(
         String::from_utf8_lossy(&log.stdout).contains("gc.completed"),
         "{}",

@@ -162,7 +162,11 @@ impl GcReport {
 
     /// One line for a person.
     pub fn summary(&self) -> String {
-        let verb = if self.dry_run { "would remove" } else { "removed" };
+        let verb = if self.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
         format!(
             "gc {verb}: {} jobs, {} log lines ({} bytes), {} artifact records ({} bytes), \
              {} objects ({} bytes), {} unfinished uploads ({} bytes)",

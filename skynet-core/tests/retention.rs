@@ -124,10 +124,7 @@ async fn job_with(
             .unwrap();
     }
     if finish {
-        store
-            .start_step(&job.id, &lease, 0)
-            .await
-            .unwrap();
+        store.start_step(&job.id, &lease, 0).await.unwrap();
         store
             .finish_step(
                 &job.id,
@@ -215,7 +212,9 @@ async fn leftover_upload(objects: &LocalArtifactStore) -> String {
     let tmp = objects.tmp_dir();
     tokio::fs::create_dir_all(&tmp).await.unwrap();
     let name = format!("{}.part", uuid::Uuid::now_v7().simple());
-    tokio::fs::write(tmp.join(&name), b"half an upl").await.unwrap();
+    tokio::fs::write(tmp.join(&name), b"half an upl")
+        .await
+        .unwrap();
     name
 }
 
@@ -255,7 +254,8 @@ async fn a_dry_run_lists_exactly_what_the_real_run_removes(db: Db) {
     let kept_b = job_with(&sk, &objects, "bob", &[("b1.txt", b"shared")], false).await;
     let orphan = objects.put(&mut &b"nobody's"[..], 1 << 20).await.unwrap();
     let upload = leftover_upload(&objects).await;
-    let now = skynet_core::store::chain::truncate_to_micros(Utc::now() + chrono::Duration::hours(2));
+    let now =
+        skynet_core::store::chain::truncate_to_micros(Utc::now() + chrono::Duration::hours(2));
 
     let dry = sk.gc_at(GcOptions { dry_run: true }, now).await.unwrap();
     assert!(dry.dry_run);
@@ -273,7 +273,11 @@ async fn a_dry_run_lists_exactly_what_the_real_run_removes(db: Db) {
         r.dry_run = false;
         r
     };
-    assert_eq!(strip(dry.clone()), real, "the dry run lists what the run removes");
+    assert_eq!(
+        strip(dry.clone()),
+        real,
+        "the dry run lists what the run removes"
+    );
 
     // What went.
     assert_eq!(real.jobs.job_ids, vec![old.id.clone()]);
@@ -305,7 +309,10 @@ async fn a_dry_run_lists_exactly_what_the_real_run_removes(db: Db) {
     gone.sort();
     let mut want = vec![sha(b"old bytes"), sha(b"aaaaaa"), orphan.sha256.clone()];
     want.sort();
-    assert_eq!(gone, want, "the shared object is still named by bob's record");
+    assert_eq!(
+        gone, want,
+        "the shared object is still named by bob's record"
+    );
     let left: Vec<String> = objects
         .objects()
         .await
@@ -332,7 +339,10 @@ async fn a_dry_run_lists_exactly_what_the_real_run_removes(db: Db) {
         .collect();
     assert!(what.contains(&("logs", "")), "{what:?}");
     assert!(what.contains(&("artifact", "a1.txt")), "{what:?}");
-    assert_eq!(backends::count_events(&sk, EventType::GcCompleted, 1).await, 1);
+    assert_eq!(
+        backends::count_events(&sk, EventType::GcCompleted, 1).await,
+        1
+    );
 
     // A second run finds nothing left to do.
     let again = sk.gc_at(GcOptions { dry_run: false }, now).await.unwrap();
@@ -352,10 +362,22 @@ async fn one_gc_at_a_time(db: Db) {
         ids.push(job_with(&sk, &objects, "alice", &[], true).await.id);
     }
     let now = Utc::now() + chrono::Duration::hours(2);
-    assert!(sk.store().take_gc_lease("someone", now, 60_000).await.unwrap());
+    assert!(
+        sk.store()
+            .take_gc_lease("someone", now, 60_000)
+            .await
+            .unwrap()
+    );
     let held = sk.gc_at(GcOptions::default(), now).await.unwrap();
     assert!(held.skipped.is_some() && held.is_empty(), "{held:?}");
-    assert_eq!(sk.store().list_jobs(&JobFilter::default()).await.unwrap().len(), 6);
+    assert_eq!(
+        sk.store()
+            .list_jobs(&JobFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
     sk.store().release_gc_lease("someone").await.unwrap();
 
     let (a, b) = tokio::join!(
@@ -437,7 +459,10 @@ async fn another_principal_sees_nothing_of_what_is_left(db: Db) {
     ));
     assert!(not_found(theirs.artifacts(&alice.id).await.map(|_| ())));
     let report = sk
-        .gc_at(GcOptions::default(), Utc::now() + chrono::Duration::hours(2))
+        .gc_at(
+            GcOptions::default(),
+            Utc::now() + chrono::Duration::hours(2),
+        )
         .await
         .unwrap();
     assert_eq!(report.jobs.job_ids, vec![gone.id.clone()]);

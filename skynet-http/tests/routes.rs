@@ -451,8 +451,13 @@ async fn logs_by_stream_and_time_range(db: Db) {
         let t = &t;
         let id = id.clone();
         async move {
-            t.call("GET", &format!("/v1/jobs/{id}/logs?{q}"), Some(&t.read), None)
-                .await
+            t.call(
+                "GET",
+                &format!("/v1/jobs/{id}/logs?{q}"),
+                Some(&t.read),
+                None,
+            )
+            .await
         }
     };
     let r = get("stream=stdout".into()).await;
@@ -468,7 +473,11 @@ async fn logs_by_stream_and_time_range(db: Db) {
     );
     let r = get("stream=stderr&since=1h".into()).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.json()["lines"].as_array().expect("lines").is_empty(), "{}", r.text);
+    assert!(
+        r.json()["lines"].as_array().expect("lines").is_empty(),
+        "{}",
+        r.text
+    );
     let r = get("until=2000-01-01T00:00:00Z".into()).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.json()["lines"].as_array().expect("lines").is_empty());
@@ -486,9 +495,13 @@ async fn logs_by_stream_and_time_range(db: Db) {
 async fn gc_is_admin_only_and_storage_is_measured(db: Db) {
     let t = TestApp::new(db).await;
     t.submit_and_run("read hello.txt").await;
-    let r = t.call("POST", "/v1/gc?dry_run=true", Some(&t.read), None).await;
+    let r = t
+        .call("POST", "/v1/gc?dry_run=true", Some(&t.read), None)
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
-    let r = t.call("POST", "/v1/gc?dry_run=true", Some(&t.admin), None).await;
+    let r = t
+        .call("POST", "/v1/gc?dry_run=true", Some(&t.admin), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let dry = r.json();
     assert_eq!(dry["dry_run"], true);
@@ -500,9 +513,22 @@ async fn gc_is_admin_only_and_storage_is_measured(db: Db) {
         assert_eq!(dry[part], real[part], "{part}");
     }
     let r = t.call("GET", "/metrics", Some(&t.read), None).await;
-    assert!(r.text.contains("skynet_storage{kind=\"jobs\"} 1"), "{}", r.text);
-    assert!(r.text.contains("skynet_storage{kind=\"log_lines\"}"), "{}", r.text);
-    assert!(r.text.contains("skynet_storage{kind=\"artifact_object_bytes\"}"), "{}", r.text);
+    assert!(
+        r.text.contains("skynet_storage{kind=\"jobs\"} 1"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("skynet_storage{kind=\"log_lines\"}"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("skynet_storage{kind=\"artifact_object_bytes\"}"),
+        "{}",
+        r.text
+    );
     let r = t.call("GET", "/v1/health", None, None).await;
     let storage = r.json()["components"]["storage"]["detail"]
         .as_str()

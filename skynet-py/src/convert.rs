@@ -120,7 +120,10 @@ impl<'py> IntoPyObject<'py> for Bytes {
 /// A time argument as text for core's parser: a string as given, or an
 /// aware `datetime` in ISO 8601 (a naive one is refused: its zone is
 /// unknown).
-pub(crate) fn instant_text(what: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+pub(crate) fn instant_text(
+    what: &str,
+    value: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<String>> {
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };

@@ -135,9 +135,7 @@ pub async fn logs(sk: &Skynet, id: &JobId, opts: LogsOptions, out: &mut dyn Writ
 
 /// `skynet gc [--dry-run] [--json]`.
 pub async fn gc(sk: &Skynet, dry_run: bool, json: bool, out: &mut dyn Write) -> Result<Exit> {
-    let report = sk
-        .gc(skynet_core::retention::GcOptions { dry_run })
-        .await?;
+    let report = sk.gc(skynet_core::retention::GcOptions { dry_run }).await?;
     if json {
         print_json(out, &report)?;
         return Ok(Exit::Ok);

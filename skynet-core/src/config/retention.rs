@@ -79,7 +79,10 @@ mod tests {
         let s = load(&[]).expect("defaults");
         assert_eq!(s, RetentionSettings::default());
         assert_eq!(s.logs, Some(std::time::Duration::from_secs(30 * 86400)));
-        assert_eq!((s.jobs, s.artifacts_age, s.artifacts_max_bytes), (None, None, None));
+        assert_eq!(
+            (s.jobs, s.artifacts_age, s.artifacts_max_bytes),
+            (None, None, None)
+        );
     }
 
     #[test]
@@ -95,7 +98,10 @@ mod tests {
         .expect("set");
         assert_eq!(s.logs, None);
         assert_eq!(s.jobs, Some(std::time::Duration::from_secs(7 * 86400)));
-        assert_eq!(s.artifacts_age, Some(std::time::Duration::from_secs(12 * 3600)));
+        assert_eq!(
+            s.artifacts_age,
+            Some(std::time::Duration::from_secs(12 * 3600))
+        );
         assert_eq!(s.artifacts_max_bytes, Some(2 << 30));
         assert_eq!(s.grace, std::time::Duration::ZERO);
         assert_eq!(s.interval, None);

@@ -136,8 +136,11 @@ pub trait RetentionStore: Send + Sync {
     async fn old_logs(&self, before: DateTime<Utc>) -> Result<Vec<JobLogUsage>>;
     /// Remove log lines older than `before`, leaving a `logs` mark on each
     /// job; returns what was removed per job.
-    async fn prune_logs(&self, before: DateTime<Utc>, at: DateTime<Utc>)
-    -> Result<Vec<JobLogUsage>>;
+    async fn prune_logs(
+        &self,
+        before: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<JobLogUsage>>;
     /// Every artifact record, oldest first.
     async fn artifact_records(&self) -> Result<Vec<ArtifactRecord>>;
     /// Remove these artifact records (each only if the job's name still
@@ -448,9 +451,8 @@ impl<D: Dialect> RetentionStore for Ledger<D> {
     }
 
     async fn tombstones(&self, visibility: &Visibility, limit: u32) -> Result<Vec<Tombstone>> {
-        let mut qb = SqlBuilder::<D>::new(&format!(
-            "SELECT {TOMBSTONE_COLUMNS} FROM job_tombstones"
-        ));
+        let mut qb =
+            SqlBuilder::<D>::new(&format!("SELECT {TOMBSTONE_COLUMNS} FROM job_tombstones"));
         if let Some(me) = visibility.only() {
             qb.push(" WHERE principal = ").push_bind(me.as_str());
         }

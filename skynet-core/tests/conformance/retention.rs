@@ -23,10 +23,7 @@ async fn finished(store: &SharedStore, principal: &str, lines: &[&str]) -> Job {
     };
     let job = insert(store, job).await;
     let (job, lease) = claimed(store, &job.id, LONG).await;
-    let new: Vec<NewLogLine> = lines
-        .iter()
-        .map(|t| line(0, Stream::Stdout, t))
-        .collect();
+    let new: Vec<NewLogLine> = lines.iter().map(|t| line(0, Stream::Stdout, t)).collect();
     store.append_logs(&job.id, &new).await.expect("logs");
     run_step(store, &job.id, &lease, 0).await;
     store
@@ -179,11 +176,7 @@ pub async fn pruned_jobs_leave_tombstones_and_other_chains_verify(store: SharedS
     );
     let at = Utc::now();
     let stones = store
-        .prune_jobs(
-            &[old.id.clone(), running_job.id.clone()],
-            before,
-            at,
-        )
+        .prune_jobs(&[old.id.clone(), running_job.id.clone()], before, at)
         .await
         .expect("prune");
     assert_eq!(stones.len(), 1, "a running job is never pruned");
@@ -225,7 +218,7 @@ pub async fn pruned_jobs_leave_tombstones_and_other_chains_verify(store: SharedS
     // Pruning again changes nothing (the job is gone).
     assert!(
         store
-            .prune_jobs(&[old.id.clone()], before, at)
+            .prune_jobs(std::slice::from_ref(&old.id), before, at)
             .await
             .expect("again")
             .is_empty()
@@ -254,7 +247,10 @@ pub async fn pruned_logs_leave_marks_and_chains_verify(store: SharedStore) {
     );
     let usage = store.storage_usage().await.expect("usage");
     assert_eq!(usage.log_lines, 4);
-    assert_eq!(usage.log_bytes, ("one".len() + "two".len() + "three".len() + "late".len()) as u64);
+    assert_eq!(
+        usage.log_bytes,
+        ("one".len() + "two".len() + "three".len() + "late".len()) as u64
+    );
     let at = Utc::now();
     let pruned = store.prune_logs(cut, at).await.expect("prune");
     assert_eq!(pruned, old, "what was measured is what went");
@@ -278,7 +274,10 @@ pub async fn pruned_logs_leave_marks_and_chains_verify(store: SharedStore) {
         (marks[0].what.as_str(), marks[0].count, marks[0].bytes),
         ("logs", 2, 6)
     );
-    assert_eq!(marks[0].before, skynet_core::store::chain::truncate_to_micros(cut));
+    assert_eq!(
+        marks[0].before,
+        skynet_core::store::chain::truncate_to_micros(cut)
+    );
     assert_not_found(
         store
             .prune_marks(&a.id, &Visibility::Own(b.principal.clone()))
@@ -300,13 +299,22 @@ pub async fn pruned_artifact_records_leave_marks(store: SharedStore) {
         content_type: "text/plain".into(),
         principal: job.principal.clone(),
     };
-    let first = store.record_artifact(&lease, &new("a", 1)).await.expect("a");
-    store.record_artifact(&lease, &new("b", 2)).await.expect("b");
+    let first = store
+        .record_artifact(&lease, &new("a", 1))
+        .await
+        .expect("a");
+    store
+        .record_artifact(&lease, &new("b", 2))
+        .await
+        .expect("b");
     let records = store.artifact_records().await.expect("all");
     assert_eq!(records.len(), 2);
     assert_eq!(records[0].name, "a", "oldest first");
     // "a" is recorded again: the old record no longer matches.
-    let again = store.record_artifact(&lease, &new("a", 4)).await.expect("a again");
+    let again = store
+        .record_artifact(&lease, &new("a", 4))
+        .await
+        .expect("a again");
     let removed = store
         .prune_artifacts(&[first.clone(), records[1].clone()], Utc::now())
         .await
@@ -342,10 +350,18 @@ pub async fn the_gc_lease_has_one_holder(store: SharedStore) {
     assert!(!store.take_gc_lease("b", now, 60_000).await.expect("held"));
     assert!(store.take_gc_lease("a", now, 60_000).await.expect("renew"));
     store.release_gc_lease("b").await.expect("not b's");
-    assert!(!store.take_gc_lease("b", now, 60_000).await.expect("still held"));
+    assert!(
+        !store
+            .take_gc_lease("b", now, 60_000)
+            .await
+            .expect("still held")
+    );
     let later = now + chrono::Duration::minutes(2);
     assert!(
-        store.take_gc_lease("b", later, 60_000).await.expect("expired"),
+        store
+            .take_gc_lease("b", later, 60_000)
+            .await
+            .expect("expired"),
         "an expired lease is taken over"
     );
     store.release_gc_lease("b").await.expect("release");

@@ -7,11 +7,11 @@ use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problems::Keyed;
 use crate::schema::{ComponentHealth, GcQuery, HealthAnswer};
-use skynet_core::retention::{GcOptions, GcReport};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use skynet_core::engine::HealthCheck;
+use skynet_core::retention::{GcOptions, GcReport};
 use skynet_core::sentinel::HealthStatus;
 use skynet_core::store::keys::Scope;
 
@@ -60,9 +60,7 @@ pub(crate) async fn gc(
     caller.require(Scope::Admin)?;
     let report = state
         .sk
-        .gc(GcOptions {
-            dry_run: q.dry_run,
-        })
+        .gc(GcOptions { dry_run: q.dry_run })
         .await
         .map_err(core_err(&caller))?;
     Ok(ApiJson(report))
