@@ -84,7 +84,7 @@ fn partial_uploads(sb: &Sandbox) -> Vec<(String, u64)> {
 /// and gc removes the temporary file the killed worker left.
 #[test]
 fn kill_9_mid_upload_lists_no_partial_artifact_and_gc_cleans_up() {
-    const SIZE: u64 = 900 << 20;
+    const SIZE: u64 = 256 << 20;
     let sb = Sandbox::new();
     // Sparse: nothing on disk, but every byte is read, hashed and copied.
     std::fs::File::create(sb.path("big.bin"))
@@ -109,7 +109,7 @@ fn kill_9_mid_upload_lists_no_partial_artifact_and_gc_cleans_up() {
     let seen = eventually(Duration::from_secs(60), "an upload under way", || {
         partial_uploads(&sb)
             .into_iter()
-            .find(|(_, size)| *size > 0 && *size < SIZE - (256 << 20))
+            .find(|(_, size)| *size > 0 && *size < SIZE - (64 << 20))
     });
     first.kill().unwrap();
     first.wait().unwrap();
