@@ -209,6 +209,16 @@ pub enum Command {
         /// step wrote them instead of escaped
         #[arg(long)]
         raw: bool,
+        /// Only lines recorded at or after this time (RFC 3339, or a
+        /// duration ago: `10m`, `2h`)
+        #[arg(long)]
+        since: Option<String>,
+        /// Only lines recorded before this time (RFC 3339, or a duration ago)
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this stream: stdout, stderr or system
+        #[arg(long)]
+        stream: Option<String>,
     },
     /// Show the global event log (job lifecycle and system events), or
     /// with a job id its audit events and their hash chain check
@@ -266,6 +276,16 @@ pub enum Command {
     },
     /// Check every provider now: status, latency, failures in a row, message
     Providers {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove what retention no longer keeps (old logs, artifacts,
+    /// finished jobs, unfinished uploads; see `[retention]`)
+    Gc {
+        /// Only list what would be removed
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON
         #[arg(long)]
         json: bool,
     },

@@ -54,3 +54,44 @@ impl Clock for ManualClock {
 
 /// The shared handle loops take.
 pub type SharedClock = Arc<dyn Clock>;
+
+/// An instant as a caller writes it: RFC 3339 (`2026-12-06T10:00:00Z`),
+/// or a duration meaning that long before `now` (`10m`, `2h`, `3days`).
+/// Anything else is [`crate::Error::InvalidInput`] naming `what`.
+pub fn parse_instant(what: &str, text: &str, now: DateTime<Utc>) -> crate::Result<DateTime<Utc>> {
+    let t = text.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(t) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    humantime::parse_duration(t)
+        .ok()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .and_then(|d| now.checked_sub_signed(d))
+        .ok_or_else(|| {
+            crate::Error::InvalidInput(format!(
+                "{what}: {:?} is neither an RFC 3339 time (2026-12-06T10:00:00Z) nor a \
+                 duration ago (10m, 2h, 3days)",
+                t.chars().take(60).collect::<String>()
+            ))
+        })
+}
+
+#[cfg(test)]
+mod instant_tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_rfc3339_or_a_duration_ago() {
+        let now = DateTime::parse_from_rfc3339("2026-12-06T10:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let at = parse_instant("since", "2026-12-06T09:00:00+01:00", now).expect("rfc");
+        assert_eq!(at, now - chrono::Duration::hours(2));
+        assert_eq!(
+            parse_instant("since", "10m", now).expect("ago"),
+            now - chrono::Duration::minutes(10)
+        );
+        let e = parse_instant("--since", "yesterday-ish", now).expect_err("bad");
+        assert!(e.to_string().contains("--since"), "{e}");
+    }
+}

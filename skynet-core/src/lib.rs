@@ -39,6 +39,7 @@ pub mod principal;
 pub mod probe;
 pub mod provider;
 pub mod redact;
+pub mod retention;
 pub mod retry;
 pub mod risk;
 pub mod scheduler;

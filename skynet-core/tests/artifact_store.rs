@@ -173,6 +173,44 @@ pub async fn addresses_are_never_paths(b: Bucket) {
     }
 }
 
+/// Unfinished uploads are listed and removed by name (never a path); an
+/// object is deleted by retention only if it was stored before the given
+/// instant: one stored again since stays.
+pub async fn unfinished_uploads_and_guarded_deletes(b: Bucket) {
+    let data = bytes(1000, 7);
+    let stored = b.store.put(&mut &data[..], 1 << 20).await.unwrap();
+    let before = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert!(
+        !b.store
+            .delete_if_stored_before(&stored.sha256, before)
+            .await
+            .unwrap(),
+        "stored after the instant: kept"
+    );
+    assert_eq!(read_all(&b.store, &stored.sha256, 1000, None).await, data);
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    assert!(
+        b.store
+            .delete_if_stored_before(&stored.sha256, later)
+            .await
+            .unwrap()
+    );
+    assert!(b.store.objects().await.unwrap().is_empty());
+    assert!(
+        !b.store
+            .delete_if_stored_before(&stored.sha256, later)
+            .await
+            .unwrap(),
+        "already gone"
+    );
+    for bad in ["../x.part", "/etc/passwd", "a/b.part", ".hidden.part"] {
+        let e = b.store.remove_unfinished_upload(bad).await.unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(_)), "{bad}: {e}");
+    }
+    // Nothing is unfinished after whole uploads.
+    assert!(b.store.unfinished_uploads().await.unwrap().is_empty());
+}
+
 macro_rules! artifact_store_tests {
     ($bucket:expr; $($case:ident),+ $(,)?) => {
         $(
@@ -193,6 +231,7 @@ macro_rules! all_cases {
             a_failed_upload_leaves_no_object,
             corrupted_objects_are_not_served,
             addresses_are_never_paths,
+            unfinished_uploads_and_guarded_deletes,
         );
     };
 }
@@ -218,4 +257,20 @@ async fn local_writes_go_through_a_temporary_file() {
             .unwrap()
             .is_empty()
     );
+    let unfinished = skynet_core::artifact::ArtifactStore::unfinished_uploads(&store)
+        .await
+        .unwrap();
+    assert_eq!(
+        unfinished
+            .iter()
+            .map(|u| (u.name.as_str(), u.size))
+            .collect::<Vec<_>>(),
+        [("crashed.part", 4)]
+    );
+    assert!(
+        skynet_core::artifact::ArtifactStore::remove_unfinished_upload(&store, "crashed.part")
+            .await
+            .unwrap()
+    );
+    assert!(!store.tmp_dir().join("crashed.part").exists());
 }

@@ -53,6 +53,12 @@ pub struct Metrics {
     sse_sent: Counter,
     sse_buffered: Gauge,
     sse_open: Gauge,
+    storage: Family<StorageLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StorageLabels {
+    kind: &'static str,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -139,6 +145,12 @@ impl Metrics {
             sse_buffered.clone(),
         );
         registry.register("http_sse_streams", "Open SSE streams", sse_open.clone());
+        let storage = Family::<StorageLabels, Gauge>::default();
+        registry.register(
+            "storage",
+            "What the ledger and the artifact store hold, by kind (rows, bytes, objects)",
+            storage.clone(),
+        );
         Metrics {
             registry,
             http,
@@ -151,6 +163,7 @@ impl Metrics {
             sse_sent,
             sse_buffered,
             sse_open,
+            storage,
         }
     }
 
@@ -222,6 +235,30 @@ impl Metrics {
                 .set(n);
             if status == skynet_core::JobStatus::Queued {
                 self.queue_depth.set(n);
+            }
+        }
+        let storage = sk.storage().await?;
+        let l = &storage.ledger;
+        let object_store = [
+            ("artifact_objects", storage.objects),
+            ("artifact_object_bytes", storage.object_bytes),
+            ("unfinished_uploads", storage.unfinished_uploads),
+        ];
+        for (kind, value) in [
+            ("jobs", Some(l.jobs)),
+            ("tombstones", Some(l.tombstones)),
+            ("log_lines", Some(l.log_lines)),
+            ("log_bytes", Some(l.log_bytes)),
+            ("artifact_records", Some(l.artifacts)),
+            ("artifact_record_bytes", Some(l.artifact_bytes)),
+        ]
+        .into_iter()
+        .chain(object_store)
+        {
+            if let Some(v) = value {
+                self.storage
+                    .get_or_create(&StorageLabels { kind })
+                    .set(i64::try_from(v).unwrap_or(i64::MAX));
             }
         }
         // Core counts redactions in a process-wide atomic (its redactors

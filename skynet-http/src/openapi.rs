@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 #[openapi(
     info(title = "SKYNET control plane", description = "Plan, judge, approve, queue and watch jobs. Errors are RFC 9457 problem+json with a stable `code`."),
     paths(
-        health, metrics, openapi, page,
+        health, metrics, gc, openapi, page,
         submit, list_jobs, get_job, approve, deny, cancel, logs,
         list_artifacts, get_artifact,
         review, retry,
@@ -46,6 +46,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         triggers::TriggerBody, skynet_core::triggers::Trigger, skynet_core::triggers::RateLimit,
         skynet_core::engine::InitiativeStatus, skynet_core::store::initiative::InitiativeBudget,
         skynet_core::store::initiative::InitiativeUsage,
+        skynet_core::retention::GcReport, skynet_core::retention::GcJobs,
+        skynet_core::retention::GcLogs, skynet_core::retention::GcArtifacts,
+        skynet_core::retention::GcArtifact, skynet_core::retention::GcFiles,
     )),
     modifiers(&ApiKeyScheme),
 )]

@@ -109,6 +109,22 @@ pub struct LogsQuery {
     pub step: Option<u32>,
     /// Only lines after this `seq` (for following).
     pub after_seq: Option<i64>,
+    /// Only lines recorded at or after this time: RFC 3339, or a duration
+    /// ago (`10m`, `2h`).
+    pub since: Option<String>,
+    /// Only lines recorded before this time: RFC 3339, or a duration ago.
+    pub until: Option<String>,
+    /// Only this stream: `stdout`, `stderr` or `system`.
+    pub stream: Option<String>,
+}
+
+/// `POST /v1/gc` query.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GcQuery {
+    /// Only list what would be removed.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// A job's log lines.

@@ -442,6 +442,103 @@ async fn logs_tail_and_search_after_a_worker_ran_the_job(db: Db) {
     );
 }
 
+/// Logs by stream and time range through the query string; a bad value
+/// is a 400 saying what to write.
+async fn logs_by_stream_and_time_range(db: Db) {
+    let t = TestApp::new(db).await;
+    let id = t.submit_and_run("read hello.txt").await;
+    let get = |q: String| {
+        let t = &t;
+        let id = id.clone();
+        async move {
+            t.call(
+                "GET",
+                &format!("/v1/jobs/{id}/logs?{q}"),
+                Some(&t.read),
+                None,
+            )
+            .await
+        }
+    };
+    let r = get("stream=stdout".into()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let logs: schema::LogsView = conforms(&r.json());
+    assert!(logs.lines.iter().any(|l| l.text == "hello from a file"));
+    assert!(
+        logs.lines
+            .iter()
+            .all(|l| l.stream == skynet_core::provider::Stream::Stdout),
+        "{}",
+        r.text
+    );
+    let r = get("stream=stderr&since=1h".into()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.json()["lines"].as_array().expect("lines").is_empty(),
+        "{}",
+        r.text
+    );
+    let r = get("until=2000-01-01T00:00:00Z".into()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json()["lines"].as_array().expect("lines").is_empty());
+    let r = get("since=1h".into()).await;
+    assert!(!r.json()["lines"].as_array().expect("lines").is_empty());
+    for bad in ["stream=stdin", "since=yesterday", "until=soon"] {
+        let r = get(bad.into()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", r.text);
+        assert_eq!(r.code(), "invalid_input", "{bad}");
+    }
+}
+
+/// `POST /v1/gc` is for `admin` only; a dry run lists, a run removes the
+/// same, and `/metrics` and `/v1/health` show what is stored.
+async fn gc_is_admin_only_and_storage_is_measured(db: Db) {
+    let t = TestApp::new(db).await;
+    t.submit_and_run("read hello.txt").await;
+    let r = t
+        .call("POST", "/v1/gc?dry_run=true", Some(&t.read), None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = t
+        .call("POST", "/v1/gc?dry_run=true", Some(&t.admin), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let dry = r.json();
+    assert_eq!(dry["dry_run"], true);
+    let r = t.call("POST", "/v1/gc", Some(&t.admin), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let real = r.json();
+    assert_eq!(real["dry_run"], false);
+    // The same removals (runs a moment apart: the cut-off instants differ).
+    for part in ["jobs", "artifacts", "objects", "uploads"] {
+        assert_eq!(dry[part], real[part], "{part}");
+    }
+    assert_eq!(dry["logs"]["lines"], real["logs"]["lines"]);
+    let r = t.call("GET", "/metrics", Some(&t.read), None).await;
+    assert!(
+        r.text.contains("skynet_storage{kind=\"jobs\"} 1"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("skynet_storage{kind=\"log_lines\"}"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("skynet_storage{kind=\"artifact_object_bytes\"}"),
+        "{}",
+        r.text
+    );
+    let r = t.call("GET", "/v1/health", None, None).await;
+    let storage = r.json()["components"]["storage"]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(storage.contains("1 jobs"), "{}", r.text);
+}
+
 async fn original_plan_has_the_original_field_names(db: Db) {
     let t = TestApp::new(db).await;
     let r = t
@@ -885,4 +982,6 @@ on_every_backend!(
     rate_limit_answers_429_with_retry_after,
     openapi_matches_the_committed_snapshot,
     scheduler_diagnose_scores_the_candidates_and_refuses_bad_specs,
+    logs_by_stream_and_time_range,
+    gc_is_admin_only_and_storage_is_measured,
 );

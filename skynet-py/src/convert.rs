@@ -102,3 +102,42 @@ impl<'py> IntoPyObject<'py> for Json {
         json_to_py(py, &self.0)
     }
 }
+
+/// Bytes handed to Python as `bytes` when a future ends (a `Vec<u8>`
+/// would become a list of ints).
+pub(crate) struct Bytes(pub(crate) Vec<u8>);
+
+impl<'py> IntoPyObject<'py> for Bytes {
+    type Target = pyo3::types::PyBytes;
+    type Output = Bound<'py, pyo3::types::PyBytes>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        Ok(pyo3::types::PyBytes::new(py, &self.0))
+    }
+}
+
+/// A time argument as text for core's parser: a string as given, or an
+/// aware `datetime` in ISO 8601 (a naive one is refused: its zone is
+/// unknown).
+pub(crate) fn instant_text(
+    what: &str,
+    value: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<String>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if let Ok(text) = value.extract::<String>() {
+        return Ok(Some(text));
+    }
+    let aware = value
+        .getattr("tzinfo")
+        .map(|tz| !tz.is_none())
+        .map_err(|_| PyValueError::new_err(format!("{what} must be a datetime or a string")))?;
+    if !aware {
+        return Err(PyValueError::new_err(format!(
+            "{what} is a naive datetime: give it a timezone (datetime.now(timezone.utc))"
+        )));
+    }
+    Ok(Some(value.call_method0("isoformat")?.extract()?))
+}

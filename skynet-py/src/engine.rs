@@ -99,6 +99,8 @@ pub(crate) struct Intent {
     pub(crate) provider: Option<String>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) idempotency_key: Option<String>,
+    /// Files to keep as artifacts (paths or glob patterns under the root).
+    pub(crate) artifacts: Vec<String>,
 }
 
 impl Intent {
@@ -111,6 +113,7 @@ impl Intent {
             provider: None,
             timeout: None,
             idempotency_key: None,
+            artifacts: Vec::new(),
         }
     }
 
@@ -123,6 +126,7 @@ impl Intent {
             source: JobSource::Python,
             idempotency_key: self.idempotency_key,
             timeout: self.timeout,
+            artifacts: self.artifacts,
             ..SubmitRequest::default()
         }
     }
@@ -250,23 +254,117 @@ pub(crate) async fn jobs(
         .collect())
 }
 
+/// Which lines `logs()` reads besides the job: as given from Python.
+#[derive(Debug, Default)]
+pub(crate) struct LogsFilter {
+    pub(crate) tail: Option<u32>,
+    pub(crate) since: Option<String>,
+    pub(crate) until: Option<String>,
+    pub(crate) stream: Option<String>,
+}
+
 pub(crate) async fn logs(
     core: Core,
     id: String,
-    tail: Option<u32>,
+    filter: LogsFilter,
 ) -> Result<Vec<LogLine>, Failure> {
     let id = job_id(&id)?;
-    core.get(&id).await?;
+    let now = chrono::Utc::now();
+    let instant = |what: &str, text: Option<String>| {
+        text.map(|t| skynet_core::clock::parse_instant(what, &t, now))
+            .transpose()
+    };
     let query = LogQuery {
-        tail,
+        tail: filter.tail,
+        since: instant("since", filter.since)?,
+        until: instant("until", filter.until)?,
+        stream: filter
+            .stream
+            .map(|s| skynet_core::provider::Stream::parse(&s))
+            .transpose()?,
         ..LogQuery::default()
     };
+    core.get(&id).await?;
     Ok(core
         .logs(&id, &query)
         .await?
         .into_iter()
         .map(|line| LogLine { line })
         .collect())
+}
+
+pub(crate) async fn artifacts(
+    core: Core,
+    id: String,
+) -> Result<Vec<crate::types::Artifact>, Failure> {
+    let id = job_id(&id)?;
+    Ok(core
+        .artifacts(&id)
+        .await?
+        .into_iter()
+        .map(|record| crate::types::Artifact { record })
+        .collect())
+}
+
+/// An artifact's bytes, whole (checked against its SHA-256 first).
+pub(crate) async fn artifact(
+    core: Core,
+    id: String,
+    name: String,
+) -> Result<crate::convert::Bytes, Failure> {
+    use tokio::io::AsyncReadExt;
+    let id = job_id(&id)?;
+    let (record, mut reader) = core.open_artifact(&id, &name, None).await?;
+    let mut bytes = Vec::with_capacity(usize::try_from(record.size).unwrap_or(0));
+    reader
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| Error::artifact_storage("reading an artifact", e))?;
+    Ok(crate::convert::Bytes(bytes))
+}
+
+/// Stream an artifact into `path` (written beside it, then renamed);
+/// returns the bytes written.
+pub(crate) async fn save_artifact(
+    core: Core,
+    id: String,
+    name: String,
+    path: PathBuf,
+) -> Result<u64, Failure> {
+    let id = job_id(&id)?;
+    let (_, mut reader) = core.open_artifact(&id, &name, None).await?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Error::InvalidInput(format!("{} names no file", path.display())))?;
+    let mut part_name = std::ffi::OsString::from(".");
+    part_name.push(file_name);
+    part_name.push(format!(".{}.part", std::process::id()));
+    let part = path.with_file_name(part_name);
+    let copied = async {
+        let mut file = tokio::fs::File::create(&part).await?;
+        let n = tokio::io::copy(&mut reader, &mut file).await?;
+        file.sync_all().await?;
+        tokio::fs::rename(&part, &path).await?;
+        Ok::<u64, std::io::Error>(n)
+    }
+    .await;
+    match copied {
+        Ok(n) => Ok(n),
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&part).await;
+            Err(Error::artifact_storage(format!("writing {}", path.display()), e).into())
+        }
+    }
+}
+
+/// Run gc (see `skynet gc`); the report as plain Python objects.
+pub(crate) async fn gc(core: Core, dry_run: bool) -> Result<crate::convert::Json, Failure> {
+    let report = core
+        .gc(skynet_core::retention::GcOptions { dry_run })
+        .await?;
+    serde_json::to_value(report)
+        .map(crate::convert::Json)
+        .map_err(|e| Failure::Core(Error::InvalidInput(format!("gc report: {e}"))))
 }
 
 pub(crate) async fn events(core: Core, id: String) -> Result<Vec<Event>, Failure> {

@@ -33,6 +33,7 @@ fn _skynet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::LogLine>()?;
     m.add_class::<types::Event>()?;
     m.add_class::<types::EventLogPage>()?;
+    m.add_class::<types::Artifact>()?;
     m.add_class::<memory::Memories>()?;
     m.add_class::<autonomy::Schedules>()?;
     m.add_class::<autonomy::AsyncSchedules>()?;

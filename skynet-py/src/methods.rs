@@ -63,7 +63,9 @@ macro_rules! skynet_methods {
             /// once, riskier ones wait in ``"planned"`` for :meth:`approve`.
             /// A repeated ``idempotency_key`` returns the first job for the
             /// same request and raises ``IdempotencyConflict`` for another.
-            #[pyo3(signature = (intent, cwd = None, priority = 0, *, provider = None, timeout = None, idempotency_key = None))]
+            /// ``artifacts`` names files to keep after the last step (paths
+            /// or glob patterns under ``cwd``).
+            #[pyo3(signature = (intent, cwd = None, priority = 0, *, provider = None, timeout = None, idempotency_key = None, artifacts = None))]
             #[allow(clippy::too_many_arguments)]
             fn submit<'py>(
                 &self,
@@ -74,12 +76,14 @@ macro_rules! skynet_methods {
                 provider: Option<String>,
                 timeout: Option<f64>,
                 idempotency_key: Option<String>,
+                artifacts: Option<Vec<String>>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let intent = Intent {
                     priority,
                     provider,
                     timeout: crate::convert::seconds("timeout", timeout)?,
                     idempotency_key,
+                    artifacts: artifacts.unwrap_or_default(),
                     ..Intent::new(intent, cwd)
                 };
                 $finish(py, engine::submit(self.engine.core.clone(), intent))
@@ -186,15 +190,74 @@ macro_rules! skynet_methods {
                 $finish(py, engine::jobs(self.engine.core.clone(), statuses, limit))
             }
 
-            /// A job's output lines (the last ``tail`` if given).
-            #[pyo3(signature = (job_id, tail = None))]
+            /// A job's output lines: the last ``tail`` if given, only those
+            /// recorded from ``since`` and before ``until`` (an aware
+            /// ``datetime``, an RFC 3339 string, or a duration ago such as
+            /// ``"10m"``), only one ``stream`` (``"stdout"``, ``"stderr"``,
+            /// ``"system"``).
+            #[pyo3(signature = (job_id, tail = None, *, since = None, until = None, stream = None))]
             fn logs<'py>(
                 &self,
                 py: Python<'py>,
                 job_id: String,
                 tail: Option<u32>,
+                since: Option<Bound<'py, PyAny>>,
+                until: Option<Bound<'py, PyAny>>,
+                stream: Option<String>,
             ) -> PyResult<Bound<'py, PyAny>> {
-                $finish(py, engine::logs(self.engine.core.clone(), job_id, tail))
+                let filter = engine::LogsFilter {
+                    tail,
+                    since: crate::convert::instant_text("since", since.as_ref())?,
+                    until: crate::convert::instant_text("until", until.as_ref())?,
+                    stream,
+                };
+                $finish(py, engine::logs(self.engine.core.clone(), job_id, filter))
+            }
+
+            /// The files a job kept as artifacts (:class:`Artifact`), by name.
+            fn artifacts<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                $finish(py, engine::artifacts(self.engine.core.clone(), job_id))
+            }
+
+            /// One artifact's bytes, checked against its SHA-256 first
+            /// (``StoreError`` if they no longer match; ``JobNotFound``
+            /// for an unknown job or name). For a large
+            /// one, :meth:`save_artifact` streams it to a file instead.
+            fn artifact<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+                name: String,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                $finish(py, engine::artifact(self.engine.core.clone(), job_id, name))
+            }
+
+            /// Stream one artifact into ``path`` (written beside it and
+            /// renamed, so ``path`` is whole or untouched); returns the
+            /// bytes written.
+            fn save_artifact<'py>(
+                &self,
+                py: Python<'py>,
+                job_id: String,
+                name: String,
+                path: PathBuf,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                $finish(
+                    py,
+                    engine::save_artifact(self.engine.core.clone(), job_id, name, path),
+                )
+            }
+
+            /// Remove what retention no longer keeps (see ``[retention]``);
+            /// with ``dry_run`` only list it. Returns the report as a dict
+            /// (``jobs``, ``logs``, ``artifacts``, ``objects``, ``uploads``).
+            #[pyo3(signature = (dry_run = false))]
+            fn gc<'py>(&self, py: Python<'py>, dry_run: bool) -> PyResult<Bound<'py, PyAny>> {
+                $finish(py, engine::gc(self.engine.core.clone(), dry_run))
             }
 
             /// A job's audit trail, oldest first.
@@ -243,7 +306,7 @@ macro_rules! skynet_methods {
             /// the finished :class:`Job` (check ``job.ok``); raises
             /// ``Cancelled`` if it was cancelled, and ``Timeout`` after
             /// ``timeout`` seconds (the job goes on in the background).
-            #[pyo3(signature = (intent, approve = None, cwd = None, *, provider = None, timeout = None, approver = None))]
+            #[pyo3(signature = (intent, approve = None, cwd = None, *, provider = None, timeout = None, approver = None, artifacts = None))]
             #[allow(clippy::too_many_arguments)]
             fn run<'py>(
                 &self,
@@ -254,6 +317,7 @@ macro_rules! skynet_methods {
                 provider: Option<String>,
                 timeout: Option<f64>,
                 approver: Option<String>,
+                artifacts: Option<Vec<String>>,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let approve = match approve {
                     Some(a) => Approve::from_python(&a)?,
@@ -261,6 +325,7 @@ macro_rules! skynet_methods {
                 };
                 let intent = Intent {
                     provider,
+                    artifacts: artifacts.unwrap_or_default(),
                     ..Intent::new(intent, cwd)
                 };
                 let timeout = crate::convert::seconds("timeout", timeout)?;

@@ -620,3 +620,61 @@ impl EventLogPage {
         )
     }
 }
+
+/// A file a job kept as an artifact (its record; the bytes come from
+/// ``artifact()`` or ``save_artifact()``).
+#[pyclass(frozen, module = "skynet._skynet")]
+pub(crate) struct Artifact {
+    pub(crate) record: skynet_core::store::artifacts::ArtifactRecord,
+}
+
+#[pymethods]
+impl Artifact {
+    /// The job.
+    #[getter]
+    fn job_id(&self) -> String {
+        self.record.job_id.to_string()
+    }
+    /// The step (0-based) that produced it.
+    #[getter]
+    fn step(&self) -> u32 {
+        self.record.step
+    }
+    /// Its name: the file's path relative to the job's root.
+    #[getter]
+    fn name(&self) -> String {
+        self.record.name.clone()
+    }
+    /// Size in bytes.
+    #[getter]
+    fn size(&self) -> u64 {
+        self.record.size
+    }
+    /// Hex SHA-256 of its bytes.
+    #[getter]
+    fn sha256(&self) -> String {
+        self.record.sha256.clone()
+    }
+    /// MIME type.
+    #[getter]
+    fn content_type(&self) -> String {
+        self.record.content_type.clone()
+    }
+    /// When it was recorded.
+    #[getter]
+    fn created_at<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        datetime(py, &self.record.created_at)
+    }
+    /// The record as plain Python objects.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py_dict(py, &self.record)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "<Artifact {} of {} ({} bytes)>",
+            quoted(&self.record.name),
+            self.record.job_id,
+            self.record.size
+        )
+    }
+}

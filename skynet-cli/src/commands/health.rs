@@ -25,7 +25,12 @@ pub async fn health(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit
     let summary = sk.health(HealthCheck::Now).await;
     let report = &summary.report;
     if json {
-        super::print_json(out, report)?;
+        let mut value = serde_json::to_value(report)
+            .map_err(|e| skynet_core::Error::InvalidInput(format!("encoding health: {e}")))?;
+        if let (Some(map), Some(storage)) = (value.as_object_mut(), &summary.storage) {
+            map.insert("storage".into(), serde_json::json!(storage));
+        }
+        super::print_json(out, &value)?;
     } else {
         writeln!(out, "status: {}", summary.verdict)?;
         for (name, c) in &report.components {
@@ -35,6 +40,9 @@ pub async fn health(sk: &Skynet, json: bool, out: &mut dyn Write) -> Result<Exit
                 c.status.as_str(),
                 printable(&c.message)
             )?;
+        }
+        if let Some(storage) = &summary.storage {
+            writeln!(out, "{:<10} {:<10} {}", "storage", "", storage.summary())?;
         }
         if report
             .components

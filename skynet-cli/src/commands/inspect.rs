@@ -82,6 +82,12 @@ pub struct LogsOptions {
     pub step: Option<u32>,
     /// Control characters as the step wrote them, not escaped.
     pub raw: bool,
+    /// Only lines recorded at or after this instant.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only lines recorded before this instant.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only this stream.
+    pub stream: Option<skynet_core::provider::Stream>,
 }
 
 /// `skynet logs [-f] [--raw]`.
@@ -92,6 +98,9 @@ pub async fn logs(sk: &Skynet, id: &JobId, opts: LogsOptions, out: &mut dyn Writ
         search,
         step,
         raw,
+        since,
+        until,
+        stream,
     } = opts;
     let step = match step {
         Some(0) => return Err(Error::InvalidInput("--step counts from 1".into())),
@@ -102,6 +111,9 @@ pub async fn logs(sk: &Skynet, id: &JobId, opts: LogsOptions, out: &mut dyn Writ
         search,
         after_seq: None,
         tail,
+        since,
+        until,
+        stream,
     };
     loop {
         // Read the status first: lines written before it finished are then
@@ -121,15 +133,104 @@ pub async fn logs(sk: &Skynet, id: &JobId, opts: LogsOptions, out: &mut dyn Writ
     }
 }
 
-/// `skynet events`: the audit trail and whether its chain is intact.
-pub async fn events(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -> Result<Exit> {
-    let events = sk.events(id).await?;
-    let report = sk.verify_events(id).await?;
+/// `skynet gc [--dry-run] [--json]`.
+pub async fn gc(sk: &Skynet, dry_run: bool, json: bool, out: &mut dyn Write) -> Result<Exit> {
+    let report = sk.gc(skynet_core::retention::GcOptions { dry_run }).await?;
     if json {
-        print_json(out, &serde_json::json!({"events": events, "chain": report}))?;
+        print_json(out, &report)?;
+        return Ok(Exit::Ok);
+    }
+    if let Some(why) = &report.skipped {
+        writeln!(out, "gc skipped: {why}")?;
+        return Ok(Exit::Ok);
+    }
+    writeln!(out, "{}", report.summary())?;
+    for id in &report.jobs.job_ids {
+        writeln!(out, "  job {id}")?;
+    }
+    for a in &report.artifacts.records {
+        writeln!(
+            out,
+            "  artifact {} {} ({} bytes)",
+            a.job_id,
+            render::printable(&a.name),
+            a.size
+        )?;
+    }
+    for name in &report.objects.names {
+        writeln!(out, "  object {name}")?;
+    }
+    for name in &report.uploads.names {
+        writeln!(out, "  unfinished upload {name}")?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// `skynet events JOB` of a pruned job: its tombstone.
+fn print_tombstone(
+    out: &mut dyn Write,
+    stone: &skynet_core::store::retention::Tombstone,
+    json: bool,
+) -> Result<Exit> {
+    if json {
+        print_json(out, &serde_json::json!({ "tombstone": stone }))?;
+    } else {
+        writeln!(
+            out,
+            "job {} was pruned at {}: it {} (finished {}); its chain had {} events, \
+             head {}",
+            stone.job_id,
+            stone.pruned_at.to_rfc3339(),
+            stone.status.as_str(),
+            stone
+                .finished_at
+                .map_or_else(|| "-".to_string(), |t| t.to_rfc3339()),
+            stone.event_count,
+            stone.event_head.as_deref().unwrap_or("-"),
+        )?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// `skynet events`: the audit trail and whether its chain is intact, and
+/// what gc removed from the job (a pruned job: its tombstone).
+pub async fn events(sk: &Skynet, id: &JobId, json: bool, out: &mut dyn Write) -> Result<Exit> {
+    let events = match sk.events(id).await {
+        Ok(events) => events,
+        Err(Error::JobNotFound(e)) => {
+            return match sk.tombstone(id).await? {
+                Some(stone) => print_tombstone(out, &stone, json),
+                None => Err(Error::JobNotFound(e)),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let report = sk.verify_events(id).await?;
+    let pruned = sk.prune_marks(id).await?;
+    if json {
+        print_json(
+            out,
+            &serde_json::json!({"events": events, "chain": report, "pruned": pruned}),
+        )?;
     } else {
         for e in &events {
             render::event(out, e)?;
+        }
+        for m in &pruned {
+            let what = match m.what.as_str() {
+                "logs" => format!(
+                    "{} log lines ({} bytes) older than {}",
+                    m.count,
+                    m.bytes,
+                    m.before.to_rfc3339()
+                ),
+                _ => format!(
+                    "artifact {} ({} bytes)",
+                    render::printable(&m.detail),
+                    m.bytes
+                ),
+            };
+            writeln!(out, "pruned at {}: {what}", m.pruned_at.to_rfc3339())?;
         }
         if report.intact {
             writeln!(out, "hash chain intact ({} events)", report.events)?;

@@ -148,7 +148,20 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
             search,
             step,
             raw,
+            since,
+            until,
+            stream,
         } => {
+            let now = chrono::Utc::now();
+            let instant = |what: &str, text: Option<String>| {
+                text.map(|t| skynet_core::clock::parse_instant(what, &t, now))
+                    .transpose()
+            };
+            let since = instant("--since", since)?;
+            let until = instant("--until", until)?;
+            let stream = stream
+                .map(|s| skynet_core::provider::Stream::parse(&s))
+                .transpose()?;
             inspect::logs(
                 &engine(&cli.global).await?,
                 &parse_id(&id)?,
@@ -158,6 +171,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
                     search,
                     step,
                     raw,
+                    since,
+                    until,
+                    stream,
                 },
                 out,
             )
@@ -211,6 +227,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
         }
         Command::Providers { json } => {
             health::providers(&engine(&cli.global).await?, json, out).await
+        }
+        Command::Gc { dry_run, json } => {
+            inspect::gc(&engine(&cli.global).await?, dry_run, json, out).await
         }
         Command::Health { json } => health::health(&engine(&cli.global).await?, json, out).await,
         Command::Workers { json } => worker::list(&engine(&cli.global).await?, json, out).await,

@@ -255,4 +255,103 @@ impl ArtifactStore for LocalArtifactStore {
         found.sort_by(|a, b| a.sha256.cmp(&b.sha256));
         Ok(found)
     }
+
+    async fn delete_if_stored_before(
+        &self,
+        sha256: &str,
+        not_after: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        check_address(sha256)?;
+        let path = self.object_path(sha256);
+        let tmp_dir = self.tmp_dir();
+        tokio::fs::create_dir_all(&tmp_dir)
+            .await
+            .map_err(|e| Error::artifact_storage(format!("creating {}", tmp_dir.display()), e))?;
+        // Moved aside first, then judged by the file actually moved: a
+        // writer that renamed the same bytes into place in between made a
+        // fresh file, which goes back (same bytes, same address).
+        let aside = tmp_dir.join(format!("{sha256}.{}.gc", uuid::Uuid::now_v7().simple()));
+        match tokio::fs::rename(&path, &aside).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => {
+                return Err(Error::artifact_storage(
+                    format!("moving {} aside", path.display()),
+                    e,
+                ));
+            }
+        }
+        let written = tokio::fs::metadata(&aside)
+            .await
+            .and_then(|m| m.modified())
+            .map(chrono::DateTime::<chrono::Utc>::from)
+            .map_err(|e| Error::artifact_storage(format!("reading {}", aside.display()), e))?;
+        if written > not_after {
+            tokio::fs::rename(&aside, &path)
+                .await
+                .map_err(|e| Error::artifact_storage(format!("restoring {}", path.display()), e))?;
+            return Ok(false);
+        }
+        tokio::fs::remove_file(&aside)
+            .await
+            .map_err(|e| Error::artifact_storage(format!("removing {}", aside.display()), e))?;
+        Ok(true)
+    }
+
+    async fn unfinished_uploads(&self) -> Result<Vec<super::UnfinishedUpload>> {
+        let dir = self.tmp_dir();
+        let listing = |e| Error::artifact_storage(format!("listing {}", dir.display()), e);
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(listing(e)),
+        };
+        let mut found = Vec::new();
+        while let Some(entry) = entries.next_entry().await.map_err(listing)? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !is_temp_name(&name) {
+                continue;
+            }
+            let meta = match entry.metadata().await {
+                Ok(m) if m.is_file() => m,
+                // Finished (renamed) or removed since the listing.
+                _ => continue,
+            };
+            found.push(super::UnfinishedUpload {
+                name,
+                size: meta.len(),
+                written_at: meta
+                    .modified()
+                    .map(chrono::DateTime::<chrono::Utc>::from)
+                    .unwrap_or_else(|_| chrono::Utc::now()),
+            });
+        }
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
+    async fn remove_unfinished_upload(&self, name: &str) -> Result<bool> {
+        if !is_temp_name(name) {
+            return Err(Error::InvalidInput(format!(
+                "{name:?} is not the name of an unfinished upload"
+            )));
+        }
+        let path = self.tmp_dir().join(name);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::artifact_storage(
+                format!("removing {}", path.display()),
+                e,
+            )),
+        }
+    }
+}
+
+/// Whether `name` is one of this store's temporary files (`<uuid>.part`
+/// while written, `<sha256>.<uuid>.gc` while retention judges an object):
+/// a plain file name only, never a path.
+fn is_temp_name(name: &str) -> bool {
+    let plain = !name.starts_with('.') && !name.contains(['/', '\0']);
+    plain && (name.ends_with(".part") || name.ends_with(".gc"))
 }

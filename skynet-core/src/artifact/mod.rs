@@ -80,6 +80,39 @@ pub trait ArtifactStore: Send + Sync + std::fmt::Debug {
     async fn delete(&self, sha256: &str) -> Result<bool>;
     /// Every stored object.
     async fn objects(&self) -> Result<Vec<ObjectInfo>>;
+    /// Remove the object unless it was stored after `not_after` (a writer
+    /// may have stored the same bytes again just now, for a record about
+    /// to be written); `false` if it was kept or there was none. Retention
+    /// deletes through this, never through [`ArtifactStore::delete`].
+    async fn delete_if_stored_before(
+        &self,
+        sha256: &str,
+        not_after: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        let _ = not_after;
+        self.delete(sha256).await
+    }
+    /// Uploads a writer began and never finished (a killed worker's
+    /// temporary file, an abandoned multipart upload).
+    async fn unfinished_uploads(&self) -> Result<Vec<UnfinishedUpload>> {
+        Ok(Vec::new())
+    }
+    /// Remove (abort) one unfinished upload; `false` if it was gone.
+    async fn remove_unfinished_upload(&self, name: &str) -> Result<bool> {
+        let _ = name;
+        Ok(false)
+    }
+}
+
+/// An upload that never became an object.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UnfinishedUpload {
+    /// The backend's name for it (a temporary file's name).
+    pub name: String,
+    /// Bytes written so far.
+    pub size: u64,
+    /// When it was last written to.
+    pub written_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Where artifacts go and how large they may be.

@@ -26,6 +26,7 @@
 //! | how long a plan awaiting approval may be approved (default 24 h) | `[limits] approval_ttl` | `SKYNET_APPROVAL_TTL` |
 //! | Telegram front-end (`skynet telegram`): token, Bot API URL, users and roles (`viewer`, `approver`, `admin`), group chats, personality, job root | `[telegram] token_file`, `api_url`, `users = [{ id = 123, role = "admin" }]`, `allow_groups`, `personality_file`, `root` | `TELEGRAM_BOT_TOKEN` or `TELEGRAM_BOT_TOKEN_FILE`, `TELEGRAM_API_URL`, `TELEGRAM_ALLOWED_USER_ID` (an admin), `TELEGRAM_USERS` (`123:viewer,456:approver`), `TELEGRAM_ALLOW_GROUPS`, `TELEGRAM_PERSONALITY_FILE`, `TELEGRAM_ROOT`; webhook mode behind `skynet serve`: `[telegram] webhook_url` / `TELEGRAM_WEBHOOK_URL` with `TELEGRAM_WEBHOOK_SECRET` |
 //! | artifacts: the local store's directory, the cap per file and per job (a file or job over it is skipped) | `[artifacts] dir`, `max_bytes`, `max_job_bytes` | `SKYNET_ARTIFACT_DIR` (default `$SKYNET_HOME/artifacts`), `SKYNET_ARTIFACT_MAX_BYTES` (default `1g`), `SKYNET_ARTIFACT_MAX_JOB_BYTES` (default `4g`) |
+//! | retention (`skynet gc`, run every `interval` by `serve` and `worker`): log lines older than `logs` (default 30 days), artifact records older than `artifacts_age` or past `artifacts_max_bytes` in all (oldest first), jobs finished longer ago than `jobs` (each leaves a tombstone); each `off` to keep; unreferenced objects and unfinished uploads younger than `grace` are left alone | `[retention] logs`, `artifacts_age`, `artifacts_max_bytes`, `jobs`, `grace`, `interval` | `SKYNET_RETENTION_LOGS` (default `30d`), `SKYNET_RETENTION_ARTIFACTS_AGE` (default `off`), `SKYNET_RETENTION_ARTIFACTS_MAX_BYTES` (default `off`), `SKYNET_RETENTION_JOBS` (default `off`), `SKYNET_GC_GRACE` (default `1h`), `SKYNET_GC_INTERVAL` (default `1h`, or `off`) |
 //! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
 //! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
 //! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
@@ -70,6 +71,7 @@ mod layers;
 mod llm;
 mod network;
 mod providers;
+mod retention;
 mod ssh;
 #[cfg(feature = "ssh")]
 mod ssh_config;
@@ -214,6 +216,8 @@ struct FileSettings {
     telegram: telegram::TelegramSection,
     #[serde(default)]
     artifacts: artifacts::ArtifactsSection,
+    #[serde(default)]
+    retention: retention::RetentionSection,
 }
 
 /// `[scheduler]` in `skynet.toml`.
@@ -352,6 +356,7 @@ impl Settings {
         }
         let artifacts = file.artifacts.resolve(&layers, &home)?;
         engine.artifacts = artifacts.limits;
+        engine.retention = file.retention.resolve(&layers)?;
         let database_url = layers
             .pick("SKYNET_DATABASE_URL", file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", home.join("skynet.db").display()));

@@ -2,7 +2,8 @@
 //! together by `skynet serve` and `skynet worker`: the schedule loop,
 //! the trigger loop and the default handlers (conditions and the step
 //! watcher) always (a ledger without schedules or triggers costs a few
-//! queries a second), the initiative loop only when it is enabled.
+//! queries a second), gc every retention interval (one process at a time
+//! by the ledger's gc lease), the initiative loop only when it is enabled.
 
 use super::Skynet;
 use super::conditions::CONDITION_POLL;
@@ -13,8 +14,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 impl Skynet {
-    /// Run the schedule loop, the trigger loop, the default handlers (and
-    /// the initiative loop, when enabled) on the system clock until
+    /// Run the schedule loop, the trigger loop, the default handlers, gc
+    /// (and the initiative loop, when enabled) on the system clock until
     /// `shutdown`; the returned task ends with them.
     pub fn spawn_autonomy(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let clock: SharedClock = Arc::new(SystemClock);
@@ -26,6 +27,7 @@ impl Skynet {
                     sk.run_schedules(clock.clone(), SCHEDULE_POLL, shutdown.clone()),
                     sk.run_triggers(clock.clone(), TRIGGER_POLL, shutdown.clone()),
                     sk.run_conditions(clock.clone(), CONDITION_POLL, shutdown.clone()),
+                    sk.run_gc(shutdown.clone()),
                 );
             };
             if initiative.enabled {

@@ -29,6 +29,9 @@ pub struct HealthSummary {
     pub report: HealthReport,
     /// The ledger's backend (`sqlite`, `postgres`).
     pub backend: &'static str,
+    /// What the ledger and the artifact store hold (`None`: could not be
+    /// measured; the database component says why).
+    pub storage: Option<crate::retention::StorageReport>,
 }
 
 impl HealthSummary {
@@ -53,6 +56,13 @@ impl HealthSummary {
                 };
                 (name.to_string(), PublicComponent { status, detail })
             })
+            .chain(self.storage.iter().map(|s| {
+                let component = PublicComponent {
+                    status: HealthStatus::Healthy,
+                    detail: s.summary(),
+                };
+                ("storage".to_string(), component)
+            }))
             .collect()
     }
 }
@@ -127,10 +137,18 @@ impl Skynet {
             .max()
             .unwrap_or(HealthStatus::Healthy);
         report.status = verdict;
+        let storage = match self.storage().await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "health: could not measure storage");
+                None
+            }
+        };
         HealthSummary {
             verdict,
             report,
             backend: self.inner.store.backend(),
+            storage,
         }
     }
 
@@ -233,6 +251,7 @@ mod tests {
                 providers: Vec::new(),
             },
             backend: "postgres",
+            storage: None,
         };
         let shown = summary.public_components();
         assert_eq!(

@@ -12,6 +12,7 @@ mod constraints;
 mod estimates;
 mod events;
 mod execute;
+mod gc;
 mod health;
 mod judge;
 mod memory;
@@ -98,6 +99,8 @@ pub struct EngineConfig {
     pub probes: crate::probe::ProbeConfig,
     /// Size caps of artifact collection ([`crate::artifact`]).
     pub artifacts: crate::artifact::ArtifactLimits,
+    /// What gc removes and how often it runs ([`crate::retention`]).
+    pub retention: crate::retention::RetentionSettings,
 }
 
 impl Default for EngineConfig {
@@ -116,6 +119,7 @@ impl Default for EngineConfig {
             worker_offline_after: Duration::from_secs(10),
             probes: crate::probe::ProbeConfig::default(),
             artifacts: crate::artifact::ArtifactLimits::default(),
+            retention: crate::retention::RetentionSettings::default(),
         }
     }
 }

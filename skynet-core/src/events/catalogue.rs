@@ -97,13 +97,16 @@ pub enum EventType {
     /// An event matched a trigger that did not fire (rate limit, refusal).
     #[serde(rename = "trigger.skipped")]
     TriggerSkipped,
+    /// A gc run removed old records.
+    #[serde(rename = "gc.completed")]
+    GcCompleted,
     /// Something went wrong inside SKYNET.
     #[serde(rename = "error")]
     Error,
 }
 
 /// Every event type, in catalogue order.
-pub const ALL_EVENT_TYPES: [EventType; 31] = [
+pub const ALL_EVENT_TYPES: [EventType; 32] = [
     EventType::JobCreated,
     EventType::JobPlanned,
     EventType::ApprovalRequested,
@@ -134,6 +137,7 @@ pub const ALL_EVENT_TYPES: [EventType; 31] = [
     EventType::FailurePattern,
     EventType::TriggerFired,
     EventType::TriggerSkipped,
+    EventType::GcCompleted,
     EventType::Error,
 ];
 
@@ -172,6 +176,7 @@ impl EventType {
             FailurePattern => "failure.pattern",
             TriggerFired => "trigger.fired",
             TriggerSkipped => "trigger.skipped",
+            GcCompleted => "gc.completed",
             Error => "error",
         }
     }

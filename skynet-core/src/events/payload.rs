@@ -182,6 +182,30 @@ pub struct TriggerFiring {
     pub reason: Option<String>,
 }
 
+/// A gc run removed old records (`gc.completed`): how much of each kind
+/// (the full list is the run's report).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GcCompleted {
+    /// Jobs removed (each left a tombstone).
+    pub jobs: u64,
+    /// Log lines of kept jobs removed.
+    pub log_lines: u64,
+    /// Their bytes.
+    pub log_bytes: u64,
+    /// Artifact records of kept jobs removed.
+    pub artifacts: u64,
+    /// Objects removed from the artifact store.
+    pub objects: u64,
+    /// Their bytes.
+    pub object_bytes: u64,
+    /// Unfinished uploads removed.
+    pub uploads: u64,
+    /// The removed jobs (at most the first 100).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job_ids: Vec<String>,
+}
+
 /// An event's payload; its variant is its type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -218,6 +242,7 @@ pub enum EventPayload {
     FailurePattern(FailurePattern),
     TriggerFired(TriggerFiring),
     TriggerSkipped(TriggerFiring),
+    GcCompleted(GcCompleted),
     Error(Notice),
 }
 
@@ -240,7 +265,7 @@ macro_rules! each_payload {
             ScheduleFired => ScheduleFired, InitiativeProposed => InitiativeDecision,
             InitiativeStarted => InitiativeDecision, InitiativeSkipped => InitiativeDecision,
             FailurePattern => FailurePattern, TriggerFired => TriggerFiring,
-            TriggerSkipped => TriggerFiring, Error => Notice
+            TriggerSkipped => TriggerFiring, GcCompleted => GcCompleted, Error => Notice
         }
     };
 }

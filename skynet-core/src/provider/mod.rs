@@ -25,6 +25,20 @@ pub enum Stream {
 }
 
 impl Stream {
+    /// The stream a caller names (`stdout`, `stderr`, `system`), or
+    /// [`crate::Error::InvalidInput`] saying which names there are.
+    pub fn parse(text: &str) -> crate::Result<Stream> {
+        match text.trim() {
+            "stdout" => Ok(Stream::Stdout),
+            "stderr" => Ok(Stream::Stderr),
+            "system" => Ok(Stream::System),
+            other => Err(crate::Error::InvalidInput(format!(
+                "{:?} is not a log stream: use stdout, stderr or system",
+                other.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+
     /// Stable string form.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -91,7 +91,7 @@ pub trait ArtifactLedger: Send + Sync {
     async fn artifact_object_referenced(&self, sha256: &str) -> Result<bool>;
 }
 
-fn artifact_from_row(row: &impl LedgerRow) -> Result<ArtifactRecord> {
+pub(crate) fn artifact_from_row(row: &impl LedgerRow) -> Result<ArtifactRecord> {
     let job = row.text("job_id")?;
     Ok(ArtifactRecord {
         job_id: JobId::parse(&job)

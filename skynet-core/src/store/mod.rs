@@ -273,6 +273,12 @@ pub struct LogQuery {
     pub after_seq: Option<i64>,
     /// Only the last N matching lines.
     pub tail: Option<u32>,
+    /// Only lines recorded at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only lines recorded before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Only lines of this stream.
+    pub stream: Option<Stream>,
 }
 
 /// One entry of a job's hash-chained event log.
@@ -551,6 +557,7 @@ pub trait Store:
     + artifacts::ArtifactLedger
     + triggers::TriggerStore
     + conditions::ConditionStore
+    + retention::RetentionStore
 {
     /// Backend name (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
@@ -611,6 +618,7 @@ mod new_job;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod reports;
+pub mod retention;
 pub(crate) mod rules;
 pub mod schedules;
 pub mod sql;

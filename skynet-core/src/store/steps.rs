@@ -167,6 +167,15 @@ impl<D: Dialect> LogStore for Ledger<D> {
         if let Some(after) = query.after_seq {
             qb.push(" AND seq > ").push_bind(after);
         }
+        if let Some(since) = query.since {
+            qb.push(" AND at >= ").push_bind(since.timestamp_micros());
+        }
+        if let Some(until) = query.until {
+            qb.push(" AND at < ").push_bind(until.timestamp_micros());
+        }
+        if let Some(stream) = query.stream {
+            qb.push(" AND stream = ").push_bind(stream.as_str());
+        }
         match query.tail {
             Some(n) => qb.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(n)),
             None => qb.push(" ORDER BY seq"),

@@ -17,6 +17,7 @@ pub mod principals;
 pub mod queue;
 pub mod records;
 pub mod reports;
+pub mod retention;
 pub mod review;
 pub mod schedules;
 pub mod stats;
@@ -34,6 +35,7 @@ pub use principals::*;
 pub use queue::*;
 pub use records::*;
 pub use reports::*;
+pub use retention::*;
 pub use review::*;
 pub use schedules::*;
 pub use stats::*;
@@ -172,6 +174,11 @@ macro_rules! conformance_tests {
             a_trigger_fires_once_per_event_within_its_rate,
             triggers_pause_and_stay_with_their_owner,
             conditions_are_raised_once_until_cleared,
+            logs_are_read_by_time_and_stream,
+            pruned_jobs_leave_tombstones_and_other_chains_verify,
+            pruned_logs_leave_marks_and_chains_verify,
+            pruned_artifact_records_leave_marks,
+            the_gc_lease_has_one_holder,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,

@@ -251,7 +251,8 @@ pub(crate) async fn cancel(
     Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
 }
 
-/// A job's output lines (tail, search, one step, or after a seq).
+/// A job's output lines (tail, search, one step, a stream, a time range, or
+/// after a seq).
 #[utoipa::path(get, path = "/v1/jobs/{id}/logs", tag = "jobs",
     params(("id" = String, Path, description = "Job id"), LogsQuery),
     responses(
@@ -266,11 +267,26 @@ pub(crate) async fn logs(
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> ApiResult<ApiJson<LogsView>> {
     caller.require(Scope::Read)?;
+    let now = chrono::Utc::now();
+    let instant = |what: &str, text: Option<String>| {
+        text.filter(|t| !t.is_empty())
+            .map(|t| skynet_core::clock::parse_instant(what, &t, now))
+            .transpose()
+            .map_err(core_err(&caller))
+    };
     let query = LogQuery {
         step: q.step,
         search: q.search.filter(|s| !s.is_empty()),
         after_seq: q.after_seq,
         tail: q.tail,
+        since: instant("since", q.since)?,
+        until: instant("until", q.until)?,
+        stream: q
+            .stream
+            .filter(|s| !s.is_empty())
+            .map(|s| skynet_core::provider::Stream::parse(&s))
+            .transpose()
+            .map_err(core_err(&caller))?,
     };
     let lines = state
         .acting(&caller)

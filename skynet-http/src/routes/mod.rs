@@ -38,7 +38,7 @@ pub(crate) use jobs::{
 pub(crate) use memory::{
     __path_forget, __path_get_memory, __path_search, __path_similar, __path_stats, __path_store,
 };
-pub(crate) use ops::{__path_health, __path_metrics, __path_openapi};
+pub(crate) use ops::{__path_gc, __path_health, __path_metrics, __path_openapi};
 pub(crate) use original::{
     __path_execute, __path_plan, __path_policy_check, __path_providers_health, __path_report,
 };
@@ -54,6 +54,7 @@ pub(crate) fn all() -> Router<AppState> {
     Router::new()
         .route("/v1/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
+        .route("/v1/gc", post(ops::gc))
         .route("/openapi.json", get(ops::openapi))
         .route("/docs", get(docs::bare))
         .route("/docs/", get(docs::page))

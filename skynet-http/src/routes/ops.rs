@@ -4,13 +4,14 @@ use super::core_err;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::problems::Keyed;
-use crate::schema::{ComponentHealth, HealthAnswer};
+use crate::schema::{ComponentHealth, GcQuery, HealthAnswer};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use skynet_core::engine::HealthCheck;
+use skynet_core::retention::{GcOptions, GcReport};
 use skynet_core::sentinel::HealthStatus;
 use skynet_core::store::keys::Scope;
 
@@ -42,6 +43,27 @@ pub(crate) async fn health(State(state): State<AppState>) -> ApiJson<HealthAnswe
         version: env!("CARGO_PKG_VERSION").into(),
         components,
     })
+}
+
+/// Run gc now (`admin`): remove what retention no longer keeps, or with
+/// `dry_run` list it. A run that finds another process running gc does
+/// nothing and says so in `skipped`.
+#[utoipa::path(post, path = "/v1/gc", tag = "operations",
+    params(GcQuery),
+    responses((status = 200, body = GcReport), Keyed),
+    security(("api_key" = [])))]
+pub(crate) async fn gc(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<GcQuery>,
+) -> ApiResult<ApiJson<GcReport>> {
+    caller.require(Scope::Admin)?;
+    let report = state
+        .sk
+        .gc(GcOptions { dry_run: q.dry_run })
+        .await
+        .map_err(core_err(&caller))?;
+    Ok(ApiJson(report))
 }
 
 /// A sentinel status in this endpoint's words.

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Union
 
 from . import errors
 from ._skynet import (
+    Artifact,
     AsyncInitiative,
     AsyncMemories,
     AsyncSchedules,
@@ -186,6 +187,7 @@ class Planner:
 
 
 __all__ = [
+    "Artifact",
     "ApprovalRequired",
     "AsyncInitiative",
     "AsyncMemories",

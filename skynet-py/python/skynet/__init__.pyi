@@ -175,6 +175,23 @@ class EventLogPage:
     @property
     def next(self) -> str: ...
 
+class Artifact:
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
 class Command:
     @property
     def argv(self) -> list[str]: ...
@@ -389,10 +406,14 @@ _Scheds = TypeVar("_Scheds")
 _Init = TypeVar("_Init")
 _EventPage = TypeVar("_EventPage")
 _Trigs = TypeVar("_Trigs")
+_Artifacts = TypeVar("_Artifacts")
+_Bytes = TypeVar("_Bytes")
+_Int = TypeVar("_Int")
+_Dict = TypeVar("_Dict")
 
 class _SkynetBase(Generic[
         _Job, _Plan, _Jobs, _Logs, _Events, _Decision, _Approve, _Memory, _Scheds, _Init,
-        _EventPage, _Trigs,
+        _EventPage, _Trigs, _Artifacts, _Bytes, _Int, _Dict,
     ]):
     def __init__(
         self,
@@ -416,6 +437,7 @@ class _SkynetBase(Generic[
         provider: str | None = None,
         timeout: float | None = None,
         idempotency_key: str | None = None,
+        artifacts: Sequence[str] | None = None,
     ) -> _Job: ...
     def approve(self, job_id: str, plan_hash: str, approver: str | None = None) -> _Job: ...
     def deny(self, job_id: str, reason: str | None = None, actor: str | None = None) -> _Job: ...
@@ -432,7 +454,19 @@ class _SkynetBase(Generic[
     def retry(self, job_id: str, actor: str | None = None) -> _Job: ...
     def get(self, job_id: str) -> _Job: ...
     def jobs(self, status: str | Sequence[str] | None = None, limit: int | None = None) -> _Jobs: ...
-    def logs(self, job_id: str, tail: int | None = None) -> _Logs: ...
+    def logs(
+        self,
+        job_id: str,
+        tail: int | None = None,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        stream: Literal["stdout", "stderr", "system"] | None = None,
+    ) -> _Logs: ...
+    def artifacts(self, job_id: str) -> _Artifacts: ...
+    def artifact(self, job_id: str, name: str) -> _Bytes: ...
+    def save_artifact(self, job_id: str, name: str, path: StrPath) -> _Int: ...
+    def gc(self, dry_run: bool = False) -> _Dict: ...
     def events(self, job_id: str) -> _Events: ...
     def event_log(
         self,
@@ -451,6 +485,7 @@ class _SkynetBase(Generic[
         provider: str | None = None,
         timeout: float | None = None,
         approver: str | None = None,
+        artifacts: Sequence[str] | None = None,
     ) -> _Job: ...
     def policy_check(self, argv: Sequence[str], root: StrPath | None = None) -> _Decision: ...
     @property
@@ -477,7 +512,7 @@ class Skynet(
     _SkynetBase[
         Job, Plan, list[Job], list[LogLine], list[Event], Decision,
         bool | Callable[[Plan], bool], Memories, Schedules, Initiative,
-        EventLogPage, Triggers,
+        EventLogPage, Triggers, list[Artifact], bytes, int, dict[str, Any],
     ]
 ):
     def __enter__(self) -> Skynet: ...
@@ -488,6 +523,7 @@ class AsyncSkynet(
         Awaitable[Job], Awaitable[Plan], Awaitable[list[Job]], Awaitable[list[LogLine]],
         Awaitable[list[Event]], Awaitable[Decision], Approver, AsyncMemories,
         AsyncSchedules, AsyncInitiative, Awaitable[EventLogPage], AsyncTriggers,
+        Awaitable[list[Artifact]], Awaitable[bytes], Awaitable[int], Awaitable[dict[str, Any]],
     ]
 ):
     async def __aenter__(self) -> AsyncSkynet: ...
