@@ -14,7 +14,9 @@ mod execute;
 mod health;
 mod judge;
 mod memory;
-pub use memory::{MemoryStats, SEARCH_CANDIDATES, SimilarTo};
+mod memory_upkeep;
+pub use memory::{MemoryStats, RECALL_CANDIDATES, SEARCH_CANDIDATES, SimilarTo};
+pub use memory_upkeep::{REINDEX_BATCH, ReindexProgress, ReindexReport};
 mod initiative;
 mod report;
 mod review;
@@ -92,6 +94,10 @@ pub struct EngineConfig {
     pub probes: crate::probe::ProbeConfig,
     /// Size caps of artifact collection ([`crate::artifact`]).
     pub artifacts: crate::artifact::ArtifactLimits,
+    /// Memories kept per principal at most (default none): storing one
+    /// beyond evicts that principal's unpinned memories of lowest
+    /// importance ([`crate::memory::MemoryStore::evict_memories`]).
+    pub memory_max: Option<u64>,
 }
 
 impl Default for EngineConfig {
@@ -110,6 +116,7 @@ impl Default for EngineConfig {
             worker_offline_after: Duration::from_secs(10),
             probes: crate::probe::ProbeConfig::default(),
             artifacts: crate::artifact::ArtifactLimits::default(),
+            memory_max: None,
         }
     }
 }
