@@ -332,7 +332,61 @@ async fn forget_by_filter_keeps_pinned_and_pin_needs_admin(db: Db) {
     assert_eq!(stats["pinned"], 0);
 }
 
+async fn plan_shows_the_callers_own_similar_past_runs(db: Db) {
+    let t = TestApp::new(db).await;
+    let alice = t.key(&[Scope::Submit, Scope::Read], Some("alice")).await;
+    let bob = t.key(&[Scope::Submit, Scope::Read], Some("bob")).await;
+    for outcome in ["success", "success", "failure"] {
+        let r = t
+            .call(
+                "POST",
+                "/v1/memory/store",
+                Some(&alice),
+                Some(json!({
+                    "content": format!("intent: read hello.txt\noutcome: {outcome}\nerror: disk on fire"),
+                    "memory_type": "task_execution",
+                    "metadata": {"intent": "read hello.txt", "error": "disk on fire"},
+                    "outcome": outcome,
+                })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let plan = |key: String| {
+        let t = &t;
+        async move {
+            let r = t
+                .call(
+                    "POST",
+                    "/v1/plan",
+                    Some(&key),
+                    Some(json!({"user_message": "read hello.txt"})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.json()
+        }
+    };
+    let mine = plan(alice.clone()).await;
+    assert_eq!(
+        mine["execution_plan"]["past_runs_line"],
+        "similar past runs: 2 succeeded, 1 failed: disk on fire"
+    );
+    assert_eq!(mine["execution_plan"]["past_runs"]["failed"], 1);
+    assert_eq!(mine["risk_level"], "READ_ONLY", "memory changes no risk");
+    let theirs = plan(bob).await;
+    assert!(
+        theirs["execution_plan"]["past_runs_line"].is_null(),
+        "bob plans with his own memory: {theirs}"
+    );
+    assert_eq!(
+        theirs["plan_hash"], mine["plan_hash"],
+        "annotations are outside the hash"
+    );
+}
+
 on_every_backend!(
+    plan_shows_the_callers_own_similar_past_runs,
     forget_by_filter_keeps_pinned_and_pin_needs_admin,
     routes_need_their_scopes,
     bad_input_is_refused_and_nothing_is_stored,
