@@ -486,6 +486,9 @@ pub enum MemoryCommand {
         /// A label (repeatable)
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// Keep it: never evicted, kept when its job is pruned
+        #[arg(long)]
+        pinned: bool,
         #[arg(long)]
         json: bool,
     },
@@ -526,10 +529,50 @@ pub enum MemoryCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Forget a memory by its id
+    /// Forget a memory by its id, or (with filters) every unpinned one
+    /// matching: skynet memory forget --type note --before 30d
     Forget {
+        /// The memory's id (or give filters instead)
+        #[arg(required_unless_present_any = ["memory_type", "tags", "outcome", "since", "before", "job"],
+              conflicts_with_all = ["memory_type", "tags", "outcome", "since", "before", "job"])]
+        id: Option<String>,
+        /// Only this type
+        #[arg(long = "type")]
+        memory_type: Option<String>,
+        /// Only with this tag (repeatable)
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Only this outcome: success, failure, neutral
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only created at or after: RFC 3339, or an age such as 7d
+        #[arg(long)]
+        since: Option<String>,
+        /// Only created before: RFC 3339, or an age such as 30d
+        #[arg(long)]
+        before: Option<String>,
+        /// Only memories of this job
+        #[arg(long)]
+        job: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pin a memory (never evicted, kept when its job is pruned), or unpin it
+    Pin {
         /// The memory's id
         id: String,
+        /// Unpin instead
+        #[arg(long)]
+        off: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-embed memories whose vectors another model made (resumable: run
+    /// it again after an interruption and it continues)
+    Reindex {
+        /// Memories per batch, 1 to 1000
+        #[arg(long, default_value_t = skynet_core::engine::REINDEX_BATCH)]
+        batch: u32,
         #[arg(long)]
         json: bool,
     },
@@ -633,7 +676,9 @@ impl Cli {
                     | MemoryCommand::Search { json, .. }
                     | MemoryCommand::Similar { json, .. }
                     | MemoryCommand::Stats { json }
-                    | MemoryCommand::Forget { json, .. },
+                    | MemoryCommand::Forget { json, .. }
+                    | MemoryCommand::Pin { json, .. }
+                    | MemoryCommand::Reindex { json, .. },
             } => *json,
             Command::Schedule {
                 command: ScheduleCommand::Add { json, .. } | ScheduleCommand::List { json },

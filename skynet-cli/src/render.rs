@@ -43,6 +43,12 @@ pub fn plan(out: &mut dyn Write, plan: &Plan, states: &[StepRecord]) -> io::Resu
     if let Some(ms) = view.estimate_ms {
         writeln!(out, "  estimated duration: about {}", duration(ms))?;
     }
+    if let Some(line) = &view.past_runs_line {
+        writeln!(out, "  {}", printable(line))?;
+    }
+    for w in &plan.warnings {
+        writeln!(out, "  warning: {}", printable(&w.message()))?;
+    }
     for (i, s) in view.steps.iter().enumerate() {
         // A timed-out step names the level whose limit stopped it.
         let state = s

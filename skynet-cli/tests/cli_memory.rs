@@ -86,3 +86,56 @@ fn bad_memory_input_is_exit_2_and_stores_nothing() {
         .stderr(predicate::str::contains("task_execution"));
     assert_eq!(json(&sb, &["memory", "stats", "--json"])["total"], 0);
 }
+
+#[test]
+fn plan_shows_similar_past_runs_and_forget_pin_reindex_work() {
+    let sb = Sandbox::new();
+    sb.cmd()
+        .args(["run", "--yes", "list the files"])
+        .assert()
+        .success();
+    sb.cmd()
+        .args(["plan", "list the files"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("similar past runs: 1 succeeded"));
+    let keep = json(
+        &sb,
+        &[
+            "memory", "add", "keep me", "--tag", "old", "--pinned", "--json",
+        ],
+    );
+    assert_eq!(keep["pinned"], true);
+    let drop = json(&sb, &["memory", "add", "drop me", "--tag", "old", "--json"]);
+    let forgot = json(
+        &sb,
+        &[
+            "memory", "forget", "--tag", "old", "--since", "1h", "--json",
+        ],
+    );
+    assert_eq!(forgot["forgotten"], 1);
+    sb.cmd()
+        .args(["memory", "forget", drop["id"].as_str().unwrap()])
+        .assert()
+        .code(2);
+    // No filter and no id, an id with a filter, a bad time: refused.
+    for args in [
+        vec!["memory", "forget"],
+        vec!["memory", "forget", "x", "--tag", "old"],
+        vec!["memory", "forget", "--since", "last tuesday"],
+    ] {
+        sb.cmd().args(&args).assert().code(2);
+    }
+    let id = keep["id"].as_str().unwrap();
+    sb.cmd()
+        .args(["memory", "pin", id, "--off"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Unpinned"));
+    assert_eq!(json(&sb, &["memory", "stats", "--json"])["pinned"], 0);
+    // Everything was embedded by the configured model: nothing to redo.
+    let report = json(&sb, &["memory", "reindex", "--json"]);
+    assert_eq!(report["reembedded"], 0);
+    assert_eq!(report["current"], 2);
+    assert_eq!(json(&sb, &["memory", "stats", "--json"])["to_reindex"], 0);
+}

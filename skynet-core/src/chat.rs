@@ -112,6 +112,7 @@ impl Skynet {
             context: req.context.clone(),
             constraints: req.constraints.clone(),
             step_timeout_ms: req.step_timeout.map(|d| d.as_millis() as u64),
+            past_runs: Vec::new(),
         };
         let redact = |t: &str| self.inner.redactor.redact(t);
         match llm
@@ -131,7 +132,7 @@ impl Skynet {
             (Turn::Proposal { reply, plan }, _) => {
                 let mut submit = session.request.clone();
                 submit.intent = message.to_string();
-                let job = self.submit_with(submit, &Proposed(plan)).await?;
+                let job = self.submit_with(submit, &Proposed(*plan)).await?;
                 let reply = redact(&reply);
                 let summary = job.plan.as_ref().map_or("", |p| p.summary.as_str());
                 session.remember(

@@ -193,6 +193,15 @@ pub struct Plan {
     /// limit, not part of what runs, so outside the hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_timeout_ms: Option<u64>,
+    /// How this principal's similar past runs ended, from memory
+    /// ([`crate::memory::PastRuns`]): shown to the approver, outside the
+    /// hash, and never read to decide a risk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub past_runs: Option<crate::memory::PastRuns>,
+    /// What the approver should know before approving (the same steps
+    /// failed repeatedly of late, ...); outside the hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::memory::PlanWarning>,
 }
 
 /// What asking a model for a plan cost.
@@ -233,6 +242,8 @@ impl Plan {
             usage: None,
             estimate_ms: None,
             step_timeout_ms: None,
+            past_runs: None,
+            warnings: Vec::new(),
         };
         plan.refresh();
         plan.estimate(|_| None);

@@ -145,7 +145,7 @@ pub struct GcReport {
     pub objects: GcFiles,
     /// Uploads never finished (a killed worker's temporary files).
     pub uploads: GcFiles,
-    /// Memories of removed jobs (0 until memory retention hooks in).
+    /// Unpinned memories of the removed jobs (removed with them).
     pub memories: u64,
 }
 

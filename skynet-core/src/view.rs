@@ -35,6 +35,17 @@ pub struct PlanView {
     /// Expected duration of the whole plan in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate_ms: Option<u64>,
+    /// How the requester's similar past runs ended (from memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub past_runs: Option<crate::memory::PastRuns>,
+    /// `similar past runs: 3 succeeded, 1 failed: <reason>` (present
+    /// with `past_runs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub past_runs_line: Option<String>,
+    /// What to know before approving (the same steps failed repeatedly
+    /// of late, ...), each with `kind` and its fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::memory::PlanWarning>,
 }
 
 /// A step as shown.
@@ -214,6 +225,9 @@ impl PlanView {
                 .collect(),
             usage: plan.usage.clone(),
             estimate_ms: plan.estimate_ms,
+            past_runs: plan.past_runs.clone(),
+            past_runs_line: plan.past_runs.as_ref().map(crate::memory::PastRuns::line),
+            warnings: plan.warnings.clone(),
         }
     }
 }

@@ -248,3 +248,285 @@ async fn search_ranks_the_matching_run_first_and_sees_only_the_callers_own() {
         ));
     }
 }
+
+#[tokio::test]
+async fn a_plan_shows_the_callers_similar_past_runs_and_repeated_failures() {
+    use skynet_core::memory::PlanWarning;
+    use skynet_core::store::keys::{Grant, Scope};
+    use skynet_core::{Principal, RiskLevel};
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The first two `git` runs fail, later ones succeed.
+    let mock = MockProvider::new().with_rule_times(
+        ["git"],
+        MockResponse::exit(1).with_stderr(["fatal: not a git repository"]),
+        2,
+    );
+    let sk = engine(&dir, mock, vec![Action::GitStatus]).await;
+    let intent = "check git status";
+    for _ in 0..4 {
+        let job = run(&sk, SubmitRequest::new(intent).root(dir.path())).await;
+        memory_of(&sk, &job).await;
+    }
+    // Bob's run of the same intent is his alone.
+    let bob = sk.acting_as(Grant {
+        principal: Principal::new("bob").expect("principal"),
+        scopes: vec![Scope::Read, Scope::Submit],
+        actor: "test:bob".into(),
+    });
+    let job = bob
+        .submit(&SubmitRequest::new(intent).root(dir.path()))
+        .await
+        .expect("submit");
+    let job = drain_until_done(&sk, &job.id).await;
+    memory_of(&sk, &job.id).await;
+
+    let plan = sk
+        .plan(&SubmitRequest::new(intent).root(dir.path()))
+        .await
+        .expect("plan");
+    let past = plan.past_runs.clone().expect("past runs");
+    assert_eq!(
+        (past.succeeded, past.failed, past.other),
+        (2, 2, 0),
+        "only the local operator's own runs count: {past:?}"
+    );
+    let line = past.line();
+    assert!(
+        line.starts_with("similar past runs: 2 succeeded, 2 failed: "),
+        "{line}"
+    );
+    assert!(past.last_failure.as_deref().is_some_and(|r| !r.is_empty()));
+    // The same step failed twice today: the approver is told.
+    assert_eq!(
+        plan.warnings,
+        vec![PlanWarning::RepeatedFailure {
+            step: 1,
+            description: plan.steps[0].description.clone(),
+            failures: 2,
+            window_hours: 24,
+        }]
+    );
+    // Memory changes no risk and no hash.
+    assert_eq!(plan.risk, RiskLevel::ReadOnly);
+    let view = skynet_core::view::PlanView::new(&plan);
+    assert_eq!(view.past_runs_line.as_deref(), Some(line.as_str()));
+    let json = serde_json::to_value(&view).expect("json");
+    assert_eq!(json["warnings"][0]["kind"], "repeated_failure");
+
+    // Bob sees his one success and no warning (his runs of the step are
+    // his own signature).
+    let bobs = bob
+        .review(&SubmitRequest::new(intent).root(dir.path()))
+        .await
+        .expect("review")
+        .plan;
+    let past = bobs.past_runs.expect("bob's past runs");
+    assert_eq!((past.succeeded, past.failed), (1, 0));
+    assert!(bobs.warnings.is_empty());
+    assert_eq!(bobs.hash, plan.hash, "annotations are outside the hash");
+
+    // Someone with no history gets no line.
+    let carol = sk.acting_as(Grant {
+        principal: Principal::new("carol").expect("principal"),
+        scopes: vec![Scope::Read],
+        actor: "test:carol".into(),
+    });
+    let fresh = carol
+        .review(&SubmitRequest::new(intent).root(dir.path()))
+        .await
+        .expect("review")
+        .plan;
+    assert_eq!(fresh.past_runs, None);
+}
+
+/// An embedder of another model that fails from its `fail_from`-th call
+/// on (an interruption), counting the texts it embedded.
+struct Interrupted {
+    inner: skynet_core::memory::HashEmbedder,
+    calls: std::sync::atomic::AtomicUsize,
+    texts: std::sync::atomic::AtomicUsize,
+    fail_from: usize,
+    /// Answer vectors of this many dimensions instead (a misconfigured
+    /// model).
+    answer_dimension: Option<usize>,
+}
+
+impl Interrupted {
+    fn new(fail_from: usize) -> Self {
+        Interrupted {
+            inner: skynet_core::memory::HashEmbedder::with_dimension(64),
+            calls: Default::default(),
+            texts: Default::default(),
+            fail_from,
+            answer_dimension: None,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl skynet_core::memory::Embedder for Interrupted {
+    fn model_id(&self) -> &str {
+        skynet_core::memory::Embedder::model_id(&self.inner)
+    }
+    fn dimension(&self) -> usize {
+        64
+    }
+    async fn embed(&self, texts: &[String]) -> skynet_core::Result<Vec<Vec<f32>>> {
+        use std::sync::atomic::Ordering;
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call >= self.fail_from {
+            return Err(Error::Planning("embedding: connection reset".into()));
+        }
+        self.texts.fetch_add(texts.len(), Ordering::SeqCst);
+        Ok(texts
+            .iter()
+            .map(|t| match self.answer_dimension {
+                Some(d) => skynet_core::memory::HashEmbedder::with_dimension(d).vector(t),
+                None => self.inner.vector(t),
+            })
+            .collect())
+    }
+}
+
+async fn engine_with(dir: &tempfile::TempDir, embedder: Arc<Interrupted>) -> Skynet {
+    Skynet::builder()
+        .database_url(format!(
+            "sqlite://{}",
+            dir.path().join("skynet.db").display()
+        ))
+        .planner(Arc::new(ScriptedPlanner::new(vec![])))
+        .embedder(embedder)
+        .build()
+        .await
+        .expect("engine")
+}
+
+#[tokio::test]
+async fn reindex_after_a_model_change_resumes_where_it_stopped() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let before = engine(&dir, MockProvider::new(), vec![]).await;
+    for i in 0..10 {
+        before
+            .remember(NewMemory {
+                content: format!("note {i} about the deploy"),
+                ..Default::default()
+            })
+            .await
+            .expect("remember");
+    }
+    drop(before);
+
+    // The model changed; the first run is cut off at its third batch.
+    let flaky = Arc::new(Interrupted::new(3));
+    let sk = engine_with(&dir, flaky.clone()).await;
+    assert_eq!(sk.memory_stats().await.expect("stats").to_reindex, Some(10));
+    let mut seen = Vec::new();
+    let err = sk
+        .reindex_memories(Some(3), |p| seen.push(p))
+        .await
+        .expect_err("interrupted");
+    assert!(err.to_string().contains("connection reset"), "{err}");
+    assert_eq!(flaky.texts.load(Ordering::SeqCst), 6);
+    assert_eq!(seen.last().map(|p| (p.done, p.total)), Some((6, 10)));
+    assert_eq!(sk.memory_stats().await.expect("stats").to_reindex, Some(4));
+    drop(sk);
+
+    // Run again: only the four left are embedded.
+    let steady = Arc::new(Interrupted::new(usize::MAX));
+    let sk = engine_with(&dir, steady.clone()).await;
+    let mut seen = Vec::new();
+    let report = sk
+        .reindex_memories(Some(3), |p| seen.push(p))
+        .await
+        .expect("reindex");
+    assert_eq!(report.reembedded, 4);
+    assert_eq!(report.current, 6);
+    assert_eq!(steady.texts.load(Ordering::SeqCst), 4, "nothing done twice");
+    assert_eq!(seen.first().map(|p| p.total), Some(4));
+    assert_eq!(sk.memory_stats().await.expect("stats").to_reindex, Some(0));
+    for m in sk
+        .memories(&MemoryFilter::default(), 100)
+        .await
+        .expect("all")
+    {
+        assert_eq!(m.embedding.len(), 64);
+        assert_eq!(m.embedding_model.as_deref(), Some("skynet-hash-v1-64"));
+    }
+    // Nothing left: a third run does nothing.
+    assert_eq!(
+        sk.reindex_memories(None, |_| {})
+            .await
+            .expect("reindex")
+            .reembedded,
+        0
+    );
+    assert!(matches!(
+        sk.reindex_memories(Some(0), |_| {}).await,
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_vector_of_the_wrong_dimension_is_a_clear_error_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wrong = Interrupted::new(usize::MAX);
+    wrong.answer_dimension = Some(32);
+    let sk = engine_with(&dir, Arc::new(wrong)).await;
+    let err = sk
+        .remember(NewMemory {
+            content: "a note".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("wrong dimension");
+    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    assert!(err.to_string().contains("32 dimensions"), "{err}");
+    assert!(err.to_string().contains("64"), "{err}");
+    let q = skynet_core::memory::SearchQuery {
+        query: "note".into(),
+        ..Default::default()
+    };
+    assert!(matches!(
+        sk.search_memories(&q).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(sk.memory_stats().await.expect("stats").counts.total, 0);
+}
+
+#[tokio::test]
+async fn the_cap_evicts_the_least_important_unpinned_memory_on_insert() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sk = Skynet::builder()
+        .database_url(format!(
+            "sqlite://{}",
+            dir.path().join("skynet.db").display()
+        ))
+        .planner(Arc::new(ScriptedPlanner::new(vec![])))
+        .config(skynet_core::EngineConfig {
+            memory_max: Some(2),
+            ..Default::default()
+        })
+        .build()
+        .await
+        .expect("engine");
+    let note = |text: &str, importance: f64, pinned: bool| NewMemory {
+        content: text.into(),
+        importance: Some(importance),
+        pinned,
+        ..Default::default()
+    };
+    let keep = sk.remember(note("pinned", 0.0, true)).await.expect("store");
+    let low = sk.remember(note("low", 0.1, false)).await.expect("store");
+    let high = sk.remember(note("high", 0.9, false)).await.expect("store");
+    assert_eq!(sk.memory(&low.id).await.expect("get"), None, "evicted");
+    assert!(sk.memory(&keep.id).await.expect("get").is_some());
+    assert!(sk.memory(&high.id).await.expect("get").is_some());
+    // Forgetting by filter leaves pinned ones; by id, it does not.
+    let all_notes = MemoryFilter {
+        memory_type: Some(MemoryType::Note),
+        ..Default::default()
+    };
+    assert_eq!(sk.forget_memories(&all_notes).await.expect("forget"), 1);
+    assert!(sk.forget_memory(&keep.id).await.expect("forget by id"));
+}

@@ -221,6 +221,8 @@ async fn memory_routes_are_in_the_openapi_document(db: Db) {
         "/v1/memory/similar",
         "/v1/memory/stats",
         "/v1/memory/{id}",
+        "/v1/memory/forget",
+        "/v1/memory/{id}/pin",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
@@ -228,7 +230,164 @@ async fn memory_routes_are_in_the_openapi_document(db: Db) {
     assert!(doc["components"]["schemas"]["MemoryResults"].is_object());
 }
 
+async fn forget_by_filter_keeps_pinned_and_pin_needs_admin(db: Db) {
+    let t = TestApp::new(db).await;
+    let alice = t.key(&[Scope::Admin], Some("alice")).await;
+    let bob = t.key(&[Scope::Submit, Scope::Read], Some("bob")).await;
+    let store = |key: String, body: serde_json::Value| {
+        let t = &t;
+        async move {
+            let r = t
+                .call("POST", "/v1/memory/store", Some(&key), Some(body))
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            r.json()["id"].as_str().expect("id").to_string()
+        }
+    };
+    let old = store(alice.clone(), json!({"content": "old", "tags": ["old"]})).await;
+    let kept = store(
+        alice.clone(),
+        json!({"content": "kept", "tags": ["old"], "pinned": true}),
+    )
+    .await;
+    let bobs = store(bob.clone(), json!({"content": "bob's", "tags": ["old"]})).await;
+    // Under-scoped, empty, or unknown: refused, nothing forgotten.
+    for (key, body, want) in [
+        (&bob, json!({"tags": ["old"]}), StatusCode::FORBIDDEN),
+        (&alice, json!({}), StatusCode::BAD_REQUEST),
+        (
+            &alice,
+            json!({"memory_type": "dream"}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let r = t
+            .call("POST", "/v1/memory/forget", Some(key), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, want, "{body}: {}", r.text);
+    }
+    let r = t
+        .call(
+            "POST",
+            "/v1/memory/forget",
+            Some(&alice),
+            Some(json!({"colour": "red"})),
+        )
+        .await;
+    assert!(r.status.is_client_error(), "unknown field: {}", r.text);
+    // An admin sees (and so forgets) every principal's.
+    assert_eq!(total(&t, &alice).await, 3);
+    let r = t
+        .call(
+            "POST",
+            "/v1/memory/forget",
+            Some(&alice),
+            Some(json!({"tags": ["old"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["forgotten"], 2, "the pinned one stays");
+    let gone = t
+        .call("GET", &format!("/v1/memory/{old}"), Some(&alice), None)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let view = t
+        .call("GET", &format!("/v1/memory/{kept}"), Some(&alice), None)
+        .await;
+    assert_eq!(view.json()["pinned"], true);
+    assert_eq!(total(&t, &bob).await, 0);
+    // Pinning: admin only.
+    let r = t
+        .call(
+            "PUT",
+            &format!("/v1/memory/{kept}/pin"),
+            Some(&bob),
+            Some(json!({"pinned": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = t
+        .call(
+            "PUT",
+            &format!("/v1/memory/{bobs}/pin"),
+            Some(&alice),
+            Some(json!({"pinned": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "forgotten: {}", r.text);
+    let r = t
+        .call(
+            "PUT",
+            &format!("/v1/memory/{kept}/pin"),
+            Some(&alice),
+            Some(json!({"pinned": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["pinned"], false);
+    let stats = t
+        .call("GET", "/v1/memory/stats", Some(&alice), None)
+        .await
+        .json();
+    assert_eq!(stats["pinned"], 0);
+}
+
+async fn plan_shows_the_callers_own_similar_past_runs(db: Db) {
+    let t = TestApp::new(db).await;
+    let alice = t.key(&[Scope::Submit, Scope::Read], Some("alice")).await;
+    let bob = t.key(&[Scope::Submit, Scope::Read], Some("bob")).await;
+    for outcome in ["success", "success", "failure"] {
+        let r = t
+            .call(
+                "POST",
+                "/v1/memory/store",
+                Some(&alice),
+                Some(json!({
+                    "content": format!("intent: read hello.txt\noutcome: {outcome}\nerror: disk on fire"),
+                    "memory_type": "task_execution",
+                    "metadata": {"intent": "read hello.txt", "error": "disk on fire"},
+                    "outcome": outcome,
+                })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let plan = |key: String| {
+        let t = &t;
+        async move {
+            let r = t
+                .call(
+                    "POST",
+                    "/v1/plan",
+                    Some(&key),
+                    Some(json!({"user_message": "read hello.txt"})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.json()
+        }
+    };
+    let mine = plan(alice.clone()).await;
+    assert_eq!(
+        mine["execution_plan"]["past_runs_line"],
+        "similar past runs: 2 succeeded, 1 failed: disk on fire"
+    );
+    assert_eq!(mine["execution_plan"]["past_runs"]["failed"], 1);
+    assert_eq!(mine["risk_level"], "READ_ONLY", "memory changes no risk");
+    let theirs = plan(bob).await;
+    assert!(
+        theirs["execution_plan"]["past_runs_line"].is_null(),
+        "bob plans with his own memory: {theirs}"
+    );
+    assert_eq!(
+        theirs["plan_hash"], mine["plan_hash"],
+        "annotations are outside the hash"
+    );
+}
+
 on_every_backend!(
+    plan_shows_the_callers_own_similar_past_runs,
+    forget_by_filter_keeps_pinned_and_pin_needs_admin,
     routes_need_their_scopes,
     bad_input_is_refused_and_nothing_is_stored,
     a_principal_sees_only_its_own_memories,

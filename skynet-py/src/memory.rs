@@ -61,6 +61,11 @@ impl MemoryRecord {
     fn importance(&self) -> f64 {
         self.inner.importance
     }
+    /// Kept from eviction and job pruning.
+    #[getter]
+    fn pinned(&self) -> bool {
+        self.inner.pinned
+    }
     /// How often searches and reads returned it.
     #[getter]
     fn access_count(&self) -> u64 {
@@ -126,7 +131,9 @@ fn parsed<T: FromStr<Err = Error>>(value: Option<String>) -> Result<Option<T>, F
     Ok(value.map(|v| v.parse()).transpose()?)
 }
 
-/// A new memory from Python's arguments (checked by core when stored).
+/// A new memory from Python's arguments (checked by core when stored):
+/// one argument per keyword of `store`, like the method itself.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn new_memory(
     content: String,
     memory_type: Option<String>,
@@ -135,6 +142,7 @@ pub(crate) fn new_memory(
     job_id: Option<String>,
     outcome: Option<String>,
     importance: Option<f64>,
+    pinned: bool,
 ) -> Result<NewMemory, Failure> {
     Ok(NewMemory {
         content,
@@ -144,7 +152,44 @@ pub(crate) fn new_memory(
         job_id,
         outcome: parsed::<MemoryOutcome>(outcome)?,
         importance,
+        pinned,
     })
+}
+
+/// A forget filter from Python's arguments (`since`/`until`: RFC 3339 or
+/// an age such as `"7d"`).
+pub(crate) fn forget_filter(
+    memory_type: Option<String>,
+    tags: Option<Vec<String>>,
+    outcome: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    job_id: Option<String>,
+) -> Result<MemoryFilter, Failure> {
+    let now = chrono::Utc::now();
+    let when = |what: &str, t: Option<String>| {
+        t.map(|t| skynet_core::memory::parse_when(what, &t, now))
+            .transpose()
+    };
+    Ok(MemoryFilter {
+        memory_type: parsed::<MemoryType>(memory_type)?,
+        tags: tags.unwrap_or_default(),
+        outcome: parsed::<MemoryOutcome>(outcome)?,
+        since: when("since", since)?,
+        until: when("until", until)?,
+        job_id,
+    })
+}
+
+pub(crate) async fn forget_matching(
+    core: Core,
+    filter: Result<MemoryFilter, Failure>,
+) -> Result<u64, Failure> {
+    Ok(core.forget_memories(&filter?).await?)
+}
+
+pub(crate) async fn pin(core: Core, id: String, pinned: bool) -> Result<bool, Failure> {
+    Ok(core.pin_memory(&id, pinned).await?)
 }
 
 /// A search from Python's arguments.
@@ -230,7 +275,7 @@ macro_rules! memory_methods {
         impl $class {
             /// Remember ``content``. ``memory_type`` defaults to ``"note"``,
             /// ``importance`` to 0.5; ``metadata`` is a dict.
-            #[pyo3(signature = (content, memory_type = None, *, metadata = None, tags = None, job_id = None, outcome = None, importance = None))]
+            #[pyo3(signature = (content, memory_type = None, *, metadata = None, tags = None, job_id = None, outcome = None, importance = None, pinned = false))]
             #[allow(clippy::too_many_arguments)]
             fn store<'py>(
                 &self,
@@ -242,6 +287,7 @@ macro_rules! memory_methods {
                 job_id: Option<String>,
                 outcome: Option<String>,
                 importance: Option<f64>,
+                pinned: bool,
             ) -> PyResult<Bound<'py, PyAny>> {
                 let metadata = metadata
                     .map(|m| $crate::convert::py_to_json(&m))
@@ -254,6 +300,7 @@ macro_rules! memory_methods {
                     job_id,
                     outcome,
                     importance,
+                    pinned,
                 );
                 $finish(py, $crate::memory::store(self.core.clone(), new))
             }
@@ -296,6 +343,32 @@ macro_rules! memory_methods {
             /// Forget a memory; whether there was one.
             fn forget<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
                 $finish(py, $crate::memory::forget(self.core.clone(), id))
+            }
+
+            /// Forget every unpinned memory matching all the conditions given
+            /// (at least one); how many. ``since``/``until``: RFC 3339 or an
+            /// age such as ``"7d"``.
+            #[pyo3(signature = (*, memory_type = None, tags = None, outcome = None, since = None, until = None, job_id = None))]
+            #[allow(clippy::too_many_arguments)]
+            fn forget_matching<'py>(
+                &self,
+                py: Python<'py>,
+                memory_type: Option<String>,
+                tags: Option<Vec<String>>,
+                outcome: Option<String>,
+                since: Option<String>,
+                until: Option<String>,
+                job_id: Option<String>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let filter = $crate::memory::forget_filter(memory_type, tags, outcome, since, until, job_id);
+                $finish(py, $crate::memory::forget_matching(self.core.clone(), filter))
+            }
+
+            /// Pin a memory (never evicted, kept when its job is pruned) or,
+            /// with ``pinned=False``, unpin it; whether there was one.
+            #[pyo3(signature = (id, pinned = true))]
+            fn pin<'py>(&self, py: Python<'py>, id: String, pinned: bool) -> PyResult<Bound<'py, PyAny>> {
+                $finish(py, $crate::memory::pin(self.core.clone(), id, pinned))
             }
 
             /// Counts (``total``, ``by_type``, ``average_importance``) and the

@@ -305,6 +305,30 @@ impl Plan {
     fn planner(&self) -> String {
         self.plan.planner.clone()
     }
+    /// How the requester's similar past runs ended, from memory:
+    /// `"similar past runs: 3 succeeded, 1 failed: <reason>"` (None when
+    /// memory knows none).
+    #[getter]
+    fn past_runs(&self) -> Option<String> {
+        self.plan.past_runs.as_ref().map(|p| p.line())
+    }
+    /// What to know before approving: dicts with `kind`
+    /// (`"repeated_failure"`), `message` and the kind's fields (`step`,
+    /// `description`, `failures`, `window_hours`).
+    #[getter]
+    fn warnings<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        self.plan
+            .warnings
+            .iter()
+            .map(|w| {
+                let mut v = serde_json::to_value(w).unwrap_or(serde_json::Value::Null);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("message".into(), w.message().into());
+                }
+                to_py_dict(py, &v)
+            })
+            .collect()
+    }
     /// The plan as plain Python objects.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py_dict(py, &PlanView::with_states(&self.plan, &self.states))

@@ -103,3 +103,40 @@ def test_a_finished_job_is_remembered(tmp_path: Path, workdir: Path) -> None:
             time.sleep(0.05)
         assert [h.memory.job_id for h in found] == [job.id]
         assert found[0].memory.outcome == "success"
+
+
+def test_forget_matching_keeps_pinned_and_pin_toggles(tmp_path: Path) -> None:
+    with skynet.Skynet(home=tmp_path / "home", worker=False) as sk:
+        m = sk.memory
+        m.store("old note one", tags=["old"])
+        m.store("old note two", tags=["old"])
+        kept = m.store("old but pinned", tags=["old"], pinned=True)
+        assert kept.pinned is True
+        with pytest.raises(skynet.InvalidInput, match="condition"):
+            m.forget_matching()
+        with pytest.raises(skynet.InvalidInput, match="7d"):
+            m.forget_matching(since="last tuesday")
+        assert m.forget_matching(tags=["old"], since="1h") == 2
+        assert m.stats()["pinned"] == 1
+        assert m.pin(kept.id, pinned=False) is True
+        assert m.pin("no-such-id") is False
+        got = m.get(kept.id)
+        assert got is not None and got.pinned is False
+        assert m.forget_matching(tags=["old"]) == 1
+        assert m.stats()["total"] == 0
+
+
+def test_a_plan_shows_similar_past_runs(tmp_path: Path, workdir: Path) -> None:
+    with skynet.Skynet(home=tmp_path / "home", default_provider="mock") as sk:
+        job = sk.run("list the files", cwd=workdir)
+        assert job.status == "succeeded"
+        deadline = time.monotonic() + 20
+        while (
+            not sk.memory.search("list the files", memory_type="task_execution")
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        plan = sk.plan("list the files", cwd=workdir)
+        assert plan.past_runs == "similar past runs: 1 succeeded"
+        assert plan.warnings == []
+        assert plan.to_dict()["past_runs"]["succeeded"] == 1

@@ -1,10 +1,10 @@
-//! `skynet memory add|search|similar|stats|forget`: what SKYNET remembers,
+//! `skynet memory add|search|similar|stats|forget|pin|reindex`: what SKYNET remembers,
 //! as the local operator (every principal's memories).
 
 use super::print_json;
 use crate::cli::MemoryCommand;
 use crate::exit::Exit;
-use skynet_core::memory::{MemoryFilter, NewMemory, Scored, SearchQuery};
+use skynet_core::memory::{MemoryFilter, NewMemory, Scored, SearchQuery, parse_when};
 use skynet_core::{Error, Result, SimilarTo, Skynet};
 use std::io::Write;
 
@@ -15,12 +15,14 @@ pub async fn run(sk: &Skynet, command: MemoryCommand, out: &mut dyn Write) -> Re
             content,
             memory_type,
             tags,
+            pinned,
             json,
         } => {
             let new = NewMemory {
                 content,
                 memory_type: Some(memory_type.parse()?),
                 tags,
+                pinned,
                 ..Default::default()
             };
             let m = sk.remember(new).await?;
@@ -78,7 +80,9 @@ pub async fn run(sk: &Skynet, command: MemoryCommand, out: &mut dyn Write) -> Re
                 }
             }
         }
-        MemoryCommand::Forget { id, json } => {
+        MemoryCommand::Forget {
+            id: Some(id), json, ..
+        } => {
             if !sk.forget_memory(&id).await? {
                 return Err(Error::InvalidInput(format!(
                     "no memory {id:?}; `skynet memory search` shows ids"
@@ -88,6 +92,72 @@ pub async fn run(sk: &Skynet, command: MemoryCommand, out: &mut dyn Write) -> Re
                 print_json(out, &serde_json::json!({ "forgotten": id }))?;
             } else {
                 writeln!(out, "Forgot {id}.")?;
+            }
+        }
+        MemoryCommand::Forget {
+            id: None,
+            memory_type,
+            tags,
+            outcome,
+            since,
+            before,
+            job,
+            json,
+        } => {
+            let now = chrono::Utc::now();
+            let filter = MemoryFilter {
+                memory_type: memory_type.map(|t| t.parse()).transpose()?,
+                tags,
+                outcome: outcome.map(|o| o.parse()).transpose()?,
+                since: since.map(|t| parse_when("--since", &t, now)).transpose()?,
+                until: before
+                    .map(|t| parse_when("--before", &t, now))
+                    .transpose()?,
+                job_id: job,
+            };
+            let n = sk.forget_memories(&filter).await?;
+            if json {
+                print_json(out, &serde_json::json!({ "forgotten": n }))?;
+            } else {
+                writeln!(out, "Forgot {n} memories (pinned ones are kept).")?;
+            }
+        }
+        MemoryCommand::Pin { id, off, json } => {
+            if !sk.pin_memory(&id, !off).await? {
+                return Err(Error::InvalidInput(format!(
+                    "no memory {id:?}; `skynet memory search` shows ids"
+                )));
+            }
+            if json {
+                print_json(out, &serde_json::json!({ "id": id, "pinned": !off }))?;
+            } else if off {
+                writeln!(out, "Unpinned {id}.")?;
+            } else {
+                writeln!(out, "Pinned {id}.")?;
+            }
+        }
+        MemoryCommand::Reindex { batch, json } => {
+            // Progress goes to standard error, one line rewritten in
+            // place, so `--json` output stays clean.
+            let report = sk
+                .reindex_memories(Some(batch), |p| {
+                    if !json {
+                        eprint!("\rre-embedding memories: {}/{}", p.done, p.total);
+                    }
+                })
+                .await;
+            if !json {
+                eprintln!();
+            }
+            let report = report?;
+            if json {
+                print_json(out, &report)?;
+            } else {
+                writeln!(
+                    out,
+                    "Re-embedded {} memories with {} ({} already were).",
+                    report.reembedded, report.model, report.current
+                )?;
             }
         }
     }

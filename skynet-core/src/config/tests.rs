@@ -56,6 +56,34 @@ fn bad_values_are_config_errors() {
     ));
 }
 
+#[test]
+fn the_memory_cap_comes_from_the_file_or_the_environment() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |vars: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(vars));
+    assert_eq!(load(&[]).expect("load").engine.memory_max, None);
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[limits]\nmemory_max = 500\n",
+    )
+    .expect("write");
+    assert_eq!(load(&[]).expect("load").engine.memory_max, Some(500));
+    let env_wins = load(&[("SKYNET_MEMORY_MAX", "20")]).expect("load");
+    assert_eq!(env_wins.engine.memory_max, Some(20));
+    assert_eq!(
+        load(&[("SKYNET_MEMORY_MAX", "off")])
+            .expect("load")
+            .engine
+            .memory_max,
+        None
+    );
+    for bad in ["0", "lots", "-3"] {
+        assert!(
+            matches!(load(&[("SKYNET_MEMORY_MAX", bad)]), Err(Error::Config(m)) if m.contains("memory_max")),
+            "{bad}"
+        );
+    }
+}
+
 #[cfg(feature = "llm")]
 #[test]
 fn llm_settings_from_file_and_environment() {

@@ -37,6 +37,8 @@ pub(super) struct LimitsSection {
     pub(super) read_only_cpu: Option<String>,
     max_output_bytes: Option<u64>,
     approval_ttl: Option<String>,
+    /// Memories kept per principal (`off`: no cap).
+    memory_max: Option<toml::Value>,
 }
 
 /// The engine's tunables: defaults, then the file, then the environment;
@@ -66,6 +68,23 @@ pub(super) fn engine_config(
     engine.timeouts = super::timeouts::timeout_config(layers, limits)?;
     if let Some(v) = layers.pick("SKYNET_APPROVAL_TTL", limits.approval_ttl.clone()) {
         engine.approval_ttl = parse_duration("approval_ttl", &v)?;
+    }
+    let memory_max = limits.memory_max.clone().map(|v| match v {
+        toml::Value::String(s) => s,
+        other => other.to_string(),
+    });
+    if let Some(v) = layers.pick("SKYNET_MEMORY_MAX", memory_max) {
+        engine.memory_max = match v.trim() {
+            "off" | "none" => None,
+            n => match parse_number::<u64>("memory_max", n)? {
+                0 => {
+                    return Err(Error::Config(
+                        "memory_max must be at least 1 (or `off` for no cap)".into(),
+                    ));
+                }
+                n => Some(n),
+            },
+        };
     }
     if let Some(v) = layers.pick("SKYNET_MAX_OUTPUT_BYTES", limits.max_output_bytes) {
         engine.max_output_bytes = parse_number("max_output_bytes", &v)?;

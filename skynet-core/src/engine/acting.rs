@@ -203,6 +203,14 @@ impl Acting<'_> {
         self.sk.submit(self.own(req)?).await
     }
 
+    /// [`Skynet::review`] for the caller: planned with the caller's own
+    /// history (estimates, similar past runs, warnings), nothing stored.
+    pub async fn review(&self, req: &SubmitRequest) -> Result<crate::engine::PlanReview> {
+        let mut req = req.clone();
+        req.principal = self.grant.principal.clone();
+        self.sk.review(&req).await
+    }
+
     /// [`Skynet::start`] for the caller.
     pub async fn start(&self, req: &SubmitRequest, gate: &Gate) -> Result<Job> {
         self.sk.start(&self.own(req)?, gate).await

@@ -43,6 +43,8 @@ struct Plan {
     objects: Vec<crate::artifact::ObjectInfo>,
     uploads: Vec<crate::artifact::UnfinishedUpload>,
     grace_start: DateTime<Utc>,
+    /// Unpinned memories of the jobs removed (they go with them).
+    memories: u64,
 }
 
 fn before(now: DateTime<Utc>, age: Duration) -> DateTime<Utc> {
@@ -204,7 +206,10 @@ impl Skynet {
             }
             None => (Vec::new(), Vec::new()),
         };
+        let ids: Vec<JobId> = jobs.iter().map(|j| j.job_id.clone()).collect();
+        let memories = store.count_job_memories(&ids).await?;
         Ok(Plan {
+            memories,
             jobs,
             job_logs,
             job_artifacts,
@@ -230,15 +235,15 @@ impl Skynet {
             objects: Vec::new(),
             uploads: Vec::new(),
             grace_start: plan.grace_start,
+            memories: 0,
         };
         if let Some(age) = settings.jobs {
             let ids: Vec<JobId> = plan.jobs.iter().map(|j| j.job_id.clone()).collect();
             let stones = store.prune_jobs(&ids, before(now, age), now).await?;
             let gone: HashSet<&JobId> = stones.iter().map(|t| &t.job_id).collect();
-            // MEMORY RETENTION HOOK: the memories of a removed job go too
-            // unless pinned. `MemoryStore` has no delete-by-job yet; when
-            // it does, call it here for `gone` and count into
-            // `GcReport::memories`.
+            // The memories of a removed job go too, unless pinned.
+            let gone_ids: Vec<JobId> = gone.iter().map(|id| (*id).clone()).collect();
+            done.memories = store.forget_jobs(&gone_ids).await?;
             done.jobs = plan
                 .jobs
                 .into_iter()
@@ -405,7 +410,7 @@ fn report(plan: &Plan, dry_run: bool, at: DateTime<Utc>) -> GcReport {
                 .map(|u| (u.name.clone(), u.size))
                 .collect(),
         ),
-        memories: 0,
+        memories: plan.memories,
     }
 }
 

@@ -70,12 +70,20 @@ pub(crate) async fn plan_and_judge_with(
     let step_timeout_ms = req.step_timeout.map(|d| d.as_millis() as u64);
     let mut constraints = req.constraints.clone();
     constraints.extend(req.limits.planner_lines());
+    // The requester's own similar past runs: data for the planner and
+    // an annotation for the approver, never a say in any risk.
+    let recalled = sk.recall_runs(&intent, &req.principal).await;
     let preq = PlanRequest {
         intent,
         root: root.clone(),
         context: req.context.clone(),
         constraints,
         step_timeout_ms,
+        past_runs: recalled
+            .iter()
+            .take(crate::memory::recall::PROMPT_RUNS)
+            .map(crate::memory::PastRun::from)
+            .collect(),
     };
     let mut plan = if req.steps.is_empty() {
         planner.plan(&preq).await?
@@ -94,6 +102,8 @@ pub(crate) async fn plan_and_judge_with(
     judge_plan(sk, &mut plan, &root)?;
     req.limits.bound(&mut plan)?;
     sk.estimate(&mut plan, &req.principal).await;
+    sk.annotate_history(&mut plan, &recalled, &req.principal)
+        .await;
     Ok((plan, root))
 }
 

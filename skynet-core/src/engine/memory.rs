@@ -91,6 +91,7 @@ impl Skynet {
         let mut memory = new.into_memory(principal, chrono::Utc::now())?;
         embed_into(&*self.inner.memory.embedder, &mut memory).await?;
         self.inner.store.insert_memory(&memory).await?;
+        keep_within_cap(&self.inner, &memory.principal).await;
         Ok(memory)
     }
 
@@ -155,6 +156,11 @@ pub struct MemoryStats {
     pub embedder: String,
     /// The vector index (`exact`: cosine over every candidate).
     pub index: String,
+    /// Memories whose vector another model made (or that have none):
+    /// `skynet memory reindex` re-embeds them. Only for a caller who sees
+    /// every principal's memories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_reindex: Option<u64>,
 }
 
 fn limit_of(limit: Option<u32>) -> Result<usize> {
@@ -178,9 +184,11 @@ impl Skynet {
         }
         let weights = Weights::from_env()?;
         let store = &self.inner.store;
-        let candidates = store
-            .list_memories(&q.filter, visibility, SEARCH_CANDIDATES)
-            .await?;
+        let candidates = self.comparable(
+            store
+                .list_memories(&q.filter, visibility, SEARCH_CANDIDATES)
+                .await?,
+        );
         let text = store
             .text_search_memories(&terms(&q.query), visibility, SEARCH_CANDIDATES)
             .await?;
@@ -223,10 +231,12 @@ impl Skynet {
             }
         };
         let candidates = self
-            .inner
-            .store
-            .list_memories(&MemoryFilter::default(), visibility, SEARCH_CANDIDATES)
-            .await?
+            .comparable(
+                self.inner
+                    .store
+                    .list_memories(&MemoryFilter::default(), visibility, SEARCH_CANDIDATES)
+                    .await?,
+            )
             .into_iter()
             .filter(|m| Some(&m.id) != skip.as_ref())
             .collect();
@@ -252,12 +262,32 @@ impl Skynet {
         Ok(found)
     }
 
+    /// `memories` with the vectors of another model than the configured
+    /// one dropped (they are not comparable with its vectors, even at the
+    /// same dimension): such memories rank by full text alone until
+    /// `reindex_memories` re-embeds them.
+    fn comparable(&self, mut memories: Vec<Memory>) -> Vec<Memory> {
+        let model = self.inner.memory.embedder.model_id();
+        for m in &mut memories {
+            if m.embedding_model.as_deref() != Some(model) {
+                m.embedding.clear();
+            }
+        }
+        memories
+    }
+
     /// Counts of the memories `visibility` admits.
     pub(crate) async fn memory_stats_as(&self, visibility: &Visibility) -> Result<MemoryStats> {
+        let model = self.inner.memory.embedder.model_id().to_string();
+        let to_reindex = match visibility {
+            Visibility::All => Some(self.inner.store.count_memories_to_embed(&model).await?),
+            Visibility::Own(_) => None,
+        };
         Ok(MemoryStats {
             counts: self.inner.store.memory_counts(visibility).await?,
-            embedder: self.inner.memory.embedder.model_id().to_string(),
+            embedder: model,
             index: "exact".into(),
+            to_reindex,
         })
     }
 
@@ -285,15 +315,15 @@ impl Skynet {
         self.inner.store.delete_memory(id, &Visibility::All).await
     }
 
-    async fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
-        Ok(self
-            .inner
-            .memory
-            .embedder
+    pub(crate) async fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
+        let embedder = &*self.inner.memory.embedder;
+        let v = embedder
             .embed(&[text.to_string()])
             .await?
             .pop()
-            .unwrap_or_default())
+            .unwrap_or_default();
+        check_dimension(embedder, &v)?;
+        Ok(v)
     }
 }
 
@@ -350,13 +380,123 @@ impl super::Acting<'_> {
     }
 }
 
+/// A principal's newest `task_execution` memories a plan's recall
+/// compares with its intent at most.
+pub const RECALL_CANDIDATES: u32 = 2_000;
+
+impl Skynet {
+    /// `principal`'s own ended runs most like `intent` (only theirs, even
+    /// for an operator who sees all), most similar first, at most
+    /// [`RECALL_RUNS`](crate::memory::recall::RECALL_RUNS). Memory being
+    /// unreadable costs the plan its history, never the plan.
+    pub(crate) async fn recall_runs(
+        &self,
+        intent: &str,
+        principal: &crate::Principal,
+    ) -> Vec<Memory> {
+        let found = async {
+            let filter = MemoryFilter {
+                memory_type: Some(MemoryType::TaskExecution),
+                ..Default::default()
+            };
+            let own = Visibility::Own(principal.clone());
+            let candidates = self
+                .inner
+                .store
+                .list_memories(&filter, &own, RECALL_CANDIDATES)
+                .await?;
+            if candidates.is_empty() {
+                return Ok(Vec::new());
+            }
+            let query = self.embed_one(intent).await?;
+            // Vectors of another model are not comparable: such runs
+            // count only by their intent.
+            let candidates = self.comparable(candidates);
+            Ok::<_, Error>(crate::memory::recall::similar_runs(
+                candidates,
+                intent,
+                &query,
+                crate::memory::recall::RECALL_RUNS,
+            ))
+        };
+        match found.await {
+            Ok(runs) => runs,
+            Err(e) => {
+                tracing::debug!(error = %e, "memory unavailable for planning");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Annotate a judged `plan` for its approver: how `recalled` (the
+    /// similar past runs) ended, and which of its steps failed
+    /// repeatedly of late for `principal`. Only annotations: no risk,
+    /// step or hash changes.
+    pub(crate) async fn annotate_history(
+        &self,
+        plan: &mut crate::plan::Plan,
+        recalled: &[Memory],
+        principal: &crate::Principal,
+    ) {
+        use crate::memory::recall::{FAILURE_WINDOW_HOURS, REPEATED_FAILURES};
+        plan.past_runs = crate::memory::PastRuns::of(recalled);
+        let signatures: Vec<String> = plan
+            .steps
+            .iter()
+            .map(|s| crate::store::step_signature(principal, s))
+            .collect();
+        let since = chrono::Utc::now() - chrono::Duration::hours(i64::from(FAILURE_WINDOW_HOURS));
+        let failures = match self
+            .inner
+            .store
+            .step_failures_since(&signatures, since)
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!(error = %e, "step history unavailable for warnings");
+                return;
+            }
+        };
+        for (i, (step, sig)) in plan.steps.iter().zip(&signatures).enumerate() {
+            let n = failures.get(sig).copied().unwrap_or(0);
+            if n >= REPEATED_FAILURES {
+                plan.warnings
+                    .push(crate::memory::PlanWarning::RepeatedFailure {
+                        step: i as u32 + 1,
+                        description: step.description.clone(),
+                        failures: n,
+                        window_hours: FAILURE_WINDOW_HOURS,
+                    });
+            }
+        }
+    }
+}
+
 async fn embed_into(embedder: &dyn Embedder, memory: &mut Memory) -> Result<()> {
     memory.embedding = embedder
         .embed(std::slice::from_ref(&memory.content))
         .await?
         .pop()
         .unwrap_or_default();
+    check_dimension(embedder, &memory.embedding)?;
     memory.embedding_model = Some(embedder.model_id().to_string());
+    Ok(())
+}
+
+/// [`Error::InvalidInput`] unless `vector` has the dimension `embedder`
+/// declares (a model answering in another dimension than configured
+/// would make vectors no search can compare).
+pub(crate) fn check_dimension(embedder: &dyn Embedder, vector: &[f32]) -> Result<()> {
+    if vector.len() != embedder.dimension() {
+        return Err(Error::InvalidInput(format!(
+            "the embedder {} made a vector of {} dimensions, but is configured for {}: \
+             fix its dimension setting, then run `skynet memory reindex`",
+            embedder.model_id(),
+            vector.len(),
+            embedder.dimension()
+        )));
+    }
     Ok(())
 }
 
@@ -395,7 +535,22 @@ async fn remember_one(inner: &Inner, id: &JobId) -> Result<()> {
     redact_new(&inner.redactor, &mut new);
     let mut memory = new.into_memory(principal, chrono::Utc::now())?;
     embed_into(&*inner.memory.embedder, &mut memory).await?;
-    inner.store.insert_memory(&memory).await
+    inner.store.insert_memory(&memory).await?;
+    keep_within_cap(inner, &memory.principal).await;
+    Ok(())
+}
+
+/// Evict `principal`'s least important unpinned memories beyond the
+/// configured cap (a failure is logged: the memory is stored either way).
+async fn keep_within_cap(inner: &Inner, principal: &crate::Principal) {
+    let Some(max) = inner.config.memory_max else {
+        return;
+    };
+    match inner.store.evict_memories(principal, max).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(principal = %principal, evicted = n, "memory cap reached"),
+        Err(e) => tracing::warn!(principal = %principal, error = %e, "could not evict memories"),
+    }
 }
 
 /// The `task_execution` memory of an ended job (not yet redacted).
@@ -429,6 +584,7 @@ fn task_execution(job: &Job) -> (NewMemory, crate::Principal) {
     let error = job
         .error
         .as_deref()
+        .map(crate::job::JobFailure::message_of)
         .map(|e| e.chars().take(ERROR_EXCERPT).collect::<String>());
     if let Some(e) = &error {
         lines.push(format!("error: {e}"));
@@ -443,6 +599,7 @@ fn task_execution(job: &Job) -> (NewMemory, crate::Principal) {
             "argv": argvs,
             "duration_ms": duration_ms,
             "attempts": job.attempts,
+            "error": error,
         })),
         tags: vec![format!("provider:{}", job.provider)],
         job_id: Some(job.id.to_string()),
@@ -452,6 +609,7 @@ fn task_execution(job: &Job) -> (NewMemory, crate::Principal) {
         } else {
             0.5
         }),
+        pinned: false,
     };
     (new, job.principal.clone())
 }

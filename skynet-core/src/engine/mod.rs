@@ -16,7 +16,9 @@ mod gc;
 mod health;
 mod judge;
 mod memory;
-pub use memory::{MemoryStats, SEARCH_CANDIDATES, SimilarTo};
+mod memory_upkeep;
+pub use memory::{MemoryStats, RECALL_CANDIDATES, SEARCH_CANDIDATES, SimilarTo};
+pub use memory_upkeep::{REINDEX_BATCH, ReindexProgress, ReindexReport};
 mod initiative;
 mod report;
 mod review;
@@ -101,6 +103,10 @@ pub struct EngineConfig {
     pub artifacts: crate::artifact::ArtifactLimits,
     /// What gc removes and how often it runs ([`crate::retention`]).
     pub retention: crate::retention::RetentionSettings,
+    /// Memories kept per principal at most (default none): storing one
+    /// beyond evicts that principal's unpinned memories of lowest
+    /// importance ([`crate::memory::MemoryStore::evict_memories`]).
+    pub memory_max: Option<u64>,
 }
 
 impl Default for EngineConfig {
@@ -120,6 +126,7 @@ impl Default for EngineConfig {
             probes: crate::probe::ProbeConfig::default(),
             artifacts: crate::artifact::ArtifactLimits::default(),
             retention: crate::retention::RetentionSettings::default(),
+            memory_max: None,
         }
     }
 }

@@ -10,11 +10,13 @@
 
 mod embed;
 // The hosted embedders reuse the LLM clients' HTTP transport.
+pub mod recall;
 #[cfg(feature = "llm")]
 mod remote;
 mod search;
 
 pub use embed::{Embedder, HashEmbedder, cosine};
+pub use recall::{PastRun, PastRuns, PlanWarning};
 #[cfg(feature = "llm")]
 pub use remote::{GeminiEmbedder, OpenAiEmbedder};
 pub use search::{ScoreParts, Scored, SearchQuery, Weights, rank, terms};
@@ -163,6 +165,10 @@ pub struct Memory {
     pub embedding: Vec<f32>,
     /// The model that made `embedding`.
     pub embedding_model: Option<String>,
+    /// Kept: never evicted by the cap on records nor removed with its
+    /// pruned job (a forget by id still removes it).
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 /// What a caller gives to store a memory; [`NewMemory::into_memory`]
@@ -185,6 +191,9 @@ pub struct NewMemory {
     pub outcome: Option<MemoryOutcome>,
     /// Base importance, 0 to 1 (default 0.5).
     pub importance: Option<f64>,
+    /// Keep it (see [`Memory::pinned`]).
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 impl NewMemory {
@@ -243,6 +252,7 @@ impl NewMemory {
             importance,
             embedding: Vec::new(),
             embedding_model: None,
+            pinned: self.pinned,
         })
     }
 }
@@ -265,6 +275,34 @@ pub struct MemoryFilter {
     pub job_id: Option<String>,
 }
 
+/// A point in time a person gives: RFC 3339 (`2026-12-01T00:00:00Z`), or
+/// an age before `now` (`7d`, `12h`, `30m`). `what` names the setting in
+/// the error.
+pub fn parse_when(what: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let age = humantime::parse_duration(text)
+        .ok()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "{what}: {text:?} is neither a time (RFC 3339, e.g. 2026-12-01T00:00:00Z) \
+                 nor an age (e.g. 7d, 12h)"
+            ))
+        })?;
+    now.checked_sub_signed(age)
+        .ok_or_else(|| Error::InvalidInput(format!("{what}: {text:?} is too long ago")))
+}
+
+impl MemoryFilter {
+    /// Whether it sets no condition at all (it would match everything).
+    pub fn is_empty(&self) -> bool {
+        self == &MemoryFilter::default()
+    }
+}
+
 /// Counts for `stats`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemoryCounts {
@@ -274,6 +312,9 @@ pub struct MemoryCounts {
     pub by_type: std::collections::BTreeMap<String, u64>,
     /// Mean base importance (0 when there are none).
     pub average_importance: f64,
+    /// Pinned memories.
+    #[serde(default)]
+    pub pinned: u64,
 }
 
 /// The memory table family. Every read and delete takes the caller's
@@ -298,6 +339,47 @@ pub trait MemoryStore: Send + Sync {
     async fn touch_memories(&self, ids: &[String], at: DateTime<Utc>) -> Result<()>;
     /// Counts of visible memories.
     async fn memory_counts(&self, visibility: &Visibility) -> Result<MemoryCounts>;
+    /// Delete the visible, unpinned memories matching `filter`; how many.
+    /// An empty filter is [`Error::InvalidInput`] (it would forget
+    /// everything): give at least one condition.
+    async fn forget_memories(&self, filter: &MemoryFilter, visibility: &Visibility) -> Result<u64>;
+    /// Pin or unpin a visible memory; whether there was one.
+    async fn set_memory_pinned(
+        &self,
+        id: &str,
+        pinned: bool,
+        visibility: &Visibility,
+    ) -> Result<bool>;
+    /// Keep at most `max` memories of `principal`: delete its unpinned
+    /// ones of lowest base importance (then least recently accessed,
+    /// then oldest) beyond that; how many went. Pinned memories are never
+    /// evicted (so more than `max` may remain when many are pinned).
+    async fn evict_memories(&self, principal: &Principal, max: u64) -> Result<u64>;
+    /// Remove the memories of these jobs (pruned from the ledger) unless
+    /// pinned; how many went. The garbage collector calls it with the ids
+    /// of the jobs it prunes, whoever owns them.
+    async fn forget_jobs(&self, jobs: &[crate::job::JobId]) -> Result<u64>;
+    /// How many memories [`MemoryStore::forget_jobs`] would remove for
+    /// these jobs (the unpinned ones): what a gc dry run reports.
+    async fn count_job_memories(&self, jobs: &[crate::job::JobId]) -> Result<u64>;
+    /// Visible memories whose vector was not made by `model` (or that
+    /// have none), in id order after `after`, at most `limit`: what a
+    /// re-embed still has to do.
+    async fn memories_to_embed(
+        &self,
+        model: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Memory>>;
+    /// How many memories' vectors were not made by `model`.
+    async fn count_memories_to_embed(&self, model: &str) -> Result<u64>;
+    /// Replace memories' vectors (id, vector) made by `model`, in one
+    /// transaction.
+    async fn set_memory_embeddings(
+        &self,
+        model: &str,
+        vectors: &[(String, Vec<f32>)],
+    ) -> Result<()>;
     /// Ids of visible memories whose content matches any of `terms`
     /// (full text: SQLite FTS5, PostgreSQL `tsvector`), best first.
     async fn text_search_memories(

@@ -23,6 +23,11 @@ pub struct PlanRequest {
     /// [`Command::timeout_ms`](crate::plan::Command::timeout_ms) only for a
     /// command that needs a limit of its own.
     pub step_timeout_ms: Option<u64>,
+    /// The requesting principal's ended runs most like this intent, from
+    /// memory, best first: data to learn from (what worked, what failed),
+    /// never instructions. A planner that shows them to a model fences
+    /// them as data; nothing in them changes what the policy decides.
+    pub past_runs: Vec<crate::memory::PastRun>,
 }
 
 /// Turns an intent into a plan. Implementations only propose: the engine

@@ -329,6 +329,7 @@ pub(crate) fn memory_from_row(row: &impl LedgerRow) -> Result<crate::memory::Mem
             None => Vec::new(),
         },
         embedding_model: row.opt_text("embedding_model")?,
+        pinned: row.int("pinned")? != 0,
     })
 }
 

@@ -16,7 +16,11 @@ use chrono::{DateTime, Utc};
 /// The columns every memory read selects.
 pub(crate) const MEMORY_COLUMNS: &str = "id, principal, memory_type, content, metadata, tags, \
      job_id, outcome, created_at, last_accessed_at, access_count, importance_micros, embedding, \
-     embedding_model";
+     embedding_model, pinned";
+
+/// Ids per statement when deleting by a list (well under every backend's
+/// limit on bound values).
+const IDS_PER_STATEMENT: usize = 500;
 
 /// Importance as stored: millionths.
 pub(crate) fn importance_micros(importance: f64) -> i64 {
@@ -47,6 +51,36 @@ fn push_visibility<D: Dialect>(qb: &mut SqlBuilder<'_, D>, visibility: &Visibili
     }
 }
 
+/// `filter`'s conditions, each as ` AND ...`.
+fn push_filter<D: Dialect>(qb: &mut SqlBuilder<'_, D>, filter: &MemoryFilter) -> Result<()> {
+    if let Some(t) = filter.memory_type {
+        qb.push(" AND memory_type = ").push_bind(t.as_str());
+    }
+    if let Some(o) = filter.outcome {
+        qb.push(" AND outcome = ").push_bind(o.as_str());
+    }
+    if let Some(job) = &filter.job_id {
+        qb.push(" AND job_id = ").push_bind(job.clone());
+    }
+    if let Some(since) = filter.since {
+        qb.push(" AND created_at >= ").push_bind(micros(since));
+    }
+    if let Some(until) = filter.until {
+        qb.push(" AND created_at < ").push_bind(micros(until));
+    }
+    for tag in &filter.tags {
+        // The tag as it appears in the stored JSON array, quotes
+        // included, found by position (no LIKE wildcards to escape).
+        let quoted = crate::store::codec::to_json(tag, "a tag")?;
+        qb.push(" AND ")
+            .push(D::SUBSTR_POS)
+            .push("(tags, ")
+            .push_bind(quoted)
+            .push(") > 0");
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl<D: Dialect> MemoryStore for Ledger<D> {
     async fn insert_memory(&self, m: &Memory) -> Result<()> {
@@ -56,8 +90,8 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         let done = query::<D>(
             "INSERT INTO memories (id, principal, memory_type, content, metadata, tags, job_id, \
              outcome, created_at, last_accessed_at, access_count, importance_micros, embedding, \
-             embedding_model) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14) ON CONFLICT (id) DO NOTHING",
+             embedding_model, pinned) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&m.id)
         .bind(m.principal.as_str())
@@ -73,6 +107,7 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         .bind(importance_micros(m.importance))
         .bind(embedding.as_deref())
         .bind(m.embedding_model.as_deref())
+        .bind(i64::from(m.pinned))
         .execute(&self.write)
         .await
         .map_err(db("storing a memory"))?;
@@ -117,31 +152,7 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         let mut qb = SqlBuilder::<D>::new("SELECT ");
         qb.push(MEMORY_COLUMNS).push(" FROM memories WHERE TRUE");
         push_visibility(&mut qb, visibility);
-        if let Some(t) = filter.memory_type {
-            qb.push(" AND memory_type = ").push_bind(t.as_str());
-        }
-        if let Some(o) = filter.outcome {
-            qb.push(" AND outcome = ").push_bind(o.as_str());
-        }
-        if let Some(job) = &filter.job_id {
-            qb.push(" AND job_id = ").push_bind(job.clone());
-        }
-        if let Some(since) = filter.since {
-            qb.push(" AND created_at >= ").push_bind(micros(since));
-        }
-        if let Some(until) = filter.until {
-            qb.push(" AND created_at < ").push_bind(micros(until));
-        }
-        for tag in &filter.tags {
-            // The tag as it appears in the stored JSON array, quotes
-            // included, found by position (no LIKE wildcards to escape).
-            let quoted = crate::store::codec::to_json(tag, "a tag")?;
-            qb.push(" AND ")
-                .push(D::SUBSTR_POS)
-                .push("(tags, ")
-                .push_bind(quoted)
-                .push(") > 0");
-        }
+        push_filter(&mut qb, filter)?;
         qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .push_bind(i64::from(limit));
         let (sql, args) = qb.into_parts()?;
@@ -174,8 +185,8 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
 
     async fn memory_counts(&self, visibility: &Visibility) -> Result<MemoryCounts> {
         let mut qb = SqlBuilder::<D>::new(
-            "SELECT memory_type, COUNT(*) AS n, CAST(SUM(importance_micros) AS BIGINT) AS importance \
-             FROM memories WHERE TRUE",
+            "SELECT memory_type, COUNT(*) AS n, CAST(SUM(importance_micros) AS BIGINT) AS importance, \
+             CAST(SUM(pinned) AS BIGINT) AS pinned FROM memories WHERE TRUE",
         );
         push_visibility(&mut qb, visibility);
         qb.push(" GROUP BY memory_type");
@@ -191,12 +202,184 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
             let n = row.int("n")?.max(0) as u64;
             counts.total += n;
             importance_sum += row.int("importance")?;
+            counts.pinned += row.int("pinned")?.max(0) as u64;
             counts.by_type.insert(row.text("memory_type")?, n);
         }
         if counts.total > 0 {
             counts.average_importance = importance_sum as f64 / 1e6 / counts.total as f64;
         }
         Ok(counts)
+    }
+
+    async fn forget_memories(&self, filter: &MemoryFilter, visibility: &Visibility) -> Result<u64> {
+        if filter.is_empty() {
+            return Err(Error::InvalidInput(
+                "give at least one condition (type, tag, outcome, time range or job) to \
+                 forget by; to forget one memory, give its id"
+                    .into(),
+            ));
+        }
+        let mut qb = SqlBuilder::<D>::new("DELETE FROM memories WHERE pinned = 0");
+        push_visibility(&mut qb, visibility);
+        push_filter(&mut qb, filter)?;
+        let (sql, args) = qb.into_parts()?;
+        let done = query_with::<D>(&sql, args)
+            .execute(&self.write)
+            .await
+            .map_err(db("forgetting memories"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn set_memory_pinned(
+        &self,
+        id: &str,
+        pinned: bool,
+        visibility: &Visibility,
+    ) -> Result<bool> {
+        let mut qb = SqlBuilder::<D>::new("UPDATE memories SET pinned = ");
+        qb.push_bind(i64::from(pinned))
+            .push(" WHERE id = ")
+            .push_bind(id.to_string());
+        push_visibility(&mut qb, visibility);
+        let (sql, args) = qb.into_parts()?;
+        let done = query_with::<D>(&sql, args)
+            .execute(&self.write)
+            .await
+            .map_err(db("pinning a memory"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn evict_memories(&self, principal: &crate::Principal, max: u64) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let row =
+            query::<D>("SELECT COUNT(*) AS n FROM memories WHERE principal = $1 AND pinned = 0")
+                .bind(principal.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("counting memories"))?;
+        use crate::store::codec::LedgerRow;
+        let unpinned = row.int("n")?.max(0) as u64;
+        let pinned_row =
+            query::<D>("SELECT COUNT(*) AS n FROM memories WHERE principal = $1 AND pinned <> 0")
+                .bind(principal.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db("counting memories"))?;
+        let pinned = pinned_row.int("n")?.max(0) as u64;
+        let excess = (unpinned + pinned).saturating_sub(max).min(unpinned);
+        if excess == 0 {
+            return Ok(0);
+        }
+        let done = query::<D>(
+            "DELETE FROM memories WHERE id IN (SELECT id FROM memories \
+             WHERE principal = $1 AND pinned = 0 \
+             ORDER BY importance_micros ASC, last_accessed_at ASC, created_at ASC, id ASC \
+             LIMIT $2)",
+        )
+        .bind(principal.as_str())
+        .bind(to_i64(excess))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("evicting memories"))?;
+        crate::store::ledger::commit(tx).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn forget_jobs(&self, jobs: &[crate::job::JobId]) -> Result<u64> {
+        let mut gone = 0;
+        for chunk in jobs.chunks(IDS_PER_STATEMENT) {
+            let mut qb =
+                SqlBuilder::<D>::new("DELETE FROM memories WHERE pinned = 0 AND job_id IN (");
+            qb.push_list(chunk.iter(), |qb, id| {
+                qb.push_bind(id.as_str().to_string());
+            });
+            qb.push(")");
+            let (sql, args) = qb.into_parts()?;
+            let done = query_with::<D>(&sql, args)
+                .execute(&self.write)
+                .await
+                .map_err(db("forgetting pruned jobs' memories"))?;
+            gone += done.rows_affected();
+        }
+        Ok(gone)
+    }
+
+    async fn count_job_memories(&self, jobs: &[crate::job::JobId]) -> Result<u64> {
+        use crate::store::codec::LedgerRow;
+        let mut n = 0;
+        for chunk in jobs.chunks(IDS_PER_STATEMENT) {
+            let mut qb = SqlBuilder::<D>::new(
+                "SELECT COUNT(*) AS n FROM memories WHERE pinned = 0 AND job_id IN (",
+            );
+            qb.push_list(chunk.iter(), |qb, id| {
+                qb.push_bind(id.as_str().to_string());
+            });
+            qb.push(")");
+            let (sql, args) = qb.into_parts()?;
+            let row = query_with::<D>(&sql, args)
+                .fetch_one(&self.read)
+                .await
+                .map_err(db("counting pruned jobs' memories"))?;
+            n += row.int("n")?.max(0) as u64;
+        }
+        Ok(n)
+    }
+
+    async fn memories_to_embed(
+        &self,
+        model: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Memory>> {
+        let mut qb = SqlBuilder::<D>::new("SELECT ");
+        qb.push(MEMORY_COLUMNS)
+            .push(" FROM memories WHERE (embedding_model IS NULL OR embedding_model <> ")
+            .push_bind(model.to_string())
+            .push(")");
+        if let Some(after) = after {
+            qb.push(" AND id > ").push_bind(after.to_string());
+        }
+        qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+        let (sql, args) = qb.into_parts()?;
+        let rows = query_with::<D>(&sql, args)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("listing memories to embed"))?;
+        rows.iter().map(memory_from_row).collect()
+    }
+
+    async fn count_memories_to_embed(&self, model: &str) -> Result<u64> {
+        let row = query::<D>(
+            "SELECT COUNT(*) AS n FROM memories \
+             WHERE embedding_model IS NULL OR embedding_model <> $1",
+        )
+        .bind(model)
+        .fetch_one(&self.read)
+        .await
+        .map_err(db("counting memories to embed"))?;
+        use crate::store::codec::LedgerRow;
+        Ok(row.int("n")?.max(0) as u64)
+    }
+
+    async fn set_memory_embeddings(
+        &self,
+        model: &str,
+        vectors: &[(String, Vec<f32>)],
+    ) -> Result<()> {
+        if vectors.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for (id, vector) in vectors {
+            query::<D>("UPDATE memories SET embedding = $1, embedding_model = $2 WHERE id = $3")
+                .bind(embedding_hex(vector).as_deref())
+                .bind(model)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("storing a memory's vector"))?;
+        }
+        crate::store::ledger::commit(tx).await
     }
 
     async fn text_search_memories(

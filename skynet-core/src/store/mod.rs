@@ -430,6 +430,15 @@ pub trait StepStore: Send + Sync {
         signatures: &[String],
         runs: u32,
     ) -> Result<std::collections::HashMap<String, u64>>;
+    /// For each step signature, how many of its runs that finished at or
+    /// after `since` failed or timed out; signatures without such a run
+    /// are absent. The signature names its principal, so another
+    /// principal's failures never count.
+    async fn step_failures_since(
+        &self,
+        signatures: &[String],
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<std::collections::HashMap<String, u32>>;
 }
 
 /// Job logs, line by line.

@@ -119,6 +119,37 @@ impl<D: Dialect> StepStore for Ledger<D> {
             .collect())
     }
 
+    async fn step_failures_since(
+        &self,
+        signatures: &[String],
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<std::collections::HashMap<String, u32>> {
+        if signatures.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut qb = SqlBuilder::<D>::new(
+            "SELECT signature, COUNT(*) AS failures FROM steps \
+             WHERE status IN ('failed', 'timed_out') AND finished_at >= ",
+        );
+        qb.push_bind(crate::store::codec::micros(since))
+            .push(" AND signature IN (");
+        qb.push_list(signatures, |qb, sig| {
+            qb.push_bind(sig.clone());
+        });
+        qb.push(") GROUP BY signature");
+        let (sql, args) = qb.into_parts()?;
+        let rows = query_with::<D>(&sql, args)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("reading recent step failures"))?;
+        let mut out = std::collections::HashMap::new();
+        for row in &rows {
+            let n = u32::try_from(row.int("failures")?.max(0)).unwrap_or(u32::MAX);
+            out.insert(row.text("signature")?, n);
+        }
+        Ok(out)
+    }
+
     async fn record_checkpoints(
         &self,
         batch: &[RunCheckpoint],

@@ -318,3 +318,248 @@ pub async fn memory_full_text_search(store: SharedStore) {
         .expect("search");
     assert_eq!(found, [both.id.as_str()]);
 }
+
+async fn remember_with(store: &SharedStore, owner: &str, new: NewMemory) -> Memory {
+    let mut m = new
+        .into_memory(Principal::new(owner).expect("principal"), Utc::now())
+        .expect("valid memory");
+    let embedder = HashEmbedder::new();
+    m.embedding = embedder.vector(&m.content);
+    m.embedding_model = Some(embedder.model_id().to_string());
+    store.insert_memory(&m).await.expect("insert memory");
+    m
+}
+
+async fn exists(store: &SharedStore, id: &str) -> bool {
+    store
+        .get_memory(id, &Visibility::All)
+        .await
+        .expect("get")
+        .is_some()
+}
+
+/// Forgetting by filter takes the caller's unpinned matches only and
+/// refuses an empty filter; pinning is the owner's; the cap evicts a
+/// principal's least important unpinned memories, never pinned ones nor
+/// another principal's; a pruned job's memories go unless pinned.
+pub async fn memory_retention_forgets_evicts_and_keeps_pinned(store: SharedStore) {
+    let note = |text: &str, importance: f64, tags: &[&str], job: Option<&str>| NewMemory {
+        content: text.into(),
+        memory_type: Some(MemoryType::Note),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        importance: Some(importance),
+        job_id: job.map(str::to_string),
+        ..Default::default()
+    };
+    let a = remember_with(&store, "alice", note("a", 0.1, &["old"], None)).await;
+    let b = remember_with(&store, "alice", note("b", 0.2, &["old"], None)).await;
+    let pinned = remember_with(
+        &store,
+        "alice",
+        NewMemory {
+            pinned: true,
+            ..note("p", 0.0, &["old"], None)
+        },
+    )
+    .await;
+    let bobs = remember_with(&store, "bob", note("bob", 0.1, &["old"], None)).await;
+    assert!(pinned.pinned);
+    assert!(
+        store
+            .get_memory(&pinned.id, &own("alice"))
+            .await
+            .expect("get")
+            .expect("seen")
+            .pinned
+    );
+    assert!(matches!(
+        store
+            .forget_memories(&MemoryFilter::default(), &own("alice"))
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+    let old = MemoryFilter {
+        tags: vec!["old".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .forget_memories(&old, &own("alice"))
+            .await
+            .expect("forget"),
+        2,
+        "alice's two unpinned ones"
+    );
+    assert!(!exists(&store, &a.id).await && !exists(&store, &b.id).await);
+    assert!(exists(&store, &pinned.id).await, "pinned is kept");
+    assert!(
+        exists(&store, &bobs.id).await,
+        "bob's is not alice's to forget"
+    );
+    assert_eq!(
+        store.memory_counts(&own("alice")).await.expect("c").pinned,
+        1
+    );
+
+    // Pinning: the owner's alone.
+    assert!(
+        !store
+            .set_memory_pinned(&bobs.id, true, &own("alice"))
+            .await
+            .expect("pin")
+    );
+    assert!(
+        store
+            .set_memory_pinned(&pinned.id, false, &own("alice"))
+            .await
+            .expect("unpin")
+    );
+    assert!(
+        store
+            .set_memory_pinned(&pinned.id, true, &own("alice"))
+            .await
+            .expect("pin")
+    );
+
+    // The cap: alice has the pinned one plus four of rising importance.
+    let mut kept = Vec::new();
+    for (i, importance) in [0.4, 0.9, 0.3, 0.8].into_iter().enumerate() {
+        kept.push(
+            remember_with(
+                &store,
+                "alice",
+                note(&format!("n{i}"), importance, &[], None),
+            )
+            .await,
+        );
+    }
+    let evicted = store
+        .evict_memories(&Principal::new("alice").expect("p"), 3)
+        .await
+        .expect("evict");
+    assert_eq!(evicted, 2, "five memories, cap three");
+    assert!(!exists(&store, &kept[0].id).await, "0.4 went");
+    assert!(!exists(&store, &kept[2].id).await, "0.3 went");
+    assert!(exists(&store, &kept[1].id).await && exists(&store, &kept[3].id).await);
+    assert!(exists(&store, &pinned.id).await, "importance 0 but pinned");
+    assert!(exists(&store, &bobs.id).await, "bob's count is his own");
+    // A cap below the pinned count leaves the pinned ones.
+    assert_eq!(
+        store
+            .evict_memories(&Principal::new("alice").expect("p"), 0)
+            .await
+            .expect("evict"),
+        2
+    );
+    assert!(exists(&store, &pinned.id).await);
+    assert_eq!(
+        store.memory_counts(&own("alice")).await.expect("c").total,
+        1
+    );
+
+    // Pruned jobs: their memories go, pinned ones stay, whoever owns them.
+    let job_a = JobId::new();
+    let job_b = JobId::new();
+    let ran = remember_with(&store, "alice", note("ran", 0.5, &[], Some(job_a.as_str()))).await;
+    let theirs = remember_with(
+        &store,
+        "bob",
+        note("theirs", 0.5, &[], Some(job_b.as_str())),
+    )
+    .await;
+    let keep = remember_with(
+        &store,
+        "alice",
+        NewMemory {
+            pinned: true,
+            ..note("keep", 0.5, &[], Some(job_a.as_str()))
+        },
+    )
+    .await;
+    let other = remember_with(
+        &store,
+        "alice",
+        note("other", 0.5, &[], Some(JobId::new().as_str())),
+    )
+    .await;
+    assert_eq!(store.forget_jobs(&[]).await.expect("none"), 0);
+    assert_eq!(
+        store
+            .forget_jobs(&[job_a.clone(), job_b.clone()])
+            .await
+            .expect("forget jobs"),
+        2
+    );
+    assert!(!exists(&store, &ran.id).await && !exists(&store, &theirs.id).await);
+    assert!(exists(&store, &keep.id).await && exists(&store, &other.id).await);
+}
+
+/// What a re-embed has to do: memories of another model (or none), in id
+/// order after a cursor; storing new vectors takes them off the list.
+pub async fn memories_to_embed_page_by_model_and_take_new_vectors(store: SharedStore) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let m = remember(
+            &store,
+            "alice",
+            &format!("note {i}"),
+            MemoryType::Note,
+            &[],
+            None,
+        )
+        .await;
+        ids.push(m.id);
+    }
+    // Pages go by id.
+    ids.sort();
+    let current = HashEmbedder::new().model_id().to_string();
+    assert_eq!(
+        store
+            .count_memories_to_embed(&current)
+            .await
+            .expect("count"),
+        0
+    );
+    let next = HashEmbedder::with_dimension(64);
+    let model = next.model_id().to_string();
+    assert_eq!(
+        store.count_memories_to_embed(&model).await.expect("count"),
+        5
+    );
+    let first = store
+        .memories_to_embed(&model, None, 2)
+        .await
+        .expect("page");
+    let first_ids: Vec<&str> = first.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(first_ids, [ids[0].as_str(), ids[1].as_str()]);
+    let after = store
+        .memories_to_embed(&model, Some(&ids[1]), 10)
+        .await
+        .expect("page");
+    assert_eq!(after.len(), 3);
+    let vectors: Vec<(String, Vec<f32>)> = first
+        .iter()
+        .map(|m| (m.id.clone(), next.vector(&m.content)))
+        .collect();
+    store
+        .set_memory_embeddings(&model, &vectors)
+        .await
+        .expect("store vectors");
+    assert_eq!(
+        store.count_memories_to_embed(&model).await.expect("count"),
+        3
+    );
+    let back = store
+        .get_memory(&ids[0], &Visibility::All)
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!(back.embedding_model.as_deref(), Some(model.as_str()));
+    assert_eq!(back.embedding, vectors[0].1);
+    let rest = store
+        .memories_to_embed(&model, None, 10)
+        .await
+        .expect("page");
+    assert_eq!(rest.len(), 3);
+    assert!(rest.iter().all(|m| m.id != ids[0] && m.id != ids[1]));
+}

@@ -121,3 +121,36 @@ pub async fn step_medians_come_from_recent_successful_runs(store: SharedStore) {
         .expect("medians");
     assert_eq!(newest.get(&ops).copied(), Some(ok[2] as u64));
 }
+
+/// Failed and timed-out runs of a step since a time, by signature: other
+/// principals' runs, successes and older failures do not count.
+pub async fn step_failures_count_recent_failed_runs(store: SharedStore) {
+    let step = |p: &str| {
+        let mut job = test_job(&[RiskLevel::ReadOnly]);
+        job.principal = skynet_core::Principal::new(p).expect("principal");
+        step_signature(&job.principal, &job.plan.expect("plan").steps[0])
+    };
+    let (ops, dev) = (step("ops"), step("dev"));
+    let start = Utc::now() - chrono::Duration::seconds(1);
+    let none = store
+        .step_failures_since(std::slice::from_ref(&ops), start)
+        .await
+        .expect("failures");
+    assert!(none.is_empty(), "{none:?}");
+    timed_run(&store, "ops", 0, StepStatus::Failed).await;
+    timed_run(&store, "ops", 0, StepStatus::TimedOut).await;
+    timed_run(&store, "ops", 0, StepStatus::Succeeded).await;
+    timed_run(&store, "dev", 0, StepStatus::Failed).await;
+    let found = store
+        .step_failures_since(&[ops.clone(), dev.clone(), "never-ran".into()], start)
+        .await
+        .expect("failures");
+    assert_eq!(found.get(&ops).copied(), Some(2));
+    assert_eq!(found.get(&dev).copied(), Some(1));
+    assert!(!found.contains_key("never-ran"));
+    let later = store
+        .step_failures_since(&[ops], Utc::now() + chrono::Duration::seconds(5))
+        .await
+        .expect("failures");
+    assert!(later.is_empty(), "failures before `since` do not count");
+}

@@ -43,6 +43,52 @@ pub struct MemoryStoreBody {
     /// Base importance, 0 to 1 (default 0.5).
     #[serde(default)]
     pub importance: Option<f64>,
+    /// Keep it: never evicted by the cap on records, kept when its job is
+    /// pruned (default false).
+    #[serde(default)]
+    pub pinned: bool,
+}
+
+/// `POST /v1/memory/forget`: every condition given applies; at least one
+/// is required. Pinned memories are kept.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryForgetBody {
+    /// Only this type.
+    #[serde(default)]
+    pub memory_type: Option<String>,
+    /// Only memories with all these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Only this outcome.
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// Created at or after.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub since: Option<DateTime<Utc>>,
+    /// Created before.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<DateTime<Utc>>,
+    /// Only memories of this job.
+    #[serde(default)]
+    pub job_id: Option<String>,
+}
+
+/// How many memories a forget removed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemoryForgotten {
+    /// Memories removed.
+    pub forgotten: u64,
+}
+
+/// `PUT /v1/memory/{id}/pin`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryPinBody {
+    /// Pin (true) or unpin (false).
+    pub pinned: bool,
 }
 
 /// `POST /v1/memory/search`.
@@ -122,6 +168,8 @@ pub struct MemoryView {
     pub importance: f64,
     /// The model of its vector.
     pub embedding_model: Option<String>,
+    /// Kept from eviction and job pruning.
+    pub pinned: bool,
 }
 
 impl From<Memory> for MemoryView {
@@ -140,6 +188,7 @@ impl From<Memory> for MemoryView {
             access_count: m.access_count,
             importance: m.importance,
             embedding_model: m.embedding_model,
+            pinned: m.pinned,
         }
     }
 }
@@ -190,6 +239,12 @@ pub struct MemoryStatsView {
     pub embedder: String,
     /// The vector index.
     pub index: String,
+    /// Pinned memories the caller sees.
+    pub pinned: u64,
+    /// Memories whose vector another model made (`skynet memory reindex`
+    /// re-embeds them); only for a caller who sees every principal's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_reindex: Option<u64>,
 }
 
 fn parsed<T: std::str::FromStr<Err = Error>>(v: Option<String>) -> Result<Option<T>, Error> {
@@ -227,6 +282,7 @@ pub(crate) async fn store(
         job_id: body.job_id,
         outcome: parsed(body.outcome).map_err(&err)?,
         importance: body.importance,
+        pinned: body.pinned,
     };
     let memory = state.acting(&caller).remember(new).await.map_err(&err)?;
     Ok((StatusCode::CREATED, ApiJson(memory.into())))
@@ -318,8 +374,10 @@ pub(crate) async fn stats(
         total: s.counts.total,
         by_type: s.counts.by_type,
         average_importance: s.counts.average_importance,
+        pinned: s.counts.pinned,
         embedder: s.embedder,
         index: s.index,
+        to_reindex: s.to_reindex,
     }))
 }
 
@@ -373,4 +431,65 @@ pub(crate) async fn forget(
     } else {
         Err(not_found(&id))
     }
+}
+
+/// Forget every unpinned memory the caller sees that matches all the
+/// conditions given (`admin`).
+#[utoipa::path(post, path = "/v1/memory/forget", tag = "memory", request_body = MemoryForgetBody,
+    responses(
+        (status = 200, body = MemoryForgotten),
+        Keyed, JsonBody,
+        (status = 400, description = "No condition given, unknown type or outcome", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn forget_matching(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<MemoryForgetBody>,
+) -> ApiResult<ApiJson<MemoryForgotten>> {
+    caller.require(Scope::Admin)?;
+    let err = core_err(&caller);
+    let filter = MemoryFilter {
+        memory_type: parsed(body.memory_type).map_err(&err)?,
+        tags: body.tags,
+        outcome: parsed(body.outcome).map_err(&err)?,
+        since: body.since,
+        until: body.until,
+        job_id: body.job_id,
+    };
+    let forgotten = state
+        .acting(&caller)
+        .forget_memories(&filter)
+        .await
+        .map_err(&err)?;
+    Ok(ApiJson(MemoryForgotten { forgotten }))
+}
+
+/// Pin or unpin a memory the caller sees (`admin`).
+#[utoipa::path(put, path = "/v1/memory/{id}/pin", tag = "memory", request_body = MemoryPinBody,
+    params(("id" = String, Path, description = "Memory id")),
+    responses(
+        (status = 200, body = MemoryView),
+        Keyed, JsonBody,
+        (status = 404, description = "No memory with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn pin(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MemoryPinBody>,
+) -> ApiResult<ApiJson<MemoryView>> {
+    caller.require(Scope::Admin)?;
+    let acting = state.acting(&caller);
+    let err = core_err(&caller);
+    if !acting.pin_memory(&id, body.pinned).await.map_err(&err)? {
+        return Err(not_found(&id));
+    }
+    acting
+        .memory(&id)
+        .await
+        .map_err(&err)?
+        .map(|m| ApiJson(m.into()))
+        .ok_or_else(|| not_found(&id))
 }

@@ -36,7 +36,8 @@ pub(crate) use jobs::{
     __path_submit,
 };
 pub(crate) use memory::{
-    __path_forget, __path_get_memory, __path_search, __path_similar, __path_stats, __path_store,
+    __path_forget, __path_forget_matching, __path_get_memory, __path_pin, __path_search,
+    __path_similar, __path_stats, __path_store,
 };
 pub(crate) use ops::{__path_gc, __path_health, __path_metrics, __path_openapi};
 pub(crate) use original::{
@@ -84,6 +85,8 @@ pub(crate) fn all() -> Router<AppState> {
         .route("/v1/memory/search", post(memory::search))
         .route("/v1/memory/similar", post(memory::similar))
         .route("/v1/memory/stats", get(memory::stats))
+        .route("/v1/memory/forget", post(memory::forget_matching))
+        .route("/v1/memory/{id}/pin", axum::routing::put(memory::pin))
         .route(
             "/v1/memory/{id}",
             get(memory::get_memory).delete(memory::forget),

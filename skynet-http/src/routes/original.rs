@@ -67,7 +67,11 @@ pub(crate) async fn plan(
     let mut req = planner_request(&state, body.user_message, &body.context, Vec::new())?;
     req.limits = constraints.value;
     req.artifacts = body.artifacts;
-    let review = state.sk.review(&req).await.map_err(core_err(&caller))?;
+    let review = state
+        .acting(&caller)
+        .review(&req)
+        .await
+        .map_err(core_err(&caller))?;
     Ok(ApiJson(PlanAnswer {
         execution_plan: PlanView::new(&review.plan),
         requires_approval: review.requires_approval,

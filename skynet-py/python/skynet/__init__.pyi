@@ -4,7 +4,8 @@
 from datetime import datetime
 from os import PathLike
 from typing import (
-    Any, Awaitable, Callable, Generic, Iterable, Literal, Mapping, Sequence, TypeVar, Union,
+    Any, Awaitable, Callable, Generic, Iterable, Literal, Mapping, Sequence, TypedDict, TypeVar,
+    Union,
 )
 
 from . import errors as errors
@@ -79,6 +80,14 @@ class Step:
     def exit_code(self) -> int | None: ...
     def to_dict(self) -> dict[str, Any]: ...
 
+class PlanWarning(TypedDict):
+    kind: Literal["repeated_failure"]
+    message: str
+    step: int
+    description: str
+    failures: int
+    window_hours: int
+
 class Plan:
     def __init__(self, steps: Sequence[Step], summary: str | None = None) -> None: ...
     @property
@@ -93,6 +102,10 @@ class Plan:
     def short_hash(self) -> str: ...
     @property
     def planner(self) -> str: ...
+    @property
+    def past_runs(self) -> str | None: ...
+    @property
+    def warnings(self) -> list[PlanWarning]: ...
     def to_dict(self) -> dict[str, Any]: ...
     def __len__(self) -> int: ...
 
@@ -257,6 +270,8 @@ class MemoryRecord:
     @property
     def importance(self) -> float: ...
     @property
+    def pinned(self) -> bool: ...
+    @property
     def access_count(self) -> int: ...
     @property
     def created_at(self) -> datetime: ...
@@ -280,13 +295,14 @@ _Hits = TypeVar("_Hits")
 _MaybeRecord = TypeVar("_MaybeRecord")
 _Flag = TypeVar("_Flag")
 _Stats = TypeVar("_Stats")
+_Count = TypeVar("_Count")
 
-class _MemoriesBase(Generic[_Record, _Hits, _MaybeRecord, _Flag, _Stats]):
+class _MemoriesBase(Generic[_Record, _Hits, _MaybeRecord, _Flag, _Stats, _Count]):
     def store(
         self, content: str, memory_type: MemoryType | None = None, *,
         metadata: dict[str, Any] | None = None, tags: Sequence[str] | None = None,
         job_id: str | None = None, outcome: MemoryOutcome | None = None,
-        importance: float | None = None,
+        importance: float | None = None, pinned: bool = False,
     ) -> _Record: ...
     def search(
         self, query: str, limit: int | None = None, *, memory_type: MemoryType | None = None,
@@ -298,10 +314,16 @@ class _MemoriesBase(Generic[_Record, _Hits, _MaybeRecord, _Flag, _Stats]):
     ) -> _Hits: ...
     def get(self, id: str) -> _MaybeRecord: ...
     def forget(self, id: str) -> _Flag: ...
+    def forget_matching(
+        self, *, memory_type: MemoryType | None = None, tags: Sequence[str] | None = None,
+        outcome: MemoryOutcome | None = None, since: str | None = None, until: str | None = None,
+        job_id: str | None = None,
+    ) -> _Count: ...
+    def pin(self, id: str, pinned: bool = True) -> _Flag: ...
     def stats(self) -> _Stats: ...
 
 class Memories(
-    _MemoriesBase[MemoryRecord, list[MemoryHit], MemoryRecord | None, bool, dict[str, Any]]
+    _MemoriesBase[MemoryRecord, list[MemoryHit], MemoryRecord | None, bool, dict[str, Any], int]
 ): ...
 
 class AsyncMemories(
@@ -311,6 +333,7 @@ class AsyncMemories(
         Awaitable[MemoryRecord | None],
         Awaitable[bool],
         Awaitable[dict[str, Any]],
+        Awaitable[int],
     ]
 ): ...
 

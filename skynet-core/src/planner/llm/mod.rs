@@ -51,8 +51,9 @@ pub enum Turn {
     Proposal {
         /// What the model said to the person.
         reply: String,
-        /// The plan, to be judged and gated like any other.
-        plan: Plan,
+        /// The plan, to be judged and gated like any other (boxed: a plan
+        /// is large beside a reply).
+        plan: Box<Plan>,
     },
 }
 
@@ -142,7 +143,7 @@ impl LlmPlanner {
         Ok((
             Turn::Proposal {
                 reply: parsed.text,
-                plan,
+                plan: Box::new(plan),
             },
             usage,
         ))
