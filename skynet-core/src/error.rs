@@ -96,6 +96,12 @@ pub enum Error {
     /// No schedule with this id (or none the caller may see).
     #[error("schedule {0} not found")]
     ScheduleNotFound(String),
+    /// No webhook endpoint with this id (or none the caller may see).
+    #[error("webhook {0} not found")]
+    WebhookNotFound(String),
+    /// No webhook delivery with this id (or none the caller may see).
+    #[error("webhook delivery {0} not found")]
+    DeliveryNotFound(String),
     /// A state change the transition table does not allow.
     #[error("{}", transition_words(job, *from, *to))]
     InvalidTransition {
@@ -379,9 +385,11 @@ impl Error {
             }
             Error::StaleApproval { .. } => ErrorKind::StaleApproval,
             Error::NotPermitted(_) => ErrorKind::NotPermitted,
-            Error::JobNotFound(_) | Error::ScheduleNotFound(_) | Error::ArtifactNotFound { .. } => {
-                ErrorKind::NotFound
-            }
+            Error::JobNotFound(_)
+            | Error::ScheduleNotFound(_)
+            | Error::WebhookNotFound(_)
+            | Error::DeliveryNotFound(_)
+            | Error::ArtifactNotFound { .. } => ErrorKind::NotFound,
             Error::InvalidTransition { .. }
             | Error::NotUnderReview { .. }
             | Error::NotFinished { .. }

@@ -19,6 +19,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         store, search, similar, stats, get_memory, forget,
         add_schedule, list_schedules, pause_schedule, resume_schedule, remove_schedule,
         initiative_status, pause_initiative, resume_initiative,
+        add_webhook, list_webhooks, remove_webhook, test_webhook, list_deliveries, redeliver,
     ),
     components(schemas(
         crate::error::Problem,
@@ -44,6 +45,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         skynet_core::schedules::MissedTicks, skynet_core::JobOrigin,
         skynet_core::engine::InitiativeStatus, skynet_core::store::initiative::InitiativeBudget,
         skynet_core::store::initiative::InitiativeUsage,
+        webhooks::WebhookBody, skynet_core::events::webhooks::Webhook,
+        skynet_core::events::webhooks::CreatedWebhook, skynet_core::events::webhooks::Delivery,
+        skynet_core::events::webhooks::DeliveryState, skynet_core::events::webhooks::TestOutcome,
     )),
     modifiers(&ApiKeyScheme),
 )]

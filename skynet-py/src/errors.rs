@@ -45,6 +45,9 @@ fn class_name(e: &CoreError) -> &'static str {
     match e {
         CoreError::IdempotencyConflict { .. } => return "IdempotencyConflict",
         CoreError::ScheduleNotFound(_) => return "ScheduleNotFound",
+        CoreError::WebhookNotFound(_) | CoreError::DeliveryNotFound(_) => {
+            return "WebhookNotFound";
+        }
         _ => {}
     }
     match e.kind() {

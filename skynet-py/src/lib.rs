@@ -17,6 +17,7 @@ mod options;
 mod plugins;
 mod sync;
 mod types;
+mod webhooks;
 
 use pyo3::prelude::*;
 
@@ -37,6 +38,8 @@ fn _skynet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<autonomy::AsyncSchedules>()?;
     m.add_class::<autonomy::Initiative>()?;
     m.add_class::<autonomy::AsyncInitiative>()?;
+    m.add_class::<webhooks::Webhooks>()?;
+    m.add_class::<webhooks::AsyncWebhooks>()?;
     m.add_class::<memory::AsyncMemories>()?;
     m.add_class::<memory::MemoryRecord>()?;
     m.add_class::<memory::MemoryHit>()?;

@@ -14,6 +14,7 @@ mod review;
 mod run;
 mod serve;
 mod telegram;
+mod webhooks;
 mod worker;
 
 use crate::cli::{Cli, Command, Global};
@@ -238,6 +239,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
         }
         Command::Initiative { command } => {
             autonomy::initiative(&engine(&cli.global).await?, command, out).await
+        }
+        Command::Webhook { command } => {
+            webhooks::run(&engine(&cli.global).await?, command, out).await
         }
         Command::Telegram { workers } => telegram::run(&settings(&cli.global)?, workers, out).await,
         Command::Agent {

@@ -1,7 +1,8 @@
 //! The loops that start work nobody asked for at that moment, started
 //! together by `skynet serve` and `skynet worker`: the schedule loop
 //! always (a ledger without schedules costs one query a second), the
-//! initiative loop only when it is enabled.
+//! webhook delivery loop always (without an endpoint it costs one query a
+//! second), the initiative loop only when it is enabled.
 
 use super::Skynet;
 use super::schedules::SCHEDULE_POLL;
@@ -10,7 +11,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 impl Skynet {
-    /// Run the schedule loop (and the initiative loop, when enabled) on
+    /// Run the schedule loop, the webhook delivery loop (and the
+    /// initiative loop, when enabled) on
     /// the system clock until `shutdown`; the returned task ends with them.
     pub fn spawn_autonomy(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let clock: SharedClock = Arc::new(SystemClock);
@@ -18,6 +20,7 @@ impl Skynet {
         tokio::spawn(async move {
             let initiative = &sk.inner.initiative.config;
             let schedules = sk.run_schedules(clock.clone(), SCHEDULE_POLL, shutdown.clone());
+            let webhooks = sk.run_webhooks(shutdown.clone());
             if initiative.enabled {
                 tracing::info!(
                     every = ?initiative.interval,
@@ -26,9 +29,9 @@ impl Skynet {
                     "initiative engine on"
                 );
                 let proposals = sk.run_initiative(clock, initiative.interval, shutdown);
-                tokio::join!(schedules, proposals);
+                tokio::join!(schedules, webhooks, proposals);
             } else {
-                schedules.await;
+                tokio::join!(schedules, webhooks);
             }
         })
     }

@@ -16,6 +16,7 @@ mod judge;
 mod memory;
 pub use memory::{MemoryStats, SEARCH_CANDIDATES, SimilarTo};
 mod initiative;
+mod webhooks;
 mod report;
 mod review;
 mod roots;
@@ -237,6 +238,8 @@ pub(crate) struct Inner {
     pub(crate) estimates: estimates::EstimateCache,
     /// The initiative engine's settings and strategies.
     pub(crate) initiative: crate::initiative::Initiative,
+    /// Webhook delivery: settings and pinned clients.
+    pub(crate) webhooks: webhooks::Webhooks,
     /// Where collected artifacts are kept (`None`: they are not).
     pub(crate) artifact_store: Option<crate::artifact::SharedArtifactStore>,
 }

@@ -548,6 +548,7 @@ pub trait Store:
     + schedules::ScheduleStore
     + initiative::InitiativeStore
     + event_log::EventLogStore
+    + webhooks::WebhookStore
     + artifacts::ArtifactLedger
 {
     /// Backend name (`sqlite`, `postgres`).
@@ -618,3 +619,4 @@ mod steps;
 pub use steps::step_signature;
 pub(crate) mod tx;
 mod workers;
+pub mod webhooks;

@@ -20,6 +20,7 @@ pub mod reports;
 pub mod review;
 pub mod schedules;
 pub mod stats;
+pub mod webhooks;
 pub mod workers;
 
 pub use artifacts::*;
@@ -36,6 +37,7 @@ pub use reports::*;
 pub use review::*;
 pub use schedules::*;
 pub use stats::*;
+pub use webhooks::*;
 pub use workers::*;
 
 use chrono::Utc;
@@ -167,12 +169,15 @@ macro_rules! conformance_tests {
             artifacts_are_recorded_under_the_lease_with_their_event,
             artifacts_need_the_lease,
             artifacts_stay_with_their_principal,
+            webhooks_stay_with_their_owner_and_hide_their_secret,
+            webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
             tampered_event_data_is_detected,
             removed_last_event_is_detected,
             initiative_budget_holds_across_two_handles,
+            webhook_claims_on_two_handles_never_overlap,
         );
     };
     ($factory:expr; $($case:ident),+ $(,)?) => {

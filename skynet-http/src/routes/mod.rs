@@ -10,6 +10,7 @@ mod ops;
 mod original;
 pub(crate) mod review;
 mod scheduler;
+pub(crate) mod webhooks;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -43,6 +44,10 @@ pub(crate) use original::{
 };
 pub(crate) use review::{__path_retry, __path_review};
 pub(crate) use scheduler::__path_diagnose;
+pub(crate) use webhooks::{
+    __path_add_webhook, __path_list_deliveries, __path_list_webhooks, __path_redeliver,
+    __path_remove_webhook, __path_test_webhook,
+};
 
 /// Every route of the v1 API.
 pub(crate) fn all() -> Router<AppState> {
@@ -92,6 +97,23 @@ pub(crate) fn all() -> Router<AppState> {
         )
         .route("/v1/schedules/{id}/pause", post(autonomy::pause_schedule))
         .route("/v1/schedules/{id}/resume", post(autonomy::resume_schedule))
+        .route(
+            "/v1/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::add_webhook),
+        )
+        .route(
+            "/v1/webhooks/deliveries",
+            get(webhooks::list_deliveries),
+        )
+        .route(
+            "/v1/webhooks/deliveries/{id}/redeliver",
+            post(webhooks::redeliver),
+        )
+        .route(
+            "/v1/webhooks/{id}",
+            axum::routing::delete(webhooks::remove_webhook),
+        )
+        .route("/v1/webhooks/{id}/test", post(webhooks::test_webhook))
         .route("/v1/initiative", get(autonomy::initiative_status))
         .route("/v1/initiative/pause", post(autonomy::pause_initiative))
         .route("/v1/initiative/resume", post(autonomy::resume_initiative))

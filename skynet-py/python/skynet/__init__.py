@@ -33,6 +33,7 @@ from ._skynet import (
     AsyncMemories,
     AsyncSchedules,
     AsyncSkynet,
+    AsyncWebhooks,
     Command,
     Decision,
     Event,
@@ -49,6 +50,7 @@ from ._skynet import (
     Skynet,
     Step,
     StepContext,
+    Webhooks,
     __version__,
 )
 from .errors import (
@@ -68,6 +70,7 @@ from .errors import (
     StaleApproval,
     StoreError,
     Timeout,
+    WebhookNotFound,
 )
 
 #: What ``Provider.execute`` may yield: a stdout line, or ``(stream, text)``
@@ -186,6 +189,7 @@ __all__ = [
     "AsyncMemories",
     "AsyncSchedules",
     "AsyncSkynet",
+    "AsyncWebhooks",
     "Cancelled",
     "Command",
     "Conflict",
@@ -219,6 +223,8 @@ __all__ = [
     "StepContext",
     "StoreError",
     "Timeout",
+    "WebhookNotFound",
+    "Webhooks",
     "__version__",
     "errors",
 ]

@@ -23,6 +23,7 @@ from .errors import (
     StaleApproval as StaleApproval,
     StoreError as StoreError,
     Timeout as Timeout,
+    WebhookNotFound as WebhookNotFound,
 )
 
 __version__: str
@@ -325,6 +326,25 @@ class Initiative(_InitiativeBase[dict[str, Any]]): ...
 
 class AsyncInitiative(_InitiativeBase[Awaitable[dict[str, Any]]]): ...
 
+_Hook = TypeVar("_Hook")
+_HookList = TypeVar("_HookList")
+
+class _WebhooksBase(Generic[_Hook, _HookList, _Removed]):
+    def add(self, url: str, types: Sequence[str] | None = None) -> _Hook: ...
+    def list(self) -> _HookList: ...
+    def test(self, id: str) -> _Hook: ...
+    def remove(self, id: str) -> _Removed: ...
+    def deliveries(
+        self, id: str | None = None, *, dead: bool = False, limit: int = 100
+    ) -> _HookList: ...
+    def redeliver(self, delivery: str) -> _Hook: ...
+
+class Webhooks(_WebhooksBase[dict[str, Any], list[dict[str, Any]], None]): ...
+
+class AsyncWebhooks(
+    _WebhooksBase[Awaitable[dict[str, Any]], Awaitable[list[dict[str, Any]]], Awaitable[None]]
+): ...
+
 _Job = TypeVar("_Job")
 _Plan = TypeVar("_Plan")
 _Jobs = TypeVar("_Jobs")
@@ -336,10 +356,11 @@ _Memory = TypeVar("_Memory")
 _Scheds = TypeVar("_Scheds")
 _Init = TypeVar("_Init")
 _EventPage = TypeVar("_EventPage")
+_Hooks = TypeVar("_Hooks")
 
 class _SkynetBase(Generic[
         _Job, _Plan, _Jobs, _Logs, _Events, _Decision, _Approve, _Memory, _Scheds, _Init,
-        _EventPage,
+        _EventPage, _Hooks,
     ]):
     def __init__(
         self,
@@ -408,13 +429,15 @@ class _SkynetBase(Generic[
     def schedules(self) -> _Scheds: ...
     @property
     def initiative(self) -> _Init: ...
+    @property
+    def webhooks(self) -> _Hooks: ...
     def close(self) -> None: ...
 
 class Skynet(
     _SkynetBase[
         Job, Plan, list[Job], list[LogLine], list[Event], Decision,
         bool | Callable[[Plan], bool], Memories, Schedules, Initiative,
-        EventLogPage,
+        EventLogPage, Webhooks,
     ]
 ):
     def __enter__(self) -> Skynet: ...
@@ -424,7 +447,7 @@ class AsyncSkynet(
     _SkynetBase[
         Awaitable[Job], Awaitable[Plan], Awaitable[list[Job]], Awaitable[list[LogLine]],
         Awaitable[list[Event]], Awaitable[Decision], Approver, AsyncMemories,
-        AsyncSchedules, AsyncInitiative, Awaitable[EventLogPage],
+        AsyncSchedules, AsyncInitiative, Awaitable[EventLogPage], AsyncWebhooks,
     ]
 ):
     async def __aenter__(self) -> AsyncSkynet: ...
