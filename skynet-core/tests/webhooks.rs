@@ -216,6 +216,7 @@ async fn deliveries_are_signed_as_the_standard_says_and_filtered() {
     let db = Db::sqlite();
     let sk = engine(&db.url, config(3)).await;
     let (addr, rx) = receiver_on(None, 200).await;
+    let (sk, rx) = (&sk, &rx);
     let created = sk
         .add_webhook(
             &Principal::local(),
@@ -239,7 +240,7 @@ async fn deliveries_are_signed_as_the_standard_says_and_filtered() {
     .await
     .unwrap();
     note(&sk, 1).await;
-    until(10, "the delivery", || async { !rx.got().is_empty() }).await;
+    until(10, "the delivery", || async move { !rx.got().is_empty() }).await;
     let r = rx.got()[0].clone();
     assert!(verifies(&created.secret, &r), "{r:?}");
     assert!(r.id.starts_with("msg_") && !r.id.contains('.'));
@@ -253,7 +254,7 @@ async fn deliveries_are_signed_as_the_standard_says_and_filtered() {
     let mut forged = r.clone();
     forged.body = forged.body.replace("n1", "n2");
     assert!(!verifies(&created.secret, &forged));
-    until(10, "the attempt recorded", || async {
+    until(10, "the attempt recorded", || async move {
         let d = sk
             .webhook_deliveries(None, None, &Visibility::All, 10)
             .await
@@ -289,19 +290,21 @@ async fn a_receiver_that_is_down_is_retried_with_backoff_then_delivered() {
         .add_webhook(&Principal::local(), add(format!("http://127.0.0.1:{port}/hook"), &[]))
         .await
         .unwrap();
-    let (stop, task) = run(&sk);
-    note(&sk, 1).await;
-    let attempts = || async {
+    let (sk, w) = (&sk, &w);
+    let (stop, task) = run(sk);
+    note(sk, 1).await;
+    let attempts = || async move {
         sk.webhook_deliveries(Some(&w.webhook.id), None, &Visibility::All, 10)
             .await
             .unwrap()
     };
-    until(10, "three failed attempts", || async {
+    until(10, "three failed attempts", || async move {
         attempts().await.first().is_some_and(|d| d.attempts >= 3)
     })
     .await;
     let (_, rx) = receiver_on(Some(([127, 0, 0, 1], port).into()), 200).await;
-    until(20, "the delivery", || async {
+    let rx = &rx;
+    until(20, "the delivery", || async move {
         attempts().await[0].state == DeliveryState::Delivered
     })
     .await;
@@ -333,20 +336,21 @@ async fn a_failing_receiver_makes_a_dead_letter_that_can_be_redelivered() {
         .add_webhook(&Principal::local(), add(format!("http://{addr}/hook"), &[]))
         .await
         .unwrap();
-    let (stop, task) = run(&sk);
-    note(&sk, 1).await;
-    let dead = || async {
+    let (sk, rx) = (&sk, &rx);
+    let (stop, task) = run(sk);
+    note(sk, 1).await;
+    let dead = || async move {
         sk.webhook_deliveries(None, Some(DeliveryState::Dead), &Visibility::All, 10)
             .await
             .unwrap()
     };
-    until(10, "the dead letter", || async { dead().await.len() == 1 }).await;
+    until(10, "the dead letter", || async move { dead().await.len() == 1 }).await;
     let d = dead().await.remove(0);
     assert_eq!((d.attempts, d.last_status), (3, Some(500)));
     assert_eq!(rx.got().len(), 3, "exactly max_attempts requests");
     assert!(rx.got().iter().all(|r| r.id == d.id), "one webhook-id for every attempt");
     // Announced as an alert, which webhooks never deliver (no loop).
-    until(10, "the alert", || async {
+    until(10, "the alert", || async move {
         backends::count_events(&sk, EventType::AlertRaised, 1).await == 1
     })
     .await;
@@ -362,7 +366,7 @@ async fn a_failing_receiver_makes_a_dead_letter_that_can_be_redelivered() {
     rx.status.store(200, Ordering::SeqCst);
     let again = sk.redeliver_webhook(&d.id, &Visibility::All).await.unwrap();
     assert_eq!(again.state, DeliveryState::Pending);
-    until(10, "the redelivery", || async {
+    until(10, "the redelivery", || async move {
         sk.webhook_deliveries(None, Some(DeliveryState::Delivered), &Visibility::All, 10)
             .await
             .unwrap()
@@ -389,9 +393,10 @@ async fn a_redirect_is_not_followed() {
     sk.add_webhook(&Principal::local(), add(format!("http://{addr}/hook"), &[]))
         .await
         .unwrap();
-    let (stop, task) = run(&sk);
-    note(&sk, 1).await;
-    until(10, "the dead letter", || async {
+    let sk = &sk;
+    let (stop, task) = run(sk);
+    note(sk, 1).await;
+    until(10, "the dead letter", || async move {
         sk.webhook_deliveries(None, Some(DeliveryState::Dead), &Visibility::All, 10)
             .await
             .unwrap()
@@ -475,9 +480,10 @@ async fn an_address_closed_since_creation_is_refused_at_delivery() {
         },
     )
     .await;
-    let (stop, task) = run(&closed);
-    note(&closed, 1).await;
-    until(10, "the refusal", || async {
+    let closed = &closed;
+    let (stop, task) = run(closed);
+    note(closed, 1).await;
+    until(10, "the refusal", || async move {
         closed
             .webhook_deliveries(None, Some(DeliveryState::Dead), &Visibility::All, 10)
             .await
@@ -505,12 +511,13 @@ async fn a_restart_resumes_delivery_without_loss(db: Db) {
         .add_webhook(&Principal::local(), add(format!("http://{addr}/hook"), &["optimization.*"]))
         .await
         .unwrap();
-    let (stop, task) = run(&first);
+    let firsts = &first;
+    let (stop, task) = run(firsts);
     for n in 0..30 {
-        note(&first, n).await;
+        note(firsts, n).await;
     }
-    until(20, "30 deliveries enqueued", || async {
-        first
+    until(20, "30 deliveries enqueued", || async move {
+        firsts
             .webhook_deliveries(None, None, &Visibility::All, 100)
             .await
             .unwrap()
@@ -527,21 +534,22 @@ async fn a_restart_resumes_delivery_without_loss(db: Db) {
         note(&second, n).await;
     }
     rx.status.store(200, Ordering::SeqCst);
-    let (stop, task) = run(&second);
+    let second = &second;
+    let (stop, task) = run(second);
     let delivered = || {
         let mut subjects: Vec<String> = rx
             .got()
             .iter()
             .filter_map(|r| {
                 let b: serde_json::Value = serde_json::from_str(&r.body).ok()?;
-                (rx_ok(&b)).then(|| b["data"]["payload"]["subject"].as_str().unwrap().to_string())
+                rx_ok(&b).then(|| b["data"]["payload"]["subject"].as_str().unwrap().to_string())
             })
             .collect();
         subjects.sort();
         subjects.dedup();
         subjects
     };
-    until(30, "every event delivered", || async {
+    until(30, "every event delivered", || async move {
         second
             .webhook_deliveries(None, Some(DeliveryState::Delivered), &Visibility::All, 100)
             .await

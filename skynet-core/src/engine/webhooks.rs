@@ -20,7 +20,7 @@ use crate::store::webhooks::{
     AfterAttempt, AttemptRecord, ClaimedDelivery, DeliveryQuery, NewDelivery, WebhookTarget,
 };
 use crate::{Error, Result};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -287,24 +287,27 @@ impl Skynet {
                 .await?;
             let mut rows = Vec::new();
             for event in page.events.iter().filter(|e| e.source != wh::SOURCE) {
-                let mut body = None;
-                for t in targets {
-                    if event.at < t.created_at || !wh::filter_takes(&t.types, event.event_type) {
-                        continue;
-                    }
-                    let body = match &body {
-                        Some(b) => b,
-                        None => body.insert(delivery_body(event)?),
-                    };
-                    let position = event.position()?;
+                let takers: Vec<&WebhookTarget> = targets
+                    .iter()
+                    .filter(|t| {
+                        event.at >= t.created_at && wh::filter_takes(&t.types, event.event_type)
+                    })
+                    .collect();
+                if takers.is_empty() {
+                    continue;
+                }
+                let body = delivery_body(event)?;
+                let position = event.position()?;
+                let at = crate::store::chain::truncate_to_micros(Utc::now());
+                for t in takers {
                     rows.push(NewDelivery {
                         id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
                         webhook: t.id.clone(),
                         event_xid: position.xid,
                         event_id: position.id,
                         event_type: event.event_type.as_str().to_string(),
-                        body: String::clone(body),
-                        at: crate::store::chain::truncate_to_micros(Utc::now()),
+                        body: body.clone(),
+                        at,
                     });
                 }
             }

@@ -257,7 +257,7 @@ fn attempt_from_row(row: &impl LedgerRow) -> Result<DeliveryAttempt> {
     })
 }
 
-/// Deliveries per multi-row insert (8 parameters each).
+/// Deliveries per multi-row insert (9 parameters each).
 const ENQUEUE_CHUNK: usize = 400;
 
 impl<D: Dialect> Ledger<D> {

@@ -67,8 +67,8 @@ pub struct Webhook {
 }
 
 /// A just-created endpoint and its signing secret: the one time the
-/// secret is shown.
-#[derive(Debug, Clone, Serialize)]
+/// secret is shown (`Debug` hides it).
+#[derive(Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedWebhook {
     /// The endpoint.
@@ -77,6 +77,15 @@ pub struct CreatedWebhook {
     /// `whsec_…`: verify the `webhook-signature` header with it. It is
     /// not shown again.
     pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedWebhook")
+            .field("webhook", &self.webhook)
+            .field("secret", &"whsec_…")
+            .finish()
+    }
 }
 
 /// Where a delivery stands.
