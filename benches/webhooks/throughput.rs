@@ -113,7 +113,11 @@ async fn main() {
     println!(
         "{events} events, concurrency {concurrency}, {}: received all in {:.2} s \
          ({:.0} deliveries/s); all recorded delivered in {:.2} s ({:.0}/s); {} requests",
-        if url.starts_with("sqlite") { "sqlite" } else { "postgres" },
+        if url.starts_with("sqlite") {
+            "sqlite"
+        } else {
+            "postgres"
+        },
         sent.as_secs_f64(),
         events as f64 / sent.as_secs_f64(),
         recorded.as_secs_f64(),

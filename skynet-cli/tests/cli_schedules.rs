@@ -237,7 +237,11 @@ fn webhooks_are_added_listed_tested_and_removed() {
         .args(["webhook", "add", &url, "--type", "job.failed", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let added: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let secret = added["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
@@ -248,7 +252,10 @@ fn webhooks_are_added_listed_tested_and_removed() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&list.stdout);
-    assert!(text.contains(&id) && !text.contains(&secret) && !text.contains("T0K"), "{text}");
+    assert!(
+        text.contains(&id) && !text.contains(&secret) && !text.contains("T0K"),
+        "{text}"
+    );
     sb.cmd()
         .env("SKYNET_WEBHOOK_ALLOW", "127.0.0.1")
         .args(["webhook", "test", &id])
@@ -256,7 +263,11 @@ fn webhooks_are_added_listed_tested_and_removed() {
         .success()
         .stdout(predicate::str::contains("answered 204"));
     let request = receiver.join().unwrap();
-    for header in ["webhook-id: msg_test_", "webhook-timestamp: ", "webhook-signature: v1,"] {
+    for header in [
+        "webhook-id: msg_test_",
+        "webhook-timestamp: ",
+        "webhook-signature: v1,",
+    ] {
         assert!(request.contains(header), "{header} missing from {request}");
     }
     sb.cmd().args(["webhook", "remove", &id]).assert().success();

@@ -58,7 +58,11 @@ impl Receiver {
     }
 }
 
-async fn receive(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: String) -> impl IntoResponse {
+async fn receive(
+    State(r): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: String,
+) -> impl IntoResponse {
     let h = |n: &str| {
         headers
             .get(n)
@@ -192,7 +196,9 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 /// Verify as a receiver would: the base64 key after `whsec_`, the signed
 /// content `{id}.{timestamp}.{body}`, one of the `v1,` signatures.
 fn verifies(secret: &str, r: &Received) -> bool {
-    let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
     let content = format!("{}.{}.{}", r.id, r.timestamp, r.body);
     let expected = STANDARD.encode(hmac_sha256(&key, content.as_bytes()));
     r.signature
@@ -220,15 +226,24 @@ async fn deliveries_are_signed_as_the_standard_says_and_filtered() {
     let created = sk
         .add_webhook(
             &Principal::local(),
-            add(format!("http://127.0.0.1:{}/hook?token=T0K", addr.port()), &["optimization.*"]),
+            add(
+                format!("http://127.0.0.1:{}/hook?token=T0K", addr.port()),
+                &["optimization.*"],
+            ),
         )
         .await
         .unwrap();
     assert!(created.secret.starts_with("whsec_"));
-    assert_eq!(created.webhook.url, format!("http://127.0.0.1:{}/hook?…", addr.port()));
+    assert_eq!(
+        created.webhook.url,
+        format!("http://127.0.0.1:{}/hook?…", addr.port())
+    );
     let listed = serde_json::to_string(&sk.webhooks(&Visibility::All).await.unwrap()).unwrap();
-    assert!(!listed.contains(&created.secret) && !listed.contains("T0K"), "{listed}");
-    let (stop, task) = run(&sk);
+    assert!(
+        !listed.contains(&created.secret) && !listed.contains("T0K"),
+        "{listed}"
+    );
+    let (stop, task) = run(sk);
     // Not in the filter: never delivered.
     sk.record_event(&NewSystemEvent::now(
         "test",
@@ -239,7 +254,7 @@ async fn deliveries_are_signed_as_the_standard_says_and_filtered() {
     ))
     .await
     .unwrap();
-    note(&sk, 1).await;
+    note(sk, 1).await;
     until(10, "the delivery", || async move { !rx.got().is_empty() }).await;
     let r = rx.got()[0].clone();
     assert!(verifies(&created.secret, &r), "{r:?}");
@@ -287,7 +302,10 @@ async fn a_receiver_that_is_down_is_retried_with_backoff_then_delivered() {
     };
     let sk = engine(&db.url, config(50)).await;
     let w = sk
-        .add_webhook(&Principal::local(), add(format!("http://127.0.0.1:{port}/hook"), &[]))
+        .add_webhook(
+            &Principal::local(),
+            add(format!("http://127.0.0.1:{port}/hook"), &[]),
+        )
         .await
         .unwrap();
     let (sk, w) = (&sk, &w);
@@ -314,14 +332,22 @@ async fn a_receiver_that_is_down_is_retried_with_backoff_then_delivered() {
     let log = sk.webhook_attempts(&d.id, &Visibility::All).await.unwrap();
     assert!(log.len() >= 4, "{log:?}");
     let (failed, last) = log.split_at(log.len() - 1);
-    assert!(failed.iter().all(|a| a.status.is_none()
-        && a.error.as_deref().is_some_and(|e| e.contains("cannot connect"))));
+    assert!(failed.iter().all(|a| {
+        a.status.is_none()
+            && a.error
+                .as_deref()
+                .is_some_and(|e| e.contains("cannot connect"))
+    }));
     assert_eq!(last[0].status, Some(200));
     // Backoff: each wait at least half the doubled base (equal jitter).
     for (i, pair) in failed.windows(2).enumerate() {
         let gap = (pair[1].at - pair[0].at).to_std().unwrap();
         let floor = Duration::from_millis(40 * (1 << i) / 2).min(Duration::from_millis(100));
-        assert!(gap >= floor, "attempt {} came {gap:?} after the one before", i + 2);
+        assert!(
+            gap >= floor,
+            "attempt {} came {gap:?} after the one before",
+            i + 2
+        );
     }
     stop.cancel();
     task.await.unwrap();
@@ -344,14 +370,22 @@ async fn a_failing_receiver_makes_a_dead_letter_that_can_be_redelivered() {
             .await
             .unwrap()
     };
-    until(10, "the dead letter", || async move { dead().await.len() == 1 }).await;
+    until(
+        10,
+        "the dead letter",
+        || async move { dead().await.len() == 1 },
+    )
+    .await;
     let d = dead().await.remove(0);
     assert_eq!((d.attempts, d.last_status), (3, Some(500)));
     assert_eq!(rx.got().len(), 3, "exactly max_attempts requests");
-    assert!(rx.got().iter().all(|r| r.id == d.id), "one webhook-id for every attempt");
+    assert!(
+        rx.got().iter().all(|r| r.id == d.id),
+        "one webhook-id for every attempt"
+    );
     // Announced as an alert, which webhooks never deliver (no loop).
     until(10, "the alert", || async move {
-        backends::count_events(&sk, EventType::AlertRaised, 1).await == 1
+        backends::count_events(sk, EventType::AlertRaised, 1).await == 1
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -376,8 +410,15 @@ async fn a_failing_receiver_makes_a_dead_letter_that_can_be_redelivered() {
     .await;
     let log = sk.webhook_attempts(&d.id, &Visibility::All).await.unwrap();
     assert_eq!(
-        log.iter().map(|a| (a.attempt, a.status)).collect::<Vec<_>>(),
-        [(1, Some(500)), (2, Some(500)), (3, Some(500)), (4, Some(200))]
+        log.iter()
+            .map(|a| (a.attempt, a.status))
+            .collect::<Vec<_>>(),
+        [
+            (1, Some(500)),
+            (2, Some(500)),
+            (3, Some(500)),
+            (4, Some(200))
+        ]
     );
     assert_eq!(rx.got().last().unwrap().id, d.id);
     assert!(verifies(&w.secret, rx.got().last().unwrap()));
@@ -412,7 +453,11 @@ async fn a_redirect_is_not_followed() {
     assert_eq!(d.last_status, Some(302));
     assert!(d.last_error.unwrap().contains("redirects are not followed"));
     assert_eq!(rx.got().len(), 2);
-    assert_eq!(rx.followed.load(Ordering::SeqCst), 0, "the redirect was followed");
+    assert_eq!(
+        rx.followed.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
     stop.cancel();
     task.await.unwrap();
 }
@@ -438,7 +483,10 @@ async fn closed_and_unlisted_addresses_are_refused_and_nothing_is_stored() {
         "http://[fe80::1]/hook",
         "http://[::ffff:169.254.169.254]/hook",
     ] {
-        let e = closed.add_webhook(&me, add(url.into(), &[])).await.unwrap_err();
+        let e = closed
+            .add_webhook(&me, add(url.into(), &[]))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Forbidden, "{url}: {e}");
         assert!(e.to_string().contains("SKYNET_WEBHOOK_ALLOW"), "{url}: {e}");
     }
@@ -449,7 +497,10 @@ async fn closed_and_unlisted_addresses_are_refused_and_nothing_is_stored() {
         "http://169.254.169.254/",
         "http://192.168.1.1/",
     ] {
-        let e = open.add_webhook(&me, add(url.into(), &[])).await.unwrap_err();
+        let e = open
+            .add_webhook(&me, add(url.into(), &[]))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Forbidden, "{url}: {e}");
     }
     for (url, types) in [
@@ -457,10 +508,16 @@ async fn closed_and_unlisted_addresses_are_refused_and_nothing_is_stored() {
         ("not a url", vec![]),
         ("http://127.0.0.1/x", vec!["job.exploded"]),
     ] {
-        let e = open.add_webhook(&me, add(url.into(), &types)).await.unwrap_err();
+        let e = open
+            .add_webhook(&me, add(url.into(), &types))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{url}: {e}");
     }
-    assert!(open.webhooks(&Visibility::All).await.unwrap().is_empty(), "nothing stored");
+    assert!(
+        open.webhooks(&Visibility::All).await.unwrap().is_empty(),
+        "nothing stored"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -508,7 +565,10 @@ async fn a_restart_resumes_delivery_without_loss(db: Db) {
     let (addr, rx) = receiver_on(None, 503).await;
     let first = engine(&db.url, config(100)).await;
     first
-        .add_webhook(&Principal::local(), add(format!("http://{addr}/hook"), &["optimization.*"]))
+        .add_webhook(
+            &Principal::local(),
+            add(format!("http://{addr}/hook"), &["optimization.*"]),
+        )
         .await
         .unwrap();
     let firsts = &first;
@@ -542,7 +602,12 @@ async fn a_restart_resumes_delivery_without_loss(db: Db) {
             .iter()
             .filter_map(|r| {
                 let b: serde_json::Value = serde_json::from_str(&r.body).ok()?;
-                rx_ok(&b).then(|| b["data"]["payload"]["subject"].as_str().unwrap().to_string())
+                rx_ok(&b).then(|| {
+                    b["data"]["payload"]["subject"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
             })
             .collect();
         subjects.sort();
@@ -590,10 +655,14 @@ async fn another_principal_sees_none_of_your_webhooks() {
     let bob = sk.acting_as(grant("bob", vec![Scope::Read, Scope::Submit]));
     assert!(bob.webhooks().await.unwrap().is_empty());
     assert!(matches!(
-        bob.add_webhook(add(format!("http://{addr}/hook"), &[])).await,
+        bob.add_webhook(add(format!("http://{addr}/hook"), &[]))
+            .await,
         Err(Error::NotPermitted(_))
     ));
-    assert!(matches!(bob.remove_webhook(&w.webhook.id).await, Err(Error::NotPermitted(_))));
+    assert!(matches!(
+        bob.remove_webhook(&w.webhook.id).await,
+        Err(Error::NotPermitted(_))
+    ));
     let bob_owner = Visibility::Own(Principal::new("bob").unwrap());
     assert!(matches!(
         sk.remove_webhook(&w.webhook.id, &bob_owner).await,
@@ -604,10 +673,16 @@ async fn another_principal_sees_none_of_your_webhooks() {
         Err(Error::WebhookNotFound(_))
     ));
     assert!(matches!(
-        sk.webhook_deliveries(Some(&w.webhook.id), None, &bob_owner, 10).await,
+        sk.webhook_deliveries(Some(&w.webhook.id), None, &bob_owner, 10)
+            .await,
         Err(Error::WebhookNotFound(_))
     ));
-    assert!(bob.webhook_deliveries(None, None, 10).await.unwrap().is_empty());
+    assert!(
+        bob.webhook_deliveries(None, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(alice.webhooks().await.unwrap().len(), 1);
     alice.remove_webhook(&w.webhook.id).await.unwrap();
     assert!(sk.webhooks(&Visibility::All).await.unwrap().is_empty());

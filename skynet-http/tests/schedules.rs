@@ -208,7 +208,12 @@ async fn webhook_routes_need_their_scopes_and_show_the_secret_once(db: Db) {
     let t = TestApp::new(db).await;
     let owner = t.key(&[Scope::Admin], Some("alice")).await;
     let r = t
-        .call("POST", "/v1/webhooks", Some(&owner), Some(json!({"url": HOOK, "types": ["job.*"]})))
+        .call(
+            "POST",
+            "/v1/webhooks",
+            Some(&owner),
+            Some(json!({"url": HOOK, "types": ["job.*"]})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let created = r.json();
@@ -223,7 +228,12 @@ async fn webhook_routes_need_their_scopes_and_show_the_secret_once(db: Db) {
         let admin = scope == Scope::Admin;
         let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
         let calls = [
-            ("GET", "/v1/webhooks".to_string(), None, expect(can_read, StatusCode::OK)),
+            (
+                "GET",
+                "/v1/webhooks".to_string(),
+                None,
+                expect(can_read, StatusCode::OK),
+            ),
             (
                 "GET",
                 format!("/v1/webhooks/deliveries?webhook={id}&state=dead"),
@@ -262,12 +272,19 @@ async fn webhook_routes_need_their_scopes_and_show_the_secret_once(db: Db) {
                 assert_eq!(r.code(), "insufficient_scope", "{scope} {method} {uri}");
             }
             assert!(!r.text.contains(&secret), "{method} {uri} shows the secret");
-            assert!(!r.text.contains("T0K"), "{method} {uri} shows the URL's token");
+            assert!(
+                !r.text.contains("T0K"),
+                "{method} {uri} shows the URL's token"
+            );
         }
     }
-    let r = t.call("DELETE", &format!("/v1/webhooks/{id}"), Some(&owner), None).await;
+    let r = t
+        .call("DELETE", &format!("/v1/webhooks/{id}"), Some(&owner), None)
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    let r = t.call("DELETE", &format!("/v1/webhooks/{id}"), Some(&owner), None).await;
+    let r = t
+        .call("DELETE", &format!("/v1/webhooks/{id}"), Some(&owner), None)
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     assert_eq!(r.code(), "not_found");
 }
@@ -275,44 +292,88 @@ async fn webhook_routes_need_their_scopes_and_show_the_secret_once(db: Db) {
 async fn bad_webhooks_are_refused_and_nothing_is_stored(db: Db) {
     let t = TestApp::new(db).await;
     let refused = [
-        (json!({"url": "http://169.254.169.254/latest/meta-data"}), StatusCode::FORBIDDEN),
-        (json!({"url": "http://127.0.0.1:8080/hook"}), StatusCode::FORBIDDEN),
+        (
+            json!({"url": "http://169.254.169.254/latest/meta-data"}),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            json!({"url": "http://127.0.0.1:8080/hook"}),
+            StatusCode::FORBIDDEN,
+        ),
         (json!({"url": "http://[::1]/hook"}), StatusCode::FORBIDDEN),
-        (json!({"url": "http://10.0.0.8/hook"}), StatusCode::FORBIDDEN),
-        (json!({"url": "ftp://203.0.113.7/x"}), StatusCode::BAD_REQUEST),
-        (json!({"url": HOOK, "types": ["job.exploded"]}), StatusCode::BAD_REQUEST),
-        (json!({"url": HOOK, "surprise": true}), StatusCode::BAD_REQUEST),
+        (
+            json!({"url": "http://10.0.0.8/hook"}),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            json!({"url": "ftp://203.0.113.7/x"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"url": HOOK, "types": ["job.exploded"]}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"url": HOOK, "surprise": true}),
+            StatusCode::BAD_REQUEST,
+        ),
     ];
     for (body, want) in refused {
-        let r = t.call("POST", "/v1/webhooks", Some(&t.admin), Some(body.clone())).await;
+        let r = t
+            .call("POST", "/v1/webhooks", Some(&t.admin), Some(body.clone()))
+            .await;
         assert_eq!(r.status, want, "{body}: {}", r.text);
         if want == StatusCode::FORBIDDEN {
-            assert!(r.text.contains("SKYNET_WEBHOOK_ALLOW"), "{body}: {}", r.text);
+            assert!(
+                r.text.contains("SKYNET_WEBHOOK_ALLOW"),
+                "{body}: {}",
+                r.text
+            );
         }
     }
     let r = t.call("GET", "/v1/webhooks", Some(&t.admin), None).await;
-    assert!(r.json().as_array().expect("list").is_empty(), "nothing stored");
+    assert!(
+        r.json().as_array().expect("list").is_empty(),
+        "nothing stored"
+    );
 }
 
 async fn a_principal_sees_only_its_own_webhooks(db: Db) {
     let t = TestApp::new(db).await;
     let alice = t.key(&[Scope::Admin], Some("alice")).await;
-    let r = t.call("POST", "/v1/webhooks", Some(&alice), Some(json!({"url": HOOK}))).await;
+    let r = t
+        .call(
+            "POST",
+            "/v1/webhooks",
+            Some(&alice),
+            Some(json!({"url": HOOK})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let id = r.json()["id"].as_str().expect("id").to_string();
     let bob = t.key(&[Scope::Read], Some("bob")).await;
     let r = t.call("GET", "/v1/webhooks", Some(&bob), None).await;
     assert!(r.json().as_array().expect("list").is_empty());
     let r = t
-        .call("GET", &format!("/v1/webhooks/deliveries?webhook={id}"), Some(&bob), None)
+        .call(
+            "GET",
+            &format!("/v1/webhooks/deliveries?webhook={id}"),
+            Some(&bob),
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     let alice_reader = t.key(&[Scope::Read], Some("alice")).await;
-    let r = t.call("GET", "/v1/webhooks", Some(&alice_reader), None).await;
+    let r = t
+        .call("GET", "/v1/webhooks", Some(&alice_reader), None)
+        .await;
     let list = r.json();
     assert_eq!(list.as_array().expect("list").len(), 1);
     assert!(list[0].get("secret").is_none());
-    let doc = t.call("GET", "/openapi.json", Some(&t.admin), None).await.json();
+    let doc = t
+        .call("GET", "/openapi.json", Some(&t.admin), None)
+        .await
+        .json();
     for path in [
         "/v1/webhooks",
         "/v1/webhooks/{id}",

@@ -21,7 +21,13 @@ pub async fn run(sk: &Skynet, command: WebhookCommand, out: &mut dyn Write) -> R
                 print_json(out, &created)?;
             } else {
                 let w = &created.webhook;
-                writeln!(out, "Webhook {} added: {} ({}).", w.id, w.url, filter(&w.types))?;
+                writeln!(
+                    out,
+                    "Webhook {} added: {} ({}).",
+                    w.id,
+                    w.url,
+                    filter(&w.types)
+                )?;
                 writeln!(out, "Signing secret (shown only now): {}", created.secret)?;
             }
         }

@@ -16,7 +16,6 @@ mod judge;
 mod memory;
 pub use memory::{MemoryStats, SEARCH_CANDIDATES, SimilarTo};
 mod initiative;
-mod webhooks;
 mod report;
 mod review;
 mod roots;
@@ -24,6 +23,7 @@ mod runner;
 mod schedule;
 mod schedules;
 mod slots;
+mod webhooks;
 pub mod worker;
 
 pub use acting::Acting;

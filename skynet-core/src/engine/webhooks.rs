@@ -75,7 +75,11 @@ impl Skynet {
     /// and every address its host resolves to against the allow-list) and
     /// the filter too; bad input stores nothing. The answer holds the
     /// signing secret, which is never shown again.
-    pub async fn add_webhook(&self, principal: &Principal, new: NewWebhook) -> Result<CreatedWebhook> {
+    pub async fn add_webhook(
+        &self,
+        principal: &Principal,
+        new: NewWebhook,
+    ) -> Result<CreatedWebhook> {
         let url = egress::check_url(&new.url)?;
         let types = wh::check_filter(&new.types)?;
         egress::resolve(&self.inner.webhooks.config.allow, &url).await?;
@@ -104,10 +108,7 @@ impl Skynet {
 
     /// Remove an endpoint, its deliveries and their log.
     pub async fn remove_webhook(&self, id: &str, visibility: &Visibility) -> Result<()> {
-        self.inner
-            .store
-            .remove_webhook(id, visibility.only())
-            .await
+        self.inner.store.remove_webhook(id, visibility.only()).await
     }
 
     /// Send one signed test message (`{"type": "webhook.test", ...}`) to
@@ -347,7 +348,9 @@ impl Skynet {
                     }
                     targets = list.into_iter().map(|t| (t.id.clone(), t)).collect();
                 }
-                Err(e) => tracing::warn!(error = %e, "webhooks: loading endpoints failed; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhooks: loading endpoints failed; retrying")
+                }
             }
             let free = config.concurrency.saturating_sub(in_flight.len());
             if free > 0 && !targets.is_empty() {
@@ -377,7 +380,11 @@ impl Skynet {
                     Err(e) => tracing::warn!(error = %e, "webhooks: claiming deliveries failed"),
                 }
             }
-            let poll = if targets.is_empty() { IDLE_POLL } else { config.poll };
+            let poll = if targets.is_empty() {
+                IDLE_POLL
+            } else {
+                config.poll
+            };
             // Wait for a request to end (or the poll interval), then take
             // every other one that ended too and record them together.
             tokio::select! {

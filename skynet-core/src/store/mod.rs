@@ -618,5 +618,5 @@ pub(crate) mod stats;
 mod steps;
 pub use steps::step_signature;
 pub(crate) mod tx;
-mod workers;
 pub mod webhooks;
+mod workers;

@@ -333,7 +333,8 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
     }
 
     async fn enabled_webhooks(&self) -> Result<Vec<WebhookTarget>> {
-        let sql = format!("SELECT {TARGET_COLUMNS} FROM webhooks WHERE enabled ORDER BY created_at, id");
+        let sql =
+            format!("SELECT {TARGET_COLUMNS} FROM webhooks WHERE enabled ORDER BY created_at, id");
         let rows = query::<D>(&sql)
             .fetch_all(&self.read)
             .await

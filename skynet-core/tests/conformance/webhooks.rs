@@ -10,7 +10,9 @@ use skynet_core::Error;
 use skynet_core::Principal;
 use skynet_core::events::webhooks::{DeliveryAttempt, DeliveryState, SigningSecret};
 use skynet_core::store::SharedStore;
-use skynet_core::store::webhooks::{AfterAttempt, AttemptRecord, DeliveryQuery, NewDelivery, WebhookTarget};
+use skynet_core::store::webhooks::{
+    AfterAttempt, AttemptRecord, DeliveryQuery, NewDelivery, WebhookTarget,
+};
 
 fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap()
@@ -47,7 +49,9 @@ fn attempt(d: &str, webhook: &str, n: u32, status: Option<u16>) -> DeliveryAttem
         event_id: 1,
         attempt: n,
         status,
-        error: status.filter(|s| *s >= 300).map(|s| format!("answered {s}")),
+        error: status
+            .filter(|s| *s >= 300)
+            .map(|s| format!("answered {s}")),
         duration_ms: 3,
         at: now(),
     }
@@ -91,7 +95,13 @@ pub async fn webhooks_stay_with_their_owner_and_hide_their_secret(store: SharedS
         owner: Some(a.clone()),
         ..Default::default()
     };
-    assert!(store.webhook_deliveries(&alice_only).await.unwrap().is_empty());
+    assert!(
+        store
+            .webhook_deliveries(&alice_only)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.remove_webhook(&bob.id, None).await.unwrap();
     assert!(store.webhook_deliveries(&q).await.unwrap().is_empty());
     assert_eq!(store.enabled_webhooks().await.unwrap().len(), 1);
@@ -102,13 +112,17 @@ pub async fn webhooks_stay_with_their_owner_and_hide_their_secret(store: SharedS
 /// Enqueuing the same event twice makes one delivery; a claim leases it
 /// to one claimer; attempts are logged; a dead letter goes back to
 /// pending with a full round of attempts, numbers counting on.
-pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(
-    store: SharedStore,
-) {
+pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(store: SharedStore) {
     let w = endpoint("alice");
     store.insert_webhook(&w).await.unwrap();
     let first = delivery(&w.id, 7);
-    assert_eq!(store.enqueue_webhook_deliveries(&[first.clone()]).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .enqueue_webhook_deliveries(std::slice::from_ref(&first))
+            .await
+            .unwrap(),
+        1
+    );
     let again = delivery(&w.id, 7);
     assert_eq!(
         store
@@ -123,7 +137,11 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(
     let claimed = store.claim_webhook_deliveries(t, lease, 10).await.unwrap();
     assert_eq!(claimed.len(), 2);
     assert!(
-        store.claim_webhook_deliveries(t, lease, 10).await.unwrap().is_empty(),
+        store
+            .claim_webhook_deliveries(t, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "leased deliveries are not claimed again"
     );
     let d7 = claimed.iter().find(|c| c.id == first.id).unwrap();
@@ -167,7 +185,10 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(
         store.redeliver_webhook(&first.id, Some(&bob), now()).await,
         Err(Error::DeliveryNotFound(_))
     ));
-    let again = store.redeliver_webhook(&first.id, None, now()).await.unwrap();
+    let again = store
+        .redeliver_webhook(&first.id, None, now())
+        .await
+        .unwrap();
     assert_eq!(again.state, DeliveryState::Pending);
     assert!(matches!(
         store.redeliver_webhook(&first.id, None, now()).await,

@@ -101,10 +101,7 @@ pub(crate) fn all() -> Router<AppState> {
             "/v1/webhooks",
             get(webhooks::list_webhooks).post(webhooks::add_webhook),
         )
-        .route(
-            "/v1/webhooks/deliveries",
-            get(webhooks::list_deliveries),
-        )
+        .route("/v1/webhooks/deliveries", get(webhooks::list_deliveries))
         .route(
             "/v1/webhooks/deliveries/{id}/redeliver",
             post(webhooks::redeliver),

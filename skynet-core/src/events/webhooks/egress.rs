@@ -204,10 +204,17 @@ mod tests {
 
     #[test]
     fn only_http_urls_with_a_host() {
-        for bad in ["ftp://x/y", "file:///etc/passwd", "hooks.example.com/x", "http://"] {
+        for bad in [
+            "ftp://x/y",
+            "file:///etc/passwd",
+            "hooks.example.com/x",
+            "http://",
+        ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
-        let e = check_url("gopher://u:SECRET@x/?token=T").unwrap_err().to_string();
+        let e = check_url("gopher://u:SECRET@x/?token=T")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("SECRET") && !e.contains("token=T"), "{e}");
     }
 }

@@ -55,7 +55,12 @@ impl std::fmt::Debug for SigningSecret {
 
 /// The `webhook-signature` value for message `id` sent at `timestamp`
 /// (unix seconds) with `body`.
-pub fn sign(secret: &SigningSecret, id: &str, timestamp: i64, body: &[u8]) -> crate::Result<String> {
+pub fn sign(
+    secret: &SigningSecret,
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> crate::Result<String> {
     let key = secret.key()?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key)
         .map_err(|_| crate::Error::Store("a webhook signing key is unusable".into()))?;
@@ -64,7 +69,10 @@ pub fn sign(secret: &SigningSecret, id: &str, timestamp: i64, body: &[u8]) -> cr
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    Ok(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+    Ok(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
 }
 
 #[cfg(test)]
