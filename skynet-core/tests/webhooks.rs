@@ -5,8 +5,9 @@
 //! makes a dead letter (announced as an alert, redeliverable); a redirect
 //! is not followed; closed or unlisted addresses are refused when an
 //! endpoint is made (nothing stored) and again at delivery; a restart
-//! resumes delivery without losing an event (both backends); another
-//! principal sees none of your endpoints. Backoff is injected short.
+//! resumes delivery without losing an event (both backends); a hanging
+//! receiver is cut by the per-request timeout and holds back no other
+//! endpoint; another principal sees none of your endpoints. Backoff is injected short.
 #![allow(clippy::unwrap_used)]
 
 #[macro_use]
@@ -50,6 +51,8 @@ struct Receiver {
     status: AtomicU16,
     /// Requests to `/followed` (a redirect's target).
     followed: AtomicUsize,
+    /// How long to wait before answering (ms).
+    delay_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Receiver {
@@ -75,6 +78,10 @@ async fn receive(
         signature: h("webhook-signature"),
         body,
     });
+    let delay = r.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let status = StatusCode::from_u16(r.status.load(Ordering::SeqCst)).unwrap();
     let mut answer = status.into_response();
     if status.is_redirection() {
@@ -457,6 +464,64 @@ async fn a_redirect_is_not_followed() {
         rx.followed.load(Ordering::SeqCst),
         0,
         "the redirect was followed"
+    );
+    stop.cancel();
+    task.await.unwrap();
+}
+
+/// A receiver that hangs holds only its own request, and only for the
+/// per-request timeout: another endpoint's deliveries go on meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_is_cut_by_the_timeout_and_holds_back_nobody() {
+    let db = Db::sqlite();
+    let (slow_addr, slow) = receiver_on(None, 200).await;
+    slow.delay_ms.store(30_000, Ordering::SeqCst);
+    let (fast_addr, fast) = receiver_on(None, 200).await;
+    let sk = engine(
+        &db.url,
+        WebhookConfig {
+            timeout: Duration::from_millis(300),
+            concurrency: 4,
+            ..config(1)
+        },
+    )
+    .await;
+    for addr in [slow_addr, fast_addr] {
+        sk.add_webhook(&Principal::local(), add(format!("http://{addr}/hook"), &[]))
+            .await
+            .unwrap();
+    }
+    let (sk, fast) = (&sk, &fast);
+    let (stop, task) = run(sk);
+    let started = Instant::now();
+    for n in 0..10 {
+        note(sk, n).await;
+    }
+    until(10, "the fast endpoint's deliveries", || async move {
+        fast.got().len() == 10
+    })
+    .await;
+    until(10, "the slow endpoint's dead letters", || async move {
+        sk.webhook_deliveries(None, Some(DeliveryState::Dead), &Visibility::All, 100)
+            .await
+            .unwrap()
+            .len()
+            == 10
+    })
+    .await;
+    // 10 hanging requests, 4 at once, 300 ms each: about a second, not 30 s each.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let dead = sk
+        .webhook_deliveries(None, Some(DeliveryState::Dead), &Visibility::All, 1)
+        .await
+        .unwrap();
+    assert!(
+        dead[0].last_error.as_deref().unwrap().contains("timed out"),
+        "{dead:?}"
     );
     stop.cancel();
     task.await.unwrap();
