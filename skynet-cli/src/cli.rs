@@ -386,6 +386,11 @@ pub enum Command {
         #[command(subcommand)]
         command: InitiativeCommand,
     },
+    /// Webhooks: events POSTed to your endpoints, signed (Standard Webhooks), retried, dead letters kept
+    Webhook {
+        #[command(subcommand)]
+        command: WebhookCommand,
+    },
     /// Print a shell completion script: skynet completions bash > /etc/bash_completion.d/skynet
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -459,6 +464,48 @@ pub enum TriggerCommand {
     Resume { id: String },
     /// Remove a trigger (its jobs stay)
     Remove { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Add an endpoint; prints its signing secret once: skynet webhook add https://hooks.example.com/in --type job.failed
+    Add {
+        /// http:// or https:// URL (loopback and private addresses need SKYNET_WEBHOOK_ALLOW)
+        url: String,
+        /// Only these event types or prefixes (job.failed, provider.*); repeat or comma-separate; default all
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List endpoints (never their secrets)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a signed test message to an endpoint now
+    Test {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an endpoint with its deliveries
+    Remove { id: String },
+    /// Deliveries, newest first (one endpoint's with its id)
+    Deliveries {
+        /// Only this endpoint's
+        id: Option<String>,
+        /// Only dead letters (attempts used up, or refused)
+        #[arg(long)]
+        dead: bool,
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a delivery again with a fresh round of attempts
+    Redeliver { delivery: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -688,6 +735,13 @@ impl Cli {
             }
             | Command::Initiative {
                 command: InitiativeCommand::Status { json },
+            }
+            | Command::Webhook {
+                command:
+                    WebhookCommand::Add { json, .. }
+                    | WebhookCommand::List { json }
+                    | WebhookCommand::Test { json, .. }
+                    | WebhookCommand::Deliveries { json, .. },
             } => *json,
             _ => false,
         }

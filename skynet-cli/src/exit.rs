@@ -19,7 +19,8 @@ pub enum Exit {
     Forbidden = 4,
     /// SKYNET itself failed (store, I/O, provider).
     Internal = 5,
-    /// `skynet health` found a component unhealthy.
+    /// `skynet health` found a component unhealthy, or `skynet webhook
+    /// test` got no 2xx answer.
     Unhealthy = 6,
 }
 
@@ -95,6 +96,10 @@ pub fn hint(e: &Error) -> Option<String> {
         Error::JobNotFound(_) => "list jobs with `skynet jobs`".into(),
         Error::ScheduleNotFound(_) => "list schedules with `skynet schedule list`".into(),
         Error::TriggerNotFound(_) => "list triggers with `skynet trigger list`".into(),
+        Error::WebhookNotFound(_) => "list webhooks with `skynet webhook list`".into(),
+        Error::DeliveryNotFound(_) => {
+            "list deliveries with `skynet webhook deliveries [--dead]`".into()
+        }
         Error::UnknownAction { .. } => "`skynet actions` lists the catalog".into(),
         Error::Planning(_) => {
             "`skynet actions` lists the catalog; `--planner rules` plans without \

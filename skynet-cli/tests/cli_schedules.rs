@@ -2,7 +2,9 @@
 //! is added (by cron in a time zone, or by interval), listed, paused,
 //! resumed and removed; so is a trigger (with a payload condition and a
 //! rate); bad input is exit 2 and stores nothing; the initiative's kill
-//! switch is set and cleared and its status says so.
+//! switch is set and cleared and its status says so; `skynet webhook`
+//! adds, lists, tests and removes an endpoint and refuses a metadata
+//! address.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -338,4 +340,86 @@ fn a_worker_process_fires_a_trigger_once_and_never_on_its_own_job() {
     worker.kill().unwrap();
     worker.wait().unwrap();
     assert_eq!(triggered(&sb).len(), 1, "one firing, no loop");
+}
+
+/// `skynet webhook`: an endpoint is added (its secret printed once),
+/// listed without it, tested against a receiver on 127.0.0.1 (opened with
+/// SKYNET_WEBHOOK_ALLOW), and removed; a metadata address is refused with
+/// exit 4 and stores nothing.
+#[test]
+fn webhooks_are_added_listed_tested_and_removed() {
+    use std::io::{Read, Write};
+    let sb = Sandbox::new();
+    sb.cmd()
+        .args(["webhook", "add", "http://169.254.169.254/latest/meta-data"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("SKYNET_WEBHOOK_ALLOW"));
+    sb.cmd()
+        .args(["webhook", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("No webhooks."));
+    // A receiver answering 204 to one request.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let receiver = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains("webhook.test") {
+            let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0, "the request ended early");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        conn.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        String::from_utf8_lossy(&seen).to_lowercase()
+    });
+    let url = format!("http://127.0.0.1:{port}/hook?token=T0K");
+    let out = sb
+        .cmd()
+        .env("SKYNET_WEBHOOK_ALLOW", "127.0.0.1")
+        .args(["webhook", "add", &url, "--type", "job.failed", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let added: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let secret = added["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    let id = added["id"].as_str().unwrap().to_string();
+    let list = sb
+        .cmd()
+        .args(["webhook", "list", "--json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        text.contains(&id) && !text.contains(&secret) && !text.contains("T0K"),
+        "{text}"
+    );
+    sb.cmd()
+        .env("SKYNET_WEBHOOK_ALLOW", "127.0.0.1")
+        .args(["webhook", "test", &id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("answered 204"));
+    let request = receiver.join().unwrap();
+    for header in [
+        "webhook-id: msg_test_",
+        "webhook-timestamp: ",
+        "webhook-signature: v1,",
+    ] {
+        assert!(request.contains(header), "{header} missing from {request}");
+    }
+    sb.cmd().args(["webhook", "remove", &id]).assert().success();
+    sb.cmd()
+        .args(["webhook", "remove", &id])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("skynet webhook list"));
 }

@@ -99,6 +99,12 @@ pub enum Error {
     /// No trigger with this id (or none the caller may see).
     #[error("trigger {0} not found")]
     TriggerNotFound(String),
+    /// No webhook endpoint with this id (or none the caller may see).
+    #[error("webhook {0} not found")]
+    WebhookNotFound(String),
+    /// No webhook delivery with this id (or none the caller may see).
+    #[error("webhook delivery {0} not found")]
+    DeliveryNotFound(String),
     /// A state change the transition table does not allow.
     #[error("{}", transition_words(job, *from, *to))]
     InvalidTransition {
@@ -385,6 +391,8 @@ impl Error {
             Error::JobNotFound(_)
             | Error::ScheduleNotFound(_)
             | Error::TriggerNotFound(_)
+            | Error::WebhookNotFound(_)
+            | Error::DeliveryNotFound(_)
             | Error::ArtifactNotFound { .. } => ErrorKind::NotFound,
             Error::InvalidTransition { .. }
             | Error::NotUnderReview { .. }

@@ -20,6 +20,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         add_schedule, list_schedules, pause_schedule, resume_schedule, remove_schedule,
         add_trigger, list_triggers, pause_trigger, resume_trigger, remove_trigger,
         initiative_status, pause_initiative, resume_initiative,
+        add_webhook, list_webhooks, remove_webhook, test_webhook, list_deliveries, redeliver,
     ),
     components(schemas(
         crate::error::Problem,
@@ -50,6 +51,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         skynet_core::retention::GcReport, skynet_core::retention::GcJobs,
         skynet_core::retention::GcLogs, skynet_core::retention::GcArtifacts,
         skynet_core::retention::GcArtifact, skynet_core::retention::GcFiles,
+        webhooks::WebhookBody, skynet_core::events::webhooks::Webhook,
+        skynet_core::events::webhooks::CreatedWebhook, skynet_core::events::webhooks::Delivery,
+        skynet_core::events::webhooks::DeliveryState, skynet_core::events::webhooks::TestOutcome,
     )),
     modifiers(&ApiKeyScheme),
 )]

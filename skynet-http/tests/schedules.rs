@@ -1,7 +1,8 @@
-//! `/v1/schedules`, `/v1/triggers` and `/v1/initiative`: every route with
-//! every scope (`read` to list and read, `admin` to change), bad input
-//! refused with a typed 4xx and nothing stored, and a principal sees only
-//! its own schedules and triggers.
+//! `/v1/schedules`, `/v1/triggers`, `/v1/initiative` and `/v1/webhooks`:
+//! every route with every scope (`read` to list and read, `admin` to
+//! change), bad input refused with a typed 4xx and nothing stored, a
+//! principal sees only its own schedules, triggers and webhooks, and a
+//! webhook's secret is shown once.
 
 #[macro_use]
 mod common;
@@ -347,10 +348,198 @@ async fn a_principal_sees_only_its_own_triggers(db: Db) {
     let _ = id;
 }
 
+/// A public address (TEST-NET-3) the egress check lets through without
+/// any lookup; nothing here ever sends to it.
+const HOOK: &str = "http://203.0.113.7/hook?token=T0K";
+
+async fn webhook_routes_need_their_scopes_and_show_the_secret_once(db: Db) {
+    let t = TestApp::new(db).await;
+    let owner = t.key(&[Scope::Admin], Some("alice")).await;
+    let r = t
+        .call(
+            "POST",
+            "/v1/webhooks",
+            Some(&owner),
+            Some(json!({"url": HOOK, "types": ["job.*"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let created = r.json();
+    let secret = created["secret"].as_str().expect("the secret").to_string();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(created["url"], "http://203.0.113.7/hook?…");
+    assert_eq!(created["principal"], "alice");
+    let id = created["id"].as_str().expect("id").to_string();
+    for scope in ALL_SCOPES {
+        let key = t.key(&[scope], Some("alice")).await;
+        let can_read = matches!(scope, Scope::Read | Scope::ReadAll | Scope::Admin);
+        let admin = scope == Scope::Admin;
+        let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
+        let calls = [
+            (
+                "GET",
+                "/v1/webhooks".to_string(),
+                None,
+                expect(can_read, StatusCode::OK),
+            ),
+            (
+                "GET",
+                format!("/v1/webhooks/deliveries?webhook={id}&state=dead"),
+                None,
+                expect(can_read, StatusCode::OK),
+            ),
+            (
+                "POST",
+                "/v1/webhooks".to_string(),
+                Some(json!({"url": HOOK})),
+                expect(admin, StatusCode::CREATED),
+            ),
+            (
+                "POST",
+                "/v1/webhooks/nope/test".to_string(),
+                None,
+                expect(admin, StatusCode::NOT_FOUND),
+            ),
+            (
+                "POST",
+                "/v1/webhooks/deliveries/nope/redeliver".to_string(),
+                None,
+                expect(admin, StatusCode::NOT_FOUND),
+            ),
+            (
+                "DELETE",
+                "/v1/webhooks/nope".to_string(),
+                None,
+                expect(admin, StatusCode::NOT_FOUND),
+            ),
+        ];
+        for (method, uri, body, want) in calls {
+            let r = t.call(method, &uri, Some(&key), body).await;
+            assert_eq!(r.status, want, "{scope} {method} {uri}: {}", r.text);
+            if want == StatusCode::FORBIDDEN {
+                assert_eq!(r.code(), "insufficient_scope", "{scope} {method} {uri}");
+            }
+            assert!(!r.text.contains(&secret), "{method} {uri} shows the secret");
+            assert!(
+                !r.text.contains("T0K"),
+                "{method} {uri} shows the URL's token"
+            );
+        }
+    }
+    let r = t
+        .call("DELETE", &format!("/v1/webhooks/{id}"), Some(&owner), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = t
+        .call("DELETE", &format!("/v1/webhooks/{id}"), Some(&owner), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(r.code(), "not_found");
+}
+
+async fn bad_webhooks_are_refused_and_nothing_is_stored(db: Db) {
+    let t = TestApp::new(db).await;
+    let refused = [
+        (
+            json!({"url": "http://169.254.169.254/latest/meta-data"}),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            json!({"url": "http://127.0.0.1:8080/hook"}),
+            StatusCode::FORBIDDEN,
+        ),
+        (json!({"url": "http://[::1]/hook"}), StatusCode::FORBIDDEN),
+        (
+            json!({"url": "http://10.0.0.8/hook"}),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            json!({"url": "ftp://203.0.113.7/x"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"url": HOOK, "types": ["job.exploded"]}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"url": HOOK, "surprise": true}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (body, want) in refused {
+        let r = t
+            .call("POST", "/v1/webhooks", Some(&t.admin), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, want, "{body}: {}", r.text);
+        if want == StatusCode::FORBIDDEN {
+            assert!(
+                r.text.contains("SKYNET_WEBHOOK_ALLOW"),
+                "{body}: {}",
+                r.text
+            );
+        }
+    }
+    let r = t.call("GET", "/v1/webhooks", Some(&t.admin), None).await;
+    assert!(
+        r.json().as_array().expect("list").is_empty(),
+        "nothing stored"
+    );
+}
+
+async fn a_principal_sees_only_its_own_webhooks(db: Db) {
+    let t = TestApp::new(db).await;
+    let alice = t.key(&[Scope::Admin], Some("alice")).await;
+    let r = t
+        .call(
+            "POST",
+            "/v1/webhooks",
+            Some(&alice),
+            Some(json!({"url": HOOK})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json()["id"].as_str().expect("id").to_string();
+    let bob = t.key(&[Scope::Read], Some("bob")).await;
+    let r = t.call("GET", "/v1/webhooks", Some(&bob), None).await;
+    assert!(r.json().as_array().expect("list").is_empty());
+    let r = t
+        .call(
+            "GET",
+            &format!("/v1/webhooks/deliveries?webhook={id}"),
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let alice_reader = t.key(&[Scope::Read], Some("alice")).await;
+    let r = t
+        .call("GET", "/v1/webhooks", Some(&alice_reader), None)
+        .await;
+    let list = r.json();
+    assert_eq!(list.as_array().expect("list").len(), 1);
+    assert!(list[0].get("secret").is_none());
+    let doc = t
+        .call("GET", "/openapi.json", Some(&t.admin), None)
+        .await
+        .json();
+    for path in [
+        "/v1/webhooks",
+        "/v1/webhooks/{id}",
+        "/v1/webhooks/{id}/test",
+        "/v1/webhooks/deliveries",
+        "/v1/webhooks/deliveries/{id}/redeliver",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+}
+
 on_every_backend!(
     trigger_routes_need_their_scopes,
     bad_triggers_are_refused_and_nothing_is_stored,
     a_principal_sees_only_its_own_triggers,
+    webhook_routes_need_their_scopes_and_show_the_secret_once,
+    bad_webhooks_are_refused_and_nothing_is_stored,
+    a_principal_sees_only_its_own_webhooks,
     routes_need_their_scopes,
     bad_input_is_refused_and_nothing_is_stored,
     a_principal_sees_only_its_own_schedules,

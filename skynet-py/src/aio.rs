@@ -80,6 +80,14 @@ skynet_methods!(AsyncSkynet, awaitable, {
         }
     }
 
+    /// Webhooks: ``add``, ``list``, ``test``, ``remove``, ``deliveries``, ``redeliver``.
+    #[getter]
+    fn webhooks(&self) -> crate::webhooks::AsyncWebhooks {
+        crate::webhooks::AsyncWebhooks {
+            core: self.engine.core.clone(),
+        }
+    }
+
     /// The initiative engine: ``status``, ``pause``, ``resume``.
     #[getter]
     fn initiative(&self) -> crate::autonomy::AsyncInitiative {

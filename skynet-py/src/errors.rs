@@ -46,6 +46,9 @@ fn class_name(e: &CoreError) -> &'static str {
         CoreError::IdempotencyConflict { .. } => return "IdempotencyConflict",
         CoreError::ScheduleNotFound(_) => return "ScheduleNotFound",
         CoreError::TriggerNotFound(_) => return "TriggerNotFound",
+        CoreError::WebhookNotFound(_) | CoreError::DeliveryNotFound(_) => {
+            return "WebhookNotFound";
+        }
         _ => {}
     }
     match e.kind() {

@@ -18,6 +18,7 @@ mod plugins;
 mod sync;
 mod triggers;
 mod types;
+mod webhooks;
 
 use pyo3::prelude::*;
 
@@ -43,6 +44,8 @@ fn _skynet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<triggers::AsyncTriggers>()?;
     m.add_class::<triggers::SystemEvent>()?;
     m.add_class::<triggers::Subscription>()?;
+    m.add_class::<webhooks::Webhooks>()?;
+    m.add_class::<webhooks::AsyncWebhooks>()?;
     m.add_class::<memory::AsyncMemories>()?;
     m.add_class::<memory::MemoryRecord>()?;
     m.add_class::<memory::MemoryHit>()?;

@@ -105,6 +105,14 @@ skynet_methods!(Skynet, blocking, {
         }
     }
 
+    /// Webhooks: ``add``, ``list``, ``test``, ``remove``, ``deliveries``, ``redeliver``.
+    #[getter]
+    fn webhooks(&self) -> crate::webhooks::Webhooks {
+        crate::webhooks::Webhooks {
+            core: self.engine.core.clone(),
+        }
+    }
+
     /// The initiative engine: ``status``, ``pause``, ``resume``.
     #[getter]
     fn initiative(&self) -> crate::autonomy::Initiative {

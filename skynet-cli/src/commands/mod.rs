@@ -15,6 +15,7 @@ mod run;
 mod serve;
 mod telegram;
 mod triggers;
+mod webhooks;
 mod worker;
 
 use crate::cli::{Cli, Command, Global};
@@ -261,6 +262,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit> {
         }
         Command::Initiative { command } => {
             autonomy::initiative(&engine(&cli.global).await?, command, out).await
+        }
+        Command::Webhook { command } => {
+            webhooks::run(&engine(&cli.global).await?, command, out).await
         }
         Command::Telegram { workers } => telegram::run(&settings(&cli.global)?, workers, out).await,
         Command::Agent {

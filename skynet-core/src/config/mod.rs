@@ -40,6 +40,7 @@
 //! | health checks: round interval, per-check timeout | `[sentinel] interval`, `check_timeout` | `SKYNET_SENTINEL_INTERVAL` (default `30s`), `SKYNET_SENTINEL_CHECK_TIMEOUT` (default `10s`) |
 //! | queue age alerts (warning / critical) | `[sentinel] queue_age_warning`, `queue_age_critical` | `SKYNET_SENTINEL_QUEUE_AGE_WARNING` (default `5m`), `SKYNET_SENTINEL_QUEUE_AGE_CRITICAL` (default `30m`) |
 //! | initiative engine: on/off (default off), round interval, budgets (jobs per hour, per day, waiting for approval at once) | `[initiative] enabled`, `interval`, `per_hour`, `per_day`, `max_waiting` | `SKYNET_INITIATIVE` (`on`/`off`), `SKYNET_INITIATIVE_INTERVAL` (default `5m`), `SKYNET_INITIATIVE_PER_HOUR` (5), `SKYNET_INITIATIVE_PER_DAY` (20), `SKYNET_INITIATIVE_MAX_WAITING` (3) |
+//! | webhooks (`skynet webhook`): closed addresses they may reach (default none: loopback, link-local and metadata, private ranges closed), time per request, requests at once, attempts before a dead letter, backoff (doubling, equal jitter) and its cap | `[webhooks] allow = ["127.0.0.1", "hooks.internal"]`, `timeout`, `concurrency`, `max_attempts`, `backoff`, `max_backoff` | `SKYNET_WEBHOOK_ALLOW` (comma list), `SKYNET_WEBHOOK_TIMEOUT` (15s), `SKYNET_WEBHOOK_CONCURRENCY` (16), `SKYNET_WEBHOOK_MAX_ATTEMPTS` (8), `SKYNET_WEBHOOK_BACKOFF` (5s), `SKYNET_WEBHOOK_MAX_BACKOFF` (1h) |
 //! | alert webhook (JSON POST), its minimum severity, reminders | `[sentinel] webhook`, `min_severity`, `renotify` | `SKYNET_ALERT_WEBHOOK`, `SKYNET_ALERT_MIN_SEVERITY` (`info`, `warning` (default), `critical`), `SKYNET_ALERT_RENOTIFY` (default: never) |
 //! | gateway provider (registered when a URL is set, or with protocol `original`; `chathan`, `openclaw` are aliases); `protocol`: `skynet` (SKYNET's agent, the default; needs a URL and a token) or `original` (the original gateway protocol; URL default `http://127.0.0.1:8766`, token optional); `trusted`: READ_ONLY work on an `original` gateway runs unasked (default false) | `[gateway] url`, `protocol`, `trusted`, `token_file`, `ca` | `OPENCLAW_GATEWAY_URL`, `OPENCLAW_GATEWAY_PROTOCOL`, `OPENCLAW_GATEWAY_TRUSTED`, `OPENCLAW_GATEWAY_TOKEN` or `OPENCLAW_GATEWAY_TOKEN_FILE`, `OPENCLAW_GATEWAY_CA` (extra CA for `https://`) |
 //! | SSH provider (registered when a host is set; the host may be an alias in `~/.ssh/config`, whose `HostName`, `User`, `Port`, `IdentityFile` apply unless set here); without a key, the ssh-agent (`SSH_AUTH_SOCK`) and then the alias's `IdentityFile`s or `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa` log in; `config`: another file, or `none`; `confined`: the operator vouches the remote account confines READ_ONLY work, which then runs unasked (default false) | `[ssh] host`, `port`, `user`, `key`, `known_hosts`, `workdir`, `confined`, `config` | `SKYNET_SSH_HOST`, `SKYNET_SSH_PORT`, `SKYNET_SSH_USER`, `SKYNET_SSH_KEY`, `SKYNET_SSH_KNOWN_HOSTS` (default `~/.ssh/known_hosts`), `SKYNET_SSH_WORKDIR`, `SKYNET_SSH_CONFINED`, `SKYNET_SSH_CONFIG` (default `~/.ssh/config`) |
@@ -157,6 +158,8 @@ pub struct Settings {
     pub sentinel: SentinelConfig,
     /// The initiative engine (off by default).
     pub initiative: crate::initiative::InitiativeConfig,
+    /// Webhook delivery: what it may reach, timeouts, attempts.
+    pub webhooks: crate::events::webhooks::WebhookConfig,
     /// The `gateway` provider, when `OPENCLAW_GATEWAY_URL` is set.
     #[cfg(feature = "gateway")]
     pub gateway: Option<crate::provider::GatewayConfig>,
@@ -209,6 +212,8 @@ struct FileSettings {
     sentinel: SentinelSection,
     #[serde(default)]
     initiative: crate::initiative::config::InitiativeSection,
+    #[serde(default)]
+    webhooks: crate::events::webhooks::config::WebhookSection,
     #[serde(default)]
     http: http::HttpSection,
     #[serde(default)]
@@ -336,6 +341,8 @@ impl Settings {
         let sentinel = SentinelConfig::load(file.sentinel, &layers.picker())?;
         let initiative =
             crate::initiative::InitiativeConfig::load(file.initiative, &layers.picker())?;
+        let webhooks =
+            crate::events::webhooks::WebhookConfig::load(file.webhooks, &layers.picker())?;
         let gateway = isolate("gateway", file.gateway.resolve(&layers), &mut unusable)?;
         let configured = |name: &str, set: bool| set || unusable.contains_key(name);
         let providers: Vec<String> = providers::candidates(
@@ -388,6 +395,7 @@ impl Settings {
             ssh,
             sentinel,
             initiative,
+            webhooks,
             #[cfg(feature = "gateway")]
             gateway,
             telegram,
@@ -493,7 +501,8 @@ impl Settings {
             .scheduler_weights(self.scheduler_weights)
             .config(self.engine.clone())
             .sentinel(self.sentinel.clone())
-            .initiative(self.initiative.clone()))
+            .initiative(self.initiative.clone())
+            .webhooks(self.webhooks.clone()))
     }
 }
 

@@ -36,6 +36,7 @@ pub struct SkynetBuilder {
     alert_sinks: Vec<(Arc<dyn AlertSink>, Severity)>,
     unusable: BTreeMap<String, String>,
     initiative: crate::initiative::InitiativeConfig,
+    webhooks: crate::events::webhooks::WebhookConfig,
     strategies: Vec<Arc<dyn crate::initiative::Strategy>>,
     artifact_store: Option<crate::artifact::SharedArtifactStore>,
 }
@@ -142,6 +143,12 @@ impl SkynetBuilder {
         self.initiative = config;
         self
     }
+    /// How webhooks are delivered (what they may reach, timeouts, attempts).
+    pub fn webhooks(mut self, config: crate::events::webhooks::WebhookConfig) -> Self {
+        self.webhooks = config;
+        self
+    }
+
     /// Use `strategy` in the initiative engine; the first one given
     /// replaces the built-in ones (maintenance, recovery, optimization).
     pub fn initiative_strategy(mut self, strategy: Arc<dyn crate::initiative::Strategy>) -> Self {
@@ -250,6 +257,7 @@ impl SkynetBuilder {
                 unusable: self.unusable,
                 estimates: Default::default(),
                 initiative: crate::initiative::Initiative::new(self.initiative, self.strategies),
+                webhooks: super::webhooks::Webhooks::new(self.webhooks),
                 artifact_store: self.artifact_store,
             }),
         })

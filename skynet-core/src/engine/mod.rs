@@ -28,6 +28,7 @@ mod schedule;
 mod schedules;
 mod slots;
 mod triggers;
+mod webhooks;
 pub mod worker;
 
 pub use acting::Acting;
@@ -254,6 +255,8 @@ pub(crate) struct Inner {
     pub(crate) estimates: estimates::EstimateCache,
     /// The initiative engine's settings and strategies.
     pub(crate) initiative: crate::initiative::Initiative,
+    /// Webhook delivery: settings and pinned clients.
+    pub(crate) webhooks: webhooks::Webhooks,
     /// Where collected artifacts are kept (`None`: they are not).
     pub(crate) artifact_store: Option<crate::artifact::SharedArtifactStore>,
 }

@@ -12,6 +12,7 @@ mod catalogue;
 pub mod consumer;
 pub mod from_job;
 mod payload;
+pub mod webhooks;
 
 pub use catalogue::{ALL_EVENT_TYPES, EventType};
 pub use consumer::{Consumer, EventHandler, run_handler};

@@ -166,6 +166,20 @@ impl NetworkAllow {
     /// May a probe of `host` connect to `ip`? `Err` says why not, naming
     /// the address, its range and the setting that would open it.
     pub fn check(&self, host: &str, ip: IpAddr) -> Result<(), String> {
+        self.check_for(host, ip, "probes", ALLOW_SETTING, "allow")
+    }
+
+    /// [`NetworkAllow::check`] for another user of the same ranges
+    /// (`webhooks`), whose refusal names `who`, the `setting` that opens
+    /// an address, and the file `key` of that setting.
+    pub fn check_for(
+        &self,
+        host: &str,
+        ip: IpAddr,
+        who: &str,
+        setting: &str,
+        key: &str,
+    ) -> Result<(), String> {
         let Some(range) = blocked_range(ip) else {
             return Ok(());
         };
@@ -179,7 +193,7 @@ impl NetworkAllow {
             format!("{host} resolves to {ip}")
         };
         Err(format!(
-            "{target}, a {range} address, which probes may not reach; an operator may allow it with {ALLOW_SETTING} (e.g. allow = [\"{}\"])",
+            "{target}, a {range} address, which {who} may not reach; an operator may allow it with {setting} (e.g. {key} = [\"{}\"])",
             canonical(ip)
         ))
     }

@@ -563,6 +563,7 @@ pub trait Store:
     + schedules::ScheduleStore
     + initiative::InitiativeStore
     + event_log::EventLogStore
+    + webhooks::WebhookStore
     + artifacts::ArtifactLedger
     + triggers::TriggerStore
     + conditions::ConditionStore
@@ -638,4 +639,5 @@ mod steps;
 pub use steps::step_signature;
 pub mod triggers;
 pub(crate) mod tx;
+pub mod webhooks;
 mod workers;

@@ -22,6 +22,7 @@ pub mod review;
 pub mod schedules;
 pub mod stats;
 pub mod triggers;
+pub mod webhooks;
 pub mod workers;
 
 pub use artifacts::*;
@@ -40,6 +41,7 @@ pub use review::*;
 pub use schedules::*;
 pub use stats::*;
 pub use triggers::*;
+pub use webhooks::*;
 pub use workers::*;
 
 use chrono::Utc;
@@ -182,6 +184,8 @@ macro_rules! conformance_tests {
             pruned_logs_leave_marks_and_chains_verify,
             pruned_artifact_records_leave_marks,
             the_gc_lease_has_one_holder,
+            webhooks_stay_with_their_owner_and_hide_their_secret,
+            webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,
@@ -189,6 +193,7 @@ macro_rules! conformance_tests {
             removed_last_event_is_detected,
             initiative_budget_holds_across_two_handles,
             a_trigger_rate_limit_holds_across_two_handles,
+            webhook_claims_on_two_handles_never_overlap,
         );
     };
     ($factory:expr; $($case:ident),+ $(,)?) => {

@@ -11,6 +11,7 @@ mod original;
 pub(crate) mod review;
 mod scheduler;
 pub(crate) mod triggers;
+pub(crate) mod webhooks;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -48,6 +49,9 @@ pub(crate) use scheduler::__path_diagnose;
 pub(crate) use triggers::{
     __path_add_trigger, __path_list_triggers, __path_pause_trigger, __path_remove_trigger,
     __path_resume_trigger,
+pub(crate) use webhooks::{
+    __path_add_webhook, __path_list_deliveries, __path_list_webhooks, __path_redeliver,
+    __path_remove_webhook, __path_test_webhook,
 };
 
 /// Every route of the v1 API.
@@ -111,6 +115,19 @@ pub(crate) fn all() -> Router<AppState> {
         )
         .route("/v1/triggers/{id}/pause", post(triggers::pause_trigger))
         .route("/v1/triggers/{id}/resume", post(triggers::resume_trigger))
+            "/v1/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::add_webhook),
+        )
+        .route("/v1/webhooks/deliveries", get(webhooks::list_deliveries))
+        .route(
+            "/v1/webhooks/deliveries/{id}/redeliver",
+            post(webhooks::redeliver),
+        )
+        .route(
+            "/v1/webhooks/{id}",
+            axum::routing::delete(webhooks::remove_webhook),
+        )
+        .route("/v1/webhooks/{id}/test", post(webhooks::test_webhook))
         .route("/v1/initiative", get(autonomy::initiative_status))
         .route("/v1/initiative/pause", post(autonomy::pause_initiative))
         .route("/v1/initiative/resume", post(autonomy::resume_initiative))

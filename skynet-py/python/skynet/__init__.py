@@ -35,6 +35,7 @@ from ._skynet import (
     AsyncSchedules,
     AsyncSkynet,
     AsyncTriggers,
+    AsyncWebhooks,
     Command,
     Decision,
     Event,
@@ -54,6 +55,7 @@ from ._skynet import (
     Subscription,
     SystemEvent,
     Triggers,
+    Webhooks,
     __version__,
 )
 from .errors import (
@@ -74,6 +76,7 @@ from .errors import (
     StaleApproval,
     StoreError,
     Timeout,
+    WebhookNotFound,
 )
 
 #: What ``Provider.execute`` may yield: a stdout line, or ``(stream, text)``
@@ -194,6 +197,7 @@ __all__ = [
     "AsyncSchedules",
     "AsyncSkynet",
     "AsyncTriggers",
+    "AsyncWebhooks",
     "Cancelled",
     "Command",
     "Conflict",
@@ -231,6 +235,8 @@ __all__ = [
     "SystemEvent",
     "Timeout",
     "Triggers",
+    "WebhookNotFound",
+    "Webhooks",
     "__version__",
     "errors",
 ]

@@ -27,6 +27,7 @@ from .errors import (
     StaleApproval as StaleApproval,
     StoreError as StoreError,
     Timeout as Timeout,
+    WebhookNotFound as WebhookNotFound,
 )
 
 __version__: str
@@ -417,6 +418,25 @@ class Initiative(_InitiativeBase[dict[str, Any]]): ...
 
 class AsyncInitiative(_InitiativeBase[Awaitable[dict[str, Any]]]): ...
 
+_Hook = TypeVar("_Hook")
+_HookList = TypeVar("_HookList")
+
+class _WebhooksBase(Generic[_Hook, _HookList, _Removed]):
+    def add(self, url: str, types: Sequence[str] | None = None) -> _Hook: ...
+    def list(self) -> _HookList: ...
+    def test(self, id: str) -> _Hook: ...
+    def remove(self, id: str) -> _Removed: ...
+    def deliveries(
+        self, id: str | None = None, *, dead: bool = False, limit: int = 100
+    ) -> _HookList: ...
+    def redeliver(self, delivery: str) -> _Hook: ...
+
+class Webhooks(_WebhooksBase[dict[str, Any], list[dict[str, Any]], None]): ...
+
+class AsyncWebhooks(
+    _WebhooksBase[Awaitable[dict[str, Any]], Awaitable[list[dict[str, Any]]], Awaitable[None]]
+): ...
+
 _Job = TypeVar("_Job")
 _Plan = TypeVar("_Plan")
 _Jobs = TypeVar("_Jobs")
@@ -433,10 +453,11 @@ _Artifacts = TypeVar("_Artifacts")
 _Bytes = TypeVar("_Bytes")
 _Int = TypeVar("_Int")
 _Dict = TypeVar("_Dict")
+_Hooks = TypeVar("_Hooks")
 
 class _SkynetBase(Generic[
         _Job, _Plan, _Jobs, _Logs, _Events, _Decision, _Approve, _Memory, _Scheds, _Init,
-        _EventPage, _Trigs, _Artifacts, _Bytes, _Int, _Dict,
+        _EventPage, _Trigs, _Artifacts, _Bytes, _Int, _Dict, _Hooks,
     ]):
     def __init__(
         self,
@@ -529,13 +550,14 @@ class _SkynetBase(Generic[
         name: str | None = None,
         interval: float = 0.2,
     ) -> Subscription: ...
+    def webhooks(self) -> _Hooks: ...
     def close(self) -> None: ...
 
 class Skynet(
     _SkynetBase[
         Job, Plan, list[Job], list[LogLine], list[Event], Decision,
         bool | Callable[[Plan], bool], Memories, Schedules, Initiative,
-        EventLogPage, Triggers, list[Artifact], bytes, int, dict[str, Any],
+        EventLogPage, Triggers, list[Artifact], bytes, int, dict[str, Any], Webhooks,
     ]
 ):
     def __enter__(self) -> Skynet: ...
@@ -547,6 +569,7 @@ class AsyncSkynet(
         Awaitable[list[Event]], Awaitable[Decision], Approver, AsyncMemories,
         AsyncSchedules, AsyncInitiative, Awaitable[EventLogPage], AsyncTriggers,
         Awaitable[list[Artifact]], Awaitable[bytes], Awaitable[int], Awaitable[dict[str, Any]],
+        AsyncWebhooks,
     ]
 ):
     async def __aenter__(self) -> AsyncSkynet: ...

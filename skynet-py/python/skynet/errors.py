@@ -99,6 +99,12 @@ class TriggerNotFound(SkynetError, LookupError):
     code = "not_found"
 
 
+class WebhookNotFound(SkynetError, LookupError):
+    """No webhook (or webhook delivery) with this id."""
+
+    code = "not_found"
+
+
 class Conflict(SkynetError):
     """The job cannot make this state change (e.g. approving a finished
     job), or a duplicate conflicts."""
@@ -162,4 +168,5 @@ __all__ = [
     "StaleApproval",
     "StoreError",
     "Timeout",
+    "WebhookNotFound",
 ]

@@ -1,0 +1,587 @@
+//! Webhook endpoints and their deliveries, for every dialect: `webhooks`
+//! (one row per endpoint, its secret in a column no listing selects),
+//! `webhook_deliveries` (the outbox: one row per endpoint and event, keyed
+//! so a page of the log read twice enqueues nothing twice; pending rows
+//! are claimed under a short lease, so two processes never send one at
+//! the same time) and `webhook_attempts` (the delivery log).
+
+use crate::events::webhooks::{
+    Delivery, DeliveryAttempt, DeliveryState, SigningSecret, Webhook, shown_url,
+};
+use crate::principal::Principal;
+use crate::store::codec::{LedgerRow, db, micros, time};
+use crate::store::dialect::{Affected, Dialect};
+use crate::store::ledger::{Ledger, commit};
+use crate::store::sql::{SqlBuilder, query, query_with};
+use crate::{Error, Result};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// An endpoint as delivery needs it: the whole URL and the secret.
+/// `Debug` shows neither.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    /// Its id.
+    pub id: String,
+    /// Who owns it.
+    pub principal: Principal,
+    /// The whole URL, tokens included (for the request only).
+    pub url: String,
+    /// The event filter (names or prefixes; empty: all).
+    pub types: Vec<String>,
+    /// The signing secret.
+    pub secret: SigningSecret,
+    /// Whether events are delivered to it.
+    pub enabled: bool,
+    /// When it was made (events before it are not delivered).
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("id", &self.id)
+            .field("url", &shown_url(&self.url))
+            .field("types", &self.types)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookTarget {
+    /// The endpoint as listings show it.
+    pub fn view(&self) -> Webhook {
+        Webhook {
+            id: self.id.clone(),
+            principal: self.principal.clone(),
+            url: shown_url(&self.url),
+            types: self.types.clone(),
+            enabled: self.enabled,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A delivery to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// Its id (the `webhook-id` header).
+    pub id: String,
+    /// The endpoint.
+    pub webhook: String,
+    /// The event's position: transaction.
+    pub event_xid: i64,
+    /// The event's position: id.
+    pub event_id: i64,
+    /// The event's type.
+    pub event_type: String,
+    /// The body to sign and send.
+    pub body: String,
+    /// When it was enqueued (its first attempt is due then).
+    pub at: DateTime<Utc>,
+}
+
+/// A pending delivery claimed for one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDelivery {
+    /// Its id (the `webhook-id` header).
+    pub id: String,
+    /// The endpoint.
+    pub webhook: String,
+    /// The event's id.
+    pub event_id: i64,
+    /// The body to sign and send.
+    pub body: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// Attempts made before the last redelivery.
+    pub round_base: u32,
+}
+
+/// What to do with a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAttempt {
+    /// It was delivered.
+    Delivered,
+    /// Try again at this time.
+    RetryAt(DateTime<Utc>),
+    /// Give up: a dead letter.
+    Dead,
+}
+
+/// One attempt's outcome, to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// The attempt (delivery, number, answer, time).
+    pub attempt: DeliveryAttempt,
+    /// What happens next.
+    pub then: AfterAttempt,
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    /// Only this endpoint's.
+    pub webhook: Option<String>,
+    /// Only in this state.
+    pub state: Option<DeliveryState>,
+    /// Only endpoints of this owner (`None`: everyone's).
+    pub owner: Option<Principal>,
+    /// At most this many, newest first (0: 100; at most 1000).
+    pub limit: u32,
+}
+
+/// The webhook tables.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Store a new endpoint.
+    async fn insert_webhook(&self, webhook: &WebhookTarget) -> Result<()>;
+    /// Endpoints, oldest first (`owner`'s only when given), as listings
+    /// show them.
+    async fn webhooks(&self, owner: Option<&Principal>) -> Result<Vec<Webhook>>;
+    /// One endpoint with its URL and secret, or [`Error::WebhookNotFound`]
+    /// (also when `owner` is given and is not its owner).
+    async fn webhook_target(&self, id: &str, owner: Option<&Principal>) -> Result<WebhookTarget>;
+    /// Every enabled endpoint with its URL and secret (delivery).
+    async fn enabled_webhooks(&self) -> Result<Vec<WebhookTarget>>;
+    /// Remove an endpoint with its deliveries and their log;
+    /// [`Error::WebhookNotFound`] as for [`WebhookStore::webhook_target`].
+    async fn remove_webhook(&self, id: &str, owner: Option<&Principal>) -> Result<()>;
+    /// Turn delivery to an endpoint on or off.
+    async fn set_webhook_enabled(&self, id: &str, enabled: bool) -> Result<()>;
+    /// Enqueue deliveries; one already there for the same endpoint and
+    /// event is left as it is. Returns how many were new.
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> Result<u64>;
+    /// Claim up to `limit` pending deliveries of enabled endpoints due by
+    /// `now` and not claimed by anyone else, until `lease_until`.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>>;
+    /// Record attempts and their deliveries' next step, in one transaction.
+    async fn record_webhook_attempts(&self, records: &[AttemptRecord]) -> Result<()>;
+    /// Deliveries, newest first.
+    async fn webhook_deliveries(&self, query: &DeliveryQuery) -> Result<Vec<Delivery>>;
+    /// One delivery's attempts, oldest first ([`Error::DeliveryNotFound`]
+    /// when it is not the `owner`'s).
+    async fn webhook_attempts(
+        &self,
+        delivery: &str,
+        owner: Option<&Principal>,
+    ) -> Result<Vec<DeliveryAttempt>>;
+    /// Send a delivered or dead delivery again from `now`, with the full
+    /// number of attempts; [`Error::DeliveryNotFound`] when it is not the
+    /// `owner`'s, [`Error::Conflict`] when it is still pending.
+    async fn redeliver_webhook(
+        &self,
+        delivery: &str,
+        owner: Option<&Principal>,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery>;
+}
+
+const TARGET_COLUMNS: &str = "id, principal, url, types, secret, enabled, created_at";
+const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, d.event_id, d.event_type, d.state, \
+     d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.finished_at";
+/// `$2` is the owner the caller is limited to, or NULL for everyone.
+const OWNED: &str = "(CAST($2 AS TEXT) IS NULL OR principal = $2)";
+
+fn types_from(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn target_from_row(row: &impl LedgerRow) -> Result<WebhookTarget> {
+    Ok(WebhookTarget {
+        id: row.text("id")?,
+        principal: Principal::new(row.text("principal")?)
+            .map_err(|e| Error::store("malformed principal of a webhook", e))?,
+        url: row.text("url")?,
+        types: types_from(&row.text("types")?),
+        secret: SigningSecret::parse(&row.text("secret")?)?,
+        enabled: row.flag("enabled")?,
+        created_at: time(row.int("created_at")?)?,
+    })
+}
+
+fn view_from_row(row: &impl LedgerRow) -> Result<Webhook> {
+    Ok(Webhook {
+        id: row.text("id")?,
+        principal: Principal::new(row.text("principal")?)
+            .map_err(|e| Error::store("malformed principal of a webhook", e))?,
+        url: shown_url(&row.text("url")?),
+        types: types_from(&row.text("types")?),
+        enabled: row.flag("enabled")?,
+        created_at: time(row.int("created_at")?)?,
+    })
+}
+
+fn small(v: i64, what: &str) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::Store(format!("{what} {v} is out of range")))
+}
+
+fn status_from(v: Option<i64>) -> Option<u16> {
+    v.and_then(|s| u16::try_from(s).ok())
+}
+
+fn delivery_from_row(row: &impl LedgerRow) -> Result<Delivery> {
+    Ok(Delivery {
+        id: row.text("id")?,
+        webhook: row.text("webhook_id")?,
+        event_id: row.int("event_id")?,
+        event_type: row.text("event_type")?,
+        state: DeliveryState::parse(&row.text("state")?)?,
+        attempts: small(row.int("attempts")?, "attempts")?,
+        next_attempt_at: time(row.int("next_attempt_at")?)?,
+        last_status: status_from(row.opt_int("last_status")?),
+        last_error: row.opt_text("last_error")?,
+        created_at: time(row.int("created_at")?)?,
+        finished_at: row.opt_int("finished_at")?.map(time).transpose()?,
+    })
+}
+
+fn attempt_from_row(row: &impl LedgerRow) -> Result<DeliveryAttempt> {
+    Ok(DeliveryAttempt {
+        delivery: row.text("delivery_id")?,
+        webhook: row.text("webhook_id")?,
+        event_id: row.int("event_id")?,
+        attempt: small(row.int("attempt")?, "attempt")?,
+        status: status_from(row.opt_int("status")?),
+        error: row.opt_text("error")?,
+        duration_ms: u64::try_from(row.int("duration_ms")?).unwrap_or(0),
+        at: time(row.int("at")?)?,
+    })
+}
+
+/// Deliveries per multi-row insert (9 parameters each).
+const ENQUEUE_CHUNK: usize = 400;
+
+impl<D: Dialect> Ledger<D> {
+    /// One delivery (of an endpoint of `owner`, when given).
+    async fn owned_delivery(
+        &self,
+        conn: &mut D::Connection,
+        id: &str,
+        owner: Option<&Principal>,
+    ) -> Result<Delivery> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhooks w \
+             ON w.id = d.webhook_id WHERE d.id = $1 AND (CAST($2 AS TEXT) IS NULL OR w.principal = $2)"
+        );
+        let row = query::<D>(&sql)
+            .bind(id)
+            .bind(owner.map(Principal::as_str))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db("loading a webhook delivery"))?;
+        match row {
+            Some(r) => delivery_from_row(&r),
+            None => Err(Error::DeliveryNotFound(id.to_string())),
+        }
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> WebhookStore for Ledger<D> {
+    async fn insert_webhook(&self, w: &WebhookTarget) -> Result<()> {
+        query::<D>(
+            "INSERT INTO webhooks (id, principal, url, types, secret, enabled, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(w.id.as_str())
+        .bind(w.principal.as_str())
+        .bind(w.url.as_str())
+        .bind(w.types.join(","))
+        .bind(w.secret.expose())
+        .bind(w.enabled)
+        .bind(micros(w.created_at))
+        .execute(&self.write)
+        .await
+        .map_err(db("storing a webhook"))?;
+        Ok(())
+    }
+
+    async fn webhooks(&self, owner: Option<&Principal>) -> Result<Vec<Webhook>> {
+        // The secret column is not selected: a listing cannot show it.
+        let rows = query::<D>(
+            "SELECT id, principal, url, types, enabled, created_at FROM webhooks \
+             WHERE (CAST($1 AS TEXT) IS NULL OR principal = $1) ORDER BY created_at, id",
+        )
+        .bind(owner.map(Principal::as_str))
+        .fetch_all(&self.read)
+        .await
+        .map_err(db("listing webhooks"))?;
+        rows.iter().map(view_from_row).collect()
+    }
+
+    async fn webhook_target(&self, id: &str, owner: Option<&Principal>) -> Result<WebhookTarget> {
+        let sql = format!("SELECT {TARGET_COLUMNS} FROM webhooks WHERE id = $1 AND {OWNED}");
+        let row = query::<D>(&sql)
+            .bind(id)
+            .bind(owner.map(Principal::as_str))
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db("loading a webhook"))?;
+        match row {
+            Some(r) => target_from_row(&r),
+            None => Err(Error::WebhookNotFound(id.to_string())),
+        }
+    }
+
+    async fn enabled_webhooks(&self) -> Result<Vec<WebhookTarget>> {
+        let sql =
+            format!("SELECT {TARGET_COLUMNS} FROM webhooks WHERE enabled ORDER BY created_at, id");
+        let rows = query::<D>(&sql)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("loading the enabled webhooks"))?;
+        rows.iter().map(target_from_row).collect()
+    }
+
+    async fn remove_webhook(&self, id: &str, owner: Option<&Principal>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let found = query::<D>(&format!(
+            "SELECT id FROM webhooks WHERE id = $1 AND {OWNED}{}",
+            D::LOCK_ROW
+        ))
+        .bind(id)
+        .bind(owner.map(Principal::as_str))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("loading a webhook"))?;
+        if found.is_none() {
+            return Err(Error::WebhookNotFound(id.to_string()));
+        }
+        for (sql, what) in [
+            (
+                "DELETE FROM webhook_attempts WHERE delivery_id IN \
+                 (SELECT id FROM webhook_deliveries WHERE webhook_id = $1)",
+                "removing a webhook's delivery log",
+            ),
+            (
+                "DELETE FROM webhook_deliveries WHERE webhook_id = $1",
+                "removing a webhook's deliveries",
+            ),
+            ("DELETE FROM webhooks WHERE id = $1", "removing a webhook"),
+        ] {
+            query::<D>(sql)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db(what))?;
+        }
+        commit(tx).await
+    }
+
+    async fn set_webhook_enabled(&self, id: &str, enabled: bool) -> Result<()> {
+        let done = query::<D>("UPDATE webhooks SET enabled = $2 WHERE id = $1")
+            .bind(id)
+            .bind(enabled)
+            .execute(&self.write)
+            .await
+            .map_err(db("turning a webhook on or off"))?;
+        if done.rows_affected() == 0 {
+            return Err(Error::WebhookNotFound(id.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> Result<u64> {
+        if deliveries.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin().await?;
+        let mut added = 0;
+        for chunk in deliveries.chunks(ENQUEUE_CHUNK) {
+            let mut qb = SqlBuilder::<D>::new(
+                "INSERT INTO webhook_deliveries (id, webhook_id, event_xid, event_id, event_type, \
+                 body, state, next_attempt_at, created_at) ",
+            );
+            qb.push_values(chunk, |row, d| {
+                row.push_bind(d.id.as_str())
+                    .push_bind(d.webhook.as_str())
+                    .push_bind(d.event_xid)
+                    .push_bind(d.event_id)
+                    .push_bind(d.event_type.as_str())
+                    .push_bind(d.body.as_str())
+                    .push_bind(DeliveryState::Pending.as_str())
+                    .push_bind(micros(d.at))
+                    .push_bind(micros(d.at));
+            });
+            qb.push(" ON CONFLICT (webhook_id, event_xid, event_id) DO NOTHING");
+            let (sql, args) = qb.into_parts()?;
+            added += query_with::<D>(&sql, args)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("enqueuing webhook deliveries"))?
+                .rows_affected();
+        }
+        commit(tx).await?;
+        Ok(added)
+    }
+
+    async fn claim_webhook_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>> {
+        // The lease condition is repeated outside the subquery: on
+        // PostgreSQL a row another claimer updated first is re-checked
+        // against it, so no delivery is claimed twice.
+        let rows = query::<D>(
+            "UPDATE webhook_deliveries SET lease_until = $2 \
+             WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w \
+               ON w.id = d.webhook_id \
+               WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+               AND (d.lease_until IS NULL OR d.lease_until < $1) AND w.enabled \
+               ORDER BY d.next_attempt_at LIMIT $3) \
+             AND state = 'pending' AND (lease_until IS NULL OR lease_until < $1) \
+             RETURNING id, webhook_id, event_id, body, attempts, round_base",
+        )
+        .bind(micros(now))
+        .bind(micros(lease_until))
+        .bind(i64::from(limit))
+        .fetch_all(&self.write)
+        .await
+        .map_err(db("claiming webhook deliveries"))?;
+        rows.iter()
+            .map(|r| {
+                Ok(ClaimedDelivery {
+                    id: r.text("id")?,
+                    webhook: r.text("webhook_id")?,
+                    event_id: r.int("event_id")?,
+                    body: r.text("body")?,
+                    attempts: small(r.int("attempts")?, "attempts")?,
+                    round_base: small(r.int("round_base")?, "round_base")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_webhook_attempts(&self, records: &[AttemptRecord]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for r in records {
+            let a = &r.attempt;
+            query::<D>(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, event_id, status, \
+                 error, duration_ms, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (delivery_id, attempt) DO NOTHING",
+            )
+            .bind(a.delivery.as_str())
+            .bind(i64::from(a.attempt))
+            .bind(a.webhook.as_str())
+            .bind(a.event_id)
+            .bind(a.status.map(i64::from))
+            .bind(a.error.as_deref())
+            .bind(i64::try_from(a.duration_ms).unwrap_or(i64::MAX))
+            .bind(micros(a.at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db("logging a webhook attempt"))?;
+            let (state, next, finished) = match r.then {
+                AfterAttempt::Delivered => (DeliveryState::Delivered, a.at, Some(micros(a.at))),
+                AfterAttempt::RetryAt(at) => (DeliveryState::Pending, at, None),
+                AfterAttempt::Dead => (DeliveryState::Dead, a.at, Some(micros(a.at))),
+            };
+            query::<D>(
+                "UPDATE webhook_deliveries SET state = $2, attempts = $3, next_attempt_at = $4, \
+                 lease_until = NULL, last_status = $5, last_error = $6, finished_at = $7 \
+                 WHERE id = $1 AND state = 'pending'",
+            )
+            .bind(a.delivery.as_str())
+            .bind(state.as_str())
+            .bind(i64::from(a.attempt))
+            .bind(micros(next))
+            .bind(a.status.map(i64::from))
+            .bind(a.error.as_deref())
+            .bind(finished)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("recording a webhook attempt"))?;
+        }
+        commit(tx).await
+    }
+
+    async fn webhook_deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>> {
+        let limit = match q.limit {
+            0 => 100,
+            n => n.min(1000),
+        };
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhooks w \
+             ON w.id = d.webhook_id \
+             WHERE (CAST($1 AS TEXT) IS NULL OR w.principal = $1) \
+             AND (CAST($2 AS TEXT) IS NULL OR d.webhook_id = $2) \
+             AND (CAST($3 AS TEXT) IS NULL OR d.state = $3) \
+             ORDER BY d.created_at DESC, d.id DESC LIMIT $4"
+        );
+        let rows = query::<D>(&sql)
+            .bind(q.owner.as_ref().map(Principal::as_str))
+            .bind(q.webhook.as_deref())
+            .bind(q.state.map(DeliveryState::as_str))
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("listing webhook deliveries"))?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn webhook_attempts(
+        &self,
+        delivery: &str,
+        owner: Option<&Principal>,
+    ) -> Result<Vec<DeliveryAttempt>> {
+        let mut conn = self
+            .read
+            .acquire()
+            .await
+            .map_err(db("reading a webhook delivery"))?;
+        self.owned_delivery(&mut conn, delivery, owner).await?;
+        let rows = query::<D>(
+            "SELECT delivery_id, attempt, webhook_id, event_id, status, error, duration_ms, at \
+             FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt",
+        )
+        .bind(delivery)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db("reading a webhook delivery's attempts"))?;
+        rows.iter().map(attempt_from_row).collect()
+    }
+
+    async fn redeliver_webhook(
+        &self,
+        delivery: &str,
+        owner: Option<&Principal>,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery> {
+        let mut tx = self.begin().await?;
+        let d = self.owned_delivery(&mut tx, delivery, owner).await?;
+        if d.state == DeliveryState::Pending {
+            return Err(Error::Conflict(format!(
+                "webhook delivery {delivery} is still pending (attempt {} made); it is sent again \
+                 on its own",
+                d.attempts
+            )));
+        }
+        query::<D>(
+            "UPDATE webhook_deliveries SET state = 'pending', round_base = attempts, \
+             next_attempt_at = $2, lease_until = NULL, finished_at = NULL WHERE id = $1",
+        )
+        .bind(delivery)
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db("redelivering a webhook delivery"))?;
+        let d = self.owned_delivery(&mut tx, delivery, owner).await?;
+        commit(tx).await?;
+        Ok(d)
+    }
+}

@@ -1,0 +1,283 @@
+//! Webhook endpoints and deliveries in the ledger: the secret never comes
+//! back from a listing; owners see only their endpoints and deliveries;
+//! enqueuing is idempotent per endpoint and event; a claim leases a
+//! delivery to one claimer; attempts are logged and dead letters can be
+//! sent again with a fresh round of attempts.
+
+use super::Backend;
+use chrono::{DateTime, Duration, Utc};
+use skynet_core::Error;
+use skynet_core::Principal;
+use skynet_core::events::webhooks::{DeliveryAttempt, DeliveryState, SigningSecret};
+use skynet_core::store::SharedStore;
+use skynet_core::store::webhooks::{
+    AfterAttempt, AttemptRecord, DeliveryQuery, NewDelivery, WebhookTarget,
+};
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap()
+}
+
+fn endpoint(owner: &str) -> WebhookTarget {
+    WebhookTarget {
+        id: uuid::Uuid::now_v7().to_string(),
+        principal: Principal::new(owner).unwrap(),
+        url: "https://user:pw@hooks.example.com/in?token=SECRET".into(),
+        types: vec!["job.*".into(), "alert.raised".into()],
+        secret: SigningSecret::generate(),
+        enabled: true,
+        created_at: now(),
+    }
+}
+
+fn delivery(webhook: &str, event_id: i64) -> NewDelivery {
+    NewDelivery {
+        id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
+        webhook: webhook.into(),
+        event_xid: 0,
+        event_id,
+        event_type: "job.failed".into(),
+        body: format!("{{\"n\":{event_id}}}"),
+        at: now() - Duration::seconds(1),
+    }
+}
+
+fn attempt(d: &str, webhook: &str, n: u32, status: Option<u16>) -> DeliveryAttempt {
+    DeliveryAttempt {
+        delivery: d.into(),
+        webhook: webhook.into(),
+        event_id: 1,
+        attempt: n,
+        status,
+        error: status
+            .filter(|s| *s >= 300)
+            .map(|s| format!("answered {s}")),
+        duration_ms: 3,
+        at: now(),
+    }
+}
+
+/// Endpoints stay with their owner, their secret is only read for
+/// delivery, and removing one removes its deliveries.
+pub async fn webhooks_stay_with_their_owner_and_hide_their_secret(store: SharedStore) {
+    let alice = endpoint("alice");
+    let bob = endpoint("bob");
+    store.insert_webhook(&alice).await.unwrap();
+    store.insert_webhook(&bob).await.unwrap();
+    let a = Principal::new("alice").unwrap();
+    let mine = store.webhooks(Some(&a)).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].id, alice.id);
+    assert_eq!(mine[0].url, "https://hooks.example.com/in?…");
+    assert_eq!(mine[0].types, ["job.*", "alert.raised"]);
+    let shown = serde_json::to_string(&store.webhooks(None).await.unwrap()).unwrap();
+    assert!(!shown.contains("whsec_") && !shown.contains("SECRET") && !shown.contains("pw"));
+    assert_eq!(store.webhooks(None).await.unwrap().len(), 2);
+    assert!(matches!(
+        store.webhook_target(&bob.id, Some(&a)).await,
+        Err(Error::WebhookNotFound(_))
+    ));
+    let t = store.webhook_target(&alice.id, Some(&a)).await.unwrap();
+    assert_eq!(t.secret, alice.secret);
+    assert_eq!(t.url, alice.url);
+    assert!(!format!("{t:?}").contains("SECRET"));
+    assert!(matches!(
+        store.remove_webhook(&bob.id, Some(&a)).await,
+        Err(Error::WebhookNotFound(_))
+    ));
+    store
+        .enqueue_webhook_deliveries(&[delivery(&bob.id, 1)])
+        .await
+        .unwrap();
+    let q = DeliveryQuery::default();
+    assert_eq!(store.webhook_deliveries(&q).await.unwrap().len(), 1);
+    let alice_only = DeliveryQuery {
+        owner: Some(a.clone()),
+        ..Default::default()
+    };
+    assert!(
+        store
+            .webhook_deliveries(&alice_only)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.remove_webhook(&bob.id, None).await.unwrap();
+    assert!(store.webhook_deliveries(&q).await.unwrap().is_empty());
+    assert_eq!(store.enabled_webhooks().await.unwrap().len(), 1);
+    store.set_webhook_enabled(&alice.id, false).await.unwrap();
+    assert!(store.enabled_webhooks().await.unwrap().is_empty());
+}
+
+/// Enqueuing the same event twice makes one delivery; a claim leases it
+/// to one claimer; attempts are logged; a dead letter goes back to
+/// pending with a full round of attempts, numbers counting on.
+pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(store: SharedStore) {
+    let w = endpoint("alice");
+    store.insert_webhook(&w).await.unwrap();
+    let first = delivery(&w.id, 7);
+    assert_eq!(
+        store
+            .enqueue_webhook_deliveries(std::slice::from_ref(&first))
+            .await
+            .unwrap(),
+        1
+    );
+    let again = delivery(&w.id, 7);
+    assert_eq!(
+        store
+            .enqueue_webhook_deliveries(&[again, delivery(&w.id, 8)])
+            .await
+            .unwrap(),
+        1,
+        "the same endpoint and event is enqueued once"
+    );
+    let t = now();
+    let lease = t + Duration::seconds(30);
+    let claimed = store.claim_webhook_deliveries(t, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(
+        store
+            .claim_webhook_deliveries(t, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased deliveries are not claimed again"
+    );
+    let d7 = claimed.iter().find(|c| c.id == first.id).unwrap();
+    assert_eq!((d7.attempts, d7.round_base), (0, 0));
+    assert_eq!(d7.body, "{\"n\":7}");
+    let d8 = claimed.iter().find(|c| c.id != first.id).unwrap().clone();
+    store
+        .record_webhook_attempts(&[
+            AttemptRecord {
+                attempt: attempt(&first.id, &w.id, 1, Some(500)),
+                then: AfterAttempt::Dead,
+            },
+            AttemptRecord {
+                attempt: attempt(&d8.id, &w.id, 1, Some(200)),
+                then: AfterAttempt::Delivered,
+            },
+        ])
+        .await
+        .unwrap();
+    let dead = store
+        .webhook_deliveries(&DeliveryQuery {
+            state: Some(DeliveryState::Dead),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, first.id);
+    assert_eq!((dead[0].attempts, dead[0].last_status), (1, Some(500)));
+    assert_eq!(dead[0].last_error.as_deref(), Some("answered 500"));
+    assert!(dead[0].finished_at.is_some());
+    let log = store.webhook_attempts(&first.id, None).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].attempt, log[0].status), (1, Some(500)));
+    let bob = Principal::new("bob").unwrap();
+    assert!(matches!(
+        store.webhook_attempts(&first.id, Some(&bob)).await,
+        Err(Error::DeliveryNotFound(_))
+    ));
+    assert!(matches!(
+        store.redeliver_webhook(&first.id, Some(&bob), now()).await,
+        Err(Error::DeliveryNotFound(_))
+    ));
+    let again = store
+        .redeliver_webhook(&first.id, None, now())
+        .await
+        .unwrap();
+    assert_eq!(again.state, DeliveryState::Pending);
+    assert!(matches!(
+        store.redeliver_webhook(&first.id, None, now()).await,
+        Err(Error::Conflict(_))
+    ));
+    let t = now();
+    let claimed = store
+        .claim_webhook_deliveries(t, t + Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].attempts, claimed[0].round_base), (1, 1));
+    let retry_at = t + Duration::minutes(5);
+    store
+        .record_webhook_attempts(&[AttemptRecord {
+            attempt: attempt(&first.id, &w.id, 2, None),
+            then: AfterAttempt::RetryAt(retry_at),
+        }])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_webhook_deliveries(now(), now() + Duration::seconds(30), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due before its backoff"
+    );
+    let later = retry_at + Duration::seconds(1);
+    assert_eq!(
+        store
+            .claim_webhook_deliveries(later, later + Duration::seconds(30), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let log = store.webhook_attempts(&first.id, None).await.unwrap();
+    assert_eq!(log.iter().map(|a| a.attempt).collect::<Vec<_>>(), [1, 2]);
+    // A disabled endpoint's deliveries are not claimed.
+    store
+        .enqueue_webhook_deliveries(&[delivery(&w.id, 9)])
+        .await
+        .unwrap();
+    store.set_webhook_enabled(&w.id, false).await.unwrap();
+    let t = now();
+    assert!(
+        store
+            .claim_webhook_deliveries(t, t + Duration::seconds(30), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Two handles (two processes) claiming the same due deliveries at once
+/// never both get one.
+pub async fn webhook_claims_on_two_handles_never_overlap(backend: &Backend) {
+    let Some(reopen) = &backend.reopen else {
+        return;
+    };
+    let store = backend.store.clone();
+    let other = reopen().await;
+    let w = endpoint("alice");
+    store.insert_webhook(&w).await.unwrap();
+    let rows: Vec<NewDelivery> = (0..200).map(|i| delivery(&w.id, i)).collect();
+    store.enqueue_webhook_deliveries(&rows).await.unwrap();
+    let claim = |s: SharedStore| async move {
+        let mut got = Vec::new();
+        loop {
+            let t = now();
+            let batch = s
+                .claim_webhook_deliveries(t, t + Duration::seconds(60), 7)
+                .await
+                .unwrap();
+            if batch.is_empty() {
+                return got;
+            }
+            got.extend(batch.into_iter().map(|d| d.id));
+        }
+    };
+    let (a, b) = tokio::join!(
+        tokio::spawn(claim(store.clone())),
+        tokio::spawn(claim(other))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut all: Vec<String> = a.iter().chain(b.iter()).cloned().collect();
+    assert_eq!(all.len(), 200, "every delivery claimed");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 200, "none claimed twice");
+}
