@@ -40,7 +40,8 @@ impl Skynet {
                     per_day = initiative.budget.per_day,
                     "initiative engine on"
                 );
-                let proposals = sk.run_initiative(clock, initiative.interval, shutdown);
+                let proposals =
+                    sk.run_initiative(clock.clone(), initiative.interval, shutdown.clone());
                 tokio::join!(schedules, proposals);
             } else {
                 schedules.await;

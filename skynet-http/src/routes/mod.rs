@@ -49,6 +49,7 @@ pub(crate) use scheduler::__path_diagnose;
 pub(crate) use triggers::{
     __path_add_trigger, __path_list_triggers, __path_pause_trigger, __path_remove_trigger,
     __path_resume_trigger,
+};
 pub(crate) use webhooks::{
     __path_add_webhook, __path_list_deliveries, __path_list_webhooks, __path_redeliver,
     __path_remove_webhook, __path_test_webhook,
@@ -115,6 +116,7 @@ pub(crate) fn all() -> Router<AppState> {
         )
         .route("/v1/triggers/{id}/pause", post(triggers::pause_trigger))
         .route("/v1/triggers/{id}/resume", post(triggers::resume_trigger))
+        .route(
             "/v1/webhooks",
             get(webhooks::list_webhooks).post(webhooks::add_webhook),
         )
