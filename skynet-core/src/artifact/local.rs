@@ -4,7 +4,10 @@
 //! or not at all. A temporary file left by a killed writer is never an
 //! object; retention removes old ones.
 
-use super::{ArtifactStore, ByteRange, ObjectInfo, ObjectReader, StoredObject, check_address};
+use super::{
+    ArtifactStore, ByteRange, ObjectInfo, ObjectReader, StoredObject, UnfinishedUpload,
+    check_address,
+};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -254,5 +257,64 @@ impl ArtifactStore for LocalArtifactStore {
         }
         found.sort_by(|a, b| a.sha256.cmp(&b.sha256));
         Ok(found)
+    }
+
+    async fn unfinished_uploads(&self) -> Result<Vec<UnfinishedUpload>> {
+        let tmp = self.tmp_dir();
+        let mut found = Vec::new();
+        let mut entries = match tokio::fs::read_dir(&tmp).await {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+            Err(e) => {
+                return Err(Error::artifact_storage(
+                    format!("listing {}", tmp.display()),
+                    e,
+                ));
+            }
+        };
+        let listing = |e| Error::artifact_storage(format!("listing {}", tmp.display()), e);
+        while let Some(entry) = entries.next_entry().await.map_err(listing)? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_suffix(".part") else {
+                continue;
+            };
+            let meta = entry.metadata().await.map_err(listing)?;
+            if !meta.is_file() {
+                continue;
+            }
+            let started_at = meta
+                .modified()
+                .map(chrono::DateTime::<chrono::Utc>::from)
+                .unwrap_or_else(|_| chrono::Utc::now());
+            found.push(UnfinishedUpload {
+                id: id.to_string(),
+                started_at,
+            });
+        }
+        found.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+        Ok(found)
+    }
+
+    async fn abort_upload(&self, id: &str) -> Result<bool> {
+        // An id is a plain file name stem, never a path.
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        {
+            return Err(Error::InvalidInput(format!(
+                "{:?} is not an upload id",
+                id.chars().take(80).collect::<String>()
+            )));
+        }
+        let path = self.tmp_dir().join(format!("{id}.part"));
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::artifact_storage(
+                format!("removing {}", path.display()),
+                e,
+            )),
+        }
     }
 }
