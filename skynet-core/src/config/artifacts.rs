@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// `[artifacts]` in `skynet.toml`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
 pub(super) struct ArtifactsSection {
     dir: Option<PathBuf>,
     max_bytes: Option<String>,
@@ -27,6 +28,7 @@ impl ArtifactsSection {
     /// `SKYNET_ARTIFACT_MAX_BYTES`, `SKYNET_ARTIFACT_MAX_JOB_BYTES`, and the
     /// S3 store's (see [`s3_settings`]).
     pub(super) fn resolve(mut self, layers: &Layers<'_>, home: &Path) -> Result<ArtifactSettings> {
+        #[cfg_attr(not(feature = "s3"), allow(unused_variables))]
         let s3 = s3_settings(&mut self, layers)?;
         let dir = layers
             .pick(
