@@ -81,7 +81,7 @@ pub(crate) async fn list_artifacts(
         ArtifactQuery,
     ),
     responses(
-        (status = 200, description = "The whole artifact (with `presign=1`: a presigned URL as JSON)", content_type = "application/octet-stream", body = skynet_core::PresignedArtifact),
+        (status = 200, description = "The whole artifact; with `presign=1`, JSON instead: `{url, expires_at, sha256, size}` (a URL that reads the bytes from the store until `expires_at`)", content_type = "application/octet-stream"),
         (status = 206, description = "The requested range (`Content-Range` says which)", content_type = "application/octet-stream"),
         (status = 304, description = "Unchanged (`If-None-Match` named its ETag)"),
         (status = 416, description = "The range is outside the artifact (`Content-Range: bytes */SIZE`)"),
