@@ -15,6 +15,10 @@ skynet_s3_venv="$PWD/target/s3-venv"
 
 skynet_s3_install() {
     [ -x "$skynet_s3_venv/bin/moto_server" ] && return 0
+    if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq python3-venv python3-pip >/dev/null
+    fi
+    mkdir -p "$(dirname "$skynet_s3_venv")" || return 1
     python3 -m venv "$skynet_s3_venv" || return 1
     "$skynet_s3_venv/bin/python" -m pip install --quiet --disable-pip-version-check 'moto[server]' || return 1
 }
