@@ -235,6 +235,19 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// The artifact store's service refused SKYNET (a bucket that does not
+    /// exist, credentials it does not accept) while `doing` something:
+    /// nothing was stored or served, and the operator must fix the settings.
+    #[error("artifact store: {doing}: {problem}")]
+    ArtifactAccess {
+        /// What the store was doing.
+        doing: String,
+        /// What is wrong, and what to change.
+        problem: ArtifactAccessProblem,
+        /// The service's answer.
+        #[source]
+        source: BoxError,
+    },
     /// The ledger failed.
     #[error("store: {0}")]
     Store(String),
@@ -287,6 +300,35 @@ fn not_finished(job: &JobId, status: JobStatus) -> String {
 /// A plan hash as messages show it: its first 12 hex digits.
 fn short(hash: &str) -> &str {
     hash.get(..crate::plan::MIN_HASH_PREFIX).unwrap_or(hash)
+}
+
+/// Why an artifact store's service refused SKYNET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArtifactAccessProblem {
+    /// The bucket does not exist.
+    NoSuchBucket {
+        /// The bucket configured.
+        bucket: String,
+    },
+    /// The service did not accept the credentials, or they may not do this.
+    CredentialsRefused,
+}
+
+impl std::fmt::Display for ArtifactAccessProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArtifactAccessProblem::NoSuchBucket { bucket } => write!(
+                f,
+                "bucket {bucket:?} does not exist; create it, or set SKYNET_ARTIFACT_S3_BUCKET \
+                 to one that does"
+            ),
+            ArtifactAccessProblem::CredentialsRefused => f.write_str(
+                "the service refused the credentials; check AWS_ACCESS_KEY_ID, \
+                 AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket's permissions",
+            ),
+        }
+    }
 }
 
 /// Coarse error kinds with stable string codes, for front-ends.
@@ -410,6 +452,7 @@ impl Error {
             Error::Store(_)
             | Error::ArtifactCorrupt { .. }
             | Error::ArtifactStorage { .. }
+            | Error::ArtifactAccess { .. }
             | Error::StoreCause { .. }
             | Error::Query { .. }
             | Error::Database(_)

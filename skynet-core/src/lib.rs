@@ -59,8 +59,9 @@ pub struct ReadmeDoctests;
 
 pub use action::Action;
 pub use engine::{
-    EngineConfig, Execution, Gate, JobEvent, MemoryStats, RetryRequest, ReviewRequest, RunHere,
-    SimilarTo, Skynet, SkynetBuilder, SubmitRequest, WorkerOptions, WorkerReport,
+    EngineConfig, Execution, Gate, JobEvent, MemoryStats, PresignedArtifact, RetryRequest,
+    ReviewRequest, RunHere, SimilarTo, Skynet, SkynetBuilder, SubmitRequest, WorkerOptions,
+    WorkerReport,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use job::{

@@ -1,8 +1,13 @@
 //! The artifact store conformance suite: every backend stores, streams,
 //! verifies and deletes objects alike. Each case takes a [`Bucket`] (a
 //! fresh store plus a way to tamper with an object behind its back) and
-//! runs on the local filesystem backend.
+//! runs on the local filesystem backend and on the S3-compatible backend
+//! against a real server (moto, started by `scripts/services.d/35-s3.sh`;
+//! `SKYNET_TEST_S3_URL`), each S3 case under a key prefix of its own.
 #![allow(clippy::unwrap_used)]
+
+#[path = "service/mod.rs"]
+mod service;
 
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
@@ -30,6 +35,55 @@ fn local() -> Bucket {
         }),
         keep: Box::new(dir),
     }
+}
+
+/// The moto server's settings for a fresh prefix, or `None` (after saying
+/// so) when its variable is unset. `auth`: the server that checks
+/// signatures (`SKYNET_TEST_S3_AUTH_URL`, with the key made for it), else
+/// the one that does not (`SKYNET_TEST_S3_URL`; moto serves presigned
+/// URLs only there).
+#[cfg(feature = "s3")]
+fn s3_settings(test: &str, auth: bool) -> Option<skynet_core::artifact::S3Settings> {
+    use skynet_core::artifact::s3::S3Secret;
+    let (url_var, id_var, secret_var) = if auth {
+        (
+            "SKYNET_TEST_S3_AUTH_URL",
+            "SKYNET_TEST_S3_AUTH_ACCESS_KEY_ID",
+            "SKYNET_TEST_S3_AUTH_SECRET_ACCESS_KEY",
+        )
+    } else {
+        ("SKYNET_TEST_S3_URL", "-", "-")
+    };
+    let url = service::service_var(test, url_var)?;
+    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| "testing".into());
+    let mut s = skynet_core::artifact::S3Settings::new(
+        std::env::var("SKYNET_TEST_S3_BUCKET").unwrap_or_else(|_| "skynet-test".into()),
+    );
+    s.endpoint = Some(url);
+    s.prefix = format!("t-{}", uuid::Uuid::now_v7().simple());
+    s.access_key_id = Some(var(id_var));
+    s.secret_access_key = Some(S3Secret::new(var(secret_var)));
+    s.part_size = skynet_core::artifact::s3::MIN_PART_SIZE;
+    Some(s)
+}
+
+#[cfg(feature = "s3")]
+fn s3(test: &str) -> Option<Bucket> {
+    use object_store::ObjectStoreExt;
+    let store = skynet_core::artifact::S3ArtifactStore::new(s3_settings(test, true)?).unwrap();
+    let raw = store.object_store();
+    let keys = store.clone();
+    Some(Bucket {
+        store: Arc::new(store),
+        tamper: Box::new(move |sha: String, bytes: Vec<u8>| {
+            let raw = raw.clone();
+            let key = object_store::path::Path::from(keys.object_key(&sha));
+            Box::pin(async move {
+                raw.put(&key, bytes.into()).await.unwrap();
+            })
+        }),
+        keep: Box::new(()),
+    })
 }
 
 /// Pseudo-random bytes (a fixed xorshift, so failures reproduce).
@@ -173,10 +227,126 @@ pub async fn addresses_are_never_paths(b: Bucket) {
     }
 }
 
-/// Unfinished uploads are listed and removed by name (never a path); an
+/// A source that yields `head`, then waits for `go` before the rest: an
+/// upload caught in the middle.
+fn gated_source(
+    head: Vec<u8>,
+    tail: Vec<u8>,
+) -> (tokio::io::DuplexStream, tokio::sync::oneshot::Sender<()>) {
+    use tokio::io::AsyncWriteExt;
+    let (reader, mut writer) = tokio::io::duplex(64 * 1024);
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        writer.write_all(&head).await.unwrap();
+        if wait.await.is_ok() {
+            writer.write_all(&tail).await.unwrap();
+        }
+    });
+    (reader, go)
+}
+
+/// Poll `unfinished_uploads` until there is one (within 20 s).
+async fn wait_for_an_unfinished_upload(store: &SharedArtifactStore) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let found = store.unfinished_uploads().await.unwrap();
+        if let Some(first) = found.first() {
+            return first.name.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never showed as unfinished"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Nothing is listed while an upload is under way; once it completes the
+/// object is, and no unfinished upload is left.
+pub async fn nothing_is_listed_until_an_upload_completes(b: Bucket) {
+    let head = bytes(6 << 20, 21);
+    let tail = bytes(1 << 20, 22);
+    let whole = [head.clone(), tail.clone()].concat();
+    let (mut source, go) = gated_source(head, tail);
+    let store = b.store.clone();
+    let upload = tokio::spawn(async move { store.put(&mut source, u64::MAX).await });
+    wait_for_an_unfinished_upload(&b.store).await;
+    assert!(b.store.objects().await.unwrap().is_empty());
+    go.send(()).unwrap();
+    let stored = upload.await.unwrap().unwrap();
+    assert_eq!(stored.sha256, hex::encode(Sha256::digest(&whole)));
+    assert_eq!(b.store.objects().await.unwrap().len(), 1);
+    assert!(b.store.unfinished_uploads().await.unwrap().is_empty());
+}
+
+/// A writer killed mid-upload (its task dropped, no clean-up run) leaves
+/// an unfinished upload and no object; aborting it leaves nothing.
+pub async fn a_killed_upload_is_aborted_not_listed(b: Bucket) {
+    let (mut source, _go) = gated_source(bytes(6 << 20, 23), bytes(10, 24));
+    let store = b.store.clone();
+    let upload = tokio::spawn(async move { store.put(&mut source, u64::MAX).await });
+    let id = wait_for_an_unfinished_upload(&b.store).await;
+    upload.abort();
+    assert!(upload.await.unwrap_err().is_cancelled());
+    assert!(b.store.objects().await.unwrap().is_empty());
+    let left = b.store.unfinished_uploads().await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(b.store.remove_unfinished_upload(&id).await.unwrap());
+    assert!(!b.store.remove_unfinished_upload(&id).await.unwrap(), "already gone");
+    assert!(b.store.unfinished_uploads().await.unwrap().is_empty());
+    assert!(b.store.objects().await.unwrap().is_empty());
+    let e = b.store.remove_unfinished_upload("../../etc/passwd").await.unwrap_err();
+    assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+}
+
+macro_rules! artifact_store_tests {
+    ($bucket:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let Some(bucket) = ($bucket)().await else { return };
+                super::$case(bucket).await;
+            }
+        )+
+    };
+}
+
+macro_rules! all_cases {
+    ($bucket:expr) => {
+        artifact_store_tests!($bucket;
+            objects_round_trip_by_content,
+            over_the_cap_keeps_nothing,
+            a_failed_upload_leaves_no_object,
+            corrupted_objects_are_not_served,
+            addresses_are_never_paths,
+            nothing_is_listed_until_an_upload_completes,
+            a_killed_upload_is_aborted_not_listed,
+        );
+    };
+}
+
+mod local_fs {
+    async fn bucket() -> Option<super::Bucket> {
+        Some(super::local())
+    }
+    all_cases!(bucket);
+}
+
+#[cfg(feature = "s3")]
+mod s3_moto {
+    async fn bucket() -> Option<super::Bucket> {
+        super::s3("artifact_store s3")
+    }
+    all_cases!(bucket);
+}
+
+/// Local only (S3 deletes unguarded: objects there are immutable once
+/// written): unfinished uploads are removed by name (never a path); an
 /// object is deleted by retention only if it was stored before the given
 /// instant: one stored again since stays.
-pub async fn unfinished_uploads_and_guarded_deletes(b: Bucket) {
+#[tokio::test]
+async fn local_unfinished_uploads_and_guarded_deletes() {
+    let b = local();
     let data = bytes(1000, 7);
     let stored = b.store.put(&mut &data[..], 1 << 20).await.unwrap();
     let before = chrono::Utc::now() - chrono::Duration::hours(1);
@@ -211,38 +381,6 @@ pub async fn unfinished_uploads_and_guarded_deletes(b: Bucket) {
     assert!(b.store.unfinished_uploads().await.unwrap().is_empty());
 }
 
-macro_rules! artifact_store_tests {
-    ($bucket:expr; $($case:ident),+ $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                let Some(bucket) = ($bucket)().await else { return };
-                super::$case(bucket).await;
-            }
-        )+
-    };
-}
-
-macro_rules! all_cases {
-    ($bucket:expr) => {
-        artifact_store_tests!($bucket;
-            objects_round_trip_by_content,
-            over_the_cap_keeps_nothing,
-            a_failed_upload_leaves_no_object,
-            corrupted_objects_are_not_served,
-            addresses_are_never_paths,
-            unfinished_uploads_and_guarded_deletes,
-        );
-    };
-}
-
-mod local_fs {
-    async fn bucket() -> Option<super::Bucket> {
-        Some(super::local())
-    }
-    all_cases!(bucket);
-}
-
 /// The local store writes through a temporary file: a killed writer's
 /// leftovers are in `tmp/`, never under an address.
 #[tokio::test]
@@ -273,4 +411,181 @@ async fn local_writes_go_through_a_temporary_file() {
             .unwrap()
     );
     assert!(!store.tmp_dir().join("crashed.part").exists());
+}
+
+/// S3 only: a multipart-sized object (12 MiB in 5 MiB parts) goes up in
+/// parts and comes back whole, streamed, and in ranges across parts; its
+/// corruption is caught; it is refused past its cap mid-way.
+#[cfg(feature = "s3")]
+#[tokio::test]
+async fn s3_multipart_objects_round_trip() {
+    let Some(b) = s3("s3_multipart_objects_round_trip") else {
+        return;
+    };
+    let data = bytes(12 << 20, 31);
+    let stored = b.store.put(&mut data.as_slice(), u64::MAX).await.unwrap();
+    assert_eq!(stored.sha256, hex::encode(Sha256::digest(&data)));
+    assert_eq!(stored.size, 12 << 20);
+    let mut reader = b
+        .store
+        .get(&stored.sha256, stored.size, None)
+        .await
+        .unwrap();
+    let mut back = Vec::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut chunk).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        back.extend_from_slice(&chunk[..n]);
+    }
+    assert!(back == data, "the streamed bytes differ");
+    for (start, end) in [
+        (0, 1),
+        ((5 << 20) - 3, (5 << 20) + 3),
+        ((12 << 20) - 7, 12 << 20),
+    ] {
+        let part = read_all(
+            &b.store,
+            &stored.sha256,
+            stored.size,
+            Some(ByteRange { start, end }),
+        )
+        .await;
+        assert!(part == data[start as usize..end as usize], "{start}..{end}");
+    }
+    let e = b
+        .store
+        .get(
+            &stored.sha256,
+            stored.size,
+            Some(ByteRange {
+                start: 5,
+                end: (12 << 20) + 1,
+            }),
+        )
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+    let mut flipped = data.clone();
+    flipped[(11 << 20) + 5] ^= 0x80;
+    (b.tamper)(stored.sha256.clone(), flipped).await;
+    let e = b
+        .store
+        .get(&stored.sha256, stored.size, None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::ArtifactCorrupt { .. }), "{e}");
+    let e = b
+        .store
+        .put(&mut bytes(11 << 20, 32).as_slice(), 10 << 20)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+    assert_eq!(b.store.objects().await.unwrap().len(), 1);
+    assert!(b.store.unfinished_uploads().await.unwrap().is_empty());
+}
+
+/// S3 only: a presigned URL reads the object with a plain GET and is
+/// signed to expire as asked (moto does not refuse an expired URL, so the
+/// expiry is read from the signed parameters); the local store has none.
+#[cfg(feature = "s3")]
+#[tokio::test]
+async fn s3_presigned_urls_read_and_expire() {
+    use skynet_core::artifact::{ArtifactStore, S3ArtifactStore};
+    let Some(settings) = s3_settings("s3_presigned_urls_read_and_expire", false) else {
+        return;
+    };
+    let store = S3ArtifactStore::new(settings).unwrap();
+    let data = bytes(70_000, 41);
+    let stored = store.put(&mut data.as_slice(), u64::MAX).await.unwrap();
+    let url = store
+        .presign(&stored.sha256, std::time::Duration::from_secs(90))
+        .await
+        .unwrap()
+        .unwrap();
+    let got = reqwest::get(&url).await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert!(got.bytes().await.unwrap() == data);
+    let parsed = reqwest::Url::parse(&url).unwrap();
+    let param = |name: &str| {
+        parsed
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("{name} missing from {url}"))
+    };
+    assert_eq!(param("X-Amz-Expires"), "90");
+    let signed_at = chrono::NaiveDateTime::parse_from_str(&param("X-Amz-Date"), "%Y%m%dT%H%M%SZ")
+        .unwrap()
+        .and_utc();
+    assert!((chrono::Utc::now() - signed_at).num_seconds().abs() < 60);
+    assert!(param("X-Amz-Signature").len() == 64);
+    for wrong in [0, 8 * 24 * 3600] {
+        let e = store
+            .presign(&stored.sha256, std::time::Duration::from_secs(wrong))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+    }
+    let local = LocalArtifactStore::new(tempfile::tempdir().unwrap().path());
+    let none = local
+        .presign(&stored.sha256, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(none.is_none());
+}
+
+/// S3 only: a bucket that does not exist and credentials the server
+/// refuses are typed errors that say what to fix, whatever is tried.
+#[cfg(feature = "s3")]
+#[tokio::test]
+async fn s3_missing_bucket_and_bad_credentials_are_typed() {
+    use skynet_core::artifact::s3::S3Secret;
+    use skynet_core::artifact::{ArtifactStore, S3ArtifactStore};
+    use skynet_core::error::ArtifactAccessProblem;
+    let Some(settings) = s3_settings("s3_missing_bucket_and_bad_credentials_are_typed", true)
+    else {
+        return;
+    };
+    let mut missing = settings.clone();
+    missing.bucket = format!("skynet-missing-{}", uuid::Uuid::now_v7().simple());
+    let store = S3ArtifactStore::new(missing.clone()).unwrap();
+    for e in [
+        store.put(&mut &b"hello"[..], u64::MAX).await.unwrap_err(),
+        store
+            .put(&mut bytes(6 << 20, 1).as_slice(), u64::MAX)
+            .await
+            .unwrap_err(),
+        store.objects().await.unwrap_err(),
+    ] {
+        match &e {
+            Error::ArtifactAccess {
+                problem: ArtifactAccessProblem::NoSuchBucket { bucket },
+                ..
+            } => assert_eq!(bucket, &missing.bucket),
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().contains("does not exist"), "{e}");
+    }
+    let mut bad = settings.clone();
+    bad.secret_access_key = Some(S3Secret::new("not-the-secret-0123456789"));
+    let store = S3ArtifactStore::new(bad).unwrap();
+    let e = store.put(&mut &b"hello"[..], u64::MAX).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::ArtifactAccess {
+                problem: ArtifactAccessProblem::CredentialsRefused,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let shown = format!("{e} {e:?}");
+    assert!(!shown.contains("not-the-secret"), "{shown}");
+    assert!(shown.contains("AWS_SECRET_ACCESS_KEY"), "{shown}");
 }

@@ -195,7 +195,11 @@ async fn another_principal_sees_no_artifact(db: Db) {
     let t = TestApp::new(db).await;
     let id = job_with_artifact(&t).await;
     let mallory = t.key(&[Scope::Read], Some("mallory")).await;
-    for tail in ["/artifacts", "/artifacts/hello.txt"] {
+    for tail in [
+        "/artifacts",
+        "/artifacts/hello.txt",
+        "/artifacts/hello.txt?presign=1",
+    ] {
         let r = t
             .call("GET", &format!("/v1/jobs/{id}{tail}"), Some(&mallory), None)
             .await;
@@ -232,7 +236,31 @@ async fn a_corrupted_artifact_is_refused_not_served(db: Db) {
     assert_eq!(r.code(), "internal", "the details go to the operator's log");
 }
 
+/// `?presign=1` needs a store with presigned URLs: the local one has none,
+/// a clear 400; a flag that is not 1/true/0/false is a 400 too; `0` is the
+/// bytes.
+async fn presign_asks_a_store_that_has_such_urls(db: Db) {
+    let t = TestApp::new(db).await;
+    let id = job_with_artifact(&t).await;
+    let url = format!("/v1/jobs/{id}/artifacts/hello.txt");
+    let r = t
+        .call("GET", &format!("{url}?presign=1"), Some(&t.read), None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(r.text.contains("has no presigned URLs"), "{}", r.text);
+    let r = t
+        .call("GET", &format!("{url}?presign=maybe"), Some(&t.read), None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = t
+        .call("GET", &format!("{url}?presign=0"), Some(&t.read), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.text, HELLO);
+}
+
 on_every_backend!(
+    presign_asks_a_store_that_has_such_urls,
     artifacts_are_listed_and_served_with_etag_and_ranges,
     another_principal_sees_no_artifact,
     the_original_plan_names_the_expected_artifacts,

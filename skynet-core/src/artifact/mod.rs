@@ -5,11 +5,15 @@
 //! ([`crate::store::artifacts::ArtifactLedger`]) and in the job's chain.
 //!
 //! - [`local`]: the local filesystem backend (`SKYNET_ARTIFACT_DIR`).
+//! - [`s3`]: the S3-compatible backend (`SKYNET_ARTIFACT_S3_BUCKET`; the
+//!   `s3` Cargo feature).
 //! - [`collect`]: finding a step's declared outputs inside its root,
 //!   confined to it, capped in size.
 
 pub mod collect;
 pub mod local;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -19,6 +23,8 @@ use std::sync::Arc;
 use tokio::io::AsyncRead;
 
 pub use local::LocalArtifactStore;
+#[cfg(feature = "s3")]
+pub use s3::{S3ArtifactStore, S3Settings};
 
 /// Bytes read from an artifact store.
 pub type ObjectReader = Pin<Box<dyn AsyncRead + Send>>;
@@ -102,6 +108,19 @@ pub trait ArtifactStore: Send + Sync + std::fmt::Debug {
         let _ = name;
         Ok(false)
     }
+    /// A URL that reads the object `sha256` straight from the backend for
+    /// `expires_in`, or `None` when the backend has no such URLs (local).
+    /// The URL is a bearer credential, and bytes read through it bypass
+    /// the verification [`ArtifactStore::get`] does.
+    async fn presign(
+        &self,
+        sha256: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<Option<String>> {
+        let _ = expires_in;
+        check_address(sha256)?;
+        Ok(None)
+    }
 }
 
 /// An upload that never became an object.
@@ -123,6 +142,10 @@ pub struct ArtifactSettings {
     pub dir: PathBuf,
     /// The size caps.
     pub limits: ArtifactLimits,
+    /// The S3-compatible store, when a bucket is configured (it then
+    /// holds every artifact; `dir` is unused).
+    #[cfg(feature = "s3")]
+    pub s3: Option<S3Settings>,
 }
 
 /// Size caps of collection.

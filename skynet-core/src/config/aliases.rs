@@ -85,6 +85,11 @@ const ALIASES: &[Alias] = &[
         convert: seconds,
     },
     Alias {
+        old: "S3_BUCKET",
+        new: "SKYNET_ARTIFACT_S3_BUCKET",
+        convert: same,
+    },
+    Alias {
         old: "JOB_TIMEOUT_SECONDS",
         new: "SKYNET_JOB_TIMEOUT",
         convert: seconds,

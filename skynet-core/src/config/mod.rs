@@ -28,6 +28,7 @@
 //! | Telegram front-end (`skynet telegram`): token, Bot API URL, users and roles (`viewer`, `approver`, `admin`), group chats, personality, job root | `[telegram] token_file`, `api_url`, `users = [{ id = 123, role = "admin" }]`, `allow_groups`, `personality_file`, `root` | `TELEGRAM_BOT_TOKEN` or `TELEGRAM_BOT_TOKEN_FILE`, `TELEGRAM_API_URL`, `TELEGRAM_ALLOWED_USER_ID` (an admin), `TELEGRAM_USERS` (`123:viewer,456:approver`), `TELEGRAM_ALLOW_GROUPS`, `TELEGRAM_PERSONALITY_FILE`, `TELEGRAM_ROOT`; webhook mode behind `skynet serve`: `[telegram] webhook_url` / `TELEGRAM_WEBHOOK_URL` with `TELEGRAM_WEBHOOK_SECRET` |
 //! | artifacts: the local store's directory, the cap per file and per job (a file or job over it is skipped) | `[artifacts] dir`, `max_bytes`, `max_job_bytes` | `SKYNET_ARTIFACT_DIR` (default `$SKYNET_HOME/artifacts`), `SKYNET_ARTIFACT_MAX_BYTES` (default `1g`), `SKYNET_ARTIFACT_MAX_JOB_BYTES` (default `4g`) |
 //! | retention (`skynet gc`, run every `interval` by `serve` and `worker`): log lines older than `logs` (default 30 days), artifact records older than `artifacts_age` or past `artifacts_max_bytes` in all (oldest first), jobs finished longer ago than `jobs` (each leaves a tombstone); each `off` to keep; unreferenced objects and unfinished uploads younger than `grace` are left alone | `[retention] logs`, `artifacts_age`, `artifacts_max_bytes`, `jobs`, `grace`, `interval` | `SKYNET_RETENTION_LOGS` (default `30d`), `SKYNET_RETENTION_ARTIFACTS_AGE` (default `off`), `SKYNET_RETENTION_ARTIFACTS_MAX_BYTES` (default `off`), `SKYNET_RETENTION_JOBS` (default `off`), `SKYNET_GC_GRACE` (default `1h`), `SKYNET_GC_INTERVAL` (default `1h`, or `off`) |
+//! | artifacts in an S3-compatible bucket instead (the `s3` feature): bucket, key prefix, endpoint, region, plain http off loopback, multipart part size; credentials from the environment only | `[artifacts] s3_bucket`, `s3_prefix`, `s3_endpoint`, `s3_region`, `s3_allow_http`, `s3_part_size` | `SKYNET_ARTIFACT_S3_BUCKET` (or the original `S3_BUCKET`), `SKYNET_ARTIFACT_S3_PREFIX`, `SKYNET_ARTIFACT_S3_ENDPOINT` (else `AWS_ENDPOINT_URL`), `SKYNET_ARTIFACT_S3_REGION` (else `AWS_REGION`, `AWS_DEFAULT_REGION`, `us-east-1`), `SKYNET_ARTIFACT_S3_ALLOW_HTTP`, `SKYNET_ARTIFACT_S3_PART_SIZE` (default `8m`, at least `5m`); `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` |
 //! | output cap | `[limits] max_output_bytes` | `SKYNET_MAX_OUTPUT_BYTES` |
 //! | planner (`rules`, `llm`, `auto`) | `planner` | `SKYNET_PLANNER` (default `auto`) |
 //! | LLM provider / model / base URL | `[llm] provider`, `model`, `base_url` | `SKYNET_LLM_PROVIDER`, `SKYNET_LLM_MODEL`, `SKYNET_LLM_BASE_URL` |
@@ -435,6 +436,18 @@ impl Settings {
         self.builder()?.build().await
     }
 
+    /// The artifact store these settings name: the S3-compatible one when
+    /// a bucket is set, else the local directory.
+    pub fn artifact_store(&self) -> Result<crate::artifact::SharedArtifactStore> {
+        #[cfg(feature = "s3")]
+        if let Some(s3) = &self.artifacts.s3 {
+            return Ok(Arc::new(crate::artifact::S3ArtifactStore::new(s3.clone())?));
+        }
+        Ok(Arc::new(crate::artifact::LocalArtifactStore::new(
+            self.artifacts.dir.clone(),
+        )))
+    }
+
     /// A builder preset from these settings (creates the home directory),
     /// for front-ends that add their own planner or providers before
     /// building.
@@ -477,9 +490,7 @@ impl Settings {
             .database_url(&self.database_url)
             .policy(self.policy()?)
             .provider(Arc::new(local))
-            .artifact_store(Arc::new(crate::artifact::LocalArtifactStore::new(
-                self.artifacts.dir.clone(),
-            )));
+            .artifact_store(self.artifact_store()?);
         #[cfg(feature = "docker")]
         let builder = match &self.docker {
             Some(c) => builder.provider(Arc::new(crate::provider::DockerProvider::new(c.clone()))),

@@ -1102,3 +1102,62 @@ fn the_host_profile_is_off_unless_the_file_or_the_environment_turns_it_on() {
         other => panic!("refused expected, got {other:?}"),
     }
 }
+
+#[test]
+fn s3_artifacts_are_configured_by_file_and_environment() {
+    let home = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[artifacts]\ns3_bucket = \"from-file\"\ns3_prefix = \"ci/artifacts\"\ns3_part_size = \"16m\"\n",
+    )
+    .expect("write");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    #[cfg(feature = "s3")]
+    {
+        let s = load(&[
+            ("S3_BUCKET", "original-name"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "very-secret-value"),
+            ("AWS_SESSION_TOKEN", "session-token-value"),
+        ])
+        .expect("load");
+        let s3 = s.artifacts.s3.clone().expect("an S3 store");
+        // The original `S3_BUCKET` wins over the file, with a notice.
+        assert_eq!(s3.bucket, "original-name");
+        assert!(s.notices.iter().any(|n| n.contains("S3_BUCKET is read as")));
+        assert_eq!(s3.prefix, "ci/artifacts");
+        assert_eq!(s3.region, "eu-west-1");
+        assert_eq!(s3.part_size, 16 << 20);
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("very-secret-value") && !shown.contains("session-token-value"));
+        assert_eq!(s.artifact_store().expect("store").backend(), "s3");
+        for (key, value, says) in [
+            (
+                "SKYNET_ARTIFACT_S3_ENDPOINT",
+                "http://s3.example.com",
+                "ALLOW_HTTP",
+            ),
+            ("SKYNET_ARTIFACT_S3_PART_SIZE", "1m", "5 MiB"),
+            ("SKYNET_ARTIFACT_S3_PREFIX", "../up", "not a key prefix"),
+        ] {
+            let e = load(&[(key, value)]).expect_err(key);
+            assert!(
+                matches!(e, Error::Config(_)) && e.to_string().contains(says),
+                "{e}"
+            );
+        }
+        let e = load(&[("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")]).expect_err("half a key");
+        assert!(e.to_string().contains("AWS_SECRET_ACCESS_KEY"), "{e}");
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        let e = load(&[]).expect_err("no s3 feature");
+        assert!(
+            matches!(e, Error::Config(_)) && e.to_string().contains("--features s3"),
+            "{e}"
+        );
+    }
+}

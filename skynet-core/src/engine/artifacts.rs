@@ -38,6 +38,20 @@ impl Skynet {
         open(self, job, name, range, &Visibility::All).await
     }
 
+    /// A URL that reads one artifact straight from the artifact store for
+    /// `expires_in` (1 s to 7 days), when the store has such URLs (S3);
+    /// [`Error::InvalidInput`] for one that has none (local). The URL is a
+    /// bearer credential, and bytes read through it are not verified by
+    /// SKYNET: a client checks them against the record's SHA-256.
+    pub async fn presign_artifact(
+        &self,
+        job: &JobId,
+        name: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedArtifact> {
+        presign(self, job, name, expires_in, &Visibility::All).await
+    }
+
     /// Collect `step`'s declared artifacts from the job's root after it
     /// ran, each stored then recorded under the lease; returns the lines
     /// that say what was kept and what was skipped (written to the step's
@@ -190,6 +204,17 @@ impl Acting<'_> {
         open(self.sk, job, name, range, &self.visibility()).await
     }
 
+    /// A URL that reads one artifact of a visible job straight from the
+    /// artifact store for `expires_in` (see [`Skynet::presign_artifact`]).
+    pub async fn presign_artifact(
+        &self,
+        job: &JobId,
+        name: &str,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedArtifact> {
+        presign(self.sk, job, name, expires_in, &self.visibility()).await
+    }
+
     /// One artifact's record, without its bytes.
     pub async fn artifact(&self, job: &JobId, name: &str) -> Result<ArtifactRecord> {
         self.sk
@@ -197,6 +222,50 @@ impl Acting<'_> {
             .store
             .artifact(job, name, &self.visibility())
             .await
+    }
+}
+
+/// A presigned URL for one artifact.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PresignedArtifact {
+    /// GET this URL for the artifact's bytes, until `expires_at`.
+    pub url: String,
+    /// When the URL stops working.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// The SHA-256 the bytes must hash to.
+    pub sha256: String,
+    /// Their size.
+    pub size: u64,
+}
+
+async fn presign(
+    sk: &Skynet,
+    job: &JobId,
+    name: &str,
+    expires_in: std::time::Duration,
+    visibility: &Visibility,
+) -> Result<PresignedArtifact> {
+    let record = sk.inner.store.artifact(job, name, visibility).await?;
+    let Some(store) = &sk.inner.artifact_store else {
+        return Err(Error::Config(
+            "no artifact store is configured, so artifacts cannot be read".into(),
+        ));
+    };
+    let expires_at = chrono::Utc::now()
+        + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::zero());
+    match store.presign(&record.sha256, expires_in).await? {
+        Some(url) => Ok(PresignedArtifact {
+            url,
+            expires_at,
+            sha256: record.sha256,
+            size: record.size,
+        }),
+        None => Err(Error::InvalidInput(format!(
+            "the {} artifact store has no presigned URLs; read the artifact itself instead",
+            store.backend()
+        ))),
     }
 }
 

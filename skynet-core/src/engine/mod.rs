@@ -33,6 +33,7 @@ pub mod worker;
 
 pub use acting::Acting;
 pub use acting_chat::MIN_JOB_PREFIX;
+pub use artifacts::PresignedArtifact;
 pub use builder::SkynetBuilder;
 pub use check::{CheckRequest, Checked};
 pub use conditions::{

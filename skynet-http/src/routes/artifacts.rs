@@ -4,12 +4,15 @@
 //! `Content-Range: bytes */SIZE`; `If-None-Match` naming the ETag is 304;
 //! `If-Range` that does not match sends the whole artifact; a range set of
 //! several ranges, or one not in bytes, is ignored (the whole artifact).
+//! `?presign=1` answers instead with a presigned URL that reads the bytes
+//! straight from the artifact store (S3; `expires` seconds, default 900),
+//! as JSON; a store without such URLs (local) is a 400.
 
 use super::core_err;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problems::{JobPath, Keyed};
 use axum::body::Body;
 use axum::extract::State;
@@ -20,7 +23,19 @@ use skynet_core::JobId;
 use skynet_core::artifact::ByteRange;
 use skynet_core::store::artifacts::ArtifactRecord;
 use skynet_core::store::keys::Scope;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
+
+/// `GET .../artifacts/{name}` query.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ArtifactQuery {
+    /// `1` or `true`: answer with a presigned URL (JSON) instead of the
+    /// bytes, when the artifact store has such URLs (S3).
+    pub presign: Option<String>,
+    /// How long the presigned URL works, in seconds (1 to 604800; default
+    /// 900).
+    pub expires: Option<u64>,
+}
 
 /// A job's artifacts.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -63,9 +78,10 @@ pub(crate) async fn list_artifacts(
         ("Range" = Option<String>, Header, description = "One byte range: `bytes=0-99`, `bytes=100-`, `bytes=-100`"),
         ("If-None-Match" = Option<String>, Header, description = "The ETag already held: 304 if unchanged"),
         ("If-Range" = Option<String>, Header, description = "Send the range only if the ETag still matches"),
+        ArtifactQuery,
     ),
     responses(
-        (status = 200, description = "The whole artifact", content_type = "application/octet-stream"),
+        (status = 200, description = "The whole artifact; with `presign=1`, JSON instead: `{url, expires_at, sha256, size}` (a URL that reads the bytes from the store until `expires_at`)", content_type = "application/octet-stream"),
         (status = 206, description = "The requested range (`Content-Range` says which)", content_type = "application/octet-stream"),
         (status = 304, description = "Unchanged (`If-None-Match` named its ETag)"),
         (status = 416, description = "The range is outside the artifact (`Content-Range: bytes */SIZE`)"),
@@ -76,11 +92,34 @@ pub(crate) async fn get_artifact(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath((id, name)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<ArtifactQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     caller.require(Scope::Read)?;
     let acting = state.acting(&caller);
     let job = job_id(&id)?;
+    if let Some(flag) = query.presign.as_deref() {
+        let wanted = match flag {
+            "1" | "true" => true,
+            "0" | "false" => false,
+            other => {
+                return Err(core_err(&caller)(skynet_core::Error::InvalidInput(
+                    format!("presign={other:?}: use 1 or true"),
+                )));
+            }
+        };
+        if wanted {
+            let expires = std::time::Duration::from_secs(query.expires.unwrap_or(900));
+            let presigned = acting
+                .presign_artifact(&job, &name, expires)
+                .await
+                .map_err(core_err(&caller))?;
+            let mut r = ApiJson(presigned).into_response();
+            // The URL is a credential: no cache keeps it.
+            set(&mut r, header::CACHE_CONTROL, "no-store");
+            return Ok(r);
+        }
+    }
     let record = acting
         .artifact(&job, &name)
         .await
