@@ -292,10 +292,17 @@ pub async fn a_killed_upload_is_aborted_not_listed(b: Bucket) {
     let left = b.store.unfinished_uploads().await.unwrap();
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(b.store.remove_unfinished_upload(&id).await.unwrap());
-    assert!(!b.store.remove_unfinished_upload(&id).await.unwrap(), "already gone");
+    assert!(
+        !b.store.remove_unfinished_upload(&id).await.unwrap(),
+        "already gone"
+    );
     assert!(b.store.unfinished_uploads().await.unwrap().is_empty());
     assert!(b.store.objects().await.unwrap().is_empty());
-    let e = b.store.remove_unfinished_upload("../../etc/passwd").await.unwrap_err();
+    let e = b
+        .store
+        .remove_unfinished_upload("../../etc/passwd")
+        .await
+        .unwrap_err();
     assert!(matches!(e, Error::InvalidInput(_)), "{e}");
 }
 

@@ -4,10 +4,7 @@
 //! or not at all. A temporary file left by a killed writer is never an
 //! object; retention removes old ones.
 
-use super::{
-    ArtifactStore, ByteRange, ObjectInfo, ObjectReader, StoredObject, UnfinishedUpload,
-    check_address,
-};
+use super::{ArtifactStore, ByteRange, ObjectInfo, ObjectReader, StoredObject, check_address};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
