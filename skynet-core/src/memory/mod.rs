@@ -9,12 +9,17 @@
 //! works on a fresh machine.
 
 mod embed;
+// The local all-MiniLM-L6-v2 model (candle + tokenizers).
+#[cfg(feature = "minilm")]
+mod minilm;
 // The hosted embedders reuse the LLM clients' HTTP transport.
 #[cfg(feature = "llm")]
 mod remote;
 mod search;
 
 pub use embed::{Embedder, HashEmbedder, cosine};
+#[cfg(feature = "minilm")]
+pub use minilm::MiniLmEmbedder;
 #[cfg(feature = "llm")]
 pub use remote::{GeminiEmbedder, OpenAiEmbedder};
 pub use search::{ScoreParts, Scored, SearchQuery, Weights, rank, terms};
