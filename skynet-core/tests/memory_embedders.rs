@@ -196,6 +196,21 @@ mod minilm {
         assert!(para > 0.5, "paraphrase cosine {para}");
         assert!(unrelated < 0.2, "unrelated cosine {unrelated}");
         assert!(food > horse + 0.2, "food/bread {food} vs food/horse {horse}");
+        // sentence-transformers' own published similarities for this model
+        // (its usage guide: 0.6660, 0.1046, 0.1411, printed to 4 places).
+        let w = embed(
+            &m,
+            &[
+                "The weather is lovely today.",
+                "It's so sunny outside!",
+                "He drove to the stadium.",
+            ],
+        )
+        .await;
+        for ((i, j), want) in [((0, 1), 0.6660f32), ((0, 2), 0.1046), ((1, 2), 0.1411)] {
+            let got = cosine(&w[i], &w[j]);
+            assert!((got - want).abs() < 1e-3, "cosine({i}, {j}) = {got}, reference {want}");
+        }
         // Empty text still embeds ([CLS] [SEP]) to a unit vector.
         let e = embed(&m, &[""]).await;
         let norm = e[0].iter().map(|a| a * a).sum::<f32>().sqrt();

@@ -13,7 +13,7 @@
 use super::Embedder;
 use crate::{Error, Result};
 use async_trait::async_trait;
-use candle_core::{D, DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
 use std::collections::HashMap;
