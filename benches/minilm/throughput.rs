@@ -28,7 +28,9 @@ async fn main() -> anyhow::Result<()> {
     let dir = std::env::args()
         .nth(1)
         .or_else(|| std::env::var("SKYNET_EMBED_MODEL_DIR").ok())
-        .ok_or_else(|| anyhow::anyhow!("give the model directory (or set SKYNET_EMBED_MODEL_DIR)"))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("give the model directory (or set SKYNET_EMBED_MODEL_DIR)")
+        })?;
     let began = Instant::now();
     let model = MiniLmEmbedder::load(&dir)?;
     println!("load: {:.2} s", began.elapsed().as_secs_f64());

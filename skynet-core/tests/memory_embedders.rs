@@ -165,7 +165,8 @@ mod minilm {
 
     #[tokio::test]
     async fn minilm_vectors_are_unit_384_and_paraphrases_score_far_above_unrelated() {
-        let Some(m) = model("minilm_vectors_are_unit_384_and_paraphrases_score_far_above_unrelated")
+        let Some(m) =
+            model("minilm_vectors_are_unit_384_and_paraphrases_score_far_above_unrelated")
         else {
             return;
         };
@@ -192,10 +193,15 @@ mod minilm {
         let unrelated = cosine(&v[0], &v[2]);
         let food = cosine(&v[3], &v[4]);
         let horse = cosine(&v[3], &v[5]);
-        eprintln!("cosines: git/repo {para:.4}, git/cake {unrelated:.4}, food/bread {food:.4}, food/horse {horse:.4}");
+        eprintln!(
+            "cosines: git/repo {para:.4}, git/cake {unrelated:.4}, food/bread {food:.4}, food/horse {horse:.4}"
+        );
         assert!(para > 0.5, "paraphrase cosine {para}");
         assert!(unrelated < 0.2, "unrelated cosine {unrelated}");
-        assert!(food > horse + 0.2, "food/bread {food} vs food/horse {horse}");
+        assert!(
+            food > horse + 0.2,
+            "food/bread {food} vs food/horse {horse}"
+        );
         // sentence-transformers' own published similarities for this model
         // (its usage guide: 0.6660, 0.1046, 0.1411, printed to 4 places).
         let w = embed(
@@ -209,7 +215,10 @@ mod minilm {
         .await;
         for ((i, j), want) in [((0, 1), 0.6660f32), ((0, 2), 0.1046), ((1, 2), 0.1411)] {
             let got = cosine(&w[i], &w[j]);
-            assert!((got - want).abs() < 1e-3, "cosine({i}, {j}) = {got}, reference {want}");
+            assert!(
+                (got - want).abs() < 1e-3,
+                "cosine({i}, {j}) = {got}, reference {want}"
+            );
         }
         // Empty text still embeds ([CLS] [SEP]) to a unit vector.
         let e = embed(&m, &[""]).await;
@@ -304,7 +313,10 @@ mod minilm {
         eprintln!("ranking: {order:?}");
         assert_eq!(order[0].0, "check git status", "{order:?}");
         // By meaning alone too: the git run is the nearest vector by far.
-        assert!(order[1..].iter().all(|(_, sim)| *sim < order[0].1 - 0.2), "{order:?}");
+        assert!(
+            order[1..].iter().all(|(_, sim)| *sim < order[0].1 - 0.2),
+            "{order:?}"
+        );
         assert_eq!(
             sk.memory_stats().await.expect("stats").embedder,
             "sentence-transformers/all-MiniLM-L6-v2"
@@ -338,7 +350,10 @@ mod minilm {
         let s = Settings::load_with(Some(home.path().into()), env(missing)).expect("load");
         match s.build().await {
             Err(Error::Config(msg)) => assert!(msg.contains("SKYNET_EMBED_MODEL_DIR"), "{msg}"),
-            other => panic!("expected a configuration error, got {:?}", other.map(|_| ())),
+            other => panic!(
+                "expected a configuration error, got {:?}",
+                other.map(|_| ())
+            ),
         }
     }
 
@@ -353,12 +368,18 @@ mod minilm {
     fn minilm_missing_or_broken_model_files_are_configuration_errors() {
         let dir = tempfile::tempdir().expect("tempdir");
         let msg = config_error(&dir.path().join("absent"));
-        assert!(msg.contains("does not exist") && msg.contains("SKYNET_EMBED_MODEL_DIR"), "{msg}");
+        assert!(
+            msg.contains("does not exist") && msg.contains("SKYNET_EMBED_MODEL_DIR"),
+            "{msg}"
+        );
         let msg = config_error(dir.path());
         assert!(msg.contains("has no config.json"), "{msg}");
         std::fs::write(dir.path().join("config.json"), "{not json").expect("write");
         let msg = config_error(dir.path());
-        assert!(msg.contains("config.json") && msg.contains("replace it"), "{msg}");
+        assert!(
+            msg.contains("config.json") && msg.contains("replace it"),
+            "{msg}"
+        );
         // Another BERT's shape is refused, not mislabelled as MiniLM.
         std::fs::write(
             dir.path().join("config.json"),

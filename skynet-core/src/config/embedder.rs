@@ -86,9 +86,9 @@ impl EmbedderChoice {
         match self {
             EmbedderChoice::Hash => Ok(Arc::new(HashEmbedder::new())),
             #[cfg(feature = "minilm")]
-            EmbedderChoice::MiniLm { model_dir } => Ok(Arc::new(
-                crate::memory::MiniLmEmbedder::load(model_dir)?,
-            )),
+            EmbedderChoice::MiniLm { model_dir } => {
+                Ok(Arc::new(crate::memory::MiniLmEmbedder::load(model_dir)?))
+            }
             #[cfg(not(feature = "minilm"))]
             EmbedderChoice::MiniLm { .. } => Err(crate::provider::feature_missing(
                 "the minilm embedder is chosen",

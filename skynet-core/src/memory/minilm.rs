@@ -274,10 +274,7 @@ impl BertConfig {
             ));
         }
         if self.hidden_act != "gelu" {
-            return Err(format!(
-                "activation {:?} is not gelu",
-                self.hidden_act
-            ));
+            return Err(format!("activation {:?} is not gelu", self.hidden_act));
         }
         Ok(())
     }
