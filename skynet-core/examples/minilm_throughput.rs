@@ -2,7 +2,7 @@
 //! the same 256 short operations notes embedded in batches of 32 (one
 //! `embed` call) and one at a time, after one warm-up call.
 //!
-//! `cargo run -p skynet-benches --bin minilm-throughput [--release] -- DIR`
+//! `cargo run -p skynet-core --example minilm_throughput [--release] -- DIR`
 //! (DIR defaults to `$SKYNET_EMBED_MODEL_DIR`; `scripts/services.d/25-minilm.sh`
 //! fetches the model into `target/models/all-minilm-l6-v2`).
 
@@ -24,13 +24,11 @@ const OBJECTS: [&str; 8] = [
 ];
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()
         .nth(1)
         .or_else(|| std::env::var("SKYNET_EMBED_MODEL_DIR").ok())
-        .ok_or_else(|| {
-            anyhow::anyhow!("give the model directory (or set SKYNET_EMBED_MODEL_DIR)")
-        })?;
+        .ok_or("give the model directory (or set SKYNET_EMBED_MODEL_DIR)")?;
     let began = Instant::now();
     let model = MiniLmEmbedder::load(&dir)?;
     println!("load: {:.2} s", began.elapsed().as_secs_f64());
