@@ -260,7 +260,9 @@ impl BertConfig {
                 self.hidden_size, self.num_hidden_layers
             ));
         }
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
             return Err(format!(
                 "{} attention heads do not divide width {}",
                 self.num_attention_heads, self.hidden_size
