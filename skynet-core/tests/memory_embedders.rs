@@ -3,6 +3,10 @@
 //! (`{"model", "input": [..]}` → `{"data": [{"index", "embedding"}]}`) and
 //! Gemini `models/{model}:embedContent` (`{"content": {"parts": [{"text"}]}}`
 //! → `{"embedding": {"values": [..]}}`). No test reaches the internet.
+//!
+//! The local all-MiniLM-L6-v2 embedder (feature `minilm`) runs the real
+//! model from `SKYNET_TEST_MINILM_DIR` (scripts/services.d/25-minilm.sh
+//! fetches it); those tests skip, and say so, when it is unset.
 
 use serde_json::json;
 use skynet_core::Error;
@@ -125,4 +129,282 @@ async fn gemini_embed_content_is_one_request_per_text() {
         GeminiEmbedder::new(&no_key, 3),
         Err(Error::Config(_))
     ));
+}
+
+#[cfg(feature = "minilm")]
+#[path = "service/mod.rs"]
+mod service;
+
+#[cfg(feature = "minilm")]
+mod minilm {
+    use super::service::service_var;
+    use skynet_core::config::{EmbedderChoice, Settings};
+    use skynet_core::memory::{
+        Embedder, MemoryOutcome, MemoryType, MiniLmEmbedder, NewMemory, SearchQuery, cosine,
+    };
+    use skynet_core::{Error, Skynet};
+    use std::path::Path;
+    use std::sync::{Arc, OnceLock};
+
+    /// The model, loaded once per test binary; `None` (after saying so)
+    /// when `SKYNET_TEST_MINILM_DIR` is unset.
+    fn model(test: &str) -> Option<MiniLmEmbedder> {
+        static MODEL: OnceLock<MiniLmEmbedder> = OnceLock::new();
+        let dir = service_var(test, "SKYNET_TEST_MINILM_DIR")?;
+        Some(
+            MODEL
+                .get_or_init(|| MiniLmEmbedder::load(&dir).expect("the MiniLM model loads"))
+                .clone(),
+        )
+    }
+
+    async fn embed(m: &MiniLmEmbedder, texts: &[&str]) -> Vec<Vec<f32>> {
+        let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        m.embed(&texts).await.expect("embed")
+    }
+
+    #[tokio::test]
+    async fn minilm_vectors_are_unit_384_and_paraphrases_score_far_above_unrelated() {
+        let Some(m) =
+            model("minilm_vectors_are_unit_384_and_paraphrases_score_far_above_unrelated")
+        else {
+            return;
+        };
+        assert_eq!(m.model_id(), "sentence-transformers/all-MiniLM-L6-v2");
+        assert_eq!(m.dimension(), 384);
+        let v = embed(
+            &m,
+            &[
+                "check git status",
+                "show the repo status",
+                "bake a chocolate cake",
+                "A man is eating food.",
+                "A man is eating a piece of bread.",
+                "A man is riding a horse.",
+            ],
+        )
+        .await;
+        for x in &v {
+            assert_eq!(x.len(), 384);
+            let norm = x.iter().map(|a| a * a).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+        }
+        let para = cosine(&v[0], &v[1]);
+        let unrelated = cosine(&v[0], &v[2]);
+        let food = cosine(&v[3], &v[4]);
+        let horse = cosine(&v[3], &v[5]);
+        eprintln!(
+            "cosines: git/repo {para:.4}, git/cake {unrelated:.4}, food/bread {food:.4}, food/horse {horse:.4}"
+        );
+        assert!(para > 0.5, "paraphrase cosine {para}");
+        assert!(unrelated < 0.2, "unrelated cosine {unrelated}");
+        assert!(
+            food > horse + 0.2,
+            "food/bread {food} vs food/horse {horse}"
+        );
+        // sentence-transformers' own published similarities for this model
+        // (its usage guide: 0.6660, 0.1046, 0.1411, printed to 4 places).
+        let w = embed(
+            &m,
+            &[
+                "The weather is lovely today.",
+                "It's so sunny outside!",
+                "He drove to the stadium.",
+            ],
+        )
+        .await;
+        for ((i, j), want) in [((0, 1), 0.6660f32), ((0, 2), 0.1046), ((1, 2), 0.1411)] {
+            let got = cosine(&w[i], &w[j]);
+            assert!(
+                (got - want).abs() < 1e-3,
+                "cosine({i}, {j}) = {got}, reference {want}"
+            );
+        }
+        // Empty text still embeds ([CLS] [SEP]) to a unit vector.
+        let e = embed(&m, &[""]).await;
+        let norm = e[0].iter().map(|a| a * a).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4);
+        assert!(m.embed(&[]).await.expect("nothing").is_empty());
+    }
+
+    #[tokio::test]
+    async fn minilm_a_padded_batch_gives_the_vectors_of_one_by_one() {
+        let Some(m) = model("minilm_a_padded_batch_gives_the_vectors_of_one_by_one") else {
+            return;
+        };
+        // Different lengths (so the short ones are padded), one cut at 256
+        // word pieces, and more than one internal batch of 32.
+        let long = "deploy the service to the staging cluster and watch the logs ".repeat(40);
+        let mut texts: Vec<String> = vec![
+            "ls".into(),
+            "check git status".into(),
+            long.clone(),
+            "restart nginx on the web servers after the certificate renewal".into(),
+        ];
+        texts.extend((0..33).map(|i| format!("job number {i} ran the nightly backup")));
+        let batch = m.embed(&texts).await.expect("batch");
+        assert_eq!(batch.len(), texts.len());
+        for (text, b) in texts.iter().zip(&batch) {
+            let one = m.embed(std::slice::from_ref(text)).await.expect("one");
+            let diff = one[0]
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(diff < 1e-5, "{text:.40}: batch and single differ by {diff}");
+        }
+        // Past 256 word pieces nothing more is read.
+        let longer = format!("{long} and then bake a chocolate cake");
+        let v = embed(&m, &[&long, &longer]).await;
+        assert!(cosine(&v[0], &v[1]) > 0.99999);
+    }
+
+    #[tokio::test]
+    async fn minilm_memory_search_finds_the_paraphrased_run_above_unrelated_ones() {
+        let Some(m) = model("minilm_memory_search_finds_the_paraphrased_run_above_unrelated_ones")
+        else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sk = Skynet::builder()
+            .database_url(format!(
+                "sqlite://{}",
+                dir.path().join("skynet.db").display()
+            ))
+            .embedder(Arc::new(m))
+            .build()
+            .await
+            .expect("engine");
+        let run = |content: &str| NewMemory {
+            content: content.into(),
+            memory_type: Some(MemoryType::TaskExecution),
+            metadata: None,
+            tags: Vec::new(),
+            job_id: None,
+            outcome: Some(MemoryOutcome::Success),
+            importance: None,
+        };
+        for content in [
+            "show the weather forecast for tomorrow",
+            "bake a chocolate cake",
+            "check git status",
+            "restart the nginx web server",
+            "list the files in the home directory",
+        ] {
+            let stored = sk.remember(run(content)).await.expect("remember");
+            assert_eq!(
+                stored.embedding_model.as_deref(),
+                Some("sentence-transformers/all-MiniLM-L6-v2")
+            );
+            assert_eq!(stored.embedding.len(), 384);
+        }
+        let found = sk
+            .search_memories(&SearchQuery {
+                query: "show the repo status".into(),
+                limit: Some(5),
+                filter: Default::default(),
+            })
+            .await
+            .expect("search");
+        let order: Vec<(&str, f64)> = found
+            .iter()
+            .map(|s| (s.memory.content.as_str(), s.parts.similarity))
+            .collect();
+        eprintln!("ranking: {order:?}");
+        assert_eq!(order[0].0, "check git status", "{order:?}");
+        // By meaning alone too: the git run is the nearest vector by far.
+        assert!(
+            order[1..].iter().all(|(_, sim)| *sim < order[0].1 - 0.2),
+            "{order:?}"
+        );
+        assert_eq!(
+            sk.memory_stats().await.expect("stats").embedder,
+            "sentence-transformers/all-MiniLM-L6-v2"
+        );
+    }
+
+    #[tokio::test]
+    async fn minilm_is_chosen_by_its_model_directory_in_settings() {
+        let Some(dir) = service_var(
+            "minilm_is_chosen_by_its_model_directory_in_settings",
+            "SKYNET_TEST_MINILM_DIR",
+        ) else {
+            return;
+        };
+        let home = tempfile::tempdir().expect("tempdir");
+        let env = |d: String| move |k: &str| (k == "SKYNET_EMBED_MODEL_DIR").then(|| d.clone());
+        let s = Settings::load_with(Some(home.path().into()), env(dir.clone())).expect("load");
+        assert_eq!(
+            s.embedder,
+            EmbedderChoice::MiniLm {
+                model_dir: dir.into()
+            }
+        );
+        let sk = s.build().await.expect("engine");
+        assert_eq!(
+            sk.memory_stats().await.expect("stats").embedder,
+            "sentence-transformers/all-MiniLM-L6-v2"
+        );
+        // A directory that is not there fails the start, saying what to do.
+        let missing = home.path().join("no-model").display().to_string();
+        let s = Settings::load_with(Some(home.path().into()), env(missing)).expect("load");
+        match s.build().await {
+            Err(Error::Config(msg)) => assert!(msg.contains("SKYNET_EMBED_MODEL_DIR"), "{msg}"),
+            other => panic!(
+                "expected a configuration error, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+    }
+
+    fn config_error(dir: &Path) -> String {
+        match MiniLmEmbedder::load(dir) {
+            Err(Error::Config(msg)) => msg,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn minilm_missing_or_broken_model_files_are_configuration_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let msg = config_error(&dir.path().join("absent"));
+        assert!(
+            msg.contains("does not exist") && msg.contains("SKYNET_EMBED_MODEL_DIR"),
+            "{msg}"
+        );
+        let msg = config_error(dir.path());
+        assert!(msg.contains("has no config.json"), "{msg}");
+        std::fs::write(dir.path().join("config.json"), "{not json").expect("write");
+        let msg = config_error(dir.path());
+        assert!(
+            msg.contains("config.json") && msg.contains("replace it"),
+            "{msg}"
+        );
+        // Another BERT's shape is refused, not mislabelled as MiniLM.
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"hidden_size": 768, "num_attention_heads": 12, "num_hidden_layers": 12,
+                "intermediate_size": 3072, "max_position_embeddings": 512, "vocab_size": 30522}"#,
+        )
+        .expect("write");
+        let msg = config_error(dir.path());
+        assert!(msg.contains("is not all-MiniLM-L6-v2"), "{msg}");
+        let Some(model) = service_var(
+            "minilm_missing_or_broken_model_files_are_configuration_errors (the real files)",
+            "SKYNET_TEST_MINILM_DIR",
+        ) else {
+            return;
+        };
+        for name in ["config.json", "tokenizer.json"] {
+            std::fs::copy(Path::new(&model).join(name), dir.path().join(name)).expect("copy");
+        }
+        let msg = config_error(dir.path());
+        assert!(msg.contains("has no model.safetensors"), "{msg}");
+        std::fs::write(dir.path().join("model.safetensors"), b"not weights").expect("write");
+        let msg = config_error(dir.path());
+        assert!(msg.contains("model.safetensors"), "{msg}");
+        std::fs::write(dir.path().join("tokenizer.json"), "[]").expect("write");
+        let msg = config_error(dir.path());
+        assert!(msg.contains("tokenizer.json"), "{msg}");
+    }
 }

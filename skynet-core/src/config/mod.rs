@@ -38,6 +38,7 @@
 //! | network probes (DNS lookup, ping, HTTP status; [`crate::probe`]): ranges, addresses or host names they may reach besides public addresses (default none: loopback, link-local, private ranges closed) | `[network] allow = ["10.0.0.0/8", "status.internal"]` | `SKYNET_NETWORK_ALLOW` (comma list) |
 //! | the host sandbox profile: approved ADMIN service control, kill and package steps run on the host, outside the sandbox (default false: refused when planned) | `[sandbox] host_profile` | `SKYNET_SANDBOX_HOST_PROFILE` |
 //! | Docker provider (registered when an image is set; `host` is also the daemon the `containers` probe reads) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
+//! | memory embedder: `hash` (offline hashing, the default) or `minilm` (the local all-MiniLM-L6-v2 model, Cargo feature `minilm`; chosen by its model directory alone too) | `[embedder] kind`, `model_dir` | `SKYNET_EMBEDDER`, `SKYNET_EMBED_MODEL_DIR` (holds `model.safetensors`, `tokenizer.json`, `config.json`) |
 //! | health checks: round interval, per-check timeout | `[sentinel] interval`, `check_timeout` | `SKYNET_SENTINEL_INTERVAL` (default `30s`), `SKYNET_SENTINEL_CHECK_TIMEOUT` (default `10s`) |
 //! | queue age alerts (warning / critical) | `[sentinel] queue_age_warning`, `queue_age_critical` | `SKYNET_SENTINEL_QUEUE_AGE_WARNING` (default `5m`), `SKYNET_SENTINEL_QUEUE_AGE_CRITICAL` (default `30m`) |
 //! | initiative engine: on/off (default off), round interval, budgets (jobs per hour, per day, waiting for approval at once) | `[initiative] enabled`, `interval`, `per_hour`, `per_day`, `max_waiting` | `SKYNET_INITIATIVE` (`on`/`off`), `SKYNET_INITIATIVE_INTERVAL` (default `5m`), `SKYNET_INITIATIVE_PER_HOUR` (5), `SKYNET_INITIATIVE_PER_DAY` (20), `SKYNET_INITIATIVE_MAX_WAITING` (3) |
@@ -68,6 +69,7 @@
 mod aliases;
 mod artifacts;
 mod docker;
+mod embedder;
 mod gateway;
 mod http;
 mod layers;
@@ -83,6 +85,7 @@ mod timeouts;
 pub(crate) mod worker;
 
 pub use aliases::env_or_alias;
+pub use embedder::EmbedderChoice;
 pub use http::HttpSettings;
 pub use telegram::{DEFAULT_TELEGRAM_API_URL, TelegramRole, TelegramSettings};
 
@@ -166,6 +169,9 @@ pub struct Settings {
     pub gateway: Option<crate::provider::GatewayConfig>,
     /// The Telegram front-end.
     pub telegram: TelegramSettings,
+    /// Which embedder makes memories' vectors (default: the offline
+    /// hashing one).
+    pub embedder: EmbedderChoice,
     /// Where collected artifacts are kept and their caps.
     pub artifacts: crate::artifact::ArtifactSettings,
     /// Extra read paths from the original `SKYNET_ALLOWED_PATHS`: read
@@ -225,6 +231,7 @@ struct FileSettings {
     artifacts: artifacts::ArtifactsSection,
     #[serde(default)]
     retention: retention::RetentionSection,
+    embedder: embedder::EmbedderSection,
 }
 
 /// `[scheduler]` in `skynet.toml`.
@@ -312,6 +319,7 @@ impl Settings {
         let http = file.http.resolve(&layers)?;
         let redact_patterns = file.redact.resolve(&layers)?;
         let telegram = file.telegram.resolve(&layers)?;
+        let embedder = file.embedder.resolve(&layers)?;
         let separation_of_duties = layers
             .pick("SKYNET_SEPARATION_OF_DUTIES", file.separation_of_duties)
             .map(|v| worker::parse_bool("separation_of_duties", &v))
@@ -400,6 +408,7 @@ impl Settings {
             #[cfg(feature = "gateway")]
             gateway,
             telegram,
+            embedder,
             artifacts,
             read_paths_extra,
             notices,
@@ -513,7 +522,8 @@ impl Settings {
             .config(self.engine.clone())
             .sentinel(self.sentinel.clone())
             .initiative(self.initiative.clone())
-            .webhooks(self.webhooks.clone()))
+            .webhooks(self.webhooks.clone())
+            .embedder(self.embedder.build()?))
     }
 }
 

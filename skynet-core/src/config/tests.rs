@@ -1161,3 +1161,48 @@ fn s3_artifacts_are_configured_by_file_and_environment() {
         );
     }
 }
+
+#[test]
+fn the_embedder_is_hashing_by_default_and_minilm_by_its_model_directory() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    assert_eq!(load(&[]).expect("load").embedder, EmbedderChoice::Hash);
+    let e = load(&[("SKYNET_EMBEDDER", "word2vec")]).expect_err("unknown");
+    assert!(e.to_string().contains("not one of hash, minilm"), "{e}");
+    let chosen = load(&[("SKYNET_EMBED_MODEL_DIR", "/models/minilm")]);
+    let explicit_hash = load(&[
+        ("SKYNET_EMBEDDER", "hash"),
+        ("SKYNET_EMBED_MODEL_DIR", "/models/minilm"),
+    ]);
+    assert_eq!(explicit_hash.expect("load").embedder, EmbedderChoice::Hash);
+    #[cfg(feature = "minilm")]
+    {
+        assert_eq!(
+            chosen.expect("load").embedder,
+            EmbedderChoice::MiniLm {
+                model_dir: "/models/minilm".into()
+            }
+        );
+        let e = load(&[("SKYNET_EMBEDDER", "minilm")]).expect_err("no directory");
+        assert!(
+            matches!(&e, Error::Config(m) if m.contains("SKYNET_EMBED_MODEL_DIR")),
+            "{e}"
+        );
+        std::fs::write(
+            home.path().join("skynet.toml"),
+            "[embedder]\nkind = \"minilm\"\nmodel_dir = \"/srv/minilm\"\n",
+        )
+        .expect("write");
+        assert_eq!(
+            load(&[]).expect("load").embedder,
+            EmbedderChoice::MiniLm {
+                model_dir: "/srv/minilm".into()
+            }
+        );
+    }
+    #[cfg(not(feature = "minilm"))]
+    assert!(
+        matches!(&chosen, Err(Error::Config(m)) if m.contains("`minilm` feature")),
+        "{chosen:?}"
+    );
+}

@@ -9,6 +9,9 @@
 //! works on a fresh machine.
 
 mod embed;
+// The local all-MiniLM-L6-v2 model (candle + tokenizers).
+#[cfg(feature = "minilm")]
+mod minilm;
 // The hosted embedders reuse the LLM clients' HTTP transport.
 pub mod recall;
 #[cfg(feature = "llm")]
@@ -17,6 +20,8 @@ mod search;
 
 pub use embed::{Embedder, HashEmbedder, cosine};
 pub use recall::{PastRun, PastRuns, PlanWarning};
+#[cfg(feature = "minilm")]
+pub use minilm::MiniLmEmbedder;
 #[cfg(feature = "llm")]
 pub use remote::{GeminiEmbedder, OpenAiEmbedder};
 pub use search::{ScoreParts, Scored, SearchQuery, Weights, rank, terms};
