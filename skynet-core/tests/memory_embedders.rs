@@ -283,6 +283,7 @@ mod minilm {
             job_id: None,
             outcome: Some(MemoryOutcome::Success),
             importance: None,
+            pinned: false,
         };
         for content in [
             "show the weather forecast for tomorrow",

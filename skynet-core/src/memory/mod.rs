@@ -19,9 +19,9 @@ mod remote;
 mod search;
 
 pub use embed::{Embedder, HashEmbedder, cosine};
-pub use recall::{PastRun, PastRuns, PlanWarning};
 #[cfg(feature = "minilm")]
 pub use minilm::MiniLmEmbedder;
+pub use recall::{PastRun, PastRuns, PlanWarning};
 #[cfg(feature = "llm")]
 pub use remote::{GeminiEmbedder, OpenAiEmbedder};
 pub use search::{ScoreParts, Scored, SearchQuery, Weights, rank, terms};
