@@ -231,6 +231,7 @@ struct FileSettings {
     artifacts: artifacts::ArtifactsSection,
     #[serde(default)]
     retention: retention::RetentionSection,
+    #[serde(default)]
     embedder: embedder::EmbedderSection,
 }
 
