@@ -3,7 +3,7 @@
 use super::core_err;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::problems::Keyed;
 use crate::schema::{ComponentHealth, GcQuery, HealthAnswer};
@@ -50,7 +50,11 @@ pub(crate) async fn health(State(state): State<AppState>) -> ApiJson<HealthAnswe
 /// nothing and says so in `skipped`.
 #[utoipa::path(post, path = "/v1/gc", tag = "operations",
     params(GcQuery),
-    responses((status = 200, body = GcReport), Keyed),
+    responses(
+        (status = 200, body = GcReport),
+        Keyed,
+        (status = 400, description = "`dry_run` is not `true` or `false`; nothing is removed", body = Problem, content_type = "application/problem+json"),
+    ),
     security(("api_key" = [])))]
 pub(crate) async fn gc(
     caller: Caller,
