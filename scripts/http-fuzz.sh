@@ -41,6 +41,9 @@ curl -fsS -H "Authorization: Bearer $key" "http://127.0.0.1:$port/openapi.json" 
 # fuzz worker forever); the SSE tests in skynet-http/tests/server.rs cover them.
 set +e
 # From the scratch directory: schemathesis keeps a cache where it runs.
+# One worker: with two threads, Hypothesis' shared lambda-description
+# cache raced once (a KeyError reported as "Runtime Error"), failing a run
+# in which every test case passed.
 (cd "$work" && st run "$work/openapi.json" \
     --url "http://127.0.0.1:$port" \
     -H "Authorization: Bearer $key" \
@@ -49,7 +52,7 @@ set +e
     --max-examples "${SKYNET_FUZZ_EXAMPLES:-100}" \
     --request-timeout 30 \
     --seed 4 \
-    --workers 2 \
+    --workers 1 \
     --report ndjson --report-ndjson-path "$work/events.ndjson" \
     --no-color) 2>&1 | tee "$work/st.out"
 status=${PIPESTATUS[0]}
