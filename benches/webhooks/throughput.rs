@@ -5,7 +5,8 @@
 //! attempt recorded.
 //!
 //! `cargo run --release -p skynet-benches --bin webhook-throughput [-- EVENTS CONCURRENCY [DATABASE_URL]]`
-//! (default: 5,000 events, 32 requests at once, a fresh SQLite file).
+//! (default: 5,000 events, 32 requests at once, all of them allowed to
+//! the one endpoint, a fresh SQLite file).
 //! The events are recorded first; the clock runs from starting the loop to
 //! the receiver counting the last one (and the ledger showing every
 //! delivery delivered).
@@ -53,6 +54,7 @@ async fn main() {
         .webhooks(WebhookConfig {
             allow: NetworkAllow::parse(&["127.0.0.1"]).expect("allow"),
             concurrency,
+            per_endpoint: concurrency,
             poll: Duration::from_millis(10),
             ..WebhookConfig::default()
         })

@@ -7,7 +7,9 @@
 //! endpoint is made (nothing stored) and again at delivery; a restart
 //! resumes delivery without losing an event (both backends); a hanging
 //! receiver is cut by the per-request timeout and holds back no other
-//! endpoint; another principal sees none of your endpoints. Backoff is injected short.
+//! endpoint; a stalled receiver holds only its endpoint's share of the
+//! pool while another endpoint gets everything (both backends); another
+//! principal sees none of your endpoints. Backoff is injected short.
 #![allow(clippy::unwrap_used)]
 
 #[macro_use]
@@ -33,7 +35,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-on_every_backend!(a_restart_resumes_delivery_without_loss);
+on_every_backend!(
+    a_restart_resumes_delivery_without_loss,
+    a_stalled_endpoint_holds_only_its_own_lane
+);
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -121,6 +126,7 @@ fn config(max_attempts: u32) -> WebhookConfig {
         allow: NetworkAllow::parse(&["127.0.0.1"]).unwrap(),
         timeout: Duration::from_secs(2),
         concurrency: 8,
+        per_endpoint: 8,
         max_attempts,
         backoff: RetryPolicy {
             max_retries: 0,
@@ -691,6 +697,71 @@ async fn a_restart_resumes_delivery_without_loss(db: Db) {
     let mut want: Vec<String> = (0..50).map(|n| format!("n{n}")).collect();
     want.sort();
     assert_eq!(delivered(), want);
+    stop.cancel();
+    task.await.unwrap();
+}
+
+/// A receiver that stalls (answers nothing for a minute, longer than the
+/// test) holds only `per_endpoint` requests: the pool's other slots keep
+/// delivering to a healthy endpoint, which gets all its deliveries while
+/// the stalled one still has exactly its two requests open and no
+/// attempt recorded (none timed out yet). With one shared pool the
+/// stalled endpoint would take all four slots until the timeout.
+async fn a_stalled_endpoint_holds_only_its_own_lane(db: Db) {
+    let (stalled_addr, stalled) = receiver_on(None, 200).await;
+    stalled.delay_ms.store(60_000, Ordering::SeqCst);
+    let (healthy_addr, healthy) = receiver_on(None, 200).await;
+    let sk = engine(
+        &db.url,
+        WebhookConfig {
+            timeout: Duration::from_secs(50),
+            concurrency: 4,
+            per_endpoint: 2,
+            ..config(3)
+        },
+    )
+    .await;
+    // The stalled endpoint is made first: its deliveries are as old as
+    // the healthy one's and come first in any shared queue.
+    for addr in [stalled_addr, healthy_addr] {
+        sk.add_webhook(&Principal::local(), add(format!("http://{addr}/hook"), &[]))
+            .await
+            .unwrap();
+    }
+    for n in 0..20 {
+        note(&sk, n).await;
+    }
+    let (sk, healthy_rx, stalled_rx) = (&sk, &healthy, &stalled);
+    let (stop, task) = run(sk);
+    until(30, "the healthy endpoint's 20 deliveries", || async move {
+        healthy_rx.got().len() >= 20
+    })
+    .await;
+    until(10, "the healthy endpoint's deliveries recorded", || async move {
+        sk.webhook_deliveries(None, Some(DeliveryState::Delivered), &Visibility::All, 100)
+            .await
+            .unwrap()
+            .len()
+            == 20
+    })
+    .await;
+    assert_eq!(
+        stalled_rx.got().len(),
+        2,
+        "the stalled endpoint holds its two requests, no more"
+    );
+    let stalled_id = sk.webhooks(&Visibility::All).await.unwrap()[0].id.clone();
+    let stalled_deliveries = sk
+        .webhook_deliveries(Some(&stalled_id), None, &Visibility::All, 100)
+        .await
+        .unwrap();
+    assert_eq!(stalled_deliveries.len(), 20);
+    assert!(
+        stalled_deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Pending && d.attempts == 0),
+        "no stalled request has ended: {stalled_deliveries:?}"
+    );
     stop.cancel();
     task.await.unwrap();
 }

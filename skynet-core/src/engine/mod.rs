@@ -28,6 +28,7 @@ mod schedule;
 mod schedules;
 mod slots;
 mod triggers;
+mod webhook_delivery;
 mod webhooks;
 pub mod worker;
 

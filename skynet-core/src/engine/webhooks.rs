@@ -1,10 +1,7 @@
 //! Webhooks in the engine: making, listing, testing and removing
 //! endpoints (owned by a principal, filtered in the store's queries), and
-//! the delivery loop ([`Skynet::run_webhooks`]): a durable consumer of the
-//! global event log that enqueues one delivery per endpoint and event,
-//! and a bounded pool of concurrent requests that sends them, retries
-//! with backoff and keeps dead letters. The loop never touches a job: a
-//! slow receiver holds at most its own requests.
+//! one signed request ([`Skynet::send`], pinned to a checked address),
+//! which the delivery loop (`webhook_delivery`) and `test_webhook` use.
 
 use super::{Acting, Skynet};
 use crate::events::webhooks::egress::{self, Clients};
@@ -12,29 +9,16 @@ use crate::events::webhooks::{
     self as wh, CreatedWebhook, Delivery, DeliveryAttempt, DeliveryState, NewWebhook,
     SigningSecret, TestOutcome, Webhook, WebhookConfig,
 };
-use crate::events::{AlertRaised, EventPayload, NewSystemEvent, SystemEvent};
 use crate::principal::{Principal, Visibility};
-use crate::store::event_log::{EventLogQuery, LogView};
 use crate::store::keys::Scope;
-use crate::store::webhooks::{
-    AfterAttempt, AttemptRecord, ClaimedDelivery, DeliveryQuery, NewDelivery, WebhookTarget,
-};
+use crate::store::webhooks::{DeliveryQuery, WebhookTarget};
 use crate::{Error, Result};
 use chrono::Utc;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 /// Bytes of an answer's body read (then dropped), so the connection can
 /// be reused.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
-/// Log rows read per page by the delivery loop.
-const PAGE: u32 = 500;
-/// Pages of the log enqueued per round at most (the rest next round).
-const PAGES_PER_ROUND: usize = 20;
-/// How often an idle loop without any endpoint looks again.
-const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// The engine's webhook state: settings and pinned clients.
 #[derive(Debug)]
@@ -54,18 +38,18 @@ impl Webhooks {
 
 /// What one request got.
 #[derive(Debug, Clone, Default)]
-struct Sent {
-    status: Option<u16>,
-    error: Option<String>,
-    duration_ms: u64,
+pub(super) struct Sent {
+    pub(super) status: Option<u16>,
+    pub(super) error: Option<String>,
+    pub(super) duration_ms: u64,
     /// Refused by the egress check: final.
-    refused: bool,
+    pub(super) refused: bool,
     /// How long the answer asked to wait (`Retry-After`, seconds).
-    retry_after: Option<Duration>,
+    pub(super) retry_after: Option<Duration>,
 }
 
 impl Sent {
-    fn delivered(&self) -> bool {
+    pub(super) fn delivered(&self) -> bool {
         self.error.is_none() && self.status.is_some_and(|s| (200..300).contains(&s))
     }
 }
@@ -190,7 +174,7 @@ impl Skynet {
     }
 
     /// One signed POST of `body` to `target`, pinned to a checked address.
-    async fn send(&self, target: &WebhookTarget, msg_id: &str, body: &str) -> Sent {
+    pub(super) async fn send(&self, target: &WebhookTarget, msg_id: &str, body: &str) -> Sent {
         let started = Instant::now();
         let mut sent = self.try_send(target, msg_id, body).await;
         sent.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -264,243 +248,6 @@ impl Skynet {
             ..Default::default()
         }
     }
-
-    /// Enqueue the deliveries of new events of the global log for the
-    /// enabled endpoints (up to [`PAGES_PER_ROUND`] pages). Events the
-    /// delivery loop reported itself are never delivered, so a failing
-    /// endpoint cannot feed itself.
-    async fn enqueue_from_log(&self, targets: &[WebhookTarget]) -> Result<u64> {
-        let store = &self.inner.store;
-        let mut enqueued = 0;
-        for _ in 0..PAGES_PER_ROUND {
-            let after = store
-                .consumer_position(wh::CONSUMER)
-                .await?
-                .unwrap_or(crate::events::EventPosition::START);
-            let page = store
-                .read_event_log(&EventLogQuery {
-                    after,
-                    limit: PAGE,
-                    types: Vec::new(),
-                    job: None,
-                    view: LogView::all(),
-                })
-                .await?;
-            let mut rows = Vec::new();
-            for event in page.events.iter().filter(|e| e.source != wh::SOURCE) {
-                let takers: Vec<&WebhookTarget> = targets
-                    .iter()
-                    .filter(|t| {
-                        event.at >= t.created_at && wh::filter_takes(&t.types, event.event_type)
-                    })
-                    .collect();
-                if takers.is_empty() {
-                    continue;
-                }
-                let body = delivery_body(event)?;
-                let position = event.position()?;
-                let at = crate::store::chain::truncate_to_micros(Utc::now());
-                for t in takers {
-                    rows.push(NewDelivery {
-                        id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
-                        webhook: t.id.clone(),
-                        event_xid: position.xid,
-                        event_id: position.id,
-                        event_type: event.event_type.as_str().to_string(),
-                        body: body.clone(),
-                        at,
-                    });
-                }
-            }
-            enqueued += store.enqueue_webhook_deliveries(&rows).await?;
-            if page.next > after {
-                store.advance_consumer(wh::CONSUMER, page.next).await?;
-            }
-            if page.events.len() < PAGE as usize {
-                // A short page: the log is read to its end for now.
-                break;
-            }
-        }
-        Ok(enqueued)
-    }
-
-    /// Run the delivery loop until `shutdown`: read new events into
-    /// deliveries, keep up to `concurrency` requests in flight, record
-    /// each attempt with what follows (delivered, retry after backoff,
-    /// dead letter). `serve` and `worker` run it; any number of processes
-    /// may share a ledger (claims are leased, enqueuing is idempotent).
-    pub async fn run_webhooks(&self, shutdown: CancellationToken) {
-        let config = self.inner.webhooks.config.clone();
-        let lease = config.timeout * 2 + Duration::from_secs(5);
-        let mut in_flight: JoinSet<(ClaimedDelivery, Sent)> = JoinSet::new();
-        let mut targets: HashMap<String, WebhookTarget> = HashMap::new();
-        let mut done: Vec<(ClaimedDelivery, Sent)> = Vec::new();
-        loop {
-            if shutdown.is_cancelled() {
-                break;
-            }
-            match self.inner.store.enabled_webhooks().await {
-                Ok(list) => {
-                    if !list.is_empty()
-                        && let Err(e) = self.enqueue_from_log(&list).await
-                    {
-                        tracing::warn!(error = %e, "webhooks: reading the event log failed; retrying");
-                    }
-                    targets = list.into_iter().map(|t| (t.id.clone(), t)).collect();
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhooks: loading endpoints failed; retrying")
-                }
-            }
-            let free = config.concurrency.saturating_sub(in_flight.len());
-            if free > 0 && !targets.is_empty() {
-                let now = Utc::now();
-                match self
-                    .inner
-                    .store
-                    .claim_webhook_deliveries(
-                        now,
-                        crate::store::codec::plus(now, lease),
-                        u32::try_from(free).unwrap_or(u32::MAX),
-                    )
-                    .await
-                {
-                    Ok(claimed) => {
-                        for d in claimed {
-                            let Some(target) = targets.get(&d.webhook).cloned() else {
-                                continue;
-                            };
-                            let sk = self.clone();
-                            in_flight.spawn(async move {
-                                let sent = sk.send(&target, &d.id, &d.body).await;
-                                (d, sent)
-                            });
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "webhooks: claiming deliveries failed"),
-                }
-            }
-            let poll = if targets.is_empty() {
-                IDLE_POLL
-            } else {
-                config.poll
-            };
-            // Wait for a request to end (or the poll interval), then take
-            // every other one that ended too and record them together.
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    if let Ok(one) = joined {
-                        done.push(one);
-                    }
-                    while let Some(Ok(one)) = in_flight.try_join_next() {
-                        done.push(one);
-                    }
-                }
-                () = tokio::time::sleep(poll) => {}
-            }
-            if !done.is_empty() {
-                self.record_attempts(std::mem::take(&mut done), &targets, &config)
-                    .await;
-            }
-        }
-        // Requests in flight are dropped: their leases lapse and another
-        // round (here after a restart, or another process) sends them again.
-        in_flight.abort_all();
-    }
-
-    /// Record finished attempts: delivered, retried after backoff, or dead
-    /// letters (each announced as an `alert.raised` event).
-    async fn record_attempts(
-        &self,
-        done: Vec<(ClaimedDelivery, Sent)>,
-        targets: &HashMap<String, WebhookTarget>,
-        config: &WebhookConfig,
-    ) {
-        let now = crate::store::chain::truncate_to_micros(Utc::now());
-        let mut records = Vec::with_capacity(done.len());
-        let mut dead = Vec::new();
-        let mut gone = Vec::new();
-        for (d, sent) in done {
-            let attempt = d.attempts + 1;
-            let in_round = attempt.saturating_sub(d.round_base);
-            let then = if sent.delivered() {
-                AfterAttempt::Delivered
-            } else if sent.status == Some(410) {
-                // 410 Gone: the receiver wants no more (the spec says to
-                // stop sending): the endpoint is turned off.
-                gone.push(d.webhook.clone());
-                AfterAttempt::Dead
-            } else if sent.refused || in_round >= config.max_attempts {
-                AfterAttempt::Dead
-            } else {
-                let wait = config
-                    .backoff
-                    .delay(in_round - 1, sent.retry_after)
-                    .unwrap_or(config.backoff.max_delay);
-                AfterAttempt::RetryAt(crate::store::codec::plus(now, wait))
-            };
-            if then == AfterAttempt::Dead {
-                dead.push((d.clone(), sent.clone(), attempt));
-            }
-            records.push(AttemptRecord {
-                attempt: DeliveryAttempt {
-                    delivery: d.id,
-                    webhook: d.webhook,
-                    event_id: d.event_id,
-                    attempt,
-                    status: sent.status,
-                    error: sent.error,
-                    duration_ms: sent.duration_ms,
-                    at: now,
-                },
-                then,
-            });
-        }
-        if let Err(e) = self.inner.store.record_webhook_attempts(&records).await {
-            // The leases lapse and the deliveries are sent again.
-            tracing::warn!(error = %e, "webhooks: recording attempts failed");
-            return;
-        }
-        for id in gone {
-            if let Err(e) = self.inner.store.set_webhook_enabled(&id, false).await {
-                tracing::warn!(webhook = %id, error = %e, "webhooks: turning off an endpoint failed");
-            }
-        }
-        for (d, sent, attempts) in dead {
-            let url = targets
-                .get(&d.webhook)
-                .map(|t| wh::shown_url(&t.url))
-                .unwrap_or_default();
-            let why = sent.error.unwrap_or_else(|| "failed".into());
-            let message = format!(
-                "webhook delivery {} to {url} is a dead letter after {attempts} attempt(s): {why}; \
-                 send it again with `skynet webhook redeliver {}`",
-                d.id, d.id
-            );
-            tracing::warn!(webhook = %d.webhook, delivery = %d.id, "{message}");
-            let event = NewSystemEvent::now(
-                wh::SOURCE,
-                EventPayload::AlertRaised(AlertRaised {
-                    severity: "warning".into(),
-                    subject: format!("webhook:{}", d.webhook),
-                    message,
-                }),
-            );
-            self.note_event(&event).await;
-        }
-    }
-}
-
-/// The body of an event's delivery, as the spec's payload structure has
-/// it: `type`, `timestamp` (the event's) and `data` (the event).
-fn delivery_body(event: &SystemEvent) -> Result<String> {
-    serde_json::to_string(&serde_json::json!({
-        "type": event.event_type.as_str(),
-        "timestamp": event.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "data": event,
-    }))
-    .map_err(|e| Error::store("encoding a webhook body", e))
 }
 
 /// A failed request in words: what failed and why, never the URL (which

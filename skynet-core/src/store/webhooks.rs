@@ -151,15 +151,18 @@ pub trait WebhookStore: Send + Sync {
     /// Enqueue deliveries; one already there for the same endpoint and
     /// event is left as it is. Returns how many were new.
     async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> Result<u64>;
-    /// Claim up to `limit` pending deliveries of enabled endpoints due by
-    /// `now` and not claimed by anyone else, until `lease_until`.
+    /// Claim, for each `(endpoint, limit)` of `wants`, up to `limit` of
+    /// that endpoint's pending deliveries due by `now` (oldest due first)
+    /// and not claimed by anyone else, until `lease_until`; endpoints
+    /// turned off get none. One transaction for all of them.
     async fn claim_webhook_deliveries(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: u32,
+        wants: &[(String, u32)],
     ) -> Result<Vec<ClaimedDelivery>>;
-    /// Record attempts and their deliveries' next step, in one transaction.
+    /// Record attempts and their deliveries' next step, in one transaction
+    /// (a few statements for the whole batch).
     async fn record_webhook_attempts(&self, records: &[AttemptRecord]) -> Result<()>;
     /// Deliveries, newest first.
     async fn webhook_deliveries(&self, query: &DeliveryQuery) -> Result<Vec<Delivery>>;
@@ -259,6 +262,8 @@ fn attempt_from_row(row: &impl LedgerRow) -> Result<DeliveryAttempt> {
 
 /// Deliveries per multi-row insert (9 parameters each).
 const ENQUEUE_CHUNK: usize = 400;
+/// Attempts per pair of batch statements (8 and 7 parameters each).
+const RECORD_CHUNK: usize = 200;
 
 impl<D: Dialect> Ledger<D> {
     /// One delivery (of an endpoint of `owner`, when given).
@@ -428,39 +433,57 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: u32,
+        wants: &[(String, u32)],
     ) -> Result<Vec<ClaimedDelivery>> {
-        // The lease condition is repeated outside the subquery: on
-        // PostgreSQL a row another claimer updated first is re-checked
-        // against it, so no delivery is claimed twice.
-        let rows = query::<D>(
-            "UPDATE webhook_deliveries SET lease_until = $2 \
-             WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w \
-               ON w.id = d.webhook_id \
-               WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
-               AND (d.lease_until IS NULL OR d.lease_until < $1) AND w.enabled \
-               ORDER BY d.next_attempt_at LIMIT $3) \
-             AND state = 'pending' AND (lease_until IS NULL OR lease_until < $1) \
-             RETURNING id, webhook_id, event_id, body, attempts, round_base",
-        )
-        .bind(micros(now))
-        .bind(micros(lease_until))
-        .bind(i64::from(limit))
-        .fetch_all(&self.write)
-        .await
-        .map_err(db("claiming webhook deliveries"))?;
-        rows.iter()
-            .map(|r| {
-                Ok(ClaimedDelivery {
-                    id: r.text("id")?,
-                    webhook: r.text("webhook_id")?,
-                    event_id: r.int("event_id")?,
-                    body: r.text("body")?,
-                    attempts: small(r.int("attempts")?, "attempts")?,
-                    round_base: small(r.int("round_base")?, "round_base")?,
+        let wants: Vec<&(String, u32)> = wants.iter().filter(|(_, n)| *n > 0).collect();
+        if wants.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let mut claimed = Vec::new();
+        for (webhook, limit) in wants {
+            // The lease condition is repeated outside the subquery: on
+            // PostgreSQL a row another claimer updated first is re-checked
+            // against it, so no delivery is claimed twice.
+            let rows = query::<D>(
+                "UPDATE webhook_deliveries SET lease_until = $2 \
+                 WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w \
+                   ON w.id = d.webhook_id \
+                   WHERE d.webhook_id = $4 AND d.state = 'pending' AND d.next_attempt_at <= $1 \
+                   AND (d.lease_until IS NULL OR d.lease_until < $1) AND w.enabled \
+                   ORDER BY d.next_attempt_at LIMIT $3) \
+                 AND state = 'pending' AND (lease_until IS NULL OR lease_until < $1) \
+                 RETURNING id, webhook_id, event_id, body, attempts, round_base, next_attempt_at",
+            )
+            .bind(micros(now))
+            .bind(micros(lease_until))
+            .bind(i64::from(*limit))
+            .bind(webhook.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db("claiming webhook deliveries"))?;
+            let mut batch = rows
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.int("next_attempt_at")?,
+                        ClaimedDelivery {
+                            id: r.text("id")?,
+                            webhook: r.text("webhook_id")?,
+                            event_id: r.int("event_id")?,
+                            body: r.text("body")?,
+                            attempts: small(r.int("attempts")?, "attempts")?,
+                            round_base: small(r.int("round_base")?, "round_base")?,
+                        },
+                    ))
                 })
-            })
-            .collect()
+                .collect::<Result<Vec<_>>>()?;
+            // RETURNING keeps no order: oldest due first, as claimed.
+            batch.sort_by_key(|(due, d)| (*due, d.event_id));
+            claimed.extend(batch.into_iter().map(|(_, d)| d));
+        }
+        commit(tx).await?;
+        Ok(claimed)
     }
 
     async fn record_webhook_attempts(&self, records: &[AttemptRecord]) -> Result<()> {
@@ -468,44 +491,59 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
             return Ok(());
         }
         let mut tx = self.begin().await?;
-        for r in records {
-            let a = &r.attempt;
-            query::<D>(
+        for chunk in records.chunks(RECORD_CHUNK) {
+            let mut log = SqlBuilder::<D>::new(
                 "INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, event_id, status, \
-                 error, duration_ms, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (delivery_id, attempt) DO NOTHING",
-            )
-            .bind(a.delivery.as_str())
-            .bind(i64::from(a.attempt))
-            .bind(a.webhook.as_str())
-            .bind(a.event_id)
-            .bind(a.status.map(i64::from))
-            .bind(a.error.as_deref())
-            .bind(i64::try_from(a.duration_ms).unwrap_or(i64::MAX))
-            .bind(micros(a.at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db("logging a webhook attempt"))?;
-            let (state, next, finished) = match r.then {
-                AfterAttempt::Delivered => (DeliveryState::Delivered, a.at, Some(micros(a.at))),
-                AfterAttempt::RetryAt(at) => (DeliveryState::Pending, at, None),
-                AfterAttempt::Dead => (DeliveryState::Dead, a.at, Some(micros(a.at))),
-            };
-            query::<D>(
-                "UPDATE webhook_deliveries SET state = $2, attempts = $3, next_attempt_at = $4, \
-                 lease_until = NULL, last_status = $5, last_error = $6, finished_at = $7 \
-                 WHERE id = $1 AND state = 'pending'",
-            )
-            .bind(a.delivery.as_str())
-            .bind(state.as_str())
-            .bind(i64::from(a.attempt))
-            .bind(micros(next))
-            .bind(a.status.map(i64::from))
-            .bind(a.error.as_deref())
-            .bind(finished)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("recording a webhook attempt"))?;
+                 error, duration_ms, at) ",
+            );
+            log.push_values(chunk, |row, r| {
+                let a = &r.attempt;
+                row.push_bind(a.delivery.as_str())
+                    .push_bind(i64::from(a.attempt))
+                    .push_bind(a.webhook.as_str())
+                    .push_bind(a.event_id)
+                    .push_bind(a.status.map(i64::from))
+                    .push_bind(a.error.as_deref())
+                    .push_bind(i64::try_from(a.duration_ms).unwrap_or(i64::MAX))
+                    .push_bind(micros(a.at));
+            });
+            log.push(" ON CONFLICT (delivery_id, attempt) DO NOTHING");
+            let (sql, args) = log.into_parts()?;
+            query_with::<D>(&sql, args)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("logging webhook attempts"))?;
+            // Every delivery's next step in one statement: its values
+            // joined in by id (`UPDATE ... FROM`, both dialects).
+            let mut next = SqlBuilder::<D>::new(
+                "WITH v (id, state, attempts, next_at, status, error, finished) AS (",
+            );
+            next.push_values(chunk, |row, r| {
+                let a = &r.attempt;
+                let (state, next_at, finished) = match r.then {
+                    AfterAttempt::Delivered => (DeliveryState::Delivered, a.at, Some(micros(a.at))),
+                    AfterAttempt::RetryAt(at) => (DeliveryState::Pending, at, None),
+                    AfterAttempt::Dead => (DeliveryState::Dead, a.at, Some(micros(a.at))),
+                };
+                row.push_bind(a.delivery.as_str())
+                    .push_bind(state.as_str())
+                    .push_bind(i64::from(a.attempt))
+                    .push_bind(micros(next_at))
+                    .push_bind(a.status.map(i64::from))
+                    .push_bind(a.error.as_deref())
+                    .push_bind(finished);
+            });
+            next.push(
+                ") UPDATE webhook_deliveries SET state = v.state, attempts = v.attempts, \
+                 next_attempt_at = v.next_at, lease_until = NULL, last_status = v.status, \
+                 last_error = v.error, finished_at = v.finished FROM v \
+                 WHERE webhook_deliveries.id = v.id AND webhook_deliveries.state = 'pending'",
+            );
+            let (sql, args) = next.into_parts()?;
+            query_with::<D>(&sql, args)
+                .execute(&mut *tx)
+                .await
+                .map_err(db("recording webhook attempts"))?;
         }
         commit(tx).await
     }

@@ -132,13 +132,14 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
         1,
         "the same endpoint and event is enqueued once"
     );
+    let mine = [(w.id.clone(), 10)];
     let t = now();
     let lease = t + Duration::seconds(30);
-    let claimed = store.claim_webhook_deliveries(t, lease, 10).await.unwrap();
+    let claimed = store.claim_webhook_deliveries(t, lease, &mine).await.unwrap();
     assert_eq!(claimed.len(), 2);
     assert!(
         store
-            .claim_webhook_deliveries(t, lease, 10)
+            .claim_webhook_deliveries(t, lease, &mine)
             .await
             .unwrap()
             .is_empty(),
@@ -196,7 +197,7 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
     ));
     let t = now();
     let claimed = store
-        .claim_webhook_deliveries(t, t + Duration::seconds(30), 10)
+        .claim_webhook_deliveries(t, t + Duration::seconds(30), &mine)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -211,7 +212,7 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
         .unwrap();
     assert!(
         store
-            .claim_webhook_deliveries(now(), now() + Duration::seconds(30), 10)
+            .claim_webhook_deliveries(now(), now() + Duration::seconds(30), &mine)
             .await
             .unwrap()
             .is_empty(),
@@ -220,7 +221,7 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
     let later = retry_at + Duration::seconds(1);
     assert_eq!(
         store
-            .claim_webhook_deliveries(later, later + Duration::seconds(30), 10)
+            .claim_webhook_deliveries(later, later + Duration::seconds(30), &mine)
             .await
             .unwrap()
             .len(),
@@ -237,11 +238,36 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
     let t = now();
     assert!(
         store
-            .claim_webhook_deliveries(t, t + Duration::seconds(30), 10)
+            .claim_webhook_deliveries(t, t + Duration::seconds(30), &mine)
             .await
             .unwrap()
             .is_empty()
     );
+    // Each endpoint gets at most what is asked for it, oldest first.
+    let (x, y) = (endpoint("alice"), endpoint("alice"));
+    for e in [&x, &y] {
+        store.insert_webhook(e).await.unwrap();
+        let rows: Vec<NewDelivery> = (20..23).map(|i| delivery(&e.id, i)).collect();
+        store.enqueue_webhook_deliveries(&rows).await.unwrap();
+    }
+    let t = now();
+    let got = store
+        .claim_webhook_deliveries(
+            t,
+            t + Duration::seconds(30),
+            &[(x.id.clone(), 2), (y.id.clone(), 1), (w.id.clone(), 5)],
+        )
+        .await
+        .unwrap();
+    let of = |e: &WebhookTarget| {
+        got.iter()
+            .filter(|d| d.webhook == e.id)
+            .map(|d| d.event_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(&x), [20, 21]);
+    assert_eq!(of(&y), [20]);
+    assert_eq!(got.len(), 3, "the disabled endpoint gets none: {got:?}");
 }
 
 /// Two handles (two processes) claiming the same due deliveries at once
@@ -256,18 +282,21 @@ pub async fn webhook_claims_on_two_handles_never_overlap(backend: &Backend) {
     store.insert_webhook(&w).await.unwrap();
     let rows: Vec<NewDelivery> = (0..200).map(|i| delivery(&w.id, i)).collect();
     store.enqueue_webhook_deliveries(&rows).await.unwrap();
-    let claim = |s: SharedStore| async move {
+    let claim = |s: SharedStore| {
+        let id = w.id.clone();
+        async move {
         let mut got = Vec::new();
         loop {
             let t = now();
             let batch = s
-                .claim_webhook_deliveries(t, t + Duration::seconds(60), 7)
+                .claim_webhook_deliveries(t, t + Duration::seconds(60), &[(id.clone(), 7)])
                 .await
                 .unwrap();
             if batch.is_empty() {
                 return got;
             }
             got.extend(batch.into_iter().map(|d| d.id));
+        }
         }
     };
     let (a, b) = tokio::join!(

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use std::time::Duration;
 
 /// How webhooks are delivered. `Default` gives the documented defaults:
-/// nothing closed opened, 15 s per request, 16 requests at once, 8
-/// attempts with backoff from 5 s doubling up to 1 h.
+/// nothing closed opened, 15 s per request, 16 requests at once (8 to
+/// any one endpoint), 8 attempts with backoff from 5 s doubling up to 1 h.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookConfig {
     /// Closed addresses (loopback, private, link-local...) opened to
@@ -20,6 +20,10 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// Requests in flight at once, over every endpoint.
     pub concurrency: usize,
+    /// Requests in flight at once to any one endpoint (at most
+    /// `concurrency` take effect), so a slow endpoint holds only its
+    /// share of the pool and the others are still delivered to.
+    pub per_endpoint: usize,
     /// Attempts per delivery before it becomes a dead letter.
     pub max_attempts: u32,
     /// The backoff between attempts (its `max_retries` is unused:
@@ -35,6 +39,7 @@ impl Default for WebhookConfig {
             allow: NetworkAllow::default(),
             timeout: Duration::from_secs(15),
             concurrency: 16,
+            per_endpoint: 8,
             max_attempts: 8,
             backoff: RetryPolicy {
                 max_retries: 7,
@@ -53,6 +58,7 @@ pub(crate) struct WebhookSection {
     allow: Option<Vec<String>>,
     timeout: Option<String>,
     concurrency: Option<usize>,
+    per_endpoint: Option<usize>,
     max_attempts: Option<u32>,
     backoff: Option<String>,
     max_backoff: Option<String>,
@@ -78,6 +84,12 @@ impl WebhookConfig {
             file.concurrency.map(|n| n.to_string()),
         ) {
             c.concurrency = parse_number("webhooks concurrency", &v)?;
+        }
+        if let Some(v) = pick(
+            "SKYNET_WEBHOOK_PER_ENDPOINT",
+            file.per_endpoint.map(|n| n.to_string()),
+        ) {
+            c.per_endpoint = parse_number("webhooks per_endpoint", &v)?;
         }
         if let Some(v) = pick(
             "SKYNET_WEBHOOK_MAX_ATTEMPTS",
@@ -109,6 +121,13 @@ impl WebhookConfig {
                 self.concurrency
             )));
         }
+        if !(1..=1024).contains(&self.per_endpoint) {
+            return Err(Error::Config(format!(
+                "webhooks per_endpoint {} must be 1 to 1024 (requests in flight to one \
+                 endpoint; at most `concurrency` take effect)",
+                self.per_endpoint
+            )));
+        }
         if !(1..=100).contains(&self.max_attempts) {
             return Err(Error::Config(format!(
                 "webhooks max_attempts {} must be 1 to 100",
@@ -121,6 +140,12 @@ impl WebhookConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Requests in flight to one endpoint in effect: `per_endpoint`, at
+    /// most `concurrency`.
+    pub fn endpoint_cap(&self) -> usize {
+        self.per_endpoint.min(self.concurrency).max(1)
     }
 }
 
@@ -146,5 +171,21 @@ mod tests {
         assert_eq!(c.allow.hosts, ["hooks.internal"]);
         assert!(load("", &[("SKYNET_WEBHOOK_ALLOW", "not a host")]).is_err());
         assert!(load("", &[("SKYNET_WEBHOOK_CONCURRENCY", "0")]).is_err());
+        assert_eq!((c.per_endpoint, c.endpoint_cap()), (8, 8));
+        let c = load(
+            "[webhooks]\nconcurrency = 4\nper_endpoint = 6\n",
+            &[("SKYNET_WEBHOOK_PER_ENDPOINT", "2")],
+        )
+        .unwrap()
+        .webhooks;
+        assert_eq!((c.per_endpoint, c.endpoint_cap()), (2, 2));
+        let c = load("[webhooks]\nconcurrency = 4\n", &[]).unwrap().webhooks;
+        assert_eq!(c.endpoint_cap(), 4, "never above the pool");
+        for bad in ["0", "1025", "four"] {
+            let e = load("", &[("SKYNET_WEBHOOK_PER_ENDPOINT", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("per_endpoint"), "{bad}: {e}");
+        }
     }
 }

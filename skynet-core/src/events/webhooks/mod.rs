@@ -21,6 +21,7 @@
 
 pub mod config;
 pub mod egress;
+pub mod lanes;
 pub mod sign;
 
 pub use config::WebhookConfig;

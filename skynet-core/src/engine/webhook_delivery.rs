@@ -1,0 +1,401 @@
+//! The webhook delivery loop ([`Skynet::run_webhooks`]): a durable
+//! consumer of the global event log that enqueues one delivery per
+//! endpoint and event, claims due deliveries in batches per endpoint,
+//! sends them through [`Lanes`] (at most `concurrency` requests at once,
+//! `per_endpoint` to any one endpoint) and records finished attempts in
+//! group commits: while one batch is being written the next one gathers.
+//! The ledger so sees a claim per batch and a commit per batch, not two
+//! per request, and a slow endpoint holds only its own lane.
+
+use super::Skynet;
+use super::webhooks::Sent;
+use crate::events::webhooks::lanes::{Lanes, Next};
+use crate::events::webhooks::{self as wh, DeliveryAttempt, WebhookConfig};
+use crate::events::{AlertRaised, EventPayload, NewSystemEvent, SystemEvent};
+use crate::store::event_log::{EventLogQuery, LogView};
+use crate::store::webhooks::{
+    AfterAttempt, AttemptRecord, ClaimedDelivery, NewDelivery, WebhookTarget,
+};
+use crate::{Error, Result};
+use chrono::Utc;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+/// Log rows read per page by the delivery loop.
+const PAGE: u32 = 500;
+/// Pages of the log enqueued per round at most (the rest next round).
+const PAGES_PER_ROUND: usize = 20;
+/// How often an idle loop without any endpoint looks again.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// The enabled endpoints by id.
+type Endpoints = Arc<HashMap<String, Arc<WebhookTarget>>>;
+
+/// The loop's requests in flight, with the endpoint of each task (so a
+/// task that panicked still frees its lane).
+#[derive(Default)]
+struct InFlight {
+    tasks: JoinSet<(ClaimedDelivery, Sent)>,
+    endpoint: HashMap<tokio::task::Id, String>,
+}
+
+impl InFlight {
+    /// Take a finished task's result, freeing its lane.
+    fn take(
+        &mut self,
+        joined: std::result::Result<(tokio::task::Id, (ClaimedDelivery, Sent)), tokio::task::JoinError>,
+        lanes: &mut Lanes<ClaimedDelivery>,
+        done: &mut Vec<(ClaimedDelivery, Sent)>,
+    ) {
+        let id = match &joined {
+            Ok((id, _)) => *id,
+            Err(e) => e.id(),
+        };
+        if let Some(endpoint) = self.endpoint.remove(&id) {
+            lanes.finished(&endpoint);
+        }
+        // A panicked request is not recorded: its lease lapses and it is
+        // sent again.
+        if let Ok((_, one)) = joined {
+            done.push(one);
+        }
+    }
+}
+
+impl Skynet {
+    /// Run the delivery loop until `shutdown`: read new events into
+    /// deliveries (every `poll`, at once again while the log has more),
+    /// claim due deliveries per endpoint in batches, keep up to
+    /// `concurrency` requests in flight (`per_endpoint` to one endpoint),
+    /// record each attempt with what follows (delivered, retry after
+    /// backoff, dead letter). `serve` and `worker` run it; any number of
+    /// processes may share a ledger (claims are leased, enqueuing is
+    /// idempotent).
+    pub async fn run_webhooks(&self, shutdown: CancellationToken) {
+        let config = self.inner.webhooks.config.clone();
+        let lease = config.timeout * 2 + Duration::from_secs(5);
+        // A claimed delivery still waiting by then is not sent: its lease
+        // would lapse mid-request.
+        let max_wait = lease.saturating_sub(config.timeout + Duration::from_secs(2));
+        let mut lanes = Lanes::new(config.concurrency, config.endpoint_cap());
+        let mut endpoints: Endpoints = Arc::default();
+        let mut in_flight = InFlight::default();
+        let mut done: Vec<(ClaimedDelivery, Sent)> = Vec::new();
+        let mut recording: Option<JoinHandle<()>> = None;
+        let mut next_scan = Instant::now();
+        while !shutdown.is_cancelled() {
+            if Instant::now() >= next_scan {
+                next_scan = self.scan_log(&mut endpoints, &mut lanes, &config).await;
+            }
+            if !endpoints.is_empty() {
+                self.claim_into(&mut lanes, lease, config.poll).await;
+            }
+            self.dispatch(&mut lanes, &endpoints, &mut in_flight, max_wait);
+            // Group commit: one batch written at a time; what ends
+            // meanwhile waits for the next.
+            if !done.is_empty() && recording.as_ref().is_none_or(JoinHandle::is_finished) {
+                let (sk, batch, eps) = (self.clone(), std::mem::take(&mut done), endpoints.clone());
+                let config = config.clone();
+                recording = Some(tokio::spawn(async move {
+                    sk.record_attempts(batch, &eps, &config).await;
+                }));
+            }
+            let wake = next_scan.min(Instant::now() + config.poll);
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                Some(joined) = in_flight.tasks.join_next_with_id(), if !in_flight.tasks.is_empty() => {
+                    in_flight.take(joined, &mut lanes, &mut done);
+                    while let Some(joined) = in_flight.tasks.try_join_next_with_id() {
+                        in_flight.take(joined, &mut lanes, &mut done);
+                    }
+                }
+                // A batch written: the next one may start.
+                Some(_) = async {
+                    match recording.as_mut() {
+                        Some(r) => Some(r.await),
+                        None => None,
+                    }
+                }, if recording.is_some() => {
+                    recording = None;
+                }
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
+            }
+        }
+        // Requests in flight are dropped: their leases lapse and another
+        // round (here after a restart, or another process) sends them
+        // again. What ended is recorded.
+        in_flight.tasks.abort_all();
+        if let Some(r) = recording.take() {
+            let _ = r.await;
+        }
+        if !done.is_empty() {
+            self.record_attempts(done, &endpoints, &config).await;
+        }
+    }
+
+    /// Reload the enabled endpoints and enqueue new events of the log;
+    /// returns when to scan again (now if the log has more).
+    async fn scan_log(
+        &self,
+        endpoints: &mut Endpoints,
+        lanes: &mut Lanes<ClaimedDelivery>,
+        config: &WebhookConfig,
+    ) -> Instant {
+        let list = match self.inner.store.enabled_webhooks().await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhooks: loading endpoints failed; retrying");
+                return Instant::now() + config.poll;
+            }
+        };
+        let mut more = false;
+        if !list.is_empty() {
+            match self.enqueue_from_log(&list).await {
+                Ok((enqueued, rest)) => {
+                    more = rest;
+                    if enqueued > 0 {
+                        lanes.wake();
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhooks: reading the event log failed; retrying")
+                }
+            }
+        }
+        let poll = if list.is_empty() {
+            IDLE_POLL
+        } else {
+            config.poll
+        };
+        lanes.keep(list.iter().map(|t| t.id.as_str()));
+        *endpoints = Arc::new(
+            list.into_iter()
+                .map(|t| (t.id.clone(), Arc::new(t)))
+                .collect(),
+        );
+        if more {
+            Instant::now()
+        } else {
+            Instant::now() + poll
+        }
+    }
+
+    /// Enqueue the deliveries of new events of the global log for the
+    /// enabled endpoints (up to [`PAGES_PER_ROUND`] pages); returns how
+    /// many were enqueued and whether the log has more. Events the
+    /// delivery loop reported itself are never delivered, so a failing
+    /// endpoint cannot feed itself.
+    async fn enqueue_from_log(&self, targets: &[WebhookTarget]) -> Result<(u64, bool)> {
+        let store = &self.inner.store;
+        let mut enqueued = 0;
+        let mut after = store
+            .consumer_position(wh::CONSUMER)
+            .await?
+            .unwrap_or(crate::events::EventPosition::START);
+        for _ in 0..PAGES_PER_ROUND {
+            let page = store
+                .read_event_log(&EventLogQuery {
+                    after,
+                    limit: PAGE,
+                    types: Vec::new(),
+                    job: None,
+                    view: LogView::all(),
+                })
+                .await?;
+            let mut rows = Vec::new();
+            for event in page.events.iter().filter(|e| e.source != wh::SOURCE) {
+                let takers: Vec<&WebhookTarget> = targets
+                    .iter()
+                    .filter(|t| {
+                        event.at >= t.created_at && wh::filter_takes(&t.types, event.event_type)
+                    })
+                    .collect();
+                if takers.is_empty() {
+                    continue;
+                }
+                let body = delivery_body(event)?;
+                let position = event.position()?;
+                let at = crate::store::chain::truncate_to_micros(Utc::now());
+                for t in takers {
+                    rows.push(NewDelivery {
+                        id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
+                        webhook: t.id.clone(),
+                        event_xid: position.xid,
+                        event_id: position.id,
+                        event_type: event.event_type.as_str().to_string(),
+                        body: body.clone(),
+                        at,
+                    });
+                }
+            }
+            enqueued += store.enqueue_webhook_deliveries(&rows).await?;
+            if page.next > after {
+                // Another process may be further on: it only moves forward.
+                after = store.advance_consumer(wh::CONSUMER, page.next).await?;
+            }
+            if page.events.len() < PAGE as usize {
+                // A short page: the log is read to its end for now.
+                return Ok((enqueued, false));
+            }
+        }
+        Ok((enqueued, true))
+    }
+
+    /// Claim what the lanes ask for, in one transaction.
+    async fn claim_into(&self, lanes: &mut Lanes<ClaimedDelivery>, lease: Duration, poll: Duration) {
+        let asked_at = Instant::now();
+        let wants = lanes.wants(asked_at, poll);
+        if wants.is_empty() {
+            return;
+        }
+        let now = Utc::now();
+        let claimed = self
+            .inner
+            .store
+            .claim_webhook_deliveries(now, crate::store::codec::plus(now, lease), &wants)
+            .await
+            .unwrap_or_else(|e| {
+                // The lanes count as dry until the next poll.
+                tracing::warn!(error = %e, "webhooks: claiming deliveries failed");
+                Vec::new()
+            });
+        let mut by_endpoint: HashMap<String, Vec<ClaimedDelivery>> = HashMap::new();
+        for d in claimed {
+            by_endpoint.entry(d.webhook.clone()).or_default().push(d);
+        }
+        for (endpoint, asked) in wants {
+            let got = by_endpoint.remove(&endpoint).unwrap_or_default();
+            lanes.claimed(&endpoint, got, asked, asked_at);
+        }
+    }
+
+    /// Start a request for every delivery the lanes let go now.
+    fn dispatch(
+        &self,
+        lanes: &mut Lanes<ClaimedDelivery>,
+        endpoints: &Endpoints,
+        in_flight: &mut InFlight,
+        max_wait: Duration,
+    ) {
+        let now = Instant::now();
+        while let Some(next) = lanes.next(now, max_wait) {
+            let d = match next {
+                Next::Send(d) => d,
+                Next::Stale(d) => {
+                    tracing::debug!(delivery = %d.id, "webhooks: a claim waited too long; its lease lapses");
+                    continue;
+                }
+            };
+            let Some(target) = endpoints.get(&d.webhook).cloned() else {
+                lanes.finished(&d.webhook);
+                continue;
+            };
+            let endpoint = d.webhook.clone();
+            let sk = self.clone();
+            let task = in_flight.tasks.spawn(async move {
+                let sent = sk.send(&target, &d.id, &d.body).await;
+                (d, sent)
+            });
+            in_flight.endpoint.insert(task.id(), endpoint);
+        }
+    }
+
+    /// Record finished attempts in one transaction: delivered, retried
+    /// after backoff, or dead letters (each announced as an
+    /// `alert.raised` event).
+    async fn record_attempts(
+        &self,
+        done: Vec<(ClaimedDelivery, Sent)>,
+        endpoints: &HashMap<String, Arc<WebhookTarget>>,
+        config: &WebhookConfig,
+    ) {
+        let now = crate::store::chain::truncate_to_micros(Utc::now());
+        let mut records = Vec::with_capacity(done.len());
+        let mut dead = Vec::new();
+        let mut gone = Vec::new();
+        for (d, sent) in done {
+            let attempt = d.attempts + 1;
+            let in_round = attempt.saturating_sub(d.round_base);
+            let then = if sent.delivered() {
+                AfterAttempt::Delivered
+            } else if sent.status == Some(410) {
+                // 410 Gone: the receiver wants no more (the spec says to
+                // stop sending): the endpoint is turned off.
+                gone.push(d.webhook.clone());
+                AfterAttempt::Dead
+            } else if sent.refused || in_round >= config.max_attempts {
+                AfterAttempt::Dead
+            } else {
+                let wait = config
+                    .backoff
+                    .delay(in_round - 1, sent.retry_after)
+                    .unwrap_or(config.backoff.max_delay);
+                AfterAttempt::RetryAt(crate::store::codec::plus(now, wait))
+            };
+            if then == AfterAttempt::Dead {
+                dead.push((d.clone(), sent.clone(), attempt));
+            }
+            records.push(AttemptRecord {
+                attempt: DeliveryAttempt {
+                    delivery: d.id,
+                    webhook: d.webhook,
+                    event_id: d.event_id,
+                    attempt,
+                    status: sent.status,
+                    error: sent.error,
+                    duration_ms: sent.duration_ms,
+                    at: now,
+                },
+                then,
+            });
+        }
+        if let Err(e) = self.inner.store.record_webhook_attempts(&records).await {
+            // The leases lapse and the deliveries are sent again.
+            tracing::warn!(error = %e, "webhooks: recording attempts failed");
+            return;
+        }
+        gone.sort();
+        gone.dedup();
+        for id in gone {
+            if let Err(e) = self.inner.store.set_webhook_enabled(&id, false).await {
+                tracing::warn!(webhook = %id, error = %e, "webhooks: turning off an endpoint failed");
+            }
+        }
+        for (d, sent, attempts) in dead {
+            let url = endpoints
+                .get(&d.webhook)
+                .map(|t| wh::shown_url(&t.url))
+                .unwrap_or_default();
+            let why = sent.error.unwrap_or_else(|| "failed".into());
+            let message = format!(
+                "webhook delivery {} to {url} is a dead letter after {attempts} attempt(s): {why}; \
+                 send it again with `skynet webhook redeliver {}`",
+                d.id, d.id
+            );
+            tracing::warn!(webhook = %d.webhook, delivery = %d.id, "{message}");
+            let event = NewSystemEvent::now(
+                wh::SOURCE,
+                EventPayload::AlertRaised(AlertRaised {
+                    severity: "warning".into(),
+                    subject: format!("webhook:{}", d.webhook),
+                    message,
+                }),
+            );
+            self.note_event(&event).await;
+        }
+    }
+}
+
+/// The body of an event's delivery, as the spec's payload structure has
+/// it: `type`, `timestamp` (the event's) and `data` (the event).
+fn delivery_body(event: &SystemEvent) -> Result<String> {
+    serde_json::to_string(&serde_json::json!({
+        "type": event.event_type.as_str(),
+        "timestamp": event.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "data": event,
+    }))
+    .map_err(|e| Error::store("encoding a webhook body", e))
+}
