@@ -1,0 +1,254 @@
+//! The 10,000-job drain with the event engine on, beside the same build
+//! with it off, alternating in one process (issue 19's performance goal:
+//! median ON/OFF throughput ≥ 0.9×).
+//!
+//! Both variants queue JOBS no-op jobs (mock provider, real SQLite file,
+//! untimed) and time one worker (16 at once) draining them, as
+//! `benches/benches/queue_drain.rs` does. The ledger writes the global
+//! event log in both (it is part of every job's transaction). ON adds what
+//! `skynet serve` runs beside it: the autonomy loops
+//! (`Skynet::spawn_autonomy`: schedules, triggers, default handlers, the
+//! webhook delivery loop, gc), one durable consumer (`run_handler`)
+//! of `job.succeeded`, and one webhook subscribed to the job-finished
+//! events, delivering to an axum receiver on 127.0.0.1. They start before
+//! the jobs are queued and have read the log to its end before the clock
+//! starts; after the drain the bench also reports how long the consumer
+//! and the webhook took to catch up (not part of the ratio).
+//!
+//! `cargo run --release -p skynet-benches --bin drain-events [-- ROUNDS [JOBS]]`
+//! (default 3 rounds of 10,000 jobs; each round runs OFF then ON, the
+//! next ON then OFF).
+
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use skynet_core::events::webhooks::{NewWebhook, WebhookConfig};
+use skynet_core::events::{EventHandler, EventPosition, EventType, SystemEvent, run_handler};
+use skynet_core::planner::ScriptedPlanner;
+use skynet_core::probe::NetworkAllow;
+use skynet_core::store::event_log::{EventLogQuery, LogView};
+use skynet_core::{Action, EngineConfig, Principal, Skynet, SubmitRequest, WorkerOptions};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// The durable consumer: counts the jobs that succeeded.
+struct Finished {
+    seen: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl EventHandler for Finished {
+    fn name(&self) -> &str {
+        "bench-finished"
+    }
+    fn types(&self) -> Vec<EventType> {
+        vec![EventType::JobSucceeded]
+    }
+    async fn handle(&self, _event: &SystemEvent) -> skynet_core::Result<()> {
+        self.seen.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// One variant's run.
+struct Run {
+    drain: Duration,
+    /// ON only: from the drain's end until the consumer and the webhook
+    /// had every job-finished event.
+    catch_up: Option<Duration>,
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Whether consumer `name` has read the whole log.
+async fn caught_up(sk: &Skynet, name: &str) -> bool {
+    let store = sk.store();
+    let after = store
+        .consumer_position(name)
+        .await
+        .expect("position")
+        .unwrap_or(EventPosition::START);
+    let page = store
+        .read_event_log(&EventLogQuery {
+            after,
+            limit: 1,
+            view: LogView::all(),
+            ..Default::default()
+        })
+        .await
+        .expect("log");
+    page.next == after
+}
+
+async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn run(on: bool, jobs: usize, receiver: std::net::SocketAddr, received: &AtomicUsize) -> Run {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sk = Skynet::builder()
+        .database_url(format!("sqlite://{}", dir.path().join("bench.db").display()))
+        .planner(Arc::new(ScriptedPlanner::new(vec![
+            Action::ExecuteCommand {
+                argv: vec!["true".into()],
+            },
+        ])))
+        .default_provider("mock")
+        .config(EngineConfig::default())
+        .webhooks(WebhookConfig {
+            allow: NetworkAllow::parse(&["127.0.0.1"]).expect("allow"),
+            ..WebhookConfig::default()
+        })
+        .build()
+        .await
+        .expect("engine");
+    let stop = CancellationToken::new();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let mut loops = Vec::new();
+    received.store(0, Ordering::SeqCst);
+    if on {
+        sk.add_webhook(
+            &Principal::local(),
+            NewWebhook {
+                url: format!("http://{receiver}/hook"),
+                types: ["job.succeeded", "job.failed", "job.timed_out", "job.cancelled"]
+                    .map(String::from)
+                    .to_vec(),
+            },
+        )
+        .await
+        .expect("webhook");
+        loops.push(sk.spawn_autonomy(stop.clone()));
+        loops.push(tokio::spawn(run_handler(
+            sk.store().clone(),
+            Arc::new(Finished { seen: seen.clone() }),
+            Duration::from_millis(200),
+            stop.clone(),
+        )));
+    }
+    for _ in 0..jobs {
+        sk.submit(SubmitRequest::new("noop").root(dir.path()))
+            .await
+            .expect("submit");
+    }
+    if on {
+        wait_for("the loops to read the queued jobs' events", async || {
+            caught_up(&sk, "webhooks").await && caught_up(&sk, "bench-finished").await
+        })
+        .await;
+    }
+    let started = Instant::now();
+    let report = sk
+        .worker(
+            WorkerOptions {
+                concurrency: 16,
+                once: true,
+                ..Default::default()
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .expect("worker");
+    let drain = started.elapsed();
+    assert_eq!(report.jobs_finished, jobs);
+    let catch_up = if on {
+        let ended = Instant::now();
+        wait_for("every job-finished event delivered and consumed", async || {
+            received.load(Ordering::SeqCst) >= jobs && seen.load(Ordering::SeqCst) >= jobs
+        })
+        .await;
+        Some(ended.elapsed())
+    } else {
+        None
+    };
+    stop.cancel();
+    for l in loops {
+        l.await.expect("loop");
+    }
+    Run { drain, catch_up }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds: usize = args.first().map_or(3, |a| a.parse().expect("ROUNDS"));
+    let jobs: usize = args.get(1).map_or(10_000, |a| a.parse().expect("JOBS"));
+
+    let received = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post({
+            let received = received.clone();
+            move |_body: String| async move {
+                received.fetch_add(1, Ordering::SeqCst);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let receiver = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    println!("load average at start: {}", load_average());
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        let mut off = Duration::ZERO;
+        let mut on = Duration::ZERO;
+        let mut catch_up = Duration::ZERO;
+        for variant in order {
+            let r = run(variant, jobs, receiver, &received).await;
+            if variant {
+                on = r.drain;
+                catch_up = r.catch_up.unwrap_or_default();
+            } else {
+                off = r.drain;
+            }
+        }
+        let per_s = |d: Duration| jobs as f64 / d.as_secs_f64();
+        let ratio = per_s(on) / per_s(off);
+        ratios.push(ratio);
+        println!(
+            "round {}: OFF {:.2} s ({:.0} jobs/s), ON {:.2} s ({:.0} jobs/s), ON/OFF {:.3}; \
+             consumer and webhook caught up {:.2} s after the drain; load {}",
+            round + 1,
+            off.as_secs_f64(),
+            per_s(off),
+            on.as_secs_f64(),
+            per_s(on),
+            ratio,
+            catch_up.as_secs_f64(),
+            load_average()
+        );
+    }
+    println!(
+        "median ON/OFF over {rounds} rounds: {:.3}; load average at end: {}",
+        median(ratios),
+        load_average()
+    );
+}
