@@ -91,6 +91,17 @@ impl Consumer {
         types: &[EventType],
         handler: &dyn EventHandler,
     ) -> Result<usize> {
+        Ok(self.poll_page(types, handler).await?.handled)
+    }
+
+    /// [`Consumer::poll_once`], also saying whether the log has more
+    /// after this page (a full page was scanned, whether or not its
+    /// events passed `types`).
+    pub async fn poll_page(
+        &self,
+        types: &[EventType],
+        handler: &dyn EventHandler,
+    ) -> Result<Polled> {
         let after = self.position().await?;
         let page = self
             .store
@@ -120,13 +131,25 @@ impl Consumer {
         if page.next > after {
             self.store.advance_consumer(&self.name, page.next).await?;
         }
-        Ok(handled)
+        Ok(Polled {
+            handled,
+            more: page.scanned >= self.page as usize,
+        })
     }
 }
 
+/// What one page of a poll did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Polled {
+    /// Events handed to the handler.
+    pub handled: usize,
+    /// The page was full: the log may have more now.
+    pub more: bool,
+}
+
 /// Run `handler` as the durable consumer of its name until `shutdown`:
-/// poll every `interval` (at once again while pages come back full of
-/// events), log handler errors and retry them on the next poll.
+/// poll every `interval` (at once again while pages come back full, of
+/// its types or not), log handler errors and retry them on the next poll.
 pub async fn run_handler(
     store: SharedStore,
     handler: Arc<dyn EventHandler>,
@@ -136,8 +159,8 @@ pub async fn run_handler(
     let consumer = Consumer::new(store, handler.name());
     let types = handler.types();
     loop {
-        let busy = match consumer.poll_once(&types, handler.as_ref()).await {
-            Ok(n) => n > 0,
+        let busy = match consumer.poll_page(&types, handler.as_ref()).await {
+            Ok(polled) => polled.more,
             Err(e) => {
                 tracing::warn!(consumer = consumer.name(), error = %e, "event handler failed; retrying");
                 false

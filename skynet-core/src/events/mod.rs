@@ -15,7 +15,7 @@ mod payload;
 pub mod webhooks;
 
 pub use catalogue::{ALL_EVENT_TYPES, EventType};
-pub use consumer::{Consumer, EventHandler, run_handler};
+pub use consumer::{Consumer, EventHandler, Polled, run_handler};
 pub use payload::*;
 
 use crate::job::JobId;

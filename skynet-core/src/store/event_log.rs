@@ -76,6 +76,9 @@ pub struct EventPage {
     pub events: Vec<SystemEvent>,
     /// Where the next page starts: past every row scanned, shown or not.
     pub next: EventPosition,
+    /// Rows scanned (shown or not): fewer than the limit means the page
+    /// reached the end of the log.
+    pub scanned: usize,
 }
 
 /// The global event log and its consumers' positions.
@@ -186,15 +189,24 @@ pub(crate) fn read_sql<D: Dialect>(by_job: bool) -> String {
     )
 }
 
-fn log_event_from_row(row: &impl LedgerRow) -> Result<(SystemEvent, Option<Principal>)> {
-    let position = EventPosition {
+fn row_position(row: &impl LedgerRow) -> Result<EventPosition> {
+    Ok(EventPosition {
         xid: row.int("xid")?,
         id: row.int("id")?,
-    };
-    let event_type: EventType = row
-        .text("type")?
+    })
+}
+
+fn row_type(row: &impl LedgerRow) -> Result<EventType> {
+    row.text("type")?
         .parse()
-        .map_err(|e| Error::Store(format!("the global event log holds {e}")))?;
+        .map_err(|e| Error::Store(format!("the global event log holds {e}")))
+}
+
+fn log_event_from_row(
+    row: &impl LedgerRow,
+    position: EventPosition,
+    event_type: EventType,
+) -> Result<(SystemEvent, Option<Principal>)> {
     let payload: Value = serde_json::from_str(&row.text("payload")?)
         .map_err(|e| Error::Store(format!("an event's payload is not JSON: {e}")))?;
     let job = row
@@ -251,8 +263,13 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
         let mut next = q.after;
         let mut events = Vec::new();
         for row in &rows {
-            let (event, owner) = log_event_from_row(row)?;
-            next = event.position()?;
+            next = row_position(row)?;
+            let event_type = row_type(row)?;
+            if !q.types.is_empty() && !q.types.contains(&event_type) {
+                // Passed over without decoding its payload.
+                continue;
+            }
+            let (event, owner) = log_event_from_row(row, next, event_type)?;
             let visible = match &event.job {
                 None => q.view.admits(None),
                 // A job gone from the ledger is shown to those who see all.
@@ -261,11 +278,15 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
                     None => q.view.jobs == Visibility::All,
                 },
             };
-            if visible && (q.types.is_empty() || q.types.contains(&event.event_type)) {
+            if visible {
                 events.push(event);
             }
         }
-        Ok(EventPage { events, next })
+        Ok(EventPage {
+            events,
+            next,
+            scanned: rows.len(),
+        })
     }
 
     async fn consumer_position(&self, name: &str) -> Result<Option<EventPosition>> {
