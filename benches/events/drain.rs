@@ -15,9 +15,11 @@
 //! starts; after the drain the bench also reports how long the consumer
 //! and the webhook took to catch up (not part of the ratio).
 //!
-//! `cargo run --release -p skynet-benches --bin drain-events [-- ROUNDS [JOBS]]`
+//! `cargo run --release -p skynet-benches --bin drain-events [-- ROUNDS [JOBS [PART]]]`
 //! (default 3 rounds of 10,000 jobs; each round runs OFF then ON, the
-//! next ON then OFF).
+//! next ON then OFF). PART `hooks` runs, for ON, only the webhook
+//! delivery loop and the consumer (not the other autonomy loops), to see
+//! what each part costs.
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
@@ -93,7 +95,13 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-async fn run(on: bool, jobs: usize, receiver: std::net::SocketAddr, received: &AtomicUsize) -> Run {
+async fn run(
+    on: bool,
+    hooks_only: bool,
+    jobs: usize,
+    receiver: std::net::SocketAddr,
+    received: &AtomicUsize,
+) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let sk = Skynet::builder()
         .database_url(format!("sqlite://{}", dir.path().join("bench.db").display()))
@@ -127,7 +135,12 @@ async fn run(on: bool, jobs: usize, receiver: std::net::SocketAddr, received: &A
         )
         .await
         .expect("webhook");
-        loops.push(sk.spawn_autonomy(stop.clone()));
+        if hooks_only {
+            let (sk, stop) = (sk.clone(), stop.clone());
+            loops.push(tokio::spawn(async move { sk.run_webhooks(stop).await }));
+        } else {
+            loops.push(sk.spawn_autonomy(stop.clone()));
+        }
         loops.push(tokio::spawn(run_handler(
             sk.store().clone(),
             Arc::new(Finished { seen: seen.clone() }),
@@ -192,6 +205,7 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rounds: usize = args.first().map_or(3, |a| a.parse().expect("ROUNDS"));
     let jobs: usize = args.get(1).map_or(10_000, |a| a.parse().expect("JOBS"));
+    let hooks_only = args.get(2).is_some_and(|p| p == "hooks");
 
     let received = Arc::new(AtomicUsize::new(0));
     let app = axum::Router::new().route(
@@ -210,7 +224,15 @@ async fn main() {
     let receiver = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    println!("load average at start: {}", load_average());
+    println!(
+        "ON = {}; load average at start: {}",
+        if hooks_only {
+            "webhook loop + consumer"
+        } else {
+            "autonomy loops + webhook + consumer"
+        },
+        load_average()
+    );
     let mut ratios = Vec::new();
     for round in 0..rounds {
         let order = if round % 2 == 0 {
@@ -222,7 +244,7 @@ async fn main() {
         let mut on = Duration::ZERO;
         let mut catch_up = Duration::ZERO;
         for variant in order {
-            let r = run(variant, jobs, receiver, &received).await;
+            let r = run(variant, hooks_only, jobs, receiver, &received).await;
             if variant {
                 on = r.drain;
                 catch_up = r.catch_up.unwrap_or_default();

@@ -34,6 +34,7 @@ use crate::store::conditions::StepRun;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -213,11 +214,22 @@ impl Skynet {
     ) -> Result<ConditionRound> {
         let consumer = Consumer::new(self.inner.store.clone(), STEP_WATCH_CONSUMER);
         let before = consumer.position().await?;
+        // The slowdowns raised now, read once per page: a step that did not
+        // slow down clears its condition only if it is raised, so a busy
+        // queue's finished steps cost the ledger no write each.
+        let slowdowns = self
+            .inner
+            .store
+            .raised_conditions(SLOWDOWN_PREFIX)
+            .await?
+            .into_iter()
+            .collect();
         let watcher = StepWatcher {
             sk: self,
             now,
             limits,
             round: Mutex::new(ConditionRound::default()),
+            slowdowns: Mutex::new(slowdowns),
         };
         let polled = consumer
             .poll_once(&[EventType::StepFinished], &watcher)
@@ -238,6 +250,7 @@ impl Skynet {
         event: &SystemEvent,
         now: DateTime<Utc>,
         limits: &ConditionLimits,
+        slowdowns: &Mutex<HashSet<String>>,
         round: &mut ConditionRound,
     ) -> Result<()> {
         let (Some(job), EventPayload::StepFinished(change)) = (&event.job, &event.payload) else {
@@ -259,7 +272,7 @@ impl Skynet {
                     .await
             }
             Some("succeeded") => {
-                self.slowdown(&signature, &runs, event, now, limits, round)
+                self.slowdown(&signature, &runs, event, now, limits, slowdowns, round)
                     .await
             }
             _ => Ok(()),
@@ -312,6 +325,7 @@ impl Skynet {
         event: &SystemEvent,
         now: DateTime<Utc>,
         limits: &ConditionLimits,
+        slowdowns: &Mutex<HashSet<String>>,
         round: &mut ConditionRound,
     ) -> Result<()> {
         let durations: Vec<u64> = runs
@@ -328,9 +342,14 @@ impl Skynet {
         let baseline = median(&durations[recent_n..durations.len().min(recent_n + 20)]);
         let grew = recent as f64 >= baseline as f64 * limits.slowdown_factor
             && recent.saturating_sub(baseline) >= limits.slowdown_min.as_millis() as u64;
+        let poisoned = || Error::Store("the step watcher's slowdowns were poisoned".into());
         if !grew {
+            if !slowdowns.lock().map_err(|_| poisoned())?.remove(&key) {
+                return Ok(());
+            }
             return self.clear(&key, round).await;
         }
+        slowdowns.lock().map_err(|_| poisoned())?.insert(key.clone());
         let mut note = NewSystemEvent::now(
             CONDITIONS_SOURCE,
             EventPayload::OptimizationOpportunity(Notice {
@@ -402,6 +421,9 @@ struct StepWatcher<'a> {
     now: DateTime<Utc>,
     limits: &'a ConditionLimits,
     round: Mutex<ConditionRound>,
+    /// The slowdown conditions raised (read at the page's start, kept
+    /// up to date by the page's own raises and clears).
+    slowdowns: Mutex<HashSet<String>>,
 }
 
 #[async_trait]
@@ -413,7 +435,7 @@ impl EventHandler for StepWatcher<'_> {
     async fn handle(&self, event: &SystemEvent) -> Result<()> {
         let mut round = ConditionRound::default();
         self.sk
-            .watch_step(event, self.now, self.limits, &mut round)
+            .watch_step(event, self.now, self.limits, &self.slowdowns, &mut round)
             .await?;
         let mut shared = self
             .round

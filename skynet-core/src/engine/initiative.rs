@@ -70,73 +70,18 @@ enum InitiativeNews<'a> {
 
 impl Skynet {
     /// The initiative's decisions as events in the global log (and the
-    /// operator's log): the one place each is emitted.
+    /// operator's log), each in its own write: the skipped ones. A job's
+    /// `initiative.proposed` / `initiative.started` are recorded with the
+    /// job instead (see [`initiative_event`]).
     async fn announce_initiative(
         &self,
         kind: InitiativeNews<'_>,
         strategy: &str,
         proposal: &Proposal,
     ) {
-        use crate::events::{EventPayload, InitiativeDecision, NewSystemEvent, Notice};
-        let decision = |reason: String| InitiativeDecision {
-            strategy: strategy.to_string(),
-            intent: proposal.intent.clone(),
-            reason,
-        };
-        let event = match kind {
-            InitiativeNews::Proposed(job) => {
-                tracing::info!(event = "initiative_proposed", strategy, reason = %proposal.reason,
-                    intent = %proposal.intent, job = %job.id, status = job.status.as_str(),
-                    risk = job.risk.as_str(), "initiative proposed a job");
-                NewSystemEvent::now(
-                    "initiative",
-                    EventPayload::InitiativeProposed(decision(proposal.reason.clone())),
-                )
-                .about(job.id.clone())
-            }
-            InitiativeNews::Started(job) => {
-                tracing::info!(event = "initiative_started", strategy, job = %job.id,
-                    "initiative job queued");
-                NewSystemEvent::now(
-                    "initiative",
-                    EventPayload::InitiativeStarted(decision(proposal.reason.clone())),
-                )
-                .about(job.id.clone())
-            }
-            InitiativeNews::Skipped(why) => {
-                tracing::info!(event = "initiative_skipped", strategy, reason = %proposal.reason,
-                    intent = %proposal.intent, why, "initiative proposal skipped");
-                NewSystemEvent::now(
-                    "initiative",
-                    EventPayload::InitiativeSkipped(decision(why.to_string())),
-                )
-            }
-            InitiativeNews::BudgetExhausted(refusal, budget) => {
-                tracing::warn!(
-                    event = "budget_exhausted",
-                    strategy,
-                    budget = refusal.as_str(),
-                    per_hour = budget.per_hour,
-                    per_day = budget.per_day,
-                    max_waiting = budget.max_waiting,
-                    "initiative budget exhausted"
-                );
-                NewSystemEvent::now(
-                    "initiative",
-                    EventPayload::BudgetExhausted(Notice {
-                        subject: "initiative".into(),
-                        message: format!(
-                            "{} (limits: {} an hour, {} a day, {} waiting)",
-                            refusal.as_str(),
-                            budget.per_hour,
-                            budget.per_day,
-                            budget.max_waiting
-                        ),
-                    }),
-                )
-            }
-        };
-        self.note_event(&event).await;
+        trace_initiative(&kind, strategy, proposal);
+        self.note_event(&initiative_event(&kind, strategy, proposal))
+            .await;
     }
 
     /// The initiative engine's settings, kill switch and budget use.
@@ -285,10 +230,20 @@ impl Skynet {
             reason: proposal.reason.clone(),
         });
         let budget = self.inner.initiative.config.budget;
+        // Recorded with the job, in its transaction: a job that is not
+        // written leaves no event.
+        let mut news = vec![InitiativeNews::Proposed(&job)];
+        if job.status == JobStatus::Queued {
+            news.push(InitiativeNews::Started(&job));
+        }
+        let events: Vec<_> = news
+            .iter()
+            .map(|n| initiative_event(n, strategy, proposal))
+            .collect();
         match self
             .inner
             .store
-            .insert_initiative_job(&job, &budget, now)
+            .insert_initiative_job(&job, &budget, now, &events)
             .await?
         {
             Err(refusal) => {
@@ -309,12 +264,10 @@ impl Skynet {
                 Ok(ProposalOutcome::Skipped(refusal))
             }
             Ok(stored) => {
-                self.announce_initiative(InitiativeNews::Proposed(&stored), strategy, proposal)
-                    .await;
+                trace_initiative(&InitiativeNews::Proposed(&stored), strategy, proposal);
                 self.announce_new(&stored, placed).await;
                 if stored.status == JobStatus::Queued {
-                    self.announce_initiative(InitiativeNews::Started(&stored), strategy, proposal)
-                        .await;
+                    trace_initiative(&InitiativeNews::Started(&stored), strategy, proposal);
                     Ok(ProposalOutcome::Started(Box::new(stored)))
                 } else {
                     Ok(ProposalOutcome::Waiting(Box::new(stored)))
@@ -364,5 +317,79 @@ impl super::Acting<'_> {
         }
         let by = self.grant().actor.clone();
         self.sk.set_initiative_paused(paused, &by).await
+    }
+}
+
+/// The operator's log line of an initiative decision.
+fn trace_initiative(kind: &InitiativeNews<'_>, strategy: &str, proposal: &Proposal) {
+    match kind {
+        InitiativeNews::Proposed(job) => {
+            tracing::info!(event = "initiative_proposed", strategy, reason = %proposal.reason,
+                intent = %proposal.intent, job = %job.id, status = job.status.as_str(),
+                risk = job.risk.as_str(), "initiative proposed a job");
+        }
+        InitiativeNews::Started(job) => {
+            tracing::info!(event = "initiative_started", strategy, job = %job.id,
+                "initiative job queued");
+        }
+        InitiativeNews::Skipped(why) => {
+            tracing::info!(event = "initiative_skipped", strategy, reason = %proposal.reason,
+                intent = %proposal.intent, why, "initiative proposal skipped");
+        }
+        InitiativeNews::BudgetExhausted(refusal, budget) => {
+            tracing::warn!(
+                event = "budget_exhausted",
+                strategy,
+                budget = refusal.as_str(),
+                per_hour = budget.per_hour,
+                per_day = budget.per_day,
+                max_waiting = budget.max_waiting,
+                "initiative budget exhausted"
+            );
+        }
+    }
+}
+
+/// The global log's event of an initiative decision: the one place each
+/// is made.
+fn initiative_event(
+    kind: &InitiativeNews<'_>,
+    strategy: &str,
+    proposal: &Proposal,
+) -> crate::events::NewSystemEvent {
+    use crate::events::{EventPayload, InitiativeDecision, NewSystemEvent, Notice};
+    let decision = |reason: String| InitiativeDecision {
+        strategy: strategy.to_string(),
+        intent: proposal.intent.clone(),
+        reason,
+    };
+    match kind {
+        InitiativeNews::Proposed(job) => NewSystemEvent::now(
+            "initiative",
+            EventPayload::InitiativeProposed(decision(proposal.reason.clone())),
+        )
+        .about(job.id.clone()),
+        InitiativeNews::Started(job) => NewSystemEvent::now(
+            "initiative",
+            EventPayload::InitiativeStarted(decision(proposal.reason.clone())),
+        )
+        .about(job.id.clone()),
+        InitiativeNews::Skipped(why) => NewSystemEvent::now(
+            "initiative",
+            EventPayload::InitiativeSkipped(decision(why.to_string())),
+        ),
+        InitiativeNews::BudgetExhausted(refusal, budget) => NewSystemEvent::now(
+            "initiative",
+            EventPayload::BudgetExhausted(Notice {
+                subject: "initiative".into(),
+                message: format!(
+                    "{} (limits: {} an hour, {} a day, {} waiting)",
+                    refusal.as_str(),
+                    budget.per_hour,
+                    budget.per_day,
+                    budget.max_waiting
+                ),
+            }),
+        ),
     }
 }

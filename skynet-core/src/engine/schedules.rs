@@ -36,15 +36,28 @@ pub struct ScheduleRound {
 }
 
 impl Skynet {
-    /// One fired tick, in the global log (and the operator's log): the one
-    /// place a "schedule fired" event is emitted.
-    async fn announce_schedule_fired(
-        &self,
+    /// The global log's event of one fired tick (recorded with the tick
+    /// and its job, in their transaction): the one place a "schedule
+    /// fired" event is made.
+    fn schedule_fired_event(
         schedule: &Schedule,
         tick: DateTime<Utc>,
         job: Option<&crate::Job>,
-    ) {
+    ) -> crate::events::NewSystemEvent {
         use crate::events::{EventPayload, NewSystemEvent, ScheduleFired};
+        let mut event = NewSystemEvent::now(
+            "schedule",
+            EventPayload::ScheduleFired(ScheduleFired {
+                schedule: schedule.id.to_string(),
+                tick: tick.to_rfc3339(),
+            }),
+        );
+        event.job = job.map(|j| j.id.clone());
+        event
+    }
+
+    /// One fired tick in the operator's log (after its commit).
+    fn log_schedule_fired(schedule: &Schedule, tick: DateTime<Utc>, job: Option<&crate::Job>) {
         tracing::info!(
             event = "schedule_fired",
             schedule = %schedule.id,
@@ -54,15 +67,6 @@ impl Skynet {
             status = job.map(|j| j.status.as_str()).unwrap_or("refused"),
             "schedule fired"
         );
-        let mut event = NewSystemEvent::now(
-            "schedule",
-            EventPayload::ScheduleFired(ScheduleFired {
-                schedule: schedule.id.to_string(),
-                tick: tick.to_rfc3339(),
-            }),
-        );
-        event.job = job.map(|j| j.id.clone());
-        self.note_event(&event).await;
     }
 
     /// Create a schedule owned by `principal`. The cadence, the time zone
@@ -236,19 +240,20 @@ impl Skynet {
             Err(e) if is_refusal(&e) => (None, None, Some(e.to_string())),
             Err(e) => return Err(e),
         };
+        let event = Self::schedule_fired_event(schedule, tick, job.as_ref());
         let firing = Firing {
             schedule: schedule.id.clone(),
             tick_at: tick,
             next_tick_at,
             job,
             error,
+            events: vec![event],
         };
         match self.inner.store.fire_schedule_tick(&firing).await? {
             Fired::Already => round.already += 1,
             Fired::Now(job) => {
                 round.fired += 1;
-                self.announce_schedule_fired(schedule, tick, job.as_deref())
-                    .await;
+                Self::log_schedule_fired(schedule, tick, job.as_deref());
                 match (job, placed) {
                     (Some(job), Some(placed)) => {
                         round.jobs += 1;

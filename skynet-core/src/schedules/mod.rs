@@ -138,6 +138,10 @@ pub struct Firing {
     pub job: Option<crate::Job>,
     /// Why no job was made.
     pub error: Option<String>,
+    /// Events for the global log (`schedule.fired`), recorded in the same
+    /// transaction when this call fires the tick, so a tick whose job
+    /// could not be written leaves no event either.
+    pub events: Vec<crate::events::NewSystemEvent>,
 }
 
 /// What recording a [`Firing`] did.

@@ -5,6 +5,7 @@
 //! row's lock (`FOR UPDATE` on PostgreSQL, SQLite's write lock), so no
 //! restart and no second process can exceed a budget.
 
+use crate::events::NewSystemEvent;
 use crate::job::{Job, JobSource, JobStatus};
 use crate::risk::RiskLevel;
 use crate::store::codec::{LedgerRow, db, micros, status_literal, time};
@@ -107,12 +108,15 @@ pub trait InitiativeStore: Send + Sync {
     /// READ_ONLY, else [`Error::NotPermitted`]) unless the kill switch is
     /// set, a budget as of `now` is spent, or the same intent is pending:
     /// the check and the insert are one transaction under the switch's
-    /// row lock.
+    /// row lock. `events` (`initiative.proposed`, `initiative.started`)
+    /// are recorded in the global log in that transaction when the job
+    /// is inserted, and not at all otherwise.
     async fn insert_initiative_job(
         &self,
         job: &Job,
         budget: &InitiativeBudget,
         now: DateTime<Utc>,
+        events: &[NewSystemEvent],
     ) -> Result<std::result::Result<Job, Refusal>>;
 }
 
@@ -234,6 +238,7 @@ impl<D: Dialect> InitiativeStore for Ledger<D> {
         job: &Job,
         budget: &InitiativeBudget,
         now: DateTime<Utc>,
+        events: &[NewSystemEvent],
     ) -> Result<std::result::Result<Job, Refusal>> {
         if job.source != JobSource::Initiative {
             return Err(Error::InvalidInput(format!(
@@ -274,6 +279,7 @@ impl<D: Dialect> InitiativeStore for Ledger<D> {
             return Ok(Err(refusal));
         }
         let stored = Tx::<D>::insert_new_job(&mut tx, job).await?;
+        Tx::<D>::record_events_in(&mut tx, events).await?;
         commit(tx).await?;
         if stored.status == JobStatus::Queued {
             D::announce_queued(self);

@@ -274,6 +274,7 @@ impl<D: Dialect> ScheduleStore for Ledger<D> {
         .execute(&mut *tx)
         .await
         .map_err(db("advancing a schedule"))?;
+        Tx::<D>::record_events_in(&mut tx, &firing.events).await?;
         commit(tx).await?;
         if job.as_ref().is_some_and(|j| j.status == JobStatus::Queued) {
             D::announce_queued(self);

@@ -169,6 +169,7 @@ macro_rules! conformance_tests {
             a_schedule_tick_fires_once_with_its_job,
             schedules_pause_skip_and_stay_with_their_owner,
             initiative_budgets_and_the_kill_switch_hold_in_the_ledger,
+            schedule_and_initiative_events_commit_with_their_job,
             every_lifecycle_transition_emits_exactly_its_events,
             the_global_log_shows_each_principal_only_its_own,
             consumer_positions_only_move_forward,

@@ -5,7 +5,11 @@
 
 use super::{Backend, job_in, test_job};
 use chrono::{Duration, Utc};
+use skynet_core::events::{
+    EventPayload, EventType, InitiativeDecision, NewSystemEvent, ScheduleFired,
+};
 use skynet_core::schedules::{Fired, Firing, MissedTicks, Schedule};
+use skynet_core::store::event_log::{EventLogQuery, LogView};
 use skynet_core::store::SharedStore;
 use skynet_core::store::initiative::{InitiativeBudget, Refusal};
 use skynet_core::{Error, JobOrigin, JobSource, JobStatus, Principal, RiskLevel};
@@ -48,6 +52,7 @@ pub async fn a_schedule_tick_fires_once_with_its_job(store: SharedStore) {
         next_tick_at: tick + Duration::minutes(5),
         job: Some(job),
         error: None,
+        events: Vec::new(),
     };
     assert_eq!(store.due_schedules(tick, 10).await.unwrap().len(), 1);
     let Fired::Now(Some(first)) = store
@@ -120,6 +125,7 @@ pub async fn schedules_pause_skip_and_stay_with_their_owner(store: SharedStore) 
         next_tick_at: s.next_tick_at + Duration::minutes(5),
         job: None,
         error: Some("refused".into()),
+        events: Vec::new(),
     };
     assert!(matches!(
         store.fire_schedule_tick(&firing).await.unwrap(),
@@ -172,14 +178,14 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
     let write_queued = initiative_job(JobStatus::Queued, RiskLevel::Write, "touch a");
     assert!(matches!(
         store
-            .insert_initiative_job(&write_queued, &budget, now)
+            .insert_initiative_job(&write_queued, &budget, now, &[])
             .await,
         Err(Error::NotPermitted(_))
     ));
     let waiting = initiative_job(JobStatus::Planned, RiskLevel::Write, "touch b");
     assert!(
         store
-            .insert_initiative_job(&waiting, &budget, now)
+            .insert_initiative_job(&waiting, &budget, now, &[])
             .await
             .unwrap()
             .is_ok()
@@ -187,7 +193,7 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
     let second_waiting = initiative_job(JobStatus::Planned, RiskLevel::Write, "touch c");
     assert_eq!(
         store
-            .insert_initiative_job(&second_waiting, &budget, now)
+            .insert_initiative_job(&second_waiting, &budget, now, &[])
             .await
             .unwrap()
             .unwrap_err(),
@@ -196,7 +202,7 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
     let first = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, "look 1");
     assert!(
         store
-            .insert_initiative_job(&first, &budget, now)
+            .insert_initiative_job(&first, &budget, now, &[])
             .await
             .unwrap()
             .is_ok()
@@ -204,7 +210,7 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
     let duplicate = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, "look 1");
     assert_eq!(
         store
-            .insert_initiative_job(&duplicate, &budget, now)
+            .insert_initiative_job(&duplicate, &budget, now, &[])
             .await
             .unwrap()
             .unwrap_err(),
@@ -213,7 +219,7 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
     let third = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, "look 2");
     assert!(
         store
-            .insert_initiative_job(&third, &budget, now)
+            .insert_initiative_job(&third, &budget, now, &[])
             .await
             .unwrap()
             .is_ok()
@@ -221,7 +227,7 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
     let over = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, "look 3");
     assert_eq!(
         store
-            .insert_initiative_job(&over, &budget, now)
+            .insert_initiative_job(&over, &budget, now, &[])
             .await
             .unwrap()
             .unwrap_err(),
@@ -237,7 +243,7 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
     assert_eq!(usage.changed_by.as_deref(), Some("operator"));
     assert_eq!(
         store
-            .insert_initiative_job(&over, &budget, later)
+            .insert_initiative_job(&over, &budget, later, &[])
             .await
             .unwrap()
             .unwrap_err(),
@@ -249,7 +255,7 @@ pub async fn initiative_budgets_and_the_kill_switch_hold_in_the_ledger(store: Sh
         .unwrap();
     assert!(
         store
-            .insert_initiative_job(&over, &budget, later)
+            .insert_initiative_job(&over, &budget, later, &[])
             .await
             .unwrap()
             .is_ok()
@@ -283,7 +289,7 @@ pub async fn initiative_budget_holds_across_two_handles(backend: &Backend) {
         let job = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, &format!("look {i}"));
         tasks.push(tokio::spawn(async move {
             store
-                .insert_initiative_job(&job, &budget, now)
+                .insert_initiative_job(&job, &budget, now, &[])
                 .await
                 .unwrap()
                 .is_ok()
@@ -298,4 +304,120 @@ pub async fn initiative_budget_holds_across_two_handles(backend: &Backend) {
         backend.store.initiative_usage(now).await.unwrap().last_hour,
         5
     );
+}
+
+/// The global log's events of `t` about `job`, once at least `want` are
+/// visible or 10 s pass (on PostgreSQL a committed event shows once every
+/// older transaction of the cluster has ended).
+async fn events_about(
+    store: &SharedStore,
+    t: EventType,
+    job: &skynet_core::JobId,
+    want: usize,
+) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let page = store
+            .read_event_log(&EventLogQuery {
+                limit: 1000,
+                types: vec![t],
+                view: LogView::all(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let n = page
+            .events
+            .iter()
+            .filter(|e| e.job.as_ref() == Some(job))
+            .count();
+        if n >= want || std::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A schedule tick's `schedule.fired` and an initiative job's
+/// `initiative.proposed` / `initiative.started` are written in the job's
+/// transaction: when the job cannot be written (here its id is taken),
+/// neither the tick nor the job nor the event is; when it can, exactly
+/// one event names it.
+pub async fn schedule_and_initiative_events_commit_with_their_job(store: SharedStore) {
+    // A job already there under the id the tick's job would take.
+    let taken = test_job(&[RiskLevel::ReadOnly]);
+    store.insert_job(&taken).await.unwrap();
+    let s = schedule_of("alice");
+    store.insert_schedule(&s).await.unwrap();
+    let tick = s.next_tick_at;
+    let fired = |job: &skynet_core::Job| {
+        vec![
+            NewSystemEvent::now(
+                "schedule",
+                EventPayload::ScheduleFired(ScheduleFired {
+                    schedule: s.id.clone(),
+                    tick: tick.to_rfc3339(),
+                }),
+            )
+            .about(job.id.clone()),
+        ]
+    };
+    let mut clash = taken.clone();
+    clash.source = JobSource::Schedule;
+    let firing = |job: skynet_core::Job| Firing {
+        schedule: s.id.clone(),
+        tick_at: tick,
+        next_tick_at: tick + Duration::minutes(5),
+        events: fired(&job),
+        job: Some(job),
+        error: None,
+    };
+    assert!(store.fire_schedule_tick(&firing(clash)).await.is_err());
+    assert_eq!(store.schedule(&s.id, None).await.unwrap().fired, 0);
+    let mut job = test_job(&[RiskLevel::ReadOnly]);
+    job.source = JobSource::Schedule;
+    assert!(matches!(
+        store.fire_schedule_tick(&firing(job.clone())).await.unwrap(),
+        Fired::Now(Some(_))
+    ));
+    assert_eq!(events_about(&store, EventType::ScheduleFired, &job.id, 1).await, 1);
+    // The failed firing's event never landed (it would be about `taken`).
+    assert_eq!(events_about(&store, EventType::ScheduleFired, &taken.id, 0).await, 0);
+
+    let budget = InitiativeBudget {
+        per_hour: 5,
+        per_day: 20,
+        max_waiting: 5,
+    };
+    let started = |job: &skynet_core::Job| {
+        vec![
+            NewSystemEvent::now(
+                "initiative",
+                EventPayload::InitiativeStarted(InitiativeDecision {
+                    strategy: "test".into(),
+                    intent: job.intent.clone(),
+                    reason: "testing".into(),
+                }),
+            )
+            .about(job.id.clone()),
+        ]
+    };
+    let mut clash = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, "look again");
+    clash.id = taken.id.clone();
+    assert!(
+        store
+            .insert_initiative_job(&clash, &budget, Utc::now(), &started(&clash))
+            .await
+            .is_err()
+    );
+    let ok = initiative_job(JobStatus::Queued, RiskLevel::ReadOnly, "look once");
+    assert!(
+        store
+            .insert_initiative_job(&ok, &budget, Utc::now(), &started(&ok))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    assert_eq!(events_about(&store, EventType::InitiativeStarted, &ok.id, 1).await, 1);
+    assert_eq!(events_about(&store, EventType::InitiativeStarted, &taken.id, 0).await, 0);
 }
