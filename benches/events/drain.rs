@@ -104,7 +104,10 @@ async fn run(
 ) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let sk = Skynet::builder()
-        .database_url(format!("sqlite://{}", dir.path().join("bench.db").display()))
+        .database_url(format!(
+            "sqlite://{}",
+            dir.path().join("bench.db").display()
+        ))
         .planner(Arc::new(ScriptedPlanner::new(vec![
             Action::ExecuteCommand {
                 argv: vec!["true".into()],
@@ -128,9 +131,14 @@ async fn run(
             &Principal::local(),
             NewWebhook {
                 url: format!("http://{receiver}/hook"),
-                types: ["job.succeeded", "job.failed", "job.timed_out", "job.cancelled"]
-                    .map(String::from)
-                    .to_vec(),
+                types: [
+                    "job.succeeded",
+                    "job.failed",
+                    "job.timed_out",
+                    "job.cancelled",
+                ]
+                .map(String::from)
+                .to_vec(),
             },
         )
         .await
@@ -175,9 +183,10 @@ async fn run(
     assert_eq!(report.jobs_finished, jobs);
     let catch_up = if on {
         let ended = Instant::now();
-        wait_for("every job-finished event delivered and consumed", async || {
-            received.load(Ordering::SeqCst) >= jobs && seen.load(Ordering::SeqCst) >= jobs
-        })
+        wait_for(
+            "every job-finished event delivered and consumed",
+            async || received.load(Ordering::SeqCst) >= jobs && seen.load(Ordering::SeqCst) >= jobs,
+        )
         .await;
         Some(ended.elapsed())
     } else {

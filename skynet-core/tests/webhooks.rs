@@ -737,13 +737,17 @@ async fn a_stalled_endpoint_holds_only_its_own_lane(db: Db) {
         healthy_rx.got().len() >= 20
     })
     .await;
-    until(10, "the healthy endpoint's deliveries recorded", || async move {
-        sk.webhook_deliveries(None, Some(DeliveryState::Delivered), &Visibility::All, 100)
-            .await
-            .unwrap()
-            .len()
-            == 20
-    })
+    until(
+        10,
+        "the healthy endpoint's deliveries recorded",
+        || async move {
+            sk.webhook_deliveries(None, Some(DeliveryState::Delivered), &Visibility::All, 100)
+                .await
+                .unwrap()
+                .len()
+                == 20
+        },
+    )
     .await;
     assert_eq!(
         stalled_rx.got().len(),

@@ -349,7 +349,10 @@ impl Skynet {
             }
             return self.clear(&key, round).await;
         }
-        slowdowns.lock().map_err(|_| poisoned())?.insert(key.clone());
+        slowdowns
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(key.clone());
         let mut note = NewSystemEvent::now(
             CONDITIONS_SOURCE,
             EventPayload::OptimizationOpportunity(Notice {

@@ -46,7 +46,10 @@ impl InFlight {
     /// Take a finished task's result, freeing its lane.
     fn take(
         &mut self,
-        joined: std::result::Result<(tokio::task::Id, (ClaimedDelivery, Sent)), tokio::task::JoinError>,
+        joined: std::result::Result<
+            (tokio::task::Id, (ClaimedDelivery, Sent)),
+            tokio::task::JoinError,
+        >,
         lanes: &mut Lanes<ClaimedDelivery>,
         done: &mut Vec<(ClaimedDelivery, Sent)>,
     ) {
@@ -246,7 +249,12 @@ impl Skynet {
     }
 
     /// Claim what the lanes ask for, in one transaction.
-    async fn claim_into(&self, lanes: &mut Lanes<ClaimedDelivery>, lease: Duration, poll: Duration) {
+    async fn claim_into(
+        &self,
+        lanes: &mut Lanes<ClaimedDelivery>,
+        lease: Duration,
+        poll: Duration,
+    ) {
         let asked_at = Instant::now();
         let wants = lanes.wants(asked_at, poll);
         if wants.is_empty() {

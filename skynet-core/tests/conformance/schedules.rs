@@ -9,8 +9,8 @@ use skynet_core::events::{
     EventPayload, EventType, InitiativeDecision, NewSystemEvent, ScheduleFired,
 };
 use skynet_core::schedules::{Fired, Firing, MissedTicks, Schedule};
-use skynet_core::store::event_log::{EventLogQuery, LogView};
 use skynet_core::store::SharedStore;
+use skynet_core::store::event_log::{EventLogQuery, LogView};
 use skynet_core::store::initiative::{InitiativeBudget, Refusal};
 use skynet_core::{Error, JobOrigin, JobSource, JobStatus, Principal, RiskLevel};
 
@@ -377,12 +377,21 @@ pub async fn schedule_and_initiative_events_commit_with_their_job(store: SharedS
     let mut job = test_job(&[RiskLevel::ReadOnly]);
     job.source = JobSource::Schedule;
     assert!(matches!(
-        store.fire_schedule_tick(&firing(job.clone())).await.unwrap(),
+        store
+            .fire_schedule_tick(&firing(job.clone()))
+            .await
+            .unwrap(),
         Fired::Now(Some(_))
     ));
-    assert_eq!(events_about(&store, EventType::ScheduleFired, &job.id, 1).await, 1);
+    assert_eq!(
+        events_about(&store, EventType::ScheduleFired, &job.id, 1).await,
+        1
+    );
     // The failed firing's event never landed (it would be about `taken`).
-    assert_eq!(events_about(&store, EventType::ScheduleFired, &taken.id, 0).await, 0);
+    assert_eq!(
+        events_about(&store, EventType::ScheduleFired, &taken.id, 0).await,
+        0
+    );
 
     let budget = InitiativeBudget {
         per_hour: 5,
@@ -418,6 +427,12 @@ pub async fn schedule_and_initiative_events_commit_with_their_job(store: SharedS
             .unwrap()
             .is_ok()
     );
-    assert_eq!(events_about(&store, EventType::InitiativeStarted, &ok.id, 1).await, 1);
-    assert_eq!(events_about(&store, EventType::InitiativeStarted, &taken.id, 0).await, 0);
+    assert_eq!(
+        events_about(&store, EventType::InitiativeStarted, &ok.id, 1).await,
+        1
+    );
+    assert_eq!(
+        events_about(&store, EventType::InitiativeStarted, &taken.id, 0).await,
+        0
+    );
 }

@@ -135,7 +135,10 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
     let mine = [(w.id.clone(), 10)];
     let t = now();
     let lease = t + Duration::seconds(30);
-    let claimed = store.claim_webhook_deliveries(t, lease, &mine).await.unwrap();
+    let claimed = store
+        .claim_webhook_deliveries(t, lease, &mine)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 2);
     assert!(
         store
@@ -285,18 +288,18 @@ pub async fn webhook_claims_on_two_handles_never_overlap(backend: &Backend) {
     let claim = |s: SharedStore| {
         let id = w.id.clone();
         async move {
-        let mut got = Vec::new();
-        loop {
-            let t = now();
-            let batch = s
-                .claim_webhook_deliveries(t, t + Duration::seconds(60), &[(id.clone(), 7)])
-                .await
-                .unwrap();
-            if batch.is_empty() {
-                return got;
+            let mut got = Vec::new();
+            loop {
+                let t = now();
+                let batch = s
+                    .claim_webhook_deliveries(t, t + Duration::seconds(60), &[(id.clone(), 7)])
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    return got;
+                }
+                got.extend(batch.into_iter().map(|d| d.id));
             }
-            got.extend(batch.into_iter().map(|d| d.id));
-        }
         }
     };
     let (a, b) = tokio::join!(

@@ -194,7 +194,10 @@ impl<T> Lanes<T> {
     fn in_turn(&self) -> impl Iterator<Item = (&String, &Lane<T>)> {
         let n = self.lanes.len().max(1);
         let start = self.turn % n;
-        self.lanes.iter().skip(start).chain(self.lanes.iter().take(start))
+        self.lanes
+            .iter()
+            .skip(start)
+            .chain(self.lanes.iter().take(start))
     }
 }
 
