@@ -272,7 +272,7 @@ impl Skynet {
                     .await
             }
             Some("succeeded") => {
-                self.slowdown(&signature, &runs, event, now, limits, slowdowns, round)
+                self.slowdown((&signature, &runs), event, now, limits, slowdowns, round)
                     .await
             }
             _ => Ok(()),
@@ -318,10 +318,10 @@ impl Skynet {
         self.raise(&key, now, Some(window_start), note, round).await
     }
 
+    /// `found`: the step's signature and its recent runs.
     async fn slowdown(
         &self,
-        signature: &str,
-        runs: &[StepRun],
+        (signature, runs): (&str, &[StepRun]),
         event: &SystemEvent,
         now: DateTime<Utc>,
         limits: &ConditionLimits,
