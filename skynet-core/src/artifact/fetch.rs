@@ -358,8 +358,11 @@ pub fn confine(found: Found, request: &OutputRequest) -> Found {
             }
             match file.file.metadata() {
                 Ok(m) if !m.is_file() => Some("is not a regular file: refused".into()),
-                Ok(m) if m.len() > request.max_file_bytes || m.len() != file.size => {
+                Ok(m) if m.len() > request.max_file_bytes => {
                     Some(size_words(m.len(), request.max_file_bytes))
+                }
+                Ok(m) if m.len() != file.size => {
+                    Some("changed size while it was collected: not kept".into())
                 }
                 Ok(_) => None,
                 Err(e) => Some(format!("cannot be read: {e}")),
@@ -418,6 +421,47 @@ mod tests {
         assert!(!s.matches("reports/deep/a.xml"), "* does not cross /");
         assert!(s.matches("target/app"));
         assert!(!s.matches("target/app2"));
+    }
+
+    #[test]
+    fn confine_refuses_what_a_hostile_fetcher_returns() {
+        let request = OutputRequest {
+            job_id: JobId::new(),
+            step: 0,
+            root: PathBuf::from("/nonexistent"),
+            patterns: vec!["reports/*.xml".into()],
+            max_file_bytes: 4,
+            max_total_bytes: 100,
+            max_files: 10,
+        };
+        let file = |name: &str, bytes: &[u8]| {
+            let mut source = bytes;
+            let spooled = spool_blocking(&mut source, 100).expect("spooled");
+            FoundFile {
+                name: name.into(),
+                file: spooled.file,
+                size: spooled.size,
+            }
+        };
+        let found = Found {
+            files: vec![
+                file("../etc/passwd", b"x"),
+                file("/etc/passwd", b"x"),
+                file("etc/passwd", b"x"),
+                file("reports/big.xml", b"12345"),
+                file("reports/ok.xml", b"1234"),
+                file("reports/ok.xml", b"1234"),
+            ],
+            skipped: Vec::new(),
+        };
+        let out = confine(found, &request);
+        let kept: Vec<&str> = out.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(kept, ["reports/ok.xml"]);
+        let skipped: Vec<&str> = out.skipped.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            skipped,
+            ["../etc/passwd", "/etc/passwd", "etc/passwd", "reports/big.xml"]
+        );
     }
 
     #[test]
