@@ -36,6 +36,7 @@ async fn engine(dir: &Path, provider: Arc<dyn Provider>, store: Arc<LocalArtifac
             path: "reports/b.xml".into(),
             content: REPORT.into(),
         }])))
+        .default_provider(provider.name().to_string())
         .provider(provider)
         .artifact_store(store)
         .config(EngineConfig {
@@ -113,6 +114,7 @@ async fn assert_only_the_root_s_files_were_kept(
     store: &LocalArtifactStore,
 ) {
     assert_eq!(job.status, JobStatus::Succeeded, "{mode}: {:?}", job.error);
+    assert_eq!(job.provider, mode, "the step ran on the provider under test");
     let log: Vec<String> = sk
         .logs(&job.id, &LogQuery::default())
         .await

@@ -66,6 +66,7 @@ async fn engine(dir: &Path, url: String, store: Arc<LocalArtifactStore>) -> Skyn
             content: REPORT.into(),
         }])))
         .provider(Arc::new(GatewayProvider::new(config).unwrap()))
+        .default_provider("gateway")
         .artifact_store(store)
         .config(EngineConfig {
             lease: Duration::from_secs(10),
@@ -155,8 +156,15 @@ async fn a_gateway_step_s_outputs_come_back_from_the_agent_and_hostile_ones_do_n
         ],
     )
     .await;
-    assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
+    assert_eq!(job.provider, "gateway", "the step ran at the agent");
     let log = system_log(&sk, &job).await;
+    assert_eq!(
+        job.status,
+        JobStatus::Succeeded,
+        "{:?}: {:#?}",
+        job.error,
+        sk.logs(&job.id, &LogQuery::default()).await.unwrap()
+    );
     let kept = sk.artifacts(&job.id).await.unwrap();
     let names: Vec<&str> = kept.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["reports/a.xml", "reports/b.xml"], "{log:#?}");
@@ -258,8 +266,15 @@ async fn a_hostile_agent_s_outputs_are_refused_on_this_side() {
     let store = Arc::new(LocalArtifactStore::new(dir.path().join("artifacts")));
     let sk = engine(dir.path(), url, store.clone()).await;
     let job = run_job(&sk, local_root.path(), &["reports/*.xml"]).await;
-    assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
+    assert_eq!(job.provider, "gateway", "the step ran at the agent");
     let log = system_log(&sk, &job).await;
+    assert_eq!(
+        job.status,
+        JobStatus::Succeeded,
+        "{:?}: {:#?}",
+        job.error,
+        sk.logs(&job.id, &LogQuery::default()).await.unwrap()
+    );
     assert!(
         sk.artifacts(&job.id).await.unwrap().is_empty(),
         "{log:#?}"

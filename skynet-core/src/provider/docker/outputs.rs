@@ -252,7 +252,8 @@ fn read_archive(source: &mut dyn Read, selector: &Selector, rel: &str, gathered:
         }
         let raw = entry.path_bytes().into_owned();
         let kind = entry.header().entry_type();
-        let size = entry.header().size().unwrap_or(u64::MAX);
+        // The entry's size, PAX records included (over 8 GiB a header says 0).
+        let size = entry.size();
         let Some(name) = entry_name(&raw, rel) else {
             gathered.skip(
                 &String::from_utf8_lossy(&raw),
