@@ -6,7 +6,8 @@
 # it also creates an unprivileged account `skynet-ssh` (login shell
 # /bin/sh, no rc files, the same client key) and exports
 # SKYNET_BENCH_SSH_USER: benches log in there so a session costs what SSH
-# costs, not what the invoking user's shell start-up costs.
+# costs, not what the invoking user's shell start-up costs. The `sftp`
+# subsystem is on: the SSH provider fetches a step's outputs over SFTP.
 skynet_ssh_dir=/tmp/skynet-sshd
 skynet_ssh_port=22022
 skynet_ssh_bench_user=skynet-ssh
@@ -35,6 +36,7 @@ UsePAM no
 StrictModes no
 MaxSessions 100
 MaxStartups 100:30:200
+Subsystem sftp internal-sftp
 CONFIG
     # A running sshd from an older version of this script keeps its old
     # config until told: reload it (SIGHUP) when the config changed.

@@ -291,6 +291,29 @@ pub fn find(root: &Path, patterns: &[String], cap: u64, max_files: usize) -> Fou
     found
 }
 
+/// Open the file named exactly `name` (relative to `root`, no glob
+/// meaning) under the same rules as [`find`]: every component opened
+/// without following a symlink, a regular file of at most `cap` bytes.
+/// The error says why not, in words (blocking: run it off the async
+/// threads).
+pub fn open_literal(root: &Path, name: &str, cap: u64) -> std::result::Result<FoundFile, String> {
+    super::fetch::check_name(name)?;
+    let root_dir = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_CLOEXEC)
+        .open(root)
+        .map_err(|e| format!("the root cannot be opened: {e}"))?;
+    let parts: Vec<&str> = name.split('/').collect();
+    let (dirs, last) = parts.split_at(parts.len() - 1);
+    let dir = open_dirs(&root_dir, dirs)?;
+    let (file, size) = open_file_in(&dir, last[0], cap)?;
+    Ok(FoundFile {
+        name: name.to_string(),
+        file,
+        size,
+    })
+}
+
 /// A walk below a pattern's literal directory.
 struct Walk<'a> {
     matcher: &'a GlobMatcher,

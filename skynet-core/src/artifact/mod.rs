@@ -9,8 +9,11 @@
 //!   `s3` Cargo feature).
 //! - [`collect`]: finding a step's declared outputs inside its root,
 //!   confined to it, capped in size.
+//! - [`fetch`]: how a provider hands them over ([`fetch::OutputFetcher`]),
+//!   and the checks every remote fetcher shares.
 
 pub mod collect;
+pub mod fetch;
 pub mod local;
 #[cfg(feature = "s3")]
 pub mod s3;

@@ -3,10 +3,10 @@
 
 use super::Skynet;
 use super::acting::Acting;
-use crate::artifact::{ByteRange, ObjectReader, SharedArtifactStore, collect};
+use crate::artifact::{ByteRange, ObjectReader, SharedArtifactStore, collect, fetch};
 use crate::job::{Job, JobId, Lease};
 use crate::plan::Step;
-use crate::provider::{Provider, Stream};
+use crate::provider::{OutputRequest, Provider, Stream};
 use crate::store::NewLogLine;
 use crate::store::artifacts::{ArtifactRecord, NewArtifact};
 use crate::{Error, Result, Visibility};
@@ -79,13 +79,13 @@ impl Skynet {
             say("artifacts not kept: no artifact store is configured".into());
             return lines;
         };
-        if !provider.outputs_in_root() {
+        let Some(fetcher) = provider.outputs() else {
             say(format!(
-                "artifacts not kept: provider {} leaves its files on another machine",
+                "artifacts not kept: provider {} cannot hand over a step's files",
                 provider.name()
             ));
             return lines;
-        }
+        };
         let limits = self.inner.config.artifacts;
         let mut total: u64 = match self.inner.store.artifacts(&job.id, &Visibility::All).await {
             Ok(kept) => kept
@@ -98,21 +98,20 @@ impl Skynet {
                 return lines;
             }
         };
-        let root = job.root.clone();
-        let patterns = step.artifacts.clone();
-        let found = tokio::task::spawn_blocking(move || {
-            collect::find(
-                &root,
-                &patterns,
-                limits.max_file_bytes,
-                limits.max_files_per_step,
-            )
-        })
-        .await;
-        let found = match found {
-            Ok(found) => found,
+        let request = OutputRequest {
+            job_id: job.id.clone(),
+            step: index as usize,
+            root: job.root.clone(),
+            patterns: step.artifacts.clone(),
+            max_file_bytes: limits.max_file_bytes,
+            max_total_bytes: limits.max_job_bytes.saturating_sub(total),
+            max_files: limits.max_files_per_step,
+        };
+        let found = match fetcher.fetch_outputs(&request).await {
+            // Checked again here, whatever the provider's far side said.
+            Ok(found) => fetch::confine(found, &request),
             Err(e) => {
-                say(format!("artifacts not kept: the search failed: {e}"));
+                say(format!("artifacts not kept: {e}"));
                 return lines;
             }
         };

@@ -5,6 +5,7 @@
 //! attach stream, and the container removed however the step ends.
 
 mod container;
+mod outputs;
 
 use super::local::capture::{ChunkLines, OutputSink};
 use super::local::prepare::{canonical_root, resolve_cwd};
@@ -183,6 +184,12 @@ impl Provider for DockerProvider {
                 message: self.fail("the daemon is reachable but", &e).to_string(),
             },
         }
+    }
+
+    /// Copied out of a container that sees the job's root as the step
+    /// did (see the `outputs` module).
+    fn outputs(&self) -> Option<&dyn super::OutputFetcher> {
+        Some(self)
     }
 
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {

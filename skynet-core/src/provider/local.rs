@@ -242,6 +242,28 @@ impl LocalProvider {
     }
 }
 
+/// Outputs are read from the job's root on this machine, confined to it
+/// ([`crate::artifact::collect::find`]).
+#[async_trait]
+impl super::OutputFetcher for LocalProvider {
+    async fn fetch_outputs(
+        &self,
+        request: &super::OutputRequest,
+    ) -> Result<crate::artifact::collect::Found> {
+        let root = request.root.clone();
+        let patterns = request.patterns.clone();
+        let (cap, max_files) = (request.max_file_bytes, request.max_files);
+        tokio::task::spawn_blocking(move || {
+            crate::artifact::collect::find(&root, &patterns, cap, max_files)
+        })
+        .await
+        .map_err(|e| Error::Provider {
+            provider: "local".into(),
+            message: format!("the search for the step's outputs failed: {e}"),
+        })
+    }
+}
+
 #[async_trait]
 impl Provider for LocalProvider {
     fn name(&self) -> &str {
@@ -262,9 +284,9 @@ impl Provider for LocalProvider {
         true
     }
 
-    /// Steps write their root on this machine.
-    fn outputs_in_root(&self) -> bool {
-        true
+    /// Steps write their root on this machine: outputs are found there.
+    fn outputs(&self) -> Option<&dyn super::OutputFetcher> {
+        Some(self)
     }
 
     async fn health(&self) -> Health {

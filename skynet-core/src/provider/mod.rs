@@ -2,6 +2,7 @@
 
 use crate::Result;
 use crate::action::Action;
+pub use crate::artifact::fetch::{OutputFetcher, OutputRequest};
 use crate::job::JobId;
 use crate::plan::Command;
 use crate::risk::RiskLevel;
@@ -201,11 +202,14 @@ pub trait Provider: Send + Sync {
     fn runs_pipelines(&self) -> bool {
         false
     }
-    /// Does a step's output land in the job's root on this machine (the
-    /// worker's disk), where its declared artifacts are collected from?
-    /// Default: no (another machine's files are not collected).
-    fn outputs_in_root(&self) -> bool {
-        false
+    /// How this provider hands over a step's declared outputs after it
+    /// ran (read from the root on this machine, copied out of a
+    /// container, fetched over SFTP or from an agent), or `None` when it
+    /// cannot (the default). Whatever a fetcher returns is checked again
+    /// on this side ([`crate::artifact::fetch::confine`]) before it is
+    /// stored.
+    fn outputs(&self) -> Option<&dyn OutputFetcher> {
+        None
     }
     /// Run `command`, streaming output to `ctx.output`, honouring
     /// `ctx.timeout` and `ctx.cancel`. A command that runs and fails is

@@ -5,6 +5,7 @@
 //! whole remote process group.
 
 mod connection;
+mod outputs;
 mod remote;
 
 pub use super::host_key::HostKeyProblem;
@@ -240,6 +241,11 @@ impl Provider for SshProvider {
                 ),
             },
         }
+    }
+
+    /// Fetched over SFTP from the remote root (see the `outputs` module).
+    fn outputs(&self) -> Option<&dyn super::OutputFetcher> {
+        Some(self)
     }
 
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {

@@ -21,9 +21,12 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use skynet_core::provider::gateway::agent::AgentJobs;
-use skynet_core::provider::gateway::protocol::{AgentHealth, ExecuteRequest, StatusAnswer};
+use skynet_core::provider::gateway::protocol::{
+    AgentHealth, ExecuteRequest, OutputsAnswer, OutputsRequest, StatusAnswer,
+};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
 use subtle::ConstantTimeEq;
 pub use tls::{TlsListener, tls_listener};
 
@@ -55,6 +58,8 @@ pub fn router(jobs: AgentJobs, token: &str) -> Router {
         .route("/status/{job_id}", get(status))
         .route("/cancel/{job_id}", post(cancel))
         .route("/health", get(health))
+        .route("/outputs/{job_id}", post(outputs))
+        .route("/outputs/{job_id}/file", get(output_file))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
@@ -143,6 +148,55 @@ async fn cancel(
 
 async fn health(State(state): State<AgentState>) -> Json<AgentHealth> {
     Json(state.jobs.health().await)
+}
+
+/// `POST /outputs/{job_id}`: which files of the agent's root a finished
+/// job's declared patterns match (the confined search of local
+/// collection), with their sizes and SHA-256.
+async fn outputs(
+    State(state): State<AgentState>,
+    ApiPath(job_id): ApiPath<String>,
+    ApiJson(req): ApiJson<OutputsRequest>,
+) -> Result<Json<OutputsAnswer>, ApiError> {
+    state
+        .jobs
+        .outputs(&job_id, req)
+        .await?
+        .map(Json)
+        .ok_or_else(|| unknown(&job_id))
+}
+
+/// `GET /outputs/{job_id}/file` parameters.
+#[derive(Debug, Deserialize)]
+struct OutputFileQuery {
+    /// The file, relative to the agent's root, exactly as listed.
+    name: String,
+    /// Refused when the file is larger.
+    max_bytes: u64,
+}
+
+/// `GET /outputs/{job_id}/file?name=N&max_bytes=M`: one output's bytes,
+/// opened again under the same rules as the listing.
+async fn output_file(
+    State(state): State<AgentState>,
+    ApiPath(job_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<OutputFileQuery>,
+) -> Result<Response, ApiError> {
+    let (file, size) = state
+        .jobs
+        .open_output(&job_id, &q.name, q.max_bytes)
+        .await?
+        .ok_or_else(|| unknown(&job_id))?;
+    let reader = tokio::fs::File::from_std(file).take(size);
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(reader));
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (axum::http::header::CONTENT_LENGTH, size.to_string()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 fn unknown(job_id: &str) -> ApiError {

@@ -108,6 +108,51 @@ pub(super) fn body(
     })
 }
 
+/// The create request for the container a step's outputs are copied out
+/// of: the configured image, never started (its program does not exist),
+/// the canonical sandbox `root` mounted read-only at [`CONTAINER_WORKDIR`]
+/// as the step saw it, no network, no capabilities.
+pub(super) fn collector_body(
+    config: &DockerConfig,
+    root: &Path,
+    job: String,
+) -> Result<ContainerCreateBody> {
+    let source = root.to_str().ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "sandbox root {} is not valid UTF-8; Docker needs a UTF-8 path",
+            root.display()
+        ))
+    })?;
+    let mut labels: HashMap<String, String> = config.labels.clone().into_iter().collect();
+    labels.insert(JOB_LABEL.into(), job);
+    labels.insert("skynet.provider".into(), "docker".into());
+    labels.insert("skynet.role".into(), "outputs".into());
+    Ok(ContainerCreateBody {
+        image: Some(config.image.clone()),
+        entrypoint: Some(vec!["/skynet-outputs-never-started".into()]),
+        cmd: Some(Vec::new()),
+        working_dir: Some(CONTAINER_WORKDIR.into()),
+        labels: Some(labels),
+        network_disabled: Some(true),
+        host_config: Some(HostConfig {
+            mounts: Some(vec![Mount {
+                target: Some(CONTAINER_WORKDIR.into()),
+                source: Some(source.into()),
+                typ: Some(MountType::BIND),
+                read_only: Some(true),
+                ..Default::default()
+            }]),
+            network_mode: Some("none".into()),
+            readonly_rootfs: Some(true),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            auto_remove: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}
+
 /// A daemon error in words a person can act on.
 pub(super) fn describe(e: &DockerError, image: &str) -> String {
     match e {

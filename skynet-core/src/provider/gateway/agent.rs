@@ -11,6 +11,8 @@
 //! agent allows, never widen it. At most [`AgentLimits::max_concurrent`]
 //! jobs run at once (what health advertises); the rest wait their turn.
 
+mod outputs;
+
 use super::protocol::{
     AgentHealth, ExecuteRequest, MAX_WAIT_MS, PROTOCOL_VERSION, RemoteLine, RemoteStatus,
     StatusAnswer, valid_job_id,
@@ -281,6 +283,7 @@ impl AgentJobs {
             protocol: PROTOCOL_VERSION.into(),
             sandbox: local.message,
             running,
+            features: vec![super::protocol::FEATURE_OUTPUTS.into()],
         }
     }
 

@@ -2,7 +2,9 @@
 //! endpoint, each bounded by a request timeout.
 
 use super::GatewayConfig;
-use super::protocol::{AgentHealth, ExecuteRequest, ProblemBody, StatusAnswer};
+use super::protocol::{
+    AgentHealth, ExecuteRequest, OutputsAnswer, OutputsRequest, ProblemBody, StatusAnswer,
+};
 use crate::llm::ApiKey;
 use crate::{Error, Result};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -122,6 +124,56 @@ impl AgentClient {
     pub(super) async fn health(&self) -> std::result::Result<AgentHealth, CallError> {
         let call = self.request(Method::GET, "/health", self.request_timeout);
         self.send(call).await
+    }
+
+    /// `POST /outputs/{id}`.
+    pub(super) async fn outputs(
+        &self,
+        job_id: &str,
+        req: &OutputsRequest,
+    ) -> std::result::Result<OutputsAnswer, CallError> {
+        let call = self
+            .request(
+                Method::POST,
+                &format!("/outputs/{job_id}"),
+                self.request_timeout * 4,
+            )
+            .json(req);
+        self.send(call).await
+    }
+
+    /// `GET /outputs/{id}/file?name=N&max_bytes=M`: the answer whose body
+    /// is the file, given `timeout` in all.
+    pub(super) async fn output_file(
+        &self,
+        job_id: &str,
+        name: &str,
+        max_bytes: u64,
+        timeout: Duration,
+    ) -> std::result::Result<reqwest::Response, CallError> {
+        let call = self
+            .request(
+                Method::GET,
+                &format!("/outputs/{job_id}/file"),
+                timeout,
+            )
+            .query(&[("name", name), ("max_bytes", &max_bytes.to_string())]);
+        let resp = call
+            .send()
+            .await
+            .map_err(|e| CallError::Unreachable(describe(e)))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        Err(match serde_json::from_str::<ProblemBody>(&text) {
+            Ok(p) => CallError::Refused {
+                status,
+                detail: p.detail,
+            },
+            Err(_) => CallError::Unreachable(format!("{status} from something that is not the agent")),
+        })
     }
 
     async fn send<T: DeserializeOwned>(

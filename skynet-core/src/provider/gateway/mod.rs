@@ -20,6 +20,7 @@
 pub mod agent;
 mod client;
 pub mod original;
+mod outputs;
 pub mod protocol;
 
 use super::local::{effective_timeout, output};
@@ -127,6 +128,8 @@ pub struct GatewayProvider {
     client: AgentClient,
     /// Capabilities the agent last reported.
     capabilities: Mutex<Option<Capabilities>>,
+    /// The agent's ids of recent steps, to fetch their outputs by.
+    recent: outputs::RecentRuns,
 }
 
 impl GatewayProvider {
@@ -150,6 +153,7 @@ impl GatewayProvider {
             config,
             client,
             capabilities: Mutex::new(None),
+            recent: outputs::RecentRuns::default(),
         })
     }
 
@@ -321,6 +325,12 @@ impl Provider for GatewayProvider {
         }
     }
 
+    /// SKYNET's agent hands them over through its `outputs` calls (see
+    /// the `outputs` module); the original protocol has no such calls.
+    fn outputs(&self) -> Option<&dyn super::OutputFetcher> {
+        (self.config.protocol == GatewayProtocol::Skynet).then_some(self as _)
+    }
+
     async fn execute(&self, command: &Command, ctx: ExecContext) -> Result<Output> {
         // Both protocols carry one argv (or one action) per step.
         super::refuse_pipeline(
@@ -389,6 +399,7 @@ impl Provider for GatewayProvider {
         // agent that stops answering with news.
         let backstop = timeout.map(|t| started + t + self.config.request_timeout * 2);
         let end = follow.run(&ctx, backstop).await?;
+        self.recent.remember(&ctx.job_id, ctx.step, &remote_id);
         let exit = match end.exit.unwrap_or(ExitKind::Signaled) {
             ExitKind::Cancelled if follow.timed_out => ExitKind::TimedOut,
             exit => exit,

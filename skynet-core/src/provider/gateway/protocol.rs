@@ -7,6 +7,12 @@
 //! | `GET /status/{job_id}?offset=N&wait_ms=M` | | [`StatusAnswer`]: log lines past `N`; waits up to `M` ms for news |
 //! | `POST /cancel/{job_id}` | | [`StatusAnswer`] |
 //! | `GET /health` | | [`AgentHealth`] |
+//! | `POST /outputs/{job_id}` | [`OutputsRequest`] | [`OutputsAnswer`]: the files of the agent's root a finished job's declared patterns match |
+//! | `GET /outputs/{job_id}/file?name=N&max_bytes=M` | | the bytes of one of them (`application/octet-stream`) |
+//!
+//! The two `outputs` calls were added within protocol 1: an agent that
+//! has them lists [`FEATURE_OUTPUTS`] in [`AgentHealth::features`] (an
+//! older one sends no features), so callers ask before using them.
 //!
 //! Every call carries `Authorization: Bearer <token>`. Errors are
 //! problem+json ([`ProblemBody`]): 400 bad input (a cwd outside the
@@ -24,6 +30,10 @@ pub const PROTOCOL_VERSION: &str = "1";
 pub const MAX_JOB_ID_LEN: usize = 128;
 /// Longest long-poll an agent grants (`wait_ms` above it is cut).
 pub const MAX_WAIT_MS: u64 = 30_000;
+/// The feature an agent lists when it serves the `outputs` calls.
+pub const FEATURE_OUTPUTS: &str = "outputs";
+/// Most files one `outputs` listing names.
+pub const MAX_OUTPUT_FILES: usize = 10_000;
 
 /// Run these steps, in order, under `job_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +154,57 @@ pub struct AgentHealth {
     pub sandbox: String,
     /// Jobs running now.
     pub running: usize,
+    /// Calls added within this protocol version that the agent serves
+    /// ([`FEATURE_OUTPUTS`]); absent from older agents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
+}
+
+/// `POST /outputs/{job_id}`: which of the agent's files a finished job's
+/// declared outputs are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputsRequest {
+    /// The declared patterns, relative to the agent's root (checked by
+    /// the agent as SKYNET checks them when it plans).
+    pub patterns: Vec<String>,
+    /// Files larger than this are listed as skipped.
+    pub max_file_bytes: u64,
+    /// At most this many files (the agent caps it at
+    /// [`MAX_OUTPUT_FILES`]).
+    pub max_files: usize,
+}
+
+/// The answer to [`OutputsRequest`]: files found inside the agent's root
+/// (regular files only, reached without following a symlink) and what
+/// was passed over.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OutputsAnswer {
+    /// The files, in name order.
+    pub files: Vec<RemoteOutput>,
+    /// What was passed over, and why.
+    #[serde(default)]
+    pub skipped: Vec<RemoteSkipped>,
+}
+
+/// One output file at the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteOutput {
+    /// Its path relative to the agent's root.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Hex SHA-256 of its bytes when listed (the fetched bytes must hash
+    /// to it).
+    pub sha256: String,
+}
+
+/// An output the agent passed over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteSkipped {
+    /// The pattern or path.
+    pub name: String,
+    /// Why, in words.
+    pub why: String,
 }
 
 /// The problem+json body of an error answer (RFC 9457 fields the client
