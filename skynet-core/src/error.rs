@@ -173,6 +173,16 @@ pub enum Error {
         /// Why it cannot.
         why: String,
     },
+    /// The memory embedder (a vendor's embedding API, a local model)
+    /// failed or answered something unusable; nothing was stored. The
+    /// message never carries an API key.
+    #[error("embedder {embedder}: {message}")]
+    Embedder {
+        /// Which embedder (`openai`, `gemini`, `minilm`).
+        embedder: String,
+        /// What went wrong, and what to change.
+        message: String,
+    },
     /// No provider can run the work now: every candidate lacks a required
     /// action or is unhealthy, and there is no usable fallback.
     #[error("no eligible provider: {0}")]
@@ -446,6 +456,7 @@ impl Error {
             Error::Provider { .. }
             | Error::HostKeyRejected { .. }
             | Error::PipelineUnsupported { .. }
+            | Error::Embedder { .. }
             | Error::NoEligibleProvider(_) => ErrorKind::Provider,
             Error::Timeout(_) => ErrorKind::Timeout,
             Error::Cancelled => ErrorKind::Cancelled,

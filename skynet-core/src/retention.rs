@@ -169,7 +169,8 @@ impl GcReport {
         };
         format!(
             "gc {verb}: {} jobs, {} log lines ({} bytes), {} artifact records ({} bytes), \
-             {} objects ({} bytes), {} unfinished uploads ({} bytes)",
+             {} objects ({} bytes), {} unfinished uploads ({} bytes), {} memories of removed \
+             jobs",
             self.jobs.count,
             self.logs.lines,
             self.logs.bytes,
@@ -179,6 +180,7 @@ impl GcReport {
             self.objects.bytes,
             self.uploads.count,
             self.uploads.bytes,
+            self.memories,
         )
     }
 }
@@ -213,5 +215,25 @@ impl StorageReport {
             text.push_str(&format!(", {n} unfinished uploads"));
         }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_the_memories_removed_with_their_jobs() {
+        let mut report = GcReport {
+            memories: 3,
+            ..GcReport::default()
+        };
+        report.jobs.count = 2;
+        assert!(!report.is_empty());
+        let line = report.summary();
+        assert!(line.starts_with("gc removed: 2 jobs"), "{line}");
+        assert!(line.ends_with(", 3 memories of removed jobs"), "{line}");
+        report.dry_run = true;
+        assert!(report.summary().starts_with("gc would remove: 2 jobs"));
     }
 }

@@ -131,6 +131,317 @@ async fn gemini_embed_content_is_one_request_per_text() {
     ));
 }
 
+/// A `Skynet` built from settings that choose a hosted embedder
+/// (`[embedder] kind = "openai"` / `"gemini"`), storing and searching
+/// memories against a local HTTP server speaking that vendor's documented
+/// wire format: OpenAI `POST /v1/embeddings` with a bearer token, Gemini
+/// `POST /v1beta/models/{model}:embedContent` with `x-goog-api-key`. The
+/// server embeds each text with a small hashing embedder, so the ranking
+/// has something to find.
+mod configured {
+    use serde_json::{Value, json};
+    use skynet_core::config::Settings;
+    use skynet_core::memory::{MemoryOutcome, MemoryType, NewMemory, SearchQuery};
+    use skynet_core::{Error, Skynet};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+    const KEY: &str = "sk-configured-embedder-key-456";
+
+    /// The vendors' wire formats, each with its server side.
+    #[derive(Clone, Copy, Debug)]
+    enum Vendor {
+        OpenAi,
+        Gemini,
+    }
+
+    impl Vendor {
+        fn kind(self) -> &'static str {
+            match self {
+                Vendor::OpenAi => "openai",
+                Vendor::Gemini => "gemini",
+            }
+        }
+        fn model(self) -> &'static str {
+            match self {
+                Vendor::OpenAi => "text-embedding-3-small",
+                Vendor::Gemini => "gemini-embedding-001",
+            }
+        }
+        fn base(self) -> &'static str {
+            match self {
+                Vendor::OpenAi => "/v1",
+                Vendor::Gemini => "/v1beta",
+            }
+        }
+        fn path(self) -> String {
+            match self {
+                Vendor::OpenAi => "/v1/embeddings".into(),
+                Vendor::Gemini => format!("/v1beta/models/{}:embedContent", self.model()),
+            }
+        }
+        fn key_var(self) -> &'static str {
+            match self {
+                Vendor::OpenAi => "OPENAI_API_KEY",
+                Vendor::Gemini => "GOOGLE_AI_API_KEY",
+            }
+        }
+
+        /// The texts a request asks to embed, after checking its headers
+        /// and body are as the vendor documents them.
+        fn texts(self, req: &Request) -> Vec<String> {
+            let body: Value = serde_json::from_slice(&req.body).expect("a JSON body");
+            let header = |name: &str| {
+                req.headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            assert_eq!(header("content-type").as_deref(), Some("application/json"));
+            match self {
+                Vendor::OpenAi => {
+                    assert_eq!(header("authorization"), Some(format!("Bearer {KEY}")));
+                    assert_eq!(header("x-goog-api-key"), None);
+                    assert_eq!(body["model"], self.model(), "{body}");
+                    body["input"]
+                        .as_array()
+                        .expect("`input` is an array of texts")
+                        .iter()
+                        .map(|t| t.as_str().expect("a text").to_string())
+                        .collect()
+                }
+                Vendor::Gemini => {
+                    assert_eq!(header("x-goog-api-key").as_deref(), Some(KEY));
+                    assert_eq!(header("authorization"), None);
+                    assert_eq!(body["model"], format!("models/{}", self.model()), "{body}");
+                    // What the client asks for; a server may answer
+                    // another length (the mismatch case below).
+                    assert!(body["outputDimensionality"].is_u64(), "{body}");
+                    let parts = body["content"]["parts"].as_array().expect("parts");
+                    assert_eq!(parts.len(), 1, "{body}");
+                    vec![parts[0]["text"].as_str().expect("a text").to_string()]
+                }
+            }
+        }
+
+        /// The vendor's answer carrying these vectors.
+        fn answer(self, vectors: Vec<Vec<f32>>) -> Value {
+            match self {
+                Vendor::OpenAi => json!({
+                    "object": "list",
+                    "data": vectors.into_iter().enumerate().map(|(i, v)| json!({
+                        "object": "embedding", "index": i, "embedding": v
+                    })).collect::<Vec<_>>(),
+                    "model": self.model(),
+                    "usage": {"prompt_tokens": 1, "total_tokens": 1}
+                }),
+                Vendor::Gemini => json!({"embedding": {"values": vectors[0]}}),
+            }
+        }
+
+        /// The vendor's documented error body for a refused key (which
+        /// quotes the key back, so redaction has something to hide).
+        fn refusal(self) -> ResponseTemplate {
+            match self {
+                Vendor::OpenAi => ResponseTemplate::new(401).set_body_json(json!({
+                    "error": {
+                        "message": format!("Incorrect API key provided: {KEY}."),
+                        "type": "invalid_request_error", "param": null,
+                        "code": "invalid_api_key"
+                    }
+                })),
+                // Google's documented answer, with the key echoed into
+                // its message as OpenAI's does.
+                Vendor::Gemini => ResponseTemplate::new(400).set_body_json(json!({
+                    "error": {
+                        "code": 400,
+                        "message": format!("API key not valid ({KEY}). Please pass a valid API key."),
+                        "status": "INVALID_ARGUMENT",
+                        "details": [{
+                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                            "reason": "API_KEY_INVALID",
+                            "domain": "googleapis.com",
+                            "metadata": {"service": "generativelanguage.googleapis.com"}
+                        }]
+                    }
+                })),
+            }
+        }
+    }
+
+    /// A server that embeds texts into `dimension` (changeable) floats.
+    async fn server(vendor: Vendor, dimension: Arc<AtomicUsize>) -> MockServer {
+        let server = MockServer::start().await;
+        mount_embedder(&server, vendor, dimension).await;
+        server
+    }
+
+    async fn mount_embedder(server: &MockServer, vendor: Vendor, dimension: Arc<AtomicUsize>) {
+        Mock::given(method("POST"))
+            .and(path(vendor.path()))
+            .respond_with(move |req: &Request| {
+                let d = dimension.load(Ordering::SeqCst);
+                let e = skynet_core::memory::HashEmbedder::with_dimension(d);
+                let vectors = vendor.texts(req).iter().map(|t| e.vector(t)).collect();
+                ResponseTemplate::new(200).set_body_json(vendor.answer(vectors))
+            })
+            .mount(server)
+            .await;
+    }
+
+    fn settings(vendor: Vendor, home: &std::path::Path, base: String, dim: usize) -> Settings {
+        let vars = [
+            ("SKYNET_EMBEDDER", vendor.kind().to_string()),
+            ("SKYNET_EMBED_BASE_URL", base),
+            ("SKYNET_EMBED_MODEL", vendor.model().to_string()),
+            ("SKYNET_EMBED_DIMENSION", dim.to_string()),
+            (vendor.key_var(), KEY.to_string()),
+            ("SKYNET_LLM_MAX_RETRIES", "0".to_string()),
+        ];
+        Settings::load_with(Some(home.into()), move |k: &str| {
+            vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        })
+        .expect("settings")
+    }
+
+    fn note(content: &str) -> NewMemory {
+        NewMemory {
+            content: content.into(),
+            memory_type: Some(MemoryType::TaskExecution),
+            metadata: None,
+            tags: Vec::new(),
+            job_id: None,
+            outcome: Some(MemoryOutcome::Success),
+            importance: None,
+            pinned: false,
+        }
+    }
+
+    async fn search(sk: &Skynet, query: &str) -> Vec<String> {
+        sk.search_memories(&SearchQuery {
+            query: query.into(),
+            limit: Some(3),
+            filter: Default::default(),
+        })
+        .await
+        .expect("search")
+        .into_iter()
+        .map(|s| s.memory.content)
+        .collect()
+    }
+
+    /// Stores, searches, refuses (typed, key redacted, nothing stored),
+    /// then follows a dimension change through `to_reindex` and a
+    /// re-embed.
+    async fn round_trip(vendor: Vendor) {
+        let dimension = Arc::new(AtomicUsize::new(64));
+        let server = server(vendor, dimension.clone()).await;
+        let home = tempfile::tempdir().expect("tempdir");
+        let base = format!("{}{}", server.uri(), vendor.base());
+        let sk = settings(vendor, home.path(), base.clone(), 64)
+            .build()
+            .await
+            .expect("engine");
+        let model_id = format!("{}:{}:64", vendor.kind(), vendor.model());
+        for content in [
+            "check git status in the repository",
+            "restart the nginx web server",
+            "bake a chocolate cake",
+        ] {
+            let m = sk.remember(note(content)).await.expect("remember");
+            assert_eq!(m.embedding_model.as_deref(), Some(model_id.as_str()));
+            assert_eq!(m.embedding.len(), 64);
+        }
+        let found = search(&sk, "git status").await;
+        assert_eq!(found[0], "check git status in the repository", "{found:?}");
+        let stats = sk.memory_stats().await.expect("stats");
+        assert_eq!(stats.embedder, model_id);
+        assert_eq!(stats.to_reindex, Some(0));
+        let requests = server.received_requests().await.expect("recorded");
+        assert!(!requests.is_empty());
+        if let Vendor::Gemini = vendor {
+            for r in &requests {
+                let body: Value = serde_json::from_slice(&r.body).expect("JSON");
+                assert_eq!(body["outputDimensionality"], 64, "{body}");
+            }
+        }
+
+        // The vendor refuses the key: a typed embedder error, the key
+        // redacted, nothing stored.
+        server.reset().await;
+        Mock::given(method("POST"))
+            .and(path(vendor.path()))
+            .respond_with(vendor.refusal())
+            .mount(&server)
+            .await;
+        let err = sk
+            .remember(note("this memory is refused"))
+            .await
+            .expect_err("refused");
+        match &err {
+            Error::Embedder { embedder, message } => {
+                assert_eq!(embedder, vendor.kind());
+                assert!(message.contains("check the API key"), "{message}");
+            }
+            other => panic!("expected Error::Embedder, got {other:?}"),
+        }
+        assert_eq!(err.kind(), skynet_core::ErrorKind::Provider);
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains(KEY), "the key leaked: {text}");
+        assert!(text.contains("[REDACTED]"), "{text}");
+        assert_eq!(sk.memory_stats().await.expect("stats").counts.total, 3);
+        drop(sk);
+
+        // Back to answering; the configured dimension changes. The stored
+        // vectors are another model id's: searches rank them by text
+        // alone, stats count them to re-embed, and `reindex` re-embeds.
+        server.reset().await;
+        mount_embedder(&server, vendor, dimension.clone()).await;
+        let sk = settings(vendor, home.path(), base.clone(), 32)
+            .build()
+            .await
+            .expect("engine");
+        // Configured for 32 while the server still makes 64: refused
+        // clearly, nothing stored.
+        let err = sk.remember(note("wrong size")).await.expect_err("mismatch");
+        assert!(
+            matches!(&err, Error::Embedder { message, .. }
+                if message.contains("answered 64 dimensions, 32 were configured")
+                    && message.contains("SKYNET_EMBED_DIMENSION")
+                    && message.contains("skynet memory reindex")),
+            "{err}"
+        );
+        assert_eq!(sk.memory_stats().await.expect("stats").counts.total, 3);
+        dimension.store(32, Ordering::SeqCst);
+        assert_eq!(sk.memory_stats().await.expect("stats").to_reindex, Some(3));
+        let found = search(&sk, "nginx").await;
+        assert_eq!(found[0], "restart the nginx web server", "{found:?}");
+        let report = sk.reindex_memories(None, |_| {}).await.expect("reindex");
+        assert_eq!(report.reembedded, 3);
+        assert_eq!(
+            report.model,
+            format!("{}:{}:32", vendor.kind(), vendor.model())
+        );
+        assert_eq!(sk.memory_stats().await.expect("stats").to_reindex, Some(0));
+        let found = search(&sk, "git status").await;
+        assert_eq!(found[0], "check git status in the repository", "{found:?}");
+        let all = sk.memories(&Default::default(), 10).await.expect("list");
+        assert!(all.iter().all(|m| m.embedding.len() == 32));
+    }
+
+    #[tokio::test]
+    async fn a_skynet_configured_with_kind_openai_remembers_over_the_openai_wire_format() {
+        round_trip(Vendor::OpenAi).await;
+    }
+
+    #[tokio::test]
+    async fn a_skynet_configured_with_kind_gemini_remembers_over_the_gemini_wire_format() {
+        round_trip(Vendor::Gemini).await;
+    }
+}
+
 #[cfg(feature = "minilm")]
 #[path = "service/mod.rs"]
 mod service;

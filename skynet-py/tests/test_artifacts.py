@@ -68,6 +68,9 @@ def test_gc_dry_run_lists_what_the_run_removes(
         assert dry["jobs"]["job_ids"] == [job.id]
         real = sk.gc()
         assert real["jobs"] == dry["jobs"]
+        # The memories forgotten with the removed jobs are reported too.
+        assert isinstance(real["memories"], int)
+        assert real["memories"] == dry["memories"]
         with pytest.raises(skynet.JobNotFound):
             sk.get(job.id)
     finally:

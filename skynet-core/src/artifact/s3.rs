@@ -142,13 +142,29 @@ impl std::fmt::Debug for S3ArtifactStore {
     }
 }
 
-/// Whether `host` is a loopback name or address.
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+/// Whether plain http to `host` stays on this machine: a literal loopback
+/// address, or a name every address of which (as `resolve` finds them) is
+/// loopback. A name is never trusted by its spelling: `localhost` may
+/// resolve anywhere the resolver says.
+fn is_loopback(
+    host: &str,
+    resolve: impl Fn(&str) -> std::io::Result<Vec<std::net::IpAddr>>,
+) -> bool {
+    // A URL's host is a literal (IPv6 in brackets; IPv4 already in its
+    // dotted form, the URL parser normalises `127.1`) or a name.
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    match literal.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            resolve(host).is_ok_and(|ips| !ips.is_empty() && ips.iter().all(|ip| ip.is_loopback()))
+        }
+    }
+}
+
+/// The system resolver's addresses of `name`.
+fn resolve_host(name: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
+    use std::net::ToSocketAddrs;
+    Ok((name, 0).to_socket_addrs()?.map(|a| a.ip()).collect())
 }
 
 /// The prefix without surrounding slashes, checked to be plain segments.
@@ -195,13 +211,18 @@ impl S3ArtifactStore {
             })?;
             match url.scheme() {
                 "https" => {}
-                "http" if settings.allow_http || url.host_str().is_some_and(is_loopback) => {
+                "http"
+                    if settings.allow_http
+                        || url.host_str().is_some_and(|h| is_loopback(h, resolve_host)) =>
+                {
                     allow_http = true;
                 }
                 "http" => {
                     return Err(Error::Config(format!(
-                        "SKYNET_ARTIFACT_S3_ENDPOINT: {endpoint} is plain http:// off loopback; \
-                         use https://, or set SKYNET_ARTIFACT_S3_ALLOW_HTTP=true"
+                        "SKYNET_ARTIFACT_S3_ENDPOINT: {endpoint} is plain http:// off loopback \
+                         (a host name counts as loopback only if every address it resolves to \
+                         is); use https://, a loopback address such as 127.0.0.1, or set \
+                         SKYNET_ARTIFACT_S3_ALLOW_HTTP=true"
                     )));
                 }
                 other => {
@@ -625,6 +646,41 @@ impl ArtifactStore for S3ArtifactStore {
         Ok(true)
     }
 
+    /// Judged by the object's `Last-Modified` (a writer storing the same
+    /// bytes again rewrites the object, so it is fresh again), read by a
+    /// `HEAD` just before the `DELETE`. The two are not one atomic step:
+    /// `object_store` 0.13 has no conditional delete, and S3's own
+    /// (`If-Match` on `DeleteObject`) compares ETags, which for one
+    /// content-addressed key are the same for every rewrite of the same
+    /// bytes, so it could not tell the fresh object from the old one; the
+    /// `Last-Modified` condition exists for directory buckets only. What
+    /// is left is one round trip between the `HEAD` and the `DELETE` in
+    /// which a writer's rewrite would be removed; gc checks again that no
+    /// record names the object right before, and the record a writer adds
+    /// afterwards reads as a missing object (`ArtifactCorrupt`), never as
+    /// other bytes.
+    async fn delete_if_stored_before(
+        &self,
+        sha256: &str,
+        not_after: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        check_address(sha256)?;
+        let key = Key::from(self.object_key(sha256));
+        let meta = match self.s3.head(&key).await {
+            Ok(meta) => meta,
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            Err(e) => return Err(self.failure(format!("looking up object {sha256}"), e)),
+        };
+        if meta.last_modified > not_after {
+            return Ok(false);
+        }
+        self.s3
+            .delete(&key)
+            .await
+            .map_err(|e| self.failure(format!("removing object {sha256}"), e))?;
+        Ok(true)
+    }
+
     async fn objects(&self) -> Result<Vec<ObjectInfo>> {
         let root = self.key("objects");
         let mut listing = self.s3.list(Some(&root));
@@ -723,13 +779,54 @@ mod tests {
     }
 
     #[test]
+    fn loopback_is_a_literal_address_or_a_name_resolving_only_to_loopback() {
+        let host = |text: &str| text.to_string();
+        let never = |_: &str| -> std::io::Result<Vec<std::net::IpAddr>> {
+            panic!("a literal address is not resolved")
+        };
+        for ok in ["127.0.0.1", "127.8.9.10", "[::1]"] {
+            assert!(is_loopback(&host(ok), never), "{ok}");
+        }
+        for not in ["10.0.0.1", "0.0.0.0", "[::]", "[::ffff:10.0.0.1]"] {
+            assert!(!is_loopback(&host(not), never), "{not}");
+        }
+        let ips = |list: &[&str]| -> std::io::Result<Vec<std::net::IpAddr>> {
+            Ok(list.iter().map(|a| a.parse().expect("ip")).collect())
+        };
+        let name = "localhost".to_string();
+        assert!(is_loopback(&name, |_| ips(&["127.0.0.1", "::1"])));
+        // The name's spelling earns nothing: one address off loopback,
+        // none at all, or a failed lookup, and it is not loopback.
+        assert!(!is_loopback(&name, |_| ips(&["127.0.0.1", "192.0.2.7"])));
+        assert!(!is_loopback(&name, |_| ips(&[])));
+        assert!(!is_loopback(&name, |_| Err(std::io::Error::other(
+            "no DNS"
+        ))));
+        // The system resolver, for real: `localhost` here is loopback,
+        // a name under `.invalid` never resolves.
+        assert!(is_loopback(&name, resolve_host));
+        assert!(!is_loopback(&host("s3.example.invalid"), resolve_host));
+    }
+
+    #[test]
     fn plain_http_only_on_loopback_unless_allowed() {
         let mut s = S3Settings::new("b");
         s.endpoint = Some("http://127.0.0.1:9000".into());
         assert!(S3ArtifactStore::new(s.clone()).is_ok());
-        s.endpoint = Some("http://s3.internal:9000".into());
-        let e = S3ArtifactStore::new(s.clone()).err().map(|e| e.to_string());
-        assert!(e.is_some_and(|e| e.contains("SKYNET_ARTIFACT_S3_ALLOW_HTTP")));
+        s.endpoint = Some("http://localhost:9000".into());
+        assert!(
+            S3ArtifactStore::new(s.clone()).is_ok(),
+            "localhost resolves to loopback here"
+        );
+        for off in ["http://s3.internal.invalid:9000", "http://192.0.2.7:9000"] {
+            s.endpoint = Some(off.into());
+            let e = S3ArtifactStore::new(s.clone()).err().map(|e| e.to_string());
+            assert!(
+                e.as_ref()
+                    .is_some_and(|e| e.contains("SKYNET_ARTIFACT_S3_ALLOW_HTTP")),
+                "{off}: {e:?}"
+            );
+        }
         s.allow_http = true;
         assert!(S3ArtifactStore::new(s).is_ok());
     }

@@ -38,7 +38,9 @@
 //! | network probes (DNS lookup, ping, HTTP status; [`crate::probe`]): ranges, addresses or host names they may reach besides public addresses (default none: loopback, link-local, private ranges closed) | `[network] allow = ["10.0.0.0/8", "status.internal"]` | `SKYNET_NETWORK_ALLOW` (comma list) |
 //! | the host sandbox profile: approved ADMIN service control, kill and package steps run on the host, outside the sandbox (default false: refused when planned) | `[sandbox] host_profile` | `SKYNET_SANDBOX_HOST_PROFILE` |
 //! | Docker provider (registered when an image is set; `host` is also the daemon the `containers` probe reads) | `[docker] image`, `host`, `network`, `memory`, `cpus`, `pids` | `SKYNET_DOCKER_IMAGE`, `SKYNET_DOCKER_HOST`, `SKYNET_DOCKER_NETWORK`, `SKYNET_DOCKER_MEMORY` (`512m`, `2g`), `SKYNET_DOCKER_CPUS`, `SKYNET_DOCKER_PIDS` |
-//! | memory embedder: `hash` (offline hashing, the default) or `minilm` (the local all-MiniLM-L6-v2 model, Cargo feature `minilm`; chosen by its model directory alone too) | `[embedder] kind`, `model_dir` | `SKYNET_EMBEDDER`, `SKYNET_EMBED_MODEL_DIR` (holds `model.safetensors`, `tokenizer.json`, `config.json`) |
+//! | memory embedder: `hash` (offline hashing, the default), `minilm` (the local all-MiniLM-L6-v2 model, Cargo feature `minilm`; chosen by its model directory alone too), `openai` (any OpenAI-compatible `/embeddings`: OpenAI, Ollama, vLLM) or `gemini` (`embedContent`), both Cargo feature `llm` | `[embedder] kind`, `model_dir` | `SKYNET_EMBEDDER`, `SKYNET_EMBED_MODEL_DIR` (holds `model.safetensors`, `tokenizer.json`, `config.json`) |
+//! | hosted embedder (`openai`, `gemini`): model, API base, vector dimension (part of the stored model id: changing it asks for `skynet memory reindex`); time limit, retries and body cap are `[llm]`'s | `[embedder] model`, `base_url`, `dimension` | `SKYNET_EMBED_MODEL` (default `text-embedding-3-small` / `gemini-embedding-001`), `SKYNET_EMBED_BASE_URL` (default `https://api.openai.com/v1` / `https://generativelanguage.googleapis.com/v1beta`), `SKYNET_EMBED_DIMENSION` (default 1536 for `text-embedding-3-small` and `-ada-002`, 3072 for `-3-large`, 768 for Gemini, which is asked for it; required for other OpenAI-compatible models) |
+//! | hosted embedder key (environment only; required for Gemini and for OpenAI's own API, optional for other OpenAI-compatible servers) | (none) | `SKYNET_EMBED_API_KEY`, else `OPENAI_API_KEY` / `GOOGLE_AI_API_KEY`, `GEMINI_API_KEY` |
 //! | health checks: round interval, per-check timeout | `[sentinel] interval`, `check_timeout` | `SKYNET_SENTINEL_INTERVAL` (default `30s`), `SKYNET_SENTINEL_CHECK_TIMEOUT` (default `10s`) |
 //! | queue age alerts (warning / critical) | `[sentinel] queue_age_warning`, `queue_age_critical` | `SKYNET_SENTINEL_QUEUE_AGE_WARNING` (default `5m`), `SKYNET_SENTINEL_QUEUE_AGE_CRITICAL` (default `30m`) |
 //! | initiative engine: on/off (default off), round interval, budgets (jobs per hour, per day, waiting for approval at once) | `[initiative] enabled`, `interval`, `per_hour`, `per_day`, `max_waiting` | `SKYNET_INITIATIVE` (`on`/`off`), `SKYNET_INITIATIVE_INTERVAL` (default `5m`), `SKYNET_INITIATIVE_PER_HOUR` (5), `SKYNET_INITIATIVE_PER_DAY` (20), `SKYNET_INITIATIVE_MAX_WAITING` (3) |
@@ -85,7 +87,7 @@ mod timeouts;
 pub(crate) mod worker;
 
 pub use aliases::env_or_alias;
-pub use embedder::EmbedderChoice;
+pub use embedder::{EmbedderChoice, RemoteEmbedding};
 pub use http::HttpSettings;
 pub use telegram::{DEFAULT_TELEGRAM_API_URL, TelegramRole, TelegramSettings};
 
@@ -320,7 +322,7 @@ impl Settings {
         let http = file.http.resolve(&layers)?;
         let redact_patterns = file.redact.resolve(&layers)?;
         let telegram = file.telegram.resolve(&layers)?;
-        let embedder = file.embedder.resolve(&layers)?;
+        let embedder = file.embedder.resolve(&layers, &file.llm)?;
         let separation_of_duties = layers
             .pick("SKYNET_SEPARATION_OF_DUTIES", file.separation_of_duties)
             .map(|v| worker::parse_bool("separation_of_duties", &v))
@@ -479,6 +481,7 @@ impl Settings {
             .llm
             .iter()
             .filter_map(|l| l.api_key.as_ref())
+            .chain(self.embedder.secret())
             .map(|k| k.expose().to_string())
             .chain(gateway::secrets(self))
             .chain(self.telegram.token.iter().map(|t| t.expose().to_string()))

@@ -1206,3 +1206,214 @@ fn the_embedder_is_hashing_by_default_and_minilm_by_its_model_directory() {
         "{chosen:?}"
     );
 }
+
+/// The hosted embedder a load chose (panics on another choice).
+#[cfg(feature = "llm")]
+fn remote_choice(choice: EmbedderChoice) -> (&'static str, RemoteEmbedding) {
+    match choice {
+        EmbedderChoice::OpenAi(r) => ("openai", r),
+        EmbedderChoice::Gemini(r) => ("gemini", r),
+        other => panic!("expected a hosted embedder, got {other:?}"),
+    }
+}
+
+#[cfg(feature = "llm")]
+#[test]
+fn hosted_embedders_are_chosen_with_their_defaults_and_the_llm_transport_limits() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    let key = "sk-embed-config-secret-1";
+    let s = load(&[("SKYNET_EMBEDDER", "openai"), ("OPENAI_API_KEY", key)]).expect("load");
+    assert!(!format!("{s:?}").contains(key), "the key shows in Debug");
+    let (kind, r) = remote_choice(s.embedder);
+    assert_eq!(kind, "openai");
+    assert_eq!(
+        (r.model.as_str(), r.base_url.as_str(), r.dimension),
+        ("text-embedding-3-small", "https://api.openai.com/v1", 1536)
+    );
+    assert_eq!(r.api_key.as_ref().map(|k| k.expose()), Some(key));
+    assert_eq!(r.http, crate::llm::HttpOptions::default());
+
+    // Gemini: its own key variables, 768 dimensions asked of any model;
+    // the LLM's transport limits apply, from the file or the environment.
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[llm]\ntimeout = \"7s\"\nmax_retries = 1\n[embedder]\nkind = \"GEMINI\"\n",
+    )
+    .expect("write");
+    let (kind, r) = remote_choice(
+        load(&[
+            ("GEMINI_API_KEY", "g-key"),
+            ("SKYNET_LLM_MAX_RESPONSE_BYTES", "1000"),
+        ])
+        .expect("load")
+        .embedder,
+    );
+    assert_eq!(kind, "gemini");
+    assert_eq!(
+        (r.model.as_str(), r.dimension),
+        ("gemini-embedding-001", 768)
+    );
+    assert_eq!(
+        r.base_url,
+        "https://generativelanguage.googleapis.com/v1beta"
+    );
+    assert_eq!(r.http.timeout, std::time::Duration::from_secs(7));
+    assert_eq!(r.http.retry.max_retries, 1);
+    assert_eq!(r.http.max_response_bytes, 1000);
+    // SKYNET_EMBED_API_KEY wins over the vendor's variable.
+    let (_, r) = remote_choice(
+        load(&[
+            ("GEMINI_API_KEY", "g-key"),
+            ("SKYNET_EMBED_API_KEY", "embed-key"),
+        ])
+        .expect("load")
+        .embedder,
+    );
+    assert_eq!(r.api_key.as_ref().map(|k| k.expose()), Some("embed-key"));
+
+    // An OpenAI-compatible server elsewhere (Ollama): no key needed, every
+    // setting from the file, the environment over it.
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[embedder]\nkind = \"openai\"\nmodel = \"nomic-embed-text\"\n\
+         base_url = \"http://127.0.0.1:11434/v1\"\ndimension = 768\n",
+    )
+    .expect("write");
+    let (_, r) = remote_choice(load(&[]).expect("load").embedder);
+    assert_eq!(
+        (r.model.as_str(), r.base_url.as_str(), r.dimension),
+        ("nomic-embed-text", "http://127.0.0.1:11434/v1", 768)
+    );
+    assert!(r.api_key.is_none());
+    let (_, r) = remote_choice(
+        load(&[
+            ("SKYNET_EMBED_DIMENSION", "1024"),
+            ("SKYNET_EMBED_MODEL", "mxbai-embed-large"),
+        ])
+        .expect("load")
+        .embedder,
+    );
+    assert_eq!((r.model.as_str(), r.dimension), ("mxbai-embed-large", 1024));
+}
+
+#[cfg(feature = "llm")]
+#[test]
+fn hosted_embedder_settings_that_cannot_work_are_refused_saying_what_to_set() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let load = |pairs: &[(&str, &str)]| Settings::load_with(Some(home.path().into()), env(pairs));
+    let refused = |pairs: &[(&str, &str)], wants: &[&str]| {
+        let e = load(pairs).expect_err("refused");
+        assert!(matches!(e, Error::Config(_)), "{e:?}");
+        let text = e.to_string();
+        for w in wants {
+            assert!(text.contains(w), "{text:?} lacks {w:?}");
+        }
+        text
+    };
+    refused(
+        &[("SKYNET_EMBEDDER", "openai")],
+        &[
+            "openai embedder needs an API key",
+            "SKYNET_EMBED_API_KEY or OPENAI_API_KEY",
+        ],
+    );
+    refused(
+        &[("SKYNET_EMBEDDER", "gemini"), ("OPENAI_API_KEY", "k")],
+        &["SKYNET_EMBED_API_KEY or GOOGLE_AI_API_KEY or GEMINI_API_KEY"],
+    );
+    let openai = [("SKYNET_EMBEDDER", "openai"), ("OPENAI_API_KEY", "k")];
+    let with = |extra: (&'static str, &'static str)| {
+        let mut v = openai.to_vec();
+        v.push(extra);
+        v
+    };
+    refused(
+        &with(("SKYNET_EMBED_MODEL", "nomic-embed-text")),
+        &[
+            "\"nomic-embed-text\" has no known dimension",
+            "SKYNET_EMBED_DIMENSION",
+        ],
+    );
+    for bad in ["0", "-3", "abc", "100000", "1.5"] {
+        refused(
+            &with(("SKYNET_EMBED_DIMENSION", bad)),
+            &["SKYNET_EMBED_DIMENSION", "whole number from 1 to 16384"],
+        );
+    }
+    for bad in [
+        "localhost:11434",
+        "ftp://example.com/v1",
+        "https://",
+        "not a url",
+    ] {
+        refused(
+            &with(("SKYNET_EMBED_BASE_URL", bad)),
+            &["SKYNET_EMBED_BASE_URL", "http:// or https://"],
+        );
+    }
+    refused(
+        &with(("SKYNET_EMBED_MODEL", "  ")),
+        &["SKYNET_EMBED_MODEL", "empty"],
+    );
+    refused(
+        &[("SKYNET_EMBEDDER", "word2vec")],
+        &["not one of hash, minilm, openai, gemini"],
+    );
+    // The key never appears in a refusal.
+    let text = refused(
+        &[
+            ("SKYNET_EMBEDDER", "openai"),
+            ("OPENAI_API_KEY", "sk-never-shown"),
+            ("SKYNET_EMBED_DIMENSION", "x"),
+        ],
+        &["SKYNET_EMBED_DIMENSION"],
+    );
+    assert!(!text.contains("sk-never-shown"));
+
+    // A file key another kind uses is a mistake worth naming.
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[embedder]\nkind = \"openai\"\nmodel_dir = \"/srv/minilm\"\n",
+    )
+    .expect("write");
+    refused(
+        &[("OPENAI_API_KEY", "k")],
+        &["[embedder] model_dir does not apply to the openai embedder"],
+    );
+    std::fs::write(
+        home.path().join("skynet.toml"),
+        "[embedder]\nkind = \"hash\"\ndimension = 768\n",
+    )
+    .expect("write");
+    refused(
+        &[],
+        &[
+            "[embedder] dimension does not apply to the hash embedder",
+            "openai or gemini",
+        ],
+    );
+    // The environment's are ignored: they may be set for another choice.
+    std::fs::remove_file(home.path().join("skynet.toml")).expect("remove");
+    assert_eq!(
+        load(&[
+            ("SKYNET_EMBED_DIMENSION", "768"),
+            ("SKYNET_EMBED_MODEL", "m")
+        ])
+        .expect("load")
+        .embedder,
+        EmbedderChoice::Hash
+    );
+}
+
+#[cfg(not(feature = "llm"))]
+#[test]
+fn hosted_embedders_need_the_llm_feature() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let e = Settings::load_with(
+        Some(home.path().into()),
+        env(&[("SKYNET_EMBEDDER", "openai"), ("OPENAI_API_KEY", "k")]),
+    )
+    .expect_err("no llm feature");
+    assert!(e.to_string().contains("--features llm"), "{e}");
+}

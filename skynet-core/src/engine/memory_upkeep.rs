@@ -72,11 +72,14 @@ impl Skynet {
             let texts: Vec<String> = todo.iter().map(|m| m.content.clone()).collect();
             let vectors = embedder.embed(&texts).await?;
             if vectors.len() != texts.len() {
-                return Err(Error::Planning(format!(
-                    "embedding: the embedder {model} returned {} vectors for {} texts",
-                    vectors.len(),
-                    texts.len()
-                )));
+                return Err(Error::Embedder {
+                    embedder: model.clone(),
+                    message: format!(
+                        "returned {} vectors for {} texts",
+                        vectors.len(),
+                        texts.len()
+                    ),
+                });
             }
             for v in &vectors {
                 check_dimension(embedder, v)?;

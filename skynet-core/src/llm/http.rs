@@ -15,6 +15,8 @@ pub(crate) struct Transport {
     options: HttpOptions,
     redactor: Redactor,
     vendor: &'static str,
+    /// The settings a 404 points at (the model and its base URL).
+    model_settings: &'static str,
 }
 
 /// Why one attempt failed: worth another try after the delay (the
@@ -39,7 +41,15 @@ impl Transport {
             options,
             redactor: Redactor::new(secrets),
             vendor,
+            model_settings: "SKYNET_LLM_MODEL and SKYNET_LLM_BASE_URL",
         })
+    }
+
+    /// Name `settings` (the model and base URL variables) in the hint of a
+    /// 404, for a client configured elsewhere than `[llm]`.
+    pub(crate) fn model_settings(mut self, settings: &'static str) -> Transport {
+        self.model_settings = settings;
+        self
     }
 
     /// [`Self::post_json`] with `Authorization: Bearer <key>` when a key
@@ -130,7 +140,8 @@ impl Transport {
                 .read_capped(&mut resp, 64 * 1024)
                 .await
                 .unwrap_or_default();
-            let quoted = quote(&String::from_utf8_lossy(&text));
+            let raw = String::from_utf8_lossy(&text);
+            let quoted = quote(&raw);
             let why = format!(
                 "HTTP {status}{}",
                 if quoted.is_empty() {
@@ -142,7 +153,7 @@ impl Transport {
             return Err(if retryable_status(status) {
                 Attempt::Retry(why, after)
             } else {
-                Attempt::Fail(self.error(format!("{why}{}", hint(status))))
+                Attempt::Fail(self.error(format!("{why}{}", self.hint(status, &raw))))
             });
         }
         let bytes = match self
@@ -227,13 +238,19 @@ impl Transport {
     }
 }
 
-/// What a person should do about a final HTTP status.
-fn hint(status: u16) -> &'static str {
-    match status {
-        401 | 403 => " (check the API key variable for this provider)",
-        404 => " (check SKYNET_LLM_MODEL and SKYNET_LLM_BASE_URL)",
-        400 | 422 => " (the server refused the request; check the model supports it)",
-        _ => "",
+impl Transport {
+    /// What a person should do about a final HTTP status (Gemini refuses
+    /// a bad key with 400 and the reason `API_KEY_INVALID`).
+    fn hint(&self, status: u16, body: &str) -> String {
+        match status {
+            401 | 403 => " (check the API key variable for this provider)".into(),
+            400 if body.contains("API_KEY_INVALID") => {
+                " (check the API key variable for this provider)".into()
+            }
+            404 => format!(" (check {})", self.model_settings),
+            400 | 422 => " (the server refused the request; check the model supports it)".into(),
+            _ => String::new(),
+        }
     }
 }
 

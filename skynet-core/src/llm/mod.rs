@@ -162,7 +162,7 @@ impl std::fmt::Display for ApiKey {
 }
 
 /// Transport limits shared by every adapter.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpOptions {
     /// Whole-request time limit, connect to last byte (default 60 s).
     pub timeout: Duration,

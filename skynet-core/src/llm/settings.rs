@@ -205,21 +205,7 @@ impl LlmSettings {
             .iter()
             .find_map(|k| env(k).filter(|v| !v.trim().is_empty()))
             .map(|v| ApiKey::new(v.trim()));
-        if let Some(t) = pick("SKYNET_LLM_TIMEOUT", &file.timeout) {
-            s.http.timeout = crate::config::parse_duration("llm timeout", &t)?;
-        }
-        if let Some(n) = pick(
-            "SKYNET_LLM_MAX_RETRIES",
-            &file.max_retries.map(|n| n.to_string()),
-        ) {
-            s.http.retry.max_retries = number("llm max_retries", &n)?;
-        }
-        if let Some(n) = pick(
-            "SKYNET_LLM_MAX_RESPONSE_BYTES",
-            &file.max_response_bytes.map(|n| n.to_string()),
-        ) {
-            s.http.max_response_bytes = number("llm max_response_bytes", &n)?;
-        }
+        s.http = HttpOptions::load(file, env)?;
         if let Some(n) = pick(
             "SKYNET_LLM_DAILY_TOKENS",
             &file.daily_token_budget.map(|n| n.to_string()),
@@ -240,6 +226,35 @@ impl LlmSettings {
         } else {
             None
         }
+    }
+}
+
+impl HttpOptions {
+    /// The transport limits of `[llm]` (`timeout`, `max_retries`,
+    /// `max_response_bytes`) and their `SKYNET_LLM_*` variables, over the
+    /// defaults. The hosted embedders use the same ones.
+    pub(crate) fn load(
+        file: &LlmFileSection,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<HttpOptions> {
+        let pick = |key: &str, v: Option<String>| env(key).or(v);
+        let mut http = HttpOptions::default();
+        if let Some(t) = pick("SKYNET_LLM_TIMEOUT", file.timeout.clone()) {
+            http.timeout = crate::config::parse_duration("llm timeout", &t)?;
+        }
+        if let Some(n) = pick(
+            "SKYNET_LLM_MAX_RETRIES",
+            file.max_retries.map(|n| n.to_string()),
+        ) {
+            http.retry.max_retries = number("llm max_retries", &n)?;
+        }
+        if let Some(n) = pick(
+            "SKYNET_LLM_MAX_RESPONSE_BYTES",
+            file.max_response_bytes.map(|n| n.to_string()),
+        ) {
+            http.max_response_bytes = number("llm max_response_bytes", &n)?;
+        }
+        Ok(http)
     }
 }
 

@@ -201,7 +201,10 @@ impl Loaded {
 }
 
 fn failed(why: String) -> Error {
-    Error::Planning(format!("embedding: minilm: {why}"))
+    Error::Embedder {
+        embedder: "minilm".into(),
+        message: why,
+    }
 }
 
 #[async_trait]
