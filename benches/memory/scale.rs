@@ -230,7 +230,10 @@ async fn hybrid(url: &str, n: u64, queries: u64) -> anyhow::Result<()> {
                 u32::MAX,
             )
             .await?;
-        let v = embedder.embed(std::slice::from_ref(&q.query)).await?.remove(0);
+        let v = embedder
+            .embed(std::slice::from_ref(&q.query))
+            .await?
+            .remove(0);
         let now = chrono::Utc::now();
         let exact = skynet_core::memory::rank(all.clone(), &text, &v, now, &weights, 10);
         let got = sk.search_memories(&q).await?;
@@ -364,10 +367,16 @@ async fn vectors(url: &str, dir: &Path, n: u64, queries: u64) -> anyhow::Result<
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize, default: u64| -> anyhow::Result<u64> {
-        Ok(args.get(i).map(|s| s.parse()).transpose()?.unwrap_or(default))
+        Ok(args
+            .get(i)
+            .map(|s| s.parse())
+            .transpose()?
+            .unwrap_or(default))
     };
     match args.first().map(String::as_str) {
-        Some("hybrid") if args.len() >= 2 => hybrid(&args[1], num(2, 100_000)?, num(3, 1_000)?).await,
+        Some("hybrid") if args.len() >= 2 => {
+            hybrid(&args[1], num(2, 100_000)?, num(3, 1_000)?).await
+        }
         Some("vectors") if args.len() >= 3 => {
             vectors(
                 &args[1],

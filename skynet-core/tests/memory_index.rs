@@ -13,9 +13,9 @@ mod service;
 
 use async_trait::async_trait;
 use backends::Db;
+use skynet_core::Principal;
 use skynet_core::memory::index::IndexSettings;
 use skynet_core::memory::{Embedder, MemoryOutcome, MemoryType, NewMemory, SearchQuery};
-use skynet_core::Principal;
 use skynet_core::store::keys::{Grant, Scope};
 use skynet_core::{EngineConfig, SimilarTo, Skynet};
 use std::collections::HashSet;
@@ -174,7 +174,10 @@ async fn until_top(sk: &Skynet, text: &str, done: impl Fn(&[String]) -> bool) {
         if done(&top) {
             return;
         }
-        assert!(Instant::now() < deadline, "never true for {text:?}: {top:?}");
+        assert!(
+            Instant::now() < deadline,
+            "never true for {text:?}: {top:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -198,7 +201,10 @@ async fn a_second_engine_on_the_database_sees_stores_and_forgets(db: Db) {
     until_top(&b, "v 777", |top| !top.contains(&new.id)).await;
     let deadline = Instant::now() + Duration::from_secs(15);
     while b.memory_stats().await.unwrap().index_detail.vectors != 40 {
-        assert!(Instant::now() < deadline, "B's index kept the forgotten one");
+        assert!(
+            Instant::now() < deadline,
+            "B's index kept the forgotten one"
+        );
         b.similar_memories(&SimilarTo::Content("v 1".into()), Some(1))
             .await
             .unwrap();

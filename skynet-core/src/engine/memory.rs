@@ -4,14 +4,14 @@
 //! memory. Content passes the engine's [`Redactor`](crate::redact::Redactor)
 //! before it is stored.
 
+use super::memory_index::MemoryIndex;
 use super::{Inner, Skynet};
 use crate::job::{Job, JobId, JobStatus};
+use crate::memory::index::IndexSettings;
 use crate::memory::{
     Embedder, HashEmbedder, Memory, MemoryFilter, MemoryOutcome, MemoryType, NewMemory,
 };
 use crate::memory::{MemoryCounts, Scored, SearchQuery, Weights, rank, terms};
-use super::memory_index::MemoryIndex;
-use crate::memory::index::IndexSettings;
 use crate::principal::Visibility;
 use crate::{Error, Result};
 use std::sync::atomic::Ordering;
@@ -40,8 +40,7 @@ pub(crate) struct EngineMemory {
 impl EngineMemory {
     /// Memory embedded by `embedder`, indexed as `index` says.
     pub(crate) fn new(embedder: Option<Arc<dyn Embedder>>, index: IndexSettings) -> Self {
-        let embedder: Arc<dyn Embedder> =
-            embedder.unwrap_or_else(|| Arc::new(HashEmbedder::new()));
+        let embedder: Arc<dyn Embedder> = embedder.unwrap_or_else(|| Arc::new(HashEmbedder::new()));
         let index = Arc::new(MemoryIndex::new(
             index,
             embedder.model_id(),

@@ -9,10 +9,10 @@
 //! the store with the caller's visibility and filter in SQL, so a stale
 //! entry can cost a result, never leak one.
 
-use crate::memory::index::{IndexReport, IndexSettings, IndexedVector, Neighbour, VectorIndex};
-use crate::store::SharedStore;
 use crate::Result;
 use crate::memory::Memory;
+use crate::memory::index::{IndexReport, IndexSettings, IndexedVector, Neighbour, VectorIndex};
+use crate::store::SharedStore;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
@@ -176,7 +176,10 @@ impl MemoryIndex {
     /// (forget by filter, eviction, pruning, reindex): compare all ids at
     /// the next search.
     pub(crate) fn changed_many(&self) {
-        self.heard.lock().unwrap_or_else(|e| e.into_inner()).reconcile = true;
+        self.heard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reconcile = true;
         *self.last_sync.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 

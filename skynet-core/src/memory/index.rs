@@ -296,9 +296,12 @@ impl VectorIndex {
             Some(Some(slot)) => principal.is_none_or(|p| slot.principal == p),
             _ => false,
         };
-        let found = self
-            .graph
-            .search_filter(&q, k, ef.max(k), Some(&keep as &dyn hnsw_rs::filter::FilterT));
+        let found = self.graph.search_filter(
+            &q,
+            k,
+            ef.max(k),
+            Some(&keep as &dyn hnsw_rs::filter::FilterT),
+        );
         let mut out: Vec<Neighbour> = found
             .into_iter()
             .filter_map(|n| {
