@@ -318,7 +318,11 @@ impl MemoryIndex {
     /// A new index of every vector of the model, built off the runtime's
     /// threads.
     async fn read_all(&self, store: &SharedStore, count: u64) -> Result<VectorIndex> {
-        let mut index = VectorIndex::new(self.dimension, count as usize);
+        let mut index = VectorIndex::new(
+            self.dimension,
+            count as usize,
+            self.settings.ef_construction,
+        );
         let mut after: Option<String> = None;
         loop {
             let page = store

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 /// Links per node (HNSW's `M`); layer 0 keeps twice as many.
 pub const LINKS: usize = 24;
-/// Candidates kept while inserting (`ef_construction`).
+/// Candidates kept while inserting (`ef_construction`), by default.
 pub const EF_CONSTRUCTION: usize = 200;
 /// Layers at most (hnsw_rs's limit is 16).
 const LAYERS: usize = 16;
@@ -72,6 +72,9 @@ pub struct IndexSettings {
     /// Candidates a search explores (HNSW's `ef`; higher: better recall,
     /// slower). Default 256.
     pub ef_search: usize,
+    /// Candidates kept while inserting (HNSW's `ef_construction`; higher:
+    /// a better graph, slower to build). Default 200.
+    pub ef_construction: usize,
 }
 
 impl Default for IndexSettings {
@@ -80,6 +83,7 @@ impl Default for IndexSettings {
             threshold: Some(10_000),
             max_vectors: 1_000_000,
             ef_search: 256,
+            ef_construction: EF_CONSTRUCTION,
         }
     }
 }
@@ -170,10 +174,17 @@ impl std::fmt::Debug for VectorIndex {
 }
 
 impl VectorIndex {
-    /// An empty index for vectors of `dimension`, sized for `expected`.
-    pub fn new(dimension: usize, expected: usize) -> Self {
+    /// An empty index for vectors of `dimension`, sized for `expected`,
+    /// exploring `ef_construction` candidates per insert.
+    pub fn new(dimension: usize, expected: usize, ef_construction: usize) -> Self {
         VectorIndex {
-            graph: Hnsw::new(LINKS, expected.max(1), LAYERS, EF_CONSTRUCTION, UnitCosine),
+            graph: Hnsw::new(
+                LINKS,
+                expected.max(1),
+                LAYERS,
+                ef_construction.max(LINKS),
+                UnitCosine,
+            ),
             dimension,
             slots: Vec::with_capacity(expected),
             by_id: HashMap::with_capacity(expected),
@@ -333,7 +344,7 @@ mod tests {
 
     #[test]
     fn finds_by_cosine_and_skips_the_forgotten_and_others() {
-        let mut ix = VectorIndex::new(2, 8);
+        let mut ix = VectorIndex::new(2, 8, EF_CONSTRUCTION);
         assert_eq!(
             ix.insert(&[
                 item("a", "alice", vec![1.0, 0.0]),
