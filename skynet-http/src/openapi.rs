@@ -41,6 +41,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         schema::DiagnosisView, schema::ProviderScoreView,
         memory::MemoryStoreBody, memory::MemorySearchBody, memory::MemorySimilarBody,
         memory::MemoryView, memory::MemoryHit, skynet_core::memory::ScoreParts, memory::MemoryResults,
+        skynet_core::memory::index::IndexReport,
         memory::MemoryStatsView, memory::MemoryForgetBody, memory::MemoryForgotten,
         memory::MemoryPinBody, skynet_core::memory::PastRuns, skynet_core::memory::PlanWarning,
         autonomy::ScheduleBody, skynet_core::schedules::Schedule,

@@ -372,7 +372,9 @@ macro_rules! memory_methods {
             }
 
             /// Counts (``total``, ``by_type``, ``average_importance``) and the
-            /// embedder and index in use, as a dict.
+            /// embedder and index in use (``index``; ``index_detail``: its
+            /// ``kind``, ``vectors``, ``tombstones``, ``bytes``,
+            /// ``max_vectors``, ``threshold``), as a dict.
             fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
                 $finish(py, $crate::memory::stats(self.core.clone()))
             }

@@ -78,6 +78,19 @@ pub async fn run(sk: &Skynet, command: MemoryCommand, out: &mut dyn Write) -> Re
                 for (kind, n) in &s.counts.by_type {
                     writeln!(out, "  {kind}: {n}")?;
                 }
+                let ix = &s.index_detail;
+                writeln!(
+                    out,
+                    "vector index: {}, {} vectors ({} forgotten), ~{:.1} MB, at most {} vectors, \
+                     used from {}",
+                    ix.kind,
+                    ix.vectors,
+                    ix.tombstones,
+                    ix.bytes as f64 / 1e6,
+                    ix.max_vectors,
+                    ix.threshold
+                        .map_or_else(|| "never (off)".to_string(), |t| format!("{t} memories"))
+                )?;
             }
         }
         MemoryCommand::Forget {

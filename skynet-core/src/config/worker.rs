@@ -39,6 +39,13 @@ pub(super) struct LimitsSection {
     approval_ttl: Option<String>,
     /// Memories kept per principal (`off`: no cap).
     memory_max: Option<toml::Value>,
+    /// Embedded memories from which searches use the vector index
+    /// (`off`: always exact).
+    memory_index_threshold: Option<toml::Value>,
+    /// Vectors the index holds at most.
+    memory_index_max_vectors: Option<u64>,
+    /// Candidates an index search explores.
+    memory_index_ef: Option<u64>,
 }
 
 /// The engine's tunables: defaults, then the file, then the environment;
@@ -84,6 +91,32 @@ pub(super) fn engine_config(
                 }
                 n => Some(n),
             },
+        };
+    }
+    let threshold = limits.memory_index_threshold.clone().map(|v| match v {
+        toml::Value::String(s) => s,
+        other => other.to_string(),
+    });
+    if let Some(v) = layers.pick("SKYNET_MEMORY_INDEX_THRESHOLD", threshold) {
+        engine.memory_index.threshold = match v.trim() {
+            "off" | "none" => None,
+            n => Some(parse_number("memory_index_threshold", n)?),
+        };
+    }
+    if let Some(v) = layers.pick(
+        "SKYNET_MEMORY_INDEX_MAX_VECTORS",
+        limits.memory_index_max_vectors,
+    ) {
+        engine.memory_index.max_vectors = parse_number("memory_index_max_vectors", &v)?;
+    }
+    if let Some(v) = layers.pick("SKYNET_MEMORY_INDEX_EF", limits.memory_index_ef) {
+        engine.memory_index.ef_search = match parse_number::<usize>("memory_index_ef", &v)? {
+            0 | 10_001.. => {
+                return Err(Error::Config(
+                    "memory_index_ef is 1 to 10000 (candidates an index search explores)".into(),
+                ));
+            }
+            n => n,
         };
     }
     if let Some(v) = layers.pick("SKYNET_MAX_OUTPUT_BYTES", limits.max_output_bytes) {

@@ -239,6 +239,7 @@ impl SkynetBuilder {
             self.weights,
             Some(health_source),
         )?;
+        let memory_index = self.config.memory_index;
         Ok(Skynet {
             inner: Arc::new(Inner {
                 store,
@@ -253,7 +254,7 @@ impl SkynetBuilder {
                 redactor,
                 sentinel,
                 running: Mutex::new(HashMap::new()),
-                memory: super::memory::EngineMemory::new(self.embedder),
+                memory: super::memory::EngineMemory::new(self.embedder, memory_index),
                 unusable: self.unusable,
                 estimates: Default::default(),
                 initiative: crate::initiative::Initiative::new(self.initiative, self.strategies),

@@ -244,6 +244,9 @@ impl Skynet {
             // The memories of a removed job go too, unless pinned.
             let gone_ids: Vec<JobId> = gone.iter().map(|id| (*id).clone()).collect();
             done.memories = store.forget_jobs(&gone_ids).await?;
+            if done.memories > 0 {
+                self.inner.memory.index.changed_many();
+            }
             done.jobs = plan
                 .jobs
                 .into_iter()

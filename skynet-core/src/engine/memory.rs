@@ -4,8 +4,10 @@
 //! memory. Content passes the engine's [`Redactor`](crate::redact::Redactor)
 //! before it is stored.
 
+use super::memory_index::MemoryIndex;
 use super::{Inner, Skynet};
 use crate::job::{Job, JobId, JobStatus};
+use crate::memory::index::IndexSettings;
 use crate::memory::{
     Embedder, HashEmbedder, Memory, MemoryFilter, MemoryOutcome, MemoryType, NewMemory,
 };
@@ -31,15 +33,24 @@ pub(crate) struct EngineMemory {
     writer: OnceLock<mpsc::Sender<JobId>>,
     /// Jobs queued or being written.
     pending: Arc<std::sync::atomic::AtomicUsize>,
+    /// The approximate vector index of the embedder's vectors.
+    pub(crate) index: Arc<MemoryIndex>,
 }
 
 impl EngineMemory {
-    /// Memory embedded by `embedder`.
-    pub(crate) fn new(embedder: Option<Arc<dyn Embedder>>) -> Self {
+    /// Memory embedded by `embedder`, indexed as `index` says.
+    pub(crate) fn new(embedder: Option<Arc<dyn Embedder>>, index: IndexSettings) -> Self {
+        let embedder: Arc<dyn Embedder> = embedder.unwrap_or_else(|| Arc::new(HashEmbedder::new()));
+        let index = Arc::new(MemoryIndex::new(
+            index,
+            embedder.model_id(),
+            embedder.dimension(),
+        ));
         EngineMemory {
-            embedder: embedder.unwrap_or_else(|| Arc::new(HashEmbedder::new())),
+            embedder,
             writer: OnceLock::new(),
             pending: Arc::default(),
+            index,
         }
     }
 }
@@ -91,8 +102,61 @@ impl Skynet {
         let mut memory = new.into_memory(principal, chrono::Utc::now())?;
         embed_into(&*self.inner.memory.embedder, &mut memory).await?;
         self.inner.store.insert_memory(&memory).await?;
+        self.inner
+            .memory
+            .index
+            .stored(std::slice::from_ref(&memory));
         keep_within_cap(&self.inner, &memory.principal).await;
         Ok(memory)
+    }
+
+    /// Store many memories of the local operator at once: checked,
+    /// redacted, embedded in one call and inserted in one transaction
+    /// (all or none). For bulk ingest and imports.
+    pub async fn remember_many(&self, news: Vec<NewMemory>) -> Result<Vec<Memory>> {
+        self.store_memories(news, crate::Principal::local()).await
+    }
+
+    /// [`Skynet::remember_many`] for `principal`.
+    pub(crate) async fn store_memories(
+        &self,
+        news: Vec<NewMemory>,
+        principal: crate::Principal,
+    ) -> Result<Vec<Memory>> {
+        let now = chrono::Utc::now();
+        let mut memories = Vec::with_capacity(news.len());
+        for mut new in news {
+            redact_new(&self.inner.redactor, &mut new);
+            memories.push(new.into_memory(principal.clone(), now)?);
+        }
+        let embedder = &*self.inner.memory.embedder;
+        let texts: Vec<String> = memories.iter().map(|m| m.content.clone()).collect();
+        let vectors = embedder.embed(&texts).await?;
+        if vectors.len() != memories.len() {
+            return Err(Error::Planning(format!(
+                "embedding: the embedder {} returned {} vectors for {} texts",
+                embedder.model_id(),
+                vectors.len(),
+                texts.len()
+            )));
+        }
+        for (m, v) in memories.iter_mut().zip(vectors) {
+            check_dimension(embedder, &v)?;
+            m.embedding = v;
+            m.embedding_model = Some(embedder.model_id().to_string());
+        }
+        self.inner.store.insert_memories(&memories).await?;
+        self.inner.memory.index.stored(&memories);
+        keep_within_cap(&self.inner, &principal).await;
+        Ok(memories)
+    }
+
+    /// Build (or bring up to date) the approximate vector index now, and
+    /// wait for it, rather than at the first search (which is exact until
+    /// the index is built in the background). Nothing happens below the
+    /// threshold or with the index turned off.
+    pub async fn load_memory_index(&self) -> Result<()> {
+        self.inner.memory.index.load(&self.inner.store).await
     }
 
     /// The memory with this id (the local operator sees every one).
@@ -132,9 +196,17 @@ fn redact_new(redactor: &crate::redact::Redactor, new: &mut NewMemory) {
     }
 }
 
-/// Memories a search considers at most (the newest matching its filter):
-/// the vector ranking is exact, in process, over these.
+/// Memories an exact search considers at most (the newest matching its
+/// filter): the vector ranking is exact, in process, over these.
 pub const SEARCH_CANDIDATES: u32 = 10_000;
+
+/// Nearest memories (and full-text matches) an indexed search takes at
+/// least, before the filter.
+pub const INDEX_CANDIDATES: usize = 50;
+
+/// How many times `limit` an indexed search fetches from the index, so
+/// that a filter still leaves enough.
+pub const OVERFETCH: usize = 5;
 
 /// What a similarity search starts from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -154,8 +226,12 @@ pub struct MemoryStats {
     pub counts: MemoryCounts,
     /// The embedder's model id.
     pub embedder: String,
-    /// The vector index (`exact`: cosine over every candidate).
+    /// The vector index in use: `hnsw` (approximate, in process) or
+    /// `exact` (cosine over every candidate); see `index_detail`.
     pub index: String,
+    /// The vector index's state, size and bounds.
+    #[serde(default)]
+    pub index_detail: crate::memory::index::IndexReport,
     /// Memories whose vector another model made (or that have none):
     /// `skynet memory reindex` re-embeds them. Only for a caller who sees
     /// every principal's memories.
@@ -184,20 +260,79 @@ impl Skynet {
         }
         let weights = Weights::from_env()?;
         let store = &self.inner.store;
-        let candidates = self.comparable(
-            store
-                .list_memories(&q.filter, visibility, SEARCH_CANDIDATES)
-                .await?,
-        );
-        let text = store
-            .text_search_memories(&terms(&q.query), visibility, SEARCH_CANDIDATES)
-            .await?;
         let vector = self.embed_one(&q.query).await?;
+        let terms = terms(&q.query);
         let now = chrono::Utc::now();
-        let found = rank(candidates, &text, &vector, now, &weights, limit);
+        let found = match self
+            .indexed_candidates(&vector, &terms, limit, &q.filter, visibility)
+            .await?
+        {
+            Some((candidates, text)) => rank(candidates, &text, &vector, now, &weights, limit),
+            None => {
+                let candidates = self.comparable(
+                    store
+                        .list_memories(&q.filter, visibility, SEARCH_CANDIDATES)
+                        .await?,
+                );
+                let text = store
+                    .text_search_memories(&terms, visibility, SEARCH_CANDIDATES)
+                    .await?;
+                rank(candidates, &text, &vector, now, &weights, limit)
+            }
+        };
         let ids: Vec<String> = found.iter().map(|s| s.memory.id.clone()).collect();
         store.touch_memories(&ids, now).await?;
         Ok(found)
+    }
+
+    /// A search's candidates through the vector index: its nearest
+    /// memories (over-fetched) with the best full-text matches, read back
+    /// with the caller's visibility and `filter` in SQL, and the full-text
+    /// ranking. `None` when the search must be exact: the index is not in
+    /// use, or the filter left fewer than `limit` of the nearest.
+    async fn indexed_candidates(
+        &self,
+        vector: &[f32],
+        terms: &[String],
+        limit: usize,
+        filter: &MemoryFilter,
+        visibility: &Visibility,
+    ) -> Result<Option<(Vec<Memory>, Vec<String>)>> {
+        let store = &self.inner.store;
+        let k = (limit * OVERFETCH).max(INDEX_CANDIDATES);
+        let principal = visibility.only().map(|p| p.as_str());
+        let Some(near) = self
+            .inner
+            .memory
+            .index
+            .nearest(store, vector, k, principal)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let text = store
+            .text_search_memories(terms, visibility, INDEX_CANDIDATES as u32)
+            .await?;
+        let mut ids: Vec<String> = near.into_iter().map(|n| n.id).collect();
+        let nearest = ids.len();
+        for id in &text {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        let candidates = self.comparable(store.memories_by_ids(&ids, filter, visibility).await?);
+        let near_kept = {
+            let wanted: std::collections::HashSet<&str> =
+                ids[..nearest].iter().map(String::as_str).collect();
+            candidates
+                .iter()
+                .filter(|m| wanted.contains(m.id.as_str()))
+                .count()
+        };
+        if near_kept < limit.min(nearest) || (!filter.is_empty() && near_kept < limit) {
+            return Ok(None);
+        }
+        Ok(Some((candidates, text)))
     }
 
     /// The memories most like `to` by vector alone.
@@ -230,13 +365,25 @@ impl Skynet {
                 (v, Some(m.id))
             }
         };
-        let candidates = self
-            .comparable(
+        let indexed = self
+            .indexed_candidates(
+                &vector,
+                &[],
+                limit + 1,
+                &MemoryFilter::default(),
+                visibility,
+            )
+            .await?;
+        let candidates = match indexed {
+            Some((candidates, _)) => candidates,
+            None => self.comparable(
                 self.inner
                     .store
                     .list_memories(&MemoryFilter::default(), visibility, SEARCH_CANDIDATES)
                     .await?,
-            )
+            ),
+        };
+        let candidates = candidates
             .into_iter()
             .filter(|m| Some(&m.id) != skip.as_ref())
             .collect();
@@ -283,10 +430,15 @@ impl Skynet {
             Visibility::All => Some(self.inner.store.count_memories_to_embed(&model).await?),
             Visibility::Own(_) => None,
         };
+        let report = self.inner.memory.index.report();
         Ok(MemoryStats {
             counts: self.inner.store.memory_counts(visibility).await?,
             embedder: model,
-            index: "exact".into(),
+            index: match report.kind.as_str() {
+                "hnsw" => "hnsw".into(),
+                _ => "exact".into(),
+            },
+            index_detail: report,
             to_reindex,
         })
     }
@@ -312,7 +464,9 @@ impl Skynet {
 
     /// Forget a memory; whether there was one.
     pub async fn forget_memory(&self, id: &str) -> Result<bool> {
-        self.inner.store.delete_memory(id, &Visibility::All).await
+        let gone = self.inner.store.delete_memory(id, &Visibility::All).await?;
+        self.inner.memory.index.forgot(id);
+        Ok(gone)
     }
 
     pub(crate) async fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
@@ -367,11 +521,12 @@ impl super::Acting<'_> {
 
     /// Forget a memory the caller sees; whether there was one.
     pub async fn forget_memory(&self, id: &str) -> Result<bool> {
-        self.engine()
-            .inner
-            .store
-            .delete_memory(id, &self.visibility())
-            .await
+        let inner = &self.engine().inner;
+        let gone = inner.store.delete_memory(id, &self.visibility()).await?;
+        if gone {
+            inner.memory.index.forgot(id);
+        }
+        Ok(gone)
     }
 
     /// Counts of the memories the caller sees.
@@ -536,6 +691,7 @@ async fn remember_one(inner: &Inner, id: &JobId) -> Result<()> {
     let mut memory = new.into_memory(principal, chrono::Utc::now())?;
     embed_into(&*inner.memory.embedder, &mut memory).await?;
     inner.store.insert_memory(&memory).await?;
+    inner.memory.index.stored(std::slice::from_ref(&memory));
     keep_within_cap(inner, &memory.principal).await;
     Ok(())
 }
@@ -548,7 +704,10 @@ async fn keep_within_cap(inner: &Inner, principal: &crate::Principal) {
     };
     match inner.store.evict_memories(principal, max).await {
         Ok(0) => {}
-        Ok(n) => tracing::debug!(principal = %principal, evicted = n, "memory cap reached"),
+        Ok(n) => {
+            inner.memory.index.changed_many();
+            tracing::debug!(principal = %principal, evicted = n, "memory cap reached")
+        }
         Err(e) => tracing::warn!(principal = %principal, error = %e, "could not evict memories"),
     }
 }

@@ -87,6 +87,7 @@ impl Skynet {
             let pairs: Vec<(String, Vec<f32>)> =
                 todo.iter().map(|m| m.id.clone()).zip(vectors).collect();
             store.set_memory_embeddings(&model, &pairs).await?;
+            self.inner.memory.index.changed_many();
             state.done += pairs.len() as u64;
             state.total = state.total.max(state.done);
             progress(state);
@@ -101,10 +102,13 @@ impl Skynet {
     /// Forget every unpinned memory matching `filter` (at least one
     /// condition); how many. The local operator: every principal's.
     pub async fn forget_memories(&self, filter: &MemoryFilter) -> Result<u64> {
-        self.inner
+        let n = self
+            .inner
             .store
             .forget_memories(filter, &Visibility::All)
-            .await
+            .await?;
+        self.inner.memory.index.changed_many();
+        Ok(n)
     }
 
     /// Pin (keep) or unpin a memory; whether there was one.
@@ -121,11 +125,13 @@ impl Skynet {
 impl super::Acting<'_> {
     /// Forget the caller's visible unpinned memories matching `filter`.
     pub async fn forget_memories(&self, filter: &MemoryFilter) -> Result<u64> {
-        self.engine()
-            .inner
+        let inner = &self.engine().inner;
+        let n = inner
             .store
             .forget_memories(filter, &self.visibility())
-            .await
+            .await?;
+        inner.memory.index.changed_many();
+        Ok(n)
     }
 
     /// Pin or unpin a memory the caller sees.

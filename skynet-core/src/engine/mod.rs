@@ -16,6 +16,7 @@ mod gc;
 mod health;
 mod judge;
 mod memory;
+mod memory_index;
 mod memory_upkeep;
 pub use memory::{MemoryStats, RECALL_CANDIDATES, SEARCH_CANDIDATES, SimilarTo};
 pub use memory_upkeep::{REINDEX_BATCH, ReindexProgress, ReindexReport};
@@ -110,6 +111,8 @@ pub struct EngineConfig {
     /// beyond evicts that principal's unpinned memories of lowest
     /// importance ([`crate::memory::MemoryStore::evict_memories`]).
     pub memory_max: Option<u64>,
+    /// When searches use the approximate vector index.
+    pub memory_index: crate::memory::index::IndexSettings,
 }
 
 impl Default for EngineConfig {
@@ -130,6 +133,7 @@ impl Default for EngineConfig {
             artifacts: crate::artifact::ArtifactLimits::default(),
             retention: crate::retention::RetentionSettings::default(),
             memory_max: None,
+            memory_index: crate::memory::index::IndexSettings::default(),
         }
     }
 }

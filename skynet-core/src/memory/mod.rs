@@ -9,6 +9,8 @@
 //! works on a fresh machine.
 
 mod embed;
+// The approximate vector index (HNSW) searches use above a threshold.
+pub mod index;
 // The local all-MiniLM-L6-v2 model (candle + tokenizers).
 #[cfg(feature = "minilm")]
 mod minilm;
@@ -385,6 +387,49 @@ pub trait MemoryStore: Send + Sync {
         model: &str,
         vectors: &[(String, Vec<f32>)],
     ) -> Result<()>;
+    /// Store many memories in one transaction (all or none; a taken id is
+    /// [`Error::Conflict`]): bulk ingest and imports.
+    async fn insert_memories(&self, memories: &[Memory]) -> Result<()>;
+    /// The visible memories with these ids that match `filter` (in no
+    /// particular order; unknown ids are left out).
+    async fn memories_by_ids(
+        &self,
+        ids: &[String],
+        filter: &MemoryFilter,
+        visibility: &Visibility,
+    ) -> Result<Vec<Memory>>;
+    /// Vectors made by `model`, in id order after `after`, at most
+    /// `limit`: what the vector index loads.
+    async fn memory_vectors(
+        &self,
+        model: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<index::IndexedVector>>;
+    /// The vectors made by `model` of the memories with these ids.
+    async fn memory_vectors_of(
+        &self,
+        model: &str,
+        ids: &[String],
+    ) -> Result<Vec<index::IndexedVector>>;
+    /// Ids (with their `created_at`, unix microseconds) of the memories
+    /// with a vector of `model` created at or after `since`, at most
+    /// `limit`; with `since` of `None`, all of them.
+    async fn memory_vector_ids(
+        &self,
+        model: &str,
+        since: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(String, i64)>>;
+    /// How many memories have a vector made by `model`.
+    async fn count_memory_vectors(&self, model: &str) -> Result<u64>;
+    /// Changes to memories made by any process (`i:ID` stored, `u:ID`
+    /// re-embedded, `d:ID` deleted; `*` when some were lost), where the
+    /// backend announces them (PostgreSQL `LISTEN/NOTIFY`). `None`: the
+    /// caller catches up by reading.
+    fn memory_changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        None
+    }
     /// Ids of visible memories whose content matches any of `terms`
     /// (full text: SQLite FTS5, PostgreSQL `tsvector`), best first.
     async fn text_search_memories(

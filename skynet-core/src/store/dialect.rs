@@ -95,6 +95,12 @@ pub trait Dialect:
     /// has committed (nothing for a backend whose workers poll).
     fn announce_queued(_store: &Ledger<Self>) {}
 
+    /// Changes to memories by any process (see
+    /// [`crate::memory::MemoryStore::memory_changes`]); `None` by default.
+    fn memory_changes(_store: &Ledger<Self>) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        None
+    }
+
     /// The backend's wake-up signal for idle workers, if it has one.
     fn work_signal(_store: &Ledger<Self>) -> Option<tokio::sync::watch::Receiver<u64>> {
         None

@@ -3,6 +3,7 @@
 //! read and delete, so another principal's memories never leave the
 //! database.
 
+use crate::memory::index::IndexedVector;
 use crate::memory::{Memory, MemoryCounts, MemoryFilter, MemoryStore};
 use crate::principal::Visibility;
 use crate::store::codec::{db, memory_from_row, micros, to_i64};
@@ -81,40 +82,191 @@ fn push_filter<D: Dialect>(qb: &mut SqlBuilder<'_, D>, filter: &MemoryFilter) ->
     Ok(())
 }
 
+/// The insert of one memory, bound (`embedding` is its
+/// [`embedding_hex`]).
+fn bind_memory<'q, D: Dialect>(
+    m: &'q Memory,
+    embedding: Option<&'q str>,
+) -> Result<crate::store::sql::Stmt<'q, D>> {
+    let metadata = crate::store::codec::to_json(&m.metadata, "memory metadata")?;
+    let tags = crate::store::codec::to_json(&m.tags, "memory tags")?;
+    Ok(query::<D>(
+        "INSERT INTO memories (id, principal, memory_type, content, metadata, tags, job_id, \
+         outcome, created_at, last_accessed_at, access_count, importance_micros, embedding, \
+         embedding_model, pinned) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+         $13, $14, $15) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&m.id)
+    .bind(m.principal.as_str())
+    .bind(m.memory_type.as_str())
+    .bind(&m.content)
+    .bind(metadata)
+    .bind(tags)
+    .bind(m.job_id.as_deref())
+    .bind(m.outcome.map(|o| o.as_str()))
+    .bind(micros(m.created_at))
+    .bind(micros(m.last_accessed_at))
+    .bind(to_i64(m.access_count))
+    .bind(importance_micros(m.importance))
+    .bind(embedding)
+    .bind(m.embedding_model.as_deref())
+    .bind(i64::from(m.pinned)))
+}
+
+/// A vector row (`id, principal, created_at, embedding`).
+fn vector_from_row(row: &impl crate::store::codec::LedgerRow) -> Result<IndexedVector> {
+    Ok(IndexedVector {
+        id: row.text("id")?,
+        principal: row.text("principal")?,
+        created_at: row.int("created_at")?,
+        vector: match row.opt_text("embedding")? {
+            Some(hex) => embedding_from_hex(&hex)?,
+            None => Vec::new(),
+        },
+    })
+}
+
 #[async_trait]
 impl<D: Dialect> MemoryStore for Ledger<D> {
     async fn insert_memory(&self, m: &Memory) -> Result<()> {
-        let metadata = crate::store::codec::to_json(&m.metadata, "memory metadata")?;
-        let tags = crate::store::codec::to_json(&m.tags, "memory tags")?;
-        let embedding = embedding_hex(&m.embedding);
-        let done = query::<D>(
-            "INSERT INTO memories (id, principal, memory_type, content, metadata, tags, job_id, \
-             outcome, created_at, last_accessed_at, access_count, importance_micros, embedding, \
-             embedding_model, pinned) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&m.id)
-        .bind(m.principal.as_str())
-        .bind(m.memory_type.as_str())
-        .bind(&m.content)
-        .bind(metadata)
-        .bind(tags)
-        .bind(m.job_id.as_deref())
-        .bind(m.outcome.map(|o| o.as_str()))
-        .bind(micros(m.created_at))
-        .bind(micros(m.last_accessed_at))
-        .bind(to_i64(m.access_count))
-        .bind(importance_micros(m.importance))
-        .bind(embedding.as_deref())
-        .bind(m.embedding_model.as_deref())
-        .bind(i64::from(m.pinned))
-        .execute(&self.write)
-        .await
-        .map_err(db("storing a memory"))?;
+        let hex = embedding_hex(&m.embedding);
+        let done = bind_memory::<D>(m, hex.as_deref())?
+            .execute(&self.write)
+            .await
+            .map_err(db("storing a memory"))?;
         if done.rows_affected() == 0 {
             return Err(Error::Conflict(format!("memory {} exists", m.id)));
         }
         Ok(())
+    }
+
+    async fn insert_memories(&self, memories: &[Memory]) -> Result<()> {
+        if memories.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for m in memories {
+            let hex = embedding_hex(&m.embedding);
+            let done = bind_memory::<D>(m, hex.as_deref())?
+                .execute(&mut *tx)
+                .await
+                .map_err(db("storing memories"))?;
+            if done.rows_affected() == 0 {
+                return Err(Error::Conflict(format!("memory {} exists", m.id)));
+            }
+        }
+        crate::store::ledger::commit(tx).await
+    }
+
+    async fn memories_by_ids(
+        &self,
+        ids: &[String],
+        filter: &MemoryFilter,
+        visibility: &Visibility,
+    ) -> Result<Vec<Memory>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let mut qb = SqlBuilder::<D>::new("SELECT ");
+            qb.push(MEMORY_COLUMNS).push(" FROM memories WHERE id IN (");
+            qb.push_list(chunk.iter(), |qb, id| {
+                qb.push_bind(id.clone());
+            });
+            qb.push(")");
+            push_visibility(&mut qb, visibility);
+            push_filter(&mut qb, filter)?;
+            let (sql, args) = qb.into_parts()?;
+            let rows = query_with::<D>(&sql, args)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db("reading memories"))?;
+            for row in &rows {
+                out.push(memory_from_row(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn memory_vectors(
+        &self,
+        model: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<IndexedVector>> {
+        let mut qb = SqlBuilder::<D>::new(
+            "SELECT id, principal, created_at, embedding FROM memories WHERE embedding_model = ",
+        );
+        qb.push_bind(model.to_string());
+        if let Some(after) = after {
+            qb.push(" AND id > ").push_bind(after.to_string());
+        }
+        qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+        let (sql, args) = qb.into_parts()?;
+        let rows = query_with::<D>(&sql, args)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("reading memory vectors"))?;
+        rows.iter().map(vector_from_row).collect()
+    }
+
+    async fn memory_vectors_of(&self, model: &str, ids: &[String]) -> Result<Vec<IndexedVector>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let mut qb = SqlBuilder::<D>::new(
+                "SELECT id, principal, created_at, embedding FROM memories WHERE embedding_model = ",
+            );
+            qb.push_bind(model.to_string()).push(" AND id IN (");
+            qb.push_list(chunk.iter(), |qb, id| {
+                qb.push_bind(id.clone());
+            });
+            qb.push(")");
+            let (sql, args) = qb.into_parts()?;
+            let rows = query_with::<D>(&sql, args)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db("reading memory vectors"))?;
+            for row in &rows {
+                out.push(vector_from_row(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn memory_vector_ids(
+        &self,
+        model: &str,
+        since: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(String, i64)>> {
+        use crate::store::codec::LedgerRow;
+        let mut qb =
+            SqlBuilder::<D>::new("SELECT id, created_at FROM memories WHERE embedding_model = ");
+        qb.push_bind(model.to_string());
+        if let Some(since) = since {
+            qb.push(" AND created_at >= ").push_bind(since);
+        }
+        qb.push(" LIMIT ").push_bind(i64::from(limit));
+        let (sql, args) = qb.into_parts()?;
+        let rows = query_with::<D>(&sql, args)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("reading memory ids"))?;
+        rows.iter()
+            .map(|r| Ok((r.text("id")?, r.int("created_at")?)))
+            .collect()
+    }
+
+    async fn count_memory_vectors(&self, model: &str) -> Result<u64> {
+        use crate::store::codec::LedgerRow;
+        let row = query::<D>("SELECT COUNT(*) AS n FROM memories WHERE embedding_model = $1")
+            .bind(model)
+            .fetch_one(&self.read)
+            .await
+            .map_err(db("counting memory vectors"))?;
+        Ok(row.int("n")?.max(0) as u64)
+    }
+
+    fn memory_changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        D::memory_changes(self)
     }
 
     async fn get_memory(&self, id: &str, visibility: &Visibility) -> Result<Option<Memory>> {

@@ -19,6 +19,7 @@
 //! Times are BIGINT unix microseconds, like the SQLite ledger.
 
 mod listen;
+mod memory_changes;
 
 use crate::events::from_job::{LEDGER_SOURCE, lifecycle_events};
 use crate::job::{Job, JobStatus};
@@ -56,6 +57,8 @@ pub struct PgState {
     signal: Mutex<Option<tokio::sync::watch::Receiver<u64>>>,
     /// Asks the announcer task for one `NOTIFY` (coalesced).
     announce: tokio::sync::mpsc::Sender<()>,
+    /// The memory change feed, started on first use.
+    memory_changes: Mutex<Option<tokio::sync::broadcast::Sender<String>>>,
 }
 
 impl Affected for sqlx::postgres::PgQueryResult {
@@ -180,6 +183,10 @@ impl Dialect for Postgres {
     fn work_signal(store: &PostgresStore) -> Option<tokio::sync::watch::Receiver<u64>> {
         store.signal()
     }
+
+    fn memory_changes(store: &PostgresStore) -> Option<tokio::sync::broadcast::Receiver<String>> {
+        store.memory_change_feed()
+    }
 }
 
 /// A new job in one statement: its row, its steps, its first event (the
@@ -248,6 +255,7 @@ impl PostgresStore {
             state: PgState {
                 signal: Mutex::new(None),
                 announce,
+                memory_changes: Mutex::new(None),
             },
         })
     }

@@ -237,8 +237,12 @@ pub struct MemoryStatsView {
     pub average_importance: f64,
     /// The embedder's model id.
     pub embedder: String,
-    /// The vector index.
+    /// The vector index in use: `hnsw` (approximate, in process) or
+    /// `exact`.
     pub index: String,
+    /// The vector index's state (`hnsw`, `exact`, `loading`, `full`),
+    /// size, estimated memory and bounds.
+    pub index_detail: skynet_core::memory::index::IndexReport,
     /// Pinned memories the caller sees.
     pub pinned: u64,
     /// Memories whose vector another model made (`skynet memory reindex`
@@ -377,6 +381,7 @@ pub(crate) async fn stats(
         pinned: s.counts.pinned,
         embedder: s.embedder,
         index: s.index,
+        index_detail: s.index_detail,
         to_reindex: s.to_reindex,
     }))
 }
