@@ -514,6 +514,7 @@ async fn gc_is_admin_only_and_storage_is_measured(db: Db) {
         assert_eq!(dry[part], real[part], "{part}");
     }
     assert_eq!(dry["logs"]["lines"], real["logs"]["lines"]);
+    assert_eq!(dry["events"]["count"], real["events"]["count"]);
     let r = t.call("GET", "/metrics", Some(&t.read), None).await;
     assert!(
         r.text.contains("skynet_storage{kind=\"jobs\"} 1"),

@@ -273,10 +273,8 @@ impl Skynet {
         let store = &self.inner.store;
         let mut enqueued = 0;
         for _ in 0..PAGES_PER_ROUND {
-            let after = store
-                .consumer_position(wh::CONSUMER)
-                .await?
-                .unwrap_or(crate::events::EventPosition::START);
+            let stored = store.consumer_position(wh::CONSUMER).await?;
+            let after = stored.unwrap_or(crate::events::EventPosition::START);
             let page = store
                 .read_event_log(&EventLogQuery {
                     after,
@@ -286,6 +284,9 @@ impl Skynet {
                     view: LogView::all(),
                 })
                 .await?;
+            if stored.is_some() {
+                crate::events::consumer::note_gap(store, wh::CONSUMER, after, &page).await?;
+            }
             let mut rows = Vec::new();
             for event in page.events.iter().filter(|e| e.source != wh::SOURCE) {
                 let takers: Vec<&WebhookTarget> = targets
