@@ -301,6 +301,15 @@ pub fn system_event(out: &mut dyn Write, e: &skynet_core::events::SystemEvent) -
     )
 }
 
+/// One marker line where gc removed a prefix of the global event log:
+/// `through` in the position column, then what went and when.
+pub fn pruned_events(
+    out: &mut dyn Write,
+    a: &skynet_core::store::event_log_anchors::EventLogAnchor,
+) -> io::Result<()> {
+    writeln!(out, "{:>10}  {}", a.through, a.summary())
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()

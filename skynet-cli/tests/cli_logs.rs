@@ -133,3 +133,70 @@ fn gc_prunes_a_finished_job_and_events_show_its_tombstone() {
         String::from_utf8_lossy(&log.stdout)
     );
 }
+
+/// With a tiny event retention, `skynet gc` removes the global log's
+/// prefix (the dry run counts exactly what the run removes), `skynet
+/// events` shows a `pruned N events (ids A..B, from .. to ..) at T` line
+/// where the gap is and a `{"pruned": ...}` record with `--json`, and the
+/// kept job's own chain still verifies.
+#[test]
+fn gc_prunes_the_global_event_log_and_events_show_the_gap() {
+    let sb = Sandbox::new();
+    let id = job_reading(&sb, "hello.txt", "hello there\n");
+    let listed = sb.cmd().args(["events", "--json"]).output().unwrap();
+    let before: Vec<serde_json::Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(before.len() >= 4, "{before:?}");
+    let gc = |dry: bool| {
+        let mut cmd = sb.cmd();
+        cmd.env("SKYNET_RETENTION_EVENTS", "1ms")
+            .args(["gc", "--json"]);
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["events"].clone()
+    };
+    let dry = gc(true);
+    assert_eq!(dry["count"], before.len(), "{dry}");
+    let real = gc(false);
+    for field in ["count", "first_id", "last_id", "first_at", "last_at"] {
+        assert_eq!(dry[field], real[field], "{field}");
+    }
+    let (first, last) = (&before[0]["id"], &before[before.len() - 1]["id"]);
+    assert_eq!((&real["first_id"], &real["last_id"]), (first, last));
+
+    let text = sb.cmd().arg("events").output().unwrap();
+    assert_eq!(text.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    let marker = format!("pruned {} events (ids {first}..{last}, from ", before.len());
+    assert!(lines[0].contains(&marker), "{text}");
+    assert!(lines[0].contains(") at "), "{text}");
+    assert!(lines[1].contains("gc.completed"), "{text}");
+
+    let json = sb.cmd().args(["events", "--json"]).output().unwrap();
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let anchor = &records[0]["pruned"];
+    assert_eq!(anchor["count"], before.len());
+    assert_eq!((&anchor["first_id"], &anchor["last_id"]), (first, last));
+    assert_eq!(anchor["first_at"], real["first_at"]);
+    assert!(anchor["pruned_at"].is_string() && anchor["through"].is_string());
+    assert_eq!(records[1]["type"], "gc.completed");
+    assert_eq!(records[1]["payload"]["events"], before.len());
+
+    let chain = sb.cmd().args(["events", &id]).output().unwrap();
+    assert_eq!(chain.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&chain.stdout).contains("hash chain intact"));
+}

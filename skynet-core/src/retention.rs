@@ -10,11 +10,15 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// What gc removes. Each limit is off (`None`) unless set, except logs
-/// (30 days, as the original system kept them).
+/// (30 days, as the original system kept them) and the global event log
+/// (30 days too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionSettings {
     /// Log lines older than this are removed (default 30 days).
     pub logs: Option<Duration>,
+    /// The global event log's prefix of events older than this is removed,
+    /// leaving an anchor (default 30 days).
+    pub events: Option<Duration>,
     /// Artifact records older than this are removed (default: kept).
     pub artifacts_age: Option<Duration>,
     /// The oldest artifact records are removed until the rest name at most
@@ -35,6 +39,7 @@ impl Default for RetentionSettings {
     fn default() -> Self {
         RetentionSettings {
             logs: Some(Duration::from_secs(30 * 24 * 3600)),
+            events: Some(Duration::from_secs(30 * 24 * 3600)),
             artifacts_age: None,
             artifacts_max_bytes: None,
             jobs: None,
@@ -80,6 +85,34 @@ pub struct GcLogs {
     /// The jobs they belonged to.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub job_ids: Vec<JobId>,
+}
+
+/// The old prefix of the global event log removed (or to remove); the
+/// real run leaves an anchor with these numbers
+/// ([`crate::store::event_log_anchors::EventLogAnchor`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GcEvents {
+    /// Events older than this (with none younger before them in commit
+    /// order).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub before: Option<DateTime<Utc>>,
+    /// How many events.
+    pub count: u64,
+    /// The smallest id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_id: Option<i64>,
+    /// The largest id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_id: Option<i64>,
+    /// The oldest event's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub first_at: Option<DateTime<Utc>>,
+    /// The newest event's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub last_at: Option<DateTime<Utc>>,
 }
 
 /// One artifact record removed from a kept job.
@@ -139,6 +172,9 @@ pub struct GcReport {
     pub jobs: GcJobs,
     /// Old log lines of kept jobs removed.
     pub logs: GcLogs,
+    /// The global event log's old prefix removed.
+    #[serde(default)]
+    pub events: GcEvents,
     /// Artifact records of kept jobs removed (by age or total size).
     pub artifacts: GcArtifacts,
     /// Objects no record names any more.
@@ -154,6 +190,7 @@ impl GcReport {
     pub fn is_empty(&self) -> bool {
         self.jobs.count == 0
             && self.logs.lines == 0
+            && self.events.count == 0
             && self.artifacts.count == 0
             && self.objects.count == 0
             && self.uploads.count == 0
@@ -168,12 +205,13 @@ impl GcReport {
             "removed"
         };
         format!(
-            "gc {verb}: {} jobs, {} log lines ({} bytes), {} artifact records ({} bytes), \
-             {} objects ({} bytes), {} unfinished uploads ({} bytes), {} memories of removed \
-             jobs",
+            "gc {verb}: {} jobs, {} log lines ({} bytes), {} events of the global log, \
+             {} artifact records ({} bytes), {} objects ({} bytes), {} unfinished uploads \
+             ({} bytes), {} memories of removed jobs",
             self.jobs.count,
             self.logs.lines,
             self.logs.bytes,
+            self.events.count,
             self.artifacts.count,
             self.artifacts.bytes,
             self.objects.count,

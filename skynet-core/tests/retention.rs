@@ -25,6 +25,7 @@ use std::time::Duration;
 
 on_every_backend!(
     a_dry_run_lists_exactly_what_the_real_run_removes,
+    the_global_log_prefix_goes_with_an_anchor_and_every_chain_verifies,
     one_gc_at_a_time,
     another_principal_sees_nothing_of_what_is_left,
 );
@@ -57,6 +58,7 @@ impl Db {
 fn everything(cap: Option<u64>) -> RetentionSettings {
     RetentionSettings {
         logs: Some(HOUR),
+        events: None,
         artifacts_age: None,
         artifacts_max_bytes: cap,
         jobs: Some(HOUR),
@@ -350,6 +352,82 @@ async fn a_dry_run_lists_exactly_what_the_real_run_removes(db: Db) {
     let usage = sk.storage().await.unwrap();
     assert_eq!((usage.ledger.jobs, usage.ledger.tombstones), (2, 1));
     assert_eq!((usage.ledger.log_lines, usage.objects), (0, Some(1)));
+}
+
+/// With event retention on, gc removes the global log's old prefix: the
+/// dry run lists exactly what the run removes, an anchor takes its place
+/// (a reader from the start gets it before the events left),
+/// `gc.completed` counts the events, and every job chain still verifies.
+async fn the_global_log_prefix_goes_with_an_anchor_and_every_chain_verifies(db: Db) {
+    use skynet_core::events::{EventPayload, EventPosition, NewSystemEvent, Notice};
+    use skynet_core::store::event_log::EventLogQuery;
+    let settings = RetentionSettings {
+        logs: None,
+        events: Some(HOUR),
+        jobs: None,
+        ..everything(None)
+    };
+    let (sk, objects) = db.engine(settings).await;
+    job_with(&sk, &objects, "alice", &[], true).await;
+    job_with(&sk, &objects, "bob", &[], false).await;
+    // Written last: once it is readable, so is everything before it.
+    let marker = NewSystemEvent::now(
+        "test",
+        EventPayload::Error(Notice {
+            subject: "marker".into(),
+            message: String::new(),
+        }),
+    );
+    sk.record_event(&marker).await.unwrap();
+    assert_eq!(backends::count_events(&sk, EventType::Error, 1).await, 1);
+    let read_all = || async {
+        sk.event_log(EventLogQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+    };
+    let before = read_all().await;
+    assert!(before.pruned.is_empty());
+    let total = before.events.len() as u64;
+    assert!(total > 5, "{before:?}");
+    let now =
+        skynet_core::store::chain::truncate_to_micros(Utc::now() + chrono::Duration::hours(2));
+
+    let dry = sk.gc_at(GcOptions { dry_run: true }, now).await.unwrap();
+    assert_eq!(read_all().await.events.len() as u64, total, "a dry run changes nothing");
+    let real = sk.gc_at(GcOptions { dry_run: false }, now).await.unwrap();
+    let mut same = dry.clone();
+    same.dry_run = false;
+    assert_eq!(same, real, "the dry run lists what the run removes");
+    assert_eq!(real.events.count, total);
+    assert_eq!(real.events.first_id, Some(before.events[0].id));
+    assert_eq!(real.events.last_id, before.events.last().map(|e| e.id));
+
+    assert_eq!(
+        backends::count_events(&sk, EventType::GcCompleted, 1).await,
+        1
+    );
+    let after = read_all().await;
+    assert_eq!(after.pruned.len(), 1);
+    let anchor = &after.pruned[0];
+    assert_eq!((anchor.count, anchor.pruned_at), (total, now));
+    assert_eq!(
+        anchor.through().unwrap(),
+        before.events.last().unwrap().position().unwrap()
+    );
+    let types: Vec<EventType> = after.events.iter().map(|e| e.event_type).collect();
+    assert_eq!(types, [EventType::GcCompleted]);
+    match &after.events[0].payload {
+        EventPayload::GcCompleted(done) => assert_eq!(done.events, total),
+        other => panic!("{other:?}"),
+    }
+    assert!(after.next > EventPosition::START);
+    assert_eq!(every_chain_verifies(&sk).await, 2);
+    // The gc.completed event is young: nothing more to remove.
+    let again = sk.gc_at(GcOptions { dry_run: false }, now).await.unwrap();
+    assert!(again.is_empty(), "{again:?}");
 }
 
 /// While another process holds the gc lease a run does nothing and says

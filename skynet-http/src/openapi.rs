@@ -52,6 +52,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         skynet_core::retention::GcReport, skynet_core::retention::GcJobs,
         skynet_core::retention::GcLogs, skynet_core::retention::GcArtifacts,
         skynet_core::retention::GcArtifact, skynet_core::retention::GcFiles,
+        skynet_core::retention::GcEvents,
+        skynet_core::store::event_log_anchors::EventLogAnchor,
         webhooks::WebhookBody, skynet_core::events::webhooks::Webhook,
         skynet_core::events::webhooks::CreatedWebhook, skynet_core::events::webhooks::Delivery,
         skynet_core::events::webhooks::DeliveryState, skynet_core::events::webhooks::TestOutcome,

@@ -515,6 +515,7 @@ async fn gc_is_admin_only_and_storage_is_measured(db: Db) {
     }
     assert!(real["memories"].is_u64(), "{real}");
     assert_eq!(dry["logs"]["lines"], real["logs"]["lines"]);
+    assert_eq!(dry["events"]["count"], real["events"]["count"]);
     let r = t.call("GET", "/metrics", Some(&t.read), None).await;
     assert!(
         r.text.contains("skynet_storage{kind=\"jobs\"} 1"),

@@ -410,11 +410,118 @@ async fn a_declared_oversize_body_gets_413_before_it_is_sent(db: Db) {
     t.config.shutdown.cancel();
 }
 
+/// The `(event, id, data)` of every complete SSE event in `text`.
+fn sse_blocks(text: &str) -> Vec<(String, String, String)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim().to_string())
+            };
+            Some((field("event: ")?, field("id: ")?, field("data: ")?))
+        })
+        .collect()
+}
+
+/// gc removes the global log's old prefix (events older than the default
+/// 30 days) over `POST /v1/gc`, the dry run counting what the run
+/// removes; an SSE client from the start gets a `pruned` event first (the
+/// anchor as data, the end of the gap as id), then the events after it;
+/// one that resumes after the gap gets no marker.
+async fn global_log_sse_marks_the_gap_gc_left(db: Db) {
+    use skynet_core::events::{EventPayload, NewSystemEvent, Notice};
+    let t = TestApp::new(db).await;
+    let (addr, _server) = start(&t).await;
+    let old = chrono::Utc::now() - chrono::Duration::days(40);
+    for (i, name) in ["old0", "old1", "old2", "young"].iter().enumerate() {
+        let mut event = NewSystemEvent::now(
+            "test",
+            EventPayload::Error(Notice {
+                subject: (*name).into(),
+                message: "m".into(),
+            }),
+        );
+        if *name != "young" {
+            event.at = old + chrono::Duration::seconds(i as i64);
+        }
+        t.sk.record_event(&event).await.expect("record");
+    }
+    // Readable once every older transaction in the cluster has ended.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let young = loop {
+        let page =
+            t.sk.event_log(skynet_core::store::event_log::EventLogQuery {
+                types: vec![skynet_core::events::EventType::Error],
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .expect("log");
+        if page.events.len() == 4 {
+            break page.events[3].position.clone();
+        }
+        assert!(Instant::now() < deadline, "{page:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let gc = |query: &'static str| {
+        let http = reqwest::Client::new();
+        let admin = t.admin.clone();
+        async move {
+            let r = http
+                .post(format!("http://{addr}/v1/gc{query}"))
+                .bearer_auth(admin)
+                .send()
+                .await
+                .expect("gc");
+            assert_eq!(r.status(), 200);
+            r.json::<serde_json::Value>().await.expect("json")["events"].clone()
+        }
+    };
+    let dry = gc("?dry_run=true").await;
+    assert_eq!(dry["count"], 3, "{dry}");
+    let real = gc("").await;
+    for field in ["count", "first_id", "last_id", "first_at", "last_at"] {
+        assert_eq!(dry[field], real[field], "{field}: {dry} {real}");
+    }
+
+    let http = reqwest::Client::new();
+    let mut from_start = http
+        .get(format!("http://{addr}/v1/events?type=error"))
+        .bearer_auth(&t.admin)
+        .send()
+        .await
+        .expect("open");
+    let blocks = read_sse(&mut from_start, sse_blocks, |b| b.len() >= 2).await;
+    let (event, id, data) = &blocks[0];
+    assert_eq!(event, "pruned", "{blocks:?}");
+    let anchor: serde_json::Value = serde_json::from_str(data).expect("anchor JSON");
+    assert_eq!(anchor["count"], 3);
+    assert_eq!(anchor["first_id"], real["first_id"]);
+    assert_eq!(anchor["last_id"], real["last_id"]);
+    assert_eq!(&anchor["through"], id);
+    assert_eq!(blocks[1].0, "error");
+    assert_eq!(blocks[1].1, young);
+    drop(from_start);
+    let mut resumed = http
+        .get(format!("http://{addr}/v1/events?type=error"))
+        .bearer_auth(&t.admin)
+        .header("last-event-id", id.as_str())
+        .send()
+        .await
+        .expect("reopen");
+    let blocks = read_sse(&mut resumed, sse_blocks, |b| !b.is_empty()).await;
+    assert_eq!(blocks[0].0, "error", "{blocks:?}");
+    assert_eq!(blocks[0].1, young);
+}
+
 on_every_backend!(
     a_declared_oversize_body_gets_413_before_it_is_sent,
     real_server_serves_jobs_over_tcp_and_shuts_down_gracefully_with_a_stream_open,
     sse_resume_with_last_event_id_loses_nothing,
     global_log_sse_filters_by_type_and_resumes_without_loss,
+    global_log_sse_marks_the_gap_gc_left,
     sse_client_that_never_reads_does_not_make_the_server_buffer_events,
 );
 

@@ -365,6 +365,17 @@ impl Delivery {
                     continue;
                 }
             };
+            if let Some(name) = &self.name
+                && let Err(e) = skynet_core::events::consumer::note_gap(
+                    self.core.store(),
+                    name,
+                    after,
+                    &page,
+                )
+                .await
+            {
+                eprintln!("skynet: a subscription could not record its gap: {e}");
+            }
             for event in page.events {
                 if self.stop.is_cancelled() {
                     return;

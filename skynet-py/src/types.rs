@@ -631,6 +631,14 @@ impl EventLogPage {
     fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         crate::convert::to_py_dict(py, &self.page.events)
     }
+    /// The ranges gc removed that the page's ``after`` was behind, oldest
+    /// first, as dicts (``count``, ``first_id``, ``last_id``, ``through``,
+    /// ``first_at``, ``last_at``, ``pruned_at``): the reader's gap, before
+    /// ``events``. Empty unless the reader was behind a pruned prefix.
+    #[getter]
+    fn pruned<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::convert::to_py_dict(py, &self.page.pruned)
+    }
     /// The position to pass as ``after`` for the next page.
     #[getter]
     fn next(&self) -> String {
@@ -638,8 +646,9 @@ impl EventLogPage {
     }
     fn __repr__(&self) -> String {
         format!(
-            "<EventLogPage {} events, next {}>",
+            "<EventLogPage {} events, {} pruned ranges, next {}>",
             self.page.events.len(),
+            self.page.pruned.len(),
             self.page.next
         )
     }

@@ -77,6 +77,31 @@ def test_gc_dry_run_lists_what_the_run_removes(
         sk.close()
 
 
+def test_gc_prunes_the_event_log_and_pages_show_the_gap(
+    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SKYNET_RETENTION_EVENTS", "1ms")
+    sk = skynet.Skynet(home=tmp_path / "events-home")
+    try:
+        sk.run("read README.md", cwd=workdir)
+        before = sk.event_log(limit=1000).events
+        assert sk.event_log().pruned == []
+        dry = sk.gc(dry_run=True)
+        assert dry["events"]["count"] == len(before)
+        real = sk.gc()
+        same = ("count", "first_id", "last_id", "first_at", "last_at")
+        assert [real["events"][k] for k in same] == [dry["events"][k] for k in same]
+        page = sk.event_log(limit=1000)
+        (anchor,) = page.pruned
+        assert anchor["count"] == len(before)
+        assert (anchor["first_id"], anchor["last_id"]) == (before[0]["id"], before[-1]["id"])
+        assert [e["type"] for e in page.events] == ["gc.completed"]
+        assert page.events[0]["payload"]["events"] == len(before)
+        assert sk.event_log(after=anchor["through"]).pruned == []
+    finally:
+        sk.close()
+
+
 def test_async_artifacts_and_gc(tmp_path: Path, workdir: Path) -> None:
     (workdir / "out.txt").write_text("done\n")
 

@@ -148,6 +148,17 @@ pub async fn gc(sk: &Skynet, dry_run: bool, json: bool, out: &mut dyn Write) -> 
     for id in &report.jobs.job_ids {
         writeln!(out, "  job {id}")?;
     }
+    let ev = &report.events;
+    if let (Some(a), Some(b), Some(from), Some(to)) =
+        (ev.first_id, ev.last_id, ev.first_at, ev.last_at)
+    {
+        writeln!(
+            out,
+            "  events of the global log: ids {a}..{b}, from {} to {}",
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        )?;
+    }
     for a in &report.artifacts.records {
         writeln!(
             out,
@@ -283,7 +294,7 @@ pub async fn event_log(sk: &Skynet, opts: LogOptions, out: &mut dyn Write) -> Re
                 ..Default::default()
             })
             .await?;
-        print_log(out, &page.events, opts.json)?;
+        print_log(out, &page, opts.json)?;
         if page.next > after {
             after = page.next;
             continue;
@@ -304,7 +315,7 @@ pub async fn event_log(sk: &Skynet, opts: LogOptions, out: &mut dyn Write) -> Re
                     ..Default::default()
                 })
                 .await?;
-            print_log(out, &rest.events, opts.json)?;
+            print_log(out, &rest, opts.json)?;
             if rest.next == after {
                 return Ok(Exit::Ok);
             }
@@ -315,12 +326,24 @@ pub async fn event_log(sk: &Skynet, opts: LogOptions, out: &mut dyn Write) -> Re
     }
 }
 
+/// A page of the global log: first the marker of each pruned range the
+/// page's position was behind (`{"pruned": ANCHOR}` in JSON), then its
+/// events.
 fn print_log(
     out: &mut dyn Write,
-    events: &[skynet_core::events::SystemEvent],
+    page: &skynet_core::store::event_log::EventPage,
     json: bool,
 ) -> std::io::Result<()> {
-    for e in events {
+    for a in &page.pruned {
+        if json {
+            serde_json::to_writer(&mut *out, &serde_json::json!({ "pruned": a }))
+                .map_err(std::io::Error::other)?;
+            writeln!(out)?;
+        } else {
+            render::pruned_events(out, a)?;
+        }
+    }
+    for e in &page.events {
         if json {
             serde_json::to_writer(&mut *out, e).map_err(std::io::Error::other)?;
             writeln!(out)?;

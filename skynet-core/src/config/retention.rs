@@ -13,6 +13,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub(super) struct RetentionSection {
     logs: Option<String>,
+    events: Option<String>,
     artifacts_age: Option<String>,
     artifacts_max_bytes: Option<String>,
     jobs: Option<String>,
@@ -22,6 +23,7 @@ pub(super) struct RetentionSection {
 
 impl RetentionSection {
     /// The settings: `SKYNET_RETENTION_LOGS` (default `30d`),
+    /// `SKYNET_RETENTION_EVENTS` (the global event log, default `30d`),
     /// `SKYNET_RETENTION_ARTIFACTS_AGE`, `SKYNET_RETENTION_ARTIFACTS_MAX_BYTES`,
     /// `SKYNET_RETENTION_JOBS` (each `off` by default), `SKYNET_GC_GRACE`
     /// (default `1h`; `0s` allowed), `SKYNET_GC_INTERVAL` (default `1h`, or
@@ -35,6 +37,7 @@ impl RetentionSection {
             Ok::<(), Error>(())
         };
         age("SKYNET_RETENTION_LOGS", self.logs, &mut s.logs)?;
+        age("SKYNET_RETENTION_EVENTS", self.events, &mut s.events)?;
         age(
             "SKYNET_RETENTION_ARTIFACTS_AGE",
             self.artifacts_age,
@@ -79,6 +82,7 @@ mod tests {
         let s = load(&[]).expect("defaults");
         assert_eq!(s, RetentionSettings::default());
         assert_eq!(s.logs, Some(std::time::Duration::from_secs(30 * 86400)));
+        assert_eq!(s.events, Some(std::time::Duration::from_secs(30 * 86400)));
         assert_eq!(
             (s.jobs, s.artifacts_age, s.artifacts_max_bytes),
             (None, None, None)
@@ -89,6 +93,7 @@ mod tests {
     fn variables_set_each_limit_and_off_turns_one_off() {
         let s = load(&[
             ("SKYNET_RETENTION_LOGS", "off"),
+            ("SKYNET_RETENTION_EVENTS", "90d"),
             ("SKYNET_RETENTION_JOBS", "7d"),
             ("SKYNET_RETENTION_ARTIFACTS_AGE", "12h"),
             ("SKYNET_RETENTION_ARTIFACTS_MAX_BYTES", "2g"),
@@ -97,6 +102,7 @@ mod tests {
         ])
         .expect("set");
         assert_eq!(s.logs, None);
+        assert_eq!(s.events, Some(std::time::Duration::from_secs(90 * 86400)));
         assert_eq!(s.jobs, Some(std::time::Duration::from_secs(7 * 86400)));
         assert_eq!(
             s.artifacts_age,

@@ -6,7 +6,9 @@
 //!
 //! Order: finished jobs (each leaves a tombstone with its chain's head),
 //! then old log lines of kept jobs (logs are not in the hash chain, so
-//! every kept chain stays verifiable), then artifact records of kept jobs
+//! every kept chain stays verifiable), then the global event log's old
+//! prefix (it carries no hashes; an anchor row takes its place and readers
+//! behind it are told of the gap), then artifact records of kept jobs
 //! by age and by total size (oldest first), then objects no record names
 //! any more and unfinished uploads, both only once older than the grace
 //! period. One process runs gc at a time: a real run holds the ledger's gc
@@ -17,6 +19,7 @@ use crate::artifact::SharedArtifactStore;
 use crate::job::JobId;
 use crate::retention::{GcArtifact, GcFiles, GcOptions, GcReport, RetentionSettings};
 use crate::store::artifacts::ArtifactRecord;
+use crate::store::event_log_anchors::{EventLogAnchor, EventLogPrefix};
 use crate::store::retention::{JobLogUsage, PrunableJob, PruneMark, Tombstone};
 use crate::{Error, Result, Visibility};
 use chrono::{DateTime, Utc};
@@ -39,6 +42,9 @@ struct Plan {
     job_artifacts: Vec<JobId>,
     logs_before: Option<DateTime<Utc>>,
     logs: Vec<JobLogUsage>,
+    events_before: Option<DateTime<Utc>>,
+    /// The global event log's old prefix.
+    events: Option<EventLogPrefix>,
     artifacts: Vec<ArtifactRecord>,
     objects: Vec<crate::artifact::ObjectInfo>,
     uploads: Vec<crate::artifact::UnfinishedUpload>,
@@ -145,6 +151,11 @@ impl Skynet {
                 .filter(|l| !pruned.contains(&l.job_id))
                 .collect();
         }
+        let events_before = settings.events.map(|age| before(now, age));
+        let events = match events_before {
+            Some(cutoff) => store.old_event_prefix(cutoff).await?,
+            None => None,
+        };
         let records = store.artifact_records().await?;
         let job_artifacts = records
             .iter()
@@ -215,6 +226,8 @@ impl Skynet {
             job_artifacts,
             logs_before,
             logs,
+            events_before,
+            events,
             artifacts,
             objects,
             uploads,
@@ -231,6 +244,8 @@ impl Skynet {
             job_artifacts: Vec::new(),
             logs_before: plan.logs_before,
             logs: Vec::new(),
+            events_before: plan.events_before,
+            events: None,
             artifacts: Vec::new(),
             objects: Vec::new(),
             uploads: Vec::new(),
@@ -266,6 +281,13 @@ impl Skynet {
         if let Some(cutoff) = plan.logs_before {
             done.logs = store.prune_logs(cutoff, now).await?;
         }
+        if let Some(prefix) = &plan.events {
+            done.events = store
+                .prune_event_prefix(prefix.through, now)
+                .await?
+                .map(|anchor| prefix_of(&anchor))
+                .transpose()?;
+        }
         done.artifacts = store.prune_artifacts(&plan.artifacts, now).await?;
         if let Some(objects) = &self.inner.artifact_store {
             done.objects = remove_objects(self, objects, plan.objects, plan.grace_start).await?;
@@ -290,6 +312,7 @@ impl Skynet {
                 jobs: report.jobs.count,
                 log_lines: report.logs.lines,
                 log_bytes: report.logs.bytes,
+                events: report.events.count,
                 artifacts: report.artifacts.count,
                 objects: report.objects.count,
                 object_bytes: report.objects.bytes,
@@ -364,6 +387,18 @@ async fn remove_objects(
     Ok(removed)
 }
 
+/// The measure of a prefix an anchor records.
+fn prefix_of(anchor: &EventLogAnchor) -> Result<EventLogPrefix> {
+    Ok(EventLogPrefix {
+        through: anchor.through()?,
+        count: anchor.count,
+        first_id: anchor.first_id,
+        last_id: anchor.last_id,
+        first_at: anchor.first_at,
+        last_at: anchor.last_at,
+    })
+}
+
 fn report(plan: &Plan, dry_run: bool, at: DateTime<Utc>) -> GcReport {
     let files = |items: Vec<(String, u64)>| GcFiles {
         count: items.len() as u64,
@@ -386,6 +421,14 @@ fn report(plan: &Plan, dry_run: bool, at: DateTime<Utc>) -> GcReport {
             lines: plan.logs.iter().map(|l| l.lines).sum(),
             bytes: plan.logs.iter().map(|l| l.bytes).sum(),
             job_ids: log_jobs.into_iter().cloned().collect(),
+        },
+        events: crate::retention::GcEvents {
+            before: plan.events_before,
+            count: plan.events.map_or(0, |p| p.count),
+            first_id: plan.events.map(|p| p.first_id),
+            last_id: plan.events.map(|p| p.last_id),
+            first_at: plan.events.map(|p| p.first_at),
+            last_at: plan.events.map(|p| p.last_at),
         },
         artifacts: crate::retention::GcArtifacts {
             count: plan.artifacts.len() as u64,

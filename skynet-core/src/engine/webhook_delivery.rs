@@ -194,10 +194,10 @@ impl Skynet {
     async fn enqueue_from_log(&self, targets: &[WebhookTarget]) -> Result<(u64, bool)> {
         let store = &self.inner.store;
         let mut enqueued = 0;
-        let mut after = store
-            .consumer_position(wh::CONSUMER)
-            .await?
-            .unwrap_or(crate::events::EventPosition::START);
+        let stored = store.consumer_position(wh::CONSUMER).await?;
+        // A position never stored has no gap to record (see `note_gap`).
+        let mut positioned = stored.is_some();
+        let mut after = stored.unwrap_or(crate::events::EventPosition::START);
         let types = taken_types(targets);
         for _ in 0..PAGES_PER_ROUND {
             let page = store
@@ -209,6 +209,9 @@ impl Skynet {
                     view: LogView::all(),
                 })
                 .await?;
+            if positioned {
+                crate::events::consumer::note_gap(store, wh::CONSUMER, after, &page).await?;
+            }
             let mut rows = Vec::new();
             for event in page.events.iter().filter(|e| e.source != wh::SOURCE) {
                 let takers: Vec<&WebhookTarget> = targets
@@ -239,6 +242,7 @@ impl Skynet {
             if page.next > after {
                 // Another process may be further on: it only moves forward.
                 after = store.advance_consumer(wh::CONSUMER, page.next).await?;
+                positioned = true;
             }
             if page.scanned < PAGE as usize {
                 // A short page: the log is read to its end for now.

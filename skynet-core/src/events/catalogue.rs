@@ -100,13 +100,17 @@ pub enum EventType {
     /// A gc run removed old records.
     #[serde(rename = "gc.completed")]
     GcCompleted,
+    /// A durable consumer's position was inside a pruned part of the
+    /// global log: it skipped the events gc had removed.
+    #[serde(rename = "consumer.gap")]
+    ConsumerGap,
     /// Something went wrong inside SKYNET.
     #[serde(rename = "error")]
     Error,
 }
 
 /// Every event type, in catalogue order.
-pub const ALL_EVENT_TYPES: [EventType; 32] = [
+pub const ALL_EVENT_TYPES: [EventType; 33] = [
     EventType::JobCreated,
     EventType::JobPlanned,
     EventType::ApprovalRequested,
@@ -138,6 +142,7 @@ pub const ALL_EVENT_TYPES: [EventType; 32] = [
     EventType::TriggerFired,
     EventType::TriggerSkipped,
     EventType::GcCompleted,
+    EventType::ConsumerGap,
     EventType::Error,
 ];
 
@@ -177,6 +182,7 @@ impl EventType {
             TriggerFired => "trigger.fired",
             TriggerSkipped => "trigger.skipped",
             GcCompleted => "gc.completed",
+            ConsumerGap => "consumer.gap",
             Error => "error",
         }
     }

@@ -7,11 +7,16 @@
 //! handler fails, after the last event it handled). A consumer killed
 //! mid-page sees that page's handled events again on restart and nothing
 //! is lost; duplicates stay within one page ([`Consumer::page_size`]).
+//!
+//! A consumer whose stored position is inside a part of the log gc has
+//! removed skips it and records the gap ([`note_gap`]: a `consumer.gap`
+//! event and a warning) instead of failing: the events cannot come back,
+//! and an error would hold back every later event too.
 
-use super::{EventPosition, EventType, SystemEvent};
+use super::{ConsumerGap, EventPayload, EventPosition, EventType, NewSystemEvent, SystemEvent};
 use crate::Result;
 use crate::store::SharedStore;
-use crate::store::event_log::{EventLogQuery, LogView};
+use crate::store::event_log::{EventLogQuery, EventPage, LogView};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,7 +107,8 @@ impl Consumer {
         types: &[EventType],
         handler: &dyn EventHandler,
     ) -> Result<Polled> {
-        let after = self.position().await?;
+        let stored = self.store.consumer_position(&self.name).await?;
+        let after = stored.unwrap_or(EventPosition::START);
         let page = self
             .store
             .read_event_log(&EventLogQuery {
@@ -113,6 +119,9 @@ impl Consumer {
                 view: self.view.clone(),
             })
             .await?;
+        if stored.is_some() {
+            note_gap(&self.store, &self.name, after, &page).await?;
+        }
         let mut handled = 0;
         for event in &page.events {
             if let Err(e) = handler.handle(event).await {
@@ -145,6 +154,36 @@ pub struct Polled {
     pub handled: usize,
     /// The page was full: the log may have more now.
     pub more: bool,
+}
+
+/// When `page` (read after `after`, the stored position of consumer
+/// `name`) says gc removed events the consumer had not handled, record
+/// the gap: a `consumer.gap` system event and a warning. The caller then
+/// stores `page.next`, which is past the gap. Nothing when there is no
+/// gap. A consumer that never stored a position has no gap to record.
+pub async fn note_gap(
+    store: &SharedStore,
+    name: &str,
+    after: EventPosition,
+    page: &EventPage,
+) -> Result<()> {
+    let Some(last) = page.pruned.last() else {
+        return Ok(());
+    };
+    let gap = ConsumerGap {
+        consumer: name.to_string(),
+        after: after.to_string(),
+        through: last.through.clone(),
+        events: page.pruned.iter().map(|a| a.count).sum(),
+    };
+    tracing::warn!(consumer = name, after = %gap.after, through = %gap.through,
+        events = gap.events, "a durable consumer skips events gc removed before it read them");
+    store
+        .record_event(&NewSystemEvent::now(
+            format!("consumer:{name}"),
+            EventPayload::ConsumerGap(gap),
+        ))
+        .await
 }
 
 /// Run `handler` as the durable consumer of its name until `shutdown`:

@@ -193,6 +193,10 @@ pub struct GcCompleted {
     pub log_lines: u64,
     /// Their bytes.
     pub log_bytes: u64,
+    /// Events of the global log's old prefix removed (an anchor marks
+    /// the gap).
+    #[serde(default)]
+    pub events: u64,
     /// Artifact records of kept jobs removed.
     pub artifacts: u64,
     /// Objects removed from the artifact store.
@@ -204,6 +208,21 @@ pub struct GcCompleted {
     /// The removed jobs (at most the first 100).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub job_ids: Vec<String>,
+}
+
+/// A durable consumer skipped events gc had removed (`consumer.gap`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConsumerGap {
+    /// The consumer's name.
+    pub consumer: String,
+    /// Its stored position (`XID-ID`) when it found the gap.
+    pub after: String,
+    /// Where it resumed: the position of the last event removed.
+    pub through: String,
+    /// At most this many events it had not handled were removed (the
+    /// pruned ranges' counts; part of the first may have been handled).
+    pub events: u64,
 }
 
 /// An event's payload; its variant is its type.
@@ -243,6 +262,7 @@ pub enum EventPayload {
     TriggerFired(TriggerFiring),
     TriggerSkipped(TriggerFiring),
     GcCompleted(GcCompleted),
+    ConsumerGap(ConsumerGap),
     Error(Notice),
 }
 
@@ -265,7 +285,8 @@ macro_rules! each_payload {
             ScheduleFired => ScheduleFired, InitiativeProposed => InitiativeDecision,
             InitiativeStarted => InitiativeDecision, InitiativeSkipped => InitiativeDecision,
             FailurePattern => FailurePattern, TriggerFired => TriggerFiring,
-            TriggerSkipped => TriggerFiring, GcCompleted => GcCompleted, Error => Notice
+            TriggerSkipped => TriggerFiring, GcCompleted => GcCompleted,
+            ConsumerGap => ConsumerGap, Error => Notice
         }
     };
 }

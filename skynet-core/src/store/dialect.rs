@@ -77,6 +77,9 @@ pub trait Dialect:
     const EVENT_LOG_AFTER: &'static str;
     /// The global event log's read order (`ORDER BY` list).
     const EVENT_LOG_ORDER: &'static str;
+    /// The global event log's rows at or before position `($1, $2)` in
+    /// commit order: a `WHERE` condition on `event_log e` (gc's prefix).
+    const EVENT_LOG_THROUGH: &'static str;
 
     /// What a store handle of this backend keeps besides its pools.
     type State: Send + Sync + std::fmt::Debug + 'static;

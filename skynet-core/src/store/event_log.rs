@@ -6,7 +6,9 @@
 //! [`crate::events::from_job`]'s mapping; system events by
 //! [`EventLogStore::record_event`]. Readers go in commit order (see
 //! [`Dialect::EVENT_LOG_AFTER`]), so a consumer that stores the position of
-//! the last event it handled misses nothing.
+//! the last event it handled misses nothing. gc removes the log's old
+//! prefix and leaves an anchor ([`crate::store::event_log_anchors`]); a
+//! page read from before it carries the anchor ([`EventPage::pruned`]).
 
 use crate::events::from_job::{LEDGER_SOURCE, lifecycle_events};
 use crate::events::{EventPayload, EventPosition, EventType, NewSystemEvent, SystemEvent};
@@ -14,6 +16,7 @@ use crate::job::JobId;
 use crate::principal::{Principal, Visibility};
 use crate::store::codec::{LedgerRow, db, micros, now, time};
 use crate::store::dialect::Dialect;
+use crate::store::event_log_anchors::{EventLogAnchor, EventLogRetention};
 use crate::store::ledger::Ledger;
 use crate::store::sql::{SqlBuilder, query, query_with};
 use crate::store::tx::Tx;
@@ -72,9 +75,14 @@ pub struct EventLogQuery {
 /// One page of the global log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPage {
+    /// The ranges gc removed that end after the query's position, oldest
+    /// first: the reader's gap, which comes before `events`. Empty unless
+    /// the reader was behind a pruned prefix.
+    pub pruned: Vec<EventLogAnchor>,
     /// The events that pass the query's filters, in commit order.
     pub events: Vec<SystemEvent>,
-    /// Where the next page starts: past every row scanned, shown or not.
+    /// Where the next page starts: past every row scanned, shown or not,
+    /// and past every pruned range in `pruned`.
     pub next: EventPosition,
     /// Rows scanned (shown or not): fewer than the limit means the page
     /// reached the end of the log.
@@ -260,6 +268,9 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
             .fetch_all(&self.read)
             .await
             .map_err(db("reading the global event log"))?;
+        // Read after the rows: a prune committed in between is reported
+        // (its range may then overlap rows read, which is harmless).
+        let pruned = self.event_log_anchors_after(q.after).await?;
         let mut next = q.after;
         let mut events = Vec::new();
         for row in &rows {
@@ -282,7 +293,11 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
                 events.push(event);
             }
         }
+        for anchor in &pruned {
+            next = next.max(anchor.through()?);
+        }
         Ok(EventPage {
+            pruned,
             events,
             next,
             scanned: rows.len(),

@@ -563,6 +563,7 @@ pub trait Store:
     + schedules::ScheduleStore
     + initiative::InitiativeStore
     + event_log::EventLogStore
+    + event_log_anchors::EventLogRetention
     + webhooks::WebhookStore
     + artifacts::ArtifactLedger
     + triggers::TriggerStore
@@ -618,6 +619,7 @@ pub mod conditions;
 pub mod cursors;
 pub mod dialect;
 pub mod event_log;
+pub mod event_log_anchors;
 mod events;
 pub mod initiative;
 mod jobs;

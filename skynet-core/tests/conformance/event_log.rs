@@ -222,7 +222,7 @@ pub async fn every_lifecycle_transition_emits_exactly_its_events(store: SharedSt
 /// Read the events (of `job`, when given) after `*at` until at least `n`
 /// came (10 s at most: on PostgreSQL another test's running transaction
 /// may hold reading back for a moment).
-async fn read_until(
+pub async fn read_until(
     store: &SharedStore,
     job: impl Into<Option<&JobId>>,
     at: &mut EventPosition,

@@ -10,6 +10,7 @@ pub mod artifacts;
 pub mod checkpoints;
 pub mod cursors;
 pub mod event_log;
+pub mod event_log_retention;
 pub mod jobs;
 pub mod listing;
 pub mod memory;
@@ -29,6 +30,7 @@ pub use artifacts::*;
 pub use checkpoints::*;
 pub use cursors::*;
 pub use event_log::*;
+pub use event_log_retention::*;
 pub use jobs::*;
 pub use listing::*;
 pub use memory::*;
@@ -185,6 +187,8 @@ macro_rules! conformance_tests {
             pruned_logs_leave_marks_and_chains_verify,
             pruned_artifact_records_leave_marks,
             the_gc_lease_has_one_holder,
+            the_event_log_prunes_its_old_prefix_and_leaves_an_anchor,
+            a_consumer_behind_a_pruned_prefix_skips_it_and_records_the_gap,
             webhooks_stay_with_their_owner_and_hide_their_secret,
             webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered,
         );

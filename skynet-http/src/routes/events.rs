@@ -2,7 +2,9 @@
 //! (`/v1/jobs/{id}/events`: `id` = the event's `seq`, `event` = its kind),
 //! or the global event log (`/v1/events`: job lifecycle and system events,
 //! `id` = the event's position `XID-ID`, `event` = its type, filtered by
-//! `?type=`). `data` is the event as JSON. A client that reconnects with
+//! `?type=`). `data` is the event as JSON; where gc removed a prefix of
+//! the global log the client was behind, an event `pruned` carries the
+//! anchor (`id` = the end of the gap). A client that reconnects with
 //! `Last-Event-ID` (or `?after=`) resumes after that position and misses
 //! nothing, since both are read in commit order.
 //!
@@ -26,6 +28,7 @@ use futures::Stream;
 use skynet_core::events::{EventPosition, EventType, SystemEvent};
 use skynet_core::store::Event;
 use skynet_core::store::event_log::EventLogQuery;
+use skynet_core::store::event_log_anchors::EventLogAnchor;
 use skynet_core::store::keys::{Grant, Scope};
 use skynet_core::{JobId, Skynet};
 use std::collections::VecDeque;
@@ -127,7 +130,9 @@ impl Feed {
                     return Ok(false);
                 }
                 *after = page.next;
-                self.held.add(page.events.len() as i64);
+                self.held
+                    .add((page.pruned.len() + page.events.len()) as i64);
+                self.buffer.extend(page.pruned.iter().map(pruned_event));
                 self.buffer.extend(page.events.iter().map(log_event));
             }
         }
@@ -140,6 +145,16 @@ fn log_event(e: &SystemEvent) -> SseEvent {
         .id(e.position.clone())
         .event(e.event_type.as_str())
         .data(serde_json::to_string(e).unwrap_or_else(|_| "{}".into()))
+}
+
+/// Where gc removed a prefix of the log the client was behind: an SSE
+/// event `pruned` with the anchor as data and its end as id, so a client
+/// that reconnects resumes after the gap.
+fn pruned_event(a: &EventLogAnchor) -> SseEvent {
+    SseEvent::default()
+        .id(a.through.clone())
+        .event("pruned")
+        .data(serde_json::to_string(a).unwrap_or_else(|_| "{}".into()))
 }
 
 fn sse_event(e: &Event) -> SseEvent {
@@ -233,7 +248,9 @@ pub(crate) async fn job_events(
 
 /// The global event log as SSE: lifecycle events of the jobs the caller
 /// sees, and system events with `read:all` or `admin`; each SSE event's
-/// data is a `SystemEvent`.
+/// data is a `SystemEvent`, except an event named `pruned` (the client's
+/// position was before a range gc removed), whose data is an
+/// `EventLogAnchor` and whose id is the end of that range.
 #[utoipa::path(get, path = "/v1/events", tag = "events",
     params(EventsQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event position (XID-ID)")),
