@@ -8,9 +8,9 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{Db, TestApp};
+use common::{Db, TestApp, admins, readers};
 use serde_json::json;
-use skynet_core::store::keys::{ALL_SCOPES, Scope};
+use skynet_core::store::keys::Scope;
 
 async fn add(t: &TestApp, key: &str) -> String {
     let r = t
@@ -36,73 +36,22 @@ async fn routes_need_their_scopes(db: Db) {
     let t = TestApp::new(db).await;
     let owner = t.key(&[Scope::Admin], Some("alice")).await;
     let id = add(&t, &owner).await;
-    for scope in ALL_SCOPES {
-        let key = t.key(&[scope], Some("alice")).await;
-        let can_read = matches!(scope, Scope::Read | Scope::ReadAll | Scope::Admin);
-        let admin = scope == Scope::Admin;
-        let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
-        let calls = [
-            (
-                "GET",
-                "/v1/schedules".to_string(),
-                None,
-                expect(can_read, StatusCode::OK),
-            ),
-            (
-                "POST",
-                "/v1/schedules".to_string(),
-                Some(json!({"intent": "list the files", "every": "10m"})),
-                expect(admin, StatusCode::CREATED),
-            ),
-            (
-                "POST",
-                format!("/v1/schedules/{id}/pause"),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-            (
-                "POST",
-                format!("/v1/schedules/{id}/resume"),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-            (
-                "GET",
-                "/v1/initiative".to_string(),
-                None,
-                expect(can_read, StatusCode::OK),
-            ),
-            (
-                "POST",
-                "/v1/initiative/pause".to_string(),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-            (
-                "POST",
-                "/v1/initiative/resume".to_string(),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-        ];
-        for (method, uri, body, want) in calls {
-            let r = t.call(method, &uri, Some(&key), body).await;
-            assert_eq!(r.status, want, "{scope} {method} {uri}: {}", r.text);
-            if want == StatusCode::FORBIDDEN {
-                assert_eq!(r.code(), "insufficient_scope", "{scope} {method} {uri}");
-            }
-        }
-        if !admin {
-            let r = t
-                .call("DELETE", &format!("/v1/schedules/{id}"), Some(&key), None)
-                .await;
-            assert_eq!(r.status, StatusCode::FORBIDDEN, "{scope}: {}", r.text);
-        }
-    }
-    let r = t
-        .call("DELETE", &format!("/v1/schedules/{id}"), Some(&owner), None)
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let calls = |_| {
+        vec![
+            readers("GET", "/v1/schedules"),
+            admins("POST", "/v1/schedules")
+                .body(json!({"intent": "list the files", "every": "10m"}))
+                .answers(StatusCode::CREATED),
+            admins("POST", format!("/v1/schedules/{id}/pause")),
+            admins("POST", format!("/v1/schedules/{id}/resume")),
+            readers("GET", "/v1/initiative"),
+            admins("POST", "/v1/initiative/pause"),
+            admins("POST", "/v1/initiative/resume"),
+            // Last: only the `admin` key, the last one, removes it.
+            admins("DELETE", format!("/v1/schedules/{id}")).answers(StatusCode::NO_CONTENT),
+        ]
+    };
+    t.scope_matrix("alice", calls, |_, _| {}).await;
     let r = t
         .call("DELETE", &format!("/v1/schedules/{id}"), Some(&owner), None)
         .await;
@@ -225,54 +174,19 @@ async fn trigger_routes_need_their_scopes(db: Db) {
     let t = TestApp::new(db).await;
     let owner = t.key(&[Scope::Admin], Some("alice")).await;
     let id = add_trigger(&t, &owner).await;
-    for scope in ALL_SCOPES {
-        let key = t.key(&[scope], Some("alice")).await;
-        let can_read = matches!(scope, Scope::Read | Scope::ReadAll | Scope::Admin);
-        let admin = scope == Scope::Admin;
-        let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
-        let calls = [
-            (
-                "GET",
-                "/v1/triggers".to_string(),
-                None,
-                expect(can_read, StatusCode::OK),
-            ),
-            (
-                "POST",
-                "/v1/triggers".to_string(),
-                Some(json!({"on": "job.failed", "intent": "list the files"})),
-                expect(admin, StatusCode::CREATED),
-            ),
-            (
-                "POST",
-                format!("/v1/triggers/{id}/pause"),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-            (
-                "POST",
-                format!("/v1/triggers/{id}/resume"),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-            (
-                "DELETE",
-                format!("/v1/triggers/{id}"),
-                None,
-                expect(admin, StatusCode::NO_CONTENT),
-            ),
-        ];
-        for (method, uri, body, want) in calls {
-            let r = t.call(method, &uri, Some(&key), body).await;
-            assert_eq!(r.status, want, "{scope} {method} {uri}: {}", r.text);
-            if want == StatusCode::FORBIDDEN {
-                assert_eq!(r.code(), "insufficient_scope", "{scope} {method} {uri}");
-            }
-        }
-        if admin {
-            break;
-        }
-    }
+    let calls = |_| {
+        vec![
+            readers("GET", "/v1/triggers"),
+            admins("POST", "/v1/triggers")
+                .body(json!({"on": "job.failed", "intent": "list the files"}))
+                .answers(StatusCode::CREATED),
+            admins("POST", format!("/v1/triggers/{id}/pause")),
+            admins("POST", format!("/v1/triggers/{id}/resume")),
+            // Last: only the `admin` key, the last one, removes it.
+            admins("DELETE", format!("/v1/triggers/{id}")).answers(StatusCode::NO_CONTENT),
+        ]
+    };
+    t.scope_matrix("alice", calls, |_, _| {}).await;
     let r = t
         .call("DELETE", &format!("/v1/triggers/{id}"), Some(&owner), None)
         .await;
@@ -370,62 +284,30 @@ async fn webhook_routes_need_their_scopes_and_show_the_secret_once(db: Db) {
     assert_eq!(created["url"], "http://203.0.113.7/hook?…");
     assert_eq!(created["principal"], "alice");
     let id = created["id"].as_str().expect("id").to_string();
-    for scope in ALL_SCOPES {
-        let key = t.key(&[scope], Some("alice")).await;
-        let can_read = matches!(scope, Scope::Read | Scope::ReadAll | Scope::Admin);
-        let admin = scope == Scope::Admin;
-        let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
-        let calls = [
-            (
-                "GET",
-                "/v1/webhooks".to_string(),
-                None,
-                expect(can_read, StatusCode::OK),
-            ),
-            (
+    let calls = |_| {
+        vec![
+            readers("GET", "/v1/webhooks"),
+            readers(
                 "GET",
                 format!("/v1/webhooks/deliveries?webhook={id}&state=dead"),
-                None,
-                expect(can_read, StatusCode::OK),
             ),
-            (
-                "POST",
-                "/v1/webhooks".to_string(),
-                Some(json!({"url": HOOK})),
-                expect(admin, StatusCode::CREATED),
-            ),
-            (
-                "POST",
-                "/v1/webhooks/nope/test".to_string(),
-                None,
-                expect(admin, StatusCode::NOT_FOUND),
-            ),
-            (
-                "POST",
-                "/v1/webhooks/deliveries/nope/redeliver".to_string(),
-                None,
-                expect(admin, StatusCode::NOT_FOUND),
-            ),
-            (
-                "DELETE",
-                "/v1/webhooks/nope".to_string(),
-                None,
-                expect(admin, StatusCode::NOT_FOUND),
-            ),
-        ];
-        for (method, uri, body, want) in calls {
-            let r = t.call(method, &uri, Some(&key), body).await;
-            assert_eq!(r.status, want, "{scope} {method} {uri}: {}", r.text);
-            if want == StatusCode::FORBIDDEN {
-                assert_eq!(r.code(), "insufficient_scope", "{scope} {method} {uri}");
-            }
-            assert!(!r.text.contains(&secret), "{method} {uri} shows the secret");
-            assert!(
-                !r.text.contains("T0K"),
-                "{method} {uri} shows the URL's token"
-            );
-        }
-    }
+            admins("POST", "/v1/webhooks")
+                .body(json!({"url": HOOK}))
+                .answers(StatusCode::CREATED),
+            admins("POST", "/v1/webhooks/nope/test").answers(StatusCode::NOT_FOUND),
+            admins("POST", "/v1/webhooks/deliveries/nope/redeliver").answers(StatusCode::NOT_FOUND),
+            admins("DELETE", "/v1/webhooks/nope").answers(StatusCode::NOT_FOUND),
+        ]
+    };
+    t.scope_matrix("alice", calls, |call, r| {
+        let (method, uri) = (call.method, &call.uri);
+        assert!(!r.text.contains(&secret), "{method} {uri} shows the secret");
+        assert!(
+            !r.text.contains("T0K"),
+            "{method} {uri} shows the URL's token"
+        );
+    })
+    .await;
     let r = t
         .call("DELETE", &format!("/v1/webhooks/{id}"), Some(&owner), None)
         .await;

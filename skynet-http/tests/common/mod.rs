@@ -11,6 +11,11 @@
 #[path = "../../../skynet-core/tests/service/mod.rs"]
 mod service;
 
+mod scope_matrix;
+// Each suite includes this module and uses only some of it.
+#[allow(unused_imports)]
+pub use scope_matrix::{Scoped, admins, readers, submitters};
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
