@@ -359,6 +359,31 @@ impl TestApp {
         }
     }
 
+    /// The served OpenAPI document, after checking it lists every path.
+    pub async fn openapi_listing(&self, paths: &[&str]) -> Value {
+        let doc = self
+            .call("GET", "/openapi.json", Some(&self.admin), None)
+            .await
+            .json();
+        for path in paths {
+            assert!(doc["paths"][path].is_object(), "{path} missing");
+        }
+        doc
+    }
+
+    /// Each request, made with the admin key, is a 404.
+    pub async fn admin_gets_not_found(&self, requests: &[(&str, &str)]) {
+        for (method, uri) in requests {
+            let r = self.call(method, uri, Some(&self.admin), None).await;
+            assert_eq!(
+                r.status,
+                StatusCode::NOT_FOUND,
+                "{method} {uri}: {}",
+                r.text
+            );
+        }
+    }
+
     /// A new key with these scopes acting for `principal` (its own when `None`).
     pub async fn key(&self, scopes: &[Scope], principal: Option<&str>) -> String {
         let principal = principal.map(|p| p.parse().expect("principal"));
