@@ -287,6 +287,11 @@ async fn engine(
     b.build().await.unwrap()
 }
 
+/// An engine running every step on the local provider.
+async fn local_engine(dir: &Path, planner: impl skynet_core::planner::Planner + 'static) -> Skynet {
+    engine(dir, planner, vec![Arc::new(LocalProvider::new())], "local").await
+}
+
 fn piped(stages: &[&[&str]]) -> Action {
     Action::ExecutePipeline {
         stages: stages.iter().map(|s| sv(s)).collect(),
@@ -302,13 +307,7 @@ async fn a_later_write_stage_makes_the_plan_write_and_it_waits_for_approval() {
         &["tee", "out.txt"],
         &["wc", "-l"],
     ])]);
-    let sk = engine(
-        dir.path(),
-        planner,
-        vec![Arc::new(LocalProvider::new())],
-        "local",
-    )
-    .await;
+    let sk = local_engine(dir.path(), planner).await;
     let job = sk
         .submit(SubmitRequest::new("save hello").root(root.path()))
         .await
@@ -354,13 +353,7 @@ async fn a_forbidden_stage_forbids_the_plan() {
     let dir = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
     let planner = ScriptedPlanner::new(vec![piped(&[&["echo", "x"], &["rm", "-rf", "/"]])]);
-    let sk = engine(
-        dir.path(),
-        planner,
-        vec![Arc::new(LocalProvider::new())],
-        "local",
-    )
-    .await;
+    let sk = local_engine(dir.path(), planner).await;
     let err = sk
         .submit(SubmitRequest::new("tidy").root(root.path()))
         .await
@@ -384,13 +377,7 @@ async fn a_failing_stage_fails_the_job_naming_the_stage() {
         &["sort", "--no-such-option"],
         &["head", "-n", "1"],
     ])]);
-    let sk = engine(
-        dir.path(),
-        planner,
-        vec![Arc::new(LocalProvider::new())],
-        "local",
-    )
-    .await;
+    let sk = local_engine(dir.path(), planner).await;
     let job = sk
         .submit(SubmitRequest::new("sort").root(root.path()))
         .await
@@ -414,13 +401,7 @@ async fn the_rule_planner_plans_the_largest_files_as_one_read_only_step() {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("big.bin"), vec![0u8; 300_000]).unwrap();
     std::fs::write(root.path().join("small.txt"), "x").unwrap();
-    let sk = engine(
-        dir.path(),
-        RulePlanner::new(),
-        vec![Arc::new(LocalProvider::new())],
-        "local",
-    )
-    .await;
+    let sk = local_engine(dir.path(), RulePlanner::new()).await;
     let job = sk
         .submit(SubmitRequest::new("show the 2 largest files").root(root.path()))
         .await

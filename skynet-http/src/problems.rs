@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use std::collections::BTreeMap;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
-/// A problem+json response for each status.
+/// A problem+json response for each status, described by its reason.
 fn problem_responses(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
     statuses
         .iter()
@@ -16,16 +16,21 @@ fn problem_responses(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
                 .ok()
                 .and_then(|s| s.canonical_reason())
                 .unwrap_or("Error");
-            let content = ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .build();
-            let response = ResponseBuilder::new()
-                .description(reason)
-                .content("application/problem+json", content)
-                .build();
-            (status.to_string(), RefOr::T(response))
+            problem_response(status, reason)
         })
         .collect()
+}
+
+/// One problem+json response.
+fn problem_response(status: u16, description: &str) -> (String, RefOr<Response>) {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build();
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content("application/problem+json", content)
+        .build();
+    (status.to_string(), RefOr::T(response))
 }
 
 macro_rules! problem_set {
@@ -61,4 +66,44 @@ problem_set!(
 problem_set!(
     /// A route with query parameters: a bad value (400).
     Query: 400
+);
+
+/// A 404 for a route naming a record by id: `$what` is the record's name.
+macro_rules! missing_record {
+    ($(#[$doc:meta])* $name:ident: $what:literal) => {
+        $(#[$doc])*
+        pub(crate) struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                let why = concat!("No ", $what, " with that id the caller may see");
+                BTreeMap::from([problem_response(404, why)])
+            }
+        }
+    };
+}
+
+missing_record!(
+    /// A route naming a schedule the caller may not see or that is gone.
+    NoSchedule: "schedule"
+);
+
+missing_record!(
+    /// A route naming a trigger the caller may not see or that is gone.
+    NoTrigger: "trigger"
+);
+
+missing_record!(
+    /// A route naming a webhook the caller may not see or that is gone.
+    NoWebhook: "webhook"
+);
+
+missing_record!(
+    /// A route naming a webhook delivery the caller may not see.
+    NoDelivery: "delivery"
+);
+
+missing_record!(
+    /// A route naming a memory the caller may not see or that is gone.
+    NoMemory: "memory"
 );

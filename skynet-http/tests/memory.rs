@@ -5,9 +5,9 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{Db, TestApp};
+use common::{Db, TestApp, admins, readers, submitters};
 use serde_json::json;
-use skynet_core::store::keys::{ALL_SCOPES, Scope};
+use skynet_core::store::keys::Scope;
 
 async fn total(t: &TestApp, key: &str) -> u64 {
     let r = t.call("GET", "/v1/memory/stats", Some(key), None).await;
@@ -28,68 +28,22 @@ async fn routes_need_their_scopes(db: Db) {
         .await;
     assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.text);
     let id = stored.json()["id"].as_str().expect("id").to_string();
-    for scope in ALL_SCOPES {
-        let key = t.key(&[scope], Some("alice")).await;
-        let can_read = matches!(scope, Scope::Read | Scope::ReadAll | Scope::Admin);
-        let can_submit = matches!(scope, Scope::Submit | Scope::Admin);
-        let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
-        let calls = [
-            (
-                "POST",
-                "/v1/memory/store".to_string(),
-                Some(json!({"content": format!("note by {scope}")})),
-                expect(can_submit, StatusCode::CREATED),
-            ),
-            (
-                "POST",
-                "/v1/memory/search".to_string(),
-                Some(json!({"query": "git"})),
-                expect(can_read, StatusCode::OK),
-            ),
-            (
-                "POST",
-                "/v1/memory/similar".to_string(),
-                Some(json!({"memory_id": id})),
-                expect(can_read, StatusCode::OK),
-            ),
-            (
-                "GET",
-                "/v1/memory/stats".to_string(),
-                None,
-                expect(can_read, StatusCode::OK),
-            ),
-            (
-                "GET",
-                format!("/v1/memory/{id}"),
-                None,
-                expect(can_read, StatusCode::OK),
-            ),
-        ];
-        for (method, uri, body, want) in calls {
-            let r = t.call(method, &uri, Some(&key), body).await;
-            assert_eq!(r.status, want, "{scope} {method} {uri}: {}", r.text);
-            if want == StatusCode::FORBIDDEN {
-                r.code();
-            }
-        }
-        if scope != Scope::Admin {
-            let r = t
-                .call("DELETE", &format!("/v1/memory/{id}"), Some(&key), None)
-                .await;
-            assert_eq!(
-                r.status,
-                StatusCode::FORBIDDEN,
-                "{scope} delete: {}",
-                r.text
-            );
-        }
-    }
+    let calls = |scope| {
+        vec![
+            submitters("POST", "/v1/memory/store")
+                .body(json!({"content": format!("note by {scope}")}))
+                .answers(StatusCode::CREATED),
+            readers("POST", "/v1/memory/search").body(json!({"query": "git"})),
+            readers("POST", "/v1/memory/similar").body(json!({"memory_id": id})),
+            readers("GET", "/v1/memory/stats"),
+            readers("GET", format!("/v1/memory/{id}")),
+            // Last: only the `admin` key, the last one, deletes it.
+            admins("DELETE", format!("/v1/memory/{id}")).answers(StatusCode::NO_CONTENT),
+        ]
+    };
+    t.scope_matrix("alice", calls, |_, _| {}).await;
     let no_key = t.call("GET", "/v1/memory/stats", None, None).await;
     assert_eq!(no_key.status, StatusCode::UNAUTHORIZED);
-    let r = t
-        .call("DELETE", &format!("/v1/memory/{id}"), Some(&admin), None)
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let r = t
         .call("DELETE", &format!("/v1/memory/{id}"), Some(&admin), None)
         .await;
@@ -212,20 +166,16 @@ async fn a_principal_sees_only_its_own_memories(db: Db) {
 async fn memory_routes_are_in_the_openapi_document(db: Db) {
     let t = TestApp::new(db).await;
     let doc = t
-        .call("GET", "/openapi.json", Some(&t.admin), None)
-        .await
-        .json();
-    for path in [
-        "/v1/memory/store",
-        "/v1/memory/search",
-        "/v1/memory/similar",
-        "/v1/memory/stats",
-        "/v1/memory/{id}",
-        "/v1/memory/forget",
-        "/v1/memory/{id}/pin",
-    ] {
-        assert!(doc["paths"][path].is_object(), "{path} missing");
-    }
+        .openapi_listing(&[
+            "/v1/memory/store",
+            "/v1/memory/search",
+            "/v1/memory/similar",
+            "/v1/memory/stats",
+            "/v1/memory/{id}",
+            "/v1/memory/forget",
+            "/v1/memory/{id}/pin",
+        ])
+        .await;
     assert!(doc["paths"]["/v1/memory/{id}"]["delete"].is_object());
     assert!(doc["components"]["schemas"]["MemoryResults"].is_object());
 }

@@ -8,9 +8,9 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{Db, TestApp};
+use common::{Db, TestApp, admins, readers};
 use serde_json::json;
-use skynet_core::store::keys::{ALL_SCOPES, Scope};
+use skynet_core::store::keys::Scope;
 
 async fn add(t: &TestApp, key: &str) -> String {
     let r = t
@@ -36,73 +36,22 @@ async fn routes_need_their_scopes(db: Db) {
     let t = TestApp::new(db).await;
     let owner = t.key(&[Scope::Admin], Some("alice")).await;
     let id = add(&t, &owner).await;
-    for scope in ALL_SCOPES {
-        let key = t.key(&[scope], Some("alice")).await;
-        let can_read = matches!(scope, Scope::Read | Scope::ReadAll | Scope::Admin);
-        let admin = scope == Scope::Admin;
-        let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
-        let calls = [
-            (
-                "GET",
-                "/v1/schedules".to_string(),
-                None,
-                expect(can_read, StatusCode::OK),
-            ),
-            (
-                "POST",
-                "/v1/schedules".to_string(),
-                Some(json!({"intent": "list the files", "every": "10m"})),
-                expect(admin, StatusCode::CREATED),
-            ),
-            (
-                "POST",
-                format!("/v1/schedules/{id}/pause"),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-            (
-                "POST",
-                format!("/v1/schedules/{id}/resume"),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-            (
-                "GET",
-                "/v1/initiative".to_string(),
-                None,
-                expect(can_read, StatusCode::OK),
-            ),
-            (
-                "POST",
-                "/v1/initiative/pause".to_string(),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-            (
-                "POST",
-                "/v1/initiative/resume".to_string(),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-        ];
-        for (method, uri, body, want) in calls {
-            let r = t.call(method, &uri, Some(&key), body).await;
-            assert_eq!(r.status, want, "{scope} {method} {uri}: {}", r.text);
-            if want == StatusCode::FORBIDDEN {
-                assert_eq!(r.code(), "insufficient_scope", "{scope} {method} {uri}");
-            }
-        }
-        if !admin {
-            let r = t
-                .call("DELETE", &format!("/v1/schedules/{id}"), Some(&key), None)
-                .await;
-            assert_eq!(r.status, StatusCode::FORBIDDEN, "{scope}: {}", r.text);
-        }
-    }
-    let r = t
-        .call("DELETE", &format!("/v1/schedules/{id}"), Some(&owner), None)
-        .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let calls = |_| {
+        vec![
+            readers("GET", "/v1/schedules"),
+            admins("POST", "/v1/schedules")
+                .body(json!({"intent": "list the files", "every": "10m"}))
+                .answers(StatusCode::CREATED),
+            admins("POST", format!("/v1/schedules/{id}/pause")),
+            admins("POST", format!("/v1/schedules/{id}/resume")),
+            readers("GET", "/v1/initiative"),
+            admins("POST", "/v1/initiative/pause"),
+            admins("POST", "/v1/initiative/resume"),
+            // Last: only the `admin` key, the last one, removes it.
+            admins("DELETE", format!("/v1/schedules/{id}")).answers(StatusCode::NO_CONTENT),
+        ]
+    };
+    t.scope_matrix("alice", calls, |_, _| {}).await;
     let r = t
         .call("DELETE", &format!("/v1/schedules/{id}"), Some(&owner), None)
         .await;
@@ -135,19 +84,12 @@ async fn bad_input_is_refused_and_nothing_is_stored(db: Db) {
         assert_eq!(r.code(), "invalid_input", "{body}");
     }
     assert_eq!(count(&t).await, 0);
-    for (method, uri) in [
+    t.admin_gets_not_found(&[
         ("POST", "/v1/schedules/nope/pause"),
         ("POST", "/v1/schedules/nope/resume"),
         ("DELETE", "/v1/schedules/nope"),
-    ] {
-        let r = t.call(method, uri, Some(&t.admin), None).await;
-        assert_eq!(
-            r.status,
-            StatusCode::NOT_FOUND,
-            "{method} {uri}: {}",
-            r.text
-        );
-    }
+    ])
+    .await;
 }
 
 async fn a_principal_sees_only_its_own_schedules(db: Db) {
@@ -184,11 +126,7 @@ async fn the_initiative_switch_is_visible_to_readers(db: Db) {
             .contains("admin")
     );
     assert_eq!(status["budget"]["per_day"], 20);
-    let doc = t
-        .call("GET", "/openapi.json", Some(&t.admin), None)
-        .await
-        .json();
-    for path in [
+    t.openapi_listing(&[
         "/v1/schedules",
         "/v1/schedules/{id}",
         "/v1/schedules/{id}/pause",
@@ -196,9 +134,8 @@ async fn the_initiative_switch_is_visible_to_readers(db: Db) {
         "/v1/initiative",
         "/v1/initiative/pause",
         "/v1/initiative/resume",
-    ] {
-        assert!(doc["paths"][path].is_object(), "{path} missing");
-    }
+    ])
+    .await;
 }
 
 async fn add_trigger(t: &TestApp, key: &str) -> String {
@@ -225,54 +162,19 @@ async fn trigger_routes_need_their_scopes(db: Db) {
     let t = TestApp::new(db).await;
     let owner = t.key(&[Scope::Admin], Some("alice")).await;
     let id = add_trigger(&t, &owner).await;
-    for scope in ALL_SCOPES {
-        let key = t.key(&[scope], Some("alice")).await;
-        let can_read = matches!(scope, Scope::Read | Scope::ReadAll | Scope::Admin);
-        let admin = scope == Scope::Admin;
-        let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
-        let calls = [
-            (
-                "GET",
-                "/v1/triggers".to_string(),
-                None,
-                expect(can_read, StatusCode::OK),
-            ),
-            (
-                "POST",
-                "/v1/triggers".to_string(),
-                Some(json!({"on": "job.failed", "intent": "list the files"})),
-                expect(admin, StatusCode::CREATED),
-            ),
-            (
-                "POST",
-                format!("/v1/triggers/{id}/pause"),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-            (
-                "POST",
-                format!("/v1/triggers/{id}/resume"),
-                None,
-                expect(admin, StatusCode::OK),
-            ),
-            (
-                "DELETE",
-                format!("/v1/triggers/{id}"),
-                None,
-                expect(admin, StatusCode::NO_CONTENT),
-            ),
-        ];
-        for (method, uri, body, want) in calls {
-            let r = t.call(method, &uri, Some(&key), body).await;
-            assert_eq!(r.status, want, "{scope} {method} {uri}: {}", r.text);
-            if want == StatusCode::FORBIDDEN {
-                assert_eq!(r.code(), "insufficient_scope", "{scope} {method} {uri}");
-            }
-        }
-        if admin {
-            break;
-        }
-    }
+    let calls = |_| {
+        vec![
+            readers("GET", "/v1/triggers"),
+            admins("POST", "/v1/triggers")
+                .body(json!({"on": "job.failed", "intent": "list the files"}))
+                .answers(StatusCode::CREATED),
+            admins("POST", format!("/v1/triggers/{id}/pause")),
+            admins("POST", format!("/v1/triggers/{id}/resume")),
+            // Last: only the `admin` key, the last one, removes it.
+            admins("DELETE", format!("/v1/triggers/{id}")).answers(StatusCode::NO_CONTENT),
+        ]
+    };
+    t.scope_matrix("alice", calls, |_, _| {}).await;
     let r = t
         .call("DELETE", &format!("/v1/triggers/{id}"), Some(&owner), None)
         .await;
@@ -304,19 +206,12 @@ async fn bad_triggers_are_refused_and_nothing_is_stored(db: Db) {
     }
     let r = t.call("GET", "/v1/triggers", Some(&t.admin), None).await;
     assert!(r.json().as_array().expect("a list").is_empty());
-    for (method, uri) in [
+    t.admin_gets_not_found(&[
         ("POST", "/v1/triggers/nope/pause"),
         ("POST", "/v1/triggers/nope/resume"),
         ("DELETE", "/v1/triggers/nope"),
-    ] {
-        let r = t.call(method, uri, Some(&t.admin), None).await;
-        assert_eq!(
-            r.status,
-            StatusCode::NOT_FOUND,
-            "{method} {uri}: {}",
-            r.text
-        );
-    }
+    ])
+    .await;
 }
 
 async fn a_principal_sees_only_its_own_triggers(db: Db) {
@@ -334,17 +229,12 @@ async fn a_principal_sees_only_its_own_triggers(db: Db) {
         .json();
     assert_eq!(list.as_array().expect("list").len(), 1);
     assert_eq!(list[0]["principal"], "alice");
-    let doc = t
-        .call("GET", "/openapi.json", Some(&t.admin), None)
-        .await
-        .json();
-    for path in [
+    t.openapi_listing(&[
         "/v1/triggers",
         "/v1/triggers/{id}",
         "/v1/triggers/{id}/pause",
-    ] {
-        assert!(doc["paths"][path].is_object(), "{path} missing");
-    }
+    ])
+    .await;
     let _ = id;
 }
 
@@ -370,62 +260,30 @@ async fn webhook_routes_need_their_scopes_and_show_the_secret_once(db: Db) {
     assert_eq!(created["url"], "http://203.0.113.7/hook?…");
     assert_eq!(created["principal"], "alice");
     let id = created["id"].as_str().expect("id").to_string();
-    for scope in ALL_SCOPES {
-        let key = t.key(&[scope], Some("alice")).await;
-        let can_read = matches!(scope, Scope::Read | Scope::ReadAll | Scope::Admin);
-        let admin = scope == Scope::Admin;
-        let expect = |ok: bool, good: StatusCode| if ok { good } else { StatusCode::FORBIDDEN };
-        let calls = [
-            (
-                "GET",
-                "/v1/webhooks".to_string(),
-                None,
-                expect(can_read, StatusCode::OK),
-            ),
-            (
+    let calls = |_| {
+        vec![
+            readers("GET", "/v1/webhooks"),
+            readers(
                 "GET",
                 format!("/v1/webhooks/deliveries?webhook={id}&state=dead"),
-                None,
-                expect(can_read, StatusCode::OK),
             ),
-            (
-                "POST",
-                "/v1/webhooks".to_string(),
-                Some(json!({"url": HOOK})),
-                expect(admin, StatusCode::CREATED),
-            ),
-            (
-                "POST",
-                "/v1/webhooks/nope/test".to_string(),
-                None,
-                expect(admin, StatusCode::NOT_FOUND),
-            ),
-            (
-                "POST",
-                "/v1/webhooks/deliveries/nope/redeliver".to_string(),
-                None,
-                expect(admin, StatusCode::NOT_FOUND),
-            ),
-            (
-                "DELETE",
-                "/v1/webhooks/nope".to_string(),
-                None,
-                expect(admin, StatusCode::NOT_FOUND),
-            ),
-        ];
-        for (method, uri, body, want) in calls {
-            let r = t.call(method, &uri, Some(&key), body).await;
-            assert_eq!(r.status, want, "{scope} {method} {uri}: {}", r.text);
-            if want == StatusCode::FORBIDDEN {
-                assert_eq!(r.code(), "insufficient_scope", "{scope} {method} {uri}");
-            }
-            assert!(!r.text.contains(&secret), "{method} {uri} shows the secret");
-            assert!(
-                !r.text.contains("T0K"),
-                "{method} {uri} shows the URL's token"
-            );
-        }
-    }
+            admins("POST", "/v1/webhooks")
+                .body(json!({"url": HOOK}))
+                .answers(StatusCode::CREATED),
+            admins("POST", "/v1/webhooks/nope/test").answers(StatusCode::NOT_FOUND),
+            admins("POST", "/v1/webhooks/deliveries/nope/redeliver").answers(StatusCode::NOT_FOUND),
+            admins("DELETE", "/v1/webhooks/nope").answers(StatusCode::NOT_FOUND),
+        ]
+    };
+    t.scope_matrix("alice", calls, |call, r| {
+        let (method, uri) = (call.method, &call.uri);
+        assert!(!r.text.contains(&secret), "{method} {uri} shows the secret");
+        assert!(
+            !r.text.contains("T0K"),
+            "{method} {uri} shows the URL's token"
+        );
+    })
+    .await;
     let r = t
         .call("DELETE", &format!("/v1/webhooks/{id}"), Some(&owner), None)
         .await;
@@ -518,19 +376,14 @@ async fn a_principal_sees_only_its_own_webhooks(db: Db) {
     let list = r.json();
     assert_eq!(list.as_array().expect("list").len(), 1);
     assert!(list[0].get("secret").is_none());
-    let doc = t
-        .call("GET", "/openapi.json", Some(&t.admin), None)
-        .await
-        .json();
-    for path in [
+    t.openapi_listing(&[
         "/v1/webhooks",
         "/v1/webhooks/{id}",
         "/v1/webhooks/{id}/test",
         "/v1/webhooks/deliveries",
         "/v1/webhooks/deliveries/{id}/redeliver",
-    ] {
-        assert!(doc["paths"][path].is_object(), "{path} missing");
-    }
+    ])
+    .await;
 }
 
 on_every_backend!(

@@ -2,7 +2,7 @@
 //! status|pause|resume`, as the local operator (every principal's
 //! schedules; new ones are the operator's).
 
-use super::{actor, duration_flag, print_json};
+use super::{actor, duration_flag, print_json, print_list};
 use crate::cli::{InitiativeCommand, ScheduleCommand};
 use crate::exit::Exit;
 use crate::render::printable;
@@ -68,29 +68,21 @@ pub async fn schedule(sk: &Skynet, command: ScheduleCommand, out: &mut dyn Write
         }
         ScheduleCommand::List { json } => {
             let list = sk.schedules(&all).await?;
-            if json {
-                print_json(out, &list)?;
-            } else if list.is_empty() {
-                writeln!(out, "No schedules.")?;
-            } else {
-                writeln!(
-                    out,
-                    "{:<36} {:<7} {:<28} {:<25} {:>6} INTENT",
-                    "ID", "STATE", "WHEN", "NEXT TICK", "FIRED"
-                )?;
-                for s in &list {
-                    writeln!(
-                        out,
-                        "{:<36} {:<7} {:<28} {:<25} {:>6} {}",
-                        s.id,
-                        if s.paused { "paused" } else { "active" },
-                        cadence(s),
-                        s.next_tick_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                        s.fired,
-                        printable(&s.intent)
-                    )?;
-                }
-            }
+            let header = format!(
+                "{:<36} {:<7} {:<28} {:<25} {:>6} INTENT",
+                "ID", "STATE", "WHEN", "NEXT TICK", "FIRED"
+            );
+            print_list(out, json, &list, "No schedules.", &header, |s| {
+                format!(
+                    "{:<36} {:<7} {:<28} {:<25} {:>6} {}",
+                    s.id,
+                    if s.paused { "paused" } else { "active" },
+                    cadence(s),
+                    s.next_tick_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    s.fired,
+                    printable(&s.intent)
+                )
+            })?;
         }
         ScheduleCommand::Pause { id } => {
             let s = sk.pause_schedule(&id, &all).await?;

@@ -92,28 +92,18 @@ pub struct LogsOptions {
 
 /// `skynet logs [-f] [--raw]`.
 pub async fn logs(sk: &Skynet, id: &JobId, opts: LogsOptions, out: &mut dyn Write) -> Result<Exit> {
-    let LogsOptions {
-        follow,
-        tail,
-        search,
-        step,
-        raw,
-        since,
-        until,
-        stream,
-    } = opts;
-    let step = match step {
+    let step = match opts.step {
         Some(0) => return Err(Error::InvalidInput("--step counts from 1".into())),
         s => s.map(|n| n - 1),
     };
     let mut query = LogQuery {
         step,
-        search,
+        search: opts.search,
         after_seq: None,
-        tail,
-        since,
-        until,
-        stream,
+        tail: opts.tail,
+        since: opts.since,
+        until: opts.until,
+        stream: opts.stream,
     };
     loop {
         // Read the status first: lines written before it finished are then
@@ -121,12 +111,12 @@ pub async fn logs(sk: &Skynet, id: &JobId, opts: LogsOptions, out: &mut dyn Writ
         let finished = sk.get(id).await?.status.is_terminal();
         let lines = sk.logs(id, &query).await?;
         for l in &lines {
-            render::log_line(out, l, raw)?;
+            render::log_line(out, l, opts.raw)?;
             query.after_seq = Some(l.seq);
         }
         out.flush()?;
         query.tail = None;
-        if !follow || finished {
+        if !opts.follow || finished {
             return Ok(Exit::Ok);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

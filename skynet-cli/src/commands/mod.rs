@@ -361,6 +361,30 @@ pub fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) -> Result<
     Ok(())
 }
 
+/// A listing: JSON with `--json`, else `empty` when there is nothing, else
+/// a table (`header`, then `row` for each record).
+pub fn print_list<T: serde::Serialize>(
+    out: &mut dyn Write,
+    json: bool,
+    list: &[T],
+    empty: &str,
+    header: &str,
+    row: impl Fn(&T) -> String,
+) -> Result<()> {
+    if json {
+        return print_json(out, &list);
+    }
+    if list.is_empty() {
+        writeln!(out, "{empty}")?;
+        return Ok(());
+    }
+    writeln!(out, "{header}")?;
+    for item in list {
+        writeln!(out, "{}", row(item))?;
+    }
+    Ok(())
+}
+
 /// The HTTP servers' connection caps and deadlines from the settings.
 pub fn http_limits(
     http: &skynet_core::config::HttpSettings,

@@ -1,7 +1,7 @@
 //! `skynet trigger add|list|pause|resume|remove`, as the local operator
 //! (every principal's triggers; new ones are the operator's).
 
-use super::print_json;
+use super::{print_json, print_list};
 use crate::cli::TriggerCommand;
 use crate::exit::Exit;
 use crate::render::printable;
@@ -45,29 +45,21 @@ pub async fn run(sk: &Skynet, command: TriggerCommand, out: &mut dyn Write) -> R
         }
         TriggerCommand::List { json } => {
             let list = sk.triggers(&all).await?;
-            if json {
-                print_json(out, &list)?;
-            } else if list.is_empty() {
-                writeln!(out, "No triggers.")?;
-            } else {
-                writeln!(
-                    out,
-                    "{:<36} {:<7} {:<36} {:<10} {:>6} INTENT",
-                    "ID", "STATE", "ON", "RATE", "FIRED"
-                )?;
-                for t in &list {
-                    writeln!(
-                        out,
-                        "{:<36} {:<7} {:<36} {:<10} {:>6} {}",
-                        t.id,
-                        if t.paused { "paused" } else { "active" },
-                        format!("{}{}", printable(&t.on), filter(t)),
-                        t.rate.to_string(),
-                        t.fired,
-                        printable(&t.intent)
-                    )?;
-                }
-            }
+            let header = format!(
+                "{:<36} {:<7} {:<36} {:<10} {:>6} INTENT",
+                "ID", "STATE", "ON", "RATE", "FIRED"
+            );
+            print_list(out, json, &list, "No triggers.", &header, |t| {
+                format!(
+                    "{:<36} {:<7} {:<36} {:<10} {:>6} {}",
+                    t.id,
+                    if t.paused { "paused" } else { "active" },
+                    format!("{}{}", printable(&t.on), filter(t)),
+                    t.rate.to_string(),
+                    t.fired,
+                    printable(&t.intent)
+                )
+            })?;
         }
         TriggerCommand::Pause { id } => {
             let t = sk.pause_trigger(&id, &all).await?;

@@ -1,7 +1,7 @@
 //! `skynet webhook add|list|test|remove|deliveries|redeliver`, as the local
 //! operator (every principal's endpoints; new ones are the operator's).
 
-use super::print_json;
+use super::{print_json, print_list};
 use crate::cli::WebhookCommand;
 use crate::exit::Exit;
 use crate::render::printable;
@@ -33,23 +33,16 @@ pub async fn run(sk: &Skynet, command: WebhookCommand, out: &mut dyn Write) -> R
         }
         WebhookCommand::List { json } => {
             let list = sk.webhooks(&all).await?;
-            if json {
-                print_json(out, &list)?;
-            } else if list.is_empty() {
-                writeln!(out, "No webhooks.")?;
-            } else {
-                writeln!(out, "{:<36} {:<8} {:<24} URL", "ID", "STATE", "EVENTS")?;
-                for w in &list {
-                    writeln!(
-                        out,
-                        "{:<36} {:<8} {:<24} {}",
-                        w.id,
-                        if w.enabled { "on" } else { "off" },
-                        filter(&w.types),
-                        printable(&w.url)
-                    )?;
-                }
-            }
+            let header = format!("{:<36} {:<8} {:<24} URL", "ID", "STATE", "EVENTS");
+            print_list(out, json, &list, "No webhooks.", &header, |w| {
+                format!(
+                    "{:<36} {:<8} {:<24} {}",
+                    w.id,
+                    if w.enabled { "on" } else { "off" },
+                    filter(&w.types),
+                    printable(&w.url)
+                )
+            })?;
         }
         WebhookCommand::Test { id, json } => {
             let t = sk.test_webhook(&id, &all).await?;
@@ -86,34 +79,26 @@ pub async fn run(sk: &Skynet, command: WebhookCommand, out: &mut dyn Write) -> R
             let list = sk
                 .webhook_deliveries(id.as_deref(), state, &all, limit)
                 .await?;
-            if json {
-                print_json(out, &list)?;
-            } else if list.is_empty() {
-                writeln!(out, "No deliveries.")?;
-            } else {
-                writeln!(
-                    out,
-                    "{:<36} {:<10} {:>8} {:<26} {:>4} LAST",
-                    "DELIVERY", "STATE", "EVENT", "TYPE", "TRY"
-                )?;
-                for d in &list {
-                    let last = match (&d.last_error, d.last_status) {
-                        (Some(e), _) => printable(e),
-                        (None, Some(s)) => s.to_string(),
-                        (None, None) => String::new(),
-                    };
-                    writeln!(
-                        out,
-                        "{:<36} {:<10} {:>8} {:<26} {:>4} {}",
-                        d.id,
-                        d.state.as_str(),
-                        d.event_id,
-                        d.event_type,
-                        d.attempts,
-                        last
-                    )?;
-                }
-            }
+            let header = format!(
+                "{:<36} {:<10} {:>8} {:<26} {:>4} LAST",
+                "DELIVERY", "STATE", "EVENT", "TYPE", "TRY"
+            );
+            print_list(out, json, &list, "No deliveries.", &header, |d| {
+                let last = match (&d.last_error, d.last_status) {
+                    (Some(e), _) => printable(e),
+                    (None, Some(s)) => s.to_string(),
+                    (None, None) => String::new(),
+                };
+                format!(
+                    "{:<36} {:<10} {:>8} {:<26} {:>4} {}",
+                    d.id,
+                    d.state.as_str(),
+                    d.event_id,
+                    d.event_type,
+                    d.attempts,
+                    last
+                )
+            })?;
         }
         WebhookCommand::Redeliver { delivery } => {
             let d = sk.redeliver_webhook(&delivery, &all).await?;

@@ -62,11 +62,8 @@ pub(crate) async fn list_artifacts(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<ArtifactsView>> {
     caller.require(Scope::Read)?;
-    let artifacts = state
-        .acting(&caller)
-        .artifacts(&job_id(&id)?)
-        .await
-        .map_err(core_err(&caller))?;
+    let id = job_id(&id)?;
+    let artifacts = state.act(&caller, async |a| a.artifacts(&id).await).await?;
     Ok(ApiJson(ArtifactsView { artifacts }))
 }
 

@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
 use crate::extract::ApiJson;
-use crate::problems::{JsonBody, Keyed};
+use crate::problems::{JsonBody, Keyed, NoSchedule};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -93,11 +93,7 @@ pub(crate) async fn list_schedules(
     State(state): State<AppState>,
 ) -> ApiResult<ApiJson<Vec<Schedule>>> {
     caller.require(Scope::Read)?;
-    let list = state
-        .acting(&caller)
-        .schedules()
-        .await
-        .map_err(core_err(&caller))?;
+    let list = state.act(&caller, async |a| a.schedules().await).await?;
     Ok(ApiJson(list))
 }
 
@@ -106,8 +102,7 @@ pub(crate) async fn list_schedules(
     params(("id" = String, Path, description = "Schedule id")),
     responses(
         (status = 200, body = Schedule),
-        Keyed,
-        (status = 404, description = "No schedule with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, NoSchedule,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn pause_schedule(
@@ -123,8 +118,7 @@ pub(crate) async fn pause_schedule(
     params(("id" = String, Path, description = "Schedule id")),
     responses(
         (status = 200, body = Schedule),
-        Keyed,
-        (status = 404, description = "No schedule with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, NoSchedule,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn resume_schedule(
@@ -156,8 +150,7 @@ async fn set_paused(
     params(("id" = String, Path, description = "Schedule id")),
     responses(
         (status = 204, description = "Removed"),
-        Keyed,
-        (status = 404, description = "No schedule with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, NoSchedule,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn remove_schedule(
@@ -167,10 +160,8 @@ pub(crate) async fn remove_schedule(
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::Admin)?;
     state
-        .acting(&caller)
-        .remove_schedule(&id)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.remove_schedule(&id).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -185,10 +176,8 @@ pub(crate) async fn initiative_status(
 ) -> ApiResult<ApiJson<InitiativeStatus>> {
     caller.require(Scope::Read)?;
     let status = state
-        .acting(&caller)
-        .initiative_status()
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.initiative_status().await)
+        .await?;
     Ok(ApiJson(status))
 }
 
@@ -222,9 +211,7 @@ async fn switch(
 ) -> ApiResult<ApiJson<InitiativeStatus>> {
     caller.require(Scope::Admin)?;
     let status = state
-        .acting(&caller)
-        .set_initiative_paused(paused)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.set_initiative_paused(paused).await)
+        .await?;
     Ok(ApiJson(status))
 }

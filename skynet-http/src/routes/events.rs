@@ -13,7 +13,6 @@
 //! send, so a client that stops reading stops the reads (TCP backpressure)
 //! instead of piling events up in the server.
 
-use super::core_err;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -237,11 +236,7 @@ pub(crate) async fn job_events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     caller.require(Scope::Read)?;
     let id = JobId::parse(&id).map_err(ApiError::from)?;
-    state
-        .acting(&caller)
-        .get(&id)
-        .await
-        .map_err(core_err(&caller))?;
+    state.act(&caller, async |a| a.get(&id).await).await?;
     let after = resume_from(&headers, &q)?;
     Ok(stream(&state, &caller, Source::Chain { job: id, after }))
 }

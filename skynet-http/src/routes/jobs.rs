@@ -78,11 +78,7 @@ pub(crate) async fn submit(
         ..Default::default()
     };
     confine(&state, &mut req, body.root.as_deref());
-    let job = state
-        .acting(&caller)
-        .submit(&req)
-        .await
-        .map_err(core_err(&caller))?;
+    let job = state.act(&caller, async |a| a.submit(&req).await).await?;
     // Without a key the job is the one this request inserted; with one it
     // may be an earlier request's, whose steps may have run since.
     let view = match key {
@@ -172,11 +168,8 @@ pub(crate) async fn get_job(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Read)?;
-    let job = state
-        .acting(&caller)
-        .get(&job_id(&id)?)
-        .await
-        .map_err(core_err(&caller))?;
+    let id = job_id(&id)?;
+    let job = state.act(&caller, async |a| a.get(&id).await).await?;
     Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
 }
 
@@ -196,11 +189,10 @@ pub(crate) async fn approve(
     ApiJson(body): ApiJson<ApproveBody>,
 ) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
+    let id = job_id(&id)?;
     let job = state
-        .acting(&caller)
-        .approve(&job_id(&id)?, &body.plan_hash)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.approve(&id, &body.plan_hash).await)
+        .await?;
     Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
 }
 
@@ -220,11 +212,10 @@ pub(crate) async fn deny(
     OptionalJson(body): OptionalJson<DenyBody>,
 ) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
+    let id = job_id(&id)?;
     let job = state
-        .acting(&caller)
-        .deny(&job_id(&id)?, body.reason)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.deny(&id, body.reason).await)
+        .await?;
     Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
 }
 
@@ -243,11 +234,8 @@ pub(crate) async fn cancel(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<JobView>> {
     caller.require(Scope::Approve)?;
-    let job = state
-        .acting(&caller)
-        .cancel(&job_id(&id)?)
-        .await
-        .map_err(core_err(&caller))?;
+    let id = job_id(&id)?;
+    let job = state.act(&caller, async |a| a.cancel(&id).await).await?;
     Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
 }
 
@@ -288,11 +276,10 @@ pub(crate) async fn logs(
             .transpose()
             .map_err(core_err(&caller))?,
     };
+    let id = job_id(&id)?;
     let lines = state
-        .acting(&caller)
-        .logs(&job_id(&id)?, &query)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.logs(&id, &query).await)
+        .await?;
     Ok(ApiJson(LogsView {
         lines: lines.into_iter().map(LogLineView::from).collect(),
     }))

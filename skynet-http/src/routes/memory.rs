@@ -7,7 +7,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
-use crate::problems::{JsonBody, Keyed};
+use crate::problems::{JsonBody, Keyed, NoMemory};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -369,11 +369,7 @@ pub(crate) async fn stats(
     State(state): State<AppState>,
 ) -> ApiResult<ApiJson<MemoryStatsView>> {
     caller.require(Scope::Read)?;
-    let s = state
-        .acting(&caller)
-        .memory_stats()
-        .await
-        .map_err(core_err(&caller))?;
+    let s = state.act(&caller, async |a| a.memory_stats().await).await?;
     Ok(ApiJson(MemoryStatsView {
         total: s.counts.total,
         by_type: s.counts.by_type,
@@ -391,8 +387,7 @@ pub(crate) async fn stats(
     params(("id" = String, Path, description = "Memory id")),
     responses(
         (status = 200, body = MemoryView),
-        Keyed,
-        (status = 404, description = "No memory with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, NoMemory,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn get_memory(
@@ -401,11 +396,7 @@ pub(crate) async fn get_memory(
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<MemoryView>> {
     caller.require(Scope::Read)?;
-    let found = state
-        .acting(&caller)
-        .memory(&id)
-        .await
-        .map_err(core_err(&caller))?;
+    let found = state.act(&caller, async |a| a.memory(&id).await).await?;
     found
         .map(|m| ApiJson(m.into()))
         .ok_or_else(|| not_found(&id))
@@ -427,10 +418,8 @@ pub(crate) async fn forget(
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::Admin)?;
     let gone = state
-        .acting(&caller)
-        .forget_memory(&id)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.forget_memory(&id).await)
+        .await?;
     if gone {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -475,8 +464,7 @@ pub(crate) async fn forget_matching(
     params(("id" = String, Path, description = "Memory id")),
     responses(
         (status = 200, body = MemoryView),
-        Keyed, JsonBody,
-        (status = 404, description = "No memory with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, JsonBody, NoMemory,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn pin(

@@ -15,9 +15,10 @@ pub(crate) mod webhooks;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use axum::Router;
 use axum::routing::{get, post};
+use skynet_core::engine::Acting;
 use skynet_core::store::{StepRecord, StepStatus};
 use skynet_core::view::{Details, JobView};
 use skynet_core::{Error, Job, Skynet, SubmitRequest, Viewer};
@@ -147,6 +148,21 @@ pub(crate) fn all() -> Router<AppState> {
                 "no such route; GET /openapi.json lists them",
             )
         })
+}
+
+impl AppState {
+    /// Run one use-case with the engine acting as `caller`; its errors
+    /// become the problems this caller may see. The handler checks the
+    /// caller's scope first.
+    pub(crate) async fn act<T>(
+        &self,
+        caller: &Caller,
+        use_case: impl AsyncFnOnce(Acting<'_>) -> skynet_core::Result<T>,
+    ) -> ApiResult<T> {
+        use_case(self.acting(caller))
+            .await
+            .map_err(core_err(caller))
+    }
 }
 
 /// Map a core error for this caller (provider details only for admins).

@@ -67,11 +67,7 @@ pub(crate) async fn plan(
     let mut req = planner_request(&state, body.user_message, &body.context, Vec::new())?;
     req.limits = constraints.value;
     req.artifacts = body.artifacts;
-    let review = state
-        .acting(&caller)
-        .review(&req)
-        .await
-        .map_err(core_err(&caller))?;
+    let review = state.act(&caller, async |a| a.review(&req).await).await?;
     Ok(ApiJson(PlanAnswer {
         execution_plan: PlanView::new(&review.plan),
         requires_approval: review.requires_approval,
@@ -110,10 +106,8 @@ pub(crate) async fn report(
         metadata: body.metadata.unwrap_or_default(),
     };
     let receipt = state
-        .acting(&caller)
-        .record_report(&report)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.record_report(&report).await)
+        .await?;
     let acknowledgment = match (&receipt.job, receipt.event_seq) {
         (Some(job), Some(seq)) => {
             format!(
@@ -225,10 +219,10 @@ pub(crate) async fn execute(
         log_tail: Some(EXECUTE_LOG_LINES),
     };
     let done = state
-        .acting(&caller)
-        .execute(&req, &Gate::AutoOnly, &run)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| {
+            a.execute(&req, &Gate::AutoOnly, &run).await
+        })
+        .await?;
     Ok(ApiJson(ExecuteAnswer {
         job: JobView::showing(&done.job, &done.steps, details(&caller)),
         logs: done.logs.into_iter().map(LogLineView::from).collect(),

@@ -1,7 +1,7 @@
 //! After a run: resolve a job in `needs_review`, submit a finished job
 //! again.
 
-use super::{allowed_root, core_err, job_view, new_job_view};
+use super::{allowed_root, job_view, new_job_view};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -59,11 +59,10 @@ pub(crate) async fn review(
         reason: body.reason,
         plan_hash: body.plan_hash,
     };
+    let id = job_id(&id)?;
     let job = state
-        .acting(&caller)
-        .resolve_review(&job_id(&id)?, &req)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.resolve_review(&id, &req).await)
+        .await?;
     Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
 }
 
@@ -90,10 +89,9 @@ pub(crate) async fn retry(
         base: Some(allowed_root(&state)),
         ..RetryRequest::default()
     };
+    let id = job_id(&id)?;
     let job = state
-        .acting(&caller)
-        .retry(&job_id(&id)?, &req)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.retry(&id, &req).await)
+        .await?;
     Ok((StatusCode::ACCEPTED, ApiJson(new_job_view(&job, &caller))))
 }

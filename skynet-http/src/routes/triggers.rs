@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
 use crate::extract::ApiJson;
-use crate::problems::{JsonBody, Keyed};
+use crate::problems::{JsonBody, Keyed, NoTrigger};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -84,11 +84,7 @@ pub(crate) async fn list_triggers(
     State(state): State<AppState>,
 ) -> ApiResult<ApiJson<Vec<Trigger>>> {
     caller.require(Scope::Read)?;
-    let list = state
-        .acting(&caller)
-        .triggers()
-        .await
-        .map_err(core_err(&caller))?;
+    let list = state.act(&caller, async |a| a.triggers().await).await?;
     Ok(ApiJson(list))
 }
 
@@ -97,8 +93,7 @@ pub(crate) async fn list_triggers(
     params(("id" = String, Path, description = "Trigger id")),
     responses(
         (status = 200, body = Trigger),
-        Keyed,
-        (status = 404, description = "No trigger with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, NoTrigger,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn pause_trigger(
@@ -114,8 +109,7 @@ pub(crate) async fn pause_trigger(
     params(("id" = String, Path, description = "Trigger id")),
     responses(
         (status = 200, body = Trigger),
-        Keyed,
-        (status = 404, description = "No trigger with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, NoTrigger,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn resume_trigger(
@@ -147,8 +141,7 @@ async fn set_paused(
     params(("id" = String, Path, description = "Trigger id")),
     responses(
         (status = 204, description = "Removed"),
-        Keyed,
-        (status = 404, description = "No trigger with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, NoTrigger,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn remove_trigger(
@@ -158,9 +151,7 @@ pub(crate) async fn remove_trigger(
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::Admin)?;
     state
-        .acting(&caller)
-        .remove_trigger(&id)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.remove_trigger(&id).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::problems::{JsonBody, Keyed, Query};
+use crate::problems::{JsonBody, Keyed, NoDelivery, NoWebhook, Query};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -81,11 +81,7 @@ pub(crate) async fn list_webhooks(
     State(state): State<AppState>,
 ) -> ApiResult<ApiJson<Vec<Webhook>>> {
     caller.require(Scope::Read)?;
-    let list = state
-        .acting(&caller)
-        .webhooks()
-        .await
-        .map_err(core_err(&caller))?;
+    let list = state.act(&caller, async |a| a.webhooks().await).await?;
     Ok(ApiJson(list))
 }
 
@@ -94,8 +90,7 @@ pub(crate) async fn list_webhooks(
     params(("id" = String, Path, description = "Webhook id")),
     responses(
         (status = 204, description = "Removed"),
-        Keyed,
-        (status = 404, description = "No webhook with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, NoWebhook,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn remove_webhook(
@@ -105,10 +100,8 @@ pub(crate) async fn remove_webhook(
 ) -> ApiResult<StatusCode> {
     caller.require(Scope::Admin)?;
     state
-        .acting(&caller)
-        .remove_webhook(&id)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.remove_webhook(&id).await)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -118,8 +111,7 @@ pub(crate) async fn remove_webhook(
     params(("id" = String, Path, description = "Webhook id")),
     responses(
         (status = 200, body = TestOutcome),
-        Keyed,
-        (status = 404, description = "No webhook with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, NoWebhook,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn test_webhook(
@@ -129,10 +121,8 @@ pub(crate) async fn test_webhook(
 ) -> ApiResult<ApiJson<TestOutcome>> {
     caller.require(Scope::Admin)?;
     let outcome = state
-        .acting(&caller)
-        .test_webhook(&id)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.test_webhook(&id).await)
+        .await?;
     Ok(ApiJson(outcome))
 }
 
@@ -142,8 +132,7 @@ pub(crate) async fn test_webhook(
     params(DeliveriesQuery),
     responses(
         (status = 200, body = Vec<Delivery>),
-        Keyed, Query,
-        (status = 404, description = "No webhook with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, Query, NoWebhook,
     ),
     security(("api_key" = [])))]
 pub(crate) async fn list_deliveries(
@@ -153,10 +142,11 @@ pub(crate) async fn list_deliveries(
 ) -> ApiResult<ApiJson<Vec<Delivery>>> {
     caller.require(Scope::Read)?;
     let list = state
-        .acting(&caller)
-        .webhook_deliveries(q.webhook.as_deref(), q.state, q.limit.unwrap_or(0))
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| {
+            a.webhook_deliveries(q.webhook.as_deref(), q.state, q.limit.unwrap_or(0))
+                .await
+        })
+        .await?;
     Ok(ApiJson(list))
 }
 
@@ -166,8 +156,7 @@ pub(crate) async fn list_deliveries(
     params(("id" = String, Path, description = "Delivery id (its `webhook-id`)")),
     responses(
         (status = 200, body = Delivery),
-        Keyed,
-        (status = 404, description = "No delivery with that id the caller may see", body = Problem, content_type = "application/problem+json"),
+        Keyed, NoDelivery,
         (status = 409, description = "The delivery is still pending", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
@@ -178,9 +167,7 @@ pub(crate) async fn redeliver(
 ) -> ApiResult<ApiJson<Delivery>> {
     caller.require(Scope::Admin)?;
     let d = state
-        .acting(&caller)
-        .redeliver_webhook(&id)
-        .await
-        .map_err(core_err(&caller))?;
+        .act(&caller, async |a| a.redeliver_webhook(&id).await)
+        .await?;
     Ok(ApiJson(d))
 }

@@ -11,6 +11,11 @@
 #[path = "../../../skynet-core/tests/service/mod.rs"]
 mod service;
 
+mod scope_matrix;
+// Each suite includes this module and uses only some of it.
+#[allow(unused_imports)]
+pub use scope_matrix::{Scoped, admins, readers, submitters};
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
@@ -351,6 +356,31 @@ impl TestApp {
             addr,
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
+        }
+    }
+
+    /// The served OpenAPI document, after checking it lists every path.
+    pub async fn openapi_listing(&self, paths: &[&str]) -> Value {
+        let doc = self
+            .call("GET", "/openapi.json", Some(&self.admin), None)
+            .await
+            .json();
+        for path in paths {
+            assert!(doc["paths"][path].is_object(), "{path} missing");
+        }
+        doc
+    }
+
+    /// Each request, made with the admin key, is a 404.
+    pub async fn admin_gets_not_found(&self, requests: &[(&str, &str)]) {
+        for (method, uri) in requests {
+            let r = self.call(method, uri, Some(&self.admin), None).await;
+            assert_eq!(
+                r.status,
+                StatusCode::NOT_FOUND,
+                "{method} {uri}: {}",
+                r.text
+            );
         }
     }
 
