@@ -114,7 +114,10 @@ async fn assert_only_the_root_s_files_were_kept(
     store: &LocalArtifactStore,
 ) {
     assert_eq!(job.status, JobStatus::Succeeded, "{mode}: {:?}", job.error);
-    assert_eq!(job.provider, mode, "the step ran on the provider under test");
+    assert_eq!(
+        job.provider, mode,
+        "the step ran on the provider under test"
+    );
     let log: Vec<String> = sk
         .logs(&job.id, &LogQuery::default())
         .await
@@ -125,7 +128,11 @@ async fn assert_only_the_root_s_files_were_kept(
         .collect();
     let kept = sk.artifacts(&job.id).await.unwrap();
     let names: Vec<&str> = kept.iter().map(|a| a.name.as_str()).collect();
-    assert_eq!(names, ["reports/a.xml", "reports/b.xml"], "{mode}: {log:#?}");
+    assert_eq!(
+        names,
+        ["reports/a.xml", "reports/b.xml"],
+        "{mode}: {log:#?}"
+    );
     // Each kept file's SHA-256 is that of what was written, and reading
     // it back yields those bytes.
     assert_eq!(kept[0].sha256, sha256(b"<a/>\n"), "{mode}");
@@ -207,8 +214,7 @@ async fn docker_outputs_are_copied_out_of_a_container_and_hostile_ones_refused()
         .negotiate_version()
         .await
         .unwrap();
-    let filters =
-        std::collections::HashMap::from([("label", vec![format!("skynet.test={tag}")])]);
+    let filters = std::collections::HashMap::from([("label", vec![format!("skynet.test={tag}")])]);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&filters)
@@ -241,7 +247,12 @@ async fn ssh_outputs_are_fetched_over_sftp_and_hostile_ones_refused() {
     config.port = port.parse().unwrap();
     config.remote_root = root.to_str().unwrap().to_string();
     let store = Arc::new(LocalArtifactStore::new(dir.path().join("artifacts")));
-    let sk = engine(dir.path(), Arc::new(SshProvider::new(config)), store.clone()).await;
+    let sk = engine(
+        dir.path(),
+        Arc::new(SshProvider::new(config)),
+        store.clone(),
+    )
+    .await;
     let job = run_job(&sk, &root).await;
     assert_only_the_root_s_files_were_kept("ssh", &sk, &job, &store).await;
 }

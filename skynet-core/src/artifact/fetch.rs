@@ -306,10 +306,7 @@ impl SpoolError {
 
 /// Copy at most `cap` bytes of `source` into an anonymous temporary file;
 /// one byte more is [`SpoolError::OverCap`] and nothing is kept.
-pub fn spool_blocking(
-    source: &mut dyn Read,
-    cap: u64,
-) -> std::result::Result<Spooled, SpoolError> {
+pub fn spool_blocking(source: &mut dyn Read, cap: u64) -> std::result::Result<Spooled, SpoolError> {
     let mut file = tempfile::tempfile().map_err(SpoolError::Io)?;
     let copied = std::io::copy(&mut source.take(cap.saturating_add(1)), &mut file)
         .map_err(SpoolError::Io)?;
@@ -381,10 +378,7 @@ pub fn confine(found: Found, request: &OutputRequest) -> Found {
         if out.files.len() >= request.max_files {
             out.skipped.push(Skipped {
                 name: file.name,
-                why: format!(
-                    "over the limit of {} artifacts per step",
-                    request.max_files
-                ),
+                why: format!("over the limit of {} artifacts per step", request.max_files),
             });
             continue;
         }
@@ -401,7 +395,16 @@ mod tests {
     #[test]
     fn names_from_the_far_side_stay_relative() {
         assert!(check_name("reports/a.xml").is_ok());
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a\0b", "a\nb"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a\0b",
+            "a\nb",
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -460,7 +463,12 @@ mod tests {
         let skipped: Vec<&str> = out.skipped.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             skipped,
-            ["../etc/passwd", "/etc/passwd", "etc/passwd", "reports/big.xml"]
+            [
+                "../etc/passwd",
+                "/etc/passwd",
+                "etc/passwd",
+                "reports/big.xml"
+            ]
         );
     }
 

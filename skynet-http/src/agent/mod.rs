@@ -26,9 +26,9 @@ use skynet_core::provider::gateway::protocol::{
 };
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 use subtle::ConstantTimeEq;
 pub use tls::{TlsListener, tls_listener};
+use tokio::io::AsyncReadExt;
 
 /// Largest `/execute` body (stdin travels in it).
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -191,7 +191,10 @@ async fn output_file(
     let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(reader));
     Ok((
         [
-            (axum::http::header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_string(),
+            ),
             (axum::http::header::CONTENT_LENGTH, size.to_string()),
         ],
         body,

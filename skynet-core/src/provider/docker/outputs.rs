@@ -108,7 +108,12 @@ async fn check_dirs(docker: &Docker, id: &str, dirs: &[String]) -> std::result::
 }
 
 /// Copy what `selector` names out of the container `id` into `gathered`.
-async fn copy_out(docker: &Docker, id: &str, selector: &Selector, mut gathered: Gathered) -> Gathered {
+async fn copy_out(
+    docker: &Docker,
+    id: &str,
+    selector: &Selector,
+    mut gathered: Gathered,
+) -> Gathered {
     if let Err(why) = check_dirs(docker, id, &selector.base).await {
         gathered.skip(&selector.pattern, why);
         return gathered;
@@ -225,7 +230,10 @@ fn read_archive(source: &mut dyn Read, selector: &Selector, rel: &str, gathered:
     let entries = match archive.entries() {
         Ok(e) => e,
         Err(e) => {
-            gathered.skip(&selector.pattern, format!("the copy could not be read: {e}"));
+            gathered.skip(
+                &selector.pattern,
+                format!("the copy could not be read: {e}"),
+            );
             return;
         }
     };
@@ -327,7 +335,10 @@ mod tests {
             entry_name(b"reports/", "reports").as_deref(),
             Some("reports")
         );
-        assert_eq!(entry_name(b"app", "target/app").as_deref(), Some("target/app"));
+        assert_eq!(
+            entry_name(b"app", "target/app").as_deref(),
+            Some("target/app")
+        );
         assert_eq!(entry_name(b"work/x/y", "").as_deref(), Some("x/y"));
         assert_eq!(entry_name(b"work", ""), None);
         for bad in [

@@ -152,11 +152,7 @@ impl AgentClient {
         timeout: Duration,
     ) -> std::result::Result<reqwest::Response, CallError> {
         let call = self
-            .request(
-                Method::GET,
-                &format!("/outputs/{job_id}/file"),
-                timeout,
-            )
+            .request(Method::GET, &format!("/outputs/{job_id}/file"), timeout)
             .query(&[("name", name), ("max_bytes", &max_bytes.to_string())]);
         let resp = call
             .send()
@@ -172,7 +168,9 @@ impl AgentClient {
                 status,
                 detail: p.detail,
             },
-            Err(_) => CallError::Unreachable(format!("{status} from something that is not the agent")),
+            Err(_) => {
+                CallError::Unreachable(format!("{status} from something that is not the agent"))
+            }
         })
     }
 

@@ -35,7 +35,10 @@ pub(super) struct RecentRuns(std::sync::Mutex<VecDeque<((JobId, usize), String)>
 impl RecentRuns {
     /// Remember that step `step` of `job` ran as `remote_id`.
     pub(super) fn remember(&self, job: &JobId, step: usize, remote_id: &str) {
-        let mut runs = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut runs = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         runs.retain(|(key, _)| key != &(job.clone(), step));
         if runs.len() >= REMEMBERED_RUNS {
             runs.pop_front();
@@ -44,7 +47,10 @@ impl RecentRuns {
     }
 
     fn find(&self, job: &JobId, step: usize) -> Option<String> {
-        let runs = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let runs = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         runs.iter()
             .rev()
             .find(|(key, _)| key == &(job.clone(), step))
@@ -92,7 +98,12 @@ impl OutputFetcher for GatewayProvider {
             .client
             .outputs(&remote_id, &listing)
             .await
-            .map_err(|e| self.error(format!("listing the step's outputs failed: {}", call_words(&e))))?;
+            .map_err(|e| {
+                self.error(format!(
+                    "listing the step's outputs failed: {}",
+                    call_words(&e)
+                ))
+            })?;
         for skipped in answer.skipped {
             gathered.skip(&skipped.name, skipped.why);
         }
@@ -103,7 +114,10 @@ impl OutputFetcher for GatewayProvider {
                 continue;
             }
             if !selection.matches(&name) {
-                gathered.skip(&name, "the agent named a file no declared pattern matches: refused");
+                gathered.skip(
+                    &name,
+                    "the agent named a file no declared pattern matches: refused",
+                );
                 continue;
             }
             if gathered.has(&name) {
@@ -113,7 +127,10 @@ impl OutputFetcher for GatewayProvider {
                 gathered.skip(&name, why);
                 continue;
             }
-            match self.fetch_file(&remote_id, &name, file.size, &file.sha256).await {
+            match self
+                .fetch_file(&remote_id, &name, file.size, &file.sha256)
+                .await
+            {
                 Ok(spooled) => gathered.keep(name, spooled),
                 Err(why) => gathered.skip(&name, why),
             }
@@ -132,8 +149,8 @@ impl GatewayProvider {
         size: u64,
         sha256: &str,
     ) -> std::result::Result<Spooled, String> {
-        let timeout = self.config.request_timeout * 2
-            + Duration::from_secs(size / SLOWEST_BYTES_PER_SEC);
+        let timeout =
+            self.config.request_timeout * 2 + Duration::from_secs(size / SLOWEST_BYTES_PER_SEC);
         let mut resp = self
             .client
             .output_file(remote_id, name, size, timeout)
@@ -147,7 +164,12 @@ impl GatewayProvider {
             let chunk = match resp.chunk().await {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
-                Err(e) => return Err(format!("the transfer failed: {}", super::client::describe(e))),
+                Err(e) => {
+                    return Err(format!(
+                        "the transfer failed: {}",
+                        super::client::describe(e)
+                    ));
+                }
             };
             got = got.saturating_add(chunk.len() as u64);
             if got > size {

@@ -121,7 +121,10 @@ impl Remote<'_> {
     async fn check_dirs(&self, dirs: &[String]) -> std::result::Result<(), String> {
         for i in 1..=dirs.len() {
             let rel = dirs[..i].join("/");
-            let attrs = self.lstat(&rel).await.map_err(|why| format!("{rel} {why}"))?;
+            let attrs = self
+                .lstat(&rel)
+                .await
+                .map_err(|why| format!("{rel} {why}"))?;
             match attrs.file_type() {
                 FileType::Dir => {}
                 FileType::Symlink => return Err(format!("{rel} is a symbolic link: not followed")),
@@ -174,17 +177,15 @@ fn refuse(attrs: &FileAttributes, gathered: &Gathered) -> Option<String> {
         FileType::File => gathered.refuse_size(attrs.size.unwrap_or(u64::MAX)),
         FileType::Symlink => Some("is a symbolic link: only regular files are collected".into()),
         FileType::Dir => Some("is a directory: only regular files are collected".into()),
-        FileType::Other => Some(
-            "is a FIFO, socket or device: only regular files are collected".into(),
-        ),
+        FileType::Other => {
+            Some("is a FIFO, socket or device: only regular files are collected".into())
+        }
     }
 }
 
 fn words(e: &SftpError) -> String {
     match e {
-        SftpError::Status(s) if s.status_code == StatusCode::NoSuchFile => {
-            "does not exist".into()
-        }
+        SftpError::Status(s) if s.status_code == StatusCode::NoSuchFile => "does not exist".into(),
         SftpError::Status(s) if s.status_code == StatusCode::PermissionDenied => {
             "cannot be read: permission denied".into()
         }

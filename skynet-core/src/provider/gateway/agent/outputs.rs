@@ -18,7 +18,11 @@ impl AgentJobs {
     /// finished job `job_id`. `None` for an unknown job;
     /// [`Error::Conflict`] while it runs; [`Error::InvalidInput`] for a
     /// pattern that leaves the root.
-    pub async fn outputs(&self, job_id: &str, req: OutputsRequest) -> Result<Option<OutputsAnswer>> {
+    pub async fn outputs(
+        &self,
+        job_id: &str,
+        req: OutputsRequest,
+    ) -> Result<Option<OutputsAnswer>> {
         if !self.finished(job_id)? {
             return Ok(None);
         }
@@ -126,7 +130,9 @@ fn digest(file: std::fs::File, cap: u64) -> std::result::Result<(String, u64), S
         hasher.update(&buf[..n]);
     }
     if size > cap {
-        return Err(format!("grew past the cap of {cap} bytes while it was read"));
+        return Err(format!(
+            "grew past the cap of {cap} bytes while it was read"
+        ));
     }
     Ok((hex::encode(hasher.finalize()), size))
 }
