@@ -69,10 +69,9 @@ impl RssSampler {
 
 fn store(args: &[String]) -> Result<(Arc<dyn ArtifactStore>, String)> {
     match args.first().map(String::as_str) {
-        Some("local") if args.len() == 3 => Ok((
-            Arc::new(LocalArtifactStore::new(&args[2])),
-            args[1].clone(),
-        )),
+        Some("local") if args.len() == 3 => {
+            Ok((Arc::new(LocalArtifactStore::new(&args[2])), args[1].clone()))
+        }
         Some("s3") if args.len() == 4 => {
             let mut settings = S3Settings::new(&args[3]);
             settings.endpoint = Some(args[2].clone());

@@ -396,7 +396,11 @@ async fn the_global_log_prefix_goes_with_an_anchor_and_every_chain_verifies(db: 
         skynet_core::store::chain::truncate_to_micros(Utc::now() + chrono::Duration::hours(2));
 
     let dry = sk.gc_at(GcOptions { dry_run: true }, now).await.unwrap();
-    assert_eq!(read_all().await.events.len() as u64, total, "a dry run changes nothing");
+    assert_eq!(
+        read_all().await.events.len() as u64,
+        total,
+        "a dry run changes nothing"
+    );
     let real = sk.gc_at(GcOptions { dry_run: false }, now).await.unwrap();
     let mut same = dry.clone();
     same.dry_run = false;

@@ -366,13 +366,9 @@ impl Delivery {
                 }
             };
             if let Some(name) = &self.name
-                && let Err(e) = skynet_core::events::consumer::note_gap(
-                    self.core.store(),
-                    name,
-                    after,
-                    &page,
-                )
-                .await
+                && let Err(e) =
+                    skynet_core::events::consumer::note_gap(self.core.store(), name, after, &page)
+                        .await
             {
                 eprintln!("skynet: a subscription could not record its gap: {e}");
             }

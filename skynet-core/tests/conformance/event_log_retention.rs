@@ -6,7 +6,7 @@
 
 use super::*;
 use skynet_core::events::{
-    ConsumerGap, Consumer, EventHandler, EventPayload, EventPosition, EventType, NewSystemEvent,
+    Consumer, ConsumerGap, EventHandler, EventPayload, EventPosition, EventType, NewSystemEvent,
     Notice, SystemEvent,
 };
 use skynet_core::store::event_log::{EventLogQuery, EventPage, LogView};
@@ -48,7 +48,10 @@ async fn read_to(store: &SharedStore, last: &str) -> Vec<SystemEvent> {
         if events.last().map(subject).as_deref() == Some(last) {
             return events;
         }
-        assert!(std::time::Instant::now() < deadline, "{last} never came: {events:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{last} never came: {events:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -73,12 +76,22 @@ pub async fn the_event_log_prunes_its_old_prefix_and_leaves_an_anchor(store: Sha
         record_at(&store, name, old + chrono::Duration::seconds(i as i64)).await;
     }
     let job = insert(&store, test_job(&[RiskLevel::ReadOnly])).await;
-    record_at(&store, "old-after-young", old + chrono::Duration::seconds(9)).await;
+    record_at(
+        &store,
+        "old-after-young",
+        old + chrono::Duration::seconds(9),
+    )
+    .await;
     let all = read_to(&store, "old-after-young").await;
     let lifecycle = all.iter().filter(|e| e.job.is_some()).count();
     assert!(lifecycle >= 2, "{all:?}");
     assert_eq!(all.len(), 4 + lifecycle);
-    assert!(page_after(&store, EventPosition::START).await.pruned.is_empty());
+    assert!(
+        page_after(&store, EventPosition::START)
+            .await
+            .pruned
+            .is_empty()
+    );
 
     let before = now - chrono::Duration::hours(1);
     let prefix = store
@@ -91,7 +104,10 @@ pub async fn the_event_log_prunes_its_old_prefix_and_leaves_an_anchor(store: Sha
     assert_eq!((prefix.first_at, prefix.last_at), (all[0].at, all[2].at));
     assert_eq!(prefix.through, all[2].position().expect("position"));
     // Planning changed nothing.
-    assert_eq!(page_after(&store, EventPosition::START).await.events.len(), all.len());
+    assert_eq!(
+        page_after(&store, EventPosition::START).await.events.len(),
+        all.len()
+    );
 
     let pruned_at = now + chrono::Duration::seconds(1);
     let anchor = store
@@ -103,8 +119,14 @@ pub async fn the_event_log_prunes_its_old_prefix_and_leaves_an_anchor(store: Sha
         (anchor.count, anchor.first_id, anchor.last_id),
         (3, prefix.first_id, prefix.last_id)
     );
-    assert_eq!((anchor.first_at, anchor.last_at), (prefix.first_at, prefix.last_at));
-    assert_eq!((anchor.through().expect("through"), anchor.pruned_at), (prefix.through, pruned_at));
+    assert_eq!(
+        (anchor.first_at, anchor.last_at),
+        (prefix.first_at, prefix.last_at)
+    );
+    assert_eq!(
+        (anchor.through().expect("through"), anchor.pruned_at),
+        (prefix.through, pruned_at)
+    );
     assert!(
         anchor.summary().starts_with(&format!(
             "pruned 3 events (ids {}..{}, from ",
@@ -129,7 +151,10 @@ pub async fn the_event_log_prunes_its_old_prefix_and_leaves_an_anchor(store: Sha
     assert_eq!(store.old_event_prefix(before).await.expect("plan"), None);
     // A second prune with nothing left at or before the cut does nothing.
     assert_eq!(
-        store.prune_event_prefix(prefix.through, pruned_at).await.expect("again"),
+        store
+            .prune_event_prefix(prefix.through, pruned_at)
+            .await
+            .expect("again"),
         None
     );
 
@@ -149,7 +174,10 @@ pub async fn the_event_log_prunes_its_old_prefix_and_leaves_an_anchor(store: Sha
     assert!(page.events.is_empty());
     assert_eq!(page.next, second.through().expect("through"));
     // A reader between the two ranges sees only the second.
-    assert_eq!(page_after(&store, prefix.through).await.pruned, vec![second]);
+    assert_eq!(
+        page_after(&store, prefix.through).await.pruned,
+        vec![second]
+    );
     let report = store.verify_events(&job.id).await.expect("verify");
     assert!(report.intact, "{report:?}");
 }
@@ -244,5 +272,9 @@ pub async fn a_consumer_behind_a_pruned_prefix_skips_it_and_records_the_gap(stor
     let first = Collect::default();
     fresh.poll_once(&[], &first).await.expect("poll");
     assert_eq!(first.subjects(), ["young", "ConsumerGap"]);
-    assert_eq!(gaps(&store).await.len(), 1, "no gap for a consumer that never read");
+    assert_eq!(
+        gaps(&store).await.len(),
+        1,
+        "no gap for a consumer that never read"
+    );
 }
