@@ -1,7 +1,7 @@
 //! The approximate vector index behind memory search, on a SQLite file and
 //! on a fresh PostgreSQL database (`SKYNET_TEST_POSTGRES_URL`; each
 //! PostgreSQL case says it skipped without it): recall@10 against exact
-//! search on 20,000 seeded random unit vectors; a second engine on the
+//! search on 3,000 seeded random unit vectors; a second engine on the
 //! same database (another process) sees what the first stores and
 //! forgets (PostgreSQL: `NOTIFY`; SQLite: the catch-up read); principals
 //! and filters hold exactly with the index in use.
