@@ -19,7 +19,7 @@ set -euo pipefail
 BIN=${1:?artifact-upload binary}
 S3S=${2:?s3s-fs binary}
 AWS=${3:?aws cli}
-WORK=${4:-$(mktemp -d /work/artifact-bench.XXXXXX)}
+WORK=${4:-$(mktemp -d "${TMPDIR:-/tmp}/artifact-bench.XXXXXX")}
 ROUNDS=${ROUNDS:-5}
 SIZE=${SIZE:-1G}
 PORT=${PORT:-18014}
