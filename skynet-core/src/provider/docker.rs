@@ -125,6 +125,25 @@ impl DockerProvider {
     /// A daemon error; one that the configuration causes (no daemon at the
     /// configured socket, the image missing) is a configuration error, so
     /// the step fails at once instead of being retried.
+    /// Create the container `name`, guarded by name before it exists: a
+    /// step dropped while the daemon creates it (before its answer
+    /// arrives) still removes it. `what` starts the error's message.
+    async fn create_guarded(
+        &self,
+        docker: &Docker,
+        name: String,
+        body: bollard::models::ContainerCreateBody,
+        what: &str,
+    ) -> Result<ContainerGuard> {
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let guard = ContainerGuard::new(docker.clone(), name);
+        docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| self.fail(what, &e))?;
+        Ok(guard)
+    }
+
     fn fail(&self, what: &str, e: &bollard::errors::Error) -> Error {
         let message = format!("{what}: {}", container::describe(e, &self.config.image));
         if container::is_configuration(e) {
@@ -231,14 +250,9 @@ impl Provider for DockerProvider {
             ctx.step,
             rand::random::<u32>()
         );
-        let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        // Guarded by name before it exists: a step dropped while the daemon
-        // creates the container (before its answer arrives) still removes it.
-        let guard = ContainerGuard::new(docker.clone(), name);
-        docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| self.fail("cannot create the step's container", &e))?;
+        let guard = self
+            .create_guarded(docker, name, body, "cannot create the step's container")
+            .await?;
         let lines = ChunkLines::new(OutputSink::new(ctx.output, ctx.max_output_bytes));
         let result = self
             .run(docker, guard.id(), command, lines, stop.as_mut())

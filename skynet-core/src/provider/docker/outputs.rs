@@ -10,7 +10,7 @@
 //! temporary file counted against the caps while they stream. Nothing is
 //! ever written under a name from the archive.
 
-use super::container::{self, ContainerGuard};
+use super::container;
 use super::{CONTAINER_WORKDIR, DockerProvider};
 use crate::Result;
 use crate::artifact::collect::Found;
@@ -22,8 +22,7 @@ use async_trait::async_trait;
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::query_parameters::{
-    ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder,
-    DownloadFromContainerOptionsBuilder,
+    ContainerArchiveInfoOptionsBuilder, DownloadFromContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures::StreamExt;
@@ -58,12 +57,14 @@ impl OutputFetcher for DockerProvider {
             request.step,
             rand::random::<u32>()
         );
-        let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        let guard = ContainerGuard::new(docker.clone(), name);
-        docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| self.fail("cannot create the container to copy outputs from", &e))?;
+        let guard = self
+            .create_guarded(
+                docker,
+                name,
+                body,
+                "cannot create the container to copy outputs from",
+            )
+            .await?;
         for selector in &selection.selectors {
             gathered = copy_out(docker, guard.id(), selector, gathered).await;
         }
