@@ -17,9 +17,10 @@
 //!
 //! `cargo run --release -p skynet-benches --bin drain-events [-- ROUNDS [JOBS [PART]]]`
 //! (default 3 rounds of 10,000 jobs; each round runs OFF then ON, the
-//! next ON then OFF). PART `hooks` runs, for ON, only the webhook
-//! delivery loop and the consumer (not the other autonomy loops), to see
-//! what each part costs.
+//! next ON then OFF). PART, to see what each part costs, runs for ON
+//! only: `hooks` the webhook delivery loop and the consumer (not the
+//! other autonomy loops), `webhook` the delivery loop alone, `consumer`
+//! the consumer alone.
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
@@ -53,12 +54,129 @@ impl EventHandler for Finished {
     }
 }
 
+/// What ON runs beside the worker.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The autonomy loops (with webhook delivery) and the consumer.
+    All,
+    /// The webhook delivery loop and the consumer.
+    Hooks,
+    /// The webhook delivery loop.
+    Webhook,
+    /// The consumer.
+    Consumer,
+}
+
+impl Part {
+    fn webhook(self) -> bool {
+        self != Part::Consumer
+    }
+    fn consumer(self) -> bool {
+        self != Part::Webhook
+    }
+}
+
+/// `DRAIN_SQL_PROFILE=1`: the time SQLite spent per statement (sqlx's
+/// `sqlx::query` debug events, by statement text), printed after each
+/// drain, to see which statements ON adds. The logging itself slows the
+/// drain: the ratios of such a run are not the measurement.
+mod sql_profile {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, Layer};
+
+    /// Per statement: count and seconds.
+    pub static TOTALS: Mutex<Option<HashMap<String, (u64, f64)>>> = Mutex::new(None);
+
+    pub struct Profile;
+
+    #[derive(Default)]
+    struct Fields {
+        sql: String,
+        summary: String,
+        secs: f64,
+    }
+
+    impl Visit for Fields {
+        fn record_f64(&mut self, field: &Field, value: f64) {
+            if field.name() == "elapsed_secs" {
+                self.secs = value;
+            }
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            match field.name() {
+                "db.statement" => self.sql = value.trim().to_string(),
+                "summary" => self.summary = value.to_string(),
+                _ => {}
+            }
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "summary" {
+                self.summary = format!("{value:?}");
+            }
+        }
+    }
+
+    impl<S: tracing::Subscriber> Layer<S> for Profile {
+        fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
+            metadata.target() == "sqlx::query"
+        }
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            if event.metadata().target() != "sqlx::query" {
+                return;
+            }
+            let mut f = Fields::default();
+            event.record(&mut f);
+            let text = if f.sql.is_empty() { f.summary } else { f.sql };
+            let key: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let key: String = key.chars().take(110).collect();
+            if let Ok(mut totals) = TOTALS.lock() {
+                let e = totals.get_or_insert_with(HashMap::new).entry(key).or_default();
+                e.0 += 1;
+                e.1 += f.secs;
+            }
+        }
+    }
+
+    /// Print and reset the totals, largest first.
+    pub fn report(label: &str) {
+        let Some(totals) = TOTALS.lock().ok().and_then(|mut t| t.take()) else {
+            return;
+        };
+        let mut rows: Vec<_> = totals.into_iter().collect();
+        rows.sort_by(|a, b| b.1.1.total_cmp(&a.1.1));
+        let all: f64 = rows.iter().map(|r| r.1.1).sum();
+        eprintln!("{label}: SQL {all:.2} s in all");
+        for (sql, (n, secs)) in rows.iter().take(25) {
+            eprintln!("  {secs:7.3} s {n:7} × {sql}");
+        }
+    }
+}
+
 /// One variant's run.
 struct Run {
     drain: Duration,
+    /// CPU time the process used during the drain (user + system).
+    cpu: Duration,
     /// ON only: from the drain's end until the consumer and the webhook
     /// had every job-finished event.
     catch_up: Option<Duration>,
+}
+
+/// This process's CPU time so far (user + system), from /proc.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's closing parenthesis; utime and stime
+    // are the 14th and 15th of the whole line, in clock ticks (100/s).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 fn load_average() -> String {
@@ -97,7 +215,7 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
 
 async fn run(
     on: bool,
-    hooks_only: bool,
+    part: Part,
     jobs: usize,
     receiver: std::net::SocketAddr,
     received: &AtomicUsize,
@@ -117,6 +235,7 @@ async fn run(
         .config(EngineConfig::default())
         .webhooks(WebhookConfig {
             allow: NetworkAllow::parse(&["127.0.0.1"]).expect("allow"),
+            concurrency: 64, per_endpoint: 64,
             ..WebhookConfig::default()
         })
         .build()
@@ -126,7 +245,7 @@ async fn run(
     let seen = Arc::new(AtomicUsize::new(0));
     let mut loops = Vec::new();
     received.store(0, Ordering::SeqCst);
-    if on {
+    if on && part.webhook() {
         sk.add_webhook(
             &Principal::local(),
             NewWebhook {
@@ -143,12 +262,14 @@ async fn run(
         )
         .await
         .expect("webhook");
-        if hooks_only {
+        if part == Part::All {
+            loops.push(sk.spawn_autonomy(stop.clone()));
+        } else {
             let (sk, stop) = (sk.clone(), stop.clone());
             loops.push(tokio::spawn(async move { sk.run_webhooks(stop).await }));
-        } else {
-            loops.push(sk.spawn_autonomy(stop.clone()));
         }
+    }
+    if on && part.consumer() {
         loops.push(tokio::spawn(run_handler(
             sk.store().clone(),
             Arc::new(Finished { seen: seen.clone() }),
@@ -163,11 +284,14 @@ async fn run(
     }
     if on {
         wait_for("the loops to read the queued jobs' events", async || {
-            caught_up(&sk, "webhooks").await && caught_up(&sk, "bench-finished").await
+            (!part.webhook() || caught_up(&sk, "webhooks").await)
+                && (!part.consumer() || caught_up(&sk, "bench-finished").await)
         })
         .await;
     }
+    sql_profile::report("before the drain (ignored)");
     let started = Instant::now();
+    let cpu_before = cpu_time();
     let report = sk
         .worker(
             WorkerOptions {
@@ -180,12 +304,17 @@ async fn run(
         .await
         .expect("worker");
     let drain = started.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    sql_profile::report(if on { "ON, during the drain" } else { "OFF, during the drain" });
     assert_eq!(report.jobs_finished, jobs);
     let catch_up = if on {
         let ended = Instant::now();
         wait_for(
             "every job-finished event delivered and consumed",
-            async || received.load(Ordering::SeqCst) >= jobs && seen.load(Ordering::SeqCst) >= jobs,
+            async || {
+                (!part.webhook() || received.load(Ordering::SeqCst) >= jobs)
+                    && (!part.consumer() || seen.load(Ordering::SeqCst) >= jobs)
+            },
         )
         .await;
         Some(ended.elapsed())
@@ -196,7 +325,11 @@ async fn run(
     for l in loops {
         l.await.expect("loop");
     }
-    Run { drain, catch_up }
+    Run {
+        drain,
+        cpu,
+        catch_up,
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -214,8 +347,20 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rounds: usize = args.first().map_or(3, |a| a.parse().expect("ROUNDS"));
     let jobs: usize = args.get(1).map_or(10_000, |a| a.parse().expect("JOBS"));
-    let hooks_only = args.get(2).is_some_and(|p| p == "hooks");
+    let part = match args.get(2).map(String::as_str) {
+        None | Some("all") => Part::All,
+        Some("hooks") => Part::Hooks,
+        Some("webhook") => Part::Webhook,
+        Some("consumer") => Part::Consumer,
+        Some(other) => panic!("PART {other:?}: all, hooks, webhook or consumer"),
+    };
 
+    if std::env::var_os("DRAIN_SQL_PROFILE").is_some() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry()
+            .with(sql_profile::Profile);
+        tracing::subscriber::set_global_default(subscriber).expect("subscriber");
+    }
     let received = Arc::new(AtomicUsize::new(0));
     let app = axum::Router::new().route(
         "/hook",
@@ -235,10 +380,11 @@ async fn main() {
 
     println!(
         "ON = {}; load average at start: {}",
-        if hooks_only {
-            "webhook loop + consumer"
-        } else {
-            "autonomy loops + webhook + consumer"
+        match part {
+            Part::All => "autonomy loops + webhook + consumer",
+            Part::Hooks => "webhook loop + consumer",
+            Part::Webhook => "webhook loop",
+            Part::Consumer => "consumer",
         },
         load_average()
     );
@@ -252,26 +398,30 @@ async fn main() {
         let mut off = Duration::ZERO;
         let mut on = Duration::ZERO;
         let mut catch_up = Duration::ZERO;
+        let (mut cpu_off, mut cpu_on) = (Duration::ZERO, Duration::ZERO);
         for variant in order {
-            let r = run(variant, hooks_only, jobs, receiver, &received).await;
+            let r = run(variant, part, jobs, receiver, &received).await;
             if variant {
-                on = r.drain;
+                (on, cpu_on) = (r.drain, r.cpu);
                 catch_up = r.catch_up.unwrap_or_default();
             } else {
-                off = r.drain;
+                (off, cpu_off) = (r.drain, r.cpu);
             }
         }
         let per_s = |d: Duration| jobs as f64 / d.as_secs_f64();
         let ratio = per_s(on) / per_s(off);
         ratios.push(ratio);
         println!(
-            "round {}: OFF {:.2} s ({:.0} jobs/s), ON {:.2} s ({:.0} jobs/s), ON/OFF {:.3}; \
-             consumer and webhook caught up {:.2} s after the drain; load {}",
+            "round {}: OFF {:.2} s ({:.0} jobs/s, CPU {:.2} s), ON {:.2} s ({:.0} jobs/s, \
+             CPU {:.2} s), ON/OFF {:.3}; consumer and webhook caught up {:.2} s after the \
+             drain; load {}",
             round + 1,
             off.as_secs_f64(),
             per_s(off),
+            cpu_off.as_secs_f64(),
             on.as_secs_f64(),
             per_s(on),
+            cpu_on.as_secs_f64(),
             ratio,
             catch_up.as_secs_f64(),
             load_average()

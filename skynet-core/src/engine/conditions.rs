@@ -99,8 +99,9 @@ pub struct ConditionRound {
     pub raised: Vec<EventType>,
     /// Conditions cleared (their keys).
     pub cleared: Vec<String>,
-    /// Whether the step watcher's position moved (more may follow at once).
-    pub moved: bool,
+    /// Whether the step watcher read a full page: the log may have more
+    /// now, to be read at once (a short page waits for the next poll).
+    pub more: bool,
 }
 
 fn ms(d: chrono::Duration) -> u64 {
@@ -213,7 +214,6 @@ impl Skynet {
         limits: &ConditionLimits,
     ) -> Result<ConditionRound> {
         let consumer = Consumer::new(self.inner.store.clone(), STEP_WATCH_CONSUMER);
-        let before = consumer.position().await?;
         // The slowdowns raised now, read once per page: a step that did not
         // slow down clears its condition only if it is raised, so a busy
         // queue's finished steps cost the ledger no write each.
@@ -230,52 +230,61 @@ impl Skynet {
             limits,
             round: Mutex::new(ConditionRound::default()),
             slowdowns: Mutex::new(slowdowns),
+            checked: Mutex::new(HashSet::new()),
         };
         let polled = consumer
-            .poll_once(&[EventType::StepFinished], &watcher)
+            .poll_page(&[EventType::StepFinished], &watcher)
             .await;
         let mut round = watcher
             .round
             .lock()
             .map(|mut r| std::mem::take(&mut *r))
             .unwrap_or_default();
-        polled?;
-        round.moved = consumer.position().await? > before;
+        round.more = polled?.more;
         Ok(round)
     }
 
-    /// What one finished step's recent runs show.
+    /// What one finished step's recent runs show. `checked` holds the
+    /// (signature, failed) pairs this page already looked at: a busy
+    /// queue's page holds many runs of the same steps, and the runs read
+    /// as of `now` are the same for each of them.
     async fn watch_step(
         &self,
         event: &SystemEvent,
-        now: DateTime<Utc>,
-        limits: &ConditionLimits,
-        slowdowns: &Mutex<HashSet<String>>,
+        watcher: &StepWatcher<'_>,
         round: &mut ConditionRound,
     ) -> Result<()> {
         let (Some(job), EventPayload::StepFinished(change)) = (&event.job, &event.payload) else {
             return Ok(());
         };
-        // A week of history: the failure window and the duration baseline.
-        let since = now - chrono_of(limits.failure_window).max(chrono::Duration::days(7));
-        let Some((signature, runs)) = self
-            .inner
-            .store
-            .step_runs(job, change.step, since, 50)
-            .await?
-        else {
+        let failed = match change.status.as_deref() {
+            Some(status) if is_failure(status) => true,
+            Some("succeeded") => false,
+            _ => return Ok(()),
+        };
+        let store = &self.inner.store;
+        let Some(signature) = store.step_signature_of(job, change.step).await? else {
             return Ok(());
         };
-        match change.status.as_deref() {
-            Some(status) if is_failure(status) => {
-                self.failure_pattern(&signature, &runs, now, limits, round)
-                    .await
-            }
-            Some("succeeded") => {
-                self.slowdown((&signature, &runs), event, now, limits, slowdowns, round)
-                    .await
-            }
-            _ => Ok(()),
+        let first = watcher
+            .checked
+            .lock()
+            .map_err(|_| poisoned("checked steps"))?
+            .insert((signature.clone(), failed));
+        if !first {
+            return Ok(());
+        }
+        let (now, limits) = (watcher.now, watcher.limits);
+        // A week of history: the failure window and the duration baseline.
+        let since = now - chrono_of(limits.failure_window).max(chrono::Duration::days(7));
+        let runs = store.step_runs(&signature, since, 50).await?;
+        if failed {
+            self.failure_pattern(&signature, &runs, now, limits, round)
+                .await
+        } else {
+            let slowdowns = &watcher.slowdowns;
+            self.slowdown((&signature, &runs), event, now, limits, slowdowns, round)
+                .await
         }
     }
 
@@ -342,16 +351,15 @@ impl Skynet {
         let baseline = median(&durations[recent_n..durations.len().min(recent_n + 20)]);
         let grew = recent as f64 >= baseline as f64 * limits.slowdown_factor
             && recent.saturating_sub(baseline) >= limits.slowdown_min.as_millis() as u64;
-        let poisoned = || Error::Store("the step watcher's slowdowns were poisoned".into());
         if !grew {
-            if !slowdowns.lock().map_err(|_| poisoned())?.remove(&key) {
+            if !slowdowns.lock().map_err(|_| poisoned("slowdowns"))?.remove(&key) {
                 return Ok(());
             }
             return self.clear(&key, round).await;
         }
         slowdowns
             .lock()
-            .map_err(|_| poisoned())?
+            .map_err(|_| poisoned("slowdowns"))?
             .insert(key.clone());
         let mut note = NewSystemEvent::now(
             CONDITIONS_SOURCE,
@@ -395,7 +403,7 @@ impl Skynet {
             }
             match self.watch_steps(now, &limits).await {
                 // More pages wait: read them at once.
-                Ok(round) if round.moved && !shutdown.is_cancelled() => continue,
+                Ok(round) if round.more && !shutdown.is_cancelled() => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "the step watcher failed a page; retrying"),
             }
@@ -427,6 +435,12 @@ struct StepWatcher<'a> {
     /// The slowdown conditions raised (read at the page's start, kept
     /// up to date by the page's own raises and clears).
     slowdowns: Mutex<HashSet<String>>,
+    /// The (signature, failed) pairs the page already looked at.
+    checked: Mutex<HashSet<(String, bool)>>,
+}
+
+fn poisoned(what: &str) -> Error {
+    Error::Store(format!("the step watcher's {what} were poisoned"))
 }
 
 #[async_trait]
@@ -437,13 +451,8 @@ impl EventHandler for StepWatcher<'_> {
 
     async fn handle(&self, event: &SystemEvent) -> Result<()> {
         let mut round = ConditionRound::default();
-        self.sk
-            .watch_step(event, self.now, self.limits, &self.slowdowns, &mut round)
-            .await?;
-        let mut shared = self
-            .round
-            .lock()
-            .map_err(|_| Error::Store("the step watcher's round was poisoned".into()))?;
+        self.sk.watch_step(event, self, &mut round).await?;
+        let mut shared = self.round.lock().map_err(|_| poisoned("rounds"))?;
         shared.raised.extend(round.raised);
         shared.cleared.extend(round.cleared);
         Ok(())

@@ -41,8 +41,11 @@ pub struct TriggerRound {
     /// Events about jobs of a trigger, a schedule or the initiative
     /// engine, which never fire a trigger.
     pub loop_guarded: usize,
-    /// Whether the consumer's position moved (more may follow at once).
-    pub moved: bool,
+    /// Whether a full page was read: the log may have more now, to be
+    /// read at once (a short page or a jump to the head waits for the
+    /// next poll, so a busy log does not keep the loop writing its
+    /// position back to back).
+    pub more: bool,
 }
 
 impl Skynet {
@@ -148,18 +151,14 @@ impl Skynet {
     pub async fn fire_triggers(&self, now: DateTime<Utc>) -> Result<TriggerRound> {
         let store = &self.inner.store;
         let consumer = Consumer::new(store.clone(), TRIGGER_CONSUMER);
-        let before = consumer.position().await?;
         let active = store.active_triggers().await?;
         if active.is_empty() {
+            // Nothing listens: skip to the head (nothing more to read now).
             let head = store.event_log_head().await?;
-            let moved = head > before;
-            if moved {
+            if head > consumer.position().await? {
                 store.advance_consumer(TRIGGER_CONSUMER, head).await?;
             }
-            return Ok(TriggerRound {
-                moved,
-                ..Default::default()
-            });
+            return Ok(TriggerRound::default());
         }
         let mut listened = Vec::new();
         let mut armed = Vec::new();
@@ -183,10 +182,9 @@ impl Skynet {
             now,
             round: Mutex::new(TriggerRound::default()),
         };
-        let polled = consumer.poll_once(&listened, &handler).await;
+        let polled = consumer.poll_page(&listened, &handler).await;
         let mut round = handler.take();
-        round.moved = consumer.position().await? > before;
-        polled?;
+        round.more = polled?.more;
         Ok(round)
     }
 
@@ -205,7 +203,7 @@ impl Skynet {
         }
         loop {
             let busy = match self.fire_triggers(clock.now()).await {
-                Ok(round) => round.moved,
+                Ok(round) => round.more,
                 Err(e) => {
                     tracing::warn!(error = %e, "the trigger loop failed a round; retrying");
                     false

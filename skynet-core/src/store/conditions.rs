@@ -51,16 +51,17 @@ pub trait ConditionStore: Send + Sync {
     async fn clear_condition(&self, key: &str) -> Result<bool>;
     /// The raised conditions whose key starts with `prefix`.
     async fn raised_conditions(&self, prefix: &str) -> Result<Vec<String>>;
-    /// The signature of step `step` of `job` and the finished runs of that
-    /// signature since `since`, newest first (at most `limit`); `None`
-    /// when the step has no signature.
+    /// The signature of step `step` of `job`; `None` when the step has
+    /// none (or does not exist).
+    async fn step_signature_of(&self, job: &JobId, step: u32) -> Result<Option<String>>;
+    /// The finished runs of steps with `signature` since `since`, newest
+    /// first (at most `limit`).
     async fn step_runs(
         &self,
-        job: &JobId,
-        step: u32,
+        signature: &str,
         since: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Option<(String, Vec<StepRun>)>>;
+    ) -> Result<Vec<StepRun>>;
     /// When a job last changed (the newest job event of the global log).
     async fn last_job_activity(&self) -> Result<Option<DateTime<Utc>>>;
     /// The position of the newest event a reader can see now (the start of
@@ -125,32 +126,34 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
         Ok(keys)
     }
 
+    async fn step_signature_of(&self, job: &JobId, step: u32) -> Result<Option<String>> {
+        let row = query::<D>("SELECT signature FROM steps WHERE job_id = $1 AND idx = $2")
+            .bind(job.as_str())
+            .bind(i64::from(step))
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db("reading a step's signature"))?;
+        Ok(row.map(|r| r.opt_text("signature")).transpose()?.flatten())
+    }
+
     async fn step_runs(
         &self,
-        job: &JobId,
-        step: u32,
+        signature: &str,
         since: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Option<(String, Vec<StepRun>)>> {
-        // One statement: the step's signature, then its runs by the
-        // (signature, finished_at) index.
+    ) -> Result<Vec<StepRun>> {
+        // By the (signature, finished_at) index.
         let rows = query::<D>(
-            "SELECT signature, job_id, idx, status, error, started_at, finished_at FROM steps \
-             WHERE signature = (SELECT signature FROM steps WHERE job_id = $1 AND idx = $2) \
-             AND finished_at >= $3 ORDER BY finished_at DESC LIMIT $4",
+            "SELECT job_id, idx, status, error, started_at, finished_at FROM steps \
+             WHERE signature = $1 AND finished_at >= $2 ORDER BY finished_at DESC LIMIT $3",
         )
-        .bind(job.as_str())
-        .bind(i64::from(step))
+        .bind(signature)
         .bind(micros(since))
         .bind(i64::from(limit))
         .fetch_all(&self.read)
         .await
         .map_err(db("reading a step's recent runs"))?;
-        let Some(signature) = rows.first().map(|r| r.text("signature")).transpose()? else {
-            return Ok(None);
-        };
-        let runs = rows
-            .iter()
+        rows.iter()
             .map(|r| {
                 let finished = r.int("finished_at")?;
                 Ok(StepRun {
@@ -165,8 +168,7 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
                         .map(|s| u64::try_from((finished - s) / 1000).unwrap_or(0)),
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Some((signature, runs)))
+            .collect()
     }
 
     async fn last_job_activity(&self) -> Result<Option<DateTime<Utc>>> {

@@ -58,6 +58,13 @@ pub trait Dialect:
     /// Whether event `seq` order is commit order (one writer at a time); if
     /// not, a reader of every job's events must not skip over a fresh gap.
     const SEQ_IS_COMMIT_ORDER: bool;
+    /// Whether [`crate::store::sql::SqlBuilder`] writes numbered
+    /// placeholders (`$1, $2`) or anonymous ones (`?`), bound in order.
+    /// SQLite looks a numbered parameter's name up in a list as long as
+    /// the statement's parameters, once per parameter when sqlx binds, so
+    /// a multi-row insert with thousands of them spent milliseconds just
+    /// binding; anonymous ones have no name to look up.
+    const NUMBERED_BINDS: bool;
     /// The SQL function for the position of a literal, case-sensitive
     /// substring (`instr`, `strpos`): no `LIKE` wildcards.
     const SUBSTR_POS: &'static str;

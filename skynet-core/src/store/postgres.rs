@@ -76,6 +76,7 @@ impl Dialect for Postgres {
     const LOCK_SHARED: &'static str = " FOR SHARE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const NUMBERED_BINDS: bool = true;
     /// A transaction whose commit returns before its WAL is flushed
     /// (`synchronous_commit = off` for it alone), saving an fsync wait.
     /// Only for a write nobody is told about: a batch claim. What a worker

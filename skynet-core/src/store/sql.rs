@@ -4,8 +4,9 @@
 //! carries no sqlx bounds: `D: Dialect` is enough. Statements are written
 //! with [`query`] (static text), or assembled at run time with
 //! [`SqlBuilder`] (a list of ids, a multi-row `VALUES`, optional filters)
-//! and run with [`query_with`]. Parameters are numbered `$1, $2, ...`
-//! (SQLite numbers them alike).
+//! and run with [`query_with`]. Static text numbers its parameters `$1,
+//! $2, ...` (SQLite reads them alike); the builder numbers them too on
+//! PostgreSQL and writes `?` on SQLite (see [`Dialect::NUMBERED_BINDS`]).
 
 use crate::store::dialect::Dialect;
 use crate::{Error, Result};
@@ -297,8 +298,12 @@ impl<'a, D: Dialect> SqlBuilder<'a, D> {
     /// Append a placeholder for `value` and bind it.
     pub(crate) fn push_bind(&mut self, value: impl Value<'a>) -> &mut Self {
         self.bound += 1;
-        // Writing to a String cannot fail.
-        let _ = write!(self.sql, "${}", self.bound);
+        if D::NUMBERED_BINDS {
+            // Writing to a String cannot fail.
+            let _ = write!(self.sql, "${}", self.bound);
+        } else {
+            self.sql.push('?');
+        }
         if let Err(e) = value.add_to::<D>(&mut self.args) {
             self.error.get_or_insert(e);
         }

@@ -56,6 +56,7 @@ impl Dialect for Sqlite {
     const SKIP_LOCKED: &'static str = "";
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const BEGIN_UNFLUSHED: &'static str = "BEGIN IMMEDIATE";
+    const NUMBERED_BINDS: bool = false;
     // A deferred transaction reads one snapshot (WAL).
     const SNAPSHOT_READ: Option<&'static str> = None;
     const SEQ_IS_COMMIT_ORDER: bool = true;

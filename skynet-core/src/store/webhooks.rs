@@ -442,9 +442,11 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
         let mut tx = self.begin().await?;
         let mut claimed = Vec::new();
         for (webhook, limit) in wants {
-            // The lease condition is repeated outside the subquery: on
-            // PostgreSQL a row another claimer updated first is re-checked
-            // against it, so no delivery is claimed twice.
+            // The state and lease conditions are repeated outside the
+            // subquery: on PostgreSQL a row another claimer updated first
+            // is re-checked against them, so no delivery is claimed twice.
+            // `coalesce` keeps SQLite from reading the outer rows by the
+            // state index (every pending row) instead of by id.
             let rows = query::<D>(
                 "UPDATE webhook_deliveries SET lease_until = $2 \
                  WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhooks w \
@@ -452,7 +454,8 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
                    WHERE d.webhook_id = $4 AND d.state = 'pending' AND d.next_attempt_at <= $1 \
                    AND (d.lease_until IS NULL OR d.lease_until < $1) AND w.enabled \
                    ORDER BY d.next_attempt_at LIMIT $3) \
-                 AND state = 'pending' AND (lease_until IS NULL OR lease_until < $1) \
+                 AND coalesce(state, '') = 'pending' \
+                 AND (lease_until IS NULL OR lease_until < $1) \
                  RETURNING id, webhook_id, event_id, body, attempts, round_base, next_attempt_at",
             )
             .bind(micros(now))
