@@ -235,7 +235,6 @@ async fn run(
         .config(EngineConfig::default())
         .webhooks(WebhookConfig {
             allow: NetworkAllow::parse(&["127.0.0.1"]).expect("allow"),
-            concurrency: 64, per_endpoint: 64,
             ..WebhookConfig::default()
         })
         .build()

@@ -213,7 +213,11 @@ impl Skynet {
         now: DateTime<Utc>,
         limits: &ConditionLimits,
     ) -> Result<ConditionRound> {
-        let consumer = Consumer::new(self.inner.store.clone(), STEP_WATCH_CONSUMER);
+        // Full pages: a busy queue's finished steps take few reads and
+        // few position writes (handling one again is harmless: conditions
+        // are raised once, in the ledger).
+        let consumer =
+            Consumer::new(self.inner.store.clone(), STEP_WATCH_CONSUMER).page_size(1000);
         // The slowdowns raised now, read once per page: a step that did not
         // slow down clears its condition only if it is raised, so a busy
         // queue's finished steps cost the ledger no write each.

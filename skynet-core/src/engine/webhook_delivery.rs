@@ -30,6 +30,12 @@ const PAGE: u32 = 500;
 const PAGES_PER_ROUND: usize = 20;
 /// How often an idle loop without any endpoint looks again.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Finished attempts are recorded at most this often (or at once when
+/// [`RECORD_BATCH`] of them wait): on a busy ledger every commit the loop
+/// saves is one the workers' writes do not queue behind.
+const RECORD_EVERY: Duration = Duration::from_millis(50);
+/// Finished attempts that are recorded without waiting for [`RECORD_EVERY`].
+const RECORD_BATCH: usize = 500;
 
 /// The enabled endpoints by id.
 type Endpoints = Arc<HashMap<String, Arc<WebhookTarget>>>;
@@ -59,6 +65,9 @@ impl InFlight {
         };
         if let Some(endpoint) = self.endpoint.remove(&id) {
             lanes.finished(&endpoint);
+            if let Ok((_, (_, sent))) = &joined {
+                lanes.timed(&endpoint, Duration::from_millis(sent.duration_ms));
+            }
         }
         // A panicked request is not recorded: its lease lapses and it is
         // sent again.
@@ -83,11 +92,12 @@ impl Skynet {
         // A claimed delivery still waiting by then is not sent: its lease
         // would lapse mid-request.
         let max_wait = lease.saturating_sub(config.timeout + Duration::from_secs(2));
-        let mut lanes = Lanes::new(config.concurrency, config.endpoint_cap());
+        let mut lanes = Lanes::new(config.concurrency, config.endpoint_cap()).wait_budget(max_wait);
         let mut endpoints: Endpoints = Arc::default();
         let mut in_flight = InFlight::default();
         let mut done: Vec<(ClaimedDelivery, Sent)> = Vec::new();
         let mut recording: Option<JoinHandle<()>> = None;
+        let mut recorded_at = Instant::now();
         let mut next_scan = Instant::now();
         while !shutdown.is_cancelled() {
             if Instant::now() >= next_scan {
@@ -97,16 +107,25 @@ impl Skynet {
                 self.claim_into(&mut lanes, lease, config.poll).await;
             }
             self.dispatch(&mut lanes, &endpoints, &mut in_flight, max_wait);
-            // Group commit: one batch written at a time; what ends
-            // meanwhile waits for the next.
-            if !done.is_empty() && recording.as_ref().is_none_or(JoinHandle::is_finished) {
+            // Group commit: one batch written at a time, at most every
+            // RECORD_EVERY unless a full batch waits; what ends meanwhile
+            // waits for the next.
+            let record_due = recorded_at + RECORD_EVERY;
+            if !done.is_empty()
+                && recording.as_ref().is_none_or(JoinHandle::is_finished)
+                && (done.len() >= RECORD_BATCH || Instant::now() >= record_due)
+            {
                 let (sk, batch, eps) = (self.clone(), std::mem::take(&mut done), endpoints.clone());
                 let config = config.clone();
+                recorded_at = Instant::now();
                 recording = Some(tokio::spawn(async move {
                     sk.record_attempts(batch, &eps, &config).await;
                 }));
             }
-            let wake = next_scan.min(Instant::now() + config.poll);
+            let mut wake = next_scan.min(Instant::now() + config.poll);
+            if !done.is_empty() {
+                wake = wake.min(record_due.max(Instant::now()));
+            }
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 Some(joined) = in_flight.tasks.join_next_with_id(), if !in_flight.tasks.is_empty() => {

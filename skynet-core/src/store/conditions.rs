@@ -186,8 +186,9 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
         // `Dialect::EVENT_LOG_AFTER`: on PostgreSQL, only transactions that
         // can no longer be joined by an older one).
         let sql = format!(
-            "SELECT e.xid, e.id FROM event_log e WHERE {} ORDER BY e.xid DESC, e.id DESC LIMIT 1",
-            D::EVENT_LOG_AFTER
+            "SELECT e.xid, e.id FROM event_log e WHERE {} ORDER BY {} LIMIT 1",
+            D::EVENT_LOG_AFTER,
+            D::EVENT_LOG_ORDER_DESC
         );
         let row = query::<D>(&sql)
             .bind(0_i64)

@@ -84,6 +84,9 @@ pub trait Dialect:
     const EVENT_LOG_AFTER: &'static str;
     /// The global event log's read order (`ORDER BY` list).
     const EVENT_LOG_ORDER: &'static str;
+    /// [`Dialect::EVENT_LOG_ORDER`] backwards (newest first), by the same
+    /// index (SQLite has none on `xid`, which is always 0 there).
+    const EVENT_LOG_ORDER_DESC: &'static str;
     /// The global event log's rows at or before position `($1, $2)` in
     /// commit order: a `WHERE` condition on `event_log e` (gc's prefix).
     const EVENT_LOG_THROUGH: &'static str;

@@ -180,8 +180,9 @@ impl<D: Dialect> EventLogRetention for Ledger<D> {
         let last = query::<D>(&format!(
             "SELECT e.xid, e.id FROM event_log e WHERE {} AND e.at < $3 \
              AND (e.xid < $4 OR (e.xid = $4 AND e.id < $5)) \
-             ORDER BY e.xid DESC, e.id DESC LIMIT 1",
-            D::EVENT_LOG_AFTER
+             ORDER BY {} LIMIT 1",
+            D::EVENT_LOG_AFTER,
+            D::EVENT_LOG_ORDER_DESC
         ))
         .bind(0_i64)
         .bind(0_i64)

@@ -103,6 +103,7 @@ impl Dialect for Postgres {
     const EVENT_LOG_AFTER: &'static str = "(e.xid, e.id) > ($1, $2) \
          AND e.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
     const EVENT_LOG_ORDER: &'static str = "e.xid, e.id";
+    const EVENT_LOG_ORDER_DESC: &'static str = "e.xid DESC, e.id DESC";
     const EVENT_LOG_THROUGH: &'static str = "(e.xid, e.id) <= ($1, $2)";
 
     type State = PgState;

@@ -69,6 +69,7 @@ impl Dialect for Sqlite {
     // One writer at a time: `id` order is commit order (`xid` is always 0).
     const EVENT_LOG_AFTER: &'static str = "e.id > $2 AND e.xid >= $1";
     const EVENT_LOG_ORDER: &'static str = "e.id";
+    const EVENT_LOG_ORDER_DESC: &'static str = "e.id DESC";
     const EVENT_LOG_THROUGH: &'static str = "e.id <= $2 AND e.xid <= $1";
 
     type State = ();

@@ -4,15 +4,24 @@
 //! most `concurrency` in flight. Lanes take turns (round robin), so a
 //! slow endpoint fills only its own lane and the others keep going.
 //!
-//! Claims are asked for in batches (a lane asks when its waiting half is
+//! Claims are asked for in batches (a lane asks when its waiting part is
 //! half empty), so the ledger sees one claim per batch, not one per
-//! request. A waiting delivery is sent within about one request time of
-//! its claim (its lane and the pool hold at most one round ahead of it),
-//! well inside its lease; one that waited too long anyway is handed back
-//! as stale so its lease can lapse and it is claimed again.
+//! request. A lane holds `2 × per_endpoint` claimed deliveries, or, with a
+//! wait budget ([`Lanes::wait_budget`]), as many as its recent request
+//! time lets it send within a quarter of that budget (at most
+//! [`MAX_DEPTH`]): a fast endpoint is fed in large batches (few claims and
+//! commits on a busy ledger), a slow one in small ones. A delivery that
+//! waited too long anyway is handed back as stale so its lease can lapse
+//! and it is claimed again.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
+
+/// Claimed deliveries one lane holds at most (in flight and waiting).
+pub const MAX_DEPTH: usize = 512;
+/// Claimed deliveries waiting in all lanes together, at most, beside
+/// those in flight (with a wait budget).
+const MAX_WAITING: usize = 2048;
 
 /// One endpoint's lane.
 #[derive(Debug)]
@@ -21,6 +30,8 @@ struct Lane<T> {
     in_flight: usize,
     /// The last claim got fewer than it asked: nothing more is due now.
     dry_since: Option<Instant>,
+    /// Its recent request time in milliseconds (moving average).
+    request_ms: Option<f64>,
 }
 
 impl<T> Default for Lane<T> {
@@ -29,6 +40,7 @@ impl<T> Default for Lane<T> {
             waiting: VecDeque::new(),
             in_flight: 0,
             dry_since: None,
+            request_ms: None,
         }
     }
 }
@@ -43,6 +55,8 @@ pub struct Lanes<T> {
     waiting: usize,
     /// Where the next round robin turn starts.
     turn: usize,
+    /// How long a claimed delivery may wait for its request.
+    budget: Option<Duration>,
 }
 
 /// What [`Lanes::next`] hands out.
@@ -67,6 +81,36 @@ impl<T> Lanes<T> {
             in_flight: 0,
             waiting: 0,
             turn: 0,
+            budget: None,
+        }
+    }
+
+    /// Let lanes hold as many claimed deliveries as their recent request
+    /// time lets them send within a quarter of `budget` (the longest a
+    /// claimed delivery may wait), instead of `2 × per_endpoint`.
+    pub fn wait_budget(mut self, budget: Duration) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// A request to `endpoint` took `took`: its lane's depth follows.
+    pub fn timed(&mut self, endpoint: &str, took: Duration) {
+        if let Some(lane) = self.lanes.get_mut(endpoint) {
+            let ms = took.as_secs_f64() * 1000.0;
+            lane.request_ms = Some(lane.request_ms.map_or(ms, |avg| 0.8 * avg + 0.2 * ms));
+        }
+    }
+
+    /// How many claimed deliveries `lane` holds at most.
+    fn depth(&self, lane: &Lane<T>) -> usize {
+        let base = 2 * self.per_endpoint;
+        match (self.budget, lane.request_ms) {
+            (Some(budget), Some(ms)) => {
+                let rounds = budget.as_secs_f64() * 1000.0 / 4.0 / ms.max(1.0);
+                // Saturating float-to-int cast; clamped right after.
+                ((self.per_endpoint as f64 * rounds) as usize).clamp(base, MAX_DEPTH.max(base))
+            }
+            _ => base,
         }
     }
 
@@ -101,7 +145,12 @@ impl<T> Lanes<T> {
     /// How many deliveries to claim per endpoint now (none when every
     /// lane is full enough, or ran dry less than `retry_dry` ago).
     pub fn wants(&self, now: Instant, retry_dry: Duration) -> Vec<(String, u32)> {
-        let mut room = (2 * self.concurrency).saturating_sub(self.in_flight + self.waiting);
+        let held = if self.budget.is_some() {
+            self.concurrency + MAX_WAITING
+        } else {
+            2 * self.concurrency
+        };
+        let mut room = held.saturating_sub(self.in_flight + self.waiting);
         let mut out = Vec::new();
         for (id, lane) in self.in_turn() {
             if room == 0 {
@@ -110,11 +159,12 @@ impl<T> Lanes<T> {
             let dry = lane
                 .dry_since
                 .is_some_and(|at| now.duration_since(at) < retry_dry);
-            // Ask when the waiting half is at most half full: a batch.
-            if dry || 2 * lane.waiting.len() > self.per_endpoint {
+            let depth = self.depth(lane);
+            // Ask when the waiting part is at most half full: a batch.
+            if dry || 2 * lane.waiting.len() > depth - self.per_endpoint {
                 continue;
             }
-            let want = (2 * self.per_endpoint)
+            let want = depth
                 .saturating_sub(lane.in_flight + lane.waiting.len())
                 .min(room);
             if want > 0 {
@@ -239,6 +289,32 @@ mod tests {
         // Its waiting half is empty: it asks for more, the slow one not.
         let wants = lanes.wants(now, LONG);
         assert_eq!(wants, [("fast".into(), 2)]);
+    }
+
+    #[test]
+    fn with_a_wait_budget_a_fast_lane_claims_deep_batches_and_a_slow_one_small() {
+        let now = Instant::now();
+        let mut lanes: Lanes<u32> = Lanes::new(16, 8).wait_budget(Duration::from_secs(20));
+        lanes.keep(["fast", "slow", "new"]);
+        // 2 ms requests: 20 s / 4 / 2 ms = 2,500 rounds of 8, capped.
+        lanes.timed("fast", Duration::from_millis(2));
+        // 10 s requests: half a round fits in the budget's quarter.
+        lanes.timed("slow", Duration::from_secs(10));
+        let wants = lanes.wants(now, LONG);
+        assert_eq!(
+            wants,
+            [
+                ("fast".into(), MAX_DEPTH as u32),
+                ("new".into(), 16),
+                ("slow".into(), 16)
+            ]
+        );
+        // The average follows: the fast endpoint slowed to 1 s a request.
+        for _ in 0..40 {
+            lanes.timed("fast", Duration::from_secs(1));
+        }
+        let fast = lanes.lanes.get("fast").unwrap();
+        assert_eq!(lanes.depth(fast), 8 * 5);
     }
 
     #[test]
