@@ -132,7 +132,10 @@ mod sql_profile {
             let key: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
             let key: String = key.chars().take(110).collect();
             if let Ok(mut totals) = TOTALS.lock() {
-                let e = totals.get_or_insert_with(HashMap::new).entry(key).or_default();
+                let e = totals
+                    .get_or_insert_with(HashMap::new)
+                    .entry(key)
+                    .or_default();
                 e.0 += 1;
                 e.1 += f.secs;
             }
@@ -304,7 +307,11 @@ async fn run(
         .expect("worker");
     let drain = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
-    sql_profile::report(if on { "ON, during the drain" } else { "OFF, during the drain" });
+    sql_profile::report(if on {
+        "ON, during the drain"
+    } else {
+        "OFF, during the drain"
+    });
     assert_eq!(report.jobs_finished, jobs);
     let catch_up = if on {
         let ended = Instant::now();
@@ -356,8 +363,7 @@ async fn main() {
 
     if std::env::var_os("DRAIN_SQL_PROFILE").is_some() {
         use tracing_subscriber::layer::SubscriberExt;
-        let subscriber = tracing_subscriber::registry()
-            .with(sql_profile::Profile);
+        let subscriber = tracing_subscriber::registry().with(sql_profile::Profile);
         tracing::subscriber::set_global_default(subscriber).expect("subscriber");
     }
     let received = Arc::new(AtomicUsize::new(0));

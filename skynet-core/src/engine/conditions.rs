@@ -216,8 +216,7 @@ impl Skynet {
         // Full pages: a busy queue's finished steps take few reads and
         // few position writes (handling one again is harmless: conditions
         // are raised once, in the ledger).
-        let consumer =
-            Consumer::new(self.inner.store.clone(), STEP_WATCH_CONSUMER).page_size(1000);
+        let consumer = Consumer::new(self.inner.store.clone(), STEP_WATCH_CONSUMER).page_size(1000);
         // The slowdowns raised now, read once per page: a step that did not
         // slow down clears its condition only if it is raised, so a busy
         // queue's finished steps cost the ledger no write each.
@@ -356,7 +355,11 @@ impl Skynet {
         let grew = recent as f64 >= baseline as f64 * limits.slowdown_factor
             && recent.saturating_sub(baseline) >= limits.slowdown_min.as_millis() as u64;
         if !grew {
-            if !slowdowns.lock().map_err(|_| poisoned("slowdowns"))?.remove(&key) {
+            if !slowdowns
+                .lock()
+                .map_err(|_| poisoned("slowdowns"))?
+                .remove(&key)
+            {
                 return Ok(());
             }
             return self.clear(&key, round).await;
