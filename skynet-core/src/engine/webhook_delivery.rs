@@ -123,7 +123,9 @@ impl Skynet {
                 }));
             }
             let mut wake = next_scan.min(Instant::now() + config.poll);
-            if !done.is_empty() {
+            // A batch being written wakes the loop when it is done (the
+            // branch below); waking for `record_due` meanwhile would spin.
+            if !done.is_empty() && recording.is_none() {
                 wake = wake.min(record_due.max(Instant::now()));
             }
             tokio::select! {
