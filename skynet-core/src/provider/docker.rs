@@ -122,9 +122,6 @@ impl DockerProvider {
             .await
     }
 
-    /// A daemon error; one that the configuration causes (no daemon at the
-    /// configured socket, the image missing) is a configuration error, so
-    /// the step fails at once instead of being retried.
     /// Create the container `name`, guarded by name before it exists: a
     /// step dropped while the daemon creates it (before its answer
     /// arrives) still removes it. `what` starts the error's message.
@@ -144,6 +141,9 @@ impl DockerProvider {
         Ok(guard)
     }
 
+    /// A daemon error; one that the configuration causes (no daemon at the
+    /// configured socket, the image missing) is a configuration error, so
+    /// the step fails at once instead of being retried.
     fn fail(&self, what: &str, e: &bollard::errors::Error) -> Error {
         let message = format!("{what}: {}", container::describe(e, &self.config.image));
         if container::is_configuration(e) {
