@@ -269,6 +269,19 @@ impl<'q, D: Run> Stmt<'q, D> {
     }
 }
 
+/// Text given to a [`SqlBuilder`] must not carry a numbered placeholder
+/// (`$1`): the builder numbers its own binds, and on SQLite writes them as
+/// `?`, which SQLite would number after the largest `$N` seen, silently
+/// binding values to the wrong places.
+fn debug_assert_no_placeholder(sql: &str) {
+    debug_assert!(
+        !sql.as_bytes()
+            .windows(2)
+            .any(|w| w[0] == b'$' && w[1].is_ascii_digit()),
+        "SqlBuilder text with a numbered placeholder: {sql}"
+    );
+}
+
 /// A statement assembled at run time, with its arguments.
 pub(crate) struct SqlBuilder<'a, D: Dialect> {
     sql: String,
@@ -281,6 +294,7 @@ pub(crate) struct SqlBuilder<'a, D: Dialect> {
 impl<'a, D: Dialect> SqlBuilder<'a, D> {
     /// Start with `sql`.
     pub(crate) fn new(sql: &str) -> Self {
+        debug_assert_no_placeholder(sql);
         SqlBuilder {
             sql: sql.to_string(),
             args: D::Args::default(),
@@ -291,6 +305,7 @@ impl<'a, D: Dialect> SqlBuilder<'a, D> {
 
     /// Append SQL text.
     pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
+        debug_assert_no_placeholder(sql);
         self.sql.push_str(sql);
         self
     }
@@ -369,5 +384,25 @@ impl<'a, D: Dialect> Row<'_, 'a, D> {
         self.first = false;
         self.builder.push_bind(value);
         self
+    }
+}
+
+#[cfg(all(test, feature = "sqlite", debug_assertions))]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "numbered placeholder")]
+    fn builder_text_with_a_numbered_placeholder_is_refused() {
+        let mut qb = SqlBuilder::<sqlx::Sqlite>::new("SELECT id FROM jobs WHERE id = ");
+        qb.push("$1");
+    }
+
+    #[test]
+    fn sqlite_binds_are_anonymous() {
+        let mut qb = SqlBuilder::<sqlx::Sqlite>::new("SELECT id FROM jobs WHERE id IN (");
+        qb.push_bind("a").push(", ").push_bind("b").push(")");
+        let (sql, _) = qb.into_parts().unwrap();
+        assert_eq!(sql, "SELECT id FROM jobs WHERE id IN (?, ?)");
     }
 }
