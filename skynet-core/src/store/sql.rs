@@ -388,6 +388,7 @@ impl<'a, D: Dialect> Row<'_, 'a, D> {
 }
 
 #[cfg(all(test, feature = "sqlite", debug_assertions))]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
