@@ -228,6 +228,7 @@ async fn hybrid(url: &str, n: u64, queries: u64) -> anyhow::Result<()> {
                 &skynet_core::memory::terms(&q.query),
                 &Visibility::All,
                 u32::MAX,
+                u32::MAX,
             )
             .await?;
         let v = embedder

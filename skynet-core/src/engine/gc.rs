@@ -33,6 +33,8 @@ const MAX_JOBS_PER_RUN: u32 = 10_000;
 const LEASE_MS: i64 = 15 * 60 * 1000;
 /// The most job ids a `gc.completed` event names.
 const EVENT_JOB_IDS: usize = 100;
+/// How long gc waits for ended jobs' memories still being written.
+const MEMORY_SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What a run decided to remove.
 struct Plan {
@@ -73,6 +75,10 @@ impl Skynet {
     /// it).
     pub async fn gc_at(&self, options: GcOptions, now: DateTime<Utc>) -> Result<GcReport> {
         let settings = &self.inner.config.retention;
+        // Ended jobs are remembered in the background: wait for those
+        // queued so far, so a job removed now takes its memory with it
+        // and a dry run counts the same memories the real run removes.
+        self.flush_memories(MEMORY_SETTLE).await;
         if options.dry_run {
             let plan = self.plan_gc(settings, now).await?;
             return Ok(report(&plan, true, now));

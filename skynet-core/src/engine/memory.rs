@@ -11,7 +11,7 @@ use crate::memory::index::IndexSettings;
 use crate::memory::{
     Embedder, HashEmbedder, Memory, MemoryFilter, MemoryOutcome, MemoryType, NewMemory,
 };
-use crate::memory::{MemoryCounts, Scored, SearchQuery, Weights, rank, terms};
+use crate::memory::{MemoryCounts, Scored, SearchQuery, TEXT_BUDGET, Weights, rank, terms};
 use crate::principal::Visibility;
 use crate::{Error, Result};
 use std::sync::atomic::Ordering;
@@ -275,7 +275,7 @@ impl Skynet {
                         .await?,
                 );
                 let text = store
-                    .text_search_memories(&terms, visibility, SEARCH_CANDIDATES)
+                    .text_search_memories(&terms, visibility, SEARCH_CANDIDATES, TEXT_BUDGET)
                     .await?;
                 rank(candidates, &text, &vector, now, &weights, limit)
             }
@@ -311,7 +311,7 @@ impl Skynet {
             return Ok(None);
         };
         let text = store
-            .text_search_memories(terms, visibility, INDEX_CANDIDATES as u32)
+            .text_search_memories(terms, visibility, INDEX_CANDIDATES as u32, TEXT_BUDGET)
             .await?;
         let mut ids: Vec<String> = near.into_iter().map(|n| n.id).collect();
         let nearest = ids.len();

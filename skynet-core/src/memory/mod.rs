@@ -26,7 +26,10 @@ pub use minilm::MiniLmEmbedder;
 pub use recall::{PastRun, PastRuns, PlanWarning};
 #[cfg(feature = "llm")]
 pub use remote::{GeminiEmbedder, OpenAiEmbedder};
-pub use search::{ScoreParts, Scored, SearchQuery, Weights, rank, terms};
+pub use search::{
+    ScoreParts, Scored, SearchQuery, TEXT_BUDGET, TextRanking, Weights, rank, terms, text_levels,
+    text_ranking,
+};
 
 use crate::principal::{Principal, Visibility};
 use crate::{Error, Result};
@@ -430,12 +433,18 @@ pub trait MemoryStore: Send + Sync {
     fn memory_changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
         None
     }
-    /// Ids of visible memories whose content matches any of `terms`
-    /// (full text: SQLite FTS5, PostgreSQL `tsvector`), best first.
+    /// Ids of visible memories whose content matches any of `terms` (the
+    /// first 32; full text: SQLite FTS5, PostgreSQL `tsvector`), best
+    /// first, at most `limit`. When the terms' matches (counted over every
+    /// principal's memories) add up to more than `budget`, relevance
+    /// ranking, which reads every match, gives way to ranking by how many
+    /// of the terms a memory contains ([`TextRanking`]). `u32::MAX`: always
+    /// by relevance.
     async fn text_search_memories(
         &self,
         terms: &[String],
         visibility: &Visibility,
         limit: u32,
+        budget: u32,
     ) -> Result<Vec<String>>;
 }

@@ -177,6 +177,50 @@ pub fn terms(query: &str) -> Vec<String> {
     out
 }
 
+/// The matches a search's full-text ranking reads at most: at 100,000
+/// memories a word most of them contain has tens of thousands of matches,
+/// and ranking them all by bm25 took longer than the rest of a search
+/// together.
+pub const TEXT_BUDGET: u32 = 2_000;
+
+/// How a full-text search ranks, given each term's match count (counted
+/// up to more than the budget).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextRanking {
+    /// By relevance (bm25, `ts_rank`) over matches of any of these terms:
+    /// together they match at most the budget.
+    Ranked(Vec<String>),
+    /// By how many of the terms a memory contains, in the
+    /// [`text_levels`] of these terms (rarest first), each read only as far
+    /// as the search's limit: no relevance function reads every match of
+    /// a common word.
+    Levels(Vec<String>),
+}
+
+/// The conjunctions [`TextRanking::Levels`] reads, best first, of terms
+/// rarest first: all of them, then all but the commonest, and so on down
+/// to the rarest alone; then each other term alone, rarer first.
+pub fn text_levels(terms: &[String]) -> impl Iterator<Item = &[String]> {
+    let prefixes = (1..=terms.len()).rev().map(|n| &terms[..n]);
+    let singles = (1..terms.len()).map(|i| &terms[i..=i]);
+    prefixes.chain(singles)
+}
+
+/// The [`TextRanking`] for these match counts: terms matching nothing are
+/// dropped (`None` when none is left).
+pub fn text_ranking(mut counts: Vec<(String, u64)>, budget: u32) -> Option<TextRanking> {
+    counts.retain(|(_, n)| *n > 0);
+    // Stable: equally common terms keep the query's order.
+    counts.sort_by_key(|(_, n)| *n);
+    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+    let terms: Vec<String> = counts.into_iter().map(|(t, _)| t).collect();
+    match terms.is_empty() {
+        true => None,
+        false if total <= u64::from(budget) => Some(TextRanking::Ranked(terms)),
+        false => Some(TextRanking::Levels(terms)),
+    }
+}
+
 /// Rank `candidates` for a query: `text_ids` is the full-text ranking
 /// (best first; ids not among the candidates are ignored), `query_vector`
 /// gives the vector ranking (memories with a vector of another dimension
@@ -298,6 +342,49 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn text_ranking_is_relevance_within_the_budget_and_levels_beyond() {
+        let counts = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+            pairs.iter().map(|(t, n)| (t.to_string(), *n)).collect()
+        };
+        let found = [("check", 1_500), ("host", 2_001), ("17", 40), ("nginx", 0)];
+        assert_eq!(
+            text_ranking(counts(&found), 5_000),
+            Some(TextRanking::Ranked(vec![
+                "17".into(),
+                "check".into(),
+                "host".into()
+            ]))
+        );
+        assert_eq!(
+            text_ranking(counts(&found), 2_000),
+            Some(TextRanking::Levels(vec![
+                "17".into(),
+                "check".into(),
+                "host".into()
+            ])),
+            "rarest first; nginx matches nothing"
+        );
+        assert_eq!(
+            text_ranking(counts(&[("a", 2), ("b", 2)]), 4),
+            Some(TextRanking::Ranked(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(text_ranking(counts(&[("none", 0)]), 10), None);
+        let terms: Vec<String> = ["a", "b", "c"].map(String::from).into();
+        let levels: Vec<&[String]> = text_levels(&terms).collect();
+        assert_eq!(
+            levels,
+            [
+                &terms[..],
+                &terms[..2],
+                &terms[..1],
+                &terms[1..2],
+                &terms[2..3]
+            ]
+        );
+        assert_eq!(text_ranking(Vec::new(), 10), None);
     }
 
     #[test]

@@ -76,6 +76,15 @@ pub trait Dialect:
     const MEMORY_FTS: &'static str;
     /// The "any of these terms" operator of [`Dialect::MEMORY_FTS`]'s query.
     const FTS_OR: &'static str;
+    /// Like [`Dialect::MEMORY_FTS`] unranked: reads no more matches than
+    /// it returns (SQLite newest first; PostgreSQL in no set order).
+    const MEMORY_FTS_MATCHES: &'static str;
+    /// The "all of these terms" operator of a full-text query.
+    const FTS_AND: &'static str;
+    /// Each term of the JSON array of terms `$1` (`term`) with how many
+    /// memories it matches, counted up to `$2` (`n`): reading no more of a
+    /// common term's matches than that keeps the count cheap.
+    const MEMORY_FTS_COUNTS: &'static str;
     /// The global event log's rows after position `($1, $2)` (`xid`, `id`)
     /// that can be read without missing one committed later: a `WHERE`
     /// condition on `event_log e`. SQLite commits in `id` order; PostgreSQL

@@ -19,6 +19,9 @@ pub(crate) const MEMORY_COLUMNS: &str = "id, principal, memory_type, content, me
      job_id, outcome, created_at, last_accessed_at, access_count, importance_micros, embedding, \
      embedding_model, pinned";
 
+/// The terms of a query full-text search ranks at most (the first ones).
+const MAX_TEXT_TERMS: usize = 32;
+
 /// Ids per statement when deleting by a list (well under every backend's
 /// limit on bound values).
 const IDS_PER_STATEMENT: usize = 500;
@@ -539,18 +542,82 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         terms: &[String],
         visibility: &Visibility,
         limit: u32,
+        budget: u32,
     ) -> Result<Vec<String>> {
+        use crate::memory::TextRanking;
+        let terms = &terms[..terms.len().min(MAX_TEXT_TERMS)];
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = query::<D>(D::MEMORY_FTS)
-            .bind(terms.join(D::FTS_OR))
+        if budget == u32::MAX {
+            return self
+                .fts(D::MEMORY_FTS, terms, D::FTS_OR, visibility, limit)
+                .await;
+        }
+        match crate::memory::text_ranking(self.fts_counts(terms, budget).await?, budget) {
+            None => Ok(Vec::new()),
+            Some(TextRanking::Ranked(terms)) => {
+                self.fts(D::MEMORY_FTS, &terms, D::FTS_OR, visibility, limit)
+                    .await
+            }
+            Some(TextRanking::Levels(terms)) => {
+                let limit = limit as usize;
+                let mut found: Vec<String> = Vec::new();
+                for level in crate::memory::text_levels(&terms) {
+                    if found.len() >= limit {
+                        break;
+                    }
+                    // Enough to step over the memories earlier levels found.
+                    let take = limit.saturating_add(found.len()) as u32;
+                    let ids = self
+                        .fts(D::MEMORY_FTS_MATCHES, level, D::FTS_AND, visibility, take)
+                        .await?;
+                    for id in ids {
+                        if found.len() < limit && !found.contains(&id) {
+                            found.push(id);
+                        }
+                    }
+                }
+                Ok(found)
+            }
+        }
+    }
+}
+
+impl<D: Dialect> Ledger<D> {
+    /// Ids from full-text query `sql` over `terms` joined by `op`.
+    async fn fts(
+        &self,
+        sql: &'static str,
+        terms: &[String],
+        op: &str,
+        visibility: &Visibility,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        use crate::store::codec::LedgerRow;
+        let rows = query::<D>(sql)
+            .bind(terms.join(op))
             .bind(visibility.only().map(|p| p.as_str()))
             .bind(i64::from(limit))
             .fetch_all(&self.read)
             .await
             .map_err(db("searching memories"))?;
-        use crate::store::codec::LedgerRow;
         rows.iter().map(|r| r.text("id")).collect()
+    }
+
+    /// Each of `terms` with its match count, counted up to `budget + 1`.
+    async fn fts_counts(&self, terms: &[String], budget: u32) -> Result<Vec<(String, u64)>> {
+        use crate::store::codec::LedgerRow;
+        let listed =
+            serde_json::to_string(terms).map_err(|e| Error::store("encoding search terms", e))?;
+        let rows = query::<D>(D::MEMORY_FTS_COUNTS)
+            .bind(listed)
+            .bind(i64::from(budget) + 1)
+            .fetch_all(&self.read)
+            .await
+            .map_err(db("counting search terms' matches"))?;
+        rows.iter()
+            .map(|r| Ok((r.text("term")?, r.int("n")?.max(0) as u64)))
+            .collect()
     }
 }

@@ -91,12 +91,21 @@ impl Dialect for Postgres {
         Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
     const SEQ_IS_COMMIT_ORDER: bool = false;
     const SUBSTR_POS: &'static str = "strpos";
+    // `content_tsv` is stored: ranking a match reads it instead of parsing
+    // the content again.
     const MEMORY_FTS: &'static str = "SELECT id FROM memories \
-         WHERE to_tsvector('english', content) @@ to_tsquery('english', $1) \
+         WHERE content_tsv @@ to_tsquery('english', $1) \
          AND ($2::text IS NULL OR principal = $2) \
-         ORDER BY ts_rank(to_tsvector('english', content), to_tsquery('english', $1)) DESC, id \
+         ORDER BY ts_rank(content_tsv, to_tsquery('english', $1)) DESC, id \
          LIMIT $3";
     const FTS_OR: &'static str = " | ";
+    const MEMORY_FTS_MATCHES: &'static str = "SELECT id FROM memories \
+         WHERE content_tsv @@ to_tsquery('english', $1) \
+         AND ($2::text IS NULL OR principal = $2) LIMIT $3";
+    const FTS_AND: &'static str = " & ";
+    const MEMORY_FTS_COUNTS: &'static str = "SELECT j.term AS term, (SELECT COUNT(*) FROM \
+         (SELECT 1 FROM memories WHERE content_tsv @@ to_tsquery('english', j.term) LIMIT $2) s) \
+         AS n FROM json_array_elements_text($1::json) AS j(term)";
     const GREATEST: &'static str = "GREATEST";
     // Transactions commit in any order: read by (xid, id), and only rows of
     // transactions older than every running one, whose set is final.

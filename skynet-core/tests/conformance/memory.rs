@@ -4,7 +4,7 @@
 use super::*;
 use skynet_core::Principal;
 use skynet_core::memory::{
-    Embedder, HashEmbedder, Memory, MemoryFilter, MemoryOutcome, MemoryType, NewMemory,
+    Embedder, HashEmbedder, Memory, MemoryFilter, MemoryOutcome, MemoryType, NewMemory, TEXT_BUDGET,
 };
 use skynet_core::principal::Visibility;
 
@@ -281,27 +281,27 @@ pub async fn memory_full_text_search(store: SharedStore) {
     .await;
     let terms = skynet_core::memory::terms("GIT status");
     let found = store
-        .text_search_memories(&terms, &own("alice"), 10)
+        .text_search_memories(&terms, &own("alice"), 10, TEXT_BUDGET)
         .await
         .expect("search");
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(found.contains(&git.id) && found.contains(&both.id));
     assert!(!found.contains(&bobs.id));
     let all = store
-        .text_search_memories(&terms, &Visibility::All, 10)
+        .text_search_memories(&terms, &Visibility::All, 10, TEXT_BUDGET)
         .await
         .expect("search");
     assert_eq!(all.len(), 3);
     // Words that are query syntax elsewhere are plain terms here.
     let odd = skynet_core::memory::terms("OR NOT \"web\" NEAR(*)");
     let found = store
-        .text_search_memories(&odd, &own("alice"), 10)
+        .text_search_memories(&odd, &own("alice"), 10, TEXT_BUDGET)
         .await
         .expect("search");
     assert_eq!(found.len(), 1);
     assert!(
         store
-            .text_search_memories(&[], &own("alice"), 10)
+            .text_search_memories(&[], &own("alice"), 10, TEXT_BUDGET)
             .await
             .expect("empty")
             .is_empty()
@@ -313,10 +313,61 @@ pub async fn memory_full_text_search(store: SharedStore) {
             .expect("delete")
     );
     let found = store
-        .text_search_memories(&terms, &own("alice"), 10)
+        .text_search_memories(&terms, &own("alice"), 10, TEXT_BUDGET)
         .await
         .expect("search");
     assert_eq!(found, [both.id.as_str()]);
+}
+
+/// Within the budget, full text ranks by relevance; beyond it, by how
+/// many of the query's words a memory holds, the rarest word kept longest
+/// (and another principal's memories count towards how common a word is,
+/// never into the results).
+pub async fn memory_full_text_ranks_by_words_held_beyond_the_budget(store: SharedStore) {
+    let note = |text: String| NewMemory {
+        content: text,
+        ..Default::default()
+    };
+    let mut deploys = Vec::new();
+    for i in 0..5 {
+        deploys.push(remember_with(&store, "alice", note(format!("deploy step {i}"))).await);
+    }
+    let rotate = remember_with(&store, "alice", note("rotate tls certificates".into())).await;
+    let both = remember_with(&store, "alice", note("rotate, then deploy the api".into())).await;
+    let bobs = remember_with(&store, "bob", note("rotate and deploy".into())).await;
+    let terms = skynet_core::memory::terms("deploy rotate");
+    let search = |budget: u32| {
+        let (store, terms) = (store.clone(), terms.clone());
+        async move {
+            store
+                .text_search_memories(&terms, &own("alice"), 10, budget)
+                .await
+                .expect("search")
+        }
+    };
+    // deploy matches 7 memories, rotate 3: 10 in all.
+    for budget in [4, 9] {
+        let found = search(budget).await;
+        assert_eq!(found.len(), 7, "budget {budget}: {found:?}");
+        assert_eq!(
+            found[..2],
+            [both.id.clone(), rotate.id.clone()],
+            "budget {budget}"
+        );
+        assert!(deploys.iter().all(|m| found.contains(&m.id)));
+        assert!(!found.contains(&bobs.id));
+    }
+    for budget in [10, u32::MAX] {
+        let found = search(budget).await;
+        assert_eq!(found.len(), 7, "budget {budget}: {found:?}");
+        assert!(found.contains(&both.id) && found.contains(&rotate.id));
+        assert!(!found.contains(&bobs.id));
+    }
+    let short = store
+        .text_search_memories(&terms, &own("alice"), 3, 4)
+        .await
+        .expect("search");
+    assert_eq!(short.len(), 3, "{short:?}");
 }
 
 async fn remember_with(store: &SharedStore, owner: &str, new: NewMemory) -> Memory {

@@ -159,6 +159,7 @@ macro_rules! conformance_tests {
             memories_round_trip_and_stay_with_their_principal,
             memory_filters_counts_and_accesses,
             memory_full_text_search,
+            memory_full_text_ranks_by_words_held_beyond_the_budget,
             memory_retention_forgets_evicts_and_keeps_pinned,
             memories_to_embed_page_by_model_and_take_new_vectors,
             step_failures_count_recent_failed_runs,
