@@ -530,3 +530,67 @@ async fn the_cap_evicts_the_least_important_unpinned_memory_on_insert() {
     assert_eq!(sk.forget_memories(&all_notes).await.expect("forget"), 1);
     assert!(sk.forget_memory(&keep.id).await.expect("forget by id"));
 }
+
+/// The hash embedder, a quarter of a second late: a memory is still being
+/// written well after its job ended.
+struct Slow(skynet_core::memory::HashEmbedder);
+
+#[async_trait::async_trait]
+impl skynet_core::memory::Embedder for Slow {
+    fn model_id(&self) -> &str {
+        skynet_core::memory::Embedder::model_id(&self.0)
+    }
+    fn dimension(&self) -> usize {
+        skynet_core::memory::Embedder::dimension(&self.0)
+    }
+    async fn embed(&self, texts: &[String]) -> skynet_core::Result<Vec<Vec<f32>>> {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        self.0.embed(texts).await
+    }
+}
+
+/// gc waits for the memories of jobs that just ended: a dry run right
+/// after a job counts its memory, as the real run that removes it does.
+#[tokio::test]
+async fn gc_counts_the_memory_of_a_job_that_just_ended() {
+    use skynet_core::retention::{GcOptions, RetentionSettings};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sk = Skynet::builder()
+        .database_url(format!(
+            "sqlite://{}",
+            dir.path().join("skynet.db").display()
+        ))
+        .planner(Arc::new(ScriptedPlanner::new(vec![Action::GitStatus])))
+        .provider(Arc::new(
+            MockProvider::new().with_rule(["git"], MockResponse::stdout(["clean"])),
+        ))
+        .default_provider("mock")
+        .embedder(Arc::new(Slow(skynet_core::memory::HashEmbedder::new())))
+        .config(skynet_core::EngineConfig {
+            retention: RetentionSettings {
+                jobs: Some(Duration::from_millis(1)),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .build()
+        .await
+        .expect("engine");
+    let job = run(&sk, SubmitRequest::new("check git status").root(dir.path())).await;
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let dry = sk
+        .gc_at(GcOptions { dry_run: true }, later)
+        .await
+        .expect("dry run");
+    let real = sk
+        .gc_at(GcOptions { dry_run: false }, later)
+        .await
+        .expect("gc");
+    assert_eq!(dry.jobs.job_ids, [job.clone()]);
+    assert_eq!((dry.memories, real.memories), (1, 1));
+    let filter = MemoryFilter {
+        job_id: Some(job.to_string()),
+        ..Default::default()
+    };
+    assert!(sk.memories(&filter, 10).await.expect("memories").is_empty());
+}
