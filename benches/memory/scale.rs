@@ -16,6 +16,10 @@
 //! that hands out these vectors) and searched with
 //! `Skynet::similar_memories` (limit 10): latency and recall@10.
 //!
+//! A ledger an earlier `hybrid` run filled (N + 500 memories) is searched
+//! again without a new ingest; `MEMSCALE_NO_RECALL=1` skips the (slow)
+//! exact recall pass.
+//!
 //! Run with `SKYNET_MEMORY_WEIGHTS=relevance=1,recency=0,success=0,frequency=0,importance=0`
 //! for the hybrid recall, so the access counts searches leave behind do
 //! not move the exact ranking between the two runs.
@@ -170,27 +174,17 @@ async fn build_index(sk: &Skynet) -> anyhow::Result<()> {
 
 async fn hybrid(url: &str, n: u64, queries: u64) -> anyhow::Result<()> {
     let sk = engine(url, None).await?;
-    let took = ingest(&sk, (0..n).map(note)).await?;
-    println!(
-        "ingest: {n} memories (hash embedder, batches of {BATCH}) in {:.2} s: {:.0} records/s (load {})",
-        took.as_secs_f64(),
-        n as f64 / took.as_secs_f64(),
-        load_average()
-    );
-    let started = Instant::now();
-    for i in 0..500 {
-        sk.remember(NewMemory {
-            content: note(n + i),
-            ..Default::default()
-        })
-        .await?;
+    let held = sk.memory_stats().await?.counts.total;
+    if held == n + 500 {
+        // A ledger this bench filled before: time the searches again.
+        println!("ingest: skipped, the ledger holds the {held} memories of an earlier run");
+    } else {
+        anyhow::ensure!(
+            held == 0,
+            "the ledger holds {held} memories: give a fresh one"
+        );
+        ingest_notes(&sk, n).await?;
     }
-    let one = started.elapsed();
-    println!(
-        "ingest one by one (remember): 500 in {:.2} s: {:.0} records/s",
-        one.as_secs_f64(),
-        500.0 / one.as_secs_f64()
-    );
     build_index(&sk).await?;
     let search = |j: u64| SearchQuery {
         query: query(j),
@@ -214,6 +208,9 @@ async fn hybrid(url: &str, n: u64, queries: u64) -> anyhow::Result<()> {
         pct(&times, 0.99),
         load_average()
     );
+    if std::env::var_os("MEMSCALE_NO_RECALL").is_some() {
+        return Ok(());
+    }
     // Exact: every memory a candidate, every vector compared.
     let weights = skynet_core::memory::Weights::from_env()?;
     let all = sk.memories(&MemoryFilter::default(), u32::MAX).await?;
@@ -249,6 +246,33 @@ async fn hybrid(url: &str, n: u64, queries: u64) -> anyhow::Result<()> {
         "hybrid recall@10 against exact over all {} memories: {:.4} ({checked} queries)",
         all.len(),
         hits as f64 / (checked * 10) as f64
+    );
+    Ok(())
+}
+
+/// Store notes 0..n in batches, then 500 more one by one, printing both
+/// rates.
+async fn ingest_notes(sk: &Skynet, n: u64) -> anyhow::Result<()> {
+    let took = ingest(sk, (0..n).map(note)).await?;
+    println!(
+        "ingest: {n} memories (hash embedder, batches of {BATCH}) in {:.2} s: {:.0} records/s (load {})",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64(),
+        load_average()
+    );
+    let started = Instant::now();
+    for i in 0..500 {
+        sk.remember(NewMemory {
+            content: note(n + i),
+            ..Default::default()
+        })
+        .await?;
+    }
+    let one = started.elapsed();
+    println!(
+        "ingest one by one (remember): 500 in {:.2} s: {:.0} records/s",
+        one.as_secs_f64(),
+        500.0 / one.as_secs_f64()
     );
     Ok(())
 }
