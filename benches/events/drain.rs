@@ -24,6 +24,7 @@
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
+use skynet_benches::sql_profile;
 use skynet_core::events::webhooks::{NewWebhook, WebhookConfig};
 use skynet_core::events::{EventHandler, EventPosition, EventType, SystemEvent, run_handler};
 use skynet_core::planner::ScriptedPlanner;
@@ -73,94 +74,6 @@ impl Part {
     }
     fn consumer(self) -> bool {
         self != Part::Webhook
-    }
-}
-
-/// `DRAIN_SQL_PROFILE=1`: the time SQLite spent per statement (sqlx's
-/// `sqlx::query` debug events, by statement text), printed after each
-/// drain, to see which statements ON adds. The logging itself slows the
-/// drain: the ratios of such a run are not the measurement.
-mod sql_profile {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-    use tracing::field::{Field, Visit};
-    use tracing_subscriber::layer::{Context, Layer};
-
-    /// Per statement: count and seconds.
-    pub static TOTALS: Mutex<Option<HashMap<String, (u64, f64)>>> = Mutex::new(None);
-
-    pub struct Profile;
-
-    #[derive(Default)]
-    struct Fields {
-        sql: String,
-        summary: String,
-        secs: f64,
-    }
-
-    impl Visit for Fields {
-        fn record_f64(&mut self, field: &Field, value: f64) {
-            if field.name() == "elapsed_secs" {
-                self.secs = value;
-            }
-        }
-        fn record_str(&mut self, field: &Field, value: &str) {
-            match field.name() {
-                "db.statement" => self.sql = value.trim().to_string(),
-                "summary" => self.summary = value.to_string(),
-                _ => {}
-            }
-        }
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            if field.name() == "summary" {
-                self.summary = format!("{value:?}");
-            }
-        }
-    }
-
-    impl<S: tracing::Subscriber> Layer<S> for Profile {
-        fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
-            metadata.target() == "sqlx::query"
-        }
-        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-            if event.metadata().target() != "sqlx::query" {
-                return;
-            }
-            let mut f = Fields::default();
-            event.record(&mut f);
-            let text = if f.sql.is_empty() { f.summary } else { f.sql };
-            let key: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-            let key: String = key.chars().take(110).collect();
-            if let Ok(mut totals) = TOTALS.lock() {
-                let e = totals
-                    .get_or_insert_with(HashMap::new)
-                    .entry(key)
-                    .or_default();
-                e.0 += 1;
-                e.1 += f.secs;
-            }
-        }
-    }
-
-    /// Forget the totals so far (the untimed setup's statements).
-    pub fn reset() {
-        if let Ok(mut totals) = TOTALS.lock() {
-            *totals = None;
-        }
-    }
-
-    /// Print and reset the totals, largest first.
-    pub fn report(label: &str) {
-        let Some(totals) = TOTALS.lock().ok().and_then(|mut t| t.take()) else {
-            return;
-        };
-        let mut rows: Vec<_> = totals.into_iter().collect();
-        rows.sort_by(|a, b| b.1.1.total_cmp(&a.1.1));
-        let all: f64 = rows.iter().map(|r| r.1.1).sum();
-        eprintln!("{label}: SQL {all:.2} s in all");
-        for (sql, (n, secs)) in rows.iter().take(25) {
-            eprintln!("  {secs:7.3} s {n:7} × {sql}");
-        }
     }
 }
 
@@ -368,10 +281,11 @@ async fn main() {
         Some(other) => panic!("PART {other:?}: all, hooks, webhook or consumer"),
     };
 
+    // The time SQLite spent per statement, printed after each drain, to
+    // see which statements ON adds. The logging itself slows the drain: the
+    // ratios of such a run are not the measurement.
     if std::env::var_os("DRAIN_SQL_PROFILE").is_some() {
-        use tracing_subscriber::layer::SubscriberExt;
-        let subscriber = tracing_subscriber::registry().with(sql_profile::Profile);
-        tracing::subscriber::set_global_default(subscriber).expect("subscriber");
+        sql_profile::install();
     }
     let received = Arc::new(AtomicUsize::new(0));
     let app = axum::Router::new().route(

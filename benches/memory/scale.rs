@@ -18,7 +18,8 @@
 //!
 //! A ledger an earlier `hybrid` run filled (N + 500 memories) is searched
 //! again without a new ingest; `MEMSCALE_NO_RECALL=1` skips the (slow)
-//! exact recall pass.
+//! exact recall pass; `MEMSCALE_SQL_PROFILE=1` prints the time per SQL
+//! statement of the timed searches.
 //!
 //! Run with `SKYNET_MEMORY_WEIGHTS=relevance=1,recency=0,success=0,frequency=0,importance=0`
 //! for the hybrid recall, so the access counts searches leave behind do
@@ -194,6 +195,7 @@ async fn hybrid(url: &str, n: u64, queries: u64) -> anyhow::Result<()> {
     for j in 0..50 {
         sk.search_memories(&search(j)).await?;
     }
+    skynet_benches::sql_profile::reset();
     let mut times = Vec::with_capacity(queries as usize);
     for j in 0..queries {
         let t = Instant::now();
@@ -201,6 +203,7 @@ async fn hybrid(url: &str, n: u64, queries: u64) -> anyhow::Result<()> {
         times.push(t.elapsed());
         anyhow::ensure!(found.len() == 10, "query {j} found {}", found.len());
     }
+    skynet_benches::sql_profile::report("hybrid search");
     times.sort();
     println!(
         "hybrid search: {queries} queries, p50 {:.2} ms, p99 {:.2} ms (load {})",
@@ -390,6 +393,9 @@ async fn vectors(url: &str, dir: &Path, n: u64, queries: u64) -> anyhow::Result<
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::var_os("MEMSCALE_SQL_PROFILE").is_some() {
+        skynet_benches::sql_profile::install();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize, default: u64| -> anyhow::Result<u64> {
         Ok(args

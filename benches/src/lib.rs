@@ -1,6 +1,8 @@
 //! Helpers shared by the benches: a program as a command, and one step run
 //! through a provider the way the engine runs it (output drained).
 
+pub mod sql_profile;
+
 use skynet_core::provider::{ExecContext, Output, Provider};
 use skynet_core::{Command, JobId, RiskLevel};
 use std::path::Path;

@@ -301,18 +301,16 @@ impl Skynet {
         let store = &self.inner.store;
         let k = (limit * OVERFETCH).max(INDEX_CANDIDATES);
         let principal = visibility.only().map(|p| p.as_str());
-        let Some(near) = self
-            .inner
-            .memory
-            .index
-            .nearest(store, vector, k, principal)
-            .await?
-        else {
+        // The graph walk (on a blocking thread) and the full-text SQL
+        // overlap: each takes milliseconds at 100,000 memories.
+        let (near, text) = tokio::join!(
+            self.inner.memory.index.nearest(store, vector, k, principal),
+            store.text_search_memories(terms, visibility, INDEX_CANDIDATES as u32, TEXT_BUDGET),
+        );
+        let Some(near) = near? else {
             return Ok(None);
         };
-        let text = store
-            .text_search_memories(terms, visibility, INDEX_CANDIDATES as u32, TEXT_BUDGET)
-            .await?;
+        let text = text?;
         let mut ids: Vec<String> = near.into_iter().map(|n| n.id).collect();
         let nearest = ids.len();
         for id in &text {

@@ -65,6 +65,12 @@ pub(crate) struct MemoryIndex {
     status: Mutex<Status>,
     heard: Arc<Mutex<Heard>>,
     last_sync: Mutex<Option<Instant>>,
+    /// When (unix microseconds, this clock) the last complete read of the
+    /// store began: every memory stamped `LOOKBACK_MICROS` before then was
+    /// in it, so a catch-up reads from there (not from the newest memory,
+    /// which after a bulk import would make every catch-up read the whole
+    /// import again).
+    read_from: Mutex<Option<i64>>,
     /// One load, sync or rebuild at a time.
     work: Arc<tokio::sync::Mutex<()>>,
     listening: std::sync::OnceLock<()>,
@@ -85,6 +91,7 @@ impl MemoryIndex {
             }),
             heard: Arc::default(),
             last_sync: Mutex::new(None),
+            read_from: Mutex::new(None),
             work: Arc::default(),
             listening: std::sync::OnceLock::new(),
         }
@@ -115,12 +122,20 @@ impl MemoryIndex {
         if self.status() != Status::Ready {
             return Ok(None);
         }
-        let guard = self.index.read().unwrap_or_else(|e| e.into_inner());
-        let Some(index) = guard.as_ref() else {
-            return Ok(None);
-        };
-        let ef = self.settings.ef_search.max(k);
-        Ok(Some(index.search(query, k, ef, principal)))
+        // Milliseconds of graph walk at 100,000 vectors: off the async
+        // threads, so the search's SQL goes on meanwhile.
+        let this = Arc::clone(self);
+        let query = query.to_vec();
+        let principal = principal.map(str::to_string);
+        tokio::task::spawn_blocking(move || {
+            let guard = this.index.read().unwrap_or_else(|e| e.into_inner());
+            let ef = this.settings.ef_search.max(k);
+            guard
+                .as_ref()
+                .map(|index| index.search(&query, k, ef, principal.as_deref()))
+        })
+        .await
+        .map_err(|e| crate::Error::Store(format!("searching the memory index: {e}")))
     }
 
     /// Load (or catch up) now, waiting for it: a server calls it at start
@@ -303,6 +318,7 @@ impl MemoryIndex {
             return Ok(());
         }
         self.set_status(Status::Loading);
+        let began = now_micros();
         let fresh = match self.read_all(store, count).await {
             Ok(i) => i,
             Err(e) => {
@@ -311,8 +327,13 @@ impl MemoryIndex {
             }
         };
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
+        self.set_read_from(began);
         self.set_status(Status::Ready);
         Ok(())
+    }
+
+    fn set_read_from(&self, began: i64) {
+        *self.read_from.lock().unwrap_or_else(|e| e.into_inner()) = Some(began);
     }
 
     /// A new index of every vector of the model, built off the runtime's
@@ -341,9 +362,10 @@ impl MemoryIndex {
     }
 
     /// Apply what was heard; when `due`, read what is new since the
-    /// newest indexed memory and compare counts (all ids when they
-    /// differ). Rebuild when tombstones pass a quarter.
+    /// last complete read (`read_from`) and compare counts (all ids when
+    /// they differ). Rebuild when tombstones pass a quarter.
     async fn sync(&self, store: &SharedStore, due: bool) -> Result<()> {
+        let began = now_micros();
         let heard = std::mem::take(&mut *self.heard.lock().unwrap_or_else(|e| e.into_inner()));
         let newest = {
             let guard = self.index.read().unwrap_or_else(|e| e.into_inner());
@@ -352,6 +374,7 @@ impl MemoryIndex {
             };
             index.newest()
         };
+        let read_from = *self.read_from.lock().unwrap_or_else(|e| e.into_inner());
         let mut deletes: Vec<String> = heard.deletes.into_iter().collect();
         let mut reconcile = heard.reconcile;
         let mut fetch: Vec<String> = heard.updates.into_iter().collect();
@@ -362,7 +385,7 @@ impl MemoryIndex {
             }
         }
         if due && !reconcile {
-            let since = newest.map(|n| n - LOOKBACK_MICROS);
+            let since = read_from.or(newest).map(|n| n - LOOKBACK_MICROS);
             let recent = store
                 .memory_vector_ids(&self.model, since, CATCH_UP_IDS)
                 .await?;
@@ -460,6 +483,14 @@ impl MemoryIndex {
                 *self.index.write().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
             }
         }
+        if due {
+            self.set_read_from(began);
+        }
         Ok(())
     }
+}
+
+/// Now, in unix microseconds (as memories are stamped).
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
 }

@@ -67,7 +67,7 @@ impl Dialect for Sqlite {
     const FTS_OR: &'static str = " OR ";
     const MEMORY_FTS_MATCHES: &'static str = "SELECT m.id AS id FROM memories_fts \
          JOIN memories m ON m.rowid = memories_fts.rowid WHERE memories_fts MATCH $1 \
-         AND ($2 IS NULL OR m.principal = $2) ORDER BY memories_fts.rowid DESC LIMIT $3";
+         AND ($2 IS NULL OR m.principal = $2) LIMIT $3";
     const FTS_AND: &'static str = " AND ";
     const MEMORY_FTS_COUNTS: &'static str = "SELECT j.value AS term, (SELECT COUNT(*) FROM \
          (SELECT 1 FROM memories_fts WHERE memories_fts MATCH j.value LIMIT $2)) AS n \
