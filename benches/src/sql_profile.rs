@@ -8,8 +8,11 @@ use std::sync::Mutex;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer};
 
-/// Per statement: count, seconds in all, slowest seconds.
-static TOTALS: Mutex<Option<HashMap<String, (u64, f64, f64)>>> = Mutex::new(None);
+/// A statement's count, seconds in all and slowest seconds.
+type Tally = (u64, f64, f64);
+
+/// Per statement text.
+static TOTALS: Mutex<Option<HashMap<String, Tally>>> = Mutex::new(None);
 
 struct Profile;
 

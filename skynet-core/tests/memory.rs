@@ -586,7 +586,7 @@ async fn gc_counts_the_memory_of_a_job_that_just_ended() {
         .gc_at(GcOptions { dry_run: false }, later)
         .await
         .expect("gc");
-    assert_eq!(dry.jobs.job_ids, [job.clone()]);
+    assert_eq!(dry.jobs.job_ids, std::slice::from_ref(&job));
     assert_eq!((dry.memories, real.memories), (1, 1));
     let filter = MemoryFilter {
         job_id: Some(job.to_string()),
