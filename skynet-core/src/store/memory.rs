@@ -563,6 +563,8 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
             Some(TextRanking::Levels(terms)) => {
                 let limit = limit as usize;
                 let mut found: Vec<String> = Vec::new();
+                // The exact search asks for up to 10,000: no quadratic dedup.
+                let mut seen = std::collections::HashSet::new();
                 for level in crate::memory::text_levels(&terms) {
                     if found.len() >= limit {
                         break;
@@ -573,7 +575,7 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
                         .fts(D::MEMORY_FTS_MATCHES, level, D::FTS_AND, visibility, take)
                         .await?;
                     for id in ids {
-                        if found.len() < limit && !found.contains(&id) {
+                        if found.len() < limit && seen.insert(id.clone()) {
                             found.push(id);
                         }
                     }
