@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 /// The shortest time between two catch-up reads.
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
-/// How far before the newest indexed memory a catch-up looks (a memory
-/// is stamped before it is embedded and committed).
+/// How far before the start of the last complete read a catch-up looks
+/// (a memory is stamped before it is embedded and committed).
 const LOOKBACK_MICROS: i64 = 10_000_000;
 /// Vectors read per page while loading.
 const LOAD_PAGE: u32 = 5_000;
@@ -367,13 +367,15 @@ impl MemoryIndex {
     async fn sync(&self, store: &SharedStore, due: bool) -> Result<()> {
         let began = now_micros();
         let heard = std::mem::take(&mut *self.heard.lock().unwrap_or_else(|e| e.into_inner()));
-        let newest = {
-            let guard = self.index.read().unwrap_or_else(|e| e.into_inner());
-            let Some(index) = guard.as_ref() else {
-                return Ok(());
-            };
-            index.newest()
-        };
+        if self
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+        {
+            return Ok(());
+        }
+        // Set by the build that made the index Ready; `None` reads all.
         let read_from = *self.read_from.lock().unwrap_or_else(|e| e.into_inner());
         let mut deletes: Vec<String> = heard.deletes.into_iter().collect();
         let mut reconcile = heard.reconcile;
@@ -385,7 +387,7 @@ impl MemoryIndex {
             }
         }
         if due && !reconcile {
-            let since = read_from.or(newest).map(|n| n - LOOKBACK_MICROS);
+            let since = read_from.map(|n| n - LOOKBACK_MICROS);
             let recent = store
                 .memory_vector_ids(&self.model, since, CATCH_UP_IDS)
                 .await?;
@@ -492,5 +494,5 @@ impl MemoryIndex {
 
 /// Now, in unix microseconds (as memories are stamped).
 fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
+    crate::store::codec::micros(chrono::Utc::now())
 }

@@ -158,9 +158,6 @@ pub struct VectorIndex {
     slots: Vec<Option<Slot>>,
     /// Memory id → graph node.
     by_id: HashMap<String, usize>,
-    /// The newest `created_at` inserted (catch-up reads from a little
-    /// before it).
-    newest: i64,
 }
 
 impl std::fmt::Debug for VectorIndex {
@@ -188,7 +185,6 @@ impl VectorIndex {
             dimension,
             slots: Vec::with_capacity(expected),
             by_id: HashMap::with_capacity(expected),
-            newest: i64::MIN,
         }
     }
 
@@ -215,11 +211,6 @@ impl VectorIndex {
     /// Whether it holds this memory.
     pub fn contains(&self, id: &str) -> bool {
         self.by_id.contains_key(id)
-    }
-
-    /// The newest `created_at` inserted (unix microseconds).
-    pub fn newest(&self) -> Option<i64> {
-        (self.newest != i64::MIN).then_some(self.newest)
     }
 
     /// An estimate of its memory in bytes: the vectors, the graph's links
@@ -254,7 +245,6 @@ impl VectorIndex {
                 created_at: item.created_at,
             }));
             self.by_id.insert(item.id.clone(), node);
-            self.newest = self.newest.max(item.created_at);
             batch.push((v, node));
         }
         if batch.len() >= 64 {
