@@ -157,6 +157,20 @@ async fn ingest(sk: &Skynet, contents: impl Iterator<Item = String>) -> anyhow::
     Ok(started.elapsed())
 }
 
+/// On PostgreSQL, `ANALYZE memories`, as autovacuum does after a bulk
+/// import on a default server (this machine's test server runs without
+/// it): full-text ranking reads word frequencies from the statistics.
+async fn analyze(url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    if !url.starts_with("postgres") {
+        return Ok(());
+    }
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query("ANALYZE memories").execute(&mut conn).await?;
+    println!("ANALYZE memories: done");
+    Ok(())
+}
+
 async fn build_index(sk: &Skynet) -> anyhow::Result<()> {
     let started = Instant::now();
     sk.load_memory_index().await?;
@@ -186,6 +200,7 @@ async fn hybrid(url: &str, n: u64, queries: u64) -> anyhow::Result<()> {
         );
         ingest_notes(&sk, n).await?;
     }
+    analyze(url).await?;
     build_index(&sk).await?;
     let search = |j: u64| SearchQuery {
         query: query(j),

@@ -179,3 +179,60 @@ async fn a_lower_id_committed_late_is_never_skipped() {
     )
     .await;
 }
+
+/// Beyond the budget, full text orders a query's words by how common the
+/// server's statistics (`ANALYZE`) say they are, not by counting at every
+/// search: statistics taken before the data changed keep their order until
+/// the next `ANALYZE`, read by a fresh handle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_text_word_frequencies_come_from_the_statistics() {
+    use conformance::memory::{own, remember_with};
+    use skynet_core::memory::{NewMemory, terms};
+    let Some(backend) = pg_fresh().await else {
+        return;
+    };
+    let (store, raw) = (&backend.store, backend.raw_sql.as_ref().unwrap());
+    let reopen = backend.reopen.as_ref().unwrap();
+    let note = |text: String| NewMemory {
+        content: text,
+        ..Default::default()
+    };
+    let both = remember_with(store, "alice", note("rotate, then deploy the api".into())).await;
+    let mut rotates = Vec::new();
+    for i in 0..2 {
+        rotates.push(
+            remember_with(store, "alice", note(format!("rotate tls key {i}")))
+                .await
+                .id,
+        );
+    }
+    for i in 0..200 {
+        remember_with(store, "alice", note(format!("rotate step {i}"))).await;
+    }
+    raw("ANALYZE memories".into()).await;
+    // Now "deploy" is the common word, "rotate" the rare one.
+    raw("DELETE FROM memories WHERE content LIKE 'rotate step %'".into()).await;
+    for i in 0..200 {
+        remember_with(store, "alice", note(format!("deploy step {i}"))).await;
+    }
+    let search = |store: skynet_core::store::SharedStore| async move {
+        store
+            .text_search_memories(&terms("deploy rotate"), &own("alice"), 10, 50)
+            .await
+            .unwrap()
+    };
+    let stale = search(reopen().await).await;
+    assert_eq!(stale.len(), 10);
+    assert_eq!(stale[0], both.id, "{stale:?}");
+    assert!(
+        rotates.iter().all(|r| !stale.contains(r)),
+        "the statistics say rotate is common: deploy alone ranks first {stale:?}"
+    );
+    raw("ANALYZE memories".into()).await;
+    let fresh = search(reopen().await).await;
+    assert_eq!(fresh[0], both.id, "{fresh:?}");
+    let mut next = fresh[1..3].to_vec();
+    next.sort();
+    rotates.sort();
+    assert_eq!(next, rotates, "{fresh:?}");
+}

@@ -50,7 +50,8 @@ pub trait Dialect:
     /// The statement that begins a write transaction.
     const BEGIN_WRITE: &'static str;
     /// The statement that begins a write transaction nobody waits on the
-    /// durability of (a batch claim; see the PostgreSQL backend).
+    /// durability of (a batch claim, memories' access counts; see the
+    /// PostgreSQL backend).
     const BEGIN_UNFLUSHED: &'static str;
     /// Run first in a read transaction that must see one snapshot (`None`:
     /// every read transaction already does).
@@ -122,6 +123,16 @@ pub trait Dialect:
     /// [`crate::memory::MemoryStore::memory_changes`]); `None` by default.
     fn memory_changes(_store: &Ledger<Self>) -> Option<tokio::sync::broadcast::Receiver<String>> {
         None
+    }
+
+    /// Each of `terms` with about how many memories hold it: by default
+    /// counted up to `budget + 1` (see [`Dialect::MEMORY_FTS_COUNTS`]).
+    fn term_matches(
+        store: &Ledger<Self>,
+        terms: &[String],
+        budget: u32,
+    ) -> impl Future<Output = Result<Vec<(String, u64)>>> + Send {
+        store.fts_counts(terms, budget)
     }
 
     /// The backend's wake-up signal for idle workers, if it has one.

@@ -20,6 +20,7 @@
 
 mod listen;
 mod memory_changes;
+mod term_stats;
 
 use crate::events::from_job::{LEDGER_SOURCE, lifecycle_events};
 use crate::job::{Job, JobStatus};
@@ -59,6 +60,8 @@ pub struct PgState {
     announce: tokio::sync::mpsc::Sender<()>,
     /// The memory change feed, started on first use.
     memory_changes: Mutex<Option<tokio::sync::broadcast::Sender<String>>>,
+    /// Full-text word frequencies, read from the server's statistics.
+    term_stats: term_stats::TermStats,
 }
 
 impl Affected for sqlx::postgres::PgQueryResult {
@@ -79,7 +82,8 @@ impl Dialect for Postgres {
     const NUMBERED_BINDS: bool = true;
     /// A transaction whose commit returns before its WAL is flushed
     /// (`synchronous_commit = off` for it alone), saving an fsync wait.
-    /// Only for a write nobody is told about: a batch claim. What a worker
+    /// Only for a write nobody is told about: a batch claim, or memories'
+    /// access counts (a crash may lose the last ones). What a worker
     /// does next that matters is committed with a flush (a WRITE or ADMIN
     /// step's start before the step runs, heartbeats, completions), and a
     /// flush writes all earlier WAL, claims included. A claim lost in a
@@ -199,6 +203,14 @@ impl Dialect for Postgres {
     fn memory_changes(store: &PostgresStore) -> Option<tokio::sync::broadcast::Receiver<String>> {
         store.memory_change_feed()
     }
+
+    async fn term_matches(
+        store: &PostgresStore,
+        terms: &[String],
+        budget: u32,
+    ) -> Result<Vec<(String, u64)>> {
+        store.term_matches(terms, budget).await
+    }
 }
 
 /// A new job in one statement: its row, its steps, its first event (the
@@ -268,6 +280,7 @@ impl PostgresStore {
                 signal: Mutex::new(None),
                 announce,
                 memory_changes: Mutex::new(None),
+                term_stats: term_stats::TermStats::default(),
             },
         })
     }

@@ -22,7 +22,7 @@ pub(crate) type Bound = std::result::Result<(), BoxDynError>;
 
 /// What the store needs sqlx to do for a database, implemented once below
 /// for every database that can do it (SQLite and PostgreSQL).
-pub trait Run: Database {
+pub trait Run: Database + sqlx::database::HasStatementCache {
     /// The statement arguments (sqlx's own).
     type Args<'q>: Arguments<'q, Database = Self> + IntoArguments<'q, Self>;
     /// A connection as an executor.
@@ -52,7 +52,7 @@ pub trait Run: Database {
     fn add_bool(args: &mut Self::Args<'_>, v: bool) -> Bound;
 }
 
-impl<D: Database> Run for D
+impl<D: Database + sqlx::database::HasStatementCache> Run for D
 where
     for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
     for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
@@ -169,6 +169,9 @@ pub(crate) struct Stmt<'q, D: Run> {
     args: D::Args<'q>,
     /// The first value that could not be bound.
     error: Option<BoxDynError>,
+    /// Whether the connection keeps the statement prepared (see
+    /// [`Stmt::planned_per_call`]).
+    persistent: bool,
 }
 
 /// A statement with the text `sql`; bind its `$n` in order with
@@ -183,6 +186,7 @@ pub(crate) fn query_with<'q, D: Run>(sql: &'q str, args: D::Args<'q>) -> Stmt<'q
         sql,
         args,
         error: None,
+        persistent: true,
     }
 }
 
@@ -208,10 +212,19 @@ impl<'q, D: Run> Stmt<'q, D> {
         self
     }
 
+    /// Planned for its values at each call, not kept prepared: a kept
+    /// PostgreSQL statement may switch to one generic plan, which cannot
+    /// tell a word every row holds (read the table until `LIMIT` rows
+    /// match) from a rare one (read the index).
+    pub(crate) fn planned_per_call(mut self) -> Self {
+        self.persistent = false;
+        self
+    }
+
     fn query(self) -> sqlx::Result<sqlx::query::Query<'q, D, D::Args<'q>>> {
         match self.error {
             Some(e) => Err(sqlx::Error::Encode(e)),
-            None => Ok(sqlx::query_with(self.sql, self.args)),
+            None => Ok(sqlx::query_with(self.sql, self.args).persistent(self.persistent)),
         }
     }
 

@@ -38,7 +38,7 @@ async fn remember(
     m
 }
 
-fn own(name: &str) -> Visibility {
+pub fn own(name: &str) -> Visibility {
     Visibility::Own(Principal::new(name).expect("principal"))
 }
 
@@ -370,7 +370,41 @@ pub async fn memory_full_text_ranks_by_words_held_beyond_the_budget(store: Share
     assert_eq!(short.len(), 3, "{short:?}");
 }
 
-async fn remember_with(store: &SharedStore, owner: &str, new: NewMemory) -> Memory {
+/// Content is split into words where a search splits its query: at every
+/// character that is not a letter or digit ("host-17" holds `host` and
+/// `17`, "/srv/app3" holds `srv` and `app3`).
+pub async fn memory_full_text_splits_words_as_a_search_does(store: SharedStore) {
+    let note = |text: &str| NewMemory {
+        content: text.into(),
+        ..Default::default()
+    };
+    let target = remember_with(
+        &store,
+        "alice",
+        note("check git status on host-17 in /srv/app3"),
+    )
+    .await;
+    remember_with(
+        &store,
+        "alice",
+        note("check git status on host-18 in /srv/app4"),
+    )
+    .await;
+    for query in ["host 17", "host-17", "app3 status", "/srv/app3"] {
+        let found = store
+            .text_search_memories(
+                &skynet_core::memory::terms(query),
+                &own("alice"),
+                1,
+                TEXT_BUDGET,
+            )
+            .await
+            .expect("search");
+        assert_eq!(found, [target.id.clone()], "{query:?}");
+    }
+}
+
+pub async fn remember_with(store: &SharedStore, owner: &str, new: NewMemory) -> Memory {
     let mut m = new
         .into_memory(Principal::new(owner).expect("principal"), Utc::now())
         .expect("valid memory");
