@@ -157,17 +157,20 @@ async fn ingest(sk: &Skynet, contents: impl Iterator<Item = String>) -> anyhow::
     Ok(started.elapsed())
 }
 
-/// On PostgreSQL, `ANALYZE memories`, as autovacuum does after a bulk
-/// import on a default server (this machine's test server runs without
-/// it): full-text ranking reads word frequencies from the statistics.
+/// On PostgreSQL, `VACUUM ANALYZE memories`, as autovacuum does after a
+/// bulk import (and after the updates of an earlier run's access counts)
+/// on a default server; this machine's test server runs without it.
+/// Full-text ranking reads word frequencies from the statistics.
 async fn analyze(url: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
     if !url.starts_with("postgres") {
         return Ok(());
     }
     let mut conn = sqlx::PgConnection::connect(url).await?;
-    sqlx::query("ANALYZE memories").execute(&mut conn).await?;
-    println!("ANALYZE memories: done");
+    sqlx::query("VACUUM ANALYZE memories")
+        .execute(&mut conn)
+        .await?;
+    println!("VACUUM ANALYZE memories: done");
     Ok(())
 }
 
@@ -229,41 +232,51 @@ async fn hybrid(url: &str, n: u64, queries: u64) -> anyhow::Result<()> {
     if std::env::var_os("MEMSCALE_NO_RECALL").is_some() {
         return Ok(());
     }
-    // Exact: every memory a candidate, every vector compared.
+    // Exact: every memory a candidate, every vector compared, with the
+    // full-text ranking a search without the index uses (`TEXT_BUDGET`),
+    // and again with bm25 / ts_rank over every match.
     let weights = skynet_core::memory::Weights::from_env()?;
     let all = sk.memories(&MemoryFilter::default(), u32::MAX).await?;
     let embedder = HashEmbedder::new();
     let checked = queries.min(100);
-    let mut hits = 0;
+    let (mut hits, mut hits_bm25) = (0, 0);
     for j in 0..checked {
         let q = search(j);
-        let text = sk
-            .store()
-            .text_search_memories(
-                &skynet_core::memory::terms(&q.query),
-                &Visibility::All,
-                u32::MAX,
-                u32::MAX,
-            )
-            .await?;
+        let got = sk.search_memories(&q).await?;
         let v = embedder
             .embed(std::slice::from_ref(&q.query))
             .await?
             .remove(0);
+        let terms = skynet_core::memory::terms(&q.query);
         let now = chrono::Utc::now();
-        let exact = skynet_core::memory::rank(all.clone(), &text, &v, now, &weights, 10);
-        let got = sk.search_memories(&q).await?;
-        let want: std::collections::HashSet<&str> =
-            exact.iter().map(|s| s.memory.id.as_str()).collect();
-        hits += got
-            .iter()
-            .filter(|s| want.contains(s.memory.id.as_str()))
-            .count();
+        for (budget, limit, hits) in [
+            (
+                skynet_core::memory::TEXT_BUDGET,
+                skynet_core::engine::SEARCH_CANDIDATES,
+                &mut hits,
+            ),
+            (u32::MAX, u32::MAX, &mut hits_bm25),
+        ] {
+            let text = sk
+                .store()
+                .text_search_memories(&terms, &Visibility::All, limit, budget)
+                .await?;
+            let exact = skynet_core::memory::rank(all.clone(), &text, &v, now, &weights, 10);
+            let want: std::collections::HashSet<&str> =
+                exact.iter().map(|s| s.memory.id.as_str()).collect();
+            *hits += got
+                .iter()
+                .filter(|s| want.contains(s.memory.id.as_str()))
+                .count();
+        }
     }
+    let recall = |hits: usize| hits as f64 / (checked * 10) as f64;
     println!(
-        "hybrid recall@10 against exact over all {} memories: {:.4} ({checked} queries)",
+        "hybrid recall@10 against exact over all {} memories ({checked} queries): {:.4}; \
+         against exact with bm25 over every full-text match: {:.4}",
         all.len(),
-        hits as f64 / (checked * 10) as f64
+        recall(hits),
+        recall(hits_bm25)
     );
     Ok(())
 }
