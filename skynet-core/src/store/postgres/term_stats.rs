@@ -88,7 +88,11 @@ impl PostgresStore {
 
     async fn frequencies(&self) -> Result<Option<Arc<Frequencies>>> {
         let stats = &self.state.term_stats;
-        if let Some((at, freq)) = stats.read.lock().expect("term stats lock").as_ref()
+        if let Some((at, freq)) = stats
+            .read
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
             && at.elapsed() < FRESH_FOR
         {
             return Ok(freq.clone());
@@ -106,7 +110,8 @@ impl PostgresStore {
             None => None,
         }
         .map(Arc::new);
-        *stats.read.lock().expect("term stats lock") = Some((Instant::now(), freq.clone()));
+        *stats.read.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), freq.clone()));
         Ok(freq)
     }
 
@@ -117,7 +122,7 @@ impl PostgresStore {
         let mut out = HashMap::with_capacity(terms.len());
         let mut missing = Vec::new();
         {
-            let known = cache.lock().expect("lexeme lock");
+            let known = cache.lock().unwrap_or_else(|e| e.into_inner());
             for t in terms {
                 match known.get(t) {
                     Some(lexeme) => {
@@ -137,7 +142,7 @@ impl PostgresStore {
             .fetch_all(&self.read)
             .await
             .map_err(crate::store::codec::db("stemming search terms"))?;
-        let mut known = cache.lock().expect("lexeme lock");
+        let mut known = cache.lock().unwrap_or_else(|e| e.into_inner());
         if known.len() + rows.len() > LEXEMES_KEPT {
             known.clear();
         }
