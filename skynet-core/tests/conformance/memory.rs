@@ -400,7 +400,7 @@ pub async fn memory_full_text_splits_words_as_a_search_does(store: SharedStore) 
             )
             .await
             .expect("search");
-        assert_eq!(found, [target.id.clone()], "{query:?}");
+        assert_eq!(found, std::slice::from_ref(&target.id), "{query:?}");
     }
 }
 

@@ -182,7 +182,7 @@ mod tests {
             Some("[0.125,1,0.02,1,0]".into()),
             100_000,
         )
-        .unwrap();
+        .expect("statistics");
         assert_eq!(f.matches("host"), 100_000);
         assert_eq!(f.matches("check"), 12_500);
         assert_eq!(f.matches("zzz"), 1_000);
