@@ -69,6 +69,12 @@ pub trait Dialect:
     /// The SQL function for the position of a literal, case-sensitive
     /// substring (`instr`, `strpos`): no `LIKE` wildcards.
     const SUBSTR_POS: &'static str;
+    /// Whether the planner chooses by a bound value, so that a statement
+    /// whose best plan depends on it is better planned per call than kept
+    /// prepared (PostgreSQL: a full-text word every row holds is read from
+    /// the table, a rare one through the index; SQLite's FTS5 plan is the
+    /// same for every word, and preparing again only costs).
+    const PLANS_BY_VALUE: bool;
     /// The SQL function for the largest of its arguments (`MAX`, `GREATEST`).
     const GREATEST: &'static str;
     /// Memory ids whose content matches full-text query `$1` (terms joined

@@ -331,6 +331,14 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         });
         qb.push(")");
         let (sql, args) = qb.into_parts()?;
+        if D::BEGIN_UNFLUSHED == D::BEGIN_WRITE {
+            // Nothing to save (SQLite): the update commits alone.
+            query_with::<D>(&sql, args)
+                .execute(&self.write)
+                .await
+                .map_err(db("counting memory accesses"))?;
+            return Ok(());
+        }
         // A ranking signal nobody waits on: a crash may lose the last
         // counts, never the database's consistency (see
         // `Dialect::BEGIN_UNFLUSHED`); the flush took a millisecond of
@@ -606,14 +614,17 @@ impl<D: Dialect> Ledger<D> {
         limit: u32,
     ) -> Result<Vec<String>> {
         use crate::store::codec::LedgerRow;
-        // Whether a word is common decides the plan (an index read, or the
-        // table read until `limit` rows match): PostgreSQL plans each call
-        // for its words.
-        let rows = query::<D>(sql)
+        let stmt = query::<D>(sql)
             .bind(terms.join(op))
             .bind(visibility.only().map(|p| p.as_str()))
-            .bind(i64::from(limit))
-            .planned_per_call()
+            .bind(i64::from(limit));
+        // Whether a word is common decides the plan (an index read, or the
+        // table read until `limit` rows match).
+        let stmt = match D::PLANS_BY_VALUE {
+            true => stmt.planned_per_call(),
+            false => stmt,
+        };
+        let rows = stmt
             .fetch_all(&self.read)
             .await
             .map_err(db("searching memories"))?;

@@ -111,6 +111,7 @@ impl Dialect for Postgres {
          (SELECT 1 FROM memories WHERE content_tsv @@ to_tsquery('english', j.term) LIMIT $2) s) \
          AS n FROM json_array_elements_text($1::json) AS j(term)";
     const GREATEST: &'static str = "GREATEST";
+    const PLANS_BY_VALUE: bool = true;
     // Transactions commit in any order: read by (xid, id), and only rows of
     // transactions older than every running one, whose set is final.
     const EVENT_LOG_AFTER: &'static str = "(e.xid, e.id) > ($1, $2) \

@@ -73,6 +73,7 @@ impl Dialect for Sqlite {
          (SELECT 1 FROM memories_fts WHERE memories_fts MATCH j.value LIMIT $2)) AS n \
          FROM json_each($1) j";
     const GREATEST: &'static str = "MAX";
+    const PLANS_BY_VALUE: bool = false;
     // One writer at a time: `id` order is commit order (`xid` is always 0).
     const EVENT_LOG_AFTER: &'static str = "e.id > $2 AND e.xid >= $1";
     const EVENT_LOG_ORDER: &'static str = "e.id";
