@@ -331,14 +331,6 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         });
         qb.push(")");
         let (sql, args) = qb.into_parts()?;
-        if D::BEGIN_UNFLUSHED == D::BEGIN_WRITE {
-            // Nothing to save (SQLite): the update commits alone.
-            query_with::<D>(&sql, args)
-                .execute(&self.write)
-                .await
-                .map_err(db("counting memory accesses"))?;
-            return Ok(());
-        }
         // A ranking signal nobody waits on: a crash may lose the last
         // counts, never the database's consistency (see
         // `Dialect::BEGIN_UNFLUSHED`); the flush took a millisecond of
@@ -620,9 +612,10 @@ impl<D: Dialect> Ledger<D> {
             .bind(i64::from(limit));
         // Whether a word is common decides the plan (an index read, or the
         // table read until `limit` rows match).
-        let stmt = match D::PLANS_BY_VALUE {
-            true => stmt.planned_per_call(),
-            false => stmt,
+        let stmt = if D::PLANS_BY_VALUE {
+            stmt.planned_per_call()
+        } else {
+            stmt
         };
         let rows = stmt
             .fetch_all(&self.read)
