@@ -14,7 +14,8 @@
 //! row) and the exact top 10 of each query to `DIR/truth.u32`, for
 //! `benches/memory/chroma_peer.py`; then stored as memories (an embedder
 //! that hands out these vectors) and searched with
-//! `Skynet::similar_memories` (limit 10): latency and recall@10.
+//! `Skynet::similar_memories` (limit 10): latency and recall@10. With
+//! `MEMSCALE_EF=32,64,…`, then the index alone at each search breadth.
 //!
 //! A ledger an earlier `hybrid` run filled (N + 500 memories) is searched
 //! again without a new ingest; `MEMSCALE_NO_RECALL=1` skips the (slow)
@@ -378,9 +379,10 @@ async fn vectors(url: &str, dir: &Path, n: u64, queries: u64) -> anyhow::Result<
         "exact top 10 of {queries} queries by brute force in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let (embedder_vectors, query_vectors) = (Arc::new(vs), Arc::new(qs));
     let embedder = FileEmbedder {
-        vectors: Arc::new(vs),
-        queries: Arc::new(qs),
+        vectors: Arc::clone(&embedder_vectors),
+        queries: Arc::clone(&query_vectors),
     };
     let sk = engine(url, Some(Arc::new(embedder))).await?;
     let took = ingest(&sk, (0..n).map(|i| format!("v {i}"))).await?;
@@ -416,6 +418,66 @@ async fn vectors(url: &str, dir: &Path, n: u64, queries: u64) -> anyhow::Result<
         hits as f64 / (queries * 10) as f64,
         load_average()
     );
+    if let Ok(efs) = std::env::var("MEMSCALE_EF") {
+        drop(sk);
+        sweep(&embedder_vectors, &query_vectors, &truth, &efs)?;
+    }
+    Ok(())
+}
+
+/// `MEMSCALE_EF=32,64,…`: the index alone (`VectorIndex`, built with
+/// the engine's defaults) searched at each breadth, for the curve of
+/// latency against recall beside Chroma's; the engine's own search adds
+/// reading the candidates back from the ledger.
+fn sweep(vs: &[Vec<f32>], qs: &[Vec<f32>], truth: &[Vec<u32>], efs: &str) -> anyhow::Result<()> {
+    use skynet_core::memory::index::{EF_CONSTRUCTION, IndexedVector, VectorIndex};
+    let started = Instant::now();
+    let mut index = VectorIndex::new(DIM, vs.len(), EF_CONSTRUCTION);
+    let items: Vec<IndexedVector> = vs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| IndexedVector {
+            id: i.to_string(),
+            principal: "local".into(),
+            created_at: 0,
+            vector: v.clone(),
+        })
+        .collect();
+    for chunk in items.chunks(10_000) {
+        index.insert(chunk);
+    }
+    println!(
+        "index alone: built in {:.1} s (load {})",
+        started.elapsed().as_secs_f64(),
+        load_average()
+    );
+    for ef in efs.split(',').filter(|e| !e.is_empty()) {
+        let ef: usize = ef.trim().parse()?;
+        for q in qs.iter().take(50) {
+            index.search(q, 10, ef, None);
+        }
+        let mut times = Vec::with_capacity(qs.len());
+        let mut hits = 0;
+        for (q, want) in qs.iter().zip(truth) {
+            let t = Instant::now();
+            let found = index.search(q, 10, ef, None);
+            times.push(t.elapsed());
+            hits += found
+                .iter()
+                .filter_map(|n| n.id.parse::<u32>().ok())
+                .filter(|i| want.contains(i))
+                .count();
+        }
+        times.sort();
+        println!(
+            "index alone (VectorIndex::search, k=10, ef {ef}): p50 {:.3} ms, p99 {:.3} ms, \
+             recall@10 {:.4} (load {})",
+            pct(&times, 0.5),
+            pct(&times, 0.99),
+            hits as f64 / (qs.len() * 10) as f64,
+            load_average()
+        );
+    }
     Ok(())
 }
 

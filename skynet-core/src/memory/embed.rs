@@ -110,9 +110,10 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     if a.len() != b.len() || a.is_empty() {
         return 0.0;
     }
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    use super::index::dot as dot_of;
+    let dot = dot_of(a, b);
+    let na = dot_of(a, a).sqrt();
+    let nb = dot_of(b, b).sqrt();
     if na == 0.0 || nb == 0.0 {
         0.0
     } else {

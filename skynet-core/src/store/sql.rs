@@ -48,6 +48,8 @@ pub trait Run: Database + sqlx::database::HasStatementCache {
     fn add_opt_str<'q>(args: &mut Self::Args<'q>, v: Option<&'q str>) -> Bound;
     /// Bind owned text.
     fn add_string(args: &mut Self::Args<'_>, v: String) -> Bound;
+    /// Bind owned text or NULL.
+    fn add_opt_string(args: &mut Self::Args<'_>, v: Option<String>) -> Bound;
     /// Bind a boolean.
     fn add_bool(args: &mut Self::Args<'_>, v: bool) -> Bound;
 }
@@ -61,6 +63,7 @@ where
     for<'q> &'q str: Encode<'q, D> + Type<D>,
     for<'q> Option<&'q str>: Encode<'q, D> + Type<D>,
     for<'q> String: Encode<'q, D> + Type<D>,
+    for<'q> Option<String>: Encode<'q, D> + Type<D>,
     for<'q> bool: Encode<'q, D> + Type<D>,
 {
     type Args<'q> = D::Arguments<'q>;
@@ -86,6 +89,9 @@ where
         args.add(v)
     }
     fn add_string(args: &mut D::Arguments<'_>, v: String) -> Bound {
+        args.add(v)
+    }
+    fn add_opt_string(args: &mut D::Arguments<'_>, v: Option<String>) -> Bound {
         args.add(v)
     }
     fn add_bool(args: &mut D::Arguments<'_>, v: bool) -> Bound {
@@ -132,6 +138,12 @@ impl<'q> Value<'q> for Option<&'q str> {
 impl<'q> Value<'q> for String {
     fn add_to<D: Run>(self, args: &mut D::Args<'q>) -> Bound {
         D::add_string(args, self)
+    }
+}
+
+impl<'q> Value<'q> for Option<String> {
+    fn add_to<D: Run>(self, args: &mut D::Args<'q>) -> Bound {
+        D::add_opt_string(args, self)
     }
 }
 
