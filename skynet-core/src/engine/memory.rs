@@ -11,9 +11,12 @@ use crate::memory::index::IndexSettings;
 use crate::memory::{
     Embedder, HashEmbedder, Memory, MemoryFilter, MemoryOutcome, MemoryType, NewMemory,
 };
-use crate::memory::{MemoryCounts, Scored, SearchQuery, TEXT_BUDGET, Weights, rank, terms};
+use crate::memory::{
+    MemoryCounts, Scored, SearchQuery, TEXT_BUDGET, Weights, rank, rank_by, similarity_to, terms,
+};
 use crate::principal::Visibility;
 use crate::{Error, Result};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 use tokio::sync::mpsc;
@@ -208,6 +211,17 @@ pub const INDEX_CANDIDATES: usize = 50;
 /// that a filter still leaves enough.
 pub const OVERFETCH: usize = 5;
 
+/// A search's candidates found through the vector index.
+#[derive(Debug, Default)]
+struct Indexed {
+    /// The nearest (without their vectors) and the full-text matches.
+    candidates: Vec<Memory>,
+    /// The full-text ranking, best first.
+    text: Vec<String>,
+    /// The nearest's similarity to the query, by id.
+    similarity: HashMap<String, f64>,
+}
+
 /// What a similarity search starts from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -267,7 +281,17 @@ impl Skynet {
             .indexed_candidates(&vector, &terms, limit, &q.filter, visibility)
             .await?
         {
-            Some((candidates, text)) => rank(candidates, &text, &vector, now, &weights, limit),
+            Some(found) => {
+                let similarity = similarity_to(&vector, &found.similarity);
+                rank_by(
+                    found.candidates,
+                    &found.text,
+                    similarity,
+                    now,
+                    &weights,
+                    limit,
+                )
+            }
             None => {
                 let candidates = self.comparable(
                     store
@@ -297,7 +321,7 @@ impl Skynet {
         limit: usize,
         filter: &MemoryFilter,
         visibility: &Visibility,
-    ) -> Result<Option<(Vec<Memory>, Vec<String>)>> {
+    ) -> Result<Option<Indexed>> {
         let store = &self.inner.store;
         let k = (limit * OVERFETCH).max(INDEX_CANDIDATES);
         let principal = visibility.only().map(|p| p.as_str());
@@ -311,26 +335,46 @@ impl Skynet {
             return Ok(None);
         };
         let text = text?;
+        let mut similarity: HashMap<String, f64> = near
+            .iter()
+            .map(|n| (n.id.clone(), f64::from(n.similarity)))
+            .collect();
         let mut ids: Vec<String> = near.into_iter().map(|n| n.id).collect();
         let nearest = ids.len();
         for id in &text {
-            if !ids.contains(id) {
+            if !similarity.contains_key(id) {
                 ids.push(id.clone());
             }
         }
-        let candidates = self.comparable(store.memories_by_ids(&ids, filter, visibility).await?);
-        let near_kept = {
-            let wanted: std::collections::HashSet<&str> =
-                ids[..nearest].iter().map(String::as_str).collect();
-            candidates
-                .iter()
-                .filter(|m| wanted.contains(m.id.as_str()))
-                .count()
-        };
+        // The nearest come back without their vectors (the index gave
+        // their similarity); only full-text matches beyond them are read
+        // with theirs, to place them in the vector ranking.
+        let mut candidates = store
+            .memories_by_ids(&ids[..nearest], filter, visibility, false)
+            .await?;
+        // Re-embedded by another model since the index took it: its
+        // similarity no longer compares (as `comparable` drops vectors).
+        let model = self.inner.memory.embedder.model_id();
+        for m in &candidates {
+            if m.embedding_model.as_deref() != Some(model) {
+                similarity.remove(&m.id);
+            }
+        }
+        let near_kept = candidates.len();
         if near_kept < limit.min(nearest) || (!filter.is_empty() && near_kept < limit) {
             return Ok(None);
         }
-        Ok(Some((candidates, text)))
+        if ids.len() > nearest {
+            let rest = store
+                .memories_by_ids(&ids[nearest..], filter, visibility, true)
+                .await?;
+            candidates.extend(self.comparable(rest));
+        }
+        Ok(Some(Indexed {
+            candidates,
+            text,
+            similarity,
+        }))
     }
 
     /// The memories most like `to` by vector alone.
@@ -372,14 +416,21 @@ impl Skynet {
                 visibility,
             )
             .await?;
-        let candidates = match indexed {
-            Some((candidates, _)) => candidates,
-            None => self.comparable(
-                self.inner
-                    .store
-                    .list_memories(&MemoryFilter::default(), visibility, SEARCH_CANDIDATES)
-                    .await?,
-            ),
+        let Indexed {
+            candidates,
+            similarity: known,
+            ..
+        } = match indexed {
+            Some(found) => found,
+            None => Indexed {
+                candidates: self.comparable(
+                    self.inner
+                        .store
+                        .list_memories(&MemoryFilter::default(), visibility, SEARCH_CANDIDATES)
+                        .await?,
+                ),
+                ..Indexed::default()
+            },
         };
         let candidates = candidates
             .into_iter()
@@ -392,14 +443,9 @@ impl Skynet {
             frequency: 0.0,
             importance: 0.0,
         };
-        let mut found = rank(
-            candidates,
-            &[],
-            &vector,
-            chrono::Utc::now(),
-            &weights,
-            limit,
-        );
+        let similarity = similarity_to(&vector, &known);
+        let now = chrono::Utc::now();
+        let mut found = rank_by(candidates, &[], similarity, now, &weights, limit);
         for s in &mut found {
             s.score = s.parts.similarity;
         }

@@ -27,8 +27,8 @@ pub use recall::{PastRun, PastRuns, PlanWarning};
 #[cfg(feature = "llm")]
 pub use remote::{GeminiEmbedder, OpenAiEmbedder};
 pub use search::{
-    ScoreParts, Scored, SearchQuery, TEXT_BUDGET, TextRanking, Weights, rank, terms, text_levels,
-    text_ranking,
+    ScoreParts, Scored, SearchQuery, TEXT_BUDGET, TextRanking, Weights, rank, rank_by,
+    similarity_to, terms, text_levels, text_ranking,
 };
 
 use crate::principal::{Principal, Visibility};
@@ -394,12 +394,14 @@ pub trait MemoryStore: Send + Sync {
     /// [`Error::Conflict`]): bulk ingest and imports.
     async fn insert_memories(&self, memories: &[Memory]) -> Result<()>;
     /// The visible memories with these ids that match `filter` (in no
-    /// particular order; unknown ids are left out).
+    /// particular order; unknown ids are left out), with their embeddings
+    /// or, when `embeddings` is false, with none (empty).
     async fn memories_by_ids(
         &self,
         ids: &[String],
         filter: &MemoryFilter,
         visibility: &Visibility,
+        embeddings: bool,
     ) -> Result<Vec<Memory>>;
     /// Vectors made by `model`, in id order after `after`, at most
     /// `limit`: what the vector index loads.

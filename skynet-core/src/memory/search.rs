@@ -234,6 +234,36 @@ pub fn rank(
     weights: &Weights,
     limit: usize,
 ) -> Vec<Scored> {
+    let none = std::collections::HashMap::new();
+    let similarity = similarity_to(query_vector, &none);
+    rank_by(candidates, text_ids, similarity, now, weights, limit)
+}
+
+/// Each memory's similarity to `query`: the one in `known` (the vector
+/// index's) by id, else the cosine of its vector, if it has one of the
+/// query's dimension.
+pub fn similarity_to<'a>(
+    query: &'a [f32],
+    known: &'a std::collections::HashMap<String, f64>,
+) -> impl Fn(&Memory) -> Option<f64> + 'a {
+    move |m| match known.get(&m.id) {
+        Some(s) => Some(*s),
+        None => (m.embedding.len() == query.len() && !query.is_empty())
+            .then(|| f64::from(super::cosine(&m.embedding, query))),
+    }
+}
+
+/// [`rank`] with each candidate's similarity to the query given by
+/// `similarity` (`None`: not in the vector ranking), for candidates whose
+/// similarity the vector index already computed.
+pub fn rank_by(
+    candidates: Vec<Memory>,
+    text_ids: &[String],
+    similarity: impl Fn(&Memory) -> Option<f64>,
+    now: DateTime<Utc>,
+    weights: &Weights,
+    limit: usize,
+) -> Vec<Scored> {
     let mut parts: Vec<ScoreParts> = vec![ScoreParts::default(); candidates.len()];
     let index: std::collections::HashMap<&str, usize> = candidates
         .iter()
@@ -250,8 +280,7 @@ pub fn rank(
     let mut by_vector: Vec<(usize, f64)> = candidates
         .iter()
         .enumerate()
-        .filter(|(_, m)| m.embedding.len() == query_vector.len() && !query_vector.is_empty())
-        .map(|(i, m)| (i, f64::from(super::cosine(&m.embedding, query_vector))))
+        .filter_map(|(i, m)| Some((i, similarity(m)?)))
         .filter(|(_, s)| *s > 0.0)
         .collect();
     by_vector.sort_by(|a, b| b.1.total_cmp(&a.1));
