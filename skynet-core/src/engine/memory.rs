@@ -323,7 +323,16 @@ impl Skynet {
         visibility: &Visibility,
     ) -> Result<Option<Indexed>> {
         let store = &self.inner.store;
-        let k = (limit * OVERFETCH).max(INDEX_CANDIDATES);
+        // A search by vector alone and without a filter needs only the
+        // nearest `limit` (the index keeps to the principal), twice that
+        // so a few stale entries do not send it exact; otherwise more,
+        // for the fusion with full text and for the filter to leave
+        // enough.
+        let k = if terms.is_empty() && filter.is_empty() {
+            2 * limit
+        } else {
+            (limit * OVERFETCH).max(INDEX_CANDIDATES)
+        };
         let principal = visibility.only().map(|p| p.as_str());
         // The graph walk (on a blocking thread) and the full-text SQL
         // overlap: each takes milliseconds at 100,000 memories.

@@ -415,6 +415,82 @@ pub async fn remember_with(store: &SharedStore, owner: &str, new: NewMemory) -> 
     m
 }
 
+/// A batch spanning several insert statements stores every memory as
+/// given (embedding bits included); a batch holding a stored id, or one id
+/// twice, is a conflict naming it and stores none of its memories; read
+/// back without embeddings, rows are the same but for the vector.
+pub async fn memory_batches_store_all_or_none(store: SharedStore) {
+    let embedder = HashEmbedder::new();
+    let batch = |from: usize, to: usize| -> Vec<Memory> {
+        (from..to)
+            .map(|i| {
+                let mut m = NewMemory {
+                    content: format!("batch note {i}"),
+                    metadata: Some(serde_json::json!({"n": i})),
+                    tags: vec![format!("t{}", i % 3)],
+                    outcome: Some(MemoryOutcome::Success),
+                    ..Default::default()
+                }
+                .into_memory(Principal::new("alice").expect("principal"), Utc::now())
+                .expect("valid memory");
+                m.embedding = embedder.vector(&m.content);
+                m.embedding_model = Some(embedder.model_id().to_string());
+                m
+            })
+            .collect()
+    };
+    let first = batch(0, 250);
+    store.insert_memories(&first).await.expect("insert batch");
+    let ids: Vec<String> = first.iter().map(|m| m.id.clone()).collect();
+    let all = MemoryFilter::default();
+    let mut back = store
+        .memories_by_ids(&ids, &all, &Visibility::All, true)
+        .await
+        .expect("read back");
+    back.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
+    assert_eq!(back, first);
+    let bare = store
+        .memories_by_ids(&ids[..3], &all, &Visibility::All, false)
+        .await
+        .expect("read back without vectors");
+    assert_eq!(bare.len(), 3);
+    for m in &bare {
+        assert!(m.embedding.is_empty(), "{m:?}");
+        let full = first
+            .iter()
+            .find(|f| f.id == m.id)
+            .expect("one of the batch");
+        assert_eq!(
+            m,
+            &Memory {
+                embedding: Vec::new(),
+                ..full.clone()
+            }
+        );
+    }
+
+    // The 120th of a new batch is already stored: the whole batch fails.
+    let mut second = batch(300, 450);
+    second[120] = first[7].clone();
+    match store.insert_memories(&second).await {
+        Err(Error::Conflict(msg)) => assert!(msg.contains(&first[7].id), "{msg}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let mut third = batch(500, 510);
+    third[9].id = third[2].id.clone();
+    match store.insert_memories(&third).await {
+        Err(Error::Conflict(msg)) => assert!(msg.contains("twice"), "{msg}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    for m in second.iter().chain(&third) {
+        if m.id != first[7].id {
+            assert!(!exists(&store, &m.id).await, "{} was stored", m.content);
+        }
+    }
+    let counts = store.memory_counts(&Visibility::All).await.expect("counts");
+    assert_eq!(counts.total, 250);
+}
+
 async fn exists(store: &SharedStore, id: &str) -> bool {
     store
         .get_memory(id, &Visibility::All)

@@ -161,6 +161,7 @@ macro_rules! conformance_tests {
             memory_full_text_search,
             memory_full_text_ranks_by_words_held_beyond_the_budget,
             memory_full_text_splits_words_as_a_search_does,
+            memory_batches_store_all_or_none,
             memory_retention_forgets_evicts_and_keeps_pinned,
             memories_to_embed_page_by_model_and_take_new_vectors,
             step_failures_count_recent_failed_runs,
