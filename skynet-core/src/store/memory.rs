@@ -53,7 +53,7 @@ pub(crate) fn embedding_from_hex(text: &str) -> Result<Vec<f32>> {
     let mut bytes = vec![0u8; text.len() / 2];
     hex::decode_to_slice(text, &mut bytes)
         .map_err(|e| Error::store("column embedding: bad hex", e))?;
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(Error::Store("column embedding: not whole f32s".into()));
     }
     Ok(bytes
