@@ -166,6 +166,16 @@ async fn recall_at_10_against_exact_search_is_at_least_95_percent(db: Db) {
             .await
             .unwrap();
         assert_eq!(got.len(), 10);
+        // The score is the index's similarity (the rows come back without
+        // their vectors): the cosine of the two vectors, most similar first.
+        for (a, b) in got.iter().zip(got.iter().skip(1)) {
+            assert!(a.score >= b.score, "{} before {}", a.score, b.score);
+        }
+        for s in &got {
+            let i = ids.iter().position(|id| *id == s.memory.id).unwrap();
+            let cosine = f64::from(skynet_core::memory::cosine(&vectors[i], &query));
+            assert!((s.score - cosine).abs() < 1e-4, "{} against {cosine}", s.score);
+        }
         hits += got
             .iter()
             .filter(|s| want.contains(s.memory.id.as_str()))
