@@ -174,7 +174,11 @@ async fn recall_at_10_against_exact_search_is_at_least_95_percent(db: Db) {
         for s in &got {
             let i = ids.iter().position(|id| *id == s.memory.id).unwrap();
             let cosine = f64::from(skynet_core::memory::cosine(&vectors[i], &query));
-            assert!((s.score - cosine).abs() < 1e-4, "{} against {cosine}", s.score);
+            assert!(
+                (s.score - cosine).abs() < 1e-4,
+                "{} against {cosine}",
+                s.score
+            );
         }
         hits += got
             .iter()
