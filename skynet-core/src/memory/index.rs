@@ -42,7 +42,7 @@ static SIMD: std::sync::LazyLock<pulp::Arch> = std::sync::LazyLock::new(pulp::Ar
 
 /// The dot product of two equally long vectors, with the widest vector
 /// instructions the processor has (chosen at run time by pulp; a graph
-/// walk spends a third of its time here).
+/// walk spends about half its time here).
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     SIMD.dispatch(Dot(a, b))
 }
