@@ -152,14 +152,15 @@ fn vector_from_row(row: &impl crate::store::codec::LedgerRow) -> Result<IndexedV
 }
 
 impl<D: Dialect> Ledger<D> {
-    /// The conflict of an insert of `memories` that stored fewer rows
-    /// than it held: an id twice in the batch, or one already stored.
-    async fn conflict(&self, memories: &[Memory]) -> Error {
+    /// The conflict of an insert of `batch` whose statement for `chunk`
+    /// stored fewer rows than it held: an id twice in the batch (in any
+    /// two chunks), or one of the chunk's already stored.
+    async fn conflict(&self, batch: &[Memory], chunk: &[Memory]) -> Error {
         let mut seen = std::collections::HashSet::new();
-        if let Some(twice) = memories.iter().find(|m| !seen.insert(m.id.as_str())) {
+        if let Some(twice) = batch.iter().find(|m| !seen.insert(m.id.as_str())) {
             return Error::Conflict(format!("memory {} is twice in the batch", twice.id));
         }
-        let ids: Vec<String> = memories.iter().map(|m| m.id.clone()).collect();
+        let ids: Vec<String> = chunk.iter().map(|m| m.id.clone()).collect();
         let all = MemoryFilter::default();
         match self
             .memories_by_ids(&ids, &all, &Visibility::All, false)
@@ -204,7 +205,7 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
                 .map_err(db("storing memories"))?;
             if done.rows_affected() < chunk.len() as u64 {
                 drop(tx); // rolled back: then the ids found were there before
-                return Err(self.conflict(chunk).await);
+                return Err(self.conflict(memories, chunk).await);
             }
         }
         crate::store::ledger::commit(tx).await

@@ -476,8 +476,9 @@ pub async fn memory_batches_store_all_or_none(store: SharedStore) {
         Err(Error::Conflict(msg)) => assert!(msg.contains(&first[7].id), "{msg}"),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    let mut third = batch(500, 510);
-    third[9].id = third[2].id.clone();
+    // An id twice, in two different insert statements of one batch.
+    let mut third = batch(500, 650);
+    third[140].id = third[2].id.clone();
     match store.insert_memories(&third).await {
         Err(Error::Conflict(msg)) => assert!(msg.contains("twice"), "{msg}"),
         other => panic!("expected a conflict, got {other:?}"),
