@@ -102,40 +102,43 @@ fn push_filter<D: Dialect>(qb: &mut SqlBuilder<'_, D>, filter: &MemoryFilter) ->
 /// The insert of `memories` (one row each; an id already stored is
 /// left as it is, and counts as not inserted).
 fn insert_statement<'a, D: Dialect>(memories: &'a [Memory]) -> Result<(String, D::Args<'a>)> {
+    use crate::store::codec::to_json;
+    let encoded = memories
+        .iter()
+        .map(|m| {
+            Ok((
+                to_json(&m.metadata, "memory metadata")?,
+                to_json(&m.tags, "memory tags")?,
+            ))
+        })
+        .collect::<Result<Vec<(String, String)>>>()?;
     let mut qb = SqlBuilder::<D>::new(
         "INSERT INTO memories (id, principal, memory_type, content, metadata, tags, job_id, \
          outcome, created_at, last_accessed_at, access_count, importance_micros, embedding, \
          embedding_model, pinned) ",
     );
-    let mut failed = None;
-    qb.push_values(memories, |row, m| {
-        let json = crate::store::codec::to_json(&m.metadata, "memory metadata")
-            .and_then(|meta| Ok((meta, crate::store::codec::to_json(&m.tags, "memory tags")?)));
-        let (metadata, tags) = json.unwrap_or_else(|e| {
-            failed.get_or_insert(e);
-            Default::default()
-        });
-        row.push_bind(m.id.as_str())
-            .push_bind(m.principal.as_str())
-            .push_bind(m.memory_type.as_str())
-            .push_bind(m.content.as_str())
-            .push_bind(metadata)
-            .push_bind(tags)
-            .push_bind(m.job_id.as_deref())
-            .push_bind(m.outcome.map(|o| o.as_str()))
-            .push_bind(micros(m.created_at))
-            .push_bind(micros(m.last_accessed_at))
-            .push_bind(to_i64(m.access_count))
-            .push_bind(importance_micros(m.importance))
-            .push_bind(embedding_hex(&m.embedding))
-            .push_bind(m.embedding_model.as_deref())
-            .push_bind(i64::from(m.pinned));
-    });
+    qb.push_values(
+        memories.iter().zip(encoded),
+        |row, (m, (metadata, tags))| {
+            row.push_bind(m.id.as_str())
+                .push_bind(m.principal.as_str())
+                .push_bind(m.memory_type.as_str())
+                .push_bind(m.content.as_str())
+                .push_bind(metadata)
+                .push_bind(tags)
+                .push_bind(m.job_id.as_deref())
+                .push_bind(m.outcome.map(|o| o.as_str()))
+                .push_bind(micros(m.created_at))
+                .push_bind(micros(m.last_accessed_at))
+                .push_bind(to_i64(m.access_count))
+                .push_bind(importance_micros(m.importance))
+                .push_bind(embedding_hex(&m.embedding))
+                .push_bind(m.embedding_model.as_deref())
+                .push_bind(i64::from(m.pinned));
+        },
+    );
     qb.push(" ON CONFLICT (id) DO NOTHING");
-    match failed {
-        Some(e) => Err(e),
-        None => qb.into_parts(),
-    }
+    qb.into_parts()
 }
 
 /// A vector row (`id, principal, created_at, embedding`).
