@@ -1,18 +1,20 @@
-//! The approximate vector index: an HNSW graph ([`hnsw_rs`], pure Rust)
-//! over every embedded memory of one model, held in process.
+//! The approximate vector index: an HNSW graph over every embedded memory
+//! of one model, held in process. [`hnsw_rs`] (pure Rust) builds the
+//! graph; searches walk a flat copy of it ([`FlatGraph`]), which keeps the
+//! vectors contiguous and stops early under a filter.
 //!
 //! The graph cannot delete, so a forgotten memory becomes a tombstone
 //! (skipped by every search) and the owner rebuilds the index when
 //! tombstones outnumber a quarter of it. Another principal's vectors and
-//! tombstones never take a result's place: when at least half the graph
-//! may be returned, the walk is unfiltered with `ef` widened by the share
-//! that may not (hnsw_rs's filtered walk has no early stop: it expands
-//! every candidate it queued, 57 ms a search at 100,000 random vectors),
-//! and filtered otherwise or when too few pass. Every other filter is
-//! applied by the caller, who fetches the rows from the store with the
-//! filter in SQL.
+//! tombstones never take a result's place: the walk accepts only the
+//! caller's live nodes and goes on until it has `ef` of them, and a
+//! principal holding under a sixteenth of the graph is compared one by
+//! one over its own vectors (cheaper than walking a graph mostly of
+//! others'). Every other filter is applied by the caller, who fetches the
+//! rows from the store with the filter in SQL.
 
 use super::Memory;
+use super::graph::FlatGraph;
 use hnsw_rs::anndists::dist::Distance;
 use hnsw_rs::hnsw::Hnsw;
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,13 @@ pub const LINKS: usize = 24;
 pub const EF_CONSTRUCTION: usize = 200;
 /// Layers at most (hnsw_rs's limit is 16).
 const LAYERS: usize = 16;
+/// Nodes added since the last relink that searches compare one by one at
+/// most, or this share of the graph (1/32) when larger: then the flat copy
+/// takes the graph's links again.
+const RELINK_AFTER: usize = 512;
+/// A principal holding under `1 / SCAN_SHARE` of the graph is searched
+/// exactly over its own vectors.
+const SCAN_SHARE: usize = 16;
 
 /// Cosine distance of unit vectors, `1 - a·b`, never below 0 (rounding
 /// can push a self-match a hair under).
@@ -184,6 +193,8 @@ pub struct VectorIndex {
     by_id: HashMap<String, usize>,
     /// Principal → its live memories in the graph.
     principals: HashMap<String, usize>,
+    /// What searches walk.
+    flat: FlatGraph,
 }
 
 impl std::fmt::Debug for VectorIndex {
@@ -212,6 +223,7 @@ impl VectorIndex {
             slots: Vec::with_capacity(expected),
             by_id: HashMap::with_capacity(expected),
             principals: HashMap::new(),
+            flat: FlatGraph::new(dimension, 2 * LINKS, expected),
         }
     }
 
@@ -240,16 +252,16 @@ impl VectorIndex {
         self.by_id.contains_key(id)
     }
 
-    /// An estimate of its memory in bytes: the vectors, the graph's links
-    /// (layer 0 holds `2 * LINKS` per node, upper layers rarely matter)
-    /// and the id maps.
+    /// An estimate of its memory in bytes: hnsw_rs's vectors and links
+    /// (layer 0 holds `2 * LINKS` per node, upper layers rarely matter),
+    /// the id maps, and the flat copy searches walk (every vector again).
     pub fn bytes(&self) -> u64 {
         let nodes = self.slots.len() as u64;
         let vector = (self.dimension * 4) as u64;
         // A link is a neighbour record (ids and distance) behind an Arc.
         let links = (2 * LINKS as u64) * 40;
         let ids = 2 * (36 + 24) + 64;
-        nodes * (vector + links + ids + 96)
+        nodes * (vector + links + ids + 96) + self.flat.bytes() as u64
     }
 
     /// Add `items` (a memory already held is replaced, one of another
@@ -273,6 +285,7 @@ impl VectorIndex {
             }));
             self.by_id.insert(item.id.clone(), node);
             *self.principals.entry(item.principal.clone()).or_default() += 1;
+            self.flat.push(&v);
             batch.push((v, node));
         }
         if batch.len() >= 64 {
@@ -282,6 +295,9 @@ impl VectorIndex {
             for (v, n) in &batch {
                 self.graph.insert((v.as_slice(), *n));
             }
+        }
+        if self.flat.unlinked() > RELINK_AFTER.max(self.flat.len() / 32) {
+            self.flat.relink(&self.graph);
         }
         batch.len()
     }
@@ -328,7 +344,7 @@ impl VectorIndex {
         let Some(q) = unit(query) else {
             return Vec::new();
         };
-        let keep = |node: &usize| match self.slots.get(*node) {
+        let keep = |node: u32| match self.slots.get(node as usize) {
             Some(Some(slot)) => principal.is_none_or(|p| slot.principal == p),
             _ => false,
         };
@@ -339,38 +355,23 @@ impl VectorIndex {
         if passing == 0 {
             return Vec::new();
         }
-        let (ef, total) = (ef.max(k), self.slots.len());
-        let found = if passing == total {
-            self.graph.search(&q, k, ef)
+        let total = self.slots.len();
+        let found = if passing * SCAN_SHARE < total {
+            let own = (0..total as u32).filter(|&n| keep(n));
+            self.flat.scan(&q, k, own)
         } else {
-            let unfiltered = (passing * 2 >= total).then(|| {
-                let wide = (ef * total).div_ceil(passing);
-                let found = self.graph.search(&q, wide, wide).into_iter();
-                found.filter(|n| keep(&n.d_id)).collect::<Vec<_>>()
-            });
-            match unfiltered {
-                Some(found) if found.len() >= k.min(passing) => found,
-                _ => self.graph.search_filter(
-                    &q,
-                    k,
-                    ef,
-                    Some(&keep as &dyn hnsw_rs::filter::FilterT),
-                ),
-            }
+            self.flat.search(&q, k, ef, passing < total, keep)
         };
-        let mut out: Vec<Neighbour> = found
+        found
             .into_iter()
-            .filter_map(|n| {
-                let slot = self.slots.get(n.d_id)?.as_ref()?;
+            .filter_map(|(node, distance)| {
+                let slot = self.slots.get(node as usize)?.as_ref()?;
                 Some(Neighbour {
                     id: slot.id.clone(),
-                    similarity: 1.0 - n.distance,
+                    similarity: (1.0 - distance).min(1.0),
                 })
             })
-            .collect();
-        out.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
-        out.truncate(k);
-        out
+            .collect()
     }
 }
 
@@ -456,6 +457,104 @@ mod tests {
             .map(|n| n.id)
             .collect();
         assert_eq!(all, ids);
+    }
+
+    /// Seeded pseudo-random unit-ish vectors (xorshift), no crate needed.
+    fn scattered(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                (0..dim)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        (x % 2_000) as f32 / 1_000.0 - 1.0
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The exact `k` nearest of `among` by cosine, as ids.
+    fn exact(query: &[f32], among: &[(String, Vec<f32>)], k: usize) -> Vec<String> {
+        let q = unit(query).unwrap();
+        let mut all: Vec<(f32, &String)> = among
+            .iter()
+            .map(|(id, v)| (dot(&q, &unit(v).unwrap()), id))
+            .collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0));
+        all.into_iter().take(k).map(|(_, id)| id.clone()).collect()
+    }
+
+    #[test]
+    fn the_flat_walk_finds_the_exact_nearest_with_a_wide_beam() {
+        // 1,000 nodes: enough for the flat copy to be linked and walked
+        // (not compared one by one), then 100 more added after the last
+        // relink, which searches must still find; a wide beam in 8
+        // dimensions finds the exact nearest.
+        let vs = scattered(1_100, 8, 7);
+        let mut ix = VectorIndex::new(8, 1_100, 64);
+        let items: Vec<IndexedVector> = vs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                item(
+                    &format!("m{i}"),
+                    if i % 4 == 0 { "bob" } else { "alice" },
+                    v.clone(),
+                )
+            })
+            .collect();
+        ix.insert(&items[..1_000]);
+        assert_eq!(ix.flat.unlinked(), 0, "a batch this large relinks");
+        ix.insert(&items[1_000..]);
+        assert_eq!(
+            ix.flat.unlinked(),
+            100,
+            "a small batch waits for the next relink"
+        );
+        // Forget every tenth: tombstones never come back.
+        for i in (0..1_100).step_by(10) {
+            ix.remove(&format!("m{i}"));
+        }
+        let live: Vec<(String, Vec<f32>)> = (0..1_100)
+            .filter(|i| i % 10 != 0)
+            .map(|i| (format!("m{i}"), vs[i].clone()))
+            .collect();
+        let alices: Vec<(String, Vec<f32>)> = live
+            .iter()
+            .filter(|(id, _)| id[1..].parse::<usize>().unwrap() % 4 != 0)
+            .cloned()
+            .collect();
+        for query in scattered(20, 8, 99) {
+            let got: Vec<String> = ix
+                .search(&query, 10, 400, None)
+                .into_iter()
+                .map(|n| n.id)
+                .collect();
+            assert_eq!(got, exact(&query, &live, 10));
+            let got: Vec<String> = ix
+                .search(&query, 10, 400, Some("alice"))
+                .into_iter()
+                .map(|n| n.id)
+                .collect();
+            assert_eq!(got, exact(&query, &alices, 10));
+        }
+        // A narrow beam still answers k live nodes, most similar first,
+        // each with its true cosine.
+        let query = &scattered(1, 8, 5)[0];
+        let got = ix.search(query, 10, 10, Some("alice"));
+        assert_eq!(got.len(), 10);
+        let q = unit(query).unwrap();
+        for pair in got.windows(2) {
+            assert!(pair[0].similarity >= pair[1].similarity);
+        }
+        for n in &got {
+            let i: usize = n.id[1..].parse().unwrap();
+            assert!(i % 10 != 0 && i % 4 != 0, "{} is forgotten or bob's", n.id);
+            assert!((n.similarity - dot(&q, &unit(&vs[i]).unwrap())).abs() < 1e-5);
+        }
     }
 
     #[test]

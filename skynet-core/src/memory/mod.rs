@@ -9,6 +9,8 @@
 //! works on a fresh machine.
 
 mod embed;
+// The HNSW graph copied flat for searching.
+mod graph;
 // The approximate vector index (HNSW) searches use above a threshold.
 pub mod index;
 // The local all-MiniLM-L6-v2 model (candle + tokenizers).
