@@ -134,13 +134,17 @@ fn load_average() -> String {
 
 async fn engine(url: &str, embedder: Option<Arc<dyn Embedder>>) -> anyhow::Result<Skynet> {
     let mut b = Skynet::builder().database_url(url);
-    // The one setting this bench varies (the builder reads no
-    // environment): the index's search breadth.
+    // The settings this bench varies (the builder reads no
+    // environment): the index's search breadth, and its build breadth
+    // (a cheaper graph for profiling the rest of a search).
+    let mut config = skynet_core::engine::EngineConfig::default();
     if let Ok(ef) = std::env::var("SKYNET_MEMORY_INDEX_EF") {
-        let mut config = skynet_core::engine::EngineConfig::default();
         config.memory_index.ef_search = ef.parse()?;
-        b = b.config(config);
     }
+    if let Ok(ef) = std::env::var("SKYNET_MEMORY_INDEX_EF_CONSTRUCTION") {
+        config.memory_index.ef_construction = ef.parse()?;
+    }
+    b = b.config(config);
     if let Some(e) = embedder {
         b = b.embedder(e);
     }

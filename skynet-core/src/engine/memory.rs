@@ -4,7 +4,7 @@
 //! memory. Content passes the engine's [`Redactor`](crate::redact::Redactor)
 //! before it is stored.
 
-use super::memory_index::MemoryIndex;
+use super::memory_index::{MemoryIndex, WalkOn};
 use super::{Inner, Skynet};
 use crate::job::{Job, JobId, JobStatus};
 use crate::memory::index::IndexSettings;
@@ -334,12 +334,18 @@ impl Skynet {
             (limit * OVERFETCH).max(INDEX_CANDIDATES)
         };
         let principal = visibility.only().map(|p| p.as_str());
-        // The graph walk (on a blocking thread) and the full-text SQL
-        // overlap: each takes milliseconds at 100,000 memories.
-        let (near, text) = tokio::join!(
-            self.inner.memory.index.nearest(store, vector, k, principal),
-            store.text_search_memories(terms, visibility, INDEX_CANDIDATES as u32, TEXT_BUDGET),
-        );
+        let index = &self.inner.memory.index;
+        let (near, text) = if terms.is_empty() {
+            let near = index.nearest(store, vector, k, principal, WalkOn::ThisThread);
+            (near.await, Ok(Vec::new()))
+        } else {
+            // The graph walk (on a blocking thread) and the full-text SQL
+            // overlap: each takes milliseconds at 100,000 memories.
+            tokio::join!(
+                index.nearest(store, vector, k, principal, WalkOn::BlockingThread),
+                store.text_search_memories(terms, visibility, INDEX_CANDIDATES as u32, TEXT_BUDGET),
+            )
+        };
         let Some(near) = near? else {
             return Ok(None);
         };
@@ -357,10 +363,24 @@ impl Skynet {
         }
         // The nearest come back without their vectors (the index gave
         // their similarity); only full-text matches beyond them are read
-        // with theirs, to place them in the vector ranking.
+        // with theirs, to place them in the vector ranking. A search by
+        // vector alone and without a filter reads the first `limit` of
+        // them, and the spares only when some of those are gone.
+        let first = if terms.is_empty() && filter.is_empty() {
+            limit.min(nearest)
+        } else {
+            nearest
+        };
         let mut candidates = store
-            .memories_by_ids(&ids[..nearest], filter, visibility, false)
+            .memories_by_ids(&ids[..first], filter, visibility, false)
             .await?;
+        if candidates.len() < first {
+            candidates.extend(
+                store
+                    .memories_by_ids(&ids[first..nearest], filter, visibility, false)
+                    .await?,
+            );
+        }
         // Re-embedded by another model since the index took it: its
         // similarity no longer compares (as `comparable` drops vectors).
         let model = self.inner.memory.embedder.model_id();

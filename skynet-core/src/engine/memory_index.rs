@@ -56,6 +56,16 @@ struct Heard {
     reconcile: bool,
 }
 
+/// Where a search walks the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WalkOn {
+    /// A blocking thread, while the caller's full-text SQL runs.
+    BlockingThread,
+    /// The calling thread (a blocking section on a multi-thread runtime;
+    /// a blocking thread on a current-thread one): nothing would overlap.
+    ThisThread,
+}
+
 /// The index and what keeps it fresh.
 pub(crate) struct MemoryIndex {
     settings: IndexSettings,
@@ -114,6 +124,7 @@ impl MemoryIndex {
         query: &[f32],
         k: usize,
         principal: Option<&str>,
+        on: WalkOn,
     ) -> Result<Option<Vec<Neighbour>>> {
         if self.status() == Status::Off {
             return Ok(None);
@@ -122,20 +133,29 @@ impl MemoryIndex {
         if self.status() != Status::Ready {
             return Ok(None);
         }
-        // Milliseconds of graph walk at 100,000 vectors: off the async
-        // threads, so the search's SQL goes on meanwhile.
+        // Up to milliseconds of graph walk at 100,000 vectors: never on
+        // an async worker's time. On a blocking thread when SQL is to
+        // overlap it; otherwise here, with the worker's other tasks moved
+        // to another thread (a hand-off to a parked thread and back cost
+        // about as much as a walk at a small `ef`).
         let this = Arc::clone(self);
         let query = query.to_vec();
         let principal = principal.map(str::to_string);
-        tokio::task::spawn_blocking(move || {
+        let walk = move || {
             let guard = this.index.read().unwrap_or_else(|e| e.into_inner());
             let ef = this.settings.ef_search.max(k);
             guard
                 .as_ref()
                 .map(|index| index.search(&query, k, ef, principal.as_deref()))
-        })
-        .await
-        .map_err(|e| crate::Error::Store(format!("searching the memory index: {e}")))
+        };
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if on == WalkOn::ThisThread && multi_thread {
+            return Ok(tokio::task::block_in_place(walk));
+        }
+        tokio::task::spawn_blocking(walk)
+            .await
+            .map_err(|e| crate::Error::Store(format!("searching the memory index: {e}")))
     }
 
     /// Load (or catch up) now, waiting for it: a server calls it at start
