@@ -476,12 +476,17 @@ mod tests {
             .collect()
     }
 
+    /// The number in a test id `m<number>`.
+    fn number(id: &str) -> usize {
+        id[1..].parse().expect("an id of the form m<number>")
+    }
+
     /// The exact `k` nearest of `among` by cosine, as ids.
     fn exact(query: &[f32], among: &[(String, Vec<f32>)], k: usize) -> Vec<String> {
-        let q = unit(query).unwrap();
+        let q = unit(query).expect("a non-zero query");
         let mut all: Vec<(f32, &String)> = among
             .iter()
-            .map(|(id, v)| (dot(&q, &unit(v).unwrap()), id))
+            .map(|(id, v)| (dot(&q, &unit(v).expect("a non-zero vector")), id))
             .collect();
         all.sort_by(|a, b| b.0.total_cmp(&a.0));
         all.into_iter().take(k).map(|(_, id)| id.clone()).collect()
@@ -501,7 +506,7 @@ mod tests {
             .map(|(i, v)| {
                 item(
                     &format!("m{i}"),
-                    if i % 4 == 0 { "bob" } else { "alice" },
+                    if i.is_multiple_of(4) { "bob" } else { "alice" },
                     v.clone(),
                 )
             })
@@ -519,12 +524,12 @@ mod tests {
             ix.remove(&format!("m{i}"));
         }
         let live: Vec<(String, Vec<f32>)> = (0..1_100)
-            .filter(|i| i % 10 != 0)
+            .filter(|i: &usize| !i.is_multiple_of(10))
             .map(|i| (format!("m{i}"), vs[i].clone()))
             .collect();
         let alices: Vec<(String, Vec<f32>)> = live
             .iter()
-            .filter(|(id, _)| id[1..].parse::<usize>().unwrap() % 4 != 0)
+            .filter(|(id, _)| !number(id).is_multiple_of(4))
             .cloned()
             .collect();
         for query in scattered(20, 8, 99) {
@@ -546,14 +551,20 @@ mod tests {
         let query = &scattered(1, 8, 5)[0];
         let got = ix.search(query, 10, 10, Some("alice"));
         assert_eq!(got.len(), 10);
-        let q = unit(query).unwrap();
+        let q = unit(query).expect("a non-zero query");
         for pair in got.windows(2) {
             assert!(pair[0].similarity >= pair[1].similarity);
         }
         for n in &got {
-            let i: usize = n.id[1..].parse().unwrap();
-            assert!(i % 10 != 0 && i % 4 != 0, "{} is forgotten or bob's", n.id);
-            assert!((n.similarity - dot(&q, &unit(&vs[i]).unwrap())).abs() < 1e-5);
+            let i = number(&n.id);
+            assert!(
+                !i.is_multiple_of(10) && !i.is_multiple_of(4),
+                "{} is forgotten or bob's",
+                n.id
+            );
+            assert!(
+                (n.similarity - dot(&q, &unit(&vs[i]).expect("a non-zero vector"))).abs() < 1e-5
+            );
         }
     }
 
