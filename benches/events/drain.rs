@@ -23,7 +23,7 @@
 //! the consumer alone.
 
 use async_trait::async_trait;
-use axum::http::StatusCode;
+use skynet_benches::receiver::Receiver;
 use skynet_benches::sql_profile;
 use skynet_core::events::webhooks::{NewWebhook, WebhookConfig};
 use skynet_core::events::{EventHandler, EventPosition, EventType, SystemEvent, run_handler};
@@ -140,8 +140,7 @@ async fn run(
     on: bool,
     part: Part,
     jobs: usize,
-    receiver: std::net::SocketAddr,
-    received: &AtomicUsize,
+    receiver: &Receiver,
 ) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let sk = Skynet::builder()
@@ -166,12 +165,12 @@ async fn run(
     let stop = CancellationToken::new();
     let seen = Arc::new(AtomicUsize::new(0));
     let mut loops = Vec::new();
-    received.store(0, Ordering::SeqCst);
+    receiver.reset().await;
     if on && part.webhook() {
         sk.add_webhook(
             &Principal::local(),
             NewWebhook {
-                url: format!("http://{receiver}/hook"),
+                url: format!("http://{}/hook", receiver.addr),
                 types: [
                     "job.succeeded",
                     "job.failed",
@@ -238,7 +237,7 @@ async fn run(
         wait_for(
             "every job-finished event delivered and consumed",
             async || {
-                (!part.webhook() || received.load(Ordering::SeqCst) >= jobs)
+                (!part.webhook() || receiver.received().await >= jobs)
                     && (!part.consumer() || seen.load(Ordering::SeqCst) >= jobs)
             },
         )
@@ -287,31 +286,22 @@ async fn main() {
     if std::env::var_os("DRAIN_SQL_PROFILE").is_some() {
         sql_profile::install();
     }
-    let received = Arc::new(AtomicUsize::new(0));
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post({
-            let received = received.clone();
-            move |_body: String| async move {
-                received.fetch_add(1, Ordering::SeqCst);
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let receiver = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
+    // DRAIN_RECEIVER=process: the endpoint in a process of its own.
+    let apart = std::env::var("DRAIN_RECEIVER").is_ok_and(|v| v == "process");
+    let receiver = if apart {
+        Receiver::own_process()
+    } else {
+        Receiver::in_process().await
+    };
     println!(
-        "ON = {}; load average at start: {}",
+        "ON = {}; receiver {}; load average at start: {}",
         match part {
             Part::All => "autonomy loops + webhook + consumer",
             Part::Hooks => "webhook loop + consumer",
             Part::Webhook => "webhook loop",
             Part::Consumer => "consumer",
         },
+        if apart { "in its own process" } else { "in this process" },
         load_average()
     );
     let mut ratios = Vec::new();
@@ -326,7 +316,7 @@ async fn main() {
         let mut catch_up = Duration::ZERO;
         let (mut cpu_off, mut cpu_on) = (Duration::ZERO, Duration::ZERO);
         for variant in order {
-            let r = run(variant, part, jobs, receiver, &received).await;
+            let r = run(variant, part, jobs, &receiver).await;
             if variant {
                 (on, cpu_on) = (r.drain, r.cpu);
                 catch_up = r.catch_up.unwrap_or_default();

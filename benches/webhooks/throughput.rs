@@ -11,13 +11,11 @@
 //! the receiver counting the last one (and the ledger showing every
 //! delivery delivered).
 
-use axum::http::StatusCode;
 use skynet_core::events::webhooks::{DeliveryState, NewWebhook, WebhookConfig};
 use skynet_core::events::{EventPayload, NewSystemEvent, Notice};
+use skynet_benches::receiver::Receiver;
 use skynet_core::probe::NetworkAllow;
 use skynet_core::{Principal, Skynet, Visibility};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -32,22 +30,8 @@ async fn main() {
         .cloned()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
 
-    let received = Arc::new(AtomicUsize::new(0));
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post({
-            let received = received.clone();
-            move |_body: String| async move {
-                received.fetch_add(1, Ordering::Relaxed);
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let receiver = Receiver::in_process().await;
+    let addr = receiver.addr;
 
     let sk = Skynet::builder()
         .database_url(&url)
@@ -88,7 +72,7 @@ async fn main() {
         let (sk, stop) = (sk.clone(), stop.clone());
         tokio::spawn(async move { sk.run_webhooks(stop).await })
     };
-    while received.load(Ordering::Relaxed) < events {
+    while receiver.received().await < events {
         assert!(started.elapsed() < Duration::from_secs(600), "timed out");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -124,6 +108,6 @@ async fn main() {
         events as f64 / sent.as_secs_f64(),
         recorded.as_secs_f64(),
         events as f64 / recorded.as_secs_f64(),
-        received.load(Ordering::Relaxed),
+        receiver.received().await,
     );
 }

@@ -29,12 +29,12 @@ use crate::events::{
     Consumer, EventHandler, EventPayload, EventType, FailurePattern, NewSystemEvent, Notice,
     QueueBacklog, SystemEvent, SystemIdle,
 };
-use crate::job::JobStatus;
+use crate::job::{JobId, JobStatus};
 use crate::store::conditions::StepRun;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -234,6 +234,7 @@ impl Skynet {
             round: Mutex::new(ConditionRound::default()),
             slowdowns: Mutex::new(slowdowns),
             checked: Mutex::new(HashSet::new()),
+            signatures: Mutex::new(HashMap::new()),
         };
         let polled = consumer
             .poll_page(&[EventType::StepFinished], &watcher)
@@ -266,7 +267,13 @@ impl Skynet {
             _ => return Ok(()),
         };
         let store = &self.inner.store;
-        let Some(signature) = store.step_signature_of(job, change.step).await? else {
+        let signature = watcher
+            .signatures
+            .lock()
+            .map_err(|_| poisoned("signatures"))?
+            .get(&(job.clone(), change.step))
+            .cloned();
+        let Some(signature) = signature else {
             return Ok(());
         };
         let first = watcher
@@ -444,6 +451,9 @@ struct StepWatcher<'a> {
     slowdowns: Mutex<HashSet<String>>,
     /// The (signature, failed) pairs the page already looked at.
     checked: Mutex<HashSet<(String, bool)>>,
+    /// The page's finished steps' signatures, read in one go
+    /// ([`EventHandler::prepare`]).
+    signatures: Mutex<HashMap<(JobId, u32), String>>,
 }
 
 fn poisoned(what: &str) -> Error {
@@ -454,6 +464,19 @@ fn poisoned(what: &str) -> Error {
 impl EventHandler for StepWatcher<'_> {
     fn name(&self) -> &str {
         STEP_WATCH_CONSUMER
+    }
+
+    async fn prepare(&self, events: &[SystemEvent]) -> Result<()> {
+        let steps: Vec<(JobId, u32)> = events
+            .iter()
+            .filter_map(|e| match (&e.job, &e.payload) {
+                (Some(job), EventPayload::StepFinished(change)) => Some((job.clone(), change.step)),
+                _ => None,
+            })
+            .collect();
+        let found = self.sk.inner.store.step_signatures(&steps).await?;
+        *self.signatures.lock().map_err(|_| poisoned("signatures"))? = found;
+        Ok(())
     }
 
     async fn handle(&self, event: &SystemEvent) -> Result<()> {

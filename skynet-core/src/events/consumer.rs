@@ -32,6 +32,13 @@ pub trait EventHandler: Send + Sync {
     fn types(&self) -> Vec<EventType> {
         Vec::new()
     }
+    /// Called once per page before [`EventHandler::handle`] sees any of
+    /// its events, so a handler can read what it needs for all of them
+    /// in one query instead of one per event. An error handles nothing
+    /// (the page is read again on the next poll).
+    async fn prepare(&self, _events: &[SystemEvent]) -> Result<()> {
+        Ok(())
+    }
     /// React to one event.
     async fn handle(&self, event: &SystemEvent) -> Result<()>;
 }
@@ -54,8 +61,10 @@ impl std::fmt::Debug for Consumer {
 }
 
 impl Consumer {
-    /// Rows read per page by default.
-    pub const DEFAULT_PAGE: u32 = 200;
+    /// Rows read per page by default: the most a page may hold, so a busy
+    /// log costs a consumer few reads and few position writes (each a
+    /// write transaction beside the workers').
+    pub const DEFAULT_PAGE: u32 = 1000;
 
     /// The consumer `name` over `store`, seeing every event.
     pub fn new(store: SharedStore, name: impl Into<String>) -> Self {
@@ -121,6 +130,9 @@ impl Consumer {
             .await?;
         if stored.is_some() {
             note_gap(&self.store, &self.name, after, &page).await?;
+        }
+        if !page.events.is_empty() {
+            handler.prepare(&page.events).await?;
         }
         let mut handled = 0;
         for event in &page.events {

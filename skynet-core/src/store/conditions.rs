@@ -10,11 +10,15 @@ use crate::job::JobId;
 use crate::store::codec::{LedgerRow, db, micros, time};
 use crate::store::dialect::{Affected, Dialect};
 use crate::store::ledger::{Ledger, commit};
-use crate::store::sql::query;
+use crate::store::sql::{SqlBuilder, query, query_with};
+use std::collections::{HashMap, HashSet};
 use crate::store::tx::Tx;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+
+/// Jobs whose steps' signatures one statement reads at most.
+pub const SIGNATURE_CHUNK: usize = 500;
 
 /// One finished run of a step, as the default handlers read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,9 +55,10 @@ pub trait ConditionStore: Send + Sync {
     async fn clear_condition(&self, key: &str) -> Result<bool>;
     /// The raised conditions whose key starts with `prefix`.
     async fn raised_conditions(&self, prefix: &str) -> Result<Vec<String>>;
-    /// The signature of step `step` of `job`; `None` when the step has
-    /// none (or does not exist).
-    async fn step_signature_of(&self, job: &JobId, step: u32) -> Result<Option<String>>;
+    /// The signatures of these steps (job, index), in one read per
+    /// [`SIGNATURE_CHUNK`] jobs; a step without one (or that does not
+    /// exist) is left out.
+    async fn step_signatures(&self, steps: &[(JobId, u32)]) -> Result<HashMap<(JobId, u32), String>>;
     /// The finished runs of steps with `signature` since `since`, newest
     /// first (at most `limit`).
     async fn step_runs(
@@ -126,14 +131,36 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
         Ok(keys)
     }
 
-    async fn step_signature_of(&self, job: &JobId, step: u32) -> Result<Option<String>> {
-        let row = query::<D>("SELECT signature FROM steps WHERE job_id = $1 AND idx = $2")
-            .bind(job.as_str())
-            .bind(i64::from(step))
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db("reading a step's signature"))?;
-        Ok(row.map(|r| r.opt_text("signature")).transpose()?.flatten())
+    async fn step_signatures(&self, steps: &[(JobId, u32)]) -> Result<HashMap<(JobId, u32), String>> {
+        // The callers' own ids are the map's keys: rows are matched to them.
+        let ids: HashMap<&str, &JobId> = steps.iter().map(|(j, _)| (j.as_str(), j)).collect();
+        let wanted: HashSet<(&str, u32)> = steps.iter().map(|(j, i)| (j.as_str(), *i)).collect();
+        let jobs: Vec<&str> = ids.keys().copied().collect();
+        let mut found = HashMap::new();
+        for chunk in jobs.chunks(SIGNATURE_CHUNK) {
+            let mut qb = SqlBuilder::<D>::new(
+                "SELECT job_id, idx, signature FROM steps WHERE signature IS NOT NULL AND job_id IN (",
+            );
+            qb.push_list(chunk, |b, job| {
+                b.push_bind(*job);
+            });
+            qb.push(")");
+            let (sql, args) = qb.into_parts()?;
+            let rows = query_with::<D>(&sql, args)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db("reading steps' signatures"))?;
+            for row in &rows {
+                let job = row.text("job_id")?;
+                let Ok(idx) = u32::try_from(row.int("idx")?) else {
+                    continue;
+                };
+                if let Some(id) = ids.get(job.as_str()).filter(|_| wanted.contains(&(job.as_str(), idx))) {
+                    found.insert(((*id).clone(), idx), row.text("signature")?);
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn step_runs(

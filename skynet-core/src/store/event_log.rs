@@ -185,16 +185,36 @@ impl<D: Dialect> Tx<D> {
 }
 
 /// The page read, with the job's owner beside each row (built once per
-/// dialect in `Queries`).
+/// dialect in `Queries`). `$4` lists the types asked for as `,a,b,`
+/// (empty: every type): rows of other types come back without their
+/// payload and owner, which are neither copied nor looked up. The match is
+/// a `LIKE`, so it may let through more than asked (`_` matches any
+/// character), never less; the exact filter is applied to the rows read.
 pub(crate) fn read_sql<D: Dialect>(by_job: bool) -> String {
+    let taken = "($4 = '' OR $4 LIKE ('%,' || e.type || ',%'))";
     format!(
-        "SELECT e.id, e.xid, e.type, e.at, e.source, e.job_id, e.payload, j.principal \
-         FROM event_log e LEFT JOIN jobs j ON j.id = e.job_id WHERE {}{} \
-         ORDER BY {} LIMIT $3",
+        "SELECT e.id, e.xid, e.type, e.at, e.source, e.job_id, \
+         CASE WHEN {taken} THEN e.payload END AS payload, \
+         CASE WHEN {taken} THEN (SELECT j.principal FROM jobs j WHERE j.id = e.job_id) END \
+         AS principal \
+         FROM event_log e WHERE {}{} ORDER BY {} LIMIT $3",
         D::EVENT_LOG_AFTER,
-        if by_job { " AND e.job_id = $4" } else { "" },
+        if by_job { " AND e.job_id = $5" } else { "" },
         D::EVENT_LOG_ORDER
     )
+}
+
+/// The types asked for as [`read_sql`]'s `$4` takes them.
+fn taken_list(types: &[EventType]) -> String {
+    if types.is_empty() {
+        return String::new();
+    }
+    let mut list = String::from(",");
+    for t in types {
+        list.push_str(t.as_str());
+        list.push(',');
+    }
+    list
 }
 
 fn row_position(row: &impl LedgerRow) -> Result<EventPosition> {
@@ -260,7 +280,8 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
         let mut stmt = query::<D>(sql)
             .bind(q.after.xid)
             .bind(q.after.id)
-            .bind(i64::from(limit));
+            .bind(i64::from(limit))
+            .bind(taken_list(&q.types));
         if let Some(job) = &q.job {
             stmt = stmt.bind(job.as_str());
         }
@@ -306,9 +327,11 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
 
     async fn consumer_position(&self, name: &str) -> Result<Option<EventPosition>> {
         check_consumer(name)?;
+        // Read beside the writer, not through it: a position is only
+        // stored by committed writes, which every read connection sees.
         let row = query::<D>("SELECT xid, id FROM event_consumers WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.write)
+            .fetch_optional(&self.read)
             .await
             .map_err(db("reading a consumer's position"))?;
         row.map(|r| {

@@ -32,6 +32,13 @@ use std::time::Duration;
 
 /// How long a write waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Rows a connection's thread may hand over before the reading task takes
+/// them. sqlx's default (50) makes a page of the event log or a batch
+/// claim wait on the reader once every few rows: a thread switch each
+/// time, which on two cores cost more than the rows. Every read is bounded
+/// by a `LIMIT` (at most a few thousand rows), so this bounds nothing it
+/// needs to.
+const ROW_BUFFER: usize = 4096;
 /// Connections for reads (WAL lets them run beside the writer).
 const READ_CONNECTIONS: u32 = 4;
 
@@ -110,7 +117,8 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| Error::Config(format!("bad SQLite URL {shown:?}: {e}")))?
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            .row_buffer_size(ROW_BUFFER);
         if is_memory(url) {
             // One connection that never idles out: the database lives as
             // long as the pool does.
