@@ -136,12 +136,7 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-async fn run(
-    on: bool,
-    part: Part,
-    jobs: usize,
-    receiver: &Receiver,
-) -> Run {
+async fn run(on: bool, part: Part, jobs: usize, receiver: &Receiver) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let sk = Skynet::builder()
         .database_url(format!(
@@ -301,7 +296,11 @@ async fn main() {
             Part::Webhook => "webhook loop",
             Part::Consumer => "consumer",
         },
-        if apart { "in its own process" } else { "in this process" },
+        if apart {
+            "in its own process"
+        } else {
+            "in this process"
+        },
         load_average()
     );
     let mut ratios = Vec::new();

@@ -11,9 +11,9 @@
 //! the receiver counting the last one (and the ledger showing every
 //! delivery delivered).
 
+use skynet_benches::receiver::Receiver;
 use skynet_core::events::webhooks::{DeliveryState, NewWebhook, WebhookConfig};
 use skynet_core::events::{EventPayload, NewSystemEvent, Notice};
-use skynet_benches::receiver::Receiver;
 use skynet_core::probe::NetworkAllow;
 use skynet_core::{Principal, Skynet, Visibility};
 use std::time::{Duration, Instant};

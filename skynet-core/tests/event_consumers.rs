@@ -158,3 +158,59 @@ async fn a_failing_handler_gets_the_same_event_again() {
     assert_eq!(consumer.poll_once(&[], &handler).await.unwrap(), 3);
     assert_eq!(*handler.seen.lock().unwrap(), [1, 2, 3, 4, 5]);
 }
+
+/// `prepare` sees each page's events before `handle` sees any of them; a
+/// `prepare` that fails handles nothing and leaves the position where it
+/// was, so the page comes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepare_sees_the_page_before_its_events_are_handled() {
+    struct Prepared {
+        fail_first: Mutex<bool>,
+        pages: Mutex<Vec<Vec<i64>>>,
+        handled: Mutex<Vec<(i64, bool)>>,
+    }
+    #[async_trait]
+    impl EventHandler for Prepared {
+        fn name(&self) -> &str {
+            "prepared"
+        }
+        async fn prepare(&self, events: &[SystemEvent]) -> skynet_core::Result<()> {
+            let mut fail = self.fail_first.lock().unwrap();
+            if std::mem::take(&mut *fail) {
+                return Err(skynet_core::Error::Timeout("ledger busy".into()));
+            }
+            self.pages
+                .lock()
+                .unwrap()
+                .push(events.iter().map(|e| e.id).collect());
+            Ok(())
+        }
+        async fn handle(&self, event: &SystemEvent) -> skynet_core::Result<()> {
+            let prepared = self
+                .pages
+                .lock()
+                .unwrap()
+                .last()
+                .is_some_and(|page| page.contains(&event.id));
+            self.handled.lock().unwrap().push((event.id, prepared));
+            Ok(())
+        }
+    }
+    let (store, _dir) = store_with_events(5).await;
+    let handler = Prepared {
+        fail_first: Mutex::new(true),
+        pages: Mutex::new(Vec::new()),
+        handled: Mutex::new(Vec::new()),
+    };
+    let consumer = Consumer::new(store, "prepared").page_size(3);
+    assert!(consumer.poll_once(&[], &handler).await.is_err());
+    assert!(handler.handled.lock().unwrap().is_empty());
+    assert_eq!(consumer.position().await.unwrap().id, 0);
+    assert_eq!(consumer.poll_once(&[], &handler).await.unwrap(), 3);
+    assert_eq!(consumer.poll_once(&[], &handler).await.unwrap(), 2);
+    assert_eq!(*handler.pages.lock().unwrap(), [vec![1, 2, 3], vec![4, 5]]);
+    assert_eq!(
+        *handler.handled.lock().unwrap(),
+        [(1, true), (2, true), (3, true), (4, true), (5, true)]
+    );
+}

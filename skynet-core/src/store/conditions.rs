@@ -11,11 +11,11 @@ use crate::store::codec::{LedgerRow, db, micros, time};
 use crate::store::dialect::{Affected, Dialect};
 use crate::store::ledger::{Ledger, commit};
 use crate::store::sql::{SqlBuilder, query, query_with};
-use std::collections::{HashMap, HashSet};
 use crate::store::tx::Tx;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
 
 /// Jobs whose steps' signatures one statement reads at most.
 pub const SIGNATURE_CHUNK: usize = 500;
@@ -58,7 +58,10 @@ pub trait ConditionStore: Send + Sync {
     /// The signatures of these steps (job, index), in one read per
     /// [`SIGNATURE_CHUNK`] jobs; a step without one (or that does not
     /// exist) is left out.
-    async fn step_signatures(&self, steps: &[(JobId, u32)]) -> Result<HashMap<(JobId, u32), String>>;
+    async fn step_signatures(
+        &self,
+        steps: &[(JobId, u32)],
+    ) -> Result<HashMap<(JobId, u32), String>>;
     /// The finished runs of steps with `signature` since `since`, newest
     /// first (at most `limit`).
     async fn step_runs(
@@ -131,7 +134,10 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
         Ok(keys)
     }
 
-    async fn step_signatures(&self, steps: &[(JobId, u32)]) -> Result<HashMap<(JobId, u32), String>> {
+    async fn step_signatures(
+        &self,
+        steps: &[(JobId, u32)],
+    ) -> Result<HashMap<(JobId, u32), String>> {
         // The callers' own ids are the map's keys: rows are matched to them.
         let ids: HashMap<&str, &JobId> = steps.iter().map(|(j, _)| (j.as_str(), j)).collect();
         let wanted: HashSet<(&str, u32)> = steps.iter().map(|(j, i)| (j.as_str(), *i)).collect();
@@ -155,7 +161,10 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
                 let Ok(idx) = u32::try_from(row.int("idx")?) else {
                     continue;
                 };
-                if let Some(id) = ids.get(job.as_str()).filter(|_| wanted.contains(&(job.as_str(), idx))) {
+                if let Some(id) = ids
+                    .get(job.as_str())
+                    .filter(|_| wanted.contains(&(job.as_str(), idx)))
+                {
                     found.insert(((*id).clone(), idx), row.text("signature")?);
                 }
             }

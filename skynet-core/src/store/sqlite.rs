@@ -33,11 +33,11 @@ use std::time::Duration;
 /// How long a write waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rows a connection's thread may hand over before the reading task takes
-/// them. sqlx's default (50) makes a page of the event log or a batch
-/// claim wait on the reader once every few rows: a thread switch each
-/// time, which on two cores cost more than the rows. Every read is bounded
-/// by a `LIMIT` (at most a few thousand rows), so this bounds nothing it
-/// needs to.
+/// them. With sqlx's default (50) a page of the event log or a batch claim
+/// makes the connection's thread wait on the reading task every few rows:
+/// a thread switch each time, which on two cores cost more than the rows.
+/// Pages are at most a few thousand rows; a longer read still holds at most
+/// this many in memory.
 const ROW_BUFFER: usize = 4096;
 /// Connections for reads (WAL lets them run beside the writer).
 const READ_CONNECTIONS: u32 = 4;

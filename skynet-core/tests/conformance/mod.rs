@@ -165,6 +165,7 @@ macro_rules! conformance_tests {
             memory_retention_forgets_evicts_and_keeps_pinned,
             memories_to_embed_page_by_model_and_take_new_vectors,
             step_failures_count_recent_failed_runs,
+            step_signatures_are_read_for_many_steps_at_once,
             cursors_only_move_forward,
             review_requeue_needs_a_fresh_approval_of_the_plan,
             review_fail_and_mark_succeeded_record_who_and_why,

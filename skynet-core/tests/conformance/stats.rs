@@ -154,3 +154,38 @@ pub async fn step_failures_count_recent_failed_runs(store: SharedStore) {
         .expect("failures");
     assert!(later.is_empty(), "failures before `since` do not count");
 }
+
+/// Many steps' signatures in one call: each as the plan's step gives it,
+/// keyed by (job, index); a step that does not exist is left out, and a
+/// job asked for twice is read once.
+pub async fn step_signatures_are_read_for_many_steps_at_once(store: SharedStore) {
+    let none = store.step_signatures(&[]).await.expect("nothing asked");
+    assert!(none.is_empty());
+    let two = insert(
+        &store,
+        test_job(&[RiskLevel::ReadOnly, RiskLevel::ReadOnly]),
+    )
+    .await;
+    let mut theirs = test_job(&[RiskLevel::ReadOnly]);
+    theirs.principal = skynet_core::Principal::new("dev").expect("principal");
+    let theirs = insert(&store, theirs).await;
+    let signature = |job: &Job, i: usize| {
+        step_signature(&job.principal, &job.plan.as_ref().expect("plan").steps[i])
+    };
+    let asked = [
+        (two.id.clone(), 0),
+        (two.id.clone(), 1),
+        (theirs.id.clone(), 0),
+        (theirs.id.clone(), 7),
+        (JobId::new(), 0),
+    ];
+    let found = store.step_signatures(&asked).await.expect("signatures");
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(found.get(&(two.id.clone(), 0)), Some(&signature(&two, 0)));
+    assert_eq!(found.get(&(two.id.clone(), 1)), Some(&signature(&two, 1)));
+    assert_eq!(
+        found.get(&(theirs.id.clone(), 0)),
+        Some(&signature(&theirs, 0))
+    );
+    assert_ne!(signature(&two, 0), signature(&two, 1));
+}
