@@ -20,7 +20,8 @@
 //! next ON then OFF). PART, to see what each part costs, runs for ON
 //! only: `hooks` the webhook delivery loop and the consumer (not the
 //! other autonomy loops), `webhook` the delivery loop alone, `consumer`
-//! the consumer alone.
+//! the consumer alone. `DRAIN_RECEIVER=process` runs the receiver in a
+//! process of its own (`webhook-receiver`, built beside this program).
 
 use async_trait::async_trait;
 use skynet_benches::receiver::Receiver;
