@@ -35,11 +35,10 @@ impl<D: Dialect> Tx<D> {
     ) -> Result<Fenced> {
         let mut qb = SqlBuilder::<D>::new("SELECT ");
         qb.push(JOB_COLUMNS)
-            .push(", event_head FROM jobs WHERE id IN (");
-        qb.push_list(batch, |qb, cp| {
-            qb.push_bind(cp.job.as_str());
-        });
-        qb.push(") ORDER BY id").push(D::LOCK_ROW);
+            .push(", event_head FROM jobs WHERE id IN ");
+        qb.push_in(batch.iter().map(|cp| cp.job.as_str()))
+            .push(" ORDER BY id")
+            .push(D::LOCK_ROW);
         let (sql, args) = qb.into_parts()?;
         let rows = query_with::<D>(&sql, args)
             .fetch_all(&mut *conn)

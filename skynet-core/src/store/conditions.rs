@@ -145,12 +145,9 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
         let mut found = HashMap::new();
         for chunk in jobs.chunks(SIGNATURE_CHUNK) {
             let mut qb = SqlBuilder::<D>::new(
-                "SELECT job_id, idx, signature FROM steps WHERE signature IS NOT NULL AND job_id IN (",
+                "SELECT job_id, idx, signature FROM steps WHERE signature IS NOT NULL AND job_id IN ",
             );
-            qb.push_list(chunk, |b, job| {
-                b.push_bind(*job);
-            });
-            qb.push(")");
+            qb.push_in(chunk.iter().copied());
             let (sql, args) = qb.into_parts()?;
             let rows = query_with::<D>(&sql, args)
                 .fetch_all(&self.read)

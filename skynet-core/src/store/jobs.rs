@@ -74,11 +74,8 @@ impl<D: Dialect> JobStore for Ledger<D> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb = SqlBuilder::<D>::new("SELECT id, principal FROM jobs WHERE id IN (");
-        qb.push_list(ids, |qb, id| {
-            qb.push_bind(id.as_str().to_string());
-        });
-        qb.push(")");
+        let mut qb = SqlBuilder::<D>::new("SELECT id, principal FROM jobs WHERE id IN ");
+        qb.push_in(ids.iter().map(JobId::as_str));
         let (sql, args) = qb.into_parts()?;
         let rows = query_with::<D>(&sql, args)
             .fetch_all(&self.read)

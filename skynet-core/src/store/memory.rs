@@ -229,11 +229,8 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         };
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
             let mut qb = SqlBuilder::<D>::new("SELECT ");
-            qb.push(columns).push(" FROM memories WHERE id IN (");
-            qb.push_list(chunk.iter(), |qb, id| {
-                qb.push_bind(id.clone());
-            });
-            qb.push(")");
+            qb.push(columns).push(" FROM memories WHERE id IN ");
+            qb.push_in(chunk.iter().cloned());
             push_visibility(&mut qb, visibility);
             push_filter(&mut qb, filter)?;
             let (sql, args) = qb.into_parts()?;
@@ -276,11 +273,8 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
             let mut qb = SqlBuilder::<D>::new(
                 "SELECT id, principal, created_at, embedding FROM memories WHERE embedding_model = ",
             );
-            qb.push_bind(model.to_string()).push(" AND id IN (");
-            qb.push_list(chunk.iter(), |qb, id| {
-                qb.push_bind(id.clone());
-            });
-            qb.push(")");
+            qb.push_bind(model.to_string()).push(" AND id IN ");
+            qb.push_in(chunk.iter().cloned());
             let (sql, args) = qb.into_parts()?;
             let rows = query_with::<D>(&sql, args)
                 .fetch_all(&self.read)
@@ -384,11 +378,8 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         let mut qb = SqlBuilder::<D>::new(
             "UPDATE memories SET access_count = access_count + 1, last_accessed_at = ",
         );
-        qb.push_bind(micros(at)).push(" WHERE id IN (");
-        qb.push_list(ids.iter(), |qb, id| {
-            qb.push_bind(id.clone());
-        });
-        qb.push(")");
+        qb.push_bind(micros(at)).push(" WHERE id IN ");
+        qb.push_in(ids.iter().cloned());
         let (sql, args) = qb.into_parts()?;
         // A ranking signal nobody waits on: a crash may lose the last
         // counts, never the database's consistency (see
@@ -512,11 +503,8 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         let mut gone = 0;
         for chunk in jobs.chunks(IDS_PER_STATEMENT) {
             let mut qb =
-                SqlBuilder::<D>::new("DELETE FROM memories WHERE pinned = 0 AND job_id IN (");
-            qb.push_list(chunk.iter(), |qb, id| {
-                qb.push_bind(id.as_str().to_string());
-            });
-            qb.push(")");
+                SqlBuilder::<D>::new("DELETE FROM memories WHERE pinned = 0 AND job_id IN ");
+            qb.push_in(chunk.iter().map(crate::job::JobId::as_str));
             let (sql, args) = qb.into_parts()?;
             let done = query_with::<D>(&sql, args)
                 .execute(&self.write)
@@ -532,12 +520,9 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         let mut n = 0;
         for chunk in jobs.chunks(IDS_PER_STATEMENT) {
             let mut qb = SqlBuilder::<D>::new(
-                "SELECT COUNT(*) AS n FROM memories WHERE pinned = 0 AND job_id IN (",
+                "SELECT COUNT(*) AS n FROM memories WHERE pinned = 0 AND job_id IN ",
             );
-            qb.push_list(chunk.iter(), |qb, id| {
-                qb.push_bind(id.as_str().to_string());
-            });
-            qb.push(")");
+            qb.push_in(chunk.iter().map(crate::job::JobId::as_str));
             let (sql, args) = qb.into_parts()?;
             let row = query_with::<D>(&sql, args)
                 .fetch_one(&self.read)

@@ -363,6 +363,21 @@ impl<'a, D: Dialect> SqlBuilder<'a, D> {
         }
     }
 
+    /// Append `(?, ?, ...)`: one placeholder per item, each bound (the
+    /// list of an `IN`).
+    pub(crate) fn push_in<I>(&mut self, items: I) -> &mut Self
+    where
+        I: IntoIterator,
+        I::Item: Value<'a>,
+    {
+        self.sql.push('(');
+        self.push_list(items, |b, value| {
+            b.push_bind(value);
+        });
+        self.sql.push(')');
+        self
+    }
+
     /// Append `VALUES (...), (...)`: one parenthesized row per item, its
     /// values bound by `bind`.
     pub(crate) fn push_values<I>(

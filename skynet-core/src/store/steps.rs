@@ -87,12 +87,10 @@ impl<D: Dialect> StepStore for Ledger<D> {
                SELECT signature, started_at, finished_at, ROW_NUMBER() OVER \
                  (PARTITION BY signature ORDER BY finished_at DESC) AS recent \
                FROM steps WHERE status = 'succeeded' AND finished_at IS NOT NULL \
-               AND started_at IS NOT NULL AND signature IN (",
+               AND started_at IS NOT NULL AND signature IN ",
         );
-        qb.push_list(signatures, |qb, sig| {
-            qb.push_bind(sig.clone());
-        });
-        qb.push(&format!(")) AS runs WHERE recent <= {runs}"));
+        qb.push_in(signatures.iter().map(String::as_str))
+            .push(&format!(") AS runs WHERE recent <= {runs}"));
         let (sql, args) = qb.into_parts()?;
         let rows = query_with::<D>(&sql, args)
             .fetch_all(&self.read)
@@ -132,11 +130,9 @@ impl<D: Dialect> StepStore for Ledger<D> {
              WHERE status IN ('failed', 'timed_out') AND finished_at >= ",
         );
         qb.push_bind(crate::store::codec::micros(since))
-            .push(" AND signature IN (");
-        qb.push_list(signatures, |qb, sig| {
-            qb.push_bind(sig.clone());
-        });
-        qb.push(") GROUP BY signature");
+            .push(" AND signature IN ");
+        qb.push_in(signatures.iter().map(String::as_str))
+            .push(" GROUP BY signature");
         let (sql, args) = qb.into_parts()?;
         let rows = query_with::<D>(&sql, args)
             .fetch_all(&self.read)
