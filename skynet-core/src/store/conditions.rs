@@ -15,7 +15,7 @@ use crate::store::tx::Tx;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Jobs whose steps' signatures one statement reads at most.
 pub const SIGNATURE_CHUNK: usize = 500;
@@ -138,10 +138,13 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
         &self,
         steps: &[(JobId, u32)],
     ) -> Result<HashMap<(JobId, u32), String>> {
-        // The callers' own ids are the map's keys: rows are matched to them.
-        let ids: HashMap<&str, &JobId> = steps.iter().map(|(j, _)| (j.as_str(), j)).collect();
-        let wanted: HashSet<(&str, u32)> = steps.iter().map(|(j, i)| (j.as_str(), *i)).collect();
-        let jobs: Vec<&str> = ids.keys().copied().collect();
+        // Each step asked for, keyed by the caller's own id (rows are
+        // matched to it), and the jobs to read, each once.
+        let wanted: HashMap<(&str, u32), &JobId> =
+            steps.iter().map(|(j, i)| ((j.as_str(), *i), j)).collect();
+        let mut jobs: Vec<&str> = wanted.keys().map(|(j, _)| *j).collect();
+        jobs.sort_unstable();
+        jobs.dedup();
         let mut found = HashMap::new();
         for chunk in jobs.chunks(SIGNATURE_CHUNK) {
             let mut qb = SqlBuilder::<D>::new(
@@ -158,10 +161,7 @@ impl<D: Dialect> ConditionStore for Ledger<D> {
                 let Ok(idx) = u32::try_from(row.int("idx")?) else {
                     continue;
                 };
-                if let Some(id) = ids
-                    .get(job.as_str())
-                    .filter(|_| wanted.contains(&(job.as_str(), idx)))
-                {
+                if let Some(id) = wanted.get(&(job.as_str(), idx)) {
                     found.insert(((*id).clone(), idx), row.text("signature")?);
                 }
             }

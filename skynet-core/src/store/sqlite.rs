@@ -34,10 +34,11 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rows a connection's thread may hand over before the reading task takes
 /// them. With sqlx's default (50) a page of the event log or a batch claim
-/// makes the connection's thread wait on the reading task every few rows:
-/// a thread switch each time, which on two cores cost more than the rows.
-/// Pages are at most a few thousand rows; a longer read still holds at most
-/// this many in memory.
+/// can make the connection's thread wait on the reading task every few
+/// rows, a thread switch each time; thread switches were the largest cost
+/// in a profile of the event-engine drain (benches/RESULTS.md). Pages are
+/// at most a few thousand rows; a longer read still holds at most this
+/// many in memory.
 const ROW_BUFFER: usize = 4096;
 /// Connections for reads (WAL lets them run beside the writer).
 const READ_CONNECTIONS: u32 = 4;
