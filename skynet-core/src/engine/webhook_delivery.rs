@@ -1,11 +1,13 @@
 //! The webhook delivery loop ([`Skynet::run_webhooks`]): a durable
 //! consumer of the global event log that enqueues one delivery per
-//! endpoint and event, claims due deliveries in batches per endpoint,
-//! sends them through [`Lanes`] (at most `concurrency` requests at once,
-//! `per_endpoint` to any one endpoint) and records finished attempts in
-//! group commits: while one batch is being written the next one gathers.
-//! The ledger so sees a claim per batch and a commit per batch, not two
-//! per request, and a slow endpoint holds only its own lane.
+//! endpoint and event (the first ones leased straight into their lane, so
+//! they need no claim), claims the other due deliveries in batches per
+//! endpoint, sends them through [`Lanes`] (at most `concurrency` requests
+//! at once, `per_endpoint` to any one endpoint; one sender task polls them
+//! all) and records finished attempts in group commits: while one batch is
+//! being written the next one gathers. The ledger so sees a claim per
+//! batch and a commit per batch, not two per request, and a slow endpoint
+//! holds only its own lane.
 
 use super::Skynet;
 use super::webhooks::Sent;
@@ -18,16 +20,22 @@ use crate::store::webhooks::{
 };
 use crate::{Error, Result};
 use chrono::Utc;
+use futures::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Log rows read per page by the delivery loop.
-const PAGE: u32 = 500;
+const PAGE: u32 = 1000;
 /// Pages of the log enqueued per round at most (the rest next round).
-const PAGES_PER_ROUND: usize = 20;
+const PAGES_PER_ROUND: usize = 10;
 /// How often an idle loop without any endpoint looks again.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// Finished attempts are recorded at most this often (or at once when
@@ -40,39 +48,112 @@ const RECORD_BATCH: usize = 500;
 /// The enabled endpoints by id.
 type Endpoints = Arc<HashMap<String, Arc<WebhookTarget>>>;
 
-/// The loop's requests in flight, with the endpoint of each task (so a
-/// task that panicked still frees its lane).
-#[derive(Default)]
+/// A finished request: its endpoint (to free the lane) and, unless it
+/// panicked, the delivery with what the request got.
+type Finished = (String, Option<(ClaimedDelivery, Sent)>);
+
+/// The loop's requests in flight, all polled by one sender task: their
+/// wake-ups land on that task (many answers, one wake), not on a task
+/// spawned per request, and the loop hears of them in batches.
 struct InFlight {
-    tasks: JoinSet<(ClaimedDelivery, Sent)>,
-    endpoint: HashMap<tokio::task::Id, String>,
+    send: mpsc::UnboundedSender<(ClaimedDelivery, Arc<WebhookTarget>)>,
+    finished: mpsc::UnboundedReceiver<Finished>,
+    /// Dropped with the loop: the sender ends.
+    _stop: oneshot::Sender<()>,
+}
+
+/// Run the sender on a thread of its own, on a single-threaded runtime:
+/// a burst of requests (and their connections' tasks, which hyper spawns
+/// where the request runs) then never queues ahead of the engine's own
+/// tasks. Where no thread or runtime can be made, it runs on the caller's
+/// runtime instead.
+fn run_apart(sender: impl Future<Output = ()> + Send + 'static) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let Ok(runtime) = runtime else {
+        tokio::spawn(sender);
+        return;
+    };
+    let (hand, take) = std::sync::mpsc::channel::<Pin<Box<dyn Future<Output = ()> + Send>>>();
+    let started = std::thread::Builder::new()
+        .name("skynet-webhooks".into())
+        .spawn(move || {
+            if let Ok(sender) = take.recv() {
+                runtime.block_on(sender);
+            }
+        });
+    let sender: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(sender);
+    match started {
+        // The thread holds the receiving end until it has the sender.
+        Ok(_) => {
+            if let Err(back) = hand.send(sender) {
+                tokio::spawn(back.0);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "webhooks: no thread for the sender; it shares the runtime");
+            tokio::spawn(sender);
+        }
+    }
 }
 
 impl InFlight {
-    /// Take a finished task's result, freeing its lane.
+    fn start(sk: Skynet) -> Self {
+        let (send, mut queued) = mpsc::unbounded_channel::<(ClaimedDelivery, Arc<WebhookTarget>)>();
+        let (done, finished) = mpsc::unbounded_channel();
+        let sender = async move {
+            let mut requests = FuturesUnordered::new();
+            loop {
+                tokio::select! {
+                    Some(one) = requests.next(), if !requests.is_empty() => {
+                        if done.send(one).is_err() {
+                            return;
+                        }
+                    }
+                    next = queued.recv() => {
+                        let Some((d, target)) = next else { return };
+                        let sk = sk.clone();
+                        requests.push(async move {
+                            let endpoint = d.webhook.clone();
+                            // A panicking request is not recorded: its lease
+                            // lapses and it is sent again; its lane is freed.
+                            let sent = AssertUnwindSafe(sk.send(&target, &d.id, &d.body))
+                                .catch_unwind()
+                                .await
+                                .ok();
+                            (endpoint, sent.map(|sent| (d, sent)))
+                        });
+                    }
+                }
+            }
+        };
+        // Dropping `stop` ends the sender, dropping what is in flight.
+        let (stop, stopped) = oneshot::channel::<()>();
+        let sender = async move {
+            tokio::select! {
+                () = sender => {}
+                _ = stopped => {}
+            }
+        };
+        run_apart(sender);
+        InFlight {
+            send,
+            finished,
+            _stop: stop,
+        }
+    }
+
+    /// Free the lane of a finished request and keep what it got.
     fn take(
-        &mut self,
-        joined: std::result::Result<
-            (tokio::task::Id, (ClaimedDelivery, Sent)),
-            tokio::task::JoinError,
-        >,
+        (endpoint, outcome): Finished,
         lanes: &mut Lanes<ClaimedDelivery>,
         done: &mut Vec<(ClaimedDelivery, Sent)>,
     ) {
-        let id = match &joined {
-            Ok((id, _)) => *id,
-            Err(e) => e.id(),
-        };
-        if let Some(endpoint) = self.endpoint.remove(&id) {
-            lanes.finished(&endpoint);
-            if let Ok((_, (_, sent))) = &joined {
-                lanes.timed(&endpoint, Duration::from_millis(sent.duration_ms));
-            }
-        }
-        // A panicked request is not recorded: its lease lapses and it is
-        // sent again.
-        if let Ok((_, one)) = joined {
-            done.push(one);
+        lanes.finished(&endpoint);
+        if let Some((d, sent)) = outcome {
+            lanes.timed(&endpoint, Duration::from_millis(sent.duration_ms));
+            done.push((d, sent));
         }
     }
 }
@@ -94,19 +175,21 @@ impl Skynet {
         let max_wait = lease.saturating_sub(config.timeout + Duration::from_secs(2));
         let mut lanes = Lanes::new(config.concurrency, config.endpoint_cap()).wait_budget(max_wait);
         let mut endpoints: Endpoints = Arc::default();
-        let mut in_flight = InFlight::default();
+        let mut in_flight = InFlight::start(self.clone());
         let mut done: Vec<(ClaimedDelivery, Sent)> = Vec::new();
         let mut recording: Option<JoinHandle<()>> = None;
         let mut recorded_at = Instant::now();
         let mut next_scan = Instant::now();
         while !shutdown.is_cancelled() {
             if Instant::now() >= next_scan {
-                next_scan = self.scan_log(&mut endpoints, &mut lanes, &config).await;
+                next_scan = self
+                    .scan_log(&mut endpoints, &mut lanes, &config, lease)
+                    .await;
             }
             if !endpoints.is_empty() {
                 self.claim_into(&mut lanes, lease, config.poll).await;
             }
-            self.dispatch(&mut lanes, &endpoints, &mut in_flight, max_wait);
+            Self::dispatch(&mut lanes, &endpoints, &mut in_flight, max_wait);
             // Group commit: one batch written at a time, at most every
             // RECORD_EVERY unless a full batch waits; what ends meanwhile
             // waits for the next.
@@ -130,10 +213,10 @@ impl Skynet {
             }
             tokio::select! {
                 () = shutdown.cancelled() => {}
-                Some(joined) = in_flight.tasks.join_next_with_id(), if !in_flight.tasks.is_empty() => {
-                    in_flight.take(joined, &mut lanes, &mut done);
-                    while let Some(joined) = in_flight.tasks.try_join_next_with_id() {
-                        in_flight.take(joined, &mut lanes, &mut done);
+                Some(one) = in_flight.finished.recv() => {
+                    InFlight::take(one, &mut lanes, &mut done);
+                    while let Ok(one) = in_flight.finished.try_recv() {
+                        InFlight::take(one, &mut lanes, &mut done);
                     }
                 }
                 // A batch written: the next one may start.
@@ -151,7 +234,7 @@ impl Skynet {
         // Requests in flight are dropped: their leases lapse and another
         // round (here after a restart, or another process) sends them
         // again. What ended is recorded.
-        in_flight.tasks.abort_all();
+        drop(in_flight);
         if let Some(r) = recording.take() {
             let _ = r.await;
         }
@@ -160,13 +243,16 @@ impl Skynet {
         }
     }
 
-    /// Reload the enabled endpoints and enqueue new events of the log;
-    /// returns when to scan again (now if the log has more).
+    /// Reload the enabled endpoints and enqueue new events of the log,
+    /// the first of each endpoint's leased straight into its lane as far
+    /// as it has room (no claim needed for them); returns when to scan
+    /// again (now if the log has more).
     async fn scan_log(
         &self,
         endpoints: &mut Endpoints,
         lanes: &mut Lanes<ClaimedDelivery>,
         config: &WebhookConfig,
+        lease: Duration,
     ) -> Instant {
         let list = match self.inner.store.enabled_webhooks().await {
             Ok(list) => list,
@@ -175,12 +261,18 @@ impl Skynet {
                 return Instant::now() + config.poll;
             }
         };
+        lanes.keep(list.iter().map(|t| t.id.as_str()));
         let mut more = false;
         if !list.is_empty() {
-            match self.enqueue_from_log(&list).await {
-                Ok((enqueued, rest)) => {
-                    more = rest;
-                    if enqueued > 0 {
+            let asked_at = Instant::now();
+            let room = lanes.wants(asked_at, Duration::ZERO).into_iter().collect();
+            match self.enqueue_from_log(&list, room, lease).await {
+                Ok(scan) => {
+                    more = scan.more;
+                    for (endpoint, leased) in scan.leased {
+                        lanes.offer(&endpoint, leased, asked_at);
+                    }
+                    if scan.enqueued > 0 {
                         lanes.wake();
                     }
                 }
@@ -194,7 +286,6 @@ impl Skynet {
         } else {
             config.poll
         };
-        lanes.keep(list.iter().map(|t| t.id.as_str()));
         *endpoints = Arc::new(
             list.into_iter()
                 .map(|t| (t.id.clone(), Arc::new(t)))
@@ -208,18 +299,25 @@ impl Skynet {
     }
 
     /// Enqueue the deliveries of new events of the global log for the
-    /// enabled endpoints (up to [`PAGES_PER_ROUND`] pages); returns how
-    /// many were enqueued and whether the log has more. Events the
-    /// delivery loop reported itself are never delivered, so a failing
-    /// endpoint cannot feed itself.
-    async fn enqueue_from_log(&self, targets: &[WebhookTarget]) -> Result<(u64, bool)> {
+    /// enabled endpoints (up to [`PAGES_PER_ROUND`] pages), the first
+    /// `room[endpoint]` of each leased for `lease` to this loop. Events
+    /// the delivery loop reported itself are never delivered, so a
+    /// failing endpoint cannot feed itself.
+    async fn enqueue_from_log(
+        &self,
+        targets: &[WebhookTarget],
+        mut room: HashMap<String, u32>,
+        lease: Duration,
+    ) -> Result<Scanned> {
         let store = &self.inner.store;
-        let mut enqueued = 0;
+        let mut scanned = Scanned::default();
         let stored = store.consumer_position(wh::CONSUMER).await?;
         // A position never stored has no gap to record (see `note_gap`).
         let mut positioned = stored.is_some();
         let mut after = stored.unwrap_or(crate::events::EventPosition::START);
         let types = taken_types(targets);
+        // A round that reads its last page full leaves more for the next.
+        scanned.more = true;
         for _ in 0..PAGES_PER_ROUND {
             let page = store
                 .read_event_log(&EventLogQuery {
@@ -248,6 +346,10 @@ impl Skynet {
                 let position = event.position()?;
                 let at = crate::store::chain::truncate_to_micros(Utc::now());
                 for t in takers {
+                    let leased = room.get_mut(&t.id).filter(|n| **n > 0).map(|n| {
+                        *n -= 1;
+                        crate::store::codec::plus(at, lease)
+                    });
                     rows.push(NewDelivery {
                         id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
                         webhook: t.id.clone(),
@@ -256,21 +358,28 @@ impl Skynet {
                         event_type: event.event_type.as_str().to_string(),
                         body: body.clone(),
                         at,
+                        lease_until: leased,
                     });
                 }
             }
-            enqueued += store.enqueue_webhook_deliveries(&rows).await?;
-            if page.next > after {
-                // Another process may be further on: it only moves forward.
-                after = store.advance_consumer(wh::CONSUMER, page.next).await?;
-                positioned = true;
-            }
+            let done = store.enqueue_webhook_deliveries(&rows).await?;
+            scanned.enqueued += done.new;
+            scanned.take_leased(rows, &done.leased);
+            after = after.max(page.next);
+            positioned = true;
             if page.scanned < PAGE as usize {
                 // A short page: the log is read to its end for now.
-                return Ok((enqueued, false));
+                scanned.more = false;
+                break;
             }
         }
-        Ok((enqueued, true))
+        // Stored once per round, not per page: enqueuing is idempotent, so
+        // pages enqueued again after a crash add nothing. Another process
+        // may be further on: the position only moves forward.
+        if after > stored.unwrap_or(crate::events::EventPosition::START) {
+            store.advance_consumer(wh::CONSUMER, after).await?;
+        }
+        Ok(scanned)
     }
 
     /// Claim what the lanes ask for, in one transaction.
@@ -308,7 +417,6 @@ impl Skynet {
 
     /// Start a request for every delivery the lanes let go now.
     fn dispatch(
-        &self,
         lanes: &mut Lanes<ClaimedDelivery>,
         endpoints: &Endpoints,
         in_flight: &mut InFlight,
@@ -327,13 +435,10 @@ impl Skynet {
                 lanes.finished(&d.webhook);
                 continue;
             };
-            let endpoint = d.webhook.clone();
-            let sk = self.clone();
-            let task = in_flight.tasks.spawn(async move {
-                let sent = sk.send(&target, &d.id, &d.body).await;
-                (d, sent)
-            });
-            in_flight.endpoint.insert(task.id(), endpoint);
+            if let Err(back) = in_flight.send.send((d, target)) {
+                // The sender task is gone (it ends only with the loop).
+                lanes.finished(&back.0.0.webhook);
+            }
         }
     }
 
@@ -419,6 +524,41 @@ impl Skynet {
                 }),
             );
             self.note_event(&event).await;
+        }
+    }
+}
+
+/// What one scan of the log enqueued.
+#[derive(Default)]
+struct Scanned {
+    /// Deliveries that were new.
+    enqueued: u64,
+    /// The new ones leased to this loop, by endpoint, oldest first.
+    leased: HashMap<String, Vec<ClaimedDelivery>>,
+    /// The log has more than one round reads.
+    more: bool,
+}
+
+impl Scanned {
+    /// Keep the leased ones of `rows` that the store inserted (`leased`):
+    /// a row another process enqueued first is its, lease and all.
+    fn take_leased(&mut self, rows: Vec<NewDelivery>, leased: &[String]) {
+        let leased: std::collections::HashSet<&str> = leased.iter().map(String::as_str).collect();
+        for d in rows {
+            if !leased.contains(d.id.as_str()) {
+                continue;
+            }
+            self.leased
+                .entry(d.webhook.clone())
+                .or_default()
+                .push(ClaimedDelivery {
+                    id: d.id,
+                    webhook: d.webhook,
+                    event_id: d.event_id,
+                    body: d.body,
+                    attempts: 0,
+                    round_base: 0,
+                });
         }
     }
 }

@@ -179,10 +179,12 @@ pub struct Queries {
     pub(crate) job_events_after: String,
     /// Every job's events after a seq, in order, up to a limit.
     pub(crate) events_after: String,
-    /// The global event log after a position, in commit order.
-    pub(crate) event_log_after: String,
-    /// One job's part of the global event log after a position.
-    pub(crate) job_event_log_after: String,
+    /// The global event log after a position, in commit order: every
+    /// type, some types (`event_log::read_sql`).
+    pub(crate) event_log_after: [String; 2],
+    /// One job's part of the global event log after a position (the same
+    /// two).
+    pub(crate) job_event_log_after: [String; 2],
     /// Since when the longest-waiting due job has waited.
     pub(crate) oldest_queued: String,
     /// An API key by id.
@@ -219,8 +221,10 @@ impl Queries {
             job_exists_shared: format!("SELECT id FROM jobs WHERE id = $1{}", D::LOCK_SHARED),
             steps: format!("SELECT {STEP_COLUMNS} FROM steps WHERE job_id = $1 ORDER BY idx"),
             events: format!("SELECT {EVENT_COLUMNS} FROM events WHERE job_id = $1 ORDER BY seq"),
-            event_log_after: crate::store::event_log::read_sql::<D>(false),
-            job_event_log_after: crate::store::event_log::read_sql::<D>(true),
+            event_log_after: [false, true]
+                .map(|t| crate::store::event_log::read_sql::<D>(false, t)),
+            job_event_log_after: [false, true]
+                .map(|t| crate::store::event_log::read_sql::<D>(true, t)),
             job_events_after: format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE job_id = $1 AND seq > $2 \
                  ORDER BY seq LIMIT $3"

@@ -185,22 +185,50 @@ impl<D: Dialect> Tx<D> {
 }
 
 /// The page read, with the job's owner beside each row (built once per
-/// dialect in `Queries`). `$4` lists the types asked for as `,a,b,`
-/// (empty: every type): rows of other types come back without their
-/// payload and owner, which are neither copied nor looked up. The match is
-/// a `LIKE`, so it may let through more than asked (`_` matches any
-/// character), never less; the exact filter is applied to the rows read.
-pub(crate) fn read_sql<D: Dialect>(by_job: bool) -> String {
-    let taken = "($4 = '' OR $4 LIKE ('%,' || e.type || ',%'))";
-    format!(
-        "SELECT e.id, e.xid, e.type, e.at, e.source, e.job_id, \
-         CASE WHEN {taken} THEN e.payload END AS payload, \
-         CASE WHEN {taken} THEN (SELECT j.principal FROM jobs j WHERE j.id = e.job_id) END \
-         AS principal \
-         FROM event_log e WHERE {}{} ORDER BY {} LIMIT $3",
+/// dialect in `Queries`): `$3` rows of the log after position `$1, $2`
+/// (and of job `$4`, or `$5` with types, when `by_job`).
+///
+/// With `of_types`, `$4` lists the types asked for as `,a,b,`: only rows
+/// of those types come back with their payload and owner, and one more
+/// row marks the page's end (the last row scanned, whatever its type,
+/// with `scanned`, how many rows the page held, and nothing else). A
+/// reader of a few types so copies a few rows per page, not every row.
+/// The match is a `LIKE`, so it may let through more than asked (`_`
+/// matches any character), never less; the exact filter is applied to the
+/// rows read. Without `of_types` every row comes back and none marks the
+/// end.
+pub(crate) fn read_sql<D: Dialect>(by_job: bool, of_types: bool) -> String {
+    let job = match (by_job, of_types) {
+        (false, _) => "",
+        (true, false) => " AND e.job_id = $4",
+        (true, true) => " AND e.job_id = $5",
+    };
+    let page = format!(
+        "SELECT e.id, e.xid, e.type, e.at, e.source, e.job_id FROM event_log e \
+         WHERE {}{job} ORDER BY {} LIMIT $3",
         D::EVENT_LOG_AFTER,
-        if by_job { " AND e.job_id = $5" } else { "" },
         D::EVENT_LOG_ORDER
+    );
+    let columns = "p.id, p.xid, p.type, p.at, p.source, p.job_id, \
+         (SELECT x.payload FROM event_log x WHERE x.id = p.id) AS payload, \
+         (SELECT j.principal FROM jobs j WHERE j.id = p.job_id) AS principal, \
+         CAST(NULL AS BIGINT) AS scanned";
+    if !of_types {
+        return format!(
+            "SELECT e.id, e.xid, e.type, e.at, e.source, e.job_id, e.payload, \
+             (SELECT j.principal FROM jobs j WHERE j.id = e.job_id) AS principal, \
+             CAST(NULL AS BIGINT) AS scanned FROM event_log e \
+             WHERE {}{job} ORDER BY {} LIMIT $3",
+            D::EVENT_LOG_AFTER,
+            D::EVENT_LOG_ORDER
+        );
+    }
+    format!(
+        "WITH page AS MATERIALIZED ({page}) \
+         SELECT {columns} FROM page p WHERE $4 LIKE ('%,' || p.type || ',%') \
+         UNION ALL SELECT * FROM (SELECT p.id, p.xid, p.type, CAST(NULL AS BIGINT), NULL, NULL, \
+         NULL, NULL, (SELECT count(*) FROM page) FROM page p ORDER BY {} LIMIT 1) edge",
+        D::EVENT_LOG_ORDER_DESC.replace("e.", "p.")
     )
 }
 
@@ -273,15 +301,18 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
             0 => 100,
             n => n.min(1000),
         };
+        let of_types = usize::from(!q.types.is_empty());
         let sql = match q.job {
-            Some(_) => &D::sql().job_event_log_after,
-            None => &D::sql().event_log_after,
+            Some(_) => &D::sql().job_event_log_after[of_types],
+            None => &D::sql().event_log_after[of_types],
         };
         let mut stmt = query::<D>(sql)
             .bind(q.after.xid)
             .bind(q.after.id)
-            .bind(i64::from(limit))
-            .bind(taken_list(&q.types));
+            .bind(i64::from(limit));
+        if of_types == 1 {
+            stmt = stmt.bind(taken_list(&q.types));
+        }
         if let Some(job) = &q.job {
             stmt = stmt.bind(job.as_str());
         }
@@ -293,15 +324,22 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
         // (its range may then overlap rows read, which is harmless).
         let pruned = self.event_log_anchors_after(q.after).await?;
         let mut next = q.after;
+        let mut scanned = None;
         let mut events = Vec::new();
         for row in &rows {
-            next = row_position(row)?;
-            let event_type = row_type(row)?;
-            if !q.types.is_empty() && !q.types.contains(&event_type) {
-                // Passed over without decoding its payload.
+            let position = row_position(row)?;
+            next = next.max(position);
+            if let Some(n) = row.opt_int("scanned")? {
+                // The page's end (see `read_sql`), not an event.
+                scanned = Some(usize::try_from(n).unwrap_or(0));
                 continue;
             }
-            let (event, owner) = log_event_from_row(row, next, event_type)?;
+            let event_type = row_type(row)?;
+            if !q.types.is_empty() && !q.types.contains(&event_type) {
+                // Let through by the LIKE; not asked for.
+                continue;
+            }
+            let (event, owner) = log_event_from_row(row, position, event_type)?;
             let visible = match &event.job {
                 None => q.view.admits(None),
                 // A job gone from the ledger is shown to those who see all.
@@ -311,17 +349,21 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
                 },
             };
             if visible {
-                events.push(event);
+                events.push((position, event));
             }
         }
+        // A union keeps no order: commit order again.
+        events.sort_by_key(|(position, _)| *position);
+        let events = events.into_iter().map(|(_, e)| e).collect();
         for anchor in &pruned {
             next = next.max(anchor.through()?);
         }
+        let scanned = scanned.unwrap_or(rows.len());
         Ok(EventPage {
             pruned,
             events,
             next,
-            scanned: rows.len(),
+            scanned,
         })
     }
 

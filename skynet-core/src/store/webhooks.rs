@@ -78,6 +78,18 @@ pub struct NewDelivery {
     pub body: String,
     /// When it was enqueued (its first attempt is due then).
     pub at: DateTime<Utc>,
+    /// Claimed by whoever enqueues it until then (it sends the first
+    /// attempt itself, without a claim), or `None`: any claimer's.
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// What [`WebhookStore::enqueue_webhook_deliveries`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Enqueued {
+    /// Deliveries that were new.
+    pub new: u64,
+    /// The ids of the new ones enqueued with a lease, in no order.
+    pub leased: Vec<String>,
 }
 
 /// A pending delivery claimed for one attempt.
@@ -149,8 +161,10 @@ pub trait WebhookStore: Send + Sync {
     /// Turn delivery to an endpoint on or off.
     async fn set_webhook_enabled(&self, id: &str, enabled: bool) -> Result<()>;
     /// Enqueue deliveries; one already there for the same endpoint and
-    /// event is left as it is. Returns how many were new.
-    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> Result<u64>;
+    /// event is left as it is (and its lease too). Says how many were
+    /// new and which of the new ones carry a lease: only those are the
+    /// caller's.
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> Result<Enqueued>;
     /// Claim, for each `(endpoint, limit)` of `wants`, up to `limit` of
     /// that endpoint's pending deliveries due by `now` (oldest due first)
     /// and not claimed by anyone else, until `lease_until`; endpoints
@@ -395,38 +409,61 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
         Ok(())
     }
 
-    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> Result<u64> {
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> Result<Enqueued> {
+        let mut done = Enqueued::default();
         if deliveries.is_empty() {
-            return Ok(0);
+            return Ok(done);
         }
+        // The leased ones come back by id (an insert that found the row
+        // there returns nothing, so a lease is never taken over); the rest
+        // are only counted, so no row comes back for them.
+        let (leased, free): (Vec<&NewDelivery>, Vec<&NewDelivery>) =
+            deliveries.iter().partition(|d| d.lease_until.is_some());
         let mut tx = self.begin().await?;
-        let mut added = 0;
-        for chunk in deliveries.chunks(ENQUEUE_CHUNK) {
-            let mut qb = SqlBuilder::<D>::new(
-                "INSERT INTO webhook_deliveries (id, webhook_id, event_xid, event_id, event_type, \
-                 body, state, next_attempt_at, created_at) ",
-            );
-            qb.push_values(chunk, |row, d| {
-                row.push_bind(d.id.as_str())
-                    .push_bind(d.webhook.as_str())
-                    .push_bind(d.event_xid)
-                    .push_bind(d.event_id)
-                    .push_bind(d.event_type.as_str())
-                    .push_bind(d.body.as_str())
-                    .push_bind(DeliveryState::Pending.as_str())
-                    .push_bind(micros(d.at))
-                    .push_bind(micros(d.at));
-            });
-            qb.push(" ON CONFLICT (webhook_id, event_xid, event_id) DO NOTHING");
-            let (sql, args) = qb.into_parts()?;
-            added += query_with::<D>(&sql, args)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("enqueuing webhook deliveries"))?
-                .rows_affected();
+        for (rows, returning) in [(leased, true), (free, false)] {
+            for chunk in rows.chunks(ENQUEUE_CHUNK) {
+                let mut qb = SqlBuilder::<D>::new(
+                    "INSERT INTO webhook_deliveries (id, webhook_id, event_xid, event_id, \
+                     event_type, body, state, next_attempt_at, created_at, lease_until) ",
+                );
+                qb.push_values(chunk, |row, d| {
+                    row.push_bind(d.id.as_str())
+                        .push_bind(d.webhook.as_str())
+                        .push_bind(d.event_xid)
+                        .push_bind(d.event_id)
+                        .push_bind(d.event_type.as_str())
+                        .push_bind(d.body.as_str())
+                        .push_bind(DeliveryState::Pending.as_str())
+                        .push_bind(micros(d.at))
+                        .push_bind(micros(d.at))
+                        .push_bind(d.lease_until.map(micros));
+                });
+                qb.push(" ON CONFLICT (webhook_id, event_xid, event_id) DO NOTHING");
+                if returning {
+                    qb.push(" RETURNING id");
+                }
+                let (sql, args) = qb.into_parts()?;
+                let stmt = query_with::<D>(&sql, args);
+                if returning {
+                    let rows = stmt
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db("enqueuing webhook deliveries"))?;
+                    for r in &rows {
+                        done.leased.push(r.text("id")?);
+                    }
+                    done.new += rows.len() as u64;
+                } else {
+                    done.new += stmt
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("enqueuing webhook deliveries"))?
+                        .rows_affected();
+                }
+            }
         }
         commit(tx).await?;
-        Ok(added)
+        Ok(done)
     }
 
     async fn claim_webhook_deliveries(

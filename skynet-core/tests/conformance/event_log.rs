@@ -317,6 +317,105 @@ pub async fn the_global_log_shows_each_principal_only_its_own(store: SharedStore
     );
 }
 
+/// A read of some types pages through rows of other types: each page
+/// scans its limit of rows, shows only the types asked for (in commit
+/// order) and ends past the last row scanned, whatever its type; one
+/// job's part filters the same way.
+pub async fn a_type_filtered_read_pages_past_rows_of_other_types(store: SharedStore) {
+    let job = insert(&store, test_job(&[RO])).await;
+    let notice = || {
+        EventPayload::Error(Notice {
+            subject: "x".into(),
+            message: "y".into(),
+        })
+    };
+    let degraded = || {
+        EventPayload::ProviderDegraded(ProviderHealth {
+            provider: "local".into(),
+            detail: "down".into(),
+        })
+    };
+    // Start after a marker written after the job: once the marker is
+    // readable (on PostgreSQL, below the commit horizon), so is the job.
+    store
+        .record_event(&NewSystemEvent::now("marker", notice()))
+        .await
+        .expect("record the marker");
+    let mut start = EventPosition::START;
+    let mut before = Vec::new();
+    while !before
+        .iter()
+        .any(|e: &skynet_core::events::SystemEvent| e.source == "marker")
+    {
+        let (events, _) = read_until(&store, None, &mut start, 1).await;
+        assert!(!events.is_empty(), "the marker is never read");
+        before.extend(events);
+    }
+    let kinds = [false, false, true, false, false, false, true];
+    for (i, is_degraded) in kinds.into_iter().enumerate() {
+        let mut event =
+            NewSystemEvent::now("test", if is_degraded { degraded() } else { notice() });
+        if i == 4 {
+            event = event.about(job.id.clone());
+        }
+        store.record_event(&event).await.expect("record");
+    }
+    let mut at = start;
+    let (written, _) = read_until(&store, None, &mut at, kinds.len()).await;
+    assert_eq!(written.len(), kinds.len(), "after {} earlier", before.len());
+    let position = |i: usize| written[i].position().expect("position");
+
+    let mut at = start;
+    let mut shown = Vec::new();
+    let mut scanned = Vec::new();
+    loop {
+        let page = store
+            .read_event_log(&EventLogQuery {
+                after: at,
+                limit: 2,
+                types: vec![EventType::ProviderDegraded],
+                view: LogView::all(),
+                ..Default::default()
+            })
+            .await
+            .expect("filtered page");
+        scanned.push(page.scanned);
+        if page.scanned == 0 {
+            assert_eq!(page.next, at, "an empty page stays put");
+            break;
+        }
+        let last = (scanned.iter().sum::<usize>()) - 1;
+        assert_eq!(page.next, position(last), "ends past its last row");
+        shown.extend(page.events.iter().map(|e| e.position().expect("position")));
+        at = page.next;
+    }
+    assert_eq!(scanned, [2, 2, 2, 1, 0]);
+    assert_eq!(shown, [position(2), position(6)]);
+
+    let of_job = |types: Vec<EventType>| {
+        let store = store.clone();
+        let job = job.id.clone();
+        async move {
+            store
+                .read_event_log(&EventLogQuery {
+                    after: start,
+                    limit: 10,
+                    types,
+                    job: Some(job),
+                    view: LogView::all(),
+                })
+                .await
+                .expect("the job's part")
+        }
+    };
+    let page = of_job(vec![EventType::Error]).await;
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].position().expect("position"), position(4));
+    let page = of_job(vec![EventType::ProviderDegraded]).await;
+    assert!(page.events.is_empty());
+    assert_eq!((page.scanned, page.next), (1, position(4)));
+}
+
 /// A consumer's position starts absent, only moves forward and is kept
 /// per name; a bad name is refused.
 pub async fn consumer_positions_only_move_forward(store: SharedStore) {

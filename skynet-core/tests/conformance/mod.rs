@@ -178,6 +178,7 @@ macro_rules! conformance_tests {
             schedule_and_initiative_events_commit_with_their_job,
             every_lifecycle_transition_emits_exactly_its_events,
             the_global_log_shows_each_principal_only_its_own,
+            a_type_filtered_read_pages_past_rows_of_other_types,
             consumer_positions_only_move_forward,
             workers_coming_and_going_are_system_events,
             artifacts_are_recorded_under_the_lease_with_their_event,
@@ -195,6 +196,7 @@ macro_rules! conformance_tests {
             a_consumer_behind_a_pruned_prefix_skips_it_and_records_the_gap,
             webhooks_stay_with_their_owner_and_hide_their_secret,
             webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered,
+            webhook_deliveries_enqueued_leased_are_not_claimed_until_the_lease_lapses,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,

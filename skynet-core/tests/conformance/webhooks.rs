@@ -11,7 +11,7 @@ use skynet_core::Principal;
 use skynet_core::events::webhooks::{DeliveryAttempt, DeliveryState, SigningSecret};
 use skynet_core::store::SharedStore;
 use skynet_core::store::webhooks::{
-    AfterAttempt, AttemptRecord, DeliveryQuery, NewDelivery, WebhookTarget,
+    AfterAttempt, AttemptRecord, DeliveryQuery, Enqueued, NewDelivery, WebhookTarget,
 };
 
 fn now() -> DateTime<Utc> {
@@ -39,6 +39,7 @@ fn delivery(webhook: &str, event_id: i64) -> NewDelivery {
         event_type: "job.failed".into(),
         body: format!("{{\"n\":{event_id}}}"),
         at: now() - Duration::seconds(1),
+        lease_until: None,
     }
 }
 
@@ -121,14 +122,18 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
             .enqueue_webhook_deliveries(std::slice::from_ref(&first))
             .await
             .unwrap(),
-        1
+        Enqueued {
+            new: 1,
+            leased: Vec::new()
+        }
     );
     let again = delivery(&w.id, 7);
     assert_eq!(
         store
             .enqueue_webhook_deliveries(&[again, delivery(&w.id, 8)])
             .await
-            .unwrap(),
+            .unwrap()
+            .new,
         1,
         "the same endpoint and event is enqueued once"
     );
@@ -271,6 +276,76 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
     assert_eq!(of(&x), [20, 21]);
     assert_eq!(of(&y), [20]);
     assert_eq!(got.len(), 3, "the disabled endpoint gets none: {got:?}");
+}
+
+/// A delivery enqueued with a lease is its enqueuer's until the lease
+/// lapses: no claim takes it before; enqueuing it again (another process
+/// reading the same event) returns nothing and leaves the lease alone.
+pub async fn webhook_deliveries_enqueued_leased_are_not_claimed_until_the_lease_lapses(
+    store: SharedStore,
+) {
+    let w = endpoint("alice");
+    store.insert_webhook(&w).await.unwrap();
+    let t = now();
+    let lease = t + Duration::seconds(30);
+    let mut mine = delivery(&w.id, 1);
+    mine.lease_until = Some(lease);
+    let free = delivery(&w.id, 2);
+    let added = store
+        .enqueue_webhook_deliveries(&[mine.clone(), free.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        added,
+        Enqueued {
+            new: 2,
+            leased: vec![mine.id.clone()]
+        }
+    );
+    let mut again = delivery(&w.id, 1);
+    again.lease_until = Some(lease);
+    assert_eq!(
+        store.enqueue_webhook_deliveries(&[again]).await.unwrap(),
+        Enqueued::default(),
+        "another enqueuer of the same event gets no lease"
+    );
+    let asked = [(w.id.clone(), 10)];
+    let got = store
+        .claim_webhook_deliveries(t, t + Duration::seconds(600), &asked)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        [free.id.as_str()],
+        "only the delivery enqueued without a lease is claimed"
+    );
+    let lapsed = lease + Duration::seconds(1);
+    let got = store
+        .claim_webhook_deliveries(lapsed, lapsed + Duration::seconds(30), &asked)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        [mine.id.as_str()],
+        "once the lease lapses, it is anyone's"
+    );
+    // Recorded by its enqueuer like any claimed delivery.
+    store
+        .record_webhook_attempts(&[AttemptRecord {
+            attempt: attempt(&mine.id, &w.id, 1, Some(204)),
+            then: AfterAttempt::Delivered,
+        }])
+        .await
+        .unwrap();
+    let delivered = store
+        .webhook_deliveries(&DeliveryQuery {
+            state: Some(DeliveryState::Delivered),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].id, mine.id);
 }
 
 /// Two handles (two processes) claiming the same due deliveries at once

@@ -182,6 +182,16 @@ impl<T> Lanes<T> {
             return;
         };
         lane.dry_since = (got.len() < asked as usize).then_some(now);
+        self.offer(endpoint, got, now);
+    }
+
+    /// Add deliveries `endpoint`'s lane got without a claim (leased when
+    /// they were enqueued); how many a lane wants is [`Lanes::wants`]
+    /// (asked with a `retry_dry` of zero: they are new).
+    pub fn offer(&mut self, endpoint: &str, got: Vec<T>, now: Instant) {
+        let Some(lane) = self.lanes.get_mut(endpoint) else {
+            return;
+        };
         self.waiting += got.len();
         lane.waiting.extend(got.into_iter().map(|d| (d, now)));
     }
