@@ -22,6 +22,9 @@
 //! other autonomy loops), `webhook` the delivery loop alone, `consumer`
 //! the consumer alone. `DRAIN_RECEIVER=process` runs the receiver in a
 //! process of its own (`webhook-receiver`, built beside this program).
+//! Diagnostics: `DRAIN_SQL_PROFILE=1` (time per statement),
+//! `DRAIN_THREADS=1` (CPU per thread pool and the WAL's size after each
+//! drain), `DRAIN_WEBHOOK_LANE=N` (requests in flight to the receiver).
 
 use async_trait::async_trait;
 use skynet_benches::receiver::Receiver;
@@ -86,21 +89,70 @@ struct Run {
     /// ON only: from the drain's end until the consumer and the webhook
     /// had every job-finished event.
     catch_up: Option<Duration>,
+    /// ON only: webhook deliveries received and events consumed by the
+    /// drain's end (how much of the work the ratio's time holds).
+    during: (usize, usize),
 }
 
-/// This process's CPU time so far (user + system), from /proc.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command's closing parenthesis; utime and stime
-    // are the 14th and 15th of the whole line, in clock ticks (100/s).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let ticks: u64 = rest
+/// The name and CPU ticks (user + system, 100/s) of a /proc `stat` line
+/// (a process's or a thread's).
+fn stat_ticks(stat: &str) -> Option<(&str, u64)> {
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(').map_or("", |(_, n)| n);
+    // The fields after the name's closing parenthesis; utime and stime
+    // are the 14th and 15th of the whole line.
+    let ticks = rest
         .split_whitespace()
         .skip(11)
         .take(2)
         .filter_map(|t| t.parse::<u64>().ok())
         .sum();
-    Duration::from_millis(ticks * 10)
+    Some((name, ticks))
+}
+
+/// This process's CPU time so far (user + system), from /proc.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    Duration::from_millis(stat_ticks(&stat).map_or(0, |(_, t)| t) * 10)
+}
+
+/// CPU time per thread name (user + system, clock ticks), summed over
+/// this process's threads, from /proc (`DRAIN_THREADS=1`).
+fn thread_ticks() -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        let Some((name, ticks)) = stat_ticks(&stat) else {
+            continue;
+        };
+        // Names of one pool differ only by a number: one row per pool.
+        let name = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+        *out.entry(name.to_string()).or_default() += ticks;
+    }
+    out
+}
+
+/// Per-thread CPU spent between two `thread_ticks` readings (threads that
+/// ended in between are not counted).
+fn thread_report(
+    label: &str,
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+) {
+    let mut rows: Vec<(u64, &String)> = after
+        .iter()
+        .map(|(n, t)| (t.saturating_sub(*before.get(n).unwrap_or(&0)), n))
+        .filter(|(t, _)| *t > 0)
+        .collect();
+    rows.sort_by(|a, b| b.cmp(a));
+    let shown: Vec<String> = rows
+        .iter()
+        .map(|(t, n)| format!("{n} {:.2} s", *t as f64 / 100.0))
+        .collect();
+    println!("{label} CPU by thread: {}", shown.join(", "));
 }
 
 fn load_average() -> String {
@@ -153,6 +205,13 @@ async fn run(on: bool, part: Part, jobs: usize, receiver: &Receiver) -> Run {
         .config(EngineConfig::default())
         .webhooks(WebhookConfig {
             allow: NetworkAllow::parse(&["127.0.0.1"]).expect("allow"),
+            // DRAIN_WEBHOOK_LANE=N: N requests in flight to the receiver
+            // (the default's 8 otherwise), to see what parallel requests
+            // cost the drain.
+            per_endpoint: std::env::var("DRAIN_WEBHOOK_LANE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(WebhookConfig::default().per_endpoint),
             ..WebhookConfig::default()
         })
         .build()
@@ -207,6 +266,12 @@ async fn run(on: bool, part: Part, jobs: usize, receiver: &Receiver) -> Run {
         .await;
     }
     sql_profile::reset();
+    let threads = std::env::var_os("DRAIN_THREADS").is_some();
+    let threads_before = if threads {
+        thread_ticks()
+    } else {
+        Default::default()
+    };
     let started = Instant::now();
     let cpu_before = cpu_time();
     let report = sk
@@ -222,6 +287,23 @@ async fn run(on: bool, part: Part, jobs: usize, receiver: &Receiver) -> Run {
         .expect("worker");
     let drain = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
+    if threads {
+        thread_report(
+            if on { "ON" } else { "OFF" },
+            &threads_before,
+            &thread_ticks(),
+        );
+        let wal = std::fs::metadata(dir.path().join("bench.db-wal")).map_or(0, |m| m.len());
+        println!(
+            "  WAL at the drain's end: {:.1} MiB",
+            wal as f64 / 1048576.0
+        );
+    }
+    let during = if on {
+        (receiver.received().await, seen.load(Ordering::SeqCst))
+    } else {
+        (0, 0)
+    };
     sql_profile::report(if on {
         "ON, during the drain"
     } else {
@@ -250,6 +332,7 @@ async fn run(on: bool, part: Part, jobs: usize, receiver: &Receiver) -> Run {
         drain,
         cpu,
         catch_up,
+        during,
     }
 }
 
@@ -314,12 +397,14 @@ async fn main() {
         let mut off = Duration::ZERO;
         let mut on = Duration::ZERO;
         let mut catch_up = Duration::ZERO;
+        let mut during = (0, 0);
         let (mut cpu_off, mut cpu_on) = (Duration::ZERO, Duration::ZERO);
         for variant in order {
             let r = run(variant, part, jobs, &receiver).await;
             if variant {
                 (on, cpu_on) = (r.drain, r.cpu);
                 catch_up = r.catch_up.unwrap_or_default();
+                during = r.during;
             } else {
                 (off, cpu_off) = (r.drain, r.cpu);
             }
@@ -329,8 +414,8 @@ async fn main() {
         ratios.push(ratio);
         println!(
             "round {}: OFF {:.2} s ({:.0} jobs/s, CPU {:.2} s), ON {:.2} s ({:.0} jobs/s, \
-             CPU {:.2} s), ON/OFF {:.3}; consumer and webhook caught up {:.2} s after the \
-             drain; load {}",
+             CPU {:.2} s), ON/OFF {:.3}; by the drain's end {} delivered, {} consumed; \
+             caught up {:.2} s after it; load {}",
             round + 1,
             off.as_secs_f64(),
             per_s(off),
@@ -339,6 +424,8 @@ async fn main() {
             per_s(on),
             cpu_on.as_secs_f64(),
             ratio,
+            during.0,
+            during.1,
             catch_up.as_secs_f64(),
             load_average()
         );
