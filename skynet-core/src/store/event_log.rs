@@ -203,16 +203,6 @@ pub(crate) fn read_sql<D: Dialect>(by_job: bool, of_types: bool) -> String {
         (true, false) => " AND e.job_id = $4",
         (true, true) => " AND e.job_id = $5",
     };
-    let page = format!(
-        "SELECT e.id, e.xid, e.type, e.at, e.source, e.job_id FROM event_log e \
-         WHERE {}{job} ORDER BY {} LIMIT $3",
-        D::EVENT_LOG_AFTER,
-        D::EVENT_LOG_ORDER
-    );
-    let columns = "p.id, p.xid, p.type, p.at, p.source, p.job_id, \
-         (SELECT x.payload FROM event_log x WHERE x.id = p.id) AS payload, \
-         (SELECT j.principal FROM jobs j WHERE j.id = p.job_id) AS principal, \
-         CAST(NULL AS BIGINT) AS scanned";
     if !of_types {
         return format!(
             "SELECT e.id, e.xid, e.type, e.at, e.source, e.job_id, e.payload, \
@@ -223,6 +213,17 @@ pub(crate) fn read_sql<D: Dialect>(by_job: bool, of_types: bool) -> String {
             D::EVENT_LOG_ORDER
         );
     }
+    let page = format!(
+        "SELECT e.id, e.xid, e.type, e.at, e.source, e.job_id FROM event_log e \
+         WHERE {}{job} ORDER BY {} LIMIT $3",
+        D::EVENT_LOG_AFTER,
+        D::EVENT_LOG_ORDER
+    );
+    // Payload and owner are looked up for the rows that come back only.
+    let columns = "p.id, p.xid, p.type, p.at, p.source, p.job_id, \
+         (SELECT x.payload FROM event_log x WHERE x.id = p.id) AS payload, \
+         (SELECT j.principal FROM jobs j WHERE j.id = p.job_id) AS principal, \
+         CAST(NULL AS BIGINT) AS scanned";
     format!(
         "WITH page AS MATERIALIZED ({page}) \
          SELECT {columns} FROM page p WHERE $4 LIKE ('%,' || p.type || ',%') \
