@@ -269,10 +269,16 @@ impl Skynet {
             match self.enqueue_from_log(&list, room, lease).await {
                 Ok(scan) => {
                     more = scan.more;
+                    let mut in_lanes = 0;
                     for (endpoint, leased) in scan.leased {
+                        in_lanes += leased.len() as u64;
                         lanes.offer(&endpoint, leased, asked_at);
                     }
-                    if scan.enqueued > 0 {
+                    // Only new rows left for a claim make a dry lane ask
+                    // again: one that took them all leased has nothing
+                    // more to claim (due retries wait for the poll, as
+                    // before).
+                    if scan.enqueued > in_lanes {
                         lanes.wake();
                     }
                 }

@@ -8,7 +8,7 @@ use super::Backend;
 use chrono::{DateTime, Duration, Utc};
 use skynet_core::Error;
 use skynet_core::Principal;
-use skynet_core::events::webhooks::{DeliveryAttempt, DeliveryState, SigningSecret};
+use skynet_core::events::webhooks::{Delivery, DeliveryAttempt, DeliveryState, SigningSecret};
 use skynet_core::store::SharedStore;
 use skynet_core::store::webhooks::{
     AfterAttempt, AttemptRecord, DeliveryQuery, Enqueued, NewDelivery, WebhookTarget,
@@ -41,6 +41,17 @@ fn delivery(webhook: &str, event_id: i64) -> NewDelivery {
         at: now() - Duration::seconds(1),
         lease_until: None,
     }
+}
+
+/// Every endpoint's deliveries in `state`, newest first.
+async fn in_state(store: &SharedStore, state: DeliveryState) -> Vec<Delivery> {
+    store
+        .webhook_deliveries(&DeliveryQuery {
+            state: Some(state),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
 }
 
 fn attempt(d: &str, webhook: &str, n: u32, status: Option<u16>) -> DeliveryAttempt {
@@ -170,13 +181,7 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
         ])
         .await
         .unwrap();
-    let dead = store
-        .webhook_deliveries(&DeliveryQuery {
-            state: Some(DeliveryState::Dead),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let dead = in_state(&store, DeliveryState::Dead).await;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].id, first.id);
     assert_eq!((dead[0].attempts, dead[0].last_status), (1, Some(500)));
@@ -337,13 +342,7 @@ pub async fn webhook_deliveries_enqueued_leased_are_not_claimed_until_the_lease_
         }])
         .await
         .unwrap();
-    let delivered = store
-        .webhook_deliveries(&DeliveryQuery {
-            state: Some(DeliveryState::Delivered),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let delivered = in_state(&store, DeliveryState::Delivered).await;
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].id, mine.id);
 }
