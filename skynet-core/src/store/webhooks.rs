@@ -274,7 +274,7 @@ fn attempt_from_row(row: &impl LedgerRow) -> Result<DeliveryAttempt> {
     })
 }
 
-/// Deliveries per multi-row insert (9 parameters each).
+/// Deliveries per multi-row insert (10 parameters each).
 const ENQUEUE_CHUNK: usize = 400;
 /// Attempts per pair of batch statements (8 and 7 parameters each).
 const RECORD_CHUNK: usize = 200;

@@ -314,23 +314,24 @@ pub async fn webhook_deliveries_enqueued_leased_are_not_claimed_until_the_lease_
         Enqueued::default(),
         "another enqueuer of the same event gets no lease"
     );
-    let asked = [(w.id.clone(), 10)];
-    let got = store
-        .claim_webhook_deliveries(t, t + Duration::seconds(600), &asked)
-        .await
-        .unwrap();
+    // The ids of up to 10 deliveries of `w` claimed at `at` (for 10 min).
+    let claim_at = |at: DateTime<Utc>| {
+        let (store, asked) = (store.clone(), [(w.id.clone(), 10)]);
+        async move {
+            let got = store
+                .claim_webhook_deliveries(at, at + Duration::seconds(600), &asked)
+                .await
+                .unwrap();
+            got.into_iter().map(|d| d.id).collect::<Vec<_>>()
+        }
+    };
     assert_eq!(
-        got.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        claim_at(t).await,
         [free.id.as_str()],
         "only the delivery enqueued without a lease is claimed"
     );
-    let lapsed = lease + Duration::seconds(1);
-    let got = store
-        .claim_webhook_deliveries(lapsed, lapsed + Duration::seconds(30), &asked)
-        .await
-        .unwrap();
     assert_eq!(
-        got.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        claim_at(lease + Duration::seconds(1)).await,
         [mine.id.as_str()],
         "once the lease lapses, it is anyone's"
     );
