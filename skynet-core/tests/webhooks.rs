@@ -9,7 +9,9 @@
 //! receiver is cut by the per-request timeout and holds back no other
 //! endpoint; a stalled receiver holds only its endpoint's share of the
 //! pool while another endpoint gets everything (both backends); another
-//! principal sees none of your endpoints. Backoff is injected short.
+//! principal sees none of your endpoints; delivery runs on a thread of
+//! its own at the lowest CPU priority and stops when its future is
+//! dropped. Backoff is injected short.
 #![allow(clippy::unwrap_used)]
 
 #[macro_use]
@@ -303,6 +305,72 @@ async fn deliveries_are_signed_as_the_standard_says_and_filtered() {
     assert!(last.body.contains("webhook.test"));
     stop.cancel();
     task.await.unwrap();
+}
+
+/// The nice values of this process's webhook delivery threads, read from
+/// `/proc` (Linux keeps a nice value per thread).
+#[cfg(target_os = "linux")]
+fn delivery_thread_nices() -> Vec<i64> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| {
+            let task = task.ok()?.path();
+            let name = std::fs::read_to_string(task.join("comm")).ok()?;
+            if name.trim() != "skynet-webhooks" {
+                return None;
+            }
+            let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+            // After the parenthesised name come fields 3 (state) onwards;
+            // field 19 is the nice value.
+            let fields = &stat[stat.rfind(')')? + 2..];
+            fields.split(' ').nth(16)?.parse().ok()
+        })
+        .collect()
+}
+
+/// Delivery is background work: the loop runs on a thread of its own at
+/// the lowest CPU priority, and dropping `run_webhooks` (its task
+/// aborted) stops it: a later event is not delivered.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_runs_apart_at_the_lowest_priority_and_stops_when_dropped() {
+    let db = Db::sqlite();
+    let sk = engine(&db.url, config(3)).await;
+    let (addr, rx) = receiver_on(None, 200).await;
+    let (sk, rx) = (&sk, &rx);
+    sk.add_webhook(
+        &Principal::local(),
+        add(
+            format!("http://127.0.0.1:{}/hook", addr.port()),
+            &["optimization.*"],
+        ),
+    )
+    .await
+    .unwrap();
+    let (_stop, task) = run(sk);
+    note(sk, 1).await;
+    until(
+        10,
+        "the first delivery",
+        || async move { rx.got().len() == 1 },
+    )
+    .await;
+    let nices = delivery_thread_nices();
+    assert!(
+        !nices.is_empty() && nices.iter().all(|n| *n == 19),
+        "delivery threads' nice values: {nices:?}"
+    );
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    note(sk, 2).await;
+    // Ten polls' worth of time for a loop that wrongly lived on.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        rx.got().len(),
+        1,
+        "a dropped loop delivered: {:?}",
+        rx.got()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -52,9 +52,9 @@ type Endpoints = Arc<HashMap<String, Arc<WebhookTarget>>>;
 /// panicked, the delivery with what the request got.
 type Finished = (String, Option<(ClaimedDelivery, Sent)>);
 
-/// The loop's requests in flight, all polled by one sender task: their
-/// wake-ups land on that task (many answers, one wake), not on a task
-/// spawned per request, and the loop hears of them in batches.
+/// The loop's requests in flight, all polled by one sender task on the
+/// loop's own thread: their wake-ups land on that task (many answers, one
+/// wake), and the loop hears of them without crossing threads.
 struct InFlight {
     send: mpsc::UnboundedSender<(ClaimedDelivery, Arc<WebhookTarget>)>,
     finished: mpsc::UnboundedReceiver<Finished>,
@@ -62,43 +62,83 @@ struct InFlight {
     _stop: oneshot::Sender<()>,
 }
 
-/// Run the sender on a thread of its own, on a single-threaded runtime:
-/// a burst of requests (and their connections' tasks, which hyper spawns
-/// where the request runs) then never queues ahead of the engine's own
-/// tasks. Where no thread or runtime can be made, it runs on the caller's
-/// runtime instead.
-fn run_apart(sender: impl Future<Output = ()> + Send + 'static) {
+/// Where the loop's ledger work runs: on the engine's runtime, which owns
+/// the store's connections (a PostgreSQL connection belongs to the
+/// runtime that opened it), while the loop and its requests run apart.
+#[derive(Clone)]
+struct Ledger(tokio::runtime::Handle);
+
+impl Ledger {
+    /// Start `work` on the engine's runtime.
+    fn spawn<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> JoinHandle<T> {
+        self.0.spawn(work)
+    }
+
+    /// Run `work` on the engine's runtime and wait for it; a panic or a
+    /// runtime shutting down is an error like the work's own.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        self.spawn(work)
+            .await
+            .map_err(|e| Error::store("webhook delivery's ledger work", e))?
+    }
+}
+
+/// Run the delivery loop on a thread of its own, on a single-threaded
+/// runtime at the lowest CPU priority: delivery is background work, so a
+/// burst of requests (and their connections' tasks, which hyper spawns
+/// where the request runs) yields the cores to the engine's jobs instead
+/// of queueing ahead of them or waking them late. Where no thread or
+/// runtime can be made, it runs on the caller's runtime instead.
+fn run_apart(delivery: impl Future<Output = ()> + Send + 'static) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
     let Ok(runtime) = runtime else {
-        tokio::spawn(sender);
+        tokio::spawn(delivery);
         return;
     };
     let (hand, take) = std::sync::mpsc::channel::<Pin<Box<dyn Future<Output = ()> + Send>>>();
     let started = std::thread::Builder::new()
         .name("skynet-webhooks".into())
         .spawn(move || {
-            if let Ok(sender) = take.recv() {
-                runtime.block_on(sender);
+            if let Ok(delivery) = take.recv() {
+                background_priority();
+                runtime.block_on(delivery);
             }
         });
-    let sender: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(sender);
+    let delivery: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(delivery);
     match started {
-        // The thread holds the receiving end until it has the sender.
+        // The thread holds the receiving end until it has the loop.
         Ok(_) => {
-            if let Err(back) = hand.send(sender) {
+            if let Err(back) = hand.send(delivery) {
                 tokio::spawn(back.0);
             }
         }
         Err(e) => {
-            tracing::warn!(error = %e, "webhooks: no thread for the sender; it shares the runtime");
-            tokio::spawn(sender);
+            tracing::warn!(error = %e, "webhooks: no thread for delivery; it shares the runtime");
+            tokio::spawn(delivery);
         }
     }
 }
 
+/// Lower the calling thread to the lowest CPU priority (nice 19; on Linux
+/// the nice value is per thread). Raising one's own nice value needs no
+/// privilege; where it fails, delivery runs at normal priority.
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+        tracing::debug!(error = %e, "webhooks: delivery keeps the normal CPU priority");
+    }
+}
+
 impl InFlight {
+    /// Start the sender task on the current runtime (the loop's).
     fn start(sk: Skynet) -> Self {
         let (send, mut queued) = mpsc::unbounded_channel::<(ClaimedDelivery, Arc<WebhookTarget>)>();
         let (done, finished) = mpsc::unbounded_channel();
@@ -130,13 +170,12 @@ impl InFlight {
         };
         // Dropping `stop` ends the sender, dropping what is in flight.
         let (stop, stopped) = oneshot::channel::<()>();
-        let sender = async move {
+        tokio::spawn(async move {
             tokio::select! {
                 () = sender => {}
                 _ = stopped => {}
             }
-        };
-        run_apart(sender);
+        });
         InFlight {
             send,
             finished,
@@ -167,7 +206,25 @@ impl Skynet {
     /// backoff, dead letter). `serve` and `worker` run it; any number of
     /// processes may share a ledger (claims are leased, enqueuing is
     /// idempotent).
+    ///
+    /// The loop and its requests run on a thread of their own at the
+    /// lowest CPU priority (see [`run_apart`]); its ledger work runs on the
+    /// caller's runtime. Dropping the returned future stops the loop too.
     pub async fn run_webhooks(&self, shutdown: CancellationToken) {
+        let stop = shutdown.child_token();
+        let _stop_on_drop = stop.clone().drop_guard();
+        let ledger = Ledger(tokio::runtime::Handle::current());
+        let (ended, end) = oneshot::channel();
+        let sk = self.clone();
+        run_apart(async move {
+            sk.deliver(ledger, stop).await;
+            let _ = ended.send(());
+        });
+        let _ = end.await;
+    }
+
+    /// The delivery loop of [`Skynet::run_webhooks`], on its thread.
+    async fn deliver(&self, ledger: Ledger, shutdown: CancellationToken) {
         let config = self.inner.webhooks.config.clone();
         let lease = config.timeout * 2 + Duration::from_secs(5);
         // A claimed delivery still waiting by then is not sent: its lease
@@ -183,11 +240,12 @@ impl Skynet {
         while !shutdown.is_cancelled() {
             if Instant::now() >= next_scan {
                 next_scan = self
-                    .scan_log(&mut endpoints, &mut lanes, &config, lease)
+                    .scan_log(&ledger, &mut endpoints, &mut lanes, &config, lease)
                     .await;
             }
             if !endpoints.is_empty() {
-                self.claim_into(&mut lanes, lease, config.poll).await;
+                self.claim_into(&ledger, &mut lanes, lease, config.poll)
+                    .await;
             }
             Self::dispatch(&mut lanes, &endpoints, &mut in_flight, max_wait);
             // Group commit: one batch written at a time, at most every
@@ -201,7 +259,7 @@ impl Skynet {
                 let (sk, batch, eps) = (self.clone(), std::mem::take(&mut done), endpoints.clone());
                 let config = config.clone();
                 recorded_at = Instant::now();
-                recording = Some(tokio::spawn(async move {
+                recording = Some(ledger.spawn(async move {
                     sk.record_attempts(batch, &eps, &config).await;
                 }));
             }
@@ -239,7 +297,10 @@ impl Skynet {
             let _ = r.await;
         }
         if !done.is_empty() {
-            self.record_attempts(done, &endpoints, &config).await;
+            let sk = self.clone();
+            let _ = ledger
+                .spawn(async move { sk.record_attempts(done, &endpoints, &config).await })
+                .await;
         }
     }
 
@@ -249,12 +310,17 @@ impl Skynet {
     /// again (now if the log has more).
     async fn scan_log(
         &self,
+        ledger: &Ledger,
         endpoints: &mut Endpoints,
         lanes: &mut Lanes<ClaimedDelivery>,
         config: &WebhookConfig,
         lease: Duration,
     ) -> Instant {
-        let list = match self.inner.store.enabled_webhooks().await {
+        let sk = self.clone();
+        let mut list = match ledger
+            .run(async move { sk.inner.store.enabled_webhooks().await })
+            .await
+        {
             Ok(list) => list,
             Err(e) => {
                 tracing::warn!(error = %e, "webhooks: loading endpoints failed; retrying");
@@ -266,7 +332,26 @@ impl Skynet {
         if !list.is_empty() {
             let asked_at = Instant::now();
             let room = lanes.wants(asked_at, Duration::ZERO).into_iter().collect();
-            match self.enqueue_from_log(&list, room, lease).await {
+            let sk = self.clone();
+            // The list goes to the ledger's runtime and comes back with
+            // what the scan enqueued.
+            let scanned = ledger
+                .spawn(async move {
+                    let scanned = sk.enqueue_from_log(&list, room, lease).await;
+                    (list, scanned)
+                })
+                .await;
+            let scanned = match scanned {
+                Ok((back, scanned)) => {
+                    list = back;
+                    scanned
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhooks: reading the event log failed; retrying");
+                    return Instant::now() + config.poll;
+                }
+            };
+            match scanned {
                 Ok(scan) => {
                     more = scan.more;
                     let mut in_lanes = 0;
@@ -391,6 +476,7 @@ impl Skynet {
     /// Claim what the lanes ask for, in one transaction.
     async fn claim_into(
         &self,
+        ledger: &Ledger,
         lanes: &mut Lanes<ClaimedDelivery>,
         lease: Duration,
         poll: Duration,
@@ -400,11 +486,16 @@ impl Skynet {
         if wants.is_empty() {
             return;
         }
-        let now = Utc::now();
-        let claimed = self
-            .inner
-            .store
-            .claim_webhook_deliveries(now, crate::store::codec::plus(now, lease), &wants)
+        let (sk, asked) = (self.clone(), wants.clone());
+        let claimed = ledger
+            .run(async move {
+                let now = Utc::now();
+                let until = crate::store::codec::plus(now, lease);
+                sk.inner
+                    .store
+                    .claim_webhook_deliveries(now, until, &asked)
+                    .await
+            })
             .await
             .unwrap_or_else(|e| {
                 // The lanes count as dry until the next poll.
