@@ -338,15 +338,8 @@ async fn delivery_runs_apart_at_the_lowest_priority_and_stops_when_dropped() {
     let sk = engine(&db.url, config(3)).await;
     let (addr, rx) = receiver_on(None, 200).await;
     let (sk, rx) = (&sk, &rx);
-    sk.add_webhook(
-        &Principal::local(),
-        add(
-            format!("http://127.0.0.1:{}/hook", addr.port()),
-            &["optimization.*"],
-        ),
-    )
-    .await
-    .unwrap();
+    let hook = add(format!("http://{addr}/hook"), &["optimization.*"]);
+    sk.add_webhook(&Principal::local(), hook).await.unwrap();
     let (_stop, task) = run(sk);
     note(sk, 1).await;
     until(
