@@ -28,6 +28,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -66,7 +67,7 @@ struct InFlight {
 /// the store's connections (a PostgreSQL connection belongs to the
 /// runtime that opened it), while the loop and its requests run apart.
 #[derive(Clone)]
-struct Ledger(tokio::runtime::Handle);
+struct Ledger(Handle);
 
 impl Ledger {
     /// Start `work` on the engine's runtime.
@@ -94,35 +95,42 @@ impl Ledger {
 /// burst of requests (and their connections' tasks, which hyper spawns
 /// where the request runs) yields the cores to the engine's jobs instead
 /// of queueing ahead of them or waking them late. Where no thread or
-/// runtime can be made, it runs on the caller's runtime instead.
-fn run_apart(delivery: impl Future<Output = ()> + Send + 'static) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
-    let Ok(runtime) = runtime else {
-        tokio::spawn(delivery);
-        return;
-    };
-    let (hand, take) = std::sync::mpsc::channel::<Pin<Box<dyn Future<Output = ()> + Send>>>();
+/// runtime can be made, it runs on the engine's runtime (`engine`) instead.
+fn run_apart(delivery: impl Future<Output = ()> + Send + 'static, engine: &Handle) {
+    type Delivery = Pin<Box<dyn Future<Output = ()> + Send>>;
+    let delivery: Delivery = Box::pin(delivery);
+    let (hand, take) = std::sync::mpsc::channel::<Delivery>();
+    let fallback = engine.clone();
+    // The runtime is made and dropped on the thread: dropping one in the
+    // engine's async context (were the thread refused) would panic.
     let started = std::thread::Builder::new()
         .name("skynet-webhooks".into())
         .spawn(move || {
-            if let Ok(delivery) = take.recv() {
-                background_priority();
-                runtime.block_on(delivery);
+            let Ok(delivery) = take.recv() else { return };
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => {
+                    background_priority();
+                    runtime.block_on(delivery);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhooks: no runtime for delivery; it shares the engine's");
+                    fallback.spawn(delivery);
+                }
             }
         });
-    let delivery: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(delivery);
     match started {
         // The thread holds the receiving end until it has the loop.
         Ok(_) => {
             if let Err(back) = hand.send(delivery) {
-                tokio::spawn(back.0);
+                engine.spawn(back.0);
             }
         }
         Err(e) => {
             tracing::warn!(error = %e, "webhooks: no thread for delivery; it shares the runtime");
-            tokio::spawn(delivery);
+            engine.spawn(delivery);
         }
     }
 }
@@ -213,13 +221,17 @@ impl Skynet {
     pub async fn run_webhooks(&self, shutdown: CancellationToken) {
         let stop = shutdown.child_token();
         let _stop_on_drop = stop.clone().drop_guard();
-        let ledger = Ledger(tokio::runtime::Handle::current());
+        let engine = Handle::current();
+        let ledger = Ledger(engine.clone());
         let (ended, end) = oneshot::channel();
         let sk = self.clone();
-        run_apart(async move {
-            sk.deliver(ledger, stop).await;
-            let _ = ended.send(());
-        });
+        run_apart(
+            async move {
+                sk.deliver(ledger, stop).await;
+                let _ = ended.send(());
+            },
+            &engine,
+        );
         let _ = end.await;
     }
 
