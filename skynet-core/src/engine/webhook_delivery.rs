@@ -232,7 +232,10 @@ impl Skynet {
             },
             &engine,
         );
-        let _ = end.await;
+        if end.await.is_err() {
+            // The thread's panic hook has printed why.
+            tracing::error!("webhooks: the delivery loop panicked; delivery has stopped");
+        }
     }
 
     /// The delivery loop of [`Skynet::run_webhooks`], on its thread.
