@@ -332,11 +332,12 @@ impl Skynet {
         lease: Duration,
     ) -> Instant {
         let sk = self.clone();
-        let mut list = match ledger
+        // Shared with the scan on the ledger's runtime.
+        let list: Arc<[WebhookTarget]> = match ledger
             .run(async move { sk.inner.store.enabled_webhooks().await })
             .await
         {
-            Ok(list) => list,
+            Ok(list) => list.into(),
             Err(e) => {
                 tracing::warn!(error = %e, "webhooks: loading endpoints failed; retrying");
                 return Instant::now() + config.poll;
@@ -347,25 +348,10 @@ impl Skynet {
         if !list.is_empty() {
             let asked_at = Instant::now();
             let room = lanes.wants(asked_at, Duration::ZERO).into_iter().collect();
-            let sk = self.clone();
-            // The list goes to the ledger's runtime and comes back with
-            // what the scan enqueued.
+            let (sk, targets) = (self.clone(), list.clone());
             let scanned = ledger
-                .spawn(async move {
-                    let scanned = sk.enqueue_from_log(&list, room, lease).await;
-                    (list, scanned)
-                })
+                .run(async move { sk.enqueue_from_log(&targets, room, lease).await })
                 .await;
-            let scanned = match scanned {
-                Ok((back, scanned)) => {
-                    list = back;
-                    scanned
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhooks: reading the event log failed; retrying");
-                    return Instant::now() + config.poll;
-                }
-            };
             match scanned {
                 Ok(scan) => {
                     more = scan.more;
@@ -393,8 +379,8 @@ impl Skynet {
             config.poll
         };
         *endpoints = Arc::new(
-            list.into_iter()
-                .map(|t| (t.id.clone(), Arc::new(t)))
+            list.iter()
+                .map(|t| (t.id.clone(), Arc::new(t.clone())))
                 .collect(),
         );
         if more {
