@@ -213,9 +213,7 @@ async fn provider_details_are_redacted_for_keys_without_admin(db: Db) {
         )
         .await
         .expect("complete");
-    let shown = t
-        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None)
-        .await;
+    let shown = t.get_read(&format!("/v1/jobs/{id}")).await;
     assert!(!shown.text.contains("hunter2"), "{}", shown.text);
     assert!(
         shown.json()["error"]
@@ -227,7 +225,7 @@ async fn provider_details_are_redacted_for_keys_without_admin(db: Db) {
         .call("GET", &format!("/v1/jobs/{id}"), Some(&t.admin), None)
         .await;
     assert!(admin.text.contains("hunter2"));
-    let listed = t.call("GET", "/v1/jobs", Some(&t.read), None).await;
+    let listed = t.get_read("/v1/jobs").await;
     assert!(!listed.text.contains("hunter2"));
 }
 

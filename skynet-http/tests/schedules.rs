@@ -115,7 +115,7 @@ async fn the_initiative_switch_is_visible_to_readers(db: Db) {
         .call("POST", "/v1/initiative/pause", Some(&t.admin), None)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = t.call("GET", "/v1/initiative", Some(&t.read), None).await;
+    let r = t.get_read("/v1/initiative").await;
     let status = r.json();
     assert_eq!(status["enabled"], false);
     assert_eq!(status["usage"]["paused"], true);
