@@ -117,6 +117,20 @@ async fn system_log(sk: &Skynet, job: &Job) -> Vec<String> {
         .collect()
 }
 
+/// The system log of a job that must have run at the agent and succeeded.
+async fn ran_at_the_agent(sk: &Skynet, job: &Job) -> Vec<String> {
+    assert_eq!(job.provider, "gateway", "the step ran at the agent");
+    let log = system_log(sk, job).await;
+    assert_eq!(
+        job.status,
+        JobStatus::Succeeded,
+        "{:?}: {:#?}",
+        job.error,
+        sk.logs(&job.id, &LogQuery::default()).await.unwrap()
+    );
+    log
+}
+
 fn hostile_root(root: &Path) {
     std::fs::create_dir_all(root.join("reports")).unwrap();
     std::fs::write(root.join("reports/a.xml"), "<a/>\n").unwrap();
@@ -161,15 +175,7 @@ async fn a_gateway_step_s_outputs_come_back_from_the_agent_and_hostile_ones_do_n
         ],
     )
     .await;
-    assert_eq!(job.provider, "gateway", "the step ran at the agent");
-    let log = system_log(&sk, &job).await;
-    assert_eq!(
-        job.status,
-        JobStatus::Succeeded,
-        "{:?}: {:#?}",
-        job.error,
-        sk.logs(&job.id, &LogQuery::default()).await.unwrap()
-    );
+    let log = ran_at_the_agent(&sk, &job).await;
     let kept = sk.artifacts(&job.id).await.unwrap();
     let names: Vec<&str> = kept.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["reports/a.xml", "reports/b.xml"], "{log:#?}");
@@ -271,15 +277,7 @@ async fn a_hostile_agent_s_outputs_are_refused_on_this_side() {
     let store = Arc::new(LocalArtifactStore::new(dir.path().join("artifacts")));
     let sk = engine(dir.path(), url, store.clone()).await;
     let job = run_job(&sk, local_root.path(), &["reports/*.xml"]).await;
-    assert_eq!(job.provider, "gateway", "the step ran at the agent");
-    let log = system_log(&sk, &job).await;
-    assert_eq!(
-        job.status,
-        JobStatus::Succeeded,
-        "{:?}: {:#?}",
-        job.error,
-        sk.logs(&job.id, &LogQuery::default()).await.unwrap()
-    );
+    let log = ran_at_the_agent(&sk, &job).await;
     assert!(sk.artifacts(&job.id).await.unwrap().is_empty(), "{log:#?}");
     assert!(store.objects().await.unwrap().is_empty());
     // (The redactor masks the word after `passwd:` in a log line, so the

@@ -37,13 +37,12 @@ async fn job_with_artifact(t: &TestApp) -> String {
 
 /// `GET /v1/jobs/{id}/artifacts` with the `read` key.
 async fn list_artifacts(t: &TestApp, id: &str) -> common::Resp {
-    t.call(
-        "GET",
-        &format!("/v1/jobs/{id}/artifacts"),
-        Some(&t.read),
-        None,
-    )
-    .await
+    t.get_read(&format!("/v1/jobs/{id}/artifacts")).await
+}
+
+/// `GET url` with the `read` key and these headers.
+async fn get_with(t: &TestApp, url: &str, headers: &[(&str, &str)]) -> common::Resp {
+    t.call_with("GET", url, Some(&t.read), None, headers).await
 }
 
 async fn artifacts_are_listed_and_served_with_etag_and_ranges(db: Db) {
@@ -59,7 +58,7 @@ async fn artifacts_are_listed_and_served_with_etag_and_ranges(db: Db) {
     let url = format!("/v1/jobs/{id}/artifacts/hello.txt");
     let etag = format!("\"{sha}\"");
 
-    let whole = t.call("GET", &url, Some(&t.read), None).await;
+    let whole = t.get_read(&url).await;
     assert_eq!(whole.status, StatusCode::OK);
     assert_eq!(whole.text, HELLO);
     assert_eq!(whole.headers["etag"], etag.as_str());
@@ -85,9 +84,7 @@ async fn artifacts_are_listed_and_served_with_etag_and_ranges(db: Db) {
             format!("bytes 11-{}/{size}", size - 1),
         ),
     ] {
-        let r = t
-            .call_with("GET", &url, Some(&t.read), None, &[("range", range)])
-            .await;
+        let r = get_with(&t, &url, &[("range", range)]).await;
         assert_eq!(r.status, StatusCode::PARTIAL_CONTENT, "{range}");
         assert_eq!(r.text, body, "{range}");
         assert_eq!(
@@ -98,9 +95,7 @@ async fn artifacts_are_listed_and_served_with_etag_and_ranges(db: Db) {
         assert_eq!(r.headers["content-length"], body.len().to_string().as_str());
     }
     for range in [format!("bytes={size}-"), "bytes=-0".to_string()] {
-        let r = t
-            .call_with("GET", &url, Some(&t.read), None, &[("range", &range)])
-            .await;
+        let r = get_with(&t, &url, &[("range", &range)]).await;
         assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
         assert_eq!(
             r.headers["content-range"],
@@ -109,59 +104,27 @@ async fn artifacts_are_listed_and_served_with_etag_and_ranges(db: Db) {
         assert!(r.text.is_empty());
     }
     // Several ranges, or a stale If-Range: the whole artifact.
-    let r = t
-        .call_with(
-            "GET",
-            &url,
-            Some(&t.read),
-            None,
-            &[("range", "bytes=0-1,3-4")],
-        )
-        .await;
+    let r = get_with(&t, &url, &[("range", "bytes=0-1,3-4")]).await;
     assert_eq!((r.status, r.text.as_str()), (StatusCode::OK, HELLO));
-    let r = t
-        .call_with(
-            "GET",
-            &url,
-            Some(&t.read),
-            None,
-            &[("range", "bytes=0-1"), ("if-range", "\"stale\"")],
-        )
-        .await;
+    let r = get_with(
+        &t,
+        &url,
+        &[("range", "bytes=0-1"), ("if-range", "\"stale\"")],
+    )
+    .await;
     assert_eq!((r.status, r.text.as_str()), (StatusCode::OK, HELLO));
-    let r = t
-        .call_with(
-            "GET",
-            &url,
-            Some(&t.read),
-            None,
-            &[("range", "bytes=0-1"), ("if-range", &etag)],
-        )
-        .await;
+    let r = get_with(&t, &url, &[("range", "bytes=0-1"), ("if-range", &etag)]).await;
     assert_eq!(
         (r.status, r.text.as_str()),
         (StatusCode::PARTIAL_CONTENT, "he")
     );
-    let r = t
-        .call_with(
-            "GET",
-            &url,
-            Some(&t.read),
-            None,
-            &[("if-none-match", &etag)],
-        )
-        .await;
+    let r = get_with(&t, &url, &[("if-none-match", &etag)]).await;
     assert_eq!(r.status, StatusCode::NOT_MODIFIED);
     assert!(r.text.is_empty());
     assert_eq!(r.headers["etag"], etag.as_str());
 
     let r = t
-        .call(
-            "GET",
-            &format!("/v1/jobs/{id}/artifacts/nope.txt"),
-            Some(&t.read),
-            None,
-        )
+        .get_read(&format!("/v1/jobs/{id}/artifacts/nope.txt"))
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.code(), "not_found");
@@ -170,22 +133,12 @@ async fn artifacts_are_listed_and_served_with_etag_and_ranges(db: Db) {
 async fn the_original_plan_names_the_expected_artifacts(db: Db) {
     let t = TestApp::new(db).await;
     let r = t
-        .call(
-            "POST",
-            "/v1/plan",
-            Some(&t.read),
-            Some(json!({ "user_message": "list the files", "artifacts": ["reports/*.xml"] })),
-        )
+        .plan(json!({ "user_message": "list the files", "artifacts": ["reports/*.xml"] }))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json()["expected_artifacts"], json!(["reports/*.xml"]));
     let r = t
-        .call(
-            "POST",
-            "/v1/plan",
-            Some(&t.read),
-            Some(json!({ "user_message": "list the files", "artifacts": ["../../etc/passwd"] })),
-        )
+        .plan(json!({ "user_message": "list the files", "artifacts": ["../../etc/passwd"] }))
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(r.text.contains("leads out of the root"), "{}", r.text);
@@ -224,12 +177,7 @@ async fn a_corrupted_artifact_is_refused_not_served(db: Db) {
         .join(&sha);
     std::fs::write(&object, "HELLO from a file\n").expect("tamper");
     let r = t
-        .call(
-            "GET",
-            &format!("/v1/jobs/{id}/artifacts/hello.txt"),
-            Some(&t.read),
-            None,
-        )
+        .get_read(&format!("/v1/jobs/{id}/artifacts/hello.txt"))
         .await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.text);
     assert!(!r.text.contains("HELLO"), "{}", r.text);
@@ -243,18 +191,12 @@ async fn presign_asks_a_store_that_has_such_urls(db: Db) {
     let t = TestApp::new(db).await;
     let id = job_with_artifact(&t).await;
     let url = format!("/v1/jobs/{id}/artifacts/hello.txt");
-    let r = t
-        .call("GET", &format!("{url}?presign=1"), Some(&t.read), None)
-        .await;
+    let r = t.get_read(&format!("{url}?presign=1")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(r.text.contains("has no presigned URLs"), "{}", r.text);
-    let r = t
-        .call("GET", &format!("{url}?presign=maybe"), Some(&t.read), None)
-        .await;
+    let r = t.get_read(&format!("{url}?presign=maybe")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    let r = t
-        .call("GET", &format!("{url}?presign=0"), Some(&t.read), None)
-        .await;
+    let r = t.get_read(&format!("{url}?presign=0")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.text, HELLO);
 }

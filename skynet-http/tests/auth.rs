@@ -71,6 +71,12 @@ fn routes(planned: &str, hash: &str) -> Vec<(&'static str, String, Option<Value>
     ]
 }
 
+/// `r` is refused with `status` and the problem `code`.
+fn refused(r: &common::Resp, status: StatusCode, code: &str, asked: &str) {
+    assert_eq!(r.status, status, "{asked}: {}", r.text);
+    assert_eq!(r.code(), code, "{asked}");
+}
+
 async fn every_route_refuses_bad_keys_and_under_scoped_keys_without_changing_anything(db: Db) {
     let t = TestApp::new(db).await;
     let job = t.submit_job("write 'hi' to notes.txt").await;
@@ -103,13 +109,8 @@ async fn every_route_refuses_bad_keys_and_under_scoped_keys_without_changing_any
         ];
         for key in unauthenticated {
             let r = t.call(method, &path, key.as_deref(), body.clone()).await;
-            assert_eq!(
-                r.status,
-                StatusCode::UNAUTHORIZED,
-                "{method} {path} with {key:?}: {}",
-                r.text
-            );
-            assert_eq!(r.code(), "unauthorized");
+            let asked = format!("{method} {path} with {key:?}");
+            refused(&r, StatusCode::UNAUTHORIZED, "unauthorized", &asked);
             checked += 1;
         }
         expected += 4;
@@ -119,13 +120,8 @@ async fn every_route_refuses_bad_keys_and_under_scoped_keys_without_changing_any
             }
             expected += 1;
             let r = t.call(method, &path, Some(key), body.clone()).await;
-            assert_eq!(
-                r.status,
-                StatusCode::FORBIDDEN,
-                "{method} {path} with a {scopes:?} key: {}",
-                r.text
-            );
-            assert_eq!(r.code(), "insufficient_scope");
+            let asked = format!("{method} {path} with a {scopes:?} key");
+            refused(&r, StatusCode::FORBIDDEN, "insufficient_scope", &asked);
             checked += 1;
         }
         assert_eq!(
@@ -213,9 +209,7 @@ async fn provider_details_are_redacted_for_keys_without_admin(db: Db) {
         )
         .await
         .expect("complete");
-    let shown = t
-        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None)
-        .await;
+    let shown = t.get_read(&format!("/v1/jobs/{id}")).await;
     assert!(!shown.text.contains("hunter2"), "{}", shown.text);
     assert!(
         shown.json()["error"]
@@ -227,7 +221,7 @@ async fn provider_details_are_redacted_for_keys_without_admin(db: Db) {
         .call("GET", &format!("/v1/jobs/{id}"), Some(&t.admin), None)
         .await;
     assert!(admin.text.contains("hunter2"));
-    let listed = t.call("GET", "/v1/jobs", Some(&t.read), None).await;
+    let listed = t.get_read("/v1/jobs").await;
     assert!(!listed.text.contains("hunter2"));
 }
 

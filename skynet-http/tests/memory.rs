@@ -15,6 +15,17 @@ async fn total(t: &TestApp, key: &str) -> u64 {
     r.json()["total"].as_u64().expect("total")
 }
 
+/// `PUT /v1/memory/{id}/pin` with `key`.
+async fn pin(t: &TestApp, key: &str, id: &str, pinned: bool) -> common::Resp {
+    t.call(
+        "PUT",
+        &format!("/v1/memory/{id}/pin"),
+        Some(key),
+        Some(json!({ "pinned": pinned })),
+    )
+    .await
+}
+
 async fn routes_need_their_scopes(db: Db) {
     let t = TestApp::new(db).await;
     let admin = t.key(&[Scope::Admin], Some("alice")).await;
@@ -247,32 +258,11 @@ async fn forget_by_filter_keeps_pinned_and_pin_needs_admin(db: Db) {
     assert_eq!(view.json()["pinned"], true);
     assert_eq!(total(&t, &bob).await, 0);
     // Pinning: admin only.
-    let r = t
-        .call(
-            "PUT",
-            &format!("/v1/memory/{kept}/pin"),
-            Some(&bob),
-            Some(json!({"pinned": false})),
-        )
-        .await;
+    let r = pin(&t, &bob, &kept, false).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
-    let r = t
-        .call(
-            "PUT",
-            &format!("/v1/memory/{bobs}/pin"),
-            Some(&alice),
-            Some(json!({"pinned": true})),
-        )
-        .await;
+    let r = pin(&t, &alice, &bobs, true).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "forgotten: {}", r.text);
-    let r = t
-        .call(
-            "PUT",
-            &format!("/v1/memory/{kept}/pin"),
-            Some(&alice),
-            Some(json!({"pinned": false})),
-        )
-        .await;
+    let r = pin(&t, &alice, &kept, false).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json()["pinned"], false);
     let stats = t

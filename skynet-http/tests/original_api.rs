@@ -153,12 +153,7 @@ async fn policy_check_judges_catalog_actions_through_the_catalog(db: Db) {
 async fn plan_takes_constraints_as_an_object(db: Db) {
     let t = TestApp::new(db).await;
     let plan = |constraints: Value, intent: &str| {
-        t.call(
-            "POST",
-            "/v1/plan",
-            Some(&t.read),
-            Some(json!({ "user_message": intent, "constraints": constraints })),
-        )
+        t.plan(json!({ "user_message": intent, "constraints": constraints }))
     };
     // Known keys honoured, unknown ones reported.
     let r = plan(
@@ -291,9 +286,7 @@ async fn diagnose_reports_parameters_an_action_does_not_take(db: Db) {
 async fn health_history_items_carry_epoch_seconds(db: Db) {
     let t = TestApp::new(db).await;
     t.sk.sentinel().check_providers().await;
-    let r = t
-        .call("GET", "/v1/providers/health", Some(&t.read), None)
-        .await;
+    let r = t.get_read("/v1/providers/health").await;
     let h: schema::ProvidersHealth = conforms(&r.json());
     let sample = h.history.first().expect("one round");
     let at = chrono::DateTime::parse_from_rfc3339(&sample.at).expect("rfc 3339");
@@ -320,10 +313,10 @@ async fn docs_page_is_served_from_the_binary_with_the_openapi_rules(db: Db) {
     let r = t.call("GET", "/docs/", Some(&t.submit), None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "a key without read");
 
-    let r = t.call("GET", "/docs", Some(&t.read), None).await;
+    let r = t.get_read("/docs").await;
     assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT);
     assert_eq!(r.headers["location"], "/docs/");
-    let page = t.call("GET", "/docs/", Some(&t.read), None).await;
+    let page = t.get_read("/docs/").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.headers["content-type"]
@@ -354,9 +347,7 @@ async fn docs_page_is_served_from_the_binary_with_the_openapi_rules(db: Db) {
         .await;
     assert_eq!(doc.status, StatusCode::OK);
     assert_eq!(doc.text, skynet_http::openapi_json());
-    let bundle = t
-        .call("GET", "/docs/swagger-ui-bundle.js", Some(&t.read), None)
-        .await;
+    let bundle = t.get_read("/docs/swagger-ui-bundle.js").await;
     assert_eq!(bundle.status, StatusCode::OK);
     assert!(bundle.text.len() > 100_000, "the bundle is in the binary");
     // No asset of the page is loaded from elsewhere.
@@ -381,9 +372,7 @@ async fn docs_page_is_served_from_the_binary_with_the_openapi_rules(db: Db) {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        t.call("GET", "/docs/nope.js", Some(&t.read), None)
-            .await
-            .status,
+        t.get_read("/docs/nope.js").await.status,
         StatusCode::NOT_FOUND
     );
 

@@ -61,9 +61,7 @@ async fn submit_queues_read_only_and_holds_write_for_approval(db: Db) {
     let submitted = t.submit_job("write 'hi' to notes.txt").await;
     // The answer shows the job exactly as the ledger holds it.
     let id = submitted["id"].as_str().expect("id");
-    let shown = t
-        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None)
-        .await;
+    let shown = t.get_read(&format!("/v1/jobs/{id}")).await;
     assert_eq!(shown.json(), submitted);
     let w: schema::JobView = conforms(&submitted);
     assert_eq!(w.status, JobStatus::Planned);
@@ -215,7 +213,7 @@ async fn list_pages_with_a_cursor_and_filters_by_status(db: Db) {
     let mut seen = Vec::new();
     let mut uri = "/v1/jobs?limit=2".to_string();
     loop {
-        let r = t.call("GET", &uri, Some(&t.read), None).await;
+        let r = t.get_read(&uri).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         let page: schema::JobPage = conforms(&r.json());
         assert!(page.jobs.len() <= 2);
@@ -226,9 +224,7 @@ async fn list_pages_with_a_cursor_and_filters_by_status(db: Db) {
         }
     }
     assert_eq!(seen, ids, "every job once, newest first");
-    let r = t
-        .call("GET", "/v1/jobs?status=planned", Some(&t.read), None)
-        .await;
+    let r = t.get_read("/v1/jobs?status=planned").await;
     let planned: schema::JobPage = conforms(&r.json());
     assert_eq!(planned.jobs.len(), 2);
     assert!(planned.jobs.iter().all(|j| j.status == JobStatus::Planned));
@@ -239,7 +235,7 @@ async fn list_pages_with_a_cursor_and_filters_by_status(db: Db) {
         "/v1/jobs?cursor=zzz",
         "/v1/jobs?limit=x",
     ] {
-        let r = t.call("GET", bad, Some(&t.read), None).await;
+        let r = t.get_read(bad).await;
         assert_eq!(
             (r.status, r.code().as_str()),
             (StatusCode::BAD_REQUEST, "invalid_input"),
@@ -254,9 +250,7 @@ async fn get_job_shows_plan_steps_approval_and_404s(db: Db) {
         .as_str()
         .expect("id")
         .to_string();
-    let r = t
-        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None)
-        .await;
+    let r = t.get_read(&format!("/v1/jobs/{id}")).await;
     assert_eq!(r.status, StatusCode::OK);
     let job: schema::JobView = conforms(&r.json());
     assert_eq!(job.id, id);
@@ -265,13 +259,13 @@ async fn get_job_shows_plan_steps_approval_and_404s(db: Db) {
         format!("/v1/jobs/{}", skynet_core::JobId::new()),
         "/v1/jobs/not-a-uuid".to_string(),
     ] {
-        let r = t.call("GET", &missing, Some(&t.read), None).await;
+        let r = t.get_read(&missing).await;
         assert_eq!(
             (r.status, r.code().as_str()),
             (StatusCode::NOT_FOUND, "not_found")
         );
     }
-    let r = t.call("GET", "/v1/nothing-here", Some(&t.read), None).await;
+    let r = t.get_read("/v1/nothing-here").await;
     assert_eq!(
         (r.status, r.code().as_str()),
         (StatusCode::NOT_FOUND, "not_found")
@@ -364,7 +358,7 @@ async fn approve_binds_the_plan_hash_deny_and_cancel_change_status_once(db: Db) 
 
 /// `skynet_redactions_total` as `/metrics` shows it now.
 async fn redactions_total(t: &TestApp) -> u64 {
-    let r = t.call("GET", "/metrics", Some(&t.read), None).await;
+    let r = t.get_read("/metrics").await;
     r.text
         .lines()
         .find_map(|l| l.strip_prefix("skynet_redactions_total "))
@@ -376,9 +370,7 @@ async fn logs_and_metrics_hide_secret_shaped_output(db: Db) {
     let t = TestApp::new(db).await;
     let before = redactions_total(&t).await;
     let id = t.submit_and_run("read creds.txt").await;
-    let r = t
-        .call("GET", &format!("/v1/jobs/{id}/logs"), Some(&t.read), None)
-        .await;
+    let r = t.get_read(&format!("/v1/jobs/{id}/logs")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(!r.text.contains("hunter2"), "{}", r.text);
     assert!(!r.text.contains("AKIAIOSFODNN7EXAMPLE"), "{}", r.text);
@@ -398,9 +390,7 @@ async fn logs_and_metrics_hide_secret_shaped_output(db: Db) {
 async fn logs_tail_and_search_after_a_worker_ran_the_job(db: Db) {
     let t = TestApp::new(db).await;
     let id = t.submit_and_run("read hello.txt").await;
-    let r = t
-        .call("GET", &format!("/v1/jobs/{id}/logs"), Some(&t.read), None)
-        .await;
+    let r = t.get_read(&format!("/v1/jobs/{id}/logs")).await;
     assert_eq!(r.status, StatusCode::OK);
     let logs: schema::LogsView = conforms(&r.json());
     assert!(
@@ -409,27 +399,15 @@ async fn logs_tail_and_search_after_a_worker_ran_the_job(db: Db) {
         r.text
     );
     let r = t
-        .call(
-            "GET",
-            &format!("/v1/jobs/{id}/logs?search=from%20a&tail=1"),
-            Some(&t.read),
-            None,
-        )
+        .get_read(&format!("/v1/jobs/{id}/logs?search=from%20a&tail=1"))
         .await;
     let logs: schema::LogsView = conforms(&r.json());
     assert_eq!(logs.lines.len(), 1);
     let r = t
-        .call(
-            "GET",
-            &format!("/v1/jobs/{id}/logs?search=absent"),
-            Some(&t.read),
-            None,
-        )
+        .get_read(&format!("/v1/jobs/{id}/logs?search=absent"))
         .await;
     assert!(r.json()["lines"].as_array().expect("lines").is_empty());
-    let r = t
-        .call("GET", &format!("/v1/jobs/{id}"), Some(&t.read), None)
-        .await;
+    let r = t.get_read(&format!("/v1/jobs/{id}")).await;
     let job: schema::JobView = conforms(&r.json());
     assert_eq!(job.status, JobStatus::Succeeded);
     assert_eq!(
@@ -450,15 +428,7 @@ async fn logs_by_stream_and_time_range(db: Db) {
     let get = |q: String| {
         let t = &t;
         let id = id.clone();
-        async move {
-            t.call(
-                "GET",
-                &format!("/v1/jobs/{id}/logs?{q}"),
-                Some(&t.read),
-                None,
-            )
-            .await
-        }
+        async move { t.get_read(&format!("/v1/jobs/{id}/logs?{q}")).await }
     };
     let r = get("stream=stdout".into()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
@@ -516,7 +486,7 @@ async fn gc_is_admin_only_and_storage_is_measured(db: Db) {
     assert!(real["memories"].is_u64(), "{real}");
     assert_eq!(dry["logs"]["lines"], real["logs"]["lines"]);
     assert_eq!(dry["events"]["count"], real["events"]["count"]);
-    let r = t.call("GET", "/metrics", Some(&t.read), None).await;
+    let r = t.get_read("/metrics").await;
     assert!(
         r.text.contains("skynet_storage{kind=\"jobs\"} 1"),
         "{}",
@@ -544,12 +514,7 @@ async fn gc_is_admin_only_and_storage_is_measured(db: Db) {
 async fn original_plan_has_the_original_field_names(db: Db) {
     let t = TestApp::new(db).await;
     let r = t
-        .call(
-            "POST",
-            "/v1/plan",
-            Some(&t.read),
-            Some(json!({ "user_message": "read hello.txt, then write 'x' to out.txt", "context": { "team": "ops" }, "constraints": [] })),
-        )
+        .plan(json!({ "user_message": "read hello.txt, then write 'x' to out.txt", "context": { "team": "ops" }, "constraints": [] }))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let body: schema::PlanAnswer = conforms(&r.json());
@@ -564,12 +529,7 @@ async fn original_plan_has_the_original_field_names(db: Db) {
     assert_eq!(body.execution_plan.estimate_ms, Some(100));
     assert!(t.ledger_snapshot().await.is_empty(), "a plan is a dry run");
     let r = t
-        .call(
-            "POST",
-            "/v1/plan",
-            Some(&t.read),
-            Some(json!({ "user_message": "run `mkfs /dev/sda`" })),
-        )
+        .plan(json!({ "user_message": "run `mkfs /dev/sda`" }))
         .await;
     assert_eq!(
         (r.status, r.code().as_str()),
@@ -691,9 +651,7 @@ async fn original_report_is_recorded_on_the_job(db: Db) {
 async fn original_providers_health_counts_and_keeps_history(db: Db) {
     let t = TestApp::new(db).await;
     for n in 1..=2 {
-        let r = t
-            .call("GET", "/v1/providers/health", Some(&t.read), None)
-            .await;
+        let r = t.get_read("/v1/providers/health").await;
         assert_eq!(r.status, StatusCode::OK);
         let h: schema::ProvidersHealth = conforms(&r.json());
         assert_eq!(h.total_count, 2);
@@ -893,7 +851,7 @@ async fn metrics_show_jobs_by_status_queue_depth_and_http_latency(db: Db) {
     let t = TestApp::new(db).await;
     t.submit_job("list the files").await;
     t.submit_job("write 'x' to a.txt").await;
-    let r = t.call("GET", "/metrics", Some(&t.read), None).await;
+    let r = t.get_read("/metrics").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
         r.text.contains("skynet_jobs{status=\"queued\"} 1"),
@@ -913,7 +871,7 @@ async fn rate_limit_answers_429_with_retry_after(db: Db) {
     .await;
     let mut codes = Vec::new();
     for _ in 0..5 {
-        codes.push(t.call("GET", "/v1/jobs", Some(&t.read), None).await);
+        codes.push(t.get_read("/v1/jobs").await);
     }
     assert!(codes[..3].iter().all(|r| r.status == StatusCode::OK));
     let limited = &codes[4];
@@ -936,7 +894,7 @@ async fn rate_limit_answers_429_with_retry_after(db: Db) {
 
 async fn openapi_matches_the_committed_snapshot(db: Db) {
     let t = TestApp::new(db).await;
-    let r = t.call("GET", "/openapi.json", Some(&t.read), None).await;
+    let r = t.get_read("/openapi.json").await;
     assert_eq!(r.status, StatusCode::OK);
     let snapshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
     if std::env::var_os("SKYNET_UPDATE_OPENAPI").is_some() {

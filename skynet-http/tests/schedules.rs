@@ -9,8 +9,39 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{Db, TestApp, admins, readers};
-use serde_json::json;
+use serde_json::{Value, json};
 use skynet_core::store::keys::Scope;
+
+/// Each body, POSTed to `uri` with the `admin` key, is a 400
+/// `invalid_input`.
+async fn all_refused_as_invalid(t: &TestApp, uri: &str, bodies: &[Value]) {
+    for body in bodies {
+        let r = t
+            .call("POST", uri, Some(&t.admin), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
+        assert_eq!(r.code(), "invalid_input", "{body}");
+    }
+}
+
+/// `DELETE uri` with `key` finds nothing (any more).
+async fn delete_finds_nothing(t: &TestApp, uri: &str, key: &str) {
+    let r = t.call("DELETE", uri, Some(key), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(r.code(), "not_found");
+}
+
+/// The list at `uri` as read by bob (empty) and by alice (her one item).
+async fn alice_alone_sees(t: &TestApp, uri: &str) -> Value {
+    let bob = t.key(&[Scope::Read], Some("bob")).await;
+    let r = t.call("GET", uri, Some(&bob), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.json().as_array().expect("list").is_empty());
+    let alice_reader = t.key(&[Scope::Read], Some("alice")).await;
+    let list = t.call("GET", uri, Some(&alice_reader), None).await.json();
+    assert_eq!(list.as_array().expect("list").len(), 1);
+    list
+}
 
 async fn add(t: &TestApp, key: &str) -> String {
     let r = t
@@ -52,11 +83,7 @@ async fn routes_need_their_scopes(db: Db) {
         ]
     };
     t.scope_matrix("alice", calls, |_, _| {}).await;
-    let r = t
-        .call("DELETE", &format!("/v1/schedules/{id}"), Some(&owner), None)
-        .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    assert_eq!(r.code(), "not_found");
+    delete_finds_nothing(&t, &format!("/v1/schedules/{id}"), &owner).await;
     // Without a key: 401.
     let r = t.call("GET", "/v1/schedules", None, None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -76,13 +103,7 @@ async fn bad_input_is_refused_and_nothing_is_stored(db: Db) {
         json!({"intent": "list the files", "every": "10m", "missed": "sometimes"}),
         json!({"intent": "list the files", "every": "10m", "surprise": true}),
     ];
-    for body in bad {
-        let r = t
-            .call("POST", "/v1/schedules", Some(&t.admin), Some(body.clone()))
-            .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
-        assert_eq!(r.code(), "invalid_input", "{body}");
-    }
+    all_refused_as_invalid(&t, "/v1/schedules", &bad).await;
     assert_eq!(count(&t).await, 0);
     t.admin_gets_not_found(&[
         ("POST", "/v1/schedules/nope/pause"),
@@ -96,16 +117,7 @@ async fn a_principal_sees_only_its_own_schedules(db: Db) {
     let t = TestApp::new(db).await;
     let alice = t.key(&[Scope::Admin], Some("alice")).await;
     add(&t, &alice).await;
-    let bob = t.key(&[Scope::Read], Some("bob")).await;
-    let r = t.call("GET", "/v1/schedules", Some(&bob), None).await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(r.json().as_array().expect("list").is_empty());
-    let alice_reader = t.key(&[Scope::Read], Some("alice")).await;
-    let r = t
-        .call("GET", "/v1/schedules", Some(&alice_reader), None)
-        .await;
-    let list = r.json();
-    assert_eq!(list.as_array().expect("list").len(), 1);
+    let list = alice_alone_sees(&t, "/v1/schedules").await;
     assert_eq!(list[0]["principal"], "alice");
 }
 
@@ -115,7 +127,7 @@ async fn the_initiative_switch_is_visible_to_readers(db: Db) {
         .call("POST", "/v1/initiative/pause", Some(&t.admin), None)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = t.call("GET", "/v1/initiative", Some(&t.read), None).await;
+    let r = t.get_read("/v1/initiative").await;
     let status = r.json();
     assert_eq!(status["enabled"], false);
     assert_eq!(status["usage"]["paused"], true);
@@ -175,11 +187,7 @@ async fn trigger_routes_need_their_scopes(db: Db) {
         ]
     };
     t.scope_matrix("alice", calls, |_, _| {}).await;
-    let r = t
-        .call("DELETE", &format!("/v1/triggers/{id}"), Some(&owner), None)
-        .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    assert_eq!(r.code(), "not_found");
+    delete_finds_nothing(&t, &format!("/v1/triggers/{id}"), &owner).await;
     let r = t.call("GET", "/v1/triggers", None, None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
@@ -197,13 +205,7 @@ async fn bad_triggers_are_refused_and_nothing_is_stored(db: Db) {
         json!({"on": "job.failed", "intent": "list the files", "root": "../.."}),
         json!({"on": "job.failed", "intent": "list the files", "surprise": true}),
     ];
-    for body in bad {
-        let r = t
-            .call("POST", "/v1/triggers", Some(&t.admin), Some(body.clone()))
-            .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
-        assert_eq!(r.code(), "invalid_input", "{body}");
-    }
+    all_refused_as_invalid(&t, "/v1/triggers", &bad).await;
     let r = t.call("GET", "/v1/triggers", Some(&t.admin), None).await;
     assert!(r.json().as_array().expect("a list").is_empty());
     t.admin_gets_not_found(&[
@@ -218,16 +220,7 @@ async fn a_principal_sees_only_its_own_triggers(db: Db) {
     let t = TestApp::new(db).await;
     let alice = t.key(&[Scope::Admin], Some("alice")).await;
     let id = add_trigger(&t, &alice).await;
-    let bob = t.key(&[Scope::Read], Some("bob")).await;
-    let r = t.call("GET", "/v1/triggers", Some(&bob), None).await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(r.json().as_array().expect("list").is_empty());
-    let alice_reader = t.key(&[Scope::Read], Some("alice")).await;
-    let list = t
-        .call("GET", "/v1/triggers", Some(&alice_reader), None)
-        .await
-        .json();
-    assert_eq!(list.as_array().expect("list").len(), 1);
+    let list = alice_alone_sees(&t, "/v1/triggers").await;
     assert_eq!(list[0]["principal"], "alice");
     t.openapi_listing(&[
         "/v1/triggers",
@@ -288,11 +281,7 @@ async fn webhook_routes_need_their_scopes_and_show_the_secret_once(db: Db) {
         .call("DELETE", &format!("/v1/webhooks/{id}"), Some(&owner), None)
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    let r = t
-        .call("DELETE", &format!("/v1/webhooks/{id}"), Some(&owner), None)
-        .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    assert_eq!(r.code(), "not_found");
+    delete_finds_nothing(&t, &format!("/v1/webhooks/{id}"), &owner).await;
 }
 
 async fn bad_webhooks_are_refused_and_nothing_is_stored(db: Db) {
@@ -357,9 +346,9 @@ async fn a_principal_sees_only_its_own_webhooks(db: Db) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let id = r.json()["id"].as_str().expect("id").to_string();
+    let list = alice_alone_sees(&t, "/v1/webhooks").await;
+    assert!(list[0].get("secret").is_none());
     let bob = t.key(&[Scope::Read], Some("bob")).await;
-    let r = t.call("GET", "/v1/webhooks", Some(&bob), None).await;
-    assert!(r.json().as_array().expect("list").is_empty());
     let r = t
         .call(
             "GET",
@@ -369,13 +358,6 @@ async fn a_principal_sees_only_its_own_webhooks(db: Db) {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    let alice_reader = t.key(&[Scope::Read], Some("alice")).await;
-    let r = t
-        .call("GET", "/v1/webhooks", Some(&alice_reader), None)
-        .await;
-    let list = r.json();
-    assert_eq!(list.as_array().expect("list").len(), 1);
-    assert!(list[0].get("secret").is_none());
     t.openapi_listing(&[
         "/v1/webhooks",
         "/v1/webhooks/{id}",

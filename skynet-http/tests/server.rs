@@ -252,14 +252,7 @@ async fn global_log_sse_filters_by_type_and_resumes_without_loss(db: Db) {
     // moment after their commit: read until all 20 are there.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let all: Vec<String> = loop {
-        let page =
-            t.sk.event_log(skynet_core::store::event_log::EventLogQuery {
-                types: vec![skynet_core::events::EventType::Error],
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .expect("log");
+        let page = error_events(&t).await;
         if page.events.len() >= 20 || std::time::Instant::now() > deadline {
             break page.events.iter().map(|e| e.position.clone()).collect();
         }
@@ -296,6 +289,17 @@ async fn global_log_sse_filters_by_type_and_resumes_without_loss(db: Db) {
 }
 
 /// Sum of a metric's samples in a Prometheus text page.
+/// The `error` events of the global log, as its reader sees them now.
+async fn error_events(t: &TestApp) -> skynet_core::store::event_log::EventPage {
+    t.sk.event_log(skynet_core::store::event_log::EventLogQuery {
+        types: vec![skynet_core::events::EventType::Error],
+        limit: 1000,
+        ..Default::default()
+    })
+    .await
+    .expect("log")
+}
+
 fn metric(page: &str, name: &str) -> f64 {
     page.lines()
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
@@ -451,14 +455,7 @@ async fn global_log_sse_marks_the_gap_gc_left(db: Db) {
     // Readable once every older transaction in the cluster has ended.
     let deadline = Instant::now() + Duration::from_secs(10);
     let young = loop {
-        let page =
-            t.sk.event_log(skynet_core::store::event_log::EventLogQuery {
-                types: vec![skynet_core::events::EventType::Error],
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .expect("log");
+        let page = error_events(&t).await;
         if page.events.len() == 4 {
             break page.events[3].position.clone();
         }

@@ -156,9 +156,9 @@ pub(crate) fn new_memory(
     })
 }
 
-/// A forget filter from Python's arguments (`since`/`until`: RFC 3339 or
-/// an age such as `"7d"`).
-pub(crate) fn forget_filter(
+/// A forget or search filter from Python's arguments (`since`/`until`:
+/// RFC 3339 or an age such as `"7d"`).
+pub(crate) fn memory_filter(
     memory_type: Option<String>,
     tags: Option<Vec<String>>,
     outcome: Option<String>,
@@ -204,13 +204,7 @@ pub(crate) fn search_query(
     Ok(SearchQuery {
         query,
         limit,
-        filter: MemoryFilter {
-            memory_type: parsed::<MemoryType>(memory_type)?,
-            tags: tags.unwrap_or_default(),
-            outcome: parsed::<MemoryOutcome>(outcome)?,
-            job_id,
-            ..MemoryFilter::default()
-        },
+        filter: memory_filter(memory_type, tags, outcome, None, None, job_id)?,
     })
 }
 
@@ -360,7 +354,7 @@ macro_rules! memory_methods {
                 until: Option<String>,
                 job_id: Option<String>,
             ) -> PyResult<Bound<'py, PyAny>> {
-                let filter = $crate::memory::forget_filter(memory_type, tags, outcome, since, until, job_id);
+                let filter = $crate::memory::memory_filter(memory_type, tags, outcome, since, until, job_id);
                 $finish(py, $crate::memory::forget_matching(self.core.clone(), filter))
             }
 

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -57,49 +58,49 @@ def test_logs_by_time_and_stream(sk: skynet.Skynet, workdir: Path) -> None:
 
 
 def test_gc_dry_run_lists_what_the_run_removes(
-    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+    make_skynet: Callable[..., skynet.Skynet],
+    tmp_path: Path,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SKYNET_RETENTION_JOBS", "1ms")
-    sk = skynet.Skynet(home=tmp_path / "gc-home")
-    try:
-        job = sk.run("read README.md", cwd=workdir)
-        dry = sk.gc(dry_run=True)
-        assert dry["dry_run"] is True
-        assert dry["jobs"]["job_ids"] == [job.id]
-        real = sk.gc()
-        assert real["jobs"] == dry["jobs"]
-        # The memories forgotten with the removed jobs are reported too.
-        assert isinstance(real["memories"], int)
-        assert real["memories"] == dry["memories"]
-        with pytest.raises(skynet.JobNotFound):
-            sk.get(job.id)
-    finally:
-        sk.close()
+    sk = make_skynet(home=tmp_path / "gc-home")
+    job = sk.run("read README.md", cwd=workdir)
+    dry = sk.gc(dry_run=True)
+    assert dry["dry_run"] is True
+    assert dry["jobs"]["job_ids"] == [job.id]
+    real = sk.gc()
+    assert real["jobs"] == dry["jobs"]
+    # The memories forgotten with the removed jobs are reported too.
+    assert isinstance(real["memories"], int)
+    assert real["memories"] == dry["memories"]
+    with pytest.raises(skynet.JobNotFound):
+        sk.get(job.id)
 
 
 def test_gc_prunes_the_event_log_and_pages_show_the_gap(
-    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+    make_skynet: Callable[..., skynet.Skynet],
+    tmp_path: Path,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SKYNET_RETENTION_EVENTS", "1ms")
-    sk = skynet.Skynet(home=tmp_path / "events-home")
-    try:
-        sk.run("read README.md", cwd=workdir)
-        before = sk.event_log(limit=1000).events
-        assert sk.event_log().pruned == []
-        dry = sk.gc(dry_run=True)
-        assert dry["events"]["count"] == len(before)
-        real = sk.gc()
-        same = ("count", "first_id", "last_id", "first_at", "last_at")
-        assert [real["events"][k] for k in same] == [dry["events"][k] for k in same]
-        page = sk.event_log(limit=1000)
-        (anchor,) = page.pruned
-        assert anchor["count"] == len(before)
-        assert (anchor["first_id"], anchor["last_id"]) == (before[0]["id"], before[-1]["id"])
-        assert [e["type"] for e in page.events] == ["gc.completed"]
-        assert page.events[0]["payload"]["events"] == len(before)
-        assert sk.event_log(after=anchor["through"]).pruned == []
-    finally:
-        sk.close()
+    sk = make_skynet(home=tmp_path / "events-home")
+    sk.run("read README.md", cwd=workdir)
+    before = sk.event_log(limit=1000).events
+    assert sk.event_log().pruned == []
+    dry = sk.gc(dry_run=True)
+    assert dry["events"]["count"] == len(before)
+    real = sk.gc()
+    same = ("count", "first_id", "last_id", "first_at", "last_at")
+    assert [real["events"][k] for k in same] == [dry["events"][k] for k in same]
+    page = sk.event_log(limit=1000)
+    (anchor,) = page.pruned
+    assert anchor["count"] == len(before)
+    assert (anchor["first_id"], anchor["last_id"]) == (before[0]["id"], before[-1]["id"])
+    assert [e["type"] for e in page.events] == ["gc.completed"]
+    assert page.events[0]["payload"]["events"] == len(before)
+    assert sk.event_log(after=anchor["through"]).pruned == []
 
 
 def test_async_artifacts_and_gc(tmp_path: Path, workdir: Path) -> None:

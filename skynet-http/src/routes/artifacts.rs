@@ -8,10 +8,10 @@
 //! straight from the artifact store (S3; `expires` seconds, default 900),
 //! as JSON; a store without such URLs (local) is a 400.
 
-use super::core_err;
+use super::{core_err, job_id};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problems::{JobPath, Keyed};
 use axum::body::Body;
@@ -19,7 +19,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use skynet_core::JobId;
 use skynet_core::artifact::ByteRange;
 use skynet_core::store::artifacts::ArtifactRecord;
 use skynet_core::store::keys::Scope;
@@ -42,10 +41,6 @@ pub struct ArtifactQuery {
 pub struct ArtifactsView {
     /// By name.
     pub artifacts: Vec<ArtifactRecord>,
-}
-
-fn job_id(id: &str) -> ApiResult<JobId> {
-    JobId::parse(id).map_err(ApiError::from)
 }
 
 /// The artifacts a job's steps kept.

@@ -57,7 +57,6 @@ pub(crate) async fn add_schedule(
     ApiJson(body): ApiJson<ScheduleBody>,
 ) -> ApiResult<(StatusCode, ApiJson<Schedule>)> {
     caller.require(Scope::Admin)?;
-    let err = core_err(&caller);
     let every = body
         .every
         .map(|e| skynet_core::config::parse_duration("every", &e))
@@ -66,7 +65,7 @@ pub(crate) async fn add_schedule(
             Error::Config(m) => Error::InvalidInput(m),
             other => other,
         })
-        .map_err(&err)?;
+        .map_err(core_err(&caller))?;
     let new = NewSchedule {
         intent: body.intent,
         cron: body.cron,
@@ -77,10 +76,8 @@ pub(crate) async fn add_schedule(
         base: Some(allowed_root(&state)),
     };
     let s = state
-        .acting(&caller)
-        .add_schedule(new)
-        .await
-        .map_err(&err)?;
+        .act(&caller, async |a| a.add_schedule(new).await)
+        .await?;
     Ok((StatusCode::CREATED, ApiJson(s)))
 }
 
@@ -92,9 +89,10 @@ pub(crate) async fn list_schedules(
     caller: Caller,
     State(state): State<AppState>,
 ) -> ApiResult<ApiJson<Vec<Schedule>>> {
-    caller.require(Scope::Read)?;
-    let list = state.act(&caller, async |a| a.schedules().await).await?;
-    Ok(ApiJson(list))
+    state
+        .act_in_scope(&caller, Scope::Read, async |a| a.schedules().await)
+        .await
+        .map(ApiJson)
 }
 
 /// Pause a schedule (`admin`): it fires nothing until resumed.
@@ -110,7 +108,10 @@ pub(crate) async fn pause_schedule(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<Schedule>> {
-    set_paused(caller, state, id, true).await
+    state
+        .act_in_scope(&caller, Scope::Admin, async |a| a.pause_schedule(&id).await)
+        .await
+        .map(ApiJson)
 }
 
 /// Resume a schedule (`admin`) from its next tick.
@@ -126,23 +127,12 @@ pub(crate) async fn resume_schedule(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<Schedule>> {
-    set_paused(caller, state, id, false).await
-}
-
-async fn set_paused(
-    caller: Caller,
-    state: AppState,
-    id: String,
-    paused: bool,
-) -> ApiResult<ApiJson<Schedule>> {
-    caller.require(Scope::Admin)?;
-    let acting = state.acting(&caller);
-    let s = if paused {
-        acting.pause_schedule(&id).await
-    } else {
-        acting.resume_schedule(&id).await
-    };
-    Ok(ApiJson(s.map_err(core_err(&caller))?))
+    state
+        .act_in_scope(&caller, Scope::Admin, async |a| {
+            a.resume_schedule(&id).await
+        })
+        .await
+        .map(ApiJson)
 }
 
 /// Remove a schedule (`admin`); the jobs it made stay.
@@ -158,9 +148,10 @@ pub(crate) async fn remove_schedule(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Scope::Admin)?;
     state
-        .act(&caller, async |a| a.remove_schedule(&id).await)
+        .act_in_scope(&caller, Scope::Admin, async |a| {
+            a.remove_schedule(&id).await
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -174,11 +165,10 @@ pub(crate) async fn initiative_status(
     caller: Caller,
     State(state): State<AppState>,
 ) -> ApiResult<ApiJson<InitiativeStatus>> {
-    caller.require(Scope::Read)?;
-    let status = state
-        .act(&caller, async |a| a.initiative_status().await)
-        .await?;
-    Ok(ApiJson(status))
+    state
+        .act_in_scope(&caller, Scope::Read, async |a| a.initiative_status().await)
+        .await
+        .map(ApiJson)
 }
 
 /// Set the initiative's kill switch (`admin`): every process stops
@@ -190,7 +180,12 @@ pub(crate) async fn pause_initiative(
     caller: Caller,
     State(state): State<AppState>,
 ) -> ApiResult<ApiJson<InitiativeStatus>> {
-    switch(caller, state, true).await
+    state
+        .act_in_scope(&caller, Scope::Admin, async |a| {
+            a.set_initiative_paused(true).await
+        })
+        .await
+        .map(ApiJson)
 }
 
 /// Clear the initiative's kill switch (`admin`).
@@ -201,17 +196,10 @@ pub(crate) async fn resume_initiative(
     caller: Caller,
     State(state): State<AppState>,
 ) -> ApiResult<ApiJson<InitiativeStatus>> {
-    switch(caller, state, false).await
-}
-
-async fn switch(
-    caller: Caller,
-    state: AppState,
-    paused: bool,
-) -> ApiResult<ApiJson<InitiativeStatus>> {
-    caller.require(Scope::Admin)?;
-    let status = state
-        .act(&caller, async |a| a.set_initiative_paused(paused).await)
-        .await?;
-    Ok(ApiJson(status))
+    state
+        .act_in_scope(&caller, Scope::Admin, async |a| {
+            a.set_initiative_paused(false).await
+        })
+        .await
+        .map(ApiJson)
 }

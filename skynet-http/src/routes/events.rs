@@ -13,6 +13,7 @@
 //! send, so a client that stops reading stops the reads (TCP backpressure)
 //! instead of piling events up in the server.
 
+use super::job_id;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -235,7 +236,7 @@ pub(crate) async fn job_events(
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     caller.require(Scope::Read)?;
-    let id = JobId::parse(&id).map_err(ApiError::from)?;
+    let id = job_id(&id)?;
     state.act(&caller, async |a| a.get(&id).await).await?;
     let after = resume_from(&headers, &q)?;
     Ok(stream(&state, &caller, Source::Chain { job: id, after }))

@@ -1,6 +1,6 @@
 //! Job resources: submit, list, show, approve, deny, cancel, logs.
 
-use super::{confine, core_err, job_view, new_job_view};
+use super::{confine, core_err, job_id, job_view, new_job_view};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -151,10 +151,6 @@ pub(crate) async fn list_jobs(
     }))
 }
 
-fn job_id(id: &str) -> ApiResult<JobId> {
-    JobId::parse(id).map_err(ApiError::from)
-}
-
 /// One job with its plan, step states and approval.
 #[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")),
     responses(
@@ -167,10 +163,9 @@ pub(crate) async fn get_job(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<JobView>> {
-    caller.require(Scope::Read)?;
-    let id = job_id(&id)?;
-    let job = state.act(&caller, async |a| a.get(&id).await).await?;
-    Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
+    state
+        .act_on_job(&caller, Scope::Read, &id, async |a, id| a.get(id).await)
+        .await
 }
 
 /// Approve the plan the approver reviewed; it is queued for a worker.
@@ -188,12 +183,11 @@ pub(crate) async fn approve(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ApproveBody>,
 ) -> ApiResult<ApiJson<JobView>> {
-    caller.require(Scope::Approve)?;
-    let id = job_id(&id)?;
-    let job = state
-        .act(&caller, async |a| a.approve(&id, &body.plan_hash).await)
-        .await?;
-    Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
+    state
+        .act_on_job(&caller, Scope::Approve, &id, async |a, id| {
+            a.approve(id, &body.plan_hash).await
+        })
+        .await
 }
 
 /// Deny a plan that awaits approval.
@@ -211,12 +205,11 @@ pub(crate) async fn deny(
     ApiPath(id): ApiPath<String>,
     OptionalJson(body): OptionalJson<DenyBody>,
 ) -> ApiResult<ApiJson<JobView>> {
-    caller.require(Scope::Approve)?;
-    let id = job_id(&id)?;
-    let job = state
-        .act(&caller, async |a| a.deny(&id, body.reason).await)
-        .await?;
-    Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
+    state
+        .act_on_job(&caller, Scope::Approve, &id, async |a, id| {
+            a.deny(id, body.reason).await
+        })
+        .await
 }
 
 /// Cancel a job that has not finished (a running step is killed).
@@ -233,10 +226,11 @@ pub(crate) async fn cancel(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<JobView>> {
-    caller.require(Scope::Approve)?;
-    let id = job_id(&id)?;
-    let job = state.act(&caller, async |a| a.cancel(&id).await).await?;
-    Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
+    state
+        .act_on_job(&caller, Scope::Approve, &id, async |a, id| {
+            a.cancel(id).await
+        })
+        .await
 }
 
 /// A job's output lines (tail, search, one step, a stream, a time range, or

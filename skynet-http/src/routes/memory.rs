@@ -288,7 +288,7 @@ pub(crate) async fn store(
         importance: body.importance,
         pinned: body.pinned,
     };
-    let memory = state.acting(&caller).remember(new).await.map_err(&err)?;
+    let memory = state.act(&caller, async |a| a.remember(new).await).await?;
     Ok((StatusCode::CREATED, ApiJson(memory.into())))
 }
 
@@ -321,10 +321,8 @@ pub(crate) async fn search(
         },
     };
     let found = state
-        .acting(&caller)
-        .search_memories(&q)
-        .await
-        .map_err(&err)?;
+        .act(&caller, async |a| a.search_memories(&q).await)
+        .await?;
     Ok(ApiJson(found.into()))
 }
 
@@ -342,21 +340,18 @@ pub(crate) async fn similar(
     ApiJson(body): ApiJson<MemorySimilarBody>,
 ) -> ApiResult<ApiJson<MemoryResults>> {
     caller.require(Scope::Read)?;
-    let err = core_err(&caller);
     let to = match (body.content, body.memory_id) {
         (Some(c), None) => SimilarTo::Content(c),
         (None, Some(id)) => SimilarTo::MemoryId(id),
         _ => {
-            return Err(err(Error::InvalidInput(
+            return Err(core_err(&caller)(Error::InvalidInput(
                 "give exactly one of content and memory_id".into(),
             )));
         }
     };
     let found = state
-        .acting(&caller)
-        .similar_memories(&to, body.limit)
-        .await
-        .map_err(&err)?;
+        .act(&caller, async |a| a.similar_memories(&to, body.limit).await)
+        .await?;
     Ok(ApiJson(found.into()))
 }
 
@@ -368,8 +363,9 @@ pub(crate) async fn stats(
     caller: Caller,
     State(state): State<AppState>,
 ) -> ApiResult<ApiJson<MemoryStatsView>> {
-    caller.require(Scope::Read)?;
-    let s = state.act(&caller, async |a| a.memory_stats().await).await?;
+    let s = state
+        .act_in_scope(&caller, Scope::Read, async |a| a.memory_stats().await)
+        .await?;
     Ok(ApiJson(MemoryStatsView {
         total: s.counts.total,
         by_type: s.counts.by_type,
@@ -395,8 +391,9 @@ pub(crate) async fn get_memory(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<MemoryView>> {
-    caller.require(Scope::Read)?;
-    let found = state.act(&caller, async |a| a.memory(&id).await).await?;
+    let found = state
+        .act_in_scope(&caller, Scope::Read, async |a| a.memory(&id).await)
+        .await?;
     found
         .map(|m| ApiJson(m.into()))
         .ok_or_else(|| not_found(&id))
@@ -416,9 +413,8 @@ pub(crate) async fn forget(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Scope::Admin)?;
     let gone = state
-        .act(&caller, async |a| a.forget_memory(&id).await)
+        .act_in_scope(&caller, Scope::Admin, async |a| a.forget_memory(&id).await)
         .await?;
     if gone {
         Ok(StatusCode::NO_CONTENT)
@@ -452,10 +448,8 @@ pub(crate) async fn forget_matching(
         job_id: body.job_id,
     };
     let forgotten = state
-        .acting(&caller)
-        .forget_memories(&filter)
-        .await
-        .map_err(&err)?;
+        .act(&caller, async |a| a.forget_memories(&filter).await)
+        .await?;
     Ok(ApiJson(MemoryForgotten { forgotten }))
 }
 

@@ -16,12 +16,14 @@ pub(crate) mod webhooks;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
 use axum::Router;
 use axum::routing::{get, post};
 use skynet_core::engine::Acting;
+use skynet_core::store::keys::Scope;
 use skynet_core::store::{StepRecord, StepStatus};
 use skynet_core::view::{Details, JobView};
-use skynet_core::{Error, Job, Skynet, SubmitRequest, Viewer};
+use skynet_core::{Error, Job, JobId, Skynet, SubmitRequest, Viewer};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -163,6 +165,39 @@ impl AppState {
             .await
             .map_err(core_err(caller))
     }
+
+    /// [`act`](Self::act) for a caller who must hold `scope`: the check
+    /// comes first, so an under-scoped caller changes nothing.
+    pub(crate) async fn act_in_scope<T>(
+        &self,
+        caller: &Caller,
+        scope: Scope,
+        use_case: impl AsyncFnOnce(Acting<'_>) -> skynet_core::Result<T>,
+    ) -> ApiResult<T> {
+        caller.require(scope)?;
+        self.act(caller, use_case).await
+    }
+
+    /// Run a use-case on the job `id` names, for a caller who must hold
+    /// `scope`, and answer with the job it leaves as this caller may see
+    /// it. The scope is checked before the id is read.
+    pub(crate) async fn act_on_job(
+        &self,
+        caller: &Caller,
+        scope: Scope,
+        id: &str,
+        use_case: impl AsyncFnOnce(Acting<'_>, &JobId) -> skynet_core::Result<Job>,
+    ) -> ApiResult<ApiJson<JobView>> {
+        caller.require(scope)?;
+        let id = job_id(id)?;
+        let job = self.act(caller, async |a| use_case(a, &id).await).await?;
+        Ok(ApiJson(job_view(&self.sk, &job, caller).await?))
+    }
+}
+
+/// A job id from a request's path; a malformed one names no job (404).
+pub(crate) fn job_id(id: &str) -> ApiResult<JobId> {
+    JobId::parse(id).map_err(ApiError::from)
 }
 
 /// Map a core error for this caller (provider details only for admins).

@@ -1,7 +1,7 @@
 //! The original endpoints, with the field names their clients use:
 //! plan, report, policy check, execute, providers' health.
 
-use super::{confine, context_root, context_strings, core_err, details};
+use super::{allowed_root, confine, context_root, context_strings, core_err, details};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -159,11 +159,7 @@ pub(crate) async fn policy_check(
     let checked = match (&state.root_context, context_root(&body.context)) {
         (Some(ctx), None) => state.sk.check_request(&req, ctx),
         (_, asked) => {
-            let base = match &state.canonical_root {
-                Some(root) => root.as_ref().clone(),
-                None => state.config.root.clone(),
-            };
-            skynet_core::engine::confined_root(&base, asked.map(Path::new))
+            skynet_core::engine::confined_root(&allowed_root(&state), asked.map(Path::new))
                 .and_then(|root| state.sk.check_request(&req, &PolicyContext::rooted(root)))
         }
     }

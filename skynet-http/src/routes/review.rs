@@ -1,10 +1,10 @@
 //! After a run: resolve a job in `needs_review`, submit a finished job
 //! again.
 
-use super::{allowed_root, job_view, new_job_view};
+use super::{allowed_root, job_id, new_job_view};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath};
 use crate::problems::{JobPath, JsonBody, Keyed};
 use crate::schema::JobView;
@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use skynet_core::store::keys::Scope;
-use skynet_core::{JobId, JobSource, RetryRequest, ReviewRequest, ReviewResolution};
+use skynet_core::{JobSource, RetryRequest, ReviewRequest, ReviewResolution};
 use utoipa::ToSchema;
 
 /// `POST /v1/jobs/{id}/review`.
@@ -33,10 +33,6 @@ pub struct ReviewBody {
     pub plan_hash: Option<String>,
 }
 
-fn job_id(id: &str) -> ApiResult<JobId> {
-    JobId::parse(id).map_err(ApiError::from)
-}
-
 /// Resolve a job whose worker was lost during a WRITE/ADMIN step.
 #[utoipa::path(post, path = "/v1/jobs/{id}/review", tag = "jobs", request_body = ReviewBody,
     params(("id" = String, Path, description = "Job id")),
@@ -53,17 +49,16 @@ pub(crate) async fn review(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReviewBody>,
 ) -> ApiResult<ApiJson<JobView>> {
-    caller.require(Scope::Approve)?;
     let req = ReviewRequest {
         resolution: body.resolution,
         reason: body.reason,
         plan_hash: body.plan_hash,
     };
-    let id = job_id(&id)?;
-    let job = state
-        .act(&caller, async |a| a.resolve_review(&id, &req).await)
-        .await?;
-    Ok(ApiJson(job_view(&state.sk, &job, &caller).await?))
+    state
+        .act_on_job(&caller, Scope::Approve, &id, async |a, id| {
+            a.resolve_review(id, &req).await
+        })
+        .await
 }
 
 /// Submit a finished job's plan again as a new job (`retry_of` names the

@@ -55,13 +55,12 @@ pub(crate) async fn add_trigger(
     ApiJson(body): ApiJson<TriggerBody>,
 ) -> ApiResult<(StatusCode, ApiJson<Trigger>)> {
     caller.require(Scope::Admin)?;
-    let err = core_err(&caller);
     let rate = body
         .max
         .as_deref()
         .map(str::parse)
         .transpose()
-        .map_err(&err)?;
+        .map_err(core_err(&caller))?;
     let new = NewTrigger {
         name: body.name,
         on: body.on,
@@ -71,7 +70,9 @@ pub(crate) async fn add_trigger(
         root: body.root.map(PathBuf::from),
         base: Some(allowed_root(&state)),
     };
-    let t = state.acting(&caller).add_trigger(new).await.map_err(&err)?;
+    let t = state
+        .act(&caller, async |a| a.add_trigger(new).await)
+        .await?;
     Ok((StatusCode::CREATED, ApiJson(t)))
 }
 
@@ -83,9 +84,10 @@ pub(crate) async fn list_triggers(
     caller: Caller,
     State(state): State<AppState>,
 ) -> ApiResult<ApiJson<Vec<Trigger>>> {
-    caller.require(Scope::Read)?;
-    let list = state.act(&caller, async |a| a.triggers().await).await?;
-    Ok(ApiJson(list))
+    state
+        .act_in_scope(&caller, Scope::Read, async |a| a.triggers().await)
+        .await
+        .map(ApiJson)
 }
 
 /// Pause a trigger (`admin`): events fire it no more until resumed.
@@ -101,7 +103,10 @@ pub(crate) async fn pause_trigger(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<Trigger>> {
-    set_paused(caller, state, id, true).await
+    state
+        .act_in_scope(&caller, Scope::Admin, async |a| a.pause_trigger(&id).await)
+        .await
+        .map(ApiJson)
 }
 
 /// Resume a trigger (`admin`), for events from now on.
@@ -117,23 +122,10 @@ pub(crate) async fn resume_trigger(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<Trigger>> {
-    set_paused(caller, state, id, false).await
-}
-
-async fn set_paused(
-    caller: Caller,
-    state: AppState,
-    id: String,
-    paused: bool,
-) -> ApiResult<ApiJson<Trigger>> {
-    caller.require(Scope::Admin)?;
-    let acting = state.acting(&caller);
-    let t = if paused {
-        acting.pause_trigger(&id).await
-    } else {
-        acting.resume_trigger(&id).await
-    };
-    Ok(ApiJson(t.map_err(core_err(&caller))?))
+    state
+        .act_in_scope(&caller, Scope::Admin, async |a| a.resume_trigger(&id).await)
+        .await
+        .map(ApiJson)
 }
 
 /// Remove a trigger (`admin`); the jobs it made stay.
@@ -149,9 +141,8 @@ pub(crate) async fn remove_trigger(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Scope::Admin)?;
     state
-        .act(&caller, async |a| a.remove_trigger(&id).await)
+        .act_in_scope(&caller, Scope::Admin, async |a| a.remove_trigger(&id).await)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

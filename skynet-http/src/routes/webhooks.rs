@@ -3,7 +3,6 @@
 //! redelivers a delivery. The signing secret is in the answer to the
 //! `POST` that makes an endpoint, and nowhere else.
 
-use super::core_err;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
@@ -59,15 +58,13 @@ pub(crate) async fn add_webhook(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<WebhookBody>,
 ) -> ApiResult<(StatusCode, ApiJson<CreatedWebhook>)> {
-    caller.require(Scope::Admin)?;
+    let new = NewWebhook {
+        url: body.url,
+        types: body.types,
+    };
     let created = state
-        .acting(&caller)
-        .add_webhook(NewWebhook {
-            url: body.url,
-            types: body.types,
-        })
-        .await
-        .map_err(core_err(&caller))?;
+        .act_in_scope(&caller, Scope::Admin, async |a| a.add_webhook(new).await)
+        .await?;
     Ok((StatusCode::CREATED, ApiJson(created)))
 }
 
@@ -80,9 +77,10 @@ pub(crate) async fn list_webhooks(
     caller: Caller,
     State(state): State<AppState>,
 ) -> ApiResult<ApiJson<Vec<Webhook>>> {
-    caller.require(Scope::Read)?;
-    let list = state.act(&caller, async |a| a.webhooks().await).await?;
-    Ok(ApiJson(list))
+    state
+        .act_in_scope(&caller, Scope::Read, async |a| a.webhooks().await)
+        .await
+        .map(ApiJson)
 }
 
 /// Remove an endpoint with its deliveries (`admin`).
@@ -98,9 +96,8 @@ pub(crate) async fn remove_webhook(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Scope::Admin)?;
     state
-        .act(&caller, async |a| a.remove_webhook(&id).await)
+        .act_in_scope(&caller, Scope::Admin, async |a| a.remove_webhook(&id).await)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -119,11 +116,10 @@ pub(crate) async fn test_webhook(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<TestOutcome>> {
-    caller.require(Scope::Admin)?;
-    let outcome = state
-        .act(&caller, async |a| a.test_webhook(&id).await)
-        .await?;
-    Ok(ApiJson(outcome))
+    state
+        .act_in_scope(&caller, Scope::Admin, async |a| a.test_webhook(&id).await)
+        .await
+        .map(ApiJson)
 }
 
 /// Deliveries of the caller's endpoints, newest first (`?state=dead`: the
@@ -140,14 +136,13 @@ pub(crate) async fn list_deliveries(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<DeliveriesQuery>,
 ) -> ApiResult<ApiJson<Vec<Delivery>>> {
-    caller.require(Scope::Read)?;
-    let list = state
-        .act(&caller, async |a| {
+    state
+        .act_in_scope(&caller, Scope::Read, async |a| {
             a.webhook_deliveries(q.webhook.as_deref(), q.state, q.limit.unwrap_or(0))
                 .await
         })
-        .await?;
-    Ok(ApiJson(list))
+        .await
+        .map(ApiJson)
 }
 
 /// Send a delivered or dead delivery again, with a fresh round of
@@ -165,9 +160,10 @@ pub(crate) async fn redeliver(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<ApiJson<Delivery>> {
-    caller.require(Scope::Admin)?;
-    let d = state
-        .act(&caller, async |a| a.redeliver_webhook(&id).await)
-        .await?;
-    Ok(ApiJson(d))
+    state
+        .act_in_scope(&caller, Scope::Admin, async |a| {
+            a.redeliver_webhook(&id).await
+        })
+        .await
+        .map(ApiJson)
 }

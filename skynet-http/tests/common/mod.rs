@@ -226,6 +226,17 @@ impl TestApp {
         .await
     }
 
+    /// `GET uri` with the `read` key.
+    pub async fn get_read(&self, uri: &str) -> Resp {
+        self.call("GET", uri, Some(&self.read), None).await
+    }
+
+    /// `POST /v1/plan` with the `read` key.
+    pub async fn plan(&self, body: Value) -> Resp {
+        self.call("POST", "/v1/plan", Some(&self.read), Some(body))
+            .await
+    }
+
     /// Submit `intent` as the submit key; returns the job JSON.
     pub async fn submit_job(&self, intent: &str) -> Value {
         let r = self
