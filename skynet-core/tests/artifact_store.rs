@@ -177,6 +177,18 @@ fn tokio_test_error_reader() -> impl tokio::io::AsyncRead + Unpin + Send {
     Failing
 }
 
+/// Reading `size` bytes of object `sha256` (`range` of them) fails its
+/// checksum: [`Error::ArtifactCorrupt`], nothing served.
+async fn assert_corrupt(
+    store: &SharedArtifactStore,
+    sha256: &str,
+    size: u64,
+    range: Option<ByteRange>,
+) {
+    let e = store.get(sha256, size, range).await.err().unwrap();
+    assert!(matches!(e, Error::ArtifactCorrupt { .. }), "{e}");
+}
+
 /// A stored object changed behind the store's back fails its checksum
 /// and is not served, whole or in part; a missing one too.
 pub async fn corrupted_objects_are_not_served(b: Bucket) {
@@ -186,34 +198,16 @@ pub async fn corrupted_objects_are_not_served(b: Bucket) {
     flipped[150_000] ^= 1;
     (b.tamper)(stored.sha256.clone(), flipped).await;
     for range in [None, Some(ByteRange { start: 0, end: 10 })] {
-        let e = b
-            .store
-            .get(&stored.sha256, stored.size, range)
-            .await
-            .err()
-            .unwrap();
-        assert!(matches!(e, Error::ArtifactCorrupt { .. }), "{e}");
+        assert_corrupt(&b.store, &stored.sha256, stored.size, range).await;
     }
     (b.tamper)(stored.sha256.clone(), data[..1000].to_vec()).await;
-    let e = b
-        .store
-        .get(&stored.sha256, stored.size, None)
-        .await
-        .err()
-        .unwrap();
-    assert!(matches!(e, Error::ArtifactCorrupt { .. }), "{e}");
+    assert_corrupt(&b.store, &stored.sha256, stored.size, None).await;
     assert!(b.store.delete(&stored.sha256).await.unwrap());
     assert!(
         !b.store.delete(&stored.sha256).await.unwrap(),
         "already gone"
     );
-    let e = b
-        .store
-        .get(&stored.sha256, stored.size, None)
-        .await
-        .err()
-        .unwrap();
-    assert!(matches!(e, Error::ArtifactCorrupt { .. }), "{e}");
+    assert_corrupt(&b.store, &stored.sha256, stored.size, None).await;
     assert!(b.store.objects().await.unwrap().is_empty());
 }
 
@@ -508,13 +502,7 @@ async fn s3_multipart_objects_round_trip() {
     let mut flipped = data.clone();
     flipped[(11 << 20) + 5] ^= 0x80;
     (b.tamper)(stored.sha256.clone(), flipped).await;
-    let e = b
-        .store
-        .get(&stored.sha256, stored.size, None)
-        .await
-        .err()
-        .unwrap();
-    assert!(matches!(e, Error::ArtifactCorrupt { .. }), "{e}");
+    assert_corrupt(&b.store, &stored.sha256, stored.size, None).await;
     let e = b
         .store
         .put(&mut bytes(11 << 20, 32).as_slice(), 10 << 20)
@@ -538,27 +526,10 @@ async fn s3_presigned_urls_read_and_expire() {
     let store = S3ArtifactStore::new(settings).unwrap();
     let data = bytes(70_000, 41);
     let stored = store.put(&mut data.as_slice(), u64::MAX).await.unwrap();
-    let url = store
-        .presign(&stored.sha256, std::time::Duration::from_secs(90))
-        .await
-        .unwrap()
-        .unwrap();
-    let got = reqwest::get(&url).await.unwrap();
-    assert_eq!(got.status(), 200);
-    assert!(got.bytes().await.unwrap() == data);
-    let parsed = reqwest::Url::parse(&url).unwrap();
-    let param = |name: &str| {
-        parsed
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| panic!("{name} missing from {url}"))
-    };
+    let url = presigned_url_reading(&store, &stored.sha256, 90, &data).await;
+    let param = |name: &str| query_param(&url, name);
     assert_eq!(param("X-Amz-Expires"), "90");
-    let signed_at = chrono::NaiveDateTime::parse_from_str(&param("X-Amz-Date"), "%Y%m%dT%H%M%SZ")
-        .unwrap()
-        .and_utc();
-    assert!((chrono::Utc::now() - signed_at).num_seconds().abs() < 60);
+    assert!((chrono::Utc::now() - signed_at(&url)).num_seconds().abs() < 60);
     assert!(param("X-Amz-Signature").len() == 64);
     for wrong in [0, 8 * 24 * 3600] {
         let e = store
@@ -573,6 +544,44 @@ async fn s3_presigned_urls_read_and_expire() {
         .await
         .unwrap();
     assert!(none.is_none());
+}
+
+/// A URL `store` presigned for `secs` seconds to read object `sha256`,
+/// after checking that a plain GET of it reads `data`.
+#[cfg(feature = "s3")]
+async fn presigned_url_reading(
+    store: &skynet_core::artifact::S3ArtifactStore,
+    sha256: &str,
+    secs: u64,
+    data: &[u8],
+) -> reqwest::Url {
+    use skynet_core::artifact::ArtifactStore;
+    let url = store
+        .presign(sha256, std::time::Duration::from_secs(secs))
+        .await
+        .unwrap()
+        .unwrap();
+    let got = reqwest::get(&url).await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert!(got.bytes().await.unwrap() == data);
+    reqwest::Url::parse(&url).unwrap()
+}
+
+/// Query parameter `name` of `url`.
+#[cfg(feature = "s3")]
+fn query_param(url: &reqwest::Url, name: &str) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("{name} missing from {url}"))
+}
+
+/// When a presigned URL was signed (its `X-Amz-Date`, whole seconds).
+#[cfg(feature = "s3")]
+fn signed_at(url: &reqwest::Url) -> chrono::DateTime<chrono::Utc> {
+    chrono::NaiveDateTime::parse_from_str(&query_param(url, "X-Amz-Date"), "%Y%m%dT%H%M%SZ")
+        .unwrap()
+        .and_utc()
 }
 
 /// AWS Signature Version 4 of a presigned GET, computed here from the
@@ -616,12 +625,7 @@ fn sigv4_presigned_signature(url: &reqwest::Url, secret: &str) -> String {
         "GET\n{}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD",
         url.path()
     );
-    let param = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    };
+    let param = |name: &str| query_param(url, name);
     let credential = param("X-Amz-Credential");
     let scope = credential.split_once('/').unwrap().1.to_string();
     let parts: Vec<&str> = scope.split('/').collect();
@@ -666,29 +670,13 @@ async fn s3_a_short_lived_presigned_url_reads_before_it_expires_and_is_validly_s
     let data = bytes(5_000, 43);
     let stored = store.put(&mut data.as_slice(), u64::MAX).await.unwrap();
     let asked = chrono::Utc::now();
-    let url = store
-        .presign(&stored.sha256, std::time::Duration::from_secs(2))
-        .await
-        .unwrap()
-        .unwrap();
-    let got = reqwest::get(&url).await.unwrap();
-    assert_eq!(got.status(), 200);
-    assert!(got.bytes().await.unwrap() == data);
-    let parsed = reqwest::Url::parse(&url).unwrap();
-    let param = |name: &str| {
-        parsed
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| panic!("{name} missing"))
-    };
+    let parsed = presigned_url_reading(&store, &stored.sha256, 2, &data).await;
+    let param = |name: &str| query_param(&parsed, name);
     assert_eq!(param("X-Amz-Algorithm"), "AWS4-HMAC-SHA256");
     assert_eq!(param("X-Amz-SignedHeaders"), "host");
     assert_eq!(param("X-Amz-Expires"), "2");
     let credential = param("X-Amz-Credential");
-    let signed_at = chrono::NaiveDateTime::parse_from_str(&param("X-Amz-Date"), "%Y%m%dT%H%M%SZ")
-        .unwrap()
-        .and_utc();
+    let signed_at = signed_at(&parsed);
     assert!(
         credential.starts_with(&format!(
             "{}/{}/us-east-1/s3/aws4_request",

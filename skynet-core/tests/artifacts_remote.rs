@@ -11,100 +11,28 @@
 #![cfg(any(feature = "docker", feature = "ssh"))]
 #![allow(clippy::unwrap_used)]
 
+mod artifact_support;
 mod provider_support;
 
+use artifact_support::{
+    assert_chain_records_the_kept, assert_nothing_from_outside, assert_skips_said, hostile_root,
+    run_job, sha256, system_log,
+};
 use provider_support::service_var;
-use sha2::{Digest, Sha256};
-use skynet_core::action::Action;
-use skynet_core::artifact::{ArtifactLimits, ArtifactStore, LocalArtifactStore};
-use skynet_core::planner::ScriptedPlanner;
-use skynet_core::provider::{Provider, Stream};
-use skynet_core::store::LogQuery;
-use skynet_core::{EngineConfig, Job, JobStatus, Skynet, SubmitRequest, WorkerOptions};
+use skynet_core::artifact::LocalArtifactStore;
+use skynet_core::provider::Provider;
+use skynet_core::{Job, JobStatus, Skynet};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::AsyncReadExt;
-use tokio_util::sync::CancellationToken;
 
 /// What the step writes (through the provider) and must come back.
 const REPORT: &str = "<testsuite tests=\"3\"/>\n";
 
+/// The engine of these tests on `provider`.
 async fn engine(dir: &Path, provider: Arc<dyn Provider>, store: Arc<LocalArtifactStore>) -> Skynet {
-    Skynet::builder()
-        .database_url(format!("sqlite://{}", dir.join("skynet.db").display()))
-        .planner(Arc::new(ScriptedPlanner::new(vec![Action::WriteFile {
-            path: "reports/b.xml".into(),
-            content: REPORT.into(),
-        }])))
-        .default_provider(provider.name().to_string())
-        .provider(provider)
-        .artifact_store(store)
-        .config(EngineConfig {
-            lease: Duration::from_secs(10),
-            heartbeat: Duration::from_millis(200),
-            poll_interval: Duration::from_millis(20),
-            artifacts: ArtifactLimits {
-                max_file_bytes: 1 << 20,
-                ..ArtifactLimits::default()
-            },
-            ..EngineConfig::default()
-        })
-        .build()
-        .await
-        .unwrap()
-}
-
-/// What a hostile step could leave in its root.
-fn hostile_root(root: &Path) {
-    std::fs::create_dir_all(root.join("reports/deep")).unwrap();
-    std::fs::write(root.join("reports/a.xml"), "<a/>\n").unwrap();
-    std::fs::write(root.join("reports/deep/c.xml"), "<c/>\n").unwrap();
-    std::os::unix::fs::symlink("/etc/passwd", root.join("link")).unwrap();
-    std::os::unix::fs::symlink("/etc/passwd", root.join("reports/passwd.xml")).unwrap();
-    std::os::unix::fs::symlink("/etc", root.join("out")).unwrap();
-    nix::unistd::mkfifo(&root.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
-    // 10 GB, sparse: over the 1 MiB cap without using the disk.
-    let big = std::fs::File::create(root.join("big.bin")).unwrap();
-    big.set_len(10_000_000_000).unwrap();
-}
-
-const PATTERNS: [&str; 7] = [
-    "reports/*.xml",
-    "link",
-    "fifo",
-    "big.bin",
-    "out/hostname",
-    "out/*",
-    "missing.txt",
-];
-
-async fn run_job(sk: &Skynet, root: &Path) -> Job {
-    let mut req = SubmitRequest::new("write the report").root(root);
-    req.artifacts = PATTERNS.iter().map(|s| s.to_string()).collect();
-    let job = sk.submit(req).await.unwrap();
-    if job.status == JobStatus::Planned {
-        let hash = job.plan.as_ref().unwrap().hash.clone();
-        sk.approve(&job.id, &hash, "tester").await.unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let opts = WorkerOptions {
-            once: true,
-            ..Default::default()
-        };
-        sk.worker(opts, CancellationToken::new()).await.unwrap();
-        let job = sk.get(&job.id).await.unwrap();
-        if job.status.is_terminal() {
-            return job;
-        }
-        assert!(Instant::now() < deadline, "job stuck in {}", job.status);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    artifact_support::engine(dir, provider, store, REPORT, Duration::from_secs(10)).await
 }
 
 /// The outcome every provider must reach on the hostile root.
@@ -119,14 +47,7 @@ async fn assert_only_the_root_s_files_were_kept(
         job.provider, mode,
         "the step ran on the provider under test"
     );
-    let log: Vec<String> = sk
-        .logs(&job.id, &LogQuery::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|l| l.stream == Stream::System)
-        .map(|l| l.text)
-        .collect();
+    let log = system_log(sk, job).await;
     let kept = sk.artifacts(&job.id).await.unwrap();
     let names: Vec<&str> = kept.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(
@@ -147,46 +68,23 @@ async fn assert_only_the_root_s_files_were_kept(
     reader.read_to_string(&mut text).await.unwrap();
     assert_eq!(text, REPORT, "{mode}");
 
-    // Nothing from outside the root reached the store.
-    let passwd_sha = sha256(&std::fs::read("/etc/passwd").unwrap());
-    let objects = store.objects().await.unwrap();
-    assert_eq!(objects.len(), 2, "{mode}: {objects:?}");
-    assert!(objects.iter().all(|o| o.sha256 != passwd_sha), "{mode}");
-
-    let said = |needle: &str| {
-        assert!(
-            log.iter().any(|l| l.contains(needle)),
-            "{mode}: no line with {needle:?} in {log:#?}"
-        )
-    };
-    said("artifact skipped: link: is a symbolic link");
-    said("artifact skipped: reports/passwd.xml: is a symbolic link");
-    said("artifact skipped: fifo: is a FIFO");
-    said("artifact skipped: big.bin: is 10000000000 bytes, over the cap");
-    said("artifact skipped: out/hostname: out is a symbolic link: not followed");
-    said("artifact skipped: out/*: out is a symbolic link: not followed");
-    said("artifact skipped: missing.txt: does not exist");
-    said(&format!(
-        "artifact kept: reports/b.xml ({} bytes, sha256 {})",
-        REPORT.len(),
-        sha256(REPORT.as_bytes())
-    ));
+    assert_nothing_from_outside(mode, store).await;
+    assert_skips_said(
+        mode,
+        &log,
+        &format!(
+            "artifact kept: reports/b.xml ({} bytes, sha256 {})",
+            REPORT.len(),
+            sha256(REPORT.as_bytes())
+        ),
+    );
     assert!(!names.contains(&"reports/deep/c.xml"), "* does not cross /");
-    // The chain records each kept artifact and still verifies.
-    let events = sk.events(&job.id).await.unwrap();
-    let recorded: Vec<&str> = events
-        .iter()
-        .filter(|e| e.kind == "artifact")
-        .map(|e| e.data["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(recorded, ["reports/a.xml", "reports/b.xml"], "{mode}");
-    assert!(sk.verify_events(&job.id).await.unwrap().intact);
+    assert_chain_records_the_kept(mode, sk, job).await;
 }
 
 #[cfg(feature = "docker")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_outputs_are_copied_out_of_a_container_and_hostile_ones_refused() {
-    use bollard::query_parameters::ListContainersOptionsBuilder;
     use skynet_core::provider::{DockerConfig, DockerProvider};
     let test = "docker_outputs_are_copied_out_of_a_container";
     let Some(image) = service_var(test, "SKYNET_TEST_DOCKER_IMAGE") else {
@@ -206,22 +104,12 @@ async fn docker_outputs_are_copied_out_of_a_container_and_hostile_ones_refused()
         store.clone(),
     )
     .await;
-    let job = run_job(&sk, &root).await;
+    let job = run_job(&sk, &root, Duration::from_secs(120)).await;
     assert_only_the_root_s_files_were_kept("docker", &sk, &job, &store).await;
 
     // The step's container and the one outputs were copied from are gone.
-    let docker = bollard::Docker::connect_with_defaults()
-        .unwrap()
-        .negotiate_version()
-        .await
-        .unwrap();
-    let filters = std::collections::HashMap::from([("label", vec![format!("skynet.test={tag}")])]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let left = docker.list_containers(Some(options)).await.unwrap();
-    assert!(left.is_empty(), "containers left behind: {left:?}");
+    let left = provider_support::containers_with(&tag).await;
+    assert_eq!(left, 0, "containers left behind");
 }
 
 #[cfg(feature = "ssh")]
@@ -254,6 +142,6 @@ async fn ssh_outputs_are_fetched_over_sftp_and_hostile_ones_refused() {
         store.clone(),
     )
     .await;
-    let job = run_job(&sk, &root).await;
+    let job = run_job(&sk, &root, Duration::from_secs(120)).await;
     assert_only_the_root_s_files_were_kept("ssh", &sk, &job, &store).await;
 }

@@ -6,13 +6,12 @@
 mod engine_support;
 mod provider_support;
 
-use bollard::Docker;
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use engine_support::work_once;
-use provider_support::{Step, command, run_to_success, service_var};
-use skynet_core::RiskLevel;
+use provider_support::{Run, Step, command, containers_with, run_to_success, service_var};
 use skynet_core::provider::{DockerConfig, DockerProvider, ExitKind, Provider, Stream};
-use std::collections::HashMap;
+use skynet_core::{Job, RiskLevel, Skynet, SubmitRequest};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -28,23 +27,54 @@ fn provider(test: &str) -> Option<(DockerProvider, String)> {
     Some((DockerProvider::new(config), tag))
 }
 
-/// Containers (running or not) labelled with `tag`.
-async fn containers_with(tag: &str) -> usize {
-    let docker = Docker::connect_with_defaults()
-        .expect("docker client")
-        .negotiate_version()
+/// One test's labelled provider and its scratch root.
+struct Case {
+    docker: Arc<DockerProvider>,
+    tag: String,
+    root: tempfile::TempDir,
+}
+
+impl Case {
+    /// The case of `test`, or `None` (skipped) without the test image.
+    fn new(test: &str) -> Option<Case> {
+        let (docker, tag) = provider(test)?;
+        let root = tempfile::tempdir().expect("root");
+        Some(Case {
+            docker: Arc::new(docker),
+            tag,
+            root,
+        })
+    }
+
+    fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Asserts none of the case's containers was left behind.
+    async fn assert_none_left(&self) {
+        assert_no_containers(&self.tag).await;
+    }
+
+    /// `argv` run in the root as a default step.
+    async fn run(&self, argv: &[&str]) -> Run {
+        Step::new(self.root()).run(self.docker.as_ref(), argv).await
+    }
+}
+
+/// An engine whose default provider is `provider`, and a job reading
+/// `notes.txt` in `root` submitted to it.
+async fn submit_read_notes(provider: Arc<DockerProvider>, root: &Path) -> (Skynet, Job) {
+    let sk = Skynet::builder()
+        .provider(provider)
+        .default_provider("docker")
+        .build()
         .await
-        .expect("daemon answers");
-    let filters = HashMap::from([("label", vec![format!("skynet.test={tag}")])]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    docker
-        .list_containers(Some(options))
+        .expect("engine");
+    let job = sk
+        .submit(SubmitRequest::new("read notes.txt").root(root))
         .await
-        .expect("list containers")
-        .len()
+        .expect("submitted");
+    (sk, job)
 }
 
 /// Removal of a dropped step's container happens in a spawned task: wait for
@@ -63,13 +93,12 @@ async fn assert_no_containers(tag: &str) {
 
 #[tokio::test]
 async fn runs_argv_in_the_mounted_root_and_streams_both_streams() {
-    let Some((docker, tag)) = provider("runs_argv_in_the_mounted_root") else {
+    let Some(case) = Case::new("runs_argv_in_the_mounted_root") else {
         return;
     };
-    let root = tempfile::tempdir().expect("root");
-    std::fs::create_dir(root.path().join("sub")).expect("mkdir");
-    std::fs::write(root.path().join("sub/in.txt"), "from the host\n").expect("write");
-    let step = Step::new(root.path());
+    std::fs::create_dir(case.root().join("sub")).expect("mkdir");
+    std::fs::write(case.root().join("sub/in.txt"), "from the host\n").expect("write");
+    let step = Step::new(case.root());
     let cmd = command(
         &[
             "sh",
@@ -77,9 +106,12 @@ async fn runs_argv_in_the_mounted_root_and_streams_both_streams() {
             "pwd; cat in.txt; echo to-stderr >&2; echo made > out.txt; exit 3",
             "ignored-arg0",
         ],
-        &root.path().join("sub"),
+        &case.root().join("sub"),
     );
-    let r = step.run_on(&docker, &cmd, None).await.expect("runs");
+    let r = step
+        .run_on(case.docker.as_ref(), &cmd, None)
+        .await
+        .expect("runs");
     assert_eq!(
         (r.out.exit, r.out.exit_code),
         (ExitKind::Exited, Some(3)),
@@ -89,73 +121,70 @@ async fn runs_argv_in_the_mounted_root_and_streams_both_streams() {
     assert_eq!(r.texts(Stream::Stdout), ["/work/sub", "from the host"]);
     assert_eq!(r.texts(Stream::Stderr), ["to-stderr"]);
     assert_eq!(
-        std::fs::read_to_string(root.path().join("sub/out.txt"))
+        std::fs::read_to_string(case.root().join("sub/out.txt"))
             .expect("written through the mount"),
         "made\n"
     );
-    assert_no_containers(&tag).await;
+    case.assert_none_left().await;
 }
 
 #[tokio::test]
 async fn hostile_arguments_arrive_verbatim() {
-    let Some((docker, tag)) = provider("hostile_arguments_arrive_verbatim") else {
+    let Some(case) = Case::new("hostile_arguments_arrive_verbatim") else {
         return;
     };
-    let root = tempfile::tempdir().expect("root");
     let words = ["$(id)", "a b", "'\"", ";rm -rf /", "*", ""];
     let mut argv = vec!["printf", "[%s]\\n"];
     argv.extend(words);
-    let r = Step::new(root.path())
-        .run_on(&docker, &command(&argv, root.path()), None)
-        .await
-        .expect("runs");
+    let r = case.run(&argv).await;
     assert!(r.out.success(), "{}", r.all());
     let expected: Vec<String> = words.iter().map(|w| format!("[{w}]")).collect();
     assert_eq!(r.texts(Stream::Stdout), expected);
-    assert_no_containers(&tag).await;
+    case.assert_none_left().await;
 }
 
 #[tokio::test]
 async fn read_only_steps_have_no_network_and_write_steps_do() {
-    let Some((docker, tag)) = provider("read_only_steps_have_no_network") else {
+    let Some(case) = Case::new("read_only_steps_have_no_network") else {
         return;
     };
-    let root = tempfile::tempdir().expect("root");
-    let cmd = command(&["ls", "/sys/class/net"], root.path());
-    let mut step = Step::new(root.path());
-    let offline = step.run_on(&docker, &cmd, None).await.expect("runs");
+    let cmd = command(&["ls", "/sys/class/net"], case.root());
+    let mut step = Step::new(case.root());
+    let offline = step
+        .run_on(case.docker.as_ref(), &cmd, None)
+        .await
+        .expect("runs");
     assert!(offline.out.success(), "{}", offline.all());
     assert_eq!(offline.texts(Stream::Stdout), ["lo"]);
     step.risk = RiskLevel::Write;
-    let online = step.run_on(&docker, &cmd, None).await.expect("runs");
+    let online = step
+        .run_on(case.docker.as_ref(), &cmd, None)
+        .await
+        .expect("runs");
     assert!(online.out.success(), "{}", online.all());
     assert!(
         online.texts(Stream::Stdout).contains(&"eth0"),
         "{}",
         online.all()
     );
-    assert_no_containers(&tag).await;
+    case.assert_none_left().await;
 }
 
 #[tokio::test]
 async fn limits_apply_and_the_image_is_read_only() {
-    let Some((docker, tag)) = provider("limits_apply") else {
+    let Some(mut case) = Case::new("limits_apply") else {
         return;
     };
-    let mut config = docker.config().clone();
+    let mut config = case.docker.config().clone();
     config.cpus = 0.5;
-    let docker = DockerProvider::new(config);
-    let root = tempfile::tempdir().expect("root");
+    case.docker = Arc::new(DockerProvider::new(config));
     // cgroup v2 and v1 spell the limits differently.
     let script = "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
                   cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max; \
                   cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us); \
                   touch /bin/x 2>/dev/null && echo image-writable || echo image-read-only; \
                   touch /tmp/x && echo tmp-writable";
-    let r = Step::new(root.path())
-        .run_on(&docker, &command(&["sh", "-c", script], root.path()), None)
-        .await
-        .expect("runs");
+    let r = case.run(&["sh", "-c", script]).await;
     assert!(r.out.success(), "{}", r.all());
     assert_eq!(
         r.texts(Stream::Stdout),
@@ -167,92 +196,98 @@ async fn limits_apply_and_the_image_is_read_only() {
             "tmp-writable"
         ]
     );
-    assert_no_containers(&tag).await;
+    case.assert_none_left().await;
 }
 
 #[tokio::test]
 async fn timeout_stops_and_removes_the_container() {
-    let Some((docker, tag)) = provider("timeout_stops_and_removes") else {
+    let Some(case) = Case::new("timeout_stops_and_removes") else {
         return;
     };
-    let root = tempfile::tempdir().expect("root");
-    let mut step = Step::new(root.path());
+    let mut step = Step::new(case.root());
     step.timeout = Some(Duration::from_millis(800));
     let started = Instant::now();
     let r = step
-        .run_on(&docker, &command(&["sleep", "60"], root.path()), None)
+        .run_on(
+            case.docker.as_ref(),
+            &command(&["sleep", "60"], case.root()),
+            None,
+        )
         .await
         .expect("runs");
     assert_eq!((r.out.exit, r.out.exit_code), (ExitKind::TimedOut, None));
     assert!(started.elapsed() < Duration::from_secs(20));
-    assert_no_containers(&tag).await;
+    case.assert_none_left().await;
 }
 
 #[tokio::test]
 async fn cancel_stops_a_running_container_and_removes_it() {
-    let Some((docker, tag)) = provider("cancel_stops_a_running_container") else {
+    let Some(case) = Case::new("cancel_stops_a_running_container") else {
         return;
     };
-    let root = tempfile::tempdir().expect("root");
-    let step = Step::new(root.path());
+    let step = Step::new(case.root());
     let (watch, mut seen) =
         tokio::sync::mpsc::unbounded_channel::<skynet_core::provider::OutputLine>();
-    let cmd = command(&["sh", "-c", "echo started; sleep 60"], root.path());
+    let cmd = command(&["sh", "-c", "echo started; sleep 60"], case.root());
     let cancel = step.cancel.clone();
     let canceller = async {
         while let Some(line) = seen.recv().await {
             if line.text == "started" {
                 // The counter sees the live container: the zero below means something.
-                assert_eq!(containers_with(&tag).await, 1);
+                assert_eq!(containers_with(&case.tag).await, 1);
                 cancel.cancel();
                 return;
             }
         }
     };
-    let (r, ()) = tokio::join!(step.run_on(&docker, &cmd, Some(watch)), canceller);
+    let (r, ()) = tokio::join!(
+        step.run_on(case.docker.as_ref(), &cmd, Some(watch)),
+        canceller
+    );
     let r = r.expect("runs");
     assert_eq!(r.out.exit, ExitKind::Cancelled, "{}", r.all());
     assert_eq!(r.texts(Stream::Stdout), ["started"]);
-    assert_no_containers(&tag).await;
+    case.assert_none_left().await;
 }
 
 #[tokio::test]
 async fn missing_program_fails_the_step_like_a_shell() {
-    let Some((docker, tag)) = provider("missing_program_fails_the_step") else {
+    let Some(case) = Case::new("missing_program_fails_the_step") else {
         return;
     };
-    let root = tempfile::tempdir().expect("root");
-    let r = Step::new(root.path())
+    let r = Step::new(case.root())
         .run_on(
-            &docker,
-            &command(&["no-such-program-skynet"], root.path()),
+            case.docker.as_ref(),
+            &command(&["no-such-program-skynet"], case.root()),
             None,
         )
         .await
         .expect("a failed step, not a provider error");
     assert_eq!((r.out.exit, r.out.exit_code), (ExitKind::Exited, Some(127)));
     assert!(r.texts(Stream::Stderr)[0].contains("no-such-program-skynet"));
-    assert_no_containers(&tag).await;
+    case.assert_none_left().await;
 }
 
 #[tokio::test]
 async fn stdin_reaches_the_step_and_output_is_capped() {
-    let Some((docker, tag)) = provider("stdin_reaches_the_step") else {
+    let Some(case) = Case::new("stdin_reaches_the_step") else {
         return;
     };
-    let root = tempfile::tempdir().expect("root");
-    let mut cmd = command(&["cat"], root.path());
+    let mut cmd = command(&["cat"], case.root());
     cmd.stdin = Some("line one\nline two\n".into());
-    let mut step = Step::new(root.path());
-    let r = step.run_on(&docker, &cmd, None).await.expect("runs");
+    let mut step = Step::new(case.root());
+    let r = step
+        .run_on(case.docker.as_ref(), &cmd, None)
+        .await
+        .expect("runs");
     assert!(r.out.success(), "{}", r.all());
     assert_eq!(r.texts(Stream::Stdout), ["line one", "line two"]);
 
     step.cap = 100;
     let r = step
         .run_on(
-            &docker,
-            &command(&["sh", "-c", "yes 0123456789 | head -n 1000"], root.path()),
+            case.docker.as_ref(),
+            &command(&["sh", "-c", "yes 0123456789 | head -n 1000"], case.root()),
             None,
         )
         .await
@@ -265,7 +300,7 @@ async fn stdin_reaches_the_step_and_output_is_capped() {
         marker,
         ["[output truncated after 100 bytes; 10900 more bytes dropped]"]
     );
-    assert_no_containers(&tag).await;
+    case.assert_none_left().await;
 }
 
 #[tokio::test]
@@ -295,64 +330,47 @@ async fn health_reports_the_daemon_and_the_image() {
 
 #[tokio::test]
 async fn a_missing_image_is_a_provider_error_that_says_what_to_do() {
-    let Some((docker, tag)) = provider("a_missing_image_is_a_provider_error") else {
+    let Some(case) = Case::new("a_missing_image_is_a_provider_error") else {
         return;
     };
-    let mut config = docker.config().clone();
+    let mut config = case.docker.config().clone();
     config.image = format!("{}-missing", config.image);
-    let root = tempfile::tempdir().expect("root");
-    let err = Step::new(root.path())
+    let err = Step::new(case.root())
         .run_on(
             &DockerProvider::new(config),
-            &command(&["true"], root.path()),
+            &command(&["true"], case.root()),
             None,
         )
         .await
         .expect_err("no image, no step");
     assert!(err.to_string().contains("SKYNET_DOCKER_IMAGE"), "{err}");
-    assert_no_containers(&tag).await;
+    case.assert_none_left().await;
 }
 
 #[tokio::test]
 async fn a_job_runs_end_to_end_on_the_docker_provider() {
-    use skynet_core::{Skynet, SubmitRequest};
-    use std::sync::Arc;
-    let Some((docker, tag)) = provider("a_job_runs_end_to_end_on_docker") else {
+    let Some(case) = Case::new("a_job_runs_end_to_end_on_docker") else {
         return;
     };
-    let root = tempfile::tempdir().expect("root");
-    std::fs::write(root.path().join("notes.txt"), "in a container\n").expect("write");
-    let sk = Skynet::builder()
-        .provider(Arc::new(docker))
-        .default_provider("docker")
-        .build()
-        .await
-        .expect("engine");
-    let job = sk
-        .submit(SubmitRequest::new("read notes.txt").root(root.path()))
-        .await
-        .expect("submitted");
+    std::fs::write(case.root().join("notes.txt"), "in a container\n").expect("write");
+    let (sk, job) = submit_read_notes(case.docker.clone(), case.root()).await;
     assert_eq!(job.provider, "docker");
     let logs = run_to_success(&sk, &job.id).await;
     assert!(logs.iter().any(|l| l.text == "in a container"), "{logs:?}");
-    assert_no_containers(&tag).await;
+    case.assert_none_left().await;
 }
 
 #[tokio::test]
 async fn a_dropped_step_still_removes_its_container() {
-    let Some((docker, tag)) = provider("a_dropped_step_still_removes_its_container") else {
+    let Some(case) = Case::new("a_dropped_step_still_removes_its_container") else {
         return;
     };
-    let root = tempfile::tempdir().expect("root");
-    let step = Step::new(root.path());
-    let cmd = command(&["sleep", "60"], root.path());
-    let docker = std::sync::Arc::new(docker);
-    let running = {
-        let docker = docker.clone();
-        tokio::spawn(async move { step.run_on(docker.as_ref(), &cmd, None).await })
-    };
+    let step = Step::new(case.root());
+    let cmd = command(&["sleep", "60"], case.root());
+    let docker = case.docker.clone();
+    let running = tokio::spawn(async move { step.run_on(docker.as_ref(), &cmd, None).await });
     let deadline = Instant::now() + Duration::from_secs(20);
-    while containers_with(&tag).await == 0 {
+    while containers_with(&case.tag).await == 0 {
         assert!(Instant::now() < deadline, "the container never appeared");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -360,7 +378,7 @@ async fn a_dropped_step_still_removes_its_container() {
     // removes the container from a spawned task.
     running.abort();
     assert!(running.await.expect_err("aborted").is_cancelled());
-    assert_no_containers(&tag).await;
+    case.assert_none_left().await;
 }
 
 /// A configuration problem (the image missing, no daemon at the configured
@@ -368,8 +386,7 @@ async fn a_dropped_step_still_removes_its_container() {
 /// with what to do, instead of being queued again for a retry.
 #[tokio::test]
 async fn a_misconfigured_docker_fails_a_read_only_job_at_once() {
-    use skynet_core::{FailureKind, JobStatus, Skynet, SubmitRequest};
-    use std::sync::Arc;
+    use skynet_core::{FailureKind, JobStatus};
     let Some((docker, _tag)) = provider("a_misconfigured_docker_fails_at_once") else {
         return;
     };
@@ -383,16 +400,7 @@ async fn a_misconfigured_docker_fails_a_read_only_job_at_once() {
     ] {
         let root = tempfile::tempdir().expect("root");
         std::fs::write(root.path().join("notes.txt"), "x\n").expect("write");
-        let sk = Skynet::builder()
-            .provider(Arc::new(DockerProvider::new(config)))
-            .default_provider("docker")
-            .build()
-            .await
-            .expect("engine");
-        let job = sk
-            .submit(SubmitRequest::new("read notes.txt").root(root.path()))
-            .await
-            .expect("submitted");
+        let (sk, job) = submit_read_notes(Arc::new(DockerProvider::new(config)), root.path()).await;
         work_once(&sk).await;
         let done = sk.get(&job.id).await.expect("job");
         assert_eq!(done.status, JobStatus::Failed, "not queued for a retry");

@@ -26,6 +26,8 @@ trait Engines {
         config: EngineConfig,
     ) -> Skynet;
     async fn slow_list_engine(&self) -> Skynet;
+    async fn list_engine(&self, mock: MockProvider) -> Skynet;
+    async fn scripted_engine(&self, actions: Vec<Action>, mock: MockProvider) -> Skynet;
 }
 
 impl Engines for Env {
@@ -49,13 +51,31 @@ impl Engines for Env {
 
     /// An engine whose one step (`ls`) takes a minute on the mock provider.
     async fn slow_list_engine(&self) -> Skynet {
-        let mock = MockProvider::new().with_rule(
-            ["ls"],
-            MockResponse::default().with_delay(Duration::from_secs(60)),
-        );
-        let planner = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
-        self.engine(planner, mock, fast()).await
+        self.list_engine(ls_taking(Duration::from_secs(60))).await
     }
+
+    /// An engine whose one step lists the root (`ls`) on `mock`.
+    async fn list_engine(&self, mock: MockProvider) -> Skynet {
+        let list = Action::ListDirectory { path: ".".into() };
+        self.scripted_engine(vec![list], mock).await
+    }
+
+    /// An engine that plans `actions` for every intent and runs them on
+    /// `mock`, with [`fast`] timings.
+    async fn scripted_engine(&self, actions: Vec<Action>, mock: MockProvider) -> Skynet {
+        self.engine(ScriptedPlanner::new(actions), mock, fast())
+            .await
+    }
+}
+
+/// A mock provider on which `ls` succeeds after `delay`.
+fn ls_taking(delay: Duration) -> MockProvider {
+    MockProvider::new().with_rule(["ls"], MockResponse::default().with_delay(delay))
+}
+
+/// The status of job `id`'s first step.
+async fn first_step_status(sk: &Skynet, id: &JobId) -> StepStatus {
+    sk.steps(id).await.unwrap()[0].status
 }
 
 fn exec(argv: &[&str]) -> Action {
@@ -67,13 +87,7 @@ fn exec(argv: &[&str]) -> Action {
 #[tokio::test]
 async fn read_only_plan_is_auto_approved_run_and_recorded() {
     let env = Env::new();
-    let sk = env
-        .engine(
-            ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]),
-            MockProvider::new(),
-            fast(),
-        )
-        .await;
+    let sk = env.list_engine(MockProvider::new()).await;
     let job = sk.submit(env.req("list")).await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
     assert_eq!(job.approval.as_ref().unwrap().approver, "auto");
@@ -231,8 +245,7 @@ async fn an_expired_approval_request_is_refused() {
     assert_eq!(denied.status, JobStatus::Denied);
 
     let env = Env::new();
-    let list = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
-    let sk = env.engine(list, MockProvider::new(), fast()).await;
+    let sk = env.list_engine(MockProvider::new()).await;
     let auto = sk.submit(env.req("list")).await.unwrap();
     assert_eq!(auto.status, JobStatus::Queued);
     assert_eq!(auto.expires_at, None);
@@ -329,13 +342,7 @@ async fn provider_failures_on_read_only_steps_retry_with_backoff() {
     let env = Env::new();
     let mock =
         MockProvider::new().with_rule_times(["ls"], MockResponse::provider_error("daemon away"), 1);
-    let sk = env
-        .engine(
-            ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]),
-            mock,
-            fast(),
-        )
-        .await;
+    let sk = env.list_engine(mock).await;
     let job = sk.submit(env.req("list")).await.unwrap();
     let job = drain_until_done(&sk, &job.id).await;
     assert_eq!(job.status, JobStatus::Succeeded);
@@ -402,10 +409,7 @@ async fn cancel_stops_a_running_job_in_this_process() {
     assert_eq!(report.errors, 0);
     let job = sk.get(&job.id).await.unwrap();
     assert_eq!(job.status, JobStatus::Cancelled);
-    assert_eq!(
-        sk.steps(&job.id).await.unwrap()[0].status,
-        StepStatus::Cancelled
-    );
+    assert_eq!(first_step_status(&sk, &job.id).await, StepStatus::Cancelled);
 }
 
 #[tokio::test]
@@ -417,10 +421,7 @@ async fn the_job_time_budget_bounds_its_steps() {
     let job = sk.submit(req).await.unwrap();
     let job = drain_until_done(&sk, &job.id).await;
     assert_eq!(job.status, JobStatus::TimedOut);
-    assert_eq!(
-        sk.steps(&job.id).await.unwrap()[0].status,
-        StepStatus::TimedOut
-    );
+    assert_eq!(first_step_status(&sk, &job.id).await, StepStatus::TimedOut);
 }
 
 #[tokio::test]
@@ -430,13 +431,7 @@ async fn secrets_are_redacted_from_logs() {
         ["ls"],
         MockResponse::stdout(vec!["token=supersecretvalue ok"]),
     );
-    let sk = env
-        .engine(
-            ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]),
-            mock,
-            fast(),
-        )
-        .await;
+    let sk = env.list_engine(mock).await;
     let job = sk.submit(env.req("list")).await.unwrap();
     let job = drain_until_done(&sk, &job.id).await;
     let logs = sk.logs(&job.id, &LogQuery::default()).await.unwrap();
@@ -447,11 +442,7 @@ async fn secrets_are_redacted_from_logs() {
 async fn idempotency_keys_return_the_first_job() {
     let env = Env::new();
     let sk = env
-        .engine(
-            ScriptedPlanner::new(vec![Action::GitStatus]),
-            MockProvider::new(),
-            fast(),
-        )
+        .scripted_engine(vec![Action::GitStatus], MockProvider::new())
         .await;
     let mut req = env.req("status");
     req.idempotency_key = Some("deploy-42".into());
@@ -465,11 +456,7 @@ async fn idempotency_keys_return_the_first_job() {
 async fn plan_is_a_dry_run() {
     let env = Env::new();
     let sk = env
-        .engine(
-            ScriptedPlanner::new(vec![Action::GitStatus]),
-            MockProvider::new(),
-            fast(),
-        )
+        .scripted_engine(vec![Action::GitStatus], MockProvider::new())
         .await;
     let plan = sk.plan(&env.req("status")).await.unwrap();
     assert_eq!(plan.risk, RiskLevel::ReadOnly);
@@ -566,10 +553,7 @@ async fn shutdown_hands_back_a_read_only_job_after_the_grace_period() {
     assert_eq!(job.status, JobStatus::Queued, "{:?}", job.error);
     assert_eq!(job.attempts, 0, "a hand-back is not an attempt");
     assert!(job.lease.is_none());
-    assert_eq!(
-        sk.steps(&job.id).await.unwrap()[0].status,
-        StepStatus::Pending
-    );
+    assert_eq!(first_step_status(&sk, &job.id).await, StepStatus::Pending);
     let events = sk.events(&job.id).await.unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.data["to"], "queued");
@@ -600,10 +584,7 @@ async fn shutdown_sends_an_interrupted_write_step_to_review() {
         error.contains("worker shut down") && error.contains("review"),
         "{error}"
     );
-    assert_eq!(
-        sk.steps(&job.id).await.unwrap()[0].status,
-        StepStatus::Cancelled
-    );
+    assert_eq!(first_step_status(&sk, &job.id).await, StepStatus::Cancelled);
 }
 
 /// A job claimed ahead of a free slot keeps its lease while it waits (here
@@ -612,10 +593,7 @@ async fn shutdown_sends_an_interrupted_write_step_to_review() {
 #[tokio::test]
 async fn a_job_claimed_ahead_keeps_its_lease_while_it_waits() {
     let env = Env::new();
-    let mock = MockProvider::new().with_rule(
-        ["ls"],
-        MockResponse::default().with_delay(Duration::from_millis(1200)),
-    );
+    let mock = ls_taking(Duration::from_millis(1200));
     let planner = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
     let config = EngineConfig {
         lease: Duration::from_millis(400),
@@ -693,12 +671,8 @@ async fn shutdown_hands_back_a_job_claimed_ahead_without_running_it() {
 #[tokio::test]
 async fn shutdown_lets_running_jobs_finish_within_the_grace_period() {
     let env = Env::new();
-    let mock = MockProvider::new().with_rule(
-        ["ls"],
-        MockResponse::default().with_delay(Duration::from_millis(500)),
-    );
-    let planner = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
-    let sk = env.engine(planner, mock, fast()).await;
+    let mock = ls_taking(Duration::from_millis(500));
+    let sk = env.list_engine(mock).await;
     let job = sk.submit(env.req("list")).await.unwrap();
     let report = stop_worker_while_running(&sk, &job.id, Duration::from_secs(60)).await;
     assert!(!report.released);
@@ -716,8 +690,7 @@ async fn shutdown_lets_running_jobs_finish_within_the_grace_period() {
 #[tokio::test]
 async fn a_dropped_worker_falls_silent_in_the_registry() {
     let env = Env::new();
-    let planner = ScriptedPlanner::new(vec![Action::ListDirectory { path: ".".into() }]);
-    let sk = env.engine(planner, MockProvider::new(), fast()).await;
+    let sk = env.list_engine(MockProvider::new()).await;
     let every = Duration::from_millis(50);
     let opts = WorkerOptions {
         id: "dropped".into(),

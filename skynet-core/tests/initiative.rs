@@ -17,9 +17,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use skynet_core::action::Action;
 use skynet_core::events::EventType;
 use skynet_core::initiative::{InitiativeConfig, Proposal, Strategy, SystemState};
-use skynet_core::planner::ScriptedPlanner;
 use skynet_core::provider::mock::MockProvider;
-use skynet_core::store::JobFilter;
 use skynet_core::store::initiative::{InitiativeBudget, Refusal};
 use skynet_core::view::JobView;
 use skynet_core::{JobOrigin, JobSource, JobStatus, Skynet};
@@ -58,11 +56,7 @@ impl Strategy for Eager {
 
 impl Db {
     async fn engine_with(&self, action: Action, strategy: Arc<Eager>) -> Skynet {
-        Skynet::builder()
-            .database_url(&self.url)
-            .planner(Arc::new(ScriptedPlanner::new(vec![action])))
-            .provider(Arc::new(MockProvider::new()))
-            .default_provider("mock")
+        self.scripted_on_mock(action, MockProvider::new())
             .initiative(InitiativeConfig {
                 enabled: true,
                 ..Default::default()
@@ -84,15 +78,7 @@ fn start() -> DateTime<Utc> {
 }
 
 async fn initiative_jobs(sk: &Skynet) -> Vec<skynet_core::Job> {
-    sk.list(&JobFilter {
-        limit: Some(1000),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .into_iter()
-    .filter(|j| j.source == JobSource::Initiative)
-    .collect()
+    backends::jobs_from(sk, JobSource::Initiative).await
 }
 
 /// No hour holds more than `per_hour` of `created`, none of the days more

@@ -37,10 +37,7 @@ async fn a_step_writes_its_root_and_nothing_else() {
     let mut step = Step::new(root.path());
     // Even an ADMIN step keeps the system read-only.
     step.risk = RiskLevel::Admin;
-    let r = step
-        .run_on(&local, &command(&["sh", "-c", &script], root.path()), None)
-        .await
-        .expect("runs");
+    let r = step.run(&local, &["sh", "-c", &script]).await;
     assert!(r.out.success(), "{}", r.all());
     assert_eq!(
         r.texts(Stream::Stdout),
@@ -106,9 +103,8 @@ async fn nothing_a_step_starts_outlives_it() {
     let marker = "31337.25";
     let script = format!("sleep {marker} >/dev/null 2>&1 & echo started");
     let r = Step::new(root.path())
-        .run_on(&local, &command(&["sh", "-c", &script], root.path()), None)
-        .await
-        .expect("runs");
+        .run(&local, &["sh", "-c", &script])
+        .await;
     assert!(r.out.success(), "{}", r.all());
     settles(Duration::from_secs(5), || {
         (!sleeping_with(marker).is_empty()).then(|| "the background sleep survived the step".into())
@@ -125,10 +121,7 @@ async fn timeout_still_stops_a_sandboxed_step() {
     let mut step = Step::new(root.path());
     step.timeout = Some(Duration::from_millis(500));
     let started = Instant::now();
-    let r = step
-        .run_on(&local, &command(&["sleep", "30"], root.path()), None)
-        .await
-        .expect("runs");
+    let r = step.run(&local, &["sleep", "30"]).await;
     assert_eq!(r.out.exit, ExitKind::TimedOut);
     assert!(started.elapsed() < Duration::from_secs(10));
     let health = local.health().await;
@@ -161,10 +154,7 @@ async fn landlock_keeps_writes_inside_the_root() {
     );
     let mut step = Step::new(root.path());
     step.risk = RiskLevel::Admin;
-    let r = step
-        .run_on(&local, &command(&["sh", "-c", &script], root.path()), None)
-        .await
-        .expect("runs");
+    let r = step.run(&local, &["sh", "-c", &script]).await;
     assert!(r.out.success(), "{}", r.all());
     assert_eq!(
         r.texts(Stream::Stdout),

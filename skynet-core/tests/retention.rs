@@ -6,6 +6,7 @@
 
 #[macro_use]
 mod backends;
+mod job_support;
 mod service;
 
 use backends::Db;
@@ -153,60 +154,10 @@ async fn job_with(
 
 /// A queued one-step READ_ONLY job on the mock provider.
 fn conformance_job() -> Job {
-    use skynet_core::action::Action;
-    use skynet_core::plan::{Command, Plan, Step};
     let argv = vec!["echo".to_string(), "hi".to_string()];
-    let step = Step {
-        description: "echo".into(),
-        action: Action::ExecuteCommand { argv: argv.clone() },
-        command: Command {
-            argv,
-            cwd: "/tmp".into(),
-            env: Default::default(),
-            timeout_ms: None,
-            stdin: None,
-            pipe: Vec::new(),
-        },
-        risk: skynet_core::RiskLevel::ReadOnly,
-        decision: None,
-        estimate_ms: None,
-        network: None,
-        artifacts: Vec::new(),
-    };
-    let plan = Plan::new("echo", vec![step], "test");
-    let now = Utc::now();
-    Job {
-        id: JobId::new(),
-        intent: "echo".into(),
-        status: JobStatus::Queued,
-        risk: plan.risk,
-        approval: Some(skynet_core::job::Approval {
-            approver: "auto".into(),
-            plan_hash: plan.hash.clone(),
-            at: now,
-        }),
-        plan: Some(plan),
-        root: "/tmp".into(),
-        provider: "mock".into(),
-        priority: 0,
-        attempts: 0,
-        max_attempts: 3,
-        lease: None,
-        run_at: now,
-        timeout_ms: None,
-        created_at: now,
-        queued_at: None,
-        started_at: None,
-        finished_at: None,
-        error: None,
-        source: skynet_core::JobSource::Library,
-        idempotency_key: None,
-        principal: Principal::local(),
-        request_hash: None,
-        expires_at: None,
-        retry_of: None,
-        origin: None,
-    }
+    let step = job_support::command_step("echo".into(), argv, skynet_core::RiskLevel::ReadOnly);
+    let plan = skynet_core::plan::Plan::new("echo", vec![step], "test");
+    job_support::queued_job("echo", plan)
 }
 
 /// Write an unfinished upload (a killed writer's temporary file).

@@ -17,12 +17,9 @@ use backends::Db;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use skynet_core::action::Action;
 use skynet_core::events::EventType;
-use skynet_core::planner::ScriptedPlanner;
 use skynet_core::provider::mock::MockProvider;
 use skynet_core::schedules::{MissedTicks, NewSchedule};
-use skynet_core::store::JobFilter;
 use skynet_core::{ErrorKind, JobOrigin, JobSource, JobStatus, Principal, Skynet, Visibility};
-use std::sync::Arc;
 
 on_every_backend!(
     a_five_minute_schedule_fires_288_times_over_a_simulated_day,
@@ -39,11 +36,7 @@ impl Db {
     /// An engine on this ledger planning `action` for any intent, on the
     /// mock provider (which confines READ_ONLY work, so it is queued).
     async fn engine_with(&self, action: Action) -> Skynet {
-        Skynet::builder()
-            .database_url(&self.url)
-            .planner(Arc::new(ScriptedPlanner::new(vec![action])))
-            .provider(Arc::new(MockProvider::new()))
-            .default_provider("mock")
+        self.scripted_on_mock(action, MockProvider::new())
             .build()
             .await
             .unwrap()
@@ -52,6 +45,14 @@ impl Db {
     async fn engine(&self) -> Skynet {
         self.engine_with(Action::ListDirectory { path: ".".into() })
             .await
+    }
+
+    /// [`Db::every`] catching up missed ticks.
+    fn catching_up(&self, cron: &str) -> NewSchedule {
+        NewSchedule {
+            missed: MissedTicks::CatchUp,
+            ..self.every(cron)
+        }
     }
 
     fn every(&self, cron: &str) -> NewSchedule {
@@ -68,21 +69,17 @@ fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
 }
 
+/// One round of due schedules as of `now`.
+async fn fire(sk: &Skynet, now: DateTime<Utc>) -> skynet_core::engine::ScheduleRound {
+    sk.fire_due_schedules(now).await.unwrap()
+}
+
 fn local() -> Principal {
     Principal::local()
 }
 
 async fn schedule_jobs(sk: &Skynet) -> Vec<skynet_core::Job> {
-    let jobs = sk
-        .list(&JobFilter {
-            limit: Some(1000),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    jobs.into_iter()
-        .filter(|j| j.source == JobSource::Schedule)
-        .collect()
+    backends::jobs_from(sk, JobSource::Schedule).await
 }
 
 /// The tick each job fired for, oldest first.
@@ -108,10 +105,7 @@ async fn a_five_minute_schedule_fires_288_times_over_a_simulated_day(db: Db) {
     assert_eq!(s.next_tick_at, at(2027, 1, 4, 0, 5, 0));
     let mut fired = 0;
     for minute in 1..=24 * 60 {
-        let round = sk
-            .fire_due_schedules(start + Duration::minutes(minute))
-            .await
-            .unwrap();
+        let round = fire(&sk, start + Duration::minutes(minute)).await;
         fired += round.fired;
         assert_eq!(round.jobs, round.fired);
     }
@@ -189,22 +183,12 @@ async fn missed_ticks_are_skipped_or_caught_up_once(db: Db) {
         .await
         .unwrap();
     let catch_up = sk
-        .add_schedule_at(
-            &local(),
-            NewSchedule {
-                missed: MissedTicks::CatchUp,
-                ..db.every("*/5 * * * *")
-            },
-            start,
-        )
+        .add_schedule_at(&local(), db.catching_up("*/5 * * * *"), start)
         .await
         .unwrap();
     // Nobody ran for an hour; the round comes 2.5 minutes after the
     // last due tick (01:00).
-    let round = sk
-        .fire_due_schedules(start + Duration::seconds(3750))
-        .await
-        .unwrap();
+    let round = fire(&sk, start + Duration::seconds(3750)).await;
     assert_eq!((round.fired, round.skipped), (1, 1));
     let jobs = schedule_jobs(&sk).await;
     assert_eq!(jobs.len(), 1);
@@ -220,16 +204,10 @@ async fn missed_ticks_are_skipped_or_caught_up_once(db: Db) {
         assert_eq!(s.next_tick_at, at(2027, 1, 4, 1, 5, 0));
     }
     // Then both go on as usual.
-    let round = sk
-        .fire_due_schedules(at(2027, 1, 4, 1, 5, 1))
-        .await
-        .unwrap();
+    let round = fire(&sk, at(2027, 1, 4, 1, 5, 1)).await;
     assert_eq!(round.fired, 2);
     // A tick only a little late (under a minute) still fires when skipping.
-    let round = sk
-        .fire_due_schedules(at(2027, 1, 4, 1, 10, 59))
-        .await
-        .unwrap();
+    let round = fire(&sk, at(2027, 1, 4, 1, 10, 59)).await;
     assert_eq!((round.fired, round.skipped), (2, 0));
 }
 
@@ -237,23 +215,13 @@ async fn a_paused_schedule_fires_nothing_until_resumed(db: Db) {
     let sk = db.engine().await;
     let start = at(2027, 1, 4, 0, 0, 0);
     let s = sk
-        .add_schedule_at(
-            &local(),
-            NewSchedule {
-                missed: MissedTicks::CatchUp,
-                ..db.every("*/5 * * * *")
-            },
-            start,
-        )
+        .add_schedule_at(&local(), db.catching_up("*/5 * * * *"), start)
         .await
         .unwrap();
     let paused = sk.pause_schedule(&s.id, &Visibility::All).await.unwrap();
     assert!(paused.paused);
     for minute in 1..=60 {
-        let round = sk
-            .fire_due_schedules(start + Duration::minutes(minute))
-            .await
-            .unwrap();
+        let round = fire(&sk, start + Duration::minutes(minute)).await;
         assert_eq!(round, Default::default());
     }
     let resumed = sk
@@ -263,15 +231,9 @@ async fn a_paused_schedule_fires_nothing_until_resumed(db: Db) {
     assert!(!resumed.paused);
     // Ticks that passed while paused are not fired, even with catch-up.
     assert_eq!(resumed.next_tick_at, at(2027, 1, 4, 1, 5, 0));
-    let round = sk
-        .fire_due_schedules(start + Duration::minutes(63))
-        .await
-        .unwrap();
+    let round = fire(&sk, start + Duration::minutes(63)).await;
     assert_eq!(round.fired, 0);
-    let round = sk
-        .fire_due_schedules(start + Duration::minutes(65))
-        .await
-        .unwrap();
+    let round = fire(&sk, start + Duration::minutes(65)).await;
     assert_eq!(round.fired, 1);
     sk.remove_schedule(&s.id, &Visibility::All).await.unwrap();
     assert!(sk.schedules(&Visibility::All).await.unwrap().is_empty());
@@ -296,9 +258,7 @@ async fn a_daily_paris_schedule_keeps_nine_oclock_across_dst(db: Db) {
         .unwrap();
     assert_eq!(s.time_zone, "Europe/Paris");
     for half_hour in 1..=4 * 48 {
-        sk.fire_due_schedules(start + Duration::minutes(30 * half_hour))
-            .await
-            .unwrap();
+        fire(&sk, start + Duration::minutes(30 * half_hour)).await;
     }
     assert_eq!(
         ticks(&schedule_jobs(&sk).await),
@@ -368,10 +328,7 @@ async fn a_write_tick_waits_for_approval(db: Db) {
     sk.add_schedule_at(&local(), db.every("*/5 * * * *"), start)
         .await
         .unwrap();
-    let round = sk
-        .fire_due_schedules(start + Duration::minutes(5))
-        .await
-        .unwrap();
+    let round = fire(&sk, start + Duration::minutes(5)).await;
     assert_eq!(round.jobs, 1);
     let jobs = schedule_jobs(&sk).await;
     assert_eq!(jobs[0].status, JobStatus::Planned);
@@ -396,9 +353,7 @@ async fn schedules_are_owned_by_their_principal(db: Db) {
     }
     let mine = Visibility::Own(alice.clone());
     assert_eq!(sk.schedules(&mine).await.unwrap().len(), 1);
-    sk.fire_due_schedules(start + Duration::minutes(5))
-        .await
-        .unwrap();
+    fire(&sk, start + Duration::minutes(5)).await;
     let jobs = schedule_jobs(&sk).await;
     assert_eq!(jobs[0].principal, alice);
 }

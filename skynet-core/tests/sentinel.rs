@@ -3,6 +3,7 @@
 //! webhook.
 #![allow(clippy::unwrap_used)]
 
+mod job_support;
 mod service;
 
 use async_trait::async_trait;
@@ -254,42 +255,14 @@ async fn the_webhook_receives_each_alert_as_json_and_a_dead_one_is_not_fatal() {
 }
 
 fn queued_job(waited: chrono::Duration) -> skynet_core::Job {
-    let mut skynet = skynet_core::Job {
-        id: skynet_core::JobId::new(),
-        intent: "list".into(),
-        status: skynet_core::JobStatus::Queued,
-        risk: skynet_core::RiskLevel::ReadOnly,
-        plan: None,
-        root: "/tmp".into(),
-        provider: "mock".into(),
-        priority: 0,
-        approval: None,
-        attempts: 0,
-        max_attempts: 3,
-        lease: None,
-        run_at: Utc::now() - waited,
-        timeout_ms: None,
-        created_at: Utc::now() - waited,
-        queued_at: Some(Utc::now() - waited),
-        started_at: None,
-        finished_at: None,
-        error: None,
-        source: skynet_core::JobSource::Library,
-        idempotency_key: None,
-        principal: skynet_core::Principal::local(),
-        request_hash: None,
-        expires_at: None,
-        retry_of: None,
-        origin: None,
-    };
     let plan = skynet_core::Plan::new("nothing", vec![], "test");
-    skynet.approval = Some(skynet_core::Approval {
-        approver: "auto".into(),
-        plan_hash: plan.hash.clone(),
-        at: Utc::now(),
-    });
-    skynet.plan = Some(plan);
-    skynet
+    let since = Utc::now() - waited;
+    skynet_core::Job {
+        run_at: since,
+        created_at: since,
+        queued_at: Some(since),
+        ..job_support::queued_job("list", plan)
+    }
 }
 
 #[tokio::test]

@@ -24,14 +24,11 @@ use chrono::{Duration, Utc};
 use skynet_core::action::Action;
 use skynet_core::engine::{ConditionLimits, TriggerRound};
 use skynet_core::events::{EventPayload, EventType, NewSystemEvent, ProviderHealth};
-use skynet_core::planner::ScriptedPlanner;
 use skynet_core::provider::mock::{MockProvider, MockResponse};
-use skynet_core::store::JobFilter;
 use skynet_core::triggers::{NewTrigger, RateLimit, parse_conditions};
 use skynet_core::{
     ErrorKind, Job, JobOrigin, JobSource, JobStatus, Principal, Skynet, SubmitRequest, Visibility,
 };
-use std::sync::Arc;
 
 on_every_backend!(
     a_trigger_fires_once_per_matching_event,
@@ -48,11 +45,7 @@ on_every_backend!(
 
 impl Db {
     async fn engine_with(&self, action: Action, mock: MockProvider) -> Skynet {
-        Skynet::builder()
-            .database_url(&self.url)
-            .planner(Arc::new(ScriptedPlanner::new(vec![action])))
-            .provider(Arc::new(mock))
-            .default_provider("mock")
+        self.scripted_on_mock(action, mock)
             .config(engine_support::fast())
             .build()
             .await
@@ -96,16 +89,7 @@ fn degraded(provider: &str) -> NewSystemEvent {
 }
 
 async fn trigger_jobs(sk: &Skynet) -> Vec<Job> {
-    let jobs = sk
-        .list(&JobFilter {
-            limit: Some(1000),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    jobs.into_iter()
-        .filter(|j| j.source == JobSource::Trigger)
-        .collect()
+    backends::jobs_from(sk, JobSource::Trigger).await
 }
 
 /// Add `b` to `a`.

@@ -4,7 +4,9 @@
 //! or not at all. A temporary file left by a killed writer is never an
 //! object; retention removes old ones.
 
-use super::{ArtifactStore, ByteRange, ObjectInfo, ObjectReader, StoredObject, check_address};
+use super::{
+    ArtifactStore, ByteRange, ObjectInfo, ObjectReader, StoredObject, check_address, verify,
+};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
@@ -157,10 +159,7 @@ impl ArtifactStore for LocalArtifactStore {
     async fn get(&self, sha256: &str, size: u64, range: Option<ByteRange>) -> Result<ObjectReader> {
         check_address(sha256)?;
         let path = self.object_path(sha256);
-        let corrupt = |problem: String| Error::ArtifactCorrupt {
-            sha256: sha256.to_string(),
-            problem,
-        };
+        let corrupt = |problem: String| verify::corrupt(sha256, problem);
         let mut file = match tokio::fs::File::open(&path).await {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -178,22 +177,8 @@ impl ArtifactStore for LocalArtifactStore {
         let (digest, found) = hash_file(&mut file)
             .await
             .map_err(|e| Error::artifact_storage(format!("reading {}", path.display()), e))?;
-        if found != size {
-            return Err(corrupt(format!("{found} bytes where {size} were stored")));
-        }
-        if digest != sha256 {
-            return Err(corrupt(format!("its content hashes to {digest}")));
-        }
-        let range = range.unwrap_or(ByteRange {
-            start: 0,
-            end: size,
-        });
-        if range.start > range.end || range.end > size {
-            return Err(Error::InvalidInput(format!(
-                "byte range {}..{} is outside the artifact's {size} bytes",
-                range.start, range.end
-            )));
-        }
+        verify::check_content(sha256, size, found, &digest)?;
+        let range = verify::range_within(range, size)?;
         file.seek(std::io::SeekFrom::Start(range.start))
             .await
             .map_err(|e| Error::artifact_storage(format!("reading {}", path.display()), e))?;

@@ -17,6 +17,7 @@ pub mod fetch;
 pub mod local;
 #[cfg(feature = "s3")]
 pub mod s3;
+mod verify;
 
 use crate::{Error, Result};
 use async_trait::async_trait;

@@ -26,7 +26,7 @@
 
 use super::{
     ArtifactStore, ByteRange, ObjectInfo, ObjectReader, StoredObject, UnfinishedUpload,
-    check_address,
+    check_address, verify,
 };
 use crate::error::{ArtifactAccessProblem, BoxError};
 use crate::{Error, Result};
@@ -565,10 +565,7 @@ impl ArtifactStore for S3ArtifactStore {
 
     async fn get(&self, sha256: &str, size: u64, range: Option<ByteRange>) -> Result<ObjectReader> {
         check_address(sha256)?;
-        let corrupt = |problem: String| Error::ArtifactCorrupt {
-            sha256: sha256.to_string(),
-            problem,
-        };
+        let corrupt = |problem: String| verify::corrupt(sha256, problem);
         let found = match self.s3.get(&Key::from(self.object_key(sha256))).await {
             Ok(found) => found,
             Err(e @ object_store::Error::NotFound { .. }) => {
@@ -604,23 +601,9 @@ impl ArtifactStore for S3ArtifactStore {
                 .await
                 .map_err(|e| Error::artifact_storage("writing a temporary file", e))?;
         }
-        if read != size {
-            return Err(corrupt(format!("{read} bytes where {size} were stored")));
-        }
         let digest = hex::encode(hasher.finalize());
-        if digest != sha256 {
-            return Err(corrupt(format!("its content hashes to {digest}")));
-        }
-        let range = range.unwrap_or(ByteRange {
-            start: 0,
-            end: size,
-        });
-        if range.start > range.end || range.end > size {
-            return Err(Error::InvalidInput(format!(
-                "byte range {}..{} is outside the artifact's {size} bytes",
-                range.start, range.end
-            )));
-        }
+        verify::check_content(sha256, size, read, &digest)?;
+        let range = verify::range_within(range, size)?;
         file.flush()
             .await
             .map_err(|e| Error::artifact_storage("writing a temporary file", e))?;

@@ -152,12 +152,7 @@ impl Skynet {
         let store = &self.inner.store;
         let mut round = ConditionRound::default();
         let counts = store.count_jobs_by_status().await?;
-        let count = |s: JobStatus| {
-            counts
-                .iter()
-                .find(|(status, _)| *status == s)
-                .map_or(0, |(_, n)| *n)
-        };
+        let count = |s: JobStatus| crate::store::jobs_in(&counts, s);
         let (queued, running) = (count(JobStatus::Queued), count(JobStatus::Running));
         let oldest_wait = store
             .oldest_queued_since(now)

@@ -121,12 +121,7 @@ impl Skynet {
     pub async fn system_state(&self, now: DateTime<Utc>) -> Result<SystemState> {
         let store = &self.inner.store;
         let counts = store.count_jobs_by_status().await?;
-        let count = |s: JobStatus| {
-            counts
-                .iter()
-                .find(|(status, _)| *status == s)
-                .map_or(0, |(_, n)| *n)
-        };
+        let count = |s: JobStatus| crate::store::jobs_in(&counts, s);
         let hour_ago = now - chrono::Duration::hours(1);
         let failures = store
             .list_jobs(&crate::store::JobFilter {

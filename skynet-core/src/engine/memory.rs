@@ -465,13 +465,7 @@ impl Skynet {
             .into_iter()
             .filter(|m| Some(&m.id) != skip.as_ref())
             .collect();
-        let weights = Weights {
-            relevance: 1.0,
-            recency: 0.0,
-            success: 0.0,
-            frequency: 0.0,
-            importance: 0.0,
-        };
+        let weights = Weights::relevance_only();
         let similarity = similarity_to(&vector, &known);
         let now = chrono::Utc::now();
         let mut found = rank_by(candidates, &[], similarity, now, &weights, limit);

@@ -58,6 +58,18 @@ impl Default for Weights {
 }
 
 impl Weights {
+    /// The fused rank alone: results in the order of their match, as a
+    /// plain similarity search gives them.
+    pub(crate) fn relevance_only() -> Self {
+        Weights {
+            relevance: 1.0,
+            recency: 0.0,
+            success: 0.0,
+            frequency: 0.0,
+            importance: 0.0,
+        }
+    }
+
     /// Parse `name=value,…` over the defaults ([`Error::Config`] on an
     /// unknown name or a value that is not a finite number ≥ 0).
     pub fn parse(text: &str) -> Result<Self> {
@@ -441,13 +453,7 @@ mod tests {
         let a = make("a", vec![1.0, 0.0]);
         let b = make("b", vec![0.8, 0.6]);
         let c = make("c", vec![0.0, 1.0]);
-        let weights = Weights {
-            relevance: 1.0,
-            recency: 0.0,
-            success: 0.0,
-            frequency: 0.0,
-            importance: 0.0,
-        };
+        let weights = Weights::relevance_only();
         // Text: b then c. Vector (query [1, 0]): a (1.0), b (0.8); c's
         // cosine is 0, so it is not in the vector ranking.
         let text = vec![b.id.clone(), c.id.clone(), "not-a-candidate".into()];

@@ -89,10 +89,7 @@ pub(crate) async fn check(
             };
         }
     };
-    let depth = counts
-        .iter()
-        .find(|(s, _)| *s == JobStatus::Queued)
-        .map_or(0, |(_, n)| *n);
+    let depth = crate::store::jobs_in(&counts, JobStatus::Queued);
     let database = ComponentReport::new(
         HealthStatus::Healthy,
         format!("the {} ledger answers", store.backend()),

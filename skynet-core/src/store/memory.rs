@@ -9,7 +9,7 @@ use crate::principal::Visibility;
 use crate::store::codec::{db, memory_from_row, micros, to_i64};
 use crate::store::dialect::{Affected, Dialect};
 use crate::store::ledger::Ledger;
-use crate::store::sql::{SqlBuilder, query, query_with};
+use crate::store::sql::{On, SqlBuilder, Stmt, query, query_with};
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -141,6 +141,34 @@ fn insert_statement<'a, D: Dialect>(memories: &'a [Memory]) -> Result<(String, D
     qb.into_parts()
 }
 
+/// The select of the vector rows [`vector_from_row`] reads, those made by
+/// `model`; the caller narrows it further.
+fn push_vectors_of_model<D: Dialect>(qb: &mut SqlBuilder<'_, D>, model: &str) {
+    qb.push("SELECT id, principal, created_at, embedding FROM memories WHERE embedding_model = ")
+        .push_bind(model.to_string());
+}
+
+/// One page of a walk in id order: the ids after `after`, at most
+/// `limit` of them.
+fn push_page_after<D: Dialect>(qb: &mut SqlBuilder<'_, D>, after: Option<&str>, limit: u32) {
+    if let Some(after) = after {
+        qb.push(" AND id > ").push_bind(after.to_string());
+    }
+    qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+}
+
+/// What `count`, a `SELECT COUNT(*) AS n`, counts on `on`; a failure is
+/// described as `what`.
+async fn counted<'q: 'e, 'e, D: Dialect>(
+    count: Stmt<'q, D>,
+    on: impl On<'e, D>,
+    what: &'static str,
+) -> Result<u64> {
+    use crate::store::codec::LedgerRow;
+    let row = count.fetch_one(on).await.map_err(db(what))?;
+    Ok(row.int("n")?.max(0) as u64)
+}
+
 /// A vector row (`id, principal, created_at, embedding`).
 fn vector_from_row(row: &impl crate::store::codec::LedgerRow) -> Result<IndexedVector> {
     Ok(IndexedVector {
@@ -155,6 +183,32 @@ fn vector_from_row(row: &impl crate::store::codec::LedgerRow) -> Result<IndexedV
 }
 
 impl<D: Dialect> Ledger<D> {
+    /// The rows, decoded by `decode`, of the statements `select` writes for
+    /// `ids`, [`IDS_PER_STATEMENT`] of them at a time (each statement names
+    /// its chunk in an `IN` list); a failure is described as `what`.
+    async fn read_by_ids<T: Send>(
+        &self,
+        ids: &[String],
+        select: impl Fn(&mut SqlBuilder<'_, D>, &[String]) -> Result<()> + Send + Sync,
+        decode: impl Fn(&D::Row) -> Result<T> + Send + Sync,
+        what: &'static str,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let mut qb = SqlBuilder::<D>::new("");
+            select(&mut qb, chunk)?;
+            let (sql, args) = qb.into_parts()?;
+            let rows = query_with::<D>(&sql, args)
+                .fetch_all(&self.read)
+                .await
+                .map_err(db(what))?;
+            for row in &rows {
+                out.push(decode(row)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The conflict of an insert of `batch` whose statement for `chunk`
     /// stored fewer rows than it held: an id twice in the batch (in any
     /// two chunks), or one of the chunk's already stored.
@@ -221,28 +275,21 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         visibility: &Visibility,
         embeddings: bool,
     ) -> Result<Vec<Memory>> {
-        let mut out = Vec::with_capacity(ids.len());
         let columns = if embeddings {
             MEMORY_COLUMNS
         } else {
             MEMORY_COLUMNS_BUT_EMBEDDING
         };
-        for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            let mut qb = SqlBuilder::<D>::new("SELECT ");
-            qb.push(columns).push(" FROM memories WHERE id IN ");
-            qb.push_in(chunk.iter().cloned());
-            push_visibility(&mut qb, visibility);
-            push_filter(&mut qb, filter)?;
-            let (sql, args) = qb.into_parts()?;
-            let rows = query_with::<D>(&sql, args)
-                .fetch_all(&self.read)
-                .await
-                .map_err(db("reading memories"))?;
-            for row in &rows {
-                out.push(memory_from_row(row)?);
-            }
-        }
-        Ok(out)
+        let select = |qb: &mut SqlBuilder<'_, D>, chunk: &[String]| {
+            qb.push("SELECT ")
+                .push(columns)
+                .push(" FROM memories WHERE id IN ")
+                .push_in(chunk.iter().cloned());
+            push_visibility(qb, visibility);
+            push_filter(qb, filter)
+        };
+        self.read_by_ids(ids, select, memory_from_row, "reading memories")
+            .await
     }
 
     async fn memory_vectors(
@@ -251,14 +298,9 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<IndexedVector>> {
-        let mut qb = SqlBuilder::<D>::new(
-            "SELECT id, principal, created_at, embedding FROM memories WHERE embedding_model = ",
-        );
-        qb.push_bind(model.to_string());
-        if let Some(after) = after {
-            qb.push(" AND id > ").push_bind(after.to_string());
-        }
-        qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+        let mut qb = SqlBuilder::<D>::new("");
+        push_vectors_of_model(&mut qb, model);
+        push_page_after(&mut qb, after, limit);
         let (sql, args) = qb.into_parts()?;
         let rows = query_with::<D>(&sql, args)
             .fetch_all(&self.read)
@@ -268,23 +310,13 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
     }
 
     async fn memory_vectors_of(&self, model: &str, ids: &[String]) -> Result<Vec<IndexedVector>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            let mut qb = SqlBuilder::<D>::new(
-                "SELECT id, principal, created_at, embedding FROM memories WHERE embedding_model = ",
-            );
-            qb.push_bind(model.to_string()).push(" AND id IN ");
-            qb.push_in(chunk.iter().cloned());
-            let (sql, args) = qb.into_parts()?;
-            let rows = query_with::<D>(&sql, args)
-                .fetch_all(&self.read)
-                .await
-                .map_err(db("reading memory vectors"))?;
-            for row in &rows {
-                out.push(vector_from_row(row)?);
-            }
-        }
-        Ok(out)
+        let select = |qb: &mut SqlBuilder<'_, D>, chunk: &[String]| {
+            push_vectors_of_model(qb, model);
+            qb.push(" AND id IN ").push_in(chunk.iter().cloned());
+            Ok(())
+        };
+        self.read_by_ids(ids, select, vector_from_row, "reading memory vectors")
+            .await
     }
 
     async fn memory_vector_ids(
@@ -312,13 +344,9 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
     }
 
     async fn count_memory_vectors(&self, model: &str) -> Result<u64> {
-        use crate::store::codec::LedgerRow;
-        let row = query::<D>("SELECT COUNT(*) AS n FROM memories WHERE embedding_model = $1")
-            .bind(model)
-            .fetch_one(&self.read)
-            .await
-            .map_err(db("counting memory vectors"))?;
-        Ok(row.int("n")?.max(0) as u64)
+        let count =
+            query::<D>("SELECT COUNT(*) AS n FROM memories WHERE embedding_model = $1").bind(model);
+        counted(count, &self.read, "counting memory vectors").await
     }
 
     fn memory_changes(&self) -> Option<tokio::sync::broadcast::Receiver<String>> {
@@ -465,21 +493,14 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
 
     async fn evict_memories(&self, principal: &crate::Principal, max: u64) -> Result<u64> {
         let mut tx = self.begin().await?;
-        let row =
+        let count =
             query::<D>("SELECT COUNT(*) AS n FROM memories WHERE principal = $1 AND pinned = 0")
-                .bind(principal.as_str())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db("counting memories"))?;
-        use crate::store::codec::LedgerRow;
-        let unpinned = row.int("n")?.max(0) as u64;
-        let pinned_row =
+                .bind(principal.as_str());
+        let unpinned = counted(count, &mut *tx, "counting memories").await?;
+        let count =
             query::<D>("SELECT COUNT(*) AS n FROM memories WHERE principal = $1 AND pinned <> 0")
-                .bind(principal.as_str())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db("counting memories"))?;
-        let pinned = pinned_row.int("n")?.max(0) as u64;
+                .bind(principal.as_str());
+        let pinned = counted(count, &mut *tx, "counting memories").await?;
         let excess = (unpinned + pinned).saturating_sub(max).min(unpinned);
         if excess == 0 {
             return Ok(0);
@@ -544,10 +565,7 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
             .push(" FROM memories WHERE (embedding_model IS NULL OR embedding_model <> ")
             .push_bind(model.to_string())
             .push(")");
-        if let Some(after) = after {
-            qb.push(" AND id > ").push_bind(after.to_string());
-        }
-        qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+        push_page_after(&mut qb, after, limit);
         let (sql, args) = qb.into_parts()?;
         let rows = query_with::<D>(&sql, args)
             .fetch_all(&self.read)
@@ -557,16 +575,12 @@ impl<D: Dialect> MemoryStore for Ledger<D> {
     }
 
     async fn count_memories_to_embed(&self, model: &str) -> Result<u64> {
-        let row = query::<D>(
+        let count = query::<D>(
             "SELECT COUNT(*) AS n FROM memories \
              WHERE embedding_model IS NULL OR embedding_model <> $1",
         )
-        .bind(model)
-        .fetch_one(&self.read)
-        .await
-        .map_err(db("counting memories to embed"))?;
-        use crate::store::codec::LedgerRow;
-        Ok(row.int("n")?.max(0) as u64)
+        .bind(model);
+        counted(count, &self.read, "counting memories to embed").await
     }
 
     async fn set_memory_embeddings(

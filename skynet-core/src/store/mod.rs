@@ -392,6 +392,15 @@ pub trait JobStore: Send + Sync {
     }
 }
 
+/// How many jobs are in `status`, read from what
+/// [`JobStore::count_jobs_by_status`] returned (0 when it left the status out).
+pub(crate) fn jobs_in(counts: &[(JobStatus, u64)], status: JobStatus) -> u64 {
+    counts
+        .iter()
+        .find(|(s, _)| *s == status)
+        .map_or(0, |(_, n)| *n)
+}
+
 /// Per-step checkpoints.
 #[async_trait]
 pub trait StepStore: Send + Sync {

@@ -37,6 +37,39 @@ impl Db {
     }
 }
 
+impl Db {
+    /// An engine builder on this ledger that plans `action` for any intent
+    /// and runs it on `mock` (the default provider); a suite adds its own
+    /// settings before `build`.
+    pub fn scripted_on_mock(
+        &self,
+        action: skynet_core::action::Action,
+        mock: skynet_core::provider::mock::MockProvider,
+    ) -> skynet_core::SkynetBuilder {
+        use std::sync::Arc;
+        skynet_core::Skynet::builder()
+            .database_url(&self.url)
+            .planner(Arc::new(skynet_core::planner::ScriptedPlanner::new(vec![
+                action,
+            ])))
+            .provider(Arc::new(mock))
+            .default_provider("mock")
+    }
+}
+
+/// The jobs (the latest 1,000) that `source` submitted.
+pub async fn jobs_from(
+    sk: &skynet_core::Skynet,
+    source: skynet_core::JobSource,
+) -> Vec<skynet_core::Job> {
+    let filter = skynet_core::store::JobFilter {
+        limit: Some(1000),
+        ..Default::default()
+    };
+    let jobs = sk.list(&filter).await.expect("jobs");
+    jobs.into_iter().filter(|j| j.source == source).collect()
+}
+
 /// Expand into `sqlite::$case` and `postgres::$case`, each calling
 /// `$case(Db)` of the suite's root module.
 macro_rules! on_every_backend {

@@ -26,6 +26,9 @@ pub mod triggers;
 pub mod webhooks;
 pub mod workers;
 
+#[path = "../job_support/mod.rs"]
+mod job_support;
+
 pub use artifacts::*;
 pub use checkpoints::*;
 pub use cursors::*;
@@ -48,13 +51,10 @@ pub use workers::*;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
-use skynet_core::action::Action;
-use skynet_core::job::Approval;
-use skynet_core::plan::{Command, Plan, Step};
+use skynet_core::plan::Plan;
 use skynet_core::store::{JobFilter, SharedStore, StepOutcome, StepStatus};
-use skynet_core::{Error, Job, JobId, JobSource, JobStatus, RiskLevel};
+use skynet_core::{Error, Job, JobId, JobStatus, RiskLevel};
 use std::any::Any;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A fresh database behind a store, plus what a few cases need besides it.
@@ -241,60 +241,11 @@ pub fn test_job(risks: &[RiskLevel]) -> Job {
         .enumerate()
         .map(|(i, risk)| {
             let argv = vec!["echo".to_string(), i.to_string()];
-            Step {
-                description: format!("echo {i}"),
-                action: Action::ExecuteCommand { argv: argv.clone() },
-                command: Command {
-                    argv,
-                    cwd: "/tmp".into(),
-                    env: BTreeMap::new(),
-                    timeout_ms: None,
-                    stdin: None,
-                    pipe: Vec::new(),
-                },
-                risk: *risk,
-                decision: None,
-                estimate_ms: None,
-                network: None,
-                artifacts: Vec::new(),
-            }
+            job_support::command_step(format!("echo {i}"), argv, *risk)
         })
         .collect();
     let plan = Plan::new("test plan", steps, "test");
-    let now = Utc::now();
-    let approval = Approval {
-        approver: "auto".into(),
-        plan_hash: plan.hash.clone(),
-        at: now,
-    };
-    Job {
-        id: JobId::new(),
-        intent: "run the test steps".into(),
-        status: JobStatus::Queued,
-        risk: plan.risk,
-        plan: Some(plan),
-        root: "/tmp".into(),
-        provider: "mock".into(),
-        priority: 0,
-        approval: Some(approval),
-        attempts: 0,
-        max_attempts: 3,
-        lease: None,
-        run_at: now,
-        timeout_ms: None,
-        created_at: now,
-        queued_at: None,
-        started_at: None,
-        finished_at: None,
-        error: None,
-        source: JobSource::Library,
-        idempotency_key: None,
-        principal: skynet_core::Principal::local(),
-        request_hash: None,
-        expires_at: None,
-        retry_of: None,
-        origin: None,
-    }
+    job_support::queued_job("run the test steps", plan)
 }
 
 /// `test_job` in another initial status.

@@ -101,6 +101,14 @@ impl Step {
         }
     }
 
+    /// `argv` run in the root on `provider`, which must not fail (the
+    /// step itself may).
+    pub async fn run(&self, provider: &dyn Provider, argv: &[&str]) -> Run {
+        self.run_on(provider, &command(argv, &self.root), None)
+            .await
+            .expect("runs")
+    }
+
     /// Run `cmd` on `provider`, collecting output concurrently (the channel
     /// is bounded, as in the engine). With `watch`, every line is also sent
     /// there as it arrives.
@@ -249,4 +257,26 @@ pub async fn settles(within: Duration, mut pending: impl FnMut() -> Option<Strin
         assert!(tokio::time::Instant::now() < deadline, "{left}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Containers (running or not) labelled `skynet.test=TAG` on the test
+/// dockerd: a Docker test counts its own to prove none was left behind.
+#[cfg(feature = "docker")]
+pub async fn containers_with(tag: &str) -> usize {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let docker = bollard::Docker::connect_with_defaults()
+        .expect("docker client")
+        .negotiate_version()
+        .await
+        .expect("daemon answers");
+    let filters = std::collections::HashMap::from([("label", vec![format!("skynet.test={tag}")])]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker
+        .list_containers(Some(options))
+        .await
+        .expect("list containers")
+        .len()
 }
