@@ -13,16 +13,9 @@ fn a_run_keeps_its_artifacts_and_get_writes_them_out() {
     let sb = Sandbox::new();
     std::fs::create_dir_all(sb.path("reports")).unwrap();
     std::fs::write(sb.path("reports/junit.xml"), "<testsuite tests=\"1\"/>\n").unwrap();
-    let out = sb
-        .cmd()
-        .args(["run", "--artifact", "reports/*.xml", "list the files"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        sb.cmd()
+            .args(["run", "--artifact", "reports/*.xml", "list the files"]),
     );
     let id = sb.jobs()[0]["id"].as_str().unwrap().to_string();
 
@@ -94,12 +87,9 @@ fn kill_9_mid_upload_lists_no_partial_artifact_and_gc_cleans_up() {
     let submitted = sb.json(&["submit", "--artifact", "big.bin", "list the files"]);
     let id = submitted["id"].as_str().unwrap().to_string();
     let worker = || {
-        sb.std_cmd()
-            .args(["worker", "--concurrency", "1"])
+        sb.worker_cmd(1)
             .env("SKYNET_LEASE", "3s")
             .env("SKYNET_GC_INTERVAL", "off")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap()
     };
@@ -153,13 +143,7 @@ fn kill_9_mid_upload_lists_no_partial_artifact_and_gc_cleans_up() {
         if dry {
             cmd.arg("--dry-run");
         }
-        let out = cmd.output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = succeeded(&mut cmd);
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
     let dry = gc(true);

@@ -9,24 +9,13 @@ use common::*;
 /// Run `read <file>` on a file holding `text`; returns the job id.
 fn job_reading(sb: &Sandbox, file: &str, text: &str) -> String {
     std::fs::write(sb.path(file), text).unwrap();
-    let out = sb
-        .cmd()
-        .args(["run", &format!("read {file}")])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(sb.cmd().args(["run", &format!("read {file}")]));
     let jobs = sb.jobs();
     jobs[0]["id"].as_str().unwrap().to_string()
 }
 
 fn logs(sb: &Sandbox, args: &[&str]) -> String {
-    let out = sb.cmd().arg("logs").args(args).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = succeeded(sb.cmd().arg("logs").args(args));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -88,18 +77,11 @@ fn gc_prunes_a_finished_job_and_events_show_its_tombstone() {
     let sb = Sandbox::new();
     let id = job_reading(&sb, "hello.txt", "hello there\n");
     let gc = |args: &[&str]| {
-        let out = sb
-            .cmd()
-            .env("SKYNET_RETENTION_JOBS", "1ms")
-            .arg("gc")
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = succeeded(
+            sb.cmd()
+                .env("SKYNET_RETENTION_JOBS", "1ms")
+                .arg("gc")
+                .args(args),
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
@@ -153,13 +135,7 @@ fn gc_prunes_the_global_event_log_and_events_show_the_gap() {
         if dry {
             cmd.arg("--dry-run");
         }
-        let out = cmd.output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = succeeded(&mut cmd);
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["events"].clone()
     };
     let dry = gc(true);

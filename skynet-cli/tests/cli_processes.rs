@@ -246,11 +246,8 @@ fn assert_late_completion_refused(sb: &Sandbox, id: &str) {
 fn run_beside_a_worker_runs_each_job_once_and_shows_its_output() {
     let sb = Sandbox::unsandboxed();
     let mut worker = sb
-        .std_cmd()
-        .args(["worker", "--concurrency", "2"])
+        .worker_cmd(2)
         .env("SKYNET_POLL_INTERVAL", "5ms")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     // Whoever claims each job (this `run` or the worker), `run` shows its

@@ -22,6 +22,19 @@ fn json(sb: &Sandbox, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The first job `source` submitted that succeeded, waited for up to 30 s.
+fn first_to_succeed(sb: &Sandbox, source: &str) -> serde_json::Value {
+    eventually(
+        std::time::Duration::from_secs(30),
+        &format!("a job of the {source} to succeed"),
+        || {
+            sb.jobs_from(source)
+                .into_iter()
+                .find(|j| j["status"] == "succeeded")
+        },
+    )
+}
+
 #[test]
 fn schedules_are_added_listed_paused_resumed_and_removed() {
     let sb = Sandbox::new();
@@ -239,7 +252,6 @@ fn the_initiative_kill_switch_is_set_and_cleared() {
 /// ordinary job and runs it to success; stopped, it fires nothing more.
 #[test]
 fn a_worker_process_fires_a_schedule_and_runs_its_jobs() {
-    use std::process::Stdio;
     use std::time::Duration;
     let sb = Sandbox::new();
     json(
@@ -253,36 +265,16 @@ fn a_worker_process_fires_a_schedule_and_runs_its_jobs() {
             "list the files",
         ],
     );
-    let mut worker = sb
-        .std_cmd()
-        .args(["worker", "--concurrency", "2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let scheduled = |sb: &Sandbox| -> Vec<serde_json::Value> {
-        sb.jobs()
-            .into_iter()
-            .filter(|j| j["source"] == "schedule")
-            .collect()
-    };
-    let done = eventually(
-        Duration::from_secs(30),
-        "a scheduled job to succeed",
-        || {
-            scheduled(&sb)
-                .into_iter()
-                .find(|j| j["status"] == "succeeded")
-        },
-    );
+    let mut worker = sb.worker_cmd(2).spawn().unwrap();
+    let done = first_to_succeed(&sb, "schedule");
     worker.kill().unwrap();
     worker.wait().unwrap();
     assert_eq!(done["intent"], "list the files");
     assert!(done["origin"]["schedule"].is_string(), "{done}");
-    let fired = scheduled(&sb).len();
+    let fired = sb.jobs_from("schedule").len();
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
-        scheduled(&sb).len(),
+        sb.jobs_from("schedule").len(),
         fired,
         "nothing fires without a process"
     );
@@ -293,7 +285,6 @@ fn a_worker_process_fires_a_schedule_and_runs_its_jobs() {
 /// nothing more (no loop).
 #[test]
 fn a_worker_process_fires_a_trigger_once_and_never_on_its_own_job() {
-    use std::process::Stdio;
     use std::time::Duration;
     let sb = Sandbox::new();
     json(
@@ -307,39 +298,19 @@ fn a_worker_process_fires_a_trigger_once_and_never_on_its_own_job() {
             "list the files",
         ],
     );
-    let mut worker = sb
-        .std_cmd()
-        .args(["worker", "--concurrency", "2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut worker = sb.worker_cmd(2).spawn().unwrap();
     sb.cmd()
         .args(["submit", "list the files"])
         .assert()
         .success();
-    let triggered = |sb: &Sandbox| -> Vec<serde_json::Value> {
-        sb.jobs()
-            .into_iter()
-            .filter(|j| j["source"] == "trigger")
-            .collect()
-    };
-    let done = eventually(
-        Duration::from_secs(30),
-        "a triggered job to succeed",
-        || {
-            triggered(&sb)
-                .into_iter()
-                .find(|j| j["status"] == "succeeded")
-        },
-    );
+    let done = first_to_succeed(&sb, "trigger");
     assert!(done["origin"]["trigger"].is_string(), "{done}");
     // The trigger's own job succeeded: give the loop a few rounds to
     // prove it fires nothing for it.
     std::thread::sleep(Duration::from_millis(2500));
     worker.kill().unwrap();
     worker.wait().unwrap();
-    assert_eq!(triggered(&sb).len(), 1, "one firing, no loop");
+    assert_eq!(sb.jobs_from("trigger").len(), 1, "one firing, no loop");
 }
 
 /// `skynet webhook`: an endpoint is added (its secret printed once),

@@ -11,7 +11,7 @@ mod provider_support;
 
 use artifact_support::{
     assert_chain_records_the_kept, assert_nothing_from_outside, assert_skips_said, drain,
-    hostile_root, run_job, system_log,
+    hostile_root, kept_report, run_job, system_log,
 };
 use provider_support::sandboxes;
 use skynet_core::action::Action;
@@ -23,7 +23,6 @@ use skynet_core::{Error, JobStatus, Skynet, SubmitRequest};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 
 fn providers(test: &str) -> Vec<(&'static str, LocalProvider)> {
     let mut all = vec![("no sandbox", LocalProvider::new())];
@@ -63,12 +62,7 @@ async fn hostile_outputs_are_skipped_and_nothing_outside_the_root_is_read() {
         let b = &kept[1];
         assert_eq!(b.size, 13);
         assert_eq!(b.content_type, "application/xml");
-        let (_, mut reader) = sk
-            .open_artifact(&job.id, "reports/b.xml", None)
-            .await
-            .unwrap();
-        let mut text = String::new();
-        reader.read_to_string(&mut text).await.unwrap();
+        let text = kept_report(&sk, &job).await;
         assert_eq!(text, "<testsuite/>\n", "{mode}: the step's own output");
 
         assert_nothing_from_outside(mode, &store).await;

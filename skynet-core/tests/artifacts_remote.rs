@@ -16,7 +16,7 @@ mod provider_support;
 
 use artifact_support::{
     assert_chain_records_the_kept, assert_nothing_from_outside, assert_skips_said, hostile_root,
-    run_job, sha256, system_log,
+    kept_report, run_job, sha256, system_log,
 };
 use provider_support::service_var;
 use skynet_core::artifact::LocalArtifactStore;
@@ -25,7 +25,6 @@ use skynet_core::{Job, JobStatus, Skynet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 
 /// What the step writes (through the provider) and must come back.
 const REPORT: &str = "<testsuite tests=\"3\"/>\n";
@@ -60,13 +59,7 @@ async fn assert_only_the_root_s_files_were_kept(
     assert_eq!(kept[0].sha256, sha256(b"<a/>\n"), "{mode}");
     assert_eq!(kept[1].sha256, sha256(REPORT.as_bytes()), "{mode}");
     assert_eq!(kept[1].size, REPORT.len() as u64);
-    let (_, mut reader) = sk
-        .open_artifact(&job.id, "reports/b.xml", None)
-        .await
-        .unwrap();
-    let mut text = String::new();
-    reader.read_to_string(&mut text).await.unwrap();
-    assert_eq!(text, REPORT, "{mode}");
+    assert_eq!(kept_report(sk, job).await, REPORT, "{mode}");
 
     assert_nothing_from_outside(mode, store).await;
     assert_skips_said(

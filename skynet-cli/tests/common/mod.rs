@@ -114,6 +114,24 @@ impl Sandbox {
         })
     }
 
+    /// `skynet worker --concurrency N` with its output discarded, for a
+    /// test to add settings to and spawn.
+    pub fn worker_cmd(&self, concurrency: u32) -> std::process::Command {
+        let mut c = self.std_cmd();
+        c.args(["worker", "--concurrency", &concurrency.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    }
+
+    /// The jobs `source` (`schedule`, `trigger`, ...) submitted.
+    pub fn jobs_from(&self, source: &str) -> Vec<serde_json::Value> {
+        self.jobs()
+            .into_iter()
+            .filter(|j| j["source"] == source)
+            .collect()
+    }
+
     pub fn jobs(&self) -> Vec<serde_json::Value> {
         self.json(&["jobs"]).as_array().unwrap().clone()
     }
@@ -125,6 +143,19 @@ impl Sandbox {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.repo.path().join(rel)
     }
+}
+
+/// What `cmd` printed, after asserting it exited 0 (its stderr says why
+/// not).
+pub fn succeeded(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Poll `f` until it returns Some or `limit` passes.

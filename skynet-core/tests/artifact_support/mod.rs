@@ -14,6 +14,7 @@ use skynet_core::{EngineConfig, Job, JobId, JobStatus, Skynet, SubmitRequest, Wo
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 /// The artifact patterns every job declares: one that keeps two files, the
@@ -105,6 +106,17 @@ pub async fn drain(sk: &Skynet, id: &JobId, within: Duration) -> Job {
         assert!(Instant::now() < deadline, "job stuck in {}", job.status);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The text of the job's kept `reports/b.xml`, read back from the store.
+pub async fn kept_report(sk: &Skynet, job: &Job) -> String {
+    let (_, mut reader) = sk
+        .open_artifact(&job.id, "reports/b.xml", None)
+        .await
+        .unwrap();
+    let mut text = String::new();
+    reader.read_to_string(&mut text).await.unwrap();
+    text
 }
 
 /// Hex SHA-256 of `bytes`.
