@@ -26,13 +26,7 @@ pub(crate) fn new_schedule(
     catch_up: bool,
     root: Option<std::path::PathBuf>,
 ) -> Result<NewSchedule, Failure> {
-    let every = every
-        .map(|e| skynet_core::config::parse_duration("every", &e))
-        .transpose()
-        .map_err(|e| match e {
-            Error::Config(m) => Error::InvalidInput(m),
-            other => other,
-        })?;
+    let every = skynet_core::config::duration_input("every", every.as_deref())?;
     Ok(NewSchedule {
         intent,
         cron,

@@ -345,12 +345,7 @@ pub fn actor() -> String {
 
 /// Parse a `--timeout`-style flag.
 pub fn duration_flag(what: &str, v: Option<String>) -> Result<Option<std::time::Duration>> {
-    v.map(|t| skynet_core::config::parse_duration(what, &t))
-        .transpose()
-        .map_err(|e| match e {
-            Error::Config(m) => Error::InvalidInput(m),
-            other => other,
-        })
+    skynet_core::config::duration_input(what, v.as_deref())
 }
 
 /// Write JSON (pretty) followed by a newline.

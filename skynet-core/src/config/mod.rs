@@ -267,6 +267,18 @@ pub fn parse_duration(what: &str, text: &str) -> Result<Duration> {
     Ok(d)
 }
 
+/// A duration given with a request (a flag, a field), not read from the
+/// configuration: as [`parse_duration`], but bad text is
+/// [`Error::InvalidInput`], the caller's mistake.
+pub fn duration_input(what: &str, text: Option<&str>) -> Result<Option<Duration>> {
+    text.map(|t| parse_duration(what, t))
+        .transpose()
+        .map_err(|e| match e {
+            Error::Config(m) => Error::InvalidInput(m),
+            other => other,
+        })
+}
+
 /// A duration, or `off` (`None`: no limit).
 pub(crate) fn duration_or_off(what: &str, text: &str) -> Result<Option<Duration>> {
     if text.trim() == "off" {

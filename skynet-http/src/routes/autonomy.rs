@@ -12,7 +12,6 @@ use crate::problems::{JsonBody, Keyed, NoSchedule};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use skynet_core::Error;
 use skynet_core::engine::InitiativeStatus;
 use skynet_core::schedules::{MissedTicks, NewSchedule, Schedule};
 use skynet_core::store::keys::Scope;
@@ -57,14 +56,7 @@ pub(crate) async fn add_schedule(
     ApiJson(body): ApiJson<ScheduleBody>,
 ) -> ApiResult<(StatusCode, ApiJson<Schedule>)> {
     caller.require(Scope::Admin)?;
-    let every = body
-        .every
-        .map(|e| skynet_core::config::parse_duration("every", &e))
-        .transpose()
-        .map_err(|e| match e {
-            Error::Config(m) => Error::InvalidInput(m),
-            other => other,
-        })
+    let every = skynet_core::config::duration_input("every", body.every.as_deref())
         .map_err(core_err(&caller))?;
     let new = NewSchedule {
         intent: body.intent,
