@@ -276,7 +276,7 @@ fn attempt_from_row(row: &impl LedgerRow) -> Result<DeliveryAttempt> {
 
 /// Deliveries per multi-row insert (10 parameters each).
 const ENQUEUE_CHUNK: usize = 400;
-/// Attempts per pair of batch statements (8 and 7 parameters each).
+/// Attempts per pair of batch statements (2 and 9 parameters each).
 const RECORD_CHUNK: usize = 200;
 
 impl<D: Dialect> Ledger<D> {
@@ -532,34 +532,44 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
         }
         let mut tx = self.begin().await?;
         for chunk in records.chunks(RECORD_CHUNK) {
-            let mut log = SqlBuilder::<D>::new(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, event_id, status, \
-                 error, duration_ms, at) ",
-            );
-            log.push_values(chunk, |row, r| {
-                let a = &r.attempt;
-                row.push_bind(a.delivery.as_str())
-                    .push_bind(i64::from(a.attempt))
-                    .push_bind(a.webhook.as_str())
-                    .push_bind(a.event_id)
-                    .push_bind(a.status.map(i64::from))
-                    .push_bind(a.error.as_deref())
-                    .push_bind(i64::try_from(a.duration_ms).unwrap_or(i64::MAX))
-                    .push_bind(micros(a.at));
-            });
-            log.push(" ON CONFLICT (delivery_id, attempt) DO NOTHING");
-            let (sql, args) = log.into_parts()?;
-            query_with::<D>(&sql, args)
-                .execute(&mut *tx)
-                .await
-                .map_err(db("logging webhook attempts"))?;
+            // A delivery's latest attempt lives in its row: the one before
+            // it moves to the log first. A first attempt has none before
+            // it, so most batches skip this statement. `attempts < v.attempt`
+            // (here and below): of two senders of one attempt (a lease that
+            // lapsed mid-request) the first to record wins, and nothing is
+            // logged twice.
+            let later: Vec<&AttemptRecord> =
+                chunk.iter().filter(|r| r.attempt.attempt > 1).collect();
+            if !later.is_empty() {
+                let mut log = SqlBuilder::<D>::new("WITH v (id, attempt) AS (");
+                log.push_values(later, |row, r| {
+                    row.push_bind(r.attempt.delivery.as_str())
+                        .push_bind(i64::from(r.attempt.attempt));
+                });
+                log.push(
+                    ") INSERT INTO webhook_attempts (delivery_id, attempt, webhook_id, event_id, \
+                     status, error, duration_ms, at) \
+                     SELECT d.id, d.attempts, d.webhook_id, d.event_id, d.last_status, \
+                     d.last_error, coalesce(d.last_duration_ms, 0), d.last_attempt_at \
+                     FROM webhook_deliveries d JOIN v ON d.id = v.id \
+                     WHERE d.state = 'pending' AND d.last_attempt_at IS NOT NULL \
+                     AND d.attempts < v.attempt \
+                     ON CONFLICT (delivery_id, attempt) DO NOTHING",
+                );
+                let (sql, args) = log.into_parts()?;
+                query_with::<D>(&sql, args)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("logging webhook attempts"))?;
+            }
             // Every delivery's next step in one statement: its values
             // joined in by id (`UPDATE ... FROM`, both dialects).
             let mut next = SqlBuilder::<D>::new(
-                "WITH v (id, state, attempts, next_at, status, error, finished) AS (",
+                "WITH v (id, state, attempts, next_at, status, error, finished, at, duration) AS (",
             );
             next.push_values(chunk, |row, r| {
                 let a = &r.attempt;
+                let duration = i64::try_from(a.duration_ms).unwrap_or(i64::MAX);
                 let (state, next_at, finished) = match r.then {
                     AfterAttempt::Delivered => (DeliveryState::Delivered, a.at, Some(micros(a.at))),
                     AfterAttempt::RetryAt(at) => (DeliveryState::Pending, at, None),
@@ -571,13 +581,17 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
                     .push_bind(micros(next_at))
                     .push_bind(a.status.map(i64::from))
                     .push_bind(a.error.as_deref())
-                    .push_bind(finished);
+                    .push_bind(finished)
+                    .push_bind(micros(a.at))
+                    .push_bind(duration);
             });
             next.push(
                 ") UPDATE webhook_deliveries SET state = v.state, attempts = v.attempts, \
                  next_attempt_at = v.next_at, lease_until = NULL, last_status = v.status, \
-                 last_error = v.error, finished_at = v.finished FROM v \
-                 WHERE webhook_deliveries.id = v.id AND webhook_deliveries.state = 'pending'",
+                 last_error = v.error, finished_at = v.finished, last_attempt_at = v.at, \
+                 last_duration_ms = v.duration FROM v \
+                 WHERE webhook_deliveries.id = v.id AND webhook_deliveries.state = 'pending' \
+                 AND webhook_deliveries.attempts < v.attempts",
             );
             let (sql, args) = next.into_parts()?;
             query_with::<D>(&sql, args)
@@ -593,19 +607,26 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
             0 => 100,
             n => n.min(1000),
         };
-        let sql = format!(
+        // Only the filters given, and the state as a literal (one of three
+        // fixed words): so the dead letters are listed by their own
+        // partial index, on either backend.
+        let mut qb = SqlBuilder::<D>::new(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhooks w \
-             ON w.id = d.webhook_id \
-             WHERE (CAST($1 AS TEXT) IS NULL OR w.principal = $1) \
-             AND (CAST($2 AS TEXT) IS NULL OR d.webhook_id = $2) \
-             AND (CAST($3 AS TEXT) IS NULL OR d.state = $3) \
-             ORDER BY d.created_at DESC, d.id DESC LIMIT $4"
-        );
-        let rows = query::<D>(&sql)
-            .bind(q.owner.as_ref().map(Principal::as_str))
-            .bind(q.webhook.as_deref())
-            .bind(q.state.map(DeliveryState::as_str))
-            .bind(i64::from(limit))
+             ON w.id = d.webhook_id WHERE TRUE"
+        ));
+        if let Some(owner) = &q.owner {
+            qb.push(" AND w.principal = ").push_bind(owner.as_str());
+        }
+        if let Some(webhook) = &q.webhook {
+            qb.push(" AND d.webhook_id = ").push_bind(webhook.as_str());
+        }
+        if let Some(state) = q.state {
+            qb.push(&format!(" AND d.state = '{}'", state.as_str()));
+        }
+        qb.push(" ORDER BY d.created_at DESC, d.id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let (sql, args) = qb.into_parts()?;
+        let rows = query_with::<D>(&sql, args)
             .fetch_all(&self.read)
             .await
             .map_err(db("listing webhook deliveries"))?;
@@ -623,9 +644,15 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
             .await
             .map_err(db("reading a webhook delivery"))?;
         self.owned_delivery(&mut conn, delivery, owner).await?;
+        // The log holds the attempts before the latest; the latest is in
+        // the delivery's row (in the log too for rows recorded before the
+        // row kept it: their `last_attempt_at` is NULL).
         let rows = query::<D>(
             "SELECT delivery_id, attempt, webhook_id, event_id, status, error, duration_ms, at \
-             FROM webhook_attempts WHERE delivery_id = $1 ORDER BY attempt",
+             FROM webhook_attempts WHERE delivery_id = $1 \
+             UNION ALL SELECT id, attempts, webhook_id, event_id, last_status, last_error, \
+             coalesce(last_duration_ms, 0), last_attempt_at FROM webhook_deliveries \
+             WHERE id = $1 AND last_attempt_at IS NOT NULL ORDER BY 2",
         )
         .bind(delivery)
         .fetch_all(&mut *conn)

@@ -190,6 +190,16 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
     let log = store.webhook_attempts(&first.id, None).await.unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!((log[0].attempt, log[0].status), (1, Some(500)));
+    assert_eq!(log[0].error.as_deref(), Some("answered 500"));
+    let log = store.webhook_attempts(&d8.id, None).await.unwrap();
+    assert_eq!(log.len(), 1, "an attempt that delivered is listed: {log:?}");
+    let (a, sent) = (&log[0], attempt(&d8.id, &w.id, 1, Some(200)));
+    assert_eq!((a.attempt, a.status, a.duration_ms), (1, Some(200), 3));
+    assert_eq!(
+        (a.webhook.as_str(), a.event_id, a.error.as_deref()),
+        (w.id.as_str(), 8, None)
+    );
+    assert!((a.at - sent.at).num_seconds().abs() < 5, "{a:?}");
     let bob = Principal::new("bob").unwrap();
     assert!(matches!(
         store.webhook_attempts(&first.id, Some(&bob)).await,
@@ -242,6 +252,25 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
     );
     let log = store.webhook_attempts(&first.id, None).await.unwrap();
     assert_eq!(log.iter().map(|a| a.attempt).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        log.iter().map(|a| a.status).collect::<Vec<_>>(),
+        [Some(500), None]
+    );
+    // Attempt 3, recorded twice (two senders whose leases overlapped):
+    // the first record stands, and each attempt is listed once.
+    let third = |status| AttemptRecord {
+        attempt: attempt(&first.id, &w.id, 3, Some(status)),
+        then: AfterAttempt::RetryAt(later + Duration::minutes(5)),
+    };
+    store.record_webhook_attempts(&[third(502)]).await.unwrap();
+    store.record_webhook_attempts(&[third(503)]).await.unwrap();
+    let log = store.webhook_attempts(&first.id, None).await.unwrap();
+    assert_eq!(
+        log.iter()
+            .map(|a| (a.attempt, a.status))
+            .collect::<Vec<_>>(),
+        [(1, Some(500)), (2, None), (3, Some(502))]
+    );
     // A disabled endpoint's deliveries are not claimed.
     store
         .enqueue_webhook_deliveries(&[delivery(&w.id, 9)])
