@@ -13,7 +13,7 @@ use super::Skynet;
 use super::webhooks::Sent;
 use crate::events::webhooks::lanes::{Lanes, Next};
 use crate::events::webhooks::{self as wh, DeliveryAttempt, WebhookConfig};
-use crate::events::{AlertRaised, EventPayload, NewSystemEvent, SystemEvent};
+use crate::events::{AlertRaised, EventPayload, NewSystemEvent};
 use crate::store::event_log::{EventLogQuery, LogView};
 use crate::store::webhooks::{
     AfterAttempt, AttemptRecord, ClaimedDelivery, NewDelivery, WebhookTarget,
@@ -259,8 +259,10 @@ impl Skynet {
                     .await;
             }
             if !endpoints.is_empty() {
-                self.claim_into(&ledger, &mut lanes, lease, config.poll)
+                let unsendable = self
+                    .claim_into(&ledger, &mut lanes, lease, config.poll)
                     .await;
+                done.extend(unsendable);
             }
             Self::dispatch(&mut lanes, &endpoints, &mut in_flight, max_wait);
             // Group commit: one batch written at a time, at most every
@@ -434,7 +436,7 @@ impl Skynet {
                 if takers.is_empty() {
                     continue;
                 }
-                let body = delivery_body(event)?;
+                let body = wh::delivery_body(event)?;
                 let position = event.position()?;
                 let at = crate::store::chain::truncate_to_micros(Utc::now());
                 for t in takers {
@@ -474,18 +476,21 @@ impl Skynet {
         Ok(scanned)
     }
 
-    /// Claim what the lanes ask for, in one transaction.
+    /// Claim what the lanes ask for, in one transaction. Returns the
+    /// claimed deliveries that cannot be sent (their body was not stored
+    /// and their event has been pruned from the log), as finished
+    /// attempts that make them dead letters.
     async fn claim_into(
         &self,
         ledger: &Ledger,
         lanes: &mut Lanes<ClaimedDelivery>,
         lease: Duration,
         poll: Duration,
-    ) {
+    ) -> Vec<(ClaimedDelivery, Sent)> {
         let asked_at = Instant::now();
         let wants = lanes.wants(asked_at, poll);
         if wants.is_empty() {
-            return;
+            return Vec::new();
         }
         let (sk, asked) = (self.clone(), wants.clone());
         let claimed = ledger
@@ -504,13 +509,30 @@ impl Skynet {
                 Vec::new()
             });
         let mut by_endpoint: HashMap<String, Vec<ClaimedDelivery>> = HashMap::new();
+        let mut unsendable = Vec::new();
         for d in claimed {
+            if d.body.is_empty() {
+                let error = "its event was pruned from the event log before it was delivered, \
+                             so its body cannot be rebuilt";
+                unsendable.push((
+                    d,
+                    Sent {
+                        status: None,
+                        error: Some(error.into()),
+                        duration_ms: 0,
+                        refused: true,
+                        retry_after: None,
+                    },
+                ));
+                continue;
+            }
             by_endpoint.entry(d.webhook.clone()).or_default().push(d);
         }
         for (endpoint, asked) in wants {
             let got = by_endpoint.remove(&endpoint).unwrap_or_default();
             lanes.claimed(&endpoint, got, asked, asked_at);
         }
+        unsendable
     }
 
     /// Start a request for every delivery the lanes let go now.
@@ -575,6 +597,9 @@ impl Skynet {
             if then == AfterAttempt::Dead {
                 dead.push((d.clone(), sent.clone(), attempt));
             }
+            // Kept for the attempts that may follow; a delivered row
+            // never needs it again.
+            let body = (then != AfterAttempt::Delivered).then_some(d.body);
             records.push(AttemptRecord {
                 attempt: DeliveryAttempt {
                     delivery: d.id,
@@ -587,6 +612,7 @@ impl Skynet {
                     at: now,
                 },
                 then,
+                body,
             });
         }
         if let Err(e) = self.inner.store.record_webhook_attempts(&records).await {
@@ -672,15 +698,4 @@ fn taken_types(targets: &[WebhookTarget]) -> Vec<crate::events::EventType> {
         .into_iter()
         .filter(|e| targets.iter().any(|t| wh::filter_takes(&t.types, *e)))
         .collect()
-}
-
-/// The body of an event's delivery, as the spec's payload structure has
-/// it: `type`, `timestamp` (the event's) and `data` (the event).
-fn delivery_body(event: &SystemEvent) -> Result<String> {
-    serde_json::to_string(&serde_json::json!({
-        "type": event.event_type.as_str(),
-        "timestamp": event.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "data": event,
-    }))
-    .map_err(|e| Error::store("encoding a webhook body", e))
 }

@@ -139,6 +139,35 @@ impl<D: Dialect> Tx<D> {
         Self::insert_event_log_rows(conn, rows).await
     }
 
+    /// The webhook bodies of the log's events at `positions` (see
+    /// [`crate::events::webhooks::delivery_body`]), by position; events
+    /// pruned from the log are not in the answer.
+    pub(crate) async fn delivery_bodies(
+        conn: &mut D::Connection,
+        positions: &[(i64, i64)],
+    ) -> Result<std::collections::HashMap<(i64, i64), String>> {
+        let mut bodies = std::collections::HashMap::new();
+        for chunk in positions.chunks(INSERT_CHUNK) {
+            let mut qb = SqlBuilder::<D>::new(
+                "SELECT e.id, e.xid, e.type, e.at, e.source, e.job_id, e.payload, \
+                 CAST(NULL AS TEXT) AS principal FROM event_log e WHERE e.id IN ",
+            );
+            qb.push_in(chunk.iter().map(|(_, id)| *id));
+            let (sql, args) = qb.into_parts()?;
+            let rows = query_with::<D>(&sql, args)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db("reading events of webhook deliveries"))?;
+            for row in &rows {
+                let position = row_position(row)?;
+                let (event, _) = log_event_from_row(row, position, row_type(row)?)?;
+                let body = crate::events::webhooks::delivery_body(&event)?;
+                bodies.insert((position.xid, position.id), body);
+            }
+        }
+        Ok(bodies)
+    }
+
     /// Insert global log rows, a chunk per statement.
     pub(crate) async fn insert_event_log_rows(
         conn: &mut D::Connection,

@@ -13,6 +13,7 @@ use crate::store::codec::{LedgerRow, db, micros, time};
 use crate::store::dialect::{Affected, Dialect};
 use crate::store::ledger::{Ledger, commit};
 use crate::store::sql::{SqlBuilder, query, query_with};
+use crate::store::tx::Tx;
 use crate::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -74,7 +75,8 @@ pub struct NewDelivery {
     pub event_id: i64,
     /// The event's type.
     pub event_type: String,
-    /// The body to sign and send.
+    /// The body to sign and send. Not stored with a lease (its enqueuer
+    /// sends it from memory; a claim rebuilds it from the event log).
     pub body: String,
     /// When it was enqueued (its first attempt is due then).
     pub at: DateTime<Utc>,
@@ -101,7 +103,8 @@ pub struct ClaimedDelivery {
     pub webhook: String,
     /// The event's id.
     pub event_id: i64,
-    /// The body to sign and send.
+    /// The body to sign and send; empty when it was not stored and its
+    /// event has been pruned from the log since: it cannot be sent.
     pub body: String,
     /// Attempts made before this one.
     pub attempts: u32,
@@ -127,6 +130,10 @@ pub struct AttemptRecord {
     pub attempt: DeliveryAttempt,
     /// What happens next.
     pub then: AfterAttempt,
+    /// The body, when more attempts may follow (a retry, or a dead letter
+    /// that may be sent again): stored in a row enqueued without it, so
+    /// those attempts need not rebuild it from the log.
+    pub body: Option<String>,
 }
 
 /// Which deliveries to list.
@@ -276,7 +283,7 @@ fn attempt_from_row(row: &impl LedgerRow) -> Result<DeliveryAttempt> {
 
 /// Deliveries per multi-row insert (10 parameters each).
 const ENQUEUE_CHUNK: usize = 400;
-/// Attempts per pair of batch statements (2 and 9 parameters each).
+/// Attempts per pair of batch statements (2 and 10 parameters each).
 const RECORD_CHUNK: usize = 200;
 
 impl<D: Dialect> Ledger<D> {
@@ -432,7 +439,14 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
                         .push_bind(d.event_xid)
                         .push_bind(d.event_id)
                         .push_bind(d.event_type.as_str())
-                        .push_bind(d.body.as_str())
+                        // Leased: sent from memory, rebuilt from the log if
+                        // that attempt is lost. Most rows are delivered by
+                        // it and never need the body again.
+                        .push_bind(if d.lease_until.is_some() {
+                            ""
+                        } else {
+                            d.body.as_str()
+                        })
                         .push_bind(DeliveryState::Pending.as_str())
                         .push_bind(micros(d.at))
                         .push_bind(micros(d.at))
@@ -493,7 +507,8 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
                    ORDER BY d.next_attempt_at LIMIT $3) \
                  AND coalesce(state, '') = 'pending' \
                  AND (lease_until IS NULL OR lease_until < $1) \
-                 RETURNING id, webhook_id, event_id, body, attempts, round_base, next_attempt_at",
+                 RETURNING id, webhook_id, event_xid, event_id, body, attempts, round_base, \
+                 next_attempt_at",
             )
             .bind(micros(now))
             .bind(micros(lease_until))
@@ -506,7 +521,7 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
                 .iter()
                 .map(|r| {
                     Ok((
-                        r.int("next_attempt_at")?,
+                        (r.int("next_attempt_at")?, r.int("event_xid")?),
                         ClaimedDelivery {
                             id: r.text("id")?,
                             webhook: r.text("webhook_id")?,
@@ -519,11 +534,25 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
                 })
                 .collect::<Result<Vec<_>>>()?;
             // RETURNING keeps no order: oldest due first, as claimed.
-            batch.sort_by_key(|(due, d)| (*due, d.event_id));
-            claimed.extend(batch.into_iter().map(|(_, d)| d));
+            batch.sort_by_key(|((due, _), d)| (*due, d.event_id));
+            claimed.extend(batch);
         }
+        let unstored: Vec<(i64, i64)> = claimed
+            .iter()
+            .filter(|(_, d)| d.body.is_empty())
+            .map(|((_, xid), d)| (*xid, d.event_id))
+            .collect();
+        let mut bodies = Tx::<D>::delivery_bodies(&mut *tx, &unstored).await?;
         commit(tx).await?;
-        Ok(claimed)
+        Ok(claimed
+            .into_iter()
+            .map(|((_, xid), mut d)| {
+                if d.body.is_empty() {
+                    d.body = bodies.remove(&(xid, d.event_id)).unwrap_or_default();
+                }
+                d
+            })
+            .collect())
     }
 
     async fn record_webhook_attempts(&self, records: &[AttemptRecord]) -> Result<()> {
@@ -565,7 +594,8 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
             // Every delivery's next step in one statement: its values
             // joined in by id (`UPDATE ... FROM`, both dialects).
             let mut next = SqlBuilder::<D>::new(
-                "WITH v (id, state, attempts, next_at, status, error, finished, at, duration) AS (",
+                "WITH v (id, state, attempts, next_at, status, error, finished, at, duration, body) \
+                 AS (",
             );
             next.push_values(chunk, |row, r| {
                 let a = &r.attempt;
@@ -583,13 +613,15 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
                     .push_bind(a.error.as_deref())
                     .push_bind(finished)
                     .push_bind(micros(a.at))
-                    .push_bind(duration);
+                    .push_bind(duration)
+                    .push_bind(r.body.as_deref());
             });
             next.push(
                 ") UPDATE webhook_deliveries SET state = v.state, attempts = v.attempts, \
                  next_attempt_at = v.next_at, lease_until = NULL, last_status = v.status, \
                  last_error = v.error, finished_at = v.finished, last_attempt_at = v.at, \
-                 last_duration_ms = v.duration FROM v \
+                 last_duration_ms = v.duration, body = coalesce(v.body, webhook_deliveries.body) \
+                 FROM v \
                  WHERE webhook_deliveries.id = v.id AND webhook_deliveries.state = 'pending' \
                  AND webhook_deliveries.attempts < v.attempts",
             );

@@ -197,6 +197,7 @@ macro_rules! conformance_tests {
             webhooks_stay_with_their_owner_and_hide_their_secret,
             webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered,
             webhook_deliveries_enqueued_leased_are_not_claimed_until_the_lease_lapses,
+            webhook_bodies_not_stored_are_rebuilt_from_the_log,
         );
         $crate::conformance_tests!(@backend $factory;
             concurrent_claimers_on_two_handles,

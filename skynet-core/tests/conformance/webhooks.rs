@@ -8,8 +8,12 @@ use super::Backend;
 use chrono::{DateTime, Duration, Utc};
 use skynet_core::Error;
 use skynet_core::Principal;
-use skynet_core::events::webhooks::{Delivery, DeliveryAttempt, DeliveryState, SigningSecret};
+use skynet_core::events::webhooks::{
+    Delivery, DeliveryAttempt, DeliveryState, SigningSecret, delivery_body,
+};
+use skynet_core::events::{EventPayload, EventPosition, NewSystemEvent, Notice};
 use skynet_core::store::SharedStore;
+use skynet_core::store::event_log::{EventLogQuery, LogView};
 use skynet_core::store::webhooks::{
     AfterAttempt, AttemptRecord, DeliveryQuery, Enqueued, NewDelivery, WebhookTarget,
 };
@@ -173,10 +177,12 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
             AttemptRecord {
                 attempt: attempt(&first.id, &w.id, 1, Some(500)),
                 then: AfterAttempt::Dead,
+                body: None,
             },
             AttemptRecord {
                 attempt: attempt(&d8.id, &w.id, 1, Some(200)),
                 then: AfterAttempt::Delivered,
+                body: None,
             },
         ])
         .await
@@ -230,6 +236,7 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
         .record_webhook_attempts(&[AttemptRecord {
             attempt: attempt(&first.id, &w.id, 2, None),
             then: AfterAttempt::RetryAt(retry_at),
+            body: None,
         }])
         .await
         .unwrap();
@@ -261,6 +268,7 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
     let third = |status| AttemptRecord {
         attempt: attempt(&first.id, &w.id, 3, Some(status)),
         then: AfterAttempt::RetryAt(later + Duration::minutes(5)),
+        body: None,
     };
     store.record_webhook_attempts(&[third(502)]).await.unwrap();
     store.record_webhook_attempts(&[third(503)]).await.unwrap();
@@ -369,12 +377,89 @@ pub async fn webhook_deliveries_enqueued_leased_are_not_claimed_until_the_lease_
         .record_webhook_attempts(&[AttemptRecord {
             attempt: attempt(&mine.id, &w.id, 1, Some(204)),
             then: AfterAttempt::Delivered,
+            body: None,
         }])
         .await
         .unwrap();
     let delivered = in_state(&store, DeliveryState::Delivered).await;
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0].id, mine.id);
+}
+
+/// A delivery enqueued with a lease is stored without its body (its
+/// enqueuer sends it from memory): a claim after the lease lapses rebuilds
+/// the body from the event log, byte for byte; a retry stores the body it
+/// was given; a delivery whose event is gone from the log comes back with
+/// an empty body (it cannot be sent).
+pub async fn webhook_bodies_not_stored_are_rebuilt_from_the_log(store: SharedStore) {
+    let w = endpoint("alice");
+    store.insert_webhook(&w).await.unwrap();
+    store
+        .record_event(&NewSystemEvent::now(
+            "test",
+            EventPayload::Error(Notice {
+                subject: "disk".into(),
+                message: "full".into(),
+            }),
+        ))
+        .await
+        .unwrap();
+    let page = store
+        .read_event_log(&EventLogQuery {
+            after: EventPosition::START,
+            limit: 1000,
+            types: Vec::new(),
+            job: None,
+            view: LogView::all(),
+        })
+        .await
+        .unwrap();
+    let event = page.events.last().unwrap();
+    let position = event.position().unwrap();
+    let body = delivery_body(event).unwrap();
+    let t = now();
+    let lease = t + Duration::seconds(30);
+    let leased = |event_xid, event_id| NewDelivery {
+        event_xid,
+        event_id,
+        body: body.clone(),
+        lease_until: Some(lease),
+        ..delivery(&w.id, event_id)
+    };
+    let (kept, gone) = (
+        leased(position.xid, position.id),
+        leased(position.xid, i64::MAX),
+    );
+    store
+        .enqueue_webhook_deliveries(&[kept.clone(), gone.clone()])
+        .await
+        .unwrap();
+    let after = lease + Duration::seconds(1);
+    let claimed = store
+        .claim_webhook_deliveries(after, after + Duration::seconds(30), &[(w.id.clone(), 10)])
+        .await
+        .unwrap();
+    let body_of = |id: &str| claimed.iter().find(|d| d.id == id).unwrap().body.clone();
+    assert_eq!(body_of(&kept.id), body, "rebuilt byte for byte");
+    assert_eq!(body_of(&gone.id), "", "no event, no body");
+    // A retry stores the body it was given: the next claim reads it.
+    let retry_at = after + Duration::seconds(5);
+    store
+        .record_webhook_attempts(&[AttemptRecord {
+            attempt: attempt(&kept.id, &w.id, 1, Some(503)),
+            then: AfterAttempt::RetryAt(retry_at),
+            body: Some("stored for the retry".into()),
+        }])
+        .await
+        .unwrap();
+    let later = retry_at + Duration::seconds(1);
+    let again = store
+        .claim_webhook_deliveries(later, later + Duration::seconds(30), &[(w.id.clone(), 10)])
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].id, kept.id);
+    assert_eq!(again[0].body, "stored for the retry");
 }
 
 /// Two handles (two processes) claiming the same due deliveries at once

@@ -242,6 +242,19 @@ pub fn check_filter(types: &[String]) -> crate::Result<Vec<String>> {
     Ok(out)
 }
 
+/// The body of an event's delivery, as the spec's payload structure has
+/// it: `type`, `timestamp` (the event's) and `data` (the event). The same
+/// event always gives the same body, so a body not stored is rebuilt from
+/// the log.
+pub fn delivery_body(event: &crate::events::SystemEvent) -> crate::Result<String> {
+    serde_json::to_string(&serde_json::json!({
+        "type": event.event_type.as_str(),
+        "timestamp": event.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "data": event,
+    }))
+    .map_err(|e| crate::Error::store("encoding a webhook body", e))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
