@@ -39,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 on_every_backend!(
     a_restart_resumes_delivery_without_loss,
+    a_request_lost_with_its_process_is_sent_again_with_the_same_body,
     a_stalled_endpoint_holds_only_its_own_lane
 );
 
@@ -758,6 +759,86 @@ async fn a_restart_resumes_delivery_without_loss(db: Db) {
     let mut want: Vec<String> = (0..50).map(|n| format!("n{n}")).collect();
     want.sort();
     assert_eq!(delivered(), want);
+    stop.cancel();
+    task.await.unwrap();
+}
+
+/// A process stopped while its first requests hang (the deliveries were
+/// leased to it when enqueued, so no body was stored and nothing was
+/// recorded): once the lease lapses another process claims them, rebuilds
+/// each body from the event log and sends the very same bytes, under the
+/// same `webhook-id`, with a signature that verifies.
+async fn a_request_lost_with_its_process_is_sent_again_with_the_same_body(db: Db) {
+    let (addr, rx) = receiver_on(None, 200).await;
+    rx.delay_ms.store(60_000, Ordering::SeqCst);
+    let first = engine(&db.url, config(5)).await;
+    let w = first
+        .add_webhook(
+            &Principal::local(),
+            add(format!("http://{addr}/hook"), &["optimization.*"]),
+        )
+        .await
+        .unwrap();
+    let firsts = &first;
+    let (stop, task) = run(firsts);
+    for n in 0..5 {
+        note(firsts, n).await;
+    }
+    let rx = &rx;
+    until(
+        20,
+        "5 requests hanging",
+        || async move { rx.got().len() == 5 },
+    )
+    .await;
+    stop.cancel();
+    task.await.unwrap();
+    drop(first);
+    let pending = |sk: Skynet| async move {
+        sk.webhook_deliveries(None, Some(DeliveryState::Pending), &Visibility::All, 100)
+            .await
+            .unwrap()
+    };
+    let second = engine(&db.url, config(5)).await;
+    let lost = pending(second.clone()).await;
+    assert_eq!(lost.len(), 5);
+    assert!(
+        lost.iter().all(|d| d.attempts == 0),
+        "nothing recorded: {lost:?}"
+    );
+    rx.delay_ms.store(0, Ordering::SeqCst);
+    let seconds = &second;
+    let (stop, task) = run(seconds);
+    until(30, "the lost requests sent again", || async move {
+        seconds
+            .webhook_deliveries(None, Some(DeliveryState::Delivered), &Visibility::All, 100)
+            .await
+            .unwrap()
+            .len()
+            == 5
+    })
+    .await;
+    let got = rx.got();
+    assert_eq!(got.len(), 10, "each sent twice: {got:?}");
+    for d in &lost {
+        let sends: Vec<&Received> = got.iter().filter(|r| r.id == d.id).collect();
+        assert_eq!(sends.len(), 2, "{}", d.id);
+        assert_eq!(sends[0].body, sends[1].body, "the same bytes");
+        assert!(sends.iter().all(|r| verifies(&w.secret, r)));
+    }
+    let mut subjects: Vec<String> = got
+        .iter()
+        .map(|r| {
+            let b: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            b["data"]["payload"]["subject"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    subjects.sort();
+    subjects.dedup();
+    assert_eq!(subjects, ["n0", "n1", "n2", "n3", "n4"]);
     stop.cancel();
     task.await.unwrap();
 }
