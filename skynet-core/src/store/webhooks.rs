@@ -3,7 +3,8 @@
 //! `webhook_deliveries` (the outbox: one row per endpoint and event, keyed
 //! so a page of the log read twice enqueues nothing twice; pending rows
 //! are claimed under a short lease, so two processes never send one at
-//! the same time) and `webhook_attempts` (the delivery log).
+//! the same time; a delivery's latest attempt is kept in its row) and
+//! `webhook_attempts` (the delivery log: the attempts before the latest).
 
 use crate::events::webhooks::{
     Delivery, DeliveryAttempt, DeliveryState, SigningSecret, Webhook, shown_url,
