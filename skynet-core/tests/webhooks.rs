@@ -694,21 +694,71 @@ async fn an_address_closed_since_creation_is_refused_at_delivery() {
     task.await.unwrap();
 }
 
-async fn a_restart_resumes_delivery_without_loss(db: Db) {
-    let (addr, rx) = receiver_on(None, 503).await;
-    let first = engine(&db.url, config(100)).await;
-    first
+/// A process with one endpoint at `addr` taking `optimization.*` and its
+/// delivery loop running, that has noted events `n0` to `n{count - 1}`;
+/// with the endpoint's secret.
+async fn noting(
+    db: &Db,
+    addr: SocketAddr,
+    max_attempts: u32,
+    count: usize,
+) -> (
+    Skynet,
+    String,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let sk = engine(&db.url, config(max_attempts)).await;
+    let w = sk
         .add_webhook(
             &Principal::local(),
             add(format!("http://{addr}/hook"), &["optimization.*"]),
         )
         .await
         .unwrap();
-    let firsts = &first;
-    let (stop, task) = run(firsts);
-    for n in 0..30 {
-        note(firsts, n).await;
+    let (stop, task) = run(&sk);
+    for n in 0..count {
+        note(&sk, n).await;
     }
+    (sk, w.secret, stop, task)
+}
+
+/// Wait up to `secs` until `count` deliveries are delivered.
+async fn until_delivered(sk: &Skynet, count: usize, secs: u64) {
+    until(secs, "every event delivered", || async move {
+        sk.webhook_deliveries(None, Some(DeliveryState::Delivered), &Visibility::All, 100)
+            .await
+            .unwrap()
+            .len()
+            == count
+    })
+    .await;
+}
+
+/// The subjects of the events of `received` that pass `rx_ok`, sorted,
+/// each once.
+fn subjects(received: &[Received]) -> Vec<String> {
+    let mut subjects: Vec<String> = received
+        .iter()
+        .filter_map(|r| {
+            let b: serde_json::Value = serde_json::from_str(&r.body).ok()?;
+            rx_ok(&b).then(|| {
+                b["data"]["payload"]["subject"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+        })
+        .collect();
+    subjects.sort();
+    subjects.dedup();
+    subjects
+}
+
+async fn a_restart_resumes_delivery_without_loss(db: Db) {
+    let (addr, rx) = receiver_on(None, 503).await;
+    let (first, _, stop, task) = noting(&db, addr, 100, 30).await;
+    let firsts = &first;
     until(20, "30 deliveries enqueued", || async move {
         firsts
             .webhook_deliveries(None, None, &Visibility::All, 100)
@@ -727,38 +777,11 @@ async fn a_restart_resumes_delivery_without_loss(db: Db) {
         note(&second, n).await;
     }
     rx.status.store(200, Ordering::SeqCst);
-    let second = &second;
-    let (stop, task) = run(second);
-    let delivered = || {
-        let mut subjects: Vec<String> = rx
-            .got()
-            .iter()
-            .filter_map(|r| {
-                let b: serde_json::Value = serde_json::from_str(&r.body).ok()?;
-                rx_ok(&b).then(|| {
-                    b["data"]["payload"]["subject"]
-                        .as_str()
-                        .unwrap()
-                        .to_string()
-                })
-            })
-            .collect();
-        subjects.sort();
-        subjects.dedup();
-        subjects
-    };
-    until(30, "every event delivered", || async move {
-        second
-            .webhook_deliveries(None, Some(DeliveryState::Delivered), &Visibility::All, 100)
-            .await
-            .unwrap()
-            .len()
-            == 50
-    })
-    .await;
+    let (stop, task) = run(&second);
+    until_delivered(&second, 50, 30).await;
     let mut want: Vec<String> = (0..50).map(|n| format!("n{n}")).collect();
     want.sort();
-    assert_eq!(delivered(), want);
+    assert_eq!(subjects(&rx.got()), want);
     stop.cancel();
     task.await.unwrap();
 }
@@ -771,19 +794,7 @@ async fn a_restart_resumes_delivery_without_loss(db: Db) {
 async fn a_request_lost_with_its_process_is_sent_again_with_the_same_body(db: Db) {
     let (addr, rx) = receiver_on(None, 200).await;
     rx.delay_ms.store(60_000, Ordering::SeqCst);
-    let first = engine(&db.url, config(5)).await;
-    let w = first
-        .add_webhook(
-            &Principal::local(),
-            add(format!("http://{addr}/hook"), &["optimization.*"]),
-        )
-        .await
-        .unwrap();
-    let firsts = &first;
-    let (stop, task) = run(firsts);
-    for n in 0..5 {
-        note(firsts, n).await;
-    }
+    let (first, secret, stop, task) = noting(&db, addr, 5, 5).await;
     let rx = &rx;
     until(
         20,
@@ -794,51 +805,28 @@ async fn a_request_lost_with_its_process_is_sent_again_with_the_same_body(db: Db
     stop.cancel();
     task.await.unwrap();
     drop(first);
-    let pending = |sk: Skynet| async move {
-        sk.webhook_deliveries(None, Some(DeliveryState::Pending), &Visibility::All, 100)
-            .await
-            .unwrap()
-    };
     let second = engine(&db.url, config(5)).await;
-    let lost = pending(second.clone()).await;
+    let lost = second
+        .webhook_deliveries(None, Some(DeliveryState::Pending), &Visibility::All, 100)
+        .await
+        .unwrap();
     assert_eq!(lost.len(), 5);
     assert!(
         lost.iter().all(|d| d.attempts == 0),
         "nothing recorded: {lost:?}"
     );
     rx.delay_ms.store(0, Ordering::SeqCst);
-    let seconds = &second;
-    let (stop, task) = run(seconds);
-    until(30, "the lost requests sent again", || async move {
-        seconds
-            .webhook_deliveries(None, Some(DeliveryState::Delivered), &Visibility::All, 100)
-            .await
-            .unwrap()
-            .len()
-            == 5
-    })
-    .await;
+    let (stop, task) = run(&second);
+    until_delivered(&second, 5, 30).await;
     let got = rx.got();
     assert_eq!(got.len(), 10, "each sent twice: {got:?}");
     for d in &lost {
         let sends: Vec<&Received> = got.iter().filter(|r| r.id == d.id).collect();
         assert_eq!(sends.len(), 2, "{}", d.id);
         assert_eq!(sends[0].body, sends[1].body, "the same bytes");
-        assert!(sends.iter().all(|r| verifies(&w.secret, r)));
+        assert!(sends.iter().all(|r| verifies(&secret, r)));
     }
-    let mut subjects: Vec<String> = got
-        .iter()
-        .map(|r| {
-            let b: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-            b["data"]["payload"]["subject"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    subjects.sort();
-    subjects.dedup();
-    assert_eq!(subjects, ["n0", "n1", "n2", "n3", "n4"]);
+    assert_eq!(subjects(&got), ["n0", "n1", "n2", "n3", "n4"]);
     stop.cancel();
     task.await.unwrap();
 }
