@@ -13,8 +13,6 @@ use skynet_core::{
     Action, Command as CoreCommand, Decision as CoreDecision, Job as CoreJob, JobStatus,
     Plan as CorePlan, RiskLevel, Step as CoreStep, Verdict,
 };
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::str::FromStr;
 
 /// Short quoted text for reprs.
@@ -137,14 +135,7 @@ impl Step {
             step: CoreStep {
                 description,
                 action: Action::ExecuteCommand { argv: argv.clone() },
-                command: CoreCommand {
-                    argv,
-                    cwd: PathBuf::from("."),
-                    env: BTreeMap::new(),
-                    timeout_ms: None,
-                    stdin: None,
-                    pipe: Vec::new(),
-                },
+                command: CoreCommand::piped(vec![argv], "."),
                 risk,
                 decision: None,
                 estimate_ms: None,

@@ -514,16 +514,12 @@ impl Skynet {
             if d.body.is_empty() {
                 let error = "its event was pruned from the event log before it was delivered, \
                              so its body cannot be rebuilt";
-                unsendable.push((
-                    d,
-                    Sent {
-                        status: None,
-                        error: Some(error.into()),
-                        duration_ms: 0,
-                        refused: true,
-                        retry_after: None,
-                    },
-                ));
+                let sent = Sent {
+                    error: Some(error.into()),
+                    refused: true,
+                    ..Sent::default()
+                };
+                unsendable.push((d, sent));
                 continue;
             }
             by_endpoint.entry(d.webhook.clone()).or_default().push(d);

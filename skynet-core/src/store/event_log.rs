@@ -26,6 +26,8 @@ use serde_json::Value;
 
 /// Events per multi-row insert (5 parameters each).
 const INSERT_CHUNK: usize = 500;
+/// Events read by id per statement (one parameter each).
+const READ_CHUNK: usize = 500;
 /// The longest consumer name accepted.
 pub const MAX_CONSUMER_NAME: usize = 128;
 
@@ -147,7 +149,7 @@ impl<D: Dialect> Tx<D> {
         positions: &[(i64, i64)],
     ) -> Result<std::collections::HashMap<(i64, i64), String>> {
         let mut bodies = std::collections::HashMap::new();
-        for chunk in positions.chunks(INSERT_CHUNK) {
+        for chunk in positions.chunks(READ_CHUNK) {
             let mut qb = SqlBuilder::<D>::new(
                 "SELECT e.id, e.xid, e.type, e.at, e.source, e.job_id, e.payload, \
                  CAST(NULL AS TEXT) AS principal FROM event_log e WHERE e.id IN ",

@@ -299,12 +299,8 @@ fn step(action: Action, risk: RiskLevel, timeout_ms: Option<u64>) -> Step {
         description: "a step".into(),
         action,
         command: Command {
-            argv: vec!["true".into()],
-            cwd: "/".into(),
-            env: BTreeMap::new(),
             timeout_ms,
-            stdin: None,
-            pipe: Vec::new(),
+            ..Command::piped(vec![vec!["true".into()]], "/")
         },
         risk,
         decision: None,

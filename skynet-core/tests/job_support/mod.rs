@@ -13,14 +13,7 @@ pub fn command_step(description: String, argv: Vec<String>, risk: RiskLevel) -> 
     Step {
         description,
         action: Action::ExecuteCommand { argv: argv.clone() },
-        command: Command {
-            argv,
-            cwd: "/tmp".into(),
-            env: Default::default(),
-            timeout_ms: None,
-            stdin: None,
-            pipe: Vec::new(),
-        },
+        command: Command::piped(vec![argv], "/tmp"),
         risk,
         decision: None,
         estimate_ms: None,
