@@ -414,7 +414,7 @@ impl Skynet {
         scanned.more = true;
         for _ in 0..PAGES_PER_ROUND {
             let page = store
-                .read_event_log(&EventLogQuery {
+                .poll_event_log(&EventLogQuery {
                     after,
                     limit: PAGE,
                     types: types.clone(),

@@ -120,7 +120,7 @@ impl Consumer {
         let after = stored.unwrap_or(EventPosition::START);
         let page = self
             .store
-            .read_event_log(&EventLogQuery {
+            .poll_event_log(&EventLogQuery {
                 after,
                 limit: self.page,
                 types: types.to_vec(),

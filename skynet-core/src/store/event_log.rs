@@ -99,6 +99,16 @@ pub trait EventLogStore: Send + Sync {
     async fn record_event(&self, event: &NewSystemEvent) -> Result<()>;
     /// A page of events after `query.after`, in commit order.
     async fn read_event_log(&self, query: &EventLogQuery) -> Result<EventPage>;
+    /// [`EventLogStore::read_event_log`] for a reader that polls the log
+    /// and keeps its own position (a durable consumer, the webhook loop):
+    /// with [`LogView::all`] and no job, served where it can be from the
+    /// handle's shared tail of recent events, so the process's pollers
+    /// share one read of the ledger. Its pages may end at other events
+    /// than a direct read's, and `scanned` then counts the events held,
+    /// but nothing is skipped and a short page still means the log's end.
+    async fn poll_event_log(&self, query: &EventLogQuery) -> Result<EventPage> {
+        self.read_event_log(query).await
+    }
     /// The stored position of consumer `name`, if it ever stored one.
     async fn consumer_position(&self, name: &str) -> Result<Option<EventPosition>>;
     /// Store `position` for consumer `name`; it only moves forward. Returns
@@ -397,6 +407,12 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
             next,
             scanned,
         })
+    }
+
+    async fn poll_event_log(&self, q: &EventLogQuery) -> Result<EventPage> {
+        self.tail
+            .page(q, |q| async move { self.read_event_log(&q).await })
+            .await
     }
 
     async fn consumer_position(&self, name: &str) -> Result<Option<EventPosition>> {

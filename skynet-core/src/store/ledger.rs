@@ -24,6 +24,8 @@ pub struct Ledger<D: Dialect> {
     pub(crate) read: Pool<D>,
     /// What the backend keeps besides its pools.
     pub(crate) state: D::State,
+    /// The recent events this handle's pollers of the global log share.
+    pub(crate) tail: crate::store::event_log_tail::LogTail,
 }
 
 impl<D: Dialect> std::fmt::Debug for Ledger<D> {

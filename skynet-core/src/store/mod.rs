@@ -629,6 +629,7 @@ pub mod cursors;
 pub mod dialect;
 pub mod event_log;
 pub mod event_log_anchors;
+pub(crate) mod event_log_tail;
 mod events;
 pub mod initiative;
 mod jobs;

@@ -283,6 +283,7 @@ impl PostgresStore {
                 memory_changes: Mutex::new(None),
                 term_stats: term_stats::TermStats::default(),
             },
+            tail: Default::default(),
         })
     }
 }

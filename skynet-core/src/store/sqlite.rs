@@ -138,6 +138,7 @@ impl SqliteStore {
                 write: pool.clone(),
                 read: pool,
                 state: (),
+                tail: Default::default(),
             });
         }
         if let Some(dir) = options.get_filename().parent()
@@ -180,6 +181,7 @@ impl SqliteStore {
             write,
             read,
             state: (),
+            tail: Default::default(),
         })
     }
 }
