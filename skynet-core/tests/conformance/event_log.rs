@@ -317,6 +317,31 @@ pub async fn the_global_log_shows_each_principal_only_its_own(store: SharedStore
     );
 }
 
+/// A position from which every event written from now on is read: the
+/// one after a marker written now, once the marker is readable (on
+/// PostgreSQL, below the commit horizon), and so is all before it.
+async fn after_a_marker(store: &SharedStore) -> EventPosition {
+    let marker = EventPayload::Error(Notice {
+        subject: "x".into(),
+        message: "y".into(),
+    });
+    store
+        .record_event(&NewSystemEvent::now("marker", marker))
+        .await
+        .expect("record the marker");
+    let mut start = EventPosition::START;
+    let mut before = Vec::new();
+    while !before
+        .iter()
+        .any(|e: &skynet_core::events::SystemEvent| e.source == "marker")
+    {
+        let (events, _) = read_until(store, None, &mut start, 1).await;
+        assert!(!events.is_empty(), "the marker is never read");
+        before.extend(events);
+    }
+    start
+}
+
 /// A read of some types pages through rows of other types: each page
 /// scans its limit of rows, shows only the types asked for (in commit
 /// order) and ends past the last row scanned, whatever its type; one
@@ -335,22 +360,7 @@ pub async fn a_type_filtered_read_pages_past_rows_of_other_types(store: SharedSt
             detail: "down".into(),
         })
     };
-    // Start after a marker written after the job: once the marker is
-    // readable (on PostgreSQL, below the commit horizon), so is the job.
-    store
-        .record_event(&NewSystemEvent::now("marker", notice()))
-        .await
-        .expect("record the marker");
-    let mut start = EventPosition::START;
-    let mut before = Vec::new();
-    while !before
-        .iter()
-        .any(|e: &skynet_core::events::SystemEvent| e.source == "marker")
-    {
-        let (events, _) = read_until(&store, None, &mut start, 1).await;
-        assert!(!events.is_empty(), "the marker is never read");
-        before.extend(events);
-    }
+    let start = after_a_marker(&store).await;
     let kinds = [false, false, true, false, false, false, true];
     for (i, is_degraded) in kinds.into_iter().enumerate() {
         let mut event =
@@ -362,7 +372,7 @@ pub async fn a_type_filtered_read_pages_past_rows_of_other_types(store: SharedSt
     }
     let mut at = start;
     let (written, _) = read_until(&store, None, &mut at, kinds.len()).await;
-    assert_eq!(written.len(), kinds.len(), "after {} earlier", before.len());
+    assert_eq!(written.len(), kinds.len());
     let position = |i: usize| written[i].position().expect("position");
 
     let mut at = start;
@@ -494,5 +504,78 @@ pub async fn workers_coming_and_going_are_system_events(store: SharedStore) {
     match &events[3].payload {
         EventPayload::WorkerOffline(w) => assert_eq!(w.running, 2),
         other => panic!("{other:?}"),
+    }
+}
+
+/// Pollers of different types reading through `poll_event_log` (the
+/// store handle's shared tail) while events are written each get exactly
+/// the events of their types, in commit order, that a direct read gives.
+pub async fn pollers_sharing_the_tail_see_what_a_direct_read_sees(store: SharedStore) {
+    let start = after_a_marker(&store).await;
+    let types = [EventType::ProviderDegraded, EventType::Error];
+    let mut at = [start, start];
+    let mut seen: [Vec<EventPosition>; 2] = Default::default();
+    let poll = async |store: &SharedStore,
+                      t: EventType,
+                      at: &mut EventPosition,
+                      seen: &mut Vec<EventPosition>| loop {
+        let page = store
+            .poll_event_log(&EventLogQuery {
+                after: *at,
+                limit: 3,
+                types: vec![t],
+                view: LogView::all(),
+                ..Default::default()
+            })
+            .await
+            .expect("poll");
+        seen.extend(page.events.iter().map(|e| e.position().expect("position")));
+        assert!(page.next >= *at, "a poller never moves back");
+        *at = page.next;
+        if page.scanned < 3 {
+            return;
+        }
+    };
+    for round in 0..4 {
+        for i in 0..5 {
+            let payload = if (round * 5 + i) % 3 == 0 {
+                EventPayload::ProviderDegraded(ProviderHealth {
+                    provider: "local".into(),
+                    detail: format!("{round}-{i}"),
+                })
+            } else {
+                EventPayload::Error(Notice {
+                    subject: "tail".into(),
+                    message: format!("{round}-{i}"),
+                })
+            };
+            store
+                .record_event(&NewSystemEvent::now("test", payload))
+                .await
+                .expect("record");
+        }
+        // Either poller may be the one that reads the ledger.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for p in order {
+            poll(&store, types[p], &mut at[p], &mut seen[p]).await;
+        }
+    }
+    let mut direct = start;
+    let (written, _) = read_until(&store, None, &mut direct, 20).await;
+    assert_eq!(written.len(), 20);
+    for p in 0..2 {
+        let want: Vec<EventPosition> = written
+            .iter()
+            .filter(|e| e.event_type == types[p])
+            .map(|e| e.position().expect("position"))
+            .collect();
+        // On PostgreSQL a poll may have come before the last events were
+        // readable: poll on until they are (10 s at most).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while seen[p].len() < want.len() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            poll(&store, types[p], &mut at[p], &mut seen[p]).await;
+        }
+        assert_eq!(seen[p], want, "the events of {:?}", types[p]);
     }
 }

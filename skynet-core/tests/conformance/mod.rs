@@ -179,6 +179,7 @@ macro_rules! conformance_tests {
             every_lifecycle_transition_emits_exactly_its_events,
             the_global_log_shows_each_principal_only_its_own,
             a_type_filtered_read_pages_past_rows_of_other_types,
+            pollers_sharing_the_tail_see_what_a_direct_read_sees,
             consumer_positions_only_move_forward,
             workers_coming_and_going_are_system_events,
             artifacts_are_recorded_under_the_lease_with_their_event,
