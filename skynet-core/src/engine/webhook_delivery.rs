@@ -41,10 +41,8 @@ const PAGES_PER_ROUND: usize = 10;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// Finished attempts are recorded at most this often (or at once when
 /// [`RECORD_BATCH`] of them wait): on a busy ledger every commit the loop
-/// saves is one the workers' writes do not queue behind. Nothing waits on
-/// a record but a retry's next attempt (a lane is freed when its request
-/// ends) and the lease lasts far longer.
-const RECORD_EVERY: Duration = Duration::from_millis(250);
+/// saves is one the workers' writes do not queue behind.
+const RECORD_EVERY: Duration = Duration::from_millis(50);
 /// Finished attempts that are recorded without waiting for [`RECORD_EVERY`].
 const RECORD_BATCH: usize = 500;
 
@@ -396,9 +394,8 @@ impl Skynet {
 
     /// Enqueue the deliveries of new events of the global log for the
     /// enabled endpoints (up to [`PAGES_PER_ROUND`] pages), the first
-    /// `room[endpoint]` of each leased for `lease` to this loop, and move
-    /// the loop's position past the pages read: one transaction per round.
-    /// Events the delivery loop reported itself are never delivered, so a
+    /// `room[endpoint]` of each leased for `lease` to this loop. Events
+    /// the delivery loop reported itself are never delivered, so a
     /// failing endpoint cannot feed itself.
     async fn enqueue_from_log(
         &self,
@@ -413,7 +410,6 @@ impl Skynet {
         let mut positioned = stored.is_some();
         let mut after = stored.unwrap_or(crate::events::EventPosition::START);
         let types = taken_types(targets);
-        let mut rows = Vec::new();
         // A round that reads its last page full leaves more for the next.
         scanned.more = true;
         for _ in 0..PAGES_PER_ROUND {
@@ -429,6 +425,7 @@ impl Skynet {
             if positioned {
                 crate::events::consumer::note_gap(store, wh::CONSUMER, after, &page).await?;
             }
+            let mut rows = Vec::new();
             for event in page.events.iter().filter(|e| e.source != wh::SOURCE) {
                 let takers: Vec<&WebhookTarget> = targets
                     .iter()
@@ -459,6 +456,9 @@ impl Skynet {
                     });
                 }
             }
+            let done = store.enqueue_webhook_deliveries(&rows).await?;
+            scanned.enqueued += done.new;
+            scanned.take_leased(rows, &done.leased);
             after = after.max(page.next);
             positioned = true;
             if page.scanned < PAGE as usize {
@@ -467,14 +467,12 @@ impl Skynet {
                 break;
             }
         }
-        // Enqueuing is idempotent, so a round read again after a crash adds
-        // nothing. Another process may be further on: the position only
-        // moves forward.
-        let moved =
-            (after > stored.unwrap_or(crate::events::EventPosition::START)).then_some(after);
-        let done = store.enqueue_webhook_deliveries(&rows, moved).await?;
-        scanned.enqueued = done.new;
-        scanned.take_leased(rows, &done.leased);
+        // Stored once per round, not per page: enqueuing is idempotent, so
+        // pages enqueued again after a crash add nothing. Another process
+        // may be further on: the position only moves forward.
+        if after > stored.unwrap_or(crate::events::EventPosition::START) {
+            store.advance_consumer(wh::CONSUMER, after).await?;
+        }
         Ok(scanned)
     }
 

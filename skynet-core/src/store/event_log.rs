@@ -180,38 +180,6 @@ impl<D: Dialect> Tx<D> {
         Ok(bodies)
     }
 
-    /// Store `to` as consumer `name`'s position in the caller's
-    /// transaction, forward only: the position now stored when it moved,
-    /// `None` when the stored one was already as far.
-    pub(crate) async fn advance_consumer_in(
-        conn: &mut D::Connection,
-        name: &str,
-        to: EventPosition,
-    ) -> Result<Option<EventPosition>> {
-        check_consumer(name)?;
-        let row = query::<D>(
-            "INSERT INTO event_consumers (name, xid, id, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (name) DO UPDATE SET xid = excluded.xid, id = excluded.id, \
-             updated_at = excluded.updated_at \
-             WHERE (event_consumers.xid, event_consumers.id) < (excluded.xid, excluded.id) \
-             RETURNING xid, id",
-        )
-        .bind(name)
-        .bind(to.xid)
-        .bind(to.id)
-        .bind(micros(now()))
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db("storing a consumer's position"))?;
-        row.map(|r| {
-            Ok(EventPosition {
-                xid: r.int("xid")?,
-                id: r.int("id")?,
-            })
-        })
-        .transpose()
-    }
-
     /// Insert global log rows, a chunk per statement.
     pub(crate) async fn insert_event_log_rows(
         conn: &mut D::Connection,
@@ -466,13 +434,26 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
     }
 
     async fn advance_consumer(&self, name: &str, to: EventPosition) -> Result<EventPosition> {
-        let mut conn = self
-            .write
-            .acquire()
-            .await
-            .map_err(db("storing a consumer's position"))?;
-        match Tx::<D>::advance_consumer_in(&mut conn, name, to).await? {
-            Some(moved) => Ok(moved),
+        check_consumer(name)?;
+        let row = query::<D>(
+            "INSERT INTO event_consumers (name, xid, id, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET xid = excluded.xid, id = excluded.id, \
+             updated_at = excluded.updated_at \
+             WHERE (event_consumers.xid, event_consumers.id) < (excluded.xid, excluded.id) \
+             RETURNING xid, id",
+        )
+        .bind(name)
+        .bind(to.xid)
+        .bind(to.id)
+        .bind(micros(now()))
+        .fetch_optional(&self.write)
+        .await
+        .map_err(db("storing a consumer's position"))?;
+        match row {
+            Some(r) => Ok(EventPosition {
+                xid: r.int("xid")?,
+                id: r.int("id")?,
+            }),
             None => Ok(self.consumer_position(name).await?.unwrap_or(to)),
         }
     }

@@ -285,8 +285,8 @@ mod tests {
             }
         }
         async fn read(&self, q: EventLogQuery) -> Result<EventPage> {
-            *self.reads.lock().unwrap() += 1;
-            let rows = self.rows.lock().unwrap().clone();
+            *self.reads.lock().expect("lock") += 1;
+            let rows = self.rows.lock().expect("lock").clone();
             let limit = if q.limit == 0 { 100 } else { q.limit as usize };
             let scanned: Vec<_> = rows
                 .into_iter()
@@ -309,7 +309,7 @@ mod tests {
             })
         }
         fn reads(&self) -> usize {
-            *self.reads.lock().unwrap()
+            *self.reads.lock().expect("lock")
         }
     }
 
@@ -331,7 +331,7 @@ mod tests {
             let page = tail
                 .page(&query(after, types), |q| log.read(q))
                 .await
-                .unwrap();
+                .expect("page");
             ids.extend(page.events.iter().map(|e| e.id));
             after = page.next.id;
             if page.scanned < 1000 {
@@ -362,7 +362,7 @@ mod tests {
         drain(&tail, &log, &[EventType::JobSucceeded], 0).await;
         drain(&tail, &log, &[EventType::StepFinished], 0).await;
         let rows = log_of(5000);
-        *log.rows.lock().unwrap() = rows.clone();
+        *log.rows.lock().expect("lock") = rows.clone();
         let want = |t: EventType| -> Vec<i64> {
             rows.iter()
                 .filter(|(_, x)| *x == t)
@@ -387,7 +387,10 @@ mod tests {
         let tail = LogTail::default();
         let all = drain(&tail, &log, &[], 0).await;
         assert_eq!(all, (1..=10).collect::<Vec<_>>());
-        log.rows.lock().unwrap().push((11, EventType::JobSucceeded));
+        log.rows
+            .lock()
+            .expect("lock")
+            .push((11, EventType::JobSucceeded));
         // A second poller behind the end is served what is held and, as
         // its page reaches the end, what came since: as a direct read.
         let behind = drain(&tail, &log, &[], 5).await;
@@ -405,7 +408,10 @@ mod tests {
         // reads the ledger, and nothing is missed.
         let steps = drain(&tail, &log, &[EventType::StepFinished], 0).await;
         assert_eq!(steps, (1..=30).filter(|i| i % 3 == 1).collect::<Vec<_>>());
-        log.rows.lock().unwrap().push((31, EventType::StepFinished));
+        log.rows
+            .lock()
+            .expect("lock")
+            .push((31, EventType::StepFinished));
         let steps = drain(&tail, &log, &[EventType::StepFinished], 30).await;
         assert_eq!(steps, [31]);
     }
@@ -416,14 +422,17 @@ mod tests {
         let tail = LogTail::default();
         drain(&tail, &log, &[], 20).await;
         // Behind where the tail started: read from the ledger directly.
-        let early = tail.page(&query(5, &[]), |q| log.read(q)).await.unwrap();
+        let early = tail
+            .page(&query(5, &[]), |q| log.read(q))
+            .await
+            .expect("page");
         assert_eq!(early.events.first().map(|e| e.id), Some(6));
         assert_eq!(early.next.id, 40);
         // A filtered view or one job's events are never served from it.
         let mut mine = query(0, &[]);
         mine.view = LogView::default();
         let before = log.reads();
-        tail.page(&mine, |q| log.read(q)).await.unwrap();
+        tail.page(&mine, |q| log.read(q)).await.expect("page");
         assert_eq!(log.reads(), before + 1);
     }
 
@@ -434,7 +443,7 @@ mod tests {
         drain(&tail, &log, &[], 0).await;
         let mut q = query(0, &[EventType::JobQueued]);
         q.limit = 10;
-        let page = tail.page(&q, |q| log.read(q)).await.unwrap();
+        let page = tail.page(&q, |q| log.read(q)).await.expect("page");
         // Ten held events scanned, the queued ones among them shown.
         assert_eq!(page.scanned, 10);
         assert_eq!(page.next.id, 10);

@@ -6,7 +6,6 @@
 //! the same time; a delivery's latest attempt is kept in its row) and
 //! `webhook_attempts` (the delivery log: the attempts before the latest).
 
-use crate::events::EventPosition;
 use crate::events::webhooks::{
     Delivery, DeliveryAttempt, DeliveryState, SigningSecret, Webhook, shown_url,
 };
@@ -172,15 +171,8 @@ pub trait WebhookStore: Send + Sync {
     /// Enqueue deliveries; one already there for the same endpoint and
     /// event is left as it is (and its lease too). Says how many were
     /// new and which of the new ones carry a lease: only those are the
-    /// caller's. With `through`, the delivery loop's position in the
-    /// global log (consumer [`crate::events::webhooks::CONSUMER`]) moves
-    /// there (forward only) in the same transaction, so a scan of the log
-    /// costs the one writer one commit.
-    async fn enqueue_webhook_deliveries(
-        &self,
-        deliveries: &[NewDelivery],
-        through: Option<EventPosition>,
-    ) -> Result<Enqueued>;
+    /// caller's.
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> Result<Enqueued>;
     /// Claim, for each `(endpoint, limit)` of `wants`, up to `limit` of
     /// that endpoint's pending deliveries due by `now` (oldest due first)
     /// and not claimed by anyone else, until `lease_until`; endpoints
@@ -425,13 +417,9 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
         Ok(())
     }
 
-    async fn enqueue_webhook_deliveries(
-        &self,
-        deliveries: &[NewDelivery],
-        through: Option<EventPosition>,
-    ) -> Result<Enqueued> {
+    async fn enqueue_webhook_deliveries(&self, deliveries: &[NewDelivery]) -> Result<Enqueued> {
         let mut done = Enqueued::default();
-        if deliveries.is_empty() && through.is_none() {
+        if deliveries.is_empty() {
             return Ok(done);
         }
         // The leased ones come back by id (an insert that found the row
@@ -488,9 +476,6 @@ impl<D: Dialect> WebhookStore for Ledger<D> {
                         .rows_affected();
                 }
             }
-        }
-        if let Some(to) = through {
-            Tx::<D>::advance_consumer_in(&mut tx, crate::events::webhooks::CONSUMER, to).await?;
         }
         commit(tx).await?;
         Ok(done)

@@ -102,7 +102,7 @@ pub async fn webhooks_stay_with_their_owner_and_hide_their_secret(store: SharedS
         Err(Error::WebhookNotFound(_))
     ));
     store
-        .enqueue_webhook_deliveries(&[delivery(&bob.id, 1)], None)
+        .enqueue_webhook_deliveries(&[delivery(&bob.id, 1)])
         .await
         .unwrap();
     let q = DeliveryQuery::default();
@@ -125,18 +125,16 @@ pub async fn webhooks_stay_with_their_owner_and_hide_their_secret(store: SharedS
     assert!(store.enabled_webhooks().await.unwrap().is_empty());
 }
 
-/// Enqueuing the same event twice makes one delivery (and moves the
-/// delivery loop's log position with it); a claim leases it
+/// Enqueuing the same event twice makes one delivery; a claim leases it
 /// to one claimer; attempts are logged; a dead letter goes back to
 /// pending with a full round of attempts, numbers counting on.
 pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(store: SharedStore) {
-    let at = |id| skynet_core::events::EventPosition { xid: 0, id };
     let w = endpoint("alice");
     store.insert_webhook(&w).await.unwrap();
     let first = delivery(&w.id, 7);
     assert_eq!(
         store
-            .enqueue_webhook_deliveries(std::slice::from_ref(&first), None)
+            .enqueue_webhook_deliveries(std::slice::from_ref(&first))
             .await
             .unwrap(),
         Enqueued {
@@ -147,22 +145,13 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
     let again = delivery(&w.id, 7);
     assert_eq!(
         store
-            .enqueue_webhook_deliveries(&[again, delivery(&w.id, 8)], Some(at(8)))
+            .enqueue_webhook_deliveries(&[again, delivery(&w.id, 8)])
             .await
             .unwrap()
             .new,
         1,
         "the same endpoint and event is enqueued once"
     );
-    // The loop's position moved with the rows, and moves only forward.
-    let position = || store.consumer_position(skynet_core::events::webhooks::CONSUMER);
-    assert_eq!(position().await.unwrap(), Some(at(8)));
-    let none = store
-        .enqueue_webhook_deliveries(&[], Some(at(5)))
-        .await
-        .unwrap();
-    assert_eq!(none.new, 0);
-    assert_eq!(position().await.unwrap(), Some(at(8)));
     let mine = [(w.id.clone(), 10)];
     let t = now();
     let lease = t + Duration::seconds(30);
@@ -292,7 +281,7 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
     );
     // A disabled endpoint's deliveries are not claimed.
     store
-        .enqueue_webhook_deliveries(&[delivery(&w.id, 9)], None)
+        .enqueue_webhook_deliveries(&[delivery(&w.id, 9)])
         .await
         .unwrap();
     store.set_webhook_enabled(&w.id, false).await.unwrap();
@@ -309,7 +298,7 @@ pub async fn webhook_deliveries_are_enqueued_once_claimed_once_and_redelivered(s
     for e in [&x, &y] {
         store.insert_webhook(e).await.unwrap();
         let rows: Vec<NewDelivery> = (20..23).map(|i| delivery(&e.id, i)).collect();
-        store.enqueue_webhook_deliveries(&rows, None).await.unwrap();
+        store.enqueue_webhook_deliveries(&rows).await.unwrap();
     }
     let t = now();
     let got = store
@@ -345,7 +334,7 @@ pub async fn webhook_deliveries_enqueued_leased_are_not_claimed_until_the_lease_
     mine.lease_until = Some(lease);
     let free = delivery(&w.id, 2);
     let added = store
-        .enqueue_webhook_deliveries(&[mine.clone(), free.clone()], None)
+        .enqueue_webhook_deliveries(&[mine.clone(), free.clone()])
         .await
         .unwrap();
     assert_eq!(
@@ -358,10 +347,7 @@ pub async fn webhook_deliveries_enqueued_leased_are_not_claimed_until_the_lease_
     let mut again = delivery(&w.id, 1);
     again.lease_until = Some(lease);
     assert_eq!(
-        store
-            .enqueue_webhook_deliveries(&[again], None)
-            .await
-            .unwrap(),
+        store.enqueue_webhook_deliveries(&[again]).await.unwrap(),
         Enqueued::default(),
         "another enqueuer of the same event gets no lease"
     );
@@ -445,7 +431,7 @@ pub async fn webhook_bodies_not_stored_are_rebuilt_from_the_log(store: SharedSto
         leased(position.xid, i64::MAX),
     );
     store
-        .enqueue_webhook_deliveries(&[kept.clone(), gone.clone()], None)
+        .enqueue_webhook_deliveries(&[kept.clone(), gone.clone()])
         .await
         .unwrap();
     let after = lease + Duration::seconds(1);
@@ -487,7 +473,7 @@ pub async fn webhook_claims_on_two_handles_never_overlap(backend: &Backend) {
     let w = endpoint("alice");
     store.insert_webhook(&w).await.unwrap();
     let rows: Vec<NewDelivery> = (0..200).map(|i| delivery(&w.id, i)).collect();
-    store.enqueue_webhook_deliveries(&rows, None).await.unwrap();
+    store.enqueue_webhook_deliveries(&rows).await.unwrap();
     let claim = |s: SharedStore| {
         let id = w.id.clone();
         async move {
