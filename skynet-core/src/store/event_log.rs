@@ -74,6 +74,20 @@ pub struct EventLogQuery {
     pub view: LogView,
 }
 
+impl EventLogQuery {
+    /// The most rows a page may scan.
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// The rows its page scans: `limit` within 1..=[`Self::MAX_LIMIT`],
+    /// 100 when 0.
+    pub fn page_limit(&self) -> u32 {
+        match self.limit {
+            0 => 100,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
 /// One page of the global log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventPage {
@@ -339,10 +353,7 @@ impl<D: Dialect> EventLogStore for Ledger<D> {
     }
 
     async fn read_event_log(&self, q: &EventLogQuery) -> Result<EventPage> {
-        let limit = match q.limit {
-            0 => 100,
-            n => n.min(1000),
-        };
+        let limit = q.page_limit();
         let of_types = usize::from(!q.types.is_empty());
         let sql = match q.job {
             Some(_) => &D::sql().job_event_log_after[of_types],

@@ -29,7 +29,7 @@ use std::future::Future;
 /// Events held at most; the oldest are dropped first.
 const HELD: usize = 20_000;
 /// Rows a read of the log scans (the most a page may scan).
-const READ: u32 = 1000;
+const READ: u32 = EventLogQuery::MAX_LIMIT;
 
 /// The tail of one store handle (see the module docs).
 #[derive(Default)]
@@ -45,10 +45,10 @@ impl std::fmt::Debug for LogTail {
     }
 }
 
+/// Empty at the log's start until a poller comes: one further on
+/// restarts it where it stands.
 #[derive(Default)]
 struct Tail {
-    /// Set by the first poller: the tail starts where it stands.
-    started: bool,
     /// Every event of a held type after `from` through `to` is in
     /// `events` (types held since a later point: see `since`).
     from: EventPosition,
@@ -65,14 +65,6 @@ struct Tail {
     at_end: bool,
 }
 
-/// What serving a poller from memory gave.
-enum Served {
-    /// A page, final (full, or reaching the log's end as last read).
-    Page(EventPage),
-    /// The page would reach `to` with the log not read since: read first.
-    ReachesEnd,
-}
-
 impl LogTail {
     /// A page for query `q` (see `EventLogStore::poll_event_log`), served
     /// from the tail where it can be; `read` reads the ledger directly.
@@ -84,13 +76,10 @@ impl LogTail {
         if q.job.is_some() || q.view != LogView::all() {
             return read(q.clone()).await;
         }
-        let limit = match q.limit {
-            0 => 100,
-            n => n.min(READ),
-        } as usize;
+        let limit = q.page_limit() as usize;
         let mut tail = self.state.lock().await;
-        if !tail.started || q.after > tail.to {
-            // New, or behind this poller (another process moved its
+        if q.after > tail.to {
+            // Behind this poller (new, or another process moved its
             // stored position on): start again where it stands.
             tail.restart(q.after);
         }
@@ -99,44 +88,32 @@ impl LogTail {
             drop(tail);
             return read(q.clone()).await;
         }
-        if let Served::Page(page) = tail.serve(q, limit, false) {
-            return Ok(page);
+        if tail.reaches_end(q.after, limit) {
+            // Whether the log ended there is known only by reading it.
+            let got = read(EventLogQuery {
+                after: tail.to,
+                limit: READ,
+                types: tail.read_types(),
+                job: None,
+                view: LogView::all(),
+            })
+            .await?;
+            if let Some(last) = got.pruned.last() {
+                // gc passed the tail's end: start after the gap, and let
+                // this poller's own read tell it of the gap.
+                tail.restart(last.through()?);
+                drop(tail);
+                return read(q.clone()).await;
+            }
+            tail.append(got)?;
         }
-        let got = read(EventLogQuery {
-            after: tail.to,
-            limit: READ,
-            types: tail.read_types(),
-            job: None,
-            view: LogView::all(),
-        })
-        .await?;
-        if let Some(last) = got.pruned.last() {
-            // gc passed the tail's end: start after the gap, and let this
-            // poller's own read tell it of the gap.
-            tail.restart(last.through()?);
-            drop(tail);
-            return read(q.clone()).await;
-        }
-        tail.append(got)?;
-        match tail.serve(q, limit, true) {
-            Served::Page(page) => Ok(page),
-            Served::ReachesEnd => unreachable_page(),
-        }
+        Ok(tail.serve(q, limit))
     }
-}
-
-/// `serve(.., true)` always gives a page; kept out of line as a typed
-/// error rather than a panic.
-fn unreachable_page() -> Result<EventPage> {
-    Err(crate::Error::Store(
-        "the event log's shared tail served no page after reading".into(),
-    ))
 }
 
 impl Tail {
     /// Hold nothing, starting at `at`.
     fn restart(&mut self, at: EventPosition) {
-        self.started = true;
         self.from = at;
         self.to = at;
         self.events.clear();
@@ -203,48 +180,52 @@ impl Tail {
         Ok(())
     }
 
+    /// The index of the first held event after `after`.
+    fn start(&self, after: EventPosition) -> usize {
+        self.events.partition_point(|(p, _)| *p <= after)
+    }
+
+    /// Whether a page of `limit` held events after `after` reaches `to`.
+    fn reaches_end(&self, after: EventPosition, limit: usize) -> bool {
+        self.events.len() - self.start(after) <= limit
+    }
+
     /// The page for `q` from what is held: up to `limit` held events (of
     /// any held type) after its position, those of its types shown. A
-    /// page that reaches `to` is given only `read` (just after a read of
-    /// the ledger), when it says whether the log ended there.
-    fn serve(&self, q: &EventLogQuery, limit: usize, read: bool) -> Served {
-        let start = self.events.partition_point(|(p, _)| *p <= q.after);
-        let held = self.events.range(start..);
+    /// page that reaches `to` is short when the last read of the ledger
+    /// reached the log's end, as a direct read's is.
+    fn serve(&self, q: &EventLogQuery, limit: usize) -> EventPage {
+        let start = self.start(q.after);
         let mut events = Vec::new();
         let mut next = q.after;
         let mut counted = 0;
-        for (position, event) in held.take(limit) {
+        for (position, event) in self.events.range(start..).take(limit) {
             counted += 1;
             next = *position;
             if q.types.is_empty() || q.types.contains(&event.event_type) {
                 events.push(event.clone());
             }
         }
-        let reaches_end = start + counted == self.events.len();
-        if !reaches_end {
+        if start + counted < self.events.len() {
             // Cut at `limit`: more is held.
-            return Served::Page(EventPage {
+            return EventPage {
                 pruned: Vec::new(),
                 events,
                 next,
                 scanned: limit,
-            });
+            };
         }
-        if !read {
-            return Served::ReachesEnd;
-        }
-        // A short page means the log's end, as a direct read's does.
         let scanned = if self.at_end && counted < limit {
             counted
         } else {
             limit
         };
-        Served::Page(EventPage {
+        EventPage {
             pruned: Vec::new(),
             events,
             next: self.to.max(q.after),
             scanned,
-        })
+        }
     }
 }
 
