@@ -2,10 +2,10 @@
 //! fast memories are stored one by one through the engine, and hybrid
 //! search latency over 10,000 and 100,000 stored memories.
 //!
-//! The texts are seeded synthetic operations notes (a fixed generator, so
-//! every run stores the same corpus). Search goes through
-//! `Skynet::search_memories`: full text, the embedding of the query, the
-//! fusion and the access bookkeeping, as a caller sees it.
+//! The texts are seeded synthetic operations notes (`skynet_benches::corpus`,
+//! shared with `memory-scale`: every run stores the same corpus). Search
+//! goes through `Skynet::search_memories`: full text, the embedding of the
+//! query, the fusion and the access bookkeeping, as a caller sees it.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
@@ -14,45 +14,7 @@ use skynet_core::Skynet;
 use skynet_core::memory::{NewMemory, SearchQuery};
 use std::time::{Duration, Instant};
 
-const VERBS: [&str; 8] = [
-    "check", "restart", "build", "deploy", "inspect", "rotate", "clean", "test",
-];
-const OBJECTS: [&str; 12] = [
-    "git status",
-    "nginx",
-    "the postgres replica",
-    "disk usage of /var",
-    "the api container",
-    "kernel logs",
-    "the release branch",
-    "memory pressure",
-    "port 8080",
-    "the backup job",
-    "tls certificates",
-    "the worker pool",
-];
-const OUTCOMES: [&str; 4] = [
-    "it succeeded",
-    "it failed: permission denied",
-    "it timed out after 30s",
-    "it succeeded after one retry",
-];
-
-/// The `i`-th note of the fixed corpus.
-fn note(i: u64) -> String {
-    // A 64-bit mix so neighbouring indices differ in every part.
-    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    x ^= x >> 31;
-    let pick = |x: u64, n: usize| (x % n as u64) as usize;
-    format!(
-        "{} {} on host-{} in /srv/app{}: {} (run {i})",
-        VERBS[pick(x, VERBS.len())],
-        OBJECTS[pick(x >> 8, OBJECTS.len())],
-        (x >> 16) % 50,
-        (x >> 24) % 20,
-        OUTCOMES[pick(x >> 32, OUTCOMES.len())],
-    )
-}
+use skynet_benches::corpus::note;
 
 async fn engine(dir: &std::path::Path) -> Skynet {
     Skynet::builder()

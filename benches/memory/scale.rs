@@ -35,64 +35,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use skynet_benches::corpus::{mix, note, query};
+
 const DIM: usize = 384;
 const BATCH: usize = 1_000;
-
-const VERBS: [&str; 8] = [
-    "check", "restart", "build", "deploy", "inspect", "rotate", "clean", "test",
-];
-const OBJECTS: [&str; 12] = [
-    "git status",
-    "nginx",
-    "the postgres replica",
-    "disk usage of /var",
-    "the api container",
-    "kernel logs",
-    "the release branch",
-    "memory pressure",
-    "port 8080",
-    "the backup job",
-    "tls certificates",
-    "the worker pool",
-];
-const OUTCOMES: [&str; 4] = [
-    "it succeeded",
-    "it failed: permission denied",
-    "it timed out after 30s",
-    "it succeeded after one retry",
-];
-
-fn mix(i: u64) -> u64 {
-    let mut z = i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The `i`-th note of the fixed corpus (as in `benches/memory.rs`).
-fn note(i: u64) -> String {
-    let x = mix(i);
-    let pick = |x: u64, n: usize| (x % n as u64) as usize;
-    format!(
-        "{} {} on host-{} in /srv/app{}: {} (run {i})",
-        VERBS[pick(x, VERBS.len())],
-        OBJECTS[pick(x >> 8, OBJECTS.len())],
-        (x >> 16) % 50,
-        (x >> 24) % 20,
-        OUTCOMES[pick(x >> 32, OUTCOMES.len())],
-    )
-}
-
-/// The `j`-th query: a verb, an object and a host, like an operator asks.
-fn query(j: u64) -> String {
-    let x = mix(1_000_000_000 + j);
-    format!(
-        "{} {} host-{}",
-        VERBS[(x % 8) as usize],
-        OBJECTS[((x >> 8) % 12) as usize],
-        (x >> 16) % 50
-    )
-}
 
 /// A seeded random unit vector (normal coordinates, Box-Muller).
 fn unit_vector(seed: u64) -> Vec<f32> {

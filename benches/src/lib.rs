@@ -1,6 +1,7 @@
 //! Helpers shared by the benches: a program as a command, and one step run
 //! through a provider the way the engine runs it (output drained).
 
+pub mod corpus;
 pub mod receiver;
 pub mod sql_profile;
 

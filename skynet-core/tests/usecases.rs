@@ -149,6 +149,28 @@ async fn an_idempotency_key_reused_for_another_request_is_a_conflict() {
     assert_eq!(sk.list(&JobFilter::default()).await.unwrap().len(), 1);
 }
 
+/// One rule for the key, whichever front-end sends it: 1 to 200 visible
+/// ASCII characters. A bad key is refused before planning and records
+/// nothing.
+#[tokio::test]
+async fn an_idempotency_key_out_of_bounds_is_refused_before_anything_is_recorded() {
+    let (env, sk) = Env::new(vec![Action::GitStatus], MockProvider::new()).await;
+    for bad in [String::new(), "k".repeat(201), "a\nb".into(), "clé".into()] {
+        let mut req = env.req("status");
+        req.idempotency_key = Some(bad.clone());
+        let e = sk.submit(req).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}: {e}");
+        assert!(e.to_string().contains("idempotency key"), "{e}");
+    }
+    assert_eq!(env.calls.load(Ordering::SeqCst), 0, "no plan was asked for");
+    assert!(sk.list(&JobFilter::default()).await.unwrap().is_empty());
+    let mut req = env.req("status");
+    req.idempotency_key = Some(format!("deploy 42 {}", "k".repeat(190)));
+    sk.submit(req)
+        .await
+        .expect("200 visible characters, spaces included");
+}
+
 /// The caller's own steps are planned as given (the planner is not asked),
 /// judged like planned ones, bounded by the constraints object, and part
 /// of what an idempotency key compares.

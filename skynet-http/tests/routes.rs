@@ -193,6 +193,26 @@ async fn idempotency_key_returns_the_first_job_and_refuses_another_intent(db: Db
     assert_eq!(t.ledger_snapshot().await.len(), 1);
 }
 
+/// The header's bounds are core's: the same 400 as any invalid input, and
+/// nothing stored.
+async fn an_idempotency_key_too_long_is_a_bad_request(db: Db) {
+    let t = TestApp::new(db).await;
+    let long = "k".repeat(201);
+    let r = t
+        .call_with(
+            "POST",
+            "/v1/jobs",
+            Some(&t.submit),
+            Some(json!({ "intent": "list the files" })),
+            &[("idempotency-key", long.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.code(), "invalid_input");
+    assert!(r.text.contains("idempotency key"), "{}", r.text);
+    assert!(t.ledger_snapshot().await.is_empty(), "nothing was stored");
+}
+
 async fn list_pages_with_a_cursor_and_filters_by_status(db: Db) {
     let t = TestApp::new(db).await;
     let mut ids = Vec::new();
@@ -928,6 +948,7 @@ on_every_backend!(
     submit_queues_read_only_and_holds_write_for_approval,
     submit_refuses_bad_input_with_problem_codes_and_stores_nothing,
     idempotency_key_returns_the_first_job_and_refuses_another_intent,
+    an_idempotency_key_too_long_is_a_bad_request,
     list_pages_with_a_cursor_and_filters_by_status,
     get_job_shows_plan_steps_approval_and_404s,
     approve_binds_the_plan_hash_deny_and_cancel_change_status_once,

@@ -15,8 +15,25 @@ use tokio::sync::broadcast;
 
 /// Longest intent accepted, in bytes.
 const MAX_INTENT_BYTES: usize = 16 * 1024;
+/// Longest idempotency key accepted, in bytes.
+const MAX_IDEMPOTENCY_KEY: usize = 200;
 /// Longest step or job time budget accepted.
 const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 86_400);
+
+/// An idempotency key is 1 to [`MAX_IDEMPOTENCY_KEY`] visible ASCII
+/// characters (spaces allowed), whichever front-end it came through: what an
+/// HTTP header can carry, so a key works the same everywhere.
+fn check_idempotency_key(key: &str) -> Result<()> {
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !key.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+    {
+        return Err(Error::InvalidInput(format!(
+            "the idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        )));
+    }
+    Ok(())
+}
 
 /// Plan the request and run the policy over every step.
 pub(crate) async fn plan_and_judge(sk: &Skynet, req: &SubmitRequest) -> Result<(Plan, PathBuf)> {
@@ -41,6 +58,9 @@ pub(crate) async fn plan_and_judge_with(
             "the intent is {} bytes; the limit is {MAX_INTENT_BYTES}",
             intent.len()
         )));
+    }
+    if let Some(key) = &req.idempotency_key {
+        check_idempotency_key(key)?;
     }
     if let Some(p) = &req.provider
         && !sk

@@ -157,6 +157,8 @@ pub struct SubmitRequest {
     pub source: JobSource,
     /// A repeated key with the same request returns the existing job; with
     /// a different request it is [`crate::Error::IdempotencyConflict`].
+    /// 1 to 200 visible ASCII characters (spaces allowed), else
+    /// [`crate::Error::InvalidInput`].
     pub idempotency_key: Option<String>,
     /// Whole-job time limit (default: `[limits] job_timeout`, if set).
     pub timeout: Option<Duration>,
